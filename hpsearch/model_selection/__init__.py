@@ -1,0 +1,36 @@
+"""Splitters, search spaces and the searches (lazily imported, see ``hpsearch/__init__``)."""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "Holdout": "split",
+    "MonteCarloCV": "split",
+    "KFold": "split",
+    "StratifiedKFold": "split",
+    "LeaveOneOut": "split",
+    "LeavePOut": "split",
+    "GroupKFold": "split",
+    "make_cv": "split",
+    "count_fits": "split",
+    "GridSearchCV": "grid",
+    "RandomSearchCV": "random",
+    "OptunaSearchCV": "bayes",
+    "HalvingSearchCV": "halving",
+    "HyperbandSearchCV": "halving",
+}
+
+__all__ = sorted(_EXPORTS) + ["space"]
+
+
+def __getattr__(name):
+    if name == "space":
+        return import_module(f"{__name__}.space")
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__():
+    return __all__
