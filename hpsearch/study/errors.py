@@ -1,0 +1,53 @@
+"""The one error type of the study layer: a key path, a rule, a value and a line."""
+
+from __future__ import annotations
+
+import difflib
+
+__all__ = ["StudyError", "did_you_mean", "format_path"]
+
+
+def format_path(path) -> str:
+    """``("search", "space", "lr", "low")`` -> ``"search.space.lr.low"``; list items as ``[i]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "<study>"
+
+
+def did_you_mean(word, choices) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class StudyError(ValueError):
+    """A bad study file (exit code 2): ``key.path: rule, got value (line N)``.
+
+    Parameters
+    ----------
+    path : tuple
+        Key path inside the study file (strings for mapping keys, ints for list items).
+    message : str
+        The rule that was broken, already including the offending value.
+    line : int or None
+        1-based line of the key in the study file, when known.
+    source : str or None
+        The study file name, used only when printing.
+    """
+
+    def __init__(self, path=(), message="", line=None, source=None):
+        self.path = tuple(path)
+        self.message = message
+        self.line = line
+        self.source = source
+        super().__init__(str(self))
+
+    def __str__(self):
+        text = f"{format_path(self.path)}: {self.message}" if self.path else self.message
+        if self.line is not None:
+            text += f" (line {self.line})"
+        return text

@@ -1,0 +1,234 @@
+"""Read a study file: safe YAML with the line of every key, then the typed schema.
+
+Errors come out as :class:`~hpsearch.study.errors.StudyError` -- one per problem, each
+``key.path: rule, got value (line N)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import StudyError, did_you_mean
+from .schema import TAG, Study, section_at
+
+__all__ = ["StudyLoader", "read_yaml", "load_study", "StudyErrors"]
+
+
+class StudyErrors(StudyError):
+    """Several :class:`StudyError` at once (all problems of one file)."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(first.path, first.message, first.line, first.source)
+
+    def __str__(self):
+        return "\n".join(str(e) for e in self.errors)
+
+
+class StudyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (no Python tags) that also reads ``1e-4`` as a float.
+
+    PyYAML follows YAML 1.1, where ``1e-4`` (no dot) is a *string*; every study file writes
+    learning rates that way, so floats follow YAML 1.2 here.
+    """
+
+    yaml_implicit_resolvers = {
+        key: [r for r in resolvers if r[0] != "tag:yaml.org,2002:float"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+StudyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _walk(node, path, lines, source, marks):
+    """Record ``lines[path] = line`` for every key and list item; refuse duplicate keys.
+
+    ``marks`` maps the (line, column) where each value node starts to its key path.
+    """
+    marks.setdefault((node.start_mark.line, node.start_mark.column), path)
+    if isinstance(node, yaml.MappingNode):
+        seen = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise StudyError(path, "keys must be plain names", line, source)
+            if key in seen:
+                raise StudyError(
+                    (*path, key), f"duplicate key (first at line {seen[key]})", line, source
+                )
+            seen[key] = line
+            lines[(*path, key)] = line
+            _walk(value_node, (*path, key), lines, source, marks)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[(*path, i)] = item.start_mark.line + 1
+            _walk(item, (*path, i), lines, source, marks)
+
+
+def read_yaml(text, source=None):
+    """Parse YAML ``text`` safely: ``(data, lines)`` with ``lines`` mapping key paths to lines."""
+    loader = StudyLoader(text)
+    lines, marks = {}, {}
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _walk(node, (), lines, source, marks)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        tag = re.search(r"tag '([^']*)'", str(exc.problem))
+        tag = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else "?"
+        raise StudyError(
+            marks.get((mark.line, mark.column), ()) if mark else (),
+            f"YAML tag {tag!r} is not allowed: a study file holds plain data only "
+            "(no Python objects, nothing is executed)",
+            line,
+            source,
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise StudyError((), f"invalid YAML: {what}", line, source) from None
+    except yaml.YAMLError as exc:
+        raise StudyError((), f"invalid YAML: {exc}", None, source) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _show(value):
+    if isinstance(value, str):
+        return repr(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_KINDS = {
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "finite_number": "must be a finite number",
+}
+
+
+def _rule(err):
+    """The rule broken by one pydantic error, and whether to append ``got <value>``."""
+    kind, ctx = err["type"], err.get("ctx", {})
+    if kind == "missing":
+        return "required key is missing", False
+    if kind == "extra_forbidden":
+        key = err["loc"][-1]
+        cls = section_at(_clean(err["loc"][:-1]))
+        allowed = list(cls.model_fields) if cls else []
+        return f"unknown key{did_you_mean(key, allowed)} (allowed keys: {', '.join(allowed)})", False
+    if kind in _KINDS:
+        return _KINDS[kind], True
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        return f"must be one of {', '.join(choices)}", True
+    bounds = {
+        "greater_than": ("gt", ">"),
+        "greater_than_equal": ("ge", ">="),
+        "less_than": ("lt", "<"),
+        "less_than_equal": ("le", "<="),
+    }
+    if kind in bounds:
+        key, sym = bounds[kind]
+        return f"must be {sym} {ctx[key]}", True
+    if kind == "too_short":
+        return f"must have at least {ctx['min_length']} item(s)", True
+    if kind == "study":
+        return err["msg"], "value" in ctx
+    if kind == "wrong_kind":
+        return err["msg"], True
+    msg = err["msg"]
+    return (msg[len("Value error, "):] if msg.startswith("Value error, ") else msg), True
+
+
+def _line_of(lines, path):
+    for n in range(len(path), -1, -1):
+        if path[:n] in lines:
+            return lines[path[:n]]
+    return None
+
+
+def _clean(loc):
+    return tuple(p for p in loc if not (isinstance(p, str) and p.startswith(TAG)))
+
+
+def _to_study_error(err, lines, source):
+    path = _clean(err["loc"])
+    ctx = err.get("ctx", {})
+    if err["type"] == "study" and "key" in ctx:
+        key = ctx["key"]
+        path = path + (tuple(key) if isinstance(key, (list, tuple)) else (key,))
+    rule, with_value = _rule(err)
+    value = ctx["value"] if "value" in ctx else err.get("input")
+    if with_value:
+        rule = f"{rule}, got {_show(value)}"
+    if err["type"] == "literal_error" and isinstance(value, str):
+        rule += did_you_mean(value, re.findall(r"'([^']*)'", ctx.get("expected", "")))
+    rule += ctx.get("hint", "") + ctx.get("note", "")
+    return StudyError(path, rule, _line_of(lines, path), source)
+
+
+def validate(data, lines=None, source=None):
+    """A :class:`~hpsearch.study.schema.Study` from plain ``data``, or :class:`StudyErrors`."""
+    lines = lines or {}
+    if data is None:
+        raise StudyError((), "the study file is empty (it needs data, estimator and search)",
+                         None, source)
+    if not isinstance(data, dict):
+        raise StudyError((), f"a study file must be a mapping of sections, got {_show(data)}",
+                         1 if data is not None else None, source)
+    try:
+        return Study.model_validate(data)
+    except ValidationError as exc:
+        errors = [_to_study_error(e, lines, source) for e in exc.errors()]
+        errors.sort(key=lambda e: (e.line or math.inf))
+        raise StudyErrors(errors) from None
+
+
+def load_study(path):
+    """Read and validate the study file at ``path``: ``(study, lines, text)``."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StudyError((), f"study file not found: {source}", None, source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyError((), f"cannot read study file {source}: {exc}", None, source) from None
+    data, lines = read_yaml(text, source)
+    return validate(data, lines, source), lines, text

@@ -1,0 +1,216 @@
+"""Name -> implementation tables for study files: estimators, datasets, preprocessing.
+
+A study file names things; only these tables (and an allow-listed ``module:Class`` import
+path) turn names into Python objects.  Nothing from the file is evaluated.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import StudyError, did_you_mean
+
+__all__ = [
+    "ESTIMATORS",
+    "DEFAULT_ALLOWED_MODULES",
+    "IMPORT_PATH",
+    "resolve_estimator",
+    "load_dataset",
+    "make_preprocessor",
+]
+
+#: registry name -> "module:Class"
+ESTIMATORS = {
+    "mlp_classifier": "hpsearch.mlp:MLPClassifier",
+    "mlp_regressor": "hpsearch.mlp:MLPRegressor",
+    "logistic_regression": "sklearn.linear_model:LogisticRegression",
+    "ridge": "sklearn.linear_model:Ridge",
+    "ridge_classifier": "sklearn.linear_model:RidgeClassifier",
+    "lasso": "sklearn.linear_model:Lasso",
+    "elastic_net": "sklearn.linear_model:ElasticNet",
+    "linear_regression": "sklearn.linear_model:LinearRegression",
+    "sgd_classifier": "sklearn.linear_model:SGDClassifier",
+    "sgd_regressor": "sklearn.linear_model:SGDRegressor",
+    "svc": "sklearn.svm:SVC",
+    "svr": "sklearn.svm:SVR",
+    "knn_classifier": "sklearn.neighbors:KNeighborsClassifier",
+    "knn_regressor": "sklearn.neighbors:KNeighborsRegressor",
+    "decision_tree_classifier": "sklearn.tree:DecisionTreeClassifier",
+    "decision_tree_regressor": "sklearn.tree:DecisionTreeRegressor",
+    "random_forest_classifier": "sklearn.ensemble:RandomForestClassifier",
+    "random_forest_regressor": "sklearn.ensemble:RandomForestRegressor",
+    "extra_trees_classifier": "sklearn.ensemble:ExtraTreesClassifier",
+    "extra_trees_regressor": "sklearn.ensemble:ExtraTreesRegressor",
+    "gradient_boosting_classifier": "sklearn.ensemble:GradientBoostingClassifier",
+    "gradient_boosting_regressor": "sklearn.ensemble:GradientBoostingRegressor",
+    "hist_gradient_boosting_classifier": "sklearn.ensemble:HistGradientBoostingClassifier",
+    "hist_gradient_boosting_regressor": "sklearn.ensemble:HistGradientBoostingRegressor",
+    "sklearn_mlp_classifier": "sklearn.neural_network:MLPClassifier",
+    "sklearn_mlp_regressor": "sklearn.neural_network:MLPRegressor",
+}
+
+#: module prefixes an explicit ``module:Class`` path may come from (CLI: --allow-module)
+DEFAULT_ALLOWED_MODULES = ("sklearn", "hpsearch")
+
+IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+
+
+def _allowed(module, allowed_modules):
+    return any(module == m or module.startswith(m + ".") for m in allowed_modules)
+
+
+def resolve_estimator(name, *, allowed_modules=DEFAULT_ALLOWED_MODULES, path=("estimator", "name")):
+    """The estimator class for a registry ``name`` or an allow-listed ``module:Class`` path.
+
+    Raises
+    ------
+    StudyError
+        For a name outside the registry, a module outside ``allowed_modules``, an import
+        that fails or an attribute that is not a scikit-learn estimator class.
+    """
+    if ":" not in name:
+        if name not in ESTIMATORS:
+            raise StudyError(path, f"unknown estimator{did_you_mean(name, ESTIMATORS)}, got {name!r}")
+        target = ESTIMATORS[name]
+    else:
+        target = name
+        module_name = name.split(":")[0]
+        if not _allowed(module_name, allowed_modules):
+            raise StudyError(
+                path,
+                f"import path {name!r} is outside the allowed modules "
+                f"({', '.join(allowed_modules)}); allow it with --allow-module "
+                f"{module_name.split('.')[0]}",
+            )
+    module_name, class_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StudyError(path, f"cannot import module {module_name!r} ({exc}), got {name!r}") from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        public = [n for n in dir(module) if not n.startswith("_")]
+        raise StudyError(
+            path,
+            f"module {module_name!r} has no class {class_name!r}"
+            f"{did_you_mean(class_name, public)}, got {name!r}",
+        )
+    if not (isinstance(cls, type) and hasattr(cls, "get_params") and hasattr(cls, "fit")):
+        raise StudyError(path, f"not a scikit-learn estimator class, got {name!r}")
+    return cls
+
+
+# ---------------------------------------------------------------------------- data
+def _bundled(name):
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")(as_frame=False)
+    return bunch.data, bunch.target
+
+
+def load_dataset(spec, *, base_dir=Path(".")):
+    """``(X, y)`` for a :class:`~hpsearch.study.schema.DataSpec`.
+
+    ``X`` is a NumPy array for bundled datasets and a pandas DataFrame (column names and
+    dtypes kept, for the categorical encoder) for CSV / Parquet files.
+    """
+    if spec.dataset is not None:
+        return _bundled(spec.dataset)
+    import pandas as pd
+
+    path = Path(spec.path)
+    if not path.is_absolute() and not path.exists():
+        path = base_dir / path
+    if not path.exists():
+        raise StudyError(("data", "path"), f"file not found, got {spec.path!r}")
+    fmt = spec.format or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
+    try:
+        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+    except Exception as exc:  # pandas raises many types; the user needs the file and why
+        raise StudyError(("data", "path"), f"cannot read {fmt} file {str(path)!r}: {exc}") from exc
+    columns = list(frame.columns)
+    for key, names in (("target", [spec.target]), ("drop", spec.drop)):
+        for i, col in enumerate(names):
+            if col not in columns:
+                where = ("data", key) if key == "target" else ("data", key, i)
+                raise StudyError(
+                    where,
+                    f"no column {col!r} in {path.name}{did_you_mean(col, columns)} "
+                    f"(columns: {', '.join(map(str, columns))})",
+                )
+    y = frame[spec.target].to_numpy()
+    X = frame.drop(columns=[spec.target, *spec.drop])
+    if X.shape[1] == 0:
+        raise StudyError(("data",), "no feature columns left after removing target and drop")
+    return X, y
+
+
+# ------------------------------------------------------------------- preprocessing
+def _scalers():
+    from sklearn import preprocessing as p
+
+    return {
+        "standard": p.StandardScaler,
+        "minmax": p.MinMaxScaler,
+        "robust": p.RobustScaler,
+        "maxabs": p.MaxAbsScaler,
+    }
+
+
+def _encoders():
+    from sklearn import preprocessing as p
+
+    return {
+        "one_hot": lambda: p.OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+        "ordinal": lambda: p.OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=-1
+        ),
+    }
+
+
+def categorical_columns(spec, X):
+    """Names of the categorical columns of a DataFrame ``X`` (``[]`` for arrays)."""
+    if not hasattr(X, "columns"):
+        if spec.categorical.columns != "auto":
+            raise StudyError(
+                ("preprocessing", "categorical", "columns"),
+                "column names need a CSV/Parquet dataset (bundled datasets are all numeric)",
+            )
+        return []
+    if spec.categorical.columns == "auto":
+        return [c for c in X.columns if not np.issubdtype(X[c].dtype, np.number)]
+    columns = list(X.columns)
+    for i, col in enumerate(spec.categorical.columns):
+        if col not in columns:
+            raise StudyError(
+                ("preprocessing", "categorical", "columns", i),
+                f"no column {col!r}{did_you_mean(col, columns)} (columns: {', '.join(columns)})",
+            )
+    return list(spec.categorical.columns)
+
+
+def make_preprocessor(spec, X):
+    """The ``preprocess`` step: a ColumnTransformer (numeric: impute + scale; categorical:
+    impute most frequent + encode), or a plain scaler for all-numeric arrays."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    numeric_steps = []
+    if spec.impute != "none":
+        numeric_steps.append(SimpleImputer(strategy=spec.impute))
+    if spec.scaler != "none":
+        numeric_steps.append(_scalers()[spec.scaler]())
+    numeric = make_pipeline(*numeric_steps) if numeric_steps else "passthrough"
+    cats = categorical_columns(spec, X)
+    if not cats:
+        return numeric
+    nums = [c for c in X.columns if c not in cats]
+    encoder = make_pipeline(SimpleImputer(strategy="most_frequent"), _encoders()[spec.categorical.encoder]())
+    return ColumnTransformer(
+        [("num", numeric, nums), ("cat", encoder, cats)], remainder="drop", verbose_feature_names_out=False
+    )

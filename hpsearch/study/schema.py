@@ -1,0 +1,457 @@
+"""The typed schema of a study file (pydantic v2).
+
+Every section forbids unknown keys (with a did-you-mean suggestion) and every rule is
+stated once, here, as a field type or a small validator.  The loader turns pydantic's
+errors into ``key.path: rule, got value (line N)``.  Nothing is imported or executed from
+the file: names are looked up in tables (:mod:`hpsearch.study.registry`) only later, when
+the study is built.
+
+Why pydantic rather than dataclasses: a study file is untrusted, nested user input. pydantic
+gives, per field and for free, type checking without silent coercion (``strict``), bounds
+(``gt``/``ge``), enumerations (``Literal``), nested sections and lists, and *every* error
+at once with its location tuple -- which is exactly the key path a user needs.  With
+dataclasses all of that (and the location bookkeeping) would be hand-written.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .errors import did_you_mean
+
+__all__ = [
+    "DATASETS",
+    "SEARCH_OPTIONS",
+    "CV_OPTIONS",
+    "Study",
+    "DataSpec",
+    "PreprocessingSpec",
+    "EstimatorSpec",
+    "DimensionSpec",
+    "SearchSpec",
+    "CVSpec",
+    "BackendSpec",
+]
+
+DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+
+#: options each search method accepts besides ``method`` and ``space``
+SEARCH_OPTIONS = {
+    "grid": (),
+    "random": ("n_iter",),
+    "optuna": ("n_trials", "timeout", "sampler", "pruner"),
+    "halving": ("n_candidates", "resource", "min_resources", "max_resources", "factor"),
+    "hyperband": ("n_candidates", "resource", "min_resources", "max_resources", "factor"),
+}
+
+#: options each splitter accepts besides ``method`` (``random_state`` comes from ``seed``)
+CV_OPTIONS = {
+    "holdout": ("test_size", "shuffle", "stratify"),
+    "kfold": ("n_splits", "shuffle"),
+    "stratified_kfold": ("n_splits", "shuffle"),
+    "group_kfold": ("n_splits",),
+    "loo": ("max_splits",),
+    "lpo": ("p", "max_splits"),
+    "monte_carlo": ("n_splits", "test_size", "train_size", "swap", "stratify"),
+}
+
+TAG = "§"  # prefix of union tags; the loader drops them from key paths
+
+
+_NO_VALUE = object()
+
+
+def fail(rule, *, key=None, value=_NO_VALUE, hint="", note="", **ctx):
+    """Raise a schema error read by the loader as ``<key>: <rule>, got <value><hint><note>``.
+
+    ``rule`` may hold ``{name}`` fields filled from ``ctx``; ``key`` is a sub-key (or tuple
+    of sub-keys) of the section that failed; ``hint`` a did-you-mean, ``note`` a
+    parenthetical such as the list of valid names.
+    """
+    context = dict(ctx, hint=hint, note=note)
+    if key is not None:
+        context["key"] = key
+    if value is not _NO_VALUE:
+        context["value"] = value
+    raise PydanticCustomError("study", rule, context)
+
+
+class Section(BaseModel):
+    """A mapping of the study file: strict types, unknown keys refused.
+
+    (The loader adds the did-you-mean suggestion, from :data:`SECTIONS`.)
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+
+def by_type(value):
+    """Callable discriminator: the tag of a union branch chosen by the YAML value's type."""
+    if isinstance(value, bool):
+        return TAG + "bool"
+    if isinstance(value, int):
+        return TAG + "int"
+    if isinstance(value, float):
+        return TAG + "float"
+    if isinstance(value, str):
+        return TAG + "str"
+    if isinstance(value, list):
+        return TAG + "list"
+    if isinstance(value, dict):
+        return TAG + "dict"
+    return TAG + "other"
+
+
+def one_of(*branches, what):
+    """A union chosen by YAML type; any other type is an error saying ``what`` is expected."""
+    tagged = [Annotated[typ, Tag(TAG + tag)] for tag, typ in branches]
+    return Annotated[
+        Union[tuple(tagged)],
+        Discriminator(by_type, custom_error_type="wrong_kind", custom_error_message=what),
+    ]
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+# --------------------------------------------------------------------------- data
+class DataSpec(Section):
+    """Where the data comes from and how much of it is held out for the final test."""
+
+    dataset: Literal[DATASETS] | None = None
+    path: str | None = None
+    target: str | None = None
+    format: Literal["csv", "parquet"] | None = None
+    drop: list[str] = []
+    subset: PositiveInt | None = None
+    test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    stratify: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.dataset is None) == (self.path is None):
+            fail("give exactly one of 'dataset' (a bundled name) or 'path' (a CSV/Parquet file)")
+        if self.path is not None and self.target is None:
+            fail("required key is missing (the target column of {path})", key="target",
+                 path=self.path)
+        if self.dataset is not None:
+            for key in ("target", "format", "drop"):
+                if key in self.model_fields_set:
+                    fail("only with 'path' (a bundled dataset has its own target)", key=key,
+                         value=getattr(self, key))
+        return self
+
+
+# ------------------------------------------------------------------ preprocessing
+class CategoricalSpec(Section):
+    """Which columns are categorical and how they are encoded."""
+
+    columns: Union[Literal["auto"], list[str]] = "auto"
+    encoder: Literal["one_hot", "ordinal"] = "one_hot"
+
+
+class PreprocessingSpec(Section):
+    """Steps of the ``preprocess`` part of the pipeline (a ColumnTransformer)."""
+
+    scaler: Literal["standard", "minmax", "robust", "maxabs", "none"] = "standard"
+    impute: Literal["none", "mean", "median", "most_frequent"] = "none"
+    categorical: CategoricalSpec = CategoricalSpec()
+
+
+# ----------------------------------------------------------------------- estimator
+class EstimatorSpec(Section):
+    """A registry name (``mlp_classifier``) or an allow-listed ``module:Class`` path."""
+
+    name: str
+    params: dict[str, Any] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, name):
+        from .registry import ESTIMATORS, IMPORT_PATH
+
+        if ":" in name:
+            if not IMPORT_PATH.fullmatch(name):
+                fail("an import path must look like 'package.module:ClassName'", value=name)
+        elif name not in ESTIMATORS:
+            fail(
+                "unknown estimator",
+                value=name,
+                hint=did_you_mean(name, ESTIMATORS),
+                note=f" (registry names: {', '.join(ESTIMATORS)}; or 'module:Class')",
+            )
+        return name
+
+
+# --------------------------------------------------------------------------- space
+Number = one_of(("int", int), ("float", float), what="must be a number")
+
+
+class DimensionSpec(Section):
+    """One searched parameter in the shared vocabulary of ``hpsearch.space.from_spec``."""
+
+    type: Literal["float", "int", "categorical"]
+    low: Number | None = None
+    high: Number | None = None
+    log: bool = False
+    n: Annotated[int, Field(ge=1)] | None = None
+    choices: Annotated[list[Any], Field(min_length=1)] | None = None
+    when: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.type == "categorical":
+            if self.choices is None:
+                fail("required key is missing for type 'categorical'", key="choices")
+            for key in ("low", "high", "log", "n"):
+                if key in self.model_fields_set:
+                    fail("not an option of type 'categorical' (use 'choices')", key=key,
+                         value=getattr(self, key))
+            return self
+        if self.choices is not None:
+            fail("only with type 'categorical'", key="choices", value=self.choices)
+        for key in ("low", "high"):
+            value = getattr(self, key)
+            if value is None:
+                fail("required key is missing for type '{type}'", key=key, type=self.type)
+            if self.type == "int" and not isinstance(value, int):
+                fail("must be an integer for type 'int'", key=key, value=value)
+            if not math.isfinite(value):
+                fail("must be finite", key=key, value=value)
+        if self.low >= self.high:
+            fail("must be < high={high}", key="low", value=self.low, high=self.high)
+        if self.log and self.low <= 0:
+            fail("must be > 0 when log is true", key="low", value=self.low)
+        return self
+
+
+SpaceEntry = one_of(
+    ("list", Annotated[list[Any], Field(min_length=1)]),
+    ("dict", DimensionSpec),
+    what=(
+        "must be a list of choices or a mapping with a 'type' key "
+        "(a fixed value belongs under estimator.params)"
+    ),
+)
+
+
+# -------------------------------------------------------------------------- search
+class SearchSpec(Section):
+    """The search method, its options and its space."""
+
+    method: Literal[tuple(SEARCH_OPTIONS)]
+    space: Annotated[dict[str, SpaceEntry], Field(min_length=1)]
+    n_iter: PositiveInt | None = None
+    n_trials: PositiveInt | None = None
+    timeout: Annotated[float, Field(gt=0)] | None = None
+    sampler: Literal["tpe", "gp", "cmaes", "qmc", "random"] | None = None
+    pruner: Literal["none", "median", "successive_halving", "hyperband"] | None = None
+    n_candidates: Union[Literal["exhaust"], PositiveInt] | None = None
+    resource: str | None = None
+    min_resources: Union[Literal["smallest", "exhaust"], PositiveInt] | None = None
+    max_resources: Union[Literal["auto"], PositiveInt] | None = None
+    factor: Annotated[float, Field(gt=1)] | None = None
+
+    @model_validator(mode="after")
+    def _options_of_method(self):
+        allowed = SEARCH_OPTIONS[self.method]
+        for key in sorted(self.model_fields_set - {"method", "space"}):
+            if key not in allowed:
+                fail(
+                    "not an option of method '{method}' (its options: {options})",
+                    key=key,
+                    value=getattr(self, key),
+                    method=self.method,
+                    options=", ".join(allowed) or "none besides space",
+                )
+        for name, entry in self.space.items():
+            if isinstance(entry, DimensionSpec) and entry.when:
+                for other in entry.when:
+                    if other not in self.space or other == name:
+                        others = [k for k in self.space if k != name]
+                        fail(
+                            "a condition must name another searched parameter",
+                            key=(name, "when", other),
+                            value=other,
+                            hint=did_you_mean(other, others),
+                        )
+        return self
+
+
+# ----------------------------------------------------------------------------- cv
+class CVSpec(Section):
+    """A splitter given by name and options (``hpsearch.model_selection.split.make_cv``)."""
+
+    method: Literal[tuple(CV_OPTIONS)]
+    n_splits: PositiveInt | None = None
+    shuffle: bool | None = None
+    test_size: Number | None = None
+    train_size: Number | None = None
+    stratify: bool | None = None
+    swap: bool | None = None
+    p: PositiveInt | None = None
+    max_splits: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _options_of_method(self):
+        allowed = CV_OPTIONS[self.method]
+        for key in sorted(self.model_fields_set - {"method"}):
+            if key not in allowed:
+                fail(
+                    "not an option of splitter '{method}' (its options: {options})",
+                    key=key,
+                    value=getattr(self, key),
+                    method=self.method,
+                    options=", ".join(allowed),
+                )
+        for key in ("test_size", "train_size"):
+            value = getattr(self, key)
+            if value is not None and isinstance(value, float) and not 0 < value < 1:
+                fail("a fraction must be in (0, 1)", key=key, value=value)
+        if self.method == "lpo" and self.p is None:
+            fail("required key is missing for splitter 'lpo'", key="p")
+        return self
+
+    def options(self):
+        """The options given, as keyword arguments for ``make_cv``."""
+        return {k: getattr(self, k) for k in self.model_fields_set - {"method"}}
+
+
+CVName = Annotated[Literal[tuple(CV_OPTIONS)], Field()]
+
+
+# -------------------------------------------------------------------------- backend
+class BackendSpec(Section):
+    """The joblib backend; ``dask`` with ``scheduler`` runs the fits on a Dask cluster."""
+
+    name: Literal["loky", "threading", "multiprocessing", "dask"] = "loky"
+    scheduler: str | None = None
+
+    @model_validator(mode="after")
+    def _scheduler_only_for_dask(self):
+        if self.scheduler is not None and self.name != "dask":
+            fail("only with name 'dask'", key="scheduler", value=self.scheduler)
+        return self
+
+
+# ---------------------------------------------------------------------------- study
+def _scorer_names():
+    from sklearn.metrics import get_scorer_names
+
+    return get_scorer_names()
+
+
+class Study(Section):
+    """A whole study file."""
+
+    name: str | None = None
+    seed: Annotated[int, Field(ge=0)] = 0
+    data: DataSpec
+    preprocessing: PreprocessingSpec | None = None
+    estimator: EstimatorSpec
+    search: SearchSpec
+    cv: one_of(
+        ("int", Annotated[int, Field(ge=2)]),
+        ("str", CVName),
+        ("dict", CVSpec),
+        what="must be a number of folds, a splitter name or a mapping with 'method'",
+    ) = 5
+    scoring: one_of(
+        ("str", str),
+        ("list", Annotated[list[str], Field(min_length=1)]),
+        what="must be a metric name or a list of metric names",
+    ) | None = None
+    refit: one_of(
+        ("bool", bool), ("str", str), what="must be true/false or a metric name"
+    ) = True
+    error_score: one_of(
+        ("str", Literal["raise", "nan"]),
+        ("int", int),
+        ("float", float),
+        what="must be 'raise', 'nan' or a number",
+    ) = "nan"
+    return_train_score: bool = False
+    n_jobs: int | None = None
+    storage: str | None = None
+    study_name: str | None = None
+    output: str | None = None
+    backend: BackendSpec | None = None
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _n_jobs(cls, value):
+        if value is not None and (value == 0 or value < -1):
+            fail("must be a positive integer or -1 (all cores)", value=value)
+        return value
+
+    @field_validator("scoring")
+    @classmethod
+    def _known_metrics(cls, value):
+        names = [value] if isinstance(value, str) else (value or [])
+        known = _scorer_names()
+        for i, name in enumerate(names):
+            if name not in known:
+                fail(
+                    "unknown metric",
+                    key=None if isinstance(value, str) else i,
+                    value=name,
+                    hint=did_you_mean(name, known),
+                    note=" (see sklearn.metrics.get_scorer_names())",
+                )
+        if isinstance(value, list) and len(set(value)) != len(value):
+            fail("metric names must be distinct", value=value)
+        return value
+
+    @model_validator(mode="after")
+    def _refit_metric(self):
+        multi = isinstance(self.scoring, list) and len(self.scoring) > 1
+        if isinstance(self.refit, str):
+            metrics = self.scoring if isinstance(self.scoring, list) else [self.scoring]
+            if self.refit not in metrics:
+                fail(
+                    "must be one of the scoring metrics ({metrics})",
+                    key="refit",
+                    value=self.refit,
+                    hint=did_you_mean(self.refit, [m for m in metrics if m]),
+                    metrics=", ".join(str(m) for m in metrics),
+                )
+        elif multi and self.refit is True:
+            fail("with several scoring metrics, name the one to select the best model by "
+                 "(one of {metrics})", key="refit", value=True,
+                 metrics=", ".join(self.scoring))
+        return self
+
+
+#: key path (``*`` = any key) -> the section found there, to list its keys in errors
+SECTIONS = {
+    (): Study,
+    ("data",): DataSpec,
+    ("preprocessing",): PreprocessingSpec,
+    ("preprocessing", "categorical"): CategoricalSpec,
+    ("estimator",): EstimatorSpec,
+    ("search",): SearchSpec,
+    ("search", "space", "*"): DimensionSpec,
+    ("cv",): CVSpec,
+    ("backend",): BackendSpec,
+}
+
+
+def section_at(path):
+    """The :class:`Section` class at a key path of a study file, or None."""
+    for pattern, cls in SECTIONS.items():
+        if len(pattern) == len(path) and all(p in ("*", q) for p, q in zip(pattern, path)):
+            return cls
+    return None
