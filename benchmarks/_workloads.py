@@ -168,3 +168,24 @@ class LayerGemms:
 
     def gflops(self):
         return self.flops / self.epoch_seconds() / 1e9
+
+
+def digits(n=None):
+    """sklearn's digits scaled to [0, 1] (optionally the first ``n`` rows)."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    return (X[:n], y[:n]) if n else (X, y)
+
+
+def hp_search(cls_name, *args, optional=None, **kwargs):
+    """Build ``hpsearch.<cls_name>(*args, **kwargs)``; ``optional`` keywords only if accepted.
+
+    ``optional`` carries hpsearch-only switches (``progress=False``) that a half-landed class
+    may not have yet; a missing class raises :class:`Skip`.
+    """
+    from _harness import kwargs_supported
+
+    cls = hp(cls_name)
+    return cls(*args, **kwargs, **kwargs_supported(cls, **(optional or {})))
