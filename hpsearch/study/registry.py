@@ -113,13 +113,13 @@ def _bundled(name):
 
 
 def load_dataset(spec, *, base_dir=Path(".")):
-    """``(X, y)`` for a :class:`~hpsearch.study.schema.DataSpec`.
+    """``(X, y, groups)`` for a :class:`~hpsearch.study.schema.DataSpec`.
 
     ``X`` is a NumPy array for bundled datasets and a pandas DataFrame (column names and
     dtypes kept, for the categorical encoder) for CSV / Parquet files.
     """
     if spec.dataset is not None:
-        return _bundled(spec.dataset)
+        return (*_bundled(spec.dataset), None)
     import pandas as pd
 
     path = Path(spec.path)
@@ -133,20 +133,25 @@ def load_dataset(spec, *, base_dir=Path(".")):
     except Exception as exc:  # pandas raises many types; the user needs the file and why
         raise StudyError(("data", "path"), f"cannot read {fmt} file {str(path)!r}: {exc}") from exc
     columns = list(frame.columns)
-    for key, names in (("target", [spec.target]), ("drop", spec.drop)):
+    named = [("target", [spec.target]), ("drop", spec.drop)]
+    if spec.groups is not None:
+        named.append(("groups", [spec.groups]))
+    for key, names in named:
         for i, col in enumerate(names):
             if col not in columns:
-                where = ("data", key) if key == "target" else ("data", key, i)
+                where = ("data", key) if key != "drop" else ("data", key, i)
                 raise StudyError(
                     where,
                     f"no column {col!r} in {path.name}{did_you_mean(col, columns)} "
                     f"(columns: {', '.join(map(str, columns))})",
                 )
     y = frame[spec.target].to_numpy()
-    X = frame.drop(columns=[spec.target, *spec.drop])
+    groups = frame[spec.groups].to_numpy() if spec.groups is not None else None
+    removed = [spec.target, *spec.drop] + ([spec.groups] if spec.groups else [])
+    X = frame.drop(columns=list(dict.fromkeys(removed)))
     if X.shape[1] == 0:
         raise StudyError(("data",), "no feature columns left after removing target and drop")
-    return X, y
+    return X, y, groups
 
 
 # ------------------------------------------------------------------- preprocessing

@@ -136,6 +136,7 @@ class DataSpec(Section):
     target: str | None = None
     format: Literal["csv", "parquet"] | None = None
     drop: list[str] = []
+    groups: str | None = None
     subset: PositiveInt | None = None
     test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2
     stratify: bool | None = None
@@ -148,7 +149,7 @@ class DataSpec(Section):
             fail("required key is missing (the target column of {path})", key="target",
                  path=self.path)
         if self.dataset is not None:
-            for key in ("target", "format", "drop"):
+            for key in ("target", "format", "drop", "groups"):
                 if key in self.model_fields_set:
                     fail("only with 'path' (a bundled dataset has its own target)", key=key,
                          value=getattr(self, key))

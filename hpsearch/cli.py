@@ -1,0 +1,143 @@
+"""``python -m hpsearch STUDY.yaml`` / ``hpsearch STUDY.yaml``: run a study file.
+
+Exit codes: 0 done, 1 the run failed, 2 bad study file or arguments, 130 interrupted
+(finished fits are kept in the trial store; ``--resume`` continues).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import traceback
+
+__all__ = ["main", "make_parser"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def make_parser():
+    """The argument parser (also documents every option in ``--help``)."""
+    p = argparse.ArgumentParser(
+        prog="hpsearch",
+        description="Run a hyperparameter search described by a study file (YAML).",
+        epilog="Exit codes: 0 done, 1 run failed, 2 bad study file or arguments, "
+        "130 interrupted (resume with --resume).",
+    )
+    p.add_argument("study", help="the study file (YAML), e.g. studies/quickstart.yaml")
+    p.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                   help="parallel workers (overrides n_jobs of the file; -1: all cores)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default: 'output' of the file, else runs/<name>)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="trial store: SQLAlchemy URL (default: sqlite:///<out>/study.db)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: finished fits are not redone")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (candidates, splits, fits) and exit without fitting")
+    p.add_argument("--smoke", action="store_true",
+                   help="reduced budget for a quick check: 2 candidates, few epochs")
+    p.add_argument("--allow-module", action="append", default=[], metavar="PREFIX",
+                   help="also allow 'module:Class' estimators from this package "
+                   "(default allow-list: sklearn, hpsearch)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return p
+
+
+def _err(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def _resume_command(args):
+    cmd = ["python", "-m", "hpsearch", args.study, "--resume"]
+    if args.out:
+        cmd += ["--out", args.out]
+    if args.storage:
+        cmd += ["--storage", args.storage]
+    if args.smoke:
+        cmd.append("--smoke")
+    return shlex.join(cmd)
+
+
+def _with_lines(exc, lines, source):
+    """Give a build-time StudyError the line of its key path."""
+    from hpsearch.study.loader import StudyErrors
+
+    errors = exc.errors if isinstance(exc, StudyErrors) else [exc]
+    for e in errors:
+        e.source = e.source or source
+        if e.line is None and e.path:
+            for n in range(len(e.path), 0, -1):
+                if e.path[:n] in lines:
+                    e.line = lines[e.path[:n]]
+                    break
+    return errors
+
+
+def main(argv=None):
+    """Entry point; returns the exit code (the console script exits with it)."""
+    try:
+        args = make_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.n_jobs == 0:
+        _err("hpsearch: error: --n-jobs must be a positive integer or -1, got 0")
+        return EXIT_USAGE
+    from hpsearch.study.build import Options, build
+    from hpsearch.study.errors import StudyError
+    from hpsearch.study.loader import load_study
+    from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
+    from hpsearch.study.runner import RunFailed, finished_trials, run
+
+    options = Options(
+        n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
+        smoke=args.smoke, quiet=args.quiet,
+        allowed_modules=tuple(DEFAULT_ALLOWED_MODULES) + tuple(args.allow_module),
+    )
+    lines, plan = {}, None
+    try:
+        study, lines, text = load_study(args.study)
+        plan = build(study, source=args.study, options=options)
+        if args.dry_run:
+            from hpsearch.study.report import describe_plan
+
+            print(describe_plan(plan))
+            return EXIT_OK
+        summary = run(plan, source_text=text, resume=args.resume,
+                      echo=None if args.quiet else print)
+    except StudyError as exc:
+        if args.debug:
+            traceback.print_exc()
+        for e in _with_lines(exc, lines, args.study):
+            _err(f"hpsearch: error in {args.study}: {e}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        kept = finished_trials(plan.storage, plan.study_name) if plan is not None else None
+        where = f" in {plan.storage}" if plan is not None else ""
+        count = f"{kept} finished candidate(s) kept" if kept is not None else "finished fits kept"
+        _err(f"\nhpsearch: interrupted; {count}{where}.")
+        _err(f"resume with: {_resume_command(args)}")
+        return EXIT_INTERRUPTED
+    except RunFailed as exc:
+        if args.debug:
+            traceback.print_exc()
+        _err(f"hpsearch: run failed: {exc}")
+        return EXIT_FAILED
+    except Exception as exc:  # the boundary: one clear line, or the traceback with --debug
+        if args.debug:
+            traceback.print_exc()
+        else:
+            _err(f"hpsearch: run failed: {type(exc).__name__}: {exc} (--debug shows the traceback)")
+        return EXIT_FAILED
+    if not args.quiet:
+        print(summary["text"])
+    return EXIT_OK
+
+
+def console():  # pragma: no cover - thin wrapper for entry points that expect no return
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

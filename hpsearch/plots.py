@@ -1,0 +1,157 @@
+"""Plots of a search and of a trained MLP (matplotlib, written to PNG files).
+
+Each function takes plain data (a ``cv_results_`` dict or DataFrame, a fitted estimator)
+and a file name, draws one figure with the non-interactive Agg backend and returns the path.
+"""
+
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["search_history", "param_effect", "learning_curves", "history_frame"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    _pyplot().close(fig)
+    return path
+
+
+def _frame(cv_results):
+    import pandas as pd
+
+    return cv_results if isinstance(cv_results, pd.DataFrame) else pd.DataFrame(cv_results)
+
+
+def search_history(cv_results, path, *, metric="score"):
+    """Score of every candidate in evaluation order, with the best so far.
+
+    Halving searches (an ``iter`` column) colour their rounds.
+    """
+    plt = _pyplot()
+    df = _frame(cv_results)
+    y = np.asarray(df[f"mean_test_{metric}"], dtype=float)
+    x = np.arange(1, len(y) + 1)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    if "iter" in df:
+        sc = ax.scatter(x, y, c=df["iter"], cmap="viridis", s=18, label="candidate")
+        fig.colorbar(sc, ax=ax, label="round (iter)")
+    else:
+        ax.scatter(x, y, s=18, label="candidate")
+    finite = np.where(np.isfinite(y), y, -np.inf)
+    best = np.maximum.accumulate(finite)
+    ax.step(x, np.where(np.isfinite(best), best, np.nan), where="post", color="C3",
+            label="best so far")
+    ax.set_xlabel("candidate (evaluation order)")
+    ax.set_ylabel(f"mean CV {metric}")
+    ax.set_title("Search history")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def _is_numeric(values):
+    return all(
+        isinstance(v, numbers.Number) and not isinstance(v, bool) for v in values if v is not None
+    ) and any(v is not None for v in values)
+
+
+def param_effect(cv_results, param, path, *, metric="score", log=False):
+    """Mean CV score against one hyperparameter (scatter, or strips for categories)."""
+    plt = _pyplot()
+    df = _frame(cv_results)
+    values = [p.get(param) if isinstance(p, dict) else None for p in df["params"]]
+    y = np.asarray(df[f"mean_test_{metric}"], dtype=float)
+    keep = [i for i, v in enumerate(values) if v is not None or param in df["params"][i]]
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    vals = [values[i] for i in keep]
+    if _is_numeric(vals):
+        ax.scatter(np.asarray(vals, dtype=float), y[keep], s=18, alpha=0.8)
+        if log:
+            ax.set_xscale("log")
+    else:
+        labels = sorted({str(v) for v in vals})
+        pos = {label: i for i, label in enumerate(labels)}
+        rng = np.random.default_rng(0)
+        xs = [pos[str(v)] + rng.uniform(-0.12, 0.12) for v in vals]
+        ax.scatter(xs, y[keep], s=18, alpha=0.8)
+        ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0)
+    ax.set_xlabel(param)
+    ax.set_ylabel(f"mean CV {metric}")
+    ax.set_title(f"Score vs {param}")
+    return _save(fig, path)
+
+
+def _final_step(estimator):
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
+
+
+def history_frame(estimator):
+    """Per-epoch training history of a (pipeline ending in a) fitted MLP, or None.
+
+    Uses ``history_`` when present, else sklearn's ``loss_curve_`` and
+    ``validation_scores_``.
+    """
+    import pandas as pd
+
+    est = _final_step(estimator)
+    history = getattr(est, "history_", None)
+    if history:
+        frame = pd.DataFrame(history)
+        keep = [c for c in frame if ("loss" in c or "score" in c)
+                and np.issubdtype(frame[c].dtype, np.number)]
+        if keep:
+            return frame[keep]
+    curve = getattr(est, "loss_curve_", None)
+    if curve is None:
+        return None
+    frame = pd.DataFrame({"train_loss": curve})
+    val = getattr(est, "validation_scores_", None)
+    if val is not None and len(val) == len(curve):
+        frame["validation_score"] = val
+    return frame
+
+
+def learning_curves(estimator, path):
+    """Training loss (left axis) and validation score/loss (right axis) per epoch.
+
+    Returns None when the estimator records no per-epoch history.
+    """
+    frame = history_frame(estimator)
+    if frame is None or frame.empty:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    epochs = np.arange(1, len(frame) + 1)
+    losses = [c for c in frame if "loss" in c]
+    scores = [c for c in frame if c not in losses]
+    for i, col in enumerate(losses):
+        ax.plot(epochs, frame[col], color=f"C{i}", label=col)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    handles, labels = ax.get_legend_handles_labels()
+    if scores:
+        ax2 = ax.twinx()
+        for i, col in enumerate(scores):
+            ax2.plot(epochs, frame[col], color=f"C{i + len(losses)}", linestyle="--", label=col)
+        ax2.set_ylabel("score")
+        h2, l2 = ax2.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    ax.legend(handles, labels, loc="center right")
+    ax.set_title("Learning curves of the best model")
+    return _save(fig, path)

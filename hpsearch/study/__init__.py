@@ -1,0 +1,14 @@
+"""Study files: a YAML description of a search, validated, built and run.
+
+``load_study(path)`` reads and validates a file (:mod:`.loader`, :mod:`.schema`);
+``build(study)`` makes the Python objects a user would write by hand (:mod:`.build`,
+:mod:`.registry`); ``run(plan)`` fits and writes the output folder (:mod:`.runner`,
+:mod:`.report`).  The command line is :mod:`hpsearch.cli`.
+"""
+
+from .build import Options, Plan, build
+from .errors import StudyError
+from .loader import load_study, read_yaml, validate
+from .runner import run
+
+__all__ = ["Options", "Plan", "StudyError", "build", "load_study", "read_yaml", "run", "validate"]

@@ -1,0 +1,367 @@
+"""Turn a validated :class:`~hpsearch.study.schema.Study` into the Python objects a user
+would build by hand: data splits, the estimator (or pipeline), the space, the splitter and
+the search.  Every failure is a :class:`~hpsearch.study.errors.StudyError` with its key
+path and line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import StudyError, did_you_mean
+from .registry import DEFAULT_ALLOWED_MODULES, load_dataset, make_preprocessor, resolve_estimator
+
+__all__ = ["Options", "Plan", "build", "SEARCHES", "SMOKE"]
+
+MODEL_STEP = "model"
+
+#: method -> (class import path, name of its space argument)
+SEARCHES = {
+    "grid": ("hpsearch.model_selection.grid:GridSearchCV", "param_grid"),
+    "random": ("hpsearch.model_selection.random:RandomSearchCV", "param_distributions"),
+    "optuna": ("hpsearch.model_selection.bayes:OptunaSearchCV", "param_distributions"),
+    "halving": ("hpsearch.model_selection.halving:HalvingSearchCV", "param_distributions"),
+    "hyperband": ("hpsearch.model_selection.halving:HyperbandSearchCV", "param_distributions"),
+}
+
+#: the reduced budget of ``--smoke`` (tests, trying a file out)
+SMOKE = {"candidates": 2, "max_iter": 4, "max_resources": 4, "n_estimators": 10}
+
+#: search options passed on unchanged when given (method -> options)
+_OPTION_DEFAULTS = {"random": {"n_iter": 10}, "optuna": {"n_trials": 10}}
+
+
+@dataclass
+class Options:
+    """Command-line overrides of a study file."""
+
+    n_jobs: int | None = None
+    out: str | None = None
+    storage: str | None = None
+    resume: bool = False
+    smoke: bool = False
+    quiet: bool = False
+    allowed_modules: tuple = DEFAULT_ALLOWED_MODULES
+
+
+@dataclass
+class Plan:
+    """Everything needed to run a study, built from the file."""
+
+    study: Any
+    name: str
+    out: Path
+    storage: str
+    study_name: str
+    estimator: Any
+    space: dict
+    cv: Any
+    search: Any
+    X_train: Any
+    X_test: Any
+    y_train: Any
+    y_test: Any
+    groups: Any
+    n_candidates: int | None
+    n_splits: int
+    classifier: bool
+    refit_metric: str | None
+    backend: Any = None
+    notes: list = field(default_factory=list)
+
+
+def _import(path):
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _tuples(value):
+    """YAML lists -> tuples (hashable, as sklearn parameters such as hidden_layer_sizes)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+# ------------------------------------------------------------------------------ data
+def _split_data(study, X, y, groups, classifier):
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils.multiclass import type_of_target
+
+    data = study.data
+    kind = type_of_target(y)
+    if classifier and kind.startswith("continuous"):
+        raise StudyError(
+            ("estimator", "name"),
+            f"{study.estimator.name} is a classifier but the target of "
+            f"{data.dataset or data.target} is continuous; use a regressor",
+        )
+    stratify = data.stratify if data.stratify is not None else classifier
+    strat = y if stratify else None
+    n = len(y)
+    idx = np.arange(n)
+    if data.subset is not None and data.subset < n:
+        try:
+            idx, _ = train_test_split(idx, train_size=data.subset, stratify=strat,
+                                      random_state=study.seed)
+        except ValueError as exc:
+            raise StudyError(("data", "subset"), f"{exc}, got {data.subset}") from exc
+        idx = np.sort(idx)
+    strat = y[idx] if stratify else None
+    try:
+        train, test = train_test_split(idx, test_size=data.test_size, stratify=strat,
+                                       random_state=study.seed)
+    except ValueError as exc:
+        raise StudyError(("data", "test_size"), f"{exc}, got {data.test_size}") from exc
+    train, test = np.sort(train), np.sort(test)
+
+    def rows(A, i):
+        return A.iloc[i].reset_index(drop=True) if hasattr(A, "iloc") else A[i]
+
+    g = groups[train] if groups is not None else None
+    return rows(X, train), rows(X, test), y[train], y[test], g
+
+
+# ------------------------------------------------------------------------- estimator
+def _check_params(estimator, params, path, prefix=""):
+    """Unknown parameter names -> StudyError with a suggestion."""
+    valid = estimator.get_params(deep=True)
+    for name in params:
+        full = prefix + name if "__" not in name else name
+        if full not in valid:
+            choices = [k[len(prefix):] if k.startswith(prefix) else k for k in valid]
+            raise StudyError(
+                (*path, name),
+                f"not a parameter of {type(estimator).__name__}"
+                f"{did_you_mean(name, choices)}",
+            )
+
+
+def _make_estimator(study, X, options):
+    spec = study.estimator
+    cls = resolve_estimator(spec.name, allowed_modules=options.allowed_modules)
+    est = cls()
+    params = _tuples(dict(spec.params))
+    _check_params(est, params, ("estimator", "params"))
+    if "random_state" in est.get_params() and "random_state" not in params:
+        params["random_state"] = study.seed
+    if options.smoke:
+        for key in ("max_iter", "n_estimators"):
+            if key in est.get_params():
+                current = params.get(key, est.get_params()[key])
+                if isinstance(current, int):
+                    params[key] = min(current, SMOKE[key])
+    est.set_params(**params)
+    validate = getattr(est, "_validate_params", None)
+    if validate is not None:
+        try:
+            validate()
+        except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
+            raise StudyError(("estimator", "params"), str(exc).rstrip(".")) from exc
+    if study.preprocessing is None:
+        return est, ""
+    from sklearn.pipeline import Pipeline
+
+    pre = make_preprocessor(study.preprocessing, X)
+    return Pipeline([("preprocess", pre), (MODEL_STEP, est)]), MODEL_STEP + "__"
+
+
+# ----------------------------------------------------------------------------- space
+def _make_space(study, estimator, prefix):
+    from hpsearch.model_selection import space as sp
+
+    def full(name):
+        return name if "__" in name else prefix + name
+
+    _check_params(estimator, study.search.space, ("search", "space"), prefix)
+    dims = {}
+    for name, entry in study.search.space.items():
+        if isinstance(entry, list):
+            obj = {"type": "categorical", "choices": list(_tuples(entry))}
+        else:
+            obj = entry.model_dump(exclude_none=True, exclude_defaults=False)
+            if obj.get("choices") is not None:
+                obj["choices"] = list(_tuples(obj["choices"]))
+            if obj.get("when"):
+                obj["when"] = {full(k): _tuples(v) for k, v in obj["when"].items()}
+            if not obj.get("log"):
+                obj.pop("log", None)
+        try:
+            dims[full(name)] = sp.from_spec(obj, full(name))
+        except (ValueError, TypeError) as exc:
+            raise StudyError(("search", "space", name), str(exc).rstrip(".")) from exc
+    return dims
+
+
+def _n_candidates(study, space, options):
+    from hpsearch.model_selection import space as sp
+
+    search = study.search
+    cap = SMOKE["candidates"] if options.smoke else None
+    if search.method == "grid":
+        try:
+            n = len(sp.grid_candidates(space))
+        except ValueError as exc:
+            raise StudyError(("search", "space"), str(exc).rstrip(".")) from exc
+    elif search.method == "random":
+        n = search.n_iter or _OPTION_DEFAULTS["random"]["n_iter"]
+    elif search.method == "optuna":
+        n = search.n_trials or _OPTION_DEFAULTS["optuna"]["n_trials"]
+    else:
+        n = search.n_candidates if isinstance(search.n_candidates, int) else None
+    if cap is not None and n is not None:
+        n = min(n, cap)
+    return n
+
+
+# ---------------------------------------------------------------------------- search
+def _search_options(study, space, options, n_candidates):
+    search = study.search
+    method = search.method
+    opts = dict(_OPTION_DEFAULTS.get(method, {}))
+    for key in search.model_fields_set - {"method", "space"}:
+        opts[key] = getattr(search, key)
+    if method == "optuna" and opts.get("pruner") == "none":
+        opts["pruner"] = None
+    space_arg = space
+    if method == "grid" and options.smoke:
+        from hpsearch.model_selection import space as sp
+
+        # the first candidates of the grid, each as a one-point grid
+        space_arg = [{k: [v] for k, v in c.items()} for c in sp.grid_candidates(space)[:n_candidates]]
+    if options.smoke:
+        if method == "random":
+            opts["n_iter"] = n_candidates
+        elif method == "optuna":
+            opts["n_trials"] = n_candidates
+            opts.pop("timeout", None)
+        elif method in ("halving", "hyperband"):
+            opts["max_resources"] = min(
+                opts["max_resources"] if isinstance(opts.get("max_resources"), int) else math.inf,
+                SMOKE["max_resources"],
+            )
+            if isinstance(opts.get("min_resources"), int):
+                opts["min_resources"] = min(opts["min_resources"], opts["max_resources"])
+            opts["n_candidates"] = min(
+                opts["n_candidates"] if isinstance(opts.get("n_candidates"), int) else 4, 4
+            )
+    return space_arg, opts
+
+
+def _scoring(study):
+    return study.scoring
+
+
+def _refit(study):
+    if isinstance(study.refit, str):
+        return study.refit
+    if study.refit and isinstance(study.scoring, list) and len(study.scoring) == 1:
+        return study.scoring[0]
+    return study.refit
+
+
+def _make_search(study, estimator, space_arg, cv, opts, plan_kw, options):
+    path, arg = SEARCHES[study.search.method]
+    cls = _import(path)
+    error_score = study.error_score
+    if error_score == "nan":
+        error_score = np.nan
+    kwargs = dict(
+        scoring=_scoring(study),
+        refit=_refit(study),
+        cv=cv,
+        n_jobs=options.n_jobs if options.n_jobs is not None else study.n_jobs,
+        random_state=study.seed,
+        error_score=error_score,
+        return_train_score=study.return_train_score,
+        progress=False if options.quiet else None,
+        storage=plan_kw["storage"],
+        study_name=plan_kw["study_name"],
+        resume=options.resume,
+        **opts,
+    )
+    return cls(estimator, **{arg: space_arg}, **kwargs)
+
+
+def _make_cv(study, y, classifier):
+    from hpsearch.model_selection.split import make_cv
+
+    cv = study.cv
+    try:
+        if isinstance(cv, int):
+            return make_cv(cv, y=y, classifier=classifier, shuffle=True, random_state=study.seed)
+        if isinstance(cv, str):
+            kwargs = _seeded(cv, {}, study.seed)
+            return make_cv(cv, **kwargs)
+        kwargs = _seeded(cv.method, cv.options(), study.seed)
+        return make_cv(cv.method, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise StudyError(("cv",), str(exc).rstrip(".")) from exc
+
+
+def _seeded(method, kwargs, seed):
+    """Add ``random_state=seed`` where the splitter draws at random."""
+    shuffles = {"holdout": True, "monte_carlo": True, "kfold": False, "stratified_kfold": False}
+    if method in shuffles:
+        if kwargs.get("shuffle", shuffles[method]):
+            kwargs = dict(kwargs, random_state=seed)
+        elif method in ("kfold", "stratified_kfold") and "shuffle" not in kwargs:
+            kwargs = dict(kwargs, shuffle=True, random_state=seed)
+    return kwargs
+
+
+def _backend(study):
+    spec = study.backend
+    if spec is None or spec.name == "loky":
+        return None
+    return spec
+
+
+def build(study, *, source="study.yaml", options=None):
+    """A :class:`Plan` for ``study`` (file name ``source``; ``options`` from the CLI)."""
+    from sklearn.base import is_classifier
+
+    options = options or Options()
+    name = study.name or Path(source).stem
+    out = Path(options.out or study.output or Path("runs") / name)
+    storage = options.storage or study.storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    study_name = study.study_name or name
+
+    X, y, groups = load_dataset(study.data, base_dir=Path(source).parent)
+    estimator, prefix = _make_estimator(study, X, options)
+    classifier = is_classifier(estimator)
+    X_train, X_test, y_train, y_test, g_train = _split_data(study, X, y, groups, classifier)
+    cv = _make_cv(study, y_train, classifier)
+    if getattr(study.cv, "method", study.cv) == "group_kfold" and g_train is None:
+        raise StudyError(("cv",), "group_kfold needs data.groups (a column of the data file)")
+    from hpsearch.model_selection.split import check_n_splits
+
+    try:
+        n_splits = check_n_splits(cv, X_train, y_train, g_train)
+    except ValueError as exc:
+        raise StudyError(("cv",), str(exc).rstrip(".")) from exc
+    space = _make_space(study, estimator, prefix)
+    n_candidates = _n_candidates(study, space, options)
+    space_arg, opts = _search_options(study, space, options, n_candidates)
+    search = _make_search(
+        study, estimator, space_arg, cv, opts,
+        {"storage": storage, "study_name": study_name}, options,
+    )
+    refit = _refit(study)
+    refit_metric = refit if isinstance(refit, str) else (
+        study.scoring if isinstance(study.scoring, str) else None
+    )
+    return Plan(
+        study=study, name=name, out=out, storage=storage, study_name=study_name,
+        estimator=estimator, space=space, cv=cv, search=search,
+        X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test, groups=g_train,
+        n_candidates=n_candidates, n_splits=n_splits, classifier=classifier,
+        refit_metric=refit_metric, backend=_backend(study),
+    )

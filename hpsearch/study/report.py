@@ -1,0 +1,151 @@
+"""The human side of a finished study: the dry-run plan, report.md and the final summary."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["describe_plan", "top_table", "write_report", "summary_text", "fmt"]
+
+
+def fmt(value, digits=4):
+    """A short readable value: floats to ``digits`` significant digits, tuples as lists."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return "nan" if math.isnan(value) else f"{value:.{digits}g}"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(fmt(v, digits) for v in value) + "]"
+    return str(value)
+
+
+def short(name):
+    """A searched parameter's name without the pipeline's ``model__`` prefix."""
+    return name[len("model__"):] if name.startswith("model__") else name
+
+
+def _params_text(params, sep=", "):
+    return sep.join(f"{short(k)}={fmt(v)}" for k, v in params.items()) or "(defaults)"
+
+
+def describe_plan(plan):
+    """The dry-run text: data, estimator, splitter, candidates, splits and fits."""
+    s = plan.study
+    data = s.data.dataset or s.data.path
+    n_train, n_test = len(plan.y_train), len(plan.y_test)
+    n_features = plan.X_train.shape[1]
+    search = plan.search
+    est = type(plan.estimator).__name__
+    if est == "Pipeline":
+        est = "Pipeline(preprocess, " + type(plan.estimator.steps[-1][1]).__name__ + ")"
+    if plan.n_candidates is not None:
+        fits = plan.n_candidates * plan.n_splits
+        cand = str(plan.n_candidates)
+        fits_text = f"{fits} (+1 refit)"
+    else:
+        cand = "set by the halving schedule"
+        fits_text = "set by the halving schedule (each at a growing budget)"
+    lines = [
+        f"study {plan.name!r}: {s.search.method} search ({type(search).__name__}) "
+        f"over {len(plan.space)} parameter(s): {', '.join(map(short, plan.space))}",
+        f"data:       {data}: {n_train} rows searched, {n_test} held out for the final "
+        f"test, {n_features} features",
+        f"estimator:  {est}",
+        f"cv:         {plan.cv!r}",
+        f"candidates: {cand}",
+        f"splits:     {plan.n_splits}",
+        f"fits:       {fits_text}",
+        f"scoring:    {s.scoring or 'default (estimator.score)'}",
+        f"output:     {plan.out}",
+        f"storage:    {plan.storage} (study {plan.study_name!r})",
+    ]
+    return "\n".join(lines)
+
+
+def top_table(cv_df, metric, n=10, label=None):
+    """Markdown table of the ``n`` best candidates (columns ``*_test_<metric>``)."""
+    mean, std, rank = (f"{p}_test_{metric}" for p in ("mean", "std", "rank"))
+    label = label or metric
+    df = cv_df.sort_values([rank, mean], ascending=[True, False]).head(n)
+    names = []
+    for p in df["params"]:
+        for k in p:
+            if k not in names:
+                names.append(k)
+    extra = [c for c in ("iter", "n_resources") if c in df]
+    head = ["rank", f"mean {label}", "std", *extra, *map(short, names)]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in df.iterrows():
+        cells = [fmt(r[rank]), fmt(r[mean]), fmt(r[std]), *(fmt(r[c]) for c in extra)]
+        cells += [fmt(r["params"].get(k, "")) for k in names]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def write_report(path, plan, summary, cv_df, plots):
+    """Write ``report.md``: best configuration and score, test score, top 10, plots."""
+    s = plan.study
+    metric = summary["metric"]
+    lines = [
+        f"# Study `{plan.name}`",
+        "",
+        f"- data: `{s.data.dataset or s.data.path}` — {summary['n_train']} rows searched, "
+        f"{summary['n_test']} held out for the final test",
+        f"- estimator: `{s.estimator.name}`" + (" in a preprocessing pipeline" if s.preprocessing else ""),
+        f"- search: `{s.search.method}` — {summary['n_candidates']} candidates × "
+        f"{summary['n_splits']} splits, {summary['n_fits']} fits in {summary['fit_time_s']:.1f} s",
+        f"- cv: `{summary['cv']}`",
+        "",
+        "## Best configuration",
+        "",
+        "| parameter | value |",
+        "|---|---|",
+        *(f"| {short(k)} | {fmt(v)} |" for k, v in summary["best_params"].items()),
+        "",
+        f"- mean CV {metric}: **{fmt(summary['best_score'])}** ± {fmt(summary['best_std'])}",
+    ]
+    for name, value in (summary.get("test_scores") or {}).items():
+        lines.append(f"- final test {name} (held-out data, never searched): **{fmt(value)}**")
+    if summary.get("n_failed"):
+        lines.append(f"- failed fits: {summary['n_failed']} (tracebacks in results.csv, column `error`)")
+    lines += ["", "## Top 10", "", top_table(cv_df, summary["metric_key"], label=metric), "",
+              "## Plots", ""]
+    for title, rel in plots:
+        lines += [f"### {title}", "", f"![{title}]({rel})", ""]
+    lines += [
+        "## Files",
+        "",
+        "- `results.csv`: one row per (candidate, split); `cv_results.csv`: sklearn's `cv_results_`",
+        "- `best_params.json`, `summary.json`, `model.joblib` (refit best model), `study.yaml` (copy)",
+        f"- trial store: `{plan.storage}` (study `{plan.study_name}`)",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def summary_text(plan, summary, cv_df):
+    """The one-screen summary printed at the end of a run."""
+    metric = summary["metric"]
+    lines = [
+        f"study {plan.name!r}: {plan.study.search.method} search, {summary['n_candidates']} "
+        f"candidates x {summary['n_splits']} splits = {summary['n_fits']} fits in "
+        f"{summary['fit_time_s']:.1f} s",
+        f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])}",
+    ]
+    for name, value in (summary.get("test_scores") or {}).items():
+        lines.append(f"test {name}: {fmt(value)} ({summary['n_test']} held-out rows)")
+    lines.append("best params: " + _params_text(summary["best_params"]))
+    mean, rank = f"mean_test_{summary['metric_key']}", f"rank_test_{summary['metric_key']}"
+    top = cv_df.sort_values([rank, mean], ascending=[True, False]).head(5)
+    lines.append("top 5:")
+    for _, r in top.iterrows():
+        lines.append(f"  {fmt(r[rank]):>3}  {fmt(r[mean]):<8} {_params_text(r['params'])}")
+    if summary.get("n_failed"):
+        lines.append(f"failed fits: {summary['n_failed']} (see results.csv)")
+    lines.append(f"output: {plan.out}/ (report.md, results.csv, best_params.json, model.joblib, plots/)")
+    return "\n".join(lines)

@@ -1,0 +1,227 @@
+"""Run a built study and write its output folder.
+
+Folder layout::
+
+    <out>/study.yaml          copy of the study file
+    <out>/study.db            trial store (SQLite; default storage of the CLI)
+    <out>/results.csv         tidy results: one row per (candidate, split)
+    <out>/cv_results.csv      sklearn's cv_results_, one row per candidate
+    <out>/best_params.json    best parameters
+    <out>/model.joblib        best model refit on all searched rows
+    <out>/summary.json        scores (CV and final test), counts, timings
+    <out>/report.md           best configuration, top-10 table, plots
+    <out>/plots/*.png         search history, score vs each parameter, learning curves
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import report
+
+__all__ = ["run", "OUTPUT_FILES", "RunFailed", "finished_trials"]
+
+OUTPUT_FILES = (
+    "study.yaml", "study.db", "results.csv", "cv_results.csv", "best_params.json",
+    "model.joblib", "summary.json", "report.md",
+)
+
+
+class RunFailed(RuntimeError):
+    """The search ran but produced nothing usable (exit code 1)."""
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def _clean_output(out, storage, resume):
+    """Create ``out``; without ``resume`` remove the files of an earlier run there."""
+    out.mkdir(parents=True, exist_ok=True)
+    if resume:
+        return []
+    removed = []
+    for name in OUTPUT_FILES:
+        path = out / name
+        if name == "study.db" and not storage.endswith(str((out / "study.db").resolve())):
+            continue
+        if path.exists():
+            path.unlink()
+            removed.append(name)
+    plots = out / "plots"
+    if plots.is_dir():
+        for png in plots.glob("*.png"):
+            png.unlink()
+    return removed
+
+
+def finished_trials(storage, study_name):
+    """Number of finished (complete or pruned) trials in the store, or None if unknown."""
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        return len(study.get_trials(deepcopy=False, states=states))
+    except Exception:  # no store yet, or nothing was recorded before the interrupt
+        return None
+
+
+@contextlib.contextmanager
+def _backend(spec):
+    """joblib backend of the study (``dask`` connects to ``scheduler`` when given)."""
+    if spec is None:
+        yield
+        return
+    import joblib
+
+    if spec.name != "dask":
+        with joblib.parallel_config(backend=spec.name):
+            yield
+        return
+    from distributed import Client
+
+    client = Client(spec.scheduler) if spec.scheduler else Client(processes=False)
+    try:
+        with joblib.parallel_config(backend="dask"):
+            yield
+    finally:
+        client.close()
+
+
+def _metric_key(search, plan):
+    if getattr(search, "multimetric_", False):
+        return plan.refit_metric or plan.study.scoring[0]
+    return "score"
+
+
+def _test_scores(plan, model):
+    from sklearn.metrics import get_scorer
+
+    scoring = plan.study.scoring
+    if scoring is None:
+        name = _default_metric(plan)
+        return {name: float(model.score(plan.X_test, plan.y_test))}
+    names = [scoring] if isinstance(scoring, str) else scoring
+    return {n: float(get_scorer(n)(model, plan.X_test, plan.y_test)) for n in names}
+
+
+def _plots(plan, cv_df, metric, out, model):
+    from hpsearch import plots
+
+    made = []
+    made.append(("Search history", plots.search_history(cv_df, out / "plots" / "history.png",
+                                                          metric=metric)))
+    for name, dim in plan.space.items():
+        log = bool(getattr(dim, "log", False))
+        safe = report.short(name).replace("__", ".")
+        made.append((f"Score vs {report.short(name)}", plots.param_effect(
+            cv_df, name, out / "plots" / f"param_{safe}.png", metric=metric, log=log)))
+    if model is not None:
+        path = plots.learning_curves(model, out / "plots" / "learning_curves.png")
+        if path is not None:
+            made.append(("Learning curves of the best model", path))
+    return [(title, str(Path(p).relative_to(out))) for title, p in made]
+
+
+def run(plan, *, source_text, resume=False, echo=print):
+    """Fit the search of ``plan`` and write the output folder; returns the summary dict.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        Propagated after the trial store has kept every finished fit.
+    RunFailed
+        When every fit failed.
+    """
+    import joblib
+    import pandas as pd
+
+    out = plan.out
+    removed = _clean_output(out, plan.storage, resume)
+    if removed and echo:
+        echo(f"starting over in {out}/ (earlier run replaced; --resume continues one)")
+    (out / "study.yaml").write_text(source_text, encoding="utf-8")
+    search = plan.search
+    fit_kw = {"groups": plan.groups} if plan.groups is not None else {}
+    t0 = time.perf_counter()
+    with _backend(plan.backend):
+        search.fit(plan.X_train, plan.y_train, **fit_kw)
+    fit_time = time.perf_counter() - t0
+
+    cv = search.cv_results_
+    cv_df = pd.DataFrame(cv)
+    metric = _metric_key(search, plan)
+    means = np.asarray(cv[f"mean_test_{metric}"], dtype=float)
+    tidy = search.results_frame() if hasattr(search, "results_frame") else None
+    if tidy is None:
+        from hpsearch.model_selection._results import results_frame
+
+        tidy = results_frame(cv)
+    tidy.to_csv(out / "results.csv", index=False)
+    cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
+        out / "cv_results.csv", index=False
+    )
+    n_failed = int(tidy["error"].notna().sum()) if "error" in tidy else 0
+    if not np.isfinite(means).any():
+        first = tidy["error"].dropna().iloc[0] if n_failed else "no finite score"
+        last = str(first).strip().splitlines()[-1] if first else "?"
+        raise RunFailed(f"every fit failed ({n_failed} errors, see {out / 'results.csv'}); "
+                        f"first error: {last}")
+
+    best = int(search.best_index_) if hasattr(search, "best_index_") else int(np.nanargmax(means))
+    best_params = dict(cv["params"][best])
+    model = getattr(search, "best_estimator_", None)
+    test_scores = None
+    if model is not None:
+        joblib.dump(model, out / "model.joblib")
+        test_scores = _test_scores(plan, model)
+    (out / "best_params.json").write_text(json.dumps(_jsonable(best_params), indent=2) + "\n")
+    summary = {
+        "study": plan.name,
+        "method": plan.study.search.method,
+        "estimator": plan.study.estimator.name,
+        "metric": metric if metric != "score" else (plan.refit_metric or _default_metric(plan)),
+        "metric_key": metric,
+        "best_score": float(means[best]),
+        "best_std": float(cv[f"std_test_{metric}"][best]),
+        "best_params": best_params,
+        "test_scores": test_scores,
+        "n_candidates": len(cv["params"]),
+        "n_splits": plan.n_splits,
+        "n_fits": int(len(tidy)),
+        "n_failed": n_failed,
+        "n_train": int(len(plan.y_train)),
+        "n_test": int(len(plan.y_test)),
+        "cv": repr(plan.cv),
+        "fit_time_s": fit_time,
+        "storage": plan.storage,
+        "study_name": plan.study_name,
+    }
+    (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    plot_files = _plots(plan, cv_df, metric, out, model)
+    report.write_report(out / "report.md", plan, summary, cv_df, plot_files)
+    summary["text"] = report.summary_text(plan, summary, cv_df)
+    return summary
+
+
+def _default_metric(plan):
+    """Name of the estimator's own ``score``: accuracy (classifiers) or r2 (regressors)."""
+    return "accuracy" if plan.classifier else "r2"
