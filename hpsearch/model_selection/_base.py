@@ -1,0 +1,631 @@
+"""BaseSearchCV: the sklearn search contract on hpsearch's engine.
+
+How a strategy is written
+-------------------------
+A search class subclasses :class:`BaseSearchCV` and writes one method,
+``_run_search(self, evaluate)``. It decides *which* candidates to try and at *what
+budget*; the engine does everything else (cloning, seeds, folds, joblib, progress bar,
+trial store, resume, ``cv_results_``)::
+
+    class GridSearchCV(BaseSearchCV):
+        def _run_search(self, evaluate):
+            evaluate(grid_candidates(as_space(self.param_grid)))
+
+``evaluate(candidate_params, *, more_results=None, resources=None,
+continue_training=False, trials=None)``
+
+- ``candidate_params``: list of parameter dicts (sklearn ``step__param`` names work).
+- ``more_results``: dict ``key -> list`` (one value per candidate) added to
+  ``cv_results_`` (e.g. halving's ``iter``, ``n_resources``), as in sklearn.
+- ``resources``: the budget of these rows, one dict for all candidates or a list of
+  dicts (one per candidate). Keys are parameter overrides set on the estimator for this
+  evaluation only (``{"max_iter": 9}``, ``{"clf__max_iter": 9}``, ``{"n_estimators": 30}``)
+  and/or ``"n_samples"``: each train fold is subsampled to that many rows (a
+  deterministic subsample per split, the same for every candidate; test folds are
+  never subsampled). A budget is always the *cumulative* one the row stands for.
+  ``cv_results_`` then gets a ``resources`` column, and :meth:`BaseSearchCV.
+  _refit_params` applies the parameter overrides of the best row to the final refit.
+- ``continue_training=True``: every (candidate, split) that was already evaluated with
+  ``resources`` (or ``continue_training``) in this fit continues from its fitted
+  estimator instead of starting over. The budget must name exactly one integer
+  parameter override (e.g. ``{"max_iter": 27}`` after 9). Estimators with a
+  ``warm_start`` parameter (also as the last step of a Pipeline) get ``warm_start=True``
+  and, for ``max_iter`` (a per-call count of epochs), ``max_iter=27 - 9``; other
+  parameters (``n_estimators``) are set to the new total. Estimators without
+  ``warm_start`` but with ``partial_fit`` get ``27 - 9`` calls to ``partial_fit``
+  (``classes=`` for classifiers). With no kept estimator (first call, resumed search),
+  the fit starts from scratch at the full budget, which gives the same result for
+  estimators whose continuation is exact (hpsearch's MLP). Kept estimators are freed
+  with ``evaluate.release(candidate_params)`` (eliminated candidates) or
+  ``evaluate.release()`` (all); everything is freed when ``fit`` ends.
+- ``trials``: optional list of Optuna trials (from ``self.study_.ask()``), one per
+  candidate. Their per-split results are written into those trials (user attributes,
+  intermediate value at the budget step) and the strategy calls ``study_.tell``;
+  without ``trials`` the engine records each finished candidate as its own trial.
+
+It returns an :class:`Evaluation` for exactly these candidates, in order:
+``scores`` (mean test score of the refit metric per candidate; NaN when every split
+failed), ``split_scores`` (n_candidates x n_splits), ``rows`` (their indices in
+``cv_results_``), ``results`` (the whole ``cv_results_`` so far), ``errors``.
+Strategies that need a budget-aware store entry call ``evaluate.finish(params,
+state)`` (e.g. ``"PRUNED"`` for eliminated halving candidates); any candidate not
+finished is marked COMPLETE with its last score at the end of ``fit``.
+
+Seeds: each fit's estimator ``*random_state`` parameters left at None are set from
+``SeedSequence((random_state, candidate id, split))``; the candidate id is stable for
+identical parameters within a fit, so a candidate re-evaluated at a higher budget gets
+the same seeds. Results are identical for any ``n_jobs`` and backend.
+"""
+
+import hashlib
+import json
+import numbers
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
+from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
+from sklearn.utils import check_random_state, indexable
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.validation import _check_method_params
+
+from ._engine import Engine, Task, seed_params, task_seed
+from ._results import format_results, metric_names, results_frame
+
+__all__ = ["BaseSearchCV", "Evaluation"]
+
+#: Resource parameters that count *additional* work on a warm start (sklearn's and
+#: hpsearch's ``max_iter`` run that many more epochs); any other parameter
+#: (``n_estimators``) counts the total.
+INCREMENTAL_PARAMS = ("max_iter",)
+
+
+def _make_cv(cv, y, classifier):
+    from .split import make_cv
+
+    return make_cv(cv, y=y, classifier=classifier)
+
+
+def _n_splits(cv, X, y, groups):
+    from .split import check_n_splits
+
+    return check_n_splits(cv, X, y, groups)
+
+
+def _stable(value):
+    """A JSON-able stand-in for a parameter value, equal for equal values."""
+    from .store import encode_value
+
+    return encode_value(value)
+
+
+def _key(*parts):
+    text = json.dumps([_stable(p) for p in parts], sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+@dataclass
+class Evaluation:
+    """What ``evaluate`` returns: the outcome of the candidates of one call, in order."""
+
+    params: list
+    scores: np.ndarray
+    split_scores: np.ndarray
+    rows: list
+    results: dict
+    errors: list
+
+
+class _Evaluator:
+    """The ``evaluate`` callable handed to ``_run_search`` (see the module docstring)."""
+
+    def __init__(self, search, engine, splits, seed, store, progress):
+        self.search = search
+        self.engine = engine
+        self.splits = splits
+        self.seed = seed
+        self.store = store
+        self.progress = progress
+        self.rows = []
+        self.more_results = {}
+        self.candidate_ids = {}
+        self.states = {}  # (candidate id, split) -> (fitted estimator, budget)
+        self.n_failed = 0
+        self.n_fits = 0
+        self.best = -np.inf
+        self.base_params = search.estimator.get_params(deep=True)
+        self.can_partial_fit = hasattr(search.estimator, "partial_fit")
+        self.config_key = _key(
+            search._cv_description,
+            repr(search.scoring),
+            bool(search.return_train_score),
+            repr(clone(search.estimator)),
+        )
+
+    # -- helpers -----------------------------------------------------------------
+    def _candidate_id(self, params):
+        return self.candidate_ids.setdefault(_key(params), len(self.candidate_ids))
+
+    def _resources(self, resources, n):
+        if resources is None or isinstance(resources, dict):
+            return [resources] * n
+        resources = list(resources)
+        if len(resources) != n:
+            raise ValueError(
+                f"resources must be a dict or a list with one dict per candidate; got "
+                f"{len(resources)} dicts for {n} candidates."
+            )
+        return resources
+
+    def _train_indices(self, split, train, budget):
+        n_samples = (budget or {}).get("n_samples")
+        if n_samples is None or n_samples >= len(train):
+            return train
+        rng = np.random.default_rng(np.random.SeedSequence((self.seed, 2**31, split)))
+        return np.sort(rng.permutation(train)[: int(n_samples)])
+
+    def _continuation(self, cid, split, budget):
+        """(estimator, params, steps) to continue (cid, split), or None to refit."""
+        kept = self.states.get((cid, split))
+        if kept is None:
+            return None
+        estimator, previous = kept
+        names = [k for k in budget if k != "n_samples"]
+        if len(names) != 1:
+            raise ValueError(
+                "continue_training=True needs exactly one integer parameter in "
+                f"resources (e.g. {{'max_iter': 27}}); got {budget!r}."
+            )
+        name = names[0]
+        total, done = int(budget[name]), int((previous or {}).get(name, 0))
+        if total <= done:
+            raise ValueError(
+                f"continue_training=True needs a larger budget than the previous "
+                f"evaluation: {name}={total} after {name}={done}."
+            )
+        prefix = name.rpartition("__")[0]
+        warm = f"{prefix}__warm_start" if prefix else "warm_start"
+        steps = total - done
+        if warm in self.base_params:
+            incremental = name.rpartition("__")[2] in INCREMENTAL_PARAMS
+            return estimator, {warm: True, name: steps if incremental else total}, steps
+        if self.can_partial_fit:
+            return estimator, None, steps
+        return None
+
+    # -- the call ----------------------------------------------------------------
+    def __call__(
+        self,
+        candidate_params,
+        *,
+        more_results=None,
+        resources=None,
+        continue_training=False,
+        trials=None,
+    ):
+        search = self.search
+        candidate_params = [dict(p) for p in candidate_params]
+        n = len(candidate_params)
+        budgets = self._resources(resources, n)
+        keep = continue_training or any(b is not None for b in budgets)
+        n_splits = len(self.splits)
+        first_row = len(self.rows)
+        self.store.declare(candidate_params)
+        new_rows, tasks = [], []
+        for i, (params, budget) in enumerate(zip(candidate_params, budgets)):
+            cid = self._candidate_id(params)
+            row_key = _key(self.config_key, params, budget)
+            row = self.store.lookup(row_key) if search.resume else None
+            if row is not None:
+                row = dict(row, params=params, resources=budget)
+                new_rows.append(row)
+                continue
+            row = {
+                "params": params,
+                "resources": budget,
+                "key": row_key,
+                "test_scores": [None] * n_splits,
+                "train_scores": [None] * n_splits,
+                "fit_time": [0.0] * n_splits,
+                "score_time": [0.0] * n_splits,
+                "n_test_samples": [0] * n_splits,
+                "error": [None] * n_splits,
+                "pending": n_splits,
+            }
+            new_rows.append(row)
+            overrides = {k: v for k, v in (budget or {}).items() if k != "n_samples"}
+            for split, (train, test) in enumerate(self.splits):
+                train = self._train_indices(split, train, budget)
+                cont = self._continuation(cid, split, budget) if continue_training else None
+                if cont is not None:
+                    estimator, cparams, steps = cont
+                    task = Task(i, split, cparams or {}, train, test, estimator, steps, keep)
+                else:
+                    fresh = clone(search.estimator).set_params(**params, **overrides)
+                    seeds = seed_params(fresh, task_seed(self.seed, cid, split))
+                    task = Task(i, split, {**params, **overrides, **seeds}, train, test,
+                                keep=keep)
+                tasks.append(task)
+        if search.verbose > 0 and tasks:
+            print(
+                f"Fitting {n_splits} folds for each of {len(tasks) // n_splits} "
+                f"candidates, totalling {len(tasks)} fits"
+            )
+        if self.progress is not None:
+            self.progress.total += len(tasks)
+            self.progress.refresh()
+        for out in self.engine.run(tasks):
+            self._collect(new_rows[out["candidate"]], out, candidate_params, keep)
+        fresh = []
+        for i, row in enumerate(new_rows):
+            if "pending" in row:  # fitted in this call (not resumed)
+                row.pop("pending")
+                fresh.append(row)
+                self._record(row, trials[i] if trials is not None else None)
+        self.rows.extend(new_rows)
+        for key, values in (more_results or {}).items():
+            self.more_results.setdefault(key, [None] * first_row)
+            self.more_results[key].extend(values)
+        for key, values in self.more_results.items():
+            values.extend([None] * (len(self.rows) - len(values)))
+        self._warn_failures(fresh)
+        search.cv_results_ = self.results(warn=False)
+        split_scores = self._split_scores(new_rows)
+        scores = split_scores.mean(axis=1)
+        return Evaluation(
+            params=candidate_params,
+            scores=scores,
+            split_scores=split_scores,
+            rows=list(range(first_row, first_row + n)),
+            results=search.cv_results_,
+            errors=[r for r in search.cv_results_["error"][first_row:]],
+        )
+
+    def _collect(self, row, out, candidate_params, keep):
+        split = out["split"]
+        for key in ("test_scores", "train_scores", "fit_time", "score_time",
+                    "n_test_samples", "error"):
+            row[key][split] = out[key]
+        row["pending"] -= 1
+        self.n_fits += 1
+        cid = self._candidate_id(row["params"])
+        if keep and out["estimator"] is not None:
+            self.states[(cid, split)] = (out["estimator"], row["resources"])
+        elif keep:
+            self.states.pop((cid, split), None)
+        if row["pending"] == 0:
+            score = self._refit_scores(row).mean()
+            if np.isfinite(score):
+                self.best = max(self.best, score)
+        if self.progress is not None:
+            self.progress.update(1)
+            if np.isfinite(self.best):
+                self.progress.set_postfix(best=f"{self.best:.4g}", refresh=False)
+
+    def _refit_scores(self, row):
+        metric = self.search._refit_metric_name(metric_names([row], self.scorer_names))
+        return np.array(
+            [
+                self.search._error_value() if s is None else s[metric]
+                for s in row["test_scores"]
+            ],
+            dtype=np.float64,
+        )
+
+    def _split_scores(self, rows):
+        if not rows:
+            return np.empty((0, len(self.splits)))
+        return np.vstack([self._refit_scores(r) for r in rows])
+
+    def _record(self, row, trial):
+        score = float(self._refit_scores(row).mean())
+        candidate_key = _key(self.config_key, row["params"])
+        self.store.record(row, candidate_key, value=score, trial=trial)
+
+    def _warn_failures(self, rows):
+        errors = [e for r in rows for e in r["error"] if e is not None]
+        if not errors:
+            return
+        n_fits = sum(len(r["error"]) for r in rows)
+        warnings.warn(
+            f"\n{len(errors)} fits failed out of a total of {n_fits}.\n"
+            f"The score on these train-test partitions for these parameters will be set "
+            f"to {self.search.error_score}.\nThe tracebacks are kept in "
+            f"cv_results_['error'].\nThe first one:\n{errors[0]}",
+            FitFailedWarning,
+        )
+
+    @property
+    def scorer_names(self):
+        scoring = self.search.scoring
+        if isinstance(scoring, dict):
+            return list(scoring)
+        if isinstance(scoring, (list, tuple, set)):
+            return list(scoring)
+        return ["score"]
+
+    def results(self, warn=True):
+        return format_results(
+            self.rows,
+            len(self.splits),
+            error_score=self.search._error_value(),
+            return_train_score=self.search.return_train_score,
+            more_results=self.more_results,
+            scorer_names=self.scorer_names,
+            warn=warn,
+        )
+
+    def release(self, candidate_params=None):
+        """Free the fitted estimators kept for continuation (all, or these candidates)."""
+        if candidate_params is None:
+            self.states.clear()
+            return
+        ids = {self._candidate_id(p) for p in candidate_params}
+        for key in [k for k in self.states if k[0] in ids]:
+            del self.states[key]
+
+    def finish(self, candidate_params, state="COMPLETE"):
+        """Close the store's trials of these candidates (``"COMPLETE"`` or ``"PRUNED"``)."""
+        for params in candidate_params:
+            self.store.finish(_key(self.config_key, params), state)
+
+
+class BaseSearchCV(_SkBaseSearchCV):
+    """Base of every hpsearch search: sklearn's search contract on hpsearch's engine.
+
+    Subclasses implement ``_run_search(self, evaluate)`` (see the module docstring).
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Cloned for every fit. Any sklearn estimator or pipeline.
+    scoring : str, callable, list, tuple or dict, default=None
+        As in sklearn (``None``: the estimator's ``score``; several metrics: multi-metric
+        ``cv_results_`` and ``refit`` must name the metric to select with).
+    n_jobs : int, default=None
+        Parallel jobs for the (candidate x split) fits; None means the current
+        ``joblib.parallel_config`` (1 outside any), -1 all cores.
+    refit : bool, str or callable, default=True
+        As in sklearn: refit the best candidate on the whole data.
+    cv : int, splitter, str, dict or iterable, default=None
+        Anything :func:`hpsearch.model_selection.split.make_cv` accepts (5-fold by
+        default, stratified for classifiers).
+    verbose : int, default=0
+    pre_dispatch : int or str, default="2*n_jobs"
+    random_state : int, RandomState or None, default=None
+        Master seed of the per-fit seeds (see the module docstring). None draws a fresh
+        one per ``fit`` (results then differ between runs for stochastic estimators).
+    error_score : "raise" or float, default=np.nan
+        Score of a failed fit; ``"raise"`` re-raises the first error.
+    return_train_score : bool, default=False
+    progress : bool or None, default=None
+        Show a tqdm progress bar on stderr, moving per fit with the best mean score so far.
+        None: only when stderr is a terminal.
+    storage : str, optuna storage or None, default=None
+        Where each finished candidate is recorded as an Optuna trial: None (in memory), a
+        path ending in ``.db`` (SQLite), or any SQLAlchemy URL / Optuna storage.
+    study_name : str or None, default=None
+        Name of the Optuna study (generated when None).
+    resume : bool, default=False
+        Reuse the finished candidates recorded in ``storage`` under ``study_name``
+        instead of fitting them again.
+    backend : str, joblib backend or None, default=None
+        joblib backend name; None uses the active ``joblib.parallel_config`` (so
+        ``joblib.parallel_config(backend="dask")`` runs on a Dask cluster).
+
+    Attributes
+    ----------
+    cv_results_ : dict
+        sklearn's layout plus ``error`` (traceback text per candidate or None) and,
+        for budgeted searches, ``resources``.
+    best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_,
+    refit_time_, multimetric_ : as in sklearn.
+    study_ : optuna.Study
+        The trial store's study.
+    """
+
+    _parameter_constraints: dict = {
+        **_SkBaseSearchCV._parameter_constraints,
+        "cv": ["cv_object", str, dict],
+        "random_state": ["random_state"],
+        "progress": ["boolean", None],
+        "storage": [None, str, HasMethods(["create_new_study"])],
+        "study_name": [None, str],
+        "resume": ["boolean"],
+        "backend": [None, str, HasMethods(["configure"])],
+        "error_score": [StrOptions({"raise"}), numbers.Real],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        self.estimator = estimator
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.refit = refit
+        self.cv = cv
+        self.verbose = verbose
+        self.pre_dispatch = pre_dispatch
+        self.random_state = random_state
+        self.error_score = error_score
+        self.return_train_score = return_train_score
+        self.progress = progress
+        self.storage = storage
+        self.study_name = study_name
+        self.resume = resume
+        self.backend = backend
+
+    # -- hooks for strategies ----------------------------------------------------------
+    def _run_search(self, evaluate):
+        raise NotImplementedError("_run_search not implemented.")
+
+    def _study_options(self):
+        """Extra ``optuna.create_study`` arguments (sampler, pruner) for the store."""
+        return {}
+
+    def _refit_params(self, best_index):
+        """Parameters of the final refit: the best row's params and resource overrides."""
+        params = dict(self.cv_results_["params"][best_index])
+        resources = self.cv_results_.get("resources")
+        if resources is not None and resources[best_index]:
+            params.update(
+                {k: v for k, v in resources[best_index].items() if k != "n_samples"}
+            )
+        return params
+
+    # -- helpers ---------------------------------------------------------------------
+    def _error_value(self):
+        return np.nan if self.error_score == "raise" else self.error_score
+
+    def _refit_metric_name(self, names):
+        if isinstance(self.refit, str) and self.refit in names:
+            return self.refit
+        return names[0]
+
+    def _master_seed(self):
+        if isinstance(self.random_state, numbers.Integral) and self.random_state >= 0:
+            return int(self.random_state)
+        if self.random_state is None:
+            return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _progress_bar(self):
+        show = self.progress
+        if show is None:
+            show = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+        if not show:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=0, desc=type(self).__name__, unit="fit", file=sys.stderr)
+
+    # -- fit -------------------------------------------------------------------------
+    def fit(self, X, y=None, *, groups=None, **fit_params):
+        """Run the search: every candidate on every split, then refit the best.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for group splitters.
+        **fit_params : dict
+            Passed to the estimator's ``fit`` (per-sample arrays are split with the folds).
+
+        Returns
+        -------
+        self : object
+        """
+        from .store import TrialStore
+
+        self._validate_params()
+        scorers, _ = self._get_scorers()
+        X, y, groups = indexable(X, y, groups)
+        fit_params = _check_method_params(X, params=fit_params)
+        cv = _make_cv(self.cv, y, is_classifier(self.estimator))
+        self.n_splits_ = _n_splits(cv, X, y, groups)
+        splits = [
+            (np.asarray(train), np.asarray(test)) for train, test in cv.split(X, y, groups)
+        ]
+        if len(splits) != self.n_splits_:
+            raise ValueError(
+                f"cv.split and cv.get_n_splits return inconsistent results. Expected "
+                f"{self.n_splits_} splits, got {len(splits)}"
+            )
+        self._cv_description = repr(cv)
+        seed = self._master_seed()
+        store = TrialStore(
+            self.storage,
+            self.study_name,
+            resume=self.resume,
+            **self._study_options(),
+        )
+        self.study_ = store.study
+        progress = self._progress_bar()
+        engine = Engine(
+            self.estimator,
+            X,
+            y,
+            scorer=scorers,
+            fit_params=fit_params,
+            n_jobs=self.n_jobs,
+            backend=self.backend,
+            pre_dispatch=self.pre_dispatch,
+            return_train_score=self.return_train_score,
+            error_score=self.error_score,
+            verbose=self.verbose,
+        )
+        evaluate = _Evaluator(self, engine, splits, seed, store, progress)
+        try:
+            with engine:
+                self._run_search(evaluate)
+        finally:
+            evaluate.release()
+            if progress is not None:
+                progress.close()
+        store.finish_all()
+        if not evaluate.rows:
+            raise ValueError(
+                "No fits were performed. Was the CV iterator empty? Were there no "
+                "candidates?"
+            )
+        results = evaluate.results()
+        self.cv_results_ = results
+        self._finish(X, y, results, evaluate, fit_params, scorers, seed)
+        return self
+
+    def _finish(self, X, y, results, evaluate, fit_params, scorers, seed):
+        names = metric_names(evaluate.rows, evaluate.scorer_names)
+        self.multimetric_ = isinstance(self.scoring, (list, tuple, set, dict)) or (
+            names != ["score"]
+        )
+        if callable(self.scoring) and self.multimetric_:
+            self._check_refit_for_multimetric(names)
+        refit_metric = self.refit if self.multimetric_ else "score"
+        if self.refit or not self.multimetric_:
+            self.best_index_ = int(self._select_best_index(self.refit, refit_metric, results))
+            if not callable(self.refit):
+                self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
+            self.best_params_ = results["params"][self.best_index_]
+        if self.refit:
+            params = clone(self._refit_params(self.best_index_), safe=False)
+            estimator = clone(self.estimator).set_params(**params)
+            cid = evaluate._candidate_id(self.best_params_)
+            estimator.set_params(**seed_params(estimator, task_seed(seed, cid, -1)))
+            start = time.perf_counter()
+            if y is None:
+                estimator.fit(X, **fit_params)
+            else:
+                estimator.fit(X, y, **fit_params)
+            self.refit_time_ = time.perf_counter() - start
+            self.best_estimator_ = estimator
+            if hasattr(estimator, "feature_names_in_"):
+                self.feature_names_in_ = estimator.feature_names_in_
+        self.scorer_ = getattr(scorers, "_scorers", scorers)
+
+    def results_frame(self):
+        """``cv_results_`` as a tidy pandas DataFrame, one row per (candidate, split).
+
+        See :func:`hpsearch.model_selection._results.results_frame`.
+        """
+        return results_frame(self.cv_results_)

@@ -1,0 +1,363 @@
+"""The engine: every (candidate x split) fit of a search, run through joblib.
+
+This is the only module of hpsearch that touches joblib (``DESIGN.md`` decision 4).
+
+A search hands the engine a list of :class:`Task` (plain data: which candidate, which
+split, the parameters to set, the train/test indices, a seed) and gets back an iterator
+of plain result dicts, *in completion order* (``Parallel(return_as="generator_unordered")``),
+so a progress bar moves per fit and each finished candidate can be stored at once.
+
+Guarantees
+----------
+- **Same results for any ``n_jobs`` and backend.** The seed of a task derives from
+  ``(random_state, candidate_id, split)`` with :class:`numpy.random.SeedSequence`
+  (:func:`task_seed`), and BLAS runs one thread per task (threadpoolctl), so a fit does
+  not depend on where or when it runs.
+- **Folds as indices.** A worker receives the full ``X`` (large NumPy arrays are dumped
+  once to a memory-mapped file and shared by every process) plus the index arrays of its
+  fold; estimators whose ``fit`` accepts ``sample_index`` train on full ``X`` with the
+  indices, others get ``X[train]`` built inside the worker.
+- **A failing fit never ends the search** (unless ``error_score="raise"``): the result
+  carries the formatted traceback instead of scores.
+- **Continuation.** A task may carry the fitted estimator of a previous evaluation of the
+  same (candidate, split) and a number of *additional* units of work; the worker then
+  continues training (``warm_start`` or ``partial_fit``) instead of refitting.
+"""
+
+import inspect
+import os
+import tempfile
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import _check_method_params
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["Task", "Engine", "task_seed", "run_task"]
+
+#: joblib backends whose workers are processes on this machine: large arrays are shared
+#: with them through one memory-mapped file.
+_LOCAL_PROCESS_BACKENDS = ("LokyBackend", "MultiprocessingBackend")
+#: arrays above this many bytes are memory-mapped for process backends (joblib's default)
+_MEMMAP_BYTES = 1_000_000
+
+
+def task_seed(random_state, candidate, split):
+    """Integer seed of one fit, derived from ``(random_state, candidate, split)``.
+
+    Parameters
+    ----------
+    random_state : int
+        The search's master seed (non-negative).
+    candidate : int
+        Stable id of the candidate within the search.
+    split : int
+        Split index; ``-1`` is used for the final refit.
+
+    Returns
+    -------
+    seed : int
+        A 31-bit seed, accepted by every sklearn ``random_state``.
+    """
+    entropy = (int(random_state), int(candidate), int(split) + 1)
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
+
+
+def seed_params(estimator, seed):
+    """``{name: seed}`` for every (nested) ``*random_state`` parameter left at None.
+
+    A ``random_state`` the user fixed (an int or a ``RandomState``) is kept: the user asked
+    for that exact randomness. Parameters left at None would draw from NumPy's global RNG
+    and make results depend on scheduling; they get a seed derived from ``seed`` instead
+    (one independent stream per parameter, in sorted-name order).
+    """
+    names = sorted(
+        name
+        for name, value in estimator.get_params(deep=True).items()
+        if (name == "random_state" or name.endswith("__random_state")) and value is None
+    )
+    if not names:
+        return {}
+    states = np.random.SeedSequence(seed).generate_state(len(names))
+    return {name: int(s >> 1) for name, s in zip(names, states)}
+
+
+@dataclass
+class Task:
+    """One fit: plain data only, so it pickles small and runs anywhere.
+
+    Attributes
+    ----------
+    candidate : int
+        Index of the candidate in the current ``evaluate`` call.
+    split : int
+        Split index.
+    params : dict
+        Parameters set on a clone of the base estimator (candidate params, resource
+        overrides and seeds); with ``state``: the continuation parameters set on it
+        (``warm_start=True`` and the budget), or empty to call ``partial_fit``.
+    train, test : ndarray of int
+        Indices of the fold.
+    state : estimator or None
+        A fitted estimator to continue (pickled with its full training state).
+    steps : int or None
+        With ``state`` and empty ``params``: how many ``partial_fit`` calls to make.
+    keep : bool
+        Send the fitted estimator back (for a later continuation).
+    """
+
+    candidate: int
+    split: int
+    params: dict
+    train: np.ndarray
+    test: np.ndarray
+    state: object = None
+    steps: int | None = None
+    keep: bool = False
+
+
+@contextmanager
+def _one_blas_thread():
+    """Limit BLAS/OpenMP pools to one thread (the controller is built once per process)."""
+    global _CONTROLLER
+    if _CONTROLLER is None or _CONTROLLER[0] != os.getpid():
+        _CONTROLLER = (os.getpid(), ThreadpoolController())
+    with _CONTROLLER[1].limit(limits=1):
+        yield
+
+
+_CONTROLLER = None
+
+
+def _accepts(method, name):
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+
+
+def _fit(estimator, X, y, train, fit_params):
+    """Fit on the rows ``train`` of X: by index when ``fit`` takes ``sample_index``."""
+    fit_params = _check_method_params(X, params=fit_params, indices=train)
+    if _accepts(estimator.fit, "sample_index"):
+        return estimator.fit(X, y, sample_index=train, **fit_params)
+    X_train = _safe_indexing(X, train)
+    if y is None:
+        return estimator.fit(X_train, **fit_params)
+    return estimator.fit(X_train, _safe_indexing(y, train), **fit_params)
+
+
+def _continue(estimator, X, y, task, fit_params):
+    """Continue training a fitted estimator: warm-start ``fit``, else ``partial_fit``."""
+    if task.params:
+        estimator.set_params(**task.params)
+        return _fit(estimator, X, y, task.train, fit_params)
+    # partial_fit: one call per unit of training
+    X_train = _safe_indexing(X, task.train)
+    y_train = None if y is None else _safe_indexing(y, task.train)
+    kwargs = _check_method_params(X, params=fit_params, indices=task.train)
+    if is_classifier(estimator) and _accepts(estimator.partial_fit, "classes"):
+        kwargs["classes"] = estimator.classes_
+    for _ in range(task.steps):
+        estimator.partial_fit(X_train, y_train, **kwargs)
+    return estimator
+
+
+def _score(scorer, estimator, X, y, indices):
+    X_part = _safe_indexing(X, indices)
+    scores = scorer(estimator, X_part) if y is None else scorer(
+        estimator, X_part, _safe_indexing(y, indices)
+    )
+    if isinstance(scores, dict):
+        return {name: float(value) for name, value in scores.items()}
+    return {"score": float(scores)}
+
+
+def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_score):
+    """The worker: fit one (candidate, split) and score it. Plain data in and out.
+
+    Returns
+    -------
+    result : dict
+        ``candidate``, ``split``, ``test_scores`` (dict metric -> float, or None when the
+        fit failed), ``train_scores``, ``fit_time``, ``score_time``, ``n_test_samples``,
+        ``error`` (formatted traceback or None) and ``estimator`` (when ``task.keep``).
+    """
+    out = {
+        "candidate": task.candidate,
+        "split": task.split,
+        "test_scores": None,
+        "train_scores": None,
+        "fit_time": 0.0,
+        "score_time": 0.0,
+        "n_test_samples": len(task.test),
+        "error": None,
+        "estimator": None,
+    }
+    start = time.perf_counter()
+    with _one_blas_thread():
+        try:
+            if task.state is not None:
+                estimator = _continue(task.state, X, y, task, fit_params)
+            else:
+                estimator = clone(base).set_params(**task.params)
+                _fit(estimator, X, y, task.train, fit_params)
+        except Exception:
+            if error_score == "raise":
+                raise
+            out["fit_time"] = time.perf_counter() - start
+            out["error"] = traceback.format_exc()
+            return out
+        out["fit_time"] = time.perf_counter() - start
+        start = time.perf_counter()
+        try:
+            out["test_scores"] = _score(scorer, estimator, X, y, task.test)
+            if return_train_score:
+                out["train_scores"] = _score(scorer, estimator, X, y, task.train)
+        except Exception:
+            if error_score == "raise":
+                raise
+            out["test_scores"] = out["train_scores"] = None
+            out["error"] = traceback.format_exc()
+        out["score_time"] = time.perf_counter() - start
+    if task.keep:
+        out["estimator"] = estimator
+    return out
+
+
+def _run_batch(base, X, y, tasks, scorer, fit_params, return_train_score, error_score):
+    return [
+        run_task(base, X, y, t, scorer, fit_params, return_train_score, error_score)
+        for t in tasks
+    ]
+
+
+class Engine:
+    """Runs tasks through joblib and streams their results back as they finish.
+
+    Parameters
+    ----------
+    base_estimator : estimator
+        Cloned for every fresh fit.
+    X, y : array-like
+        Full data; folds are index arrays into them.
+    scorer : callable
+        ``scorer(estimator, X, y)`` returning a float or a dict of floats.
+    fit_params : dict
+        Extra ``fit`` arguments (sliced per fold when they are per-sample arrays).
+    n_jobs : int or None
+        As in joblib (None: the current ``joblib.parallel_config``).
+    backend : str, joblib backend or None
+        None uses the active ``joblib.parallel_config`` (so
+        ``with joblib.parallel_config(backend="dask"):`` runs on a Dask cluster).
+    pre_dispatch : int or str
+        As in joblib.
+    return_train_score : bool
+    error_score : float or "raise"
+    verbose : int
+        joblib's verbosity is ``max(0, verbose - 2)``.
+    """
+
+    def __init__(
+        self,
+        base_estimator,
+        X,
+        y,
+        *,
+        scorer,
+        fit_params=None,
+        n_jobs=None,
+        backend=None,
+        pre_dispatch="2*n_jobs",
+        return_train_score=False,
+        error_score=np.nan,
+        verbose=0,
+    ):
+        self.base_estimator = base_estimator
+        self.X, self.y = X, y
+        self.scorer = scorer
+        self.fit_params = fit_params or {}
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self.pre_dispatch = pre_dispatch
+        self.return_train_score = return_train_score
+        self.error_score = error_score
+        self.verbose = verbose
+        self._parallel = None
+        self._tmpdir = None
+
+    def __enter__(self):
+        self._data = (self.X, self.y)
+        self._parallel = joblib.Parallel(
+            n_jobs=self.n_jobs,
+            backend=self.backend,
+            pre_dispatch=self.pre_dispatch,
+            return_as="generator_unordered",
+            verbose=max(0, self.verbose - 2),
+        )
+        backend = type(getattr(self._parallel, "_backend", None)).__name__
+        self.n_workers = self._parallel._effective_n_jobs()
+        if self.n_workers != 1 and backend in _LOCAL_PROCESS_BACKENDS:
+            self._share_arrays()
+        return self
+
+    def __exit__(self, *exc):
+        self._parallel = None
+        self.X, self.y = self._data
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    def _share_arrays(self):
+        """Dump large NumPy X (and y) once to a file and memory-map it.
+
+        joblib pickles a ``np.memmap`` as a reference to its file, so every task ships
+        only the file name: no per-task hashing or copying of ``X``.
+        """
+        for name in ("X", "y"):
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray) and value.nbytes > _MEMMAP_BYTES:
+                if self._tmpdir is None:
+                    self._tmpdir = tempfile.TemporaryDirectory(prefix="hpsearch-")
+                path = os.path.join(self._tmpdir.name, f"{name}.pkl")
+                joblib.dump(value, path)
+                setattr(self, name, joblib.load(path, mmap_mode="r"))
+
+    def _batches(self, tasks):
+        """Group tiny tasks so each dispatch carries several (fewer round trips).
+
+        Batches stay small enough that every worker gets several, so the load balances
+        and results still stream back often.
+        """
+        n = len(tasks)
+        if self.n_workers == 1 or n == 0:
+            return [[t] for t in tasks]
+        size = max(1, n // (8 * self.n_workers))
+        size = min(size, 8)
+        return [tasks[i : i + size] for i in range(0, n, size)]
+
+    def run(self, tasks):
+        """Run ``tasks``; yield result dicts (see :func:`run_task`) as they finish."""
+        if self._parallel is None:
+            with self:
+                yield from self.run(tasks)
+            return
+        args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
+        base, X, y = self.base_estimator, self.X, self.y
+        if self.n_workers == 1:
+            # In-process: no pickling, results stream one by one.
+            for task in tasks:
+                yield run_task(base, X, y, task, *args)
+            return
+        calls = (
+            joblib.delayed(_run_batch)(base, X, y, batch, *args)
+            for batch in self._batches(list(tasks))
+        )
+        for results in self._parallel(calls):
+            yield from results

@@ -1,0 +1,95 @@
+"""Exhaustive grid search: every candidate of the grid, all at once."""
+
+from sklearn.model_selection import ParameterGrid
+
+from ._base import BaseSearchCV
+
+__all__ = ["GridSearchCV", "grid_candidate_list"]
+
+
+def grid_candidate_list(param_grid):
+    """Candidates of ``param_grid`` in sklearn's ``ParameterGrid`` order.
+
+    Uses :func:`hpsearch.space.grid_candidates` (``Float(..., n=)`` dimensions,
+    conditional parameters) when the space module is available.
+    """
+    try:
+        from .space import as_space, grid_candidates
+    except ImportError:  # pragma: no cover - space module not installed yet
+        return list(ParameterGrid(param_grid))
+    return grid_candidates(as_space(param_grid))
+
+
+class GridSearchCV(BaseSearchCV):
+    """Exhaustive search over a parameter grid, on hpsearch's engine.
+
+    Same parameters and attributes as :class:`sklearn.model_selection.GridSearchCV`,
+    plus ``random_state``, ``progress``, ``storage``, ``study_name``, ``resume`` and
+    ``backend`` (see :class:`~hpsearch.model_selection._base.BaseSearchCV`).
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_grid : dict or list of dicts
+        Lists of values, or ``hpsearch.space`` dimensions (a ``Float``/``Int`` needs
+        ``n=`` points to be put on a grid). Pipeline parameters use ``step__param``.
+    **kwargs
+        The common search parameters of ``BaseSearchCV``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from hpsearch import GridSearchCV
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> search = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3).fit(X, y)
+    >>> search.best_params_
+    {'alpha': 0.1}
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSearchCV._parameter_constraints,
+        "param_grid": [dict, list],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=float("nan"),
+        return_train_score=False,
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            progress=progress,
+            storage=storage,
+            study_name=study_name,
+            resume=resume,
+            backend=backend,
+        )
+        self.param_grid = param_grid
+
+    def _run_search(self, evaluate):
+        evaluate(grid_candidate_list(self.param_grid))

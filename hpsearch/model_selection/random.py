@@ -1,0 +1,95 @@
+"""Random search: ``n_iter`` candidates sampled from the space, all at once."""
+
+import numbers
+
+from sklearn.model_selection import ParameterSampler
+from sklearn.utils._param_validation import Interval
+
+from ._base import BaseSearchCV
+
+__all__ = ["RandomSearchCV", "random_candidate_list"]
+
+
+def random_candidate_list(param_distributions, n_iter, random_state):
+    """``n_iter`` candidates drawn as sklearn's ``ParameterSampler`` draws them.
+
+    Uses :func:`hpsearch.space.sample_candidates` (``Float``/``Int``/``Categorical``,
+    conditional parameters) when the space module is available.
+    """
+    try:
+        from .space import as_space, sample_candidates
+    except ImportError:  # pragma: no cover - space module not installed yet
+        return list(ParameterSampler(param_distributions, n_iter, random_state=random_state))
+    return sample_candidates(as_space(param_distributions), n_iter, random_state)
+
+
+class RandomSearchCV(BaseSearchCV):
+    """Random search over parameter distributions, on hpsearch's engine.
+
+    Same parameters and attributes as :class:`sklearn.model_selection.RandomizedSearchCV`,
+    plus ``progress``, ``storage``, ``study_name``, ``resume`` and ``backend`` (see
+    :class:`~hpsearch.model_selection._base.BaseSearchCV`). ``random_state`` seeds both
+    the sampling of candidates (exactly as sklearn's ``ParameterSampler`` with that seed)
+    and the per-fit seeds.
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_distributions : dict or list of dicts
+        Lists, scipy.stats distributions or ``hpsearch.space`` dimensions.
+    n_iter : int, default=10
+        Number of candidates sampled.
+    **kwargs
+        The common search parameters of ``BaseSearchCV``.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSearchCV._parameter_constraints,
+        "param_distributions": [dict, list],
+        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_iter=10,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=float("nan"),
+        return_train_score=False,
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            progress=progress,
+            storage=storage,
+            study_name=study_name,
+            resume=resume,
+            backend=backend,
+        )
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
+
+    def _run_search(self, evaluate):
+        evaluate(random_candidate_list(self.param_distributions, self.n_iter,
+                                       self.random_state))
