@@ -1,0 +1,688 @@
+"""Scikit-learn compatible multi-layer perceptrons with every technique of LECTURE.md §1-§4.
+
+:class:`MLPClassifier` and :class:`MLPRegressor` are the estimator fronts: parameters,
+validation, target encoding, the epoch loop with early stopping, and the fitted attributes.
+The numerical work lives in :mod:`hpsearch.neural`.
+
+Training state is data: the flat weight vector, the optimizer (moments and step count), the
+random generator used for shuffling and dropout, and the stopping counters are kept on the
+estimator, so ``warm_start=True`` or :meth:`partial_fit` continue *exactly* where training
+stopped — also after a pickle round trip to another process.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from .neural.activations import ACTIVATIONS
+from .neural.initializers import INITIALIZERS
+from .neural.network import Network
+from .neural.optimizers import OPTIMIZERS
+from .neural.regularizers import make_penalty
+
+__all__ = ["MLPClassifier", "MLPRegressor", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """The training loss became NaN or infinite (too large a learning rate, usually)."""
+
+
+_ACTIVATION_NAMES = set(ACTIVATIONS) | {"prelu", "maxout"}
+_FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+_PARAMS_DOC = """
+    hidden_layer_sizes : array-like of int, default=(100,)
+        Width of each hidden layer; ``()`` gives a linear/logistic model.
+    activation : {"relu", "identity", "sigmoid", "logistic", "tanh", "leaky_relu", "prelu", \
+"maxout"}, default="relu"
+        Hidden activation (LECTURE.md §2). ``"logistic"`` is an alias of ``"sigmoid"``;
+        ``"leaky_relu"`` uses slope ``leaky_slope``; ``"prelu"`` learns one slope per neuron,
+        starting at ``prelu_init``; ``"maxout"`` outputs the max of ``maxout_pieces`` linear
+        pieces per unit (layout of ``coefs_`` in :class:`hpsearch.neural.layers.Maxout`).
+    solver : {"adam", "sgd", "momentum", "nesterov", "adagrad", "rmsprop"}, default="adam"
+        Update rule (LECTURE.md §2; formulas in :mod:`hpsearch.neural.optimizers`).
+    alpha : float, default=1e-4
+        L2 strength :math:`\\lambda` of the penalty :math:`\\frac{\\lambda}{2}\\lVert w
+        \\rVert^2` added to the *mean* batch loss (LECTURE.md §3). Unlike sklearn, it is not
+        divided by the batch size; sklearn's ``alpha`` equals this one times the batch size.
+        Biases and PReLU slopes are never penalized.
+    l1 : float, default=0.0
+        L1 strength :math:`\\lambda` of :math:`\\lambda\\lVert w\\rVert_1` (weights only).
+    batch_size : int, "auto" or "full", default="auto"
+        Mini-batch size: 1 is plain SGD, ``"auto"`` is ``min(200, n_samples)``, ``"full"`` is
+        batch gradient descent.
+    learning_rate_init : float, default=1e-3
+        Step size :math:`\\eta`.
+    max_iter : int, default=200
+        Epochs (passes over the training rows) of one call to ``fit``.
+    shuffle : bool, default=True
+        Reshuffle the rows every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, the early-stopping split, shuffling and dropout masks.
+    tol : float, default=1e-4
+        Minimal improvement of the training loss (or validation score with
+        ``early_stopping``) that resets the patience counter.
+    verbose : bool, default=False
+        Print the loss of every epoch.
+    warm_start : bool, default=False
+        Continue from the previous fit's complete training state (weights, optimizer moments
+        and step count, random generator): ``fit`` with ``max_iter=a`` then with
+        ``warm_start=True, max_iter=b`` equals one ``fit`` with ``max_iter=a+b`` bit for bit.
+    momentum : float, default=0.9
+        :math:`\\lambda` of the ``"momentum"`` and ``"nesterov"`` solvers.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's moment decays.
+    epsilon : float, default=1e-8
+        Stabilizer of Adam, Adagrad and RMSProp.
+    rho : float, default=0.9
+        RMSProp's decay of the squared-gradient average.
+    leaky_slope : float, default=0.01
+        Negative-side slope of ``"leaky_relu"``.
+    prelu_init : float, default=0.25
+        Initial slope of every ``"prelu"`` neuron.
+    maxout_pieces : int, default=2
+        Linear pieces per ``"maxout"`` unit (at least 2).
+    dropout : float, default=0.0
+        Probability of dropping each hidden unit, a fresh mask for every mini-batch and none
+        at prediction. Inverted dropout: kept units are scaled by :math:`1/(1-p)` while
+        training, which equals the lecture's multiplying the weights by :math:`1-p` at test
+        time (see :class:`hpsearch.neural.layers.Dropout`).
+    input_dropout : float, default=0.0
+        The same for the input features.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows (stratified for single-label
+        classification), stop when the validation score has not improved by ``tol`` for
+        more than ``n_iter_no_change`` epochs, and keep the best validation weights.
+    validation_fraction : float, default=0.1
+        Share of the training rows held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience, in epochs.
+    init : {"auto", "glorot", "he", "normal"}, default="auto"
+        Weight initialization: ``"auto"`` is He for the ReLU family and Maxout and Glorot
+        otherwise (and for the output layer); ``"normal"`` is :math:`N(0, 0.01^2)`.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        Working precision of weights and computation. The default float32 is deliberate: the
+        matrix products run about twice as fast and the batch buffers take half the memory,
+        which matters because a search trains thousands of networks, while stochastic
+        gradient noise dwarfs float32 rounding (accuracy is unchanged in our tests). Use
+        float64 for gradient checking or very small learning rates. Predictions are returned
+        as float64 either way."""
+
+_ATTRS_DOC = """
+    coefs_ : list of ndarray of shape (n_in, n_out)
+        Weight matrices (views into one flat vector; with Maxout ``n_out`` is
+        ``maxout_pieces * units``, piece-major). With early stopping these are the best
+        validation weights.
+    intercepts_ : list of ndarray of shape (n_out,)
+        Bias vectors.
+    prelu_alphas_ : list of ndarray of shape (units,)
+        Learned PReLU slopes of each hidden layer (empty unless ``activation="prelu"``).
+    n_iter_ : int
+        Epochs trained in total (across warm starts and partial fits).
+    t_ : int
+        Training samples seen in total.
+    loss_ : float
+        Training loss of the last epoch (mean of its mini-batch losses plus the penalty).
+    loss_curve_ : list of float
+        ``loss_`` of every epoch.
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    validation_scores_ : list of float or None
+        Validation score (accuracy or R²) of every epoch with early stopping, else None.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+    history_ : dict of lists
+        Per epoch: ``epoch``, ``loss``, ``validation_score`` (NaN when not measured),
+        ``time`` (seconds) and ``grad_norm_<l>`` for each layer ``l`` (mean over the epoch's
+        mini-batches of the L2 norm of the data-loss gradient of ``coefs_[l]``: the lecture's
+        vanishing-gradient signal). ``pandas.DataFrame(est.history_)`` gives a table.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X has feature names.
+    n_layers_ : int
+    n_outputs_ : int
+    out_activation_ : str
+        ``"softmax"``, ``"logistic"`` or ``"identity"``."""
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared parameters, validation and training loop of the two estimators."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(_ACTIVATION_NAMES)],
+        "solver": [StrOptions(set(OPTIMIZERS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto", "full"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
+        "leaky_slope": [Interval(Real, 0, 1, closed="left")],
+        "prelu_init": [Interval(Real, None, None, closed="neither")],
+        "maxout_pieces": [Interval(Integral, 2, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "init": [StrOptions({"auto"} | set(INITIALIZERS))],
+        "dtype": [StrOptions(set(_FLOAT_DTYPES)), Options(type, {np.float32, np.float64})],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=1e-4, l1=0.0, batch_size="auto", learning_rate_init=1e-3, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9,
+                 leaky_slope=0.01, prelu_init=0.25, maxout_pieces=2, dropout=0.0,
+                 input_dropout=0.0, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, init="auto", dtype=np.float32):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.l1 = l1
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.rho = rho
+        self.leaky_slope = leaky_slope
+        self.prelu_init = prelu_init
+        self.maxout_pieces = maxout_pieces
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.init = init
+        self.dtype = dtype
+
+    # ------------------------------------------------------------ hooks
+    def _encode_targets(self, y, classes=None, first=True):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _validation_score(self, y_true, output):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ helpers
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        for s in sizes:
+            if not isinstance(s, Integral) or isinstance(s, bool) or s < 1:
+                raise ValueError(
+                    f"The 'hidden_layer_sizes' parameter of {type(self).__name__} must be a "
+                    f"sequence of int in the range [1, inf). Got {self.hidden_layer_sizes!r} instead."
+                )
+        return [int(s) for s in sizes]
+
+    def _working_dtype(self):
+        return np.dtype(_FLOAT_DTYPES.get(self.dtype, self.dtype))
+
+    def _structure(self, n_features, n_outputs):
+        return ((n_features, *self._hidden_sizes(), n_outputs), self.activation,
+                self.maxout_pieces if self.activation == "maxout" else None,
+                self._working_dtype(), self._loss_name)
+
+    def _build_network(self, structure):
+        sizes, activation, pieces, dtype, loss = structure
+        return Network(sizes, activation, loss, dtype, leaky_slope=self.leaky_slope,
+                       prelu_init=self.prelu_init, maxout_pieces=pieces or 2,
+                       dropout=self.dropout, input_dropout=self.input_dropout)
+
+    def _optimizer_options(self):
+        return dict(learning_rate_init=self.learning_rate_init, momentum=self.momentum,
+                    beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, rho=self.rho)
+
+    def _initialize(self, structure):
+        """Fresh weights, optimizer, generators and bookkeeping."""
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        init_seq, split_seq, train_seq = np.random.SeedSequence(seed).spawn(3)
+        net = self._build_network(structure)
+        net.initialize(np.random.default_rng(init_seq), self.init)
+        self._network = net
+        self._structure_ = structure
+        self._optimizer = OPTIMIZERS[self.solver](net.n_params, net.dtype, **self._optimizer_options())
+        self._solver = self.solver
+        self._rng = np.random.default_rng(train_seq)
+        self._split_seed = int(split_seq.generate_state(1)[0])
+        self._no_improvement_count = 0
+        self._best_theta = None
+        self._val_scores = []
+        self._best_score = -np.inf
+        self._min_loss = np.inf
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self.history_ = {"epoch": [], "loss": [], "validation_score": [], "time": []}
+        self.history_.update({f"grad_norm_{k}": [] for k in range(len(net.dense_layers))})
+
+    def _refresh(self):
+        """Apply parameters that may change between warm-started fits."""
+        net = self._network
+        if (self.dropout, self.input_dropout, self.leaky_slope) != self._net_options:
+            new = self._build_network(self._structure_)
+            new.theta[...] = net.theta
+            self._network = net = new
+        self._net_options = (self.dropout, self.input_dropout, self.leaky_slope)
+        if self.solver != self._solver:  # a new solver starts with fresh moments
+            self._optimizer = OPTIMIZERS[self.solver](net.n_params, net.dtype, **self._optimizer_options())
+            self._solver = self.solver
+        for name, value in self._optimizer_options().items():
+            if hasattr(self._optimizer, name):
+                setattr(self._optimizer, name, float(value))
+
+    def _set_public_weights(self):
+        flat = self._best_theta if (self.early_stopping and self._best_theta is not None) \
+            else self._network.theta
+        self._final_theta = flat
+        self.coefs_, self.intercepts_, self.prelu_alphas_ = self._network.unpack(flat)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for key in ("coefs_", "intercepts_", "prelu_alphas_", "_final_theta"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_network" in self.__dict__:
+            self._set_public_weights()
+
+    @staticmethod
+    def _check_sample_index(sample_index, n_samples):
+        idx = np.asarray(sample_index)
+        if idx.ndim != 1 or idx.size == 0 or not (np.issubdtype(idx.dtype, np.integer)):
+            raise ValueError(
+                "The 'sample_index' parameter of fit must be a non-empty 1-D array of integer "
+                f"row indices. Got an array of dtype {idx.dtype} and shape {idx.shape} instead."
+            )
+        lo, hi = idx.min(), idx.max()
+        if lo < 0 or hi >= n_samples:
+            raise ValueError(
+                f"The 'sample_index' parameter of fit must index rows of X in [0, {n_samples}). "
+                f"Got values from {lo} to {hi} instead."
+            )
+        return idx.astype(np.intp, copy=False)
+
+    # ------------------------------------------------------------ training
+    def _fit(self, X, y, sample_index=None, incremental=False, classes=None):
+        first = not (incremental or self.warm_start) or not hasattr(self, "_network")
+        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
+                             y_numeric=self._is_regressor,
+                             reset=first)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if sample_index is not None:
+            sample_index = self._check_sample_index(sample_index, X.shape[0])
+            y = y[sample_index]
+        T = self._encode_targets(y, classes=classes, first=first, incremental=incremental)
+        structure = self._structure(X.shape[1], self.n_outputs_)
+        if first:
+            self._initialize(structure)
+            self._net_options = (self.dropout, self.input_dropout, self.leaky_slope)
+        elif structure != self._structure_:
+            raise ValueError(
+                f"warm_start/partial_fit cannot change the network structure: it was "
+                f"{self._structure_[:4]}, the current parameters give {structure[:4]}. "
+                "Set warm_start=False to start afresh."
+            )
+        self._refresh()
+        dtype = self._network.dtype
+        T = T.astype(self._network.loss.target_dtype(dtype), copy=False)
+        n = T.shape[0]
+
+        early_stopping = self.early_stopping and not incremental
+        positions = np.arange(n)
+        X_val = y_val = None
+        if early_stopping:
+            stratify = y if (not self._is_regressor and y.ndim == 1) else None
+            positions, val_pos = train_test_split(
+                positions, test_size=self.validation_fraction,
+                random_state=self._split_seed, stratify=stratify)
+            if val_pos.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small: validation_fraction="
+                    f"{self.validation_fraction} of {n} samples gives {val_pos.shape[0]}. "
+                    "Increase 'validation_fraction' or the size of your dataset.")
+            val_rows = val_pos if sample_index is None else sample_index[val_pos]
+            X_val, y_val = X[val_rows], y[val_pos]
+        n_train = positions.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_train)
+        elif self.batch_size == "full":
+            batch_size = n_train
+        else:
+            batch_size = min(self.batch_size, n_train)
+
+        penalties = make_penalty(alpha=self.alpha, l1=self.l1)
+        net, opt, rng = self._network, self._optimizer, self._rng
+        n_epochs = 1 if incremental else self.max_iter
+        stopped = False
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            for _ in range(n_epochs):
+                tic = time.perf_counter()
+                order = rng.permutation(n_train) if self.shuffle else np.arange(n_train)
+                pos = positions[order] if early_stopping else order
+                rows = pos if sample_index is None else sample_index[pos]
+                loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
+                                                           rng, penalties)
+                loss = loss_sum / n_train + net.penalty(penalties)
+                self.n_iter_ += 1
+                self.t_ += n_train
+                if not np.isfinite(loss):
+                    raise TrainingDivergedError(
+                        f"The training loss became {loss} at epoch {self.n_iter_} of "
+                        f"{type(self).__name__}: training diverged. Try a smaller "
+                        f"learning_rate_init (it is {self.learning_rate_init}) or scale the "
+                        "features (e.g. StandardScaler).")
+                self.loss_ = float(loss)
+                self.loss_curve_.append(self.loss_)
+                score = np.nan
+                if early_stopping:
+                    score = self._validation_score(y_val, net.predict(X_val))
+                stopped = self._update_stopping(score if early_stopping else None) and not incremental
+                h = self.history_
+                h["epoch"].append(self.n_iter_)
+                h["loss"].append(self.loss_)
+                h["validation_score"].append(float(score))
+                h["time"].append(time.perf_counter() - tic)
+                for k, v in enumerate(norms / max(n_batches, 1)):
+                    h[f"grad_norm_{k}"].append(float(v))
+                if self.verbose:
+                    msg = f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}"
+                    if early_stopping:
+                        msg += f", validation score = {score:.6f}"
+                    print(msg)
+                if stopped:
+                    if self.verbose:
+                        what = "Validation score" if early_stopping else "Training loss"
+                        print(f"{what} did not improve more than tol={self.tol} for "
+                              f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                    break
+        if early_stopping:
+            self.validation_scores_ = list(self._val_scores)
+            self.best_validation_score_ = float(self._best_score)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = float(self._min_loss)
+        self._set_public_weights()
+        if not incremental and not stopped:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.", ConvergenceWarning)
+        return self
+
+    def _update_stopping(self, score):
+        """Patience bookkeeping (as sklearn); returns True when training should stop."""
+        if score is not None:
+            self._val_scores.append(float(score))
+            if score < self._best_score + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self._best_score or self._best_theta is None:
+                self._best_score = score
+                if self._best_theta is None:
+                    self._best_theta = self._network.theta.copy()
+                else:
+                    self._best_theta[...] = self._network.theta
+        else:
+            loss = self.loss_
+            if loss > self._min_loss - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            self._min_loss = min(self._min_loss, loss)
+        return self._no_improvement_count > self.n_iter_no_change
+
+    def _forward(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        with np.errstate(over="ignore", under="ignore"):
+            return self._network.predict(X, self._final_theta).astype(np.float64, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = f"""Multi-layer perceptron classifier (NumPy, LECTURE.md §1-§4).
+
+    Softmax + cross-entropy for more than two classes, one sigmoid unit + binary cross-entropy
+    for two, one sigmoid per label for multilabel indicator targets.
+
+    Parameters
+    ----------{_PARAMS_DOC}
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels (for multilabel targets, the label indices).{_ATTRS_DOC}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from hpsearch import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), MLPClassifier((64,), max_iter=30, random_state=0))
+    >>> clf.fit(X[:1500], y[:1500]).score(X[1500:], y[1500:]) > 0.9
+    True
+    """
+
+    _is_regressor = False
+
+    def _encode_targets(self, y, classes=None, first=True, incremental=False):
+        if first:
+            self._label_binarizer = LabelBinarizer()
+            if incremental and classes is not None and not type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(classes)
+            else:
+                self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            seen = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(seen) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {seen}.")
+            elif len(np.setdiff1d(seen, self.classes_)):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {seen}.")
+        lb = self._label_binarizer
+        if lb.y_type_ == "multiclass":
+            self._loss_name = "softmax_cross_entropy"
+            self.n_outputs_ = len(self.classes_)
+            self.out_activation_ = "softmax"
+            return np.searchsorted(self.classes_, y)
+        self._loss_name = "binary_cross_entropy"
+        self.out_activation_ = "logistic"
+        T = lb.transform(y)
+        self.n_outputs_ = T.shape[1]
+        return T
+
+    def _validation_score(self, y_true, output):
+        return accuracy_score(y_true, self._decode(output))
+
+    def _decode(self, P):
+        if self._loss_name == "softmax_cross_entropy":
+            return self.classes_[np.argmax(P, axis=1)]
+        return self._label_binarizer.inverse_transform(P)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_index=None):
+        """Train for ``max_iter`` epochs (continuing the saved state if ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
+        sample_index : array-like of int, default=None
+            Train only on these rows of ``X``/``y``. Mini-batches are gathered by index from
+            ``X``, so a cross-validation fold never copies ``X``; the result equals
+            ``fit(X[sample_index], y[sample_index])`` exactly.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_index=sample_index)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for exactly one epoch, continuing the saved state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        classes : array-like of shape (n_classes,), default=None
+            All classes; required on the first call, ignored afterwards.
+
+        Returns
+        -------
+        self
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._fit(X, y, incremental=True, classes=classes)
+            return self
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predicted class labels (or label indicator matrix for multilabel)."""
+        y = self._decode(self._forward(X))
+        if self.n_outputs_ == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
+            y = y.ravel()
+        return y
+
+    def predict_proba(self, X):
+        """Class probabilities, columns ordered as ``classes_``."""
+        P = self._forward(X)
+        if self.n_outputs_ == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
+            P = np.hstack([1 - P, P])
+        return P
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        P = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(P, out=P)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    __doc__ = f"""Multi-layer perceptron regressor (NumPy, LECTURE.md §1-§4).
+
+    Identity output + half squared error, one output unit per target column.
+
+    Parameters
+    ----------{_PARAMS_DOC}
+
+    Attributes
+    ----------{_ATTRS_DOC}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from hpsearch import MLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = MLPRegressor((32,), learning_rate_init=0.01, max_iter=100, random_state=0)
+    >>> reg.fit(X[:350], y[:350] / 100).score(X[350:], y[350:] / 100) > 0.3
+    True
+    """
+
+    _is_regressor = True
+    _loss_name = "squared_error"
+
+    def _encode_targets(self, y, classes=None, first=True, incremental=False):
+        T = y.reshape(y.shape[0], -1)
+        if first:
+            self.n_outputs_ = T.shape[1]
+            self.out_activation_ = "identity"
+            self._y_ndim = y.ndim
+        elif T.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {T.shape[1]} output columns, but the network was trained with "
+                f"{self.n_outputs_}.")
+        return T
+
+    def _validation_score(self, y_true, output):
+        return r2_score(y_true, output.reshape(y_true.shape))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_index=None):
+        """Train for ``max_iter`` epochs (continuing the saved state if ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_index : array-like of int, default=None
+            Train only on these rows (gathered by index, no copy of ``X``); equals
+            ``fit(X[sample_index], y[sample_index])`` exactly.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_index=sample_index)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """Train for exactly one epoch, continuing the saved state.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predicted targets, shape ``(n_samples,)`` or ``(n_samples, n_targets)``."""
+        P = self._forward(X)
+        return P.ravel() if self._y_ndim == 1 else P
+

@@ -1,0 +1,238 @@
+"""The layer stack: parameters packed in one flat vector, forward, backward, one epoch.
+
+All learned arrays live in one contiguous vector ``theta`` (and their gradients in ``grad``):
+first every penalized weight matrix, then the biases and PReLU slopes. Layers see views into
+it. So an optimizer step, a penalty, a weight snapshot for early stopping or a pickle is one
+vectorized operation on one array, whatever the depth — which is what keeps small networks
+fast (few NumPy calls per batch) and big ones at the speed of their matrix products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .initializers import INITIALIZERS, resolve_init
+from .layers import ActivationLayer, Dense, Dropout, Maxout, PReLU
+from .losses import LOSSES
+
+__all__ = ["Network"]
+
+
+def _hidden_activation(activation, n_units, *, leaky_slope, prelu_init):
+    if activation == "prelu":
+        return PReLU(n_units, init=prelu_init)
+    if activation == "maxout":
+        return Maxout(n_units)  # pieces set by the caller
+    options = {"leaky_slope": leaky_slope} if activation == "leaky_relu" else {}
+    return ActivationLayer(activation, n_units, **options)
+
+
+class Network:
+    """A feed-forward network with its flat parameter vector.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : str
+        Hidden activation name (a key of ``ACTIVATIONS``, ``"prelu"`` or ``"maxout"``).
+    loss : str
+        Key of :data:`~hpsearch.neural.losses.LOSSES`.
+    dtype : numpy dtype
+        Working dtype of parameters and buffers.
+    """
+
+    def __init__(self, sizes, activation, loss, dtype, *, leaky_slope=0.01, prelu_init=0.25,
+                 maxout_pieces=2, dropout=0.0, input_dropout=0.0):
+        self.sizes = tuple(int(s) for s in sizes)
+        self.activation = activation
+        self.dtype = np.dtype(dtype)
+        self.loss = LOSSES[loss]
+        self.loss_name = loss
+        layers = []
+        if input_dropout > 0:
+            layers.append(Dropout(self.sizes[0], input_dropout))
+        n_in = self.sizes[0]
+        for n_units in self.sizes[1:-1]:
+            if activation == "maxout":
+                layers.append(Dense(n_in, n_units * maxout_pieces))
+                layers.append(Maxout(n_units, maxout_pieces))
+            else:
+                layers.append(Dense(n_in, n_units))
+                layers.append(_hidden_activation(activation, n_units, leaky_slope=leaky_slope,
+                                                 prelu_init=prelu_init))
+            if dropout > 0:
+                layers.append(Dropout(n_units, dropout))
+            n_in = n_units
+        layers.append(Dense(n_in, self.sizes[-1]))
+        self.layers = layers
+        self.dense_layers = [layer for layer in layers if isinstance(layer, Dense)]
+        self._first_dense = layers.index(self.dense_layers[0])
+        self._layout()
+        self.theta = np.zeros(self.n_params, self.dtype)
+        self.grad = np.zeros(self.n_params, self.dtype)
+        self._bind()
+        self._ws = None
+        self._capacity = 0
+
+    # ------------------------------------------------------------------ layout
+    def _layout(self):
+        """Offsets of every parameter: penalized weights first, then the rest."""
+        specs = [(i, name, shape, pen) for i, layer in enumerate(self.layers)
+                 for name, shape, pen in layer.param_specs]
+        ordered = [s for s in specs if s[3]] + [s for s in specs if not s[3]]
+        self._slots, offset = {}, 0
+        for i, name, shape, pen in ordered:
+            size = int(np.prod(shape))
+            self._slots[(i, name)] = (offset, shape)
+            offset += size
+            if pen:
+                self.n_penalized = offset
+        self.n_params = offset
+        if not any(s[3] for s in specs):
+            self.n_penalized = 0
+
+    def views(self, flat):
+        """Per-layer tuples of views of ``flat`` (in each layer's ``param_specs`` order)."""
+        out = []
+        for i, layer in enumerate(self.layers):
+            out.append(tuple(flat[o : o + int(np.prod(s))].reshape(s)
+                             for o, s in (self._slots[(i, name)] for name, _, _ in layer.param_specs)))
+        return out
+
+    def _bind(self):
+        self._p = self.views(self.theta)
+        self._g = self.views(self.grad)
+
+    def unpack(self, flat):
+        """``(coefs, intercepts, prelu_alphas)`` lists of views of ``flat``."""
+        views = self.views(flat)
+        coefs = [views[i][0] for i, l in enumerate(self.layers) if isinstance(l, Dense)]
+        intercepts = [views[i][1] for i, l in enumerate(self.layers) if isinstance(l, Dense)]
+        alphas = [views[i][0] for i, l in enumerate(self.layers) if isinstance(l, PReLU)]
+        return coefs, intercepts, alphas
+
+    def initialize(self, rng, init):
+        """Draw initial weights into ``theta`` (biases 0, PReLU slopes ``prelu_init``)."""
+        n_dense = len(self.dense_layers)
+        for k, layer in enumerate(self.dense_layers):
+            i = self.layers.index(layer)
+            W, b = self._p[i]
+            name = resolve_init(init, self.activation, is_output=(k == n_dense - 1))
+            fan_out = layer.n_out
+            if self.activation == "maxout" and k < n_dense - 1:
+                fan_out = self.layers[i + 1].n_out  # one piece's fan-out
+            W[...] = INITIALIZERS[name](rng, layer.n_in, fan_out, W.shape, self.dtype)
+            b[...] = 0
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, PReLU):
+                self._p[i][0][...] = layer.init
+
+    # --------------------------------------------------------------- buffers
+    def workspace(self, capacity):
+        return [layer.workspace(capacity, self.dtype) for layer in self.layers]
+
+    def _ensure_capacity(self, capacity):
+        if self._ws is None or capacity > self._capacity:
+            self._ws = self.workspace(capacity)
+            self._capacity = capacity
+            self._x_buf = np.empty((capacity, self.sizes[0]), self.dtype)
+            self._t_buf = None
+        return self._ws
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in ("_ws", "_p", "_g", "_x_buf", "_t_buf"):
+            state.pop(key, None)
+        state["_capacity"] = 0
+        state["grad"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.grad = np.zeros(self.n_params, self.dtype)
+        self._ws, self._x_buf, self._t_buf = None, None, None
+        self._bind()
+
+    # --------------------------------------------------------- forward/backward
+    def forward(self, X, params, ws, training, rng=None):
+        """Output-layer activations ``P`` for the rows of ``X`` (a buffer of ``ws``)."""
+        A = X
+        for layer, p, w in zip(self.layers, params, ws):
+            A = layer.forward(A, p, w, training, rng)
+        return self.loss.activate(A)
+
+    def backward(self, D):
+        """Back-propagate ``D = dL/dZ_out`` into ``grad`` (no dL/dX for the first layer)."""
+        first = self._first_dense
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            D = self.layers[i].backward(D, self._p[i], self._g[i], self._ws[i], need_dx=(i > first))
+
+    def loss_and_grad(self, X, T, rng=None, training=True):
+        """Mean loss of one batch (no penalty) and its gradient in ``grad`` (for tests)."""
+        self._ensure_capacity(X.shape[0])
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        P = self.forward(X, self._p, self._ws, training, rng)
+        loss = self.loss.loss_and_delta(P, T) / X.shape[0]
+        self.backward(P)
+        return loss
+
+    def predict(self, X, flat=None, chunk=2048):
+        """Output activations for all rows of ``X`` using parameters ``flat`` (default ``theta``)."""
+        params = self._p if flat is None else self.views(flat)
+        n = X.shape[0]
+        out = np.empty((n, self.sizes[-1]), self.dtype)
+        cap = max(1, min(n, chunk))
+        ws = self.workspace(cap)  # private buffers: predict never touches training state
+        for start in range(0, n, cap):
+            stop = min(start + cap, n)
+            Xc = np.ascontiguousarray(X[start:stop], dtype=self.dtype)
+            out[start:stop] = self.forward(Xc, params, ws, training=False)
+        return out
+
+    # ----------------------------------------------------------------- epoch
+    def run_epoch(self, X, T, rows, positions, batch_size, optimizer, rng, penalties):
+        """One pass over the training rows in the given order; returns statistics.
+
+        ``rows`` index ``X`` and ``positions`` index the encoded targets ``T`` (they differ
+        when training on a subset of ``X``; ``rows`` may be ``positions``). Each mini-batch is
+        gathered by index into a preallocated buffer, converted to the working dtype on the way.
+
+        Returns ``(sum of per-sample losses, per-layer sums of weight-gradient norms, n_batches)``.
+        """
+        n = len(positions)
+        batch_size = max(1, min(batch_size, n))
+        ws = self._ensure_capacity(batch_size)
+        if self._t_buf is None or self._t_buf.dtype != T.dtype or self._t_buf.shape[1:] != T.shape[1:] \
+                or self._t_buf.shape[0] < self._capacity:
+            self._t_buf = np.empty((self._capacity,) + T.shape[1:], T.dtype)
+        xbuf, tbuf = self._x_buf, self._t_buf
+        theta, grad, p = self.theta, self.grad, self._p
+        npen = self.n_penalized
+        w_pen, g_pen = theta[:npen], grad[:npen]
+        scratch = optimizer._tmp[:npen]
+        dense_idx = [self.layers.index(layer) for layer in self.dense_layers]
+        gW = [self._g[i][0].reshape(-1) for i in dense_idx]
+        norms = np.zeros(len(gW))
+        loss_sum, n_batches = 0.0, 0
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            m = stop - start
+            Xb = xbuf[:m]
+            np.take(X, rows[start:stop], axis=0, out=Xb, mode="clip")
+            Tb = tbuf[:m]
+            np.take(T, positions[start:stop], axis=0, out=Tb, mode="clip")
+            P = self.forward(Xb, p, ws, True, rng)
+            loss_sum += self.loss.loss_and_delta(P, Tb)
+            self.backward(P)
+            for k, g in enumerate(gW):
+                norms[k] += np.sqrt(np.dot(g, g))
+            for pen in penalties:
+                pen.add_gradient(w_pen, g_pen, scratch)
+            optimizer.update(theta, grad)
+            n_batches += 1
+        return loss_sum, norms, n_batches
+
+    def penalty(self, penalties, flat=None):
+        w = (self.theta if flat is None else flat)[: self.n_penalized]
+        return sum(pen.penalty(w) for pen in penalties)

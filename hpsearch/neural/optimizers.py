@@ -1,0 +1,191 @@
+"""Gradient-descent solvers on one flat parameter vector (LECTURE.md §2).
+
+A base class fixes :meth:`Optimizer.update` (count the step, then call ``_update``); each solver
+writes only ``_update(theta, g)``, which changes ``theta`` **in place** and may use ``g`` as
+scratch space (the gradient is recomputed for the next batch anyway). All state — moment
+arrays and the step count ``t`` — lives on the object, so it pickles and training continues
+exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["OPTIMIZERS", "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam"]
+
+
+class Optimizer:
+    """Base class: holds the learning rate and the step count ``t`` (steps taken so far)."""
+
+    def __init__(self, n_params, dtype, *, learning_rate_init=1e-3, **options):
+        self.learning_rate_init = float(learning_rate_init)
+        self.t = 0
+        self.dtype = np.dtype(dtype)
+        self._tmp = np.zeros(n_params, self.dtype)
+
+    def _zeros(self, n):
+        return np.zeros(n, self.dtype)
+
+    def update(self, theta, g):
+        """One step: ``t <- t + 1``, then the solver's rule."""
+        self.t += 1
+        self._update(theta, g)
+
+    def _update(self, theta, g):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    r"""Plain (mini-batch) gradient descent: :math:`\theta \leftarrow \theta - \eta g`."""
+
+    def _update(self, theta, g):
+        g *= self.dtype.type(self.learning_rate_init)
+        theta -= g
+
+
+class Momentum(Optimizer):
+    r"""Momentum (LECTURE.md §2), with :math:`\lambda` = ``momentum``:
+
+    .. math::
+        v_0 = 0, \quad v_{t+1} = \lambda v_t - \eta g_t, \quad \theta_{t+1} = \theta_t + v_{t+1}
+    """
+
+    def __init__(self, n_params, dtype, *, momentum=0.9, **options):
+        super().__init__(n_params, dtype, **options)
+        self.momentum = float(momentum)
+        self.velocity = self._zeros(n_params)
+
+    def _update(self, theta, g):
+        v = self.velocity
+        v *= self.dtype.type(self.momentum)
+        g *= self.dtype.type(self.learning_rate_init)
+        v -= g
+        theta += v
+
+
+class Nesterov(Momentum):
+    r"""Nesterov momentum in the look-ahead form of Sutskever et al. (2013), as in sklearn:
+
+    .. math::
+        v_{t+1} = \lambda v_t - \eta g_t, \quad
+        \theta_{t+1} = \theta_t + \lambda v_{t+1} - \eta g_t
+
+    which equals evaluating the gradient at the look-ahead point :math:`\theta + \lambda v`.
+    """
+
+    def _update(self, theta, g):
+        v, tmp = self.velocity, self._tmp
+        v *= self.dtype.type(self.momentum)
+        g *= self.dtype.type(self.learning_rate_init)
+        v -= g
+        np.multiply(v, self.dtype.type(self.momentum), out=tmp)
+        tmp -= g
+        theta += tmp
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (LECTURE.md §2): per-parameter rate from the sum of all past squared gradients.
+
+    .. math::
+        G_t = \sum_{s \le t} g_s^2, \quad
+        \theta \leftarrow \theta - \frac{\eta}{\sqrt{G_t} + \epsilon}\, g_t
+    """
+
+    def __init__(self, n_params, dtype, *, epsilon=1e-8, **options):
+        super().__init__(n_params, dtype, **options)
+        self.epsilon = float(epsilon)
+        self.sum_sq = self._zeros(n_params)
+
+    def _update(self, theta, g):
+        G, tmp = self.sum_sq, self._tmp
+        np.multiply(g, g, out=tmp)
+        G += tmp
+        np.sqrt(G, out=tmp)
+        tmp += self.dtype.type(self.epsilon)
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.dtype.type(self.learning_rate_init)
+        theta -= tmp
+
+
+class RMSProp(Optimizer):
+    r"""RMSProp in the lecture's form (LECTURE.md §2), decay :math:`\rho` = ``rho``:
+
+    .. math::
+        \sigma_0 = |g_0|, \quad
+        \sigma_t = \sqrt{\rho\,\sigma_{t-1}^2 + (1-\rho)\,g_t^2}, \quad
+        \theta \leftarrow \theta - \frac{\eta}{\sigma_t + \epsilon}\, g_t
+
+    Smaller :math:`\rho` trusts recent gradients more. ``mean_sq`` stores :math:`\sigma_t^2`.
+    """
+
+    def __init__(self, n_params, dtype, *, rho=0.9, epsilon=1e-8, **options):
+        super().__init__(n_params, dtype, **options)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+        self.mean_sq = self._zeros(n_params)
+
+    def _update(self, theta, g):
+        S, tmp = self.mean_sq, self._tmp
+        np.multiply(g, g, out=tmp)
+        if self.t == 1:  # sigma_0 = |g_0|
+            S[...] = tmp
+        else:
+            S *= self.dtype.type(self.rho)
+            tmp *= self.dtype.type(1.0 - self.rho)
+            S += tmp
+        np.sqrt(S, out=tmp)
+        tmp += self.dtype.type(self.epsilon)
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.dtype.type(self.learning_rate_init)
+        theta -= tmp
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, Algorithm 1; LECTURE.md §2):
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \quad
+        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,
+
+        \hat m_t = \frac{m_t}{1-\beta_1^t}, \quad \hat v_t = \frac{v_t}{1-\beta_2^t}, \quad
+        \theta \leftarrow \theta - \eta\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+
+    computed as :math:`\theta - \frac{\eta\sqrt{1-\beta_2^t}}{1-\beta_1^t}\cdot
+    \frac{m_t}{\sqrt{v_t} + \epsilon\sqrt{1-\beta_2^t}}` (the same number, fewer array passes).
+    """
+
+    def __init__(self, n_params, dtype, *, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **options):
+        super().__init__(n_params, dtype, **options)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.m = self._zeros(n_params)
+        self.v = self._zeros(n_params)
+
+    def _update(self, theta, g):
+        f = self.dtype.type
+        b1, b2, t = self.beta_1, self.beta_2, self.t
+        m, v, tmp = self.m, self.v, self._tmp
+        m *= f(b1)
+        np.multiply(g, f(1.0 - b1), out=tmp)
+        m += tmp
+        v *= f(b2)
+        np.multiply(g, g, out=g)
+        g *= f(1.0 - b2)
+        v += g
+        c1, c2 = 1.0 - b1**t, math.sqrt(1.0 - b2**t)
+        np.sqrt(v, out=tmp)
+        tmp += f(self.epsilon * c2)
+        np.divide(m, tmp, out=tmp)
+        tmp *= f(self.learning_rate_init * c2 / c1)
+        theta -= tmp
+
+
+OPTIMIZERS = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": Adagrad,
+    "rmsprop": RMSProp,
+    "adam": Adam,
+}

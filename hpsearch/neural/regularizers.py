@@ -1,0 +1,56 @@
+"""Weight penalties (LECTURE.md §3). They act on connection weights only, never on biases.
+
+The network keeps every penalized weight in one contiguous block of its flat parameter vector,
+so each penalty is one vectorized call on that block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["L2", "L1", "REGULARIZERS", "make_penalty"]
+
+
+class L2:
+    r"""L2 penalty :math:`\frac{\lambda}{2}\lVert w\rVert^2`, gradient :math:`\lambda w`.
+
+    With plain SGD this is the lecture's weight decay
+    :math:`w \leftarrow (1 - \eta\lambda) w - \eta\,\partial L/\partial w`.
+    ``lambda`` is added to the *batch-mean* loss (not divided by the batch size).
+    """
+
+    def __init__(self, strength):
+        self.strength = float(strength)
+
+    def penalty(self, w):
+        return 0.5 * self.strength * float(np.dot(w, w))
+
+    def add_gradient(self, w, g, scratch):
+        np.multiply(w, w.dtype.type(self.strength), out=scratch)
+        g += scratch
+
+
+class L1:
+    r"""L1 penalty :math:`\lambda\lVert w\rVert_1`, (sub)gradient :math:`\lambda\,\mathrm{sign}(w)`.
+
+    Drives many weights to (near) zero, unlike L2's uniformly small weights.
+    """
+
+    def __init__(self, strength):
+        self.strength = float(strength)
+
+    def penalty(self, w):
+        return self.strength * float(np.abs(w).sum(dtype=np.float64))
+
+    def add_gradient(self, w, g, scratch):
+        np.sign(w, out=scratch)
+        scratch *= w.dtype.type(self.strength)
+        g += scratch
+
+
+REGULARIZERS = {"alpha": L2, "l1": L1}
+
+
+def make_penalty(**strengths):
+    """Penalty objects for the non-zero strengths, e.g. ``make_penalty(alpha=1e-4, l1=0)``."""
+    return [REGULARIZERS[name](s) for name, s in strengths.items() if s > 0]
