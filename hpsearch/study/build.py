@@ -206,6 +206,13 @@ def _n_candidates(study, space, options):
     search = study.search
     cap = SMOKE["candidates"] if options.smoke else None
     if search.method == "grid":
+        for name, dim in space.items():
+            try:
+                dim.grid()
+            except ValueError as exc:
+                short = name[len(MODEL_STEP) + 2:] if name.startswith(MODEL_STEP + "__") else name
+                raise StudyError(("search", "space", short),
+                                 f"{str(exc).rstrip('.')} (in a study file: add 'n: 5')") from exc
         try:
             n = len(sp.grid_candidates(space))
         except ValueError as exc:

@@ -285,7 +285,7 @@ class SearchSpec(Section):
                         others = [k for k in self.space if k != name]
                         fail(
                             "a condition must name another searched parameter",
-                            key=(name, "when", other),
+                            key=("space", name, "when", other),
                             value=other,
                             hint=did_you_mean(other, others),
                         )

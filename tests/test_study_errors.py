@@ -1,0 +1,216 @@
+"""Malformed study files: exit code 2, one line naming key path, rule, value and line.
+
+Every case patches a valid base study (``BASE``, line numbers in comments) and runs
+``hpsearch.cli.main`` in-process; one case runs the real ``python -m hpsearch``.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from hpsearch.cli import main
+
+BASE = textwrap.dedent(
+    """\
+    name: t
+    data:
+      dataset: iris
+    estimator:
+      name: logistic_regression
+      params: {max_iter: 50}
+    search:
+      method: grid
+      space:
+        C: [0.1, 1.0]
+    cv: 3
+    """
+)  # lines: 1 name, 2 data, 3 dataset, 4 estimator, 5 name, 6 params, 7 search,
+#         8 method, 9 space, 10 C, 11 cv
+
+CSV = "a,b,city,churn\n1,2,x,0\n3,4,y,1\n5,6,x,0\n7,8,y,1\n"
+
+
+def patch(*pairs, base=BASE):
+    text = base
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+# (id, study text, key path, expected message fragment, line or None)
+CASES = [
+    ("missing-data", patch(("data:\n  dataset: iris\n", "")), "data",
+     "required key is missing", None),
+    ("missing-space", patch(("  space:\n    C: [0.1, 1.0]\n", "")), "search.space",
+     "required key is missing", 7),
+    ("missing-estimator-name", patch(("  name: logistic_regression\n", "")), "estimator.name",
+     "required key is missing", 4),
+    ("unknown-top-key", patch(("cv: 3", "cv: 3\noutptu: runs/x")), "outptu",
+     "unknown key; did you mean 'output'?", 12),
+    ("unknown-search-key", patch(("method: grid", "method: random\n  n_iters: 3")),
+     "search.n_iters", "unknown key; did you mean 'n_iter'?", 9),
+    ("unknown-dataset", patch(("dataset: iris", "dataset: digit")), "data.dataset",
+     "must be one of digits, iris, wine, breast_cancer, diabetes, got 'digit'; "
+     "did you mean 'digits'?", 3),
+    ("unknown-estimator", patch(("name: logistic_regression", "name: logistic_regresion")),
+     "estimator.name",
+     "unknown estimator, got 'logistic_regresion'; did you mean 'logistic_regression'?", 5),
+    ("disallowed-import", patch(("name: logistic_regression", "name: 'os.path:join'")),
+     "estimator.name", "import path 'os.path:join' is outside the allowed modules "
+     "(sklearn, hpsearch)", 5),
+    ("bad-import-syntax", patch(("name: logistic_regression", "name: 'sklearn.linear_model:'")),
+     "estimator.name", "an import path must look like 'package.module:ClassName'", 5),
+    ("import-no-class", patch(("params: {max_iter: 50}", "params: {}"),
+                              ("name: logistic_regression", "name: 'sklearn.linear_model:Ridgee'")),
+     "estimator.name", "module 'sklearn.linear_model' has no class 'Ridgee'; did you mean 'Ridge'?",
+     5),
+    ("unknown-estimator-param", patch(("{max_iter: 50}", "{max_iter: 50, CC: 1}")),
+     "estimator.params.CC", "not a parameter of LogisticRegression; did you mean 'C'?", 6),
+    ("bad-estimator-param", patch(("{max_iter: 50}", "{max_iter: -5}")), "estimator.params",
+     "The 'max_iter' parameter of LogisticRegression must be an int in the range [0, inf). "
+     "Got -5 instead", 6),
+    ("unknown-space-param", patch(("    C: [0.1, 1.0]", "    CC: [0.1, 1.0]")),
+     "search.space.CC", "not a parameter of LogisticRegression; did you mean 'C'?", 10),
+    ("unknown-method", patch(("method: grid", "method: bayes")), "search.method",
+     "must be one of grid, random, optuna, halving, hyperband, got 'bayes'", 8),
+    ("n-iter-zero", patch(("method: grid", "method: random\n  n_iter: 0")), "search.n_iter",
+     "must be >= 1, got 0", 9),
+    ("n-iter-type", patch(("method: grid", "method: random\n  n_iter: ten")), "search.n_iter",
+     "must be an integer, got 'ten'", 9),
+    ("option-of-other-method", patch(("method: grid", "method: random\n  n_trials: 5")),
+     "search.n_trials", "not an option of method 'random' (its options: n_iter), got 5", 9),
+    ("log-low-zero", patch(("C: [0.1, 1.0]", "C: {type: float, low: 0, high: 10, log: true}")),
+     "search.space.C.low", "must be > 0 when log is true, got 0", 10),
+    ("low-above-high", patch(("C: [0.1, 1.0]", "C:\n      type: float\n      low: 5\n      high: 1e-1")),
+     "search.space.C.low", "must be < high=0.1, got 5", 12),
+    ("int-float-bound", patch(("C: [0.1, 1.0]", "C: {type: int, low: 1.5, high: 4}")),
+     "search.space.C.low", "must be an integer for type 'int', got 1.5", 10),
+    ("space-scalar", patch(("C: [0.1, 1.0]", "C: 0.5")), "search.space.C",
+     "must be a list of choices or a mapping with a 'type' key", 10),
+    ("categorical-no-choices", patch(("C: [0.1, 1.0]", "C: {type: categorical}")),
+     "search.space.C.choices", "required key is missing for type 'categorical'", 10),
+    ("dimension-type", patch(("C: [0.1, 1.0]", "C: {type: floatt, low: 1, high: 2}")),
+     "search.space.C.type", "must be one of float, int, categorical, got 'floatt'; did you mean "
+     "'float'?", 10),
+    ("dimension-unknown-key", patch(("C: [0.1, 1.0]", "C: {type: float, low: 1, hihg: 2}")),
+     "search.space.C.hihg", "unknown key; did you mean 'high'?", 10),
+    ("when-unknown-param", patch(("C: [0.1, 1.0]",
+                                  "C: [0.1, 1.0]\n    l1_ratio: {type: float, low: 0.1, high: 0.9,"
+                                  " when: {penalt: elasticnet}}")),
+     "search.space.l1_ratio.when.penalt",
+     "a condition must name another searched parameter, got 'penalt'", 11),
+    ("grid-float-without-n", patch(("C: [0.1, 1.0]", "C: {type: float, low: 0.1, high: 10}")),
+     "search.space.C", "A continuous Float for parameter 'C' has no grid", 10),
+    ("cv-unknown-name", patch(("cv: 3", "cv: kfolds")), "cv",
+     "must be one of holdout, kfold, stratified_kfold, group_kfold, loo, lpo, monte_carlo, "
+     "got 'kfolds'; did you mean 'kfold'?", 11),
+    ("cv-option-of-other", patch(("cv: 3", "cv: {method: kfold, n_splits: 3, swap: true}")),
+     "cv.swap", "not an option of splitter 'kfold' (its options: n_splits, shuffle), got true", 11),
+    ("cv-too-few-folds", patch(("cv: 3", "cv: 1")), "cv", "must be >= 2, got 1", 11),
+    ("cv-exploding-lpo", patch(("cv: 3", "cv: {method: lpo, p: 3}")), "cv",
+     "LeavePOut(p=3) on n_samples=120 would make C(120, 3) = 280,840 splits, more than "
+     "max_splits=10,000. Use MonteCarloCV", 11),
+    ("cv-type", patch(("cv: 3", "cv: [1, 2]")), "cv",
+     "must be a number of folds, a splitter name or a mapping with 'method'", 11),
+    ("unknown-metric", patch(("cv: 3", "cv: 3\nscoring: acuracy")), "scoring",
+     "unknown metric, got 'acuracy'; did you mean 'accuracy'?", 12),
+    ("refit-not-a-metric", patch(("cv: 3", "cv: 3\nscoring: [accuracy, f1_macro]\nrefit: f1")),
+     "refit", "must be one of the scoring metrics (accuracy, f1_macro), got 'f1'", 13),
+    ("test-size-range", patch(("dataset: iris", "dataset: iris\n  test_size: 1.5")),
+     "data.test_size", "must be < 1.0, got 1.5", 4),
+    ("two-sources", patch(("dataset: iris", "dataset: iris\n  path: x.csv")), "data",
+     "give exactly one of 'dataset' (a bundled name) or 'path'", 2),
+    ("csv-not-found", patch(("dataset: iris", "path: nowhere.csv\n  target: y")), "data.path",
+     "file not found, got 'nowhere.csv'", 3),
+    ("csv-bad-target", patch(("dataset: iris", "path: data.csv\n  target: churnn")), "data.target",
+     "no column 'churnn' in data.csv; did you mean 'churn'?", 4),
+    ("n-jobs-zero", patch(("cv: 3", "cv: 3\nn_jobs: 0")), "n_jobs",
+     "must be a positive integer or -1 (all cores), got 0", 12),
+    ("scheduler-without-dask", patch(("cv: 3", "cv: 3\nbackend: {scheduler: 'tcp://h:8786'}")),
+     "backend.scheduler", "only with name 'dask', got 'tcp://h:8786'", 12),
+    ("seed-negative", patch(("name: t", "name: t\nseed: -1")), "seed", "must be >= 0, got -1", 2),
+    ("error-score-word", patch(("cv: 3", "cv: 3\nerror_score: ignore")), "error_score",
+     "must be one of raise, nan, got 'ignore'", 12),
+    ("section-not-mapping", patch(("data:\n  dataset: iris", "data: iris")), "data",
+     "must be a mapping, got 'iris'", 2),
+    ("yaml-syntax", patch(("  method: grid", "  method: grid\n   bad: indent")), None,
+     "invalid YAML", 9),
+    ("yaml-unclosed", patch(("{max_iter: 50}", "{max_iter: 50")), None, "invalid YAML", None),
+    ("python-object-tag", patch(("dataset: iris", "dataset: !!python/object/apply:os.system [ls]")),
+     "data.dataset", "YAML tag '!!python/object/apply:os.system' is not allowed", 3),
+    ("python-name-tag", patch(("C: [0.1, 1.0]", "C: !!python/name:os.system ''")),
+     "search.space.C", "YAML tag '!!python/name:os.system' is not allowed", 10),
+    ("duplicate-key", patch(("cv: 3", "cv: 3\ncv: 4")), "cv", "duplicate key (first at line 11)",
+     12),
+    ("not-a-mapping", "- data\n- search\n", None, "a study file must be a mapping of sections", 1),
+    ("empty-file", "", None, "the study file is empty", None),
+]
+
+
+@pytest.mark.parametrize("text,path,fragment,line", [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_malformed_study(tmp_path, monkeypatch, capsys, text, path, fragment, line):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.csv").write_text(CSV)
+    study = tmp_path / "study.yaml"
+    study.write_text(text)
+    assert main([str(study), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "Traceback" not in err + captured.out
+    expected = f"{path}: {fragment}" if path else fragment
+    assert expected in err, err
+    if line is not None:
+        assert f"(line {line})" in err.splitlines()[0], err
+    assert err.startswith(f"hpsearch: error in {study}: ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_at_least_25_cases():
+    assert len(CASES) >= 25
+
+
+def test_all_errors_of_a_file_are_listed(tmp_path, capsys):
+    study = tmp_path / "s.yaml"
+    study.write_text(patch(("dataset: iris", "dataset: irs"), ("cv: 3", "cv: 3\nn_jobs: 0")))
+    assert main([str(study)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2
+    assert "data.dataset: must be one of" in err[0] and "(line 3)" in err[0]
+    assert "n_jobs: must be a positive integer" in err[1] and "(line 12)" in err[1]
+
+
+def test_missing_study_file(tmp_path, capsys):
+    assert main([str(tmp_path / "nope.yaml")]) == 2
+    assert "study file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--n-jobs", "x"], ["--bogus"], []], ids=["type", "unknown", "none"])
+def test_bad_arguments(tmp_path, capsys, argv):
+    study = tmp_path / "s.yaml"
+    study.write_text(BASE)
+    args = argv if argv == [] else [str(study), *argv]
+    assert main(args) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_allow_module_opens_an_import_path(tmp_path, capsys):
+    study = tmp_path / "s.yaml"
+    study.write_text(patch(("name: logistic_regression", "name: 'sklearn.linear_model:LogisticRegression'")))
+    assert main([str(study), "--dry-run"]) == 0
+    assert "LogisticRegression" in capsys.readouterr().out
+
+
+def test_subprocess_python_object_tag(tmp_path):
+    study = tmp_path / "evil.yaml"
+    study.write_text(patch(("dataset: iris", "dataset: !!python/object/apply:os.system ['echo PWNED']")))
+    proc = subprocess.run([sys.executable, "-m", "hpsearch", str(study)], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert "PWNED" not in proc.stdout + proc.stderr.replace("echo PWNED", "")
+    assert "Traceback" not in proc.stderr
+    assert "data.dataset: YAML tag '!!python/object/apply:os.system' is not allowed" in proc.stderr
+    assert "(line 3)" in proc.stderr
