@@ -310,7 +310,7 @@ class _BaseMLP(BaseEstimator):
         self.coefs_, self.intercepts_, self.prelu_alphas_ = self._network.unpack(flat)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__
         for key in ("coefs_", "intercepts_", "prelu_alphas_", "_final_theta"):
             state.pop(key, None)
         return state
@@ -473,7 +473,10 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         with np.errstate(over="ignore", under="ignore"):
-            return self._network.predict(X, self._final_theta).astype(np.float64, copy=False)
+            # computed in float64 whatever the working dtype: a row's prediction then does not
+            # depend on which other rows share its matrix product (BLAS picks kernels by
+            # shape), and the weights are used at full precision; training speed is unchanged
+            return self._network.predict(X, self._final_theta, dtype=np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -177,16 +177,23 @@ class Network:
         self.backward(P)
         return loss
 
-    def predict(self, X, flat=None, chunk=2048):
-        """Output activations for all rows of ``X`` using parameters ``flat`` (default ``theta``)."""
-        params = self._p if flat is None else self.views(flat)
+    def predict(self, X, flat=None, chunk=2048, dtype=None):
+        """Output activations for all rows of ``X``.
+
+        Uses the parameters ``flat`` (default ``theta``), computing in ``dtype`` (default the
+        working dtype), in chunks of ``chunk`` rows with private buffers (so prediction never
+        touches the training workspace).
+        """
+        flat = self.theta if flat is None else flat
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        params = self.views(flat.astype(dtype, copy=False))
         n = X.shape[0]
-        out = np.empty((n, self.sizes[-1]), self.dtype)
+        out = np.empty((n, self.sizes[-1]), dtype)
         cap = max(1, min(n, chunk))
-        ws = self.workspace(cap)  # private buffers: predict never touches training state
+        ws = [layer.workspace(cap, dtype) for layer in self.layers]
         for start in range(0, n, cap):
             stop = min(start + cap, n)
-            Xc = np.ascontiguousarray(X[start:stop], dtype=self.dtype)
+            Xc = np.ascontiguousarray(X[start:stop], dtype=dtype)
             out[start:stop] = self.forward(Xc, params, ws, training=False)
         return out
 
