@@ -148,6 +148,7 @@ ERRORS = [
     (lambda: from_spec({"type": "int", "low": 0}, "k"), "Missing key(s) ['high'] for a int dimension for parameter 'k'."),
     (lambda: from_spec({"type": "categorical", "choices": "relu"}, "act"), "`choices` must be a non-empty list, but got (choices='relu') for parameter 'act'."),
     (lambda: from_spec({"type": "float", "low": 1, "high": 0}, "alpha"), "`low <= high` must hold, but got (low=1, high=0) for parameter 'alpha'."),
+    (lambda: from_spec({"type": "float", "low": "a", "high": 1}, "lr"), "`low` and `high` must be real numbers, but got (low='a', high=1) for parameter 'lr'."),
     (lambda: from_spec(0.5, "alpha"), "Parameter 'alpha': a single value 0.5 is not a search dimension"),
     (lambda: Categorical([(1,), (2,)]).decode("(3,)"), "Value '(3,)' is not one of the encoded choices ['(1,)', '(2,)']."),
 ]
@@ -335,6 +336,10 @@ def test_from_spec_forms():
     assert from_spec(["relu", "tanh"], "act") == Categorical(["relu", "tanh"])
     assert from_spec([[10], [20, 10]], "h") == Categorical([(10,), (20, 10)])
     assert from_spec({"choices": [1, 2]}, "k") == Categorical([1, 2])
+    # PyYAML reads "1e-3" as a string: numeric strings are accepted for floats
+    assert from_spec({"type": "float", "low": "1e-3", "high": 1}, "lr") == Float(1e-3, 1.0)
+    assert Categorical(np.array([1, 2])).to_optuna().choices == (1, 2)
+    assert Float(np.float64(0.5), np.float32(1)).to_spec() == {"type": "float", "low": 0.5, "high": 1.0}
     assert from_spec({"type": "float", "low": 1e-3, "high": 1, "log": True}).to_spec() == {
         "type": "float", "low": 1e-3, "high": 1, "log": True
     }

@@ -184,7 +184,8 @@ class _Range(Dimension):
 
     def to_spec(self):
         """Plain dict for study files: ``{"type", "low", "high"[, "log", "n", "when"]}``."""
-        spec = {"type": self._kind, "low": self.low, "high": self.high}
+        cast = int if self._kind == "int" else float
+        spec = {"type": self._kind, "low": cast(self.low), "high": cast(self.high)}
         if self.log:
             spec["log"] = True
         if self.n is not None:
@@ -343,8 +344,11 @@ class Categorical(Dimension):
     name: str = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
-        if isinstance(self.choices, (list, tuple, range, np.ndarray)):
-            object.__setattr__(self, "choices", tuple(self.choices))
+        choices = self.choices
+        if isinstance(choices, np.ndarray):
+            choices = choices.tolist()  # NumPy scalars -> Python values
+        if isinstance(choices, (list, tuple, range)):
+            object.__setattr__(self, "choices", tuple(choices))
 
     def _validate(self):
         super()._validate()
@@ -457,6 +461,15 @@ class Distribution(Dimension):
             f"A scipy.stats distribution{_where(self.name)} has no study-file form; use "
             f"Float/Int/Categorical."
         )
+
+
+def _float_or_same(value):
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _to_lists(value):
@@ -791,4 +804,7 @@ def from_spec(obj, name=None):
     missing = [key for key in ("low", "high") if key not in spec]
     if missing:
         raise ValueError(f"Missing key(s) {missing} for a {kind} dimension{_where(name)}.")
+    if kind == "float":  # PyYAML reads 1e-3 (no dot) as a string
+        for key in ("low", "high"):
+            spec[key] = _float_or_same(spec[key])
     return _SPEC_CLASSES[kind](**spec).named(name)
