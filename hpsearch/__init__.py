@@ -22,6 +22,7 @@ _EXPORTS = {
     "GroupKFold": "hpsearch.model_selection.split",
     "make_cv": "hpsearch.model_selection.split",
     "count_fits": "hpsearch.model_selection.split",
+    "check_n_splits": "hpsearch.model_selection.split",
     # searches
     "GridSearchCV": "hpsearch.model_selection.grid",
     "RandomSearchCV": "hpsearch.model_selection.random",

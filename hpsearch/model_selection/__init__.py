@@ -12,6 +12,7 @@ _EXPORTS = {
     "GroupKFold": "split",
     "make_cv": "split",
     "count_fits": "split",
+    "check_n_splits": "split",
     "GridSearchCV": "grid",
     "RandomSearchCV": "random",
     "OptunaSearchCV": "bayes",
