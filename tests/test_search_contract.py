@@ -1,0 +1,100 @@
+"""One contract every search class passes.
+
+``SEARCHES`` maps a readable id to a factory ``(estimator, space, **common) -> search``.
+Strategies built on the engine (Optuna, halving, Hyperband) add their entry here.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+from hpsearch.model_selection.grid import GridSearchCV
+from hpsearch.model_selection.random import RandomSearchCV
+
+SPACE = {"alpha": [0.01, 0.1, 1.0, 10.0]}
+
+SEARCHES = {
+    "grid": lambda est, space, **kw: GridSearchCV(est, space, **kw),
+    "random": lambda est, space, **kw: RandomSearchCV(est, space, n_iter=3, **kw),
+}
+
+
+class FailingRidge(Ridge):
+    def fit(self, X, y, sample_weight=None):
+        if self.alpha > 5:
+            raise RuntimeError("too large")
+        return super().fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_diabetes(return_X_y=True)
+    return X[:200], y[:200]
+
+
+@pytest.fixture(params=sorted(SEARCHES), ids=sorted(SEARCHES))
+def make(request):
+    return SEARCHES[request.param]
+
+
+def test_fit_gives_sklearn_attributes_consistent_with_cv_results(make, data):
+    X, y = data
+    search = make(Ridge(), SPACE, cv=3, random_state=0, return_train_score=True)
+    assert search.fit(X, y) is search
+    res = search.cv_results_
+    n = len(res["params"])
+    assert n >= 1
+    for key in ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time",
+                "param_alpha", "split0_test_score", "split2_test_score",
+                "mean_test_score", "std_test_score", "rank_test_score",
+                "split0_train_score", "mean_train_score", "std_train_score", "error"):
+        assert len(res[key]) == n, key
+    assert res["rank_test_score"].dtype == np.int32
+    assert res["rank_test_score"][search.best_index_] == 1
+    assert search.best_params_ == res["params"][search.best_index_]
+    assert search.best_score_ == res["mean_test_score"][search.best_index_]
+    assert search.best_estimator_.get_params()["alpha"] == search.best_params_["alpha"]
+    assert search.n_splits_ == 3 and search.multimetric_ is False
+    np.testing.assert_allclose(search.predict(X[:3]), search.best_estimator_.predict(X[:3]))
+    assert len(search.results_frame()) == 3 * n
+
+
+def test_same_seed_same_results(make, data):
+    X, y = data
+    a = make(Ridge(), SPACE, cv=3, random_state=1).fit(X, y).cv_results_
+    b = make(Ridge(), SPACE, cv=3, random_state=1).fit(X, y).cv_results_
+    assert a["params"] == b["params"]
+    np.testing.assert_array_equal(a["mean_test_score"], b["mean_test_score"])
+
+
+def test_every_finished_candidate_is_a_trial_of_the_study(make, data):
+    X, y = data
+    search = make(Ridge(), SPACE, cv=3, random_state=0).fit(X, y)
+    trials = search.study_.trials
+    assert len(trials) >= len({repr(p) for p in search.cv_results_["params"]})
+    for trial in trials:
+        assert trial.state.name in ("COMPLETE", "PRUNED", "FAIL")
+        assert "params" in trial.user_attrs
+
+
+def test_a_failing_fit_does_not_stop_the_search(make, data):
+    X, y = data
+    search = make(FailingRidge(), {"alpha": [10.0, 20.0, 0.1]}, cv=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    res = search.cv_results_
+    failed = [i for i, p in enumerate(res["params"]) if p["alpha"] > 5]
+    assert failed and all("too large" in res["error"][i] for i in failed)
+    assert all(np.isnan(res["mean_test_score"][i]) for i in failed)
+
+
+def test_clone_and_parameter_validation(make):
+    search = make(Ridge(), SPACE, cv=3, error_score="oops")
+    assert clone(search).get_params()["cv"] == 3
+    with pytest.raises(ValueError, match="The 'error_score' parameter of .* must be"):
+        search.fit(np.zeros((10, 2)), np.zeros(10))
