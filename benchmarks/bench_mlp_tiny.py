@@ -42,7 +42,8 @@ def run(quick=False, repeats=3):
         extra = {k: v for k, v in W.no_early_stop(epochs).items() if k in cls().get_params()}
         ours = cls(**params, **extra)
         cases = {"hp": lambda: _fit_wall(ours, X, y, epochs), **cases}
-        note += f", hpsearch dtype={ours.get_params().get('dtype')}"
+        dtype = ours.get_params().get("dtype")
+        note += f", hpsearch dtype={getattr(dtype, '__name__', dtype)}"
     except Skip as skip:
         note = f"skipped: {skip}"
     for fn in cases.values():  # warm-up round
