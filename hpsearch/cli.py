@@ -45,6 +45,21 @@ def make_parser():
     return p
 
 
+def _quiet_warnings():
+    """Hide per-fit ConvergenceWarnings (epoch budgets are short on purpose in searches).
+
+    Worker processes started from here inherit ``PYTHONWARNINGS`` (UserWarnings, of which
+    ConvergenceWarning is one); ``--debug`` keeps every warning.
+    """
+    import os
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning")
+
+
 def _err(text):
     print(text, file=sys.stderr, flush=True)
 
@@ -84,6 +99,8 @@ def main(argv=None):
     if args.n_jobs == 0:
         _err("hpsearch: error: --n-jobs must be a positive integer or -1, got 0")
         return EXIT_USAGE
+    if not args.debug:
+        _quiet_warnings()
     from hpsearch.study.build import Options, build
     from hpsearch.study.errors import StudyError
     from hpsearch.study.loader import load_study

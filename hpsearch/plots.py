@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["search_history", "param_effect", "learning_curves", "history_frame"]
+__all__ = ["search_history", "param_effect", "learning_curves", "history_frame", "epoch_curves"]
 
 
 def _pyplot():
@@ -114,7 +114,7 @@ def history_frame(estimator):
     if history:
         frame = pd.DataFrame(history)
         keep = [c for c in frame if ("loss" in c or "score" in c)
-                and np.issubdtype(frame[c].dtype, np.number)]
+                and np.issubdtype(frame[c].dtype, np.number) and frame[c].notna().any()]
         if keep:
             return frame[keep]
     curve = getattr(est, "loss_curve_", None)
@@ -122,17 +122,58 @@ def history_frame(estimator):
         return None
     frame = pd.DataFrame({"train_loss": curve})
     val = getattr(est, "validation_scores_", None)
-    if val is not None and len(val) == len(curve):
+    if val is not None and len(val) == len(curve) and np.isfinite(val).any():
         frame["validation_score"] = val
     return frame
 
 
-def learning_curves(estimator, path):
-    """Training loss (left axis) and validation score/loss (right axis) per epoch.
+def epoch_curves(estimator, X, y, *, classifier, validation_fraction=0.2, random_state=0):
+    """Train a clone of ``estimator`` epoch by epoch on part of ``(X, y)`` and record the
+    training loss, the validation loss and the validation score of every epoch.
 
-    Returns None when the estimator records no per-epoch history.
+    For a (pipeline ending in an) estimator with ``partial_fit`` and ``loss_`` such as the
+    MLP; the number of epochs is the fitted estimator's ``n_iter_``.  Returns a DataFrame,
+    or None when the estimator cannot be trained this way.
     """
-    frame = history_frame(estimator)
+    import pandas as pd
+    from sklearn.base import clone
+    from sklearn.metrics import log_loss, mean_squared_error
+    from sklearn.model_selection import train_test_split
+
+    final = _final_step(estimator)
+    n_epochs = int(getattr(final, "n_iter_", 0) or 0)
+    if not (hasattr(final, "partial_fit") and hasattr(final, "loss_")) or n_epochs < 1:
+        return None
+    Xa, Xb, ya, yb = train_test_split(
+        X, y, test_size=validation_fraction, random_state=random_state,
+        stratify=y if classifier else None,
+    )
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        pre = clone(estimator[:-1]).fit(Xa, ya)
+        Xa, Xb = pre.transform(Xa), pre.transform(Xb)
+    model = clone(final)
+    kw = {"classes": np.unique(y)} if classifier else {}
+    rows = []
+    for epoch in range(1, n_epochs + 1):
+        model.partial_fit(Xa, ya, **kw)
+        if classifier:
+            val_loss = log_loss(yb, model.predict_proba(Xb), labels=kw["classes"])
+        else:
+            val_loss = 0.5 * mean_squared_error(yb, model.predict(Xb))
+        rows.append({"epoch": epoch, "train_loss": float(model.loss_),
+                     "validation_loss": float(val_loss),
+                     "validation_score": float(model.score(Xb, yb))})
+    return pd.DataFrame(rows).set_index("epoch")
+
+
+def learning_curves(estimator, path, *, frame=None):
+    """Training and validation loss (left axis) and validation score (right axis) per epoch.
+
+    ``frame``: per-epoch columns (from :func:`epoch_curves`); by default the estimator's
+    own ``history_``. Returns None when there is no per-epoch history.
+    """
+    frame = history_frame(estimator) if frame is None else frame
     if frame is None or frame.empty:
         return None
     plt = _pyplot()

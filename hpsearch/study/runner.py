@@ -135,7 +135,14 @@ def _plots(plan, cv_df, metric, out, model):
         made.append((f"Score vs {report.short(name)}", plots.param_effect(
             cv_df, name, out / "plots" / f"param_{safe}.png", metric=metric, log=log)))
     if model is not None:
-        path = plots.learning_curves(model, out / "plots" / "learning_curves.png")
+        try:
+            frame = plots.epoch_curves(model, plan.X_train, plan.y_train,
+                                       classifier=plan.classifier, random_state=plan.study.seed)
+        except Exception:  # a plot must never fail a finished run; fall back to history_
+            frame = None
+        if frame is not None:
+            frame.to_csv(out / "learning_curves.csv")
+        path = plots.learning_curves(model, out / "plots" / "learning_curves.png", frame=frame)
         if path is not None:
             made.append(("Learning curves of the best model", path))
     return [(title, str(Path(p).relative_to(out))) for title, p in made]
