@@ -1,4 +1,4 @@
-"""Output layers and their losses, with fused output deltas (LECTURE.md §1).
+r"""Output layers and their losses, with fused output deltas (LECTURE.md §1).
 
 Each entry of :data:`LOSSES` pairs an output activation with its matching loss, so that the
 gradient with respect to the output pre-activation ``Z`` takes one cheap form, written in place

@@ -152,32 +152,56 @@ class Adam(Optimizer):
         \hat m_t = \frac{m_t}{1-\beta_1^t}, \quad \hat v_t = \frac{v_t}{1-\beta_2^t}, \quad
         \theta \leftarrow \theta - \eta\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
 
-    computed as :math:`\theta - \frac{\eta\sqrt{1-\beta_2^t}}{1-\beta_1^t}\cdot
-    \frac{m_t}{\sqrt{v_t} + \epsilon\sqrt{1-\beta_2^t}}` (the same number, fewer array passes).
+    The same numbers with fewer passes over memory: the stored moments are
+    :math:`m' = m/(1-\beta_1)` and :math:`v' = v/(1-\beta_2)`, whose updates
+    :math:`m' \leftarrow \beta_1 m' + g`, :math:`v' \leftarrow \beta_2 v' + g^2` need no
+    scaling of ``g``, and the step is
+    :math:`\theta \leftarrow \theta - \frac{\eta (1-\beta_1)\sqrt{1-\beta_2^t}}
+    {(1-\beta_1^t)\sqrt{1-\beta_2}} \cdot \frac{m'}{\sqrt{v'} + \epsilon
+    \sqrt{1-\beta_2^t}/\sqrt{1-\beta_2}}`.
+    The lecture's moments are the properties :attr:`m` and :attr:`v`.
     """
 
     def __init__(self, n_params, dtype, *, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **options):
         super().__init__(n_params, dtype, **options)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
-        self.m = self._zeros(n_params)
-        self.v = self._zeros(n_params)
+        self._m = self._zeros(n_params)
+        self._v = self._zeros(n_params)
+        self._scaled_by = (self.beta_1, self.beta_2)
+
+    @property
+    def m(self):
+        """First moment :math:`m_t` of the lecture's formula."""
+        return self._m * (1.0 - self._scaled_by[0])
+
+    @property
+    def v(self):
+        """Second moment :math:`v_t` of the lecture's formula."""
+        return self._v * (1.0 - self._scaled_by[1])
+
+    def _rescale(self):
+        """Keep the stored moments consistent when beta_1/beta_2 change (warm start)."""
+        (o1, o2), (b1, b2) = self._scaled_by, (self.beta_1, self.beta_2)
+        self._m *= self.dtype.type((1.0 - o1) / (1.0 - b1))
+        self._v *= self.dtype.type((1.0 - o2) / (1.0 - b2))
+        self._scaled_by = (b1, b2)
 
     def _update(self, theta, g):
         f = self.dtype.type
+        if self._scaled_by != (self.beta_1, self.beta_2):
+            self._rescale()
         b1, b2, t = self.beta_1, self.beta_2, self.t
-        m, v, tmp = self.m, self.v, self._tmp
+        m, v, tmp = self._m, self._v, self._tmp
         m *= f(b1)
-        np.multiply(g, f(1.0 - b1), out=tmp)
-        m += tmp
+        m += g
         v *= f(b2)
         np.multiply(g, g, out=g)
-        g *= f(1.0 - b2)
         v += g
-        c1, c2 = 1.0 - b1**t, math.sqrt(1.0 - b2**t)
+        c2 = math.sqrt((1.0 - b2**t) / (1.0 - b2))
         np.sqrt(v, out=tmp)
         tmp += f(self.epsilon * c2)
         np.divide(m, tmp, out=tmp)
-        tmp *= f(self.learning_rate_init * c2 / c1)
+        tmp *= f(self.learning_rate_init * (1.0 - b1) * c2 / (1.0 - b1**t))
         theta -= tmp
 
 
