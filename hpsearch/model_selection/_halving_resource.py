@@ -1,0 +1,108 @@
+"""What a budget means for an estimator: epochs, samples, or any integer parameter.
+
+Halving, Hyperband and pruned Optuna trials all raise a *resource* rung by rung
+(``LECTURE.md`` §7, dynamic resource allocation). :func:`resource_plan` looks once at the
+estimator and says which parameter carries the budget and whether a (candidate, split) can
+continue from its saved training state (``DESIGN.md`` decision 2) instead of refitting:
+
+============== ================================ =========================================
+resource       budget given to the engine       continues training
+============== ================================ =========================================
+``"epochs"``   ``{"max_iter": r}`` (or           when the estimator (the last step of a
+               ``"<step>__max_iter"``)           Pipeline) has ``warm_start``, or it has
+                                                ``partial_fit``
+``"n_samples"`` ``{"n_samples": r}`` (train      never
+               folds subsampled to r rows)
+any name       ``{name: r}``                    never (refit at each budget)
+============== ================================ =========================================
+"""
+
+from dataclasses import dataclass
+from numbers import Integral
+
+__all__ = ["ResourcePlan", "resource_plan"]
+
+EPOCH_PARAM = "max_iter"
+
+
+@dataclass(frozen=True)
+class ResourcePlan:
+    """How a search spends a budget on an estimator.
+
+    Attributes
+    ----------
+    resource : str
+        What the user asked for (``"epochs"``, ``"n_samples"`` or a parameter name).
+    param : str
+        Key of the budget dict handed to ``evaluate(resources=...)``.
+    continues : bool
+        Raise the budget with ``continue_training=True``.
+    default_max : int or None
+        The estimator's own value of ``param`` (what ``max_resources="auto"`` means for a
+        parameter); None for ``"n_samples"``.
+    """
+
+    resource: str
+    param: str
+    continues: bool
+    default_max: int | None
+
+    def budget(self, n_resources):
+        """The ``resources`` dict of one rung."""
+        return {self.param: int(n_resources)}
+
+
+def _last_step_prefix(estimator):
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list) and steps:
+        return f"{steps[-1][0]}__"
+    return ""
+
+
+def resource_plan(estimator, resource, *, owner):
+    """Resolve ``resource`` for ``estimator``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+    resource : str
+        ``"epochs"``, ``"n_samples"`` or an integer parameter of the estimator
+        (``step__param`` names for pipelines).
+    owner : str
+        Class name for error messages.
+
+    Returns
+    -------
+    ResourcePlan
+    """
+    params = estimator.get_params(deep=True)
+    if resource == "n_samples":
+        return ResourcePlan("n_samples", "n_samples", False, None)
+    if resource == "epochs":
+        prefix = _last_step_prefix(estimator)
+        name = f"{prefix}{EPOCH_PARAM}"
+        if name not in params:
+            name = EPOCH_PARAM if EPOCH_PARAM in params else None
+            prefix = ""
+        if name is None:
+            raise ValueError(
+                f"The 'resource' parameter of {owner} is 'epochs', which needs an "
+                f"estimator with a '{EPOCH_PARAM}' parameter (itself or the last step of a "
+                f"Pipeline); {type(estimator).__name__} has none. Use resource='n_samples' "
+                "or the name of an integer parameter."
+            )
+        continues = f"{prefix}warm_start" in params or hasattr(estimator, "partial_fit")
+        return ResourcePlan("epochs", name, continues, _int_or_none(params[name]))
+    if not isinstance(resource, str) or resource not in params:
+        raise ValueError(
+            f"The 'resource' parameter of {owner} must be 'epochs', 'n_samples' or the name "
+            f"of an integer parameter of {type(estimator).__name__}. Got {resource!r} "
+            "instead."
+        )
+    return ResourcePlan(resource, resource, False, _int_or_none(params[resource]))
+
+
+def _int_or_none(value):
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        return int(value)
+    return None

@@ -1,0 +1,486 @@
+"""Successive halving and Hyperband that continue training instead of starting over.
+
+Dynamic resource allocation (``LECTURE.md`` §7; Jamieson & Talwalkar, 2016; Li et al.,
+2018): every round scores all surviving candidates on *every* split at the round's budget
+and keeps the best ``1/factor``. With ``resource="epochs"`` and an estimator that can
+continue (hpsearch's MLP; anything with ``warm_start`` or ``partial_fit``), a survivor is
+not refitted: each (candidate, split) continues from its saved training state, so a
+candidate trained 3, then 9, then 27 epochs ends exactly where straight training to 27
+ends, and a round costs only its *additional* epochs (``DESIGN.md`` decisions 2 and 5).
+
+The strategies only decide (which candidates, what budget, who survives); the engine
+fits. Rung scores are recorded as intermediate values of one Optuna trial per candidate
+(eliminated candidates end PRUNED), so the study resumes and shows in optuna-dashboard.
+"""
+
+from math import ceil
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _num_samples
+
+from ._base import BaseSearchCV
+from ._halving_resource import resource_plan
+from ._halving_schedule import (
+    halving_schedule,
+    hyperband_brackets,
+    resolve_min_resources,
+    resolve_n_candidates,
+    smallest_resources,
+)
+
+__all__ = ["HalvingSearchCV", "HyperbandSearchCV"]
+
+
+def top_k(scores, k):
+    """Indices of the ``k`` best scores, in their original order.
+
+    NaN (every split failed) counts as the worst score; ties keep the earlier candidate,
+    so the choice is deterministic.
+    """
+    scores = np.where(np.isnan(scores), -np.inf, np.asarray(scores, dtype=float))
+    order = np.argsort(-scores, kind="stable")[: max(1, k)]
+    return sorted(int(i) for i in order)
+
+
+class _BaseHalving(BaseSearchCV):
+    """Shared machinery: the budget of a rung and one run of successive halving."""
+
+    _parameter_constraints: dict = {
+        **BaseSearchCV._parameter_constraints,
+        "param_distributions": [dict, list],
+        "resource": [str],
+        "min_resources": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"smallest"}),
+        ],
+        "max_resources": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "factor": [Interval(Real, 1, None, closed="neither")],
+    }
+
+    def fit(self, X, y=None, *, groups=None, **fit_params):
+        """Run the search, then refit the best candidate of the last round.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+        groups : array-like of shape (n_samples,), default=None
+        **fit_params : dict
+            Passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        self._plan = resource_plan(self.estimator, self.resource, owner=type(self).__name__)
+        self._n_samples_orig = _num_samples(X)
+        self._n_classes = (
+            len(np.unique(np.asarray(y))) if y is not None and is_classifier(self.estimator)
+            else None
+        )
+        return super().fit(X, y, groups=groups, **fit_params)
+
+    # -- budgets -------------------------------------------------------------------
+    def _resolve_max_resources(self):
+        if self.max_resources != "auto":
+            return int(self.max_resources)
+        if self._plan.resource == "n_samples":
+            return int(self._n_samples_orig)
+        if self._plan.default_max is None:
+            raise ValueError(
+                f"max_resources='auto' needs an integer value of {self._plan.param!r} on "
+                f"the estimator to use as the largest budget; pass max_resources=<int>."
+            )
+        return self._plan.default_max
+
+    def _smallest(self):
+        return smallest_resources(
+            self._plan.resource, n_splits=self.n_splits_, n_classes=self._n_classes
+        )
+
+    def _check_candidates(self, candidates):
+        if self._plan.resource != "n_samples" and any(
+            self._plan.param in c for c in candidates
+        ):
+            raise ValueError(
+                f"Cannot use parameter {self._plan.param} as the resource since it is part "
+                "of the searched parameters."
+            )
+
+    # -- one run of successive halving ----------------------------------------------
+    def _successive_halving(self, evaluate, candidates, n_resources, n_keep, columns):
+        """Evaluate ``candidates`` at ``n_resources[0]``, keep ``n_keep[0]``, and so on.
+
+        Parameters
+        ----------
+        evaluate : callable
+        candidates : list of dict
+        n_resources : sequence of int
+            Budget of each round.
+        n_keep : sequence of int
+            Survivors after each round but the last.
+        columns : dict
+            Extra constant ``cv_results_`` columns of this run (e.g. Hyperband's bracket).
+        """
+        plan = self._plan
+        for itr, budget in enumerate(n_resources):
+            n = len(candidates)
+            more = {"iter": [itr] * n, "n_resources": [int(budget)] * n}
+            more.update({key: [value] * n for key, value in columns.items()})
+            if self.verbose:
+                print(f"iter: {itr}  n_candidates: {n}  n_resources: {budget}")
+            result = evaluate(
+                candidates,
+                more_results=more,
+                resources=plan.budget(budget),
+                continue_training=plan.continues,
+            )
+            if itr == len(n_resources) - 1:
+                break
+            keep = top_k(result.scores, min(n, n_keep[itr]))
+            dropped = [c for i, c in enumerate(candidates) if i not in keep]
+            evaluate.finish(dropped, "PRUNED")
+            evaluate.release(dropped if plan.continues else None)
+            candidates = [candidates[i] for i in keep]
+        evaluate.finish(candidates, "COMPLETE")
+        evaluate.release()
+        return candidates
+
+    # -- best row --------------------------------------------------------------------
+    def _final_rows(self, results):
+        """Rows eligible for ``best_index_``."""
+        iters = np.asarray(results["iter"])
+        return np.flatnonzero(iters == iters.max())
+
+    def _select_best_index(self, refit, refit_metric, results):
+        """The best row among the last round (as sklearn's halving), or ``refit(results)``."""
+        if callable(refit):
+            return refit(results)
+        rows = self._final_rows(results)
+        scores = np.asarray(results[f"mean_test_{refit_metric}"], dtype=float)[rows]
+        if np.isnan(scores).all():
+            return int(rows[0])
+        return int(rows[np.nanargmax(scores)])
+
+
+class HalvingSearchCV(_BaseHalving):
+    """Successive halving over random (or grid) candidates, continuing training per rung.
+
+    Round :math:`i` scores its :math:`n_i` candidates on every split with :math:`r_i`
+    resources and keeps the best :math:`\\lceil n_i / \\eta \\rceil`; then
+    :math:`r_{i+1} = \\eta\\, r_i` (``LECTURE.md`` §7, Jamieson & Talwalkar, 2016; the
+    schedule of scikit-learn's ``HalvingRandomSearchCV``, see
+    :func:`~hpsearch.model_selection._halving_schedule.halving_schedule`).
+
+    With ``resource="epochs"`` each (candidate, split) continues from its saved training
+    state when the estimator can (``warm_start`` or ``partial_fit``; for a Pipeline, its
+    last step): the rounds cost :math:`r_{\\text{last}}` epochs per surviving
+    (candidate, split) instead of :math:`\\sum_i r_i`, and with hpsearch's MLP the result
+    is bit-identical to training straight to the final budget. ``resource="n_samples"``
+    subsamples each training fold (test folds stay whole); any other integer parameter
+    (``n_estimators``) is set and the estimator refitted at each round.
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_distributions : dict or list of dicts
+        ``hpsearch.space`` dimensions, lists or scipy.stats distributions (also a grid:
+        see ``n_candidates="grid"``).
+    n_candidates : "exhaust", "grid" or int, default="exhaust"
+        Candidates of the first round: ``"exhaust"`` samples ``max_resources //
+        min_resources`` of them (so the last round uses as many resources as possible),
+        an int samples that many, ``"grid"`` takes every combination of a discrete space
+        (as ``HalvingGridSearchCV``).
+    resource : str, default="epochs"
+        ``"epochs"`` (the estimator's ``max_iter``), ``"n_samples"`` or the name of an
+        integer parameter.
+    min_resources : "smallest", "exhaust" or int, default="smallest"
+        Budget of the first round. ``"smallest"``: 1 epoch (or unit of the parameter), or
+        for ``n_samples`` ``2 * n_splits * n_classes`` rows; ``"exhaust"``: the largest
+        start whose last required round fits in ``max_resources``.
+    max_resources : "auto" or int, default="auto"
+        Largest budget: ``"auto"`` is the estimator's own value of the parameter
+        (``max_iter`` for epochs) or, for ``n_samples``, the number of samples.
+    factor : float, default=3
+        :math:`\\eta`, greater than 1.
+    aggressive_elimination : bool, default=False
+        Repeat the first budget until few enough candidates remain (as sklearn).
+    scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
+return_train_score, progress, storage, study_name, resume, backend
+        The common search parameters (see ``BaseSearchCV``). ``random_state`` seeds the
+        sampling of candidates and every fit.
+
+    Attributes
+    ----------
+    cv_results_ : dict
+        sklearn's layout with one row per (candidate, round), plus ``iter``,
+        ``n_resources`` and ``resources``.
+    best_index_, best_score_, best_params_, best_estimator_
+        The best candidate of the last round; the refit uses its final budget.
+    n_candidates_, n_resources_ : list of int
+        Candidates and budget of each round.
+    n_iterations_, n_possible_iterations_, n_required_iterations_ : int
+        As sklearn's halving searches.
+    min_resources_, max_resources_ : int
+    n_remaining_candidates_ : int
+        Candidates that would survive the last round.
+    study_ : optuna.Study
+        One trial per candidate, rung scores as intermediate values, eliminated ones PRUNED.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from hpsearch import HalvingSearchCV, MLPClassifier
+    >>> from hpsearch.space import Float
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = HalvingSearchCV(
+    ...     MLPClassifier((8,), max_iter=9, random_state=0),
+    ...     {"learning_rate_init": Float(1e-3, 1e-1, log=True)},
+    ...     n_candidates=9, cv=3, random_state=0,
+    ... ).fit(X, y)
+    >>> search.n_resources_, search.n_candidates_
+    ([1, 3, 9], [9, 3, 1])
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseHalving._parameter_constraints,
+        "n_candidates": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"exhaust", "grid"}),
+        ],
+        "min_resources": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"smallest", "exhaust"}),
+        ],
+        "aggressive_elimination": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_candidates="exhaust",
+        resource="epochs",
+        min_resources="smallest",
+        max_resources="auto",
+        factor=3,
+        aggressive_elimination=False,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            progress=progress,
+            storage=storage,
+            study_name=study_name,
+            resume=resume,
+            backend=backend,
+        )
+        self.param_distributions = param_distributions
+        self.n_candidates = n_candidates
+        self.resource = resource
+        self.min_resources = min_resources
+        self.max_resources = max_resources
+        self.factor = factor
+        self.aggressive_elimination = aggressive_elimination
+
+    def _candidates(self, max_resources):
+        from .space import as_space, grid_candidates, sample_candidates
+
+        space = as_space(self.param_distributions)
+        if self.n_candidates == "grid":
+            return grid_candidates(space)
+        first = self._smallest() if self.min_resources in ("smallest", "exhaust") else (
+            self.min_resources
+        )
+        n = resolve_n_candidates(
+            self.n_candidates,
+            min_resources="exhaust" if self.min_resources == "exhaust" else first,
+            max_resources=max_resources,
+        )
+        return sample_candidates(space, n, self.random_state)
+
+    def _run_search(self, evaluate):
+        self.max_resources_ = self._resolve_max_resources()
+        candidates = self._candidates(self.max_resources_)
+        self._check_candidates(candidates)
+        self.min_resources_ = resolve_min_resources(
+            self.min_resources,
+            smallest=self._smallest(),
+            n_candidates=len(candidates),
+            max_resources=self.max_resources_,
+            factor=self.factor,
+        )
+        schedule = halving_schedule(
+            len(candidates),
+            min_resources=self.min_resources_,
+            max_resources=self.max_resources_,
+            factor=self.factor,
+            aggressive_elimination=self.aggressive_elimination,
+        )
+        self.n_candidates_ = list(schedule.n_candidates)
+        self.n_resources_ = list(schedule.n_resources)
+        self.n_iterations_ = schedule.n_iterations
+        self.n_possible_iterations_ = schedule.n_possible_iterations
+        self.n_required_iterations_ = schedule.n_required_iterations
+        self.n_remaining_candidates_ = ceil(schedule.n_candidates[-1] / self.factor)
+        n_keep = schedule.n_candidates[1:]
+        self._successive_halving(evaluate, candidates, schedule.n_resources, n_keep, {})
+
+
+class HyperbandSearchCV(_BaseHalving):
+    """Hyperband: brackets of successive halving trading candidates against budget.
+
+    With :math:`R` = ``max_resources``, :math:`r` = ``min_resources`` and :math:`\\eta` =
+    ``factor``, bracket :math:`s = s_{\\max}, \\dots, 0` samples
+    :math:`n_s = \\lceil \\frac{s_{\\max}+1}{s+1} \\eta^s \\rceil` fresh candidates, starts
+    them at :math:`R \\eta^{-s}` and runs successive halving up to :math:`R`, keeping
+    :math:`\\lfloor n_i / \\eta \\rfloor` per round (Li et al., 2018, Algorithm 1;
+    ``LECTURE.md`` §7; see
+    :func:`~hpsearch.model_selection._halving_schedule.hyperband_brackets`). Training
+    continues from the saved state between rounds exactly as in :class:`HalvingSearchCV`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_distributions : dict or list of dicts
+    resource : str, default="epochs"
+        As in :class:`HalvingSearchCV`.
+    min_resources : "smallest" or int, default="smallest"
+        :math:`r`.
+    max_resources : "auto" or int, default="auto"
+        :math:`R`.
+    factor : float, default=3
+        :math:`\\eta`, greater than 1.
+    scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
+return_train_score, progress, storage, study_name, resume, backend
+        The common search parameters (see ``BaseSearchCV``).
+
+    Attributes
+    ----------
+    cv_results_ : dict
+        One row per (candidate, round), plus ``bracket``, ``iter``, ``n_resources``.
+    best_index_, best_score_, best_params_, best_estimator_
+        The best row among those trained with ``max_resources_``.
+    brackets_ : list of dict
+        ``s``, ``n_candidates`` and ``n_resources`` of each bracket run.
+    n_candidates_, n_resources_ : list of int
+        Every round of every bracket, in order.
+    n_iterations_ : int
+        Rounds run in all.
+    min_resources_, max_resources_ : int
+    study_ : optuna.Study
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        resource="epochs",
+        min_resources="smallest",
+        max_resources="auto",
+        factor=3,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            progress=progress,
+            storage=storage,
+            study_name=study_name,
+            resume=resume,
+            backend=backend,
+        )
+        self.param_distributions = param_distributions
+        self.resource = resource
+        self.min_resources = min_resources
+        self.max_resources = max_resources
+        self.factor = factor
+
+    def _final_rows(self, results):
+        n_resources = np.asarray(results["n_resources"])
+        return np.flatnonzero(n_resources == n_resources.max())
+
+    def _run_search(self, evaluate):
+        from .space import as_space, sample_candidates
+
+        space = as_space(self.param_distributions)
+        self.max_resources_ = self._resolve_max_resources()
+        self.min_resources_ = (
+            self._smallest() if self.min_resources == "smallest" else int(self.min_resources)
+        )
+        if self.min_resources_ > self.max_resources_:
+            raise ValueError(
+                f"min_resources_={self.min_resources_} is greater than "
+                f"max_resources_={self.max_resources_}."
+            )
+        rng = check_random_state(self.random_state)
+        self.brackets_, self.n_candidates_, self.n_resources_ = [], [], []
+        for bracket in hyperband_brackets(self.max_resources_, self.min_resources_, self.factor):
+            candidates = sample_candidates(space, bracket.n_candidates[0], rng)
+            self._check_candidates(candidates)
+            n_rounds = [len(candidates)]
+            for n in bracket.n_candidates[1:]:
+                n_rounds.append(min(n, n_rounds[-1]))
+            self.brackets_.append(
+                {"s": bracket.s, "n_candidates": n_rounds,
+                 "n_resources": list(bracket.n_resources)}
+            )
+            self.n_candidates_.extend(n_rounds)
+            self.n_resources_.extend(bracket.n_resources)
+            self._successive_halving(
+                evaluate, candidates, bracket.n_resources, n_rounds[1:], {"bracket": bracket.s}
+            )
+        self.n_iterations_ = len(self.n_resources_)
