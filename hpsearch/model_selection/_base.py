@@ -258,11 +258,12 @@ class _Evaluator:
         if self.progress is not None:
             self.progress.total += len(tasks)
             self.progress.refresh()
-        for out in self.engine.run(tasks):
-            self._collect(new_rows[out["candidate"]], out, candidate_params, keep)
         fresh = []
-        for i, row in enumerate(new_rows):
-            if "pending" in row:  # fitted in this call (not resumed)
+        for out in self.engine.run(tasks):
+            i = out["candidate"]
+            row = new_rows[i]
+            self._collect(row, out, keep)
+            if row["pending"] == 0:  # all splits in: record the candidate at once
                 row.pop("pending")
                 fresh.append(row)
                 self._record(row, trials[i] if trials is not None else None)
@@ -285,7 +286,7 @@ class _Evaluator:
             errors=[r for r in search.cv_results_["error"][first_row:]],
         )
 
-    def _collect(self, row, out, candidate_params, keep):
+    def _collect(self, row, out, keep):
         split = out["split"]
         for key in ("test_scores", "train_scores", "fit_time", "score_time",
                     "n_test_samples", "error"):

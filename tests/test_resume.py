@@ -1,0 +1,137 @@
+"""Trial store and resume: a SIGKILLed search resumes without refitting finished work."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+from hpsearch.model_selection.grid import GridSearchCV
+from hpsearch.model_selection.store import encode_value
+
+GRID = {"alpha": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]}
+
+
+class CountingRidge(Ridge):
+    """Ridge that appends a line to ``counter`` at every fit and waits ``delay`` s."""
+
+    def __init__(self, alpha=1.0, counter="", delay=0.0):
+        super().__init__(alpha=alpha)
+        self.counter = counter
+        self.delay = delay
+
+    def fit(self, X, y, sample_weight=None):
+        with open(self.counter, "a") as f:
+            f.write(f"{self.alpha}\n")
+        time.sleep(self.delay)
+        return super().fit(X, y)
+
+
+def _fits(counter):
+    path = Path(counter)
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def search(counter, storage, delay=0.0, resume=False, study_name="s", **kw):
+    return GridSearchCV(
+        CountingRidge(counter=str(counter), delay=delay), GRID, cv=3, refit=False,
+        storage=storage, study_name=study_name, resume=resume, random_state=0, **kw,
+    )
+
+
+def run_in_subprocess(counter, storage):  # entry point of the killed process
+    X, y = load_diabetes(return_X_y=True)
+    search(counter, storage, delay=0.15).fit(X, y)
+
+
+def assert_same(a, b):
+    assert a["params"] == b["params"]
+    for key in a:
+        if "time" not in key and key != "params":
+            np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), key)
+
+
+def test_sigkill_then_resume_refits_only_unfinished_candidates(tmp_path):
+    X, y = load_diabetes(return_X_y=True)
+    counter, db = tmp_path / "fits.txt", tmp_path / "study.db"
+    code = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"from test_resume import run_in_subprocess; "
+        f"run_in_subprocess({str(counter)!r}, {str(db)!r})"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.time() + 60
+    while len(_fits(counter)) < 8 and time.time() < deadline:  # past 2 candidates
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_after = len(_fits(counter))
+    assert 8 <= killed_after < 18
+
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert 2 <= len(done) < 6
+    finished_alphas = {t.params["alpha"] for t in done}
+
+    resumed = search(counter, str(db), delay=0.15, resume=True).fit(X, y)  # same estimator
+    new_fits = _fits(counter)[killed_after:]
+    assert len(new_fits) == 3 * (6 - len(done))
+    assert not finished_alphas & {float(a) for a in new_fits}
+
+    fresh = search(tmp_path / "other.txt", None).fit(X, y)
+    assert_same(resumed.cv_results_, fresh.cv_results_)
+    # the study now holds each candidate exactly once as a COMPLETE trial
+    again = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+    complete = [t for t in again.trials if t.state.name == "COMPLETE"]
+    assert sorted(t.params["alpha"] for t in complete) == GRID["alpha"]
+
+
+def test_resume_of_a_finished_search_fits_nothing(tmp_path):
+    X, y = load_diabetes(return_X_y=True)
+    counter, db = tmp_path / "fits.txt", str(tmp_path / "s.db")
+    first = search(counter, db).fit(X, y)
+    assert len(_fits(counter)) == 18
+    second = search(counter, db, resume=True).fit(X, y)
+    assert len(_fits(counter)) == 18
+    assert_same(first.cv_results_, second.cv_results_)
+
+
+def test_existing_study_without_resume_is_refused(tmp_path):
+    X, y = load_diabetes(return_X_y=True)
+    db = str(tmp_path / "s.db")
+    search(tmp_path / "c.txt", db).fit(X, y)
+    with pytest.raises(ValueError, match="A study named 's' already exists.*resume=True"):
+        search(tmp_path / "c.txt", db).fit(X, y)
+    with pytest.raises(ValueError, match="resume=True needs the study_name"):
+        search(tmp_path / "c.txt", db, resume=True, study_name=None).fit(X, y)
+
+
+def test_non_primitive_params_are_stored_readably(tmp_path):
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    db = str(tmp_path / "s.db")
+    grid = {"hidden_layer_sizes": [(4,), (4, 2)], "activation": ["relu", "tanh"]}
+    GridSearchCV(
+        MLPRegressor(max_iter=2), grid, cv=2, storage=db, study_name="mlp", refit=False
+    ).fit(X[:60], y[:60])
+    study = optuna.load_study(study_name="mlp", storage=f"sqlite:///{db}")
+    assert study.trials[0].params == {"hidden_layer_sizes": "(4,)", "activation": "relu"}
+    assert study.trials[3].user_attrs["params"] == encode_value(
+        {"hidden_layer_sizes": (4, 2), "activation": "tanh"}
+    )
+    assert len(study.trials[0].user_attrs["split_test_score"]) == 2
+
+
+def test_encode_value_is_stable_and_distinguishes_types():
+    assert encode_value((1, 2)) != encode_value([1, 2])
+    assert encode_value(np.float64(0.5)) == 0.5
+    assert encode_value(len) == {"__callable__": "builtins.len"}
+    assert encode_value(Ridge(alpha=2.0)) == {"__repr__": "Ridge(alpha=2.0)"}
