@@ -1,0 +1,153 @@
+"""Exact continuation (warm_start, partial_fit, pickle, another process) and sample_index."""
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+
+from hpsearch import MLPClassifier, MLPRegressor
+
+SOLVERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:600] / 16, y[:600]
+
+
+def _same(a, b):
+    return (all(np.array_equal(u, v) for u, v in zip(a.coefs_, b.coefs_))
+            and all(np.array_equal(u, v) for u, v in zip(a.intercepts_, b.intercepts_)))
+
+
+def _params(solver, **kw):
+    lr = 0.05 if solver in ("sgd", "momentum", "nesterov") else 0.01
+    return dict(hidden_layer_sizes=(12,), solver=solver, learning_rate_init=lr, dropout=0.2,
+                input_dropout=0.1, batch_size=50, random_state=3, **kw)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_warm_start_continues_bit_identically_through_pickle(digits, solver):
+    X, y = digits
+    straight = MLPClassifier(max_iter=5, **_params(solver)).fit(X, y)
+    part = MLPClassifier(max_iter=2, **_params(solver)).fit(X, y)
+    part = pickle.loads(pickle.dumps(part))
+    part.set_params(warm_start=True, max_iter=3).fit(X, y)
+    assert _same(straight, part)
+    assert part.n_iter_ == 5 and part.t_ == straight.t_
+    assert part.loss_curve_ == straight.loss_curve_
+    assert part._optimizer.t == straight._optimizer.t
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_partial_fit_equals_fit(digits, solver):
+    X, y = digits
+    straight = MLPClassifier(max_iter=3, **_params(solver)).fit(X, y)
+    inc = MLPClassifier(**_params(solver))
+    for _ in range(3):
+        inc.partial_fit(X, y, classes=np.arange(10))
+    assert _same(straight, inc)
+    assert inc.n_iter_ == 3
+
+
+def test_warm_start_with_early_stopping_continues_from_live_weights(digits):
+    X, y = digits
+    kw = dict(_params("adam"), early_stopping=True, n_iter_no_change=50)
+    straight = MLPClassifier(max_iter=6, **kw).fit(X, y)
+    part = MLPClassifier(max_iter=2, **kw).fit(X, y)
+    part.set_params(warm_start=True, max_iter=4).fit(X, y)
+    assert _same(straight, part)
+    assert part.validation_scores_ == straight.validation_scores_
+    np.testing.assert_array_equal(part._network.theta, straight._network.theta)
+
+
+def test_regressor_partial_fit_equals_fit():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5))
+    y = X @ rng.normal(size=(5, 2))
+    kw = dict(hidden_layer_sizes=(8,), batch_size=16, random_state=0, dropout=0.1)
+    straight = MLPRegressor(max_iter=4, **kw).fit(X, y)
+    inc = MLPRegressor(**kw)
+    for _ in range(4):
+        inc.partial_fit(X, y)
+    assert _same(straight, inc)
+
+
+def test_state_continues_in_another_process(digits, tmp_path):
+    X, y = digits
+    kw = _params("adam")
+    straight = MLPClassifier(max_iter=4, **kw).fit(X, y)
+    part = MLPClassifier(max_iter=2, **kw).fit(X, y)
+    path = tmp_path / "state.pkl"
+    path.write_bytes(pickle.dumps((part, X, y)))
+    code = (
+        "import pickle, sys, warnings; warnings.simplefilter('ignore');"
+        f"est, X, y = pickle.loads(open({str(path)!r}, 'rb').read());"
+        "est.set_params(warm_start=True, max_iter=2).fit(X, y);"
+        f"open({str(path)!r}, 'wb').write(pickle.dumps(est))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    other = pickle.loads(path.read_bytes())
+    assert _same(straight, other)
+    assert other.predict(X).tolist() == straight.predict(X).tolist()
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_sample_index_equals_fit_on_subset(digits, early_stopping):
+    X, y = digits
+    idx = np.random.default_rng(0).permutation(len(X))[:400]
+    kw = dict(_params("adam"), max_iter=3, early_stopping=early_stopping)
+    a = MLPClassifier(**kw).fit(X, y, sample_index=idx)
+    b = MLPClassifier(**kw).fit(X[idx], y[idx])
+    assert _same(a, b)
+    assert a.loss_curve_ == b.loss_curve_
+
+
+def test_sample_index_regressor_and_float64_input_in_float32():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 6))
+    y = X[:, 0] - 2 * X[:, 1]
+    idx = np.arange(0, 200, 3)
+    kw = dict(hidden_layer_sizes=(7,), max_iter=3, random_state=0, batch_size=10)
+    a = MLPRegressor(**kw).fit(X, y, sample_index=idx)
+    b = MLPRegressor(**kw).fit(X[idx], y[idx])
+    assert _same(a, b)
+    assert a.coefs_[0].dtype == np.float32
+
+
+def test_sample_index_is_validated(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match=r"The 'sample_index' parameter of fit must index rows"):
+        MLPClassifier(max_iter=1).fit(X, y, sample_index=[0, 1, len(X)])
+    with pytest.raises(ValueError, match=r"non-empty 1-D array of integer"):
+        MLPClassifier(max_iter=1).fit(X, y, sample_index=[0.5, 1.0])
+
+
+def test_refit_without_warm_start_restarts(digits):
+    X, y = digits
+    est = MLPClassifier(max_iter=2, **_params("adam")).fit(X, y)
+    first = [c.copy() for c in est.coefs_]
+    est.fit(X, y)
+    assert est.n_iter_ == 2
+    assert all(np.array_equal(u, v) for u, v in zip(first, est.coefs_))
+
+
+def test_warm_start_may_change_dropout_and_learning_rate(digits):
+    X, y = digits
+    est = MLPClassifier(max_iter=1, **_params("adam")).fit(X, y)
+    est.set_params(warm_start=True, dropout=0.0, learning_rate_init=1e-4).fit(X, y)
+    assert est.n_iter_ == 2 and est._optimizer.learning_rate_init == 1e-4
+    with pytest.raises(ValueError, match="cannot change the network structure"):
+        est.set_params(hidden_layer_sizes=(5,)).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match=r"Maximum iterations \(1\) reached"):
+            MLPClassifier(max_iter=1, **_params("adam")).fit(X, y)
