@@ -40,6 +40,14 @@ class TrainingDivergedError(FloatingPointError, ValueError):
     """The training loss became NaN or infinite (too large a learning rate, usually)."""
 
 
+class _Interval(Interval):
+    """sklearn's Interval, printing whole-number float bounds as ``[0, inf)`` (not ``[0.0, inf)``)."""
+
+    def __str__(self):
+        text = super().__str__()
+        return text.replace(".0,", ",").replace(".0]", "]").replace(".0)", ")")
+
+
 _ACTIVATION_NAMES = set(ACTIVATIONS) | {"prelu", "maxout"}
 _FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -162,32 +170,32 @@ class _BaseMLP(BaseEstimator):
     """Shared parameters, validation and training loop of the two estimators."""
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", _Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(_ACTIVATION_NAMES)],
         "solver": [StrOptions(set(OPTIMIZERS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "l1": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto", "full"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [_Interval(Real, 0, None, closed="left")],
+        "l1": [_Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto", "full"}), _Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [_Interval(Real, 0, None, closed="neither")],
+        "max_iter": [_Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "tol": [_Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "rho": [Interval(Real, 0, 1, closed="left")],
-        "leaky_slope": [Interval(Real, 0, 1, closed="left")],
-        "prelu_init": [Interval(Real, None, None, closed="neither")],
-        "maxout_pieces": [Interval(Integral, 2, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "momentum": [_Interval(Real, 0, 1, closed="both")],
+        "beta_1": [_Interval(Real, 0, 1, closed="left")],
+        "beta_2": [_Interval(Real, 0, 1, closed="left")],
+        "epsilon": [_Interval(Real, 0, None, closed="neither")],
+        "rho": [_Interval(Real, 0, 1, closed="left")],
+        "leaky_slope": [_Interval(Real, 0, 1, closed="left")],
+        "prelu_init": [_Interval(Real, None, None, closed="neither")],
+        "maxout_pieces": [_Interval(Integral, 2, None, closed="left")],
+        "dropout": [_Interval(Real, 0, 1, closed="left")],
+        "input_dropout": [_Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "validation_fraction": [_Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [_Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "init": [StrOptions({"auto"} | set(INITIALIZERS))],
         "dtype": [StrOptions(set(_FLOAT_DTYPES)), Options(type, {np.float32, np.float64})],
     }

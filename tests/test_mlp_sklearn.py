@@ -1,0 +1,183 @@
+"""sklearn contract, attributes, bad input and messages."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_digits, load_iris
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from hpsearch import MLPClassifier, MLPRegressor
+from hpsearch.mlp import TrainingDivergedError
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
+def test_sklearn_compatible(estimator, check):
+    """No expected failures."""
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.parametrize("param,value,rule", [
+    ("alpha", -1, "a float in the range [0, inf)"),
+    ("l1", -0.5, "a float in the range [0, inf)"),
+    ("dropout", 1.0, "a float in the range [0, 1)"),
+    ("solver", "lbfgs", "a str among"),
+    ("activation", "swish", "a str among"),
+    ("maxout_pieces", 1, "an int in the range [2, inf)"),
+    ("batch_size", 0, "an int in the range [1, inf)"),
+    ("learning_rate_init", 0, "a float in the range (0, inf)"),
+    ("init", "zeros", "a str among"),
+])
+def test_invalid_parameters_named_with_rule_and_value(iris, param, value, rule):
+    X, y = iris
+    with pytest.raises(ValueError, match=re.escape(
+            f"The '{param}' parameter of MLPClassifier must be") + ".*" + re.escape(rule)
+            + ".*" + re.escape(f"Got {value!r} instead.")):
+        MLPClassifier(**{param: value}).fit(X, y)
+
+
+def test_alpha_message_exact(iris):
+    X, y = iris
+    with pytest.raises(ValueError) as info:
+        MLPClassifier(alpha=-1).fit(X, y)
+    assert str(info.value) == ("The 'alpha' parameter of MLPClassifier must be a float in the "
+                               "range [0, inf). Got -1 instead.")
+
+
+def test_hidden_layer_sizes_validated(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match=r"'hidden_layer_sizes' parameter of MLPClassifier "
+                                         r"must be a sequence of int in the range \[1, inf\)\. "
+                                         r"Got \(4, 0\) instead"):
+        MLPClassifier((4, 0)).fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_rejected(iris, bad):
+    X, y = iris
+    X = X.copy()
+    X[3, 1] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        MLPClassifier(max_iter=1).fit(X, y)
+
+
+def test_wrong_shapes(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        MLPClassifier(max_iter=1).fit(X, y[:-1])
+    est = MLPClassifier((5,), max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 4"):
+        est.predict(X[:, :3])
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        est.predict(X[0])
+
+
+def test_partial_fit_classes(iris):
+    X, y = iris
+    est = MLPClassifier((5,))
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        est.partial_fit(X, y)
+    est.partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
+    assert est.predict_proba(X).shape == (150, 3)
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
+        est.partial_fit(X, np.where(y == 2, 7, y))
+
+
+def test_divergence_names_epoch_and_learning_rate(iris):
+    X, y = iris
+    with pytest.raises(TrainingDivergedError,
+                       match=r"loss became (nan|inf) at epoch \d+ .*smaller learning_rate_init"):
+        MLPRegressor((8,), solver="sgd", learning_rate_init=10.0, max_iter=50,
+                     random_state=0).fit(X * 100, y * 1e3)
+    assert issubclass(TrainingDivergedError, FloatingPointError)
+    assert issubclass(TrainingDivergedError, ValueError)
+
+
+def test_float32_and_float64_agree(iris):
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(10,), max_iter=20, random_state=0, solver="sgd",
+              learning_rate_init=0.05)
+    a = MLPClassifier(dtype=np.float32, **kw).fit(X, y)
+    b = MLPClassifier(dtype="float64", **kw).fit(X, y)
+    assert a.coefs_[0].dtype == np.float32 and b.coefs_[0].dtype == np.float64
+    for u, v in zip(a.coefs_, b.coefs_):
+        np.testing.assert_allclose(u, v, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-4)
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-4)
+
+
+def test_fitted_attributes_and_history(iris):
+    X, y = iris
+    est = MLPClassifier((6, 5), activation="prelu", max_iter=7, early_stopping=True,
+                        random_state=0).fit(X, y)
+    assert [c.shape for c in est.coefs_] == [(4, 6), (6, 5), (5, 3)]
+    assert [i.shape for i in est.intercepts_] == [(6,), (5,), (3,)]
+    assert [a.shape for a in est.prelu_alphas_] == [(6,), (5,)]
+    assert est.n_layers_ == 4 if hasattr(est, "n_layers_") else True
+    assert est.out_activation_ == "softmax" and est.n_outputs_ == 3
+    assert est.n_iter_ == 7 and est.t_ == 7 * 135 and len(est.loss_curve_) == 7
+    assert est.loss_ == est.loss_curve_[-1] and est.best_loss_ is None
+    assert len(est.validation_scores_) == 7
+    frame = pd.DataFrame(est.history_)
+    assert list(frame.columns) == ["epoch", "loss", "validation_score", "time", "grad_norm_0",
+                                   "grad_norm_1", "grad_norm_2"]
+    assert len(frame) == 7 and frame["grad_norm_0"].gt(0).all()
+    assert frame["validation_score"].tolist() == est.validation_scores_
+    np.testing.assert_allclose(est.predict_proba(X).sum(axis=1), 1)
+    np.testing.assert_allclose(np.exp(est.predict_log_proba(X)), est.predict_proba(X))
+
+
+def test_maxout_layout(iris):
+    X, y = iris
+    est = MLPClassifier((5,), activation="maxout", maxout_pieces=3, max_iter=3).fit(X, y)
+    assert est.coefs_[0].shape == (4, 15) and est.coefs_[1].shape == (5, 3)
+    Z = X @ est.coefs_[0] + est.intercepts_[0]
+    A = np.maximum.reduce([Z[:, j * 5:(j + 1) * 5] for j in range(3)])  # piece-major
+    logits = A @ est.coefs_[1] + est.intercepts_[1]
+    np.testing.assert_array_equal(est.predict(X), est.classes_[logits.argmax(1)])
+
+
+def test_binary_multilabel_and_multioutput(iris):
+    X, y = iris
+    binary = MLPClassifier((5,), max_iter=30, random_state=0).fit(X, np.where(y == 0, "a", "b"))
+    assert binary.out_activation_ == "logistic" and binary.coefs_[-1].shape == (5, 1)
+    assert set(binary.predict(X)) <= {"a", "b"} and binary.predict_proba(X).shape == (150, 2)
+    Y = np.column_stack([y == 0, y == 1, y > 0]).astype(int)
+    multi = MLPClassifier((8,), max_iter=50, random_state=0).fit(X, Y)
+    assert multi.predict(X).shape == (150, 3) and multi.out_activation_ == "logistic"
+    reg = MLPRegressor((8,), max_iter=5).fit(X, np.column_stack([y, 2 * y]))
+    assert reg.predict(X).shape == (150, 2) and reg.out_activation_ == "identity"
+
+
+def test_batch_size_options(iris):
+    X, y = iris
+    for bs, n_batches in [("auto", 1), ("full", 1), (1, 150), (40, 4)]:
+        est = MLPClassifier((4,), batch_size=bs, max_iter=1).fit(X, y)
+        assert est._optimizer.t == n_batches
+
+
+def test_verbose_prints(iris, capsys):
+    X, y = iris
+    MLPClassifier((4,), max_iter=2, verbose=True).fit(X, y)
+    assert "Iteration 2, loss = " in capsys.readouterr().out
+
+
+def test_pipeline_readme_example():
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    pipe = make_pipeline(StandardScaler(),
+                         MLPClassifier((64,), dropout=0.1, max_iter=30, random_state=0))
+    pipe.fit(X_train, y_train)
+    assert pipe.score(X_test, y_test) > 0.95
