@@ -256,9 +256,9 @@ def _search_options(study, space, options, n_candidates):
             )
             if isinstance(opts.get("min_resources"), int):
                 opts["min_resources"] = min(opts["min_resources"], opts["max_resources"])
-            opts["n_candidates"] = min(
-                opts["n_candidates"] if isinstance(opts.get("n_candidates"), int) else 4, 4
-            )
+            if method == "halving":
+                given = opts.get("n_candidates")
+                opts["n_candidates"] = min(given if isinstance(given, int) else 4, 4)
     return space_arg, opts
 
 

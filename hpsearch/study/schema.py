@@ -52,8 +52,9 @@ SEARCH_OPTIONS = {
     "grid": (),
     "random": ("n_iter",),
     "optuna": ("n_trials", "timeout", "sampler", "pruner"),
-    "halving": ("n_candidates", "resource", "min_resources", "max_resources", "factor"),
-    "hyperband": ("n_candidates", "resource", "min_resources", "max_resources", "factor"),
+    "halving": ("n_candidates", "resource", "min_resources", "max_resources", "factor",
+                "aggressive_elimination"),
+    "hyperband": ("resource", "min_resources", "max_resources", "factor"),
 }
 
 #: options each splitter accepts besides ``method`` (``random_state`` comes from ``seed``)
@@ -265,6 +266,7 @@ class SearchSpec(Section):
     min_resources: Union[Literal["smallest", "exhaust"], PositiveInt] | None = None
     max_resources: Union[Literal["auto"], PositiveInt] | None = None
     factor: Annotated[float, Field(gt=1)] | None = None
+    aggressive_elimination: bool | None = None
 
     @model_validator(mode="after")
     def _options_of_method(self):
