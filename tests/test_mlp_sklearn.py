@@ -178,6 +178,6 @@ def test_pipeline_readme_example():
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
     pipe = make_pipeline(StandardScaler(),
-                         MLPClassifier((64,), dropout=0.1, max_iter=30, random_state=0))
+                         MLPClassifier((64,), dropout=0.1, max_iter=60, random_state=0))
     pipe.fit(X_train, y_train)
     assert pipe.score(X_test, y_test) > 0.95
