@@ -355,3 +355,46 @@ def test_evaluate_returns_the_outcome_of_its_candidates(diabetes):
     np.testing.assert_array_equal(
         search.cv_results_["mean_test_score"], np.r_[first.scores, second.scores]
     )
+
+
+# --------------------------------------------------------------------------- our MLP
+def test_mlp_results_identical_for_n_jobs_1_and_2(iris):
+    from hpsearch import MLPClassifier
+
+    X, y = iris
+    grid = {"hidden_layer_sizes": [(8,), (16,)], "learning_rate_init": [1e-2, 3e-2]}
+    runs = [
+        GridSearchCV(MLPClassifier(max_iter=5), grid, cv=3, random_state=0,
+                     n_jobs=n_jobs).fit(X, y)
+        for n_jobs in (1, 2)
+    ]
+    assert_same_results(runs[0].cv_results_, runs[1].cv_results_)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_mlp_continued_3_then_9_epochs_equals_9_straight(iris, n_jobs):
+    from hpsearch import MLPClassifier
+
+    X, y = iris
+    cands = [{"learning_rate_init": 1e-2}, {"learning_rate_init": 3e-2}]
+    kept = {}
+
+    def rungs(evaluate):
+        evaluate(cands, resources={"max_iter": 3})
+        out = evaluate(cands, resources={"max_iter": 9}, continue_training=True)
+        kept.update(evaluate.states)
+        return out
+
+    def straight(evaluate):
+        out = evaluate(cands, resources={"max_iter": 9})
+        kept.update({("straight",) + k: v for k, v in evaluate.states.items()})
+        return out
+
+    a = Stepper(MLPClassifier(), rungs, cv=3, random_state=0, n_jobs=n_jobs).fit(X, y)
+    b = Stepper(MLPClassifier(), straight, cv=3, random_state=0, n_jobs=n_jobs).fit(X, y)
+    np.testing.assert_array_equal(a.outcomes_.split_scores, b.outcomes_.split_scores)
+    for (cid, split), (est, budget) in [(k, v) for k, v in kept.items() if len(k) == 2]:
+        other = kept[("straight", cid, split)][0]
+        assert est.n_iter_ == other.n_iter_ == 9 and budget == {"max_iter": 9}
+        for w1, w2 in zip(est.coefs_, other.coefs_):
+            np.testing.assert_array_equal(w1, w2)

@@ -1,8 +1,7 @@
 """Exhaustive grid search: every candidate of the grid, all at once."""
 
-from sklearn.model_selection import ParameterGrid
-
 from ._base import BaseSearchCV
+from .space import as_space, grid_candidates
 
 __all__ = ["GridSearchCV", "grid_candidate_list"]
 
@@ -10,13 +9,9 @@ __all__ = ["GridSearchCV", "grid_candidate_list"]
 def grid_candidate_list(param_grid):
     """Candidates of ``param_grid`` in sklearn's ``ParameterGrid`` order.
 
-    Uses :func:`hpsearch.space.grid_candidates` (``Float(..., n=)`` dimensions,
-    conditional parameters) when the space module is available.
+    Built by :func:`hpsearch.space.grid_candidates` (``Float(..., n=)`` dimensions,
+    conditional parameters).
     """
-    try:
-        from .space import as_space, grid_candidates
-    except ImportError:  # pragma: no cover - space module not installed yet
-        return list(ParameterGrid(param_grid))
     return grid_candidates(as_space(param_grid))
 
 

@@ -2,10 +2,10 @@
 
 import numbers
 
-from sklearn.model_selection import ParameterSampler
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseSearchCV
+from .space import as_space, sample_candidates
 
 __all__ = ["RandomSearchCV", "random_candidate_list"]
 
@@ -13,13 +13,9 @@ __all__ = ["RandomSearchCV", "random_candidate_list"]
 def random_candidate_list(param_distributions, n_iter, random_state):
     """``n_iter`` candidates drawn as sklearn's ``ParameterSampler`` draws them.
 
-    Uses :func:`hpsearch.space.sample_candidates` (``Float``/``Int``/``Categorical``,
-    conditional parameters) when the space module is available.
+    Drawn by :func:`hpsearch.space.sample_candidates` (``Float``/``Int``/``Categorical``,
+    scipy.stats distributions, conditional parameters).
     """
-    try:
-        from .space import as_space, sample_candidates
-    except ImportError:  # pragma: no cover - space module not installed yet
-        return list(ParameterSampler(param_distributions, n_iter, random_state=random_state))
     return sample_candidates(as_space(param_distributions), n_iter, random_state)
 
 
