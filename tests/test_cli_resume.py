@@ -1,0 +1,101 @@
+"""Ctrl-C a CLI run, then ``--resume``: finished fits are not redone and the results equal
+an uninterrupted run.  Fits are counted by a small estimator (allowed with --allow-module)
+that appends one line per fit to a file."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pandas as pd
+
+from hpsearch.cli import main
+
+COUNTER = textwrap.dedent(
+    """\
+    import os, time
+    from sklearn.linear_model import Ridge
+
+    class SlowRidge(Ridge):
+        def fit(self, X, y, sample_weight=None):
+            time.sleep(float(os.environ.get("SLOW_RIDGE_SLEEP", "0")))
+            with open(os.environ["SLOW_RIDGE_LOG"], "a") as f:
+                f.write(f"{self.alpha}\\n")
+            return super().fit(X, y, sample_weight)
+    """
+)
+
+STUDY = textwrap.dedent(
+    """\
+    name: resume
+    data: {dataset: diabetes}
+    estimator: {name: 'slowridge:SlowRidge'}
+    search:
+      method: grid
+      space:
+        alpha: {type: float, low: 1e-3, high: 1e2, log: true, n: 6}
+    cv: 3
+    n_jobs: 1
+    """
+)
+N_CANDIDATES, N_SPLITS = 6, 3
+
+
+def _complete_trials(db):
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name="resume", storage=f"sqlite:///{db}")
+    except Exception:
+        return 0
+    return len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def _fits(log):
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_sigint_then_resume(tmp_path, monkeypatch, capsys):
+    (tmp_path / "slowridge.py").write_text(COUNTER)
+    study = tmp_path / "resume.yaml"
+    study.write_text(STUDY)
+    out, log = tmp_path / "out", tmp_path / "fits.log"
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+               SLOW_RIDGE_LOG=str(log), SLOW_RIDGE_SLEEP="0.3")
+    args = [str(study), "--out", str(out), "--allow-module", "slowridge", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "hpsearch", *args], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _complete_trials(out / "study.db") < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    kept = _complete_trials(out / "study.db")
+    assert 2 <= kept < N_CANDIDATES
+    assert f"interrupted; {kept} finished candidate(s) kept in sqlite:///" in stderr
+    assert f"resume with: python -m hpsearch {study} --resume --out {out}" in stderr
+    assert not (out / "summary.json").exists()
+
+    # resume in-process: only the unfinished candidates are fitted (+1 refit)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SLOW_RIDGE_LOG", str(log))
+    monkeypatch.setenv("SLOW_RIDGE_SLEEP", "0")
+    before = _fits(log)
+    assert main([*args, "--resume"]) == 0
+    assert _fits(log) - before == (N_CANDIDATES - kept) * N_SPLITS + 1
+    assert _complete_trials(out / "study.db") == N_CANDIDATES
+
+    # an uninterrupted run gives the same results
+    fresh = tmp_path / "fresh"
+    assert main([str(study), "--out", str(fresh), "--allow-module", "slowridge", "--quiet"]) == 0
+    a, b = (pd.read_csv(d / "cv_results.csv") for d in (out, fresh))
+    cols = ["params", "mean_test_score", "std_test_score", "rank_test_score",
+            *(f"split{k}_test_score" for k in range(N_SPLITS))]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert (out / "best_params.json").read_text() == (fresh / "best_params.json").read_text()
