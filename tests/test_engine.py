@@ -398,3 +398,10 @@ def test_mlp_continued_3_then_9_epochs_equals_9_straight(iris, n_jobs):
         assert est.n_iter_ == other.n_iter_ == 9 and budget == {"max_iter": 9}
         for w1, w2 in zip(est.coefs_, other.coefs_):
             np.testing.assert_array_equal(w1, w2)
+
+
+def test_progress_bar_moves_per_fit_and_shows_the_best_score(diabetes, capsys):
+    X, y = diabetes
+    GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3, progress=True).fit(X, y)
+    err = capsys.readouterr().err
+    assert "GridSearchCV" in err and "6/6" in err and "best=" in err

@@ -74,7 +74,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import _check_method_params
 
 from ._engine import Engine, Task, seed_params, task_seed
-from ._results import format_results, metric_names, results_frame
+from ._results import format_results, metric_names, results_frame, row_error
 
 __all__ = ["BaseSearchCV", "Evaluation"]
 
@@ -110,14 +110,22 @@ def _key(*parts):
 
 @dataclass
 class Evaluation:
-    """What ``evaluate`` returns: the outcome of the candidates of one call, in order."""
+    """What ``evaluate`` returns: the outcome of the candidates of one call, in order.
+
+    ``results`` (the whole ``cv_results_`` so far) is built only when read, so a
+    strategy that calls ``evaluate`` once per trial pays nothing for it.
+    """
 
     params: list
     scores: np.ndarray
     split_scores: np.ndarray
     rows: list
-    results: dict
     errors: list
+    _evaluator: object = None
+
+    @property
+    def results(self):
+        return self._evaluator.results(warn=False)
 
 
 class _Evaluator:
@@ -274,16 +282,14 @@ class _Evaluator:
         for key, values in self.more_results.items():
             values.extend([None] * (len(self.rows) - len(values)))
         self._warn_failures(fresh)
-        search.cv_results_ = self.results(warn=False)
         split_scores = self._split_scores(new_rows)
-        scores = split_scores.mean(axis=1)
         return Evaluation(
             params=candidate_params,
-            scores=scores,
+            scores=split_scores.mean(axis=1),
             split_scores=split_scores,
             rows=list(range(first_row, first_row + n)),
-            results=search.cv_results_,
-            errors=[r for r in search.cv_results_["error"][first_row:]],
+            errors=[row_error(row) for row in new_rows],
+            _evaluator=self,
         )
 
     def _collect(self, row, out, keep):
