@@ -1,0 +1,49 @@
+"""CLI options on a fast study: --storage, --out, rerun without --resume, threading backend,
+a failing run (exit 1, one line; --debug shows the traceback)."""
+
+import json
+import textwrap
+
+from hpsearch.cli import main
+
+STUDY = textwrap.dedent(
+    """\
+    name: opts
+    data: {dataset: iris, test_size: 0.3}
+    estimator: {name: knn_classifier}
+    search:
+      method: grid
+      space:
+        n_neighbors: [1, 5]
+    cv: 3
+    backend: {name: threading}
+    """
+)
+
+
+def test_storage_out_and_rerun(tmp_path, capsys):
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY)
+    db = tmp_path / "elsewhere.db"
+    args = [str(study), "--out", str(tmp_path / "o"), "--storage", f"sqlite:///{db}", "--n-jobs", "2"]
+    assert main(args) == 0
+    assert db.exists() and not (tmp_path / "o" / "study.db").exists()
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["n_candidates"] == 2 and summary["n_splits"] == 3
+    assert summary["test_scores"]["accuracy"] > 0.8 and summary["metric"] == "accuracy"
+    capsys.readouterr()
+    # a second run without --resume starts over (and says so) instead of failing
+    assert main([*args[:3], "--quiet"]) == 0
+    assert main(args[:3]) == 0
+    assert "starting over" in capsys.readouterr().out
+
+
+def test_failed_run_is_exit_1_with_one_line(tmp_path, capsys):
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.replace("n_neighbors: [1, 5]", "n_neighbors: [500]"))
+    assert main([str(study), "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("hpsearch: run failed: every fit failed (3 errors")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert main([str(study), "--out", str(tmp_path / "o"), "--quiet", "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
