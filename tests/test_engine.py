@@ -124,10 +124,6 @@ def iris():
     return load_iris(return_X_y=True)
 
 
-def _scores(results):
-    return {k: v for k, v in results.items() if "time" not in k and k not in ("params",)}
-
-
 def assert_same_results(a, b):
     assert a["params"] == b["params"]
     assert set(a) == set(b)
