@@ -64,11 +64,13 @@ _PARAMS_DOC = """
         Update rule (LECTURE.md §2; formulas in :mod:`hpsearch.neural.optimizers`).
     alpha : float, default=1e-4
         L2 strength :math:`\\lambda` of the penalty :math:`\\frac{\\lambda}{2}\\lVert w
-        \\rVert^2` added to the *mean* batch loss (LECTURE.md §3). Unlike sklearn, it is not
-        divided by the batch size; sklearn's ``alpha`` equals this one times the batch size.
-        Biases and PReLU slopes are never penalized.
+        \\rVert^2` (LECTURE.md §3), with scikit-learn's meaning: it is added to the summed
+        loss of each mini-batch of :math:`m` samples, i.e. :math:`\\lambda/m` acts on the
+        batch-mean gradient, so a value tuned for ``sklearn.neural_network.MLPClassifier``
+        regularizes the same here. Biases and PReLU slopes are never penalized.
     l1 : float, default=0.0
-        L1 strength :math:`\\lambda` of :math:`\\lambda\\lVert w\\rVert_1` (weights only).
+        L1 strength :math:`\\lambda` of :math:`\\lambda\\lVert w\\rVert_1` (weights only),
+        added to the summed batch loss like ``alpha``.
     batch_size : int, "auto" or "full", default="auto"
         Mini-batch size: 1 is plain SGD, ``"auto"`` is ``min(200, n_samples)``, ``"full"`` is
         batch gradient descent.
@@ -406,7 +408,8 @@ class _BaseMLP(BaseEstimator):
                 rows = pos if sample_index is None else sample_index[pos]
                 loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
                                                            rng, penalties)
-                loss = loss_sum / n_train + net.penalty(penalties)
+                # each batch adds its penalty to its summed loss, as in sklearn
+                loss = (loss_sum + n_batches * net.penalty(penalties)) / n_train
                 self.n_iter_ += 1
                 self.t_ += n_train
                 if not np.isfinite(loss):

@@ -44,8 +44,10 @@ def test_l1_gives_more_near_zero_weights_than_l2(digits):
     X, _, y, _ = digits
     kw = dict(hidden_layer_sizes=(32,), max_iter=30, random_state=0, solver="sgd",
               learning_rate_init=0.05)
-    l1 = MLPClassifier(alpha=0, l1=3e-3, **kw).fit(X, y)
-    l2 = MLPClassifier(alpha=3e-2, **kw).fit(X, y)
+    # strengths act on the summed batch loss (sklearn's alpha): per-sample 3e-3 and 3e-2
+    # times the batch size of 200
+    l1 = MLPClassifier(alpha=0, l1=0.6, **kw).fit(X, y)
+    l2 = MLPClassifier(alpha=6.0, **kw).fit(X, y)
 
     def near_zero(est):
         w = np.concatenate([c.ravel() for c in est.coefs_])
@@ -69,8 +71,8 @@ def test_early_stopping_stops_and_keeps_best_validation_weights(digits):
     assert not np.array_equal(est._network.theta, est._final_theta)
 
 
-def _side_by_side(loader, ours, theirs, seeds=(0, 1, 2), regression=False, **kw):
-    """Mean held-out score over 3 seeds, same architecture, epochs, scaling and init scheme
+def _side_by_side(loader, ours, theirs, seeds=range(12), regression=False, **kw):
+    """Mean held-out score over 12 seeds (fewer leave it to seed noise), same architecture, epochs, scaling and init scheme
     (sklearn initializes with Glorot uniform, so ours uses ``init="glorot"``)."""
     X, y = loader(return_X_y=True)
     if regression:
@@ -91,14 +93,12 @@ def _side_by_side(loader, ours, theirs, seeds=(0, 1, 2), regression=False, **kw)
     ("breast_cancer", load_breast_cancer, dict(hidden_layer_sizes=(32,), max_iter=60)),
 ])
 def test_classifier_accuracy_at_least_sklearn(name, loader, kw):
-    # Tolerance 0.01 (5 of 540 digits test rows): the two libraries draw different initial
-    # weights and batches, and single-seed held-out accuracy varies by about that much.
     mine, ref = _side_by_side(loader, MLPClassifier, neural_network.MLPClassifier, **kw)
-    assert mine >= ref - 0.01, (mine, ref)
+    assert mine >= ref, (mine, ref)
 
 
 def test_regressor_r2_at_least_sklearn():
     mine, ref = _side_by_side(load_diabetes, MLPRegressor, neural_network.MLPRegressor,
                               regression=True, hidden_layer_sizes=(32,), max_iter=200,
                               learning_rate_init=0.01)
-    assert mine >= ref - 0.005, (mine, ref)
+    assert mine >= ref, (mine, ref)

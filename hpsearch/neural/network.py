@@ -234,8 +234,8 @@ class Network:
             self.backward(P)
             for k, g in enumerate(gW):
                 norms[k] += np.sqrt(np.dot(g, g))
-            for pen in penalties:
-                pen.add_gradient(w_pen, g_pen, scratch)
+            for pen in penalties:  # penalty of the summed batch loss (sklearn's alpha)
+                pen.add_gradient(w_pen, g_pen, scratch, 1.0 / m)
             optimizer.update(theta, grad)
             n_batches += 1
         return loss_sum, norms, n_batches

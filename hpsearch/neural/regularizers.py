@@ -16,7 +16,8 @@ class L2:
 
     With plain SGD this is the lecture's weight decay
     :math:`w \leftarrow (1 - \eta\lambda) w - \eta\,\partial L/\partial w`.
-    ``lambda`` is added to the *batch-mean* loss (not divided by the batch size).
+    The penalty belongs to the *summed* loss of a mini-batch, as in scikit-learn: the network
+    adds ``scale=1/m`` times this gradient to the gradient of the batch-mean loss.
     """
 
     def __init__(self, strength):
@@ -25,8 +26,8 @@ class L2:
     def penalty(self, w):
         return 0.5 * self.strength * float(np.dot(w, w))
 
-    def add_gradient(self, w, g, scratch):
-        np.multiply(w, w.dtype.type(self.strength), out=scratch)
+    def add_gradient(self, w, g, scratch, scale=1.0):
+        np.multiply(w, w.dtype.type(self.strength * scale), out=scratch)
         g += scratch
 
 
@@ -42,9 +43,9 @@ class L1:
     def penalty(self, w):
         return self.strength * float(np.abs(w).sum(dtype=np.float64))
 
-    def add_gradient(self, w, g, scratch):
+    def add_gradient(self, w, g, scratch, scale=1.0):
         np.sign(w, out=scratch)
-        scratch *= w.dtype.type(self.strength)
+        scratch *= w.dtype.type(self.strength * scale)
         g += scratch
 
 
