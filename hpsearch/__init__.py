@@ -35,8 +35,8 @@ __all__ = sorted(_EXPORTS) + ["space", "model_selection"]
 
 
 def __getattr__(name):
-    if name in ("space",):
-        return import_module("hpsearch.model_selection.space")
+    if name == "space":
+        return import_module("hpsearch.space")
     if name == "model_selection":
         return import_module("hpsearch.model_selection")
     try:
