@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import BaseSearchCV
 from ._halving_resource import resource_plan
+from .halving import rank_rows_first
 from ._optuna import PRUNERS, SAMPLERS, make_pruner, make_sampler
 
 __all__ = ["OptunaSearchCV", "default_rungs"]
@@ -113,7 +114,8 @@ return_train_score, progress, storage, study_name, resume, backend
         ``PRUNED`` or ``FAIL``: the trial's final state) and, with a pruner, ``iter``
         and ``n_resources`` (one row per trial and rung).
     best_index_, best_score_, best_params_, best_estimator_
-        As sklearn; with a pruner, the best *completed* trial at the full budget.
+        As sklearn; with a pruner, the best *completed* trial at the full budget (and
+        ``rank_test_<metric>`` ranks those rows first, so rank 1 is ``best_index_``).
     rungs_ : list of int
         The epoch budgets used (with a pruner).
 
@@ -252,6 +254,8 @@ return_train_score, progress, storage, study_name, resume, backend
         column = np.empty(len(states), dtype=object)
         column[:] = list(states)
         self.cv_results_["state"] = column
+        if self._pruning is not None:
+            rank_rows_first(self.cv_results_, self._final_rows(self.cv_results_))
         return self
 
     # -- the search -----------------------------------------------------------------
@@ -276,9 +280,12 @@ return_train_score, progress, storage, study_name, resume, backend
 
     def _ask(self, space, k):
         from .space import suggest
+        from .store import encode_value
 
         trials = [self.study_.ask() for _ in range(k)]
         params = [suggest(trial, space) for trial in trials]
+        for trial, candidate in zip(trials, params):
+            trial.set_user_attr("params", encode_value(candidate))
         if self._pruning is not None:
             name = self._pruning[0].param
             if any(name in p for p in params):
@@ -395,13 +402,17 @@ return_train_score, progress, storage, study_name, resume, backend
         states = {t.number: t.state.name for t in self.study_.get_trials(deepcopy=False)}
         return [states.get(number) for number in results["trial"]]
 
+    def _final_rows(self, results):
+        """Rows of completed trials at the full budget (with a pruner)."""
+        complete = np.array([s == "COMPLETE" for s in self._trial_states(results)])
+        full = np.asarray(results["n_resources"]) == self._pruning[1][-1]
+        return np.flatnonzero(complete & full)
+
     def _select_best_index(self, refit, refit_metric, results):
         """sklearn's choice; with a pruner, among completed trials at the full budget."""
         if callable(refit) or self._pruning is None:
             return super()._select_best_index(refit, refit_metric, results)
-        complete = np.array([s == "COMPLETE" for s in self._trial_states(results)])
-        full = np.asarray(results["n_resources"]) == self._pruning[1][-1]
-        rows = np.flatnonzero(complete & full)
+        rows = self._final_rows(results)
         if rows.size == 0:
             return super()._select_best_index(refit, refit_metric, results)
         scores = np.asarray(results[f"mean_test_{refit_metric}"], dtype=float)[rows]

@@ -46,6 +46,29 @@ def top_k(scores, k):
     return sorted(int(i) for i in order)
 
 
+def rank_rows_first(results, rows):
+    """Re-rank ``rank_test_<metric>`` so that ``rows`` (the full-budget ones) come first.
+
+    A score measured on a smaller budget is not comparable with one on the full budget,
+    so the rows eligible for ``best_index_`` are ranked among themselves (1 is the best,
+    failed rows tie with the worst, as sklearn), and every other row after them. Rank 1
+    is then always ``best_index_``.
+    """
+    from ._results import _rank
+
+    n = len(results["params"])
+    eligible = np.zeros(n, dtype=bool)
+    eligible[np.asarray(rows, dtype=int)] = True
+    for key in [k for k in results if k.startswith("rank_test_")]:
+        means = np.asarray(results["mean_test_" + key[len("rank_test_"):]], dtype=float)
+        ranks = np.empty(n, dtype=np.int32)
+        if eligible.any():
+            ranks[eligible] = _rank(means[eligible])
+        if (~eligible).any():
+            ranks[~eligible] = eligible.sum() + _rank(means[~eligible])
+        results[key] = ranks
+
+
 class _BaseHalving(BaseSearchCV):
     """Shared machinery: the budget of a rung and one run of successive halving."""
 
@@ -86,7 +109,9 @@ class _BaseHalving(BaseSearchCV):
             len(np.unique(np.asarray(y))) if y is not None and is_classifier(self.estimator)
             else None
         )
-        return super().fit(X, y, groups=groups, **fit_params)
+        super().fit(X, y, groups=groups, **fit_params)
+        rank_rows_first(self.cv_results_, self._final_rows(self.cv_results_))
+        return self
 
     # -- budgets -------------------------------------------------------------------
     def _resolve_max_resources(self):
@@ -222,7 +247,9 @@ return_train_score, progress, storage, study_name, resume, backend
     ----------
     cv_results_ : dict
         sklearn's layout with one row per (candidate, round), plus ``iter``,
-        ``n_resources`` and ``resources``.
+        ``n_resources`` and ``resources``. ``rank_test_<metric>`` ranks the rows of the
+        last round first (scores on smaller budgets are not comparable), so rank 1 is
+        ``best_index_``.
     best_index_, best_score_, best_params_, best_estimator_
         The best candidate of the last round; the refit uses its final budget.
     n_candidates_, n_resources_ : list of int
@@ -389,7 +416,8 @@ return_train_score, progress, storage, study_name, resume, backend
     Attributes
     ----------
     cv_results_ : dict
-        One row per (candidate, round), plus ``bracket``, ``iter``, ``n_resources``.
+        One row per (candidate, round), plus ``bracket``, ``iter``, ``n_resources``;
+        rows trained with ``max_resources_`` are ranked first.
     best_index_, best_score_, best_params_, best_estimator_
         The best row among those trained with ``max_resources_``.
     brackets_ : list of dict
