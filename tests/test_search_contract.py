@@ -12,7 +12,9 @@ from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
+from hpsearch.model_selection.bayes import OptunaSearchCV
 from hpsearch.model_selection.grid import GridSearchCV
+from hpsearch.model_selection.halving import HalvingSearchCV, HyperbandSearchCV
 from hpsearch.model_selection.random import RandomSearchCV
 
 SPACE = {"alpha": [0.01, 0.1, 1.0, 10.0]}
@@ -20,6 +22,13 @@ SPACE = {"alpha": [0.01, 0.1, 1.0, 10.0]}
 SEARCHES = {
     "grid": lambda est, space, **kw: GridSearchCV(est, space, **kw),
     "random": lambda est, space, **kw: RandomSearchCV(est, space, n_iter=3, **kw),
+    "optuna": lambda est, space, **kw: OptunaSearchCV(est, space, n_trials=3, **kw),
+    "halving": lambda est, space, **kw: HalvingSearchCV(
+        est, space, n_candidates="grid", resource="n_samples", **kw
+    ),
+    "hyperband": lambda est, space, **kw: HyperbandSearchCV(
+        est, space, resource="n_samples", **kw
+    ),
 }
 
 
