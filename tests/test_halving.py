@@ -355,3 +355,20 @@ def test_no_warning_noise_from_the_search_itself(digits):
         warnings.simplefilter("ignore", ConvergenceWarning)
         HalvingSearchCV(MLPClassifier((8,), max_iter=3, random_state=0), SPACE,
                         n_candidates=3, cv=2, random_state=0).fit(X, y)
+
+
+def test_resume_reuses_every_rung(tmp_path, digits):
+    X, y = digits
+    mlp = _CountingMLP((8,), max_iter=9, random_state=0)
+    kwargs = dict(n_candidates=9, cv=2, random_state=0, storage=str(tmp_path / "h.db"),
+                  study_name="halving", refit=False)
+    _CountingMLP.epochs = 0
+    first = HalvingSearchCV(mlp, SPACE, **kwargs).fit(X, y)
+    assert _CountingMLP.epochs == (9 * 1 + 3 * 2 + 1 * 6) * 2
+    _CountingMLP.epochs = 0
+    again = HalvingSearchCV(mlp, SPACE, resume=True, **kwargs).fit(X, y)
+    assert _CountingMLP.epochs == 0
+    assert again.cv_results_["params"] == first.cv_results_["params"]
+    np.testing.assert_array_equal(again.cv_results_["mean_test_score"],
+                                  first.cv_results_["mean_test_score"])
+    assert len(again.study_.trials) == 9
