@@ -355,7 +355,9 @@ return_train_score, progress, storage, study_name, resume, backend
     def _replay(self, evaluate, space):
         """Fail interrupted trials; put finished ones back into ``cv_results_``.
 
-        Returns the number of finished trials, which count towards ``n_trials``.
+        A finished trial is one this search recorded (its rows are in the store); their
+        rows are looked up, not fitted again. Returns how many there are: they count
+        towards ``n_trials``.
         """
         import optuna
 
@@ -372,7 +374,9 @@ return_train_score, progress, storage, study_name, resume, backend
                     evaluate.store.finish(key, "FAIL")
                 if storage.get_trial(trial._trial_id).state == State.RUNNING:
                     self.study_.tell(trial.number, state=State.FAIL)
-            elif not trial.user_attrs.get("hpsearch_interrupted"):
+            elif not trial.user_attrs.get("hpsearch_interrupted") and any(
+                name.startswith("hpsearch_row:") for name in trial.user_attrs
+            ):
                 finished.append(trial)
         for trial in finished:
             params = decode_params(trial.params, space)
