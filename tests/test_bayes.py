@@ -253,3 +253,19 @@ def test_resource_in_the_space_is_refused_when_pruning(digits):
     )):
         OptunaSearchCV(MLPClassifier(max_iter=9), {"max_iter": Int(3, 9)}, pruner="median",
                        cv=2).fit(X, y)
+
+
+def test_resume_a_pruned_search_replays_every_rung(tmp_path, digits):
+    X, y = digits
+    mlp = MLPClassifier((8,), max_iter=9, random_state=0)
+    kwargs = dict(cv=2, random_state=0, storage=str(tmp_path / "p.db"), study_name="p",
+                  pruner=optuna.pruners.MedianPruner(n_startup_trials=1), refit=False)
+    first = OptunaSearchCV(mlp, SPACE, n_trials=5, **kwargs).fit(X, y)
+    resumed = OptunaSearchCV(mlp, SPACE, n_trials=6, resume=True, **kwargs).fit(X, y)
+    n = len(first.cv_results_["params"])
+    a, b = first.cv_results_, resumed.cv_results_
+    assert "PRUNED" in list(a["state"])
+    for key in ("trial", "iter", "n_resources", "state", "mean_test_score", "mean_fit_time"):
+        assert list(b[key][:n]) == list(a[key]), key
+    assert list(b["trial"][n:]) == [5] * (len(b["params"]) - n)
+    assert len(resumed.study_.trials) == 6
