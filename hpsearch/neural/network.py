@@ -15,7 +15,22 @@ from .initializers import INITIALIZERS, resolve_init
 from .layers import ActivationLayer, Dense, Dropout, Maxout, PReLU
 from .losses import LOSSES
 
-__all__ = ["Network"]
+__all__ = ["Network", "gather_rows"]
+
+
+def gather_rows(X, rows, out, stage=None):
+    """``out[:] = X[rows]`` (cast to ``out.dtype``) without allocating.
+
+    ``np.take`` into ``out`` directly when the dtypes agree; otherwise into ``stage`` (a
+    buffer of ``X``'s dtype and ``out``'s shape) and then a casting copy — ``np.take`` itself
+    would allocate a temporary of ``X``'s dtype per call, and refuses an upcasting ``out``.
+    """
+    if stage is None:
+        np.take(X, rows, axis=0, out=out, mode="clip")
+    else:
+        np.take(X, rows, axis=0, out=stage, mode="clip")
+        np.copyto(out, stage, casting="same_kind")
+    return out
 
 
 def _hidden_activation(activation, n_units, *, leaky_slope, prelu_init):
@@ -214,10 +229,9 @@ class Network:
                 or self._t_buf.shape[0] < self._capacity:
             self._t_buf = np.empty((self._capacity,) + T.shape[1:], T.dtype)
         xbuf, tbuf = self._x_buf, self._t_buf
+        stage = None if X.dtype == self.dtype else np.empty((batch_size, X.shape[1]), X.dtype)
         theta, grad, p = self.theta, self.grad, self._p
         npen = self.n_penalized
-        w_pen, g_pen = theta[:npen], grad[:npen]
-        scratch = optimizer._tmp[:npen]
         dense_idx = [self.layers.index(layer) for layer in self.dense_layers]
         gW = [self._g[i][0].reshape(-1) for i in dense_idx]
         norms = np.zeros(len(gW))
@@ -225,8 +239,7 @@ class Network:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             m = stop - start
-            Xb = xbuf[:m]
-            np.take(X, rows[start:stop], axis=0, out=Xb, mode="clip")
+            Xb = gather_rows(X, rows[start:stop], xbuf[:m], None if stage is None else stage[:m])
             Tb = tbuf[:m]
             np.take(T, positions[start:stop], axis=0, out=Tb, mode="clip")
             P = self.forward(Xb, p, ws, True, rng)
@@ -234,9 +247,8 @@ class Network:
             self.backward(P)
             for k, g in enumerate(gW):
                 norms[k] += np.sqrt(np.dot(g, g))
-            for pen in penalties:  # penalty of the summed batch loss (sklearn's alpha)
-                pen.add_gradient(w_pen, g_pen, scratch, 1.0 / m)
-            optimizer.update(theta, grad)
+            # penalty of the summed batch loss (sklearn's alpha), then the solver's step
+            optimizer.step(theta, grad, penalties, npen, 1.0 / m)
             n_batches += 1
         return loss_sum, norms, n_batches
 

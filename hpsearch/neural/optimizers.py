@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from .kernels import fused_adam
+
 __all__ = ["OPTIMIZERS", "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam"]
 
 
@@ -32,6 +34,26 @@ class Optimizer:
         """One step: ``t <- t + 1``, then the solver's rule."""
         self.t += 1
         self._update(theta, g)
+
+    def step(self, theta, g, penalties=(), n_penalized=0, scale=1.0):
+        """One mini-batch step with weight penalties: :meth:`update` on ``g + penalty gradient``.
+
+        Each penalty adds ``scale`` times its gradient to ``g[:n_penalized]`` (the weights),
+        then the solver's rule runs. A solver with a fused kernel (:meth:`_fused_step`) does
+        both in one pass, bit-identically.
+        """
+        self.t += 1
+        if self._fused_step(theta, g, penalties, n_penalized, scale):
+            return
+        if penalties:
+            w, gw, scratch = theta[:n_penalized], g[:n_penalized], self._tmp[:n_penalized]
+            for pen in penalties:
+                pen.add_gradient(w, gw, scratch, scale)
+        self._update(theta, g)
+
+    def _fused_step(self, theta, g, penalties, n_penalized, scale):
+        """Penalties and update in one compiled pass; False when not available (the default)."""
+        return False
 
     def _update(self, theta, g):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -186,23 +208,44 @@ class Adam(Optimizer):
         self._v *= self.dtype.type((1.0 - o2) / (1.0 - b2))
         self._scaled_by = (b1, b2)
 
-    def _update(self, theta, g):
+    def _constants(self):
+        """``(beta_1, beta_2, epsilon', step)`` of step ``t`` in the working dtype."""
         f = self.dtype.type
         if self._scaled_by != (self.beta_1, self.beta_2):
             self._rescale()
         b1, b2, t = self.beta_1, self.beta_2, self.t
+        c2 = math.sqrt((1.0 - b2**t) / (1.0 - b2))
+        return (f(b1), f(b2), f(self.epsilon * c2),
+                f(self.learning_rate_init * (1.0 - b1) * c2 / (1.0 - b1**t)))
+
+    def _update(self, theta, g):
+        b1, b2, eps, step = self._constants()
         m, v, tmp = self._m, self._v, self._tmp
-        m *= f(b1)
+        m *= b1
         m += g
-        v *= f(b2)
+        v *= b2
         np.multiply(g, g, out=g)
         v += g
-        c2 = math.sqrt((1.0 - b2**t) / (1.0 - b2))
         np.sqrt(v, out=tmp)
-        tmp += f(self.epsilon * c2)
+        tmp += eps
         np.divide(m, tmp, out=tmp)
-        tmp *= f(self.learning_rate_init * (1.0 - b1) * c2 / (1.0 - b1**t))
+        tmp *= step
         theta -= tmp
+
+    def _fused_step(self, theta, g, penalties, n_penalized, scale):
+        kernel = fused_adam(theta.shape[0])
+        if kernel is None:
+            return False
+        kinds = [pen.kind for pen in penalties]
+        if kinds not in ([], ["l2"], ["l1"], ["l2", "l1"]):
+            return False  # a combination or order the kernel does not reproduce
+        f = self.dtype.type
+        coef = {"l2": f(0), "l1": f(0)}
+        for pen in penalties:
+            coef[pen.kind] = f(pen.strength * scale)  # the constant of pen.add_gradient
+        kernel(theta, g, self._m, self._v, n_penalized, coef["l2"], coef["l1"], "l2" in kinds,
+               "l1" in kinds, *self._constants())
+        return True
 
 
 OPTIMIZERS = {

@@ -20,6 +20,8 @@ class L2:
     adds ``scale=1/m`` times this gradient to the gradient of the batch-mean loss.
     """
 
+    kind = "l2"
+
     def __init__(self, strength):
         self.strength = float(strength)
 
@@ -36,6 +38,8 @@ class L1:
 
     Drives many weights to (near) zero, unlike L2's uniformly small weights.
     """
+
+    kind = "l1"
 
     def __init__(self, strength):
         self.strength = float(strength)

@@ -1,0 +1,147 @@
+"""The fast paths give the same numbers as the plain ones.
+
+- the fused (numba) Adam + penalty kernel is bit-identical to the NumPy passes, and both equal
+  the textbook Adam formula (LECTURE.md §2) to rounding;
+- a whole fit is bit-identical with and without the kernel;
+- mini-batches gathered by index into the preallocated buffer equal copied rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hpsearch import MLPClassifier
+from hpsearch.neural import kernels
+from hpsearch.neural.network import gather_rows
+from hpsearch.neural.optimizers import Adam
+from hpsearch.neural.regularizers import make_penalty
+
+needs_numba = pytest.mark.skipif(not kernels.numba_available(), reason="numba not installed")
+
+PENALTIES = [{}, {"alpha": 1e-2}, {"l1": 1e-3}, {"alpha": 1e-2, "l1": 1e-3}]
+
+
+@pytest.fixture
+def fused_always(monkeypatch):
+    """Use the fused kernel for any network size."""
+    monkeypatch.setattr(kernels, "MIN_FUSED_PARAMS", 0)
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    """Force the NumPy path (as in a process without numba)."""
+    monkeypatch.setitem(kernels._STATE, "adam", None)
+    monkeypatch.setitem(kernels._STATE, "loaded", True)
+
+
+def _arrays(n, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    theta = rng.standard_normal(n).astype(dtype)
+    grads = [rng.standard_normal(n).astype(dtype) for _ in range(4)]
+    theta[::17] = 0  # sign(0) = 0 for L1
+    return theta, grads
+
+
+def _run(theta, grads, penalties, n_pen, dtype, fused):
+    opt = Adam(theta.size, dtype, learning_rate_init=1e-2)
+    if not fused:
+        opt._fused_step = lambda *args: False
+    theta = theta.copy()
+    for k, g in enumerate(grads):
+        opt.step(theta, g.copy(), penalties, n_pen, 1.0 / (16 + k))
+    return theta, opt
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("strengths", PENALTIES)
+def test_fused_adam_bit_identical_to_numpy(fused_always, dtype, strengths):
+    theta0, grads = _arrays(1001, dtype)
+    pens = make_penalty(**strengths)
+    fast, opt_fast = _run(theta0, grads, pens, 700, dtype, fused=True)
+    slow, opt_slow = _run(theta0, grads, pens, 700, dtype, fused=False)
+    assert fast.dtype == dtype
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(opt_fast._m, opt_slow._m)
+    np.testing.assert_array_equal(opt_fast._v, opt_slow._v)
+    assert opt_fast.t == opt_slow.t == len(grads)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fused", [True, False])
+def test_adam_step_matches_textbook_formula(fused_always, dtype, fused):
+    """Kingma & Ba's Algorithm 1 with the penalty gradient, in float64, on random arrays."""
+    n, n_pen, lr, b1, b2, eps = 513, 400, 1e-2, 0.9, 0.999, 1e-8
+    l2, l1 = 1e-2, 1e-3
+    theta0, grads = _arrays(n, dtype, seed=1)
+    got, _ = _run(theta0, grads, make_penalty(alpha=l2, l1=l1), n_pen, dtype, fused=fused)
+    theta = theta0.astype(np.float64)
+    m = np.zeros(n)
+    v = np.zeros(n)
+    for t, g in enumerate(grads, start=1):
+        g = g.astype(np.float64)
+        scale = 1.0 / (16 + t - 1)
+        g[:n_pen] += scale * (l2 * theta[:n_pen] + l1 * np.sign(theta[:n_pen]))
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, theta, rtol=rtol, atol=rtol * 1e-2)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fit_bit_identical_with_and_without_kernel(fused_always, monkeypatch, dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 7))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
+    params = dict(hidden_layer_sizes=(9, 5), max_iter=4, batch_size=32, alpha=1e-3, l1=1e-4,
+                  random_state=0, dtype=dtype)
+    fast = MLPClassifier(**params).fit(X, y)
+    monkeypatch.setitem(kernels._STATE, "adam", None)
+    slow = MLPClassifier(**params).fit(X, y)
+    for a, b in zip(fast.coefs_ + fast.intercepts_, slow.coefs_ + slow.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert fast.loss_curve_ == slow.loss_curve_
+
+
+def test_small_networks_use_numpy_path():
+    assert kernels.fused_adam(kernels.MIN_FUSED_PARAMS - 1) is None
+
+
+def test_numpy_only_fixture_disables_kernel(numpy_only):
+    assert kernels.fused_adam(10**7) is None
+    assert not kernels.numba_available()
+
+
+@pytest.mark.parametrize("x_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("work_dtype", [np.float32, np.float64])
+def test_gathered_batches_equal_copied_rows(x_dtype, work_dtype):
+    """``gather_rows`` into the preallocated batch buffer, as in ``Network.run_epoch``."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 6)).astype(x_dtype)
+    buf = np.empty((16, 6), work_dtype)
+    stage = None if x_dtype == work_dtype else np.empty((16, 6), x_dtype)
+    rows = rng.permutation(50)
+    for start in range(0, 50, 16):
+        idx = rows[start:start + 16]
+        got = gather_rows(X, idx, buf[: idx.size], None if stage is None else stage[: idx.size])
+        assert got.dtype == work_dtype
+        np.testing.assert_array_equal(got, X[idx].astype(work_dtype))
+
+
+@pytest.mark.parametrize("x_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("work_dtype", [np.float32, np.float64])
+def test_fit_any_x_dtype_equals_converted_x(x_dtype, work_dtype):
+    """float32 X trains a float64 network (and vice versa) exactly as X converted first."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5)).astype(x_dtype)
+    y = np.arange(60) % 3
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, batch_size=16, random_state=0,
+                  dtype=work_dtype)
+    a = MLPClassifier(**params).fit(X, y)
+    b = MLPClassifier(**params).fit(X.astype(work_dtype), y)
+    for u, w in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(u, w)
