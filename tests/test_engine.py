@@ -208,7 +208,9 @@ def test_fit_accepting_sample_index_gets_full_X_and_large_X_is_memmapped(n_jobs)
     rng = np.random.default_rng(0)
     X = rng.random((2000, 100))  # 1.6 MB > joblib's 1 MB memmapping threshold
     y = rng.integers(0, 2, 2000)
-    search = GridSearchCV(IndexAware(), {"c": [1.0, 2.0]}, cv=2, n_jobs=n_jobs).fit(X, y)
+    # backend="loky": the memmapping path (fork workers share X otherwise: test_engine_fork)
+    search = GridSearchCV(IndexAware(), {"c": [1.0, 2.0]}, cv=2, n_jobs=n_jobs,
+                          backend="loky").fit(X, y)
     expected = 1.0 + (10.0 if n_jobs == 2 else 0.0)
     np.testing.assert_array_equal(search.cv_results_["mean_test_score"], expected)
 

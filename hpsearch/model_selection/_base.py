@@ -421,8 +421,12 @@ class BaseSearchCV(_SkBaseSearchCV):
         Reuse the finished candidates recorded in ``storage`` under ``study_name``
         instead of fitting them again.
     backend : str, joblib backend or None, default=None
-        joblib backend name; None uses the active ``joblib.parallel_config`` (so
-        ``joblib.parallel_config(backend="dask")`` runs on a Dask cluster).
+        None ("auto"): where joblib would use its default (loky) and more than one job
+        runs, on Linux/POSIX (not macOS/Windows), workers are started by ``fork`` and
+        inherit ``X`` without any copy or per-worker start-up; otherwise the active
+        ``joblib.parallel_config`` (so ``joblib.parallel_config(backend="dask")`` runs on
+        a Dask cluster). ``"fork"`` forces fork workers; any other joblib backend name
+        (``"loky"``, ``"threading"``, ...) or object goes through joblib.
 
     Attributes
     ----------
@@ -433,6 +437,8 @@ class BaseSearchCV(_SkBaseSearchCV):
     refit_time_, multimetric_ : as in sklearn.
     study_ : optuna.Study
         The trial store's study.
+    backend_ : str
+        What ran the fits: ``"in-process"``, ``"fork"`` or ``"joblib:<backend class>"``.
     """
 
     _parameter_constraints: dict = {
@@ -568,7 +574,6 @@ class BaseSearchCV(_SkBaseSearchCV):
             **self._study_options(),
         )
         self.study_ = store.study
-        progress = self._progress_bar()
         engine = Engine(
             self.estimator,
             X,
@@ -582,14 +587,20 @@ class BaseSearchCV(_SkBaseSearchCV):
             error_score=self.error_score,
             verbose=self.verbose,
         )
-        evaluate = _Evaluator(self, engine, splits, seed, store, progress)
+        progress = evaluate = None
         try:
+            # enter the engine first: its fork workers start before the progress bar's
+            # monitor thread
             with engine:
+                progress = self._progress_bar()
+                evaluate = _Evaluator(self, engine, splits, seed, store, progress)
                 self._run_search(evaluate)
         finally:
-            evaluate.release()
+            if evaluate is not None:
+                evaluate.release()
             if progress is not None:
                 progress.close()
+        self.backend_ = engine.kind
         store.finish_all()
         if not evaluate.rows:
             raise ValueError(

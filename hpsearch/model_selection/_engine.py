@@ -19,16 +19,31 @@ Guarantees
   indices, others get ``X[train]`` built inside the worker.
 - **A failing fit never ends the search** (unless ``error_score="raise"``): the result
   carries the formatted traceback instead of scores.
+- **Fork workers on POSIX.** With the default joblib backend (loky, nothing set in
+  ``joblib.parallel_config``) and more than one job, the engine does not go through joblib
+  at all: it registers ``(estimator, X, y, scorer, fit params)`` in a module-level table
+  under a token, starts its workers by ``fork`` (:class:`_ForkPool`), and ships each
+  batch of tasks as ``(token, tasks)``. The workers inherit ``X`` page for page (no copy,
+  no file, no pickling, no interpreter start-up or sklearn import per worker), which is
+  what keeps a 2-job search near the memory of a 1-job one. ``backend="loky"`` (or any
+  backend set in ``joblib.parallel_config``: Dask, threading) keeps the joblib path, and
+  Windows/macOS (no safe ``fork``) always use it. ``Engine.kind`` tells which ran.
 - **Continuation.** A task may carry the fitted estimator of a previous evaluation of the
   same (candidate, split) and a number of *additional* units of work; the worker then
   continues training (``warm_start`` or ``partial_fit``) instead of refitting.
 """
 
 import inspect
+import itertools
+import multiprocessing
 import os
+import signal
+import sys
 import tempfile
 import time
 import traceback
+import warnings
+from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -238,6 +253,146 @@ def _run_batch(base, X, y, tasks, scorer, fit_params, return_train_score, error_
     ]
 
 
+# --------------------------------------------------------------------------- fork workers
+#: token -> (base estimator, X, y, run_task arguments) of every running fork pool. Filled
+#: in the parent *before* its workers are forked, so each worker inherits the entries
+#: (and the pages of X) and a task names its data by token only. Removed when the pool
+#: closes.
+_SHARED = {}
+_TOKENS = itertools.count()
+
+
+def _fork_available():
+    """True where workers may be started by ``fork``: POSIX, but not macOS (its system
+    libraries are not fork-safe, which is why CPython spawns there by default)."""
+    return (
+        sys.platform != "darwin"
+        and hasattr(os, "fork")
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
+
+
+def _default_joblib_backend(parallel):
+    """True when joblib would use its default process backend (loky) because nothing
+    chose another one: no ``backend=`` and nothing set in ``joblib.parallel_config``."""
+    try:
+        from joblib import parallel as jp
+
+        config = getattr(jp._backend, "config", jp.default_parallel_config)
+        explicit = config["backend"] is not jp.default_parallel_config["backend"]
+    except (AttributeError, KeyError, ImportError):  # joblib internals moved: stay safe
+        return False
+    backend = getattr(parallel, "_backend", None)
+    return (
+        not explicit
+        and type(backend).__name__ == "LokyBackend"
+        and getattr(backend, "nesting_level", 0) == 0
+    )
+
+
+def _worker_init():
+    # Ctrl-C reaches the whole process group: workers ignore it and the parent, which
+    # owns the search, stops them (see _ForkPool.close), so every finished fit already
+    # streamed back is kept and no worker dies mid-write of a result.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_shared(token, tasks):
+    """Worker side: look the data up by token (inherited at fork) and run the tasks."""
+    base, X, y, args = _SHARED[token]
+    return [run_task(base, X, y, task, *args) for task in tasks]
+
+
+def _noop():
+    return os.getpid()
+
+
+def _n_in_flight(pre_dispatch, n_workers):
+    """How many batches may be queued at once (joblib's ``pre_dispatch``)."""
+    if isinstance(pre_dispatch, str):
+        text = pre_dispatch.replace(" ", "")
+        if text == "all":
+            return None
+        factor, _, name = text.rpartition("*")
+        if name == "n_jobs":
+            return max(1, int(float(factor or 1) * n_workers))
+        return max(1, int(text))
+    return max(1, int(pre_dispatch))
+
+
+class _ForkPool:
+    """Worker processes started by ``fork`` that inherit the search's data.
+
+    ``concurrent.futures.ProcessPoolExecutor`` with a fork context starts all its workers
+    at the first submission, before its own manager thread; :meth:`start` makes that
+    submission at once, so the workers are forked before the search starts any thread
+    (progress bar, store). A worker that dies (killed, out of memory, segfault) breaks
+    the pool: the search raises ``BrokenProcessPool`` instead of waiting forever.
+    """
+
+    def __init__(self, n_workers, payload):
+        self.n_workers = n_workers
+        self.token = f"{os.getpid()}-{next(_TOKENS)}"
+        self.payload = payload
+        self.executor = None
+
+    def start(self):
+        _SHARED[self.token] = self.payload
+        context = multiprocessing.get_context("fork")
+        self.executor = futures.ProcessPoolExecutor(
+            self.n_workers, mp_context=context, initializer=_worker_init
+        )
+        with warnings.catch_warnings():
+            # Python >= 3.12 warns when forking a process that runs other threads (a
+            # thread could hold a lock the child then needs). The child runs only the
+            # executor's worker loop and the fits: it never uses locks of the parent's
+            # other threads (e.g. a still-alive loky pool of an earlier sklearn search).
+            # Use backend="loky" to start workers without fork.
+            warnings.filterwarnings(
+                "ignore", message=".*fork.*", category=DeprecationWarning
+            )
+            self.executor.submit(_noop).result()
+        return self
+
+    def imap_unordered(self, batches, in_flight):
+        """Yield the result list of every batch, in completion order."""
+        batches = iter(batches)
+        pending = set()
+        token = self.token
+        try:
+            while True:
+                while in_flight is None or len(pending) < in_flight:
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    pending.add(self.executor.submit(_run_shared, token, batch))
+                if not pending:
+                    return
+                done, pending = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self, terminate=False):
+        """Stop the workers (at once with ``terminate``) and drop the shared entry."""
+        executor, self.executor = self.executor, None
+        try:
+            if executor is not None:
+                if terminate:  # do not wait for running fits (Ctrl-C, an error)
+                    processes = list((getattr(executor, "_processes", None) or {}).values())
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    for process in processes:
+                        if process.is_alive():
+                            process.terminate()
+                    for process in processes:
+                        process.join(timeout=5)
+                executor.shutdown(wait=True, cancel_futures=True)
+        finally:
+            _SHARED.pop(self.token, None)
+
+
 class Engine:
     """Runs tasks through joblib and streams their results back as they finish.
 
@@ -254,8 +409,11 @@ class Engine:
     n_jobs : int or None
         As in joblib (None: the current ``joblib.parallel_config``).
     backend : str, joblib backend or None
-        None uses the active ``joblib.parallel_config`` (so
-        ``with joblib.parallel_config(backend="dask"):`` runs on a Dask cluster).
+        None ("auto"): fork workers (see the module docstring) where joblib would use its
+        default loky backend and ``fork`` is available, else the active
+        ``joblib.parallel_config`` (so ``with joblib.parallel_config(backend="dask"):``
+        runs on a Dask cluster). ``"fork"``: fork workers (ValueError where ``fork`` is
+        not available). Any other name or backend object: joblib with that backend.
     pre_dispatch : int or str
         As in joblib.
     return_train_score : bool
@@ -279,6 +437,11 @@ class Engine:
         error_score=np.nan,
         verbose=0,
     ):
+        if backend == "fork" and not _fork_available():
+            raise ValueError(
+                "The 'backend' parameter is 'fork', but this platform cannot start "
+                "worker processes by fork. Use backend=None or 'loky'."
+            )
         self.base_estimator = base_estimator
         self.X, self.y = X, y
         self.scorer = scorer
@@ -290,25 +453,51 @@ class Engine:
         self.error_score = error_score
         self.verbose = verbose
         self._parallel = None
+        self._pool = None
         self._tmpdir = None
+        #: which path runs the fits once entered: "in-process", "fork" or
+        #: "joblib:<backend class>"
+        self.kind = None
 
     def __enter__(self):
         self._data = (self.X, self.y)
         self._parallel = joblib.Parallel(
             n_jobs=self.n_jobs,
-            backend=self.backend,
+            backend=None if self.backend == "fork" else self.backend,
             pre_dispatch=self.pre_dispatch,
             return_as="generator_unordered",
             verbose=max(0, self.verbose - 2),
         )
         backend = type(getattr(self._parallel, "_backend", None)).__name__
         self.n_workers = self._parallel._effective_n_jobs()
-        if self.n_workers != 1 and backend in _LOCAL_PROCESS_BACKENDS:
-            self._share_arrays()
+        if self.n_workers == 1:
+            self.kind = "in-process"
+        elif self.backend == "fork" or (
+            self.backend is None
+            and _fork_available()
+            and _default_joblib_backend(self._parallel)
+        ):
+            args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
+            payload = (self.base_estimator, self.X, self.y, args)
+            self._pool = _ForkPool(self.n_workers, payload)
+            try:
+                self._pool.start()
+            except BaseException:
+                self._pool.close(terminate=True)
+                self._pool = None
+                raise
+            self.kind = "fork"
+        else:
+            self.kind = f"joblib:{backend}"
+            if backend in _LOCAL_PROCESS_BACKENDS:
+                self._share_arrays()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self._parallel = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.close(terminate=exc_type is not None)
         self.X, self.y = self._data
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
@@ -354,6 +543,11 @@ class Engine:
             # In-process: no pickling, results stream one by one.
             for task in tasks:
                 yield run_task(base, X, y, task, *args)
+            return
+        if self._pool is not None:
+            in_flight = _n_in_flight(self.pre_dispatch, self.n_workers)
+            for results in self._pool.imap_unordered(self._batches(list(tasks)), in_flight):
+                yield from results
             return
         calls = (
             joblib.delayed(_run_batch)(base, X, y, batch, *args)
