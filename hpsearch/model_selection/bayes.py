@@ -263,6 +263,11 @@ return_train_score, progress, storage, study_name, resume, backend
         from .space import as_space
 
         space = as_space(self.param_distributions)
+        if self._pruning is not None and any(self._pruning[0].param in sub for sub in space):
+            raise ValueError(
+                f"Cannot use parameter {self._pruning[0].param} as the resource since it is "
+                "part of the searched parameters."
+            )
         done = self._replay(evaluate, space) if self.resume else 0
         batch = max(1, int(getattr(getattr(evaluate, "engine", None), "n_workers", 1) or 1))
         start = time.monotonic()
@@ -286,13 +291,6 @@ return_train_score, progress, storage, study_name, resume, backend
         params = [suggest(trial, space) for trial in trials]
         for trial, candidate in zip(trials, params):
             trial.set_user_attr("params", encode_value(candidate))
-        if self._pruning is not None:
-            name = self._pruning[0].param
-            if any(name in p for p in params):
-                raise ValueError(
-                    f"Cannot use parameter {name} as the resource since it is part of "
-                    "the searched parameters."
-                )
         return trials, params
 
     def _tell(self, trial, score, state=None):
