@@ -13,6 +13,7 @@ import pytest
 
 from hpsearch import MLPClassifier
 from hpsearch.neural import kernels
+from hpsearch.neural.layers import ActivationLayer, PReLU
 from hpsearch.neural.network import gather_rows
 from hpsearch.neural.optimizers import Adam
 from hpsearch.neural.regularizers import make_penalty
@@ -145,3 +146,50 @@ def test_fit_any_x_dtype_equals_converted_x(x_dtype, work_dtype):
     b = MLPClassifier(**params).fit(X.astype(work_dtype), y)
     for u, w in zip(a.coefs_, b.coefs_):
         np.testing.assert_array_equal(u, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.3])
+def test_leaky_relu_without_masked_ufuncs_equals_where_formula(dtype, slope):
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((7, 11)).astype(dtype)
+    Z[0, :4] = 0
+    D = rng.standard_normal((7, 11)).astype(dtype)
+    layer = ActivationLayer("leaky_relu", 11, leaky_slope=slope)
+    ws = layer.workspace(8, dtype)
+    A = layer.forward(Z.copy(), (), ws, True, None)
+    np.testing.assert_array_equal(A, np.where(Z > 0, Z, Z * dtype(slope)))
+    got = layer.backward(D.copy(), (), (), ws, True)
+    np.testing.assert_array_equal(got, np.where(Z > 0, D, D * dtype(slope)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_sigmoid_tanh_backward_with_scratch_buffer(dtype, name):
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal((5, 6)).astype(dtype)
+    D = rng.standard_normal((5, 6)).astype(dtype)
+    layer = ActivationLayer(name, 6)
+    ws = layer.workspace(5, dtype)
+    A = layer.forward(Z.copy(), (), ws, True, None).copy()
+    got = layer.backward(D.copy(), (), (), ws, True)
+    want = D * A * (1 - A) if name == "sigmoid" else D * (1 - A * A)
+    np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prelu_backward_equals_where_formula(dtype):
+    rng = np.random.default_rng(2)
+    Z = rng.standard_normal((6, 5)).astype(dtype)
+    Z[1, :2] = 0
+    D = rng.standard_normal((6, 5)).astype(dtype)
+    alpha = np.array([0.25, -0.5, 1.5, 0.0, 2.0], dtype)
+    layer = PReLU(5)
+    ws = layer.workspace(6, dtype)
+    galpha = np.empty(5, dtype)
+    A = layer.forward(Z.copy(), (alpha,), ws, True, None)
+    np.testing.assert_allclose(A, np.where(Z > 0, Z, alpha * Z), rtol=2 * np.finfo(dtype).eps)
+    got = layer.backward(D.copy(), (alpha,), (galpha,), ws, True)
+    np.testing.assert_array_equal(got, np.where(Z < 0, D * alpha, D))
+    np.testing.assert_allclose(galpha, (D * np.minimum(Z, 0)).sum(axis=0),
+                               rtol=8 * np.finfo(dtype).eps, atol=8 * np.finfo(dtype).eps)
