@@ -73,7 +73,7 @@ from sklearn.utils import check_random_state, indexable
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import _check_method_params
 
-from ._engine import Engine, Task, seed_params, task_seed
+from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
 from ._results import format_results, metric_names, results_frame, row_error
 
 __all__ = ["BaseSearchCV", "Evaluation"]
@@ -155,6 +155,16 @@ class _Evaluator:
         )
 
     # -- helpers -----------------------------------------------------------------
+    def _seed_names(self, params):
+        """Names of the ``*random_state`` parameters left at None once ``params`` are set
+        (from the base estimator's parameters, without a clone, unless a value is itself
+        an estimator whose own parameters then count)."""
+        if any(hasattr(v, "get_params") or k not in self.base_params
+               for k, v in params.items()):  # (an unknown name raises here, as before)
+            fresh = clone(self.search.estimator).set_params(**params)
+            return seed_names(fresh.get_params(deep=True))
+        return seed_names({**self.base_params, **params})
+
     def _candidate_id(self, params):
         return self.candidate_ids.setdefault(_key(params), len(self.candidate_ids))
 
@@ -246,6 +256,7 @@ class _Evaluator:
             }
             new_rows.append(row)
             overrides = {k: v for k, v in (budget or {}).items() if k != "n_samples"}
+            names = None  # seeded parameter names, found once per candidate
             for split, (train, test) in enumerate(self.splits):
                 train = self._train_indices(split, train, budget)
                 cont = self._continuation(cid, split, budget) if continue_training else None
@@ -253,8 +264,9 @@ class _Evaluator:
                     estimator, cparams, steps = cont
                     task = Task(i, split, cparams or {}, train, test, estimator, steps, keep)
                 else:
-                    fresh = clone(search.estimator).set_params(**params, **overrides)
-                    seeds = seed_params(fresh, task_seed(self.seed, cid, split))
+                    if names is None:
+                        names = self._seed_names({**params, **overrides})
+                    seeds = seeds_for(names, task_seed(self.seed, cid, split))
                     task = Task(i, split, {**params, **overrides, **seeds}, train, test,
                                 keep=keep)
                 tasks.append(task)
@@ -299,11 +311,12 @@ class _Evaluator:
             row[key][split] = out[key]
         row["pending"] -= 1
         self.n_fits += 1
-        cid = self._candidate_id(row["params"])
-        if keep and out["estimator"] is not None:
-            self.states[(cid, split)] = (out["estimator"], row["resources"])
-        elif keep:
-            self.states.pop((cid, split), None)
+        if keep:
+            cid = self._candidate_id(row["params"])
+            if out["estimator"] is not None:
+                self.states[(cid, split)] = (out["estimator"], row["resources"])
+            else:
+                self.states.pop((cid, split), None)
         if row["pending"] == 0:
             score = self._refit_scores(row).mean()
             if np.isfinite(score):
