@@ -1,6 +1,6 @@
 """The fast paths give the same numbers as the plain ones.
 
-- the fused (numba) Adam + penalty kernel is bit-identical to the NumPy passes, and both equal
+- every fused (numba) penalty + solver kernel is bit-identical to the NumPy passes; Adam equals
   the textbook Adam formula (LECTURE.md §2) to rounding;
 - a whole fit is bit-identical with and without the kernel;
 - mini-batches gathered by index into the preallocated buffer equal copied rows.
@@ -15,8 +15,10 @@ from hpsearch import MLPClassifier
 from hpsearch.neural import kernels
 from hpsearch.neural.layers import ActivationLayer, PReLU
 from hpsearch.neural.network import gather_rows
-from hpsearch.neural.optimizers import Adam
+from hpsearch.neural.optimizers import OPTIMIZERS
 from hpsearch.neural.regularizers import make_penalty
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 needs_numba = pytest.mark.skipif(not kernels.numba_available(), reason="numba not installed")
 
@@ -32,7 +34,7 @@ def fused_always(monkeypatch):
 @pytest.fixture
 def numpy_only(monkeypatch):
     """Force the NumPy path (as in a process without numba)."""
-    monkeypatch.setitem(kernels._STATE, "adam", None)
+    monkeypatch.setitem(kernels._STATE, "kernels", None)
     monkeypatch.setitem(kernels._STATE, "loaded", True)
 
 
@@ -44,8 +46,8 @@ def _arrays(n, dtype, seed=0):
     return theta, grads
 
 
-def _run(theta, grads, penalties, n_pen, dtype, fused):
-    opt = Adam(theta.size, dtype, learning_rate_init=1e-2)
+def _run(theta, grads, penalties, n_pen, dtype, fused, solver="adam"):
+    opt = OPTIMIZERS[solver](theta.size, dtype, learning_rate_init=1e-2)
     if not fused:
         opt._fused_step = lambda *args: False
     theta = theta.copy()
@@ -54,18 +56,24 @@ def _run(theta, grads, penalties, n_pen, dtype, fused):
     return theta, opt
 
 
+STATE = {"adam": ["_m", "_v"], "momentum": ["velocity"], "nesterov": ["velocity"],
+         "adagrad": ["sum_sq"], "rmsprop": ["mean_sq"], "sgd": []}
+
+
 @needs_numba
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("strengths", PENALTIES)
-def test_fused_adam_bit_identical_to_numpy(fused_always, dtype, strengths):
+def test_fused_kernel_bit_identical_to_numpy(fused_always, solver, dtype, strengths):
     theta0, grads = _arrays(1001, dtype)
     pens = make_penalty(**strengths)
-    fast, opt_fast = _run(theta0, grads, pens, 700, dtype, fused=True)
-    slow, opt_slow = _run(theta0, grads, pens, 700, dtype, fused=False)
+    fast, opt_fast = _run(theta0, grads, pens, 700, dtype, fused=True, solver=solver)
+    slow, opt_slow = _run(theta0, grads, pens, 700, dtype, fused=False, solver=solver)
     assert fast.dtype == dtype
+    assert not np.array_equal(fast, theta0)
     np.testing.assert_array_equal(fast, slow)
-    np.testing.assert_array_equal(opt_fast._m, opt_slow._m)
-    np.testing.assert_array_equal(opt_fast._v, opt_slow._v)
+    for name in STATE[solver]:
+        np.testing.assert_array_equal(getattr(opt_fast, name), getattr(opt_slow, name))
     assert opt_fast.t == opt_slow.t == len(grads)
 
 
@@ -93,15 +101,16 @@ def test_adam_step_matches_textbook_formula(fused_always, dtype, fused):
 
 
 @needs_numba
+@pytest.mark.parametrize("solver", ["adam", "rmsprop"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fit_bit_identical_with_and_without_kernel(fused_always, monkeypatch, dtype):
+def test_fit_bit_identical_with_and_without_kernel(fused_always, monkeypatch, dtype, solver):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((120, 7))
     y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
     params = dict(hidden_layer_sizes=(9, 5), max_iter=4, batch_size=32, alpha=1e-3, l1=1e-4,
-                  random_state=0, dtype=dtype)
+                  random_state=0, dtype=dtype, solver=solver)
     fast = MLPClassifier(**params).fit(X, y)
-    monkeypatch.setitem(kernels._STATE, "adam", None)
+    monkeypatch.setitem(kernels._STATE, "kernels", None)
     slow = MLPClassifier(**params).fit(X, y)
     for a, b in zip(fast.coefs_ + fast.intercepts_, slow.coefs_ + slow.intercepts_):
         np.testing.assert_array_equal(a, b)
@@ -109,11 +118,11 @@ def test_fit_bit_identical_with_and_without_kernel(fused_always, monkeypatch, dt
 
 
 def test_small_networks_use_numpy_path():
-    assert kernels.fused_adam(kernels.MIN_FUSED_PARAMS - 1) is None
+    assert kernels.fused("adam", kernels.MIN_FUSED_PARAMS - 1) is None
 
 
 def test_numpy_only_fixture_disables_kernel(numpy_only):
-    assert kernels.fused_adam(10**7) is None
+    assert kernels.fused("adam", 10**7) is None
     assert not kernels.numba_available()
 
 

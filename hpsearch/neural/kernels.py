@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["MIN_FUSED_PARAMS", "fused_adam", "numba_available"]
+__all__ = ["MIN_FUSED_PARAMS", "fused", "numba_available"]
 
-#: Smallest parameter count for which the fused kernel is used. Below it the NumPy passes
+#: Smallest parameter count for which the fused kernels are used. Below it the NumPy passes
 #: run from cache and cost less than the import of numba a fresh process would pay.
 MIN_FUSED_PARAMS = 50_000
 
-_STATE = {"loaded": False, "adam": None}
+#: Kernel names of :mod:`hpsearch.neural._numba_kernels` (one per family of solvers).
+KERNELS = ("sgd", "momentum", "scaled", "adam")
+
+_STATE = {"loaded": False, "kernels": None}
 
 
 def _compile():
@@ -39,13 +42,7 @@ def _compile():
         from . import _numba_kernels
     except Exception:  # numba absent or broken: the NumPy path
         return None
-    return _numba_kernels.adam
-
-
-def numba_available():
-    """Whether the fused kernels can be used in this process (numba importable, not disabled)."""
-    _load()
-    return _STATE["adam"] is not None
+    return {name: getattr(_numba_kernels, name) for name in KERNELS}
 
 
 def _load():
@@ -53,24 +50,26 @@ def _load():
         _STATE["loaded"] = True
         if os.environ.get("HPSEARCH_NO_NUMBA", "").strip() not in ("", "0"):
             return
-        _STATE["adam"] = _compile()
+        _STATE["kernels"] = _compile()
 
 
-def fused_adam(n_params):
-    r"""The fused Adam(+penalty) kernel, or ``None`` (no numba, disabled, or a small network).
+def numba_available():
+    """Whether the fused kernels can be used in this process (numba importable, not disabled)."""
+    _load()
+    return _STATE["kernels"] is not None
 
-    The kernel ``adam(theta, g, m, v, n_penalized, l2, l1, has_l2, has_l1, b1, b2, eps,
-    step)`` does, for each parameter ``i`` (``l2``/``l1`` only for ``i < n_penalized``):
 
-    .. math::
-        g_i \leftarrow g_i + l_2 \theta_i + l_1 \operatorname{sign}\theta_i, \quad
-        m_i \leftarrow b_1 m_i + g_i, \quad v_i \leftarrow b_2 v_i + g_i^2, \quad
-        \theta_i \leftarrow \theta_i - s\,\frac{m_i}{\sqrt{v_i} + \epsilon'}
+def fused(name, n_params):
+    r"""The fused penalty + solver kernel ``name``, or ``None`` (no numba, disabled, small net).
 
-    which is :class:`~hpsearch.neural.optimizers.Adam`'s scaled-moment step (``g`` itself
-    is left unchanged).
+    Every kernel is called as ``kernel(theta, g, *state, n_penalized, l2, l1, has_l2, has_l1,
+    *constants)`` and does, for each parameter ``i`` (the penalty only for
+    ``i < n_penalized``), :math:`g_i \leftarrow g_i + l_2 \theta_i + l_1
+    \operatorname{sign}\theta_i` followed by the solver's update of ``theta`` and ``state``
+    — exactly the arithmetic of the solver's NumPy ``_update`` (``g`` is left unchanged).
     """
     if n_params < MIN_FUSED_PARAMS:
         return None
     _load()
-    return _STATE["adam"]
+    table = _STATE["kernels"]
+    return None if table is None else table[name]

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .kernels import fused_adam
+from . import kernels
 
 __all__ = ["OPTIMIZERS", "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam"]
 
@@ -51,20 +51,42 @@ class Optimizer:
                 pen.add_gradient(w, gw, scratch, scale)
         self._update(theta, g)
 
-    def _fused_step(self, theta, g, penalties, n_penalized, scale):
-        """Penalties and update in one compiled pass; False when not available (the default)."""
-        return False
+    #: name of the fused kernel in :mod:`hpsearch.neural.kernels` (None: NumPy only)
+    _kernel = None
 
-    def _update(self, theta, g):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _kernel_args(self):
+        """``(state arrays, constants)`` of the fused kernel for the current step."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _fused_step(self, theta, g, penalties, n_penalized, scale):
+        """Penalties and update in one compiled pass; False when not available."""
+        kernel = kernels.fused(self._kernel, theta.shape[0]) if self._kernel else None
+        if kernel is None:
+            return False
+        kinds = [pen.kind for pen in penalties]
+        if kinds not in ([], ["l2"], ["l1"], ["l2", "l1"]):
+            return False  # a combination or order the kernel does not reproduce
+        f = self.dtype.type
+        coef = {"l2": f(0), "l1": f(0)}
+        for pen in penalties:
+            coef[pen.kind] = f(pen.strength * scale)  # the constant of pen.add_gradient
+        state, constants = self._kernel_args()
+        kernel(theta, g, *state, n_penalized, coef["l2"], coef["l1"], "l2" in kinds,
+               "l1" in kinds, *constants)
+        return True
 
 
 class SGD(Optimizer):
     r"""Plain (mini-batch) gradient descent: :math:`\theta \leftarrow \theta - \eta g`."""
 
+    _kernel = "sgd"
+
     def _update(self, theta, g):
         g *= self.dtype.type(self.learning_rate_init)
         theta -= g
+
+    def _kernel_args(self):
+        return (), (self.dtype.type(self.learning_rate_init),)
 
 
 class Momentum(Optimizer):
@@ -79,12 +101,18 @@ class Momentum(Optimizer):
         self.momentum = float(momentum)
         self.velocity = self._zeros(n_params)
 
+    _kernel, _nesterov = "momentum", False
+
     def _update(self, theta, g):
         v = self.velocity
         v *= self.dtype.type(self.momentum)
         g *= self.dtype.type(self.learning_rate_init)
         v -= g
         theta += v
+
+    def _kernel_args(self):
+        f = self.dtype.type
+        return (self.velocity,), (f(self.momentum), f(self.learning_rate_init), self._nesterov)
 
 
 class Nesterov(Momentum):
@@ -96,6 +124,8 @@ class Nesterov(Momentum):
 
     which equals evaluating the gradient at the look-ahead point :math:`\theta + \lambda v`.
     """
+
+    _nesterov = True
 
     def _update(self, theta, g):
         v, tmp = self.velocity, self._tmp
@@ -130,6 +160,13 @@ class Adagrad(Optimizer):
         tmp *= self.dtype.type(self.learning_rate_init)
         theta -= tmp
 
+    _kernel = "scaled"
+
+    def _kernel_args(self):
+        f = self.dtype.type
+        return (self.sum_sq,), (f(0), f(0), False, f(self.epsilon), f(self.learning_rate_init),
+                                False)
+
 
 class RMSProp(Optimizer):
     r"""RMSProp in the lecture's form (LECTURE.md §2), decay :math:`\rho` = ``rho``:
@@ -162,6 +199,13 @@ class RMSProp(Optimizer):
         np.divide(g, tmp, out=tmp)
         tmp *= self.dtype.type(self.learning_rate_init)
         theta -= tmp
+
+    _kernel = "scaled"
+
+    def _kernel_args(self):
+        f = self.dtype.type
+        return (self.mean_sq,), (f(self.rho), f(1.0 - self.rho), self.t == 1, f(self.epsilon),
+                                 f(self.learning_rate_init), True)
 
 
 class Adam(Optimizer):
@@ -232,20 +276,10 @@ class Adam(Optimizer):
         tmp *= step
         theta -= tmp
 
-    def _fused_step(self, theta, g, penalties, n_penalized, scale):
-        kernel = fused_adam(theta.shape[0])
-        if kernel is None:
-            return False
-        kinds = [pen.kind for pen in penalties]
-        if kinds not in ([], ["l2"], ["l1"], ["l2", "l1"]):
-            return False  # a combination or order the kernel does not reproduce
-        f = self.dtype.type
-        coef = {"l2": f(0), "l1": f(0)}
-        for pen in penalties:
-            coef[pen.kind] = f(pen.strength * scale)  # the constant of pen.add_gradient
-        kernel(theta, g, self._m, self._v, n_penalized, coef["l2"], coef["l1"], "l2" in kinds,
-               "l1" in kinds, *self._constants())
-        return True
+    _kernel = "adam"
+
+    def _kernel_args(self):
+        return (self._m, self._v), self._constants()
 
 
 OPTIMIZERS = {
