@@ -175,7 +175,7 @@ def test_resume_counts_finished_trials_and_reasks_interrupted(tmp_path, digits):
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "qmc", "cmaes", "gp"])
 def test_samplers_by_name(sampler):
-    pytest.importorskip({"gp": "torch", "cmaes": "cmaes"}.get(sampler, "optuna"))
+    pytest.importorskip({"cmaes": "cmaes"}.get(sampler, "optuna"))
     X, y = load_iris(return_X_y=True)
     search = OptunaSearchCV(
         RidgeClassifier(), {"alpha": Float(1e-3, 1e3, log=True)}, n_trials=3, cv=3,

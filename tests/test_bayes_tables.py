@@ -6,6 +6,7 @@ import numpy as np
 import optuna
 import pytest
 
+from hpsearch.model_selection._gp_sampler import GPSampler
 from hpsearch.model_selection._optuna import (
     PRUNERS,
     SAMPLERS,
@@ -18,12 +19,12 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 SAMPLER_TYPES = {
     "tpe": optuna.samplers.TPESampler,
-    "gp": optuna.samplers.GPSampler,
+    "gp": GPSampler,  # hpsearch's scikit-learn GP: no torch needed
     "cmaes": optuna.samplers.CmaEsSampler,
     "qmc": optuna.samplers.QMCSampler,
     "random": optuna.samplers.RandomSampler,
 }
-NEEDS = {"gp": "torch", "cmaes": "cmaes"}
+NEEDS = {"cmaes": "cmaes"}
 PRUNER_TYPES = {
     "median": optuna.pruners.MedianPruner,
     "successive_halving": optuna.pruners.SuccessiveHalvingPruner,

@@ -67,11 +67,15 @@ def _tpe(seed, n_jobs):
 
 
 def _gp(seed, n_jobs):
-    """Gaussian-process sampler (needs PyTorch)."""
-    import optuna
+    """Gaussian-process sampler on scikit-learn (:class:`._gp_sampler.GPSampler`).
 
-    _require("torch", "sampler='gp' (optuna.samplers.GPSampler)", "torch")
-    return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+    Always this one, so results do not depend on whether PyTorch is installed; it uses
+    the constant liar for trials still running, so parallel batches need no switch.
+    Users with torch may pass ``optuna.samplers.GPSampler()`` as an instance instead.
+    """
+    from ._gp_sampler import GPSampler
+
+    return GPSampler(seed=seed)
 
 
 def _cmaes(seed, n_jobs):
