@@ -245,8 +245,11 @@ class GPSampler(BaseSampler):
             # the kernel optimizer hitting a hyperparameter bound is expected on few
             # points (e.g. an irrelevant dimension's length scale at its upper bound)
             warnings.simplefilter("ignore", ConvergenceWarning)
-            gp.fit(X, y)
+            gp.fit(X[:n_done], y[:n_done])
             self._theta = gp.kernel_.theta
+            if len(y) > n_done:  # the liars condition the fitted model, not its kernel
+                gp = GaussianProcessRegressor(gp.kernel_, optimizer=None, normalize_y=True)
+                gp.fit(X, y)
             return self._maximize(gp, enc, X, y, n_done)
 
     def _maximize(self, gp, enc, X, y, n_done):
