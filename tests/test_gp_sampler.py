@@ -9,7 +9,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 from scipy.stats import norm
-from sklearn.datasets import load_iris
+from sklearn.datasets import load_digits, load_iris
 from sklearn.linear_model import RidgeClassifier
 
 from hpsearch import MLPClassifier
@@ -270,3 +270,26 @@ def test_optuna_search_gp_mlp_parallel_batch():
     assert [t.params for t in again.study_.trials] == [t.params for t in trials]
     np.testing.assert_array_equal(again.cv_results_["mean_test_score"],
                                   search.cv_results_["mean_test_score"])
+
+
+def test_optuna_search_gp_beats_random_on_digits():
+    # The setting of test_bayes.py's TPE-vs-random test: 5 seeds x 15 trials (10 random
+    # start-up trials, then 5 GP steps), MLP (8,), 10 epochs, 500 digits, 2-fold CV.
+    # Measured mean best CV accuracy: GP 0.709 (.756 .620 .728 .746 .694), TPE 0.640,
+    # random 0.597 (.582 .628 .630 .568 .576). Deterministic for these seeds.
+    X, y = load_digits(return_X_y=True)
+    X, y = (X / 16.0)[:500], y[:500]
+    space = {
+        "learning_rate_init": Float(1e-4, 1.0, log=True),
+        "alpha": Float(1e-6, 1.0, log=True),
+    }
+    mlp = MLPClassifier((8,), max_iter=10, batch_size=50, random_state=0)
+    best = {
+        sampler: [
+            OptunaSearchCV(mlp, space, n_trials=15, cv=2, sampler=sampler,
+                           random_state=seed, refit=False).fit(X, y).best_score_
+            for seed in range(5)
+        ]
+        for sampler in ("gp", "random")
+    }
+    assert np.mean(best["gp"]) > np.mean(best["random"]), best
