@@ -226,6 +226,29 @@ def test_constant_liar_spreads_a_parallel_batch():
     assert max(without) < 0.005, without
 
 
+def test_random_until_enough_finished_trials_and_single_values_ignored():
+    sampler = GPSampler(seed=0, n_startup_trials=2)
+    study = optuna.create_study(sampler=sampler)
+    space = {**QUAD_SPACE, "fixed": FloatDistribution(1.0, 1.0)}
+    study.add_trial(_frozen(State.FAIL, 0.0))
+    study.add_trial(_frozen(State.COMPLETE, 1.0, value=1.0))
+    trial = study.ask()
+    relative = sampler.infer_relative_search_space(study, trial._cached_frozen_trial)
+    assert relative == QUAD_SPACE
+    # one finished trial: no model yet (the failed one does not count)
+    assert sampler.sample_relative(study, trial._cached_frozen_trial, relative) == {}
+    study.tell(trial, state=State.FAIL)
+    study = optuna.create_study(sampler=sampler)
+    for x, value in ((2.0, 0.5), (3.0, 0.7)):
+        study.add_trial(optuna.trial.create_trial(
+            value=value, params={"x": x, "y": 0.0, "fixed": 1.0}, distributions=space))
+    trial = study.ask()
+    relative = sampler.infer_relative_search_space(study, trial._cached_frozen_trial)
+    assert relative == QUAD_SPACE  # the single-value distribution is left to Optuna
+    assert set(sampler.sample_relative(study, trial._cached_frozen_trial, relative)) == {
+        "x", "y"}
+
+
 def test_multi_objective_is_refused():
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=GPSampler())
     with pytest.raises(ValueError, match="multi-objective.*GPSampler"):

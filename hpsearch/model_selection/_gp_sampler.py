@@ -150,7 +150,7 @@ class GPSampler(BaseSampler):
         + \\sigma_n^2\\,\\delta_{x x'}
 
     (one length scale :math:`\\ell_j` per column, kernel hyperparameters by maximum
-    marginal likelihood), and returns the candidate maximizing :math:`\\log\\mathrm{EI}`
+    marginal likelihood, started from the previous trial's), and returns the candidate maximizing :math:`\\log\\mathrm{EI}`
     (:func:`log_expected_improvement`, :math:`\\xi = 0.01\\,\\mathrm{sd}(y)`) among
     ``n_candidates`` uniform points plus Gaussian perturbations of the best observed
     points, then of the best candidates (no gradients). Fitting costs :math:`O(n^3)` in
@@ -158,8 +158,9 @@ class GPSampler(BaseSampler):
     cost the lecture's notes mention) - fine for the hundreds of trials a search runs.
 
     Parallel batches (trials asked before earlier ones are told): each RUNNING trial is
-    added with the *constant liar* value :math:`\\min y` (the best objective so far), so
-    the posterior variance collapses there and the batch spreads out. Failed trials are
+    added with the *constant liar* value :math:`\\min y` (the best objective so far) to
+    the model fitted on the finished ones (kernel kept), so the posterior variance
+    collapses there and the batch spreads out. Failed trials are
     ignored; a pruned trial counts, when ``consider_pruned_trials``, with the worse of its
     last intermediate value and the worst completed value (pruned = judged poor), else it
     is ignored.
@@ -179,6 +180,7 @@ class GPSampler(BaseSampler):
     n_restarts_optimizer : int, default=2
         Restarts of the kernel hyperparameter optimizer.
     consider_pruned_trials : bool, default=True
+        Count pruned trials as poor observations (see above) instead of ignoring them.
     """
 
     def __init__(self, *, seed=None, n_startup_trials=10, n_candidates=2048,
@@ -217,13 +219,14 @@ class GPSampler(BaseSampler):
                     pruned.append((enc.encode(t.params), sign * last))
             elif t.state == TrialState.RUNNING and t.number != trial.number:
                 running.append(enc.encode(t.params))
-        if y:
-            worst = max(y)
-            X += [x for x, _ in pruned]
-            y += [max(v, worst) for _, v in pruned]
-            X += running
-            y += [min(y)] * len(running)
-        return enc, np.array(X), np.array(y), len(y) - len(running)
+        if not y:
+            return enc, np.empty((0, enc.width)), np.empty(0), 0
+        worst = max(y)
+        X += [x for x, _ in pruned] + running
+        y += [max(v, worst) for _, v in pruned]
+        n_done = len(y)
+        y += [min(y)] * len(running)
+        return enc, np.array(X), np.array(y), n_done
 
     def sample_relative(self, study, trial, search_space):
         if not search_space:
