@@ -27,8 +27,9 @@ PENALTIES = [{}, {"alpha": 1e-2}, {"l1": 1e-3}, {"alpha": 1e-2, "l1": 1e-3}]
 
 @pytest.fixture
 def fused_always(monkeypatch):
-    """Use the fused kernel for any network size."""
+    """Use the fused kernel for any network size, from the first step."""
     monkeypatch.setattr(kernels, "MIN_FUSED_PARAMS", 0)
+    kernels.load()
 
 
 @pytest.fixture
@@ -119,6 +120,31 @@ def test_fit_bit_identical_with_and_without_kernel(fused_always, monkeypatch, dt
 
 def test_small_networks_use_numpy_path():
     assert kernels.fused("adam", kernels.MIN_FUSED_PARAMS - 1) is None
+
+
+def test_auto_mode_loads_numba_only_after_enough_numpy_work(monkeypatch):
+    """Ski rental: a short fit never pays numba's import; enough NumPy work triggers it."""
+    monkeypatch.setenv("HPSEARCH_NUMBA", "auto")
+    monkeypatch.setitem(kernels._STATE, "loaded", False)
+    monkeypatch.setitem(kernels._STATE, "kernels", None)
+    monkeypatch.setitem(kernels._STATE, "work", 0)
+    monkeypatch.setitem(kernels.sys.modules, "numba", None)  # "numba not imported yet"
+    monkeypatch.delitem(kernels.sys.modules, "numba")
+    monkeypatch.setattr(kernels, "LOAD_AFTER", 3 * kernels.MIN_FUSED_PARAMS)
+    n = kernels.MIN_FUSED_PARAMS
+    assert kernels.fused("adam", n) is None
+    assert kernels.fused("adam", n) is None
+    assert not kernels._STATE["loaded"]
+    kernels.fused("adam", n)  # the work reaches LOAD_AFTER: load (if numba is installed)
+    assert kernels._STATE["loaded"]
+
+
+def test_never_mode_keeps_numpy(monkeypatch):
+    monkeypatch.setenv("HPSEARCH_NUMBA", "0")
+    monkeypatch.setitem(kernels._STATE, "loaded", False)
+    monkeypatch.setitem(kernels._STATE, "kernels", None)
+    assert kernels.fused("adam", 10**7) is None
+    assert not kernels.load()
 
 
 def test_numpy_only_fixture_disables_kernel(numpy_only):

@@ -13,18 +13,28 @@ multiply-adds). Results are therefore **bit-identical** with and without numba �
 started in a process with numba continues exactly in one without it — and
 ``tests/test_neural_perf_kernels.py`` checks that equality on random arrays.
 
-numba is optional: without it (or with the environment variable ``HPSEARCH_NO_NUMBA=1``)
-:func:`fused_adam` returns ``None`` and the optimizers use their NumPy path. It is imported
-lazily, the first time a network large enough to profit trains (see
-:data:`MIN_FUSED_PARAMS`): importing numba costs about half a second, more than a small
-network's whole fit saves.
+numba is optional, and costs about one second per fresh process to import and to load its
+compiled kernels from the on-disk cache (the first compilation on a machine takes a few
+seconds more). A short fit must not pay that, so the choice follows the environment variable
+``HPSEARCH_NUMBA``:
+
+- ``auto`` (default): a process first trains on the NumPy path and imports numba once it has
+  done :data:`LOAD_AFTER` parameter updates of networks with at least
+  :data:`MIN_FUSED_PARAMS` parameters — about the work whose NumPy overhead equals the load
+  cost, so no process pays more than twice the best choice (numba already imported by
+  something else: loaded at once). Results are bit-identical either way, so switching in the
+  middle of a fit changes nothing but speed;
+- ``1``: load at the first network of at least :data:`MIN_FUSED_PARAMS` parameters (or call
+  :func:`load`, e.g. in a worker initializer);
+- ``0``: never (pure NumPy).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
-__all__ = ["MIN_FUSED_PARAMS", "fused", "numba_available"]
+__all__ = ["LOAD_AFTER", "MIN_FUSED_PARAMS", "fused", "load", "numba_available"]
 
 #: Smallest parameter count for which the fused kernels are used. Below it the NumPy passes
 #: run from cache and cost less than the import of numba a fresh process would pay.
@@ -33,7 +43,15 @@ MIN_FUSED_PARAMS = 50_000
 #: Kernel names of :mod:`hpsearch.neural._numba_kernels` (one per family of solvers).
 KERNELS = ("sgd", "momentum", "scaled", "adam")
 
-_STATE = {"loaded": False, "kernels": None}
+#: Parameter updates (parameters x steps) done on the NumPy path before ``auto`` mode imports
+#: numba: the fused kernels save about 4 ns per update, the load costs about 1 s.
+LOAD_AFTER = 250_000_000
+
+_STATE = {"loaded": False, "kernels": None, "work": 0}
+
+
+def _mode():
+    return os.environ.get("HPSEARCH_NUMBA", "auto").strip().lower() or "auto"
 
 
 def _compile():
@@ -45,18 +63,18 @@ def _compile():
     return {name: getattr(_numba_kernels, name) for name in KERNELS}
 
 
-def _load():
+def load():
+    """Import numba and the kernels now (unless ``HPSEARCH_NUMBA=0``); True when available."""
     if not _STATE["loaded"]:
         _STATE["loaded"] = True
-        if os.environ.get("HPSEARCH_NO_NUMBA", "").strip() not in ("", "0"):
-            return
-        _STATE["kernels"] = _compile()
+        if _mode() not in ("0", "never", "false", "no"):
+            _STATE["kernels"] = _compile()
+    return _STATE["kernels"] is not None
 
 
 def numba_available():
-    """Whether the fused kernels can be used in this process (numba importable, not disabled)."""
-    _load()
-    return _STATE["kernels"] is not None
+    """Whether the fused kernels can be used in this process (loads them; see :func:`load`)."""
+    return load()
 
 
 def fused(name, n_params):
@@ -70,6 +88,11 @@ def fused(name, n_params):
     """
     if n_params < MIN_FUSED_PARAMS:
         return None
-    _load()
+    if not _STATE["loaded"]:
+        _STATE["work"] += n_params
+        if (_STATE["work"] < LOAD_AFTER and _mode() == "auto"
+                and "numba" not in sys.modules):
+            return None
+        load()
     table = _STATE["kernels"]
     return None if table is None else table[name]
