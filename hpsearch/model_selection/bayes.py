@@ -230,6 +230,19 @@ return_train_score, progress, storage, study_name, resume, backend
             )
         return plan, rungs
 
+    def plan_rungs(self):
+        """Epoch budgets of the rungs each trial climbs (what ``fit`` uses), or None.
+
+        None without a pruner (each trial is one fit per split at the full budget).
+
+        Returns
+        -------
+        list of int or None
+        """
+        self._validate_params()
+        pruning = self._check_pruning()
+        return None if pruning is None else list(pruning[1])
+
     def fit(self, X, y=None, *, groups=None, **fit_params):
         """Run ``n_trials`` trials (asked in batches), then refit the best.
 

@@ -15,9 +15,10 @@ fits. Rung scores are recorded as intermediate values of one Optuna trial per ca
 
 from math import ceil
 from numbers import Integral, Real
+from types import SimpleNamespace
 
 import numpy as np
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples
@@ -67,6 +68,37 @@ def rank_rows_first(results, rows):
         if (~eligible).any():
             ranks[~eligible] = eligible.sum() + _rank(means[~eligible])
         results[key] = ranks
+
+
+class _RecordRounds:
+    """A stand-in for the engine's ``evaluate`` that records each round and fits nothing.
+
+    Every candidate scores 0, so a round keeps the first ``k`` candidates: the counts of
+    the plan are those of the real search (only which candidates survive differs).
+    """
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.rounds = []
+
+    def __call__(self, candidate_params, *, more_results=None, resources=None,
+                 continue_training=False, **kwargs):
+        n = len(candidate_params)
+        more = more_results or {}
+        entry = {key: values[0] for key, values in more.items() if values}
+        entry.update(
+            n_candidates=n,
+            continue_training=bool(continue_training),
+            resource=self.plan.resource,
+        )
+        self.rounds.append(entry)
+        return SimpleNamespace(scores=np.zeros(n))
+
+    def finish(self, candidate_params, state="COMPLETE"):
+        pass
+
+    def release(self, candidate_params=None):
+        pass
 
 
 class _BaseHalving(BaseSearchCV):
@@ -140,6 +172,49 @@ class _BaseHalving(BaseSearchCV):
                 "of the searched parameters."
             )
 
+
+    # -- the plan, without fitting ------------------------------------------------------
+    def plan_rounds(self, X, y=None, *, groups=None):
+        """The rounds ``fit(X, y, groups=groups)`` runs, computed without fitting anything.
+
+        Runs this search's own strategy (``_run_search``) on a clone whose ``evaluate``
+        only records each call, so the plan is exactly what ``fit`` will do: the same
+        candidates sampled, the same budgets and the same survivors per round (how many,
+        not which: that needs the scores).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), default=None
+        groups : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        rounds : list of dict
+            One per round, in order: ``iter``, ``n_candidates``, ``n_resources`` (the
+            round's budget), ``continue_training`` (whether each (candidate, split)
+            continues from the previous round instead of refitting), ``resource``
+            (``"epochs"``, ``"n_samples"`` or the parameter name) and, for Hyperband,
+            ``bracket``.
+        """
+        from sklearn.utils import indexable
+
+        from ._base import _make_cv, _n_splits
+
+        self._validate_params()
+        dry = clone(self)
+        dry._plan = resource_plan(dry.estimator, dry.resource, owner=type(self).__name__)
+        dry._n_samples_orig = _num_samples(X)
+        dry._n_classes = (
+            len(np.unique(np.asarray(y))) if y is not None and is_classifier(dry.estimator)
+            else None
+        )
+        X, y, groups = indexable(X, y, groups)
+        cv = _make_cv(dry.cv, y, is_classifier(dry.estimator))
+        dry.n_splits_ = _n_splits(cv, X, y, groups)
+        recorder = _RecordRounds(dry._plan)
+        dry._run_search(recorder)
+        return recorder.rounds
     # -- one run of successive halving ----------------------------------------------
     def _successive_halving(self, evaluate, candidates, n_resources, n_keep, columns):
         """Evaluate ``candidates`` at ``n_resources[0]``, keep ``n_keep[0]``, and so on.
