@@ -255,7 +255,10 @@ def _search_options(study, space, options, n_candidates):
                 SMOKE["max_resources"],
             )
             if isinstance(opts.get("min_resources"), int):
-                opts["min_resources"] = min(opts["min_resources"], opts["max_resources"])
+                # low enough that the smoke run still has rounds that continue training
+                factor = opts.get("factor", 3)
+                opts["min_resources"] = min(opts["min_resources"],
+                                            max(1, int(opts["max_resources"] // factor)))
             if method == "halving":
                 given = opts.get("n_candidates")
                 opts["n_candidates"] = min(given if isinstance(given, int) else 4, 4)

@@ -32,6 +32,62 @@ def _params_text(params, sep=", "):
     return sep.join(f"{short(k)}={fmt(v)}" for k, v in params.items()) or "(defaults)"
 
 
+def _plan_budget(plan):
+    """(candidates text, fits text, extra lines) of the dry run."""
+    from .budget import pruned_budget, rounds_budget
+
+    search, k = plan.search, plan.n_splits
+    if hasattr(search, "plan_rounds"):
+        budget = rounds_budget(
+            search.plan_rounds(plan.X_train, plan.y_train, groups=plan.groups), k)
+        ratio = f"{budget.ratio:.0%}"
+        cand = (f"{budget.n_candidates}"
+                + (f" in {len({r.bracket for r in budget.rounds})} brackets"
+                   if budget.rounds[0].bracket is not None else "")
+                + f", {len(budget.rounds)} rounds")
+        fits = f"{budget.fits} (+1 refit at {budget.max_budget} {budget.unit})"
+        extra = [_rounds_table(budget), (
+            f"{budget.unit + ':':<11} {budget.trained:,} trained; a full-budget random search "
+            f"over the same {budget.n_candidates} candidates: {budget.full_fits} fits, "
+            f"{budget.full_trained:,} {budget.unit} (this plan: {ratio} of that)")]
+        return cand, fits, extra
+    rungs = search.plan_rungs() if hasattr(search, "plan_rungs") else None
+    n = plan.n_candidates
+    timeout = getattr(search, "timeout", None)
+    limit = f" (fewer if the {fmt(timeout)} s timeout is reached)" if timeout else ""
+    if rungs is None:
+        return str(n), f"{n * k} (+1 refit){limit}", []
+    b = pruned_budget(n, k, rungs)
+    fits = (f"at most {b['max_fits']} (+1 refit): {n} trials x {k} splits x "
+            f"{len(rungs)} rungs at {', '.join(map(str, rungs))} epochs, each rung "
+            f"continuing the last; pruned trials stop early{limit}")
+    return f"{n} trials", fits, [f"epochs:     at most {b['max_epochs']:,} "
+                                 f"({n * k} fits x {rungs[-1]} epochs if none is pruned)"]
+
+
+def _rounds_table(budget):
+    """The per-round table of a halving/Hyperband plan."""
+    hyperband = budget.rounds[0].bracket is not None
+    unit = budget.unit
+    head = (["bracket"] if hyperband else []) + [
+        "round", "candidates", unit, "fits",
+        f"{unit}/fit" + (" (continuing)" if budget.continues else ""), f"{unit} trained"]
+    rows = []
+    for r in budget.rounds:
+        per_fit = f"+{r.per_fit}" if budget.continues and r.iter else str(r.per_fit)
+        rows.append(([str(r.bracket)] if hyperband else []) + [
+            str(r.iter), str(r.n_candidates), str(r.budget), str(r.fits), per_fit,
+            f"{r.trained:,}"])
+    total = ([""] if hyperband else []) + [
+        "total", str(budget.n_candidates), "", str(budget.fits), "", f"{budget.trained:,}"]
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, total)]
+
+    def line(cells):
+        return "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths))
+
+    return "\n".join(["rounds:", line(head), *map(line, rows), line(total)])
+
+
 def describe_plan(plan):
     """The dry-run text: data, estimator, splitter, candidates, splits and fits."""
     s = plan.study
@@ -42,13 +98,7 @@ def describe_plan(plan):
     est = type(plan.estimator).__name__
     if est == "Pipeline":
         est = "Pipeline(preprocess, " + type(plan.estimator.steps[-1][1]).__name__ + ")"
-    if plan.n_candidates is not None:
-        fits = plan.n_candidates * plan.n_splits
-        cand = str(plan.n_candidates)
-        fits_text = f"{fits} (+1 refit)"
-    else:
-        cand = "set by the halving schedule"
-        fits_text = "set by the halving schedule (each at a growing budget)"
+    cand, fits_text, extra = _plan_budget(plan)
     lines = [
         f"study {plan.name!r}: {s.search.method} search ({type(search).__name__}) "
         f"over {len(plan.space)} parameter(s): {', '.join(map(short, plan.space))}",
@@ -59,6 +109,7 @@ def describe_plan(plan):
         f"candidates: {cand}",
         f"splits:     {plan.n_splits}",
         f"fits:       {fits_text}",
+        *extra,
         f"scoring:    {s.scoring or 'default (estimator.score)'}",
         f"output:     {plan.out}",
         f"storage:    {plan.storage} (study {plan.study_name!r})",
