@@ -219,6 +219,7 @@ def run(plan, *, source_text, resume=False, echo=print):
         "n_test": int(len(plan.y_test)),
         "cv": repr(plan.cv),
         "fit_time_s": fit_time,
+        "backend": getattr(search, "backend_", None),
         "storage": plan.storage,
         "study_name": plan.study_name,
     }
