@@ -1,6 +1,7 @@
 """Ctrl-C a CLI run, then ``--resume``: finished fits are not redone and the results equal
 an uninterrupted run.  Fits are counted by a small estimator (allowed with --allow-module)
-that appends one line per fit to a file."""
+that appends one line per fit to a file.  With ``n_jobs: 2`` the fits run in worker
+processes, and none of them may outlive the interrupted run."""
 
 import os
 import signal
@@ -10,6 +11,8 @@ import textwrap
 import time
 
 import pandas as pd
+import psutil
+import pytest
 
 from hpsearch.cli import main
 
@@ -37,7 +40,7 @@ STUDY = textwrap.dedent(
       space:
         alpha: {type: float, low: 1e-3, high: 1e2, log: true, n: 6}
     cv: 3
-    n_jobs: 1
+    n_jobs: N_JOBS
     """
 )
 N_CANDIDATES, N_SPLITS = 6, 3
@@ -57,10 +60,11 @@ def _fits(log):
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
-def test_sigint_then_resume(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_sigint_then_resume(n_jobs, tmp_path, monkeypatch, capsys):
     (tmp_path / "slowridge.py").write_text(COUNTER)
     study = tmp_path / "resume.yaml"
-    study.write_text(STUDY)
+    study.write_text(STUDY.replace("N_JOBS", str(n_jobs)))
     out, log = tmp_path / "out", tmp_path / "fits.log"
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                SLOW_RIDGE_LOG=str(log), SLOW_RIDGE_SLEEP="0.3")
@@ -72,6 +76,9 @@ def test_sigint_then_resume(tmp_path, monkeypatch, capsys):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    if n_jobs == 2:
+        assert len(workers) >= 2, workers  # the fits run in worker processes
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -81,6 +88,9 @@ def test_sigint_then_resume(tmp_path, monkeypatch, capsys):
     assert f"interrupted; {kept} finished candidate(s) kept in sqlite:///" in stderr
     assert f"resume with: python -m hpsearch {study} --resume --out {out}" in stderr
     assert not (out / "summary.json").exists()
+    # no worker outlives the interrupted run
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, [(p.pid, p.cmdline()) for p in alive]
 
     # resume in-process: only the unfinished candidates are fitted (+1 refit)
     monkeypatch.syspath_prepend(str(tmp_path))
