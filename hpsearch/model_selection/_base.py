@@ -104,8 +104,14 @@ def _stable(value):
 
 
 def _key(*parts):
-    text = json.dumps([_stable(p) for p in parts], sort_keys=True)
-    return hashlib.sha1(text.encode()).hexdigest()
+    """SHA-1 of the JSON list of ``parts`` (each made JSON-able by :func:`_stable`)."""
+    return _hash([json.dumps(_stable(p), sort_keys=True) for p in parts])
+
+
+def _hash(texts):
+    """SHA-1 of ``"[a, b, ...]"`` from the JSON texts of the parts: the same key as
+    :func:`_key`, so a part's JSON (a candidate's parameters) is built once."""
+    return hashlib.sha1(f"[{', '.join(texts)}]".encode()).hexdigest()
 
 
 @dataclass
@@ -167,6 +173,16 @@ class _Evaluator:
 
     def _candidate_id(self, params):
         return self.candidate_ids.setdefault(_key(params), len(self.candidate_ids))
+
+    def _keys(self, params, budget):
+        """(candidate id, candidate key, row key) of a candidate at a budget, its
+        parameters encoded once (the keys equal ``_key(params)``, ``_key(config_key,
+        params)`` and ``_key(config_key, params, budget)``)."""
+        text = json.dumps(_stable(params), sort_keys=True)
+        config = json.dumps(self.config_key)
+        cid = self.candidate_ids.setdefault(_hash([text]), len(self.candidate_ids))
+        budget_text = json.dumps(_stable(budget), sort_keys=True)
+        return cid, _hash([config, text]), _hash([config, text, budget_text])
 
     def _resources(self, resources, n):
         if resources is None or isinstance(resources, dict):
@@ -235,8 +251,7 @@ class _Evaluator:
         self.store.declare(candidate_params)
         new_rows, tasks = [], []
         for i, (params, budget) in enumerate(zip(candidate_params, budgets)):
-            cid = self._candidate_id(params)
-            row_key = _key(self.config_key, params, budget)
+            cid, candidate_key, row_key = self._keys(params, budget)
             row = self.store.lookup(row_key) if search.resume else None
             if row is not None:
                 row = dict(row, params=params, resources=budget)
@@ -246,6 +261,8 @@ class _Evaluator:
                 "params": params,
                 "resources": budget,
                 "key": row_key,
+                "cid": cid,
+                "candidate_key": candidate_key,
                 "test_scores": [None] * n_splits,
                 "train_scores": [None] * n_splits,
                 "fit_time": [0.0] * n_splits,
@@ -312,11 +329,10 @@ class _Evaluator:
         row["pending"] -= 1
         self.n_fits += 1
         if keep:
-            cid = self._candidate_id(row["params"])
             if out["estimator"] is not None:
-                self.states[(cid, split)] = (out["estimator"], row["resources"])
+                self.states[(row["cid"], split)] = (out["estimator"], row["resources"])
             else:
-                self.states.pop((cid, split), None)
+                self.states.pop((row["cid"], split), None)
         if row["pending"] == 0:
             score = self._refit_scores(row).mean()
             if np.isfinite(score):
@@ -343,8 +359,7 @@ class _Evaluator:
 
     def _record(self, row, trial):
         score = float(self._refit_scores(row).mean())
-        candidate_key = _key(self.config_key, row["params"])
-        self.store.record(row, candidate_key, value=score, trial=trial)
+        self.store.record(row, row["candidate_key"], value=score, trial=trial)
 
     def _warn_failures(self, rows):
         errors = [e for r in rows for e in r["error"] if e is not None]
