@@ -267,7 +267,9 @@ class TrialStore:
             return
         if trial is not None:
             trial_id = trial._trial_id
-            attrs = {"hpsearch_key": candidate_key, **row_attr}
+            attrs = dict(row_attr)
+            if trial_id not in self._last:  # its first row (later rungs: key written)
+                attrs["hpsearch_key"] = candidate_key
             if budget is None:
                 attrs.update(self._readable(row))
         else:
