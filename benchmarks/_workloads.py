@@ -47,6 +47,33 @@ def no_early_stop(max_iter):
     return {"n_iter_no_change": max_iter + 1, "tol": 0.0}
 
 
+def numba_kernels(n_params):
+    """Load hpsearch's fused numba kernels now (call it in a warm-up) and say whether a
+    network of ``n_params`` parameters trains with them.
+
+    Under ``HPSEARCH_NUMBA=auto`` a process imports numba only after enough NumPy work, so
+    the ~1 s load would otherwise fall into a warm-up or, worse, a timed repeat. Loading it
+    up front makes every timed fit run on the path a long-lived process would use.
+
+    Returns
+    -------
+    active : bool or None
+        True when the fused kernels are used for this size, False when not, None when
+        hpsearch has no kernels module.
+    text : str
+        The same for a table note, with the reason when not active.
+    """
+    try:
+        from hpsearch.neural import kernels
+    except ImportError:
+        return None, "n/a (no hpsearch.neural.kernels)"
+    if not kernels.load():
+        return False, "off (numba absent or HPSEARCH_NUMBA=0)"
+    if kernels.fused("adam", n_params) is None:
+        return False, f"off ({n_params} params < {kernels.MIN_FUSED_PARAMS})"
+    return True, "on"
+
+
 def hpsearch_mlp(**params):
     cls = hp("MLPClassifier")
     unknown = [k for k in params if k not in cls().get_params()]

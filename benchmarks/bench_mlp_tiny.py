@@ -46,6 +46,10 @@ def run(quick=False, repeats=3):
         note += f", hpsearch dtype={getattr(dtype, '__name__', dtype)}"
     except Skip as skip:
         note = f"skipped: {skip}"
+    n_params = W.n_parameters(X.shape[1], (64,), 10)
+    numba_on, numba_text = W.numba_kernels(n_params)  # load in the warm-up, never timed
+    if "hp" in cases:
+        note += f", numba kernels: {numba_text}"
     for fn in cases.values():  # warm-up round
         fn()
     m = medians(interleave(cases, repeats=repeats))
@@ -55,4 +59,5 @@ def run(quick=False, repeats=3):
         with quiet():
             ours.fit(X, y)
         row.extra["n_iter_"] = int(ours.n_iter_)
+        row.extra["numba"] = numba_on
     return [row]

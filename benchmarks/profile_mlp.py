@@ -12,8 +12,9 @@ One BLAS thread. It measures, for the same shapes as the hpsearch epoch:
    batch, preallocated operands) — the kernel floor;
 3. reference costs of the other unavoidable work, each alone in plain NumPy: gathering the
    mini-batches by index (``np.take`` into a buffer), converting them to the working dtype
-   when X has another dtype, the Adam update over all parameters, and the elementwise
-   activation/softmax passes;
+   when X has another dtype, the library's own optimizer step over all parameters (the
+   solver and L2 penalty of the fit, on whichever path is active: the fused numba kernel or
+   the NumPy passes), and the elementwise activation/softmax passes;
 4. a cProfile of one epoch (top functions by own time) to see where the rest goes.
 
 The gap ``epoch - (GEMM + references)`` is Python/dispatch overhead and copies that the
@@ -53,8 +54,41 @@ def _timed(fn):
     return time.perf_counter() - t0
 
 
-def reference_costs(n, d, sizes, batch, dtype, x_dtype):
-    """Seconds per epoch of each non-GEMM piece, alone, in plain NumPy."""
+def optimizer_step_seconds(n_params, n_weights, n_batches, batch, dtype, solver, alpha, rng):
+    """Seconds per epoch of the library's own optimizer step (``Optimizer.step`` with the
+    fit's L2 penalty), on the path the fit uses: the fused numba kernel when
+    :mod:`hpsearch.neural.kernels` has it for this size, else the NumPy passes.
+
+    The NumPy solvers use the gradient as scratch space, so each step gets a fresh copy of
+    it; the copies are timed alone and subtracted.
+    """
+    from hpsearch.neural import kernels
+    from hpsearch.neural.optimizers import OPTIMIZERS
+    from hpsearch.neural.regularizers import make_penalty
+
+    opt = OPTIMIZERS[solver](n_params, dtype, learning_rate_init=1e-3)
+    penalties = make_penalty(alpha=alpha)
+    theta = (0.05 * rng.standard_normal(n_params)).astype(dtype)
+    g0 = (0.01 * rng.standard_normal(n_params)).astype(dtype)
+    g = np.empty_like(g0)
+
+    def copies():
+        for _ in range(n_batches):
+            np.copyto(g, g0)
+
+    def steps():
+        for _ in range(n_batches):
+            np.copyto(g, g0)
+            opt.step(theta, g, penalties, n_weights, 1.0 / batch)
+
+    fused = kernels.fused(opt._kernel, n_params) if opt._kernel else None
+    path = "fused numba kernel" if fused is not None else "NumPy passes"
+    return max(0.0, _best(steps) - _best(copies)), path
+
+
+def reference_costs(n, d, sizes, batch, dtype, x_dtype, solver="adam", alpha=1e-4):
+    """Seconds per epoch of each non-GEMM piece, alone (plain NumPy, except the optimizer
+    step, which is the library's own)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d)).astype(x_dtype)
     n_batches = n // batch
@@ -71,24 +105,9 @@ def reference_costs(n, d, sizes, batch, dtype, x_dtype):
             buf_w[...] = buf
 
     n_params = W.n_parameters(sizes[0], sizes[1:-1], sizes[-1])
-    theta, g, m, v = (rng.standard_normal(n_params).astype(dtype) for _ in range(4))
-    v = np.abs(v)
-    tmp = np.empty_like(theta)
-
-    def adam():
-        for _ in range(n_batches):
-            np.multiply(m, 0.9, out=m)
-            np.multiply(g, 0.1, out=tmp)
-            np.add(m, tmp, out=m)
-            np.multiply(v, 0.999, out=v)
-            np.multiply(g, g, out=tmp)
-            np.multiply(tmp, 0.001, out=tmp)
-            np.add(v, tmp, out=v)
-            np.sqrt(v, out=tmp)
-            np.add(tmp, 1e-8, out=tmp)
-            np.divide(m, tmp, out=tmp)
-            np.multiply(tmp, 1e-3, out=tmp)
-            np.subtract(theta, tmp, out=theta)
+    n_weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))  # weights come first
+    opt_seconds, opt_path = optimizer_step_seconds(n_params, n_weights, n_batches, batch,
+                                                   dtype, solver, alpha, rng)
 
     acts = [rng.standard_normal((batch, s)).astype(dtype) for s in sizes[1:]]
 
@@ -105,7 +124,7 @@ def reference_costs(n, d, sizes, batch, dtype, x_dtype):
     costs = {"gather batches by index": _best(gather)}
     if np.dtype(x_dtype) != np.dtype(dtype):
         costs[f"convert {np.dtype(x_dtype).name} -> {np.dtype(dtype).name}"] = _best(convert)
-    costs["Adam update (in place)"] = _best(adam)
+    costs[f"optimizer step ({solver} + L2, {opt_path})"] = opt_seconds
     costs["relu fwd/bwd + softmax"] = _best(elementwise)
     return costs
 
@@ -132,6 +151,7 @@ def main(argv=None):
     X64, X32, y = W.classification_data(n, d)
     X = X32 if x_dtype is np.float32 else X64
     with blas_threads(1):
+        numba_state = W.numba_kernels(W.n_parameters(d, layers, W.N_CLASSES))
         est = hp("MLPClassifier")(hidden_layer_sizes=layers, batch_size=batch, max_iter=1,
                                   dtype=dtype, random_state=0)
         with quiet():
@@ -139,7 +159,9 @@ def main(argv=None):
             epoch = _best(lambda: est.partial_fit(X, y))
         gemm = W.LayerGemms(n, sizes, batch_size=batch, dtype=dtype)
         gemm_s = statistics.median(gemm.epoch_seconds() for _ in range(3))
-        refs = reference_costs(n, d, sizes, batch, dtype, x_dtype)
+        params = est.get_params()
+        refs = reference_costs(n, d, sizes, batch, dtype, x_dtype, params["solver"],
+                               params["alpha"])
 
         prof = cProfile.Profile()
         with quiet():
@@ -149,7 +171,7 @@ def main(argv=None):
 
     flops = 6.0 * W.n_parameters(d, layers, W.N_CLASSES) * n
     print(f"hpsearch epoch: {n}x{d}, layers {layers}, batch {batch}, working {args.dtype}, "
-          f"X {np.dtype(x_dtype).name}, 1 BLAS thread")
+          f"X {np.dtype(x_dtype).name}, 1 BLAS thread, numba kernels: {numba_state[1]}")
     print(f"{'piece':40s} {'s/epoch':>9s} {'share':>7s}")
     print(f"{'full epoch (partial_fit, steady state)':40s} {epoch:9.4f} {1:7.1%}  "
           f"({flops / epoch / 1e9:.1f} GFLOP/s)")
