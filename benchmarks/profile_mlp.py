@@ -172,15 +172,15 @@ def main(argv=None):
     flops = 6.0 * W.n_parameters(d, layers, W.N_CLASSES) * n
     print(f"hpsearch epoch: {n}x{d}, layers {layers}, batch {batch}, working {args.dtype}, "
           f"X {np.dtype(x_dtype).name}, 1 BLAS thread, numba kernels: {numba_state[1]}")
-    print(f"{'piece':40s} {'s/epoch':>9s} {'share':>7s}")
-    print(f"{'full epoch (partial_fit, steady state)':40s} {epoch:9.4f} {1:7.1%}  "
+    print(f"{'piece':48s} {'s/epoch':>9s} {'share':>7s}")
+    print(f"{'full epoch (partial_fit, steady state)':48s} {epoch:9.4f} {1:7.1%}  "
           f"({flops / epoch / 1e9:.1f} GFLOP/s)")
-    print(f"{'GEMMs alone (same shapes)':40s} {gemm_s:9.4f} {gemm_s / epoch:7.1%}  "
+    print(f"{'GEMMs alone (same shapes)':48s} {gemm_s:9.4f} {gemm_s / epoch:7.1%}  "
           f"({gemm.flops / gemm_s / 1e9:.1f} GFLOP/s)")
     for name, secs in refs.items():
-        print(f"{name:40s} {secs:9.4f} {secs / epoch:7.1%}")
+        print(f"{name:48s} {secs:9.4f} {secs / epoch:7.1%}")
     rest = epoch - gemm_s - sum(refs.values())
-    print(f"{'unexplained (overhead, extra copies)':40s} {rest:9.4f} {rest / epoch:7.1%}")
+    print(f"{'unexplained (overhead, extra copies)':48s} {rest:9.4f} {rest / epoch:7.1%}")
     stream = io.StringIO()
     pstats.Stats(prof, stream=stream).sort_stats("tottime").print_stats(args.top)
     print("\ncProfile of one epoch, by own time (GEMMs written with @ count in their caller):")
