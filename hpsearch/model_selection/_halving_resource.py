@@ -51,6 +51,20 @@ class ResourcePlan:
         """The ``resources`` dict of one rung."""
         return {self.param: int(n_resources)}
 
+    def check_not_searched(self, spaces):
+        """Refuse a budget parameter that is also searched (as sklearn's halving does).
+
+        Parameters
+        ----------
+        spaces : iterable of dict
+            Candidates or sub-spaces, keyed by parameter name.
+        """
+        if self.resource != "n_samples" and any(self.param in s for s in spaces):
+            raise ValueError(
+                f"Cannot use parameter {self.param} as the resource since it is part of "
+                "the searched parameters."
+            )
+
 
 def _last_step_prefix(estimator):
     steps = getattr(estimator, "steps", None)

@@ -276,11 +276,8 @@ return_train_score, progress, storage, study_name, resume, backend
         from .space import as_space
 
         space = as_space(self.param_distributions)
-        if self._pruning is not None and any(self._pruning[0].param in sub for sub in space):
-            raise ValueError(
-                f"Cannot use parameter {self._pruning[0].param} as the resource since it is "
-                "part of the searched parameters."
-            )
+        if self._pruning is not None:
+            self._pruning[0].check_not_searched(space)
         done = self._replay(evaluate, space) if self.resume else 0
         batch = max(1, int(getattr(getattr(evaluate, "engine", None), "n_workers", 1) or 1))
         start = time.monotonic()

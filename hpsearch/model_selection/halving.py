@@ -163,16 +163,6 @@ class _BaseHalving(BaseSearchCV):
             self._plan.resource, n_splits=self.n_splits_, n_classes=self._n_classes
         )
 
-    def _check_candidates(self, candidates):
-        if self._plan.resource != "n_samples" and any(
-            self._plan.param in c for c in candidates
-        ):
-            raise ValueError(
-                f"Cannot use parameter {self._plan.param} as the resource since it is part "
-                "of the searched parameters."
-            )
-
-
     # -- the plan, without fitting ------------------------------------------------------
     def plan_rounds(self, X, y=None, *, groups=None):
         """The rounds ``fit(X, y, groups=groups)`` runs, computed without fitting anything.
@@ -435,7 +425,7 @@ return_train_score, progress, storage, study_name, resume, backend
     def _run_search(self, evaluate):
         self.max_resources_ = self._resolve_max_resources()
         candidates = self._candidates(self.max_resources_)
-        self._check_candidates(candidates)
+        self._plan.check_not_searched(candidates)
         self.min_resources_ = resolve_min_resources(
             self.min_resources,
             smallest=self._smallest(),
@@ -573,7 +563,7 @@ return_train_score, progress, storage, study_name, resume, backend
         self.brackets_, self.n_candidates_, self.n_resources_ = [], [], []
         for bracket in hyperband_brackets(self.max_resources_, self.min_resources_, self.factor):
             candidates = sample_candidates(space, bracket.n_candidates[0], rng)
-            self._check_candidates(candidates)
+            self._plan.check_not_searched(candidates)
             n_rounds = [len(candidates)]
             for n in bracket.n_candidates[1:]:
                 n_rounds.append(min(n, n_rounds[-1]))
