@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import BaseSearchCV
 from ._halving_resource import resource_plan
-from .halving import rank_rows_first
+from .halving import best_row, rank_rows_first
 from ._optuna import PRUNERS, SAMPLERS, make_pruner, make_sampler
 
 __all__ = ["OptunaSearchCV", "default_rungs"]
@@ -427,7 +427,4 @@ return_train_score, progress, storage, study_name, resume, backend
         rows = self._final_rows(results)
         if rows.size == 0:
             return super()._select_best_index(refit, refit_metric, results)
-        scores = np.asarray(results[f"mean_test_{refit_metric}"], dtype=float)[rows]
-        if np.isnan(scores).all():
-            return int(rows[0])
-        return int(rows[np.nanargmax(scores)])
+        return best_row(results, refit_metric, rows)

@@ -70,6 +70,15 @@ def rank_rows_first(results, rows):
         results[key] = ranks
 
 
+def best_row(results, metric, rows):
+    """The row of ``rows`` with the best ``mean_test_<metric>`` (NaN counts as the worst;
+    the first row when every one failed)."""
+    scores = np.asarray(results[f"mean_test_{metric}"], dtype=float)[rows]
+    if np.isnan(scores).all():
+        return int(rows[0])
+    return int(rows[np.nanargmax(scores)])
+
+
 class _RecordRounds:
     """A stand-in for the engine's ``evaluate`` that records each round and fits nothing.
 
@@ -254,11 +263,7 @@ class _BaseHalving(BaseSearchCV):
         """The best row among the last round (as sklearn's halving), or ``refit(results)``."""
         if callable(refit):
             return refit(results)
-        rows = self._final_rows(results)
-        scores = np.asarray(results[f"mean_test_{refit_metric}"], dtype=float)[rows]
-        if np.isnan(scores).all():
-            return int(rows[0])
-        return int(rows[np.nanargmax(scores)])
+        return best_row(results, refit_metric, self._final_rows(results))
 
 
 class HalvingSearchCV(_BaseHalving):
