@@ -144,15 +144,19 @@ class _BaseHalving(BaseSearchCV):
         self : object
         """
         self._validate_params()
+        self._prepare(X, y)
+        super().fit(X, y, groups=groups, **fit_params)
+        rank_rows_first(self.cv_results_, self._final_rows(self.cv_results_))
+        return self
+
+    def _prepare(self, X, y):
+        """What the budgets need from the data: the resource plan, n_samples, n_classes."""
         self._plan = resource_plan(self.estimator, self.resource, owner=type(self).__name__)
         self._n_samples_orig = _num_samples(X)
         self._n_classes = (
             len(np.unique(np.asarray(y))) if y is not None and is_classifier(self.estimator)
             else None
         )
-        super().fit(X, y, groups=groups, **fit_params)
-        rank_rows_first(self.cv_results_, self._final_rows(self.cv_results_))
-        return self
 
     # -- budgets -------------------------------------------------------------------
     def _resolve_max_resources(self):
@@ -202,12 +206,7 @@ class _BaseHalving(BaseSearchCV):
 
         self._validate_params()
         dry = clone(self)
-        dry._plan = resource_plan(dry.estimator, dry.resource, owner=type(self).__name__)
-        dry._n_samples_orig = _num_samples(X)
-        dry._n_classes = (
-            len(np.unique(np.asarray(y))) if y is not None and is_classifier(dry.estimator)
-            else None
-        )
+        dry._prepare(X, y)
         X, y, groups = indexable(X, y, groups)
         cv = _make_cv(dry.cv, y, is_classifier(dry.estimator))
         dry.n_splits_ = _n_splits(cv, X, y, groups)
