@@ -33,13 +33,14 @@ def gather_rows(X, rows, out, stage=None):
     return out
 
 
-def _hidden_activation(activation, n_units, *, leaky_slope, prelu_init):
-    if activation == "prelu":
-        return PReLU(n_units, init=prelu_init)
+def _hidden_layers(activation, n_in, n_units, *, leaky_slope, prelu_init, maxout_pieces):
+    """The Dense layer and activation of one hidden layer (Maxout: k pieces per unit)."""
     if activation == "maxout":
-        return Maxout(n_units)  # pieces set by the caller
+        return [Dense(n_in, n_units * maxout_pieces), Maxout(n_units, maxout_pieces)]
+    if activation == "prelu":
+        return [Dense(n_in, n_units), PReLU(n_units, init=prelu_init)]
     options = {"leaky_slope": leaky_slope} if activation == "leaky_relu" else {}
-    return ActivationLayer(activation, n_units, **options)
+    return [Dense(n_in, n_units), ActivationLayer(activation, n_units, **options)]
 
 
 class Network:
@@ -69,13 +70,8 @@ class Network:
             layers.append(Dropout(self.sizes[0], input_dropout))
         n_in = self.sizes[0]
         for n_units in self.sizes[1:-1]:
-            if activation == "maxout":
-                layers.append(Dense(n_in, n_units * maxout_pieces))
-                layers.append(Maxout(n_units, maxout_pieces))
-            else:
-                layers.append(Dense(n_in, n_units))
-                layers.append(_hidden_activation(activation, n_units, leaky_slope=leaky_slope,
-                                                 prelu_init=prelu_init))
+            layers += _hidden_layers(activation, n_in, n_units, leaky_slope=leaky_slope,
+                                     prelu_init=prelu_init, maxout_pieces=maxout_pieces)
             if dropout > 0:
                 layers.append(Dropout(n_units, dropout))
             n_in = n_units
