@@ -53,7 +53,7 @@ def test_bundled_study_runs(path, tmp_path, capsys):
     tidy = pd.read_csv(out / "results.csv")
     assert len(tidy) == summary["n_fits"] and tidy["error"].isna().all()
     cv = pd.read_csv(out / "cv_results.csv")
-    assert len(cv) == summary["n_candidates"] >= 1
+    assert len(cv) == summary["n_evaluations"] >= summary["n_candidates"] >= 1
     report = (out / "report.md").read_text()
     for part in ("## Best configuration", "## Top 10", "final test", "plots/history.png"):
         assert part in report
@@ -68,6 +68,10 @@ def test_bundled_study_runs(path, tmp_path, capsys):
     model = joblib.load(out / "model.joblib")
     assert model.predict(model_input(study, path)).shape[0] == 3
     assert "best CV" in captured.out and str(out) in captured.out
+    if study.search.method in ("halving", "hyperband"):  # rounds that continue training
+        assert summary["n_rounds"] >= 2 and summary["resource"] == "epochs"
+        assert f"candidates in {summary['n_rounds']} rounds" in captured.out
+        assert " epochs] " in captured.out
 
 
 def model_input(study, path):

@@ -127,7 +127,7 @@ def top_table(cv_df, metric, n=10, label=None):
         for k in p:
             if k not in names:
                 names.append(k)
-    extra = [c for c in ("iter", "n_resources") if c in df]
+    extra = [c for c in ("bracket", "iter", "n_resources", "state") if c in df]
     head = ["rank", f"mean {label}", "std", *extra, *map(short, names)]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.iterrows():
@@ -147,8 +147,8 @@ def write_report(path, plan, summary, cv_df, plots):
         f"- data: `{s.data.dataset or s.data.path}` — {summary['n_train']} rows searched, "
         f"{summary['n_test']} held out for the final test",
         f"- estimator: `{s.estimator.name}`" + (" in a preprocessing pipeline" if s.preprocessing else ""),
-        f"- search: `{s.search.method}` — {summary['n_candidates']} candidates × "
-        f"{summary['n_splits']} splits, {summary['n_fits']} fits in {summary['fit_time_s']:.1f} s",
+        f"- search: `{s.search.method}` — {_fits_text(summary, ' × ')} in "
+        f"{summary['fit_time_s']:.1f} s" + (f" ({summary['backend']})" if summary.get("backend") else ""),
         f"- cv: `{summary['cv']}`",
         "",
         "## Best configuration",
@@ -179,12 +179,28 @@ def write_report(path, plan, summary, cv_df, plots):
     return path
 
 
+def _fits_text(summary, times=" x "):
+    """'8 candidates x 3 splits = 24 fits', with rounds and pruning when there are some."""
+    n, rows = summary["n_candidates"], summary.get("n_evaluations", summary["n_candidates"])
+    text = f"{n} candidates"
+    if summary.get("n_rounds", 1) > 1 or rows != n:
+        text += f" in {summary['n_rounds']} rounds ({rows} evaluations"
+        text += f", {summary['n_pruned']} pruned)" if summary.get("n_pruned") else ")"
+    return f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
+
+
+def _budget_text(row, summary):
+    """'[27 epochs] ' for a row of a search with rounds, else ''."""
+    if "n_resources" not in row or not summary.get("resource"):
+        return ""
+    return f"[{fmt(row['n_resources'])} {summary['resource']}] "
+
+
 def summary_text(plan, summary, cv_df):
     """The one-screen summary printed at the end of a run."""
     metric = summary["metric"]
     lines = [
-        f"study {plan.name!r}: {plan.study.search.method} search, {summary['n_candidates']} "
-        f"candidates x {summary['n_splits']} splits = {summary['n_fits']} fits in "
+        f"study {plan.name!r}: {plan.study.search.method} search, {_fits_text(summary)} in "
         f"{summary['fit_time_s']:.1f} s",
         f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])}",
     ]
@@ -195,7 +211,8 @@ def summary_text(plan, summary, cv_df):
     top = cv_df.sort_values([rank, mean], ascending=[True, False]).head(5)
     lines.append("top 5:")
     for _, r in top.iterrows():
-        lines.append(f"  {fmt(r[rank]):>3}  {fmt(r[mean]):<8} {_params_text(r['params'])}")
+        lines.append(f"  {fmt(r[rank]):>3}  {fmt(r[mean]):<8} {_budget_text(r, summary)}"
+                     f"{_params_text(r['params'])}")
     if summary.get("n_failed"):
         lines.append(f"failed fits: {summary['n_failed']} (see results.csv)")
     lines.append(f"output: {plan.out}/ (report.md, results.csv, best_params.json, model.joblib, plots/)")

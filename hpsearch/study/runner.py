@@ -148,6 +148,30 @@ def _plots(plan, cv_df, metric, out, model):
     return [(title, str(Path(p).relative_to(out))) for title, p in made]
 
 
+def _counts(cv):
+    """Distinct candidates, rows of ``cv_results_``, rounds and pruned trials.
+
+    Halving, Hyperband and pruned Optuna searches give a candidate one row per round
+    (budget): a candidate is a trial (Optuna) or a parameter set within its bracket.
+    """
+    n_rows = len(cv["params"])
+    counts = {"n_candidates": n_rows, "n_evaluations": n_rows, "n_rounds": 1, "n_pruned": 0}
+    if "iter" not in cv:
+        return counts
+    if "trial" in cv:
+        keys = [int(t) for t in cv["trial"]]
+    else:
+        brackets = cv["bracket"] if "bracket" in cv else [None] * n_rows
+        keys = [(b, json.dumps(_jsonable(p), sort_keys=True))
+                for b, p in zip(brackets, cv["params"])]
+    rounds = cv["bracket"] if "bracket" in cv else [None] * n_rows
+    counts["n_candidates"] = len(set(keys))
+    counts["n_rounds"] = len(set(zip(rounds, (int(i) for i in cv["iter"]))))
+    if "state" in cv:
+        counts["n_pruned"] = len({k for k, st in zip(keys, cv["state"]) if st == "PRUNED"})
+    return counts
+
+
 def run(plan, *, source_text, resume=False, echo=print):
     """Fit the search of ``plan`` and write the output folder; returns the summary dict.
 
@@ -211,7 +235,8 @@ def run(plan, *, source_text, resume=False, echo=print):
         "best_std": float(cv[f"std_test_{metric}"][best]),
         "best_params": best_params,
         "test_scores": test_scores,
-        "n_candidates": len(cv["params"]),
+        **_counts(cv),
+        "resource": _resource_unit(search),
         "n_splits": plan.n_splits,
         "n_fits": int(len(tidy)),
         "n_failed": n_failed,
@@ -228,6 +253,15 @@ def run(plan, *, source_text, resume=False, echo=print):
     report.write_report(out / "report.md", plan, summary, cv_df, plot_files)
     summary["text"] = report.summary_text(plan, summary, cv_df)
     return summary
+
+
+def _resource_unit(search):
+    """What ``n_resources`` counts (None for searches without rounds)."""
+    from .budget import RESOURCE_UNITS
+
+    if hasattr(search, "plan_rounds"):
+        return RESOURCE_UNITS.get(search.resource, search.resource)
+    return "epochs" if getattr(search, "rungs_", None) else None
 
 
 def _default_metric(plan):
