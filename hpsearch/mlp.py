@@ -163,6 +163,7 @@ _ATTRS_DOC = """
     feature_names_in_ : ndarray of str
         Only when X has feature names.
     n_layers_ : int
+        Layers counting input and output (``len(hidden_layer_sizes) + 2``), as sklearn.
     n_outputs_ : int
     out_activation_ : str
         ``"softmax"``, ``"logistic"`` or ``"identity"``."""
@@ -292,6 +293,7 @@ class _BaseMLP(BaseEstimator):
         self._val_scores = []
         self._best_score = -np.inf
         self._min_loss = np.inf
+        self.n_layers_ = len(structure[0])
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
