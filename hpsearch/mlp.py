@@ -240,7 +240,7 @@ class _BaseMLP(BaseEstimator):
         self.dtype = dtype
 
     # ------------------------------------------------------------ hooks
-    def _encode_targets(self, y, classes=None, first=True):  # pragma: no cover - abstract
+    def _encode_targets(self, y, classes=None, first=True, incremental=False):  # pragma: no cover
         raise NotImplementedError
 
     def _validation_score(self, y_true, output):  # pragma: no cover - abstract
