@@ -379,24 +379,9 @@ class _BaseMLP(BaseEstimator):
         positions = np.arange(n)
         X_val = y_val = None
         if early_stopping:
-            stratify = y if (not self._is_regressor and y.ndim == 1) else None
-            positions, val_pos = train_test_split(
-                positions, test_size=self.validation_fraction,
-                random_state=self._split_seed, stratify=stratify)
-            if val_pos.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small: validation_fraction="
-                    f"{self.validation_fraction} of {n} samples gives {val_pos.shape[0]}. "
-                    "Increase 'validation_fraction' or the size of your dataset.")
-            val_rows = val_pos if sample_index is None else sample_index[val_pos]
-            X_val, y_val = X[val_rows], y[val_pos]
+            positions, X_val, y_val = self._validation_split(X, y, positions, sample_index)
         n_train = positions.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_train)
-        elif self.batch_size == "full":
-            batch_size = n_train
-        else:
-            batch_size = min(self.batch_size, n_train)
+        batch_size = self._batch_size(n_train)
 
         penalties = make_penalty(alpha=self.alpha, l1=self.l1)
         net, opt, rng = self._network, self._optimizer, self._rng
@@ -426,18 +411,8 @@ class _BaseMLP(BaseEstimator):
                 if early_stopping:
                     score = self._validation_score(y_val, net.predict(X_val))
                 stopped = self._update_stopping(score if early_stopping else None) and not incremental
-                h = self.history_
-                h["epoch"].append(self.n_iter_)
-                h["loss"].append(self.loss_)
-                h["validation_score"].append(float(score))
-                h["time"].append(time.perf_counter() - tic)
-                for k, v in enumerate(norms / max(n_batches, 1)):
-                    h[f"grad_norm_{k}"].append(float(v))
-                if self.verbose:
-                    msg = f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}"
-                    if early_stopping:
-                        msg += f", validation score = {score:.6f}"
-                    print(msg)
+                self._log_epoch(score, norms / max(n_batches, 1), time.perf_counter() - tic,
+                                early_stopping)
                 if stopped:
                     if self.verbose:
                         what = "Validation score" if early_stopping else "Training loss"
@@ -458,6 +433,43 @@ class _BaseMLP(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _validation_split(self, X, y, positions, sample_index):
+        """Hold out ``validation_fraction`` of the training positions (stratified for
+        single-label classification); returns the kept positions and the held-out data."""
+        stratify = y if (not self._is_regressor and y.ndim == 1) else None
+        positions, val_pos = train_test_split(
+            positions, test_size=self.validation_fraction,
+            random_state=self._split_seed, stratify=stratify)
+        if val_pos.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small: validation_fraction="
+                f"{self.validation_fraction} of {len(y)} samples gives {val_pos.shape[0]}. "
+                "Increase 'validation_fraction' or the size of your dataset.")
+        val_rows = val_pos if sample_index is None else sample_index[val_pos]
+        return positions, X[val_rows], y[val_pos]
+
+    def _batch_size(self, n_train):
+        if self.batch_size == "auto":
+            return min(200, n_train)
+        if self.batch_size == "full":
+            return n_train
+        return min(self.batch_size, n_train)
+
+    def _log_epoch(self, score, grad_norms, seconds, early_stopping):
+        """Append the epoch to ``history_`` (and print it when ``verbose``)."""
+        h = self.history_
+        h["epoch"].append(self.n_iter_)
+        h["loss"].append(self.loss_)
+        h["validation_score"].append(float(score))
+        h["time"].append(seconds)
+        for k, v in enumerate(grad_norms):
+            h[f"grad_norm_{k}"].append(float(v))
+        if self.verbose:
+            msg = f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}"
+            if early_stopping:
+                msg += f", validation score = {score:.6f}"
+            print(msg)
 
     def _update_stopping(self, score):
         """Patience bookkeeping (as sklearn); returns True when training should stop."""
