@@ -63,3 +63,18 @@ def test_dask_backend_from_the_cli_matches_the_default(tmp_path, capsys):
     assert (tmp_path / "dask" / "best_params.json").read_text() == (
         tmp_path / "local" / "best_params.json").read_text()
     assert any("batch" in p.lower() for p in prefixes), prefixes
+
+
+def test_unreachable_scheduler_is_one_clear_line(tmp_path, capsys):
+    import dask
+
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.format(backend="backend: {name: dask, scheduler: 'tcp://127.0.0.1:1'}"))
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        rc = main([str(study), "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.startswith("hpsearch: run failed: backend.scheduler: cannot connect to the Dask "
+                          "scheduler at 'tcp://127.0.0.1:1' (")
+    assert "dask worker tcp://127.0.0.1:1" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

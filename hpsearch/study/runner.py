@@ -98,7 +98,14 @@ def _backend(spec):
         return
     from distributed import Client
 
-    client = Client(spec.scheduler) if spec.scheduler else Client(processes=False)
+    try:
+        client = Client(spec.scheduler) if spec.scheduler else Client(processes=False)
+    except OSError as exc:  # unreachable scheduler: dask's connect timeout (30 s by default)
+        raise RunFailed(
+            f"backend.scheduler: cannot connect to the Dask scheduler at {spec.scheduler!r} "
+            f"({exc}); start it with 'dask scheduler' and workers with 'dask worker "
+            f"{spec.scheduler}', or remove 'scheduler' to run a local Dask cluster"
+        ) from exc
     try:
         with joblib.parallel_config(backend="dask"):
             yield
