@@ -19,7 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ._base import BaseSearchCV
+from ._base import BaseSearchCV, _key
 from ._halving_resource import resource_plan
 from .halving import best_row, rank_rows_first
 from ._optuna import PRUNERS, SAMPLERS, make_pruner, make_sampler
@@ -57,11 +57,13 @@ def _waves(params):
     """Split a batch into groups of distinct candidates (duplicates go to later groups).
 
     Two trials with the same parameters would share one saved training state; climbing
-    them in separate groups keeps each continuation its own.
+    them in separate groups keeps each continuation its own. "Same" is the engine's own
+    candidate identity (``_key``), so exactly the candidates that would share a state
+    are separated.
     """
     seen, waves = {}, []
     for i, p in enumerate(params):
-        key = repr(sorted(p.items()))
+        key = _key(p)
         level = seen.get(key, 0)
         seen[key] = level + 1
         if level == len(waves):
