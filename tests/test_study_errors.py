@@ -145,6 +145,23 @@ CASES = [
      "search.space.C", "YAML tag '!!python/name:os.system' is not allowed", 10),
     ("duplicate-key", patch(("cv: 3", "cv: 3\ncv: 4")), "cv", "duplicate key (first at line 11)",
      12),
+    # the searches' own budget checks, run before any fit (plan_rounds / plan_rungs)
+    ("halving-unknown-resource", patch(("method: grid", "method: halving\n  resource: n_estimators")),
+     "search.resource", "The 'resource' parameter of HalvingSearchCV must be 'epochs', "
+     "'n_samples' or the name of an integer parameter of LogisticRegression. Got "
+     "'n_estimators' instead", 9),
+    ("halving-min-above-max", patch(("method: grid", "method: halving\n  min_resources: 60\n"
+                                                     "  max_resources: 30")),
+     "search.min_resources", "min_resources_=60 is greater than max_resources_=30", 9),
+    ("halving-resource-searched", patch(("method: grid", "method: halving"),
+                                        ("C: [0.1, 1.0]", "max_iter: [5, 10]")),
+     "search.space", "Cannot use parameter max_iter as the resource since it is part of the "
+     "searched parameters", 9),
+    ("pruner-without-epochs", patch(("name: logistic_regression\n  params: {max_iter: 50}",
+                                     "name: knn_classifier"),
+                                    ("method: grid", "method: optuna\n  pruner: median"),
+                                    ("C: [0.1, 1.0]", "n_neighbors: [1, 3]")),
+     "search.pruner", "a pruner trains in rungs of epochs: ", 8),
     ("not-a-mapping", "- data\n- search\n", None, "a study file must be a mapping of sections", 1),
     ("empty-file", "", None, "the study file is empty", None),
 ]

@@ -334,6 +334,38 @@ def _backend(study):
     return spec
 
 
+#: option keys of a search that its own checks may name
+_SEARCH_KEYS = ("min_resources", "max_resources", "n_candidates", "factor", "rungs")
+
+
+def _search_key(message):
+    """The study key a search's ValueError is about (None: the search section itself)."""
+    import re
+
+    named = re.search(r"'(\w+)' parameter of \w+SearchCV", message)
+    if named:
+        return named.group(1)
+    if "searched parameters" in message:
+        return "space"
+    return next((key for key in _SEARCH_KEYS if key in message), None)
+
+
+def _check_search(search, X, y, groups):
+    """Refuse a budget that ``fit`` would refuse (resource, pruner, min > max...) as a bad
+    study file, before any fit: the searches' own plans (``plan_rounds``, ``plan_rungs``)
+    run their checks without fitting."""
+    try:
+        if hasattr(search, "plan_rounds"):
+            search.plan_rounds(X, y, groups=groups)
+        elif hasattr(search, "plan_rungs"):
+            search.plan_rungs()
+    except (ValueError, TypeError) as exc:
+        key, message = _search_key(str(exc)), str(exc).rstrip(".")
+        if key == "resource" and not hasattr(search, "plan_rounds"):  # Optuna: the pruner's
+            key, message = "pruner", f"a pruner trains in rungs of epochs: {message}"
+        raise StudyError(("search",) + ((key,) if key else ()), message) from exc
+
+
 def build(study, *, source="study.yaml", options=None):
     """A :class:`Plan` for ``study`` (file name ``source``; ``options`` from the CLI)."""
     from sklearn.base import is_classifier
@@ -364,6 +396,7 @@ def build(study, *, source="study.yaml", options=None):
         study, estimator, space_arg, cv, opts,
         {"storage": storage, "study_name": study_name}, options,
     )
+    _check_search(search, X_train, y_train, g_train)
     refit = _refit(study)
     refit_metric = refit if isinstance(refit, str) else (
         study.scoring if isinstance(study.scoring, str) else None
