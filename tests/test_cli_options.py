@@ -47,3 +47,18 @@ def test_failed_run_is_exit_1_with_one_line(tmp_path, capsys):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert main([str(study), "--out", str(tmp_path / "o"), "--quiet", "--debug"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_resume_says_when_there_is_nothing_to_resume_or_the_file_changed(tmp_path, capsys):
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY)
+    out = tmp_path / "o"
+    assert main([str(study), "--out", str(out), "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"nothing to resume in sqlite:///{out.resolve()}/study.db "
+                                   "(study 'opts'): starting a new run")
+    assert "warning" not in captured.err
+    study.write_text(STUDY.replace("n_neighbors: [1, 5]", "n_neighbors: [1, 5]  # edited"))
+    assert main([str(study), "--out", str(out), "--resume", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"hpsearch: warning: the study file differs from {out}/study.yaml")

@@ -179,6 +179,20 @@ def _counts(cv):
     return counts
 
 
+def _check_resume(plan, source_text, echo):
+    """Say when ``--resume`` has nothing to resume, warn when the study file changed."""
+    import sys
+
+    kept = finished_trials(plan.storage, plan.study_name)
+    if not kept and echo:
+        echo(f"nothing to resume in {plan.storage} (study {plan.study_name!r}): "
+             "starting a new run")
+    copy = plan.out / "study.yaml"
+    if kept and copy.is_file() and copy.read_text(encoding="utf-8") != source_text:
+        print(f"hpsearch: warning: the study file differs from {copy}, the copy of the run "
+              "being resumed; finished candidates are kept as they are", file=sys.stderr)
+
+
 def run(plan, *, source_text, resume=False, echo=print):
     """Fit the search of ``plan`` and write the output folder; returns the summary dict.
 
@@ -196,6 +210,8 @@ def run(plan, *, source_text, resume=False, echo=print):
     removed = _clean_output(out, plan.storage, resume)
     if removed and echo:
         echo(f"starting over in {out}/ (earlier run replaced; --resume continues one)")
+    if resume:
+        _check_resume(plan, source_text, echo)
     (out / "study.yaml").write_text(source_text, encoding="utf-8")
     search = plan.search
     fit_kw = {"groups": plan.groups} if plan.groups is not None else {}
