@@ -34,6 +34,8 @@ def _epoch_rows(quick, repeats):
     for w in (1, 2, 4):
         cases[f"width x{w}"] = (lambda w=w: W.hpsearch_epoch_time(
             Xw, yw, layers=tuple(w * h for h in base), epochs=epochs, dtype=np.float32))
+    # load the optional numba kernels now, so no timed fit pays their one-off load
+    numba_on, numba_text = W.numba_kernels(W.n_parameters(d, base, W.N_CLASSES))
     try:
         for fn in cases.values():
             fn()  # probe + warm-up
@@ -51,6 +53,9 @@ def _epoch_rows(quick, repeats):
         rows.append(Row(NAME, f"epoch time, width x{w} vs linear in FLOPs", m[f"width x{w}"],
                         m["width x1"] * fw / f1, "s", target=LINEAR,
                         note=f"FLOPs x{fw / f1:.2f}; x1 = {base} ({m['width x1']:.3g} s)"))
+    for row in rows:
+        row.note += f"; numba kernels: {numba_text}"
+        row.extra["numba"] = numba_on
     return rows
 
 

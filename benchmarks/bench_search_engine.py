@@ -93,7 +93,7 @@ def run(quick=False, repeats=3):
         except Skip:
             make = lambda i: SkMLP(hidden_layer_sizes=(16,), max_iter=max_iter, random_state=i)
         n_train = X.shape[0] - X.shape[0] // cv
-        Xf, yf, n_fits = X[:n_train], y[:n_train], max(4, n_cand // 2)
+        Xf, yf, n_fits = X[:n_train], y[:n_train], max(4, n_cand)
         work = lambda: _fixed_work(make, Xf, yf, n_fits)
         cases["capacity 1 process"] = work
         cases["capacity 2 processes"] = lambda: _in_two_processes(work)

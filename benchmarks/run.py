@@ -75,18 +75,22 @@ def main(argv=None) -> int:
     started = time.time()
     meta = {"command": " ".join([os.path.basename(sys.argv[0])] + list(argv or sys.argv[1:])),
             "quick": args.quick, "repeats": args.repeats, "environment": H.environment()}
+    meta["bench_wall_s"] = {}
     for name in names:
         t0 = time.perf_counter()
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         got, err = run_one(name, args.quick, args.repeats)
         rows += got
         failed |= err
-        print(f"[bench] {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr,
+        meta["bench_wall_s"][name] = round(time.perf_counter() - t0, 1)
+        print(f"[bench] {name} done in {meta['bench_wall_s'][name]} s", file=sys.stderr,
               flush=True)
     meta["wall_s"] = round(time.time() - started, 1)
     print(H.table(rows))
     H.write_json(rows, args.json, meta)
-    print(f"\nwritten {args.json} ({meta['wall_s']} s)")
+    per = ", ".join(f"{k} {v:g} s" for k, v in meta["bench_wall_s"].items())
+    print(f"\nwritten {args.json}\ntotal wall time: {meta['wall_s']:g} s "
+          f"({meta['wall_s'] / 60:.1f} min; {per})")
     return 1 if failed else 0
 
 

@@ -51,6 +51,26 @@ def test_json_has_a_row_per_figure_with_values_or_a_skip_note(quick_run):
             assert row["met"] in (True, False)
 
 
+def test_total_and_per_benchmark_wall_time_are_reported(quick_run):
+    proc, out = quick_run
+    meta = json.loads(out.read_text())["meta"]
+    assert set(meta["bench_wall_s"]) == set(CHEAP)
+    assert all(v >= 0 for v in meta["bench_wall_s"].values())
+    assert meta["wall_s"] >= sum(meta["bench_wall_s"].values()) - 1.0
+    assert "total wall time:" in proc.stdout
+
+
+def test_mlp_rows_say_whether_the_numba_kernels_were_active(quick_run):
+    _, out = quick_run
+    for row in json.loads(out.read_text())["rows"]:
+        if row["hpsearch"] is None:
+            continue
+        assert row["extra"]["numba"] in (True, False, None), row
+        assert "numba kernels: " in row["note"], row
+        # the quick nets are far below the fused kernels' size threshold
+        assert row["extra"]["numba"] is not True, row
+
+
 def test_unknown_benchmark_name_is_refused():
     proc = subprocess.run(
         [sys.executable, str(RUN), "--quick", "--only", "nope"],
