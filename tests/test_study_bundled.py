@@ -72,6 +72,10 @@ def test_bundled_study_runs(path, tmp_path, capsys):
         assert summary["n_rounds"] >= 2 and summary["resource"] == "epochs"
         assert f"candidates in {summary['n_rounds']} rounds" in captured.out
         assert " epochs] " in captured.out
+        assert "## Budget" in report and "epochs trained" in report
+        assert f"{summary['n_fits']} fits ran" in report
+    if study.search.method == "optuna" and study.search.pruner not in (None, "none"):
+        assert summary["resource"] == "epochs" and "fits:       at most" in report
 
 
 def model_input(study, path):

@@ -163,8 +163,15 @@ def write_report(path, plan, summary, cv_df, plots):
         lines.append(f"- final test {name} (held-out data, never searched): **{fmt(value)}**")
     if summary.get("n_failed"):
         lines.append(f"- failed fits: {summary['n_failed']} (tracebacks in results.csv, column `error`)")
-    lines += ["", "## Top 10", "", top_table(cv_df, summary["metric_key"], label=metric), "",
-              "## Plots", ""]
+    lines += ["", "## Top 10", "", top_table(cv_df, summary["metric_key"], label=metric), ""]
+    if summary.get("resource"):  # rounds: the plan as --dry-run prints it, and what ran
+        _, fits, extra = _plan_budget(plan)
+        ran = f"{summary['n_fits']} fits ran"
+        if summary.get("n_pruned"):
+            ran += f"; {summary['n_pruned']} of {summary['n_candidates']} trials pruned"
+        lines += ["## Budget", "", "```", f"fits:       {fits}", *extra, "```", "",
+                  f"- {ran}", ""]
+    lines += ["## Plots", ""]
     for title, rel in plots:
         lines += [f"### {title}", "", f"![{title}]({rel})", ""]
     lines += [
