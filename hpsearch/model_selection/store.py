@@ -55,18 +55,16 @@ def encode_value(value):
 
 
 def _choice(value):
-    """Value as an Optuna categorical choice (None, bool, int, float or str)."""
-    if isinstance(value, _PRIMITIVES):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
+    """Value as an Optuna categorical choice (None, bool, int, float or str): a flat
+    tuple/list as its repr, any other non-primitive as the JSON of :func:`encode_value`."""
     if isinstance(value, (tuple, list)) and all(
         isinstance(v, (numbers.Number, str, type(None))) for v in value
     ):
         return repr(value)
-    return json.dumps(encode_value(value), sort_keys=True)
+    encoded = encode_value(value)
+    if isinstance(encoded, (*_PRIMITIVES, int, float)):
+        return encoded
+    return json.dumps(encoded, sort_keys=True)
 
 
 def _kind(values):
