@@ -46,8 +46,8 @@ def test_halving_plan(capsys):
         ["2", "1", "27", "3", "+18", "54"],
         ["total", "9", "39", "189"],
     ]
-    assert ("epochs:     189 trained; a full-budget random search over the same 9 candidates: "
-            "27 fits, 729 epochs (this plan: 26% of that)") in out
+    assert ("epochs:     189 trained; a random search over the same 9 candidates at 27 epochs "
+            "each: 27 fits, 729 epochs (this plan: 26% of that)") in out
     assert "(+1 refit)" not in out
 
 

@@ -15,8 +15,8 @@ budget :math:`r_i` and :math:`K` splits:
     \\text{trained}_i = n_i K\\,(r_i - r_{i-1})
 
 when each (candidate, split) continues from the previous round (:math:`r_{-1} = 0`), and
-:math:`n_i K r_i` when it is refitted. A full-budget random search over the same
-:math:`N` candidates costs :math:`N K R`.
+:math:`n_i K r_i` when it is refitted. A random search over the same :math:`N`
+candidates, each at the largest budget :math:`R` of the plan, costs :math:`N K R`.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Round:
 
 @dataclass(frozen=True)
 class RoundsBudget:
-    """Totals of a halving/Hyperband plan and of full-budget random search.
+    """Totals of a halving/Hyperband plan and of random search at its largest budget.
 
     Attributes
     ----------

@@ -45,11 +45,14 @@ def _plan_budget(plan):
                 + (f" in {len({r.bracket for r in budget.rounds})} brackets"
                    if budget.rounds[0].bracket is not None else "")
                 + f", {len(budget.rounds)} rounds")
-        fits = f"{budget.fits} (+1 refit at {budget.max_budget} {budget.unit})"
+        refit = ("on all searched rows" if budget.resource == "n_samples"
+                 else f"at {budget.max_budget} {budget.unit}")
+        fits = f"{budget.fits} (+1 refit {refit})"
         extra = [_rounds_table(budget), (
-            f"{budget.unit + ':':<11} {budget.trained:,} trained; a full-budget random search "
-            f"over the same {budget.n_candidates} candidates: {budget.full_fits} fits, "
-            f"{budget.full_trained:,} {budget.unit} (this plan: {ratio} of that)")]
+            f"{budget.unit + ':':<11} {budget.trained:,} trained; a random search over the same "
+            f"{budget.n_candidates} candidates at {budget.max_budget} {budget.unit} each: "
+            f"{budget.full_fits} fits, {budget.full_trained:,} {budget.unit} "
+            f"(this plan: {ratio} of that)")]
         return cand, fits, extra
     rungs = search.plan_rungs() if hasattr(search, "plan_rungs") else None
     n = plan.n_candidates
