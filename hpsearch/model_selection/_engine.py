@@ -40,6 +40,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -364,6 +365,56 @@ def _n_in_flight(pre_dispatch, n_workers):
     return max(1, int(pre_dispatch))
 
 
+def _stop(processes):
+    """Terminate the processes still alive and wait for them (at most 5 s each)."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+
+
+class _DeferredInterrupt:
+    """While fork workers run, Ctrl-C sets a flag; :meth:`check` raises it at a safe point.
+
+    A ``KeyboardInterrupt`` raised asynchronously inside ``threading.Condition.wait`` can
+    leave the condition's lock held (a CPython race). The executor's manager thread then
+    blocks forever on that lock when it reports the terminated workers, and the
+    interpreter hangs at exit. Deferring the interrupt to :meth:`check` (after every short
+    wait and every yielded result) keeps the main thread out of that race. Only installed
+    from the main thread and only over Python's default handler; a Ctrl-C that arrives
+    after the last check is raised on exit.
+    """
+
+    def __init__(self):
+        self.hit = False
+        self._previous = None
+
+    def __enter__(self):
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.hit = True
+
+    def check(self):
+        if self.hit:
+            self.hit = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, exc_type, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        if exc_type is None:
+            self.check()
+        return False
+
+
 class _ForkPool:
     """Worker processes started by ``fork`` that inherit the search's data.
 
@@ -403,36 +454,47 @@ class _ForkPool:
         batches = iter(batches)
         pending = set()
         token = self.token
-        try:
-            while True:
-                while in_flight is None or len(pending) < in_flight:
-                    batch = next(batches, None)
-                    if batch is None:
-                        break
-                    pending.add(self.executor.submit(_run_shared, token, batch))
-                if not pending:
-                    return
-                done, pending = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+        with _DeferredInterrupt() as interrupt:
+            try:
+                while True:
+                    while in_flight is None or len(pending) < in_flight:
+                        batch = next(batches, None)
+                        if batch is None:
+                            break
+                        pending.add(self.executor.submit(_run_shared, token, batch))
+                    if not pending:
+                        return
+                    done = ()
+                    while not done:  # short waits, so a Ctrl-C is seen within 0.1 s
+                        done, pending = futures.wait(
+                            pending, timeout=0.1, return_when=futures.FIRST_COMPLETED
+                        )
+                        interrupt.check()
+                    for future in done:
+                        yield future.result()
+                        interrupt.check()
+            finally:
+                for future in pending:
+                    future.cancel()
 
     def close(self, terminate=False):
         """Stop the workers (at once with ``terminate``) and drop the shared entry."""
         executor, self.executor = self.executor, None
         try:
             if executor is not None:
+                # the executor's own dict: its manager thread may still add a replacement
+                # for a worker that died (or reap one) while the pool breaks
+                processes = getattr(executor, "_processes", None) or {}
+                # shutdown(wait=False) forgets the manager thread, which is still reaping
+                # the workers: join it ourselves so no worker is left half-reaped
+                manager = getattr(executor, "_executor_manager_thread", None)
                 if terminate:  # do not wait for running fits (Ctrl-C, an error)
-                    processes = list((getattr(executor, "_processes", None) or {}).values())
                     executor.shutdown(wait=False, cancel_futures=True)
-                    for process in processes:
-                        if process.is_alive():
-                            process.terminate()
-                    for process in processes:
-                        process.join(timeout=5)
+                    _stop(list(processes.values()))
                 executor.shutdown(wait=True, cancel_futures=True)
+                _stop(list(processes.values()))
+                if manager is not None:
+                    manager.join(timeout=5)
         finally:
             _SHARED.pop(self.token, None)
 
