@@ -150,6 +150,8 @@ class _Evaluator:
         self.states = {}  # (candidate id, split) -> (fitted estimator, budget)
         self.n_failed = 0
         self.n_fits = 0
+        self.n_submitted = 0  # fits handed to the engine
+        self.n_planned = None  # fits still planned (the bar's total), None: grow per call
         self.best = -np.inf
         self.base_params = search.estimator.get_params(deep=True)
         self.can_partial_fit = hasattr(search.estimator, "partial_fit")
@@ -250,12 +252,14 @@ class _Evaluator:
         first_row = len(self.rows)
         self.store.declare(candidate_params)
         new_rows, tasks = [], []
+        n_found = 0  # rows found in the store (resume): planned fits not to be done
         for i, (params, budget) in enumerate(zip(candidate_params, budgets)):
             cid, candidate_key, row_key = self._keys(params, budget)
             row = self.store.lookup(row_key) if search.resume else None
             if row is not None:
                 row = dict(row, params=params, resources=budget)
                 new_rows.append(row)
+                n_found += 1
                 continue
             row = {
                 "params": params,
@@ -292,9 +296,7 @@ class _Evaluator:
                 f"Fitting {n_splits} folds for each of {len(tasks) // n_splits} "
                 f"candidates, totalling {len(tasks)} fits"
             )
-        if self.progress is not None:
-            self.progress.total += len(tasks)
-            self.progress.refresh()
+        self._plan_progress(len(tasks), n_found * n_splits)
         fresh = []
         for out in self.engine.run(tasks):
             i = out["candidate"]
@@ -320,6 +322,25 @@ class _Evaluator:
             errors=[row_error(row) for row in new_rows],
             _evaluator=self,
         )
+
+    def _plan_progress(self, n_tasks, n_found):
+        """Keep the bar's total: the planned fits left, grown when more are submitted.
+
+        Without a plan (``n_planned`` None) the total grows by each call's fits. With one,
+        fits found in the store on resume leave the plan (they are not done) and the total
+        is the larger of the plan and the fits submitted so far.
+        """
+        self.n_submitted += n_tasks
+        if self.progress is None:
+            return
+        if self.n_planned is None:
+            total = self.progress.total + n_tasks
+        else:
+            self.n_planned = max(0, self.n_planned - n_found)
+            total = max(self.n_planned, self.n_submitted)
+        if total != self.progress.total:
+            self.progress.total = total
+            self.progress.refresh()
 
     def _collect(self, row, out, keep):
         split = out["split"]
@@ -550,15 +571,41 @@ class BaseSearchCV(_SkBaseSearchCV):
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
-    def _progress_bar(self):
+    def _show_progress(self):
         show = self.progress
         if show is None:
             show = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-        if not show:
+        return bool(show)
+
+    def _progress_bar(self, total=None):
+        if not self._show_progress():
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=0, desc=type(self).__name__, unit="fit", file=sys.stderr)
+        return tqdm(total=total or 0, desc=type(self).__name__, unit="fit", file=sys.stderr)
+
+    def _expected_n_fits(self, X, y, groups, n_splits):
+        """How many (candidate x split) fits ``_run_search`` will run, without fitting.
+
+        Sets the progress bar's total at the start, so its time left covers the whole
+        search, not the current ``evaluate`` call. The final refit is not counted (the
+        bar closes before it). An upper bound is fine (pruning, a timeout): the bar ends
+        at the fits actually run; a count that falls short is grown as fits come.
+        Strategies override it; the default, None, grows the total with each
+        ``evaluate`` call.
+
+        Parameters
+        ----------
+        X, y, groups : indexable
+            As passed to ``fit``.
+        n_splits : int
+            Splits of the cross-validation.
+
+        Returns
+        -------
+        n_fits : int or None
+        """
+        return None
 
     # -- fit -------------------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):
@@ -615,18 +662,27 @@ class BaseSearchCV(_SkBaseSearchCV):
             error_score=self.error_score,
             verbose=self.verbose,
         )
+        expected = (
+            self._expected_n_fits(X, y, groups, self.n_splits_)
+            if self._show_progress() else None
+        )
         progress = evaluate = None
+        done = False
         try:
             # enter the engine first: its fork workers start before the progress bar's
             # monitor thread
             with engine:
-                progress = self._progress_bar()
+                progress = self._progress_bar(expected)
                 evaluate = _Evaluator(self, engine, splits, seed, store, progress)
+                evaluate.n_planned = expected
                 self._run_search(evaluate)
+                done = True
         finally:
             if evaluate is not None:
                 evaluate.release()
             if progress is not None:
+                if done and progress.n != progress.total:
+                    progress.total = progress.n  # a plan left short (pruning): end at 100%
                 progress.close()
         self.backend_ = engine.kind
         store.finish_all()
