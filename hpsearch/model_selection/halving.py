@@ -213,6 +213,11 @@ class _BaseHalving(BaseSearchCV):
         recorder = _RecordRounds(dry._plan)
         dry._run_search(recorder)
         return recorder.rounds
+
+    def _expected_n_fits(self, X, y, groups, n_splits):
+        """Every round's candidates times the splits (from :meth:`plan_rounds`)."""
+        rounds = self.plan_rounds(X, y, groups=groups)
+        return sum(r["n_candidates"] for r in rounds) * n_splits
     # -- one run of successive halving ----------------------------------------------
     def _successive_halving(self, evaluate, candidates, n_resources, n_keep, columns):
         """Evaluate ``candidates`` at ``n_resources[0]``, keep ``n_keep[0]``, and so on.
