@@ -273,6 +273,12 @@ return_train_score, progress, storage, study_name, resume, backend
             rank_rows_first(self.cv_results_, self._final_rows(self.cv_results_))
         return self
 
+    def _expected_n_fits(self, X, y, groups, n_splits):
+        """``n_trials`` x splits, x rungs with a pruner (an upper bound: pruned trials
+        stop early, a ``timeout`` may end the search sooner)."""
+        n_rungs = 1 if self._pruning is None else len(self._pruning[1])
+        return self.n_trials * n_splits * n_rungs
+
     # -- the search -----------------------------------------------------------------
     def _run_search(self, evaluate):
         from .space import as_space
