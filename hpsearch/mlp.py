@@ -438,9 +438,15 @@ class _BaseMLP(BaseEstimator):
         """Hold out ``validation_fraction`` of the training positions (stratified for
         single-label classification); returns the kept positions and the held-out data."""
         stratify = y if (not self._is_regressor and y.ndim == 1) else None
-        positions, val_pos = train_test_split(
-            positions, test_size=self.validation_fraction,
-            random_state=self._split_seed, stratify=stratify)
+        try:
+            positions, val_pos = train_test_split(
+                positions, test_size=self.validation_fraction,
+                random_state=self._split_seed, stratify=stratify)
+        except ValueError as exc:  # a stratified split is impossible: name the parameter
+            raise ValueError(
+                "The stratified validation set of early_stopping cannot be drawn: "
+                f"validation_fraction={self.validation_fraction} of {len(y)} samples ({exc}). "
+                "Increase 'validation_fraction' or the size of your dataset.") from exc
         if val_pos.shape[0] < 2:
             raise ValueError(
                 "The validation set is too small: validation_fraction="

@@ -257,10 +257,7 @@ def test_valid_regressor_configuration_fits_and_predicts(params, two_targets, n_
 
 
 @pytest.mark.parametrize("cls", [
-    pytest.param(MLPClassifier, marks=pytest.mark.xfail(
-        strict=True, reason="bug: the stratified hold-out's sklearn error ('The test_size = 1 "
-        "should be greater or equal to the number of classes = 3') does not name "
-        "validation_fraction; fix proposed in the props report")),
+    MLPClassifier,
     MLPRegressor,
 ])
 @settings(max_examples=10)
@@ -542,8 +539,6 @@ def test_make_cv_dict_without_method_lists_methods(keys):
     assert str(sorted(CV_METHODS)) in message and f"got keys {sorted(keys)}" in message
 
 
-@pytest.mark.xfail(strict=True, reason="bug: make_cv('lpo') without p raises TypeError "
-                   "(LeavePOut.__init__() missing 'p'); fix proposed in the props report")
 @pytest.mark.parametrize("spec", ["lpo", {"method": "lpo"}])
 def test_make_cv_missing_required_parameter_is_named(spec):
     with pytest.raises(ValueError, match=r"Missing parameter\(s\) \['p'\] for cross-validation "
@@ -551,8 +546,6 @@ def test_make_cv_missing_required_parameter_is_named(spec):
         make_cv(spec)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: sklearn's KFold/GroupKFold raise TypeError for a "
-                   "non-bool shuffle; fix proposed in the props report")
 @settings(max_examples=10)
 @given(method=st.sampled_from(["kfold", "stratified_kfold", "group_kfold"]),
        value=st.one_of(st.text(min_size=1, max_size=4), st.integers(2, 9)))

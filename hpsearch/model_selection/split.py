@@ -495,6 +495,10 @@ def _parameters_of(cls):
     ]
 
 
+#: splitter parameters that take True or False only (sklearn raises TypeError for others)
+_BOOL_PARAMETERS = {"shuffle", "stratify", "swap"}
+
+
 def _from_name(name, params):
     try:
         cls = CV_METHODS[name]
@@ -510,6 +514,23 @@ def _from_name(name, params):
             f"Unknown parameter(s) {unknown} for cross-validation method {name!r} "
             f"({cls.__name__}); valid parameters are {valid}."
         )
+    signature = inspect.signature(cls.__init__).parameters.values()
+    missing = [
+        p.name for p in signature
+        if p.name != "self" and p.default is p.empty and p.name not in params
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if missing:
+        raise ValueError(
+            f"Missing parameter(s) {missing} for cross-validation method {name!r} "
+            f"({cls.__name__}); valid parameters are {valid}."
+        )
+    for flag in _BOOL_PARAMETERS.intersection(params):
+        if not isinstance(params[flag], (bool, np.bool_)):
+            raise ValueError(
+                f"The {flag!r} parameter of {cls.__name__} must be an instance of 'bool'. "
+                f"Got {params[flag]!r} instead."
+            )
     cv = cls(**params)
     if hasattr(cv, "_check_params"):
         cv._check_params()
