@@ -545,6 +545,12 @@ class BaseSearchCV(_SkBaseSearchCV):
         """Extra ``optuna.create_study`` arguments (sampler, pruner) for the store."""
         return {}
 
+    def _store_space(self):
+        """The search space whose parameters the store records with their own Optuna
+        distributions (``param_grid`` / ``param_distributions``), so every trial of the
+        study shares one search space; None (default): values stored one by one."""
+        return None
+
     def _refit_params(self, best_index):
         """Parameters of the final refit: the best row's params and resource overrides."""
         params = dict(self.cv_results_["params"][best_index])
@@ -648,6 +654,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             resume=self.resume,
             **self._study_options(),
         )
+        store.declare_space(self._store_space())
         self.study_ = store.study
         engine = Engine(
             self.estimator,

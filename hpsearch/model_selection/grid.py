@@ -86,5 +86,8 @@ class GridSearchCV(BaseSearchCV):
         )
         self.param_grid = param_grid
 
+    def _store_space(self):
+        return self.param_grid
+
     def _run_search(self, evaluate):
         evaluate(grid_candidate_list(self.param_grid))

@@ -128,6 +128,9 @@ class _BaseHalving(BaseSearchCV):
         "factor": [Interval(Real, 1, None, closed="neither")],
     }
 
+    def _store_space(self):
+        return self.param_distributions
+
     def fit(self, X, y=None, *, groups=None, **fit_params):
         """Run the search, then refit the best candidate of the last round.
 

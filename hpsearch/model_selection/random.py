@@ -86,6 +86,9 @@ class RandomSearchCV(BaseSearchCV):
         self.param_distributions = param_distributions
         self.n_iter = n_iter
 
+    def _store_space(self):
+        return self.param_distributions
+
     def _run_search(self, evaluate):
         evaluate(random_candidate_list(self.param_distributions, self.n_iter,
                                        self.random_state))

@@ -3,11 +3,20 @@
 One standard Optuna study per search (``DESIGN.md`` decision 6), so
 ``optuna-dashboard sqlite:///search.db`` opens it and ``optuna.load_study`` reads it:
 
-- **params**: the candidate's parameters. Optuna keeps only primitive categorical
-  choices, so numbers become one-point ``Int``/``FloatDistribution``s, strings, bools and
-  None ``CategoricalDistribution`` s (choices declared from the candidates of the search),
-  and any other value (tuples, estimators, callables) its text form. The exact parameters
-  are kept as JSON in the user attribute ``params``.
+- **params**: the candidate's parameters. When the search declares its space
+  (:meth:`TrialStore.declare_space`), each parameter of an ``hpsearch.space`` dimension
+  (lists are :class:`~hpsearch.space.Categorical`) is stored with that dimension's own
+  Optuna distribution (``dim.to_optuna()``; non-primitive choices as the string codes of
+  :func:`hpsearch.space.suggest`, so :func:`hpsearch.space.decode_params` gives the
+  exact values back): every trial of the study shares one search space, which
+  ``optuna.importance`` and the dashboard need. Otherwise (scipy.stats distributions
+  without an Optuna equivalent, choices Optuna cannot tell apart such as ``[True, 1]``,
+  a name whose dimension differs between sub-spaces, parameters outside the space,
+  searches that declare no space) Optuna keeps only primitive categorical choices, so
+  numbers become one-point ``Int``/``FloatDistribution``s, strings, bools and None
+  ``CategoricalDistribution`` s (choices declared from the candidates of the search),
+  and any other value (tuples, estimators, callables) its text form. The exact
+  parameters are kept as JSON in the user attribute ``params``.
 - **value**: the mean test score of the refit metric (the study maximizes it); a candidate
   whose every split failed is a FAIL trial.
 - **user attributes**: ``split_test_<metric>`` / ``split_train_<metric>`` (per split),
@@ -79,6 +88,122 @@ def _kind(values):
     return "categorical"
 
 
+class _MissingType:
+    """Marker: a value its declared distribution cannot hold."""
+
+
+_MISSING = _MissingType()
+
+
+class _RangeParam:
+    """A Float/Int dimension as an Optuna ``Float``/``IntDistribution``."""
+
+    def __init__(self, dist):
+        from optuna.distributions import IntDistribution
+
+        self.dist = dist
+        self.integral = isinstance(dist, IntDistribution)
+        self.choices = None
+
+    def encode(self, value):
+        """The value as Optuna stores it, or ``_MISSING`` when outside the range."""
+        if self.integral:
+            if not (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+                return _MISSING
+            value = int(value)
+        else:
+            if not (isinstance(value, numbers.Real) and not isinstance(value, bool)):
+                return _MISSING
+            value = float(value)
+        return value if self.dist.low <= value <= self.dist.high else _MISSING
+
+
+class _ChoiceParam:
+    """A Categorical dimension as an Optuna ``CategoricalDistribution`` over its codes
+    (the choices, or their string codes when not all primitive, as ``suggest`` does)."""
+
+    def __init__(self, dim):
+        self.dist = dim.to_optuna()
+        self.choices = dim.choices  # kept alive: the ids below stay theirs
+        self.codes = list(dim._encoded)
+        self.by_id = {id(c): code for c, code in zip(self.choices, self.codes)}
+
+    def exact(self):
+        """Whether Optuna gives every code back as itself (not so for ``[True, 1]``)."""
+        for index, code in enumerate(self.codes):
+            try:
+                back = self.dist.to_external_repr(self.dist.to_internal_repr(code))
+            except ValueError:
+                return False
+            if back is not code and (type(back) is not type(code) or back != code):
+                return False
+        return True
+
+    def encode(self, value):
+        """The code of the choice ``value`` is, or ``_MISSING``."""
+        code = self.by_id.get(id(value), _MISSING)
+        if code is not _MISSING:
+            return code
+        for choice, code in zip(self.choices, self.codes):
+            if type(choice) is type(value) and _equal(choice, value):
+                return code
+        return _MISSING
+
+
+def _equal(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays and the like
+        return False
+
+
+def _dimension_param(dim):
+    """The stored form of a dimension (``_RangeParam``/``_ChoiceParam``), or None when it
+    has no exact Optuna distribution."""
+    from .space import Categorical
+
+    if isinstance(dim, Categorical):
+        param = _ChoiceParam(dim)
+        return param if param.exact() else None
+    try:
+        return _RangeParam(dim.to_optuna())
+    except (ValueError, TypeError, NotImplementedError):  # scipy.stats without equivalent
+        return None
+
+
+def _same_param(a, b):
+    if a.dist != b.dist:
+        return False
+    if a.choices is None or b.choices is None:
+        return a.choices is b.choices
+    return len(a.choices) == len(b.choices) and all(
+        type(x) is type(y) and _equal(x, y) for x, y in zip(a.choices, b.choices)
+    )
+
+
+def space_params(space):
+    """``{name: stored form}`` of the parameters of ``space`` that have one Optuna
+    distribution, the same in every sub-space (others are left out)."""
+    from .space import as_space
+
+    try:
+        spaces = as_space(space)
+    except (ValueError, TypeError):  # the search reports it when it builds candidates
+        return {}
+    found, mixed = {}, set()
+    for sub in spaces:
+        for name, dim in sub.items():
+            if name in mixed:
+                continue
+            param = _dimension_param(dim)
+            if param is None or (name in found and not _same_param(found[name], param)):
+                mixed.add(name)
+                found.pop(name, None)
+            else:
+                found.setdefault(name, param)
+    return found
+
+
 def make_storage(storage):
     """An Optuna storage from None (in memory), a ``.db``/``.sqlite`` path, a ``.log`` /
     ``.jsonl`` path (journal file), a SQLAlchemy URL, or a storage object."""
@@ -144,12 +269,16 @@ class TrialStore:
         self._last = {}  # trial id -> last value
         self._open = set()  # RUNNING trials this store created or reopened
         self._kinds = {}
+        self._space = {}  # name -> _RangeParam / _ChoiceParam (declare_space)
+        self._stored = {}  # name -> distribution already in the study (resume)
         if resume:
             self._load()
 
     # -- resume ------------------------------------------------------------------
     def _load(self):
         for trial in self.study.get_trials(deepcopy=False):
+            for name, dist in trial.distributions.items():
+                self._stored.setdefault(name, dist)
             for name, payload in trial.user_attrs.items():
                 if name.startswith("hpsearch_row:"):
                     self._rows[name.partition(":")[2]] = payload
@@ -163,14 +292,42 @@ class TrialStore:
         return self._rows.get(row_key)
 
     # -- params --------------------------------------------------------------------
+    def declare_space(self, space):
+        """Store the parameters of ``space`` with their dimensions' Optuna distributions.
+
+        Called once per search, before its first candidate. A parameter without an
+        exact Optuna distribution (see :func:`space_params`), or whose distribution
+        differs from the one a resumed study already holds for it, keeps the per-value
+        form of :meth:`declare`.
+
+        Parameters
+        ----------
+        space : dict, list of dict or None
+            The search space (``param_grid`` / ``param_distributions``); None: nothing.
+        """
+        if space is None:
+            return
+        from optuna.distributions import check_distribution_compatibility
+
+        for name, param in space_params(space).items():
+            stored = self._stored.get(name)
+            if stored is not None:
+                try:
+                    check_distribution_compatibility(stored, param.dist)
+                except ValueError:
+                    continue
+            self._space[name] = param
+
     def declare(self, candidate_params):
-        """Fix how each parameter is stored, from every candidate the search will try."""
+        """Fix how each parameter outside the declared space is stored, from every
+        candidate the search will try."""
         from collections import defaultdict
 
         values = defaultdict(list)
         for params in candidate_params:
             for name, value in params.items():
-                values[name].append(value)
+                if name not in self._space:
+                    values[name].append(value)
         for name, vals in values.items():
             if name in self._kinds:
                 continue
@@ -189,6 +346,12 @@ class TrialStore:
         self.declare([params])
         out, dists = {}, {}
         for name, value in params.items():
+            param = self._space.get(name)
+            if param is not None:
+                code = param.encode(value)
+                if code is not _MISSING:  # (a value outside the space is left out)
+                    out[name], dists[name] = code, param.dist
+                continue
             kind = self._kinds[name]
             if kind == "int" and _kind([value]) == "int":
                 out[name], dists[name] = int(value), IntDistribution(int(value), int(value))
