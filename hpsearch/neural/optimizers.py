@@ -27,6 +27,16 @@ class Optimizer:
         self.dtype = np.dtype(dtype)
         self._tmp = np.zeros(n_params, self.dtype)
 
+    def _scaled_step(self, theta, g, squares):
+        r"""Shared step of the adaptive rates: :math:`\theta \leftarrow \theta -
+        \eta\, g / (\sqrt{s} + \epsilon)` for the accumulated squares :math:`s`."""
+        tmp = self._tmp
+        np.sqrt(squares, out=tmp)
+        tmp += self.dtype.type(self.epsilon)
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.dtype.type(self.learning_rate_init)
+        theta -= tmp
+
     def _zeros(self, n):
         return np.zeros(n, self.dtype)
 
@@ -154,11 +164,7 @@ class Adagrad(Optimizer):
         G, tmp = self.sum_sq, self._tmp
         np.multiply(g, g, out=tmp)
         G += tmp
-        np.sqrt(G, out=tmp)
-        tmp += self.dtype.type(self.epsilon)
-        np.divide(g, tmp, out=tmp)
-        tmp *= self.dtype.type(self.learning_rate_init)
-        theta -= tmp
+        self._scaled_step(theta, g, G)
 
     _kernel = "scaled"
 
@@ -194,11 +200,7 @@ class RMSProp(Optimizer):
             S *= self.dtype.type(self.rho)
             tmp *= self.dtype.type(1.0 - self.rho)
             S += tmp
-        np.sqrt(S, out=tmp)
-        tmp += self.dtype.type(self.epsilon)
-        np.divide(g, tmp, out=tmp)
-        tmp *= self.dtype.type(self.learning_rate_init)
-        theta -= tmp
+        self._scaled_step(theta, g, S)
 
     _kernel = "scaled"
 
