@@ -99,21 +99,14 @@ class Section(BaseModel):
 
 
 
+#: YAML value type -> union tag; bool before int (a bool is an int in Python)
+_TYPE_TAGS = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (list, "list"),
+              (dict, "dict"))
+
+
 def by_type(value):
     """Callable discriminator: the tag of a union branch chosen by the YAML value's type."""
-    if isinstance(value, bool):
-        return TAG + "bool"
-    if isinstance(value, int):
-        return TAG + "int"
-    if isinstance(value, float):
-        return TAG + "float"
-    if isinstance(value, str):
-        return TAG + "str"
-    if isinstance(value, list):
-        return TAG + "list"
-    if isinstance(value, dict):
-        return TAG + "dict"
-    return TAG + "other"
+    return TAG + next((tag for typ, tag in _TYPE_TAGS if isinstance(value, typ)), "other")
 
 
 def one_of(*branches, what):
