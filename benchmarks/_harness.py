@@ -144,6 +144,21 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
+def warm_up(cases: dict) -> dict:
+    """Run every case once (probe + warm-up); drop those that raise ``Skip``.
+
+    Returns ``{case: reason}`` of the dropped ones; ``cases`` is changed in place.
+    """
+    missing = {}
+    for key in list(cases):
+        try:
+            cases[key]()
+        except Skip as skip:
+            missing[key] = str(skip)
+            del cases[key]
+    return missing
+
+
 def interleave(cases: dict, repeats: int = 3, warmup: int = 0) -> dict:
     """Run ``cases`` (name -> zero-argument callable) round-robin ``repeats`` times.
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 
 import _workloads as W
-from _harness import Row, Skip, interleave, medians, quiet
+from _harness import Row, interleave, medians, quiet, warm_up
 
 NAME = "halving"
 RESOURCE_KEYS = ("max_iter", "epochs", "n_samples")
@@ -74,13 +74,7 @@ def run(quick=False, repeats=3):
         "sk+hp-mlp": fit("sk+hp-mlp", lambda: sk_search(W.hpsearch_mlp(max_iter=max_r,
                                                                         random_state=0))),
     }
-    missing = {}
-    for key in list(cases):  # probe + warm-up
-        try:
-            cases[key]()
-        except Skip as skip:
-            missing[key] = str(skip)
-            del cases[key]
+    missing = warm_up(cases)  # probe + warm-up
     m = medians(interleave(cases, repeats=repeats))
     acc = {k: s.best_estimator_.score(X_te, y_te) for k, s in searches.items()}
     shape = f"{n} cand, epochs {min_r}..{max_r}, factor {factor}, cv {cv}"

@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 import _workloads as W
-from _harness import Row, Skip, interleave, medians, quiet, skipped_row
+from _harness import Row, Skip, interleave, medians, quiet, warm_up
 
 NAME = "search_engine"
 
@@ -97,13 +97,7 @@ def run(quick=False, repeats=3):
         work = lambda: _fixed_work(make, Xf, yf, n_fits)
         cases["capacity 1 process"] = work
         cases["capacity 2 processes"] = lambda: _in_two_processes(work)
-    missing = {}
-    for key in list(cases):  # probe + warm-up
-        try:
-            cases[key]()
-        except Skip as skip:
-            missing[key] = str(skip)
-            del cases[key]
+    missing = warm_up(cases)  # probe + warm-up
     m = medians(interleave(cases, repeats=repeats))
 
     rows = []
