@@ -18,6 +18,9 @@ _EXPORTS = {
     "OptunaSearchCV": "bayes",
     "HalvingSearchCV": "halving",
     "HyperbandSearchCV": "halving",
+    "compare": "stats",
+    "one_standard_error": "stats",
+    "not_significantly_worse": "stats",
 }
 
 __all__ = sorted(_EXPORTS) + ["space"]

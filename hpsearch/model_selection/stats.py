@@ -1,0 +1,571 @@
+"""Is the best really better? Calibrated comparisons of cross-validated candidates.
+
+Cross-validation scores of one dataset are not independent: every pair of training sets
+shares most of its rows, so the split-to-split differences between two candidates vary
+less than independent draws would. A paired t-test on them (the *naive* test) treats the
+``k`` differences as independent and is badly over-confident. Nadeau & Bengio
+("Inference for the Generalization Error", Machine Learning 52, 2003) correct the
+variance of the mean difference for that overlap:
+
+.. math::
+
+    \\hat\\sigma^2_{\\text{corr}} = \\Big(\\frac{1}{k} + \\frac{n_\\text{test}}{n_\\text{train}}\\Big)
+        \\hat\\sigma^2, \\qquad
+    t = \\frac{\\bar d}{\\sqrt{\\hat\\sigma^2_{\\text{corr}}}}, \\qquad \\nu = k - 1,
+
+where :math:`d_j` is the score difference on split :math:`j`, :math:`\\bar d` their mean and
+:math:`\\hat\\sigma^2` their sample variance (``ddof=1``). The naive test uses
+:math:`\\hat\\sigma^2 / k` instead, so the corrected p-value is never smaller than the
+naive one. Bouckaert & Frank (2004) show the corrected test keeps its nominal size for
+repeated random subsampling (Monte Carlo CV) and repeated K-fold, where the naive test's
+false-positive rate grows with the number of splits.
+
+The Bayesian counterpart (Benavoli, Corani, Demšar & Zaffalon, "Time for a change", JMLR
+18, 2017; Corani & Benavoli 2015) is the Student posterior of the mean difference with the
+same corrected scale,
+
+.. math::
+
+    \\mu \\mid d \\sim t_{k-1}\\big(\\bar d,\\ \\hat\\sigma_{\\text{corr}}\\big),
+
+from which :math:`P(\\mu > r)` ("better"), :math:`P(|\\mu| \\le r)` ("practically
+equivalent", inside the region of practical equivalence ``rope`` = :math:`r`) and
+:math:`P(\\mu < -r)` ("worse") are read off.
+
+:func:`compare` applies both to a finished search's ``cv_results_`` (any search, any
+splitter) and returns a DataFrame; :func:`one_standard_error` and
+:func:`not_significantly_worse` build ``refit=`` callables that pick the *simplest*
+candidate within the noise.
+"""
+
+import numbers
+import re
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _stats
+
+__all__ = [
+    "compare",
+    "corrected_ttest",
+    "naive_ttest",
+    "posterior_probabilities",
+    "one_standard_error",
+    "not_significantly_worse",
+    "split_size_ratio",
+]
+
+_SPLIT_KEY = re.compile(r"^split(\d+)_test_(.+)$")
+_ALTERNATIVES = ("two-sided", "greater", "less")
+
+
+# ----------------------------------------------------------------------------- tests
+def _differences(differences):
+    d = np.asarray(differences, dtype=np.float64)
+    if d.ndim != 1:
+        raise ValueError(
+            f"differences must be a 1-D array of per-split score differences. "
+            f"Got an array of shape {d.shape} instead."
+        )
+    d = d[~np.isnan(d)]
+    if d.size < 2:
+        raise ValueError(
+            f"A paired comparison needs at least 2 splits scored by both candidates. "
+            f"Got {d.size} instead."
+        )
+    return d
+
+
+def _corrected_scale(d, ratio):
+    """:math:`\\sqrt{(1/k + r)\\,\\hat\\sigma^2}`; exactly 0 when every difference is equal."""
+    if np.all(d == d[0]):
+        return 0.0
+    return float(np.sqrt((1.0 / d.size + ratio) * d.var(ddof=1)))
+
+
+def _check_ratio(ratio):
+    if (
+        not isinstance(ratio, numbers.Real)
+        or isinstance(ratio, bool)
+        or not np.isfinite(ratio)
+        or ratio < 0
+    ):
+        raise ValueError(
+            f"The 'test_train_ratio' parameter must be a float in the range [0, inf) "
+            f"(n_test / n_train of one split). Got {ratio!r} instead."
+        )
+    return float(ratio)
+
+
+def _p_value(t, df, alternative):
+    if alternative not in _ALTERNATIVES:
+        raise ValueError(
+            f"The 'alternative' parameter must be a str among {set(_ALTERNATIVES)}. "
+            f"Got {alternative!r} instead."
+        )
+    if alternative == "greater":
+        return float(_stats.t.sf(t, df))
+    if alternative == "less":
+        return float(_stats.t.cdf(t, df))
+    return float(2 * _stats.t.sf(abs(t), df))
+
+
+def _t_statistic(mean, scale):
+    """``mean / scale`` with the limits of a zero scale made explicit."""
+    if scale > 0:
+        return mean / scale
+    if mean == 0:
+        return 0.0
+    return float(np.copysign(np.inf, mean))
+
+
+def corrected_ttest(differences, test_train_ratio, alternative="two-sided"):
+    """Nadeau–Bengio corrected resampled t-test on per-split score differences.
+
+    Parameters
+    ----------
+    differences : array-like of shape (k,)
+        Score of candidate A minus score of candidate B on each split (NaN splits are
+        dropped: only splits both candidates finished are compared).
+    test_train_ratio : float
+        :math:`n_\\text{test} / n_\\text{train}` of one split (``1 / (K - 1)`` for K-fold).
+        ``0`` gives the naive test.
+    alternative : {"two-sided", "greater", "less"}, default="two-sided"
+        ``"greater"`` tests whether A is better than B.
+
+    Returns
+    -------
+    t : float
+        :math:`\\bar d / \\sqrt{(1/k + n_\\text{test}/n_\\text{train})\\, \\hat\\sigma^2}`.
+    p_value : float
+        From Student's t with ``k - 1`` degrees of freedom.
+    """
+    d = _differences(differences)
+    ratio = _check_ratio(test_train_ratio)
+    t = _t_statistic(d.mean(), _corrected_scale(d, ratio))
+    return float(t), _p_value(t, d.size - 1, alternative)
+
+
+def naive_ttest(differences, alternative="two-sided"):
+    """The paired t-test that treats splits as independent (shown for contrast only).
+
+    Equal to :func:`corrected_ttest` with ``test_train_ratio=0``:
+    :math:`t = \\bar d / \\sqrt{\\hat\\sigma^2 / k}`. Over-confident on cross-validation
+    scores; do not use it to choose models.
+    """
+    return corrected_ttest(differences, 0.0, alternative)
+
+
+def posterior_probabilities(differences, test_train_ratio, rope=0.0):
+    """Bayesian correlated t-test: P(A better), P(practically equivalent), P(A worse).
+
+    The posterior of the mean difference is Student's t with ``k - 1`` degrees of
+    freedom, location :math:`\\bar d` and the Nadeau–Bengio corrected scale (Benavoli et
+    al. 2017). ``rope`` is the half-width of the region of practical equivalence, in
+    score units (``0.01`` = one accuracy point).
+
+    Returns
+    -------
+    (p_better, p_equivalent, p_worse) : tuple of float, summing to 1.
+    """
+    d = _differences(differences)
+    ratio = _check_ratio(test_train_ratio)
+    if not isinstance(rope, numbers.Real) or not rope >= 0:
+        raise ValueError(
+            f"The 'rope' parameter must be a float in the range [0, inf). "
+            f"Got {rope!r} instead."
+        )
+    k = d.size
+    scale = _corrected_scale(d, ratio)
+    mean = float(d.mean())
+    if scale == 0:  # a point mass at the mean
+        if mean > rope:
+            return 1.0, 0.0, 0.0
+        if mean < -rope:
+            return 0.0, 0.0, 1.0
+        return 0.0, 1.0, 0.0
+    post = _stats.t(k - 1, loc=mean, scale=scale)
+    p_worse = float(post.cdf(-rope))
+    p_better = float(post.sf(rope))
+    return p_better, max(0.0, 1.0 - p_better - p_worse), p_worse
+
+
+# ----------------------------------------------------------------------- split sizes
+def _fraction_ratio(size):
+    """``test/train`` for a float ``test_size`` (train = the rest)."""
+    if isinstance(size, numbers.Real) and not isinstance(size, numbers.Integral):
+        if 0 < size < 1:
+            return size / (1.0 - size)
+    return None
+
+
+def _ratio_from_string(size):
+    # the lecture's "validation:training" ratio, e.g. "1:4"
+    if isinstance(size, str) and ":" in size:
+        a, b = size.split(":", 1)
+        try:
+            return float(a) / float(b)
+        except (ValueError, ZeroDivisionError):
+            return None
+    return None
+
+
+def split_size_ratio(cv, n_samples=None):
+    """:math:`n_\\text{test} / n_\\text{train}` of one split of ``cv``, where it is known.
+
+    K-fold family (``KFold``, ``StratifiedKFold``, ``GroupKFold``, repeated variants) and
+    an int ``cv``: ``1 / (K - 1)``. Random two-way splits (``MonteCarloCV``, ``Holdout``,
+    ``ShuffleSplit``, ``StratifiedShuffleSplit``) with a float, ratio-string or (given
+    ``n_samples``) int ``test_size`` and no ``train_size``: ``test / (1 - test)``.
+    ``LeaveOneOut``/``LeavePOut`` with ``n_samples``: ``p / (n - p)``. Anything else
+    returns None: pass ``test_train_ratio=`` to :func:`compare` yourself.
+    """
+    if cv is None:
+        return 1.0 / 4.0  # sklearn's default, 5-fold
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+        return 1.0 / (cv - 1) if cv > 1 else None
+    name = type(cv).__name__
+    if "KFold" in name:
+        k = getattr(cv, "n_splits", None)
+        if k is None and hasattr(cv, "cvargs"):  # Repeated(Stratified)KFold
+            k = cv.cvargs.get("n_splits")
+        return 1.0 / (k - 1) if isinstance(k, numbers.Integral) and k > 1 else None
+    if name in ("LeaveOneOut", "LeavePOut"):
+        p = getattr(cv, "p", 1)
+        return p / (n_samples - p) if n_samples and n_samples > p else None
+    if hasattr(cv, "test_size") and getattr(cv, "train_size", None) is None:
+        size = cv.test_size
+        if size is None:  # sklearn's ShuffleSplit default
+            size = 0.1
+        ratio = _fraction_ratio(size) or _ratio_from_string(size)
+        if ratio is None and isinstance(size, numbers.Integral) and n_samples:
+            ratio = size / (n_samples - size) if n_samples > size else None
+        return ratio
+    return None
+
+
+def _search_ratio(search):
+    cv = getattr(search, "cv", None)
+    if isinstance(cv, (str, dict)):  # a study-file spec
+        from .split import make_cv
+
+        cv = make_cv(cv)
+    n = getattr(search, "n_samples_", None)
+    return split_size_ratio(cv, n)
+
+
+# --------------------------------------------------------------------- cv_results_
+def _results(search_or_results):
+    if isinstance(search_or_results, dict):
+        return search_or_results, None
+    results = getattr(search_or_results, "cv_results_", None)
+    if results is None:
+        raise ValueError(
+            "compare() needs a fitted search (with cv_results_) or a cv_results_ dict. "
+            f"Got {type(search_or_results).__name__} instead."
+        )
+    return results, search_or_results
+
+
+def _split_columns(results, metric):
+    """Column names ``split<k>_test_<metric>`` in split order."""
+    found = {}
+    for key in results:
+        m = _SPLIT_KEY.match(key)
+        if m and m.group(2) == metric:
+            found[int(m.group(1))] = key
+    return [found[k] for k in sorted(found)]
+
+
+def _metric(results, metric):
+    metrics = sorted(
+        {m.group(2) for k in results if (m := _SPLIT_KEY.match(k))}
+    )
+    if not metrics:
+        raise ValueError(
+            "cv_results_ has no per-split test scores (split<k>_test_<metric> keys)."
+        )
+    if metric is None:
+        if "score" in metrics:
+            return "score"
+        if len(metrics) == 1:
+            return metrics[0]
+        raise ValueError(
+            f"cv_results_ holds several metrics {metrics}: pass metric= to choose one."
+        )
+    if metric not in metrics:
+        raise ValueError(
+            f"The 'metric' parameter must be one of {metrics}. Got {metric!r} instead."
+        )
+    return metric
+
+
+def _final_rows(results):
+    """Row indices that stand for a candidate's final evaluation.
+
+    Budgeted searches (halving, Hyperband) have one row per candidate and budget; only a
+    candidate's last (largest-budget) row is compared, and candidates are compared at the
+    same budget as the best one.
+    """
+    n = len(results["params"])
+    if "iter" not in results:
+        return np.arange(n)
+    iters = np.asarray(results["iter"])
+    keys = [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in results["params"]]
+    last = {}
+    for i, (key, it) in enumerate(zip(keys, iters)):
+        if key not in last or it >= iters[last[key]]:
+            last[key] = i
+    return np.array(sorted(last.values()))
+
+
+def _budget(results, i):
+    for key in ("n_resources", "resources"):
+        if key in results:
+            return results[key][i]
+    return None
+
+
+def compare(
+    search,
+    metric=None,
+    *,
+    top=10,
+    rope=0.01,
+    test_train_ratio=None,
+    alternative="greater",
+):
+    """Compare the top candidates of a search with the best one, honestly.
+
+    Parameters
+    ----------
+    search : fitted search or dict
+        Any hpsearch (or scikit-learn) search with ``cv_results_``, or the dict itself.
+    metric : str, optional
+        Which ``split<k>_test_<metric>`` scores to use; default the single metric (or
+        ``"score"``).
+    top : int, default=10
+        How many candidates to list (the best included), by mean test score.
+    rope : float, default=0.01
+        Half-width of the region of practical equivalence in score units: differences
+        smaller than this are "practically equivalent".
+    test_train_ratio : float, optional
+        :math:`n_\\text{test}/n_\\text{train}` of one split. Default: read off the search's
+        splitter (:func:`split_size_ratio`); required when it cannot be (a custom
+        splitter, a list of splits, a bare cv_results_ dict with no K-fold structure).
+    alternative : {"greater", "two-sided", "less"}, default="greater"
+        The tests' alternative for "the best is better than this candidate".
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per candidate, best first, indexed by its row in ``cv_results_``:
+        ``rank``, ``params``, ``mean_test`` (over shared splits), ``n_splits`` (shared
+        with the best), ``difference`` (best minus candidate, mean over shared splits),
+        ``t``, ``p_value`` (Nadeau–Bengio corrected), ``p_value_naive`` (the
+        uncorrected paired t-test, for contrast only), ``p_best_better``,
+        ``p_equivalent``, ``p_candidate_better`` (Bayesian correlated t-test with
+        ``rope``). The best's own row has NaN in the test columns.
+
+    Notes
+    -----
+    Only splits both candidates finished are compared (failed, pruned or raced splits are
+    NaN). With fewer than 2 shared splits the test columns are NaN.
+    """
+    results, owner = _results(search)
+    metric = _metric(results, metric)
+    if not isinstance(top, numbers.Integral) or isinstance(top, bool) or top < 1:
+        raise ValueError(
+            f"The 'top' parameter must be an int in the range [1, inf). Got {top!r} instead."
+        )
+    if test_train_ratio is None and owner is not None:
+        test_train_ratio = _search_ratio(owner)
+    if test_train_ratio is None:
+        raise ValueError(
+            "The split sizes of this search's splitter are unknown: pass "
+            "test_train_ratio= (n_test / n_train of one split, e.g. 0.25 for 5-fold)."
+        )
+    ratio = _check_ratio(test_train_ratio)
+
+    columns = _split_columns(results, metric)
+    scores = np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T
+    rows = _final_rows(results)
+    means = np.nanmean(np.where(np.isfinite(scores[rows]), scores[rows], np.nan), axis=1)
+    order = rows[np.argsort(-np.where(np.isnan(means), -np.inf, means), kind="stable")]
+    best = order[0]
+
+    records = []
+    for rank, i in enumerate(order[:top], start=1):
+        shared = np.isfinite(scores[best]) & np.isfinite(scores[i])
+        diff = scores[best][shared] - scores[i][shared]
+        record = {
+            "rank": rank,
+            "params": results["params"][i],
+            "mean_test": float(np.mean(scores[i][shared])) if shared.any() else np.nan,
+            "n_splits": int(shared.sum()),
+            "difference": float(diff.mean()) if diff.size else np.nan,
+        }
+        if i != best and diff.size >= 2:
+            record["t"], record["p_value"] = corrected_ttest(diff, ratio, alternative)
+            record["p_value_naive"] = naive_ttest(diff, alternative)[1]
+            (
+                record["p_best_better"],
+                record["p_equivalent"],
+                record["p_candidate_better"],
+            ) = posterior_probabilities(diff, ratio, rope)
+        budget = _budget(results, i)
+        if budget is not None:
+            record["budget"] = budget
+        records.append(record)
+    columns_out = [
+        "rank", "params", "mean_test", "n_splits", "difference", "t", "p_value",
+        "p_value_naive", "p_best_better", "p_equivalent", "p_candidate_better",
+    ]
+    frame = pd.DataFrame.from_records(records, index=order[:top])
+    frame = frame.reindex(columns=columns_out + [c for c in frame if c not in columns_out])
+    frame.index.name = "candidate"
+    frame.attrs.update(metric=metric, test_train_ratio=ratio, rope=rope)
+    return frame
+
+
+# ----------------------------------------------------------------------- refit rules
+def _simplicity_key(simplicity):
+    """A function params -> number, smaller meaning simpler.
+
+    ``simplicity`` is a callable of the parameter dict, or a parameter name (smaller
+    value = simpler, e.g. ``"n_estimators"``), or ``"-name"`` (larger = simpler, e.g.
+    ``"-alpha"``: a stronger penalty is the simpler model). Tuples (layer sizes) count by
+    their total number of units.
+    """
+    if callable(simplicity):
+        return simplicity
+    if not isinstance(simplicity, str) or not simplicity.lstrip("-"):
+        raise ValueError(
+            "The 'simplicity' parameter must be a callable params -> number or a "
+            f"parameter name (\"-name\": larger is simpler). Got {simplicity!r} instead."
+        )
+    sign = -1.0 if simplicity.startswith("-") else 1.0
+    name = simplicity.lstrip("-")
+
+    def key(params):
+        if name not in params:
+            raise ValueError(
+                f"simplicity={simplicity!r} names a parameter the candidates do not "
+                f"have. Candidate parameters: {sorted(params)}."
+            )
+        value = params[name]
+        if isinstance(value, (tuple, list)):
+            value = sum(value)
+        return sign * float(value)
+
+    return key
+
+
+def _refit_scores(cv_results, metric):
+    metric = _metric(cv_results, metric)
+    columns = _split_columns(cv_results, metric)
+    scores = np.array([np.asarray(cv_results[c], dtype=np.float64) for c in columns]).T
+    return metric, scores
+
+
+def _simplest(candidates, cv_results, key, means):
+    """The simplest of ``candidates``; ties go to the higher mean score."""
+    params = cv_results["params"]
+    return int(min(candidates, key=lambda i: (key(params[i]), -means[i], i)))
+
+
+class one_standard_error:
+    """``refit=`` rule: the simplest candidate within one standard error of the best.
+
+    Breiman et al.'s one-standard-error rule (CART, 1984; Hastie, Tibshirani & Friedman,
+    *ESL* §7.10): among candidates whose mean test score is at least
+    :math:`\\bar s_\\text{best} - \\mathrm{SE}_\\text{best}`, with
+    :math:`\\mathrm{SE} = \\hat\\sigma / \\sqrt{k}` over the best's ``k`` splits, pick the
+    simplest. Works as ``refit=`` of any hpsearch or scikit-learn search::
+
+        GridSearchCV(est, grid, refit=one_standard_error(simplicity="-alpha"))
+
+    Parameters
+    ----------
+    simplicity : callable or str
+        See :func:`_simplicity_key`: a callable ``params -> number`` (smaller = simpler)
+        or a parameter name (``"-alpha"``: larger alpha is simpler).
+    metric : str, optional
+        The metric for multi-metric searches (default: the only one, or ``"score"``).
+    """
+
+    def __init__(self, simplicity, metric=None):
+        self.simplicity = simplicity
+        self.metric = metric
+
+    def __call__(self, cv_results):
+        key = _simplicity_key(self.simplicity)
+        _, scores = _refit_scores(cv_results, self.metric)
+        means = np.nanmean(scores, axis=1)
+        best = int(np.nanargmax(means))
+        finite = scores[best][np.isfinite(scores[best])]
+        se = finite.std(ddof=1) / np.sqrt(finite.size) if finite.size > 1 else 0.0
+        within = np.flatnonzero(means >= means[best] - se)
+        return _simplest(within, cv_results, key, means)
+
+    def __repr__(self):
+        return f"one_standard_error(simplicity={self.simplicity!r}, metric={self.metric!r})"
+
+
+class not_significantly_worse:
+    """``refit=`` rule: the simplest candidate not significantly worse than the best.
+
+    A candidate qualifies when the one-sided Nadeau–Bengio corrected t-test of "the best
+    is better" on the splits both finished has ``p >= alpha``; the simplest qualifying
+    candidate is refitted.
+
+    Parameters
+    ----------
+    simplicity : callable or str
+        As for :class:`one_standard_error`.
+    alpha : float, default=0.05
+        The test's level.
+    test_train_ratio : float, optional
+        :math:`n_\\text{test}/n_\\text{train}` of one split. A refit callable sees only
+        ``cv_results_``, so by default the ratio is taken as K-fold's ``1 / (k - 1)`` for
+        the ``k`` splits in the results; pass it for Monte Carlo or holdout-style
+        splitters (e.g. ``0.25`` for ``test_size=0.2``).
+    metric : str, optional
+        The metric for multi-metric searches.
+    """
+
+    def __init__(self, simplicity, alpha=0.05, test_train_ratio=None, metric=None):
+        self.simplicity = simplicity
+        self.alpha = alpha
+        self.test_train_ratio = test_train_ratio
+        self.metric = metric
+
+    def __call__(self, cv_results):
+        key = _simplicity_key(self.simplicity)
+        if not (isinstance(self.alpha, numbers.Real) and 0 < self.alpha < 1):
+            raise ValueError(
+                f"The 'alpha' parameter of not_significantly_worse must be a float in "
+                f"the range (0, 1). Got {self.alpha!r} instead."
+            )
+        _, scores = _refit_scores(cv_results, self.metric)
+        k = scores.shape[1]
+        ratio = self.test_train_ratio
+        if ratio is None:
+            ratio = 1.0 / (k - 1) if k > 1 else 0.0
+        means = np.nanmean(scores, axis=1)
+        best = int(np.nanargmax(means))
+        keep = [best]
+        for i in range(len(means)):
+            shared = np.isfinite(scores[best]) & np.isfinite(scores[i])
+            if i == best or shared.sum() < 2:
+                continue
+            diff = scores[best][shared] - scores[i][shared]
+            if corrected_ttest(diff, ratio, "greater")[1] >= self.alpha:
+                keep.append(i)
+        return _simplest(keep, cv_results, key, means)
+
+    def __repr__(self):
+        return (
+            f"not_significantly_worse(simplicity={self.simplicity!r}, "
+            f"alpha={self.alpha!r}, test_train_ratio={self.test_train_ratio!r})"
+        )
