@@ -294,7 +294,7 @@ class ASHASchedule:
         for rung in range(self.top_rung - 1, -1, -1):
             candidate = self._promotable(rung)
             if candidate is not None:
-                self._open[rung].remove((self._sort_key(rung, candidate), candidate))
+                del self._open[rung][0]  # the best open candidate (see _promotable)
                 self._promoted[rung].add(candidate)
                 self._pending.add((candidate, rung + 1))
                 return Job("promote", candidate, rung + 1, self.budgets[rung + 1])
