@@ -68,6 +68,16 @@ loop per free worker, with no barrier anywhere::
         ... when it returns:  schedule.report(job.candidate, job.rung, mean_test_score)
         ... when it is lost:  schedule.cancel(job.candidate, job.rung)
 
+- **One job, one task per split, decided late.** A job is ``n_splits`` engine tasks
+  (one per CV split); its score, reported when the last split ends, is the mean test
+  score (NaN when every split failed). A free worker takes the oldest waiting split
+  and calls ``next_job`` only when none waits, so each decision sees every result
+  that has arrived. Today ``evaluate`` and ``Engine.run`` take a whole batch
+  (``list(tasks)``) and return when it is done; ASHA needs the engine to pull tasks
+  from a generator that the scheduler extends as results come back, with at most
+  ``n_workers`` tasks in flight (``pre_dispatch="1*n_jobs"``): the fork pool's
+  ``imap_unordered`` already pulls its batches lazily under such a bound. This is
+  the loop ``benchmarks/sim_schedulers.py`` simulates.
 - **Promotion continues training.** A promoted candidate is evaluated with
   ``continue_training=True`` at budget :math:`b_{k+1}`: on every split the engine
   takes the fitted estimator it kept from rung :math:`k` and trains it for
