@@ -98,7 +98,8 @@ loop per free worker, with no barrier anywhere::
   :math:`k^*` has enough results, it tells the sampler the (parameters, score) pairs
   of :meth:`ASHASchedule.model_results` (a fresh in-memory study filled with
   ``optuna.trial.create_trial`` at rung :math:`k^*`'s scores, then ``study.ask()``);
-  with too few results anywhere it samples at random.
+  with too few results anywhere it samples at random. :func:`ask_model` does the
+  telling and asking.
 - **Store, resume, cooperation.** Every (candidate, rung, score) lives in the trial
   store; a resumed search, or another process on the same storage, rebuilds the
   schedule with :meth:`ASHASchedule.from_results` and marks the other processes'
@@ -121,7 +122,7 @@ from collections import namedtuple
 
 from ._halving_schedule import _REL_TOL, hyperband_brackets
 
-__all__ = ["ASHASchedule", "Job", "asha_rungs", "model_rung"]
+__all__ = ["ASHASchedule", "Job", "ask_model", "asha_rungs", "model_rung"]
 
 #: What :meth:`ASHASchedule.next_job` hands a free worker. ``action`` is ``"new"`` or
 #: ``"promote"``; ``candidate`` the candidate id; ``rung`` the rung this job reports
@@ -217,6 +218,58 @@ def model_rung(n_results, n_min):
         if n_results[rung] >= n_min:
             return rung
     return None
+
+
+def ask_model(sampler, space, observations):
+    """A new candidate from an Optuna sampler told one rung's results (BOHB-style).
+
+    The sampler sees a fresh in-memory study holding one COMPLETE trial per observation
+    (direction ``"maximize"``: the rung's scores), then one trial is asked and the
+    candidate suggested from ``space`` (conditions and sub-spaces as
+    :func:`~.space.suggest` handles them). Observations are those of the rung chosen
+    by :func:`model_rung` (:meth:`ASHASchedule.model_results`): scores at different
+    budgets are not comparable, so rungs are never mixed.
+
+    Parameters
+    ----------
+    sampler : optuna.samplers.BaseSampler
+        Seeded by the caller; its random state advances with each call, so a fixed
+        sequence of calls is reproducible. Note that TPE samples at random until it has
+        ``n_startup_trials`` (10) observations: pass ``n_min`` >= that to
+        :func:`model_rung`, or lower ``n_startup_trials``.
+    space : dict, list of dict or hpsearch space
+        The search's ``param_distributions``.
+    observations : iterable of (dict, float)
+        ``(optuna params, score)``: each candidate's parameters as its Optuna trial
+        stores them (``trial.params``, names and encoded values of
+        :func:`~.space.optuna_distributions`) and its finite score in the rung.
+
+    Returns
+    -------
+    params : dict
+        The new candidate's estimator parameters (real values).
+    optuna_params : dict
+        The same as Optuna stores them, to tell the sampler about it later.
+    """
+    import optuna
+
+    from .space import optuna_distributions, suggest
+
+    distributions = optuna_distributions(space)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.add_trials(
+        [
+            optuna.trial.create_trial(
+                params=dict(params),
+                distributions={name: distributions[name] for name in params},
+                value=float(score),
+            )
+            for params, score in observations
+        ]
+    )
+    trial = study.ask()
+    return suggest(trial, space), dict(trial.params)
 
 
 class ASHASchedule:
