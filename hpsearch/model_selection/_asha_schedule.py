@@ -6,9 +6,9 @@ that barrier idles most of them. ASHA (Li et al., "A System for Massively Parall
 Hyperparameter Tuning", MLSys 2020, Algorithm 2) drops the barrier. Whenever a worker is
 free it asks :meth:`ASHASchedule.next_job`, which either *promotes* a candidate that is
 already in the top ``1/factor`` of its rung, or *starts* a new candidate at the bottom
-rung. Promotions are judged on whatever results the rung holds at that moment, so early
-promotions may be mistakes; the paper shows they are few and that ASHA scales linearly
-with the number of workers.
+rung. Promotions are judged on whatever results the rung holds at that moment, so an
+early promotion may be a mistake (a candidate that later falls out of the top); the
+paper finds this costs little and that ASHA scales linearly with the number of workers.
 
 Nothing here fits, samples or parallelises anything: :class:`ASHASchedule` only keeps
 the rung results and answers "what next?", so it is tested on its own, replayed by the
@@ -28,11 +28,11 @@ With :math:`r` = ``min_resources``, :math:`R` = ``max_resources`` and :math:`\\e
 
 the budgets of Hyperband's most aggressive bracket :math:`s = s_{\\max}`
 (:func:`~._halving_schedule.hyperband_brackets`): the top rung is always the full
-budget, every rung is :math:`\\eta` times the one below it, and :math:`b_0 = r` when
-:math:`R / r` is a power of :math:`\\eta` (otherwise :math:`r \\le b_0 < \\eta r`). Let :math:`D_k` be the
-results recorded in rung :math:`k`, :math:`n_k = |D_k|`, ranked best first (higher
-score first; ties by smaller candidate id; NaN, a fit where every split failed, last),
-and :math:`P_k \\subseteq D_k` the candidates already promoted out of rung :math:`k`.
+budget, each rung about :math:`\\eta` times the one below, and :math:`b_0 = r` when
+:math:`R / r` is a power of :math:`\\eta` (otherwise :math:`r \\le b_0 < \\eta r`).
+Let :math:`D_k` be the results recorded in rung :math:`k`, :math:`n_k = |D_k|`, ranked
+best first (higher score first; ties by smaller candidate id; NaN, a fit where every
+split failed, last), and :math:`P_k \\subseteq D_k` the candidates already promoted out of rung :math:`k`.
 Candidate :math:`c` of rung :math:`k < K` is *promotable* when
 
 .. math::
@@ -108,11 +108,13 @@ loop per free worker, with no barrier anywhere::
   numbers (e.g. Optuna trial numbers): a new job's proposed id may be replaced by the
   caller's own id at :meth:`~ASHASchedule.report` time with ``new_id``.
 - **Determinism.** The schedule itself is deterministic: the same results reported in
-  the same order give the same jobs. With several workers that order is the order in
-  which fits finish, so a search that must be reproducible for a fixed seed and worker
-  count has to fix it (for example: apply reports in the order the jobs were handed
-  out, so job :math:`j + 1` is decided only after job :math:`j`'s report; that
-  brings back some waiting on slow fits, so it is an option, not the default).
+  the same order give the same jobs (and with ``n_jobs=1`` the order is fixed). With
+  :math:`W` workers that order is the order in which fits finish, so a search that
+  must be reproducible for a fixed seed and worker count has to fix the information
+  each decision sees, e.g. decide job :math:`m` from the reports of jobs
+  :math:`0, \\dots, m - W` exactly (waiting for them if needed, holding back later
+  ones). That equals the live order when fits take equal time, and costs waiting only
+  behind a straggler :math:`W` jobs back.
 """
 
 import bisect
