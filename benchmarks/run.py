@@ -40,6 +40,7 @@ BENCHMARKS = {
     "optuna": "bench_optuna",  # target 7 + issue 5 figures
     "scaling": "bench_scaling",  # target 8
     "calibration": "bench_calibration",  # issue 14: corrected vs naive test
+    "schedulers": "sim_schedulers",  # issue 13: simulated 2..256 workers
 }
 
 
