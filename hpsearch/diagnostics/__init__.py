@@ -11,6 +11,8 @@ Thresholds: :data:`THRESHOLDS` (the score rule is documented in :func:`diagnose`
 
 from ._causes import CAUSES, FIXES
 from ._diagnose import Diagnosis, default_references, diagnose
+from ._results import ResultsDiagnosis, diagnose_results, reference_scores
 from ._verdict import THRESHOLDS
 
-__all__ = ["CAUSES", "FIXES", "THRESHOLDS", "Diagnosis", "default_references", "diagnose"]
+__all__ = ["CAUSES", "FIXES", "THRESHOLDS", "Diagnosis", "ResultsDiagnosis", "default_references",
+           "diagnose", "diagnose_results", "reference_scores"]

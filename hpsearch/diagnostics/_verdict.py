@@ -70,16 +70,19 @@ def _finite(x):
     return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def score_verdict(train, validation, baseline_train, linear_train, thresholds):
+def score_verdict(train, validation, baseline_train, linear_train, thresholds, best_train=None):
     """Apply the score rule of this module; returns ``(problem, evidence)``.
 
     ``linear_train`` may be None or NaN (no linear reference): then :math:`R = b_{tr}`.
     A non-finite ``train`` score (the fit failed or diverged) counts as poor training.
+    ``best_train`` replaces :math:`m_{tr}` in the unit (a search passes its best candidate's
+    training score, so that every candidate is held to the same thresholds).
     """
     refs = [x for x in (baseline_train, linear_train) if _finite(x)]
     reference = max(refs) if refs else math.nan
     base = baseline_train if _finite(baseline_train) else reference
-    top = max(reference, train) if _finite(train) else reference
+    top_model = train if best_train is None else best_train
+    top = max(reference, top_model) if _finite(top_model) else reference
     floor = 1e-3 * max(1.0, abs(base)) if _finite(base) else 1e-3
     unit = max(top - base, floor) if _finite(top - base) else floor
     train_threshold = reference - thresholds["train"] * unit
