@@ -92,3 +92,23 @@ def test_real_search_deep_sigmoid_vs_shallow():
                        for p in search.cv_results_["params"]], r.labels))
     assert labels[(6, "sigmoid")] == "training" and labels[(1, "relu")] == "none"
     assert any(n.startswith("Deeper candidates train worse") for n in r.notes)
+
+
+def test_diagnosis_column_as_a_search_hook_would_call_it():
+    from sklearn.model_selection import StratifiedKFold
+
+    from hpsearch.diagnostics import diagnosis_column
+
+    X, y = load_digits(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X)[:300], y[:300]
+    splits = list(StratifiedKFold(3).split(X, y))
+    est = MLPClassifier(max_iter=100, random_state=0)
+    grid = {"hidden_layer_sizes": [(2,), (32,)]}
+    search = GridSearchCV(est, grid, cv=splits, scoring=["accuracy", "balanced_accuracy"],
+                          refit="accuracy", return_train_score=True, progress=False).fit(X, y)
+    labels, result = diagnosis_column(search.cv_results_, est, X, y, cv=splits,
+                                      scoring=["accuracy", "balanced_accuracy"],
+                                      refit="accuracy")
+    assert labels.dtype == object and list(labels) == ["training", "none"]
+    assert result.evidence["references"] == "given"
+    assert result.evidence["linear_train"] == 1.0

@@ -11,7 +11,7 @@ import numpy as np
 from ._diagnose import default_references
 from ._verdict import check_thresholds, score_verdict
 
-__all__ = ["ResultsDiagnosis", "diagnose_results", "reference_scores"]
+__all__ = ["ResultsDiagnosis", "diagnose_results", "diagnosis_column", "reference_scores"]
 
 
 @dataclass
@@ -203,3 +203,27 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                 **{k: evidence[k] for k in ("reference_train", "unit", "train_threshold",
                                             "gap_threshold")}}
     return ResultsDiagnosis(labels=labels, notes=notes, evidence=evidence)
+
+
+def _metric(cv_results, refit):
+    """The metric a search's diagnosis is about: ``score``, else the refit metric, else the
+    first metric with train scores."""
+    keys = [k[len("mean_train_"):] for k in cv_results if k.startswith("mean_train_")]
+    if "score" in keys or not keys:
+        return "score"
+    return refit if isinstance(refit, str) and refit in keys else keys[0]
+
+
+def diagnosis_column(cv_results, estimator, X, y=None, *, cv, scoring=None, refit=True,
+                     groups=None):
+    """The ``diagnosis`` column of a search's ``cv_results_`` (one call for a search's ``fit``).
+
+    Runs :func:`reference_scores` on the search's own splits ``cv`` (two cheap extra fits
+    per split) and :func:`diagnose_results` on the refit metric; returns
+    ``(labels, ResultsDiagnosis)``: ``labels`` is an object array, one verdict per candidate.
+    ``cv_results`` must hold train scores (``return_train_score=True``).
+    """
+    metric = _metric(cv_results, refit)
+    refs = reference_scores(estimator, X, y, cv=cv, scoring=scoring, groups=groups)
+    result = diagnose_results(cv_results, metric=metric, references=refs)
+    return np.asarray(result.labels, dtype=object), result
