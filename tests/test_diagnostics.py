@@ -74,6 +74,10 @@ CASES = {
                       {"dropout": 0.0, "input_dropout": 0.0}),
     "bottleneck": (lambda: MLPClassifier((4,), activation="tanh", max_iter=100, random_state=0),
                    "digits", "training", "not_converged", {"learning_rate_init": 0.01}),
+    # adam at 100x its default step saturates the sigmoids: the loss sits at log(10) while the
+    # gradients no longer vanish; a wide net and a linear model that fits: stuck, not too small
+    "saturated_adam": (lambda: deep_sigmoid_tiny_init().set_params(solver="adam"), "digits",
+                       "training", "stuck", {"activation": "relu", "init": "he"}),
     "wide_unregularized_mlp": (wide_unregularized, "noisy", "overfitting", "large_gap",
                                {"early_stopping": True}),
     "one_nearest_neighbour": (lambda: KNeighborsClassifier(1), "noisy", "overfitting",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from numbers import Integral
 
 __all__ = ["CAUSES", "TRAINING_CAUSES", "DETECTORS", "FIXES", "Context", "fixes_for",
+           "training_causes",
            "active_regularization", "describe_fix"]
 
 #: cause -> what it means (the documented vocabulary of ``Diagnosis.causes``)
@@ -27,8 +28,12 @@ CAUSES = {
                         "training score",
     "not_converged": "the training loss is still falling at the end (or the estimator warned "
                      "that it did not converge): train longer or faster",
-    "too_small": "too little capacity: a layer narrower than the number of outputs, or the loss "
-                 "has settled without the causes above",
+    "stuck": "an MLP whose loss settled at a poor value without the causes above although "
+             "no layer is narrower than the outputs and a linear model fits the same rows: "
+             "the optimizer is stuck (saturated units, a plateau), not short of capacity",
+    "too_small": "too little capacity: a layer narrower than the number of outputs, or (not "
+                 "an MLP, or an MLP where even the linear model fits poorly) none of the "
+                 "causes above",
     "large_gap": "good on the training rows, much worse on the validation rows: overfitting",
 }
 
@@ -52,6 +57,7 @@ class Context:
     diverged: bool = False                      # the fit raised on a non-finite loss
     stopped: bool = False                       # the estimator stopped before max_iter
     n_outputs: int | None = None
+    linear_fits: bool = False                   # the linear reference trains well
     model: object = None                        # the fitted final step
 
 
@@ -99,15 +105,30 @@ def _bottleneck(c):
         (len(sizes) == 0 or min(sizes) < c.n_outputs)
 
 
-#: cause -> detector(ctx) -> bool. too_small is decided last: a bottleneck, or no other cause.
+#: cause -> detector(ctx) -> bool. stuck and too_small are decided last by
+#: :func:`training_causes`: a bottleneck is too_small; with no other cause an MLP is stuck
+#: when the linear reference trains well, and anything else is too_small.
 DETECTORS = {
     "unstable": _unstable,
     "vanishing_gradients": _vanishing,
     "over_regularized": _over_regularized,
     "not_converged": _not_converged,
+    "stuck": lambda c: "hidden_layer_sizes" in c.params and c.linear_fits and not _bottleneck(c),
     "too_small": _bottleneck,
     "large_gap": lambda c: True,
 }
+
+_FALLBACK = ("stuck", "too_small")
+
+
+def training_causes(ctx):
+    """The causes of a poor training score, in the order of :data:`CAUSES`."""
+    found = [c for c in TRAINING_CAUSES if c not in _FALLBACK and DETECTORS[c](ctx)]
+    if DETECTORS["too_small"](ctx):
+        found.append("too_small")
+    elif not found:
+        found.append("stuck" if DETECTORS["stuck"](ctx) else "too_small")
+    return found
 
 
 # ---------------------------------------------------------------- fixes
@@ -246,6 +267,7 @@ FIXES = {
     "vanishing_gradients": [_relu, _he_init, _maxout, _adam],
     "over_regularized": [_no_dropout, _less_penalty, _more_patience],
     "not_converged": [_raise_lr, _more_epochs, _adam],
+    "stuck": [_relu, _adam, _lower_lr, _he_init],
     "too_small": [_wider, _scaled("C", 10), _scaled("max_depth", 2, kind=int),
                   _scaled("n_neighbors", 1 / 3, kind=int), _scaled("min_samples_leaf", 1 / 3, kind=int),
                   _less_alpha],

@@ -12,8 +12,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import train_test_split
 
-from ._causes import (TRAINING_CAUSES, DETECTORS, Context, active_regularization, describe_fix,
-                      fixes_for)
+from ._causes import (DETECTORS, Context, active_regularization, describe_fix, fixes_for,
+                      training_causes)
 from ._curves import final_step, gradient_ratios, loss_curve, loss_trend
 from ._verdict import check_thresholds, score_verdict
 
@@ -35,7 +35,7 @@ class Diagnosis:
     causes : list of str
         From :data:`hpsearch.diagnostics.CAUSES`, most pressing first: for ``"training"`` any
         of ``"unstable"``, ``"vanishing_gradients"``, ``"over_regularized"``,
-        ``"not_converged"``, ``"too_small"``; for ``"overfitting"`` ``"large_gap"``; empty
+        ``"not_converged"``, ``"stuck"``, ``"too_small"``; for ``"overfitting"`` ``"large_gap"``; empty
         for ``"none"``.
     evidence : dict
         Every number behind the verdict: ``train_score``, ``validation_score``, ``gap``, the
@@ -43,7 +43,7 @@ class Diagnosis:
         ``linear_validation``, ``reference_train``, ``unit``), the thresholds it was held to
         (``train_threshold``, ``gap_threshold``), the loss trend (``loss_slope``: relative
         change per epoch at the end, ``loss_falling_share``, ``loss_rise``,
-        ``loss_oscillation``, ``n_epochs``), ``gradient_ratios`` (each layer's RMS gradient
+        ``loss_oscillation``, ``final_loss``, ``n_epochs``), ``gradient_ratios`` (each layer's RMS gradient
         over the last layer's), ``convergence_warning``, ``diverged``, ``scoring``,
         ``n_train``, ``n_validation``.
     fixes : list of dict
@@ -156,6 +156,9 @@ _CAUSE_TEXT = {
     "over_regularized": lambda e: "active: " + ", ".join(
         f"{k}={v}" for k, v in e["regularization"].items()),
     "not_converged": _not_converged_text,
+    "stuck": lambda e: (
+        f"the loss settled near {e['final_loss']:.3g} while the linear reference fits these "
+        f"rows ({_f(e['linear_train'])})"),
     "too_small": lambda e: e["capacity"],
     "large_gap": lambda e: f"gap {_f(e['gap'])} > {_f(e['gap_threshold'])}",
 }
@@ -258,12 +261,7 @@ def _capacity_text(ctx):
 def _detect(problem, ctx):
     if problem == "overfitting":
         return ["large_gap"]
-    if problem != "training":
-        return []
-    found = [c for c in TRAINING_CAUSES if c != "too_small" and DETECTORS[c](ctx)]
-    if DETECTORS["too_small"](ctx) or not found:
-        found.append("too_small")
-    return found
+    return training_causes(ctx) if problem == "training" else []
 
 
 def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
@@ -305,8 +303,11 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     * ``"not_converged"``: the loss fell in at least 80 % of the window's epochs
       (``"falling"``) and the estimator ran all ``max_iter`` epochs; for estimators without
       a loss curve, a ``ConvergenceWarning`` during fit;
+    * ``"stuck"``: an MLP with none of the causes above, no layer narrower than the outputs,
+      and a linear reference that trains well (its training score reaches the threshold):
+      not capacity but an optimizer stuck on a plateau or with saturated units;
     * ``"too_small"``: a hidden layer narrower than the number of outputs, or none of the
-      causes above.
+      causes above (and not ``"stuck"``).
 
     For ``"overfitting"`` the cause is ``"large_gap"``.
 
@@ -367,11 +368,14 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
                   ratios=gradient_ratios(final), warned=warned, diverged=bool(diverged),
                   stopped=isinstance(n_iter, (int, np.integer)) and isinstance(max_iter, int)
                   and n_iter < max_iter,
-                  n_outputs=getattr(final, "n_outputs_", None), model=final)
+                  n_outputs=getattr(final, "n_outputs_", None), model=final,
+                  linear_fits=math.isfinite(ref["linear"][0])
+                  and ref["linear"][0] >= evidence["train_threshold"])
     causes = _detect(problem, ctx)
     evidence.update({
         "baseline_train": ref["baseline"][0], "baseline_validation": ref["baseline"][1],
         "linear_train": ref["linear"][0], "linear_validation": ref["linear"][1],
+        "final_loss": float(curve[-1]) if curve is not None and curve.size else math.nan,
         "loss_slope": trend.get("slope", math.nan),
         "loss_falling_share": trend.get("falling_share", math.nan),
         "loss_rise": trend.get("rise", math.nan),
