@@ -46,3 +46,22 @@ def test_gradient_flow_without_history_is_none(tmp_path):
     knn = KNeighborsClassifier().fit(X[:50], y[:50])
     assert gradient_flow(knn, tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def test_report_section(tmp_path, deep_sigmoid):
+    import pandas as pd
+
+    from hpsearch.diagnostics import report_section
+
+    cv = pd.DataFrame({"params": [{"hidden_layer_sizes": (8,)}, {"hidden_layer_sizes": (8,) * 4}],
+                       "mean_train_score": [0.99, 0.4], "mean_test_score": [0.95, 0.38]})
+    text = report_section(cv, tmp_path, best_model=deep_sigmoid.model)
+    assert text.startswith("## Diagnosis (the lecture's recipe)")
+    assert "- 1 candidate(s) poor on their training folds (optimize first)" in text
+    assert "> Deeper candidates train worse" in text
+    assert "![Recipe map](plots/recipe_map.png)" in text
+    assert "(vanishing; vanishing below 0.01)" in text
+    assert (tmp_path / "plots" / "recipe_map.png").exists()
+    assert (tmp_path / "plots" / "gradient_flow.png").exists()
+    text = report_section(cv.drop(columns="mean_train_score"), tmp_path / "b")
+    assert "set `return_train_score: true`" in text and "Recipe map" not in text

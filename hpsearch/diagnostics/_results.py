@@ -101,6 +101,8 @@ def _column(cv_results, key, hint):
 
 
 def _depth(params):
+    if not isinstance(params, dict):
+        return None
     for key, value in params.items():
         if key == "hidden_layer_sizes" or key.endswith("__hidden_layer_sizes"):
             return 1 if isinstance(value, Integral) else len(tuple(value))
