@@ -65,7 +65,10 @@ def loss_trend(loss, thresholds):
         return out
     w = loss[-_window(n):]
     best = float(loss.min())
-    out["rise"] = float(loss[-1] / best - 1) if best > 0 else (0.0 if loss[-1] <= best else math.inf)
+    if best > 0:
+        out["rise"] = float(loss[-1] / best - 1)
+    else:
+        out["rise"] = 0.0 if loss[-1] <= best else math.inf
     out["rising"] = out["rise"] > thresholds["rising"]
     if w.size < 2:
         return out

@@ -19,9 +19,6 @@ from ._verdict import check_thresholds, score_verdict
 
 __all__ = ["Diagnosis", "diagnose", "default_references"]
 
-PROBLEMS = ("training", "overfitting", "none")
-
-
 @dataclass
 class Diagnosis:
     """The verdict of :func:`diagnose`.
@@ -35,17 +32,18 @@ class Diagnosis:
     causes : list of str
         From :data:`hpsearch.diagnostics.CAUSES`, most pressing first: for ``"training"`` any
         of ``"unstable"``, ``"vanishing_gradients"``, ``"over_regularized"``,
-        ``"not_converged"``, ``"stuck"``, ``"too_small"``; for ``"overfitting"`` ``"large_gap"``; empty
-        for ``"none"``.
+        ``"not_converged"``, ``"stuck"``, ``"too_small"``; for ``"overfitting"``
+        ``"large_gap"``; empty for ``"none"``.
     evidence : dict
         Every number behind the verdict: ``train_score``, ``validation_score``, ``gap``, the
         references (``baseline_train``, ``baseline_validation``, ``linear_train``,
         ``linear_validation``, ``reference_train``, ``unit``), the thresholds it was held to
         (``train_threshold``, ``gap_threshold``), the loss trend (``loss_slope``: relative
         change per epoch at the end, ``loss_falling_share``, ``loss_rise``,
-        ``loss_oscillation``, ``final_loss``, ``n_epochs``), ``gradient_ratios`` (each layer's RMS gradient
-        over the last layer's), ``convergence_warning``, ``diverged``, ``scoring``,
-        ``n_train``, ``n_validation``.
+        ``loss_oscillation``, ``final_loss``, ``n_epochs``), ``gradient_ratios`` (each
+        layer's RMS gradient over the last layer's), ``convergence_warning``, ``diverged``,
+        ``regularization``, ``capacity``, ``scoring``, ``n_train``, ``n_validation``,
+        ``thresholds``.
     fixes : list of dict
         The lecture's fixes for these causes, in order, each a parameter change for
         ``estimator.set_params`` (keys prefixed with the step name for a pipeline).
@@ -258,6 +256,19 @@ def _capacity_text(ctx):
     return "the training score stays poor with none of the other causes"
 
 
+def _context(final, curve, thresholds, warned, diverged, linear_fits):
+    """What the detectors see of the fitted final step."""
+    params = final.get_params(deep=False)
+    max_iter, n_iter = params.get("max_iter"), getattr(final, "n_iter_", None)
+    return Context(
+        params=params, thresholds=thresholds,
+        trend=loss_trend(curve, thresholds) if curve is not None else {},
+        ratios=gradient_ratios(final), warned=warned, diverged=bool(diverged),
+        stopped=isinstance(n_iter, (int, np.integer)) and isinstance(max_iter, int)
+        and n_iter < max_iter,
+        n_outputs=getattr(final, "n_outputs_", None), linear_fits=linear_fits, model=final)
+
+
 def _detect(problem, ctx):
     if problem == "overfitting":
         return ["large_gap"]
@@ -359,18 +370,11 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
                                       thresholds)
 
     final, prefix = final_step(model)
-    params = final.get_params(deep=False)
     curve = loss_curve(final)
-    trend = loss_trend(curve, thresholds) if curve is not None else {}
-    max_iter = params.get("max_iter")
-    n_iter = getattr(final, "n_iter_", None)
-    ctx = Context(params=params, thresholds=thresholds, trend=trend,
-                  ratios=gradient_ratios(final), warned=warned, diverged=bool(diverged),
-                  stopped=isinstance(n_iter, (int, np.integer)) and isinstance(max_iter, int)
-                  and n_iter < max_iter,
-                  n_outputs=getattr(final, "n_outputs_", None), model=final,
-                  linear_fits=math.isfinite(ref["linear"][0])
-                  and ref["linear"][0] >= evidence["train_threshold"])
+    ctx = _context(final, curve, thresholds, warned, diverged,
+                   linear_fits=math.isfinite(ref["linear"][0])
+                   and ref["linear"][0] >= evidence["train_threshold"])
+    params, trend = ctx.params, ctx.trend
     causes = _detect(problem, ctx)
     evidence.update({
         "baseline_train": ref["baseline"][0], "baseline_validation": ref["baseline"][1],
@@ -380,7 +384,7 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         "loss_falling_share": trend.get("falling_share", math.nan),
         "loss_rise": trend.get("rise", math.nan),
         "loss_oscillation": trend.get("oscillation", math.nan),
-        "n_epochs": trend.get("n_epochs", n_iter),
+        "n_epochs": trend.get("n_epochs", getattr(final, "n_iter_", None)),
         "gradient_ratios": ctx.ratios, "convergence_warning": warned, "diverged": diverged,
         "regularization": active_regularization(params, thresholds),
         "capacity": _capacity_text(ctx),

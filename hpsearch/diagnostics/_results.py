@@ -119,16 +119,17 @@ def _deeper_note(params_list, train, unit, thresholds):
     if len(best) < 2:
         return best, None
     top = max(best, key=lambda d: (best[d], -d))        # the best-training depth (shallowest tie)
-    worse = [d for d in sorted(best) if d > top and best[d] < best[top] - thresholds["deeper"] * unit]
+    margin = thresholds["deeper"] * unit
+    worse = [d for d in sorted(best) if d > top and best[d] < best[top] - margin]
     if not worse:
         return best, None
     listed = ", ".join(f"{best[d]:.3f} with {d}" for d in worse)
     return best, (
         f"Deeper candidates train worse: the best training score is {best[top]:.3f} with "
-        f"{top} hidden layer{'s' if top != 1 else ''}, only {listed}. A deeper net that scores worse on "
-        "TRAINING data is an optimization problem, not overfitting (seed 003): for the deep "
-        "candidates try activation='relu' or 'maxout', solver='adam', init='he'; dropout or "
-        "regularization would only make it worse.")
+        f"{top} hidden layer{'s' if top != 1 else ''}, only {listed}. A deeper net that "
+        "scores worse on TRAINING data is an optimization problem, not overfitting (seed "
+        "003): for the deep candidates try activation='relu' or 'maxout', solver='adam', "
+        "init='he'; dropout or regularization would only make it worse.")
 
 
 def _reference(references, name, part, metric):
