@@ -271,6 +271,7 @@ def test_exported_and_documented():
     ({"validation_fraction": 1.5}, "The 'validation_fraction' parameter of diagnose must be a "
                                    "float in the range (0, 1). Got 1.5 instead."),
     ({"validation_fraction": 0.001}, "validation_fraction=0.001 of 200 samples"),
+    ({"y": None}, "The 'y' parameter of diagnose must be the training targets"),
     ({"X_val": np.zeros((2, 20))}, "The 'X_val' and 'y_val' parameters of diagnose must be "
                                    "given together. Got only X_val instead."),
     ({"thresholds": {"gapp": 0.1}}, "The 'thresholds' parameter got an unknown key 'gapp'"),
@@ -281,8 +282,9 @@ def test_exported_and_documented():
 ])
 def test_bad_input_names_the_parameter(noisy, kwargs, message):
     X, y = noisy
+    kwargs = {"y": y, **kwargs}
     with pytest.raises(ValueError) as info:
-        diagnose(KNeighborsClassifier(1), X, y, **kwargs)
+        diagnose(KNeighborsClassifier(1), X, **kwargs)
     assert message in str(info.value)
 
 

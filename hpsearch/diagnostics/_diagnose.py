@@ -185,6 +185,9 @@ def default_references(estimator):
 
 
 def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state):
+    if y is None:
+        raise ValueError("The 'y' parameter of diagnose must be the training targets (the "
+                         "recipe compares training and validation scores). Got None instead.")
     if (X_val is None) != (y_val is None):
         raise ValueError("The 'X_val' and 'y_val' parameters of diagnose must be given "
                          "together. Got only "
