@@ -142,7 +142,8 @@ def test_training_diverged_is_unstable(digits):
 
 
 @pytest.mark.parametrize("name", ["deep_sigmoid_tiny_init", "huge_learning_rate",
-                                  "tiny_learning_rate"])
+                                  "tiny_learning_rate", "two_epochs", "heavy_dropout",
+                                  "bottleneck"])
 def test_first_fix_removes_the_training_problem(name, request):
     make, data, *_ = CASES[name]
     X, y = request.getfixturevalue(data)
@@ -297,3 +298,16 @@ def test_apply_checks_the_fix_index(noisy):
                     random_state=0, thresholds={"train": 10.0, "gap": 10.0})
     with pytest.raises(ValueError, match="suggests no fix"):
         none.apply(LogisticRegression())
+
+
+def test_recheck_training_after_an_overfitting_fix(noisy):
+    # LECTURE.md §4: after any fix, check training again. Early stopping on 16 noisy validation
+    # rows stops the wide net almost at once: the training score collapses, and the recipe
+    # says so (over_regularized by early stopping) and asks for more patience.
+    X, y = noisy
+    d = diagnose(wide_unregularized(), X, y, random_state=0)
+    assert d.problem == "overfitting" and d.fixes[0] == {"early_stopping": True}
+    after = diagnose(d.apply(wide_unregularized()), X, y, random_state=0)
+    assert after.problem == "training" and after.causes == ["over_regularized"]
+    assert after.evidence["regularization"] == {"early_stopping": True}
+    assert after.fixes[0] == {"n_iter_no_change": 30}
