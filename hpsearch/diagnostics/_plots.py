@@ -99,8 +99,8 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
     finite = np.isfinite(y)
     if finite.any() and len(y) > 1:
         best = int(np.nanargmax(np.where(finite, y, -np.inf)))
-        ax.scatter([x[best]], [y[best]], marker="*", s=160, color="gold", edgecolor="k",
-                   lw=0.6, label="best validation", zorder=4)
+        ax.scatter([x[best]], [y[best]], marker="*", s=260, facecolor="none",
+                   edgecolor="goldenrod", lw=1.4, label="best validation", zorder=4)
     for (ref, (rx, ry)), marker in zip(ref_pts.items(), ("s", "D")):
         if math.isfinite(rx) and math.isfinite(ry):
             ax.scatter([rx], [ry], marker=marker, s=40, facecolor="none", edgecolor="k",
