@@ -29,6 +29,9 @@ _EXPORTS = {
     "OptunaSearchCV": "hpsearch.model_selection.bayes",
     "HalvingSearchCV": "hpsearch.model_selection.halving",
     "HyperbandSearchCV": "hpsearch.model_selection.halving",
+    # the lecture's recipe (issue 12)
+    "diagnose": "hpsearch.diagnostics",
+    "Diagnosis": "hpsearch.diagnostics",
 }
 
 __all__ = sorted(_EXPORTS) + ["space", "model_selection"]

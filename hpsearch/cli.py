@@ -92,6 +92,11 @@ def _with_lines(exc, lines, source):
 
 def main(argv=None):
     """Entry point; returns the exit code (the console script exits with it)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["diagnose"]:  # subcommand: the lecture's recipe (hpsearch.diagnostics.cli)
+        from hpsearch.diagnostics.cli import main as diagnose_main
+
+        return diagnose_main(argv[1:])
     try:
         args = make_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)

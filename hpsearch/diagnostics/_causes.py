@@ -1,0 +1,296 @@
+"""The recipe's vocabulary: causes, how each is detected, and the fixes for each, in order.
+
+Everything is a table keyed by the cause's name (the string in ``Diagnosis.causes``):
+:data:`CAUSES` explains it, :data:`DETECTORS` decides it from the evidence and :data:`FIXES`
+lists the lecture's fixes as functions ``(params, ctx) -> dict | None`` that turn the model's
+current parameters into one concrete change (None where it does not apply, e.g. a parameter
+the estimator lacks). The order of :data:`CAUSES` is the order of the diagnosis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from numbers import Integral
+
+__all__ = ["CAUSES", "TRAINING_CAUSES", "DETECTORS", "FIXES", "Context", "fixes_for",
+           "training_causes",
+           "active_regularization", "describe_fix"]
+
+#: cause -> what it means (the documented vocabulary of ``Diagnosis.causes``)
+CAUSES = {
+    "unstable": "the training loss rises, oscillates or diverged: the learning rate is too "
+                "high for this solver",
+    "vanishing_gradients": "the first layer's gradients are orders of magnitude below the last "
+                           "layer's: the early layers barely learn (saturating activations in a "
+                           "deep stack, or a tiny initialization)",
+    "over_regularized": "dropout, L1, a strong L2 penalty or early stopping is active while "
+                        "training is poor: these fight overfitting and only lower the "
+                        "training score",
+    "not_converged": "the training loss is still falling at the end (or the estimator warned "
+                     "that it did not converge): train longer or faster",
+    "stuck": "an MLP whose loss settled at a poor value without the causes above although "
+             "no layer is narrower than the outputs and a linear model fits the same rows: "
+             "the optimizer is stuck (saturated units, a plateau), not short of capacity",
+    "too_small": "too little capacity: a layer narrower than the number of outputs, or (not "
+                 "an MLP, or an MLP where even the linear model fits poorly) none of the "
+                 "causes above",
+    "large_gap": "good on the training rows, much worse on the validation rows: overfitting",
+}
+
+#: the causes looked for when the problem is "training" (all but large_gap)
+TRAINING_CAUSES = tuple(c for c in CAUSES if c != "large_gap")
+
+_ADAPTIVE = {"adam", "rmsprop", "adagrad"}
+_SATURATING = {"sigmoid", "logistic", "tanh"}
+_RELU_FAMILY = {"relu", "leaky_relu", "prelu", "maxout"}
+
+
+@dataclass
+class Context:
+    """What the detectors and fix functions see."""
+
+    params: dict
+    thresholds: dict
+    trend: dict = field(default_factory=dict)   # loss_trend(...) or {}
+    ratios: list | None = None                  # gradient_ratios(...) or None
+    warned: bool = False                        # a ConvergenceWarning during fit
+    diverged: bool = False                      # the fit raised on a non-finite loss
+    stopped: bool = False                       # the estimator stopped before max_iter
+    n_outputs: int | None = None
+    linear_fits: bool = False                   # the linear reference trains well
+    model: object = None                        # the fitted final step
+
+
+# ---------------------------------------------------------------- detectors
+def _unstable(c):
+    return c.diverged or bool(c.trend.get("rising")) or bool(c.trend.get("oscillating"))
+
+
+def _vanishing(c):
+    return bool(c.ratios) and c.ratios[0] < c.thresholds["vanishing"]
+
+
+def active_regularization(params, thresholds):
+    """The regularization that counts against training: dropout, input_dropout or l1 above
+    0, an MLP's alpha above ``thresholds["regularized"]`` and an MLP's early stopping (on a
+    small, noisy validation set it stops before the net has learned); as ``{name: value}``."""
+    out = {k: params[k] for k in ("dropout", "input_dropout", "l1") if (params.get(k) or 0) > 0}
+    if "hidden_layer_sizes" in params and (params.get("alpha") or 0) > thresholds["regularized"]:
+        out["alpha"] = params["alpha"]
+    if "hidden_layer_sizes" in params and params.get("early_stopping") is True:
+        out["early_stopping"] = True
+    return out
+
+
+def _over_regularized(c):
+    return bool(active_regularization(c.params, c.thresholds))
+
+
+def _not_converged(c):
+    if c.trend:
+        return bool(c.trend.get("falling")) and not c.stopped
+    return c.warned
+
+
+def _hidden(p):
+    sizes = p.get("hidden_layer_sizes")
+    if sizes is None:
+        return None
+    return [sizes] if isinstance(sizes, Integral) else list(sizes)
+
+
+def _bottleneck(c):
+    sizes = _hidden(c.params)
+    return sizes is not None and c.n_outputs is not None and \
+        (len(sizes) == 0 or min(sizes) < c.n_outputs)
+
+
+#: cause -> detector(ctx) -> bool. stuck and too_small are decided last by
+#: :func:`training_causes`: a bottleneck is too_small; with no other cause an MLP is stuck
+#: when the linear reference trains well, and anything else is too_small.
+DETECTORS = {
+    "unstable": _unstable,
+    "vanishing_gradients": _vanishing,
+    "over_regularized": _over_regularized,
+    "not_converged": _not_converged,
+    "stuck": lambda c: "hidden_layer_sizes" in c.params and c.linear_fits and not _bottleneck(c),
+    "too_small": _bottleneck,
+    "large_gap": lambda c: True,
+}
+
+_FALLBACK = ("stuck", "too_small")
+
+
+def training_causes(ctx):
+    """The causes of a poor training score, in the order of :data:`CAUSES`."""
+    found = [c for c in TRAINING_CAUSES if c not in _FALLBACK and DETECTORS[c](ctx)]
+    if DETECTORS["too_small"](ctx):
+        found.append("too_small")
+    elif not found:
+        found.append("stuck" if DETECTORS["stuck"](ctx) else "too_small")
+    return found
+
+
+# ---------------------------------------------------------------- fixes
+def _tidy(x):
+    return float(f"{x:.3g}")
+
+
+def _relu(p, c):
+    if p.get("activation") in _SATURATING:
+        return {"activation": "relu", **({"init": "he"} if p.get("init") == "normal" else {})}
+    return None
+
+
+def _he_init(p, c):
+    if p.get("activation") in _RELU_FAMILY and p.get("init") in {"normal", "glorot"}:
+        return {"init": "he"}
+    return None
+
+
+def _maxout(p, c):
+    if "maxout_pieces" in p and p.get("activation") not in {"maxout", "relu"}:
+        return {"activation": "maxout"}
+    return None
+
+
+def _adam(p, c):
+    if "solver" in p and p["solver"] not in _ADAPTIVE:
+        return {"solver": "adam"}
+    return None
+
+
+def _lower_lr(p, c):
+    if "learning_rate_init" in p:
+        return {"learning_rate_init": _tidy(p["learning_rate_init"] / 10)}
+    return None
+
+
+def _raise_lr(p, c):
+    if "learning_rate_init" in p and c.trend.get("slow"):
+        return {"learning_rate_init": _tidy(p["learning_rate_init"] * 10)}
+    return None
+
+
+def _more_epochs(p, c):
+    if isinstance(p.get("max_iter"), Integral):
+        return {"max_iter": max(10 * int(p["max_iter"]), 200)}
+    return None
+
+
+def _no_dropout(p, c):
+    fix = {k: 0.0 for k in ("dropout", "input_dropout") if (p.get(k) or 0) > 0}
+    return fix or None
+
+
+def _less_penalty(p, c):
+    fix = {}
+    if (p.get("l1") or 0) > 0:
+        fix["l1"] = 0.0
+    if "hidden_layer_sizes" in p and (p.get("alpha") or 0) > c.thresholds["regularized"]:
+        fix["alpha"] = _tidy(p["alpha"] / 10)
+    return fix or None
+
+
+def _more_patience(p, c):
+    if p.get("early_stopping") is True and isinstance(p.get("n_iter_no_change"), Integral):
+        return {"n_iter_no_change": 3 * int(p["n_iter_no_change"])}
+    return None
+
+
+def _wider(p, c):
+    sizes = _hidden(p)
+    if sizes is None:
+        return None
+    floor = 2 * (c.n_outputs or 1)
+    return {"hidden_layer_sizes": tuple(max(2 * s, floor) for s in sizes) or (100,)}
+
+
+def _scaled(name, factor, *, kind=float, when=lambda v: True, none=None):
+    """Fix that multiplies parameter ``name`` by ``factor`` (``none``: value replacing None)."""
+    def fix(p, c):
+        if name not in p or isinstance(p[name], bool):
+            return None
+        value = p[name]
+        if value is None:
+            return None if none is None else {name: none(c)}
+        if not isinstance(value, (int, float)) or not when(value):
+            return None
+        new = max(1, int(round(value * factor))) if kind is int else _tidy(value * factor)
+        return None if new == value else {name: new}
+    return fix
+
+
+def _less_alpha(p, c):
+    """Weaker penalty of a non-MLP estimator (for an MLP, over_regularized handles alpha)."""
+    if "hidden_layer_sizes" in p:
+        return None
+    return _scaled("alpha", 0.1, when=lambda v: v > 0)(p, c)
+
+
+def _early_stopping(p, c):
+    if p.get("early_stopping") is False:
+        return {"early_stopping": True}
+    return None
+
+
+def _more_l2(p, c):
+    if "alpha" in p and isinstance(p["alpha"], (int, float)):
+        return {"alpha": _tidy(p["alpha"] * 10) if p["alpha"] > 0 else 1e-3}
+    return None
+
+
+def _dropout(p, c):
+    if "dropout" in p and (p["dropout"] or 0) < 0.5:
+        return {"dropout": _tidy(min((p["dropout"] or 0) + 0.2, 0.5))}
+    return None
+
+
+def _narrower(p, c):
+    sizes = _hidden(p)
+    if sizes and max(sizes) > 1:
+        return {"hidden_layer_sizes": tuple(max(1, s // 2) for s in sizes)}
+    return None
+
+
+def _fitted_depth(c):
+    depth = getattr(c.model, "get_depth", None)
+    return max(1, depth() // 2) if callable(depth) else 5
+
+
+#: cause -> the lecture's fixes in order (LECTURE.md §2 for the training side: new activation,
+#: then adaptive learning rate; §3 for the generalization side: early stopping,
+#: regularization, dropout, less capacity). Generic sklearn knobs (C, max_depth, n_neighbors,
+#: min_samples_leaf) follow the same two directions.
+FIXES = {
+    "unstable": [_lower_lr, _adam],
+    "vanishing_gradients": [_relu, _he_init, _maxout, _adam],
+    "over_regularized": [_no_dropout, _less_penalty, _more_patience],
+    "not_converged": [_raise_lr, _more_epochs, _adam],
+    "stuck": [_relu, _adam, _lower_lr, _he_init],
+    "too_small": [_wider, _scaled("C", 10), _scaled("max_depth", 2, kind=int),
+                  _scaled("n_neighbors", 1 / 3, kind=int),
+                  _scaled("min_samples_leaf", 1 / 3, kind=int),
+                  _less_alpha],
+    "large_gap": [_early_stopping, _more_l2, _scaled("C", 0.1), _dropout, _narrower,
+                  _scaled("max_depth", 0.5, kind=int, none=_fitted_depth),
+                  _scaled("n_neighbors", 5, kind=int), _scaled("min_samples_leaf", 5, kind=int)],
+}
+
+
+def fixes_for(causes, ctx, prefix=""):
+    """The fixes of ``causes`` in order, without duplicates, keys prefixed for a pipeline."""
+    out = []
+    for cause in causes:
+        for make in FIXES.get(cause, ()):
+            fix = make(ctx.params, ctx)
+            if fix:
+                fix = {prefix + k: v for k, v in fix.items()}
+                if fix not in out:
+                    out.append(fix)
+    return out
+
+
+def describe_fix(fix):
+    """``{"activation": "relu"}`` -> ``activation='relu'``."""
+    return ", ".join(f"{k}={v!r}" for k, v in fix.items())

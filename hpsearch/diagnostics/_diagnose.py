@@ -1,0 +1,399 @@
+"""``hpsearch.diagnose``: the lecture's recipe (LECTURE.md §4) applied to one model."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import train_test_split
+
+from ._causes import (DETECTORS, Context, active_regularization, describe_fix, fixes_for,
+                      training_causes)
+from ._curves import final_step, gradient_ratios, loss_curve, loss_trend
+from ._verdict import check_thresholds, score_verdict
+
+__all__ = ["Diagnosis", "diagnose", "default_references"]
+
+@dataclass
+class Diagnosis:
+    """The verdict of :func:`diagnose`.
+
+    Attributes
+    ----------
+    problem : {"training", "overfitting", "none"}
+        ``"training"``: poor on the training rows, optimize first (dropout and regularization
+        will not help); ``"overfitting"``: good on the training rows, poor on the validation
+        rows; ``"none"``: neither.
+    causes : list of str
+        From :data:`hpsearch.diagnostics.CAUSES`, most pressing first: for ``"training"`` any
+        of ``"unstable"``, ``"vanishing_gradients"``, ``"over_regularized"``,
+        ``"not_converged"``, ``"stuck"``, ``"too_small"``; for ``"overfitting"``
+        ``"large_gap"``; empty for ``"none"``.
+    evidence : dict
+        Every number behind the verdict: ``train_score``, ``validation_score``, ``gap``, the
+        references (``baseline_train``, ``baseline_validation``, ``linear_train``,
+        ``linear_validation``, ``reference_train``, ``unit``), the thresholds it was held to
+        (``train_threshold``, ``gap_threshold``), the loss trend (``loss_slope``: relative
+        change per epoch at the end, ``loss_falling_share``, ``loss_rise``,
+        ``loss_oscillation``, ``final_loss``, ``n_epochs``), ``gradient_ratios`` (each
+        layer's RMS gradient over the last layer's), ``convergence_warning``, ``diverged``,
+        ``regularization``, ``capacity``, ``scoring``, ``n_train``, ``n_validation``,
+        ``thresholds``.
+    fixes : list of dict
+        The lecture's fixes for these causes, in order, each a parameter change for
+        ``estimator.set_params`` (keys prefixed with the step name for a pipeline).
+    model : estimator
+        The fitted clone that was diagnosed (its ``history_`` feeds
+        :func:`hpsearch.diagnostics.gradient_flow`).
+    """
+
+    problem: str
+    causes: list
+    evidence: dict
+    fixes: list
+    model: object = field(default=None, repr=False, compare=False)
+
+    def apply(self, estimator, fix=0):
+        """A clone of ``estimator`` with fix number ``fix`` applied (``set_params``)."""
+        if not self.fixes:
+            raise ValueError(f"This diagnosis (problem={self.problem!r}) suggests no fix.")
+        if not isinstance(fix, int) or not 0 <= fix < len(self.fixes):
+            raise ValueError(f"The 'fix' parameter must be an int in the range "
+                             f"[0, {len(self.fixes) - 1}]. Got {fix!r} instead.")
+        return clone(estimator).set_params(**self.fixes[fix])
+
+    def to_dict(self):
+        """Plain data (JSON/YAML-safe): problem, causes, evidence, fixes."""
+        def plain(v):
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [plain(x) for x in v]
+            if isinstance(v, (np.floating, np.integer, np.bool_)):
+                return v.item()
+            return v
+        return plain({"problem": self.problem, "causes": self.causes,
+                      "evidence": self.evidence, "fixes": self.fixes})
+
+    def __str__(self):
+        e = self.evidence
+        head = _HEADS[self.problem](e)
+        parts = [head]
+        if self.causes:
+            why = "; ".join(f"{c.replace('_', ' ')} ({_CAUSE_TEXT[c](e)})" for c in self.causes)
+            parts.append(f"Causes: {why}.")
+        if self.fixes:
+            parts.append("Try, in order: " + "; ".join(describe_fix(f) for f in self.fixes) + ".")
+        parts.append(_AFTER[self.problem])
+        return " ".join(p for p in parts if p)
+
+
+def _f(x):
+    return "nan" if not isinstance(x, (int, float)) or math.isnan(x) else f"{x:.3f}"
+
+
+def _refs(e):
+    return (f"the linear reference scores {_f(e['linear_train'])} and the trivial baseline "
+            f"{_f(e['baseline_train'])} on the same training rows")
+
+
+_HEADS = {
+    "training": lambda e: (
+        f"Training problem: the training {e['scoring']} is {_f(e['train_score'])}, below "
+        f"the threshold {_f(e['train_threshold'])} ({_refs(e)}), so optimize first; "
+        "dropout and regularization will not help."),
+    "overfitting": lambda e: (
+        f"Overfitting: the training {e['scoring']} {_f(e['train_score'])} is good (threshold "
+        f"{_f(e['train_threshold'])}) but the validation {e['scoring']} is "
+        f"{_f(e['validation_score'])}, a gap of {_f(e['gap'])} (large above "
+        f"{_f(e['gap_threshold'])})."),
+    "none": lambda e: (
+        f"No problem: the training {e['scoring']} {_f(e['train_score'])} is good (threshold "
+        f"{_f(e['train_threshold'])}) and the validation {e['scoring']} "
+        f"{_f(e['validation_score'])} is within {_f(e['gap'])} of it (a gap above "
+        f"{_f(e['gap_threshold'])} would be overfitting)."),
+}
+
+
+_AFTER = {
+    "training": "After a fix, diagnose again: the training score must be good before the "
+                "validation score means anything.",
+    "overfitting": "After a fix, diagnose again: the training score must stay good.",
+    "none": "",
+}
+
+
+def _unstable_text(e):
+    if e["diverged"]:
+        return f"training diverged: {e['diverged']}"
+    rise = e["loss_rise"]
+    if rise > 9:
+        return f"the loss ended at {rise + 1:.2g} times its best"
+    if rise > e["thresholds"]["rising"]:
+        return f"the loss ended {rise:.0%} above its best"
+    return f"the loss moved {e['loss_oscillation']:.0%} per epoch, up and down"
+
+
+def _not_converged_text(e):
+    if math.isnan(e["loss_slope"]):
+        return "the estimator warned that it did not converge"
+    return (f"the loss fell in {e['loss_falling_share']:.0%} of the last epochs, "
+            f"{-e['loss_slope']:.2%} per epoch at the end")
+
+
+_CAUSE_TEXT = {
+    "unstable": _unstable_text,
+    "vanishing_gradients": lambda e: (
+        f"the first layer's RMS gradient is {e['gradient_ratios'][0]:.1e} of the last "
+        "layer's"),
+    "over_regularized": lambda e: "active: " + ", ".join(
+        f"{k}={v}" for k, v in e["regularization"].items()),
+    "not_converged": _not_converged_text,
+    "stuck": lambda e: (
+        f"the loss settled near {e['final_loss']:.3g} while the linear reference fits these "
+        f"rows ({_f(e['linear_train'])})"),
+    "too_small": lambda e: e["capacity"],
+    "large_gap": lambda e: f"gap {_f(e['gap'])} > {_f(e['gap_threshold'])}",
+}
+
+
+def default_references(estimator):
+    """The references a score is judged against: ``{"baseline": ..., "linear": ...}``.
+
+    Baseline: ``DummyClassifier(strategy="prior")`` or ``DummyRegressor()`` (mean).
+    Linear: the estimator's own preprocessing steps (for a pipeline), then
+    ``StandardScaler`` and ``LogisticRegression(max_iter=1000)`` or ``Ridge()``.
+    """
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    classifier = is_classifier(estimator)
+    steps = getattr(estimator, "steps", None)
+    pre = [clone(s) for _, s in steps[:-1] if s not in (None, "passthrough")] if steps else []
+    linear = LogisticRegression(max_iter=1000) if classifier else Ridge()
+    return {
+        "baseline": DummyClassifier(strategy="prior") if classifier else DummyRegressor(),
+        "linear": make_pipeline(*pre, StandardScaler(with_mean=not pre), linear),
+    }
+
+
+def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state):
+    if y is None:
+        raise ValueError("The 'y' parameter of diagnose must be the training targets (the "
+                         "recipe compares training and validation scores). Got None instead.")
+    if (X_val is None) != (y_val is None):
+        raise ValueError("The 'X_val' and 'y_val' parameters of diagnose must be given "
+                         "together. Got only "
+                         f"{'X_val' if y_val is None else 'y_val'} instead.")
+    if X_val is not None:
+        return X, X_val, y, y_val
+    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, float) \
+            or not 0 < validation_fraction < 1:
+        raise ValueError("The 'validation_fraction' parameter of diagnose must be a float in "
+                         f"the range (0, 1). Got {validation_fraction!r} instead.")
+    y_arr = np.asarray(y)
+    stratify = y if is_classifier(estimator) and y_arr.ndim == 1 else None
+    try:
+        return train_test_split(X, y, test_size=validation_fraction,
+                                random_state=random_state, stratify=stratify)
+    except ValueError as exc:
+        raise ValueError(
+            f"The validation split of diagnose cannot be drawn: validation_fraction="
+            f"{validation_fraction} of {len(y_arr)} samples ({exc}). Change "
+            "'validation_fraction' or pass X_val and y_val.") from exc
+
+
+def _fit(model, X, y):
+    """Fit, noting a ConvergenceWarning and a diverged training (FloatingPointError)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            model.fit(X, y)
+            diverged = ""
+        except FloatingPointError as exc:  # hpsearch's TrainingDivergedError and the like
+            diverged = str(exc).split(". ")[0]
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return warned, diverged
+
+
+def _score(scorer, model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return float(scorer(model, X, y))
+        except Exception:  # a reference that cannot score this data: no reference
+            return math.nan
+
+
+def _reference_scores(references, X_tr, y_tr, X_va, y_va, scorer):
+    out = {}
+    for name in ("baseline", "linear"):
+        ref = references.get(name)
+        if ref is None:
+            out[name] = (math.nan, math.nan)
+            continue
+        ref = clone(ref)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ref.fit(X_tr, y_tr)
+            except Exception:
+                out[name] = (math.nan, math.nan)
+                continue
+        out[name] = (_score(scorer, ref, X_tr, y_tr), _score(scorer, ref, X_va, y_va))
+    return out
+
+
+def _capacity_text(ctx):
+    sizes = ctx.params.get("hidden_layer_sizes")
+    if DETECTORS["too_small"](ctx):
+        return (f"hidden_layer_sizes={sizes!r} has a layer narrower than the "
+                f"{ctx.n_outputs} outputs")
+    return "the training score stays poor with none of the other causes"
+
+
+def _context(final, curve, thresholds, warned, diverged, linear_fits):
+    """What the detectors see of the fitted final step."""
+    params = final.get_params(deep=False)
+    max_iter, n_iter = params.get("max_iter"), getattr(final, "n_iter_", None)
+    return Context(
+        params=params, thresholds=thresholds,
+        trend=loss_trend(curve, thresholds) if curve is not None else {},
+        ratios=gradient_ratios(final), warned=warned, diverged=bool(diverged),
+        stopped=isinstance(n_iter, (int, np.integer)) and isinstance(max_iter, int)
+        and n_iter < max_iter,
+        n_outputs=getattr(final, "n_outputs_", None), linear_fits=linear_fits, model=final)
+
+
+def _detect(problem, ctx):
+    if problem == "overfitting":
+        return ["large_gap"]
+    return training_causes(ctx) if problem == "training" else []
+
+
+def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
+             validation_fraction=0.2, random_state=None, references=None, thresholds=None):
+    """Apply the lecture's recipe to one model: check training first, then the gap.
+
+    Fits a clone of ``estimator`` on the training part, scores it on the training and the
+    validation part, scores two references on the same split, reads the loss curve and the
+    per-layer gradients the fit recorded, and returns a :class:`Diagnosis`: which side of
+    the recipe the model is on, why, and the lecture's fixes as parameter changes.
+
+    **Poor training and a large gap** (module :mod:`hpsearch.diagnostics._verdict`):
+    with the model's training score :math:`m_{tr}`, the trivial baseline's :math:`b_{tr}`
+    and the linear reference's :math:`l_{tr}` on the same training rows,
+    :math:`R = \\max(b_{tr}, l_{tr})` and the unit
+    :math:`u = \\max(\\max(R, m_{tr}) - b_{tr}, 10^{-3}\\max(1, |b_{tr}|))`:
+
+    * training is poor when :math:`m_{tr} < R - 0.1\\,u` (``thresholds["train"]``);
+    * the gap :math:`m_{tr} - m_{va}` is large when it exceeds :math:`0.1\\,u`
+      (``thresholds["gap"]``);
+    * ``problem`` is ``"training"`` if training is poor, else ``"overfitting"`` if the gap
+      is large, else ``"none"``.
+
+    E.g. on digits (accuracy) :math:`b_{tr} \\approx 0.10, l_{tr} = 1`: training below 0.91
+    is poor, a gap above 0.09 is large.
+
+    **Causes** (for ``"training"``, in this order; thresholds are keys of
+    :data:`hpsearch.diagnostics.THRESHOLDS`), read from the MLP's ``history_`` (hpsearch) or
+    ``loss_curve_`` (scikit-learn); over the last quarter of the epochs (at least 3):
+
+    * ``"unstable"``: the fit diverged, or the last loss is more than 10 % above the best
+      (``"rising"``), or the mean absolute epoch-to-epoch change exceeds 10 % of the loss
+      with at least one step in four going up (``"oscillating"``);
+    * ``"vanishing_gradients"``: the first layer's RMS weight gradient (``grad_norm_0`` over
+      the square root of the layer's size), geometric mean over the window, is below
+      ``1e-2`` of the output layer's (``"vanishing"``);
+    * ``"over_regularized"``: ``dropout``, ``input_dropout`` or ``l1`` above 0, an MLP's
+      ``alpha`` above ``1e-2`` (``"regularized"``), or an MLP's ``early_stopping``;
+    * ``"not_converged"``: the loss fell in at least 80 % of the window's epochs
+      (``"falling"``) and the estimator ran all ``max_iter`` epochs; for estimators without
+      a loss curve, a ``ConvergenceWarning`` during fit;
+    * ``"stuck"``: an MLP with none of the causes above, no layer narrower than the outputs,
+      and a linear reference that trains well (its training score reaches the threshold):
+      not capacity but an optimizer stuck on a plateau or with saturated units;
+    * ``"too_small"``: a hidden layer narrower than the number of outputs, or none of the
+      causes above (and not ``"stuck"``).
+
+    For ``"overfitting"`` the cause is ``"large_gap"``.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+        Not fitted in place: a clone is fitted (kept as ``Diagnosis.model``).
+    X, y : array-like
+        The training data. The validation part is carved from it unless ``X_val, y_val``
+        are given (the lecture: the validation set comes from the training data, never
+        from the test set).
+    X_val, y_val : array-like, default=None
+        An explicit validation set (then all of ``X, y`` is used for training).
+    scoring : str or callable, default=None
+        A scikit-learn scorer (greater is better); default ``estimator.score``.
+    validation_fraction : float in (0, 1), default=0.2
+        Share of ``X, y`` held out for validation (stratified for classifiers).
+    random_state : int or None, default=None
+        Seed of the validation split.
+    references : dict, default=None
+        Override ``"baseline"`` and/or ``"linear"`` of :func:`default_references` with
+        unfitted estimators (None drops that reference).
+    thresholds : dict, default=None
+        Override entries of :data:`hpsearch.diagnostics.THRESHOLDS`.
+
+    Returns
+    -------
+    Diagnosis
+        ``str(diagnosis)`` is a short paragraph; ``diagnosis.apply(estimator)`` applies the
+        first fix.
+    """
+    thresholds = check_thresholds(thresholds)
+    refs = default_references(estimator)
+    if references is not None:
+        unknown = set(references) - set(refs)
+        if unknown:
+            raise ValueError(f"The 'references' parameter of diagnose takes the keys "
+                             f"['baseline', 'linear']. Got {sorted(unknown)} instead.")
+        refs.update(references)
+    X_tr, X_va, y_tr, y_va = _split(estimator, X, y, X_val, y_val, validation_fraction,
+                                    random_state)
+    scorer = check_scoring(estimator, scoring=scoring)
+    model = clone(estimator)
+    warned, diverged = _fit(model, X_tr, y_tr)
+    m_tr = math.nan if diverged else float(scorer(model, X_tr, y_tr))
+    m_va = math.nan if diverged else float(scorer(model, X_va, y_va))
+    ref = _reference_scores(refs, X_tr, y_tr, X_va, y_va, scorer)
+    problem, evidence = score_verdict(m_tr, m_va, ref["baseline"][0], ref["linear"][0],
+                                      thresholds)
+
+    final, prefix = final_step(model)
+    curve = loss_curve(final)
+    ctx = _context(final, curve, thresholds, warned, diverged,
+                   linear_fits=math.isfinite(ref["linear"][0])
+                   and ref["linear"][0] >= evidence["train_threshold"])
+    params, trend = ctx.params, ctx.trend
+    causes = _detect(problem, ctx)
+    evidence.update({
+        "baseline_train": ref["baseline"][0], "baseline_validation": ref["baseline"][1],
+        "linear_train": ref["linear"][0], "linear_validation": ref["linear"][1],
+        "final_loss": float(curve[-1]) if curve is not None and curve.size else math.nan,
+        "loss_slope": trend.get("slope", math.nan),
+        "loss_falling_share": trend.get("falling_share", math.nan),
+        "loss_rise": trend.get("rise", math.nan),
+        "loss_oscillation": trend.get("oscillation", math.nan),
+        "n_epochs": trend.get("n_epochs", getattr(final, "n_iter_", None)),
+        "gradient_ratios": ctx.ratios, "convergence_warning": warned, "diverged": diverged,
+        "regularization": active_regularization(params, thresholds),
+        "capacity": _capacity_text(ctx),
+        "scoring": scoring if isinstance(scoring, str) else "score",
+        "n_train": int(len(y_tr)), "n_validation": int(len(y_va)),
+        "thresholds": thresholds,
+    })
+    return Diagnosis(problem=problem, causes=causes, evidence=evidence,
+                     fixes=fixes_for(causes, ctx, prefix), model=model)

@@ -1,0 +1,71 @@
+"""A "Diagnosis" section for a study report (Markdown), with its two plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._curves import final_step, gradient_ratios
+from ._plots import gradient_flow, recipe_map
+from ._results import diagnose_results
+from ._verdict import check_thresholds
+
+__all__ = ["report_section"]
+
+
+def _count_line(labels):
+    meaning = {"training": "poor on their training folds (optimize first)",
+               "overfitting": "good on training, much worse on validation",
+               "none": "good on both", "failed": "failed"}
+    return [f"- {labels.count(k)} candidate(s) {text}" for k, text in meaning.items()
+            if labels.count(k)]
+
+
+def report_section(cv_results, out_dir, *, best_model=None, metric="score", references=None,
+                   thresholds=None, plots_dir="plots"):
+    """Markdown of a report's "Diagnosis" section; writes its plots under ``out_dir``.
+
+    With train scores in ``cv_results`` (``return_train_score``): the candidates' labels
+    (:func:`hpsearch.diagnostics.diagnose_results`), its notes (e.g. deeper candidates
+    training worse) and the recipe map (``<plots_dir>/recipe_map.png``). Without them, one
+    line saying how to get them. With ``best_model`` (a fitted hpsearch MLP or a pipeline
+    ending in one): its gradient flow (``<plots_dir>/gradient_flow.png``) and the first
+    layer's gradient relative to the output layer's.
+
+    Returns
+    -------
+    str
+        The section, starting with ``## Diagnosis``.
+    """
+    thresholds = check_thresholds(thresholds)
+    out_dir = Path(out_dir)
+    lines = ["## Diagnosis (the lecture's recipe)", "",
+             "First check the training score: poor training is an optimization problem "
+             "(activation, adaptive learning rate), only good training with poor validation is "
+             "overfitting (early stopping, regularization, dropout).", ""]
+    if f"mean_train_{metric}" in cv_results:
+        result = diagnose_results(cv_results, metric=metric, references=references,
+                                  thresholds=thresholds)
+        e = result.evidence
+        lines += _count_line(result.labels)
+        lines += [f"- thresholds: training {metric} below {e['train_threshold']:.4g} is poor; "
+                  f"a train - validation gap above {e['gap_threshold']:.4g} is large", ""]
+        lines += [*(f"> {note}" for note in result.notes), ""] if result.notes else []
+        rel = f"{plots_dir}/recipe_map.png"
+        recipe_map(cv_results, out_dir / rel, metric=metric, references=references,
+                   thresholds=thresholds)
+        lines += ["### Recipe map", "", f"![Recipe map]({rel})", ""]
+    else:
+        lines += ["Train scores were not kept: set `return_train_score: true` to label every "
+                  "candidate (training / overfitting / none) and draw the recipe map.", ""]
+    if best_model is not None:
+        rel = f"{plots_dir}/gradient_flow.png"
+        if gradient_flow(best_model, out_dir / rel) is not None:
+            ratios = gradient_ratios(final_step(best_model)[0])
+            lines += ["### Gradient flow of the best model", ""]
+            if ratios:
+                verdict = "vanishing" if ratios[0] < thresholds["vanishing"] else "healthy"
+                lines += [f"First layer's RMS gradient / output layer's (last epochs): "
+                          f"{ratios[0]:.2g} ({verdict}; vanishing below "
+                          f"{thresholds['vanishing']:g}).", ""]
+            lines += [f"![Gradient flow]({rel})", ""]
+    return "\n".join(lines)

@@ -1,0 +1,100 @@
+"""The score half of the recipe (LECTURE.md §4): is the training score poor, is the gap large?
+
+One rule, used by :func:`hpsearch.diagnose` (one model, one split) and by
+:func:`hpsearch.diagnostics.diagnose_results` (every candidate of a search).
+
+Notation (scores are "greater is better", as scikit-learn scorers): on the training part
+the model scores :math:`m_{tr}`, the trivial baseline :math:`b_{tr}` and the linear
+reference :math:`l_{tr}`; on the validation part :math:`m_{va}`.
+
+.. math::
+
+    R = \\max(b_{tr}, l_{tr}) \\qquad
+    u = \\max\\bigl(\\max(R, m_{tr}) - b_{tr},\\; 10^{-3}\\max(1, |b_{tr}|)\\bigr)
+
+* :math:`R` is the *training reference*: the better of the two reference models.
+* :math:`u` is the *unit*: the largest improvement over the trivial baseline seen on the
+  training data (floored so that a task where nothing beats the baseline does not turn noise
+  into a verdict).
+* training is **poor** when :math:`m_{tr} < R - \\tau_{train}\\,u`: the model fits its own
+  training rows worse than the linear reference, by more than :math:`\\tau_{train}` units;
+* the gap :math:`g = m_{tr} - m_{va}` is **large** when :math:`g > \\tau_{gap}\\,u`;
+* problem: ``"training"`` if training is poor (whatever the validation score: the recipe
+  checks training first), else ``"overfitting"`` if the gap is large, else ``"none"``.
+
+Defaults: :math:`\\tau_{train} = \\tau_{gap} = 0.1`. Example, digits (10 balanced classes,
+accuracy): :math:`b_{tr} \\approx 0.10`, :math:`l_{tr} = 1.0`, so :math:`u = 0.9`, training
+is poor below 0.91 and a gap above 0.09 is large.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["THRESHOLDS", "check_thresholds", "score_verdict"]
+
+#: Default thresholds of the recipe (each documented where it is used).
+THRESHOLDS = {
+    # score rule (this module)
+    "train": 0.1,          # tau_train: poor training is this many units below R
+    "gap": 0.1,            # tau_gap: a large gap is more than this many units
+    # curve rules (hpsearch.diagnostics._curves)
+    "vanishing": 1e-2,     # first layer's RMS gradient below this fraction of the last layer's
+    "falling": 0.8,        # share of the last window's epochs whose loss fell: still falling
+    "slow": 1e-2,          # relative loss decrease per epoch below which training is "slow"
+    "rising": 0.1,         # final loss more than this fraction above the best loss: rising
+    "oscillating": 0.1,    # mean |epoch-to-epoch change| / mean loss above this: oscillating
+    "regularized": 1e-2,   # alpha above this (or any dropout / l1) counts as regularized
+    "deeper": 0.1,         # deeper-worse note: deeper best train score this many units lower
+}
+
+
+def check_thresholds(thresholds):
+    """Merge user overrides into :data:`THRESHOLDS`; unknown keys or bad values raise."""
+    merged = dict(THRESHOLDS)
+    for key, value in (thresholds or {}).items():
+        if key not in THRESHOLDS:
+            raise ValueError(
+                f"The 'thresholds' parameter got an unknown key {key!r}; the keys are "
+                f"{sorted(THRESHOLDS)}.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value <= 0:
+            raise ValueError(
+                f"The 'thresholds' parameter's {key!r} must be a float in the range (0, inf). "
+                f"Got {value!r} instead.")
+        merged[key] = float(value)
+    return merged
+
+
+def _finite(x):
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def score_verdict(train, validation, baseline_train, linear_train, thresholds, best_train=None):
+    """Apply the score rule of this module; returns ``(problem, evidence)``.
+
+    ``linear_train`` may be None or NaN (no linear reference): then :math:`R = b_{tr}`.
+    A non-finite ``train`` score (the fit failed or diverged) counts as poor training.
+    ``best_train`` replaces :math:`m_{tr}` in the unit (a search passes its best candidate's
+    training score, so that every candidate is held to the same thresholds).
+    """
+    refs = [x for x in (baseline_train, linear_train) if _finite(x)]
+    reference = max(refs) if refs else math.nan
+    base = baseline_train if _finite(baseline_train) else reference
+    top_model = train if best_train is None else best_train
+    top = max(reference, top_model) if _finite(top_model) else reference
+    floor = 1e-3 * max(1.0, abs(base)) if _finite(base) else 1e-3
+    unit = max(top - base, floor) if _finite(top - base) else floor
+    train_threshold = reference - thresholds["train"] * unit
+    gap = train - validation if _finite(train) and _finite(validation) else math.nan
+    gap_threshold = thresholds["gap"] * unit
+    poor_training = not _finite(train) or (_finite(train_threshold) and train < train_threshold)
+    large_gap = _finite(gap) and gap > gap_threshold
+    problem = "training" if poor_training else "overfitting" if large_gap else "none"
+    evidence = {
+        "train_score": train, "validation_score": validation, "gap": gap,
+        "reference_train": reference, "unit": unit,
+        "train_threshold": train_threshold, "gap_threshold": gap_threshold,
+        "poor_training": bool(poor_training), "large_gap": bool(large_gap),
+    }
+    return problem, evidence

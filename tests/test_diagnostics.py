@@ -1,0 +1,313 @@
+"""The lecture's recipe (LECTURE.md §4) as a tool: constructed cases with known answers."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits, make_classification, make_regression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+import hpsearch
+from hpsearch import Diagnosis, MLPClassifier, diagnose
+from hpsearch.diagnostics import CAUSES, FIXES, THRESHOLDS
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """750 standardized digits: small enough that every diagnosis takes well under a second."""
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X)[:750], y[:750]
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    """200 rows, 20 features, 20 % flipped labels: a wide unregularized net memorizes it."""
+    return make_classification(n_samples=200, n_features=20, n_informative=5, flip_y=0.2,
+                               random_state=0)
+
+
+def deep_sigmoid_tiny_init():
+    return MLPClassifier((32,) * 5, activation="sigmoid", init="normal", solver="sgd",
+                         learning_rate_init=0.1, max_iter=30, random_state=0)
+
+
+def huge_learning_rate():
+    return MLPClassifier((64,), solver="sgd", learning_rate_init=5.0, max_iter=30, random_state=0)
+
+
+def tiny_learning_rate():
+    return MLPClassifier((64,), learning_rate_init=1e-4, max_iter=30, random_state=0)
+
+
+def two_epochs():
+    return MLPClassifier((64,), max_iter=2, random_state=0)
+
+
+def good_mlp():
+    return MLPClassifier((64,), max_iter=60, random_state=0)
+
+
+def wide_unregularized():
+    return MLPClassifier((256,), alpha=0.0, max_iter=300, random_state=0)
+
+
+# (estimator factory, data fixture, problem, the cause that must be first, the first fix)
+CASES = {
+    "deep_sigmoid_tiny_init": (deep_sigmoid_tiny_init, "digits", "training",
+                               "vanishing_gradients", {"activation": "relu", "init": "he"}),
+    "huge_learning_rate": (huge_learning_rate, "digits", "training", "unstable",
+                           {"learning_rate_init": 0.5}),
+    "tiny_learning_rate": (tiny_learning_rate, "digits", "training", "not_converged",
+                           {"learning_rate_init": 1e-3}),
+    "two_epochs": (two_epochs, "digits", "training", "not_converged", {"max_iter": 200}),
+    "heavy_dropout": (lambda: MLPClassifier((64,), dropout=0.6, input_dropout=0.5, max_iter=30,
+                                            random_state=0),
+                      "digits", "training", "over_regularized",
+                      {"dropout": 0.0, "input_dropout": 0.0}),
+    "bottleneck": (lambda: MLPClassifier((4,), activation="tanh", max_iter=100, random_state=0),
+                   "digits", "training", "not_converged", {"learning_rate_init": 0.01}),
+    # adam at 100x its default step saturates the sigmoids: the loss sits at log(10) while the
+    # gradients no longer vanish; a wide net and a linear model that fits: stuck, not too small
+    "saturated_adam": (lambda: deep_sigmoid_tiny_init().set_params(solver="adam"), "digits",
+                       "training", "stuck", {"activation": "relu", "init": "he"}),
+    "wide_unregularized_mlp": (wide_unregularized, "noisy", "overfitting", "large_gap",
+                               {"early_stopping": True}),
+    "one_nearest_neighbour": (lambda: KNeighborsClassifier(1), "noisy", "overfitting",
+                              "large_gap", {"n_neighbors": 5}),
+    "unpruned_tree": (lambda: DecisionTreeClassifier(random_state=0), "noisy", "overfitting",
+                      "large_gap", {"max_depth": 4}),
+    "good_mlp": (good_mlp, "digits", "none", None, None),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_constructed_case_is_diagnosed(name, request):
+    make, data, problem, first_cause, first_fix = CASES[name]
+    X, y = request.getfixturevalue(data)
+    d = diagnose(make(), X, y, random_state=0)
+    assert isinstance(d, Diagnosis)
+    assert d.problem == problem, str(d)
+    assert set(d.causes) <= set(CAUSES)
+    if first_cause is None:
+        assert d.causes == [] and d.fixes == []
+    else:
+        assert d.causes[0] == first_cause, str(d)
+        assert d.fixes[0] == first_fix, str(d)
+    # every fix is a valid parameter change of the estimator
+    for fix in d.fixes:
+        make().set_params(**fix)
+
+
+def test_bottleneck_is_too_small(digits):
+    X, y = digits
+    d = diagnose(CASES["bottleneck"][0](), X, y, random_state=0)
+    assert "too_small" in d.causes
+    assert {"hidden_layer_sizes": (20,)} in d.fixes
+    assert "narrower than the 10 outputs" in str(d)
+
+
+def test_vanishing_gradients_evidence(digits):
+    X, y = digits
+    d = diagnose(deep_sigmoid_tiny_init(), X, y, random_state=0)
+    ratios = d.evidence["gradient_ratios"]
+    assert len(ratios) == 6 and ratios[-1] == pytest.approx(1.0)
+    assert ratios[0] < 1e-6                         # many orders of magnitude
+    assert np.all(np.diff(np.log(ratios)) > 0)      # shrinking layer by layer towards the input
+    # the deep sigmoid from the lecture test (Glorot init) vanishes too, less dramatically
+    glorot = MLPClassifier((32,) * 6, activation="sigmoid", init="glorot", solver="momentum",
+                           learning_rate_init=0.01, max_iter=20, random_state=0)
+    d2 = diagnose(glorot, X, y, random_state=0)
+    assert d2.problem == "training" and d2.causes[0] == "vanishing_gradients"
+    # a healthy ReLU net is far from the threshold
+    ok = diagnose(good_mlp(), X, y, random_state=0).evidence["gradient_ratios"]
+    assert ok[0] > 10 * THRESHOLDS["vanishing"]
+
+
+def test_training_diverged_is_unstable(digits):
+    X, y = digits
+    est = MLPClassifier((64,), solver="sgd", learning_rate_init=100.0, max_iter=30, random_state=0)
+    d = diagnose(est, X, y, random_state=0)
+    assert d.problem == "training" and d.causes[0] == "unstable"
+    assert d.evidence["diverged"].startswith("The training loss became")
+    assert math.isnan(d.evidence["train_score"])
+    assert "diverged" in str(d)
+
+
+@pytest.mark.parametrize("name", ["deep_sigmoid_tiny_init", "huge_learning_rate",
+                                  "tiny_learning_rate", "two_epochs", "heavy_dropout",
+                                  "bottleneck"])
+def test_first_fix_removes_the_training_problem(name, request):
+    make, data, *_ = CASES[name]
+    X, y = request.getfixturevalue(data)
+    d = diagnose(make(), X, y, random_state=0)
+    after = diagnose(d.apply(make()), X, y, random_state=0)
+    assert after.problem == "none", str(after)
+
+
+def test_generic_good_model_is_none():
+    # logistic regression on breast cancer: training good and the gap small -> no problem
+    X, y = load_breast_cancer(return_X_y=True)
+    d = diagnose(LogisticRegression(max_iter=2000), StandardScaler().fit_transform(X), y,
+                 random_state=0)
+    assert d.problem == "none" and d.fixes == []
+    assert d.evidence["gap"] <= d.evidence["gap_threshold"]
+
+
+def test_thresholds_follow_the_documented_rule(digits):
+    X, y = digits
+    e = diagnose(good_mlp(), X, y, random_state=0).evidence
+    reference = max(e["baseline_train"], e["linear_train"])
+    unit = max(reference, e["train_score"]) - e["baseline_train"]
+    assert e["unit"] == pytest.approx(unit)
+    assert e["train_threshold"] == pytest.approx(reference - THRESHOLDS["train"] * unit)
+    assert e["gap_threshold"] == pytest.approx(THRESHOLDS["gap"] * unit)
+    assert e["gap"] == pytest.approx(e["train_score"] - e["validation_score"])
+    # digits: baseline ~0.1, logistic regression fits its training rows perfectly
+    assert 0.08 < e["baseline_train"] < 0.12 and e["linear_train"] == 1.0
+    assert e["n_train"] == 600 and e["n_validation"] == 150
+
+
+def test_thresholds_can_be_overridden(noisy):
+    X, y = noisy
+    strict = diagnose(KNeighborsClassifier(1), X, y, random_state=0, thresholds={"gap": 10.0})
+    assert strict.problem == "none"
+
+
+def test_deterministic(digits):
+    X, y = digits
+    a = diagnose(deep_sigmoid_tiny_init(), X, y, random_state=0)
+    b = diagnose(deep_sigmoid_tiny_init(), X, y, random_state=0)
+    assert a == b and str(a) == str(b)
+
+
+def test_str_reads_as_a_paragraph(digits, noisy):
+    X, y = digits
+    text = str(diagnose(deep_sigmoid_tiny_init(), X, y, random_state=0))
+    assert text.startswith("Training problem: the training score is 0.")
+    assert "dropout and regularization will not help" in text
+    assert "vanishing gradients (the first layer's RMS gradient is" in text
+    assert "Try, in order: activation='relu', init='he';" in text
+    assert "\n" not in text
+    text = str(diagnose(KNeighborsClassifier(1), *noisy, random_state=0))
+    assert text.startswith("Overfitting: the training score 1.000 is good")
+    assert "Try, in order: n_neighbors=5" in text
+    text = str(diagnose(good_mlp(), X, y, random_state=0))
+    assert text.startswith("No problem:") and "Try" not in text
+
+
+def test_pipeline_fixes_are_prefixed(digits):
+    X, y = digits
+    pipe = make_pipeline(StandardScaler(), deep_sigmoid_tiny_init())
+    d = diagnose(pipe, X, y, random_state=0)
+    assert d.problem == "training" and d.causes[0] == "vanishing_gradients"
+    assert d.fixes[0] == {"mlpclassifier__activation": "relu", "mlpclassifier__init": "he"}
+    assert d.apply(pipe)[-1].activation == "relu"
+    assert d.evidence["linear_train"] == 1.0     # the reference reuses the pipeline's scaler
+
+
+def test_sklearn_mlp_uses_its_loss_curve(digits):
+    X, y = digits
+    d = diagnose(SkMLPClassifier((64,), max_iter=2, random_state=0), X, y, random_state=0)
+    assert d.problem == "training" and d.causes == ["not_converged"]
+    assert d.evidence["gradient_ratios"] is None    # sklearn records no gradient norms
+    assert d.fixes[0] == {"max_iter": 200}
+
+
+def test_generic_estimator_convergence_warning(digits):
+    X, y = digits
+    d = diagnose(LogisticRegression(max_iter=1), X, y, random_state=0)
+    assert d.evidence["convergence_warning"] is True
+    assert d.problem == "training" and "not_converged" in d.causes
+    assert {"max_iter": 200} in d.fixes
+
+
+def test_regressors():
+    X, y = make_regression(n_samples=200, n_features=10, noise=10, random_state=0)
+    assert diagnose(Ridge(), X, y, random_state=0).problem == "none"
+    tree = diagnose(DecisionTreeRegressor(random_state=0), X, y, random_state=0)
+    assert tree.problem == "overfitting" and tree.fixes[0] == {"max_depth": 6}
+    assert tree.evidence["baseline_train"] == pytest.approx(0.0)   # R² of the mean
+
+
+def test_explicit_validation_set(noisy):
+    X, y = noisy
+    d = diagnose(KNeighborsClassifier(1), X[:150], y[:150], X_val=X[150:], y_val=y[150:])
+    assert d.evidence["n_train"] == 150 and d.evidence["n_validation"] == 50
+    assert d.problem == "overfitting"
+
+
+def test_scoring_and_references(noisy):
+    X, y = noisy
+    d = diagnose(KNeighborsClassifier(1), X, y, random_state=0, scoring="balanced_accuracy",
+                 references={"linear": None})
+    assert d.evidence["scoring"] == "balanced_accuracy"
+    assert math.isnan(d.evidence["linear_train"])
+    assert d.evidence["baseline_train"] == pytest.approx(0.5)
+    assert d.problem == "overfitting"
+
+
+def test_to_dict_is_json(digits):
+    X, y = digits
+    d = diagnose(two_epochs(), X, y, random_state=0)
+    data = json.loads(json.dumps(d.to_dict()))
+    assert data["problem"] == "training" and data["fixes"][0] == {"max_iter": 200}
+
+
+def test_exported_and_documented():
+    assert hpsearch.diagnose is diagnose and hpsearch.Diagnosis is Diagnosis
+    assert set(FIXES) == set(CAUSES)
+    for name in ("vanishing_gradients", "not_converged", "unstable", "too_small", "large_gap"):
+        assert name in CAUSES and name in diagnose.__doc__
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"validation_fraction": 1.5}, "The 'validation_fraction' parameter of diagnose must be a "
+                                   "float in the range (0, 1). Got 1.5 instead."),
+    ({"validation_fraction": 0.001}, "validation_fraction=0.001 of 200 samples"),
+    ({"y": None}, "The 'y' parameter of diagnose must be the training targets"),
+    ({"X_val": np.zeros((2, 20))}, "The 'X_val' and 'y_val' parameters of diagnose must be "
+                                   "given together. Got only X_val instead."),
+    ({"thresholds": {"gapp": 0.1}}, "The 'thresholds' parameter got an unknown key 'gapp'"),
+    ({"thresholds": {"gap": -1}}, "The 'thresholds' parameter's 'gap' must be a float in the "
+                                  "range (0, inf). Got -1 instead."),
+    ({"references": {"dummy": None}}, "The 'references' parameter of diagnose takes the keys "
+                                      "['baseline', 'linear']. Got ['dummy'] instead."),
+])
+def test_bad_input_names_the_parameter(noisy, kwargs, message):
+    X, y = noisy
+    kwargs = {"y": y, **kwargs}
+    with pytest.raises(ValueError) as info:
+        diagnose(KNeighborsClassifier(1), X, **kwargs)
+    assert message in str(info.value)
+
+
+def test_apply_checks_the_fix_index(noisy):
+    X, y = noisy
+    d = diagnose(KNeighborsClassifier(1), X, y, random_state=0)
+    with pytest.raises(ValueError, match=r"The 'fix' parameter must be an int in the range"):
+        d.apply(KNeighborsClassifier(1), fix=5)
+    none = diagnose(LogisticRegression(), *load_breast_cancer(return_X_y=True),
+                    random_state=0, thresholds={"train": 10.0, "gap": 10.0})
+    with pytest.raises(ValueError, match="suggests no fix"):
+        none.apply(LogisticRegression())
+
+
+def test_recheck_training_after_an_overfitting_fix(noisy):
+    # LECTURE.md §4: after any fix, check training again. Early stopping on 16 noisy validation
+    # rows stops the wide net almost at once: the training score collapses, and the recipe
+    # says so (over_regularized by early stopping) and asks for more patience.
+    X, y = noisy
+    d = diagnose(wide_unregularized(), X, y, random_state=0)
+    assert d.problem == "overfitting" and d.fixes[0] == {"early_stopping": True}
+    after = diagnose(d.apply(wide_unregularized()), X, y, random_state=0)
+    assert after.problem == "training" and after.causes == ["over_regularized"]
+    assert after.evidence["regularization"] == {"early_stopping": True}
+    assert after.fixes[0] == {"n_iter_no_change": 30}

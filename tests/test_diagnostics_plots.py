@@ -1,0 +1,67 @@
+"""Smoke tests of the recipe's plots (PNG files written to tmp_path)."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
+
+from hpsearch import MLPClassifier, diagnose
+from hpsearch.diagnostics import gradient_flow, recipe_map
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+PNG = b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def deep_sigmoid():
+    X, y = load_digits(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X)[:500], y[:500]
+    est = MLPClassifier((16,) * 4, activation="sigmoid", init="normal", solver="sgd",
+                        learning_rate_init=0.1, max_iter=10, random_state=0)
+    return diagnose(est, X, y, random_state=0)
+
+
+def test_recipe_map_of_a_search(tmp_path):
+    cv = {"params": [{"hidden_layer_sizes": (8,)}, {"hidden_layer_sizes": (8,) * 4}, {}, {}],
+          "mean_train_score": np.array([0.99, 0.4, 1.0, np.nan]),
+          "mean_test_score": np.array([0.95, 0.38, 0.7, np.nan])}
+    refs = {"baseline": {"train_score": 0.1, "test_score": 0.1},
+            "linear": {"train_score": 1.0, "test_score": 0.93}}
+    path = recipe_map(cv, tmp_path / "plots" / "recipe_map.png", references=refs)
+    assert path.read_bytes().startswith(PNG)
+    assert recipe_map(cv, tmp_path / "self.png").stat().st_size > 1000   # no references
+
+
+def test_recipe_map_and_gradient_flow_of_a_diagnosis(tmp_path, deep_sigmoid):
+    assert recipe_map(deep_sigmoid, tmp_path / "one.png").read_bytes().startswith(PNG)
+    path = gradient_flow(deep_sigmoid, tmp_path / "flow.png")
+    assert path.read_bytes().startswith(PNG)
+    assert gradient_flow(deep_sigmoid.model, tmp_path / "flow2.png").exists()
+
+
+def test_gradient_flow_without_history_is_none(tmp_path):
+    X, y = load_digits(return_X_y=True)
+    knn = KNeighborsClassifier().fit(X[:50], y[:50])
+    assert gradient_flow(knn, tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_report_section(tmp_path, deep_sigmoid):
+    import pandas as pd
+
+    from hpsearch.diagnostics import report_section
+
+    cv = pd.DataFrame({"params": [{"hidden_layer_sizes": (8,)}, {"hidden_layer_sizes": (8,) * 4}],
+                       "mean_train_score": [0.99, 0.4], "mean_test_score": [0.95, 0.38]})
+    text = report_section(cv, tmp_path, best_model=deep_sigmoid.model)
+    assert text.startswith("## Diagnosis (the lecture's recipe)")
+    assert "- 1 candidate(s) poor on their training folds (optimize first)" in text
+    assert "> Deeper candidates train worse" in text
+    assert "![Recipe map](plots/recipe_map.png)" in text
+    assert "(vanishing; vanishing below 0.01)" in text
+    assert (tmp_path / "plots" / "recipe_map.png").exists()
+    assert (tmp_path / "plots" / "gradient_flow.png").exists()
+    text = report_section(cv.drop(columns="mean_train_score"), tmp_path / "b")
+    assert "set `return_train_score: true`" in text and "Recipe map" not in text

@@ -1,0 +1,114 @@
+"""The recipe over a search: the ``diagnosis`` column and the deeper-worse note (seed 003)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.preprocessing import StandardScaler
+
+from hpsearch import GridSearchCV, MLPClassifier
+from hpsearch.diagnostics import diagnose_results, reference_scores
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+# digits-like references: baseline 0.1, logistic regression fits its training folds
+REFS = {"baseline": {"train_score": 0.1, "test_score": 0.1},
+        "linear": {"train_score": 1.0, "test_score": 0.95}}
+
+
+def results(rows):
+    """A cv_results_ dict from (params, mean_train, mean_test) rows."""
+    return {"params": [r[0] for r in rows],
+            "mean_train_score": np.array([r[1] for r in rows], dtype=float),
+            "mean_test_score": np.array([r[2] for r in rows], dtype=float)}
+
+
+def test_labels_follow_the_documented_rule():
+    # unit = 1.0 - 0.1 = 0.9: training poor below 0.91, a gap above 0.09 is large
+    cv = results([({"a": 1}, 0.99, 0.95), ({"a": 2}, 0.50, 0.49), ({"a": 3}, 1.0, 0.80),
+                  ({"a": 4}, 0.909, 0.90), ({"a": 5}, 0.95, 0.87), ({"a": 6}, math.nan, 0.5)])
+    r = diagnose_results(cv, references=REFS)
+    assert r.labels == ["none", "training", "overfitting", "training", "none", "failed"]
+    assert r.evidence["unit"] == pytest.approx(0.9)
+    assert r.evidence["train_threshold"] == pytest.approx(0.91)
+    assert r.evidence["gap_threshold"] == pytest.approx(0.09)
+    assert str(r).startswith("6 candidates: 2 training, 1 overfitting, 2 none, 1 failed.")
+
+
+def test_dataframe_and_multimetric_input():
+    df = pd.DataFrame({"params": [{"a": 1}, {"a": 2}], "mean_train_acc": [1.0, 0.3],
+                       "mean_test_acc": [0.7, 0.3]})
+    refs = {"baseline": {"train_acc": 0.1}, "linear": {"train_acc": 1.0}}
+    assert diagnose_results(df, metric="acc", references=refs).labels == ["overfitting",
+                                                                          "training"]
+
+
+def test_without_references_the_search_judges_itself():
+    cv = results([({"a": 1}, 0.99, 0.95), ({"a": 2}, 0.50, 0.49), ({"a": 3}, 1.0, 0.80)])
+    r = diagnose_results(cv)
+    assert r.labels == ["none", "training", "overfitting"]
+    assert r.evidence["references"] == "candidates"
+    assert r.evidence["baseline_train"] == 0.49 and r.evidence["reference_train"] == 1.0
+    assert "No reference scores were given" in r.notes[0]
+
+
+def test_deeper_worse_on_training_is_noted():
+    cv = results([({"hidden_layer_sizes": (64,)}, 0.99, 0.95),
+                  ({"hidden_layer_sizes": (64, 64)}, 0.98, 0.95),
+                  ({"hidden_layer_sizes": (64,) * 6}, 0.40, 0.38),
+                  ({"hidden_layer_sizes": (64,) * 6}, 0.45, 0.41)])
+    r = diagnose_results(cv, references=REFS)
+    assert r.evidence["best_train_by_depth"] == {1: 0.99, 2: 0.98, 6: 0.45}
+    (note,) = r.notes
+    assert note.startswith("Deeper candidates train worse: the best training score is 0.990 "
+                           "with 1 hidden layer, only 0.450 with 6.")
+    assert "optimization problem, not overfitting (seed 003)" in note
+    # a pipeline's step-prefixed parameter counts too; no note when deeper trains as well
+    cv = results([({"model__hidden_layer_sizes": [8]}, 0.99, 0.9),
+                  ({"model__hidden_layer_sizes": [8, 8]}, 0.99, 0.9)])
+    assert diagnose_results(cv, references=REFS).notes == []
+
+
+def test_needs_train_scores():
+    cv = {"params": [{}], "mean_test_score": np.array([0.5])}
+    with pytest.raises(ValueError, match="fit the search with return_train_score=True"):
+        diagnose_results(cv)
+
+
+def test_real_search_deep_sigmoid_vs_shallow():
+    X, y = load_digits(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X)[:500], y[:500]
+    est = MLPClassifier(max_iter=20, solver="momentum", learning_rate_init=0.01, init="glorot",
+                        random_state=0)
+    grid = {"hidden_layer_sizes": [(32,), (32,) * 6], "activation": ["sigmoid", "relu"]}
+    search = GridSearchCV(est, grid, cv=3, return_train_score=True, progress=False).fit(X, y)
+    refs = reference_scores(est, X, y, cv=3)
+    assert refs["baseline"]["train_score"] == pytest.approx(0.106, abs=0.01)
+    assert refs["linear"]["train_score"] == 1.0
+    r = diagnose_results(search.cv_results_, references=refs)
+    labels = dict(zip([(len(p["hidden_layer_sizes"]), p["activation"])
+                       for p in search.cv_results_["params"]], r.labels))
+    assert labels[(6, "sigmoid")] == "training" and labels[(1, "relu")] == "none"
+    assert any(n.startswith("Deeper candidates train worse") for n in r.notes)
+
+
+def test_diagnosis_column_as_a_search_hook_would_call_it():
+    from sklearn.model_selection import StratifiedKFold
+
+    from hpsearch.diagnostics import diagnosis_column
+
+    X, y = load_digits(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X)[:300], y[:300]
+    splits = list(StratifiedKFold(3).split(X, y))
+    est = MLPClassifier(max_iter=100, random_state=0)
+    grid = {"hidden_layer_sizes": [(2,), (32,)]}
+    search = GridSearchCV(est, grid, cv=splits, scoring=["accuracy", "balanced_accuracy"],
+                          refit="accuracy", return_train_score=True, progress=False).fit(X, y)
+    labels, result = diagnosis_column(search.cv_results_, est, X, y, cv=splits,
+                                      scoring=["accuracy", "balanced_accuracy"],
+                                      refit="accuracy")
+    assert labels.dtype == object and list(labels) == ["training", "none"]
+    assert result.evidence["references"] == "given"
+    assert result.evidence["linear_train"] == 1.0
