@@ -44,10 +44,10 @@ class Dense:
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.param_specs = [("W", (self.n_in, self.n_out), True), ("b", (self.n_out,), False)]
 
-    def workspace(self, capacity, dtype):
+    def workspace(self, capacity, dtype, need_dx=True):
         return {
             "Z": np.empty((capacity, self.n_out), dtype),
-            "dX": np.empty((capacity, self.n_in), dtype),
+            "dX": np.empty((capacity, self.n_in), dtype) if need_dx else None,
             "X": None,
             "ones": np.ones(capacity, dtype),
         }

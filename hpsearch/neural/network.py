@@ -155,14 +155,26 @@ class Network:
                 self._p[i][0][...] = layer.init
 
     # --------------------------------------------------------------- buffers
-    def workspace(self, capacity):
-        return [layer.workspace(capacity, self.dtype) for layer in self.layers]
+    def workspace(self, capacity, dtype=None, training=True):
+        """Every layer's buffers for batches of up to ``capacity`` rows, except those nobody
+        uses: the first Dense layer's ``dX`` (no dL/dX is computed for the input) and, for
+        prediction (``training=False``), the dropout buffers. With many input features these
+        would be the largest buffers of all."""
+        dtype = self.dtype if dtype is None else dtype
+        ws = []
+        for i, layer in enumerate(self.layers):
+            if not training and isinstance(layer, Dropout):
+                ws.append(None)
+                continue
+            options = {"need_dx": False} if i == self._first_dense else {}
+            ws.append(layer.workspace(capacity, dtype, **options))
+        return ws
 
     def _ensure_capacity(self, capacity):
         if self._ws is None or capacity > self._capacity:
             self._ws = self.workspace(capacity)
             self._capacity = capacity
-            self._x_buf = np.empty((capacity, self.sizes[0]), self.dtype)
+            self._x_buf = None  # allocated by run_epoch for dense input only
             self._t_buf = None
         return self._ws
 
@@ -219,7 +231,7 @@ class Network:
         n = X.shape[0]
         out = np.empty((n, self.sizes[-1]), dtype)
         cap = max(1, min(n, chunk))
-        ws = [layer.workspace(cap, dtype) for layer in self.layers]
+        ws = self.workspace(cap, dtype, training=False)
         for start in range(0, n, cap):
             stop = min(start + cap, n)
             Xc = as_batch(X[start:stop], dtype)
@@ -250,8 +262,10 @@ class Network:
         if self._t_buf is None or self._t_buf.dtype != T.dtype or self._t_buf.shape[1:] != T.shape[1:] \
                 or self._t_buf.shape[0] < self._capacity:
             self._t_buf = np.empty((self._capacity,) + T.shape[1:], T.dtype)
-        xbuf, tbuf = self._x_buf, self._t_buf
         sparse = issparse(X)
+        if not sparse and self._x_buf is None:
+            self._x_buf = np.empty((self._capacity, self.sizes[0]), self.dtype)
+        xbuf, tbuf = self._x_buf, self._t_buf
         stage = None if (sparse or X.dtype == self.dtype) \
             else np.empty((batch_size, X.shape[1]), X.dtype)
         theta, grad, p = self.theta, self.grad, self._p
