@@ -54,11 +54,11 @@ class Dense:
 
     def forward(self, X, p, ws, training, rng):
         W, b = p
-        if issparse(X):
-            Z = X @ W
-        else:
+        if isinstance(X, np.ndarray):
             Z = ws["Z"][: X.shape[0]]
             np.matmul(X, W, out=Z)
+        else:  # sparse
+            Z = X @ W
         Z += b
         ws["X"] = X
         return Z
@@ -67,10 +67,10 @@ class Dense:
         W, _ = p
         gW, gb = g
         X = ws["X"]
-        if issparse(X):
-            gW[...] = X.T @ D
-        else:
+        if isinstance(X, np.ndarray):
             np.matmul(X.T, D, out=gW)
+        else:  # sparse
+            gW[...] = X.T @ D
         np.matmul(ws["ones"][: D.shape[0]], D, out=gb)  # column sums: a GEMV, 4x np.sum's speed
         if not need_dx:
             return None

@@ -53,7 +53,7 @@ _TINY = {np.dtype(t).char: np.finfo(t).tiny for t in (np.float32, np.float64)}
 
 
 def _mean_delta(P, sw):
-    """``P *= 1/m`` (batch mean), or row ``i`` times :math:`s_i / \\sum_j s_j` (weighted mean)."""
+    r"""``P *= 1/m`` (batch mean), or row ``i`` times :math:`s_i / \sum_j s_j` (weighted mean)."""
     if sw is None:
         P *= P.dtype.type(1.0 / P.shape[0])
     else:
@@ -62,9 +62,9 @@ def _mean_delta(P, sw):
 
 
 def _total(per_sample, sw):
-    """Sum of per-sample losses (float64), weighted by ``sw`` when given."""
+    """Sum of the (float64) per-sample losses, weighted by ``sw`` when given."""
     if sw is None:
-        return float(np.sum(per_sample, dtype=np.float64))
+        return float(per_sample.sum())
     return float(np.dot(sw.astype(np.float64, copy=False), per_sample))
 
 
@@ -100,6 +100,10 @@ class SoftmaxCrossEntropy:
         # clipping at the smallest normal number keeps log finite; p - 1 is unaffected
         # (p < tiny gives p - 1 == tiny - 1 == -1 exactly)
         np.maximum(p_true, _TINY[P.dtype.char], out=p_true)
+        if sw is None:  # the hot path, inlined
+            loss = -float(np.log(p_true, dtype=np.float64).sum())
+            P *= P.dtype.type(1.0 / m)
+            return loss
         loss = -_total(np.log(p_true, dtype=np.float64), sw)
         _mean_delta(P, sw)
         return loss
@@ -159,11 +163,12 @@ class SquaredError:
     @staticmethod
     def loss_and_delta(P, T, sw=None):
         P -= T
-        if sw is None:
+        if sw is None:  # the hot path, inlined
             r = P.ravel()
             loss = 0.5 * float(np.dot(r, r))
-        else:
-            loss = 0.5 * _total(np.einsum("ij,ij->i", P, P, dtype=np.float64), sw)
+            P *= P.dtype.type(1.0 / P.shape[0])
+            return loss
+        loss = 0.5 * _total(np.einsum("ij,ij->i", P, P, dtype=np.float64), sw)
         _mean_delta(P, sw)
         return loss
 
