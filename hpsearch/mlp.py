@@ -131,7 +131,8 @@ _PARAMS_DOC = """
         training, which equals the lecture's multiplying the weights by :math:`1-p` at test
         time (see :class:`hpsearch.neural.layers.Dropout`).
     input_dropout : float, default=0.0
-        The same for the input features.
+        The same for the input features (on sparse ``X``: for its stored entries, which is
+        the same distribution, a zero staying zero).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows (stratified for single-label
         classification), stop when the validation score has not improved by ``tol`` for
@@ -165,7 +166,8 @@ _ATTRS_DOC = """
     t_ : int
         Training samples seen in total.
     loss_ : float
-        Training loss of the last epoch (mean of its mini-batch losses plus the penalty).
+        Training loss of the last epoch (mean of its mini-batch losses plus the penalty;
+        with ``sample_weight``, the weighted sum divided by the total weight).
     loss_curve_ : list of float
         ``loss_`` of every epoch.
     best_loss_ : float or None
@@ -186,7 +188,7 @@ _ATTRS_DOC = """
         Layers counting input and output (``len(hidden_layer_sizes) + 2``), as sklearn.
     n_outputs_ : int
     out_activation_ : str
-        ``"softmax"``, ``"logistic"`` or ``"identity"``."""
+        ``"softmax"``, ``"logistic"``, ``"identity"`` or ``"exp"`` (``loss="poisson"``)."""
 
 
 class _BaseMLP(BaseEstimator):
@@ -621,9 +623,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a multilabel indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the training rows (of ``sample_index`` when given):
-            each step minimizes the batch's weighted-mean loss, the early-stopping
-            validation score is weighted (see the class docstring).
+            Non-negative weights of the training rows (of ``sample_index`` when given), with
+            scikit-learn's normalization: each step follows the gradient of the batch's
+            weighted-mean loss plus the penalty divided by the batch's weight sum (formulas
+            in :mod:`hpsearch.neural.losses`), and the early-stopping validation score is
+            weighted. Integer weights equal repeated rows and zero weights dropped rows
+            (exactly so with ``batch_size="full"``: mini-batches otherwise group the rows
+            differently).
         sample_index : array-like of int, default=None
             Train only on these rows of ``X``/``y``. Mini-batches are gathered by index from
             ``X``, so a cross-validation fold never copies ``X``; the result equals
