@@ -248,5 +248,20 @@ def test_poisson_mlp_matches_poisson_glm():
     glm = PoissonRegressor(alpha=0, tol=1e-8).fit(X, y)
     mlp = MLPRegressor((1,), activation="identity", loss="poisson", alpha=0, batch_size="full",
                        learning_rate_init=0.05, max_iter=1500, tol=0, n_iter_no_change=10**6,
-                       dtype=np.float64, random_state=0).fit(X, y)
+                       dtype=np.float64, init="glorot", random_state=0).fit(X, y)
     np.testing.assert_allclose(mlp.predict(X), glm.predict(X), rtol=1e-3)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_weighted_and_sparse_fits_continue_exactly(iris, sparse):
+    """warm_start with sample_weight (and sparse X) ends bit-identical to one longer fit."""
+    X, y = iris
+    X = sp.csr_matrix(np.where(np.abs(X) < 0.5, 0.0, X)) if sparse else X
+    w = _weights(150) + 0.5
+    kw = dict(hidden_layer_sizes=(6,), batch_size=32, random_state=0, dropout=0.1)
+    one = MLPClassifier(max_iter=6, **kw).fit(X, y, sample_weight=w)
+    two = MLPClassifier(max_iter=2, **kw).fit(X, y, sample_weight=w)
+    two.set_params(warm_start=True, max_iter=4).fit(X, y, sample_weight=w)
+    for u, v in zip(one.coefs_ + one.intercepts_, two.coefs_ + two.intercepts_):
+        np.testing.assert_array_equal(u, v)
+    assert one.loss_curve_ == two.loss_curve_
