@@ -409,6 +409,11 @@ class _BaseMLP(BaseEstimator):
         n_train = positions.shape[0]
         # the epoch loss is the (weighted) mean over the training rows
         w_train = n_train if sample_weight is None else float(sample_weight[positions].sum())
+        if w_train == 0:
+            raise ValueError(
+                "The 'sample_weight' of the training rows are all zero once early_stopping "
+                f"holds out validation_fraction={self.validation_fraction} of the rows: "
+                "there is nothing to train on. Give some training rows a positive weight.")
         batch_size = self._batch_size(n_train)
 
         penalties = make_penalty(alpha=self.alpha, l1=self.l1)

@@ -146,6 +146,19 @@ def test_bad_weights_named(iris, weights, message):
         MLPClassifier(max_iter=1).fit(X, y, sample_weight=weights)
 
 
+def test_all_zero_training_weights_after_the_validation_split(iris):
+    X, y = iris
+    est = MLPClassifier((3,), early_stopping=True, validation_fraction=0.5, random_state=0)
+    est.fit(X, y, sample_weight=np.ones(150))
+    _, val = train_test_split(np.arange(150), test_size=0.5, random_state=est._split_seed,
+                              stratify=y)
+    w = np.zeros(150)
+    w[val] = 1.0
+    with pytest.raises(ValueError, match="'sample_weight' of the training rows are all zero"):
+        MLPClassifier((3,), early_stopping=True, validation_fraction=0.5,
+                      random_state=0).fit(X, y, sample_weight=w)
+
+
 def test_zero_weight_batches_are_skipped(regression):
     """A mini-batch whose weights are all zero takes no step (it has no data to follow)."""
     X, y = regression
