@@ -183,7 +183,7 @@ class PoissonDeviance:
         \frac{\partial \bar\ell}{\partial z} = \frac{\hat y - y}{m}
 
     with :math:`0 \log 0 = 0`; targets must be non-negative. The term
-    :math:`y \log y - y` does not depend on the weights: it makes a perfect fit cost 0 (it
+    :math:`y \log y - y` does not depend on the network: it makes a perfect fit cost 0 (it
     is what scikit-learn's ``loss_`` reports too).
     """
 
