@@ -287,7 +287,8 @@ class Network:
             if sparse:
                 Xb = as_batch(X[rows[start:stop]], self.dtype)
             else:
-                Xb = gather_rows(X, rows[start:stop], xbuf[:m], None if stage is None else stage[:m])
+                Xb = gather_rows(X, rows[start:stop], xbuf[:m],
+                                 None if stage is None else stage[:m])
             Tb = tbuf[:m]
             np.take(T, positions[start:stop], axis=0, out=Tb, mode="clip")
             P = self.forward(Xb, p, ws, True, rng)
