@@ -12,11 +12,13 @@ stopped — also after a pickle round trip to another process.
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -25,10 +27,12 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
+                                      validate_data)
 
 from .neural.activations import ACTIVATIONS
 from .neural.initializers import INITIALIZERS
+from .neural.losses import LOSSES
 from .neural.network import Network
 from .neural.optimizers import OPTIMIZERS
 from .neural.regularizers import make_penalty
@@ -50,6 +54,22 @@ class _Interval(Interval):
 
 _ACTIVATION_NAMES = set(ACTIVATIONS) | {"prelu", "maxout"}
 _FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+_SPARSE_FORMATS = ["csr", "csc"]  # others are converted to CSR by validate_data
+
+
+def _as_csr(X):
+    """A sparse ``X`` as CSR (mini-batches are row slices; CSC is converted once, a copy of
+    the stored entries only); dense ``X`` unchanged."""
+    return X.tocsr() if issparse(X) and X.format != "csr" else X
+
+
+def _check_weights(sample_weight, y):
+    """``sample_weight`` as float64, one finite non-negative weight per training row (of
+    ``y``) with a positive sum; ``None`` stays ``None`` (the unweighted path)."""
+    if sample_weight is None:
+        return None
+    # sklearn's messages: shape, NaN/inf, "Negative values ...", all zero
+    return _check_sample_weight(sample_weight, y, dtype=np.float64, ensure_non_negative=True)
 
 _PARAMS_DOC = """
     hidden_layer_sizes : array-like of int, default=(100,)
@@ -111,7 +131,8 @@ _PARAMS_DOC = """
         training, which equals the lecture's multiplying the weights by :math:`1-p` at test
         time (see :class:`hpsearch.neural.layers.Dropout`).
     input_dropout : float, default=0.0
-        The same for the input features.
+        The same for the input features (on sparse ``X``: for its stored entries, which is
+        the same distribution, a zero staying zero).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows (stratified for single-label
         classification), stop when the validation score has not improved by ``tol`` for
@@ -145,7 +166,8 @@ _ATTRS_DOC = """
     t_ : int
         Training samples seen in total.
     loss_ : float
-        Training loss of the last epoch (mean of its mini-batch losses plus the penalty).
+        Training loss of the last epoch (mean of its mini-batch losses plus the penalty;
+        with ``sample_weight``, the weighted sum divided by the total weight).
     loss_curve_ : list of float
         ``loss_`` of every epoch.
     best_loss_ : float or None
@@ -166,7 +188,7 @@ _ATTRS_DOC = """
         Layers counting input and output (``len(hidden_layer_sizes) + 2``), as sklearn.
     n_outputs_ : int
     out_activation_ : str
-        ``"softmax"``, ``"logistic"`` or ``"identity"``."""
+        ``"softmax"``, ``"logistic"``, ``"identity"`` or ``"exp"`` (``loss="poisson"``)."""
 
 
 class _BaseMLP(BaseEstimator):
@@ -243,7 +265,7 @@ class _BaseMLP(BaseEstimator):
     def _encode_targets(self, y, classes=None, first=True, incremental=False):  # pragma: no cover
         raise NotImplementedError
 
-    def _validation_score(self, y_true, output):  # pragma: no cover - abstract
+    def _validation_score(self, y_true, output, sample_weight=None):  # pragma: no cover
         raise NotImplementedError
 
     # ------------------------------------------------------------ helpers
@@ -349,16 +371,18 @@ class _BaseMLP(BaseEstimator):
         return idx.astype(np.intp, copy=False)
 
     # ------------------------------------------------------------ training
-    def _fit(self, X, y, sample_index=None, incremental=False, classes=None):
+    def _fit(self, X, y, sample_index=None, incremental=False, classes=None, sample_weight=None):
         first = not (incremental or self.warm_start) or not hasattr(self, "_network")
         X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
-                             y_numeric=self._is_regressor,
+                             y_numeric=self._is_regressor, accept_sparse=_SPARSE_FORMATS,
                              reset=first)
+        X = _as_csr(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if sample_index is not None:
             sample_index = self._check_sample_index(sample_index, X.shape[0])
             y = y[sample_index]
+        sample_weight = _check_weights(sample_weight, y)
         T = self._encode_targets(y, classes=classes, first=first, incremental=incremental)
         structure = self._structure(X.shape[1], self.n_outputs_)
         if first:
@@ -377,10 +401,19 @@ class _BaseMLP(BaseEstimator):
 
         early_stopping = self.early_stopping and not incremental
         positions = np.arange(n)
-        X_val = y_val = None
+        X_val = y_val = sw_val = None
         if early_stopping:
-            positions, X_val, y_val = self._validation_split(X, y, positions, sample_index)
+            positions, val_pos, X_val, y_val = self._validation_split(X, y, positions,
+                                                                      sample_index)
+            sw_val = None if sample_weight is None else sample_weight[val_pos]
         n_train = positions.shape[0]
+        # the epoch loss is the (weighted) mean over the training rows
+        w_train = n_train if sample_weight is None else float(sample_weight[positions].sum())
+        if w_train == 0:
+            raise ValueError(
+                "The 'sample_weight' of the training rows are all zero once early_stopping "
+                f"holds out validation_fraction={self.validation_fraction} of the rows: "
+                "there is nothing to train on. Give some training rows a positive weight.")
         batch_size = self._batch_size(n_train)
 
         penalties = make_penalty(alpha=self.alpha, l1=self.l1)
@@ -394,9 +427,9 @@ class _BaseMLP(BaseEstimator):
                 pos = positions[order] if early_stopping else order
                 rows = pos if sample_index is None else sample_index[pos]
                 loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
-                                                           rng, penalties)
+                                                           rng, penalties, sample_weight)
                 # each batch adds its penalty to its summed loss, as in sklearn
-                loss = (loss_sum + n_batches * net.penalty(penalties)) / n_train
+                loss = (loss_sum + n_batches * net.penalty(penalties)) / w_train
                 self.n_iter_ += 1
                 self.t_ += n_train
                 if not np.isfinite(loss):
@@ -409,7 +442,7 @@ class _BaseMLP(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 score = np.nan
                 if early_stopping:
-                    score = self._validation_score(y_val, net.predict(X_val))
+                    score = self._validation_score(y_val, net.predict(X_val), sw_val)
                 stopped = self._update_stopping(score if early_stopping else None) and not incremental
                 self._log_epoch(score, norms / max(n_batches, 1), time.perf_counter() - tic,
                                 early_stopping)
@@ -436,7 +469,8 @@ class _BaseMLP(BaseEstimator):
 
     def _validation_split(self, X, y, positions, sample_index):
         """Hold out ``validation_fraction`` of the training positions (stratified for
-        single-label classification); returns the kept positions and the held-out data."""
+        single-label classification); returns the kept and held-out positions and the
+        held-out data."""
         stratify = y if (not self._is_regressor and y.ndim == 1) else None
         try:
             positions, val_pos = train_test_split(
@@ -453,7 +487,7 @@ class _BaseMLP(BaseEstimator):
                 f"{self.validation_fraction} of {len(y)} samples gives {val_pos.shape[0]}. "
                 "Increase 'validation_fraction' or the size of your dataset.")
         val_rows = val_pos if sample_index is None else sample_index[val_pos]
-        return positions, X[val_rows], y[val_pos]
+        return positions, val_pos, X[val_rows], y[val_pos]
 
     def _batch_size(self, n_train):
         if self.batch_size == "auto":
@@ -502,7 +536,8 @@ class _BaseMLP(BaseEstimator):
 
     def _forward(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        X = _as_csr(validate_data(self, X, dtype=(np.float64, np.float32),
+                                  accept_sparse=_SPARSE_FORMATS, reset=False))
         with np.errstate(over="ignore", under="ignore"):
             # computed in float64 whatever the working dtype: a row's prediction then does not
             # depend on which other rows share its matrix product (BLAS picks kernels by
@@ -511,7 +546,7 @@ class _BaseMLP(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -574,8 +609,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.n_outputs_ = T.shape[1]
         return T
 
-    def _validation_score(self, y_true, output):
-        return accuracy_score(y_true, self._decode(output))
+    def _validation_score(self, y_true, output, sample_weight=None):
+        return accuracy_score(y_true, self._decode(output), sample_weight=sample_weight)
 
     def _decode(self, P):
         if self._loss_name == "softmax_cross_entropy":
@@ -583,33 +618,44 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(P)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_index=None):
+    def fit(self, X, y, sample_weight=None, sample_index=None):
         """Train for ``max_iter`` epochs (continuing the saved state if ``warm_start``).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Dense, or sparse CSR/CSC (never densified, see :mod:`hpsearch.neural.network`).
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the training rows (of ``sample_index`` when given), with
+            scikit-learn's normalization: each step follows the gradient of the batch's
+            weighted-mean loss plus the penalty divided by the batch's weight sum (formulas
+            in :mod:`hpsearch.neural.losses`), and the early-stopping validation score is
+            weighted. Integer weights equal repeated rows and zero weights dropped rows
+            (exactly so with ``batch_size="full"``: mini-batches otherwise group the rows
+            differently).
         sample_index : array-like of int, default=None
             Train only on these rows of ``X``/``y``. Mini-batches are gathered by index from
             ``X``, so a cross-validation fold never copies ``X``; the result equals
-            ``fit(X[sample_index], y[sample_index])`` exactly.
+            ``fit(X[sample_index], y[sample_index], sample_weight=sample_weight)`` exactly.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, sample_index=sample_index)
+        return self._fit(X, y, sample_index=sample_index, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train for exactly one epoch, continuing the saved state.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows, as in :meth:`fit`.
         classes : array-like of shape (n_classes,), default=None
             All classes; required on the first call, ignored afterwards.
 
@@ -618,9 +664,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self
         """
         if _check_partial_fit_first_call(self, classes):
-            self._fit(X, y, incremental=True, classes=classes)
+            self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
             return self
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted class labels (or label indicator matrix for multilabel)."""
@@ -648,13 +694,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return tags
 
 
+def _signature_plus(init, parameter):
+    """The signature of ``init`` with ``parameter`` inserted after the positional ones."""
+    params = list(inspect.signature(init).parameters.values())
+    n_positional = sum(p.kind == p.POSITIONAL_OR_KEYWORD for p in params)
+    return inspect.signature(init).replace(
+        parameters=[*params[:n_positional], parameter, *params[n_positional:]])
+
+
 class MLPRegressor(RegressorMixin, _BaseMLP):
     __doc__ = f"""Multi-layer perceptron regressor (NumPy, LECTURE.md §1-§4).
 
-    Identity output + half squared error, one output unit per target column.
+    One output unit per target column: identity output + half squared error, or
+    exponential output + half Poisson deviance (``loss="poisson"``).
 
     Parameters
-    ----------{_PARAMS_DOC}
+    ----------
+    loss : {{"squared_error", "poisson"}}, default="squared_error"
+        scikit-learn's meaning: ``"squared_error"`` is the half squared error with identity
+        output, ``"poisson"`` the half Poisson deviance with exponential output (log link;
+        requires ``y >= 0``; formulas in :class:`hpsearch.neural.losses.PoissonDeviance`).
+        Keyword-only here (sklearn also accepts it as the first positional argument).{_PARAMS_DOC}
 
     Attributes
     ----------{_ATTRS_DOC}
@@ -670,13 +730,32 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     _is_regressor = True
-    _loss_name = "squared_error"
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="squared_error",
+                 **params):
+        super().__init__(hidden_layer_sizes, activation, **params)
+        self.loss = loss
+
+    # the parameter list is written once, in _BaseMLP.__init__; sklearn's get_params/clone
+    # read this signature (the base's parameters plus the keyword ``loss``)
+    __init__.__signature__ = _signature_plus(
+        _BaseMLP.__init__, inspect.Parameter("loss", inspect.Parameter.KEYWORD_ONLY,
+                                             default="squared_error"))
 
     def _encode_targets(self, y, classes=None, first=True, incremental=False):
         T = y.reshape(y.shape[0], -1)
+        if self.loss == "poisson" and T.size and T.min() < 0:
+            raise ValueError(
+                "The target y of MLPRegressor with loss='poisson' must be non-negative (the "
+                f"Poisson deviance is defined for y >= 0). Got a minimum of {T.min()}.")
+        self._loss_name = self.loss
         if first:
             self.n_outputs_ = T.shape[1]
-            self.out_activation_ = "identity"
+            self.out_activation_ = LOSSES[self.loss].out_activation
             self._y_ndim = y.ndim
         elif T.shape[1] != self.n_outputs_:
             raise ValueError(
@@ -684,36 +763,48 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 f"{self.n_outputs_}.")
         return T
 
-    def _validation_score(self, y_true, output):
-        return r2_score(y_true, output.reshape(y_true.shape))
+    def _validation_score(self, y_true, output, sample_weight=None):
+        return r2_score(y_true, output.reshape(y_true.shape), sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_index=None):
+    def fit(self, X, y, sample_weight=None, sample_index=None):
         """Train for ``max_iter`` epochs (continuing the saved state if ``warm_start``).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Dense, or sparse CSR/CSC (never densified).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Non-negative with ``loss="poisson"``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the training rows (of ``sample_index`` when given), as
+            in :meth:`MLPClassifier.fit`; the early-stopping R² is weighted too.
         sample_index : array-like of int, default=None
             Train only on these rows (gathered by index, no copy of ``X``); equals
-            ``fit(X[sample_index], y[sample_index])`` exactly.
+            ``fit(X[sample_index], y[sample_index], sample_weight=sample_weight)`` exactly.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, sample_index=sample_index)
+        return self._fit(X, y, sample_index=sample_index, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Train for exactly one epoch, continuing the saved state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows, as in :meth:`fit`.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted targets, shape ``(n_samples,)`` or ``(n_samples, n_targets)``."""

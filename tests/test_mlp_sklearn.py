@@ -9,7 +9,11 @@ from sklearn.datasets import load_digits, load_iris
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import (
+    check_sample_weight_equivalence_on_dense_data,
+    check_sample_weight_equivalence_on_sparse_data,
+    parametrize_with_checks,
+)
 
 from hpsearch import MLPClassifier, MLPRegressor
 from hpsearch.mlp import TrainingDivergedError
@@ -17,10 +21,32 @@ from hpsearch.mlp import TrainingDivergedError
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
+# sklearn's sample-weight equivalence checks compare predictions at rtol=1e-7, below the
+# resolution of the default float32 weights (1.2e-7): weighted and repeated rows round
+# differently, so they pass or miss by one float32 ulp depending on the BLAS (the sparse one
+# misses by 1.9e-7 here). The same checks pass at float64 in
+# test_sample_weight_equivalence_float64 below, with their tolerance unchanged.
+_FLOAT32_ULP = "float32 default dtype: rtol=1e-7 is below float32 resolution (see float64 test)"
+_EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": _FLOAT32_ULP,
+    "check_sample_weight_equivalence_on_sparse_data": _FLOAT32_ULP,
+}
+
+
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()],
+                         expected_failed_checks=lambda est: _EXPECTED_FAILED)
 def test_sklearn_compatible(estimator, check):
-    """No expected failures."""
+    """No expected failures but the float32 rounding of the sample-weight equivalence."""
     check(estimator)
+
+
+@pytest.mark.parametrize("check", [check_sample_weight_equivalence_on_dense_data,
+                                   check_sample_weight_equivalence_on_sparse_data])
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_sample_weight_equivalence_float64(Estimator, check):
+    """sklearn's own checks, unchanged tolerance: integer weights = repeated rows, zero
+    weights = dropped rows."""
+    check(Estimator.__name__, Estimator(dtype=np.float64))
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,14 @@ def _problem(loss, n_out, rng, n=7, n_in=4):
         T = rng.integers(0, n_out, size=n)
     elif loss == "binary_cross_entropy":
         T = (rng.random((n, n_out)) < 0.5).astype(float)
+    elif loss == "poisson":
+        T = rng.poisson(1.5, size=(n, n_out)).astype(float)  # zeros included
     else:
         T = rng.normal(size=(n, n_out))
     return X, T
 
 
-def _check(net, X, T, penalties=(), dropout_seed=None, eps=1e-6):
+def _check(net, X, T, penalties=(), dropout_seed=None, eps=1e-6, sample_weight=None):
     rng = np.random.default_rng(0)
     net.theta[...] = rng.normal(scale=0.7, size=net.n_params)
     net.theta[-net.n_params + net.n_penalized:] += 0.1  # biases/slopes away from zero
@@ -28,7 +30,7 @@ def _check(net, X, T, penalties=(), dropout_seed=None, eps=1e-6):
     def loss_at(theta):
         net.theta[...] = theta
         drop_rng = None if dropout_seed is None else np.random.default_rng(dropout_seed)
-        value = net.loss_and_grad(X, T, rng=drop_rng)
+        value = net.loss_and_grad(X, T, rng=drop_rng, sample_weight=sample_weight)
         return value + net.penalty(penalties)
 
     theta0 = net.theta.copy()
@@ -67,7 +69,7 @@ def test_prelu_and_maxout_parameters_are_checked():
 
 @pytest.mark.parametrize("loss,n_out", [("softmax_cross_entropy", 4), ("binary_cross_entropy", 1),
                                         ("binary_cross_entropy", 3), ("squared_error", 1),
-                                        ("squared_error", 3)])
+                                        ("squared_error", 3), ("poisson", 1), ("poisson", 3)])
 def test_output_loss_gradients(loss, n_out):
     rng = np.random.default_rng(2)
     X, T = _problem(loss, n_out, rng)
@@ -124,3 +126,65 @@ def test_biases_receive_no_penalty():
         assert np.all(g == 0)
     expected = sum(0.25 * np.sum(W**2) + 0.25 * np.abs(W).sum() for W in coefs)
     assert net.penalty(pens) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("loss,n_out", [("softmax_cross_entropy", 4), ("binary_cross_entropy", 3),
+                                        ("squared_error", 2), ("poisson", 2)])
+def test_weighted_loss_gradients(loss, n_out):
+    """The weighted-mean loss sum_i s_i l_i / sum_i s_i (zero weights included) and its fused
+    delta s_i (p_i - t_i) / sum_j s_j, with penalties."""
+    rng = np.random.default_rng(5)
+    X, T = _problem(loss, n_out, rng)
+    sw = np.array([0.5, 2.0, 0.0, 1.0, 3.0, 0.25, 1.5])
+    _check(Network((4, 6, n_out), "tanh", loss, np.float64), X, T, [L2(0.3)], sample_weight=sw)
+
+
+@pytest.mark.parametrize("loss,n_out", [("softmax_cross_entropy", 3), ("squared_error", 2),
+                                        ("poisson", 2)])
+def test_integer_weights_equal_repeated_rows(loss, n_out):
+    """Loss and gradient with integer weights equal those of the rows repeated (0 = dropped)."""
+    rng = np.random.default_rng(6)
+    X, T = _problem(loss, n_out, rng)
+    sw = np.array([1, 3, 0, 2, 1, 0, 4])
+    net = Network((4, 5, n_out), "relu", loss, np.float64)
+    net.theta[...] = rng.normal(scale=0.5, size=net.n_params)
+    weighted = net.loss_and_grad(X, T, sample_weight=sw)
+    g_weighted = net.grad.copy()
+    repeated = net.loss_and_grad(X.repeat(sw, axis=0), T.repeat(sw, axis=0))
+    assert weighted == pytest.approx(repeated, rel=1e-12)
+    np.testing.assert_allclose(g_weighted, net.grad, rtol=1e-10, atol=1e-14)
+
+
+def test_poisson_loss_is_sklearns_half_deviance():
+    """hpsearch's mean loss equals sklearn's poisson_loss on the exp output (zeros in y)."""
+    from sklearn.neural_network._base import poisson_loss
+
+    rng = np.random.default_rng(7)
+    X, T = _problem("poisson", 2, rng, n=20)
+    net = Network((4, 3, 2), "tanh", "poisson", np.float64)
+    net.theta[...] = rng.normal(scale=0.5, size=net.n_params)
+    y_pred = net.predict(X)
+    assert net.loss.out_activation == "exp" and np.all(y_pred > 0)
+    expected = poisson_loss(T, y_pred)  # mean over rows of the sum over outputs
+    assert net.loss_and_grad(X, T) == pytest.approx(expected, rel=1e-12)
+    sw = rng.random(20)
+    assert net.loss_and_grad(X, T, sample_weight=sw) == pytest.approx(
+        poisson_loss(T, y_pred, sample_weight=sw), rel=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_gradients(fmt):
+    """A sparse first-layer input (X @ W and X.T @ D as sparse-dense products) gives the dense
+    input's loss and gradient, and passes the finite-difference check itself."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(8)
+    X, T = _problem("softmax_cross_entropy", 3, rng)
+    X[rng.random(X.shape) < 0.6] = 0
+    Xs = sp.csr_matrix(X).asformat(fmt)
+    net = Network((4, 5, 3), "tanh", "softmax_cross_entropy", np.float64)
+    _check(net, Xs, T)
+    dense_loss = net.loss_and_grad(X, T)
+    g_dense = net.grad.copy()
+    assert net.loss_and_grad(Xs, T) == pytest.approx(dense_loss, rel=1e-12)
+    np.testing.assert_allclose(net.grad, g_dense, rtol=1e-12, atol=1e-15)

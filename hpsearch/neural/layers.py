@@ -18,6 +18,7 @@ training workspace and any number of prediction workspaces.
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import issparse
 
 from .activations import ACTIVATIONS
 
@@ -34,25 +35,30 @@ class Dense:
         \frac{\partial L}{\partial b} = \textstyle\sum_i D_i, \quad
         \frac{\partial L}{\partial A} = D W^\top .
 
-    The first layer skips the last product (``need_dx=False``): nobody needs dL/dX.
+    The first layer skips the last product (``need_dx=False``): nobody needs dL/dX. A sparse
+    (CSR) input ``A`` is never densified: ``A W`` and ``A^\top D`` are SciPy's sparse-dense
+    products (each returns a new dense array of the output's shape).
     """
 
     def __init__(self, n_in, n_out):
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.param_specs = [("W", (self.n_in, self.n_out), True), ("b", (self.n_out,), False)]
 
-    def workspace(self, capacity, dtype):
+    def workspace(self, capacity, dtype, need_dx=True):
         return {
             "Z": np.empty((capacity, self.n_out), dtype),
-            "dX": np.empty((capacity, self.n_in), dtype),
+            "dX": np.empty((capacity, self.n_in), dtype) if need_dx else None,
             "X": None,
             "ones": np.ones(capacity, dtype),
         }
 
     def forward(self, X, p, ws, training, rng):
         W, b = p
-        Z = ws["Z"][: X.shape[0]]
-        np.matmul(X, W, out=Z)
+        if isinstance(X, np.ndarray):
+            Z = ws["Z"][: X.shape[0]]
+            np.matmul(X, W, out=Z)
+        else:  # sparse
+            Z = X @ W
         Z += b
         ws["X"] = X
         return Z
@@ -61,7 +67,10 @@ class Dense:
         W, _ = p
         gW, gb = g
         X = ws["X"]
-        np.matmul(X.T, D, out=gW)
+        if isinstance(X, np.ndarray):
+            np.matmul(X.T, D, out=gW)
+        else:  # sparse
+            gW[...] = X.T @ D
         np.matmul(ws["ones"][: D.shape[0]], D, out=gb)  # column sums: a GEMV, 4x np.sum's speed
         if not need_dx:
             return None
@@ -205,6 +214,11 @@ class Dropout:
     :math:`E[\tilde a W] = a W`; inverted dropout simply moves the factor into training, so
     the learned ``coefs_`` are already the test-time weights (they equal the lecture's
     weights after its ``(1-p)`` multiplication).
+
+    On a sparse (CSR) input the mask acts on the stored entries only: a zero stays zero
+    whether dropped or scaled, so this is the same distribution as on the dense matrix (with
+    other random draws), and the batch stays sparse. It is only used as input dropout, the
+    layer before the first :class:`Dense`, whose input gradient nobody needs.
     """
 
     param_specs = []
@@ -223,6 +237,10 @@ class Dropout:
     def forward(self, X, p, ws, training, rng):
         if not training or self.rate == 0.0:
             return X
+        if issparse(X):
+            keep = rng.random(X.data.shape[0], dtype=X.dtype) >= self.rate
+            data = X.data * (keep * X.dtype.type(1.0 / (1.0 - self.rate)))
+            return type(X)((data, X.indices, X.indptr), shape=X.shape)
         m = X.shape[0]
         R = ws["R"][:m]
         rng.random(dtype=R.dtype, out=R)

@@ -7,24 +7,36 @@ over the output buffer (no Jacobian, no separate activation derivative):
 .. math::
     \frac{\partial L}{\partial Z} = \frac{1}{m} (P - T)
 
-for softmax + cross-entropy, sigmoid + binary cross-entropy and identity + half squared error,
-where ``L`` is the **mean** loss over the ``m`` rows of the batch (LECTURE.md §1: the batch
-gradient is the mean of the per-sample gradients).
+for softmax + cross-entropy, sigmoid + binary cross-entropy, identity + half squared error and
+exponential + half Poisson deviance (each output activation is its loss's canonical inverse
+link), where ``L`` is the **mean** loss over the ``m`` rows of the batch (LECTURE.md §1: the
+batch gradient is the mean of the per-sample gradients).
+
+With sample weights :math:`s_i` (scikit-learn's ``sample_weight``) ``L`` is the weighted mean
+:math:`L = \sum_i s_i \ell_i / \sum_i s_i` and the fused delta becomes
+
+.. math::
+    \frac{\partial L}{\partial Z_i} = \frac{s_i}{\sum_j s_j} (P_i - T_i),
+
+so integer weights equal repeated rows and zero weights equal dropped rows (within a batch).
 
 Interface of an output loss:
 
 - ``activate(Z)``: output activation, in place; returns ``P``;
-- ``loss_and_delta(P, T)``: returns the **sum** of the per-sample losses of the batch and
-  overwrites ``P`` with :math:`\partial L / \partial Z` of the batch-mean loss;
+- ``loss_and_delta(P, T, sw=None)``: returns the **sum** of the per-sample losses of the batch
+  (weighted by ``sw`` when given: :math:`\sum_i s_i \ell_i`) and overwrites ``P`` with
+  :math:`\partial L / \partial Z` of the batch-mean (or weighted-mean) loss; a given ``sw``
+  must have a positive sum;
 - ``target_dtype(dtype)``: dtype of the encoded targets ``T`` (class codes for softmax).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, xlogy
 
-__all__ = ["LOSSES", "SoftmaxCrossEntropy", "SigmoidBinaryCrossEntropy", "SquaredError"]
+__all__ = ["LOSSES", "SoftmaxCrossEntropy", "SigmoidBinaryCrossEntropy", "SquaredError",
+           "PoissonDeviance"]
 
 _ROWS = np.arange(256)
 
@@ -38,6 +50,22 @@ def _rows(m):
 
 
 _TINY = {np.dtype(t).char: np.finfo(t).tiny for t in (np.float32, np.float64)}
+
+
+def _mean_delta(P, sw):
+    r"""``P *= 1/m`` (batch mean), or row ``i`` times :math:`s_i / \sum_j s_j` (weighted mean)."""
+    if sw is None:
+        P *= P.dtype.type(1.0 / P.shape[0])
+    else:
+        P *= (sw * P.dtype.type(1.0 / float(np.sum(sw, dtype=np.float64))))[:, None]
+    return P
+
+
+def _total(per_sample, sw):
+    """Sum of the (float64) per-sample losses, weighted by ``sw`` when given."""
+    if sw is None:
+        return float(per_sample.sum())
+    return float(np.dot(sw.astype(np.float64, copy=False), per_sample))
 
 
 class SoftmaxCrossEntropy:
@@ -64,7 +92,7 @@ class SoftmaxCrossEntropy:
         return Z
 
     @staticmethod
-    def loss_and_delta(P, T):
+    def loss_and_delta(P, T, sw=None):
         m = P.shape[0]
         rows = _rows(m)
         p_true = P[rows, T]  # a copy
@@ -72,8 +100,12 @@ class SoftmaxCrossEntropy:
         # clipping at the smallest normal number keeps log finite; p - 1 is unaffected
         # (p < tiny gives p - 1 == tiny - 1 == -1 exactly)
         np.maximum(p_true, _TINY[P.dtype.char], out=p_true)
-        loss = -float(np.log(p_true, dtype=np.float64).sum())
-        P *= P.dtype.type(1.0 / m)
+        if sw is None:  # the hot path, inlined
+            loss = -float(np.log(p_true, dtype=np.float64).sum())
+            P *= P.dtype.type(1.0 / m)
+            return loss
+        loss = -_total(np.log(p_true, dtype=np.float64), sw)
+        _mean_delta(P, sw)
         return loss
 
 
@@ -97,13 +129,13 @@ class SigmoidBinaryCrossEntropy:
         return expit(Z, out=Z)
 
     @staticmethod
-    def loss_and_delta(P, T):
-        m = P.shape[0]
+    def loss_and_delta(P, T, sw=None):
         eps = np.finfo(P.dtype).eps
         Pc = np.clip(P, eps, 1 - eps).astype(np.float64, copy=False)
-        loss = -float(np.sum(T * np.log(Pc) + (1 - T) * np.log1p(-Pc)))
+        E = T * np.log(Pc) + (1 - T) * np.log1p(-Pc)
+        loss = -_total(E if sw is None else E.sum(axis=1), sw)
         P -= T
-        P *= P.dtype.type(1.0 / m)
+        _mean_delta(P, sw)
         return loss
 
 
@@ -129,12 +161,49 @@ class SquaredError:
         return Z
 
     @staticmethod
-    def loss_and_delta(P, T):
-        m = P.shape[0]
+    def loss_and_delta(P, T, sw=None):
         P -= T
-        r = P.ravel()
-        loss = 0.5 * float(np.dot(r, r))
-        P *= P.dtype.type(1.0 / m)
+        if sw is None:  # the hot path, inlined
+            r = P.ravel()
+            loss = 0.5 * float(np.dot(r, r))
+            P *= P.dtype.type(1.0 / P.shape[0])
+            return loss
+        loss = 0.5 * _total(np.einsum("ij,ij->i", P, P, dtype=np.float64), sw)
+        _mean_delta(P, sw)
+        return loss
+
+
+class PoissonDeviance:
+    r"""Exponential output (log link) + half Poisson deviance, scikit-learn's ``loss="poisson"``.
+
+    .. math::
+        \hat y = e^{z}, \quad
+        \ell_i = \sum_k \left[y_{ik} \log\frac{y_{ik}}{\hat y_{ik}} - y_{ik}
+        + \hat y_{ik}\right], \quad
+        \frac{\partial \bar\ell}{\partial z} = \frac{\hat y - y}{m}
+
+    with :math:`0 \log 0 = 0`; targets must be non-negative. The term
+    :math:`y \log y - y` does not depend on the network: it makes a perfect fit cost 0 (it
+    is what scikit-learn's ``loss_`` reports too).
+    """
+
+    out_activation = "exp"
+
+    @staticmethod
+    def target_dtype(dtype):
+        return dtype
+
+    @staticmethod
+    def activate(Z):
+        return np.exp(Z, out=Z)
+
+    @staticmethod
+    def loss_and_delta(P, T, sw=None):
+        P64 = P.astype(np.float64, copy=False)
+        E = xlogy(T, T) - xlogy(T, P64) - T + P64
+        loss = _total(E if sw is None else E.sum(axis=1), sw)
+        P -= T
+        _mean_delta(P, sw)
         return loss
 
 
@@ -142,4 +211,5 @@ LOSSES = {
     "softmax_cross_entropy": SoftmaxCrossEntropy,
     "binary_cross_entropy": SigmoidBinaryCrossEntropy,
     "squared_error": SquaredError,
+    "poisson": PoissonDeviance,
 }

@@ -5,17 +5,32 @@ first every penalized weight matrix, then the biases and PReLU slopes. Layers se
 it. So an optimizer step, a penalty, a weight snapshot for early stopping or a pickle is one
 vectorized operation on one array, whatever the depth — which is what keeps small networks
 fast (few NumPy calls per batch) and big ones at the speed of their matrix products.
+
+Inputs may be dense arrays or SciPy sparse CSR matrices (the estimators convert CSC and other
+formats to CSR once). A sparse matrix is never densified: a mini-batch is its rows gathered as
+a (small) CSR matrix, the first :class:`~hpsearch.neural.layers.Dense` layer computes
+``X @ W`` and ``X.T @ D`` as sparse-dense products, and input dropout acts on the stored
+entries (see :class:`~hpsearch.neural.layers.Dropout`). Everything after the first layer is
+dense and unchanged.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import issparse
 
 from .initializers import INITIALIZERS, resolve_init
 from .layers import ActivationLayer, Dense, Dropout, Maxout, PReLU
 from .losses import LOSSES
 
-__all__ = ["Network", "gather_rows"]
+__all__ = ["Network", "gather_rows", "as_batch"]
+
+
+def as_batch(X, dtype):
+    """``X`` (a block of rows) in ``dtype``: C-contiguous if dense, CSR if sparse."""
+    if issparse(X):
+        return X.tocsr(copy=False).astype(dtype, copy=False)
+    return np.ascontiguousarray(X, dtype=dtype)
 
 
 def gather_rows(X, rows, out, stage=None):
@@ -140,14 +155,26 @@ class Network:
                 self._p[i][0][...] = layer.init
 
     # --------------------------------------------------------------- buffers
-    def workspace(self, capacity):
-        return [layer.workspace(capacity, self.dtype) for layer in self.layers]
+    def workspace(self, capacity, dtype=None, training=True):
+        """Every layer's buffers for batches of up to ``capacity`` rows, except those nobody
+        uses: the first Dense layer's ``dX`` (no dL/dX is computed for the input) and, for
+        prediction (``training=False``), the dropout buffers. With many input features these
+        would be the largest buffers of all."""
+        dtype = self.dtype if dtype is None else dtype
+        ws = []
+        for i, layer in enumerate(self.layers):
+            if not training and isinstance(layer, Dropout):
+                ws.append(None)
+                continue
+            options = {"need_dx": False} if i == self._first_dense else {}
+            ws.append(layer.workspace(capacity, dtype, **options))
+        return ws
 
     def _ensure_capacity(self, capacity):
         if self._ws is None or capacity > self._capacity:
             self._ws = self.workspace(capacity)
             self._capacity = capacity
-            self._x_buf = np.empty((capacity, self.sizes[0]), self.dtype)
+            self._x_buf = None  # allocated by run_epoch for dense input only
             self._t_buf = None
         return self._ws
 
@@ -179,12 +206,15 @@ class Network:
         for i in range(len(self.layers) - 1, first - 1, -1):
             D = self.layers[i].backward(D, self._p[i], self._g[i], self._ws[i], need_dx=(i > first))
 
-    def loss_and_grad(self, X, T, rng=None, training=True):
-        """Mean loss of one batch (no penalty) and its gradient in ``grad`` (for tests)."""
+    def loss_and_grad(self, X, T, rng=None, training=True, sample_weight=None):
+        """Mean (or ``sample_weight``-weighted mean) loss of one batch, no penalty, and its
+        gradient in ``grad`` (for tests). ``X`` may be dense or sparse."""
         self._ensure_capacity(X.shape[0])
-        X = np.ascontiguousarray(X, dtype=self.dtype)
+        X = as_batch(X, self.dtype)
+        sw = None if sample_weight is None else np.asarray(sample_weight, self.dtype)
         P = self.forward(X, self._p, self._ws, training, rng)
-        loss = self.loss.loss_and_delta(P, T) / X.shape[0]
+        total = X.shape[0] if sw is None else float(np.sum(sw, dtype=np.float64))
+        loss = self.loss.loss_and_delta(P, T, sw) / total
         self.backward(P)
         return loss
 
@@ -201,22 +231,30 @@ class Network:
         n = X.shape[0]
         out = np.empty((n, self.sizes[-1]), dtype)
         cap = max(1, min(n, chunk))
-        ws = [layer.workspace(cap, dtype) for layer in self.layers]
+        ws = self.workspace(cap, dtype, training=False)
         for start in range(0, n, cap):
             stop = min(start + cap, n)
-            Xc = np.ascontiguousarray(X[start:stop], dtype=dtype)
+            Xc = as_batch(X[start:stop], dtype)
             out[start:stop] = self.forward(Xc, params, ws, training=False)
         return out
 
     # ----------------------------------------------------------------- epoch
-    def run_epoch(self, X, T, rows, positions, batch_size, optimizer, rng, penalties):
+    def run_epoch(self, X, T, rows, positions, batch_size, optimizer, rng, penalties,
+                  sample_weight=None):
         """One pass over the training rows in the given order; returns statistics.
 
-        ``rows`` index ``X`` and ``positions`` index the encoded targets ``T`` (they differ
-        when training on a subset of ``X``; ``rows`` may be ``positions``). Each mini-batch is
-        gathered by index into a preallocated buffer, converted to the working dtype on the way.
+        ``rows`` index ``X`` and ``positions`` index the encoded targets ``T`` and the
+        ``sample_weight`` (they differ when training on a subset of ``X``; ``rows`` may be
+        ``positions``). Each mini-batch is gathered by index into a preallocated buffer,
+        converted to the working dtype on the way; a sparse (CSR) ``X`` gives a CSR batch.
 
-        Returns ``(sum of per-sample losses, per-layer sums of weight-gradient norms, n_batches)``.
+        With ``sample_weight`` (float64, non-negative) each step follows the gradient of the
+        batch's weighted-mean loss plus the penalty divided by the batch's weight sum
+        (scikit-learn's normalization; the unweighted case is all weights 1); a batch whose
+        weights sum to 0 carries no information and is skipped (no step, no penalty).
+
+        Returns ``(sum of (weighted) per-sample losses, per-layer sums of weight-gradient
+        norms, number of steps taken)``.
         """
         n = len(positions)
         batch_size = max(1, min(batch_size, n))
@@ -224,27 +262,42 @@ class Network:
         if self._t_buf is None or self._t_buf.dtype != T.dtype or self._t_buf.shape[1:] != T.shape[1:] \
                 or self._t_buf.shape[0] < self._capacity:
             self._t_buf = np.empty((self._capacity,) + T.shape[1:], T.dtype)
+        sparse = issparse(X)
+        if not sparse and self._x_buf is None:
+            self._x_buf = np.empty((self._capacity, self.sizes[0]), self.dtype)
         xbuf, tbuf = self._x_buf, self._t_buf
-        stage = None if X.dtype == self.dtype else np.empty((batch_size, X.shape[1]), X.dtype)
+        stage = None if (sparse or X.dtype == self.dtype) \
+            else np.empty((batch_size, X.shape[1]), X.dtype)
         theta, grad, p = self.theta, self.grad, self._p
         npen = self.n_penalized
         dense_idx = [self.layers.index(layer) for layer in self.dense_layers]
         gW = [self._g[i][0].reshape(-1) for i in dense_idx]
         norms = np.zeros(len(gW))
         loss_sum, n_batches = 0.0, 0
+        swb, scale = None, None
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             m = stop - start
-            Xb = gather_rows(X, rows[start:stop], xbuf[:m], None if stage is None else stage[:m])
+            if sample_weight is not None:
+                swb = sample_weight[positions[start:stop]]
+                total = float(swb.sum())
+                if total == 0:
+                    continue
+                swb, scale = swb.astype(self.dtype), 1.0 / total
+            if sparse:
+                Xb = as_batch(X[rows[start:stop]], self.dtype)
+            else:
+                Xb = gather_rows(X, rows[start:stop], xbuf[:m],
+                                 None if stage is None else stage[:m])
             Tb = tbuf[:m]
             np.take(T, positions[start:stop], axis=0, out=Tb, mode="clip")
             P = self.forward(Xb, p, ws, True, rng)
-            loss_sum += self.loss.loss_and_delta(P, Tb)
+            loss_sum += self.loss.loss_and_delta(P, Tb, swb)
             self.backward(P)
             for k, g in enumerate(gW):
                 norms[k] += np.sqrt(np.dot(g, g))
             # penalty of the summed batch loss (sklearn's alpha), then the solver's step
-            optimizer.step(theta, grad, penalties, npen, 1.0 / m)
+            optimizer.step(theta, grad, penalties, npen, 1.0 / m if scale is None else scale)
             n_batches += 1
         return loss_sum, norms, n_batches
 
