@@ -304,7 +304,19 @@ def _make_search(study, estimator, space_arg, cv, opts, plan_kw, options):
         resume=options.resume,
         **opts,
     )
+    if getattr(study.backend, "name", None) == "multiprocessing":
+        kwargs["backend"] = _multiprocessing_backend()
     return cls(estimator, **{arg: space_arg}, **kwargs)
+
+
+def _multiprocessing_backend():
+    """``backend: multiprocessing``: the standard library's ``multiprocessing`` workers
+    (started by fork; the search's ``backend="fork"``), or joblib's loky where this platform
+    cannot fork. joblib's own ``"multiprocessing"`` backend cannot hand results back as
+    they finish, which the search needs."""
+    import multiprocessing
+
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "loky"
 
 
 def _make_cv(study, y, classifier):
@@ -356,7 +368,7 @@ def output_folder(study, source, options):
 
 def _backend(study):
     spec = study.backend
-    if spec is None or spec.name == "loky":
+    if spec is None or spec.name in ("loky", "multiprocessing"):  # the search's own backend
         return None
     return spec
 

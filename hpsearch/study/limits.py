@@ -8,8 +8,8 @@ import): sizes are *counted*, never materialized.
 =========================  =================  =========================================
 limit                      value              what it bounds
 =========================  =================  =========================================
-``MAX_FILE_BYTES``         4 MiB              size of the study file
-``MAX_NODES``              500,000            YAML values, every alias use counted in full
+``MAX_FILE_BYTES``         1 MiB              size of the study file
+``MAX_NODES``              100,000            YAML values, every alias use counted in full
 ``MAX_DEPTH``              32                 nesting of mappings and lists
 ``MAX_GRID``               100,000            grid candidates (``method: grid``)
 ``MAX_CANDIDATES``         100,000            ``n_iter``, ``n_trials``, ``n_candidates``, and
@@ -36,8 +36,8 @@ __all__ = [
     "check_study", "grid_size", "inside", "available_cpus",
 ]
 
-MAX_FILE_BYTES = 4 * 2**20
-MAX_NODES = 500_000
+MAX_FILE_BYTES = 2**20
+MAX_NODES = 100_000
 MAX_DEPTH = 32
 MAX_GRID = 100_000
 MAX_CANDIDATES = 100_000
