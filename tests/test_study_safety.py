@@ -84,6 +84,8 @@ HOSTILE = [
     ("grid-1e10", None, "the grid has 10,000,000,000 candidates, more than the limit of 100,000"),
     ("list-200k", None, "more than the limit of 1,048,576"),
     ("n-iter", None, "search.n_iter: must be <= 100,000"),
+    ("random-1e10-choices", None, "draws its candidates without repetition from all "
+     "10,000,000,000 combinations"),
     ("max-resources", None, "search.max_resources: must be <= 1,000,000"),
     ("hyperband-plan", None, "search.max_resources: the plan samples"),
     ("halving-factor", None, "more than the limit of 40"),
@@ -111,7 +113,9 @@ def _text(case, extra):
         return BASE.replace("data: {dataset: iris}",
                             "data: {path: /etc/hostname, target: y}")
     head, _, _ = BASE.partition("search:")
-    if case == "grid-1e10":
+    search["random-1e10-choices"] = search["grid-1e10"].replace("method: grid",
+                                                               "method: random")
+    if case in ("grid-1e10", "random-1e10-choices"):
         head = head.replace("knn_classifier", "random_forest_classifier")
     return head + search[case] + "cv: 3\n"
 

@@ -11,7 +11,9 @@ limit                      value              what it bounds
 ``MAX_FILE_BYTES``         1 MiB              size of the study file
 ``MAX_NODES``              100,000            YAML values, every alias use counted in full
 ``MAX_DEPTH``              32                 nesting of mappings and lists
-``MAX_GRID``               100,000            grid candidates (``method: grid``)
+``MAX_GRID``               100,000            grid candidates (``method: grid``), and the
+                                              combinations of a random / halving / Hyperband
+                                              space made only of lists
 ``MAX_CANDIDATES``         100,000            ``n_iter``, ``n_trials``, ``n_candidates``, and
                                               the candidates of all halving / Hyperband rounds
 ``MAX_RESOURCES``          1,000,000          ``max_resources`` / ``min_resources``
@@ -46,7 +48,7 @@ MAX_ROUNDS = 40
 MAX_N_JOBS = 4096
 
 #: file name endings ``data.path`` may have (pandas reads the compressed ones itself)
-DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.zip",
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.zip",
                  ".csv.xz", ".csv.zst", ".tsv.gz")
 
 #: a study ``name``: one path component, no separators, not ``.`` or ``..``
@@ -109,8 +111,22 @@ def _search_limits(search, errors, dry_run):
                 "use fewer values (or 'n:'), or method: random with n_iter "
                 "(--dry-run shows the count)",
             ))
+    if method in ("random", "halving", "hyperband") and _all_choices(search.space):
+        size = grid_size(search.space)
+        if size > MAX_GRID:
+            errors.append(StudyError(
+                ("search", "space"),
+                f"every parameter is a list of choices, and a {method} search draws its "
+                f"candidates without repetition from all {size:,} combinations, more than "
+                f"the limit of {MAX_GRID:,}; give some parameter a range ({{type: float, "
+                "low: ..., high: ...}) or use method: optuna",
+            ))
     if method in ("halving", "hyperband"):
         _budget_limits(search, errors)
+
+
+def _all_choices(space):
+    return all(isinstance(e, list) or e.type == "categorical" for e in space.values())
 
 
 def _budget_limits(search, errors):
