@@ -147,6 +147,12 @@ def test_errors_do_not_echo_a_non_data_file(tmp_path):
         assert hostname.read_text().strip() not in proc.stderr
 
 
+def test_a_study_file_must_be_yaml(tmp_path):
+    proc, cpu, _ = _cli(tmp_path, "TOPSECRET: 1\n", name="secret.cfg")
+    assert proc.returncode == 2 and "a study file is a YAML file named *.yaml" in proc.stderr
+    assert "TOPSECRET" not in proc.stderr and cpu < 1.0
+
+
 def test_output_symlink_leaving_the_working_directory_is_refused(tmp_path):
     work, outside = tmp_path / "work", tmp_path / "outside"
     work.mkdir()

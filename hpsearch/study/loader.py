@@ -280,6 +280,9 @@ def load_study(path):
     """Read and validate the study file at ``path``: ``(study, lines, text)``."""
     path = Path(path)
     source = str(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):  # no other file's content in an error
+        raise StudyError((), f"a study file is a YAML file named *.yaml or *.yml, got {source!r}",
+                         None, source)
     try:
         if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
             raise StudyError((), f"the study file has {path.stat().st_size:,} bytes, more "
