@@ -1,7 +1,8 @@
 """``python -m hpsearch STUDY.yaml`` / ``hpsearch STUDY.yaml``: run a study file.
 
-Exit codes: 0 done, 1 the run failed, 2 bad study file or arguments, 130 interrupted
-(finished fits are kept in the trial store; ``--resume`` continues).
+Exit codes: 0 done, 1 the run failed, 2 bad study file or arguments (a broken limit, an output
+folder hpsearch did not make, an earlier run without ``--resume`` / ``--overwrite``), 130
+interrupted (finished fits are kept in the trial store; ``--resume`` continues).
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ def _with_lines(exc, lines, source):
     return errors
 
 
-def _print_dry_run(text):
-    """Print the plan; a reader that stops early (``| head``) is not an error."""
+def _print_out(text):
+    """Print to stdout; a reader that stops early (``--dry-run | head``) is not an error."""
     import os
 
     try:
@@ -163,7 +164,7 @@ def main(argv=None):
         # every limit first (no data read, no scikit-learn import): refused in well under 1 s
         study, lines, text = load_study(args.study)
         check_study(study, options, dry_run=args.dry_run)
-        output_key = None if args.out else ("output",)
+        output_key = ("output",) if study.output is not None and not args.out else None
         check_output(output_folder(study, args.study, options), output_key)
         if not args.debug:
             _quiet_warnings()
@@ -171,12 +172,12 @@ def main(argv=None):
         if args.dry_run:
             from hpsearch.study.report import describe_plan
 
-            _print_dry_run(describe_plan(plan))
+            _print_out(describe_plan(plan))
             return EXIT_OK
         for note in plan.notes:
             _err(f"hpsearch: note: {note}")
         summary = run(plan, source_text=text, resume=args.resume, overwrite=args.overwrite,
-                      echo=None if args.quiet else print, output_key=output_key)
+                      echo=None if args.quiet else _print_out, output_key=output_key)
     except UsageError as exc:
         if args.debug:
             traceback.print_exc()
@@ -207,7 +208,7 @@ def main(argv=None):
             _err(f"hpsearch: run failed: {_explain(exc, plan)} (--debug shows the traceback)")
         return EXIT_FAILED
     if not args.quiet:
-        print(summary["text"])
+        _print_out(summary["text"])
     return EXIT_OK
 
 
