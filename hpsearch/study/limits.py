@@ -20,6 +20,8 @@ limit                      value              what it bounds
 ``MAX_ROUNDS``             40                 halving rounds, Hyperband brackets
 ``MAX_N_JOBS``             4,096              ``n_jobs`` (local workers are further capped
                                               at the CPUs available)
+``MAX_RETRIES``            10                 ``max_retries`` (re-runs of a fit whose worker
+                                              died)
 =========================  =================  =========================================
 """
 
@@ -34,7 +36,7 @@ from .errors import StudyError
 
 __all__ = [
     "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH", "MAX_GRID", "MAX_CANDIDATES",
-    "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "DATA_SUFFIXES", "PLAIN_NAME",
+    "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
     "check_study", "grid_size", "inside", "available_cpus",
 ]
 
@@ -46,6 +48,7 @@ MAX_CANDIDATES = 100_000
 MAX_RESOURCES = 1_000_000
 MAX_ROUNDS = 40
 MAX_N_JOBS = 4096
+MAX_RETRIES = 10
 
 #: file name endings ``data.path`` may have (pandas reads the compressed ones itself)
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.zip",
@@ -99,6 +102,8 @@ def _search_limits(search, errors, dry_run):
     for key in ("n_iter", "n_trials", "n_candidates"):
         _bound(errors, ("search", key), getattr(search, key), MAX_CANDIDATES,
                "the most candidates a study file may ask for")
+    _bound(errors, ("search", "max_retries"), getattr(search, "max_retries", None),
+           MAX_RETRIES, "re-runs of a fit whose worker died")
     for key, entry in search.space.items():
         n = getattr(entry, "n", None)
         _bound(errors, ("search", "space", key, "n"), n, MAX_GRID, "grid points of a dimension")
