@@ -79,6 +79,7 @@ HOSTILE = [
      "storage: a storage file must be inside the working directory"),
     ("storage-journal-up", "storage: ../evil.log\n", "storage: a storage file must be inside"),
     ("n-jobs", "n_jobs: 1000000\n", "n_jobs: must be <= 4096"),
+    ("seed", "seed: 100000000000000000000\n", "seed: must be <= 4294967295"),
     ("alias-bomb", BOMB + "\n", "more than 100,000 values once its YAML aliases"),
     ("deep-nesting", f"seed: {DEEP}\n", "nested more than 32 levels deep"),
     ("grid-1e10", None, "the grid has 10,000,000,000 candidates, more than the limit of 100,000"),

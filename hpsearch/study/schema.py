@@ -354,7 +354,7 @@ class Study(Section):
     """A whole study file."""
 
     name: str | None = None
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0  # numpy's seed range
     data: DataSpec
     preprocessing: PreprocessingSpec | None = None
     estimator: EstimatorSpec
