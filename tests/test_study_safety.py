@@ -204,6 +204,23 @@ def test_overwrite_removes_only_hpsearch_files(tmp_path, monkeypatch, capsys):
     assert (out / "summary.json").is_file() and (out / "plots" / "history.png").is_file()
 
 
+def test_links_in_a_run_folder_are_not_followed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(BASE + "name: linked\n")
+    assert main(["s.yaml", "--quiet"]) == 0
+    out, victim = tmp_path / "runs" / "linked", tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (out / "report.md").unlink()
+    (out / "report.md").symlink_to(victim)
+    (out / "plots" / "history.png").unlink()
+    (out / "plots" / "history.png").symlink_to(victim)
+    (out / "plots" / "mine.png").symlink_to(victim)
+    assert main(["s.yaml", "--quiet", "--resume"]) == 0
+    assert victim.read_text() == "precious"
+    assert not (out / "report.md").is_symlink() and (out / "report.md").is_file()
+    assert (out / "plots" / "mine.png").is_symlink()  # not hpsearch's: left alone
+
+
 def test_dry_run_of_a_huge_grid_reports_its_count(tmp_path):
     proc, _, _ = _cli(tmp_path, _text("grid-1e10", None), "--dry-run")
     assert proc.returncode == 0, proc.stderr

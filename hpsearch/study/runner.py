@@ -182,6 +182,23 @@ def _own_files(out, storage):
     return paths
 
 
+def _drop_links(out):
+    """Remove symbolic links standing where hpsearch writes its files (the links only),
+    so that writing a result never follows one out of the run folder. (``study.db`` is
+    left: a link there names the store, and SQLite refuses a file that is not one.)"""
+    plots = out / "plots"
+    names = [n for n in (*OUTPUT_FILES, "learning_curves.csv", "plots", *_manifest(out))
+             if n != "study.db"]
+    if plots.is_dir() and not plots.is_symlink():
+        names += [f"plots/{p.name}" for p in plots.iterdir()
+                  if p.name in ("history.png", "learning_curves.png")
+                  or (p.name.startswith("param_") and p.suffix == ".png")]
+    for name in names:
+        path = out / name
+        if ".." not in Path(name).parts and path.is_symlink():
+            path.unlink()
+
+
 def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     """Make (or reuse) the run folder; never replace finished work without ``overwrite``,
     and with it remove only hpsearch's own files (and the study of that name).
@@ -213,6 +230,7 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     out.mkdir(parents=True, exist_ok=True)
     if not (out / RUN_MARKER).is_file():
         _write_marker(out)
+    _drop_links(out)
     if resume and not overwrite:
         return []
     removed = []
