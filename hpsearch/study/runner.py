@@ -73,8 +73,8 @@ def _refuse(message, key):
 def check_output(out, key=None):
     """Refuse an output folder hpsearch must not write into (exit code 2).
 
-    A folder is hpsearch's when it holds :data:`RUN_MARKER` (written when the run folder
-    is made); any other existing folder must be empty.
+    A folder is hpsearch's when it holds :data:`RUN_MARKER` (a plain file, written when
+    the run folder is made); any other existing folder must be empty.
 
     Parameters
     ----------
@@ -85,7 +85,9 @@ def check_output(out, key=None):
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise _refuse(f"{out} exists and is not a folder", key)
-    if out.is_dir() and not (out / RUN_MARKER).is_file() and any(out.iterdir()):
+    marker = out / RUN_MARKER
+    is_run = marker.is_file() and not marker.is_symlink()
+    if out.is_dir() and not is_run and any(out.iterdir()):
         raise _refuse(
             f"{out} exists and is not an hpsearch run folder (it has no {RUN_MARKER} file); "
             "hpsearch writes only into a new or empty folder or one of its own runs: "
