@@ -156,7 +156,7 @@ def main(argv=None):
 
     options = Options(
         n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
-        overwrite=args.overwrite, smoke=args.smoke, quiet=args.quiet,
+        overwrite=args.overwrite, dry_run=args.dry_run, smoke=args.smoke, quiet=args.quiet,
         allowed_modules=tuple(DEFAULT_ALLOWED_MODULES) + tuple(args.allow_module),
     )
     lines, plan = {}, None

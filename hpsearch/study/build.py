@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import StudyError, did_you_mean
-from .limits import MAX_GRID, available_cpus
+from .limits import MAX_GRID, available_cpus, check_study
 from .registry import DEFAULT_ALLOWED_MODULES, load_dataset, make_preprocessor, resolve_estimator
 
 __all__ = ["Options", "Plan", "build", "output_folder", "SEARCHES", "SMOKE"]
@@ -47,6 +47,7 @@ class Options:
     storage: str | None = None
     resume: bool = False
     overwrite: bool = False
+    dry_run: bool = False
     smoke: bool = False
     quiet: bool = False
     allowed_modules: tuple = DEFAULT_ALLOWED_MODULES
@@ -410,6 +411,7 @@ def build(study, *, source="study.yaml", options=None):
     from sklearn.base import is_classifier
 
     options = options or Options()
+    check_study(study, options, dry_run=options.dry_run)  # the limits, before any work
     name = study.name or Path(source).stem
     out = output_folder(study, source, options)
     notes = []
