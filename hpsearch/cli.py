@@ -1,7 +1,8 @@
 """``python -m hpsearch STUDY.yaml`` / ``hpsearch STUDY.yaml``: run a study file.
 
-Exit codes: 0 done, 1 the run failed, 2 bad study file or arguments, 130 interrupted
-(finished fits are kept in the trial store; ``--resume`` continues).
+Exit codes: 0 done, 1 the run failed, 2 bad study file or arguments (a broken limit, an output
+folder hpsearch did not make, an earlier run without ``--resume`` / ``--overwrite``), 130
+interrupted (finished fits are kept in the trial store; ``--resume`` continues).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def make_parser():
                    help="trial store: SQLAlchemy URL (default: sqlite:///<out>/study.db)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run: finished fits are not redone")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run of the study: its trials in the store and "
+                   "the files hpsearch wrote in the output folder (nothing else)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (candidates, splits, fits) and exit without fitting")
     p.add_argument("--smoke", action="store_true",
@@ -90,6 +94,46 @@ def _with_lines(exc, lines, source):
     return errors
 
 
+def _print_out(text):
+    """Print to stdout; a reader that stops early (``--dry-run | head``) is not an error."""
+    import os
+
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python's recipe: point stdout at devnull so the exit flush does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _chain(exc):
+    """``exc`` and the exceptions it was raised from (``__cause__`` / ``__context__``)."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _explain(exc, plan):
+    """One line for a failure, naming the path and the cause for storage and disk errors
+    (SQLAlchemy / Optuna wrap SQLite's own words, e.g. "invalid data in the commit")."""
+    import errno
+
+    storage = plan.storage if plan is not None else "the trial store"
+    for e in _chain(exc):
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            where = e.filename or (plan.out if plan is not None else "the output folder")
+            return f"disk full: cannot write {where} ({e.strerror})"
+        text = str(e)
+        if "database or disk is full" in text:
+            return f"disk full: the trial store {storage} cannot grow (database or disk is full)"
+        if "unable to open database file" in text:
+            return (f"cannot open the trial store {storage}: its directory does not exist or "
+                    "is not writable")
+    return f"{type(exc).__name__}: {exc}"
+
+
 def main(argv=None):
     """Entry point; returns the exit code (the console script exits with it)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -101,33 +145,49 @@ def main(argv=None):
         args = make_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    if args.n_jobs == 0:
-        _err("hpsearch: error: --n-jobs must be a positive integer or -1, got 0")
+    if args.n_jobs is not None and (args.n_jobs == 0 or args.n_jobs < -1):
+        _err(f"hpsearch: error: --n-jobs must be a positive integer or -1, got {args.n_jobs}")
         return EXIT_USAGE
-    if not args.debug:
-        _quiet_warnings()
-    from hpsearch.study.build import Options, build
-    from hpsearch.study.errors import StudyError
+    if args.resume and args.overwrite:
+        _err("hpsearch: error: --resume and --overwrite exclude each other (continue the "
+             "earlier run, or replace it)")
+        return EXIT_USAGE
+    from hpsearch.study.build import Options, build, output_folder
+    from hpsearch.study.errors import StudyError, UsageError
+    from hpsearch.study.limits import check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
-    from hpsearch.study.runner import RunFailed, finished_trials, run
+    from hpsearch.study.runner import RunFailed, check_output, finished_trials, run
 
     options = Options(
         n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
-        smoke=args.smoke, quiet=args.quiet,
+        overwrite=args.overwrite, dry_run=args.dry_run, smoke=args.smoke, quiet=args.quiet,
         allowed_modules=tuple(DEFAULT_ALLOWED_MODULES) + tuple(args.allow_module),
     )
     lines, plan = {}, None
     try:
+        # every limit first (no data read, no scikit-learn import): refused in well under 1 s
         study, lines, text = load_study(args.study)
+        check_study(study, options, dry_run=args.dry_run)
+        output_key = ("output",) if study.output is not None and not args.out else None
+        check_output(output_folder(study, args.study, options), output_key)
+        if not args.debug:
+            _quiet_warnings()
         plan = build(study, source=args.study, options=options)
         if args.dry_run:
             from hpsearch.study.report import describe_plan
 
-            print(describe_plan(plan))
+            _print_out(describe_plan(plan))
             return EXIT_OK
-        summary = run(plan, source_text=text, resume=args.resume,
-                      echo=None if args.quiet else print)
+        for note in plan.notes:
+            _err(f"hpsearch: note: {note}")
+        summary = run(plan, source_text=text, resume=args.resume, overwrite=args.overwrite,
+                      echo=None if args.quiet else _print_out, output_key=output_key)
+    except UsageError as exc:
+        if args.debug:
+            traceback.print_exc()
+        _err(f"hpsearch: error: {exc}")
+        return EXIT_USAGE
     except StudyError as exc:
         if args.debug:
             traceback.print_exc()
@@ -150,10 +210,10 @@ def main(argv=None):
         if args.debug:
             traceback.print_exc()
         else:
-            _err(f"hpsearch: run failed: {type(exc).__name__}: {exc} (--debug shows the traceback)")
+            _err(f"hpsearch: run failed: {_explain(exc, plan)} (--debug shows the traceback)")
         return EXIT_FAILED
     if not args.quiet:
-        print(summary["text"])
+        _print_out(summary["text"])
     return EXIT_OK
 
 

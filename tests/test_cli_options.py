@@ -32,9 +32,18 @@ def test_storage_out_and_rerun(tmp_path, capsys):
     assert summary["n_candidates"] == 2 and summary["n_splits"] == 3
     assert summary["test_scores"]["accuracy"] > 0.8 and summary["metric"] == "accuracy"
     capsys.readouterr()
-    # a second run without --resume starts over (and says so) instead of failing
-    assert main([*args[:3], "--quiet"]) == 0
-    assert main(args[:3]) == 0
+    # issue 11: a second run without --resume no longer starts over silently: it changes
+    # nothing and names --resume and --overwrite (exit 2); --overwrite starts over
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "o").iterdir()}
+    assert main([*args[:3], "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the results of an earlier run" in err
+    assert "--resume" in err and "--overwrite" in err
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "o").iterdir()} == before
+    assert main(args) == 2  # the store elsewhere holds the study's trials
+    assert "already holds 2 trial(s) of study 'opts'" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--quiet"]) == 0
+    assert main([*args[:3], "--overwrite"]) == 0
     assert "starting over" in capsys.readouterr().out
 
 
@@ -45,7 +54,9 @@ def test_failed_run_is_exit_1_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("hpsearch: run failed: every fit failed (3 errors")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert main([str(study), "--out", str(tmp_path / "o"), "--quiet", "--debug"]) == 1
+    # (issue 11: the failed run's trials are kept; running again needs --overwrite)
+    assert main([str(study), "--out", str(tmp_path / "o"), "--quiet", "--debug",
+                 "--overwrite"]) == 1
     assert "Traceback" in capsys.readouterr().err
 
 

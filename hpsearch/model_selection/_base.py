@@ -633,6 +633,12 @@ class BaseSearchCV(_SkBaseSearchCV):
         from .store import TrialStore
 
         self._validate_params()
+        if "sample_index" in fit_params:  # issue 11: every fit failed, then the refit ran
+            raise ValueError(
+                "The 'sample_index' fit parameter cannot be passed to a search: the search "
+                "passes sample_index itself (the training rows of each fold). Search on "
+                "X[sample_index], y[sample_index] instead."
+            )
         scorers, _ = self._get_scorers()
         X, y, groups = indexable(X, y, groups)
         fit_params = _check_method_params(X, params=fit_params)

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from .errors import StudyError, did_you_mean
+from .limits import MAX_GRID, available_cpus, check_study
 from .registry import DEFAULT_ALLOWED_MODULES, load_dataset, make_preprocessor, resolve_estimator
 
-__all__ = ["Options", "Plan", "build", "SEARCHES", "SMOKE"]
+__all__ = ["Options", "Plan", "build", "output_folder", "SEARCHES", "SMOKE"]
 
 MODEL_STEP = "model"
 
@@ -45,6 +46,8 @@ class Options:
     out: str | None = None
     storage: str | None = None
     resume: bool = False
+    overwrite: bool = False
+    dry_run: bool = False
     smoke: bool = False
     quiet: bool = False
     allowed_modules: tuple = DEFAULT_ALLOWED_MODULES
@@ -159,8 +162,10 @@ def _make_estimator(study, X, options):
                 if isinstance(current, int):
                     params[key] = min(current, SMOKE[key])
     est.set_params(**params)
+    # sklearn's own check, for estimators that declare their constraints (a custom
+    # estimator need not: BaseEstimator._validate_params needs _parameter_constraints)
     validate = getattr(est, "_validate_params", None)
-    if validate is not None:
+    if validate is not None and hasattr(type(est), "_parameter_constraints"):
         try:
             validate()
         except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
@@ -213,6 +218,9 @@ def _n_candidates(study, space, options):
                 short = name[len(MODEL_STEP) + 2:] if name.startswith(MODEL_STEP + "__") else name
                 raise StudyError(("search", "space", short),
                                  f"{str(exc).rstrip('.')} (in a study file: add 'n: 5')") from exc
+        size = math.prod(len(dim.grid()) for sub in sp.as_space(space) for dim in sub.values())
+        if size > MAX_GRID:  # --dry-run only (a run is refused before): count, never build
+            return size
         try:
             n = len(sp.grid_candidates(space))
         except ValueError as exc:
@@ -238,7 +246,7 @@ def _search_options(study, space, options, n_candidates):
     if method == "optuna" and opts.get("pruner") == "none":
         opts["pruner"] = None
     space_arg = space
-    if method == "grid" and options.smoke:
+    if method == "grid" and options.smoke and n_candidates <= MAX_GRID:
         from hpsearch.model_selection import space as sp
 
         # the first candidates of the grid, each as a one-point grid
@@ -287,7 +295,7 @@ def _make_search(study, estimator, space_arg, cv, opts, plan_kw, options):
         scoring=_scoring(study),
         refit=_refit(study),
         cv=cv,
-        n_jobs=options.n_jobs if options.n_jobs is not None else study.n_jobs,
+        n_jobs=plan_kw["n_jobs"],
         random_state=study.seed,
         error_score=error_score,
         return_train_score=study.return_train_score,
@@ -297,7 +305,19 @@ def _make_search(study, estimator, space_arg, cv, opts, plan_kw, options):
         resume=options.resume,
         **opts,
     )
+    if getattr(study.backend, "name", None) == "multiprocessing":
+        kwargs["backend"] = _multiprocessing_backend()
     return cls(estimator, **{arg: space_arg}, **kwargs)
+
+
+def _multiprocessing_backend():
+    """``backend: multiprocessing``: the standard library's ``multiprocessing`` workers
+    (started by fork; the search's ``backend="fork"``), or joblib's loky where this platform
+    cannot fork. joblib's own ``"multiprocessing"`` backend cannot hand results back as
+    they finish, which the search needs."""
+    import multiprocessing
+
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "loky"
 
 
 def _make_cv(study, y, classifier):
@@ -327,9 +347,29 @@ def _seeded(method, kwargs, seed):
     return kwargs
 
 
+def _n_jobs(study, options, notes):
+    """``n_jobs`` of the search: local workers beyond the CPUs available are capped (a
+    note says so); a Dask cluster's workers are not local, so its value is kept."""
+    n_jobs = options.n_jobs if options.n_jobs is not None else study.n_jobs
+    if n_jobs is None or n_jobs == -1 or getattr(study.backend, "name", None) == "dask":
+        return n_jobs
+    cpus = available_cpus()
+    if n_jobs > cpus:
+        notes.append(f"n_jobs={n_jobs} is more than the {cpus} CPU(s) available: "
+                     f"using n_jobs={cpus}")
+        return cpus
+    return n_jobs
+
+
+def output_folder(study, source, options):
+    """The run folder: ``--out``, else the file's ``output``, else ``runs/<name>``."""
+    name = study.name or Path(source).stem
+    return Path(options.out or study.output or Path("runs") / name)
+
+
 def _backend(study):
     spec = study.backend
-    if spec is None or spec.name == "loky":
+    if spec is None or spec.name in ("loky", "multiprocessing"):  # the search's own backend
         return None
     return spec
 
@@ -371,8 +411,10 @@ def build(study, *, source="study.yaml", options=None):
     from sklearn.base import is_classifier
 
     options = options or Options()
+    check_study(study, options, dry_run=options.dry_run)  # the limits, before any work
     name = study.name or Path(source).stem
-    out = Path(options.out or study.output or Path("runs") / name)
+    out = output_folder(study, source, options)
+    notes = []
     storage = options.storage or study.storage or f"sqlite:///{(out / 'study.db').resolve()}"
     study_name = study.study_name or name
 
@@ -391,10 +433,14 @@ def build(study, *, source="study.yaml", options=None):
         raise StudyError(("cv",), str(exc).rstrip(".")) from exc
     space = _make_space(study, estimator, prefix)
     n_candidates = _n_candidates(study, space, options)
+    if study.search.method == "grid" and n_candidates > MAX_GRID:
+        notes.append(f"the grid has {n_candidates:,} candidates, more than the limit of "
+                     f"{MAX_GRID:,}: a run refuses it")
     space_arg, opts = _search_options(study, space, options, n_candidates)
     search = _make_search(
         study, estimator, space_arg, cv, opts,
-        {"storage": storage, "study_name": study_name}, options,
+        {"storage": storage, "study_name": study_name,
+         "n_jobs": _n_jobs(study, options, notes)}, options,
     )
     _check_search(search, X_train, y_train, g_train)
     refit = _refit(study)
@@ -406,5 +452,5 @@ def build(study, *, source="study.yaml", options=None):
         estimator=estimator, space=space, cv=cv, search=search,
         X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test, groups=g_train,
         n_candidates=n_candidates, n_splits=n_splits, classifier=classifier,
-        refit_metric=refit_metric, backend=_backend(study),
+        refit_metric=refit_metric, backend=_backend(study), notes=notes,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-__all__ = ["StudyError", "did_you_mean", "format_path"]
+__all__ = ["StudyError", "UsageError", "did_you_mean", "format_path"]
 
 
 def format_path(path) -> str:
@@ -51,3 +51,12 @@ class StudyError(ValueError):
         if self.line is not None:
             text += f" (line {self.line})"
         return text
+
+
+class UsageError(StudyError):
+    """A run refused before any work because of where it would write (exit code 2): an
+    output folder hpsearch did not make, a store that already holds trials, a storage
+    directory that does not exist. Printed without the study file's name."""
+
+    def __init__(self, message):
+        super().__init__((), message)

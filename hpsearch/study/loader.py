@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import StudyError, did_you_mean
+from .limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from .schema import TAG, Study, section_at
 
 __all__ = ["StudyLoader", "read_yaml", "load_study", "StudyErrors"]
@@ -31,11 +32,16 @@ class StudyErrors(StudyError):
         return "\n".join(str(e) for e in self.errors)
 
 
-class StudyLoader(yaml.SafeLoader):
+#: libyaml's parser when PyYAML has it (linear and fast on long lists), else PyYAML's own
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
+
+
+class StudyLoader(_SAFE_LOADER or yaml.SafeLoader):
     """``yaml.SafeLoader`` (no Python tags) that also reads ``1e-4`` as a float.
 
     PyYAML follows YAML 1.1, where ``1e-4`` (no dot) is a *string*; every study file writes
-    learning rates that way, so floats follow YAML 1.2 here.
+    learning rates that way, so floats follow YAML 1.2 here. The parser is libyaml's when
+    PyYAML was built with it (``CSafeLoader``: same safe constructor, C speed).
     """
 
     yaml_implicit_resolvers = {
@@ -58,11 +64,55 @@ StudyLoader.add_implicit_resolver(
 )
 
 
-def _walk(node, path, lines, source, marks):
+_OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+
+
+def _check_size(text, source):
+    """Refuse, from the YAML events alone (nothing built), a file that is too large, too
+    deeply nested, or whose aliases expand to too many values (a "billion laughs" bomb).
+
+    The expanded size of every node is counted once: a collection is 1 plus the sizes of
+    its items, an alias adds the size of the node it names, so the count is exact and
+    linear in the length of the file however large the expansion.
+    """
+    if len(text) > MAX_FILE_BYTES:
+        raise StudyError((), f"the study file has {len(text):,} characters, more than the "
+                         f"limit of {MAX_FILE_BYTES:,}", None, source)
+    stack, anchors = [[None, 0]], {}
+    for event in yaml.parse(text, Loader=StudyLoader):
+        if isinstance(event, _OPEN):
+            stack.append([event.anchor, 1])
+            if len(stack) - 1 > MAX_DEPTH:
+                raise StudyError((), f"mappings and lists are nested more than {MAX_DEPTH} "
+                                 "levels deep", event.start_mark.line + 1, source)
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, anchors.get(event.anchor, 1)
+        else:
+            continue
+        if anchor is not None:
+            anchors[anchor] = size
+        stack[-1][1] += size
+        if stack[-1][1] > MAX_NODES:
+            raise StudyError((), f"the study file holds more than {MAX_NODES:,} values once "
+                             "its YAML aliases (*name) are expanded",
+                             event.start_mark.line + 1, source)
+
+
+def _walk(node, path, lines, source, marks, seen_nodes=None):
     """Record ``lines[path] = line`` for every key and list item; refuse duplicate keys.
 
-    ``marks`` maps the (line, column) where each value node starts to its key path.
+    ``marks`` maps the (line, column) where each value node starts to its key path. A node
+    used again through an alias is walked once (its lines are those of the anchor).
     """
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     marks.setdefault((node.start_mark.line, node.start_mark.column), path)
     if isinstance(node, yaml.MappingNode):
         seen = {}
@@ -77,18 +127,23 @@ def _walk(node, path, lines, source, marks):
                 )
             seen[key] = line
             lines[(*path, key)] = line
-            _walk(value_node, (*path, key), lines, source, marks)
+            _walk(value_node, (*path, key), lines, source, marks, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[(*path, i)] = item.start_mark.line + 1
-            _walk(item, (*path, i), lines, source, marks)
+            _walk(item, (*path, i), lines, source, marks, seen_nodes)
 
 
 def read_yaml(text, source=None):
-    """Parse YAML ``text`` safely: ``(data, lines)`` with ``lines`` mapping key paths to lines."""
-    loader = StudyLoader(text)
+    """Parse YAML ``text`` safely: ``(data, lines)`` with ``lines`` mapping key paths to lines.
+
+    The limits of :func:`_check_size` are checked first, on the events alone.
+    """
+    loader = None
     lines, marks = {}, {}
     try:
+        _check_size(text, source)
+        loader = StudyLoader(text)
         node = loader.get_single_node()
         if node is not None:
             _walk(node, (), lines, source, marks)
@@ -113,7 +168,8 @@ def read_yaml(text, source=None):
     except yaml.YAMLError as exc:
         raise StudyError((), f"invalid YAML: {exc}", None, source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
@@ -224,7 +280,13 @@ def load_study(path):
     """Read and validate the study file at ``path``: ``(study, lines, text)``."""
     path = Path(path)
     source = str(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):  # no other file's content in an error
+        raise StudyError((), f"a study file is a YAML file named *.yaml or *.yml, got {source!r}",
+                         None, source)
     try:
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            raise StudyError((), f"the study file has {path.stat().st_size:,} bytes, more "
+                             f"than the limit of {MAX_FILE_BYTES:,}", None, source)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise StudyError((), f"study file not found: {source}", None, source) from None

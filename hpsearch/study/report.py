@@ -116,6 +116,7 @@ def describe_plan(plan):
         f"scoring:    {s.scoring or 'default (estimator.score)'}",
         f"output:     {plan.out}",
         f"storage:    {plan.storage} (study {plan.study_name!r})",
+        *(f"note:       {note}" for note in plan.notes),
     ]
     return "\n".join(lines)
 

@@ -11,6 +11,10 @@ Folder layout::
     <out>/summary.json        scores (CV and final test), counts, timings
     <out>/report.md           best configuration, top-10 table, plots
     <out>/plots/*.png         search history, score vs each parameter, learning curves
+    <out>/.hpsearch-run       marks the folder as a run folder; lists the files written
+
+hpsearch writes only into a new or empty folder or one holding ``.hpsearch-run``, and
+removes (``--overwrite``) only the files listed above and in that marker.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from . import report
+from .errors import StudyError, UsageError
+from .limits import inside
 
-__all__ = ["run", "OUTPUT_FILES", "RunFailed", "finished_trials"]
+__all__ = ["run", "OUTPUT_FILES", "RUN_MARKER", "RunFailed", "check_output", "check_storage_dir",
+           "finished_trials", "prepare_output", "stored_trials"]
 
 OUTPUT_FILES = (
     "study.yaml", "study.db", "results.csv", "cv_results.csv", "best_params.json",
@@ -51,23 +58,190 @@ def _jsonable(value):
     return repr(value)
 
 
-def _clean_output(out, storage, resume):
-    """Create ``out``; without ``resume`` remove the files of an earlier run there."""
+#: marks a folder as an hpsearch run folder; lists the files hpsearch wrote there
+RUN_MARKER = ".hpsearch-run"
+
+#: files SQLite itself may leave next to ``study.db``
+_SQLITE_SIDE_FILES = ("study.db-journal", "study.db-wal", "study.db-shm")
+
+
+def _refuse(message, key):
+    """A refusal naming the study key it comes from (``output``), else a usage error."""
+    return StudyError(key, message) if key else UsageError(message)
+
+
+def check_output(out, key=None):
+    """Refuse an output folder hpsearch must not write into (exit code 2).
+
+    A folder is hpsearch's when it holds :data:`RUN_MARKER` (a plain file, written when
+    the run folder is made); any other existing folder must be empty.
+
+    Parameters
+    ----------
+    out : Path
+    key : tuple or None
+        ``("output",)`` when the folder comes from the study file.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise _refuse(f"{out} exists and is not a folder", key)
+    marker = out / RUN_MARKER
+    is_run = marker.is_file() and not marker.is_symlink()
+    if out.is_dir() and not is_run and any(out.iterdir()):
+        raise _refuse(
+            f"{out} exists and is not an hpsearch run folder (it has no {RUN_MARKER} file); "
+            "hpsearch writes only into a new or empty folder or one of its own runs: "
+            "choose another output folder (--out) or empty this one", key)
+
+
+def _local_file(storage):
+    """The local file of a SQLite URL or a storage path, or None (a database server)."""
+    if storage.startswith("sqlite:///"):
+        return Path(storage[len("sqlite:///"):])
+    return None if "://" in storage else Path(storage)
+
+
+def _default_db(out, storage):
+    path = _local_file(storage)
+    return path is not None and path.resolve() == (Path(out) / "study.db").resolve()
+
+
+def check_storage_dir(storage):
+    """Refuse a storage file whose directory does not exist, naming both."""
+    path = _local_file(storage)
+    if path is not None and str(path) not in ("", ":memory:") and not path.parent.is_dir():
+        raise UsageError(f"cannot open the trial store {storage}: directory "
+                         f"{path.parent} does not exist")
+
+
+def stored_trials(storage, study_name):
+    """Trials (any state) of ``study_name`` in ``storage``; 0 when there is no such study.
+
+    A store file that does not exist yet is not created.
+    """
+    path = _local_file(storage)
+    if path is not None and not path.is_file():
+        return 0
+    import optuna
+
+    from hpsearch.model_selection.store import make_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
+    except KeyError:  # no study of that name
+        return 0
+    return len(study.get_trials(deepcopy=False))
+
+
+def _delete_study(storage, study_name):
+    """Remove ``study_name`` from a storage outside the run folder, if it is there."""
+    path = _local_file(storage)
+    if path is not None and not path.is_file():
+        return
+    import optuna
+
+    from hpsearch.model_selection.store import make_storage
+
+    try:
+        optuna.delete_study(study_name=study_name, storage=make_storage(storage))
+    except KeyError:
+        pass
+
+
+def _manifest(out):
+    """Files the last run recorded in :data:`RUN_MARKER` (relative paths)."""
+    try:
+        data = json.loads((out / RUN_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    files = data.get("files", []) if isinstance(data, dict) else []
+    return [f for f in files if isinstance(f, str)]
+
+
+def _write_marker(out, files=()):
+    from hpsearch import __version__
+
+    (out / RUN_MARKER).write_text(json.dumps(
+        {"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n",
+        encoding="utf-8")
+
+
+def _own_files(out, storage):
+    """Paths of files hpsearch wrote in ``out``: its fixed names and the recorded ones,
+    each a plain relative path that stays inside ``out`` (symlinks resolved)."""
+    names = [n for n in OUTPUT_FILES if n != "study.db" or _default_db(out, storage)]
+    if _default_db(out, storage):
+        names += _SQLITE_SIDE_FILES
+    paths = []
+    for name in dict.fromkeys([*names, *_manifest(out)]):
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts or not inside(rel, out):
+            continue
+        path = out / rel
+        if path.is_file() or path.is_symlink():
+            paths.append(path)
+    return paths
+
+
+def _drop_links(out):
+    """Remove symbolic links standing where hpsearch writes its files (the links only),
+    so that writing a result never follows one out of the run folder. (``study.db`` is
+    left: a link there names the store, and SQLite refuses a file that is not one.)"""
+    plots = out / "plots"
+    names = [n for n in (*OUTPUT_FILES, "learning_curves.csv", "plots", *_manifest(out))
+             if n != "study.db"]
+    if plots.is_dir() and not plots.is_symlink():
+        names += [f"plots/{p.name}" for p in plots.iterdir()
+                  if p.name in ("history.png", "learning_curves.png")
+                  or (p.name.startswith("param_") and p.suffix == ".png")]
+    for name in names:
+        path = out / name
+        if ".." not in Path(name).parts and path.is_symlink():
+            path.unlink()
+
+
+def prepare_output(plan, *, resume=False, overwrite=False, key=None):
+    """Make (or reuse) the run folder; never replace finished work without ``overwrite``,
+    and with it remove only hpsearch's own files (and the study of that name).
+
+    Returns
+    -------
+    list of str
+        Files removed (relative to the run folder).
+
+    Raises
+    ------
+    StudyError
+        (:class:`UsageError` unless ``key`` names the study key) a folder hpsearch did not
+        make, a missing storage directory, or, without ``resume`` and ``overwrite``, a store
+        that already holds trials of the study or a folder with an earlier run's results.
+    """
+    out, storage = Path(plan.out), plan.storage
+    check_output(out, key)
+    if not _default_db(out, storage):
+        check_storage_dir(storage)
+    kept = stored_trials(storage, plan.study_name)
+    earlier = [p.name for p in _own_files(out, storage)
+               if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
+    if not (resume or overwrite) and (kept or earlier):
+        what = (f"the trial store {storage} already holds {kept} trial(s) of study "
+                f"{plan.study_name!r}" if kept else f"{out} holds the results of an earlier run")
+        raise UsageError(f"{what}; nothing was changed. Use --resume to continue it, or "
+                         "--overwrite to replace it (only hpsearch's own files are removed)")
     out.mkdir(parents=True, exist_ok=True)
-    if resume:
+    if not (out / RUN_MARKER).is_file():
+        _write_marker(out)
+    _drop_links(out)
+    if resume and not overwrite:
         return []
     removed = []
-    for name in OUTPUT_FILES:
-        path = out / name
-        if name == "study.db" and not storage.endswith(str((out / "study.db").resolve())):
-            continue
-        if path.exists():
-            path.unlink()
-            removed.append(name)
-    plots = out / "plots"
-    if plots.is_dir():
-        for png in plots.glob("*.png"):
-            png.unlink()
+    for path in _own_files(out, storage):
+        path.unlink()
+        removed.append(str(path.relative_to(out)))
+    if not _default_db(out, storage):
+        _delete_study(storage, plan.study_name)
+    _write_marker(out)
     return removed
 
 
@@ -76,8 +250,10 @@ def finished_trials(storage, study_name):
     try:
         import optuna
 
+        from hpsearch.model_selection.store import make_storage
+
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.load_study(study_name=study_name, storage=storage)
+        study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
         states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         return len(study.get_trials(deepcopy=False, states=states))
     except Exception:  # no store yet, or nothing was recorded before the interrupt
@@ -193,11 +369,18 @@ def _check_resume(plan, source_text, echo):
               "being resumed; finished candidates are kept as they are", file=sys.stderr)
 
 
-def run(plan, *, source_text, resume=False, echo=print):
+def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_key=None):
     """Fit the search of ``plan`` and write the output folder; returns the summary dict.
+
+    The folder is prepared by :func:`prepare_output`: ``resume`` continues the trials of
+    the store, ``overwrite`` replaces an earlier run (its files and its study); without
+    either, an earlier run's trials or results are an error. ``output_key`` is
+    ``("output",)`` when the folder comes from the study file (errors name the key).
 
     Raises
     ------
+    StudyError
+        From :func:`prepare_output`, before anything is written.
     KeyboardInterrupt
         Propagated after the trial store has kept every finished fit.
     RunFailed
@@ -207,9 +390,10 @@ def run(plan, *, source_text, resume=False, echo=print):
     import pandas as pd
 
     out = plan.out
-    removed = _clean_output(out, plan.storage, resume)
-    if removed and echo:
-        echo(f"starting over in {out}/ (earlier run replaced; --resume continues one)")
+    removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key)
+    if overwrite and echo:
+        echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the earlier "
+             f"run removed; study {plan.study_name!r} replaced)")
     if resume:
         _check_resume(plan, source_text, echo)
     (out / "study.yaml").write_text(source_text, encoding="utf-8")
@@ -274,6 +458,10 @@ def run(plan, *, source_text, resume=False, echo=print):
     (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_files = _plots(plan, cv_df, metric, out, model)
     report.write_report(out / "report.md", plan, summary, cv_df, plot_files)
+    written = [*(f for f in OUTPUT_FILES if f != "study.db"), *(p for _, p in plot_files)]
+    if (out / "learning_curves.csv").is_file():
+        written.append("learning_curves.csv")
+    _write_marker(out, [f for f in written if (out / f).is_file()])
     summary["text"] = report.summary_text(plan, summary, cv_df)
     return summary
 

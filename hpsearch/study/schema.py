@@ -354,7 +354,7 @@ class Study(Section):
     """A whole study file."""
 
     name: str | None = None
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0  # numpy's seed range
     data: DataSpec
     preprocessing: PreprocessingSpec | None = None
     estimator: EstimatorSpec
@@ -389,8 +389,23 @@ class Study(Section):
     @field_validator("n_jobs")
     @classmethod
     def _n_jobs(cls, value):
+        from .limits import MAX_N_JOBS
+
         if value is not None and (value == 0 or value < -1):
             fail("must be a positive integer or -1 (all cores)", value=value)
+        if value is not None and value > MAX_N_JOBS:
+            fail("must be <= {limit} (local workers are capped at the CPUs available)",
+                 value=value, limit=MAX_N_JOBS)
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value):
+        from .limits import PLAIN_NAME
+
+        if value is not None and (not PLAIN_NAME.fullmatch(value) or value in (".", "..")):
+            fail("must be a plain name (letters, digits, '_', '-', '.', '+'; no path "
+                 "separators, no '..', at most 100 characters)", value=value)
         return value
 
     @field_validator("scoring")

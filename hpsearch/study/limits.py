@@ -1,0 +1,234 @@
+"""Limits of a study file, checked before any work (every one an exit-2 error in < 1 s).
+
+A study file is untrusted input: it must not be able to exhaust memory or time before a
+single fit runs, nor write or delete files outside its own run folder. The checks here
+need only the validated :class:`~hpsearch.study.schema.Study` (no data, no scikit-learn
+import): sizes are *counted*, never materialized.
+
+=========================  =================  =========================================
+limit                      value              what it bounds
+=========================  =================  =========================================
+``MAX_FILE_BYTES``         1 MiB              size of the study file
+``MAX_NODES``              100,000            YAML values, every alias use counted in full
+``MAX_DEPTH``              32                 nesting of mappings and lists
+``MAX_GRID``               100,000            grid candidates (``method: grid``), and the
+                                              combinations of a random / halving / Hyperband
+                                              space made only of lists
+``MAX_CANDIDATES``         100,000            ``n_iter``, ``n_trials``, ``n_candidates``, and
+                                              the candidates of all halving / Hyperband rounds
+``MAX_RESOURCES``          1,000,000          ``max_resources`` / ``min_resources``
+``MAX_ROUNDS``             40                 halving rounds, Hyperband brackets
+``MAX_N_JOBS``             4,096              ``n_jobs`` (local workers are further capped
+                                              at the CPUs available)
+``MAX_RETRIES``            10                 ``max_retries`` (re-runs of a fit whose worker
+                                              died)
+=========================  =================  =========================================
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+from .errors import StudyError
+
+__all__ = [
+    "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH", "MAX_GRID", "MAX_CANDIDATES",
+    "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
+    "check_study", "grid_size", "inside", "available_cpus",
+]
+
+MAX_FILE_BYTES = 2**20
+MAX_NODES = 100_000
+MAX_DEPTH = 32
+MAX_GRID = 100_000
+MAX_CANDIDATES = 100_000
+MAX_RESOURCES = 1_000_000
+MAX_ROUNDS = 40
+MAX_N_JOBS = 4096
+MAX_RETRIES = 10
+
+#: file name endings ``data.path`` may have (pandas reads the compressed ones itself)
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.zip",
+                 ".csv.xz", ".csv.zst", ".tsv.gz")
+
+#: a study ``name``: one path component, no separators, not ``.`` or ``..``
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
+
+
+def available_cpus():
+    """CPUs this process may run on (``os.sched_getaffinity``, else ``os.cpu_count``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def inside(path, root):
+    """Whether ``path`` (relative to ``root``) stays inside ``root`` once symlinks resolve."""
+    root = Path(root).resolve()
+    target = (root / path).resolve()
+    return target == root or root in target.parents
+
+
+def _dimension_size(entry):
+    """Grid values of one space entry (a list, or a validated DimensionSpec), counted."""
+    if isinstance(entry, list):
+        return len(entry)
+    if entry.type == "categorical":
+        return len(entry.choices)
+    if entry.n is not None:
+        return entry.n
+    if entry.type == "int":
+        return int(entry.high) - int(entry.low) + 1
+    return 1  # a float without n has no grid; the build says so
+
+
+def grid_size(space):
+    """Candidates of a grid over ``space`` (an upper bound when conditions drop some):
+    the product of the number of values of each dimension, computed without building it."""
+    return math.prod(_dimension_size(entry) for entry in space.values())
+
+
+def _bound(errors, path, value, limit, what):
+    if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+        errors.append(StudyError(path, f"must be <= {limit:,} ({what}), got {value:,}"))
+
+
+def _search_limits(search, errors, dry_run):
+    method = search.method
+    for key in ("n_iter", "n_trials", "n_candidates"):
+        _bound(errors, ("search", key), getattr(search, key), MAX_CANDIDATES,
+               "the most candidates a study file may ask for")
+    _bound(errors, ("search", "max_retries"), getattr(search, "max_retries", None),
+           MAX_RETRIES, "re-runs of a fit whose worker died")
+    for key, entry in search.space.items():
+        n = getattr(entry, "n", None)
+        _bound(errors, ("search", "space", key, "n"), n, MAX_GRID, "grid points of a dimension")
+    if method == "grid" and not dry_run:
+        size = grid_size(search.space)
+        if size > MAX_GRID:
+            errors.append(StudyError(
+                ("search", "space"),
+                f"the grid has {size:,} candidates, more than the limit of {MAX_GRID:,}; "
+                "use fewer values (or 'n:'), or method: random with n_iter "
+                "(--dry-run shows the count)",
+            ))
+    if method in ("random", "halving", "hyperband") and _all_choices(search.space):
+        size = grid_size(search.space)
+        if size > MAX_GRID:
+            errors.append(StudyError(
+                ("search", "space"),
+                f"every parameter is a list of choices, and a {method} search draws its "
+                f"candidates without repetition from all {size:,} combinations, more than "
+                f"the limit of {MAX_GRID:,}; give some parameter a range ({{type: float, "
+                "low: ..., high: ...}) or use method: optuna",
+            ))
+    if method in ("halving", "hyperband"):
+        _budget_limits(search, errors)
+
+
+def _all_choices(space):
+    return all(isinstance(e, list) or e.type == "categorical" for e in space.values())
+
+
+def _budget_limits(search, errors):
+    """Halving / Hyperband: resources, rounds and candidates of the plan, from the numbers
+    alone (``min_resources: smallest`` counts as 1, an upper bound on the candidates)."""
+    for key in ("min_resources", "max_resources"):
+        _bound(errors, ("search", key), getattr(search, key), MAX_RESOURCES,
+               "resources of one fit")
+    high, low = search.max_resources, search.min_resources
+    if errors or not isinstance(high, int):
+        return
+    low = low if isinstance(low, int) else 1
+    factor = search.factor or 3
+    if low > high:
+        return  # the search names this itself
+    rounds = math.floor(math.log(high / low) / math.log(factor) + 1e-9)
+    if rounds + 1 > MAX_ROUNDS:
+        errors.append(StudyError(
+            ("search", "factor"),
+            f"max_resources / min_resources = {high / low:g} at factor {factor:g} makes "
+            f"{rounds + 1} rounds, more than the limit of {MAX_ROUNDS}; raise factor or "
+            f"min_resources, got factor={factor:g}",
+        ))
+        return
+    if search.method == "hyperband":
+        from hpsearch.model_selection._halving_schedule import hyperband_brackets
+
+        total = sum(b.n_candidates[0] for b in hyperband_brackets(high, low, factor))
+    elif search.n_candidates == "exhaust":
+        total = high // low
+    else:
+        return  # n_candidates itself is bounded above
+    if total > MAX_CANDIDATES:
+        errors.append(StudyError(
+            ("search", "max_resources"),
+            f"the plan samples {total:,} candidates (max_resources={high:,}, "
+            f"min_resources={low:,}, factor={factor:g}), more than the limit of "
+            f"{MAX_CANDIDATES:,}; lower max_resources or raise min_resources, got {high:,}",
+        ))
+
+
+def _data_limits(data, errors):
+    if data.path is None:
+        return
+    name = Path(data.path).name.lower()
+    if data.format == "parquet" or name.endswith(DATA_SUFFIXES):
+        return
+    errors.append(StudyError(
+        ("data", "path"),
+        f"must be a CSV or Parquet file (a name ending in {', '.join(DATA_SUFFIXES[:5])}...), "
+        f"got {data.path!r}",
+    ))
+
+
+def _storage_path(url):
+    """The local file of a storage setting (SQLite URL, ``.db`` / journal path), or None."""
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///"):]
+    if "://" in url:
+        return None
+    return url
+
+
+def _path_limits(study, options, errors, cwd):
+    if study.output is not None and not (options and options.out):
+        if Path(study.output).is_absolute() or not inside(study.output, cwd):
+            errors.append(StudyError(
+                ("output",),
+                "must be a folder inside the working directory (a relative path that does "
+                "not leave it, symlinks resolved); use --out on the command line for any "
+                f"other place, got {study.output!r}",
+            ))
+    if study.storage is not None and not (options and options.storage):
+        path = _storage_path(study.storage)
+        if path is not None and path not in ("", ":memory:") and (
+            Path(path).is_absolute() or not inside(path, cwd)
+        ):
+            errors.append(StudyError(
+                ("storage",),
+                "a storage file must be inside the working directory (a relative path); "
+                f"use --storage on the command line for any other place, got {study.storage!r}",
+            ))
+
+
+def check_study(study, options=None, *, dry_run=False, cwd="."):
+    """Refuse a study that breaks a limit or would write outside its place.
+
+    Raises
+    ------
+    StudyError
+        One per broken limit (a :class:`~hpsearch.study.loader.StudyErrors` when several).
+    """
+    from .loader import StudyErrors
+
+    errors = []
+    _path_limits(study, options, errors, cwd)
+    _data_limits(study.data, errors)
+    _search_limits(study.search, errors, dry_run)
+    if errors:
+        raise StudyErrors(errors) if len(errors) > 1 else errors[0]
