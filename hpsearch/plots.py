@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["search_history", "param_effect", "learning_curves", "history_frame", "epoch_curves"]
+__all__ = [
+    "search_history", "param_effect", "learning_curves", "history_frame", "epoch_curves",
+    "comparison",
+]
 
 
 def _pyplot():
@@ -93,6 +96,41 @@ def param_effect(cv_results, param, path, *, metric="score", log=False):
     ax.set_xlabel(param)
     ax.set_ylabel(f"mean CV {metric}")
     ax.set_title(f"Score vs {param}")
+    return _save(fig, path)
+
+
+def comparison(cv_results, frame, path, *, level=0.95):
+    """Split scores of the top candidates with their corrected intervals.
+
+    ``frame`` is :func:`hpsearch.model_selection.compare`'s table (best first). Each
+    candidate's split scores are dots; the bar is its mean over the splits shared with
+    the best, with the Nadeau–Bengio corrected interval
+    :math:`\\bar s \\pm t_{k-1,(1+\\text{level})/2}\\sqrt{(1/k + n_\\text{test}/n_\\text{train})\\,
+    \\hat\\sigma^2}` (the naive interval drops the ratio term and is much narrower).
+    """
+    from scipy import stats as sps
+
+    plt = _pyplot()
+    metric, ratio = frame.attrs["metric"], frame.attrs["test_train_ratio"]
+    columns = sorted(
+        (k for k in cv_results if k.startswith("split") and k.endswith(f"_test_{metric}")),
+        key=lambda k: int(k[5 : k.index("_")]),
+    )
+    fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * len(frame)))
+    for pos, (row, rank) in enumerate(zip(frame.index, frame["rank"])):
+        scores = np.array([cv_results[c][row] for c in columns], dtype=float)
+        scores = scores[np.isfinite(scores)]
+        y = len(frame) - 1 - pos
+        ax.scatter(scores, np.full(scores.size, y), s=10, color="0.6", zorder=1)
+        if scores.size > 1:
+            k = scores.size
+            half = sps.t.ppf((1 + level) / 2, k - 1) * np.sqrt(
+                (1 / k + ratio) * scores.var(ddof=1))
+            ax.errorbar(scores.mean(), y, xerr=half, fmt="o", color="C3" if pos == 0 else "C0",
+                        capsize=3, zorder=2)
+    ax.set_yticks(range(len(frame)), [f"#{r}" for r in frame["rank"]][::-1])
+    ax.set_xlabel(f"CV {metric} per split; bar: mean with corrected {level:.0%} interval")
+    ax.set_title("How sure is this? (best in red)")
     return _save(fig, path)
 
 

@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 
-__all__ = ["describe_plan", "top_table", "write_report", "summary_text", "fmt"]
+__all__ = [
+    "describe_plan", "top_table", "write_report", "summary_text", "fmt", "how_sure_section",
+]
 
 
 def fmt(value, digits=4):
@@ -141,8 +143,45 @@ def top_table(cv_df, metric, n=10, label=None):
     return "\n".join(rows)
 
 
-def write_report(path, plan, summary, cv_df, plots):
-    """Write ``report.md``: best configuration and score, test score, top 10, plots."""
+def how_sure_section(frame, plot=None, alpha=0.05):
+    """Markdown "How sure is this?": the top candidates against the best, honestly.
+
+    ``frame`` is :func:`hpsearch.model_selection.compare`'s table; ``plot`` the relative
+    path of :func:`hpsearch.plots.comparison`'s figure.
+    """
+    rope = frame.attrs.get("rope", 0.0)
+    head = ["rank", "mean", "best − this", "p (corrected)", "p (naive)",
+            "P(best better)", f"P(within ±{fmt(rope)})", "parameters"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in frame.iterrows():
+        cells = [fmt(r["rank"]), fmt(r["mean_test"]), fmt(r["difference"]), fmt(r["p_value"]),
+                 fmt(r["p_value_naive"]), fmt(r["p_best_better"]), fmt(r["p_equivalent"]),
+                 _params_text(r["params"])]
+        rows.append("| " + " | ".join("" if c == "nan" else c for c in cells) + " |")
+    tied = frame.iloc[1:][frame["p_value"].iloc[1:] >= alpha]
+    ratio = frame.attrs["test_train_ratio"]
+    lines = [
+        "## How sure is this?", "",
+        f"The top candidates against the best on the splits both finished: the Nadeau–Bengio "
+        f"corrected resampled t-test (n_test/n_train = {fmt(ratio)}) and the Bayesian "
+        f"correlated t-test. The naive paired t-test is shown only to see why the correction "
+        f"matters: it treats overlapping splits as independent and finds differences that "
+        f"are not there.", "",
+        *rows, "",
+    ]
+    if len(tied):
+        lines += [f"- {len(tied)} of the next {len(frame) - 1} candidates are not significantly "
+                  f"worse than the best (corrected p >= {alpha}): the choice among them is within "
+                  f"the noise; `refit=not_significantly_worse(simplicity=...)` picks the "
+                  f"simplest.", ""]
+    if plot:
+        lines += [f"![How sure is this?]({plot})", ""]
+    return "\n".join(lines)
+
+
+def write_report(path, plan, summary, cv_df, plots, sections=()):
+    """Write ``report.md``: best configuration and score, test score, top 10, the extra
+    ``sections`` (Markdown, e.g. "How sure is this?", "Diagnosis"), plots."""
     s = plan.study
     metric = summary["metric"]
     lines = [
@@ -175,6 +214,8 @@ def write_report(path, plan, summary, cv_df, plots):
             ran += f"; {summary['n_pruned']} of {summary['n_candidates']} trials pruned"
         lines += ["## Budget", "", "```", f"fits:       {fits}", *extra, "```", "",
                   f"- {ran}", ""]
+    for section in sections:
+        lines += [section, ""]
     lines += ["## Plots", ""]
     for title, rel in plots:
         lines += [f"### {title}", "", f"![{title}]({rel})", ""]

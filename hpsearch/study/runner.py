@@ -457,13 +457,54 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     }
     (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_files = _plots(plan, cv_df, metric, out, model)
-    report.write_report(out / "report.md", plan, summary, cv_df, plot_files)
-    written = [*(f for f in OUTPUT_FILES if f != "study.db"), *(p for _, p in plot_files)]
+    sections, section_files = _sections(search, cv, metric, out, model, echo)
+    report.write_report(out / "report.md", plan, summary, cv_df, plot_files, sections)
+    written = [*(f for f in OUTPUT_FILES if f != "study.db"), *(p for _, p in plot_files),
+               *section_files]
     if (out / "learning_curves.csv").is_file():
         written.append("learning_curves.csv")
     _write_marker(out, [f for f in written if (out / f).is_file()])
     summary["text"] = report.summary_text(plan, summary, cv_df)
     return summary
+
+
+def _how_sure(search, cv, metric, out):
+    from hpsearch import plots
+    from hpsearch.model_selection import compare
+
+    frame = compare(search, metric, top=5, alternative="greater")
+    if len(frame) < 2:
+        return None, []
+    rel = "plots/how_sure.png"
+    plots.comparison(cv, frame, out / rel)
+    return report.how_sure_section(frame, rel), [rel]
+
+
+def _diagnosis(search, cv, metric, out, model):
+    from hpsearch.diagnostics import report_section
+
+    text = report_section(cv, out, best_model=model, metric=metric)
+    return text, [p for p in ("plots/recipe_map.png", "plots/gradient_flow.png")
+                  if (out / p).is_file()]
+
+
+def _sections(search, cv, metric, out, model, echo):
+    """The report's analysis sections, each optional: a section that cannot be computed
+    (a custom splitter of unknown split sizes, one candidate) is left out with a note,
+    never failing a finished run."""
+    sections, files = [], []
+    for name, make in (("How sure is this?", lambda: _how_sure(search, cv, metric, out)),
+                       ("Diagnosis", lambda: _diagnosis(search, cv, metric, out, model))):
+        try:
+            text, made = make()
+        except Exception as exc:  # noqa: BLE001 - an analysis must never fail the run
+            if echo:
+                echo(f"note: report section {name!r} left out: {type(exc).__name__}: {exc}")
+            continue
+        if text:
+            sections.append(text)
+            files += made
+    return sections, files
 
 
 def _resource_unit(search):
