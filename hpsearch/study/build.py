@@ -218,8 +218,9 @@ def _n_candidates(study, space, options):
             n = len(sp.grid_candidates(space))
         except ValueError as exc:
             raise StudyError(("search", "space"), str(exc).rstrip(".")) from exc
-    elif search.method in ("random", "recipe"):  # recipe: per stage
-        n = search.n_iter or _OPTION_DEFAULTS["random"]["n_iter"]
+    elif search.method in ("random", "recipe"):  # recipe: n_iter per stage, 2 stages at most
+        n = (search.n_iter or _OPTION_DEFAULTS["random"]["n_iter"]) * (
+            2 if search.method == "recipe" else 1)
     elif search.method == "optuna":
         n = search.n_trials or _OPTION_DEFAULTS["optuna"]["n_trials"]
     else:
