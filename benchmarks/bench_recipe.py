@@ -25,6 +25,7 @@ from _harness import Row, hp, quiet
 
 NAME = "recipe"
 DATASETS = ("digits", "breast_cancer", "wine")
+LABELS = {"test": "held-out test", "cv": "best CV"}
 
 
 def _space():
@@ -98,7 +99,7 @@ def run(quick=False, repeats=3):
             a = np.mean([p["recipe"][what] for p in pairs])
             b = np.mean([p["tpe"][what] for p in pairs])
             rows.append(Row(
-                benchmark=NAME, name=f"{name}: mean {'held-out test' if what == 'test' else 'best CV'} accuracy",
+                benchmark=NAME, name=f"{name}: mean {LABELS[what]} accuracy",
                 hpsearch=float(a), anchor=float(b), unit="acc",
                 note=f"RecipeSearchCV vs joint TPE, {len(pairs)} seeds, "
                      f"{np.mean([p['recipe']['candidates'] for p in pairs]):.1f} candidates x 3 "

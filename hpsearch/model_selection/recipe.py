@@ -197,7 +197,8 @@ return_train_score, progress, storage, study_name, resume, backend
     >>> X, y = load_iris(return_X_y=True)
     >>> search = RecipeSearchCV(
     ...     MLPClassifier((8,), max_iter=30, random_state=0),
-    ...     {"learning_rate_init": Float(1e-3, 1e-1, log=True), "alpha": Float(1e-5, 1.0, log=True)},
+    ...     {"learning_rate_init": Float(1e-3, 1e-1, log=True),
+    ...      "alpha": Float(1e-5, 1.0, log=True)},
     ...     n_iter=4, cv=3, random_state=0,
     ... ).fit(X, y)
     >>> [s["stage"] for s in search.stages_]
