@@ -79,9 +79,11 @@ def test_candidates_that_stop_training_well_are_rejected(search):
 def test_a_training_budget_that_never_trains_well_says_so(digits):
     space = {"learning_rate_init": Float(1e-6, 1e-5, log=True), "alpha": [1e-4, 1e-2]}
     s = fit(RecipeSearchCV(mlp(max_iter=3), space, n_iter=3, cv=3, random_state=0), *digits)
-    one = s.stages_[0]
+    one, two = s.stages_
     assert not one["trains_well"] and "training still poor" in one["reason"]
-    assert one["n_candidates"] == 3
+    assert one["n_candidates"] == 6  # the generalization stage's budget went to training
+    assert two["n_candidates"] == 0 and two["reason"].startswith("skipped: training never")
+    assert set(s.cv_results_["stage"]) == {"training"}
     assert s.train_floor_ < one["train_score"]  # the floor follows the best it could do
 
 

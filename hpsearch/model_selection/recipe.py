@@ -7,7 +7,8 @@ any fix, check training again. :class:`RecipeSearchCV` searches in that order:
 
 1. ``"training"`` stage: the training-side parameters are tuned against the **training**
    score, the generalization side held at its least-regularizing values, until a candidate
-   trains well (the rule of :mod:`hpsearch.diagnostics._verdict`) or the stage's budget ends.
+   trains well (the rule of :mod:`hpsearch.diagnostics._verdict`) or the whole search's
+   budget is spent (while training is poor, regularization cannot help).
 2. ``"generalization"`` stage: the chosen training side is fixed and the generalization side
    is tuned against the **validation** score; a candidate whose training score falls below
    the floor (training no longer good) is rejected.
@@ -113,8 +114,11 @@ class RecipeSearchCV(BaseSearchCV):
     **Stage 1, "training"**: the training-side parameters (``training_params``) are tuned
     against the mean *training* score, every generalization-side parameter held at its
     least-regularizing value (:func:`least_regularizing`). The stage ends at the end of
-    the first round in which a candidate trains well, or when its ``n_iter`` candidates are
-    spent; unspent candidates move to the next stage. "Trains well" is the recipe's rule
+    the first round in which a candidate trains well; until then it may spend the whole
+    search's budget (``n_iter`` per stage, all stages together), since the recipe does not
+    regularize a model that does not train (a generalization stage left without candidates
+    is recorded as skipped). Later stages share what is left equally (the generalization
+    stage gets it all without ``recheck``). "Trains well" is the recipe's rule
     (:mod:`hpsearch.diagnostics._verdict`), with the references of
     :func:`hpsearch.diagnostics.reference_scores` on the search's own splits (a trivial
     baseline :math:`b_{tr}` and a linear model :math:`l_{tr}`, two cheap extra fits per
@@ -150,7 +154,8 @@ class RecipeSearchCV(BaseSearchCV):
         One search space (``hpsearch.space`` dimensions, lists or scipy.stats
         distributions) holding both sides; conditions (``when=``) may cross sides.
     n_iter : int, default=10
-        Candidates asked per stage (duplicates are not refitted but count).
+        Candidates asked per stage: ``n_iter`` x the number of stages in all, shared as
+        described above (duplicates are not refitted but count).
     training_params, generalization_params : list of str or None, default=None
         Names (``step__param`` or the bare parameter name) of each side. None:
         :data:`TRAINING_PARAMS` / :data:`GENERALIZATION_PARAMS` present in the space. A
@@ -400,15 +405,17 @@ return_train_score, progress, storage, study_name, resume, backend
         plan = [("training", training, least), ("generalization", general, None)]
         if self.recheck:
             plan.append(("recheck", training, None))
-        budget, previous = 0, None
+        left, previous = self.n_iter * len(plan), None
         for number, (stage, tuned, fixed) in enumerate(plan):
             if fixed is None:  # hold what the previous stage picked, tune the rest
                 fixed = {k: v for k, v in previous[0].items() if k not in tuned}
-            budget += self.n_iter
+            # the training stage may use everything until training is good; later stages
+            # share what is left
+            budget = left if number == 0 else -(-left // (len(plan) - number))
             stage_seed = None if seed is None else (seed + 7919 * number) % (2**31 - 1)
             entry, spent = self._stage(evaluate, stage, sub, tuned, fixed, budget, stage_seed,
                                        previous)
-            budget -= spent
+            left -= spent
             previous = (entry["best_params"], (entry["train_score"], entry["validation_score"]))
             if stage == "training":
                 self._set_floor(entry)
@@ -526,11 +533,16 @@ return_train_score, progress, storage, study_name, resume, backend
         }
 
     def _end_reason(self, stage, entry, space, asked):
+        if asked == 0 and not entry["trains_well"]:
+            return ("skipped: training never became good, and the recipe does not tune "
+                    "regularization for a model that does not train (LECTURE.md §4)")
+        if asked == 0:
+            return "skipped: no candidates left"
         if not space:
             return f"no {stage}-side parameter to tune: the fixed candidate was evaluated"
         if stage == "training":
-            return (f"budget of {asked} candidates spent; training still poor (best "
-                    f"training score {entry['train_score']:.4g})")
+            return (f"budget of {asked} candidates spent (the whole search's); training "
+                    f"still poor (best training score {entry['train_score']:.4g})")
         return (f"budget of {asked} candidates spent; picked validation "
                 f"{entry['validation_score']:.4g} with training {entry['train_score']:.4g} "
                 f"(floor {self.train_floor_:.4g})")
