@@ -29,6 +29,7 @@ _EXPORTS = {
     "OptunaSearchCV": "hpsearch.model_selection.bayes",
     "HalvingSearchCV": "hpsearch.model_selection.halving",
     "HyperbandSearchCV": "hpsearch.model_selection.halving",
+    "RecipeSearchCV": "hpsearch.model_selection.recipe",
     # the lecture's recipe (issue 12)
     "diagnose": "hpsearch.diagnostics",
     "Diagnosis": "hpsearch.diagnostics",

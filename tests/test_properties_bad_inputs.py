@@ -28,6 +28,7 @@ from hpsearch import (
     MLPRegressor,
     OptunaSearchCV,
     RandomSearchCV,
+    RecipeSearchCV,
     make_cv,
 )
 from hpsearch.model_selection.split import CV_METHODS
@@ -349,7 +350,13 @@ def _halving(**kw):
                            **{"cv": 2, **kw})
 
 
-SEARCHES = {"grid": _grid, "random": _random, "optuna": _optuna, "halving": _halving}
+def _recipe(**kw):
+    return RecipeSearchCV(LogisticRegression(), {"C": Float(0.1, 1.0)},
+                          **{"cv": 2, "n_iter": 1, **kw})
+
+
+SEARCHES = {"grid": _grid, "random": _random, "optuna": _optuna, "halving": _halving,
+            "recipe": _recipe}
 
 
 def _search_error(make, **kw):

@@ -16,6 +16,7 @@ from hpsearch.model_selection.bayes import OptunaSearchCV
 from hpsearch.model_selection.grid import GridSearchCV
 from hpsearch.model_selection.halving import HalvingSearchCV, HyperbandSearchCV
 from hpsearch.model_selection.random import RandomSearchCV
+from hpsearch.model_selection.recipe import RecipeSearchCV
 
 SPACE = {"alpha": [0.01, 0.1, 1.0, 10.0]}
 
@@ -29,6 +30,7 @@ SEARCHES = {
     "hyperband": lambda est, space, **kw: HyperbandSearchCV(
         est, space, resource="n_samples", **kw
     ),
+    "recipe": lambda est, space, **kw: RecipeSearchCV(est, space, n_iter=3, **kw),
 }
 
 

@@ -18,6 +18,7 @@ _EXPORTS = {
     "OptunaSearchCV": "bayes",
     "HalvingSearchCV": "halving",
     "HyperbandSearchCV": "halving",
+    "RecipeSearchCV": "recipe",
     "compare": "stats",
     "one_standard_error": "stats",
     "not_significantly_worse": "stats",

@@ -29,6 +29,7 @@ SEARCHES = {
     "optuna": ("hpsearch.model_selection.bayes:OptunaSearchCV", "param_distributions"),
     "halving": ("hpsearch.model_selection.halving:HalvingSearchCV", "param_distributions"),
     "hyperband": ("hpsearch.model_selection.halving:HyperbandSearchCV", "param_distributions"),
+    "recipe": ("hpsearch.model_selection.recipe:RecipeSearchCV", "param_distributions"),
 }
 
 #: the reduced budget of ``--smoke`` (tests, trying a file out)
@@ -225,8 +226,9 @@ def _n_candidates(study, space, options):
             n = len(sp.grid_candidates(space))
         except ValueError as exc:
             raise StudyError(("search", "space"), str(exc).rstrip(".")) from exc
-    elif search.method == "random":
-        n = search.n_iter or _OPTION_DEFAULTS["random"]["n_iter"]
+    elif search.method in ("random", "recipe"):  # recipe: n_iter per stage, 2 stages at most
+        n = (search.n_iter or _OPTION_DEFAULTS["random"]["n_iter"]) * (
+            2 if search.method == "recipe" else 1)
     elif search.method == "optuna":
         n = search.n_trials or _OPTION_DEFAULTS["optuna"]["n_trials"]
     else:
@@ -252,7 +254,7 @@ def _search_options(study, space, options, n_candidates):
         # the first candidates of the grid, each as a one-point grid
         space_arg = [{k: [v] for k, v in c.items()} for c in sp.grid_candidates(space)[:n_candidates]]
     if options.smoke:
-        if method == "random":
+        if method in ("random", "recipe"):
             opts["n_iter"] = n_candidates
         elif method == "optuna":
             opts["n_trials"] = n_candidates

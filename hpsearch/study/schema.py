@@ -55,6 +55,7 @@ SEARCH_OPTIONS = {
     "halving": ("n_candidates", "resource", "min_resources", "max_resources", "factor",
                 "aggressive_elimination"),
     "hyperband": ("resource", "min_resources", "max_resources", "factor"),
+    "recipe": ("n_iter", "sampler"),
 }
 
 #: options each splitter accepts besides ``method`` (``random_state`` comes from ``seed``)

@@ -1,0 +1,548 @@
+"""The lecture's recipe as a search strategy (``LECTURE.md`` §4, seeds 000-003).
+
+"First check the training score": poor training is an optimization problem (activation,
+optimizer, learning rate, depth, init) that regularization cannot fix; only once training
+is good is a poor validation score overfitting (alpha, L1, dropout, early stopping). After
+any fix, check training again. :class:`RecipeSearchCV` searches in that order:
+
+1. ``"training"`` stage: the training-side parameters are tuned against the **training**
+   score, the generalization side held at its least-regularizing values, until a candidate
+   trains well (the rule of :mod:`hpsearch.diagnostics._verdict`) or the whole search's
+   budget is spent (while training is poor, regularization cannot help).
+2. ``"generalization"`` stage: the chosen training side is fixed and the generalization side
+   is tuned against the **validation** score; a candidate whose training score falls below
+   the floor (training no longer good) is rejected.
+3. ``"recheck"`` stage (``recheck=True``): the chosen generalization side is fixed and the
+   training side tuned again against validation, under the same floor.
+
+Each stage is one small Optuna study (asked in rounds of ``round_size`` candidates) whose
+trials the engine evaluates; only ``_run_search(evaluate)`` of :class:`BaseSearchCV` is used.
+"""
+
+import dataclasses
+import math
+import numbers
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.utils import indexable
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseSearchCV, _key
+from ._optuna import SAMPLERS, make_sampler, sampler_seed
+from .halving import best_row, rank_rows_first
+from .space import Categorical, Distribution, as_space, condition_holds, suggest
+
+__all__ = ["GENERALIZATION_PARAMS", "TRAINING_PARAMS", "RecipeSearchCV", "least_regularizing"]
+
+#: Parameters tuned in the training stage by default (the lecture's "poor on training
+#: data" fixes, §2: activation, adaptive learning rate, depth/width, init...).
+TRAINING_PARAMS = (
+    "hidden_layer_sizes", "activation", "solver", "learning_rate_init", "learning_rate",
+    "init", "batch_size", "momentum", "nesterovs_momentum", "beta_1", "beta_2", "epsilon",
+    "rho", "max_iter", "tol", "shuffle", "leaky_slope", "prelu_init", "maxout_pieces",
+    "power_t",
+)
+
+#: Parameters tuned in the generalization stage by default (the "poor on validation
+#: data" fixes, §3: early stopping, regularization, dropout).
+GENERALIZATION_PARAMS = (
+    "alpha", "l1", "l2", "dropout", "input_dropout", "early_stopping",
+    "validation_fraction", "n_iter_no_change", "C", "max_norm",
+)
+
+#: Generalization parameters whose *largest* value regularizes least (patience, ``C``);
+#: for every other one the smallest value does (0 penalty, no dropout, no early stopping).
+_LARGEST_IS_LEAST = ("n_iter_no_change", "C")
+
+
+def _base_name(name):
+    """``"model__alpha"`` -> ``"alpha"`` (sklearn's ``step__param`` names)."""
+    return name.rpartition("__")[2]
+
+
+def least_regularizing(name, dim):
+    """The value of a generalization dimension that regularizes least.
+
+    The smallest value (``alpha`` / ``l1`` / ``dropout`` at their lower bound,
+    ``early_stopping=False`` as ``False < True``, ``None`` before any number), or the
+    largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``). A
+    categorical dimension whose choices cannot be ordered gives its first choice.
+    """
+    pick = max if _base_name(name) in _LARGEST_IS_LEAST else min
+    if isinstance(dim, Categorical):
+        choices = list(dim.choices)
+        try:
+            return pick(choices, key=lambda c: (c is not None, c))
+        except TypeError:
+            return choices[0]
+    if isinstance(dim, Distribution):
+        dim = dim._as_range()
+    return pick(dim.low, dim.high)
+
+
+def _restrict(sub, names, fixed):
+    """The dimensions of ``sub`` named in ``names``, their conditions on ``fixed`` resolved.
+
+    A condition part on a fixed parameter is checked against its value: a dimension whose
+    condition fails is inactive (dropped), otherwise the part is removed.
+    """
+    out = {}
+    for name in names:
+        dim = sub[name]
+        when = dict(dim.when or {})
+        on_fixed = {k: v for k, v in when.items() if k not in names}
+        if not condition_holds(on_fixed, fixed):
+            continue
+        rest = {k: v for k, v in when.items() if k in names}
+        out[name] = dim if rest == when else dataclasses.replace(dim, when=rest or None)
+    return out
+
+
+def _active(sub, params):
+    """Drop the parameters whose condition fails (targets come first in ``sub``)."""
+    active = {}
+    for name in sub:
+        if name in params and condition_holds(sub[name].when, active):
+            active[name] = params[name]
+    return active
+
+
+class RecipeSearchCV(BaseSearchCV):
+    """The lecture's recipe as a search: fix training first, then generalization.
+
+    **Stage 1, "training"**: the training-side parameters (``training_params``) are tuned
+    against the mean *training* score, every generalization-side parameter held at its
+    least-regularizing value (:func:`least_regularizing`). The stage ends at the end of
+    the first round in which a candidate trains well; until then it may spend the whole
+    search's budget (``n_iter`` per stage, all stages together), since the recipe does not
+    regularize a model that does not train (a generalization stage left without candidates
+    is recorded as skipped). Later stages share what is left equally (the generalization
+    stage gets it all without ``recheck``). "Trains well" is the recipe's rule
+    (:mod:`hpsearch.diagnostics._verdict`), with the references of
+    :func:`hpsearch.diagnostics.reference_scores` on the search's own splits (a trivial
+    baseline :math:`b_{tr}` and a linear model :math:`l_{tr}`, two cheap extra fits per
+    split) and the best training score seen :math:`m^*_{tr}`:
+
+    .. math::
+
+        R = \\max(b_{tr}, l_{tr}), \\quad
+        u = \\max(\\max(R, m^*_{tr}) - b_{tr},\\; 10^{-3}\\max(1, |b_{tr}|)), \\quad
+        \\text{good} \\iff m_{tr} \\ge R - \\tau_{train}\\, u
+
+    (:math:`\\tau_{train}` = ``thresholds["train"]``, 0.1). The stage picks, among the
+    candidates that train well, the best validation score (none: the best training score).
+
+    **Stage 2, "generalization"**: the picked training side is fixed; the generalization
+    side is tuned against the mean *validation* score. The recipe re-checks training after
+    each fix: a candidate is *rejected* when its training score falls below the floor
+    :math:`F = R - \\tau_{train} u` (or :math:`F = m^{(1)}_{tr} - \\tau_{train} u`, the
+    stage-1 pick's training score less the same margin, when stage 1 never trained well);
+    the sampler is told :math:`v - (F - m_{tr})` for it (its validation score less the
+    training shortfall). **Stage 3, "recheck"** (``recheck=True``) fixes the picked
+    generalization side and tunes the training side again against validation, same floor.
+
+    ``best_index_`` is the best validation score among all candidates whose training score
+    reaches :math:`F` (``cv_results_["accepted"]``; rank 1 of ``rank_test_<metric>``).
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Typically hpsearch's ``MLPClassifier``/``MLPRegressor`` (or a pipeline ending in one);
+        any estimator works.
+    param_distributions : dict
+        One search space (``hpsearch.space`` dimensions, lists or scipy.stats
+        distributions) holding both sides; conditions (``when=``) may cross sides.
+    n_iter : int, default=10
+        Candidates asked per stage: ``n_iter`` x the number of stages in all, shared as
+        described above (duplicates are not refitted but count).
+    training_params, generalization_params : list of str or None, default=None
+        Names (``step__param`` or the bare parameter name) of each side. None:
+        :data:`TRAINING_PARAMS` / :data:`GENERALIZATION_PARAMS` present in the space. A
+        space name in neither list goes with the training side (it is tuned first).
+    thresholds : dict or None, default=None
+        Overrides of :data:`hpsearch.diagnostics.THRESHOLDS` (``"train"`` is
+        :math:`\\tau_{train}`).
+    sampler : {"tpe", "random", "gp", "qmc", "cmaes"}, default="tpe"
+        Optuna sampler of every stage (one study per stage, seeded from
+        ``random_state`` and the stage's number).
+    round_size : int, default=4
+        Candidates asked per round (TPE uses the constant liar within a round). Fixed, so
+        the candidates do not depend on ``n_jobs``.
+    recheck : bool, default=False
+        Run stage 3.
+    scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
+return_train_score, progress, storage, study_name, resume, backend
+        The common search parameters (see ``BaseSearchCV``). Train scores are always
+        computed (the recipe needs them); ``return_train_score=False`` only leaves them
+        out of ``cv_results_``.
+
+    Attributes
+    ----------
+    cv_results_ : dict
+        sklearn's layout plus ``stage`` (the stage that proposed the candidate),
+        ``accepted`` (training score at least the floor :math:`F`) and ``diagnosis``
+        (:func:`hpsearch.diagnostics.diagnose_results` with the references).
+    stages_ : list of dict
+        Per stage: ``stage``, ``tuned`` (parameter names), ``fixed`` (held values),
+        ``n_candidates`` (asked), ``n_evaluated`` (rows fitted), ``best_params``,
+        ``train_score`` and ``validation_score`` of the stage's pick, ``diagnosis`` of the
+        pick and ``reason`` (why the stage ended, in words).
+    references_ : dict
+        :func:`hpsearch.diagnostics.reference_scores` on the search's splits.
+    train_floor_ : float
+        :math:`F`.
+    best_estimator_, best_score_, best_params_, best_index_, ... : as in sklearn.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from hpsearch import MLPClassifier, RecipeSearchCV
+    >>> from hpsearch.space import Float
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = RecipeSearchCV(
+    ...     MLPClassifier((8,), max_iter=30, random_state=0),
+    ...     {"learning_rate_init": Float(1e-3, 1e-1, log=True),
+    ...      "alpha": Float(1e-5, 1.0, log=True)},
+    ...     n_iter=4, cv=3, random_state=0,
+    ... ).fit(X, y)
+    >>> [s["stage"] for s in search.stages_]
+    ['training', 'generalization']
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSearchCV._parameter_constraints,
+        "param_distributions": [dict],
+        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "training_params": [None, list, tuple],
+        "generalization_params": [None, list, tuple],
+        "thresholds": [None, dict],
+        "sampler": [StrOptions(set(SAMPLERS))],
+        "round_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "recheck": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_iter=10,
+        training_params=None,
+        generalization_params=None,
+        thresholds=None,
+        sampler="tpe",
+        round_size=4,
+        recheck=False,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            progress=progress,
+            storage=storage,
+            study_name=study_name,
+            resume=resume,
+            backend=backend,
+        )
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
+        self.training_params = training_params
+        self.generalization_params = generalization_params
+        self.thresholds = thresholds
+        self.sampler = sampler
+        self.round_size = round_size
+        self.recheck = recheck
+
+    # -- set-up ---------------------------------------------------------------------
+    def _sides(self, sub):
+        """``(training names, generalization names)`` of the space ``sub``."""
+        given = {"training_params": self.training_params,
+                 "generalization_params": self.generalization_params}
+        for param, names in given.items():
+            for name in names or ():
+                if name not in sub and not any(_base_name(k) == name for k in sub):
+                    raise ValueError(
+                        f"The {param!r} parameter of RecipeSearchCV must name parameters of "
+                        f"param_distributions ({sorted(sub)}). Got {name!r} instead.")
+
+        def named(names, default):
+            wanted = set(default if names is None else names)
+            return [k for k in sub if k in wanted or _base_name(k) in wanted]
+
+        general = named(self.generalization_params, GENERALIZATION_PARAMS)
+        if self.training_params is None:
+            training = [k for k in sub if k not in general]
+        else:
+            training = named(self.training_params, ())
+            both = sorted(set(training) & set(general))
+            if both:
+                raise ValueError(
+                    f"The 'training_params' and 'generalization_params' parameters of "
+                    f"RecipeSearchCV must not share names. Got {both} in both.")
+            training += [k for k in sub if k not in training and k not in general]
+        return training, general
+
+    def _space(self):
+        space = as_space(self.param_distributions)
+        if len(space) != 1:  # pragma: no cover - the constraint asks for a dict
+            raise ValueError("The 'param_distributions' parameter of RecipeSearchCV must be "
+                             f"one dict. Got {len(space)} sub-spaces instead.")
+        return space[0]
+
+    def _expected_n_fits(self, X, y, groups, n_splits):
+        """``n_iter`` per stage x splits (an upper bound: duplicates are not refitted)."""
+        return self.n_iter * (3 if self.recheck else 2) * n_splits
+
+    def fit(self, X, y=None, *, groups=None, **fit_params):
+        """Run the stages, then refit the best accepted candidate.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), default=None
+        groups : array-like of shape (n_samples,), default=None
+        **fit_params : dict
+            Passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        from hpsearch.diagnostics import diagnose_results, reference_scores
+        from hpsearch.diagnostics._verdict import check_thresholds
+
+        from .split import make_cv
+
+        self._validate_params()
+        self._thresholds = check_thresholds(self.thresholds)
+        self._sides(self._space())  # bad names fail before any fit
+        X, y, groups = indexable(X, y, groups)
+        cv = make_cv(self.cv, y=y, classifier=is_classifier(self.estimator))
+        splits = [(np.asarray(a), np.asarray(b)) for a, b in cv.split(X, y, groups)]
+        self.references_ = reference_scores(self.estimator, X, y, cv=splits,
+                                            scoring=self.scoring, groups=groups)
+        shown = self.return_train_score
+        self.return_train_score = True  # the recipe reads train scores; restored below
+        try:
+            super().fit(X, y, groups=groups, **fit_params)
+        finally:
+            self.return_train_score = shown
+        results = self.cv_results_
+        accepted = np.zeros(len(results["params"]), dtype=bool)
+        accepted[self._accepted_rows()] = True
+        results["accepted"] = accepted
+        if "diagnosis" not in results:
+            labels = diagnose_results(results, metric=self._metric, references=self.references_,
+                                      thresholds=self.thresholds).labels
+            results["diagnosis"] = np.asarray(labels, dtype=object)
+        if self._accepted_rows().size:
+            rank_rows_first(results, self._accepted_rows())
+        if not shown:
+            for key in [k for k in results if "_train_" in k and k.endswith(
+                    tuple(f"_train_{m}" for m in self._metrics(results)))]:
+                del results[key]
+        return self
+
+    @staticmethod
+    def _metrics(results):
+        return [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
+
+    # -- the recipe's rule ---------------------------------------------------------
+    def _reference(self, name):
+        ref = self.references_.get(name) or {}
+        return float(ref.get(f"train_{self._metric}", math.nan))
+
+    def _verdict(self, train, validation, best_train):
+        from hpsearch.diagnostics._verdict import score_verdict
+
+        return score_verdict(train, validation, self._reference("baseline"),
+                             self._reference("linear"), self._thresholds, best_train)
+
+    def _accepted_rows(self):
+        return np.asarray([r for r, (tr, _) in self._rows.items()
+                           if np.isfinite(tr) and tr >= self.train_floor_], dtype=int)
+
+    def _select_best_index(self, refit, refit_metric, results):
+        """The best validation score among accepted candidates (sklearn's rule when none is)."""
+        rows = self._accepted_rows()
+        if callable(refit) or rows.size == 0:
+            return super()._select_best_index(refit, refit_metric, results)
+        return best_row(results, refit_metric, rows)
+
+    # -- the search -----------------------------------------------------------------
+    def _run_search(self, evaluate):
+        sub = self._space()
+        training, general = self._sides(sub)
+        self._rows = {}  # cv_results_ row -> (mean train, mean validation)
+        self._seen = {}  # candidate key -> (train, validation)
+        self._metric = None
+        self.stages_ = []
+        self.train_floor_ = -math.inf
+        seed = sampler_seed(self.random_state)
+        least = {k: least_regularizing(k, sub[k]) for k in general}
+        plan = [("training", training, least), ("generalization", general, None)]
+        if self.recheck:
+            plan.append(("recheck", training, None))
+        left, previous = self.n_iter * len(plan), None
+        for number, (stage, tuned, fixed) in enumerate(plan):
+            if fixed is None:  # hold what the previous stage picked, tune the rest
+                fixed = {k: v for k, v in previous[0].items() if k not in tuned}
+            # the training stage may use everything until training is good; later stages
+            # share what is left
+            budget = left if number == 0 else -(-left // (len(plan) - number))
+            stage_seed = None if seed is None else (seed + 7919 * number) % (2**31 - 1)
+            entry, spent = self._stage(evaluate, stage, sub, tuned, fixed, budget, stage_seed,
+                                       previous)
+            left -= spent
+            previous = (entry["best_params"], (entry["train_score"], entry["validation_score"]))
+            if stage == "training":
+                self._set_floor(entry)
+            self.stages_.append(entry)
+
+    def _set_floor(self, entry):
+        """:math:`F` from the training stage (see the class docstring)."""
+        best = max((tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan)
+        _, evidence = self._verdict(entry["train_score"], entry["validation_score"], best)
+        margin = self._thresholds["train"] * evidence["unit"]
+        if entry["trains_well"]:
+            self.train_floor_ = float(evidence["train_threshold"])
+        else:
+            self.train_floor_ = float(entry["train_score"] - margin)
+
+    def _stage(self, evaluate, stage, sub, tuned, fixed, budget, seed, previous):
+        """Ask, evaluate and tell one stage's candidates in rounds; returns (entry, asked).
+
+        ``previous`` (the last stage's pick and its scores) competes for this stage's pick,
+        so a stage never hands on a worse choice than it received.
+        """
+        import optuna
+
+        n_rows = len(self._rows)
+
+        space = _restrict(sub, tuned, fixed)
+        if not space:
+            budget = min(budget, 1)  # nothing to tune: the fixed candidate once
+        study = optuna.create_study(direction="maximize", sampler=make_sampler(
+            self.sampler, random_state=seed, n_jobs=self.round_size, owner="RecipeSearchCV"))
+        asked, scores, reason = 0, [], None
+        while asked < budget and reason is None:
+            k = min(self.round_size, budget - asked)
+            trials = [study.ask() for _ in range(k)]
+            params = [_active(sub, {**fixed, **suggest(t, [space])}) if space else dict(fixed)
+                      for t in trials]
+            outcome = self._evaluate(evaluate, stage, params)
+            for trial, (train, validation) in zip(trials, outcome):
+                value = self._objective(stage, train, validation)
+                study.tell(trial, value if np.isfinite(value) else None,
+                           state=None if np.isfinite(value) else
+                           optuna.trial.TrialState.FAIL)
+            scores += list(zip(params, outcome))
+            asked += k
+            reason = self._stop(stage, scores)
+        entry = self._pick(stage, fixed, scores + ([previous] if previous else []), space)
+        entry.update(n_candidates=asked, n_evaluated=len(self._rows) - n_rows)
+        entry["reason"] = reason or self._end_reason(stage, entry, space, asked)
+        return entry, asked
+
+    def _evaluate(self, evaluate, stage, params):
+        """(train, validation) of each candidate; one already seen is not refitted."""
+        keys = [_key(p) for p in params]
+        new = [i for i, key in enumerate(keys) if key not in self._seen
+               and key not in keys[:i]]
+        if new:
+            result = evaluate([params[i] for i in new], more_results={"stage": [stage] * len(new)})
+            self._metric = self._metric or self._train_metric(result.results)
+            train = np.asarray(result.results[f"mean_train_{self._metric}"], dtype=float)
+            for i, row, score in zip(new, result.rows, result.scores):
+                self._seen[keys[i]] = (float(train[row]), float(score))
+                self._rows[row] = self._seen[keys[i]]
+        return [self._seen[key] for key in keys]
+
+    def _train_metric(self, results):
+        names = [k[len("mean_train_"):] for k in results if k.startswith("mean_train_")]
+        if "score" in names:
+            return "score"
+        return self.refit if isinstance(self.refit, str) and self.refit in names else names[0]
+
+    def _trains_well(self, train, validation):
+        best = max((tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan)
+        return np.isfinite(train) and not self._verdict(train, validation, best)[1][
+            "poor_training"]
+
+    def _objective(self, stage, train, validation):
+        """Training stage: the training score. Later stages: validation, less the
+        training shortfall below the floor."""
+        if stage == "training":
+            return train
+        return validation - max(0.0, self.train_floor_ - train)
+
+    def _stop(self, stage, scores):
+        if stage != "training":
+            return None
+        n_good = sum(self._trains_well(tr, va) for _, (tr, va) in scores)
+        if n_good:
+            return (f"training is good after {len(scores)} candidates ({n_good} train at or "
+                    f"above the recipe's threshold)")
+        return None
+
+    def _pick(self, stage, fixed, scores, space):
+        """The stage's choice: the best validation score among candidates that train well
+        (training stage) or that reach the floor (later stages); else the best training
+        score."""
+        if stage == "training":
+            ok = [self._trains_well(tr, va) for _, (tr, va) in scores]
+        else:
+            ok = [np.isfinite(tr) and tr >= self.train_floor_ for _, (tr, _) in scores]
+
+        def rank(i):
+            train, validation = scores[i][1]
+            finite = (np.nan_to_num(validation, nan=-np.inf), np.nan_to_num(train, nan=-np.inf))
+            return (ok[i], *(finite if any(ok) else finite[::-1]))
+
+        best = max(range(len(scores)), key=rank)
+        params, (train, validation) = scores[best]
+        problem = self._verdict(train, validation, max(
+            (tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan))[0]
+        return {
+            "stage": stage, "tuned": sorted(space), "fixed": dict(fixed),
+            "best_params": dict(params),
+            "train_score": train, "validation_score": validation, "trains_well": bool(
+                self._trains_well(train, validation)), "diagnosis": problem,
+        }
+
+    def _end_reason(self, stage, entry, space, asked):
+        if asked == 0 and not entry["trains_well"]:
+            return ("skipped: training never became good, and the recipe does not tune "
+                    "regularization for a model that does not train (LECTURE.md §4)")
+        if asked == 0:
+            return "skipped: no candidates left"
+        if not space:
+            return f"no {stage}-side parameter to tune: the fixed candidate was evaluated"
+        if stage == "training":
+            return (f"budget of {asked} candidates spent (the whole search's); training "
+                    f"still poor (best training score {entry['train_score']:.4g})")
+        return (f"budget of {asked} candidates spent; picked validation "
+                f"{entry['validation_score']:.4g} with training {entry['train_score']:.4g} "
+                f"(floor {self.train_floor_:.4g})")

@@ -1,0 +1,154 @@
+"""RecipeSearchCV: the lecture's recipe (LECTURE.md §4) as a search, on small constructed cases."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from hpsearch import MLPClassifier, RecipeSearchCV
+from hpsearch.model_selection.recipe import least_regularizing
+from hpsearch.space import Categorical, Float, Int
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:450] / 16.0, y[:450]
+
+
+def mlp(**params):
+    return MLPClassifier(**{"hidden_layer_sizes": (16,), "max_iter": 12, **params})
+
+
+def fit(search, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return search.fit(X, y)
+
+
+SPACE = {
+    "learning_rate_init": [1e-5, 1e-2, 5e-2],            # the tiny rate does not train
+    "activation": ["relu", "sigmoid"],
+    "alpha": Float(1e-6, 1.0, log=True),
+    "dropout": Categorical([0.0, 0.2, 0.8]),              # 0.8 hurts training
+}
+
+
+@pytest.fixture(scope="module")
+def search(digits):
+    return fit(RecipeSearchCV(mlp(), SPACE, n_iter=6, cv=3, random_state=0,
+                              return_train_score=True), *digits)
+
+
+def test_stage_one_holds_the_generalization_side_least_regularizing(search):
+    res = search.cv_results_
+    first = [p for p, s in zip(res["params"], res["stage"]) if s == "training"]
+    assert first and all(p["alpha"] == 1e-6 and p["dropout"] == 0.0 for p in first)
+    assert search.stages_[0]["tuned"] == ["activation", "learning_rate_init"]
+    assert search.stages_[0]["fixed"] == {"alpha": 1e-6, "dropout": 0.0}
+
+
+def test_stage_one_ends_when_training_is_good_and_stage_two_fixes_its_pick(search):
+    one, two = search.stages_
+    assert one["trains_well"] and one["reason"].startswith("training is good")
+    assert one["train_score"] >= search.train_floor_
+    res = search.cv_results_
+    second = [p for p, s in zip(res["params"], res["stage"]) if s == "generalization"]
+    assert len(second) >= 6  # its own n_iter (+ what stage 1 left, minus duplicates)
+    for p in second:
+        assert {k: p[k] for k in two["fixed"]} == {
+            k: one["best_params"][k] for k in ("learning_rate_init", "activation")}
+    assert one["n_candidates"] + two["n_candidates"] == 12
+    assert two["reason"].startswith("budget of")
+
+
+def test_candidates_that_stop_training_well_are_rejected(search):
+    res = search.cv_results_
+    train, floor = res["mean_train_score"], search.train_floor_
+    np.testing.assert_array_equal(res["accepted"], train >= floor)
+    second = np.asarray(res["stage"]) == "generalization"
+    assert not res["accepted"][second].all()  # e.g. dropout=0.8 no longer trains well
+    assert res["accepted"][search.best_index_]
+    accepted = np.flatnonzero(res["accepted"])
+    assert search.best_score_ == res["mean_test_score"][accepted].max()
+    assert res["rank_test_score"][search.best_index_] == 1
+    assert set(res["diagnosis"]) <= {"training", "overfitting", "none", "failed"}
+
+
+def test_a_training_budget_that_never_trains_well_says_so(digits):
+    space = {"learning_rate_init": Float(1e-6, 1e-5, log=True), "alpha": [1e-4, 1e-2]}
+    s = fit(RecipeSearchCV(mlp(max_iter=3), space, n_iter=3, cv=3, random_state=0), *digits)
+    one, two = s.stages_
+    assert not one["trains_well"] and "training still poor" in one["reason"]
+    assert one["n_candidates"] == 6  # the generalization stage's budget went to training
+    assert two["n_candidates"] == 0 and two["reason"].startswith("skipped: training never")
+    assert set(s.cv_results_["stage"]) == {"training"}
+    assert s.train_floor_ < one["train_score"]  # the floor follows the best it could do
+
+
+def test_same_seed_same_candidates_for_any_n_jobs(digits):
+    space = {"learning_rate_init": Float(1e-3, 1e-1, log=True), "alpha": Float(1e-6, 1e-1)}
+    a, b = (fit(RecipeSearchCV(mlp(), space, n_iter=3, cv=3, random_state=3, n_jobs=n),
+                *digits).cv_results_ for n in (1, 2))
+    assert a["params"] == b["params"]
+    np.testing.assert_array_equal(a["mean_test_score"], b["mean_test_score"])
+    assert list(a["stage"]) == list(b["stage"])
+
+
+def test_train_scores_are_shown_only_when_asked(digits):
+    space = {"learning_rate_init": [1e-2, 1e-1], "alpha": [1e-5, 1e-1]}
+    hidden = fit(RecipeSearchCV(mlp(), space, n_iter=2, cv=3, random_state=0), *digits)
+    assert not [k for k in hidden.cv_results_ if "train_score" in k]
+    assert hidden.return_train_score is False
+    shown = fit(RecipeSearchCV(mlp(), space, n_iter=2, cv=3, random_state=0,
+                               return_train_score=True), *digits)
+    assert "mean_train_score" in shown.cv_results_
+
+
+def test_recheck_retunes_training_with_the_chosen_generalization(digits):
+    space = {"learning_rate_init": Float(1e-3, 1e-1, log=True), "alpha": Float(1e-6, 1e-1)}
+    s = fit(RecipeSearchCV(mlp(), space, n_iter=2, cv=3, random_state=0, recheck=True),
+            *digits)
+    assert [e["stage"] for e in s.stages_] == ["training", "generalization", "recheck"]
+    res = s.cv_results_
+    third = [p for p, st in zip(res["params"], res["stage"]) if st == "recheck"]
+    assert third and all(p["alpha"] == s.stages_[1]["best_params"]["alpha"] for p in third)
+
+
+def test_conditions_across_sides_are_resolved_with_the_held_values(digits):
+    space = {"learning_rate_init": [1e-2, 5e-2],
+             "early_stopping": [False, True],
+             "validation_fraction": Float(0.1, 0.3, when={"early_stopping": True})}
+    s = fit(RecipeSearchCV(mlp(), space, n_iter=2, cv=3, random_state=0), *digits)
+    for p, stage in zip(s.cv_results_["params"], s.cv_results_["stage"]):
+        assert ("validation_fraction" in p) == p["early_stopping"]
+        if stage == "training":
+            assert p["early_stopping"] is False
+
+
+@pytest.mark.parametrize("name, dim, expected", [
+    ("alpha", Float(1e-5, 1.0, log=True), 1e-5),
+    ("model__l1", Float(0.0, 0.1), 0.0),
+    ("dropout", Categorical([0.5, None, 0.1]), None),
+    ("early_stopping", Categorical([True, False]), False),
+    ("n_iter_no_change", Int(2, 20), 20),
+], ids=["alpha", "pipeline-l1", "none-first", "no-early-stopping", "most-patience"])
+def test_least_regularizing_values(name, dim, expected):
+    assert least_regularizing(name, dim) == expected
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"training_params": ["depth"]},
+     r"The 'training_params' parameter of RecipeSearchCV must name parameters of "
+     r"param_distributions \(\['alpha', 'learning_rate_init'\]\). Got 'depth' instead."),
+    ({"training_params": ["alpha"], "generalization_params": ["alpha"]},
+     r"must not share names. Got \['alpha'\] in both."),
+    ({"sampler": "grid"}, r"The 'sampler' parameter of RecipeSearchCV must be a str among"),
+    ({"n_iter": 0}, r"The 'n_iter' parameter of RecipeSearchCV must be an int in the range"),
+    ({"thresholds": {"trian": 0.1}}, r"The 'thresholds' parameter got an unknown key 'trian'"),
+], ids=["unknown-name", "both-sides", "sampler", "n_iter", "thresholds"])
+def test_bad_inputs_name_the_parameter(kwargs, message, digits):
+    space = {"learning_rate_init": [1e-2], "alpha": [1e-4]}
+    with pytest.raises(ValueError, match=message):
+        RecipeSearchCV(mlp(), space, cv=3, **kwargs).fit(*digits)
