@@ -66,6 +66,9 @@ class GridSearchCV(BaseSearchCV):
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         super().__init__(
             estimator,
@@ -83,6 +86,9 @@ class GridSearchCV(BaseSearchCV):
             study_name=study_name,
             resume=resume,
             backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
         )
         self.param_grid = param_grid
 

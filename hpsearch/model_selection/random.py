@@ -65,6 +65,9 @@ class RandomSearchCV(BaseSearchCV):
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         super().__init__(
             estimator,
@@ -82,6 +85,9 @@ class RandomSearchCV(BaseSearchCV):
             study_name=study_name,
             resume=resume,
             backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
         )
         self.param_distributions = param_distributions
         self.n_iter = n_iter
