@@ -1,7 +1,8 @@
 """``python -m hpsearch STUDY.yaml`` / ``hpsearch STUDY.yaml``: run a study file.
 
 Exit codes: 0 done, 1 the run failed, 2 bad study file or arguments, 130 interrupted
-(finished fits are kept in the trial store; ``--resume`` continues).
+(finished fits are kept in the trial store; ``--resume`` continues), 143 terminated by
+SIGTERM (handled exactly like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import traceback
 __all__ = ["main", "make_parser"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 
 
 def make_parser():
@@ -22,7 +24,7 @@ def make_parser():
         prog="hpsearch",
         description="Run a hyperparameter search described by a study file (YAML).",
         epilog="Exit codes: 0 done, 1 run failed, 2 bad study file or arguments, "
-        "130 interrupted (resume with --resume).",
+        "130 interrupted (resume with --resume), 143 terminated (SIGTERM, as Ctrl-C).",
     )
     p.add_argument("study", help="the study file (YAML), e.g. studies/quickstart.yaml")
     p.add_argument("--n-jobs", type=int, default=None, metavar="N",
@@ -60,6 +62,19 @@ def _quiet_warnings():
     os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning")
 
 
+def _sigterm_as_ctrl_c():
+    """SIGTERM raises ``SearchTerminated`` (a KeyboardInterrupt): the run stops as on
+    Ctrl-C (workers stopped, finished fits kept) and exits 143."""
+    import signal
+    import threading
+
+    from hpsearch.model_selection._engine import _raise_terminated
+
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def _err(text):
     print(text, file=sys.stderr, flush=True)
 
@@ -92,6 +107,18 @@ def _with_lines(exc, lines, source):
 
 def main(argv=None):
     """Entry point; returns the exit code (the console script exits with it)."""
+    import signal
+    import threading
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        return _main(argv)
+    finally:  # called from Python (tests): give SIGTERM its handler back
+        if threading.current_thread() is threading.main_thread() and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv):
     try:
         args = make_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)
@@ -101,6 +128,7 @@ def main(argv=None):
         return EXIT_USAGE
     if not args.debug:
         _quiet_warnings()
+    _sigterm_as_ctrl_c()
     from hpsearch.study.build import Options, build
     from hpsearch.study.errors import StudyError
     from hpsearch.study.loader import load_study
@@ -129,13 +157,15 @@ def main(argv=None):
         for e in _with_lines(exc, lines, args.study):
             _err(f"hpsearch: error in {args.study}: {e}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        terminated = type(exc).__name__ == "SearchTerminated"
         kept = finished_trials(plan.storage, plan.study_name) if plan is not None else None
         where = f" in {plan.storage}" if plan is not None else ""
         count = f"{kept} finished candidate(s) kept" if kept is not None else "finished fits kept"
-        _err(f"\nhpsearch: interrupted; {count}{where}.")
+        _err(f"\nhpsearch: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "
+             f"{count}{where}.")
         _err(f"resume with: {_resume_command(args)}")
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except RunFailed as exc:
         if args.debug:
             traceback.print_exc()
