@@ -33,6 +33,9 @@ def make_parser():
                    help="output folder (default: 'output' of the file, else runs/<name>)")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="trial store: SQLAlchemy URL (default: sqlite:///<out>/study.db)")
+    p.add_argument("--fit-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop a fit running longer than this; it counts as failed "
+                   "(overrides search.fit_timeout of the file)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run: finished fits are not redone")
     p.add_argument("--dry-run", action="store_true",
@@ -126,6 +129,10 @@ def _main(argv):
     if args.n_jobs == 0:
         _err("hpsearch: error: --n-jobs must be a positive integer or -1, got 0")
         return EXIT_USAGE
+    if args.fit_timeout is not None and not args.fit_timeout > 0:
+        _err(f"hpsearch: error: --fit-timeout must be a number of seconds > 0, got "
+             f"{args.fit_timeout:g}")
+        return EXIT_USAGE
     if not args.debug:
         _quiet_warnings()
     _sigterm_as_ctrl_c()
@@ -137,7 +144,7 @@ def _main(argv):
 
     options = Options(
         n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
-        smoke=args.smoke, quiet=args.quiet,
+        smoke=args.smoke, quiet=args.quiet, fit_timeout=args.fit_timeout,
         allowed_modules=tuple(DEFAULT_ALLOWED_MODULES) + tuple(args.allow_module),
     )
     lines, plan = {}, None

@@ -1044,7 +1044,8 @@ class Engine:
             start += size
         return batches
 
-    def _past_deadline(self):
+    def time_is_up(self):
+        """Whether the ``timeout`` has passed (then ``expired`` is True)."""
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.expired = True
         return self.expired
@@ -1059,7 +1060,7 @@ class Engine:
             with self:
                 yield from self.run(tasks)
             return
-        if self._past_deadline():
+        if self.time_is_up():
             return
         tasks = list(tasks)
         if self._pool is not None:
@@ -1075,7 +1076,7 @@ class Engine:
         """No pickling, results one by one; ``timeout`` checked between fits."""
         args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
         for task in tasks:
-            if self._past_deadline():
+            if self.time_is_up():
                 return
             yield _run_limited(self.base_estimator, self.X, self.y, task, args,
                                self.fit_timeout)
@@ -1102,7 +1103,7 @@ class Engine:
                     for out in results:
                         done.add((out["candidate"], out["split"]))
                         yield out
-                    if self._past_deadline():
+                    if self.time_is_up():
                         return
                 return
             except _WORKER_DEATHS as exc:

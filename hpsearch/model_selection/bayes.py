@@ -295,9 +295,8 @@ max_retries
         done = self._replay(evaluate, space) if self.resume else 0
         batch = max(1, int(getattr(getattr(evaluate, "engine", None), "n_workers", 1) or 1))
         start = time.monotonic()
-        while done < self.n_trials and not getattr(
-            getattr(evaluate, "engine", None), "expired", False
-        ):
+        engine = getattr(evaluate, "engine", None)
+        while done < self.n_trials and not (engine is not None and engine.time_is_up()):
             k = min(batch, self.n_trials - done)
             trials, params = self._ask(space, k)
             if self._pruning is None:
