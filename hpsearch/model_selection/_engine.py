@@ -18,14 +18,23 @@ Guarantees
   fold; estimators whose ``fit`` accepts ``sample_index`` train on full ``X`` with the
   indices, others get ``X[train]`` built inside the worker.
 - **A failing fit never ends the search** (unless ``error_score="raise"``): the result
-  carries the formatted traceback instead of scores.
+  carries the formatted traceback instead of scores. Neither does a fit that kills its
+  worker (retried ``max_retries`` times in a fresh worker, then ``"worker died:
+  SIGSEGV"``) or one that runs past ``fit_timeout`` (its worker killed and replaced,
+  ``"fit exceeded fit_timeout=2s"``). Past the search's ``timeout`` no task starts and
+  the running ones are stopped; they yield nothing (not run).
+- **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
+  ``getppid`` watch elsewhere and in joblib's process workers), and **SIGTERM is
+  Ctrl-C**: :class:`SearchTerminated`, a ``KeyboardInterrupt``, at the same safe point.
 - **Fork workers on POSIX.** With the default joblib backend (loky, nothing set in
   ``joblib.parallel_config``) and more than one job, the engine does not go through joblib
   at all: it registers ``(estimator, X, y, scorer, fit params)`` in a module-level table
   under a token, starts its workers by ``fork`` (:class:`_ForkPool`), and ships each
-  batch of tasks as ``(token, tasks)``. The workers inherit ``X`` page for page (no copy,
+  batch of tasks to one worker through its own pipe. The workers inherit ``X`` page for page (no copy,
   no file, no pickling, no interpreter start-up or sklearn import per worker), which is
-  what keeps a 2-job search near the memory of a 1-job one. ``backend="loky"`` (or any
+  what keeps a 2-job search near the memory of a 1-job one. ``backend="multiprocessing"``
+  means the same fork workers; ``n_jobs=1`` uses one when a time limit is set.
+  ``backend="loky"`` (or any
   backend set in ``joblib.parallel_config``: Dask, threading) keeps the joblib path, and
   Windows/macOS (no safe ``fork``) always use it. ``Engine.kind`` tells which ran.
 - **Continuation.** A task may carry the fitted estimator of a previous evaluation of the

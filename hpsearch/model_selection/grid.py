@@ -19,8 +19,9 @@ class GridSearchCV(BaseSearchCV):
     """Exhaustive search over a parameter grid, on hpsearch's engine.
 
     Same parameters and attributes as :class:`sklearn.model_selection.GridSearchCV`,
-    plus ``random_state``, ``progress``, ``storage``, ``study_name``, ``resume`` and
-    ``backend`` (see :class:`~hpsearch.model_selection._base.BaseSearchCV`).
+    plus ``random_state``, ``progress``, ``storage``, ``study_name``, ``resume``,
+    ``backend``, ``fit_timeout``, ``max_retries`` and ``timeout`` (see
+    :class:`~hpsearch.model_selection._base.BaseSearchCV`).
 
     Parameters
     ----------

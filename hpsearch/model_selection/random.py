@@ -23,7 +23,8 @@ class RandomSearchCV(BaseSearchCV):
     """Random search over parameter distributions, on hpsearch's engine.
 
     Same parameters and attributes as :class:`sklearn.model_selection.RandomizedSearchCV`,
-    plus ``progress``, ``storage``, ``study_name``, ``resume`` and ``backend`` (see
+    plus ``progress``, ``storage``, ``study_name``, ``resume``, ``backend``,
+    ``fit_timeout``, ``max_retries`` and ``timeout`` (see
     :class:`~hpsearch.model_selection._base.BaseSearchCV`). ``random_state`` seeds both
     the sampling of candidates (exactly as sklearn's ``ParameterSampler`` with that seed)
     and the per-fit seeds.
