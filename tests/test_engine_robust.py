@@ -123,6 +123,28 @@ def test_a_worker_killed_mid_search_is_replaced_and_its_fit_runs_again(
     assert res["mean_test_score"][-1] == expected.cv_results_["mean_test_score"][0]
 
 
+def test_loky_stops_a_hung_fit_at_fit_timeout(data, reference):
+    grid = [GOOD, {"alpha": [2.0], "action": ["sleep"]}]
+    search = GridSearchCV(Crashy(), grid, cv=2, n_jobs=2, backend="loky", fit_timeout=0.5)
+    with pytest.warns(FitFailedWarning, match=r"fit exceeded fit_timeout=0.5s"):
+        search.fit(*data)
+    assert search.backend_ == "joblib:LokyBackend"
+    params, scores = _good_rows(search)
+    np.testing.assert_array_equal(scores, reference.cv_results_["mean_test_score"])
+
+
+def test_loky_survives_a_segfaulting_candidate(data, reference, tmp_path):
+    log = tmp_path / "fits.log"
+    grid = [GOOD, {"alpha": [1.0], "action": ["segv"]}]
+    search = GridSearchCV(Crashy(log=str(log)), grid, cv=2, n_jobs=2, backend="loky")
+    with pytest.warns(FitFailedWarning, match="worker died: SIGSEGV"):
+        search.fit(*data)
+    assert search.cv_results_["error"][-1].count("worker died: SIGSEGV") == 2
+    assert _lines(log).count("segv") <= 4  # at most 1 + max_retries runs per split
+    params, scores = _good_rows(search)
+    np.testing.assert_array_equal(scores, reference.cv_results_["mean_test_score"])
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_a_hanging_fit_ends_at_fit_timeout(data, reference, n_jobs):
     grid = [GOOD, {"alpha": [1.0], "action": ["sleep"]}]

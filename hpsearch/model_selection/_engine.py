@@ -1091,42 +1091,67 @@ class Engine:
                                self.fit_timeout)
 
     def _run_joblib(self, tasks):
-        """Through joblib; a broken pool (a worker died) runs the unfinished tasks again.
+        """Through joblib. A broken pool (a worker died) is not fatal.
 
-        joblib does not tell which task killed the worker: each death counts one attempt
-        against every unfinished task; past ``max_retries`` a task is a failed fit.
+        joblib does not tell which task killed the worker, so the tasks unfinished at
+        the break are run again one at a time (each alone in the pool): one that kills
+        its worker there is the culprit. Every such task counts the break as one death
+        and each death alone as one more; past ``max_retries`` deaths it is a failed
+        fit (``"worker died: SIGSEGV"``). The tasks that were only in flight with it
+        just finish.
         """
+        done = set()
+        try:
+            yield from self._joblib_round(tasks, done)
+            return
+        except _WORKER_DEATHS as exc:
+            error = worker_died_error(_joblib_death_reason(exc))
+            self._restart_joblib_pool()
+        for task in [t for t in tasks if (t.candidate, t.split) not in done]:
+            deaths = 1
+            while not self.time_is_up():
+                try:
+                    yield from self._joblib_round([task], done)
+                    break
+                except _WORKER_DEATHS as exc:
+                    self._restart_joblib_pool()
+                    if (task.candidate, task.split) in done:
+                        break  # it finished: a late report of an earlier death
+                    error = worker_died_error(_joblib_death_reason(exc))
+                    deaths += 1
+                    if deaths > self.max_retries:
+                        if self.error_score == "raise":
+                            raise WorkerDied(error) from exc
+                        yield failed_result(task, error)
+                        break
+            if self.expired:
+                return
+
+    def _joblib_round(self, tasks, done):
+        """One joblib ``Parallel`` call over ``tasks``; ``done`` collects finished keys."""
         args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
         guard = self.kind.split(":")[-1] in _LOCAL_PROCESS_BACKENDS
         limits = (guard, self.fit_timeout)
-        attempts = {}
-        while tasks:
-            done = set()
-            calls = (
-                joblib.delayed(_run_batch)(self.base_estimator, self.X, self.y, batch,
-                                           *args, limits)
-                for batch in self._batches(tasks)
-            )
-            try:
-                for results in self._parallel(calls):
-                    for out in results:
-                        done.add((out["candidate"], out["split"]))
-                        yield out
-                    if self.time_is_up():
-                        return
+        calls = (
+            joblib.delayed(_run_batch)(self.base_estimator, self.X, self.y, batch,
+                                       *args, limits)
+            for batch in self._batches(tasks)
+        )
+        for results in self._parallel(calls):
+            for out in results:
+                done.add((out["candidate"], out["split"]))
+                yield out
+            if self.time_is_up():
                 return
-            except _WORKER_DEATHS as exc:
-                error = worker_died_error(_joblib_death_reason(exc))
-                rest, tasks = [t for t in tasks if (t.candidate, t.split) not in done], []
-                for task in rest:
-                    key = (task.candidate, task.split)
-                    attempts[key] = attempts.get(key, 0) + 1
-                    if attempts[key] <= self.max_retries:
-                        tasks.append(task)
-                    elif self.error_score == "raise":
-                        raise WorkerDied(error) from exc
-                    else:
-                        yield failed_result(task, error)
+
+    def _restart_joblib_pool(self):
+        """Kill what is left of a broken joblib pool, so the next call starts a fresh
+        one (instead of meeting the old one's error again)."""
+        backend = getattr(self._parallel, "_backend", None)
+        try:
+            backend.abort_everything(ensure_ready=False)
+        except Exception:  # already torn down, or a backend without workers
+            pass
 
 
 def _worker_deaths():
