@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import Ridge
@@ -193,10 +193,18 @@ def test_optuna_timeout_bounds_the_search_with_slow_fits(data):
 
 
 @fork_only
-def test_multiprocessing_backend_runs_in_fork_workers(data, reference):
+def test_multiprocessing_backend_runs_in_fork_workers(data, reference, monkeypatch):
+    import joblib
+
     search = GridSearchCV(Crashy(), GOOD, cv=2, n_jobs=2, backend="multiprocessing")
+    with joblib.parallel_config(backend="multiprocessing"):  # as the CLI sets it
+        runs = [search.fit(*data).backend_, clone(search).set_params(backend=None)
+                .fit(*data).backend_]
+    assert runs == ["fork", "fork"]
+    # where fork is unavailable: joblib's multiprocessing backend (no streaming)
+    monkeypatch.setattr(_engine, "_fork_available", lambda: False)
     search.fit(*data)
-    assert search.backend_ == "fork"
+    assert search.backend_ == "joblib:MultiprocessingBackend"
     np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
                                   reference.cv_results_["mean_test_score"])
 
@@ -212,7 +220,7 @@ SCRIPT = textwrap.dedent(
     """\
     import os, sys, time
     import numpy as np
-    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.base import BaseEstimator, RegressorMixin, clone
     from hpsearch.model_selection.grid import GridSearchCV
 
     class Sleepy(RegressorMixin, BaseEstimator):

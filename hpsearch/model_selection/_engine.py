@@ -860,8 +860,9 @@ class Engine:
         runs on a Dask cluster). ``"fork"``: fork workers (ValueError where ``fork`` is
         not available). ``"multiprocessing"``: fork workers where ``fork`` is available
         (they *are* multiprocessing processes started by fork, with the robustness
-        below), else joblib's multiprocessing backend. Any other name or backend
-        object: joblib with that backend.
+        below), else joblib's multiprocessing backend; the same when
+        ``joblib.parallel_config`` selects it. Any other name or backend object: joblib
+        with that backend.
     pre_dispatch : int or str
         As in joblib (joblib backends; a fork worker holds one batch queued at most).
     return_train_score : bool
@@ -965,7 +966,9 @@ class Engine:
         if self.n_workers == 1:  # only to stop a fit at a time limit
             return self.fit_timeout is not None or self.timeout is not None
         return self.backend in ("fork", "multiprocessing") or (
-            self.backend is None and _default_joblib_backend(self._parallel)
+            self.backend is None
+            and (backend == "MultiprocessingBackend"  # set in joblib.parallel_config
+                 or _default_joblib_backend(self._parallel))
         )
 
     def __enter__(self):
