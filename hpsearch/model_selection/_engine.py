@@ -586,8 +586,9 @@ class _DeferredInterrupt:
     at a safe point.
 
     The parent's main thread waits on the workers' pipes in short waits; deferring the
-    interrupt to :meth:`check` (after every wait and every yielded result) means it never
-    lands between receiving a result and handing it on, so every finished fit is kept.
+    interrupt to :meth:`check` (after each wait, once the results that arrived are handed
+    on) means it never lands between receiving a result and handing it on, so every
+    finished fit is kept.
     SIGINT is taken over only from Python's default handler, SIGTERM only from
     :func:`sigterm_as_interrupt`'s; a signal that arrives after the last check is raised
     on exit. ``check`` raises ``KeyboardInterrupt`` for Ctrl-C and
@@ -731,11 +732,11 @@ class _ForkPool:
                     [w.conn for w in busy] + [w.process.sentinel for w in busy],
                     timeout=self._wait_time(busy, now, deadline),
                 )
-                interrupt.check()
+                # every result already sent is handed on before a Ctrl-C / SIGTERM is
+                # raised: finished fits are never dropped
                 for index, worker in enumerate(self.workers):
-                    for out in self._drain(index, worker, todo):
-                        yield out
-                        interrupt.check()
+                    yield from self._drain(index, worker, todo)
+                interrupt.check()
 
     def _dispatch(self, todo, now):
         """Send a batch to every worker that is idle or on its last task."""
