@@ -358,3 +358,23 @@ def test_cli_exits_143_on_sigterm_and_keeps_finished_candidates(tmp_path):
     assert "terminated (SIGTERM); 2 finished candidate(s) kept" in err
     assert "--resume" in err
     assert not [int(p) for p in _lines(log) if _alive(int(p))]
+
+
+def test_cli_fit_timeout_flag_stops_hung_fits(tmp_path, monkeypatch, capsys):
+    from hpsearch.cli import main
+
+    (tmp_path / "slowridge.py").write_text(SLOW_RIDGE)
+    study, log = tmp_path / "term.yaml", tmp_path / "fits.log"
+    study.write_text(CLI_STUDY.replace("n_jobs: 2", "n_jobs: 1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SLOW_RIDGE_LOG", str(log))
+    start = time.monotonic()
+    code = main([str(study), "--out", str(tmp_path / "out"), "--allow-module", "slowridge",
+                 "--quiet", "--fit-timeout", "0.5"])
+    assert code == 0, capsys.readouterr().err
+    assert time.monotonic() - start < 15  # 4 fits would sleep 30 s each
+    import pandas as pd
+
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    errors = results.filter(like="error").astype(str).to_string()
+    assert "fit exceeded fit_timeout=0.5s" in errors

@@ -57,6 +57,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
+from multiprocessing.reduction import ForkingPickler
 
 import joblib
 import numpy as np
@@ -483,6 +484,9 @@ def _run_batch(base, X, y, tasks, scorer, fit_params, return_train_score, error_
 
 
 # --------------------------------------------------------------------------- fork workers
+#: a batch sent to a busy fork worker (queued behind its running task) must fit in the
+#: pipe's buffer (64 KiB on Linux), so sending never waits for the task to end
+_PREFETCH_BYTES = 32_000
 #: token -> (base estimator, X, y, run_task arguments) of every running fork pool. Filled
 #: in the parent *before* its workers are forked, so each worker inherits the entries
 #: (and the pages of X) and a task names its data by token only. Removed when the pool
@@ -662,7 +666,8 @@ class _ForkPool:
     The first workers are forked by :meth:`start`, before the search starts any thread
     (progress bar, store); a replacement is forked from the running search (its child
     only runs the worker loop and the fits, never the parent's other threads' locks).
-    Each worker holds at most its running batch plus one more queued behind it.
+    Each worker holds at most its running batch plus one more queued behind it (only
+    when that one fits in the pipe's buffer, so the parent never waits on a send).
     """
 
     def __init__(self, n_workers, payload, *, fit_timeout=None, max_retries=1):
@@ -739,12 +744,17 @@ class _ForkPool:
                 interrupt.check()
 
     def _dispatch(self, todo, now):
-        """Send a batch to every worker that is idle or on its last task."""
+        """Send a batch to every worker that is idle, or on its last task when the batch
+        is small enough to wait in the pipe's buffer (a larger one would block the
+        parent until that task ends)."""
         for index, worker in enumerate(self.workers):
             if todo and len(worker.queue) <= 1:
                 batch = todo[0]
+                payload = ForkingPickler.dumps([task for task, _ in batch])
+                if worker.queue and len(payload) > _PREFETCH_BYTES:
+                    continue
                 try:
-                    worker.conn.send([task for task, _ in batch])
+                    worker.conn.send_bytes(payload)
                 except OSError:  # died while idle: nothing of ours was running
                     if not worker.queue:
                         self._replace(index)
@@ -814,10 +824,11 @@ class _ForkPool:
     def _expire(self):
         """The search's deadline: stop the running fits (they count as not run)."""
         self.expired = True
-        for index, worker in enumerate(self.workers):
+        for worker in self.workers:
             if worker.queue:
                 worker.queue.clear()
-                self._replace(index)
+                worker.process.kill()
+                worker.process.join(timeout=5)
 
     def close(self, terminate=False):
         """Stop the workers (at once with ``terminate``) and drop the shared entry."""
@@ -1044,11 +1055,12 @@ class Engine:
         Guided self-scheduling: each batch takes ``remaining / (4 x n_workers)`` tasks
         (between 1 and 8), so batches shrink towards the end and the workers finish
         within about one fit of each other instead of one batch. Which worker runs a
-        task never changes its result (seeds are per task). With ``fit_timeout`` or
-        ``timeout`` each batch is one task (a stopped fit loses nothing queued with it).
+        task never changes its result (seeds are per task), and a worker that dies or is
+        stopped loses only its running task: fork workers report each task, the tasks
+        queued behind it run again.
         """
         n = len(tasks)
-        if self.n_workers == 1 or n == 0 or self.fit_timeout is not None:
+        if self.n_workers == 1 or n == 0:
             return [[t] for t in tasks]
         batches, start = [], 0
         while start < n:
