@@ -775,7 +775,8 @@ class _ForkPool:
 
     def _drain(self, index, worker, todo):
         """Results ready from one worker; then its death or timeout, if any."""
-        dead = False
+        # alive before draining: a result written just before dying is still read
+        dead = not worker.process.is_alive()
         while worker.queue:
             try:
                 if not worker.conn.poll():
@@ -791,7 +792,7 @@ class _ForkPool:
             yield value
         if not worker.queue:
             return
-        if dead or not worker.process.is_alive():
+        if dead:
             reason = _exit_reason(self._replace(index))
             yield from self._retry(worker.queue, todo, worker_died_error(reason))
         elif (self.fit_timeout is not None
@@ -802,7 +803,8 @@ class _ForkPool:
                 raise TimeoutError(fit_timeout_error(self.fit_timeout))
             out = failed_result(task, fit_timeout_error(self.fit_timeout))
             out["fit_time"] = float(self.fit_timeout)
-            todo.appendleft(list(worker.queue))
+            if worker.queue:
+                todo.appendleft(list(worker.queue))
             yield out
 
     def _retry(self, queue, todo, error):
