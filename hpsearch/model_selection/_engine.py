@@ -30,8 +30,9 @@ Guarantees
   ``joblib.parallel_config``) and more than one job, the engine does not go through joblib
   at all: it registers ``(estimator, X, y, scorer, fit params)`` in a module-level table
   under a token, starts its workers by ``fork`` (:class:`_ForkPool`), and ships each
-  batch of tasks to one worker through its own pipe. The workers inherit ``X`` page for page (no copy,
-  no file, no pickling, no interpreter start-up or sklearn import per worker), which is
+  batch of tasks to one worker through its own pipe. The workers inherit ``X`` page for
+  page (no copy, no file, no pickling, no interpreter start-up or sklearn import per
+  worker), which is
   what keeps a 2-job search near the memory of a 1-job one. ``backend="multiprocessing"``
   means the same fork workers; ``n_jobs=1`` uses one when a time limit is set.
   ``backend="loky"`` (or any
@@ -521,19 +522,6 @@ def _default_joblib_backend(parallel):
         and type(backend).__name__ == "LokyBackend"
         and getattr(backend, "nesting_level", 0) == 0
     )
-
-
-def _n_in_flight(pre_dispatch, n_workers):
-    """How many batches may be queued at once (joblib's ``pre_dispatch``)."""
-    if isinstance(pre_dispatch, str):
-        text = pre_dispatch.replace(" ", "")
-        if text == "all":
-            return None
-        factor, _, name = text.rpartition("*")
-        if name == "n_jobs":
-            return max(1, int(float(factor or 1) * n_workers))
-        return max(1, int(text))
-    return max(1, int(pre_dispatch))
 
 
 def _fork_worker(token, conn, ppid, inherited):
