@@ -2,7 +2,8 @@
 
 Exit codes: 0 done, 1 the run failed, 2 bad study file or arguments (a broken limit, an output
 folder hpsearch did not make, an earlier run without ``--resume`` / ``--overwrite``), 130
-interrupted (finished fits are kept in the trial store; ``--resume`` continues).
+interrupted (finished fits are kept in the trial store; ``--resume`` continues), 143
+terminated by SIGTERM (handled exactly like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import traceback
 __all__ = ["main", "make_parser"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 
 
 def make_parser():
@@ -23,7 +25,7 @@ def make_parser():
         prog="hpsearch",
         description="Run a hyperparameter search described by a study file (YAML).",
         epilog="Exit codes: 0 done, 1 run failed, 2 bad study file or arguments, "
-        "130 interrupted (resume with --resume).",
+        "130 interrupted (resume with --resume), 143 terminated (SIGTERM, as Ctrl-C).",
     )
     p.add_argument("study", help="the study file (YAML), e.g. studies/quickstart.yaml")
     p.add_argument("--n-jobs", type=int, default=None, metavar="N",
@@ -32,6 +34,9 @@ def make_parser():
                    help="output folder (default: 'output' of the file, else runs/<name>)")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="trial store: SQLAlchemy URL (default: sqlite:///<out>/study.db)")
+    p.add_argument("--fit-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop a fit running longer than this; it counts as failed "
+                   "(overrides search.fit_timeout of the file)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run: finished fits are not redone")
     p.add_argument("--overwrite", action="store_true",
@@ -62,6 +67,19 @@ def _quiet_warnings():
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning")
+
+
+def _sigterm_as_ctrl_c():
+    """SIGTERM raises ``SearchTerminated`` (a KeyboardInterrupt): the run stops as on
+    Ctrl-C (workers stopped, finished fits kept) and exits 143."""
+    import signal
+    import threading
+
+    from hpsearch.model_selection._engine import _raise_terminated
+
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+        signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def _err(text):
@@ -136,11 +154,23 @@ def _explain(exc, plan):
 
 def main(argv=None):
     """Entry point; returns the exit code (the console script exits with it)."""
+    import signal
+    import threading
+
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["diagnose"]:  # subcommand: the lecture's recipe (hpsearch.diagnostics.cli)
         from hpsearch.diagnostics.cli import main as diagnose_main
 
         return diagnose_main(argv[1:])
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        return _main(argv)
+    finally:  # called from Python (tests): give SIGTERM its handler back
+        if threading.current_thread() is threading.main_thread() and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv):
     try:
         args = make_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)
@@ -152,6 +182,11 @@ def main(argv=None):
         _err("hpsearch: error: --resume and --overwrite exclude each other (continue the "
              "earlier run, or replace it)")
         return EXIT_USAGE
+    if args.fit_timeout is not None and not args.fit_timeout > 0:
+        _err(f"hpsearch: error: --fit-timeout must be a number of seconds > 0, got "
+             f"{args.fit_timeout:g}")
+        return EXIT_USAGE
+    _sigterm_as_ctrl_c()
     from hpsearch.study.build import Options, build, output_folder
     from hpsearch.study.errors import StudyError, UsageError
     from hpsearch.study.limits import check_study
@@ -162,6 +197,7 @@ def main(argv=None):
     options = Options(
         n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
         overwrite=args.overwrite, dry_run=args.dry_run, smoke=args.smoke, quiet=args.quiet,
+        fit_timeout=args.fit_timeout,
         allowed_modules=tuple(DEFAULT_ALLOWED_MODULES) + tuple(args.allow_module),
     )
     lines, plan = {}, None
@@ -194,13 +230,15 @@ def main(argv=None):
         for e in _with_lines(exc, lines, args.study):
             _err(f"hpsearch: error in {args.study}: {e}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        terminated = type(exc).__name__ == "SearchTerminated"
         kept = finished_trials(plan.storage, plan.study_name) if plan is not None else None
         where = f" in {plan.storage}" if plan is not None else ""
         count = f"{kept} finished candidate(s) kept" if kept is not None else "finished fits kept"
-        _err(f"\nhpsearch: interrupted; {count}{where}.")
+        _err(f"\nhpsearch: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "
+             f"{count}{where}.")
         _err(f"resume with: {_resume_command(args)}")
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except RunFailed as exc:
         if args.debug:
             traceback.print_exc()

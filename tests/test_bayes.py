@@ -2,6 +2,8 @@
 
 import re
 
+import time
+
 import numpy as np
 import optuna
 import pytest
@@ -193,10 +195,15 @@ def test_sampler_instance_and_timeout():
     search = OptunaSearchCV(
         RidgeClassifier(), {"alpha": Float(1e-3, 1e3, log=True)}, n_trials=50,
         timeout=1e-9, cv=3, sampler=sampler,
-    ).fit(X, y)
+    )
+    # no fit starts after the timeout (issue 11): nothing finished, nothing to refit
+    with pytest.raises(ValueError, match="timeout=1e-09 seconds was reached"):
+        search.fit(X, y)
     assert search.study_.sampler is sampler
-    # the timeout is checked after each batch: one batch (one trial) ran
-    assert len(search.study_.trials) == 1
+    assert len(search.study_.trials) == 0  # no trial asked after the deadline
+    start = time.monotonic()
+    search.set_params(n_trials=100_000, timeout=0.5).fit(X, y)
+    assert time.monotonic() - start < 3 and len(search.study_.trials) >= 1
 
 
 def test_default_rungs_and_waves():

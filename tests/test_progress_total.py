@@ -114,11 +114,14 @@ def test_optuna_pruned_bar_starts_at_the_upper_bound_and_ends_full(digits, bars)
 def test_optuna_timeout_bar_is_an_upper_bound_closed_at_the_fits_run(digits, bars):
     X, y = digits
     search = OptunaSearchCV(_mlp(2), SPACE, n_trials=50, timeout=1e-6, cv=2,
-                            random_state=0, progress=True).fit(X, y)
+                            random_state=0, progress=True)
+    # no fit starts after the timeout (issue 11; it used to let one batch run): nothing
+    # finished, so fit raises, after closing the bar at the fits run
+    with pytest.raises(ValueError, match="timeout=1e-06 seconds was reached"):
+        search.fit(X, y)
     (bar,) = bars
     assert bar.start_total == 100
-    assert _n_fits(search) == 2  # one batch of one trial, then the timeout
-    assert bar.end == (2, 2)
+    assert bar.end == (0, 0)
 
 
 def test_resumed_trials_leave_the_plan(tmp_path, digits, bars):

@@ -70,7 +70,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state, indexable
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_method_params
 
 from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
@@ -112,6 +112,30 @@ def _hash(texts):
     """SHA-1 of ``"[a, b, ...]"`` from the JSON texts of the parts: the same key as
     :func:`_key`, so a part's JSON (a candidate's parameters) is built once."""
     return hashlib.sha1(f"[{', '.join(texts)}]".encode()).hexdigest()
+
+
+def _mark_not_run(rows, error):
+    """Give the splits a search ``timeout`` left unrun their error text (the rows stay
+    unfinished: they are not recorded, so a resume runs them)."""
+    for row in rows:
+        if row.get("pending"):
+            for k, scores in enumerate(row["test_scores"]):
+                if scores is None and row["error"][k] is None:
+                    row["error"][k] = error
+
+
+def _check_timeout(engine, evaluate):
+    """A ``timeout`` that ended the search before any candidate finished: nothing to
+    rank or refit."""
+    if engine.expired and evaluate is not None and not any(
+        not row.get("pending") and any(s is not None for s in row["test_scores"])
+        for row in evaluate.rows
+    ):
+        raise ValueError(
+            f"The search's timeout={engine.timeout!r} seconds was reached before any "
+            "candidate finished all its splits. Give it more time (timeout) or make a "
+            "fit cheaper."
+        )
 
 
 @dataclass
@@ -306,6 +330,8 @@ class _Evaluator:
                 row.pop("pending")
                 fresh.append(row)
                 self._record(row, trials[i] if trials is not None else None)
+        if self.engine.expired:
+            _mark_not_run(new_rows, self.engine.not_run_error)
         self.rows.extend(new_rows)
         for key, values in (more_results or {}).items():
             self.more_results.setdefault(key, [None] * first_row)
@@ -474,8 +500,31 @@ class BaseSearchCV(_SkBaseSearchCV):
         runs, on Linux/POSIX (not macOS/Windows), workers are started by ``fork`` and
         inherit ``X`` without any copy or per-worker start-up; otherwise the active
         ``joblib.parallel_config`` (so ``joblib.parallel_config(backend="dask")`` runs on
-        a Dask cluster). ``"fork"`` forces fork workers; any other joblib backend name
-        (``"loky"``, ``"threading"``, ...) or object goes through joblib.
+        a Dask cluster). ``"fork"`` forces fork workers; ``"multiprocessing"`` means fork
+        workers too where fork is available (joblib's multiprocessing backend elsewhere);
+        any other joblib backend name (``"loky"``, ``"threading"``, ...) or object goes
+        through joblib. Workers hpsearch starts die with the search's process (also when
+        it is killed with SIGKILL), and SIGTERM stops a search like Ctrl-C
+        (``KeyboardInterrupt``, subclass ``SearchTerminated``; finished fits are kept).
+    fit_timeout : float or None, default=None
+        Seconds one fit (with its scoring) may take. A fit past it is stopped and counts
+        as a failed fit (``error_score``, error ``"fit exceeded fit_timeout=2s"``); fork
+        workers (the default on Linux) kill and replace the worker. With ``n_jobs=1`` the
+        fits then run in one fork worker, so a hanging fit is stopped too. With joblib's
+        loky/multiprocessing backends (or where fork is unavailable) an alarm stops the
+        fit from inside (a single long C call finishes first); thread/Dask backends
+        do not enforce it (a warning says so).
+    max_retries : int, default=1
+        How many times a fit whose worker process died (segfault, out-of-memory kill) is
+        run again in a fresh worker. Past that it is a failed fit (``error_score``,
+        error ``"worker died: SIGSEGV"`` with the signal's name) and the search goes on.
+    timeout : float or None, default=None
+        Seconds for the whole search (the final refit not counted): no fit starts after
+        it, finished fits stand. Fits still running at that moment are stopped (fork
+        workers, also with ``n_jobs=1``; on other joblib backends they finish first) and
+        count as not run: they are not recorded, so ``resume=True`` runs them, and
+        ``cv_results_['error']`` says ``"not run: the search's timeout=...s was
+        reached"``. A ValueError is raised when no candidate finished in time.
 
     Attributes
     ----------
@@ -499,6 +548,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         "study_name": [None, str],
         "resume": ["boolean"],
         "backend": [None, str, HasMethods(["configure"])],
+        "fit_timeout": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "max_retries": [Interval(numbers.Integral, 0, None, closed="left")],
+        "timeout": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "error_score": [StrOptions({"raise"}), numbers.Real],
     }
 
@@ -520,6 +572,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         self.estimator = estimator
         self.scoring = scoring
@@ -536,6 +591,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         self.study_name = study_name
         self.resume = resume
         self.backend = backend
+        self.fit_timeout = fit_timeout
+        self.max_retries = max_retries
+        self.timeout = timeout
 
     # -- hooks for strategies ----------------------------------------------------------
     def _run_search(self, evaluate):
@@ -674,6 +732,9 @@ class BaseSearchCV(_SkBaseSearchCV):
             return_train_score=self.return_train_score,
             error_score=self.error_score,
             verbose=self.verbose,
+            fit_timeout=self.fit_timeout,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
         )
         expected = (
             self._expected_n_fits(X, y, groups, self.n_splits_)
@@ -698,6 +759,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                     progress.total = progress.n  # a plan left short (pruning): end at 100%
                 progress.close()
         self.backend_ = engine.kind
+        _check_timeout(engine, evaluate)
         store.finish_all()
         if not evaluate.rows:
             raise ValueError(

@@ -18,14 +18,24 @@ Guarantees
   fold; estimators whose ``fit`` accepts ``sample_index`` train on full ``X`` with the
   indices, others get ``X[train]`` built inside the worker.
 - **A failing fit never ends the search** (unless ``error_score="raise"``): the result
-  carries the formatted traceback instead of scores.
+  carries the formatted traceback instead of scores. Neither does a fit that kills its
+  worker (retried ``max_retries`` times in a fresh worker, then ``"worker died:
+  SIGSEGV"``) or one that runs past ``fit_timeout`` (its worker killed and replaced,
+  ``"fit exceeded fit_timeout=2s"``). Past the search's ``timeout`` no task starts and
+  the running ones are stopped; they yield nothing (not run).
+- **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
+  ``getppid`` watch elsewhere and in joblib's process workers), and **SIGTERM is
+  Ctrl-C**: :class:`SearchTerminated`, a ``KeyboardInterrupt``, at the same safe point.
 - **Fork workers on POSIX.** With the default joblib backend (loky, nothing set in
   ``joblib.parallel_config``) and more than one job, the engine does not go through joblib
   at all: it registers ``(estimator, X, y, scorer, fit params)`` in a module-level table
   under a token, starts its workers by ``fork`` (:class:`_ForkPool`), and ships each
-  batch of tasks as ``(token, tasks)``. The workers inherit ``X`` page for page (no copy,
-  no file, no pickling, no interpreter start-up or sklearn import per worker), which is
-  what keeps a 2-job search near the memory of a 1-job one. ``backend="loky"`` (or any
+  batch of tasks to one worker through its own pipe. The workers inherit ``X`` page for
+  page (no copy, no file, no pickling, no interpreter start-up or sklearn import per
+  worker), which is
+  what keeps a 2-job search near the memory of a 1-job one. ``backend="multiprocessing"``
+  means the same fork workers; ``n_jobs=1`` uses one when a time limit is set.
+  ``backend="loky"`` (or any
   backend set in ``joblib.parallel_config``: Dask, threading) keeps the joblib path, and
   Windows/macOS (no safe ``fork``) always use it. ``Engine.kind`` tells which ran.
 - **Continuation.** A task may carry the fitted estimator of a previous evaluation of the
@@ -44,9 +54,11 @@ import threading
 import time
 import traceback
 import warnings
-from concurrent import futures
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import wait
+from multiprocessing.reduction import ForkingPickler
 
 import joblib
 import numpy as np
@@ -55,7 +67,10 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _check_method_params
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["Task", "Engine", "task_seed", "run_task", "seed_params"]
+__all__ = [
+    "Task", "Engine", "task_seed", "run_task", "seed_params", "SearchTerminated",
+    "WorkerDied", "sigterm_as_interrupt",
+]
 
 #: joblib backends whose workers are processes on this machine: large arrays are shared
 #: with them through one memory-mapped file.
@@ -291,14 +306,188 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
     return out
 
 
-def _run_batch(base, X, y, tasks, scorer, fit_params, return_train_score, error_score):
-    return [
-        run_task(base, X, y, t, scorer, fit_params, return_train_score, error_score)
-        for t in tasks
-    ]
+# --------------------------------------------------------------------------- robustness
+class SearchTerminated(KeyboardInterrupt):
+    """SIGTERM during a search, handled exactly like Ctrl-C (a ``KeyboardInterrupt``).
+
+    Raised where a Ctrl-C would be: the workers are stopped and reaped, every finished fit
+    stays recorded. A subclass so ``except KeyboardInterrupt`` catches both and the CLI
+    can still tell them apart (exit 143 instead of 130).
+    """
+
+
+class WorkerDied(RuntimeError):
+    """With ``error_score="raise"``: a fit killed its worker more than ``max_retries``
+    times (segfault, out-of-memory kill)."""
+
+
+class _FitTimeout(BaseException):
+    """Raised inside a fit by the ``fit_timeout`` alarm (a BaseException, so a fit's own
+    ``except Exception`` cannot swallow it)."""
+
+
+def _raise_terminated(signum, frame):
+    raise SearchTerminated("SIGTERM")
+
+
+def _seconds(value):
+    """``2`` -> ``"2s"``, ``0.5`` -> ``"0.5s"`` (error messages)."""
+    return f"{value:g}s"
+
+
+def fit_timeout_error(fit_timeout):
+    """The error text of a fit stopped by ``fit_timeout``."""
+    return f"fit exceeded fit_timeout={_seconds(fit_timeout)} (stopped)"
+
+
+def worker_died_error(reason):
+    """The error text of a fit whose worker died: ``"worker died: SIGSEGV"``."""
+    return f"worker died: {reason}"
+
+
+def _exit_reason(exitcode):
+    """``-11`` -> ``"SIGSEGV"``, ``3`` -> ``"exit code 3"``."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return signal.Signals(-exitcode).name
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """While inside: a SIGTERM left at its default action raises :class:`SearchTerminated`.
+
+    Only from the main thread. The CLI installs the same handler for its whole run.
+    """
+    previous = None
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)
+    ):
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _alarm(seconds):
+    """Raise :class:`_FitTimeout` in this thread after ``seconds`` (None: no limit).
+
+    SIGALRM based: only in a process's main thread on POSIX (joblib process workers,
+    in-process fits where workers cannot be forked). A fit stuck inside one long C call
+    is stopped when that call returns; hpsearch's own fork workers are killed instead.
+    """
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def _ring(signum, frame):
+        raise _FitTimeout
+
+    previous = signal.signal(signal.SIGALRM, _ring)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def failed_result(task, error):
+    """The result dict of a fit that did not finish (see :func:`run_task`)."""
+    return {
+        "candidate": task.candidate,
+        "split": task.split,
+        "test_scores": None,
+        "train_scores": None,
+        "fit_time": 0.0,
+        "score_time": 0.0,
+        "n_test_samples": len(task.test),
+        "error": error,
+        "estimator": None,
+    }
+
+
+def _run_limited(base, X, y, task, args, fit_timeout):
+    """:func:`run_task` under the ``fit_timeout`` alarm (where one can be set)."""
+    start = time.perf_counter()
+    try:
+        with _alarm(fit_timeout):
+            return run_task(base, X, y, task, *args)
+    except _FitTimeout:
+        if args[-1] == "raise":
+            raise TimeoutError(fit_timeout_error(fit_timeout)) from None
+        out = failed_result(task, fit_timeout_error(fit_timeout))
+        out["fit_time"] = time.perf_counter() - start
+        return out
+
+
+# --------------------------------------------------------------- workers die with parent
+#: Linux ``prctl`` option: the signal a process gets when the thread that forked it exits
+_PR_SET_PDEATHSIG = 1
+#: pid of this process once its parent watch is set (joblib workers: once per process)
+_GUARDED = None
+
+
+def _watch_parent(ppid, interval=0.5):
+    """Kill this process as soon as its parent ``ppid`` is gone (re-parented)."""
+    while True:
+        time.sleep(interval)
+        if os.getppid() != ppid:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _die_with_parent(ppid, prctl=True):
+    """Make this worker die with its parent process ``ppid``.
+
+    On Linux (``prctl=True``), ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the
+    worker when the parent (the thread that forked it) ends, even by SIGKILL. Elsewhere,
+    and for joblib's workers (started by a pool thread that may end before them), a
+    daemon thread polls ``os.getppid()`` every 0.5 s. A parent that died before this call
+    is seen at once.
+    """
+    global _GUARDED
+    _GUARDED = os.getpid()
+    armed = False
+    if prctl and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != ppid:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
+
+
+def _run_batch(base, X, y, tasks, scorer, fit_params, return_train_score, error_score,
+               limits=(False, None)):
+    """joblib's task: run a batch. ``limits = (guard, fit_timeout)``: ``guard`` makes a
+    local worker process die with its parent (set once per process)."""
+    guard, fit_timeout = limits
+    if guard and _GUARDED != os.getpid():
+        _die_with_parent(os.getppid(), prctl=False)
+    args = (scorer, fit_params, return_train_score, error_score)
+    return [_run_limited(base, X, y, t, args, fit_timeout) for t in tasks]
 
 
 # --------------------------------------------------------------------------- fork workers
+#: a batch sent to a busy fork worker (queued behind its running task) must fit in the
+#: pipe's buffer (64 KiB on Linux), so sending never waits for the task to end
+_PREFETCH_BYTES = 32_000
 #: token -> (base estimator, X, y, run_task arguments) of every running fork pool. Filled
 #: in the parent *before* its workers are forked, so each worker inherits the entries
 #: (and the pages of X) and a task names its data by token only. Removed when the pool
@@ -335,167 +524,319 @@ def _default_joblib_backend(parallel):
     )
 
 
-def _worker_init():
-    # Ctrl-C reaches the whole process group: workers ignore it and the parent, which
-    # owns the search, stops them (see _ForkPool.close), so every finished fit already
-    # streamed back is kept and no worker dies mid-write of a result.
+def _fork_worker(token, conn, ppid, inherited):
+    """A fork worker's loop: receive a batch, send back one message per task.
+
+    Messages: ``("ok", result dict)`` or ``("raise", exception)`` (``error_score="raise"``).
+    The worker ignores Ctrl-C (the parent owns the search and stops it), takes SIGTERM's
+    default action (so ``terminate`` works whatever handler the parent had), dies with
+    its parent (:func:`_die_with_parent`) and ends on ``None``, on EOF or when its parent
+    is gone.
+    """
+    for other in inherited:  # the parent's ends of the other workers' pipes
+        other.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _run_shared(token, tasks):
-    """Worker side: look the data up by token (inherited at fork) and run the tasks."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(ppid)
     base, X, y, args = _SHARED[token]
-    return [run_task(base, X, y, task, *args) for task in tasks]
-
-
-def _noop():
-    return os.getpid()
-
-
-def _n_in_flight(pre_dispatch, n_workers):
-    """How many batches may be queued at once (joblib's ``pre_dispatch``)."""
-    if isinstance(pre_dispatch, str):
-        text = pre_dispatch.replace(" ", "")
-        if text == "all":
-            return None
-        factor, _, name = text.rpartition("*")
-        if name == "n_jobs":
-            return max(1, int(float(factor or 1) * n_workers))
-        return max(1, int(text))
-    return max(1, int(pre_dispatch))
+    while True:
+        try:
+            if not conn.poll(1.0):
+                if os.getppid() != ppid:
+                    return
+                continue
+            batch = conn.recv()
+        except (EOFError, OSError):
+            return
+        if batch is None:
+            return
+        for task in batch:
+            try:
+                message = ("ok", run_task(base, X, y, task, *args))
+            except BaseException as exc:  # error_score="raise": the parent re-raises
+                message = ("raise", exc)
+            try:
+                conn.send(message)
+            except Exception:  # unpicklable result or exception: send its text
+                conn.send(("raise", RuntimeError(traceback.format_exc())))
 
 
 def _stop(processes):
-    """Terminate the processes still alive and wait for them (at most 5 s each)."""
+    """Terminate the processes still alive and wait for them (then SIGKILL)."""
     for process in processes:
         if process.is_alive():
             process.terminate()
     for process in processes:
         process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
 
 
 class _DeferredInterrupt:
-    """While fork workers run, Ctrl-C sets a flag; :meth:`check` raises it at a safe point.
+    """While fork workers run, Ctrl-C (and SIGTERM) set a flag; :meth:`check` raises it
+    at a safe point.
 
-    A ``KeyboardInterrupt`` raised asynchronously inside ``threading.Condition.wait`` can
-    leave the condition's lock held (a CPython race). The executor's manager thread then
-    blocks forever on that lock when it reports the terminated workers, and the
-    interpreter hangs at exit. Deferring the interrupt to :meth:`check` (after every short
-    wait and every yielded result) keeps the main thread out of that race. Only installed
-    from the main thread and only over Python's default handler; a Ctrl-C that arrives
-    after the last check is raised on exit.
+    The parent's main thread waits on the workers' pipes in short waits; deferring the
+    interrupt to :meth:`check` (after each wait, once the results that arrived are handed
+    on) means it never lands between receiving a result and handing it on, so every
+    finished fit is kept.
+    SIGINT is taken over only from Python's default handler, SIGTERM only from
+    :func:`sigterm_as_interrupt`'s; a signal that arrives after the last check is raised
+    on exit. ``check`` raises ``KeyboardInterrupt`` for Ctrl-C and
+    :class:`SearchTerminated` for SIGTERM.
     """
 
+    _TAKEN = {
+        signal.SIGINT: (signal.default_int_handler, KeyboardInterrupt),
+        signal.SIGTERM: (_raise_terminated, SearchTerminated),
+    }
+
     def __init__(self):
-        self.hit = False
-        self._previous = None
+        self.hit = None
+        self._previous = {}
 
     def __enter__(self):
-        if (
-            threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        ):
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+        if threading.current_thread() is threading.main_thread():
+            for signum, (handler, _) in self._TAKEN.items():
+                if signal.getsignal(signum) is handler:
+                    self._previous[signum] = signal.signal(signum, self._handler)
         return self
 
     def _handler(self, signum, frame):
-        self.hit = True
+        self.hit = self.hit or signum
 
     def check(self):
-        if self.hit:
-            self.hit = False
-            raise KeyboardInterrupt
+        if self.hit is not None:
+            signum, self.hit = self.hit, None
+            exc = self._TAKEN[signum][1]
+            raise exc("SIGTERM") if exc is SearchTerminated else exc
 
     def __exit__(self, exc_type, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
         if exc_type is None:
             self.check()
         return False
 
 
+class _Worker:
+    """One fork worker as the parent sees it: its process, its pipe, the tasks sent to
+    it in order (``[task, attempts]``; the first is running) and since when the first
+    one runs."""
+
+    def __init__(self, process, conn):
+        self.process = process
+        self.conn = conn
+        self.queue = deque()
+        self.since = None
+
+
 class _ForkPool:
     """Worker processes started by ``fork`` that inherit the search's data.
 
-    ``concurrent.futures.ProcessPoolExecutor`` with a fork context starts all its workers
-    at the first submission, before its own manager thread; :meth:`start` makes that
-    submission at once, so the workers are forked before the search starts any thread
-    (progress bar, store). A worker that dies (killed, out of memory, segfault) breaks
-    the pool: the search raises ``BrokenProcessPool`` instead of waiting forever.
+    Each worker has its own pipe, so the parent knows which task each one runs and since
+    when. That is what makes the pool robust:
+
+    - **A dead worker is replaced, not fatal.** The task it was running is sent again to
+      a fresh worker, up to ``max_retries`` times; beyond that it becomes a failed fit
+      with the error ``"worker died: SIGSEGV"`` (the signal or exit code). The tasks
+      queued behind it run again without counting an attempt.
+    - **fit_timeout.** A task running longer than ``fit_timeout`` seconds has its worker
+      killed (SIGKILL) and replaced; it becomes a failed fit
+      (``"fit exceeded fit_timeout=2s"``), never retried.
+    - **deadline.** Past the search's deadline no task is sent; the tasks running then
+      are stopped (their workers killed) and yield nothing: they count as not run.
+    - **Workers die with the parent** (:func:`_die_with_parent`), and Ctrl-C / SIGTERM
+      are deferred to a safe point (:class:`_DeferredInterrupt`).
+
+    The first workers are forked by :meth:`start`, before the search starts any thread
+    (progress bar, store); a replacement is forked from the running search (its child
+    only runs the worker loop and the fits, never the parent's other threads' locks).
+    Each worker holds at most its running batch plus one more queued behind it (only
+    when that one fits in the pipe's buffer, so the parent never waits on a send).
     """
 
-    def __init__(self, n_workers, payload):
+    def __init__(self, n_workers, payload, *, fit_timeout=None, max_retries=1):
         self.n_workers = n_workers
         self.token = f"{os.getpid()}-{next(_TOKENS)}"
         self.payload = payload
-        self.executor = None
+        self.fit_timeout = fit_timeout
+        self.max_retries = max_retries
+        self.error_score = payload[3][3]
+        self.context = multiprocessing.get_context("fork")
+        self.workers = []
+        self.expired = False
+        #: counts of what happened, for reports: replaced workers, retried tasks
+        self.n_replaced = 0
+        self.n_retried = 0
 
     def start(self):
         _SHARED[self.token] = self.payload
-        context = multiprocessing.get_context("fork")
-        self.executor = futures.ProcessPoolExecutor(
-            self.n_workers, mp_context=context, initializer=_worker_init
+        for _ in range(self.n_workers):
+            self.workers.append(self._spawn())
+        return self
+
+    def _spawn(self):
+        parent_conn, child_conn = self.context.Pipe()
+        inherited = [w.conn for w in self.workers]
+        process = self.context.Process(
+            target=_fork_worker,
+            args=(self.token, child_conn, os.getpid(), inherited),
+            daemon=True,
         )
         with warnings.catch_warnings():
             # Python >= 3.12 warns when forking a process that runs other threads (a
             # thread could hold a lock the child then needs). The child runs only the
-            # executor's worker loop and the fits: it never uses locks of the parent's
-            # other threads (e.g. a still-alive loky pool of an earlier sklearn search).
-            # Use backend="loky" to start workers without fork.
+            # worker loop and the fits: it never uses locks of the parent's other
+            # threads. Use backend="loky" to start workers without fork.
             warnings.filterwarnings(
                 "ignore", message=".*fork.*", category=DeprecationWarning
             )
-            self.executor.submit(_noop).result()
-        return self
+            process.start()
+        child_conn.close()
+        return _Worker(process, parent_conn)
 
-    def imap_unordered(self, batches, in_flight):
-        """Yield the result list of every batch, in completion order."""
-        batches = iter(batches)
-        pending = set()
-        token = self.token
+    def _replace(self, index):
+        """Reap worker ``index`` (killing it first) and fork a fresh one in its place."""
+        worker = self.workers[index]
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(timeout=5)
+        worker.conn.close()
+        self.workers[index] = self._spawn()
+        self.n_replaced += 1
+        return worker.process.exitcode
+
+    # -- the loop --------------------------------------------------------------------
+    def run(self, batches, deadline=None):
+        """Yield the result dict of every task, in completion order."""
+        todo = deque([[task, 0] for task in batch] for batch in batches)
         with _DeferredInterrupt() as interrupt:
+            while todo or any(w.queue for w in self.workers):
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    self._expire()
+                    return
+                self._dispatch(todo, now)
+                busy = [w for w in self.workers if w.queue]
+                wait(
+                    [w.conn for w in busy] + [w.process.sentinel for w in busy],
+                    timeout=self._wait_time(busy, now, deadline),
+                )
+                # every result already sent is handed on before a Ctrl-C / SIGTERM is
+                # raised: finished fits are never dropped
+                for index, worker in enumerate(self.workers):
+                    yield from self._drain(index, worker, todo)
+                interrupt.check()
+
+    def _dispatch(self, todo, now):
+        """Send a batch to every worker that is idle, or on its last task when the batch
+        is small enough to wait in the pipe's buffer (a larger one would block the
+        parent until that task ends)."""
+        for index, worker in enumerate(self.workers):
+            if todo and len(worker.queue) <= 1:
+                batch = todo[0]
+                payload = ForkingPickler.dumps([task for task, _ in batch])
+                if worker.queue and len(payload) > _PREFETCH_BYTES:
+                    continue
+                try:
+                    worker.conn.send_bytes(payload)
+                except OSError:  # died while idle: nothing of ours was running
+                    if not worker.queue:
+                        self._replace(index)
+                    continue
+                todo.popleft()
+                if not worker.queue:
+                    worker.since = now
+                worker.queue.extend(batch)
+
+    def _wait_time(self, busy, now, deadline):
+        """At most 0.1 s (a Ctrl-C is seen at once), less before a fit or search limit."""
+        limits = [0.1]
+        if deadline is not None:
+            limits.append(deadline - now)
+        if self.fit_timeout is not None and busy:
+            limits.append(min(w.since for w in busy) + self.fit_timeout - now)
+        return max(0.0, min(limits))
+
+    def _drain(self, index, worker, todo):
+        """Results ready from one worker; then its death or timeout, if any."""
+        # alive before draining: a result written just before dying is still read
+        dead = not worker.process.is_alive()
+        while worker.queue:
             try:
-                while True:
-                    while in_flight is None or len(pending) < in_flight:
-                        batch = next(batches, None)
-                        if batch is None:
-                            break
-                        pending.add(self.executor.submit(_run_shared, token, batch))
-                    if not pending:
-                        return
-                    done = ()
-                    while not done:  # short waits, so a Ctrl-C is seen within 0.1 s
-                        done, pending = futures.wait(
-                            pending, timeout=0.1, return_when=futures.FIRST_COMPLETED
-                        )
-                        interrupt.check()
-                    for future in done:
-                        yield future.result()
-                        interrupt.check()
-            finally:
-                for future in pending:
-                    future.cancel()
+                if not worker.conn.poll():
+                    break
+                status, value = worker.conn.recv()
+            except (EOFError, OSError):
+                dead = True
+                break
+            if status == "raise":
+                raise value
+            task, _ = worker.queue.popleft()
+            worker.since = time.monotonic()
+            yield value
+        if not worker.queue:
+            return
+        if dead:
+            reason = _exit_reason(self._replace(index))
+            yield from self._retry(worker.queue, todo, worker_died_error(reason))
+        elif (self.fit_timeout is not None
+              and time.monotonic() - worker.since >= self.fit_timeout):
+            self._replace(index)
+            task, _ = worker.queue.popleft()
+            if self.error_score == "raise":
+                raise TimeoutError(fit_timeout_error(self.fit_timeout))
+            out = failed_result(task, fit_timeout_error(self.fit_timeout))
+            out["fit_time"] = float(self.fit_timeout)
+            if worker.queue:
+                todo.appendleft(list(worker.queue))
+            yield out
+
+    def _retry(self, queue, todo, error):
+        """The running task of a dead worker: again (attempt + 1), or failed past
+        ``max_retries``; the tasks queued behind it go back to the front."""
+        task, attempts = queue.popleft()
+        rest = list(queue)
+        if attempts < self.max_retries:
+            self.n_retried += 1
+            rest.insert(0, [task, attempts + 1])
+        elif self.error_score == "raise":
+            raise WorkerDied(f"{error} (fitting candidate {task.candidate}, split "
+                             f"{task.split}, {attempts + 1} attempt(s))")
+        else:
+            yield failed_result(task, error)
+        if rest:
+            todo.appendleft(rest)
+
+    def _expire(self):
+        """The search's deadline: stop the running fits (they count as not run)."""
+        self.expired = True
+        for worker in self.workers:
+            if worker.queue:
+                worker.queue.clear()
+                worker.process.kill()
+                worker.process.join(timeout=5)
 
     def close(self, terminate=False):
         """Stop the workers (at once with ``terminate``) and drop the shared entry."""
-        executor, self.executor = self.executor, None
+        workers, self.workers = self.workers, []
         try:
-            if executor is not None:
-                # the executor's own dict: its manager thread may still add a replacement
-                # for a worker that died (or reap one) while the pool breaks
-                processes = getattr(executor, "_processes", None) or {}
-                # shutdown(wait=False) forgets the manager thread, which is still reaping
-                # the workers: join it ourselves so no worker is left half-reaped
-                manager = getattr(executor, "_executor_manager_thread", None)
-                if terminate:  # do not wait for running fits (Ctrl-C, an error)
-                    executor.shutdown(wait=False, cancel_futures=True)
-                    _stop(list(processes.values()))
-                executor.shutdown(wait=True, cancel_futures=True)
-                _stop(list(processes.values()))
-                if manager is not None:
-                    manager.join(timeout=5)
+            for worker in workers:
+                if not terminate:
+                    try:
+                        worker.conn.send(None)
+                    except OSError:
+                        pass
+            if not terminate:
+                for worker in workers:
+                    worker.process.join(timeout=5)
+            _stop([w.process for w in workers])
         finally:
+            for worker in workers:
+                worker.conn.close()
             _SHARED.pop(self.token, None)
 
 
@@ -519,13 +860,34 @@ class Engine:
         default loky backend and ``fork`` is available, else the active
         ``joblib.parallel_config`` (so ``with joblib.parallel_config(backend="dask"):``
         runs on a Dask cluster). ``"fork"``: fork workers (ValueError where ``fork`` is
-        not available). Any other name or backend object: joblib with that backend.
+        not available). ``"multiprocessing"``: fork workers where ``fork`` is available
+        (they *are* multiprocessing processes started by fork, with the robustness
+        below), else joblib's multiprocessing backend; the same when
+        ``joblib.parallel_config`` selects it. Any other name or backend object: joblib
+        with that backend.
     pre_dispatch : int or str
-        As in joblib.
+        As in joblib (joblib backends; a fork worker holds one batch queued at most).
     return_train_score : bool
     error_score : float or "raise"
     verbose : int
         joblib's verbosity is ``max(0, verbose - 2)``.
+    fit_timeout : float or None
+        Seconds one task (fit and scoring) may run. Fork workers: the worker is killed
+        and replaced, the task becomes a failed fit (``"fit exceeded fit_timeout=2s"``);
+        with ``n_jobs=1`` the fits then run in one fork worker so they can be stopped.
+        joblib process backends and in-process fits where fork is unavailable: an alarm
+        (SIGALRM) raises inside the fit (a single long C call ends first). Thread and
+        Dask backends: not enforced (a warning says so).
+    max_retries : int
+        How many times a task whose worker died is run again in a fresh worker before it
+        becomes a failed fit (``"worker died: SIGSEGV"``). On joblib backends, which do
+        not tell which task killed a worker, a death counts against every task in
+        flight.
+    timeout : float or None
+        Seconds for the whole engine from ``__enter__``: no task starts after it.
+        Fork workers (also for ``n_jobs=1``): the tasks running at the deadline are
+        stopped and yield nothing (not run, so a resume runs them). joblib backends:
+        the deadline is checked as results arrive, so running tasks finish first.
     """
 
     def __init__(
@@ -542,6 +904,9 @@ class Engine:
         return_train_score=False,
         error_score=np.nan,
         verbose=0,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         if backend == "fork" and not _fork_available():
             raise ValueError(
@@ -558,34 +923,68 @@ class Engine:
         self.return_train_score = return_train_score
         self.error_score = error_score
         self.verbose = verbose
+        self.fit_timeout = fit_timeout
+        self.max_retries = max_retries
+        self.timeout = timeout
         self._parallel = None
         self._pool = None
         self._tmpdir = None
+        self._sigterm = None
+        self.deadline = None
+        #: True once ``timeout`` stopped the engine (later ``run`` calls yield nothing)
+        self.expired = False
         #: which path runs the fits once entered: "in-process", "fork" or
         #: "joblib:<backend class>"
         self.kind = None
 
+    @property
+    def not_run_error(self):
+        """The error text of a fit the search's ``timeout`` left unrun."""
+        return f"not run: the search's timeout={_seconds(self.timeout)} was reached"
+
+    def _make_parallel(self):
+        """joblib's ``Parallel`` streaming results as they finish, or in order / as one
+        list for backends that cannot stream (joblib's multiprocessing backend)."""
+        backend = self.backend
+        if backend == "fork" or (backend == "multiprocessing" and _fork_available()):
+            backend = None  # only to count the workers: fork workers run the fits
+        for return_as in ("generator_unordered", "generator", "list"):
+            try:
+                return joblib.Parallel(
+                    n_jobs=self.n_jobs,
+                    backend=backend,
+                    pre_dispatch=self.pre_dispatch,
+                    return_as=return_as,
+                    verbose=max(0, self.verbose - 2),
+                )
+            except ValueError:
+                if return_as == "list":
+                    raise
+
+    def _uses_fork(self, backend):
+        """Whether fork workers run the fits (``backend`` is joblib's class name)."""
+        if not _fork_available():
+            return False
+        if self.n_workers == 1:  # only to stop a fit at a time limit
+            return self.fit_timeout is not None or self.timeout is not None
+        return self.backend in ("fork", "multiprocessing") or (
+            self.backend is None
+            and (backend == "MultiprocessingBackend"  # set in joblib.parallel_config
+                 or _default_joblib_backend(self._parallel))
+        )
+
     def __enter__(self):
         self._data = (self.X, self.y)
-        self._parallel = joblib.Parallel(
-            n_jobs=self.n_jobs,
-            backend=None if self.backend == "fork" else self.backend,
-            pre_dispatch=self.pre_dispatch,
-            return_as="generator_unordered",
-            verbose=max(0, self.verbose - 2),
-        )
+        self.deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        self.expired = False
+        self._parallel = self._make_parallel()
         backend = type(getattr(self._parallel, "_backend", None)).__name__
         self.n_workers = self._parallel._effective_n_jobs()
-        if self.n_workers == 1:
-            self.kind = "in-process"
-        elif self.backend == "fork" or (
-            self.backend is None
-            and _fork_available()
-            and _default_joblib_backend(self._parallel)
-        ):
+        if self._uses_fork(backend):
             args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
             payload = (self.base_estimator, self.X, self.y, args)
-            self._pool = _ForkPool(self.n_workers, payload)
+            self._pool = _ForkPool(self.n_workers, payload, fit_timeout=self.fit_timeout,
+                                   max_retries=self.max_retries)
             try:
                 self._pool.start()
             except BaseException:
@@ -593,21 +992,37 @@ class Engine:
                 self._pool = None
                 raise
             self.kind = "fork"
+        elif self.n_workers == 1:
+            self.kind = "in-process"
         else:
             self.kind = f"joblib:{backend}"
             if backend in _LOCAL_PROCESS_BACKENDS:
                 self._share_arrays()
+            elif self.fit_timeout is not None:
+                warnings.warn(
+                    f"fit_timeout={self.fit_timeout!r} is not enforced on joblib's "
+                    f"{backend} (fits run in threads or on a cluster); use backend=None, "
+                    "'fork', 'loky' or 'multiprocessing'.",
+                    UserWarning,
+                )
+        self._sigterm = sigterm_as_interrupt()
+        self._sigterm.__enter__()
         return self
 
     def __exit__(self, exc_type, *exc):
         self._parallel = None
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            pool.close(terminate=exc_type is not None)
-        self.X, self.y = self._data
-        if self._tmpdir is not None:
-            self._tmpdir.cleanup()
-            self._tmpdir = None
+        try:
+            if self._pool is not None:
+                pool, self._pool = self._pool, None
+                pool.close(terminate=exc_type is not None)
+        finally:
+            if self._sigterm is not None:
+                self._sigterm.__exit__(None, None, None)
+                self._sigterm = None
+            self.X, self.y = self._data
+            if self._tmpdir is not None:
+                self._tmpdir.cleanup()
+                self._tmpdir = None
 
     def _share_arrays(self):
         """Dump large NumPy X (and y) once to a file and memory-map it.
@@ -630,7 +1045,9 @@ class Engine:
         Guided self-scheduling: each batch takes ``remaining / (4 x n_workers)`` tasks
         (between 1 and 8), so batches shrink towards the end and the workers finish
         within about one fit of each other instead of one batch. Which worker runs a
-        task never changes its result (seeds are per task).
+        task never changes its result (seeds are per task), and a worker that dies or is
+        stopped loses only its running task: fork workers report each task, the tasks
+        queued behind it run again.
         """
         n = len(tasks)
         if self.n_workers == 1 or n == 0:
@@ -642,27 +1059,133 @@ class Engine:
             start += size
         return batches
 
+    def time_is_up(self):
+        """Whether the ``timeout`` has passed (then ``expired`` is True)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.expired = True
+        return self.expired
+
     def run(self, tasks):
-        """Run ``tasks``; yield result dicts (see :func:`run_task`) as they finish."""
+        """Run ``tasks``; yield result dicts (see :func:`run_task`) as they finish.
+
+        Nothing is yielded for tasks the ``timeout`` left unrun (``expired`` is then
+        True).
+        """
         if self._parallel is None:
             with self:
                 yield from self.run(tasks)
             return
-        args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
-        base, X, y = self.base_estimator, self.X, self.y
-        if self.n_workers == 1:
-            # In-process: no pickling, results stream one by one.
-            for task in tasks:
-                yield run_task(base, X, y, task, *args)
+        if self.time_is_up():
             return
+        tasks = list(tasks)
         if self._pool is not None:
-            in_flight = _n_in_flight(self.pre_dispatch, self.n_workers)
-            for results in self._pool.imap_unordered(self._batches(list(tasks)), in_flight):
-                yield from results
+            yield from self._pool.run(self._batches(tasks), self.deadline)
+            self.expired = self.expired or self._pool.expired
             return
+        if self.n_workers == 1:
+            yield from self._run_in_process(tasks)
+            return
+        yield from self._run_joblib(tasks)
+
+    def _run_in_process(self, tasks):
+        """No pickling, results one by one; ``timeout`` checked between fits."""
+        args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
+        for task in tasks:
+            if self.time_is_up():
+                return
+            yield _run_limited(self.base_estimator, self.X, self.y, task, args,
+                               self.fit_timeout)
+
+    def _run_joblib(self, tasks):
+        """Through joblib. A broken pool (a worker died) is not fatal.
+
+        joblib does not tell which task killed the worker, so the tasks unfinished at
+        the break are run again one at a time (each alone in the pool): one that kills
+        its worker there is the culprit. Every such task counts the break as one death
+        and each death alone as one more; past ``max_retries`` deaths it is a failed
+        fit (``"worker died: SIGSEGV"``). The tasks that were only in flight with it
+        just finish.
+        """
+        done = set()
+        try:
+            yield from self._joblib_round(tasks, done)
+            return
+        except _WORKER_DEATHS as exc:
+            error = worker_died_error(_joblib_death_reason(exc))
+            self._restart_joblib_pool()
+        for task in [t for t in tasks if (t.candidate, t.split) not in done]:
+            deaths = 1
+            while not self.time_is_up():
+                try:
+                    yield from self._joblib_round([task], done)
+                    break
+                except _WORKER_DEATHS as exc:
+                    self._restart_joblib_pool()
+                    if (task.candidate, task.split) in done:
+                        break  # it finished: a late report of an earlier death
+                    error = worker_died_error(_joblib_death_reason(exc))
+                    deaths += 1
+                    if deaths > self.max_retries:
+                        if self.error_score == "raise":
+                            raise WorkerDied(error) from exc
+                        yield failed_result(task, error)
+                        break
+            if self.expired:
+                return
+
+    def _joblib_round(self, tasks, done):
+        """One joblib ``Parallel`` call over ``tasks``; ``done`` collects finished keys."""
+        args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
+        guard = self.kind.split(":")[-1] in _LOCAL_PROCESS_BACKENDS
+        limits = (guard, self.fit_timeout)
         calls = (
-            joblib.delayed(_run_batch)(base, X, y, batch, *args)
-            for batch in self._batches(list(tasks))
+            joblib.delayed(_run_batch)(self.base_estimator, self.X, self.y, batch,
+                                       *args, limits)
+            for batch in self._batches(tasks)
         )
         for results in self._parallel(calls):
-            yield from results
+            for out in results:
+                done.add((out["candidate"], out["split"]))
+                yield out
+            if self.time_is_up():
+                return
+
+    def _restart_joblib_pool(self):
+        """Kill what is left of a broken joblib pool, so the next call starts a fresh
+        one (instead of meeting the old one's error again)."""
+        backend = getattr(self._parallel, "_backend", None)
+        try:
+            backend.abort_everything(ensure_ready=False)
+        except Exception:  # already torn down, or a backend without workers
+            pass
+
+
+def _worker_deaths():
+    """The exceptions joblib raises when a worker process died."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    deaths = [BrokenProcessPool]
+    try:
+        from joblib.externals.loky.process_executor import (
+            BrokenProcessPool as LokyBroken,
+            TerminatedWorkerError,
+        )
+
+        deaths += [LokyBroken, TerminatedWorkerError]
+    except ImportError:  # pragma: no cover - joblib without loky
+        pass
+    return tuple(deaths)
+
+
+_WORKER_DEATHS = _worker_deaths()
+
+
+def _joblib_death_reason(exc):
+    """``"SIGSEGV"`` from loky's "... exit codes of the workers are {SIGSEGV(-11)}"."""
+    import re
+
+    found = re.search(r"\{([A-Z][A-Z0-9]+)\(-?\d+\)", str(exc))
+    if found:
+        return found.group(1)
+    found = re.search(r"\{EXIT\((\d+)\)", str(exc))
+    return f"exit code {found.group(1)}" if found else type(exc).__name__

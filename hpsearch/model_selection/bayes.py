@@ -86,8 +86,9 @@ class OptunaSearchCV(BaseSearchCV):
     n_trials : int, default=10
         Trials in all (with ``resume=True``, the finished trials of the study count).
     timeout : float or None, default=None
-        Stop asking for new trials once this many seconds have passed (checked after
-        each batch, so at least one batch runs).
+        Seconds for the whole search, as for every search (see ``BaseSearchCV``): no
+        trial is asked and no fit starts after it; fits running then are stopped (fork
+        workers) and their trials told FAIL.
     sampler : str or optuna sampler, default="tpe"
         ``"tpe"`` (multivariate, constant liar when trials run in parallel), ``"gp"``,
         ``"cmaes"``, ``"qmc"``, ``"random"`` or an instance; seeded from
@@ -101,7 +102,8 @@ class OptunaSearchCV(BaseSearchCV):
         last is the full budget of a completed trial). None: 4 rungs
         :func:`default_rungs` of the estimator's ``max_iter``; an int: that many.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
-return_train_score, progress, storage, study_name, resume, backend
+return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
+max_retries
         The common search parameters (see ``BaseSearchCV``). A batch holds as many
         trials as the engine has workers.
 
@@ -173,6 +175,8 @@ return_train_score, progress, storage, study_name, resume, backend
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
     ):
         super().__init__(
             estimator,
@@ -190,10 +194,12 @@ return_train_score, progress, storage, study_name, resume, backend
             study_name=study_name,
             resume=resume,
             backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
         )
         self.param_distributions = param_distributions
         self.n_trials = n_trials
-        self.timeout = timeout
         self.sampler = sampler
         self.pruner = pruner
         self.rungs = rungs
@@ -289,7 +295,8 @@ return_train_score, progress, storage, study_name, resume, backend
         done = self._replay(evaluate, space) if self.resume else 0
         batch = max(1, int(getattr(getattr(evaluate, "engine", None), "n_workers", 1) or 1))
         start = time.monotonic()
-        while done < self.n_trials:
+        engine = getattr(evaluate, "engine", None)
+        while done < self.n_trials and not (engine is not None and engine.time_is_up()):
             k = min(batch, self.n_trials - done)
             trials, params = self._ask(space, k)
             if self._pruning is None:

@@ -19,8 +19,9 @@ class GridSearchCV(BaseSearchCV):
     """Exhaustive search over a parameter grid, on hpsearch's engine.
 
     Same parameters and attributes as :class:`sklearn.model_selection.GridSearchCV`,
-    plus ``random_state``, ``progress``, ``storage``, ``study_name``, ``resume`` and
-    ``backend`` (see :class:`~hpsearch.model_selection._base.BaseSearchCV`).
+    plus ``random_state``, ``progress``, ``storage``, ``study_name``, ``resume``,
+    ``backend``, ``fit_timeout``, ``max_retries`` and ``timeout`` (see
+    :class:`~hpsearch.model_selection._base.BaseSearchCV`).
 
     Parameters
     ----------
@@ -66,6 +67,9 @@ class GridSearchCV(BaseSearchCV):
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         super().__init__(
             estimator,
@@ -83,6 +87,9 @@ class GridSearchCV(BaseSearchCV):
             study_name=study_name,
             resume=resume,
             backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
         )
         self.param_grid = param_grid
 

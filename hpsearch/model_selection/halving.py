@@ -316,7 +316,8 @@ class HalvingSearchCV(_BaseHalving):
     aggressive_elimination : bool, default=False
         Repeat the first budget until few enough candidates remain (as sklearn).
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
-return_train_score, progress, storage, study_name, resume, backend
+return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
+max_retries, timeout
         The common search parameters (see ``BaseSearchCV``). ``random_state`` seeds the
         sampling of candidates and every fit.
 
@@ -392,6 +393,9 @@ return_train_score, progress, storage, study_name, resume, backend
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         super().__init__(
             estimator,
@@ -409,6 +413,9 @@ return_train_score, progress, storage, study_name, resume, backend
             study_name=study_name,
             resume=resume,
             backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
         )
         self.param_distributions = param_distributions
         self.n_candidates = n_candidates
@@ -487,7 +494,8 @@ class HyperbandSearchCV(_BaseHalving):
     factor : float, default=3
         :math:`\\eta`, greater than 1.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
-return_train_score, progress, storage, study_name, resume, backend
+return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
+max_retries, timeout
         The common search parameters (see ``BaseSearchCV``).
 
     Attributes
@@ -530,6 +538,9 @@ return_train_score, progress, storage, study_name, resume, backend
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         super().__init__(
             estimator,
@@ -547,6 +558,9 @@ return_train_score, progress, storage, study_name, resume, backend
             study_name=study_name,
             resume=resume,
             backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
         )
         self.param_distributions = param_distributions
         self.resource = resource

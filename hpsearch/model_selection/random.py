@@ -23,7 +23,8 @@ class RandomSearchCV(BaseSearchCV):
     """Random search over parameter distributions, on hpsearch's engine.
 
     Same parameters and attributes as :class:`sklearn.model_selection.RandomizedSearchCV`,
-    plus ``progress``, ``storage``, ``study_name``, ``resume`` and ``backend`` (see
+    plus ``progress``, ``storage``, ``study_name``, ``resume``, ``backend``,
+    ``fit_timeout``, ``max_retries`` and ``timeout`` (see
     :class:`~hpsearch.model_selection._base.BaseSearchCV`). ``random_state`` seeds both
     the sampling of candidates (exactly as sklearn's ``ParameterSampler`` with that seed)
     and the per-fit seeds.
@@ -65,6 +66,9 @@ class RandomSearchCV(BaseSearchCV):
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         super().__init__(
             estimator,
@@ -82,6 +86,9 @@ class RandomSearchCV(BaseSearchCV):
             study_name=study_name,
             resume=resume,
             backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
         )
         self.param_distributions = param_distributions
         self.n_iter = n_iter

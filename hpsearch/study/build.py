@@ -52,6 +52,7 @@ class Options:
     smoke: bool = False
     quiet: bool = False
     allowed_modules: tuple = DEFAULT_ALLOWED_MODULES
+    fit_timeout: float | None = None
 
 
 @dataclass
@@ -245,6 +246,8 @@ def _search_options(study, space, options, n_candidates):
     opts = dict(_OPTION_DEFAULTS.get(method, {}))
     for key in search.model_fields_set - {"method", "space"}:
         opts[key] = getattr(search, key)
+    if options.fit_timeout is not None:  # --fit-timeout overrides search.fit_timeout
+        opts["fit_timeout"] = options.fit_timeout
     if method == "optuna" and opts.get("pruner") == "none":
         opts["pruner"] = None
     space_arg = space

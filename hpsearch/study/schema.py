@@ -58,6 +58,9 @@ SEARCH_OPTIONS = {
     "recipe": ("n_iter", "sampler"),
 }
 
+#: options every search method accepts (the engine's time limits and retries)
+COMMON_SEARCH_OPTIONS = ("timeout", "fit_timeout", "max_retries")
+
 #: options each splitter accepts besides ``method`` (``random_state`` comes from ``seed``)
 CV_OPTIONS = {
     "holdout": ("test_size", "shuffle", "stratify"),
@@ -120,6 +123,7 @@ def one_of(*branches, what):
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
 # --------------------------------------------------------------------------- data
@@ -261,11 +265,14 @@ class SearchSpec(Section):
     max_resources: Union[Literal["auto"], PositiveInt] | None = None
     factor: Annotated[float, Field(gt=1)] | None = None
     aggressive_elimination: bool | None = None
+    fit_timeout: Annotated[float, Field(gt=0)] | None = None
+    max_retries: NonNegativeInt | None = None
 
     @model_validator(mode="after")
     def _options_of_method(self):
         allowed = SEARCH_OPTIONS[self.method]
-        for key in sorted(self.model_fields_set - {"method", "space"}):
+        common = set(COMMON_SEARCH_OPTIONS)
+        for key in sorted(self.model_fields_set - {"method", "space"} - common):
             if key not in allowed:
                 fail(
                     "not an option of method '{method}' (its options: {options})",
