@@ -41,6 +41,7 @@ BENCHMARKS = {
     "scaling": "bench_scaling",  # target 8
     "calibration": "bench_calibration",  # issue 14: corrected vs naive test
     "schedulers": "sim_schedulers",  # issue 13: simulated 2..256 workers
+    "time_to_quality": "bench_time_to_quality",  # issue 13: anytime curves vs the anchors
 }
 
 
