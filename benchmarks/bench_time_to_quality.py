@@ -412,17 +412,18 @@ class Strategy:
     run: object
     side: str  # "hpsearch" or "anchor"
     family: str  # how a (params, epochs) evaluation is refit: a key of REFIT
+    requires: str = None  # the hpsearch class it needs (skipped when not importable)
 
 
 #: name -> strategy. Add a line to compare one more; a missing hpsearch class is skipped.
 STRATEGIES = {
-    "hp random": Strategy(hp_random, "hpsearch", "hp"),
-    "hp halving": Strategy(hp_halving, "hpsearch", "hp"),
-    "hp hyperband": Strategy(hp_hyperband, "hpsearch", "hp"),
-    "hp tpe": Strategy(hp_tpe, "hpsearch", "hp"),
-    "hp tpe+median": Strategy(hp_tpe_median, "hpsearch", "hp"),
-    "hp asha": Strategy(_hp_asha("random"), "hpsearch", "hp"),
-    "hp asha-tpe": Strategy(_hp_asha("tpe"), "hpsearch", "hp"),
+    "hp random": Strategy(hp_random, "hpsearch", "hp", "RandomSearchCV"),
+    "hp halving": Strategy(hp_halving, "hpsearch", "hp", "HalvingSearchCV"),
+    "hp hyperband": Strategy(hp_hyperband, "hpsearch", "hp", "HyperbandSearchCV"),
+    "hp tpe": Strategy(hp_tpe, "hpsearch", "hp", "OptunaSearchCV"),
+    "hp tpe+median": Strategy(hp_tpe_median, "hpsearch", "hp", "OptunaSearchCV"),
+    "hp asha": Strategy(_hp_asha("random"), "hpsearch", "hp", "ASHASearchCV"),
+    "hp asha-tpe": Strategy(_hp_asha("tpe"), "hpsearch", "hp", "ASHASearchCV"),
     "sk random": Strategy(sk_random, "anchor", "sk"),
     "sk halving": Strategy(sk_halving, "anchor", "sk"),
     "optuna tpe+median": Strategy(optuna_partial_fit, "anchor", "sk-partial"),
@@ -499,22 +500,14 @@ def available(names):
     ok, missing = {}, {}
     for name in names:
         strategy = STRATEGIES[name]
-        if strategy.side == "hpsearch":
-            try:
-                hp("MLPClassifier")
-                hp(_hp_class(strategy))
-            except Skip as skip:
-                missing[name] = str(skip)
-                continue
+        try:
+            for piece in ("MLPClassifier", strategy.requires) if strategy.requires else ():
+                hp(piece)
+        except Skip as skip:
+            missing[name] = str(skip)
+            continue
         ok[name] = strategy
     return ok, missing
-
-
-def _hp_class(strategy):
-    table = {hp_random: "RandomSearchCV", hp_halving: "HalvingSearchCV",
-             hp_hyperband: "HyperbandSearchCV", hp_tpe: "OptunaSearchCV",
-             hp_tpe_median: "OptunaSearchCV"}
-    return table.get(strategy.run, "ASHASearchCV")
 
 
 def measure(quick=False, seeds=None, names=None, log=None):
