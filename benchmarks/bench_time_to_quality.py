@@ -574,9 +574,10 @@ def summarize(results, strategies):
                 "wall": float(np.mean([x["wall"] for x in r])),
                 "budget": budget,
             }
+        errors = {n: next((x["error"] for x in r if x["error"]), None)
+                  for n, r in results[task].items()}
         summary[task] = {"best_anchor": best_anchor, "rows": rows,
-                         "errors": {n: r[0]["error"] for n, r in results[task].items()
-                                    if r[0]["error"]}}
+                         "errors": {n: e for n, e in errors.items() if e}}
     return summary
 
 
@@ -667,7 +668,7 @@ def plot(results, strategies, path):
     fig, axes = plt.subplots(1, len(tasks), figsize=(6.5 * len(tasks), 4.8), squeeze=False)
     colors = dict(zip(STRATEGIES, plt.get_cmap("tab10").colors))
     for ax, task in zip(axes[0], tasks):
-        per = {n: r for n, r in results[task].items() if r[0]["error"] is None}
+        per = {n: r for n, r in results[task].items() if all(x["error"] is None for x in r)}
         budget = next(iter(per.values()))[0]["budget"]
         grid = np.geomspace(budget / 200, budget, 300)
         lows = []
