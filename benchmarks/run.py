@@ -42,6 +42,7 @@ BENCHMARKS = {
     "calibration": "bench_calibration",  # issue 14: corrected vs naive test
     "schedulers": "sim_schedulers",  # issue 13: simulated 2..256 workers
     "recipe": "bench_recipe",  # issue 12: RecipeSearchCV vs joint TPE
+    "time_to_quality": "bench_time_to_quality",  # issue 13: anytime curves vs the anchors
 }
 
 

@@ -1,0 +1,102 @@
+"""The time-to-quality benchmark (``benchmarks/bench_time_to_quality.py``): its bookkeeping
+(evaluations, best-so-far, time to target) on hand-made logs, the budget, and a ``--quick``
+run through ``benchmarks/run.py`` (no timing asserted)."""
+
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "benchmarks" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def ttq():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_time_to_quality
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return bench_time_to_quality
+
+
+def test_splits_make_one_evaluation_per_configuration_and_budget(ttq):
+    run = ttq.Run(budget=1e9)
+    a, b = {"alpha": 1.0}, {"alpha": 2.0}
+    for split in range(ttq.N_SPLITS):  # a at 1 epoch, interleaved with b at 1 epoch
+        run.record(a, 1, 0.5 + 0.1 * split)
+        run.record(b, 1, 0.2)
+    for _ in range(ttq.N_SPLITS):  # a continued to 3 epochs; one split stopped early at 2
+        run.record(a, 3 if _ else 2, 0.9)
+    got = [(cv, params, epochs) for _, cv, params, epochs in run.evaluations]
+    assert got == [(pytest.approx(0.6), a, 1), (pytest.approx(0.2), b, 1), (0.9, a, 3)]
+
+
+def test_evaluations_after_the_budget_are_discarded_and_fits_refused(ttq):
+    run = ttq.Run(budget=0.0)
+    for _ in range(ttq.N_SPLITS):
+        run.record({"alpha": 1.0}, 1, 1.0)
+    assert run.evaluations == []
+    with pytest.raises(ttq.BudgetSpent):
+        run.check()
+
+
+def test_budgeted_estimator_keeps_signatures_and_params(ttq):
+    from sklearn.neural_network import MLPClassifier
+
+    cls = ttq.budgeted(MLPClassifier)
+    assert issubclass(cls, MLPClassifier)
+    assert inspect.signature(cls.fit) == inspect.signature(MLPClassifier.fit)
+    assert cls(alpha=0.5).get_params() == MLPClassifier(alpha=0.5).get_params()
+    X, y = np.eye(4), np.array([0, 1, 0, 1])
+    with ttq.Run(budget=0.0):
+        with pytest.raises(ttq.BudgetSpent):
+            cls(max_iter=1).fit(X, y)
+    cls(max_iter=1).fit(X, y)  # no run in progress: no budget
+
+
+def test_best_so_far_time_to_target_and_score_at(ttq, monkeypatch):
+    monkeypatch.setattr(ttq, "test_score", lambda task, family, params, epochs: params["t"])
+    evaluations = [(3.0, 0.7, {"t": 0.8}, 1), (1.0, 0.5, {"t": 0.6}, 1),
+                   (2.0, 0.4, {"t": 0.99}, 1), (4.0, 0.9, {"t": 0.75}, 9)]
+    traj = ttq.trajectory(None, "hp", evaluations)
+    assert [(t, cv, test) for t, cv, test, _, _ in traj] == [(1.0, 0.5, 0.6), (3.0, 0.7, 0.8),
+                                                             (4.0, 0.9, 0.75)]
+    assert ttq.time_to(traj, 0.8) == 3.0
+    assert ttq.time_to(traj, 0.81) is None  # 0.99 was never the best-CV model
+    assert np.isnan(ttq.score_at(traj, 0.5))
+    assert ttq.score_at(traj, 3.5) == 0.8 and ttq.score_at(traj, 3.5, column=1) == 0.7
+
+
+def test_every_library_gets_the_same_space(ttq):
+    from sklearn.model_selection import ParameterSampler
+
+    sk = next(iter(ParameterSampler(ttq.sklearn_space(), 1, random_state=0)))
+    assert set(sk) == set(ttq.SPACE)
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    params = ttq.optuna_suggest(study.ask())
+    assert set(params) == set(ttq.SPACE)
+    assert params["hidden_layer_sizes"] in ttq.HIDDEN
+
+
+def test_quick_run_through_the_runner(tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--only", "time_to_quality", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert not any(r["note"].startswith("error") for r in rows), rows
+    ran = [r for r in rows if r["name"].startswith("digits: time to target")]
+    assert len(ran) >= 3  # hpsearch's strategies and the three anchors, unless skipped
+    assert any("(anchor)" in r["name"] for r in ran)
+    for r in ran:
+        assert r["anchor"] > 0, r
