@@ -186,7 +186,6 @@ def _main(argv):
         _err(f"hpsearch: error: --fit-timeout must be a number of seconds > 0, got "
              f"{args.fit_timeout:g}")
         return EXIT_USAGE
-    _sigterm_as_ctrl_c()
     from hpsearch.study.build import Options, build, output_folder
     from hpsearch.study.errors import StudyError, UsageError
     from hpsearch.study.limits import check_study
@@ -209,6 +208,7 @@ def _main(argv):
         check_output(output_folder(study, args.study, options), output_key)
         if not args.debug:
             _quiet_warnings()
+        _sigterm_as_ctrl_c()  # after the limits: it imports the engine (scikit-learn, joblib)
         plan = build(study, source=args.study, options=options)
         if args.dry_run:
             from hpsearch.study.report import describe_plan
