@@ -475,11 +475,13 @@ def _outer_key(message, spec):
 def _search_fits(search, n_candidates, X, y, groups):
     """Fits of ``search`` on ``(X, y)`` (its refit not included), counted without fitting:
     candidates x inner splits, or the halving rounds / pruning rungs of its own plan."""
-    from hpsearch.model_selection.split import check_n_splits
+    from hpsearch.model_selection.split import check_n_splits, make_cv
 
     from .budget import pruned_budget, rounds_budget
 
     k = check_n_splits(search.cv, X, y, groups)
+    for _ in make_cv(search.cv, y=y).split(X, y, groups):  # the splitter's own checks of
+        break  # the rows (more folds than rows...), without listing every split
     if hasattr(search, "plan_rounds"):
         return rounds_budget(search.plan_rounds(X, y, groups=groups), k).fits
     rungs = search.plan_rungs() if hasattr(search, "plan_rungs") else None
