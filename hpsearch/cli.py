@@ -157,7 +157,7 @@ def main(argv=None):
     from hpsearch.study.limits import check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
-    from hpsearch.study.runner import RunFailed, check_output, finished_trials, run
+    from hpsearch.study.runner import RunFailed, check_output, kept_trials, run
 
     options = Options(
         n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
@@ -195,7 +195,7 @@ def main(argv=None):
             _err(f"hpsearch: error in {args.study}: {e}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        kept = finished_trials(plan.storage, plan.study_name) if plan is not None else None
+        kept = kept_trials(plan) if plan is not None else None  # nested searches included
         where = f" in {plan.storage}" if plan is not None else ""
         count = f"{kept} finished candidate(s) kept" if kept is not None else "finished fits kept"
         _err(f"\nhpsearch: interrupted; {count}{where}.")

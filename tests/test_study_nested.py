@@ -104,3 +104,24 @@ def test_too_many_nested_fits_refused_and_counted_by_dry_run(tmp_path, capsys):
     assert "evaluate.outer: nested cross-validation needs 1,080,012 fits" in capsys.readouterr().err
     assert main([str(path), "--dry-run"]) == 0
     assert "a run refuses it" in capsys.readouterr().out
+
+
+def test_interrupted_nested_run_counts_and_resumes(tmp_path, capsys, monkeypatch):
+    from hpsearch.model_selection.grid import GridSearchCV
+
+    fit, calls = GridSearchCV.fit, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(self.study_name)
+        if len(calls) == 2:  # outer split 0 finished, outer split 1 starts
+            raise KeyboardInterrupt
+        return fit(self, *args, **kwargs)
+
+    out, path = tmp_path / "out", _write(tmp_path, BASE)
+    monkeypatch.setattr(GridSearchCV, "fit", interrupted)
+    assert main([str(path), "--quiet", "--out", str(out)]) == 130
+    assert calls == ["t-outer0", "t-outer1"]
+    assert "interrupted; 2 finished candidate(s) kept" in capsys.readouterr().err
+    monkeypatch.setattr(GridSearchCV, "fit", fit)
+    assert main([str(path), "--quiet", "--resume", "--out", str(out)]) == 0
+    assert "## Nested cross-validation" in (out / "report.md").read_text()

@@ -32,7 +32,7 @@ from .errors import StudyError, UsageError
 from .limits import inside
 
 __all__ = ["run", "OUTPUT_FILES", "RUN_MARKER", "RunFailed", "check_output", "check_storage_dir",
-           "finished_trials", "prepare_output", "stored_trials"]
+           "finished_trials", "kept_trials", "prepare_output", "stored_trials"]
 
 OUTPUT_FILES = (
     "study.yaml", "study.db", "results.csv", "cv_results.csv", "best_params.json",
@@ -254,6 +254,13 @@ def _study_names(plan):
 
     n_outer = len(plan.nested_fits) if plan.outer_cv is not None else 0
     return [plan.study_name, *(outer_study_name(plan.study_name, k) for k in range(n_outer))]
+
+
+def kept_trials(plan):
+    """Finished trials of the study and its nested searches (``evaluate``), or None when
+    the store holds none of them."""
+    counts = [finished_trials(plan.storage, name) for name in _study_names(plan)]
+    return None if all(c is None for c in counts) else sum(c or 0 for c in counts)
 
 
 def finished_trials(storage, study_name):
