@@ -132,12 +132,14 @@ def _nested_plan(plan):
     fits = plan.nested_fits
     if not fits:
         return [f"nested:     {plan.outer_cv!r} (fits not counted: see the note)"]
-    each = (f"{fits[0]} fits + 1 refit each" if len(set(fits)) == 1
-            else f"{', '.join(map(str, fits))} fits (+1 refit each)")
+    pruned = bool(plan.search.plan_rungs()) if hasattr(plan.search, "plan_rungs") else False
+    most = "at most " if pruned else ""
+    each = (f"{most}{fits[0]} fits + 1 refit each" if len(set(fits)) == 1
+            else f"{most}{', '.join(map(str, fits))} fits (+1 refit each)")
     return [
         f"nested:     {plan.outer_cv!r}: {len(fits)} outer splits, each the search above "
         f"on its outer-train rows: {each}",
-        f"            = {sum(fits) + len(fits)} fits, run before the final search "
+        f"            = {most}{sum(fits) + len(fits)} fits, run before the final search "
         "(outer splits one after the other)",
     ]
 

@@ -8,7 +8,7 @@ Folder layout::
     <out>/cv_results.csv      sklearn's cv_results_, one row per candidate
     <out>/best_params.json    best parameters
     <out>/model.joblib        best model refit on all searched rows
-    <out>/summary.json        scores (CV and final test), counts, timings
+    <out>/summary.json        scores (CV, final test, nested CV with evaluate), counts, timings
     <out>/report.md           best configuration, top-10 table, plots
     <out>/plots/*.png         search history, score vs each parameter, learning curves
     <out>/.hpsearch-run       marks the folder as a run folder; lists the files written
