@@ -191,7 +191,7 @@ def _main(argv):
     from hpsearch.study.limits import check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
-    from hpsearch.study.runner import RunFailed, check_output, finished_trials, run
+    from hpsearch.study.runner import RunFailed, check_output, kept_trials, run
 
     options = Options(
         n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
@@ -232,7 +232,7 @@ def _main(argv):
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         terminated = type(exc).__name__ == "SearchTerminated"
-        kept = finished_trials(plan.storage, plan.study_name) if plan is not None else None
+        kept = kept_trials(plan) if plan is not None else None  # nested searches included
         where = f" in {plan.storage}" if plan is not None else ""
         count = f"{kept} finished candidate(s) kept" if kept is not None else "finished fits kept"
         _err(f"\nhpsearch: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "

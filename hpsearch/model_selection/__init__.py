@@ -22,6 +22,7 @@ _EXPORTS = {
     "compare": "stats",
     "one_standard_error": "stats",
     "not_significantly_worse": "stats",
+    "nested_cross_validate": "nested",
 }
 
 __all__ = sorted(_EXPORTS) + ["space"]

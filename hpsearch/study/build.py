@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import StudyError, did_you_mean
-from .limits import MAX_GRID, available_cpus, check_study
+from .limits import MAX_GRID, available_cpus, check_nested_fits, check_study
 from .registry import DEFAULT_ALLOWED_MODULES, load_dataset, make_preprocessor, resolve_estimator
 
 __all__ = ["Options", "Plan", "build", "output_folder", "SEARCHES", "SMOKE"]
@@ -79,6 +79,10 @@ class Plan:
     refit_metric: str | None
     backend: Any = None
     notes: list = field(default_factory=list)
+    #: nested cross-validation (``evaluate``): the outer splitter, or None
+    outer_cv: Any = None
+    #: fits of the inner search of each outer split (its refit not included)
+    nested_fits: list = field(default_factory=list)
 
 
 def _import(path):
@@ -448,6 +452,8 @@ def build(study, *, source="study.yaml", options=None):
          "n_jobs": _n_jobs(study, options, notes)}, options,
     )
     _check_search(search, X_train, y_train, g_train)
+    outer_cv, nested_fits = _make_outer(study, search, X_train, y_train, g_train, classifier,
+                                        n_candidates, options, notes)
     refit = _refit(study)
     refit_metric = refit if isinstance(refit, str) else (
         study.scoring if isinstance(study.scoring, str) else None
@@ -458,4 +464,70 @@ def build(study, *, source="study.yaml", options=None):
         X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test, groups=g_train,
         n_candidates=n_candidates, n_splits=n_splits, classifier=classifier,
         refit_metric=refit_metric, backend=_backend(study), notes=notes,
+        outer_cv=outer_cv, nested_fits=nested_fits,
     )
+
+
+# ----------------------------------------------------------------- nested evaluation
+def _outer_key(message, spec):
+    """The ``evaluate`` sub-key a splitter's error is about (default: ``outer``)."""
+    named = [k for k in sorted(spec.model_fields_set - {"outer"}) if k in message]
+    return ("evaluate", named[0] if named else "outer")
+
+
+def _search_fits(search, n_candidates, X, y, groups):
+    """Fits of ``search`` on ``(X, y)`` (its refit not included), counted without fitting:
+    candidates x inner splits, or the halving rounds / pruning rungs of its own plan."""
+    from hpsearch.model_selection.split import check_n_splits, make_cv
+
+    from .budget import pruned_budget, rounds_budget
+
+    k = check_n_splits(search.cv, X, y, groups)
+    for _ in make_cv(search.cv, y=y).split(X, y, groups):  # the splitter's own checks of
+        break  # the rows (more folds than rows...), without listing every split
+    if hasattr(search, "plan_rounds"):
+        return rounds_budget(search.plan_rounds(X, y, groups=groups), k).fits
+    rungs = search.plan_rungs() if hasattr(search, "plan_rungs") else None
+    if rungs:
+        return pruned_budget(n_candidates, k, rungs)["max_fits"]
+    return (n_candidates or 0) * k
+
+
+def _make_outer(study, search, X, y, groups, classifier, n_candidates, options, notes):
+    """``evaluate``: the outer splitter and the inner search's fits on each outer-train
+    part, checked (splitter options, inner splits that fit the outer-train rows, the
+    limit on all fits) before any work. ``(None, [])`` without ``evaluate``."""
+    from hpsearch.model_selection.split import check_n_splits, make_cv
+    from sklearn.utils import _safe_indexing
+
+    spec = study.evaluate
+    if spec is None:
+        return None, []
+    if spec.outer == "group_kfold" and groups is None:
+        raise StudyError(("evaluate", "outer"),
+                         "group_kfold needs data.groups (a column of the data file)")
+    try:
+        outer = make_cv(spec.outer, **_seeded(spec.outer, spec.options(), study.seed))
+        n_outer = check_n_splits(outer, X, y, groups)
+    except (ValueError, TypeError) as exc:
+        raise StudyError(_outer_key(str(exc), spec), str(exc).rstrip(".")) from exc
+    note = check_nested_fits(n_outer, None, dry_run=options.dry_run)  # before counting
+    if note:  # --dry-run of too many outer splits: not counted per split
+        notes.append(note)
+        return outer, []
+    fits = []
+    for k, (train, _) in enumerate(outer.split(X, y, groups)):
+        Xk, yk = _safe_indexing(X, train), _safe_indexing(y, train)
+        gk = None if groups is None else _safe_indexing(groups, train)
+        try:
+            fits.append(_search_fits(search, n_candidates, Xk, yk, gk))
+        except (ValueError, TypeError) as exc:
+            raise StudyError(
+                ("evaluate", "outer"),
+                f"the search cannot run on outer split {k} ({len(train)} training rows): "
+                f"{str(exc).rstrip('.')}; use fewer outer or inner splits") from exc
+    total = sum(fits) + n_outer  # + one refit per outer split
+    note = check_nested_fits(n_outer, total, dry_run=options.dry_run)
+    if note:
+        notes.append(note)
+    return outer, fits

@@ -22,6 +22,9 @@ limit                      value              what it bounds
                                               at the CPUs available)
 ``MAX_RETRIES``            10                 ``max_retries`` (re-runs of a fit whose worker
                                               died)
+``MAX_OUTER_SPLITS``       100                outer splits of ``evaluate`` (nested CV)
+``MAX_NESTED_FITS``        1,000,000          fits of nested CV: outer splits x (inner
+                                              search's fits + 1 refit), counted per split
 =========================  =================  =========================================
 """
 
@@ -37,7 +40,8 @@ from .errors import StudyError
 __all__ = [
     "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH", "MAX_GRID", "MAX_CANDIDATES",
     "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
-    "check_study", "grid_size", "inside", "available_cpus",
+    "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
+    "inside", "available_cpus",
 ]
 
 MAX_FILE_BYTES = 2**20
@@ -49,6 +53,8 @@ MAX_RESOURCES = 1_000_000
 MAX_ROUNDS = 40
 MAX_N_JOBS = 4096
 MAX_RETRIES = 10
+MAX_OUTER_SPLITS = 100
+MAX_NESTED_FITS = 1_000_000
 
 #: file name endings ``data.path`` may have (pandas reads the compressed ones itself)
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.zip",
@@ -173,6 +179,48 @@ def _budget_limits(search, errors):
         ))
 
 
+def _evaluate_limits(spec, errors):
+    """``evaluate``: the outer splits a file may ask for, before any data is read."""
+    if spec is None:
+        return
+    for key in ("n_splits", "max_splits"):
+        _bound(errors, ("evaluate", key), getattr(spec, key), MAX_OUTER_SPLITS,
+               "outer splits of nested cross-validation, each a whole search")
+
+
+def check_nested_fits(n_outer, total, *, dry_run=False):
+    """Refuse nested cross-validation with too many outer splits or fits in all.
+
+    Called by the build once the data is known: first with ``total=None`` (the outer
+    splits only, before counting each split's search), then with ``total`` = the sum
+    over outer splits of the inner search's fits, plus one refit per outer split.
+
+    Returns
+    -------
+    note : str or None
+        With ``dry_run``, a broken limit is a note (the plan is still shown) instead of
+        an error.
+
+    Raises
+    ------
+    StudyError
+        ``evaluate.outer``: a broken limit (not with ``dry_run``).
+    """
+    if n_outer > MAX_OUTER_SPLITS:
+        message = (f"{n_outer:,} outer splits, more than the limit of {MAX_OUTER_SPLITS} "
+                   "(each runs the whole search); use fewer splits")
+    elif total is not None and total > MAX_NESTED_FITS:
+        message = (f"nested cross-validation needs {total:,} fits ({n_outer} outer splits, "
+                   f"each the whole search and its refit), more than the limit of "
+                   f"{MAX_NESTED_FITS:,}; use fewer outer or inner splits or candidates "
+                   "(--dry-run shows the count)")
+    else:
+        return None
+    if dry_run:
+        return f"evaluate.outer: {message}: a run refuses it"
+    raise StudyError(("evaluate", "outer"), message)
+
+
 def _data_limits(data, errors):
     if data.path is None:
         return
@@ -230,5 +278,6 @@ def check_study(study, options=None, *, dry_run=False, cwd="."):
     _path_limits(study, options, errors, cwd)
     _data_limits(study.data, errors)
     _search_limits(study.search, errors, dry_run)
+    _evaluate_limits(getattr(study, "evaluate", None), errors)
     if errors:
         raise StudyErrors(errors) if len(errors) > 1 else errors[0]

@@ -8,6 +8,7 @@ import numpy as np
 
 __all__ = [
     "describe_plan", "top_table", "write_report", "summary_text", "fmt", "how_sure_section",
+    "nested_section",
 ]
 
 
@@ -115,12 +116,32 @@ def describe_plan(plan):
         f"splits:     {plan.n_splits}",
         f"fits:       {fits_text}",
         *extra,
+        *_nested_plan(plan),
         f"scoring:    {s.scoring or 'default (estimator.score)'}",
         f"output:     {plan.out}",
         f"storage:    {plan.storage} (study {plan.study_name!r})",
         *(f"note:       {note}" for note in plan.notes),
     ]
     return "\n".join(lines)
+
+
+def _nested_plan(plan):
+    """The dry-run lines of nested cross-validation (``evaluate``), or none."""
+    if plan.outer_cv is None:
+        return []
+    fits = plan.nested_fits
+    if not fits:
+        return [f"nested:     {plan.outer_cv!r} (fits not counted: see the note)"]
+    pruned = bool(plan.search.plan_rungs()) if hasattr(plan.search, "plan_rungs") else False
+    most = "at most " if pruned else ""
+    each = (f"{most}{fits[0]} fits + 1 refit each" if len(set(fits)) == 1
+            else f"{most}{', '.join(map(str, fits))} fits (+1 refit each)")
+    return [
+        f"nested:     {plan.outer_cv!r}: {len(fits)} outer splits, each the search above "
+        f"on its outer-train rows: {each}",
+        f"            = {most}{sum(fits) + len(fits)} fits, run before the final search "
+        "(outer splits one after the other)",
+    ]
 
 
 def top_table(cv_df, metric, n=10, label=None):
@@ -179,6 +200,46 @@ def how_sure_section(frame, plot=None, alpha=0.05):
     return "\n".join(lines)
 
 
+def nested_section(nested, metric):
+    """Markdown "Nested cross-validation": per outer split, the outer test score, the
+    inner best score beside it (the optimism of a search's own best score) and the
+    parameters chosen (how stable the choice is); ``nested`` is ``summary["nested"]``."""
+    head = ["outer split", "train / test rows", f"outer test {metric}",
+            f"inner best {metric}", "optimism (inner − outer)", "chosen parameters"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for k, (score, best, params, n_train, n_test) in enumerate(zip(
+            nested["test_scores"], nested["inner_best_scores"], nested["best_params"],
+            nested["n_train"], nested["n_test"])):
+        rows.append("| " + " | ".join([
+            str(k), f"{n_train} / {n_test}", fmt(score), fmt(best), fmt(best - score),
+            _params_text(params)]) + " |")
+    distinct = {repr(sorted(p.items())) for p in nested["best_params"]}
+    n = len(nested["test_scores"])
+    return "\n".join([
+        "## Nested cross-validation", "",
+        f"The whole search (its {nested['inner_cv']} inner cross-validation, the choice of "
+        f"the best candidate and its refit) ran again on the training part of each of "
+        f"{n} outer splits (`{nested['outer_cv']}`), and the model it chose was scored on "
+        "that split's outer-test rows, which its search never saw. The outer splits ran one "
+        f"after the other: {nested['n_fits']} fits in {fmt(nested['fit_time_s'], 3)} s.", "",
+        *rows, "",
+        f"- **unbiased estimate of the whole search procedure: {metric} "
+        f"{fmt(nested['mean'])} ± {fmt(nested['std'])}** (mean ± std over the {n} outer "
+        "splits)",
+        f"- mean inner best {metric}: {fmt(nested['mean_inner_best'])}; mean optimism "
+        f"{fmt(nested['mean_optimism'])}: the best CV score of a search is the maximum of "
+        "noisy estimates, chosen and scored on the same splits, so it overstates (when "
+        "positive) what the chosen model does on new data",
+        f"- {len(distinct)} distinct configuration(s) chosen in {n} outer splits"
+        + (": the choice is stable" if len(distinct) == 1 else
+           ": the choice varies with the training rows (see \"How sure is this?\" for how "
+           "far apart the top candidates are)"),
+        "- the final search below ran once more on all the training rows; its mean CV score "
+        "is the optimistic one, the held-out test score is one more honest number (on a "
+        "single split)", "",
+    ])
+
+
 def write_report(path, plan, summary, cv_df, plots, sections=()):
     """Write ``report.md``: best configuration and score, test score, top 10, the extra
     ``sections`` (Markdown, e.g. "How sure is this?", "Diagnosis"), plots."""
@@ -204,6 +265,12 @@ def write_report(path, plan, summary, cv_df, plots, sections=()):
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"- final test {name} (held-out data, never searched): **{fmt(value)}**")
+    nested = summary.get("nested")
+    if nested:
+        lines.append(f"- nested CV {metric} (unbiased estimate of the whole search, see "
+                     f"Nested cross-validation): **{fmt(nested['mean'])}** ± "
+                     f"{fmt(nested['std'])}; the mean CV score above is the search's own "
+                     "best, optimistic")
     if summary.get("n_failed"):
         lines.append(f"- failed fits: {summary['n_failed']} (tracebacks in results.csv, column `error`)")
     lines += ["", "## Top 10", "", top_table(cv_df, summary["metric_key"], label=metric), ""]
@@ -258,6 +325,11 @@ def summary_text(plan, summary, cv_df):
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"test {name}: {fmt(value)} ({summary['n_test']} held-out rows)")
+    nested = summary.get("nested")
+    if nested:
+        lines.append(f"nested CV {metric}: {fmt(nested['mean'])} ± {fmt(nested['std'])} "
+                     f"({len(nested['test_scores'])} outer splits; unbiased estimate of the "
+                     f"search; mean optimism of the inner best {fmt(nested['mean_optimism'])})")
     lines.append("best params: " + _params_text(summary["best_params"]))
     mean, rank = f"mean_test_{summary['metric_key']}", f"rank_test_{summary['metric_key']}"
     top = cv_df.sort_values([rank, mean], ascending=[True, False]).head(5)

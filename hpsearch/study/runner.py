@@ -8,7 +8,7 @@ Folder layout::
     <out>/cv_results.csv      sklearn's cv_results_, one row per candidate
     <out>/best_params.json    best parameters
     <out>/model.joblib        best model refit on all searched rows
-    <out>/summary.json        scores (CV and final test), counts, timings
+    <out>/summary.json        scores (CV, final test, nested CV with evaluate), counts, timings
     <out>/report.md           best configuration, top-10 table, plots
     <out>/plots/*.png         search history, score vs each parameter, learning curves
     <out>/.hpsearch-run       marks the folder as a run folder; lists the files written
@@ -32,7 +32,7 @@ from .errors import StudyError, UsageError
 from .limits import inside
 
 __all__ = ["run", "OUTPUT_FILES", "RUN_MARKER", "RunFailed", "check_output", "check_storage_dir",
-           "finished_trials", "prepare_output", "stored_trials"]
+           "finished_trials", "kept_trials", "prepare_output", "stored_trials"]
 
 OUTPUT_FILES = (
     "study.yaml", "study.db", "results.csv", "cv_results.csv", "best_params.json",
@@ -221,12 +221,13 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     check_output(out, key)
     if not _default_db(out, storage):
         check_storage_dir(storage)
-    kept = stored_trials(storage, plan.study_name)
+    kept = sum(stored_trials(storage, name) for name in _study_names(plan))
     earlier = [p.name for p in _own_files(out, storage)
                if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
     if not (resume or overwrite) and (kept or earlier):
         what = (f"the trial store {storage} already holds {kept} trial(s) of study "
-                f"{plan.study_name!r}" if kept else f"{out} holds the results of an earlier run")
+                f"{plan.study_name!r}" + (" or its nested searches" if plan.outer_cv is not None
+                                          else "") if kept else f"{out} holds the results of an earlier run")
         raise UsageError(f"{what}; nothing was changed. Use --resume to continue it, or "
                          "--overwrite to replace it (only hpsearch's own files are removed)")
     out.mkdir(parents=True, exist_ok=True)
@@ -240,9 +241,26 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
         path.unlink()
         removed.append(str(path.relative_to(out)))
     if not _default_db(out, storage):
-        _delete_study(storage, plan.study_name)
+        for name in _study_names(plan):
+            _delete_study(storage, name)
     _write_marker(out)
     return removed
+
+
+def _study_names(plan):
+    """The study of the search and those of its nested searches (``evaluate``), one per
+    outer split: ``<study_name>-outer<k>``."""
+    from hpsearch.model_selection.nested import outer_study_name
+
+    n_outer = len(plan.nested_fits) if plan.outer_cv is not None else 0
+    return [plan.study_name, *(outer_study_name(plan.study_name, k) for k in range(n_outer))]
+
+
+def kept_trials(plan):
+    """Finished trials of the study and its nested searches (``evaluate``), or None when
+    the store holds none of them."""
+    counts = [finished_trials(plan.storage, name) for name in _study_names(plan)]
+    return None if all(c is None for c in counts) else sum(c or 0 for c in counts)
 
 
 def finished_trials(storage, study_name):
@@ -359,7 +377,7 @@ def _check_resume(plan, source_text, echo):
     """Say when ``--resume`` has nothing to resume, warn when the study file changed."""
     import sys
 
-    kept = finished_trials(plan.storage, plan.study_name)
+    kept = sum(finished_trials(plan.storage, name) or 0 for name in _study_names(plan))
     if not kept and echo:
         echo(f"nothing to resume in {plan.storage} (study {plan.study_name!r}): "
              "starting a new run")
@@ -399,6 +417,7 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     (out / "study.yaml").write_text(source_text, encoding="utf-8")
     search = plan.search
     fit_kw = {"groups": plan.groups} if plan.groups is not None else {}
+    nested = _nested(plan, echo) if plan.outer_cv is not None else None
     t0 = time.perf_counter()
     with _backend(plan.backend):
         search.fit(plan.X_train, plan.y_train, **fit_kw)
@@ -455,9 +474,13 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
         "storage": plan.storage,
         "study_name": plan.study_name,
     }
+    if nested is not None:
+        summary["nested"] = nested
     (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_files = _plots(plan, cv_df, metric, out, model)
     sections, section_files = _sections(search, cv, metric, out, model, echo)
+    if nested is not None:
+        sections.insert(0, report.nested_section(nested, summary["metric"]))
     report.write_report(out / "report.md", plan, summary, cv_df, plot_files, sections)
     written = [*(f for f in OUTPUT_FILES if f != "study.db"), *(p for _, p in plot_files),
                *section_files]
@@ -466,6 +489,37 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     _write_marker(out, [f for f in written if (out / f).is_file()])
     summary["text"] = report.summary_text(plan, summary, cv_df)
     return summary
+
+
+def _nested(plan, echo):
+    """Nested cross-validation of the study's search (``evaluate``) on the training rows:
+    :func:`~hpsearch.model_selection.nested_cross_validate`, the outer splits one after
+    the other, each inner search with the study's ``n_jobs`` and its own study
+    ``<study_name>-outer<k>`` in the trial store (``--resume`` continues each)."""
+    from hpsearch.model_selection.nested import nested_cross_validate
+
+    if echo:
+        echo(f"nested cross-validation: {len(plan.nested_fits)} outer splits "
+             f"({plan.outer_cv!r}), then the final search")
+    t0 = time.perf_counter()
+    with _backend(plan.backend):
+        result = nested_cross_validate(plan.search, plan.X_train, plan.y_train,
+                                       cv=plan.outer_cv, groups=plan.groups)
+    return {
+        "outer_cv": repr(plan.outer_cv),
+        "inner_cv": repr(plan.cv),
+        "test_scores": result.test_score.tolist(),
+        "mean": result.mean_test_score,
+        "std": result.std_test_score,
+        "inner_best_scores": result.inner_best_score.tolist(),
+        "mean_inner_best": float(np.mean(result.inner_best_score)),
+        "mean_optimism": result.mean_optimism,
+        "best_params": result.best_params,
+        "n_train": result.n_train.tolist(),
+        "n_test": result.n_test.tolist(),
+        "n_fits": int(sum(plan.nested_fits) + len(plan.nested_fits)),
+        "fit_time_s": time.perf_counter() - t0,
+    }
 
 
 def _how_sure(search, cv, metric, out):

@@ -43,6 +43,7 @@ __all__ = [
     "SearchSpec",
     "CVSpec",
     "BackendSpec",
+    "EvaluateSpec",
 ]
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
@@ -311,27 +312,59 @@ class CVSpec(Section):
 
     @model_validator(mode="after")
     def _options_of_method(self):
-        allowed = CV_OPTIONS[self.method]
-        for key in sorted(self.model_fields_set - {"method"}):
-            if key not in allowed:
-                fail(
-                    "not an option of splitter '{method}' (its options: {options})",
-                    key=key,
-                    value=getattr(self, key),
-                    method=self.method,
-                    options=", ".join(allowed),
-                )
-        for key in ("test_size", "train_size"):
-            value = getattr(self, key)
-            if value is not None and isinstance(value, float) and not 0 < value < 1:
-                fail("a fraction must be in (0, 1)", key=key, value=value)
-        if self.method == "lpo" and self.p is None:
-            fail("required key is missing for splitter 'lpo'", key="p")
+        _check_splitter_options(self, self.method, "method")
         return self
 
     def options(self):
         """The options given, as keyword arguments for ``make_cv``."""
         return {k: getattr(self, k) for k in self.model_fields_set - {"method"}}
+
+
+def _check_splitter_options(spec, method, name_key):
+    """The options of a splitter spec (``cv`` or ``evaluate``) must be ``method``'s."""
+    allowed = CV_OPTIONS[method]
+    for key in sorted(spec.model_fields_set - {name_key}):
+        if key not in allowed:
+            fail(
+                "not an option of splitter '{method}' (its options: {options})",
+                key=key,
+                value=getattr(spec, key),
+                method=method,
+                options=", ".join(allowed),
+            )
+    for key in ("test_size", "train_size"):
+        value = getattr(spec, key)
+        if value is not None and isinstance(value, float) and not 0 < value < 1:
+            fail("a fraction must be in (0, 1)", key=key, value=value)
+    if method == "lpo" and spec.p is None:
+        fail("required key is missing for splitter 'lpo'", key="p")
+
+
+class EvaluateSpec(Section):
+    """Nested cross-validation of the whole search: ``outer`` names the outer splitter
+    (the names of ``cv``), the other keys are its options, as in a ``cv`` mapping.
+    For each outer split the study's search runs on the outer-train part (inner CV: the
+    ``cv`` key) and its refit best model is scored on the outer-test part
+    (:func:`hpsearch.model_selection.nested_cross_validate`)."""
+
+    outer: Literal[tuple(CV_OPTIONS)]
+    n_splits: PositiveInt | None = None
+    shuffle: bool | None = None
+    test_size: Number | None = None
+    train_size: Number | None = None
+    stratify: bool | None = None
+    swap: bool | None = None
+    p: PositiveInt | None = None
+    max_splits: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _options_of_outer(self):
+        _check_splitter_options(self, self.outer, "outer")
+        return self
+
+    def options(self):
+        """The options given, as keyword arguments for ``make_cv``."""
+        return {k: getattr(self, k) for k in self.model_fields_set - {"outer"}}
 
 
 CVName = Annotated[Literal[tuple(CV_OPTIONS)], Field()]
@@ -393,6 +426,7 @@ class Study(Section):
     study_name: str | None = None
     output: str | None = None
     backend: BackendSpec | None = None
+    evaluate: EvaluateSpec | None = None
 
     @field_validator("n_jobs")
     @classmethod
@@ -465,6 +499,7 @@ SECTIONS = {
     ("search", "space", "*"): DimensionSpec,
     ("cv",): CVSpec,
     ("backend",): BackendSpec,
+    ("evaluate",): EvaluateSpec,
 }
 
 
