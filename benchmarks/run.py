@@ -39,6 +39,7 @@ BENCHMARKS = {
     "halving": "bench_halving",  # target 6
     "optuna": "bench_optuna",  # target 7 + issue 5 figures
     "scaling": "bench_scaling",  # target 8
+    "sklearn_parity": "bench_sklearn_parity",  # issue 10: accuracy, not time
 }
 
 

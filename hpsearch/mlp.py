@@ -171,8 +171,10 @@ default="adam"
     n_iter_no_change : int, default=10
         Patience, in epochs.
     init : {"auto", "glorot", "he", "normal"}, default="auto"
-        Weight initialization: ``"auto"`` is He for the ReLU family and Maxout and Glorot
-        otherwise (and for the output layer); ``"normal"`` is :math:`N(0, 0.01^2)`.
+        Weight initialization (biases start at 0): ``"auto"`` is Glorot uniform for every
+        layer, as scikit-learn (measured to learn fastest at scikit-learn's default budgets,
+        see ``benchmarks/README.md``); ``"he"`` is He normal, ``"normal"`` is
+        :math:`N(0, 0.01^2)`.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Working precision of weights and computation. The default float32 is deliberate: the
         matrix products run about twice as fast and the batch buffers take half the memory,
