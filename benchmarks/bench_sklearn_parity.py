@@ -94,7 +94,7 @@ def measure(seeds, hp_params=None, names=DATASETS):
 
 
 def run(quick=False, repeats=3):
-    seeds = range(2) if quick else range(5)
+    seeds = range(2) if quick else range(10)
     names = ("iris", "wine") if quick else DATASETS
     rows = []
     for name, got in measure(seeds, names=names).items():
@@ -110,16 +110,18 @@ def run(quick=False, repeats=3):
 
 def side_by_side(results):
     """Markdown table: mean (min-max) of each side, ratio and difference."""
-    lines = ["| figure | hpsearch mean (min-max) | sklearn mean (min-max) | ratio | difference |",
-             "|---|---|---|---|---|"]
+    lines = ["| figure | hpsearch mean (min-max) | sklearn mean (min-max) | ratio | difference "
+             "± s.e. (paired by seed) |", "|---|---|---|---|---|"]
     for name, got in results.items():
         h, s = got["hp"], got["sk"]
         hm, sm = statistics.mean(h), statistics.mean(s)
+        diffs = [a - b for a, b in zip(h, s)]
+        se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
         lines.append(f"| {name} | {hm:.4f} ({min(h):.3f}-{max(h):.3f}) | {sm:.4f} "
-                     f"({min(s):.3f}-{max(s):.3f}) | {hm / sm:.3f} | {hm - sm:+.4f} |")
+                     f"({min(s):.3f}-{max(s):.3f}) | {hm / sm:.3f} | {hm - sm:+.4f} ± {se:.4f} |")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     print(side_by_side(measure(range(n_seeds))))

@@ -60,6 +60,39 @@ def test_partial_fit_equals_fit(digits, solver):
     assert inc.n_iter_ == 1 and inc.history_["epoch"][-1] == 3  # one epoch per call, as sklearn
 
 
+SCHEDULED = [  # (solver, learning_rate, extra parameters): every solver state with a schedule
+    ("sgd", "invscaling", {}),
+    ("sgd", "adaptive", {}),
+    ("sgd", "adaptive", {"nesterovs_momentum": False}),
+    ("sgd", "invscaling", {"momentum": 0.0}),
+    ("momentum", "adaptive", {}),
+    ("nesterov", "invscaling", {"power_t": 0.25}),
+]
+
+
+@pytest.mark.parametrize("solver,schedule,extra", SCHEDULED)
+def test_schedule_state_continues_bit_identically(digits, solver, schedule, extra):
+    X, y = digits
+    # adaptive: tol so large that the rate is divided after epochs 3 and 5; the others never
+    # stop early (so that 6 partial_fit calls equal one fit)
+    adaptive = schedule == "adaptive"
+    kw = dict(_params(solver), learning_rate=schedule, tol=1e6,
+              n_iter_no_change=1 if adaptive else np.inf, **extra)
+    straight = MLPClassifier(max_iter=6, **kw).fit(X, y)
+    part = MLPClassifier(max_iter=2, **kw).fit(X, y)
+    part = pickle.loads(pickle.dumps(part))
+    part.set_params(warm_start=True, max_iter=4).fit(X, y)
+    assert _same(straight, part)
+    assert part.loss_curve_ == straight.loss_curve_
+    assert part._optimizer.learning_rate == straight._optimizer.learning_rate
+    assert part._lr_reductions == straight._lr_reductions == (2 if adaptive else 0)
+    assert straight._optimizer.learning_rate < straight.learning_rate_init
+    inc = MLPClassifier(**kw)
+    for _ in range(6):  # partial_fit runs the same schedule (sklearn's adaptive does too)
+        inc.partial_fit(X, y, classes=np.arange(10))
+    assert _same(straight, inc) and inc._lr_reductions == straight._lr_reductions
+
+
 def test_warm_start_with_early_stopping_continues_from_live_weights(digits):
     X, y = digits
     kw = dict(_params("adam"), early_stopping=True, n_iter_no_change=50)
