@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from .neural.activations import ACTIVATIONS
 from .neural.initializers import INITIALIZERS
 from .neural.network import Network
-from .neural.lbfgs import minimize_lbfgs
+from .neural.lbfgs import flat_objective, minimize_lbfgs
 from .neural.optimizers import OPTIMIZERS, SGD_FAMILY, resolve_solver
 from .neural.regularizers import make_penalty
 from .neural.schedules import SCHEDULES, current_rate, on_plateau
@@ -566,6 +566,16 @@ class _BaseMLP(BaseEstimator):
         self.validation_scores_ = self.best_validation_score_ = None
         self._set_public_weights()
         return self
+
+    def _loss_grad_lbfgs(self, packed, X, Y, sample_weight=None, *buffers):
+        """scikit-learn's private flat objective, which its own test suite calls: the L-BFGS
+        loss and gradient at ``packed`` (weights then biases, scikit-learn's order and ours
+        for Dense layers) for indicator targets ``Y``, computed in float64."""
+        sizes, activation, pieces, _, loss = self._structure_
+        net = self._build_network((sizes, activation, pieces, np.dtype(np.float64), loss))
+        T = np.argmax(Y, axis=1) if loss == "softmax_cross_entropy" else Y
+        penalties = make_penalty(alpha=self.alpha, l1=self.l1)
+        return flat_objective(net, X, T, penalties)(np.asarray(packed, dtype=np.float64))
 
     def _validation_split(self, X, y, positions, sample_index):
         """Hold out ``validation_fraction`` of the training positions (stratified for
