@@ -29,7 +29,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .neural.activations import ACTIVATIONS
-from .neural.initializers import INITIALIZERS
+from .neural.initializers import INITIALIZERS, sklearn_uniform
 from .neural.network import Network
 from .neural.lbfgs import flat_objective, minimize_lbfgs
 from .neural.optimizers import OPTIMIZERS, SGD_FAMILY, resolve_solver
@@ -171,10 +171,13 @@ default="adam"
     n_iter_no_change : int, default=10
         Patience, in epochs.
     init : {"auto", "glorot", "he", "normal"}, default="auto"
-        Weight initialization (biases start at 0): ``"auto"`` is Glorot uniform for every
-        layer, as scikit-learn (measured to learn fastest at scikit-learn's default budgets,
-        see ``benchmarks/README.md``); ``"he"`` is He normal, ``"normal"`` is
-        :math:`N(0, 0.01^2)`.
+        Weight initialization. ``"auto"`` is scikit-learn's: Glorot uniform weights *and*
+        biases drawn from ``RandomState(random_state)`` in scikit-learn's order
+        (:func:`hpsearch.neural.initializers.sklearn_uniform`), so an integer
+        ``random_state`` starts from the very weights of ``sklearn.neural_network``'s MLP
+        (chosen by measurement: He normal learned more slowly at scikit-learn's default
+        budgets, see ``benchmarks/README.md``). ``"glorot"`` (uniform), ``"he"`` (normal)
+        and ``"normal"`` (:math:`N(0, 0.01^2)`) draw weights only, biases start at 0.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Working precision of weights and computation. The default float32 is deliberate: the
         matrix products run about twice as fast and the batch buffers take half the memory,
@@ -364,6 +367,10 @@ class _BaseMLP(BaseEstimator):
         init_seq, split_seq, train_seq = np.random.SeedSequence(seed).spawn(3)
         net = self._build_network(structure)
         net.initialize(np.random.default_rng(init_seq), self.init)
+        if self.init == "auto":  # sklearn's draws (weights and biases) from sklearn's generator
+            coefs, intercepts, _ = net.unpack(net.theta)
+            sklearn_uniform(coefs, intercepts, check_random_state(self.random_state),
+                            self.activation)
         self._network = net
         self._structure_ = structure
         self._optimizer = self._new_optimizer(net)

@@ -227,3 +227,17 @@ def test_partial_fit_checks_y_against_classes(iris):
     est = MLPClassifier((4,)).partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
     with pytest.raises(ValueError, match="is not the same as on last call"):
         est.partial_fit(X, y, classes=[1, 2, 3])
+
+
+# ------------------------------------------------------------------ init="auto" (item 13)
+@pytest.mark.parametrize("activation", ["relu", "logistic", "tanh"])
+def test_auto_init_starts_from_sklearns_weights(iris, activation):
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(5, 3), activation=activation, solver="sgd", max_iter=1,
+              learning_rate_init=1e-12, random_state=7)
+    ours = MLPClassifier(dtype=np.float64, **kw).fit(X, y)
+    theirs = SkMLPClassifier(**kw).fit(X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    glorot = MLPClassifier(init="glorot", **kw).fit(X, y)  # ours: weights only, biases 0
+    assert np.abs(glorot.intercepts_[0]).max() < 1e-9
