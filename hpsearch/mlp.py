@@ -12,6 +12,7 @@ stopped — also after a pickle round trip to another process.
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
 from numbers import Integral, Real
@@ -196,13 +197,16 @@ _ATTRS_DOC = """
     prelu_alphas_ : list of ndarray of shape (units,)
         Learned PReLU slopes of each hidden layer (empty unless ``activation="prelu"``).
     n_iter_ : int
-        Epochs trained in total (across warm starts and partial fits).
+        Epochs of the last call (``fit``: at most ``max_iter``; ``partial_fit``: 1), or
+        L-BFGS iterations with ``solver="lbfgs"``, as scikit-learn. ``history_["epoch"]``
+        counts across warm starts and partial fits.
     t_ : int
         Training samples seen in total.
     loss_ : float
         Training loss of the last epoch (mean of its mini-batch losses plus the penalty).
     loss_curve_ : list of float
-        ``loss_`` of every epoch.
+        ``loss_`` of every epoch (of every L-BFGS iteration with ``"lbfgs"``), across warm
+        starts.
     best_loss_ : float or None
         Lowest training loss (None with early stopping).
     validation_scores_ : list of float or None
@@ -367,10 +371,12 @@ class _BaseMLP(BaseEstimator):
         init_seq, split_seq, train_seq = np.random.SeedSequence(seed).spawn(3)
         net = self._build_network(structure)
         net.initialize(np.random.default_rng(init_seq), self.init)
-        if self.init == "auto":  # sklearn's draws (weights and biases) from sklearn's generator
+        legacy = check_random_state(self.random_state)  # sklearn's generator and stream
+        if self.init == "auto":  # sklearn's draws (weights and biases)
             coefs, intercepts, _ = net.unpack(net.theta)
-            sklearn_uniform(coefs, intercepts, check_random_state(self.random_state),
-                            self.activation)
+            sklearn_uniform(coefs, intercepts, legacy, self.activation)
+        self._shuffle_rs = copy.deepcopy(legacy)  # then sklearn's shuffles (a private copy)
+        self._order = None
         self._network = net
         self._structure_ = structure
         self._optimizer = self._new_optimizer(net)
@@ -485,7 +491,7 @@ class _BaseMLP(BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(n_epochs):
                 tic = time.perf_counter()
-                order = rng.permutation(n_train) if self.shuffle else np.arange(n_train)
+                order = self._epoch_order(n_train)
                 pos = positions[order] if early_stopping else order
                 rows = pos if sample_index is None else sample_index[pos]
                 loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
@@ -527,6 +533,18 @@ class _BaseMLP(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _epoch_order(self, n):
+        """Training positions in this epoch's order: scikit-learn's shuffle, which permutes
+        the previous epoch's order with ``RandomState.shuffle`` (state kept for warm starts)."""
+        if not self.shuffle:
+            return np.arange(n)
+        if self._order is None or self._order.shape[0] != n:
+            self._order = np.arange(n)
+        perm = np.arange(n)
+        self._shuffle_rs.shuffle(perm)
+        self._order = self._order[perm]
+        return self._order
 
     def _on_plateau(self, early_stopping):
         """No improvement for more than ``n_iter_no_change`` epochs: True to stop, or (the
