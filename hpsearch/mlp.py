@@ -5,8 +5,8 @@ validation, target encoding, the epoch loop with early stopping, and the fitted 
 The numerical work lives in :mod:`hpsearch.neural`.
 
 Training state is data: the flat weight vector, the optimizer (moments and step count), the
-random generator used for shuffling and dropout, and the stopping counters are kept on the
-estimator, so ``warm_start=True`` or :meth:`partial_fit` continue *exactly* where training
+random generators used for shuffling and dropout, the learning-rate schedule's counters and
+the stopping counters are kept on the estimator, so ``warm_start=True`` or :meth:`partial_fit` continue *exactly* where training
 stopped — also after a pickle round trip to another process.
 """
 
