@@ -73,11 +73,15 @@ def minimize_lbfgs(net, X, T, penalties, *, max_iter, max_fun, tol, verbose=Fals
     on a limit), the final objective, and the objective after every iteration. The network's
     ``theta`` holds the solution afterwards.
     """
-    fun = flat_objective(net, X, T, penalties)
-    curve = []
+    objective = flat_objective(net, X, T, penalties)
+    curve, last = [], [np.nan]
 
-    def record(intermediate_result):
-        curve.append(float(intermediate_result.fun))
+    def fun(theta):
+        last[0], grad = objective(theta)
+        return last[0], grad
+
+    def record(xk):  # after each iteration; its last evaluation was at the new iterate xk
+        curve.append(float(last[0]))  # (the old-style callback: scipy >= 1.10)
         if verbose:
             print(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
 
