@@ -43,6 +43,7 @@ BENCHMARKS = {
     "schedulers": "sim_schedulers",  # issue 13: simulated 2..256 workers
     "recipe": "bench_recipe",  # issue 12: RecipeSearchCV vs joint TPE
     "time_to_quality": "bench_time_to_quality",  # issue 13: anytime curves vs the anchors
+    "sklearn_parity": "bench_sklearn_parity",  # issue 10: accuracy, not time
 }
 
 

@@ -5,13 +5,14 @@ validation, target encoding, the epoch loop with early stopping, and the fitted 
 The numerical work lives in :mod:`hpsearch.neural`.
 
 Training state is data: the flat weight vector, the optimizer (moments and step count), the
-random generator used for shuffling and dropout, and the stopping counters are kept on the
-estimator, so ``warm_start=True`` or :meth:`partial_fit` continue *exactly* where training
+random generators used for shuffling and dropout, the learning-rate schedule's counters and
+the stopping counters are kept on the estimator, so ``warm_start=True`` or :meth:`partial_fit` continue *exactly* where training
 stopped — also after a pickle round trip to another process.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import time
 import warnings
@@ -26,22 +27,52 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
                                       validate_data)
 
 from .neural.activations import ACTIVATIONS
-from .neural.initializers import INITIALIZERS
+from .neural.initializers import INITIALIZERS, sklearn_uniform
 from .neural.losses import LOSSES
 from .neural.network import Network
-from .neural.optimizers import OPTIMIZERS
+from .neural.lbfgs import flat_objective, minimize_lbfgs
+from .neural.optimizers import OPTIMIZERS, SGD_FAMILY, resolve_solver
 from .neural.regularizers import make_penalty
+from .neural.schedules import SCHEDULES, current_rate, on_plateau
 
 __all__ = ["MLPClassifier", "MLPRegressor", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(FloatingPointError, ValueError):
     """The training loss became NaN or infinite (too large a learning rate, usually)."""
+
+
+_NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large "
+               "values and need to be preprocessed.")  # sklearn's words, then ours
+
+
+def _check_known_classes(y, classes):
+    """``y`` may only hold labels of ``classes`` (sklearn's check, also on partial_fit's first
+    call, where ``classes`` is the user's list)."""
+    seen = unique_labels(y)
+    if len(np.setdiff1d(seen, classes)):
+        raise ValueError(
+            f"`y` has classes not in `self.classes_`. `self.classes_` has {classes}. "
+            f"'y' has {seen}.")
+
+
+def _is_stochastic(est):
+    """``partial_fit`` exists for the stochastic solvers only (not ``"lbfgs"``), as sklearn."""
+    if est.solver == "lbfgs":
+        raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                             f"{est.solver} is not stochastic.")
+    return True
+
+
+def _refuse_early_stopping(est):
+    if est.early_stopping:  # sklearn: early stopping has no meaning for one epoch
+        raise ValueError("partial_fit does not support early_stopping=True")
 
 
 class _Interval(Interval):
@@ -80,8 +111,14 @@ _PARAMS_DOC = """
         ``"leaky_relu"`` uses slope ``leaky_slope``; ``"prelu"`` learns one slope per neuron,
         starting at ``prelu_init``; ``"maxout"`` outputs the max of ``maxout_pieces`` linear
         pieces per unit (layout of ``coefs_`` in :class:`hpsearch.neural.layers.Maxout`).
-    solver : {"adam", "sgd", "momentum", "nesterov", "adagrad", "rmsprop"}, default="adam"
+    solver : {"adam", "sgd", "lbfgs", "momentum", "nesterov", "adagrad", "rmsprop"}, \
+default="adam"
         Update rule (LECTURE.md §2; formulas in :mod:`hpsearch.neural.optimizers`).
+        ``"sgd"`` has scikit-learn's meaning: SGD with ``momentum`` (default 0.9) and, if
+        ``nesterovs_momentum``, Nesterov's; plain SGD is ``solver="sgd", momentum=0``.
+        ``"momentum"`` and ``"nesterov"`` name the lecture's two momentum rules directly.
+        ``"lbfgs"`` is full-batch L-BFGS through :func:`scipy.optimize.minimize`
+        (:mod:`hpsearch.neural.lbfgs`; no mini-batches, no dropout, no ``partial_fit``).
     alpha : float, default=1e-4
         L2 strength :math:`\\lambda` of the penalty :math:`\\frac{\\lambda}{2}\\lVert w
         \\rVert^2` (LECTURE.md §3), with scikit-learn's meaning: it is added to the summed
@@ -112,7 +149,21 @@ _PARAMS_DOC = """
         and step count, random generator): ``fit`` with ``max_iter=a`` then with
         ``warm_start=True, max_iter=b`` equals one ``fit`` with ``max_iter=a+b`` bit for bit.
     momentum : float, default=0.9
-        :math:`\\lambda` of the ``"momentum"`` and ``"nesterov"`` solvers.
+        :math:`\\lambda` of the ``"sgd"``, ``"momentum"`` and ``"nesterov"`` solvers.
+    nesterovs_momentum : bool, default=True
+        With ``solver="sgd"`` and ``momentum > 0``: Nesterov's momentum (else classical).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule of the step size of the SGD family (``"sgd"``, ``"momentum"``,
+        ``"nesterov"``; the other solvers adapt their own rates and ignore it), with
+        scikit-learn's meaning (:mod:`hpsearch.neural.schedules`): ``"invscaling"`` is
+        :math:`\\eta_0/(t+1)^{p}` after :math:`t` training samples; ``"adaptive"`` divides
+        the rate by 5 instead of stopping each time the training loss (validation score with
+        ``early_stopping``) has not improved by ``tol`` for more than ``n_iter_no_change``
+        epochs, and stops once the rate is at most 1e-6.
+    power_t : float, default=0.5
+        Exponent :math:`p` of ``"invscaling"``.
+    max_fun : int, default=15000
+        ``"lbfgs"`` only: most loss evaluations (``max_iter`` bounds its iterations).
     beta_1, beta_2 : float, default=0.9, 0.999
         Adam's moment decays.
     epsilon : float, default=1e-8
@@ -142,8 +193,13 @@ _PARAMS_DOC = """
     n_iter_no_change : int, default=10
         Patience, in epochs.
     init : {"auto", "glorot", "he", "normal"}, default="auto"
-        Weight initialization: ``"auto"`` is He for the ReLU family and Maxout and Glorot
-        otherwise (and for the output layer); ``"normal"`` is :math:`N(0, 0.01^2)`.
+        Weight initialization. ``"auto"`` is scikit-learn's: Glorot uniform weights *and*
+        biases drawn from ``RandomState(random_state)`` in scikit-learn's order
+        (:func:`hpsearch.neural.initializers.sklearn_uniform`), so an integer
+        ``random_state`` starts from the very weights of ``sklearn.neural_network``'s MLP
+        (chosen by measurement: He normal learned more slowly at scikit-learn's default
+        budgets, see ``benchmarks/README.md``). ``"glorot"`` (uniform), ``"he"`` (normal)
+        and ``"normal"`` (:math:`N(0, 0.01^2)`) draw weights only, biases start at 0.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Working precision of weights and computation. The default float32 is deliberate: the
         matrix products run about twice as fast and the batch buffers take half the memory,
@@ -162,14 +218,17 @@ _ATTRS_DOC = """
     prelu_alphas_ : list of ndarray of shape (units,)
         Learned PReLU slopes of each hidden layer (empty unless ``activation="prelu"``).
     n_iter_ : int
-        Epochs trained in total (across warm starts and partial fits).
+        Epochs of the last call (``fit``: at most ``max_iter``; ``partial_fit``: 1), or
+        L-BFGS iterations with ``solver="lbfgs"``, as scikit-learn. ``history_["epoch"]``
+        counts across warm starts and partial fits.
     t_ : int
         Training samples seen in total.
     loss_ : float
         Training loss of the last epoch (mean of its mini-batch losses plus the penalty;
         with ``sample_weight``, the weighted sum divided by the total weight).
     loss_curve_ : list of float
-        ``loss_`` of every epoch.
+        ``loss_`` of every epoch (of every L-BFGS iteration with ``"lbfgs"``), across warm
+        starts.
     best_loss_ : float or None
         Lowest training loss (None with early stopping).
     validation_scores_ : list of float or None
@@ -197,7 +256,7 @@ class _BaseMLP(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", _Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(_ACTIVATION_NAMES)],
-        "solver": [StrOptions(set(OPTIMIZERS))],
+        "solver": [StrOptions(set(OPTIMIZERS) | {"lbfgs"})],
         "alpha": [_Interval(Real, 0, None, closed="left")],
         "l1": [_Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto", "full"}), _Interval(Integral, 1, None, closed="left")],
@@ -209,6 +268,10 @@ class _BaseMLP(BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "momentum": [_Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
+        "power_t": [_Interval(Real, 0, None, closed="left")],
+        "max_fun": [_Interval(Integral, 1, None, closed="left")],
         "beta_1": [_Interval(Real, 0, 1, closed="left")],
         "beta_2": [_Interval(Real, 0, 1, closed="left")],
         "epsilon": [_Interval(Real, 0, None, closed="neither")],
@@ -228,7 +291,8 @@ class _BaseMLP(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=1e-4, l1=0.0, batch_size="auto", learning_rate_init=1e-3, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9,
+                 momentum=0.9, nesterovs_momentum=True, learning_rate="constant",
+                 power_t=0.5, max_fun=15000, beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9,
                  leaky_slope=0.01, prelu_init=0.25, maxout_pieces=2, dropout=0.0,
                  input_dropout=0.0, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, init="auto", dtype=np.float32):
@@ -246,6 +310,10 @@ class _BaseMLP(BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.max_fun = max_fun
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -298,16 +366,44 @@ class _BaseMLP(BaseEstimator):
         return dict(learning_rate_init=self.learning_rate_init, momentum=self.momentum,
                     beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, rho=self.rho)
 
+    def _solver_key(self):
+        """The update rule the solver parameters select (:func:`resolve_solver`)."""
+        return resolve_solver(self.solver, self.momentum, self.nesterovs_momentum)
+
+    def _new_optimizer(self, net):
+        key = self._solver_key()
+        self._solver = key
+        if key not in OPTIMIZERS:  # "lbfgs": no state between fits
+            return None
+        return OPTIMIZERS[key](net.n_params, net.dtype, **self._optimizer_options())
+
+    def _schedule(self):
+        """The learning-rate schedule in force (only the SGD family has one, as sklearn)."""
+        return self.learning_rate if self._solver in SGD_FAMILY else "constant"
+
+    def _set_rate(self):
+        """Put the schedule's current rate on the optimizer (state: ``t_`` and reductions)."""
+        self._optimizer.learning_rate = current_rate(
+            self._schedule(), self.learning_rate_init, power_t=self.power_t, t=self.t_,
+            reductions=self._lr_reductions)
+
     def _initialize(self, structure):
         """Fresh weights, optimizer, generators and bookkeeping."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         init_seq, split_seq, train_seq = np.random.SeedSequence(seed).spawn(3)
         net = self._build_network(structure)
         net.initialize(np.random.default_rng(init_seq), self.init)
+        legacy = check_random_state(self.random_state)  # sklearn's generator and stream
+        if self.init == "auto":  # sklearn's draws (weights and biases)
+            coefs, intercepts, _ = net.unpack(net.theta)
+            sklearn_uniform(coefs, intercepts, legacy, self.activation)
+        self._shuffle_rs = copy.deepcopy(legacy)  # then sklearn's shuffles (a private copy)
+        self._order = None
         self._network = net
         self._structure_ = structure
-        self._optimizer = OPTIMIZERS[self.solver](net.n_params, net.dtype, **self._optimizer_options())
-        self._solver = self.solver
+        self._optimizer = self._new_optimizer(net)
+        self._lr_reductions = 0
+        self._epoch = 0
         self._rng = np.random.default_rng(train_seq)
         self._split_seed = int(split_seq.generate_state(1)[0])
         self._no_improvement_count = 0
@@ -330,16 +426,18 @@ class _BaseMLP(BaseEstimator):
             new.theta[...] = net.theta
             self._network = net = new
         self._net_options = (self.dropout, self.input_dropout, self.leaky_slope)
-        if self.solver != self._solver:  # a new solver starts with fresh moments
-            self._optimizer = OPTIMIZERS[self.solver](net.n_params, net.dtype, **self._optimizer_options())
-            self._solver = self.solver
+        if self._solver_key() != self._solver:  # a new solver starts with fresh moments
+            self._optimizer = self._new_optimizer(net)
+        if self._optimizer is None:
+            return
         for name, value in self._optimizer_options().items():
             if hasattr(self._optimizer, name):
                 setattr(self._optimizer, name, float(value))
+        self._set_rate()
 
     def _set_public_weights(self):
-        flat = self._best_theta if (self.early_stopping and self._best_theta is not None) \
-            else self._network.theta
+        best = self.early_stopping and self._best_theta is not None and self._solver != "lbfgs"
+        flat = self._best_theta if best else self._network.theta
         self._final_theta = flat
         self.coefs_, self.intercepts_, self.prelu_alphas_ = self._network.unpack(flat)
 
@@ -397,6 +495,10 @@ class _BaseMLP(BaseEstimator):
         self._refresh()
         dtype = self._network.dtype
         T = T.astype(self._network.loss.target_dtype(dtype), copy=False)
+        self.n_iter_ = 0  # epochs of this call, as sklearn (t_ and loss_curve_ accumulate)
+        if self._solver == "lbfgs":
+            return self._fit_lbfgs(X if sample_index is None else X[sample_index], T,
+                                   sample_weight)
         n = T.shape[0]
 
         early_stopping = self.early_stopping and not incremental
@@ -423,7 +525,7 @@ class _BaseMLP(BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(n_epochs):
                 tic = time.perf_counter()
-                order = rng.permutation(n_train) if self.shuffle else np.arange(n_train)
+                order = self._epoch_order(n_train)
                 pos = positions[order] if early_stopping else order
                 rows = pos if sample_index is None else sample_index[pos]
                 loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
@@ -431,10 +533,11 @@ class _BaseMLP(BaseEstimator):
                 # each batch adds its penalty to its summed loss, as in sklearn
                 loss = (loss_sum + n_batches * net.penalty(penalties)) / w_train
                 self.n_iter_ += 1
+                self._epoch += 1
                 self.t_ += n_train
                 if not np.isfinite(loss):
                     raise TrainingDivergedError(
-                        f"The training loss became {loss} at epoch {self.n_iter_} of "
+                        f"{_NON_FINITE} The training loss became {loss} at epoch {self._epoch} of "
                         f"{type(self).__name__}: training diverged. Try a smaller "
                         f"learning_rate_init (it is {self.learning_rate_init}) or scale the "
                         "features (e.g. StandardScaler).")
@@ -443,14 +546,12 @@ class _BaseMLP(BaseEstimator):
                 score = np.nan
                 if early_stopping:
                     score = self._validation_score(y_val, net.predict(X_val), sw_val)
-                stopped = self._update_stopping(score if early_stopping else None) and not incremental
+                plateau = self._update_stopping(score if early_stopping else None)
                 self._log_epoch(score, norms / max(n_batches, 1), time.perf_counter() - tic,
                                 early_stopping)
+                self._set_rate()  # the schedule acts between epochs, as sklearn's
+                stopped = plateau and self._on_plateau(early_stopping) and not incremental
                 if stopped:
-                    if self.verbose:
-                        what = "Validation score" if early_stopping else "Training loss"
-                        print(f"{what} did not improve more than tol={self.tol} for "
-                              f"{self.n_iter_no_change} consecutive epochs. Stopping.")
                     break
         if early_stopping:
             self.validation_scores_ = list(self._val_scores)
@@ -466,6 +567,75 @@ class _BaseMLP(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _epoch_order(self, n):
+        """Training positions in this epoch's order: scikit-learn's shuffle, which permutes
+        the previous epoch's order with ``RandomState.shuffle`` (state kept for warm starts)."""
+        if not self.shuffle:
+            return np.arange(n)
+        if self._order is None or self._order.shape[0] != n:
+            self._order = np.arange(n)
+        perm = np.arange(n)
+        self._shuffle_rs.shuffle(perm)
+        self._order = self._order[perm]
+        return self._order
+
+    def _on_plateau(self, early_stopping):
+        """No improvement for more than ``n_iter_no_change`` epochs: True to stop, or (the
+        ``"adaptive"`` schedule) divide the rate by 5, reset the patience and go on."""
+        what = "Validation score" if early_stopping else "Training loss"
+        msg = (f"{what} did not improve more than tol={self.tol} for "
+               f"{self.n_iter_no_change} consecutive epochs.")
+        schedule, rate = self._schedule(), self._optimizer.learning_rate
+        if on_plateau(schedule, rate) == "stop":
+            if self.verbose:
+                small = " Learning rate too small." if schedule == "adaptive" else ""
+                print(f"{msg}{small} Stopping.")
+            return True
+        self._lr_reductions += 1
+        self._no_improvement_count = 0
+        self._set_rate()
+        if self.verbose:
+            print(f"{msg} Setting learning rate to {self._optimizer.learning_rate:f}")
+        return False
+
+    def _fit_lbfgs(self, X, T, sample_weight=None):
+        """Full-batch L-BFGS from the current weights (:mod:`hpsearch.neural.lbfgs`)."""
+        if self.dropout or self.input_dropout:
+            raise ValueError(
+                "solver='lbfgs' minimizes the deterministic full-batch loss and does not "
+                f"support dropout: got dropout={self.dropout}, input_dropout="
+                f"{self.input_dropout}. Set both to 0 or use a stochastic solver.")
+        net = self._network
+        tic = time.perf_counter()
+        self.n_iter_, loss, curve = minimize_lbfgs(
+            net, X, T, make_penalty(alpha=self.alpha, l1=self.l1), max_iter=self.max_iter,
+            max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
+            sample_weight=sample_weight)
+        if not (np.isfinite(loss) and np.isfinite(net.theta).all()):
+            raise TrainingDivergedError(_NON_FINITE)
+        seconds = (time.perf_counter() - tic) / max(len(curve), 1)
+        no_norms = [np.nan] * len(net.dense_layers)
+        for value in curve:  # one history row per L-BFGS iteration
+            self._epoch += 1
+            self.loss_ = value
+            self._log_epoch(np.nan, no_norms, seconds, early_stopping=False, quiet=True)
+        self.loss_ = loss
+        self.loss_curve_.extend(curve)
+        self.best_loss_ = float(min(curve, default=loss))
+        self.validation_scores_ = self.best_validation_score_ = None
+        self._set_public_weights()
+        return self
+
+    def _loss_grad_lbfgs(self, packed, X, Y, sample_weight=None, *buffers):
+        """scikit-learn's private flat objective, which its own test suite calls: the L-BFGS
+        loss and gradient at ``packed`` (weights then biases, scikit-learn's order and ours
+        for Dense layers) for indicator targets ``Y``, computed in float64."""
+        sizes, activation, pieces, _, loss = self._structure_
+        net = self._build_network((sizes, activation, pieces, np.dtype(np.float64), loss))
+        T = np.argmax(Y, axis=1) if loss == "softmax_cross_entropy" else Y
+        penalties = make_penalty(alpha=self.alpha, l1=self.l1)
+        return flat_objective(net, X, T, penalties)(np.asarray(packed, dtype=np.float64))
 
     def _validation_split(self, X, y, positions, sample_index):
         """Hold out ``validation_fraction`` of the training positions (stratified for
@@ -496,16 +666,16 @@ class _BaseMLP(BaseEstimator):
             return n_train
         return min(self.batch_size, n_train)
 
-    def _log_epoch(self, score, grad_norms, seconds, early_stopping):
+    def _log_epoch(self, score, grad_norms, seconds, early_stopping, quiet=False):
         """Append the epoch to ``history_`` (and print it when ``verbose``)."""
         h = self.history_
-        h["epoch"].append(self.n_iter_)
+        h["epoch"].append(self._epoch)
         h["loss"].append(self.loss_)
         h["validation_score"].append(float(score))
         h["time"].append(seconds)
         for k, v in enumerate(grad_norms):
             h[f"grad_norm_{k}"].append(float(v))
-        if self.verbose:
+        if self.verbose and not quiet:
             msg = f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}"
             if early_stopping:
                 msg += f", validation score = {score:.6f}"
@@ -583,6 +753,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self._label_binarizer = LabelBinarizer()
             if incremental and classes is not None and not type_of_target(y).startswith("multilabel"):
                 self._label_binarizer.fit(classes)
+                _check_known_classes(y, self._label_binarizer.classes_)
             else:
                 self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
@@ -593,10 +764,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     raise ValueError(
                         "warm_start can only be used where `y` has the same classes as in the "
                         f"previous call to fit. Previously got {self.classes_}, `y` has {seen}.")
-            elif len(np.setdiff1d(seen, self.classes_)):
-                raise ValueError(
-                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                    f"{self.classes_}. 'y' has {seen}.")
+            else:
+                _check_known_classes(y, self.classes_)
         lb = self._label_binarizer
         if lb.y_type_ == "multiclass":
             self._loss_name = "softmax_cross_entropy"
@@ -646,6 +815,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_index=sample_index, sample_weight=sample_weight)
 
+    @available_if(_is_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train for exactly one epoch, continuing the saved state.
@@ -657,12 +827,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows, as in :meth:`fit`.
         classes : array-like of shape (n_classes,), default=None
-            All classes; required on the first call, ignored afterwards.
+            All classes; required on the first call (``y`` may hold only these), and the
+            same on later calls if given.
+
+        Not with ``early_stopping=True`` (a ValueError, as sklearn: there is no validation
+        split in one epoch), and not with ``solver="lbfgs"`` (no such method).
 
         Returns
         -------
         self
         """
+        _refuse_early_stopping(self)
         if _check_partial_fit_first_call(self, classes):
             self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
             return self
@@ -789,9 +964,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_index=sample_index, sample_weight=sample_weight)
 
+    @available_if(_is_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Train for exactly one epoch, continuing the saved state.
+
+        Not with ``early_stopping=True`` (a ValueError, as sklearn).
 
         Parameters
         ----------
@@ -804,6 +982,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self
         """
+        _refuse_early_stopping(self)
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):

@@ -191,6 +191,8 @@ def epoch_curves(estimator, X, y, *, classifier, validation_fraction=0.2, random
         pre = clone(estimator[:-1]).fit(Xa, ya)
         Xa, Xb = pre.transform(Xa), pre.transform(Xb)
     model = clone(final)
+    if getattr(model, "early_stopping", False):  # partial_fit refuses it (as sklearn's MLP);
+        model.set_params(early_stopping=False)    # the split above plays its part here
     kw = {"classes": np.unique(y)} if classifier else {}
     rows = []
     for epoch in range(1, n_epochs + 1):

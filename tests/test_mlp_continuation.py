@@ -42,7 +42,9 @@ def test_warm_start_continues_bit_identically_through_pickle(digits, solver):
     part = pickle.loads(pickle.dumps(part))
     part.set_params(warm_start=True, max_iter=3).fit(X, y)
     assert _same(straight, part)
-    assert part.n_iter_ == 5 and part.t_ == straight.t_
+    # n_iter_ counts the epochs of this call (sklearn); t_ and history_ count them all
+    assert part.n_iter_ == 3 and part.t_ == straight.t_
+    assert part.history_["epoch"] == straight.history_["epoch"] == [1, 2, 3, 4, 5]
     assert part.loss_curve_ == straight.loss_curve_
     assert part._optimizer.t == straight._optimizer.t
 
@@ -55,7 +57,40 @@ def test_partial_fit_equals_fit(digits, solver):
     for _ in range(3):
         inc.partial_fit(X, y, classes=np.arange(10))
     assert _same(straight, inc)
-    assert inc.n_iter_ == 3
+    assert inc.n_iter_ == 1 and inc.history_["epoch"][-1] == 3  # one epoch per call, as sklearn
+
+
+SCHEDULED = [  # (solver, learning_rate, extra parameters): every solver state with a schedule
+    ("sgd", "invscaling", {}),
+    ("sgd", "adaptive", {}),
+    ("sgd", "adaptive", {"nesterovs_momentum": False}),
+    ("sgd", "invscaling", {"momentum": 0.0}),
+    ("momentum", "adaptive", {}),
+    ("nesterov", "invscaling", {"power_t": 0.25}),
+]
+
+
+@pytest.mark.parametrize("solver,schedule,extra", SCHEDULED)
+def test_schedule_state_continues_bit_identically(digits, solver, schedule, extra):
+    X, y = digits
+    # adaptive: tol so large that the rate is divided after epochs 3 and 5; the others never
+    # stop early (so that 6 partial_fit calls equal one fit)
+    adaptive = schedule == "adaptive"
+    kw = dict(_params(solver), learning_rate=schedule, tol=1e6,
+              n_iter_no_change=1 if adaptive else np.inf, **extra)
+    straight = MLPClassifier(max_iter=6, **kw).fit(X, y)
+    part = MLPClassifier(max_iter=2, **kw).fit(X, y)
+    part = pickle.loads(pickle.dumps(part))
+    part.set_params(warm_start=True, max_iter=4).fit(X, y)
+    assert _same(straight, part)
+    assert part.loss_curve_ == straight.loss_curve_
+    assert part._optimizer.learning_rate == straight._optimizer.learning_rate
+    assert part._lr_reductions == straight._lr_reductions == (2 if adaptive else 0)
+    assert straight._optimizer.learning_rate < straight.learning_rate_init
+    inc = MLPClassifier(**kw)
+    for _ in range(6):  # partial_fit runs the same schedule (sklearn's adaptive does too)
+        inc.partial_fit(X, y, classes=np.arange(10))
+    assert _same(straight, inc) and inc._lr_reductions == straight._lr_reductions
 
 
 def test_warm_start_with_early_stopping_continues_from_live_weights(digits):
@@ -144,7 +179,8 @@ def test_warm_start_may_change_dropout_and_learning_rate(digits):
     X, y = digits
     est = MLPClassifier(max_iter=1, **_params("adam")).fit(X, y)
     est.set_params(warm_start=True, dropout=0.0, learning_rate_init=1e-4).fit(X, y)
-    assert est.n_iter_ == 2 and est._optimizer.learning_rate_init == 1e-4
+    assert est.n_iter_ == 1 and est._optimizer.learning_rate_init == 1e-4
+    assert est._optimizer.learning_rate == 1e-4 and est.history_["epoch"] == [1, 2]
     with pytest.raises(ValueError, match="cannot change the network structure"):
         est.set_params(hidden_layer_sizes=(5,)).fit(X, y)
     with warnings.catch_warnings():

@@ -6,11 +6,13 @@ by finite differences in test_neural_gradients.py.
 """
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_iris, make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import PoissonRegressor
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
@@ -278,3 +280,23 @@ def test_weighted_and_sparse_fits_continue_exactly(iris, sparse):
     for u, v in zip(one.coefs_ + one.intercepts_, two.coefs_ + two.intercepts_):
         np.testing.assert_array_equal(u, v)
     assert one.loss_curve_ == two.loss_curve_
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_lbfgs_weights_equal_repeated_rows_and_sparse_equals_dense(cls):
+    """solver='lbfgs' honours sample_weight (integer weights = repeated rows) and trains on
+    sparse X as on dense X (found when merging lbfgs with the data path)."""
+    X, y = load_iris(return_X_y=True)
+    y = y if cls is MLPClassifier else X[:, 0]
+    w = np.random.default_rng(0).integers(0, 3, len(y)).astype(float)
+    rep = np.repeat(np.arange(len(y)), w.astype(int))
+    kw = dict(solver="lbfgs", dtype=np.float64, random_state=0, max_iter=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = cls(**kw).fit(X, y, sample_weight=w)
+        b = cls(**kw).fit(X[rep], y[rep])
+        c = cls(**kw).fit(sp.csr_matrix(X), y)
+        d = cls(**kw).fit(X, y)
+    assert a.loss_ == pytest.approx(b.loss_, rel=1e-8)
+    np.testing.assert_allclose(a.coefs_[0], b.coefs_[0], atol=1e-6)
+    assert c.loss_ == pytest.approx(d.loss_, rel=1e-8)

@@ -5,6 +5,15 @@ writes only ``_update(theta, g)``, which changes ``theta`` **in place** and may 
 scratch space (the gradient is recomputed for the next batch anyway). All state — moment
 arrays and the step count ``t`` — lives on the object, so it pickles and training continues
 exactly where it stopped.
+
+The step size is :attr:`Optimizer.learning_rate`, the *current* rate: it starts at
+``learning_rate_init`` and a learning-rate schedule (:mod:`hpsearch.neural.schedules`) may
+change it between epochs, as scikit-learn's ``SGDOptimizer.learning_rate``.
+
+scikit-learn's ``solver="sgd"`` is SGD with ``momentum`` (0.9) and ``nesterovs_momentum``
+(True); :func:`resolve_solver` maps an estimator's ``(solver, momentum, nesterovs_momentum)``
+onto the classes here, so that ``"sgd"`` trains as in scikit-learn while plain SGD
+(``momentum=0``), Momentum and Nesterov stay reachable by name.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import numpy as np
 
 from . import kernels
 
-__all__ = ["OPTIMIZERS", "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam"]
+__all__ = ["OPTIMIZERS", "SGD_FAMILY", "resolve_solver", "Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam"]
 
 
 class Optimizer:
@@ -23,6 +32,7 @@ class Optimizer:
 
     def __init__(self, n_params, dtype, *, learning_rate_init=1e-3, **options):
         self.learning_rate_init = float(learning_rate_init)
+        self.learning_rate = self.learning_rate_init  # current rate (a schedule may change it)
         self.t = 0
         self.dtype = np.dtype(dtype)
         self._tmp = np.zeros(n_params, self.dtype)
@@ -34,7 +44,7 @@ class Optimizer:
         np.sqrt(squares, out=tmp)
         tmp += self.dtype.type(self.epsilon)
         np.divide(g, tmp, out=tmp)
-        tmp *= self.dtype.type(self.learning_rate_init)
+        tmp *= self.dtype.type(self.learning_rate)
         theta -= tmp
 
     def _zeros(self, n):
@@ -92,11 +102,11 @@ class SGD(Optimizer):
     _kernel = "sgd"
 
     def _update(self, theta, g):
-        g *= self.dtype.type(self.learning_rate_init)
+        g *= self.dtype.type(self.learning_rate)
         theta -= g
 
     def _kernel_args(self):
-        return (), (self.dtype.type(self.learning_rate_init),)
+        return (), (self.dtype.type(self.learning_rate),)
 
 
 class Momentum(Optimizer):
@@ -116,13 +126,13 @@ class Momentum(Optimizer):
     def _update(self, theta, g):
         v = self.velocity
         v *= self.dtype.type(self.momentum)
-        g *= self.dtype.type(self.learning_rate_init)
+        g *= self.dtype.type(self.learning_rate)
         v -= g
         theta += v
 
     def _kernel_args(self):
         f = self.dtype.type
-        return (self.velocity,), (f(self.momentum), f(self.learning_rate_init), self._nesterov)
+        return (self.velocity,), (f(self.momentum), f(self.learning_rate), self._nesterov)
 
 
 class Nesterov(Momentum):
@@ -140,7 +150,7 @@ class Nesterov(Momentum):
     def _update(self, theta, g):
         v, tmp = self.velocity, self._tmp
         v *= self.dtype.type(self.momentum)
-        g *= self.dtype.type(self.learning_rate_init)
+        g *= self.dtype.type(self.learning_rate)
         v -= g
         np.multiply(v, self.dtype.type(self.momentum), out=tmp)
         tmp -= g
@@ -170,7 +180,7 @@ class Adagrad(Optimizer):
 
     def _kernel_args(self):
         f = self.dtype.type
-        return (self.sum_sq,), (f(0), f(0), False, f(self.epsilon), f(self.learning_rate_init),
+        return (self.sum_sq,), (f(0), f(0), False, f(self.epsilon), f(self.learning_rate),
                                 False)
 
 
@@ -207,7 +217,7 @@ class RMSProp(Optimizer):
     def _kernel_args(self):
         f = self.dtype.type
         return (self.mean_sq,), (f(self.rho), f(1.0 - self.rho), self.t == 1, f(self.epsilon),
-                                 f(self.learning_rate_init), True)
+                                 f(self.learning_rate), True)
 
 
 class Adam(Optimizer):
@@ -262,7 +272,7 @@ class Adam(Optimizer):
         b1, b2, t = self.beta_1, self.beta_2, self.t
         c2 = math.sqrt((1.0 - b2**t) / (1.0 - b2))
         return (f(b1), f(b2), f(self.epsilon * c2),
-                f(self.learning_rate_init * (1.0 - b1) * c2 / (1.0 - b1**t)))
+                f(self.learning_rate * (1.0 - b1) * c2 / (1.0 - b1**t)))
 
     def _update(self, theta, g):
         b1, b2, eps, step = self._constants()
@@ -282,6 +292,26 @@ class Adam(Optimizer):
 
     def _kernel_args(self):
         return (self._m, self._v), self._constants()
+
+
+SGD_FAMILY = {"sgd", "momentum", "nesterov"}
+"""Solvers whose rate follows the ``learning_rate`` schedule (scikit-learn's ``"sgd"``)."""
+
+
+def resolve_solver(solver, momentum=0.9, nesterovs_momentum=True):
+    r"""Key of :data:`OPTIMIZERS` for an estimator's solver parameters.
+
+    ``"sgd"`` has scikit-learn's meaning: Nesterov momentum when ``momentum > 0`` and
+    ``nesterovs_momentum``, classical momentum when ``momentum > 0`` without it, plain SGD
+    when ``momentum == 0`` (:math:`v \leftarrow 0\cdot v - \eta g` is the plain step, so
+    the velocity is dropped). ``"momentum"`` and ``"nesterov"`` name the lecture's rules
+    directly (``nesterovs_momentum`` is then ignored); every other name is its own class.
+    """
+    if solver != "sgd":
+        return solver
+    if momentum == 0:
+        return "sgd"
+    return "nesterov" if nesterovs_momentum else "momentum"
 
 
 OPTIMIZERS = {
