@@ -15,6 +15,7 @@ entry is removed. The lists only shrink.
 
 import ast
 import os
+import sys
 import types
 from pathlib import Path
 
@@ -158,6 +159,7 @@ def load_suite(relative_path, replacements=REPLACEMENTS):
         "sklearn_suite_" + relative_path.replace(os.sep, "_").removesuffix(".py")
     )
     module.__file__ = str(path)
+    sys.modules[module.__name__] = module  # its classes pickle by reference
     namespace = module.__dict__
     imports = ast.Module(body=tree.body[:end], type_ignores=[])
     exec(compile(imports, str(path), "exec"), namespace)

@@ -136,6 +136,10 @@ class Task:
         With ``state`` and empty ``params``: how many ``partial_fit`` calls to make.
     keep : bool
         Send the fitted estimator back (for a later continuation).
+    callback_ctx : tuple or None
+        ``(sklearn callback context, search)`` when the search has sklearn callbacks
+        (``set_callbacks``): the fit runs inside that context, as in sklearn's
+        ``_fit_and_score``.
     """
 
     candidate: int
@@ -146,6 +150,7 @@ class Task:
     state: object = None
     steps: int | None = None
     keep: bool = False
+    callback_ctx: tuple | None = None
 
 
 @contextmanager
@@ -202,12 +207,39 @@ def _take(data, indices):
     return _safe_indexing(data, indices)
 
 
+def _pairwise(estimator):
+    """Whether the estimator's tags say ``X`` is a (samples x samples) kernel."""
+    try:
+        from sklearn.utils import get_tags  # scikit-learn >= 1.6
+
+        return bool(get_tags(estimator).input_tags.pairwise)
+    except ImportError:
+        return bool(getattr(estimator, "_get_tags", dict)().get("pairwise", False))
+    except (AttributeError, TypeError, ValueError):  # no tags (duck-typed estimator)
+        return False
+
+
+def _take_x(estimator, X, indices, train):
+    """``X[indices]``, or for a pairwise estimator ``X[indices][:, train]`` (sklearn's
+    ``_safe_split``: a precomputed kernel keeps only the columns of the train rows)."""
+    if not _pairwise(estimator):
+        return _take(X, indices)
+    if not hasattr(X, "shape"):
+        raise ValueError(
+            "Precomputed kernels or affinity matrices have to be passed as arrays or "
+            "sparse matrices."
+        )
+    if X.shape[0] != X.shape[1]:
+        raise ValueError("X should be a square kernel matrix")
+    return _safe_indexing(_take(X, indices), train, axis=1)
+
+
 def _fit(estimator, X, y, train, fit_params):
     """Fit on the rows ``train`` of X: by index when ``fit`` takes ``sample_index``."""
     fit_params = _check_method_params(X, params=fit_params, indices=train)
     if _accepts(estimator.fit, "sample_index"):
         return estimator.fit(X, y, sample_index=train, **fit_params)
-    X_train = _take(X, train)
+    X_train = _take_x(estimator, X, train, train)
     if y is None:
         return estimator.fit(X_train, **fit_params)
     return estimator.fit(X_train, _take(y, train), **fit_params)
@@ -219,7 +251,7 @@ def _continue(estimator, X, y, task, fit_params):
         estimator.set_params(**task.params)
         return _fit(estimator, X, y, task.train, fit_params)
     # partial_fit: one call per unit of training
-    X_train = _take(X, task.train)
+    X_train = _take_x(estimator, X, task.train, task.train)
     y_train = None if y is None else _take(y, task.train)
     kwargs = _check_method_params(X, params=fit_params, indices=task.train)
     if is_classifier(estimator) and _accepts(estimator.partial_fit, "classes"):
@@ -229,17 +261,51 @@ def _continue(estimator, X, y, task, fit_params):
     return estimator
 
 
-def _score(scorer, estimator, X, y, indices):
-    X_part = _take(X, indices)
-    scores = scorer(estimator, X_part) if y is None else scorer(
-        estimator, X_part, _take(y, indices)
+def _score(scorer, estimator, X, y, indices, train=None, score_params=None):
+    """Score on the rows ``indices`` (kernel columns ``train`` for a pairwise estimator),
+    with the per-sample ``score_params`` (e.g. ``sample_weight``) of those rows."""
+    X_part = _take_x(estimator, X, indices, indices if train is None else train)
+    kwargs = _check_method_params(X, params=score_params or {}, indices=indices)
+    scores = scorer(estimator, X_part, **kwargs) if y is None else scorer(
+        estimator, X_part, _take(y, indices), **kwargs
     )
     if isinstance(scores, dict):
         return {name: float(value) for name, value in scores.items()}
     return {"score": float(scores)}
 
 
-def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_score):
+def _fit_task(base, X, y, task, fit_params):
+    """Fit the task's estimator: continue its state, or a clone of ``base`` with the
+    task's parameters (cloned too, as sklearn does: an estimator given as a parameter
+    value is never fitted itself; ``set_params`` is not called without parameters)."""
+    if task.state is not None:
+        return _continue(task.state, X, y, task, fit_params)
+    estimator = clone(base)
+    if task.params:
+        estimator.set_params(**clone(task.params, safe=False))
+    if task.callback_ctx is None:
+        return _fit(estimator, X, y, task.train, fit_params)
+    # sklearn's _fit_and_score with a callback context (sklearn.callback)
+    context, caller = task.callback_ctx
+    weights = _check_method_params(X, params=fit_params, indices=task.train).get(
+        "sample_weight"
+    )
+    hook_args = dict(
+        estimator=caller,
+        X=_take_x(estimator, X, task.train, task.train),
+        y=None if y is None else _take(y, task.train),
+        metadata=None if weights is None else {"sample_weight": weights},
+    )
+    try:
+        with context.propagate_callback_context(estimator):
+            context.call_on_fit_task_begin(**hook_args)
+            return _fit(estimator, X, y, task.train, fit_params)
+    finally:
+        context.call_on_fit_task_end(**hook_args)
+
+
+def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_score,
+             score_params=None):
     """The worker: fit one (candidate, split) and score it. Plain data in and out.
 
     Returns
@@ -247,7 +313,8 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
     result : dict
         ``candidate``, ``split``, ``test_scores`` (dict metric -> float, or None when the
         fit failed), ``train_scores``, ``fit_time``, ``score_time``, ``n_test_samples``,
-        ``error`` (formatted traceback or None) and ``estimator`` (when ``task.keep``).
+        ``error`` (formatted traceback or None), ``fit_failed`` (the error came from
+        ``fit``, not from scoring) and ``estimator`` (when ``task.keep``).
     """
     out = {
         "candidate": task.candidate,
@@ -258,28 +325,30 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
         "score_time": 0.0,
         "n_test_samples": len(task.test),
         "error": None,
+        "fit_failed": False,
         "estimator": None,
     }
     start = time.perf_counter()
     with _one_blas_thread():
         try:
-            if task.state is not None:
-                estimator = _continue(task.state, X, y, task, fit_params)
-            else:
-                estimator = clone(base).set_params(**task.params)
-                _fit(estimator, X, y, task.train, fit_params)
+            estimator = _fit_task(base, X, y, task, fit_params)
         except Exception:
             if error_score == "raise":
                 raise
             out["fit_time"] = time.perf_counter() - start
             out["error"] = traceback.format_exc()
+            out["fit_failed"] = True
             return out
         out["fit_time"] = time.perf_counter() - start
         start = time.perf_counter()
         try:
-            out["test_scores"] = _score(scorer, estimator, X, y, task.test)
+            out["test_scores"] = _score(
+                scorer, estimator, X, y, task.test, task.train, score_params
+            )
             if return_train_score:
-                out["train_scores"] = _score(scorer, estimator, X, y, task.train)
+                out["train_scores"] = _score(
+                    scorer, estimator, X, y, task.train, task.train, score_params
+                )
         except Exception:
             if error_score == "raise":
                 raise
@@ -291,11 +360,8 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
     return out
 
 
-def _run_batch(base, X, y, tasks, scorer, fit_params, return_train_score, error_score):
-    return [
-        run_task(base, X, y, t, scorer, fit_params, return_train_score, error_score)
-        for t in tasks
-    ]
+def _run_batch(base, X, y, tasks, *args):
+    return [run_task(base, X, y, t, *args) for t in tasks]
 
 
 # --------------------------------------------------------------------------- fork workers
@@ -512,6 +578,8 @@ class Engine:
         ``scorer(estimator, X, y)`` returning a float or a dict of floats.
     fit_params : dict
         Extra ``fit`` arguments (sliced per fold when they are per-sample arrays).
+    score_params : dict
+        Extra scorer arguments (``sample_weight``), sliced per fold like ``fit_params``.
     n_jobs : int or None
         As in joblib (None: the current ``joblib.parallel_config``).
     backend : str, joblib backend or None
@@ -536,6 +604,7 @@ class Engine:
         *,
         scorer,
         fit_params=None,
+        score_params=None,
         n_jobs=None,
         backend=None,
         pre_dispatch="2*n_jobs",
@@ -552,6 +621,7 @@ class Engine:
         self.X, self.y = X, y
         self.scorer = scorer
         self.fit_params = fit_params or {}
+        self.score_params = score_params or {}
         self.n_jobs = n_jobs
         self.backend = backend
         self.pre_dispatch = pre_dispatch
@@ -583,7 +653,7 @@ class Engine:
             and _fork_available()
             and _default_joblib_backend(self._parallel)
         ):
-            args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
+            args = self._task_args()
             payload = (self.base_estimator, self.X, self.y, args)
             self._pool = _ForkPool(self.n_workers, payload)
             try:
@@ -608,6 +678,11 @@ class Engine:
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
             self._tmpdir = None
+
+    def _task_args(self):
+        """The arguments of :func:`run_task` after ``(base, X, y, task)``."""
+        return (self.scorer, self.fit_params, self.return_train_score, self.error_score,
+                self.score_params)
 
     def _share_arrays(self):
         """Dump large NumPy X (and y) once to a file and memory-map it.
@@ -648,7 +723,7 @@ class Engine:
             with self:
                 yield from self.run(tasks)
             return
-        args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
+        args = self._task_args()
         base, X, y = self.base_estimator, self.X, self.y
         if self.n_workers == 1:
             # In-process: no pickling, results stream one by one.

@@ -128,6 +128,9 @@ class _BaseHalving(BaseSearchCV):
         "factor": [Interval(Real, 1, None, closed="neither")],
     }
 
+    #: each round is one sklearn callback subtask, as in sklearn's halving searches
+    _callback_round_name = "halving-iteration"
+
     def _store_space(self):
         return self.param_distributions
 
