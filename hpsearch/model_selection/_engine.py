@@ -249,7 +249,8 @@ def _continue(estimator, X, y, task, fit_params):
     """Continue training a fitted estimator: warm-start ``fit``, else ``partial_fit``."""
     if task.params:
         estimator.set_params(**task.params)
-        return _fit(estimator, X, y, task.train, fit_params)
+        _fit(estimator, X, y, task.train, fit_params)
+        return estimator
     # partial_fit: one call per unit of training
     X_train = _take_x(estimator, X, task.train, task.train)
     y_train = None if y is None else _take(y, task.train)
@@ -284,7 +285,8 @@ def _fit_task(base, X, y, task, fit_params):
     if task.params:
         estimator.set_params(**clone(task.params, safe=False))
     if task.callback_ctx is None:
-        return _fit(estimator, X, y, task.train, fit_params)
+        _fit(estimator, X, y, task.train, fit_params)  # (fit may not return self)
+        return estimator
     # sklearn's _fit_and_score with a callback context (sklearn.callback)
     context, caller = task.callback_ctx
     weights = _check_method_params(X, params=fit_params, indices=task.train).get(
@@ -299,7 +301,8 @@ def _fit_task(base, X, y, task, fit_params):
     try:
         with context.propagate_callback_context(estimator):
             context.call_on_fit_task_begin(**hook_args)
-            return _fit(estimator, X, y, task.train, fit_params)
+            _fit(estimator, X, y, task.train, fit_params)
+            return estimator
     finally:
         context.call_on_fit_task_end(**hook_args)
 

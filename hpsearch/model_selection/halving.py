@@ -422,11 +422,19 @@ return_train_score, progress, storage, study_name, resume, backend
         self.aggressive_elimination = aggressive_elimination
 
     def _candidates(self, max_resources):
-        from .space import as_space, grid_candidates, sample_candidates
+        from .space import (
+            as_space,
+            check_param_distributions,
+            check_param_grid,
+            grid_candidates,
+            sample_candidates,
+        )
 
-        space = as_space(self.param_distributions)
         if self.n_candidates == "grid":
-            return grid_candidates(space)
+            check_param_grid(self.param_distributions)
+            return grid_candidates(as_space(self.param_distributions))
+        check_param_distributions(self.param_distributions)
+        space = as_space(self.param_distributions)
         first = self._smallest() if self.min_resources in ("smallest", "exhaust") else (
             self.min_resources
         )
