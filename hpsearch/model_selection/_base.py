@@ -236,7 +236,7 @@ class _Evaluator:
         an estimator whose own parameters then count)."""
         if any(hasattr(v, "get_params") or k not in self.base_params
                for k, v in params.items()):  # (an unknown name raises here, as before)
-            fresh = clone(self.search.estimator).set_params(**params)
+            fresh = clone(self.search.estimator).set_params(**clone(params, safe=False))
             return seed_names(fresh.get_params(deep=True))
         return seed_names({**self.base_params, **params})
 
