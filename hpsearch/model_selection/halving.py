@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
 from ._base import BaseSearchCV
@@ -159,10 +160,13 @@ class _BaseHalving(BaseSearchCV):
         """What the budgets need from the data: the resource plan, n_samples, n_classes."""
         self._plan = resource_plan(self.estimator, self.resource, owner=type(self).__name__)
         self._n_samples_orig = _num_samples(X)
-        self._n_classes = (
-            len(np.unique(np.asarray(y))) if y is not None and is_classifier(self.estimator)
-            else None
-        )
+        self._n_classes = None
+        if y is not None and is_classifier(self.estimator):
+            # sklearn's order: a continuous target is "Unknown label type" first
+            check_classification_targets(np.asarray(y))
+            self._n_classes = len(np.unique(np.asarray(y)))
+        if self._plan.resource == "n_samples" and self._n_samples_orig == 0:
+            raise ValueError("min_resources_=0: you might have passed an empty dataset X.")
 
     # -- budgets -------------------------------------------------------------------
     def _resolve_max_resources(self):
@@ -172,8 +176,10 @@ class _BaseHalving(BaseSearchCV):
             return int(self._n_samples_orig)
         if self._plan.default_max is None:
             raise ValueError(
-                f"max_resources='auto' needs an integer value of {self._plan.param!r} on "
-                f"the estimator to use as the largest budget; pass max_resources=<int>."
+                "resource can only be 'n_samples' when max_resources='auto', unless "
+                f"the estimator has an integer value of it: max_resources='auto' needs "
+                f"an integer value of {self._plan.param!r} on the estimator to use as the "
+                "largest budget; pass max_resources=<int>."
             )
         return self._plan.default_max
 
@@ -264,16 +270,19 @@ class _BaseHalving(BaseSearchCV):
         return candidates
 
     # -- best row --------------------------------------------------------------------
-    def _final_rows(self, results):
+    @staticmethod
+    def _final_rows(results):
         """Rows eligible for ``best_index_``."""
         iters = np.asarray(results["iter"])
         return np.flatnonzero(iters == iters.max())
 
-    def _select_best_index(self, refit, refit_metric, results):
-        """The best row among the last round (as sklearn's halving), or ``refit(results)``."""
+    @classmethod
+    def _select_best_index(cls, refit, refit_metric, results):
+        """The best row among the last round (as sklearn's halving, also called on the
+        class: ``cls._select_best_index(None, None, results)``), or ``refit(results)``."""
         if callable(refit):
             return refit(results)
-        return best_row(results, refit_metric, self._final_rows(results))
+        return best_row(results, refit_metric or "score", cls._final_rows(results))
 
 
 class HalvingSearchCV(_BaseHalving):
@@ -565,7 +574,8 @@ return_train_score, progress, storage, study_name, resume, backend
         self.max_resources = max_resources
         self.factor = factor
 
-    def _final_rows(self, results):
+    @staticmethod
+    def _final_rows(results):
         n_resources = np.asarray(results["n_resources"])
         return np.flatnonzero(n_resources == n_resources.max())
 
