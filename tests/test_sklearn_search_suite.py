@@ -13,6 +13,12 @@ globals().update({k: v for k, v in _namespace.items() if not k.startswith("__")}
 global_random_seed = global_random_seed_fixture()
 
 #: test id (bare name: every parametrization) -> (category, reason)
-EXPECTED_FAILURES = {}
+EXPECTED_FAILURES = {
+    # the test compares the exact set of cv_results_ keys
+    "test_grid_search_cv_results": ("documented difference", "cv_results_ has hpsearch's extra 'error' column (a traceback per failed candidate)"),
+    "test_random_search_cv_results": ("documented difference", "cv_results_ has hpsearch's extra 'error' column (a traceback per failed candidate)"),
+    # compares hpsearch's GridSearchCV with a subclass of sklearn's private BaseSearchCV
+    "test_custom_run_search": ("documented difference", "cv_results_ has hpsearch's extra 'error' column (a traceback per failed candidate)"),
+}
 
 _expected = expected_failures(EXPECTED_FAILURES)
