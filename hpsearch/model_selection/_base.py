@@ -265,11 +265,31 @@ class _Evaluator:
         return resources
 
     def _train_indices(self, split, train, budget):
+        """The train rows of a budget: all, or ``n_samples`` of them drawn without
+        replacement (stratified by class for a classifier, so that every class keeps
+        its share of the subsample; the same draw for every candidate)."""
         n_samples = (budget or {}).get("n_samples")
         if n_samples is None or n_samples >= len(train):
             return train
         rng = np.random.default_rng(np.random.SeedSequence((self.seed, 2**31, split)))
+        labels = self._class_labels()
+        if labels is not None:
+            from sklearn.utils import resample
+
+            seed = int(rng.integers(2**31 - 1))
+            return np.sort(resample(train, replace=False, n_samples=int(n_samples),
+                                    stratify=labels[train], random_state=seed))
         return np.sort(rng.permutation(train)[: int(n_samples)])
+
+    def _class_labels(self):
+        """The 1-D target of a classifier (to stratify subsamples), else None."""
+        if not hasattr(self, "_labels"):
+            y = getattr(self.engine, "y", None)
+            self._labels = None
+            if y is not None and is_classifier(self.search.estimator):
+                y = np.asarray(y)
+                self._labels = y if y.ndim == 1 else None
+        return self._labels
 
     def _continuation(self, cid, split, budget):
         """(estimator, params, steps) to continue (cid, split), or None to refit."""

@@ -110,7 +110,7 @@ def resource_plan(estimator, resource, *, owner):
     if not isinstance(resource, str) or resource not in params:
         raise ValueError(
             f"Cannot use resource={resource} which is not supported by estimator "
-            f"{type(estimator).__name__}: the 'resource' parameter of {owner} must be "
+            f"{type(estimator).__name__}. The 'resource' parameter of {owner} must be "
             "'epochs', 'n_samples' or the name of an integer parameter of "
             f"{type(estimator).__name__}. Got {resource!r} instead."
         )
