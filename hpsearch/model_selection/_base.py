@@ -68,13 +68,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
+from joblib.logger import short_format_time
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state, indexable
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import _check_method_params
-from joblib.logger import short_format_time
 
 from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
 from ._results import format_results, metric_names, results_frame, row_error
@@ -634,6 +634,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         Anything :func:`hpsearch.model_selection.split.make_cv` accepts (5-fold by
         default, stratified for classifiers).
     verbose : int, default=0
+        As in sklearn: 1 prints the number of fits, 2 a ``[CV k/n] END`` line per fit
+        (printed as each fit returns, also from worker processes), 3 with its scores.
     pre_dispatch : int or str, default="2*n_jobs"
     random_state : int, RandomState or None, default=None
         Master seed of the per-fit seeds (see the module docstring). None draws a fresh
@@ -807,7 +809,11 @@ class BaseSearchCV(_SkBaseSearchCV):
         groups : array-like of shape (n_samples,), default=None
             Group labels for group splitters.
         **fit_params : dict
-            Passed to the estimator's ``fit`` (per-sample arrays are split with the folds).
+            Passed to the estimator's ``fit`` (per-sample arrays are split with the folds);
+            ``sample_weight`` also weights the test scores when the scorer accepts it (as
+            sklearn >= 1.7). With ``sklearn.set_config(enable_metadata_routing=True)``,
+            every parameter (``groups`` included) goes where the estimator, the scorer and
+            the splitter request it (sklearn's ``process_routing``).
 
         Returns
         -------
