@@ -19,17 +19,14 @@ import sys
 import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sklearn
 
 import hpsearch
-from hpsearch.model_selection.halving import HalvingSearchCV
 
 __all__ = [
     "CATEGORIES",
-    "HalvingGridSearchCV",
-    "HalvingRandomSearchCV",
+    "REPLACEMENTS",
     "SKLEARN_DIR",
     "expected_failures",
     "load_suite",
@@ -45,77 +42,12 @@ CATEGORIES = (
 )
 
 
-class _HalvingAdapter(HalvingSearchCV):
-    """hpsearch's :class:`HalvingSearchCV` with scikit-learn's halving defaults
-    (``resource="n_samples"``, ``return_train_score=True``, ``cv=5``)."""
-
-    # hpsearch-only parameters keep their defaults
-    progress = None
-    storage = None
-    study_name = None
-    resume = False
-    backend = None
-    pre_dispatch = "2*n_jobs"
-
-    _parameter_constraints: dict = {
-        key: value
-        for key, value in HalvingSearchCV._parameter_constraints.items()
-        if key not in ("param_distributions", "n_candidates", "progress", "storage",
-                       "study_name", "resume", "backend", "pre_dispatch")
-    }
-
-    def _init(self, estimator, kwargs):
-        self.estimator = estimator
-        for name, value in kwargs.items():
-            setattr(self, name, value)
-
-
-class HalvingGridSearchCV(_HalvingAdapter):
-    """``sklearn.model_selection.HalvingGridSearchCV``'s signature on hpsearch."""
-
-    _parameter_constraints: dict = {
-        **_HalvingAdapter._parameter_constraints,
-        "param_grid": [dict, list],
-    }
-    n_candidates = "grid"
-
-    def __init__(self, estimator, param_grid, *, factor=3, resource="n_samples",
-                 max_resources="auto", min_resources="exhaust",
-                 aggressive_elimination=False, cv=5, scoring=None, refit=True,
-                 error_score=np.nan, return_train_score=True, random_state=None,
-                 n_jobs=None, verbose=0):
-        self._init(estimator, {k: v for k, v in locals().items()
-                               if k not in ("self", "estimator", "__class__")})
-
-    @property
-    def param_distributions(self):
-        return self.param_grid
-
-
-class HalvingRandomSearchCV(_HalvingAdapter):
-    """``sklearn.model_selection.HalvingRandomSearchCV``'s signature on hpsearch."""
-
-    _parameter_constraints: dict = {
-        **_HalvingAdapter._parameter_constraints,
-        "param_distributions": [dict, list],
-        "n_candidates": HalvingSearchCV._parameter_constraints["n_candidates"],
-    }
-
-    def __init__(self, estimator, param_distributions, *, n_candidates="exhaust",
-                 factor=3, resource="n_samples", max_resources="auto",
-                 min_resources="smallest", aggressive_elimination=False, cv=5,
-                 scoring=None, refit=True, error_score=np.nan, return_train_score=True,
-                 random_state=None, n_jobs=None, verbose=0):
-        self._init(estimator, {k: v for k, v in locals().items()
-                               if k not in ("self", "estimator", "__class__")})
-
-
 #: scikit-learn's public class name -> hpsearch's class.
 REPLACEMENTS = {
     "GridSearchCV": hpsearch.GridSearchCV,
-    "RandomizedSearchCV": hpsearch.RandomSearchCV,
-    "HalvingGridSearchCV": HalvingGridSearchCV,
-    "HalvingRandomSearchCV": HalvingRandomSearchCV,
+    "RandomizedSearchCV": hpsearch.RandomizedSearchCV,  # (RandomSearchCV)
+    "HalvingGridSearchCV": hpsearch.HalvingGridSearchCV,
+    "HalvingRandomSearchCV": hpsearch.HalvingRandomSearchCV,
     "MLPClassifier": hpsearch.MLPClassifier,
     "MLPRegressor": hpsearch.MLPRegressor,
 }

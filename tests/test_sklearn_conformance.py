@@ -6,7 +6,7 @@ sklearn's ``tests/test_common.py`` runs ``parametrize_with_checks`` on
 ``sklearn/utils/_test_common/instance_generator.py`` (``INIT_PARAMS``: Ridge,
 LogisticRegression and both in a PCA pipeline, ``cv=2``, ``error_score="raise"``) with
 its expected failures (``PER_ESTIMATOR_XFAIL_CHECKS``). Here the same configurations,
-read from the installed scikit-learn, build hpsearch's five searches:
+read from the installed scikit-learn, build hpsearch's searches:
 
 ========================= ==============================================================
 hpsearch                  configurations of
@@ -15,6 +15,8 @@ hpsearch                  configurations of
 ``RandomSearchCV``        ``RandomizedSearchCV``
 ``HalvingSearchCV``       ``HalvingRandomSearchCV``, with ``resource="n_samples"``
                           (sklearn's halving resource; hpsearch's default is epochs)
+``HalvingGridSearchCV``   ``HalvingGridSearchCV`` (hpsearch's class with sklearn's
+                          signature)
 ``HyperbandSearchCV``     ``HalvingRandomSearchCV``, ``resource="n_samples"``
 ``OptunaSearchCV``        ``RandomizedSearchCV`` (lists become categorical choices),
                           ``n_trials=2``
@@ -32,6 +34,7 @@ from scipy.linalg import LinAlgWarning
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+from sklearn.model_selection import HalvingGridSearchCV as SkHalvingGridSearchCV
 from sklearn.model_selection import HalvingRandomSearchCV as SkHalvingRandomSearchCV
 from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
 from sklearn.utils._test_common.instance_generator import (
@@ -42,6 +45,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hpsearch import (
     GridSearchCV,
+    HalvingGridSearchCV,
     HalvingSearchCV,
     HyperbandSearchCV,
     OptunaSearchCV,
@@ -54,6 +58,7 @@ SEARCHES = {
     GridSearchCV: (SkGridSearchCV, {}),
     RandomSearchCV: (SkRandomizedSearchCV, {}),
     HalvingSearchCV: (SkHalvingRandomSearchCV, {"resource": "n_samples"}),
+    HalvingGridSearchCV: (SkHalvingGridSearchCV, {}),
     HyperbandSearchCV: (SkHalvingRandomSearchCV, {"resource": "n_samples"}),
     OptunaSearchCV: (SkRandomizedSearchCV, {"n_trials": 2}),
 }

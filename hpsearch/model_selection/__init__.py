@@ -15,9 +15,12 @@ _EXPORTS = {
     "check_n_splits": "split",
     "GridSearchCV": "grid",
     "RandomSearchCV": "random",
+    "RandomizedSearchCV": "random",
     "OptunaSearchCV": "bayes",
     "HalvingSearchCV": "halving",
     "HyperbandSearchCV": "halving",
+    "HalvingGridSearchCV": "halving",
+    "HalvingRandomSearchCV": "halving",
 }
 
 __all__ = sorted(_EXPORTS) + ["space"]

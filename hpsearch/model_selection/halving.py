@@ -34,7 +34,12 @@ from ._halving_schedule import (
     smallest_resources,
 )
 
-__all__ = ["HalvingSearchCV", "HyperbandSearchCV"]
+__all__ = [
+    "HalvingGridSearchCV",
+    "HalvingRandomSearchCV",
+    "HalvingSearchCV",
+    "HyperbandSearchCV",
+]
 
 
 def top_k(scores, k):
@@ -610,3 +615,153 @@ return_train_score, progress, storage, study_name, resume, backend
                 evaluate, candidates, bracket.n_resources, n_rounds[1:], {"bracket": bracket.s}
             )
         self.n_iterations_ = len(self.n_resources_)
+
+
+class HalvingGridSearchCV(HalvingSearchCV):
+    """scikit-learn's ``HalvingGridSearchCV``: :class:`HalvingSearchCV` over every
+    candidate of a grid, with sklearn's signature and defaults.
+
+    ``resource="n_samples"``, ``min_resources="exhaust"``, ``cv=5`` and
+    ``return_train_score=True`` as in sklearn; ``resource="epochs"`` continues training
+    as :class:`HalvingSearchCV` does. Same attributes as :class:`HalvingSearchCV`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_grid : dict or list of dicts
+        As :class:`~hpsearch.model_selection.grid.GridSearchCV`'s.
+    factor, resource, max_resources, min_resources, aggressive_elimination, cv, scoring, \
+refit, error_score, return_train_score, random_state, n_jobs, verbose
+        As in sklearn (see :class:`HalvingSearchCV` for ``resource``).
+    pre_dispatch, progress, storage, study_name, resume, backend
+        hpsearch's common search parameters (see ``BaseSearchCV``).
+    """
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in HalvingSearchCV._parameter_constraints.items()
+           if k not in ("param_distributions", "n_candidates")},
+        "param_grid": [dict, list],
+    }
+    #: every candidate of the grid
+    n_candidates = "grid"
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        factor=3,
+        resource="n_samples",
+        max_resources="auto",
+        min_resources="exhaust",
+        aggressive_elimination=False,
+        cv=5,
+        scoring=None,
+        refit=True,
+        error_score=np.nan,
+        return_train_score=True,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.factor = factor
+        self.resource = resource
+        self.max_resources = max_resources
+        self.min_resources = min_resources
+        self.aggressive_elimination = aggressive_elimination
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.error_score = error_score
+        self.return_train_score = return_train_score
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.pre_dispatch = pre_dispatch
+        self.progress = progress
+        self.storage = storage
+        self.study_name = study_name
+        self.resume = resume
+        self.backend = backend
+
+    @property
+    def param_distributions(self):
+        """The grid (what :class:`HalvingSearchCV` searches)."""
+        return self.param_grid
+
+
+class HalvingRandomSearchCV(HalvingSearchCV):
+    """scikit-learn's ``HalvingRandomSearchCV``: :class:`HalvingSearchCV` with sklearn's
+    signature and defaults (``resource="n_samples"``, ``cv=5``,
+    ``return_train_score=True``).
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_distributions : dict or list of dicts
+    n_candidates, factor, resource, max_resources, min_resources, \
+aggressive_elimination, cv, scoring, refit, error_score, return_train_score, \
+random_state, n_jobs, verbose
+        As in sklearn (see :class:`HalvingSearchCV`).
+    pre_dispatch, progress, storage, study_name, resume, backend
+        hpsearch's common search parameters (see ``BaseSearchCV``).
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_candidates="exhaust",
+        factor=3,
+        resource="n_samples",
+        max_resources="auto",
+        min_resources="smallest",
+        aggressive_elimination=False,
+        cv=5,
+        scoring=None,
+        refit=True,
+        error_score=np.nan,
+        return_train_score=True,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        super().__init__(
+            estimator,
+            param_distributions,
+            n_candidates=n_candidates,
+            resource=resource,
+            min_resources=min_resources,
+            max_resources=max_resources,
+            factor=factor,
+            aggressive_elimination=aggressive_elimination,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            progress=progress,
+            storage=storage,
+            study_name=study_name,
+            resume=resume,
+            backend=backend,
+        )

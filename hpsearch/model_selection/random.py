@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval
 from ._base import BaseSearchCV
 from .space import as_space, check_param_distributions, sample_candidates
 
-__all__ = ["RandomSearchCV", "random_candidate_list"]
+__all__ = ["RandomSearchCV", "RandomizedSearchCV", "random_candidate_list"]
 
 
 def random_candidate_list(param_distributions, n_iter, random_state):
@@ -93,3 +93,8 @@ class RandomSearchCV(BaseSearchCV):
     def _run_search(self, evaluate):
         evaluate(random_candidate_list(self.param_distributions, self.n_iter,
                                        self.random_state))
+
+
+#: scikit-learn's name, so that ``from hpsearch import RandomizedSearchCV`` replaces
+#: ``from sklearn.model_selection import RandomizedSearchCV``.
+RandomizedSearchCV = RandomSearchCV
