@@ -70,3 +70,25 @@ def test_grid_estimator_values_are_never_fitted(iris):
                           {"clf": [clf], "clf__C": [0.5]}, cv=3).fit(X, y)
     assert clf.C == 1.0 and not hasattr(clf, "coef_")
     assert search.best_estimator_.named_steps["clf"].C == 0.5
+
+
+@pytest.mark.slow
+def test_sklearn_callbacks_reach_the_parent_with_parallel_workers():
+    """With callbacks, n_jobs=2 runs through joblib (not fork workers), so the hooks the
+    workers call reach the callbacks, as with n_jobs=1."""
+    from sklearn.callback.tests._utils import (
+        MaxIterEstimator,
+        RecordingAutoPropagatedCallback,
+    )
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=60, random_state=0)
+    counts = []
+    for n_jobs in (1, 2):
+        callback = RecordingAutoPropagatedCallback()
+        search = GridSearchCV(MaxIterEstimator(), {"max_iter": [1, 2, 3]}, cv=2,
+                              scoring="r2", n_jobs=n_jobs).set_callbacks(callback)
+        search.fit(X, y)
+        counts.append(callback.count_hooks("on_fit_task_end"))
+    assert counts[0] == counts[1] > 0
+    assert search.backend_.startswith("joblib:")

@@ -877,7 +877,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             fit_params=fit_params,
             score_params=routed.scorer.score,
             n_jobs=self.n_jobs,
-            backend=self.backend,
+            backend=self._engine_backend(root_ctx),
             pre_dispatch=self.pre_dispatch,
             return_train_score=self.return_train_score,
             error_score=self.error_score,
@@ -938,6 +938,17 @@ class BaseSearchCV(_SkBaseSearchCV):
         return root.call_on_fit_task_begin(
             estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
         )
+
+    def _engine_backend(self, root_ctx):
+        """``backend`` for the engine: with sklearn callbacks, joblib's loky instead of
+        hpsearch's fork workers where those would run (the hooks called in the workers
+        reach the callbacks through joblib, as in sklearn's own searches)."""
+        if root_ctx is None or self.backend is not None:
+            return self.backend
+        from joblib.parallel import get_active_backend
+
+        backend, _ = get_active_backend()
+        return "loky" if type(backend).__name__ == "LokyBackend" else None
 
     def _search_callback_context(self, root_ctx):
         """The ``"search"`` subtask (begun) under which the evaluations hang, or None."""
