@@ -505,7 +505,10 @@ class _Evaluator:
         when every fit of the search failed, else a warning for each ``evaluate`` call
         whose fits all failed (e.g. one Optuna trial)."""
         n_fits = self.n_fits
-        if n_fits and len(self.errors) == n_fits:
+        resumed_ok = any(
+            score is not None for row in self.rows for score in row["test_scores"]
+        )  # (rows found in the store on resume)
+        if n_fits and len(self.errors) == n_fits and not resumed_ok:
             raise ValueError(fit_failure_message(self.errors, n_fits, None))
         for errors, n in self.all_failed_calls:
             message = fit_failure_message(errors, n, self.search.error_score, False)
