@@ -30,6 +30,7 @@ Run with the other conformance modules: ``tests/test_sklearn_*_suite.py``.
 import warnings
 
 import pytest
+from _sklearn_suite import require_sklearn_series
 from scipy.linalg import LinAlgWarning
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -37,10 +38,6 @@ from sklearn.model_selection import GridSearchCV as SkGridSearchCV
 from sklearn.model_selection import HalvingGridSearchCV as SkHalvingGridSearchCV
 from sklearn.model_selection import HalvingRandomSearchCV as SkHalvingRandomSearchCV
 from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
-from sklearn.utils._test_common.instance_generator import (
-    INIT_PARAMS,
-    PER_ESTIMATOR_XFAIL_CHECKS,
-)
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hpsearch import (
@@ -50,6 +47,13 @@ from hpsearch import (
     HyperbandSearchCV,
     OptunaSearchCV,
     RandomSearchCV,
+)
+
+require_sklearn_series()  # sklearn's configurations and expected failures of that series
+
+from sklearn.utils._test_common.instance_generator import (  # noqa: E402
+    INIT_PARAMS,
+    PER_ESTIMATOR_XFAIL_CHECKS,
 )
 
 #: hpsearch class -> (sklearn class whose configurations and expected failures it
