@@ -92,3 +92,22 @@ def test_sklearn_callbacks_reach_the_parent_with_parallel_workers():
         counts.append(callback.count_hooks("on_fit_task_end"))
     assert counts[0] == counts[1] > 0
     assert search.backend_.startswith("joblib:")
+
+
+def test_anything_with_rvs_is_a_distribution(iris):
+    """sklearn's ParameterSampler accepts any object with ``rvs`` (an unfrozen
+    scipy.stats distribution, a custom sampler)."""
+    from scipy.stats import expon
+
+    from hpsearch import RandomSearchCV
+
+    class Sampler:
+        def rvs(self, random_state=None):
+            return 1e-4 * (1 + random_state.rand())
+
+    X, y = iris
+    search = RandomSearchCV(LogisticRegression(max_iter=300),
+                            {"C": expon, "tol": Sampler()}, n_iter=2, cv=3,
+                            random_state=0).fit(X, y)
+    assert all(1e-4 <= p["tol"] <= 2e-4 and p["C"] > 0
+               for p in search.cv_results_["params"])
