@@ -26,6 +26,7 @@ _EXPORTS = {
     # searches
     "GridSearchCV": "hpsearch.model_selection.grid",
     "RandomSearchCV": "hpsearch.model_selection.random",
+    "RandomizedSearchCV": "hpsearch.model_selection.random",
     "OptunaSearchCV": "hpsearch.model_selection.bayes",
     "HalvingSearchCV": "hpsearch.model_selection.halving",
     "HyperbandSearchCV": "hpsearch.model_selection.halving",
@@ -33,6 +34,8 @@ _EXPORTS = {
     # the lecture's recipe (issue 12)
     "diagnose": "hpsearch.diagnostics",
     "Diagnosis": "hpsearch.diagnostics",
+    "HalvingGridSearchCV": "hpsearch.model_selection.halving",
+    "HalvingRandomSearchCV": "hpsearch.model_selection.halving",
 }
 
 __all__ = sorted(_EXPORTS) + ["space", "model_selection"]

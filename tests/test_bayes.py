@@ -233,8 +233,8 @@ def test_default_rungs_and_waves():
          "The 'timeout' parameter of OptunaSearchCV must be None or a float in the range "
          "(0.0, inf). Got -1 instead."),
         (DecisionTreeClassifier(), dict(pruner="median"),
-         "The 'resource' parameter of OptunaSearchCV is 'epochs', which needs an estimator "
-         "with a 'max_iter' parameter"),
+         "The 'pruner' parameter of OptunaSearchCV needs an estimator with an integer "
+         "'max_iter' parameter"),
         (RidgeClassifier(), dict(pruner="median"),
          "The 'pruner' parameter of OptunaSearchCV needs an estimator that continues "
          "training (warm_start or partial_fit) with an integer 'max_iter'; RidgeClassifier "

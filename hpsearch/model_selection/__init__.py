@@ -15,6 +15,7 @@ _EXPORTS = {
     "check_n_splits": "split",
     "GridSearchCV": "grid",
     "RandomSearchCV": "random",
+    "RandomizedSearchCV": "random",
     "OptunaSearchCV": "bayes",
     "HalvingSearchCV": "halving",
     "HyperbandSearchCV": "halving",
@@ -23,6 +24,8 @@ _EXPORTS = {
     "one_standard_error": "stats",
     "not_significantly_worse": "stats",
     "nested_cross_validate": "nested",
+    "HalvingGridSearchCV": "halving",
+    "HalvingRandomSearchCV": "halving",
 }
 
 __all__ = sorted(_EXPORTS) + ["space"]

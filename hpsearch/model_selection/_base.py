@@ -63,9 +63,12 @@ import numbers
 import sys
 import time
 import warnings
+from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
+from joblib.logger import short_format_time
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
@@ -94,6 +97,66 @@ def _n_splits(cv, X, y, groups):
     from .split import check_n_splits
 
     return check_n_splits(cv, X, y, groups)
+
+
+def fit_failure_message(errors, n_fits, error_score, all_failed=None):
+    """scikit-learn's text about failed fits (``_warn_or_raise_about_fit_failures``):
+    how many of ``n_fits`` failed and each distinct traceback with its count.
+
+    Parameters
+    ----------
+    errors : list of str
+        The traceback of every failed fit.
+    n_fits : int
+    error_score : float or "raise"
+    all_failed : bool or None, default=None
+        The "All the N fits failed" text; None: when every fit failed.
+
+    Returns
+    -------
+    message : str
+        "All the N fits failed. ..." when every fit failed, else "K fits failed out of
+        a total of N. ...".
+    """
+    delimiter = "-" * 80 + "\n"
+    summary = "\n".join(
+        f"{delimiter}{n} fits failed with the following error:\n{error}"
+        for error, n in Counter(errors).items()
+    )
+    if all_failed is None:
+        all_failed = len(errors) == n_fits
+    if all_failed:
+        return (
+            f"\nAll the {n_fits} fits failed.\n"
+            "It is very likely that your model is misconfigured.\n"
+            "You can try to debug the error by setting error_score='raise'.\n\n"
+            f"Below are more details about the failures:\n{summary}"
+        )
+    return (
+        f"\n{len(errors)} fits failed out of a total of {n_fits}.\n"
+        "The score on these train-test partitions for these parameters"
+        f" will be set to {error_score}.\n"
+        "If these failures are not expected, you can try to debug them "
+        "by setting error_score='raise'.\n\n"
+        f"Below are more details about the failures:\n{summary}"
+    )
+
+
+def _callback_management(search):
+    """sklearn's callback lifecycle around ``fit`` (teardown of the callbacks set with
+    ``set_callbacks``, even when ``fit`` fails); nothing on a scikit-learn without
+    ``sklearn.callback``."""
+    try:
+        from sklearn.callback._callback_support import callback_management_context
+    except ImportError:  # scikit-learn < 1.9
+        return nullcontext()
+    return callback_management_context(search)
+
+
+def _callback_metadata(fit_params):
+    """The ``metadata`` sklearn hands to callback hooks: the ``sample_weight``, if any."""
+    weights = (fit_params or {}).get("sample_weight")
+    return None if weights is None else {"sample_weight": weights}
 
 
 def _stable(value):
@@ -173,6 +236,10 @@ class _Evaluator:
         self.candidate_ids = {}
         self.states = {}  # (candidate id, split) -> (fitted estimator, budget)
         self.n_failed = 0
+        self.errors = []  # tracebacks of every failed fit of this search
+        self.all_failed_calls = []  # (errors, n_fits) of calls where every fit failed
+        self.callback_ctx = None  # sklearn callback context of the search task
+        self.n_evaluations = 0  # (candidate, split) callback contexts handed out
         self.n_fits = 0
         self.n_submitted = 0  # fits handed to the engine
         self.n_planned = None  # fits still planned (the bar's total), None: grow per call
@@ -193,7 +260,7 @@ class _Evaluator:
         an estimator whose own parameters then count)."""
         if any(hasattr(v, "get_params") or k not in self.base_params
                for k, v in params.items()):  # (an unknown name raises here, as before)
-            fresh = clone(self.search.estimator).set_params(**params)
+            fresh = clone(self.search.estimator).set_params(**clone(params, safe=False))
             return seed_names(fresh.get_params(deep=True))
         return seed_names({**self.base_params, **params})
 
@@ -222,11 +289,31 @@ class _Evaluator:
         return resources
 
     def _train_indices(self, split, train, budget):
+        """The train rows of a budget: all, or ``n_samples`` of them drawn without
+        replacement (stratified by class for a classifier, so that every class keeps
+        its share of the subsample; the same draw for every candidate)."""
         n_samples = (budget or {}).get("n_samples")
         if n_samples is None or n_samples >= len(train):
             return train
         rng = np.random.default_rng(np.random.SeedSequence((self.seed, 2**31, split)))
+        labels = self._class_labels()
+        if labels is not None:
+            from sklearn.utils import resample
+
+            seed = int(rng.integers(2**31 - 1))
+            return np.sort(resample(train, replace=False, n_samples=int(n_samples),
+                                    stratify=labels[train], random_state=seed))
         return np.sort(rng.permutation(train)[: int(n_samples)])
+
+    def _class_labels(self):
+        """The 1-D target of a classifier (to stratify subsamples), else None."""
+        if not hasattr(self, "_labels"):
+            y = getattr(self.engine, "y", None)
+            self._labels = None
+            if y is not None and is_classifier(self.search.estimator):
+                y = np.asarray(y)
+                self._labels = y if y.ndim == 1 else None
+        return self._labels
 
     def _continuation(self, cid, split, budget):
         """(estimator, params, steps) to continue (cid, split), or None to refit."""
@@ -276,6 +363,7 @@ class _Evaluator:
         first_row = len(self.rows)
         self.store.declare(candidate_params)
         new_rows, tasks = [], []
+        round_ctx = self._round_context(n * n_splits)
         n_found = 0  # rows found in the store (resume): planned fits not to be done
         for i, (params, budget) in enumerate(zip(candidate_params, budgets)):
             cid, candidate_key, row_key = self._keys(params, budget)
@@ -297,6 +385,7 @@ class _Evaluator:
                 "score_time": [0.0] * n_splits,
                 "n_test_samples": [0] * n_splits,
                 "error": [None] * n_splits,
+                "fit_failed": [False] * n_splits,
                 "pending": n_splits,
             }
             new_rows.append(row)
@@ -314,6 +403,7 @@ class _Evaluator:
                     seeds = seeds_for(names, task_seed(self.seed, cid, split))
                     task = Task(i, split, {**params, **overrides, **seeds}, train, test,
                                 keep=keep)
+                task.callback_ctx = self._task_context(round_ctx)
                 tasks.append(task)
         if search.verbose > 0 and tasks:
             print(
@@ -326,6 +416,7 @@ class _Evaluator:
             i = out["candidate"]
             row = new_rows[i]
             self._collect(row, out, keep)
+            self._print_fit(row, out, n)
             if row["pending"] == 0:  # all splits in: record the candidate at once
                 row.pop("pending")
                 fresh.append(row)
@@ -339,6 +430,8 @@ class _Evaluator:
         for key, values in self.more_results.items():
             values.extend([None] * (len(self.rows) - len(values)))
         self._warn_failures(fresh)
+        if round_ctx is not None:
+            round_ctx.call_on_fit_task_end(estimator=search)
         split_scores = self._split_scores(new_rows)
         return Evaluation(
             params=candidate_params,
@@ -373,6 +466,14 @@ class _Evaluator:
         for key in ("test_scores", "train_scores", "fit_time", "score_time",
                     "n_test_samples", "error"):
             row[key][split] = out[key]
+        row["fit_failed"][split] = out.get("fit_failed", out["error"] is not None)
+        if out["error"] is not None and not row["fit_failed"][split]:
+            warnings.warn(
+                "Scoring failed. The score on this train-test partition for these "
+                f"parameters will be set to {self.search.error_score}. Details: \n"
+                f"{out['error']}",
+                UserWarning,
+            )
         row["pending"] -= 1
         self.n_fits += 1
         if keep:
@@ -409,17 +510,102 @@ class _Evaluator:
         self.store.record(row, row["candidate_key"], value=score, trial=trial)
 
     def _warn_failures(self, rows):
-        errors = [e for r in rows for e in r["error"] if e is not None]
+        """sklearn's FitFailedWarning for the failed fits of one ``evaluate`` call (the
+        tracebacks stay in ``cv_results_['error']``). A call where every fit failed is
+        kept for :meth:`check_failures` at the end of ``fit``."""
+        errors = [
+            e for r in rows for e, fit in zip(r["error"], r["fit_failed"]) if fit
+        ]
+        n_fits = sum(len(r["error"]) for r in rows)
+        self.errors.extend(errors)
         if not errors:
             return
-        n_fits = sum(len(r["error"]) for r in rows)
-        warnings.warn(
-            f"\n{len(errors)} fits failed out of a total of {n_fits}.\n"
-            f"The score on these train-test partitions for these parameters will be set "
-            f"to {self.search.error_score}.\nThe tracebacks are kept in "
-            f"cv_results_['error'].\nThe first one:\n{errors[0]}",
-            FitFailedWarning,
+        if len(errors) == n_fits:
+            self.all_failed_calls.append((errors, n_fits))
+            return
+        message = fit_failure_message(errors, n_fits, self.search.error_score)
+        warnings.warn(message, FitFailedWarning)
+
+    def check_failures(self):
+        """At the end of ``fit``: sklearn's ``ValueError("All the N fits failed. ...")``
+        when every fit of the search failed, else a warning for each ``evaluate`` call
+        whose fits all failed (e.g. one Optuna trial)."""
+        n_fits = self.n_fits
+        resumed_ok = any(
+            score is not None for row in self.rows for score in row["test_scores"]
+        )  # (rows found in the store on resume)
+        if n_fits and len(self.errors) == n_fits and not resumed_ok:
+            raise ValueError(fit_failure_message(self.errors, n_fits, None))
+        for errors, n in self.all_failed_calls:
+            message = fit_failure_message(errors, n, self.search.error_score, False)
+            warnings.warn(message, FitFailedWarning)
+
+    # -- sklearn callbacks (sklearn.callback) -------------------------------------------
+    def _round_context(self, n_evaluations):
+        """A callback subcontext for this ``evaluate`` call when the strategy names its
+        rounds (halving's ``"halving-iteration"``), else None (evaluations hang from the
+        search task directly)."""
+        name = self.search._callback_round_name
+        if self.callback_ctx is None or name is None:
+            return None
+        self.n_evaluations = 0
+        return self.callback_ctx.subcontext(
+            task_name=name, max_subtasks=n_evaluations, sequential_subtasks=False
+        ).call_on_fit_task_begin(estimator=self.search)
+
+    def _task_context(self, round_ctx):
+        """``(context, search)`` of one (candidate, split) evaluation, or None."""
+        if self.callback_ctx is None:
+            return None
+        parent = round_ctx if round_ctx is not None else self.callback_ctx
+        context = parent.subcontext(
+            task_name="candidate-split-evaluation", task_id=self.n_evaluations
         )
+        self.n_evaluations += 1
+        return context, self.search
+
+    # -- verbose ---------------------------------------------------------------------
+    def _print_fit(self, row, out, n_candidates):
+        """sklearn's per-fit ``[CV k/n] END ...`` line (``verbose > 1``; scores with
+        ``verbose > 2``; candidate progress with ``verbose > 9``), printed as each fit
+        comes back."""
+        verbose = self.search.verbose
+        if verbose <= 1:
+            return
+        progress = f" {out['split'] + 1}/{len(self.splits)}"
+        if verbose > 9:
+            progress += f"; {out['candidate'] + 1}/{n_candidates}"
+        params = row["params"]
+        result = ", ".join(f"{k}={params[k]}" for k in sorted(params))
+        result += ";" if result else ""
+        if verbose > 2:
+            result += self._score_text(out)
+        total = out["fit_time"] + out["score_time"]
+        result += f" total time={short_format_time(total)}"
+        end = f"[CV{progress}] END "
+        print(end + "." * (80 - len(end) - len(result)) + result)
+
+    def _score_text(self, out):
+        error = self.search._error_value()
+        test = out["test_scores"]
+        train = out["train_scores"]
+        names = list(test) if test else self.scorer_names
+        if test is None:
+            test = dict.fromkeys(names, error)
+            train = dict(test)
+        with_train = self.search.return_train_score
+        if names == ["score"] and not isinstance(self.search.scoring, (list, tuple,
+                                                                       set, dict)):
+            if with_train:
+                return f", score=(train={train['score']:.3f}, test={test['score']:.3f})"
+            return f", score={test['score']:.3f}"
+        text = ""
+        for name in sorted(names):
+            text += f" {name}: ("
+            if with_train:
+                text += f"train={train[name]:.3f}, "
+            text += f"test={test[name]:.3f})"
+        return text
 
     @property
     def scorer_names(self):
@@ -477,6 +663,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         Anything :func:`hpsearch.model_selection.split.make_cv` accepts (5-fold by
         default, stratified for classifiers).
     verbose : int, default=0
+        As in sklearn: 1 prints the number of fits, 2 a ``[CV k/n] END`` line per fit
+        (printed as each fit returns, also from worker processes), 3 with its scores.
     pre_dispatch : int or str, default="2*n_jobs"
     random_state : int, RandomState or None, default=None
         Master seed of the per-fit seeds (see the module docstring). None draws a fresh
@@ -682,15 +870,35 @@ class BaseSearchCV(_SkBaseSearchCV):
         groups : array-like of shape (n_samples,), default=None
             Group labels for group splitters.
         **fit_params : dict
-            Passed to the estimator's ``fit`` (per-sample arrays are split with the folds).
+            Passed to the estimator's ``fit`` (per-sample arrays are split with the folds);
+            ``sample_weight`` also weights the test scores when the scorer accepts it (as
+            sklearn >= 1.7). With ``sklearn.set_config(enable_metadata_routing=True)``,
+            every parameter (``groups`` included) goes where the estimator, the scorer and
+            the splitter request it (sklearn's ``process_routing``).
 
         Returns
         -------
         self : object
         """
+        self._validate_params()
+        with _callback_management(self):
+            self._fit(X, y, groups, fit_params)
+        return self
+
+    def _routed_params(self, X, groups, fit_params):
+        """sklearn's routing of ``fit``'s parameters: with metadata routing enabled
+        (``sklearn.set_config(enable_metadata_routing=True)``) as the estimator, scorer
+        and splitter request them (``process_routing``); otherwise ``groups`` to the
+        splitter, the rest to ``estimator.fit`` and ``sample_weight`` also to the scorer
+        when it accepts one (sklearn >= 1.7), so test scores are weighted."""
+        params = _check_method_params(X, params=fit_params)
+        if groups is not None:
+            params["groups"] = groups
+        return self._get_routed_params_for_fit(params)
+
+    def _fit(self, X, y, groups, fit_params):
         from .store import TrialStore
 
-        self._validate_params()
         if "sample_index" in fit_params:  # issue 11: every fit failed, then the refit ran
             raise ValueError(
                 "The 'sample_index' fit parameter cannot be passed to a search: the search "
@@ -699,12 +907,20 @@ class BaseSearchCV(_SkBaseSearchCV):
             )
         scorers, _ = self._get_scorers()
         X, y, groups = indexable(X, y, groups)
-        fit_params = _check_method_params(X, params=fit_params)
+        routed = self._routed_params(X, groups, fit_params)
+        fit_params = routed.estimator.fit
+        groups = routed.splitter.split.get("groups")
+        root_ctx = self._root_callback_context(X, y, fit_params)
         cv = _make_cv(self.cv, y, is_classifier(self.estimator))
         self.n_splits_ = _n_splits(cv, X, y, groups)
         splits = [
             (np.asarray(train), np.asarray(test)) for train, test in cv.split(X, y, groups)
         ]
+        if not splits:
+            raise ValueError(
+                "No fits were performed. Was the CV iterator empty? Were there no "
+                "candidates?"
+            )
         if len(splits) != self.n_splits_:
             raise ValueError(
                 f"cv.split and cv.get_n_splits return inconsistent results. Expected "
@@ -726,8 +942,9 @@ class BaseSearchCV(_SkBaseSearchCV):
             y,
             scorer=scorers,
             fit_params=fit_params,
+            score_params=routed.scorer.score,
             n_jobs=self.n_jobs,
-            backend=self.backend,
+            backend=self._engine_backend(root_ctx),
             pre_dispatch=self.pre_dispatch,
             return_train_score=self.return_train_score,
             error_score=self.error_score,
@@ -749,7 +966,10 @@ class BaseSearchCV(_SkBaseSearchCV):
                 progress = self._progress_bar(expected)
                 evaluate = _Evaluator(self, engine, splits, seed, store, progress)
                 evaluate.n_planned = expected
+                evaluate.callback_ctx = self._search_callback_context(root_ctx)
                 self._run_search(evaluate)
+                if evaluate.callback_ctx is not None:
+                    evaluate.callback_ctx.call_on_fit_task_end(estimator=self)
                 done = True
         finally:
             if evaluate is not None:
@@ -766,12 +986,52 @@ class BaseSearchCV(_SkBaseSearchCV):
                 "No fits were performed. Was the CV iterator empty? Were there no "
                 "candidates?"
             )
+        evaluate.check_failures()
         results = evaluate.results()
         self.cv_results_ = results
-        self._finish(X, y, results, evaluate, fit_params, scorers, seed)
-        return self
+        self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
+        if root_ctx is not None:
+            root_ctx.call_on_fit_task_end(
+                estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
+            )
 
-    def _finish(self, X, y, results, evaluate, fit_params, scorers, seed):
+    # -- sklearn callbacks (sklearn.callback) -------------------------------------------
+    #: Name of the callback subtask of each ``evaluate`` call (halving's rounds), or None
+    #: when the evaluations hang from the search task directly (grid, random, Optuna).
+    _callback_round_name = None
+
+    def _root_callback_context(self, X, y, fit_params):
+        """sklearn's root callback context of ``fit`` (begun), or None without callbacks
+        (set with ``set_callbacks`` or propagated by a meta-estimator)."""
+        if not (hasattr(self, "_skl_callbacks") or hasattr(self, "_parent_callback_ctx")):
+            return None
+        root = self._init_callback_context(max_subtasks=1 + (self.refit is not False))
+        return root.call_on_fit_task_begin(
+            estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
+        )
+
+    def _engine_backend(self, root_ctx):
+        """``backend`` for the engine: with sklearn callbacks, joblib's loky instead of
+        hpsearch's fork workers where those would run (the hooks called in the workers
+        reach the callbacks through joblib, as in sklearn's own searches)."""
+        if root_ctx is None or self.backend is not None:
+            return self.backend
+        from joblib.parallel import get_active_backend
+
+        backend, _ = get_active_backend()
+        return "loky" if type(backend).__name__ == "LokyBackend" else None
+
+    def _search_callback_context(self, root_ctx):
+        """The ``"search"`` subtask (begun) under which the evaluations hang, or None."""
+        if root_ctx is None:
+            return None
+        return root_ctx.subcontext(
+            task_name="search",
+            max_subtasks=None,
+            sequential_subtasks=self._callback_round_name is not None,
+        ).call_on_fit_task_begin(estimator=self)
+
+    def _finish(self, X, y, results, evaluate, fit_params, scorers, seed, root_ctx=None):
         names = metric_names(evaluate.rows, evaluate.scorer_names)
         self.multimetric_ = isinstance(self.scoring, (list, tuple, set, dict)) or (
             names != ["score"]
@@ -786,15 +1046,30 @@ class BaseSearchCV(_SkBaseSearchCV):
             self.best_params_ = results["params"][self.best_index_]
         if self.refit:
             params = clone(self._refit_params(self.best_index_), safe=False)
-            estimator = clone(self.estimator).set_params(**params)
+            estimator = clone(self.estimator)
+            if params:  # sklearn never calls set_params() without parameters
+                estimator.set_params(**params)
             cid = evaluate._candidate_id(self.best_params_)
-            estimator.set_params(**seed_params(estimator, task_seed(seed, cid, -1)))
-            start = time.perf_counter()
-            if y is None:
-                estimator.fit(X, **fit_params)
-            else:
-                estimator.fit(X, y, **fit_params)
-            self.refit_time_ = time.perf_counter() - start
+            seeds = seed_params(estimator, task_seed(seed, cid, -1))
+            if seeds:
+                estimator.set_params(**seeds)
+            refit_ctx = None if root_ctx is None else root_ctx.subcontext(
+                task_name="refit-with-best-params"
+            )
+            hook_args = dict(estimator=self, X=X, y=y,
+                             metadata=_callback_metadata(fit_params))
+            with (nullcontext() if refit_ctx is None
+                  else refit_ctx.propagate_callback_context(estimator)):
+                if refit_ctx is not None:
+                    refit_ctx.call_on_fit_task_begin(**hook_args)
+                start = time.perf_counter()
+                if y is None:
+                    estimator.fit(X, **fit_params)
+                else:
+                    estimator.fit(X, y, **fit_params)
+                self.refit_time_ = time.perf_counter() - start
+            if refit_ctx is not None:
+                refit_ctx.call_on_fit_task_end(**hook_args)
             self.best_estimator_ = estimator
             if hasattr(estimator, "feature_names_in_"):
                 self.feature_names_in_ = estimator.feature_names_in_

@@ -151,6 +151,10 @@ class Task:
         With ``state`` and empty ``params``: how many ``partial_fit`` calls to make.
     keep : bool
         Send the fitted estimator back (for a later continuation).
+    callback_ctx : tuple or None
+        ``(sklearn callback context, search)`` when the search has sklearn callbacks
+        (``set_callbacks``): the fit runs inside that context, as in sklearn's
+        ``_fit_and_score``.
     """
 
     candidate: int
@@ -161,6 +165,7 @@ class Task:
     state: object = None
     steps: int | None = None
     keep: bool = False
+    callback_ctx: tuple | None = None
 
 
 @contextmanager
@@ -217,12 +222,39 @@ def _take(data, indices):
     return _safe_indexing(data, indices)
 
 
+def _pairwise(estimator):
+    """Whether the estimator's tags say ``X`` is a (samples x samples) kernel."""
+    try:
+        from sklearn.utils import get_tags  # scikit-learn >= 1.6
+
+        return bool(get_tags(estimator).input_tags.pairwise)
+    except ImportError:
+        return bool(getattr(estimator, "_get_tags", dict)().get("pairwise", False))
+    except (AttributeError, TypeError, ValueError):  # no tags (duck-typed estimator)
+        return False
+
+
+def _take_x(estimator, X, indices, train):
+    """``X[indices]``, or for a pairwise estimator ``X[indices][:, train]`` (sklearn's
+    ``_safe_split``: a precomputed kernel keeps only the columns of the train rows)."""
+    if not _pairwise(estimator):
+        return _take(X, indices)
+    if not hasattr(X, "shape"):
+        raise ValueError(
+            "Precomputed kernels or affinity matrices have to be passed as arrays or "
+            "sparse matrices."
+        )
+    if X.shape[0] != X.shape[1]:
+        raise ValueError("X should be a square kernel matrix")
+    return _safe_indexing(_take(X, indices), train, axis=1)
+
+
 def _fit(estimator, X, y, train, fit_params):
     """Fit on the rows ``train`` of X: by index when ``fit`` takes ``sample_index``."""
     fit_params = _check_method_params(X, params=fit_params, indices=train)
     if _accepts(estimator.fit, "sample_index"):
         return estimator.fit(X, y, sample_index=train, **fit_params)
-    X_train = _take(X, train)
+    X_train = _take_x(estimator, X, train, train)
     if y is None:
         return estimator.fit(X_train, **fit_params)
     return estimator.fit(X_train, _take(y, train), **fit_params)
@@ -232,9 +264,10 @@ def _continue(estimator, X, y, task, fit_params):
     """Continue training a fitted estimator: warm-start ``fit``, else ``partial_fit``."""
     if task.params:
         estimator.set_params(**task.params)
-        return _fit(estimator, X, y, task.train, fit_params)
+        _fit(estimator, X, y, task.train, fit_params)
+        return estimator
     # partial_fit: one call per unit of training
-    X_train = _take(X, task.train)
+    X_train = _take_x(estimator, X, task.train, task.train)
     y_train = None if y is None else _take(y, task.train)
     kwargs = _check_method_params(X, params=fit_params, indices=task.train)
     if is_classifier(estimator) and _accepts(estimator.partial_fit, "classes"):
@@ -244,17 +277,53 @@ def _continue(estimator, X, y, task, fit_params):
     return estimator
 
 
-def _score(scorer, estimator, X, y, indices):
-    X_part = _take(X, indices)
-    scores = scorer(estimator, X_part) if y is None else scorer(
-        estimator, X_part, _take(y, indices)
+def _score(scorer, estimator, X, y, indices, train=None, score_params=None):
+    """Score on the rows ``indices`` (kernel columns ``train`` for a pairwise estimator),
+    with the per-sample ``score_params`` (e.g. ``sample_weight``) of those rows."""
+    X_part = _take_x(estimator, X, indices, indices if train is None else train)
+    kwargs = _check_method_params(X, params=score_params or {}, indices=indices)
+    scores = scorer(estimator, X_part, **kwargs) if y is None else scorer(
+        estimator, X_part, _take(y, indices), **kwargs
     )
     if isinstance(scores, dict):
         return {name: float(value) for name, value in scores.items()}
     return {"score": float(scores)}
 
 
-def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_score):
+def _fit_task(base, X, y, task, fit_params):
+    """Fit the task's estimator: continue its state, or a clone of ``base`` with the
+    task's parameters (cloned too, as sklearn does: an estimator given as a parameter
+    value is never fitted itself; ``set_params`` is not called without parameters)."""
+    if task.state is not None:
+        return _continue(task.state, X, y, task, fit_params)
+    estimator = clone(base)
+    if task.params:
+        estimator.set_params(**clone(task.params, safe=False))
+    if task.callback_ctx is None:
+        _fit(estimator, X, y, task.train, fit_params)  # (fit may not return self)
+        return estimator
+    # sklearn's _fit_and_score with a callback context (sklearn.callback)
+    context, caller = task.callback_ctx
+    weights = _check_method_params(X, params=fit_params, indices=task.train).get(
+        "sample_weight"
+    )
+    hook_args = dict(
+        estimator=caller,
+        X=_take_x(estimator, X, task.train, task.train),
+        y=None if y is None else _take(y, task.train),
+        metadata=None if weights is None else {"sample_weight": weights},
+    )
+    try:
+        with context.propagate_callback_context(estimator):
+            context.call_on_fit_task_begin(**hook_args)
+            _fit(estimator, X, y, task.train, fit_params)
+            return estimator
+    finally:
+        context.call_on_fit_task_end(**hook_args)
+
+
+def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_score,
+             score_params=None):
     """The worker: fit one (candidate, split) and score it. Plain data in and out.
 
     Returns
@@ -262,7 +331,8 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
     result : dict
         ``candidate``, ``split``, ``test_scores`` (dict metric -> float, or None when the
         fit failed), ``train_scores``, ``fit_time``, ``score_time``, ``n_test_samples``,
-        ``error`` (formatted traceback or None) and ``estimator`` (when ``task.keep``).
+        ``error`` (formatted traceback or None), ``fit_failed`` (the error came from
+        ``fit``, not from scoring) and ``estimator`` (when ``task.keep``).
     """
     out = {
         "candidate": task.candidate,
@@ -273,28 +343,30 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
         "score_time": 0.0,
         "n_test_samples": len(task.test),
         "error": None,
+        "fit_failed": False,
         "estimator": None,
     }
     start = time.perf_counter()
     with _one_blas_thread():
         try:
-            if task.state is not None:
-                estimator = _continue(task.state, X, y, task, fit_params)
-            else:
-                estimator = clone(base).set_params(**task.params)
-                _fit(estimator, X, y, task.train, fit_params)
+            estimator = _fit_task(base, X, y, task, fit_params)
         except Exception:
             if error_score == "raise":
                 raise
             out["fit_time"] = time.perf_counter() - start
             out["error"] = traceback.format_exc()
+            out["fit_failed"] = True
             return out
         out["fit_time"] = time.perf_counter() - start
         start = time.perf_counter()
         try:
-            out["test_scores"] = _score(scorer, estimator, X, y, task.test)
+            out["test_scores"] = _score(
+                scorer, estimator, X, y, task.test, task.train, score_params
+            )
             if return_train_score:
-                out["train_scores"] = _score(scorer, estimator, X, y, task.train)
+                out["train_scores"] = _score(
+                    scorer, estimator, X, y, task.train, task.train, score_params
+                )
         except Exception:
             if error_score == "raise":
                 raise
@@ -425,7 +497,7 @@ def _run_limited(base, X, y, task, args, fit_timeout):
         with _alarm(fit_timeout):
             return run_task(base, X, y, task, *args)
     except _FitTimeout:
-        if args[-1] == "raise":
+        if args[3] == "raise":  # error_score
             raise TimeoutError(fit_timeout_error(fit_timeout)) from None
         out = failed_result(task, fit_timeout_error(fit_timeout))
         out["fit_time"] = time.perf_counter() - start
@@ -473,14 +545,13 @@ def _die_with_parent(ppid, prctl=True):
         threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
 
 
-def _run_batch(base, X, y, tasks, scorer, fit_params, return_train_score, error_score,
-               limits=(False, None)):
-    """joblib's task: run a batch. ``limits = (guard, fit_timeout)``: ``guard`` makes a
-    local worker process die with its parent (set once per process)."""
+def _run_batch(base, X, y, tasks, args, limits=(False, None)):
+    """joblib's task: run a batch; ``args`` are :func:`run_task`'s after ``task``.
+    ``limits = (guard, fit_timeout)``: ``guard`` makes a local worker process die with
+    its parent (set once per process)."""
     guard, fit_timeout = limits
     if guard and _GUARDED != os.getpid():
         _die_with_parent(os.getppid(), prctl=False)
-    args = (scorer, fit_params, return_train_score, error_score)
     return [_run_limited(base, X, y, t, args, fit_timeout) for t in tasks]
 
 
@@ -853,6 +924,8 @@ class Engine:
         ``scorer(estimator, X, y)`` returning a float or a dict of floats.
     fit_params : dict
         Extra ``fit`` arguments (sliced per fold when they are per-sample arrays).
+    score_params : dict
+        Extra scorer arguments (``sample_weight``), sliced per fold like ``fit_params``.
     n_jobs : int or None
         As in joblib (None: the current ``joblib.parallel_config``).
     backend : str, joblib backend or None
@@ -898,6 +971,7 @@ class Engine:
         *,
         scorer,
         fit_params=None,
+        score_params=None,
         n_jobs=None,
         backend=None,
         pre_dispatch="2*n_jobs",
@@ -917,6 +991,7 @@ class Engine:
         self.X, self.y = X, y
         self.scorer = scorer
         self.fit_params = fit_params or {}
+        self.score_params = score_params or {}
         self.n_jobs = n_jobs
         self.backend = backend
         self.pre_dispatch = pre_dispatch
@@ -981,7 +1056,7 @@ class Engine:
         backend = type(getattr(self._parallel, "_backend", None)).__name__
         self.n_workers = self._parallel._effective_n_jobs()
         if self._uses_fork(backend):
-            args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
+            args = self._task_args()
             payload = (self.base_estimator, self.X, self.y, args)
             self._pool = _ForkPool(self.n_workers, payload, fit_timeout=self.fit_timeout,
                                    max_retries=self.max_retries)
@@ -1023,6 +1098,11 @@ class Engine:
             if self._tmpdir is not None:
                 self._tmpdir.cleanup()
                 self._tmpdir = None
+
+    def _task_args(self):
+        """The arguments of :func:`run_task` after ``(base, X, y, task)``."""
+        return (self.scorer, self.fit_params, self.return_train_score, self.error_score,
+                self.score_params)
 
     def _share_arrays(self):
         """Dump large NumPy X (and y) once to a file and memory-map it.
@@ -1089,7 +1169,7 @@ class Engine:
 
     def _run_in_process(self, tasks):
         """No pickling, results one by one; ``timeout`` checked between fits."""
-        args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
+        args = self._task_args()
         for task in tasks:
             if self.time_is_up():
                 return
@@ -1135,12 +1215,12 @@ class Engine:
 
     def _joblib_round(self, tasks, done):
         """One joblib ``Parallel`` call over ``tasks``; ``done`` collects finished keys."""
-        args = (self.scorer, self.fit_params, self.return_train_score, self.error_score)
+        args = self._task_args()
         guard = self.kind.split(":")[-1] in _LOCAL_PROCESS_BACKENDS
         limits = (guard, self.fit_timeout)
         calls = (
             joblib.delayed(_run_batch)(self.base_estimator, self.X, self.y, batch,
-                                       *args, limits)
+                                       args, limits)
             for batch in self._batches(tasks)
         )
         for results in self._parallel(calls):

@@ -109,9 +109,10 @@ def resource_plan(estimator, resource, *, owner):
         return ResourcePlan("epochs", name, continues, _int_or_none(params[name]))
     if not isinstance(resource, str) or resource not in params:
         raise ValueError(
-            f"The 'resource' parameter of {owner} must be 'epochs', 'n_samples' or the name "
-            f"of an integer parameter of {type(estimator).__name__}. Got {resource!r} "
-            "instead."
+            f"Cannot use resource={resource} which is not supported by estimator "
+            f"{type(estimator).__name__}. The 'resource' parameter of {owner} must be "
+            "'epochs', 'n_samples' or the name of an integer parameter of "
+            f"{type(estimator).__name__}. Got {resource!r} instead."
         )
     return ResourcePlan(resource, resource, False, _int_or_none(params[resource]))
 

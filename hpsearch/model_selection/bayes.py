@@ -216,7 +216,15 @@ max_retries
         """Resource plan and rungs of a pruned search (None without a pruner)."""
         if self.pruner is None:
             return None
-        plan = resource_plan(self.estimator, "epochs", owner=type(self).__name__)
+        try:
+            plan = resource_plan(self.estimator, "epochs", owner=type(self).__name__)
+        except ValueError:  # no max_iter: say it about the pruner (there is no 'resource')
+            raise ValueError(
+                "The 'pruner' parameter of OptunaSearchCV needs an estimator with an "
+                "integer 'max_iter' parameter (itself or the last step of a Pipeline) "
+                "that continues training (warm_start or partial_fit); "
+                f"{type(self.estimator).__name__} has no 'max_iter'. Use pruner=None."
+            ) from None
         if not plan.continues or plan.default_max is None:
             raise ValueError(
                 f"The 'pruner' parameter of OptunaSearchCV needs an estimator that "
@@ -296,7 +304,9 @@ max_retries
         batch = max(1, int(getattr(getattr(evaluate, "engine", None), "n_workers", 1) or 1))
         start = time.monotonic()
         engine = getattr(evaluate, "engine", None)
-        while done < self.n_trials and not (engine is not None and engine.time_is_up()):
+        self._sampler_stopped = False
+        while (done < self.n_trials and not self._sampler_stopped
+               and not (engine is not None and engine.time_is_up())):
             k = min(batch, self.n_trials - done)
             trials, params = self._ask(space, k)
             if self._pruning is None:
@@ -323,10 +333,19 @@ max_retries
 
         if state is None and not np.isfinite(score):
             state = optuna.trial.TrialState.FAIL
-        if state is None:
-            self.study_.tell(trial, float(score))
-        else:
-            self.study_.tell(trial, state=state)
+        try:
+            if state is None:
+                self.study_.tell(trial, float(score))
+            else:
+                self.study_.tell(trial, state=state)
+        except RuntimeError as exc:
+            # GridSampler / BruteForceSampler call Study.stop() from after_trial once
+            # their space is exhausted, which Optuna allows only inside optimize(); the
+            # trial is stored before (Optuna's tell stores it in a `finally`). Honour the
+            # stop: no more trials are asked.
+            if "Study.stop" not in str(exc):
+                raise
+            self._sampler_stopped = True
 
     def _evaluate_plain(self, evaluate, trials, params):
         result = evaluate(

@@ -1,7 +1,7 @@
 """Exhaustive grid search: every candidate of the grid, all at once."""
 
 from ._base import BaseSearchCV
-from .space import as_space, grid_candidates
+from .space import as_space, check_param_grid, grid_candidates
 
 __all__ = ["GridSearchCV", "grid_candidate_list"]
 
@@ -10,8 +10,10 @@ def grid_candidate_list(param_grid):
     """Candidates of ``param_grid`` in sklearn's ``ParameterGrid`` order.
 
     Built by :func:`hpsearch.space.grid_candidates` (``Float(..., n=)`` dimensions,
-    conditional parameters).
+    conditional parameters). Plain values get sklearn's checks first (``TypeError`` for a
+    single value, ``ValueError`` for an empty list or a 2-D array).
     """
+    check_param_grid(param_grid)
     return grid_candidates(as_space(param_grid))
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
 from ._base import BaseSearchCV
@@ -33,7 +34,12 @@ from ._halving_schedule import (
     smallest_resources,
 )
 
-__all__ = ["HalvingSearchCV", "HyperbandSearchCV"]
+__all__ = [
+    "HalvingGridSearchCV",
+    "HalvingRandomSearchCV",
+    "HalvingSearchCV",
+    "HyperbandSearchCV",
+]
 
 
 def top_k(scores, k):
@@ -128,6 +134,9 @@ class _BaseHalving(BaseSearchCV):
         "factor": [Interval(Real, 1, None, closed="neither")],
     }
 
+    #: each round is one sklearn callback subtask, as in sklearn's halving searches
+    _callback_round_name = "halving-iteration"
+
     def _store_space(self):
         return self.param_distributions
 
@@ -156,10 +165,13 @@ class _BaseHalving(BaseSearchCV):
         """What the budgets need from the data: the resource plan, n_samples, n_classes."""
         self._plan = resource_plan(self.estimator, self.resource, owner=type(self).__name__)
         self._n_samples_orig = _num_samples(X)
-        self._n_classes = (
-            len(np.unique(np.asarray(y))) if y is not None and is_classifier(self.estimator)
-            else None
-        )
+        self._n_classes = None
+        if y is not None and is_classifier(self.estimator):
+            # sklearn's order: a continuous target is "Unknown label type" first
+            check_classification_targets(np.asarray(y))
+            self._n_classes = len(np.unique(np.asarray(y)))
+        if self._plan.resource == "n_samples" and self._n_samples_orig == 0:
+            raise ValueError("min_resources_=0: you might have passed an empty dataset X.")
 
     # -- budgets -------------------------------------------------------------------
     def _resolve_max_resources(self):
@@ -169,8 +181,10 @@ class _BaseHalving(BaseSearchCV):
             return int(self._n_samples_orig)
         if self._plan.default_max is None:
             raise ValueError(
-                f"max_resources='auto' needs an integer value of {self._plan.param!r} on "
-                f"the estimator to use as the largest budget; pass max_resources=<int>."
+                "resource can only be 'n_samples' when max_resources='auto', unless "
+                f"the estimator has an integer value of it: max_resources='auto' needs "
+                f"an integer value of {self._plan.param!r} on the estimator to use as the "
+                "largest budget; pass max_resources=<int>."
             )
         return self._plan.default_max
 
@@ -261,16 +275,19 @@ class _BaseHalving(BaseSearchCV):
         return candidates
 
     # -- best row --------------------------------------------------------------------
-    def _final_rows(self, results):
+    @staticmethod
+    def _final_rows(results):
         """Rows eligible for ``best_index_``."""
         iters = np.asarray(results["iter"])
         return np.flatnonzero(iters == iters.max())
 
-    def _select_best_index(self, refit, refit_metric, results):
-        """The best row among the last round (as sklearn's halving), or ``refit(results)``."""
+    @classmethod
+    def _select_best_index(cls, refit, refit_metric, results):
+        """The best row among the last round (as sklearn's halving, also called on the
+        class: ``cls._select_best_index(None, None, results)``), or ``refit(results)``."""
         if callable(refit):
             return refit(results)
-        return best_row(results, refit_metric, self._final_rows(results))
+        return best_row(results, refit_metric or "score", cls._final_rows(results))
 
 
 class HalvingSearchCV(_BaseHalving):
@@ -426,11 +443,19 @@ max_retries, timeout
         self.aggressive_elimination = aggressive_elimination
 
     def _candidates(self, max_resources):
-        from .space import as_space, grid_candidates, sample_candidates
+        from .space import (
+            as_space,
+            check_param_distributions,
+            check_param_grid,
+            grid_candidates,
+            sample_candidates,
+        )
 
-        space = as_space(self.param_distributions)
         if self.n_candidates == "grid":
-            return grid_candidates(space)
+            check_param_grid(self.param_distributions)
+            return grid_candidates(as_space(self.param_distributions))
+        check_param_distributions(self.param_distributions)
+        space = as_space(self.param_distributions)
         first = self._smallest() if self.min_resources in ("smallest", "exhaust") else (
             self.min_resources
         )
@@ -568,7 +593,8 @@ max_retries, timeout
         self.max_resources = max_resources
         self.factor = factor
 
-    def _final_rows(self, results):
+    @staticmethod
+    def _final_rows(results):
         n_resources = np.asarray(results["n_resources"])
         return np.flatnonzero(n_resources == n_resources.max())
 
@@ -603,3 +629,153 @@ max_retries, timeout
                 evaluate, candidates, bracket.n_resources, n_rounds[1:], {"bracket": bracket.s}
             )
         self.n_iterations_ = len(self.n_resources_)
+
+
+class HalvingGridSearchCV(HalvingSearchCV):
+    """scikit-learn's ``HalvingGridSearchCV``: :class:`HalvingSearchCV` over every
+    candidate of a grid, with sklearn's signature and defaults.
+
+    ``resource="n_samples"``, ``min_resources="exhaust"``, ``cv=5`` and
+    ``return_train_score=True`` as in sklearn; ``resource="epochs"`` continues training
+    as :class:`HalvingSearchCV` does. Same attributes as :class:`HalvingSearchCV`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_grid : dict or list of dicts
+        As :class:`~hpsearch.model_selection.grid.GridSearchCV`'s.
+    factor, resource, max_resources, min_resources, aggressive_elimination, cv, scoring, \
+refit, error_score, return_train_score, random_state, n_jobs, verbose
+        As in sklearn (see :class:`HalvingSearchCV` for ``resource``).
+    pre_dispatch, progress, storage, study_name, resume, backend
+        hpsearch's common search parameters (see ``BaseSearchCV``).
+    """
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in HalvingSearchCV._parameter_constraints.items()
+           if k not in ("param_distributions", "n_candidates")},
+        "param_grid": [dict, list],
+    }
+    #: every candidate of the grid
+    n_candidates = "grid"
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        factor=3,
+        resource="n_samples",
+        max_resources="auto",
+        min_resources="exhaust",
+        aggressive_elimination=False,
+        cv=5,
+        scoring=None,
+        refit=True,
+        error_score=np.nan,
+        return_train_score=True,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.factor = factor
+        self.resource = resource
+        self.max_resources = max_resources
+        self.min_resources = min_resources
+        self.aggressive_elimination = aggressive_elimination
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.error_score = error_score
+        self.return_train_score = return_train_score
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.pre_dispatch = pre_dispatch
+        self.progress = progress
+        self.storage = storage
+        self.study_name = study_name
+        self.resume = resume
+        self.backend = backend
+
+    @property
+    def param_distributions(self):
+        """The grid (what :class:`HalvingSearchCV` searches)."""
+        return self.param_grid
+
+
+class HalvingRandomSearchCV(HalvingSearchCV):
+    """scikit-learn's ``HalvingRandomSearchCV``: :class:`HalvingSearchCV` with sklearn's
+    signature and defaults (``resource="n_samples"``, ``cv=5``,
+    ``return_train_score=True``).
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_distributions : dict or list of dicts
+    n_candidates, factor, resource, max_resources, min_resources, \
+aggressive_elimination, cv, scoring, refit, error_score, return_train_score, \
+random_state, n_jobs, verbose
+        As in sklearn (see :class:`HalvingSearchCV`).
+    pre_dispatch, progress, storage, study_name, resume, backend
+        hpsearch's common search parameters (see ``BaseSearchCV``).
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_candidates="exhaust",
+        factor=3,
+        resource="n_samples",
+        max_resources="auto",
+        min_resources="smallest",
+        aggressive_elimination=False,
+        cv=5,
+        scoring=None,
+        refit=True,
+        error_score=np.nan,
+        return_train_score=True,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+    ):
+        super().__init__(
+            estimator,
+            param_distributions,
+            n_candidates=n_candidates,
+            resource=resource,
+            min_resources=min_resources,
+            max_resources=max_resources,
+            factor=factor,
+            aggressive_elimination=aggressive_elimination,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            progress=progress,
+            storage=storage,
+            study_name=study_name,
+            resume=resume,
+            backend=backend,
+        )

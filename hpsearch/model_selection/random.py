@@ -5,9 +5,9 @@ import numbers
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseSearchCV
-from .space import as_space, sample_candidates
+from .space import as_space, check_param_distributions, sample_candidates
 
-__all__ = ["RandomSearchCV", "random_candidate_list"]
+__all__ = ["RandomSearchCV", "RandomizedSearchCV", "random_candidate_list"]
 
 
 def random_candidate_list(param_distributions, n_iter, random_state):
@@ -16,6 +16,7 @@ def random_candidate_list(param_distributions, n_iter, random_state):
     Drawn by :func:`hpsearch.space.sample_candidates` (``Float``/``Int``/``Categorical``,
     scipy.stats distributions, conditional parameters).
     """
+    check_param_distributions(param_distributions)
     return sample_candidates(as_space(param_distributions), n_iter, random_state)
 
 
@@ -99,3 +100,8 @@ class RandomSearchCV(BaseSearchCV):
     def _run_search(self, evaluate):
         evaluate(random_candidate_list(self.param_distributions, self.n_iter,
                                        self.random_state))
+
+
+#: scikit-learn's name, so that ``from hpsearch import RandomizedSearchCV`` replaces
+#: ``from sklearn.model_selection import RandomizedSearchCV``.
+RandomizedSearchCV = RandomSearchCV

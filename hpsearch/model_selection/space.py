@@ -27,6 +27,7 @@ Functions: :func:`as_space` (normalise and validate), :func:`grid_candidates`
 import dataclasses
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
@@ -413,7 +414,8 @@ class Categorical(Dimension):
 
 @dataclass(frozen=True)
 class Distribution(Dimension):
-    """A scipy.stats frozen distribution, kept for random sampling.
+    """A scipy.stats distribution (or any object with an ``rvs(random_state=)`` method,
+    as sklearn's ``ParameterSampler`` accepts), kept for random sampling.
 
     ``rvs`` delegates to it. Grid search refuses it; for Optuna, ``uniform``,
     ``loguniform`` and ``randint`` map to Float/Int, other distributions are refused.
@@ -437,6 +439,12 @@ class Distribution(Dimension):
 
     def _as_range(self):
         name = getattr(getattr(self.dist, "dist", None), "name", None)
+        if name not in ("uniform", "loguniform", "reciprocal", "randint"):
+            name = name or type(self.dist).__name__
+            raise ValueError(
+                f"The scipy.stats distribution {name!r}{_where(self.name)} has no Optuna "
+                f"equivalent; use Float(low, high, log=...) or Int(low, high)."
+            )
         low, high = self.dist.support()
         if name == "uniform":
             return Float(float(low), float(high), when=self.when, name=self.name)
@@ -494,7 +502,7 @@ def _as_dimension(name, value):
         raise ValueError(f"Parameter names must be strings, got {name!r}.")
     if isinstance(value, Dimension):
         return value.named(name)
-    if hasattr(value, "rvs") and hasattr(value, "dist"):
+    if hasattr(value, "rvs") and not isinstance(value, type):
         return Distribution(value, name=name)
     if isinstance(value, (list, tuple, range, np.ndarray)):
         return Categorical(value).named(name)
@@ -594,14 +602,41 @@ def _freeze(value):
     return (type(value).__name__, value)
 
 
-def _dedupe(candidates):
+def _dedupe(candidates, droppable=None):
+    """First occurrence of each candidate; with ``droppable`` (one bool per candidate)
+    only those candidates may be dropped as duplicates of an earlier one."""
     seen, unique = set(), []
-    for cand in candidates:
+    for i, cand in enumerate(candidates):
         key = tuple(sorted((k, _freeze(v)) for k, v in cand.items()))
-        if key not in seen:
+        if key not in seen or (droppable is not None and not droppable[i]):
             seen.add(key)
             unique.append(cand)
     return unique
+
+
+def _plain_values(space):
+    """``space`` with hpsearch's dimensions left out: what sklearn's own checks see."""
+    subs = [space] if isinstance(space, Mapping) else space
+    if not isinstance(subs, (list, tuple)):
+        return space
+    return [
+        {k: v for k, v in sub.items() if not isinstance(v, Dimension)}
+        if isinstance(sub, Mapping) else sub
+        for sub in subs
+    ]
+
+
+def check_param_grid(param_grid):
+    """sklearn's ``ParameterGrid`` checks, with its errors and messages, on the values
+    that are not hpsearch dimensions: a single value or a string is a ``TypeError``, an
+    empty list or an array with more than one dimension a ``ValueError``."""
+    ParameterGrid(_plain_values(param_grid))
+
+
+def check_param_distributions(param_distributions):
+    """sklearn's ``ParameterSampler`` checks (``TypeError`` for a value that is neither
+    iterable nor has ``rvs``) on the values that are not hpsearch dimensions."""
+    ParameterSampler(_plain_values(param_distributions), 1)
 
 
 def grid_candidates(space):
@@ -609,15 +644,19 @@ def grid_candidates(space):
 
     Parameters whose condition fails are dropped from a candidate and the duplicates this
     creates are removed (first occurrence kept, ``ParameterGrid`` order otherwise).
+    Duplicates the grid itself holds (``{"C": [1, 1]}``) are kept, as sklearn's
+    ``ParameterGrid`` keeps them.
 
     Raises ``ValueError`` for a :class:`Float` without ``n`` (suggesting ``n=``) or a
     scipy distribution.
     """
-    candidates = []
+    candidates, reduced = [], []
     for sub in as_space(space):
         grid = {name: dim.grid() for name, dim in sub.items()}
-        candidates.extend(_apply_conditions(sub, params) for params in ParameterGrid(grid))
-    return _dedupe(candidates)
+        for params in ParameterGrid(grid):
+            candidates.append(_apply_conditions(sub, params))
+            reduced.append(len(candidates[-1]) < len(params))
+    return _dedupe(candidates, reduced)
 
 
 def _is_discrete(space):

@@ -239,6 +239,21 @@ class TrialStore:
         More ``optuna.create_study`` arguments (``sampler``, ``pruner``).
     """
 
+    def _check_direction(self, storage, study_name, direction):
+        """A resumed study must optimize the way the search does (``maximize``: sklearn's
+        scores are greater-is-better); otherwise its best trial would be the worst."""
+        import optuna
+
+        expected = [optuna.study.StudyDirection[direction.upper()]]
+        if self.study.directions != expected:
+            found = ", ".join(d.name.lower() for d in self.study.directions)
+            raise ValueError(
+                f"The study {study_name!r} in storage {storage!r} has direction(s) "
+                f"{found}, but this search needs direction {direction!r} (it maximizes "
+                "sklearn's greater-is-better scores). Resume a study created by an "
+                "hpsearch search, or choose another study_name."
+            )
+
     def __init__(self, storage=None, study_name=None, *, resume=False,
                  direction="maximize", **study_options):
         import optuna
@@ -262,6 +277,7 @@ class TrialStore:
                 f"A study named {study_name!r} already exists in storage {storage!r}. "
                 "Pass resume=True to continue it, or choose another study_name."
             ) from None
+        self._check_direction(storage, study_name, direction)
         self._storage = self.study._storage
         self._study_id = self.study._study_id
         self._rows = {}
