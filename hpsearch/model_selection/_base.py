@@ -75,6 +75,7 @@ from sklearn.utils.validation import _check_method_params
 
 from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
 from ._results import format_results, metric_names, results_frame, row_error
+from .store import _FIT_KEYS
 
 __all__ = ["BaseSearchCV", "Evaluation"]
 
@@ -250,23 +251,21 @@ class _Evaluator:
         keep = continue_training or any(b is not None for b in budgets)
         n_splits = len(self.splits)
         first_row = len(self.rows)
-        self.store.declare(candidate_params)
-        new_rows, tasks = [], []
-        n_found = 0  # rows found in the store (resume): planned fits not to be done
+        store = self.store
+        store.declare(candidate_params)
+        if search.resume or store.shared:
+            store.refresh()  # finished rows and fits, also those of other processes
+        new_rows, todo, fresh = [], [], []
+        n_found = 0  # fits found in the store (resume): planned fits not to be done
         for i, (params, budget) in enumerate(zip(candidate_params, budgets)):
             cid, candidate_key, row_key = self._keys(params, budget)
-            row = self.store.lookup(row_key) if search.resume else None
-            if row is not None:
-                row = dict(row, params=params, resources=budget)
-                new_rows.append(row)
-                n_found += 1
-                continue
             row = {
                 "params": params,
                 "resources": budget,
                 "key": row_key,
                 "cid": cid,
                 "candidate_key": candidate_key,
+                "index": i,
                 "test_scores": [None] * n_splits,
                 "train_scores": [None] * n_splits,
                 "fit_time": [0.0] * n_splits,
@@ -274,38 +273,38 @@ class _Evaluator:
                 "n_test_samples": [0] * n_splits,
                 "error": [None] * n_splits,
                 "pending": n_splits,
+                "done": set(),
             }
             new_rows.append(row)
-            overrides = {k: v for k, v in (budget or {}).items() if k != "n_samples"}
-            names = None  # seeded parameter names, found once per candidate
-            for split, (train, test) in enumerate(self.splits):
-                train = self._train_indices(split, train, budget)
-                cont = self._continuation(cid, split, budget) if continue_training else None
-                if cont is not None:
-                    estimator, cparams, steps = cont
-                    task = Task(i, split, cparams or {}, train, test, estimator, steps, keep)
-                else:
-                    if names is None:
-                        names = self._seed_names({**params, **overrides})
-                    seeds = seeds_for(names, task_seed(self.seed, cid, split))
-                    task = Task(i, split, {**params, **overrides, **seeds}, train, test,
-                                keep=keep)
-                tasks.append(task)
-        if search.verbose > 0 and tasks:
+            n_found += self._fill(row)
+            if row["pending"]:
+                todo.append(row)
+            elif trials is not None:  # the asked trial gets the row it reuses
+                self._record(row, trials[i])
+            elif budget is not None:
+                store.adopt(row, float(self._refit_scores(row).mean()), type(search).__name__)
+        n_tasks = sum(r["pending"] for r in todo)
+        if search.verbose > 0 and n_tasks:
             print(
-                f"Fitting {n_splits} folds for each of {len(tasks) // n_splits} "
-                f"candidates, totalling {len(tasks)} fits"
+                f"Fitting {n_splits} folds for each of {len(todo)} "
+                f"candidates, totalling {n_tasks} fits"
             )
-        self._plan_progress(len(tasks), n_found * n_splits)
-        fresh = []
-        for out in self.engine.run(tasks):
-            i = out["candidate"]
-            row = new_rows[i]
-            self._collect(row, out, keep)
-            if row["pending"] == 0:  # all splits in: record the candidate at once
-                row.pop("pending")
-                fresh.append(row)
-                self._record(row, trials[i] if trials is not None else None)
+        self._plan_progress(n_tasks, n_found)
+        run = dict(keep=keep, continue_training=continue_training, trials=trials,
+                   fresh=fresh)
+        if trials is not None:
+            for row in todo:
+                row["trial_id"] = trials[row["index"]]._trial_id
+            self._dispatch(todo, **run)
+        elif any(b is not None for b in budgets):
+            for row in todo:
+                row["trial_id"] = store.claim_budgeted(row, type(search).__name__)
+            self._dispatch(todo, **run)
+        else:
+            self._claim_and_dispatch(todo, run)
+        for row in new_rows:
+            for name in ("pending", "done", "index"):
+                row.pop(name, None)
         self.rows.extend(new_rows)
         for key, values in (more_results or {}).items():
             self.more_results.setdefault(key, [None] * first_row)
@@ -322,6 +321,99 @@ class _Evaluator:
             errors=[row_error(row) for row in new_rows],
             _evaluator=self,
         )
+
+    # -- durable, shared evaluation ----------------------------------------------------
+    def _fill(self, row):
+        """Put the fits of ``row`` the store already holds into it (a finished row, or
+        the finished splits of an interrupted one); returns how many were new."""
+        payload = self.store.lookup(row["key"])
+        splits = range(len(self.splits))
+        if payload is not None:
+            fits = {s: {k: payload[k][s] for k in _FIT_KEYS} for s in splits}
+        else:
+            fits = self.store.finished_fits(row["key"])
+        n_new = 0
+        for split, fit in fits.items():
+            if split in row["done"] or split not in splits:
+                continue
+            for name in _FIT_KEYS:
+                row[name][split] = fit[name]
+            row["done"].add(split)
+            row["pending"] -= 1
+            n_new += 1
+        return n_new
+
+    def _tasks(self, row, continue_training, keep):
+        """The fits of ``row`` still missing, as engine tasks."""
+        params, budget, cid = row["params"], row["resources"], row["cid"]
+        overrides = {k: v for k, v in (budget or {}).items() if k != "n_samples"}
+        names = None  # seeded parameter names, found once per candidate
+        tasks = []
+        for split, (train, test) in enumerate(self.splits):
+            if split in row["done"]:
+                continue
+            train = self._train_indices(split, train, budget)
+            cont = self._continuation(cid, split, budget) if continue_training else None
+            if cont is not None:
+                estimator, cparams, steps = cont
+                task = Task(row["index"], split, cparams or {}, train, test, estimator,
+                            steps, keep)
+            else:
+                if names is None:
+                    names = self._seed_names({**params, **overrides})
+                seeds = seeds_for(names, task_seed(self.seed, cid, split))
+                task = Task(row["index"], split, {**params, **overrides, **seeds}, train,
+                            test, keep=keep)
+            tasks.append(task)
+        return tasks
+
+    def _dispatch(self, rows, *, keep, continue_training, trials, fresh):
+        """Fit the missing splits of ``rows``; record each fit the moment it arrives and
+        each row once complete."""
+        by_index = {row["index"]: row for row in rows}
+        tasks = [t for row in rows for t in self._tasks(row, continue_training, keep)]
+        for out in self.engine.run(tasks):
+            row = by_index[out["candidate"]]
+            self._collect(row, out, keep)
+            row["done"].add(out["split"])
+            if row.get("trial_id") is not None:
+                self.store.record_fit(row, out["split"], row["trial_id"])
+            if row["pending"] == 0:  # all splits in: record the candidate at once
+                fresh.append(row)
+                self._record(row, trials[row["index"]] if trials is not None else None)
+
+    def _claim_and_dispatch(self, todo, run):
+        """Claim candidates in shrinking chunks (so other processes on the study get their
+        share), fit the claimed ones, then wait for those other live processes fit and
+        take over the ones whose process died."""
+        from .store import POLL_INTERVAL
+
+        store = self.store
+        n_workers = max(1, int(getattr(self.engine, "n_workers", 1) or 1))
+        waiting = []
+        while todo or waiting:
+            if todo:
+                size = len(todo) if not store.shared else max(n_workers, -(-len(todo) // 4))
+                chunk, todo = todo[:size], todo[size:]
+            else:
+                time.sleep(POLL_INTERVAL)
+                chunk, waiting = waiting, []
+            mine = []
+            for row, state in zip(chunk, store.claim(chunk)):
+                before = row["pending"]
+                self._fill(row)  # fits recorded meanwhile, by anyone
+                self._plan_progress(0, before - row["pending"])
+                if state == "done":
+                    continue
+                if state[0] != "mine":
+                    waiting.append(row)
+                    continue
+                row["trial_id"] = state[1]
+                if row["pending"]:
+                    mine.append(row)
+                else:  # every fit found (a dead process's): close the claimed trial
+                    self._record(row, None)
+            self._dispatch(mine, **run)
 
     def _plan_progress(self, n_tasks, n_found):
         """Keep the bar's total: the planned fits left, grown when more are submitted.
@@ -685,6 +777,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                 self._run_search(evaluate)
                 done = True
         finally:
+            store.close()
             if evaluate is not None:
                 evaluate.release()
             if progress is not None:
