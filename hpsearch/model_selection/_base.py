@@ -516,6 +516,12 @@ class _Evaluator:
         for key in [k for k in self.states if k[0] in ids]:
             del self.states[key]
 
+    def reorder(self, order):
+        """Put the rows of ``cv_results_`` (and their ``more_results``) in ``order``."""
+        self.rows = [self.rows[i] for i in order]
+        for key, values in self.more_results.items():
+            self.more_results[key] = [values[i] for i in order]
+
     def finish(self, candidate_params, state="COMPLETE"):
         """Close the store's trials of these candidates (``"COMPLETE"`` or ``"PRUNED"``)."""
         for params in candidate_params:

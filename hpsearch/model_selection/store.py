@@ -442,13 +442,15 @@ class TrialStore:
             beat[1].set()
             beat[0].join(timeout=5)
 
-    def own(self, trial_id):
-        """Mark a trial this process created (a strategy's ``study.ask()``) as its own."""
+    def own(self, trial_id, write=True):
+        """Mark a trial this process created (a strategy's ``study.ask()``) as its own
+        (``write=False``: its ``hpsearch_owner`` is already set)."""
         self._start_heartbeat()
         self._mine.add(trial_id)
-        self._storage.set_trial_user_attr(trial_id, "hpsearch_owner", self.owner)
+        if write:
+            self._storage.set_trial_user_attr(trial_id, "hpsearch_owner", self.owner)
 
-    def _close_trial(self, trial_id, reason):
+    def close_trial(self, trial_id, reason):
         """Close a RUNNING trial FAIL with the user attribute ``reason`` (another process
         may have closed it first: fine)."""
         import optuna
@@ -470,7 +472,7 @@ class TrialStore:
             if trial._trial_id in self._mine or self.alive(owner):
                 live.append(trial)
             else:
-                self._close_trial(trial._trial_id, "hpsearch_interrupted")
+                self.close_trial(trial._trial_id, "hpsearch_interrupted")
         return live
 
     def claim(self, rows):
@@ -521,7 +523,7 @@ class TrialStore:
                 entry = ("mine", trial_id)
             else:  # another process created one first: it fits the candidate
                 self._mine.discard(trial_id)
-                self._close_trial(trial_id, "hpsearch_duplicate")
+                self.close_trial(trial_id, "hpsearch_duplicate")
                 entry = ("busy", winner.user_attrs.get("hpsearch_owner"))
             for i in indices:
                 out[i] = entry
