@@ -783,7 +783,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                 self._run_search(evaluate)
                 done = True
         finally:
-            store.close()
+            store.close(interrupted=not done)
             if evaluate is not None:
                 evaluate.release()
             if progress is not None:

@@ -258,10 +258,27 @@ def make_storage(storage):
     url = storage if "://" in storage else f"sqlite:///{storage}"
     if url.startswith("sqlite:"):
         # several processes write one fit at a time: wait for the lock, do not fail
-        return optuna.storages.RDBStorage(
+        return _retry(lambda: optuna.storages.RDBStorage(
             url, engine_kwargs={"connect_args": {"timeout": 60}}
-        )
+        ))
     return url
+
+
+def _retry(make, attempts=20):
+    """``make()``, tried again while another process creates the same new database's
+    tables ("table ... already exists", a duplicate schema version)."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return make()
+        except (IntegrityError, OperationalError) as exc:
+            text = str(exc)
+            if attempt == attempts - 1 or not (
+                "already exists" in text or "alembic_version" in text
+            ):
+                raise
+            time.sleep(0.1)
 
 
 def _boot_id():
@@ -287,10 +304,16 @@ def _start_time(pid):
     return fields[19] if len(fields) > 19 else ""
 
 
-def owner_id(pid=None):
-    """``host/boot id/pid/start time`` of a process (this one by default)."""
+#: tokens of the stores of this process still running a search
+_LIVE = set()
+_TOKENS = iter(range(1, 2**62))
+
+
+def owner_id(pid=None, token=0):
+    """``host/boot id/pid/start time#token`` of a process (this one by default); the
+    token tells the searches of one process apart."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}/{_boot_id()}/{pid}/{_start_time(pid) or ''}"
+    return f"{socket.gethostname()}/{_boot_id()}/{pid}/{_start_time(pid) or ''}#{token}"
 
 
 def owner_alive(owner, heartbeats=None, now=None):
@@ -303,8 +326,11 @@ def owner_alive(owner, heartbeats=None, now=None):
     """
     if not isinstance(owner, str) or owner.count("/") != 3:
         return False
-    host, boot, pid, start = owner.split("/")
+    process, _, token = owner.partition("#")
+    host, boot, pid, start = process.split("/")
     if host == socket.gethostname() and boot == _boot_id():
+        if str(os.getpid()) == pid:  # this process: is that search still running?
+            return token in _LIVE
         try:
             pid = int(pid)
             os.kill(pid, 0)
@@ -373,7 +399,9 @@ class TrialStore:
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._mine = set()  # trial ids this process owns
         self._beat = None  # (thread, stop event) of the heartbeat
-        self.owner = owner_id()
+        self._token = str(next(_TOKENS))
+        _LIVE.add(self._token)
+        self.owner = owner_id(token=self._token)
         self.shared = not isinstance(self._storage, optuna.storages.InMemoryStorage)
         if resume:
             self.refresh()
@@ -435,12 +463,23 @@ class TrialStore:
         thread.start()
         self._beat = (thread, stop)
 
-    def close(self):
-        """Stop the heartbeat."""
+    def close(self, interrupted=False):
+        """Stop the heartbeat; this search no longer holds its trials. ``interrupted``:
+        close its RUNNING trials FAIL (``hpsearch_interrupted``) at once, so no other
+        process waits for them (a budgeted candidate's stays RUNNING for a resume to
+        adopt); their finished fits stay in the store."""
         beat, self._beat = self._beat, None
         if beat is not None:
             beat[1].set()
             beat[0].join(timeout=5)
+        _LIVE.discard(self._token)
+        if interrupted:
+            for trial_id in sorted(self._mine - self._open):
+                try:
+                    self.close_trial(trial_id, "hpsearch_interrupted")
+                except Exception:  # a store that fails now: the owner check still works
+                    break
+        self._mine.clear()
 
     def own(self, trial_id, write=True):
         """Mark a trial this process created (a strategy's ``study.ask()``) as its own
