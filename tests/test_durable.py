@@ -63,16 +63,9 @@ def _storage_object(storage):
 
 def recorded_fits(storage):
     """Distinct (row, split) fits recorded in study "s": per fit or in a finished row."""
-    study = optuna.load_study(study_name="s", storage=_storage_object(storage))
-    fits = set()
-    for trial in study.get_trials(deepcopy=False):
-        for name, payload in trial.user_attrs.items():
-            kind, _, rest = name.partition(":")
-            if kind == "hpsearch_fit":
-                fits.add(tuple(rest.rsplit(":", 1)))
-            elif kind == "hpsearch_row":
-                fits.update((rest, str(s)) for s in range(len(payload["fit_time"])))
-    return len(fits)
+    from hpsearch.model_selection.store import recorded_fits as count
+
+    return count(optuna.load_study(study_name="s", storage=_storage_object(storage)))
 
 
 def _reference(kind, tmp_path, monkeypatch):

@@ -65,7 +65,8 @@ import time
 
 import numpy as np
 
-__all__ = ["TrialStore", "encode_value", "make_storage", "owner_id", "owner_alive"]
+__all__ = ["TrialStore", "encode_value", "make_storage", "owner_alive", "owner_id",
+           "recorded_fits"]
 
 #: seconds between two heartbeats of a process that holds RUNNING trials
 HEARTBEAT_INTERVAL = 5.0
@@ -343,6 +344,21 @@ def owner_alive(owner, heartbeats=None, now=None):
     beat = (heartbeats or {}).get(owner)
     now = time.time() if now is None else now
     return beat is not None and now - beat < GRACE_PERIOD
+
+
+def recorded_fits(study):
+    """Number of distinct (row, split) fits recorded in ``study``: per fit (an interrupted
+    candidate's finished splits) or as part of a finished row. What a resume does not
+    fit again."""
+    fits = set()
+    for trial in study.get_trials(deepcopy=False):
+        for name, payload in trial.user_attrs.items():
+            kind, _, rest = name.partition(":")
+            if kind == "hpsearch_fit":
+                fits.add(tuple(rest.rsplit(":", 1)))
+            elif kind == "hpsearch_row":
+                fits.update((rest, str(s)) for s in range(len(payload["fit_time"])))
+    return len(fits)
 
 
 class TrialStore:
