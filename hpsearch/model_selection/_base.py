@@ -41,7 +41,14 @@ continue_training=False, trials=None)``
 - ``trials``: optional list of Optuna trials (from ``self.study_.ask()``), one per
   candidate. Their per-split results are written into those trials (user attributes,
   intermediate value at the budget step) and the strategy calls ``study_.tell``;
-  without ``trials`` the engine records each finished candidate as its own trial.
+  without ``trials`` the engine records each candidate as its own trial.
+
+Every fit is recorded in the store the moment its result arrives (see
+:mod:`hpsearch.model_selection.store`): fits already recorded for a row (``resume``, or
+another process on the same study) are reused, so an interrupted candidate fits only its
+missing splits. Without ``trials`` and without a budget, candidates are claimed in
+shrinking chunks (so processes sharing a study split the work); candidates another live
+process holds are waited for, and taken over if it dies.
 
 It returns an :class:`Evaluation` for exactly these candidates, in order:
 ``scores`` (mean test score of the refit metric per candidate; NaN when every split
@@ -253,8 +260,10 @@ class _Evaluator:
         first_row = len(self.rows)
         store = self.store
         store.declare(candidate_params)
-        if search.resume or store.shared:
-            store.refresh()  # finished rows and fits, also those of other processes
+        if (search.resume or store.shared) and trials is None:
+            # finished rows and fits, also those of other processes (a strategy that
+            # asks trials has just read the study)
+            store.refresh()
         new_rows, todo, fresh = [], [], []
         n_found = 0  # fits found in the store (resume): planned fits not to be done
         for i, (params, budget) in enumerate(zip(candidate_params, budgets)):
@@ -560,13 +569,16 @@ class BaseSearchCV(_SkBaseSearchCV):
         Show a tqdm progress bar on stderr, moving per fit with the best mean score so far.
         None: only when stderr is a terminal.
     storage : str, optuna storage or None, default=None
-        Where each finished candidate is recorded as an Optuna trial: None (in memory), a
-        path ending in ``.db`` (SQLite), or any SQLAlchemy URL / Optuna storage.
+        Where each candidate is recorded as an Optuna trial, each fit as it finishes:
+        None (in memory), a path ending in ``.db`` (SQLite), ``.log``/``.jsonl`` (journal
+        file), or any SQLAlchemy URL / Optuna storage.
     study_name : str or None, default=None
         Name of the Optuna study (generated when None).
     resume : bool, default=False
-        Reuse the finished candidates recorded in ``storage`` under ``study_name``
-        instead of fitting them again.
+        Reuse the fits recorded in ``storage`` under ``study_name`` instead of fitting
+        them again (also the finished splits of an interrupted candidate). Several
+        processes running the same search with ``resume=True`` on one storage share the
+        work (grid, random and Optuna searches; see the README).
     backend : str, joblib backend or None, default=None
         None ("auto"): where joblib would use its default (loky) and more than one job
         runs, on Linux/POSIX (not macOS/Windows), workers are started by ``fork`` and

@@ -346,9 +346,8 @@ return_train_score, progress, storage, study_name, resume, backend
     def _n_taken(self, store):
         """Slots taken in the study (finished, running or being taken over), plus trials
         other live processes are asking right now (no slot yet)."""
-        store.refresh()
         slots, asking = set(), 0
-        for trial in self.study_.get_trials(deepcopy=False):
+        for trial in store.refresh():
             slot = trial.user_attrs.get("hpsearch_slot")
             if slot is not None:
                 slots.add(slot)
@@ -483,11 +482,12 @@ return_train_score, progress, storage, study_name, resume, backend
         from .store import POLL_INTERVAL
 
         while True:
-            for trial in self.study_.get_trials(deepcopy=False):
+            trials = store.refresh()
+            for trial in trials:
                 if "hpsearch_slot" not in trial.user_attrs and trial.state == State.RUNNING:
                     store.interrupt_dead([trial])  # asked, never given a slot
             slots = {}
-            for trial in self.study_.get_trials(deepcopy=False):
+            for trial in trials:
                 slot = trial.user_attrs.get("hpsearch_slot")
                 if slot is not None and slot < self.n_trials and slot not in self._seen:
                     slots.setdefault(slot, []).append(trial)

@@ -425,9 +425,10 @@ class TrialStore:
     # -- what the study holds ----------------------------------------------------------
     def refresh(self):
         """Re-read the study: finished rows and fits, claims and heartbeats of every
-        process (one read of all trials)."""
+        process (one read of all trials, returned)."""
         self._rows, self._fits, self._claims = {}, {}, {}
-        for trial in self._storage.get_all_trials(self._study_id, deepcopy=False):
+        trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+        for trial in trials:
             for name, dist in trial.distributions.items():
                 self._stored.setdefault(name, dist)
             for name, payload in trial.user_attrs.items():
@@ -446,6 +447,7 @@ class TrialStore:
                 name.partition(":")[2]: beat for name, beat in attrs.items()
                 if name.startswith("hpsearch_alive:")
             }
+        return trials
 
     def lookup(self, row_key):
         """The recorded row of that key (``resume``), or None."""
