@@ -177,3 +177,33 @@ def test_halving_refuses_a_second_live_process(tmp_path):
     first.wait()
     assert second.returncode != 0
     assert "HalvingSearchCV cannot share study 's' with another running search" in err
+
+
+@pytest.mark.parametrize("suffix", ["log", "db"])
+def test_two_cli_processes_share_one_study(suffix, tmp_path):
+    import pandas as pd
+    from test_cli_resume import COUNTER, N_CANDIDATES, N_SPLITS, STUDY
+
+    (tmp_path / "slowridge.py").write_text(COUNTER)
+    study = tmp_path / "resume.yaml"
+    study.write_text(STUDY.replace("N_JOBS", "1"))
+    log = tmp_path / "fits.log"
+    path = os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path, SLOW_RIDGE_LOG=str(log), SLOW_RIDGE_SLEEP="0.1")
+    storage = str(tmp_path / f"shared.{suffix}")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hpsearch", str(study), "--resume", "--storage", storage,
+             "--out", str(tmp_path / f"out{i}"), "--allow-module", "slowridge", "--quiet"],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for i in range(2)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+    assert _lines(log) == N_CANDIDATES * N_SPLITS + 2  # every fit once, plus two refits
+    a, b = (pd.read_csv(tmp_path / f"out{i}" / "cv_results.csv") for i in range(2))
+    cols = ["params", "mean_test_score", "rank_test_score",
+            *(f"split{k}_test_score" for k in range(N_SPLITS))]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
