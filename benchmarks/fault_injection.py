@@ -7,8 +7,11 @@ in subprocesses, with a SQLite file or a journal file as the trial store, and pr
     scenario | finished before fault | lost | re-run | results equal
 
 - *finished before fault*: fits that had ended when the fault hit;
-- *lost*: of those, fits not recorded in the store (their work is gone);
-- *re-run*: fits that ended more than once over the whole scenario (fault + resume);
+- *lost*: of those, fits not recorded in the store (their work is gone; a fit that ends
+  in a worker is recorded when its result reaches the search process, and the engine
+  sends results back per batch of tasks);
+- *re-run*: fits that ended more than once over the whole scenario (fault + resume;
+  includes fits that workers outliving the search finished after the fault);
 - *results equal*: ``cv_results_`` after the resume (every process's, for several
   processes) equals an uninterrupted run's (times aside).
 
@@ -47,11 +50,27 @@ def _env(tmp, delay):
 
 
 def _start(tmp, storage, out, delay, *, resume=True, n_jobs=1):
-    return subprocess.Popen(
+    # stderr to a file, not a pipe: workers that outlive a killed search keep a pipe open
+    err = open(Path(str(out) + ".err"), "w")
+    proc = subprocess.Popen(
         [sys.executable, str(TESTS / "durable_worker.py"), KIND, str(storage), "s",
          "1" if resume else "0", str(out), str(n_jobs)],
-        env=_env(tmp, delay), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=_env(tmp, delay), stdout=subprocess.DEVNULL, stderr=err,
     )
+    proc.err_path = Path(str(out) + ".err")
+    err.close()
+    return proc
+
+
+def _finish(proc, timeout=None):
+    """Wait for ``proc``; its return code and the last line of its stderr."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    lines = proc.err_path.read_text().strip().splitlines()
+    return proc.returncode, lines[-1] if lines else ""
 
 
 def _lines(path):
@@ -104,17 +123,27 @@ def _equal(a, b):
 def reference(delay):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        proc = _start(tmp, tmp / "ref.db", tmp / "ref.pkl", 0.0, resume=False)
-        proc.communicate()
+        _finish(_start(tmp, tmp / "ref.db", tmp / "ref.pkl", 0.0, resume=False))
         return pickle.loads((tmp / "ref.pkl").read_bytes())
 
 
 def _resume(tmp, storage):
-    proc = _start(tmp, storage, tmp / "resumed.pkl", 0.0)
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        return None, err.strip().splitlines()[-1:]
+    code, err = _finish(_start(tmp, storage, tmp / "resumed.pkl", 0.0))
+    if code != 0:
+        return None, err
     return pickle.loads((tmp / "resumed.pkl").read_bytes()), ""
+
+
+def _alive(pids):
+    alive = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rpartition(")")[2].split()[0] not in ("Z", "X"):
+                    alive.append(pid)
+        except OSError:
+            pass
+    return alive
 
 
 def fault(name, ref, delay, how, n_jobs=2):
@@ -125,15 +154,17 @@ def fault(name, ref, delay, how, n_jobs=2):
         proc = _start(tmp, db, tmp / "a.pkl", delay, resume=False, n_jobs=n_jobs)
         _wait(tmp / "done.log", 7, [proc])
         time.sleep(delay / 2)  # mid-fit
-        how(proc)
-        try:
-            _, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        note = f"exit {proc.returncode}"
-        time.sleep(0.5)  # orphaned workers, if any, finish their fits
+        workers = _children(proc.pid)
         finished = _lines(tmp / "done.log")
+        how(proc)
+        code, err = _finish(proc, timeout=60)
+        time.sleep(2 * delay)  # workers, if any outlive the search, finish their fits
+        orphans = _alive(workers)
+        note = f"exit {code}" + (f" ({err[:60]})" if code not in (0, 130) and err else "")
+        if orphans:
+            note += f"; {len(orphans)} worker(s) outlived the search (killed here)"
+            for pid in orphans:
+                os.kill(pid, signal.SIGKILL)
         recorded = _recorded(db)
         resumed, err = _resume(tmp, db)
         rerun = _lines(tmp / "done.log") - TOTAL
@@ -155,9 +186,9 @@ def share(name, ref, delay, n, suffix, kill_one=False):
             procs[-1].kill()
         errors = []
         for proc in procs:
-            _, err = proc.communicate(timeout=300)
-            if proc.returncode not in (0, -signal.SIGKILL):
-                errors.append(err.strip().splitlines()[-1:])
+            code, err = _finish(proc, timeout=300)
+            if code not in (0, -signal.SIGKILL):
+                errors.append(err)
         outs = [tmp / f"{i}.pkl" for i in range(n - kill_one)]
         results = [pickle.loads(o.read_bytes()) for o in outs if o.exists()]
         pids = {line.split()[0] for line in (tmp / "done.log").read_text().splitlines()}
@@ -180,6 +211,7 @@ def main(argv=None):
     parser.add_argument("--delay", type=float, default=0.1, help="seconds per fit")
     args = parser.parse_args(argv)
     delay = args.delay
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # children get Ctrl-C
     ref = reference(delay)
     rows = [
         fault("SIGINT of the search (n_jobs=2)", ref, delay,

@@ -399,13 +399,15 @@ class _Evaluator:
 
         store = self.store
         n_workers = max(1, int(getattr(self.engine, "n_workers", 1) or 1))
-        waiting = []
+        n_waiting = -1
+        waiting, pause = [], POLL_INTERVAL
         while todo or waiting:
             if todo:
                 size = len(todo) if not store.shared else max(n_workers, -(-len(todo) // 4))
                 chunk, todo = todo[:size], todo[size:]
-            else:
-                time.sleep(POLL_INTERVAL)
+            else:  # look again later, less often while nothing changes (at most every 2 s)
+                time.sleep(pause)
+                n_waiting = len(waiting)
                 chunk, waiting = waiting, []
             mine = []
             for row, state in zip(chunk, store.claim(chunk)):
@@ -423,6 +425,8 @@ class _Evaluator:
                 else:  # every fit found (a dead process's): close the claimed trial
                     self._record(row, None)
             self._dispatch(mine, **run)
+            if not todo and waiting:
+                pause = min(2.0, pause * 1.5) if len(waiting) == n_waiting else POLL_INTERVAL
 
     def _plan_progress(self, n_tasks, n_found):
         """Keep the bar's total: the planned fits left, grown when more are submitted.

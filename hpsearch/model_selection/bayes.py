@@ -481,6 +481,7 @@ return_train_score, progress, storage, study_name, resume, backend
         store = evaluate.store
         from .store import POLL_INTERVAL
 
+        pause, n_busy = POLL_INTERVAL, None
         while True:
             trials = store.refresh()
             for trial in trials:
@@ -491,21 +492,24 @@ return_train_score, progress, storage, study_name, resume, backend
                 slot = trial.user_attrs.get("hpsearch_slot")
                 if slot is not None and slot < self.n_trials and slot not in self._seen:
                     slots.setdefault(slot, []).append(trial)
-            busy = False
+            busy = 0
             for slot in sorted(slots):
                 trials = slots[slot]
                 done = [t for t in trials if _finished(t)]
                 if done:
                     self._replay(evaluate, space, done[0], slot)
                 elif store.interrupt_dead(trials):
-                    busy = True  # a live process fits it
+                    busy += 1  # a live process fits it
                 elif not self._take_over(evaluate, space, trials, slot):
-                    busy = True
+                    busy += 1
             if self._n_taken(store) < self.n_trials:
                 return True
             if not (busy and wait):
                 return False
-            time.sleep(POLL_INTERVAL)
+            # look again later, less often while nothing changes (at most every 2 s)
+            pause = min(2.0, pause * 1.5) if busy == n_busy else POLL_INTERVAL
+            n_busy = busy
+            time.sleep(pause)
 
     def _replay(self, evaluate, space, trial, slot):
         """Rows of a finished trial, from the store (nothing is fitted)."""
