@@ -207,3 +207,26 @@ def test_two_cli_processes_share_one_study(suffix, tmp_path):
     cols = ["params", "mean_test_score", "rank_test_score",
             *(f"split{k}_test_score" for k in range(N_SPLITS))]
     pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_owner_liveness_by_process_table_token_and_heartbeat():
+    from hpsearch.model_selection import store
+
+    me = store.owner_id(token="not-running")
+    assert not store.owner_alive(me)  # this process, but no search of that token runs
+    kept = store.TrialStore(None)
+    assert store.owner_alive(kept.owner)
+    kept.close()
+    assert not store.owner_alive(kept.owner)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    other = store.owner_id(proc.pid)
+    assert store.owner_alive(other)
+    proc.kill()
+    proc.wait()
+    assert not store.owner_alive(other)
+    remote = "elsewhere/some-boot/123/456#1"  # another machine: its heartbeat tells
+    now = time.time()
+    assert store.owner_alive(remote, {remote: now - 1}, now)
+    assert not store.owner_alive(remote, {remote: now - store.GRACE_PERIOD - 1}, now)
+    assert not store.owner_alive(remote, {}, now)
+    assert not store.owner_alive(None) and not store.owner_alive("garbage")
