@@ -128,7 +128,7 @@ def test_ctrl_c_then_resume_in_process(kind, tmp_path, monkeypatch):
 
 COOPERATION = [
     ("grid", "db", 2), ("grid", "log", 3), ("random", "db", 3),
-    ("optuna", "log", 2), ("optuna", "db", 3),
+    ("optuna", "log", 2), ("optuna", "db", 3), ("optuna_pruner", "db", 2),
 ]
 
 
@@ -141,15 +141,16 @@ def test_processes_on_one_study_run_every_fit_once(kind, suffix, n, tmp_path, mo
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    assert _lines(log) == total  # every fit ran exactly once
+    # every fit ran exactly once (Optuna: which fits depends on who told what when)
+    assert _lines(log) == (total if kind in ("grid", "random") else recorded_fits(storage))
     results = [pickle.loads(out.read_bytes()) for out in outs]
     for res in results[1:]:
         assert_same(res, results[0])
         assert list(res.get("trial", [])) == list(results[0].get("trial", []))
-    if kind != "optuna":  # candidates do not depend on who ran what
+    if kind in ("grid", "random"):  # candidates do not depend on who ran what
         assert_same(results[0], reference)
-    else:
-        assert len(results[0]["params"]) == 6
+    else:  # 6 trials, 6 distinct candidates
+        assert len(set(results[0]["trial"])) == 6
         assert len({p["alpha"] for p in results[0]["params"]}) == 6
 
 
