@@ -97,14 +97,18 @@ class OptunaSearchCV(BaseSearchCV):
         distribution (define-by-run, so conditional parameters are suggested only when
         their condition holds).
     n_trials : int, default=10
-        Trials in all (with ``resume=True``, the finished trials of the study count).
+        Trials in all: with ``resume=True``, the trials already in the study count, and
+        processes sharing the study run ``n_trials`` together (an interrupted trial is
+        finished by a new trial that takes its place).
     timeout : float or None, default=None
         Stop asking for new trials once this many seconds have passed (checked after
         each batch, so at least one batch runs).
     sampler : str or optuna sampler, default="tpe"
         ``"tpe"`` (multivariate, constant liar when trials run in parallel), ``"gp"``,
-        ``"cmaes"``, ``"qmc"``, ``"random"`` or an instance; seeded from
-        ``random_state``.
+        ``"cmaes"``, ``"qmc"``, ``"random"`` or an instance. A named sampler (except
+        ``"qmc"``, seeded once) is seeded from ``(random_state, slot)`` for each trial
+        (the slot: the trial's place in the study), so a resumed search asks what an
+        uninterrupted one would; an instance is used as given.
     pruner : None, str or optuna pruner, default=None
         ``"median"``, ``"successive_halving"``, ``"hyperband"`` or an instance. Needs an
         estimator that continues training (``warm_start`` or ``partial_fit`` and
