@@ -8,8 +8,9 @@ Run as a script, it fits one search and pickles its ``cv_results_``::
 The estimator reads ``LOGFIT_LOG`` (file that gets one line per fit, written when the
 fit starts), ``LOGFIT_DONE`` (optional: a line when the fit ends), ``LOGFIT_DELAY``
 (seconds each fit sleeps) and ``LOGFIT_INTERRUPT_AFTER`` (optional: a fit started after
-that many raises ``KeyboardInterrupt``, as Ctrl-C during a fit does) from the environment, so none is an estimator parameter and
-every run of a study has the same configuration.
+that many raises ``KeyboardInterrupt``, as Ctrl-C during a fit does) from the
+environment, so none is an estimator parameter and every run of a study has the same
+configuration.
 """
 
 import os
