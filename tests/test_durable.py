@@ -231,3 +231,41 @@ def test_owner_liveness_by_process_table_token_and_heartbeat():
     assert not store.owner_alive(remote, {remote: now - store.GRACE_PERIOD - 1}, now)
     assert not store.owner_alive(remote, {}, now)
     assert not store.owner_alive(None) and not store.owner_alive("garbage")
+
+
+def test_a_candidate_of_another_machine_is_waited_for_then_taken_over(
+    tmp_path, monkeypatch
+):
+    """A RUNNING trial of a process on another machine: waited for while its heartbeat
+    is fresh, taken over (its finished fits kept) once it is older than GRACE_PERIOD."""
+    from hpsearch.model_selection import store
+
+    reference, total = _reference("grid", tmp_path, monkeypatch)
+    db, log = str(tmp_path / "s.db"), tmp_path / "fits.log"
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    monkeypatch.setenv("LOGFIT_INTERRUPT_AFTER", "4")
+    with pytest.raises(KeyboardInterrupt):
+        w.make_search("grid", db, "s", False).fit(*w.data())
+    monkeypatch.delenv("LOGFIT_INTERRUPT_AFTER")
+    # hand the interrupted candidate (1 split done) to a live process elsewhere
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+    (interrupted,) = [t for t in study.trials if t.state.name == "FAIL"]
+    remote = "elsewhere/some-boot/123/456#1"
+    study.add_trial(optuna.trial.create_trial(
+        state=optuna.trial.TrialState.RUNNING, params=interrupted.params,
+        distributions=interrupted.distributions,
+        user_attrs={**{k: v for k, v in interrupted.user_attrs.items()
+                       if k != "hpsearch_interrupted"}, "hpsearch_owner": remote},
+    ))
+    study._storage.set_study_system_attr(study._study_id, f"hpsearch_alive:{remote}",
+                                         time.time())
+    recorded = recorded_fits(db)
+    monkeypatch.setattr(store, "GRACE_PERIOD", 2.0)
+    start = time.monotonic()
+    resumed = w.make_search("grid", db, "s", True).fit(*w.data())
+    assert time.monotonic() - start >= 1.0  # it waited for the heartbeat to go stale
+    (taken,) = [t for t in resumed.study_.trials
+                if t.user_attrs.get("hpsearch_owner") == remote]
+    assert taken.state.name == "FAIL" and taken.user_attrs["hpsearch_interrupted"]
+    assert _lines(log) - 5 == total - recorded
+    assert_same(resumed.cv_results_, reference)
