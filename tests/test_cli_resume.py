@@ -56,6 +56,14 @@ def _complete_trials(db):
     return len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
 
 
+def _recorded_fits(db):
+    import optuna
+
+    from hpsearch.model_selection.store import recorded_fits
+
+    return recorded_fits(optuna.load_study(study_name="resume", storage=f"sqlite:///{db}"))
+
+
 def _fits(log):
     return len(log.read_text().splitlines()) if log.exists() else 0
 
@@ -96,9 +104,11 @@ def test_sigint_then_resume(n_jobs, tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("SLOW_RIDGE_LOG", str(log))
     monkeypatch.setenv("SLOW_RIDGE_SLEEP", "0")
-    before = _fits(log)
+    before, recorded = _fits(log), _recorded_fits(out / "study.db")
+    assert recorded >= kept * N_SPLITS
     assert main([*args, "--resume"]) == 0
-    assert _fits(log) - before == (N_CANDIDATES - kept) * N_SPLITS + 1
+    # the interrupted candidates keep their finished splits: only unrecorded fits run
+    assert _fits(log) - before == N_CANDIDATES * N_SPLITS - recorded + 1
     assert _complete_trials(out / "study.db") == N_CANDIDATES
 
     # an uninterrupted run gives the same results

@@ -51,6 +51,19 @@ def run_in_subprocess(counter, storage):  # entry point of the killed process
     search(counter, storage, delay=0.15).fit(X, y)
 
 
+def recorded_fits(study):
+    """(row, split) fits recorded in the study: per fit, or as part of a finished row."""
+    fits = set()
+    for trial in study.get_trials(deepcopy=False):
+        for name, payload in trial.user_attrs.items():
+            kind, _, rest = name.partition(":")
+            if kind == "hpsearch_fit":
+                fits.add(tuple(rest.rsplit(":", 1)))
+            elif kind == "hpsearch_row":
+                fits.update((rest, str(s)) for s in range(len(payload["fit_time"])))
+    return len(fits)
+
+
 def assert_same(a, b):
     assert a["params"] == b["params"]
     for key in a:
@@ -80,9 +93,14 @@ def test_sigkill_then_resume_refits_only_unfinished_candidates(tmp_path):
     assert 2 <= len(done) < 6
     finished_alphas = {t.params["alpha"] for t in done}
 
+    # every finished fit is recorded, also those of the interrupted candidate: only the
+    # fit in flight at the kill is lost
+    recorded = recorded_fits(study)
+    assert recorded >= killed_after - 1
+
     resumed = search(counter, str(db), delay=0.15, resume=True).fit(X, y)  # same estimator
     new_fits = _fits(counter)[killed_after:]
-    assert len(new_fits) == 3 * (6 - len(done))
+    assert len(new_fits) == 18 - recorded
     assert not finished_alphas & {float(a) for a in new_fits}
 
     fresh = search(tmp_path / "other.txt", None).fit(X, y)

@@ -41,7 +41,14 @@ continue_training=False, trials=None)``
 - ``trials``: optional list of Optuna trials (from ``self.study_.ask()``), one per
   candidate. Their per-split results are written into those trials (user attributes,
   intermediate value at the budget step) and the strategy calls ``study_.tell``;
-  without ``trials`` the engine records each finished candidate as its own trial.
+  without ``trials`` the engine records each candidate as its own trial.
+
+Every fit is recorded in the store the moment its result arrives (see
+:mod:`hpsearch.model_selection.store`): fits already recorded for a row (``resume``, or
+another process on the same study) are reused, so an interrupted candidate fits only its
+missing splits. Without ``trials`` and without a budget, candidates are claimed in
+shrinking chunks (so processes sharing a study split the work); candidates another live
+process holds are waited for, and taken over if it dies.
 
 It returns an :class:`Evaluation` for exactly these candidates, in order:
 ``scores`` (mean test score of the refit metric per candidate; NaN when every split
@@ -78,6 +85,7 @@ from sklearn.utils.validation import _check_method_params
 
 from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
 from ._results import format_results, metric_names, results_frame, row_error
+from .store import _FIT_KEYS
 
 __all__ = ["BaseSearchCV", "Evaluation"]
 
@@ -361,24 +369,24 @@ class _Evaluator:
         keep = continue_training or any(b is not None for b in budgets)
         n_splits = len(self.splits)
         first_row = len(self.rows)
-        self.store.declare(candidate_params)
-        new_rows, tasks = [], []
+        store = self.store
+        store.declare(candidate_params)
+        if (search.resume or store.shared) and trials is None:
+            # finished rows and fits, also those of other processes (a strategy that
+            # asks trials has just read the study)
+            store.refresh()
+        new_rows, todo, fresh = [], [], []
         round_ctx = self._round_context(n * n_splits)
-        n_found = 0  # rows found in the store (resume): planned fits not to be done
+        n_found = 0  # fits found in the store (resume): planned fits not to be done
         for i, (params, budget) in enumerate(zip(candidate_params, budgets)):
             cid, candidate_key, row_key = self._keys(params, budget)
-            row = self.store.lookup(row_key) if search.resume else None
-            if row is not None:
-                row = dict(row, params=params, resources=budget)
-                new_rows.append(row)
-                n_found += 1
-                continue
             row = {
                 "params": params,
                 "resources": budget,
                 "key": row_key,
                 "cid": cid,
                 "candidate_key": candidate_key,
+                "index": i,
                 "test_scores": [None] * n_splits,
                 "train_scores": [None] * n_splits,
                 "fit_time": [0.0] * n_splits,
@@ -387,42 +395,40 @@ class _Evaluator:
                 "error": [None] * n_splits,
                 "fit_failed": [False] * n_splits,
                 "pending": n_splits,
+                "done": set(),
             }
             new_rows.append(row)
-            overrides = {k: v for k, v in (budget or {}).items() if k != "n_samples"}
-            names = None  # seeded parameter names, found once per candidate
-            for split, (train, test) in enumerate(self.splits):
-                train = self._train_indices(split, train, budget)
-                cont = self._continuation(cid, split, budget) if continue_training else None
-                if cont is not None:
-                    estimator, cparams, steps = cont
-                    task = Task(i, split, cparams or {}, train, test, estimator, steps, keep)
-                else:
-                    if names is None:
-                        names = self._seed_names({**params, **overrides})
-                    seeds = seeds_for(names, task_seed(self.seed, cid, split))
-                    task = Task(i, split, {**params, **overrides, **seeds}, train, test,
-                                keep=keep)
-                task.callback_ctx = self._task_context(round_ctx)
-                tasks.append(task)
-        if search.verbose > 0 and tasks:
+            n_found += self._fill(row)
+            if row["pending"]:
+                todo.append(row)
+            elif trials is not None:  # the asked trial gets the row it reuses
+                self._record(row, trials[i])
+            elif budget is not None:
+                store.adopt(row, float(self._refit_scores(row).mean()), type(search).__name__)
+        n_tasks = sum(r["pending"] for r in todo)
+        if search.verbose > 0 and n_tasks:
             print(
-                f"Fitting {n_splits} folds for each of {len(tasks) // n_splits} "
-                f"candidates, totalling {len(tasks)} fits"
+                f"Fitting {n_splits} folds for each of {len(todo)} "
+                f"candidates, totalling {n_tasks} fits"
             )
-        self._plan_progress(len(tasks), n_found * n_splits)
-        fresh = []
-        for out in self.engine.run(tasks):
-            i = out["candidate"]
-            row = new_rows[i]
-            self._collect(row, out, keep)
-            self._print_fit(row, out, n)
-            if row["pending"] == 0:  # all splits in: record the candidate at once
-                row.pop("pending")
-                fresh.append(row)
-                self._record(row, trials[i] if trials is not None else None)
+        self._plan_progress(n_tasks, n_found)
+        run = dict(keep=keep, continue_training=continue_training, trials=trials,
+                   fresh=fresh, round_ctx=round_ctx, n_candidates=n)
+        if trials is not None:
+            for row in todo:
+                row["trial_id"] = trials[row["index"]]._trial_id
+            self._dispatch(todo, **run)
+        elif any(b is not None for b in budgets):
+            for row in todo:
+                row["trial_id"] = store.claim_budgeted(row, type(search).__name__)
+            self._dispatch(todo, **run)
+        else:
+            self._claim_and_dispatch(todo, run)
         if self.engine.expired:
             _mark_not_run(new_rows, self.engine.not_run_error)
+        for row in new_rows:
+            for name in ("pending", "done", "index"):
+                row.pop(name, None)
         self.rows.extend(new_rows)
         for key, values in (more_results or {}).items():
             self.more_results.setdefault(key, [None] * first_row)
@@ -441,6 +447,107 @@ class _Evaluator:
             errors=[row_error(row) for row in new_rows],
             _evaluator=self,
         )
+
+    # -- durable, shared evaluation ----------------------------------------------------
+    def _fill(self, row):
+        """Put the fits of ``row`` the store already holds into it (a finished row, or
+        the finished splits of an interrupted one); returns how many were new."""
+        payload = self.store.lookup(row["key"])
+        splits = range(len(self.splits))
+        if payload is not None:
+            fits = {s: {k: payload[k][s] for k in _FIT_KEYS} for s in splits}
+        else:
+            fits = self.store.finished_fits(row["key"])
+        n_new = 0
+        for split, fit in fits.items():
+            if split in row["done"] or split not in splits:
+                continue
+            for name in _FIT_KEYS:
+                row[name][split] = fit[name]
+            row["done"].add(split)
+            row["pending"] -= 1
+            n_new += 1
+        return n_new
+
+    def _tasks(self, row, continue_training, keep, round_ctx=None):
+        """The fits of ``row`` still missing, as engine tasks."""
+        params, budget, cid = row["params"], row["resources"], row["cid"]
+        overrides = {k: v for k, v in (budget or {}).items() if k != "n_samples"}
+        names = None  # seeded parameter names, found once per candidate
+        tasks = []
+        for split, (train, test) in enumerate(self.splits):
+            if split in row["done"]:
+                continue
+            train = self._train_indices(split, train, budget)
+            cont = self._continuation(cid, split, budget) if continue_training else None
+            if cont is not None:
+                estimator, cparams, steps = cont
+                task = Task(row["index"], split, cparams or {}, train, test, estimator,
+                            steps, keep)
+            else:
+                if names is None:
+                    names = self._seed_names({**params, **overrides})
+                seeds = seeds_for(names, task_seed(self.seed, cid, split))
+                task = Task(row["index"], split, {**params, **overrides, **seeds}, train,
+                            test, keep=keep)
+            task.callback_ctx = self._task_context(round_ctx)
+            tasks.append(task)
+        return tasks
+
+    def _dispatch(self, rows, *, keep, continue_training, trials, fresh, round_ctx=None,
+                  n_candidates=None):
+        """Fit the missing splits of ``rows``; record each fit the moment it arrives and
+        each row once complete."""
+        by_index = {row["index"]: row for row in rows}
+        tasks = [t for row in rows
+                 for t in self._tasks(row, continue_training, keep, round_ctx)]
+        for out in self.engine.run(tasks):
+            row = by_index[out["candidate"]]
+            self._collect(row, out, keep)
+            self._print_fit(row, out, n_candidates or len(rows))
+            row["done"].add(out["split"])
+            if row.get("trial_id") is not None:
+                self.store.record_fit(row, out["split"], row["trial_id"])
+            if row["pending"] == 0:  # all splits in: record the candidate at once
+                fresh.append(row)
+                self._record(row, trials[row["index"]] if trials is not None else None)
+
+    def _claim_and_dispatch(self, todo, run):
+        """Claim candidates in shrinking chunks (so other processes on the study get their
+        share), fit the claimed ones, then wait for those other live processes fit and
+        take over the ones whose process died."""
+        from .store import POLL_INTERVAL
+
+        store = self.store
+        n_workers = max(1, int(getattr(self.engine, "n_workers", 1) or 1))
+        n_waiting = -1
+        waiting, pause = [], POLL_INTERVAL
+        while todo or waiting:
+            if todo:
+                size = len(todo) if not store.shared else max(n_workers, -(-len(todo) // 4))
+                chunk, todo = todo[:size], todo[size:]
+            else:  # look again later, less often while nothing changes (at most every 2 s)
+                time.sleep(pause)
+                n_waiting = len(waiting)
+                chunk, waiting = waiting, []
+            mine = []
+            for row, state in zip(chunk, store.claim(chunk)):
+                before = row["pending"]
+                self._fill(row)  # fits recorded meanwhile, by anyone
+                self._plan_progress(0, before - row["pending"])
+                if state == "done":
+                    continue
+                if state[0] != "mine":
+                    waiting.append(row)
+                    continue
+                row["trial_id"] = state[1]
+                if row["pending"]:
+                    mine.append(row)
+                else:  # every fit found (a dead process's): close the claimed trial
+                    self._record(row, None)
+            self._dispatch(mine, **run)
+            if not todo and waiting:
+                pause = min(2.0, pause * 1.5) if len(waiting) == n_waiting else POLL_INTERVAL
 
     def _plan_progress(self, n_tasks, n_found):
         """Keep the bar's total: the planned fits left, grown when more are submitted.
@@ -636,6 +743,12 @@ class _Evaluator:
         for key in [k for k in self.states if k[0] in ids]:
             del self.states[key]
 
+    def reorder(self, order):
+        """Put the rows of ``cv_results_`` (and their ``more_results``) in ``order``."""
+        self.rows = [self.rows[i] for i in order]
+        for key, values in self.more_results.items():
+            self.more_results[key] = [values[i] for i in order]
+
     def finish(self, candidate_params, state="COMPLETE"):
         """Close the store's trials of these candidates (``"COMPLETE"`` or ``"PRUNED"``)."""
         for params in candidate_params:
@@ -676,13 +789,16 @@ class BaseSearchCV(_SkBaseSearchCV):
         Show a tqdm progress bar on stderr, moving per fit with the best mean score so far.
         None: only when stderr is a terminal.
     storage : str, optuna storage or None, default=None
-        Where each finished candidate is recorded as an Optuna trial: None (in memory), a
-        path ending in ``.db`` (SQLite), or any SQLAlchemy URL / Optuna storage.
+        Where each candidate is recorded as an Optuna trial, each fit as it finishes:
+        None (in memory), a path ending in ``.db`` (SQLite), ``.log``/``.jsonl`` (journal
+        file), or any SQLAlchemy URL / Optuna storage.
     study_name : str or None, default=None
         Name of the Optuna study (generated when None).
     resume : bool, default=False
-        Reuse the finished candidates recorded in ``storage`` under ``study_name``
-        instead of fitting them again.
+        Reuse the fits recorded in ``storage`` under ``study_name`` instead of fitting
+        them again (also the finished splits of an interrupted candidate). Several
+        processes running the same search with ``resume=True`` on one storage share the
+        work (grid, random and Optuna searches; see the README).
     backend : str, joblib backend or None, default=None
         None ("auto"): where joblib would use its default (loky) and more than one job
         runs, on Linux/POSIX (not macOS/Windows), workers are started by ``fork`` and
@@ -972,6 +1088,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                     evaluate.callback_ctx.call_on_fit_task_end(estimator=self)
                 done = True
         finally:
+            store.close(interrupted=not done)
             if evaluate is not None:
                 evaluate.release()
             if progress is not None:

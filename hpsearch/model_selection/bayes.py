@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from ._base import BaseSearchCV, _key
 from ._halving_resource import resource_plan
 from .halving import best_row, rank_rows_first
-from ._optuna import PRUNERS, SAMPLERS, make_pruner, make_sampler
+from ._optuna import PRUNERS, SAMPLERS, make_pruner, make_sampler, sampler_seed
 
 __all__ = ["OptunaSearchCV", "default_rungs"]
 
@@ -51,6 +51,19 @@ def default_rungs(max_epochs, n_rungs=4, factor=3):
         Increasing budgets ending with ``max_epochs``.
     """
     return sorted({max(1, int(max_epochs) // factor**k) for k in range(n_rungs)})
+
+
+def _finished(trial):
+    """Whether a trial of a slot is done: COMPLETE, PRUNED, or FAIL for its own fits
+    (not closed as interrupted, duplicate or surplus)."""
+    state = trial.state.name
+    if state in ("COMPLETE", "PRUNED"):
+        return True
+    attrs = trial.user_attrs
+    return state == "FAIL" and not any(
+        name in attrs
+        for name in ("hpsearch_interrupted", "hpsearch_duplicate", "hpsearch_surplus")
+    )
 
 
 def _waves(params):
@@ -84,15 +97,19 @@ class OptunaSearchCV(BaseSearchCV):
         distribution (define-by-run, so conditional parameters are suggested only when
         their condition holds).
     n_trials : int, default=10
-        Trials in all (with ``resume=True``, the finished trials of the study count).
+        Trials in all: with ``resume=True``, the trials already in the study count, and
+        processes sharing the study run ``n_trials`` together (an interrupted trial is
+        finished by a new trial that takes its place).
     timeout : float or None, default=None
         Seconds for the whole search, as for every search (see ``BaseSearchCV``): no
         trial is asked and no fit starts after it; fits running then are stopped (fork
         workers) and their trials told FAIL.
     sampler : str or optuna sampler, default="tpe"
         ``"tpe"`` (multivariate, constant liar when trials run in parallel), ``"gp"``,
-        ``"cmaes"``, ``"qmc"``, ``"random"`` or an instance; seeded from
-        ``random_state``.
+        ``"cmaes"``, ``"qmc"``, ``"random"`` or an instance. A named sampler (except
+        ``"qmc"``, seeded once) is seeded from ``(random_state, slot)`` for each trial
+        (the slot: the trial's place in the study), so a resumed search asks what an
+        uninterrupted one would; an instance is used as given.
     pruner : None, str or optuna pruner, default=None
         ``"median"``, ``"successive_halving"``, ``"hyperband"`` or an instance. Needs an
         estimator that continues training (``warm_start`` or ``partial_fit`` and
@@ -295,49 +312,143 @@ max_retries
 
     # -- the search -----------------------------------------------------------------
     def _run_search(self, evaluate):
+        """Ask, fit and tell until ``n_trials`` slots are taken, then settle the slots of
+        other processes (wait, take over dead ones, collect their rows).
+
+        Each trial holds a *slot* (``hpsearch_slot``): 0, 1, ... in the order trials were
+        asked in the study. The sampler of a named ``sampler`` is seeded from
+        ``(random_state, slot)``, so a resumed search asks the same candidates an
+        uninterrupted one would, and processes sharing a study ask different ones. A
+        trial whose process died keeps its slot: a new trial with the same parameters
+        (``hpsearch_takeover``) finishes its missing fits.
+        """
         from .space import as_space
 
         space = as_space(self.param_distributions)
         if self._pruning is not None:
             self._pruning[0].check_not_searched(space)
-        done = self._replay(evaluate, space) if self.resume else 0
+        store = evaluate.store
+        self._row_slots, self._seen, self._foreign = [], set(), False
+        self._base_seed = sampler_seed(self.random_state)
         batch = max(1, int(getattr(getattr(evaluate, "engine", None), "n_workers", 1) or 1))
         start = time.monotonic()
         engine = getattr(evaluate, "engine", None)
-        self._sampler_stopped = False
-        while (done < self.n_trials and not self._sampler_stopped
-               and not (engine is not None and engine.time_is_up())):
-            k = min(batch, self.n_trials - done)
-            trials, params = self._ask(space, k)
-            if self._pruning is None:
-                self._evaluate_plain(evaluate, trials, params)
-            else:
-                for wave in _waves(params):
-                    self._climb(evaluate, [trials[i] for i in wave], [params[i] for i in wave])
-            done += k
-            if self.timeout is not None and time.monotonic() - start >= self.timeout:
-                break
+        self._sampler_stopped = False  # an exhaustive sampler (GridSampler) said stop
 
-    def _ask(self, space, k):
+        def stopped():
+            return self._sampler_stopped or (engine is not None and engine.time_is_up())
+
+        if self.resume:
+            self._settle(evaluate, space, wait=False)
+        more = True
+        while more and not stopped():
+            while not stopped() and (k := min(batch, self.n_trials - self._n_taken(store))) > 0:
+                asked = [a for a in (self._ask_one(space, store) for _ in range(k)) if a]
+                if asked:
+                    self._evaluate_batch(evaluate, *zip(*asked))
+                if self.timeout is not None and time.monotonic() - start >= self.timeout:
+                    more = False
+                    break
+            more = more and not stopped() and self._settle(evaluate, space,
+                                                           wait=store.shared)
+        if self._foreign:  # rows of other processes: every process ends in slot order
+            order = sorted(range(len(self._row_slots)), key=self._row_slots.__getitem__)
+            evaluate.reorder(order)
+
+    def _evaluate_batch(self, evaluate, trials, params, slots):
+        start = len(evaluate.rows)
+        if self._pruning is None:
+            self._evaluate_plain(evaluate, list(trials), list(params))
+        else:
+            for wave in _waves(params):
+                self._climb(evaluate, [trials[i] for i in wave], [params[i] for i in wave])
+        self._seen.update(slots)
+        # rows come per candidate (plain) or per rung (climb): map each to its trial's slot
+        by_number = {t.number: s for t, s in zip(trials, slots)}
+        numbers = evaluate.more_results["trial"][start:len(evaluate.rows)]
+        self._row_slots.extend(by_number[n] for n in numbers)
+
+    def _n_taken(self, store):
+        """Slots taken in the study (finished, running or being taken over), plus trials
+        other live processes are asking right now (no slot yet)."""
+        slots, asking = set(), 0
+        for trial in store.refresh():
+            slot = trial.user_attrs.get("hpsearch_slot")
+            if slot is not None:
+                slots.add(slot)
+            elif trial.state.name == "RUNNING" and store.alive(
+                trial.user_attrs.get("hpsearch_owner")
+            ):
+                asking += 1
+        return len({s for s in slots if s < self.n_trials}) + asking
+
+    def _ask_one(self, space, store):
+        """A new trial: its slot, a sampler seeded for it, its parameters; None when the
+        slot is past ``n_trials`` (another process asked the last ones meanwhile)."""
+        import optuna
+
         from .space import suggest
         from .store import encode_value
 
-        trials = [self.study_.ask() for _ in range(k)]
-        params = [suggest(trial, space) for trial in trials]
-        for trial, candidate in zip(trials, params):
-            trial.set_user_attr("params", encode_value(candidate))
-        return trials, params
+        study = self.study_
+        template = optuna.trial.create_trial(
+            state=optuna.trial.TrialState.RUNNING,
+            user_attrs={"hpsearch_owner": store.owner},
+        )
+        trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+        store.own(trial_id, write=False)
+        slot = self._slot_of(trial_id, store)
+        if slot >= self.n_trials:
+            store.close_trial(trial_id, "hpsearch_surplus")
+            return None
+        study._storage.set_trial_user_attr(trial_id, "hpsearch_slot", slot)
+        self._use_sampler(slot)
+        trial = optuna.Trial(study, trial_id)
+        params = suggest(trial, space)
+        trial.set_user_attr("params", encode_value(params))
+        return trial, params, slot
+
+    def _slot_of(self, trial_id, store):
+        """Slot of a new trial: the slots held by earlier trials, plus earlier trials of
+        live processes still getting theirs."""
+        slots, asking = set(), 0
+        for trial in self.study_._storage.get_all_trials(self.study_._study_id,
+                                                          deepcopy=False):
+            if trial._trial_id >= trial_id:
+                continue
+            slot = trial.user_attrs.get("hpsearch_slot")
+            if slot is not None:
+                slots.add(slot)
+            elif trial.state.name == "RUNNING" and store.alive(
+                trial.user_attrs.get("hpsearch_owner")
+            ):
+                asking += 1
+        return len(slots) + asking
+
+    def _use_sampler(self, slot):
+        """Seed a named sampler from ``(random_state, slot)`` (QMC keeps one seed: its
+        sequence follows the study's trials); an instance is used as given."""
+        study = self.study_
+        if not isinstance(self.sampler, str) or self.sampler == "qmc":
+            study._thread_local.cached_all_trials = None  # what ``study.ask`` does
+            return
+        seed = self._base_seed
+        if seed is not None:
+            seed = int(np.random.SeedSequence((seed, slot)).generate_state(1)[0] >> 1)
+        study.sampler = make_sampler(self.sampler, random_state=seed, n_jobs=self.n_jobs)
+        study._thread_local.cached_all_trials = None  # what ``study.ask`` does
 
     def _tell(self, trial, score, state=None):
         import optuna
 
         if state is None and not np.isfinite(score):
             state = optuna.trial.TrialState.FAIL
+        # skip_if_finished: a trial another process closed (took over) stays closed
         try:
             if state is None:
-                self.study_.tell(trial, float(score))
+                self.study_.tell(trial, float(score), skip_if_finished=True)
             else:
-                self.study_.tell(trial, state=state)
+                self.study_.tell(trial, state=state, skip_if_finished=True)
         except RuntimeError as exc:
             # GridSampler / BruteForceSampler call Study.stop() from after_trial once
             # their space is exhausted, which Optuna allows only inside optimize(); the
@@ -393,43 +504,61 @@ max_retries
             self._tell(trials[i], last[i])
         evaluate.release([params[i] for i in alive])
 
-    # -- resume -----------------------------------------------------------------------
-    def _replay(self, evaluate, space):
-        """Fail interrupted trials; put finished ones back into ``cv_results_``.
-
-        A finished trial is one this search recorded (its rows are in the store); their
-        rows are looked up, not fitted again. Returns how many there are: they count
-        towards ``n_trials``.
-        """
+    # -- resume and other processes ---------------------------------------------------------
+    def _settle(self, evaluate, space, *, wait):
+        """Put every finished slot into ``cv_results_`` and take over the slots whose
+        process died (their missing fits run here). With ``wait``, wait for the slots
+        other live processes fit. Returns whether free slots are left to ask."""
         import optuna
 
+        State = optuna.trial.TrialState
+        store = evaluate.store
+        from .store import POLL_INTERVAL
+
+        pause, n_busy = POLL_INTERVAL, None
+        while True:
+            trials = store.refresh()
+            for trial in trials:
+                if "hpsearch_slot" not in trial.user_attrs and trial.state == State.RUNNING:
+                    store.interrupt_dead([trial])  # asked, never given a slot
+            slots = {}
+            for trial in trials:
+                slot = trial.user_attrs.get("hpsearch_slot")
+                if slot is not None and slot < self.n_trials and slot not in self._seen:
+                    slots.setdefault(slot, []).append(trial)
+            busy = 0
+            for slot in sorted(slots):
+                trials = slots[slot]
+                done = [t for t in trials if _finished(t)]
+                if done:
+                    self._replay(evaluate, space, done[0], slot)
+                elif store.interrupt_dead(trials):
+                    busy += 1  # a live process fits it
+                elif not self._take_over(evaluate, space, trials, slot):
+                    busy += 1
+            if self._n_taken(store) < self.n_trials:
+                return True
+            if not (busy and wait):
+                return False
+            # look again later, less often while nothing changes (at most every 2 s)
+            pause = min(2.0, pause * 1.5) if busy == n_busy else POLL_INTERVAL
+            n_busy = busy
+            time.sleep(pause)
+
+    def _replay(self, evaluate, space, trial, slot):
+        """Rows of a finished trial, from the store (nothing is fitted)."""
         from .space import decode_params
 
-        State = optuna.trial.TrialState
-        storage = self.study_._storage
-        finished = []
-        for trial in self.study_.get_trials(deepcopy=False):
-            if trial.state in (State.RUNNING, State.WAITING):
-                storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted", True)
-                key = trial.user_attrs.get("hpsearch_key")
-                if key is not None:
-                    evaluate.store.finish(key, "FAIL")
-                if storage.get_trial(trial._trial_id).state == State.RUNNING:
-                    self.study_.tell(trial.number, state=State.FAIL)
-            elif not trial.user_attrs.get("hpsearch_interrupted") and any(
-                name.startswith("hpsearch_row:") for name in trial.user_attrs
-            ):
-                finished.append(trial)
-        for trial in finished:
-            params = decode_params(trial.params, space)
-            budgets = sorted(
-                (payload.get("resources") or {} for name, payload in trial.user_attrs.items()
-                 if name.startswith("hpsearch_row:")),
-                key=lambda b: sorted(b.values()),
-            )
-            if self._pruning is None or not budgets:
-                evaluate([params], more_results={"trial": [trial.number]})
-                continue
+        params = decode_params(trial.params, space)
+        budgets = sorted(
+            (payload.get("resources") or {} for name, payload in trial.user_attrs.items()
+             if name.startswith("hpsearch_row:")),
+            key=lambda b: sorted(b.values()),
+        )
+        start = len(evaluate.rows)
+        if self._pruning is None or not budgets:
+            evaluate([params], more_results={"trial": [trial.number]})
+        else:
             for itr, budget in enumerate(budgets):
                 evaluate(
                     [params],
@@ -441,7 +570,49 @@ max_retries
                     resources=budget,
                     continue_training=True,
                 )
-        return len(finished)
+        self._row_slots.extend([slot] * (len(evaluate.rows) - start))
+        self._seen.add(slot)
+        if trial.user_attrs.get("hpsearch_owner") != evaluate.store.owner:
+            self._foreign = True
+
+    def _take_over(self, evaluate, space, trials, slot):
+        """Finish the slot of a dead process in a new trial with its parameters (its
+        finished fits are reused). Returns False when another process took it first."""
+        import optuna
+
+        from .store import encode_value
+
+        store, study = evaluate.store, self.study_
+        State = optuna.trial.TrialState
+        source = next((t for t in trials if t.params), None)
+        attrs = {"hpsearch_owner": store.owner, "hpsearch_slot": slot,
+                 "hpsearch_takeover": True}
+        if source is not None:
+            attrs["params"] = source.user_attrs.get("params")
+        template = optuna.trial.create_trial(
+            state=State.RUNNING,
+            params=source.params if source else {},
+            distributions=source.distributions if source else {},
+            user_attrs=attrs,
+        )
+        trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+        store.own(trial_id, write=False)
+        rivals = [
+            t for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+            if t.user_attrs.get("hpsearch_slot") == slot and t.state != State.FAIL
+        ]
+        if min(t._trial_id for t in rivals) != trial_id:
+            store.close_trial(trial_id, "hpsearch_duplicate")
+            return False
+        self._use_sampler(slot)
+        trial = optuna.Trial(study, trial_id)
+        from .space import suggest
+
+        params = suggest(trial, space)
+        if source is None:
+            trial.set_user_attr("params", encode_value(params))
+        self._evaluate_batch(evaluate, [trial], [params], [slot])
+        return True
 
     # -- results ------------------------------------------------------------------
     def _trial_states(self, results):

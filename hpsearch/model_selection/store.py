@@ -29,17 +29,56 @@ One standard Optuna study per search (``DESIGN.md`` decision 6), so
 ``resume=True`` loads every ``hpsearch_row:<key>`` of the study: a row whose key (a hash
 of the parameters, the budget and the cross-validation configuration) matches is reused
 instead of fitted again.
+
+Fit-level durability
+--------------------
+Every finished (candidate, split[, rung]) fit is written the moment its result reaches the
+main process, as the user attribute ``hpsearch_fit:<row key>:<split>`` of the candidate's
+trial (one small write per fit). The trial is created RUNNING when its candidate is
+claimed, with the user attribute ``hpsearch_owner`` (host, boot id, process id and start
+time of the process fitting it). On resume, finished fits are found by row key in any
+trial (RUNNING, FAIL or COMPLETE: a fit's result depends only on its seed), so an
+interrupted candidate fits only its missing splits.
+
+Cooperating processes
+---------------------
+Several processes with ``resume=True`` on one study (a shared SQLite file, SQLAlchemy URL
+or journal file) share the work. A process *claims* a candidate by creating a RUNNING
+trial for it; when two processes create one for the same candidate at once, the trial
+with the lower id wins and the other is closed FAIL (``hpsearch_duplicate``). Trial ids
+follow commit order on SQLite (one writer at a time) and on journal files (one log), so
+both see the same winner (a server database whose ids may commit out of order can, in a
+race, let two processes fit the same candidate: the results stay correct). A RUNNING
+trial of another live process is waited for; one whose owner is dead (its process is
+gone, on this machine, or it has written no heartbeat, the study system attribute
+``hpsearch_alive:<owner>``, for :data:`GRACE_PERIOD` seconds) is closed FAIL
+(``hpsearch_interrupted``) and its candidate claimed again, keeping its finished fits.
 """
 
 import json
 import math
 import numbers
+import os
+import socket
+import threading
+import time
 
 import numpy as np
 
-__all__ = ["TrialStore", "encode_value", "make_storage"]
+__all__ = ["TrialStore", "encode_value", "make_storage", "owner_alive", "owner_id",
+           "recorded_fits"]
+
+#: seconds between two heartbeats of a process that holds RUNNING trials
+HEARTBEAT_INTERVAL = 5.0
+#: seconds without a heartbeat after which another machine's RUNNING trials are dead
+GRACE_PERIOD = 60.0
+#: seconds between two looks at the store while waiting for other processes
+POLL_INTERVAL = 0.2
 
 _PRIMITIVES = (type(None), bool, str)
+#: per-split entries of a row, recorded for each fit
+_FIT_KEYS = ("test_scores", "train_scores", "fit_time", "score_time", "n_test_samples",
+             "error")
 
 
 def encode_value(value):
@@ -213,13 +252,113 @@ def make_storage(storage):
         return optuna.storages.InMemoryStorage()
     if not isinstance(storage, str):
         return storage
-    if "://" in storage:
-        return storage
-    if storage.endswith((".log", ".jsonl")):
+    if storage.endswith((".log", ".jsonl")) and "://" not in storage:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         return JournalStorage(JournalFileBackend(storage))
-    return f"sqlite:///{storage}"
+    url = storage if "://" in storage else f"sqlite:///{storage}"
+    if url.startswith("sqlite:"):
+        # several processes write one fit at a time: wait for the lock, do not fail
+        return _retry(lambda: optuna.storages.RDBStorage(
+            url, engine_kwargs={"connect_args": {"timeout": 60}}
+        ))
+    return url
+
+
+def _retry(make, attempts=20):
+    """``make()``, tried again while another process creates the same new database's
+    tables ("table ... already exists", a duplicate schema version)."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return make()
+        except (IntegrityError, OperationalError) as exc:
+            text = str(exc)
+            if attempt == attempts - 1 or not (
+                "already exists" in text or "alembic_version" in text
+            ):
+                raise
+            time.sleep(0.1)
+
+
+def _boot_id():
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid):
+    """Start time of process ``pid`` (clock ticks since boot, Linux), "" if unknown;
+    None when the process is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return ""
+    if fields and fields[0] in ("Z", "X"):
+        return None
+    return fields[19] if len(fields) > 19 else ""
+
+
+#: tokens of the stores of this process still running a search
+_LIVE = set()
+_TOKENS = iter(range(1, 2**62))
+
+
+def owner_id(pid=None, token=0):
+    """``host/boot id/pid/start time#token`` of a process (this one by default); the
+    token tells the searches of one process apart."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}/{_boot_id()}/{pid}/{_start_time(pid) or ''}#{token}"
+
+
+def owner_alive(owner, heartbeats=None, now=None):
+    """Whether the process ``owner`` (an :func:`owner_id`) still runs.
+
+    On this machine (same host name and boot id) the process table tells; for another
+    machine, a heartbeat in ``heartbeats`` (``{owner: time}``) newer than
+    :data:`GRACE_PERIOD` seconds. A trial without owner (an older hpsearch, a bare
+    ``study.ask()``) is dead.
+    """
+    if not isinstance(owner, str) or owner.count("/") != 3:
+        return False
+    process, _, token = owner.partition("#")
+    host, boot, pid, start = process.split("/")
+    if host == socket.gethostname() and boot == _boot_id():
+        if str(os.getpid()) == pid:  # this process: is that search still running?
+            return token in _LIVE
+        try:
+            pid = int(pid)
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError):
+            return False
+        except PermissionError:
+            pass
+        now_start = _start_time(pid)
+        return now_start is not None and (not start or not now_start or now_start == start)
+    beat = (heartbeats or {}).get(owner)
+    now = time.time() if now is None else now
+    return beat is not None and now - beat < GRACE_PERIOD
+
+
+def recorded_fits(study):
+    """Number of distinct (row, split) fits recorded in ``study``: per fit (an interrupted
+    candidate's finished splits) or as part of a finished row. What a resume does not
+    fit again."""
+    fits = set()
+    for trial in study.get_trials(deepcopy=False):
+        for name, payload in trial.user_attrs.items():
+            kind, _, rest = name.partition(":")
+            if kind == "hpsearch_fit":
+                fits.add(tuple(rest.rsplit(":", 1)))
+            elif kind == "hpsearch_row":
+                fits.update((rest, str(s)) for s in range(len(payload["fit_time"])))
+    return len(fits)
 
 
 class TrialStore:
@@ -287,25 +426,244 @@ class TrialStore:
         self._kinds = {}
         self._space = {}  # name -> _RangeParam / _ChoiceParam (declare_space)
         self._stored = {}  # name -> distribution already in the study (resume)
+        self._fits = {}  # row key -> {split: fit payload}
+        self._claims = {}  # candidate key -> trials carrying it
+        self._heartbeats = {}  # owner -> time of its last heartbeat
+        self._mine = set()  # trial ids this process owns
+        self._beat = None  # (thread, stop event) of the heartbeat
+        self._token = str(next(_TOKENS))
+        _LIVE.add(self._token)
+        self.owner = owner_id(token=self._token)
+        self.shared = not isinstance(self._storage, optuna.storages.InMemoryStorage)
         if resume:
-            self._load()
+            self.refresh()
 
-    # -- resume ------------------------------------------------------------------
-    def _load(self):
-        for trial in self.study.get_trials(deepcopy=False):
+    # -- what the study holds ----------------------------------------------------------
+    def refresh(self):
+        """Re-read the study: finished rows and fits, claims and heartbeats of every
+        process (one read of all trials, returned)."""
+        self._rows, self._fits, self._claims = {}, {}, {}
+        trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+        for trial in trials:
             for name, dist in trial.distributions.items():
                 self._stored.setdefault(name, dist)
             for name, payload in trial.user_attrs.items():
-                if name.startswith("hpsearch_row:"):
-                    self._rows[name.partition(":")[2]] = payload
+                kind, _, rest = name.partition(":")
+                if kind == "hpsearch_row":
+                    self._rows[rest] = payload
+                elif kind == "hpsearch_fit":
+                    key, _, split = rest.rpartition(":")
+                    self._fits.setdefault(key, {})[int(split)] = payload
             key = trial.user_attrs.get("hpsearch_key")
-            if key is not None and trial.state.name == "RUNNING":
-                self._trial_ids[key] = trial._trial_id
-                self._open.add(trial._trial_id)
+            if key is not None:
+                self._claims.setdefault(key, []).append(trial)
+        if self.shared:
+            attrs = self._storage.get_study_system_attrs(self._study_id)
+            self._heartbeats = {
+                name.partition(":")[2]: beat for name, beat in attrs.items()
+                if name.startswith("hpsearch_alive:")
+            }
+        return trials
 
     def lookup(self, row_key):
         """The recorded row of that key (``resume``), or None."""
         return self._rows.get(row_key)
+
+    def finished_fits(self, row_key):
+        """``{split: fit payload}`` of the fits of that row recorded in any trial."""
+        return self._fits.get(row_key, {})
+
+    def alive(self, owner):
+        """Whether the process ``owner`` still runs (this one does)."""
+        return owner == self.owner or owner_alive(owner, self._heartbeats)
+
+    # -- claims ------------------------------------------------------------------------
+    def _start_heartbeat(self):
+        """Write this process's heartbeat now and every :data:`HEARTBEAT_INTERVAL` s."""
+        if self._beat is not None or not self.shared:
+            return
+        name, stop = f"hpsearch_alive:{self.owner}", threading.Event()
+        storage, study_id = self._storage, self._study_id
+
+        def beat():
+            while not stop.wait(HEARTBEAT_INTERVAL):
+                try:
+                    storage.set_study_system_attr(study_id, name, time.time())
+                except Exception:  # a busy or gone store: the next beat tries again
+                    pass
+
+        storage.set_study_system_attr(study_id, name, time.time())
+        thread = threading.Thread(target=beat, name="hpsearch-heartbeat", daemon=True)
+        thread.start()
+        self._beat = (thread, stop)
+
+    def close(self, interrupted=False):
+        """Stop the heartbeat; this search no longer holds its trials. ``interrupted``:
+        close its RUNNING trials FAIL (``hpsearch_interrupted``) at once, so no other
+        process waits for them (a budgeted candidate's stays RUNNING for a resume to
+        adopt); their finished fits stay in the store."""
+        beat, self._beat = self._beat, None
+        if beat is not None:
+            beat[1].set()
+            beat[0].join(timeout=5)
+        _LIVE.discard(self._token)
+        if interrupted:
+            for trial_id in sorted(self._mine - self._open):
+                try:
+                    self.close_trial(trial_id, "hpsearch_interrupted")
+                except Exception:  # a store that fails now: the owner check still works
+                    break
+        self._mine.clear()
+
+    def own(self, trial_id, write=True):
+        """Mark a trial this process created (a strategy's ``study.ask()``) as its own
+        (``write=False``: its ``hpsearch_owner`` is already set)."""
+        self._start_heartbeat()
+        self._mine.add(trial_id)
+        if write:
+            self._storage.set_trial_user_attr(trial_id, "hpsearch_owner", self.owner)
+
+    def close_trial(self, trial_id, reason):
+        """Close a RUNNING trial FAIL with the user attribute ``reason`` (another process
+        may have closed it first: fine)."""
+        import optuna
+
+        try:
+            self._storage.set_trial_user_attr(trial_id, reason, True)
+            self._storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+
+    def interrupt_dead(self, trials):
+        """Close FAIL (``hpsearch_interrupted``) the RUNNING ``trials`` whose owner is
+        dead; return those whose owner runs."""
+        live = []
+        for trial in trials:
+            if trial.state.name != "RUNNING":
+                continue
+            owner = trial.user_attrs.get("hpsearch_owner")
+            if trial._trial_id in self._mine or self.alive(owner):
+                live.append(trial)
+            else:
+                self.close_trial(trial._trial_id, "hpsearch_interrupted")
+        return live
+
+    def claim(self, rows):
+        """Claim the (unbudgeted) candidates of ``rows`` for this process.
+
+        Returns one entry per row: ``"done"`` (its row is recorded), ``("mine",
+        trial id)`` (this process fits it; the trial is RUNNING), or ``("busy", owner)``
+        (another live process fits it). See the module docstring for the protocol.
+        """
+        import optuna
+
+        State = optuna.trial.TrialState
+        if self.shared:
+            self.refresh()
+        out, create = [None] * len(rows), {}
+        for i, row in enumerate(rows):
+            key = row["candidate_key"]
+            if row["key"] in self._rows:
+                out[i] = "done"
+                continue
+            live = self.interrupt_dead(self._claims.get(key, ()))
+            mine = [t for t in live if t._trial_id in self._mine]
+            if mine:
+                out[i] = ("mine", mine[0]._trial_id)
+            elif live:
+                out[i] = ("busy", live[0].user_attrs.get("hpsearch_owner"))
+            else:
+                create.setdefault(key, []).append(i)
+        if not create:
+            return out
+        self._start_heartbeat()
+        created = {}
+        for key, indices in create.items():
+            trial_id = self._new_trial(
+                rows[indices[0]], key, State.RUNNING, None, {"hpsearch_owner": self.owner}
+            )
+            created[key] = trial_id
+            self._mine.add(trial_id)
+        if self.shared:
+            self.refresh()
+        for key, indices in create.items():
+            trial_id = created[key]
+            winner = min(
+                (t for t in self._claims.get(key, ()) if t.state != State.FAIL),
+                key=lambda t: t._trial_id, default=None,
+            )
+            if winner is None or winner._trial_id == trial_id:
+                entry = ("mine", trial_id)
+            else:  # another process created one first: it fits the candidate
+                self._mine.discard(trial_id)
+                self.close_trial(trial_id, "hpsearch_duplicate")
+                entry = ("busy", winner.user_attrs.get("hpsearch_owner"))
+            for i in indices:
+                out[i] = entry
+        return out
+
+    def claim_budgeted(self, row, owner_name):
+        """Trial id of a budgeted candidate (halving, Hyperband) for this process: its
+        RUNNING trial of this run, or the one a dead process left (adopted, its rungs kept),
+        or a new one. Another live process on it is an error: budgeted searches do not
+        share a study."""
+        import optuna
+
+        key = row["candidate_key"]
+        trial_id = self._trial_ids.get(key)
+        if trial_id is not None:
+            return trial_id
+        running = [t for t in self._claims.get(key, ()) if t.state.name == "RUNNING"]
+        for trial in running:
+            owner = trial.user_attrs.get("hpsearch_owner")
+            if trial._trial_id not in self._mine and self.alive(owner):
+                raise RuntimeError(
+                    f"{owner_name} cannot share study {self.study.study_name!r} with "
+                    f"another running search: process {owner.split('/')[2]} on host "
+                    f"{owner.split('/')[0]!r} is fitting the same candidates. Halving and "
+                    "Hyperband searches run in one process per study; wait for it to end "
+                    "(or stop it), then resume."
+                )
+        self._start_heartbeat()
+        if running:
+            trial_id = running[0]._trial_id
+            self._storage.set_trial_user_attr(trial_id, "hpsearch_owner", self.owner)
+            self.interrupt_dead(running[1:])
+        else:
+            trial_id = self._new_trial(
+                row, key, optuna.trial.TrialState.RUNNING, None,
+                {"hpsearch_owner": self.owner},
+            )
+        self._mine.add(trial_id)
+        self._trial_ids[key] = trial_id
+        self._open.add(trial_id)
+        return trial_id
+
+    def adopt(self, row, value, owner_name):
+        """A budgeted row found in the store (resume): adopt its candidate's RUNNING trial
+        that a dead process left, so :meth:`finish` closes it with ``value``."""
+        key = row["candidate_key"]
+        running = [t for t in self._claims.get(key, ()) if t.state.name == "RUNNING"]
+        if key not in self._trial_ids and running:
+            self.claim_budgeted(row, owner_name)
+        trial_id = self._trial_ids.get(key)
+        if trial_id is not None:
+            self._last[trial_id] = value
+
+    def record_fit(self, row, split, trial_id):
+        """Write one finished fit of ``row`` into its trial (``hpsearch_fit:<row key>:
+        <split>``). Returns False when another process took the trial over meanwhile."""
+        import optuna
+
+        payload = {key: row[key][split] for key in _FIT_KEYS}
+        try:
+            self._storage.set_trial_user_attr(
+                trial_id, f"hpsearch_fit:{row['key']}:{split}", payload
+            )
+        except optuna.exceptions.UpdateFinishedTrialError:
+            self._mine.discard(trial_id)
+            return False
+        return True
 
     # -- params --------------------------------------------------------------------
     def declare_space(self, space):
@@ -438,9 +796,20 @@ class TrialStore:
         finite = value is not None and math.isfinite(value)
         if trial is None and budget is None:
             state = State.COMPLETE if finite else State.FAIL
-            self._new_trial(
-                row, candidate_key, state, value, {**self._readable(row), **row_attr}
-            )
+            attrs = {**self._readable(row), **row_attr}
+            trial_id = row.get("trial_id")
+            if trial_id is None:
+                self._new_trial(row, candidate_key, state, value, attrs)
+                return
+            try:  # the candidate's claimed RUNNING trial
+                for name, attr in attrs.items():
+                    self._storage.set_trial_user_attr(trial_id, name, attr)
+                self._storage.set_trial_state_values(
+                    trial_id, state, values=[value] if finite else None
+                )
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # taken over by another process, which records the same row
+            self._mine.discard(trial_id)
             return
         if trial is not None:
             trial_id = trial._trial_id
@@ -456,10 +825,13 @@ class TrialStore:
                 trial_id = self._new_trial(row, candidate_key, State.RUNNING, None, {})
                 self._trial_ids[candidate_key] = trial_id
                 self._open.add(trial_id)
-        for name, attr in attrs.items():
-            self._storage.set_trial_user_attr(trial_id, name, attr)
-        if budget is not None and finite:
-            self._storage.set_trial_intermediate_value(trial_id, _step(budget), value)
+        try:
+            for name, attr in attrs.items():
+                self._storage.set_trial_user_attr(trial_id, name, attr)
+            if budget is not None and finite:
+                self._storage.set_trial_intermediate_value(trial_id, _step(budget), value)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return  # taken over by another process
         self._last[trial_id] = value
 
     def finish(self, candidate_key, state="COMPLETE"):
@@ -478,9 +850,13 @@ class TrialStore:
                 value = None
         else:
             value = None
-        self._storage.set_trial_state_values(
-            trial_id, state, values=None if value is None else [value]
-        )
+        self._mine.discard(trial_id)
+        try:
+            self._storage.set_trial_state_values(
+                trial_id, state, values=None if value is None else [value]
+            )
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # closed by another process meanwhile
 
     def finish_all(self):
         """Mark every still-RUNNING trial of this store COMPLETE with its last score."""
