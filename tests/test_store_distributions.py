@@ -145,3 +145,22 @@ def test_resume_of_a_study_stored_one_point_keeps_its_distributions(tmp_path, da
     last = resumed.study.get_trials()[-1]
     assert last.params == {"alpha": 0.2, "depth": 2}
     assert last.distributions["alpha"] == FloatDistribution(0.2, 0.2)
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [([True, 1], False), ([1, 1.0], False), ([0, False, "a"], False),
+     ([float("nan"), 1], True), (["a", "b", 3, None], True), (list(range(1000)), True)],
+)
+def test_choice_exactness_matches_optuna(values, expected):
+    """The linear-time exactness check answers as asking Optuna code by code does."""
+    from hpsearch.model_selection.space import Categorical
+    from hpsearch.model_selection.store import _ChoiceParam
+
+    param = _ChoiceParam(Categorical(values))
+    by_optuna = all(
+        (back := param.dist.to_external_repr(param.dist.to_internal_repr(code))) is code
+        or (type(back) is type(code) and back == code)
+        for code in param.codes
+    )
+    assert param.exact() == by_optuna == expected
