@@ -1106,11 +1106,43 @@ class BaseSearchCV(_SkBaseSearchCV):
         evaluate.check_failures()
         results = evaluate.results()
         self.cv_results_ = results
+        self._add_diagnosis(results, X, y, groups, splits)
         self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
         if root_ctx is not None:
             root_ctx.call_on_fit_task_end(
                 estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
             )
+
+    def _add_diagnosis(self, results, X, y, groups, splits):
+        """The lecture's recipe per candidate (``LECTURE.md`` §4), when train scores are kept.
+
+        With ``return_train_score=True``, ``cv_results_["diagnosis"]`` labels every row
+        ``"training"`` (poor on its training folds: an optimization problem, optimize
+        first), ``"overfitting"`` (good on training, much worse on validation), ``"none"``
+        or ``"failed"``, against references scored on the same splits (a trivial baseline
+        and a linear model: two cheap extra fits per split, see
+        :func:`hpsearch.diagnostics.diagnosis_column`); ``diagnosis_`` holds the evidence
+        and the search-level notes (e.g. deeper candidates training worse). Without train
+        scores nothing is added (they cost one extra prediction on each training fold).
+        A diagnosis that cannot be made (an estimator the references cannot stand in
+        for) is a warning, never a failed search.
+        """
+        if not self.return_train_score or "diagnosis" in results:
+            return
+        from hpsearch.diagnostics import diagnosis_column
+
+        try:
+            labels, self.diagnosis_ = diagnosis_column(
+                results, self.estimator, X, y, cv=splits, scoring=self.scoring,
+                refit=self.refit, groups=groups,
+            )
+        except Exception as exc:  # noqa: BLE001 - an analysis never fails a finished search
+            warnings.warn(
+                f"No 'diagnosis' column: the lecture's recipe could not be applied "
+                f"({type(exc).__name__}: {exc}).", UserWarning,
+            )
+            return
+        results["diagnosis"] = labels
 
     # -- sklearn callbacks (sklearn.callback) -------------------------------------------
     #: Name of the callback subtask of each ``evaluate`` call (halving's rounds), or None

@@ -647,7 +647,8 @@ class HalvingGridSearchCV(HalvingSearchCV):
     factor, resource, max_resources, min_resources, aggressive_elimination, cv, scoring, \
 refit, error_score, return_train_score, random_state, n_jobs, verbose
         As in sklearn (see :class:`HalvingSearchCV` for ``resource``).
-    pre_dispatch, progress, storage, study_name, resume, backend
+    pre_dispatch, progress, storage, study_name, resume, backend, fit_timeout, \
+max_retries, timeout
         hpsearch's common search parameters (see ``BaseSearchCV``).
     """
 
@@ -683,6 +684,9 @@ refit, error_score, return_train_score, random_state, n_jobs, verbose
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         self.estimator = estimator
         self.param_grid = param_grid
@@ -705,6 +709,9 @@ refit, error_score, return_train_score, random_state, n_jobs, verbose
         self.study_name = study_name
         self.resume = resume
         self.backend = backend
+        self.fit_timeout = fit_timeout
+        self.max_retries = max_retries
+        self.timeout = timeout
 
     @property
     def param_distributions(self):
@@ -725,7 +732,8 @@ class HalvingRandomSearchCV(HalvingSearchCV):
 aggressive_elimination, cv, scoring, refit, error_score, return_train_score, \
 random_state, n_jobs, verbose
         As in sklearn (see :class:`HalvingSearchCV`).
-    pre_dispatch, progress, storage, study_name, resume, backend
+    pre_dispatch, progress, storage, study_name, resume, backend, fit_timeout, \
+max_retries, timeout
         hpsearch's common search parameters (see ``BaseSearchCV``).
     """
 
@@ -754,6 +762,9 @@ random_state, n_jobs, verbose
         study_name=None,
         resume=False,
         backend=None,
+        fit_timeout=None,
+        max_retries=1,
+        timeout=None,
     ):
         super().__init__(
             estimator,
@@ -778,4 +789,7 @@ random_state, n_jobs, verbose
             study_name=study_name,
             resume=resume,
             backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
         )
