@@ -37,6 +37,8 @@ class ResultsDiagnosis:
     labels: list
     notes: list = field(default_factory=list)
     evidence: dict = field(default_factory=dict)
+    #: the :func:`reference_scores` the labels were judged against (None: the search's own)
+    references: dict | None = None
 
     def __str__(self):
         counts = {k: self.labels.count(k) for k in ("training", "overfitting", "none", "failed")}
@@ -229,4 +231,5 @@ def diagnosis_column(cv_results, estimator, X, y=None, *, cv, scoring=None, refi
     metric = _metric(cv_results, refit)
     refs = reference_scores(estimator, X, y, cv=cv, scoring=scoring, groups=groups)
     result = diagnose_results(cv_results, metric=metric, references=refs)
+    result.references = refs
     return np.asarray(result.labels, dtype=object), result

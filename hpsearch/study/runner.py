@@ -23,6 +23,7 @@ import contextlib
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -478,7 +479,7 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
         summary["nested"] = nested
     (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_files = _plots(plan, cv_df, metric, out, model)
-    sections, section_files = _sections(search, cv, metric, out, model, echo)
+    sections, section_files = _sections(plan, search, cv, metric, out, model, echo)
     if nested is not None:
         sections.insert(0, report.nested_section(nested, summary["metric"]))
     report.write_report(out / "report.md", plan, summary, cv_df, plot_files, sections)
@@ -534,21 +535,61 @@ def _how_sure(search, cv, metric, out):
     return report.how_sure_section(frame, rel), [rel]
 
 
-def _diagnosis(search, cv, metric, out, model):
+def _diagnosis(plan, search, cv, metric, out, model):
+    """The report's "Diagnosis" section: the search's own labels and references (its
+    ``diagnosis_``), the best model's gradient flow, and the gradient flow of the
+    candidate that trains worst when the recipe calls it a training problem."""
     from hpsearch.diagnostics import report_section
 
-    text = report_section(cv, out, best_model=model, metric=metric)
-    return text, [p for p in ("plots/recipe_map.png", "plots/gradient_flow.png")
-                  if (out / p).is_file()]
+    refs = getattr(getattr(search, "diagnosis_", None), "references", None)
+    text = report_section(cv, out, best_model=model, metric=metric, references=refs)
+    made = [p for p in ("plots/recipe_map.png", "plots/gradient_flow.png")
+            if (out / p).is_file()]
+    extra = _worst_training_flow(plan, cv, metric, out)
+    if extra:
+        text += "\n" + extra[0]
+        made.append(extra[1])
+    return text, made
 
 
-def _sections(search, cv, metric, out, model, echo):
+def _worst_training_flow(plan, cv, metric, out):
+    """(Markdown, plot) of the gradient flow of the candidate with the lowest training
+    score among those diagnosed ``"training"`` (refit on the training rows, one thread),
+    or None: no such candidate, or an estimator that records no gradients."""
+    from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
+
+    from hpsearch.diagnostics import gradient_flow
+
+    labels = cv.get("diagnosis")
+    train = cv.get(f"mean_train_{metric}")
+    if labels is None or train is None:
+        return None
+    poor = [i for i, label in enumerate(labels) if label == "training"
+            and np.isfinite(train[i])]
+    if not poor:
+        return None
+    worst = min(poor, key=lambda i: train[i])
+    rel = "plots/gradient_flow_diagnosed.png"
+    estimator = clone(plan.search.estimator).set_params(**cv["params"][worst])
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(plan.X_train, plan.y_train)
+    title = "Gradient flow of the candidate that trains worst"
+    if gradient_flow(estimator, out / rel, title=title) is None:
+        return None
+    return (f"### {title}\n\nDiagnosed a training problem (mean training {metric} "
+            f"{train[worst]:.4g}): {report._params_text(cv['params'][worst])}.\n\n"
+            f"![{title}]({rel})\n"), rel
+
+
+def _sections(plan, search, cv, metric, out, model, echo):
     """The report's analysis sections, each optional: a section that cannot be computed
     (a custom splitter of unknown split sizes, one candidate) is left out with a note,
     never failing a finished run."""
     sections, files = [], []
     for name, make in (("How sure is this?", lambda: _how_sure(search, cv, metric, out)),
-                       ("Diagnosis", lambda: _diagnosis(search, cv, metric, out, model))):
+                       ("Diagnosis", lambda: _diagnosis(plan, search, cv, metric, out, model))):
         try:
             text, made = make()
         except Exception as exc:  # noqa: BLE001 - an analysis must never fail the run
