@@ -147,7 +147,8 @@ CASES = [
      12),
     # the searches' own budget checks, run before any fit (plan_rounds / plan_rungs)
     ("halving-unknown-resource", patch(("method: grid", "method: halving\n  resource: n_estimators")),
-     "search.resource", "The 'resource' parameter of HalvingSearchCV must be 'epochs', "
+     "search.resource", "Cannot use resource=n_estimators which is not supported by "
+     "estimator LogisticRegression. The 'resource' parameter of HalvingSearchCV must be 'epochs', "
      "'n_samples' or the name of an integer parameter of LogisticRegression. Got "
      "'n_estimators' instead", 9),
     ("halving-min-above-max", patch(("method: grid", "method: halving\n  min_resources: 60\n"
@@ -161,7 +162,8 @@ CASES = [
                                      "name: knn_classifier"),
                                     ("method: grid", "method: optuna\n  pruner: median"),
                                     ("C: [0.1, 1.0]", "n_neighbors: [1, 3]")),
-     "search.pruner", "a pruner trains in rungs of epochs: ", 8),
+     "search.pruner", "The 'pruner' parameter of OptunaSearchCV needs an estimator with an "
+     "integer 'max_iter' parameter", 8),
     ("not-a-mapping", "- data\n- search\n", None, "a study file must be a mapping of sections", 1),
     ("empty-file", "", None, "the study file is empty", None),
 ]
