@@ -35,12 +35,12 @@ def noisy():
 
 
 def deep_sigmoid_tiny_init():
-    return MLPClassifier((32,) * 5, activation="sigmoid", init="normal", solver="sgd",
+    return MLPClassifier((32,) * 5, activation="sigmoid", init="normal", solver="sgd", momentum=0.0,
                          learning_rate_init=0.1, max_iter=30, random_state=0)
 
 
 def huge_learning_rate():
-    return MLPClassifier((64,), solver="sgd", learning_rate_init=5.0, max_iter=30, random_state=0)
+    return MLPClassifier((64,), solver="sgd", momentum=0.0, learning_rate_init=5.0, max_iter=30, random_state=0)
 
 
 def tiny_learning_rate():
@@ -56,7 +56,9 @@ def good_mlp():
 
 
 def wide_unregularized():
-    return MLPClassifier((256,), alpha=0.0, max_iter=300, random_state=0)
+    # He initialization (hpsearch's default before issue 10 made init="auto" scikit-learn's
+    # Glorot uniform): the constructed early-stopping collapse below depends on it
+    return MLPClassifier((256,), alpha=0.0, max_iter=300, init="he", random_state=0)
 
 
 # (estimator factory, data fixture, problem, the cause that must be first, the first fix)
@@ -133,7 +135,7 @@ def test_vanishing_gradients_evidence(digits):
 
 def test_training_diverged_is_unstable(digits):
     X, y = digits
-    est = MLPClassifier((64,), solver="sgd", learning_rate_init=100.0, max_iter=30, random_state=0)
+    est = MLPClassifier((64,), solver="sgd", momentum=0.0, learning_rate_init=100.0, max_iter=30, random_state=0)
     d = diagnose(est, X, y, random_state=0)
     assert d.problem == "training" and d.causes[0] == "unstable"
     assert d.evidence["diverged"].startswith("The training loss became")
@@ -149,6 +151,13 @@ def test_first_fix_removes_the_training_problem(name, request):
     X, y = request.getfixturevalue(data)
     d = diagnose(make(), X, y, random_state=0)
     after = diagnose(d.apply(make()), X, y, random_state=0)
+    if name == "bottleneck":
+        # With scikit-learn's initialization (issue 10) the fixed 4-unit net trains well
+        # (0.970 >= 0.910) and the recipe moves on to the generalization side (gap 0.097
+        # > 0.090): the training problem is gone, the next step is the lecture's next one.
+        assert after.problem == "overfitting" and after.evidence["train_score"] >= \
+            after.evidence["train_threshold"], str(after)
+        return
     assert after.problem == "none", str(after)
 
 

@@ -32,9 +32,11 @@ output: OUT
 
 
 @pytest.fixture
-def deep_study(tmp_path):
+def deep_study(tmp_path, monkeypatch):
+    # a study file's output stays inside the working directory (issue 11): run from tmp_path
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "deep.yaml"
-    path.write_text(DEEP.replace("OUT", str(tmp_path / "runs" / "deep")), encoding="utf-8")
+    path.write_text(DEEP.replace("OUT", "runs/deep"), encoding="utf-8")
     return path
 
 
@@ -75,12 +77,13 @@ def test_diagnose_uses_the_best_params_of_a_finished_run(deep_study, tmp_path, c
     assert data["estimator"]["params"]["init"] == "he"
 
 
-def test_no_problem_writes_nothing(tmp_path, capsys):
+def test_no_problem_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "lr.yaml"
     path.write_text("data: {dataset: breast_cancer}\npreprocessing: {scaler: standard}\n"
                     "estimator: {name: logistic_regression}\n"
                     "search: {method: grid, space: {C: [1.0]}}\nseed: 0\n"
-                    f"output: {tmp_path / 'runs'}\n", encoding="utf-8")
+                    "output: runs\n", encoding="utf-8")
     assert main(["diagnose", str(path)]) == 0
     out = capsys.readouterr().out
     assert "No problem" in out and "Nothing to fix: no next.yaml written." in out

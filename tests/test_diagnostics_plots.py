@@ -18,7 +18,7 @@ PNG = b"\x89PNG"
 def deep_sigmoid():
     X, y = load_digits(return_X_y=True)
     X, y = StandardScaler().fit_transform(X)[:500], y[:500]
-    est = MLPClassifier((16,) * 4, activation="sigmoid", init="normal", solver="sgd",
+    est = MLPClassifier((16,) * 4, activation="sigmoid", init="normal", solver="sgd", momentum=0.0,
                         learning_rate_init=0.1, max_iter=10, random_state=0)
     return diagnose(est, X, y, random_state=0)
 

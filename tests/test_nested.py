@@ -63,7 +63,7 @@ def test_inner_best_is_optimistic_on_noisy_data():
 def test_same_random_state_same_result_tiny_mlp(iris):
     X, y = iris
     search = RandomSearchCV(
-        MLPClassifier(hidden_layer_sizes=(8,), max_iter=20),
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=200),
         {"learning_rate_init": sp.Float(1e-2, 1e-1, log=True)}, n_iter=2, cv=2,
         random_state=3)
     a = nested_cross_validate(search, X, y, cv=2, random_state=1)

@@ -218,7 +218,9 @@ def _fit(model, X, y):
             model.fit(X, y)
             diverged = ""
         except FloatingPointError as exc:  # hpsearch's TrainingDivergedError and the like
-            diverged = str(exc).split(". ")[0]
+            text = str(exc)  # hpsearch's sentence, after scikit-learn's generic one
+            start = text.find("The training loss became")
+            diverged = (text[start:] if start >= 0 else text).split(". ")[0]
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     return warned, diverged
 
