@@ -1,0 +1,431 @@
+"""Asynchronous successive halving (ASHA) that continues training, with a BOHB-style sampler.
+
+:class:`ASHASearchCV` drives :class:`~._asha_schedule.ASHASchedule` (Li et al., "A System
+for Massively Parallel Hyperparameter Tuning", MLSys 2020, Algorithm 2; the rule as
+formulas is in that module's docstring): a free worker either *promotes* a candidate in
+the top :math:`\\lfloor n_k / \\eta \\rfloor` of its rung :math:`k`, or *starts* a new
+candidate at the bottom rung. A promotion continues each split's saved training state
+(``continue_training=True``, ``DESIGN.md`` decision 2), so with hpsearch's MLP a candidate
+trained 1, 3, 9 then 27 epochs ends bit-identical to straight training to 27 epochs.
+
+How jobs reach the workers
+--------------------------
+A *job* is one candidate at one rung, i.e. its ``n_splits`` fits. The search hands the
+engine *waves* of :math:`W` jobs (:math:`W` = the engine's workers): the jobs of wave
+:math:`m` are decided from the results of waves :math:`0, \\dots, m-1`, all their fits run
+in parallel, and the next wave is decided when the wave ends. So
+
+- with ``n_jobs=1`` a wave is one job: this is exactly sequential ASHA, reproducible for
+  a fixed ``random_state``;
+- with :math:`W > 1` workers the decisions do not depend on the order in which fits
+  finish (they see whole waves), so results are reproducible for a fixed
+  ``random_state`` *and* worker count; a different :math:`W` gives different promotions
+  (inherent to ASHA: what a rung holds when a worker asks depends on the parallelism).
+  Within a wave no worker waits for a decision, but the wave ends with its slowest job:
+  this is the determinism scheme of :mod:`._asha_schedule` (decide job :math:`m` from
+  the reports up to :math:`m - W`) made strict, not yet the barrier-free loop where a
+  worker takes the next job the moment it frees (that needs an engine fed lazily by the
+  scheduler; see "How the search uses this" in :mod:`._asha_schedule`).
+
+New candidates
+--------------
+``sampler="random"`` draws from ``param_distributions`` with the search's
+``random_state``. Any other sampler (``"tpe"``, ``"gp"``, ... or an Optuna sampler
+instance) proposes from a model of the highest rung :math:`k^*` holding at least
+:math:`n_{\\min} = \\max(d + 2, 10)` finite results (:math:`d` searched parameters; BOHB,
+Falkner et al. 2018, fits on the highest budget with enough points; 10 is TPE's number of
+random start-up trials), told as a fresh Optuna study (:func:`~._asha_schedule.ask_model`);
+below that it samples at random through the same sampler. A proposal equal to an existing
+candidate is drawn again.
+
+Store and resume
+----------------
+Every (candidate, rung) row is a budgeted row of the trial store: one Optuna trial per
+candidate with its rung scores as intermediate values, closed PRUNED when the candidate
+stopped below the top rung and COMPLETE at the top. ``resume=True`` with the same
+``random_state`` and worker count replays the same decisions and finds every finished
+row (and finished split) in the store, so only missing fits run; a promotion whose lower
+rung came from the store refits from scratch at the higher budget (the same result for
+hpsearch's MLP). Several processes sharing one ASHA on one storage
+(:meth:`~._asha_schedule.ASHASchedule.from_results`) are not wired yet.
+"""
+
+import json
+import math
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from ._asha_schedule import ASHASchedule, ask_model
+from ._base import _stable
+from .halving import HyperbandSearchCV, _BaseHalving
+
+__all__ = ["ASHASearchCV"]
+
+#: Draws of a new candidate before the space counts as exhausted (a small discrete space).
+MAX_DRAWS = 100
+#: TPE's random start-up trials (``optuna.samplers.TPESampler(n_startup_trials=10)``).
+TPE_STARTUP = 10
+
+
+def _param_key(params):
+    return json.dumps(_stable(params), sort_keys=True)
+
+
+class _RandomProposals:
+    """New candidates drawn at random from the space (the search's ``random_state``)."""
+
+    def __init__(self, space, random_state):
+        self.space = space
+        self.rng = check_random_state(random_state)
+
+    def __call__(self, schedule, optuna_params):
+        from .space import sample_candidates
+
+        return sample_candidates(self.space, 1, self.rng)[0], None
+
+
+class _ModelProposals:
+    """New candidates from an Optuna sampler told the highest rung with enough results."""
+
+    def __init__(self, space, sampler):
+        from .space import optuna_distributions
+
+        self.space = space
+        self.sampler = sampler
+        self.n_min = max(len(optuna_distributions(space)) + 2, TPE_STARTUP)
+
+    def __call__(self, schedule, optuna_params):
+        found = schedule.model_results(self.n_min)
+        observations = []
+        if found is not None:
+            _, scores = found
+            observations = [(optuna_params[c], s) for c, s in sorted(scores.items())]
+        return ask_model(self.sampler, self.space, observations)
+
+
+class ASHASearchCV(_BaseHalving):
+    """Asynchronous successive halving: promote the top ``1/factor`` of a rung at once,
+    continuing training, or start a new candidate; no round barrier.
+
+    With :math:`r` = ``min_resources``, :math:`R` = ``max_resources`` and :math:`\\eta`
+    = ``factor``, the rungs are :math:`b_k = \\max(r, \\lfloor R \\eta^{k-K} \\rfloor)`,
+    :math:`K = \\lfloor \\log_\\eta(R/r) \\rfloor` (:func:`~._asha_schedule.asha_rungs`).
+    Whenever workers are free the search asks
+    :meth:`~._asha_schedule.ASHASchedule.next_job`: the best candidate of the highest
+    rung :math:`k < K` ranked within :math:`\\lfloor n_k / \\eta \\rfloor` of its rung's
+    :math:`n_k` results and not promoted yet goes to :math:`b_{k+1}` (continuing each
+    split's training), else a new candidate starts at :math:`b_0`. See the module
+    docstring for how jobs are grouped for the workers, determinism, the samplers and
+    the store.
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_distributions : dict or list of dicts
+        As :class:`~hpsearch.model_selection.random.RandomSearchCV`'s.
+    n_trials : int or None, default=None
+        Most candidates started. None: until ``timeout`` (one of the two is required).
+    timeout : float or None, default=None
+        Seconds for the whole search (see ``BaseSearchCV``); no job starts after it.
+    resource : str, default="epochs"
+        As in :class:`~hpsearch.model_selection.halving.HalvingSearchCV` (``"epochs"``
+        continues training; ``"n_samples"`` or another integer parameter refits).
+    min_resources : "smallest" or int, default="smallest"
+        :math:`r` (``"smallest"``: 1 epoch, or sklearn's smallest ``n_samples``).
+    max_resources : "auto" or int, default="auto"
+        :math:`R` (``"auto"``: the estimator's own value of the resource parameter, or
+        ``n_samples``).
+    factor : float, default=3
+        :math:`\\eta`, greater than 1.
+    sampler : str or optuna.samplers.BaseSampler, default="random"
+        ``"random"``, or an Optuna sampler (a name of
+        :data:`~hpsearch.model_selection._optuna.SAMPLERS` such as ``"tpe"``, or an
+        instance) proposing new candidates from the highest rung with enough results.
+    scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
+return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
+max_retries
+        The common search parameters (see ``BaseSearchCV``).
+
+    Attributes
+    ----------
+    cv_results_ : dict
+        One row per (candidate, rung), in the order the jobs were handed out, with
+        ``candidate`` (the ASHA candidate id), ``iter`` (the rung), ``n_resources``,
+        ``resources`` and ``state``: ``"promoted"`` (continued to the next rung),
+        ``"stopped"`` (not promoted when the search ended) or ``"complete"`` (top rung).
+        Rows trained with the largest budget reached are ranked first.
+    best_index_, best_score_, best_params_, best_estimator_
+        The best row among those trained with the largest budget reached
+        (``max_resources_`` unless the timeout came first).
+    n_resources_ : list of int
+        :math:`b_0, \\dots, b_K`.
+    n_candidates_ : int
+        Candidates started.
+    n_iterations_ : int
+        Jobs (candidate, rung) run.
+    min_resources_, max_resources_ : int
+    study_ : optuna.Study
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from hpsearch import ASHASearchCV, MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = ASHASearchCV(
+    ...     MLPClassifier(hidden_layer_sizes=(8,), random_state=0),
+    ...     {"learning_rate_init": [1e-3, 1e-2, 1e-1]},
+    ...     n_trials=3, min_resources=1, max_resources=9, cv=3, random_state=0,
+    ... ).fit(X, y)
+    >>> search.n_resources_
+    [1, 3, 9]
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseHalving._parameter_constraints,
+        "n_trials": [None, Interval(Integral, 1, None, closed="left")],
+        "sampler": [str, HasMethods(["sample_relative", "sample_independent"])],
+    }
+
+    _callback_round_name = "asha-wave"
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_trials=None,
+        timeout=None,
+        resource="epochs",
+        min_resources="smallest",
+        max_resources="auto",
+        factor=3,
+        sampler="random",
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+        fit_timeout=None,
+        max_retries=1,
+    ):
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            progress=progress,
+            storage=storage,
+            study_name=study_name,
+            resume=resume,
+            backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
+        )
+        self.param_distributions = param_distributions
+        self.n_trials = n_trials
+        self.resource = resource
+        self.min_resources = min_resources
+        self.max_resources = max_resources
+        self.factor = factor
+        self.sampler = sampler
+
+    _final_rows = staticmethod(HyperbandSearchCV._final_rows)
+
+    # -- fit -------------------------------------------------------------------------
+    def fit(self, X, y=None, *, groups=None, **fit_params):
+        """Run ASHA, then refit the best candidate of the largest budget reached.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+        groups : array-like of shape (n_samples,), default=None
+        **fit_params : dict
+            Passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_ending()
+        super().fit(X, y, groups=groups, **fit_params)
+        self.cv_results_["state"] = np.array(self._row_states(), dtype=object)
+        return self
+
+    def _check_ending(self):
+        """Parameters sklearn's constraints cannot check alone (before any fit)."""
+        self._validate_params()
+        if self.n_trials is None and self.timeout is None:
+            raise ValueError(
+                "The 'n_trials' parameter of ASHASearchCV must be an int in the range "
+                "[1, inf) when timeout is None (the search would never end). Got None "
+                "instead."
+            )
+        self._proposals(None)  # a bad sampler name fails here
+
+    def plan_rounds(self, X, y=None, *, groups=None):
+        """The jobs of ``fit`` if every score tied (see ``HalvingSearchCV.plan_rounds``);
+        needs ``n_trials``."""
+        self._check_ending()
+        if self.n_trials is None:
+            raise ValueError("plan_rounds needs n_trials: with only a timeout the number "
+                             "of jobs depends on the fit times.")
+        return super().plan_rounds(X, y, groups=groups)
+
+    def _expected_n_fits(self, X, y, groups, n_splits):
+        """At most :math:`\\lceil n / \\eta^k \\rceil` jobs reach rung :math:`k`."""
+        if self.n_trials is None:
+            return None
+        max_resources = self.max_resources if isinstance(self.max_resources, Integral) else None
+        n_rungs = 1
+        if max_resources is not None and isinstance(self.min_resources, Integral):
+            n_rungs = len(_rungs(self.min_resources, max_resources, self.factor))
+        jobs = sum(math.ceil(self.n_trials / self.factor**k) for k in range(n_rungs))
+        return jobs * n_splits
+
+    # -- the strategy ----------------------------------------------------------------
+    def _proposals(self, space):
+        """What starts new candidates: random draws, or an Optuna sampler's proposals."""
+        from ._optuna import make_sampler
+
+        if isinstance(self.sampler, str) and self.sampler == "random":
+            return _RandomProposals(space, self.random_state)
+        sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=1,
+                               owner=type(self).__name__)
+        return None if space is None else _ModelProposals(space, sampler)
+
+    def _resolve_budgets(self):
+        self.max_resources_ = self._resolve_max_resources()
+        self.min_resources_ = (
+            self._smallest() if self.min_resources == "smallest" else int(self.min_resources)
+        )
+        if self.min_resources_ > self.max_resources_:
+            raise ValueError(
+                f"min_resources_={self.min_resources_} is greater than "
+                f"max_resources_={self.max_resources_}."
+            )
+
+    def _run_search(self, evaluate):
+        from .space import as_space
+
+        space = as_space(self.param_distributions)
+        self._plan.check_not_searched(space)
+        self._resolve_budgets()
+        schedule = ASHASchedule(self.min_resources_, self.max_resources_, self.factor,
+                                self.n_trials)
+        self.n_resources_ = list(schedule.budgets)
+        engine = getattr(evaluate, "engine", None)
+        n_workers = max(1, int(getattr(engine, "n_workers", 1) or 1))
+        self._candidates, self._optuna_params, self._jobs = [], {}, []
+        propose, seen = self._proposals(space), set()
+        while engine is None or not engine.time_is_up():
+            wave = self._next_wave(schedule, propose, seen, n_workers)
+            if not wave:
+                break
+            result = self._evaluate_wave(evaluate, wave)
+            if engine is not None and engine.expired:
+                break  # rows cut by the timeout are not results
+            for job, score in zip(wave, result.scores):
+                schedule.report(job.candidate, job.rung, float(score))
+                self._jobs.append(job)
+                if job.rung == schedule.top_rung:
+                    params = [self._candidates[job.candidate]]
+                    evaluate.finish(params, "COMPLETE")
+                    evaluate.release(params)
+        stopped = [self._candidates[c] for c in self._stopped(schedule)]
+        evaluate.finish(stopped, "PRUNED")
+        evaluate.release()
+        self.schedule_ = schedule
+        self.n_candidates_ = len(self._candidates)
+        self.n_iterations_ = len(self._jobs)
+
+    def _next_wave(self, schedule, propose, seen, n_workers):
+        """Up to ``n_workers`` jobs decided from the results reported so far."""
+        wave = []
+        while len(wave) < n_workers:
+            job = schedule.next_job()
+            if job is None:
+                break
+            if job.action == "new":
+                params = self._new_candidate(schedule, propose, seen)
+                if params is None:  # the space is exhausted: start nothing new
+                    schedule.cancel(job.candidate, job.rung)
+                    schedule.n_trials = schedule.n_started
+                    continue
+                assert job.candidate == len(self._candidates)
+                self._candidates.append(params)
+            wave.append(job)
+        return wave
+
+    def _new_candidate(self, schedule, propose, seen):
+        for _ in range(MAX_DRAWS):
+            params, optuna_params = propose(schedule, self._optuna_params)
+            key = _param_key(params)
+            if key not in seen:
+                seen.add(key)
+                if optuna_params is not None:
+                    self._optuna_params[len(self._candidates)] = optuna_params
+                return params
+        return None
+
+    def _evaluate_wave(self, evaluate, wave):
+        plan = self._plan
+        if self.verbose:
+            text = ", ".join(f"{j.action} {j.candidate}@{j.budget}" for j in wave)
+            print(f"ASHA jobs: {text}")
+        return evaluate(
+            [self._candidates[j.candidate] for j in wave],
+            more_results={
+                "candidate": [j.candidate for j in wave],
+                "iter": [j.rung for j in wave],
+                "n_resources": [int(j.budget) for j in wave],
+            },
+            resources=[plan.budget(j.budget) for j in wave],
+            continue_training=plan.continues,
+        )
+
+    @staticmethod
+    def _stopped(schedule):
+        """Candidates whose last result is below the top rung and not promoted."""
+        out = []
+        for rung in range(schedule.top_rung):
+            promoted = schedule.promoted(rung)
+            out.extend(c for c in schedule.results(rung) if c not in promoted)
+        return sorted(out)
+
+    def _row_states(self):
+        schedule = self.schedule_
+        states = []
+        for candidate, rung in zip(self.cv_results_["candidate"], self.cv_results_["iter"]):
+            if rung == schedule.top_rung:
+                states.append("complete")
+            elif candidate in schedule.promoted(rung):
+                states.append("promoted")
+            else:
+                states.append("stopped")
+        return states
+
+
+def _rungs(min_resources, max_resources, factor):
+    from ._asha_schedule import asha_rungs
+
+    return asha_rungs(min_resources, max_resources, factor)
