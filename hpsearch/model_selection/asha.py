@@ -283,13 +283,33 @@ max_retries
         self._proposals(None)  # a bad sampler name fails here
 
     def plan_rounds(self, X, y=None, *, groups=None):
-        """The jobs of ``fit`` if every score tied (see ``HalvingSearchCV.plan_rounds``);
-        needs ``n_trials``."""
+        """The jobs of ``fit`` per rung, computed without fitting (every score tied).
+
+        ASHA has no rounds; its jobs are grouped by rung, in the layout of
+        ``HalvingSearchCV.plan_rounds`` (``iter`` = rung, ``n_candidates`` = jobs that
+        reach it, ``n_resources``, ``continue_training``, ``resource``), so the study
+        report and ``--dry-run`` show a plan. Real scores change which candidates are
+        promoted and, slightly, how many. Needs ``n_trials``.
+
+        Returns
+        -------
+        rounds : list of dict
+        """
         self._check_ending()
         if self.n_trials is None:
             raise ValueError("plan_rounds needs n_trials: with only a timeout the number "
                              "of jobs depends on the fit times.")
-        return super().plan_rounds(X, y, groups=groups)
+        jobs = super().plan_rounds(X, y, groups=groups)
+        counts = {}
+        for job in jobs:
+            counts[job["iter"]] = counts.get(job["iter"], 0) + job["n_candidates"]
+        by_rung = {job["iter"]: job for job in jobs}
+        return [
+            {"iter": k, "n_candidates": counts[k], "n_resources": by_rung[k]["n_resources"],
+             "continue_training": bool(k > 0 and by_rung[k]["continue_training"]),
+             "resource": by_rung[k]["resource"]}
+            for k in sorted(counts)
+        ]
 
     def _expected_n_fits(self, X, y, groups, n_splits):
         """At most :math:`\\lceil n / \\eta^k \\rceil` jobs reach rung :math:`k`."""
