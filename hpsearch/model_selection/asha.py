@@ -106,6 +106,74 @@ class _ModelProposals:
         return ask_model(self.sampler, self.space, observations)
 
 
+#: :meth:`_Decisions.next`: no job can be decided before more results arrive
+_WAIT = object()
+
+
+class _Decisions:
+    """The jobs of one search in decision order, decided reproducibly.
+
+    Job :math:`m` is decided from the results of jobs :math:`0, \\dots, m - W`
+    exactly (:math:`W` workers), applied to the schedule in job order (later results
+    are held back until then); when that gives no job (``n_trials`` reached and nothing
+    promotable), the next results are applied in job order until one comes. Which
+    results a decision sees therefore depends on the job order alone, never on which
+    fit finished first: a fixed ``random_state`` and :math:`W` give the same search.
+    A worker waits only when the job :math:`W` back has not finished (a straggler).
+
+    Parameters
+    ----------
+    schedule : ASHASchedule
+    lag : int
+        :math:`W`.
+    start : callable
+        ``start(job)`` for a ``"new"`` job: makes the candidate, returns False (after
+        cancelling the job) when none can be made.
+    """
+
+    def __init__(self, schedule, lag, start):
+        self.schedule = schedule
+        self.lag = lag
+        self.start = start
+        self.jobs = []
+        self.scores = {}  # job index -> score, reported and not applied yet
+        self.applied = 0  # jobs 0 .. applied - 1 are in the schedule
+
+    def report(self, m, score):
+        self.scores[m] = score
+
+    def _apply_next(self):
+        if self.applied not in self.scores:
+            return False
+        job = self.jobs[self.applied]
+        self.schedule.report(job.candidate, job.rung, self.scores.pop(self.applied))
+        self.applied += 1
+        return True
+
+    def apply_all(self):
+        """Apply every result reported so far, in job order."""
+        while self._apply_next():
+            pass
+
+    def next(self):
+        """The next job, :data:`_WAIT`, or None when the search is done."""
+        m = len(self.jobs)
+        while self.applied <= m - self.lag:
+            if not self._apply_next():
+                return _WAIT
+        while True:
+            job = self.schedule.next_job()
+            if job is not None:
+                if job.action == "new" and not self.start(job):
+                    continue
+                self.jobs.append(job)
+                return job
+            if self.applied == len(self.jobs):
+                return None
+            if not self._apply_next():
+                return _WAIT
+
+
 class ASHASearchCV(_BaseHalving):
     """Asynchronous successive halving: promote the top ``1/factor`` of a rung at once,
     continuing training, or start a new candidate; no round barrier.
@@ -355,46 +423,91 @@ max_retries
         self.n_resources_ = list(schedule.budgets)
         engine = getattr(evaluate, "engine", None)
         n_workers = max(1, int(getattr(engine, "n_workers", 1) or 1))
-        self._candidates, self._optuna_params, self._jobs = [], {}, []
+        self._candidates, self._optuna_params = [], {}
         propose, seen = self._proposals(space), set()
-        while engine is None or not engine.time_is_up():
-            wave = self._next_wave(schedule, propose, seen, n_workers)
-            if not wave:
-                break
-            result = self._evaluate_wave(evaluate, wave)
-            if engine is not None and engine.expired:
-                break  # rows cut by the timeout are not results
-            for job, score in zip(wave, result.scores):
-                schedule.report(job.candidate, job.rung, float(score))
-                self._jobs.append(job)
-                if job.rung == schedule.top_rung:
-                    params = [self._candidates[job.candidate]]
-                    evaluate.finish(params, "COMPLETE")
-                    evaluate.release(params)
+
+        def start(job):
+            params = self._new_candidate(schedule, propose, seen)
+            if params is None:  # the space is exhausted: start nothing new
+                schedule.cancel(job.candidate, job.rung)
+                schedule.n_trials = schedule.n_started
+                return False
+            self._candidates.append(params)
+            return True
+
+        decisions = _Decisions(schedule, n_workers, start)
+        lazy = getattr(engine, "pulls_lazily", False) and hasattr(evaluate, "stream")
+        (self._run_async if lazy else self._run_waves)(evaluate, decisions, n_workers)
+        decisions.apply_all()
         stopped = [self._candidates[c] for c in self._stopped(schedule)]
         evaluate.finish(stopped, "PRUNED")
         evaluate.release()
         self.schedule_ = schedule
         self.n_candidates_ = len(self._candidates)
-        self.n_iterations_ = len(self._jobs)
+        self.n_iterations_ = decisions.applied
+        self.async_ = lazy
 
-    def _next_wave(self, schedule, propose, seen, n_workers):
-        """Up to ``n_workers`` jobs decided from the results reported so far."""
-        wave = []
-        while len(wave) < n_workers:
-            job = schedule.next_job()
-            if job is None:
+    def _job_row(self, job):
+        """``(params, resources, more_results)`` of one job's row."""
+        return (self._candidates[job.candidate], self._plan.budget(job.budget),
+                {"candidate": job.candidate, "iter": job.rung,
+                 "n_resources": int(job.budget)})
+
+    def _job_done(self, evaluate, decisions, m, score):
+        decisions.report(m, score)
+        job = decisions.jobs[m]
+        if job.rung == decisions.schedule.top_rung:
+            params = [self._candidates[job.candidate]]
+            evaluate.finish(params, "COMPLETE")
+            evaluate.release(params)
+
+    def _run_async(self, evaluate, decisions, n_workers):
+        """No barrier: the engine pulls the next job whenever a worker is idle."""
+        row_job = {}
+
+        def next_jobs():
+            job = decisions.next()
+            if job is None or job is _WAIT:
+                return None if job is None else []
+            row_job[len(evaluate.rows)] = len(decisions.jobs) - 1
+            self._print_job(job)
+            return [self._job_row(job)]
+
+        def on_done(row, score):
+            self._job_done(evaluate, decisions, row_job[row], score)
+
+        evaluate.stream(next_jobs, on_done, continue_training=self._plan.continues)
+
+    def _run_waves(self, evaluate, decisions, n_workers):
+        """Engines that take whole batches (joblib backends): waves of ``n_workers`` jobs,
+        the same decisions as :meth:`_run_async` when fits take equal time."""
+        engine = getattr(evaluate, "engine", None)
+        while engine is None or not engine.time_is_up():
+            first, wave = len(decisions.jobs), []
+            while len(wave) < n_workers:
+                job = decisions.next()
+                if job is None or job is _WAIT:
+                    break
+                self._print_job(job)
+                wave.append(job)
+            if not wave:
                 break
-            if job.action == "new":
-                params = self._new_candidate(schedule, propose, seen)
-                if params is None:  # the space is exhausted: start nothing new
-                    schedule.cancel(job.candidate, job.rung)
-                    schedule.n_trials = schedule.n_started
-                    continue
-                assert job.candidate == len(self._candidates)
-                self._candidates.append(params)
-            wave.append(job)
-        return wave
+            rows = [self._job_row(j) for j in wave]
+            result = evaluate(
+                [r[0] for r in rows],
+                more_results={key: [r[2][key] for r in rows] for key in rows[0][2]},
+                resources=[r[1] for r in rows],
+                continue_training=self._plan.continues,
+            )
+            if engine is not None and engine.expired:
+                break  # rows cut by the timeout are not results
+            for m, score in enumerate(result.scores, start=first):
+                self._job_done(evaluate, decisions, m, float(score))
+
+    def _print_job(self, job):
+        if self.verbose:
+            print(f"ASHA: {job.action} candidate {job.candidate} at rung {job.rung} "
+                  f"({job.budget} {self._plan.resource})")
 
     def _new_candidate(self, schedule, propose, seen):
         for _ in range(MAX_DRAWS):
@@ -406,22 +519,6 @@ max_retries
                     self._optuna_params[len(self._candidates)] = optuna_params
                 return params
         return None
-
-    def _evaluate_wave(self, evaluate, wave):
-        plan = self._plan
-        if self.verbose:
-            text = ", ".join(f"{j.action} {j.candidate}@{j.budget}" for j in wave)
-            print(f"ASHA jobs: {text}")
-        return evaluate(
-            [self._candidates[j.candidate] for j in wave],
-            more_results={
-                "candidate": [j.candidate for j in wave],
-                "iter": [j.rung for j in wave],
-                "n_resources": [int(j.budget) for j in wave],
-            },
-            resources=[plan.budget(j.budget) for j in wave],
-            continue_training=plan.continues,
-        )
 
     @staticmethod
     def _stopped(schedule):
