@@ -10,22 +10,26 @@ trained 1, 3, 9 then 27 epochs ends bit-identical to straight training to 27 epo
 
 How jobs reach the workers
 --------------------------
-A *job* is one candidate at one rung, i.e. its ``n_splits`` fits. The search hands the
-engine *waves* of :math:`W` jobs (:math:`W` = the engine's workers): the jobs of wave
-:math:`m` are decided from the results of waves :math:`0, \\dots, m-1`, all their fits run
-in parallel, and the next wave is decided when the wave ends. So
+A *job* is one candidate at one rung, i.e. its ``n_splits`` fits. On fork workers (the
+default on Linux with ``n_jobs > 1``) and in-process (``n_jobs=1``) there is no barrier:
+the engine pulls the next job whenever a worker is idle and no decided fit waits
+(``Engine.run`` with a callable source, ``evaluate.stream``), and a job's result reaches
+the schedule the moment its last split ends. Job :math:`m` is decided from the results
+of jobs :math:`0, \\dots, m - W` (:math:`W` = the engine's workers) applied in job order,
+later results held back until their turn (:class:`_Decisions`; the determinism scheme of
+:mod:`._asha_schedule`). So
 
-- with ``n_jobs=1`` a wave is one job: this is exactly sequential ASHA, reproducible for
-  a fixed ``random_state``;
-- with :math:`W > 1` workers the decisions do not depend on the order in which fits
-  finish (they see whole waves), so results are reproducible for a fixed
-  ``random_state`` *and* worker count; a different :math:`W` gives different promotions
-  (inherent to ASHA: what a rung holds when a worker asks depends on the parallelism).
-  Within a wave no worker waits for a decision, but the wave ends with its slowest job:
-  this is the determinism scheme of :mod:`._asha_schedule` (decide job :math:`m` from
-  the reports up to :math:`m - W`) made strict, not yet the barrier-free loop where a
-  worker takes the next job the moment it frees (that needs an engine fed lazily by the
-  scheduler; see "How the search uses this" in :mod:`._asha_schedule`).
+- with ``n_jobs=1`` this is exactly sequential ASHA, reproducible for a fixed
+  ``random_state``;
+- with :math:`W > 1` workers the decisions never depend on which fit finished first:
+  reproducible for a fixed ``random_state`` *and* worker count. A worker waits only when
+  the job :math:`W` back is still running (a straggler). A different :math:`W` gives
+  different promotions (inherent to ASHA: what a rung holds when a worker asks depends on
+  the parallelism).
+
+Engines that take whole batches (joblib backends: ``backend="loky"``, Dask, threading)
+get *waves* of :math:`W` jobs instead, each decided from every earlier result; each wave
+ends with its slowest job (``async_`` is then False).
 
 New candidates
 --------------
@@ -234,6 +238,9 @@ max_retries
         Candidates started.
     n_iterations_ : int
         Jobs (candidate, rung) run.
+    async_ : bool
+        Whether jobs were pulled by idle workers with no barrier (fork workers,
+        in-process), or run in waves (joblib backends).
     min_resources_, max_resources_ : int
     study_ : optuna.Study
 
@@ -480,7 +487,7 @@ max_retries
 
     def _run_waves(self, evaluate, decisions, n_workers):
         """Engines that take whole batches (joblib backends): waves of ``n_workers`` jobs,
-        the same decisions as :meth:`_run_async` when fits take equal time."""
+        each decided from the results of every earlier wave (a barrier per wave)."""
         engine = getattr(evaluate, "engine", None)
         while engine is None or not engine.time_is_up():
             first, wave = len(decisions.jobs), []
