@@ -205,3 +205,61 @@ def test_resource_in_the_space_is_refused(digits):
                           max_resources=9)
     with pytest.raises(ValueError, match="Cannot use parameter max_iter as the resource"):
         search.fit(X, y)
+
+
+class _Sleeper(Ridge):
+    """Ridge whose fit sleeps ``delay`` seconds (a straggler)."""
+
+    def __init__(self, alpha=1.0, delay=0.0):
+        super().__init__(alpha=alpha)
+        self.delay = delay
+
+    def fit(self, X, y, sample_weight=None):
+        import time
+
+        time.sleep(self.delay)
+        return super().fit(X, y)
+
+
+def test_engine_pulls_a_callable_source_only_when_a_worker_is_idle():
+    """While one fork worker runs a 1 s straggler, the other keeps pulling and finishing
+    short tasks: no barrier. Each pull happens with at most one task running."""
+    from hpsearch.model_selection import _engine
+    from hpsearch.model_selection._engine import Engine, Task
+
+    if not _engine._fork_available():
+        pytest.skip("workers cannot be started by fork here")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    train, test = np.arange(30), np.arange(30, 40)
+    delays = [1.0] + [0.05] * 8
+    sent, done, in_flight_at_pull = [], [], []
+
+    def pull():
+        if len(sent) == len(delays):
+            return None
+        in_flight_at_pull.append(len(sent) - len(done))
+        i = len(sent)
+        sent.append(i)
+        return [Task(i, 0, {"delay": delays[i]}, train, test)]
+
+    from sklearn.metrics import check_scoring
+
+    scorer = check_scoring(Ridge())
+    with Engine(_Sleeper(), X, y, scorer=scorer, n_jobs=2, backend="fork") as engine:
+        assert engine.pulls_lazily
+        for out in engine.run(pull):
+            assert out["error"] is None, out["error"]
+            done.append(out["candidate"])
+    assert sorted(done) == list(range(len(delays)))
+    assert done[-1] == 0  # every short task finished while the straggler ran
+    assert max(in_flight_at_pull) <= 1
+
+
+def test_n_jobs_2_pulls_jobs_without_barrier(digits):
+    X, y = digits
+    search = _search(n_jobs=2, n_trials=6, refit=False).fit(X, y)
+    assert search.async_ is True and search.backend_ == "fork"
+    waves = _search(n_jobs=2, n_trials=6, refit=False, backend="threading").fit(X, y)
+    assert waves.async_ is False
+    assert (waves.cv_results_["n_resources"] >= 3).any()
