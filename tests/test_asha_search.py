@@ -136,7 +136,11 @@ def test_model_based_sampler_runs(digits, sampler):
 def test_timeout_without_n_trials_ends(digits):
     X, y = digits
     search = _search(n_trials=None, timeout=1.5, refit=False).fit(X, y)
-    assert len(search.cv_results_["params"]) >= 1
+    res = search.cv_results_
+    assert len(res["params"]) >= 1
+    finished = ~np.isnan(res["mean_test_score"])
+    assert finished.any()
+    assert all(state == "not run" for state in res["state"][~finished])
 
 
 def test_resume_runs_no_fit_again(tmp_path, digits):

@@ -227,7 +227,8 @@ max_retries
         One row per (candidate, rung), in the order the jobs were handed out, with
         ``candidate`` (the ASHA candidate id), ``iter`` (the rung), ``n_resources``,
         ``resources`` and ``state``: ``"promoted"`` (continued to the next rung),
-        ``"stopped"`` (not promoted when the search ended) or ``"complete"`` (top rung).
+        ``"stopped"`` (not promoted when the search ended), ``"complete"`` (top rung) or
+        ``"not run"`` (cut by the ``timeout``).
         Rows trained with the largest budget reached are ranked first.
     best_index_, best_score_, best_params_, best_estimator_
         The best row among those trained with the largest budget reached
@@ -540,7 +541,9 @@ max_retries
         schedule = self.schedule_
         states = []
         for candidate, rung in zip(self.cv_results_["candidate"], self.cv_results_["iter"]):
-            if rung == schedule.top_rung:
+            if candidate not in schedule.results(rung):
+                states.append("not run")  # cut by the timeout
+            elif rung == schedule.top_rung:
                 states.append("complete")
             elif candidate in schedule.promoted(rung):
                 states.append("promoted")
