@@ -267,3 +267,38 @@ def test_n_jobs_2_pulls_jobs_without_barrier(digits):
     waves = _search(n_jobs=2, n_trials=6, refit=False, backend="threading").fit(X, y)
     assert waves.async_ is False
     assert (waves.cv_results_["n_resources"] >= 3).any()
+
+
+class _Interrupting(MLPClassifier):
+    """Counts its fits (in-process); past ``limit`` fits, Ctrl-C arrives in a fit."""
+
+    calls = 0
+    limit = None
+
+    def fit(self, X, y, sample_index=None):
+        type(self).calls += 1
+        if type(self).limit is not None and type(self).calls > type(self).limit:
+            raise KeyboardInterrupt
+        return super().fit(X, y, sample_index=sample_index)
+
+
+def test_resume_after_an_interrupt_runs_only_the_missing_fits(tmp_path, digits):
+    """A search interrupted mid-job, resumed, ends with the uninterrupted search's
+    results; together the two runs fit each (candidate, rung, split) once."""
+    X, y = digits
+    mlp = _Interrupting((8,), max_iter=9, batch_size=32, random_state=0)
+    kw = dict(n_trials=9, min_resources=1, max_resources=9, cv=2, random_state=0,
+              refit=False, n_jobs=1)
+    _Interrupting.calls, _Interrupting.limit = 0, None
+    full = ASHASearchCV(mlp, SPACE, **kw).fit(X, y).cv_results_
+    n_fits = _Interrupting.calls
+    storage = dict(storage=str(tmp_path / "cut.db"), study_name="cut")
+    _Interrupting.calls, _Interrupting.limit = 0, 7  # the 8th fit: job 4, its 2nd split
+    with pytest.raises(KeyboardInterrupt):
+        ASHASearchCV(mlp, SPACE, **storage, **kw).fit(X, y)
+    _Interrupting.calls, _Interrupting.limit = 0, None
+    resumed = ASHASearchCV(mlp, SPACE, resume=True, **storage, **kw).fit(X, y)
+    assert _Interrupting.calls == n_fits - 7
+    assert resumed.cv_results_["params"] == full["params"]
+    np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"],
+                                  full["mean_test_score"])
