@@ -31,6 +31,7 @@ _EXPORTS = {
     "HalvingSearchCV": "hpsearch.model_selection.halving",
     "HyperbandSearchCV": "hpsearch.model_selection.halving",
     "RecipeSearchCV": "hpsearch.model_selection.recipe",
+    "ASHASearchCV": "hpsearch.model_selection.asha",
     # the lecture's recipe (issue 12)
     "diagnose": "hpsearch.diagnostics",
     "Diagnosis": "hpsearch.diagnostics",

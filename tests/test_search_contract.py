@@ -1,7 +1,7 @@
 """One contract every search class passes.
 
 ``SEARCHES`` maps a readable id to a factory ``(estimator, space, **common) -> search``.
-Strategies built on the engine (Optuna, halving, Hyperband) add their entry here.
+Strategies built on the engine (Optuna, halving, Hyperband, ASHA) add their entry here.
 """
 
 import warnings
@@ -12,6 +12,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
+from hpsearch.model_selection.asha import ASHASearchCV
 from hpsearch.model_selection.bayes import OptunaSearchCV
 from hpsearch.model_selection.grid import GridSearchCV
 from hpsearch.model_selection.halving import HalvingSearchCV, HyperbandSearchCV
@@ -31,6 +32,9 @@ SEARCHES = {
         est, space, resource="n_samples", **kw
     ),
     "recipe": lambda est, space, **kw: RecipeSearchCV(est, space, n_iter=3, **kw),
+    "asha": lambda est, space, **kw: ASHASearchCV(
+        est, space, n_trials=4, resource="n_samples", **kw
+    ),
 }
 
 

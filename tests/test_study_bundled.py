@@ -18,7 +18,7 @@ FILES = sorted(STUDIES.rglob("*.yaml"))
 EXPECTED = {
     "quickstart", "grid", "random", "optuna_tpe", "optuna_gp", "halving", "hyperband",
     "architecture", "sklearn_estimator", "pipeline_csv", "holdout", "kfold",
-    "stratified_kfold", "loo", "lpo", "monte_carlo",
+    "stratified_kfold", "loo", "lpo", "monte_carlo", "asha",
 }
 
 

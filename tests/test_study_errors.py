@@ -75,7 +75,7 @@ CASES = [
     ("unknown-space-param", patch(("    C: [0.1, 1.0]", "    CC: [0.1, 1.0]")),
      "search.space.CC", "not a parameter of LogisticRegression; did you mean 'C'?", 10),
     ("unknown-method", patch(("method: grid", "method: bayes")), "search.method",
-     "must be one of grid, random, optuna, halving, hyperband, recipe, got 'bayes'", 8),
+     "must be one of grid, random, optuna, halving, hyperband, recipe, asha, got 'bayes'", 8),
     ("n-iter-zero", patch(("method: grid", "method: random\n  n_iter: 0")), "search.n_iter",
      "must be >= 1, got 0", 9),
     ("n-iter-type", patch(("method: grid", "method: random\n  n_iter: ten")), "search.n_iter",

@@ -20,6 +20,7 @@ _EXPORTS = {
     "HalvingSearchCV": "halving",
     "HyperbandSearchCV": "halving",
     "RecipeSearchCV": "recipe",
+    "ASHASearchCV": "asha",
     "compare": "stats",
     "one_standard_error": "stats",
     "not_significantly_worse": "stats",

@@ -48,8 +48,8 @@ promoted out of a rung at most once, and never beyond rung :math:`K`.
 
 How the search uses this
 ------------------------
-``ASHASearchCV`` (not written yet; it stands on the engine of :mod:`._base`) runs one
-loop per free worker, with no barrier anywhere::
+``ASHASearchCV`` (:mod:`.asha`, on the engine of :mod:`._base`) runs one loop per
+free worker, with no barrier anywhere::
 
     schedule = ASHASchedule.from_results(store_results, min_resources=r,
                                          max_resources=R, factor=eta, n_trials=n_trials)
@@ -72,12 +72,10 @@ loop per free worker, with no barrier anywhere::
   (one per CV split); its score, reported when the last split ends, is the mean test
   score (NaN when every split failed). A free worker takes the oldest waiting split
   and calls ``next_job`` only when none waits, so each decision sees every result
-  that has arrived. Today ``evaluate`` and ``Engine.run`` take a whole batch
-  (``list(tasks)``) and return when it is done; ASHA needs the engine to pull tasks
-  from a generator that the scheduler extends as results come back, with at most
-  ``n_workers`` tasks in flight (``pre_dispatch="1*n_jobs"``): the fork pool's
-  ``imap_unordered`` already pulls its batches lazily under such a bound. This is
-  the loop ``benchmarks/sim_schedulers.py`` simulates.
+  that has arrived. ``Engine.run`` accepts a callable source that the fork pool (and
+  the in-process loop) calls only when a worker is idle, and ``evaluate.stream``
+  turns each pulled job into a row whose result is reported the moment its last
+  split ends. This is the loop ``benchmarks/sim_schedulers.py`` simulates.
 - **Promotion continues training.** A promoted candidate is evaluated with
   ``continue_training=True`` at budget :math:`b_{k+1}`: on every split the engine
   takes the fitted estimator it kept from rung :math:`k` and trains it for

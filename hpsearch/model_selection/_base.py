@@ -448,6 +448,87 @@ class _Evaluator:
             _evaluator=self,
         )
 
+    # -- asynchronous evaluation (ASHA) -------------------------------------------------
+    def stream(self, next_jobs, on_done, *, continue_training=False):
+        """Evaluate candidates decided while the fits run, with no barrier.
+
+        Whenever a worker is idle the engine asks ``next_jobs()`` for work: a list of
+        ``(params, resources, more_results)`` (one candidate at one budget each, all its
+        splits; ``more_results`` a dict ``key -> value`` of this row), ``[]`` for nothing
+        now, or None when the strategy is done. ``on_done(row, score)`` is called the
+        moment a row has all its splits (``row``: its index in ``cv_results_``, ``score``
+        the mean test score of the refit metric, NaN when every split failed), before the
+        next ``next_jobs()``. Rows found in the store (resume) are done at once. Rows are
+        budgeted store entries, as with ``evaluate(..., resources=...)``.
+        Needs an engine that pulls lazily (``engine.pulls_lazily``).
+        """
+        search, store, owner = self.search, self.store, type(self.search).__name__
+        keep, by_index, started, fresh = True, {}, [], []
+
+        def done(row):
+            on_done(row["index"], float(self._refit_scores(row).mean()))
+
+        def pull():
+            while True:
+                jobs = next_jobs()
+                if not jobs:
+                    return jobs
+                tasks = []
+                for params, budget, more in jobs:
+                    row = self._stream_row(dict(params), budget, more)
+                    started.append(row)
+                    n_found = self._fill(row)
+                    if not row["pending"]:
+                        store.adopt(row, float(self._refit_scores(row).mean()), owner)
+                        self._plan_progress(0, n_found)
+                        done(row)
+                        continue
+                    row["trial_id"] = store.claim_budgeted(row, owner)
+                    by_index[row["index"]] = row
+                    new = self._tasks(row, continue_training, keep)
+                    self._plan_progress(len(new), n_found)
+                    tasks.extend(new)
+                if tasks:
+                    return tasks
+
+        for out in self.engine.run(pull):
+            row = by_index[out["candidate"]]
+            self._collect(row, out, keep)
+            self._print_fit(row, out, len(self.rows))
+            row["done"].add(out["split"])
+            store.record_fit(row, out["split"], row["trial_id"])
+            if row["pending"] == 0:
+                fresh.append(row)
+                self._record(row, None)
+                done(row)
+        if self.engine.expired:
+            _mark_not_run(started, self.engine.not_run_error)
+        for row in started:
+            for name in ("pending", "done", "index"):
+                row.pop(name, None)
+        self._warn_failures(fresh)
+
+    def _stream_row(self, params, budget, more):
+        """A new row of ``cv_results_`` for :meth:`stream` (appended at once)."""
+        self.store.declare([params])
+        cid, candidate_key, row_key = self._keys(params, budget)
+        n_splits = len(self.splits)
+        row = {
+            "params": params, "resources": budget, "key": row_key, "cid": cid,
+            "candidate_key": candidate_key, "index": len(self.rows),
+            "test_scores": [None] * n_splits, "train_scores": [None] * n_splits,
+            "fit_time": [0.0] * n_splits, "score_time": [0.0] * n_splits,
+            "n_test_samples": [0] * n_splits, "error": [None] * n_splits,
+            "fit_failed": [False] * n_splits, "pending": n_splits, "done": set(),
+        }
+        self.rows.append(row)
+        for key, value in more.items():
+            self.more_results.setdefault(key, [None] * row["index"])
+        for key, values in self.more_results.items():
+            values.extend([None] * (row["index"] - len(values)))
+            values.append(more.get(key))
+        return row
+
     # -- durable, shared evaluation ----------------------------------------------------
     def _fill(self, row):
         """Put the fits of ``row`` the store already holds into it (a finished row, or

@@ -802,12 +802,45 @@ class _ForkPool:
                     yield from self._drain(index, worker, todo)
                 interrupt.check()
 
-    def _dispatch(self, todo, now):
-        """Send a batch to every worker that is idle, or on its last task when the batch
-        is small enough to wait in the pipe's buffer (a larger one would block the
-        parent until that task ends)."""
+    def run_lazy(self, pull, deadline=None):
+        """Yield results like :meth:`run`, with tasks pulled from ``pull`` only when a
+        worker is idle (see :meth:`Engine.run`); no task waits behind a running one, so
+        each is decided as late as possible."""
+        todo, exhausted = deque(), False
+        with _DeferredInterrupt() as interrupt:
+            while True:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    self._expire()
+                    return
+                idle = sum(1 for w in self.workers if not w.queue)
+                while not exhausted and len(todo) < idle:
+                    more = pull()
+                    if more is None:
+                        exhausted = True
+                    elif not more:
+                        break
+                    else:
+                        todo.extend([[task, 0]] for task in more)
+                busy = [w for w in self.workers if w.queue]
+                if not todo and not busy:
+                    return  # nothing to start and nothing running: the source is done
+                self._dispatch(todo, now, prefetch=False)
+                busy = [w for w in self.workers if w.queue]
+                wait(
+                    [w.conn for w in busy] + [w.process.sentinel for w in busy],
+                    timeout=self._wait_time(busy, now, deadline),
+                )
+                for index, worker in enumerate(self.workers):
+                    yield from self._drain(index, worker, todo)
+                interrupt.check()
+
+    def _dispatch(self, todo, now, prefetch=True):
+        """Send a batch to every worker that is idle, or (``prefetch``) on its last task
+        when the batch is small enough to wait in the pipe's buffer (a larger one would
+        block the parent until that task ends)."""
         for index, worker in enumerate(self.workers):
-            if todo and len(worker.queue) <= 1:
+            if todo and len(worker.queue) <= (1 if prefetch else 0):
                 batch = todo[0]
                 payload = ForkingPickler.dumps([task for task, _ in batch])
                 if worker.queue and len(payload) > _PREFETCH_BYTES:
@@ -1150,12 +1183,23 @@ class Engine:
 
         Nothing is yielded for tasks the ``timeout`` left unrun (``expired`` is then
         True).
+
+        ``tasks`` may also be a callable ``pull()`` (asynchronous strategies, ASHA): it
+        is called whenever a worker is idle and no pulled task waits, and returns a list
+        of tasks to start now, an empty list (nothing now: the engine waits for a
+        result, which the caller sees before the next pull) or None (no more ever). The
+        run ends when ``pull`` returned None, or returned nothing while nothing runs.
+        Only fork workers and ``n_jobs=1`` in-process run pull lazily
+        (:attr:`pulls_lazily`); joblib backends refuse a callable.
         """
         if self._parallel is None:
             with self:
                 yield from self.run(tasks)
             return
         if self.time_is_up():
+            return
+        if callable(tasks):
+            yield from self._run_lazy(tasks)
             return
         tasks = list(tasks)
         if self._pool is not None:
@@ -1166,6 +1210,27 @@ class Engine:
             yield from self._run_in_process(tasks)
             return
         yield from self._run_joblib(tasks)
+
+    @property
+    def pulls_lazily(self):
+        """Whether :meth:`run` accepts a callable source (fork workers, or in-process)."""
+        return self._pool is not None or self.n_workers == 1
+
+    def _run_lazy(self, pull):
+        if self._pool is not None:
+            yield from self._pool.run_lazy(pull, self.deadline)
+            self.expired = self.expired or self._pool.expired
+            return
+        if self.n_workers != 1:
+            raise ValueError(
+                f"Engine.run pulls tasks lazily only on fork workers or in-process, not "
+                f"on {self.kind}; pass a list of tasks."
+            )
+        while not self.time_is_up():
+            more = pull()
+            if not more:
+                return
+            yield from self._run_in_process(more)
 
     def _run_in_process(self, tasks):
         """No pickling, results one by one; ``timeout`` checked between fits."""

@@ -635,9 +635,9 @@ class TrialStore:
                 raise RuntimeError(
                     f"{owner_name} cannot share study {self.study.study_name!r} with "
                     f"another running search: process {owner.split('/')[2]} on host "
-                    f"{owner.split('/')[0]!r} is fitting the same candidates. Halving and "
-                    "Hyperband searches run in one process per study; wait for it to end "
-                    "(or stop it), then resume."
+                    f"{owner.split('/')[0]!r} is fitting the same candidates. Halving, "
+                    "Hyperband and ASHA searches run in one process per study; wait for it "
+                    "to end (or stop it), then resume."
                 )
         self._start_heartbeat()
         if running:

@@ -30,13 +30,15 @@ SEARCHES = {
     "halving": ("hpsearch.model_selection.halving:HalvingSearchCV", "param_distributions"),
     "hyperband": ("hpsearch.model_selection.halving:HyperbandSearchCV", "param_distributions"),
     "recipe": ("hpsearch.model_selection.recipe:RecipeSearchCV", "param_distributions"),
+    "asha": ("hpsearch.model_selection.asha:ASHASearchCV", "param_distributions"),
 }
 
 #: the reduced budget of ``--smoke`` (tests, trying a file out)
 SMOKE = {"candidates": 2, "max_iter": 4, "max_resources": 4, "n_estimators": 10}
 
 #: search options passed on unchanged when given (method -> options)
-_OPTION_DEFAULTS = {"random": {"n_iter": 10}, "optuna": {"n_trials": 10}}
+_OPTION_DEFAULTS = {"random": {"n_iter": 10}, "optuna": {"n_trials": 10},
+                    "asha": {"n_trials": 20}}
 
 
 @dataclass
@@ -234,8 +236,8 @@ def _n_candidates(study, space, options):
     elif search.method in ("random", "recipe"):  # recipe: n_iter per stage, 2 stages at most
         n = (search.n_iter or _OPTION_DEFAULTS["random"]["n_iter"]) * (
             2 if search.method == "recipe" else 1)
-    elif search.method == "optuna":
-        n = search.n_trials or _OPTION_DEFAULTS["optuna"]["n_trials"]
+    elif search.method in ("optuna", "asha"):
+        n = search.n_trials or _OPTION_DEFAULTS[search.method]["n_trials"]
     else:
         n = search.n_candidates if isinstance(search.n_candidates, int) else None
     if cap is not None and n is not None:
@@ -266,7 +268,10 @@ def _search_options(study, space, options, n_candidates):
         elif method == "optuna":
             opts["n_trials"] = n_candidates
             opts.pop("timeout", None)
-        elif method in ("halving", "hyperband"):
+        elif method in ("halving", "hyperband", "asha"):
+            if method == "asha":  # enough candidates that one is promoted
+                opts["n_trials"] = min(opts["n_trials"], 4)
+                opts.pop("timeout", None)
             opts["max_resources"] = min(
                 opts["max_resources"] if isinstance(opts.get("max_resources"), int) else math.inf,
                 SMOKE["max_resources"],

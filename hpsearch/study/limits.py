@@ -122,7 +122,7 @@ def _search_limits(search, errors, dry_run):
                 "use fewer values (or 'n:'), or method: random with n_iter "
                 "(--dry-run shows the count)",
             ))
-    if method in ("random", "halving", "hyperband") and _all_choices(search.space):
+    if method in ("random", "halving", "hyperband", "asha") and _all_choices(search.space):
         size = grid_size(search.space)
         if size > MAX_GRID:
             errors.append(StudyError(
@@ -132,7 +132,7 @@ def _search_limits(search, errors, dry_run):
                 f"the limit of {MAX_GRID:,}; give some parameter a range ({{type: float, "
                 "low: ..., high: ...}) or use method: optuna",
             ))
-    if method in ("halving", "hyperband"):
+    if method in ("halving", "hyperband", "asha"):
         _budget_limits(search, errors)
 
 

@@ -57,6 +57,7 @@ SEARCH_OPTIONS = {
                 "aggressive_elimination"),
     "hyperband": ("resource", "min_resources", "max_resources", "factor"),
     "recipe": ("n_iter", "sampler"),
+    "asha": ("n_trials", "sampler", "resource", "min_resources", "max_resources", "factor"),
 }
 
 #: options every search method accepts (the engine's time limits and retries)

@@ -1,0 +1,558 @@
+"""Asynchronous successive halving (ASHA) that continues training, with a BOHB-style sampler.
+
+:class:`ASHASearchCV` drives :class:`~._asha_schedule.ASHASchedule` (Li et al., "A System
+for Massively Parallel Hyperparameter Tuning", MLSys 2020, Algorithm 2; the rule as
+formulas is in that module's docstring): a free worker either *promotes* a candidate in
+the top :math:`\\lfloor n_k / \\eta \\rfloor` of its rung :math:`k`, or *starts* a new
+candidate at the bottom rung. A promotion continues each split's saved training state
+(``continue_training=True``, ``DESIGN.md`` decision 2), so with hpsearch's MLP a candidate
+trained 1, 3, 9 then 27 epochs ends bit-identical to straight training to 27 epochs.
+
+How jobs reach the workers
+--------------------------
+A *job* is one candidate at one rung, i.e. its ``n_splits`` fits. On fork workers (the
+default on Linux with ``n_jobs > 1``) and in-process (``n_jobs=1``) there is no barrier:
+the engine pulls the next job whenever a worker is idle and no decided fit waits
+(``Engine.run`` with a callable source, ``evaluate.stream``), and a job's result reaches
+the schedule the moment its last split ends. Job :math:`m` is decided from the results
+of jobs :math:`0, \\dots, m - W` (:math:`W` = the engine's workers) applied in job order,
+later results held back until their turn (:class:`_Decisions`; the determinism scheme of
+:mod:`._asha_schedule`). So
+
+- with ``n_jobs=1`` this is exactly sequential ASHA, reproducible for a fixed
+  ``random_state``;
+- with :math:`W > 1` workers the decisions never depend on which fit finished first:
+  reproducible for a fixed ``random_state`` *and* worker count. A worker waits only when
+  the job :math:`W` back is still running (a straggler). A different :math:`W` gives
+  different promotions (inherent to ASHA: what a rung holds when a worker asks depends on
+  the parallelism).
+
+Engines that take whole batches (joblib backends: ``backend="loky"``, Dask, threading)
+get *waves* of :math:`W` jobs instead, each decided from every earlier result; each wave
+ends with its slowest job (``async_`` is then False).
+
+New candidates
+--------------
+``sampler="random"`` draws from ``param_distributions`` with the search's
+``random_state``. Any other sampler (``"tpe"``, ``"gp"``, ... or an Optuna sampler
+instance) proposes from a model of the highest rung :math:`k^*` holding at least
+:math:`n_{\\min} = \\max(d + 2, 10)` finite results (:math:`d` searched parameters; BOHB,
+Falkner et al. 2018, fits on the highest budget with enough points; 10 is TPE's number of
+random start-up trials), told as a fresh Optuna study (:func:`~._asha_schedule.ask_model`);
+below that it samples at random through the same sampler. A proposal equal to an existing
+candidate is drawn again.
+
+Store and resume
+----------------
+Every (candidate, rung) row is a budgeted row of the trial store: one Optuna trial per
+candidate with its rung scores as intermediate values, closed PRUNED when the candidate
+stopped below the top rung and COMPLETE at the top. ``resume=True`` with the same
+``random_state`` and worker count replays the same decisions and finds every finished
+row (and finished split) in the store, so only missing fits run; a promotion whose lower
+rung came from the store refits from scratch at the higher budget (the same result for
+hpsearch's MLP). Several processes sharing one ASHA on one storage
+(:meth:`~._asha_schedule.ASHASchedule.from_results`) are not wired yet.
+"""
+
+import json
+import math
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from ._asha_schedule import ASHASchedule, ask_model
+from ._base import _stable
+from .halving import HyperbandSearchCV, _BaseHalving
+
+__all__ = ["ASHASearchCV"]
+
+#: Draws of a new candidate before the space counts as exhausted (a small discrete space).
+MAX_DRAWS = 100
+#: TPE's random start-up trials (``optuna.samplers.TPESampler(n_startup_trials=10)``).
+TPE_STARTUP = 10
+
+
+def _param_key(params):
+    return json.dumps(_stable(params), sort_keys=True)
+
+
+class _RandomProposals:
+    """New candidates drawn at random from the space (the search's ``random_state``)."""
+
+    def __init__(self, space, random_state):
+        self.space = space
+        self.rng = check_random_state(random_state)
+
+    def __call__(self, schedule, optuna_params):
+        from .space import sample_candidates
+
+        return sample_candidates(self.space, 1, self.rng)[0], None
+
+
+class _ModelProposals:
+    """New candidates from an Optuna sampler told the highest rung with enough results."""
+
+    def __init__(self, space, sampler):
+        from .space import optuna_distributions
+
+        self.space = space
+        self.sampler = sampler
+        self.n_min = max(len(optuna_distributions(space)) + 2, TPE_STARTUP)
+
+    def __call__(self, schedule, optuna_params):
+        found = schedule.model_results(self.n_min)
+        observations = []
+        if found is not None:
+            _, scores = found
+            observations = [(optuna_params[c], s) for c, s in sorted(scores.items())]
+        return ask_model(self.sampler, self.space, observations)
+
+
+#: :meth:`_Decisions.next`: no job can be decided before more results arrive
+_WAIT = object()
+
+
+class _Decisions:
+    """The jobs of one search in decision order, decided reproducibly.
+
+    Job :math:`m` is decided from the results of jobs :math:`0, \\dots, m - W`
+    exactly (:math:`W` workers), applied to the schedule in job order (later results
+    are held back until then); when that gives no job (``n_trials`` reached and nothing
+    promotable), the next results are applied in job order until one comes. Which
+    results a decision sees therefore depends on the job order alone, never on which
+    fit finished first: a fixed ``random_state`` and :math:`W` give the same search.
+    A worker waits only when the job :math:`W` back has not finished (a straggler).
+
+    Parameters
+    ----------
+    schedule : ASHASchedule
+    lag : int
+        :math:`W`.
+    start : callable
+        ``start(job)`` for a ``"new"`` job: makes the candidate, returns False (after
+        cancelling the job) when none can be made.
+    """
+
+    def __init__(self, schedule, lag, start):
+        self.schedule = schedule
+        self.lag = lag
+        self.start = start
+        self.jobs = []
+        self.scores = {}  # job index -> score, reported and not applied yet
+        self.applied = 0  # jobs 0 .. applied - 1 are in the schedule
+
+    def report(self, m, score):
+        self.scores[m] = score
+
+    def _apply_next(self):
+        if self.applied not in self.scores:
+            return False
+        job = self.jobs[self.applied]
+        self.schedule.report(job.candidate, job.rung, self.scores.pop(self.applied))
+        self.applied += 1
+        return True
+
+    def apply_all(self):
+        """Apply every result reported so far, in job order."""
+        while self._apply_next():
+            pass
+
+    def next(self):
+        """The next job, :data:`_WAIT`, or None when the search is done."""
+        m = len(self.jobs)
+        while self.applied <= m - self.lag:
+            if not self._apply_next():
+                return _WAIT
+        while True:
+            job = self.schedule.next_job()
+            if job is not None:
+                if job.action == "new" and not self.start(job):
+                    continue
+                self.jobs.append(job)
+                return job
+            if self.applied == len(self.jobs):
+                return None
+            if not self._apply_next():
+                return _WAIT
+
+
+class ASHASearchCV(_BaseHalving):
+    """Asynchronous successive halving: promote the top ``1/factor`` of a rung at once,
+    continuing training, or start a new candidate; no round barrier.
+
+    With :math:`r` = ``min_resources``, :math:`R` = ``max_resources`` and :math:`\\eta`
+    = ``factor``, the rungs are :math:`b_k = \\max(r, \\lfloor R \\eta^{k-K} \\rfloor)`,
+    :math:`K = \\lfloor \\log_\\eta(R/r) \\rfloor` (:func:`~._asha_schedule.asha_rungs`).
+    Whenever workers are free the search asks
+    :meth:`~._asha_schedule.ASHASchedule.next_job`: the best candidate of the highest
+    rung :math:`k < K` ranked within :math:`\\lfloor n_k / \\eta \\rfloor` of its rung's
+    :math:`n_k` results and not promoted yet goes to :math:`b_{k+1}` (continuing each
+    split's training), else a new candidate starts at :math:`b_0`. See the module
+    docstring for how jobs are grouped for the workers, determinism, the samplers and
+    the store.
+
+    Parameters
+    ----------
+    estimator : estimator object
+    param_distributions : dict or list of dicts
+        As :class:`~hpsearch.model_selection.random.RandomSearchCV`'s.
+    n_trials : int or None, default=None
+        Most candidates started. None: until ``timeout`` (one of the two is required).
+    timeout : float or None, default=None
+        Seconds for the whole search (see ``BaseSearchCV``); no job starts after it.
+    resource : str, default="epochs"
+        As in :class:`~hpsearch.model_selection.halving.HalvingSearchCV` (``"epochs"``
+        continues training; ``"n_samples"`` or another integer parameter refits).
+    min_resources : "smallest" or int, default="smallest"
+        :math:`r` (``"smallest"``: 1 epoch, or sklearn's smallest ``n_samples``).
+    max_resources : "auto" or int, default="auto"
+        :math:`R` (``"auto"``: the estimator's own value of the resource parameter, or
+        ``n_samples``).
+    factor : float, default=3
+        :math:`\\eta`, greater than 1.
+    sampler : str or optuna.samplers.BaseSampler, default="random"
+        ``"random"``, or an Optuna sampler (a name of
+        :data:`~hpsearch.model_selection._optuna.SAMPLERS` such as ``"tpe"``, or an
+        instance) proposing new candidates from the highest rung with enough results.
+    scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
+return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
+max_retries
+        The common search parameters (see ``BaseSearchCV``).
+
+    Attributes
+    ----------
+    cv_results_ : dict
+        One row per (candidate, rung), in the order the jobs were handed out, with
+        ``candidate`` (the ASHA candidate id), ``iter`` (the rung), ``n_resources``,
+        ``resources`` and ``state``: ``"promoted"`` (continued to the next rung),
+        ``"stopped"`` (not promoted when the search ended), ``"complete"`` (top rung) or
+        ``"not run"`` (cut by the ``timeout``).
+        Rows trained with the largest budget reached are ranked first.
+    best_index_, best_score_, best_params_, best_estimator_
+        The best row among those trained with the largest budget reached
+        (``max_resources_`` unless the timeout came first).
+    n_resources_ : list of int
+        :math:`b_0, \\dots, b_K`.
+    n_candidates_ : int
+        Candidates started.
+    n_iterations_ : int
+        Jobs (candidate, rung) run.
+    async_ : bool
+        Whether jobs were pulled by idle workers with no barrier (fork workers,
+        in-process), or run in waves (joblib backends).
+    min_resources_, max_resources_ : int
+    study_ : optuna.Study
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from hpsearch import ASHASearchCV, MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = ASHASearchCV(
+    ...     MLPClassifier(hidden_layer_sizes=(8,), random_state=0),
+    ...     {"learning_rate_init": [1e-3, 1e-2, 1e-1]},
+    ...     n_trials=3, min_resources=1, max_resources=9, cv=3, random_state=0,
+    ... ).fit(X, y)
+    >>> search.n_resources_
+    [1, 3, 9]
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseHalving._parameter_constraints,
+        "n_trials": [None, Interval(Integral, 1, None, closed="left")],
+        "sampler": [str, HasMethods(["sample_relative", "sample_independent"])],
+    }
+
+    _callback_round_name = "asha-wave"
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_trials=None,
+        timeout=None,
+        resource="epochs",
+        min_resources="smallest",
+        max_resources="auto",
+        factor=3,
+        sampler="random",
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+        progress=None,
+        storage=None,
+        study_name=None,
+        resume=False,
+        backend=None,
+        fit_timeout=None,
+        max_retries=1,
+    ):
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            random_state=random_state,
+            error_score=error_score,
+            return_train_score=return_train_score,
+            progress=progress,
+            storage=storage,
+            study_name=study_name,
+            resume=resume,
+            backend=backend,
+            fit_timeout=fit_timeout,
+            max_retries=max_retries,
+            timeout=timeout,
+        )
+        self.param_distributions = param_distributions
+        self.n_trials = n_trials
+        self.resource = resource
+        self.min_resources = min_resources
+        self.max_resources = max_resources
+        self.factor = factor
+        self.sampler = sampler
+
+    _final_rows = staticmethod(HyperbandSearchCV._final_rows)
+
+    # -- fit -------------------------------------------------------------------------
+    def fit(self, X, y=None, *, groups=None, **fit_params):
+        """Run ASHA, then refit the best candidate of the largest budget reached.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+        groups : array-like of shape (n_samples,), default=None
+        **fit_params : dict
+            Passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_ending()
+        super().fit(X, y, groups=groups, **fit_params)
+        self.cv_results_["state"] = np.array(self._row_states(), dtype=object)
+        return self
+
+    def _check_ending(self):
+        """Parameters sklearn's constraints cannot check alone (before any fit)."""
+        self._validate_params()
+        if self.n_trials is None and self.timeout is None:
+            raise ValueError(
+                "The 'n_trials' parameter of ASHASearchCV must be an int in the range "
+                "[1, inf) when timeout is None (the search would never end). Got None "
+                "instead."
+            )
+        self._proposals(None)  # a bad sampler name fails here
+
+    def plan_rounds(self, X, y=None, *, groups=None):
+        """The jobs of ``fit`` per rung, computed without fitting (every score tied).
+
+        ASHA has no rounds; its jobs are grouped by rung, in the layout of
+        ``HalvingSearchCV.plan_rounds`` (``iter`` = rung, ``n_candidates`` = jobs that
+        reach it, ``n_resources``, ``continue_training``, ``resource``), so the study
+        report and ``--dry-run`` show a plan. Real scores change which candidates are
+        promoted and, slightly, how many. Needs ``n_trials``.
+
+        Returns
+        -------
+        rounds : list of dict
+        """
+        self._check_ending()
+        if self.n_trials is None:
+            raise ValueError("plan_rounds needs n_trials: with only a timeout the number "
+                             "of jobs depends on the fit times.")
+        jobs = super().plan_rounds(X, y, groups=groups)
+        counts = {}
+        for job in jobs:
+            counts[job["iter"]] = counts.get(job["iter"], 0) + job["n_candidates"]
+        by_rung = {job["iter"]: job for job in jobs}
+        return [
+            {"iter": k, "n_candidates": counts[k], "n_resources": by_rung[k]["n_resources"],
+             "continue_training": bool(k > 0 and by_rung[k]["continue_training"]),
+             "resource": by_rung[k]["resource"]}
+            for k in sorted(counts)
+        ]
+
+    def _expected_n_fits(self, X, y, groups, n_splits):
+        """At most :math:`\\lceil n / \\eta^k \\rceil` jobs reach rung :math:`k`."""
+        if self.n_trials is None:
+            return None
+        max_resources = self.max_resources if isinstance(self.max_resources, Integral) else None
+        n_rungs = 1
+        if max_resources is not None and isinstance(self.min_resources, Integral):
+            n_rungs = len(_rungs(self.min_resources, max_resources, self.factor))
+        jobs = sum(math.ceil(self.n_trials / self.factor**k) for k in range(n_rungs))
+        return jobs * n_splits
+
+    # -- the strategy ----------------------------------------------------------------
+    def _proposals(self, space):
+        """What starts new candidates: random draws, or an Optuna sampler's proposals."""
+        from ._optuna import make_sampler
+
+        if isinstance(self.sampler, str) and self.sampler == "random":
+            return _RandomProposals(space, self.random_state)
+        sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=1,
+                               owner=type(self).__name__)
+        return None if space is None else _ModelProposals(space, sampler)
+
+    def _resolve_budgets(self):
+        self.max_resources_ = self._resolve_max_resources()
+        self.min_resources_ = (
+            self._smallest() if self.min_resources == "smallest" else int(self.min_resources)
+        )
+        if self.min_resources_ > self.max_resources_:
+            raise ValueError(
+                f"min_resources_={self.min_resources_} is greater than "
+                f"max_resources_={self.max_resources_}."
+            )
+
+    def _run_search(self, evaluate):
+        from .space import as_space
+
+        space = as_space(self.param_distributions)
+        self._plan.check_not_searched(space)
+        self._resolve_budgets()
+        schedule = ASHASchedule(self.min_resources_, self.max_resources_, self.factor,
+                                self.n_trials)
+        self.n_resources_ = list(schedule.budgets)
+        engine = getattr(evaluate, "engine", None)
+        n_workers = max(1, int(getattr(engine, "n_workers", 1) or 1))
+        self._candidates, self._optuna_params = [], {}
+        propose, seen = self._proposals(space), set()
+
+        def start(job):
+            params = self._new_candidate(schedule, propose, seen)
+            if params is None:  # the space is exhausted: start nothing new
+                schedule.cancel(job.candidate, job.rung)
+                schedule.n_trials = schedule.n_started
+                return False
+            self._candidates.append(params)
+            return True
+
+        decisions = _Decisions(schedule, n_workers, start)
+        lazy = getattr(engine, "pulls_lazily", False) and hasattr(evaluate, "stream")
+        (self._run_async if lazy else self._run_waves)(evaluate, decisions, n_workers)
+        decisions.apply_all()
+        stopped = [self._candidates[c] for c in self._stopped(schedule)]
+        evaluate.finish(stopped, "PRUNED")
+        evaluate.release()
+        self.schedule_ = schedule
+        self.n_candidates_ = len(self._candidates)
+        self.n_iterations_ = decisions.applied
+        self.async_ = lazy
+
+    def _job_row(self, job):
+        """``(params, resources, more_results)`` of one job's row."""
+        return (self._candidates[job.candidate], self._plan.budget(job.budget),
+                {"candidate": job.candidate, "iter": job.rung,
+                 "n_resources": int(job.budget)})
+
+    def _job_done(self, evaluate, decisions, m, score):
+        decisions.report(m, score)
+        job = decisions.jobs[m]
+        if job.rung == decisions.schedule.top_rung:
+            params = [self._candidates[job.candidate]]
+            evaluate.finish(params, "COMPLETE")
+            evaluate.release(params)
+
+    def _run_async(self, evaluate, decisions, n_workers):
+        """No barrier: the engine pulls the next job whenever a worker is idle."""
+        row_job = {}
+
+        def next_jobs():
+            job = decisions.next()
+            if job is None or job is _WAIT:
+                return None if job is None else []
+            row_job[len(evaluate.rows)] = len(decisions.jobs) - 1
+            self._print_job(job)
+            return [self._job_row(job)]
+
+        def on_done(row, score):
+            self._job_done(evaluate, decisions, row_job[row], score)
+
+        evaluate.stream(next_jobs, on_done, continue_training=self._plan.continues)
+
+    def _run_waves(self, evaluate, decisions, n_workers):
+        """Engines that take whole batches (joblib backends): waves of ``n_workers`` jobs,
+        each decided from the results of every earlier wave (a barrier per wave)."""
+        engine = getattr(evaluate, "engine", None)
+        while engine is None or not engine.time_is_up():
+            first, wave = len(decisions.jobs), []
+            while len(wave) < n_workers:
+                job = decisions.next()
+                if job is None or job is _WAIT:
+                    break
+                self._print_job(job)
+                wave.append(job)
+            if not wave:
+                break
+            rows = [self._job_row(j) for j in wave]
+            result = evaluate(
+                [r[0] for r in rows],
+                more_results={key: [r[2][key] for r in rows] for key in rows[0][2]},
+                resources=[r[1] for r in rows],
+                continue_training=self._plan.continues,
+            )
+            if engine is not None and engine.expired:
+                break  # rows cut by the timeout are not results
+            for m, score in enumerate(result.scores, start=first):
+                self._job_done(evaluate, decisions, m, float(score))
+
+    def _print_job(self, job):
+        if self.verbose:
+            print(f"ASHA: {job.action} candidate {job.candidate} at rung {job.rung} "
+                  f"({job.budget} {self._plan.resource})")
+
+    def _new_candidate(self, schedule, propose, seen):
+        for _ in range(MAX_DRAWS):
+            params, optuna_params = propose(schedule, self._optuna_params)
+            key = _param_key(params)
+            if key not in seen:
+                seen.add(key)
+                if optuna_params is not None:
+                    self._optuna_params[len(self._candidates)] = optuna_params
+                return params
+        return None
+
+    @staticmethod
+    def _stopped(schedule):
+        """Candidates whose last result is below the top rung and not promoted."""
+        out = []
+        for rung in range(schedule.top_rung):
+            promoted = schedule.promoted(rung)
+            out.extend(c for c in schedule.results(rung) if c not in promoted)
+        return sorted(out)
+
+    def _row_states(self):
+        schedule = self.schedule_
+        states = []
+        for candidate, rung in zip(self.cv_results_["candidate"], self.cv_results_["iter"]):
+            if candidate not in schedule.results(rung):
+                states.append("not run")  # cut by the timeout
+            elif rung == schedule.top_rung:
+                states.append("complete")
+            elif candidate in schedule.promoted(rung):
+                states.append("promoted")
+            else:
+                states.append("stopped")
+        return states
+
+
+def _rungs(min_resources, max_resources, factor):
+    from ._asha_schedule import asha_rungs
+
+    return asha_rungs(min_resources, max_resources, factor)
