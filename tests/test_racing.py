@@ -99,6 +99,11 @@ def test_racing_store_records_raced_and_resume_refits_nothing(cancer, tmp_path):
         np.testing.assert_array_equal(np.asarray(first.cv_results_[key]),
                                       np.asarray(again.cv_results_[key]))
     assert again.best_params_ == first.best_params_
+    # a search without racing on the same study fits only the raced-away splits
+    full = _grid(False, storage=storage, study_name="r", resume=True).fit(X, y)
+    reference = _grid(False).fit(X, y)
+    np.testing.assert_array_equal(full.cv_results_["mean_test_score"],
+                                  reference.cv_results_["mean_test_score"])
 
 
 def test_random_and_optuna_search_race(cancer):

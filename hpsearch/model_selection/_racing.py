@@ -158,6 +158,7 @@ def race(evaluator, new_rows, todo, run, trials=None):
             evaluator._claim_and_dispatch(
                 [r for r in rows if r.get("trial_id") is None], run
             )
+    store.racing = True
     for row in new_rows:  # raced in an earlier run (resume) or by another process
         if row["pending"] and store.raced(row["key"]):
             row["raced"] = True

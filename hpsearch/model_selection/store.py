@@ -443,6 +443,7 @@ class TrialStore:
         self._stored = {}  # name -> distribution already in the study (resume)
         self._fits = {}  # row key -> {split: fit payload}
         self._raced = {}  # row key -> finished splits of a raced row (racing)
+        self.racing = False  # a racing search: raced rows count as done (claim)
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._mine = set()  # trial ids this process owns
@@ -609,7 +610,7 @@ class TrialStore:
         out, create = [None] * len(rows), {}
         for i, row in enumerate(rows):
             key = row["candidate_key"]
-            if row["key"] in self._rows or row["key"] in self._raced:
+            if row["key"] in self._rows or (self.racing and row["key"] in self._raced):
                 out[i] = "done"
                 continue
             live = self.interrupt_dead(self._claims.get(key, ()))
@@ -635,7 +636,8 @@ class TrialStore:
         for key, indices in create.items():
             trial_id = created[key]
             winner = min(
-                (t for t in self._claims.get(key, ()) if t.state != State.FAIL),
+                (t for t in self._claims.get(key, ())
+                 if t.state not in (State.FAIL, State.PRUNED)),  # PRUNED: raced, closed
                 key=lambda t: t._trial_id, default=None,
             )
             if winner is None or winner._trial_id == trial_id:
