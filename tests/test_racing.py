@@ -169,3 +169,25 @@ def test_study_file_with_racing_runs(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best_params"]["C"] == 1.0
+
+
+def test_optuna_racing_resume_fits_nothing(cancer, tmp_path, monkeypatch):
+    from hpsearch.model_selection import _base
+
+    X, y = cancer
+    space = {"logisticregression__C": Float(1e-6, 1e2, log=True)}
+
+    def search(**kw):
+        return OptunaSearchCV(_logreg(), space, n_trials=6, cv=10, racing=True,
+                              random_state=0, sampler="random",
+                              storage=str(tmp_path / "o.db"), study_name="o", **kw)
+
+    first = search().fit(X, y)
+    assert first.cv_results_["raced"].any()
+    fits = []
+    collect = _base._Evaluator._collect
+    monkeypatch.setattr(_base._Evaluator, "_collect",
+                        lambda self, *a, **k: fits.append(1) or collect(self, *a, **k))
+    again = search(resume=True).fit(X, y)
+    assert not fits and len(again.study_.trials) == len(first.study_.trials)
+    np.testing.assert_array_equal(again.cv_results_["state"], first.cv_results_["state"])
