@@ -3,7 +3,9 @@
 ``racing=True`` on :class:`~hpsearch.GridSearchCV`, :class:`~hpsearch.RandomSearchCV`
 and :class:`~hpsearch.OptunaSearchCV` runs the splits of the candidates of one
 ``evaluate`` call in *waves*, with decisions only at the barrier between two waves
-(so the result is the same for any ``n_jobs`` and backend):
+(so the result is the same for any ``n_jobs`` and backend; OptunaSearchCV asks trials in
+batches of as many as the engine has workers, so its candidates, not its racing, depend
+on ``n_jobs``, as without racing):
 
 1. wave 1 fits the first ``m = racing_min_splits`` splits of every candidate;
 2. at each barrier the *incumbent* is chosen among the candidates with the most
@@ -37,7 +39,9 @@ splits only. Raced candidates are ranked after every complete one (``rank_test_*
 the refit (``refit=True`` or a metric name) always uses a complete candidate. In the
 trial store a raced candidate is a PRUNED trial with the user attribute
 ``hpsearch_state = "RACED"`` and its finished fits kept: ``resume=True`` neither refits
-them nor runs its raced-away splits.
+them nor runs its raced-away splits (a search without racing resuming the study fits
+just those). ``evaluate`` returns NaN ``scores`` for raced candidates (their
+``split_scores`` hold the finished splits); OptunaSearchCV tells their trials PRUNED.
 """
 
 import warnings
