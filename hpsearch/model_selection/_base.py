@@ -85,7 +85,7 @@ from sklearn.utils.validation import _check_method_params
 
 from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
 from ._results import format_results, metric_names, results_frame, row_error
-from ._racing import mark_raced_results, race, racing_enabled
+from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
 from .store import _FIT_KEYS
 
 __all__ = ["BaseSearchCV", "Evaluation"]
@@ -738,7 +738,10 @@ class _Evaluator:
                 scorer_names=self.scorer_names,
                 warn=False,
             )
-            return mark_raced_results(results, self.rows, len(self.splits))
+            results = mark_raced_results(results, self.rows, len(self.splits))
+            if warn:
+                warn_non_finite(results)
+            return results
         return format_results(
             self.rows,
             len(self.splits),

@@ -52,7 +52,8 @@ from sklearn.utils._param_validation import Interval
 
 from .stats import corrected_ttest
 
-__all__ = ["RACING_CONSTRAINTS", "racing_enabled", "race", "mark_raced_results"]
+__all__ = ["RACING_CONSTRAINTS", "racing_enabled", "race", "mark_raced_results",
+           "warn_non_finite"]
 
 #: ``_parameter_constraints`` of the racing parameters (grid, random, Optuna searches)
 RACING_CONSTRAINTS = {
@@ -187,6 +188,18 @@ def race(evaluator, new_rows, todo, run, trials=None):
         row.pop("allowed", None)
         if row.get("raced") and row.get("trial_id") is not None:
             store.record_raced(row, row["trial_id"], close=trials is None)
+
+
+def warn_non_finite(results):
+    """sklearn's warning about non-finite mean scores, on the marked ``cv_results_`` (a
+    raced row's mean is over its finished splits, so it does not warn by itself)."""
+    for part in ("train", "test"):
+        for key in sorted(k for k in results if k.startswith(f"mean_{part}_")):
+            means = np.asarray(results[key], dtype=np.float64)
+            if np.any(~np.isfinite(means)):
+                warnings.warn(f"One or more of the {part} scores are non-finite: {means}",
+                              category=UserWarning)
+                break
 
 
 def mark_raced_results(results, rows, n_splits):
