@@ -88,7 +88,10 @@ def one_run(dataset, seed):
         raced = _search(seed, racing=True, storage=storage).fit(X_tr, y_tr)
         full = _search(seed, storage=storage, resume=True).fit(X_tr, y_tr)
     res = full.cv_results_
-    splits = lambda i: np.array([res[f"split{k}_test_score"][i] for k in range(10)])  # noqa
+
+    def splits(i):
+        return np.array([res[f"split{k}_test_score"][i] for k in range(10)])
+
     same = raced.best_params_ == full.best_params_
     p = 1.0
     if not same:
