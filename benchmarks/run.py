@@ -40,6 +40,7 @@ BENCHMARKS = {
     "optuna": "bench_optuna",  # target 7 + issue 5 figures
     "scaling": "bench_scaling",  # target 8
     "calibration": "bench_calibration",  # issue 14: corrected vs naive test
+    "racing": "bench_racing",  # issue 14: racing across folds, fits saved vs same choice
     "schedulers": "sim_schedulers",  # issue 13: simulated 2..256 workers
     "recipe": "bench_recipe",  # issue 12: RecipeSearchCV vs joint TPE
     "time_to_quality": "bench_time_to_quality",  # issue 13: anytime curves vs the anchors

@@ -81,7 +81,7 @@ CASES = [
     ("n-iter-type", patch(("method: grid", "method: random\n  n_iter: ten")), "search.n_iter",
      "must be an integer, got 'ten'", 9),
     ("option-of-other-method", patch(("method: grid", "method: random\n  n_trials: 5")),
-     "search.n_trials", "not an option of method 'random' (its options: n_iter), got 5", 9),
+     "search.n_trials", "not an option of method 'random' (its options: n_iter, racing, racing_min_splits, racing_alpha), got 5", 9),
     ("log-low-zero", patch(("C: [0.1, 1.0]", "C: {type: float, low: 0, high: 10, log: true}")),
      "search.space.C.low", "must be > 0 when log is true, got 0", 10),
     ("low-above-high", patch(("C: [0.1, 1.0]", "C:\n      type: float\n      low: 5\n      high: 1e-1")),

@@ -85,6 +85,7 @@ from sklearn.utils.validation import _check_method_params
 
 from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
 from ._results import format_results, metric_names, results_frame, row_error
+from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
 from .store import _FIT_KEYS
 
 __all__ = ["BaseSearchCV", "Evaluation"]
@@ -414,7 +415,9 @@ class _Evaluator:
         self._plan_progress(n_tasks, n_found)
         run = dict(keep=keep, continue_training=continue_training, trials=trials,
                    fresh=fresh, round_ctx=round_ctx, n_candidates=n)
-        if trials is not None:
+        if racing_enabled(search) and not keep:  # waves of splits (see _racing)
+            race(self, new_rows, todo, run, trials)
+        elif trials is not None:
             for row in todo:
                 row["trial_id"] = trials[row["index"]]._trial_id
             self._dispatch(todo, **run)
@@ -556,8 +559,9 @@ class _Evaluator:
         overrides = {k: v for k, v in (budget or {}).items() if k != "n_samples"}
         names = None  # seeded parameter names, found once per candidate
         tasks = []
+        allowed = row.get("allowed")  # racing: the splits of this wave
         for split, (train, test) in enumerate(self.splits):
-            if split in row["done"]:
+            if split in row["done"] or (allowed is not None and split not in allowed):
                 continue
             train = self._train_indices(split, train, budget)
             cont = self._continuation(cid, split, budget) if continue_training else None
@@ -805,6 +809,20 @@ class _Evaluator:
         return ["score"]
 
     def results(self, warn=True):
+        if racing_enabled(self.search):
+            results = format_results(
+                self.rows,
+                len(self.splits),
+                error_score=self.search._error_value(),
+                return_train_score=self.search.return_train_score,
+                more_results=self.more_results,
+                scorer_names=self.scorer_names,
+                warn=False,
+            )
+            results = mark_raced_results(results, self.rows, len(self.splits))
+            if warn:
+                warn_non_finite(results)
+            return results
         return format_results(
             self.rows,
             len(self.splits),

@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import BaseSearchCV, _key
+from ._racing import RACING_CONSTRAINTS
 from ._halving_resource import resource_plan
 from .halving import best_row, rank_rows_first
 from ._optuna import PRUNERS, SAMPLERS, make_pruner, make_sampler, sampler_seed
@@ -123,6 +124,17 @@ return_train_score, progress, storage, study_name, resume, backend, fit_timeout,
 max_retries
         The common search parameters (see ``BaseSearchCV``). A batch holds as many
         trials as the engine has workers.
+    racing : bool, default=False
+        Race the candidates across splits: after ``racing_min_splits`` splits, a
+        candidate significantly worse than the best one so far on the splits they share
+        (one-sided corrected resampled t-test at level ``racing_alpha``) is not fitted on
+        its remaining splits; ``cv_results_`` marks it (``state == "RACED"``, ``raced``)
+        and ranks it after every complete candidate. Results are identical for any
+        ``n_jobs``. See :mod:`hpsearch.model_selection._racing`.
+    racing_min_splits : int, default=3
+        Splits every candidate is fitted on before it can be raced (at least 2).
+    racing_alpha : float, default=0.05
+        Level of each one-sided test, in (0, 1).
 
     Attributes
     ----------
@@ -166,6 +178,7 @@ max_retries
         ],
         "pruner": [None, StrOptions(set(PRUNERS)), HasMethods(["prune"])],
         "rungs": [None, Interval(Integral, 1, None, closed="left"), list, tuple],
+        **RACING_CONSTRAINTS,
     }
 
     def __init__(
@@ -194,6 +207,9 @@ max_retries
         backend=None,
         fit_timeout=None,
         max_retries=1,
+        racing=False,
+        racing_min_splits=3,
+        racing_alpha=0.05,
     ):
         super().__init__(
             estimator,
@@ -220,6 +236,9 @@ max_retries
         self.sampler = sampler
         self.pruner = pruner
         self.rungs = rungs
+        self.racing = racing
+        self.racing_min_splits = racing_min_splits
+        self.racing_alpha = racing_alpha
 
     # -- set-up ---------------------------------------------------------------------
     def _study_options(self):
@@ -293,12 +312,20 @@ max_retries
         """
         self._validate_params()
         self._pruning = self._check_pruning()
+        if self.racing and self._pruning is not None:
+            raise ValueError(
+                "The 'racing' parameter of OptunaSearchCV cannot be combined with a "
+                f"pruner: racing stops candidates across splits, pruner={self.pruner!r} "
+                "across epochs. Got racing=True and a pruner; use one of them."
+            )
         if self._pruning is not None:
             self.rungs_ = self._pruning[1]
         super().fit(X, y, groups=groups, **fit_params)
         states = self._trial_states(self.cv_results_)
         column = np.empty(len(states), dtype=object)
         column[:] = list(states)
+        if "raced" in self.cv_results_:  # racing: PRUNED trials that were raced
+            column[np.asarray(self.cv_results_["raced"], dtype=bool)] = "RACED"
         self.cv_results_["state"] = column
         if self._pruning is not None:
             rank_rows_first(self.cv_results_, self._final_rows(self.cv_results_))
@@ -462,8 +489,11 @@ max_retries
         result = evaluate(
             params, trials=trials, more_results={"trial": [t.number for t in trials]}
         )
-        for trial, score in zip(trials, result.scores):
-            self._tell(trial, score)
+        import optuna
+
+        for trial, score, row in zip(trials, result.scores, result.rows):
+            raced = evaluate.rows[row].get("raced")  # racing: its splits were cut short
+            self._tell(trial, score, optuna.trial.TrialState.PRUNED if raced else None)
 
     def _climb(self, evaluate, trials, params):
         """Train distinct trials rung by rung; report, prune, tell."""

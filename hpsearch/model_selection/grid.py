@@ -1,6 +1,7 @@
 """Exhaustive grid search: every candidate of the grid, all at once."""
 
 from ._base import BaseSearchCV
+from ._racing import RACING_CONSTRAINTS
 from .space import as_space, check_param_grid, grid_candidates
 
 __all__ = ["GridSearchCV", "grid_candidate_list"]
@@ -33,6 +34,17 @@ class GridSearchCV(BaseSearchCV):
         ``n=`` points to be put on a grid). Pipeline parameters use ``step__param``.
     **kwargs
         The common search parameters of ``BaseSearchCV``.
+    racing : bool, default=False
+        Race the candidates across splits: after ``racing_min_splits`` splits, a
+        candidate significantly worse than the best one so far on the splits they share
+        (one-sided corrected resampled t-test at level ``racing_alpha``) is not fitted on
+        its remaining splits; ``cv_results_`` marks it (``state == "RACED"``, ``raced``)
+        and ranks it after every complete candidate. Results are identical for any
+        ``n_jobs``. See :mod:`hpsearch.model_selection._racing`.
+    racing_min_splits : int, default=3
+        Splits every candidate is fitted on before it can be raced (at least 2).
+    racing_alpha : float, default=0.05
+        Level of each one-sided test, in (0, 1).
 
     Examples
     --------
@@ -48,6 +60,7 @@ class GridSearchCV(BaseSearchCV):
     _parameter_constraints: dict = {
         **BaseSearchCV._parameter_constraints,
         "param_grid": [dict, list],
+        **RACING_CONSTRAINTS,
     }
 
     def __init__(
@@ -72,6 +85,9 @@ class GridSearchCV(BaseSearchCV):
         fit_timeout=None,
         max_retries=1,
         timeout=None,
+        racing=False,
+        racing_min_splits=3,
+        racing_alpha=0.05,
     ):
         super().__init__(
             estimator,
@@ -94,6 +110,9 @@ class GridSearchCV(BaseSearchCV):
             timeout=timeout,
         )
         self.param_grid = param_grid
+        self.racing = racing
+        self.racing_min_splits = racing_min_splits
+        self.racing_alpha = racing_alpha
 
     def _store_space(self):
         return self.param_grid

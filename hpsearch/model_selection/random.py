@@ -5,6 +5,7 @@ import numbers
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseSearchCV
+from ._racing import RACING_CONSTRAINTS
 from .space import as_space, check_param_distributions, sample_candidates
 
 __all__ = ["RandomSearchCV", "RandomizedSearchCV", "random_candidate_list"]
@@ -39,12 +40,24 @@ class RandomSearchCV(BaseSearchCV):
         Number of candidates sampled.
     **kwargs
         The common search parameters of ``BaseSearchCV``.
+    racing : bool, default=False
+        Race the candidates across splits: after ``racing_min_splits`` splits, a
+        candidate significantly worse than the best one so far on the splits they share
+        (one-sided corrected resampled t-test at level ``racing_alpha``) is not fitted on
+        its remaining splits; ``cv_results_`` marks it (``state == "RACED"``, ``raced``)
+        and ranks it after every complete candidate. Results are identical for any
+        ``n_jobs``. See :mod:`hpsearch.model_selection._racing`.
+    racing_min_splits : int, default=3
+        Splits every candidate is fitted on before it can be raced (at least 2).
+    racing_alpha : float, default=0.05
+        Level of each one-sided test, in (0, 1).
     """
 
     _parameter_constraints: dict = {
         **BaseSearchCV._parameter_constraints,
         "param_distributions": [dict, list],
         "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        **RACING_CONSTRAINTS,
     }
 
     def __init__(
@@ -70,6 +83,9 @@ class RandomSearchCV(BaseSearchCV):
         fit_timeout=None,
         max_retries=1,
         timeout=None,
+        racing=False,
+        racing_min_splits=3,
+        racing_alpha=0.05,
     ):
         super().__init__(
             estimator,
@@ -92,6 +108,9 @@ class RandomSearchCV(BaseSearchCV):
             timeout=timeout,
         )
         self.param_distributions = param_distributions
+        self.racing = racing
+        self.racing_min_splits = racing_min_splits
+        self.racing_alpha = racing_alpha
         self.n_iter = n_iter
 
     def _store_space(self):

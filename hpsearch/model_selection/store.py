@@ -442,6 +442,8 @@ class TrialStore:
         self._space = {}  # name -> _RangeParam / _ChoiceParam (declare_space)
         self._stored = {}  # name -> distribution already in the study (resume)
         self._fits = {}  # row key -> {split: fit payload}
+        self._raced = {}  # row key -> finished splits of a raced row (racing)
+        self.racing = False  # a racing search: raced rows count as done (claim)
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._mine = set()  # trial ids this process owns
@@ -458,6 +460,7 @@ class TrialStore:
         """Re-read the study: finished rows and fits, claims and heartbeats of every
         process (one read of all trials, returned)."""
         self._rows, self._fits, self._claims = {}, {}, {}
+        self._raced = {}
         trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
         for trial in trials:
             for name, dist in trial.distributions.items():
@@ -466,6 +469,8 @@ class TrialStore:
                 kind, _, rest = name.partition(":")
                 if kind == "hpsearch_row":
                     self._rows[rest] = payload
+                elif kind == "hpsearch_raced":
+                    self._raced[rest] = payload
                 elif kind == "hpsearch_fit":
                     key, _, split = rest.rpartition(":")
                     self._fits.setdefault(key, {})[int(split)] = payload
@@ -487,6 +492,33 @@ class TrialStore:
     def finished_fits(self, row_key):
         """``{split: fit payload}`` of the fits of that row recorded in any trial."""
         return self._fits.get(row_key, {})
+
+    def raced(self, row_key):
+        """Whether the row of that key was raced (its remaining splits not to be fitted)."""
+        return row_key in self._raced
+
+    def record_raced(self, row, trial_id, close=True):
+        """Record a raced row (racing) in its trial: the user attributes
+        ``hpsearch_state = "RACED"``, ``hpsearch_raced:<row key>`` (its finished splits)
+        and the readable per-split ones (its finished fits are already there); with
+        ``close``, the trial is closed PRUNED (an asked Optuna trial is told by its
+        strategy)."""
+        import optuna
+
+        done = [s for s, scores in enumerate(row["test_scores"]) if scores is not None]
+        attrs = {**self._readable(row), "hpsearch_state": "RACED",
+                 f"hpsearch_raced:{row['key']}": done}
+        try:
+            for name, attr in attrs.items():
+                self._storage.set_trial_user_attr(trial_id, name, attr)
+            if close:
+                self._storage.set_trial_state_values(
+                    trial_id, optuna.trial.TrialState.PRUNED
+                )
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # taken over by another process
+        self._raced[row["key"]] = done
+        self._mine.discard(trial_id)
 
     def alive(self, owner):
         """Whether the process ``owner`` still runs (this one does)."""
@@ -578,7 +610,7 @@ class TrialStore:
         out, create = [None] * len(rows), {}
         for i, row in enumerate(rows):
             key = row["candidate_key"]
-            if row["key"] in self._rows:
+            if row["key"] in self._rows or (self.racing and row["key"] in self._raced):
                 out[i] = "done"
                 continue
             live = self.interrupt_dead(self._claims.get(key, ()))
@@ -604,7 +636,8 @@ class TrialStore:
         for key, indices in create.items():
             trial_id = created[key]
             winner = min(
-                (t for t in self._claims.get(key, ()) if t.state != State.FAIL),
+                (t for t in self._claims.get(key, ())
+                 if t.state not in (State.FAIL, State.PRUNED)),  # PRUNED: raced, closed
                 key=lambda t: t._trial_id, default=None,
             )
             if winner is None or winner._trial_id == trial_id:

@@ -50,9 +50,10 @@ DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 
 #: options each search method accepts besides ``method`` and ``space``
 SEARCH_OPTIONS = {
-    "grid": (),
-    "random": ("n_iter",),
-    "optuna": ("n_trials", "timeout", "sampler", "pruner"),
+    "grid": ("racing", "racing_min_splits", "racing_alpha"),
+    "random": ("n_iter", "racing", "racing_min_splits", "racing_alpha"),
+    "optuna": ("n_trials", "timeout", "sampler", "pruner", "racing", "racing_min_splits",
+               "racing_alpha"),
     "halving": ("n_candidates", "resource", "min_resources", "max_resources", "factor",
                 "aggressive_elimination"),
     "hyperband": ("resource", "min_resources", "max_resources", "factor"),
@@ -269,6 +270,10 @@ class SearchSpec(Section):
     aggressive_elimination: bool | None = None
     fit_timeout: Annotated[float, Field(gt=0)] | None = None
     max_retries: NonNegativeInt | None = None
+    #: racing across splits (grid, random, optuna): see hpsearch.model_selection._racing
+    racing: bool | None = None
+    racing_min_splits: Annotated[int, Field(ge=2)] | None = None
+    racing_alpha: Annotated[float, Field(gt=0, lt=1)] | None = None
 
     @model_validator(mode="after")
     def _options_of_method(self):

@@ -1,0 +1,244 @@
+"""Racing across splits: stop fitting a candidate once it is significantly worse.
+
+``racing=True`` on :class:`~hpsearch.GridSearchCV`, :class:`~hpsearch.RandomSearchCV`
+and :class:`~hpsearch.OptunaSearchCV` runs the splits of the candidates of one
+``evaluate`` call in *waves*, with decisions only at the barrier between two waves
+(so the result is the same for any ``n_jobs`` and backend; OptunaSearchCV asks trials in
+batches of as many as the engine has workers, so its candidates, not its racing, depend
+on ``n_jobs``, as without racing):
+
+1. wave 1 fits the first ``m = racing_min_splits`` splits of every candidate;
+2. at each barrier the *incumbent* is chosen among the candidates with the most
+   finished splits (also complete candidates of earlier ``evaluate`` calls, e.g.
+   earlier Optuna trials): the best mean test score (refit metric) over its finished
+   splits, the first in order on a tie;
+3. every other unfinished candidate sharing at least ``m`` finished splits with the
+   incumbent is tested on the splits they share, with the one-sided Nadeau–Bengio
+   corrected resampled t-test (:func:`~hpsearch.model_selection.stats.corrected_ttest`)
+   of :math:`H_0: \\mu_{\\text{inc}} - \\mu_{\\text{cand}} \\le 0`:
+
+   .. math::
+
+       d_j = s^{\\text{inc}}_j - s^{\\text{cand}}_j,\\quad
+       t = \\frac{\\bar d}{\\sqrt{(1/k + n_\\text{test}/n_\\text{train})\\,\\hat\\sigma^2_d}},
+       \\quad p = P(T_{k-1} \\ge t),
+
+   and is *raced* (its remaining splits are not fitted) when ``p < racing_alpha``.
+   :math:`n_\\text{test}/n_\\text{train}` is
+   :func:`~hpsearch.model_selection.stats.split_size_ratio` of the search's ``cv``
+   (``1 / (K - 1)`` when it is unknown, K the number of splits);
+4. the survivors get one more split per wave until they are complete.
+
+Each test has level ``racing_alpha`` against an incumbent that is itself only an
+estimate, so the family of decisions has no overall guarantee: racing trades a small
+chance of dropping a near-tie for the fits it saves (see ``benchmarks/README.md``).
+
+In ``cv_results_`` a raced candidate has ``state == "RACED"`` and ``raced == True``;
+its unfinished splits are NaN and its ``mean_``/``std_`` columns are over its finished
+splits only. Raced candidates are ranked after every complete one (``rank_test_*``), so
+the refit (``refit=True`` or a metric name) always uses a complete candidate. In the
+trial store a raced candidate is a PRUNED trial with the user attribute
+``hpsearch_state = "RACED"`` and its finished fits kept: ``resume=True`` neither refits
+them nor runs its raced-away splits (a search without racing resuming the study fits
+just those). ``evaluate`` returns NaN ``scores`` for raced candidates (their
+``split_scores`` hold the finished splits); OptunaSearchCV tells their trials PRUNED.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from .stats import corrected_ttest
+
+__all__ = ["RACING_CONSTRAINTS", "racing_enabled", "race", "mark_raced_results",
+           "warn_non_finite"]
+
+#: ``_parameter_constraints`` of the racing parameters (grid, random, Optuna searches)
+RACING_CONSTRAINTS = {
+    "racing": ["boolean"],
+    "racing_min_splits": [Interval(Integral, 2, None, closed="left")],
+    "racing_alpha": [Interval(Real, 0, 1, closed="neither")],
+}
+
+RACING_DOC = """racing : bool, default=False
+        Race the candidates across splits: after ``racing_min_splits`` splits, a
+        candidate significantly worse than the best one so far on the splits they share
+        (one-sided corrected resampled t-test at level ``racing_alpha``) is not fitted on
+        its remaining splits; ``cv_results_`` marks it (``state == "RACED"``, ``raced``)
+        and ranks it after every complete candidate. Results are identical for any
+        ``n_jobs``. See :mod:`hpsearch.model_selection._racing`.
+    racing_min_splits : int, default=3
+        Splits every candidate is fitted on before it can be raced (at least 2).
+    racing_alpha : float, default=0.05
+        Level of each one-sided test, in (0, 1)."""
+
+
+def racing_enabled(search):
+    """Whether ``search`` races its candidates (searches without the parameter do not)."""
+    return bool(getattr(search, "racing", False))
+
+
+def _ratio(search, n_splits):
+    """:math:`n_\\text{test}/n_\\text{train}` of the search's cv, else ``1 / (K - 1)``."""
+    from .stats import _search_ratio
+
+    try:
+        ratio = _search_ratio(search)
+    except Exception:  # an iterable of splits, a custom splitter
+        ratio = None
+    if ratio is None or not np.isfinite(ratio) or ratio < 0:
+        ratio = 1.0 / max(n_splits - 1, 1)
+    return float(ratio)
+
+
+def _finished(row):
+    """Splits of ``row`` with a score (failed and unrun splits excluded)."""
+    return [s for s, scores in enumerate(row["test_scores"]) if scores is not None]
+
+
+def _complete(row):
+    return not row.get("raced") and all(
+        s is not None or e is not None for s, e in zip(row["test_scores"], row["error"])
+    )
+
+
+def _incumbent(pool, scores):
+    """The row with the most finished splits, best mean over them (first on a tie)."""
+    most = max(len(_finished(r)) for r in pool)
+    best, best_mean = None, -np.inf
+    for r in pool:
+        done = _finished(r)
+        if len(done) != most or not done:
+            continue
+        mean = scores(r)[done].mean()
+        if best is None or mean > best_mean:
+            best, best_mean = r, mean
+    return best
+
+
+def _decide(evaluator, alive, min_splits, alpha, ratio):
+    """Mark ``raced`` the unfinished rows of ``alive`` significantly worse than the
+    incumbent; returns the survivors."""
+    scores = evaluator._refit_scores
+    earlier = [r for r in evaluator.rows if r.get("resources") is None and _complete(r)]
+    pool = earlier + alive
+    incumbent = _incumbent(pool, scores)
+    if incumbent is None:
+        return alive
+    inc_done, inc_scores = set(_finished(incumbent)), scores(incumbent)
+    survivors = []
+    for row in alive:
+        shared = sorted(inc_done.intersection(_finished(row)))
+        if row is not incumbent and row["pending"] and len(shared) >= min_splits:
+            d = inc_scores[shared] - scores(row)[shared]
+            if np.all(np.isfinite(d)) and corrected_ttest(d, ratio, "greater")[1] < alpha:
+                row["raced"] = True
+                continue
+        survivors.append(row)
+    return survivors
+
+
+def race(evaluator, new_rows, todo, run, trials=None):
+    """Fit ``todo`` (rows of one ``evaluate`` call) in waves, racing them (see the module
+    docstring). Raced rows keep ``pending > 0`` and get ``raced = True``; they are
+    recorded in the store as RACED (their claimed trial closed PRUNED; an Optuna trial
+    is told PRUNED by its strategy)."""
+    search, store = evaluator.search, evaluator.store
+    n_splits = len(evaluator.splits)
+    min_splits = min(int(search.racing_min_splits), n_splits)
+    alpha, ratio = float(search.racing_alpha), _ratio(search, n_splits)
+    if trials is not None:
+        for row in todo:
+            row["trial_id"] = trials[row["index"]]._trial_id
+
+        def dispatch(rows):
+            evaluator._dispatch(rows, **run)
+    else:
+        def dispatch(rows):  # claim a candidate once, at its first wave
+            claimed = [r for r in rows if r.get("trial_id") is not None]
+            if claimed:
+                evaluator._dispatch(claimed, **run)
+            evaluator._claim_and_dispatch(
+                [r for r in rows if r.get("trial_id") is None], run
+            )
+    store.racing = True
+    for row in new_rows:  # raced in an earlier run (resume) or by another process
+        if row["pending"] and store.raced(row["key"]):
+            row["raced"] = True
+    alive = [r for r in new_rows if not r.get("raced")]
+    n_allowed = min_splits
+    while True:
+        allowed = set(range(n_allowed))
+        wave = [r for r in alive if r["pending"] and allowed - r["done"]]
+        for row in wave:
+            row["allowed"] = allowed
+        if wave:
+            dispatch(wave)
+        for row in alive:
+            if row["pending"] and store.raced(row["key"]):
+                row["raced"] = True
+        alive = [r for r in alive if not r.get("raced")]
+        if n_allowed >= n_splits or evaluator.engine.expired:
+            break
+        alive = _decide(evaluator, alive, min_splits, alpha, ratio)
+        n_allowed += 1
+    for row in new_rows:
+        row.pop("allowed", None)
+        if row.get("raced") and row.get("trial_id") is not None:
+            store.record_raced(row, row["trial_id"], close=trials is None)
+
+
+def warn_non_finite(results):
+    """sklearn's warning about non-finite mean scores, on the marked ``cv_results_`` (a
+    raced row's mean is over its finished splits, so it does not warn by itself)."""
+    for part in ("train", "test"):
+        for key in sorted(k for k in results if k.startswith(f"mean_{part}_")):
+            means = np.asarray(results[key], dtype=np.float64)
+            if np.any(~np.isfinite(means)):
+                warnings.warn(f"One or more of the {part} scores are non-finite: {means}",
+                              category=UserWarning)
+                break
+
+
+def mark_raced_results(results, rows, n_splits):
+    """Turn ``cv_results_`` of a racing search into its documented form: ``raced`` and
+    ``state`` columns, NaN for the raced rows' unfinished splits, their ``mean_``/
+    ``std_`` over finished splits, raced rows ranked after every complete one."""
+    from ._results import _rank
+
+    raced = np.array([bool(r.get("raced")) for r in rows])
+    results["raced"] = raced
+    state = np.empty(len(rows), dtype=object)
+    state[:] = ["RACED" if x else "COMPLETE" for x in raced]
+    results["state"] = state
+    if not raced.any():
+        return results
+    unfinished = np.array(
+        [[s is None and e is None for s, e in zip(r["test_scores"], r["error"])]
+         for r in rows]
+    )
+    prefixes = {k[len("split0_"):] for k in results if k.startswith("split0_")}
+    for key in sorted(prefixes) + ["fit_time", "score_time"]:
+        if key.startswith(("test_", "train_")):
+            matrix = np.column_stack([results[f"split{k}_{key}"] for k in range(n_splits)])
+            matrix = np.where(unfinished, np.nan, matrix)
+            for k in range(n_splits):
+                results[f"split{k}_{key}"] = matrix[:, k]
+        else:  # times: kept per split only in the store
+            matrix = np.array([r[key] for r in rows], dtype=np.float64)
+            matrix = np.where(unfinished, np.nan, matrix)
+        sub = matrix[raced]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a row with no finished split
+            results[f"mean_{key}"][raced] = np.nanmean(sub, axis=1)
+            results[f"std_{key}"][raced] = np.nanstd(sub, axis=1)
+        if f"rank_{key}" in results:
+            means = results[f"mean_{key}"]
+            rank = np.empty(len(rows), dtype=np.int32)
+            rank[~raced] = _rank(means[~raced])
+            rank[raced] = (~raced).sum() + _rank(means[raced])
+            results[f"rank_{key}"] = rank
+    return results
+

@@ -1,0 +1,193 @@
+"""Racing across splits (issue 14): ``racing=True`` on grid, random and Optuna searches."""
+
+import json
+import re
+import textwrap
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.datasets import load_breast_cancer, make_regression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from hpsearch import GridSearchCV, OptunaSearchCV, RandomSearchCV
+from hpsearch.space import Float
+
+C_GRID = {"logisticregression__C": [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0, 100.0]}
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return load_breast_cancer(return_X_y=True)
+
+
+def _logreg():
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+
+
+def _grid(racing, **kw):
+    return GridSearchCV(_logreg(), C_GRID, cv=10, racing=racing, random_state=0, **kw)
+
+
+def test_racing_saves_fits_and_keeps_the_best(cancer):
+    X, y = cancer
+    full = _grid(False).fit(X, y)
+    raced = _grid(True).fit(X, y)
+    res = raced.cv_results_
+    n_fits = sum(int(np.isfinite(res[f"split{k}_test_score"]).sum()) for k in range(10))
+    assert n_fits < 0.7 * 8 * 10  # the hopeless small C stop after 3 splits
+    assert raced.best_params_ == full.best_params_
+    assert raced.best_score_ == full.best_score_
+    assert res["raced"].dtype == bool and res["raced"].any()
+    assert list(res["state"]) == ["RACED" if r else "COMPLETE" for r in res["raced"]]
+    assert not res["raced"][raced.best_index_]
+    for i in np.flatnonzero(res["raced"]):  # finished splits kept, means over them
+        scores = np.array([res[f"split{k}_test_score"][i] for k in range(10)])
+        done = np.isfinite(scores)
+        assert 3 <= done.sum() < 10 and done[: done.sum()].all()
+        assert res["mean_test_score"][i] == pytest.approx(scores[done].mean())
+        full_scores = [full.cv_results_[f"split{k}_test_score"][i] for k in range(10)]
+        np.testing.assert_array_equal(scores[done], np.array(full_scores)[done])
+    # raced candidates rank after every complete one
+    complete = ~res["raced"]
+    assert res["rank_test_score"][complete].max() < res["rank_test_score"][~complete].min()
+    # complete candidates: exactly the full evaluation's numbers
+    for k in range(10):
+        np.testing.assert_array_equal(res[f"split{k}_test_score"][complete],
+                                      full.cv_results_[f"split{k}_test_score"][complete])
+
+
+def test_racing_never_drops_a_clear_winner():
+    X, y = make_regression(n_samples=200, n_features=20, noise=5.0, random_state=0)
+    grid = {"alpha": [1e-2, 1e2, 1e3, 1e4, 1e5]}
+    search = GridSearchCV(Ridge(), grid, cv=10, racing=True, random_state=0).fit(X, y)
+    assert search.best_params_ == {"alpha": 1e-2}
+    assert search.cv_results_["raced"][1:].all()  # all the heavy penalties lost early
+
+
+def test_racing_results_identical_for_n_jobs(cancer):
+    X, y = cancer
+    one = _grid(True, n_jobs=1).fit(X, y).cv_results_
+    two = _grid(True, n_jobs=2).fit(X, y).cv_results_
+    for key, value in one.items():
+        if "time" in key:
+            continue
+        if key == "params":
+            assert value == two[key]
+        else:
+            np.testing.assert_array_equal(np.asarray(value), np.asarray(two[key]),
+                                          err_msg=key)
+
+
+def test_racing_store_records_raced_and_resume_refits_nothing(cancer, tmp_path):
+    X, y = cancer
+    storage = str(tmp_path / "race.db")
+    first = _grid(True, storage=storage, study_name="r").fit(X, y)
+    trials = first.study_.get_trials(deepcopy=False)
+    raced = [t for t in trials if t.user_attrs.get("hpsearch_state") == "RACED"]
+    assert len(raced) == first.cv_results_["raced"].sum() > 0
+    assert all(t.state == optuna.trial.TrialState.PRUNED for t in raced)
+    assert all(any(k.startswith("hpsearch_fit:") for k in t.user_attrs) for t in raced)
+    again = _grid(True, storage=storage, study_name="r", resume=True, verbose=1)
+    again.fit(X, y)
+    assert not any(t.state == optuna.trial.TrialState.RUNNING
+                   for t in again.study_.get_trials(deepcopy=False))
+    assert len(again.study_.trials) == len(trials)  # no new trial, no fit
+    for key in ("mean_test_score", "rank_test_score", "raced", "state"):
+        np.testing.assert_array_equal(np.asarray(first.cv_results_[key]),
+                                      np.asarray(again.cv_results_[key]))
+    assert again.best_params_ == first.best_params_
+    # a search without racing on the same study fits only the raced-away splits
+    full = _grid(False, storage=storage, study_name="r", resume=True).fit(X, y)
+    reference = _grid(False).fit(X, y)
+    np.testing.assert_array_equal(full.cv_results_["mean_test_score"],
+                                  reference.cv_results_["mean_test_score"])
+
+
+def test_random_and_optuna_search_race(cancer):
+    X, y = cancer
+    space = {"logisticregression__C": Float(1e-6, 1e2, log=True)}
+    rnd = RandomSearchCV(_logreg(), space, n_iter=6, cv=10, racing=True,
+                         random_state=0).fit(X, y)
+    assert "raced" in rnd.cv_results_
+    opt = OptunaSearchCV(_logreg(), space, n_trials=6, cv=10, racing=True,
+                         racing_min_splits=2, random_state=0, sampler="random").fit(X, y)
+    res = opt.cv_results_
+    states = {t.number: t.state.name for t in opt.study_.trials}
+    for number, state, was_raced in zip(res["trial"], res["state"], res["raced"]):
+        assert (state == "RACED") == was_raced
+        assert states[number] == ("PRUNED" if was_raced else "COMPLETE")
+    assert not res["raced"][opt.best_index_]
+
+
+@pytest.mark.parametrize("param, value, rule", [
+    ("racing", "yes", "an instance of 'bool'"),
+    ("racing_min_splits", 1, "in the range [2, inf)"),
+    ("racing_alpha", 1.5, "in the range (0.0, 1.0)"),
+])
+def test_racing_parameters_are_validated(cancer, param, value, rule):
+    X, y = cancer
+    search = GridSearchCV(_logreg(), C_GRID, cv=3, **{param: value})
+    with pytest.raises(ValueError, match=rf"The '{param}' parameter of GridSearchCV must be"
+                                         rf".*{re.escape(rule)}"):
+        search.fit(X, y)
+
+
+def test_racing_with_a_pruner_is_refused(cancer):
+    from hpsearch import MLPClassifier
+
+    X, y = cancer
+    search = OptunaSearchCV(MLPClassifier(max_iter=3), {"alpha": Float(1e-4, 1.0, log=True)},
+                            n_trials=2, cv=3, pruner="median", racing=True)
+    with pytest.raises(ValueError, match="'racing' parameter of OptunaSearchCV"):
+        search.fit(X, y)
+
+
+def test_study_file_with_racing_runs(tmp_path, capsys):
+    from hpsearch.cli import main
+
+    study = tmp_path / "s.yaml"
+    study.write_text(textwrap.dedent(
+        """\
+        name: race
+        data: {dataset: breast_cancer, test_size: 0.2}
+        estimator:
+          name: logistic_regression
+          params: {max_iter: 300}
+        search:
+          method: grid
+          racing: true
+          space:
+            C: [0.00001, 0.0001, 1.0]
+        cv: 5
+        """
+    ))
+    out = tmp_path / "out"
+    rc = main([str(study), "--n-jobs", "1", "--out", str(out), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best_params"]["C"] == 1.0
+
+
+def test_optuna_racing_resume_fits_nothing(cancer, tmp_path, monkeypatch):
+    from hpsearch.model_selection import _base
+
+    X, y = cancer
+    space = {"logisticregression__C": Float(1e-6, 1e2, log=True)}
+
+    def search(**kw):
+        return OptunaSearchCV(_logreg(), space, n_trials=6, cv=10, racing=True,
+                              random_state=0, sampler="random",
+                              storage=str(tmp_path / "o.db"), study_name="o", **kw)
+
+    first = search().fit(X, y)
+    assert first.cv_results_["raced"].any()
+    fits = []
+    collect = _base._Evaluator._collect
+    monkeypatch.setattr(_base._Evaluator, "_collect",
+                        lambda self, *a, **k: fits.append(1) or collect(self, *a, **k))
+    again = search(resume=True).fit(X, y)
+    assert not fits and len(again.study_.trials) == len(first.study_.trials)
+    np.testing.assert_array_equal(again.cv_results_["state"], first.cv_results_["state"])
