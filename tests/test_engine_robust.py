@@ -367,6 +367,8 @@ def test_cli_fit_timeout_flag_stops_hung_fits(tmp_path, monkeypatch, capsys):
     study, log = tmp_path / "term.yaml", tmp_path / "fits.log"
     study.write_text(CLI_STUDY.replace("n_jobs: 2", "n_jobs: 1"))
     monkeypatch.syspath_prepend(str(tmp_path))
+    # another test of this process may have imported its own 'slowridge': use this one
+    monkeypatch.delitem(sys.modules, "slowridge", raising=False)
     monkeypatch.setenv("SLOW_RIDGE_LOG", str(log))
     start = time.monotonic()
     code = main([str(study), "--out", str(tmp_path / "out"), "--allow-module", "slowridge",

@@ -548,15 +548,18 @@ max_retries
         pause, n_busy = POLL_INTERVAL, None
         while True:
             trials = store.refresh()
+            asking = 0  # trials a live process asked and has not given a slot yet
             for trial in trials:
                 if "hpsearch_slot" not in trial.user_attrs and trial.state == State.RUNNING:
-                    store.interrupt_dead([trial])  # asked, never given a slot
+                    # a dead owner's is closed; a live one's slot is still coming: wait
+                    # for it too (else this process could end without that trial's rows)
+                    asking += len(store.interrupt_dead([trial]))
             slots = {}
             for trial in trials:
                 slot = trial.user_attrs.get("hpsearch_slot")
                 if slot is not None and slot < self.n_trials and slot not in self._seen:
                     slots.setdefault(slot, []).append(trial)
-            busy = 0
+            busy = asking
             for slot in sorted(slots):
                 trials = slots[slot]
                 done = [t for t in trials if _finished(t)]
