@@ -4,7 +4,7 @@ Two cores cannot show how a scheduler behaves on 16, 64 or 256 workers, so this 
 replays each scheduler's **real decision logic** against modelled fit durations and
 scores, on a simulated cluster of ``W`` identical workers, for a fixed wall budget ``T``:
 
-- **ASHA**: :class:`hpsearch.model_selection._asha_schedule.ASHASchedule` decides every
+- **ASHA**: :class:`hpsearch.model_selection.strategies._asha_schedule.ASHASchedule` decides every
   job (a free worker calls ``next_job``; a finished fit calls ``report``); no barrier.
 - **sync halving**: rounds planned by ``halving_schedule`` (the function behind
   ``HalvingSearchCV``), survivors chosen with halving's own ``top_k``, with a barrier at
@@ -177,7 +177,7 @@ class ASHAPolicy:
     """hpsearch's :class:`ASHASchedule`, asked whenever a worker is free."""
 
     def __init__(self, model, n_workers):
-        from hpsearch.model_selection._asha_schedule import ASHASchedule
+        from hpsearch.model_selection.strategies._asha_schedule import ASHASchedule
 
         self.schedule = ASHASchedule(model.min_resources, model.max_resources, model.factor)
         self.budgets = self.schedule.budgets
@@ -215,7 +215,7 @@ class _SyncPolicy:
     """
 
     def __init__(self, model, n_workers):
-        from hpsearch.model_selection.halving import top_k
+        from hpsearch.model_selection.strategies.halving import top_k
 
         self.top_k, self.model, self.n_workers = top_k, model, n_workers
         self.next_id, self.run_index = 0, -1
@@ -260,7 +260,7 @@ class HalvingPolicy(_SyncPolicy):
     """``HalvingSearchCV``'s rounds: :func:`halving_schedule` of ``max(R / r, W)``."""
 
     def _runs(self):
-        from hpsearch.model_selection._halving_schedule import halving_schedule
+        from hpsearch.model_selection.strategies._halving_schedule import halving_schedule
 
         m = self.model
         n0 = max(m.max_resources // m.min_resources, self.n_workers)
@@ -274,7 +274,7 @@ class HyperbandPolicy(_SyncPolicy):
     """``HyperbandSearchCV``'s brackets, :math:`s_{\\max}` down to 0, cycled."""
 
     def _runs(self):
-        from hpsearch.model_selection._halving_schedule import hyperband_brackets
+        from hpsearch.model_selection.strategies._halving_schedule import hyperband_brackets
 
         m = self.model
         brackets = hyperband_brackets(m.max_resources, m.min_resources, m.factor)

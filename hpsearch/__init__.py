@@ -24,19 +24,19 @@ _EXPORTS = {
     "count_fits": "hpsearch.model_selection.split",
     "check_n_splits": "hpsearch.model_selection.split",
     # searches
-    "GridSearchCV": "hpsearch.model_selection.grid",
-    "RandomSearchCV": "hpsearch.model_selection.random",
-    "RandomizedSearchCV": "hpsearch.model_selection.random",
-    "OptunaSearchCV": "hpsearch.model_selection.bayes",
-    "HalvingSearchCV": "hpsearch.model_selection.halving",
-    "HyperbandSearchCV": "hpsearch.model_selection.halving",
-    "RecipeSearchCV": "hpsearch.model_selection.recipe",
-    "ASHASearchCV": "hpsearch.model_selection.asha",
+    "GridSearchCV": "hpsearch.model_selection.strategies.grid",
+    "RandomSearchCV": "hpsearch.model_selection.strategies.random",
+    "RandomizedSearchCV": "hpsearch.model_selection.strategies.random",
+    "OptunaSearchCV": "hpsearch.model_selection.strategies.bayes",
+    "HalvingSearchCV": "hpsearch.model_selection.strategies.halving",
+    "HyperbandSearchCV": "hpsearch.model_selection.strategies.halving",
+    "RecipeSearchCV": "hpsearch.model_selection.strategies.recipe",
+    "ASHASearchCV": "hpsearch.model_selection.strategies.asha",
     # the lecture's recipe (issue 12)
     "diagnose": "hpsearch.diagnostics",
     "Diagnosis": "hpsearch.diagnostics",
-    "HalvingGridSearchCV": "hpsearch.model_selection.halving",
-    "HalvingRandomSearchCV": "hpsearch.model_selection.halving",
+    "HalvingGridSearchCV": "hpsearch.model_selection.strategies.halving",
+    "HalvingRandomSearchCV": "hpsearch.model_selection.strategies.halving",
 }
 
 __all__ = sorted(_EXPORTS) + ["space", "model_selection"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpsearch.model_selection._asha_schedule import (
+from hpsearch.model_selection.strategies._asha_schedule import (
     ASHASchedule,
     Job,
     ask_model,

@@ -12,7 +12,7 @@ from sklearn.linear_model import RidgeClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from hpsearch import MLPClassifier
-from hpsearch.model_selection.bayes import OptunaSearchCV, _waves, default_rungs
+from hpsearch.model_selection.strategies.bayes import OptunaSearchCV, _waves, default_rungs
 from hpsearch.model_selection.space import Categorical, Float, Int
 
 pytestmark = [

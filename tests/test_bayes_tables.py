@@ -6,8 +6,8 @@ import numpy as np
 import optuna
 import pytest
 
-from hpsearch.model_selection._gp_sampler import GPSampler
-from hpsearch.model_selection._optuna import (
+from hpsearch.model_selection.strategies._gp_sampler import GPSampler
+from hpsearch.model_selection.strategies._optuna import (
     PRUNERS,
     SAMPLERS,
     make_pruner,
@@ -60,7 +60,7 @@ def test_sampler_by_name_is_seeded(name):
 
 @pytest.mark.parametrize("name", sorted(NEEDS))
 def test_sampler_missing_dependency_is_named(name, monkeypatch):
-    import hpsearch.model_selection._optuna as module
+    import hpsearch.model_selection.strategies._optuna as module
 
     monkeypatch.setattr(module, "find_spec", lambda mod: None)
     with pytest.raises(ImportError, match=f"sampler='{name}'.*pip install {NEEDS[name]}"):

@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import SGDClassifier
 
-from hpsearch.model_selection.grid import GridSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
 
 distributed = pytest.importorskip("distributed")
 

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from hpsearch.model_selection._base import BaseSearchCV
 from hpsearch.model_selection._engine import seed_params, task_seed
-from hpsearch.model_selection.grid import GridSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
 
 
 # --------------------------------------------------------------------------- helpers

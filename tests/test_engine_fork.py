@@ -13,7 +13,7 @@ from sklearn.datasets import load_iris
 from sklearn.exceptions import FitFailedWarning
 
 from hpsearch.model_selection import _engine
-from hpsearch.model_selection.grid import GridSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
 from hpsearch.mlp import MLPClassifier
 
 pytestmark = pytest.mark.skipif(

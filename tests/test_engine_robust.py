@@ -20,8 +20,8 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import Ridge
 
 from hpsearch.model_selection import _engine
-from hpsearch.model_selection.bayes import OptunaSearchCV
-from hpsearch.model_selection.grid import GridSearchCV
+from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
 
 ROOT = Path(__file__).resolve().parents[1]
 fork_only = pytest.mark.skipif(
@@ -221,7 +221,7 @@ SCRIPT = textwrap.dedent(
     import os, sys, time
     import numpy as np
     from sklearn.base import BaseEstimator, RegressorMixin, clone
-    from hpsearch.model_selection.grid import GridSearchCV
+    from hpsearch.model_selection.strategies.grid import GridSearchCV
 
     class Sleepy(RegressorMixin, BaseEstimator):
         def __init__(self, seconds=0.0, log=None):

@@ -13,12 +13,12 @@ from sklearn.datasets import load_digits, load_iris
 from sklearn.linear_model import RidgeClassifier
 
 from hpsearch import MLPClassifier
-from hpsearch.model_selection._gp_sampler import (
+from hpsearch.model_selection.strategies._gp_sampler import (
     GPSampler,
     _Encoding,
     log_expected_improvement,
 )
-from hpsearch.model_selection.bayes import OptunaSearchCV
+from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
 from hpsearch.space import Categorical, Float, Int, suggest
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

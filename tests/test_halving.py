@@ -19,8 +19,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from hpsearch import MLPClassifier
-from hpsearch.model_selection.halving import HalvingSearchCV, HyperbandSearchCV, top_k
-from hpsearch.model_selection.random import RandomSearchCV
+from hpsearch.model_selection.strategies.halving import HalvingSearchCV, HyperbandSearchCV, top_k
+from hpsearch.model_selection.strategies.random import RandomSearchCV
 from hpsearch.model_selection.space import Categorical, Float, Int
 
 pytestmark = [

@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingRandomSearchCV, KFold
 
-from hpsearch.model_selection._halving_schedule import (
+from hpsearch.model_selection.strategies._halving_schedule import (
     floor_log,
     halving_schedule,
     hyperband_brackets,

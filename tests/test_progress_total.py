@@ -8,10 +8,10 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import Ridge
 
 from hpsearch import MLPClassifier
-from hpsearch.model_selection.bayes import OptunaSearchCV
-from hpsearch.model_selection.grid import GridSearchCV
-from hpsearch.model_selection.halving import HalvingSearchCV, HyperbandSearchCV
-from hpsearch.model_selection.random import RandomSearchCV
+from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
+from hpsearch.model_selection.strategies.halving import HalvingSearchCV, HyperbandSearchCV
+from hpsearch.model_selection.strategies.random import RandomSearchCV
 from hpsearch.model_selection.space import Float
 
 pytestmark = [

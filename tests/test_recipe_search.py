@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from hpsearch import MLPClassifier, RecipeSearchCV
-from hpsearch.model_selection.recipe import least_regularizing
+from hpsearch.model_selection.strategies.recipe import least_regularizing
 from hpsearch.space import Categorical, Float, Int
 
 

@@ -13,7 +13,7 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
-from hpsearch.model_selection.grid import GridSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
 from hpsearch.model_selection.store import encode_value
 
 GRID = {"alpha": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]}

@@ -12,12 +12,12 @@ from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
-from hpsearch.model_selection.asha import ASHASearchCV
-from hpsearch.model_selection.bayes import OptunaSearchCV
-from hpsearch.model_selection.grid import GridSearchCV
-from hpsearch.model_selection.halving import HalvingSearchCV, HyperbandSearchCV
-from hpsearch.model_selection.random import RandomSearchCV
-from hpsearch.model_selection.recipe import RecipeSearchCV
+from hpsearch.model_selection.strategies.asha import ASHASearchCV
+from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
+from hpsearch.model_selection.strategies.halving import HalvingSearchCV, HyperbandSearchCV
+from hpsearch.model_selection.strategies.random import RandomSearchCV
+from hpsearch.model_selection.strategies.recipe import RecipeSearchCV
 
 SPACE = {"alpha": [0.01, 0.1, 1.0, 10.0]}
 

@@ -9,8 +9,8 @@ from sklearn.model_selection import GridSearchCV as SkGridSearchCV
 from sklearn.model_selection import KFold
 from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
 
-from hpsearch.model_selection.grid import GridSearchCV
-from hpsearch.model_selection.random import RandomSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
+from hpsearch.model_selection.strategies.random import RandomSearchCV
 
 GRID = {"alpha": [0.01, 0.1, 1.0, 10.0], "fit_intercept": [True, False]}
 

@@ -13,9 +13,9 @@ from optuna.distributions import (
 from optuna.search_space import intersection_search_space
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from hpsearch.model_selection.grid import GridSearchCV
-from hpsearch.model_selection.halving import HalvingSearchCV
-from hpsearch.model_selection.random import RandomSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
+from hpsearch.model_selection.strategies.halving import HalvingSearchCV
+from hpsearch.model_selection.strategies.random import RandomSearchCV
 from hpsearch.model_selection.store import TrialStore, encode_value
 from hpsearch.space import Categorical, Float, Int, decode_params
 

@@ -107,7 +107,7 @@ def test_too_many_nested_fits_refused_and_counted_by_dry_run(tmp_path, capsys):
 
 
 def test_interrupted_nested_run_counts_and_resumes(tmp_path, capsys, monkeypatch):
-    from hpsearch.model_selection.grid import GridSearchCV
+    from hpsearch.model_selection.strategies.grid import GridSearchCV
 
     fit, calls = GridSearchCV.fit, []
 

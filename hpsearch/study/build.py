@@ -24,13 +24,13 @@ MODEL_STEP = "model"
 
 #: method -> (class import path, name of its space argument)
 SEARCHES = {
-    "grid": ("hpsearch.model_selection.grid:GridSearchCV", "param_grid"),
-    "random": ("hpsearch.model_selection.random:RandomSearchCV", "param_distributions"),
-    "optuna": ("hpsearch.model_selection.bayes:OptunaSearchCV", "param_distributions"),
-    "halving": ("hpsearch.model_selection.halving:HalvingSearchCV", "param_distributions"),
-    "hyperband": ("hpsearch.model_selection.halving:HyperbandSearchCV", "param_distributions"),
-    "recipe": ("hpsearch.model_selection.recipe:RecipeSearchCV", "param_distributions"),
-    "asha": ("hpsearch.model_selection.asha:ASHASearchCV", "param_distributions"),
+    "grid": ("hpsearch.model_selection.strategies.grid:GridSearchCV", "param_grid"),
+    "random": ("hpsearch.model_selection.strategies.random:RandomSearchCV", "param_distributions"),
+    "optuna": ("hpsearch.model_selection.strategies.bayes:OptunaSearchCV", "param_distributions"),
+    "halving": ("hpsearch.model_selection.strategies.halving:HalvingSearchCV", "param_distributions"),
+    "hyperband": ("hpsearch.model_selection.strategies.halving:HyperbandSearchCV", "param_distributions"),
+    "recipe": ("hpsearch.model_selection.strategies.recipe:RecipeSearchCV", "param_distributions"),
+    "asha": ("hpsearch.model_selection.strategies.asha:ASHASearchCV", "param_distributions"),
 }
 
 #: the reduced budget of ``--smoke`` (tests, trying a file out)

@@ -163,7 +163,7 @@ def _budget_limits(search, errors):
         ))
         return
     if search.method == "hyperband":
-        from hpsearch.model_selection._halving_schedule import hyperband_brackets
+        from hpsearch.model_selection.strategies._halving_schedule import hyperband_brackets
 
         total = sum(b.n_candidates[0] for b in hyperband_brackets(high, low, factor))
     elif search.n_candidates == "exhaust":

@@ -28,10 +28,10 @@ from sklearn.base import is_classifier
 from sklearn.utils import indexable
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseSearchCV, _key
+from .._base import BaseSearchCV, _key
 from ._optuna import SAMPLERS, make_sampler, sampler_seed
 from .halving import best_row, rank_rows_first
-from .space import Categorical, Distribution, as_space, condition_holds, suggest
+from ..space import Categorical, Distribution, as_space, condition_holds, suggest
 
 __all__ = ["GENERALIZATION_PARAMS", "TRAINING_PARAMS", "RecipeSearchCV", "least_regularizing"]
 
@@ -333,7 +333,7 @@ return_train_score, progress, storage, study_name, resume, backend
         from hpsearch.diagnostics import diagnose_results, reference_scores
         from hpsearch.diagnostics._verdict import check_thresholds
 
-        from .split import make_cv
+        from ..split import make_cv
 
         self._validate_params()
         self._thresholds = check_thresholds(self.thresholds)

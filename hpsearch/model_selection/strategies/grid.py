@@ -1,8 +1,8 @@
 """Exhaustive grid search: every candidate of the grid, all at once."""
 
-from ._base import BaseSearchCV
-from ._racing import RACING_CONSTRAINTS
-from .space import as_space, check_param_grid, grid_candidates
+from .._base import BaseSearchCV
+from .._racing import RACING_CONSTRAINTS
+from ..space import as_space, check_param_grid, grid_candidates
 
 __all__ = ["GridSearchCV", "grid_candidate_list"]
 

@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
-from ._base import BaseSearchCV
+from .._base import BaseSearchCV
 from ._halving_resource import resource_plan
 from ._halving_schedule import (
     halving_schedule,
@@ -61,7 +61,7 @@ def rank_rows_first(results, rows):
     failed rows tie with the worst, as sklearn), and every other row after them. Rank 1
     is then always ``best_index_``.
     """
-    from ._results import _rank
+    from .._results import _rank
 
     n = len(results["params"])
     eligible = np.zeros(n, dtype=bool)
@@ -219,7 +219,7 @@ class _BaseHalving(BaseSearchCV):
         """
         from sklearn.utils import indexable
 
-        from ._base import _make_cv, _n_splits
+        from .._base import _make_cv, _n_splits
 
         self._validate_params()
         dry = clone(self)
@@ -297,7 +297,7 @@ class HalvingSearchCV(_BaseHalving):
     resources and keeps the best :math:`\\lceil n_i / \\eta \\rceil`; then
     :math:`r_{i+1} = \\eta\\, r_i` (``LECTURE.md`` §7, Jamieson & Talwalkar, 2016; the
     schedule of scikit-learn's ``HalvingRandomSearchCV``, see
-    :func:`~hpsearch.model_selection._halving_schedule.halving_schedule`).
+    :func:`~hpsearch.model_selection.strategies._halving_schedule.halving_schedule`).
 
     With ``resource="epochs"`` each (candidate, split) continues from its saved training
     state when the estimator can (``warm_start`` or ``partial_fit``; for a Pipeline, its
@@ -443,7 +443,7 @@ max_retries, timeout
         self.aggressive_elimination = aggressive_elimination
 
     def _candidates(self, max_resources):
-        from .space import (
+        from ..space import (
             as_space,
             check_param_distributions,
             check_param_grid,
@@ -503,7 +503,7 @@ class HyperbandSearchCV(_BaseHalving):
     them at :math:`R \\eta^{-s}` and runs successive halving up to :math:`R`, keeping
     :math:`\\lfloor n_i / \\eta \\rfloor` per round (Li et al., 2018, Algorithm 1;
     ``LECTURE.md`` §7; see
-    :func:`~hpsearch.model_selection._halving_schedule.hyperband_brackets`). Training
+    :func:`~hpsearch.model_selection.strategies._halving_schedule.hyperband_brackets`). Training
     continues from the saved state between rounds exactly as in :class:`HalvingSearchCV`.
 
     Parameters
@@ -599,7 +599,7 @@ max_retries, timeout
         return np.flatnonzero(n_resources == n_resources.max())
 
     def _run_search(self, evaluate):
-        from .space import as_space, sample_candidates
+        from ..space import as_space, sample_candidates
 
         space = as_space(self.param_distributions)
         self.max_resources_ = self._resolve_max_resources()
@@ -643,7 +643,7 @@ class HalvingGridSearchCV(HalvingSearchCV):
     ----------
     estimator : estimator object
     param_grid : dict or list of dicts
-        As :class:`~hpsearch.model_selection.grid.GridSearchCV`'s.
+        As :class:`~hpsearch.model_selection.strategies.grid.GridSearchCV`'s.
     factor, resource, max_resources, min_resources, aggressive_elimination, cv, scoring, \
 refit, error_score, return_train_score, random_state, n_jobs, verbose
         As in sklearn (see :class:`HalvingSearchCV` for ``resource``).

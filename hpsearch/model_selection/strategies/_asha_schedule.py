@@ -253,7 +253,7 @@ def ask_model(sampler, space, observations):
     """
     import optuna
 
-    from .space import optuna_distributions, suggest
+    from ..space import optuna_distributions, suggest
 
     distributions = optuna_distributions(space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

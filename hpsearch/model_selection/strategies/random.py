@@ -4,9 +4,9 @@ import numbers
 
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseSearchCV
-from ._racing import RACING_CONSTRAINTS
-from .space import as_space, check_param_distributions, sample_candidates
+from .._base import BaseSearchCV
+from .._racing import RACING_CONSTRAINTS
+from ..space import as_space, check_param_distributions, sample_candidates
 
 __all__ = ["RandomSearchCV", "RandomizedSearchCV", "random_candidate_list"]
 

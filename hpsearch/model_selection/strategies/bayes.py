@@ -19,8 +19,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ._base import BaseSearchCV, _key
-from ._racing import RACING_CONSTRAINTS
+from .._base import BaseSearchCV, _key
+from .._racing import RACING_CONSTRAINTS
 from ._halving_resource import resource_plan
 from .halving import best_row, rank_rows_first
 from ._optuna import PRUNERS, SAMPLERS, make_pruner, make_sampler, sampler_seed
@@ -349,7 +349,7 @@ max_retries
         trial whose process died keeps its slot: a new trial with the same parameters
         (``hpsearch_takeover``) finishes its missing fits.
         """
-        from .space import as_space
+        from ..space import as_space
 
         space = as_space(self.param_distributions)
         if self._pruning is not None:
@@ -414,8 +414,8 @@ max_retries
         slot is past ``n_trials`` (another process asked the last ones meanwhile)."""
         import optuna
 
-        from .space import suggest
-        from .store import encode_value
+        from ..space import suggest
+        from ..store import encode_value
 
         study = self.study_
         template = optuna.trial.create_trial(
@@ -543,7 +543,7 @@ max_retries
 
         State = optuna.trial.TrialState
         store = evaluate.store
-        from .store import POLL_INTERVAL
+        from ..store import POLL_INTERVAL
 
         pause, n_busy = POLL_INTERVAL, None
         while True:
@@ -580,7 +580,7 @@ max_retries
 
     def _replay(self, evaluate, space, trial, slot):
         """Rows of a finished trial, from the store (nothing is fitted)."""
-        from .space import decode_params
+        from ..space import decode_params
 
         params = decode_params(trial.params, space)
         budgets = sorted(
@@ -613,7 +613,7 @@ max_retries
         finished fits are reused). Returns False when another process took it first."""
         import optuna
 
-        from .store import encode_value
+        from ..store import encode_value
 
         store, study = evaluate.store, self.study_
         State = optuna.trial.TrialState
@@ -639,7 +639,7 @@ max_retries
             return False
         self._use_sampler(slot)
         trial = optuna.Trial(study, trial_id)
-        from .space import suggest
+        from ..space import suggest
 
         params = suggest(trial, space)
         if source is None:

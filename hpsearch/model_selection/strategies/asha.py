@@ -63,7 +63,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._asha_schedule import ASHASchedule, ask_model
-from ._base import _stable
+from .._base import _stable
 from .halving import HyperbandSearchCV, _BaseHalving
 
 __all__ = ["ASHASearchCV"]
@@ -86,7 +86,7 @@ class _RandomProposals:
         self.rng = check_random_state(random_state)
 
     def __call__(self, schedule, optuna_params):
-        from .space import sample_candidates
+        from ..space import sample_candidates
 
         return sample_candidates(self.space, 1, self.rng)[0], None
 
@@ -95,7 +95,7 @@ class _ModelProposals:
     """New candidates from an Optuna sampler told the highest rung with enough results."""
 
     def __init__(self, space, sampler):
-        from .space import optuna_distributions
+        from ..space import optuna_distributions
 
         self.space = space
         self.sampler = sampler
@@ -197,13 +197,13 @@ class ASHASearchCV(_BaseHalving):
     ----------
     estimator : estimator object
     param_distributions : dict or list of dicts
-        As :class:`~hpsearch.model_selection.random.RandomSearchCV`'s.
+        As :class:`~hpsearch.model_selection.strategies.random.RandomSearchCV`'s.
     n_trials : int or None, default=None
         Most candidates started. None: until ``timeout`` (one of the two is required).
     timeout : float or None, default=None
         Seconds for the whole search (see ``BaseSearchCV``); no job starts after it.
     resource : str, default="epochs"
-        As in :class:`~hpsearch.model_selection.halving.HalvingSearchCV` (``"epochs"``
+        As in :class:`~hpsearch.model_selection.strategies.halving.HalvingSearchCV` (``"epochs"``
         continues training; ``"n_samples"`` or another integer parameter refits).
     min_resources : "smallest" or int, default="smallest"
         :math:`r` (``"smallest"``: 1 epoch, or sklearn's smallest ``n_samples``).
@@ -214,7 +214,7 @@ class ASHASearchCV(_BaseHalving):
         :math:`\\eta`, greater than 1.
     sampler : str or optuna.samplers.BaseSampler, default="random"
         ``"random"``, or an Optuna sampler (a name of
-        :data:`~hpsearch.model_selection._optuna.SAMPLERS` such as ``"tpe"``, or an
+        :data:`~hpsearch.model_selection.strategies._optuna.SAMPLERS` such as ``"tpe"``, or an
         instance) proposing new candidates from the highest rung with enough results.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
@@ -421,7 +421,7 @@ max_retries
             )
 
     def _run_search(self, evaluate):
-        from .space import as_space
+        from ..space import as_space
 
         space = as_space(self.param_distributions)
         self._plan.check_not_searched(space)
