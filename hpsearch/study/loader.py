@@ -78,8 +78,22 @@ def _check_size(text, source):
     if len(text) > MAX_FILE_BYTES:
         raise StudyError((), f"the study file has {len(text):,} characters, more than the "
                          f"limit of {MAX_FILE_BYTES:,}", None, source)
+    try:
+        _check_events(yaml.parse(text, Loader=StudyLoader), source)
+    except yaml.MarkedYAMLError as exc:
+        # libyaml >= 0.2.5 (PyYAML 6.0.4 wheels) stops far deeper nesting itself, while
+        # scanning ahead, before the events reach the depth check: same rule, same message
+        if "maximum nesting depth" not in str(exc):
+            raise
+        mark = exc.problem_mark or exc.context_mark
+        raise StudyError((), f"mappings and lists are nested more than {MAX_DEPTH} levels "
+                         "deep", mark.line + 1 if mark else None, source) from None
+
+
+def _check_events(events, source):
+    """The depth and expansion checks of :func:`_check_size` over the parse events."""
     stack, anchors = [[None, 0]], {}
-    for event in yaml.parse(text, Loader=StudyLoader):
+    for event in events:
         if isinstance(event, _OPEN):
             stack.append([event.anchor, 1])
             if len(stack) - 1 > MAX_DEPTH:
