@@ -13,7 +13,7 @@ import numpy as np
 
 __all__ = [
     "search_history", "param_effect", "learning_curves", "history_frame", "epoch_curves",
-    "comparison",
+    "comparison", "candidates",
 ]
 
 
@@ -137,6 +137,56 @@ def comparison(cv_results, frame, path, *, level=0.95):
 def _final_step(estimator):
     steps = getattr(estimator, "steps", None)
     return steps[-1][1] if steps else estimator
+
+
+def candidates(models, path, *, small=0.01):
+    """The candidates of a small study side by side, each refit on the training rows.
+
+    Three panels (``LECTURE.md`` §1–§4): the training loss per epoch of every candidate
+    (the learning rate and batch size shaping the curve), the distribution of its weights
+    :math:`|w|` on a log scale with the share below ``small`` in the legend (L1 makes many
+    weights near 0 and keeps some large, L2 makes all of them small), and, when a
+    candidate learns its activation (PReLU), its learned slopes.
+
+    ``models``: ``{label: fitted hpsearch MLP or pipeline ending in one}``. Returns None
+    when no model has a loss curve.
+    """
+    plt = _pyplot()
+    finals = {label: _final_step(m) for label, m in models.items()}
+    finals = {k: m for k, m in finals.items() if getattr(m, "loss_curve_", None)}
+    if not finals:
+        return None
+    slopes = {k: np.concatenate([np.ravel(a) for a in m.prelu_alphas_ if a is not None])
+              for k, m in finals.items() if any(a is not None for a in
+                                                (getattr(m, "prelu_alphas_", None) or []))}
+    n_panels = 3 if slopes else 2
+    fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.6))
+    colors = {label: f"C{i % 10}" for i, label in enumerate(finals)}
+    for label, m in finals.items():
+        curve = np.asarray(m.loss_curve_, dtype=float)
+        axes[0].plot(np.arange(1, len(curve) + 1), curve, label=label, color=colors[label])
+        w = np.abs(np.concatenate([np.ravel(c) for c in m.coefs_]))
+        share = float(np.mean(w < small))
+        bins = np.logspace(-6, max(0.0, np.log10(max(w.max(), 1e-6))) + 0.1, 40)
+        axes[1].hist(np.clip(w, 1e-6, None), bins=bins, histtype="step",
+                     color=colors[label], label=f"{label} ({share:.0%} < {small:g})")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("training loss")
+    axes[0].set_title("Loss curves")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("|weight|")
+    axes[1].set_ylabel("count")
+    axes[1].set_title("Weights")
+    if slopes:
+        for label, a in slopes.items():
+            axes[2].hist(a, bins=20, histtype="step", color=colors[label], label=label)
+        axes[2].set_xlabel("learned PReLU slope")
+        axes[2].set_title("Learned activations")
+        axes[2].legend(fontsize=7)
+    for ax in axes[:2]:
+        ax.legend(fontsize=7)
+    return _save(fig, path)
 
 
 def history_frame(estimator):

@@ -46,3 +46,35 @@ def test_one_candidate_has_no_comparison(tmp_path):
     report = (out / "report.md").read_text()
     assert "## How sure is this?" not in report
     assert not (out / "plots/how_sure.png").exists()
+
+
+MLP_STUDY = """
+name: side
+seed: 0
+data: {dataset: iris, test_size: 0.25}
+preprocessing: {scaler: standard}
+estimator: {name: mlp_classifier, params: {hidden_layer_sizes: [8], max_iter: 5}}
+search:
+  method: grid
+  space:
+    l1: [0.0, 0.01]
+    activation: [relu, prelu]
+cv: 3
+n_jobs: 1
+"""
+
+
+def test_small_mlp_grid_shows_its_candidates_side_by_side(tmp_path):
+    out = _run(tmp_path, MLP_STUDY)
+    report = (out / "report.md").read_text()
+    assert "## Candidates side by side" in report
+    assert (out / "plots/candidates.png").is_file()
+    written = json.loads((out / ".hpsearch-run").read_text())["files"]
+    assert "plots/candidates.png" in written
+
+
+def test_random_search_has_no_side_by_side(tmp_path):
+    text = MLP_STUDY.replace("method: grid", "method: random\n  n_iter: 2")
+    out = _run(tmp_path, text)
+    assert "## Candidates side by side" not in (out / "report.md").read_text()
+    assert not (out / "plots/candidates.png").exists()

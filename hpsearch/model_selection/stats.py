@@ -40,6 +40,7 @@ candidate within the noise.
 
 import numbers
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -390,7 +391,9 @@ def compare(
     columns = _split_columns(results, metric)
     scores = np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T
     rows = _final_rows(results)
-    means = np.nanmean(np.where(np.isfinite(scores[rows]), scores[rows], np.nan), axis=1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a candidate with no finite split
+        means = np.nanmean(np.where(np.isfinite(scores[rows]), scores[rows], np.nan), axis=1)
     order = rows[np.argsort(-np.where(np.isnan(means), -np.inf, means), kind="stable")]
     best = order[0]
 

@@ -583,13 +583,55 @@ def _worst_training_flow(plan, cv, metric, out):
             f"![{title}]({rel})\n"), rel
 
 
+#: a grid study with at most this many candidates gets them side by side in its report
+#: (a grid compares a few chosen values, as the lecture's studies do)
+SIDE_BY_SIDE_MAX = 9
+
+
+def _side_by_side(plan, cv, out):
+    """The "Candidates side by side" section of a small study of hpsearch MLPs: every
+    candidate refit on the training rows (one BLAS thread each), its loss curve, its
+    weights and learned activation slopes in one figure (:func:`hpsearch.plots.
+    candidates`), so a lecture claim about curves or weights shows in the report."""
+    from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
+
+    from hpsearch import plots
+    from hpsearch.mlp import MLPClassifier, MLPRegressor
+
+    params = cv["params"]
+    final = plots._final_step(plan.search.estimator)
+    if not (plan.study.search.method == "grid" and 1 < len(params) <= SIDE_BY_SIDE_MAX
+            and isinstance(final, (MLPClassifier, MLPRegressor))):
+        return None, []
+    models = {}
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for p in params:
+            label = report._params_text(p) or "default"
+            try:
+                models[label] = clone(plan.search.estimator).set_params(**p).fit(
+                    plan.X_train, plan.y_train)
+            except Exception:  # noqa: BLE001 - a candidate that fails is left out
+                continue
+    rel = "plots/candidates.png"
+    if plots.candidates(models, out / rel) is None:
+        return None, []
+    text = ("## Candidates side by side\n\nEvery candidate refit on the training rows: its "
+            "training loss per epoch, the distribution of its weights (the share below 0.01 "
+            "in the legend) and, for PReLU, its learned slopes.\n\n"
+            f"![Candidates side by side]({rel})\n")
+    return text, [rel]
+
+
 def _sections(plan, search, cv, metric, out, model, echo):
     """The report's analysis sections, each optional: a section that cannot be computed
     (a custom splitter of unknown split sizes, one candidate) is left out with a note,
     never failing a finished run."""
     sections, files = [], []
     for name, make in (("How sure is this?", lambda: _how_sure(search, cv, metric, out)),
-                       ("Diagnosis", lambda: _diagnosis(plan, search, cv, metric, out, model))):
+                       ("Diagnosis", lambda: _diagnosis(plan, search, cv, metric, out, model)),
+                       ("Candidates side by side", lambda: _side_by_side(plan, cv, out))):
         try:
             text, made = make()
         except Exception as exc:  # noqa: BLE001 - an analysis must never fail the run
