@@ -164,3 +164,17 @@ def test_choice_exactness_matches_optuna(values, expected):
         for code in param.codes
     )
     assert param.exact() == by_optuna == expected
+
+
+@pytest.mark.parametrize("name", ["missing/s.db", "sqlite:///missing/s.db", "missing/s.log"])
+def test_storage_in_a_missing_directory_is_named(tmp_path, monkeypatch, name):
+    """From Python too, a storage file whose directory does not exist is a clear error
+    naming the directory (SQLite alone says "unable to open database file")."""
+    from sklearn.linear_model import Ridge
+
+    from hpsearch.model_selection import GridSearchCV
+
+    monkeypatch.chdir(tmp_path)
+    search = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=2, storage=name)
+    with pytest.raises(ValueError, match="directory that does not exist: .*missing"):
+        search.fit(np.arange(8.0).reshape(-1, 1), np.arange(8.0))

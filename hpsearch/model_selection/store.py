@@ -270,14 +270,29 @@ def make_storage(storage):
     if storage.endswith((".log", ".jsonl")) and "://" not in storage:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+        _check_folder(storage, storage)
         return JournalStorage(JournalFileBackend(storage))
     url = storage if "://" in storage else f"sqlite:///{storage}"
     if url.startswith("sqlite:"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            _check_folder(path, storage)
         # several processes write one fit at a time: wait for the lock, do not fail
         return _retry(lambda: optuna.storages.RDBStorage(
             url, engine_kwargs={"connect_args": {"timeout": 60}}
         ))
     return url
+
+
+def _check_folder(path, storage):
+    """A storage file's folder must exist: say so with the path (SQLite would only say
+    "unable to open database file")."""
+    folder = os.path.dirname(os.path.abspath(path.split("?", 1)[0]))
+    if not os.path.isdir(folder):
+        raise ValueError(
+            f"The 'storage' parameter names a file in a directory that does not exist: "
+            f"{folder!r}. Got {storage!r} instead. Create the directory first."
+        )
 
 
 def _retry(make, attempts=20):
