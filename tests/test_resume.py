@@ -14,7 +14,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
 from hpsearch.model_selection.strategies.grid import GridSearchCV
-from hpsearch.model_selection.store import encode_value
+from hpsearch.model_selection.store import encode_value, recorded_fits
 
 GRID = {"alpha": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]}
 
@@ -49,19 +49,6 @@ def search(counter, storage, delay=0.0, resume=False, study_name="s", **kw):
 def run_in_subprocess(counter, storage):  # entry point of the killed process
     X, y = load_diabetes(return_X_y=True)
     search(counter, storage, delay=0.15).fit(X, y)
-
-
-def recorded_fits(study):
-    """(row, split) fits recorded in the study: per fit, or as part of a finished row."""
-    fits = set()
-    for trial in study.get_trials(deepcopy=False):
-        for name, payload in trial.user_attrs.items():
-            kind, _, rest = name.partition(":")
-            if kind == "hpsearch_fit":
-                fits.add(tuple(rest.rsplit(":", 1)))
-            elif kind == "hpsearch_row":
-                fits.update((rest, str(s)) for s in range(len(payload["fit_time"])))
-    return len(fits)
 
 
 def assert_same(a, b):

@@ -809,29 +809,21 @@ class _Evaluator:
         return ["score"]
 
     def results(self, warn=True):
-        if racing_enabled(self.search):
-            results = format_results(
-                self.rows,
-                len(self.splits),
-                error_score=self.search._error_value(),
-                return_train_score=self.search.return_train_score,
-                more_results=self.more_results,
-                scorer_names=self.scorer_names,
-                warn=False,
-            )
-            results = mark_raced_results(results, self.rows, len(self.splits))
-            if warn:
-                warn_non_finite(results)
-            return results
-        return format_results(
+        racing = racing_enabled(self.search)
+        results = format_results(
             self.rows,
             len(self.splits),
             error_score=self.search._error_value(),
             return_train_score=self.search.return_train_score,
             more_results=self.more_results,
             scorer_names=self.scorer_names,
-            warn=warn,
+            warn=warn and not racing,  # raced means are over finished splits: warn after
         )
+        if racing:
+            results = mark_raced_results(results, self.rows, len(self.splits))
+            if warn:
+                warn_non_finite(results)
+        return results
 
     def release(self, candidate_params=None):
         """Free the fitted estimators kept for continuation (all, or these candidates)."""

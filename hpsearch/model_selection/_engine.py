@@ -790,17 +790,7 @@ class _ForkPool:
                 if deadline is not None and now >= deadline:
                     self._expire()
                     return
-                self._dispatch(todo, now)
-                busy = [w for w in self.workers if w.queue]
-                wait(
-                    [w.conn for w in busy] + [w.process.sentinel for w in busy],
-                    timeout=self._wait_time(busy, now, deadline),
-                )
-                # every result already sent is handed on before a Ctrl-C / SIGTERM is
-                # raised: finished fits are never dropped
-                for index, worker in enumerate(self.workers):
-                    yield from self._drain(index, worker, todo)
-                interrupt.check()
+                yield from self._exchange(todo, now, deadline, interrupt)
 
     def run_lazy(self, pull, deadline=None):
         """Yield results like :meth:`run`, with tasks pulled from ``pull`` only when a
@@ -825,15 +815,21 @@ class _ForkPool:
                 busy = [w for w in self.workers if w.queue]
                 if not todo and not busy:
                     return  # nothing to start and nothing running: the source is done
-                self._dispatch(todo, now, prefetch=False)
-                busy = [w for w in self.workers if w.queue]
-                wait(
-                    [w.conn for w in busy] + [w.process.sentinel for w in busy],
-                    timeout=self._wait_time(busy, now, deadline),
-                )
-                for index, worker in enumerate(self.workers):
-                    yield from self._drain(index, worker, todo)
-                interrupt.check()
+                yield from self._exchange(todo, now, deadline, interrupt, prefetch=False)
+
+    def _exchange(self, todo, now, deadline, interrupt, prefetch=True):
+        """One round: send what idle workers can take, wait for a result, a death or the
+        next time limit, hand on every result received, then raise a deferred Ctrl-C /
+        SIGTERM (after the results: finished fits are never dropped)."""
+        self._dispatch(todo, now, prefetch=prefetch)
+        busy = [w for w in self.workers if w.queue]
+        wait(
+            [w.conn for w in busy] + [w.process.sentinel for w in busy],
+            timeout=self._wait_time(busy, now, deadline),
+        )
+        for index, worker in enumerate(self.workers):
+            yield from self._drain(index, worker, todo)
+        interrupt.check()
 
     def _dispatch(self, todo, now, prefetch=True):
         """Send a batch to every worker that is idle, or (``prefetch``) on its last task

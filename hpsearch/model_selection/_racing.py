@@ -62,18 +62,6 @@ RACING_CONSTRAINTS = {
     "racing_alpha": [Interval(Real, 0, 1, closed="neither")],
 }
 
-RACING_DOC = """racing : bool, default=False
-        Race the candidates across splits: after ``racing_min_splits`` splits, a
-        candidate significantly worse than the best one so far on the splits they share
-        (one-sided corrected resampled t-test at level ``racing_alpha``) is not fitted on
-        its remaining splits; ``cv_results_`` marks it (``state == "RACED"``, ``raced``)
-        and ranks it after every complete candidate. Results are identical for any
-        ``n_jobs``. See :mod:`hpsearch.model_selection._racing`.
-    racing_min_splits : int, default=3
-        Splits every candidate is fitted on before it can be raced (at least 2).
-    racing_alpha : float, default=0.05
-        Level of each one-sided test, in (0, 1)."""
-
 
 def racing_enabled(search):
     """Whether ``search`` races its candidates (searches without the parameter do not)."""

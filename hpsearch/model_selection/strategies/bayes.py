@@ -86,6 +86,22 @@ def _waves(params):
     return waves
 
 
+
+def _slots_and_askers(trials, store):
+    """The trial slots held among ``trials``, and how many of them live processes are
+    still asking (RUNNING, no slot yet)."""
+    slots, asking = set(), 0
+    for trial in trials:
+        slot = trial.user_attrs.get("hpsearch_slot")
+        if slot is not None:
+            slots.add(slot)
+        elif trial.state.name == "RUNNING" and store.alive(
+            trial.user_attrs.get("hpsearch_owner")
+        ):
+            asking += 1
+    return slots, asking
+
+
 class OptunaSearchCV(BaseSearchCV):
     """Bayesian (model-based) search with an Optuna sampler, on hpsearch's engine.
 
@@ -398,15 +414,7 @@ max_retries
     def _n_taken(self, store):
         """Slots taken in the study (finished, running or being taken over), plus trials
         other live processes are asking right now (no slot yet)."""
-        slots, asking = set(), 0
-        for trial in store.refresh():
-            slot = trial.user_attrs.get("hpsearch_slot")
-            if slot is not None:
-                slots.add(slot)
-            elif trial.state.name == "RUNNING" and store.alive(
-                trial.user_attrs.get("hpsearch_owner")
-            ):
-                asking += 1
+        slots, asking = _slots_and_askers(store.refresh(), store)
         return len({s for s in slots if s < self.n_trials}) + asking
 
     def _ask_one(self, space, store):
@@ -438,18 +446,10 @@ max_retries
     def _slot_of(self, trial_id, store):
         """Slot of a new trial: the slots held by earlier trials, plus earlier trials of
         live processes still getting theirs."""
-        slots, asking = set(), 0
-        for trial in self.study_._storage.get_all_trials(self.study_._study_id,
-                                                          deepcopy=False):
-            if trial._trial_id >= trial_id:
-                continue
-            slot = trial.user_attrs.get("hpsearch_slot")
-            if slot is not None:
-                slots.add(slot)
-            elif trial.state.name == "RUNNING" and store.alive(
-                trial.user_attrs.get("hpsearch_owner")
-            ):
-                asking += 1
+        earlier = [t for t in self.study_._storage.get_all_trials(self.study_._study_id,
+                                                                    deepcopy=False)
+                   if t._trial_id < trial_id]
+        slots, asking = _slots_and_askers(earlier, store)
         return len(slots) + asking
 
     def _use_sampler(self, slot):
