@@ -16,7 +16,7 @@ dataclasses all of that (and the location bookkeeping) would be hand-written.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -303,10 +303,13 @@ class SearchSpec(Section):
 
 
 # ----------------------------------------------------------------------------- cv
-class CVSpec(Section):
-    """A splitter given by name and options (``hpsearch.model_selection.split.make_cv``)."""
+class _SplitterOptions(Section):
+    """The options of a splitter spec (``cv`` or ``evaluate``); a subclass adds the key
+    that names the splitter (:attr:`_name_key`) and the options must be that
+    splitter's."""
 
-    method: Literal[tuple(CV_OPTIONS)]
+    _name_key: ClassVar[str]
+
     n_splits: PositiveInt | None = None
     shuffle: bool | None = None
     test_size: Number | None = None
@@ -317,13 +320,20 @@ class CVSpec(Section):
     max_splits: PositiveInt | None = None
 
     @model_validator(mode="after")
-    def _options_of_method(self):
-        _check_splitter_options(self, self.method, "method")
+    def _options_of_splitter(self):
+        _check_splitter_options(self, getattr(self, self._name_key), self._name_key)
         return self
 
     def options(self):
         """The options given, as keyword arguments for ``make_cv``."""
-        return {k: getattr(self, k) for k in self.model_fields_set - {"method"}}
+        return {k: getattr(self, k) for k in self.model_fields_set - {self._name_key}}
+
+
+class CVSpec(_SplitterOptions):
+    """A splitter given by name and options (``hpsearch.model_selection.split.make_cv``)."""
+
+    _name_key: ClassVar[str] = "method"
+    method: Literal[tuple(CV_OPTIONS)]
 
 
 def _check_splitter_options(spec, method, name_key):
@@ -346,31 +356,15 @@ def _check_splitter_options(spec, method, name_key):
         fail("required key is missing for splitter 'lpo'", key="p")
 
 
-class EvaluateSpec(Section):
+class EvaluateSpec(_SplitterOptions):
     """Nested cross-validation of the whole search: ``outer`` names the outer splitter
     (the names of ``cv``), the other keys are its options, as in a ``cv`` mapping.
     For each outer split the study's search runs on the outer-train part (inner CV: the
     ``cv`` key) and its refit best model is scored on the outer-test part
     (:func:`hpsearch.model_selection.nested_cross_validate`)."""
 
+    _name_key: ClassVar[str] = "outer"
     outer: Literal[tuple(CV_OPTIONS)]
-    n_splits: PositiveInt | None = None
-    shuffle: bool | None = None
-    test_size: Number | None = None
-    train_size: Number | None = None
-    stratify: bool | None = None
-    swap: bool | None = None
-    p: PositiveInt | None = None
-    max_splits: PositiveInt | None = None
-
-    @model_validator(mode="after")
-    def _options_of_outer(self):
-        _check_splitter_options(self, self.outer, "outer")
-        return self
-
-    def options(self):
-        """The options given, as keyword arguments for ``make_cv``."""
-        return {k: getattr(self, k) for k in self.model_fields_set - {"outer"}}
 
 
 CVName = Annotated[Literal[tuple(CV_OPTIONS)], Field()]
