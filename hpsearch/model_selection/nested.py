@@ -307,6 +307,15 @@ def _one_pool_engine(search, X, y):
     return engine if fork and n_workers > 1 else None
 
 
+def one_pool_workers(search, X, y=None, n_jobs=None):
+    """How many workers the one pool of :func:`nested_cross_validate` would have for
+    ``search`` on ``X``, ``y`` (under the active ``joblib.parallel_config``), or None
+    when its outer splits would run one after the other. Nothing is started."""
+    inner = _inner_search(search, 0, n_jobs)
+    engine = _one_pool_engine(inner, *indexable(X, y))
+    return None if engine is None else engine.n_workers
+
+
 class _Stopped(KeyboardInterrupt):
     """Raised in an inner search's thread when the one pool stops (Ctrl-C, SIGTERM, or
     an error in another split's search): its store closes as interrupted."""
