@@ -18,6 +18,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 import nested_worker as nw
 from hpsearch.mlp import MLPClassifier
 from hpsearch.model_selection import (
+    ASHASearchCV,
     GridSearchCV,
     HalvingSearchCV,
     RandomSearchCV,
@@ -58,6 +59,10 @@ SEARCHES = {
     "halving": lambda: HalvingSearchCV(
         _mlp(), {"learning_rate_init": sp.Float(1e-3, 1e-1, log=True)}, n_candidates=9,
         factor=3, cv=KFold(2, shuffle=True, random_state=0), random_state=0),
+    # ASHA's promotions depend on the worker count: the same 2 workers both ways
+    "asha": lambda: ASHASearchCV(
+        _mlp(), {"learning_rate_init": sp.Float(1e-3, 1e-1, log=True)}, n_trials=6,
+        min_resources=1, max_resources=9, cv=2, random_state=0),
 }
 
 
@@ -68,9 +73,11 @@ def test_one_pool_equals_the_outer_splits_one_after_the_other(kind):
     scoring = {"accuracy": "accuracy", "crc": _crc}  # crc: the refit's weights, bit for bit
     one = nested_cross_validate(SEARCHES[kind](), X, y, cv=3, n_jobs=2, random_state=0,
                                 scoring=scoring, return_searches=True)
-    seq = _sequential(SEARCHES[kind](), X, y, cv=3, n_jobs=1, random_state=0,
-                      scoring=scoring, return_searches=True)
+    seq = _sequential(SEARCHES[kind](), X, y, cv=3, n_jobs=2 if kind == "asha" else 1,
+                      random_state=0, scoring=scoring, return_searches=True)
     assert (one.engine, one.n_workers, seq.engine) == ("one pool", 2, "sequential")
+    if kind == "asha":  # streamed: jobs pulled lazily through the one pool
+        assert all(s.async_ for s in one.searches + seq.searches)
     np.testing.assert_array_equal(one.test_accuracy, seq.test_accuracy)
     np.testing.assert_array_equal(one.test_crc, seq.test_crc)
     np.testing.assert_array_equal(one.inner_best_score, seq.inner_best_score)
@@ -156,6 +163,58 @@ def test_an_error_in_one_inner_search_stops_the_others_and_is_raised():
     with pytest.warns(Warning), pytest.raises(ValueError, match="fits failed"):
         nested_cross_validate(search, X, y, cv=3, random_state=0)
     assert time.perf_counter() - start < 30
+
+
+class _KillsItsWorkerOnce(nw.LoggedLR):
+    """The first fit of the run kills its worker process (as a segfault would)."""
+
+    def fit(self, X, y):
+        marker = os.environ["NESTED_DIE_ONCE"]
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().fit(X, y)
+
+
+def test_a_dead_worker_is_replaced_and_its_fit_runs_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("NESTED_DIE_ONCE", str(tmp_path / "died"))
+    X, y = nw.data()
+    search = GridSearchCV(_KillsItsWorkerOnce(), {"C": [0.01, 1.0]}, cv=3, n_jobs=2)
+    result = nested_cross_validate(search, X, y, cv=3, random_state=0, return_searches=True)
+    assert (tmp_path / "died").exists() and result.engine == "one pool"
+    assert not any(np.any(s.cv_results_["error"] != None) for s in result.searches)  # noqa: E711
+    reference = _sequential(nw.search(n_jobs=1), X, y, cv=3, random_state=0)
+    np.testing.assert_array_equal(result.test_score, reference.test_score)
+
+
+def test_error_score_raise_raises_the_fit_error_and_stops_everything():
+    X, y = nw.data()
+    search = GridSearchCV(_FailsOnOneOuterSplit(), {"C": [0.01, 1.0]}, cv=3, n_jobs=2,
+                          error_score="raise")
+    with pytest.raises(ValueError, match="no row 0"):
+        nested_cross_validate(search, X, y, cv=3, random_state=0)
+
+
+_SEEN = []
+
+
+class _SeesConfig(nw.LoggedLR):
+    def score(self, X, y):  # the outer score: in a search thread of this process
+        import sklearn
+
+        _SEEN.append(sklearn.get_config()["assume_finite"])
+        return super().score(X, y)
+
+
+def test_the_callers_sklearn_config_reaches_the_inner_searches():
+    import sklearn
+
+    X, y = nw.data()
+    _SEEN.clear()
+    with sklearn.config_context(assume_finite=True):
+        result = nested_cross_validate(
+            GridSearchCV(_SeesConfig(), {"C": [1.0]}, cv=2, n_jobs=2), X, y, cv=2)
+    assert result.engine == "one pool" and _SEEN == [True, True]
 
 
 def _env(log, sleep):

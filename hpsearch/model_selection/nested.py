@@ -371,9 +371,12 @@ class _OnePool:
             with self.lock:
                 self.bar.update(n)
 
-    def _work(self, job, X, y, groups, scorer):
+    def _work(self, job, X, y, groups, scorer, config):
+        from sklearn import config_context
+
         try:
-            self.rows[job.k] = job.run(X, y, groups, scorer)
+            with config_context(**config):  # the caller's (thread-local) sklearn config
+                self.rows[job.k] = job.run(X, y, groups, scorer)
         except BaseException as exc:  # noqa: BLE001 - handed to the dispatcher
             if not isinstance(exc, _Stopped):
                 with self.lock:
@@ -410,8 +413,12 @@ class _OnePool:
 
     def run(self, X, y, groups, scorer, show_progress):
         """Fit every outer split's search through the pool; the rows of the result."""
+        from sklearn import get_config
+
         slots = [_Slot(self, job) for job in self.jobs]
-        threads = [threading.Thread(target=self._work, args=(job, X, y, groups, scorer),
+        config = get_config()
+        threads = [threading.Thread(target=self._work,
+                                    args=(job, X, y, groups, scorer, config),
                                     name=f"hpsearch-outer{job.k}", daemon=True)
                    for job in self.jobs]
         for job, slot in zip(self.jobs, slots):
