@@ -44,7 +44,11 @@ are seeded per task), and for strategies whose decisions depend on the worker co
 stops everything at a safe point (every fit that reached the dispatcher is recorded by its
 search, the stores close as interrupted, the workers are stopped), a dead worker is
 replaced (its fit retried, as in a search's own pool), and an error in one inner search
-stops the others (their finished fits stay recorded) and is raised.
+stops the others (their finished fits stay recorded) and is raised. Threads, because a
+search's strategy is plain blocking code (``evaluate`` returns when its fits are in); the
+threads only decide and record, the fits run in the workers. Costs: the :math:`K`
+outer-train parts of ``X`` are in memory at once (one at a time sequentially), and each
+refit model comes back from its worker pickled.
 
 Elsewhere (``n_jobs=1``, joblib backends: ``backend="loky"``, Dask, threading; a search
 ``timeout``; sklearn callbacks; a search that is not hpsearch's) the outer splits run one
