@@ -125,3 +125,25 @@ def test_interrupted_nested_run_counts_and_resumes(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(GridSearchCV, "fit", fit)
     assert main([str(path), "--quiet", "--resume", "--out", str(out)]) == 0
     assert "## Nested cross-validation" in (out / "report.md").read_text()
+
+
+def test_evaluate_runs_every_outer_split_through_one_pool(tmp_path, capsys, monkeypatch):
+    from hpsearch.model_selection._engine import _fork_available
+
+    if not _fork_available():
+        pytest.skip("the one pool needs fork workers")
+    import importlib
+
+    build = importlib.import_module("hpsearch.study.build")
+    monkeypatch.setattr(build, "available_cpus", lambda: 4)  # n_jobs 2 is not capped
+    path, out = _write(tmp_path, BASE), tmp_path / "out"
+    assert main([str(path), "--dry-run", "--n-jobs", "2"]) == 0
+    assert "all outer splits at once, their fits in one pool of 2 workers" in (
+        capsys.readouterr().out)
+    assert main([str(path), "--quiet", "--n-jobs", "2", "--out", str(out)]) == 0
+    nested = json.loads((out / "summary.json").read_text())["nested"]
+    assert (nested["engine"], nested["n_workers"]) == ("one pool", 2)
+    assert "ran at once, their fits in one pool of 2 workers" in (out / "report.md").read_text()
+    names = {s.study_name for s in optuna.get_all_study_summaries(
+        f"sqlite:///{out / 'study.db'}")}
+    assert names == {"t", "t-outer0", "t-outer1", "t-outer2"}

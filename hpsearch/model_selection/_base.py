@@ -1037,6 +1037,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         return bool(show)
 
     def _progress_bar(self, total=None):
+        slot = getattr(self, "_nested_slot", None)
+        if slot is not None:  # nested CV's one pool: this search's share of its one bar
+            return slot.progress(total)
         if not self._show_progress():
             return None
         from tqdm.auto import tqdm
@@ -1160,6 +1163,9 @@ class BaseSearchCV(_SkBaseSearchCV):
             max_retries=self.max_retries,
             timeout=self.timeout,
         )
+        slot = getattr(self, "_nested_slot", None)
+        if slot is not None:  # nested CV's one pool (nested.py) runs this search's fits
+            engine = slot.engine(engine)
         expected = (
             self._expected_n_fits(X, y, groups, self.n_splits_)
             if self._show_progress() else None
@@ -1303,11 +1309,15 @@ class BaseSearchCV(_SkBaseSearchCV):
                 if refit_ctx is not None:
                     refit_ctx.call_on_fit_task_begin(**hook_args)
                 start = time.perf_counter()
-                if y is None:
+                fit_best = getattr(evaluate.engine, "fit_best", None)
+                if fit_best is not None:  # nested CV's one pool: the refit is one of its fits
+                    estimator, self.refit_time_ = fit_best(estimator)
+                elif y is None:
                     estimator.fit(X, **fit_params)
                 else:
                     estimator.fit(X, y, **fit_params)
-                self.refit_time_ = time.perf_counter() - start
+                if fit_best is None:
+                    self.refit_time_ = time.perf_counter() - start
             if refit_ctx is not None:
                 refit_ctx.call_on_fit_task_end(**hook_args)
             self.best_estimator_ = estimator

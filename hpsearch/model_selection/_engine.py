@@ -792,10 +792,12 @@ class _ForkPool:
                     return
                 yield from self._exchange(todo, now, deadline, interrupt)
 
-    def run_lazy(self, pull, deadline=None):
+    def run_lazy(self, pull, deadline=None, wakeup=None):
         """Yield results like :meth:`run`, with tasks pulled from ``pull`` only when a
         worker is idle (see :meth:`Engine.run`); no task waits behind a running one, so
-        each is decided as late as possible."""
+        each is decided as late as possible. ``wakeup``: a file descriptor that becomes
+        readable when ``pull`` may have new tasks (nested CV's one pool: a search thread
+        submitted some), waited on with the workers while one of them is idle."""
         todo, exhausted = deque(), False
         with _DeferredInterrupt() as interrupt:
             while True:
@@ -815,16 +817,18 @@ class _ForkPool:
                 busy = [w for w in self.workers if w.queue]
                 if not todo and not busy:
                     return  # nothing to start and nothing running: the source is done
-                yield from self._exchange(todo, now, deadline, interrupt, prefetch=False)
+                yield from self._exchange(todo, now, deadline, interrupt, prefetch=False,
+                                          wakeup=wakeup)
 
-    def _exchange(self, todo, now, deadline, interrupt, prefetch=True):
+    def _exchange(self, todo, now, deadline, interrupt, prefetch=True, wakeup=None):
         """One round: send what idle workers can take, wait for a result, a death or the
         next time limit, hand on every result received, then raise a deferred Ctrl-C /
         SIGTERM (after the results: finished fits are never dropped)."""
         self._dispatch(todo, now, prefetch=prefetch)
         busy = [w for w in self.workers if w.queue]
+        idle = [wakeup] if wakeup is not None and len(busy) < len(self.workers) else []
         wait(
-            [w.conn for w in busy] + [w.process.sentinel for w in busy],
+            [w.conn for w in busy] + [w.process.sentinel for w in busy] + idle,
             timeout=self._wait_time(busy, now, deadline),
         )
         for index, worker in enumerate(self.workers):
@@ -1174,7 +1178,7 @@ class Engine:
             self.expired = True
         return self.expired
 
-    def run(self, tasks):
+    def run(self, tasks, wakeup=None):
         """Run ``tasks``; yield result dicts (see :func:`run_task`) as they finish.
 
         Nothing is yielded for tasks the ``timeout`` left unrun (``expired`` is then
@@ -1186,16 +1190,18 @@ class Engine:
         result, which the caller sees before the next pull) or None (no more ever). The
         run ends when ``pull`` returned None, or returned nothing while nothing runs.
         Only fork workers and ``n_jobs=1`` in-process run pull lazily
-        (:attr:`pulls_lazily`); joblib backends refuse a callable.
+        (:attr:`pulls_lazily`); joblib backends refuse a callable. ``wakeup`` (fork
+        workers): a file descriptor readable when ``pull`` may have new tasks, so an idle
+        worker gets them at once (:meth:`_ForkPool.run_lazy`).
         """
         if self._parallel is None:
             with self:
-                yield from self.run(tasks)
+                yield from self.run(tasks, wakeup)
             return
         if self.time_is_up():
             return
         if callable(tasks):
-            yield from self._run_lazy(tasks)
+            yield from self._run_lazy(tasks, wakeup)
             return
         tasks = list(tasks)
         if self._pool is not None:
@@ -1207,14 +1213,25 @@ class Engine:
             return
         yield from self._run_joblib(tasks)
 
+    def will_fork(self):
+        """``(fork, n_workers)``: whether entering the engine starts fork workers, and how
+        many workers run the fits; nothing is started (nested CV decides on one pool)."""
+        self._parallel = self._make_parallel()
+        try:
+            self.n_workers = self._parallel._effective_n_jobs()
+            backend = type(getattr(self._parallel, "_backend", None)).__name__
+            return self._uses_fork(backend), self.n_workers
+        finally:
+            self._parallel = None
+
     @property
     def pulls_lazily(self):
         """Whether :meth:`run` accepts a callable source (fork workers, or in-process)."""
         return self._pool is not None or self.n_workers == 1
 
-    def _run_lazy(self, pull):
+    def _run_lazy(self, pull, wakeup=None):
         if self._pool is not None:
-            yield from self._pool.run_lazy(pull, self.deadline)
+            yield from self._pool.run_lazy(pull, self.deadline, wakeup)
             self.expired = self.expired or self._pool.expired
             return
         if self.n_workers != 1:

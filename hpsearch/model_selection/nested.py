@@ -17,24 +17,65 @@ score (``best_score_``) of the search on :math:`T_k`; its mean shows how much th
 own best score overstates what the chosen model does on new data. The parameters chosen
 per split show how stable the choice is.
 
-The outer splits run one after the other; each inner search uses its own ``n_jobs``
-(one pool per outer split, each with its own progress bar and trial store). This is
-:func:`sklearn.model_selection.cross_validate` with ``return_estimator=True`` and
-``n_jobs=1`` (the tests check it gives the same numbers), plus what it cannot do: give
-each inner search a trial store of its own when a ``storage`` is set (the study name is
-suffixed ``-outer<k>``, so a resumed run continues each split's search), and collect the
-inner best scores and chosen parameters.
+One engine for all outer x inner fits
+-------------------------------------
+Where the search would run its fits on hpsearch's fork workers (the default on Linux with
+``n_jobs > 1``), all :math:`K` inner searches run *at once*, each ``fit`` in a thread of
+this process, and every fit of every outer split goes through **one** pool of ``n_jobs``
+fork workers (:class:`_OnePool`): the workers are forked before any thread starts, a
+dispatcher in the calling thread hands a queued fit of any outer split to whichever
+worker is free (``Engine.run`` with a lazy source, woken at once when a search queues a
+fit) and routes each result back to the search that asked for it, which waits on it as
+on its own pool. The refit of each split's best candidate on :math:`T_k` is one more fit
+of the pool (queued first: the longest fits start early); the outer score is computed in
+that split's thread. So no worker idles while any outer split has a fit to run: one
+split's barriers (the end of a grid, of a halving rung, its refit) are filled with the
+other splits' fits. One progress bar counts every fit (inner fits plus the :math:`K`
+refits, its total ending at the fits run), and one storage holds the trial stores: the
+inner search of split :math:`k` is the study ``<study_name>-outer<k>`` of the search's
+``storage`` (without a ``storage``, the studies of one in-memory storage). One study per
+outer split, not one study for all: a trial's keys (candidate, budget, inner splitter)
+are those of its search, and the :math:`K` searches try the same candidates on different
+rows, so one study would mix their fits; per split, ``resume=True`` continues exactly
+that split's search, the fits already recorded are not fitted again (the refits, never
+stored, are). Results equal those of the outer splits run one after the other (the fits
+are seeded per task), and for strategies whose decisions depend on the worker count
+(ASHA, Bayesian batches) each inner search sees the pool's ``n_jobs``. Ctrl-C or SIGTERM
+stops everything at a safe point (every fit that reached the dispatcher is recorded by its
+search, the stores close as interrupted, the workers are stopped), a dead worker is
+replaced (its fit retried, as in a search's own pool), and an error in one inner search
+stops the others (their finished fits stay recorded) and is raised. Threads, because a
+search's strategy is plain blocking code (``evaluate`` returns when its fits are in); the
+threads only decide and record, the fits run in the workers. Costs: the :math:`K`
+outer-train parts of ``X`` are in memory at once (one at a time sequentially), and each
+refit model comes back from its worker pickled.
+
+Elsewhere (``n_jobs=1``, joblib backends: ``backend="loky"``, Dask, threading; a search
+``timeout``; sklearn callbacks; a search that is not hpsearch's) the outer splits run one
+after the other, each inner search with its own engine, progress bar and study, the same
+names in the same storage. That is :func:`sklearn.model_selection.cross_validate` with
+``return_estimator=True`` and ``n_jobs=1`` (the tests check it gives the same numbers),
+plus the inner best scores and chosen parameters and a trial store per inner search.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import numbers
+import os
+import queue
+import sys
+import threading
 import time
+from collections import deque
+from multiprocessing.connection import wait
 
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.utils import Bunch, _safe_indexing, indexable
 
+from ._engine import Engine, Task
 from .split import make_cv
 
 __all__ = ["nested_cross_validate", "outer_study_name"]
@@ -52,12 +93,25 @@ def _outer_cv(cv, y, classifier, random_state):
     return make_cv(cv, y=y, classifier=classifier)
 
 
-def _inner_search(search, k, n_jobs):
+def _one_storage(search):
+    """The storage every inner search records in: the search's own, or (None) one
+    in-memory Optuna storage for all outer splits."""
+    import optuna
+
+    storage = search.get_params().get("storage", False)
+    if storage is None and "study_name" in search.get_params():
+        return optuna.storages.InMemoryStorage()
+    return storage
+
+
+def _inner_search(search, k, n_jobs, storage=False):
     inner = clone(search)
     params = {}
     if n_jobs is not None:
         params["n_jobs"] = n_jobs
-    store = inner.get_params().get("storage")
+    if storage is not False:
+        params["storage"] = storage
+    store = inner.get_params().get("storage") if storage is False else storage
     name = inner.get_params().get("study_name")
     if store is not None and name is not None:
         params["study_name"] = outer_study_name(name, k)
@@ -97,9 +151,11 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     those rows) and its refit model is scored on the outer-test rows. See the module
     docstring for the formulas.
 
-    The outer splits run sequentially, each inner search in its own pool of
-    ``n_jobs`` workers with its own progress bar and trial store (one engine for all
-    outer x inner fits is not offered).
+    Where the search runs on hpsearch's fork workers (Linux, ``n_jobs > 1``, no joblib
+    backend chosen), the inner searches of all outer splits run at once through one pool
+    of ``n_jobs`` workers, with one progress bar and one storage (see the module
+    docstring); elsewhere the outer splits run one after the other. The results are the
+    same.
 
     Parameters
     ----------
@@ -118,7 +174,9 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         Outer score(s), as ``cross_validate``'s ``scoring``. None: the search's own
         ``score`` (its refit metric), the only setting where ``optimism`` is given.
     n_jobs : int or None, default=None
-        Workers of each inner search; None keeps the search's own ``n_jobs``.
+        Workers of the one pool shared by every outer split's inner search (of each inner
+        search, when the outer splits run one after the other); None keeps the search's
+        own ``n_jobs``.
     random_state : int or None, default=None
         Shuffles the outer folds when ``cv`` is an int or None (else the splitter's own
         ``random_state`` rules). The inner searches keep the search's ``random_state``:
@@ -134,8 +192,11 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         and standard deviation; ``inner_best_score``: the inner best mean score per
         split; ``optimism`` (scoring None only): ``inner_best_score - test_score`` per
         split, and ``mean_optimism``; ``best_params``: list of the parameters chosen per
-        split; ``fit_time`` / ``score_time``: seconds per split (search with refit, and
-        outer scoring); ``n_train`` / ``n_test``: rows per split; ``searches`` when
+        split; ``fit_time`` / ``score_time``: seconds per split (its search with refit,
+        from start to end: with one pool the splits overlap, so these do not add up to
+        the run's time; and the outer scoring); ``n_train`` / ``n_test``: rows per split;
+        ``engine``: ``"one pool"`` (all outer splits through one pool of ``n_workers``
+        workers) or ``"sequential"``; ``n_workers``; ``searches`` when
         ``return_searches``.
 
     Raises
@@ -163,9 +224,49 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     X, y, groups = indexable(X, y, groups)
     outer = _outer_cv(cv, y, is_classifier(search), random_state)
     scorer = check_scoring(search, scoring=scoring)
-    rows, searches = [], []
-    for k, (train, test) in enumerate(outer.split(X, y, groups)):
-        inner = _inner_search(search, k, n_jobs)
+    splits = [(np.asarray(train), np.asarray(test))
+              for train, test in outer.split(X, y, groups)]
+    storage = _one_storage(search)
+    searches = [_inner_search(search, k, n_jobs, storage) for k in range(len(splits))]
+    jobs = [_OuterJob(k, inner, train, test) for k, (inner, (train, test))
+            in enumerate(zip(searches, splits))]
+    engine = _one_pool_engine(searches[0], X, y) if searches else None
+    if engine is None:
+        rows = [job.run(X, y, groups, scorer) for job in jobs]
+        kind, n_workers = "sequential", None
+    else:
+        rows = _OnePool(engine, jobs).run(X, y, groups, scorer, searches[0]._show_progress())
+        kind, n_workers = "one pool", engine.n_workers
+    result = _collect(rows, searches if return_searches else None, optimism=scoring is None)
+    result.engine, result.n_workers = kind, n_workers
+    return result
+
+
+def _sequential(search, X, y=None, **kwargs):
+    """:func:`nested_cross_validate` with the outer splits one after the other (each
+    inner search with its own engine), whatever the engine: for comparisons."""
+    global _ONE_POOL
+    previous, _ONE_POOL = _ONE_POOL, False
+    try:
+        return nested_cross_validate(search, X, y, **kwargs)
+    finally:
+        _ONE_POOL = previous
+
+
+#: whether nested CV may run every outer split through one pool (see :func:`_sequential`)
+_ONE_POOL = True
+
+
+class _OuterJob:
+    """One outer split: its inner search, fitted on the outer-train rows and scored on
+    the outer-test rows."""
+
+    def __init__(self, k, search, train, test):
+        self.k, self.search, self.train, self.test = k, search, train, test
+
+    def run(self, X, y, groups, scorer):
+        """Fit the inner search, score its refit model; the row of the result."""
+        inner, train, test = self.search, self.train, self.test
         fit_kw = {} if groups is None else {"groups": _safe_indexing(groups, train)}
         y_train = None if y is None else _safe_indexing(y, train)
         y_test = None if y is None else _safe_indexing(y, test)
@@ -176,12 +277,331 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         scores = scorer(inner, _safe_indexing(X, test), y_test)
         score_time = time.perf_counter() - start
         scores = scores if isinstance(scores, dict) else {"score": scores}
-        rows.append(dict(scores=scores, best=_inner_best(inner), params=inner.best_params_,
-                         fit_time=fit_time, score_time=score_time, n_train=len(train),
-                         n_test=len(test)))
-        if return_searches:
-            searches.append(inner)
-    return _collect(rows, searches if return_searches else None, optimism=scoring is None)
+        return dict(scores=scores, best=_inner_best(inner), params=inner.best_params_,
+                    fit_time=fit_time, score_time=score_time, n_train=len(train),
+                    n_test=len(test))
+
+
+def _one_pool_engine(search, X, y):
+    """The engine whose fork workers run every outer split's fits (on the full ``X``,
+    ``y``; not entered yet), or None where the outer splits run one after the other:
+    no fork workers (``n_jobs=1``, a joblib backend, Windows/macOS), a search
+    ``timeout`` (a deadline per search), sklearn callbacks, or not an hpsearch search."""
+    from ._base import BaseSearchCV
+
+    if (not _ONE_POOL or not isinstance(search, BaseSearchCV)
+            or search.timeout is not None
+            or hasattr(search, "_skl_callbacks") or hasattr(search, "_parent_callback_ctx")):
+        return None
+    try:
+        scorers, _ = clone(search)._get_scorers()
+    except Exception:  # noqa: BLE001 - the inner search's fit raises it, as sequentially
+        return None
+    engine = Engine(
+        search.estimator, X, y, scorer=scorers, n_jobs=search.n_jobs,
+        backend=search.backend, pre_dispatch=search.pre_dispatch,
+        return_train_score=search.return_train_score, error_score=search.error_score,
+        verbose=search.verbose, fit_timeout=search.fit_timeout,
+        max_retries=search.max_retries,
+    )
+    try:
+        fork, n_workers = engine.will_fork()
+    except Exception:  # noqa: BLE001 - a bad n_jobs/backend: the inner fit says so
+        return None
+    return engine if fork and n_workers > 1 else None
+
+
+def one_pool_workers(search, X, y=None, n_jobs=None):
+    """How many workers the one pool of :func:`nested_cross_validate` would have for
+    ``search`` on ``X``, ``y`` (under the active ``joblib.parallel_config``), or None
+    when its outer splits would run one after the other. Nothing is started."""
+    inner = _inner_search(search, 0, n_jobs)
+    engine = _one_pool_engine(inner, *indexable(X, y))
+    return None if engine is None else engine.n_workers
+
+
+class _Stopped(KeyboardInterrupt):
+    """Raised in an inner search's thread when the one pool stops (Ctrl-C, SIGTERM, or
+    an error in another split's search): its store closes as interrupted."""
+
+
+_STOP = object()
+
+
+class _OnePool:
+    """All outer splits' inner searches through one fork pool (see the module docstring).
+
+    The calling thread is the dispatcher: it owns the pool (forked before the search
+    threads start) and the progress bar, pulls queued fits (the refits first) whenever a
+    worker is idle, and puts each result in the queue of the search that submitted it.
+    """
+
+    def __init__(self, engine, jobs):
+        self.engine = engine
+        self.jobs = jobs
+        self.lock = threading.Lock()
+        self.inbox = deque()  # (slot, task) queued by the searches, not yet pulled
+        self.owners = {}  # pool task id -> (slot, the search's own candidate index)
+        self.ids = itertools.count()
+        self.rows = [None] * len(jobs)
+        self.errors = []  # exceptions of the search threads, in the order they came
+        self.n_done = 0  # search threads finished
+        self.bar = None
+        self.wake_read, self.wake_write = os.pipe()
+        os.set_blocking(self.wake_read, False)
+        os.set_blocking(self.wake_write, False)
+
+    # -- the search threads' side --------------------------------------------------
+    def submit(self, slot, tasks, first=False):
+        with self.lock:
+            for task in tasks:
+                (self.inbox.appendleft if first else self.inbox.append)((slot, task))
+        self.wake()
+
+    def wake(self):
+        try:
+            os.write(self.wake_write, b"x")
+        except (BlockingIOError, OSError):  # full (a wake-up is pending anyway) or closed
+            pass
+
+    def add_total(self, n):
+        if self.bar is not None and n:
+            with self.lock:
+                self.bar.total += n
+                self.bar.refresh()
+
+    def advance(self, n=1):
+        if self.bar is not None:
+            with self.lock:
+                self.bar.update(n)
+
+    def _work(self, job, X, y, groups, scorer, config):
+        from sklearn import config_context
+
+        try:
+            with config_context(**config):  # the caller's (thread-local) sklearn config
+                self.rows[job.k] = job.run(X, y, groups, scorer)
+        except BaseException as exc:  # noqa: BLE001 - handed to the dispatcher
+            if not isinstance(exc, _Stopped):
+                with self.lock:
+                    self.errors.append(exc)
+        finally:
+            with self.lock:
+                self.n_done += 1
+                if self.bar is not None:
+                    self.bar.set_postfix(outer=f"{self.n_done}/{len(self.jobs)}",
+                                         refresh=False)
+            self.wake()
+
+    # -- the dispatcher's side -----------------------------------------------------
+    def _pull(self):
+        """One queued fit for an idle worker (its indices into the full ``X``), ``[]``
+        for none now, None when every search has ended."""
+        try:
+            while os.read(self.wake_read, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        with self.lock:
+            if not self.inbox:
+                return None if self.n_done == len(self.jobs) else []
+            slot, task = self.inbox.popleft()
+            uid = next(self.ids)
+            self.owners[uid] = (slot, task.candidate)
+        return [slot.translate(task, uid)]
+
+    def _route(self, out):
+        slot, candidate = self.owners.pop(out["candidate"])
+        out["candidate"] = candidate
+        slot.results.put(out)
+
+    def run(self, X, y, groups, scorer, show_progress):
+        """Fit every outer split's search through the pool; the rows of the result."""
+        from sklearn import get_config
+
+        slots = [_Slot(self, job) for job in self.jobs]
+        config = get_config()
+        threads = [threading.Thread(target=self._work,
+                                    args=(job, X, y, groups, scorer, config),
+                                    name=f"hpsearch-outer{job.k}", daemon=True)
+                   for job in self.jobs]
+        for job, slot in zip(self.jobs, slots):
+            job.search._nested_slot = slot
+        try:
+            with self.engine:  # the workers are forked here, before any other thread
+                if show_progress:
+                    from tqdm.auto import tqdm
+
+                    self.bar = tqdm(total=len(self.jobs), desc="nested CV", unit="fit",
+                                    file=sys.stderr)
+                try:
+                    for thread in threads:
+                        thread.start()
+                    self._dispatch()
+                finally:
+                    self._stop(slots, threads)
+                if self.errors:  # raised inside: the workers are stopped, not waited for
+                    raise self.errors[0]
+        finally:
+            for job in self.jobs:
+                job.search.__dict__.pop("_nested_slot", None)
+            if self.bar is not None:
+                self.bar.close()
+            os.close(self.wake_read)
+            os.close(self.wake_write)
+        return self.rows
+
+    def _dispatch(self):
+        while self.n_done < len(self.jobs) and not self.errors:
+            for out in self.engine.run(self._pull, wakeup=self.wake_read):
+                self._route(out)
+                if self.errors:
+                    return
+            # nothing queued, nothing running: the searches are deciding
+            wait([self.wake_read], timeout=0.1)
+
+    def _stop(self, slots, threads):
+        """Every search thread ends: those still running get :class:`_Stopped` once they
+        have taken the results routed to them (so their fits are recorded)."""
+        for slot in slots:
+            slot.results.put(_STOP)
+        for thread in threads:
+            if thread.is_alive():
+                thread.join()
+
+
+class _Slot:
+    """What one inner search sees as its engine and its progress bar, in the one pool.
+
+    ``BaseSearchCV._fit`` calls :meth:`engine` with the engine it would have run (read
+    for its ``y`` and checked: no per-sample fit or score parameters) and
+    :meth:`progress` for its bar; ``_finish`` calls :meth:`fit_best` for the refit.
+    """
+
+    kind = "fork"
+    expired = False
+    timeout = None
+    pulls_lazily = True
+    not_run_error = None
+
+    def __init__(self, pool, job):
+        self.pool = pool
+        self.k = job.k
+        self.train, self.test = job.train, job.test
+        self.results = queue.SimpleQueue()
+        self.n_workers = pool.engine.n_workers
+        self.y = None
+
+    # -- hooks of BaseSearchCV -------------------------------------------------------
+    def engine(self, engine):
+        if engine.fit_params or engine.score_params:
+            raise ValueError("nested_cross_validate's one pool cannot pass per-sample fit "
+                             "or score parameters to the inner searches.")
+        self.y = engine.y
+        return self
+
+    def progress(self, total):
+        if self.pool.bar is None:
+            return None
+        return _BarShare(self.pool, total)
+
+    def fit_best(self, estimator):
+        """Refit ``estimator`` (the configured best candidate) on the outer-train rows in
+        the pool; ``(fitted estimator, fit seconds)``."""
+        task = Task(-1, -1, estimator.get_params(deep=False), np.arange(len(self.train)),
+                    np.arange(0), keep=True)
+        self.pool.submit(self, [task], first=True)
+        out = self._next()
+        self.pool.advance()
+        if out.get("estimator") is None:
+            raise RuntimeError(f"The refit of the best candidate on outer split {self.k} "
+                               f"failed:\n{out['error']}")
+        return out["estimator"], out["fit_time"]
+
+    # -- the engine interface --------------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def time_is_up(self):
+        return False
+
+    def translate(self, task, uid):
+        """The task with the pool's id and its rows as indices into the full ``X`` (a
+        refit, with no test rows, is scored on the outer-test rows, unused)."""
+        test = self.train[task.test] if len(task.test) else self.test
+        return dataclasses.replace(task, candidate=uid, train=self.train[task.train],
+                                   test=test)
+
+    def _next(self):
+        item = self.results.get()
+        if item is _STOP:
+            self.results.put(_STOP)  # seen again by any later wait of this search
+            raise _Stopped
+        return item
+
+    def run(self, tasks, wakeup=None):
+        """Results of ``tasks`` as they finish (a list, or a callable ``pull`` as
+        :meth:`Engine.run` takes: pulled while fewer than ``n_workers`` of this search's
+        fits are queued or running)."""
+        if callable(tasks):
+            yield from self._run_lazy(tasks)
+            return
+        tasks = list(tasks)
+        self.pool.submit(self, tasks)
+        for _ in tasks:
+            yield self._next()
+
+    def _run_lazy(self, pull):
+        in_flight, exhausted = 0, False
+        while True:
+            while not exhausted and in_flight < self.n_workers:
+                more = pull()
+                if more is None:
+                    exhausted = True
+                elif not more:
+                    break
+                else:
+                    self.pool.submit(self, more)
+                    in_flight += len(more)
+            if not in_flight:
+                return
+            out = self._next()
+            in_flight -= 1
+            yield out
+
+
+class _BarShare:
+    """One inner search's share of the one progress bar: its total (planned fits) adds
+    to the bar's, each of its fits moves it."""
+
+    def __init__(self, pool, total):
+        self.pool, self.n, self._total = pool, 0, 0
+        self.total = total or 0
+
+    @property
+    def total(self):
+        return self._total
+
+    @total.setter
+    def total(self, value):
+        self.pool.add_total(value - self._total)
+        self._total = value
+
+    def update(self, n=1):
+        self.n += n
+        self.pool.advance(n)
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def refresh(self):
+        pass
+
+    def close(self):
+        pass
 
 
 def _collect(rows, searches, optimism):

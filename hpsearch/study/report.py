@@ -140,8 +140,19 @@ def _nested_plan(plan):
         f"nested:     {plan.outer_cv!r}: {len(fits)} outer splits, each the search above "
         f"on its outer-train rows: {each}",
         f"            = {most}{sum(fits) + len(fits)} fits, run before the final search "
-        "(outer splits one after the other)",
+        f"({_nested_engine(plan)})",
     ]
+
+
+def _nested_engine(plan):
+    """How the nested fits will run: one pool for all outer splits, or one after the other."""
+    from hpsearch.model_selection.nested import one_pool_workers
+
+    workers = None if plan.backend is not None else one_pool_workers(
+        plan.search, plan.X_train, plan.y_train)
+    if workers is None:
+        return "outer splits one after the other"
+    return f"all outer splits at once, their fits in one pool of {workers} workers"
 
 
 def top_table(cv_df, metric, n=10, label=None):
@@ -220,8 +231,11 @@ def nested_section(nested, metric):
         f"The whole search (its {nested['inner_cv']} inner cross-validation, the choice of "
         f"the best candidate and its refit) ran again on the training part of each of "
         f"{n} outer splits (`{nested['outer_cv']}`), and the model it chose was scored on "
-        "that split's outer-test rows, which its search never saw. The outer splits ran one "
-        f"after the other: {nested['n_fits']} fits in {fmt(nested['fit_time_s'], 3)} s.", "",
+        "that split's outer-test rows, which its search never saw. "
+        + (f"All outer splits' searches ran at once, their fits in one pool of "
+           f"{nested['n_workers']} workers"
+           if nested.get("engine") == "one pool" else "The outer splits ran one after the other")
+        + f": {nested['n_fits']} fits in {fmt(nested['fit_time_s'], 3)} s.", "",
         *rows, "",
         f"- **unbiased estimate of the whole search procedure: {metric} "
         f"{fmt(nested['mean'])} ± {fmt(nested['std'])}** (mean ± std over the {n} outer "

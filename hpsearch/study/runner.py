@@ -494,9 +494,11 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
 
 def _nested(plan, echo):
     """Nested cross-validation of the study's search (``evaluate``) on the training rows:
-    :func:`~hpsearch.model_selection.nested_cross_validate`, the outer splits one after
-    the other, each inner search with the study's ``n_jobs`` and its own study
-    ``<study_name>-outer<k>`` in the trial store (``--resume`` continues each)."""
+    :func:`~hpsearch.model_selection.nested_cross_validate`: with fork workers (Linux,
+    ``n_jobs > 1``, no ``backend``) every outer split's search at once through one pool of
+    the study's ``n_jobs`` workers, else the outer splits one after the other; each inner
+    search is its own study ``<study_name>-outer<k>`` in the trial store (``--resume``
+    continues each, fitting only what is missing)."""
     from hpsearch.model_selection.nested import nested_cross_validate
 
     if echo:
@@ -520,6 +522,8 @@ def _nested(plan, echo):
         "n_test": result.n_test.tolist(),
         "n_fits": int(sum(plan.nested_fits) + len(plan.nested_fits)),
         "fit_time_s": time.perf_counter() - t0,
+        "engine": result.engine,
+        "n_workers": result.n_workers,
     }
 
 

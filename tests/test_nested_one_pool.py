@@ -1,0 +1,271 @@
+"""nested_cross_validate through one engine: every outer split's inner search at once,
+their fits (and refits) in one fork pool, one progress bar, one storage, resumable."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.model_selection import KFold, StratifiedKFold
+
+import nested_worker as nw
+from hpsearch.mlp import MLPClassifier
+from hpsearch.model_selection import (
+    ASHASearchCV,
+    GridSearchCV,
+    HalvingSearchCV,
+    RandomSearchCV,
+    nested_cross_validate,
+)
+from hpsearch.model_selection import space as sp
+from hpsearch.model_selection._engine import _fork_available
+from hpsearch.model_selection.nested import _sequential
+from hpsearch.model_selection.store import recorded_fits
+
+pytestmark = [
+    pytest.mark.skipif(not _fork_available(), reason="the one pool needs fork workers"),
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+OUTER = StratifiedKFold(3, shuffle=True, random_state=0)  # what cv=3, random_state=0 is
+
+
+def _crc(search, X, y):
+    """Checksum of every weight of the refit model: equal checksums = equal bits."""
+    est = search.best_estimator_
+    arrays = [np.ascontiguousarray(a) for a in (*est.coefs_, *est.intercepts_)]
+    return float(zlib.crc32(b"".join(a.tobytes() for a in arrays)))
+
+
+def _mlp():
+    return MLPClassifier((8,), max_iter=9, batch_size=32, random_state=0)
+
+
+SEARCHES = {
+    "grid": lambda: GridSearchCV(_mlp(), {"alpha": [1e-4, 1e-1],
+                                          "learning_rate_init": [0.01, 0.1]}, cv=3),
+    "random": lambda: RandomSearchCV(
+        _mlp(), {"learning_rate_init": sp.Float(1e-3, 1e-1, log=True)}, n_iter=3, cv=3,
+        random_state=0),
+    "halving": lambda: HalvingSearchCV(
+        _mlp(), {"learning_rate_init": sp.Float(1e-3, 1e-1, log=True)}, n_candidates=9,
+        factor=3, cv=KFold(2, shuffle=True, random_state=0), random_state=0),
+    # ASHA's promotions depend on the worker count: the same 2 workers both ways
+    "asha": lambda: ASHASearchCV(
+        _mlp(), {"learning_rate_init": sp.Float(1e-3, 1e-1, log=True)}, n_trials=6,
+        min_resources=1, max_resources=9, cv=2, random_state=0),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SEARCHES))
+def test_one_pool_equals_the_outer_splits_one_after_the_other(kind):
+    X, y = make_classification(n_samples=150, n_features=6, n_informative=4, n_classes=3,
+                               random_state=0)
+    scoring = {"accuracy": "accuracy", "crc": _crc}  # crc: the refit's weights, bit for bit
+    one = nested_cross_validate(SEARCHES[kind](), X, y, cv=3, n_jobs=2, random_state=0,
+                                scoring=scoring, return_searches=True)
+    seq = _sequential(SEARCHES[kind](), X, y, cv=3, n_jobs=2 if kind == "asha" else 1,
+                      random_state=0, scoring=scoring, return_searches=True)
+    assert (one.engine, one.n_workers, seq.engine) == ("one pool", 2, "sequential")
+    if kind == "asha":  # streamed: jobs pulled lazily through the one pool
+        assert all(s.async_ for s in one.searches + seq.searches)
+    np.testing.assert_array_equal(one.test_accuracy, seq.test_accuracy)
+    np.testing.assert_array_equal(one.test_crc, seq.test_crc)
+    np.testing.assert_array_equal(one.inner_best_score, seq.inner_best_score)
+    assert one.best_params == seq.best_params
+    for a, b in zip(one.searches, seq.searches):  # every inner fit's score
+        for key in a.cv_results_:
+            if key.startswith("split") and "_test_" in key:
+                np.testing.assert_array_equal(a.cv_results_[key], b.cv_results_[key])
+        assert a.backend_ == "fork" and not hasattr(a, "_nested_slot")
+
+
+def _outer_of(rows, splits):
+    """The outer split a fit belongs to: the one whose test rows it never saw."""
+    found = [k for k, (_, test) in enumerate(splits) if not rows & set(test)]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_outer_splits_overlap_in_one_pool_with_one_bar(tmp_path, monkeypatch):
+    import tqdm.auto
+
+    bars = []
+
+    class Bar(tqdm.auto.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("NESTED_LOG", str(log))
+    monkeypatch.setenv("NESTED_SLEEP", "0.05")
+    X, y = nw.data()
+    storage = tmp_path / "nested.db"
+    result = nested_cross_validate(
+        nw.search(n_jobs=2, progress=True, storage=str(storage), study_name="n"), X, y,
+        cv=3, random_state=0, return_searches=True)
+    fits = nw.read_log(log)
+    splits = list(OUTER.split(X, y))
+    # 3 outer x (2 candidates x 3 inner splits) + 3 refits, in 2 worker processes
+    assert len(fits) == 3 * 2 * 3 + 3
+    assert len({pid for pid, *_ in fits}) == 2 and os.getpid() not in {p for p, *_ in fits}
+    refits = [rows for *_, rows in fits if any(rows == set(tr) for tr, _ in splits)]
+    assert len(refits) == 3
+    by_outer = {}
+    for _, start, end, rows in fits:
+        by_outer.setdefault(_outer_of(rows, splits), []).append((start, end))
+    # the fits of different outer splits overlap in time
+    assert min(s for s, _ in by_outer[1]) < max(e for _, e in by_outer[0])
+    assert min(s for s, _ in by_outer[2]) < max(e for _, e in by_outer[1])
+    # one bar (no inner search made its own), ending at the fits run
+    assert len(bars) == 1 and bars[0].total == bars[0].n == len(fits)
+    # one storage file, one study per outer split
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fits.log", "nested.db"]
+    names = {s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{storage}")}
+    assert names == {"n-outer0", "n-outer1", "n-outer2"}
+    assert [s.study_name for s in result.searches] == ["n-outer0", "n-outer1", "n-outer2"]
+    assert result.engine == "one pool"
+
+
+def test_without_storage_one_in_memory_storage_holds_every_study():
+    X, y = nw.data()
+    result = nested_cross_validate(nw.search(n_jobs=2, study_name="m"), X, y, cv=3,
+                                   return_searches=True)
+    storages = {id(s.study_._storage) for s in result.searches}
+    assert len(storages) == 1
+    assert [s.study_name for s in result.searches] == ["m-outer0", "m-outer1", "m-outer2"]
+
+
+class _FailsOnOneOuterSplit(nw.LoggedLR):
+    """Fails every fit whose rows miss row 0 (all the fits of one outer split)."""
+
+    def fit(self, X, y):
+        if 0 not in np.asarray(X)[:, 0]:
+            raise ValueError("no row 0")
+        return super().fit(X, y)
+
+
+def test_an_error_in_one_inner_search_stops_the_others_and_is_raised():
+    X, y = nw.data()
+    search = GridSearchCV(_FailsOnOneOuterSplit(), {"C": [0.01, 1.0]}, cv=3, n_jobs=2)
+    start = time.perf_counter()
+    with pytest.warns(Warning), pytest.raises(ValueError, match="fits failed"):
+        nested_cross_validate(search, X, y, cv=3, random_state=0)
+    assert time.perf_counter() - start < 30
+
+
+class _KillsItsWorkerOnce(nw.LoggedLR):
+    """The first fit of the run kills its worker process (as a segfault would)."""
+
+    def fit(self, X, y):
+        marker = os.environ["NESTED_DIE_ONCE"]
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().fit(X, y)
+
+
+def test_a_dead_worker_is_replaced_and_its_fit_runs_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("NESTED_DIE_ONCE", str(tmp_path / "died"))
+    X, y = nw.data()
+    search = GridSearchCV(_KillsItsWorkerOnce(), {"C": [0.01, 1.0]}, cv=3, n_jobs=2)
+    result = nested_cross_validate(search, X, y, cv=3, random_state=0, return_searches=True)
+    assert (tmp_path / "died").exists() and result.engine == "one pool"
+    assert not any(np.any(s.cv_results_["error"] != None) for s in result.searches)  # noqa: E711
+    reference = _sequential(nw.search(n_jobs=1), X, y, cv=3, random_state=0)
+    np.testing.assert_array_equal(result.test_score, reference.test_score)
+
+
+def test_error_score_raise_raises_the_fit_error_and_stops_everything():
+    X, y = nw.data()
+    search = GridSearchCV(_FailsOnOneOuterSplit(), {"C": [0.01, 1.0]}, cv=3, n_jobs=2,
+                          error_score="raise")
+    with pytest.raises(ValueError, match="no row 0"):
+        nested_cross_validate(search, X, y, cv=3, random_state=0)
+
+
+_SEEN = []
+
+
+class _SeesConfig(nw.LoggedLR):
+    def score(self, X, y):  # the outer score: in a search thread of this process
+        import sklearn
+
+        _SEEN.append(sklearn.get_config()["assume_finite"])
+        return super().score(X, y)
+
+
+def test_the_callers_sklearn_config_reaches_the_inner_searches():
+    import sklearn
+
+    X, y = nw.data()
+    _SEEN.clear()
+    with sklearn.config_context(assume_finite=True):
+        result = nested_cross_validate(
+            GridSearchCV(_SeesConfig(), {"C": [1.0]}, cv=2, n_jobs=2), X, y, cv=2)
+    assert result.engine == "one pool" and _SEEN == [True, True]
+
+
+def _env(log, sleep):
+    path = os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")])
+    return dict(os.environ, PYTHONPATH=path, NESTED_LOG=str(log), NESTED_SLEEP=str(sleep))
+
+
+def _recorded(storage):
+    total = 0
+    for k in range(3):
+        try:
+            study = optuna.load_study(study_name=f"n-outer{k}", storage=f"sqlite:///{storage}")
+        except KeyError:  # that split's search had not started
+            continue
+        total += recorded_fits(study)
+    return total
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_run_resumes_fitting_only_what_is_missing(tmp_path, monkeypatch, signum):
+    log, storage = tmp_path / "fits.log", tmp_path / "nested.db"
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "nested_worker.py"), str(storage), "0", "2"],
+        env=_env(log, 0.15), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(nw.read_log(log)) < 6 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    studies = [s for s in optuna.get_all_study_summaries(f"sqlite:///{storage}")]
+    if signum == signal.SIGTERM:  # stopped like Ctrl-C: stores closed as interrupted
+        assert "SearchTerminated" in err and proc.returncode != 0
+        for summary in studies:
+            study = optuna.load_study(study_name=summary.study_name,
+                                      storage=f"sqlite:///{storage}")
+            assert all(t.state.name != "RUNNING" for t in study.trials)
+    kept = _recorded(storage)
+    assert 0 < kept < 18  # (18 inner fits in all)
+    before = len(nw.read_log(log))
+    monkeypatch.setenv("NESTED_LOG", str(log))
+    monkeypatch.setenv("NESTED_SLEEP", "0")
+    X, y = nw.data()
+    result = nested_cross_validate(
+        nw.search(storage=str(storage), study_name="n", resume=True, n_jobs=2), X, y,
+        cv=3, random_state=0)
+    rerun = nw.read_log(log)[before:]
+    trains = [set(tr) for tr, _ in OUTER.split(X, y)]
+    n_refits = sum(rows in trains for *_, rows in rerun)
+    assert n_refits == 3  # refits are not stored: redone
+    assert len(rerun) - n_refits == 18 - kept  # only the missing inner fits
+    reference = _sequential(nw.search(n_jobs=1), X, y, cv=3, random_state=0)
+    assert result.engine == "one pool"
+    np.testing.assert_array_equal(result.test_score, reference.test_score)
