@@ -44,24 +44,53 @@ def _search(kind, n_jobs):
                         cv=3, n_jobs=n_jobs)
 
 
+def _measure(kind, n_jobs, repeats, X, y):
+    """Wall times of each way (interleaved repeats) and the outer scores, checked equal."""
+    ways = {"sequential": _sequential, "one pool": nested_cross_validate}
+    times = {name: [] for name in ways}
+    scores = {}
+    for _ in range(repeats):
+        for name, way in ways.items():
+            start = time.perf_counter()
+            result = way(_search(kind, n_jobs), X, y, cv=5, random_state=0)
+            times[name].append(time.perf_counter() - start)
+            scores[name] = result.test_score
+    assert np.array_equal(scores["sequential"], scores["one pool"]), scores
+    return times, scores
+
+
+def _data(quick=False):
+    X, y = load_digits(return_X_y=True)
+    n = 300 if quick else 600
+    return X[:n] / 16.0, y[:n]
+
+
+def run(quick=False, repeats=3):
+    """Rows for ``benchmarks/run.py --only nested``: one pool / sequential wall time."""
+    from _harness import Row
+
+    X, y = _data(quick)
+    rows = []
+    for kind in ("grid", "halving"):
+        times, _ = _measure(kind, 2, max(1, repeats), X, y)
+        seq, one = (statistics.median(times[n]) for n in ("sequential", "one pool"))
+        rows.append(Row(
+            benchmark="nested", name=f"{kind}, 5 outer x 3 inner, n_jobs=2",
+            hpsearch=one, anchor=seq, unit="s", target="< 1",
+            note="one pool (all outer splits at once) vs the outer splits one after the "
+                 "other; outer scores asserted equal",
+        ))
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--search", choices=["grid", "halving"], default="grid")
     args = parser.parse_args(argv)
-    X, y = load_digits(return_X_y=True)
-    X, y = X[:600] / 16.0, y[:600]
-    ways = {"sequential": _sequential, "one pool": nested_cross_validate}
-    times = {name: [] for name in ways}
-    scores = {}
-    for _ in range(args.repeats):
-        for name, run in ways.items():
-            start = time.perf_counter()
-            result = run(_search(args.search, args.n_jobs), X, y, cv=5, random_state=0)
-            times[name].append(time.perf_counter() - start)
-            scores[name] = result.test_score
-    assert np.array_equal(scores["sequential"], scores["one pool"]), scores
+    times, scores = _measure(args.search, args.n_jobs, args.repeats, *_data())
+    ways = times
     seq, one = (statistics.median(times[n]) for n in ways)
     print(f"{args.search}, 5 outer x 3 inner, n_jobs={args.n_jobs}, "
           f"median of {args.repeats}:")

@@ -41,6 +41,7 @@ BENCHMARKS = {
     "scaling": "bench_scaling",  # target 8
     "calibration": "bench_calibration",  # issue 14: corrected vs naive test
     "racing": "bench_racing",  # issue 14: racing across folds, fits saved vs same choice
+    "nested": "bench_nested",  # issue 14: nested CV in one pool vs outer splits in turn
     "schedulers": "sim_schedulers",  # issue 13: simulated 2..256 workers
     "recipe": "bench_recipe",  # issue 12: RecipeSearchCV vs joint TPE
     "time_to_quality": "bench_time_to_quality",  # issue 13: anytime curves vs the anchors
