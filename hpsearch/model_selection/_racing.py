@@ -174,9 +174,20 @@ def race(evaluator, new_rows, todo, run, trials=None):
                 [r for r in rows if r.get("trial_id") is None], run
             )
     store.racing = True
+    n_tasks = sum(r["pending"] for r in todo)
+    counted = set()  # raced rows whose unfitted splits left the progress bar's total
+
+    def uncount():
+        raced = [r for r in new_rows if r.get("raced") and id(r) not in counted]
+        counted.update(id(r) for r in raced)
+        n = sum(r["pending"] for r in raced)
+        if n:
+            evaluator._plan_progress(-n, n)
+
     for row in new_rows:  # raced in an earlier run (resume) or by another process
         if row["pending"] and store.raced(row["key"]):
             row["raced"] = True
+    uncount()
 
     def fit(wave, allowed):
         for row in wave:
@@ -186,14 +197,24 @@ def race(evaluator, new_rows, todo, run, trials=None):
         for row in new_rows:  # raced meanwhile by another process on the study
             if row["pending"] and store.raced(row["key"]):
                 row["raced"] = True
+        uncount()
 
-    _waves([r for r in new_rows if not r.get("raced")], n_splits, min_splits, fit,
-           lambda alive: _decide(evaluator, alive, min_splits, alpha, ratio),
+    def decide(alive):
+        survivors = _decide(evaluator, alive, min_splits, alpha, ratio)
+        uncount()
+        return survivors
+
+    _waves([r for r in new_rows if not r.get("raced")], n_splits, min_splits, fit, decide,
            stop=lambda: evaluator.engine.expired)
     for row in new_rows:
         row.pop("allowed", None)
         if row.get("raced") and row.get("trial_id") is not None:
             store.record_raced(row, row["trial_id"], close=trials is None)
+    if search.verbose > 0 and n_tasks:
+        n_fitted = n_tasks - sum(r["pending"] for r in todo)
+        n_raced = sum(bool(r.get("raced")) for r in todo)
+        print(f"Racing stopped {n_raced} of {len(todo)} candidates early, totalling "
+              f"{n_fitted} fits ({n_tasks - n_fitted} not fitted)")
 
 
 def replay(split_scores, min_splits, alpha, test_train_ratio):
