@@ -239,9 +239,10 @@ def test_replay_takes_the_real_searchs_decisions(cancer):
 
     X, y = cancer
     full = _grid(False).fit(X, y).cv_results_
-    raced = _grid(True).fit(X, y).cv_results_
+    search = _grid(True).fit(X, y)
+    raced = search.cv_results_
     matrix = np.column_stack([full[f"split{k}_test_score"] for k in range(10)])
-    again, n_fits = replay(matrix, 3, 0.05, 1 / 9)
+    again, n_fits = replay(matrix, search.racing_min_splits, search.racing_alpha, 1 / 9)
     np.testing.assert_array_equal(again, raced["raced"])
     np.testing.assert_array_equal(
         n_fits, [sum(np.isfinite(raced[f"split{k}_test_score"][i]) for k in range(10))
