@@ -42,6 +42,16 @@ trial store a raced candidate is a PRUNED trial with the user attribute
 them nor runs its raced-away splits (a search without racing resuming the study fits
 just those). ``evaluate`` returns NaN ``scores`` for raced candidates (their
 ``split_scores`` hold the finished splits); OptunaSearchCV tells their trials PRUNED.
+
+With ``verbose > 0`` sklearn's opening line says ``totalling at most M fits (racing stops
+significantly worse candidates early)`` and a closing line gives the fits actually run;
+the progress bar's total drops by a candidate's unfitted splits when it is raced, so it
+ends at the fits run.
+
+Since fits are seeded per (candidate, split), a racing search's decisions are a function
+of the full evaluation's split scores: :func:`replay` runs the same waves and barrier
+decisions on such a matrix without fitting (``benchmarks/bench_racing.py`` measures every
+setting that way).
 """
 
 import warnings
