@@ -4,7 +4,7 @@ For each dataset and seed, a stratified 25 % test set is held out and a 10-fold
 (shuffled, seeded) search of small hpsearch ``MLPClassifier`` configurations (15 epochs)
 runs on the rest. Even seeds run a 12-point grid (``GridSearchCV``), odd seeds 12 random
 candidates (``RandomSearchCV``). Datasets: sklearn's digits, breast_cancer, wine and iris
-and a generated 3-class ``make_classification`` problem (1000 rows): from 18 to 180 test
+and a generated 3-class ``make_classification`` problem (1000 rows): from 11 to 135 test
 rows per fold, from near-ties everywhere to clearly hopeless configurations.
 
 Each run fits the search twice on one in-memory Optuna storage: with ``racing=True`` at
