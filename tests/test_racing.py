@@ -191,3 +191,59 @@ def test_optuna_racing_resume_fits_nothing(cancer, tmp_path, monkeypatch):
     again = search(resume=True).fit(X, y)
     assert not fits and len(again.study_.trials) == len(first.study_.trials)
     np.testing.assert_array_equal(again.cv_results_["state"], first.cv_results_["state"])
+
+
+def _fitted(results, n_splits=10):
+    return sum(int(np.isfinite(results[f"split{k}_test_score"]).sum())
+               for k in range(n_splits))
+
+
+def test_racing_verbose_says_at_most_and_the_real_count(cancer, capsys):
+    X, y = cancer
+    search = _grid(True, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert ("Fitting 10 folds for each of 8 candidates, totalling at most 80 fits "
+            "(racing stops significantly worse candidates early)") in out
+    n, n_raced = _fitted(search.cv_results_), int(search.cv_results_["raced"].sum())
+    assert (f"Racing stopped {n_raced} of 8 candidates early, totalling {n} fits "
+            f"({80 - n} not fitted)") in out
+
+
+def test_racing_progress_bar_total_shrinks_to_the_fits_run(cancer, monkeypatch):
+    import tqdm.auto
+
+    bars = []
+
+    class RecordingBar(tqdm.auto.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.totals = []  # the total at each fit done
+            bars.append(self)
+
+        def update(self, n=1):
+            self.totals.append(self.total)
+            return super().update(n)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    X, y = cancer
+    search = _grid(True, progress=True).fit(X, y)
+    (bar,) = bars
+    n = _fitted(search.cv_results_)
+    assert n < 80 and bar.n == n
+    assert bar.totals[0] == 80 and bar.totals[-1] == n  # shrunk as candidates were raced
+    assert all(a >= b for a, b in zip(bar.totals, bar.totals[1:]))
+
+
+def test_replay_takes_the_real_searchs_decisions(cancer):
+    from hpsearch.model_selection._racing import replay
+
+    X, y = cancer
+    full = _grid(False).fit(X, y).cv_results_
+    search = _grid(True).fit(X, y)
+    raced = search.cv_results_
+    matrix = np.column_stack([full[f"split{k}_test_score"] for k in range(10)])
+    again, n_fits = replay(matrix, search.racing_min_splits, search.racing_alpha, 1 / 9)
+    np.testing.assert_array_equal(again, raced["raced"])
+    np.testing.assert_array_equal(
+        n_fits, [sum(np.isfinite(raced[f"split{k}_test_score"][i]) for k in range(10))
+                 for i in range(8)])

@@ -407,15 +407,17 @@ class _Evaluator:
             elif budget is not None:
                 store.adopt(row, float(self._refit_scores(row).mean()), type(search).__name__)
         n_tasks = sum(r["pending"] for r in todo)
+        racing = racing_enabled(search) and not keep
         if search.verbose > 0 and n_tasks:
             print(
                 f"Fitting {n_splits} folds for each of {len(todo)} "
-                f"candidates, totalling {n_tasks} fits"
+                f"candidates, totalling {'at most ' if racing else ''}{n_tasks} fits"
+                + (" (racing stops significantly worse candidates early)" if racing else "")
             )
         self._plan_progress(n_tasks, n_found)
         run = dict(keep=keep, continue_training=continue_training, trials=trials,
                    fresh=fresh, round_ctx=round_ctx, n_candidates=n)
-        if racing_enabled(search) and not keep:  # waves of splits (see _racing)
+        if racing:  # waves of splits (see _racing)
             race(self, new_rows, todo, run, trials)
         elif trials is not None:
             for row in todo:

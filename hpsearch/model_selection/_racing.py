@@ -42,6 +42,16 @@ trial store a raced candidate is a PRUNED trial with the user attribute
 them nor runs its raced-away splits (a search without racing resuming the study fits
 just those). ``evaluate`` returns NaN ``scores`` for raced candidates (their
 ``split_scores`` hold the finished splits); OptunaSearchCV tells their trials PRUNED.
+
+With ``verbose > 0`` sklearn's opening line says ``totalling at most M fits (racing stops
+significantly worse candidates early)`` and a closing line gives the fits actually run;
+the progress bar's total drops by a candidate's unfitted splits when it is raced, so it
+ends at the fits run.
+
+Since fits are seeded per (candidate, split), a racing search's decisions are a function
+of the full evaluation's split scores: :func:`replay` runs the same waves and barrier
+decisions on such a matrix without fitting (``benchmarks/bench_racing.py`` measures every
+setting that way).
 """
 
 import warnings
@@ -52,7 +62,7 @@ from sklearn.utils._param_validation import Interval
 
 from .stats import corrected_ttest
 
-__all__ = ["RACING_CONSTRAINTS", "racing_enabled", "race", "mark_raced_results",
+__all__ = ["RACING_CONSTRAINTS", "racing_enabled", "race", "replay", "mark_raced_results",
            "warn_non_finite"]
 
 #: ``_parameter_constraints`` of the racing parameters (grid, random, Optuna searches)
@@ -106,12 +116,10 @@ def _incumbent(pool, scores):
     return best
 
 
-def _decide(evaluator, alive, min_splits, alpha, ratio):
+def _decide_rows(pool, alive, scores, min_splits, alpha, ratio):
     """Mark ``raced`` the unfinished rows of ``alive`` significantly worse than the
-    incumbent; returns the survivors."""
-    scores = evaluator._refit_scores
-    earlier = [r for r in evaluator.rows if r.get("resources") is None and _complete(r)]
-    pool = earlier + alive
+    incumbent of ``pool`` (steps 2 and 3 of the module docstring); returns the survivors.
+    ``scores(row)`` is a row's refit-metric score per split."""
     incumbent = _incumbent(pool, scores)
     if incumbent is None:
         return alive
@@ -126,6 +134,30 @@ def _decide(evaluator, alive, min_splits, alpha, ratio):
                 continue
         survivors.append(row)
     return survivors
+
+
+def _decide(evaluator, alive, min_splits, alpha, ratio):
+    """:func:`_decide_rows` with the evaluator's complete rows of earlier calls in the
+    incumbent's pool."""
+    earlier = [r for r in evaluator.rows if r.get("resources") is None and _complete(r)]
+    return _decide_rows(earlier + alive, alive, evaluator._refit_scores, min_splits,
+                        alpha, ratio)
+
+
+def _waves(alive, n_splits, min_splits, fit, decide, stop=lambda: False):
+    """The schedule of steps 1 and 4: ``fit(wave, allowed)`` fits the splits in
+    ``allowed`` (the first ``m``, then one more per wave) of the unfinished rows ``wave``
+    (possibly none) and may mark rows ``raced``; ``decide(alive)`` returns the survivors
+    of a barrier. Stops after the wave of the last split or when ``stop()``."""
+    n_allowed = min_splits
+    while True:
+        allowed = set(range(n_allowed))
+        fit([r for r in alive if r["pending"] and allowed - r["done"]], allowed)
+        alive = [r for r in alive if not r.get("raced")]
+        if n_allowed >= n_splits or stop():
+            return
+        alive = decide(alive)
+        n_allowed += 1
 
 
 def race(evaluator, new_rows, todo, run, trials=None):
@@ -152,30 +184,97 @@ def race(evaluator, new_rows, todo, run, trials=None):
                 [r for r in rows if r.get("trial_id") is None], run
             )
     store.racing = True
+    n_tasks = sum(r["pending"] for r in todo)
+    counted = set()  # raced rows whose unfitted splits left the progress bar's total
+
+    def uncount():
+        raced = [r for r in new_rows if r.get("raced") and id(r) not in counted]
+        counted.update(id(r) for r in raced)
+        n = sum(r["pending"] for r in raced)
+        if n:
+            evaluator._plan_progress(-n, n)
+
     for row in new_rows:  # raced in an earlier run (resume) or by another process
         if row["pending"] and store.raced(row["key"]):
             row["raced"] = True
-    alive = [r for r in new_rows if not r.get("raced")]
-    n_allowed = min_splits
-    while True:
-        allowed = set(range(n_allowed))
-        wave = [r for r in alive if r["pending"] and allowed - r["done"]]
+    uncount()
+
+    def fit(wave, allowed):
         for row in wave:
             row["allowed"] = allowed
         if wave:
             dispatch(wave)
-        for row in alive:
+        for row in new_rows:  # raced meanwhile by another process on the study
             if row["pending"] and store.raced(row["key"]):
                 row["raced"] = True
-        alive = [r for r in alive if not r.get("raced")]
-        if n_allowed >= n_splits or evaluator.engine.expired:
-            break
-        alive = _decide(evaluator, alive, min_splits, alpha, ratio)
-        n_allowed += 1
+        uncount()
+
+    def decide(alive):
+        survivors = _decide(evaluator, alive, min_splits, alpha, ratio)
+        uncount()
+        return survivors
+
+    _waves([r for r in new_rows if not r.get("raced")], n_splits, min_splits, fit, decide,
+           stop=lambda: evaluator.engine.expired)
     for row in new_rows:
         row.pop("allowed", None)
         if row.get("raced") and row.get("trial_id") is not None:
             store.record_raced(row, row["trial_id"], close=trials is None)
+    if search.verbose > 0 and n_tasks:
+        n_fitted = n_tasks - sum(r["pending"] for r in todo)
+        n_raced = sum(bool(r.get("raced")) for r in todo)
+        print(f"Racing stopped {n_raced} of {len(todo)} candidates early, totalling "
+              f"{n_fitted} fits ({n_tasks - n_fitted} not fitted)")
+
+
+def replay(split_scores, min_splits, alpha, test_train_ratio):
+    """Racing's decisions on a complete evaluation's split scores, without fitting.
+
+    Runs the same waves and barrier decisions as :func:`race` (:func:`_waves`,
+    :func:`_decide_rows`) on a ``(n_candidates, K)`` matrix of refit-metric split scores
+    (NaN: a failed split), revealing the splits of a wave from the matrix instead of
+    fitting them. With deterministic fits (hpsearch seeds each fit from the candidate and
+    the split only) a racing search of one ``evaluate`` call takes exactly these
+    decisions, so one full search measures racing at any setting.
+
+    Parameters
+    ----------
+    split_scores : array-like of shape (n_candidates, K)
+    min_splits, alpha : int, float
+        ``racing_min_splits`` and ``racing_alpha``.
+    test_train_ratio : float
+        :math:`n_\\text{test}/n_\\text{train}` of one split, as :func:`race` uses.
+
+    Returns
+    -------
+    raced : ndarray of bool, shape (n_candidates,)
+    n_fits : ndarray of int, shape (n_candidates,)
+        Splits each candidate is fitted on (failed ones included).
+    """
+    matrix = np.asarray(split_scores, dtype=np.float64)
+    n_splits = matrix.shape[1]
+    rows = [{"test_scores": [None] * n_splits, "error": [None] * n_splits,
+             "pending": n_splits, "done": set(), "i": i} for i in range(len(matrix))]
+
+    def fit(wave, allowed):
+        for row in wave:
+            for s in allowed - row["done"]:
+                score = matrix[row["i"], s]
+                failed = np.isnan(score)
+                row["test_scores"][s] = None if failed else score
+                row["error"][s] = "failed" if failed else None
+                row["done"].add(s)
+                row["pending"] -= 1
+
+    def scores(row):
+        return np.array([np.nan if s is None else s for s in row["test_scores"]])
+
+    min_splits = min(int(min_splits), n_splits)
+    _waves(rows, n_splits, min_splits, fit,
+           lambda alive: _decide_rows(alive, alive, scores, min_splits, float(alpha),
+                                      float(test_train_ratio)))
+    raced = np.array([bool(r.get("raced")) for r in rows])
+    return raced, np.array([len(r["done"]) for r in rows])
 
 
 def warn_non_finite(results):
