@@ -1,0 +1,152 @@
+"""Several processes on one storage run one ASHA together; a SIGKILLed ASHA resumes.
+
+Each test starts real processes (``python -c``) on a SQLite file in ``tmp_path``. Fits are
+counted by :class:`LoggingMLP`, which appends one line per fit (process id, parameters,
+epochs, training rows) to a log; the store's ``recorded_fits`` counts the distinct
+(candidate, rung, split) fits it holds, so "fits run == fits recorded" means no fit ran
+twice.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.datasets import load_digits
+
+from hpsearch import ASHASearchCV, MLPClassifier
+from hpsearch.model_selection.space import Float
+from hpsearch.model_selection.store import recorded_fits
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+SPACE = {
+    "learning_rate_init": Float(1e-3, 1e-1, log=True),
+    "alpha": Float(1e-6, 1e-2, log=True),
+}
+N_ROWS = 240
+
+
+class LoggingMLP(MLPClassifier):
+    """hpsearch's MLP that logs every fit to ``HPSEARCH_FIT_LOG`` and sleeps
+    ``HPSEARCH_FIT_SLEEP`` seconds (so that processes overlap)."""
+
+    def fit(self, X, y, sample_index=None):
+        log = os.environ.get("HPSEARCH_FIT_LOG")
+        if log:
+            n = len(X) if sample_index is None else len(sample_index)
+            with open(log, "a") as f:
+                f.write(json.dumps([os.getpid(), self.learning_rate_init, self.alpha,
+                                    int(self.max_iter), n]) + "\n")
+        time.sleep(float(os.environ.get("HPSEARCH_FIT_SLEEP", "0")))
+        return super().fit(X, y, sample_index=sample_index)
+
+
+def data():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0)[:N_ROWS], y[:N_ROWS]
+
+
+def make_search(storage, study_name="asha", n_trials=9, **kw):
+    kw = {"min_resources": 1, "max_resources": 9, "factor": 3, "cv": 2, "random_state": 0,
+          "n_jobs": 1, "resume": True, **kw}
+    mlp = LoggingMLP((8,), max_iter=9, batch_size=32, random_state=0)
+    return ASHASearchCV(mlp, SPACE, n_trials=n_trials, storage=storage,
+                        study_name=study_name, **kw)
+
+
+def worker(storage, out, ready=None, n_trials=9, n_jobs=1):
+    """Entry point of a process: wait for its siblings (``ready`` files), run the search,
+    write what it found as JSON to ``out``."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    X, y = data()
+    search = make_search(storage, n_trials=n_trials, n_jobs=n_jobs)
+    if ready:
+        Path(ready[0]).touch()
+        deadline = time.time() + 60
+        while not all(Path(p).exists() for p in ready) and time.time() < deadline:
+            time.sleep(0.02)
+    search.fit(X, y)
+    res = search.cv_results_
+    Path(out).write_text(json.dumps({
+        "pid": os.getpid(),
+        "best_params": search.best_params_,
+        "best_score": search.best_score_,
+        "candidate": [int(c) for c in res["candidate"]],
+        "iter": [int(k) for k in res["iter"]],
+        "score": [float(s) for s in res["mean_test_score"]],
+        "n_candidates": search.n_candidates_,
+    }))
+
+
+def _env(tmp_path, log, sleep):
+    path = os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")])
+    return dict(os.environ, PYTHONPATH=path, HPSEARCH_FIT_LOG=str(log),
+                HPSEARCH_FIT_SLEEP=str(sleep), OMP_NUM_THREADS="1")
+
+
+def _start(tmp_path, name, env, storage, **kw):
+    out = tmp_path / f"{name}.json"
+    args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+    code = (f"from test_asha_shared import worker; "
+            f"worker({str(storage)!r}, {str(out)!r}{', ' + args if args else ''})")
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp_path)), out
+
+
+def _cv_fits(log):
+    """The logged cross-validation fits (the final refit on all rows left out)."""
+    if not log.exists():
+        return []
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    return [line for line in lines if line[4] < N_ROWS]
+
+
+def _study(storage, name="asha"):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{storage}")
+
+
+def _candidates(study):
+    """Distinct candidates of the study (trials not closed as a lost claim)."""
+    return {t.user_attrs["hpsearch_key"] for t in study.trials
+            if "hpsearch_key" in t.user_attrs and "hpsearch_duplicate" not in t.user_attrs}
+
+
+def test_two_processes_share_one_asha(tmp_path):
+    storage, log = tmp_path / "shared.db", tmp_path / "fits.log"
+    env = _env(tmp_path, log, 0.05)
+    ready = [str(tmp_path / "a.ready"), str(tmp_path / "b.ready")]
+    a, out_a = _start(tmp_path, "a", env, storage, ready=ready)
+    b, out_b = _start(tmp_path, "b", env, storage, ready=ready[::-1])
+    assert a.wait(timeout=120) == 0
+    assert b.wait(timeout=120) == 0
+    ra, rb = json.loads(out_a.read_text()), json.loads(out_b.read_text())
+    fits = _cv_fits(log)
+    study = _study(storage)
+    per_process = {pid: sum(1 for f in fits if f[0] == pid) for pid in (ra["pid"], rb["pid"])}
+    # every (candidate, rung, split) fitted once, by one of the two
+    assert len(fits) == recorded_fits(study), per_process
+    assert all(n > 0 for n in per_process.values()), per_process
+    assert len(_candidates(study)) == 9
+    assert ra["n_candidates"] == rb["n_candidates"] == 9
+    # both end with the whole shared ASHA, hence the same results and best
+    assert ra["candidate"] == rb["candidate"] and ra["iter"] == rb["iter"]
+    np.testing.assert_array_equal(ra["score"], rb["score"])
+    assert ra["best_params"] == rb["best_params"]
+    assert ra["best_score"] == rb["best_score"]
+    assert max(ra["iter"]) == 2  # someone reached the top rung
+    print(f"2 processes, {len(_candidates(study))} candidates, {len(ra['iter'])} jobs, "
+          f"{len(fits)} fits run = {recorded_fits(study)} recorded, split "
+          f"{'/'.join(str(n) for n in per_process.values())}")
