@@ -150,3 +150,69 @@ def test_two_processes_share_one_asha(tmp_path):
     print(f"2 processes, {len(_candidates(study))} candidates, {len(ra['iter'])} jobs, "
           f"{len(fits)} fits run = {recorded_fits(study)} recorded, split "
           f"{'/'.join(str(n) for n in per_process.values())}")
+
+
+def _wait_for_fits(log, n, pid=None, proc=None, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        fits = [f for f in _cv_fits(log) if pid is None or f[0] == pid]
+        if len(fits) >= n or (proc is not None and proc.poll() is not None):
+            return
+        time.sleep(0.01)
+
+
+def test_sigkill_then_resume_reruns_only_missing_fits(tmp_path, monkeypatch):
+    storage, log = tmp_path / "cut.db", tmp_path / "fits.log"
+    proc, _ = _start(tmp_path, "cut", _env(tmp_path, log, 0.1), storage)
+    _wait_for_fits(log, 8, proc=proc)  # the 8th fit started: job 4 of 13, split 2 of 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_after = len(_cv_fits(log))
+    assert 8 <= killed_after < 26
+    recorded = recorded_fits(_study(storage))
+    assert killed_after - 1 <= recorded <= killed_after  # only the fit in flight is lost
+
+    X, y = data()
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    monkeypatch.setenv("HPSEARCH_FIT_SLEEP", "0")
+    resumed = make_search(str(storage), refit=False).fit(X, y)
+    rerun = len(_cv_fits(log)) - killed_after
+    monkeypatch.delenv("HPSEARCH_FIT_LOG")
+    full = make_search(None, study_name=None, resume=False, refit=False).fit(X, y)
+    n_fits = 2 * len(full.cv_results_["params"])
+    assert rerun == n_fits - recorded
+    print(f"killed after {killed_after} fits ({recorded} recorded); resume ran {rerun} "
+          f"of {n_fits}")
+    assert resumed.cv_results_["params"] == full.cv_results_["params"]
+    for key in ("candidate", "iter", "state", "mean_test_score", "split0_test_score"):
+        np.testing.assert_array_equal(resumed.cv_results_[key], full.cv_results_[key])
+
+
+def test_a_killed_process_jobs_are_taken_over(tmp_path):
+    storage, log = tmp_path / "shared.db", tmp_path / "fits.log"
+    env = _env(tmp_path, log, 0.2)
+    ready = [str(tmp_path / "a.ready"), str(tmp_path / "b.ready")]
+    a, _ = _start(tmp_path, "a", env, storage, ready=ready)
+    b, out_b = _start(tmp_path, "b", env, storage, ready=ready[::-1])
+    _wait_for_fits(log, 3, pid=a.pid, proc=a)  # a's 3rd fit started
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait()
+    assert b.wait(timeout=120) == 0
+    rb = json.loads(out_b.read_text())
+    study = _study(storage)
+    fits = _cv_fits(log)
+    per_process = {pid: sum(1 for f in fits if f[0] == pid) for pid in (a.pid, rb["pid"])}
+    # the fit a was running when killed is run again by b; no other fit ran twice
+    assert len(fits) - recorded_fits(study) in (0, 1), per_process
+    assert len(_candidates(study)) == rb["n_candidates"] == 9
+    # a's claimed trials were closed as interrupted and their jobs finished by b
+    interrupted = [t for t in study.trials if "hpsearch_interrupted" in t.user_attrs]
+    assert interrupted
+    assert all(str(a.pid) == t.user_attrs["hpsearch_owner"].split("/")[2]
+               for t in interrupted)
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    assert max(rb["iter"]) == 2 and np.isfinite(rb["score"]).all()
+    assert sorted(set(zip(rb["candidate"], rb["iter"]))) == sorted(
+        zip(rb["candidate"], rb["iter"]))  # each (candidate, rung) once
+    print(f"a killed after {per_process[a.pid]} fits; b ran {per_process[rb['pid']]}; "
+          f"{len(interrupted)} of a's trials taken over")
