@@ -53,6 +53,13 @@ trial of another live process is waited for; one whose owner is dead (its proces
 gone, on this machine, or it has written no heartbeat, the study system attribute
 ``hpsearch_alive:<owner>``, for :data:`GRACE_PERIOD` seconds) is closed FAIL
 (``hpsearch_interrupted``) and its candidate claimed again, keeping its finished fits.
+
+Halving and Hyperband run in one process per study. ASHA's processes share one search
+(:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
+owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
+(candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
+claimed with :meth:`TrialStore.claim_candidate` (the same rule: a RUNNING trial each,
+the lower id wins, a loser is closed FAIL ``hpsearch_duplicate``).
 """
 
 import json
@@ -684,8 +691,10 @@ class TrialStore:
     def claim_budgeted(self, row, owner_name):
         """Trial id of a budgeted candidate (halving, Hyperband) for this process: its
         RUNNING trial of this run, or the one a dead process left (adopted, its rungs kept),
-        or a new one. Another live process on it is an error: budgeted searches do not
-        share a study."""
+        or a new one. Another live process on it is an error: halving and Hyperband do
+        not share a study (ASHA claims its candidates with :meth:`claim_candidate` first).
+        The trial's ``hpsearch_job`` user attribute is set to the row's key (the job in
+        flight, which other ASHA processes mark pending)."""
         import optuna
 
         key = row["candidate_key"]
@@ -700,9 +709,9 @@ class TrialStore:
                 raise RuntimeError(
                     f"{owner_name} cannot share study {self.study.study_name!r} with "
                     f"another running search: process {owner.split('/')[2]} on host "
-                    f"{owner.split('/')[0]!r} is fitting the same candidates. Halving, "
-                    "Hyperband and ASHA searches run in one process per study; wait for it "
-                    "to end (or stop it), then resume."
+                    f"{owner.split('/')[0]!r} is fitting the same candidates. Halving and "
+                    "Hyperband searches run in one process per study (ASHA searches share "
+                    "one); wait for it to end (or stop it), then resume."
                 )
         self._start_heartbeat()
         if running:

@@ -46,12 +46,54 @@ Store and resume
 ----------------
 Every (candidate, rung) row is a budgeted row of the trial store: one Optuna trial per
 candidate with its rung scores as intermediate values, closed PRUNED when the candidate
-stopped below the top rung and COMPLETE at the top. ``resume=True`` with the same
-``random_state`` and worker count replays the same decisions and finds every finished
-row (and finished split) in the store, so only missing fits run; a promotion whose lower
-rung came from the store refits from scratch at the higher budget (the same result for
-hpsearch's MLP). Several processes sharing one ASHA on one storage
-(:meth:`~._asha_schedule.ASHASchedule.from_results`) are not wired yet.
+stopped below the top rung and COMPLETE at the top; its ``hpsearch_job`` user attribute
+names the row being fitted. ``resume=True`` with the same ``random_state`` and worker
+count replays the same decisions and finds every finished row (and finished split) in
+the store, so only missing fits run (also after a SIGKILL: the dead process's RUNNING
+trials are adopted); a promotion whose lower rung came from the store refits from
+scratch at the higher budget (the same result for hpsearch's MLP).
+
+Several processes on one ASHA
+-----------------------------
+Processes running the same search with ``resume=True`` on one storage (a SQLite file, a
+journal file, a server URL) and ``study_name`` run one ASHA together (:class:`_Shared`).
+A process alone decides as above (it only reads which live processes hold trials before
+each decision and claims each new candidate atomically). Once it sees another live
+process on the study (or the study was shared before) it decides from the store for
+the rest of the search, before every job:
+
+- the schedule is rebuilt from every recorded (candidate, rung) result of every process
+  (:meth:`~._asha_schedule.ASHASchedule.from_results`; a candidate's id is the number of
+  its first trial), and every job in flight anywhere (the ``hpsearch_job`` row of a
+  candidate, not recorded yet) is marked pending
+  (:meth:`~._asha_schedule.ASHASchedule.mark_pending`), so nobody runs a job twice and
+  promotions rank the results of all processes;
+- a candidate belongs to the process holding its lowest RUNNING trial; only that process
+  promotes it (continuing its kept training state). A job whose process died (gone on
+  this machine, or no heartbeat for ``GRACE_PERIOD`` s) is taken over first, and a
+  candidate nobody holds (its process died or ended) is claimed before it is promoted,
+  refitted from scratch at the higher budget (bit-identical for hpsearch's MLP when the
+  estimator fixes its ``random_state``; a process seeds the fits of a candidate it first
+  meets from another process by the candidate's number);
+- a new candidate is drawn (skipping those already in the study) and claimed by creating
+  its RUNNING trial: the lower trial id wins, a loser is closed FAIL
+  (``hpsearch_duplicate``) and draws again; only the first ``n_trials`` candidates of
+  the study keep their claim, so ``n_trials`` counts candidates across all processes.
+  Claims are atomic on SQLite and journal files (trial ids follow commit order).
+
+A process ends when the whole shared ASHA is done (nothing in flight anywhere, nothing
+to promote, ``n_trials`` reached; with nothing to do meanwhile it waits), closes its
+candidates below the top rung PRUNED, and builds ``cv_results_`` from the store: every
+row of every process, ordered by (candidate number, rung), ``candidate`` being that
+number. So all processes end with the same ``cv_results_`` and ``best_params_``.
+``n_candidates_`` counts the candidates of all processes.
+
+What cooperation does not reproduce: which process runs which job, and so which
+decisions see which results, depends on timing; a shared run is not repeatable, and a
+``resume=True`` of a shared study (the study system attribute ``hpsearch_asha_shared``)
+continues it from the store instead of replaying it. A model-based sampler is told the
+candidates whose Optuna parameters the study records (every candidate started on a
+shared storage). With ``timeout``, a process stops deciding at its own deadline.
 """
 
 import json
@@ -568,7 +610,8 @@ max_retries
     Attributes
     ----------
     cv_results_ : dict
-        One row per (candidate, rung), in the order the jobs were handed out, with
+        One row per (candidate, rung), in the order the jobs were handed out (processes
+        sharing the study: every process's rows, by candidate number then rung), with
         ``candidate`` (the ASHA candidate id), ``iter`` (the rung), ``n_resources``,
         ``resources`` and ``state``: ``"promoted"`` (continued to the next rung),
         ``"stopped"`` (not promoted when the search ended), ``"complete"`` (top rung) or
@@ -580,7 +623,7 @@ max_retries
     n_resources_ : list of int
         :math:`b_0, \\dots, b_K`.
     n_candidates_ : int
-        Candidates started.
+        Candidates started (by all processes sharing the study).
     n_iterations_ : int
         Jobs (candidate, rung) run.
     async_ : bool
