@@ -9,6 +9,7 @@ twice.
 
 import json
 import os
+import textwrap
 import signal
 import subprocess
 import sys
@@ -106,12 +107,12 @@ def _start(tmp_path, name, env, storage, **kw):
     return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp_path)), out
 
 
-def _cv_fits(log):
+def _cv_fits(log, n_rows=N_ROWS):
     """The logged cross-validation fits (the final refit on all rows left out)."""
     if not log.exists():
         return []
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    return [line for line in lines if line[4] < N_ROWS]
+    return [line for line in lines if line[4] < n_rows]
 
 
 def _study(storage, name="asha"):
@@ -224,3 +225,50 @@ def test_a_killed_process_jobs_are_taken_over(tmp_path):
         zip(rb["candidate"], rb["iter"]))  # each (candidate, rung) once
     print(f"a killed after {per_process[a.pid]} fits; b ran {per_process[rb['pid']]}; "
           f"{len(interrupted)} of a's trials taken over")
+
+
+STUDY = textwrap.dedent(
+    """\
+    name: shared
+    seed: 0
+    data: {dataset: digits}
+    estimator:
+      name: 'test_asha_shared:LoggingMLP'
+      params: {hidden_layer_sizes: [8], batch_size: 64, random_state: 0}
+    search:
+      method: asha
+      n_trials: 9
+      min_resources: 1
+      max_resources: 9
+      factor: 3
+      space:
+        learning_rate_init: {type: float, low: 1e-3, high: 1e-1, log: true}
+    cv: 2
+    n_jobs: 1
+    """
+)
+
+
+def test_two_cli_runs_share_one_asha(tmp_path):
+    """``python -m hpsearch study.yaml --resume --storage <one db>`` twice at once, each
+    with its own output folder: one ASHA, no fit twice, the same best in both."""
+    study, storage, log = tmp_path / "study.yaml", tmp_path / "shared.db", tmp_path / "f.log"
+    study.write_text(STUDY)
+    env = _env(tmp_path, log, 0.05)
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", str(study), "--out", str(tmp_path / out),
+         "--storage", f"sqlite:///{storage}", "--resume", "--quiet",
+         "--allow-module", "test_asha_shared"],
+        env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True) for out in ("a", "b")]
+    for proc in procs:
+        output = proc.communicate(timeout=180)[0]
+        assert proc.returncode == 0, output
+    fits = _cv_fits(log, n_rows=1000)  # (the refit: on 1437 training rows)
+    recorded = recorded_fits(_study(storage, "shared"))
+    assert len(fits) == recorded == 26
+    best = [json.loads((tmp_path / out / "best_params.json").read_text()) for out in "ab"]
+    assert best[0] == best[1]
+    per_process = [sum(1 for f in fits if f[0] == proc.pid) for proc in procs]
+    print(f"CLI: 2 processes, {recorded} fits recorded = {len(fits)} run, split "
+          f"{'/'.join(map(str, per_process))}")

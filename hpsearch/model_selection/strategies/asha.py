@@ -297,9 +297,11 @@ class _Shared:
 
     def claim_new(self, params, optuna_params):
         """Claim a new candidate the single-process path decided (its trial may exist:
-        a resume, left to ``claim_budgeted``). False: another live process has it."""
+        a resume, left to ``claim_budgeted``). False: another live process has it.
+
+        The study is not read again: a candidate another process started since
+        (:meth:`joined` was False) is RUNNING, which the claim sees."""
         store = self.store
-        store.refresh()
         key = self._candidate_key(params)
         trials = [t for t in store._claims.get(key, ())
                   if "hpsearch_duplicate" not in t.user_attrs]
@@ -390,8 +392,9 @@ class _Shared:
             search.min_resources_, search.max_resources_, search.factor, search.n_trials,
         )
         jobs = {(c.number, c.running) for c in cands.values() if c.running is not None}
-        for number, rung in sorted(jobs | {j for j in self.pending
-                                           if len(self.by_number[j[0]].scores) <= j[1]}):
+        mine = {(n, k) for n, k in self.pending
+                if n in self.by_number and len(self.by_number[n].scores) <= k}
+        for number, rung in sorted(jobs | mine):
             schedule.mark_pending(number, rung)
         if self.exhausted:
             schedule.n_trials = schedule.n_started
