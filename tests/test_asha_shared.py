@@ -125,16 +125,23 @@ def _candidates(study):
             if "hpsearch_key" in t.user_attrs and "hpsearch_duplicate" not in t.user_attrs}
 
 
-@pytest.mark.parametrize("kind, n_processes", [("sqlite", 2), ("journal", 2), ("sqlite", 3)])
-def test_processes_share_one_asha(tmp_path, kind, n_processes):
-    """Processes started together: each (candidate, rung, split) fitted once, by one of
-    them; n_trials candidates in all; all end with the same results and best."""
+@pytest.mark.parametrize("kind, n_processes, late", [
+    ("sqlite", 2, False), ("journal", 2, False), ("sqlite", 3, False), ("sqlite", 2, True)
+])
+def test_processes_share_one_asha(tmp_path, kind, n_processes, late):
+    """Processes started together (``late``: the second once the first has run 6 fits
+    alone): each (candidate, rung, split) fitted once, by one of them; n_trials
+    candidates in all; all end with the same results and best."""
     name = {"sqlite": "shared.db", "journal": "shared.jsonl"}[kind]
     storage, log = tmp_path / name, tmp_path / "fits.log"
-    env = _env(tmp_path, log, 0.05)
+    env = _env(tmp_path, log, 0.25 if late else 0.05)  # (late: slow enough to join)
     ready = [str(tmp_path / f"{i}.ready") for i in range(n_processes)]
-    started = [_start(tmp_path, str(i), env, storage, ready=ready[i:] + ready[:i])
-               for i in range(n_processes)]
+    started = []
+    for i in range(n_processes):
+        if late and i:
+            _wait_for_fits(log, 6, proc=started[0][0])
+        kw = {} if late else {"ready": ready[i:] + ready[:i]}
+        started.append(_start(tmp_path, str(i), env, storage, **kw))
     for proc, _ in started:
         assert proc.wait(timeout=120) == 0
     outs = [json.loads(out.read_text()) for _, out in started]
@@ -156,7 +163,7 @@ def test_processes_share_one_asha(tmp_path, kind, n_processes):
     assert max(first["iter"]) == 2  # a candidate reached the top rung
     assert len(set(zip(first["candidate"], first["iter"]))) == len(first["iter"])
     lost = sum("hpsearch_duplicate" in t.user_attrs for t in study.trials)
-    print(f"{kind}: {n_processes} processes, {len(_candidates(study))} candidates, "
+    print(f"{kind}: {n_processes} processes{' (one late)' if late else ''}, {len(_candidates(study))} candidates, "
           f"{len(first['iter'])} jobs, {len(fits)} fits run = {recorded_fits(study)} "
           f"recorded, split {'/'.join(map(str, per_process))}, {lost} lost claims")
 
