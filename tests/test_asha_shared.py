@@ -21,7 +21,7 @@ import optuna
 import pytest
 from sklearn.datasets import load_digits
 
-from hpsearch import ASHASearchCV, MLPClassifier
+from hpsearch import ASHASearchCV, GridSearchCV, MLPClassifier
 from hpsearch.model_selection.space import Float
 from hpsearch.model_selection.store import make_storage, recorded_fits
 
@@ -90,6 +90,8 @@ def worker(storage, out, ready=None, n_trials=9, n_jobs=1):
         "iter": [int(k) for k in res["iter"]],
         "score": [float(s) for s in res["mean_test_score"]],
         "n_candidates": search.n_candidates_,
+        "params": list(res["params"]),
+        "n_resources": [int(n) for n in res["n_resources"]],
     }))
 
 
@@ -230,8 +232,20 @@ def test_a_killed_process_jobs_are_taken_over(tmp_path):
     assert max(rb["iter"]) == 2 and np.isfinite(rb["score"]).all()
     assert sorted(set(zip(rb["candidate"], rb["iter"]))) == sorted(
         zip(rb["candidate"], rb["iter"]))  # each (candidate, rung) once
-    print(f"a killed after {per_process[a.pid]} fits; b ran {per_process[rb['pid']]}; "
-          f"{len(interrupted)} of a's trials taken over")
+    # (a fit from scratch above rung 0 logs the whole budget, 3 or 9 epochs; a continued
+    # one the epochs added, 2 or 6)
+    scratch = sum(1 for f in fits if f[0] == rb["pid"] and f[3] in (3, 9))
+    print(f"a killed after {per_process[a.pid]} fits; b ran {per_process[rb['pid']]} "
+          f"({scratch} above rung 0 from scratch); {len(interrupted)} of a's trials "
+          "taken over")
+    # each row, continued or refitted from scratch by the other process, scores as a
+    # straight fit of its candidate to its budget
+    grid = [{"learning_rate_init": [p["learning_rate_init"]], "alpha": [p["alpha"]],
+             "max_iter": [int(n)]} for p, n in zip(rb["params"], rb["n_resources"])]
+    X, y = data()
+    straight = GridSearchCV(MLPClassifier((8,), batch_size=32, random_state=0), grid,
+                            cv=2, refit=False).fit(X, y)
+    np.testing.assert_array_equal(straight.cv_results_["mean_test_score"], rb["score"])
 
 
 STUDY = textwrap.dedent(
