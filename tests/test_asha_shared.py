@@ -130,7 +130,7 @@ def _candidates(study):
 @pytest.mark.parametrize("kind, n_processes, late", [
     ("sqlite", 2, False), ("journal", 2, False), ("sqlite", 3, False), ("sqlite", 2, True)
 ])
-def test_processes_share_one_asha(tmp_path, kind, n_processes, late):
+def test_processes_share_one_asha(tmp_path, monkeypatch, kind, n_processes, late):
     """Processes started together (``late``: the second once the first has run 6 fits
     alone): each (candidate, rung, split) fitted once, by one of them; n_trials
     candidates in all; all end with the same results and best."""
@@ -164,6 +164,14 @@ def test_processes_share_one_asha(tmp_path, kind, n_processes, late):
         assert out["best_score"] == first["best_score"]
     assert max(first["iter"]) == 2  # a candidate reached the top rung
     assert len(set(zip(first["candidate"], first["iter"]))) == len(first["iter"])
+    if kind == "sqlite" and n_processes == 2 and not late:
+        # resuming the shared study later continues it from the store: nothing to fit
+        monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+        X, y = data()
+        again = make_search(str(storage)).fit(X, y)
+        assert len(_cv_fits(log)) == len(fits)
+        np.testing.assert_array_equal(again.cv_results_["mean_test_score"], first["score"])
+        assert again.best_params_ == first["best_params"]
     lost = sum("hpsearch_duplicate" in t.user_attrs for t in study.trials)
     print(f"{kind}: {n_processes} processes{' (one late)' if late else ''}, {len(_candidates(study))} candidates, "
           f"{len(first['iter'])} jobs, {len(fits)} fits run = {recorded_fits(study)} "

@@ -277,6 +277,7 @@ class _Shared:
         self.exhausted = False  # the space gave no new candidate
         self.params_of = {}  # candidate key -> params
         self.optuna_of = {}  # candidate key -> Optuna params (model-based samplers)
+        self.row_keys_of = {}  # candidate key -> row key of each rung
         self.pending = set()  # (number, rung) handed out here and not finished
         self.cands, self.by_number, self.schedule = {}, {}, None
         self.last = -math.inf  # time of the last snapshot
@@ -364,7 +365,9 @@ class _Shared:
             params = self._params(key, trials[0]) if trials else None
             if params is None:
                 continue
-            c = _Candidate(key, params, min(t.number for t in trials), self._row_keys(params))
+            if key not in self.row_keys_of:
+                self.row_keys_of[key] = self._row_keys(params)
+            c = _Candidate(key, params, min(t.number for t in trials), self.row_keys_of[key])
             for rung, row_key in enumerate(c.row_keys):
                 score = self._score(row_key)
                 if score is None:
