@@ -301,3 +301,15 @@ def test_two_cli_runs_share_one_asha(tmp_path):
     per_process = [sum(1 for f in fits if f[0] == proc.pid) for proc in procs]
     print(f"CLI: 2 processes, {recorded} fits recorded = {len(fits)} run, split "
           f"{'/'.join(map(str, per_process))}")
+
+
+def test_decode_value_inverts_encode_value():
+    from hpsearch.model_selection.store import decode_value, encode_value
+
+    for value in [{"h": (8, 4), "a": 0.5, "s": "relu", "n": None, "l": [1, (2,)]},
+                  (1.0, "x"), np.arange(3)]:
+        back = decode_value(json.loads(json.dumps(encode_value(value))))
+        assert encode_value(back) == encode_value(value)
+        assert type(back) is type(value)
+    with pytest.raises(ValueError, match="cannot be decoded"):
+        decode_value(encode_value(len))
