@@ -53,6 +53,13 @@ trial of another live process is waited for; one whose owner is dead (its proces
 gone, on this machine, or it has written no heartbeat, the study system attribute
 ``hpsearch_alive:<owner>``, for :data:`GRACE_PERIOD` seconds) is closed FAIL
 (``hpsearch_interrupted``) and its candidate claimed again, keeping its finished fits.
+
+Halving and Hyperband run in one process per study. ASHA's processes share one search
+(:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
+owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
+(candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
+claimed with :meth:`TrialStore.claim_candidate` (the same rule: a RUNNING trial each,
+the lower id wins, a loser is closed FAIL ``hpsearch_duplicate``).
 """
 
 import json
@@ -65,7 +72,7 @@ import time
 
 import numpy as np
 
-__all__ = ["TrialStore", "encode_value", "make_storage", "owner_alive", "owner_id",
+__all__ = ["TrialStore", "decode_value", "encode_value", "make_storage", "owner_alive", "owner_id",
            "recorded_fits"]
 
 #: seconds between two heartbeats of a process that holds RUNNING trials
@@ -100,6 +107,22 @@ def encode_value(value):
     if callable(value) and hasattr(value, "__qualname__"):
         return {"__callable__": f"{value.__module__}.{value.__qualname__}"}
     return {"__repr__": repr(value)}
+
+
+def decode_value(value):
+    """The value :func:`encode_value` made ``value`` from (tuples, arrays, lists, dicts
+    and primitives); a callable or a ``repr`` cannot come back: ``ValueError``."""
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"__tuple__"}:
+        return tuple(decode_value(v) for v in value["__tuple__"])
+    if set(value) == {"__array__"}:
+        return np.asarray(decode_value(value["__array__"]))
+    if set(value) & {"__callable__", "__repr__"} and len(value) == 1:
+        raise ValueError(f"{value!r} cannot be decoded to the value it stands for.")
+    return {k: decode_value(v) for k, v in value.items()}
 
 
 def _choice(value):
@@ -668,13 +691,16 @@ class TrialStore:
     def claim_budgeted(self, row, owner_name):
         """Trial id of a budgeted candidate (halving, Hyperband) for this process: its
         RUNNING trial of this run, or the one a dead process left (adopted, its rungs kept),
-        or a new one. Another live process on it is an error: budgeted searches do not
-        share a study."""
+        or a new one. Another live process on it is an error: halving and Hyperband do
+        not share a study (ASHA claims its candidates with :meth:`claim_candidate` first).
+        The trial's ``hpsearch_job`` user attribute is set to the row's key (the job in
+        flight, which other ASHA processes mark pending)."""
         import optuna
 
         key = row["candidate_key"]
         trial_id = self._trial_ids.get(key)
         if trial_id is not None:
+            self._mark_job(trial_id, row)
             return trial_id
         running = [t for t in self._claims.get(key, ()) if t.state.name == "RUNNING"]
         for trial in running:
@@ -683,9 +709,9 @@ class TrialStore:
                 raise RuntimeError(
                     f"{owner_name} cannot share study {self.study.study_name!r} with "
                     f"another running search: process {owner.split('/')[2]} on host "
-                    f"{owner.split('/')[0]!r} is fitting the same candidates. Halving, "
-                    "Hyperband and ASHA searches run in one process per study; wait for it "
-                    "to end (or stop it), then resume."
+                    f"{owner.split('/')[0]!r} is fitting the same candidates. Halving and "
+                    "Hyperband searches run in one process per study (ASHA searches share "
+                    "one); wait for it to end (or stop it), then resume."
                 )
         self._start_heartbeat()
         if running:
@@ -700,7 +726,81 @@ class TrialStore:
         self._mine.add(trial_id)
         self._trial_ids[key] = trial_id
         self._open.add(trial_id)
+        self._mark_job(trial_id, row)
         return trial_id
+
+    def _mark_job(self, trial_id, row):
+        """Write the row this trial's candidate is being fitted at (``hpsearch_job``: its
+        row key), so other processes on the study see the job running (ASHA)."""
+        import optuna
+
+        try:
+            self._storage.set_trial_user_attr(trial_id, "hpsearch_job", row["key"])
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+
+    def claim_candidate(self, row, attrs=None, values=()):
+        """Claim a budgeted candidate (ASHA's cooperating processes): its RUNNING trial
+        whose owner is dead is closed FAIL (``hpsearch_interrupted``), a RUNNING trial is
+        created for this process with ``attrs`` and the intermediate values ``values``
+        (``(step, value)`` of the rungs already in the store), and the lowest RUNNING
+        trial of the candidate wins (a loser is closed FAIL, ``hpsearch_duplicate``).
+
+        Returns
+        -------
+        int or None
+            The trial id (now this process's, registered as :meth:`claim_budgeted` does),
+            or None when another live process holds the candidate.
+        """
+        key = row["candidate_key"]
+        self.interrupt_dead(self._claims.get(key, ()))
+        self._start_heartbeat()
+        import optuna
+
+        trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
+                                   {"hpsearch_owner": self.owner, **(attrs or {})})
+        self._mine.add(trial_id)
+        trials = self._storage.get_all_trials(
+            self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
+        )
+        winner = min((t._trial_id for t in trials if t.user_attrs.get("hpsearch_key") == key
+                      and "hpsearch_duplicate" not in t.user_attrs), default=trial_id)
+        if winner != trial_id:
+            self._mine.discard(trial_id)
+            self.close_trial(trial_id, "hpsearch_duplicate")
+            return None
+        for step, value in values:
+            self._storage.set_trial_intermediate_value(trial_id, step, value)
+        self._trial_ids[key] = trial_id
+        self._open.add(trial_id)
+        return trial_id
+
+    def release_candidate(self, candidate_key):
+        """Give up a candidate just claimed with :meth:`claim_candidate` (closed FAIL,
+        ``hpsearch_duplicate``: it counts as never started)."""
+        trial_id = self._trial_ids.pop(candidate_key)
+        self._open.discard(trial_id)
+        self._mine.discard(trial_id)
+        self.close_trial(trial_id, "hpsearch_duplicate")
+
+    def live_others(self):
+        """Owners of RUNNING trials of the study that are other live processes (or
+        other searches of this one); one read of the RUNNING trials and heartbeats."""
+        import optuna
+
+        if not self.shared:
+            return set()
+        trials = self._storage.get_all_trials(
+            self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
+        )
+        owners = {t.user_attrs.get("hpsearch_owner") for t in trials} - {self.owner, None}
+        if owners:
+            attrs = self._storage.get_study_system_attrs(self._study_id)
+            self._heartbeats = {
+                name.partition(":")[2]: beat for name, beat in attrs.items()
+                if name.startswith("hpsearch_alive:")
+            }
+        return {owner for owner in owners if self.alive(owner)}
 
     def adopt(self, row, value, owner_name):
         """A budgeted row found in the store (resume): adopt its candidate's RUNNING trial

@@ -103,8 +103,10 @@ free worker, with no barrier anywhere::
   schedule with :meth:`ASHASchedule.from_results` and marks the other processes'
   running (candidate, rung) fits as pending with :meth:`ASHASchedule.mark_pending`,
   so nobody promotes a candidate twice. Candidate ids are then the store's candidate
-  numbers (e.g. Optuna trial numbers): a new job's proposed id may be replaced by the
-  caller's own id at :meth:`~ASHASchedule.report` time with ``new_id``.
+  numbers (``ASHASearchCV``: the Optuna trial number of the candidate's first trial; it
+  rebuilds the schedule before every decision). A caller keeping one schedule may give
+  a new job the id the store assigned at :meth:`~ASHASchedule.report` time with
+  ``new_id``.
 - **Determinism.** The schedule itself is deterministic: the same results reported in
   the same order give the same jobs (and with ``n_jobs=1`` the order is fixed). With
   :math:`W` workers that order is the order in which fits finish, so a search that

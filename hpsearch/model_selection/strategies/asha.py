@@ -46,12 +46,54 @@ Store and resume
 ----------------
 Every (candidate, rung) row is a budgeted row of the trial store: one Optuna trial per
 candidate with its rung scores as intermediate values, closed PRUNED when the candidate
-stopped below the top rung and COMPLETE at the top. ``resume=True`` with the same
-``random_state`` and worker count replays the same decisions and finds every finished
-row (and finished split) in the store, so only missing fits run; a promotion whose lower
-rung came from the store refits from scratch at the higher budget (the same result for
-hpsearch's MLP). Several processes sharing one ASHA on one storage
-(:meth:`~._asha_schedule.ASHASchedule.from_results`) are not wired yet.
+stopped below the top rung and COMPLETE at the top; its ``hpsearch_job`` user attribute
+names the row being fitted. ``resume=True`` with the same ``random_state`` and worker
+count replays the same decisions and finds every finished row (and finished split) in
+the store, so only missing fits run (also after a SIGKILL: the dead process's RUNNING
+trials are adopted); a promotion whose lower rung came from the store refits from
+scratch at the higher budget (the same result for hpsearch's MLP).
+
+Several processes on one ASHA
+-----------------------------
+Processes running the same search with ``resume=True`` on one storage (a SQLite file, a
+journal file, a server URL) and ``study_name`` run one ASHA together (:class:`_Shared`).
+A process alone decides as above (it only reads which live processes hold trials before
+each decision and claims each new candidate atomically). Once it sees another live
+process on the study (or the study was shared before) it decides from the store for
+the rest of the search, before every job:
+
+- the schedule is rebuilt from every recorded (candidate, rung) result of every process
+  (:meth:`~._asha_schedule.ASHASchedule.from_results`; a candidate's id is the number of
+  its first trial), and every job in flight anywhere (the ``hpsearch_job`` row of a
+  candidate, not recorded yet) is marked pending
+  (:meth:`~._asha_schedule.ASHASchedule.mark_pending`), so nobody runs a job twice and
+  promotions rank the results of all processes;
+- a candidate belongs to the process holding its lowest RUNNING trial; only that process
+  promotes it (continuing its kept training state). A job whose process died (gone on
+  this machine, or no heartbeat for ``GRACE_PERIOD`` s) is taken over first, and a
+  candidate nobody holds (its process died or ended) is claimed before it is promoted,
+  refitted from scratch at the higher budget (bit-identical for hpsearch's MLP when the
+  estimator fixes its ``random_state``; a process seeds the fits of a candidate it first
+  meets from another process by the candidate's number);
+- a new candidate is drawn (skipping those already in the study) and claimed by creating
+  its RUNNING trial: the lower trial id wins, a loser is closed FAIL
+  (``hpsearch_duplicate``) and draws again; only the first ``n_trials`` candidates of
+  the study keep their claim, so ``n_trials`` counts candidates across all processes.
+  Claims are atomic on SQLite and journal files (trial ids follow commit order).
+
+A process ends when the whole shared ASHA is done (nothing in flight anywhere, nothing
+to promote, ``n_trials`` reached; with nothing to do meanwhile it waits), closes its
+candidates below the top rung PRUNED, and builds ``cv_results_`` from the store: every
+row of every process, ordered by (candidate number, rung), ``candidate`` being that
+number. So all processes end with the same ``cv_results_`` and ``best_params_``.
+``n_candidates_`` counts the candidates of all processes.
+
+What cooperation does not reproduce: which process runs which job, and so which
+decisions see which results, depends on timing; a shared run is not repeatable, and a
+``resume=True`` of a shared study (the study system attribute ``hpsearch_asha_shared``)
+continues it from the store instead of replaying it. A model-based sampler is told the
+candidates whose Optuna parameters the study records (every candidate started on a
+shared storage). With ``timeout``, a process stops deciding at its own deadline.
 """
 
 import json
@@ -62,8 +104,12 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ._asha_schedule import ASHASchedule, ask_model
-from .._base import _stable
+import time
+from collections import namedtuple
+
+from ._asha_schedule import ASHASchedule, Job, ask_model
+from .._base import _hash, _key, _stable
+from ..store import POLL_INTERVAL, _step, decode_value
 from .halving import HyperbandSearchCV, _BaseHalving
 
 __all__ = ["ASHASearchCV"]
@@ -104,9 +150,10 @@ class _ModelProposals:
     def __call__(self, schedule, optuna_params):
         found = schedule.model_results(self.n_min)
         observations = []
-        if found is not None:
+        if found is not None:  # (cooperating processes: the candidates known here)
             _, scores = found
-            observations = [(optuna_params[c], s) for c, s in sorted(scores.items())]
+            observations = [(optuna_params[c], s) for c, s in sorted(scores.items())
+                            if c in optuna_params]
         return ask_model(self.sampler, self.space, observations)
 
 
@@ -178,6 +225,351 @@ class _Decisions:
                 return _WAIT
 
 
+#: A job of the shared ASHA: a :class:`~._asha_schedule.Job` whose ``candidate`` is the
+#: candidate's number in the study, with its parameters.
+SharedJob = namedtuple("SharedJob", Job._fields + ("params",))
+#: study system attribute set once processes have shared the study's ASHA
+SHARED_ATTR = "hpsearch_asha_shared"
+#: longest pause between two looks at the store while waiting for other processes
+MAX_POLL = 1.0
+
+
+class _Candidate:
+    """One candidate of the shared ASHA as the store holds it (:meth:`_Shared.snapshot`)."""
+
+    def __init__(self, key, params, number, row_keys):
+        self.key, self.params, self.number, self.row_keys = key, params, number, row_keys
+        self.scores = {}  # rung -> score, rungs 0 .. j recorded
+        self.running = None  # the rung of its job in flight (live or orphaned), if any
+        self.holder = None  # the live RUNNING trial holding it, if any
+        self.mine = False  # held by this process
+
+
+class _Shared:
+    """Decisions of an ASHA shared with other processes through the trial store.
+
+    Each decision re-reads the store (:meth:`snapshot`): the schedule is rebuilt from
+    every recorded (candidate, rung) result (:meth:`ASHASchedule.from_results`, candidate
+    ids = study trial numbers) and every job in flight, this process's or another's
+    (the row its candidate's trial marks ``hpsearch_job`` and the store does not hold
+    yet), is marked pending (:meth:`ASHASchedule.mark_pending`). A candidate is held by
+    the process that owns its lowest RUNNING trial: only that process promotes it (so a
+    promotion needs no claim), a job whose process died is taken over first, and a
+    candidate nobody holds (its process died or ended) is claimed before it is promoted
+    (:meth:`~hpsearch.model_selection.store.TrialStore.claim_candidate`: the lower trial
+    wins). A new candidate is claimed the same way, and only the first ``n_trials``
+    candidates of the study (by trial number) keep their claim.
+
+    Parameters
+    ----------
+    search : ASHASearchCV
+    evaluate : the search's evaluator
+    propose : callable
+        ``propose(schedule, optuna_params)`` -> ``(params, optuna params or None)``.
+    seen : set
+        Parameter keys drawn by this process (shared with the single-process path).
+    """
+
+    def __init__(self, search, evaluate, propose, seen):
+        self.search, self.evaluate, self.store = search, evaluate, evaluate.store
+        self.propose, self.seen = propose, seen
+        self.active = False
+        self.exhausted = False  # the space gave no new candidate
+        self.params_of = {}  # candidate key -> params
+        self.optuna_of = {}  # candidate key -> Optuna params (model-based samplers)
+        self.row_keys_of = {}  # candidate key -> row key of each rung
+        self.pending = set()  # (number, rung) handed out here and not finished
+        self.cands, self.by_number, self.schedule = {}, {}, None
+        self.last = -math.inf  # time of the last snapshot
+        self.pause = POLL_INTERVAL
+
+    # -- when to share ---------------------------------------------------------------
+    def joined(self):
+        """Whether another live process holds trials of the study, or the study was
+        shared before (then a replay could not reproduce it)."""
+        store = self.store
+        return bool(store.live_others()) or bool(
+            store._storage.get_study_system_attrs(store._study_id).get(SHARED_ATTR)
+        )
+
+    def activate(self):
+        self.active = True
+        self.store._storage.set_study_system_attr(self.store._study_id, SHARED_ATTR, True)
+
+    def claim_new(self, params, optuna_params):
+        """Claim a new candidate the single-process path decided (its trial may exist:
+        a resume, left to ``claim_budgeted``). False: another live process has it.
+
+        The study is not read again: a candidate another process started since
+        (:meth:`joined` was False) is RUNNING, which the claim sees."""
+        store = self.store
+        key = self._candidate_key(params)
+        trials = [t for t in store._claims.get(key, ())
+                  if "hpsearch_duplicate" not in t.user_attrs]
+        if trials:
+            return not any(t.state.name == "RUNNING" and t._trial_id not in store._mine
+                           and store.alive(t.user_attrs.get("hpsearch_owner"))
+                           for t in trials)
+        rung0 = self._row_keys(params)[0]
+        return store.claim_candidate(self._claim_row(params, key, rung0),
+                                     self._optuna_attrs(optuna_params)) is not None
+
+    # -- the store's view --------------------------------------------------------------
+    def _candidate_key(self, params):
+        return _key(self.evaluate.config_key, params)
+
+    def _row_keys(self, params):
+        plan, config = self.search._plan, self.evaluate.config_key
+        return [_key(config, params, plan.budget(b)) for b in self.search.n_resources_]
+
+    @staticmethod
+    def _claim_row(params, key, row_key):
+        return {"params": params, "candidate_key": key, "key": row_key}
+
+    @staticmethod
+    def _optuna_attrs(optuna_params):
+        return {} if optuna_params is None else {"hpsearch_optuna_params": optuna_params}
+
+    def _params(self, key, trial):
+        """The parameters of a candidate of the study (None: not of this search)."""
+        if key not in self.params_of:
+            try:
+                params = decode_value(trial.user_attrs.get("params"))
+            except ValueError:
+                params = None
+            ok = isinstance(params, dict) and self._candidate_key(params) == key
+            self.params_of[key] = params if ok else None
+        return self.params_of[key]
+
+    def _score(self, row_key):
+        """Mean test score of a row the store holds (whole, or all its fits), else None."""
+        store, n_splits = self.store, len(self.evaluate.splits)
+        payload = store.lookup(row_key)
+        if payload is not None:
+            scores = payload["test_scores"]
+        else:
+            fits = store.finished_fits(row_key)
+            if any(s not in fits for s in range(n_splits)):
+                return None
+            scores = [fits[s]["test_scores"] for s in range(n_splits)]
+        return float(self.evaluate._refit_scores({"test_scores": scores}).mean())
+
+    def snapshot(self):
+        """Re-read the store; rebuild the candidates and the schedule."""
+        store, search = self.store, self.search
+        store.refresh()
+        self.last = time.monotonic()
+        cands = {}
+        for key, trials in store._claims.items():
+            trials = [t for t in trials if "hpsearch_duplicate" not in t.user_attrs]
+            params = self._params(key, trials[0]) if trials else None
+            if params is None:
+                continue
+            if key not in self.row_keys_of:
+                self.row_keys_of[key] = self._row_keys(params)
+            c = _Candidate(key, params, min(t.number for t in trials), self.row_keys_of[key])
+            for rung, row_key in enumerate(c.row_keys):
+                score = self._score(row_key)
+                if score is None:
+                    break
+                c.scores[rung] = score
+            running = sorted((t for t in trials if t.state.name == "RUNNING"),
+                             key=lambda t: t._trial_id)
+            if running and (running[0]._trial_id in store._mine
+                            or store.alive(running[0].user_attrs.get("hpsearch_owner"))):
+                c.holder = running[0]
+                c.mine = running[0]._trial_id in store._mine
+            marks = {t.user_attrs.get("hpsearch_job") for t in trials}
+            rung = len(c.scores)
+            if rung < len(c.row_keys) and (rung == 0 or c.row_keys[rung] in marks):
+                c.running = rung
+            op = next((t.user_attrs["hpsearch_optuna_params"] for t in trials
+                       if "hpsearch_optuna_params" in t.user_attrs), None)
+            if op is not None:
+                self.optuna_of.setdefault(key, op)
+            cands[key] = c
+        self.cands = cands
+        self.by_number = {c.number: c for c in cands.values()}
+        schedule = ASHASchedule.from_results(
+            [(c.number, k, s) for c in cands.values() for k, s in c.scores.items()],
+            search.min_resources_, search.max_resources_, search.factor, search.n_trials,
+        )
+        jobs = {(c.number, c.running) for c in cands.values() if c.running is not None}
+        mine = {(n, k) for n, k in self.pending
+                if n in self.by_number and len(self.by_number[n].scores) <= k}
+        for number, rung in sorted(jobs | mine):
+            schedule.mark_pending(number, rung)
+        if self.exhausted:
+            schedule.n_trials = schedule.n_started
+        self.schedule = schedule
+        return schedule
+
+    # -- deciding ------------------------------------------------------------------
+    def next(self, busy):
+        """The next :class:`SharedJob`, :data:`_WAIT` (this process has jobs in flight,
+        ``busy``, and nothing to start now) or None (the shared ASHA is done, or the
+        timeout). With nothing in flight here it waits for the other processes."""
+        engine = getattr(self.evaluate, "engine", None)
+        done_once = False
+        while True:
+            if engine is not None and engine.time_is_up():
+                return None
+            if busy and time.monotonic() - self.last < POLL_INTERVAL:
+                return _WAIT
+            job = self._decide()
+            if job is None and not done_once:  # look once more: a job decided
+                done_once = True  # from an older view may be about to start
+                time.sleep(POLL_INTERVAL)
+                continue
+            if job is not _WAIT:
+                return job
+            done_once = False
+            if busy:
+                return _WAIT
+            time.sleep(self.pause)
+            self.pause = min(MAX_POLL, self.pause * 1.5)
+
+    def _decide(self):
+        for _ in range(MAX_DRAWS):
+            schedule = self.snapshot()
+            for c in sorted(self.cands.values(), key=lambda c: c.number):
+                if c.running is not None and c.holder is None and self._claim(c, c.running):
+                    return self._hand(c, c.running, "promote" if c.running else "new")
+            again = False
+            while not again:
+                job = schedule.next_job()
+                if job is None:
+                    return None if schedule.n_pending == 0 else _WAIT
+                if job.action == "new":
+                    handed = self._new(schedule)
+                    if handed is not None:
+                        return handed
+                    again = True  # lost a claim or ran out of draws: look again
+                    continue
+                c = self.by_number[job.candidate]
+                if c.mine:
+                    return self._hand(c, job.rung, "promote")
+                if c.holder is None and self._claim(c, job.rung):
+                    return self._hand(c, job.rung, "promote")
+                # held by another live process, which promotes it
+        return _WAIT
+
+    def _claim(self, c, rung):
+        """Take over a candidate nobody live holds, to run its job at ``rung``."""
+        plan, store = self.search._plan, self.store
+        values = [(_step(plan.budget(self.search.n_resources_[k])), s)
+                  for k, s in sorted(c.scores.items()) if k < rung and math.isfinite(s)]
+        row = self._claim_row(c.params, c.key, c.row_keys[rung])
+        return store.claim_candidate(row, values=values) is not None
+
+    def _new(self, schedule):
+        """Draw and claim a new candidate; None when another process was first."""
+        store, n_trials = self.store, self.search.n_trials
+        known = {self.cands[k].number: op for k, op in self.optuna_of.items()
+                 if k in self.cands}
+        for _ in range(MAX_DRAWS):
+            params, optuna_params = self.propose(schedule, known)
+            text = _param_key(params)
+            key = self._candidate_key(params)
+            if text in self.seen or key in self.cands:
+                continue
+            self.seen.add(text)
+            self.params_of[key] = params
+            row_keys = self._row_keys(params)
+            trial_id = store.claim_candidate(self._claim_row(params, key, row_keys[0]),
+                                             self._optuna_attrs(optuna_params))
+            if trial_id is None:
+                return None
+            number = store._storage.get_trial_number_from_id(trial_id)
+            if n_trials is not None and self._n_before(number) >= n_trials:
+                store.release_candidate(key)  # n_trials candidates were claimed first
+                return None
+            if optuna_params is not None:
+                self.optuna_of[key] = optuna_params
+            c = _Candidate(key, params, number, row_keys)
+            c.mine = True
+            self.cands[key], self.by_number[number] = c, c
+            return self._hand(c, 0, "new")
+        self.exhausted = True
+        return None
+
+    def _n_before(self, number):
+        """Candidates of this search in the study with a lower trial number."""
+        self.store.refresh()
+        n = 0
+        for key, trials in self.store._claims.items():
+            trials = [t for t in trials if "hpsearch_duplicate" not in t.user_attrs]
+            if trials and min(t.number for t in trials) < number and self._params(
+                key, trials[0]
+            ) is not None:
+                n += 1
+        return n
+
+    def _hand(self, c, rung, action):
+        """The job, its candidate's fits seeded by its number (unless this process
+        already knows the candidate under another id)."""
+        ids = self.evaluate.candidate_ids
+        text = _hash([_param_key(c.params)])
+        if text not in ids:
+            ids[text] = c.number if c.number not in set(ids.values()) else (
+                max(ids.values()) + 1 + 2**20)
+        self.pending.add((c.number, rung))
+        self.pause = POLL_INTERVAL
+        budget = self.search.n_resources_[rung]
+        return SharedJob(action, c.number, rung, budget, c.params)
+
+    def done(self, job):
+        self.pending.discard((job.candidate, job.rung))
+        self.last = -math.inf  # decide the next job from a fresh view
+
+    # -- the end ---------------------------------------------------------------------
+    def finish(self):
+        """Close this process's candidates below the top rung (PRUNED), then add the
+        rows of the other processes' jobs to ``cv_results_``: every process ends with
+        the whole shared ASHA, rows ordered by (candidate number, rung)."""
+        evaluate, search, store = self.evaluate, self.search, self.store
+        schedule = self.snapshot()
+        top = schedule.top_rung
+        for c in self.cands.values():
+            if c.mine and top not in c.scores:
+                store.finish(c.key, "PRUNED")
+        where = {}
+        for c in self.cands.values():
+            for rung in c.scores:
+                where[c.row_keys[rung]] = (c.number, rung)
+        more = evaluate.more_results
+        have = set()
+        for i, row in enumerate(evaluate.rows):
+            if row["key"] in where and row["key"] not in have:
+                have.add(row["key"])
+                number, rung = where[row["key"]]
+                more["candidate"][i] = number
+        for row_key, (number, rung) in sorted(where.items(), key=lambda kv: kv[1]):
+            if row_key in have:
+                continue
+            budget = search.n_resources_[rung]
+            row = evaluate._stream_row(self.by_number[number].params,
+                                       search._plan.budget(budget),
+                                       {"candidate": number, "iter": rung,
+                                        "n_resources": int(budget)})
+            evaluate._fill(row)
+            for name in ("pending", "done", "index"):
+                row.pop(name, None)
+        seen, first, rest = set(), [], []
+        for i, row in enumerate(evaluate.rows):
+            if row["key"] in where and row["key"] not in seen:
+                seen.add(row["key"])
+                first.append((where[row["key"]], i))
+            else:
+                rest.append(i)
+        evaluate.reorder([i for _, i in sorted(first)] + rest)
+        final = ASHASchedule.from_results(
+            [(c.number, k, s) for c in self.cands.values() for k, s in c.scores.items()],
+            search.min_resources_, search.max_resources_, search.factor, search.n_trials,
+        )
+        return final, len(first)
+
+
 class ASHASearchCV(_BaseHalving):
     """Asynchronous successive halving: promote the top ``1/factor`` of a rung at once,
     continuing training, or start a new candidate; no round barrier.
@@ -224,7 +616,8 @@ max_retries
     Attributes
     ----------
     cv_results_ : dict
-        One row per (candidate, rung), in the order the jobs were handed out, with
+        One row per (candidate, rung), in the order the jobs were handed out (processes
+        sharing the study: every process's rows, by candidate number then rung), with
         ``candidate`` (the ASHA candidate id), ``iter`` (the rung), ``n_resources``,
         ``resources`` and ``state``: ``"promoted"`` (continued to the next rung),
         ``"stopped"`` (not promoted when the search ended), ``"complete"`` (top rung) or
@@ -236,7 +629,7 @@ max_retries
     n_resources_ : list of int
         :math:`b_0, \\dots, b_K`.
     n_candidates_ : int
-        Candidates started.
+        Candidates started (by all processes sharing the study).
     n_iterations_ : int
         Jobs (candidate, rung) run.
     async_ : bool
@@ -444,8 +837,20 @@ max_retries
             return True
 
         decisions = _Decisions(schedule, n_workers, start)
+        store = getattr(evaluate, "store", None)
+        self._shared = None
+        if store is not None and store.shared:
+            self._shared = _Shared(self, evaluate, propose, seen)
+            if self._shared.joined():
+                self._shared.activate()
         lazy = getattr(engine, "pulls_lazily", False) and hasattr(evaluate, "stream")
         (self._run_async if lazy else self._run_waves)(evaluate, decisions, n_workers)
+        self.async_ = lazy
+        if self._shared is not None and self._shared.active:
+            self.schedule_, self.n_iterations_ = self._shared.finish()
+            self.n_candidates_ = self.schedule_.n_started
+            evaluate.release()
+            return
         decisions.apply_all()
         stopped = [self._candidates[c] for c in self._stopped(schedule)]
         evaluate.finish(stopped, "PRUNED")
@@ -453,36 +858,58 @@ max_retries
         self.schedule_ = schedule
         self.n_candidates_ = len(self._candidates)
         self.n_iterations_ = decisions.applied
-        self.async_ = lazy
+
+    def _next_job(self, decisions, busy):
+        """The next job: from the store when other processes share the study (then for
+        good), else from this process's decisions; ``(job, index in decisions.jobs)``.
+        ``busy``: this process has jobs in flight."""
+        shared = self._shared
+        if shared is not None and not shared.active and shared.joined():
+            shared.activate()
+        if shared is not None and shared.active:
+            return shared.next(busy), None
+        job = decisions.next()
+        if shared is not None and isinstance(job, Job) and job.action == "new":
+            params = self._candidates[job.candidate]
+            if not shared.claim_new(params, self._optuna_params.get(job.candidate)):
+                shared.activate()  # another process took it first: share from now on
+                return shared.next(busy), None
+        return job, len(decisions.jobs) - 1
+
+    def _params_of(self, job):
+        return job.params if isinstance(job, SharedJob) else self._candidates[job.candidate]
 
     def _job_row(self, job):
         """``(params, resources, more_results)`` of one job's row."""
-        return (self._candidates[job.candidate], self._plan.budget(job.budget),
+        return (self._params_of(job), self._plan.budget(job.budget),
                 {"candidate": job.candidate, "iter": job.rung,
                  "n_resources": int(job.budget)})
 
-    def _job_done(self, evaluate, decisions, m, score):
-        decisions.report(m, score)
-        job = decisions.jobs[m]
+    def _job_done(self, evaluate, decisions, job, m, score):
+        if m is None:
+            self._shared.done(job)
+        else:
+            decisions.report(m, score)
         if job.rung == decisions.schedule.top_rung:
-            params = [self._candidates[job.candidate]]
+            params = [self._params_of(job)]
             evaluate.finish(params, "COMPLETE")
             evaluate.release(params)
 
     def _run_async(self, evaluate, decisions, n_workers):
         """No barrier: the engine pulls the next job whenever a worker is idle."""
-        row_job = {}
+        row_job, finished = {}, set()
 
         def next_jobs():
-            job = decisions.next()
+            job, m = self._next_job(decisions, len(row_job) > len(finished))
             if job is None or job is _WAIT:
                 return None if job is None else []
-            row_job[len(evaluate.rows)] = len(decisions.jobs) - 1
+            row_job[len(evaluate.rows)] = (job, m)
             self._print_job(job)
             return [self._job_row(job)]
 
         def on_done(row, score):
-            self._job_done(evaluate, decisions, row_job[row], score)
+            finished.add(row)
+            self._job_done(evaluate, decisions, *row_job[row], score)
 
         evaluate.stream(next_jobs, on_done, continue_training=self._plan.continues)
 
@@ -491,16 +918,16 @@ max_retries
         each decided from the results of every earlier wave (a barrier per wave)."""
         engine = getattr(evaluate, "engine", None)
         while engine is None or not engine.time_is_up():
-            first, wave = len(decisions.jobs), []
+            wave, job = [], None
             while len(wave) < n_workers:
-                job = decisions.next()
+                job, m = self._next_job(decisions, bool(wave))
                 if job is None or job is _WAIT:
                     break
                 self._print_job(job)
-                wave.append(job)
+                wave.append((job, m))
             if not wave:
                 break
-            rows = [self._job_row(j) for j in wave]
+            rows = [self._job_row(j) for j, _ in wave]
             result = evaluate(
                 [r[0] for r in rows],
                 more_results={key: [r[2][key] for r in rows] for key in rows[0][2]},
@@ -509,8 +936,8 @@ max_retries
             )
             if engine is not None and engine.expired:
                 break  # rows cut by the timeout are not results
-            for m, score in enumerate(result.scores, start=first):
-                self._job_done(evaluate, decisions, m, float(score))
+            for (job, m), score in zip(wave, result.scores):
+                self._job_done(evaluate, decisions, job, m, float(score))
 
     def _print_job(self, job):
         if self.verbose:

@@ -1,0 +1,315 @@
+"""Several processes on one storage run one ASHA together; a SIGKILLed ASHA resumes.
+
+Each test starts real processes (``python -c``) on a SQLite file in ``tmp_path``. Fits are
+counted by :class:`LoggingMLP`, which appends one line per fit (process id, parameters,
+epochs, training rows) to a log; the store's ``recorded_fits`` counts the distinct
+(candidate, rung, split) fits it holds, so "fits run == fits recorded" means no fit ran
+twice.
+"""
+
+import json
+import os
+import textwrap
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.datasets import load_digits
+
+from hpsearch import ASHASearchCV, GridSearchCV, MLPClassifier
+from hpsearch.model_selection.space import Float
+from hpsearch.model_selection.store import make_storage, recorded_fits
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+SPACE = {
+    "learning_rate_init": Float(1e-3, 1e-1, log=True),
+    "alpha": Float(1e-6, 1e-2, log=True),
+}
+N_ROWS = 240
+
+
+class LoggingMLP(MLPClassifier):
+    """hpsearch's MLP that logs every fit to ``HPSEARCH_FIT_LOG`` and sleeps
+    ``HPSEARCH_FIT_SLEEP`` seconds (so that processes overlap)."""
+
+    def fit(self, X, y, sample_index=None):
+        log = os.environ.get("HPSEARCH_FIT_LOG")
+        if log:
+            n = len(X) if sample_index is None else len(sample_index)
+            with open(log, "a") as f:
+                f.write(json.dumps([os.getpid(), self.learning_rate_init, self.alpha,
+                                    int(self.max_iter), n]) + "\n")
+        time.sleep(float(os.environ.get("HPSEARCH_FIT_SLEEP", "0")))
+        return super().fit(X, y, sample_index=sample_index)
+
+
+def data():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0)[:N_ROWS], y[:N_ROWS]
+
+
+def make_search(storage, study_name="asha", n_trials=9, **kw):
+    kw = {"min_resources": 1, "max_resources": 9, "factor": 3, "cv": 2, "random_state": 0,
+          "n_jobs": 1, "resume": True, **kw}
+    mlp = LoggingMLP((8,), max_iter=9, batch_size=32, random_state=0)
+    return ASHASearchCV(mlp, SPACE, n_trials=n_trials, storage=storage,
+                        study_name=study_name, **kw)
+
+
+def worker(storage, out, ready=None, n_trials=9, n_jobs=1):
+    """Entry point of a process: wait for its siblings (``ready`` files), run the search,
+    write what it found as JSON to ``out``."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    X, y = data()
+    search = make_search(storage, n_trials=n_trials, n_jobs=n_jobs)
+    if ready:
+        Path(ready[0]).touch()
+        deadline = time.time() + 60
+        while not all(Path(p).exists() for p in ready) and time.time() < deadline:
+            time.sleep(0.02)
+    search.fit(X, y)
+    res = search.cv_results_
+    Path(out).write_text(json.dumps({
+        "pid": os.getpid(),
+        "best_params": search.best_params_,
+        "best_score": search.best_score_,
+        "candidate": [int(c) for c in res["candidate"]],
+        "iter": [int(k) for k in res["iter"]],
+        "score": [float(s) for s in res["mean_test_score"]],
+        "n_candidates": search.n_candidates_,
+        "params": list(res["params"]),
+        "n_resources": [int(n) for n in res["n_resources"]],
+    }))
+
+
+def _env(tmp_path, log, sleep):
+    path = os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")])
+    return dict(os.environ, PYTHONPATH=path, HPSEARCH_FIT_LOG=str(log),
+                HPSEARCH_FIT_SLEEP=str(sleep), OMP_NUM_THREADS="1")
+
+
+def _start(tmp_path, name, env, storage, **kw):
+    out = tmp_path / f"{name}.json"
+    args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+    code = (f"from test_asha_shared import worker; "
+            f"worker({str(storage)!r}, {str(out)!r}{', ' + args if args else ''})")
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp_path)), out
+
+
+def _cv_fits(log, n_rows=N_ROWS):
+    """The logged cross-validation fits (the final refit on all rows left out)."""
+    if not log.exists():
+        return []
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    return [line for line in lines if line[4] < n_rows]
+
+
+def _study(storage, name="asha"):
+    return optuna.load_study(study_name=name, storage=make_storage(str(storage)))
+
+
+def _candidates(study):
+    """Distinct candidates of the study (trials not closed as a lost claim)."""
+    return {t.user_attrs["hpsearch_key"] for t in study.trials
+            if "hpsearch_key" in t.user_attrs and "hpsearch_duplicate" not in t.user_attrs}
+
+
+@pytest.mark.parametrize("kind, n_processes, late", [
+    ("sqlite", 2, False), ("journal", 2, False), ("sqlite", 3, False), ("sqlite", 2, True)
+])
+def test_processes_share_one_asha(tmp_path, monkeypatch, kind, n_processes, late):
+    """Processes started together (``late``: the second once the first has run 6 fits
+    alone): each (candidate, rung, split) fitted once, by one of them; n_trials
+    candidates in all; all end with the same results and best."""
+    name = {"sqlite": "shared.db", "journal": "shared.jsonl"}[kind]
+    storage, log = tmp_path / name, tmp_path / "fits.log"
+    env = _env(tmp_path, log, 0.25 if late else 0.05)  # (late: slow enough to join)
+    ready = [str(tmp_path / f"{i}.ready") for i in range(n_processes)]
+    started = []
+    for i in range(n_processes):
+        if late and i:
+            _wait_for_fits(log, 6, proc=started[0][0])
+        kw = {} if late else {"ready": ready[i:] + ready[:i]}
+        started.append(_start(tmp_path, str(i), env, storage, **kw))
+    for proc, _ in started:
+        assert proc.wait(timeout=120) == 0
+    outs = [json.loads(out.read_text()) for _, out in started]
+    fits = _cv_fits(log)
+    study = _study(storage)
+    per_process = [sum(1 for f in fits if f[0] == out["pid"]) for out in outs]
+    # every (candidate, rung, split) fitted once, by one of them
+    assert len(fits) == recorded_fits(study), per_process
+    assert sum(n > 0 for n in per_process) >= 2, per_process
+    assert len(_candidates(study)) == 9
+    first = outs[0]
+    for out in outs:
+        assert out["n_candidates"] == 9
+        # each ends with the whole shared ASHA, hence the same results and best
+        assert out["candidate"] == first["candidate"] and out["iter"] == first["iter"]
+        np.testing.assert_array_equal(out["score"], first["score"])
+        assert out["best_params"] == first["best_params"]
+        assert out["best_score"] == first["best_score"]
+    assert max(first["iter"]) == 2  # a candidate reached the top rung
+    assert len(set(zip(first["candidate"], first["iter"]))) == len(first["iter"])
+    if kind == "sqlite" and n_processes == 2 and not late:
+        # resuming the shared study later continues it from the store: nothing to fit
+        monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+        X, y = data()
+        again = make_search(str(storage)).fit(X, y)
+        assert len(_cv_fits(log)) == len(fits)
+        np.testing.assert_array_equal(again.cv_results_["mean_test_score"], first["score"])
+        assert again.best_params_ == first["best_params"]
+    lost = sum("hpsearch_duplicate" in t.user_attrs for t in study.trials)
+    print(f"{kind}: {n_processes} processes{' (one late)' if late else ''}, {len(_candidates(study))} candidates, "
+          f"{len(first['iter'])} jobs, {len(fits)} fits run = {recorded_fits(study)} "
+          f"recorded, split {'/'.join(map(str, per_process))}, {lost} lost claims")
+
+
+def _wait_for_fits(log, n, pid=None, proc=None, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        fits = [f for f in _cv_fits(log) if pid is None or f[0] == pid]
+        if len(fits) >= n or (proc is not None and proc.poll() is not None):
+            return
+        time.sleep(0.01)
+
+
+def test_sigkill_then_resume_reruns_only_missing_fits(tmp_path, monkeypatch):
+    storage, log = tmp_path / "cut.db", tmp_path / "fits.log"
+    proc, _ = _start(tmp_path, "cut", _env(tmp_path, log, 0.1), storage)
+    _wait_for_fits(log, 8, proc=proc)  # the 8th fit started: job 4 of 13, split 2 of 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_after = len(_cv_fits(log))
+    assert 8 <= killed_after < 26
+    recorded = recorded_fits(_study(storage))
+    assert killed_after - 1 <= recorded <= killed_after  # only the fit in flight is lost
+
+    X, y = data()
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    monkeypatch.setenv("HPSEARCH_FIT_SLEEP", "0")
+    resumed = make_search(str(storage), refit=False).fit(X, y)
+    rerun = len(_cv_fits(log)) - killed_after
+    monkeypatch.delenv("HPSEARCH_FIT_LOG")
+    full = make_search(None, study_name=None, resume=False, refit=False).fit(X, y)
+    n_fits = 2 * len(full.cv_results_["params"])
+    assert rerun == n_fits - recorded
+    print(f"killed after {killed_after} fits ({recorded} recorded); resume ran {rerun} "
+          f"of {n_fits}")
+    assert resumed.cv_results_["params"] == full.cv_results_["params"]
+    for key in ("candidate", "iter", "state", "mean_test_score", "split0_test_score"):
+        np.testing.assert_array_equal(resumed.cv_results_[key], full.cv_results_[key])
+
+
+def test_a_killed_process_jobs_are_taken_over(tmp_path):
+    storage, log = tmp_path / "shared.db", tmp_path / "fits.log"
+    env = _env(tmp_path, log, 0.2)
+    ready = [str(tmp_path / "a.ready"), str(tmp_path / "b.ready")]
+    a, _ = _start(tmp_path, "a", env, storage, ready=ready)
+    b, out_b = _start(tmp_path, "b", env, storage, ready=ready[::-1])
+    _wait_for_fits(log, 3, pid=a.pid, proc=a)  # a's 3rd fit started
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait()
+    assert b.wait(timeout=120) == 0
+    rb = json.loads(out_b.read_text())
+    study = _study(storage)
+    fits = _cv_fits(log)
+    per_process = {pid: sum(1 for f in fits if f[0] == pid) for pid in (a.pid, rb["pid"])}
+    # the fit a was running when killed is run again by b; no other fit ran twice
+    assert len(fits) - recorded_fits(study) in (0, 1), per_process
+    assert len(_candidates(study)) == rb["n_candidates"] == 9
+    # a's claimed trials were closed as interrupted and their jobs finished by b
+    interrupted = [t for t in study.trials if "hpsearch_interrupted" in t.user_attrs]
+    assert interrupted
+    assert all(str(a.pid) == t.user_attrs["hpsearch_owner"].split("/")[2]
+               for t in interrupted)
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    assert max(rb["iter"]) == 2 and np.isfinite(rb["score"]).all()
+    assert sorted(set(zip(rb["candidate"], rb["iter"]))) == sorted(
+        zip(rb["candidate"], rb["iter"]))  # each (candidate, rung) once
+    # (a fit from scratch above rung 0 logs the whole budget, 3 or 9 epochs; a continued
+    # one the epochs added, 2 or 6)
+    scratch = sum(1 for f in fits if f[0] == rb["pid"] and f[3] in (3, 9))
+    print(f"a killed after {per_process[a.pid]} fits; b ran {per_process[rb['pid']]} "
+          f"({scratch} above rung 0 from scratch); {len(interrupted)} of a's trials "
+          "taken over")
+    # each row, continued or refitted from scratch by the other process, scores as a
+    # straight fit of its candidate to its budget
+    grid = [{"learning_rate_init": [p["learning_rate_init"]], "alpha": [p["alpha"]],
+             "max_iter": [int(n)]} for p, n in zip(rb["params"], rb["n_resources"])]
+    X, y = data()
+    straight = GridSearchCV(MLPClassifier((8,), batch_size=32, random_state=0), grid,
+                            cv=2, refit=False).fit(X, y)
+    np.testing.assert_array_equal(straight.cv_results_["mean_test_score"], rb["score"])
+
+
+STUDY = textwrap.dedent(
+    """\
+    name: shared
+    seed: 0
+    data: {dataset: digits}
+    estimator:
+      name: 'test_asha_shared:LoggingMLP'
+      params: {hidden_layer_sizes: [8], batch_size: 64, random_state: 0}
+    search:
+      method: asha
+      n_trials: 9
+      min_resources: 1
+      max_resources: 9
+      factor: 3
+      space:
+        learning_rate_init: {type: float, low: 1e-3, high: 1e-1, log: true}
+    cv: 2
+    n_jobs: 1
+    """
+)
+
+
+def test_two_cli_runs_share_one_asha(tmp_path):
+    """``python -m hpsearch study.yaml --resume --storage <one db>`` twice at once, each
+    with its own output folder: one ASHA, no fit twice, the same best in both."""
+    study, storage, log = tmp_path / "study.yaml", tmp_path / "shared.db", tmp_path / "f.log"
+    study.write_text(STUDY)
+    env = _env(tmp_path, log, 0.05)
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", str(study), "--out", str(tmp_path / out),
+         "--storage", f"sqlite:///{storage}", "--resume", "--quiet",
+         "--allow-module", "test_asha_shared"],
+        env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True) for out in ("a", "b")]
+    for proc in procs:
+        output = proc.communicate(timeout=180)[0]
+        assert proc.returncode == 0, output
+    fits = _cv_fits(log, n_rows=1000)  # (the refit: on 1437 training rows)
+    recorded = recorded_fits(_study(storage, "shared"))
+    assert len(fits) == recorded == 26
+    best = [json.loads((tmp_path / out / "best_params.json").read_text()) for out in "ab"]
+    assert best[0] == best[1]
+    per_process = [sum(1 for f in fits if f[0] == proc.pid) for proc in procs]
+    print(f"CLI: 2 processes, {recorded} fits recorded = {len(fits)} run, split "
+          f"{'/'.join(map(str, per_process))}")
+
+
+def test_decode_value_inverts_encode_value():
+    from hpsearch.model_selection.store import decode_value, encode_value
+
+    for value in [{"h": (8, 4), "a": 0.5, "s": "relu", "n": None, "l": [1, (2,)]},
+                  (1.0, "x"), np.arange(3)]:
+        back = decode_value(json.loads(json.dumps(encode_value(value))))
+        assert encode_value(back) == encode_value(value)
+        assert type(back) is type(value)
+    with pytest.raises(ValueError, match="cannot be decoded"):
+        decode_value(encode_value(len))
