@@ -125,9 +125,15 @@ def test_outer_splits_overlap_in_one_pool_with_one_bar(tmp_path, monkeypatch):
     by_outer = {}
     for _, start, end, rows in fits:
         by_outer.setdefault(_outer_of(rows, splits), []).append((start, end))
-    # the fits of different outer splits overlap in time
-    assert min(s for s, _ in by_outer[1]) < max(e for _, e in by_outer[0])
-    assert min(s for s, _ in by_outer[2]) < max(e for _, e in by_outer[1])
+    # every outer split has a fit running at the same time as a fit of another outer
+    # split (which pairs overlap depends on the order the threads queue their fits, and
+    # on which of two fits ends first: the per-pair order is not asserted)
+    def overlaps(k):
+        others = [iv for j, ivs in by_outer.items() if j != k for iv in ivs]
+        return any(s0 < e1 and s1 < e0 for s0, e0 in by_outer[k] for s1, e1 in others)
+
+    assert sorted(by_outer) == [0, 1, 2]
+    assert all(overlaps(k) for k in by_outer)
     # one bar (no inner search made its own), ending at the fits run
     assert len(bars) == 1 and bars[0].total == bars[0].n == len(fits)
     # one storage file, one study per outer split
@@ -156,11 +162,15 @@ class _FailsOnOneOuterSplit(nw.LoggedLR):
         return super().fit(X, y)
 
 
+# Whether the other outer splits' searches get as far as warning about their own failed
+# fits (rows without row 0 in an inner split) before they are stopped depends on timing.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
 def test_an_error_in_one_inner_search_stops_the_others_and_is_raised():
     X, y = nw.data()
     search = GridSearchCV(_FailsOnOneOuterSplit(), {"C": [0.01, 1.0]}, cv=3, n_jobs=2)
     start = time.perf_counter()
-    with pytest.warns(Warning), pytest.raises(ValueError, match="fits failed"):
+    with pytest.raises(ValueError, match="All the 6 fits failed"):
         nested_cross_validate(search, X, y, cv=3, random_state=0)
     assert time.perf_counter() - start < 30
 
