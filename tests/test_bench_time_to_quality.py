@@ -100,3 +100,24 @@ def test_quick_run_through_the_runner(tmp_path):
     assert any("(anchor)" in r["name"] for r in ran)
     for r in ran:
         assert r["anchor"] > 0, r
+
+
+def test_equal_time_pair_and_rung_counts(ttq):
+    def run(traj, rungs):
+        return {"traj": traj, "rungs": rungs, "budget": 10.0, "error": None}
+
+    results = {"digits": {
+        "hp asha-tpe": [run([(1.0, 0.5, 0.8, {}, 1), (6.0, 0.9, 0.9, {}, 3)], {1: 4, 3: 1}),
+                        run([(4.0, 0.5, 0.7, {}, 1)], {1: 2})],
+        "hp asha": [run([(2.0, 0.6, 0.85, {}, 1)], {1: 6}),
+                    run([(2.0, 0.6, 0.7, {}, 1)], {1: 4, 3: 1})],
+    }}
+    half, full = ttq.equal_time(results, fractions=(0.5, 1.0))["digits"]
+    assert half["t"] == 5.0 and list(half["a"]) == [0.8, 0.7] and list(half["b"]) == [0.85, 0.7]
+    assert half["wins"] == (0, 1, 1) and full["wins"] == (1, 1, 0)
+    assert list(full["diff"]) == pytest.approx([0.05, 0.0])
+    table = ttq.equal_time_table(results, fractions=(0.5, 1.0))
+    assert table.count("\n") == 3 and "| digits | 5.0 s (50%) |" in table
+    assert "1: 3.0, 3: 0.5" in ttq.rung_table(results)  # mean over seeds, 0 where missing
+    del results["digits"]["hp asha"]
+    assert ttq.equal_time(results) == {}
