@@ -783,6 +783,47 @@ def plot(results, strategies, path):
 # entry points
 
 
+def diagnose_model_proposals(seed=0, quick=False, log=sys.stdout):
+    """Where ASHA-TPE's new candidates come from: one ``hp asha-tpe`` run per task.
+
+    Wraps ``asha._ModelProposals`` (a private class: skipped when it is gone) to count,
+    per proposal, the rung whose results the sampler was told (``None``: fewer than
+    ``n_min`` results in every rung, a random start-up proposal) and prints the counts,
+    the first model proposal and the rung sizes at the end.
+    """
+    try:
+        from hpsearch.model_selection.strategies import asha
+
+        proposals = asha._ModelProposals
+    except (ImportError, AttributeError) as exc:
+        print(f"skipped: {exc}", file=log)
+        return
+    calls = []
+    original = proposals.__call__
+
+    def counting(self, schedule, optuna_params):
+        found = schedule.model_results(self.n_min)
+        calls.append((tuple(schedule.n_results(finite=True)), self.n_min,
+                      None if found is None else found[0]))
+        return original(self, schedule, optuna_params)
+
+    proposals.__call__ = counting
+    try:
+        for task in make_tasks(seed, quick):
+            calls.clear()
+            with Run(task.budget):
+                STRATEGIES["hp asha-tpe"].run(task)
+            rungs = collections.Counter(rung for _, _, rung in calls)
+            first = next((i for i, (_, _, rung) in enumerate(calls) if rung is not None), None)
+            print(f"{task.name} seed {seed}: {len(calls)} proposals, n_min "
+                  f"{calls[0][1] if calls else '-'}; told rung -> proposals "
+                  f"{dict(sorted(rungs.items(), key=lambda kv: (kv[0] is not None, kv[0])))}; "
+                  f"first model proposal #{first}; results per rung at the end "
+                  f"{calls[-1][0] if calls else '-'}", file=log, flush=True)
+    finally:
+        proposals.__call__ = original
+
+
 def run(quick=False, repeats=3, png=None):
     """House entry point (``benchmarks/run.py --only time_to_quality``).
 
@@ -811,7 +852,14 @@ def main(argv=None):
                         help="pickle the raw results after every seed (for --load)")
     parser.add_argument("--load", metavar="PATH",
                         help="no measurement: tables and plot from results saved by --save")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="only count where ASHA-TPE's proposals come from (each seed)")
     args = parser.parse_args(argv)
+    if args.diagnose:
+        with blas_threads(1):
+            for seed in range(args.seeds or 1):
+                diagnose_model_proposals(seed, args.quick)
+        return
     seeds = None if args.seeds is None else tuple(range(args.seeds))
     started = time.perf_counter()
     if args.load:

@@ -121,3 +121,19 @@ def test_equal_time_pair_and_rung_counts(ttq):
     assert "1: 3.0, 3: 0.5" in ttq.rung_table(results)  # mean over seeds, 0 where missing
     del results["digits"]["hp asha"]
     assert ttq.equal_time(results) == {}
+
+
+def test_diagnose_model_proposals_on_the_quick_task(ttq):
+    """One real ASHA-TPE run (0.6 s of CPU): TPE's 10 start-up proposals are random (told
+    nothing), the next ones are told a rung's results."""
+    import io
+
+    pytest.importorskip("hpsearch.model_selection.strategies.asha")
+    out = io.StringIO()
+    ttq.diagnose_model_proposals(0, quick=True, log=out)
+    text = out.getvalue()
+    if text.startswith("skipped"):  # asha._ModelProposals renamed: nothing to count
+        return
+    assert text.startswith("digits seed 0: "), text
+    assert "n_min 10; told rung -> proposals {None: 10, 0: " in text
+    assert "first model proposal #10;" in text
