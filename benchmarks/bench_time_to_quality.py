@@ -167,8 +167,8 @@ class Run:
         Scores are grouped per configuration in arrival order: every search finishes all
         splits of a (configuration, budget) before it raises that configuration's budget,
         so the k-th ``N_SPLITS`` scores of a configuration are its k-th evaluation. Its
-        epochs are the most any split trained (``n_iter_``, cumulative across continued
-        training; less than the budget only when the tol-based stop ended a fit).
+        epochs are the most any split trained (:func:`trained_epochs`, cumulative across
+        continued training; less than the budget only when the tol-based stop ended a fit).
         """
         t = self.now()
         key = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
@@ -194,16 +194,29 @@ def _freeze(value):
     return tuple(value) if isinstance(value, list) else value
 
 
+def trained_epochs(estimator):
+    """Epochs the model has trained in all: ``len(loss_curve_)``.
+
+    Not ``n_iter_``: hpsearch's MLP (as sklearn's) counts in ``n_iter_`` the epochs of the
+    last ``fit`` call only, so a candidate continued from 27 to 81 epochs has
+    ``n_iter_ == 54``; ``loss_curve_`` (and ``t_``) accumulate over continued training.
+    ``n_iter_`` (then ``max_iter``) only where there is no loss curve.
+    """
+    curve = getattr(estimator, "loss_curve_", None)
+    if curve is not None:
+        return len(curve)
+    return getattr(estimator, "n_iter_", estimator.get_params()["max_iter"])
+
+
 def logged_accuracy(estimator, X, y):
     """The scorer of every search: accuracy, logged with the searched params and the epochs
-    the model has trained (``n_iter_``: with continued training ``max_iter`` holds only
-    the epochs added by the last ``fit``)."""
+    the model has trained (:func:`trained_epochs`: with continued training ``max_iter``
+    and ``n_iter_`` hold only the epochs added by the last ``fit``)."""
     from sklearn.metrics import accuracy_score
 
     score = accuracy_score(y, estimator.predict(X))
     params = estimator.get_params()
-    epochs = getattr(estimator, "n_iter_", params["max_iter"])
-    Run.current.record({k: params[k] for k in SPACE}, epochs, score)
+    Run.current.record({k: params[k] for k in SPACE}, trained_epochs(estimator), score)
     return score
 
 

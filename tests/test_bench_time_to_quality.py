@@ -137,3 +137,21 @@ def test_diagnose_model_proposals_on_the_quick_task(ttq):
     assert text.startswith("digits seed 0: "), text
     assert "n_min 10; told rung -> proposals {None: 10, 0: " in text
     assert "first model proposal #10;" in text
+
+
+def test_trained_epochs_count_continued_training(ttq):
+    """``n_iter_`` holds the last fit's epochs only; the logged epochs must be cumulative
+    (a halving or ASHA candidate continued 3 -> 9 epochs is refit with 9, not 6)."""
+    import warnings
+
+    from hpsearch import MLPClassifier
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = np.random.default_rng(0).normal(size=(60, 4)), np.arange(60) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier(max_iter=3, n_iter_no_change=100, random_state=0).fit(X, y)
+        model.set_params(max_iter=6, warm_start=True).fit(X, y)
+        assert (model.n_iter_, ttq.trained_epochs(model)) == (6, 9)
+        fresh = SkMLP(max_iter=4, n_iter_no_change=100, random_state=0).fit(X, y)
+        assert ttq.trained_epochs(fresh) == 4
