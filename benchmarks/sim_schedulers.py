@@ -11,7 +11,10 @@ workers, for a wall budget ``T``:
   :class:`~hpsearch.model_selection.strategies._asha_schedule.ASHASchedule`, with the lag
   the search uses (``lag = W``): job :math:`m` is decided from the results of jobs
   :math:`0, \\dots, m - W` only, and a free worker *waits* (idles) while job :math:`m - W`
-  is still running. Two what-ifs beside it, not what the search does: **ASHA (live)**
+  is still running. **ASHA n_trials=n** is the same search capped at the ``n`` candidates
+  of one synchronous halving run (the same candidates: ids 0..n-1 of the stream); once
+  they are started it only promotes, and it ends when nothing is left to promote. Two
+  what-ifs beside it, not what the search does: **ASHA (live)**
   asks the schedule directly with every result that has arrived (no lag, not
   reproducible), **ASHA (work lag)** keeps the decisions reproducible with a lag per
   job that grows with the job's epochs (:class:`ASHAWorkLagPolicy`).
@@ -89,7 +92,7 @@ from _harness import Row  # noqa: E402
 
 NAME = "schedulers"
 DATA = os.path.join(HERE, "fit_durations.json")
-SCHEDULERS = ("ASHA", "sync halving", "Hyperband", "random")
+SCHEDULERS = ("ASHA", "ASHA n_trials=n", "sync halving", "Hyperband", "random")
 WHAT_IFS = ("ASHA (live)", "ASHA (work lag)")
 WORKERS = (2, 16, 64, 256)
 #: Candidates of one synchronous halving run: ``R / r`` (scikit-learn's ``"exhaust"``) and 9x.
@@ -197,11 +200,12 @@ def _rungs(model):
 class ASHAPolicy:
     """``ASHASearchCV``'s decisions: the real ``_Decisions`` (lag ``W``) over the schedule."""
 
-    def __init__(self, model, n_workers, lag=None):
+    def __init__(self, model, n_workers, lag=None, n_trials=None):
         from hpsearch.model_selection.strategies._asha_schedule import ASHASchedule
         from hpsearch.model_selection.strategies.asha import _WAIT, _Decisions
 
-        self.schedule = ASHASchedule(model.min_resources, model.max_resources, model.factor)
+        self.schedule = ASHASchedule(model.min_resources, model.max_resources, model.factor,
+                                     n_trials)
         self.budgets = self.schedule.budgets
         self.decisions = _Decisions(self.schedule, n_workers if lag is None else lag,
                                     lambda job: True)
@@ -216,6 +220,13 @@ class ASHAPolicy:
 
     def report(self, job, score):
         self.decisions.report(job[3][0], score)
+
+
+class ASHANTrialsPolicy(ASHAPolicy):
+    """``ASHASearchCV(n_trials=n)``: the same ``n`` candidates as one sync halving run."""
+
+    def __init__(self, model, n_workers):
+        super().__init__(model, n_workers, n_trials=model.n_candidates)
 
 
 class ASHAWorkLagPolicy:
@@ -388,6 +399,7 @@ class HyperbandPolicy(_SyncPolicy):
 
 POLICIES = {
     "ASHA": ASHAPolicy,
+    "ASHA n_trials=n": ASHANTrialsPolicy,
     "sync halving": HalvingPolicy,
     "Hyperband": HyperbandPolicy,
     "random": RandomPolicy,
@@ -533,7 +545,8 @@ def rows_from(medians, target, model, workers, n_seeds):
             sync = _scaled(medians[("sync halving", w)][key], scale)
             others = ", ".join(
                 f"{name} {_fmt(_scaled(medians[(name, w)][key], scale), unit)}"
-                for name in ("Hyperband", "random") + WHAT_IFS if (name, w) in medians
+                for name in SCHEDULERS[1:] + WHAT_IFS
+                if name != "sync halving" and (name, w) in medians
             )
             met = None
             if key == "utilization" and w == 64:

@@ -38,8 +38,8 @@ def test_recorded_durations_file(sim, recorded):
     assert 0.5 < recorded.target(sim.Model()) < 1
 
 
-@pytest.mark.parametrize("name", ["ASHA", "sync halving", "Hyperband", "random",
-                                  "ASHA (live)", "ASHA (work lag)"])
+@pytest.mark.parametrize("name", ["ASHA", "ASHA n_trials=n", "sync halving", "Hyperband",
+                                  "random", "ASHA (live)", "ASHA (work lag)"])
 def test_deterministic_and_same_candidates_for_every_scheduler(sim, recorded, name):
     model = sim.Model()
     first = sim.simulate(name, 8, sim.Population(recorded, model, 3), 0.8, wall=20.0)
@@ -157,6 +157,19 @@ def test_asha_against_the_barrier_on_many_workers(sim, population, recorded):
     assert min(f["first_full"] for f in fig.values()) >= 0.9 * fastest
 
 
+def test_capped_asha_runs_the_same_candidates_as_one_halving_run(sim, recorded):
+    model = sim.Model(n_candidates=27)
+    traces = {}
+    for name in ("ASHA n_trials=n", "sync halving"):
+        traces[name] = []
+        sim.simulate(name, 16, sim.Population(recorded, model, 2), 0.9, wall=100.0,
+                     trace=traces[name])
+    capped = {job[0] for _, _, job in traces["ASHA n_trials=n"]}
+    first_run = {job[0] for _, _, job in traces["sync halving"] if job[3][0] == 0}
+    assert capped == first_run == set(range(27))
+    assert max(end for _, end, _ in traces["ASHA n_trials=n"]) < 100.0  # it ended
+
+
 def test_rows_and_matrix(sim, recorded):
     model = sim.Model(sync_runs=0.5, full_trainings=1.0)
     medians, target = sim.measure((2, 4), (0,), model, recorded)
@@ -164,4 +177,4 @@ def test_rows_and_matrix(sim, recorded):
     assert len(rows) == 8
     assert all(r.benchmark == "schedulers" for r in rows)
     text = sim.matrix(medians, (2, 4))
-    assert text.count("\n") == 2 + 2 * 6 - 1
+    assert text.count("\n") == 2 + 2 * len(sim.SCHEDULERS + sim.WHAT_IFS) - 1
