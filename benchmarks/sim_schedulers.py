@@ -55,14 +55,14 @@ none waits. Nothing else costs time (no dispatch, no data loading): the figures 
 the scheduling.
 
 Figures, per scheduler and worker count, over ``[0, T]`` (median over seeds); ``T`` is
-three synchronous-halving runs' work per worker plus four median full trainings, so it
+five synchronous-halving runs' work per worker plus four median full trainings, so it
 scales with ``W``:
 
 - *utilization*: busy worker-seconds / :math:`W T` (a fit still running at ``T`` counts
   up to ``T``);
 - *first full*: time at which the first fit at the full budget ``R`` ends;
 - *to target*: time at which a fit at ``R`` ends whose run's :math:`y_j(R)` reaches the
-  target, the 90th percentile of :math:`y(R)` over the recorded runs; ``-`` when not
+  target, the 75th percentile of :math:`y(R)` over the recorded runs; ``-`` when not
   reached by ``T`` (the median then takes "not reached" as :math:`+\\infty`);
 - *full results*: fits at ``R`` ended by ``T``.
 
