@@ -72,10 +72,12 @@ Figures (means over seeds)
 from __future__ import annotations
 
 import argparse
+import collections
 import functools
 import itertools
 import math
 import os
+import pickle
 import sys
 import time
 from dataclasses import dataclass, field
@@ -165,8 +167,8 @@ class Run:
         Scores are grouped per configuration in arrival order: every search finishes all
         splits of a (configuration, budget) before it raises that configuration's budget,
         so the k-th ``N_SPLITS`` scores of a configuration are its k-th evaluation. Its
-        epochs are the most any split trained (``n_iter_``, cumulative across continued
-        training; less than the budget only when the tol-based stop ended a fit).
+        epochs are the most any split trained (:func:`trained_epochs`, cumulative across
+        continued training; less than the budget only when the tol-based stop ended a fit).
         """
         t = self.now()
         key = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
@@ -192,16 +194,29 @@ def _freeze(value):
     return tuple(value) if isinstance(value, list) else value
 
 
+def trained_epochs(estimator):
+    """Epochs the model has trained in all: ``len(loss_curve_)``.
+
+    Not ``n_iter_``: hpsearch's MLP (as sklearn's) counts in ``n_iter_`` the epochs of the
+    last ``fit`` call only, so a candidate continued from 27 to 81 epochs has
+    ``n_iter_ == 54``; ``loss_curve_`` (and ``t_``) accumulate over continued training.
+    ``n_iter_`` (then ``max_iter``) only where there is no loss curve.
+    """
+    curve = getattr(estimator, "loss_curve_", None)
+    if curve is not None:
+        return len(curve)
+    return getattr(estimator, "n_iter_", estimator.get_params()["max_iter"])
+
+
 def logged_accuracy(estimator, X, y):
     """The scorer of every search: accuracy, logged with the searched params and the epochs
-    the model has trained (``n_iter_``: with continued training ``max_iter`` holds only
-    the epochs added by the last ``fit``)."""
+    the model has trained (:func:`trained_epochs`: with continued training ``max_iter``
+    and ``n_iter_`` hold only the epochs added by the last ``fit``)."""
     from sklearn.metrics import accuracy_score
 
     score = accuracy_score(y, estimator.predict(X))
     params = estimator.get_params()
-    epochs = getattr(estimator, "n_iter_", params["max_iter"])
-    Run.current.record({k: params[k] for k in SPACE}, epochs, score)
+    Run.current.record({k: params[k] for k in SPACE}, trained_epochs(estimator), score)
     return score
 
 
@@ -510,11 +525,13 @@ def available(names):
     return ok, missing
 
 
-def measure(quick=False, seeds=None, names=None, log=None):
+def measure(quick=False, seeds=None, names=None, log=None, save=None):
     """Run every (seed, task, strategy); return ``{task: {strategy: [per-seed result]}}``.
 
     A per-seed result is a dict: ``traj`` (see :func:`trajectory`), ``n_eval``, ``cpu``,
-    ``wall``, ``budget``; a strategy that raised (other than the budget) gets ``error``.
+    ``wall``, ``budget``, ``rungs`` (evaluations per epoch count: how many results each
+    rung got); a strategy that raised (other than the budget) gets ``error``. With ``save``
+    (a path) the results so far are pickled after every seed, for ``--load``.
     """
     seeds = seeds if seeds is not None else ((0,) if quick else (0, 1, 2))
     strategies, missing = available(names or list(STRATEGIES))
@@ -532,7 +549,9 @@ def measure(quick=False, seeds=None, names=None, log=None):
                     except TypeError as exc:  # a constructor with another signature
                         error = f"skipped: {type(exc).__name__}: {exc}"
                 refit_start = time.perf_counter()
+                rungs = collections.Counter(e[3] for e in run.evaluations)
                 out.append({"traj": trajectory(task, strategy.family, run.evaluations),
+                            "rungs": dict(sorted(rungs.items())),
                             "n_eval": len(run.evaluations), "cpu": run.cpu,
                             "wall": run.wall, "budget": task.budget, "error": error})
                 refit = time.perf_counter() - refit_start
@@ -542,6 +561,9 @@ def measure(quick=False, seeds=None, names=None, log=None):
                           f"wall {run.wall:5.1f} s (+ refits {refit:4.1f} s), best test "
                           f"{out[-1]['traj'][-1][2] if out[-1]['traj'] else float('nan'):.4f}"
                           f"{'  ' + error if error else ''}", file=log, flush=True)
+        if save:
+            with open(save, "wb") as fh:
+                pickle.dump((results, missing, list(strategies)), fh)
     return results, missing, strategies
 
 
@@ -579,6 +601,72 @@ def summarize(results, strategies):
         summary[task] = {"best_anchor": best_anchor, "rows": rows,
                          "errors": {n: e for n, e in errors.items() if e}}
     return summary
+
+
+#: The pair compared at equal time: BOHB-style ASHA against random ASHA.
+PAIR = ("hp asha-tpe", "hp asha")
+#: Fractions of the budget at which the pair is compared.
+FRACTIONS = (0.25, 0.5, 1.0)
+
+
+def equal_time(results, pair=PAIR, fractions=FRACTIONS):
+    """Per task and budget fraction: the pair's best-so-far test scores at equal time.
+
+    Returns ``{task: [{"fraction", "t", "a", "b", "diff", "wins"}]}`` where ``a`` and ``b``
+    are the per-seed test scores of ``pair[0]`` and ``pair[1]`` at time ``t`` (NaN before a
+    first model), ``diff`` the per-seed differences and ``wins`` ``(a > b, a == b, a < b)``
+    seed counts. Tasks where either strategy is missing or failed are left out.
+    """
+    out = {}
+    for task, per in results.items():
+        a_runs, b_runs = per.get(pair[0]), per.get(pair[1])
+        if not a_runs or not b_runs or any(x["error"] for x in a_runs + b_runs):
+            continue
+        budget = a_runs[0]["budget"]
+        rows = []
+        for fraction in fractions:
+            t = fraction * budget
+            a = np.array([score_at(x["traj"], t) for x in a_runs])
+            b = np.array([score_at(x["traj"], t) for x in b_runs])
+            diff = a - b
+            rows.append({"fraction": fraction, "t": t, "a": a, "b": b, "diff": diff,
+                         "wins": (int(np.sum(diff > 0)), int(np.sum(diff == 0)),
+                                  int(np.sum(diff < 0)))})
+        out[task] = rows
+    return out
+
+
+def _spread(values):
+    values = np.asarray(values, dtype=float)
+    return (f"{np.nanmean(values):.4f} ({np.nanmin(values):.3f}..{np.nanmax(values):.3f})"
+            if np.isfinite(values).any() else "-")
+
+
+def equal_time_table(results, pair=PAIR, fractions=FRACTIONS):
+    """Markdown: the pair at equal time (mean and min..max over seeds, wins per seed)."""
+    lines = [f"| task | time | {pair[0]} test | {pair[1]} test | difference | "
+             f"seeds {pair[0]} better / tie / worse |", "|---|---:|---:|---:|---:|---:|"]
+    for task, rows in equal_time(results, pair, fractions).items():
+        for r in rows:
+            lines.append(f"| {task} | {r['t']:.1f} s ({r['fraction']:.0%}) | {_spread(r['a'])} "
+                         f"| {_spread(r['b'])} | {_spread(r['diff'])} | "
+                         f"{' / '.join(map(str, r['wins']))} |")
+    return "\n".join(lines)
+
+
+def rung_table(results, names=PAIR):
+    """Markdown: mean evaluations per epoch budget (ASHA's rung results) at the end."""
+    lines = ["| task | strategy | evaluations per epochs (mean over seeds) |", "|---|---|---|"]
+    for task, per in results.items():
+        for name in names:
+            runs = [x for x in per.get(name, []) if not x["error"] and "rungs" in x]
+            if not runs:
+                continue
+            epochs = sorted({e for x in runs for e in x["rungs"]})
+            counts = ", ".join(f"{e}: {np.mean([x['rungs'].get(e, 0) for x in runs]):.1f}"
+                               for e in epochs)
+            lines.append(f"| {task} | {name} | {counts} |")
+    return "\n".join(lines)
 
 
 def matrix(summary):
@@ -641,12 +729,17 @@ def rows_from(summary, missing):
             a, b = s["rows"]["hp asha-tpe"], s["rows"]["hp asha"]
             rows.append(Row(NAME, f"{task}: ASHA tpe vs random, final test at equal time",
                             a["final_test"], b["final_test"], "", target=">= 1.0",
-                            note=f"tpe {a['test_spread']} vs random {b['test_spread']}"))
+                            note=f"tpe {_pair(a['test_spread'])} vs random "
+                                 f"{_pair(b['test_spread'])} (min..max over seeds)"))
         for n, err in s["errors"].items():
             rows.append(Row(NAME, f"{task}: {n}", note=err))
     for n, reason in missing.items():
         rows.append(Row(NAME, n, note=f"skipped: {reason}"))
     return rows
+
+
+def _pair(spread):
+    return f"{spread[0]:.3f}..{spread[1]:.3f}"
 
 
 def _seconds(values):
@@ -703,6 +796,47 @@ def plot(results, strategies, path):
 # entry points
 
 
+def diagnose_model_proposals(seed=0, quick=False, log=sys.stdout):
+    """Where ASHA-TPE's new candidates come from: one ``hp asha-tpe`` run per task.
+
+    Wraps ``asha._ModelProposals`` (a private class: skipped when it is gone) to count,
+    per proposal, the rung whose results the sampler was told (``None``: fewer than
+    ``n_min`` results in every rung, a random start-up proposal) and prints the counts,
+    the first model proposal and the rung sizes at the end.
+    """
+    try:
+        from hpsearch.model_selection.strategies import asha
+
+        proposals = asha._ModelProposals
+    except (ImportError, AttributeError) as exc:
+        print(f"skipped: {exc}", file=log)
+        return
+    calls = []
+    original = proposals.__call__
+
+    def counting(self, schedule, optuna_params):
+        found = schedule.model_results(self.n_min)
+        calls.append((tuple(schedule.n_results(finite=True)), self.n_min,
+                      None if found is None else found[0]))
+        return original(self, schedule, optuna_params)
+
+    proposals.__call__ = counting
+    try:
+        for task in make_tasks(seed, quick):
+            calls.clear()
+            with Run(task.budget):
+                STRATEGIES["hp asha-tpe"].run(task)
+            rungs = collections.Counter(rung for _, _, rung in calls)
+            first = next((i for i, (_, _, rung) in enumerate(calls) if rung is not None), None)
+            print(f"{task.name} seed {seed}: {len(calls)} proposals, n_min "
+                  f"{calls[0][1] if calls else '-'}; told rung -> proposals "
+                  f"{dict(sorted(rungs.items(), key=lambda kv: (kv[0] is not None, kv[0])))}; "
+                  f"first model proposal #{first}; results per rung at the end "
+                  f"{calls[-1][0] if calls else '-'}", file=log, flush=True)
+    finally:
+        proposals.__call__ = original
+
+
 def run(quick=False, repeats=3, png=None):
     """House entry point (``benchmarks/run.py --only time_to_quality``).
 
@@ -712,6 +846,7 @@ def run(quick=False, repeats=3, png=None):
     results, missing, strategies = measure(quick, log=sys.stderr)
     summary = summarize(results, strategies)
     print(matrix(summary), file=sys.stderr)
+    print(equal_time_table(results), file=sys.stderr)
     png = png or (None if quick else PNG)
     if png:
         plot(results, strategies, png)
@@ -726,13 +861,34 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3)")
     parser.add_argument("--only", nargs="+", choices=sorted(STRATEGIES), metavar="STRATEGY")
     parser.add_argument("--png", default=PNG, help=f"plot path (default {PNG})")
+    parser.add_argument("--save", metavar="PATH",
+                        help="pickle the raw results after every seed (for --load)")
+    parser.add_argument("--load", metavar="PATH",
+                        help="no measurement: tables and plot from results saved by --save")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="only count where ASHA-TPE's proposals come from (each seed)")
     args = parser.parse_args(argv)
+    if args.diagnose:
+        with blas_threads(1):
+            for seed in range(args.seeds or 1):
+                diagnose_model_proposals(seed, args.quick)
+        return
     seeds = None if args.seeds is None else tuple(range(args.seeds))
     started = time.perf_counter()
-    with blas_threads(1):
-        results, missing, strategies = measure(args.quick, seeds, args.only, log=sys.stderr)
+    if args.load:
+        with open(args.load, "rb") as fh:
+            results, missing, names = pickle.load(fh)
+        strategies = {n: STRATEGIES[n] for n in names}
+    else:
+        with blas_threads(1):
+            results, missing, strategies = measure(args.quick, seeds, args.only,
+                                                   log=sys.stderr, save=args.save)
     summary = summarize(results, strategies)
     print(matrix(summary))
+    print()
+    print(equal_time_table(results))
+    print()
+    print(rung_table(results))
     print()
     print(table(rows_from(summary, missing)))
     if args.png:

@@ -1,72 +1,69 @@
 """Discrete-event simulation of the search schedulers on many workers (issue 13).
 
 Two cores cannot show how a scheduler behaves on 16, 64 or 256 workers, so this module
-replays each scheduler's **real decision logic** against modelled fit durations and
-scores, on a simulated cluster of ``W`` identical workers, for a fixed wall budget ``T``:
+replays each scheduler's **real decision logic** against **recorded fit durations and
+learning curves** (``benchmarks/fit_durations.json``, written by
+``benchmarks/record_fit_durations.py``), on a simulated cluster of ``W`` identical
+workers, for a wall budget ``T``:
 
-- **ASHA**: :class:`hpsearch.model_selection.strategies._asha_schedule.ASHASchedule` decides every
-  job (a free worker calls ``next_job``; a finished fit calls ``report``); no barrier.
+- **ASHA**: the decision loop of ``ASHASearchCV`` itself:
+  :class:`hpsearch.model_selection.strategies.asha._Decisions` around
+  :class:`~hpsearch.model_selection.strategies._asha_schedule.ASHASchedule`, with the lag
+  the search uses (``lag = W``): job :math:`m` is decided from the results of jobs
+  :math:`0, \\dots, m - W` only, and a free worker *waits* (idles) while job :math:`m - W`
+  is still running. **ASHA n_trials=n** is the same search capped at the ``n`` candidates
+  of one synchronous halving run (the same candidates: ids 0..n-1 of the stream); once
+  they are started it only promotes, and it ends when nothing is left to promote. Two
+  what-ifs beside it, not what the search does: **ASHA (live)**
+  asks the schedule directly with every result that has arrived (no lag, not
+  reproducible), **ASHA (work lag)** keeps the decisions reproducible with a lag per
+  job that grows with the job's epochs (:class:`ASHAWorkLagPolicy`).
 - **sync halving**: rounds planned by ``halving_schedule`` (the function behind
-  ``HalvingSearchCV``), survivors chosen with halving's own ``top_k``, with a barrier at
-  each round: a round starts only after every fit of the previous round has ended. A
-  run starts ``n_0 = max(R / r, W)`` candidates (scikit-learn's ``"exhaust"``, raised so
-  the first round fills every worker); when a run ends, the next one starts with fresh
-  candidates, until ``T``.
+  ``HalvingSearchCV``) for ``n`` candidates, survivors chosen with halving's own
+  ``top_k``, training continued between rounds, and a barrier at each round: a round
+  starts only after every fit of the previous round has ended. When a run ends the next
+  starts with the next ``n`` candidates of the stream, until ``T``.
 - **Hyperband**: the brackets of ``hyperband_brackets`` (behind ``HyperbandSearchCV``), run
-  one after the other as hpsearch runs them, each as synchronous successive halving
-  (``n_i`` per round as ``HyperbandSearchCV`` caps them), cycling from :math:`s_{\\max}`
-  again until ``T``.
+  one after the other as hpsearch runs them, each as synchronous successive halving,
+  cycling from :math:`s_{\\max}` again until ``T``.
 - **random**: every job is a fresh candidate trained at the full budget ``R``.
 
-Every scheduler draws its candidates from the same seeded stream (candidate ``i`` is the
-same configuration, with the same speed and curve, for every scheduler and worker count).
-
-The model
----------
-Candidate :math:`i` has an asymptote :math:`a_i`, a learning-rate constant
-:math:`\\tau_i` and a speed factor :math:`s_i` (a wide net, a big batch: stragglers):
-
-.. math::
-
-    a_i = 0.55 + 0.43\\, B_i,\\; B_i \\sim \\mathrm{Beta}(2, 2), \\qquad
-    \\tau_i \\sim \\mathrm{LogNormal}(\\ln 4, 0.6), \\qquad
-    s_i \\sim \\mathrm{LogNormal}(0, \\sigma_s), \\; \\sigma_s = 0.5
-
-Its validation score after :math:`b` epochs (a saturating learning curve starting at
-chance, :math:`y_0 = 0.1` for ten classes) and the observed score, with noise
-:math:`\\varepsilon_{i,b} \\sim N(0, 0.02^2)` drawn once per (candidate, budget):
+Candidates and durations
+------------------------
+Every scheduler draws its candidates from the same seeded stream: candidate :math:`i` is
+one recorded run :math:`j(i)` (a configuration of the time-to-quality space with one
+init), drawn uniformly, the same for every scheduler and worker count, so the
+schedulers work on the *same candidates*. Run :math:`j` brings its per-epoch CPU times
+:math:`e_{j,1}, \\dots, e_{j,R}`, its validation scoring time :math:`s_j` and its
+validation accuracy after every epoch :math:`y_j(b)` (a real learning curve: curves cross,
+and a run the tol-based stop ended early has ~0 s epochs after the stop). A fit that
+continues candidate :math:`i` from :math:`b` to :math:`b'` epochs (hpsearch continues
+training between rungs; a fit from scratch has :math:`b = 0`) takes, on CV split
+:math:`q`,
 
 .. math::
 
-    y_i(b) = a_i - \\frac{a_i - y_0}{1 + b / \\tau_i}, \\qquad
-    \\hat y_i(b) = y_i(b) + \\varepsilon_{i,b}
+    d_{i,b',q} = \\Big(\\sum_{t=b+1}^{b'} e_{j(i),t}\\Big)\\, \\varepsilon_{i,b',q}
+    + s_{j(i)}, \\qquad \\ln \\varepsilon \\sim N(0, \\sigma^2)
 
-so curves cross (a slow learner with a high asymptote looks bad after one epoch). A fit
-that continues candidate :math:`i` from :math:`b` to :math:`b'` epochs (hpsearch continues
-training between rungs) takes
+with :math:`\\sigma` the recorded run-to-run noise (``noise_sigma``). As in hpsearch's
+engine a job (one candidate at one budget) is ``n_splits = 3`` tasks, one per split, each
+on its own worker; the scheduler hears the job's result (the recorded :math:`y_j(b')`;
+one fold was recorded, so every split reports it) when its last split ends. A free
+worker takes the oldest waiting split and asks the scheduler for a new job only when
+none waits. Nothing else costs time (no dispatch, no data loading): the figures isolate
+the scheduling.
 
-.. math::
-
-    d = (b' - b)\\, s_i \\cdot 1\\,\\text{s}
-
-(one second per epoch at unit speed; a fit from scratch has :math:`b = 0`) on each of the
-``n_splits = 5`` CV splits. As in hpsearch's engine, a job (one candidate at one budget)
-is one task per split, each on its own worker; the scheduler hears the job's result (the
-mean over splits) when its last split ends. A free worker takes the oldest waiting split
-and asks the scheduler for a new job only when no split waits. Nothing else costs time
-(no dispatch overhead, no data loading): the figures isolate the scheduling.
-
-Figures, per scheduler and worker count, over ``[0, T]`` with ``T = 3000`` s (median
-over 5 seeds):
+Figures, per scheduler and worker count, over ``[0, T]`` (median over seeds); ``T`` is
+five synchronous-halving runs' work per worker plus four median full trainings, so it
+scales with ``W``:
 
 - *utilization*: busy worker-seconds / :math:`W T` (a fit still running at ``T`` counts
   up to ``T``);
 - *first full*: time at which the first fit at the full budget ``R`` ends;
-- *to target*: time at which a fit at ``R`` ends whose candidate's modelled full-budget
-  score :math:`y_i(R)` reaches the target, the 95th percentile of :math:`y(R)` over the
-  candidate population (so: finding a top-5 % configuration and training it fully);
-  ``-`` when not reached by ``T`` (then the median is taken with "not reached" as
-  :math:`+\\infty`);
+- *to target*: time at which a fit at ``R`` ends whose run's :math:`y_j(R)` reaches the
+  target, the 75th percentile of :math:`y(R)` over the recorded runs; ``-`` when not
+  reached by ``T`` (the median then takes "not reached" as :math:`+\\infty`);
 - *full results*: fits at ``R`` ended by ``T``.
 
 Run ``python benchmarks/sim_schedulers.py`` for the per-scheduler matrix, or
@@ -77,6 +74,7 @@ halving, Hyperband and random in the notes).
 from __future__ import annotations
 
 import heapq
+import json
 import math
 import os
 import statistics
@@ -93,88 +91,198 @@ if HERE not in sys.path:
 from _harness import Row  # noqa: E402
 
 NAME = "schedulers"
-SCHEDULERS = ("ASHA", "sync halving", "Hyperband", "random")
+DATA = os.path.join(HERE, "fit_durations.json")
+SCHEDULERS = ("ASHA", "ASHA n_trials=n", "sync halving", "Hyperband", "random")
+WHAT_IFS = ("ASHA (live)", "ASHA (work lag)")
 WORKERS = (2, 16, 64, 256)
+#: Candidates of one synchronous halving run: ``R / r`` (scikit-learn's ``"exhaust"``) and 9x.
+N_CANDIDATES = (81, 729)
 _BLOCK = 4096
+#: :meth:`Policy.next_job`: nothing can be decided before a running job ends.
+WAIT = "wait"
 
 
 # ---------------------------------------------------------------------------------------------
-# the modelled candidates
+# the recorded runs and the candidates
 
 
 @dataclass(frozen=True)
 class Model:
-    """Budgets and model constants (see the module docstring)."""
+    """Budgets and simulation constants (see the module docstring)."""
 
     min_resources: int = 1
     max_resources: int = 81
     factor: int = 3
-    n_splits: int = 5
-    wall: float = 3000.0
-    speed_sigma: float = 0.5
-    noise: float = 0.02
-    y0: float = 0.1
-    target_quantile: float = 0.95
+    n_splits: int = 3
+    n_candidates: int = 81
+    sync_runs: float = 5.0  # T: this many sync halving runs' work per worker ...
+    full_trainings: float = 4.0  # ... plus this many median full trainings
+    target_quantile: float = 0.75
+
+
+class Recorded:
+    """The recorded runs of :data:`DATA`: cumulative epoch times, scoring time, curve."""
+
+    def __init__(self, path=DATA):
+        with open(path) as fh:
+            data = json.load(fh)
+        runs = [run for config in data["configs"] for run in config["runs"]]
+        self.cumulative = np.array([np.concatenate([[0.0], np.cumsum(r["epoch_s"])])
+                                    for r in runs])
+        self.score_s = np.array([r["score_s"] for r in runs])
+        self.curves = np.array([[np.nan] + r["val_score"] for r in runs])
+        self.noise_sigma = float(data["noise_sigma"])
+        self.max_epochs = int(data["max_epochs"])
+        self.meta = {k: v for k, v in data.items() if k != "configs"}
+
+    def __len__(self):
+        return len(self.score_s)
+
+    def full_training(self, model):
+        """Median over runs of one split's full training: :math:`\\sum_t e_t + K s`."""
+        rungs = _rungs(model)
+        return float(np.median(self.cumulative[:, model.max_resources]
+                               + len(rungs) * self.score_s))
+
+    def target(self, model):
+        """The ``target_quantile`` of :math:`y(R)` over the recorded runs."""
+        return float(np.quantile(self.curves[:, model.max_resources], model.target_quantile))
 
 
 class Population:
-    """The seeded stream of candidates, drawn in fixed blocks so that candidate ``i`` is the
-    same whatever the scheduler and however many candidates it uses."""
+    """The seeded stream of candidates over the recorded runs, drawn in fixed blocks so
+    that candidate ``i`` is the same whatever the scheduler and however many it uses."""
 
-    def __init__(self, model: Model, seed: int):
-        self.model, self.seed = model, seed
-        self.asymptote = np.empty(0)
-        self.tau = np.empty(0)
-        self.speed = np.empty(0)
+    def __init__(self, recorded: Recorded, model: Model, seed: int):
+        if model.max_resources > recorded.max_epochs:
+            raise ValueError(f"max_resources={model.max_resources} exceeds the "
+                             f"{recorded.max_epochs} recorded epochs.")
+        self.recorded, self.model, self.seed = recorded, model, seed
+        self.run = np.empty(0, dtype=int)
         self._noise = {}
 
-    def _draw(self, block, n=_BLOCK, stream=0):
-        rng = np.random.default_rng([self.seed, stream, block])
-        a = 0.55 + 0.43 * rng.beta(2.0, 2.0, n)
-        tau = rng.lognormal(math.log(4.0), 0.6, n)
-        speed = rng.lognormal(0.0, self.model.speed_sigma, n)
-        return a, tau, speed
-
     def _grow(self, i):
-        while i >= len(self.asymptote):
-            a, tau, speed = self._draw(len(self.asymptote) // _BLOCK)
-            self.asymptote = np.concatenate([self.asymptote, a])
-            self.tau = np.concatenate([self.tau, tau])
-            self.speed = np.concatenate([self.speed, speed])
+        while i >= len(self.run):
+            rng = np.random.default_rng([self.seed, 0, len(self.run) // _BLOCK])
+            self.run = np.concatenate([self.run, rng.integers(len(self.recorded), size=_BLOCK)])
 
     def curve(self, i, budget):
-        """:math:`y_i(b)`, the noiseless score."""
+        """:math:`y_{j(i)}(b)`, the recorded validation accuracy."""
         self._grow(i)
-        a = self.asymptote[i]
-        return a - (a - self.model.y0) / (1.0 + budget / self.tau[i])
+        return float(self.recorded.curves[self.run[i], budget])
 
-    def observed(self, i, budget):
-        """:math:`\\hat y_i(b)`: the noise is drawn once per (candidate block, budget)."""
-        block = i // _BLOCK
-        key = (block, int(budget))
+    observed = curve
+
+    def duration(self, i, start, stop, split):
+        """:math:`d_{i,b',q}` (module docstring); the noise is drawn once per (block, b', q)."""
+        self._grow(i)
+        key = (i // _BLOCK, int(stop), split)
         if key not in self._noise:
-            rng = np.random.default_rng([self.seed, 1, block, int(budget)])
-            self._noise[key] = rng.normal(0.0, self.model.noise, _BLOCK)
-        return self.curve(i, budget) + self._noise[key][i % _BLOCK]
+            rng = np.random.default_rng([self.seed, 1, *key])
+            self._noise[key] = rng.lognormal(0.0, self.recorded.noise_sigma, _BLOCK)
+        run = self.run[i]
+        work = self.recorded.cumulative[run, stop] - self.recorded.cumulative[run, start]
+        return float(work * self._noise[key][i % _BLOCK] + self.recorded.score_s[run])
 
-    def duration(self, i, start, stop):
-        self._grow(i)
-        return (stop - start) * self.speed[i]
 
-    def target(self, n=200_000):
-        """The 95th percentile of :math:`y(R)` over a reference sample of the population."""
-        a, tau, _ = self._draw(0, n, stream=2)
-        y = a - (a - self.model.y0) / (1.0 + self.model.max_resources / tau)
-        return float(np.quantile(y, self.model.target_quantile))
+def _rungs(model):
+    from hpsearch.model_selection.strategies._asha_schedule import asha_rungs
+
+    return asha_rungs(model.min_resources, model.max_resources, model.factor)
 
 
 # ---------------------------------------------------------------------------------------------
-# the schedulers: next_job() -> (candidate, start budget, stop budget, tag) or None, where
-# tag is ASHA's rung, (run, round) of a synchronous run, None for random; report(job, score)
+# the schedulers: next_job() -> (candidate, start budget, stop budget, tag), WAIT or None,
+# where tag is ASHA's (job index, rung), (run, round) of a synchronous run, None for random;
+# report(job, score)
 
 
 class ASHAPolicy:
-    """hpsearch's :class:`ASHASchedule`, asked whenever a worker is free."""
+    """``ASHASearchCV``'s decisions: the real ``_Decisions`` (lag ``W``) over the schedule."""
+
+    def __init__(self, model, n_workers, lag=None, n_trials=None):
+        from hpsearch.model_selection.strategies._asha_schedule import ASHASchedule
+        from hpsearch.model_selection.strategies.asha import _WAIT, _Decisions
+
+        self.schedule = ASHASchedule(model.min_resources, model.max_resources, model.factor,
+                                     n_trials)
+        self.budgets = self.schedule.budgets
+        self.decisions = _Decisions(self.schedule, n_workers if lag is None else lag,
+                                    lambda job: True)
+        self._wait = _WAIT
+
+    def next_job(self):
+        job = self.decisions.next()
+        if job is None or job is self._wait:
+            return None if job is None else WAIT
+        start = 0 if job.rung == 0 else self.budgets[job.rung - 1]
+        return job.candidate, start, job.budget, (len(self.decisions.jobs) - 1, job.rung)
+
+    def report(self, job, score):
+        self.decisions.report(job[3][0], score)
+
+
+class ASHANTrialsPolicy(ASHAPolicy):
+    """``ASHASearchCV(n_trials=n)``: the same ``n`` candidates as one sync halving run."""
+
+    def __init__(self, model, n_workers):
+        super().__init__(model, n_workers, n_trials=model.n_candidates)
+
+
+class ASHAWorkLagPolicy:
+    """What-if (not what the search does): a lag per job that grows with its work.
+
+    Job :math:`j` at rung :math:`k` must be applied before job :math:`m` is decided once
+    :math:`m \\ge j + L_k`, with
+
+    .. math::
+
+        L_k = \\left\\lceil 2\\, \\frac{W}{n_{\\text{splits}}}\\,
+        \\frac{\\Delta b_k}{\\bar\\Delta} \\right\\rceil, \\qquad
+        \\bar\\Delta = \\frac{\\sum_k \\eta^{-k} \\Delta b_k}{\\sum_k \\eta^{-k}}
+
+    (:math:`\\Delta b_k = b_k - b_{k-1}` the epochs a rung-:math:`k` job adds,
+    :math:`\\bar\\Delta` their mean over ASHA's job mix, :math:`W / n_{\\text{splits}}`
+    the jobs that run at once, 2 a safety factor): about the number of jobs started while
+    job :math:`j` runs. Like ``_Decisions`` it depends on the job order alone (so it is
+    reproducible for a fixed ``W``), but a long top-rung job no longer blocks the
+    decisions that follow it ``W`` jobs later.
+    """
+
+    safety = 2.0
+
+    def __init__(self, model, n_workers):
+        from hpsearch.model_selection.strategies._asha_schedule import ASHASchedule
+
+        self.schedule = ASHASchedule(model.min_resources, model.max_resources, model.factor)
+        self.budgets = self.schedule.budgets
+        steps = np.diff((0,) + tuple(self.budgets))
+        weights = float(model.factor) ** -np.arange(len(steps))
+        mean = float(np.sum(weights * steps) / np.sum(weights))
+        self.lags = [math.ceil(self.safety * n_workers / model.n_splits * d / mean) for d in steps]
+        self.jobs, self.scores, self.due = [], {}, []  # due: heap of (due, job index)
+
+    def next_job(self):
+        m = len(self.jobs)
+        while self.due and self.due[0][0] <= m:
+            j = self.due[0][1]
+            if j not in self.scores:
+                return WAIT
+            heapq.heappop(self.due)
+            job = self.jobs[j]
+            self.schedule.report(job.candidate, job.rung, self.scores.pop(j))
+        job = self.schedule.next_job()
+        self.jobs.append(job)
+        heapq.heappush(self.due, (m + self.lags[job.rung], m))
+        start = 0 if job.rung == 0 else self.budgets[job.rung - 1]
+        return job.candidate, start, job.budget, (m, job.rung)
+
+    def report(self, job, score):
+        self.scores[job[3][0]] = score
+
+
+class ASHALivePolicy:
+    """What-if: :class:`ASHASchedule` asked directly, every arrived result applied (no lag)."""
 
     def __init__(self, model, n_workers):
         from hpsearch.model_selection.strategies._asha_schedule import ASHASchedule
@@ -185,10 +293,10 @@ class ASHAPolicy:
     def next_job(self):
         job = self.schedule.next_job()
         start = 0 if job.rung == 0 else self.budgets[job.rung - 1]
-        return job.candidate, start, job.budget, job.rung
+        return job.candidate, start, job.budget, (None, job.rung)
 
     def report(self, job, score):
-        self.schedule.report(job[0], job[3], score)
+        self.schedule.report(job[0], job[3][1], score)
 
 
 class RandomPolicy:
@@ -256,18 +364,21 @@ class _SyncPolicy:
         self._start_round()
 
 
+def _halving(model):
+    from hpsearch.model_selection.strategies._halving_schedule import halving_schedule
+
+    return halving_schedule(model.n_candidates, min_resources=model.min_resources,
+                            max_resources=model.max_resources, factor=model.factor)
+
+
 class HalvingPolicy(_SyncPolicy):
-    """``HalvingSearchCV``'s rounds: :func:`halving_schedule` of ``max(R / r, W)``."""
+    """``HalvingSearchCV``'s rounds: :func:`halving_schedule` of ``n`` candidates."""
 
     def _runs(self):
-        from hpsearch.model_selection.strategies._halving_schedule import halving_schedule
-
-        m = self.model
-        n0 = max(m.max_resources // m.min_resources, self.n_workers)
-        schedule = halving_schedule(n0, min_resources=m.min_resources,
-                                    max_resources=m.max_resources, factor=m.factor)
+        schedule = _halving(self.model)
         while True:
-            yield n0, schedule.n_resources, schedule.n_candidates[1:]
+            yield (self.model.n_candidates, schedule.n_resources,
+                   schedule.n_candidates[1:])
 
 
 class HyperbandPolicy(_SyncPolicy):
@@ -288,9 +399,12 @@ class HyperbandPolicy(_SyncPolicy):
 
 POLICIES = {
     "ASHA": ASHAPolicy,
+    "ASHA n_trials=n": ASHANTrialsPolicy,
     "sync halving": HalvingPolicy,
     "Hyperband": HyperbandPolicy,
     "random": RandomPolicy,
+    "ASHA (live)": ASHALivePolicy,
+    "ASHA (work lag)": ASHAWorkLagPolicy,
 }
 
 
@@ -298,43 +412,61 @@ POLICIES = {
 # the cluster
 
 
-def simulate(policy_name, n_workers, population, target, trace=None):
+def wall_budget(recorded, model, n_workers):
+    """``T``: ``sync_runs`` halving runs' split-work per worker + ``full_trainings``."""
+    schedule = _halving(model)
+    budgets = (0,) + tuple(schedule.n_resources)
+    epochs = sum(n * (b - a) for n, a, b in
+                 zip(schedule.n_candidates, budgets, budgets[1:]))
+    per_epoch = float(np.median(recorded.cumulative[:, model.max_resources]
+                                / model.max_resources))
+    run_work = model.n_splits * (epochs * per_epoch + sum(schedule.n_candidates)
+                                 * float(np.median(recorded.score_s)))
+    return (model.sync_runs * run_work / n_workers
+            + model.full_trainings * recorded.full_training(model))
+
+
+def simulate(policy_name, n_workers, population, target, wall=None, trace=None):
     """Run one scheduler on ``n_workers`` until the wall budget; return its figures.
 
     As hpsearch's engine does, a job (one candidate at one budget) is ``n_splits`` tasks,
-    one per CV split, each on its own worker; its result (the mean over splits) is
-    reported to the scheduler when its last split ends. A free worker takes the oldest
-    waiting split; when none waits, it asks the scheduler for a new job.
-    ``trace``, a list, receives ``(start, end, job)`` of every split started (for tests).
+    one per CV split, each on its own worker; its result is reported to the scheduler
+    when its last split ends. A free worker takes the oldest waiting split; when none
+    waits, it asks the scheduler for a new job (:data:`WAIT` or ``None``: it idles until
+    the next fit ends). ``trace``, a list, receives ``(start, end, job)`` of every split
+    started (for tests).
     """
     model = population.model
     policy = POLICIES[policy_name](model, n_workers)
-    wall, top, n_splits = model.wall, model.max_resources, model.n_splits
+    if wall is None:
+        wall = wall_budget(population.recorded, model, n_workers)
+    top, n_splits = model.max_resources, model.n_splits
     running, seq = [], 0  # heap of (end, seq, job)
-    waiting = deque()  # splits of handed-out jobs not started yet
+    waiting = deque()  # (seq, split, job) of handed-out jobs not started yet
     left = {}  # seq of a job -> splits not ended
     idle, busy, now = n_workers, 0.0, 0.0
     first_full = to_target = None
-    n_full = 0
+    n_full = n_jobs = 0
     while True:
         while idle and now < wall:
             if not waiting:
                 job = policy.next_job()
-                if job is None:
+                if job is None or job is WAIT:
                     break
-                waiting.extend([(seq, job)] * n_splits)
+                waiting.extend((seq, q, job) for q in range(n_splits))
                 left[seq] = n_splits
                 seq += 1
-            key, job = waiting.popleft()
-            end = now + population.duration(job[0], job[1], job[2])
+                n_jobs += 1
+            key, split, job = waiting.popleft()
+            end = now + population.duration(job[0], job[1], job[2], split)
             busy += min(end, wall) - now
             if trace is not None:
                 trace.append((now, end, job))
-            heapq.heappush(running, (end, key, job))
+            heapq.heappush(running, (end, key, split, job))
             idle -= 1
         if not running:
             break
-        now, key, job = heapq.heappop(running)
+        now, key, _, job = heapq.heappop(running)
         if now > wall:
             break
         idle += 1
@@ -355,6 +487,7 @@ def simulate(policy_name, n_workers, population, target, trace=None):
         "first_full": first_full,
         "to_target": to_target,
         "n_full": n_full,
+        "wall": wall,
     }
 
 
@@ -364,16 +497,17 @@ def _median(values):
     return None if m == math.inf else float(m)
 
 
-def measure(workers=WORKERS, seeds=(0, 1, 2, 3, 4), model=None):
+def measure(workers=WORKERS, seeds=(0, 1, 2), model=None, recorded=None,
+            schedulers=SCHEDULERS + WHAT_IFS):
     """``{(scheduler, W): {figure: median over seeds}}`` plus the target score."""
     model = model or Model()
-    out, targets = {}, []
+    recorded = recorded or Recorded()
+    target = recorded.target(model)
+    out = {}
     for seed in seeds:
-        pop = Population(model, seed)
-        target = pop.target()
-        targets.append(target)
+        pop = Population(recorded, model, seed)
         for w in workers:
-            for name in SCHEDULERS:
+            for name in schedulers:
                 figures = simulate(name, w, pop, target)
                 for key, value in figures.items():
                     out.setdefault((name, w), {}).setdefault(key, []).append(value)
@@ -381,7 +515,7 @@ def measure(workers=WORKERS, seeds=(0, 1, 2, 3, 4), model=None):
         cell: {key: _median(values) for key, values in figs.items()}
         for cell, figs in out.items()
     }
-    return medians, statistics.median(targets)
+    return medians, target
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,25 +537,29 @@ def _scaled(value, scale):
 
 def rows_from(medians, target, model, workers, n_seeds):
     rows = []
+    n = model.n_candidates
     for w in workers:
+        wall = medians[("ASHA", w)]["wall"]
         for key, label, unit, ratio_target, scale in _FIGURES:
             asha = _scaled(medians[("ASHA", w)][key], scale)
             sync = _scaled(medians[("sync halving", w)][key], scale)
             others = ", ".join(
                 f"{name} {_fmt(_scaled(medians[(name, w)][key], scale), unit)}"
-                for name in ("Hyperband", "random")
+                for name in SCHEDULERS[1:] + WHAT_IFS
+                if name != "sync halving" and (name, w) in medians
             )
             met = None
             if key == "utilization" and w == 64:
-                met, extra_target = asha >= 95.0, "ASHA >= 95 %"
+                met, extra_target = asha is not None and asha >= 95.0, "ASHA >= 95 %"
             else:
                 extra_target = ratio_target if (w == 64 and ratio_target) else ""
-            note = f"{others}; median of {n_seeds} seeds, T = {model.wall:g} s"
+            note = (f"{others}; sync halving n = {n}; median of {n_seeds} seeds, "
+                    f"T = {wall:.1f} s")
             if key == "to_target":
-                note += f", target y(R) >= {target:.3f}"
-            row = Row(NAME, f"W={w} {label} (ASHA vs sync halving)", asha, sync, unit,
+                note += f", target y(R) >= {target:.4f}"
+            row = Row(NAME, f"n={n} W={w} {label} (ASHA vs sync halving)", asha, sync, unit,
                       target=extra_target, met=met, note=note,
-                      extra={name: medians[(name, w)][key] for name in SCHEDULERS})
+                      extra={name: medians[(name, w)][key] for name, ww in medians if ww == w})
             rows.append(row)
     return rows
 
@@ -432,47 +570,66 @@ def _fmt(value, unit=""):
     if unit == "%":
         return f"{value:.1f} %"
     if unit == "s":
-        return f"{value:.0f} s"
+        return f"{value:.2f} s"
     return f"{value:g}"
 
 
-def matrix(medians, workers=WORKERS):
-    """One Markdown table: a row per (scheduler, W)."""
-    head = "| W | scheduler | utilization | first full | to target | full results |"
-    lines = [head, "|---:|---|---:|---:|---:|---:|"]
+def matrix(medians, workers=WORKERS, schedulers=SCHEDULERS + WHAT_IFS):
+    """One Markdown table: a row per (W, scheduler), ratios against sync halving."""
+    head = ("| W | T | scheduler | utilization | first full | vs sync | to target | vs sync "
+            "| full results |")
+    lines = [head, "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for w in workers:
-        for name in SCHEDULERS:
+        sync = medians[("sync halving", w)]
+        for name in schedulers:
+            if (name, w) not in medians:
+                continue
             f = medians[(name, w)]
             lines.append(
-                f"| {w} | {name} | {_fmt(100 * f['utilization'], '%')} | "
-                f"{_fmt(f['first_full'], 's')} | {_fmt(f['to_target'], 's')} | "
-                f"{_fmt(f['n_full'])} |"
+                f"| {w} | {f['wall']:.1f} s | {name} | {_fmt(100 * f['utilization'], '%')} | "
+                f"{_fmt(f['first_full'], 's')} | {_ratio(f['first_full'], sync['first_full'])} "
+                f"| {_fmt(f['to_target'], 's')} | {_ratio(f['to_target'], sync['to_target'])} "
+                f"| {_fmt(f['n_full'])} |"
             )
     return "\n".join(lines)
 
 
+def _ratio(a, b):
+    return "-" if a is None or not b else f"{a / b:.2f}"
+
+
 def _setup(quick):
     if quick:
-        return Model(wall=300.0), (2, 16, 64), (0, 1)
-    return Model(), WORKERS, (0, 1, 2, 3, 4)
+        return (Model(sync_runs=1.0, full_trainings=2.0),), (2, 16, 64), (0,)
+    return tuple(Model(n_candidates=n) for n in N_CANDIDATES), WORKERS, (0, 1, 2, 3, 4)
 
 
 def run(quick=False, repeats=3):
     """House-style rows (``repeats`` is unused: the simulation is deterministic)."""
-    model, workers, seeds = _setup(quick)
-    medians, target = measure(workers, seeds, model)
-    return rows_from(medians, target, model, workers, len(seeds))
+    models, workers, seeds = _setup(quick)
+    recorded = Recorded()
+    rows = []
+    for model in models:
+        medians, target = measure(workers, seeds, model, recorded)
+        rows.extend(rows_from(medians, target, model, workers, len(seeds)))
+    return rows
 
 
 def main():
     import time
 
     t0 = time.perf_counter()
-    model, workers, seeds = _setup("--quick" in sys.argv)
-    medians, target = measure(workers, seeds, model)
-    print(matrix(medians, workers))
-    print(f"\ntarget y(R) >= {target:.3f}; T = {model.wall:g} s; median of {len(seeds)} seeds; "
-          f"simulated in {time.perf_counter() - t0:.1f} s")
+    models, workers, seeds = _setup("--quick" in sys.argv)
+    recorded = Recorded()
+    print(f"recorded runs: {len(recorded)} ({recorded.meta['task']}); noise sigma "
+          f"{recorded.noise_sigma:.3f}; median full training (one split, {models[0].max_resources} "
+          f"epochs + scoring) {recorded.full_training(models[0]):.3f} s")
+    for model in models:
+        medians, target = measure(workers, seeds, model, recorded)
+        print(f"\nsync halving n = {model.n_candidates} candidates per run; "
+              f"target y(R) >= {target:.4f}; median of {len(seeds)} seeds")
+        print(matrix(medians, workers))
+    print(f"\nsimulated in {time.perf_counter() - t0:.1f} s")
 
 
 if __name__ == "__main__":

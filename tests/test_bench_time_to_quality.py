@@ -100,3 +100,58 @@ def test_quick_run_through_the_runner(tmp_path):
     assert any("(anchor)" in r["name"] for r in ran)
     for r in ran:
         assert r["anchor"] > 0, r
+
+
+def test_equal_time_pair_and_rung_counts(ttq):
+    def run(traj, rungs):
+        return {"traj": traj, "rungs": rungs, "budget": 10.0, "error": None}
+
+    results = {"digits": {
+        "hp asha-tpe": [run([(1.0, 0.5, 0.8, {}, 1), (6.0, 0.9, 0.9, {}, 3)], {1: 4, 3: 1}),
+                        run([(4.0, 0.5, 0.7, {}, 1)], {1: 2})],
+        "hp asha": [run([(2.0, 0.6, 0.85, {}, 1)], {1: 6}),
+                    run([(2.0, 0.6, 0.7, {}, 1)], {1: 4, 3: 1})],
+    }}
+    half, full = ttq.equal_time(results, fractions=(0.5, 1.0))["digits"]
+    assert half["t"] == 5.0 and list(half["a"]) == [0.8, 0.7] and list(half["b"]) == [0.85, 0.7]
+    assert half["wins"] == (0, 1, 1) and full["wins"] == (1, 1, 0)
+    assert list(full["diff"]) == pytest.approx([0.05, 0.0])
+    table = ttq.equal_time_table(results, fractions=(0.5, 1.0))
+    assert table.count("\n") == 3 and "| digits | 5.0 s (50%) |" in table
+    assert "1: 3.0, 3: 0.5" in ttq.rung_table(results)  # mean over seeds, 0 where missing
+    del results["digits"]["hp asha"]
+    assert ttq.equal_time(results) == {}
+
+
+def test_diagnose_model_proposals_on_the_quick_task(ttq):
+    """One real ASHA-TPE run (0.6 s of CPU): TPE's 10 start-up proposals are random (told
+    nothing), the next ones are told a rung's results."""
+    import io
+
+    pytest.importorskip("hpsearch.model_selection.strategies.asha")
+    out = io.StringIO()
+    ttq.diagnose_model_proposals(0, quick=True, log=out)
+    text = out.getvalue()
+    if text.startswith("skipped"):  # asha._ModelProposals renamed: nothing to count
+        return
+    assert text.startswith("digits seed 0: "), text
+    assert "n_min 10; told rung -> proposals {None: 10, 0: " in text
+    assert "first model proposal #10;" in text
+
+
+def test_trained_epochs_count_continued_training(ttq):
+    """``n_iter_`` holds the last fit's epochs only; the logged epochs must be cumulative
+    (a halving or ASHA candidate continued 3 -> 9 epochs is refit with 9, not 6)."""
+    import warnings
+
+    from hpsearch import MLPClassifier
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = np.random.default_rng(0).normal(size=(60, 4)), np.arange(60) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier(max_iter=3, n_iter_no_change=100, random_state=0).fit(X, y)
+        model.set_params(max_iter=6, warm_start=True).fit(X, y)
+        assert (model.n_iter_, ttq.trained_epochs(model)) == (6, 9)
+        fresh = SkMLP(max_iter=4, n_iter_no_change=100, random_state=0).fit(X, y)
+        assert ttq.trained_epochs(fresh) == 4
