@@ -8,16 +8,17 @@ workers, for a wall budget ``T``:
 
 - **ASHA**: the decision loop of ``ASHASearchCV`` itself:
   :class:`hpsearch.model_selection.strategies.asha._Decisions` around
-  :class:`~hpsearch.model_selection.strategies._asha_schedule.ASHASchedule`, with the lag
-  the search uses (``lag = W``): job :math:`m` is decided from the results of jobs
-  :math:`0, \\dots, m - W` only, and a free worker *waits* (idles) while job :math:`m - W`
-  is still running. **ASHA n_trials=n** is the same search capped at the ``n`` candidates
-  of one synchronous halving run (the same candidates: ids 0..n-1 of the stream); once
-  they are started it only promotes, and it ends when nothing is left to promote. Two
-  what-ifs beside it, not what the search does: **ASHA (live)**
-  asks the schedule directly with every result that has arrived (no lag, not
-  reproducible), **ASHA (work lag)** keeps the decisions reproducible with a lag per
-  job that grows with the job's epochs (:class:`ASHAWorkLagPolicy`).
+  :class:`~hpsearch.model_selection.strategies._asha_schedule.ASHASchedule`, with the lags
+  the search uses (:func:`~hpsearch.model_selection.strategies._asha_schedule.decision_lags`):
+  the result of job :math:`j` at rung :math:`k` is applied right before job
+  :math:`j + L_k` is decided, and a free worker *waits* (idles) while a due result is
+  still running. **ASHA (live)** is ``ASHASearchCV(reproducible=False)``: the same
+  ``_Decisions`` applying every result when it arrives. **ASHA n_trials=n** is the
+  reproducible search capped at the ``n`` candidates of one synchronous halving run (the
+  same candidates: ids 0..n-1 of the stream); once they are started it only promotes, and
+  it ends when nothing is left to promote. One what-if beside them, not what the search
+  does: **ASHA (lag W)**, the search's former rule, one lag :math:`W` for every rung (job
+  :math:`m` decided from the results of jobs :math:`0, \\dots, m - W`).
 - **sync halving**: rounds planned by ``halving_schedule`` (the function behind
   ``HalvingSearchCV``) for ``n`` candidates, survivors chosen with halving's own
   ``top_k``, training continued between rounds, and a barrier at each round: a round
@@ -92,8 +93,9 @@ from _harness import Row  # noqa: E402
 
 NAME = "schedulers"
 DATA = os.path.join(HERE, "fit_durations.json")
-SCHEDULERS = ("ASHA", "ASHA n_trials=n", "sync halving", "Hyperband", "random")
-WHAT_IFS = ("ASHA (live)", "ASHA (work lag)")
+SCHEDULERS = ("ASHA", "ASHA (live)", "ASHA n_trials=n", "sync halving", "Hyperband",
+              "random")
+WHAT_IFS = ("ASHA (lag W)",)
 WORKERS = (2, 16, 64, 256)
 #: Candidates of one synchronous halving run: ``R / r`` (scikit-learn's ``"exhaust"``) and 9x.
 N_CANDIDATES = (81, 729)
@@ -198,17 +200,20 @@ def _rungs(model):
 
 
 class ASHAPolicy:
-    """``ASHASearchCV``'s decisions: the real ``_Decisions`` (lag ``W``) over the schedule."""
+    """``ASHASearchCV``'s decisions: the real ``_Decisions`` over the schedule, with the
+    search's lags (``decision_lags``: reproducible) or ``live`` (``reproducible=False``)."""
 
-    def __init__(self, model, n_workers, lag=None, n_trials=None):
-        from hpsearch.model_selection.strategies._asha_schedule import ASHASchedule
+    def __init__(self, model, n_workers, lag=None, n_trials=None, live=False):
+        from hpsearch.model_selection.strategies._asha_schedule import (
+            ASHASchedule, decision_lags)
         from hpsearch.model_selection.strategies.asha import _WAIT, _Decisions
 
         self.schedule = ASHASchedule(model.min_resources, model.max_resources, model.factor,
                                      n_trials)
         self.budgets = self.schedule.budgets
-        self.decisions = _Decisions(self.schedule, n_workers if lag is None else lag,
-                                    lambda job: True)
+        if lag is None:
+            lag = decision_lags(self.budgets, model.factor, n_workers, model.n_splits)
+        self.decisions = _Decisions(self.schedule, lag, lambda job: True, live=live)
         self._wait = _WAIT
 
     def next_job(self):
@@ -229,74 +234,19 @@ class ASHANTrialsPolicy(ASHAPolicy):
         super().__init__(model, n_workers, n_trials=model.n_candidates)
 
 
-class ASHAWorkLagPolicy:
-    """What-if (not what the search does): a lag per job that grows with its work.
-
-    Job :math:`j` at rung :math:`k` must be applied before job :math:`m` is decided once
-    :math:`m \\ge j + L_k`, with
-
-    .. math::
-
-        L_k = \\left\\lceil 2\\, \\frac{W}{n_{\\text{splits}}}\\,
-        \\frac{\\Delta b_k}{\\bar\\Delta} \\right\\rceil, \\qquad
-        \\bar\\Delta = \\frac{\\sum_k \\eta^{-k} \\Delta b_k}{\\sum_k \\eta^{-k}}
-
-    (:math:`\\Delta b_k = b_k - b_{k-1}` the epochs a rung-:math:`k` job adds,
-    :math:`\\bar\\Delta` their mean over ASHA's job mix, :math:`W / n_{\\text{splits}}`
-    the jobs that run at once, 2 a safety factor): about the number of jobs started while
-    job :math:`j` runs. Like ``_Decisions`` it depends on the job order alone (so it is
-    reproducible for a fixed ``W``), but a long top-rung job no longer blocks the
-    decisions that follow it ``W`` jobs later.
-    """
-
-    safety = 2.0
+class ASHALivePolicy(ASHAPolicy):
+    """``ASHASearchCV(reproducible=False)``: every result applied when it arrives."""
 
     def __init__(self, model, n_workers):
-        from hpsearch.model_selection.strategies._asha_schedule import ASHASchedule
-
-        self.schedule = ASHASchedule(model.min_resources, model.max_resources, model.factor)
-        self.budgets = self.schedule.budgets
-        steps = np.diff((0,) + tuple(self.budgets))
-        weights = float(model.factor) ** -np.arange(len(steps))
-        mean = float(np.sum(weights * steps) / np.sum(weights))
-        self.lags = [math.ceil(self.safety * n_workers / model.n_splits * d / mean) for d in steps]
-        self.jobs, self.scores, self.due = [], {}, []  # due: heap of (due, job index)
-
-    def next_job(self):
-        m = len(self.jobs)
-        while self.due and self.due[0][0] <= m:
-            j = self.due[0][1]
-            if j not in self.scores:
-                return WAIT
-            heapq.heappop(self.due)
-            job = self.jobs[j]
-            self.schedule.report(job.candidate, job.rung, self.scores.pop(j))
-        job = self.schedule.next_job()
-        self.jobs.append(job)
-        heapq.heappush(self.due, (m + self.lags[job.rung], m))
-        start = 0 if job.rung == 0 else self.budgets[job.rung - 1]
-        return job.candidate, start, job.budget, (m, job.rung)
-
-    def report(self, job, score):
-        self.scores[job[3][0]] = score
+        super().__init__(model, n_workers, live=True)
 
 
-class ASHALivePolicy:
-    """What-if: :class:`ASHASchedule` asked directly, every arrived result applied (no lag)."""
+class ASHALagWPolicy(ASHAPolicy):
+    """What-if (the search's former rule): one lag ``W`` for every rung, i.e. job
+    :math:`m` decided from jobs :math:`0, \\dots, m - W`."""
 
     def __init__(self, model, n_workers):
-        from hpsearch.model_selection.strategies._asha_schedule import ASHASchedule
-
-        self.schedule = ASHASchedule(model.min_resources, model.max_resources, model.factor)
-        self.budgets = self.schedule.budgets
-
-    def next_job(self):
-        job = self.schedule.next_job()
-        start = 0 if job.rung == 0 else self.budgets[job.rung - 1]
-        return job.candidate, start, job.budget, (None, job.rung)
-
-    def report(self, job, score):
-        self.schedule.report(job[0], job[3][1], score)
+        super().__init__(model, n_workers, lag=n_workers)
 
 
 class RandomPolicy:
@@ -404,7 +354,7 @@ POLICIES = {
     "Hyperband": HyperbandPolicy,
     "random": RandomPolicy,
     "ASHA (live)": ASHALivePolicy,
-    "ASHA (work lag)": ASHAWorkLagPolicy,
+    "ASHA (lag W)": ASHALagWPolicy,
 }
 
 

@@ -58,7 +58,8 @@ SEARCH_OPTIONS = {
                 "aggressive_elimination"),
     "hyperband": ("resource", "min_resources", "max_resources", "factor"),
     "recipe": ("n_iter", "sampler"),
-    "asha": ("n_trials", "sampler", "resource", "min_resources", "max_resources", "factor"),
+    "asha": ("n_trials", "sampler", "resource", "min_resources", "max_resources", "factor",
+             "reproducible"),
 }
 
 #: options every search method accepts (the engine's time limits and retries)
@@ -268,6 +269,8 @@ class SearchSpec(Section):
     max_resources: Union[Literal["auto"], PositiveInt] | None = None
     factor: Annotated[float, Field(gt=1)] | None = None
     aggressive_elimination: bool | None = None
+    #: asha: decisions reproducible for a seed and worker count (true) or live (false)
+    reproducible: bool | None = None
     fit_timeout: Annotated[float, Field(gt=0)] | None = None
     max_retries: NonNegativeInt | None = None
     #: racing across splits (grid, random, optuna): see hpsearch.model_selection._racing

@@ -14,18 +14,26 @@ A *job* is one candidate at one rung, i.e. its ``n_splits`` fits. On fork worker
 default on Linux with ``n_jobs > 1``) and in-process (``n_jobs=1``) there is no barrier:
 the engine pulls the next job whenever a worker is idle and no decided fit waits
 (``Engine.run`` with a callable source, ``evaluate.stream``), and a job's result reaches
-the schedule the moment its last split ends. Job :math:`m` is decided from the results
-of jobs :math:`0, \\dots, m - W` (:math:`W` = the engine's workers) applied in job order,
-later results held back until their turn (:class:`_Decisions`; the determinism scheme of
-:mod:`._asha_schedule`). So
+the schedule the moment its last split ends. The result of job :math:`j` at rung
+:math:`k` is applied right before job :math:`j + L_k` is decided, results due together
+in job order, later ones held back until their turn (:class:`_Decisions`): the lag
+:math:`L_k = \\max(W, \\lceil 2 (W / n_{\\text{splits}}) \\Delta b_k / \\bar\\Delta \\rceil)`
+grows with the epochs :math:`\\Delta b_k` a rung-:math:`k` job adds
+(:func:`~._asha_schedule.decision_lags`; :math:`W` = the engine's workers). So
 
 - with ``n_jobs=1`` this is exactly sequential ASHA, reproducible for a fixed
   ``random_state``;
 - with :math:`W > 1` workers the decisions never depend on which fit finished first:
   reproducible for a fixed ``random_state`` *and* worker count. A worker waits only when
-  the job :math:`W` back is still running (a straggler). A different :math:`W` gives
-  different promotions (inherent to ASHA: what a rung holds when a worker asks depends on
-  the parallelism).
+  a due result is late (a job that ran longer than the :math:`L_k` jobs decided after
+  it). A plain lag of :math:`W` jobs for every rung made workers wait behind every long
+  high-rung job: 30 % utilization at 64 workers in ``benchmarks/sim_schedulers.py``
+  (recorded MLP fit times), against 99 % with these lags. A different :math:`W` gives
+  different promotions (inherent to ASHA: what a rung holds when a worker asks depends
+  on the parallelism);
+- with ``reproducible=False`` every result is applied the moment it arrives and no
+  worker waits while a job can be decided (Li et al.'s ASHA; 100 % utilization in the
+  simulator), at the price of promotions that depend on which fit finished first.
 
 Engines that take whole batches (joblib backends: ``backend="loky"``, Dask, threading)
 get *waves* of :math:`W` jobs instead, each decided from every earlier result; each wave
@@ -96,6 +104,7 @@ candidates whose Optuna parameters the study records (every candidate started on
 shared storage). With ``timeout``, a process stops deciding at its own deadline.
 """
 
+import heapq
 import json
 import math
 from numbers import Integral
@@ -107,7 +116,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 import time
 from collections import namedtuple
 
-from ._asha_schedule import ASHASchedule, Job, ask_model
+from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags
 from .._base import _hash, _key, _stable
 from ..store import POLL_INTERVAL, _step, decode_value
 from .halving import HyperbandSearchCV, _BaseHalving
@@ -162,55 +171,81 @@ _WAIT = object()
 
 
 class _Decisions:
-    """The jobs of one search in decision order, decided reproducibly.
+    """The jobs of one search in decision order, decided reproducibly (or live).
 
-    Job :math:`m` is decided from the results of jobs :math:`0, \\dots, m - W`
-    exactly (:math:`W` workers), applied to the schedule in job order (later results
-    are held back until then); when that gives no job (``n_trials`` reached and nothing
-    promotable), the next results are applied in job order until one comes. Which
+    The result of job :math:`j` is applied to the schedule right before job
+    :math:`j + L_{k(j)}` is decided (:func:`~._asha_schedule.decision_lags`: a lag per
+    rung :math:`k`, at least :math:`W` workers), results due together in job order,
+    later ones held back; when that gives no job (``n_trials`` reached and nothing
+    promotable), the next due result is applied, and so on until a job comes. Which
     results a decision sees therefore depends on the job order alone, never on which
-    fit finished first: a fixed ``random_state`` and :math:`W` give the same search.
-    A worker waits only when the job :math:`W` back has not finished (a straggler).
+    fit finished first: a fixed ``random_state`` and :math:`W` give the same search. A
+    worker waits only when a due result has not arrived (a job that ran longer than the
+    :math:`L_k` jobs decided after it). With a single lag :math:`W` for every rung this
+    is the plain scheme "job :math:`m` is decided from jobs :math:`0, \\dots, m - W`".
+
+    ``live=True`` applies every result the moment it arrives and never holds a
+    decision back: no worker waits while a job can be decided, but the decisions depend
+    on which fit finished first (not reproducible with more than one worker).
 
     Parameters
     ----------
     schedule : ASHASchedule
-    lag : int
-        :math:`W`.
+    lag : int or sequence of int
+        One lag for every rung, or :math:`L_0, \\dots, L_K`.
     start : callable
         ``start(job)`` for a ``"new"`` job: makes the candidate, returns False (after
         cancelling the job) when none can be made.
+    live : bool, default=False
     """
 
-    def __init__(self, schedule, lag, start):
+    def __init__(self, schedule, lag, start, *, live=False):
         self.schedule = schedule
-        self.lag = lag
+        self.lags = ([int(lag)] * len(schedule.budgets) if isinstance(lag, Integral)
+                     else [int(x) for x in lag])
         self.start = start
+        self.live = live
         self.jobs = []
         self.scores = {}  # job index -> score, reported and not applied yet
-        self.applied = 0  # jobs 0 .. applied - 1 are in the schedule
+        self.due = []  # heap of (decision index the result is due at, job index)
+        self.applied = 0  # results applied to the schedule
 
     def report(self, m, score):
         self.scores[m] = score
 
-    def _apply_next(self):
-        if self.applied not in self.scores:
+    def _apply_top(self):
+        """Apply the result due first, if it is in."""
+        if not self.due or self.due[0][1] not in self.scores:
             return False
-        job = self.jobs[self.applied]
-        self.schedule.report(job.candidate, job.rung, self.scores.pop(self.applied))
+        _, j = heapq.heappop(self.due)
+        job = self.jobs[j]
+        self.schedule.report(job.candidate, job.rung, self.scores.pop(j))
         self.applied += 1
         return True
 
     def apply_all(self):
-        """Apply every result reported so far, in job order."""
-        while self._apply_next():
+        """Apply every result reported so far, in the order they are due."""
+        if self.live:
+            self._apply_arrived()
+        while self._apply_top():
             pass
+
+    def _apply_arrived(self):
+        arrived = {j for j in self.scores}
+        self.due = [(d, j) for d, j in self.due if j not in arrived]
+        heapq.heapify(self.due)
+        for j in sorted(arrived):
+            job = self.jobs[j]
+            self.schedule.report(job.candidate, job.rung, self.scores.pop(j))
+            self.applied += 1
 
     def next(self):
         """The next job, :data:`_WAIT`, or None when the search is done."""
         m = len(self.jobs)
-        while self.applied <= m - self.lag:
-            if not self._apply_next():
+        if self.live:
+            self._apply_arrived()
+        while not self.live and self.due and self.due[0][0] <= m:
+            if not self._apply_top():
                 return _WAIT
         while True:
             job = self.schedule.next_job()
@@ -218,10 +253,11 @@ class _Decisions:
                 if job.action == "new" and not self.start(job):
                     continue
                 self.jobs.append(job)
+                heapq.heappush(self.due, (m + self.lags[job.rung], m))
                 return job
-            if self.applied == len(self.jobs):
+            if not self.due:
                 return None
-            if not self._apply_next():
+            if self.live or not self._apply_top():  # live: every arrived one is in
                 return _WAIT
 
 
@@ -608,6 +644,14 @@ class ASHASearchCV(_BaseHalving):
         ``"random"``, or an Optuna sampler (a name of
         :data:`~hpsearch.model_selection.strategies._optuna.SAMPLERS` such as ``"tpe"``, or an
         instance) proposing new candidates from the highest rung with enough results.
+    reproducible : bool, default=True
+        True: each decision sees the results due by its position in the job order
+        (:func:`~._asha_schedule.decision_lags`), so the search is the same for a fixed
+        ``random_state`` and worker count; a worker waits when a due result is late.
+        False: every result is used the moment it arrives and no worker waits while a
+        job can be decided (the most throughput on many workers, Li et al.'s ASHA), but
+        with more than one worker the promotions depend on which fit finished first.
+        The same with ``n_jobs=1``. See "How jobs reach the workers" above.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries
@@ -656,6 +700,7 @@ max_retries
         **_BaseHalving._parameter_constraints,
         "n_trials": [None, Interval(Integral, 1, None, closed="left")],
         "sampler": [str, HasMethods(["sample_relative", "sample_independent"])],
+        "reproducible": ["boolean"],
     }
 
     _callback_round_name = "asha-wave"
@@ -672,6 +717,7 @@ max_retries
         max_resources="auto",
         factor=3,
         sampler="random",
+        reproducible=True,
         scoring=None,
         n_jobs=None,
         refit=True,
@@ -716,6 +762,7 @@ max_retries
         self.max_resources = max_resources
         self.factor = factor
         self.sampler = sampler
+        self.reproducible = reproducible
 
     _final_rows = staticmethod(HyperbandSearchCV._final_rows)
 
@@ -836,14 +883,18 @@ max_retries
             self._candidates.append(params)
             return True
 
-        decisions = _Decisions(schedule, n_workers, start)
+        lazy = getattr(engine, "pulls_lazily", False) and hasattr(evaluate, "stream")
+        lags = n_workers  # waves: each wave decided from the waves before it
+        if lazy and self.reproducible:
+            lags = decision_lags(schedule.budgets, self.factor, n_workers,
+                                 len(getattr(evaluate, "splits", ())) or 1)
+        decisions = _Decisions(schedule, lags, start, live=not self.reproducible)
         store = getattr(evaluate, "store", None)
         self._shared = None
         if store is not None and store.shared:
             self._shared = _Shared(self, evaluate, propose, seen)
             if self._shared.joined():
                 self._shared.activate()
-        lazy = getattr(engine, "pulls_lazily", False) and hasattr(evaluate, "stream")
         (self._run_async if lazy else self._run_waves)(evaluate, decisions, n_workers)
         self.async_ = lazy
         if self._shared is not None and self._shared.active:
