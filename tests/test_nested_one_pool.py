@@ -279,3 +279,14 @@ def test_a_killed_run_resumes_fitting_only_what_is_missing(tmp_path, monkeypatch
     reference = _sequential(nw.search(n_jobs=1), X, y, cv=3, random_state=0)
     assert result.engine == "one pool"
     np.testing.assert_array_equal(result.test_score, reference.test_score)
+
+
+def test_several_metrics_with_a_callable_refit_need_an_outer_scoring_before_any_fit():
+    # was: every inner fit ran, then a bare KeyError from the search's score
+    X, y = nw.data()
+    search = nw.search(n_jobs=2, scoring={"acc": "accuracy", "bal": "balanced_accuracy"},
+                       refit=lambda results: 0)
+    with pytest.raises(ValueError, match="'scoring' parameter of nested_cross_validate"):
+        nested_cross_validate(search, X, y, cv=3)
+    result = nested_cross_validate(search, X, y, cv=3, scoring="accuracy", random_state=0)
+    assert result.engine == "one pool" and result.test_score.shape == (3,)

@@ -142,6 +142,24 @@ def _check_params(cv, n_jobs, return_searches):
                          f"bool. Got {return_searches!r} instead.")
 
 
+def _check_refit(search, scoring):
+    """The search refits a model the outer splits can score (checked before any fit: a
+    search's ``score`` with several metrics and a callable ``refit`` has no metric to use,
+    sklearn's raises a bare ``KeyError`` only after the whole search)."""
+    params = search.get_params()
+    refit = params.get("refit", True)
+    if not refit:
+        raise ValueError("nested_cross_validate needs a search with refit enabled (the "
+                         "refit best model is what the outer split scores); got refit=False.")
+    if (scoring is None and callable(refit)
+            and isinstance(params.get("scoring"), (dict, list, tuple, set))):
+        raise ValueError(
+            "The 'scoring' parameter of nested_cross_validate must be given when the "
+            "search has several metrics and a callable refit (its score has no metric to "
+            f"use). Got scoring=None with the search's scoring={params.get('scoring')!r} "
+            f"and refit={refit!r} instead.")
+
+
 def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None, n_jobs=None,
                           random_state=None, return_searches=False):
     """Estimate the generalization score of a whole search procedure by nested CV.
@@ -218,9 +236,7 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     from sklearn.metrics import check_scoring
 
     _check_params(cv, n_jobs, return_searches)
-    if not search.get_params().get("refit", True):
-        raise ValueError("nested_cross_validate needs a search with refit enabled (the "
-                         "refit best model is what the outer split scores); got refit=False.")
+    _check_refit(search, scoring)
     X, y, groups = indexable(X, y, groups)
     outer = _outer_cv(cv, y, is_classifier(search), random_state)
     scorer = check_scoring(search, scoring=scoring)
