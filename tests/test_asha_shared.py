@@ -313,3 +313,27 @@ def test_decode_value_inverts_encode_value():
         assert type(back) is type(value)
     with pytest.raises(ValueError, match="cannot be decoded"):
         decode_value(encode_value(len))
+
+
+@pytest.mark.parametrize("change", [
+    {"n_trials": 20},
+    {"max_resources": 27},
+    {"param_distributions": {"alpha": Float(1e-6, 1e-2, log=True)}},
+])
+def test_a_process_with_other_asha_settings_is_refused(tmp_path, monkeypatch, change):
+    """A process joining a shared ASHA with another space, n_trials or rungs raises a
+    ValueError naming the setting, before it draws anything (was: its candidates were
+    silently ranked in the other's ASHA, and n_trials of the first ignored); the first
+    process finishes its own ASHA."""
+    storage, log = tmp_path / "shared.db", tmp_path / "fits.log"
+    proc, out = _start(tmp_path, "a", _env(tmp_path, log, 0.05), storage)
+    _wait_for_fits(log, 2, proc=proc)
+    assert proc.poll() is None
+    X, y = data()
+    with pytest.raises(ValueError, match=f"'{next(iter(change))}'"):
+        make_search(str(storage)).set_params(**change).fit(X, y)
+    assert proc.wait(timeout=120) == 0
+    assert json.loads(out.read_text())["n_candidates"] == 9
+    study = _study(storage)
+    assert len(_candidates(study)) == 9
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]

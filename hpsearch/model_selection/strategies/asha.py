@@ -96,6 +96,13 @@ row of every process, ordered by (candidate number, rung), ``candidate`` being t
 number. So all processes end with the same ``cv_results_`` and ``best_params_``.
 ``n_candidates_`` counts the candidates of all processes.
 
+Processes must run the same ASHA: each candidate's claimed trial records the settings of
+the process that drew it (space, ``n_trials``, ``resource``, ``factor``, rung budgets),
+and a process that finds a candidate drawn with other settings raises a ``ValueError``
+naming the setting (before it draws anything when it joins a running study; processes
+started at the same instant with different settings may both refuse). The
+``random_state``, ``sampler``, ``n_jobs`` and ``timeout`` may differ between processes.
+
 What cooperation does not reproduce: which process runs which job, and so which
 decisions see which results, depends on timing; a shared run is not repeatable, and a
 ``resume=True`` of a shared study (the study system attribute ``hpsearch_asha_shared``)
@@ -268,6 +275,24 @@ SharedJob = namedtuple("SharedJob", Job._fields + ("params",))
 SHARED_ATTR = "hpsearch_asha_shared"
 #: longest pause between two looks at the store while waiting for other processes
 MAX_POLL = 1.0
+#: user attribute of a candidate's claimed trial: the settings of the ASHA that drew it
+CONFIG_ATTR = "hpsearch_asha_config"
+#: the settings that processes sharing one ASHA must agree on -> how an error names them
+_SHARED_SETTINGS = {
+    "param_distributions": "'param_distributions' parameter",
+    "n_trials": "'n_trials' parameter",
+    "resource": "'resource' parameter",
+    "factor": "'factor' parameter",
+    "n_resources": "'min_resources' and 'max_resources' parameters (the rung budgets)",
+}
+
+
+def _space_text(space):
+    """A text of a search space that is equal in every process for the same space (no
+    object addresses: two scipy distributions of one family compare equal)."""
+    import re
+
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(space))
 
 
 class _Candidate:
@@ -318,6 +343,14 @@ class _Shared:
         self.cands, self.by_number, self.schedule = {}, {}, None
         self.last = -math.inf  # time of the last snapshot
         self.pause = POLL_INTERVAL
+        self.config = {
+            "param_distributions": _space_text(search._asha_space),
+            "n_trials": search.n_trials,
+            "resource": str(search.resource),
+            "factor": search.factor,
+            "n_resources": [int(b) for b in search.n_resources_],
+        }
+        self.checked = set()  # candidate keys whose ASHA settings were compared
 
     # -- when to share ---------------------------------------------------------------
     def joined(self):
@@ -362,9 +395,31 @@ class _Shared:
     def _claim_row(params, key, row_key):
         return {"params": params, "candidate_key": key, "key": row_key}
 
-    @staticmethod
-    def _optuna_attrs(optuna_params):
-        return {} if optuna_params is None else {"hpsearch_optuna_params": optuna_params}
+    def _optuna_attrs(self, optuna_params):
+        attrs = {CONFIG_ATTR: self.config}
+        if optuna_params is not None:
+            attrs["hpsearch_optuna_params"] = optuna_params
+        return attrs
+
+    def _check_config(self, key, trials):
+        """Refuse a candidate drawn by a process with other ASHA settings (another space,
+        ``n_trials``, rungs): mixing them would silently rank candidates of different
+        searches in one ASHA."""
+        if key in self.checked:
+            return
+        for trial in trials:
+            theirs = trial.user_attrs.get(CONFIG_ATTR)
+            if not isinstance(theirs, dict):
+                continue
+            for name, what in _SHARED_SETTINGS.items():
+                if name in theirs and theirs[name] != self.config[name]:
+                    mine = self.config[name]
+                    raise ValueError(
+                        f"The {what} of ASHASearchCV must be the same in every process "
+                        f"sharing the study {self.store.study.study_name!r} (trial "
+                        f"{trial.number} was drawn with {theirs[name]!r}; use another "
+                        f"study_name for another search). Got {mine!r} instead.")
+        self.checked.add(key)
 
     def _params(self, key, trial):
         """The parameters of a candidate of the study (None: not of this search)."""
@@ -401,6 +456,7 @@ class _Shared:
             params = self._params(key, trials[0]) if trials else None
             if params is None:
                 continue
+            self._check_config(key, trials)
             if key not in self.row_keys_of:
                 self.row_keys_of[key] = self._row_keys(params)
             c = _Candidate(key, params, min(t.number for t in trials), self.row_keys_of[key])
@@ -496,7 +552,8 @@ class _Shared:
         values = [(_step(plan.budget(self.search.n_resources_[k])), s)
                   for k, s in sorted(c.scores.items()) if k < rung and math.isfinite(s)]
         row = self._claim_row(c.params, c.key, c.row_keys[rung])
-        return store.claim_candidate(row, values=values) is not None
+        return store.claim_candidate(row, {CONFIG_ATTR: self.config},
+                                     values=values) is not None
 
     def _new(self, schedule):
         """Draw and claim a new candidate; None when another process was first."""
@@ -864,6 +921,7 @@ max_retries
         from ..space import as_space
 
         space = as_space(self.param_distributions)
+        self._asha_space = space
         self._plan.check_not_searched(space)
         self._resolve_budgets()
         schedule = ASHASchedule(self.min_resources_, self.max_resources_, self.factor,
