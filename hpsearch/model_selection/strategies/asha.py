@@ -708,7 +708,11 @@ class ASHASearchCV(_BaseHalving):
         False: every result is used the moment it arrives and no worker waits while a
         job can be decided (the most throughput on many workers, Li et al.'s ASHA), but
         with more than one worker the promotions depend on which fit finished first.
-        The same with ``n_jobs=1``. See "How jobs reach the workers" above.
+        The same with ``n_jobs=1``. See "How jobs reach the workers" above. With
+        ``resume=True`` the fits already in the store are never run again, but a replay
+        (False) sees their results at once, so it may promote differently from the
+        interrupted run: a recorded higher-rung row the replay does not reach is left
+        out of ``cv_results_`` (it stays in the store).
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries
