@@ -617,7 +617,8 @@ class _Shared:
 
     # -- the end ---------------------------------------------------------------------
     def finish(self):
-        """Close this process's candidates below the top rung (PRUNED), then add the
+        """Close this process's candidates below the top rung (PRUNED) and the RUNNING
+        trials of dead processes' candidates (FAIL, interrupted), then add the
         rows of the other processes' jobs to ``cv_results_``: every process ends with
         the whole shared ASHA, rows ordered by (candidate number, rung)."""
         evaluate, search, store = self.evaluate, self.search, self.store
@@ -626,6 +627,10 @@ class _Shared:
         for c in self.cands.values():
             if c.mine and top not in c.scores:
                 store.finish(c.key, "PRUNED")
+            elif c.holder is None:  # its process was interrupted or died, and the ASHA
+                # no longer needs it: close its trial (FAIL, ``hpsearch_interrupted``)
+                # instead of leaving it RUNNING for good
+                store.interrupt_dead(store._claims.get(c.key, ()))
         where = {}
         for c in self.cands.values():
             for rung in c.scores:
