@@ -291,3 +291,20 @@ def test_several_metrics_with_a_callable_refit_need_an_outer_scoring_before_any_
         nested_cross_validate(search, X, y, cv=3)
     result = nested_cross_validate(search, X, y, cv=3, scoring="accuracy", random_state=0)
     assert result.engine == "one pool" and result.test_score.shape == (3,)
+
+
+@pytest.mark.parametrize("inner_cv", [
+    [(np.arange(0, 90, 2), np.arange(1, 90, 2))],
+    "predefined",
+])
+def test_an_inner_cv_of_fixed_indices_is_refused(inner_cv):
+    # was: each outer-train part indexed with X's row numbers, silently the wrong rows
+    from sklearn.model_selection import PredefinedSplit
+
+    X, y = nw.data()
+    if inner_cv == "predefined":
+        inner_cv = PredefinedSplit(np.arange(len(y)) % 3)
+    for n_jobs in (1, 2):
+        with pytest.raises(ValueError, match="'cv' parameter of the search given to nested"):
+            nested_cross_validate(nw.search(n_jobs=n_jobs).set_params(cv=inner_cv), X, y,
+                                  cv=3)

@@ -142,6 +142,24 @@ def _check_params(cv, n_jobs, return_searches):
                          f"bool. Got {return_searches!r} instead.")
 
 
+def _check_inner_cv(search):
+    """The inner ``cv`` must split whatever rows it is given: fixed indices (an iterable
+    of ``(train, test)`` pairs, ``PredefinedSplit``) would index each outer-train part as
+    if it were ``X``, a silently wrong inner cross-validation."""
+    from sklearn.model_selection import PredefinedSplit
+
+    inner = search.get_params().get("cv")
+    fixed = isinstance(inner, PredefinedSplit) or not (
+        inner is None or isinstance(inner, (numbers.Integral, str, dict))
+        or hasattr(inner, "split"))
+    if fixed:
+        raise ValueError(
+            "The 'cv' parameter of the search given to nested_cross_validate must be an "
+            "int, a name, a mapping or a splitter (it splits each outer-train part, whose "
+            "rows are renumbered from 0); fixed train/test indices would select the wrong "
+            f"rows. Got {inner!r} instead.")
+
+
 def _check_refit(search, scoring):
     """The search refits a model the outer splits can score (checked before any fit: a
     search's ``score`` with several metrics and a callable ``refit`` has no metric to use,
@@ -220,7 +238,10 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     Raises
     ------
     ValueError
-        A bad parameter, a search without ``refit`` (nothing to score on the outer test).
+        A bad parameter, a search without ``refit`` (nothing to score on the outer test),
+        a search whose ``cv`` is fixed indices (an iterable of splits,
+        ``PredefinedSplit``: they would index each outer-train part as if it were ``X``),
+        several inner metrics with a callable ``refit`` and ``scoring=None``.
 
     Examples
     --------
@@ -237,6 +258,7 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
 
     _check_params(cv, n_jobs, return_searches)
     _check_refit(search, scoring)
+    _check_inner_cv(search)
     X, y, groups = indexable(X, y, groups)
     outer = _outer_cv(cv, y, is_classifier(search), random_state)
     scorer = check_scoring(search, scoring=scoring)
