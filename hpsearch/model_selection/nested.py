@@ -47,8 +47,11 @@ replaced (its fit retried, as in a search's own pool), and an error in one inner
 stops the others (their finished fits stay recorded) and is raised. Threads, because a
 search's strategy is plain blocking code (``evaluate`` returns when its fits are in); the
 threads only decide and record, the fits run in the workers. Costs: the :math:`K`
-outer-train parts of ``X`` are in memory at once (one at a time sequentially), and each
-refit model comes back from its worker pickled.
+outer-train parts of ``X`` are in memory at once (one at a time sequentially; measured
+with 5 outer splits of a 76 MB ``X``: 321 MB more peak memory in the calling process,
+against 208 MB sequentially), and each refit model comes back from its worker pickled.
+Where that does not fit, run the outer splits one after the other (``n_jobs=1``, or a
+joblib ``backend``).
 
 Elsewhere (``n_jobs=1``, joblib backends: ``backend="loky"``, Dask, threading; a search
 ``timeout``; sklearn callbacks; a search that is not hpsearch's) the outer splits run one
