@@ -337,6 +337,9 @@ def test_a_process_with_other_asha_settings_is_refused(tmp_path, monkeypatch, ch
     study = _study(storage)
     assert len(_candidates(study)) == 9
     assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    if "n_trials" in change:  # once the first process has ended: extends the study
+        more = make_search(str(storage), n_trials=11).fit(X, y)
+        assert more.n_candidates_ == len(_candidates(_study(storage))) == 11
 
 
 def test_ctrl_c_of_one_process_the_other_finishes_and_closes_its_trials(tmp_path):

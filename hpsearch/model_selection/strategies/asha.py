@@ -98,9 +98,11 @@ number. So all processes end with the same ``cv_results_`` and ``best_params_``.
 
 Processes must run the same ASHA: each candidate's claimed trial records the settings of
 the process that drew it (space, ``n_trials``, ``resource``, ``factor``, rung budgets),
-and a process that finds a candidate drawn with other settings raises a ``ValueError``
-naming the setting (before it draws anything when it joins a running study; processes
-started at the same instant with different settings may both refuse). The
+and a process that finds a candidate drawn with another space, ``resource``, ``factor``
+or rung budgets, or held by a running process with another ``n_trials``, raises a
+``ValueError`` naming the setting (before it draws anything when it joins a running
+study; processes started at the same instant with different settings may both refuse).
+A larger ``n_trials`` once the other processes have ended extends the shared study. The
 ``random_state``, ``sampler``, ``n_jobs`` and ``timeout`` may differ between processes.
 
 What cooperation does not reproduce: which process runs which job, and so which
@@ -403,15 +405,19 @@ class _Shared:
 
     def _check_config(self, key, trials):
         """Refuse a candidate drawn by a process with other ASHA settings (another space,
-        ``n_trials``, rungs): mixing them would silently rank candidates of different
-        searches in one ASHA."""
-        if key in self.checked:
-            return
+        rungs; another ``n_trials`` while that process runs): mixing them would silently
+        rank candidates of different searches in one ASHA. (A larger ``n_trials`` once
+        the other processes have ended extends the shared study, as a resume does.)"""
+        store = self.store
         for trial in trials:
             theirs = trial.user_attrs.get(CONFIG_ATTR)
             if not isinstance(theirs, dict):
                 continue
+            live = (trial.state.name == "RUNNING" and trial._trial_id not in store._mine
+                    and store.alive(trial.user_attrs.get("hpsearch_owner")))
             for name, what in _SHARED_SETTINGS.items():
+                if (not live) if name == "n_trials" else key in self.checked:
+                    continue
                 if name in theirs and theirs[name] != self.config[name]:
                     mine = self.config[name]
                     raise ValueError(
