@@ -308,3 +308,20 @@ def test_an_inner_cv_of_fixed_indices_is_refused(inner_cv):
         with pytest.raises(ValueError, match="'cv' parameter of the search given to nested"):
             nested_cross_validate(nw.search(n_jobs=n_jobs).set_params(cv=inner_cv), X, y,
                                   cv=3)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_resume_on_other_outer_splits_is_refused(tmp_path, n_jobs):
+    # was: the inner fits recorded on the first run's outer-train rows were reused on
+    # other rows (only the refits ran), a silently wrong inner search
+    X, y = nw.data()
+    storage = str(tmp_path / "nested.db")
+    nested_cross_validate(nw.search(storage=storage, study_name="n", n_jobs=n_jobs), X, y,
+                          cv=3, random_state=0)
+    again = nw.search(storage=storage, study_name="n", resume=True, n_jobs=n_jobs)
+    with pytest.raises(ValueError, match="outer split 0 of nested_cross_validate must"):
+        nested_cross_validate(again, X, y, cv=3, random_state=1)
+    with pytest.raises(ValueError, match="outer split"):
+        nested_cross_validate(again, X[:-3], y[:-3], cv=3, random_state=0)
+    result = nested_cross_validate(again, X, y, cv=3, random_state=0)  # the same: fine
+    assert result.test_score.shape == (3,)

@@ -71,12 +71,14 @@ import queue
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from multiprocessing.connection import wait
 
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.utils import Bunch, _safe_indexing, indexable
+from sklearn.utils.validation import _num_samples
 
 from ._engine import Engine, Task
 from .split import make_cv
@@ -244,7 +246,10 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         A bad parameter, a search without ``refit`` (nothing to score on the outer test),
         a search whose ``cv`` is fixed indices (an iterable of splits,
         ``PredefinedSplit``: they would index each outer-train part as if it were ``X``),
-        several inner metrics with a callable ``refit`` and ``scoring=None``.
+        several inner metrics with a callable ``refit`` and ``scoring=None``, a
+        ``resume=True`` whose outer splits have other rows than the run it continues
+        (another ``cv``, ``random_state`` or data: its recorded inner fits are of other
+        rows).
 
     Examples
     --------
@@ -271,6 +276,8 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     searches = [_inner_search(search, k, n_jobs, storage) for k in range(len(splits))]
     jobs = [_OuterJob(k, inner, train, test) for k, (inner, (train, test))
             in enumerate(zip(searches, splits))]
+    for job in jobs:  # before any fit: a resume continues on the same outer splits
+        _check_outer_rows(job.search, job.k, _rows_text(job.train, _num_samples(X)))
     engine = _one_pool_engine(searches[0], X, y) if searches else None
     if engine is None:
         rows = [job.run(X, y, groups, scorer) for job in jobs]
@@ -311,8 +318,12 @@ class _OuterJob:
         fit_kw = {} if groups is None else {"groups": _safe_indexing(groups, train)}
         y_train = None if y is None else _safe_indexing(y, train)
         y_test = None if y is None else _safe_indexing(y, test)
+        rows = _rows_text(train, _num_samples(X))
         start = time.perf_counter()
-        inner.fit(_safe_indexing(X, train), y_train, **fit_kw)
+        try:
+            inner.fit(_safe_indexing(X, train), y_train, **fit_kw)
+        finally:  # (also when stopped: a resume checks the rows it continues on)
+            _mark_outer_rows(inner, rows)
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
         scores = scorer(inner, _safe_indexing(X, test), y_test)
@@ -321,6 +332,60 @@ class _OuterJob:
         return dict(scores=scores, best=_inner_best(inner), params=inner.best_params_,
                     fit_time=fit_time, score_time=score_time, n_train=len(train),
                     n_test=len(test))
+
+
+#: study system attribute of an inner search's study: the outer-train rows it ran on
+ROWS_ATTR = "hpsearch_outer_train_rows"
+
+
+def _rows_text(train, n_samples):
+    """``"<n_samples>:<n_train>:<crc32 of the indices>"``: equal for equal outer-train rows."""
+    crc = zlib.crc32(np.ascontiguousarray(train, dtype=np.int64).tobytes())
+    return f"{n_samples}:{len(train)}:{crc:08x}"
+
+
+def _inner_study(inner):
+    """The inner search's existing study (storage, study_name set), or None."""
+    import optuna
+
+    from .store import make_storage
+
+    params = inner.get_params()
+    storage, name = params.get("storage"), params.get("study_name")
+    if storage is None or name is None:
+        return None
+    try:
+        return optuna.load_study(study_name=name, storage=make_storage(storage))
+    except KeyError:
+        return None
+
+
+def _check_outer_rows(inner, k, rows):
+    """A resumed inner study must continue on the rows it ran on: its recorded fits are
+    keyed by candidate and inner splitter, not by rows, so another outer split (another
+    ``cv`` or ``random_state``, other data) would silently reuse fits of other rows."""
+    if not inner.get_params().get("resume"):
+        return
+    study = _inner_study(inner)
+    if study is None:
+        return
+    before = study._storage.get_study_system_attrs(study._study_id).get(ROWS_ATTR)
+    if before is not None and before != rows:
+        raise ValueError(
+            f"The outer split {k} of nested_cross_validate must have the rows its study "
+            f"{study.study_name!r} ran on to resume it ({before}, as n_samples:n_train:"
+            "checksum): keep the 'cv', 'random_state' and data of that run, or use "
+            f"another study_name. Got {rows} instead.")
+
+
+def _mark_outer_rows(inner, rows):
+    study = getattr(inner, "study_", None)
+    if study is None or inner.get_params().get("storage") is None:
+        return
+    try:
+        study._storage.set_study_system_attr(study._study_id, ROWS_ATTR, rows)
+    except Exception:  # noqa: BLE001 - a store that fails now: the resume check is skipped
+        pass
 
 
 def _one_pool_engine(search, X, y):
