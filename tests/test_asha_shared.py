@@ -313,3 +313,52 @@ def test_decode_value_inverts_encode_value():
         assert type(back) is type(value)
     with pytest.raises(ValueError, match="cannot be decoded"):
         decode_value(encode_value(len))
+
+
+@pytest.mark.parametrize("change", [
+    {"n_trials": 20},
+    {"max_resources": 27},
+    {"param_distributions": {"alpha": Float(1e-6, 1e-2, log=True)}},
+])
+def test_a_process_with_other_asha_settings_is_refused(tmp_path, monkeypatch, change):
+    """A process joining a shared ASHA with another space, n_trials or rungs raises a
+    ValueError naming the setting, before it draws anything (was: its candidates were
+    silently ranked in the other's ASHA, and n_trials of the first ignored); the first
+    process finishes its own ASHA."""
+    storage, log = tmp_path / "shared.db", tmp_path / "fits.log"
+    proc, out = _start(tmp_path, "a", _env(tmp_path, log, 0.05), storage)
+    _wait_for_fits(log, 2, proc=proc)
+    assert proc.poll() is None
+    X, y = data()
+    with pytest.raises(ValueError, match=f"'{next(iter(change))}'"):
+        make_search(str(storage)).set_params(**change).fit(X, y)
+    assert proc.wait(timeout=120) == 0
+    assert json.loads(out.read_text())["n_candidates"] == 9
+    study = _study(storage)
+    assert len(_candidates(study)) == 9
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    if "n_trials" in change:  # once the first process has ended: extends the study
+        more = make_search(str(storage), n_trials=11).fit(X, y)
+        assert more.n_candidates_ == len(_candidates(_study(storage))) == 11
+
+
+def test_ctrl_c_of_one_process_the_other_finishes_and_closes_its_trials(tmp_path):
+    """SIGINT of one of two processes late in the ASHA: the other finishes it, every fit
+    recorded once, and no trial is left RUNNING (was: the interrupted process's
+    candidates below the top rung stayed RUNNING for good)."""
+    storage, log = tmp_path / "shared.db", tmp_path / "fits.log"
+    env = _env(tmp_path, log, 0.1)
+    ready = [str(tmp_path / "a.ready"), str(tmp_path / "b.ready")]
+    a, _ = _start(tmp_path, "a", env, storage, ready=ready)
+    b, out_b = _start(tmp_path, "b", env, storage, ready=ready[::-1])
+    _wait_for_fits(log, 18, proc=a)
+    assert a.poll() is None
+    a.send_signal(signal.SIGINT)
+    assert a.wait(timeout=60) != 0
+    assert b.wait(timeout=120) == 0
+    rb = json.loads(out_b.read_text())
+    study = _study(storage)
+    assert len(_candidates(study)) == rb["n_candidates"] == 9
+    assert len(_cv_fits(log)) - recorded_fits(study) in (0, 1)  # a's fit in flight
+    assert max(rb["iter"]) == 2 and np.isfinite(rb["score"]).all()
+    assert not [t.number for t in study.trials if t.state.name == "RUNNING"]

@@ -243,7 +243,7 @@ def _recorded(storage):
     return total
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_a_killed_run_resumes_fitting_only_what_is_missing(tmp_path, monkeypatch, signum):
     log, storage = tmp_path / "fits.log", tmp_path / "nested.db"
     proc = subprocess.Popen(
@@ -256,8 +256,9 @@ def test_a_killed_run_resumes_fitting_only_what_is_missing(tmp_path, monkeypatch
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=30)
     studies = [s for s in optuna.get_all_study_summaries(f"sqlite:///{storage}")]
-    if signum == signal.SIGTERM:  # stopped like Ctrl-C: stores closed as interrupted
-        assert "SearchTerminated" in err and proc.returncode != 0
+    if signum != signal.SIGKILL:  # stopped at a safe point: stores closed as interrupted
+        expected = "SearchTerminated" if signum == signal.SIGTERM else "KeyboardInterrupt"
+        assert expected in err and proc.returncode != 0
         for summary in studies:
             study = optuna.load_study(study_name=summary.study_name,
                                       storage=f"sqlite:///{storage}")
@@ -279,3 +280,48 @@ def test_a_killed_run_resumes_fitting_only_what_is_missing(tmp_path, monkeypatch
     reference = _sequential(nw.search(n_jobs=1), X, y, cv=3, random_state=0)
     assert result.engine == "one pool"
     np.testing.assert_array_equal(result.test_score, reference.test_score)
+
+
+def test_several_metrics_with_a_callable_refit_need_an_outer_scoring_before_any_fit():
+    # was: every inner fit ran, then a bare KeyError from the search's score
+    X, y = nw.data()
+    search = nw.search(n_jobs=2, scoring={"acc": "accuracy", "bal": "balanced_accuracy"},
+                       refit=lambda results: 0)
+    with pytest.raises(ValueError, match="'scoring' parameter of nested_cross_validate"):
+        nested_cross_validate(search, X, y, cv=3)
+    result = nested_cross_validate(search, X, y, cv=3, scoring="accuracy", random_state=0)
+    assert result.engine == "one pool" and result.test_score.shape == (3,)
+
+
+@pytest.mark.parametrize("inner_cv", [
+    [(np.arange(0, 90, 2), np.arange(1, 90, 2))],
+    "predefined",
+])
+def test_an_inner_cv_of_fixed_indices_is_refused(inner_cv):
+    # was: each outer-train part indexed with X's row numbers, silently the wrong rows
+    from sklearn.model_selection import PredefinedSplit
+
+    X, y = nw.data()
+    if inner_cv == "predefined":
+        inner_cv = PredefinedSplit(np.arange(len(y)) % 3)
+    for n_jobs in (1, 2):
+        with pytest.raises(ValueError, match="'cv' parameter of the search given to nested"):
+            nested_cross_validate(nw.search(n_jobs=n_jobs).set_params(cv=inner_cv), X, y,
+                                  cv=3)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_resume_on_other_outer_splits_is_refused(tmp_path, n_jobs):
+    # was: the inner fits recorded on the first run's outer-train rows were reused on
+    # other rows (only the refits ran), a silently wrong inner search
+    X, y = nw.data()
+    storage = str(tmp_path / "nested.db")
+    nested_cross_validate(nw.search(storage=storage, study_name="n", n_jobs=n_jobs), X, y,
+                          cv=3, random_state=0)
+    again = nw.search(storage=storage, study_name="n", resume=True, n_jobs=n_jobs)
+    with pytest.raises(ValueError, match="outer split 0 of nested_cross_validate must"):
+        nested_cross_validate(again, X, y, cv=3, random_state=1)
+    with pytest.raises(ValueError, match="outer split"):
+        nested_cross_validate(again, X[:-3], y[:-3], cv=3, random_state=0)
+    result = nested_cross_validate(again, X, y, cv=3, random_state=0)  # the same: fine
+    assert result.test_score.shape == (3,)

@@ -96,6 +96,15 @@ row of every process, ordered by (candidate number, rung), ``candidate`` being t
 number. So all processes end with the same ``cv_results_`` and ``best_params_``.
 ``n_candidates_`` counts the candidates of all processes.
 
+Processes must run the same ASHA: each candidate's claimed trial records the settings of
+the process that drew it (space, ``n_trials``, ``resource``, ``factor``, rung budgets),
+and a process that finds a candidate drawn with another space, ``resource``, ``factor``
+or rung budgets, or held by a running process with another ``n_trials``, raises a
+``ValueError`` naming the setting (before it draws anything when it joins a running
+study; processes started at the same instant with different settings may both refuse).
+A larger ``n_trials`` once the other processes have ended extends the shared study. The
+``random_state``, ``sampler``, ``n_jobs`` and ``timeout`` may differ between processes.
+
 What cooperation does not reproduce: which process runs which job, and so which
 decisions see which results, depends on timing; a shared run is not repeatable, and a
 ``resume=True`` of a shared study (the study system attribute ``hpsearch_asha_shared``)
@@ -268,6 +277,24 @@ SharedJob = namedtuple("SharedJob", Job._fields + ("params",))
 SHARED_ATTR = "hpsearch_asha_shared"
 #: longest pause between two looks at the store while waiting for other processes
 MAX_POLL = 1.0
+#: user attribute of a candidate's claimed trial: the settings of the ASHA that drew it
+CONFIG_ATTR = "hpsearch_asha_config"
+#: the settings that processes sharing one ASHA must agree on -> how an error names them
+_SHARED_SETTINGS = {
+    "param_distributions": "'param_distributions' parameter",
+    "n_trials": "'n_trials' parameter",
+    "resource": "'resource' parameter",
+    "factor": "'factor' parameter",
+    "n_resources": "'min_resources' and 'max_resources' parameters (the rung budgets)",
+}
+
+
+def _space_text(space):
+    """A text of a search space that is equal in every process for the same space (no
+    object addresses: two scipy distributions of one family compare equal)."""
+    import re
+
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(space))
 
 
 class _Candidate:
@@ -318,6 +345,14 @@ class _Shared:
         self.cands, self.by_number, self.schedule = {}, {}, None
         self.last = -math.inf  # time of the last snapshot
         self.pause = POLL_INTERVAL
+        self.config = {
+            "param_distributions": _space_text(search._asha_space),
+            "n_trials": search.n_trials,
+            "resource": str(search.resource),
+            "factor": search.factor,
+            "n_resources": [int(b) for b in search.n_resources_],
+        }
+        self.checked = set()  # candidate keys whose ASHA settings were compared
 
     # -- when to share ---------------------------------------------------------------
     def joined(self):
@@ -362,9 +397,35 @@ class _Shared:
     def _claim_row(params, key, row_key):
         return {"params": params, "candidate_key": key, "key": row_key}
 
-    @staticmethod
-    def _optuna_attrs(optuna_params):
-        return {} if optuna_params is None else {"hpsearch_optuna_params": optuna_params}
+    def _optuna_attrs(self, optuna_params):
+        attrs = {CONFIG_ATTR: self.config}
+        if optuna_params is not None:
+            attrs["hpsearch_optuna_params"] = optuna_params
+        return attrs
+
+    def _check_config(self, key, trials):
+        """Refuse a candidate drawn by a process with other ASHA settings (another space,
+        rungs; another ``n_trials`` while that process runs): mixing them would silently
+        rank candidates of different searches in one ASHA. (A larger ``n_trials`` once
+        the other processes have ended extends the shared study, as a resume does.)"""
+        store = self.store
+        for trial in trials:
+            theirs = trial.user_attrs.get(CONFIG_ATTR)
+            if not isinstance(theirs, dict):
+                continue
+            live = (trial.state.name == "RUNNING" and trial._trial_id not in store._mine
+                    and store.alive(trial.user_attrs.get("hpsearch_owner")))
+            for name, what in _SHARED_SETTINGS.items():
+                if (not live) if name == "n_trials" else key in self.checked:
+                    continue
+                if name in theirs and theirs[name] != self.config[name]:
+                    mine = self.config[name]
+                    raise ValueError(
+                        f"The {what} of ASHASearchCV must be the same in every process "
+                        f"sharing the study {self.store.study.study_name!r} (trial "
+                        f"{trial.number} was drawn with {theirs[name]!r}; use another "
+                        f"study_name for another search). Got {mine!r} instead.")
+        self.checked.add(key)
 
     def _params(self, key, trial):
         """The parameters of a candidate of the study (None: not of this search)."""
@@ -401,6 +462,7 @@ class _Shared:
             params = self._params(key, trials[0]) if trials else None
             if params is None:
                 continue
+            self._check_config(key, trials)
             if key not in self.row_keys_of:
                 self.row_keys_of[key] = self._row_keys(params)
             c = _Candidate(key, params, min(t.number for t in trials), self.row_keys_of[key])
@@ -496,7 +558,8 @@ class _Shared:
         values = [(_step(plan.budget(self.search.n_resources_[k])), s)
                   for k, s in sorted(c.scores.items()) if k < rung and math.isfinite(s)]
         row = self._claim_row(c.params, c.key, c.row_keys[rung])
-        return store.claim_candidate(row, values=values) is not None
+        return store.claim_candidate(row, {CONFIG_ATTR: self.config},
+                                     values=values) is not None
 
     def _new(self, schedule):
         """Draw and claim a new candidate; None when another process was first."""
@@ -560,7 +623,8 @@ class _Shared:
 
     # -- the end ---------------------------------------------------------------------
     def finish(self):
-        """Close this process's candidates below the top rung (PRUNED), then add the
+        """Close this process's candidates below the top rung (PRUNED) and the RUNNING
+        trials of dead processes' candidates (FAIL, interrupted), then add the
         rows of the other processes' jobs to ``cv_results_``: every process ends with
         the whole shared ASHA, rows ordered by (candidate number, rung)."""
         evaluate, search, store = self.evaluate, self.search, self.store
@@ -569,6 +633,10 @@ class _Shared:
         for c in self.cands.values():
             if c.mine and top not in c.scores:
                 store.finish(c.key, "PRUNED")
+            elif c.holder is None:  # its process was interrupted or died, and the ASHA
+                # no longer needs it: close its trial (FAIL, ``hpsearch_interrupted``)
+                # instead of leaving it RUNNING for good
+                store.interrupt_dead(store._claims.get(c.key, ()))
         where = {}
         for c in self.cands.values():
             for rung in c.scores:
@@ -651,7 +719,11 @@ class ASHASearchCV(_BaseHalving):
         False: every result is used the moment it arrives and no worker waits while a
         job can be decided (the most throughput on many workers, Li et al.'s ASHA), but
         with more than one worker the promotions depend on which fit finished first.
-        The same with ``n_jobs=1``. See "How jobs reach the workers" above.
+        The same with ``n_jobs=1``. See "How jobs reach the workers" above. With
+        ``resume=True`` the fits already in the store are never run again, but a replay
+        (False) sees their results at once, so it may promote differently from the
+        interrupted run: a recorded higher-rung row the replay does not reach is left
+        out of ``cv_results_`` (it stays in the store).
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries
@@ -864,6 +936,7 @@ max_retries
         from ..space import as_space
 
         space = as_space(self.param_distributions)
+        self._asha_space = space
         self._plan.check_not_searched(space)
         self._resolve_budgets()
         schedule = ASHASchedule(self.min_resources_, self.max_resources_, self.factor,
