@@ -86,7 +86,7 @@ from sklearn.utils.validation import _check_method_params
 from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
 from ._results import format_results, metric_names, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
-from .store import _FIT_KEYS
+from .store import _FIT_KEYS, data_fingerprint
 
 __all__ = ["BaseSearchCV", "Evaluation"]
 
@@ -1147,6 +1147,12 @@ class BaseSearchCV(_SkBaseSearchCV):
             **self._study_options(),
         )
         store.declare_space(self._store_space())
+        if self.storage is not None:  # a study that can be resumed: same data only
+            try:
+                store.check_data(data_fingerprint(X, y, groups, fit_params))
+            except ValueError:
+                store.close()
+                raise
         self.study_ = store.study
         engine = Engine(
             self.estimator,

@@ -28,7 +28,9 @@ One standard Optuna study per search (``DESIGN.md`` decision 6), so
 
 ``resume=True`` loads every ``hpsearch_row:<key>`` of the study: a row whose key (a hash
 of the parameters, the budget and the cross-validation configuration) matches is reused
-instead of fitted again.
+instead of fitted again. The key does not hold the data, so the study also records
+:func:`data_fingerprint` of the data (study system attribute ``hpsearch_data``) and a
+search resuming it on other data is refused (:meth:`TrialStore.check_data`).
 
 Fit-level durability
 --------------------
@@ -414,6 +416,36 @@ def recorded_fits(study):
     return len(fits)
 
 
+#: study system attribute: :func:`data_fingerprint` of the data the study's fits saw
+DATA_ATTR = "hpsearch_data"
+
+
+def data_fingerprint(X, y=None, groups=None, fit_params=None):
+    """A hash of everything a fit sees besides the candidate and the splitter.
+
+    A recorded fit is found again by its row key (candidate, budget, splitter, scoring,
+    estimator), which does not hold the data, so a resumed study must be resumed on the
+    data it ran on (:meth:`TrialStore.check_data`). The fingerprint is
+    :func:`joblib.hash` (MD5 of the pickled values: arrays, sparse matrices, DataFrames)
+    of ``X``, ``y``, ``groups`` and each fit parameter (``sample_weight``, ...); a value
+    that cannot be pickled counts by its type.
+
+    Returns
+    -------
+    str
+    """
+    import joblib
+
+    def one(value):
+        try:
+            return joblib.hash(value)
+        except Exception:  # noqa: BLE001 - e.g. a callback that cannot be pickled
+            return type(value).__qualname__
+
+    params = sorted((str(k), one(v)) for k, v in dict(fit_params or {}).items())
+    return joblib.hash([one(X), one(y), one(groups), params])
+
+
 class TrialStore:
     """Records the rows of a search in an Optuna study (see the module docstring).
 
@@ -494,6 +526,24 @@ class TrialStore:
             self.refresh()
 
     # -- what the study holds ----------------------------------------------------------
+    def check_data(self, fingerprint):
+        """Record the study's :func:`data_fingerprint`, or, when the study has one (a
+        resumed study), check it is this search's: another one means the recorded fits
+        were made on other data (``X``, ``y``, ``groups`` or fit parameters) and would be
+        reused as if made on this data, a silent wrong result. Raises ValueError then."""
+        attrs = self._storage.get_study_system_attrs(self._study_id)
+        before = attrs.get(DATA_ATTR)
+        if before is None:
+            self._storage.set_study_system_attr(self._study_id, DATA_ATTR, fingerprint)
+        elif before != fingerprint:
+            raise ValueError(
+                f"The study {self.study.study_name!r} holds fits made on other data than "
+                f"this search's (X, y, groups or fit parameters differ: data fingerprint "
+                f"{before[:12]} recorded, {fingerprint[:12]} now); resuming it would reuse "
+                "those fits as if made on this data. Resume it with the data it ran on, "
+                "or choose another study_name."
+            )
+
     def refresh(self):
         """Re-read the study: finished rows and fits, claims and heartbeats of every
         process (one read of all trials, returned)."""

@@ -1,0 +1,133 @@
+"""A resumed study must be resumed on the data it ran on (store.check_data).
+
+A recorded fit is found again by its row key (candidate, budget, splitter, scoring,
+estimator), which does not hold the data: before this check, resuming a study on edited
+data silently reused the old fits' scores as if made on the new data.
+"""
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from hpsearch import ASHASearchCV, GridSearchCV, MLPClassifier, OptunaSearchCV
+from hpsearch.cli import main
+from hpsearch.model_selection.store import DATA_ATTR, data_fingerprint
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+X, Y = load_iris(return_X_y=True)
+GROUPS = np.arange(len(Y)) % 5
+
+
+def _grid(storage, **kw):
+    kw = {"cv": 3, **kw}
+    return GridSearchCV(LogisticRegression(max_iter=300), {"C": [0.1, 1.0]},
+                        storage=storage, study_name="s", **kw)
+
+
+def _n_trials(storage):
+    return len(optuna.load_study(study_name="s", storage=storage).trials)
+
+
+@pytest.mark.parametrize("change", ["X", "y", "groups", "sample_weight"])
+def test_resume_on_other_data_is_refused_before_any_fit(tmp_path, change):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    fit = {"X": X, "y": Y, "groups": GROUPS}
+    search = _grid(storage, cv=GroupKFold(3))
+    search.fit(fit["X"], fit["y"], groups=fit["groups"])
+    trials = _n_trials(storage)
+    changed = dict(fit)
+    params = {}
+    if change == "X":
+        changed["X"] = X + 1.0
+    elif change == "y":
+        changed["y"] = Y[::-1].copy()
+    elif change == "groups":
+        changed["groups"] = np.arange(len(Y)) % 3
+    else:
+        params["sample_weight"] = np.linspace(0.5, 1.5, len(Y))
+    again = _grid(storage, cv=GroupKFold(3), resume=True)
+    with pytest.raises(ValueError, match="The study 's' holds fits made on other data"):
+        again.fit(changed["X"], changed["y"], groups=changed["groups"], **params)
+    assert _n_trials(storage) == trials  # nothing claimed, nothing fitted
+    # the same data still resumes, fitting nothing again
+    resumed = _grid(storage, cv=GroupKFold(3), resume=True).fit(
+        fit["X"], fit["y"], groups=fit["groups"])
+    np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"],
+                                  search.cv_results_["mean_test_score"])
+    assert _n_trials(storage) == trials
+
+
+def test_the_fingerprint_is_of_the_values():
+    a = data_fingerprint(X, Y, None, {"sample_weight": np.ones(len(Y))})
+    assert a == data_fingerprint(X.copy(), Y.copy(), None,
+                                 {"sample_weight": np.ones(len(Y))})
+    assert a != data_fingerprint(X, Y, None, {"sample_weight": np.full(len(Y), 2.0)})
+    assert a != data_fingerprint(X[:-1], Y[:-1], None, {"sample_weight": np.ones(len(Y) - 1)})
+    # a fit parameter that cannot be pickled counts by its type
+    assert data_fingerprint(X, Y, None, {"cb": lambda: 0}) == data_fingerprint(
+        X, Y, None, {"cb": lambda: 1})
+
+
+def test_a_search_without_storage_does_not_hash_the_data(monkeypatch):
+    import hpsearch.model_selection._base as base
+
+    def fail(*args, **kwargs):
+        raise AssertionError("hashed")
+
+    monkeypatch.setattr(base, "data_fingerprint", fail)
+    GridSearchCV(LogisticRegression(max_iter=300), {"C": [1.0]}, cv=3).fit(X, Y)
+
+
+@pytest.mark.parametrize("make", [
+    lambda storage, **kw: OptunaSearchCV(
+        LogisticRegression(max_iter=300), {"C": [0.1, 1.0]}, n_trials=2, cv=3,
+        random_state=0, storage=storage, study_name="s", **kw),
+    lambda storage, **kw: ASHASearchCV(
+        MLPClassifier((4,), max_iter=3, random_state=0), {"alpha": [1e-4, 1e-2]},
+        n_trials=2, min_resources=1, max_resources=3, cv=2, random_state=0,
+        storage=storage, study_name="s", **kw),
+], ids=["optuna", "asha"])
+def test_every_search_checks_its_data(tmp_path, make):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    make(storage).fit(X, Y)
+    study = optuna.load_study(study_name="s", storage=storage)
+    assert study._storage.get_study_system_attrs(study._study_id)[DATA_ATTR]
+    with pytest.raises(ValueError, match="holds fits made on other data"):
+        make(storage, resume=True).fit(X * 0.5, Y)
+
+
+STUDY = """\
+name: data
+seed: 0
+data: {path: rows.csv, target: label, test_size: 0.25}
+estimator: {name: logistic_regression, params: {max_iter: 300}}
+search:
+  method: grid
+  space: {C: [0.1, 1.0]}
+cv: 3
+n_jobs: 1
+"""
+
+
+def test_the_cli_says_so_in_one_line(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(60, 3))
+    labels = (rows[:, 0] > 0).astype(int)
+
+    def write(values):
+        lines = ["a,b,c,label"] + [f"{r[0]},{r[1]},{r[2]},{v}" for r, v in zip(values, labels)]
+        (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+
+    write(rows)
+    study = tmp_path / "data.yaml"
+    study.write_text(STUDY)
+    args = [str(study), "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(args) == 0
+    write(rows * 2.0)  # the data file was edited
+    assert main([*args, "--resume"]) != 0
+    err = capsys.readouterr().err
+    assert "holds fits made on other data" in err and "Traceback" not in err
