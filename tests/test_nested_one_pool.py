@@ -325,3 +325,20 @@ def test_a_resume_on_other_outer_splits_is_refused(tmp_path, n_jobs):
         nested_cross_validate(again, X[:-3], y[:-3], cv=3, random_state=0)
     result = nested_cross_validate(again, X, y, cv=3, random_state=0)  # the same: fine
     assert result.test_score.shape == (3,)
+
+
+class _RefitFails(nw.LoggedLR):
+    """Fails only when fitted on a whole outer-train part (the refit), with its own type."""
+
+    def fit(self, X, y):
+        if len(X) > 90:  # 100 outer-train rows; the inner fits see about 67
+            raise ArithmeticError("refit fails")
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_failing_refit_raises_the_estimators_own_error_either_way(n_jobs):
+    X, y = nw.data()
+    search = GridSearchCV(_RefitFails(), {"C": [0.01, 1.0]}, cv=3, n_jobs=n_jobs)
+    with pytest.raises(ArithmeticError, match="refit fails"):
+        nested_cross_validate(search, X, y, cv=3, random_state=0)

@@ -322,6 +322,17 @@ def _fit_task(base, X, y, task, fit_params):
         context.call_on_fit_task_end(**hook_args)
 
 
+def _picklable(exc):
+    """``exc`` when it survives pickling (to reach the parent process), else None."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any exception that cannot travel
+        return None
+    return exc
+
+
 def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_score,
              score_params=None):
     """The worker: fit one (candidate, split) and score it. Plain data in and out.
@@ -332,7 +343,9 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
         ``candidate``, ``split``, ``test_scores`` (dict metric -> float, or None when the
         fit failed), ``train_scores``, ``fit_time``, ``score_time``, ``n_test_samples``,
         ``error`` (formatted traceback or None), ``fit_failed`` (the error came from
-        ``fit``, not from scoring) and ``estimator`` (when ``task.keep``).
+        ``fit``, not from scoring), ``estimator`` (when ``task.keep``) and, for a failed
+        refit task (``task.split < 0``), ``exception`` (the error itself, when it can be
+        pickled).
     """
     out = {
         "candidate": task.candidate,
@@ -350,12 +363,14 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
     with _one_blas_thread():
         try:
             estimator = _fit_task(base, X, y, task, fit_params)
-        except Exception:
+        except Exception as exc:
             if error_score == "raise":
                 raise
             out["fit_time"] = time.perf_counter() - start
             out["error"] = traceback.format_exc()
             out["fit_failed"] = True
+            if task.split < 0:  # a refit, not a CV split: its caller raises the error
+                out["exception"] = _picklable(exc)
             return out
         out["fit_time"] = time.perf_counter() - start
         start = time.perf_counter()

@@ -620,6 +620,11 @@ class _Slot:
         out = self._next()
         self.pool.advance()
         if out.get("estimator") is None:
+            exc = out.get("exception")
+            if exc is not None:  # the estimator's own error, as the sequential path raises
+                exc.add_note(f"(in the refit of the best candidate on outer split {self.k}, "
+                             f"in a worker process:\n{out['error']})")
+                raise exc
             raise RuntimeError(f"The refit of the best candidate on outer split {self.k} "
                                f"failed:\n{out['error']}")
         return out["estimator"], out["fit_time"]
