@@ -73,3 +73,24 @@ def test_resume_says_when_there_is_nothing_to_resume_or_the_file_changed(tmp_pat
     assert main([str(study), "--out", str(out), "--resume", "--quiet"]) == 0
     err = capsys.readouterr().err
     assert err.startswith(f"hpsearch: warning: the study file differs from {out}/study.yaml")
+
+
+def test_resume_joining_a_study_whose_candidates_are_all_running_says_so(tmp_path, capsys):
+    """A study holding only RUNNING trials (another process fitting, or one killed) is not
+    'nothing to resume': its candidates are taken over or waited for."""
+    import optuna
+
+    from hpsearch.study.runner import _write_marker
+
+    out = tmp_path / "o"
+    out.mkdir()
+    _write_marker(out)  # a run folder whose first run was killed before any candidate ended
+    storage = f"sqlite:///{out.resolve()}/study.db"
+    study = optuna.create_study(study_name="opts", storage=storage, direction="maximize")
+    study.ask()  # RUNNING, owned by nobody alive: taken over by the resume
+    path = tmp_path / "s.yaml"
+    path.write_text(STUDY)
+    assert main([str(path), "--out", str(out), "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"resuming {storage} (study 'opts'): no finished "
+                                   "candidate yet, 1 being fitted or interrupted")

@@ -264,8 +264,10 @@ def kept_trials(plan):
     return None if all(c is None for c in counts) else sum(c or 0 for c in counts)
 
 
-def finished_trials(storage, study_name):
-    """Number of finished (complete or pruned) trials in the store, or None if unknown."""
+def finished_trials(storage, study_name, *, running=False):
+    """Number of finished (complete or pruned) trials in the store, or None if unknown;
+    ``running=True``: the RUNNING ones instead (candidates being fitted, by this
+    study's other processes or by an interrupted one)."""
     try:
         import optuna
 
@@ -273,7 +275,8 @@ def finished_trials(storage, study_name):
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
-        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        states = ((optuna.trial.TrialState.RUNNING,) if running else
+                  (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
         return len(study.get_trials(deepcopy=False, states=states))
     except Exception:  # no store yet, or nothing was recorded before the interrupt
         return None
@@ -380,8 +383,14 @@ def _check_resume(plan, source_text, echo):
 
     kept = sum(finished_trials(plan.storage, name) or 0 for name in _study_names(plan))
     if not kept and echo:
-        echo(f"nothing to resume in {plan.storage} (study {plan.study_name!r}): "
-             "starting a new run")
+        running = sum(finished_trials(plan.storage, name, running=True) or 0
+                      for name in _study_names(plan))
+        if running:  # another process's (or an interrupted run's) candidates
+            echo(f"resuming {plan.storage} (study {plan.study_name!r}): no finished "
+                 f"candidate yet, {running} being fitted or interrupted")
+        else:
+            echo(f"nothing to resume in {plan.storage} (study {plan.study_name!r}): "
+                 "starting a new run")
     copy = plan.out / "study.yaml"
     if kept and copy.is_file() and copy.read_text(encoding="utf-8") != source_text:
         print(f"hpsearch: warning: the study file differs from {copy}, the copy of the run "
