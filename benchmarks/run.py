@@ -43,6 +43,7 @@ BENCHMARKS = {
     "racing": "bench_racing",  # issue 14: racing across folds, fits saved vs same choice
     "nested": "bench_nested",  # issue 14: nested CV in one pool vs outer splits in turn
     "schedulers": "sim_schedulers",  # issue 13: simulated 2..256 workers
+    "asha_utilization": "bench_asha_utilization",  # issue 13: the real ASHA on 2 workers
     "recipe": "bench_recipe",  # issue 12: RecipeSearchCV vs joint TPE
     "time_to_quality": "bench_time_to_quality",  # issue 13: anytime curves vs the anchors
     "sklearn_parity": "bench_sklearn_parity",  # issue 10: accuracy, not time
