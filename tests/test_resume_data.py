@@ -131,3 +131,46 @@ def test_the_cli_says_so_in_one_line(tmp_path, capsys):
     assert main([*args, "--resume"]) != 0
     err = capsys.readouterr().err
     assert "holds fits made on other data" in err and "Traceback" not in err
+
+
+def test_a_memmap_or_fortran_copy_is_the_same_data(tmp_path):
+    memmap = np.memmap(tmp_path / "x.dat", dtype=X.dtype, mode="w+", shape=X.shape)
+    memmap[:] = X
+    a = data_fingerprint(X, Y)
+    assert a == data_fingerprint(memmap, Y) == data_fingerprint(np.asfortranarray(X), Y)
+    assert a != data_fingerprint(X.astype(np.float32), Y)  # other values: refused
+
+
+def test_weights_routed_to_the_scorer_only_are_part_of_the_data(tmp_path):
+    # with metadata routing, a sample_weight the scorer requests and the estimator does
+    # not was left out of the fingerprint: a resume on other weights reused the scores
+    import sklearn
+    from sklearn.metrics import accuracy_score, make_scorer
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+
+    def make(**kw):
+        est = LogisticRegression(max_iter=300).set_fit_request(sample_weight=False)
+        scorer = make_scorer(accuracy_score).set_score_request(sample_weight=True)
+        return GridSearchCV(est, {"C": [1.0]}, cv=3, scoring=scorer, storage=storage,
+                            study_name="s", **kw)
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        make().fit(X, Y, sample_weight=np.ones(len(Y)))
+        with pytest.raises(ValueError, match="holds fits made on other data"):
+            make(resume=True).fit(X, Y, sample_weight=np.where(Y == 0, 10.0, 0.1))
+        make(resume=True).fit(X, Y, sample_weight=np.ones(len(Y)))  # same: resumes
+
+
+def test_a_weight_for_fit_and_score_keeps_the_recorded_fingerprint(monkeypatch):
+    # without routing sample_weight goes to fit and scorer: the fingerprint is the one
+    # studies recorded before score parameters were part of it
+    import hpsearch.model_selection._base as base
+
+    seen = []
+    monkeypatch.setattr(base, "data_fingerprint",
+                        lambda *a: seen.append(a) or data_fingerprint(*a))
+    w = np.ones(len(Y))
+    _grid("sqlite://").fit(X, Y, sample_weight=w)
+    assert seen[0][4] == {}
+    assert data_fingerprint(*seen[0]) == data_fingerprint(X, Y, None, {"sample_weight": w})

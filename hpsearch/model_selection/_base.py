@@ -848,6 +848,14 @@ class _Evaluator:
             self.store.finish(_key(self.config_key, params), state)
 
 
+def _only_scored(routed, fit_params):
+    """The parameters routed to the scorer that the estimator's ``fit`` does not get
+    (the same object): with metadata routing, a ``sample_weight`` only the scorer
+    requests still changes the scores, so it belongs in a study's data fingerprint."""
+    score = dict(routed.scorer.score)
+    return {k: v for k, v in score.items() if fit_params.get(k) is not v}
+
+
 class BaseSearchCV(_SkBaseSearchCV):
     """Base of every hpsearch search: sklearn's search contract on hpsearch's engine.
 
@@ -1149,7 +1157,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         store.declare_space(self._store_space())
         if self.storage is not None:  # a study that can be resumed: same data only
             try:
-                store.check_data(data_fingerprint(X, y, groups, fit_params))
+                store.check_data(data_fingerprint(
+                    X, y, groups, fit_params, _only_scored(routed, fit_params)))
             except ValueError:
                 store.close()
                 raise

@@ -420,15 +420,19 @@ def recorded_fits(study):
 DATA_ATTR = "hpsearch_data"
 
 
-def data_fingerprint(X, y=None, groups=None, fit_params=None):
+def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None):
     """A hash of everything a fit sees besides the candidate and the splitter.
 
     A recorded fit is found again by its row key (candidate, budget, splitter, scoring,
     estimator), which does not hold the data, so a resumed study must be resumed on the
     data it ran on (:meth:`TrialStore.check_data`). The fingerprint is
     :func:`joblib.hash` (MD5 of the pickled values: arrays, sparse matrices, DataFrames)
-    of ``X``, ``y``, ``groups`` and each fit parameter (``sample_weight``, ...); a value
-    that cannot be pickled counts by its type.
+    of ``X``, ``y``, ``groups``, each fit parameter (``sample_weight``, ...) and each
+    parameter routed to the scorer only (``score_params``: with metadata routing a
+    ``sample_weight`` the estimator does not request still weights the test scores). A
+    NumPy array counts by its values, dtype and shape: a memmap or a Fortran-ordered copy
+    of the same array is the same data. A value that cannot be pickled counts by its
+    type (a design limit: two callbacks of one type that act differently look alike).
 
     Returns
     -------
@@ -437,13 +441,20 @@ def data_fingerprint(X, y=None, groups=None, fit_params=None):
     import joblib
 
     def one(value):
+        if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+            value = np.ascontiguousarray(np.asarray(value))  # memmap, order: same data
         try:
             return joblib.hash(value)
         except Exception:  # noqa: BLE001 - e.g. a callback that cannot be pickled
             return type(value).__qualname__
 
-    params = sorted((str(k), one(v)) for k, v in dict(fit_params or {}).items())
-    return joblib.hash([one(X), one(y), one(groups), params])
+    def table(params):
+        return sorted((str(k), one(v)) for k, v in dict(params or {}).items())
+
+    parts = [one(X), one(y), one(groups), table(fit_params)]
+    if score_params:  # absent: the fingerprint of a study recorded without them
+        parts.append(table(score_params))
+    return joblib.hash(parts)
 
 
 class TrialStore:
