@@ -174,3 +174,49 @@ def test_a_weight_for_fit_and_score_keeps_the_recorded_fingerprint(monkeypatch):
     _grid("sqlite://").fit(X, Y, sample_weight=w)
     assert seen[0][4] == {}
     assert data_fingerprint(*seen[0]) == data_fingerprint(X, Y, None, {"sample_weight": w})
+
+
+def test_two_processes_starting_at_once_on_other_data_are_not_both_accepted(tmp_path):
+    # was: each read "no fingerprint" and recorded its own, so two workers of one shared
+    # study on other data both ran, each reusing the other's fits
+    import threading
+
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    stores = [TrialStore(storage, "s", resume=True) for _ in range(2)]
+    barrier = threading.Barrier(2, timeout=10)
+    for store in stores:  # neither goes on from its look before both have looked
+        get = store._storage.get_study_system_attrs
+
+        def look(study_id, get=get):
+            attrs = get(study_id)
+            barrier.wait()
+            return attrs
+
+        store._storage.get_study_system_attrs = look
+    outcome = {}
+
+    def check(i):
+        try:
+            stores[i].check_data(str(i) * 32)
+            outcome[i] = "accepted"
+        except ValueError as exc:
+            outcome[i] = str(exc)
+
+    threads = [threading.Thread(target=check, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert list(outcome.values()).count("accepted") <= 1, outcome
+    assert all(v == "accepted" or "holds fits made on other data" in v
+               for v in outcome.values())
+    # a refused process withdrew its announcement: the accepted one (or, when both
+    # were refused, the first to come back) resumes, the other is refused
+    first = [i for i, v in outcome.items() if v == "accepted"] or [0]
+    data, other = str(first[0]) * 32, str(1 - first[0]) * 32
+    TrialStore(storage, "s", resume=True).check_data(data)
+    with pytest.raises(ValueError, match="other data"):
+        TrialStore(storage, "s", resume=True).check_data(other)
+    TrialStore(storage, "s", resume=True).check_data(data)  # the same data resumes

@@ -541,19 +541,35 @@ class TrialStore:
         """Record the study's :func:`data_fingerprint`, or, when the study has one (a
         resumed study), check it is this search's: another one means the recorded fits
         were made on other data (``X``, ``y``, ``groups`` or fit parameters) and would be
-        reused as if made on this data, a silent wrong result. Raises ValueError then."""
-        attrs = self._storage.get_study_system_attrs(self._study_id)
+        reused as if made on this data, a silent wrong result. Raises ValueError then.
+
+        Processes that start on a new study at once (a shared ASHA) must not each see
+        no fingerprint and each record their own: every process first announces its
+        fingerprint (study attribute ``hpsearch_data:<fingerprint>``), then reads them
+        all; of two processes on other data, the later reader sees the other's
+        announcement and is refused (it withdraws its own). The first accepted one is
+        recorded as the study's (``hpsearch_data``)."""
+        storage, study_id = self._storage, self._study_id
+        mine = f"{DATA_ATTR}:{fingerprint}"
+        storage.set_study_system_attr(study_id, mine, True)
+        attrs = storage.get_study_system_attrs(study_id)
         before = attrs.get(DATA_ATTR)
-        if before is None:
-            self._storage.set_study_system_attr(self._study_id, DATA_ATTR, fingerprint)
-        elif before != fingerprint:
+        others = {
+            name for name, live in attrs.items()
+            if live and name.startswith(DATA_ATTR + ":") and name != mine
+        }
+        if before is not None and before != fingerprint or before is None and others:
+            storage.set_study_system_attr(study_id, mine, False)
+            found = before if before is not None else sorted(others)[0].partition(":")[2]
             raise ValueError(
                 f"The study {self.study.study_name!r} holds fits made on other data than "
                 f"this search's (X, y, groups or fit parameters differ: data fingerprint "
-                f"{before[:12]} recorded, {fingerprint[:12]} now); resuming it would reuse "
+                f"{found[:12]} recorded, {fingerprint[:12]} now); resuming it would reuse "
                 "those fits as if made on this data. Resume it with the data it ran on, "
                 "or choose another study_name."
             )
+        if before is None:
+            storage.set_study_system_attr(study_id, DATA_ATTR, fingerprint)
 
     def refresh(self):
         """Re-read the study: finished rows and fits, claims and heartbeats of every
