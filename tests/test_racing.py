@@ -247,3 +247,25 @@ def test_replay_takes_the_real_searchs_decisions(cancer):
     np.testing.assert_array_equal(
         n_fits, [sum(np.isfinite(raced[f"split{k}_test_score"][i]) for k in range(10))
                  for i in range(8)])
+
+
+class _FailsAboveOne(LogisticRegression):
+    def fit(self, X, y, **kw):
+        if self.C > 1:
+            raise ValueError("fails on purpose")
+        return super().fit(X, y, **kw)
+
+
+def test_failed_candidates_rank_after_raced_ones(cancer):
+    # was: a candidate whose every fit failed (NaN mean) ranked ahead of the raced ones
+    X, y = cancer
+    search = GridSearchCV(_FailsAboveOne(max_iter=200), {"C": list(np.logspace(-4, 2, 8))},
+                          cv=10, racing=True, error_score=np.nan)
+    with pytest.warns(UserWarning):
+        search.fit(X[:, :5], y)
+    r = search.cv_results_
+    failed, raced = np.isnan(r["mean_test_score"]), r["raced"]
+    assert failed.any() and (raced & ~failed).any()
+    assert r["rank_test_score"][failed].min() > r["rank_test_score"][~failed].max()
+    assert r["rank_test_score"][raced].min() > r["rank_test_score"][~raced & ~failed].max()
+    assert not raced[search.best_index_]

@@ -35,8 +35,9 @@ chance of dropping a near-tie for the fits it saves (see ``benchmarks/README.md`
 
 In ``cv_results_`` a raced candidate has ``state == "RACED"`` and ``raced == True``;
 its unfinished splits are NaN and its ``mean_``/``std_`` columns are over its finished
-splits only. Raced candidates are ranked after every complete one (``rank_test_*``), so
-the refit (``refit=True`` or a metric name) always uses a complete candidate. In the
+splits only. Raced candidates are ranked after every complete one with a score and
+before every failed one (NaN mean, ``error_score=np.nan``) (``rank_test_*``), so the
+refit (``refit=True`` or a metric name) uses a complete candidate when one has a score. In the
 trial store a raced candidate is a PRUNED trial with the user attribute
 ``hpsearch_state = "RACED"`` and its finished fits kept: ``resume=True`` neither refits
 them nor runs its raced-away splits (a search without racing resuming the study fits
@@ -289,6 +290,22 @@ def warn_non_finite(results):
                 break
 
 
+def _tiered_rank(means, raced):
+    """Ranks in three tiers: complete candidates, then raced ones, then those with a
+    NaN mean (failed fits, ``error_score=np.nan``), as sklearn ranks failed candidates
+    last; sklearn's ranking within each tier."""
+    from ._results import _rank
+
+    failed = np.isnan(means)
+    rank = np.empty(len(means), dtype=np.int32)
+    offset = 0
+    for tier in (~raced & ~failed, raced & ~failed, failed):
+        if tier.any():
+            rank[tier] = offset + _rank(means[tier])
+            offset += int(tier.sum())
+    return rank
+
+
 def mark_raced_results(results, rows, n_splits):
     """Turn ``cv_results_`` of a racing search into its documented form: ``raced`` and
     ``state`` columns, NaN for the raced rows' unfinished splits, their ``mean_``/
@@ -323,9 +340,6 @@ def mark_raced_results(results, rows, n_splits):
             results[f"std_{key}"][raced] = np.nanstd(sub, axis=1)
         if f"rank_{key}" in results:
             means = results[f"mean_{key}"]
-            rank = np.empty(len(rows), dtype=np.int32)
-            rank[~raced] = _rank(means[~raced])
-            rank[raced] = (~raced).sum() + _rank(means[raced])
-            results[f"rank_{key}"] = rank
+            results[f"rank_{key}"] = _tiered_rank(means, raced)
     return results
 
