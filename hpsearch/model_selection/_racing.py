@@ -103,12 +103,12 @@ def _complete(row):
     )
 
 
-def _incumbent(pool, scores):
+def _incumbent(pool, scores, finished=_finished):
     """The row with the most finished splits, best mean over them (first on a tie)."""
-    most = max(len(_finished(r)) for r in pool)
+    most = max(len(finished(r)) for r in pool)
     best, best_mean = None, -np.inf
     for r in pool:
-        done = _finished(r)
+        done = finished(r)
         if len(done) != most or not done:
             continue
         mean = scores(r)[done].mean()
@@ -117,17 +117,28 @@ def _incumbent(pool, scores):
     return best
 
 
-def _decide_rows(pool, alive, scores, min_splits, alpha, ratio):
+def _decide_rows(pool, alive, scores, min_splits, alpha, ratio, allowed=None):
     """Mark ``raced`` the unfinished rows of ``alive`` significantly worse than the
     incumbent of ``pool`` (steps 2 and 3 of the module docstring); returns the survivors.
-    ``scores(row)`` is a row's refit-metric score per split."""
-    incumbent = _incumbent(pool, scores)
+    ``scores(row)`` is a row's refit-metric score per split. With ``allowed`` (the
+    splits of the waves so far), a row of ``alive`` counts only those of its finished
+    splits: a resumed race finds the fits of a killed run beyond its waves, and takes
+    the decisions the uninterrupted race took."""
+    ids = {id(r) for r in alive}
+
+    def finished(row):
+        done = _finished(row)
+        if allowed is None or id(row) not in ids:
+            return done
+        return [s for s in done if s in allowed]
+
+    incumbent = _incumbent(pool, scores, finished)
     if incumbent is None:
         return alive
-    inc_done, inc_scores = set(_finished(incumbent)), scores(incumbent)
+    inc_done, inc_scores = set(finished(incumbent)), scores(incumbent)
     survivors = []
     for row in alive:
-        shared = sorted(inc_done.intersection(_finished(row)))
+        shared = sorted(inc_done.intersection(finished(row)))
         if row is not incumbent and row["pending"] and len(shared) >= min_splits:
             d = inc_scores[shared] - scores(row)[shared]
             if np.all(np.isfinite(d)) and corrected_ttest(d, ratio, "greater")[1] < alpha:
@@ -137,19 +148,19 @@ def _decide_rows(pool, alive, scores, min_splits, alpha, ratio):
     return survivors
 
 
-def _decide(evaluator, alive, min_splits, alpha, ratio):
+def _decide(evaluator, alive, min_splits, alpha, ratio, allowed=None):
     """:func:`_decide_rows` with the evaluator's complete rows of earlier calls in the
     incumbent's pool."""
     earlier = [r for r in evaluator.rows if r.get("resources") is None and _complete(r)]
     return _decide_rows(earlier + alive, alive, evaluator._refit_scores, min_splits,
-                        alpha, ratio)
+                        alpha, ratio, allowed)
 
 
 def _waves(alive, n_splits, min_splits, fit, decide, stop=lambda: False):
     """The schedule of steps 1 and 4: ``fit(wave, allowed)`` fits the splits in
     ``allowed`` (the first ``m``, then one more per wave) of the unfinished rows ``wave``
-    (possibly none) and may mark rows ``raced``; ``decide(alive)`` returns the survivors
-    of a barrier. Stops after the wave of the last split or when ``stop()``."""
+    (possibly none) and may mark rows ``raced``; ``decide(alive, allowed)`` returns the
+    survivors of a barrier. Stops after the wave of the last split or when ``stop()``."""
     n_allowed = min_splits
     while True:
         allowed = set(range(n_allowed))
@@ -157,7 +168,7 @@ def _waves(alive, n_splits, min_splits, fit, decide, stop=lambda: False):
         alive = [r for r in alive if not r.get("raced")]
         if n_allowed >= n_splits or stop():
             return
-        alive = decide(alive)
+        alive = decide(alive, allowed)
         n_allowed += 1
 
 
@@ -210,8 +221,8 @@ def race(evaluator, new_rows, todo, run, trials=None):
                 row["raced"] = True
         uncount()
 
-    def decide(alive):
-        survivors = _decide(evaluator, alive, min_splits, alpha, ratio)
+    def decide(alive, allowed):
+        survivors = _decide(evaluator, alive, min_splits, alpha, ratio, allowed)
         uncount()
         return survivors
 
@@ -219,6 +230,13 @@ def race(evaluator, new_rows, todo, run, trials=None):
            stop=lambda: evaluator.engine.expired)
     for row in new_rows:
         row.pop("allowed", None)
+    if trials is None:  # raced on a killed run's fits alone: claim it to record it
+        unclaimed = [r for r in new_rows if r.get("raced") and r.get("trial_id") is None
+                     and not store.raced(r["key"])]
+        for row, state in zip(unclaimed, store.claim(unclaimed) if unclaimed else ()):
+            if state != "done" and state[0] == "mine":
+                row["trial_id"] = state[1]
+    for row in new_rows:
         if row.get("raced") and row.get("trial_id") is not None:
             store.record_raced(row, row["trial_id"], close=trials is None)
     if search.verbose > 0 and n_tasks:
@@ -272,8 +290,8 @@ def replay(split_scores, min_splits, alpha, test_train_ratio):
 
     min_splits = min(int(min_splits), n_splits)
     _waves(rows, n_splits, min_splits, fit,
-           lambda alive: _decide_rows(alive, alive, scores, min_splits, float(alpha),
-                                      float(test_train_ratio)))
+           lambda alive, allowed: _decide_rows(alive, alive, scores, min_splits,
+                                               float(alpha), float(test_train_ratio)))
     raced = np.array([bool(r.get("raced")) for r in rows])
     return raced, np.array([len(r["done"]) for r in rows])
 
