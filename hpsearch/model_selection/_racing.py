@@ -37,8 +37,8 @@ In ``cv_results_`` a raced candidate has ``state == "RACED"`` and ``raced == Tru
 its unfinished splits are NaN and its ``mean_``/``std_`` columns are over its finished
 splits only. Raced candidates are ranked after every complete one with a score and
 before every failed one (NaN mean, ``error_score=np.nan``) (``rank_test_*``), so the
-refit (``refit=True`` or a metric name) uses a complete candidate when one has a score. In the
-trial store a raced candidate is a PRUNED trial with the user attribute
+refit (``refit=True`` or a metric name) uses a complete candidate when one has a
+score. In the trial store a raced candidate is a PRUNED trial with the user attribute
 ``hpsearch_state = "RACED"`` and its finished fits kept: ``resume=True`` neither refits
 them nor runs its raced-away splits (a search without racing resuming the study fits
 just those). ``evaluate`` returns NaN ``scores`` for raced candidates (their
@@ -327,7 +327,8 @@ def _tiered_rank(means, raced):
 def mark_raced_results(results, rows, n_splits):
     """Turn ``cv_results_`` of a racing search into its documented form: ``raced`` and
     ``state`` columns, NaN for the raced rows' unfinished splits, their ``mean_``/
-    ``std_`` over finished splits, raced rows ranked after every complete one."""
+    ``std_`` over finished splits, raced rows ranked after every complete one with a
+    score and before the failed ones (:func:`_tiered_rank`)."""
     from ._results import _rank
 
     raced = np.array([bool(r.get("raced")) for r in rows])
