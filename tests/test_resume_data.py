@@ -220,3 +220,22 @@ def test_two_processes_starting_at_once_on_other_data_are_not_both_accepted(tmp_
     with pytest.raises(ValueError, match="other data"):
         TrialStore(storage, "s", resume=True).check_data(other)
     TrialStore(storage, "s", resume=True).check_data(data)  # the same data resumes
+
+
+def test_a_cv_that_splits_otherwise_is_refused(tmp_path):
+    # was: the row key holds repr(cv), the same for KFold(shuffle=True) without a
+    # random_state, so a resume mixed the recorded fits of other folds with new ones
+    from sklearn.model_selection import KFold
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    _grid(storage, cv=KFold(3, shuffle=True)).fit(X, Y)
+    trials = _n_trials(storage)
+    with pytest.raises(ValueError, match="The 'cv' splits of this search differ.*"
+                                         "random_state"):
+        _grid(storage, cv=KFold(3, shuffle=True), resume=True).fit(X, Y)
+    assert _n_trials(storage) == trials
+    seeded = f"sqlite:///{tmp_path / 't.db'}"
+    first = _grid(seeded, cv=KFold(3, shuffle=True, random_state=0)).fit(X, Y)
+    again = _grid(seeded, cv=KFold(3, shuffle=True, random_state=0), resume=True).fit(X, Y)
+    np.testing.assert_array_equal(first.cv_results_["mean_test_score"],
+                                  again.cv_results_["mean_test_score"])

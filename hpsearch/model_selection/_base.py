@@ -848,6 +848,14 @@ class _Evaluator:
             self.store.finish(_key(self.config_key, params), state)
 
 
+def _splits_digest(splits):
+    """:func:`joblib.hash` of the (train, test) indices of every split."""
+    import joblib
+
+    return joblib.hash([(np.asarray(tr, dtype=np.int64), np.asarray(te, dtype=np.int64))
+                        for tr, te in splits])
+
+
 def _only_scored(routed, fit_params):
     """The parameters routed to the scorer that the estimator's ``fit`` does not get
     (the same object): with metadata routing, a ``sample_weight`` only the scorer
@@ -1159,6 +1167,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             try:
                 store.check_data(data_fingerprint(
                     X, y, groups, fit_params, _only_scored(routed, fit_params)))
+                store.check_splits(_splits_digest(splits))
             except ValueError:
                 store.close()
                 raise

@@ -418,6 +418,8 @@ def recorded_fits(study):
 
 #: study system attribute: :func:`data_fingerprint` of the data the study's fits saw
 DATA_ATTR = "hpsearch_data"
+#: study system attribute: a hash of the CV splits the study's fits saw (check_splits)
+SPLITS_ATTR = "hpsearch_splits"
 
 
 def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None):
@@ -549,27 +551,46 @@ class TrialStore:
         all; of two processes on other data, the later reader sees the other's
         announcement and is refused (it withdraws its own). The first accepted one is
         recorded as the study's (``hpsearch_data``)."""
+        self._check_recorded(DATA_ATTR, fingerprint, lambda found: (
+            f"The study {self.study.study_name!r} holds fits made on other data than "
+            f"this search's (X, y, groups or fit parameters differ: data fingerprint "
+            f"{found[:12]} recorded, {fingerprint[:12]} now); resuming it would reuse "
+            "those fits as if made on this data. Resume it with the data it ran on, "
+            "or choose another study_name."))
+
+    def check_splits(self, digest):
+        """:meth:`check_data` for the CV splits (``digest``: a hash of their train and
+        test indices; study attribute ``hpsearch_splits``): a recorded fit is found by
+        its split's number, so a ``cv`` that splits otherwise now (a shuffling splitter
+        with ``random_state=None``) would mix the fits of other folds. Raises
+        ValueError then. A study recorded before this check records them on resume."""
+        self._check_recorded(SPLITS_ATTR, digest, lambda found: (
+            f"The 'cv' splits of this search differ from those the study "
+            f"{self.study.study_name!r} ran on (splits digest {found[:12]} recorded, "
+            f"{digest[:12]} now); resuming it would mix the fits of other folds. Give "
+            "a shuffling splitter a fixed random_state (e.g. KFold(5, shuffle=True, "
+            "random_state=0)) and resume with the cv it ran on, or choose another "
+            "study_name."))
+
+    def _check_recorded(self, attr, value, message):
+        """Announce ``value`` (``<attr>:<value>``), then read every announcement and the
+        recorded ``attr``; another one refuses (ValueError ``message(found)``), the
+        announcement is withdrawn then. See :meth:`check_data`."""
         storage, study_id = self._storage, self._study_id
-        mine = f"{DATA_ATTR}:{fingerprint}"
+        mine = f"{attr}:{value}"
         storage.set_study_system_attr(study_id, mine, True)
         attrs = storage.get_study_system_attrs(study_id)
-        before = attrs.get(DATA_ATTR)
+        before = attrs.get(attr)
         others = {
             name for name, live in attrs.items()
-            if live and name.startswith(DATA_ATTR + ":") and name != mine
+            if live and name.startswith(attr + ":") and name != mine
         }
-        if before is not None and before != fingerprint or before is None and others:
+        if before is not None and before != value or before is None and others:
             storage.set_study_system_attr(study_id, mine, False)
             found = before if before is not None else sorted(others)[0].partition(":")[2]
-            raise ValueError(
-                f"The study {self.study.study_name!r} holds fits made on other data than "
-                f"this search's (X, y, groups or fit parameters differ: data fingerprint "
-                f"{found[:12]} recorded, {fingerprint[:12]} now); resuming it would reuse "
-                "those fits as if made on this data. Resume it with the data it ran on, "
-                "or choose another study_name."
-            )
+            raise ValueError(message(found))
         if before is None:
-            storage.set_study_system_attr(study_id, DATA_ATTR, fingerprint)
+            storage.set_study_system_attr(study_id, attr, value)
 
     def refresh(self):
         """Re-read the study: finished rows and fits, claims and heartbeats of every
