@@ -41,8 +41,11 @@ refit (``refit=True`` or a metric name) uses a complete candidate when one has a
 score. In the trial store a raced candidate is a PRUNED trial with the user attribute
 ``hpsearch_state = "RACED"`` and its finished fits kept: ``resume=True`` neither refits
 them nor runs its raced-away splits (a search without racing resuming the study fits
-just those). ``evaluate`` returns NaN ``scores`` for raced candidates (their
-``split_scores`` hold the finished splits); OptunaSearchCV tells their trials PRUNED.
+just those). A race resumed after a killed run decides on the splits of its waves
+only, as the uninterrupted race did; a raced candidate's ``mean_`` is over all its
+finished splits, those the killed run fitted beyond its waves included. ``evaluate``
+returns NaN ``scores`` for raced candidates (their ``split_scores`` hold the finished
+splits); OptunaSearchCV tells their trials PRUNED.
 
 With ``verbose > 0`` sklearn's opening line says ``totalling at most M fits (racing stops
 significantly worse candidates early)`` and a closing line gives the fits actually run;
