@@ -433,8 +433,11 @@ def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None)
     parameter routed to the scorer only (``score_params``: with metadata routing a
     ``sample_weight`` the estimator does not request still weights the test scores). A
     NumPy array counts by its values, dtype and shape: a memmap or a Fortran-ordered copy
-    of the same array is the same data. A value that cannot be pickled counts by its
-    type (a design limit: two callbacks of one type that act differently look alike).
+    of the same array is the same data. The same values in another container (a list,
+    a DataFrame, CSR instead of CSC, another dtype or column order) count as other data:
+    such a resume is refused, never silently accepted. A value that cannot be pickled
+    counts by its type (a design limit: two callbacks of one type that act differently
+    look alike).
 
     Returns
     -------
