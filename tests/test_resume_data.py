@@ -239,3 +239,21 @@ def test_a_cv_that_splits_otherwise_is_refused(tmp_path):
     again = _grid(seeded, cv=KFold(3, shuffle=True, random_state=0), resume=True).fit(X, Y)
     np.testing.assert_array_equal(first.cv_results_["mean_test_score"],
                                   again.cv_results_["mean_test_score"])
+
+
+def test_a_refused_process_withdraws_only_its_own_announcement(tmp_path):
+    # two processes on data "b" share one announcement key otherwise: the refused one's
+    # withdrawal would hide the other's, and a process on data "a" could then pass too
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    a, b1, b2 = (TrialStore(storage, "s", resume=True) for _ in range(3))
+    attr = a._storage.get_study_system_attrs
+    b2._storage.set_study_system_attr(b2._study_id, f"{DATA_ATTR}:{'b' * 32}:{b2.owner}",
+                                      True)  # b2 has announced, not looked yet
+    a._storage.set_study_system_attr(a._study_id, f"{DATA_ATTR}:{'a' * 32}:{a.owner}",
+                                     True)  # so has a
+    with pytest.raises(ValueError, match="other data"):
+        b1.check_data("b" * 32)  # sees a: refused, withdraws its own announcement
+    live = {k for k, v in attr(a._study_id).items() if v and k.startswith(DATA_ATTR + ":")}
+    assert f"{DATA_ATTR}:{'b' * 32}:{b2.owner}" in live

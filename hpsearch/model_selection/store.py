@@ -550,8 +550,8 @@ class TrialStore:
 
         Processes that start on a new study at once (a shared ASHA) must not each see
         no fingerprint and each record their own: every process first announces its
-        fingerprint (study attribute ``hpsearch_data:<fingerprint>``), then reads them
-        all; of two processes on other data, the later reader sees the other's
+        fingerprint (study attribute ``hpsearch_data:<fingerprint>:<owner>``), then reads
+        them all; of two processes on other data, the later reader sees the other's
         announcement and is refused (it withdraws its own). The first accepted one is
         recorded as the study's (``hpsearch_data``)."""
         self._check_recorded(DATA_ATTR, fingerprint, lambda found: (
@@ -576,22 +576,22 @@ class TrialStore:
             "study_name."))
 
     def _check_recorded(self, attr, value, message):
-        """Announce ``value`` (``<attr>:<value>``), then read every announcement and the
-        recorded ``attr``; another one refuses (ValueError ``message(found)``), the
+        """Announce ``value`` (``<attr>:<value>:<owner>``, one per process, so that a
+        refused process withdraws its own only), then read every announcement and the
+        recorded ``attr``; another value refuses (ValueError ``message(found)``), the
         announcement is withdrawn then. See :meth:`check_data`."""
         storage, study_id = self._storage, self._study_id
-        mine = f"{attr}:{value}"
+        mine = f"{attr}:{value}:{self.owner}"  # one per process: withdrawn alone
         storage.set_study_system_attr(study_id, mine, True)
         attrs = storage.get_study_system_attrs(study_id)
         before = attrs.get(attr)
-        others = {
-            name for name, live in attrs.items()
-            if live and name.startswith(attr + ":") and name != mine
-        }
+        others = sorted({
+            name[len(attr) + 1:].split(":", 1)[0] for name, live in attrs.items()
+            if live and name.startswith(attr + ":")
+        } - {value})
         if before is not None and before != value or before is None and others:
             storage.set_study_system_attr(study_id, mine, False)
-            found = before if before is not None else sorted(others)[0].partition(":")[2]
-            raise ValueError(message(found))
+            raise ValueError(message(before if before is not None else others[0]))
         if before is None:
             storage.set_study_system_attr(study_id, attr, value)
 
