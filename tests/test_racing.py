@@ -247,3 +247,57 @@ def test_replay_takes_the_real_searchs_decisions(cancer):
     np.testing.assert_array_equal(
         n_fits, [sum(np.isfinite(raced[f"split{k}_test_score"][i]) for k in range(10))
                  for i in range(8)])
+
+
+class _FailsAboveOne(LogisticRegression):
+    def fit(self, X, y, **kw):
+        if self.C > 1:
+            raise ValueError("fails on purpose")
+        return super().fit(X, y, **kw)
+
+
+def test_failed_candidates_rank_after_raced_ones(cancer):
+    # was: a candidate whose every fit failed (NaN mean) ranked ahead of the raced ones
+    X, y = cancer
+    search = GridSearchCV(_FailsAboveOne(max_iter=200), {"C": list(np.logspace(-4, 2, 8))},
+                          cv=10, racing=True, error_score=np.nan)
+    with pytest.warns(UserWarning):
+        search.fit(X[:, :5], y)
+    r = search.cv_results_
+    failed, raced = np.isnan(r["mean_test_score"]), r["raced"]
+    assert failed.any() and (raced & ~failed).any()
+    assert r["rank_test_score"][failed].min() > r["rank_test_score"][~failed].max()
+    assert r["rank_test_score"][raced].min() > r["rank_test_score"][~raced & ~failed].max()
+    assert not raced[search.best_index_]
+
+
+def test_a_race_killed_mid_wave_resumes_to_the_uninterrupted_result(tmp_path):
+    # was: the resumed race decided on the killed run's fits beyond its waves (other
+    # candidates raced, other means), and a candidate raced on those fits alone was
+    # never recorded (its trial left RUNNING)
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = str(root / "tests" / "_racing_killed_run.py")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def run(db, kill_at):
+        counter = tmp_path / f"{db}.count"
+        out = subprocess.run([sys.executable, script, str(tmp_path / db), str(counter),
+                              str(kill_at)], capture_output=True, text=True, env=env,
+                             timeout=120)
+        return out, (counter.stat().st_size if counter.exists() else 0)
+
+    reference, n_fits = run("ref.db", 0)
+    assert reference.returncode == 0, reference.stderr
+    killed, _ = run("k.db", 42)
+    assert killed.returncode == -9
+    resumed, total = run("k.db", 0)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout) == json.loads(reference.stdout)
+    assert total - 42 < n_fits  # the killed run's fits were kept
+    study = optuna.load_study(study_name="r", storage=f"sqlite:///{tmp_path / 'k.db'}")
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]

@@ -131,3 +131,129 @@ def test_the_cli_says_so_in_one_line(tmp_path, capsys):
     assert main([*args, "--resume"]) != 0
     err = capsys.readouterr().err
     assert "holds fits made on other data" in err and "Traceback" not in err
+
+
+def test_a_memmap_or_fortran_copy_is_the_same_data(tmp_path):
+    memmap = np.memmap(tmp_path / "x.dat", dtype=X.dtype, mode="w+", shape=X.shape)
+    memmap[:] = X
+    a = data_fingerprint(X, Y)
+    assert a == data_fingerprint(memmap, Y) == data_fingerprint(np.asfortranarray(X), Y)
+    assert a != data_fingerprint(X.astype(np.float32), Y)  # other values: refused
+
+
+def test_weights_routed_to_the_scorer_only_are_part_of_the_data(tmp_path):
+    # with metadata routing, a sample_weight the scorer requests and the estimator does
+    # not was left out of the fingerprint: a resume on other weights reused the scores
+    import sklearn
+    from sklearn.metrics import accuracy_score, make_scorer
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+
+    def make(**kw):
+        est = LogisticRegression(max_iter=300).set_fit_request(sample_weight=False)
+        scorer = make_scorer(accuracy_score).set_score_request(sample_weight=True)
+        return GridSearchCV(est, {"C": [1.0]}, cv=3, scoring=scorer, storage=storage,
+                            study_name="s", **kw)
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        make().fit(X, Y, sample_weight=np.ones(len(Y)))
+        with pytest.raises(ValueError, match="holds fits made on other data"):
+            make(resume=True).fit(X, Y, sample_weight=np.where(Y == 0, 10.0, 0.1))
+        make(resume=True).fit(X, Y, sample_weight=np.ones(len(Y)))  # same: resumes
+
+
+def test_a_weight_for_fit_and_score_keeps_the_recorded_fingerprint(monkeypatch):
+    # without routing sample_weight goes to fit and scorer: the fingerprint is the one
+    # studies recorded before score parameters were part of it
+    import hpsearch.model_selection._base as base
+
+    seen = []
+    monkeypatch.setattr(base, "data_fingerprint",
+                        lambda *a: seen.append(a) or data_fingerprint(*a))
+    w = np.ones(len(Y))
+    _grid("sqlite://").fit(X, Y, sample_weight=w)
+    assert seen[0][4] == {}
+    assert data_fingerprint(*seen[0]) == data_fingerprint(X, Y, None, {"sample_weight": w})
+
+
+def test_two_processes_starting_at_once_on_other_data_are_not_both_accepted(tmp_path):
+    # was: each read "no fingerprint" and recorded its own, so two workers of one shared
+    # study on other data both ran, each reusing the other's fits
+    import threading
+
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    stores = [TrialStore(storage, "s", resume=True) for _ in range(2)]
+    barrier = threading.Barrier(2, timeout=10)
+    for store in stores:  # neither goes on from its look before both have looked
+        get = store._storage.get_study_system_attrs
+
+        def look(study_id, get=get):
+            attrs = get(study_id)
+            barrier.wait()
+            return attrs
+
+        store._storage.get_study_system_attrs = look
+    outcome = {}
+
+    def check(i):
+        try:
+            stores[i].check_data(str(i) * 32)
+            outcome[i] = "accepted"
+        except ValueError as exc:
+            outcome[i] = str(exc)
+
+    threads = [threading.Thread(target=check, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert list(outcome.values()).count("accepted") <= 1, outcome
+    assert all(v == "accepted" or "holds fits made on other data" in v
+               for v in outcome.values())
+    # a refused process withdrew its announcement: the accepted one (or, when both
+    # were refused, the first to come back) resumes, the other is refused
+    first = [i for i, v in outcome.items() if v == "accepted"] or [0]
+    data, other = str(first[0]) * 32, str(1 - first[0]) * 32
+    TrialStore(storage, "s", resume=True).check_data(data)
+    with pytest.raises(ValueError, match="other data"):
+        TrialStore(storage, "s", resume=True).check_data(other)
+    TrialStore(storage, "s", resume=True).check_data(data)  # the same data resumes
+
+
+def test_a_cv_that_splits_otherwise_is_refused(tmp_path):
+    # was: the row key holds repr(cv), the same for KFold(shuffle=True) without a
+    # random_state, so a resume mixed the recorded fits of other folds with new ones
+    from sklearn.model_selection import KFold
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    _grid(storage, cv=KFold(3, shuffle=True)).fit(X, Y)
+    trials = _n_trials(storage)
+    with pytest.raises(ValueError, match="The 'cv' splits of this search differ.*"
+                                         "random_state"):
+        _grid(storage, cv=KFold(3, shuffle=True), resume=True).fit(X, Y)
+    assert _n_trials(storage) == trials
+    seeded = f"sqlite:///{tmp_path / 't.db'}"
+    first = _grid(seeded, cv=KFold(3, shuffle=True, random_state=0)).fit(X, Y)
+    again = _grid(seeded, cv=KFold(3, shuffle=True, random_state=0), resume=True).fit(X, Y)
+    np.testing.assert_array_equal(first.cv_results_["mean_test_score"],
+                                  again.cv_results_["mean_test_score"])
+
+
+def test_a_refused_process_withdraws_only_its_own_announcement(tmp_path):
+    # two processes on data "b" share one announcement key otherwise: the refused one's
+    # withdrawal would hide the other's, and a process on data "a" could then pass too
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    a, b1, b2 = (TrialStore(storage, "s", resume=True) for _ in range(3))
+    attr = a._storage.get_study_system_attrs
+    b2._storage.set_study_system_attr(b2._study_id, f"{DATA_ATTR}:{'b' * 32}:{b2.owner}",
+                                      True)  # b2 has announced, not looked yet
+    a._storage.set_study_system_attr(a._study_id, f"{DATA_ATTR}:{'a' * 32}:{a.owner}",
+                                     True)  # so has a
+    with pytest.raises(ValueError, match="other data"):
+        b1.check_data("b" * 32)  # sees a: refused, withdraws its own announcement
+    live = {k for k, v in attr(a._study_id).items() if v and k.startswith(DATA_ATTR + ":")}
+    assert f"{DATA_ATTR}:{'b' * 32}:{b2.owner}" in live

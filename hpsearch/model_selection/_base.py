@@ -848,6 +848,22 @@ class _Evaluator:
             self.store.finish(_key(self.config_key, params), state)
 
 
+def _splits_digest(splits):
+    """:func:`joblib.hash` of the (train, test) indices of every split."""
+    import joblib
+
+    return joblib.hash([(np.asarray(tr, dtype=np.int64), np.asarray(te, dtype=np.int64))
+                        for tr, te in splits])
+
+
+def _only_scored(routed, fit_params):
+    """The parameters routed to the scorer that the estimator's ``fit`` does not get
+    (the same object): with metadata routing, a ``sample_weight`` only the scorer
+    requests still changes the scores, so it belongs in a study's data fingerprint."""
+    score = dict(routed.scorer.score)
+    return {k: v for k, v in score.items() if fit_params.get(k) is not v}
+
+
 class BaseSearchCV(_SkBaseSearchCV):
     """Base of every hpsearch search: sklearn's search contract on hpsearch's engine.
 
@@ -1149,7 +1165,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         store.declare_space(self._store_space())
         if self.storage is not None:  # a study that can be resumed: same data only
             try:
-                store.check_data(data_fingerprint(X, y, groups, fit_params))
+                store.check_data(data_fingerprint(
+                    X, y, groups, fit_params, _only_scored(routed, fit_params)))
+                store.check_splits(_splits_digest(splits))
             except ValueError:
                 store.close()
                 raise

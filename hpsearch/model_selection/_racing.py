@@ -35,13 +35,17 @@ chance of dropping a near-tie for the fits it saves (see ``benchmarks/README.md`
 
 In ``cv_results_`` a raced candidate has ``state == "RACED"`` and ``raced == True``;
 its unfinished splits are NaN and its ``mean_``/``std_`` columns are over its finished
-splits only. Raced candidates are ranked after every complete one (``rank_test_*``), so
-the refit (``refit=True`` or a metric name) always uses a complete candidate. In the
-trial store a raced candidate is a PRUNED trial with the user attribute
+splits only. Raced candidates are ranked after every complete one with a score and
+before every failed one (NaN mean, ``error_score=np.nan``) (``rank_test_*``), so the
+refit (``refit=True`` or a metric name) uses a complete candidate when one has a
+score. In the trial store a raced candidate is a PRUNED trial with the user attribute
 ``hpsearch_state = "RACED"`` and its finished fits kept: ``resume=True`` neither refits
 them nor runs its raced-away splits (a search without racing resuming the study fits
-just those). ``evaluate`` returns NaN ``scores`` for raced candidates (their
-``split_scores`` hold the finished splits); OptunaSearchCV tells their trials PRUNED.
+just those). A race resumed after a killed run decides on the splits of its waves
+only, as the uninterrupted race did; a raced candidate's ``mean_`` is over all its
+finished splits, those the killed run fitted beyond its waves included. ``evaluate``
+returns NaN ``scores`` for raced candidates (their ``split_scores`` hold the finished
+splits); OptunaSearchCV tells their trials PRUNED.
 
 With ``verbose > 0`` sklearn's opening line says ``totalling at most M fits (racing stops
 significantly worse candidates early)`` and a closing line gives the fits actually run;
@@ -102,12 +106,12 @@ def _complete(row):
     )
 
 
-def _incumbent(pool, scores):
+def _incumbent(pool, scores, finished=_finished):
     """The row with the most finished splits, best mean over them (first on a tie)."""
-    most = max(len(_finished(r)) for r in pool)
+    most = max(len(finished(r)) for r in pool)
     best, best_mean = None, -np.inf
     for r in pool:
-        done = _finished(r)
+        done = finished(r)
         if len(done) != most or not done:
             continue
         mean = scores(r)[done].mean()
@@ -116,17 +120,28 @@ def _incumbent(pool, scores):
     return best
 
 
-def _decide_rows(pool, alive, scores, min_splits, alpha, ratio):
+def _decide_rows(pool, alive, scores, min_splits, alpha, ratio, allowed=None):
     """Mark ``raced`` the unfinished rows of ``alive`` significantly worse than the
     incumbent of ``pool`` (steps 2 and 3 of the module docstring); returns the survivors.
-    ``scores(row)`` is a row's refit-metric score per split."""
-    incumbent = _incumbent(pool, scores)
+    ``scores(row)`` is a row's refit-metric score per split. With ``allowed`` (the
+    splits of the waves so far), a row of ``alive`` counts only those of its finished
+    splits: a resumed race finds the fits of a killed run beyond its waves, and takes
+    the decisions the uninterrupted race took."""
+    ids = {id(r) for r in alive}
+
+    def finished(row):
+        done = _finished(row)
+        if allowed is None or id(row) not in ids:
+            return done
+        return [s for s in done if s in allowed]
+
+    incumbent = _incumbent(pool, scores, finished)
     if incumbent is None:
         return alive
-    inc_done, inc_scores = set(_finished(incumbent)), scores(incumbent)
+    inc_done, inc_scores = set(finished(incumbent)), scores(incumbent)
     survivors = []
     for row in alive:
-        shared = sorted(inc_done.intersection(_finished(row)))
+        shared = sorted(inc_done.intersection(finished(row)))
         if row is not incumbent and row["pending"] and len(shared) >= min_splits:
             d = inc_scores[shared] - scores(row)[shared]
             if np.all(np.isfinite(d)) and corrected_ttest(d, ratio, "greater")[1] < alpha:
@@ -136,19 +151,19 @@ def _decide_rows(pool, alive, scores, min_splits, alpha, ratio):
     return survivors
 
 
-def _decide(evaluator, alive, min_splits, alpha, ratio):
+def _decide(evaluator, alive, min_splits, alpha, ratio, allowed=None):
     """:func:`_decide_rows` with the evaluator's complete rows of earlier calls in the
     incumbent's pool."""
     earlier = [r for r in evaluator.rows if r.get("resources") is None and _complete(r)]
     return _decide_rows(earlier + alive, alive, evaluator._refit_scores, min_splits,
-                        alpha, ratio)
+                        alpha, ratio, allowed)
 
 
 def _waves(alive, n_splits, min_splits, fit, decide, stop=lambda: False):
     """The schedule of steps 1 and 4: ``fit(wave, allowed)`` fits the splits in
     ``allowed`` (the first ``m``, then one more per wave) of the unfinished rows ``wave``
-    (possibly none) and may mark rows ``raced``; ``decide(alive)`` returns the survivors
-    of a barrier. Stops after the wave of the last split or when ``stop()``."""
+    (possibly none) and may mark rows ``raced``; ``decide(alive, allowed)`` returns the
+    survivors of a barrier. Stops after the wave of the last split or when ``stop()``."""
     n_allowed = min_splits
     while True:
         allowed = set(range(n_allowed))
@@ -156,7 +171,7 @@ def _waves(alive, n_splits, min_splits, fit, decide, stop=lambda: False):
         alive = [r for r in alive if not r.get("raced")]
         if n_allowed >= n_splits or stop():
             return
-        alive = decide(alive)
+        alive = decide(alive, allowed)
         n_allowed += 1
 
 
@@ -209,8 +224,8 @@ def race(evaluator, new_rows, todo, run, trials=None):
                 row["raced"] = True
         uncount()
 
-    def decide(alive):
-        survivors = _decide(evaluator, alive, min_splits, alpha, ratio)
+    def decide(alive, allowed):
+        survivors = _decide(evaluator, alive, min_splits, alpha, ratio, allowed)
         uncount()
         return survivors
 
@@ -218,6 +233,13 @@ def race(evaluator, new_rows, todo, run, trials=None):
            stop=lambda: evaluator.engine.expired)
     for row in new_rows:
         row.pop("allowed", None)
+    if trials is None:  # raced on a killed run's fits alone: claim it to record it
+        unclaimed = [r for r in new_rows if r.get("raced") and r.get("trial_id") is None
+                     and not store.raced(r["key"])]
+        for row, state in zip(unclaimed, store.claim(unclaimed) if unclaimed else ()):
+            if state != "done" and state[0] == "mine":
+                row["trial_id"] = state[1]
+    for row in new_rows:
         if row.get("raced") and row.get("trial_id") is not None:
             store.record_raced(row, row["trial_id"], close=trials is None)
     if search.verbose > 0 and n_tasks:
@@ -271,8 +293,8 @@ def replay(split_scores, min_splits, alpha, test_train_ratio):
 
     min_splits = min(int(min_splits), n_splits)
     _waves(rows, n_splits, min_splits, fit,
-           lambda alive: _decide_rows(alive, alive, scores, min_splits, float(alpha),
-                                      float(test_train_ratio)))
+           lambda alive, allowed: _decide_rows(alive, alive, scores, min_splits,
+                                               float(alpha), float(test_train_ratio)))
     raced = np.array([bool(r.get("raced")) for r in rows])
     return raced, np.array([len(r["done"]) for r in rows])
 
@@ -289,10 +311,27 @@ def warn_non_finite(results):
                 break
 
 
+def _tiered_rank(means, raced):
+    """Ranks in three tiers: complete candidates, then raced ones, then those with a
+    NaN mean (failed fits, ``error_score=np.nan``), as sklearn ranks failed candidates
+    last; sklearn's ranking within each tier."""
+    from ._results import _rank
+
+    failed = np.isnan(means)
+    rank = np.empty(len(means), dtype=np.int32)
+    offset = 0
+    for tier in (~raced & ~failed, raced & ~failed, failed):
+        if tier.any():
+            rank[tier] = offset + _rank(means[tier])
+            offset += int(tier.sum())
+    return rank
+
+
 def mark_raced_results(results, rows, n_splits):
     """Turn ``cv_results_`` of a racing search into its documented form: ``raced`` and
     ``state`` columns, NaN for the raced rows' unfinished splits, their ``mean_``/
-    ``std_`` over finished splits, raced rows ranked after every complete one."""
+    ``std_`` over finished splits, raced rows ranked after every complete one with a
+    score and before the failed ones (:func:`_tiered_rank`)."""
     from ._results import _rank
 
     raced = np.array([bool(r.get("raced")) for r in rows])
@@ -323,9 +362,6 @@ def mark_raced_results(results, rows, n_splits):
             results[f"std_{key}"][raced] = np.nanstd(sub, axis=1)
         if f"rank_{key}" in results:
             means = results[f"mean_{key}"]
-            rank = np.empty(len(rows), dtype=np.int32)
-            rank[~raced] = _rank(means[~raced])
-            rank[raced] = (~raced).sum() + _rank(means[raced])
-            results[f"rank_{key}"] = rank
+            results[f"rank_{key}"] = _tiered_rank(means, raced)
     return results
 

@@ -418,17 +418,26 @@ def recorded_fits(study):
 
 #: study system attribute: :func:`data_fingerprint` of the data the study's fits saw
 DATA_ATTR = "hpsearch_data"
+#: study system attribute: a hash of the CV splits the study's fits saw (check_splits)
+SPLITS_ATTR = "hpsearch_splits"
 
 
-def data_fingerprint(X, y=None, groups=None, fit_params=None):
+def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None):
     """A hash of everything a fit sees besides the candidate and the splitter.
 
     A recorded fit is found again by its row key (candidate, budget, splitter, scoring,
     estimator), which does not hold the data, so a resumed study must be resumed on the
     data it ran on (:meth:`TrialStore.check_data`). The fingerprint is
     :func:`joblib.hash` (MD5 of the pickled values: arrays, sparse matrices, DataFrames)
-    of ``X``, ``y``, ``groups`` and each fit parameter (``sample_weight``, ...); a value
-    that cannot be pickled counts by its type.
+    of ``X``, ``y``, ``groups``, each fit parameter (``sample_weight``, ...) and each
+    parameter routed to the scorer only (``score_params``: with metadata routing a
+    ``sample_weight`` the estimator does not request still weights the test scores). A
+    NumPy array counts by its values, dtype and shape: a memmap or a Fortran-ordered copy
+    of the same array is the same data. The same values in another container (a list,
+    a DataFrame, CSR instead of CSC, another dtype or column order) count as other data:
+    such a resume is refused, never silently accepted. A value that cannot be pickled
+    counts by its type (a design limit: two callbacks of one type that act differently
+    look alike).
 
     Returns
     -------
@@ -437,13 +446,20 @@ def data_fingerprint(X, y=None, groups=None, fit_params=None):
     import joblib
 
     def one(value):
+        if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+            value = np.ascontiguousarray(np.asarray(value))  # memmap, order: same data
         try:
             return joblib.hash(value)
         except Exception:  # noqa: BLE001 - e.g. a callback that cannot be pickled
             return type(value).__qualname__
 
-    params = sorted((str(k), one(v)) for k, v in dict(fit_params or {}).items())
-    return joblib.hash([one(X), one(y), one(groups), params])
+    def table(params):
+        return sorted((str(k), one(v)) for k, v in dict(params or {}).items())
+
+    parts = [one(X), one(y), one(groups), table(fit_params)]
+    if score_params:  # absent: the fingerprint of a study recorded without them
+        parts.append(table(score_params))
+    return joblib.hash(parts)
 
 
 class TrialStore:
@@ -530,19 +546,54 @@ class TrialStore:
         """Record the study's :func:`data_fingerprint`, or, when the study has one (a
         resumed study), check it is this search's: another one means the recorded fits
         were made on other data (``X``, ``y``, ``groups`` or fit parameters) and would be
-        reused as if made on this data, a silent wrong result. Raises ValueError then."""
-        attrs = self._storage.get_study_system_attrs(self._study_id)
-        before = attrs.get(DATA_ATTR)
+        reused as if made on this data, a silent wrong result. Raises ValueError then.
+
+        Processes that start on a new study at once (a shared ASHA) must not each see
+        no fingerprint and each record their own: every process first announces its
+        fingerprint (study attribute ``hpsearch_data:<fingerprint>:<owner>``), then reads
+        them all; of two processes on other data, the later reader sees the other's
+        announcement and is refused (it withdraws its own). The first accepted one is
+        recorded as the study's (``hpsearch_data``)."""
+        self._check_recorded(DATA_ATTR, fingerprint, lambda found: (
+            f"The study {self.study.study_name!r} holds fits made on other data than "
+            f"this search's (X, y, groups or fit parameters differ: data fingerprint "
+            f"{found[:12]} recorded, {fingerprint[:12]} now); resuming it would reuse "
+            "those fits as if made on this data. Resume it with the data it ran on, "
+            "or choose another study_name."))
+
+    def check_splits(self, digest):
+        """:meth:`check_data` for the CV splits (``digest``: a hash of their train and
+        test indices; study attribute ``hpsearch_splits``): a recorded fit is found by
+        its split's number, so a ``cv`` that splits otherwise now (a shuffling splitter
+        with ``random_state=None``) would mix the fits of other folds. Raises
+        ValueError then. A study recorded before this check records them on resume."""
+        self._check_recorded(SPLITS_ATTR, digest, lambda found: (
+            f"The 'cv' splits of this search differ from those the study "
+            f"{self.study.study_name!r} ran on (splits digest {found[:12]} recorded, "
+            f"{digest[:12]} now); resuming it would mix the fits of other folds. Give "
+            "a shuffling splitter a fixed random_state (e.g. KFold(5, shuffle=True, "
+            "random_state=0)) and resume with the cv it ran on, or choose another "
+            "study_name."))
+
+    def _check_recorded(self, attr, value, message):
+        """Announce ``value`` (``<attr>:<value>:<owner>``, one per process, so that a
+        refused process withdraws its own only), then read every announcement and the
+        recorded ``attr``; another value refuses (ValueError ``message(found)``), the
+        announcement is withdrawn then. See :meth:`check_data`."""
+        storage, study_id = self._storage, self._study_id
+        mine = f"{attr}:{value}:{self.owner}"  # one per process: withdrawn alone
+        storage.set_study_system_attr(study_id, mine, True)
+        attrs = storage.get_study_system_attrs(study_id)
+        before = attrs.get(attr)
+        others = sorted({
+            name[len(attr) + 1:].split(":", 1)[0] for name, live in attrs.items()
+            if live and name.startswith(attr + ":")
+        } - {value})
+        if before is not None and before != value or before is None and others:
+            storage.set_study_system_attr(study_id, mine, False)
+            raise ValueError(message(before if before is not None else others[0]))
         if before is None:
-            self._storage.set_study_system_attr(self._study_id, DATA_ATTR, fingerprint)
-        elif before != fingerprint:
-            raise ValueError(
-                f"The study {self.study.study_name!r} holds fits made on other data than "
-                f"this search's (X, y, groups or fit parameters differ: data fingerprint "
-                f"{before[:12]} recorded, {fingerprint[:12]} now); resuming it would reuse "
-                "those fits as if made on this data. Resume it with the data it ran on, "
-                "or choose another study_name."
-            )
+            storage.set_study_system_attr(study_id, attr, value)
 
     def refresh(self):
         """Re-read the study: finished rows and fits, claims and heartbeats of every

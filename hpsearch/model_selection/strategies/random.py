@@ -45,8 +45,9 @@ class RandomSearchCV(BaseSearchCV):
         candidate significantly worse than the best one so far on the splits they share
         (one-sided corrected resampled t-test at level ``racing_alpha``) is not fitted on
         its remaining splits; ``cv_results_`` marks it (``state == "RACED"``, ``raced``)
-        and ranks it after every complete candidate. Results are identical for any
-        ``n_jobs``. See :mod:`hpsearch.model_selection._racing`.
+        and ranks it after every complete candidate with a score (before failed
+        ones). Results are identical for any ``n_jobs``.
+        See :mod:`hpsearch.model_selection._racing`.
     racing_min_splits : int, default=3
         Splits every candidate is fitted on before it can be raced (at least 2).
     racing_alpha : float, default=0.1
