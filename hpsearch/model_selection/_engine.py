@@ -347,18 +347,7 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
         refit task (``task.split < 0``), ``exception`` (the error itself, when it can be
         pickled).
     """
-    out = {
-        "candidate": task.candidate,
-        "split": task.split,
-        "test_scores": None,
-        "train_scores": None,
-        "fit_time": 0.0,
-        "score_time": 0.0,
-        "n_test_samples": len(task.test),
-        "error": None,
-        "fit_failed": False,
-        "estimator": None,
-    }
+    out = {**failed_result(task, None), "fit_failed": False}
     start = time.perf_counter()
     with _one_blas_thread():
         try:
@@ -488,6 +477,21 @@ def _alarm(seconds):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def pull_while(pull, wanted):
+    """Tasks from a lazy source (``Engine.run`` with a callable) while ``wanted(n)`` holds
+    for the ``n`` tasks pulled so far; ``pull()`` returns a list, ``[]`` (nothing can be
+    decided yet) or None (the source is done). Returns ``(tasks, exhausted)``."""
+    tasks = []
+    while wanted(len(tasks)):
+        more = pull()
+        if more is None:
+            return tasks, True
+        if not more:
+            break
+        tasks.extend(more)
+    return tasks, False
 
 
 def failed_result(task, error):
@@ -821,14 +825,9 @@ class _ForkPool:
                     self._expire()
                     return
                 idle = sum(1 for w in self.workers if not w.queue)
-                while not exhausted and len(todo) < idle:
-                    more = pull()
-                    if more is None:
-                        exhausted = True
-                    elif not more:
-                        break
-                    else:
-                        todo.extend([[task, 0]] for task in more)
+                if not exhausted:
+                    more, exhausted = pull_while(pull, lambda n: len(todo) + n < idle)
+                    todo.extend([[task, 0]] for task in more)
                 busy = [w for w in self.workers if w.queue]
                 if not todo and not busy:
                     return  # nothing to start and nothing running: the source is done

@@ -80,7 +80,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils import Bunch, _safe_indexing, indexable
 from sklearn.utils.validation import _num_samples
 
-from ._engine import Engine, Task
+from ._engine import Engine, Task, pull_while
 from .split import make_cv
 
 __all__ = ["nested_cross_validate", "outer_study_name"]
@@ -668,13 +668,9 @@ class _Slot:
     def _run_lazy(self, pull):
         in_flight, exhausted = 0, False
         while True:
-            while not exhausted and in_flight < self.n_workers:
-                more = pull()
-                if more is None:
-                    exhausted = True
-                elif not more:
-                    break
-                else:
+            if not exhausted:
+                more, exhausted = pull_while(pull, lambda n: in_flight + n < self.n_workers)
+                if more:
                     self.pool.submit(self, more)
                     in_flight += len(more)
             if not in_flight:
