@@ -240,10 +240,8 @@ class _Decisions:
             pass
 
     def _apply_arrived(self):
-        arrived = {j for j in self.scores}
-        self.due = [(d, j) for d, j in self.due if j not in arrived]
-        heapq.heapify(self.due)
-        for j in sorted(arrived):
+        """Live: apply every result reported so far (no due heap is kept)."""
+        for j in sorted(self.scores):
             job = self.jobs[j]
             self.schedule.report(job.candidate, job.rung, self.scores.pop(j))
             self.applied += 1
@@ -253,7 +251,7 @@ class _Decisions:
         m = len(self.jobs)
         if self.live:
             self._apply_arrived()
-        while not self.live and self.due and self.due[0][0] <= m:
+        while self.due and self.due[0][0] <= m:  # (always empty when live)
             if not self._apply_top():
                 return _WAIT
         while True:
@@ -262,11 +260,14 @@ class _Decisions:
                 if job.action == "new" and not self.start(job):
                     continue
                 self.jobs.append(job)
-                heapq.heappush(self.due, (m + self.lags[job.rung], m))
+                if not self.live:
+                    heapq.heappush(self.due, (m + self.lags[job.rung], m))
                 return job
+            if self.live:  # every arrived result is in: wait for one in flight, if any
+                return _WAIT if self.applied < len(self.jobs) else None
             if not self.due:
                 return None
-            if self.live or not self._apply_top():  # live: every arrived one is in
+            if not self._apply_top():
                 return _WAIT
 
 
