@@ -553,7 +553,8 @@ def measure(quick=False, seeds=None, names=None, log=None, save=None):
                 out.append({"traj": trajectory(task, strategy.family, run.evaluations),
                             "rungs": dict(sorted(rungs.items())),
                             "n_eval": len(run.evaluations), "cpu": run.cpu,
-                            "wall": run.wall, "budget": task.budget, "error": error})
+                            "wall": run.wall, "budget": task.budget, "error": error,
+                            "seed": seed})
                 refit = time.perf_counter() - refit_start
                 if log:
                     print(f"[ttq] seed {seed} {task.name:6s} {name:18s} "
@@ -853,18 +854,38 @@ def run(quick=False, repeats=3, png=None):
     return rows_from(summary, missing)
 
 
+def load_results(paths):
+    """The saved results of ``paths`` (``--save`` files) as one run: per task and strategy
+    the per-seed results of every file, in the order given; strategies must agree."""
+    results, missing, names = {}, {}, None
+    for path in paths:
+        with open(path, "rb") as fh:
+            part, part_missing, part_names = pickle.load(fh)
+        if names is not None and list(part_names) != list(names):
+            raise ValueError(f"{path} has strategies {part_names}, the first file {names}.")
+        names = part_names
+        missing.update(part_missing)
+        for task, per in part.items():
+            for name, runs in per.items():
+                results.setdefault(task, {}).setdefault(name, []).extend(runs)
+    return results, missing, names
+
+
 def main(argv=None):
     from _harness import blas_threads, table
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="digits subset, one seed")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="K",
+                        help="seeds K, K+1, ... (to split a run over processes)")
     parser.add_argument("--only", nargs="+", choices=sorted(STRATEGIES), metavar="STRATEGY")
     parser.add_argument("--png", default=PNG, help=f"plot path (default {PNG})")
     parser.add_argument("--save", metavar="PATH",
                         help="pickle the raw results after every seed (for --load)")
-    parser.add_argument("--load", metavar="PATH",
-                        help="no measurement: tables and plot from results saved by --save")
+    parser.add_argument("--load", metavar="PATH", nargs="+",
+                        help="no measurement: tables and plot from results saved by --save "
+                             "(several files: their seeds together)")
     parser.add_argument("--diagnose", action="store_true",
                         help="only count where ASHA-TPE's proposals come from (each seed)")
     args = parser.parse_args(argv)
@@ -873,11 +894,11 @@ def main(argv=None):
             for seed in range(args.seeds or 1):
                 diagnose_model_proposals(seed, args.quick)
         return
-    seeds = None if args.seeds is None else tuple(range(args.seeds))
+    seeds = (None if args.seeds is None
+             else tuple(range(args.first_seed, args.first_seed + args.seeds)))
     started = time.perf_counter()
     if args.load:
-        with open(args.load, "rb") as fh:
-            results, missing, names = pickle.load(fh)
+        results, missing, names = load_results(args.load)
         strategies = {n: STRATEGIES[n] for n in names}
     else:
         with blas_threads(1):
