@@ -99,6 +99,10 @@ WHAT_IFS = ("ASHA (lag W)",)
 WORKERS = (2, 16, 64, 256)
 #: Candidates of one synchronous halving run: ``R / r`` (scikit-learn's ``"exhaust"``) and 9x.
 N_CANDIDATES = (81, 729)
+#: The sweep over the size of the synchronous search (:func:`sweep`), at :data:`SWEEP_WORKERS`.
+N_SWEEP = (81, 243, 729, 2187, 6561)
+SWEEP_WORKERS = 64
+SWEEP_SCHEDULERS = ("ASHA", "ASHA (live)", "ASHA n_trials=n", "sync halving")
 _BLOCK = 4096
 #: :meth:`Policy.next_job`: nothing can be decided before a running job ends.
 WAIT = "wait"
@@ -468,6 +472,51 @@ def measure(workers=WORKERS, seeds=(0, 1, 2), model=None, recorded=None,
     return medians, target
 
 
+def full_training_bounds(recorded, model):
+    """One split's full training (all ``R`` epochs + one scoring per rung) over the recorded
+    runs: ``(fastest, median)`` in seconds.
+
+    With continued training a candidate's rung increments add up to one full training, run
+    one after the other, so no scheduler's first full-budget result comes before the
+    fastest run's full training (and before a median run's when the candidate that climbs
+    first is a typical one).
+    """
+    full = recorded.cumulative[:, model.max_resources] + len(_rungs(model)) * recorded.score_s
+    return float(full.min()), float(np.median(full))
+
+
+def sweep(n_values=N_SWEEP, n_workers=SWEEP_WORKERS, seeds=(0, 1, 2, 3, 4), recorded=None,
+          schedulers=SWEEP_SCHEDULERS):
+    """Time to the first full-budget result against the size ``n`` of the synchronous search.
+
+    Returns one dict per ``n``: ``n``, ``sync`` (synchronous halving's median first full
+    result, s), ``ratios`` ({scheduler: its median / sync's}), ``utilization``
+    ({scheduler: median}), ``floor`` and ``median_floor`` (:func:`full_training_bounds`
+    over ``sync``: the best any scheduler could do, and a typical candidate's full
+    training).
+    """
+    recorded = recorded or Recorded()
+    out = []
+    for n in n_values:
+        model = Model(n_candidates=n)
+        medians, _ = measure((n_workers,), seeds, model, recorded, schedulers=schedulers)
+        sync = medians[("sync halving", n_workers)]["first_full"]
+        fastest, typical = full_training_bounds(recorded, model)
+        out.append({
+            "n": n, "sync": sync,
+            "ratios": {name: _ratio_value(medians[(name, n_workers)]["first_full"], sync)
+                       for name in schedulers},
+            "utilization": {name: medians[(name, n_workers)]["utilization"]
+                            for name in schedulers},
+            "floor": fastest / sync, "median_floor": typical / sync,
+        })
+    return out
+
+
+def _ratio_value(a, b):
+    return None if a is None or not b else a / b
+
+
 # ---------------------------------------------------------------------------------------------
 # output
 
@@ -544,6 +593,38 @@ def matrix(medians, workers=WORKERS, schedulers=SCHEDULERS + WHAT_IFS):
     return "\n".join(lines)
 
 
+def sweep_matrix(rows, n_workers=SWEEP_WORKERS, schedulers=SWEEP_SCHEDULERS):
+    """Markdown: per ``n``, each scheduler's first full-budget result over sync halving's."""
+    names = [name for name in schedulers if name != "sync halving"]
+    lines = [f"| n | sync halving first full (W = {n_workers}) | "
+             + " | ".join(f"{name} vs sync" for name in names)
+             + " | any scheduler >= | median candidate | sync util. |",
+             "|---:|---:|" + "---:|" * len(names) + "---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['n']} | {_fmt(r['sync'], 's')} | "
+                     + " | ".join("-" if r["ratios"][name] is None else f"{r['ratios'][name]:.2f}"
+                                  for name in names)
+                     + f" | {r['floor']:.2f} | {r['median_floor']:.2f} | "
+                     f"{_fmt(100 * r['utilization']['sync halving'], '%')} |")
+    return "\n".join(lines)
+
+
+def sweep_rows(rows, n_workers=SWEEP_WORKERS, n_seeds=5):
+    """House rows: ASHA's first full-budget result over sync halving's, per ``n``."""
+    out = []
+    for r in rows:
+        asha = r["ratios"]["ASHA"]
+        others = ", ".join(f"{name} {r['ratios'][name]:.2f}" for name in r["ratios"]
+                           if name not in ("ASHA", "sync halving") and r["ratios"][name] is not None)
+        out.append(Row(NAME, f"n={r['n']} W={n_workers} first full-budget result, ASHA / sync "
+                       f"halving", None if asha is None else asha * r["sync"], r["sync"], "s",
+                       target="<= 0.333",
+                       note=f"{others}; no scheduler can go below {r['floor']:.2f} (fastest "
+                            f"candidate's full training), a median candidate's is "
+                            f"{r['median_floor']:.2f}; median of {n_seeds} seeds"))
+    return out
+
+
 def _ratio(a, b):
     return "-" if a is None or not b else f"{a / b:.2f}"
 
@@ -562,6 +643,8 @@ def run(quick=False, repeats=3):
     for model in models:
         medians, target = measure(workers, seeds, model, recorded)
         rows.extend(rows_from(medians, target, model, workers, len(seeds)))
+    if not quick:
+        rows.extend(sweep_rows(sweep(seeds=seeds, recorded=recorded), n_seeds=len(seeds)))
     return rows
 
 
@@ -579,6 +662,10 @@ def main():
         print(f"\nsync halving n = {model.n_candidates} candidates per run; "
               f"target y(R) >= {target:.4f}; median of {len(seeds)} seeds")
         print(matrix(medians, workers))
+    if "--quick" not in sys.argv:
+        print(f"\nfirst full-budget result against the size n of the synchronous search, "
+              f"W = {SWEEP_WORKERS}, median of {len(seeds)} seeds")
+        print(sweep_matrix(sweep(seeds=seeds, recorded=recorded)))
     print(f"\nsimulated in {time.perf_counter() - t0:.1f} s")
 
 

@@ -179,3 +179,21 @@ def test_rows_and_matrix(sim, recorded):
     assert all(r.benchmark == "schedulers" for r in rows)
     text = sim.matrix(medians, (2, 4))
     assert text.count("\n") == 2 + 2 * len(sim.SCHEDULERS + sim.WHAT_IFS) - 1
+
+
+def test_sweep_over_the_size_of_the_synchronous_search(sim, recorded):
+    rows = sim.sweep((81, 243), n_workers=16, seeds=(0,), recorded=recorded)
+    assert [r["n"] for r in rows] == [81, 243]
+    for r in rows:
+        # the floor is a lower bound for every scheduler's first full-budget result
+        assert all(ratio is not None and ratio >= r["floor"] for ratio in r["ratios"].values())
+        assert r["floor"] <= r["median_floor"]
+        assert r["ratios"]["sync halving"] == 1.0
+    # a larger synchronous search takes longer to its first full-budget result
+    assert rows[1]["sync"] > rows[0]["sync"]
+    text = sim.sweep_matrix(rows, n_workers=16)
+    assert text.count("\n") == 3 and "| 243 |" in text
+    house = sim.sweep_rows(rows, n_workers=16, n_seeds=1)
+    assert [r.target for r in house] == ["<= 0.333"] * 2
+    assert all(r.unit == "s" and r.ratio == pytest.approx(x["ratios"]["ASHA"])
+               for r, x in zip(house, rows))
