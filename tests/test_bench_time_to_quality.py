@@ -155,3 +155,52 @@ def test_trained_epochs_count_continued_training(ttq):
         assert (model.n_iter_, ttq.trained_epochs(model)) == (6, 9)
         fresh = SkMLP(max_iter=4, n_iter_no_change=100, random_state=0).fit(X, y)
         assert ttq.trained_epochs(fresh) == 4
+
+
+def _run(points, budget=10.0):
+    """A per-seed result from (time, test score) improvements (CV = test here)."""
+    return {"traj": [(t, s, s, {}, 1) for t, s in points], "budget": budget, "error": None,
+            "n_eval": len(points), "wall": budget, "cpu": budget, "rungs": {}}
+
+
+def test_mean_curve_times_reach_and_keep_the_best_anchors_mean_final(ttq):
+    strategies = {"a": ttq.Strategy(None, "anchor", "sk"), "b": ttq.Strategy(None, "anchor", "sk"),
+                  "h": ttq.Strategy(None, "hpsearch", "hp"),
+                  "dip": ttq.Strategy(None, "hpsearch", "hp")}
+    results = {"task": {
+        # best anchor: mean final (0.8 + 0.9) / 2 = 0.85, its mean curve reaches it at 6 s
+        "a": [_run([(1.0, 0.5), (6.0, 0.8)]), _run([(2.0, 0.9)])],
+        "b": [_run([(1.0, 0.6)]), _run([(1.0, 0.6)])],
+        # mean 0.5 until 2 s (seed 1 has no model before: counts 0), 0.875 from 2 s on
+        "h": [_run([(0.5, 0.85)]), _run([(2.0, 0.9)])],
+        # touches the level at 1 s, falls back at 3 s, reaches it again from 8 s on
+        "dip": [_run([(1.0, 0.9), (3.0, 0.7), (8.0, 0.85)]), _run([(0.5, 0.9)])],
+    }}
+    m = ttq.mean_curve_times(results, strategies, n_boot=200)["task"]
+    assert m["best_anchor"] == "a" and m["target"] == pytest.approx(0.85)
+    assert m["anchor_time"] == 6.0
+    assert m["rows"]["h"]["time"] == 2.0 and m["rows"]["h"]["ratio"] == pytest.approx(1 / 3)
+    assert m["rows"]["dip"]["time"] == 8.0
+    assert m["rows"]["b"]["time"] is None and m["rows"]["b"]["ratio"] is None
+    for r in m["rows"].values():
+        assert r["ratio_lo"] <= r["ratio_hi"] and 0 <= r["p_third"] <= 1
+    assert m["rows"]["a"]["ratio_lo"] == m["rows"]["a"]["ratio_hi"] == 1.0
+    table = ttq.mean_curve_table({"task": m})
+    assert "| task | a (best) | anchor | 6.00 s | 1.00 |" in table
+    (row,) = ttq.mean_curve_rows({"task": m})
+    assert row.target == "<= 0.333" and row.hpsearch == 2.0 and row.anchor == 6.0
+
+
+def test_load_results_puts_the_seeds_of_several_files_together(ttq, tmp_path):
+    import pickle
+
+    parts = []
+    for k, seeds in enumerate(((0, 1), (2,))):
+        path = tmp_path / f"part{k}.pkl"
+        results = {"digits": {"hp asha": [dict(_run([(1.0, 0.9)]), seed=s) for s in seeds]}}
+        with open(path, "wb") as fh:
+            pickle.dump((results, {}, ["hp asha"]), fh)
+        parts.append(str(path))
+    results, missing, names = ttq.load_results(parts)
+    assert [x["seed"] for x in results["digits"]["hp asha"]] == [0, 1, 2]
+    assert names == ["hp asha"] and missing == {}
