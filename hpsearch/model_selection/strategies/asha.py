@@ -128,7 +128,7 @@ from collections import namedtuple
 from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags
 from .._base import _hash, _key, _stable
 from ..store import POLL_INTERVAL, _step, decode_value
-from .halving import HyperbandSearchCV, _BaseHalving
+from .halving import HyperbandSearchCV, _BaseHalving, best_row
 
 __all__ = ["ASHASearchCV"]
 
@@ -837,7 +837,22 @@ max_retries
         self.sampler = sampler
         self.reproducible = reproducible
 
-    _final_rows = staticmethod(HyperbandSearchCV._final_rows)
+    def _final_rows(self, results):
+        """Rows eligible for ``best_index_``: those of the highest rung among the rows
+        that ran (a job the ``timeout`` cut is no result: its NaN row must not stand for
+        the largest budget reached)."""
+        schedule = self.schedule_
+        ran = np.array([c in schedule.results(k)
+                        for c, k in zip(results["candidate"], results["iter"])], dtype=bool)
+        iters = np.asarray(results["iter"])
+        return np.flatnonzero(ran & (iters == iters[ran].max())) if ran.any() else (
+            HyperbandSearchCV._final_rows(results))
+
+    def _select_best_index(self, refit, refit_metric, results):
+        """The best row of :meth:`_final_rows`, or ``refit(results)``."""
+        if callable(refit):
+            return refit(results)
+        return best_row(results, refit_metric or "score", self._final_rows(results))
 
     # -- fit -------------------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):
