@@ -45,3 +45,30 @@ def test_timeout_during_a_promotion_never_picks_the_cut_row(data):
     ran = res["state"] != "not run"
     assert search.best_score_ == np.nanmax(res["mean_test_score"][ran])
     assert res["rank_test_score"][search.best_index_] == 1
+
+
+def test_a_small_factor_gives_no_rung_at_the_budget_of_the_one_below():
+    """factor=1.5 from 1 to 9 epochs: Hyperband's budgets floor(9 * 1.5**(k - 5)) are
+    1, 1, 2, 4, 6, 9; a second rung at 1 epoch would 'continue' training by 0 epochs
+    (the search crashed mid-way). Repeated budgets are merged."""
+    from sklearn.datasets import load_digits
+
+    from hpsearch import MLPClassifier
+    from hpsearch.model_selection.space import Float
+    from hpsearch.model_selection.strategies._asha_schedule import asha_rungs
+
+    assert asha_rungs(1, 9, 1.5) == (1, 2, 4, 6, 9)
+    rungs = asha_rungs(1, 20, 1.2)
+    assert list(rungs) == sorted(set(rungs)) and rungs[0] == 1 and rungs[-1] == 20
+    X, y = load_digits(return_X_y=True)
+    X, y = (X / 16.0)[:120], y[:120]
+    search = ASHASearchCV(MLPClassifier((4,), max_iter=9, batch_size=32, random_state=0),
+                          {"alpha": Float(1e-5, 1.0, log=True)}, n_trials=12,
+                          min_resources=1, max_resources=9, factor=1.5, cv=2,
+                          random_state=0).fit(X, y)
+    assert search.n_resources_ == [1, 2, 4, 6, 9]
+    res = search.cv_results_
+    assert (res["n_resources"] == 9).any()
+    for c in set(res["candidate"]):
+        budgets = res["n_resources"][res["candidate"] == c]
+        assert (np.diff(budgets) > 0).all()
