@@ -72,3 +72,14 @@ def test_a_small_factor_gives_no_rung_at_the_budget_of_the_one_below():
     for c in set(res["candidate"]):
         budgets = res["n_resources"][res["candidate"] == c]
         assert (np.diff(budgets) > 0).all()
+
+
+def test_a_bool_n_trials_is_refused_in_the_name_of_the_search(data):
+    """n_trials=True passed sklearn's int check and failed inside the schedule, in the
+    name of an internal class (ASHASchedule)."""
+    X, y = data
+    search = ASHASearchCV(Ridge(), SPACE, n_trials=True, resource="n_samples", cv=2)
+    with pytest.raises(ValueError, match=r"^The 'n_trials' parameter of ASHASearchCV must "
+                                         r"be None or an int in the range \[1, inf\)\. Got "
+                                         r"True instead\.$"):
+        search.fit(X, y)

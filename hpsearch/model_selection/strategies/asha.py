@@ -878,6 +878,11 @@ max_retries
     def _check_ending(self):
         """Parameters sklearn's constraints cannot check alone (before any fit)."""
         self._validate_params()
+        if isinstance(self.n_trials, bool):  # an Integral to sklearn's check
+            raise ValueError(
+                "The 'n_trials' parameter of ASHASearchCV must be None or an int in the "
+                f"range [1, inf). Got {self.n_trials!r} instead."
+            )
         if self.n_trials is None and self.timeout is None:
             raise ValueError(
                 "The 'n_trials' parameter of ASHASearchCV must be an int in the range "
