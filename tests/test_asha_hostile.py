@@ -83,3 +83,27 @@ def test_a_bool_n_trials_is_refused_in_the_name_of_the_search(data):
                                          r"be None or an int in the range \[1, inf\)\. Got "
                                          r"True instead\.$"):
         search.fit(X, y)
+
+
+@pytest.mark.parametrize("sampler, space", [
+    ("tpe", {"alpha": [0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
+             "fit_intercept": [True, False], "positive": [True, False]}),
+    ("qmc", {"alpha": "continuous"}),
+], ids=["tpe-discrete", "qmc-continuous"])
+def test_a_model_sampler_that_repeats_itself_does_not_end_the_search_early(data, sampler,
+                                                                           space):
+    """TPE on a 40-point space, or QMC (its sequence restarts in each fresh study), keeps
+    proposing known candidates: that is no exhausted space. The search started 12 (TPE)
+    or 11 (QMC) of the 30 candidates asked for and ended silently."""
+    from hpsearch.model_selection.space import Float
+
+    X, y = data
+    if space == {"alpha": "continuous"}:
+        space = {"alpha": Float(1e-3, 10.0, log=True), "tol": Float(1e-5, 1e-2, log=True)}
+    search = ASHASearchCV(Ridge(), space, sampler=sampler, n_trials=30,
+                          resource="n_samples", min_resources=10, max_resources=150, cv=2,
+                          random_state=0, refit=False).fit(X, y)
+    res = search.cv_results_
+    rung0 = [p for p, k in zip(res["params"], res["iter"]) if k == 0]
+    assert search.n_candidates_ == 30 == len(rung0)
+    assert len({tuple(sorted(p.items())) for p in rung0}) == 30

@@ -48,7 +48,10 @@ instance) proposes from a model of the highest rung :math:`k^*` holding at least
 Falkner et al. 2018, fits on the highest budget with enough points; 10 is TPE's number of
 random start-up trials), told as a fresh Optuna study (:func:`~._asha_schedule.ask_model`);
 below that it samples at random through the same sampler. A proposal equal to an existing
-candidate is drawn again.
+candidate is drawn again; after ``MAX_DRAWS`` such repeats (TPE around its best points of
+a small discrete space, QMC whose sequence restarts in each fresh study) the candidate is
+drawn at random (Optuna's ``RandomSampler`` seeded from ``random_state``), and only when
+that repeats ``MAX_DRAWS`` times too does the space count as exhausted.
 
 Store and resume
 ----------------
@@ -132,7 +135,8 @@ from .halving import HyperbandSearchCV, _BaseHalving, best_row
 
 __all__ = ["ASHASearchCV"]
 
-#: Draws of a new candidate before the space counts as exhausted (a small discrete space).
+#: Draws of a new candidate (from the sampler, then at random) before the space counts as
+#: exhausted (a small discrete space).
 MAX_DRAWS = 100
 #: TPE's random start-up trials (``optuna.samplers.TPESampler(n_startup_trials=10)``).
 TPE_STARTUP = 10
@@ -156,14 +160,27 @@ class _RandomProposals:
 
 
 class _ModelProposals:
-    """New candidates from an Optuna sampler told the highest rung with enough results."""
+    """New candidates from an Optuna sampler told the highest rung with enough results.
 
-    def __init__(self, space, sampler):
+    :meth:`draw_at_random`: a candidate from Optuna's ``RandomSampler`` (seeded from
+    ``random_state``), for when the model keeps proposing known candidates."""
+
+    def __init__(self, space, sampler, random_state=None):
         from ..space import optuna_distributions
 
         self.space = space
         self.sampler = sampler
         self.n_min = max(len(optuna_distributions(space)) + 2, TPE_STARTUP)
+        self.random_state = random_state
+        self._random = None
+
+    def draw_at_random(self):
+        if self._random is None:
+            import optuna
+
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            self._random = optuna.samplers.RandomSampler(seed=seed)
+        return ask_model(self._random, self.space, [])
 
     def __call__(self, schedule, optuna_params):
         found = schedule.model_results(self.n_min)
@@ -173,6 +190,20 @@ class _ModelProposals:
             observations = [(optuna_params[c], s) for c, s in sorted(scores.items())
                             if c in optuna_params]
         return ask_model(self.sampler, self.space, observations)
+
+
+def _draws(propose, schedule, optuna_params):
+    """The proposals to try for one new candidate: ``MAX_DRAWS`` of ``propose``, then,
+    for a model-based sampler, ``MAX_DRAWS`` random draws. A model may keep proposing
+    known candidates although the space holds others (TPE around its best points of a
+    small discrete space; QMC, whose sequence restarts in each fresh study): only when
+    random draws repeat too does the space count as exhausted."""
+    for _ in range(MAX_DRAWS):
+        yield propose(schedule, optuna_params)
+    draw_at_random = getattr(propose, "draw_at_random", None)
+    if draw_at_random is not None:
+        for _ in range(MAX_DRAWS):
+            yield draw_at_random()
 
 
 #: :meth:`_Decisions.next`: no job can be decided before more results arrive
@@ -567,8 +598,7 @@ class _Shared:
         store, n_trials = self.store, self.search.n_trials
         known = {self.cands[k].number: op for k, op in self.optuna_of.items()
                  if k in self.cands}
-        for _ in range(MAX_DRAWS):
-            params, optuna_params = self.propose(schedule, known)
+        for params, optuna_params in _draws(self.propose, schedule, known):
             text = _param_key(params)
             key = self._candidate_key(params)
             if text in self.seen or key in self.cands:
@@ -940,7 +970,7 @@ max_retries
             return _RandomProposals(space, self.random_state)
         sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=1,
                                owner=type(self).__name__)
-        return None if space is None else _ModelProposals(space, sampler)
+        return None if space is None else _ModelProposals(space, sampler, self.random_state)
 
     def _resolve_budgets(self):
         self.max_resources_ = self._resolve_max_resources()
@@ -1090,8 +1120,7 @@ max_retries
                   f"({job.budget} {self._plan.resource})")
 
     def _new_candidate(self, schedule, propose, seen):
-        for _ in range(MAX_DRAWS):
-            params, optuna_params = propose(schedule, self._optuna_params)
+        for params, optuna_params in _draws(propose, schedule, self._optuna_params):
             key = _param_key(params)
             if key not in seen:
                 seen.add(key)
