@@ -107,3 +107,14 @@ def test_a_model_sampler_that_repeats_itself_does_not_end_the_search_early(data,
     rung0 = [p for p, k in zip(res["params"], res["iter"]) if k == 0]
     assert search.n_candidates_ == 30 == len(rung0)
     assert len({tuple(sorted(p.items())) for p in rung0}) == 30
+
+
+def test_a_space_smaller_than_n_trials_is_said(data):
+    """sklearn's RandomizedSearchCV warns when the space is smaller than n_iter; ASHA
+    ran 3 of the 10 candidates asked for without a word."""
+    X, y = data
+    search = ASHASearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, n_trials=10,
+                          resource="n_samples", cv=3, random_state=0)
+    with pytest.warns(UserWarning, match=r"3 candidates .*n_trials=10"):
+        search.fit(X, y)
+    assert search.n_candidates_ == 3

@@ -620,6 +620,8 @@ class _Shared:
             c.mine = True
             self.cands[key], self.by_number[number] = c, c
             return self._hand(c, 0, "new")
+        if not self.exhausted:
+            self.search._warn_exhausted(len(self.cands))
         self.exhausted = True
         return None
 
@@ -1001,6 +1003,7 @@ max_retries
         def start(job):
             params = self._new_candidate(schedule, propose, seen)
             if params is None:  # the space is exhausted: start nothing new
+                self._warn_exhausted(len(self._candidates))
                 schedule.cancel(job.candidate, job.rung)
                 schedule.n_trials = schedule.n_started
                 return False
@@ -1128,6 +1131,19 @@ max_retries
                     self._optuna_params[len(self._candidates)] = optuna_params
                 return params
         return None
+
+    def _warn_exhausted(self, n_candidates):
+        """Say that the space gave no new candidate (as sklearn's RandomizedSearchCV says
+        that its space is smaller than ``n_iter``)."""
+        import warnings
+
+        asked = "" if self.n_trials is None else f" of n_trials={self.n_trials}"
+        warnings.warn(
+            f"The space of parameters gave no new candidate after {n_candidates} "
+            f"candidates{asked} (every draw repeated a known one): it seems exhausted. "
+            f"Running {n_candidates} candidates.",
+            UserWarning,
+        )
 
     @staticmethod
     def _stopped(schedule):
