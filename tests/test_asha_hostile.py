@@ -118,3 +118,46 @@ def test_a_space_smaller_than_n_trials_is_said(data):
     with pytest.warns(UserWarning, match=r"3 candidates .*n_trials=10"):
         search.fit(X, y)
     assert search.n_candidates_ == 3
+
+
+def test_results_after_a_job_the_timeout_cut_are_kept():
+    """Results are applied in the order they are due; a job the timeout cut never
+    reports, and every result due after it was left out of the schedule at the end (its
+    row, complete and scored, was shown "not run" and could not be the best)."""
+    from hpsearch.model_selection.strategies._asha_schedule import ASHASchedule
+    from hpsearch.model_selection.strategies.asha import _Decisions
+
+    schedule = ASHASchedule(1, 9, 3, n_trials=4)
+    decisions = _Decisions(schedule, 2, lambda job: True)
+    jobs = [decisions.next() for _ in range(2)]
+    decisions.report(1, 0.5)  # job 0 is cut by the timeout: it never reports
+    decisions.apply_all()
+    assert schedule.results(0) == {jobs[1].candidate: 0.5}
+    assert decisions.applied == 1
+
+
+class _SlowAlpha(Ridge):
+    """Ridge whose fits with alpha < 1 take 1.5 s."""
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(1.5 if self.alpha < 1 else 0.0)
+        return super().fit(X, y)
+
+
+def test_a_wave_the_timeout_cut_keeps_its_finished_jobs(data):
+    """Joblib backends run waves of jobs; the timeout cut the slow job of the first
+    wave and the whole wave was dropped, also the job that had finished every split:
+    its row was shown "not run" and its trial left RUNNING."""
+    X, y = data
+    search = ASHASearchCV(_SlowAlpha(), {"alpha": [0.1, 10.0]}, n_trials=2,
+                          resource="n_samples", min_resources=150, max_resources=150,
+                          cv=3, n_jobs=2, backend="threading", timeout=0.5,
+                          random_state=0).fit(X, y)
+    res = search.cv_results_
+    states = dict(zip([p["alpha"] for p in res["params"]], res["state"]))
+    assert res["params"][0] == {"alpha": 10.0}  # the fast job comes first in the wave
+    assert states == {10.0: "complete", 0.1: "not run"}
+    assert search.best_params_ == {"alpha": 10.0}
+    trials = {t.params.get("alpha", t.user_attrs.get("params")): t.state.name
+              for t in search.study_.get_trials()}
+    assert "COMPLETE" in trials.values()

@@ -264,14 +264,16 @@ class _Decisions:
         return True
 
     def apply_all(self):
-        """Apply every result reported so far, in the order they are due."""
-        if self.live:
-            self._apply_arrived()
-        while self._apply_top():
+        """Apply every result reported so far, in the order they are due, then (once no
+        more jobs are decided: a job the timeout cut never reports, and the results due
+        after it must not be lost) the others in job order."""
+        while not self.live and self._apply_top():
             pass
+        self._apply_arrived()
 
     def _apply_arrived(self):
-        """Live: apply every result reported so far (no due heap is kept)."""
+        """Apply every result reported so far, in job order (live: no due heap is
+        kept)."""
         for j in sorted(self.scores):
             job = self.jobs[j]
             self.schedule.report(job.candidate, job.rung, self.scores.pop(j))
@@ -1112,10 +1114,13 @@ max_retries
                 resources=[r[1] for r in rows],
                 continue_training=self._plan.continues,
             )
-            if engine is not None and engine.expired:
-                break  # rows cut by the timeout are not results
-            for (job, m), score in zip(wave, result.scores):
+            cut = engine is not None and engine.expired
+            for i, ((job, m), score) in enumerate(zip(wave, result.scores)):
+                if cut and engine.not_run_error in evaluate.rows[result.rows[i]]["error"]:
+                    continue  # a job the timeout cut is no result (its finished jobs are)
                 self._job_done(evaluate, decisions, job, m, float(score))
+            if cut:
+                break
 
     def _print_job(self, job):
         if self.verbose:
