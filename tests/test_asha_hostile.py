@@ -161,3 +161,49 @@ def test_a_wave_the_timeout_cut_keeps_its_finished_jobs(data):
     trials = {t.params.get("alpha", t.user_attrs.get("params")): t.state.name
               for t in search.study_.get_trials()}
     assert "COMPLETE" in trials.values()
+
+
+CLI_STUDY = """\
+name: hostile
+seed: 0
+data: {dataset: digits}
+estimator:
+  name: mlp_classifier
+  params: {hidden_layer_sizes: [4], batch_size: 64}
+search:
+  method: asha
+  n_trials: 6
+  resource: epochs
+  min_resources: 1
+  max_resources: 9
+  space:
+    learning_rate_init: {type: float, low: 1e-3, high: 1e-1, log: true}
+cv: 2
+n_jobs: 1
+"""
+
+
+def test_an_interrupted_asha_study_says_its_candidates_in_progress_are_kept(
+        tmp_path, monkeypatch, capsys):
+    """ASHA closes a candidate only at the top rung or at the end, so after Ctrl-C every
+    candidate is in progress: the CLI said "0 finished candidate(s) kept" while 7 fits
+    were in the store (a user could take it for lost work and --overwrite it)."""
+    from hpsearch import mlp
+    from hpsearch.cli import main
+
+    study = tmp_path / "hostile.yaml"
+    study.write_text(CLI_STUDY)
+    calls, fit = [], mlp.MLPClassifier.fit
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(None)
+        if len(calls) > 7:  # the 2nd split of the first promotion
+            raise KeyboardInterrupt
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(mlp.MLPClassifier, "fit", interrupted)
+    rc = main([str(study), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 130, err
+    assert "interrupted; 0 finished candidate(s) kept in sqlite:///" in err
+    assert "3 candidate(s) in progress keep their finished fits" in err
