@@ -776,7 +776,8 @@ max_retries
         Rows trained with the largest budget reached are ranked first.
     best_index_, best_score_, best_params_, best_estimator_
         The best row among those trained with the largest budget reached
-        (``max_resources_`` unless the timeout came first).
+        (``max_resources_`` unless the timeout came first; a job the timeout cut, state
+        ``"not run"``, does not count as reached).
     n_resources_ : list of int
         :math:`b_0, \\dots, b_K`.
     n_candidates_ : int
