@@ -45,6 +45,10 @@ def test_timeout_during_a_promotion_never_picks_the_cut_row(data):
     ran = res["state"] != "not run"
     assert search.best_score_ == np.nanmax(res["mean_test_score"][ran])
     assert res["rank_test_score"][search.best_index_] == 1
+    # no candidate reached the top rung: none is a COMPLETE trial (the cut one was
+    # closed COMPLETE with its rung-0 score, Optuna's best_trial); all stopped: PRUNED
+    states = [t.state.name for t in search.study_.get_trials()]
+    assert states == ["PRUNED"] * 3
 
 
 def test_a_small_factor_gives_no_rung_at_the_budget_of_the_one_below():

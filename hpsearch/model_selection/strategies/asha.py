@@ -1153,11 +1153,13 @@ max_retries
 
     @staticmethod
     def _stopped(schedule):
-        """Candidates whose last result is below the top rung and not promoted."""
+        """Candidates whose last result is below the top rung: not promoted, or promoted
+        by a job the timeout cut (no result above; left open, the end of ``fit`` closed
+        it COMPLETE with its lower-rung score)."""
         out = []
         for rung in range(schedule.top_rung):
-            promoted = schedule.promoted(rung)
-            out.extend(c for c in schedule.results(rung) if c not in promoted)
+            above = schedule.results(rung + 1)
+            out.extend(c for c in schedule.results(rung) if c not in above)
         return sorted(out)
 
     def _row_states(self):
