@@ -211,3 +211,20 @@ def test_an_interrupted_asha_study_says_its_candidates_in_progress_are_kept(
     assert rc == 130, err
     assert "interrupted; 0 finished candidate(s) kept in sqlite:///" in err
     assert "3 candidate(s) in progress keep their finished fits" in err
+
+
+@pytest.mark.parametrize("kwargs", [{"n_trials": np.int64(4)}, {"factor": np.float32(3)},
+                                    {"factor": np.int64(3)}],
+                         ids=["n_trials-int64", "factor-float32", "factor-int64"])
+def test_numpy_scalars_are_accepted_as_sklearn_accepts_them(data, tmp_path, kwargs):
+    """sklearn's checks accept NumPy scalars; with a storage they crashed the search
+    (TypeError: Object of type int64 is not JSON serializable), and factor=np.int64(3)
+    failed everywhere (Integers to negative integer powers are not allowed)."""
+    X, y = data
+    kw = {"n_trials": 4, **kwargs}
+    plain = ASHASearchCV(Ridge(), SPACE, resource="n_samples", cv=2, random_state=0,
+                         **{k: np.asarray(v).item() for k, v in kw.items()}).fit(X, y)
+    search = ASHASearchCV(Ridge(), SPACE, resource="n_samples", cv=2, random_state=0,
+                          storage=str(tmp_path / "np.db"), study_name="np", **kw).fit(X, y)
+    assert search.n_resources_ == plain.n_resources_
+    assert search.cv_results_["params"] == plain.cv_results_["params"]

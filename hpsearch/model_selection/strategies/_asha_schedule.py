@@ -195,6 +195,8 @@ def asha_rungs(min_resources, max_resources, factor=3):
         raise ValueError(
             f"max_resources={max_resources} must be at least min_resources={min_resources}."
         )
+    if hasattr(factor, "item"):  # a NumPy scalar (NumPy refuses an int to a power < 0)
+        factor = factor.item()
     budgets = hyperband_brackets(max_resources, min_resources, factor)[0].n_resources
     # a small factor repeats budgets (floor(9 * 1.5**-4) = floor(9 * 1.5**-5) = 1): a rung
     # at the budget of the one below would train nothing more, so repeats are merged

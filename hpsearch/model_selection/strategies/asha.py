@@ -323,6 +323,12 @@ _SHARED_SETTINGS = {
 }
 
 
+def _plain(value):
+    """A NumPy scalar as the Python number (sklearn's checks accept both; the store's
+    JSON only the latter)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _space_text(space):
     """A text of a search space that is equal in every process for the same space (no
     object addresses: two scipy distributions of one family compare equal)."""
@@ -381,9 +387,9 @@ class _Shared:
         self.pause = POLL_INTERVAL
         self.config = {
             "param_distributions": _space_text(search._asha_space),
-            "n_trials": search.n_trials,
+            "n_trials": _plain(search.n_trials),
             "resource": str(search.resource),
-            "factor": search.factor,
+            "factor": _plain(search.factor),
             "n_resources": [int(b) for b in search.n_resources_],
         }
         self.checked = set()  # candidate keys whose ASHA settings were compared
