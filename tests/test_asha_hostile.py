@@ -228,3 +228,21 @@ def test_numpy_scalars_are_accepted_as_sklearn_accepts_them(data, tmp_path, kwar
                           storage=str(tmp_path / "np.db"), study_name="np", **kw).fit(X, y)
     assert search.n_resources_ == plain.n_resources_
     assert search.cv_results_["params"] == plain.cv_results_["params"]
+
+
+class _Slow(Ridge):
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(1.0)
+        return super().fit(X, y)
+
+
+def test_a_timeout_before_any_job_finished_is_an_error(data):
+    """Only one split of the first job ran: no candidate has a result. The search
+    returned best_index_ on that 'not run' row (best_score_ NaN) and refitted it,
+    instead of the documented ValueError."""
+    X, y = data
+    search = ASHASearchCV(_Slow(), SPACE, n_trials=3, resource="n_samples", cv=3,
+                          random_state=0, n_jobs=1, timeout=1.5)
+    with pytest.raises(ValueError, match=r"The search's timeout=1\.5 seconds was reached "
+                                         "before any candidate finished all its splits"):
+        search.fit(X, y)

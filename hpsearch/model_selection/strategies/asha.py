@@ -131,7 +131,7 @@ from collections import namedtuple
 from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags
 from .._base import _hash, _key, _stable
 from ..store import POLL_INTERVAL, _step, decode_value
-from .halving import HyperbandSearchCV, _BaseHalving, best_row
+from .halving import _BaseHalving, best_row
 
 __all__ = ["ASHASearchCV"]
 
@@ -885,9 +885,14 @@ max_retries
         schedule = self.schedule_
         ran = np.array([c in schedule.results(k)
                         for c, k in zip(results["candidate"], results["iter"])], dtype=bool)
+        if not ran.any():  # only some splits of some job ran
+            raise ValueError(
+                f"The search's timeout={self.timeout!r} seconds was reached before any "
+                "candidate finished all its splits. Give it more time (timeout) or make a "
+                "fit cheaper."
+            )
         iters = np.asarray(results["iter"])
-        return np.flatnonzero(ran & (iters == iters[ran].max())) if ran.any() else (
-            HyperbandSearchCV._final_rows(results))
+        return np.flatnonzero(ran & (iters == iters[ran].max()))
 
     def _select_best_index(self, refit, refit_metric, results):
         """The best row of :meth:`_final_rows`, or ``refit(results)``."""
