@@ -246,3 +246,18 @@ def test_a_timeout_before_any_job_finished_is_an_error(data):
     with pytest.raises(ValueError, match=r"The search's timeout=1\.5 seconds was reached "
                                          "before any candidate finished all its splits"):
         search.fit(X, y)
+
+
+def test_a_study_file_with_only_a_timeout_names_n_trials(tmp_path, capsys):
+    """`n_trials: null` with a timeout passes the schema, then the plan refused it as
+    "search: plan_rounds needs n_trials" (an internal method, no YAML key)."""
+    from hpsearch.cli import main
+
+    study = tmp_path / "timeout.yaml"
+    study.write_text(CLI_STUDY.replace("  n_trials: 6\n", "  n_trials: null\n  timeout: 5\n"))
+    rc = main([str(study), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert ("search.n_trials: The 'n_trials' parameter of ASHASearchCV must be an int in "
+            "the range [1, inf) to plan the jobs") in err
+    assert "Got None instead" in err

@@ -952,8 +952,12 @@ max_retries
         """
         self._check_ending()
         if self.n_trials is None:
-            raise ValueError("plan_rounds needs n_trials: with only a timeout the number "
-                             "of jobs depends on the fit times.")
+            raise ValueError(
+                "The 'n_trials' parameter of ASHASearchCV must be an int in the range "
+                "[1, inf) to plan the jobs (with only a timeout their number depends on "
+                "the fit times; with both, the search ends at the first reached). Got "
+                "None instead."
+            )
         jobs = super().plan_rounds(X, y, groups=groups)
         counts = {}
         for job in jobs:
