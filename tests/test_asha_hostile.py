@@ -254,7 +254,8 @@ def test_a_study_file_with_only_a_timeout_names_n_trials(tmp_path, capsys):
     from hpsearch.cli import main
 
     study = tmp_path / "timeout.yaml"
-    study.write_text(CLI_STUDY.replace("  n_trials: 6\n", "  n_trials: null\n  timeout: 5\n"))
+    study.write_text(CLI_STUDY.replace("  n_trials: 6\n",
+                                       "  n_trials: null\n  timeout: 5\n"))
     rc = main([str(study), "--out", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2, err

@@ -29,8 +29,9 @@ With :math:`r` = ``min_resources``, :math:`R` = ``max_resources`` and :math:`\\e
 the budgets of Hyperband's most aggressive bracket :math:`s = s_{\\max}`
 (:func:`~._halving_schedule.hyperband_brackets`): the top rung is always the full
 budget, each rung about :math:`\\eta` times the one below, and :math:`b_0 = r` when
-:math:`R / r` is a power of :math:`\\eta` (otherwise :math:`r \\le b_0 < \\eta r`); a budget the
-floor repeats (a small :math:`\\eta`) is kept once, so the budgets strictly increase.
+:math:`R / r` is a power of :math:`\\eta` (otherwise :math:`r \\le b_0 < \\eta r`); a
+budget the floor repeats (a small :math:`\\eta`) is kept once, so the budgets strictly
+increase.
 Let :math:`D_k` be the results recorded in rung :math:`k`, :math:`n_k = |D_k|`, ranked
 best first (higher score first; ties by smaller candidate id; NaN, a fit where every
 split failed, last), and :math:`P_k \\subseteq D_k` the candidates already promoted out of rung :math:`k`.

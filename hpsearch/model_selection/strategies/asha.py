@@ -990,7 +990,9 @@ max_retries
             return _RandomProposals(space, self.random_state)
         sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=1,
                                owner=type(self).__name__)
-        return None if space is None else _ModelProposals(space, sampler, self.random_state)
+        if space is None:
+            return None
+        return _ModelProposals(space, sampler, self.random_state)
 
     def _resolve_budgets(self):
         self.max_resources_ = self._resolve_max_resources()
@@ -1169,8 +1171,8 @@ max_retries
     @staticmethod
     def _stopped(schedule):
         """Candidates whose last result is below the top rung: not promoted, or promoted
-        by a job the timeout cut (no result above; left open, the end of ``fit`` closed
-        it COMPLETE with its lower-rung score)."""
+        by a job the timeout cut (else left open, and closed COMPLETE with its lower-rung
+        score at the end of ``fit``)."""
         out = []
         for rung in range(schedule.top_rung):
             above = schedule.results(rung + 1)
