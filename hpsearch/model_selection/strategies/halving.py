@@ -76,6 +76,29 @@ def rank_rows_first(results, rows):
         results[key] = ranks
 
 
+#: how ``cv_results_['error']`` starts a split the search's ``timeout`` left unrun
+#: (``Engine.not_run_error`` after ``"split k:\n"``)
+_NOT_RUN = "\nnot run: the search's timeout="
+
+
+def ran_rows(results):
+    """Mask of the rows with a result: every split finished (failed or not), none left
+    unrun by the search's ``timeout`` (whose mean is no score of the row)."""
+    return np.array([not (error and _NOT_RUN in error) for error in results["error"]],
+                    dtype=bool)
+
+
+def last_rows(results, key):
+    """Rows eligible for ``best_index_``: the largest ``results[key]`` (round or budget)
+    among the rows with a result (:func:`ran_rows`; a row the ``timeout`` cut does not
+    stand for the round it belongs to); every row when none has a result."""
+    ran = ran_rows(results)
+    if not ran.any():
+        ran[:] = True
+    values = np.asarray(results[key])
+    return np.flatnonzero(ran & (values == values[ran].max()))
+
+
 def best_row(results, metric, rows):
     """The row of ``rows`` with the best ``mean_test_<metric>`` (NaN counts as the worst;
     the first row when every one failed)."""
@@ -277,9 +300,8 @@ class _BaseHalving(BaseSearchCV):
     # -- best row --------------------------------------------------------------------
     @staticmethod
     def _final_rows(results):
-        """Rows eligible for ``best_index_``."""
-        iters = np.asarray(results["iter"])
-        return np.flatnonzero(iters == iters.max())
+        """Rows eligible for ``best_index_``: the last round with a result."""
+        return last_rows(results, "iter")
 
     @classmethod
     def _select_best_index(cls, refit, refit_metric, results):
@@ -346,7 +368,9 @@ max_retries, timeout
         last round first (scores on smaller budgets are not comparable), so rank 1 is
         ``best_index_``.
     best_index_, best_score_, best_params_, best_estimator_
-        The best candidate of the last round; the refit uses its final budget.
+        The best candidate of the last round (the last with a result when the
+        ``timeout`` cut one: a ``"not run"`` row does not count); the refit uses its
+        final budget.
     n_candidates_, n_resources_ : list of int
         Candidates and budget of each round.
     n_iterations_, n_possible_iterations_, n_required_iterations_ : int
@@ -529,7 +553,9 @@ max_retries, timeout
         One row per (candidate, round), plus ``bracket``, ``iter``, ``n_resources``;
         rows trained with ``max_resources_`` are ranked first.
     best_index_, best_score_, best_params_, best_estimator_
-        The best row among those trained with ``max_resources_``.
+        The best row among those trained with ``max_resources_`` (with the largest
+        budget reached when the ``timeout`` came first: a ``"not run"`` row does not
+        count).
     brackets_ : list of dict
         ``s``, ``n_candidates`` and ``n_resources`` of each bracket run.
     n_candidates_, n_resources_ : list of int
@@ -595,8 +621,8 @@ max_retries, timeout
 
     @staticmethod
     def _final_rows(results):
-        n_resources = np.asarray(results["n_resources"])
-        return np.flatnonzero(n_resources == n_resources.max())
+        """Rows eligible for ``best_index_``: the largest budget with a result."""
+        return last_rows(results, "n_resources")
 
     def _run_search(self, evaluate):
         from ..space import as_space, sample_candidates
