@@ -56,8 +56,53 @@ def test_timeout_cutting_the_last_round_never_picks_a_not_run_row(data, name):
     ran = ~cut
     top = res["n_resources"][ran].max()
     assert res["n_resources"][search.best_index_] == top
-    assert search.best_score_ == np.nanmax(res["mean_test_score"][ran
-                                                                  & (res["n_resources"] == top)])
+    last = ran & (res["n_resources"] == top)
+    assert search.best_score_ == np.nanmax(res["mean_test_score"][last])
     assert res["rank_test_score"][search.best_index_] == 1
     assert search.best_params_ == res["params"][search.best_index_]
     assert search.best_estimator_.alpha == search.best_params_["alpha"]
+
+
+def _mlp_digits():
+    from sklearn.datasets import load_digits
+
+    from hpsearch import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    return MLPClassifier((4,), max_iter=9, batch_size=32, random_state=0), (X / 16.0)[:120], y[:120]
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("hyperband", dict(factor=1.5)),
+    ("halving", dict(factor=1.5, n_candidates=12)),
+    ("halving", dict(factor=3, n_candidates=30, aggressive_elimination=True)),
+], ids=["hyperband-1.5", "halving-1.5", "halving-aggressive"])
+def test_a_budget_the_schedule_repeats_is_one_round(name, kwargs):
+    """factor=1.5 from 1 to 9 epochs: Hyperband's bracket s_max had budgets 1, 1, 2, 4,
+    6, 9 and halving's 1, 1, 2, 3, 5, 7 (int(1.5) = 1); aggressive elimination repeats
+    the first budget by design. Continuing training to the budget of the round before
+    crashed mid-search ('continue_training=True needs a larger budget'). Each budget is
+    now one round, keeping the candidates of the next budget's round."""
+    from hpsearch.model_selection.space import Float
+
+    cls = {"hyperband": HyperbandSearchCV, "halving": HalvingSearchCV}[name]
+    mlp, X, y = _mlp_digits()
+    search = cls(mlp, {"alpha": Float(1e-5, 1.0, log=True)}, min_resources=1,
+                 max_resources=9, cv=2, random_state=0, refit=False, **kwargs).fit(X, y)
+    res = search.cv_results_
+    groups = res["bracket"] if name == "hyperband" else np.zeros(len(res["params"]))
+    for g in set(groups):
+        budgets = list(dict.fromkeys(res["n_resources"][groups == g]))
+        assert budgets == sorted(set(budgets))
+    for c in {repr(p) for p in res["params"]}:
+        rows = [i for i, p in enumerate(res["params"]) if repr(p) == c]
+        assert (np.diff(res["n_resources"][rows]) > 0).all()
+    if name == "hyperband":
+        assert search.brackets_[0]["n_resources"] == [1, 2, 4, 6, 9]
+        assert search.brackets_[0]["n_candidates"] == [8, 3, 2, 1, 1]
+    elif kwargs["factor"] == 1.5:
+        assert search.n_resources_ == [1, 2, 3, 5, 7]
+        assert search.n_candidates_ == [12, 6, 4, 3, 2]
+    else:
+        assert search.n_resources_ == [1, 3, 9]
+        assert search.n_candidates_ == [30, 4, 2]

@@ -354,6 +354,10 @@ class HalvingSearchCV(_BaseHalving):
         :math:`\\eta`, greater than 1.
     aggressive_elimination : bool, default=False
         Repeat the first budget until few enough candidates remain (as sklearn).
+        When training continues, a budget the schedule repeats (aggressive elimination,
+        or a small ``factor``: :math:`\\lfloor 1.5 \\rfloor = 1`) is one round that
+        keeps the candidates of the next budget's round (the same survivors, without
+        scoring them again).
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries, timeout
@@ -507,6 +511,9 @@ max_retries, timeout
             max_resources=self.max_resources_,
             factor=self.factor,
             aggressive_elimination=self.aggressive_elimination,
+            # training that continues cannot go to the same budget again; a refit can
+            # (scikit-learn's schedule, kept there)
+            distinct_budgets=self._plan.continues,
         )
         self.n_candidates_ = list(schedule.n_candidates)
         self.n_resources_ = list(schedule.n_resources)
