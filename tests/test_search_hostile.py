@@ -106,3 +106,52 @@ def test_a_budget_the_schedule_repeats_is_one_round(name, kwargs):
     else:
         assert search.n_resources_ == [1, 3, 9]
         assert search.n_candidates_ == [30, 4, 2]
+
+
+class _SlowOnBigFolds(Ridge):
+    """Ridge whose fits on more than 60 rows take ``delay`` seconds: with :data:`_SPLITS`
+    every candidate's first split is quick and its second one slow."""
+
+    def __init__(self, alpha=1.0, max_iter=None, delay=5.0):
+        super().__init__(alpha=alpha, max_iter=max_iter)
+        self.delay = delay
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(0.0 if len(X) <= 60 else self.delay)
+        return super().fit(X, y)
+
+
+#: a quick split (40 training rows) and a slow one (100)
+_SPLITS = [(np.arange(110, 150), np.arange(0, 50)), (np.arange(50, 150), np.arange(0, 50))]
+
+
+def _cut_searches():
+    from hpsearch import ASHASearchCV, GridSearchCV, OptunaSearchCV, RandomSearchCV
+
+    budget = dict(resource="max_iter", min_resources=1, max_resources=3)
+    return {
+        "grid": GridSearchCV(_SlowOnBigFolds(), SPACE),
+        "grid-racing": GridSearchCV(_SlowOnBigFolds(), SPACE, racing=True,
+                                    racing_min_splits=2),
+        "random": RandomSearchCV(_SlowOnBigFolds(), SPACE, n_iter=3, random_state=0),
+        "optuna": OptunaSearchCV(_SlowOnBigFolds(), SPACE, n_trials=3, random_state=0),
+        "halving": HalvingSearchCV(_SlowOnBigFolds(), SPACE, n_candidates=3,
+                                   random_state=0, **budget),
+        "hyperband": HyperbandSearchCV(_SlowOnBigFolds(), SPACE, random_state=0, **budget),
+        "asha": ASHASearchCV(_SlowOnBigFolds(), SPACE, n_trials=3, random_state=0,
+                             **budget),
+    }
+
+
+@pytest.mark.parametrize("name", list(_cut_searches()))
+def test_a_timeout_before_any_candidate_finished_all_splits_raises(data, name):
+    """Every candidate's first split finished, none its second: no candidate has a
+    result. The base's check counted a row with ANY finished split, so the search went
+    on (best_index_ on a NaN row, refitted) instead of its documented ValueError."""
+    X, y = data
+    search = _cut_searches()[name].set_params(cv=_SPLITS, n_jobs=1, timeout=1.0)
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=r"^The search's timeout=1\.0 seconds was reached "
+                                         r"before any candidate finished all its splits\."):
+        search.fit(X, y)
+    assert time.monotonic() - start < 4

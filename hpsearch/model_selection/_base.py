@@ -196,12 +196,20 @@ def _mark_not_run(rows, error):
                     row["error"][k] = error
 
 
+def _finished_all_splits(row, not_run):
+    """Whether every split of ``row`` finished (scored or failed; none left unrun by the
+    ``timeout``, error ``not_run``), or racing closed the row (its result is decided)."""
+    return bool(row.get("raced")) or all(
+        score is not None or (error is not None and error != not_run)
+        for score, error in zip(row["test_scores"], row["error"])
+    )
+
+
 def _check_timeout(engine, evaluate):
-    """A ``timeout`` that ended the search before any candidate finished: nothing to
-    rank or refit."""
+    """A ``timeout`` that ended the search before any candidate finished all its splits:
+    nothing to rank or refit."""
     if engine.expired and evaluate is not None and not any(
-        not row.get("pending") and any(s is not None for s in row["test_scores"])
-        for row in evaluate.rows
+        _finished_all_splits(row, engine.not_run_error) for row in evaluate.rows
     ):
         raise ValueError(
             f"The search's timeout={engine.timeout!r} seconds was reached before any "
