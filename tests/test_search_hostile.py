@@ -155,3 +155,40 @@ def test_a_timeout_before_any_candidate_finished_all_splits_raises(data, name):
                                          r"before any candidate finished all its splits\."):
         search.fit(X, y)
     assert time.monotonic() - start < 4
+
+
+def _int_params():
+    from hpsearch import (ASHASearchCV, GridSearchCV, HalvingRandomSearchCV,
+                          OptunaSearchCV, RandomSearchCV, RecipeSearchCV)
+
+    return [
+        (RandomSearchCV, "n_iter", r"an int in the range \[1, inf\)"),
+        (RandomSearchCV, "max_retries", r"an int in the range \[0, inf\)"),
+        (GridSearchCV, "max_retries", r"an int in the range \[0, inf\)"),
+        (OptunaSearchCV, "n_trials", r"an int in the range \[1, inf\)"),
+        (OptunaSearchCV, "rungs", r"None, an int in the range \[1, inf\), an instance of "
+                                  r"'list' or an instance of 'tuple'"),
+        (RecipeSearchCV, "n_iter", r"an int in the range \[1, inf\)"),
+        (RecipeSearchCV, "round_size", r"an int in the range \[1, inf\)"),
+        (HalvingSearchCV, "n_candidates", r"an int in the range \[1, inf\) or a str among "),
+        (HalvingRandomSearchCV, "n_candidates", r"an int in the range \[1, inf\) or a str "),
+        (HalvingSearchCV, "min_resources", r"an int in the range \[1, inf\) or a str among "),
+        (HalvingSearchCV, "max_resources", r"an int in the range \[1, inf\) or a str among "),
+        (HyperbandSearchCV, "min_resources", r"an int in the range \[1, inf\) or a str "),
+        (HyperbandSearchCV, "max_resources", r"an int in the range \[1, inf\) or a str "),
+        (ASHASearchCV, "min_resources", r"an int in the range \[1, inf\) or a str among "),
+        (ASHASearchCV, "max_resources", r"an int in the range \[1, inf\) or a str among "),
+    ]
+
+
+@pytest.mark.parametrize("cls, param, rule", _int_params(),
+                         ids=[f"{c.__name__}-{p}" for c, p, _ in _int_params()])
+def test_a_bool_for_an_int_parameter_is_refused_in_the_name_of_the_search(data, cls, param,
+                                                                          rule):
+    """True is an Integral to sklearn's check: RandomSearchCV(n_iter=True) was refused in
+    the name of an internal function (sample_candidates), the others ran with 1."""
+    X, y = data
+    search = cls(Ridge(), {"alpha": [0.1, 1.0]}, cv=2).set_params(**{param: True})
+    with pytest.raises(ValueError, match=rf"^The '{param}' parameter of {cls.__name__} must "
+                                         rf"be {rule}.*\. Got True instead\.$"):
+        search.fit(X, y)

@@ -186,6 +186,23 @@ def _hash(texts):
     return hashlib.sha1(f"[{', '.join(texts)}]".encode()).hexdigest()
 
 
+class Int(Interval):
+    """sklearn's ``Interval(Integral, left, right, closed=...)`` that refuses a bool.
+
+    ``True`` is an ``Integral`` to Python, so sklearn's check lets it through (as 1) and
+    an internal function then refused it in its own name, or the search silently ran
+    with 1. With this constraint the search refuses it in sklearn's format: "The
+    'n_iter' parameter of RandomSearchCV must be an int in the range [1, inf). Got True
+    instead."
+    """
+
+    def __init__(self, left, right, *, closed):
+        super().__init__(numbers.Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
 def _mark_not_run(rows, error):
     """Give the splits a search ``timeout`` left unrun their error text (the rows stay
     unfinished: they are not recorded, so a resume runs them)."""
@@ -970,7 +987,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         "resume": ["boolean"],
         "backend": [None, str, HasMethods(["configure"])],
         "fit_timeout": [None, Interval(numbers.Real, 0, None, closed="neither")],
-        "max_retries": [Interval(numbers.Integral, 0, None, closed="left")],
+        "max_retries": [Int(0, None, closed="left")],
         "timeout": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "error_score": [StrOptions({"raise"}), numbers.Real],
     }

@@ -14,7 +14,7 @@ fits. Rung scores are recorded as intermediate values of one Optuna trial per ca
 """
 
 from math import ceil
-from numbers import Integral, Real
+from numbers import Real
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
-from .._base import BaseSearchCV
+from .._base import BaseSearchCV, Int
 from ._halving_resource import resource_plan
 from ._halving_schedule import (
     halving_schedule,
@@ -147,11 +147,11 @@ class _BaseHalving(BaseSearchCV):
         "param_distributions": [dict, list],
         "resource": [str],
         "min_resources": [
-            Interval(Integral, 1, None, closed="left"),
+            Int(1, None, closed="left"),
             StrOptions({"smallest"}),
         ],
         "max_resources": [
-            Interval(Integral, 1, None, closed="left"),
+            Int(1, None, closed="left"),
             StrOptions({"auto"}),
         ],
         "factor": [Interval(Real, 1, None, closed="neither")],
@@ -403,11 +403,11 @@ max_retries, timeout
     _parameter_constraints: dict = {
         **_BaseHalving._parameter_constraints,
         "n_candidates": [
-            Interval(Integral, 1, None, closed="left"),
+            Int(1, None, closed="left"),
             StrOptions({"exhaust", "grid"}),
         ],
         "min_resources": [
-            Interval(Integral, 1, None, closed="left"),
+            Int(1, None, closed="left"),
             StrOptions({"smallest", "exhaust"}),
         ],
         "aggressive_elimination": ["boolean"],
