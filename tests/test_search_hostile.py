@@ -192,3 +192,54 @@ def test_a_bool_for_an_int_parameter_is_refused_in_the_name_of_the_search(data, 
     with pytest.raises(ValueError, match=rf"^The '{param}' parameter of {cls.__name__} must "
                                          rf"be {rule}.*\. Got True instead\.$"):
         search.fit(X, y)
+
+
+class _SlowLargeAlpha(Ridge):
+    """Ridge whose fits with ``alpha >= 1`` take ``delay`` seconds."""
+
+    def __init__(self, alpha=1.0, delay=5.0):
+        super().__init__(alpha=alpha)
+        self.delay = delay
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(self.delay if self.alpha >= 1 else 0.0)
+        return super().fit(X, y)
+
+
+def _error_score_searches():
+    from hpsearch import ASHASearchCV, GridSearchCV, OptunaSearchCV, RandomSearchCV
+
+    budget = dict(resource="n_samples", min_resources=16, max_resources=150)
+    return {
+        "grid": GridSearchCV(_SlowLargeAlpha(), SPACE),
+        "grid-racing": GridSearchCV(_SlowLargeAlpha(), SPACE, racing=True,
+                                    racing_min_splits=2),
+        "random": RandomSearchCV(_SlowLargeAlpha(), SPACE, n_iter=4, random_state=0),
+        "optuna": OptunaSearchCV(_SlowLargeAlpha(), SPACE, n_trials=4, sampler="random",
+                                 random_state=3),  # 0.01, then 1.0 (cut)
+        "halving": HalvingSearchCV(_SlowAbove(delay=5.0), SPACE, n_candidates=4,
+                                   random_state=0, **budget),
+        "hyperband": HyperbandSearchCV(_SlowAbove(delay=5.0), SPACE, random_state=0,
+                                       **budget),
+        "asha": ASHASearchCV(_SlowAbove(delay=5.0), SPACE, n_trials=3, random_state=0,
+                             **budget),
+    }
+
+
+@pytest.mark.parametrize("name", list(_error_score_searches()))
+def test_a_numeric_error_score_gives_no_made_up_score_to_a_row_the_timeout_cut(data, name):
+    """error_score=0 with a negative scoring: the splits the timeout left unrun got 0, so
+    a 'not run' row had the best mean, rank 1 and was best_index_ (grid, random, racing,
+    Optuna). error_score is the score of a fit that failed; a fit that never ran has
+    none (NaN): such rows rank after every row that ran."""
+    X, y = data
+    search = _error_score_searches()[name].set_params(
+        cv=2, n_jobs=1, timeout=1.0, error_score=0.0, scoring="neg_mean_squared_error",
+        refit=False)
+    search.fit(X, y)
+    res = search.cv_results_
+    cut = np.array(["not run: the search's timeout" in (e or "") for e in res["error"]])
+    assert cut.any() and not cut.all()
+    assert np.isnan(res["mean_test_score"][cut]).all()
+    assert res["rank_test_score"][cut].min() > res["rank_test_score"][~cut].max()
+    assert not cut[search.best_index_] and np.isfinite(search.best_score_)

@@ -845,6 +845,8 @@ class _Evaluator:
             more_results=self.more_results,
             scorer_names=self.scorer_names,
             warn=warn and not racing,  # raced means are over finished splits: warn after
+            not_run=self.engine.not_run_error if getattr(self.engine, "expired", False)
+            else None,
         )
         if racing:
             results = mark_raced_results(results, self.rows, len(self.splits))
@@ -962,7 +964,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         workers, also with ``n_jobs=1``; on other joblib backends they finish first) and
         count as not run: they are not recorded, so ``resume=True`` runs them, and
         ``cv_results_['error']`` says ``"not run: the search's timeout=...s was
-        reached"``. A ValueError is raised when no candidate finished in time.
+        reached"``; such splits score NaN, never ``error_score`` (a fit that did not
+        run has no score), so those rows rank after every row that ran. A ValueError is
+        raised when no candidate finished all its splits in time.
 
     Attributes
     ----------
