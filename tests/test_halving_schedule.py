@@ -224,7 +224,8 @@ def test_schedules_whose_budgets_never_repeat_are_unchanged(eta):
             for b in brackets:
                 n = ceil((s_max + 1) / (b.s + 1) * eta**b.s * (1 - 1e-9))
                 assert b.n_resources == tuple(
-                    max(r, floor(R * eta ** (i - b.s) * (1 + 1e-9))) for i in range(b.s + 1))
+                    max(r, floor(R * eta ** (i - b.s) * (1 + 1e-9)))
+                    for i in range(b.s + 1))
                 assert b.n_candidates == tuple(
                     max(1, floor(n * eta**-i * (1 + 1e-9))) for i in range(b.s + 1))
             for n0 in (1, 5, 27, 100):
