@@ -61,6 +61,9 @@ def test_timeout_cutting_the_last_round_never_picks_a_not_run_row(data, name):
     assert res["rank_test_score"][search.best_index_] == 1
     assert search.best_params_ == res["params"][search.best_index_]
     assert search.best_estimator_.alpha == search.best_params_["alpha"]
+    # no candidate reached the last round with a result: none is a COMPLETE trial (the
+    # survivors of the cut round were closed COMPLETE with their round-0 score)
+    assert {t.state.name for t in search.study_.get_trials()} == {"PRUNED"}
 
 
 def _mlp_digits():

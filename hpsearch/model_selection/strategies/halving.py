@@ -99,6 +99,17 @@ def last_rows(results, key):
     return np.flatnonzero(ran & (values == values[ran].max()))
 
 
+def _cut_rows(evaluate, result):
+    """Per candidate of one ``evaluate`` call: whether the search's ``timeout`` cut its
+    row (a split left unrun). Such a candidate did not reach the round: it is closed
+    PRUNED, not COMPLETE with the score of an earlier round."""
+    engine = getattr(evaluate, "engine", None)
+    rows = getattr(result, "rows", None)
+    if rows is None or not getattr(engine, "expired", False):
+        return [False] * len(result.scores)
+    return [engine.not_run_error in evaluate.rows[r]["error"] for r in rows]
+
+
 def best_row(results, metric, rows):
     """The row of ``rows`` with the best ``mean_test_<metric>`` (NaN counts as the worst;
     the first row when every one failed)."""
@@ -293,7 +304,9 @@ class _BaseHalving(BaseSearchCV):
             evaluate.finish(dropped, "PRUNED")
             evaluate.release(dropped if plan.continues else None)
             candidates = [candidates[i] for i in keep]
-        evaluate.finish(candidates, "COMPLETE")
+        cut = _cut_rows(evaluate, result)
+        evaluate.finish([c for c, x in zip(candidates, cut) if not x], "COMPLETE")
+        evaluate.finish([c for c, x in zip(candidates, cut) if x], "PRUNED")
         evaluate.release()
         return candidates
 
