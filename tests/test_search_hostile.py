@@ -251,3 +251,5 @@ def test_a_numeric_error_score_gives_no_made_up_score_to_a_row_the_timeout_cut(d
     assert np.isnan(res["mean_test_score"][cut]).all()
     assert res["rank_test_score"][cut].min() > res["rank_test_score"][~cut].max()
     assert not cut[search.best_index_] and np.isfinite(search.best_score_)
+    if "state" in res:  # racing labelled the cut rows COMPLETE (their trials RUNNING)
+        assert "COMPLETE" not in set(res["state"][cut])

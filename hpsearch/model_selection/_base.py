@@ -709,12 +709,19 @@ class _Evaluator:
             if np.isfinite(self.best):
                 self.progress.set_postfix(best=f"{self.best:.4g}", refresh=False)
 
+    def _not_run(self):
+        """The error text of a split the ``timeout`` left unrun, once it expired (its
+        score is NaN, never ``error_score``: the fit did not run), else None."""
+        return self.engine.not_run_error if getattr(self.engine, "expired", False) else None
+
     def _refit_scores(self, row):
         metric = self.search._refit_metric_name(metric_names([row], self.scorer_names))
+        error_value, not_run = self.search._error_value(), self._not_run()
         return np.array(
             [
-                self.search._error_value() if s is None else s[metric]
-                for s in row["test_scores"]
+                (np.nan if not_run is not None and e == not_run else error_value)
+                if s is None else s[metric]
+                for s, e in zip(row["test_scores"], row["error"])
             ],
             dtype=np.float64,
         )
@@ -845,8 +852,7 @@ class _Evaluator:
             more_results=self.more_results,
             scorer_names=self.scorer_names,
             warn=warn and not racing,  # raced means are over finished splits: warn after
-            not_run=self.engine.not_run_error if getattr(self.engine, "expired", False)
-            else None,
+            not_run=self._not_run(),
         )
         if racing:
             results = mark_raced_results(results, self.rows, len(self.splits))
