@@ -855,7 +855,8 @@ class _Evaluator:
             not_run=self._not_run(),
         )
         if racing:
-            results = mark_raced_results(results, self.rows, len(self.splits))
+            results = mark_raced_results(results, self.rows, len(self.splits),
+                                         self._not_run())
             if warn:
                 warn_non_finite(results)
         return results
