@@ -91,11 +91,12 @@ def ran_rows(results):
 def last_rows(results, key):
     """Rows eligible for ``best_index_``: the largest ``results[key]`` (round or budget)
     among the rows with a result (:func:`ran_rows`; a row the ``timeout`` cut does not
-    stand for the round it belongs to); every row when none has a result."""
-    ran = ran_rows(results)
+    stand for the round it belongs to); every row when none has a result, or without
+    an ``error`` column (scikit-learn's results, as its tests pass them)."""
+    values = np.asarray(results[key])
+    ran = ran_rows(results) if "error" in results else np.ones(len(values), dtype=bool)
     if not ran.any():
         ran[:] = True
-    values = np.asarray(results[key])
     return np.flatnonzero(ran & (values == values[ran].max()))
 
 
