@@ -341,7 +341,8 @@ def mark_raced_results(results, rows, n_splits, not_run=None):
     results["raced"] = raced
     state = np.empty(len(rows), dtype=object)
     cut = [not_run is not None and not_run in r["error"] for r in rows]
-    state[:] = ["RACED" if x else "not run" if c else "COMPLETE" for x, c in zip(raced, cut)]
+    state[:] = ["RACED" if x else "not run" if c else "COMPLETE"
+                for x, c in zip(raced, cut)]
     results["state"] = state
     if not raced.any():
         return results
