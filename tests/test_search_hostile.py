@@ -253,3 +253,36 @@ def test_a_numeric_error_score_gives_no_made_up_score_to_a_row_the_timeout_cut(d
     assert not cut[search.best_index_] and np.isfinite(search.best_score_)
     if "state" in res:  # racing labelled the cut rows COMPLETE (their trials RUNNING)
         assert "COMPLETE" not in set(res["state"][cut])
+
+
+class _SlowBestOnBigFolds(Ridge):
+    """Ridge whose fits with ``alpha=0.01`` on more than 60 rows take ``delay`` seconds."""
+
+    def __init__(self, alpha=1.0, delay=5.0):
+        super().__init__(alpha=alpha)
+        self.delay = delay
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(self.delay if len(X) > 60 and self.alpha == 0.01 else 0.0)
+        return super().fit(X, y)
+
+
+def test_a_raced_row_is_not_said_to_be_cut_by_the_timeout(data):
+    """Racing stops alpha=0.1 and 1e6 after the first two (quick) splits; the timeout
+    then cuts alpha=0.01 on its slow splits. The splits racing skipped got the error
+    'not run: the search's timeout=1s was reached' (a resume does not run them: they
+    are raced), as if the timeout had cut them."""
+    from hpsearch import GridSearchCV
+
+    X, y = data
+    test = np.arange(0, 50)
+    splits = [(np.arange(110, 150), test), (np.arange(70, 110), test),
+              (np.arange(50, 150), test), (np.arange(50, 150)[::-1].copy(), test)]
+    search = GridSearchCV(_SlowBestOnBigFolds(), {"alpha": [0.01, 0.1, 1e6]}, cv=splits,
+                          racing=True, racing_min_splits=2, n_jobs=1, timeout=1.0,
+                          refit=False).fit(X, y)
+    res = search.cv_results_
+    assert list(res["state"]) == ["not run", "RACED", "RACED"]
+    assert "not run: the search's timeout=1s was reached" in res["error"][0]
+    assert res["error"][1] is None and res["error"][2] is None
+    assert search.best_index_ == 1

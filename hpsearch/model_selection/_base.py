@@ -205,9 +205,10 @@ class Int(Interval):
 
 def _mark_not_run(rows, error):
     """Give the splits a search ``timeout`` left unrun their error text (the rows stay
-    unfinished: they are not recorded, so a resume runs them)."""
+    unfinished: they are not recorded, so a resume runs them). A raced row's unfitted
+    splits are not cut: racing skipped them (recorded, a resume does not run them)."""
     for row in rows:
-        if row.get("pending"):
+        if row.get("pending") and not row.get("raced"):
             for k, scores in enumerate(row["test_scores"]):
                 if scores is None and row["error"][k] is None:
                     row["error"][k] = error
