@@ -191,7 +191,8 @@ def _main(argv):
     from hpsearch.study.limits import check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
-    from hpsearch.study.runner import RunFailed, check_output, kept_trials, run
+    from hpsearch.study.runner import (RunFailed, check_output, kept_trials, run,
+                                       trials_in_progress)
 
     options = Options(
         n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
@@ -235,8 +236,11 @@ def _main(argv):
         kept = kept_trials(plan) if plan is not None else None  # nested searches included
         where = f" in {plan.storage}" if plan is not None else ""
         count = f"{kept} finished candidate(s) kept" if kept is not None else "finished fits kept"
+        open_ = trials_in_progress(plan) if kept is not None else None
+        more = (f"; {open_} candidate(s) in progress keep their finished fits" if open_
+                else "")
         _err(f"\nhpsearch: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "
-             f"{count}{where}.")
+             f"{count}{where}{more}.")
         _err(f"resume with: {_resume_command(args)}")
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except RunFailed as exc:

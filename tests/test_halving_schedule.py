@@ -183,3 +183,56 @@ def test_hyperband_brackets_properties():
 def test_hyperband_bad_inputs(args, message):
     with pytest.raises(ValueError, match=message):
         hyperband_brackets(*args)
+
+
+def test_a_budget_the_rounding_repeats_is_kept_once():
+    """factor=1.5 from 1 to 9: bracket s_max had budgets 1, 1, 2, 4, 6, 9 (a second
+    round at 1 epoch cannot continue training); halving's 1, 1, 2, 3, 5, 7. The first
+    round of a budget keeps the candidates of the next budget's round."""
+    top = hyperband_brackets(9, 1, 1.5)[0]
+    assert (top.s, top.n_candidates, top.n_resources) == (5, (8, 3, 2, 1, 1),
+                                                          (1, 2, 4, 6, 9))
+    for R, r, eta in [(9, 1, 1.5), (20, 1, 1.2), (100, 3, 1.1), (50, 5, 1.3)]:
+        for b in hyperband_brackets(R, r, eta):
+            assert list(b.n_resources) == sorted(set(b.n_resources))
+            assert b.n_resources[-1] == R and b.n_resources[0] >= r
+            assert list(b.n_candidates) == sorted(b.n_candidates, reverse=True)
+    s = halving_schedule(12, min_resources=1, max_resources=9, factor=1.5,
+                         distinct_budgets=True)
+    assert (s.n_candidates, s.n_resources) == ((12, 6, 4, 3, 2), (1, 2, 3, 5, 7))
+    s = halving_schedule(100, min_resources=1, max_resources=27, factor=3,
+                         aggressive_elimination=True, distinct_budgets=True)
+    assert (s.n_candidates, s.n_resources) == ((100, 12, 4, 2), (1, 3, 9, 27))
+    # scikit-learn's schedule (repeats included) without distinct_budgets
+    s = halving_schedule(12, min_resources=1, max_resources=9, factor=1.5)
+    assert s.n_resources == (1, 1, 2, 3, 5, 7)
+
+
+@pytest.mark.parametrize("eta", [2, 2.5, 3, 4, 5])
+def test_schedules_whose_budgets_never_repeat_are_unchanged(eta):
+    """With factor >= 2 no budget repeats: every bracket keeps its s + 1 rounds of Li et
+    al.'s formula, and halving's schedule is scikit-learn's with or without
+    distinct_budgets."""
+    from math import ceil, floor
+
+    for R in (1, 2, 5, 9, 10, 27, 30, 81, 100, 243, 1000):
+        for r in (1, 2, 3, 5):
+            if r > R:
+                continue
+            brackets = hyperband_brackets(R, r, eta)
+            s_max = floor_log(R / r, eta)
+            for b in brackets:
+                n = ceil((s_max + 1) / (b.s + 1) * eta**b.s * (1 - 1e-9))
+                assert b.n_resources == tuple(
+                    max(r, floor(R * eta ** (i - b.s) * (1 + 1e-9)))
+                    for i in range(b.s + 1))
+                assert b.n_candidates == tuple(
+                    max(1, floor(n * eta**-i * (1 + 1e-9))) for i in range(b.s + 1))
+            for n0 in (1, 5, 27, 100):
+                for aggressive in (False, True):
+                    kwargs = dict(min_resources=r, max_resources=R, factor=eta,
+                                  aggressive_elimination=aggressive)
+                    plain = halving_schedule(n0, **kwargs)
+                    if aggressive and len(set(plain.n_resources)) < plain.n_iterations:
+                        continue  # aggressive elimination repeats the first budget
+                    assert halving_schedule(n0, distinct_budgets=True, **kwargs) == plain

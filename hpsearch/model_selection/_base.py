@@ -186,22 +186,48 @@ def _hash(texts):
     return hashlib.sha1(f"[{', '.join(texts)}]".encode()).hexdigest()
 
 
+class Int(Interval):
+    """sklearn's ``Interval(Integral, left, right, closed=...)`` that refuses a bool.
+
+    ``True`` is an ``Integral`` to Python, so sklearn's check lets it through (as 1) and
+    an internal function then refused it in its own name, or the search silently ran
+    with 1. With this constraint the search refuses it in sklearn's format: "The
+    'n_iter' parameter of RandomSearchCV must be an int in the range [1, inf). Got True
+    instead."
+    """
+
+    def __init__(self, left, right, *, closed):
+        super().__init__(numbers.Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
 def _mark_not_run(rows, error):
     """Give the splits a search ``timeout`` left unrun their error text (the rows stay
-    unfinished: they are not recorded, so a resume runs them)."""
+    unfinished: they are not recorded, so a resume runs them). A raced row's unfitted
+    splits are not cut: racing skipped them (recorded, a resume does not run them)."""
     for row in rows:
-        if row.get("pending"):
+        if row.get("pending") and not row.get("raced"):
             for k, scores in enumerate(row["test_scores"]):
                 if scores is None and row["error"][k] is None:
                     row["error"][k] = error
 
 
+def _finished_all_splits(row, not_run):
+    """Whether every split of ``row`` finished (scored or failed; none left unrun by the
+    ``timeout``, error ``not_run``), or racing closed the row (its result is decided)."""
+    return bool(row.get("raced")) or all(
+        score is not None or (error is not None and error != not_run)
+        for score, error in zip(row["test_scores"], row["error"])
+    )
+
+
 def _check_timeout(engine, evaluate):
-    """A ``timeout`` that ended the search before any candidate finished: nothing to
-    rank or refit."""
+    """A ``timeout`` that ended the search before any candidate finished all its splits:
+    nothing to rank or refit."""
     if engine.expired and evaluate is not None and not any(
-        not row.get("pending") and any(s is not None for s in row["test_scores"])
-        for row in evaluate.rows
+        _finished_all_splits(row, engine.not_run_error) for row in evaluate.rows
     ):
         raise ValueError(
             f"The search's timeout={engine.timeout!r} seconds was reached before any "
@@ -684,12 +710,19 @@ class _Evaluator:
             if np.isfinite(self.best):
                 self.progress.set_postfix(best=f"{self.best:.4g}", refresh=False)
 
+    def _not_run(self):
+        """The error text of a split the ``timeout`` left unrun, once it expired (its
+        score is NaN, never ``error_score``: the fit did not run), else None."""
+        return self.engine.not_run_error if getattr(self.engine, "expired", False) else None
+
     def _refit_scores(self, row):
         metric = self.search._refit_metric_name(metric_names([row], self.scorer_names))
+        error_value, not_run = self.search._error_value(), self._not_run()
         return np.array(
             [
-                self.search._error_value() if s is None else s[metric]
-                for s in row["test_scores"]
+                (np.nan if not_run is not None and e == not_run else error_value)
+                if s is None else s[metric]
+                for s, e in zip(row["test_scores"], row["error"])
             ],
             dtype=np.float64,
         )
@@ -820,9 +853,11 @@ class _Evaluator:
             more_results=self.more_results,
             scorer_names=self.scorer_names,
             warn=warn and not racing,  # raced means are over finished splits: warn after
+            not_run=self._not_run(),
         )
         if racing:
-            results = mark_raced_results(results, self.rows, len(self.splits))
+            results = mark_raced_results(results, self.rows, len(self.splits),
+                                         self._not_run())
             if warn:
                 warn_non_finite(results)
         return results
@@ -937,7 +972,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         workers, also with ``n_jobs=1``; on other joblib backends they finish first) and
         count as not run: they are not recorded, so ``resume=True`` runs them, and
         ``cv_results_['error']`` says ``"not run: the search's timeout=...s was
-        reached"``. A ValueError is raised when no candidate finished in time.
+        reached"``; such splits score NaN, never ``error_score`` (a fit that did not
+        run has no score), so those rows rank after every row that ran. A ValueError is
+        raised when no candidate finished all its splits in time.
 
     Attributes
     ----------
@@ -962,7 +999,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         "resume": ["boolean"],
         "backend": [None, str, HasMethods(["configure"])],
         "fit_timeout": [None, Interval(numbers.Real, 0, None, closed="neither")],
-        "max_retries": [Interval(numbers.Integral, 0, None, closed="left")],
+        "max_retries": [Int(0, None, closed="left")],
         "timeout": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "error_score": [StrOptions({"raise"}), numbers.Real],
     }

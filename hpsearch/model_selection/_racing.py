@@ -33,7 +33,8 @@ Each test has level ``racing_alpha`` against an incumbent that is itself only an
 estimate, so the family of decisions has no overall guarantee: racing trades a small
 chance of dropping a near-tie for the fits it saves (see ``benchmarks/README.md``).
 
-In ``cv_results_`` a raced candidate has ``state == "RACED"`` and ``raced == True``;
+In ``cv_results_`` a raced candidate has ``state == "RACED"`` and ``raced == True``
+(one the search's ``timeout`` cut: ``"not run"``, the others ``"COMPLETE"``);
 its unfinished splits are NaN and its ``mean_``/``std_`` columns are over its finished
 splits only. Raced candidates are ranked after every complete one with a score and
 before every failed one (NaN mean, ``error_score=np.nan``) (``rank_test_*``), so the
@@ -327,17 +328,21 @@ def _tiered_rank(means, raced):
     return rank
 
 
-def mark_raced_results(results, rows, n_splits):
+def mark_raced_results(results, rows, n_splits, not_run=None):
     """Turn ``cv_results_`` of a racing search into its documented form: ``raced`` and
     ``state`` columns, NaN for the raced rows' unfinished splits, their ``mean_``/
     ``std_`` over finished splits, raced rows ranked after every complete one with a
-    score and before the failed ones (:func:`_tiered_rank`)."""
+    score and before the failed ones (:func:`_tiered_rank`). A row that is not raced
+    and has a split the search's ``timeout`` left unrun (error ``not_run``) is
+    ``"not run"``, not ``"COMPLETE"``."""
     from ._results import _rank
 
     raced = np.array([bool(r.get("raced")) for r in rows])
     results["raced"] = raced
     state = np.empty(len(rows), dtype=object)
-    state[:] = ["RACED" if x else "COMPLETE" for x in raced]
+    cut = [not_run is not None and not_run in r["error"] for r in rows]
+    state[:] = ["RACED" if x else "not run" if c else "COMPLETE"
+                for x, c in zip(raced, cut)]
     results["state"] = state
     if not raced.any():
         return results

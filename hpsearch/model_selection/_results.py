@@ -38,10 +38,16 @@ def row_error(row):
     return "\n".join(parts) if parts else None
 
 
-def _split_matrix(rows, key, metric, error_score):
+def _split_matrix(rows, key, metric, error_score, not_run=None):
+    """Scores per (row, split): ``error_score`` for a failed split, NaN for one the
+    search's ``timeout`` left unrun (error ``not_run``: no fit, no score to make up)."""
     return np.array(
         [
-            [error_score if s is None else s[metric] for s in row[key]]
+            [
+                (np.nan if not_run is not None and e == not_run else error_score)
+                if s is None else s[metric]
+                for s, e in zip(row[key], row["error"])
+            ]
             for row in rows
         ],
         dtype=np.float64,
@@ -65,6 +71,7 @@ def format_results(
     more_results=None,
     scorer_names=None,
     warn=True,
+    not_run=None,
 ):
     """Build ``cv_results_`` from the rows of every evaluated candidate.
 
@@ -82,6 +89,10 @@ def format_results(
         Metric names to use when no fit succeeded.
     warn : bool, default=True
         Warn about non-finite mean scores (as sklearn does).
+    not_run : str or None, default=None
+        Error text of a split the search's ``timeout`` left unrun: its score is NaN,
+        not ``error_score`` (which would give a row that never ran a made-up mean, and
+        with it a rank above rows that ran).
 
     Returns
     -------
@@ -114,14 +125,14 @@ def format_results(
     for metric in metric_names(rows, scorer_names):
         store(
             f"test_{metric}",
-            _split_matrix(rows, "test_scores", metric, error_score),
+            _split_matrix(rows, "test_scores", metric, error_score, not_run),
             splits=True,
             rank=True,
         )
         if return_train_score:
             store(
                 f"train_{metric}",
-                _split_matrix(rows, "train_scores", metric, error_score),
+                _split_matrix(rows, "train_scores", metric, error_score, not_run),
                 splits=True,
             )
     errors = np.empty(len(rows), dtype=object)

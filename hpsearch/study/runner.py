@@ -33,7 +33,8 @@ from .errors import StudyError, UsageError
 from .limits import inside
 
 __all__ = ["run", "OUTPUT_FILES", "RUN_MARKER", "RunFailed", "check_output", "check_storage_dir",
-           "finished_trials", "kept_trials", "prepare_output", "stored_trials"]
+           "finished_trials", "kept_trials", "prepare_output", "stored_trials",
+           "trials_in_progress"]
 
 OUTPUT_FILES = (
     "study.yaml", "study.db", "results.csv", "cv_results.csv", "best_params.json",
@@ -261,6 +262,15 @@ def kept_trials(plan):
     """Finished trials of the study and its nested searches (``evaluate``), or None when
     the store holds none of them."""
     counts = [finished_trials(plan.storage, name) for name in _study_names(plan)]
+    return None if all(c is None for c in counts) else sum(c or 0 for c in counts)
+
+
+def trials_in_progress(plan):
+    """RUNNING trials of the study and its nested searches (candidates being fitted:
+    ASHA keeps every candidate below the top rung open until the search ends, with its
+    finished fits in the store), or None when unknown."""
+    counts = [finished_trials(plan.storage, name, running=True)
+              for name in _study_names(plan)]
     return None if all(c is None for c in counts) else sum(c or 0 for c in counts)
 
 

@@ -29,7 +29,9 @@ With :math:`r` = ``min_resources``, :math:`R` = ``max_resources`` and :math:`\\e
 the budgets of Hyperband's most aggressive bracket :math:`s = s_{\\max}`
 (:func:`~._halving_schedule.hyperband_brackets`): the top rung is always the full
 budget, each rung about :math:`\\eta` times the one below, and :math:`b_0 = r` when
-:math:`R / r` is a power of :math:`\\eta` (otherwise :math:`r \\le b_0 < \\eta r`).
+:math:`R / r` is a power of :math:`\\eta` (otherwise :math:`r \\le b_0 < \\eta r`); a
+budget the floor repeats (a small :math:`\\eta`) is kept once, so the budgets strictly
+increase.
 Let :math:`D_k` be the results recorded in rung :math:`k`, :math:`n_k = |D_k|`, ranked
 best first (higher score first; ties by smaller candidate id; NaN, a fit where every
 split failed, last), and :math:`P_k \\subseteq D_k` the candidates already promoted out of rung :math:`k`.
@@ -159,7 +161,9 @@ def asha_rungs(min_resources, max_resources, factor=3):
         b_k = \\max\\left(r, \\left\\lfloor R\\, \\eta^{\\,k - K} \\right\\rfloor\\right)
 
     the rounds of Hyperband's bracket :math:`s_{\\max}`
-    (:func:`~._halving_schedule.hyperband_brackets`).
+    (:func:`~._halving_schedule.hyperband_brackets`), a budget that repeats (a small
+    :math:`\\eta`: :math:`\\lfloor 9 \\cdot 1.5^{-4} \\rfloor = \\lfloor 9 \\cdot 1.5^{-5}
+    \\rfloor = 1`) kept once.
 
     Parameters
     ----------
@@ -181,6 +185,8 @@ def asha_rungs(min_resources, max_resources, factor=3):
     (1, 3, 9, 27, 81)
     >>> asha_rungs(1, 80, 3)
     (2, 8, 26, 80)
+    >>> asha_rungs(1, 9, 1.5)
+    (1, 2, 4, 6, 9)
     """
     owner = "asha_rungs"
     _check_number(min_resources, "min_resources", owner, low=1, integer=True)
@@ -190,7 +196,12 @@ def asha_rungs(min_resources, max_resources, factor=3):
         raise ValueError(
             f"max_resources={max_resources} must be at least min_resources={min_resources}."
         )
-    return tuple(hyperband_brackets(max_resources, min_resources, factor)[0].n_resources)
+    if hasattr(factor, "item"):  # a NumPy scalar (NumPy refuses an int to a power < 0)
+        factor = factor.item()
+    budgets = hyperband_brackets(max_resources, min_resources, factor)[0].n_resources
+    # a small factor repeats budgets (floor(9 * 1.5**-4) = floor(9 * 1.5**-5) = 1): a rung
+    # at the budget of the one below would train nothing more, so repeats are merged
+    return tuple(dict.fromkeys(int(b) for b in budgets))
 
 
 def decision_lags(budgets, factor, n_workers, n_splits):

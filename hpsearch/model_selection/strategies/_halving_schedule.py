@@ -163,8 +163,24 @@ class HalvingSchedule:
         return len(self.n_resources)
 
 
+def _keep_each_budget_once(n_candidates, n_resources):
+    """Rounds at the budget of the round before dropped (the budgets never decrease).
+
+    A small :math:`\\eta` or aggressive elimination repeats a budget (:math:`\\lfloor
+    9 \\cdot 1.5^{-5} \\rfloor = \\lfloor 9 \\cdot 1.5^{-4} \\rfloor = 1`). Continuing
+    training to the same budget trains nothing more: such a round would score the
+    survivors again with the same scores and keep the best of them, which the first
+    round of the budget does at once by keeping the candidates of the next budget's
+    round. So each run of rounds at one budget is its first round (its candidates).
+    """
+    keep = [i for i, budget in enumerate(n_resources)
+            if i == 0 or budget != n_resources[i - 1]]
+    return tuple(n_candidates[i] for i in keep), tuple(n_resources[i] for i in keep)
+
+
 def halving_schedule(
-    n_candidates, *, min_resources, max_resources, factor=3, aggressive_elimination=False
+    n_candidates, *, min_resources, max_resources, factor=3, aggressive_elimination=False,
+    distinct_budgets=False,
 ):
     """Rounds of successive halving, as scikit-learn's ``HalvingRandomSearchCV`` runs them.
 
@@ -195,6 +211,12 @@ def halving_schedule(
     factor : float, default=3
         :math:`\\eta`, greater than 1.
     aggressive_elimination : bool, default=False
+    distinct_budgets : bool, default=False
+        Keep each budget once: a round at the budget of the round before is dropped
+        (scikit-learn's schedule repeats a budget with a small :math:`\\eta` or
+        aggressive elimination; training that continues cannot go to the same budget
+        again). ``n_required_iterations`` and ``n_possible_iterations`` stay
+        scikit-learn's.
 
     Returns
     -------
@@ -225,6 +247,8 @@ def halving_schedule(
         resources.append(min(int(factor**power * min_resources), max_resources))
         candidates.append(n)
         n = ceil(n / factor)
+    if distinct_budgets:
+        candidates, resources = _keep_each_budget_once(candidates, resources)
     return HalvingSchedule(
         n_candidates=tuple(candidates),
         n_resources=tuple(resources),
@@ -275,7 +299,10 @@ def hyperband_brackets(max_resources, min_resources=1, factor=3):
     :math:`n_i = \\lfloor n_s \\eta^{-i} \\rfloor` configurations at
     :math:`r_i = r_s \\eta^{i}` resources (rounded down to an integer, at least :math:`r`),
     keeping the best :math:`\\lfloor n_i / \\eta \\rfloor` each time. Every bracket spends
-    about the same total budget, :math:`(s_{\\max} + 1) R`.
+    about the same total budget, :math:`(s_{\\max} + 1) R`. A budget the rounding
+    repeats (a small :math:`\\eta`: :math:`\\lfloor 9 \\cdot 1.5^{-5} \\rfloor =
+    \\lfloor 9 \\cdot 1.5^{-4} \\rfloor = 1`) is kept once, by its first round
+    (:func:`_keep_each_budget_once`), so the budgets of a bracket strictly increase.
 
     Parameters
     ----------
@@ -310,5 +337,6 @@ def hyperband_brackets(max_resources, min_resources=1, factor=3):
             max(min_resources, _int_resource(max_resources * factor ** (i - s)))
             for i in range(s + 1)
         )
+        n_candidates, n_resources = _keep_each_budget_once(n_candidates, n_resources)
         brackets.append(Bracket(s=s, n_candidates=n_candidates, n_resources=n_resources))
     return brackets

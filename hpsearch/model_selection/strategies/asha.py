@@ -48,7 +48,10 @@ instance) proposes from a model of the highest rung :math:`k^*` holding at least
 Falkner et al. 2018, fits on the highest budget with enough points; 10 is TPE's number of
 random start-up trials), told as a fresh Optuna study (:func:`~._asha_schedule.ask_model`);
 below that it samples at random through the same sampler. A proposal equal to an existing
-candidate is drawn again.
+candidate is drawn again; after ``MAX_DRAWS`` such repeats (TPE around its best points of
+a small discrete space, QMC whose sequence restarts in each fresh study) the candidate is
+drawn at random (Optuna's ``RandomSampler`` seeded from ``random_state``), and only when
+that repeats ``MAX_DRAWS`` times too does the space count as exhausted.
 
 Store and resume
 ----------------
@@ -128,11 +131,12 @@ from collections import namedtuple
 from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags
 from .._base import _hash, _key, _stable
 from ..store import POLL_INTERVAL, _step, decode_value
-from .halving import HyperbandSearchCV, _BaseHalving
+from .halving import _BaseHalving, best_row
 
 __all__ = ["ASHASearchCV"]
 
-#: Draws of a new candidate before the space counts as exhausted (a small discrete space).
+#: Draws of a new candidate (from the sampler, then at random) before the space counts as
+#: exhausted (a small discrete space).
 MAX_DRAWS = 100
 #: TPE's random start-up trials (``optuna.samplers.TPESampler(n_startup_trials=10)``).
 TPE_STARTUP = 10
@@ -156,14 +160,27 @@ class _RandomProposals:
 
 
 class _ModelProposals:
-    """New candidates from an Optuna sampler told the highest rung with enough results."""
+    """New candidates from an Optuna sampler told the highest rung with enough results.
 
-    def __init__(self, space, sampler):
+    :meth:`draw_at_random`: a candidate from Optuna's ``RandomSampler`` (seeded from
+    ``random_state``), for when the model keeps proposing known candidates."""
+
+    def __init__(self, space, sampler, random_state=None):
         from ..space import optuna_distributions
 
         self.space = space
         self.sampler = sampler
         self.n_min = max(len(optuna_distributions(space)) + 2, TPE_STARTUP)
+        self.random_state = random_state
+        self._random = None
+
+    def draw_at_random(self):
+        if self._random is None:
+            import optuna
+
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            self._random = optuna.samplers.RandomSampler(seed=seed)
+        return ask_model(self._random, self.space, [])
 
     def __call__(self, schedule, optuna_params):
         found = schedule.model_results(self.n_min)
@@ -173,6 +190,20 @@ class _ModelProposals:
             observations = [(optuna_params[c], s) for c, s in sorted(scores.items())
                             if c in optuna_params]
         return ask_model(self.sampler, self.space, observations)
+
+
+def _draws(propose, schedule, optuna_params):
+    """The proposals to try for one new candidate: ``MAX_DRAWS`` of ``propose``, then,
+    for a model-based sampler, ``MAX_DRAWS`` random draws. A model may keep proposing
+    known candidates although the space holds others (TPE around its best points of a
+    small discrete space; QMC, whose sequence restarts in each fresh study): only when
+    random draws repeat too does the space count as exhausted."""
+    for _ in range(MAX_DRAWS):
+        yield propose(schedule, optuna_params)
+    draw_at_random = getattr(propose, "draw_at_random", None)
+    if draw_at_random is not None:
+        for _ in range(MAX_DRAWS):
+            yield draw_at_random()
 
 
 #: :meth:`_Decisions.next`: no job can be decided before more results arrive
@@ -233,14 +264,16 @@ class _Decisions:
         return True
 
     def apply_all(self):
-        """Apply every result reported so far, in the order they are due."""
-        if self.live:
-            self._apply_arrived()
-        while self._apply_top():
+        """Apply every result reported so far, in the order they are due, then (once no
+        more jobs are decided: a job the timeout cut never reports, and the results due
+        after it must not be lost) the others in job order."""
+        while not self.live and self._apply_top():
             pass
+        self._apply_arrived()
 
     def _apply_arrived(self):
-        """Live: apply every result reported so far (no due heap is kept)."""
+        """Apply every result reported so far, in job order (live: no due heap is
+        kept)."""
         for j in sorted(self.scores):
             job = self.jobs[j]
             self.schedule.report(job.candidate, job.rung, self.scores.pop(j))
@@ -288,6 +321,12 @@ _SHARED_SETTINGS = {
     "factor": "'factor' parameter",
     "n_resources": "'min_resources' and 'max_resources' parameters (the rung budgets)",
 }
+
+
+def _plain(value):
+    """A NumPy scalar as the Python number (sklearn's checks accept both; the store's
+    JSON only the latter)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _space_text(space):
@@ -348,9 +387,9 @@ class _Shared:
         self.pause = POLL_INTERVAL
         self.config = {
             "param_distributions": _space_text(search._asha_space),
-            "n_trials": search.n_trials,
+            "n_trials": _plain(search.n_trials),
             "resource": str(search.resource),
-            "factor": search.factor,
+            "factor": _plain(search.factor),
             "n_resources": [int(b) for b in search.n_resources_],
         }
         self.checked = set()  # candidate keys whose ASHA settings were compared
@@ -567,8 +606,7 @@ class _Shared:
         store, n_trials = self.store, self.search.n_trials
         known = {self.cands[k].number: op for k, op in self.optuna_of.items()
                  if k in self.cands}
-        for _ in range(MAX_DRAWS):
-            params, optuna_params = self.propose(schedule, known)
+        for params, optuna_params in _draws(self.propose, schedule, known):
             text = _param_key(params)
             key = self._candidate_key(params)
             if text in self.seen or key in self.cands:
@@ -590,6 +628,8 @@ class _Shared:
             c.mine = True
             self.cands[key], self.by_number[number] = c, c
             return self._hand(c, 0, "new")
+        if not self.exhausted:
+            self.search._warn_exhausted(len(self.cands))
         self.exhausted = True
         return None
 
@@ -742,7 +782,8 @@ max_retries
         Rows trained with the largest budget reached are ranked first.
     best_index_, best_score_, best_params_, best_estimator_
         The best row among those trained with the largest budget reached
-        (``max_resources_`` unless the timeout came first).
+        (``max_resources_`` unless the timeout came first; a job the timeout cut, state
+        ``"not run"``, does not count as reached).
     n_resources_ : list of int
         :math:`b_0, \\dots, b_K`.
     n_candidates_ : int
@@ -837,7 +878,27 @@ max_retries
         self.sampler = sampler
         self.reproducible = reproducible
 
-    _final_rows = staticmethod(HyperbandSearchCV._final_rows)
+    def _final_rows(self, results):
+        """Rows eligible for ``best_index_``: those of the highest rung among the rows
+        that ran (a job the ``timeout`` cut is no result: its NaN row must not stand for
+        the largest budget reached)."""
+        schedule = self.schedule_
+        ran = np.array([c in schedule.results(k)
+                        for c, k in zip(results["candidate"], results["iter"])], dtype=bool)
+        if not ran.any():  # only some splits of some job ran
+            raise ValueError(
+                f"The search's timeout={self.timeout!r} seconds was reached before any "
+                "candidate finished all its splits. Give it more time (timeout) or make a "
+                "fit cheaper."
+            )
+        iters = np.asarray(results["iter"])
+        return np.flatnonzero(ran & (iters == iters[ran].max()))
+
+    def _select_best_index(self, refit, refit_metric, results):
+        """The best row of :meth:`_final_rows`, or ``refit(results)``."""
+        if callable(refit):
+            return refit(results)
+        return best_row(results, refit_metric or "score", self._final_rows(results))
 
     # -- fit -------------------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):
@@ -863,6 +924,11 @@ max_retries
     def _check_ending(self):
         """Parameters sklearn's constraints cannot check alone (before any fit)."""
         self._validate_params()
+        if isinstance(self.n_trials, bool):  # an Integral to sklearn's check
+            raise ValueError(
+                "The 'n_trials' parameter of ASHASearchCV must be None or an int in the "
+                f"range [1, inf). Got {self.n_trials!r} instead."
+            )
         if self.n_trials is None and self.timeout is None:
             raise ValueError(
                 "The 'n_trials' parameter of ASHASearchCV must be an int in the range "
@@ -886,8 +952,12 @@ max_retries
         """
         self._check_ending()
         if self.n_trials is None:
-            raise ValueError("plan_rounds needs n_trials: with only a timeout the number "
-                             "of jobs depends on the fit times.")
+            raise ValueError(
+                "The 'n_trials' parameter of ASHASearchCV must be an int in the range "
+                "[1, inf) to plan the jobs (with only a timeout their number depends on "
+                "the fit times; with both, the search ends at the first reached). Got "
+                "None instead."
+            )
         jobs = super().plan_rounds(X, y, groups=groups)
         counts = {}
         for job in jobs:
@@ -920,7 +990,9 @@ max_retries
             return _RandomProposals(space, self.random_state)
         sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=1,
                                owner=type(self).__name__)
-        return None if space is None else _ModelProposals(space, sampler)
+        if space is None:
+            return None
+        return _ModelProposals(space, sampler, self.random_state)
 
     def _resolve_budgets(self):
         self.max_resources_ = self._resolve_max_resources()
@@ -951,6 +1023,7 @@ max_retries
         def start(job):
             params = self._new_candidate(schedule, propose, seen)
             if params is None:  # the space is exhausted: start nothing new
+                self._warn_exhausted(len(self._candidates))
                 schedule.cancel(job.candidate, job.rung)
                 schedule.n_trials = schedule.n_started
                 return False
@@ -1059,10 +1132,13 @@ max_retries
                 resources=[r[1] for r in rows],
                 continue_training=self._plan.continues,
             )
-            if engine is not None and engine.expired:
-                break  # rows cut by the timeout are not results
-            for (job, m), score in zip(wave, result.scores):
+            cut = engine is not None and engine.expired
+            for i, ((job, m), score) in enumerate(zip(wave, result.scores)):
+                if cut and engine.not_run_error in evaluate.rows[result.rows[i]]["error"]:
+                    continue  # a job the timeout cut is no result (its finished jobs are)
                 self._job_done(evaluate, decisions, job, m, float(score))
+            if cut:
+                break
 
     def _print_job(self, job):
         if self.verbose:
@@ -1070,8 +1146,7 @@ max_retries
                   f"({job.budget} {self._plan.resource})")
 
     def _new_candidate(self, schedule, propose, seen):
-        for _ in range(MAX_DRAWS):
-            params, optuna_params = propose(schedule, self._optuna_params)
+        for params, optuna_params in _draws(propose, schedule, self._optuna_params):
             key = _param_key(params)
             if key not in seen:
                 seen.add(key)
@@ -1080,13 +1155,28 @@ max_retries
                 return params
         return None
 
+    def _warn_exhausted(self, n_candidates):
+        """Say that the space gave no new candidate (as sklearn's RandomizedSearchCV says
+        that its space is smaller than ``n_iter``)."""
+        import warnings
+
+        asked = "" if self.n_trials is None else f" of n_trials={self.n_trials}"
+        warnings.warn(
+            f"The space of parameters gave no new candidate after {n_candidates} "
+            f"candidates{asked} (every draw repeated a known one): it seems exhausted. "
+            f"Running {n_candidates} candidates.",
+            UserWarning,
+        )
+
     @staticmethod
     def _stopped(schedule):
-        """Candidates whose last result is below the top rung and not promoted."""
+        """Candidates whose last result is below the top rung: not promoted, or promoted
+        by a job the timeout cut (else left open, and closed COMPLETE with its lower-rung
+        score at the end of ``fit``)."""
         out = []
         for rung in range(schedule.top_rung):
-            promoted = schedule.promoted(rung)
-            out.extend(c for c in schedule.results(rung) if c not in promoted)
+            above = schedule.results(rung + 1)
+            out.extend(c for c in schedule.results(rung) if c not in above)
         return sorted(out)
 
     def _row_states(self):

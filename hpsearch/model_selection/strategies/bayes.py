@@ -19,7 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._base import BaseSearchCV, _key
+from .._base import BaseSearchCV, Int, _key
 from .._racing import RACING_CONSTRAINTS
 from ._halving_resource import resource_plan
 from .halving import best_row, rank_rows_first
@@ -191,14 +191,14 @@ max_retries
     _parameter_constraints: dict = {
         **BaseSearchCV._parameter_constraints,
         "param_distributions": [dict, list],
-        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "n_trials": [Int(1, None, closed="left")],
         "timeout": [None, Interval(Real, 0, None, closed="neither")],
         "sampler": [
             StrOptions(set(SAMPLERS)),
             HasMethods(["sample_relative", "sample_independent"]),
         ],
         "pruner": [None, StrOptions(set(PRUNERS)), HasMethods(["prune"])],
-        "rungs": [None, Interval(Integral, 1, None, closed="left"), list, tuple],
+        "rungs": [None, Int(1, None, closed="left"), list, tuple],
         **RACING_CONSTRAINTS,
     }
 

@@ -14,7 +14,7 @@ fits. Rung scores are recorded as intermediate values of one Optuna trial per ca
 """
 
 from math import ceil
-from numbers import Integral, Real
+from numbers import Real
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
-from .._base import BaseSearchCV
+from .._base import BaseSearchCV, Int
 from ._halving_resource import resource_plan
 from ._halving_schedule import (
     halving_schedule,
@@ -76,6 +76,41 @@ def rank_rows_first(results, rows):
         results[key] = ranks
 
 
+#: how ``cv_results_['error']`` starts a split the search's ``timeout`` left unrun
+#: (``Engine.not_run_error`` after ``"split k:\n"``)
+_NOT_RUN = "\nnot run: the search's timeout="
+
+
+def ran_rows(results):
+    """Mask of the rows with a result: every split finished (failed or not), none left
+    unrun by the search's ``timeout`` (whose mean is no score of the row)."""
+    return np.array([not (error and _NOT_RUN in error) for error in results["error"]],
+                    dtype=bool)
+
+
+def last_rows(results, key):
+    """Rows eligible for ``best_index_``: the largest ``results[key]`` (round or budget)
+    among the rows with a result (:func:`ran_rows`; a row the ``timeout`` cut does not
+    stand for the round it belongs to); every row when none has a result, or without
+    an ``error`` column (scikit-learn's results, as its tests pass them)."""
+    values = np.asarray(results[key])
+    ran = ran_rows(results) if "error" in results else np.ones(len(values), dtype=bool)
+    if not ran.any():
+        ran[:] = True
+    return np.flatnonzero(ran & (values == values[ran].max()))
+
+
+def _cut_rows(evaluate, result):
+    """Per candidate of one ``evaluate`` call: whether the search's ``timeout`` cut its
+    row (a split left unrun). Such a candidate did not reach the round: it is closed
+    PRUNED, not COMPLETE with the score of an earlier round."""
+    engine = getattr(evaluate, "engine", None)
+    rows = getattr(result, "rows", None)
+    if rows is None or not getattr(engine, "expired", False):
+        return [False] * len(result.scores)
+    return [engine.not_run_error in evaluate.rows[r]["error"] for r in rows]
+
+
 def best_row(results, metric, rows):
     """The row of ``rows`` with the best ``mean_test_<metric>`` (NaN counts as the worst;
     the first row when every one failed)."""
@@ -124,11 +159,11 @@ class _BaseHalving(BaseSearchCV):
         "param_distributions": [dict, list],
         "resource": [str],
         "min_resources": [
-            Interval(Integral, 1, None, closed="left"),
+            Int(1, None, closed="left"),
             StrOptions({"smallest"}),
         ],
         "max_resources": [
-            Interval(Integral, 1, None, closed="left"),
+            Int(1, None, closed="left"),
             StrOptions({"auto"}),
         ],
         "factor": [Interval(Real, 1, None, closed="neither")],
@@ -270,16 +305,17 @@ class _BaseHalving(BaseSearchCV):
             evaluate.finish(dropped, "PRUNED")
             evaluate.release(dropped if plan.continues else None)
             candidates = [candidates[i] for i in keep]
-        evaluate.finish(candidates, "COMPLETE")
+        cut = _cut_rows(evaluate, result)
+        evaluate.finish([c for c, x in zip(candidates, cut) if not x], "COMPLETE")
+        evaluate.finish([c for c, x in zip(candidates, cut) if x], "PRUNED")
         evaluate.release()
         return candidates
 
     # -- best row --------------------------------------------------------------------
     @staticmethod
     def _final_rows(results):
-        """Rows eligible for ``best_index_``."""
-        iters = np.asarray(results["iter"])
-        return np.flatnonzero(iters == iters.max())
+        """Rows eligible for ``best_index_``: the last round with a result."""
+        return last_rows(results, "iter")
 
     @classmethod
     def _select_best_index(cls, refit, refit_metric, results):
@@ -332,6 +368,10 @@ class HalvingSearchCV(_BaseHalving):
         :math:`\\eta`, greater than 1.
     aggressive_elimination : bool, default=False
         Repeat the first budget until few enough candidates remain (as sklearn).
+        When training continues, a budget the schedule repeats (aggressive elimination,
+        or a small ``factor``: :math:`\\lfloor 1.5 \\rfloor = 1`) is one round that
+        keeps the candidates of the next budget's round (the same survivors, without
+        scoring them again).
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries, timeout
@@ -346,7 +386,9 @@ max_retries, timeout
         last round first (scores on smaller budgets are not comparable), so rank 1 is
         ``best_index_``.
     best_index_, best_score_, best_params_, best_estimator_
-        The best candidate of the last round; the refit uses its final budget.
+        The best candidate of the last round (the last with a result when the
+        ``timeout`` cut one: a ``"not run"`` row does not count); the refit uses its
+        final budget.
     n_candidates_, n_resources_ : list of int
         Candidates and budget of each round.
     n_iterations_, n_possible_iterations_, n_required_iterations_ : int
@@ -375,11 +417,11 @@ max_retries, timeout
     _parameter_constraints: dict = {
         **_BaseHalving._parameter_constraints,
         "n_candidates": [
-            Interval(Integral, 1, None, closed="left"),
+            Int(1, None, closed="left"),
             StrOptions({"exhaust", "grid"}),
         ],
         "min_resources": [
-            Interval(Integral, 1, None, closed="left"),
+            Int(1, None, closed="left"),
             StrOptions({"smallest", "exhaust"}),
         ],
         "aggressive_elimination": ["boolean"],
@@ -483,6 +525,9 @@ max_retries, timeout
             max_resources=self.max_resources_,
             factor=self.factor,
             aggressive_elimination=self.aggressive_elimination,
+            # training that continues cannot go to the same budget again; a refit can
+            # (scikit-learn's schedule, kept there)
+            distinct_budgets=self._plan.continues,
         )
         self.n_candidates_ = list(schedule.n_candidates)
         self.n_resources_ = list(schedule.n_resources)
@@ -529,7 +574,9 @@ max_retries, timeout
         One row per (candidate, round), plus ``bracket``, ``iter``, ``n_resources``;
         rows trained with ``max_resources_`` are ranked first.
     best_index_, best_score_, best_params_, best_estimator_
-        The best row among those trained with ``max_resources_``.
+        The best row among those trained with ``max_resources_`` (with the largest
+        budget reached when the ``timeout`` came first: a ``"not run"`` row does not
+        count).
     brackets_ : list of dict
         ``s``, ``n_candidates`` and ``n_resources`` of each bracket run.
     n_candidates_, n_resources_ : list of int
@@ -595,8 +642,8 @@ max_retries, timeout
 
     @staticmethod
     def _final_rows(results):
-        n_resources = np.asarray(results["n_resources"])
-        return np.flatnonzero(n_resources == n_resources.max())
+        """Rows eligible for ``best_index_``: the largest budget with a result."""
+        return last_rows(results, "n_resources")
 
     def _run_search(self, evaluate):
         from ..space import as_space, sample_candidates

@@ -1,10 +1,6 @@
 """Random search: ``n_iter`` candidates sampled from the space, all at once."""
 
-import numbers
-
-from sklearn.utils._param_validation import Interval
-
-from .._base import BaseSearchCV
+from .._base import BaseSearchCV, Int
 from .._racing import RACING_CONSTRAINTS
 from ..space import as_space, check_param_distributions, sample_candidates
 
@@ -60,7 +56,7 @@ class RandomSearchCV(BaseSearchCV):
     _parameter_constraints: dict = {
         **BaseSearchCV._parameter_constraints,
         "param_distributions": [dict, list],
-        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter": [Int(1, None, closed="left")],
         **RACING_CONSTRAINTS,
     }
 

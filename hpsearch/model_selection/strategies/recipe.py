@@ -21,14 +21,13 @@ trials the engine evaluates; only ``_run_search(evaluate)`` of :class:`BaseSearc
 
 import dataclasses
 import math
-import numbers
 
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils import indexable
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
-from .._base import BaseSearchCV, _key
+from .._base import BaseSearchCV, Int, _key
 from ._optuna import SAMPLERS, make_sampler, sampler_seed
 from .halving import best_row, rank_rows_first
 from ..space import Categorical, Distribution, as_space, condition_holds, suggest
@@ -213,12 +212,12 @@ return_train_score, progress, storage, study_name, resume, backend
     _parameter_constraints: dict = {
         **BaseSearchCV._parameter_constraints,
         "param_distributions": [dict],
-        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter": [Int(1, None, closed="left")],
         "training_params": [None, list, tuple],
         "generalization_params": [None, list, tuple],
         "thresholds": [None, dict],
         "sampler": [StrOptions(set(SAMPLERS))],
-        "round_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "round_size": [Int(1, None, closed="left")],
         "recheck": ["boolean"],
     }
 
