@@ -21,14 +21,15 @@ def data():
 
 
 class _SlowAbove(Ridge):
-    """Ridge whose fits on more than 20 rows take ``delay`` seconds (the later rounds)."""
+    """Ridge whose fits on 20 to 149 rows take ``delay`` seconds (the later rounds; the
+    final refit on all 150 rows is quick)."""
 
-    def __init__(self, alpha=1.0, delay=1.0):
+    def __init__(self, alpha=1.0, delay=30.0):
         super().__init__(alpha=alpha)
         self.delay = delay
 
     def fit(self, X, y, sample_weight=None):
-        time.sleep(0.0 if len(X) < 20 else self.delay)
+        time.sleep(self.delay if 20 <= len(X) < 150 else 0.0)
         return super().fit(X, y)
 
 
@@ -46,7 +47,7 @@ def test_timeout_cutting_the_last_round_never_picks_a_not_run_row(data, name):
     cls, kwargs = _BUDGETED[name]
     X, y = data
     search = cls(_SlowAbove(), SPACE, resource="n_samples", min_resources=16,
-                 max_resources=150, cv=3, random_state=0, n_jobs=1, timeout=1.5,
+                 max_resources=150, cv=3, random_state=0, n_jobs=1, timeout=3.0,
                  **kwargs).fit(X, y)
     res = search.cv_results_
     cut = np.array(["not run: the search's timeout" in (e or "") for e in res["error"]])
@@ -116,7 +117,7 @@ class _SlowOnBigFolds(Ridge):
     """Ridge whose fits on more than 60 rows take ``delay`` seconds: with :data:`_SPLITS`
     every candidate's first split is quick and its second one slow."""
 
-    def __init__(self, alpha=1.0, max_iter=None, delay=5.0):
+    def __init__(self, alpha=1.0, max_iter=None, delay=30.0):
         super().__init__(alpha=alpha, max_iter=max_iter)
         self.delay = delay
 
@@ -153,12 +154,12 @@ def test_a_timeout_before_any_candidate_finished_all_splits_raises(data, name):
     result. The base's check counted a row with ANY finished split, so the search went
     on (best_index_ on a NaN row, refitted) instead of its documented ValueError."""
     X, y = data
-    search = _cut_searches()[name].set_params(cv=_SPLITS, n_jobs=1, timeout=1.0)
+    search = _cut_searches()[name].set_params(cv=_SPLITS, n_jobs=1, timeout=2.0)
     start = time.monotonic()
-    with pytest.raises(ValueError, match=r"^The search's timeout=1\.0 seconds was reached "
+    with pytest.raises(ValueError, match=r"^The search's timeout=2\.0 seconds was reached "
                                          r"before any candidate finished all its splits\."):
         search.fit(X, y)
-    assert time.monotonic() - start < 4
+    assert time.monotonic() - start < 15  # the slow fits (30 s) were stopped
 
 
 _INT_OR_STR = r"an int in the range \[1, inf\) or a str among \{'\w+'(, '\w+')?\}"
@@ -205,7 +206,7 @@ def test_a_bool_for_an_int_parameter_is_refused_in_the_name_of_the_search(data, 
 class _SlowLargeAlpha(Ridge):
     """Ridge whose fits with ``alpha >= 1`` take ``delay`` seconds."""
 
-    def __init__(self, alpha=1.0, delay=5.0):
+    def __init__(self, alpha=1.0, delay=30.0):
         super().__init__(alpha=alpha)
         self.delay = delay
 
@@ -225,11 +226,11 @@ def _error_score_searches():
         "random": RandomSearchCV(_SlowLargeAlpha(), SPACE, n_iter=4, random_state=0),
         "optuna": OptunaSearchCV(_SlowLargeAlpha(), SPACE, n_trials=4, sampler="random",
                                  random_state=3),  # 0.01, then 1.0 (cut)
-        "halving": HalvingSearchCV(_SlowAbove(delay=5.0), SPACE, n_candidates=4,
+        "halving": HalvingSearchCV(_SlowAbove(delay=30.0), SPACE, n_candidates=4,
                                    random_state=0, **budget),
-        "hyperband": HyperbandSearchCV(_SlowAbove(delay=5.0), SPACE, random_state=0,
+        "hyperband": HyperbandSearchCV(_SlowAbove(delay=30.0), SPACE, random_state=0,
                                        **budget),
-        "asha": ASHASearchCV(_SlowAbove(delay=5.0), SPACE, n_trials=3, random_state=0,
+        "asha": ASHASearchCV(_SlowAbove(delay=30.0), SPACE, n_trials=3, random_state=0,
                              **budget),
     }
 
@@ -242,7 +243,7 @@ def test_a_numeric_error_score_gives_no_made_up_score_to_a_row_the_timeout_cut(d
     none (NaN): such rows rank after every row that ran."""
     X, y = data
     search = _error_score_searches()[name].set_params(
-        cv=2, n_jobs=1, timeout=1.0, error_score=0.0, scoring="neg_mean_squared_error",
+        cv=2, n_jobs=1, timeout=3.0, error_score=0.0, scoring="neg_mean_squared_error",
         refit=False)
     search.fit(X, y)
     res = search.cv_results_
@@ -258,7 +259,7 @@ def test_a_numeric_error_score_gives_no_made_up_score_to_a_row_the_timeout_cut(d
 class _SlowBestOnBigFolds(Ridge):
     """Ridge whose fits with ``alpha=0.01`` on more than 60 rows take ``delay`` seconds."""
 
-    def __init__(self, alpha=1.0, delay=5.0):
+    def __init__(self, alpha=1.0, delay=30.0):
         super().__init__(alpha=alpha)
         self.delay = delay
 
@@ -279,10 +280,10 @@ def test_a_raced_row_is_not_said_to_be_cut_by_the_timeout(data):
     splits = [(np.arange(110, 150), test), (np.arange(70, 110), test),
               (np.arange(50, 150), test), (np.arange(50, 150)[::-1].copy(), test)]
     search = GridSearchCV(_SlowBestOnBigFolds(), {"alpha": [0.01, 0.1, 1e6]}, cv=splits,
-                          racing=True, racing_min_splits=2, n_jobs=1, timeout=1.0,
+                          racing=True, racing_min_splits=2, n_jobs=1, timeout=3.0,
                           refit=False).fit(X, y)
     res = search.cv_results_
     assert list(res["state"]) == ["not run", "RACED", "RACED"]
-    assert "not run: the search's timeout=1s was reached" in res["error"][0]
+    assert "not run: the search's timeout=3s was reached" in res["error"][0]
     assert res["error"][1] is None and res["error"][2] is None
     assert search.best_index_ == 1
