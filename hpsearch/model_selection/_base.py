@@ -722,7 +722,8 @@ class _Evaluator:
             [
                 (np.nan if not_run is not None and e == not_run else error_value)
                 if s is None else s[metric]
-                for s, e in zip(row["test_scores"], row["error"])
+                for s, e in zip(row["test_scores"],
+                                row.get("error") or [None] * len(row["test_scores"]))
             ],
             dtype=np.float64,
         )
