@@ -5,30 +5,17 @@ import time
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
 from hpsearch import ASHASearchCV
 
-SPACE = {"alpha": [0.01, 0.1, 1.0, 10.0]}
+from _hostile import SPACE, diabetes
+from _hostile import SlowAbove as _SlowAbove
 
 
 @pytest.fixture(scope="module")
 def data():
-    X, y = load_diabetes(return_X_y=True)
-    return X[:150], y[:150]
-
-
-class _SlowAbove(Ridge):
-    """Ridge whose fits on more than 20 rows take ``delay`` seconds (the promotions)."""
-
-    def __init__(self, alpha=1.0, delay=30.0):
-        super().__init__(alpha=alpha)
-        self.delay = delay
-
-    def fit(self, X, y, sample_weight=None):
-        time.sleep(0.0 if len(X) < 20 else self.delay)
-        return super().fit(X, y)
+    return diabetes()
 
 
 def test_timeout_during_a_promotion_never_picks_the_cut_row(data):

@@ -6,31 +6,17 @@ import time
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
 from hpsearch import HalvingSearchCV, HyperbandSearchCV
 
-SPACE = {"alpha": [0.01, 0.1, 1.0, 10.0]}
+from _hostile import SPACE, diabetes
+from _hostile import SlowAbove as _SlowAbove
 
 
 @pytest.fixture(scope="module")
 def data():
-    X, y = load_diabetes(return_X_y=True)
-    return X[:150], y[:150]
-
-
-class _SlowAbove(Ridge):
-    """Ridge whose fits on 20 to 149 rows take ``delay`` seconds (the later rounds; the
-    final refit on all 150 rows is quick)."""
-
-    def __init__(self, alpha=1.0, delay=30.0):
-        super().__init__(alpha=alpha)
-        self.delay = delay
-
-    def fit(self, X, y, sample_weight=None):
-        time.sleep(self.delay if 20 <= len(X) < 150 else 0.0)
-        return super().fit(X, y)
+    return diabetes()
 
 
 _BUDGETED = {

@@ -84,7 +84,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_method_params
 
 from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
-from ._results import format_results, metric_names, results_frame, row_error
+from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
 from .store import _FIT_KEYS, data_fingerprint
 
@@ -223,17 +223,19 @@ def _finished_all_splits(row, not_run):
     )
 
 
+def _timeout_message(timeout):
+    """The error of a search whose ``timeout`` came before any candidate had a result."""
+    return (f"The search's timeout={timeout!r} seconds was reached before any candidate "
+            "finished all its splits. Give it more time (timeout) or make a fit cheaper.")
+
+
 def _check_timeout(engine, evaluate):
     """A ``timeout`` that ended the search before any candidate finished all its splits:
     nothing to rank or refit."""
     if engine.expired and evaluate is not None and not any(
         _finished_all_splits(row, engine.not_run_error) for row in evaluate.rows
     ):
-        raise ValueError(
-            f"The search's timeout={engine.timeout!r} seconds was reached before any "
-            "candidate finished all its splits. Give it more time (timeout) or make a "
-            "fit cheaper."
-        )
+        raise ValueError(_timeout_message(engine.timeout))
 
 
 @dataclass
@@ -720,8 +722,7 @@ class _Evaluator:
         error_value, not_run = self.search._error_value(), self._not_run()
         return np.array(
             [
-                (np.nan if not_run is not None and e == not_run else error_value)
-                if s is None else s[metric]
+                missing_score(e, error_value, not_run) if s is None else s[metric]
                 for s, e in zip(row["test_scores"],
                                 row.get("error") or [None] * len(row["test_scores"]))
             ],

@@ -77,6 +77,9 @@ __all__ = [
 _LOCAL_PROCESS_BACKENDS = ("LokyBackend", "MultiprocessingBackend")
 #: arrays above this many bytes are memory-mapped for process backends (joblib's default)
 _MEMMAP_BYTES = 1_000_000
+#: how the error of a fit the search's ``timeout`` left unrun starts
+#: (:attr:`Engine.not_run_error`; ``cv_results_['error']`` puts "split k:" before it)
+NOT_RUN = "not run: the search's timeout="
 
 
 def task_seed(random_state, candidate, split):
@@ -1062,7 +1065,7 @@ class Engine:
     @property
     def not_run_error(self):
         """The error text of a fit the search's ``timeout`` left unrun."""
-        return f"not run: the search's timeout={_seconds(self.timeout)} was reached"
+        return f"{NOT_RUN}{_seconds(self.timeout)} was reached"
 
     def _make_parallel(self):
         """joblib's ``Parallel`` streaming results as they finish, or in order / as one

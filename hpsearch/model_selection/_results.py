@@ -38,14 +38,19 @@ def row_error(row):
     return "\n".join(parts) if parts else None
 
 
+def missing_score(error, error_score, not_run=None):
+    """The score of a split without one: NaN when the search's ``timeout`` left it unrun
+    (its error is ``not_run``: no fit, no score to make up), else ``error_score``."""
+    return np.nan if not_run is not None and error == not_run else error_score
+
+
 def _split_matrix(rows, key, metric, error_score, not_run=None):
     """Scores per (row, split): ``error_score`` for a failed split, NaN for one the
     search's ``timeout`` left unrun (error ``not_run``: no fit, no score to make up)."""
     return np.array(
         [
             [
-                (np.nan if not_run is not None and e == not_run else error_score)
-                if s is None else s[metric]
+                missing_score(e, error_score, not_run) if s is None else s[metric]
                 for s, e in zip(row[key], row["error"])
             ]
             for row in rows

@@ -128,6 +128,8 @@ import math
 import numbers
 from collections import namedtuple
 
+import numpy as np
+
 from ._halving_schedule import _REL_TOL, hyperband_brackets
 
 __all__ = ["ASHASchedule", "Job", "ask_model", "asha_rungs", "decision_lags", "model_rung"]
@@ -150,6 +152,12 @@ def _check_number(value, name, owner, *, low, integer, strict=False):
             f"The {name!r} parameter of {owner} must be {kind} in the range "
             f"{bracket}{low}, inf). Got {value!r} instead."
         )
+
+
+def plain(value):
+    """A NumPy scalar as the Python number (sklearn's checks accept both; NumPy's integer
+    power and the store's JSON only the latter)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def asha_rungs(min_resources, max_resources, factor=3):
@@ -196,12 +204,10 @@ def asha_rungs(min_resources, max_resources, factor=3):
         raise ValueError(
             f"max_resources={max_resources} must be at least min_resources={min_resources}."
         )
-    if hasattr(factor, "item"):  # a NumPy scalar (NumPy refuses an int to a power < 0)
-        factor = factor.item()
-    budgets = hyperband_brackets(max_resources, min_resources, factor)[0].n_resources
-    # a small factor repeats budgets (floor(9 * 1.5**-4) = floor(9 * 1.5**-5) = 1): a rung
-    # at the budget of the one below would train nothing more, so repeats are merged
-    return tuple(dict.fromkeys(int(b) for b in budgets))
+    # a NumPy integer factor: NumPy refuses an int to a negative power; the bracket keeps a
+    # budget the floor repeats once (floor(9 * 1.5**-4) = floor(9 * 1.5**-5) = 1)
+    budgets = hyperband_brackets(max_resources, min_resources, plain(factor))[0].n_resources
+    return tuple(int(b) for b in budgets)
 
 
 def decision_lags(budgets, factor, n_workers, n_splits):

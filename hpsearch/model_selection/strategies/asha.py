@@ -123,15 +123,15 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 import time
 from collections import namedtuple
 
-from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags
-from .._base import _hash, _key, _stable
+from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags, plain
+from .._base import Int, _hash, _key, _stable, _timeout_message
 from ..store import POLL_INTERVAL, _step, decode_value
-from .halving import _BaseHalving, best_row
+from .halving import _BaseHalving, _cut_rows, best_row
 
 __all__ = ["ASHASearchCV"]
 
@@ -323,12 +323,6 @@ _SHARED_SETTINGS = {
 }
 
 
-def _plain(value):
-    """A NumPy scalar as the Python number (sklearn's checks accept both; the store's
-    JSON only the latter)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _space_text(space):
     """A text of a search space that is equal in every process for the same space (no
     object addresses: two scipy distributions of one family compare equal)."""
@@ -387,9 +381,9 @@ class _Shared:
         self.pause = POLL_INTERVAL
         self.config = {
             "param_distributions": _space_text(search._asha_space),
-            "n_trials": _plain(search.n_trials),
+            "n_trials": plain(search.n_trials),
             "resource": str(search.resource),
-            "factor": _plain(search.factor),
+            "factor": plain(search.factor),
             "n_resources": [int(b) for b in search.n_resources_],
         }
         self.checked = set()  # candidate keys whose ASHA settings were compared
@@ -812,7 +806,7 @@ max_retries
 
     _parameter_constraints: dict = {
         **_BaseHalving._parameter_constraints,
-        "n_trials": [None, Interval(Integral, 1, None, closed="left")],
+        "n_trials": [None, Int(1, None, closed="left")],
         "sampler": [str, HasMethods(["sample_relative", "sample_independent"])],
         "reproducible": ["boolean"],
     }
@@ -886,11 +880,7 @@ max_retries
         ran = np.array([c in schedule.results(k)
                         for c, k in zip(results["candidate"], results["iter"])], dtype=bool)
         if not ran.any():  # only some splits of some job ran
-            raise ValueError(
-                f"The search's timeout={self.timeout!r} seconds was reached before any "
-                "candidate finished all its splits. Give it more time (timeout) or make a "
-                "fit cheaper."
-            )
+            raise ValueError(_timeout_message(self.timeout))
         iters = np.asarray(results["iter"])
         return np.flatnonzero(ran & (iters == iters[ran].max()))
 
@@ -924,11 +914,6 @@ max_retries
     def _check_ending(self):
         """Parameters sklearn's constraints cannot check alone (before any fit)."""
         self._validate_params()
-        if isinstance(self.n_trials, bool):  # an Integral to sklearn's check
-            raise ValueError(
-                "The 'n_trials' parameter of ASHASearchCV must be None or an int in the "
-                f"range [1, inf). Got {self.n_trials!r} instead."
-            )
         if self.n_trials is None and self.timeout is None:
             raise ValueError(
                 "The 'n_trials' parameter of ASHASearchCV must be an int in the range "
@@ -1132,12 +1117,10 @@ max_retries
                 resources=[r[1] for r in rows],
                 continue_training=self._plan.continues,
             )
-            cut = engine is not None and engine.expired
-            for i, ((job, m), score) in enumerate(zip(wave, result.scores)):
-                if cut and engine.not_run_error in evaluate.rows[result.rows[i]]["error"]:
-                    continue  # a job the timeout cut is no result (its finished jobs are)
-                self._job_done(evaluate, decisions, job, m, float(score))
-            if cut:
+            for (job, m), score, cut in zip(wave, result.scores, _cut_rows(evaluate, result)):
+                if not cut:  # a job the timeout cut is no result (its finished jobs are)
+                    self._job_done(evaluate, decisions, job, m, float(score))
+            if engine is not None and engine.expired:
                 break
 
     def _print_job(self, job):

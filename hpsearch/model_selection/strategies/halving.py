@@ -25,6 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
 from .._base import BaseSearchCV, Int
+from .._engine import NOT_RUN
 from ._halving_resource import resource_plan
 from ._halving_schedule import (
     halving_schedule,
@@ -76,15 +77,12 @@ def rank_rows_first(results, rows):
         results[key] = ranks
 
 
-#: how ``cv_results_['error']`` starts a split the search's ``timeout`` left unrun
-#: (``Engine.not_run_error`` after ``"split k:\n"``)
-_NOT_RUN = "\nnot run: the search's timeout="
 
 
 def ran_rows(results):
     """Mask of the rows with a result: every split finished (failed or not), none left
     unrun by the search's ``timeout`` (whose mean is no score of the row)."""
-    return np.array([not (error and _NOT_RUN in error) for error in results["error"]],
+    return np.array([not (error and NOT_RUN in error) for error in results["error"]],
                     dtype=bool)
 
 
