@@ -626,7 +626,8 @@ def sweep_rows(rows, n_workers=SWEEP_WORKERS, n_seeds=5):
 
 
 def _ratio(a, b):
-    return "-" if a is None or not b else f"{a / b:.2f}"
+    value = _ratio_value(a, b)
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _setup(quick):
