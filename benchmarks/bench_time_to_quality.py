@@ -525,8 +525,10 @@ def available(names):
     return ok, missing
 
 
-def measure(quick=False, seeds=None, names=None, log=None, save=None):
+def measure(quick=False, seeds=None, names=None, log=None, save=None, tasks=None):
     """Run every (seed, task, strategy); return ``{task: {strategy: [per-seed result]}}``.
+
+    ``tasks`` (names) keeps only those tasks (default: all), e.g. to add seeds to one task.
 
     A per-seed result is a dict: ``traj`` (see :func:`trajectory`), ``n_eval``, ``cpu``,
     ``wall``, ``budget``, ``rungs`` (evaluations per epoch count: how many results each
@@ -538,6 +540,8 @@ def measure(quick=False, seeds=None, names=None, log=None, save=None):
     results = {}
     for seed in seeds:
         for task in make_tasks(seed, quick):
+            if tasks is not None and task.name not in tasks:
+                continue
             for name, strategy in strategies.items():
                 out = results.setdefault(task.name, {}).setdefault(name, [])
                 with Run(task.budget) as run:
@@ -1007,6 +1011,8 @@ def main(argv=None):
     parser.add_argument("--first-seed", type=int, default=0, metavar="K",
                         help="seeds K, K+1, ... (to split a run over processes)")
     parser.add_argument("--only", nargs="+", choices=sorted(STRATEGIES), metavar="STRATEGY")
+    parser.add_argument("--tasks", nargs="+", choices=("digits", "synth"), metavar="TASK",
+                        help="only these tasks (digits, synth; default both)")
     parser.add_argument("--png", default=PNG, help=f"plot path (default {PNG})")
     parser.add_argument("--save", metavar="PATH",
                         help="pickle the raw results after every seed (for --load)")
@@ -1030,7 +1036,8 @@ def main(argv=None):
     else:
         with blas_threads(1):
             results, missing, strategies = measure(args.quick, seeds, args.only,
-                                                   log=sys.stderr, save=args.save)
+                                                   log=sys.stderr, save=args.save,
+                                                   tasks=args.tasks)
     summary = summarize(results, strategies)
     mean_times = mean_curve_times(results, strategies)
     print(matrix(summary))
