@@ -53,6 +53,40 @@ def test_timeout_cutting_the_last_round_never_picks_a_not_run_row(data, name):
     assert {t.state.name for t in search.study_.get_trials()} == {"PRUNED"}
 
 
+@pytest.mark.parametrize("name", list(_BUDGETED))
+def test_no_round_starts_after_the_timeout(data, name):
+    """After the timeout cut a round, halving and Hyperband still planned every later
+    round and bracket: rows of candidates never run at those budgets, trials closed for
+    them, and ``n_iterations_`` / ``n_candidates_`` counting rounds that never ran
+    (sklearn's ``n_iterations_`` is the number of iterations run). The search now ends
+    with the round the timeout cut."""
+    cls, kwargs = _BUDGETED[name]
+    kwargs = {**kwargs, "n_candidates": 9} if name == "halving" else kwargs  # 3 rounds
+    space = {"alpha": list(np.logspace(-3, 1, 9))}
+    X, y = data
+    with pytest.warns(UserWarning, match="non-finite"):  # the rows the timeout cut
+        search = cls(_SlowAbove(), space, resource="n_samples", min_resources=16,
+                     max_resources=150, cv=3, random_state=0, n_jobs=1, timeout=3.0,
+                     **kwargs).fit(X, y)
+    res = search.cv_results_
+    cut = np.array(["not run: the search's timeout" in (e or "") for e in res["error"]])
+    groups = list(zip(res.get("bracket", np.zeros(len(cut), dtype=int)), res["iter"]))
+    order = list(dict.fromkeys(groups))  # the rounds listed, in the order they ran
+    # the 16-row round ran, the next (48 or 50 rows) was cut, and nothing came after it
+    assert search.n_resources_[0] == 16 and 20 <= search.n_resources_[1] < 150
+    assert search.n_iterations_ == len(order) == 2
+    assert sum(search.n_candidates_) == len(cut)
+    last = np.array([g == order[-1] for g in groups])
+    assert cut[last].all() and not cut[~last].any()
+    assert set(res["n_resources"]) == set(search.n_resources_)
+    if name == "hyperband":
+        assert [b["n_resources"] for b in search.brackets_] == [search.n_resources_]
+    assert np.isfinite(search.best_score_) and not cut[search.best_index_]
+    # one trial per candidate of the first round, none reached the last budget
+    states = [t.state.name for t in search.study_.get_trials()]
+    assert len(states) == search.n_candidates_[0] and set(states) == {"PRUNED"}
+
+
 def _mlp_digits():
     from sklearn.datasets import load_digits
 

@@ -109,6 +109,13 @@ def _cut_rows(evaluate, result):
     return [engine.not_run_error in evaluate.rows[r]["error"] for r in rows]
 
 
+def time_is_up(evaluate):
+    """Whether the search's ``timeout`` has passed: no later round may start (a recorder
+    of the plan, :class:`_RecordRounds`, has no engine and never expires)."""
+    engine = getattr(evaluate, "engine", None)
+    return engine is not None and engine.time_is_up()
+
+
 def best_row(results, metric, rows):
     """The row of ``rows`` with the best ``mean_test_<metric>`` (NaN counts as the worst;
     the first row when every one failed)."""
@@ -282,6 +289,13 @@ class _BaseHalving(BaseSearchCV):
             Survivors after each round but the last.
         columns : dict
             Extra constant ``cv_results_`` columns of this run (e.g. Hyperband's bracket).
+
+        Returns
+        -------
+        n_rounds : int
+            Rounds run: ``len(n_resources)``, or fewer when the search's ``timeout`` came
+            first (no round starts after it; the candidates of the round it cut or ended
+            did not reach the last budget and are closed PRUNED).
         """
         plan = self._plan
         for itr, budget in enumerate(n_resources):
@@ -296,18 +310,21 @@ class _BaseHalving(BaseSearchCV):
                 resources=plan.budget(budget),
                 continue_training=plan.continues,
             )
-            if itr == len(n_resources) - 1:
+            if itr == len(n_resources) - 1 or time_is_up(evaluate):
                 break
             keep = top_k(result.scores, min(n, n_keep[itr]))
             dropped = [c for i, c in enumerate(candidates) if i not in keep]
             evaluate.finish(dropped, "PRUNED")
             evaluate.release(dropped if plan.continues else None)
             candidates = [candidates[i] for i in keep]
-        cut = _cut_rows(evaluate, result)
+        if itr == len(n_resources) - 1:
+            cut = _cut_rows(evaluate, result)
+        else:  # the timeout stopped the search before the last round
+            cut = [True] * len(candidates)
         evaluate.finish([c for c, x in zip(candidates, cut) if not x], "COMPLETE")
         evaluate.finish([c for c, x in zip(candidates, cut) if x], "PRUNED")
         evaluate.release()
-        return candidates
+        return itr + 1
 
     # -- best row --------------------------------------------------------------------
     @staticmethod
@@ -388,9 +405,10 @@ max_retries, timeout
         ``timeout`` cut one: a ``"not run"`` row does not count); the refit uses its
         final budget.
     n_candidates_, n_resources_ : list of int
-        Candidates and budget of each round.
+        Candidates and budget of each round run (when the ``timeout`` stops the search,
+        the rounds up to the one it cut; no later round is planned or listed).
     n_iterations_, n_possible_iterations_, n_required_iterations_ : int
-        As sklearn's halving searches.
+        As sklearn's halving searches: ``n_iterations_`` the rounds run.
     min_resources_, max_resources_ : int
     n_remaining_candidates_ : int
         Candidates that would survive the last round.
@@ -532,9 +550,15 @@ max_retries, timeout
         self.n_iterations_ = schedule.n_iterations
         self.n_possible_iterations_ = schedule.n_possible_iterations
         self.n_required_iterations_ = schedule.n_required_iterations
-        self.n_remaining_candidates_ = ceil(schedule.n_candidates[-1] / self.factor)
         n_keep = schedule.n_candidates[1:]
-        self._successive_halving(evaluate, candidates, schedule.n_resources, n_keep, {})
+        n_rounds = self._successive_halving(evaluate, candidates, schedule.n_resources,
+                                            n_keep, {})
+        # the rounds that ran (fewer when the timeout came first), as sklearn's
+        # ``n_iterations_`` is "the actual number of iterations that were run"
+        self.n_candidates_ = self.n_candidates_[:n_rounds]
+        self.n_resources_ = self.n_resources_[:n_rounds]
+        self.n_iterations_ = n_rounds
+        self.n_remaining_candidates_ = ceil(self.n_candidates_[-1] / self.factor)
 
 
 class HyperbandSearchCV(_BaseHalving):
@@ -578,7 +602,8 @@ max_retries, timeout
     brackets_ : list of dict
         ``s``, ``n_candidates`` and ``n_resources`` of each bracket run.
     n_candidates_, n_resources_ : list of int
-        Every round of every bracket, in order.
+        Every round of every bracket run, in order (after the ``timeout``, no round or
+        bracket starts).
     n_iterations_ : int
         Rounds run in all.
     min_resources_, max_resources_ : int
@@ -659,20 +684,23 @@ max_retries, timeout
         rng = check_random_state(self.random_state)
         self.brackets_, self.n_candidates_, self.n_resources_ = [], [], []
         for bracket in hyperband_brackets(self.max_resources_, self.min_resources_, self.factor):
+            if self.brackets_ and time_is_up(evaluate):
+                break  # no bracket starts after the search's timeout
             candidates = sample_candidates(space, bracket.n_candidates[0], rng)
             self._plan.check_not_searched(candidates)
             n_rounds = [len(candidates)]
             for n in bracket.n_candidates[1:]:
                 n_rounds.append(min(n, n_rounds[-1]))
-            self.brackets_.append(
-                {"s": bracket.s, "n_candidates": n_rounds,
-                 "n_resources": list(bracket.n_resources)}
-            )
-            self.n_candidates_.extend(n_rounds)
-            self.n_resources_.extend(bracket.n_resources)
-            self._successive_halving(
+            ran = self._successive_halving(
                 evaluate, candidates, bracket.n_resources, n_rounds[1:], {"bracket": bracket.s}
             )
+            # the rounds that ran (fewer when the timeout came first)
+            self.brackets_.append(
+                {"s": bracket.s, "n_candidates": n_rounds[:ran],
+                 "n_resources": list(bracket.n_resources)[:ran]}
+            )
+            self.n_candidates_.extend(n_rounds[:ran])
+            self.n_resources_.extend(list(bracket.n_resources)[:ran])
         self.n_iterations_ = len(self.n_resources_)
 
 
