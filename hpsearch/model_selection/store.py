@@ -293,10 +293,10 @@ def make_storage(storage):
     if not isinstance(storage, str):
         return storage
     if storage.endswith((".log", ".jsonl")) and "://" not in storage:
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
+        from optuna.storages.journal import JournalStorage
 
         _check_folder(storage, storage)
-        return JournalStorage(JournalFileBackend(storage))
+        return JournalStorage(_journal_backend()(storage))
     url = storage if "://" in storage else f"sqlite:///{storage}"
     if url.startswith("sqlite:"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -307,6 +307,66 @@ def make_storage(storage):
             url, engine_kwargs={"connect_args": {"timeout": 60}}
         ))
     return url
+
+
+_JOURNAL_BACKEND = []
+
+
+def _journal_backend():
+    """Optuna's ``JournalFileBackend`` that never appends to a torn record.
+
+    A write cut short (a full disk, a file size limit, a process killed in the middle of
+    it) leaves the journal's last line without its newline. Optuna's reader skips such a
+    last line, but its next append glued a new record to it: a line in the middle that
+    no JSON decoder reads, and the whole study (every fit recorded before) unreadable.
+    :meth:`append_logs` drops the torn tail first, under the journal's lock (no writer
+    is in the middle of a record then, so a tail without newline is a dead write)."""
+    if not _JOURNAL_BACKEND:
+        from optuna.storages.journal import JournalFileBackend
+
+        class _JournalFile(JournalFileBackend):
+            __doc__ = _journal_backend.__doc__
+
+            def append_logs(self, logs):
+                text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
+                self._lock.acquire()
+                try:
+                    with open(self._file_path, "r+b") as f:
+                        _drop_torn_tail(f, self._file_path)
+                        f.seek(0, os.SEEK_END)
+                        f.write(text.encode("utf-8"))
+                        f.flush()
+                        os.fsync(f.fileno())
+                finally:
+                    self._lock.release()
+
+        _JOURNAL_BACKEND.append(_JournalFile)
+    return _JOURNAL_BACKEND[0]
+
+
+def _drop_torn_tail(f, path, chunk=4096):
+    """Truncate the open journal ``f`` after its last newline (a record cut short), with
+    a warning naming ``path``."""
+    import warnings
+
+    end = f.seek(0, os.SEEK_END)
+    pos = end
+    while pos > 0:
+        start = max(0, pos - chunk)
+        f.seek(start)
+        found = f.read(pos - start).rfind(b"\n")
+        if found >= 0:
+            pos = start + found + 1
+            break
+        pos = start
+    if pos < end:
+        f.truncate(pos)
+        warnings.warn(
+            f"The journal {path!r} ended with a record cut short ({end - pos} bytes: a "
+            "write stopped by a full disk or a killed process); it was dropped before "
+            "writing on. The records before it are kept.",
+            UserWarning,
+        )
 
 
 def _check_folder(path, storage):
