@@ -64,6 +64,7 @@ claimed with :meth:`TrialStore.claim_candidate` (the same rule: a RUNNING trial 
 the lower id wins, a loser is closed FAIL ``hpsearch_duplicate``).
 """
 
+import errno
 import json
 import math
 import numbers
@@ -71,11 +72,12 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
 __all__ = ["TrialStore", "decode_value", "encode_value", "make_storage", "owner_alive", "owner_id",
-           "recorded_fits"]
+           "recorded_fits", "storage_errors", "write_failure"]
 
 #: seconds between two heartbeats of a process that holds RUNNING trials
 HEARTBEAT_INTERVAL = 5.0
@@ -329,7 +331,10 @@ def _journal_backend():
 
             def append_logs(self, logs):
                 text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
-                self._lock.acquire()
+                try:
+                    self._lock.acquire()
+                except OSError as exc:  # (a full disk: no room for the lock's link)
+                    raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
                 try:
                     with open(self._file_path, "r+b") as f:
                         _drop_torn_tail(f, self._file_path)
@@ -337,11 +342,69 @@ def _journal_backend():
                         f.write(text.encode("utf-8"))
                         f.flush()
                         os.fsync(f.fileno())
+                except OSError as exc:
+                    raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
                 finally:
                     self._lock.release()
 
         _JOURNAL_BACKEND.append(_JournalFile)
     return _JOURNAL_BACKEND[0]
+
+
+def write_failure(path, errno_, reason):
+    """The error of a write to the trial store ``path`` that failed (a full disk): an
+    ``OSError`` naming the file, saying that the fits recorded before are kept."""
+    return OSError(
+        errno_,
+        f"{reason} (cannot write to the trial store; the fits recorded before are kept: "
+        "free space, then run the search again with resume=True)",
+        path,
+    )
+
+
+#: SQLite's result codes of a write the disk refused (``sqlite3.Error.sqlite_errorname``)
+_SQLITE_DISK = {"SQLITE_FULL": errno.ENOSPC, "SQLITE_IOERR": errno.EIO}
+#: their messages (an older ``sqlite3`` module without ``sqlite_errorname``)
+_SQLITE_DISK_TEXT = {"database or disk is full": errno.ENOSPC, "disk I/O error": errno.EIO}
+
+
+@contextmanager
+def storage_errors(storage):
+    """Turn a SQLite write the disk refused, anywhere in the block, into
+    :func:`write_failure` naming the database file. Optuna wraps it in a
+    ``StorageInternalError`` that blames "invalid data in the commit, e.g. exceeding max
+    length", and SQLAlchemy names no file."""
+    try:
+        yield
+    except Exception as exc:
+        found = _sqlite_disk_error(exc)
+        if found is None or not isinstance(storage, str):
+            raise
+        url = storage if "://" in storage else f"sqlite:///{storage}"
+        path = url.split("///", 1)[1] if "///" in url else url
+        raise write_failure(path, *found) from exc
+
+
+def _sqlite_disk_error(exc):
+    """``(errno, SQLite's words)`` when ``exc`` comes from a SQLite write the disk refused
+    (a full disk, a file size limit), else None."""
+    import sqlite3
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        orig = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError
+        for e in (exc, orig):
+            if isinstance(e, sqlite3.Error):
+                name = getattr(e, "sqlite_errorname", "") or ""
+                for code, number in _SQLITE_DISK.items():
+                    if name.startswith(code):
+                        return number, str(e)
+                for text, number in _SQLITE_DISK_TEXT.items():
+                    if text in str(e):
+                        return number, str(e)
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _drop_torn_tail(f, path, chunk=4096):
