@@ -3,6 +3,7 @@ one process: a full disk under the trial store, several processes with a ``timeo
 one storage (regressions of bugs a hostile pass found; ``test_asha_hostile.py`` holds
 the single-process ones, ``test_asha_shared.py`` the cooperation itself)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -71,6 +72,7 @@ from hpsearch.model_selection.store import make_storage
 warnings.simplefilter("ignore")
 storage, room = sys.argv[1], int(sys.argv[2])
 optuna.create_study(storage=make_storage(storage), study_name="full", direction="maximize")
+import json
 import os
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
 resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(storage) + room,) * 2)
@@ -109,3 +111,118 @@ def test_a_full_store_is_one_clear_error_and_the_resume_keeps_its_fits(data, tmp
     np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"],
                                   full.cv_results_["mean_test_score"])
     assert recorded_fits(_study(storage)) == 2 * len(full.cv_results_["params"]) > n_kept
+
+
+def timed_worker(storage, out, timeout, wait_for_fits=0):
+    """A process of :func:`test_processes_with_timeouts_agree_on_every_candidate_id`: once
+    ``wait_for_fits`` fits are logged (by the other process), run the shared ASHA with
+    ``timeout`` (no ``n_trials``), write its ``cv_results_`` as JSON to ``out``."""
+    import json
+    import time
+    import warnings
+
+    from test_asha_shared import _cv_fits, data, make_search
+
+    warnings.simplefilter("ignore")
+    log = Path(os.environ["HPSEARCH_FIT_LOG"])
+    deadline = time.time() + 30
+    while len(_cv_fits(log)) < wait_for_fits and time.time() < deadline:
+        time.sleep(0.01)
+    search = make_search(storage, n_trials=None, timeout=timeout, refit=False)
+    search.fit(*data())
+    res = search.cv_results_
+    Path(out).write_text(json.dumps({
+        "pid": os.getpid(), "candidate": [int(c) for c in res["candidate"]],
+        "iter": [int(k) for k in res["iter"]], "params": list(res["params"]),
+        "shared": bool(search._shared is not None and search._shared.active)}))
+
+
+def test_processes_with_timeouts_agree_on_every_candidate_id(tmp_path):
+    """Process b joins a's ASHA on one storage once a has run a few fits, both with a
+    ``timeout`` (so each ends in the middle of the other's jobs, and b takes over a's
+    candidates). In each process's ``cv_results_`` a candidate id is one parameter set
+    and a parameter set one id, both processes give a parameter set the same id, and
+    that id is its first trial in the Optuna study. (Before the fix of the test below,
+    a process whose timeout came before it saw the other one kept its own numbering:
+    one run in three failed here.)"""
+    import json
+
+    from test_asha_shared import _cv_fits, _env
+
+    storage, log = tmp_path / "shared.db", tmp_path / "fits.log"
+    env = _env(tmp_path, log, 0.05)
+    procs, outs = [], []
+    for name, timeout, wait in (("a", 2.0, 0), ("b", 0.8, 3)):
+        outs.append(tmp_path / f"{name}.json")
+        code = (f"from test_asha_failures import timed_worker; "
+                f"timed_worker({str(storage)!r}, {str(outs[-1])!r}, {timeout}, {wait})")
+        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env,
+                                      cwd=str(tmp_path), stderr=subprocess.PIPE, text=True))
+    for proc in procs:
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    results = [json.loads(out.read_text()) for out in outs]
+    assert results[1]["shared"], "b started after a had ended (a slow start): no sharing"
+    study = optuna.load_study(study_name="asha", storage=make_storage(str(storage)))
+    first = {}  # parameter set -> its first trial (duplicate claims left out)
+    for trial in study.trials:
+        if "hpsearch_key" in trial.user_attrs and "hpsearch_duplicate" not in trial.user_attrs:
+            key = json.dumps(trial.user_attrs["params"], sort_keys=True)
+            first.setdefault(key, trial.number)
+    fits = _cv_fits(log)
+    owners = {t.user_attrs["hpsearch_owner"] for t in study.trials}
+    assert len(owners) == 2  # both claimed candidates
+    for res in results:
+        keys = [json.dumps(p, sort_keys=True) for p in res["params"]]
+        rows = list(zip(res["candidate"], res["iter"]))
+        assert len(set(rows)) == len(rows)  # each (candidate, rung) once
+        assert len(set(zip(res["candidate"], keys))) == len(set(res["candidate"])) \
+            == len(set(keys))  # one id <-> one parameter set
+        assert {(c, first[k]) for c, k in zip(res["candidate"], keys)} == {
+            (c, c) for c in res["candidate"]}  # the id is the first trial of the set
+    shared = set(results[0]["candidate"]) & set(results[1]["candidate"])
+    assert shared  # b saw a's candidates
+    assert len(fits) - recorded_fits(study) <= 2  # only the fit each timeout cut is lost
+
+
+def test_a_process_that_met_another_only_at_its_timeout_numbers_candidates_as_the_study(
+        data, tmp_path, monkeypatch):
+    """Process a runs ASHA alone (its own candidate numbers) when b claims a candidate
+    between a's look for other processes and a's own claim, so a's next candidate gets
+    trial number 3, not 2; then a's ``timeout`` comes before a looks again. a's
+    ``cv_results_`` called that candidate 2, which is b's candidate in the study and in
+    b's ``cv_results_`` (the two-process run above found it one time in three). The same
+    numbering slip kept a "not run" row of a process that did switch to sharing under
+    its old number, next to another candidate's rows under that number."""
+    import time
+
+    from hpsearch.model_selection.store import TrialStore
+    from hpsearch.model_selection.strategies import asha
+
+    X, y = data
+    storage, b_params = str(tmp_path / "race.db"), {"alpha": 0.123}
+    claim_new, calls = asha._Shared.claim_new, []
+
+    def b_claims_first(self, params, optuna_params):
+        calls.append(params)
+        if len(calls) == 3:  # b claims its candidate, then a's deadline passes
+            b = TrialStore(storage, "asha", resume=True)
+            key = self._candidate_key(b_params)
+            row = self._claim_row(b_params, key, self._row_keys(b_params)[0])
+            assert b.claim_candidate(row, {asha.CONFIG_ATTR: self.config}) is not None
+            b._storage.set_study_system_attr(b._study_id, asha.SHARED_ATTR, True)
+            b.close()
+            time.sleep(max(0.0, self.evaluate.engine.deadline - time.monotonic()) + 0.01)
+        return claim_new(self, params, optuna_params)
+
+    monkeypatch.setattr(asha._Shared, "claim_new", b_claims_first)
+    search = _asha(storage, n_trials=6, study_name="asha", timeout=1.0, n_jobs=1).fit(X, y)
+    res = search.cv_results_
+    study = optuna.load_study(study_name="asha", storage=make_storage(storage))
+    number = {}  # parameter set -> its first trial in the study
+    for trial in study.trials:
+        number.setdefault(json.dumps(trial.user_attrs["params"], sort_keys=True),
+                          trial.number)
+    assert number[json.dumps(b_params)] == 2
+    keys = [json.dumps(p, sort_keys=True) for p in res["params"]]
+    assert [number[k] for k in keys] == list(res["candidate"])
+    assert "not run" in list(res["state"])  # a's third candidate, cut by the timeout
