@@ -226,3 +226,36 @@ def test_a_process_that_met_another_only_at_its_timeout_numbers_candidates_as_th
     keys = [json.dumps(p, sort_keys=True) for p in res["params"]]
     assert [number[k] for k in keys] == list(res["candidate"])
     assert "not run" in list(res["state"])  # a's third candidate, cut by the timeout
+
+
+def test_a_resume_that_promotes_a_candidate_of_the_earlier_run_keeps_its_rungs(
+        tmp_path, monkeypatch):
+    """An ASHA cut by its ``timeout`` closes its candidates below the top rung PRUNED (a
+    finished Optuna trial cannot reopen), so the resume that promotes one records it in a
+    new trial. That trial held only the rungs run after the resume: the best
+    candidate's COMPLETE trial showed its learning curve from 3 epochs on, without the
+    1-epoch rung its promotion was decided on (the earlier trial keeps it)."""
+    from test_asha_shared import data, make_search
+
+    X, y = data()
+    storage = str(tmp_path / "cut.db")
+    monkeypatch.setenv("HPSEARCH_FIT_SLEEP", "0.05")
+    cut = make_search(storage, timeout=0.8, refit=False).fit(X, y)
+    assert max(cut.cv_results_["iter"]) < 2  # the timeout came before the top rung
+    monkeypatch.setenv("HPSEARCH_FIT_SLEEP", "0")
+    resumed = make_search(storage, refit=False).fit(X, y)
+    res = resumed.cv_results_
+    rungs = {}  # parameter set -> {budget: mean test score} in cv_results_
+    for params, budget, score in zip(res["params"], res["n_resources"],
+                                     res["mean_test_score"]):
+        rungs.setdefault(json.dumps(params, sort_keys=True), {})[int(budget)] = score
+    last = {}  # parameter set -> its last trial
+    for trial in _study(storage, "asha").trials:
+        last[json.dumps(trial.user_attrs["params"], sort_keys=True)] = trial
+    assert len(last) == len(rungs)
+    split = [key for key in rungs if last[key].number != min(
+        t.number for t in _study(storage, "asha").trials
+        if json.dumps(t.user_attrs["params"], sort_keys=True) == key)]
+    assert split  # candidates the resume promoted in a new trial
+    for key, scores in rungs.items():
+        assert dict(last[key].intermediate_values) == pytest.approx(scores), key

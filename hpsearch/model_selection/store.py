@@ -915,7 +915,7 @@ class TrialStore:
     def claim_budgeted(self, row, owner_name):
         """Trial id of a budgeted candidate (halving, Hyperband) for this process: its
         RUNNING trial of this run, or the one a dead process left (adopted, its rungs kept),
-        or a new one. Another live process on it is an error: halving and Hyperband do
+        or a new one (holding the lower rungs of the candidate's earlier trials). Another live process on it is an error: halving and Hyperband do
         not share a study (ASHA claims its candidates with :meth:`claim_candidate` first).
         The trial's ``hpsearch_job`` user attribute is set to the row's key (the job in
         flight, which other ASHA processes mark pending)."""
@@ -947,11 +947,24 @@ class TrialStore:
                 row, key, optuna.trial.TrialState.RUNNING, None,
                 {"hpsearch_owner": self.owner},
             )
+            self._copy_lower_rungs(key, trial_id, _step(row.get("resources") or {}))
         self._mine.add(trial_id)
         self._trial_ids[key] = trial_id
         self._open.add(trial_id)
         self._mark_job(trial_id, row)
         return trial_id
+
+    def _copy_lower_rungs(self, key, trial_id, step):
+        """Give a new trial of a candidate the intermediate values below ``step`` of its
+        earlier trials (a resume promoting a candidate that an earlier run closed: a
+        finished Optuna trial cannot reopen), so its last trial holds its whole curve."""
+        values = {}
+        for trial in sorted(self._claims.get(key, ()), key=lambda t: t.number):
+            if "hpsearch_duplicate" not in trial.user_attrs:
+                values.update(trial.intermediate_values)
+        for lower, value in sorted(values.items()):
+            if lower < step and math.isfinite(value):
+                self._storage.set_trial_intermediate_value(trial_id, lower, value)
 
     def _mark_job(self, trial_id, row):
         """Write the row this trial's candidate is being fitted at (``hpsearch_job``: its
