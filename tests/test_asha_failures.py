@@ -20,6 +20,7 @@ from hpsearch.model_selection.space import Float
 from hpsearch.model_selection.store import make_storage, recorded_fits
 
 from _hostile import diabetes
+from test_asha_shared import LoggingMLP
 
 SPACE = {"alpha": Float(1e-3, 1e2, log=True)}
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,3 +260,60 @@ def test_a_resume_that_promotes_a_candidate_of_the_earlier_run_keeps_its_rungs(
     assert split  # candidates the resume promoted in a new trial
     for key, scores in rungs.items():
         assert dict(last[key].intermediate_values) == pytest.approx(scores), key
+
+
+class KillingMLP(LoggingMLP):
+    """hpsearch's MLP (logging its fits) that SIGKILLs its process in every continued
+    fit (a promotion that segfaults or runs out of memory wherever it runs)."""
+
+    def fit(self, X, y, sample_index=None):
+        if self.warm_start and hasattr(self, "coefs_"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().fit(X, y, sample_index=sample_index)
+
+
+@pytest.mark.slow
+def test_asha_on_a_dask_cluster_continues_on_the_workers(tmp_path, monkeypatch):
+    """ASHA under ``joblib.parallel_config(backend="dask")`` on a LocalCluster of 2
+    worker processes (which share neither memory nor the parent's temp dirs): each
+    promotion's saved training state travels inside its task (``Task.state``) and is
+    continued on a worker, the reproducible search equals loky's with 2 workers (both
+    run waves), and a fit that kills every worker it runs on ends the search with one
+    clear error (it was Dask's "FutureCancelledError: batch_of__run_batch... cancelled
+    for reason: already forgotten")."""
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    from hpsearch.model_selection._engine import WorkerDied
+    from test_asha_shared import _cv_fits, data, make_search
+
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))  # (before the workers start)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")]))
+    X, y = data()
+    local = make_search(None, study_name=None, resume=False, n_jobs=2, backend="loky",
+                        refit=False).fit(X, y)
+    log.unlink()
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster, distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+        remote = make_search(None, study_name=None, resume=False, n_jobs=None,
+                             refit=False).fit(X, y)
+        fits = _cv_fits(log)
+        search = make_search(None, study_name=None, resume=False, n_jobs=None,
+                             refit=False)
+        search.estimator = KillingMLP(**search.estimator.get_params())
+        with pytest.raises(WorkerDied, match="A Dask worker died while running fits "
+                                             "of the search"):
+            search.fit(X, y)
+    assert remote.backend_ == "joblib:DaskDistributedBackend"
+    assert remote.cv_results_["params"] == local.cv_results_["params"]
+    for key in ("candidate", "iter", "mean_test_score", "split0_test_score"):
+        np.testing.assert_array_equal(remote.cv_results_[key], local.cv_results_[key])
+    assert remote.best_params_ == local.best_params_
+    assert os.getpid() not in {f[0] for f in fits}  # every fit ran on a worker
+    # epochs of each fit: 1 at rung 0, then 2 and 6 more (continued), never 3 or 9
+    # (a promotion refitted from scratch)
+    assert sorted({f[3] for f in fits}) == [1, 2, 6]
