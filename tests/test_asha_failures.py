@@ -15,7 +15,7 @@ import optuna
 import pytest
 from sklearn.linear_model import Ridge
 
-from hpsearch import ASHASearchCV
+from hpsearch import ASHASearchCV, MLPClassifier
 from hpsearch.model_selection.space import Float
 from hpsearch.model_selection.store import make_storage, recorded_fits
 
@@ -317,3 +317,55 @@ def test_asha_on_a_dask_cluster_continues_on_the_workers(tmp_path, monkeypatch):
     # epochs of each fit: 1 at rung 0, then 2 and 6 more (continued), never 3 or 9
     # (a promotion refitted from scratch)
     assert sorted({f[3] for f in fits}) == [1, 2, 6]
+
+
+class KillOnceMLP(MLPClassifier):
+    """hpsearch's MLP whose first continued fit SIGKILLs its worker (the file
+    ``marker`` remembers it, so the rerun lives)."""
+
+    def __init__(self, hidden_layer_sizes=(8,), alpha=1e-4, learning_rate_init=1e-3,
+                 max_iter=9, batch_size=32, random_state=0, warm_start=False,
+                 marker=None):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, alpha=alpha,
+                         learning_rate_init=learning_rate_init, max_iter=max_iter,
+                         batch_size=batch_size, random_state=random_state,
+                         warm_start=warm_start)
+        self.marker = marker
+
+    def fit(self, X, y, sample_index=None):
+        if (self.marker and self.warm_start and hasattr(self, "coefs_")
+                and not os.path.exists(self.marker)):
+            Path(self.marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().fit(X, y, sample_index=sample_index)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("backend", [None, pytest.param("loky", marks=pytest.mark.slow)],
+                         ids=["fork", "loky"])
+def test_a_worker_killed_in_a_promotion_continues_from_the_saved_state(tmp_path, backend):
+    """n_jobs=2 (fork workers, or loky's): the worker running a promotion (a continued
+    fit) is SIGKILLed. The fit runs again from the state the parent keeps (sent with
+    the task), so the search equals an undisturbed one, and every fit is recorded
+    once."""
+    from test_asha_shared import SPACE, data
+
+    X, y = data()
+
+    def run(name, marker):
+        search = ASHASearchCV(
+            KillOnceMLP(marker=marker), SPACE, n_trials=9, min_resources=1,
+            max_resources=9, cv=2, random_state=0, n_jobs=2, backend=backend,
+            storage=str(tmp_path / f"{name}.db"), study_name=name, refit=False)
+        return search.fit(X, y)
+
+    marker = tmp_path / "killed"
+    plain, killed = run("plain", None), run("killed", str(marker))
+    assert marker.exists()  # a worker died in a promotion
+    assert killed.cv_results_["params"] == plain.cv_results_["params"]
+    for key in ("candidate", "iter", "state", "split0_test_score", "split1_test_score"):
+        np.testing.assert_array_equal(killed.cv_results_[key], plain.cv_results_[key])
+    assert not any(killed.cv_results_["error"])
+    study = _study(tmp_path / "killed.db", "killed")
+    assert recorded_fits(study) == 2 * len(plain.cv_results_["params"])
+    assert len(study.trials) == 9
