@@ -369,3 +369,36 @@ def test_a_worker_killed_in_a_promotion_continues_from_the_saved_state(tmp_path,
     study = _study(tmp_path / "killed.db", "killed")
     assert recorded_fits(study) == 2 * len(plain.cv_results_["params"])
     assert len(study.trials) == 9
+
+
+def test_the_cli_says_how_to_resume_when_the_store_is_full(tmp_path, monkeypatch,
+                                                           capsys):
+    """`python -m hpsearch study.yaml` whose trial store fills up in the middle of an
+    ASHA: one line naming the file, then the resume command (as after Ctrl-C; before,
+    only "run failed"), and that command finishes the study from the recorded fits."""
+    import errno
+
+    from hpsearch.cli import main
+    from hpsearch.model_selection.store import TrialStore, write_failure
+    from test_asha_hostile import CLI_STUDY
+
+    study = tmp_path / "full.yaml"
+    study.write_text(CLI_STUDY)
+    args = [str(study), "--out", str(tmp_path / "out"), "--quiet"]
+    record_fit, calls = TrialStore.record_fit, []
+
+    def full_disk(self, row, split, trial_id):
+        calls.append(split)
+        if len(calls) > 5:
+            raise write_failure(str(tmp_path / "out" / "study.db"), errno.ENOSPC,
+                                "No space left on device")
+        return record_fit(self, row, split, trial_id)
+
+    monkeypatch.setattr(TrialStore, "record_fit", full_disk)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"disk full: cannot write {tmp_path / 'out' / 'study.db'}" in err
+    assert f"resume with: python -m hpsearch {study} --resume --out " in err
+    monkeypatch.setattr(TrialStore, "record_fit", record_fit)
+    assert main([*args, "--resume"]) == 0
+    assert recorded_fits(_study(tmp_path / "out" / "study.db", "hostile")) >= 5

@@ -77,7 +77,7 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = ["TrialStore", "decode_value", "encode_value", "make_storage", "owner_alive", "owner_id",
-           "recorded_fits", "storage_errors", "write_failure"]
+           "recorded_fits", "storage_errors", "write_failure", "StoreWriteError"]
 
 #: seconds between two heartbeats of a process that holds RUNNING trials
 HEARTBEAT_INTERVAL = 5.0
@@ -351,10 +351,16 @@ def _journal_backend():
     return _JOURNAL_BACKEND[0]
 
 
+class StoreWriteError(OSError):
+    """A write to the trial store failed (a full disk, a file size limit); the fits
+    recorded before it are kept (:func:`write_failure`)."""
+
+
 def write_failure(path, errno_, reason):
-    """The error of a write to the trial store ``path`` that failed (a full disk): an
-    ``OSError`` naming the file, saying that the fits recorded before are kept."""
-    return OSError(
+    """The error of a write to the trial store ``path`` that failed (a full disk): a
+    :class:`StoreWriteError` naming the file, saying that the fits recorded before are
+    kept."""
+    return StoreWriteError(
         errno_,
         f"{reason} (cannot write to the trial store; the fits recorded before are kept: "
         "free space, then run the search again with resume=True)",
