@@ -56,6 +56,13 @@ gone, on this machine, or it has written no heartbeat, the study system attribut
 ``hpsearch_alive:<owner>``, for :data:`GRACE_PERIOD` seconds) is closed FAIL
 (``hpsearch_interrupted``) and its candidate claimed again, keeping its finished fits.
 
+Halving and Hyperband run in one process per study. ASHA's processes share one search
+(:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
+owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
+(candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
+claimed with :meth:`TrialStore.claim_candidate` (the same rule: a RUNNING trial each,
+the lower id wins, a loser is closed FAIL ``hpsearch_duplicate``).
+
 A full disk
 -----------
 A write the disk refuses (SQLite's "database or disk is full" / "disk I/O error", a
@@ -63,13 +70,6 @@ journal append) ends the search with one :class:`StoreWriteError` (an ``OSError`
 naming the file (:func:`storage_errors` around ``fit``): every fit recorded before it is
 kept, and ``resume=True`` continues once there is room. A journal append cut short
 leaves a torn last line, which the next append drops first (:func:`_journal_backend`).
-
-Halving and Hyperband run in one process per study. ASHA's processes share one search
-(:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
-owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
-(candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
-claimed with :meth:`TrialStore.claim_candidate` (the same rule: a RUNNING trial each,
-the lower id wins, a loser is closed FAIL ``hpsearch_duplicate``).
 """
 
 import errno
