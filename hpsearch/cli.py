@@ -133,6 +133,13 @@ def _chain(exc):
     return seen
 
 
+def _store_write_failed(exc):
+    """Whether ``exc`` comes from a write the trial store's disk refused."""
+    from hpsearch.model_selection.store import StoreWriteError
+
+    return any(isinstance(e, StoreWriteError) for e in _chain(exc))
+
+
 def _explain(exc, plan):
     """One line for a failure, naming the path and the cause for storage and disk errors
     (SQLAlchemy / Optuna wrap SQLite's own words, e.g. "invalid data in the commit")."""
@@ -253,6 +260,8 @@ def _main(argv):
             traceback.print_exc()
         else:
             _err(f"hpsearch: run failed: {_explain(exc, plan)} (--debug shows the traceback)")
+        if _store_write_failed(exc):  # the recorded fits are kept: say how to go on
+            _err(f"resume with: {_resume_command(args)}")
         return EXIT_FAILED
     if not args.quiet:
         _print_out(summary["text"])

@@ -1147,8 +1147,10 @@ class BaseSearchCV(_SkBaseSearchCV):
         -------
         self : object
         """
+        from .store import storage_errors
+
         self._validate_params()
-        with _callback_management(self):
+        with _callback_management(self), storage_errors(self.storage):
             self._fit(X, y, groups, fit_params)
         return self
 

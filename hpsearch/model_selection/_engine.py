@@ -22,7 +22,9 @@ Guarantees
   worker (retried ``max_retries`` times in a fresh worker, then ``"worker died:
   SIGSEGV"``) or one that runs past ``fit_timeout`` (its worker killed and replaced,
   ``"fit exceeded fit_timeout=2s"``). Past the search's ``timeout`` no task starts and
-  the running ones are stopped; they yield nothing (not run).
+  the running ones are stopped; they yield nothing (not run). On Dask, whose own
+  retries run a task on other workers, a fit that kills its worker every time ends the
+  search with :class:`WorkerDied` saying what is kept (hpsearch does not retry there).
 - **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
   ``getppid`` watch elsewhere and in joblib's process workers), and **SIGTERM is
   Ctrl-C**: :class:`SearchTerminated`, a ``KeyboardInterrupt``, at the same safe point.
@@ -1288,6 +1290,8 @@ class Engine:
         except _WORKER_DEATHS as exc:
             error = worker_died_error(_joblib_death_reason(exc))
             self._restart_joblib_pool()
+        except _cluster_losses() as exc:
+            raise WorkerDied(_cluster_loss_message(exc)) from exc
         for task in [t for t in tasks if (t.candidate, t.split) not in done]:
             deaths = 1
             while not self.time_is_up():
@@ -1353,6 +1357,32 @@ def _worker_deaths():
 
 
 _WORKER_DEATHS = _worker_deaths()
+
+
+def _cluster_losses():
+    """Dask's errors for fits lost with a dead worker (when ``distributed`` is in use):
+    ``KilledWorker`` (every worker a task ran on died, after Dask's own retries) and
+    ``FutureCancelledError`` (a dead worker held data scattered for the tasks)."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return ()
+    found = [getattr(distributed, "KilledWorker", None),
+             getattr(sys.modules.get("distributed.client"), "FutureCancelledError", None)]
+    return tuple(e for e in found if isinstance(e, type))
+
+
+def _cluster_loss_message(exc):
+    """Why a search on Dask ended when a worker died, and what is kept."""
+    return (
+        f"A Dask worker died while running fits of the search ({type(exc).__name__}: "
+        f"{exc}). Dask runs a task again on other workers itself "
+        "(distributed.scheduler.allowed-failures), but hpsearch does not retry fits on "
+        "Dask (joblib would run a call in this process while the cluster is down to one "
+        "worker), so a fit that kills its worker (a segfault, out of memory) ends the "
+        "search. The fits finished so far are kept in the trial store when the search "
+        "has a storage (resume=True continues); backend='loky' retries such a fit "
+        "max_retries times in a fresh worker, then records it as failed."
+    )
 
 
 def _joblib_death_reason(exc):

@@ -62,8 +62,17 @@ owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the
 (candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
 claimed with :meth:`TrialStore.claim_candidate` (the same rule: a RUNNING trial each,
 the lower id wins, a loser is closed FAIL ``hpsearch_duplicate``).
+
+A full disk
+-----------
+A write the disk refuses (SQLite's "database or disk is full" / "disk I/O error", a
+journal append) ends the search with one :class:`StoreWriteError` (an ``OSError``)
+naming the file (:func:`storage_errors` around ``fit``): every fit recorded before it is
+kept, and ``resume=True`` continues once there is room. A journal append cut short
+leaves a torn last line, which the next append drops first (:func:`_journal_backend`).
 """
 
+import errno
 import json
 import math
 import numbers
@@ -71,11 +80,12 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
 __all__ = ["TrialStore", "decode_value", "encode_value", "make_storage", "owner_alive", "owner_id",
-           "recorded_fits"]
+           "recorded_fits", "storage_errors", "write_failure", "StoreWriteError"]
 
 #: seconds between two heartbeats of a process that holds RUNNING trials
 HEARTBEAT_INTERVAL = 5.0
@@ -293,10 +303,10 @@ def make_storage(storage):
     if not isinstance(storage, str):
         return storage
     if storage.endswith((".log", ".jsonl")) and "://" not in storage:
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
+        from optuna.storages.journal import JournalStorage
 
         _check_folder(storage, storage)
-        return JournalStorage(JournalFileBackend(storage))
+        return JournalStorage(_journal_backend()(storage))
     url = storage if "://" in storage else f"sqlite:///{storage}"
     if url.startswith("sqlite:"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -307,6 +317,133 @@ def make_storage(storage):
             url, engine_kwargs={"connect_args": {"timeout": 60}}
         ))
     return url
+
+
+_JOURNAL_BACKEND = []
+
+
+def _journal_backend():
+    """Optuna's ``JournalFileBackend`` that never appends to a torn record.
+
+    A write cut short (a full disk, a file size limit, a process killed in the middle of
+    it) leaves the journal's last line without its newline. Optuna's reader skips such a
+    last line, but its next append glued a new record to it: a line in the middle that
+    no JSON decoder reads, and the whole study (every fit recorded before) unreadable.
+    :meth:`append_logs` drops the torn tail first, under the journal's lock (no writer
+    is in the middle of a record then, so a tail without newline is a dead write)."""
+    if not _JOURNAL_BACKEND:
+        from optuna.storages.journal import JournalFileBackend
+
+        class _JournalFile(JournalFileBackend):
+            __doc__ = _journal_backend.__doc__
+
+            def append_logs(self, logs):
+                text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
+                try:
+                    self._lock.acquire()
+                except OSError as exc:  # (a full disk: no room for the lock's link)
+                    raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
+                try:
+                    with open(self._file_path, "r+b") as f:
+                        _drop_torn_tail(f, self._file_path)
+                        f.seek(0, os.SEEK_END)
+                        f.write(text.encode("utf-8"))
+                        f.flush()
+                        os.fsync(f.fileno())
+                except OSError as exc:
+                    raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
+                finally:
+                    self._lock.release()
+
+        _JOURNAL_BACKEND.append(_JournalFile)
+    return _JOURNAL_BACKEND[0]
+
+
+class StoreWriteError(OSError):
+    """A write to the trial store failed (a full disk, a file size limit); the fits
+    recorded before it are kept (:func:`write_failure`)."""
+
+
+def write_failure(path, errno_, reason):
+    """The error of a write to the trial store ``path`` that failed (a full disk): a
+    :class:`StoreWriteError` naming the file, saying that the fits recorded before are
+    kept."""
+    return StoreWriteError(
+        errno_,
+        f"{reason} (cannot write to the trial store; the fits recorded before are kept: "
+        "free space, then run the search again with resume=True)",
+        path,
+    )
+
+
+#: SQLite's result codes of a write the disk refused (``sqlite3.Error.sqlite_errorname``)
+_SQLITE_DISK = {"SQLITE_FULL": errno.ENOSPC, "SQLITE_IOERR": errno.EIO}
+#: their messages (an older ``sqlite3`` module without ``sqlite_errorname``)
+_SQLITE_DISK_TEXT = {"database or disk is full": errno.ENOSPC, "disk I/O error": errno.EIO}
+
+
+@contextmanager
+def storage_errors(storage):
+    """Turn a SQLite write the disk refused, anywhere in the block, into
+    :func:`write_failure` naming the database file. Optuna wraps it in a
+    ``StorageInternalError`` that blames "invalid data in the commit, e.g. exceeding max
+    length", and SQLAlchemy names no file."""
+    try:
+        yield
+    except Exception as exc:
+        found = _sqlite_disk_error(exc)
+        if found is None or not isinstance(storage, str):
+            raise
+        url = storage if "://" in storage else f"sqlite:///{storage}"
+        path = url.split("///", 1)[1] if "///" in url else url
+        raise write_failure(path, *found) from exc
+
+
+def _sqlite_disk_error(exc):
+    """``(errno, SQLite's words)`` when ``exc`` comes from a SQLite write the disk refused
+    (a full disk, a file size limit), else None."""
+    import sqlite3
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        orig = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError
+        for e in (exc, orig):
+            if isinstance(e, sqlite3.Error):
+                name = getattr(e, "sqlite_errorname", "") or ""
+                for code, number in _SQLITE_DISK.items():
+                    if name.startswith(code):
+                        return number, str(e)
+                for text, number in _SQLITE_DISK_TEXT.items():
+                    if text in str(e):
+                        return number, str(e)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _drop_torn_tail(f, path, chunk=4096):
+    """Truncate the open journal ``f`` after its last newline (a record cut short), with
+    a warning naming ``path``."""
+    import warnings
+
+    end = f.seek(0, os.SEEK_END)
+    pos = end
+    while pos > 0:
+        start = max(0, pos - chunk)
+        f.seek(start)
+        found = f.read(pos - start).rfind(b"\n")
+        if found >= 0:
+            pos = start + found + 1
+            break
+        pos = start
+    if pos < end:
+        f.truncate(pos)
+        warnings.warn(
+            f"The journal {path!r} ended with a record cut short ({end - pos} bytes: a "
+            "write stopped by a full disk or a killed process); it was dropped before "
+            "writing on. The records before it are kept.",
+            UserWarning,
+        )
 
 
 def _check_folder(path, storage):
@@ -792,7 +929,7 @@ class TrialStore:
     def claim_budgeted(self, row, owner_name):
         """Trial id of a budgeted candidate (halving, Hyperband) for this process: its
         RUNNING trial of this run, or the one a dead process left (adopted, its rungs kept),
-        or a new one. Another live process on it is an error: halving and Hyperband do
+        or a new one (holding the lower rungs of the candidate's earlier trials). Another live process on it is an error: halving and Hyperband do
         not share a study (ASHA claims its candidates with :meth:`claim_candidate` first).
         The trial's ``hpsearch_job`` user attribute is set to the row's key (the job in
         flight, which other ASHA processes mark pending)."""
@@ -824,11 +961,24 @@ class TrialStore:
                 row, key, optuna.trial.TrialState.RUNNING, None,
                 {"hpsearch_owner": self.owner},
             )
+            self._copy_lower_rungs(key, trial_id, _step(row.get("resources") or {}))
         self._mine.add(trial_id)
         self._trial_ids[key] = trial_id
         self._open.add(trial_id)
         self._mark_job(trial_id, row)
         return trial_id
+
+    def _copy_lower_rungs(self, key, trial_id, step):
+        """Give a new trial of a candidate the intermediate values below ``step`` of its
+        earlier trials (a resume promoting a candidate that an earlier run closed: a
+        finished Optuna trial cannot reopen), so its last trial holds its whole curve."""
+        values = {}
+        for trial in sorted(self._claims.get(key, ()), key=lambda t: t.number):
+            if "hpsearch_duplicate" not in trial.user_attrs:
+                values.update(trial.intermediate_values)
+        for lower, value in sorted(values.items()):
+            if lower < step and math.isfinite(value):
+                self._storage.set_trial_intermediate_value(trial_id, lower, value)
 
     def _mark_job(self, trial_id, row):
         """Write the row this trial's candidate is being fitted at (``hpsearch_job``: its

@@ -113,7 +113,10 @@ decisions see which results, depends on timing; a shared run is not repeatable, 
 ``resume=True`` of a shared study (the study system attribute ``hpsearch_asha_shared``)
 continues it from the store instead of replaying it. A model-based sampler is told the
 candidates whose Optuna parameters the study records (every candidate started on a
-shared storage). With ``timeout``, a process stops deciding at its own deadline.
+shared storage). With ``timeout``, a process stops deciding at its own deadline; one
+that another process joined after its last look still ends as a shared process (its
+``cv_results_`` from the store, every row, a job the timeout cut included, under the
+candidate's number in the study).
 """
 
 import heapq
@@ -683,6 +686,10 @@ class _Shared:
                 have.add(row["key"])
                 number, rung = where[row["key"]]
                 more["candidate"][i] = number
+            else:  # a job the timeout cut: no result, but its candidate has a number
+                c = self.cands.get(self._candidate_key(row["params"]))
+                if c is not None:
+                    more["candidate"][i] = c.number
         for row_key, (number, rung) in sorted(where.items(), key=lambda kv: kv[1]):
             if row_key in have:
                 continue
@@ -1029,7 +1036,13 @@ max_retries
                 self._shared.activate()
         (self._run_async if lazy else self._run_waves)(evaluate, decisions, n_workers)
         self.async_ = lazy
-        if self._shared is not None and self._shared.active:
+        shared = self._shared
+        if shared is not None and not shared.active and shared.joined():
+            # another process joined after this one's last look (its timeout came
+            # first): its claims may sit between this one's, so this process's own
+            # candidate numbers are not the study's; end as a shared process does
+            shared.activate()
+        if shared is not None and shared.active:
             self.schedule_, self.n_iterations_ = self._shared.finish()
             self.n_candidates_ = self.schedule_.n_started
             evaluate.release()
