@@ -56,7 +56,9 @@ gone, on this machine, or it has written no heartbeat, the study system attribut
 ``hpsearch_alive:<owner>``, for :data:`GRACE_PERIOD` seconds) is closed FAIL
 (``hpsearch_interrupted``) and its candidate claimed again, keeping its finished fits.
 
-Halving and Hyperband run in one process per study. ASHA's processes share one search
+Halving and Hyperband run in one process per study: a second live process is refused
+(RuntimeError) at its first claim, also when both started at once on a new study (of
+two RUNNING trials of one candidate, the lower id wins). ASHA's processes share one search
 (:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
 owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
 (candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
@@ -804,16 +806,7 @@ class TrialStore:
             self._mark_job(trial_id, row)
             return trial_id
         running = [t for t in self._claims.get(key, ()) if t.state.name == "RUNNING"]
-        for trial in running:
-            owner = trial.user_attrs.get("hpsearch_owner")
-            if trial._trial_id not in self._mine and self.alive(owner):
-                raise RuntimeError(
-                    f"{owner_name} cannot share study {self.study.study_name!r} with "
-                    f"another running search: process {owner.split('/')[2]} on host "
-                    f"{owner.split('/')[0]!r} is fitting the same candidates. Halving and "
-                    "Hyperband searches run in one process per study (ASHA searches share "
-                    "one); wait for it to end (or stop it), then resume."
-                )
+        self._refuse_live_holder(running, owner_name)
         self._start_heartbeat()
         if running:
             trial_id = running[0]._trial_id
@@ -824,11 +817,37 @@ class TrialStore:
                 row, key, optuna.trial.TrialState.RUNNING, None,
                 {"hpsearch_owner": self.owner},
             )
+            if self.shared:  # processes started together: each saw no trial before
+                # creating its own; the lower trial id wins (ids follow commit order),
+                # the other is refused before it fits anything
+                earlier = [t for t in self._storage.get_all_trials(
+                    self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+                    if t.user_attrs.get("hpsearch_key") == key and t._trial_id < trial_id
+                    and "hpsearch_duplicate" not in t.user_attrs]
+                try:
+                    self._refuse_live_holder(earlier, owner_name)
+                except RuntimeError:
+                    self.close_trial(trial_id, "hpsearch_duplicate")
+                    raise
         self._mine.add(trial_id)
         self._trial_ids[key] = trial_id
         self._open.add(trial_id)
         self._mark_job(trial_id, row)
         return trial_id
+
+    def _refuse_live_holder(self, trials, owner_name):
+        """Raise RuntimeError when another live process holds one of the RUNNING
+        ``trials`` (halving and Hyperband run in one process per study)."""
+        for trial in trials:
+            owner = trial.user_attrs.get("hpsearch_owner")
+            if trial._trial_id not in self._mine and self.alive(owner):
+                raise RuntimeError(
+                    f"{owner_name} cannot share study {self.study.study_name!r} with "
+                    f"another running search: process {owner.split('/')[2]} on host "
+                    f"{owner.split('/')[0]!r} is fitting the same candidates. Halving and "
+                    "Hyperband searches run in one process per study (ASHA searches share "
+                    "one); wait for it to end (or stop it), then resume."
+                )
 
     def _mark_job(self, trial_id, row):
         """Write the row this trial's candidate is being fitted at (``hpsearch_job``: its
