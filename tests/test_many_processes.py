@@ -40,3 +40,53 @@ def test_halving_processes_started_together_only_one_fits(tmp_path, suffix):
     finally:
         first.close()
         second.close()
+
+
+def _search(kind, storage, **change):
+    """A search of ``kind`` on ``durable_worker.LogFit`` (a tiny Ridge-like estimator that
+    continues training), ``resume=True`` on ``storage``; ``change``: set_params."""
+    from durable_worker import LogFit, make_search
+
+    from hpsearch import ASHASearchCV
+    from hpsearch.space import Float
+
+    if kind == "asha":
+        search = ASHASearchCV(LogFit(), {"alpha": Float(1e-3, 30.0, log=True)}, n_trials=3,
+                              min_resources=1, max_resources=9, cv=3, refit=False,
+                              random_state=0, storage=storage, study_name="s", resume=True)
+    else:
+        search = make_search(kind, storage, "s", True)
+    return search.set_params(**change)
+
+
+@pytest.mark.parametrize("kind", ["asha", "optuna", "grid"])
+@pytest.mark.parametrize("change, named, value", [
+    ({"estimator__max_iter": 3}, "estimator", "max_iter=3"),
+    ({"scoring": "neg_mean_absolute_error"}, "scoring", "scoring='neg_mean_absolute_error'"),
+    ({"return_train_score": True}, "return_train_score", "return_train_score=True"),
+])
+def test_a_search_with_other_settings_is_refused_on_a_shared_study(
+        tmp_path, monkeypatch, kind, change, named, value):
+    """A process joining a study (running or finished) with another estimator, scoring
+    or return_train_score is refused with an error naming the parameter and both values
+    (was: it silently ran a second search in the study, ASHA ignoring the other's
+    candidates, Optuna re-fitting the other's trials with its own estimator and telling
+    the study both, so two processes ended with different cv_results_ for the same trial
+    numbers and the study's best trial compared different estimators or metrics)."""
+    from durable_worker import data
+
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    storage = str(tmp_path / "s.db")
+    X, y = data()
+    _search(kind, storage).fit(X, y)
+    n_trials = len(_search(kind, storage).fit(X, y).study_.trials)
+    with pytest.raises(ValueError, match=f"The '{named}' parameter of .* must be the same") as e:
+        _search(kind, storage, **change).fit(X, y)
+    assert f"Got {value} instead" in str(e.value)
+    import optuna
+
+    from hpsearch.model_selection.store import make_storage
+
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    assert len(study.trials) == n_trials  # nothing of the refused search in the study
+

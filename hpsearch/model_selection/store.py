@@ -422,6 +422,51 @@ def recorded_fits(study):
 DATA_ATTR = "hpsearch_data"
 #: study system attribute: a hash of the CV splits the study's fits saw (check_splits)
 SPLITS_ATTR = "hpsearch_splits"
+#: study system attribute: a hash of the search settings a row key holds (check_settings);
+#: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
+SETTINGS_ATTR = "hpsearch_settings"
+#: the search parameter each setting of :meth:`TrialStore.check_settings` comes from
+_SETTING_NAMES = {"estimator": "estimator", "scoring": "scoring", "cv": "cv",
+                  "return_train_score": "return_train_score"}
+
+
+def search_settings(estimator, scoring, cv_description, return_train_score):
+    """The settings that, besides a candidate's parameters, decide its fits and scores
+    (the row key holds them): the estimator's parameters (``get_params(deep=False)``),
+    the scoring, the splitter and ``return_train_score``, as texts without object
+    addresses (equal in every process for the same settings)."""
+    import re
+
+    from sklearn.base import clone
+
+    def text(value):
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+    params = clone(estimator).get_params(deep=False)
+    return {
+        "estimator": {"class": type(estimator).__name__,
+                      **{name: text(value) for name, value in sorted(params.items())}},
+        "scoring": text(scoring),
+        "cv": text(cv_description),
+        "return_train_score": bool(return_train_score),
+    }
+
+
+def _settings_difference(theirs, mine):
+    """``(parameter, recorded text, this search's text)`` of the first setting that
+    differs (an estimator's: the parameters that differ)."""
+    for name in _SETTING_NAMES:
+        a, b = theirs.get(name), mine.get(name)
+        if a == b:
+            continue
+        if name == "estimator" and isinstance(a, dict) and a.get("class") == b.get("class"):
+            keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            return (name, ", ".join(f"{k}={a.get(k, '(none)')}" for k in keys),
+                    ", ".join(f"{k}={b.get(k, '(none)')}" for k in keys))
+        if name == "estimator" and isinstance(a, dict):
+            a, b = a.get("class"), b.get("class")
+        return name, f"{name}={a}", f"{name}={b}"
+    return None
 
 
 def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None):
@@ -576,6 +621,35 @@ class TrialStore:
             "a shuffling splitter a fixed random_state (e.g. KFold(5, shuffle=True, "
             "random_state=0)) and resume with the cv it ran on, or choose another "
             "study_name."))
+
+    def check_settings(self, settings, owner_name):
+        """:meth:`check_data` for the search settings (:func:`search_settings`: the
+        estimator's parameters, scoring, splitter, ``return_train_score``; study attribute
+        ``hpsearch_settings``). A row is found by a key that holds these settings, so a
+        search with other settings finds none of the study's rows: on a study other
+        processes share it would run a second search in the same study, each process
+        ignoring the other's candidates (ASHA) or re-fitting them with its own estimator
+        and telling the study both (Optuna), and the study's best trial would compare
+        scores of different estimators or metrics. Raises ValueError naming the setting
+        then."""
+        import joblib
+
+        digest = joblib.hash(json.dumps(settings, sort_keys=True))
+        store, study_id = self._storage, self._study_id
+        store.set_study_system_attr(study_id, f"{SETTINGS_ATTR}_of:{digest}", settings)
+
+        def message(found):
+            theirs = store.get_study_system_attrs(study_id).get(f"{SETTINGS_ATTR}_of:{found}")
+            name, recorded, now = _settings_difference(theirs or {}, settings) or (
+                "estimator", f"settings {found[:12]}", f"settings {digest[:12]}")
+            return (
+                f"The {_SETTING_NAMES[name]!r} parameter of {owner_name} must be the "
+                f"same as in the search the study {self.study.study_name!r} holds (its "
+                f"fits were made with {recorded}); another value makes another search, "
+                f"whose results must not mix with these. Use the same {name}, or "
+                f"another study_name. Got {now} instead.")
+
+        self._check_recorded(SETTINGS_ATTR, digest, message)
 
     def _check_recorded(self, attr, value, message):
         """Announce ``value`` (``<attr>:<value>:<owner>``, one per process, so that a
