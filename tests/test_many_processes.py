@@ -90,3 +90,54 @@ def test_a_search_with_other_settings_is_refused_on_a_shared_study(
     study = optuna.load_study(study_name="s", storage=make_storage(storage))
     assert len(study.trials) == n_trials  # nothing of the refused search in the study
 
+
+def test_a_takeover_reuses_fits_the_dead_process_recorded_after_the_read(tmp_path,
+                                                                        monkeypatch):
+    """ASHA: a process reads the store, the holder of a rung-1 job records split 0 and is
+    SIGKILLed during split 1, then the reader checks liveness (dead) and takes the job
+    over. It must fit split 1 only (was: it refitted split 0 too, from its older read:
+    seen with 8 processes, 78 fits run for 76 recorded). Replayed here: the reader's
+    first view of the store is made to miss the fit recorded last."""
+    import os
+    import signal
+    import time
+
+    import optuna
+
+    from hpsearch.model_selection.store import make_storage
+    from hpsearch.model_selection.strategies import asha
+    from test_asha_shared import _cv_fits, _env, _start, data, make_search
+
+    storage, log = tmp_path / "s.db", tmp_path / "fits.log"
+    a, _ = _start(tmp_path, "a", _env(tmp_path, log, 0.3), storage)
+    deadline, mine = time.time() + 60, []
+    while time.time() < deadline and a.poll() is None:
+        mine = [f for f in _cv_fits(log) if f[0] == a.pid]
+        if mine and mine[-1][3] == 2 and sum(f[1:4] == mine[-1][1:4] for f in mine) == 2:
+            break  # a started split 1 of a rung-1 job: split 0 is recorded
+        time.sleep(0.01)
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait()
+    victim = mine[-1][1:3]
+    study = optuna.load_study(study_name="asha", storage=make_storage(str(storage)))
+    study._storage.set_study_system_attr(study._study_id, asha.SHARED_ATTR, True)
+
+    snapshot, dropped = asha._Shared.snapshot, []
+
+    def stale_snapshot(self):  # the first view misses the fits of the job in flight
+        schedule = snapshot(self)
+        if not dropped:
+            jobs = {t.user_attrs.get("hpsearch_job") for t in self.store.refresh()
+                    if t.state.name == "RUNNING"}
+            dropped.extend(k for k in jobs if k in self.store._fits)
+            for key in dropped:
+                self.store._fits.pop(key)
+        return schedule
+
+    monkeypatch.setattr(asha._Shared, "snapshot", stale_snapshot)
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    before = len(_cv_fits(log))
+    make_search(str(storage), refit=False).fit(*data())
+    assert dropped
+    taken = [f for f in _cv_fits(log)[before:] if f[1:3] == victim and f[3] == 3]
+    assert len(taken) == 1  # split 1 of the rung-1 job, from scratch at 3 epochs

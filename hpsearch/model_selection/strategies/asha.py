@@ -592,8 +592,12 @@ class _Shared:
         values = [(_step(plan.budget(self.search.n_resources_[k])), s)
                   for k, s in sorted(c.scores.items()) if k < rung and math.isfinite(s)]
         row = self._claim_row(c.params, c.key, c.row_keys[rung])
-        return store.claim_candidate(row, {CONFIG_ATTR: self.config},
-                                     values=values) is not None
+        if store.claim_candidate(row, {CONFIG_ATTR: self.config}, values=values) is None:
+            return False
+        # its holder was found dead after the snapshot's read: a fit it recorded in
+        # between is in the store now and must be reused, not fitted again
+        store.refresh()
+        return True
 
     def _new(self, schedule):
         """Draw and claim a new candidate; None when another process was first."""
