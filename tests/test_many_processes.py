@@ -141,3 +141,20 @@ def test_a_takeover_reuses_fits_the_dead_process_recorded_after_the_read(tmp_pat
     assert dropped
     taken = [f for f in _cv_fits(log)[before:] if f[1:3] == victim and f[3] == 3]
     assert len(taken) == 1  # split 1 of the rung-1 job, from scratch at 3 epochs
+
+
+def test_optuna_search_with_another_kind_of_distribution_is_refused_by_name(tmp_path,
+                                                                           monkeypatch):
+    """A process (or resume) whose space gives a parameter another kind of distribution
+    than the study's trials hold gets an error naming 'param_distributions' and the
+    parameter (was: Optuna's "Cannot set different distribution kind to the same
+    parameter name." without either)."""
+    from durable_worker import data
+
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    storage = str(tmp_path / "s.db")
+    _search("optuna", storage).fit(*data())
+    with pytest.raises(ValueError, match="The 'param_distributions' parameter of "
+                                         "OptunaSearchCV must give 'alpha' the kind"):
+        _search("optuna", storage, n_trials=8,
+                param_distributions={"alpha": [0.1, 1.0]}).fit(*data())
