@@ -30,7 +30,11 @@ One standard Optuna study per search (``DESIGN.md`` decision 6), so
 of the parameters, the budget and the cross-validation configuration) matches is reused
 instead of fitted again. The key does not hold the data, so the study also records
 :func:`data_fingerprint` of the data (study system attribute ``hpsearch_data``) and a
-search resuming it on other data is refused (:meth:`TrialStore.check_data`).
+search resuming it on other data is refused (:meth:`TrialStore.check_data`); the same
+for other CV splits (:meth:`TrialStore.check_splits`) and for another estimator, scoring,
+splitter or ``return_train_score`` (:meth:`TrialStore.check_settings`, study attribute
+``hpsearch_settings``: a process with other settings would otherwise run a second search in
+the study without a word).
 
 Fit-level durability
 --------------------

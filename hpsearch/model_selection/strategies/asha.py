@@ -106,7 +106,10 @@ or rung budgets, or held by a running process with another ``n_trials``, raises 
 ``ValueError`` naming the setting (before it draws anything when it joins a running
 study; processes started at the same instant with different settings may both refuse).
 A larger ``n_trials`` once the other processes have ended extends the shared study. The
-``random_state``, ``sampler``, ``n_jobs`` and ``timeout`` may differ between processes.
+``random_state``, ``sampler``, ``n_jobs`` and ``timeout`` may differ between processes;
+another estimator (any of its parameters), ``scoring``, ``cv`` or ``return_train_score``
+is refused when the process opens the study, as for every search
+(:meth:`~hpsearch.model_selection.store.TrialStore.check_settings`).
 
 What cooperation does not reproduce: which process runs which job, and so which
 decisions see which results, depends on timing; a shared run is not repeatable, and a
