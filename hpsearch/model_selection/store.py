@@ -767,7 +767,8 @@ class TrialStore:
         """Stop the heartbeat; this search no longer holds its trials. ``interrupted``:
         close its RUNNING trials FAIL (``hpsearch_interrupted``) at once, so no other
         process waits for them (a budgeted candidate's stays RUNNING for a resume to
-        adopt); their finished fits stay in the store."""
+        take over with its rung scores, :meth:`claim_budgeted`); their finished fits stay
+        in the store."""
         beat, self._beat = self._beat, None
         if beat is not None:
             beat[1].set()
@@ -871,11 +872,16 @@ class TrialStore:
 
     def claim_budgeted(self, row, owner_name):
         """Trial id of a budgeted candidate (halving, Hyperband) for this process: its
-        RUNNING trial of this run, or the one a dead process left (adopted, its rungs kept),
-        or a new one. Another live process on it is an error: halving and Hyperband do
-        not share a study (ASHA claims its candidates with :meth:`claim_candidate` first).
-        The trial's ``hpsearch_job`` user attribute is set to the row's key (the job in
-        flight, which other ASHA processes mark pending)."""
+        RUNNING trial of this run, or a new one. Another live process on it is an error:
+        halving and Hyperband do not share a study (ASHA claims its candidates with
+        :meth:`claim_candidate` first). A RUNNING trial a dead process left is closed FAIL
+        (``hpsearch_interrupted``; its finished fits stay in the store, found by row key)
+        and the new trial gets its rung scores (intermediate values). The new trial is
+        checked after it is created: of processes that read the study at once and each
+        saw no live holder (started, or resuming, together), the lowest trial id wins and
+        the others are refused before they fit anything. The trial's ``hpsearch_job``
+        user attribute is set to the row's key (the job in flight, which other ASHA
+        processes mark pending)."""
         import optuna
 
         key = row["candidate_key"]
@@ -883,30 +889,28 @@ class TrialStore:
         if trial_id is not None:
             self._mark_job(trial_id, row)
             return trial_id
-        running = [t for t in self._claims.get(key, ()) if t.state.name == "RUNNING"]
+        trials = self._claims.get(key, ())
+        running = [t for t in trials if t.state.name == "RUNNING"]
         self._refuse_live_holder(running, owner_name)
         self._start_heartbeat()
-        if running:
-            trial_id = running[0]._trial_id
-            self._storage.set_trial_user_attr(trial_id, "hpsearch_owner", self.owner)
-            self.interrupt_dead(running[1:])
-        else:
-            trial_id = self._new_trial(
-                row, key, optuna.trial.TrialState.RUNNING, None,
-                {"hpsearch_owner": self.owner},
-            )
-            if self.shared:  # processes started together: each saw no trial before
-                # creating its own; the lower trial id wins (ids follow commit order),
-                # the other is refused before it fits anything
-                earlier = [t for t in self._storage.get_all_trials(
-                    self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-                    if t.user_attrs.get("hpsearch_key") == key and t._trial_id < trial_id
-                    and "hpsearch_duplicate" not in t.user_attrs]
-                try:
-                    self._refuse_live_holder(earlier, owner_name)
-                except RuntimeError:
-                    self.close_trial(trial_id, "hpsearch_duplicate")
-                    raise
+        values = sorted({step: value for t in trials  # (a row's score is the same in each)
+                         for step, value in t.intermediate_values.items()}.items())
+        self.interrupt_dead(running)
+        trial_id = self._new_trial(
+            row, key, optuna.trial.TrialState.RUNNING, None, {"hpsearch_owner": self.owner},
+        )
+        if self.shared:  # (ids follow commit order: every process sees the same winner)
+            earlier = [t for t in self._storage.get_all_trials(
+                self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+                if t.user_attrs.get("hpsearch_key") == key and t._trial_id < trial_id
+                and "hpsearch_duplicate" not in t.user_attrs]
+            try:
+                self._refuse_live_holder(earlier, owner_name)
+            except RuntimeError:
+                self.close_trial(trial_id, "hpsearch_duplicate")
+                raise
+        for step, value in values:
+            self._storage.set_trial_intermediate_value(trial_id, step, value)
         self._mine.add(trial_id)
         self._trial_ids[key] = trial_id
         self._open.add(trial_id)
@@ -915,10 +919,19 @@ class TrialStore:
 
     def _refuse_live_holder(self, trials, owner_name):
         """Raise RuntimeError when another live process holds one of the RUNNING
-        ``trials`` (halving and Hyperband run in one process per study)."""
+        ``trials`` (halving and Hyperband run in one process per study). The candidates
+        this search holds are given up first (their trials closed FAIL,
+        ``hpsearch_interrupted``; their fits stay in the store): processes that read the
+        study at once may each have won other candidates, and a refused process that
+        kept them RUNNING while it ends could get the winner refused too."""
         for trial in trials:
             owner = trial.user_attrs.get("hpsearch_owner")
             if trial._trial_id not in self._mine and self.alive(owner):
+                for trial_id in sorted(self._open):
+                    self.close_trial(trial_id, "hpsearch_interrupted")
+                    self._mine.discard(trial_id)
+                self._open.clear()
+                self._trial_ids.clear()
                 raise RuntimeError(
                     f"{owner_name} cannot share study {self.study.study_name!r} with "
                     f"another running search: process {owner.split('/')[2]} on host "
@@ -1001,8 +1014,9 @@ class TrialStore:
         return {owner for owner in owners if self.alive(owner)}
 
     def adopt(self, row, value, owner_name):
-        """A budgeted row found in the store (resume): adopt its candidate's RUNNING trial
-        that a dead process left, so :meth:`finish` closes it with ``value``."""
+        """A budgeted row found in the store (resume): take over its candidate's RUNNING
+        trial that a dead process left (:meth:`claim_budgeted`: a new trial with its rung
+        scores), so :meth:`finish` closes it with ``value``."""
         key = row["candidate_key"]
         running = [t for t in self._claims.get(key, ()) if t.state.name == "RUNNING"]
         if key not in self._trial_ids and running:
