@@ -86,7 +86,7 @@ from sklearn.utils.validation import _check_method_params
 from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
-from .store import _FIT_KEYS, data_fingerprint
+from .store import _FIT_KEYS, data_fingerprint, search_settings
 
 __all__ = ["BaseSearchCV", "Evaluation"]
 
@@ -1209,6 +1209,9 @@ class BaseSearchCV(_SkBaseSearchCV):
                 store.check_data(data_fingerprint(
                     X, y, groups, fit_params, _only_scored(routed, fit_params)))
                 store.check_splits(_splits_digest(splits))
+                store.check_settings(search_settings(
+                    self.estimator, self.scoring, self._cv_description,
+                    self.return_train_score), type(self).__name__)
             except ValueError:
                 store.close()
                 raise

@@ -30,7 +30,11 @@ One standard Optuna study per search (``DESIGN.md`` decision 6), so
 of the parameters, the budget and the cross-validation configuration) matches is reused
 instead of fitted again. The key does not hold the data, so the study also records
 :func:`data_fingerprint` of the data (study system attribute ``hpsearch_data``) and a
-search resuming it on other data is refused (:meth:`TrialStore.check_data`).
+search resuming it on other data is refused (:meth:`TrialStore.check_data`); the same
+for other CV splits (:meth:`TrialStore.check_splits`) and for another estimator, scoring,
+splitter or ``return_train_score`` (:meth:`TrialStore.check_settings`, study attribute
+``hpsearch_settings``: a process with other settings would otherwise run a second search in
+the study without a word).
 
 Fit-level durability
 --------------------
@@ -56,7 +60,9 @@ gone, on this machine, or it has written no heartbeat, the study system attribut
 ``hpsearch_alive:<owner>``, for :data:`GRACE_PERIOD` seconds) is closed FAIL
 (``hpsearch_interrupted``) and its candidate claimed again, keeping its finished fits.
 
-Halving and Hyperband run in one process per study. ASHA's processes share one search
+Halving and Hyperband run in one process per study: a second live process is refused
+(RuntimeError) at its first claim, also when both started at once on a new study (of
+two RUNNING trials of one candidate, the lower id wins). ASHA's processes share one search
 (:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
 owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
 (candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
@@ -557,6 +563,51 @@ def recorded_fits(study):
 DATA_ATTR = "hpsearch_data"
 #: study system attribute: a hash of the CV splits the study's fits saw (check_splits)
 SPLITS_ATTR = "hpsearch_splits"
+#: study system attribute: a hash of the search settings a row key holds (check_settings);
+#: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
+SETTINGS_ATTR = "hpsearch_settings"
+#: the search parameter each setting of :meth:`TrialStore.check_settings` comes from
+_SETTING_NAMES = {"estimator": "estimator", "scoring": "scoring", "cv": "cv",
+                  "return_train_score": "return_train_score"}
+
+
+def search_settings(estimator, scoring, cv_description, return_train_score):
+    """The settings that, besides a candidate's parameters, decide its fits and scores
+    (the row key holds them): the estimator's parameters (``get_params(deep=False)``),
+    the scoring, the splitter and ``return_train_score``, as texts without object
+    addresses (equal in every process for the same settings)."""
+    import re
+
+    from sklearn.base import clone
+
+    def text(value):
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+    params = clone(estimator).get_params(deep=False)
+    return {
+        "estimator": {"class": type(estimator).__name__,
+                      **{name: text(value) for name, value in sorted(params.items())}},
+        "scoring": text(scoring),
+        "cv": text(cv_description),
+        "return_train_score": bool(return_train_score),
+    }
+
+
+def _settings_difference(theirs, mine):
+    """``(parameter, recorded text, this search's text)`` of the first setting that
+    differs (an estimator's: the parameters that differ)."""
+    for name in _SETTING_NAMES:
+        a, b = theirs.get(name), mine.get(name)
+        if a == b:
+            continue
+        if name == "estimator" and isinstance(a, dict) and a.get("class") == b.get("class"):
+            keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            return (name, ", ".join(f"{k}={a.get(k, '(none)')}" for k in keys),
+                    ", ".join(f"{k}={b.get(k, '(none)')}" for k in keys))
+        if name == "estimator" and isinstance(a, dict):
+            a, b = a.get("class"), b.get("class")
+        return name, f"{name}={a}", f"{name}={b}"
+    return None
 
 
 def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None):
@@ -712,6 +763,35 @@ class TrialStore:
             "random_state=0)) and resume with the cv it ran on, or choose another "
             "study_name."))
 
+    def check_settings(self, settings, owner_name):
+        """:meth:`check_data` for the search settings (:func:`search_settings`: the
+        estimator's parameters, scoring, splitter, ``return_train_score``; study attribute
+        ``hpsearch_settings``). A row is found by a key that holds these settings, so a
+        search with other settings finds none of the study's rows: on a study other
+        processes share it would run a second search in the same study, each process
+        ignoring the other's candidates (ASHA) or re-fitting them with its own estimator
+        and telling the study both (Optuna), and the study's best trial would compare
+        scores of different estimators or metrics. Raises ValueError naming the setting
+        then."""
+        import joblib
+
+        digest = joblib.hash(json.dumps(settings, sort_keys=True))
+        store, study_id = self._storage, self._study_id
+        store.set_study_system_attr(study_id, f"{SETTINGS_ATTR}_of:{digest}", settings)
+
+        def message(found):
+            theirs = store.get_study_system_attrs(study_id).get(f"{SETTINGS_ATTR}_of:{found}")
+            name, recorded, now = _settings_difference(theirs or {}, settings) or (
+                "estimator", f"settings {found[:12]}", f"settings {digest[:12]}")
+            return (
+                f"The {_SETTING_NAMES[name]!r} parameter of {owner_name} must be the "
+                f"same as in the search the study {self.study.study_name!r} holds (its "
+                f"fits were made with {recorded}); another value makes another search, "
+                f"whose results must not mix with these. Use the same {name}, or "
+                f"another study_name. Got {now} instead.")
+
+        self._check_recorded(SETTINGS_ATTR, digest, message)
+
     def _check_recorded(self, attr, value, message):
         """Announce ``value`` (``<attr>:<value>:<owner>``, one per process, so that a
         refused process withdraws its own only), then read every announcement and the
@@ -824,7 +904,8 @@ class TrialStore:
         """Stop the heartbeat; this search no longer holds its trials. ``interrupted``:
         close its RUNNING trials FAIL (``hpsearch_interrupted``) at once, so no other
         process waits for them (a budgeted candidate's stays RUNNING for a resume to
-        adopt); their finished fits stay in the store."""
+        take over with its rung scores, :meth:`claim_budgeted`); their finished fits stay
+        in the store."""
         beat, self._beat = self._beat, None
         if beat is not None:
             beat[1].set()
@@ -928,11 +1009,17 @@ class TrialStore:
 
     def claim_budgeted(self, row, owner_name):
         """Trial id of a budgeted candidate (halving, Hyperband) for this process: its
-        RUNNING trial of this run, or the one a dead process left (adopted, its rungs kept),
-        or a new one (holding the lower rungs of the candidate's earlier trials). Another live process on it is an error: halving and Hyperband do
-        not share a study (ASHA claims its candidates with :meth:`claim_candidate` first).
-        The trial's ``hpsearch_job`` user attribute is set to the row's key (the job in
-        flight, which other ASHA processes mark pending)."""
+        RUNNING trial of this run, or a new one. Another live process on it is an error:
+        halving and Hyperband do not share a study (ASHA claims its candidates with
+        :meth:`claim_candidate` first). A RUNNING trial a dead process left is closed FAIL
+        (``hpsearch_interrupted``; its finished fits stay in the store, found by row key)
+        and the new trial gets the candidate's rung scores (:meth:`_copy_rungs`, also
+        for a candidate an earlier run closed). The new trial is
+        checked after it is created: of processes that read the study at once and each
+        saw no live holder (started, or resuming, together), the lowest trial id wins and
+        the others are refused before they fit anything. The trial's ``hpsearch_job``
+        user attribute is set to the row's key (the job in flight, which other ASHA
+        processes mark pending)."""
         import optuna
 
         key = row["candidate_key"]
@@ -940,10 +1027,46 @@ class TrialStore:
         if trial_id is not None:
             self._mark_job(trial_id, row)
             return trial_id
-        running = [t for t in self._claims.get(key, ()) if t.state.name == "RUNNING"]
-        for trial in running:
+        trials = self._claims.get(key, ())
+        running = [t for t in trials if t.state.name == "RUNNING"]
+        self._refuse_live_holder(running, owner_name)
+        self._start_heartbeat()
+        self.interrupt_dead(running)
+        trial_id = self._new_trial(
+            row, key, optuna.trial.TrialState.RUNNING, None, {"hpsearch_owner": self.owner},
+        )
+        if self.shared:  # (ids follow commit order: every process sees the same winner)
+            earlier = [t for t in self._storage.get_all_trials(
+                self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+                if t.user_attrs.get("hpsearch_key") == key and t._trial_id < trial_id
+                and "hpsearch_duplicate" not in t.user_attrs]
+            try:
+                self._refuse_live_holder(earlier, owner_name)
+            except RuntimeError:
+                self.close_trial(trial_id, "hpsearch_duplicate")
+                raise
+        self._copy_rungs(key, trial_id)
+        self._mine.add(trial_id)
+        self._trial_ids[key] = trial_id
+        self._open.add(trial_id)
+        self._mark_job(trial_id, row)
+        return trial_id
+
+    def _refuse_live_holder(self, trials, owner_name):
+        """Raise RuntimeError when another live process holds one of the RUNNING
+        ``trials`` (halving and Hyperband run in one process per study). The candidates
+        this search holds are given up first (their trials closed FAIL,
+        ``hpsearch_interrupted``; their fits stay in the store): processes that read the
+        study at once may each have won other candidates, and a refused process that
+        kept them RUNNING while it ends could get the winner refused too."""
+        for trial in trials:
             owner = trial.user_attrs.get("hpsearch_owner")
             if trial._trial_id not in self._mine and self.alive(owner):
+                for trial_id in sorted(self._open):
+                    self.close_trial(trial_id, "hpsearch_interrupted")
+                    self._mine.discard(trial_id)
+                self._open.clear()
+                self._trial_ids.clear()
                 raise RuntimeError(
                     f"{owner_name} cannot share study {self.study.study_name!r} with "
                     f"another running search: process {owner.split('/')[2]} on host "
@@ -951,34 +1074,20 @@ class TrialStore:
                     "Hyperband searches run in one process per study (ASHA searches share "
                     "one); wait for it to end (or stop it), then resume."
                 )
-        self._start_heartbeat()
-        if running:
-            trial_id = running[0]._trial_id
-            self._storage.set_trial_user_attr(trial_id, "hpsearch_owner", self.owner)
-            self.interrupt_dead(running[1:])
-        else:
-            trial_id = self._new_trial(
-                row, key, optuna.trial.TrialState.RUNNING, None,
-                {"hpsearch_owner": self.owner},
-            )
-            self._copy_lower_rungs(key, trial_id, _step(row.get("resources") or {}))
-        self._mine.add(trial_id)
-        self._trial_ids[key] = trial_id
-        self._open.add(trial_id)
-        self._mark_job(trial_id, row)
-        return trial_id
 
-    def _copy_lower_rungs(self, key, trial_id, step):
-        """Give a new trial of a candidate the intermediate values below ``step`` of its
-        earlier trials (a resume promoting a candidate that an earlier run closed: a
-        finished Optuna trial cannot reopen), so its last trial holds its whole curve."""
+    def _copy_rungs(self, key, trial_id):
+        """Give a new trial of a candidate the intermediate values (rung scores) of its
+        earlier trials: a dead process's RUNNING trial closed FAIL, or a trial an earlier
+        run closed (a resume promoting it: a finished Optuna trial cannot reopen), so its
+        last trial holds its whole curve. A row's score is the same in every trial (its
+        fits are recorded by row key), so the run that goes on reports the same values."""
         values = {}
         for trial in sorted(self._claims.get(key, ()), key=lambda t: t.number):
             if "hpsearch_duplicate" not in trial.user_attrs:
                 values.update(trial.intermediate_values)
-        for lower, value in sorted(values.items()):
-            if lower < step and math.isfinite(value):
-                self._storage.set_trial_intermediate_value(trial_id, lower, value)
+        for step, value in sorted(values.items()):
+            if math.isfinite(value):
+                self._storage.set_trial_intermediate_value(trial_id, step, value)
 
     def _mark_job(self, trial_id, row):
         """Write the row this trial's candidate is being fitted at (``hpsearch_job``: its
@@ -1054,8 +1163,9 @@ class TrialStore:
         return {owner for owner in owners if self.alive(owner)}
 
     def adopt(self, row, value, owner_name):
-        """A budgeted row found in the store (resume): adopt its candidate's RUNNING trial
-        that a dead process left, so :meth:`finish` closes it with ``value``."""
+        """A budgeted row found in the store (resume): take over its candidate's RUNNING
+        trial that a dead process left (:meth:`claim_budgeted`: a new trial with its rung
+        scores), so :meth:`finish` closes it with ``value``."""
         key = row["candidate_key"]
         running = [t for t in self._claims.get(key, ()) if t.state.name == "RUNNING"]
         if key not in self._trial_ids and running:

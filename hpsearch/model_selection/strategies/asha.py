@@ -60,8 +60,10 @@ candidate with its rung scores as intermediate values, closed PRUNED when the ca
 stopped below the top rung and COMPLETE at the top; its ``hpsearch_job`` user attribute
 names the row being fitted. ``resume=True`` with the same ``random_state`` and worker
 count replays the same decisions and finds every finished row (and finished split) in
-the store, so only missing fits run (also after a SIGKILL: the dead process's RUNNING
-trials are adopted); a promotion whose lower rung came from the store refits from
+the store, so only missing fits run (also after a SIGKILL: a RUNNING trial of the dead
+process is closed FAIL, ``hpsearch_interrupted``, and its candidate claimed with a new
+trial carrying its rung scores, the lowest new trial winning when several processes
+resume at once); a promotion whose lower rung came from the store refits from
 scratch at the higher budget (the same result for hpsearch's MLP).
 
 Several processes on one ASHA
@@ -106,7 +108,10 @@ or rung budgets, or held by a running process with another ``n_trials``, raises 
 ``ValueError`` naming the setting (before it draws anything when it joins a running
 study; processes started at the same instant with different settings may both refuse).
 A larger ``n_trials`` once the other processes have ended extends the shared study. The
-``random_state``, ``sampler``, ``n_jobs`` and ``timeout`` may differ between processes.
+``random_state``, ``sampler``, ``n_jobs`` and ``timeout`` may differ between processes;
+another estimator (any of its parameters), ``scoring``, ``cv`` or ``return_train_score``
+is refused when the process opens the study, as for every search
+(:meth:`~hpsearch.model_selection.store.TrialStore.check_settings`).
 
 What cooperation does not reproduce: which process runs which job, and so which
 decisions see which results, depends on timing; a shared run is not repeatable, and a
@@ -405,8 +410,9 @@ class _Shared:
         self.store._storage.set_study_system_attr(self.store._study_id, SHARED_ATTR, True)
 
     def claim_new(self, params, optuna_params):
-        """Claim a new candidate the single-process path decided (its trial may exist:
-        a resume, left to ``claim_budgeted``). False: another live process has it.
+        """Claim a new candidate the single-process path decided (a resume may find its
+        trials: finished ones need no claim, one a dead process left RUNNING is claimed
+        with a new trial, as a new candidate is). False: another live process has it.
 
         The study is not read again: a candidate another process started since
         (:meth:`joined` was False) is RUNNING, which the claim sees."""
@@ -414,13 +420,20 @@ class _Shared:
         key = self._candidate_key(params)
         trials = [t for t in store._claims.get(key, ())
                   if "hpsearch_duplicate" not in t.user_attrs]
-        if trials:
-            return not any(t.state.name == "RUNNING" and t._trial_id not in store._mine
-                           and store.alive(t.user_attrs.get("hpsearch_owner"))
-                           for t in trials)
+        running = [t for t in trials if t.state.name == "RUNNING"
+                   and t._trial_id not in store._mine]
+        if any(store.alive(t.user_attrs.get("hpsearch_owner")) for t in running):
+            return False
+        if trials and not running:  # a finished candidate (resume): nothing to claim
+            return True
+        # new, or left RUNNING by a dead process: claimed with a new trial, the lowest
+        # wins (processes resuming together each find the dead trial)
+        values = sorted({step: value for t in trials
+                         for step, value in t.intermediate_values.items()}.items())
         rung0 = self._row_keys(params)[0]
         return store.claim_candidate(self._claim_row(params, key, rung0),
-                                     self._optuna_attrs(optuna_params)) is not None
+                                     self._optuna_attrs(optuna_params),
+                                     values=values) is not None
 
     # -- the store's view --------------------------------------------------------------
     def _candidate_key(self, params):
@@ -595,8 +608,12 @@ class _Shared:
         values = [(_step(plan.budget(self.search.n_resources_[k])), s)
                   for k, s in sorted(c.scores.items()) if k < rung and math.isfinite(s)]
         row = self._claim_row(c.params, c.key, c.row_keys[rung])
-        return store.claim_candidate(row, {CONFIG_ATTR: self.config},
-                                     values=values) is not None
+        if store.claim_candidate(row, {CONFIG_ATTR: self.config}, values=values) is None:
+            return False
+        # its holder was found dead after the snapshot's read: a fit it recorded in
+        # between is in the store now and must be reused, not fitted again
+        store.refresh()
+        return True
 
     def _new(self, schedule):
         """Draw and claim a new candidate; None when another process was first."""

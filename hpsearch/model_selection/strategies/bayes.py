@@ -444,9 +444,46 @@ max_retries
         study._storage.set_trial_user_attr(trial_id, "hpsearch_slot", slot)
         self._use_sampler(slot)
         trial = optuna.Trial(study, trial_id)
-        params = suggest(trial, space)
+        params = self._suggest(trial, space)
         trial.set_user_attr("params", encode_value(params))
         return trial, params, slot
+
+    def _suggest(self, trial, space):
+        """:func:`~hpsearch.model_selection.space.suggest`; a parameter the study's trials
+        (another process's, or a resumed run's) hold with another kind of distribution
+        (Optuna cannot mix them under one name) is a ValueError naming it."""
+        from ..space import suggest
+
+        try:
+            return suggest(trial, space)
+        except ValueError:
+            clash = self._space_clash(space)
+            if clash is None:
+                raise
+        name, stored, number, mine = clash
+        raise ValueError(
+            f"The 'param_distributions' parameter of {type(self).__name__} must give "
+            f"{name!r} the kind of distribution the study {self.study_.study_name!r} holds "
+            f"it with ({stored}, trial {number}; Optuna cannot mix two kinds under one "
+            f"name). Use that distribution, or another study_name. Got {mine} instead.")
+
+    def _space_clash(self, space):
+        """``(name, stored distribution, trial number, this space's distribution)`` of a
+        parameter the study holds with an incompatible distribution, or None."""
+        from optuna.distributions import check_distribution_compatibility
+
+        from ..space import optuna_distributions
+
+        mine = optuna_distributions(space)
+        for trial in self.study_.get_trials(deepcopy=False):
+            for name, stored in trial.distributions.items():
+                if name not in mine:
+                    continue
+                try:
+                    check_distribution_compatibility(stored, mine[name])
+                except ValueError:
+                    return name, stored, trial.number, mine[name]
+        return None
 
     def _slot_of(self, trial_id, store):
         """Slot of a new trial: the slots held by earlier trials, plus earlier trials of
@@ -644,9 +681,7 @@ max_retries
             return False
         self._use_sampler(slot)
         trial = optuna.Trial(study, trial_id)
-        from ..space import suggest
-
-        params = suggest(trial, space)
+        params = self._suggest(trial, space)
         if source is None:
             trial.set_user_attr("params", encode_value(params))
         self._evaluate_batch(evaluate, [trial], [params], [slot])

@@ -1,0 +1,220 @@
+"""Many processes on one storage (a team running one search on a 16- or 64-core machine
+as N processes): what each search does when N processes start at once, when one dies,
+when one brings other settings, when one joins a finished search.
+
+The N-process ASHA runs themselves are in ``test_asha_shared.py``; here the races are
+replayed in one process with one :class:`~hpsearch.model_selection.store.TrialStore` per
+simulated process (each has its own owner id, alive while its search runs), so every
+interleaving is deterministic and the tests are fast.
+"""
+
+import pytest
+
+from hpsearch.model_selection.store import TrialStore
+
+
+def _row(candidate="c0", budget=1):
+    return {"params": {"alpha": 1.0}, "candidate_key": candidate,
+            "key": f"{candidate}@{budget}"}
+
+
+@pytest.mark.parametrize("suffix", ["db", "jsonl"])
+def test_halving_processes_started_together_only_one_fits(tmp_path, suffix):
+    """Two halving (or Hyperband) processes started at once on a new study both read
+    no trial, then both claim the first candidate: the later claim is refused before
+    anything is fitted (was: both fitted every round-0 candidate, a refused process
+    up to a whole bracket, and the study held each of those candidates twice)."""
+    storage = str(tmp_path / f"s.{suffix}")
+    first, second = (TrialStore(storage, "s", resume=True) for _ in range(2))
+    try:
+        first.refresh()
+        second.refresh()  # both see an empty study
+        winner = first.claim_budgeted(_row(), "HalvingSearchCV")
+        with pytest.raises(RuntimeError, match="HalvingSearchCV cannot share study 's'"):
+            second.claim_budgeted(_row(), "HalvingSearchCV")
+        states = {t._trial_id: t.state.name for t in first.study.get_trials()}
+        assert states[winner] == "RUNNING"
+        assert sorted(states.values()) == ["FAIL", "RUNNING"]  # the loser's: closed
+        # the winner goes on claiming its candidates
+        assert first.claim_budgeted(_row("c1"), "HalvingSearchCV") != winner
+    finally:
+        first.close()
+        second.close()
+
+
+
+def test_halving_processes_resuming_together_adopt_a_dead_trial_once(tmp_path):
+    """Two processes that both read the study before either takes over the RUNNING trial
+    a killed halving left: only one takes it over, the other is refused (was: both
+    rewrote its owner and fitted it; an owner rewrite has no winner rule, so a take-over
+    now creates a new trial, with the dead one's rung scores, and the lower id wins)."""
+    import optuna
+
+    from hpsearch.model_selection.store import owner_id
+
+    storage = str(tmp_path / "s.db")
+    dead = TrialStore(storage, "s", resume=True)
+    trial_id = dead._new_trial(_row(), "c0", optuna.trial.TrialState.RUNNING, None,
+                               {"hpsearch_owner": owner_id(pid=2**22 + 1)})  # no such process
+    dead._storage.set_trial_intermediate_value(trial_id, 1, 0.5)
+    first, second = (TrialStore(storage, "s", resume=True) for _ in range(2))
+    try:
+        first.refresh()
+        second.refresh()
+        first.claim_budgeted(_row(), "HalvingSearchCV")
+        with pytest.raises(RuntimeError, match="cannot share study"):
+            second.claim_budgeted(_row(), "HalvingSearchCV")
+        trials = first.study.get_trials()
+        assert [t.state.name for t in trials] == ["FAIL", "RUNNING", "FAIL"]
+        assert trials[1].intermediate_values == {1: 0.5}  # the dead trial's rung score
+    finally:
+        for store in (dead, first, second):
+            store.close()
+
+
+def test_a_refused_halving_process_gives_up_the_candidates_it_won(tmp_path):
+    """Two processes resuming a killed halving read the study at once and each wins
+    another candidate first; the one refused next must give up what it won, else the
+    other is refused at that candidate too and nobody resumes (seen once in 12 restarts
+    of 6 processes: all 6 refused, 3 trials left RUNNING)."""
+    import optuna
+
+    from hpsearch.model_selection.store import owner_id
+
+    storage = str(tmp_path / "s.db")
+    dead = TrialStore(storage, "s", resume=True)
+    for c in ("c0", "c1"):
+        dead._new_trial(_row(c), c, optuna.trial.TrialState.RUNNING, None,
+                        {"hpsearch_owner": owner_id(pid=2**22 + 1)})  # no such process
+    x, y = (TrialStore(storage, "s", resume=True) for _ in range(2))
+    try:
+        x.refresh()
+        y.refresh()
+        y.claim_budgeted(_row("c0"), "HalvingSearchCV")
+        x.claim_budgeted(_row("c1"), "HalvingSearchCV")
+        with pytest.raises(RuntimeError, match="cannot share study"):
+            y.claim_budgeted(_row("c1"), "HalvingSearchCV")  # x won c1: y is refused
+        x.claim_budgeted(_row("c0"), "HalvingSearchCV")  # y gave c0 up: x goes on
+        running = x.study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+        assert sorted(t.user_attrs["hpsearch_key"] for t in running) == ["c0", "c1"]
+        assert {t.user_attrs["hpsearch_owner"] for t in running} == {x.owner}
+    finally:
+        for store in (dead, x, y):
+            store.close()
+
+def _search(kind, storage, **change):
+    """A search of ``kind`` on ``durable_worker.LogFit`` (a tiny Ridge-like estimator that
+    continues training), ``resume=True`` on ``storage``; ``change``: set_params."""
+    from durable_worker import LogFit, make_search
+
+    from hpsearch import ASHASearchCV
+    from hpsearch.space import Float
+
+    if kind == "asha":
+        search = ASHASearchCV(LogFit(), {"alpha": Float(1e-3, 30.0, log=True)}, n_trials=3,
+                              min_resources=1, max_resources=9, cv=3, refit=False,
+                              random_state=0, storage=storage, study_name="s", resume=True)
+    else:
+        search = make_search(kind, storage, "s", True)
+    return search.set_params(**change)
+
+
+@pytest.mark.parametrize("kind", ["asha", "optuna", "grid"])
+@pytest.mark.parametrize("change, named, value", [
+    ({"estimator__max_iter": 3}, "estimator", "max_iter=3"),
+    ({"scoring": "neg_mean_absolute_error"}, "scoring", "scoring='neg_mean_absolute_error'"),
+    ({"return_train_score": True}, "return_train_score", "return_train_score=True"),
+])
+def test_a_search_with_other_settings_is_refused_on_a_shared_study(
+        tmp_path, monkeypatch, kind, change, named, value):
+    """A process joining a study (running or finished) with another estimator, scoring
+    or return_train_score is refused with an error naming the parameter and both values
+    (was: it silently ran a second search in the study, ASHA ignoring the other's
+    candidates, Optuna re-fitting the other's trials with its own estimator and telling
+    the study both, so two processes ended with different cv_results_ for the same trial
+    numbers and the study's best trial compared different estimators or metrics)."""
+    from durable_worker import data
+
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    storage = str(tmp_path / "s.db")
+    X, y = data()
+    _search(kind, storage).fit(X, y)
+    n_trials = len(_search(kind, storage).fit(X, y).study_.trials)
+    with pytest.raises(ValueError, match=f"The '{named}' parameter of .* must be the same") as e:
+        _search(kind, storage, **change).fit(X, y)
+    assert f"Got {value} instead" in str(e.value)
+    import optuna
+
+    from hpsearch.model_selection.store import make_storage
+
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    assert len(study.trials) == n_trials  # nothing of the refused search in the study
+
+
+def test_a_takeover_reuses_fits_the_dead_process_recorded_after_the_read(tmp_path,
+                                                                        monkeypatch):
+    """ASHA: a process reads the store, the holder of a rung-1 job records split 0 and is
+    SIGKILLed during split 1, then the reader checks liveness (dead) and takes the job
+    over. It must fit split 1 only (was: it refitted split 0 too, from its older read:
+    seen with 8 processes, 78 fits run for 76 recorded). Replayed here: the reader's
+    first view of the store is made to miss the fit recorded last."""
+    import os
+    import signal
+    import time
+
+    import optuna
+
+    from hpsearch.model_selection.store import make_storage
+    from hpsearch.model_selection.strategies import asha
+    from test_asha_shared import _cv_fits, _env, _start, data, make_search
+
+    storage, log = tmp_path / "s.db", tmp_path / "fits.log"
+    a, _ = _start(tmp_path, "a", _env(tmp_path, log, 0.3), storage)
+    deadline, mine = time.time() + 60, []
+    while time.time() < deadline and a.poll() is None:
+        mine = [f for f in _cv_fits(log) if f[0] == a.pid]
+        if mine and mine[-1][3] == 2 and sum(f[1:4] == mine[-1][1:4] for f in mine) == 2:
+            break  # a started split 1 of a rung-1 job: split 0 is recorded
+        time.sleep(0.01)
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait()
+    victim = mine[-1][1:3]
+    study = optuna.load_study(study_name="asha", storage=make_storage(str(storage)))
+    study._storage.set_study_system_attr(study._study_id, asha.SHARED_ATTR, True)
+
+    snapshot, dropped = asha._Shared.snapshot, []
+
+    def stale_snapshot(self):  # the first view misses the fits of the job in flight
+        schedule = snapshot(self)
+        if not dropped:
+            jobs = {t.user_attrs.get("hpsearch_job") for t in self.store.refresh()
+                    if t.state.name == "RUNNING"}
+            dropped.extend(k for k in jobs if k in self.store._fits)
+            for key in dropped:
+                self.store._fits.pop(key)
+        return schedule
+
+    monkeypatch.setattr(asha._Shared, "snapshot", stale_snapshot)
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    before = len(_cv_fits(log))
+    make_search(str(storage), refit=False).fit(*data())
+    assert dropped
+    taken = [f for f in _cv_fits(log)[before:] if f[1:3] == victim and f[3] == 3]
+    assert len(taken) == 1  # split 1 of the rung-1 job, from scratch at 3 epochs
+
+
+def test_optuna_search_with_another_kind_of_distribution_is_refused_by_name(tmp_path,
+                                                                           monkeypatch):
+    """A process (or resume) whose space gives a parameter another kind of distribution
+    than the study's trials hold gets an error naming 'param_distributions' and the
+    parameter (was: Optuna's "Cannot set different distribution kind to the same
+    parameter name." without either)."""
+    from durable_worker import data
+
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    storage = str(tmp_path / "s.db")
+    _search("optuna", storage).fit(*data())
+    with pytest.raises(ValueError, match="The 'param_distributions' parameter of "
+                                         "OptunaSearchCV must give 'alpha' the kind"):
+        _search("optuna", storage, n_trials=8,
+                param_distributions={"alpha": [0.1, 1.0]}).fit(*data())
