@@ -1,0 +1,60 @@
+"""ASHASearchCV used as a scikit-learn user uses HalvingRandomSearchCV / RandomizedSearchCV:
+failing fits at a higher rung, multimetric scoring (regressions of a hostile review)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
+
+from hpsearch import ASHASearchCV, MLPClassifier
+
+SPACE = {"alpha": [1e-4, 1e-2, 1e-1, 1.0], "learning_rate_init": [1e-3, 1e-2, 3e-2]}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16, y[:300]
+
+
+class FailsPastThreeEpochs(MLPClassifier):
+    """Fails whenever its training would go past 3 epochs in total (a continued fit
+    gets ``warm_start=True`` and the epochs to add as ``max_iter``)."""
+
+    def fit(self, X, y, **kwargs):
+        done = getattr(self, "n_iter_", 0) if self.warm_start else 0
+        if done + self.max_iter > 3:
+            raise RuntimeError("diverged past 3 epochs")
+        return super().fit(X, y, **kwargs)
+
+
+def _asha(estimator, **params):
+    return ASHASearchCV(estimator, SPACE, n_trials=12, min_resources=1, max_resources=9,
+                        cv=3, random_state=0, n_jobs=1, **params)
+
+
+def test_a_top_rung_where_every_job_failed_is_not_the_budget_reached(digits):
+    """Every promotion to the top rung (9 epochs) fails: those rows keep their NaN
+    (error_score) and the rows of the lower rungs, with a FitFailedWarning, but the
+    best row is the best finite one of the highest rung with a result (3 epochs), not
+    a failed row with best_score_ NaN whose refit raises after the whole search."""
+    X, y = digits
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = _asha(FailsPastThreeEpochs(hidden_layer_sizes=(16,), random_state=0,
+                                            max_iter=9)).fit(X, y)
+    assert any(issubclass(w.category, FitFailedWarning) for w in caught)
+    res = search.cv_results_
+    top = res["iter"] == 2
+    assert top.any() and np.isnan(res["mean_test_score"][top]).all()
+    assert res["iter"][search.best_index_] == 1
+    assert np.isfinite(search.best_score_)
+    assert search.best_score_ == np.nanmax(res["mean_test_score"][res["iter"] == 1])
+    assert res["rank_test_score"][search.best_index_] == 1
+    assert search.best_estimator_.n_iter_ == 3  # refitted at the budget of its row
+    with pytest.raises(RuntimeError, match="diverged past 3 epochs"):
+        _asha(FailsPastThreeEpochs(hidden_layer_sizes=(16,), random_state=0, max_iter=9),
+              error_score="raise", refit=False).fit(X, y)
