@@ -58,3 +58,41 @@ def test_a_top_rung_where_every_job_failed_is_not_the_budget_reached(digits):
     with pytest.raises(RuntimeError, match="diverged past 3 epochs"):
         _asha(FailsPastThreeEpochs(hidden_layer_sizes=(16,), random_state=0, max_iter=9),
               error_score="raise", refit=False).fit(X, y)
+
+
+def _negated_accuracy(y_true, y_pred):
+    return -np.mean(y_true == y_pred)
+
+
+@pytest.mark.parametrize("name", ["asha", "halving"])
+def test_multimetric_promotions_follow_the_refit_metric_else_the_first(digits, name):
+    """Documented rule: with several metrics the rungs rank by the ``refit`` metric;
+    with ``refit=False`` or a callable by the first metric of ``scoring``. A first
+    metric that is accuracy negated promotes the worst candidates."""
+    from sklearn.metrics import make_scorer
+
+    from hpsearch import HalvingSearchCV
+
+    X, y = digits
+    scoring = {"neg": make_scorer(_negated_accuracy), "acc": "accuracy"}
+
+    def run(refit):
+        est = MLPClassifier(hidden_layer_sizes=(16,), random_state=0, max_iter=9)
+        if name == "asha":
+            search = _asha(est, scoring=scoring, refit=refit)
+        else:
+            search = HalvingSearchCV(est, SPACE, n_candidates=9, min_resources=1,
+                                     max_resources=9, cv=3, random_state=0, n_jobs=1,
+                                     scoring=scoring, refit=refit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = search.fit(X, y).cv_results_
+        top = res["iter"] == res["iter"].max()
+        return sorted(p["alpha"] * 1e3 + p["learning_rate_init"] for p in
+                      np.asarray(res["params"])[top]), res["mean_test_acc"][top]
+
+    by_acc, acc_scores = run("acc")
+    by_neg, neg_scores = run("neg")
+    assert by_acc != by_neg and acc_scores.max() > neg_scores.max()
+    assert run(False)[0] == by_neg
+    assert run(lambda results: 0)[0] == by_neg

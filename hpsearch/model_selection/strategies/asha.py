@@ -787,6 +787,10 @@ class ASHASearchCV(_BaseHalving):
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries
         The common search parameters (see ``BaseSearchCV``).
+        With several metrics (``scoring`` a list or dict), promotions rank the
+        candidates of a rung by the ``refit`` metric; with ``refit=False`` or a
+        callable, by the first metric of ``scoring`` (a callable ``refit`` only picks
+        ``best_index_`` among the rows afterwards).
 
     Attributes
     ----------

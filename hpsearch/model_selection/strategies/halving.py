@@ -392,6 +392,10 @@ return_train_score, progress, storage, study_name, resume, backend, fit_timeout,
 max_retries, timeout
         The common search parameters (see ``BaseSearchCV``). ``random_state`` seeds the
         sampling of candidates and every fit.
+        With several metrics (``scoring`` a list or dict), the rounds keep the
+        candidates best in the ``refit`` metric; with ``refit=False`` or a callable, in
+        the first metric of ``scoring`` (a callable ``refit`` only picks
+        ``best_index_`` among the rows afterwards).
 
     Attributes
     ----------
@@ -589,6 +593,10 @@ class HyperbandSearchCV(_BaseHalving):
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries, timeout
         The common search parameters (see ``BaseSearchCV``).
+        With several metrics (``scoring`` a list or dict), the rounds keep the
+        candidates best in the ``refit`` metric; with ``refit=False`` or a callable, in
+        the first metric of ``scoring`` (a callable ``refit`` only picks
+        ``best_index_`` among the rows afterwards).
 
     Attributes
     ----------
