@@ -31,8 +31,9 @@ class FailsPastThreeEpochs(MLPClassifier):
 
 
 def _asha(estimator, **params):
-    return ASHASearchCV(estimator, SPACE, n_trials=12, min_resources=1, max_resources=9,
-                        cv=3, random_state=0, n_jobs=1, **params)
+    params = {"n_trials": 12, **params}
+    return ASHASearchCV(estimator, SPACE, min_resources=1, max_resources=9, cv=3,
+                        random_state=0, n_jobs=1, **params)
 
 
 def test_a_top_rung_where_every_job_failed_is_not_the_budget_reached(digits):
@@ -96,3 +97,27 @@ def test_multimetric_promotions_follow_the_refit_metric_else_the_first(digits, n
     assert by_acc != by_neg and acc_scores.max() > neg_scores.max()
     assert run(False)[0] == by_neg
     assert run(lambda results: 0)[0] == by_neg
+
+
+def test_lbfgs_rows_equal_straight_training_at_their_budget(digits):
+    """hpsearch's MLP with solver="lbfgs" cannot continue bit for bit (each fit starts a
+    fresh L-BFGS run from the weights): a promotion must refit at the higher budget, so
+    every row scores what a plain fit with max_iter = its budget scores, and the refit
+    best_estimator_ is the model that was scored."""
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    X, y = digits
+    est = MLPClassifier(hidden_layer_sizes=(16,), solver="lbfgs", random_state=0,
+                        max_iter=9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = _asha(est, n_trials=4).fit(X, y)
+        res = search.cv_results_
+        assert res["iter"].max() >= 1
+        for i in np.flatnonzero(res["iter"] >= 1):
+            plain = clone(est).set_params(**res["params"][i],
+                                          max_iter=int(res["n_resources"][i]))
+            expected = cross_val_score(plain, X, y, cv=3)
+            got = [res[f"split{k}_test_score"][i] for k in range(3)]
+            np.testing.assert_array_equal(got, expected)

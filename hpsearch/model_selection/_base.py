@@ -223,6 +223,17 @@ def _finished_all_splits(row, not_run):
     )
 
 
+def _continues_exactly(estimator):
+    """Whether continuing ``estimator`` (the last step of a Pipeline) gives what straight
+    training to the total budget gives: False when it says otherwise through a
+    ``_continues_exactly()`` method (hpsearch's MLP with ``solver="lbfgs"``); other
+    estimators are continued as documented (``warm_start`` or ``partial_fit``)."""
+    steps = getattr(estimator, "steps", None)
+    last = steps[-1][1] if isinstance(steps, list) and steps else estimator
+    check = getattr(last, "_continues_exactly", None)
+    return True if check is None else bool(check())
+
+
 def _timeout_message(timeout):
     """The error of a search whose ``timeout`` came before any candidate had a result."""
     return (f"The search's timeout={timeout!r} seconds was reached before any candidate "
@@ -358,6 +369,8 @@ class _Evaluator:
         if kept is None:
             return None
         estimator, previous = kept
+        if not _continues_exactly(estimator):  # refit at the full budget instead
+            return None
         names = [k for k in budget if k != "n_samples"]
         if len(names) != 1:
             raise ValueError(
