@@ -121,3 +121,34 @@ def test_lbfgs_rows_equal_straight_training_at_their_budget(digits):
             expected = cross_val_score(plain, X, y, cv=3)
             got = [res[f"split{k}_test_score"][i] for k in range(3)]
             np.testing.assert_array_equal(got, expected)
+
+
+def test_a_pipeline_continues_on_the_features_its_first_fit_used(digits):
+    """Continuing a Pipeline refits its earlier steps; one seeded by a RandomState
+    instance (a randomized PCA) must see that generator as its first fit did, not
+    advanced by it, or the MLP continues on other features than straight training's
+    (every promoted row differed from plain cross-validation at its budget)."""
+    from sklearn.base import clone
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.pipeline import Pipeline
+
+    X, y = digits
+    pipe = Pipeline([
+        ("pca", PCA(n_components=20, svd_solver="randomized", iterated_power=1,
+                    random_state=np.random.RandomState(0))),
+        ("mlp", MLPClassifier(hidden_layer_sizes=(16,), random_state=0, max_iter=9)),
+    ])
+    space = {f"mlp__{k}": v for k, v in SPACE.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = ASHASearchCV(pipe, space, n_trials=9, min_resources=1, max_resources=9,
+                              cv=KFold(3), random_state=0, n_jobs=1).fit(X, y)
+        res = search.cv_results_
+        assert res["iter"].max() == 2
+        for i in np.flatnonzero(res["iter"] >= 1):
+            plain = clone(pipe).set_params(**res["params"][i],
+                                           mlp__max_iter=int(res["n_resources"][i]))
+            expected = cross_val_score(plain, X, y, cv=KFold(3))
+            got = [res[f"split{k}_test_score"][i] for k in range(3)]
+            np.testing.assert_array_equal(got, expected)

@@ -64,6 +64,7 @@ identical parameters within a fit, so a candidate re-evaluated at a higher budge
 the same seeds. Results are identical for any ``n_jobs`` and backend.
 """
 
+import copy
 import hashlib
 import json
 import numbers
@@ -363,6 +364,18 @@ class _Evaluator:
                 self._labels = y if y.ndim == 1 else None
         return self._labels
 
+    def _fresh_generators(self, prefix):
+        """Copies of the ``RandomState`` instances the base estimator gives the steps
+        before the continued one (``prefix``: its name in a Pipeline). Continuing a
+        Pipeline refits those steps; a generator their first fit advanced would make
+        them (a randomized PCA) transform differently, and the last step continue on
+        other features than straight training uses."""
+        if not prefix:
+            return {}
+        own = f"{prefix}__"
+        return {name: copy.deepcopy(value) for name, value in self.base_params.items()
+                if isinstance(value, np.random.RandomState) and not name.startswith(own)}
+
     def _continuation(self, cid, split, budget):
         """(estimator, params, steps) to continue (cid, split), or None to refit."""
         kept = self.states.get((cid, split))
@@ -389,7 +402,9 @@ class _Evaluator:
         steps = total - done
         if warm in self.base_params:
             incremental = name.rpartition("__")[2] in INCREMENTAL_PARAMS
-            return estimator, {warm: True, name: steps if incremental else total}, steps
+            params = {**self._fresh_generators(prefix), warm: True,
+                      name: steps if incremental else total}
+            return estimator, params, steps
         if self.can_partial_fit:
             return estimator, None, steps
         return None
