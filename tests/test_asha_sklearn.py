@@ -123,7 +123,8 @@ def test_lbfgs_rows_equal_straight_training_at_their_budget(digits):
             np.testing.assert_array_equal(got, expected)
 
 
-def test_a_pipeline_continues_on_the_features_its_first_fit_used(digits):
+@pytest.mark.parametrize("searched_seed", [False, True])
+def test_a_pipeline_continues_on_the_features_its_first_fit_used(digits, searched_seed):
     """Continuing a Pipeline refits its earlier steps; one seeded by a RandomState
     instance (a randomized PCA) must see that generator as its first fit did, not
     advanced by it, or the MLP continues on other features than straight training's
@@ -140,6 +141,8 @@ def test_a_pipeline_continues_on_the_features_its_first_fit_used(digits):
         ("mlp", MLPClassifier(hidden_layer_sizes=(16,), random_state=0, max_iter=9)),
     ])
     space = {f"mlp__{k}": v for k, v in SPACE.items()}
+    if searched_seed:  # a candidate's own seed of the step is kept as it is
+        space["pca__random_state"] = [1, 2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         search = ASHASearchCV(pipe, space, n_trials=9, min_resources=1, max_resources=9,

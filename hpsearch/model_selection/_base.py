@@ -364,19 +364,21 @@ class _Evaluator:
                 self._labels = y if y.ndim == 1 else None
         return self._labels
 
-    def _fresh_generators(self, prefix):
+    def _fresh_generators(self, prefix, params=()):
         """Copies of the ``RandomState`` instances the base estimator gives the steps
         before the continued one (``prefix``: its name in a Pipeline). Continuing a
         Pipeline refits those steps; a generator their first fit advanced would make
         them (a randomized PCA) transform differently, and the last step continue on
-        other features than straight training uses."""
+        other features than straight training uses. A step parameter the candidate
+        sets (``params``) is left as it is."""
         if not prefix:
             return {}
         own = f"{prefix}__"
         return {name: copy.deepcopy(value) for name, value in self.base_params.items()
-                if isinstance(value, np.random.RandomState) and not name.startswith(own)}
+                if isinstance(value, np.random.RandomState) and not name.startswith(own)
+                and name not in params}
 
-    def _continuation(self, cid, split, budget):
+    def _continuation(self, cid, split, budget, params=()):
         """(estimator, params, steps) to continue (cid, split), or None to refit."""
         kept = self.states.get((cid, split))
         if kept is None:
@@ -402,9 +404,9 @@ class _Evaluator:
         steps = total - done
         if warm in self.base_params:
             incremental = name.rpartition("__")[2] in INCREMENTAL_PARAMS
-            params = {**self._fresh_generators(prefix), warm: True,
-                      name: steps if incremental else total}
-            return estimator, params, steps
+            fresh = self._fresh_generators(prefix, params)
+            return estimator, {**fresh, warm: True,
+                               name: steps if incremental else total}, steps
         if self.can_partial_fit:
             return estimator, None, steps
         return None
@@ -622,7 +624,8 @@ class _Evaluator:
             if split in row["done"] or (allowed is not None and split not in allowed):
                 continue
             train = self._train_indices(split, train, budget)
-            cont = self._continuation(cid, split, budget) if continue_training else None
+            cont = (self._continuation(cid, split, budget, params) if continue_training
+                    else None)
             if cont is not None:
                 estimator, cparams, steps = cont
                 task = Task(row["index"], split, cparams or {}, train, test, estimator,
