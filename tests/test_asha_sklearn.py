@@ -155,3 +155,27 @@ def test_a_pipeline_continues_on_the_features_its_first_fit_used(digits, searche
             expected = cross_val_score(plain, X, y, cv=KFold(3))
             got = [res[f"split{k}_test_score"][i] for k in range(3)]
             np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", ["asha", "halving"])
+@pytest.mark.parametrize("refit, error, match", [
+    (lambda results: -1, IndexError, "best_index_ index out of range"),
+    (lambda results: 10**6, IndexError, "best_index_ index out of range"),
+    (lambda results: 1.5, TypeError, "best_index_ returned is not an integer"),
+])
+def test_a_refit_callable_returning_no_row_index_is_refused_as_sklearn(
+        digits, name, refit, error, match):
+    """sklearn's check of a refit callable's answer: -1 silently picked the last row
+    (best_index_ -1) and 1.5 row 1; now the errors of sklearn's searches."""
+    from hpsearch import HalvingSearchCV
+
+    X, y = digits
+    est = MLPClassifier(hidden_layer_sizes=(8,), random_state=0, max_iter=3)
+    space = {"alpha": [1e-4, 1e-2, 1e-1, 1.0]}
+    common = dict(min_resources=1, max_resources=3, cv=3, random_state=0, refit=refit)
+    search = (ASHASearchCV(est, space, n_trials=3, **common) if name == "asha"
+              else HalvingSearchCV(est, space, n_candidates=3, **common))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(error, match=match):
+            search.fit(X, y)

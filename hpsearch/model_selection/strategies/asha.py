@@ -130,6 +130,7 @@ import math
 from numbers import Integral
 
 import numpy as np
+from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
@@ -922,9 +923,10 @@ max_retries
         return np.flatnonzero(ran & (iters == iters[ran].max()))
 
     def _select_best_index(self, refit, refit_metric, results):
-        """The best row of :meth:`_final_rows`, or ``refit(results)``."""
+        """The best row of :meth:`_final_rows`, or ``refit(results)`` checked as sklearn
+        checks it (an integer row index, else its TypeError or IndexError)."""
         if callable(refit):
-            return refit(results)
+            return _SkBaseSearchCV._select_best_index(refit, refit_metric, results)
         return best_row(results, refit_metric or "score", self._final_rows(results))
 
     # -- fit -------------------------------------------------------------------------
