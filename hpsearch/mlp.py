@@ -148,6 +148,9 @@ default="adam"
         Continue from the previous fit's complete training state (weights, optimizer moments
         and step count, random generator): ``fit`` with ``max_iter=a`` then with
         ``warm_start=True, max_iter=b`` equals one ``fit`` with ``max_iter=a+b`` bit for bit.
+        Not with ``solver="lbfgs"``: each ``fit`` starts a fresh L-BFGS run from the
+        current weights (as scikit-learn), so the searches refit such a candidate at
+        each higher budget instead of continuing it.
     momentum : float, default=0.9
         :math:`\\lambda` of the ``"sgd"``, ``"momentum"`` and ``"nesterov"`` solvers.
     nesterovs_momentum : bool, default=True
@@ -713,6 +716,13 @@ class _BaseMLP(BaseEstimator):
             # depend on which other rows share its matrix product (BLAS picks kernels by
             # shape), and the weights are used at full precision; training speed is unchanged
             return self._network.predict(X, self._final_theta, dtype=np.float64)
+
+    def _continues_exactly(self):
+        """Whether ``warm_start=True`` continues bit for bit (the searches' continued
+        training asks, :func:`hpsearch.model_selection._base._continues_exactly`): not
+        with ``solver="lbfgs"``, where each ``fit`` starts a fresh L-BFGS run from the
+        weights (:mod:`hpsearch.neural.lbfgs`), so 1 then 2 iterations differ from 3."""
+        return self.solver != "lbfgs"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -64,6 +64,7 @@ identical parameters within a fit, so a candidate re-evaluated at a higher budge
 the same seeds. Results are identical for any ``n_jobs`` and backend.
 """
 
+import copy
 import hashlib
 import json
 import numbers
@@ -223,6 +224,17 @@ def _finished_all_splits(row, not_run):
     )
 
 
+def _continues_exactly(estimator):
+    """Whether continuing ``estimator`` (the last step of a Pipeline) gives what straight
+    training to the total budget gives: False when it says otherwise through a
+    ``_continues_exactly()`` method (hpsearch's MLP with ``solver="lbfgs"``); other
+    estimators are continued as documented (``warm_start`` or ``partial_fit``)."""
+    steps = getattr(estimator, "steps", None)
+    last = steps[-1][1] if isinstance(steps, list) and steps else estimator
+    check = getattr(last, "_continues_exactly", None)
+    return True if check is None else bool(check())
+
+
 def _timeout_message(timeout):
     """The error of a search whose ``timeout`` came before any candidate had a result."""
     return (f"The search's timeout={timeout!r} seconds was reached before any candidate "
@@ -352,12 +364,28 @@ class _Evaluator:
                 self._labels = y if y.ndim == 1 else None
         return self._labels
 
-    def _continuation(self, cid, split, budget):
+    def _fresh_generators(self, prefix, params=()):
+        """Copies of the ``RandomState`` instances the base estimator gives the steps
+        before the continued one (``prefix``: its name in a Pipeline). Continuing a
+        Pipeline refits those steps; a generator their first fit advanced would make
+        them (a randomized PCA) transform differently, and the last step continue on
+        other features than straight training uses. A step parameter the candidate
+        sets (``params``) is left as it is."""
+        if not prefix:
+            return {}
+        own = f"{prefix}__"
+        return {name: copy.deepcopy(value) for name, value in self.base_params.items()
+                if isinstance(value, np.random.RandomState) and not name.startswith(own)
+                and name not in params}
+
+    def _continuation(self, cid, split, budget, params=()):
         """(estimator, params, steps) to continue (cid, split), or None to refit."""
         kept = self.states.get((cid, split))
         if kept is None:
             return None
         estimator, previous = kept
+        if not _continues_exactly(estimator):  # refit at the full budget instead
+            return None
         names = [k for k in budget if k != "n_samples"]
         if len(names) != 1:
             raise ValueError(
@@ -376,7 +404,9 @@ class _Evaluator:
         steps = total - done
         if warm in self.base_params:
             incremental = name.rpartition("__")[2] in INCREMENTAL_PARAMS
-            return estimator, {warm: True, name: steps if incremental else total}, steps
+            fresh = self._fresh_generators(prefix, params)
+            return estimator, {**fresh, warm: True,
+                               name: steps if incremental else total}, steps
         if self.can_partial_fit:
             return estimator, None, steps
         return None
@@ -594,7 +624,8 @@ class _Evaluator:
             if split in row["done"] or (allowed is not None and split not in allowed):
                 continue
             train = self._train_indices(split, train, budget)
-            cont = self._continuation(cid, split, budget) if continue_training else None
+            cont = (self._continuation(cid, split, budget, params) if continue_training
+                    else None)
             if cont is not None:
                 estimator, cparams, steps = cont
                 task = Task(row["index"], split, cparams or {}, train, test, estimator,

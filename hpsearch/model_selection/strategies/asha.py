@@ -130,6 +130,7 @@ import math
 from numbers import Integral
 
 import numpy as np
+from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
@@ -787,6 +788,10 @@ class ASHASearchCV(_BaseHalving):
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries
         The common search parameters (see ``BaseSearchCV``).
+        With several metrics (``scoring`` a list or dict), promotions rank the
+        candidates of a rung by the ``refit`` metric; with ``refit=False`` or a
+        callable, by the first metric of ``scoring`` (a callable ``refit`` only picks
+        ``best_index_`` among the rows afterwards).
 
     Attributes
     ----------
@@ -801,7 +806,7 @@ max_retries
     best_index_, best_score_, best_params_, best_estimator_
         The best row among those trained with the largest budget reached
         (``max_resources_`` unless the timeout came first; a job the timeout cut, state
-        ``"not run"``, does not count as reached).
+        ``"not run"``, or whose fits all failed, NaN score, does not count as reached).
     n_resources_ : list of int
         :math:`b_0, \\dots, b_K`.
     n_candidates_ : int
@@ -899,19 +904,29 @@ max_retries
     def _final_rows(self, results):
         """Rows eligible for ``best_index_``: those of the highest rung among the rows
         that ran (a job the ``timeout`` cut is no result: its NaN row must not stand for
-        the largest budget reached)."""
+        the largest budget reached) and have a score. A job whose fits failed (NaN
+        ``error_score``) is no result either: when every job of the top rung failed
+        (often a single promoted candidate), the best row is that of the highest rung
+        with a finite score, not a failed row whose refit would fail after the search.
+        When no row has a finite score, the highest rung that ran (as sklearn: its
+        first row)."""
         schedule = self.schedule_
-        ran = np.array([c in schedule.results(k)
-                        for c, k in zip(results["candidate"], results["iter"])], dtype=bool)
+        found = [schedule.results(k).get(c, None)
+                 for c, k in zip(results["candidate"], results["iter"])]
+        ran = np.array([s is not None for s in found], dtype=bool)
         if not ran.any():  # only some splits of some job ran
             raise ValueError(_timeout_message(self.timeout))
+        scored = np.array([s is not None and not math.isnan(s) for s in found], dtype=bool)
+        if scored.any():
+            ran = scored
         iters = np.asarray(results["iter"])
         return np.flatnonzero(ran & (iters == iters[ran].max()))
 
     def _select_best_index(self, refit, refit_metric, results):
-        """The best row of :meth:`_final_rows`, or ``refit(results)``."""
+        """The best row of :meth:`_final_rows`, or ``refit(results)`` checked as sklearn
+        checks it (an integer row index, else its TypeError or IndexError)."""
         if callable(refit):
-            return refit(results)
+            return _SkBaseSearchCV._select_best_index(refit, refit_metric, results)
         return best_row(results, refit_metric or "score", self._final_rows(results))
 
     # -- fit -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import clone, is_classifier
+from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -335,9 +336,11 @@ class _BaseHalving(BaseSearchCV):
     @classmethod
     def _select_best_index(cls, refit, refit_metric, results):
         """The best row among the last round (as sklearn's halving, also called on the
-        class: ``cls._select_best_index(None, None, results)``), or ``refit(results)``."""
+        class: ``cls._select_best_index(None, None, results)``), or ``refit(results)``
+        checked as sklearn checks it (an integer row index, else its TypeError or
+        IndexError)."""
         if callable(refit):
-            return refit(results)
+            return _SkBaseSearchCV._select_best_index(refit, refit_metric, results)
         return best_row(results, refit_metric or "score", cls._final_rows(results))
 
 
@@ -392,6 +395,10 @@ return_train_score, progress, storage, study_name, resume, backend, fit_timeout,
 max_retries, timeout
         The common search parameters (see ``BaseSearchCV``). ``random_state`` seeds the
         sampling of candidates and every fit.
+        With several metrics (``scoring`` a list or dict), the rounds keep the
+        candidates best in the ``refit`` metric; with ``refit=False`` or a callable, in
+        the first metric of ``scoring`` (a callable ``refit`` only picks
+        ``best_index_`` among the rows afterwards).
 
     Attributes
     ----------
@@ -589,6 +596,10 @@ class HyperbandSearchCV(_BaseHalving):
 return_train_score, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries, timeout
         The common search parameters (see ``BaseSearchCV``).
+        With several metrics (``scoring`` a list or dict), the rounds keep the
+        candidates best in the ``refit`` metric; with ``refit=False`` or a callable, in
+        the first metric of ``scoring`` (a callable ``refit`` only picks
+        ``best_index_`` among the rows afterwards).
 
     Attributes
     ----------
