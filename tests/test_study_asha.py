@@ -68,3 +68,32 @@ def test_a_bad_budget_value_names_its_key_once(tmp_path, capsys, key, value, exp
     assert "literal" not in err and "constrained" not in err, err
     assert err.count("search.") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_resuming_an_edited_study_names_the_yaml_key_and_keeps_the_copy(tmp_path, capsys):
+    """A resumed study whose file now asks for another estimator / scoring / cv was
+    refused as "run failed: ValueError: The 'estimator' parameter of ASHASearchCV ..."
+    (exit 1, the Python parameter, no --overwrite), and the copy of the study file in the
+    run folder was already replaced by the edited file whose resume was refused."""
+    out = tmp_path / "out"
+    study = _write(tmp_path)
+    assert main([str(study), "--out", str(out), "--quiet"]) == 0
+    copy = (out / "study.yaml").read_text()
+    trials = (out / "cv_results.csv").read_text()
+    edits = [
+        (("hidden_layer_sizes: [4]", "hidden_layer_sizes: [5]"),
+         "estimator.params.hidden_layer_sizes: ", "was [4], got [5]"),
+        (("scoring: accuracy", "scoring: balanced_accuracy"),
+         "scoring: ", "was 'accuracy', got 'balanced_accuracy'"),
+        (("cv: 2", "cv: 3"), "cv: ", "was 2, got 3"),
+    ]
+    for (old, new), key, values in edits:
+        study.write_text(STUDY.replace(old, new))
+        rc = main([str(study), "--out", str(out), "--quiet", "--resume"])
+        err = capsys.readouterr().err
+        assert rc == 2, err
+        assert f"error in {study}: {key}" in err, err
+        assert values in err and "--overwrite" in err and "study_name" in err, err
+        assert "ValueError" not in err, err
+        assert (out / "study.yaml").read_text() == copy  # the copy of the run it resumes
+        assert (out / "cv_results.csv").read_text() == trials

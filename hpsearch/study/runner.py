@@ -407,6 +407,62 @@ def _check_resume(plan, source_text, echo):
               "being resumed; finished candidates are kept as they are", file=sys.stderr)
 
 
+#: the study keys each setting a stored study checks on resume comes from (the first is
+#: named when the copy of the resumed run cannot tell which key changed)
+_MISMATCH_KEYS = {
+    "data": (("data",), ("seed",)),
+    "cv": (("cv",), ("seed",), ("data",)),
+    "estimator": (("estimator", "params"), ("estimator",), ("preprocessing",), ("seed",)),
+    "scoring": (("scoring",),),
+    "return_train_score": (("return_train_score",),),
+}
+
+
+def _changes(old, new, path=()):
+    """Key paths (leaves) whose values differ between two YAML documents."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in dict.fromkeys([*old, *new])
+                for c in _changes(old.get(k), new.get(k), (*path, k))]
+    return [] if old == new else [path]
+
+
+def _value_at(data, path):
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _mismatch_error(exc, plan, copy_text, source_text):
+    """The :class:`StudyError` for a resumed study whose store holds fits made with other
+    data, splits or settings (:class:`~hpsearch.model_selection.store.StudyMismatch`):
+    named by the study key that changed since the run being resumed (from the copy of its
+    study file), with the recorded and the new value and how to go on."""
+    from .loader import read_yaml
+
+    prefixes = _MISMATCH_KEYS.get(exc.setting, ((exc.setting,),))
+    changed, old, new = [], None, None
+    if copy_text is not None:
+        try:
+            old, _ = read_yaml(copy_text, "study.yaml")
+            new, _ = read_yaml(source_text, "study.yaml")
+            changed = [c for c in _changes(old, new)
+                       if any(c[:len(p)] == p for p in prefixes)]
+        except StudyError:  # an unreadable copy: name the setting's key only
+            changed = []
+    how = (f"resume with the study file it ran on ({plan.out / 'study.yaml'}), or start "
+           "another search: another study_name (and output folder), or --overwrite to "
+           "replace this one")
+    head = (f"the study {plan.study_name!r} in {plan.storage} holds fits made with another "
+            f"{exc.setting}, which must not mix with this file's")
+    if changed:
+        key = changed[0]
+        more = (f" (also changed: {', '.join('.'.join(map(str, c)) for c in changed[1:])})"
+                if len(changed) > 1 else "")
+        return StudyError(key, f"{head}: was {_value_at(old, key)!r}, got "
+                          f"{_value_at(new, key)!r}{more}; {how}")
+    return StudyError(prefixes[0], f"{head} ({exc}); {how}")
+
+
 def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_key=None):
     """Fit the search of ``plan`` and write the output folder; returns the summary dict.
 
@@ -434,14 +490,26 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
              f"run removed; study {plan.study_name!r} replaced)")
     if resume:
         _check_resume(plan, source_text, echo)
-    (out / "study.yaml").write_text(source_text, encoding="utf-8")
+    from hpsearch.model_selection.store import StudyMismatch
+
+    copy = out / "study.yaml"
+    # a resumed run keeps the copy of the file its fits were made with until the search
+    # accepts the new file (a refused resume leaves it as it was)
+    copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
+    if copy_text is None:
+        copy.write_text(source_text, encoding="utf-8")
     search = plan.search
     fit_kw = {"groups": plan.groups} if plan.groups is not None else {}
-    nested = _nested(plan, echo) if plan.outer_cv is not None else None
-    t0 = time.perf_counter()
-    with _backend(plan.backend):
-        search.fit(plan.X_train, plan.y_train, **fit_kw)
+    try:
+        nested = _nested(plan, echo) if plan.outer_cv is not None else None
+        t0 = time.perf_counter()
+        with _backend(plan.backend):
+            search.fit(plan.X_train, plan.y_train, **fit_kw)
+    except StudyMismatch as exc:
+        raise _mismatch_error(exc, plan, copy_text, source_text) from exc
     fit_time = time.perf_counter() - t0
+    if copy_text is not None and copy_text != source_text:
+        copy.write_text(source_text, encoding="utf-8")
 
     cv = search.cv_results_
     cv_df = pd.DataFrame(cv)
