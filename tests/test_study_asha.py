@@ -97,3 +97,58 @@ def test_resuming_an_edited_study_names_the_yaml_key_and_keeps_the_copy(tmp_path
         assert "ValueError" not in err, err
         assert (out / "study.yaml").read_text() == copy  # the copy of the run it resumes
         assert (out / "cv_results.csv").read_text() == trials
+
+
+GRID = textwrap.dedent(
+    """\
+    data: {dataset: iris}
+    estimator: {name: knn_classifier}
+    search:
+      method: grid
+      space:
+        n_neighbors: [1, 3]
+    cv: 3
+    """
+)
+
+
+@pytest.mark.parametrize("storage, expected", [
+    ("postgresql://u:secret@10.1.2.3:5432/db",
+     "storage: a database server named in a study file must be on this machine "
+     "(localhost, 127.0.0.1, ::1), not '10.1.2.3'; use --storage on the command line for "
+     "any other store, got 'postgresql://u:***@10.1.2.3:5432/db'"),
+    ("mysql+pymysql://u@example.com/db", "not 'example.com'"),
+    ("postgresql://u@/db?host=example.com", "may carry no query options"),
+    ("sqlite:///file:/tmp/hpsearch-evil.db?mode=rwc&uri=true", "may carry no query options"),
+    ("postgresql://u@[zz/db", "storage: not a database URL"),
+])
+def test_a_storage_url_from_a_study_file_stays_on_this_machine(tmp_path, capsys,
+                                                                storage, expected):
+    """Only files were checked: any URL was accepted, so a stranger's study file could
+    send the study to a remote database server, or have SQLite open an absolute path
+    through a ``file:`` URI (``?uri=true``)."""
+    study = _write(tmp_path, GRID + f"storage: {storage!r}\n")
+    rc = main([str(study), "--out", str(tmp_path / "out"), "--dry-run"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"error in {study}: storage: " in err and expected in err, err
+    assert "secret" not in err
+
+
+@pytest.mark.parametrize("storage", ["postgresql://u@localhost/db",
+                                     "postgresql://u@127.0.0.1:5432/db", "sqlite://",
+                                     "sqlite:///:memory:", "sqlite:///inside.db",
+                                     "inside.jsonl"])
+def test_a_local_storage_from_a_study_file_passes_the_check(storage):
+    from hpsearch.study.limits import check_study
+    from hpsearch.study.loader import validate
+
+    check_study(validate(__import__("yaml").safe_load(GRID + f"storage: {storage!r}\n"),
+                         {}, "s.yaml"))
+
+
+def test_any_storage_on_the_command_line_is_the_users_choice(tmp_path, capsys):
+    study = _write(tmp_path, GRID + "storage: postgresql://u@example.com/db\n")
+    rc = main([str(study), "--out", str(tmp_path / "out"), "--dry-run",
+               "--storage", str(tmp_path / "mine.db")])
+    assert rc == 0, capsys.readouterr().err
