@@ -152,3 +152,76 @@ def test_any_storage_on_the_command_line_is_the_users_choice(tmp_path, capsys):
     rc = main([str(study), "--out", str(tmp_path / "out"), "--dry-run",
                "--storage", str(tmp_path / "mine.db")])
     assert rc == 0, capsys.readouterr().err
+
+
+def test_ctrl_c_while_writing_the_output_leaves_whole_files_and_resume_completes(
+        tmp_path, monkeypatch, capsys):
+    """Ctrl-C (or SIGTERM, the same exception) in the middle of writing model.joblib of
+    a resumed run: the file was written in place, so the run folder kept half a pickle
+    (joblib.load failed). The files are now written aside and moved in whole; a later
+    --resume writes the same output as the uninterrupted run."""
+    import json
+
+    import joblib
+
+    out = tmp_path / "out"
+    study = _write(tmp_path)
+    args = [str(study), "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    before = {f: (out / f).read_bytes() for f in ("results.csv", "cv_results.csv",
+                                                  "best_params.json")}
+    summary = json.loads((out / "summary.json").read_text())
+
+    def torn_dump(value, filename, *a, **k):
+        Path(filename).write_bytes(b"\x80\x04half a pickle")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(joblib, "dump", torn_dump)
+    assert main([*args, "--resume"]) == 130
+    joblib.load(out / "model.joblib")  # the earlier run's model, whole
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert not list(out.glob(".hpsearch-writing-*"))
+    assert "# Study" in (out / "report.md").read_text()
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 0
+    joblib.load(out / "model.joblib")
+    for name, data in before.items():
+        assert (out / name).read_bytes() == data, name
+    again = json.loads((out / "summary.json").read_text())
+    assert {k: v for k, v in again.items() if k != "fit_time_s"} == {
+        k: v for k, v in summary.items() if k != "fit_time_s"}
+    assert not list(out.glob(".hpsearch-writing-*"))
+
+
+def test_processes_resuming_one_study_together_write_one_whole_result_set(tmp_path):
+    """Two ``python -m hpsearch s.yaml --resume`` started together on one storage and one
+    output folder: both end 0, every candidate is fitted once, and the output files
+    (written by both at about the same time) are whole and agree."""
+    import json
+
+    import optuna
+    import pandas as pd
+
+    _write(tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, "-m", "hpsearch", "s.yaml", "--resume"],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    best = {line for out, _ in outputs for line in out.splitlines()
+            if line.startswith("best params")}
+    assert len(best) == 1, outputs  # one result set
+    run = tmp_path / "runs" / "tiny_asha"
+    study = optuna.load_study(study_name="tiny_asha", storage=f"sqlite:///{run / 'study.db'}")
+    done = [t for t in study.get_trials(deepcopy=False)
+            if not t.user_attrs.get("hpsearch_duplicate")]
+    assert len({json.dumps(t.params, sort_keys=True) for t in done}) == len(done) == 4
+    cv = pd.read_csv(run / "cv_results.csv")
+    assert len({p for p in cv["params"]}) == 4
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["n_candidates"] == 4
+    assert "# Study" in (run / "report.md").read_text()
+    assert json.loads((run / ".hpsearch-run").read_text())["files"]
+    assert not list(run.glob(".hpsearch-writing-*"))

@@ -15,6 +15,11 @@ Folder layout::
 
 hpsearch writes only into a new or empty folder or one holding ``.hpsearch-run``, and
 removes (``--overwrite``) only the files listed above and in that marker.
+
+The output files are written into a private folder ``<out>/.hpsearch-writing-<pid>-<id>``
+and then moved into place one by one with ``os.replace``: several processes of one study
+(``--resume`` in N processes) write them at about the same time, and a Ctrl-C or SIGTERM
+while writing leaves the earlier whole files, never half of one.
 """
 
 from __future__ import annotations
@@ -164,9 +169,8 @@ def _manifest(out):
 def _write_marker(out, files=()):
     from hpsearch import __version__
 
-    (out / RUN_MARKER).write_text(json.dumps(
-        {"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n",
-        encoding="utf-8")
+    _replace_text(out / RUN_MARKER, json.dumps(
+        {"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n")
 
 
 def _own_files(out, storage):
@@ -203,6 +207,24 @@ def _drop_links(out):
             path.unlink()
 
 
+def _drop_dead_stages(out):
+    """Remove the staging folders (:func:`_new_stage`) of processes of this machine that
+    ended before moving their files into the run folder (killed while writing them)."""
+    import os
+    import shutil
+
+    for stage in Path(out).glob(STAGE_PREFIX + "*"):
+        pid = stage.name[len(STAGE_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or stage.is_symlink() or not stage.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stage, ignore_errors=True)
+        except OSError:  # alive, another user's
+            pass
+
+
 def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     """Make (or reuse) the run folder; never replace finished work without ``overwrite``,
     and with it remove only hpsearch's own files (and the study of that name).
@@ -236,6 +258,7 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     if not (out / RUN_MARKER).is_file():
         _write_marker(out)
     _drop_links(out)
+    _drop_dead_stages(out)
     if resume and not overwrite:
         return []
     removed = []
@@ -480,9 +503,6 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     RunFailed
         When every fit failed.
     """
-    import joblib
-    import pandas as pd
-
     out = plan.out
     removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key)
     if overwrite and echo:
@@ -497,7 +517,7 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     # accepts the new file (a refused resume leaves it as it was)
     copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
     if copy_text is None:
-        copy.write_text(source_text, encoding="utf-8")
+        _replace_text(copy, source_text)
     search = plan.search
     fit_kw = {"groups": plan.groups} if plan.groups is not None else {}
     try:
@@ -509,7 +529,83 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
         raise _mismatch_error(exc, plan, copy_text, source_text) from exc
     fit_time = time.perf_counter() - t0
     if copy_text is not None and copy_text != source_text:
-        copy.write_text(source_text, encoding="utf-8")
+        _replace_text(copy, source_text)
+    stage = _new_stage(out)
+    try:
+        summary, written = _write_results(plan, search, stage, out, fit_time, nested, echo)
+    except RunFailed:  # results.csv shows the errors
+        _publish(stage, out)
+        raise
+    except BaseException as exc:
+        import shutil
+
+        shutil.rmtree(stage, ignore_errors=True)
+        _name_final(exc, stage, out)
+        raise
+    _publish(stage, out)
+    _write_marker(out, [f for f in written if (out / f).is_file()])
+    return summary
+
+
+#: prefix of the private folder a run writes its output files into before moving them
+#: into the run folder
+STAGE_PREFIX = ".hpsearch-writing-"
+
+
+def _name_final(exc, stage, out):
+    """An OSError about a file of ``stage`` names its place in the run folder instead
+    (a full disk: "cannot write <out>/model.joblib")."""
+    name = getattr(exc, "filename", None)
+    if isinstance(exc, OSError) and name and Path(name).is_relative_to(stage):
+        exc.filename = str(out / Path(name).relative_to(stage))
+
+
+def _new_stage(out):
+    """A private folder in ``out`` for this process's output files (see :func:`_publish`)."""
+    import os
+    import uuid
+
+    stage = Path(out) / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    stage.mkdir()
+    return stage
+
+
+def _publish(stage, out):
+    """Move every file written in ``stage`` to the same place in ``out`` (``os.replace``:
+    atomic, a symbolic link at the target is replaced, never followed), then remove
+    ``stage``. Several processes of one study (a shared ASHA resumed as N processes) end
+    at about the same time and each writes the output files: written in place, two
+    writers truncating and writing one file at once could leave it torn; this way a
+    reader, and the folder after the last writer, sees whole files only."""
+    import os
+    import shutil
+
+    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+        target = out / path.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+def _replace_text(path, text):
+    """Write ``text`` to ``path`` through a temporary file in its folder and
+    ``os.replace`` (no reader sees a half-written file)."""
+    import os
+    import uuid
+
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_results(plan, search, out, final, fit_time, nested, echo):
+    """Write the output files into ``out`` (the run's staging folder; ``final`` is the
+    run folder they are moved to): ``(summary, files written)``."""
+    import joblib
+    import pandas as pd
 
     cv = search.cv_results_
     cv_df = pd.DataFrame(cv)
@@ -528,7 +624,7 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     if not np.isfinite(means).any():
         first = tidy["error"].dropna().iloc[0] if n_failed else "no finite score"
         last = str(first).strip().splitlines()[-1] if first else "?"
-        raise RunFailed(f"every fit failed ({n_failed} errors, see {out / 'results.csv'}); "
+        raise RunFailed(f"every fit failed ({n_failed} errors, see {final / 'results.csv'}); "
                         f"first error: {last}")
 
     best = int(search.best_index_) if hasattr(search, "best_index_") else int(np.nanargmax(means))
@@ -574,9 +670,8 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                *section_files]
     if (out / "learning_curves.csv").is_file():
         written.append("learning_curves.csv")
-    _write_marker(out, [f for f in written if (out / f).is_file()])
     summary["text"] = report.summary_text(plan, summary, cv_df)
-    return summary
+    return summary, [f for f in written if (out / f).is_file()]
 
 
 def _nested(plan, echo):
