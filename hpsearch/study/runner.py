@@ -166,11 +166,18 @@ def _manifest(out):
     return [f for f in files if isinstance(f, str)]
 
 
-def _write_marker(out, files=()):
+def _write_marker(out, files=(), *, first=False):
+    """Write :data:`RUN_MARKER` listing ``files``. ``first``: the marker of a new run
+    folder, written in place (a temporary file next to it would make the folder, for a
+    moment, a non-empty folder without a marker, which another process starting the same
+    study refuses); later ones replace it whole (``os.replace``)."""
     from hpsearch import __version__
 
-    _replace_text(out / RUN_MARKER, json.dumps(
-        {"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n")
+    text = json.dumps({"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n"
+    if first:
+        (out / RUN_MARKER).write_text(text, encoding="utf-8")
+    else:
+        _replace_text(out / RUN_MARKER, text)
 
 
 def _own_files(out, storage):
@@ -256,7 +263,7 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
                          "--overwrite to replace it (only hpsearch's own files are removed)")
     out.mkdir(parents=True, exist_ok=True)
     if not (out / RUN_MARKER).is_file():
-        _write_marker(out)
+        _write_marker(out, first=True)
     _drop_links(out)
     _drop_dead_stages(out)
     if resume and not overwrite:
