@@ -225,3 +225,20 @@ def test_processes_resuming_one_study_together_write_one_whole_result_set(tmp_pa
     assert "# Study" in (run / "report.md").read_text()
     assert json.loads((run / ".hpsearch-run").read_text())["files"]
     assert not list(run.glob(".hpsearch-writing-*"))
+
+
+@pytest.mark.parametrize("method", ["asha", "halving", "hyperband"])
+def test_a_sample_budget_above_the_rows_is_refused(tmp_path, capsys, method):
+    """``resource: n_samples`` with ``max_resources: 1000`` on 120 training rows ran
+    rungs of 111, 333 and 1000 "samples", each on the same 60 rows of a split, and the
+    report said 1000 samples were trained."""
+    text = (STUDY.replace("resource: epochs", "resource: n_samples")
+            .replace("min_resources: 1", "min_resources: 20")
+            .replace("max_resources: 3", "max_resources: 1000"))
+    if method != "asha":
+        text = text.replace("method: asha", f"method: {method}").replace("  n_trials: 4\n", "")
+    rc = main([str(_write(tmp_path, text)), "--out", str(tmp_path / "out"), "--dry-run"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert ("search.max_resources: with resource 'n_samples' must be <= the 120 rows the "
+            "search trains on (the data less its test_size part), got 1000") in err, err
