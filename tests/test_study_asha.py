@@ -242,3 +242,32 @@ def test_a_sample_budget_above_the_rows_is_refused(tmp_path, capsys, method):
     assert rc == 2, err
     assert ("search.max_resources: with resource 'n_samples' must be <= the 120 rows the "
             "search trains on (the data less its test_size part), got 1000") in err, err
+
+
+@pytest.mark.parametrize("setting, old, new, key, values", [
+    ("factor", "factor: 3", "factor: 2", "search.factor: ", "was 3, got 2"),
+    ("n_resources", "max_resources: 3", "max_resources: 9", "search.max_resources: ",
+     "was 3, got 9"),
+    ("param_distributions", "high: 1e-1", "high: 0.5",
+     "search.space.learning_rate_init.high: ", "was 0.1, got 0.5"),
+    ("n_trials", "n_trials: 4", "n_trials: 4", "search.n_trials: ", "n_trials"),
+])
+def test_a_process_joining_a_shared_asha_with_other_settings_is_named_by_its_key(
+        tmp_path, setting, old, new, key, values):
+    """A process joining a running shared ASHA with another space, factor, rungs or
+    n_trials raised ValueError("The 'factor' parameter of ASHASearchCV must be the same
+    in every process ...") which the CLI printed as 'run failed' (exit 1). It is a
+    StudyMismatch now, which a study file reports by the key that differs (exit 2)."""
+    from types import SimpleNamespace
+
+    from hpsearch.model_selection.store import StudyMismatch
+    from hpsearch.study.errors import StudyError
+    from hpsearch.study.runner import _mismatch_error
+
+    plan = SimpleNamespace(out=tmp_path, study_name="tiny_asha", storage="sqlite:///x.db")
+    exc = StudyMismatch(f"The {setting!r} parameter of ASHASearchCV must be the same", setting)
+    error = _mismatch_error(exc, plan, STUDY, STUDY.replace(old, new))
+    assert isinstance(error, StudyError)
+    assert str(error).startswith(key) and values in str(error), str(error)
+    assert "--overwrite" in str(error) and "study_name" in str(error)
+

@@ -579,7 +579,9 @@ class StudyMismatch(ValueError):
     ----------
     setting : str
         What differs: ``"data"``, ``"cv"``, ``"estimator"``, ``"scoring"`` or
-        ``"return_train_score"`` (a study file names its key from it).
+        ``"return_train_score"``; for processes sharing one ASHA also
+        ``"param_distributions"``, ``"n_trials"``, ``"resource"``, ``"factor"`` or
+        ``"n_resources"`` (a study file names its key from it).
     """
 
     def __init__(self, message, setting):

@@ -445,6 +445,13 @@ _MISMATCH_KEYS = {
     "estimator": (("estimator", "params"), ("estimator",), ("preprocessing",), ("seed",)),
     "scoring": (("scoring",),),
     "return_train_score": (("return_train_score",),),
+    # the settings processes sharing one ASHA must agree on (asha._SHARED_SETTINGS)
+    "param_distributions": (("search", "space"),),
+    "n_trials": (("search", "n_trials"),),
+    "resource": (("search", "resource"),),
+    "factor": (("search", "factor"),),
+    "n_resources": (("search", "min_resources"), ("search", "max_resources"),
+                    ("search", "factor")),
 }
 
 
