@@ -271,3 +271,28 @@ def test_a_process_joining_a_shared_asha_with_other_settings_is_named_by_its_key
     assert str(error).startswith(key) and values in str(error), str(error)
     assert "--overwrite" in str(error) and "study_name" in str(error)
 
+
+
+def test_processes_started_together_without_resume_are_told_to_use_it(
+        tmp_path, monkeypatch, capsys):
+    """Three processes started at once without --resume: each saw an empty store, one
+    created the study, and the others ended 'run failed: ValueError: A study named ...
+    already exists ... Pass resume=True' (exit 1, a Python parameter). Simulated here by
+    creating the study between the run's check of the store and its search's start."""
+    import optuna
+
+    from hpsearch.study import runner
+
+    prepare = runner.prepare_output
+
+    def and_another_process_starts(plan, **kwargs):
+        removed = prepare(plan, **kwargs)
+        optuna.create_study(study_name=plan.study_name, storage=plan.storage)
+        return removed
+
+    monkeypatch.setattr(runner, "prepare_output", and_another_process_starts)
+    rc = main([str(_write(tmp_path)), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "another process started this study at the same time" in err, err
+    assert "--resume" in err and "ValueError" not in err, err

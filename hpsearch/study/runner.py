@@ -469,6 +469,23 @@ def _value_at(data, path):
     return data
 
 
+def _started_elsewhere(exc):
+    """Whether ``exc`` is the store's refusal to create a study that exists: created by
+    another process between this run's check of the store and its search's start."""
+    import optuna
+
+    return any(isinstance(e, optuna.exceptions.DuplicatedStudyError) for e in _chain(exc))
+
+
+def _chain(exc):
+    """``exc`` and the exceptions it was raised from or during."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
 def _mismatch_error(exc, plan, copy_text, source_text):
     """The :class:`StudyError` for a resumed study whose store holds fits made with other
     data, splits or settings (:class:`~hpsearch.model_selection.store.StudyMismatch`):
@@ -541,6 +558,14 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
             search.fit(plan.X_train, plan.y_train, **fit_kw)
     except StudyMismatch as exc:
         raise _mismatch_error(exc, plan, copy_text, source_text) from exc
+    except ValueError as exc:
+        if _started_elsewhere(exc):
+            raise UsageError(
+                f"the trial store {plan.storage} already holds study {plan.study_name!r}: "
+                "another process started this study at the same time; this one changed "
+                "nothing. Start every process with --resume to run one search together, "
+                "or use --overwrite to replace it") from exc
+        raise
     fit_time = time.perf_counter() - t0
     if copy_text is not None and copy_text != source_text:
         _replace_text(copy, source_text)
