@@ -296,3 +296,28 @@ def test_processes_started_together_without_resume_are_told_to_use_it(
     assert rc == 2, err
     assert "another process started this study at the same time" in err, err
     assert "--resume" in err and "ValueError" not in err, err
+
+
+@pytest.mark.parametrize("name", ["app.log", "notes.db"])
+def test_a_storage_file_that_is_not_a_trial_store_is_refused(tmp_path, monkeypatch, capsys,
+                                                             name):
+    """``storage: app.log`` naming a user's own file in the working directory ended
+    'run failed: JSONDecodeError: Expecting value' / 'DatabaseError: file is not a
+    database' (exit 1); it is refused by its key and left as it was."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text("important line 1\nimportant line 2\n")
+    study = _write(tmp_path, GRID + f"storage: {name}\n")
+    rc = main([str(study), "--out", "out", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert (f"storage: {name} exists and is neither a SQLite database nor an Optuna "
+            "journal") in err, err
+    assert (tmp_path / name).read_text() == "important line 1\nimportant line 2\n"
+
+
+def test_an_empty_or_journal_storage_file_is_used(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "search.log").write_text("")
+    study = _write(tmp_path, GRID + "storage: search.log\n")
+    assert main([str(study), "--out", "out", "--quiet"]) == 0
+    assert main([str(study), "--out", "out", "--quiet", "--resume"]) == 0

@@ -121,6 +121,39 @@ def check_storage_dir(storage):
                          f"{path.parent} does not exist")
 
 
+def _not_a_store(path):
+    """Why the existing file ``path`` is not a trial store hpsearch may open, or None: an
+    empty file, a SQLite database or an Optuna journal (JSON lines) is one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            line = head + f.readline() if head else b""
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if not head or head == b"SQLite format 3\x00":
+        return None
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        record = None
+    if isinstance(record, dict) and "op_code" in record:
+        return None
+    return "is neither a SQLite database nor an Optuna journal"
+
+
+def check_storage_file(storage, key=None):
+    """Refuse a storage file that exists and is not a trial store (a log file, a text
+    file): hpsearch would append its journal to it, or fail on it with the database's
+    own words. ``key``: ``("storage",)`` when the storage comes from the study file."""
+    path = _local_file(storage)
+    if path is None or str(path) in ("", ":memory:") or not path.is_file():
+        return
+    why = _not_a_store(path)
+    if why:
+        raise _refuse(f"{path} exists and {why}; hpsearch writes only into its own trial "
+                      f"stores: choose another storage, got {storage!r}", key)
+
+
 def stored_trials(storage, study_name):
     """Trials (any state) of ``study_name`` in ``storage``; 0 when there is no such study.
 
@@ -252,6 +285,7 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     check_output(out, key)
     if not _default_db(out, storage):
         check_storage_dir(storage)
+    check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
     kept = sum(stored_trials(storage, name) for name in _study_names(plan))
     earlier = [p.name for p in _own_files(out, storage)
                if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
