@@ -330,8 +330,13 @@ def test_a_process_with_other_asha_settings_is_refused(tmp_path, monkeypatch, ch
     _wait_for_fits(log, 2, proc=proc)
     assert proc.poll() is None
     X, y = data()
-    with pytest.raises(ValueError, match=f"'{next(iter(change))}'"):
+    with pytest.raises(ValueError, match=f"'{next(iter(change))}'") as info:
         make_search(str(storage)).set_params(**change).fit(X, y)
+    from hpsearch.model_selection.store import StudyMismatch  # a study file names its key
+
+    assert isinstance(info.value, StudyMismatch)
+    name = next(iter(change))
+    assert info.value.setting == ("n_resources" if name == "max_resources" else name)
     assert proc.wait(timeout=120) == 0
     assert json.loads(out.read_text())["n_candidates"] == 9
     study = _study(storage)

@@ -91,7 +91,7 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = ["TrialStore", "decode_value", "encode_value", "make_storage", "owner_alive", "owner_id",
-           "recorded_fits", "storage_errors", "write_failure", "StoreWriteError"]
+           "recorded_fits", "storage_errors", "write_failure", "StoreWriteError", "StudyMismatch"]
 
 #: seconds between two heartbeats of a process that holds RUNNING trials
 HEARTBEAT_INTERVAL = 5.0
@@ -571,6 +571,24 @@ _SETTING_NAMES = {"estimator": "estimator", "scoring": "scoring", "cv": "cv",
                   "return_train_score": "return_train_score"}
 
 
+class StudyMismatch(ValueError):
+    """A resumed study holds fits made with other data, splits or settings
+    (:meth:`TrialStore.check_data`, ``check_splits``, ``check_settings``).
+
+    Attributes
+    ----------
+    setting : str
+        What differs: ``"data"``, ``"cv"``, ``"estimator"``, ``"scoring"`` or
+        ``"return_train_score"``; for processes sharing one ASHA also
+        ``"param_distributions"``, ``"n_trials"``, ``"resource"``, ``"factor"`` or
+        ``"n_resources"`` (a study file names its key from it).
+    """
+
+    def __init__(self, message, setting):
+        super().__init__(message)
+        self.setting = setting
+
+
 def search_settings(estimator, scoring, cv_description, return_train_score):
     """The settings that, besides a candidate's parameters, decide its fits and scores
     (the row key holds them): the estimator's parameters (``get_params(deep=False)``),
@@ -742,12 +760,12 @@ class TrialStore:
         them all; of two processes on other data, the later reader sees the other's
         announcement and is refused (it withdraws its own). The first accepted one is
         recorded as the study's (``hpsearch_data``)."""
-        self._check_recorded(DATA_ATTR, fingerprint, lambda found: (
+        self._check_recorded(DATA_ATTR, fingerprint, lambda found: StudyMismatch(
             f"The study {self.study.study_name!r} holds fits made on other data than "
             f"this search's (X, y, groups or fit parameters differ: data fingerprint "
             f"{found[:12]} recorded, {fingerprint[:12]} now); resuming it would reuse "
             "those fits as if made on this data. Resume it with the data it ran on, "
-            "or choose another study_name."))
+            "or choose another study_name.", "data"))
 
     def check_splits(self, digest):
         """:meth:`check_data` for the CV splits (``digest``: a hash of their train and
@@ -755,13 +773,13 @@ class TrialStore:
         its split's number, so a ``cv`` that splits otherwise now (a shuffling splitter
         with ``random_state=None``) would mix the fits of other folds. Raises
         ValueError then. A study recorded before this check records them on resume."""
-        self._check_recorded(SPLITS_ATTR, digest, lambda found: (
+        self._check_recorded(SPLITS_ATTR, digest, lambda found: StudyMismatch(
             f"The 'cv' splits of this search differ from those the study "
             f"{self.study.study_name!r} ran on (splits digest {found[:12]} recorded, "
             f"{digest[:12]} now); resuming it would mix the fits of other folds. Give "
             "a shuffling splitter a fixed random_state (e.g. KFold(5, shuffle=True, "
             "random_state=0)) and resume with the cv it ran on, or choose another "
-            "study_name."))
+            "study_name.", "cv"))
 
     def check_settings(self, settings, owner_name):
         """:meth:`check_data` for the search settings (:func:`search_settings`: the
@@ -783,19 +801,20 @@ class TrialStore:
             theirs = store.get_study_system_attrs(study_id).get(f"{SETTINGS_ATTR}_of:{found}")
             name, recorded, now = _settings_difference(theirs or {}, settings) or (
                 "estimator", f"settings {found[:12]}", f"settings {digest[:12]}")
-            return (
+            return StudyMismatch(
                 f"The {_SETTING_NAMES[name]!r} parameter of {owner_name} must be the "
                 f"same as in the search the study {self.study.study_name!r} holds (its "
                 f"fits were made with {recorded}); another value makes another search, "
                 f"whose results must not mix with these. Use the same {name}, or "
-                f"another study_name. Got {now} instead.")
+                f"another study_name. Got {now} instead.", name)
 
         self._check_recorded(SETTINGS_ATTR, digest, message)
 
     def _check_recorded(self, attr, value, message):
         """Announce ``value`` (``<attr>:<value>:<owner>``, one per process, so that a
         refused process withdraws its own only), then read every announcement and the
-        recorded ``attr``; another value refuses (ValueError ``message(found)``), the
+        recorded ``attr``; another value refuses (``message(found)``: a
+        :class:`StudyMismatch`, a ValueError), the
         announcement is withdrawn then. See :meth:`check_data`."""
         storage, study_id = self._storage, self._study_id
         mine = f"{attr}:{value}:{self.owner}"  # one per process: withdrawn alone
@@ -808,7 +827,7 @@ class TrialStore:
         } - {value})
         if before is not None and before != value or before is None and others:
             storage.set_study_system_attr(study_id, mine, False)
-            raise ValueError(message(before if before is not None else others[0]))
+            raise message(before if before is not None else others[0])
         if before is None:
             storage.set_study_system_attr(study_id, attr, value)
 

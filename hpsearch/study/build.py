@@ -420,6 +420,22 @@ def _check_search(search, X, y, groups):
         raise StudyError(("search",) + ((key,) if key else ()), message) from exc
 
 
+def _check_sample_budget(study, n_rows):
+    """``resource: n_samples``: a budget above the rows the search trains on would be
+    the same rows at every larger budget (the search takes at most all of them), while
+    the plan, the results and the report call them ``max_resources`` samples; scikit-
+    learn's halving refuses it in ``fit``. Refused here, before any fit."""
+    search = study.search
+    high = search.max_resources
+    if (search.method in ("halving", "hyperband", "asha") and search.resource == "n_samples"
+            and isinstance(high, int) and high > n_rows):
+        raise StudyError(
+            ("search", "max_resources"),
+            f"with resource 'n_samples' must be <= the {n_rows} rows the search trains on "
+            f"(the data less its test_size part), got {high}; use max_resources: auto "
+            "(all of them) or a smaller number")
+
+
 def build(study, *, source="study.yaml", options=None):
     """A :class:`Plan` for ``study`` (file name ``source``; ``options`` from the CLI)."""
     from sklearn.base import is_classifier
@@ -445,6 +461,7 @@ def build(study, *, source="study.yaml", options=None):
         n_splits = check_n_splits(cv, X_train, y_train, g_train)
     except ValueError as exc:
         raise StudyError(("cv",), str(exc).rstrip(".")) from exc
+    _check_sample_budget(study, len(y_train))
     space = _make_space(study, estimator, prefix)
     n_candidates = _n_candidates(study, space, options)
     if study.search.method == "grid" and n_candidates > MAX_GRID:

@@ -41,7 +41,7 @@ __all__ = [
     "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH", "MAX_GRID", "MAX_CANDIDATES",
     "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
     "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
-    "inside", "available_cpus",
+    "inside", "available_cpus", "LOOPBACK_HOSTS",
 ]
 
 MAX_FILE_BYTES = 2**20
@@ -243,6 +243,41 @@ def _storage_path(url):
     return url
 
 
+#: database server hosts a study file may name (this machine only)
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _hidden_password(url):
+    """``url`` with the password of its user part replaced by ``***`` (for messages)."""
+    return re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url, count=1)
+
+
+def _storage_url_problem(url):
+    """Why a storage URL of a study file may not be used, or None.
+
+    A study file from a stranger must not make hpsearch write outside the working
+    directory, nor send the fits (parameters, scores, the data's fingerprint) to a
+    database server elsewhere: a server URL must name this machine
+    (:data:`LOOPBACK_HOSTS`, or no host: a local socket), and no URL may carry query
+    options (``?uri=true`` makes SQLite read its path as a ``file:`` URI, ``?host=``
+    names a PostgreSQL server).
+    """
+    from urllib.parse import urlsplit
+
+    if "?" in url:
+        return "a storage URL in a study file may carry no query options ('?...')"
+    if url.startswith("sqlite:"):
+        return None  # its file is checked as a path
+    try:
+        host = urlsplit(url).hostname
+    except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 host
+        return f"not a database URL ({exc})"
+    if host is not None and host.lower() not in LOOPBACK_HOSTS and not host.startswith("127."):
+        return (f"a database server named in a study file must be on this machine "
+                f"({', '.join(LOOPBACK_HOSTS)}), not {host!r}")
+    return None
+
+
 def _path_limits(study, options, errors, cwd):
     if study.output is not None and not (options and options.out):
         if Path(study.output).is_absolute() or not inside(study.output, cwd):
@@ -253,6 +288,12 @@ def _path_limits(study, options, errors, cwd):
                 f"other place, got {study.output!r}",
             ))
     if study.storage is not None and not (options and options.storage):
+        problem = _storage_url_problem(study.storage) if "://" in study.storage else None
+        if problem:
+            errors.append(StudyError(("storage",), (
+                f"{problem}; use --storage on the command line for any other store, got "
+                f"{_hidden_password(study.storage)!r}")))
+            return
         path = _storage_path(study.storage)
         if path is not None and path not in ("", ":memory:") and (
             Path(path).is_absolute() or not inside(path, cwd)

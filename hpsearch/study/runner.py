@@ -15,6 +15,11 @@ Folder layout::
 
 hpsearch writes only into a new or empty folder or one holding ``.hpsearch-run``, and
 removes (``--overwrite``) only the files listed above and in that marker.
+
+The output files are written into a private folder ``<out>/.hpsearch-writing-<pid>-<id>``
+and then moved into place one by one with ``os.replace``: several processes of one study
+(``--resume`` in N processes) write them at about the same time, and a Ctrl-C or SIGTERM
+while writing leaves the earlier whole files, never half of one.
 """
 
 from __future__ import annotations
@@ -116,6 +121,39 @@ def check_storage_dir(storage):
                          f"{path.parent} does not exist")
 
 
+def _not_a_store(path):
+    """Why the existing file ``path`` is not a trial store hpsearch may open, or None: an
+    empty file, a SQLite database or an Optuna journal (JSON lines) is one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            line = head + f.readline() if head else b""
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if not head or head == b"SQLite format 3\x00":
+        return None
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        record = None
+    if isinstance(record, dict) and "op_code" in record:
+        return None
+    return "is neither a SQLite database nor an Optuna journal"
+
+
+def check_storage_file(storage, key=None):
+    """Refuse a storage file that exists and is not a trial store (a log file, a text
+    file): hpsearch would append its journal to it, or fail on it with the database's
+    own words. ``key``: ``("storage",)`` when the storage comes from the study file."""
+    path = _local_file(storage)
+    if path is None or str(path) in ("", ":memory:") or not path.is_file():
+        return
+    why = _not_a_store(path)
+    if why:
+        raise _refuse(f"{path} exists and {why}; hpsearch writes only into its own trial "
+                      f"stores: choose another storage, got {storage!r}", key)
+
+
 def stored_trials(storage, study_name):
     """Trials (any state) of ``study_name`` in ``storage``; 0 when there is no such study.
 
@@ -161,12 +199,18 @@ def _manifest(out):
     return [f for f in files if isinstance(f, str)]
 
 
-def _write_marker(out, files=()):
+def _write_marker(out, files=(), *, first=False):
+    """Write :data:`RUN_MARKER` listing ``files``. ``first``: the marker of a new run
+    folder, written in place (a temporary file next to it would make the folder, for a
+    moment, a non-empty folder without a marker, which another process starting the same
+    study refuses); later ones replace it whole (``os.replace``)."""
     from hpsearch import __version__
 
-    (out / RUN_MARKER).write_text(json.dumps(
-        {"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n",
-        encoding="utf-8")
+    text = json.dumps({"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n"
+    if first:
+        (out / RUN_MARKER).write_text(text, encoding="utf-8")
+    else:
+        _replace_text(out / RUN_MARKER, text)
 
 
 def _own_files(out, storage):
@@ -203,6 +247,24 @@ def _drop_links(out):
             path.unlink()
 
 
+def _drop_dead_stages(out):
+    """Remove the staging folders (:func:`_new_stage`) of processes of this machine that
+    ended before moving their files into the run folder (killed while writing them)."""
+    import os
+    import shutil
+
+    for stage in Path(out).glob(STAGE_PREFIX + "*"):
+        pid = stage.name[len(STAGE_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or stage.is_symlink() or not stage.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stage, ignore_errors=True)
+        except OSError:  # alive, another user's
+            pass
+
+
 def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     """Make (or reuse) the run folder; never replace finished work without ``overwrite``,
     and with it remove only hpsearch's own files (and the study of that name).
@@ -223,6 +285,7 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     check_output(out, key)
     if not _default_db(out, storage):
         check_storage_dir(storage)
+    check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
     kept = sum(stored_trials(storage, name) for name in _study_names(plan))
     earlier = [p.name for p in _own_files(out, storage)
                if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
@@ -234,8 +297,9 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
                          "--overwrite to replace it (only hpsearch's own files are removed)")
     out.mkdir(parents=True, exist_ok=True)
     if not (out / RUN_MARKER).is_file():
-        _write_marker(out)
+        _write_marker(out, first=True)
     _drop_links(out)
+    _drop_dead_stages(out)
     if resume and not overwrite:
         return []
     removed = []
@@ -407,6 +471,86 @@ def _check_resume(plan, source_text, echo):
               "being resumed; finished candidates are kept as they are", file=sys.stderr)
 
 
+#: the study keys each setting a stored study checks on resume comes from (the first is
+#: named when the copy of the resumed run cannot tell which key changed)
+_MISMATCH_KEYS = {
+    "data": (("data",), ("seed",)),
+    "cv": (("cv",), ("seed",), ("data",)),
+    "estimator": (("estimator", "params"), ("estimator",), ("preprocessing",), ("seed",)),
+    "scoring": (("scoring",),),
+    "return_train_score": (("return_train_score",),),
+    # the settings processes sharing one ASHA must agree on (asha._SHARED_SETTINGS)
+    "param_distributions": (("search", "space"),),
+    "n_trials": (("search", "n_trials"),),
+    "resource": (("search", "resource"),),
+    "factor": (("search", "factor"),),
+    "n_resources": (("search", "min_resources"), ("search", "max_resources"),
+                    ("search", "factor")),
+}
+
+
+def _changes(old, new, path=()):
+    """Key paths (leaves) whose values differ between two YAML documents."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in dict.fromkeys([*old, *new])
+                for c in _changes(old.get(k), new.get(k), (*path, k))]
+    return [] if old == new else [path]
+
+
+def _value_at(data, path):
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _started_elsewhere(exc):
+    """Whether ``exc`` is the store's refusal to create a study that exists: created by
+    another process between this run's check of the store and its search's start."""
+    import optuna
+
+    return any(isinstance(e, optuna.exceptions.DuplicatedStudyError) for e in _chain(exc))
+
+
+def _chain(exc):
+    """``exc`` and the exceptions it was raised from or during."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _mismatch_error(exc, plan, copy_text, source_text):
+    """The :class:`StudyError` for a resumed study whose store holds fits made with other
+    data, splits or settings (:class:`~hpsearch.model_selection.store.StudyMismatch`):
+    named by the study key that changed since the run being resumed (from the copy of its
+    study file), with the recorded and the new value and how to go on."""
+    from .loader import read_yaml
+
+    prefixes = _MISMATCH_KEYS.get(exc.setting, ((exc.setting,),))
+    changed, old, new = [], None, None
+    if copy_text is not None:
+        try:
+            old, _ = read_yaml(copy_text, "study.yaml")
+            new, _ = read_yaml(source_text, "study.yaml")
+            changed = [c for c in _changes(old, new)
+                       if any(c[:len(p)] == p for p in prefixes)]
+        except StudyError:  # an unreadable copy: name the setting's key only
+            changed = []
+    how = (f"resume with the study file it ran on ({plan.out / 'study.yaml'}), or start "
+           "another search: another study_name (and output folder), or --overwrite to "
+           "replace this one")
+    head = (f"the study {plan.study_name!r} in {plan.storage} holds fits made with another "
+            f"{exc.setting}, which must not mix with this file's")
+    if changed:
+        key = changed[0]
+        more = (f" (also changed: {', '.join('.'.join(map(str, c)) for c in changed[1:])})"
+                if len(changed) > 1 else "")
+        return StudyError(key, f"{head}: was {_value_at(old, key)!r}, got "
+                          f"{_value_at(new, key)!r}{more}; {how}")
+    return StudyError(prefixes[0], f"{head} ({exc}); {how}")
+
+
 def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_key=None):
     """Fit the search of ``plan`` and write the output folder; returns the summary dict.
 
@@ -424,9 +568,6 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     RunFailed
         When every fit failed.
     """
-    import joblib
-    import pandas as pd
-
     out = plan.out
     removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key)
     if overwrite and echo:
@@ -434,14 +575,110 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
              f"run removed; study {plan.study_name!r} replaced)")
     if resume:
         _check_resume(plan, source_text, echo)
-    (out / "study.yaml").write_text(source_text, encoding="utf-8")
+    from hpsearch.model_selection.store import StudyMismatch
+
+    copy = out / "study.yaml"
+    # a resumed run keeps the copy of the file its fits were made with until the search
+    # accepts the new file (a refused resume leaves it as it was)
+    copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
+    if copy_text is None:
+        _replace_text(copy, source_text)
     search = plan.search
     fit_kw = {"groups": plan.groups} if plan.groups is not None else {}
-    nested = _nested(plan, echo) if plan.outer_cv is not None else None
-    t0 = time.perf_counter()
-    with _backend(plan.backend):
-        search.fit(plan.X_train, plan.y_train, **fit_kw)
+    try:
+        nested = _nested(plan, echo) if plan.outer_cv is not None else None
+        t0 = time.perf_counter()
+        with _backend(plan.backend):
+            search.fit(plan.X_train, plan.y_train, **fit_kw)
+    except StudyMismatch as exc:
+        raise _mismatch_error(exc, plan, copy_text, source_text) from exc
+    except ValueError as exc:
+        if _started_elsewhere(exc):
+            raise UsageError(
+                f"the trial store {plan.storage} already holds study {plan.study_name!r}: "
+                "another process started this study at the same time; this one changed "
+                "nothing. Start every process with --resume to run one search together, "
+                "or use --overwrite to replace it") from exc
+        raise
     fit_time = time.perf_counter() - t0
+    if copy_text is not None and copy_text != source_text:
+        _replace_text(copy, source_text)
+    stage = _new_stage(out)
+    try:
+        summary, written = _write_results(plan, search, stage, out, fit_time, nested, echo)
+    except RunFailed:  # results.csv shows the errors
+        _publish(stage, out)
+        raise
+    except BaseException as exc:
+        import shutil
+
+        shutil.rmtree(stage, ignore_errors=True)
+        _name_final(exc, stage, out)
+        raise
+    _publish(stage, out)
+    _write_marker(out, [f for f in written if (out / f).is_file()])
+    return summary
+
+
+#: prefix of the private folder a run writes its output files into before moving them
+#: into the run folder
+STAGE_PREFIX = ".hpsearch-writing-"
+
+
+def _name_final(exc, stage, out):
+    """An OSError about a file of ``stage`` names its place in the run folder instead
+    (a full disk: "cannot write <out>/model.joblib")."""
+    name = getattr(exc, "filename", None)
+    if isinstance(exc, OSError) and name and Path(name).is_relative_to(stage):
+        exc.filename = str(out / Path(name).relative_to(stage))
+
+
+def _new_stage(out):
+    """A private folder in ``out`` for this process's output files (see :func:`_publish`)."""
+    import os
+    import uuid
+
+    stage = Path(out) / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    stage.mkdir()
+    return stage
+
+
+def _publish(stage, out):
+    """Move every file written in ``stage`` to the same place in ``out`` (``os.replace``:
+    atomic, a symbolic link at the target is replaced, never followed), then remove
+    ``stage``. Several processes of one study (a shared ASHA resumed as N processes) end
+    at about the same time and each writes the output files: written in place, two
+    writers truncating and writing one file at once could leave it torn; this way a
+    reader, and the folder after the last writer, sees whole files only."""
+    import os
+    import shutil
+
+    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+        target = out / path.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+def _replace_text(path, text):
+    """Write ``text`` to ``path`` through a temporary file in its folder and
+    ``os.replace`` (no reader sees a half-written file)."""
+    import os
+    import uuid
+
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_results(plan, search, out, final, fit_time, nested, echo):
+    """Write the output files into ``out`` (the run's staging folder; ``final`` is the
+    run folder they are moved to): ``(summary, files written)``."""
+    import joblib
+    import pandas as pd
 
     cv = search.cv_results_
     cv_df = pd.DataFrame(cv)
@@ -460,7 +697,7 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     if not np.isfinite(means).any():
         first = tidy["error"].dropna().iloc[0] if n_failed else "no finite score"
         last = str(first).strip().splitlines()[-1] if first else "?"
-        raise RunFailed(f"every fit failed ({n_failed} errors, see {out / 'results.csv'}); "
+        raise RunFailed(f"every fit failed ({n_failed} errors, see {final / 'results.csv'}); "
                         f"first error: {last}")
 
     best = int(search.best_index_) if hasattr(search, "best_index_") else int(np.nanargmax(means))
@@ -506,9 +743,8 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                *section_files]
     if (out / "learning_curves.csv").is_file():
         written.append("learning_curves.csv")
-    _write_marker(out, [f for f in written if (out / f).is_file()])
     summary["text"] = report.summary_text(plan, summary, cv_df)
-    return summary
+    return summary, [f for f in written if (out / f).is_file()]
 
 
 def _nested(plan, echo):

@@ -263,10 +263,14 @@ class SearchSpec(Section):
     timeout: Annotated[float, Field(gt=0)] | None = None
     sampler: Literal["tpe", "gp", "cmaes", "qmc", "random"] | None = None
     pruner: Literal["none", "median", "successive_halving", "hyperband"] | None = None
-    n_candidates: Union[Literal["exhaust"], PositiveInt] | None = None
+    n_candidates: one_of(("str", Literal["exhaust"]), ("int", PositiveInt),
+                         what="must be a positive integer or 'exhaust'") | None = None
     resource: str | None = None
-    min_resources: Union[Literal["smallest", "exhaust"], PositiveInt] | None = None
-    max_resources: Union[Literal["auto"], PositiveInt] | None = None
+    min_resources: one_of(("str", Literal["smallest", "exhaust"]), ("int", PositiveInt),
+                          what="must be a positive integer, 'smallest' or 'exhaust'"
+                          ) | None = None
+    max_resources: one_of(("str", Literal["auto"]), ("int", PositiveInt),
+                          what="must be a positive integer or 'auto'") | None = None
     factor: Annotated[float, Field(gt=1)] | None = None
     aggressive_elimination: bool | None = None
     #: asha: decisions reproducible for a seed and worker count (true) or live (false)

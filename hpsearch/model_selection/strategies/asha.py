@@ -470,12 +470,14 @@ class _Shared:
                 if (not live) if name == "n_trials" else key in self.checked:
                     continue
                 if name in theirs and theirs[name] != self.config[name]:
+                    from ..store import StudyMismatch
+
                     mine = self.config[name]
-                    raise ValueError(
+                    raise StudyMismatch(
                         f"The {what} of ASHASearchCV must be the same in every process "
                         f"sharing the study {self.store.study.study_name!r} (trial "
                         f"{trial.number} was drawn with {theirs[name]!r}; use another "
-                        f"study_name for another search). Got {mine!r} instead.")
+                        f"study_name for another search). Got {mine!r} instead.", name)
         self.checked.add(key)
 
     def _params(self, key, trial):
