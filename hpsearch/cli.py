@@ -34,6 +34,10 @@ def make_parser():
                    help="output folder (default: 'output' of the file, else runs/<name>)")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="trial store: SQLAlchemy URL (default: sqlite:///<out>/study.db)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the fits on the Dask cluster of this scheduler, e.g. "
+                   "tcp://10.0.0.5:8786 (overrides backend of the file; a study file may "
+                   "only name a scheduler on this machine)")
     p.add_argument("--fit-timeout", type=float, default=None, metavar="SECONDS",
                    help="stop a fit running longer than this; it counts as failed "
                    "(overrides search.fit_timeout of the file)")
@@ -204,7 +208,7 @@ def _main(argv):
     options = Options(
         n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
         overwrite=args.overwrite, dry_run=args.dry_run, smoke=args.smoke, quiet=args.quiet,
-        fit_timeout=args.fit_timeout,
+        fit_timeout=args.fit_timeout, scheduler=args.scheduler,
         allowed_modules=tuple(DEFAULT_ALLOWED_MODULES) + tuple(args.allow_module),
     )
     lines, plan = {}, None

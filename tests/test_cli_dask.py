@@ -78,3 +78,35 @@ def test_unreachable_scheduler_is_one_clear_line(tmp_path, capsys):
                           "scheduler at 'tcp://127.0.0.1:1' (")
     assert "dask worker tcp://127.0.0.1:1" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("address", ["tcp://10.1.2.3:8786", "scheduler.example.com:8786",
+                                     "tls://[2001:db8::1]:8786"])
+def test_a_study_file_may_not_name_a_scheduler_elsewhere(tmp_path, capsys, address):
+    """A stranger's study file named any Dask scheduler: the client sends it the data and
+    unpickles what its workers send back (code run here). Only this machine's, refused
+    before anything is read or connected, with the key named; --scheduler is the way."""
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.format(backend=f"backend: {{name: dask, scheduler: '{address}'}}"))
+    assert main([str(study), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "backend.scheduler" in err and "must be on this machine" in err, err
+    assert "--scheduler" in err and address in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_scheduler_flag_runs_the_fits_on_that_cluster(tmp_path, capsys):
+    """``--scheduler`` (the user's own choice, on the command line) runs a study whose file
+    names another backend on that Dask cluster."""
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.format(backend="backend: {name: dask, scheduler: 'tcp://10.1.2.3:1'}"))
+    with distributed.LocalCluster(
+        n_workers=1, processes=True, threads_per_worker=2, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        rc = main([str(study), "--out", str(tmp_path / "o"), "--quiet",
+                   "--scheduler", cluster.scheduler_address])
+        assert rc == 0, capsys.readouterr().err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["backend"].startswith("joblib:Dask"), summary["backend"]

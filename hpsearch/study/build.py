@@ -55,6 +55,7 @@ class Options:
     quiet: bool = False
     allowed_modules: tuple = DEFAULT_ALLOWED_MODULES
     fit_timeout: float | None = None
+    scheduler: str | None = None  # a Dask scheduler: runs the fits there (backend dask)
 
 
 @dataclass
@@ -319,7 +320,7 @@ def _make_search(study, estimator, space_arg, cv, opts, plan_kw, options):
         resume=options.resume,
         **opts,
     )
-    if getattr(study.backend, "name", None) == "multiprocessing":
+    if getattr(study.backend, "name", None) == "multiprocessing" and not options.scheduler:
         kwargs["backend"] = _multiprocessing_backend()
     return cls(estimator, **{arg: space_arg}, **kwargs)
 
@@ -365,7 +366,8 @@ def _n_jobs(study, options, notes):
     """``n_jobs`` of the search: local workers beyond the CPUs available are capped (a
     note says so); a Dask cluster's workers are not local, so its value is kept."""
     n_jobs = options.n_jobs if options.n_jobs is not None else study.n_jobs
-    if n_jobs is None or n_jobs == -1 or getattr(study.backend, "name", None) == "dask":
+    dask = options.scheduler or getattr(study.backend, "name", None) == "dask"
+    if n_jobs is None or n_jobs == -1 or dask:
         return n_jobs
     cpus = available_cpus()
     if n_jobs > cpus:
@@ -381,7 +383,13 @@ def output_folder(study, source, options):
     return Path(options.out or study.output or Path("runs") / name)
 
 
-def _backend(study):
+def _backend(study, options):
+    """The joblib backend the runner enters (None: the search's own); ``--scheduler``
+    replaces the file's ``backend`` by a Dask one on that scheduler."""
+    if options.scheduler:
+        from .schema import BackendSpec
+
+        return BackendSpec(name="dask", scheduler=options.scheduler)
     spec = study.backend
     if spec is None or spec.name in ("loky", "multiprocessing"):  # the search's own backend
         return None
@@ -485,7 +493,7 @@ def build(study, *, source="study.yaml", options=None):
         estimator=estimator, space=space, cv=cv, search=search,
         X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test, groups=g_train,
         n_candidates=n_candidates, n_splits=n_splits, classifier=classifier,
-        refit_metric=refit_metric, backend=_backend(study), notes=notes,
+        refit_metric=refit_metric, backend=_backend(study, options), notes=notes,
         outer_cv=outer_cv, nested_fits=nested_fits,
     )
 

@@ -278,6 +278,41 @@ def _storage_url_problem(url):
     return None
 
 
+def _scheduler_problem(address):
+    """Why a Dask scheduler address of a study file may not be used, or None.
+
+    Connecting to a scheduler sends it the data and the estimator, and the client unpickles
+    what the workers send back, which runs code in this process: a study file from a
+    stranger may only name a scheduler on this machine (:data:`LOOPBACK_HOSTS`); a cluster
+    elsewhere is named on the command line (``--scheduler``).
+    """
+    from urllib.parse import urlsplit
+
+    url = address if "://" in address else f"tcp://{address}"
+    try:
+        host = urlsplit(url).hostname
+    except ValueError as exc:
+        return f"not a Dask scheduler address ({exc})"
+    if url.startswith("inproc://") or (
+            host is not None and (host.lower() in LOOPBACK_HOSTS or host.startswith("127."))):
+        return None
+    return (f"a Dask scheduler named in a study file must be on this machine "
+            f"({', '.join(LOOPBACK_HOSTS)}): the fits' data go to it and what its workers "
+            f"send back is unpickled (run) here, not {host!r}")
+
+
+def _backend_limits(study, options, errors):
+    backend = getattr(study, "backend", None)
+    address = getattr(backend, "scheduler", None)
+    if address is None or (options and getattr(options, "scheduler", None)):
+        return
+    problem = _scheduler_problem(address)
+    if problem:
+        errors.append(StudyError(("backend", "scheduler"), (
+            f"{problem}; use --scheduler on the command line for a cluster elsewhere, "
+            f"got {address!r}")))
+
+
 def _path_limits(study, options, errors, cwd):
     if study.output is not None and not (options and options.out):
         if Path(study.output).is_absolute() or not inside(study.output, cwd):
@@ -317,6 +352,7 @@ def check_study(study, options=None, *, dry_run=False, cwd="."):
 
     errors = []
     _path_limits(study, options, errors, cwd)
+    _backend_limits(study, options, errors)
     _data_limits(study.data, errors)
     _search_limits(study.search, errors, dry_run)
     _evaluate_limits(getattr(study, "evaluate", None), errors)
