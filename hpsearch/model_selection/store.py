@@ -62,7 +62,11 @@ gone, on this machine, or it has written no heartbeat, the study system attribut
 
 Halving and Hyperband run in one process per study: a second live process is refused
 (RuntimeError) at its first claim, also when both started at once on a new study (of
-two RUNNING trials of one candidate, the lower id wins). ASHA's processes share one search
+two RUNNING trials of one candidate, the lower id wins), and whatever its candidates
+(another ``random_state`` samples others): a halving or Hyperband process announces
+itself (study system attribute ``hpsearch_holder:<owner>``, False once it ends) before
+its first trial, and of two live ones the lower first trial id holds the study
+(:meth:`TrialStore._refuse_other_search`). ASHA's processes share one search
 (:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
 owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
 (candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
