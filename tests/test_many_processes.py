@@ -347,3 +347,23 @@ def test_a_halving_is_refused_while_another_kind_of_search_runs(tmp_path):
     finally:
         grid.close()
         halving.close()
+
+
+def test_an_asha_process_is_refused_while_a_halving_holds_the_study(tmp_path):
+    """ASHA processes share a study with each other, not with a live halving: its
+    first claim is refused, naming the halving; once the halving ended it claims."""
+    storage = str(tmp_path / "s.db")
+    halving = _halving_store(storage)
+    halving.claim_budgeted(_row("h0"), "HalvingSearchCV")
+    asha = TrialStore(storage, "s", resume=True)
+    try:
+        with pytest.raises(RuntimeError, match=(
+                "ASHASearchCV cannot share study 's' with another running search: "
+                r"process \d+ on host '.+' is running a HalvingSearchCV in it\.")):
+            asha.claim_candidate(_row("x0"))
+        assert [t.state.name for t in asha.study.get_trials()] == ["RUNNING", "FAIL"]
+        halving.close()
+        assert asha.claim_candidate(_row("x0")) is not None
+    finally:
+        halving.close()
+        asha.close()

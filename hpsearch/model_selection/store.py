@@ -746,6 +746,7 @@ class TrialStore:
         self.racing = False  # a racing search: raced rows count as done (claim)
         self.alone = False  # halving, Hyperband: no other live search on the study
         self._holding = False  # this search announced itself (HOLDER_ATTR)
+        self._checked = False  # no halving holds the study (claim_candidate, once)
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._mine = set()  # trial ids this process owns
@@ -1130,7 +1131,7 @@ class TrialStore:
         except Exception:  # a store that fails now: the owner check still works
             pass
 
-    def _refuse_other_search(self, trial_id, owner_name):
+    def _refuse_other_search(self, trial_id, owner_name, sharing=False):
         """Raise RuntimeError when another live search runs in the study, whatever its
         candidates: halving and Hyperband run in one process per study, and two of them
         with another ``random_state`` (or ``n_candidates``, or grid) sample other
@@ -1148,7 +1149,8 @@ class TrialStore:
         live process of another kind with a RUNNING trial (grid, random, Optuna, ASHA)
         refuses it too. Owners are live as :meth:`alive` says (the process runs on this
         machine, a heartbeat within :data:`GRACE_PERIOD` elsewhere), so a killed or
-        finished search does not hold the study."""
+        finished search does not hold the study. ``sharing`` (ASHA, at its first claim,
+        :meth:`claim_candidate`): only a halving or Hyperband holder refuses it."""
         trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
         attrs = self._storage.get_study_system_attrs(self._study_id)
         self._heartbeats = {
@@ -1167,14 +1169,16 @@ class TrialStore:
         others = [(first[o], o, holders[o]) for o in holders
                   if o != self.owner and first.get(o, math.inf) < mine and self.alive(o)]
         others += [(first[o], o, None) for o in running - set(holders) - {self.owner, None}
-                   if self.alive(o)]
+                   if not sharing and self.alive(o)]
         if not others:
             return
         _, owner, kind = min(others)
         self._give_up()
         host, _, pid = owner.split("/")[:3]
-        what = (f"a {kind} (its own candidates: another random_state, n_candidates or "
-                "grid samples others)" if kind else "another search")
+        what = f"a {kind}" if kind else "another search"
+        if kind and not sharing:
+            what += " (its own candidates: another random_state, n_candidates or grid " \
+                    "samples others)"
         raise RuntimeError(
             f"{owner_name} cannot share study {self.study.study_name!r} with another "
             f"running search: process {pid} on host {host!r} is running {what} in it. "
@@ -1207,12 +1211,16 @@ class TrialStore:
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 
-    def claim_candidate(self, row, attrs=None, values=()):
+    def claim_candidate(self, row, attrs=None, values=(), owner_name="ASHASearchCV"):
         """Claim a budgeted candidate (ASHA's cooperating processes): its RUNNING trial
         whose owner is dead is closed FAIL (``hpsearch_interrupted``), a RUNNING trial is
         created for this process with ``attrs`` and the intermediate values ``values``
         (``(step, value)`` of the rungs already in the store), and the lowest RUNNING
         trial of the candidate wins (a loser is closed FAIL, ``hpsearch_duplicate``).
+
+        At its first claim, a live halving or Hyperband process holding the study
+        refuses this one (RuntimeError naming it, ``owner_name`` the search's class;
+        :meth:`_refuse_other_search`): ASHA processes share a study with each other only.
 
         Returns
         -------
@@ -1237,6 +1245,14 @@ class TrialStore:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")
             return None
+        if self.shared and not self._checked:
+            try:
+                self._refuse_other_search(trial_id, owner_name, sharing=True)
+            except RuntimeError:
+                self._mine.discard(trial_id)
+                self.close_trial(trial_id, "hpsearch_duplicate")
+                raise
+            self._checked = True
         for step, value in values:
             self._storage.set_trial_intermediate_value(trial_id, step, value)
         self._trial_ids[key] = trial_id
