@@ -1183,8 +1183,8 @@ class TrialStore:
             f"{owner_name} cannot share study {self.study.study_name!r} with another "
             f"running search: process {pid} on host {host!r} is running {what} in it. "
             "Halving and Hyperband searches run in one process per study (ASHA searches "
-            "share one); wait for it to end (or stop it), then resume=True; or give this "
-            "search another study_name."
+            "share one); wait for it to end (or stop it), then resume=True (CLI: --resume); "
+            "or give this search another study_name."
         )
 
     def _copy_rungs(self, key, trial_id):
