@@ -180,6 +180,25 @@ def test_halving_refuses_a_second_live_process(tmp_path):
     assert "HalvingSearchCV cannot share study 's' with another running search" in err
 
 
+def test_halving_refuses_a_live_hyperband_with_other_candidates(tmp_path):
+    """A Hyperband process joining a study where a halving runs samples other
+    candidates (was: it ran its own search in the study beside the halving); it is
+    refused before it fits anything, naming the halving's process."""
+    db, log = tmp_path / "s.db", tmp_path / "fits.log"
+    first = _start("halving", db, tmp_path / "a.pkl", log, resume=True, delay=0.1)
+    _wait_lines(log, 3, first)
+    second = _start("hyperband", db, tmp_path / "b.pkl", log, resume=True, delay=0.1)
+    _, err = second.communicate(timeout=60)
+    first_pid = first.pid
+    first.kill()
+    first.wait()
+    assert second.returncode != 0
+    assert (f"HyperbandSearchCV cannot share study 's' with another running search: "
+            f"process {first_pid} on host") in err
+    assert "is running a HalvingSearchCV" in err
+    assert all(line.split()[0] == str(first_pid) for line in Path(log).read_text().splitlines())
+
+
 @pytest.mark.parametrize("suffix", ["log", "db"])
 def test_two_cli_processes_share_one_study(suffix, tmp_path):
     import pandas as pd

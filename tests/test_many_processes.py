@@ -218,3 +218,152 @@ def test_optuna_search_with_another_kind_of_distribution_is_refused_by_name(tmp_
                                          "OptunaSearchCV must give 'alpha' the kind"):
         _search("optuna", storage, n_trials=8,
                 param_distributions={"alpha": [0.1, 1.0]}).fit(*data())
+
+
+def _halving_store(storage):
+    store = TrialStore(storage, "s", resume=True)
+    store.alone = True  # what HalvingSearchCV / HyperbandSearchCV set on their store
+    return store
+
+
+@pytest.mark.parametrize("suffix", ["db", "jsonl"])
+def test_a_halving_process_with_other_candidates_is_refused(tmp_path, suffix):
+    """Two halving (or Hyperband) processes on one study with another random_state
+    sample other candidates, so the per-candidate rule never met them: each ran its own
+    halving in the study (was: both went on, the study held two searches, and a later
+    resume of either found the other's trials). Now the later one is refused at its
+    first claim, named by the other's process and class, and gives up its trial; the
+    first goes on."""
+    import os
+
+    storage = str(tmp_path / f"s.{suffix}")
+    first, second = _halving_store(storage), _halving_store(storage)
+    try:
+        first.refresh()
+        second.refresh()
+        winner = first.claim_budgeted(_row("a0"), "HyperbandSearchCV")
+        with pytest.raises(RuntimeError, match=(
+                f"HalvingSearchCV cannot share study 's' with another running search: "
+                f"process {os.getpid()} on host '.+' is running a HyperbandSearchCV "
+                r"\(its own candidates: another random_state")) as info:
+            second.claim_budgeted(_row("b0"), "HalvingSearchCV")
+        assert "wait for it to end (or stop it), then resume=True" in str(info.value)
+        states = {t._trial_id: t.state.name for t in first.study.get_trials()}
+        assert states.pop(winner) == "RUNNING"
+        assert list(states.values()) == ["FAIL"]  # the refused one's trial: closed
+        attrs = first._storage.get_study_system_attrs(first._study_id)
+        assert attrs[f"hpsearch_holder:{second.owner}"] is False  # withdrawn
+        assert first.claim_budgeted(_row("a1"), "HyperbandSearchCV") != winner
+    finally:
+        first.close()
+        second.close()
+    attrs = first._storage.get_study_system_attrs(first._study_id)
+    assert attrs[f"hpsearch_holder:{first.owner}"] is False
+
+
+def test_a_halving_holds_the_study_between_its_brackets(tmp_path):
+    """A Hyperband process between two brackets has no RUNNING trial; a halving process
+    starting then is still refused (the holder is its announcement, not its trials),
+    and the Hyperband's next bracket goes on."""
+    storage = str(tmp_path / "s.db")
+    first, second = _halving_store(storage), _halving_store(storage)
+    try:
+        first.claim_budgeted(_row("a0"), "HyperbandSearchCV")
+        first.finish("a0", "COMPLETE")  # bracket 0 done: nothing RUNNING
+        second.refresh()
+        with pytest.raises(RuntimeError, match="is running a HyperbandSearchCV"):
+            second.claim_budgeted(_row("b0"), "HalvingSearchCV")
+        first.refresh()
+        first.claim_budgeted(_row("a1"), "HyperbandSearchCV")  # bracket 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_of_two_announced_halvings_the_first_trial_holds_the_study(tmp_path):
+    """Started at the same instant: the other process has announced itself but created
+    no trial yet when this one checks: its trial will come later (ids follow commit
+    order), so this one goes on and the other is refused at its own check."""
+    storage = str(tmp_path / "s.db")
+    first, second = _halving_store(storage), _halving_store(storage)
+    try:
+        first._storage.set_study_system_attr(  # second announced, no trial yet
+            first._study_id, f"hpsearch_holder:{second.owner}", "HalvingSearchCV")
+        second._holding = True
+        first.claim_budgeted(_row("a0"), "HalvingSearchCV")
+        second._holding = False  # it announces again at its claim (same attribute)
+        with pytest.raises(RuntimeError, match="cannot share study"):
+            second.claim_budgeted(_row("b0"), "HalvingSearchCV")
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_finished_or_killed_halving_does_not_hold_the_study(tmp_path):
+    """A halving that ended (its store closed: the process may live on, e.g. a notebook)
+    or was killed (its announcement is still True) lets the next one run; a resume by
+    one process takes over its trials as before."""
+    import optuna
+
+    from hpsearch.model_selection.store import owner_id
+
+    storage = str(tmp_path / "s.db")
+    ended = _halving_store(storage)
+    ended.claim_budgeted(_row("a0"), "HalvingSearchCV")
+    ended.close()
+    killed = _halving_store(storage)
+    dead = owner_id(pid=2**22 + 1)  # no such process
+    killed._storage.set_study_system_attr(killed._study_id, f"hpsearch_holder:{dead}",
+                                          "HyperbandSearchCV")
+    killed._new_trial(_row("k0"), "k0", optuna.trial.TrialState.RUNNING, None,
+                      {"hpsearch_owner": dead})
+    killed.close()
+    later = _halving_store(storage)
+    try:
+        later.claim_budgeted(_row("b0"), "HalvingSearchCV")
+        later.claim_budgeted(_row("k0"), "HalvingSearchCV")  # takes the dead one over
+        states = [t.state.name for t in later.study.get_trials()]
+        assert states == ["RUNNING", "FAIL", "RUNNING", "RUNNING"]
+    finally:
+        later.close()
+
+
+def test_a_halving_is_refused_while_another_kind_of_search_runs(tmp_path):
+    """A live grid/random/Optuna/ASHA process with a RUNNING trial in the study: the
+    halving is refused (it would mix its trials into that search); searches that share
+    (no ``alone``) keep sharing."""
+    storage = str(tmp_path / "s.db")
+    grid, halving = TrialStore(storage, "s", resume=True), _halving_store(storage)
+    try:
+        assert grid.claim([_row("g0")])[0][0] == "mine"
+        halving.refresh()
+        with pytest.raises(RuntimeError, match="is running another search in it"):
+            halving.claim_budgeted(_row("h0"), "HalvingSearchCV")
+        other = TrialStore(storage, "s", resume=True)  # an ASHA-like sharer
+        try:
+            assert other.claim_candidate(_row("x0")) is not None
+        finally:
+            other.close()
+    finally:
+        grid.close()
+        halving.close()
+
+
+def test_an_asha_process_is_refused_while_a_halving_holds_the_study(tmp_path):
+    """ASHA processes share a study with each other, not with a live halving: its
+    first claim is refused, naming the halving; once the halving ended it claims."""
+    storage = str(tmp_path / "s.db")
+    halving = _halving_store(storage)
+    halving.claim_budgeted(_row("h0"), "HalvingSearchCV")
+    asha = TrialStore(storage, "s", resume=True)
+    try:
+        with pytest.raises(RuntimeError, match=(
+                "ASHASearchCV cannot share study 's' with another running search: "
+                r"process \d+ on host '.+' is running a HalvingSearchCV in it\.")):
+            asha.claim_candidate(_row("x0"))
+        assert [t.state.name for t in asha.study.get_trials()] == ["RUNNING", "FAIL"]
+        halving.close()
+        assert asha.claim_candidate(_row("x0")) is not None
+    finally:
+        halving.close()
+        asha.close()

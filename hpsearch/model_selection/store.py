@@ -62,7 +62,11 @@ gone, on this machine, or it has written no heartbeat, the study system attribut
 
 Halving and Hyperband run in one process per study: a second live process is refused
 (RuntimeError) at its first claim, also when both started at once on a new study (of
-two RUNNING trials of one candidate, the lower id wins). ASHA's processes share one search
+two RUNNING trials of one candidate, the lower id wins), and whatever its candidates
+(another ``random_state`` samples others): a halving or Hyperband process announces
+itself (study system attribute ``hpsearch_holder:<owner>``, False once it ends) before
+its first trial, and of two live ones the lower first trial id holds the study
+(:meth:`TrialStore._refuse_other_search`). ASHA's processes share one search
 (:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
 owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
 (candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
@@ -566,6 +570,10 @@ SPLITS_ATTR = "hpsearch_splits"
 #: study system attribute: a hash of the search settings a row key holds (check_settings);
 #: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
 SETTINGS_ATTR = "hpsearch_settings"
+#: study system attribute ``<HOLDER_ATTR>:<owner>``: the search class of a halving or
+#: Hyperband process holding the study (:meth:`TrialStore.claim_budgeted` with
+#: ``alone``), False once it ended or was refused
+HOLDER_ATTR = "hpsearch_holder"
 #: the search parameter each setting of :meth:`TrialStore.check_settings` comes from
 _SETTING_NAMES = {"estimator": "estimator", "scoring": "scoring", "cv": "cv",
                   "return_train_score": "return_train_score"}
@@ -736,6 +744,9 @@ class TrialStore:
         self._fits = {}  # row key -> {split: fit payload}
         self._raced = {}  # row key -> finished splits of a raced row (racing)
         self.racing = False  # a racing search: raced rows count as done (claim)
+        self.alone = False  # halving, Hyperband: no other live search on the study
+        self._holding = False  # this search announced itself (HOLDER_ATTR)
+        self._checked = False  # no halving holds the study (claim_candidate, once)
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._mine = set()  # trial ids this process owns
@@ -925,6 +936,7 @@ class TrialStore:
         process waits for them (a budgeted candidate's stays RUNNING for a resume to
         take over with its rung scores, :meth:`claim_budgeted`); their finished fits stay
         in the store."""
+        self._release_hold()
         beat, self._beat = self._beat, None
         if beat is not None:
             beat[1].set()
@@ -1051,6 +1063,11 @@ class TrialStore:
         self._refuse_live_holder(running, owner_name)
         self._start_heartbeat()
         self.interrupt_dead(running)
+        first = self.alone and self.shared and not self._holding
+        if first:  # announced before its first trial exists (see _refuse_other_search)
+            self._storage.set_study_system_attr(
+                self._study_id, f"{HOLDER_ATTR}:{self.owner}", owner_name)
+            self._holding = True
         trial_id = self._new_trial(
             row, key, optuna.trial.TrialState.RUNNING, None, {"hpsearch_owner": self.owner},
         )
@@ -1061,6 +1078,8 @@ class TrialStore:
                 and "hpsearch_duplicate" not in t.user_attrs]
             try:
                 self._refuse_live_holder(earlier, owner_name)
+                if first:
+                    self._refuse_other_search(trial_id, owner_name)
             except RuntimeError:
                 self.close_trial(trial_id, "hpsearch_duplicate")
                 raise
@@ -1081,11 +1100,7 @@ class TrialStore:
         for trial in trials:
             owner = trial.user_attrs.get("hpsearch_owner")
             if trial._trial_id not in self._mine and self.alive(owner):
-                for trial_id in sorted(self._open):
-                    self.close_trial(trial_id, "hpsearch_interrupted")
-                    self._mine.discard(trial_id)
-                self._open.clear()
-                self._trial_ids.clear()
+                self._give_up()
                 raise RuntimeError(
                     f"{owner_name} cannot share study {self.study.study_name!r} with "
                     f"another running search: process {owner.split('/')[2]} on host "
@@ -1093,6 +1108,84 @@ class TrialStore:
                     "Hyperband searches run in one process per study (ASHA searches share "
                     "one); wait for it to end (or stop it), then resume."
                 )
+
+    def _give_up(self):
+        """A refused search gives up the candidates it holds (their trials closed FAIL,
+        ``hpsearch_interrupted``; their fits stay in the store) and its hold on the study
+        (:meth:`_refuse_other_search`), see :meth:`_refuse_live_holder`."""
+        for trial_id in sorted(self._open):
+            self.close_trial(trial_id, "hpsearch_interrupted")
+            self._mine.discard(trial_id)
+        self._open.clear()
+        self._trial_ids.clear()
+        self._release_hold()
+
+    def _release_hold(self):
+        """Withdraw this search's :data:`HOLDER_ATTR` (it ended or was refused)."""
+        if not self._holding:
+            return
+        self._holding = False
+        try:
+            self._storage.set_study_system_attr(
+                self._study_id, f"{HOLDER_ATTR}:{self.owner}", False)
+        except Exception:  # a store that fails now: the owner check still works
+            pass
+
+    def _refuse_other_search(self, trial_id, owner_name, sharing=False):
+        """Raise RuntimeError when another live search runs in the study, whatever its
+        candidates: halving and Hyperband run in one process per study, and two of them
+        with another ``random_state`` (or ``n_candidates``, or grid) sample other
+        candidates, which the per-candidate rule of :meth:`_refuse_live_holder` never
+        sees; each would run its own halving in the study, and a later resume of either
+        would find the other's trials.
+
+        Called once, after this search's first trial (``trial_id``) is created. A
+        halving or Hyperband search announces itself before that trial
+        (``<HOLDER_ATTR>:<owner>`` = its class name, False once it ends), so of two
+        live announced searches the one whose first trial has the lower id holds the
+        study (trial ids follow commit order: every process sees the same winner; one
+        announced without a trial yet gets a higher id than this one). The trials are
+        read before the announcements: the owner of every trial read has announced. A
+        live process of another kind with a RUNNING trial (grid, random, Optuna, ASHA)
+        refuses it too. Owners are live as :meth:`alive` says (the process runs on this
+        machine, a heartbeat within :data:`GRACE_PERIOD` elsewhere), so a killed or
+        finished search does not hold the study. ``sharing`` (ASHA, at its first claim,
+        :meth:`claim_candidate`): only a halving or Hyperband holder refuses it."""
+        trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+        attrs = self._storage.get_study_system_attrs(self._study_id)
+        self._heartbeats = {
+            name.partition(":")[2]: beat for name, beat in attrs.items()
+            if name.startswith("hpsearch_alive:")
+        }
+        holders = {name.partition(":")[2]: kind for name, kind in attrs.items()
+                   if name.startswith(HOLDER_ATTR + ":") and kind}
+        first, running = {}, set()
+        for trial in trials:
+            owner = trial.user_attrs.get("hpsearch_owner")
+            first[owner] = min(first.get(owner, trial._trial_id), trial._trial_id)
+            if trial.state.name == "RUNNING" and "hpsearch_duplicate" not in trial.user_attrs:
+                running.add(owner)
+        mine = min(first.get(self.owner, trial_id), trial_id)
+        others = [(first[o], o, holders[o]) for o in holders
+                  if o != self.owner and first.get(o, math.inf) < mine and self.alive(o)]
+        others += [(first[o], o, None) for o in running - set(holders) - {self.owner, None}
+                   if not sharing and self.alive(o)]
+        if not others:
+            return
+        _, owner, kind = min(others)
+        self._give_up()
+        host, _, pid = owner.split("/")[:3]
+        what = f"a {kind}" if kind else "another search"
+        if kind and not sharing:
+            what += " (its own candidates: another random_state, n_candidates or grid " \
+                    "samples others)"
+        raise RuntimeError(
+            f"{owner_name} cannot share study {self.study.study_name!r} with another "
+            f"running search: process {pid} on host {host!r} is running {what} in it. "
+            "Halving and Hyperband searches run in one process per study (ASHA searches "
+            "share one); wait for it to end (or stop it), then resume=True (CLI: --resume); "
+            "or give this search another study_name."
+        )
 
     def _copy_rungs(self, key, trial_id):
         """Give a new trial of a candidate the intermediate values (rung scores) of its
@@ -1118,12 +1211,16 @@ class TrialStore:
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 
-    def claim_candidate(self, row, attrs=None, values=()):
+    def claim_candidate(self, row, attrs=None, values=(), owner_name="ASHASearchCV"):
         """Claim a budgeted candidate (ASHA's cooperating processes): its RUNNING trial
         whose owner is dead is closed FAIL (``hpsearch_interrupted``), a RUNNING trial is
         created for this process with ``attrs`` and the intermediate values ``values``
         (``(step, value)`` of the rungs already in the store), and the lowest RUNNING
         trial of the candidate wins (a loser is closed FAIL, ``hpsearch_duplicate``).
+
+        At its first claim, a live halving or Hyperband process holding the study
+        refuses this one (RuntimeError naming it, ``owner_name`` the search's class;
+        :meth:`_refuse_other_search`): ASHA processes share a study with each other only.
 
         Returns
         -------
@@ -1148,6 +1245,14 @@ class TrialStore:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")
             return None
+        if self.shared and not self._checked:
+            try:
+                self._refuse_other_search(trial_id, owner_name, sharing=True)
+            except RuntimeError:
+                self._mine.discard(trial_id)
+                self.close_trial(trial_id, "hpsearch_duplicate")
+                raise
+            self._checked = True
         for step, value in values:
             self._storage.set_trial_intermediate_value(trial_id, step, value)
         self._trial_ids[key] = trial_id

@@ -299,6 +299,9 @@ class _BaseHalving(BaseSearchCV):
             did not reach the last budget and are closed PRUNED).
         """
         plan = self._plan
+        store = getattr(evaluate, "store", None)  # (plan_rounds' stand-in has none)
+        if store is not None:  # no other live search on the study, whatever its
+            store.alone = True  # candidates (TrialStore._refuse_other_search)
         for itr, budget in enumerate(n_resources):
             n = len(candidates)
             more = {"iter": [itr] * n, "n_resources": [int(budget)] * n}
