@@ -1096,17 +1096,24 @@ class TrialStore:
 
     def _copy_rungs(self, key, trial_id):
         """Give a new trial of a candidate the intermediate values (rung scores) of its
-        earlier trials: a dead process's RUNNING trial closed FAIL, or a trial an earlier
-        run closed (a resume promoting it: a finished Optuna trial cannot reopen), so its
-        last trial holds its whole curve. A row's score is the same in every trial (its
-        fits are recorded by row key), so the run that goes on reports the same values."""
+        earlier trials (:meth:`rung_values`): a dead process's RUNNING trial closed FAIL,
+        or a trial an earlier run closed (a resume promoting it: a finished Optuna trial
+        cannot reopen), so its last trial holds its whole curve. A row's score is the same
+        in every trial (its fits are recorded by row key), so the run that goes on reports
+        the same values."""
+        for step, value in self.rung_values(key):
+            self._storage.set_trial_intermediate_value(trial_id, step, value)
+
+    def rung_values(self, key):
+        """``(step, value)`` of the finite intermediate values (rung scores) the trials of
+        candidate ``key`` hold, as of the last :meth:`refresh`, in step order; trials
+        closed ``hpsearch_duplicate`` are left out, a later trial's value wins."""
         values = {}
         for trial in sorted(self._claims.get(key, ()), key=lambda t: t.number):
             if "hpsearch_duplicate" not in trial.user_attrs:
                 values.update(trial.intermediate_values)
-        for step, value in sorted(values.items()):
-            if math.isfinite(value):
-                self._storage.set_trial_intermediate_value(trial_id, step, value)
+        return [(step, value) for step, value in sorted(values.items())
+                if math.isfinite(value)]
 
     def _mark_job(self, trial_id, row):
         """Write the row this trial's candidate is being fitted at (``hpsearch_job``: its

@@ -27,14 +27,17 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import shutil
 import time
+import uuid
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import report
-from .errors import StudyError, UsageError
+from .errors import StudyError, UsageError, exception_chain
 from .limits import inside
 
 __all__ = ["run", "OUTPUT_FILES", "RUN_MARKER", "RunFailed", "check_output", "check_storage_dir",
@@ -250,9 +253,6 @@ def _drop_links(out):
 def _drop_dead_stages(out):
     """Remove the staging folders (:func:`_new_stage`) of processes of this machine that
     ended before moving their files into the run folder (killed while writing them)."""
-    import os
-    import shutil
-
     for stage in Path(out).glob(STAGE_PREFIX + "*"):
         pid = stage.name[len(STAGE_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or stage.is_symlink() or not stage.is_dir():
@@ -508,16 +508,8 @@ def _started_elsewhere(exc):
     another process between this run's check of the store and its search's start."""
     import optuna
 
-    return any(isinstance(e, optuna.exceptions.DuplicatedStudyError) for e in _chain(exc))
-
-
-def _chain(exc):
-    """``exc`` and the exceptions it was raised from or during."""
-    seen = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return seen
+    return any(isinstance(e, optuna.exceptions.DuplicatedStudyError)
+               for e in exception_chain(exc))
 
 
 def _mismatch_error(exc, plan, copy_text, source_text):
@@ -610,8 +602,6 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
         _publish(stage, out)
         raise
     except BaseException as exc:
-        import shutil
-
         shutil.rmtree(stage, ignore_errors=True)
         _name_final(exc, stage, out)
         raise
@@ -635,9 +625,6 @@ def _name_final(exc, stage, out):
 
 def _new_stage(out):
     """A private folder in ``out`` for this process's output files (see :func:`_publish`)."""
-    import os
-    import uuid
-
     stage = Path(out) / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir()
     return stage
@@ -650,9 +637,6 @@ def _publish(stage, out):
     at about the same time and each writes the output files: written in place, two
     writers truncating and writing one file at once could leave it torn; this way a
     reader, and the folder after the last writer, sees whole files only."""
-    import os
-    import shutil
-
     for path in sorted(p for p in stage.rglob("*") if p.is_file()):
         target = out / path.relative_to(stage)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -663,9 +647,6 @@ def _publish(stage, out):
 def _replace_text(path, text):
     """Write ``text`` to ``path`` through a temporary file in its folder and
     ``os.replace`` (no reader sees a half-written file)."""
-    import os
-    import uuid
-
     tmp = path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
     try:
         tmp.write_text(text, encoding="utf-8")

@@ -127,15 +127,14 @@ candidate's number in the study).
 import heapq
 import json
 import math
+import time
+from collections import namedtuple
 from numbers import Integral
 
 import numpy as np
 from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, StrOptions
-
-import time
-from collections import namedtuple
+from sklearn.utils._param_validation import HasMethods
 
 from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags, plain
 from .._base import Int, _hash, _key, _stable, _timeout_message
@@ -427,14 +426,13 @@ class _Shared:
             return False
         if trials and not running:  # a finished candidate (resume): nothing to claim
             return True
-        # new, or left RUNNING by a dead process: claimed with a new trial, the lowest
-        # wins (processes resuming together each find the dead trial)
-        values = sorted({step: value for t in trials
-                         for step, value in t.intermediate_values.items()}.items())
+        # new, or left RUNNING by a dead process: claimed with a new trial carrying its
+        # rung scores, the lowest wins (processes resuming together each find the dead
+        # trial)
         rung0 = self._row_keys(params)[0]
         return store.claim_candidate(self._claim_row(params, key, rung0),
                                      self._optuna_attrs(optuna_params),
-                                     values=values) is not None
+                                     values=store.rung_values(key)) is not None
 
     # -- the store's view --------------------------------------------------------------
     def _candidate_key(self, params):
