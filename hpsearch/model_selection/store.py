@@ -313,9 +313,9 @@ def make_storage(storage):
 
         _check_folder(storage, storage)
         return JournalStorage(_journal_backend()(storage))
-    url = storage if "://" in storage else f"sqlite:///{storage}"
+    url = _as_url(storage)
     if url.startswith("sqlite:"):
-        path = url.split("///", 1)[1] if "///" in url else ""
+        path = _sqlite_file(url) or ""
         if path and path != ":memory:":
             _check_folder(path, storage)
         # several processes write one fit at a time: wait for the lock, do not fail
@@ -323,6 +323,16 @@ def make_storage(storage):
             url, engine_kwargs={"connect_args": {"timeout": 60}}
         ))
     return url
+
+
+def _as_url(storage):
+    """A storage setting as a URL: a path is a SQLite file (``sqlite:///<path>``)."""
+    return storage if "://" in storage else f"sqlite:///{storage}"
+
+
+def _sqlite_file(url):
+    """The file of a SQLite URL (what follows ``///``), or None."""
+    return url.split("///", 1)[1] if "///" in url else None
 
 
 _JOURNAL_BACKEND = []
@@ -400,9 +410,9 @@ def storage_errors(storage):
         found = _sqlite_disk_error(exc)
         if found is None or not isinstance(storage, str):
             raise
-        url = storage if "://" in storage else f"sqlite:///{storage}"
-        path = url.split("///", 1)[1] if "///" in url else url
-        raise write_failure(path, *found) from exc
+        url = _as_url(storage)
+        path = _sqlite_file(url)
+        raise write_failure(url if path is None else path, *found) from exc
 
 
 def _sqlite_disk_error(exc):
@@ -1055,10 +1065,7 @@ class TrialStore:
             row, key, optuna.trial.TrialState.RUNNING, None, {"hpsearch_owner": self.owner},
         )
         if self.shared:  # (ids follow commit order: every process sees the same winner)
-            earlier = [t for t in self._storage.get_all_trials(
-                self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-                if t.user_attrs.get("hpsearch_key") == key and t._trial_id < trial_id
-                and "hpsearch_duplicate" not in t.user_attrs]
+            earlier = [t for t in self._running_claims(key) if t._trial_id < trial_id]
             try:
                 self._refuse_live_holder(earlier, owner_name)
             except RuntimeError:
@@ -1115,6 +1122,18 @@ class TrialStore:
         return [(step, value) for step, value in sorted(values.items())
                 if math.isfinite(value)]
 
+    def _running_claims(self, key):
+        """The RUNNING trials of candidate ``key`` in the storage now (one read, not the
+        last :meth:`refresh`), but for those closed ``hpsearch_duplicate``: of these, the
+        lowest trial id holds the candidate (:meth:`claim_budgeted`,
+        :meth:`claim_candidate`)."""
+        import optuna
+
+        trials = self._storage.get_all_trials(
+            self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        return [t for t in trials if t.user_attrs.get("hpsearch_key") == key
+                and "hpsearch_duplicate" not in t.user_attrs]
+
     def _mark_job(self, trial_id, row):
         """Write the row this trial's candidate is being fitted at (``hpsearch_job``: its
         row key), so other processes on the study see the job running (ASHA)."""
@@ -1146,11 +1165,7 @@ class TrialStore:
         trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
                                    {"hpsearch_owner": self.owner, **(attrs or {})})
         self._mine.add(trial_id)
-        trials = self._storage.get_all_trials(
-            self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
-        )
-        winner = min((t._trial_id for t in trials if t.user_attrs.get("hpsearch_key") == key
-                      and "hpsearch_duplicate" not in t.user_attrs), default=trial_id)
+        winner = min((t._trial_id for t in self._running_claims(key)), default=trial_id)
         if winner != trial_id:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")
