@@ -512,23 +512,30 @@ def _started_elsewhere(exc):
                for e in exception_chain(exc))
 
 
+def _changed_keys(copy_text, source_text, prefixes):
+    """``(changed key paths under one of prefixes, old document, new document)`` between
+    the copy of the resumed run's study file and this one; no paths when there is no copy
+    or it cannot be read."""
+    from .loader import read_yaml
+
+    if copy_text is None:
+        return [], None, None
+    try:
+        old, _ = read_yaml(copy_text, "study.yaml")
+        new, _ = read_yaml(source_text, "study.yaml")
+    except StudyError:  # an unreadable copy: name the setting's key only
+        return [], None, None
+    changed = [c for c in _changes(old, new) if any(c[:len(p)] == p for p in prefixes)]
+    return changed, old, new
+
+
 def _mismatch_error(exc, plan, copy_text, source_text):
     """The :class:`StudyError` for a resumed study whose store holds fits made with other
     data, splits or settings (:class:`~hpsearch.model_selection.store.StudyMismatch`):
     named by the study key that changed since the run being resumed (from the copy of its
     study file), with the recorded and the new value and how to go on."""
-    from .loader import read_yaml
-
     prefixes = _MISMATCH_KEYS.get(exc.setting, ((exc.setting,),))
-    changed, old, new = [], None, None
-    if copy_text is not None:
-        try:
-            old, _ = read_yaml(copy_text, "study.yaml")
-            new, _ = read_yaml(source_text, "study.yaml")
-            changed = [c for c in _changes(old, new)
-                       if any(c[:len(p)] == p for p in prefixes)]
-        except StudyError:  # an unreadable copy: name the setting's key only
-            changed = []
+    changed, old, new = _changed_keys(copy_text, source_text, prefixes)
     how = (f"resume with the study file it ran on ({plan.out / 'study.yaml'}), or start "
            "another search: another study_name (and output folder), or --overwrite to "
            "replace this one")
@@ -567,21 +574,30 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
              f"run removed; study {plan.study_name!r} replaced)")
     if resume:
         _check_resume(plan, source_text, echo)
-    from hpsearch.model_selection.store import StudyMismatch
-
     copy = out / "study.yaml"
     # a resumed run keeps the copy of the file its fits were made with until the search
     # accepts the new file (a refused resume leaves it as it was)
     copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
     if copy_text is None:
         _replace_text(copy, source_text)
-    search = plan.search
+    nested, fit_time = _fit(plan, copy_text, source_text, echo)
+    if copy_text is not None and copy_text != source_text:
+        _replace_text(copy, source_text)
+    return _write_output(plan, fit_time, nested, echo)
+
+
+def _fit(plan, copy_text, source_text, echo):
+    """Fit the search (and the nested CV of ``evaluate``): ``(nested, fit seconds)``. A
+    store holding another search's fits, or a study another process created meanwhile,
+    is a :class:`StudyError` / :class:`UsageError` saying how to go on."""
+    from hpsearch.model_selection.store import StudyMismatch
+
     fit_kw = {"groups": plan.groups} if plan.groups is not None else {}
     try:
         nested = _nested(plan, echo) if plan.outer_cv is not None else None
         t0 = time.perf_counter()
         with _backend(plan.backend):
-            search.fit(plan.X_train, plan.y_train, **fit_kw)
+            plan.search.fit(plan.X_train, plan.y_train, **fit_kw)
     except StudyMismatch as exc:
         raise _mismatch_error(exc, plan, copy_text, source_text) from exc
     except ValueError as exc:
@@ -592,12 +608,17 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                 "nothing. Start every process with --resume to run one search together, "
                 "or use --overwrite to replace it") from exc
         raise
-    fit_time = time.perf_counter() - t0
-    if copy_text is not None and copy_text != source_text:
-        _replace_text(copy, source_text)
+    return nested, time.perf_counter() - t0
+
+
+def _write_output(plan, fit_time, nested, echo):
+    """Write the output files into a private folder and move them into the run folder
+    (:func:`_publish`), then the marker listing them; returns the summary dict."""
+    out = plan.out
     stage = _new_stage(out)
     try:
-        summary, written = _write_results(plan, search, stage, out, fit_time, nested, echo)
+        summary, written = _write_results(plan, plan.search, stage, out, fit_time, nested,
+                                          echo)
     except RunFailed:  # results.csv shows the errors
         _publish(stage, out)
         raise
