@@ -576,9 +576,9 @@ SPLITS_ATTR = "hpsearch_splits"
 #: study system attribute: a hash of the search settings a row key holds (check_settings);
 #: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
 SETTINGS_ATTR = "hpsearch_settings"
-#: the search parameter each setting of :meth:`TrialStore.check_settings` comes from
-_SETTING_NAMES = {"estimator": "estimator", "scoring": "scoring", "cv": "cv",
-                  "return_train_score": "return_train_score"}
+#: the search parameters :meth:`TrialStore.check_settings` compares, in the order checked
+#: (each setting is named by its parameter)
+_SETTING_NAMES = ("estimator", "scoring", "cv", "return_train_score")
 
 
 class StudyMismatch(ValueError):
@@ -628,11 +628,11 @@ def _settings_difference(theirs, mine):
         a, b = theirs.get(name), mine.get(name)
         if a == b:
             continue
-        if name == "estimator" and isinstance(a, dict) and a.get("class") == b.get("class"):
-            keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-            return (name, ", ".join(f"{k}={a.get(k, '(none)')}" for k in keys),
-                    ", ".join(f"{k}={b.get(k, '(none)')}" for k in keys))
         if name == "estimator" and isinstance(a, dict):
+            if a.get("class") == b.get("class"):
+                keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+                return (name, ", ".join(f"{k}={a.get(k, '(none)')}" for k in keys),
+                        ", ".join(f"{k}={b.get(k, '(none)')}" for k in keys))
             a, b = a.get("class"), b.get("class")
         return name, f"{name}={a}", f"{name}={b}"
     return None
@@ -812,7 +812,7 @@ class TrialStore:
             name, recorded, now = _settings_difference(theirs or {}, settings) or (
                 "estimator", f"settings {found[:12]}", f"settings {digest[:12]}")
             return StudyMismatch(
-                f"The {_SETTING_NAMES[name]!r} parameter of {owner_name} must be the "
+                f"The {name!r} parameter of {owner_name} must be the "
                 f"same as in the search the study {self.study.study_name!r} holds (its "
                 f"fits were made with {recorded}); another value makes another search, "
                 f"whose results must not mix with these. Use the same {name}, or "

@@ -138,7 +138,7 @@ from sklearn.utils._param_validation import HasMethods
 
 from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags, plain
 from .._base import Int, _hash, _key, _stable, _timeout_message
-from ..store import POLL_INTERVAL, _step, decode_value
+from ..store import POLL_INTERVAL, StudyMismatch, _step, decode_value
 from .halving import _BaseHalving, _cut_rows, best_row
 
 __all__ = ["ASHASearchCV"]
@@ -468,8 +468,6 @@ class _Shared:
                 if (not live) if name == "n_trials" else key in self.checked:
                     continue
                 if name in theirs and theirs[name] != self.config[name]:
-                    from ..store import StudyMismatch
-
                     mine = self.config[name]
                     raise StudyMismatch(
                         f"The {what} of ASHASearchCV must be the same in every process "
