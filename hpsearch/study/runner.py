@@ -38,7 +38,7 @@ import numpy as np
 
 from . import report
 from .errors import StudyError, UsageError, exception_chain
-from .limits import inside
+from .limits import _storage_path, inside
 
 __all__ = ["run", "OUTPUT_FILES", "RUN_MARKER", "RunFailed", "check_output", "check_storage_dir",
            "finished_trials", "kept_trials", "prepare_output", "stored_trials",
@@ -106,9 +106,8 @@ def check_output(out, key=None):
 
 def _local_file(storage):
     """The local file of a SQLite URL or a storage path, or None (a database server)."""
-    if storage.startswith("sqlite:///"):
-        return Path(storage[len("sqlite:///"):])
-    return None if "://" in storage else Path(storage)
+    path = _storage_path(storage)
+    return None if path is None else Path(path)
 
 
 def _default_db(out, storage):
