@@ -104,8 +104,9 @@ number. So all processes end with the same ``cv_results_`` and ``best_params_``.
 Processes must run the same ASHA: each candidate's claimed trial records the settings of
 the process that drew it (space, ``n_trials``, ``resource``, ``factor``, rung budgets),
 and a process that finds a candidate drawn with another space, ``resource``, ``factor``
-or rung budgets, or held by a running process with another ``n_trials``, raises a
-``ValueError`` naming the setting (before it draws anything when it joins a running
+or rung budgets, or held by a running process with another ``n_trials``, raises
+:class:`~hpsearch.model_selection.store.StudyMismatch` (a ``ValueError``) naming the
+setting, also in its ``setting`` attribute (before it draws anything when it joins a running
 study; processes started at the same instant with different settings may both refuse).
 A larger ``n_trials`` once the other processes have ended extends the shared study. The
 ``random_state``, ``sampler``, ``n_jobs`` and ``timeout`` may differ between processes;
