@@ -1157,11 +1157,11 @@ class TrialStore:
             The trial id (now this process's, registered as :meth:`claim_budgeted` does),
             or None when another live process holds the candidate.
         """
+        import optuna
+
         key = row["candidate_key"]
         self.interrupt_dead(self._claims.get(key, ()))
         self._start_heartbeat()
-        import optuna
-
         trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
                                    {"hpsearch_owner": self.owner, **(attrs or {})})
         self._mine.add(trial_id)
