@@ -133,14 +133,13 @@ from collections import namedtuple
 from numbers import Integral
 
 import numpy as np
-from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 
 from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags, plain
 from .._base import Int, _hash, _key, _stable, _timeout_message
 from ..store import POLL_INTERVAL, StudyMismatch, _step, decode_value
-from .halving import _BaseHalving, _cut_rows, best_row
+from .halving import _BaseHalving, _cut_rows, select_best_index
 
 __all__ = ["ASHASearchCV"]
 
@@ -924,9 +923,7 @@ max_retries
     def _select_best_index(self, refit, refit_metric, results):
         """The best row of :meth:`_final_rows`, or ``refit(results)`` checked as sklearn
         checks it (an integer row index, else its TypeError or IndexError)."""
-        if callable(refit):
-            return _SkBaseSearchCV._select_best_index(refit, refit_metric, results)
-        return best_row(results, refit_metric or "score", self._final_rows(results))
+        return select_best_index(refit, refit_metric, results, self._final_rows)
 
     # -- fit -------------------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):
