@@ -130,11 +130,9 @@ def _print_out(text):
 
 def _chain(exc):
     """``exc`` and the exceptions it was raised from (``__cause__`` / ``__context__``)."""
-    seen = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return seen
+    from hpsearch.study.errors import exception_chain
+
+    return exception_chain(exc)
 
 
 def _store_write_failed(exc):

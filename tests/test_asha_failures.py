@@ -38,6 +38,11 @@ def _asha(storage, **kw):
     return ASHASearchCV(Ridge(), SPACE, storage=storage, **kw)
 
 
+def _pythonpath():
+    """``PYTHONPATH`` for a child process: this checkout and the tests folder first."""
+    return os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")])
+
+
 def _study(storage, name="full"):
     return optuna.load_study(study_name=name, storage=make_storage(str(storage)))
 
@@ -94,8 +99,7 @@ def test_a_full_store_is_one_clear_error_and_the_resume_keeps_its_fits(data, tmp
     neither named the file. Now one OSError names it and says the fits are kept; once
     there is room again, ``resume=True`` finishes the search from them."""
     storage = str(tmp_path / name)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=_pythonpath())
     out = subprocess.run([sys.executable, "-c", _FULL_DISK, storage, str(room)], env=env,
                          cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -289,8 +293,7 @@ def test_asha_on_a_dask_cluster_continues_on_the_workers(tmp_path, monkeypatch):
 
     log = tmp_path / "fits.log"
     monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))  # (before the workers start)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PYTHONPATH", _pythonpath())
     X, y = data()
     local = make_search(None, study_name=None, resume=False, n_jobs=2, backend="loky",
                         refit=False).fit(X, y)

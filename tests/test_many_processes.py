@@ -18,6 +18,17 @@ def _row(candidate="c0", budget=1):
             "key": f"{candidate}@{budget}"}
 
 
+def _dead_trial(store, candidate="c0"):
+    """A RUNNING trial of ``candidate`` whose owner is no process (a killed run's);
+    its trial id."""
+    import optuna
+
+    from hpsearch.model_selection.store import owner_id
+
+    return store._new_trial(_row(candidate), candidate, optuna.trial.TrialState.RUNNING,
+                            None, {"hpsearch_owner": owner_id(pid=2**22 + 1)})
+
+
 @pytest.mark.parametrize("suffix", ["db", "jsonl"])
 def test_halving_processes_started_together_only_one_fits(tmp_path, suffix):
     """Two halving (or Hyperband) processes started at once on a new study both read
@@ -42,20 +53,14 @@ def test_halving_processes_started_together_only_one_fits(tmp_path, suffix):
         second.close()
 
 
-
 def test_halving_processes_resuming_together_adopt_a_dead_trial_once(tmp_path):
     """Two processes that both read the study before either takes over the RUNNING trial
     a killed halving left: only one takes it over, the other is refused (was: both
     rewrote its owner and fitted it; an owner rewrite has no winner rule, so a take-over
     now creates a new trial, with the dead one's rung scores, and the lower id wins)."""
-    import optuna
-
-    from hpsearch.model_selection.store import owner_id
-
     storage = str(tmp_path / "s.db")
     dead = TrialStore(storage, "s", resume=True)
-    trial_id = dead._new_trial(_row(), "c0", optuna.trial.TrialState.RUNNING, None,
-                               {"hpsearch_owner": owner_id(pid=2**22 + 1)})  # no such process
+    trial_id = _dead_trial(dead)
     dead._storage.set_trial_intermediate_value(trial_id, 1, 0.5)
     first, second = (TrialStore(storage, "s", resume=True) for _ in range(2))
     try:
@@ -79,13 +84,10 @@ def test_a_refused_halving_process_gives_up_the_candidates_it_won(tmp_path):
     of 6 processes: all 6 refused, 3 trials left RUNNING)."""
     import optuna
 
-    from hpsearch.model_selection.store import owner_id
-
     storage = str(tmp_path / "s.db")
     dead = TrialStore(storage, "s", resume=True)
     for c in ("c0", "c1"):
-        dead._new_trial(_row(c), c, optuna.trial.TrialState.RUNNING, None,
-                        {"hpsearch_owner": owner_id(pid=2**22 + 1)})  # no such process
+        _dead_trial(dead, c)
     x, y = (TrialStore(storage, "s", resume=True) for _ in range(2))
     try:
         x.refresh()
@@ -101,6 +103,7 @@ def test_a_refused_halving_process_gives_up_the_candidates_it_won(tmp_path):
     finally:
         for store in (dead, x, y):
             store.close()
+
 
 def _search(kind, storage, **change):
     """A search of ``kind`` on ``durable_worker.LogFit`` (a tiny Ridge-like estimator that

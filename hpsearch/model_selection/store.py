@@ -317,9 +317,9 @@ def make_storage(storage):
 
         _check_folder(storage, storage)
         return JournalStorage(_journal_backend()(storage))
-    url = storage if "://" in storage else f"sqlite:///{storage}"
+    url = _as_url(storage)
     if url.startswith("sqlite:"):
-        path = url.split("///", 1)[1] if "///" in url else ""
+        path = _sqlite_file(url) or ""
         if path and path != ":memory:":
             _check_folder(path, storage)
         # several processes write one fit at a time: wait for the lock, do not fail
@@ -327,6 +327,16 @@ def make_storage(storage):
             url, engine_kwargs={"connect_args": {"timeout": 60}}
         ))
     return url
+
+
+def _as_url(storage):
+    """A storage setting as a URL: a path is a SQLite file (``sqlite:///<path>``)."""
+    return storage if "://" in storage else f"sqlite:///{storage}"
+
+
+def _sqlite_file(url):
+    """The file of a SQLite URL (what follows ``///``), or None."""
+    return url.split("///", 1)[1] if "///" in url else None
 
 
 _JOURNAL_BACKEND = []
@@ -404,9 +414,9 @@ def storage_errors(storage):
         found = _sqlite_disk_error(exc)
         if found is None or not isinstance(storage, str):
             raise
-        url = storage if "://" in storage else f"sqlite:///{storage}"
-        path = url.split("///", 1)[1] if "///" in url else url
-        raise write_failure(path, *found) from exc
+        url = _as_url(storage)
+        path = _sqlite_file(url)
+        raise write_failure(url if path is None else path, *found) from exc
 
 
 def _sqlite_disk_error(exc):
@@ -574,9 +584,9 @@ SETTINGS_ATTR = "hpsearch_settings"
 #: Hyperband process holding the study (:meth:`TrialStore.claim_budgeted` with
 #: ``alone``), False once it ended or was refused
 HOLDER_ATTR = "hpsearch_holder"
-#: the search parameter each setting of :meth:`TrialStore.check_settings` comes from
-_SETTING_NAMES = {"estimator": "estimator", "scoring": "scoring", "cv": "cv",
-                  "return_train_score": "return_train_score"}
+#: the search parameters :meth:`TrialStore.check_settings` compares, in the order checked
+#: (each setting is named by its parameter)
+_SETTING_NAMES = ("estimator", "scoring", "cv", "return_train_score")
 
 
 class StudyMismatch(ValueError):
@@ -626,11 +636,11 @@ def _settings_difference(theirs, mine):
         a, b = theirs.get(name), mine.get(name)
         if a == b:
             continue
-        if name == "estimator" and isinstance(a, dict) and a.get("class") == b.get("class"):
-            keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-            return (name, ", ".join(f"{k}={a.get(k, '(none)')}" for k in keys),
-                    ", ".join(f"{k}={b.get(k, '(none)')}" for k in keys))
         if name == "estimator" and isinstance(a, dict):
+            if a.get("class") == b.get("class"):
+                keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+                return (name, ", ".join(f"{k}={a.get(k, '(none)')}" for k in keys),
+                        ", ".join(f"{k}={b.get(k, '(none)')}" for k in keys))
             a, b = a.get("class"), b.get("class")
         return name, f"{name}={a}", f"{name}={b}"
     return None
@@ -813,7 +823,7 @@ class TrialStore:
             name, recorded, now = _settings_difference(theirs or {}, settings) or (
                 "estimator", f"settings {found[:12]}", f"settings {digest[:12]}")
             return StudyMismatch(
-                f"The {_SETTING_NAMES[name]!r} parameter of {owner_name} must be the "
+                f"The {name!r} parameter of {owner_name} must be the "
                 f"same as in the search the study {self.study.study_name!r} holds (its "
                 f"fits were made with {recorded}); another value makes another search, "
                 f"whose results must not mix with these. Use the same {name}, or "
@@ -1072,10 +1082,7 @@ class TrialStore:
             row, key, optuna.trial.TrialState.RUNNING, None, {"hpsearch_owner": self.owner},
         )
         if self.shared:  # (ids follow commit order: every process sees the same winner)
-            earlier = [t for t in self._storage.get_all_trials(
-                self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-                if t.user_attrs.get("hpsearch_key") == key and t._trial_id < trial_id
-                and "hpsearch_duplicate" not in t.user_attrs]
+            earlier = [t for t in self._running_claims(key) if t._trial_id < trial_id]
             try:
                 self._refuse_live_holder(earlier, owner_name)
                 if first:
@@ -1189,17 +1196,36 @@ class TrialStore:
 
     def _copy_rungs(self, key, trial_id):
         """Give a new trial of a candidate the intermediate values (rung scores) of its
-        earlier trials: a dead process's RUNNING trial closed FAIL, or a trial an earlier
-        run closed (a resume promoting it: a finished Optuna trial cannot reopen), so its
-        last trial holds its whole curve. A row's score is the same in every trial (its
-        fits are recorded by row key), so the run that goes on reports the same values."""
+        earlier trials (:meth:`rung_values`): a dead process's RUNNING trial closed FAIL,
+        or a trial an earlier run closed (a resume promoting it: a finished Optuna trial
+        cannot reopen), so its last trial holds its whole curve. A row's score is the same
+        in every trial (its fits are recorded by row key), so the run that goes on reports
+        the same values."""
+        for step, value in self.rung_values(key):
+            self._storage.set_trial_intermediate_value(trial_id, step, value)
+
+    def rung_values(self, key):
+        """``(step, value)`` of the finite intermediate values (rung scores) the trials of
+        candidate ``key`` hold, as of the last :meth:`refresh`, in step order; trials
+        closed ``hpsearch_duplicate`` are left out, a later trial's value wins."""
         values = {}
         for trial in sorted(self._claims.get(key, ()), key=lambda t: t.number):
             if "hpsearch_duplicate" not in trial.user_attrs:
                 values.update(trial.intermediate_values)
-        for step, value in sorted(values.items()):
-            if math.isfinite(value):
-                self._storage.set_trial_intermediate_value(trial_id, step, value)
+        return [(step, value) for step, value in sorted(values.items())
+                if math.isfinite(value)]
+
+    def _running_claims(self, key):
+        """The RUNNING trials of candidate ``key`` in the storage now (one read, not the
+        last :meth:`refresh`), but for those closed ``hpsearch_duplicate``: of these, the
+        lowest trial id holds the candidate (:meth:`claim_budgeted`,
+        :meth:`claim_candidate`)."""
+        import optuna
+
+        trials = self._storage.get_all_trials(
+            self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        return [t for t in trials if t.user_attrs.get("hpsearch_key") == key
+                and "hpsearch_duplicate" not in t.user_attrs]
 
     def _mark_job(self, trial_id, row):
         """Write the row this trial's candidate is being fitted at (``hpsearch_job``: its
@@ -1228,19 +1254,15 @@ class TrialStore:
             The trial id (now this process's, registered as :meth:`claim_budgeted` does),
             or None when another live process holds the candidate.
         """
+        import optuna
+
         key = row["candidate_key"]
         self.interrupt_dead(self._claims.get(key, ()))
         self._start_heartbeat()
-        import optuna
-
         trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
                                    {"hpsearch_owner": self.owner, **(attrs or {})})
         self._mine.add(trial_id)
-        trials = self._storage.get_all_trials(
-            self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
-        )
-        winner = min((t._trial_id for t in trials if t.user_attrs.get("hpsearch_key") == key
-                      and "hpsearch_duplicate" not in t.user_attrs), default=trial_id)
+        winner = min((t._trial_id for t in self._running_claims(key)), default=trial_id)
         if winner != trial_id:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")

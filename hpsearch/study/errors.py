@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-__all__ = ["StudyError", "UsageError", "did_you_mean", "format_path"]
+__all__ = ["StudyError", "UsageError", "did_you_mean", "exception_chain", "format_path"]
 
 
 def format_path(path) -> str:
@@ -16,6 +16,16 @@ def format_path(path) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out or "<study>"
+
+
+def exception_chain(exc) -> list:
+    """``exc`` and the exceptions it was raised from or during (``__cause__`` /
+    ``__context__``), each once."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
 
 
 def did_you_mean(word, choices) -> str:

@@ -247,6 +247,12 @@ def _storage_path(url):
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
+def _on_this_machine(host):
+    """Whether the host name ``host`` of a URL is this machine (:data:`LOOPBACK_HOSTS`,
+    or any ``127.*`` address)."""
+    return host.lower() in LOOPBACK_HOSTS or host.startswith("127.")
+
+
 def _hidden_password(url):
     """``url`` with the password of its user part replaced by ``***`` (for messages)."""
     return re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url, count=1)
@@ -272,7 +278,7 @@ def _storage_url_problem(url):
         host = urlsplit(url).hostname
     except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 host
         return f"not a database URL ({exc})"
-    if host is not None and host.lower() not in LOOPBACK_HOSTS and not host.startswith("127."):
+    if host is not None and not _on_this_machine(host):
         return (f"a database server named in a study file must be on this machine "
                 f"({', '.join(LOOPBACK_HOSTS)}), not {host!r}")
     return None
@@ -293,8 +299,7 @@ def _scheduler_problem(address):
         host = urlsplit(url).hostname
     except ValueError as exc:
         return f"not a Dask scheduler address ({exc})"
-    if url.startswith("inproc://") or (
-            host is not None and (host.lower() in LOOPBACK_HOSTS or host.startswith("127."))):
+    if url.startswith("inproc://") or (host is not None and _on_this_machine(host)):
         return None
     return (f"a Dask scheduler named in a study file must be on this machine "
             f"({', '.join(LOOPBACK_HOSTS)}): the fits' data go to it and what its workers "
@@ -302,6 +307,7 @@ def _scheduler_problem(address):
 
 
 def _backend_limits(study, options, errors):
+    """``backend.scheduler``: on this machine unless ``--scheduler`` replaces it."""
     backend = getattr(study, "backend", None)
     address = getattr(backend, "scheduler", None)
     if address is None or (options and getattr(options, "scheduler", None)):

@@ -27,15 +27,18 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import shutil
 import time
+import uuid
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import report
-from .errors import StudyError, UsageError
-from .limits import inside
+from .errors import StudyError, UsageError, exception_chain
+from .limits import _storage_path, inside
 
 __all__ = ["run", "OUTPUT_FILES", "RUN_MARKER", "RunFailed", "check_output", "check_storage_dir",
            "finished_trials", "kept_trials", "prepare_output", "stored_trials",
@@ -103,9 +106,8 @@ def check_output(out, key=None):
 
 def _local_file(storage):
     """The local file of a SQLite URL or a storage path, or None (a database server)."""
-    if storage.startswith("sqlite:///"):
-        return Path(storage[len("sqlite:///"):])
-    return None if "://" in storage else Path(storage)
+    path = _storage_path(storage)
+    return None if path is None else Path(path)
 
 
 def _default_db(out, storage):
@@ -250,9 +252,6 @@ def _drop_links(out):
 def _drop_dead_stages(out):
     """Remove the staging folders (:func:`_new_stage`) of processes of this machine that
     ended before moving their files into the run folder (killed while writing them)."""
-    import os
-    import shutil
-
     for stage in Path(out).glob(STAGE_PREFIX + "*"):
         pid = stage.name[len(STAGE_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or stage.is_symlink() or not stage.is_dir():
@@ -508,16 +507,25 @@ def _started_elsewhere(exc):
     another process between this run's check of the store and its search's start."""
     import optuna
 
-    return any(isinstance(e, optuna.exceptions.DuplicatedStudyError) for e in _chain(exc))
+    return any(isinstance(e, optuna.exceptions.DuplicatedStudyError)
+               for e in exception_chain(exc))
 
 
-def _chain(exc):
-    """``exc`` and the exceptions it was raised from or during."""
-    seen = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return seen
+def _changed_keys(copy_text, source_text, prefixes):
+    """``(changed key paths under one of prefixes, old document, new document)`` between
+    the copy of the resumed run's study file and this one; no paths when there is no copy
+    or it cannot be read."""
+    from .loader import read_yaml
+
+    if copy_text is None:
+        return [], None, None
+    try:
+        old, _ = read_yaml(copy_text, "study.yaml")
+        new, _ = read_yaml(source_text, "study.yaml")
+    except StudyError:  # an unreadable copy: name the setting's key only
+        return [], None, None
+    changed = [c for c in _changes(old, new) if any(c[:len(p)] == p for p in prefixes)]
+    return changed, old, new
 
 
 def _mismatch_error(exc, plan, copy_text, source_text):
@@ -525,18 +533,8 @@ def _mismatch_error(exc, plan, copy_text, source_text):
     data, splits or settings (:class:`~hpsearch.model_selection.store.StudyMismatch`):
     named by the study key that changed since the run being resumed (from the copy of its
     study file), with the recorded and the new value and how to go on."""
-    from .loader import read_yaml
-
     prefixes = _MISMATCH_KEYS.get(exc.setting, ((exc.setting,),))
-    changed, old, new = [], None, None
-    if copy_text is not None:
-        try:
-            old, _ = read_yaml(copy_text, "study.yaml")
-            new, _ = read_yaml(source_text, "study.yaml")
-            changed = [c for c in _changes(old, new)
-                       if any(c[:len(p)] == p for p in prefixes)]
-        except StudyError:  # an unreadable copy: name the setting's key only
-            changed = []
+    changed, old, new = _changed_keys(copy_text, source_text, prefixes)
     how = (f"resume with the study file it ran on ({plan.out / 'study.yaml'}), or start "
            "another search: another study_name (and output folder), or --overwrite to "
            "replace this one")
@@ -575,21 +573,30 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
              f"run removed; study {plan.study_name!r} replaced)")
     if resume:
         _check_resume(plan, source_text, echo)
-    from hpsearch.model_selection.store import StudyMismatch
-
     copy = out / "study.yaml"
     # a resumed run keeps the copy of the file its fits were made with until the search
     # accepts the new file (a refused resume leaves it as it was)
     copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
     if copy_text is None:
         _replace_text(copy, source_text)
-    search = plan.search
+    nested, fit_time = _fit(plan, copy_text, source_text, echo)
+    if copy_text is not None and copy_text != source_text:
+        _replace_text(copy, source_text)
+    return _write_output(plan, fit_time, nested, echo)
+
+
+def _fit(plan, copy_text, source_text, echo):
+    """Fit the search (and the nested CV of ``evaluate``): ``(nested, fit seconds)``. A
+    store holding another search's fits, or a study another process created meanwhile,
+    is a :class:`StudyError` / :class:`UsageError` saying how to go on."""
+    from hpsearch.model_selection.store import StudyMismatch
+
     fit_kw = {"groups": plan.groups} if plan.groups is not None else {}
     try:
         nested = _nested(plan, echo) if plan.outer_cv is not None else None
         t0 = time.perf_counter()
         with _backend(plan.backend):
-            search.fit(plan.X_train, plan.y_train, **fit_kw)
+            plan.search.fit(plan.X_train, plan.y_train, **fit_kw)
     except StudyMismatch as exc:
         raise _mismatch_error(exc, plan, copy_text, source_text) from exc
     except ValueError as exc:
@@ -600,18 +607,21 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                 "nothing. Start every process with --resume to run one search together, "
                 "or use --overwrite to replace it") from exc
         raise
-    fit_time = time.perf_counter() - t0
-    if copy_text is not None and copy_text != source_text:
-        _replace_text(copy, source_text)
+    return nested, time.perf_counter() - t0
+
+
+def _write_output(plan, fit_time, nested, echo):
+    """Write the output files into a private folder and move them into the run folder
+    (:func:`_publish`), then the marker listing them; returns the summary dict."""
+    out = plan.out
     stage = _new_stage(out)
     try:
-        summary, written = _write_results(plan, search, stage, out, fit_time, nested, echo)
+        summary, written = _write_results(plan, plan.search, stage, out, fit_time, nested,
+                                          echo)
     except RunFailed:  # results.csv shows the errors
         _publish(stage, out)
         raise
     except BaseException as exc:
-        import shutil
-
         shutil.rmtree(stage, ignore_errors=True)
         _name_final(exc, stage, out)
         raise
@@ -635,9 +645,6 @@ def _name_final(exc, stage, out):
 
 def _new_stage(out):
     """A private folder in ``out`` for this process's output files (see :func:`_publish`)."""
-    import os
-    import uuid
-
     stage = Path(out) / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir()
     return stage
@@ -650,9 +657,6 @@ def _publish(stage, out):
     at about the same time and each writes the output files: written in place, two
     writers truncating and writing one file at once could leave it torn; this way a
     reader, and the folder after the last writer, sees whole files only."""
-    import os
-    import shutil
-
     for path in sorted(p for p in stage.rglob("*") if p.is_file()):
         target = out / path.relative_to(stage)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -663,9 +667,6 @@ def _publish(stage, out):
 def _replace_text(path, text):
     """Write ``text`` to ``path`` through a temporary file in its folder and
     ``os.replace`` (no reader sees a half-written file)."""
-    import os
-    import uuid
-
     tmp = path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
     try:
         tmp.write_text(text, encoding="utf-8")

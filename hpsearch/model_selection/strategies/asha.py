@@ -104,8 +104,9 @@ number. So all processes end with the same ``cv_results_`` and ``best_params_``.
 Processes must run the same ASHA: each candidate's claimed trial records the settings of
 the process that drew it (space, ``n_trials``, ``resource``, ``factor``, rung budgets),
 and a process that finds a candidate drawn with another space, ``resource``, ``factor``
-or rung budgets, or held by a running process with another ``n_trials``, raises a
-``ValueError`` naming the setting (before it draws anything when it joins a running
+or rung budgets, or held by a running process with another ``n_trials``, raises
+:class:`~hpsearch.model_selection.store.StudyMismatch` (a ``ValueError``) naming the
+setting, also in its ``setting`` attribute (before it draws anything when it joins a running
 study; processes started at the same instant with different settings may both refuse).
 A larger ``n_trials`` once the other processes have ended extends the shared study. The
 ``random_state``, ``sampler``, ``n_jobs`` and ``timeout`` may differ between processes;
@@ -127,20 +128,18 @@ candidate's number in the study).
 import heapq
 import json
 import math
+import time
+from collections import namedtuple
 from numbers import Integral
 
 import numpy as np
-from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, StrOptions
-
-import time
-from collections import namedtuple
+from sklearn.utils._param_validation import HasMethods
 
 from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags, plain
 from .._base import Int, _hash, _key, _stable, _timeout_message
-from ..store import POLL_INTERVAL, _step, decode_value
-from .halving import _BaseHalving, _cut_rows, best_row
+from ..store import POLL_INTERVAL, StudyMismatch, _step, decode_value
+from .halving import _BaseHalving, _cut_rows, select_best_index
 
 __all__ = ["ASHASearchCV"]
 
@@ -427,14 +426,13 @@ class _Shared:
             return False
         if trials and not running:  # a finished candidate (resume): nothing to claim
             return True
-        # new, or left RUNNING by a dead process: claimed with a new trial, the lowest
-        # wins (processes resuming together each find the dead trial)
-        values = sorted({step: value for t in trials
-                         for step, value in t.intermediate_values.items()}.items())
+        # new, or left RUNNING by a dead process: claimed with a new trial carrying its
+        # rung scores, the lowest wins (processes resuming together each find the dead
+        # trial)
         rung0 = self._row_keys(params)[0]
         return store.claim_candidate(self._claim_row(params, key, rung0),
                                      self._optuna_attrs(optuna_params),
-                                     values=values) is not None
+                                     values=store.rung_values(key)) is not None
 
     # -- the store's view --------------------------------------------------------------
     def _candidate_key(self, params):
@@ -470,8 +468,6 @@ class _Shared:
                 if (not live) if name == "n_trials" else key in self.checked:
                     continue
                 if name in theirs and theirs[name] != self.config[name]:
-                    from ..store import StudyMismatch
-
                     mine = self.config[name]
                     raise StudyMismatch(
                         f"The {what} of ASHASearchCV must be the same in every process "
@@ -927,9 +923,7 @@ max_retries
     def _select_best_index(self, refit, refit_metric, results):
         """The best row of :meth:`_final_rows`, or ``refit(results)`` checked as sklearn
         checks it (an integer row index, else its TypeError or IndexError)."""
-        if callable(refit):
-            return _SkBaseSearchCV._select_best_index(refit, refit_metric, results)
-        return best_row(results, refit_metric or "score", self._final_rows(results))
+        return select_best_index(refit, refit_metric, results, self._final_rows)
 
     # -- fit -------------------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):

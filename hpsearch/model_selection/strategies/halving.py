@@ -117,6 +117,16 @@ def time_is_up(evaluate):
     return engine is not None and engine.time_is_up()
 
 
+def select_best_index(refit, refit_metric, results, final_rows):
+    """``best_index_`` of a budgeted search: the best row of ``final_rows(results)`` (the
+    rows of the largest budget reached), or ``refit(results)`` checked as sklearn checks it
+    (``BaseSearchCV._select_best_index``: an integer row index, else its TypeError or
+    IndexError)."""
+    if callable(refit):
+        return _SkBaseSearchCV._select_best_index(refit, refit_metric, results)
+    return best_row(results, refit_metric or "score", final_rows(results))
+
+
 def best_row(results, metric, rows):
     """The row of ``rows`` with the best ``mean_test_<metric>`` (NaN counts as the worst;
     the first row when every one failed)."""
@@ -342,9 +352,7 @@ class _BaseHalving(BaseSearchCV):
         class: ``cls._select_best_index(None, None, results)``), or ``refit(results)``
         checked as sklearn checks it (an integer row index, else its TypeError or
         IndexError)."""
-        if callable(refit):
-            return _SkBaseSearchCV._select_best_index(refit, refit_metric, results)
-        return best_row(results, refit_metric or "score", cls._final_rows(results))
+        return select_best_index(refit, refit_metric, results, cls._final_rows)
 
 
 class HalvingSearchCV(_BaseHalving):
