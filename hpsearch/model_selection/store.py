@@ -83,6 +83,7 @@ leaves a torn last line, which the next append drops first (:func:`_journal_back
 """
 
 import errno
+import functools
 import json
 import math
 import numbers
@@ -339,9 +340,7 @@ def _sqlite_file(url):
     return url.split("///", 1)[1] if "///" in url else None
 
 
-_JOURNAL_BACKEND = []
-
-
+@functools.cache
 def _journal_backend():
     """Optuna's ``JournalFileBackend`` that never appends to a torn record.
 
@@ -351,32 +350,30 @@ def _journal_backend():
     no JSON decoder reads, and the whole study (every fit recorded before) unreadable.
     :meth:`append_logs` drops the torn tail first, under the journal's lock (no writer
     is in the middle of a record then, so a tail without newline is a dead write)."""
-    if not _JOURNAL_BACKEND:
-        from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal import JournalFileBackend
 
-        class _JournalFile(JournalFileBackend):
-            __doc__ = _journal_backend.__doc__
+    class _JournalFile(JournalFileBackend):
+        __doc__ = _journal_backend.__doc__
 
-            def append_logs(self, logs):
-                text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
-                try:
-                    self._lock.acquire()
-                except OSError as exc:  # (a full disk: no room for the lock's link)
-                    raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
-                try:
-                    with open(self._file_path, "r+b") as f:
-                        _drop_torn_tail(f, self._file_path)
-                        f.seek(0, os.SEEK_END)
-                        f.write(text.encode("utf-8"))
-                        f.flush()
-                        os.fsync(f.fileno())
-                except OSError as exc:
-                    raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
-                finally:
-                    self._lock.release()
+        def append_logs(self, logs):
+            text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
+            try:
+                self._lock.acquire()
+            except OSError as exc:  # (a full disk: no room for the lock's link)
+                raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
+            try:
+                with open(self._file_path, "r+b") as f:
+                    _drop_torn_tail(f, self._file_path)
+                    f.seek(0, os.SEEK_END)
+                    f.write(text.encode("utf-8"))
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
+            finally:
+                self._lock.release()
 
-        _JOURNAL_BACKEND.append(_JournalFile)
-    return _JOURNAL_BACKEND[0]
+    return _JournalFile
 
 
 class StoreWriteError(OSError):
@@ -874,12 +871,15 @@ class TrialStore:
             if key is not None:
                 self._claims.setdefault(key, []).append(trial)
         if self.shared:
-            attrs = self._storage.get_study_system_attrs(self._study_id)
-            self._heartbeats = {
-                name.partition(":")[2]: beat for name, beat in attrs.items()
-                if name.startswith("hpsearch_alive:")
-            }
+            self._read_heartbeats(self._storage.get_study_system_attrs(self._study_id))
         return trials
+
+    def _read_heartbeats(self, attrs):
+        """Every owner's last heartbeat, from the study system attributes ``attrs``."""
+        self._heartbeats = {
+            name.partition(":")[2]: beat for name, beat in attrs.items()
+            if name.startswith("hpsearch_alive:")
+        }
 
     def lookup(self, row_key):
         """The recorded row of that key (``resume``), or None."""
@@ -1160,10 +1160,7 @@ class TrialStore:
         :meth:`claim_candidate`): only a halving or Hyperband holder refuses it."""
         trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
         attrs = self._storage.get_study_system_attrs(self._study_id)
-        self._heartbeats = {
-            name.partition(":")[2]: beat for name, beat in attrs.items()
-            if name.startswith("hpsearch_alive:")
-        }
+        self._read_heartbeats(attrs)
         holders = {name.partition(":")[2]: kind for name, kind in attrs.items()
                    if name.startswith(HOLDER_ATTR + ":") and kind}
         first, running = {}, set()
