@@ -539,16 +539,15 @@ class _BaseMLP(BaseEstimator):
                 self._epoch += 1
                 self.t_ += n_train
                 if not np.isfinite(loss):
-                    raise TrainingDivergedError(
-                        f"{_NON_FINITE} The training loss became {loss} at epoch {self._epoch} of "
-                        f"{type(self).__name__}: training diverged. Try a smaller "
-                        f"learning_rate_init (it is {self.learning_rate_init}) or scale the "
-                        "features (e.g. StandardScaler).")
+                    raise self._diverged(f"The training loss became {loss}")
                 self.loss_ = float(loss)
                 self.loss_curve_.append(self.loss_)
                 score = np.nan
                 if early_stopping:
-                    score = self._validation_score(y_val, net.predict(X_val), sw_val)
+                    output = net.predict(X_val)
+                    if not np.isfinite(output).all():  # (a finite loss, an overflowed output)
+                        raise self._diverged("The validation outputs became non-finite")
+                    score = self._validation_score(y_val, output, sw_val)
                 plateau = self._update_stopping(score if early_stopping else None)
                 self._log_epoch(score, norms / max(n_batches, 1), time.perf_counter() - tic,
                                 early_stopping)
@@ -716,6 +715,14 @@ class _BaseMLP(BaseEstimator):
             # depend on which other rows share its matrix product (BLAS picks kernels by
             # shape), and the weights are used at full precision; training speed is unchanged
             return self._network.predict(X, self._final_theta, dtype=np.float64)
+
+    def _diverged(self, what):
+        """The :class:`TrainingDivergedError` of an epoch whose ``what`` (the training
+        loss, the validation outputs) became NaN or infinite."""
+        return TrainingDivergedError(
+            f"{_NON_FINITE} {what} at epoch {self._epoch} of {type(self).__name__}: "
+            f"training diverged. Try a smaller learning_rate_init (it is "
+            f"{self.learning_rate_init}) or scale the features (e.g. StandardScaler).")
 
     def _continues_exactly(self):
         """Whether ``warm_start=True`` continues bit for bit (the searches' continued

@@ -33,6 +33,7 @@ from hpsearch import (
 )
 from hpsearch.model_selection.split import CV_METHODS
 from hpsearch.space import Float, Int, as_space
+from hpsearch.mlp import TrainingDivergedError
 
 ESTIMATORS = [MLPClassifier, MLPRegressor]
 # parameter-like names ("__" would address a nested parameter)
@@ -568,3 +569,17 @@ def test_make_cv_missing_required_parameter_is_named(spec):
 def test_make_cv_bad_parameter_value_is_a_value_error(method, value):
     with pytest.raises(ValueError, match="shuffle"):
         make_cv(method, shuffle=value)
+
+
+def test_early_stopping_on_a_diverged_model_is_the_divergence_error():
+    """Found by the property test above: the training loss still finite, the validation
+    outputs overflowed float32 to inf, and the validation score failed in scikit-learn's
+    r2_score with a bare "Input contains infinity" instead of hpsearch's divergence error."""
+    params = dict(hidden_layer_sizes=(1, 1), activation="identity", solver="momentum",
+                  learning_rate="adaptive", power_t=0.0, nesterovs_momentum=False, init="he",
+                  dtype="float32", batch_size="auto", alpha=0.0, l1=0.0,
+                  learning_rate_init=0.03125, max_iter=3, tol=0.0, momentum=0.0,
+                  dropout=0.5, input_dropout=0.5, shuffle=False, early_stopping=True,
+                  validation_fraction=0.5625, n_iter_no_change=np.inf, random_state=100000)
+    with pytest.raises(TrainingDivergedError, match="learning_rate_init"):
+        _fit(MLPRegressor(**params), X, Y_REG)
