@@ -49,9 +49,11 @@ class Crashy(RegressorMixin, BaseEstimator):
         if self.action == "segv":
             os.kill(os.getpid(), signal.SIGSEGV)
         if self.action == "kill-once":
-            marker = f"{self.log}.killed"
-            if not os.path.exists(marker):
-                open(marker, "w").close()
+            try:  # atomic: the splits run at once on two workers, only one may kill
+                os.close(os.open(f"{self.log}.killed", os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                pass
+            else:
                 os.kill(os.getpid(), signal.SIGKILL)
         if self.action == "sleep":
             time.sleep(60)
