@@ -12,3 +12,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# A test suite started in the background by a non-interactive shell (`cmd &`, nohup) inherits
+# SIGINT ignored, and so would every subprocess it starts: the Ctrl-C tests would then send a
+# SIGINT nobody acts on. Restore Python's own handler here, so the children start as from a
+# terminal (an ignored signal is inherited across exec, a handler is reset to the default).
+import signal  # noqa: E402
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
