@@ -113,3 +113,30 @@ def test_clone_and_parameter_validation(make):
     assert clone(search).get_params()["cv"] == 3
     with pytest.raises(ValueError, match="The 'error_score' parameter of .* must be"):
         search.fit(np.zeros((10, 2)), np.zeros(10))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_scorer_returning_several_numbers_is_an_error_not_a_failed_fit(make, data, n_jobs):
+    # scikit-learn's test_raises_on_score_list: a scorer returning one score per target
+    # raises "scoring must return a number" (it was recorded as NaN for every candidate,
+    # with a "Scoring failed" warning, and the search ended with no usable result)
+    from sklearn.metrics import make_scorer
+
+    def per_target(y_true, y_pred):
+        return np.array([1.0, 2.0])
+
+    X, y = data
+    search = make(Ridge(), SPACE, cv=3, random_state=0, n_jobs=n_jobs,
+                  scoring=make_scorer(per_target))
+    with pytest.raises(ValueError, match=r"scoring must return a number, got \[1\. 2\.\]"):
+        search.fit(X, y)
+
+
+def test_a_size_one_array_score_counts_as_a_number(make, data):
+    from sklearn.metrics import make_scorer
+
+    X, y = data
+    search = make(Ridge(), SPACE, cv=3, random_state=0,
+                  scoring=make_scorer(lambda t, p: np.array([-np.mean((t - p) ** 2)])))
+    search.fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()

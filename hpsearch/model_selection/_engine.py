@@ -48,6 +48,7 @@ Guarantees
 import inspect
 import itertools
 import multiprocessing
+import numbers
 import os
 import signal
 import sys
@@ -291,8 +292,30 @@ def _score(scorer, estimator, X, y, indices, train=None, score_params=None):
         estimator, X_part, _take(y, indices), **kwargs
     )
     if isinstance(scores, dict):
-        return {name: float(value) for name, value in scores.items()}
-    return {"score": float(scores)}
+        return {name: _number(value, scorer) for name, value in scores.items()}
+    return {"score": _number(scores, scorer)}
+
+
+class ScoringNotANumber(ValueError):
+    """A scorer returned something other than one number (e.g. ``f1_score`` with
+    ``average=None``, one score per class): a mistake in ``scoring``, raised as
+    scikit-learn raises it, whatever ``error_score`` says, not recorded as a failed fit."""
+
+
+def _number(value, scorer):
+    """``value`` as a float when it is one number (a size-1 array too, as scikit-learn
+    takes it), else :class:`ScoringNotANumber` with scikit-learn's message."""
+    if hasattr(value, "item"):
+        try:
+            value = value.item()
+        except ValueError:  # an array of several values
+            pass
+    if isinstance(value, numbers.Number):
+        return float(value)
+    raise ScoringNotANumber(
+        f"scoring must return a number, got {value!s} ({type(value)}) instead. "
+        f"(scorer={scorer})"
+    )
 
 
 def _fit_task(base, X, y, task, fit_params):
@@ -376,6 +399,8 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
                 out["train_scores"] = _score(
                     scorer, estimator, X, y, task.train, task.train, score_params
                 )
+        except ScoringNotANumber:
+            raise
         except Exception:
             if error_score == "raise":
                 raise
