@@ -8,7 +8,13 @@ from scipy import stats as sps
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV as SkGridSearchCV
-from sklearn.model_selection import KFold, RepeatedKFold, ShuffleSplit
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    KFold,
+    RepeatedKFold,
+    ShuffleSplit,
+    TimeSeriesSplit,
+)
 
 from hpsearch.model_selection import (
     GridSearchCV,
@@ -212,3 +218,52 @@ def test_simplicity_errors():
     with pytest.raises(ValueError, match="'simplicity' parameter"):
         one_standard_error(3)(res)
     assert one_standard_error(lambda p: -p["a"])(res) == 1
+
+
+def _mean_split_ratio(cv, X, groups=None):
+    """The reference: mean of n_test / n_train over the splitter's actual splits."""
+    return np.mean([len(te) / len(tr) for tr, te in cv.split(X, groups=groups)])
+
+
+@pytest.mark.parametrize(
+    "cv",
+    [
+        MonteCarloCV(n_splits=3, test_size=0.2, swap=True, random_state=0),
+        MonteCarloCV(n_splits=3, test_size="1:3", swap=True, random_state=0),
+        GroupShuffleSplit(n_splits=3, random_state=0),  # sklearn's default test_size 0.2
+        ShuffleSplit(n_splits=3, random_state=0),  # default 0.1
+    ],
+)
+def test_ratio_is_the_splits_ratio(cv):
+    # was: swap=True counted as r (0.25) though every other split has 1/r (4), and
+    # GroupShuffleSplit's default test_size as ShuffleSplit's 0.1 (it is 0.2)
+    X = np.zeros((100, 1))
+    groups = np.arange(100) if isinstance(cv, GroupShuffleSplit) else None
+    got = split_size_ratio(cv)
+    assert got == pytest.approx(_mean_split_ratio(cv, X, groups), rel=0.02)
+
+
+def test_ratio_of_time_series_split_is_unknown():
+    # was: TimeSeriesSplit has a test_size attribute (None) and was read as a 0.1 shuffle
+    # split, ratio 1/9; its training part grows from split to split
+    assert split_size_ratio(TimeSeriesSplit(5)) is None
+    assert split_size_ratio(TimeSeriesSplit(5, test_size=10)) is None
+
+
+def test_racing_ratio_falls_back_to_the_real_splits():
+    # was: an unknown ratio (leave-p-out, an int test_size; the searches keep no
+    # n_samples_) fell back to 1 / (K - 1) with K the number of splits: 1/189 for
+    # LeavePOut(2) on 20 rows, whose every split has n_test / n_train = 2 / 18
+    from sklearn.model_selection import LeavePOut as SkLeavePOut
+
+    from hpsearch.model_selection._racing import _ratio
+
+    X = np.zeros((20, 1))
+    search = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=SkLeavePOut(2))
+    splits = list(SkLeavePOut(2).split(X))
+    assert _ratio(search, len(splits), splits) == pytest.approx(2 / 18)
+    mc = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=MonteCarloCV(5, test_size=5))
+    splits = list(MonteCarloCV(5, test_size=5, random_state=0).split(X))
+    assert _ratio(mc, 5, splits) == pytest.approx(5 / 15)
+    kf = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=KFold(4))
+    assert _ratio(kf, 4, list(KFold(4).split(X))) == pytest.approx(1 / 3)

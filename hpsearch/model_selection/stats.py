@@ -211,15 +211,47 @@ def _ratio_from_string(size):
     return None
 
 
+def _two_way_ratio(cv, n_samples):
+    """``test/train`` of a random two-way splitter with no ``train_size``, or None."""
+    size = cv.test_size
+    if size is None:  # sklearn's default: 0.1 (ShuffleSplit), 0.2 (GroupShuffleSplit)
+        size = getattr(cv, "_default_test_size", 0.1)
+    ratio = _fraction_ratio(size) or _ratio_from_string(size)
+    if ratio is None and isinstance(size, numbers.Integral) and n_samples:
+        ratio = size / (n_samples - size) if n_samples > size else None
+    if ratio is not None and getattr(cv, "swap", False):
+        # each split followed by its mirror: the mean of r and 1/r over the splits
+        ratio = (ratio + 1.0 / ratio) / 2.0
+    return ratio
+
+
+def _random_two_way_splitters():
+    from sklearn.model_selection import (
+        GroupShuffleSplit,
+        ShuffleSplit,
+        StratifiedShuffleSplit,
+    )
+
+    from .split import _RandomTwoWaySplit
+
+    return (ShuffleSplit, StratifiedShuffleSplit, GroupShuffleSplit, _RandomTwoWaySplit)
+
+
 def split_size_ratio(cv, n_samples=None):
     """:math:`n_\\text{test} / n_\\text{train}` of one split of ``cv``, where it is known.
 
     K-fold family (``KFold``, ``StratifiedKFold``, ``GroupKFold``, repeated variants) and
     an int ``cv``: ``1 / (K - 1)``. Random two-way splits (``MonteCarloCV``, ``Holdout``,
-    ``ShuffleSplit``, ``StratifiedShuffleSplit``) with a float, ratio-string or (given
-    ``n_samples``) int ``test_size`` and no ``train_size``: ``test / (1 - test)``.
-    ``LeaveOneOut``/``LeavePOut`` with ``n_samples``: ``p / (n - p)``. Anything else
-    returns None: pass ``test_train_ratio=`` to :func:`compare` yourself.
+    ``ShuffleSplit``, ``StratifiedShuffleSplit``, ``GroupShuffleSplit``) with a float,
+    ratio-string or (given ``n_samples``) int ``test_size`` and no ``train_size``:
+    ``test / (1 - test)`` (``test_size=None``: sklearn's default, 0.1, or 0.2 for
+    ``GroupShuffleSplit``). Splits of unequal sizes count by the mean of
+    :math:`n_\\text{test} / n_\\text{train}` over the splits: ``MonteCarloCV(swap=True)``
+    follows each split (ratio :math:`r`) by its mirror (:math:`1/r`), so
+    :math:`(r + 1/r) / 2`. ``LeaveOneOut``/``LeavePOut`` with ``n_samples``:
+    ``p / (n - p)``. Anything else (``TimeSeriesSplit``, whose training part grows from
+    split to split, a custom splitter, a list of splits) returns None: pass
+    ``test_train_ratio=`` to :func:`compare` yourself.
     """
     if cv is None:
         return 1.0 / 4.0  # sklearn's default, 5-fold
@@ -234,14 +266,9 @@ def split_size_ratio(cv, n_samples=None):
     if name in ("LeaveOneOut", "LeavePOut"):
         p = getattr(cv, "p", 1)
         return p / (n_samples - p) if n_samples and n_samples > p else None
-    if hasattr(cv, "test_size") and getattr(cv, "train_size", None) is None:
-        size = cv.test_size
-        if size is None:  # sklearn's ShuffleSplit default
-            size = 0.1
-        ratio = _fraction_ratio(size) or _ratio_from_string(size)
-        if ratio is None and isinstance(size, numbers.Integral) and n_samples:
-            ratio = size / (n_samples - size) if n_samples > size else None
-        return ratio
+    if (isinstance(cv, _random_two_way_splitters())
+            and getattr(cv, "train_size", None) is None):
+        return _two_way_ratio(cv, n_samples)
     return None
 
 
