@@ -267,3 +267,98 @@ def test_racing_ratio_falls_back_to_the_real_splits():
     assert _ratio(mc, 5, splits) == pytest.approx(5 / 15)
     kf = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=KFold(4))
     assert _ratio(kf, 4, list(KFold(4).split(X))) == pytest.approx(1 / 3)
+
+
+def _results(params, matrix, **more):
+    """A cv_results_ dict from a (n_rows, k) matrix of split test scores."""
+    matrix = np.asarray(matrix, dtype=float)
+    res = {"params": params, **more}
+    for k in range(matrix.shape[1]):
+        res[f"split{k}_test_score"] = matrix[:, k]
+    with np.errstate(invalid="ignore"):
+        res["mean_test_score"] = matrix.mean(axis=1)  # NaN when a split failed, as sklearn
+    return res
+
+
+# candidate 0: complete; 1: simpler, failed (NaN) on 4 of 5 splits, one lucky split
+_PARTIAL = _results(
+    [{"alpha": 1.0}, {"alpha": 100.0}, {"alpha": 10.0}],
+    [[0.80, 0.82, 0.78, 0.81, 0.79],
+     [0.99, np.nan, np.nan, np.nan, np.nan],
+     [0.70, 0.72, 0.68, 0.71, 0.69]],
+)
+
+
+def test_refit_rules_ignore_a_candidate_with_failed_splits():
+    # was: the best was the nanmean over finite splits, so the candidate that failed on
+    # 4 splits (one lucky 0.99) was "best" with SE 0 and was chosen by both rules;
+    # sklearn ranks it last (NaN mean_test_score)
+    sk_best = int(np.nanargmax(np.where(np.isnan(_PARTIAL["mean_test_score"]), -np.inf,
+                                        _PARTIAL["mean_test_score"])))
+    assert sk_best == 0
+    assert one_standard_error("-alpha")(_PARTIAL) == 0  # 2 is > 1 SE below 0
+    # 2 is clearly worse than 0 on every split (by hand: d = 0.1 on each split, t = inf)
+    assert corrected_ttest(np.full(5, 0.1), 0.25, "greater")[1] < 0.05
+    assert not_significantly_worse("-alpha")(_PARTIAL) == 0
+
+
+def test_refit_rule_never_picks_a_raced_candidate():
+    # was: a raced candidate (NaN after its 3 finished splits), not significantly worse
+    # on those 3 splits alone, was refitted though racing dropped it
+    best = [0.90, 0.91, 0.89, 0.92, 0.90, 0.91]
+    raced = [0.86, 0.90, 0.84, np.nan, np.nan, np.nan]
+    res = _results([{"alpha": 1.0}, {"alpha": 100.0}], [best, raced])
+    d = np.subtract(best[:3], raced[:3])
+    t = d.mean() / np.sqrt((1 / 3 + 1 / 5) * d.var(ddof=1))
+    assert sps.t.sf(t, 2) >= 0.05  # the test on the shared splits alone would keep it
+    assert not_significantly_worse("-alpha")(res) == 0
+    assert one_standard_error("-alpha")(res) == 0
+
+
+def test_compare_best_is_a_complete_candidate(ridge_search):
+    # was: a candidate with a failed split and higher scores on the others was "best"
+    res = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+           for k, v in ridge_search.cv_results_.items()}
+    worst = int(np.argmax(res["rank_test_score"]))
+    for k in range(10):
+        res[f"split{k}_test_score"][worst] = 0.99
+    res["split3_test_score"][worst] = np.nan
+    frame = compare(res, test_train_ratio=1 / 9, top=6)
+    assert frame.index[0] == ridge_search.best_index_
+    assert frame.index[-1] == worst
+
+
+# a halving search: round 0 at budget 10 (3 candidates), round 1 at budget 30 (the best
+# 2); a=3, eliminated in round 0, still has a higher mean than any round-1 row
+_HALVING = _results(
+    [{"a": 1}, {"a": 2}, {"a": 3}, {"a": 1}, {"a": 2}],
+    [[0.93, 0.94, 0.95],   # a=1 at 10
+     [0.96, 0.95, 0.94],   # a=2 at 10
+     [0.95, 0.89, 0.92],   # a=3 at 10 (eliminated)
+     [0.86, 0.87, 0.85],   # a=1 at 30
+     [0.88, 0.90, 0.89]],  # a=2 at 30
+    iter=np.array([0, 0, 0, 1, 1]), n_resources=np.array([10, 10, 10, 30, 30]),
+)
+
+
+def test_compare_budgeted_best_at_top_budget_and_same_budget_differences():
+    # was: the best was the highest mean over every candidate's last row whatever its
+    # budget (a=3's 0.92 at budget 10), and an eliminated candidate was compared with
+    # the best's top-budget row
+    frame = compare(_HALVING, test_train_ratio=0.5, top=3)
+    assert list(frame.index) == [4, 3, 2]  # a=2 at budget 30 is the best
+    d = np.array([0.96, 0.95, 0.94]) - np.array([0.95, 0.89, 0.92])  # a=2 - a=3 at 10
+    assert frame.loc[2, "difference"] == pytest.approx(d.mean())
+    t, p = corrected_ttest(d, 0.5, "greater")
+    assert frame.loc[2, "t"] == pytest.approx(t) and frame.loc[2, "p_value"] == pytest.approx(p)
+    assert frame.loc[3, "difference"] == pytest.approx(0.03)  # at budget 30
+
+
+def test_refit_rules_choose_at_the_top_budget():
+    # was: the round-0 row of a=3 (budget 10) was the best, so both rules refitted a=3,
+    # a candidate halving eliminated; SE at the top budget: std(.88, .90, .89)/sqrt(3)
+    assert one_standard_error("a")(_HALVING) == 4
+    assert one_standard_error("-a")(_HALVING) == 4
+    d = np.array([0.88, 0.90, 0.89]) - np.array([0.86, 0.87, 0.85])
+    assert corrected_ttest(d, 0.5, "greater")[1] < 0.05  # a=1 at 30 significantly worse
+    assert not_significantly_worse("a", test_train_ratio=0.5)(_HALVING) == 4

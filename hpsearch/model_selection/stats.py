@@ -328,29 +328,87 @@ def _metric(results, metric):
     return metric
 
 
+def _param_keys(results):
+    return [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in results["params"]]
+
+
 def _final_rows(results):
     """Row indices that stand for a candidate's final evaluation.
 
-    Budgeted searches (halving, Hyperband) have one row per candidate and budget; only a
-    candidate's last (largest-budget) row is compared, and candidates are compared at the
-    same budget as the best one.
+    Budgeted searches (halving, Hyperband, ASHA) have one row per candidate and budget;
+    only a candidate's last (largest-budget) row is listed.
     """
     n = len(results["params"])
-    if "iter" not in results:
+    if "iter" not in results and _budgets(results) is None:
         return np.arange(n)
-    iters = np.asarray(results["iter"])
-    keys = [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in results["params"]]
+    level = _budgets(results)
+    level = np.asarray(results["iter"]) if level is None else level
     last = {}
-    for i, (key, it) in enumerate(zip(keys, iters)):
-        if key not in last or it >= iters[last[key]]:
+    for i, key in enumerate(_param_keys(results)):
+        if key not in last or level[i] >= level[last[key]]:
             last[key] = i
     return np.array(sorted(last.values()))
+
+
+def _budgets(results):
+    """The budget of every row (``n_resources`` or ``resources``), or None."""
+    for key in ("n_resources", "resources"):
+        if key in results:
+            return np.asarray(results[key], dtype=np.float64)
+    return None
 
 
 def _budget(results, i):
     for key in ("n_resources", "resources"):
         if key in results:
             return results[key][i]
+    return None
+
+
+def _tiers(results, scores, rows):
+    """Sort key parts of ``rows``: (below the top budget, incomplete, -mean).
+
+    A candidate is *complete* when every split has a finite score; a failed split
+    (``error_score=np.nan``) or a raced one is not, and ranks after every complete
+    candidate, as scikit-learn ranks a NaN ``mean_test_score`` last and racing ranks a
+    raced candidate after the complete ones. In a budgeted search a candidate that
+    stopped below the top budget reached ranks after every one that reached it (the best
+    of a halving search is chosen in its last round). The mean is over finite splits.
+    """
+    finite = np.isfinite(scores[rows])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a candidate with no finite split
+        means = np.nanmean(np.where(finite, scores[rows], np.nan), axis=1)
+    budgets = _budgets(results)
+    if budgets is None and "iter" in results:
+        budgets = np.asarray(results["iter"], dtype=np.float64)
+    below = np.zeros(len(rows), dtype=bool)
+    if budgets is not None:
+        ran = finite.any(axis=1)
+        if ran.any():
+            below = budgets[rows] < budgets[rows][ran].max()
+    incomplete = ~finite.all(axis=1)
+    return below, incomplete, np.where(np.isnan(means), np.inf, -means)
+
+
+def _ordered(results, scores, rows):
+    """``rows`` best first (:func:`_tiers`), stable."""
+    below, incomplete, neg_mean = _tiers(results, scores, rows)
+    return rows[np.lexsort((neg_mean, incomplete, below))]
+
+
+def _reference_row(results, best, i):
+    """The row of the best candidate at candidate ``i``'s budget (the best's own row
+    without budgets), or None when the best has no row at that budget."""
+    budgets = _budgets(results)
+    if budgets is None and "iter" not in results:
+        return best
+    if budgets is None:
+        budgets = np.asarray(results["iter"], dtype=np.float64)
+    keys = _param_keys(results)
+    for j in range(len(keys)):
+        if keys[j] == keys[best] and budgets[j] == budgets[i]:
+            return j
     return None
 
 
@@ -399,6 +457,15 @@ def compare(
     -----
     Only splits both candidates finished are compared (failed, pruned or raced splits are
     NaN). With fewer than 2 shared splits the test columns are NaN.
+
+    The best is the candidate with the highest mean test score among those with a
+    finite score on every split (a candidate with a failed or raced split ranks after
+    every complete one, as in the search's ``rank_test_*``), and, in a budgeted search
+    (halving, Hyperband, ASHA), among those that reached the largest budget. A budgeted
+    candidate is listed by its last (largest-budget) row and compared with the best
+    candidate's row **at that same budget** (same splits, same resources):
+    ``difference`` is then the best minus the candidate at the candidate's budget; NaN
+    test columns when the best has no row at that budget (another Hyperband bracket).
     """
     results, owner = _results(search)
     metric = _metric(results, metric)
@@ -417,17 +484,15 @@ def compare(
 
     columns = _split_columns(results, metric)
     scores = np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T
-    rows = _final_rows(results)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a candidate with no finite split
-        means = np.nanmean(np.where(np.isfinite(scores[rows]), scores[rows], np.nan), axis=1)
-    order = rows[np.argsort(-np.where(np.isnan(means), -np.inf, means), kind="stable")]
+    order = _ordered(results, scores, _final_rows(results))
     best = order[0]
 
     records = []
     for rank, i in enumerate(order[:top], start=1):
-        shared = np.isfinite(scores[best]) & np.isfinite(scores[i])
-        diff = scores[best][shared] - scores[i][shared]
+        ref = _reference_row(results, best, i)
+        shared = np.isfinite(scores[i]) & (
+            np.isfinite(scores[ref]) if ref is not None else False)
+        diff = scores[ref][shared] - scores[i][shared] if ref is not None else np.empty(0)
         record = {
             "rank": rank,
             "params": results["params"][i],
@@ -498,6 +563,27 @@ def _refit_scores(cv_results, metric):
     return metric, scores
 
 
+def _eligible(cv_results, scores):
+    """Rows a refit rule may choose from, best first, and their means.
+
+    The rows of the largest budget (budgeted searches; as their ``best_index_``), and
+    among them those with a finite score on every split when there is one (a failed or
+    raced split is NaN: such a candidate's mean is over fewer, luckier splits, and
+    the search ranks it after every complete one); the mean is over finite splits.
+    """
+    rows = np.arange(scores.shape[0])
+    below, incomplete, neg_mean = _tiers(cv_results, scores, rows)
+    ok = ~below & ~incomplete
+    if not ok.any():
+        ok = ~below & np.isfinite(neg_mean)
+    if not ok.any():
+        ok = np.isfinite(neg_mean)
+    if not ok.any():
+        raise ValueError("cv_results_ has no candidate with a finite test score.")
+    chosen = rows[ok]
+    return chosen[np.argsort(neg_mean[ok], kind="stable")], -neg_mean
+
+
 def _simplest(candidates, cv_results, key, means):
     """The simplest of ``candidates``; ties go to the higher mean score."""
     params = cv_results["params"]
@@ -511,7 +597,10 @@ class one_standard_error:
     *ESL* §7.10): among candidates whose mean test score is at least
     :math:`\\bar s_\\text{best} - \\mathrm{SE}_\\text{best}`, with
     :math:`\\mathrm{SE} = \\hat\\sigma / \\sqrt{k}` over the best's ``k`` splits, pick the
-    simplest. Works as ``refit=`` of any hpsearch or scikit-learn search::
+    simplest. Only candidates with a finite score on every split (and, in a budgeted
+    search, at the largest budget) are considered, when there is one: a candidate with a
+    failed or raced split is not (see :func:`_eligible`). Works as ``refit=`` of any
+    hpsearch or scikit-learn search::
 
         GridSearchCV(est, grid, refit=one_standard_error(simplicity="-alpha"))
 
@@ -531,11 +620,11 @@ class one_standard_error:
     def __call__(self, cv_results):
         key = _simplicity_key(self.simplicity)
         _, scores = _refit_scores(cv_results, self.metric)
-        means = np.nanmean(scores, axis=1)
-        best = int(np.nanargmax(means))
+        eligible, means = _eligible(cv_results, scores)
+        best = int(eligible[0])
         finite = scores[best][np.isfinite(scores[best])]
         se = finite.std(ddof=1) / np.sqrt(finite.size) if finite.size > 1 else 0.0
-        within = np.flatnonzero(means >= means[best] - se)
+        within = eligible[means[eligible] >= means[best] - se]
         return _simplest(within, cv_results, key, means)
 
     def __repr__(self):
@@ -547,7 +636,8 @@ class not_significantly_worse:
 
     A candidate qualifies when the one-sided Nadeau–Bengio corrected t-test of "the best
     is better" on the splits both finished has ``p >= alpha``; the simplest qualifying
-    candidate is refitted.
+    candidate is refitted. The best and the candidates are those of
+    :class:`one_standard_error` (complete candidates at the largest budget).
 
     Parameters
     ----------
@@ -582,10 +672,10 @@ class not_significantly_worse:
         ratio = self.test_train_ratio
         if ratio is None:
             ratio = 1.0 / (k - 1) if k > 1 else 0.0
-        means = np.nanmean(scores, axis=1)
-        best = int(np.nanargmax(means))
+        eligible, means = _eligible(cv_results, scores)
+        best = int(eligible[0])
         keep = [best]
-        for i in range(len(means)):
+        for i in eligible:
             shared = np.isfinite(scores[best]) & np.isfinite(scores[i])
             if i == best or shared.sum() < 2:
                 continue
