@@ -362,3 +362,22 @@ def test_refit_rules_choose_at_the_top_budget():
     d = np.array([0.88, 0.90, 0.89]) - np.array([0.86, 0.87, 0.85])
     assert corrected_ttest(d, 0.5, "greater")[1] < 0.05  # a=1 at 30 significantly worse
     assert not_significantly_worse("a", test_train_ratio=0.5)(_HALVING) == 4
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_ratio_zero_is_scipys_one_sample_test_for_every_alternative(alternative):
+    ref = sps.ttest_1samp(D, 0.0, alternative=alternative)
+    assert corrected_ttest(D, 0.0, alternative) == pytest.approx((ref.statistic, ref.pvalue))
+
+
+def test_infinite_difference_is_refused_not_infinitely_significant():
+    # was: inf made the variance NaN and the t-statistic +inf, p = 0 ("certainly better")
+    with pytest.raises(ValueError, match="differences must be finite.*inf"):
+        corrected_ttest([0.1, np.inf, 0.2], 0.25, "greater")
+    with pytest.raises(ValueError, match="differences must be finite"):
+        posterior_probabilities([0.1, -np.inf, 0.2], 0.25)
+
+
+def test_rope_true_is_refused():
+    with pytest.raises(ValueError, match="'rope' parameter"):
+        posterior_probabilities(D, 0.25, rope=True)

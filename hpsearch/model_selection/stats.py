@@ -69,6 +69,12 @@ def _differences(differences):
             f"Got an array of shape {d.shape} instead."
         )
     d = d[~np.isnan(d)]
+    if np.isinf(d).any():
+        raise ValueError(
+            f"differences must be finite (NaN splits are dropped); an infinite score "
+            f"difference has no variance to test. Got {d[np.isinf(d)][0]!r} on split "
+            f"{int(np.flatnonzero(np.isinf(d))[0])} of the non-NaN ones instead."
+        )
     if d.size < 2:
         raise ValueError(
             f"A paired comparison needs at least 2 splits scored by both candidates. "
@@ -127,7 +133,8 @@ def corrected_ttest(differences, test_train_ratio, alternative="two-sided"):
     ----------
     differences : array-like of shape (k,)
         Score of candidate A minus score of candidate B on each split (NaN splits are
-        dropped: only splits both candidates finished are compared).
+        dropped: only splits both candidates finished are compared; an infinite
+        difference raises ``ValueError``).
     test_train_ratio : float
         :math:`n_\\text{test} / n_\\text{train}` of one split (``1 / (K - 1)`` for K-fold).
         ``0`` gives the naive test.
@@ -171,7 +178,7 @@ def posterior_probabilities(differences, test_train_ratio, rope=0.0):
     """
     d = _differences(differences)
     ratio = _check_ratio(test_train_ratio)
-    if not isinstance(rope, numbers.Real) or not rope >= 0:
+    if not isinstance(rope, numbers.Real) or isinstance(rope, bool) or not rope >= 0:
         raise ValueError(
             f"The 'rope' parameter must be a float in the range [0, inf). "
             f"Got {rope!r} instead."
@@ -648,8 +655,11 @@ class not_significantly_worse:
     test_train_ratio : float, optional
         :math:`n_\\text{test}/n_\\text{train}` of one split. A refit callable sees only
         ``cv_results_``, so by default the ratio is taken as K-fold's ``1 / (k - 1)`` for
-        the ``k`` splits in the results; pass it for Monte Carlo or holdout-style
-        splitters (e.g. ``0.25`` for ``test_size=0.2``).
+        the ``k`` split columns in the results; that is right for plain K-fold only.
+        Pass it for repeated K-fold (``RepeatedKFold(n_splits=5, n_repeats=10)`` has
+        50 columns but ratio ``0.25``, not ``1/49``: the default would make the test
+        far too confident), Monte Carlo or holdout-style splitters (e.g. ``0.25`` for
+        ``test_size=0.2``); :func:`split_size_ratio` computes it from the splitter.
     metric : str, optional
         The metric for multi-metric searches.
     """
