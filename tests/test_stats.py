@@ -381,3 +381,16 @@ def test_infinite_difference_is_refused_not_infinitely_significant():
 def test_rope_true_is_refused():
     with pytest.raises(ValueError, match="'rope' parameter"):
         posterior_probabilities(D, 0.25, rope=True)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_compare_reads_leave_p_out_ratio_off_a_fitted_search(p):
+    # was: ValueError asking for test_train_ratio (the searches keep no n_samples_);
+    # n follows from n_splits_ = C(n, p), and every split has n_test / n_train = p/(n-p)
+    from sklearn.model_selection import LeavePOut as SkLeavePOut
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:15], y[:15]
+    search = SkGridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=SkLeavePOut(p),
+                            scoring="neg_mean_absolute_error").fit(X, y)
+    assert compare(search).attrs["test_train_ratio"] == pytest.approx(p / (15 - p))

@@ -38,6 +38,7 @@ splitter) and returns a DataFrame; :func:`one_standard_error` and
 candidate within the noise.
 """
 
+import math
 import numbers
 import re
 import warnings
@@ -286,7 +287,22 @@ def _search_ratio(search):
 
         cv = make_cv(cv)
     n = getattr(search, "n_samples_", None)
+    if n is None and type(cv).__name__ in ("LeaveOneOut", "LeavePOut"):
+        n = _n_from_exhaustive_splits(getattr(cv, "p", 1), getattr(search, "n_splits_", None))
     return split_size_ratio(cv, n)
+
+
+def _n_from_exhaustive_splits(p, n_splits):
+    """The ``n`` with :math:`\\binom{n}{p}` = ``n_splits`` (a fitted search's
+    ``n_splits_`` under leave-p-out), or None."""
+    if not isinstance(n_splits, numbers.Integral) or n_splits < 1:
+        return None
+    if p == 1:
+        return int(n_splits)
+    n = p + 1
+    while math.comb(n, p) < n_splits:
+        n += 1
+    return n if math.comb(n, p) == n_splits else None
 
 
 # --------------------------------------------------------------------- cv_results_
