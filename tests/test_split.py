@@ -473,3 +473,12 @@ def test_leave_p_out_is_sklearns(n, p):
     for (a, b), (c, d) in zip(ours, ref):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
+
+
+def test_guard_message_stays_short_for_large_counts():
+    # was: C(100000, 500) written out in full, a 2,000-character message
+    with pytest.raises(ValueError) as info:
+        LeavePOut(500).get_n_splits(np.zeros((100_000, 1)))
+    digits = (math.lgamma(100_001) - math.lgamma(501) - math.lgamma(99_501)) / math.log(10)
+    assert f"C(100000, 500) = about 10^{digits:.0f} splits" in str(info.value)
+    assert len(str(info.value)) < 300

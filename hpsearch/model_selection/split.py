@@ -191,10 +191,11 @@ def _check_stratify_target(y, owner, n_train, n_test):
 
 # --------------------------------------------------------------------------- guards
 def _format_count(n, p):
-    """C(n, p) as an exact number with thousands separators, or in powers of ten."""
+    """C(n, p) as an exact number with thousands separators (below 10^18), or in powers
+    of ten."""
     k = min(p, n - p)
-    if k <= 1000:
-        return f"{math.comb(n, p):,}"
+    if k <= 1000 and (exact := math.comb(n, p)) < 10**18:
+        return f"{exact:,}"
     log10 = (math.lgamma(n + 1) - math.lgamma(p + 1) - math.lgamma(n - p + 1)) / math.log(10)
     return f"about 10^{log10:.0f}"
 
