@@ -285,6 +285,7 @@ BAD_INPUT = [
     (lambda: Holdout(10).split(np.zeros((10, 1))), "test_size=10 (10 samples) must be strictly less than the number of samples=10."),
     (lambda: MonteCarloCV(test_size=0.95).split(np.zeros((10, 1))), "test_size=0.95 (10 samples) must be strictly less than the number of samples=10."),
     (lambda: MonteCarloCV(test_size=0.5, train_size=6).split(np.zeros((10, 1))), "test_size=0.5 (5 samples) plus train_size=6 (6 samples) must not exceed the number of samples=10."),
+    (lambda: MonteCarloCV(test_size=0.2, train_size=0.01).split(np.zeros((10, 1))), "the training set would be empty (train_size=0.01); increase train_size."),
     (lambda: MonteCarloCV(train_size=1.5).get_n_splits(), "The 'train_size' parameter of MonteCarloCV must be a float in the range (0, 1)"),
     (lambda: MonteCarloCV(n_splits=0).get_n_splits(), "The 'n_splits' parameter of MonteCarloCV must be an int in the range [1, inf). Got 0 instead."),
     (lambda: MonteCarloCV(n_splits=2.5).split(np.zeros((5, 1))), "The 'n_splits' parameter of MonteCarloCV must be an int in the range [1, inf). Got 2.5 instead."),

@@ -149,9 +149,10 @@ def _resolve_sizes(owner, n_samples, test_size, train_size=None):
                 f"number of samples={n_samples}."
             )
     if n_train < 1:
+        fix = "reduce test_size" if train is None else "increase train_size"
         raise ValueError(
             f"With n_samples={n_samples} and test_size={test_size!r}, the training set "
-            f"would be empty (train_size={train_size!r}); reduce test_size."
+            f"would be empty (train_size={train_size!r}); {fix}."
         )
     return n_train, n_test
 
