@@ -221,8 +221,10 @@ def test_simplicity_errors():
 
 
 def _mean_split_ratio(cv, X, groups=None):
-    """The reference: mean of n_test / n_train over the splitter's actual splits."""
-    return np.mean([len(te) / len(tr) for tr, te in cv.split(X, groups=groups)])
+    """The reference: Nadeau-Bengio's rho / (1 - rho), rho = n_test / n the mean
+    validation fraction of the splitter's actual splits."""
+    rho = np.mean([len(te) / (len(tr) + len(te)) for tr, te in cv.split(X, groups=groups)])
+    return rho / (1 - rho)
 
 
 @pytest.mark.parametrize(
@@ -235,12 +237,15 @@ def _mean_split_ratio(cv, X, groups=None):
     ],
 )
 def test_ratio_is_the_splits_ratio(cv):
-    # was: swap=True counted as r (0.25) though every other split has 1/r (4), and
-    # GroupShuffleSplit's default test_size as ShuffleSplit's 0.1 (it is 0.2)
+    # was: swap=True counted as r (0.25 for test_size=0.2), though a split and its
+    # mirror partition the data in two (repeated 2-fold: ratio 1); GroupShuffleSplit's
+    # default test_size read as ShuffleSplit's 0.1 (it is 0.2)
     X = np.zeros((100, 1))
     groups = np.arange(100) if isinstance(cv, GroupShuffleSplit) else None
     got = split_size_ratio(cv)
     assert got == pytest.approx(_mean_split_ratio(cv, X, groups), rel=0.02)
+    if getattr(cv, "swap", False):
+        assert got == pytest.approx(split_size_ratio(KFold(2)))
 
 
 def test_ratio_of_time_series_split_is_unknown():

@@ -228,9 +228,23 @@ def _two_way_ratio(cv, n_samples):
     if ratio is None and isinstance(size, numbers.Integral) and n_samples:
         ratio = size / (n_samples - size) if n_samples > size else None
     if ratio is not None and getattr(cv, "swap", False):
-        # each split followed by its mirror: the mean of r and 1/r over the splits
-        ratio = (ratio + 1.0 / ratio) / 2.0
+        # a split and its mirror partition the data in two: repeated 2-fold, 1 / (2 - 1)
+        ratio = _mean_fraction_ratio([ratio / (1.0 + ratio), 1.0 / (1.0 + ratio)])
     return ratio
+
+
+def _mean_fraction_ratio(fractions):
+    """:math:`\\bar\\rho / (1 - \\bar\\rho)` for validation fractions
+    :math:`\\rho_j = n_\\text{test} / (n_\\text{test} + n_\\text{train})` of unequal splits.
+
+    Nadeau & Bengio's term :math:`n_\\text{test}/n_\\text{train}` is
+    :math:`\\rho/(1-\\rho)` for the correlation :math:`\\rho \\approx n_\\text{test}/n`
+    of two splits' differences; with unequal splits the variance of the mean
+    difference depends on the mean pairwise correlation, so the fractions are averaged,
+    then transformed (equal splits: exactly :math:`n_\\text{test}/n_\\text{train}`).
+    """
+    rho = float(np.mean(fractions))
+    return rho / (1.0 - rho) if rho < 1 else None
 
 
 def _random_two_way_splitters():
@@ -253,10 +267,11 @@ def split_size_ratio(cv, n_samples=None):
     ``ShuffleSplit``, ``StratifiedShuffleSplit``, ``GroupShuffleSplit``) with a float,
     ratio-string or (given ``n_samples``) int ``test_size`` and no ``train_size``:
     ``test / (1 - test)`` (``test_size=None``: sklearn's default, 0.1, or 0.2 for
-    ``GroupShuffleSplit``). Splits of unequal sizes count by the mean of
-    :math:`n_\\text{test} / n_\\text{train}` over the splits: ``MonteCarloCV(swap=True)``
-    follows each split (ratio :math:`r`) by its mirror (:math:`1/r`), so
-    :math:`(r + 1/r) / 2`. ``LeaveOneOut``/``LeavePOut`` with ``n_samples``:
+    ``GroupShuffleSplit``). Splits of unequal sizes count by their mean validation
+    fraction :math:`\\bar\\rho` as :math:`\\bar\\rho / (1 - \\bar\\rho)`
+    (:func:`_mean_fraction_ratio`): ``MonteCarloCV(swap=True)`` follows each split by its
+    mirror, the two a 2-fold partition of the data (:math:`\\bar\\rho = 1/2`), so ``1``,
+    as repeated 2-fold. ``LeaveOneOut``/``LeavePOut`` with ``n_samples``:
     ``p / (n - p)``. Anything else (``TimeSeriesSplit``, whose training part grows from
     split to split, a custom splitter, a list of splits) returns None: pass
     ``test_train_ratio=`` to :func:`compare` yourself.
