@@ -399,3 +399,14 @@ def test_compare_reads_leave_p_out_ratio_off_a_fitted_search(p):
     search = SkGridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=SkLeavePOut(p),
                             scoring="neg_mean_absolute_error").fit(X, y)
     assert compare(search).attrs["test_train_ratio"] == pytest.approx(p / (15 - p))
+
+
+def test_resources_dicts_without_n_resources_fall_back_to_iter():
+    # a "resources" column of dicts (hpsearch's per-row budget) has no order: the
+    # rounds are read off "iter" instead of failing to convert the dicts
+    res = dict(_HALVING)
+    res.pop("n_resources")
+    res["resources"] = np.array([{"max_iter": 10}] * 3 + [{"max_iter": 30}] * 2, dtype=object)
+    frame = compare(res, test_train_ratio=0.5, top=3)
+    assert list(frame.index) == [4, 3, 2]
+    assert one_standard_error("a")(res) == 4

@@ -389,10 +389,14 @@ def _final_rows(results):
 
 
 def _budgets(results):
-    """The budget of every row (``n_resources`` or ``resources``), or None."""
+    """The budget of every row as a number (``n_resources``, or ``resources`` when it
+    holds numbers), or None (``resources`` dicts have no order)."""
     for key in ("n_resources", "resources"):
         if key in results:
-            return np.asarray(results[key], dtype=np.float64)
+            try:
+                return np.asarray(results[key], dtype=np.float64)
+            except (TypeError, ValueError):
+                continue
     return None
 
 
