@@ -410,3 +410,19 @@ def test_resources_dicts_without_n_resources_fall_back_to_iter():
     frame = compare(res, test_train_ratio=0.5, top=3)
     assert list(frame.index) == [4, 3, 2]
     assert one_standard_error("a")(res) == 4
+
+
+def test_two_trials_with_the_same_parameters_are_two_candidates():
+    # was: budgeted rows were grouped by parameters, so trial 1 (same parameters as
+    # trial 0, pruned at budget 10) vanished from the table
+    res = _results(
+        [{"a": 1}, {"a": 1}, {"a": 2}, {"a": 1}, {"a": 2}],
+        [[0.93, 0.94, 0.95], [0.90, 0.91, 0.92], [0.96, 0.95, 0.94],
+         [0.86, 0.87, 0.85], [0.88, 0.90, 0.89]],
+        trial=np.array([0, 1, 2, 0, 2]), iter=np.array([0, 0, 0, 1, 1]),
+        n_resources=np.array([10, 10, 10, 30, 30]),
+    )
+    frame = compare(res, test_train_ratio=0.5)
+    assert list(frame.index) == [4, 3, 1]
+    d = np.array([0.96, 0.95, 0.94]) - np.array([0.90, 0.91, 0.92])  # trial 2 - 1 at 10
+    assert frame.loc[1, "difference"] == pytest.approx(d.mean())

@@ -367,6 +367,12 @@ def _metric(results, metric):
 
 
 def _param_keys(results):
+    """A candidate's identity per row: its Optuna ``trial`` or ASHA ``candidate`` number
+    where the results have one (two trials may sample the same parameters), else its
+    parameters."""
+    for key in ("trial", "candidate"):
+        if key in results:
+            return [repr(v) for v in results[key]]
     return [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in results["params"]]
 
 
