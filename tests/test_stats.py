@@ -426,3 +426,30 @@ def test_two_trials_with_the_same_parameters_are_two_candidates():
     assert list(frame.index) == [4, 3, 1]
     d = np.array([0.96, 0.95, 0.94]) - np.array([0.90, 0.91, 0.92])  # trial 2 - 1 at 10
     assert frame.loc[1, "difference"] == pytest.approx(d.mean())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 5).flatmap(lambda n: st.integers(2, 8).flatmap(lambda k: st.lists(
+        st.lists(st.floats(0, 1, allow_nan=False), min_size=k, max_size=k),
+        min_size=n, max_size=n))),
+    st.floats(0.05, 2),
+)
+def test_compare_matches_scipys_paired_test_rescaled(matrix, ratio):
+    # reference: scipy's paired t (naive) rescaled by sqrt((1/k) / (1/k + ratio))
+    m = np.asarray(matrix)
+    n, k = m.shape
+    res = _results([{"i": i} for i in range(n)], m)
+    frame = compare(res, test_train_ratio=ratio, top=n)
+    means = m.mean(axis=1)
+    best = int(np.argmax(means))  # the first on a tie, as compare
+    assert frame.index[0] == best
+    for i in frame.index[1:]:
+        d = m[best] - m[i]
+        if np.ptp(d) == 0:
+            continue  # zero variance: the limits of test_zero_variance_limits
+        naive = sps.ttest_rel(m[best], m[i], alternative="greater")
+        t = naive.statistic * np.sqrt((1 / k) / (1 / k + ratio))
+        assert frame.loc[i, "t"] == pytest.approx(t, rel=1e-6, abs=1e-9)
+        assert frame.loc[i, "p_value"] == pytest.approx(sps.t.sf(t, k - 1), rel=1e-6, abs=1e-12)
+        assert frame.loc[i, "p_value_naive"] == pytest.approx(naive.pvalue, rel=1e-6, abs=1e-12)
