@@ -382,11 +382,9 @@ def _final_rows(results):
     Budgeted searches (halving, Hyperband, ASHA) have one row per candidate and budget;
     only a candidate's last (largest-budget) row is listed.
     """
-    n = len(results["params"])
-    if "iter" not in results and _budgets(results) is None:
-        return np.arange(n)
-    level = _budgets(results)
-    level = np.asarray(results["iter"]) if level is None else level
+    level = _levels(results)
+    if level is None:
+        return np.arange(len(results["params"]))
     last = {}
     for i, key in enumerate(_param_keys(results)):
         if key not in last or level[i] >= level[last[key]]:
@@ -404,6 +402,14 @@ def _budgets(results):
             except (TypeError, ValueError):
                 continue
     return None
+
+
+def _levels(results):
+    """Every row's budget (:func:`_budgets`), else its round (``iter``), else None."""
+    budgets = _budgets(results)
+    if budgets is None and "iter" in results:
+        budgets = np.asarray(results["iter"], dtype=np.float64)
+    return budgets
 
 
 def _budget(results, i):
@@ -427,9 +433,7 @@ def _tiers(results, scores, rows):
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a candidate with no finite split
         means = np.nanmean(np.where(finite, scores[rows], np.nan), axis=1)
-    budgets = _budgets(results)
-    if budgets is None and "iter" in results:
-        budgets = np.asarray(results["iter"], dtype=np.float64)
+    budgets = _levels(results)
     below = np.zeros(len(rows), dtype=bool)
     if budgets is not None:
         ran = finite.any(axis=1)
@@ -448,11 +452,9 @@ def _ordered(results, scores, rows):
 def _reference_row(results, best, i):
     """The row of the best candidate at candidate ``i``'s budget (the best's own row
     without budgets), or None when the best has no row at that budget."""
-    budgets = _budgets(results)
-    if budgets is None and "iter" not in results:
-        return best
+    budgets = _levels(results)
     if budgets is None:
-        budgets = np.asarray(results["iter"], dtype=np.float64)
+        return best
     keys = _param_keys(results)
     for j in range(len(keys)):
         if keys[j] == keys[best] and budgets[j] == budgets[i]:
