@@ -285,6 +285,7 @@ BAD_INPUT = [
     (lambda: Holdout(10).split(np.zeros((10, 1))), "test_size=10 (10 samples) must be strictly less than the number of samples=10."),
     (lambda: MonteCarloCV(test_size=0.95).split(np.zeros((10, 1))), "test_size=0.95 (10 samples) must be strictly less than the number of samples=10."),
     (lambda: MonteCarloCV(test_size=0.5, train_size=6).split(np.zeros((10, 1))), "test_size=0.5 (5 samples) plus train_size=6 (6 samples) must not exceed the number of samples=10."),
+    (lambda: MonteCarloCV(test_size=0.2, train_size=0.01).split(np.zeros((10, 1))), "the training set would be empty (train_size=0.01); increase train_size."),
     (lambda: MonteCarloCV(train_size=1.5).get_n_splits(), "The 'train_size' parameter of MonteCarloCV must be a float in the range (0, 1)"),
     (lambda: MonteCarloCV(n_splits=0).get_n_splits(), "The 'n_splits' parameter of MonteCarloCV must be an int in the range [1, inf). Got 0 instead."),
     (lambda: MonteCarloCV(n_splits=2.5).split(np.zeros((5, 1))), "The 'n_splits' parameter of MonteCarloCV must be an int in the range [1, inf). Got 2.5 instead."),
@@ -416,3 +417,69 @@ def test_sklearn_splitters_accepted(cv):
     y = np.array([0, 1] * 10)
     assert make_cv(cv) is cv
     assert count_fits(cv, X, y, n_candidates=2) == 2 * cv.get_n_splits(X, y)
+
+
+# ------------------------------------------- same indices as scikit-learn's splitters
+_SIZES = st.one_of(
+    st.sampled_from([0.1, 0.2, 0.25, 1 / 3, 0.5, 0.7]),
+    st.integers(1, 4),
+    st.sampled_from(["1:4", "1:3", "1:2", "1:1"]),
+)
+
+
+def _as_sklearn_size(size):
+    """The lecture's validation:training ratio as sklearn's fraction, by hand."""
+    return {"1:4": 0.2, "1:3": 0.25, "1:2": 1 / 3, "1:1": 0.5}.get(size, size)
+
+
+@given(n=st.integers(6, 40), size=_SIZES, seed=st.integers(0, 2**16),
+       n_splits=st.integers(1, 4))
+def test_monte_carlo_and_holdout_draw_sklearns_indices(n, size, seed, n_splits):
+    # MonteCarloCV == ShuffleSplit, Holdout == train_test_split, for every test_size
+    # form (the ratio string as its fraction) and random_state
+    X = np.zeros((n, 1))
+    sk_size = _as_sklearn_size(size)
+    ours = _splits(MonteCarloCV(n_splits, test_size=size, random_state=seed), X, None)
+    ref = _splits(skms.ShuffleSplit(n_splits, test_size=sk_size, random_state=seed), X, None)
+    assert len(ours) == len(ref) == MonteCarloCV(n_splits).get_n_splits()
+    for (a, b), (c, d) in zip(ours, ref):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+    (train, test), = _splits(Holdout(test_size=size, random_state=seed), X, None)
+    tr, te = skms.train_test_split(np.arange(n), test_size=sk_size, random_state=seed)
+    np.testing.assert_array_equal(train, tr)
+    np.testing.assert_array_equal(test, te)
+
+
+@given(data=labelled_data(min_per_class=4, max_per_class=10), seed=st.integers(0, 2**16))
+def test_stratified_monte_carlo_draws_sklearns_indices(data, seed):
+    X, y, _ = data
+    ours = _splits(MonteCarloCV(3, test_size=0.3, stratify=True, random_state=seed), X, y)
+    ref = _splits(skms.StratifiedShuffleSplit(3, test_size=0.3, random_state=seed), X, y)
+    for (a, b), (c, d) in zip(ours, ref):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+
+
+@given(n=st.integers(2, 9), p=st.integers(1, 3))
+def test_leave_p_out_is_sklearns(n, p):
+    X = np.zeros((n, 1))
+    if p >= n:
+        with pytest.raises(ValueError, match=f"p={p} must be strictly less than the "
+                                             f"number of samples={n}"):
+            LeavePOut(p).get_n_splits(X)
+        return
+    ours, ref = _splits(LeavePOut(p), X, None), _splits(skms.LeavePOut(p), X, None)
+    assert len(ours) == LeavePOut(p).get_n_splits(X) == math.comb(n, p) == len(ref)
+    for (a, b), (c, d) in zip(ours, ref):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+
+
+def test_guard_message_stays_short_for_large_counts():
+    # was: C(100000, 500) written out in full, a 2,000-character message
+    with pytest.raises(ValueError) as info:
+        LeavePOut(500).get_n_splits(np.zeros((100_000, 1)))
+    digits = (math.lgamma(100_001) - math.lgamma(501) - math.lgamma(99_501)) / math.log(10)
+    assert f"C(100000, 500) = about 10^{digits:.0f} splits" in str(info.value)
+    assert len(str(info.value)) < 300

@@ -8,7 +8,13 @@ from scipy import stats as sps
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV as SkGridSearchCV
-from sklearn.model_selection import KFold, RepeatedKFold, ShuffleSplit
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    KFold,
+    RepeatedKFold,
+    ShuffleSplit,
+    TimeSeriesSplit,
+)
 
 from hpsearch.model_selection import (
     GridSearchCV,
@@ -212,3 +218,238 @@ def test_simplicity_errors():
     with pytest.raises(ValueError, match="'simplicity' parameter"):
         one_standard_error(3)(res)
     assert one_standard_error(lambda p: -p["a"])(res) == 1
+
+
+def _mean_split_ratio(cv, X, groups=None):
+    """The reference: Nadeau-Bengio's rho / (1 - rho), rho = n_test / n the mean
+    validation fraction of the splitter's actual splits."""
+    rho = np.mean([len(te) / (len(tr) + len(te)) for tr, te in cv.split(X, groups=groups)])
+    return rho / (1 - rho)
+
+
+@pytest.mark.parametrize(
+    "cv",
+    [
+        MonteCarloCV(n_splits=3, test_size=0.2, swap=True, random_state=0),
+        MonteCarloCV(n_splits=3, test_size="1:3", swap=True, random_state=0),
+        GroupShuffleSplit(n_splits=3, random_state=0),  # sklearn's default test_size 0.2
+        ShuffleSplit(n_splits=3, random_state=0),  # default 0.1
+    ],
+)
+def test_ratio_is_the_splits_ratio(cv):
+    # was: swap=True counted as r (0.25 for test_size=0.2), though a split and its
+    # mirror partition the data in two (repeated 2-fold: ratio 1); GroupShuffleSplit's
+    # default test_size read as ShuffleSplit's 0.1 (it is 0.2)
+    X = np.zeros((100, 1))
+    groups = np.arange(100) if isinstance(cv, GroupShuffleSplit) else None
+    got = split_size_ratio(cv)
+    assert got == pytest.approx(_mean_split_ratio(cv, X, groups), rel=0.02)
+    if getattr(cv, "swap", False):
+        assert got == pytest.approx(split_size_ratio(KFold(2)))
+
+
+def test_ratio_of_time_series_split_is_unknown():
+    # was: TimeSeriesSplit has a test_size attribute (None) and was read as a 0.1 shuffle
+    # split, ratio 1/9; its training part grows from split to split
+    assert split_size_ratio(TimeSeriesSplit(5)) is None
+    assert split_size_ratio(TimeSeriesSplit(5, test_size=10)) is None
+
+
+def test_racing_ratio_falls_back_to_the_real_splits():
+    # was: an unknown ratio (leave-p-out, an int test_size; the searches keep no
+    # n_samples_) fell back to 1 / (K - 1) with K the number of splits: 1/189 for
+    # LeavePOut(2) on 20 rows, whose every split has n_test / n_train = 2 / 18
+    from sklearn.model_selection import LeavePOut as SkLeavePOut
+
+    from hpsearch.model_selection._racing import _ratio
+
+    X = np.zeros((20, 1))
+    search = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=SkLeavePOut(2))
+    splits = list(SkLeavePOut(2).split(X))
+    assert _ratio(search, len(splits), splits) == pytest.approx(2 / 18)
+    mc = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=MonteCarloCV(5, test_size=5))
+    splits = list(MonteCarloCV(5, test_size=5, random_state=0).split(X))
+    assert _ratio(mc, 5, splits) == pytest.approx(5 / 15)
+    kf = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=KFold(4))
+    assert _ratio(kf, 4, list(KFold(4).split(X))) == pytest.approx(1 / 3)
+
+
+def _results(params, matrix, **more):
+    """A cv_results_ dict from a (n_rows, k) matrix of split test scores."""
+    matrix = np.asarray(matrix, dtype=float)
+    res = {"params": params, **more}
+    for k in range(matrix.shape[1]):
+        res[f"split{k}_test_score"] = matrix[:, k]
+    with np.errstate(invalid="ignore"):
+        res["mean_test_score"] = matrix.mean(axis=1)  # NaN when a split failed, as sklearn
+    return res
+
+
+# candidate 0: complete; 1: simpler, failed (NaN) on 4 of 5 splits, one lucky split
+_PARTIAL = _results(
+    [{"alpha": 1.0}, {"alpha": 100.0}, {"alpha": 10.0}],
+    [[0.80, 0.82, 0.78, 0.81, 0.79],
+     [0.99, np.nan, np.nan, np.nan, np.nan],
+     [0.70, 0.72, 0.68, 0.71, 0.69]],
+)
+
+
+def test_refit_rules_ignore_a_candidate_with_failed_splits():
+    # was: the best was the nanmean over finite splits, so the candidate that failed on
+    # 4 splits (one lucky 0.99) was "best" with SE 0 and was chosen by both rules;
+    # sklearn ranks it last (NaN mean_test_score)
+    sk_best = int(np.nanargmax(np.where(np.isnan(_PARTIAL["mean_test_score"]), -np.inf,
+                                        _PARTIAL["mean_test_score"])))
+    assert sk_best == 0
+    assert one_standard_error("-alpha")(_PARTIAL) == 0  # 2 is > 1 SE below 0
+    # 2 is clearly worse than 0 on every split (by hand: d = 0.1 on each split, t = inf)
+    assert corrected_ttest(np.full(5, 0.1), 0.25, "greater")[1] < 0.05
+    assert not_significantly_worse("-alpha")(_PARTIAL) == 0
+
+
+def test_refit_rule_never_picks_a_raced_candidate():
+    # was: a raced candidate (NaN after its 3 finished splits), not significantly worse
+    # on those 3 splits alone, was refitted though racing dropped it
+    best = [0.90, 0.91, 0.89, 0.92, 0.90, 0.91]
+    raced = [0.86, 0.90, 0.84, np.nan, np.nan, np.nan]
+    res = _results([{"alpha": 1.0}, {"alpha": 100.0}], [best, raced])
+    d = np.subtract(best[:3], raced[:3])
+    t = d.mean() / np.sqrt((1 / 3 + 1 / 5) * d.var(ddof=1))
+    assert sps.t.sf(t, 2) >= 0.05  # the test on the shared splits alone would keep it
+    assert not_significantly_worse("-alpha")(res) == 0
+    assert one_standard_error("-alpha")(res) == 0
+
+
+def test_compare_best_is_a_complete_candidate(ridge_search):
+    # was: a candidate with a failed split and higher scores on the others was "best"
+    res = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+           for k, v in ridge_search.cv_results_.items()}
+    worst = int(np.argmax(res["rank_test_score"]))
+    for k in range(10):
+        res[f"split{k}_test_score"][worst] = 0.99
+    res["split3_test_score"][worst] = np.nan
+    frame = compare(res, test_train_ratio=1 / 9, top=6)
+    assert frame.index[0] == ridge_search.best_index_
+    assert frame.index[-1] == worst
+
+
+# a halving search: round 0 at budget 10 (3 candidates), round 1 at budget 30 (the best
+# 2); a=3, eliminated in round 0, still has a higher mean than any round-1 row
+_HALVING = _results(
+    [{"a": 1}, {"a": 2}, {"a": 3}, {"a": 1}, {"a": 2}],
+    [[0.93, 0.94, 0.95],   # a=1 at 10
+     [0.96, 0.95, 0.94],   # a=2 at 10
+     [0.95, 0.89, 0.92],   # a=3 at 10 (eliminated)
+     [0.86, 0.87, 0.85],   # a=1 at 30
+     [0.88, 0.90, 0.89]],  # a=2 at 30
+    iter=np.array([0, 0, 0, 1, 1]), n_resources=np.array([10, 10, 10, 30, 30]),
+)
+
+
+def test_compare_budgeted_best_at_top_budget_and_same_budget_differences():
+    # was: the best was the highest mean over every candidate's last row whatever its
+    # budget (a=3's 0.92 at budget 10), and an eliminated candidate was compared with
+    # the best's top-budget row
+    frame = compare(_HALVING, test_train_ratio=0.5, top=3)
+    assert list(frame.index) == [4, 3, 2]  # a=2 at budget 30 is the best
+    d = np.array([0.96, 0.95, 0.94]) - np.array([0.95, 0.89, 0.92])  # a=2 - a=3 at 10
+    assert frame.loc[2, "difference"] == pytest.approx(d.mean())
+    t, p = corrected_ttest(d, 0.5, "greater")
+    assert frame.loc[2, "t"] == pytest.approx(t) and frame.loc[2, "p_value"] == pytest.approx(p)
+    assert frame.loc[3, "difference"] == pytest.approx(0.03)  # at budget 30
+
+
+def test_refit_rules_choose_at_the_top_budget():
+    # was: the round-0 row of a=3 (budget 10) was the best, so both rules refitted a=3,
+    # a candidate halving eliminated; SE at the top budget: std(.88, .90, .89)/sqrt(3)
+    assert one_standard_error("a")(_HALVING) == 4
+    assert one_standard_error("-a")(_HALVING) == 4
+    d = np.array([0.88, 0.90, 0.89]) - np.array([0.86, 0.87, 0.85])
+    assert corrected_ttest(d, 0.5, "greater")[1] < 0.05  # a=1 at 30 significantly worse
+    assert not_significantly_worse("a", test_train_ratio=0.5)(_HALVING) == 4
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_ratio_zero_is_scipys_one_sample_test_for_every_alternative(alternative):
+    ref = sps.ttest_1samp(D, 0.0, alternative=alternative)
+    assert corrected_ttest(D, 0.0, alternative) == pytest.approx((ref.statistic, ref.pvalue))
+
+
+def test_infinite_difference_is_refused_not_infinitely_significant():
+    # was: inf made the variance NaN and the t-statistic +inf, p = 0 ("certainly better")
+    with pytest.raises(ValueError, match="differences must be finite.*inf"):
+        corrected_ttest([0.1, np.inf, 0.2], 0.25, "greater")
+    with pytest.raises(ValueError, match="differences must be finite"):
+        posterior_probabilities([0.1, -np.inf, 0.2], 0.25)
+
+
+def test_rope_true_is_refused():
+    with pytest.raises(ValueError, match="'rope' parameter"):
+        posterior_probabilities(D, 0.25, rope=True)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_compare_reads_leave_p_out_ratio_off_a_fitted_search(p):
+    # was: ValueError asking for test_train_ratio (the searches keep no n_samples_);
+    # n follows from n_splits_ = C(n, p), and every split has n_test / n_train = p/(n-p)
+    from sklearn.model_selection import LeavePOut as SkLeavePOut
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:15], y[:15]
+    search = SkGridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=SkLeavePOut(p),
+                            scoring="neg_mean_absolute_error").fit(X, y)
+    assert compare(search).attrs["test_train_ratio"] == pytest.approx(p / (15 - p))
+
+
+def test_resources_dicts_without_n_resources_fall_back_to_iter():
+    # a "resources" column of dicts (hpsearch's per-row budget) has no order: the
+    # rounds are read off "iter" instead of failing to convert the dicts
+    res = dict(_HALVING)
+    res.pop("n_resources")
+    res["resources"] = np.array([{"max_iter": 10}] * 3 + [{"max_iter": 30}] * 2, dtype=object)
+    frame = compare(res, test_train_ratio=0.5, top=3)
+    assert list(frame.index) == [4, 3, 2]
+    assert one_standard_error("a")(res) == 4
+
+
+def test_two_trials_with_the_same_parameters_are_two_candidates():
+    # was: budgeted rows were grouped by parameters, so trial 1 (same parameters as
+    # trial 0, pruned at budget 10) vanished from the table
+    res = _results(
+        [{"a": 1}, {"a": 1}, {"a": 2}, {"a": 1}, {"a": 2}],
+        [[0.93, 0.94, 0.95], [0.90, 0.91, 0.92], [0.96, 0.95, 0.94],
+         [0.86, 0.87, 0.85], [0.88, 0.90, 0.89]],
+        trial=np.array([0, 1, 2, 0, 2]), iter=np.array([0, 0, 0, 1, 1]),
+        n_resources=np.array([10, 10, 10, 30, 30]),
+    )
+    frame = compare(res, test_train_ratio=0.5)
+    assert list(frame.index) == [4, 3, 1]
+    d = np.array([0.96, 0.95, 0.94]) - np.array([0.90, 0.91, 0.92])  # trial 2 - 1 at 10
+    assert frame.loc[1, "difference"] == pytest.approx(d.mean())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 5).flatmap(lambda n: st.integers(2, 8).flatmap(lambda k: st.lists(
+        st.lists(st.floats(0, 1, allow_nan=False), min_size=k, max_size=k),
+        min_size=n, max_size=n))),
+    st.floats(0.05, 2),
+)
+def test_compare_matches_scipys_paired_test_rescaled(matrix, ratio):
+    # reference: scipy's paired t (naive) rescaled by sqrt((1/k) / (1/k + ratio))
+    m = np.asarray(matrix)
+    n, k = m.shape
+    res = _results([{"i": i} for i in range(n)], m)
+    frame = compare(res, test_train_ratio=ratio, top=n)
+    means = m.mean(axis=1)
+    best = int(np.argmax(means))  # the first on a tie, as compare
+    assert frame.index[0] == best
+    for i in frame.index[1:]:
+        d = m[best] - m[i]
+        if np.ptp(d) == 0:
+            continue  # zero variance: the limits of test_zero_variance_limits
+        naive = sps.ttest_rel(m[best], m[i], alternative="greater")
+        t = naive.statistic * np.sqrt((1 / k) / (1 / k + ratio))
+        assert frame.loc[i, "t"] == pytest.approx(t, rel=1e-6, abs=1e-9)
+        assert frame.loc[i, "p_value"] == pytest.approx(sps.t.sf(t, k - 1), rel=1e-6, abs=1e-12)
+        assert frame.loc[i, "p_value_naive"] == pytest.approx(naive.pvalue, rel=1e-6, abs=1e-12)

@@ -26,7 +26,8 @@ on ``n_jobs``, as without racing):
    and is *raced* (its remaining splits are not fitted) when ``p < racing_alpha``.
    :math:`n_\\text{test}/n_\\text{train}` is
    :func:`~hpsearch.model_selection.stats.split_size_ratio` of the search's ``cv``
-   (``1 / (K - 1)`` when it is unknown, K the number of splits);
+   (when it is unknown, e.g. leave-p-out or an int ``test_size``: from the mean
+   validation fraction of the search's splits);
 4. the survivors get one more split per wave until they are complete.
 
 Each test has level ``racing_alpha`` against an incumbent that is itself only an
@@ -83,14 +84,20 @@ def racing_enabled(search):
     return bool(getattr(search, "racing", False))
 
 
-def _ratio(search, n_splits):
-    """:math:`n_\\text{test}/n_\\text{train}` of the search's cv, else ``1 / (K - 1)``."""
-    from .stats import _search_ratio
+def _ratio(search, n_splits, splits=None):
+    """:math:`n_\\text{test}/n_\\text{train}` of the search's cv; when it is unknown, from
+    the mean validation fraction of the search's ``splits`` (leave-p-out, an int
+    ``test_size``, a custom splitter or list of splits; see
+    :func:`~hpsearch.model_selection.stats._mean_fraction_ratio`), else ``1 / (K - 1)``."""
+    from .stats import _mean_fraction_ratio, _search_ratio
 
     try:
         ratio = _search_ratio(search)
     except Exception:  # an iterable of splits, a custom splitter
         ratio = None
+    if ratio is None and splits:
+        ratio = _mean_fraction_ratio(
+            [len(test) / max(len(train) + len(test), 1) for train, test in splits])
     if ratio is None or not np.isfinite(ratio) or ratio < 0:
         ratio = 1.0 / max(n_splits - 1, 1)
     return float(ratio)
@@ -184,7 +191,8 @@ def race(evaluator, new_rows, todo, run, trials=None):
     search, store = evaluator.search, evaluator.store
     n_splits = len(evaluator.splits)
     min_splits = min(int(search.racing_min_splits), n_splits)
-    alpha, ratio = float(search.racing_alpha), _ratio(search, n_splits)
+    alpha = float(search.racing_alpha)
+    ratio = _ratio(search, n_splits, evaluator.splits)
     if trials is not None:
         for row in todo:
             row["trial_id"] = trials[row["index"]]._trial_id

@@ -149,9 +149,10 @@ def _resolve_sizes(owner, n_samples, test_size, train_size=None):
                 f"number of samples={n_samples}."
             )
     if n_train < 1:
+        fix = "reduce test_size" if train is None else "increase train_size"
         raise ValueError(
             f"With n_samples={n_samples} and test_size={test_size!r}, the training set "
-            f"would be empty (train_size={train_size!r}); reduce test_size."
+            f"would be empty (train_size={train_size!r}); {fix}."
         )
     return n_train, n_test
 
@@ -191,10 +192,11 @@ def _check_stratify_target(y, owner, n_train, n_test):
 
 # --------------------------------------------------------------------------- guards
 def _format_count(n, p):
-    """C(n, p) as an exact number with thousands separators, or in powers of ten."""
+    """C(n, p) as an exact number with thousands separators (below 10^18), or in powers
+    of ten."""
     k = min(p, n - p)
-    if k <= 1000:
-        return f"{math.comb(n, p):,}"
+    if k <= 1000 and (exact := math.comb(n, p)) < 10**18:
+        return f"{exact:,}"
     log10 = (math.lgamma(n + 1) - math.lgamma(p + 1) - math.lgamma(n - p + 1)) / math.log(10)
     return f"about 10^{log10:.0f}"
 

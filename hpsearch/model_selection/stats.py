@@ -38,6 +38,7 @@ splitter) and returns a DataFrame; :func:`one_standard_error` and
 candidate within the noise.
 """
 
+import math
 import numbers
 import re
 import warnings
@@ -69,6 +70,12 @@ def _differences(differences):
             f"Got an array of shape {d.shape} instead."
         )
     d = d[~np.isnan(d)]
+    if np.isinf(d).any():
+        raise ValueError(
+            f"differences must be finite (NaN splits are dropped); an infinite score "
+            f"difference has no variance to test. Got {d[np.isinf(d)][0]!r} on split "
+            f"{int(np.flatnonzero(np.isinf(d))[0])} of the non-NaN ones instead."
+        )
     if d.size < 2:
         raise ValueError(
             f"A paired comparison needs at least 2 splits scored by both candidates. "
@@ -127,7 +134,8 @@ def corrected_ttest(differences, test_train_ratio, alternative="two-sided"):
     ----------
     differences : array-like of shape (k,)
         Score of candidate A minus score of candidate B on each split (NaN splits are
-        dropped: only splits both candidates finished are compared).
+        dropped: only splits both candidates finished are compared; an infinite
+        difference raises ``ValueError``).
     test_train_ratio : float
         :math:`n_\\text{test} / n_\\text{train}` of one split (``1 / (K - 1)`` for K-fold).
         ``0`` gives the naive test.
@@ -171,7 +179,7 @@ def posterior_probabilities(differences, test_train_ratio, rope=0.0):
     """
     d = _differences(differences)
     ratio = _check_ratio(test_train_ratio)
-    if not isinstance(rope, numbers.Real) or not rope >= 0:
+    if not isinstance(rope, numbers.Real) or isinstance(rope, bool) or not rope >= 0:
         raise ValueError(
             f"The 'rope' parameter must be a float in the range [0, inf). "
             f"Got {rope!r} instead."
@@ -211,15 +219,62 @@ def _ratio_from_string(size):
     return None
 
 
+def _two_way_ratio(cv, n_samples):
+    """``test/train`` of a random two-way splitter with no ``train_size``, or None."""
+    size = cv.test_size
+    if size is None:  # sklearn's default: 0.1 (ShuffleSplit), 0.2 (GroupShuffleSplit)
+        size = getattr(cv, "_default_test_size", 0.1)
+    ratio = _fraction_ratio(size) or _ratio_from_string(size)
+    if ratio is None and isinstance(size, numbers.Integral) and n_samples:
+        ratio = size / (n_samples - size) if n_samples > size else None
+    if ratio is not None and getattr(cv, "swap", False):
+        # a split and its mirror partition the data in two: repeated 2-fold, 1 / (2 - 1)
+        ratio = _mean_fraction_ratio([ratio / (1.0 + ratio), 1.0 / (1.0 + ratio)])
+    return ratio
+
+
+def _mean_fraction_ratio(fractions):
+    """:math:`\\bar\\rho / (1 - \\bar\\rho)` for validation fractions
+    :math:`\\rho_j = n_\\text{test} / (n_\\text{test} + n_\\text{train})` of unequal splits.
+
+    Nadeau & Bengio's term :math:`n_\\text{test}/n_\\text{train}` is
+    :math:`\\rho/(1-\\rho)` for the correlation :math:`\\rho \\approx n_\\text{test}/n`
+    of two splits' differences; with unequal splits the variance of the mean
+    difference depends on the mean pairwise correlation, so the fractions are averaged,
+    then transformed (equal splits: exactly :math:`n_\\text{test}/n_\\text{train}`).
+    """
+    rho = float(np.mean(fractions))
+    return rho / (1.0 - rho) if rho < 1 else None
+
+
+def _random_two_way_splitters():
+    from sklearn.model_selection import (
+        GroupShuffleSplit,
+        ShuffleSplit,
+        StratifiedShuffleSplit,
+    )
+
+    from .split import _RandomTwoWaySplit
+
+    return (ShuffleSplit, StratifiedShuffleSplit, GroupShuffleSplit, _RandomTwoWaySplit)
+
+
 def split_size_ratio(cv, n_samples=None):
     """:math:`n_\\text{test} / n_\\text{train}` of one split of ``cv``, where it is known.
 
     K-fold family (``KFold``, ``StratifiedKFold``, ``GroupKFold``, repeated variants) and
     an int ``cv``: ``1 / (K - 1)``. Random two-way splits (``MonteCarloCV``, ``Holdout``,
-    ``ShuffleSplit``, ``StratifiedShuffleSplit``) with a float, ratio-string or (given
-    ``n_samples``) int ``test_size`` and no ``train_size``: ``test / (1 - test)``.
-    ``LeaveOneOut``/``LeavePOut`` with ``n_samples``: ``p / (n - p)``. Anything else
-    returns None: pass ``test_train_ratio=`` to :func:`compare` yourself.
+    ``ShuffleSplit``, ``StratifiedShuffleSplit``, ``GroupShuffleSplit``) with a float,
+    ratio-string or (given ``n_samples``) int ``test_size`` and no ``train_size``:
+    ``test / (1 - test)`` (``test_size=None``: sklearn's default, 0.1, or 0.2 for
+    ``GroupShuffleSplit``). Splits of unequal sizes count by their mean validation
+    fraction :math:`\\bar\\rho` as :math:`\\bar\\rho / (1 - \\bar\\rho)`
+    (:func:`_mean_fraction_ratio`): ``MonteCarloCV(swap=True)`` follows each split by its
+    mirror, the two a 2-fold partition of the data (:math:`\\bar\\rho = 1/2`), so ``1``,
+    as repeated 2-fold. ``LeaveOneOut``/``LeavePOut`` with ``n_samples``:
+    ``p / (n - p)``. Anything else (``TimeSeriesSplit``, whose training part grows from
+    split to split, a custom splitter, a list of splits) returns None: pass
+    ``test_train_ratio=`` to :func:`compare` yourself.
     """
     if cv is None:
         return 1.0 / 4.0  # sklearn's default, 5-fold
@@ -234,14 +289,9 @@ def split_size_ratio(cv, n_samples=None):
     if name in ("LeaveOneOut", "LeavePOut"):
         p = getattr(cv, "p", 1)
         return p / (n_samples - p) if n_samples and n_samples > p else None
-    if hasattr(cv, "test_size") and getattr(cv, "train_size", None) is None:
-        size = cv.test_size
-        if size is None:  # sklearn's ShuffleSplit default
-            size = 0.1
-        ratio = _fraction_ratio(size) or _ratio_from_string(size)
-        if ratio is None and isinstance(size, numbers.Integral) and n_samples:
-            ratio = size / (n_samples - size) if n_samples > size else None
-        return ratio
+    if (isinstance(cv, _random_two_way_splitters())
+            and getattr(cv, "train_size", None) is None):
+        return _two_way_ratio(cv, n_samples)
     return None
 
 
@@ -252,7 +302,22 @@ def _search_ratio(search):
 
         cv = make_cv(cv)
     n = getattr(search, "n_samples_", None)
+    if n is None and type(cv).__name__ in ("LeaveOneOut", "LeavePOut"):
+        n = _n_from_exhaustive_splits(getattr(cv, "p", 1), getattr(search, "n_splits_", None))
     return split_size_ratio(cv, n)
+
+
+def _n_from_exhaustive_splits(p, n_splits):
+    """The ``n`` with :math:`\\binom{n}{p}` = ``n_splits`` (a fitted search's
+    ``n_splits_`` under leave-p-out), or None."""
+    if not isinstance(n_splits, numbers.Integral) or n_splits < 1:
+        return None
+    if p == 1:
+        return int(n_splits)
+    n = p + 1
+    while math.comb(n, p) < n_splits:
+        n += 1
+    return n if math.comb(n, p) == n_splits else None
 
 
 # --------------------------------------------------------------------- cv_results_
@@ -301,29 +366,99 @@ def _metric(results, metric):
     return metric
 
 
+def _param_keys(results):
+    """A candidate's identity per row: its Optuna ``trial`` or ASHA ``candidate`` number
+    where the results have one (two trials may sample the same parameters), else its
+    parameters."""
+    for key in ("trial", "candidate"):
+        if key in results:
+            return [repr(v) for v in results[key]]
+    return [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in results["params"]]
+
+
 def _final_rows(results):
     """Row indices that stand for a candidate's final evaluation.
 
-    Budgeted searches (halving, Hyperband) have one row per candidate and budget; only a
-    candidate's last (largest-budget) row is compared, and candidates are compared at the
-    same budget as the best one.
+    Budgeted searches (halving, Hyperband, ASHA) have one row per candidate and budget;
+    only a candidate's last (largest-budget) row is listed.
     """
-    n = len(results["params"])
-    if "iter" not in results:
-        return np.arange(n)
-    iters = np.asarray(results["iter"])
-    keys = [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in results["params"]]
+    level = _levels(results)
+    if level is None:
+        return np.arange(len(results["params"]))
     last = {}
-    for i, (key, it) in enumerate(zip(keys, iters)):
-        if key not in last or it >= iters[last[key]]:
+    for i, key in enumerate(_param_keys(results)):
+        if key not in last or level[i] >= level[last[key]]:
             last[key] = i
     return np.array(sorted(last.values()))
+
+
+def _budgets(results):
+    """The budget of every row as a number (``n_resources``, or ``resources`` when it
+    holds numbers), or None (``resources`` dicts have no order)."""
+    for key in ("n_resources", "resources"):
+        if key in results:
+            try:
+                return np.asarray(results[key], dtype=np.float64)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _levels(results):
+    """Every row's budget (:func:`_budgets`), else its round (``iter``), else None."""
+    budgets = _budgets(results)
+    if budgets is None and "iter" in results:
+        budgets = np.asarray(results["iter"], dtype=np.float64)
+    return budgets
 
 
 def _budget(results, i):
     for key in ("n_resources", "resources"):
         if key in results:
             return results[key][i]
+    return None
+
+
+def _tiers(results, scores, rows):
+    """Sort key parts of ``rows``: (below the top budget, incomplete, -mean).
+
+    A candidate is *complete* when every split has a finite score; a failed split
+    (``error_score=np.nan``) or a raced one is not, and ranks after every complete
+    candidate, as scikit-learn ranks a NaN ``mean_test_score`` last and racing ranks a
+    raced candidate after the complete ones. In a budgeted search a candidate that
+    stopped below the top budget reached ranks after every one that reached it (the best
+    of a halving search is chosen in its last round). The mean is over finite splits.
+    """
+    finite = np.isfinite(scores[rows])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a candidate with no finite split
+        means = np.nanmean(np.where(finite, scores[rows], np.nan), axis=1)
+    budgets = _levels(results)
+    below = np.zeros(len(rows), dtype=bool)
+    if budgets is not None:
+        ran = finite.any(axis=1)
+        if ran.any():
+            below = budgets[rows] < budgets[rows][ran].max()
+    incomplete = ~finite.all(axis=1)
+    return below, incomplete, np.where(np.isnan(means), np.inf, -means)
+
+
+def _ordered(results, scores, rows):
+    """``rows`` best first (:func:`_tiers`), stable."""
+    below, incomplete, neg_mean = _tiers(results, scores, rows)
+    return rows[np.lexsort((neg_mean, incomplete, below))]
+
+
+def _reference_row(results, best, i):
+    """The row of the best candidate at candidate ``i``'s budget (the best's own row
+    without budgets), or None when the best has no row at that budget."""
+    budgets = _levels(results)
+    if budgets is None:
+        return best
+    keys = _param_keys(results)
+    for j in range(len(keys)):
+        if keys[j] == keys[best] and budgets[j] == budgets[i]:
+            return j
     return None
 
 
@@ -372,6 +507,15 @@ def compare(
     -----
     Only splits both candidates finished are compared (failed, pruned or raced splits are
     NaN). With fewer than 2 shared splits the test columns are NaN.
+
+    The best is the candidate with the highest mean test score among those with a
+    finite score on every split (a candidate with a failed or raced split ranks after
+    every complete one, as in the search's ``rank_test_*``), and, in a budgeted search
+    (halving, Hyperband, ASHA), among those that reached the largest budget. A budgeted
+    candidate is listed by its last (largest-budget) row and compared with the best
+    candidate's row **at that same budget** (same splits, same resources):
+    ``difference`` is then the best minus the candidate at the candidate's budget; NaN
+    test columns when the best has no row at that budget (another Hyperband bracket).
     """
     results, owner = _results(search)
     metric = _metric(results, metric)
@@ -390,17 +534,15 @@ def compare(
 
     columns = _split_columns(results, metric)
     scores = np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T
-    rows = _final_rows(results)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a candidate with no finite split
-        means = np.nanmean(np.where(np.isfinite(scores[rows]), scores[rows], np.nan), axis=1)
-    order = rows[np.argsort(-np.where(np.isnan(means), -np.inf, means), kind="stable")]
+    order = _ordered(results, scores, _final_rows(results))
     best = order[0]
 
     records = []
     for rank, i in enumerate(order[:top], start=1):
-        shared = np.isfinite(scores[best]) & np.isfinite(scores[i])
-        diff = scores[best][shared] - scores[i][shared]
+        ref = _reference_row(results, best, i)
+        shared = np.isfinite(scores[i]) & (
+            np.isfinite(scores[ref]) if ref is not None else False)
+        diff = scores[ref][shared] - scores[i][shared] if ref is not None else np.empty(0)
         record = {
             "rank": rank,
             "params": results["params"][i],
@@ -471,6 +613,27 @@ def _refit_scores(cv_results, metric):
     return metric, scores
 
 
+def _eligible(cv_results, scores):
+    """Rows a refit rule may choose from, best first, and their means.
+
+    The rows of the largest budget (budgeted searches; as their ``best_index_``), and
+    among them those with a finite score on every split when there is one (a failed or
+    raced split is NaN: such a candidate's mean is over fewer, luckier splits, and
+    the search ranks it after every complete one); the mean is over finite splits.
+    """
+    rows = np.arange(scores.shape[0])
+    below, incomplete, neg_mean = _tiers(cv_results, scores, rows)
+    ok = ~below & ~incomplete
+    if not ok.any():
+        ok = ~below & np.isfinite(neg_mean)
+    if not ok.any():
+        ok = np.isfinite(neg_mean)
+    if not ok.any():
+        raise ValueError("cv_results_ has no candidate with a finite test score.")
+    chosen = rows[ok]
+    return chosen[np.argsort(neg_mean[ok], kind="stable")], -neg_mean
+
+
 def _simplest(candidates, cv_results, key, means):
     """The simplest of ``candidates``; ties go to the higher mean score."""
     params = cv_results["params"]
@@ -484,7 +647,10 @@ class one_standard_error:
     *ESL* §7.10): among candidates whose mean test score is at least
     :math:`\\bar s_\\text{best} - \\mathrm{SE}_\\text{best}`, with
     :math:`\\mathrm{SE} = \\hat\\sigma / \\sqrt{k}` over the best's ``k`` splits, pick the
-    simplest. Works as ``refit=`` of any hpsearch or scikit-learn search::
+    simplest. Only candidates with a finite score on every split (and, in a budgeted
+    search, at the largest budget) are considered, when there is one: a candidate with a
+    failed or raced split is not (see :func:`_eligible`). Works as ``refit=`` of any
+    hpsearch or scikit-learn search::
 
         GridSearchCV(est, grid, refit=one_standard_error(simplicity="-alpha"))
 
@@ -504,11 +670,11 @@ class one_standard_error:
     def __call__(self, cv_results):
         key = _simplicity_key(self.simplicity)
         _, scores = _refit_scores(cv_results, self.metric)
-        means = np.nanmean(scores, axis=1)
-        best = int(np.nanargmax(means))
+        eligible, means = _eligible(cv_results, scores)
+        best = int(eligible[0])
         finite = scores[best][np.isfinite(scores[best])]
         se = finite.std(ddof=1) / np.sqrt(finite.size) if finite.size > 1 else 0.0
-        within = np.flatnonzero(means >= means[best] - se)
+        within = eligible[means[eligible] >= means[best] - se]
         return _simplest(within, cv_results, key, means)
 
     def __repr__(self):
@@ -520,7 +686,8 @@ class not_significantly_worse:
 
     A candidate qualifies when the one-sided Nadeau–Bengio corrected t-test of "the best
     is better" on the splits both finished has ``p >= alpha``; the simplest qualifying
-    candidate is refitted.
+    candidate is refitted. The best and the candidates are those of
+    :class:`one_standard_error` (complete candidates at the largest budget).
 
     Parameters
     ----------
@@ -531,8 +698,11 @@ class not_significantly_worse:
     test_train_ratio : float, optional
         :math:`n_\\text{test}/n_\\text{train}` of one split. A refit callable sees only
         ``cv_results_``, so by default the ratio is taken as K-fold's ``1 / (k - 1)`` for
-        the ``k`` splits in the results; pass it for Monte Carlo or holdout-style
-        splitters (e.g. ``0.25`` for ``test_size=0.2``).
+        the ``k`` split columns in the results; that is right for plain K-fold only.
+        Pass it for repeated K-fold (``RepeatedKFold(n_splits=5, n_repeats=10)`` has
+        50 columns but ratio ``0.25``, not ``1/49``: the default would make the test
+        far too confident), Monte Carlo or holdout-style splitters (e.g. ``0.25`` for
+        ``test_size=0.2``); :func:`split_size_ratio` computes it from the splitter.
     metric : str, optional
         The metric for multi-metric searches.
     """
@@ -555,10 +725,10 @@ class not_significantly_worse:
         ratio = self.test_train_ratio
         if ratio is None:
             ratio = 1.0 / (k - 1) if k > 1 else 0.0
-        means = np.nanmean(scores, axis=1)
-        best = int(np.nanargmax(means))
+        eligible, means = _eligible(cv_results, scores)
+        best = int(eligible[0])
         keep = [best]
-        for i in range(len(means)):
+        for i in eligible:
             shared = np.isfinite(scores[best]) & np.isfinite(scores[i])
             if i == best or shared.sum() < 2:
                 continue
