@@ -11,6 +11,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
+from sklearn.model_selection import BaseCrossValidator
 
 from hpsearch.model_selection.strategies.asha import ASHASearchCV
 from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
@@ -140,3 +141,40 @@ def test_a_size_one_array_score_counts_as_a_number(make, data):
                   scoring=make_scorer(lambda t, p: np.array([-np.mean((t - p) ** 2)])))
     search.fit(X, y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+class _BlockSplit(BaseCrossValidator):
+    """A splitter that requests ``blocks`` (one label per row): test fold k holds the
+    rows of block k."""
+
+    def __init__(self):
+        self.seen = None
+
+    def get_n_splits(self, X=None, y=None, groups=None, blocks=None):
+        return 3
+
+    def split(self, X, y=None, groups=None, blocks=None):
+        self.seen = (groups is not None, blocks is not None)
+        blocks = np.asarray(blocks)
+        for k in range(3):
+            yield np.flatnonzero(blocks != k), np.flatnonzero(blocks == k)
+
+
+def test_metadata_routing_passes_every_requested_parameter_to_the_splitter(make, data):
+    # scikit-learn's test_metadata_is_routed_correctly_to_splitter: only groups reached
+    # the splitter, so a splitter's own metadata was silently dropped
+    import sklearn
+
+    X, y = data
+    blocks = np.arange(len(y)) % 3
+    with sklearn.config_context(enable_metadata_routing=True):
+        cv = _BlockSplit().set_split_request(blocks=True)
+        search = make(Ridge(), SPACE, cv=cv, random_state=0).fit(X, y, blocks=blocks)
+    assert cv.seen == (False, True)
+    row = search.best_index_
+    alpha = search.cv_results_["params"][row]["alpha"]
+    expected = [Ridge(alpha=alpha).fit(X[blocks != k], y[blocks != k]).score(
+        X[blocks == k], y[blocks == k]) for k in range(3)]
+    if "n_resources" not in search.cv_results_:  # budgets: the train rows are subsampled
+        np.testing.assert_allclose(
+            [search.cv_results_[f"split{k}_test_score"][row] for k in range(3)], expected)

@@ -103,10 +103,10 @@ def _make_cv(cv, y, classifier):
     return make_cv(cv, y=y, classifier=classifier)
 
 
-def _n_splits(cv, X, y, groups):
+def _n_splits(cv, X, y, groups, **split_params):
     from .split import check_n_splits
 
-    return check_n_splits(cv, X, y, groups)
+    return check_n_splits(cv, X, y, groups, **split_params)
 
 
 def fit_failure_message(errors, n_fits, error_score, all_failed=None):
@@ -1209,12 +1209,15 @@ class BaseSearchCV(_SkBaseSearchCV):
         X, y, groups = indexable(X, y, groups)
         routed = self._routed_params(X, groups, fit_params)
         fit_params = routed.estimator.fit
-        groups = routed.splitter.split.get("groups")
+        # every parameter the splitter requests (sklearn's routing), not groups alone
+        split_params = dict(routed.splitter.split)
+        groups = split_params.pop("groups", None)
         root_ctx = self._root_callback_context(X, y, fit_params)
         cv = _make_cv(self.cv, y, is_classifier(self.estimator))
-        self.n_splits_ = _n_splits(cv, X, y, groups)
+        self.n_splits_ = _n_splits(cv, X, y, groups, **split_params)
         splits = [
-            (np.asarray(train), np.asarray(test)) for train, test in cv.split(X, y, groups)
+            (np.asarray(train), np.asarray(test))
+            for train, test in cv.split(X, y, groups, **split_params)
         ]
         if not splits:
             raise ValueError(

@@ -620,7 +620,7 @@ def make_cv(spec=5, *, y=None, classifier=False, **params):
 
 
 # --------------------------------------------------------------------------- counting
-def check_n_splits(cv, X, y=None, groups=None):
+def check_n_splits(cv, X, y=None, groups=None, **split_params):
     """Number of splits of ``cv`` on ``X``, computed without fitting anything.
 
     The leave-p-out guard fires here, before any work: hpsearch's :class:`LeavePOut` /
@@ -633,6 +633,9 @@ def check_n_splits(cv, X, y=None, groups=None):
         An iterable of ``(train, test)`` pairs is materialised (a generator is consumed).
     X, y, groups : array-like
         The data the splitter will see.
+    **split_params : dict
+        Further metadata the splitter requested (scikit-learn's metadata routing), passed
+        to its ``get_n_splits``.
 
     Returns
     -------
@@ -645,7 +648,7 @@ def check_n_splits(cv, X, y=None, groups=None):
         _guard(n_samples, cv.p, DEFAULT_MAX_SPLITS, f"LeavePOut(p={cv.p})")
     elif isinstance(cv, _SkLeaveOneOut) and not isinstance(cv, LeaveOneOut):
         _guard(_num_samples(X), 1, DEFAULT_MAX_SPLITS, "LeaveOneOut()")
-    return int(cv.get_n_splits(X, y, groups))
+    return int(cv.get_n_splits(X, y, groups, **split_params))
 
 
 def count_fits(cv, X, y=None, groups=None, n_candidates=1, *, refit=False):

@@ -339,7 +339,11 @@ return_train_score, progress, storage, study_name, resume, backend
         self._sides(self._space())  # bad names fail before any fit
         X, y, groups = indexable(X, y, groups)
         cv = make_cv(self.cv, y=y, classifier=is_classifier(self.estimator))
-        splits = [(np.asarray(a), np.asarray(b)) for a, b in cv.split(X, y, groups)]
+        # the splitter's metadata as the search routes it (every requested parameter)
+        split_params = dict(self._routed_params(X, groups, fit_params).splitter.split)
+        split_groups = split_params.pop("groups", None)
+        splits = [(np.asarray(a), np.asarray(b))
+                  for a, b in cv.split(X, y, split_groups, **split_params)]
         self.references_ = reference_scores(self.estimator, X, y, cv=splits,
                                             scoring=self.scoring, groups=groups)
         shown = self.return_train_score
