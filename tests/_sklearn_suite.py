@@ -31,6 +31,7 @@ __all__ = [
     "SKLEARN_SERIES",
     "expected_failures",
     "load_suite",
+    "only_tests_using",
     "require_sklearn_series",
 ]
 
@@ -164,3 +165,32 @@ def global_random_seed_fixture():
         return 42
 
     return global_random_seed
+
+
+def only_tests_using(swapped):
+    """An autouse fixture skipping the tests of a scikit-learn file that do not involve
+    hpsearch's classes: for the files that test every estimator (metadata routing, the
+    scorers), where the rest is scikit-learn testing itself.
+
+    A test involves them when its id names one (a parametrization over the classes) or
+    its body uses one of the rebound names.
+
+    Parameters
+    ----------
+    swapped : list of str
+        The names :func:`load_suite` rebound.
+
+    Returns
+    -------
+    fixture
+    """
+
+    @pytest.fixture(autouse=True)
+    def _only_hpsearch_classes(request):
+        names = set(request.function.__code__.co_names)
+        own = request.function.__module__ == request.module.__name__  # the thin module's
+        if not own and not (names & set(swapped) or any(n in request.node.name for n in swapped)):
+            pytest.skip("does not involve hpsearch's classes")
+        yield
+
+    return _only_hpsearch_classes

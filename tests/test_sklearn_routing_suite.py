@@ -1,0 +1,32 @@
+"""scikit-learn's ``tests/test_metaestimators_metadata_routing.py`` on hpsearch's searches.
+
+The file checks metadata routing for every meta-estimator; its entries for
+``GridSearchCV``, ``RandomizedSearchCV`` (-> ``hpsearch.RandomSearchCV``) and the halving
+searches run on hpsearch's classes (see ``_sklearn_suite``); the tests of scikit-learn's
+other meta-estimators are skipped (:func:`only_tests_using`).
+"""
+
+from _sklearn_suite import (expected_failures, global_random_seed_fixture, load_suite,
+                            only_tests_using)
+
+_namespace, SWAPPED = load_suite("tests/test_metaestimators_metadata_routing.py")
+globals().update({k: v for k, v in _namespace.items() if not k.startswith("__")})
+global_random_seed = global_random_seed_fixture()
+
+#: test id (bare name: every parametrization) -> (category, reason)
+EXPECTED_FAILURES = {
+    # with return_train_score=True (the halving searches' default) the diagnosis column's
+    # references are scored by cross_validate, which does not route sample_weight
+    "test_metadata_is_routed_correctly_to_scorer[HalvingGridSearchCV]": (
+        "not yet", "the diagnosis column's reference scores are not weighted"),
+    "test_metadata_is_routed_correctly_to_scorer[HalvingRandomSearchCV]": (
+        "not yet", "the diagnosis column's reference scores are not weighted"),
+}
+
+_expected = expected_failures(EXPECTED_FAILURES)
+_only_ours = only_tests_using(SWAPPED)
+
+
+def test_the_searches_were_swapped():
+    assert {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
+            "HalvingRandomSearchCV"} <= set(SWAPPED)
