@@ -289,6 +289,17 @@ def test_exported_and_documented():
                                   "range (0, inf). Got -1 instead."),
     ({"references": {"dummy": None}}, "The 'references' parameter of diagnose takes the keys "
                                       "['baseline', 'linear']. Got ['dummy'] instead."),
+    ({"thresholds": [("gap", 0.1)]}, "The 'thresholds' parameter must be a dict with keys "
+                                     "among ['deeper', 'falling'"),
+    ({"thresholds": {"falling": 1.5}}, "The 'thresholds' parameter's 'falling' must be a float "
+                                       "in the range (0, 1]. Got 1.5 instead."),
+    ({"thresholds": {"vanishing": 2.0}}, "The 'thresholds' parameter's 'vanishing' must be a "
+                                         "float in the range (0, 1). Got 2.0 instead."),
+    ({"scoring": ["accuracy", "f1"]}, "The 'scoring' parameter of diagnose must be a str, a "
+                                      "callable or None (the recipe judges one score). Got "
+                                      "['accuracy', 'f1'] instead."),
+    ({"references": {"baseline": None, "linear": None}},
+     "The 'references' parameter of diagnose must leave a reference that can be fitted"),
 ])
 def test_bad_input_names_the_parameter(noisy, kwargs, message):
     X, y = noisy
@@ -320,3 +331,46 @@ def test_recheck_training_after_an_overfitting_fix(noisy):
     assert after.problem == "training" and after.causes == ["over_regularized"]
     assert after.evidence["regularization"] == {"early_stopping": True}
     assert after.fixes[0] == {"n_iter_no_change": 30}
+
+
+# ---------------------------------------------------------------- hostile cases (hand-computed)
+def test_unmeasurable_validation_score_is_an_error_not_no_problem():
+    # r2 of one validation row is NaN: the gap cannot be measured. Before, a good training
+    # score with a NaN validation score was "none" ("within nan of it"): no overfitting
+    # claimed without a measurement.
+    X, y = make_regression(n_samples=60, n_features=5, noise=10, random_state=0)
+    with pytest.raises(ValueError, match=r"The validation score of diagnose is nan on 1 "
+                                         r"validation samples .* Use a larger "
+                                         r"'validation_fraction'"):
+        diagnose(Ridge(), X, y, X_val=X[:1], y_val=y[:1])
+    with pytest.raises(ValueError, match="gap between training and validation cannot be"):
+        diagnose(Ridge(), X[:6], y[:6], validation_fraction=0.1, random_state=0)
+
+
+def test_score_rule_by_hand_for_greater_is_better_scores():
+    from hpsearch.diagnostics._verdict import score_verdict
+
+    # neg_mean_squared_error: baseline -100, linear -10 -> R = -10, u = 95,
+    # poor below -10 - 9.5 = -19.5, a gap above 9.5 is large
+    problem, e = score_verdict(-5.0, -6.0, -100.0, -10.0, THRESHOLDS)
+    assert problem == "none" and e["unit"] == 95 and e["train_threshold"] == -19.5
+    assert score_verdict(-20.0, -21.0, -100.0, -10.0, THRESHOLDS)[0] == "training"
+    assert score_verdict(-5.0, -15.0, -100.0, -10.0, THRESHOLDS)[0] == "overfitting"
+    # imbalanced accuracy: the majority-class baseline scores 0.95, the linear model 0.97:
+    # u = 0.02, poor below 0.968, so 0.95 (the baseline's own score) is a training problem
+    problem, e = score_verdict(0.95, 0.95, 0.95, 0.97, THRESHOLDS)
+    assert problem == "training" and e["train_threshold"] == pytest.approx(0.968)
+    # good training, no validation score: "failed" (never "none"); poor training wins
+    assert score_verdict(0.99, math.nan, 0.1, 1.0, THRESHOLDS)[0] == "failed"
+    assert score_verdict(0.5, math.nan, 0.1, 1.0, THRESHOLDS)[0] == "training"
+
+
+def test_majority_class_model_is_a_training_problem():
+    # 95 % of one class: accuracy 0.95 is the prior's, not "good training"
+    X, y = make_classification(n_samples=400, n_features=5, n_informative=2, weights=[0.95],
+                               flip_y=0, random_state=0)
+    from sklearn.dummy import DummyClassifier
+
+    d = diagnose(DummyClassifier(), X, y, random_state=0)
+    assert d.evidence["train_score"] == pytest.approx(d.evidence["baseline_train"])
+    assert d.problem == "training"

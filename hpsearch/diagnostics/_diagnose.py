@@ -253,6 +253,27 @@ def _reference_scores(references, X_tr, y_tr, X_va, y_va, scorer):
     return out
 
 
+def _scorer(estimator, scoring):
+    """One scorer: the recipe judges one score (a list or dict would score several)."""
+    if isinstance(scoring, (list, tuple, set, dict)):
+        raise ValueError(
+            "The 'scoring' parameter of diagnose must be a str, a callable or None (the "
+            f"recipe judges one score). Got {scoring!r} instead.")
+    return check_scoring(estimator, scoring=scoring)
+
+
+def _check_references(scores, refs):
+    """The rule needs a reference on the training rows: without one, 'poor' has no meaning
+    and the unit falls to its floor (every tiny gap would be overfitting)."""
+    if any(math.isfinite(train) for train, _ in scores.values()):
+        return
+    given = {k: type(v).__name__ if v is not None else None for k, v in refs.items()}
+    raise ValueError(
+        "The 'references' parameter of diagnose must leave a reference that can be fitted "
+        "and scored on the training rows (the recipe judges the training score against it). "
+        f"Got {given}, none of which gave a finite training score.")
+
+
 def _capacity_text(ctx):
     sizes = ctx.params.get("hidden_layer_sizes")
     if DETECTORS["too_small"](ctx):
@@ -365,14 +386,21 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         refs.update(references)
     X_tr, X_va, y_tr, y_va = _split(estimator, X, y, X_val, y_val, validation_fraction,
                                     random_state)
-    scorer = check_scoring(estimator, scoring=scoring)
+    scorer = _scorer(estimator, scoring)
     model = clone(estimator)
     warned, diverged = _fit(model, X_tr, y_tr)
     m_tr = math.nan if diverged else float(scorer(model, X_tr, y_tr))
     m_va = math.nan if diverged else float(scorer(model, X_va, y_va))
     ref = _reference_scores(refs, X_tr, y_tr, X_va, y_va, scorer)
+    _check_references(ref, refs)
     problem, evidence = score_verdict(m_tr, m_va, ref["baseline"][0], ref["linear"][0],
                                       thresholds)
+    if problem == "failed":
+        raise ValueError(
+            f"The validation {scoring if isinstance(scoring, str) else 'score'} of diagnose is "
+            f"{m_va} on {len(y_va)} validation samples (training {m_tr:.4g}), so the gap "
+            "between training and validation cannot be measured (e.g. r2 of fewer than 2 "
+            "samples). Use a larger 'validation_fraction' or pass more rows in X_val, y_val.")
 
     final, prefix = final_step(model)
     curve = loss_curve(final)
