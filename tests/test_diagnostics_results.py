@@ -112,3 +112,30 @@ def test_diagnosis_column_as_a_search_hook_would_call_it():
     assert labels.dtype == object and list(labels) == ["training", "none"]
     assert result.evidence["references"] == "given"
     assert result.evidence["linear_train"] == 1.0
+
+
+def test_a_single_candidate_cannot_judge_itself():
+    # without references its own test score was the baseline: u = 0.99 - 0.985 = 0.005, so
+    # the gap 0.005 > 0.0005 called a fine model "overfitting"
+    cv = results([({"a": 1}, 0.99, 0.985), ({"a": 2}, math.nan, 0.5)])
+    with pytest.raises(ValueError, match=r"The 'references' parameter of diagnose_results is "
+                                         r"needed for a search with 1 candidate\(s\)"):
+        diagnose_results(cv)
+    # with digits-like references by hand: u = 0.9, the gap 0.005 is far below 0.09
+    assert diagnose_results(cv, references=REFS).labels == ["none", "failed"]
+
+
+def test_a_wrong_metric_names_the_metrics_kept():
+    cv = results([({"a": 1}, 0.99, 0.95)])
+    with pytest.raises(ValueError, match=r"the 'metric' parameter of diagnose_results must be "
+                                         r"one of \['score'\]. Got 'accuracy' instead."):
+        diagnose_results(cv, metric="accuracy", references=REFS)
+
+
+def test_report_of_a_single_candidate_without_references_says_why(tmp_path):
+    from hpsearch.diagnostics import report_section
+
+    text = report_section(results([({"a": 1}, 0.99, 0.985)]), tmp_path)
+    assert "The candidates are not labelled: The 'references' parameter" in text
+    assert "overfitting" not in text.split("dropout).", 1)[1]
+    assert "Recipe map" not in text and "set `return_train_score" not in text

@@ -154,7 +154,9 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
       that every candidate is held to the same two thresholds.
     * Without: the search judges itself. :math:`l_{tr}` := the best mean train score of any
       candidate and :math:`b_{tr}` := the lowest mean train or test score of any candidate
-      (a weaker rule, said in ``notes``: a search whose candidates are all poor looks fine).
+      (a weaker rule, said in ``notes``: a search whose candidates are all poor looks fine,
+      and one whose candidates all score alike calls small gaps large). It needs at least
+      two candidates with finite scores (a ValueError otherwise).
 
     A note is added when deeper candidates (more entries in ``hidden_layer_sizes``) reach a
     best training score more than ``thresholds["deeper"]`` (0.1) units below the best
@@ -177,7 +179,10 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         ``.labels`` is the ``diagnosis`` column.
     """
     thresholds = check_thresholds(thresholds)
+    kept = [k[len("mean_train_"):] for k in cv_results if str(k).startswith("mean_train_")]
     train = _column(cv_results, f"mean_train_{metric}",
+                    f"the 'metric' parameter of diagnose_results must be one of {kept}. Got "
+                    f"{metric!r} instead." if kept else
                     "fit the search with return_train_score=True (the recipe checks the "
                     "training score first).")
     test = _column(cv_results, f"mean_test_{metric}", f"is {metric!r} the right metric?")
@@ -188,6 +193,12 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         base, linear, source = (_reference(references, "baseline", "train", metric),
                                 _reference(references, "linear", "train", metric), "given")
     else:
+        if finite.sum() < 2:
+            raise ValueError(
+                "The 'references' parameter of diagnose_results is needed for a search with "
+                f"{int(finite.sum())} candidate(s) with finite scores: one candidate cannot "
+                "judge itself (its own validation score would be the baseline, so any gap "
+                "would be large). Pass references=reference_scores(estimator, X, y, cv=...).")
         seen = np.concatenate([train[finite], test[finite]])
         base = float(seen.min()) if seen.size else math.nan
         linear = float(train[finite].max()) if finite.any() else math.nan
