@@ -374,3 +374,15 @@ def test_majority_class_model_is_a_training_problem():
     d = diagnose(DummyClassifier(), X, y, random_state=0)
     assert d.evidence["train_score"] == pytest.approx(d.evidence["baseline_train"])
     assert d.problem == "training"
+
+
+@pytest.mark.parametrize("make", [lambda: SkMLPClassifier((32,), max_iter=1, random_state=0),
+                                  lambda: MLPClassifier((64,), max_iter=1, random_state=0)],
+                         ids=["sklearn", "hpsearch"])
+def test_one_epoch_is_not_converged_not_stuck(digits, make):
+    # one epoch of max_iter=1 has no trend to read: before, it was "stuck" ("the loss settled
+    # near 2.4") and the fix lowered the learning rate; the recipe's answer is train longer
+    d = diagnose(make(), *digits, random_state=0)
+    assert d.problem == "training" and d.causes == ["not_converged"]
+    assert d.fixes[0] == {"max_iter": 200}
+    assert "ran all of its 1 epoch(s)" in str(d)

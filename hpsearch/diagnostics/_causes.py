@@ -87,9 +87,11 @@ def _over_regularized(c):
 
 
 def _not_converged(c):
-    if c.trend:
+    """Still falling at the end of all ``max_iter`` epochs; a curve too short for a trend
+    (under 2 epochs) that ran all its epochs, or a ConvergenceWarning, counts too."""
+    if c.trend.get("n_epochs", 0) >= 2:
         return bool(c.trend.get("falling")) and not c.stopped
-    return c.warned
+    return c.warned or (bool(c.trend) and not c.stopped)
 
 
 def _hidden(p):

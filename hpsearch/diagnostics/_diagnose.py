@@ -140,6 +140,8 @@ def _unstable_text(e):
 
 
 def _not_converged_text(e):
+    if math.isnan(e["loss_slope"]) and isinstance(e["n_epochs"], int) and e["n_epochs"] < 2:
+        return (f"it ran all of its {e['n_epochs']} epoch(s): too few for the loss to settle")
     if math.isnan(e["loss_slope"]):
         return "the estimator warned that it did not converge"
     return (f"the loss fell in {e['loss_falling_share']:.0%} of the last epochs, "
@@ -338,8 +340,9 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     * ``"over_regularized"``: ``dropout``, ``input_dropout`` or ``l1`` above 0, an MLP's
       ``alpha`` above ``1e-2`` (``"regularized"``), or an MLP's ``early_stopping``;
     * ``"not_converged"``: the loss fell in at least 80 % of the window's epochs
-      (``"falling"``) and the estimator ran all ``max_iter`` epochs; for estimators without
-      a loss curve, a ``ConvergenceWarning`` during fit;
+      (``"falling"``) and the estimator ran all ``max_iter`` epochs; a loss curve of fewer
+      than 2 epochs that ran all ``max_iter`` (too short for a trend); for estimators
+      without a loss curve (or a curve that short), a ``ConvergenceWarning`` during fit;
     * ``"stuck"``: an MLP with none of the causes above, no layer narrower than the outputs,
       and a linear reference that trains well (its training score reaches the threshold):
       not capacity but an optimizer stuck on a plateau or with saturated units;
