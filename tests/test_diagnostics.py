@@ -386,3 +386,20 @@ def test_one_epoch_is_not_converged_not_stuck(digits, make):
     assert d.problem == "training" and d.causes == ["not_converged"]
     assert d.fixes[0] == {"max_iter": 200}
     assert "ran all of its 1 epoch(s)" in str(d)
+
+
+def test_a_first_layer_gradient_of_exactly_zero_has_vanished(digits):
+    from hpsearch.diagnostics._causes import DETECTORS, Context
+    from hpsearch.diagnostics._curves import gradient_ratios
+
+    X, y = digits
+    m = MLPClassifier((8, 8), max_iter=5, random_state=0).fit(X[:200], y[:200])
+    n = len(m.history_["loss"])
+    m.history_["grad_norm_0"] = [0.0] * n
+    # log(0) was dropped as "not finite": the ratio came out NaN and nothing vanished
+    ratios = gradient_ratios(m)
+    assert ratios[0] == 0.0 and ratios[-1] == 1.0
+    assert DETECTORS["vanishing_gradients"](Context(params={}, thresholds=THRESHOLDS,
+                                                    ratios=ratios))
+    m.history_["grad_norm_0"] = [math.nan] * n          # undefined: NaN, not 0
+    assert math.isnan(gradient_ratios(m)[0])

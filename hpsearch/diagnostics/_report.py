@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ._curves import final_step, gradient_ratios
@@ -68,7 +69,8 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
             ratios = gradient_ratios(final_step(best_model)[0])
             lines += ["### Gradient flow of the best model", ""]
             if ratios:
-                verdict = "vanishing" if ratios[0] < thresholds["vanishing"] else "healthy"
+                verdict = ("undefined" if not math.isfinite(ratios[0]) else "vanishing"
+                           if ratios[0] < thresholds["vanishing"] else "healthy")
                 lines += [f"First layer's RMS gradient / output layer's (last epochs): "
                           f"{ratios[0]:.2g} ({verdict}; vanishing below "
                           f"{thresholds['vanishing']:g}).", ""]
