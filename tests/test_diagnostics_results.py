@@ -139,3 +139,25 @@ def test_report_of_a_single_candidate_without_references_says_why(tmp_path):
     assert "The candidates are not labelled: The 'references' parameter" in text
     assert "overfitting" not in text.split("dropout).", 1)[1]
     assert "Recipe map" not in text and "set `return_train_score" not in text
+
+
+def test_references_without_a_finite_training_score_are_an_error():
+    # NaN references made the threshold NaN and the unit 1e-3: nothing was poor and any gap
+    # above 1e-4 was "overfitting"
+    nan_refs = {"baseline": {"train_score": math.nan}, "linear": {"train_score": math.nan}}
+    with pytest.raises(ValueError, match=r"The 'references' parameter of diagnose_results "
+                                         r"must hold a finite training 'score'"):
+        diagnose_results(results([({"a": 1}, 0.99, 0.985), ({"a": 2}, 0.5, 0.4)]),
+                         references=nan_refs)
+
+
+def test_a_search_whose_scoring_the_references_cannot_use_has_no_diagnosis_column():
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_digits(return_X_y=True)
+    search = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 3]}, cv=3,
+                          scoring=lambda est, X, y: -float(est.get_depth()),
+                          return_train_score=True, progress=False)
+    with pytest.warns(UserWarning, match="No 'diagnosis' column: .*must hold a finite"):
+        search.fit(X[:300], y[:300])
+    assert "diagnosis" not in search.cv_results_

@@ -342,6 +342,7 @@ return_train_score, progress, storage, study_name, resume, backend
         splits = [(np.asarray(a), np.asarray(b)) for a, b in cv.split(X, y, groups)]
         self.references_ = reference_scores(self.estimator, X, y, cv=splits,
                                             scoring=self.scoring, groups=groups)
+        self._check_references()
         shown = self.return_train_score
         self.return_train_score = True  # the recipe reads train scores; restored below
         try:
@@ -369,6 +370,22 @@ return_train_score, progress, storage, study_name, resume, backend
         return [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
 
     # -- the recipe's rule ---------------------------------------------------------
+    def _check_references(self):
+        """'Trains well' needs a finite reference training score: without one the
+        threshold is NaN and every candidate would pass."""
+        names = {k[len("train_"):] for ref in self.references_.values() for k in ref
+                 if k.startswith("train_")}
+        metric = self._train_metric({f"mean_train_{n}": None for n in sorted(names)}) \
+            if names else "score"
+        if any(math.isfinite(ref.get(f"train_{metric}", math.nan))
+               for ref in self.references_.values()):
+            return
+        raise ValueError(
+            "The 'scoring' parameter of RecipeSearchCV must be one that the recipe's "
+            "references (a trivial baseline and a linear model, scored on the search's "
+            f"splits) can be scored with: neither gave a finite training {metric!r} with scoring="
+            f"{self.scoring!r}, so whether a candidate trains well cannot be judged.")
+
     def _reference(self, name):
         ref = self.references_.get(name) or {}
         return float(ref.get(f"train_{self._metric}", math.nan))
