@@ -161,3 +161,21 @@ def test_a_search_whose_scoring_the_references_cannot_use_has_no_diagnosis_colum
     with pytest.warns(UserWarning, match="No 'diagnosis' column: .*must hold a finite"):
         search.fit(X[:300], y[:300])
     assert "diagnosis" not in search.cv_results_
+
+
+def test_deeper_note_compares_depths_at_the_same_budget():
+    # halving: the deep net was stopped at 10 epochs, the shallow one went on to 100. At 10
+    # epochs the deep net trains BETTER (0.62 vs 0.60); before, its 0.62 was compared with
+    # the shallow net's 0.99 at 100 epochs and called "deeper trains worse"
+    cv = results([({"hidden_layer_sizes": (64,)}, 0.60, 0.58),
+                  ({"hidden_layer_sizes": (64,) * 3}, 0.62, 0.60),
+                  ({"hidden_layer_sizes": (64,)}, 0.99, 0.95)])
+    cv["n_resources"] = np.array([10, 10, 100])
+    r = diagnose_results(cv, references=REFS)
+    assert r.notes == [] and r.evidence["best_train_by_depth"] == {1: 0.60, 3: 0.62}
+    # at the same budget a deep net that trains worse is still noted, with its budget
+    cv["mean_train_score"] = np.array([0.90, 0.40, 0.99])
+    (note,) = diagnose_results(cv, references=REFS).notes
+    assert note.startswith("Deeper candidates train worse (at the same budget, n_resources=10):"
+                           " the best training score is 0.900 with 1 hidden layer, only "
+                           "0.400 with 3.")

@@ -31,7 +31,7 @@ class ResultsDiagnosis:
         ``baseline_train``, ``linear_train``, ``best_train``, ``reference_train``, ``unit``,
         ``train_threshold``, ``gap_threshold`` (the same for every candidate), ``references``
         (``"given"`` or ``"candidates"``) and ``best_train_by_depth`` (number of hidden
-        layers -> best mean train score).
+        layers -> best mean train score; for halving rows, at the budget compared).
     """
 
     labels: list
@@ -111,13 +111,35 @@ def _depth(params):
     return None
 
 
-def _deeper_note(params_list, train, unit, thresholds):
-    """Seed 003: a deeper net scoring worse on TRAINING data is an optimization problem."""
+def _best_by_depth(params_list, train):
     best = {}
     for params, score in zip(params_list, train):
         depth = _depth(params)
         if depth is not None and math.isfinite(score):
             best[depth] = max(best.get(depth, -math.inf), float(score))
+    return best
+
+
+def _same_budget(params_list, train, resources):
+    """Best train score per depth, compared at one budget: with ``n_resources`` (halving,
+    ASHA, Hyperband rows), the largest budget at which at least two depths were scored
+    (a deep candidate stopped at a small budget would otherwise be compared with shallow
+    ones trained at the full budget); returns ``(best, budget or None)``."""
+    if resources is None:
+        return _best_by_depth(params_list, train), None
+    resources = list(resources)
+    best, level = {}, None
+    for budget in sorted(set(resources)):
+        rows = [i for i, r in enumerate(resources) if r == budget]
+        found = _best_by_depth([params_list[i] for i in rows], [train[i] for i in rows])
+        if len(found) >= 2 or not best:
+            best, level = found, budget
+    return best, level
+
+
+def _deeper_note(params_list, train, unit, thresholds, resources=None):
+    """Seed 003: a deeper net scoring worse on TRAINING data is an optimization problem."""
+    best, level = _same_budget(params_list, train, resources)
     if len(best) < 2:
         return best, None
     top = max(best, key=lambda d: (best[d], -d))        # the best-training depth (shallowest tie)
@@ -126,8 +148,9 @@ def _deeper_note(params_list, train, unit, thresholds):
     if not worse:
         return best, None
     listed = ", ".join(f"{best[d]:.3f} with {d}" for d in worse)
+    at = "" if level is None else f" (at the same budget, n_resources={level})"
     return best, (
-        f"Deeper candidates train worse: the best training score is {best[top]:.3f} with "
+        f"Deeper candidates train worse{at}: the best training score is {best[top]:.3f} with "
         f"{top} hidden layer{'s' if top != 1 else ''}, only {listed}. A deeper net that "
         "scores worse on TRAINING data is an optimization problem, not overfitting (seed "
         "003): for the deep candidates try activation='relu' or 'maxout', solver='adam', "
@@ -160,7 +183,9 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
 
     A note is added when deeper candidates (more entries in ``hidden_layer_sizes``) reach a
     best training score more than ``thresholds["deeper"]`` (0.1) units below the best
-    depth's: the lecture's "deeper is worse on training data" (seed 003).
+    depth's: the lecture's "deeper is worse on training data" (seed 003). Rows of a
+    successive-halving search (an ``n_resources`` column) are compared at one budget: the
+    largest at which at least two depths were scored.
 
     Parameters
     ----------
@@ -216,7 +241,8 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         problem, _ = score_verdict(float(tr), float(te), base, linear, thresholds, best_train)
         labels.append(problem if ok else "failed")
     _, evidence = score_verdict(best_train, best_train, base, linear, thresholds, best_train)
-    best, note = _deeper_note(params, train, evidence["unit"], thresholds)
+    resources = cv_results["n_resources"] if "n_resources" in cv_results else None
+    best, note = _deeper_note(params, train, evidence["unit"], thresholds, resources)
     if note:
         notes.append(note)
     evidence = {"references": source, "baseline_train": base, "linear_train": linear,
