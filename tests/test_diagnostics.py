@@ -403,3 +403,15 @@ def test_a_first_layer_gradient_of_exactly_zero_has_vanished(digits):
                                                     ratios=ratios))
     m.history_["grad_norm_0"] = [math.nan] * n          # undefined: NaN, not 0
     assert math.isnan(gradient_ratios(m)[0])
+
+
+def test_numpy_integer_max_iter_and_fix_index(digits):
+    # max_iter=np.int64(200) (a grid from np.arange): the net early-stopped at 7 epochs with
+    # its loss still falling; "stopped before max_iter" was missed, so it was also
+    # "not_converged" with the fix max_iter=2000, which cannot help a net that stops itself
+    est = MLPClassifier((64,), learning_rate_init=1e-4, early_stopping=True, n_iter_no_change=2,
+                        max_iter=np.int64(200), random_state=0)
+    d = diagnose(est, *digits, random_state=0)
+    assert d.model.n_iter_ < 200 and d.evidence["loss_falling_share"] == 1.0
+    assert d.problem == "training" and d.causes == ["over_regularized"]
+    assert d.apply(est, fix=np.int64(0)).n_iter_no_change == 6

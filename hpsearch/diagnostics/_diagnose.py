@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone, is_classifier
@@ -62,7 +63,8 @@ class Diagnosis:
         """A clone of ``estimator`` with fix number ``fix`` applied (``set_params``)."""
         if not self.fixes:
             raise ValueError(f"This diagnosis (problem={self.problem!r}) suggests no fix.")
-        if not isinstance(fix, int) or not 0 <= fix < len(self.fixes):
+        if isinstance(fix, bool) or not isinstance(fix, Integral) \
+                or not 0 <= fix < len(self.fixes):
             raise ValueError(f"The 'fix' parameter must be an int in the range "
                              f"[0, {len(self.fixes) - 1}]. Got {fix!r} instead.")
         return clone(estimator).set_params(**self.fixes[fix])
@@ -292,7 +294,7 @@ def _context(final, curve, thresholds, warned, diverged, linear_fits):
         params=params, thresholds=thresholds,
         trend=loss_trend(curve, thresholds) if curve is not None else {},
         ratios=gradient_ratios(final), warned=warned, diverged=bool(diverged),
-        stopped=isinstance(n_iter, (int, np.integer)) and isinstance(max_iter, int)
+        stopped=isinstance(n_iter, Integral) and isinstance(max_iter, Integral)
         and n_iter < max_iter,
         n_outputs=getattr(final, "n_outputs_", None), linear_fits=linear_fits, model=final)
 
