@@ -415,3 +415,12 @@ def test_numpy_integer_max_iter_and_fix_index(digits):
     assert d.model.n_iter_ < 200 and d.evidence["loss_falling_share"] == 1.0
     assert d.problem == "training" and d.causes == ["over_regularized"]
     assert d.apply(est, fix=np.int64(0)).n_iter_no_change == 6
+
+
+def test_numpy_parameter_values_get_their_fixes(noisy):
+    # max_depth=np.int64(8) was not an int, so the overfitting tree's first fix (halve the
+    # depth) was missing; min_samples_leaf=1 -> 5 is the second
+    d = diagnose(DecisionTreeClassifier(max_depth=np.int64(8), random_state=0), *noisy,
+                 random_state=0, thresholds={"gap": np.float32(0.1)})
+    assert d.problem == "overfitting"
+    assert d.fixes == [{"max_depth": 4}, {"min_samples_leaf": 5}]

@@ -32,6 +32,7 @@ is poor below 0.91 and a gap above 0.09 is large.
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 __all__ = ["THRESHOLDS", "check_thresholds", "score_verdict"]
 
@@ -77,7 +78,7 @@ def check_thresholds(thresholds):
             raise ValueError(
                 f"The 'thresholds' parameter got an unknown key {key!r}; the keys are "
                 f"{sorted(THRESHOLDS)}.")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+        if isinstance(value, bool) or not isinstance(value, Real) \
                 or not math.isfinite(value) or not _RANGES.get(key, _POSITIVE)[1](value):
             raise ValueError(
                 f"The 'thresholds' parameter's {key!r} must be a float in the range "
@@ -87,7 +88,7 @@ def check_thresholds(thresholds):
 
 
 def _finite(x):
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+    return x is not None and isinstance(x, Real) and math.isfinite(x)
 
 
 def score_verdict(train, validation, baseline_train, linear_train, thresholds, best_train=None):
