@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits, make_classification, make_regression
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
@@ -424,3 +425,20 @@ def test_numpy_parameter_values_get_their_fixes(noisy):
                  random_state=0, thresholds={"gap": np.float32(0.1)})
     assert d.problem == "overfitting"
     assert d.fixes == [{"max_depth": 4}, {"min_samples_leaf": 5}]
+
+
+class _NaNCurve(DummyClassifier):
+    """A classifier whose recorded loss became NaN (scikit-learn-style loss_curve_)."""
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        self.loss_curve_ = [2.3, 2.2, math.nan, math.nan]
+        return self
+
+
+def test_a_nan_loss_curve_is_unstable_and_says_so(digits):
+    # the text read "the loss moved nan% per epoch, up and down"
+    d = diagnose(_NaNCurve(), *digits, random_state=0)
+    assert d.problem == "training" and d.causes == ["unstable"]
+    assert "unstable (the training loss became non-finite (final loss nan))" in str(d)
+    assert "nan%" not in str(d)

@@ -134,6 +134,8 @@ def _unstable_text(e):
     if e["diverged"]:
         return f"training diverged: {e['diverged']}"
     rise = e["loss_rise"]
+    if math.isnan(rise):  # loss_trend leaves it NaN for a curve with a NaN or inf loss
+        return f"the training loss became non-finite (final loss {e['final_loss']:.3g})"
     if rise > 9:
         return f"the loss ended at {rise + 1:.2g} times its best"
     if rise > e["thresholds"]["rising"]:
