@@ -52,6 +52,7 @@ def test_without_references_the_search_judges_itself():
     assert r.evidence["references"] == "candidates"
     assert r.evidence["baseline_train"] == 0.49 and r.evidence["reference_train"] == 1.0
     assert "No reference scores were given" in r.notes[0]
+    assert "best training score (1) and its lowest score (0.49)" in r.notes[0]
 
 
 def test_deeper_worse_on_training_is_noted():

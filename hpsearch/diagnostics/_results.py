@@ -234,7 +234,9 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         linear = float(train[finite].max()) if finite.any() else math.nan
         source = "candidates"
         notes.append("No reference scores were given: 'poor' is judged against this search's "
-                     "own best training score and its lowest score.")
+                     f"own best training score ({linear:.4g}) and its lowest score ({base:.4g}), "
+                     "so when every candidate scores alike a small gap already counts as large; "
+                     "pass references=reference_scores(...) for the lecture's rule.")
     best_train = float(train[finite].max()) if finite.any() else math.nan
     labels = []
     for tr, te, ok in zip(train, test, finite):
