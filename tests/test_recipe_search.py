@@ -133,7 +133,13 @@ def test_conditions_across_sides_are_resolved_with_the_held_values(digits):
     ("dropout", Categorical([0.5, None, 0.1]), None),
     ("early_stopping", Categorical([True, False]), False),
     ("n_iter_no_change", Int(2, 20), 20),
-], ids=["alpha", "pipeline-l1", "none-first", "no-early-stopping", "most-patience"])
+    # a max-norm bound constrains less the larger it is (None: no constraint); the smallest,
+    # the strongest constraint, was held while the training side was tuned
+    ("max_norm", Float(0.5, 5.0), 5.0),
+    ("net__max_norm", Categorical([1.0, None, 3.0]), None),
+    ("max_norm", Categorical([1.0, 3.0]), 3.0),
+], ids=["alpha", "pipeline-l1", "none-first", "no-early-stopping", "most-patience",
+        "max-norm", "max-norm-none", "max-norm-categorical"])
 def test_least_regularizing_values(name, dim, expected):
     assert least_regularizing(name, dim) == expected
 

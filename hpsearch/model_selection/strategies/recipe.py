@@ -50,9 +50,10 @@ GENERALIZATION_PARAMS = (
     "validation_fraction", "n_iter_no_change", "C", "max_norm",
 )
 
-#: Generalization parameters whose *largest* value regularizes least (patience, ``C``);
-#: for every other one the smallest value does (0 penalty, no dropout, no early stopping).
-_LARGEST_IS_LEAST = ("n_iter_no_change", "C")
+#: Generalization parameters whose *largest* value regularizes least (patience, ``C``, the
+#: bound of a max-norm constraint); for every other one the smallest value does (0 penalty,
+#: no dropout, no early stopping).
+_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "max_norm")
 
 
 def _base_name(name):
@@ -65,14 +66,16 @@ def least_regularizing(name, dim):
 
     The smallest value (``alpha`` / ``l1`` / ``dropout`` at their lower bound,
     ``early_stopping=False`` as ``False < True``, ``None`` before any number), or the
-    largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``). A
-    categorical dimension whose choices cannot be ordered gives its first choice.
+    largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``,
+    ``max_norm``; ``None``, no constraint, after any number). A categorical dimension whose
+    choices cannot be ordered gives its first choice.
     """
-    pick = max if _base_name(name) in _LARGEST_IS_LEAST else min
+    largest = _base_name(name) in _LARGEST_IS_LEAST
+    pick = max if largest else min
     if isinstance(dim, Categorical):
         choices = list(dim.choices)
         try:
-            return pick(choices, key=lambda c: (c is not None, c))
+            return pick(choices, key=lambda c: ((c is None) == largest, c))
         except TypeError:
             return choices[0]
     if isinstance(dim, Distribution):
