@@ -300,7 +300,7 @@ def test_exported_and_documented():
                                       "callable or None (the recipe judges one score). Got "
                                       "['accuracy', 'f1'] instead."),
     ({"references": {"baseline": None, "linear": None}},
-     "The 'references' parameter of diagnose must leave a reference that can be fitted"),
+     "The 'references' parameter of diagnose must leave a 'baseline' that can be fitted"),
 ])
 def test_bad_input_names_the_parameter(noisy, kwargs, message):
     X, y = noisy
@@ -442,3 +442,13 @@ def test_a_nan_loss_curve_is_unstable_and_says_so(digits):
     assert d.problem == "training" and d.causes == ["unstable"]
     assert "unstable (the training loss became non-finite (final loss nan))" in str(d)
     assert "nan%" not in str(d)
+
+
+def test_without_a_baseline_there_is_no_unit():
+    # the linear reference scored on its own split: with the baseline dropped the unit fell
+    # to 1e-3 and its own gap of 0.0065 was "overfitting"; with it, u = 0.363, no problem
+    X, y = load_breast_cancer(return_X_y=True)
+    linear = make_pipeline(StandardScaler(), LogisticRegression())
+    assert diagnose(linear, X, y, random_state=0).problem == "none"
+    with pytest.raises(ValueError, match="must leave a 'baseline' that can be fitted"):
+        diagnose(linear, X, y, random_state=0, references={"baseline": None})

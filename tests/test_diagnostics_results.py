@@ -145,11 +145,15 @@ def test_report_of_a_single_candidate_without_references_says_why(tmp_path):
 def test_references_without_a_finite_training_score_are_an_error():
     # NaN references made the threshold NaN and the unit 1e-3: nothing was poor and any gap
     # above 1e-4 was "overfitting"
+    cv = results([({"a": 1}, 0.99, 0.985), ({"a": 2}, 0.5, 0.4)])
     nan_refs = {"baseline": {"train_score": math.nan}, "linear": {"train_score": math.nan}}
-    with pytest.raises(ValueError, match=r"The 'references' parameter of diagnose_results "
-                                         r"must hold a finite training 'score'"):
-        diagnose_results(results([({"a": 1}, 0.99, 0.985), ({"a": 2}, 0.5, 0.4)]),
-                         references=nan_refs)
+    match = (r"The 'references' parameter of diagnose_results must hold a finite training "
+             r"'score' of the 'baseline'")
+    with pytest.raises(ValueError, match=match):
+        diagnose_results(cv, references=nan_refs)
+    # the linear reference alone gives no unit: 0.99 / 0.985 was "overfitting" (u = 1e-3)
+    with pytest.raises(ValueError, match=match):
+        diagnose_results(cv, references={"linear": {"train_score": 0.99}})
 
 
 def test_a_search_whose_scoring_the_references_cannot_use_has_no_diagnosis_column():

@@ -175,6 +175,6 @@ def test_a_scoring_the_references_cannot_use_is_an_error(digits):
                             training_params=["max_depth"], n_iter=2, cv=3,
                             scoring=_depth_scorer, random_state=0)
     with pytest.raises(ValueError, match=r"The 'scoring' parameter of RecipeSearchCV must be "
-                                         r"one that the recipe's references .* neither gave a "
+                                         r"one that the recipe's trivial baseline .* it gave no "
                                          r"finite training 'score'"):
         fit(search, *digits)

@@ -269,15 +269,16 @@ def _scorer(estimator, scoring):
 
 
 def _check_references(scores, refs):
-    """The rule needs a reference on the training rows: without one, 'poor' has no meaning
-    and the unit falls to its floor (every tiny gap would be overfitting)."""
-    if any(math.isfinite(train) for train, _ in scores.values()):
+    """The rule needs the baseline on the training rows: the unit is measured from it (without
+    it the unit falls to its 1e-3 floor and every tiny gap would be overfitting)."""
+    if math.isfinite(scores["baseline"][0]):
         return
     given = {k: type(v).__name__ if v is not None else None for k, v in refs.items()}
     raise ValueError(
-        "The 'references' parameter of diagnose must leave a reference that can be fitted "
-        "and scored on the training rows (the recipe judges the training score against it). "
-        f"Got {given}, none of which gave a finite training score.")
+        "The 'references' parameter of diagnose must leave a 'baseline' that can be fitted "
+        "and scored on the training rows (the recipe measures the training score and the gap "
+        f"in units of the improvement over it). Got {given}, and the baseline gave no finite "
+        "training score.")
 
 
 def _capacity_text(ctx):
@@ -373,7 +374,8 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         Seed of the validation split.
     references : dict, default=None
         Override ``"baseline"`` and/or ``"linear"`` of :func:`default_references` with
-        unfitted estimators (None drops that reference).
+        unfitted estimators (None drops the linear reference; the baseline is required: the
+        unit is measured from it).
     thresholds : dict, default=None
         Override entries of :data:`hpsearch.diagnostics.THRESHOLDS`.
 

@@ -217,11 +217,11 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
     if references:
         base, linear, source = (_reference(references, "baseline", "train", metric),
                                 _reference(references, "linear", "train", metric), "given")
-        if not (math.isfinite(base) or math.isfinite(linear)):
+        if not math.isfinite(base):
             raise ValueError(
                 "The 'references' parameter of diagnose_results must hold a finite training "
-                f"{metric!r} of the baseline or the linear reference (the recipe judges the "
-                f"training score against it). Got {references!r} instead.")
+                f"{metric!r} of the 'baseline' (the recipe measures the training score and the "
+                f"gap in units of the improvement over it). Got {references!r} instead.")
     else:
         if finite.sum() < 2:
             raise ValueError(

@@ -374,20 +374,20 @@ return_train_score, progress, storage, study_name, resume, backend
 
     # -- the recipe's rule ---------------------------------------------------------
     def _check_references(self):
-        """'Trains well' needs a finite reference training score: without one the
-        threshold is NaN and every candidate would pass."""
+        """'Trains well' needs the baseline's finite training score: without it the unit
+        falls to its floor (or the threshold is NaN and every candidate passes)."""
         names = {k[len("train_"):] for ref in self.references_.values() for k in ref
                  if k.startswith("train_")}
         metric = self._train_metric({f"mean_train_{n}": None for n in sorted(names)}) \
             if names else "score"
-        if any(math.isfinite(ref.get(f"train_{metric}", math.nan))
-               for ref in self.references_.values()):
+        if math.isfinite((self.references_.get("baseline") or {}).get(f"train_{metric}",
+                                                                       math.nan)):
             return
         raise ValueError(
-            "The 'scoring' parameter of RecipeSearchCV must be one that the recipe's "
-            "references (a trivial baseline and a linear model, scored on the search's "
-            f"splits) can be scored with: neither gave a finite training {metric!r} with scoring="
-            f"{self.scoring!r}, so whether a candidate trains well cannot be judged.")
+            "The 'scoring' parameter of RecipeSearchCV must be one that the recipe's trivial "
+            "baseline (scored on the search's splits) can be scored with: it gave no finite "
+            f"training {metric!r} with scoring={self.scoring!r}, so whether a candidate "
+            "trains well cannot be judged.")
 
     def _reference(self, name):
         ref = self.references_.get(name) or {}
