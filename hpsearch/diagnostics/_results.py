@@ -66,7 +66,8 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
     scoring : str, callable, list or dict, default=None
         As in ``cross_validate``.
     references : dict, default=None
-        Override ``"baseline"`` / ``"linear"`` (None drops one).
+        Override ``"baseline"`` / ``"linear"`` (None drops one; :func:`diagnose_results`
+        needs the baseline).
 
     Returns
     -------
