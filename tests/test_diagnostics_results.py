@@ -184,3 +184,19 @@ def test_deeper_note_compares_depths_at_the_same_budget():
     assert note.startswith("Deeper candidates train worse (at the same budget, n_resources=10):"
                            " the best training score is 0.900 with 1 hidden layer, only "
                            "0.400 with 3.")
+
+
+def test_a_reference_that_cannot_be_fitted_is_nan_not_the_end_of_the_diagnosis():
+    # multi-label y: LogisticRegression fails on every split, which made cross_validate raise
+    # and the whole diagnosis column disappear although the baseline was fine
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    Y = np.c_[y > 0, y > 1].astype(int)
+    refs = reference_scores(MLPClassifier(), X, Y, cv=3)
+    assert math.isnan(refs["linear"]["train_score"]) and math.isnan(refs["linear"]["test_score"])
+    assert refs["baseline"]["train_score"] == pytest.approx(0.5)
+    search = GridSearchCV(MLPClassifier(max_iter=20, random_state=0),
+                          {"hidden_layer_sizes": [(4,), (32,)]}, cv=3,
+                          return_train_score=True, progress=False).fit(X, Y)
+    assert len(search.cv_results_["diagnosis"]) == 2

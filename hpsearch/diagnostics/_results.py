@@ -89,11 +89,17 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = cross_validate(ref, X, y, groups=groups, cv=splits, scoring=scoring,
-                                 return_train_score=True, error_score=np.nan)
+            try:
+                res = cross_validate(ref, X, y, groups=groups, cv=splits, scoring=scoring,
+                                     return_train_score=True, error_score=np.nan)
+            except ValueError:  # every fit failed (e.g. one class, 2-D y): no such reference
+                out[name] = {}
+                continue
         out[name] = {k: float(np.mean(v)) for k, v in res.items()
                      if k.startswith(("train_", "test_"))}
-    return out
+    keys = {k for scores in out.values() for k in scores}
+    return {name: {k: scores.get(k, math.nan) for k in sorted(keys)}
+            for name, scores in out.items()}
 
 
 def _column(cv_results, key, hint):
