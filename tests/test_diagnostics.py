@@ -452,3 +452,12 @@ def test_without_a_baseline_there_is_no_unit():
     assert diagnose(linear, X, y, random_state=0).problem == "none"
     with pytest.raises(ValueError, match="must leave a 'baseline' that can be fitted"):
         diagnose(linear, X, y, random_state=0, references={"baseline": None})
+
+
+def test_a_validation_score_above_the_training_score_reads_as_such():
+    # the Ridge's largest validation error is smaller than its largest training error: the
+    # text said "is within -3.116 of it"
+    X, y = make_regression(n_samples=200, n_features=5, noise=10, random_state=0)
+    d = diagnose(Ridge(), X, y, scoring="neg_max_error", random_state=0)
+    assert d.problem == "none" and d.evidence["gap"] == pytest.approx(-3.116, abs=1e-3)
+    assert "the validation neg_max_error -30.619 is 3.116 above it" in str(d)

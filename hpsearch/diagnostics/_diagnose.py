@@ -117,9 +117,14 @@ _HEADS = {
     "none": lambda e: (
         f"No problem: the training {e['scoring']} {_f(e['train_score'])} is good (threshold "
         f"{_f(e['train_threshold'])}) and the validation {e['scoring']} "
-        f"{_f(e['validation_score'])} is within {_f(e['gap'])} of it (a gap above "
+        f"{_f(e['validation_score'])} is {_distance(e['gap'])} (a gap above "
         f"{_f(e['gap_threshold'])} would be overfitting)."),
 }
+
+
+def _distance(gap):
+    """The validation score's place relative to the training score, in words."""
+    return f"{_f(-gap)} above it" if gap < 0 else f"within {_f(gap)} of it"
 
 
 _AFTER = {
