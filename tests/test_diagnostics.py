@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits, make_classification, make_regression
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
@@ -289,6 +290,17 @@ def test_exported_and_documented():
                                   "range (0, inf). Got -1 instead."),
     ({"references": {"dummy": None}}, "The 'references' parameter of diagnose takes the keys "
                                       "['baseline', 'linear']. Got ['dummy'] instead."),
+    ({"thresholds": [("gap", 0.1)]}, "The 'thresholds' parameter must be a dict with keys "
+                                     "among ['deeper', 'falling'"),
+    ({"thresholds": {"falling": 1.5}}, "The 'thresholds' parameter's 'falling' must be a float "
+                                       "in the range (0, 1]. Got 1.5 instead."),
+    ({"thresholds": {"vanishing": 2.0}}, "The 'thresholds' parameter's 'vanishing' must be a "
+                                         "float in the range (0, 1). Got 2.0 instead."),
+    ({"scoring": ["accuracy", "f1"]}, "The 'scoring' parameter of diagnose must be a str, a "
+                                      "callable or None (the recipe judges one score). Got "
+                                      "['accuracy', 'f1'] instead."),
+    ({"references": {"baseline": None, "linear": None}},
+     "The 'references' parameter of diagnose must leave a 'baseline' that can be fitted"),
 ])
 def test_bad_input_names_the_parameter(noisy, kwargs, message):
     X, y = noisy
@@ -320,3 +332,132 @@ def test_recheck_training_after_an_overfitting_fix(noisy):
     assert after.problem == "training" and after.causes == ["over_regularized"]
     assert after.evidence["regularization"] == {"early_stopping": True}
     assert after.fixes[0] == {"n_iter_no_change": 30}
+
+
+# ---------------------------------------------------------------- hostile cases (hand-computed)
+def test_unmeasurable_validation_score_is_an_error_not_no_problem():
+    # r2 of one validation row is NaN: the gap cannot be measured. Before, a good training
+    # score with a NaN validation score was "none" ("within nan of it"): no overfitting
+    # claimed without a measurement.
+    X, y = make_regression(n_samples=60, n_features=5, noise=10, random_state=0)
+    with pytest.raises(ValueError, match=r"The validation score of diagnose is nan on 1 "
+                                         r"validation samples .* Use a larger "
+                                         r"'validation_fraction'"):
+        diagnose(Ridge(), X, y, X_val=X[:1], y_val=y[:1])
+    with pytest.raises(ValueError, match="gap between training and validation cannot be"):
+        diagnose(Ridge(), X[:6], y[:6], validation_fraction=0.1, random_state=0)
+
+
+def test_score_rule_by_hand_for_greater_is_better_scores():
+    from hpsearch.diagnostics._verdict import score_verdict
+
+    # neg_mean_squared_error: baseline -100, linear -10 -> R = -10, u = 95,
+    # poor below -10 - 9.5 = -19.5, a gap above 9.5 is large
+    problem, e = score_verdict(-5.0, -6.0, -100.0, -10.0, THRESHOLDS)
+    assert problem == "none" and e["unit"] == 95 and e["train_threshold"] == -19.5
+    assert score_verdict(-20.0, -21.0, -100.0, -10.0, THRESHOLDS)[0] == "training"
+    assert score_verdict(-5.0, -15.0, -100.0, -10.0, THRESHOLDS)[0] == "overfitting"
+    # imbalanced accuracy: the majority-class baseline scores 0.95, the linear model 0.97:
+    # u = 0.02, poor below 0.968, so 0.95 (the baseline's own score) is a training problem
+    problem, e = score_verdict(0.95, 0.95, 0.95, 0.97, THRESHOLDS)
+    assert problem == "training" and e["train_threshold"] == pytest.approx(0.968)
+    # good training, no validation score: "failed" (never "none"); poor training wins
+    assert score_verdict(0.99, math.nan, 0.1, 1.0, THRESHOLDS)[0] == "failed"
+    assert score_verdict(0.5, math.nan, 0.1, 1.0, THRESHOLDS)[0] == "training"
+
+
+def test_majority_class_model_is_a_training_problem():
+    # 95 % of one class: accuracy 0.95 is the prior's, not "good training"
+    X, y = make_classification(n_samples=400, n_features=5, n_informative=2, weights=[0.95],
+                               flip_y=0, random_state=0)
+    from sklearn.dummy import DummyClassifier
+
+    d = diagnose(DummyClassifier(), X, y, random_state=0)
+    assert d.evidence["train_score"] == pytest.approx(d.evidence["baseline_train"])
+    assert d.problem == "training"
+
+
+@pytest.mark.parametrize("make", [lambda: SkMLPClassifier((32,), max_iter=1, random_state=0),
+                                  lambda: MLPClassifier((64,), max_iter=1, random_state=0)],
+                         ids=["sklearn", "hpsearch"])
+def test_one_epoch_is_not_converged_not_stuck(digits, make):
+    # one epoch of max_iter=1 has no trend to read: before, it was "stuck" ("the loss settled
+    # near 2.4") and the fix lowered the learning rate; the recipe's answer is train longer
+    d = diagnose(make(), *digits, random_state=0)
+    assert d.problem == "training" and d.causes == ["not_converged"]
+    assert d.fixes[0] == {"max_iter": 200}
+    assert "ran all of its 1 epoch(s)" in str(d)
+
+
+def test_a_first_layer_gradient_of_exactly_zero_has_vanished(digits):
+    from hpsearch.diagnostics._causes import DETECTORS, Context
+    from hpsearch.diagnostics._curves import gradient_ratios
+
+    X, y = digits
+    m = MLPClassifier((8, 8), max_iter=5, random_state=0).fit(X[:200], y[:200])
+    n = len(m.history_["loss"])
+    m.history_["grad_norm_0"] = [0.0] * n
+    # log(0) was dropped as "not finite": the ratio came out NaN and nothing vanished
+    ratios = gradient_ratios(m)
+    assert ratios[0] == 0.0 and ratios[-1] == 1.0
+    assert DETECTORS["vanishing_gradients"](Context(params={}, thresholds=THRESHOLDS,
+                                                    ratios=ratios))
+    m.history_["grad_norm_0"] = [math.nan] * n          # undefined: NaN, not 0
+    assert math.isnan(gradient_ratios(m)[0])
+
+
+def test_numpy_integer_max_iter_and_fix_index(digits):
+    # max_iter=np.int64(200) (a grid from np.arange): the net early-stopped at 7 epochs with
+    # its loss still falling; "stopped before max_iter" was missed, so it was also
+    # "not_converged" with the fix max_iter=2000, which cannot help a net that stops itself
+    est = MLPClassifier((64,), learning_rate_init=1e-4, early_stopping=True, n_iter_no_change=2,
+                        max_iter=np.int64(200), random_state=0)
+    d = diagnose(est, *digits, random_state=0)
+    assert d.model.n_iter_ < 200 and d.evidence["loss_falling_share"] == 1.0
+    assert d.problem == "training" and d.causes == ["over_regularized"]
+    assert d.apply(est, fix=np.int64(0)).n_iter_no_change == 6
+
+
+def test_numpy_parameter_values_get_their_fixes(noisy):
+    # max_depth=np.int64(8) was not an int, so the overfitting tree's first fix (halve the
+    # depth) was missing; min_samples_leaf=1 -> 5 is the second
+    d = diagnose(DecisionTreeClassifier(max_depth=np.int64(8), random_state=0), *noisy,
+                 random_state=0, thresholds={"gap": np.float32(0.1)})
+    assert d.problem == "overfitting"
+    assert d.fixes == [{"max_depth": 4}, {"min_samples_leaf": 5}]
+
+
+class _NaNCurve(DummyClassifier):
+    """A classifier whose recorded loss became NaN (scikit-learn-style loss_curve_)."""
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        self.loss_curve_ = [2.3, 2.2, math.nan, math.nan]
+        return self
+
+
+def test_a_nan_loss_curve_is_unstable_and_says_so(digits):
+    # the text read "the loss moved nan% per epoch, up and down"
+    d = diagnose(_NaNCurve(), *digits, random_state=0)
+    assert d.problem == "training" and d.causes == ["unstable"]
+    assert "unstable (the training loss became non-finite (final loss nan))" in str(d)
+    assert "nan%" not in str(d)
+
+
+def test_without_a_baseline_there_is_no_unit():
+    # the linear reference scored on its own split: with the baseline dropped the unit fell
+    # to 1e-3 and its own gap of 0.0065 was "overfitting"; with it, u = 0.363, no problem
+    X, y = load_breast_cancer(return_X_y=True)
+    linear = make_pipeline(StandardScaler(), LogisticRegression())
+    assert diagnose(linear, X, y, random_state=0).problem == "none"
+    with pytest.raises(ValueError, match="must leave a 'baseline' that can be fitted"):
+        diagnose(linear, X, y, random_state=0, references={"baseline": None})
+
+
+def test_a_validation_score_above_the_training_score_reads_as_such():
+    # the Ridge's largest validation error is smaller than its largest training error: the
+    # text said "is within -3.116 of it"
+    X, y = make_regression(n_samples=200, n_features=5, noise=10, random_state=0)
+    d = diagnose(Ridge(), X, y, scoring="neg_max_error", random_state=0)
+    assert d.problem == "none" and d.evidence["gap"] == pytest.approx(-3.116, abs=1e-3)
+    assert "the validation neg_max_error -30.619 is 3.116 above it" in str(d)

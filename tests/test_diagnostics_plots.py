@@ -65,3 +65,15 @@ def test_report_section(tmp_path, deep_sigmoid):
     assert (tmp_path / "plots" / "gradient_flow.png").exists()
     text = report_section(cv.drop(columns="mean_train_score"), tmp_path / "b")
     assert "set `return_train_score: true`" in text and "Recipe map" not in text
+
+
+def test_report_section_does_not_call_an_undefined_gradient_ratio_healthy(tmp_path):
+    from hpsearch.diagnostics import report_section
+
+    X, y = load_digits(return_X_y=True)
+    model = MLPClassifier((8, 8), max_iter=3, random_state=0).fit(X[:200] / 16, y[:200])
+    model.history_["grad_norm_0"] = [np.nan] * len(model.history_["loss"])
+    cv = {"params": [{}, {}], "mean_train_score": np.array([0.99, 0.5]),
+          "mean_test_score": np.array([0.95, 0.49])}
+    text = report_section(cv, tmp_path, best_model=model)
+    assert "nan (undefined; vanishing below 0.01)" in text and "healthy" not in text

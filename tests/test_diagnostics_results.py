@@ -52,6 +52,7 @@ def test_without_references_the_search_judges_itself():
     assert r.evidence["references"] == "candidates"
     assert r.evidence["baseline_train"] == 0.49 and r.evidence["reference_train"] == 1.0
     assert "No reference scores were given" in r.notes[0]
+    assert "best training score (1) and its lowest score (0.49)" in r.notes[0]
 
 
 def test_deeper_worse_on_training_is_noted():
@@ -112,3 +113,90 @@ def test_diagnosis_column_as_a_search_hook_would_call_it():
     assert labels.dtype == object and list(labels) == ["training", "none"]
     assert result.evidence["references"] == "given"
     assert result.evidence["linear_train"] == 1.0
+
+
+def test_a_single_candidate_cannot_judge_itself():
+    # without references its own test score was the baseline: u = 0.99 - 0.985 = 0.005, so
+    # the gap 0.005 > 0.0005 called a fine model "overfitting"
+    cv = results([({"a": 1}, 0.99, 0.985), ({"a": 2}, math.nan, 0.5)])
+    with pytest.raises(ValueError, match=r"The 'references' parameter of diagnose_results is "
+                                         r"needed for a search with 1 candidate\(s\)"):
+        diagnose_results(cv)
+    # with digits-like references by hand: u = 0.9, the gap 0.005 is far below 0.09
+    assert diagnose_results(cv, references=REFS).labels == ["none", "failed"]
+
+
+def test_a_wrong_metric_names_the_metrics_kept():
+    cv = results([({"a": 1}, 0.99, 0.95)])
+    with pytest.raises(ValueError, match=r"the 'metric' parameter of diagnose_results must be "
+                                         r"one of \['score'\]. Got 'accuracy' instead."):
+        diagnose_results(cv, metric="accuracy", references=REFS)
+
+
+def test_report_of_a_single_candidate_without_references_says_why(tmp_path):
+    from hpsearch.diagnostics import report_section
+
+    text = report_section(results([({"a": 1}, 0.99, 0.985)]), tmp_path)
+    assert "The candidates are not labelled: The 'references' parameter" in text
+    assert "overfitting" not in text.split("dropout).", 1)[1]
+    assert "Recipe map" not in text and "set `return_train_score" not in text
+
+
+def test_references_without_a_finite_training_score_are_an_error():
+    # NaN references made the threshold NaN and the unit 1e-3: nothing was poor and any gap
+    # above 1e-4 was "overfitting"
+    cv = results([({"a": 1}, 0.99, 0.985), ({"a": 2}, 0.5, 0.4)])
+    nan_refs = {"baseline": {"train_score": math.nan}, "linear": {"train_score": math.nan}}
+    match = (r"The 'references' parameter of diagnose_results must hold a finite training "
+             r"'score' of the 'baseline'")
+    with pytest.raises(ValueError, match=match):
+        diagnose_results(cv, references=nan_refs)
+    # the linear reference alone gives no unit: 0.99 / 0.985 was "overfitting" (u = 1e-3)
+    with pytest.raises(ValueError, match=match):
+        diagnose_results(cv, references={"linear": {"train_score": 0.99}})
+
+
+def test_a_search_whose_scoring_the_references_cannot_use_has_no_diagnosis_column():
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_digits(return_X_y=True)
+    search = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 3]}, cv=3,
+                          scoring=lambda est, X, y: -float(est.get_depth()),
+                          return_train_score=True, progress=False)
+    with pytest.warns(UserWarning, match="No 'diagnosis' column: .*must hold a finite"):
+        search.fit(X[:300], y[:300])
+    assert "diagnosis" not in search.cv_results_
+
+
+def test_deeper_note_compares_depths_at_the_same_budget():
+    # halving: the deep net was stopped at 10 epochs, the shallow one went on to 100. At 10
+    # epochs the deep net trains BETTER (0.62 vs 0.60); before, its 0.62 was compared with
+    # the shallow net's 0.99 at 100 epochs and called "deeper trains worse"
+    cv = results([({"hidden_layer_sizes": (64,)}, 0.60, 0.58),
+                  ({"hidden_layer_sizes": (64,) * 3}, 0.62, 0.60),
+                  ({"hidden_layer_sizes": (64,)}, 0.99, 0.95)])
+    cv["n_resources"] = np.array([10, 10, 100])
+    r = diagnose_results(cv, references=REFS)
+    assert r.notes == [] and r.evidence["best_train_by_depth"] == {1: 0.60, 3: 0.62}
+    # at the same budget a deep net that trains worse is still noted, with its budget
+    cv["mean_train_score"] = np.array([0.90, 0.40, 0.99])
+    (note,) = diagnose_results(cv, references=REFS).notes
+    assert note.startswith("Deeper candidates train worse (at the same budget, n_resources=10):"
+                           " the best training score is 0.900 with 1 hidden layer, only "
+                           "0.400 with 3.")
+
+
+def test_a_reference_that_cannot_be_fitted_is_nan_not_the_end_of_the_diagnosis():
+    # multi-label y: LogisticRegression fails on every split, which made cross_validate raise
+    # and the whole diagnosis column disappear although the baseline was fine
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    Y = np.c_[y > 0, y > 1].astype(int)
+    refs = reference_scores(MLPClassifier(), X, Y, cv=3)
+    assert math.isnan(refs["linear"]["train_score"]) and math.isnan(refs["linear"]["test_score"])
+    assert refs["baseline"]["train_score"] == pytest.approx(0.5)
+    search = GridSearchCV(MLPClassifier(max_iter=20, random_state=0),
+                          {"hidden_layer_sizes": [(4,), (32,)]}, cv=3,
+                          return_train_score=True, progress=False).fit(X, Y)
+    assert len(search.cv_results_["diagnosis"]) == 2

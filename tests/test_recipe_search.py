@@ -133,7 +133,13 @@ def test_conditions_across_sides_are_resolved_with_the_held_values(digits):
     ("dropout", Categorical([0.5, None, 0.1]), None),
     ("early_stopping", Categorical([True, False]), False),
     ("n_iter_no_change", Int(2, 20), 20),
-], ids=["alpha", "pipeline-l1", "none-first", "no-early-stopping", "most-patience"])
+    # a max-norm bound constrains less the larger it is (None: no constraint); the smallest,
+    # the strongest constraint, was held while the training side was tuned
+    ("max_norm", Float(0.5, 5.0), 5.0),
+    ("net__max_norm", Categorical([1.0, None, 3.0]), None),
+    ("max_norm", Categorical([1.0, 3.0]), 3.0),
+], ids=["alpha", "pipeline-l1", "none-first", "no-early-stopping", "most-patience",
+        "max-norm", "max-norm-none", "max-norm-categorical"])
 def test_least_regularizing_values(name, dim, expected):
     assert least_regularizing(name, dim) == expected
 
@@ -152,3 +158,23 @@ def test_bad_inputs_name_the_parameter(kwargs, message, digits):
     space = {"learning_rate_init": [1e-2], "alpha": [1e-4]}
     with pytest.raises(ValueError, match=message):
         RecipeSearchCV(mlp(), space, cv=3, **kwargs).fit(*digits)
+
+
+def _depth_scorer(estimator, X, y):
+    """A scorer only a tree can compute: the references cannot be scored with it."""
+    return -float(estimator.get_depth())
+
+
+def test_a_scoring_the_references_cannot_use_is_an_error(digits):
+    # without a finite reference the threshold was NaN: every candidate "trained well"
+    # ("4 train at or above the recipe's threshold") and every label was "none"
+    from sklearn.tree import DecisionTreeClassifier
+
+    search = RecipeSearchCV(DecisionTreeClassifier(random_state=0),
+                            {"max_depth": [1, 3], "min_samples_leaf": [1, 5]},
+                            training_params=["max_depth"], n_iter=2, cv=3,
+                            scoring=_depth_scorer, random_state=0)
+    with pytest.raises(ValueError, match=r"The 'scoring' parameter of RecipeSearchCV must be "
+                                         r"one that the recipe's trivial baseline .* it gave no "
+                                         r"finite training 'score'"):
+        fit(search, *digits)

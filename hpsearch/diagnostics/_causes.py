@@ -10,7 +10,7 @@ the estimator lacks). The order of :data:`CAUSES` is the order of the diagnosis.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from numbers import Integral
+from numbers import Integral, Real
 
 __all__ = ["CAUSES", "TRAINING_CAUSES", "DETECTORS", "FIXES", "Context", "fixes_for",
            "training_causes",
@@ -87,9 +87,11 @@ def _over_regularized(c):
 
 
 def _not_converged(c):
-    if c.trend:
+    """Still falling at the end of all ``max_iter`` epochs; a curve too short for a trend
+    (under 2 epochs) that ran all its epochs, or a ConvergenceWarning, counts too."""
+    if c.trend.get("n_epochs", 0) >= 2:
         return bool(c.trend.get("falling")) and not c.stopped
-    return c.warned
+    return c.warned or (bool(c.trend) and not c.stopped)
 
 
 def _hidden(p):
@@ -214,7 +216,7 @@ def _scaled(name, factor, *, kind=float, when=lambda v: True, none=None):
         value = p[name]
         if value is None:
             return None if none is None else {name: none(c)}
-        if not isinstance(value, (int, float)) or not when(value):
+        if not isinstance(value, Real) or not when(value):
             return None
         new = max(1, int(round(value * factor))) if kind is int else _tidy(value * factor)
         return None if new == value else {name: new}
@@ -235,7 +237,7 @@ def _early_stopping(p, c):
 
 
 def _more_l2(p, c):
-    if "alpha" in p and isinstance(p["alpha"], (int, float)):
+    if "alpha" in p and isinstance(p["alpha"], Real):
         return {"alpha": _tidy(p["alpha"] * 10) if p["alpha"] > 0 else 1e-3}
     return None
 

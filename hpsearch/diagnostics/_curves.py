@@ -107,7 +107,9 @@ def gradient_ratios(model):
 
     Geometric mean over the last quarter of the epochs (at least 3) of
     :math:`\\mathrm{rms}_l / \\mathrm{rms}_{last}`; the last entry is 1. The lecture's
-    vanishing gradient is the first entry orders of magnitude below 1.
+    vanishing gradient is the first entry orders of magnitude below 1. A layer whose
+    gradient is exactly 0 in the window has ratio 0; epochs where a ratio is undefined
+    (0/0, a NaN norm) are left out, and a layer with no defined epoch is NaN.
     """
     rms = gradient_rms(model)
     if rms is None or rms.shape[1] < 2:
@@ -115,5 +117,7 @@ def gradient_ratios(model):
     w = rms[-_window(rms.shape[0]):]
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log(w) - np.log(w[:, -1:])
-    ratios = np.exp(np.nanmean(np.where(np.isfinite(logs), logs, np.nan), axis=0))
+        # a layer whose gradient is exactly 0 (log -inf) has vanished completely: ratio 0;
+        # only undefined epochs (0/0, a NaN norm) are left out
+        ratios = np.exp(np.nanmean(logs, axis=0))
     return [float(r) for r in ratios]

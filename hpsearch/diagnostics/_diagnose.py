@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone, is_classifier
@@ -62,7 +63,8 @@ class Diagnosis:
         """A clone of ``estimator`` with fix number ``fix`` applied (``set_params``)."""
         if not self.fixes:
             raise ValueError(f"This diagnosis (problem={self.problem!r}) suggests no fix.")
-        if not isinstance(fix, int) or not 0 <= fix < len(self.fixes):
+        if isinstance(fix, bool) or not isinstance(fix, Integral) \
+                or not 0 <= fix < len(self.fixes):
             raise ValueError(f"The 'fix' parameter must be an int in the range "
                              f"[0, {len(self.fixes) - 1}]. Got {fix!r} instead.")
         return clone(estimator).set_params(**self.fixes[fix])
@@ -115,9 +117,14 @@ _HEADS = {
     "none": lambda e: (
         f"No problem: the training {e['scoring']} {_f(e['train_score'])} is good (threshold "
         f"{_f(e['train_threshold'])}) and the validation {e['scoring']} "
-        f"{_f(e['validation_score'])} is within {_f(e['gap'])} of it (a gap above "
+        f"{_f(e['validation_score'])} is {_distance(e['gap'])} (a gap above "
         f"{_f(e['gap_threshold'])} would be overfitting)."),
 }
+
+
+def _distance(gap):
+    """The validation score's place relative to the training score, in words."""
+    return f"{_f(-gap)} above it" if gap < 0 else f"within {_f(gap)} of it"
 
 
 _AFTER = {
@@ -132,6 +139,8 @@ def _unstable_text(e):
     if e["diverged"]:
         return f"training diverged: {e['diverged']}"
     rise = e["loss_rise"]
+    if math.isnan(rise):  # loss_trend leaves it NaN for a curve with a NaN or inf loss
+        return f"the training loss became non-finite (final loss {e['final_loss']:.3g})"
     if rise > 9:
         return f"the loss ended at {rise + 1:.2g} times its best"
     if rise > e["thresholds"]["rising"]:
@@ -140,6 +149,8 @@ def _unstable_text(e):
 
 
 def _not_converged_text(e):
+    if math.isnan(e["loss_slope"]) and isinstance(e["n_epochs"], int) and e["n_epochs"] < 2:
+        return (f"it ran all of its {e['n_epochs']} epoch(s): too few for the loss to settle")
     if math.isnan(e["loss_slope"]):
         return "the estimator warned that it did not converge"
     return (f"the loss fell in {e['loss_falling_share']:.0%} of the last epochs, "
@@ -253,6 +264,28 @@ def _reference_scores(references, X_tr, y_tr, X_va, y_va, scorer):
     return out
 
 
+def _scorer(estimator, scoring):
+    """One scorer: the recipe judges one score (a list or dict would score several)."""
+    if isinstance(scoring, (list, tuple, set, dict)):
+        raise ValueError(
+            "The 'scoring' parameter of diagnose must be a str, a callable or None (the "
+            f"recipe judges one score). Got {scoring!r} instead.")
+    return check_scoring(estimator, scoring=scoring)
+
+
+def _check_references(scores, refs):
+    """The rule needs the baseline on the training rows: the unit is measured from it (without
+    it the unit falls to its 1e-3 floor and every tiny gap would be overfitting)."""
+    if math.isfinite(scores["baseline"][0]):
+        return
+    given = {k: type(v).__name__ if v is not None else None for k, v in refs.items()}
+    raise ValueError(
+        "The 'references' parameter of diagnose must leave a 'baseline' that can be fitted "
+        "and scored on the training rows (the recipe measures the training score and the gap "
+        f"in units of the improvement over it). Got {given}, and the baseline gave no finite "
+        "training score.")
+
+
 def _capacity_text(ctx):
     sizes = ctx.params.get("hidden_layer_sizes")
     if DETECTORS["too_small"](ctx):
@@ -269,7 +302,7 @@ def _context(final, curve, thresholds, warned, diverged, linear_fits):
         params=params, thresholds=thresholds,
         trend=loss_trend(curve, thresholds) if curve is not None else {},
         ratios=gradient_ratios(final), warned=warned, diverged=bool(diverged),
-        stopped=isinstance(n_iter, (int, np.integer)) and isinstance(max_iter, int)
+        stopped=isinstance(n_iter, Integral) and isinstance(max_iter, Integral)
         and n_iter < max_iter,
         n_outputs=getattr(final, "n_outputs_", None), linear_fits=linear_fits, model=final)
 
@@ -317,8 +350,9 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     * ``"over_regularized"``: ``dropout``, ``input_dropout`` or ``l1`` above 0, an MLP's
       ``alpha`` above ``1e-2`` (``"regularized"``), or an MLP's ``early_stopping``;
     * ``"not_converged"``: the loss fell in at least 80 % of the window's epochs
-      (``"falling"``) and the estimator ran all ``max_iter`` epochs; for estimators without
-      a loss curve, a ``ConvergenceWarning`` during fit;
+      (``"falling"``) and the estimator ran all ``max_iter`` epochs; a loss curve of fewer
+      than 2 epochs that ran all ``max_iter`` (too short for a trend); for estimators
+      without a loss curve (or a curve that short), a ``ConvergenceWarning`` during fit;
     * ``"stuck"``: an MLP with none of the causes above, no layer narrower than the outputs,
       and a linear reference that trains well (its training score reaches the threshold):
       not capacity but an optimizer stuck on a plateau or with saturated units;
@@ -345,7 +379,8 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         Seed of the validation split.
     references : dict, default=None
         Override ``"baseline"`` and/or ``"linear"`` of :func:`default_references` with
-        unfitted estimators (None drops that reference).
+        unfitted estimators (None drops the linear reference; the baseline is required: the
+        unit is measured from it).
     thresholds : dict, default=None
         Override entries of :data:`hpsearch.diagnostics.THRESHOLDS`.
 
@@ -365,14 +400,21 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         refs.update(references)
     X_tr, X_va, y_tr, y_va = _split(estimator, X, y, X_val, y_val, validation_fraction,
                                     random_state)
-    scorer = check_scoring(estimator, scoring=scoring)
+    scorer = _scorer(estimator, scoring)
     model = clone(estimator)
     warned, diverged = _fit(model, X_tr, y_tr)
     m_tr = math.nan if diverged else float(scorer(model, X_tr, y_tr))
     m_va = math.nan if diverged else float(scorer(model, X_va, y_va))
     ref = _reference_scores(refs, X_tr, y_tr, X_va, y_va, scorer)
+    _check_references(ref, refs)
     problem, evidence = score_verdict(m_tr, m_va, ref["baseline"][0], ref["linear"][0],
                                       thresholds)
+    if problem == "failed":
+        raise ValueError(
+            f"The validation {scoring if isinstance(scoring, str) else 'score'} of diagnose is "
+            f"{m_va} on {len(y_va)} validation samples (training {m_tr:.4g}), so the gap "
+            "between training and validation cannot be measured (e.g. r2 of fewer than 2 "
+            "samples). Use a larger 'validation_fraction' or pass more rows in X_val, y_val.")
 
     final, prefix = final_step(model)
     curve = loss_curve(final)

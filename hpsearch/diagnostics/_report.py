@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ._curves import final_step, gradient_ratios
@@ -42,9 +43,14 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
              "First check the training score: poor training is an optimization problem "
              "(activation, adaptive learning rate), only good training with poor validation is "
              "overfitting (early stopping, regularization, dropout).", ""]
+    result = None
     if f"mean_train_{metric}" in cv_results:
-        result = diagnose_results(cv_results, metric=metric, references=references,
-                                  thresholds=thresholds)
+        try:
+            result = diagnose_results(cv_results, metric=metric, references=references,
+                                      thresholds=thresholds)
+        except ValueError as exc:  # e.g. one candidate and no references: say why, go on
+            lines += [f"The candidates are not labelled: {exc}", ""]
+    if result is not None:
         e = result.evidence
         lines += _count_line(result.labels)
         lines += [f"- thresholds: training {metric} below {e['train_threshold']:.4g} is poor; "
@@ -54,7 +60,7 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
         recipe_map(cv_results, out_dir / rel, metric=metric, references=references,
                    thresholds=thresholds)
         lines += ["### Recipe map", "", f"![Recipe map]({rel})", ""]
-    else:
+    elif f"mean_train_{metric}" not in cv_results:
         lines += ["Train scores were not kept: set `return_train_score: true` to label every "
                   "candidate (training / overfitting / none) and draw the recipe map.", ""]
     if best_model is not None:
@@ -63,7 +69,8 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
             ratios = gradient_ratios(final_step(best_model)[0])
             lines += ["### Gradient flow of the best model", ""]
             if ratios:
-                verdict = "vanishing" if ratios[0] < thresholds["vanishing"] else "healthy"
+                verdict = ("undefined" if not math.isfinite(ratios[0]) else "vanishing"
+                           if ratios[0] < thresholds["vanishing"] else "healthy")
                 lines += [f"First layer's RMS gradient / output layer's (last epochs): "
                           f"{ratios[0]:.2g} ({verdict}; vanishing below "
                           f"{thresholds['vanishing']:g}).", ""]

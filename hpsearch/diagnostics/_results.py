@@ -31,7 +31,7 @@ class ResultsDiagnosis:
         ``baseline_train``, ``linear_train``, ``best_train``, ``reference_train``, ``unit``,
         ``train_threshold``, ``gap_threshold`` (the same for every candidate), ``references``
         (``"given"`` or ``"candidates"``) and ``best_train_by_depth`` (number of hidden
-        layers -> best mean train score).
+        layers -> best mean train score; for halving rows, at the budget compared).
     """
 
     labels: list
@@ -66,7 +66,8 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
     scoring : str, callable, list or dict, default=None
         As in ``cross_validate``.
     references : dict, default=None
-        Override ``"baseline"`` / ``"linear"`` (None drops one).
+        Override ``"baseline"`` / ``"linear"`` (None drops one; :func:`diagnose_results`
+        needs the baseline).
 
     Returns
     -------
@@ -88,11 +89,17 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = cross_validate(ref, X, y, groups=groups, cv=splits, scoring=scoring,
-                                 return_train_score=True, error_score=np.nan)
+            try:
+                res = cross_validate(ref, X, y, groups=groups, cv=splits, scoring=scoring,
+                                     return_train_score=True, error_score=np.nan)
+            except ValueError:  # every fit failed (e.g. one class, 2-D y): no such reference
+                out[name] = {}
+                continue
         out[name] = {k: float(np.mean(v)) for k, v in res.items()
                      if k.startswith(("train_", "test_"))}
-    return out
+    keys = {k for scores in out.values() for k in scores}
+    return {name: {k: scores.get(k, math.nan) for k in sorted(keys)}
+            for name, scores in out.items()}
 
 
 def _column(cv_results, key, hint):
@@ -111,13 +118,35 @@ def _depth(params):
     return None
 
 
-def _deeper_note(params_list, train, unit, thresholds):
-    """Seed 003: a deeper net scoring worse on TRAINING data is an optimization problem."""
+def _best_by_depth(params_list, train):
     best = {}
     for params, score in zip(params_list, train):
         depth = _depth(params)
         if depth is not None and math.isfinite(score):
             best[depth] = max(best.get(depth, -math.inf), float(score))
+    return best
+
+
+def _same_budget(params_list, train, resources):
+    """Best train score per depth, compared at one budget: with ``n_resources`` (halving,
+    ASHA, Hyperband rows), the largest budget at which at least two depths were scored
+    (a deep candidate stopped at a small budget would otherwise be compared with shallow
+    ones trained at the full budget); returns ``(best, budget or None)``."""
+    if resources is None:
+        return _best_by_depth(params_list, train), None
+    resources = list(resources)
+    best, level = {}, None
+    for budget in sorted(set(resources)):
+        rows = [i for i, r in enumerate(resources) if r == budget]
+        found = _best_by_depth([params_list[i] for i in rows], [train[i] for i in rows])
+        if len(found) >= 2 or not best:
+            best, level = found, budget
+    return best, level
+
+
+def _deeper_note(params_list, train, unit, thresholds, resources=None):
+    """Seed 003: a deeper net scoring worse on TRAINING data is an optimization problem."""
+    best, level = _same_budget(params_list, train, resources)
     if len(best) < 2:
         return best, None
     top = max(best, key=lambda d: (best[d], -d))        # the best-training depth (shallowest tie)
@@ -126,8 +155,9 @@ def _deeper_note(params_list, train, unit, thresholds):
     if not worse:
         return best, None
     listed = ", ".join(f"{best[d]:.3f} with {d}" for d in worse)
+    at = "" if level is None else f" (at the same budget, n_resources={level})"
     return best, (
-        f"Deeper candidates train worse: the best training score is {best[top]:.3f} with "
+        f"Deeper candidates train worse{at}: the best training score is {best[top]:.3f} with "
         f"{top} hidden layer{'s' if top != 1 else ''}, only {listed}. A deeper net that "
         "scores worse on TRAINING data is an optimization problem, not overfitting (seed "
         "003): for the deep candidates try activation='relu' or 'maxout', solver='adam', "
@@ -154,11 +184,15 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
       that every candidate is held to the same two thresholds.
     * Without: the search judges itself. :math:`l_{tr}` := the best mean train score of any
       candidate and :math:`b_{tr}` := the lowest mean train or test score of any candidate
-      (a weaker rule, said in ``notes``: a search whose candidates are all poor looks fine).
+      (a weaker rule, said in ``notes``: a search whose candidates are all poor looks fine,
+      and one whose candidates all score alike calls small gaps large). It needs at least
+      two candidates with finite scores (a ValueError otherwise).
 
     A note is added when deeper candidates (more entries in ``hidden_layer_sizes``) reach a
     best training score more than ``thresholds["deeper"]`` (0.1) units below the best
-    depth's: the lecture's "deeper is worse on training data" (seed 003).
+    depth's: the lecture's "deeper is worse on training data" (seed 003). Rows of a
+    successive-halving search (an ``n_resources`` column) are compared at one budget: the
+    largest at which at least two depths were scored.
 
     Parameters
     ----------
@@ -177,7 +211,10 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         ``.labels`` is the ``diagnosis`` column.
     """
     thresholds = check_thresholds(thresholds)
+    kept = [k[len("mean_train_"):] for k in cv_results if str(k).startswith("mean_train_")]
     train = _column(cv_results, f"mean_train_{metric}",
+                    f"the 'metric' parameter of diagnose_results must be one of {kept}. Got "
+                    f"{metric!r} instead." if kept else
                     "fit the search with return_train_score=True (the recipe checks the "
                     "training score first).")
     test = _column(cv_results, f"mean_test_{metric}", f"is {metric!r} the right metric?")
@@ -187,20 +224,34 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
     if references:
         base, linear, source = (_reference(references, "baseline", "train", metric),
                                 _reference(references, "linear", "train", metric), "given")
+        if not math.isfinite(base):
+            raise ValueError(
+                "The 'references' parameter of diagnose_results must hold a finite training "
+                f"{metric!r} of the 'baseline' (the recipe measures the training score and the "
+                f"gap in units of the improvement over it). Got {references!r} instead.")
     else:
+        if finite.sum() < 2:
+            raise ValueError(
+                "The 'references' parameter of diagnose_results is needed for a search with "
+                f"{int(finite.sum())} candidate(s) with finite scores: one candidate cannot "
+                "judge itself (its own validation score would be the baseline, so any gap "
+                "would be large). Pass references=reference_scores(estimator, X, y, cv=...).")
         seen = np.concatenate([train[finite], test[finite]])
         base = float(seen.min()) if seen.size else math.nan
         linear = float(train[finite].max()) if finite.any() else math.nan
         source = "candidates"
         notes.append("No reference scores were given: 'poor' is judged against this search's "
-                     "own best training score and its lowest score.")
+                     f"own best training score ({linear:.4g}) and its lowest score ({base:.4g}), "
+                     "so when every candidate scores alike a small gap already counts as large; "
+                     "pass references=reference_scores(...) for the lecture's rule.")
     best_train = float(train[finite].max()) if finite.any() else math.nan
     labels = []
     for tr, te, ok in zip(train, test, finite):
         problem, _ = score_verdict(float(tr), float(te), base, linear, thresholds, best_train)
         labels.append(problem if ok else "failed")
     _, evidence = score_verdict(best_train, best_train, base, linear, thresholds, best_train)
-    best, note = _deeper_note(params, train, evidence["unit"], thresholds)
+    resources = cv_results["n_resources"] if "n_resources" in cv_results else None
+    best, note = _deeper_note(params, train, evidence["unit"], thresholds, resources)
     if note:
         notes.append(note)
     evidence = {"references": source, "baseline_train": base, "linear_train": linear,

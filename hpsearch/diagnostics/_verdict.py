@@ -20,7 +20,9 @@ reference :math:`l_{tr}`; on the validation part :math:`m_{va}`.
   training rows worse than the linear reference, by more than :math:`\\tau_{train}` units;
 * the gap :math:`g = m_{tr} - m_{va}` is **large** when :math:`g > \\tau_{gap}\\,u`;
 * problem: ``"training"`` if training is poor (whatever the validation score: the recipe
-  checks training first), else ``"overfitting"`` if the gap is large, else ``"none"``.
+  checks training first), else ``"overfitting"`` if the gap is large, else ``"none"``;
+  ``"failed"`` when training is good but the validation score is not finite (no gap to
+  measure).
 
 Defaults: :math:`\\tau_{train} = \\tau_{gap} = 0.1`. Example, digits (10 balanced classes,
 accuracy): :math:`b_{tr} \\approx 0.10`, :math:`l_{tr} = 1.0`, so :math:`u = 0.9`, training
@@ -30,6 +32,7 @@ is poor below 0.91 and a gap above 0.09 is large.
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 __all__ = ["THRESHOLDS", "check_thresholds", "score_verdict"]
 
@@ -49,25 +52,43 @@ THRESHOLDS = {
 }
 
 
+#: key -> (its range as the error says it, the check): a share of epochs ("falling") above 1
+#: could never be reached, and a first-layer gradient ratio ("vanishing") of 1 or more would
+#: call every net's gradients vanishing. Every other key: :data:`_POSITIVE`.
+_RANGES = {
+    "falling": ("(0, 1]", lambda v: 0 < v <= 1),
+    "vanishing": ("(0, 1)", lambda v: 0 < v < 1),
+}
+_POSITIVE = ("(0, inf)", lambda v: v > 0)
+
+
 def check_thresholds(thresholds):
-    """Merge user overrides into :data:`THRESHOLDS`; unknown keys or bad values raise."""
+    """Merge user overrides into :data:`THRESHOLDS`; unknown keys or bad values raise.
+
+    Every value must be a finite float above 0; ``"falling"`` (a share of epochs) at most
+    1 and ``"vanishing"`` (a gradient ratio) below 1.
+    """
+    if thresholds is not None and not isinstance(thresholds, dict):
+        raise ValueError(
+            f"The 'thresholds' parameter must be a dict with keys among {sorted(THRESHOLDS)} "
+            f"or None. Got {thresholds!r} instead.")
     merged = dict(THRESHOLDS)
     for key, value in (thresholds or {}).items():
         if key not in THRESHOLDS:
             raise ValueError(
                 f"The 'thresholds' parameter got an unknown key {key!r}; the keys are "
                 f"{sorted(THRESHOLDS)}.")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, Real) \
+                or not math.isfinite(value) or not _RANGES.get(key, _POSITIVE)[1](value):
             raise ValueError(
-                f"The 'thresholds' parameter's {key!r} must be a float in the range (0, inf). "
-                f"Got {value!r} instead.")
+                f"The 'thresholds' parameter's {key!r} must be a float in the range "
+                f"{_RANGES.get(key, _POSITIVE)[0]}. Got {value!r} instead.")
         merged[key] = float(value)
     return merged
 
 
 def _finite(x):
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+    return x is not None and isinstance(x, Real) and math.isfinite(x)
 
 
 def score_verdict(train, validation, baseline_train, linear_train, thresholds, best_train=None):
@@ -75,6 +96,8 @@ def score_verdict(train, validation, baseline_train, linear_train, thresholds, b
 
     ``linear_train`` may be None or NaN (no linear reference): then :math:`R = b_{tr}`.
     A non-finite ``train`` score (the fit failed or diverged) counts as poor training.
+    Good training with a non-finite ``validation`` score is ``"failed"``: the gap is
+    unknown, and calling it ``"none"`` would claim no overfitting without a measurement.
     ``best_train`` replaces :math:`m_{tr}` in the unit (a search passes its best candidate's
     training score, so that every candidate is held to the same thresholds).
     """
@@ -90,7 +113,12 @@ def score_verdict(train, validation, baseline_train, linear_train, thresholds, b
     gap_threshold = thresholds["gap"] * unit
     poor_training = not _finite(train) or (_finite(train_threshold) and train < train_threshold)
     large_gap = _finite(gap) and gap > gap_threshold
-    problem = "training" if poor_training else "overfitting" if large_gap else "none"
+    if poor_training:
+        problem = "training"
+    elif not _finite(gap):  # good training, no validation score: the gap is unknown
+        problem = "failed"
+    else:
+        problem = "overfitting" if large_gap else "none"
     evidence = {
         "train_score": train, "validation_score": validation, "gap": gap,
         "reference_train": reference, "unit": unit,

@@ -50,9 +50,10 @@ GENERALIZATION_PARAMS = (
     "validation_fraction", "n_iter_no_change", "C", "max_norm",
 )
 
-#: Generalization parameters whose *largest* value regularizes least (patience, ``C``);
-#: for every other one the smallest value does (0 penalty, no dropout, no early stopping).
-_LARGEST_IS_LEAST = ("n_iter_no_change", "C")
+#: Generalization parameters whose *largest* value regularizes least (patience, ``C``, the
+#: bound of a max-norm constraint); for every other one the smallest value does (0 penalty,
+#: no dropout, no early stopping).
+_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "max_norm")
 
 
 def _base_name(name):
@@ -65,14 +66,16 @@ def least_regularizing(name, dim):
 
     The smallest value (``alpha`` / ``l1`` / ``dropout`` at their lower bound,
     ``early_stopping=False`` as ``False < True``, ``None`` before any number), or the
-    largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``). A
-    categorical dimension whose choices cannot be ordered gives its first choice.
+    largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``,
+    ``max_norm``; ``None``, no constraint, after any number). A categorical dimension whose
+    choices cannot be ordered gives its first choice.
     """
-    pick = max if _base_name(name) in _LARGEST_IS_LEAST else min
+    largest = _base_name(name) in _LARGEST_IS_LEAST
+    pick = max if largest else min
     if isinstance(dim, Categorical):
         choices = list(dim.choices)
         try:
-            return pick(choices, key=lambda c: (c is not None, c))
+            return pick(choices, key=lambda c: ((c is None) == largest, c))
         except TypeError:
             return choices[0]
     if isinstance(dim, Distribution):
@@ -346,6 +349,7 @@ return_train_score, progress, storage, study_name, resume, backend
                   for a, b in cv.split(X, y, split_groups, **split_params)]
         self.references_ = reference_scores(self.estimator, X, y, cv=splits,
                                             scoring=self.scoring, groups=groups)
+        self._check_references()
         shown = self.return_train_score
         self.return_train_score = True  # the recipe reads train scores; restored below
         try:
@@ -373,6 +377,22 @@ return_train_score, progress, storage, study_name, resume, backend
         return [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
 
     # -- the recipe's rule ---------------------------------------------------------
+    def _check_references(self):
+        """'Trains well' needs the baseline's finite training score: without it the unit
+        falls to its floor (or the threshold is NaN and every candidate passes)."""
+        names = {k[len("train_"):] for ref in self.references_.values() for k in ref
+                 if k.startswith("train_")}
+        metric = self._train_metric({f"mean_train_{n}": None for n in sorted(names)}) \
+            if names else "score"
+        if math.isfinite((self.references_.get("baseline") or {}).get(f"train_{metric}",
+                                                                       math.nan)):
+            return
+        raise ValueError(
+            "The 'scoring' parameter of RecipeSearchCV must be one that the recipe's trivial "
+            "baseline (scored on the search's splits) can be scored with: it gave no finite "
+            f"training {metric!r} with scoring={self.scoring!r}, so whether a candidate "
+            "trains well cannot be judged.")
+
     def _reference(self, name):
         ref = self.references_.get(name) or {}
         return float(ref.get(f"train_{self._metric}", math.nan))
