@@ -275,7 +275,7 @@ BAD_INPUT = [
     (lambda: LeavePOut(5).split(np.zeros((4, 1))), "p=5 must be strictly less than the number of samples=4."),
     (lambda: LeavePOut(0).get_n_splits(np.zeros((4, 1))), "The 'p' parameter of LeavePOut must be an int in the range [1, inf). Got 0 instead."),
     (lambda: LeaveOneOut(max_splits=0).get_n_splits(np.zeros((4, 1))), "The 'max_splits' parameter of LeaveOneOut must be an int in the range [1, inf) or None. Got 0 instead."),
-    (lambda: LeaveOneOut().split(np.zeros((1, 1))), "LeaveOneOut needs at least 2 samples, got n_samples=1."),
+    (lambda: LeaveOneOut().split(np.zeros((1, 1))), "Cannot perform LeaveOneOut with n_samples=1: LeaveOneOut needs at least 2 samples."),
     (lambda: Holdout(1.5).get_n_splits(), "The 'test_size' parameter of Holdout must be a float in the range (0, 1), an int in the range [1, n_samples) or a 'validation:training' ratio string such as '1:4'. Got 1.5 instead."),
     (lambda: Holdout(0.0).split(np.zeros((5, 1))), "parameter of Holdout must be a float in the range (0, 1)"),
     (lambda: Holdout(-2).split(np.zeros((5, 1))), "Got -2 instead."),

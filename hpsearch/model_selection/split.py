@@ -255,8 +255,9 @@ class LeaveOneOut(_SkLeaveOneOut):
         _check_int(self.max_splits, "max_splits", "LeaveOneOut", allow_none=True)
         n_samples = _num_samples(X)
         if n_samples <= 1:
-            raise ValueError(
-                f"LeaveOneOut needs at least 2 samples, got n_samples={n_samples}."
+            raise ValueError(  # scikit-learn's words, then the rule
+                f"Cannot perform LeaveOneOut with n_samples={n_samples}: LeaveOneOut "
+                f"needs at least 2 samples."
             )
         _guard(n_samples, 1, self.max_splits, "LeaveOneOut()")
         return n_samples
