@@ -178,3 +178,17 @@ def test_metadata_routing_passes_every_requested_parameter_to_the_splitter(make,
     if "n_resources" not in search.cv_results_:  # budgets: the train rows are subsampled
         np.testing.assert_allclose(
             [search.cv_results_[f"split{k}_test_score"][row] for k in range(3)], expected)
+
+
+def test_a_fitted_search_on_a_journal_pickles_with_its_study(make, data, tmp_path):
+    # joblib.dump(search) of a search on a journal file failed: "Can't pickle local object
+    # '_journal_backend.<locals>._JournalFile'" (the model a user had just paid for)
+    import joblib
+
+    X, y = data
+    search = make(Ridge(), SPACE, cv=3, random_state=0, storage=str(tmp_path / "j.log"))
+    search.fit(X, y)
+    joblib.dump(search, tmp_path / "search.joblib")
+    loaded = joblib.load(tmp_path / "search.joblib")
+    np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
+    assert len(loaded.study_.trials) == len(search.study_.trials) > 0

@@ -373,7 +373,16 @@ def _journal_backend():
             finally:
                 self._lock.release()
 
+        def __reduce__(self):  # a class made here: pickled by the path it reopens
+            return _reopen_journal, (self._file_path,)
+
     return _JournalFile
+
+
+def _reopen_journal(path):
+    """The journal backend of ``path`` (how a pickled one is rebuilt: a fitted search
+    holding its study is saved with ``pickle``/``joblib.dump`` like any other)."""
+    return _journal_backend()(path)
 
 
 class StoreWriteError(OSError):
