@@ -140,3 +140,53 @@ def test_encode_value_is_stable_and_distinguishes_types():
     assert encode_value(np.float64(0.5)) == 0.5
     assert encode_value(len) == {"__callable__": "builtins.len"}
     assert encode_value(Ridge(alpha=2.0)) == {"__repr__": "Ridge(alpha=2.0)"}
+
+
+class InterruptedRidge(CountingRidge):
+    """CountingRidge whose fit at ``alpha == 0.3`` raises KeyboardInterrupt (a Ctrl-C
+    inside the fit, run in this process with n_jobs=1) while the file ``stop`` exists."""
+
+    def __init__(self, alpha=1.0, counter="", delay=0.0, stop=""):
+        super().__init__(alpha=alpha, counter=counter, delay=delay)
+        self.stop = stop
+
+    def fit(self, X, y, sample_weight=None):
+        if self.alpha == 0.3 and os.path.exists(self.stop):
+            raise KeyboardInterrupt
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("search_class", ["grid", "optuna"])
+def test_ctrl_c_without_storage_then_resume_continues_in_memory(tmp_path, search_class):
+    # a notebook's search interrupted with Ctrl-C lost every finished fit (storage=None):
+    # now fit again with resume=True continues from the in-memory study
+    from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
+
+    X, y = load_diabetes(return_X_y=True)
+    counter, stop = str(tmp_path / "fits.log"), tmp_path / "stop"
+    stop.touch()
+    make = {"grid": lambda est: GridSearchCV(est, GRID, cv=3),
+            "optuna": lambda est: OptunaSearchCV(est, GRID, n_trials=6, cv=3,
+                                                 random_state=0)}[search_class]
+    search = make(InterruptedRidge(counter=counter, stop=str(stop)))
+    with pytest.raises(KeyboardInterrupt) as info:
+        search.fit(X, y)
+    done = len(_fits(counter))
+    assert done >= 3  # at least the first candidate's three splits
+    if hasattr(info.value, "__notes__"):
+        assert f"{done} finished fits are kept in memory" in info.value.__notes__[0]
+    stop.unlink()
+    search.set_params(resume=True).fit(X, y)
+    reference = make(InterruptedRidge(counter=str(tmp_path / "ref.log"))).fit(X, y)
+    assert len(_fits(counter)) == len(_fits(tmp_path / "ref.log"))  # nothing fitted twice
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
+                                  reference.cv_results_["mean_test_score"])
+    assert search.cv_results_["params"] == reference.cv_results_["params"]
+
+
+def test_resume_in_memory_after_a_finished_fit_starts_afresh(tmp_path):
+    X, y = load_diabetes(return_X_y=True)
+    counter = str(tmp_path / "fits.log")
+    search = GridSearchCV(CountingRidge(counter=counter), GRID, cv=3).fit(X, y)
+    with pytest.raises(ValueError, match="resume=True needs the study_name"):
+        search.set_params(resume=True).fit(X, y)  # nothing was interrupted

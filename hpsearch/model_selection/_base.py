@@ -1185,6 +1185,33 @@ class BaseSearchCV(_SkBaseSearchCV):
             self._fit(X, y, groups, fit_params)
         return self
 
+    def _study_location(self):
+        """``(storage, study_name)`` of this fit: the parameters, or, with ``resume=True``
+        and ``storage=None`` after a fit that was interrupted, that fit's in-memory study
+        (:meth:`_keep_interrupted`)."""
+        kept = getattr(self, "_interrupted_study", None)
+        if self.storage is None and self.resume and kept is not None:
+            return kept
+        return self.storage, self.study_name
+
+    def _keep_interrupted(self, store, evaluate, exc):
+        """On Ctrl-C (or SIGTERM) of a search without ``storage``: keep its in-memory
+        study, so that ``set_params(resume=True)`` and ``fit`` again continue from its
+        finished fits instead of losing them (a notebook's interrupted search), and say so
+        on the ``KeyboardInterrupt``."""
+        n_fits = 0 if evaluate is None else evaluate.n_fits
+        if self.storage is None:
+            self._interrupted_study = (store._storage, store.study.study_name)
+            text = (f"hpsearch: {n_fits} finished fits are kept in memory; call "
+                    "set_params(resume=True) and fit again with the same data to continue "
+                    "from them (storage= keeps fits on disk, across sessions).")
+        else:
+            text = (f"hpsearch: {n_fits} finished fits are recorded in study "
+                    f"{store.study.study_name!r}; fit again with resume=True and "
+                    f"study_name={store.study.study_name!r} to continue.")
+        if hasattr(exc, "add_note"):  # Python >= 3.11
+            exc.add_note(text)
+
     def _routed_params(self, X, groups, fit_params):
         """sklearn's routing of ``fit``'s parameters: with metadata routing enabled
         (``sklearn.set_config(enable_metadata_routing=True)``) as the estimator, scorer
@@ -1231,14 +1258,15 @@ class BaseSearchCV(_SkBaseSearchCV):
             )
         self._cv_description = repr(cv)
         seed = self._master_seed()
+        storage, study_name = self._study_location()
         store = TrialStore(
-            self.storage,
-            self.study_name,
+            storage,
+            study_name,
             resume=self.resume,
             **self._study_options(),
         )
         store.declare_space(self._store_space())
-        if self.storage is not None:  # a study that can be resumed: same data only
+        if storage is not None:  # a study that can be resumed: same data only
             try:
                 store.check_data(data_fingerprint(
                     X, y, groups, fit_params, _only_scored(routed, fit_params)))
@@ -1288,6 +1316,9 @@ class BaseSearchCV(_SkBaseSearchCV):
                 if evaluate.callback_ctx is not None:
                     evaluate.callback_ctx.call_on_fit_task_end(estimator=self)
                 done = True
+        except KeyboardInterrupt as exc:
+            self._keep_interrupted(store, evaluate, exc)
+            raise
         finally:
             store.close(interrupted=not done)
             if evaluate is not None:
@@ -1296,6 +1327,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                 if done and progress.n != progress.total:
                     progress.total = progress.n  # a plan left short (pruning): end at 100%
                 progress.close()
+        self.__dict__.pop("_interrupted_study", None)  # (finished: nothing to continue)
         self.backend_ = engine.kind
         _check_timeout(engine, evaluate)
         store.finish_all()
