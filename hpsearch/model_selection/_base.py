@@ -975,7 +975,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         Reuse the fits recorded in ``storage`` under ``study_name`` instead of fitting
         them again (also the finished splits of an interrupted candidate). Several
         processes running the same search with ``resume=True`` on one storage share the
-        work (grid, random and Optuna searches; see the README).
+        work (grid, random and Optuna searches; see the README). Without ``storage``, a
+        fit interrupted by Ctrl-C keeps its finished fits in memory: ``resume=True`` and
+        ``fit`` again continue from them.
     backend : str, joblib backend or None, default=None
         None ("auto"): where joblib would use its default (loky) and more than one job
         runs, on Linux/POSIX (not macOS/Windows), workers are started by ``fork`` and
