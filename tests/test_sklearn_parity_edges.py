@@ -1,0 +1,84 @@
+"""Silent-wrong-result hunt against scikit-learn: edge cases its own test files miss.
+
+Each test runs scikit-learn's class and hpsearch's side by side on the same data and
+splits and asserts the results sklearn gives (not just that hpsearch runs).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+from sklearn.model_selection import KFold
+
+from hpsearch import GridSearchCV
+
+
+def _sorted_data():
+    """Two classes sorted by label: the first and last 5-fold test folds hold one class."""
+    X, y = make_classification(60, 5, random_state=0)
+    order = np.argsort(y, kind="stable")
+    return X[order], y[order]
+
+
+def _two_classes(estimator, X, y):
+    """accuracy, refusing a test set with a single class (as some metrics do)."""
+    if len(np.unique(y)) < 2:
+        raise ValueError("only one class in y")
+    return accuracy_score(y, estimator.predict(X))
+
+
+def _both(scoring, **kwargs):
+    X, y = _sorted_data()
+    kwargs = dict(cv=KFold(5), scoring=scoring, return_train_score=True, **kwargs)
+    grid = {"C": [0.01, 1.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SkGridSearchCV(LogisticRegression(), grid, **kwargs).fit(X, y)
+        ours = GridSearchCV(LogisticRegression(), grid, **kwargs).fit(X, y)
+    return ours, theirs
+
+
+def _assert_scores_equal(ours, theirs):
+    keys = [k for k in theirs.cv_results_ if k.startswith(("split", "mean_t", "std_t",
+                                                           "rank_"))]
+    for key in keys:
+        np.testing.assert_allclose(ours.cv_results_[key], theirs.cv_results_[key],
+                                   err_msg=key)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_one_failing_metric_leaves_the_other_metrics_scored(n_jobs):
+    # was: the failing scorer made every metric of that split error_score, the refit
+    # metric's mean NaN, and best_params_ the worse candidate
+    ours, theirs = _both({"acc": "accuracy", "picky": _two_classes}, refit="acc",
+                         n_jobs=n_jobs)
+    _assert_scores_equal(ours, theirs)
+    assert ours.best_params_ == theirs.best_params_ == {"C": 1.0}
+    assert ours.best_score_ == theirs.best_score_
+    assert "only one class in y" in ours.cv_results_["error"][0]
+
+
+def test_a_failing_test_scoring_keeps_the_train_scores():
+    # was: a failing test scoring made the split's train scores error_score too
+    ours, theirs = _both(_two_classes)
+    _assert_scores_equal(ours, theirs)
+    assert np.isfinite(ours.cv_results_["mean_train_score"]).all()
+
+
+@pytest.mark.parametrize("scoring", [
+    lambda est, X, y: np.array([0.5, 0.6]),
+    lambda est, X, y: {"a": 1.0, "b": "0.5"},
+], ids=["array", "callable-dict-string"])
+def test_a_scorer_returning_no_number_raises_as_sklearn(scoring):
+    # was: the split silently scored error_score (or float("0.5") was taken)
+    X, y = _sorted_data()
+    kwargs = dict(cv=3, scoring=scoring, refit=False)
+    with pytest.raises(ValueError, match="scoring must return a number") as theirs:
+        SkGridSearchCV(LogisticRegression(), {"C": [1.0]}, **kwargs).fit(X, y)
+    with pytest.raises(ValueError, match="scoring must return a number, got") as ours:
+        GridSearchCV(LogisticRegression(), {"C": [1.0]}, **kwargs).fit(X, y)
+    assert str(ours.value).split("(")[0] == str(theirs.value).split("(")[0]
