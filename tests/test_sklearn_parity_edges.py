@@ -82,3 +82,28 @@ def test_a_scorer_returning_no_number_raises_as_sklearn(scoring):
     with pytest.raises(ValueError, match="scoring must return a number, got") as ours:
         GridSearchCV(LogisticRegression(), {"C": [1.0]}, **kwargs).fit(X, y)
     assert str(ours.value).split("(")[0] == str(theirs.value).split("(")[0]
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_a_multi_output_regressor_reports_and_stops_as_sklearn(solver):
+    # was: loss_ summed the squared error over the outputs where sklearn averages it, so
+    # tol stopped at another epoch (n_iter_ 300 instead of 224) and the model differed
+    from sklearn.datasets import make_regression
+    from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+    from hpsearch import MLPRegressor
+
+    X, y = make_regression(200, 4, n_targets=2, noise=5, random_state=0)
+    y = y / y.std()
+    kwargs = dict(solver=solver, hidden_layer_sizes=(10,), random_state=1, tol=1e-3,
+                  max_iter=30 if solver == "lbfgs" else 400, alpha=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SkMLPRegressor(**kwargs).fit(X, y)
+        ours = MLPRegressor(dtype=np.float64, **kwargs).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-3)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), atol=0.02)
+    if solver != "lbfgs":  # (sklearn's lbfgs keeps no loss_curve_)
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-4)
+        assert ours.best_loss_ == min(ours.loss_curve_)
