@@ -227,11 +227,12 @@ _ATTRS_DOC = """
     t_ : int
         Training samples seen in total.
     loss_ : float
-        Training loss of the last epoch (mean of its mini-batch losses plus the penalty;
-        with ``sample_weight``, the weighted sum divided by the total weight), as
-        scikit-learn reports it: the squared error of a multi-output regressor is
-        averaged over the outputs (the gradient followed is that of their sum, as
-        scikit-learn's), so ``tol`` stops at scikit-learn's epoch.
+        Training loss of the last epoch as scikit-learn reports it, so ``tol`` stops at
+        scikit-learn's epoch: the mean over the training rows of each mini-batch's loss
+        (its weighted mean with ``sample_weight``) plus the penalty at the weights the
+        batch started from divided by the batch's size (weight sum); the squared error of
+        a multi-output regressor is averaged over the outputs (the gradient followed is
+        that of their sum, as scikit-learn's).
     loss_curve_ : list of float
         ``loss_`` of every epoch (of every L-BFGS iteration with ``"lbfgs"``), across warm
         starts.
@@ -536,10 +537,11 @@ class _BaseMLP(BaseEstimator):
                 pos = positions[order] if early_stopping else order
                 rows = pos if sample_index is None else sample_index[pos]
                 loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
-                                                           rng, penalties, sample_weight)
-                # each batch adds its penalty to its summed loss, as in sklearn; the data
-                # loss as sklearn reports it (the squared error averaged over outputs)
-                loss = (loss_sum * data_scale + n_batches * net.penalty(penalties)) / w_train
+                                                           rng, penalties, sample_weight,
+                                                           data_scale)
+                # sklearn's loss_: each batch's (weighted-mean) loss plus its penalty, times
+                # its rows, over the training rows (Network.run_epoch)
+                loss = loss_sum / n_train
                 self.n_iter_ += 1
                 self._epoch += 1
                 self.t_ += n_train

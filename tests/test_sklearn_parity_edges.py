@@ -107,3 +107,32 @@ def test_a_multi_output_regressor_reports_and_stops_as_sklearn(solver):
     if solver != "lbfgs":  # (sklearn's lbfgs keeps no loss_curve_)
         np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-4)
         assert ours.best_loss_ == min(ours.loss_curve_)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_weighted_mini_batches_report_and_stop_as_sklearn(solver):
+    # was: loss_ was the weighted sum over the whole epoch divided by the total weight
+    # and the penalty taken at the epoch's end; sklearn averages each batch's weighted
+    # loss (penalty at the batch's weights) by rows, so tol stopped elsewhere
+    # (n_iter_ 273 instead of sklearn's 210) and the model differed
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    from hpsearch import MLPClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    weights = np.random.RandomState(0).randint(1, 5, len(y)).astype(float)
+    kwargs = dict(solver=solver, hidden_layer_sizes=(10,), random_state=1, max_iter=300,
+                  batch_size=50 if solver == "sgd" else 200, alpha=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SkMLPClassifier(**kwargs).fit(X, y, sample_weight=weights)
+        ours = MLPClassifier(dtype=np.float64, **kwargs).fit(X, y, sample_weight=weights)
+    assert ours.n_iter_ == theirs.n_iter_ < 300
+    # (Adam: hpsearch adds epsilon after the bias correction, README)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-4)
+    if solver == "sgd":  # (sgd follows sklearn's trajectory to rounding)
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12)
+        np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X),
+                                   atol=1e-12)

@@ -157,7 +157,7 @@ class SquaredError:
 
     @staticmethod
     def report_scale(n_outputs):
-        """Factor of the data loss in the reported loss: scikit-learn's ``squared_loss``
+        r"""Factor of the data loss in the reported loss: scikit-learn's ``squared_loss``
         is the mean over outputs, :math:`\tfrac{1}{2k}\sum_k (\hat y_k - y_k)^2`."""
         return 1.0 / n_outputs
 
