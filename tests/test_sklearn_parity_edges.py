@@ -136,3 +136,23 @@ def test_weighted_mini_batches_report_and_stop_as_sklearn(solver):
         np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12)
         np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X),
                                    atol=1e-12)
+
+
+def test_a_nan_mean_ranks_after_a_minus_inf_mean_as_in_sklearn():
+    # was: NaN was filled with nanmin - 1 == -inf and tied with the -inf candidates, so
+    # rank_test_score was [1, 1, 1] and best_index_ the candidate without a score
+    X, y = _sorted_data()
+
+    def scorer(estimator, X, y):
+        return np.nan if estimator.C == 0.5 else -np.inf
+
+    kwargs = dict(cv=3, scoring=scorer)
+    grid = {"C": [0.5, 1.0, 2.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SkGridSearchCV(LogisticRegression(), grid, **kwargs).fit(X, y)
+        ours = GridSearchCV(LogisticRegression(), grid, **kwargs).fit(X, y)
+    np.testing.assert_array_equal(ours.cv_results_["rank_test_score"], [3, 1, 1])
+    np.testing.assert_array_equal(ours.cv_results_["rank_test_score"],
+                                  theirs.cv_results_["rank_test_score"])
+    assert ours.best_index_ == theirs.best_index_ == 1
