@@ -156,3 +156,18 @@ def test_a_nan_mean_ranks_after_a_minus_inf_mean_as_in_sklearn():
     np.testing.assert_array_equal(ours.cv_results_["rank_test_score"],
                                   theirs.cv_results_["rank_test_score"])
     assert ours.best_index_ == theirs.best_index_ == 1
+
+
+def test_fewer_distinct_random_candidates_than_n_iter_warn():
+    # sklearn's RandomizedSearchCV repeats candidates of a small discrete distribution;
+    # hpsearch's are distinct (README), which used to run 2 of n_iter=10 without a word
+    from scipy.stats import randint
+
+    from hpsearch import RandomizedSearchCV
+
+    X, y = _sorted_data()
+    search = RandomizedSearchCV(LogisticRegression(), {"C": randint(1, 3)}, n_iter=10, cv=3,
+                                random_state=0)
+    with pytest.warns(UserWarning, match="Only 2 distinct candidates .* instead of the 10"):
+        search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 2
