@@ -31,14 +31,14 @@ def _two_classes(estimator, X, y):
     return accuracy_score(y, estimator.predict(X))
 
 
-def _both(scoring, **kwargs):
+def _both(scoring, n_jobs=None, **kwargs):
     X, y = _sorted_data()
     kwargs = dict(cv=KFold(5), scoring=scoring, return_train_score=True, **kwargs)
     grid = {"C": [0.01, 1.0]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = SkGridSearchCV(LogisticRegression(), grid, **kwargs).fit(X, y)
-        ours = GridSearchCV(LogisticRegression(), grid, **kwargs).fit(X, y)
+        ours = GridSearchCV(LogisticRegression(), grid, n_jobs=n_jobs, **kwargs).fit(X, y)
     return ours, theirs
 
 
