@@ -34,7 +34,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, col
 
 from .neural.activations import ACTIVATIONS
 from .neural.initializers import INITIALIZERS, sklearn_uniform
-from .neural.losses import LOSSES
+from .neural.losses import LOSSES, report_scale
 from .neural.network import Network
 from .neural.lbfgs import flat_objective, minimize_lbfgs
 from .neural.optimizers import OPTIMIZERS, SGD_FAMILY, resolve_solver
@@ -227,8 +227,12 @@ _ATTRS_DOC = """
     t_ : int
         Training samples seen in total.
     loss_ : float
-        Training loss of the last epoch (mean of its mini-batch losses plus the penalty;
-        with ``sample_weight``, the weighted sum divided by the total weight).
+        Training loss of the last epoch as scikit-learn reports it, so ``tol`` stops at
+        scikit-learn's epoch: the mean over the training rows of each mini-batch's loss
+        (its weighted mean with ``sample_weight``) plus the penalty at the weights the
+        batch started from divided by the batch's size (weight sum); the squared error of
+        a multi-output regressor is averaged over the outputs (the gradient followed is
+        that of their sum, as scikit-learn's).
     loss_curve_ : list of float
         ``loss_`` of every epoch (of every L-BFGS iteration with ``"lbfgs"``), across warm
         starts.
@@ -523,6 +527,7 @@ class _BaseMLP(BaseEstimator):
 
         penalties = make_penalty(alpha=self.alpha, l1=self.l1)
         net, opt, rng = self._network, self._optimizer, self._rng
+        data_scale = report_scale(net.loss, self.n_outputs_)
         n_epochs = 1 if incremental else self.max_iter
         stopped = False
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -532,9 +537,11 @@ class _BaseMLP(BaseEstimator):
                 pos = positions[order] if early_stopping else order
                 rows = pos if sample_index is None else sample_index[pos]
                 loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
-                                                           rng, penalties, sample_weight)
-                # each batch adds its penalty to its summed loss, as in sklearn
-                loss = (loss_sum + n_batches * net.penalty(penalties)) / w_train
+                                                           rng, penalties, sample_weight,
+                                                           data_scale)
+                # sklearn's loss_: each batch's (weighted-mean) loss plus its penalty, times
+                # its rows, over the training rows (Network.run_epoch)
+                loss = loss_sum / n_train
                 self.n_iter_ += 1
                 self._epoch += 1
                 self.t_ += n_train
@@ -613,7 +620,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_, loss, curve = minimize_lbfgs(
             net, X, T, make_penalty(alpha=self.alpha, l1=self.l1), max_iter=self.max_iter,
             max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
-            sample_weight=sample_weight)
+            sample_weight=sample_weight, data_scale=report_scale(net.loss, self.n_outputs_))
         if not (np.isfinite(loss) and np.isfinite(net.theta).all()):
             raise TrainingDivergedError(_NON_FINITE)
         seconds = (time.perf_counter() - tic) / max(len(curve), 1)

@@ -849,10 +849,11 @@ class _Evaluator:
         error = self.search._error_value()
         test = out["test_scores"]
         train = out["train_scores"]
-        names = list(test) if test else self.scorer_names
-        if test is None:
+        names = list(test or train or {}) or self.scorer_names
+        if test is None:  # (test and train scorings fail apart)
             test = dict.fromkeys(names, error)
-            train = dict(test)
+        if train is None:
+            train = dict.fromkeys(names, error)
         with_train = self.search.return_train_score
         if names == ["score"] and not isinstance(self.search.scoring, (list, tuple,
                                                                        set, dict)):

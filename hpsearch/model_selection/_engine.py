@@ -66,6 +66,7 @@ from multiprocessing.reduction import ForkingPickler
 import joblib
 import numpy as np
 from sklearn.base import clone, is_classifier
+from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _check_method_params
 from threadpoolctl import ThreadpoolController
@@ -283,39 +284,57 @@ def _continue(estimator, X, y, task, fit_params):
     return estimator
 
 
-def _score(scorer, estimator, X, y, indices, train=None, score_params=None):
+class ScoringNotANumber(ValueError):
+    """A scorer returned something that is not a number: a bug in the scorer, raised
+    whatever ``error_score`` is (as sklearn's ``_score``), never a made-up score."""
+
+
+def _number(value, name):
+    """``value`` as a float; sklearn's ``ValueError`` ("scoring must return a number,
+    got ... instead. (scorer=...)") for anything that is not a number (an array, a
+    string), which ``float`` would convert or refuse with an error taken for a failed
+    scoring."""
+    if hasattr(value, "item"):
+        try:
+            value = value.item()  # (a NumPy scalar, a 0-d or 1-element array)
+        except ValueError:
+            pass
+    if not isinstance(value, numbers.Number):
+        raise ScoringNotANumber(
+            f"scoring must return a number, got {value} ({type(value)}) instead. "
+            f"(scorer={name})"
+        )
+    return float(value)
+
+
+def _score(scorer, estimator, X, y, indices, train=None, score_params=None,
+           error_score=np.nan):
     """Score on the rows ``indices`` (kernel columns ``train`` for a pairwise estimator),
-    with the per-sample ``score_params`` (e.g. ``sample_weight``) of those rows."""
+    with the per-sample ``score_params`` (e.g. ``sample_weight``) of those rows.
+
+    Returns ``(scores, error)``: ``scores`` a dict metric -> float; ``error`` None, or
+    the traceback of each metric whose scorer failed. As sklearn's ``_score``: with
+    several metrics, sklearn's ``_MultimetricScorer`` hands a failed metric's traceback
+    as its score; that metric alone gets ``error_score``, the others keep their scores
+    (a failing ``roc_auc`` on one fold must not make the refit metric's score there
+    ``error_score`` too). A scorer that raises fails the whole set (the caller's
+    ``error_score``); one that returns no number raises :class:`ScoringNotANumber`.
+    """
     X_part = _take_x(estimator, X, indices, indices if train is None else train)
     kwargs = _check_method_params(X, params=score_params or {}, indices=indices)
     scores = scorer(estimator, X_part, **kwargs) if y is None else scorer(
         estimator, X_part, _take(y, indices), **kwargs
     )
-    if isinstance(scores, dict):
-        return {name: _number(value, scorer) for name, value in scores.items()}
-    return {"score": _number(scores, scorer)}
-
-
-class ScoringNotANumber(ValueError):
-    """A scorer returned something other than one number (e.g. ``f1_score`` with
-    ``average=None``, one score per class): a mistake in ``scoring``, raised as
-    scikit-learn raises it, whatever ``error_score`` says, not recorded as a failed fit."""
-
-
-def _number(value, scorer):
-    """``value`` as a float when it is one number (a size-1 array too, as scikit-learn
-    takes it), else :class:`ScoringNotANumber` with scikit-learn's message."""
-    if hasattr(value, "item"):
-        try:
-            value = value.item()
-        except ValueError:  # an array of several values
-            pass
-    if isinstance(value, numbers.Number):
-        return float(value)
-    raise ScoringNotANumber(
-        f"scoring must return a number, got {value!s} ({type(value)}) instead. "
-        f"(scorer={scorer})"
-    )
+    if not isinstance(scores, dict):
+        return {"score": _number(scores, scorer)}, None
+    failed = {} if not isinstance(scorer, _MultimetricScorer) else {
+        name: text for name, text in scores.items() if isinstance(text, str)
+    }
+    error = "\n".join(f"scorer {name!r}:\n{text}" for name, text in failed.items())
+    return {
+        name: error_score if name in failed else _number(value, name)
+        for name, value in scores.items()
+    }, error or None
 
 
 def _fit_task(base, X, y, task, fit_params):
@@ -361,6 +380,24 @@ def _picklable(exc):
     return exc
 
 
+def _score_into(out, key, error_score, scorer, estimator, X, y, indices, train,
+                score_params):
+    """Put the scores of one set (``key``: ``"test_scores"`` or ``"train_scores"``) into
+    ``out``; returns the error text of a failed scoring (None when it succeeded). A
+    scorer that raises leaves ``out[key]`` None (every metric then ``error_score``);
+    ``error_score="raise"`` and a score that is not a number raise."""
+    try:
+        out[key], error = _score(scorer, estimator, X, y, indices, train, score_params,
+                                 error_score)
+    except ScoringNotANumber:
+        raise
+    except Exception:
+        if error_score == "raise":
+            raise
+        return traceback.format_exc()
+    return error
+
+
 def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_score,
              score_params=None):
     """The worker: fit one (candidate, split) and score it. Plain data in and out.
@@ -391,21 +428,15 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
             return out
         out["fit_time"] = time.perf_counter() - start
         start = time.perf_counter()
-        try:
-            out["test_scores"] = _score(
-                scorer, estimator, X, y, task.test, task.train, score_params
-            )
-            if return_train_score:
-                out["train_scores"] = _score(
-                    scorer, estimator, X, y, task.train, task.train, score_params
-                )
-        except ScoringNotANumber:
-            raise
-        except Exception:
-            if error_score == "raise":
-                raise
-            out["test_scores"] = out["train_scores"] = None
-            out["error"] = traceback.format_exc()
+        # test and train scores fail apart, as in sklearn's _fit_and_score
+        errors = [_score_into(out, "test_scores", error_score, scorer, estimator, X, y,
+                              task.test, task.train, score_params)]
+        if return_train_score:
+            errors.append(_score_into(out, "train_scores", error_score, scorer,
+                                      estimator, X, y, task.train, task.train,
+                                      score_params))
+        errors = [e for e in errors if e is not None]
+        out["error"] = "\n".join(errors) if errors else None
         out["score_time"] = time.perf_counter() - start
     if task.keep:
         out["estimator"] = estimator

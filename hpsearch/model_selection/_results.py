@@ -60,11 +60,16 @@ def _split_matrix(rows, key, metric, error_score, not_run=None):
 
 
 def _rank(means):
-    """sklearn's ranking: 1 is best, failed (NaN) candidates tie with the worst."""
-    if np.isnan(means).all():
+    """sklearn's ranking: 1 is best (ties share the smallest rank), failed (NaN)
+    candidates all rank after every scored one, also after a mean of -inf (sklearn fills
+    NaN with ``nanmin - 1``, which stays below -inf; filling and ranking here tied a
+    failed candidate with a -inf one, and ``best_index_`` could pick the failed one)."""
+    nan = np.isnan(means)
+    if nan.all():
         return np.ones_like(means, dtype=np.int32)
-    filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
-    return rankdata(-filled, method="min").astype(np.int32, copy=False)
+    ranks = np.full(means.shape, np.count_nonzero(~nan) + 1, dtype=np.int32)
+    ranks[~nan] = rankdata(-means[~nan], method="min")
+    return ranks
 
 
 def format_results(

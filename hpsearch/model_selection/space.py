@@ -27,6 +27,7 @@ Functions: :func:`as_space` (normalise and validate), :func:`grid_candidates`
 import dataclasses
 import math
 import numbers
+import warnings
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 
@@ -671,7 +672,8 @@ def sample_candidates(space, n_iter, random_state=None):
     ``UserWarning`` when the grid is smaller). Otherwise each draw samples every
     dimension (``rvs``), inactive parameters are dropped and duplicates removed; more
     draws are made from the same generator until ``n_iter`` distinct candidates are found
-    (at most ``20 * n_iter`` draws). The result depends only on ``random_state``.
+    (at most ``20 * n_iter`` draws; a ``UserWarning`` says when fewer were found). The
+    result depends only on ``random_state``.
     """
     if not (_is_int(n_iter) and n_iter >= 1):
         raise ValueError(
@@ -701,6 +703,13 @@ def sample_candidates(space, n_iter, random_state=None):
             sub = spaces[params.pop(SPACE_INDEX_PARAM)]
             candidates.append(_apply_conditions(sub, params))
         candidates = _dedupe(candidates)
+    if len(candidates) < n_iter:  # (sklearn's ParameterSampler would repeat candidates)
+        warnings.warn(
+            f"Only {len(candidates)} distinct candidates were found in {drawn} draws from "
+            f"the search space (its dimensions hold few distinct values); running "
+            f"{len(candidates)} candidates instead of the {n_iter} asked.",
+            UserWarning,
+        )
     return candidates[:n_iter]
 
 

@@ -80,20 +80,31 @@ def _check_result(result, max_iter):
 
 
 def minimize_lbfgs(net, X, T, penalties, *, max_iter, max_fun, tol, verbose=False,
-                   sample_weight=None):
+                   sample_weight=None, data_scale=1.0):
     """Minimize :func:`flat_objective` from the network's current weights.
 
     Returns ``(n_iter, loss, curve)``: the iterations done (at most ``max_iter``; a
     :class:`~sklearn.exceptions.ConvergenceWarning` as scikit-learn's when L-BFGS stopped
-    on a limit), the final objective, and the objective after every iteration. The network's
-    ``theta`` holds the solution afterwards.
+    on a limit), the final loss, and the loss after every iteration. The network's
+    ``theta`` holds the solution afterwards. The loss returned is the objective with its
+    data term times ``data_scale`` (scikit-learn's report of a multi-output squared
+    error, averaged over outputs: ``1/n_outputs``); the objective minimized is unchanged.
     """
     objective = flat_objective(net, X, T, penalties, sample_weight)
     curve, last = [], [np.nan]
+    n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight,
+                                                              dtype=np.float64))
+
+    def reported(value):
+        if data_scale == 1.0:
+            return value
+        pen = float(net.penalty(penalties)) / n  # (the network holds the point evaluated)
+        return (value - pen) * data_scale + pen
 
     def fun(theta):
-        last[0], grad = objective(theta)
-        return last[0], grad
+        value, grad = objective(theta)
+        last[0] = reported(value)
+        return value, grad
 
     def record(xk):  # after each iteration; its last evaluation was at the new iterate xk
         curve.append(float(last[0]))  # (the old-style callback: scipy >= 1.10)
@@ -105,4 +116,5 @@ def minimize_lbfgs(net, X, T, penalties, *, max_iter, max_fun, tol, verbose=Fals
             fun, net.theta.astype(np.float64), method="L-BFGS-B", jac=True, callback=record,
             options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol})
     net.theta[...] = result.x
-    return _check_result(result, max_iter), float(result.fun), curve
+    loss = float(result.fun) if data_scale == 1.0 else reported(objective(result.x)[0])
+    return _check_result(result, max_iter), loss, curve

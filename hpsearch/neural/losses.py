@@ -36,7 +36,7 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 __all__ = ["LOSSES", "SoftmaxCrossEntropy", "SigmoidBinaryCrossEntropy", "SquaredError",
-           "PoissonDeviance"]
+           "PoissonDeviance", "report_scale"]
 
 _ROWS = np.arange(256)
 
@@ -146,11 +146,20 @@ class SquaredError:
         \ell_i = \tfrac12 \lVert \hat y_i - y_i \rVert^2, \quad
         \frac{\partial \bar\ell}{\partial z} = \frac{\hat y - y}{m}
 
-    (sklearn reports the squared error averaged over outputs too; here ``loss_`` sums over
-    outputs, which is the function whose gradient is actually followed.)
+    The gradient followed is that of the sum over outputs (as scikit-learn's). The loss
+    *reported* (``loss_``, ``loss_curve_``, and so the ``tol`` stopping rule and the
+    ``"adaptive"`` schedule) is scikit-learn's ``squared_loss``, averaged over the
+    :math:`k` outputs: :func:`report_scale` is :math:`1/k`, so a multi-output regressor
+    stops at scikit-learn's epoch.
     """
 
     out_activation = "identity"
+
+    @staticmethod
+    def report_scale(n_outputs):
+        r"""Factor of the data loss in the reported loss: scikit-learn's ``squared_loss``
+        is the mean over outputs, :math:`\tfrac{1}{2k}\sum_k (\hat y_k - y_k)^2`."""
+        return 1.0 / n_outputs
 
     @staticmethod
     def target_dtype(dtype):
@@ -205,6 +214,14 @@ class PoissonDeviance:
         P -= T
         _mean_delta(P, sw)
         return loss
+
+
+def report_scale(loss, n_outputs):
+    """Factor between the summed per-sample loss a loss class returns and the data term of
+    scikit-learn's reported ``loss_`` (``1/n_outputs`` for the squared error, else 1:
+    scikit-learn's log losses and Poisson deviance sum over outputs)."""
+    scale = getattr(loss, "report_scale", None)
+    return 1.0 if scale is None else float(scale(n_outputs))
 
 
 LOSSES = {

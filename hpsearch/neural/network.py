@@ -240,8 +240,8 @@ class Network:
 
     # ----------------------------------------------------------------- epoch
     def run_epoch(self, X, T, rows, positions, batch_size, optimizer, rng, penalties,
-                  sample_weight=None):
-        """One pass over the training rows in the given order; returns statistics.
+                  sample_weight=None, data_scale=1.0):
+        r"""One pass over the training rows in the given order; returns statistics.
 
         ``rows`` index ``X`` and ``positions`` index the encoded targets ``T`` and the
         ``sample_weight`` (they differ when training on a subset of ``X``; ``rows`` may be
@@ -253,8 +253,18 @@ class Network:
         (scikit-learn's normalization; the unweighted case is all weights 1); a batch whose
         weights sum to 0 carries no information and is skipped (no step, no penalty).
 
-        Returns ``(sum of (weighted) per-sample losses, per-layer sums of weight-gradient
-        norms, number of steps taken)``.
+        Returns ``(loss sum, per-layer sums of weight-gradient norms, number of steps
+        taken)``. The loss sum is scikit-learn's accumulated loss, so that ``loss sum / n``
+        is its ``loss_``:
+
+        .. math::
+            \sum_b m_b \, \frac{c\, S_b + \Omega(w_b)}{W_b}
+
+        over the batches :math:`b` of :math:`m_b` rows, with :math:`S_b` the (weighted)
+        sum of the per-sample losses, :math:`W_b` the batch's weight sum (:math:`m_b`
+        without weights), :math:`\Omega(w_b)` the penalty at the weights the batch starts
+        from and :math:`c` = ``data_scale`` (scikit-learn's report of a multi-output
+        squared error, averaged over outputs).
         """
         n = len(positions)
         batch_size = max(1, min(batch_size, n))
@@ -292,7 +302,10 @@ class Network:
             Tb = tbuf[:m]
             np.take(T, positions[start:stop], axis=0, out=Tb, mode="clip")
             P = self.forward(Xb, p, ws, True, rng)
-            loss_sum += self.loss.loss_and_delta(P, Tb, swb)
+            batch_loss = data_scale * self.loss.loss_and_delta(P, Tb, swb)
+            if penalties:  # sklearn's batch loss has the penalty at the current weights
+                batch_loss += self.penalty(penalties)
+            loss_sum += batch_loss if scale is None else batch_loss * m * scale
             self.backward(P)
             for k, g in enumerate(gW):
                 norms[k] += np.sqrt(np.dot(g, g))

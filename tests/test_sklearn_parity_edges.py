@@ -1,0 +1,173 @@
+"""Silent-wrong-result hunt against scikit-learn: edge cases its own test files miss.
+
+Each test runs scikit-learn's class and hpsearch's side by side on the same data and
+splits and asserts the results sklearn gives (not just that hpsearch runs).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+from sklearn.model_selection import KFold
+
+from hpsearch import GridSearchCV
+
+
+def _sorted_data():
+    """Two classes sorted by label: the first and last 5-fold test folds hold one class."""
+    X, y = make_classification(60, 5, random_state=0)
+    order = np.argsort(y, kind="stable")
+    return X[order], y[order]
+
+
+def _two_classes(estimator, X, y):
+    """accuracy, refusing a test set with a single class (as some metrics do)."""
+    if len(np.unique(y)) < 2:
+        raise ValueError("only one class in y")
+    return accuracy_score(y, estimator.predict(X))
+
+
+def _both(scoring, n_jobs=None, **kwargs):
+    X, y = _sorted_data()
+    kwargs = dict(cv=KFold(5), scoring=scoring, return_train_score=True, **kwargs)
+    grid = {"C": [0.01, 1.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SkGridSearchCV(LogisticRegression(), grid, **kwargs).fit(X, y)
+        ours = GridSearchCV(LogisticRegression(), grid, n_jobs=n_jobs, **kwargs).fit(X, y)
+    return ours, theirs
+
+
+def _assert_scores_equal(ours, theirs):
+    keys = [k for k in theirs.cv_results_ if k.startswith(("split", "mean_t", "std_t",
+                                                           "rank_"))]
+    for key in keys:
+        np.testing.assert_allclose(ours.cv_results_[key], theirs.cv_results_[key],
+                                   err_msg=key)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_one_failing_metric_leaves_the_other_metrics_scored(n_jobs):
+    # was: the failing scorer made every metric of that split error_score, the refit
+    # metric's mean NaN, and best_params_ the worse candidate
+    ours, theirs = _both({"acc": "accuracy", "picky": _two_classes}, refit="acc",
+                         n_jobs=n_jobs)
+    _assert_scores_equal(ours, theirs)
+    assert ours.best_params_ == theirs.best_params_ == {"C": 1.0}
+    assert ours.best_score_ == theirs.best_score_
+    assert "only one class in y" in ours.cv_results_["error"][0]
+
+
+def test_a_failing_test_scoring_keeps_the_train_scores():
+    # was: a failing test scoring made the split's train scores error_score too
+    ours, theirs = _both(_two_classes)
+    _assert_scores_equal(ours, theirs)
+    assert np.isfinite(ours.cv_results_["mean_train_score"]).all()
+
+
+@pytest.mark.parametrize("scoring", [
+    lambda est, X, y: np.array([0.5, 0.6]),
+    lambda est, X, y: {"a": 1.0, "b": "0.5"},
+], ids=["array", "callable-dict-string"])
+def test_a_scorer_returning_no_number_raises_as_sklearn(scoring):
+    # was: the split silently scored error_score (or float("0.5") was taken)
+    X, y = _sorted_data()
+    kwargs = dict(cv=3, scoring=scoring, refit=False)
+    with pytest.raises(ValueError, match="scoring must return a number") as theirs:
+        SkGridSearchCV(LogisticRegression(), {"C": [1.0]}, **kwargs).fit(X, y)
+    with pytest.raises(ValueError, match="scoring must return a number, got") as ours:
+        GridSearchCV(LogisticRegression(), {"C": [1.0]}, **kwargs).fit(X, y)
+    assert str(ours.value).split("(")[0] == str(theirs.value).split("(")[0]
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_a_multi_output_regressor_reports_and_stops_as_sklearn(solver):
+    # was: loss_ summed the squared error over the outputs where sklearn averages it, so
+    # tol stopped at another epoch (n_iter_ 300 instead of 224) and the model differed
+    from sklearn.datasets import make_regression
+    from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+    from hpsearch import MLPRegressor
+
+    X, y = make_regression(200, 4, n_targets=2, noise=5, random_state=0)
+    y = y / y.std()
+    kwargs = dict(solver=solver, hidden_layer_sizes=(10,), random_state=1, tol=1e-3,
+                  max_iter=30 if solver == "lbfgs" else 400, alpha=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SkMLPRegressor(**kwargs).fit(X, y)
+        ours = MLPRegressor(dtype=np.float64, **kwargs).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-3)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), atol=0.02)
+    if solver != "lbfgs":  # (sklearn's lbfgs keeps no loss_curve_)
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-4)
+        assert ours.best_loss_ == min(ours.loss_curve_)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_weighted_mini_batches_report_and_stop_as_sklearn(solver):
+    # was: loss_ was the weighted sum over the whole epoch divided by the total weight
+    # and the penalty taken at the epoch's end; sklearn averages each batch's weighted
+    # loss (penalty at the batch's weights) by rows, so tol stopped elsewhere
+    # (n_iter_ 273 instead of sklearn's 210) and the model differed
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    from hpsearch import MLPClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    weights = np.random.RandomState(0).randint(1, 5, len(y)).astype(float)
+    kwargs = dict(solver=solver, hidden_layer_sizes=(10,), random_state=1, max_iter=300,
+                  batch_size=50 if solver == "sgd" else 200, alpha=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SkMLPClassifier(**kwargs).fit(X, y, sample_weight=weights)
+        ours = MLPClassifier(dtype=np.float64, **kwargs).fit(X, y, sample_weight=weights)
+    assert ours.n_iter_ == theirs.n_iter_ < 300
+    # (Adam: hpsearch adds epsilon after the bias correction, README)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-4)
+    if solver == "sgd":  # (sgd follows sklearn's trajectory to rounding)
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12)
+        np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X),
+                                   atol=1e-12)
+
+
+def test_a_nan_mean_ranks_after_a_minus_inf_mean_as_in_sklearn():
+    # was: NaN was filled with nanmin - 1 == -inf and tied with the -inf candidates, so
+    # rank_test_score was [1, 1, 1] and best_index_ the candidate without a score
+    X, y = _sorted_data()
+
+    def scorer(estimator, X, y):
+        return np.nan if estimator.C == 0.5 else -np.inf
+
+    kwargs = dict(cv=3, scoring=scorer)
+    grid = {"C": [0.5, 1.0, 2.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SkGridSearchCV(LogisticRegression(), grid, **kwargs).fit(X, y)
+        ours = GridSearchCV(LogisticRegression(), grid, **kwargs).fit(X, y)
+    np.testing.assert_array_equal(ours.cv_results_["rank_test_score"], [3, 1, 1])
+    np.testing.assert_array_equal(ours.cv_results_["rank_test_score"],
+                                  theirs.cv_results_["rank_test_score"])
+    assert ours.best_index_ == theirs.best_index_ == 1
+
+
+def test_fewer_distinct_random_candidates_than_n_iter_warn():
+    # sklearn's RandomizedSearchCV repeats candidates of a small discrete distribution;
+    # hpsearch's are distinct (README), which used to run 2 of n_iter=10 without a word
+    from scipy.stats import randint
+
+    from hpsearch import RandomizedSearchCV
+
+    X, y = _sorted_data()
+    search = RandomizedSearchCV(LogisticRegression(), {"C": randint(1, 3)}, n_iter=10, cv=3,
+                                random_state=0)
+    with pytest.warns(UserWarning, match="Only 2 distinct candidates .* instead of the 10"):
+        search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 2
