@@ -97,6 +97,12 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
         ``{"baseline": {"train_score": .., "test_score": ..}, "linear": {...}}`` (keys
         ``train_<metric>`` / ``test_<metric>`` for several metrics); NaN where a reference
         cannot be fitted or scored.
+
+    Raises
+    ------
+    ValueError
+        When the scorer returns something other than one number ("scoring must return a
+        number", as the search and ``cross_validate`` raise it).
     """
     import warnings
 
@@ -198,10 +204,10 @@ def _reference_fit_params(ref, sample_weight):
 def _split_scores(ref, X, y, train, test, scorer, fit_params, score_params):
     """Fit a clone of ``ref`` on ``train`` and score it on ``train`` and ``test`` with the
     search engine's own functions; None when the fit fails, a missing metric when the
-    scoring does."""
+    scoring does (a scorer returning several numbers is raised, as by the search)."""
     from sklearn.base import clone
 
-    from hpsearch.model_selection._engine import _fit, _score
+    from hpsearch.model_selection._engine import ScoringNotANumber, _fit, _score
 
     est = clone(ref)
     try:
@@ -212,6 +218,8 @@ def _split_scores(ref, X, y, train, test, scorer, fit_params, score_params):
     for part, rows in (("train", train), ("test", test)):
         try:
             found = _score(scorer, est, X, y, rows, train, score_params)
+        except ScoringNotANumber:  # a mistake in scoring: raised, as the search does
+            raise
         except Exception:  # noqa: BLE001 - nor one that cannot be scored
             continue
         scores.update({f"{part}_{k}": v for k, v in found.items()})
