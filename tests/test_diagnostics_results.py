@@ -215,7 +215,7 @@ def _weighted_data():
     return X, y, w, list(StratifiedKFold(3).split(X, y))
 
 
-def _references_by_hand(X, y, w, splits, pre=(), weighted_scores=True):
+def _references_by_hand(X, y, w, splits, pre=(), weighted_scores=True, weighted_fit=True):
     """The baseline and the linear reference fitted with weights (the final model of the
     pipeline) and scored by (weighted) accuracy, on ``splits``."""
     from sklearn.dummy import DummyClassifier
@@ -234,7 +234,7 @@ def _references_by_hand(X, y, w, splits, pre=(), weighted_scores=True):
     for name, (make, key) in makers.items():
         scores = {"train_score": [], "test_score": []}
         for train, test in splits:
-            model = make().fit(X[train], y[train], **{key: w[train]})
+            model = make().fit(X[train], y[train], **({key: w[train]} if weighted_fit else {}))
             for part, rows in (("train", train), ("test", test)):
                 scores[f"{part}_score"].append(
                     accuracy_score(y[rows], model.predict(X[rows]),
@@ -305,6 +305,23 @@ def test_a_weighted_pipeline_weights_the_references_final_model(routing):
                        _references_by_hand(X, y, w, splits, pre=[scaler],
                                            weighted_scores=routing))
 
+
+
+def test_weighted_scores_of_an_unweighted_fit_weight_the_references_scores_only():
+    # metadata routing: the MLP's score requests sample_weight, its fit does not; the
+    # references are fitted unweighted and scored weighted (the linear reference's
+    # pipeline routes the weights to its final step's score: it was NaN, never requested)
+    import sklearn
+
+    X, y, w, splits = _weighted_data()
+    with sklearn.config_context(enable_metadata_routing=True), _quiet():
+        est = MLPClassifier((4,), max_iter=5, random_state=0)
+        est.set_fit_request(sample_weight=False).set_score_request(sample_weight=True)
+        search = GridSearchCV(est, {"alpha": [1e-4, 1e-1]}, cv=splits,
+                              return_train_score=True, progress=False)
+        search.fit(X, y, sample_weight=w)
+    _assert_references(search.diagnosis_.references,
+                       _references_by_hand(X, y, w, splits, weighted_fit=False))
 
 def _quiet():
     import warnings

@@ -71,8 +71,9 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
       enabled (``sklearn.set_config(enable_metadata_routing=True)``) the pipeline routes
       them instead: a step's request the user set is kept (the estimator's own
       preprocessing steps, cloned into the linear reference, are weighted where the
-      candidates' are), an unset one is set to the same rule (final step ``fit`` and
-      ``score``: ``True``, other steps: ``False``).
+      candidates' are), an unset one is set to the same rule (final step ``fit``:
+      ``True``, other steps: ``False``; final step ``score``: ``True`` when
+      ``score_params`` hold ``sample_weight``).
 
     Parameters
     ----------
@@ -123,7 +124,8 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ref = _weighted(ref, sample_weight is not None)
+            ref = _weighted(ref, sample_weight is not None,
+                            "sample_weight" in (score_params or {}))
             try:
                 scorer = check_scoring(ref, scoring)
             except (TypeError, ValueError):  # a scoring the reference cannot use
@@ -169,23 +171,28 @@ def _accepts_weight(method):
         return False
 
 
-def _weighted(ref, weights):
-    """A clone of ``ref``; with weights and metadata routing enabled, every unset
-    ``sample_weight`` request of its steps set: ``True`` for the final step's ``fit`` and
-    ``score``, ``False`` for the other steps' ``fit`` (requests the user set are kept)."""
+def _weighted(ref, fit_weights, score_weights):
+    """A clone of ``ref``; with metadata routing enabled, the unset ``sample_weight``
+    requests of a pipeline's steps set (requests the user set are kept): with weights in
+    ``fit``, ``True`` for the final step's ``fit`` and ``False`` for the other steps';
+    with weights in the score, ``True`` for the final step's ``score`` (the reference's
+    own ``score`` is the scorer when ``scoring`` is None)."""
     from sklearn.base import clone
 
     ref = clone(ref)
-    if not (weights and _routing() and hasattr(ref, "steps")):
+    if not ((fit_weights or score_weights) and _routing() and hasattr(ref, "steps")):
         return ref
     for _, step, final in _steps(ref):
-        for method in ("fit", "score") if final else ("fit",):
+        wanted = {"fit": final} if fit_weights else {}
+        if score_weights and final:
+            wanted["score"] = True
+        for method, value in wanted.items():
             setter = getattr(step, f"set_{method}_request", None)
             if setter is None or not _accepts_weight(getattr(step, method, None)):
                 continue
             requests = getattr(step.get_metadata_routing(), method).requests
             if requests.get("sample_weight") is None:
-                setter(sample_weight=final)
+                setter(sample_weight=value)
     return ref
 
 

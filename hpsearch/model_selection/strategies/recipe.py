@@ -326,7 +326,9 @@ return_train_score, progress, storage, study_name, resume, backend
         y : array-like of shape (n_samples,), default=None
         groups : array-like of shape (n_samples,), default=None
         **fit_params : dict
-            Passed to the estimator's ``fit``.
+            Passed to the estimator's ``fit`` (routed as in ``BaseSearchCV.fit``); a
+            ``sample_weight`` weights the references as it weights the candidates
+            (:func:`hpsearch.diagnostics.reference_scores`).
 
         Returns
         -------
