@@ -323,6 +323,18 @@ def test_weighted_scores_of_an_unweighted_fit_weight_the_references_scores_only(
     _assert_references(search.diagnosis_.references,
                        _references_by_hand(X, y, w, splits, weighted_fit=False))
 
+
+def test_a_failing_metric_of_several_is_nan_the_others_kept():
+    # as cross_validate with error_score=np.nan: the references' other metrics survive
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    refs = reference_scores(MLPClassifier(), X, y, cv=3,
+                            scoring={"acc": "accuracy", "bad": lambda est, X, y: est.n_layers_})
+    assert math.isnan(refs["baseline"]["train_bad"]) and math.isnan(refs["linear"]["test_bad"])
+    assert refs["baseline"]["train_acc"] == pytest.approx(1 / 3, abs=0.01)
+    assert refs["linear"]["test_acc"] > 0.9
+
 def _quiet():
     import warnings
 

@@ -126,8 +126,8 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
             warnings.simplefilter("ignore")
             ref = _weighted(ref, sample_weight is not None,
                             "sample_weight" in (score_params or {}))
-            try:
-                scorer = check_scoring(ref, scoring)
+            try:  # several metrics: one that fails is NaN, the others are kept
+                scorer = _failed_as_nan(check_scoring(ref, scoring, raise_exc=False))
             except (TypeError, ValueError):  # a scoring the reference cannot use
                 out[name] = {}
                 continue
@@ -194,6 +194,18 @@ def _weighted(ref, fit_weights, score_weights):
             if requests.get("sample_weight") is None:
                 setter(sample_weight=value)
     return ref
+
+
+def _failed_as_nan(scorer):
+    """``scorer`` with NaN for a metric of several that failed (``check_scoring``'s
+    ``raise_exc=False`` gives its traceback as text), as ``cross_validate`` records it."""
+    def score(estimator, *args, **kwargs):
+        found = scorer(estimator, *args, **kwargs)
+        if isinstance(found, dict):
+            return {k: math.nan if isinstance(v, str) else v for k, v in found.items()}
+        return found
+
+    return score
 
 
 def _reference_fit_params(ref, sample_weight):
