@@ -108,7 +108,6 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
     import warnings
 
     from sklearn.base import is_classifier
-    from sklearn.metrics import check_scoring
     from sklearn.model_selection import check_cv
     from sklearn.utils import indexable
 
@@ -127,7 +126,7 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
             ref = _weighted(ref, sample_weight is not None,
                             "sample_weight" in (score_params or {}))
             try:  # several metrics: one that fails is NaN, the others are kept
-                scorer = _failed_as_nan(check_scoring(ref, scoring, raise_exc=False))
+                scorer = _failed_as_nan(_check_scoring(ref, scoring))
             except (TypeError, ValueError):  # a scoring the reference cannot use
                 out[name] = {}
                 continue
@@ -194,6 +193,25 @@ def _weighted(ref, fit_weights, score_weights):
             if requests.get("sample_weight") is None:
                 setter(sample_weight=value)
     return ref
+
+
+def _check_scoring(estimator, scoring):
+    """sklearn's scorer of ``scoring`` for ``estimator``, several metrics not raising
+    (``check_scoring(..., raise_exc=False)``; before scikit-learn 1.6, which lacks it,
+    the ``_MultimetricScorer`` ``cross_validate`` builds)."""
+    from sklearn.metrics import check_scoring
+
+    try:
+        return check_scoring(estimator, scoring, raise_exc=False)
+    except TypeError as exc:
+        if "raise_exc" not in str(exc):
+            raise
+    if not isinstance(scoring, (list, tuple, set, dict)):
+        return check_scoring(estimator, scoring)
+    from sklearn.metrics._scorer import _check_multimetric_scoring, _MultimetricScorer
+
+    return _MultimetricScorer(scorers=_check_multimetric_scoring(estimator, scoring),
+                              raise_exc=False)
 
 
 def _failed_as_nan(scorer):
