@@ -200,3 +200,149 @@ def test_a_reference_that_cannot_be_fitted_is_nan_not_the_end_of_the_diagnosis()
                           {"hidden_layer_sizes": [(4,), (32,)]}, cv=3,
                           return_train_score=True, progress=False).fit(X, Y)
     assert len(search.cv_results_["diagnosis"]) == 2
+
+
+# -- weighted searches: the references are scored on the candidates' metric ---------------
+def _weighted_data():
+    """Breast cancer (357 benign, 212 malignant) with malignant rows weighted 8: the
+    weighted majority is malignant, so the prior baseline differs with and without
+    weights (0.63 vs 0.83 accuracy)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = load_breast_cancer(return_X_y=True)
+    w = np.where(y == 0, 8.0, 1.0)
+    return X, y, w, list(StratifiedKFold(3).split(X, y))
+
+
+def _references_by_hand(X, y, w, splits, pre=(), weighted_scores=True, weighted_fit=True):
+    """The baseline and the linear reference fitted with weights (the final model of the
+    pipeline) and scored by (weighted) accuracy, on ``splits``."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score
+    from sklearn.pipeline import make_pipeline
+
+    def linear():
+        return make_pipeline(*[StandardScaler() for _ in pre],
+                             StandardScaler(with_mean=not pre),
+                             LogisticRegression(max_iter=1000))
+
+    makers = {"baseline": (lambda: DummyClassifier(strategy="prior"), "sample_weight"),
+              "linear": (linear, "logisticregression__sample_weight")}
+    out = {}
+    for name, (make, key) in makers.items():
+        scores = {"train_score": [], "test_score": []}
+        for train, test in splits:
+            model = make().fit(X[train], y[train], **({key: w[train]} if weighted_fit else {}))
+            for part, rows in (("train", train), ("test", test)):
+                scores[f"{part}_score"].append(
+                    accuracy_score(y[rows], model.predict(X[rows]),
+                                   sample_weight=w[rows] if weighted_scores else None))
+        out[name] = {k: float(np.mean(v)) for k, v in scores.items()}
+    return out
+
+
+def _assert_references(found, expected):
+    assert set(found) == set(expected)
+    for name in expected:
+        assert found[name] == pytest.approx(expected[name], rel=1e-12), name
+
+
+@pytest.mark.parametrize("kind", ["grid", "halving"])
+def test_a_weighted_search_judges_candidates_against_weighted_references(kind):
+    # the candidates' scores are weighted (sample_weight goes to the scorer); the
+    # references were fitted and scored unweighted, so the verdicts compared two metrics
+    from hpsearch import HalvingGridSearchCV
+
+    X, y, w, splits = _weighted_data()
+    est = MLPClassifier((4,), max_iter=5, random_state=0)
+    grid = {"alpha": [1e-4, 1e-1]}
+    search = (GridSearchCV(est, grid, cv=splits, return_train_score=True, progress=False)
+              if kind == "grid" else
+              HalvingGridSearchCV(est, grid, cv=splits, min_resources=300, random_state=0,
+                                  progress=False))
+    with _quiet():
+        search.fit(X, y, sample_weight=w)
+    expected = _references_by_hand(X, y, w, splits)
+    _assert_references(search.diagnosis_.references, expected)
+    unweighted = reference_scores(est, X, y, cv=splits)
+    assert unweighted["baseline"]["test_score"] == pytest.approx(357 / 569, abs=0.01)
+    assert expected["baseline"]["test_score"] == pytest.approx(8 * 212 / (8 * 212 + 357),
+                                                               abs=0.01)
+    # the public function with the same weights gives the same references
+    _assert_references(reference_scores(est, X, y, cv=splits, sample_weight=w,
+                                        score_params={"sample_weight": w}), expected)
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_a_weighted_pipeline_weights_the_references_final_model(routing):
+    # without routing the user weights the pipeline's final step (mlpclassifier__
+    # sample_weight); with routing the step requests it: both fit the references' final
+    # model with the weights, the cloned scaler unweighted (as the candidates' scaler).
+    # The scores are weighted as the candidates' are: with routing (the scorer requests
+    # sample_weight), not without (sklearn gives the scorer a top-level sample_weight only)
+    import sklearn
+    from sklearn.metrics import accuracy_score, make_scorer
+    from sklearn.pipeline import make_pipeline
+
+    X, y, w, splits = _weighted_data()
+    with sklearn.config_context(enable_metadata_routing=routing), _quiet():
+        mlp = MLPClassifier((4,), max_iter=5, random_state=0)
+        scaler = StandardScaler()
+        scoring = make_scorer(accuracy_score)
+        if routing:
+            mlp.set_fit_request(sample_weight=True)
+            scaler.set_fit_request(sample_weight=False)
+            scoring.set_score_request(sample_weight=True)
+        est = make_pipeline(scaler, mlp)
+        search = GridSearchCV(est, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=splits,
+                              scoring=scoring, return_train_score=True, progress=False)
+        params = {"sample_weight": w} if routing else {"mlpclassifier__sample_weight": w}
+        search.fit(X, y, **params)
+    assert "diagnosis" in search.cv_results_
+    _assert_references(search.diagnosis_.references,
+                       _references_by_hand(X, y, w, splits, pre=[scaler],
+                                           weighted_scores=routing))
+
+
+
+def test_weighted_scores_of_an_unweighted_fit_weight_the_references_scores_only():
+    # metadata routing: the MLP's score requests sample_weight, its fit does not; the
+    # references are fitted unweighted and scored weighted (the linear reference's
+    # pipeline routes the weights to its final step's score: it was NaN, never requested)
+    import sklearn
+
+    X, y, w, splits = _weighted_data()
+    with sklearn.config_context(enable_metadata_routing=True), _quiet():
+        est = MLPClassifier((4,), max_iter=5, random_state=0)
+        est.set_fit_request(sample_weight=False).set_score_request(sample_weight=True)
+        search = GridSearchCV(est, {"alpha": [1e-4, 1e-1]}, cv=splits,
+                              return_train_score=True, progress=False)
+        search.fit(X, y, sample_weight=w)
+    _assert_references(search.diagnosis_.references,
+                       _references_by_hand(X, y, w, splits, weighted_fit=False))
+
+
+def test_a_failing_metric_of_several_is_nan_the_others_kept():
+    # as cross_validate with error_score=np.nan: the references' other metrics survive
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    refs = reference_scores(MLPClassifier(), X, y, cv=3,
+                            scoring={"acc": "accuracy", "bad": lambda est, X, y: est.n_layers_})
+    assert math.isnan(refs["baseline"]["train_bad"]) and math.isnan(refs["linear"]["test_bad"])
+    assert refs["baseline"]["train_acc"] == pytest.approx(1 / 3, abs=0.01)
+    assert refs["linear"]["test_acc"] > 0.9
+
+def _quiet():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    class _Quiet(warnings.catch_warnings):
+        def __enter__(self):
+            super().__enter__()
+            warnings.simplefilter("ignore", ConvergenceWarning)
+
+    return _Quiet()

@@ -178,3 +178,32 @@ def test_a_scoring_the_references_cannot_use_is_an_error(digits):
                                          r"one that the recipe's trivial baseline .* it gave no "
                                          r"finite training 'score'"):
         fit(search, *digits)
+
+
+def test_a_weighted_search_has_weighted_references():
+    # fitted with sample_weight, the candidates' scores are weighted: the references the
+    # recipe judges them against were fitted and scored unweighted (another metric)
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import StratifiedKFold
+
+    from hpsearch.diagnostics import reference_scores
+
+    X, y = load_breast_cancer(return_X_y=True)
+    w = np.where(y == 0, 8.0, 1.0)           # the weighted majority is the minority class
+    splits = list(StratifiedKFold(3).split(X, y))
+    search = RecipeSearchCV(mlp(max_iter=3), {"learning_rate_init": [1e-3, 1e-2],
+                                              "alpha": [1e-4, 1e-1]},
+                            n_iter=1, cv=splits, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y, sample_weight=w)
+        weighted = reference_scores(mlp(), X, y, cv=splits, sample_weight=w,
+                                    score_params={"sample_weight": w})
+        unweighted = reference_scores(mlp(), X, y, cv=splits)
+    for refs in (search.references_, search.diagnosis_.references):
+        assert refs.keys() == weighted.keys()
+        for name in weighted:
+            assert refs[name] == pytest.approx(weighted[name], rel=1e-12)
+    # 8 x 212 malignant vs 357 benign rows: the prior baseline's weighted accuracy
+    assert weighted["baseline"]["train_score"] == pytest.approx(1696 / 2053, abs=0.01)
+    assert unweighted["baseline"]["train_score"] == pytest.approx(357 / 569, abs=0.01)

@@ -15,12 +15,8 @@ global_random_seed = global_random_seed_fixture()
 
 #: test id (bare name: every parametrization) -> (category, reason)
 EXPECTED_FAILURES = {
-    # with return_train_score=True (the halving searches' default) the diagnosis column's
-    # references are scored by cross_validate, which does not route sample_weight
-    "test_metadata_is_routed_correctly_to_scorer[HalvingGridSearchCV]": (
-        "not yet", "the diagnosis column's reference scores are not weighted"),
-    "test_metadata_is_routed_correctly_to_scorer[HalvingRandomSearchCV]": (
-        "not yet", "the diagnosis column's reference scores are not weighted"),
+    # none: with return_train_score=True (the halving searches' default) the diagnosis
+    # column's references are scored with the candidates' score weights (reference_scores)
 }
 
 _expected = expected_failures(EXPECTED_FAILURES)

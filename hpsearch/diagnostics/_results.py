@@ -48,13 +48,32 @@ class ResultsDiagnosis:
 
 
 def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
-                     references=None):
+                     references=None, sample_weight=None, score_params=None):
     """Cross-validated train and test scores of the recipe's references, on the search's splits.
 
     The trivial baseline and the linear reference of :func:`hpsearch.diagnostics.diagnose`
-    (``default_references(estimator)``, overridable with ``references``) go through
-    :func:`sklearn.model_selection.cross_validate` with ``return_train_score=True``: two
-    extra fits per split (a dummy and a linear model), nothing else.
+    (``default_references(estimator)``, overridable with ``references``) are fitted on
+    the training rows of every split and scored on its training and test rows, by the
+    same functions that fit and score a search's candidates (``return_train_score=True``,
+    ``error_score=np.nan``, as :func:`sklearn.model_selection.cross_validate`): two extra
+    fits per split (a dummy and a linear model), nothing else.
+
+    A search fitted with ``sample_weight`` scores its candidates with weights; so are the
+    references, on the same metric:
+
+    * ``score_params`` (e.g. ``{"sample_weight": w}``) go to the scorer on every split,
+      cut to the rows scored, exactly as the search passes them to its scorer.
+    * ``sample_weight`` (the weights the search's estimator, or its final step, is fitted
+      with) fits every reference: an estimator whose ``fit`` takes ``sample_weight`` gets
+      the training rows' weights; a :class:`~sklearn.pipeline.Pipeline` gives them to its
+      final step only (``<last step>__sample_weight``, as one weights the searched model
+      of a pipeline), the preprocessing steps are fitted unweighted. With metadata routing
+      enabled (``sklearn.set_config(enable_metadata_routing=True)``) the pipeline routes
+      them instead: a step's request the user set is kept (the estimator's own
+      preprocessing steps, cloned into the linear reference, are weighted where the
+      candidates' are), an unset one is set to the same rule (final step ``fit``:
+      ``True``, other steps: ``False``; final step ``score``: ``True`` when
+      ``score_params`` hold ``sample_weight``).
 
     Parameters
     ----------
@@ -64,42 +83,221 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
     X, y, groups : array-like
     cv : int, splitter or iterable of (train, test) index arrays, default=5
     scoring : str, callable, list or dict, default=None
-        As in ``cross_validate``.
+        As in ``cross_validate`` (None: each reference's own ``score``).
     references : dict, default=None
         Override ``"baseline"`` / ``"linear"`` (None drops one; :func:`diagnose_results`
         needs the baseline).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights every reference is fitted with (see above). None: unweighted fits.
+    score_params : dict, default=None
+        Parameters of the scorer (per-sample ones are cut to the rows scored).
 
     Returns
     -------
     dict
         ``{"baseline": {"train_score": .., "test_score": ..}, "linear": {...}}`` (keys
         ``train_<metric>`` / ``test_<metric>`` for several metrics); NaN where a reference
-        cannot be fitted.
+        cannot be fitted or scored.
+
+    Raises
+    ------
+    ValueError
+        When the scorer returns something other than one number ("scoring must return a
+        number", as the search and ``cross_validate`` raise it).
     """
     import warnings
 
-    from sklearn.model_selection import cross_validate
+    from sklearn.base import is_classifier
+    from sklearn.model_selection import check_cv
+    from sklearn.utils import indexable
 
+    X, y, groups = indexable(X, y, groups)
+    if isinstance(cv, (Integral, type(None))) or hasattr(cv, "split"):
+        cv = check_cv(cv, y, classifier=is_classifier(estimator)).split(X, y, groups)
+    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv]
     refs = default_references(estimator)
     refs.update(references or {})
-    splits = cv if isinstance(cv, (Integral, type(None))) or hasattr(cv, "split") else list(cv)
     out = {}
     for name, ref in refs.items():
         if ref is None:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
-                res = cross_validate(ref, X, y, groups=groups, cv=splits, scoring=scoring,
-                                     return_train_score=True, error_score=np.nan)
-            except ValueError:  # every fit failed (e.g. one class, 2-D y): no such reference
+            ref = _weighted(ref, sample_weight is not None,
+                            "sample_weight" in (score_params or {}))
+            try:  # several metrics: one that fails is NaN, the others are kept
+                scorer = _failed_as_nan(_check_scoring(ref, scoring))
+            except (TypeError, ValueError):  # a scoring the reference cannot use
                 out[name] = {}
                 continue
-        out[name] = {k: float(np.mean(v)) for k, v in res.items()
-                     if k.startswith(("train_", "test_"))}
+            fit_params = _reference_fit_params(ref, sample_weight)
+            folds = [_split_scores(ref, X, y, train, test, scorer, fit_params, score_params)
+                     for train, test in splits]
+        out[name] = _mean_scores(folds)
     keys = {k for scores in out.values() for k in scores}
     return {name: {k: scores.get(k, math.nan) for k in sorted(keys)}
             for name, scores in out.items()}
+
+
+def _routing():
+    from sklearn import get_config
+
+    return bool(get_config().get("enable_metadata_routing", False))
+
+
+def _steps(estimator, prefix=""):
+    """``(name path, step, is the final step)`` of every step of a (nested) pipeline; a
+    plain estimator is its own final step (path ``""``)."""
+    steps = getattr(estimator, "steps", None)
+    if not steps:
+        return [(prefix, estimator, True)]
+    found = []
+    for i, (name, step) in enumerate(steps):
+        if step in (None, "passthrough"):
+            continue
+        inner = _steps(step, f"{prefix}{name}__")
+        last = i == len(steps) - 1
+        found += [(path, s, final and last) for path, s, final in inner]
+    return found
+
+
+def _accepts_weight(method):
+    import inspect
+
+    try:
+        return "sample_weight" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _weighted(ref, fit_weights, score_weights):
+    """A clone of ``ref``; with metadata routing enabled, the unset ``sample_weight``
+    requests of a pipeline's steps set (requests the user set are kept): with weights in
+    ``fit``, ``True`` for the final step's ``fit`` and ``False`` for the other steps';
+    with weights in the score, ``True`` for the final step's ``score`` (the reference's
+    own ``score`` is the scorer when ``scoring`` is None)."""
+    from sklearn.base import clone
+
+    ref = clone(ref)
+    if not ((fit_weights or score_weights) and _routing() and hasattr(ref, "steps")):
+        return ref
+    for _, step, final in _steps(ref):
+        wanted = {"fit": final} if fit_weights else {}
+        if score_weights and final:
+            wanted["score"] = True
+        for method, value in wanted.items():
+            setter = getattr(step, f"set_{method}_request", None)
+            if setter is None or not _accepts_weight(getattr(step, method, None)):
+                continue
+            requests = getattr(step.get_metadata_routing(), method).requests
+            if requests.get("sample_weight") is None:
+                setter(sample_weight=value)
+    return ref
+
+
+def _check_scoring(estimator, scoring):
+    """sklearn's scorer of ``scoring`` for ``estimator``, several metrics not raising
+    (``check_scoring(..., raise_exc=False)``; before scikit-learn 1.6, which lacks it,
+    the ``_MultimetricScorer`` ``cross_validate`` builds)."""
+    from sklearn.metrics import check_scoring
+
+    try:
+        return check_scoring(estimator, scoring, raise_exc=False)
+    except TypeError as exc:
+        if "raise_exc" not in str(exc):
+            raise
+    if not isinstance(scoring, (list, tuple, set, dict)):
+        return check_scoring(estimator, scoring)
+    from sklearn.metrics._scorer import _check_multimetric_scoring, _MultimetricScorer
+
+    return _MultimetricScorer(scorers=_check_multimetric_scoring(estimator, scoring),
+                              raise_exc=False)
+
+
+def _failed_as_nan(scorer):
+    """``scorer`` with NaN for a metric of several that failed (``check_scoring``'s
+    ``raise_exc=False`` gives its traceback as text), as ``cross_validate`` records it."""
+    def score(estimator, *args, **kwargs):
+        found = scorer(estimator, *args, **kwargs)
+        if isinstance(found, dict):
+            return {k: math.nan if isinstance(v, str) else v for k, v in found.items()}
+        return found
+
+    return score
+
+
+def _reference_fit_params(ref, sample_weight):
+    """The fit parameters that give ``ref`` the weights (see :func:`reference_scores`)."""
+    if sample_weight is None:
+        return {}
+    if _routing() and hasattr(ref, "steps"):
+        return {"sample_weight": sample_weight}  # the pipeline routes them
+    for path, step, final in _steps(ref):
+        if final and _accepts_weight(getattr(step, "fit", None)):
+            return {f"{path}sample_weight": sample_weight}
+    return {}
+
+
+def _split_scores(ref, X, y, train, test, scorer, fit_params, score_params):
+    """Fit a clone of ``ref`` on ``train`` and score it on ``train`` and ``test`` with the
+    search engine's own functions; None when the fit fails, a missing metric when the
+    scoring does (a scorer returning several numbers is raised, as by the search)."""
+    from sklearn.base import clone
+
+    from hpsearch.model_selection._engine import ScoringNotANumber, _fit, _score
+
+    est = clone(ref)
+    try:
+        _fit(est, X, y, train, fit_params)
+    except Exception:  # noqa: BLE001 - a reference that cannot be fitted is NaN
+        return None
+    scores = {}
+    for part, rows in (("train", train), ("test", test)):
+        try:
+            found = _score(scorer, est, X, y, rows, train, score_params)
+        except ScoringNotANumber:  # a mistake in scoring: raised, as the search does
+            raise
+        except Exception:  # noqa: BLE001 - nor one that cannot be scored
+            continue
+        scores.update({f"{part}_{k}": v for k, v in found.items()})
+    return scores
+
+
+def _mean_scores(folds):
+    """Mean per key over the splits (NaN where a split has none); ``{}`` when no fit
+    succeeded."""
+    fitted = [f for f in folds if f is not None]
+    if not fitted:
+        return {}
+    keys = sorted({k for f in fitted for k in f})
+    return {k: float(np.mean([f.get(k, math.nan) if f is not None else math.nan
+                              for f in folds])) for k in keys}
+
+
+def _final_sample_weight(estimator, fit_params):
+    """The ``sample_weight`` the final estimator of ``estimator`` is fitted with, given
+    the fit parameters a search passes to ``estimator.fit`` (routed ones with metadata
+    routing enabled); None when unweighted.
+
+    Without routing: ``sample_weight``, or for a :class:`~sklearn.pipeline.Pipeline`
+    ``<last step>__sample_weight`` (nested pipelines: the path of names). With routing:
+    what the pipeline routes to its final step's ``fit`` (aliases resolved).
+    """
+    fit_params = dict(fit_params or {})
+    steps = getattr(estimator, "steps", None)
+    if not steps:
+        return fit_params.get("sample_weight")
+    name, last = steps[-1]
+    if last in (None, "passthrough"):
+        return None
+    if _routing():
+        routed = estimator.get_metadata_routing().route_params(caller="fit",
+                                                               params=fit_params)
+        inner = routed[name].get("fit", {}) if name in routed else {}
+    else:
+        inner = {k[len(name) + 2:]: v for k, v in fit_params.items()
+                 if k.startswith(f"{name}__")}
+    return _final_sample_weight(last, inner)
 
 
 def _column(cv_results, key, hint):
@@ -271,16 +469,23 @@ def _metric(cv_results, refit):
 
 
 def diagnosis_column(cv_results, estimator, X, y=None, *, cv, scoring=None, refit=True,
-                     groups=None):
+                     groups=None, fit_params=None, score_params=None):
     """The ``diagnosis`` column of a search's ``cv_results_`` (one call for a search's ``fit``).
 
     Runs :func:`reference_scores` on the search's own splits ``cv`` (two cheap extra fits
     per split) and :func:`diagnose_results` on the refit metric; returns
     ``(labels, ResultsDiagnosis)``: ``labels`` is an object array, one verdict per candidate.
     ``cv_results`` must hold train scores (``return_train_score=True``).
+
+    ``fit_params`` and ``score_params`` are what the search passed to ``estimator.fit``
+    and to its scorer (after routing): the references are fitted with the final
+    estimator's ``sample_weight`` (:func:`_final_sample_weight`) and scored with the same
+    ``score_params``, so that they are judged on the candidates' metric.
     """
     metric = _metric(cv_results, refit)
-    refs = reference_scores(estimator, X, y, cv=cv, scoring=scoring, groups=groups)
+    refs = reference_scores(estimator, X, y, cv=cv, scoring=scoring, groups=groups,
+                            sample_weight=_final_sample_weight(estimator, fit_params),
+                            score_params=score_params)
     result = diagnose_results(cv_results, metric=metric, references=refs)
     result.references = refs
     return np.asarray(result.labels, dtype=object), result

@@ -1342,14 +1342,14 @@ class BaseSearchCV(_SkBaseSearchCV):
         evaluate.check_failures()
         results = evaluate.results()
         self.cv_results_ = results
-        self._add_diagnosis(results, X, y, groups, splits)
+        self._add_diagnosis(results, X, y, groups, splits, routed)
         self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
         if root_ctx is not None:
             root_ctx.call_on_fit_task_end(
                 estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
             )
 
-    def _add_diagnosis(self, results, X, y, groups, splits):
+    def _add_diagnosis(self, results, X, y, groups, splits, routed=None):
         """The lecture's recipe per candidate (``LECTURE.md`` §4), when train scores are kept.
 
         With ``return_train_score=True``, ``cv_results_["diagnosis"]`` labels every row
@@ -1361,7 +1361,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         and the search-level notes (e.g. deeper candidates training worse). Without train
         scores nothing is added (they cost one extra prediction on each training fold).
         A diagnosis that cannot be made (an estimator the references cannot stand in
-        for) is a warning, never a failed search.
+        for) is a warning, never a failed search. ``routed`` (the routing of ``fit``'s
+        parameters) makes the references weighted as the candidates are: fitted with the
+        final estimator's ``sample_weight``, scored with the scorer's parameters.
         """
         if not self.return_train_score or "diagnosis" in results:
             return
@@ -1371,6 +1373,8 @@ class BaseSearchCV(_SkBaseSearchCV):
             labels, self.diagnosis_ = diagnosis_column(
                 results, self.estimator, X, y, cv=splits, scoring=self.scoring,
                 refit=self.refit, groups=groups,
+                fit_params=None if routed is None else routed.estimator.fit,
+                score_params=None if routed is None else routed.scorer.score,
             )
         except Exception as exc:  # noqa: BLE001 - an analysis never fails a finished search
             warnings.warn(

@@ -326,13 +326,16 @@ return_train_score, progress, storage, study_name, resume, backend
         y : array-like of shape (n_samples,), default=None
         groups : array-like of shape (n_samples,), default=None
         **fit_params : dict
-            Passed to the estimator's ``fit``.
+            Passed to the estimator's ``fit`` (routed as in ``BaseSearchCV.fit``); a
+            ``sample_weight`` weights the references as it weights the candidates
+            (:func:`hpsearch.diagnostics.reference_scores`).
 
         Returns
         -------
         self : object
         """
         from hpsearch.diagnostics import diagnose_results, reference_scores
+        from hpsearch.diagnostics._results import _final_sample_weight
         from hpsearch.diagnostics._verdict import check_thresholds
 
         from ..split import make_cv
@@ -343,12 +346,16 @@ return_train_score, progress, storage, study_name, resume, backend
         X, y, groups = indexable(X, y, groups)
         cv = make_cv(self.cv, y=y, classifier=is_classifier(self.estimator))
         # the splitter's metadata as the search routes it (every requested parameter)
-        split_params = dict(self._routed_params(X, groups, fit_params).splitter.split)
+        routed = self._routed_params(X, groups, fit_params)
+        split_params = dict(routed.splitter.split)
         split_groups = split_params.pop("groups", None)
         splits = [(np.asarray(a), np.asarray(b))
                   for a, b in cv.split(X, y, split_groups, **split_params)]
-        self.references_ = reference_scores(self.estimator, X, y, cv=splits,
-                                            scoring=self.scoring, groups=groups)
+        # weighted as the candidates are (fit and score sample_weight), see reference_scores
+        self.references_ = reference_scores(
+            self.estimator, X, y, cv=splits, scoring=self.scoring, groups=groups,
+            sample_weight=_final_sample_weight(self.estimator, routed.estimator.fit),
+            score_params=routed.scorer.score)
         self._check_references()
         shown = self.return_train_score
         self.return_train_score = True  # the recipe reads train scores; restored below
