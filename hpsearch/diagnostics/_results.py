@@ -254,7 +254,8 @@ def _split_scores(ref, X, y, train, test, scorer, fit_params, score_params):
     scores = {}
     for part, rows in (("train", train), ("test", test)):
         try:
-            found = _score(scorer, est, X, y, rows, train, score_params)
+            found, _ = _score(scorer, est, X, y, rows, train, score_params)  # (a failed
+            # metric of several is NaN, the error text not needed here)
         except ScoringNotANumber:  # a mistake in scoring: raised, as the search does
             raise
         except Exception:  # noqa: BLE001 - nor one that cannot be scored
