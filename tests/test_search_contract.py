@@ -192,3 +192,17 @@ def test_a_fitted_search_on_a_journal_pickles_with_its_study(make, data, tmp_pat
     loaded = joblib.load(tmp_path / "search.joblib")
     np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
     assert len(loaded.study_.trials) == len(search.study_.trials) > 0
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_sklearn_callbacks_run_on_every_search(make, data, n_jobs):
+    # ASHA's asynchronous loop hung its evaluations from a search task declared to have
+    # sequential rounds: sklearn's callback context raised "task_id ... must be None if
+    # sequential_subtasks is True" (found by check_estimator's check_pipeline_consistency)
+    from sklearn.callback.tests._utils import RecordingAutoPropagatedCallback
+
+    X, y = data
+    callback = RecordingAutoPropagatedCallback()
+    search = make(Ridge(), SPACE, cv=3, random_state=0, n_jobs=n_jobs)
+    search.set_callbacks(callback).fit(X, y)
+    assert callback.count_hooks("on_fit_task_end") > 0

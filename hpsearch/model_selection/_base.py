@@ -1314,7 +1314,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                 progress = self._progress_bar(expected)
                 evaluate = _Evaluator(self, engine, splits, seed, store, progress)
                 evaluate.n_planned = expected
-                evaluate.callback_ctx = self._search_callback_context(root_ctx)
+                evaluate.callback_ctx = self._search_callback_context(root_ctx, evaluate)
                 self._run_search(evaluate)
                 if evaluate.callback_ctx is not None:
                     evaluate.callback_ctx.call_on_fit_task_end(estimator=self)
@@ -1410,15 +1410,20 @@ class BaseSearchCV(_SkBaseSearchCV):
         backend, _ = get_active_backend()
         return "loky" if type(backend).__name__ == "LokyBackend" else None
 
-    def _search_callback_context(self, root_ctx):
+    def _search_callback_context(self, root_ctx, evaluate=None):
         """The ``"search"`` subtask (begun) under which the evaluations hang, or None."""
         if root_ctx is None:
             return None
         return root_ctx.subcontext(
             task_name="search",
             max_subtasks=None,
-            sequential_subtasks=self._callback_round_name is not None,
+            sequential_subtasks=self._runs_callback_rounds(evaluate),
         ).call_on_fit_task_begin(estimator=self)
+
+    def _runs_callback_rounds(self, evaluate):
+        """Whether this fit's evaluations hang from sequential round subtasks
+        (``_callback_round_name``) rather than from the search task directly."""
+        return self._callback_round_name is not None
 
     def _finish(self, X, y, results, evaluate, fit_params, scorers, seed, root_ctx=None):
         names = metric_names(evaluate.rows, evaluate.scorer_names)

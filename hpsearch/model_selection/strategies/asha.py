@@ -840,6 +840,11 @@ max_retries
 
     _callback_round_name = "asha-wave"
 
+    def _runs_callback_rounds(self, evaluate):
+        """Waves only where the engine cannot stream jobs; the asynchronous ASHA hangs
+        its evaluations from the search task (no rounds)."""
+        return not _streams(evaluate)
+
     def __init__(
         self,
         estimator,
@@ -1050,7 +1055,7 @@ max_retries
             self._candidates.append(params)
             return True
 
-        lazy = getattr(engine, "pulls_lazily", False) and hasattr(evaluate, "stream")
+        lazy = _streams(evaluate)
         lags = n_workers  # waves: each wave decided from the waves before it
         if lazy and self.reproducible:
             lags = decision_lags(schedule.budgets, self.factor, n_workers,
@@ -1216,6 +1221,13 @@ max_retries
             else:
                 states.append("stopped")
         return states
+
+
+def _streams(evaluate):
+    """Whether the engine behind ``evaluate`` takes jobs one at a time as workers free
+    up (the asynchronous ASHA), rather than in waves."""
+    engine = getattr(evaluate, "engine", None)
+    return bool(getattr(engine, "pulls_lazily", False)) and hasattr(evaluate, "stream")
 
 
 def _rungs(min_resources, max_resources, factor):
