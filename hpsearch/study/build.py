@@ -159,7 +159,13 @@ def _check_params(estimator, params, path, prefix=""):
 def _make_estimator(study, X, options):
     spec = study.estimator
     cls = resolve_estimator(spec.name, allowed_modules=options.allowed_modules)
-    est = cls()
+    try:
+        est = cls()
+    except TypeError as exc:  # a required argument (Pipeline's steps): not from a file
+        raise StudyError(("estimator", "name"), (
+            f"{cls.__name__} cannot be made from a study file: it needs arguments, not "
+            f"parameters ({exc}); use an estimator whose parameters all have defaults, got "
+            f"{spec.name!r}")) from exc
     params = _tuples(dict(spec.params))
     _check_params(est, params, ("estimator", "params"))
     if "random_state" in est.get_params() and "random_state" not in params:

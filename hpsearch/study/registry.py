@@ -112,6 +112,10 @@ def _bundled(name):
     return bunch.data, bunch.target
 
 
+#: top folders of the kernel's files (a symlink ``data.csv -> /proc/self/environ``)
+_SYSTEM_FOLDERS = (("proc",), ("sys",), ("dev",))
+
+
 def load_dataset(spec, *, base_dir=Path(".")):
     """``(X, y, groups)`` for a :class:`~hpsearch.study.schema.DataSpec`.
 
@@ -127,6 +131,10 @@ def load_dataset(spec, *, base_dir=Path(".")):
         path = base_dir / path
     if not path.exists():
         raise StudyError(("data", "path"), f"file not found, got {spec.path!r}")
+    if not path.is_file() or path.resolve().parts[1:2] in _SYSTEM_FOLDERS:
+        raise StudyError(("data", "path"), "must be a regular data file (not a folder, a "
+                         "device, a pipe or a file of /proc, /sys or /dev: those never end or "
+                         f"hold the system's secrets), got {spec.path!r}")
     fmt = spec.format or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
     try:
         frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)

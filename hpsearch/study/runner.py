@@ -355,6 +355,13 @@ def finished_trials(storage, study_name, *, running=False):
         return None
 
 
+#: the local Dask cluster of ``backend: {name: dask}`` without a scheduler: in this process,
+#: its dashboards on a free loopback port (Dask's default, ``:8787`` and a worker port on
+#: every interface, showed the study to the network)
+LOCAL_DASK = {"processes": False, "dashboard_address": "127.0.0.1:0",
+              "worker_dashboard_address": "127.0.0.1:0"}
+
+
 @contextlib.contextmanager
 def _backend(spec):
     """joblib backend of the study (``dask`` connects to ``scheduler`` when given)."""
@@ -370,7 +377,7 @@ def _backend(spec):
     from distributed import Client
 
     try:
-        client = Client(spec.scheduler) if spec.scheduler else Client(processes=False)
+        client = Client(spec.scheduler) if spec.scheduler else Client(**LOCAL_DASK)
     except OSError as exc:  # unreachable scheduler: dask's connect timeout (30 s by default)
         raise RunFailed(
             f"backend.scheduler: cannot connect to the Dask scheduler at {spec.scheduler!r} "

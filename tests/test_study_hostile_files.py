@@ -1,0 +1,163 @@
+"""A stranger's study file, and a machine that misbehaves, can do no harm (second pass).
+
+Holes found by a hostile pass over ``python -m hpsearch study.yaml``, each refused before
+any work with exit code 2 and a message naming the key, the rule and the value:
+
+* an estimator parameter naming a folder (``memory`` of a Pipeline step, searched as
+  ``preprocess__memory: [/anywhere]``) made joblib write its cache outside the run folder;
+* ``storage: pkg/__init__.py`` (an empty file) turned the user's file into a SQLite database;
+* ``cv: {method: monte_carlo, n_splits: 1000000000}`` exhausted the memory listing splits;
+* a study file or ``data.path`` that is a symlink to ``/dev/zero`` (or a FIFO) was read
+  forever; a data file linked to ``/proc/self/environ`` was parsed;
+* a YAML integer of 5,000 digits or a date such as ``2001-13-45`` ended as "run failed:
+  ValueError" (exit 1) without naming the key;
+* ``estimator: {name: 'sklearn.pipeline:Pipeline'}`` ended as "run failed: TypeError";
+* ``backend: {name: dask}`` opened Dask's dashboards on every network interface.
+
+Every CLI run is a subprocess with ``tmp_path`` as its working directory.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BASE = textwrap.dedent(
+    """\
+    data: {dataset: iris}
+    estimator: {name: knn_classifier}
+    search:
+      method: grid
+      space:
+        n_neighbors: [1, 3]
+    cv: 3
+    """
+)
+
+
+def _cli(cwd, text, *args, name="s.yaml", env=None):
+    """``python -m hpsearch name args`` in ``cwd`` (``text`` written to ``name`` unless
+    None); killed after 60 s (a file read forever)."""
+    if text is not None:
+        (cwd / name).write_text(text)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "hpsearch", name, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def _refused(proc, *fragments):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "run failed" not in proc.stderr, proc.stderr
+    for fragment in fragments:
+        assert fragment in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("where", ["space", "params"])
+def test_a_cache_folder_parameter_is_refused(tmp_path, where):
+    evil = tmp_path / "outside" / "cache"
+    if where == "space":  # a searched parameter of the preprocessing Pipeline
+        text = BASE.replace("n_neighbors: [1, 3]",
+                            f"n_neighbors: [1, 3]\n    preprocess__memory: ['{evil}']")
+        text += "preprocessing: {scaler: standard}\n"
+        key = "search.space.preprocess__memory: names a folder the estimator writes to"
+    else:  # an allow-listed estimator with a memory parameter
+        text = BASE.replace("{name: knn_classifier}", "{name: 'sklearn.cluster:"
+                            f"FeatureAgglomeration', params: {{memory: '{evil}'}}}}")
+        text = text.replace("n_neighbors: [1, 3]", "n_clusters: [2, 3]")
+        key = "estimator.params.memory: names a folder the estimator writes to"
+    proc = _cli(tmp_path, text, "--quiet")
+    _refused(proc, key, str(evil))
+    assert not evil.parent.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+@pytest.mark.parametrize("storage", ["pkg/__init__.py", "sqlite:///pkg/__init__.py"])
+def test_a_storage_file_must_have_a_trial_store_ending(tmp_path, storage):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    proc = _cli(tmp_path, BASE + f"storage: '{storage}'\n", "--quiet")
+    _refused(proc, "storage: a storage file must be named *.db, *.sqlite", repr(storage))
+    assert (tmp_path / "pkg" / "__init__.py").read_bytes() == b""
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("cv,key", [
+    ("{method: monte_carlo, n_splits: 1000000000}", "cv.n_splits: must be <= 10,000"),
+    ("{method: loo, max_splits: 1000000000}", "cv.max_splits: must be <= 10,000"),
+    ("100000000", "cv: must be <= 10,000"),
+])
+def test_the_splits_of_a_study_are_bounded(tmp_path, cv, key):
+    proc = _cli(tmp_path, BASE.replace("cv: 3", f"cv: {cv}"), "--quiet")
+    _refused(proc, key, "got 1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "folder"])
+def test_a_study_file_that_is_not_a_regular_file_is_refused(tmp_path, kind):
+    path = tmp_path / "s.yaml"
+    if kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+    proc = _cli(tmp_path, None)
+    _refused(proc, "the study file must be a regular file, not a folder, a device or a pipe")
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/proc/self/environ"])
+def test_a_data_file_that_is_not_a_regular_file_is_refused(tmp_path, target):
+    if not Path(target).exists():
+        pytest.skip(f"no {target} here")
+    (tmp_path / "data.csv").symlink_to(target)
+    text = BASE.replace("{dataset: iris}", "{path: data.csv, target: y}")
+    proc = _cli(tmp_path, text, "--quiet", env={"HPSEARCH_TEST_SECRET": "TOPSECRET-42"})
+    _refused(proc, "data.path: must be a regular data file", "got 'data.csv'")
+    assert "TOPSECRET" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("extra,expected", [
+    ("seed: " + "1" * 5000 + "\n", "seed: not a valid YAML int (Exceeds the limit (4300 "
+     "digits) for integer string conversion: value has 5000 digits), got '111"),
+    ("name: 2001-13-45\n", "name: not a valid YAML timestamp (month must be in 1..12), got "
+     "'2001-13-45'; quote it to keep it as text (line 8)"),
+])
+def test_a_yaml_value_python_cannot_convert_names_its_key(tmp_path, extra, expected):
+    proc = _cli(tmp_path, BASE + extra, "--dry-run")
+    _refused(proc, expected)
+    assert len(proc.stderr) < 1000  # the 5,000 digits are not echoed
+
+
+def test_a_long_value_is_cut_in_the_error(tmp_path):
+    proc = _cli(tmp_path, BASE + "name: " + "a" * 200_000 + "\n", "--dry-run")
+    _refused(proc, "name: must be a plain name", "... (200,000 characters) (line 8)")
+    assert len(proc.stderr) < 1000
+
+
+def test_an_estimator_class_that_needs_arguments_names_the_key(tmp_path):
+    text = BASE.replace("knn_classifier", "'sklearn.pipeline:Pipeline'")
+    proc = _cli(tmp_path, text, "--dry-run")
+    _refused(proc, "estimator.name: Pipeline cannot be made from a study file: it needs "
+             "arguments", "got 'sklearn.pipeline:Pipeline' (line 2)")
+
+
+def test_a_local_dask_cluster_listens_on_loopback_only():
+    psutil = pytest.importorskip("psutil")
+    pytest.importorskip("distributed")
+    from hpsearch.study.runner import _backend
+    from hpsearch.study.schema import BackendSpec
+
+    def listening():
+        return {c.laddr for c in psutil.Process().net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN}
+
+    before = listening()
+    with _backend(BackendSpec(name="dask")):
+        opened = listening() - before
+    assert opened, "the local cluster opened no port (its dashboards)"
+    assert all(addr.ip in ("127.0.0.1", "::1") for addr in opened), opened
