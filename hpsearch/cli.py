@@ -197,7 +197,7 @@ def _main(argv):
         return EXIT_USAGE
     from hpsearch.study.build import Options, build, output_folder
     from hpsearch.study.errors import StudyError, UsageError
-    from hpsearch.study.limits import check_study
+    from hpsearch.study.limits import check_default_output, check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
     from hpsearch.study.runner import (RunFailed, check_output, kept_trials, run,
@@ -215,7 +215,10 @@ def _main(argv):
         study, lines, text = load_study(args.study)
         check_study(study, options, dry_run=args.dry_run)
         output_key = ("output",) if study.output is not None and not args.out else None
-        check_output(output_folder(study, args.study, options), output_key)
+        folder = output_folder(study, args.study, options)
+        if not args.out and study.output is None:  # runs/<name>
+            check_default_output(folder)
+        check_output(folder, output_key)
         if not args.debug:
             _quiet_warnings()
         _sigterm_as_ctrl_c()  # after the limits: it imports the engine (scikit-learn, joblib)

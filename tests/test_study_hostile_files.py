@@ -161,3 +161,29 @@ def test_a_local_dask_cluster_listens_on_loopback_only():
         opened = listening() - before
     assert opened, "the local cluster opened no port (its dashboards)"
     assert all(addr.ip in ("127.0.0.1", "::1") for addr in opened), opened
+
+
+def test_a_default_run_folder_leaving_through_a_link_is_refused(tmp_path):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    (work / "runs").symlink_to(elsewhere)  # shipped with the study file
+    proc = _cli(work, BASE, "--quiet")
+    _refused(proc, "the run folder runs/s leaves the working directory through a symbolic "
+             "link", "use --out runs/s")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_trial_store_link_planted_in_a_run_folder_is_not_followed(tmp_path):
+    victim = tmp_path / "pkg" / "__init__.py"
+    victim.parent.mkdir()
+    victim.write_text("")
+    out = tmp_path / "runs" / "s"
+    out.mkdir(parents=True)
+    (out / ".hpsearch-run").write_text('{"files": []}\n')
+    (out / "study.db").symlink_to(Path("..", "..", "pkg", "__init__.py"))
+    for flag in ("--resume", "--overwrite"):
+        proc = _cli(tmp_path, BASE, "--quiet", flag)
+        _refused(proc, "runs/s/study.db is a symbolic link (to ../../pkg/__init__.py)",
+                 "--storage")
+    assert victim.read_bytes() == b""

@@ -49,7 +49,7 @@ __all__ = [
     "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
     "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
     "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
-    "STORAGE_SUFFIXES",
+    "STORAGE_SUFFIXES", "check_default_output",
 ]
 
 MAX_FILE_BYTES = 2**20
@@ -400,6 +400,26 @@ def _path_limits(study, options, errors, cwd):
                 "database or an Optuna journal; any other file would be overwritten); use "
                 f"--storage on the command line for any other name, got {study.storage!r}",
             ))
+
+
+def check_default_output(folder, cwd="."):
+    """Refuse a default run folder (``runs/<name>``: neither ``--out`` nor ``output``
+    given) that leaves the working directory through a symbolic link (a ``runs`` link
+    shipped with a study file would send its files anywhere).
+
+    Raises
+    ------
+    UsageError
+        Naming the folder, where it leads and ``--out``.
+    """
+    from .errors import UsageError
+
+    if not inside(folder, cwd):
+        raise UsageError(
+            f"the run folder {folder} leaves the working directory through a symbolic link "
+            f"(to {(Path(cwd) / folder).resolve()}); without --out hpsearch writes only "
+            f"inside the working directory: use --out {folder} to write there, or another "
+            "folder")
 
 
 def check_study(study, options=None, *, dry_run=False, cwd="."):

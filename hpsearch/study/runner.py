@@ -104,6 +104,18 @@ def check_output(out, key=None):
             "choose another output folder (--out) or empty this one", key)
 
 
+def _check_store_link(out, storage):
+    """Refuse a default trial store ``<out>/study.db`` that is a symbolic link: planted in
+    a run folder, SQLite follows it and creates or writes the file it names, anywhere (an
+    empty ``__init__.py`` became a database)."""
+    db = Path(out) / "study.db"
+    if db.is_symlink() and _default_db(out, storage):
+        raise UsageError(
+            f"{db} is a symbolic link (to {os.readlink(db)}); the default trial store is a "
+            "file of the run folder and hpsearch does not follow a link there: remove the "
+            "link, or name the store with --storage")
+
+
 def _local_file(storage):
     """The local file of a SQLite URL or a storage path, or None (a database server)."""
     path = _storage_path(storage)
@@ -235,7 +247,7 @@ def _own_files(out, storage):
 def _drop_links(out):
     """Remove symbolic links standing where hpsearch writes its files (the links only),
     so that writing a result never follows one out of the run folder. (``study.db`` is
-    left: a link there names the store, and SQLite refuses a file that is not one.)"""
+    left: a link there is refused before, by :func:`_check_store_link`.)"""
     plots = out / "plots"
     names = [n for n in (*OUTPUT_FILES, "learning_curves.csv", "plots", *_manifest(out))
              if n != "study.db"]
@@ -282,6 +294,7 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     """
     out, storage = Path(plan.out), plan.storage
     check_output(out, key)
+    _check_store_link(out, storage)
     if not _default_db(out, storage):
         check_storage_dir(storage)
     check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
