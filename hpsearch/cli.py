@@ -142,16 +142,32 @@ def _store_write_failed(exc):
     return any(isinstance(e, StoreWriteError) for e in _chain(exc))
 
 
+#: errno names of a write the disk refused -> the words its message starts with
+_DISK_WORDS = {"ENOSPC": "disk full", "EFBIG": "file size limit reached",
+               "EDQUOT": "disk quota exceeded"}
+
+
+def _disk_words(e):
+    """The words for ``e`` when it is an OSError by which the disk refused a write (full,
+    over the file size limit ``ulimit -f``, over the quota), else None."""
+    import errno
+
+    return _DISK_WORDS.get(errno.errorcode.get(e.errno)) if isinstance(e, OSError) else None
+
+
+def _disk_refused(exc):
+    """Whether the disk refused a write somewhere in ``exc``'s chain."""
+    return any(_disk_words(e) for e in _chain(exc))
+
+
 def _explain(exc, plan):
     """One line for a failure, naming the path and the cause for storage and disk errors
     (SQLAlchemy / Optuna wrap SQLite's own words, e.g. "invalid data in the commit")."""
-    import errno
-
     storage = plan.storage if plan is not None else "the trial store"
     for e in _chain(exc):
-        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        if _disk_words(e):
             where = e.filename or (plan.out if plan is not None else "the output folder")
-            return f"disk full: cannot write {where} ({e.strerror})"
+            return f"{_disk_words(e)}: cannot write {where} ({e.strerror})"
         text = str(e)
         if "database or disk is full" in text:
             return f"disk full: the trial store {storage} cannot grow (database or disk is full)"
@@ -265,7 +281,7 @@ def _main(argv):
             traceback.print_exc()
         else:
             _err(f"hpsearch: run failed: {_explain(exc, plan)} (--debug shows the traceback)")
-        if _store_write_failed(exc):  # the recorded fits are kept: say how to go on
+        if _store_write_failed(exc) or _disk_refused(exc):  # the recorded fits are kept
             _err(f"resume with: {_resume_command(args)}")
         return EXIT_FAILED
     if not args.quiet:

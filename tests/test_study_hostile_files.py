@@ -187,3 +187,31 @@ def test_a_trial_store_link_planted_in_a_run_folder_is_not_followed(tmp_path):
         _refused(proc, "runs/s/study.db is a symbolic link (to ../../pkg/__init__.py)",
                  "--storage")
     assert victim.read_bytes() == b""
+
+
+def test_a_file_size_limit_while_writing_the_output_is_named_and_resumed(tmp_path):
+    """``ulimit -f`` reached while writing the output files (the trial store, a journal
+    outside the run folder, still fits) ended "run failed: OSError: [Errno 27] File too
+    large", naming neither the folder nor how to go on; the fits are kept and ``--resume``
+    writes every file."""
+    import resource
+
+    (tmp_path / "s.yaml").write_text(BASE)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "hpsearch", "s.yaml", "--quiet", "--storage", "store.log"]
+
+    def limit():  # 12 kB: the journal fits, model.joblib (about 11 kB) too, the plots not
+        resource.setrlimit(resource.RLIMIT_FSIZE, (12_000, 12_000))
+
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, preexec_fn=limit)
+    assert proc.returncode == 1, proc.stderr
+    assert "file size limit reached: cannot write runs/s (File too large)" in proc.stderr
+    assert "resume with: python -m hpsearch s.yaml --resume --storage store.log" in proc.stderr
+    out = tmp_path / "runs" / "s"
+    assert not [p for p in out.rglob("*") if ".hpsearch-writing-" in str(p)]
+    proc = subprocess.run(cmd + ["--resume"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("summary.json", "model.joblib", "report.md", "plots/history.png"):
+        assert (out / name).is_file(), name
