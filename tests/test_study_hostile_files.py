@@ -215,3 +215,28 @@ def test_a_file_size_limit_while_writing_the_output_is_named_and_resumed(tmp_pat
     assert proc.returncode == 0, proc.stderr
     for name in ("summary.json", "model.joblib", "report.md", "plots/history.png"):
         assert (out / name).is_file(), name
+
+
+@pytest.mark.parametrize("where,key", [
+    ("params", "estimator.params.n_jobs: must be <= 4,096 (workers of the estimator "
+     "itself; -1 uses all cores), got 100,000"),
+    ("space", "search.space.n_jobs: must be <= 4,096"),
+])
+def test_an_estimator_n_jobs_is_bounded(tmp_path, where, key):
+    """``params: {n_jobs: 100000}``: joblib's threading backend starts that many threads."""
+    if where == "params":
+        text = BASE.replace("{name: knn_classifier}",
+                            "{name: knn_classifier, params: {n_jobs: 100000}}")
+    else:
+        text = BASE.replace("n_neighbors: [1, 3]",
+                            "n_neighbors: [1, 3]\n    n_jobs: {type: int, low: 1, high: 100000}")
+    proc = _cli(tmp_path, text, "--quiet")
+    _refused(proc, key)
+
+
+@pytest.mark.parametrize("value,shown", [
+    ('"a\\0b"', "'a\\x00b'"), ('"a\\nb"', "'a\\nb'"), ("x" * 600, "(600 characters)"),
+])
+def test_a_study_name_is_printable_and_bounded(tmp_path, value, shown):
+    proc = _cli(tmp_path, BASE + f"study_name: {value}\n", "--dry-run")
+    _refused(proc, "study_name: must be 1 to 500 printable characters", shown)

@@ -19,7 +19,8 @@ limit                      value              what it bounds
 ``MAX_RESOURCES``          1,000,000          ``max_resources`` / ``min_resources``
 ``MAX_ROUNDS``             40                 halving rounds, Hyperband brackets
 ``MAX_N_JOBS``             4,096              ``n_jobs`` (local workers are further capped
-                                              at the CPUs available)
+                                              at the CPUs available), and an estimator's
+                                              own ``n_jobs`` (params or space)
 ``MAX_RETRIES``            10                 ``max_retries`` (re-runs of a fit whose worker
                                               died)
 ``MAX_OUTER_SPLITS``       100                outer splits of ``evaluate`` (nested CV)
@@ -27,6 +28,7 @@ limit                      value              what it bounds
                                               search's fits + 1 refit), counted per split
 ``MAX_SPLITS``             10,000             ``cv.n_splits`` / ``cv.max_splits`` (the
                                               engine lists every split before fitting)
+``MAX_STUDY_NAME``         500                characters of ``study_name`` (printable)
 =========================  =================  =========================================
 
 Besides the limits, a study file may not set an estimator parameter that names a place on
@@ -49,7 +51,7 @@ __all__ = [
     "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
     "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
     "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
-    "STORAGE_SUFFIXES", "check_default_output",
+    "STORAGE_SUFFIXES", "check_default_output", "MAX_STUDY_NAME",
 ]
 
 MAX_FILE_BYTES = 2**20
@@ -64,6 +66,8 @@ MAX_RETRIES = 10
 MAX_OUTER_SPLITS = 100
 MAX_NESTED_FITS = 1_000_000
 MAX_SPLITS = 10_000
+#: ``study_name``: Optuna's column holds 512 characters; nested searches add ``-outer<k>``
+MAX_STUDY_NAME = 500
 
 #: estimator parameters naming a folder written to (joblib's cache of a Pipeline,
 #: FeatureAgglomeration, AgglomerativeClustering...): never from a study file
@@ -217,12 +221,20 @@ def _param_limits(study, errors):
     rule = ("names a folder the estimator writes to (joblib's cache), which a study file "
             "may not set: hpsearch writes only into its run folder; remove it")
     for name, value in study.estimator.params.items():
+        if name.rsplit("__", 1)[-1] == "n_jobs":  # joblib starts that many threads at once
+            _bound(errors, ("estimator", "params", name), value, MAX_N_JOBS,
+                   "workers of the estimator itself; -1 uses all cores")
         if _path_param(name) and value is not None:
             errors.append(StudyError(("estimator", "params", name),
                                      f"{rule}, got {value!r}"))
     for name, entry in study.search.space.items():
         shown = entry if isinstance(entry, list) else entry.model_dump(exclude_none=True)
-        values = entry if isinstance(entry, list) else (entry.choices or [entry.low])
+        values = entry if isinstance(entry, list) else (
+            entry.choices if entry.choices is not None else [entry.low, entry.high])
+        if name.rsplit("__", 1)[-1] == "n_jobs":
+            for v in values:
+                _bound(errors, ("search", "space", name), v, MAX_N_JOBS,
+                       "workers of the estimator itself; -1 uses all cores")
         if _path_param(name) and any(v is not None for v in values):
             errors.append(StudyError(("search", "space", name), f"{rule}, got {shown!r}"))
 
