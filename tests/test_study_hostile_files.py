@@ -240,3 +240,23 @@ def test_an_estimator_n_jobs_is_bounded(tmp_path, where, key):
 def test_a_study_name_is_printable_and_bounded(tmp_path, value, shown):
     proc = _cli(tmp_path, BASE + f"study_name: {value}\n", "--dry-run")
     _refused(proc, "study_name: must be 1 to 500 printable characters", shown)
+
+
+def test_a_run_marker_listing_other_files_does_not_make_overwrite_remove_them(tmp_path):
+    """A run folder shipped with a study file, its marker listing the user's files
+    (``output: .`` and ``.git/HEAD`` would do): ``--overwrite`` removes only files of the
+    names a run writes."""
+    out = tmp_path / "runs" / "s"
+    (out / "notes").mkdir(parents=True)
+    (out / "plots").mkdir()
+    precious = ["notes/precious.txt", "plots/mine.txt", "main.py"]
+    for name in precious:
+        (out / name).write_text("mine")
+    (out / "report.md").write_text("an earlier report")
+    (out / ".hpsearch-run").write_text('{"files": ["notes/precious.txt", "plots/mine.txt", '
+                                       '"main.py", "report.md"]}\n')
+    proc = _cli(tmp_path, BASE, "--quiet", "--overwrite")
+    assert proc.returncode == 0, proc.stderr
+    for name in precious:
+        assert (out / name).read_text() == "mine", name
+    assert (out / "report.md").read_text() != "an earlier report"

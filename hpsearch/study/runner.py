@@ -28,6 +28,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import time
 import uuid
@@ -203,14 +204,22 @@ def _delete_study(storage, study_name):
         pass
 
 
+#: names of the files a run writes besides :data:`OUTPUT_FILES`: the learning curves and
+#: the figures of ``plots/``
+_WRITTEN = re.compile(r"learning_curves\.csv|plots/[\w.+-]+\.png")
+
+
 def _manifest(out):
-    """Files the last run recorded in :data:`RUN_MARKER` (relative paths)."""
+    """Files the last run recorded in :data:`RUN_MARKER` (relative paths), of the names a
+    run writes only: a marker shipped with a study file (``output: .`` and a marker listing
+    ``.git/HEAD`` or ``src/main.py``) must not make ``--overwrite`` remove other files."""
     try:
         data = json.loads((out / RUN_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     files = data.get("files", []) if isinstance(data, dict) else []
-    return [f for f in files if isinstance(f, str)]
+    return [f for f in files if isinstance(f, str)
+            and (f in OUTPUT_FILES or _WRITTEN.fullmatch(f))]
 
 
 def _write_marker(out, files=(), *, first=False):
