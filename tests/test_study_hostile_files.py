@@ -260,3 +260,22 @@ def test_a_run_marker_listing_other_files_does_not_make_overwrite_remove_them(tm
     for name in precious:
         assert (out / name).read_text() == "mine", name
     assert (out / "report.md").read_text() != "an earlier report"
+
+
+def test_temporary_files_of_a_killed_run_are_removed(tmp_path):
+    """A process killed (SIGKILL) while writing the copy of the study file or the marker
+    left ``.study.yaml.<pid>-<hex>.tmp`` (half a file) in the run folder for good; the
+    next run removes those of dead processes, and leaves a live one's."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    out = tmp_path / "runs" / "s"
+    out.mkdir(parents=True)
+    (out / ".hpsearch-run").write_text('{"files": []}\n')
+    half = [out / f".study.yaml.{dead}-0badc0de.tmp", out / f".hpsearch-run.{dead}-12345678.tmp"]
+    live = out / f".study.yaml.{os.getpid()}-0badc0de.tmp"
+    for path in (*half, live):
+        path.write_text("data: {data")
+    proc = _cli(tmp_path, BASE, "--quiet", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert not any(p.exists() for p in half) and live.is_file()
+    assert (out / "summary.json").is_file()

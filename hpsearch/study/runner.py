@@ -270,19 +270,35 @@ def _drop_links(out):
             path.unlink()
 
 
+#: a temporary file of :func:`_replace_text`: ``.<name>.<pid>-<8 hex>.tmp``
+_TMP_FILE = re.compile(r"\..+\.(\d+)-[0-9a-f]{8}\.tmp")
+
+
+def _dead(pid):
+    """Whether no process of this machine has the id ``pid``."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        pass
+    return False
+
+
 def _drop_dead_stages(out):
-    """Remove the staging folders (:func:`_new_stage`) of processes of this machine that
-    ended before moving their files into the run folder (killed while writing them)."""
+    """Remove the staging folders (:func:`_new_stage`) and the temporary files
+    (:func:`_replace_text`: the copy of the study file, the marker) of processes of this
+    machine that ended before moving them into place (killed while writing them)."""
     for stage in Path(out).glob(STAGE_PREFIX + "*"):
         pid = stage.name[len(STAGE_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or stage.is_symlink() or not stage.is_dir():
             continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if _dead(pid):
             shutil.rmtree(stage, ignore_errors=True)
-        except OSError:  # alive, another user's
-            pass
+    for tmp in Path(out).glob(".*.tmp"):
+        match = _TMP_FILE.fullmatch(tmp.name)
+        if match and (tmp.is_file() or tmp.is_symlink()) and _dead(match.group(1)):
+            tmp.unlink(missing_ok=True)
 
 
 def prepare_output(plan, *, resume=False, overwrite=False, key=None):
