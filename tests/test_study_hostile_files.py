@@ -279,3 +279,16 @@ def test_temporary_files_of_a_killed_run_are_removed(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert not any(p.exists() for p in half) and live.is_file()
     assert (out / "summary.json").is_file()
+
+
+def test_a_data_header_reaches_an_error_escaped_and_cut(tmp_path):
+    """The column names an error lists came raw from the data file: a header of terminal
+    escape sequences (or of 2,000 columns) went to the terminal as it was."""
+    header = ["\x1b]0;pwned\x07", *(f"c{i}" for i in range(2_000))]
+    (tmp_path / "data.csv").write_text(",".join(header) + "\n" + ",".join(["1"] * len(header))
+                                       + "\n")
+    text = BASE.replace("{dataset: iris}", "{path: data.csv, target: y}")
+    proc = _cli(tmp_path, text, "--quiet")
+    _refused(proc, "data.target: no column 'y' in data.csv", "(columns: '\\x1b]0;pwned\\x07', "
+             "c0, c1,", "... (1,971 more))")
+    assert "\x1b" not in proc.stderr and len(proc.stderr) < 2000
