@@ -292,3 +292,23 @@ def test_a_data_header_reaches_an_error_escaped_and_cut(tmp_path):
     _refused(proc, "data.target: no column 'y' in data.csv", "(columns: '\\x1b]0;pwned\\x07', "
              "c0, c1,", "... (1,971 more))")
     assert "\x1b" not in proc.stderr and len(proc.stderr) < 2000
+
+
+@pytest.mark.parametrize("where,key", [
+    ("params", "estimator.params.hidden_layer_sizes: a network of 40,001,800,003 weights "
+     "(4 inputs, 3 outputs), more than the limit of 100,000,000"),
+    ("space", "search.space.hidden_layer_sizes[1]: a network of 200,508,003 weights"),
+])
+def test_a_network_too_large_to_hold_is_refused(tmp_path, where, key):
+    """``hidden_layer_sizes: [200000, 200000]`` asked numpy for 149 GiB in every worker
+    (exit 1, or an out-of-memory kill of the machine's processes below the RAM)."""
+    text = BASE.replace("knn_classifier}", "mlp_classifier}")
+    if where == "params":
+        text = text.replace("mlp_classifier}", "mlp_classifier, params: "
+                            "{hidden_layer_sizes: [200000, 200000]}}").replace(
+            "n_neighbors: [1, 3]", "alpha: [0.1, 1.0]")
+    else:
+        text = text.replace("n_neighbors: [1, 3]",
+                            "hidden_layer_sizes: [[10], [100000, 2000]]")
+    proc = _cli(tmp_path, text, "--dry-run")
+    _refused(proc, key)

@@ -29,6 +29,9 @@ limit                      value              what it bounds
 ``MAX_SPLITS``             10,000             ``cv.n_splits`` / ``cv.max_splits`` (the
                                               engine lists every split before fitting)
 ``MAX_STUDY_NAME``         500                characters of ``study_name`` (printable)
+``MAX_WEIGHTS``            100,000,000        weights of a network of ``hidden_layer_sizes``
+                                              (checked by the build, once the data's
+                                              columns are known)
 =========================  =================  =========================================
 
 Besides the limits, a study file may not set an estimator parameter that names a place on
@@ -51,7 +54,8 @@ __all__ = [
     "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
     "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
     "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
-    "STORAGE_SUFFIXES", "check_default_output", "MAX_STUDY_NAME",
+    "STORAGE_SUFFIXES", "check_default_output", "MAX_STUDY_NAME", "MAX_WEIGHTS",
+    "network_weights",
 ]
 
 MAX_FILE_BYTES = 2**20
@@ -66,6 +70,9 @@ MAX_RETRIES = 10
 MAX_OUTER_SPLITS = 100
 MAX_NESTED_FITS = 1_000_000
 MAX_SPLITS = 10_000
+#: weights of one network (``hidden_layer_sizes``): 10**8 float64 are 0.8 GB, times the
+#: optimizer's state and the workers
+MAX_WEIGHTS = 100_000_000
 #: ``study_name``: Optuna's column holds 512 characters; nested searches add ``-outer<k>``
 MAX_STUDY_NAME = 500
 
@@ -412,6 +419,19 @@ def _path_limits(study, options, errors, cwd):
                 "database or an Optuna journal; any other file would be overwritten); use "
                 f"--storage on the command line for any other name, got {study.storage!r}",
             ))
+
+
+def network_weights(hidden, n_in, n_out):
+    """Weights and biases of a fully connected network: with layer widths
+    :math:`a_0 = n_{in}, a_1, \\dots, a_L, a_{L+1} = n_{out}` they number
+    :math:`\\sum_{i=0}^{L} (a_i + 1)\\, a_{i+1}`; None when ``hidden`` is not a width or a
+    list of widths (the estimator names that itself)."""
+    widths = [hidden] if isinstance(hidden, int) and not isinstance(hidden, bool) else hidden
+    if not isinstance(widths, (list, tuple)) or not all(
+            isinstance(w, int) and not isinstance(w, bool) for w in widths):
+        return None
+    layers = [n_in, *widths, n_out]
+    return sum((a + 1) * b for a, b in zip(layers, layers[1:]))
 
 
 def check_default_output(folder, cwd="."):
