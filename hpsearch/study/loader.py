@@ -215,7 +215,9 @@ def read_yaml(text, source=None):
 
 def _show(value):
     if isinstance(value, str):  # a long one cut (a 1 MiB name must not fill the terminal)
-        return repr(value) if len(value) <= 200 else f"{value[:100]!r}... ({len(value):,} characters)"
+        if len(value) <= 200:
+            return repr(value)
+        return f"{value[:100]!r}... ({len(value):,} characters)"
     if value is None:
         return "null"
     if isinstance(value, bool):
