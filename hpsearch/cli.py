@@ -142,16 +142,32 @@ def _store_write_failed(exc):
     return any(isinstance(e, StoreWriteError) for e in _chain(exc))
 
 
+#: errno names of a write the disk refused -> the words its message starts with
+_DISK_WORDS = {"ENOSPC": "disk full", "EFBIG": "file size limit reached",
+               "EDQUOT": "disk quota exceeded"}
+
+
+def _disk_words(e):
+    """The words for ``e`` when it is an OSError by which the disk refused a write (full,
+    over the file size limit ``ulimit -f``, over the quota), else None."""
+    import errno
+
+    return _DISK_WORDS.get(errno.errorcode.get(e.errno)) if isinstance(e, OSError) else None
+
+
+def _disk_refused(exc):
+    """Whether the disk refused a write somewhere in ``exc``'s chain."""
+    return any(_disk_words(e) for e in _chain(exc))
+
+
 def _explain(exc, plan):
     """One line for a failure, naming the path and the cause for storage and disk errors
     (SQLAlchemy / Optuna wrap SQLite's own words, e.g. "invalid data in the commit")."""
-    import errno
-
     storage = plan.storage if plan is not None else "the trial store"
     for e in _chain(exc):
-        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        if _disk_words(e):
             where = e.filename or (plan.out if plan is not None else "the output folder")
-            return f"disk full: cannot write {where} ({e.strerror})"
+            return f"{_disk_words(e)}: cannot write {where} ({e.strerror})"
         text = str(e)
         if "database or disk is full" in text:
             return f"disk full: the trial store {storage} cannot grow (database or disk is full)"
@@ -197,7 +213,7 @@ def _main(argv):
         return EXIT_USAGE
     from hpsearch.study.build import Options, build, output_folder
     from hpsearch.study.errors import StudyError, UsageError
-    from hpsearch.study.limits import check_study
+    from hpsearch.study.limits import check_default_output, check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
     from hpsearch.study.runner import (RunFailed, check_output, kept_trials, run,
@@ -215,7 +231,10 @@ def _main(argv):
         study, lines, text = load_study(args.study)
         check_study(study, options, dry_run=args.dry_run)
         output_key = ("output",) if study.output is not None and not args.out else None
-        check_output(output_folder(study, args.study, options), output_key)
+        folder = output_folder(study, args.study, options)
+        if not args.out and study.output is None:  # runs/<name>
+            check_default_output(folder)
+        check_output(folder, output_key)
         if not args.debug:
             _quiet_warnings()
         _sigterm_as_ctrl_c()  # after the limits: it imports the engine (scikit-learn, joblib)
@@ -262,7 +281,7 @@ def _main(argv):
             traceback.print_exc()
         else:
             _err(f"hpsearch: run failed: {_explain(exc, plan)} (--debug shows the traceback)")
-        if _store_write_failed(exc):  # the recorded fits are kept: say how to go on
+        if _store_write_failed(exc) or _disk_refused(exc):  # the recorded fits are kept
             _err(f"resume with: {_resume_command(args)}")
         return EXIT_FAILED
     if not args.quiet:

@@ -159,7 +159,13 @@ def _check_params(estimator, params, path, prefix=""):
 def _make_estimator(study, X, options):
     spec = study.estimator
     cls = resolve_estimator(spec.name, allowed_modules=options.allowed_modules)
-    est = cls()
+    try:
+        est = cls()
+    except TypeError as exc:  # a required argument (Pipeline's steps): not from a file
+        raise StudyError(("estimator", "name"), (
+            f"{cls.__name__} cannot be made from a study file: it needs arguments, not "
+            f"parameters ({exc}); use an estimator whose parameters all have defaults, got "
+            f"{spec.name!r}")) from exc
     params = _tuples(dict(spec.params))
     _check_params(est, params, ("estimator", "params"))
     if "random_state" in est.get_params() and "random_state" not in params:
@@ -444,6 +450,40 @@ def _check_sample_budget(study, n_rows):
             "(all of them) or a smaller number")
 
 
+def _hidden_candidates(study):
+    """``(key path, hidden_layer_sizes)`` of the file: the fixed one and every searched
+    choice (an int range counts by its largest width)."""
+    spec = study.estimator.params.get("hidden_layer_sizes")
+    found = [] if spec is None else [(("estimator", "params", "hidden_layer_sizes"), spec)]
+    for name, entry in study.search.space.items():
+        if name.rsplit("__", 1)[-1] != "hidden_layer_sizes":
+            continue
+        path = ("search", "space", name)
+        if isinstance(entry, list):
+            found += [((*path, i), v) for i, v in enumerate(entry)]
+        elif entry.choices is not None:
+            found += [((*path, "choices", i), v) for i, v in enumerate(entry.choices)]
+        elif entry.type == "int":
+            found.append(((*path, "high"), entry.high))
+    return found
+
+
+def _check_network_size(study, X, y, classifier):
+    """Refuse a network too large to hold (``hidden_layer_sizes: [200000, 200000]``: 40
+    billion weights, an out-of-memory kill of the machine's processes), counted from the
+    data's columns and the targets before any fit."""
+    from .limits import MAX_WEIGHTS, network_weights
+
+    n_in = X.shape[1]
+    n_out = len(np.unique(y)) if classifier else (y.shape[1] if np.ndim(y) > 1 else 1)
+    for path, hidden in _hidden_candidates(study):
+        n = network_weights(_tuples(hidden), n_in, n_out)
+        if n is not None and n > MAX_WEIGHTS:
+            raise StudyError(path, (
+                f"a network of {n:,} weights ({n_in} inputs, {n_out} outputs), more than the "
+                f"limit of {MAX_WEIGHTS:,}; use narrower or fewer layers, got {hidden!r}"))
+
+
 def build(study, *, source="study.yaml", options=None):
     """A :class:`Plan` for ``study`` (file name ``source``; ``options`` from the CLI)."""
     from sklearn.base import is_classifier
@@ -460,6 +500,7 @@ def build(study, *, source="study.yaml", options=None):
     estimator, prefix = _make_estimator(study, X, options)
     classifier = is_classifier(estimator)
     X_train, X_test, y_train, y_test, g_train = _split_data(study, X, y, groups, classifier)
+    _check_network_size(study, X_train, y_train, classifier)
     cv = _make_cv(study, y_train, classifier)
     if getattr(study.cv, "method", study.cv) == "group_kfold" and g_train is None:
         raise StudyError(("cv",), "group_kfold needs data.groups (a column of the data file)")

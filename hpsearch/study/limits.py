@@ -19,13 +19,25 @@ limit                      value              what it bounds
 ``MAX_RESOURCES``          1,000,000          ``max_resources`` / ``min_resources``
 ``MAX_ROUNDS``             40                 halving rounds, Hyperband brackets
 ``MAX_N_JOBS``             4,096              ``n_jobs`` (local workers are further capped
-                                              at the CPUs available)
+                                              at the CPUs available), and an estimator's
+                                              own ``n_jobs`` (params or space)
 ``MAX_RETRIES``            10                 ``max_retries`` (re-runs of a fit whose worker
                                               died)
 ``MAX_OUTER_SPLITS``       100                outer splits of ``evaluate`` (nested CV)
 ``MAX_NESTED_FITS``        1,000,000          fits of nested CV: outer splits x (inner
                                               search's fits + 1 refit), counted per split
+``MAX_SPLITS``             10,000             ``cv.n_splits`` / ``cv.max_splits`` (the
+                                              engine lists every split before fitting)
+``MAX_STUDY_NAME``         500                characters of ``study_name`` (printable)
+``MAX_WEIGHTS``            100,000,000        weights of a network of ``hidden_layer_sizes``
+                                              (checked by the build, once the data's
+                                              columns are known)
 =========================  =================  =========================================
+
+Besides the limits, a study file may not set an estimator parameter that names a place on
+disk (:data:`PATH_PARAMS`, e.g. ``memory`` of a Pipeline: joblib writes its cache there),
+and a storage file it names must have a trial store's file ending
+(:data:`STORAGE_SUFFIXES`: an empty ``__init__.py`` would become a SQLite database).
 """
 
 from __future__ import annotations
@@ -41,7 +53,9 @@ __all__ = [
     "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH", "MAX_GRID", "MAX_CANDIDATES",
     "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
     "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
-    "inside", "available_cpus", "LOOPBACK_HOSTS",
+    "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
+    "STORAGE_SUFFIXES", "check_default_output", "MAX_STUDY_NAME", "MAX_WEIGHTS",
+    "network_weights",
 ]
 
 MAX_FILE_BYTES = 2**20
@@ -55,6 +69,19 @@ MAX_N_JOBS = 4096
 MAX_RETRIES = 10
 MAX_OUTER_SPLITS = 100
 MAX_NESTED_FITS = 1_000_000
+MAX_SPLITS = 10_000
+#: weights of one network (``hidden_layer_sizes``): 10**8 float64 are 0.8 GB, times the
+#: optimizer's state and the workers
+MAX_WEIGHTS = 100_000_000
+#: ``study_name``: Optuna's column holds 512 characters; nested searches add ``-outer<k>``
+MAX_STUDY_NAME = 500
+
+#: estimator parameters naming a folder written to (joblib's cache of a Pipeline,
+#: FeatureAgglomeration, AgglomerativeClustering...): never from a study file
+PATH_PARAMS = ("memory",)
+
+#: file endings of a storage file a study file may name (SQLite, Optuna journal)
+STORAGE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".log", ".jsonl")
 
 #: file name endings ``data.path`` may have (pandas reads the compressed ones itself)
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.zip",
@@ -177,6 +204,46 @@ def _budget_limits(search, errors):
             f"min_resources={low:,}, factor={factor:g}), more than the limit of "
             f"{MAX_CANDIDATES:,}; lower max_resources or raise min_resources, got {high:,}",
         ))
+
+
+def _cv_limits(cv, errors):
+    """``cv``: the splits a file may ask for (the engine lists them all before fitting:
+    ``monte_carlo`` with ``n_splits: 1000000000`` exhausted the memory)."""
+    what = "splits of cross-validation, all listed before fitting"
+    if isinstance(cv, int):  # a number of folds
+        _bound(errors, ("cv",), cv, MAX_SPLITS, what)
+    for key in ("n_splits", "max_splits"):
+        _bound(errors, ("cv", key), getattr(cv, key, None), MAX_SPLITS, what)
+
+
+def _path_param(name):
+    """Whether the estimator parameter ``name`` (``step__param`` too) names a folder."""
+    return name.rsplit("__", 1)[-1] in PATH_PARAMS
+
+
+def _param_limits(study, errors):
+    """No estimator parameter naming a place on disk (:data:`PATH_PARAMS`), neither a
+    fixed one (``estimator.params``) nor a searched one (``search.space``): joblib would
+    write its cache there, wherever the file says (``preprocess__memory: [/home/x]``)."""
+    rule = ("names a folder the estimator writes to (joblib's cache), which a study file "
+            "may not set: hpsearch writes only into its run folder; remove it")
+    for name, value in study.estimator.params.items():
+        if name.rsplit("__", 1)[-1] == "n_jobs":  # joblib starts that many threads at once
+            _bound(errors, ("estimator", "params", name), value, MAX_N_JOBS,
+                   "workers of the estimator itself; -1 uses all cores")
+        if _path_param(name) and value is not None:
+            errors.append(StudyError(("estimator", "params", name),
+                                     f"{rule}, got {value!r}"))
+    for name, entry in study.search.space.items():
+        shown = entry if isinstance(entry, list) else entry.model_dump(exclude_none=True)
+        values = entry if isinstance(entry, list) else (
+            entry.choices if entry.choices is not None else [entry.low, entry.high])
+        if name.rsplit("__", 1)[-1] == "n_jobs":
+            for v in values:
+                _bound(errors, ("search", "space", name), v, MAX_N_JOBS,
+                       "workers of the estimator itself; -1 uses all cores")
+        if _path_param(name) and any(v is not None for v in values):
+            errors.append(StudyError(("search", "space", name), f"{rule}, got {shown!r}"))
 
 
 def _evaluate_limits(spec, errors):
@@ -344,6 +411,47 @@ def _path_limits(study, options, errors, cwd):
                 "a storage file must be inside the working directory (a relative path); "
                 f"use --storage on the command line for any other place, got {study.storage!r}",
             ))
+        elif path not in (None, "", ":memory:") and not path.lower().endswith(
+                STORAGE_SUFFIXES):
+            errors.append(StudyError(
+                ("storage",),
+                f"a storage file must be named *{', *'.join(STORAGE_SUFFIXES)} (a SQLite "
+                "database or an Optuna journal; any other file would be overwritten); use "
+                f"--storage on the command line for any other name, got {study.storage!r}",
+            ))
+
+
+def network_weights(hidden, n_in, n_out):
+    """Weights and biases of a fully connected network: with layer widths
+    :math:`a_0 = n_{in}, a_1, \\dots, a_L, a_{L+1} = n_{out}` they number
+    :math:`\\sum_{i=0}^{L} (a_i + 1)\\, a_{i+1}`; None when ``hidden`` is not a width or a
+    list of widths (the estimator names that itself)."""
+    widths = [hidden] if isinstance(hidden, int) and not isinstance(hidden, bool) else hidden
+    if not isinstance(widths, (list, tuple)) or not all(
+            isinstance(w, int) and not isinstance(w, bool) for w in widths):
+        return None
+    layers = [n_in, *widths, n_out]
+    return sum((a + 1) * b for a, b in zip(layers, layers[1:]))
+
+
+def check_default_output(folder, cwd="."):
+    """Refuse a default run folder (``runs/<name>``: neither ``--out`` nor ``output``
+    given) that leaves the working directory through a symbolic link (a ``runs`` link
+    shipped with a study file would send its files anywhere).
+
+    Raises
+    ------
+    UsageError
+        Naming the folder, where it leads and ``--out``.
+    """
+    from .errors import UsageError
+
+    if not inside(folder, cwd):
+        raise UsageError(
+            f"the run folder {folder} leaves the working directory through a symbolic link "
+            f"(to {(Path(cwd) / folder).resolve()}); without --out hpsearch writes only "
+            f"inside the working directory: use --out {folder} to write there, or another "
+            "folder")
 
 
 def check_study(study, options=None, *, dry_run=False, cwd="."):
@@ -362,5 +470,7 @@ def check_study(study, options=None, *, dry_run=False, cwd="."):
     _data_limits(study.data, errors)
     _search_limits(study.search, errors, dry_run)
     _evaluate_limits(getattr(study, "evaluate", None), errors)
+    _cv_limits(study.cv, errors)
+    _param_limits(study, errors)
     if errors:
         raise StudyErrors(errors) if len(errors) > 1 else errors[0]

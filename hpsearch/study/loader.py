@@ -36,6 +36,16 @@ class StudyErrors(StudyError):
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
 
 
+class BadScalar(yaml.YAMLError):
+    """A scalar whose tag the safe constructor knows but whose text it cannot turn into
+    that type (``2001-13-45`` read as a date, an integer of 5,000 digits)."""
+
+    def __init__(self, node, cause):
+        self.node = node
+        self.cause = cause
+        super().__init__(str(cause))
+
+
 class StudyLoader(_SAFE_LOADER or yaml.SafeLoader):
     """``yaml.SafeLoader`` (no Python tags) that also reads ``1e-4`` as a float.
 
@@ -48,6 +58,14 @@ class StudyLoader(_SAFE_LOADER or yaml.SafeLoader):
         key: [r for r in resolvers if r[0] != "tag:yaml.org,2002:float"]
         for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+    def construct_object(self, node, deep=False):
+        """The safe constructor's, with a value it cannot convert (Python's ``ValueError``
+        of ``int()`` / ``datetime()``) raised as :class:`BadScalar` naming the node."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise BadScalar(node, exc) from None
 
 
 StudyLoader.add_implicit_resolver(
@@ -174,6 +192,14 @@ def read_yaml(text, source=None):
             line,
             source,
         ) from None
+    except BadScalar as exc:
+        mark = exc.node.start_mark
+        tag = exc.node.tag.replace("tag:yaml.org,2002:", "")
+        why = str(exc.cause).split(";")[0]
+        raise StudyError(
+            marks.get((mark.line, mark.column), ()),
+            f"not a valid YAML {tag} ({why}), got {_show(exc.node.value)}; quote it to keep "
+            "it as text", mark.line + 1, source) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -188,8 +214,10 @@ def read_yaml(text, source=None):
 
 
 def _show(value):
-    if isinstance(value, str):
-        return repr(value)
+    if isinstance(value, str):  # a long one cut (a 1 MiB name must not fill the terminal)
+        if len(value) <= 200:
+            return repr(value)
+        return f"{value[:100]!r}... ({len(value):,} characters)"
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -298,10 +326,16 @@ def load_study(path):
         raise StudyError((), f"a study file is a YAML file named *.yaml or *.yml, got {source!r}",
                          None, source)
     try:
-        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
-            raise StudyError((), f"the study file has {path.stat().st_size:,} bytes, more "
-                             f"than the limit of {MAX_FILE_BYTES:,}", None, source)
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():  # never opened: a pipe would block,
+            raise StudyError((), "the study file must be a regular file, not a folder, "  # and
+                             f"a device or a pipe, got {source!r}", None, source)  # /dev/zero
+        with open(path, "rb") as f:  # at most the limit (+1 to tell it was passed) is read
+            raw = f.read(MAX_FILE_BYTES + 1)  # (never endless)
+        if len(raw) > MAX_FILE_BYTES:
+            size = max(len(raw), path.stat().st_size)
+            raise StudyError((), f"the study file has {size:,} bytes, more than the limit "
+                             f"of {MAX_FILE_BYTES:,}", None, source)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise StudyError((), f"study file not found: {source}", None, source) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -112,6 +112,24 @@ def _bundled(name):
     return bunch.data, bunch.target
 
 
+#: column names an error lists at most
+_MAX_COLUMNS_SHOWN = 30
+
+
+def _columns_text(columns):
+    """The column names of a data file for an error: at most :data:`_MAX_COLUMNS_SHOWN`,
+    each as written unless it holds a control character (then as ``repr``: a header with
+    terminal escape sequences must not reach the terminal raw)."""
+    names = [str(c) if str(c).isprintable() else repr(str(c))
+             for c in columns[:_MAX_COLUMNS_SHOWN]]
+    more = len(columns) - len(names)
+    return ", ".join(names) + (f", ... ({more:,} more)" if more > 0 else "")
+
+
+#: top folders of the kernel's files (a symlink ``data.csv -> /proc/self/environ``)
+_SYSTEM_FOLDERS = (("proc",), ("sys",), ("dev",))
+
+
 def load_dataset(spec, *, base_dir=Path(".")):
     """``(X, y, groups)`` for a :class:`~hpsearch.study.schema.DataSpec`.
 
@@ -127,6 +145,10 @@ def load_dataset(spec, *, base_dir=Path(".")):
         path = base_dir / path
     if not path.exists():
         raise StudyError(("data", "path"), f"file not found, got {spec.path!r}")
+    if not path.is_file() or path.resolve().parts[1:2] in _SYSTEM_FOLDERS:
+        raise StudyError(("data", "path"), "must be a regular data file (not a folder, a "
+                         "device, a pipe or a file of /proc, /sys or /dev: those never end or "
+                         f"hold the system's secrets), got {spec.path!r}")
     fmt = spec.format or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
     try:
         frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
@@ -143,7 +165,7 @@ def load_dataset(spec, *, base_dir=Path(".")):
                 raise StudyError(
                     where,
                     f"no column {col!r} in {path.name}{did_you_mean(col, columns)} "
-                    f"(columns: {', '.join(map(str, columns))})",
+                    f"(columns: {_columns_text(columns)})",
                 )
     y = frame[spec.target].to_numpy()
     groups = frame[spec.groups].to_numpy() if spec.groups is not None else None
@@ -193,7 +215,8 @@ def categorical_columns(spec, X):
         if col not in columns:
             raise StudyError(
                 ("preprocessing", "categorical", "columns", i),
-                f"no column {col!r}{did_you_mean(col, columns)} (columns: {', '.join(columns)})",
+                f"no column {col!r}{did_you_mean(col, columns)} "
+                f"(columns: {_columns_text(columns)})",
             )
     return list(spec.categorical.columns)
 

@@ -28,6 +28,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import time
 import uuid
@@ -102,6 +103,18 @@ def check_output(out, key=None):
             f"{out} exists and is not an hpsearch run folder (it has no {RUN_MARKER} file); "
             "hpsearch writes only into a new or empty folder or one of its own runs: "
             "choose another output folder (--out) or empty this one", key)
+
+
+def _check_store_link(out, storage):
+    """Refuse a default trial store ``<out>/study.db`` that is a symbolic link: planted in
+    a run folder, SQLite follows it and creates or writes the file it names, anywhere (an
+    empty ``__init__.py`` became a database)."""
+    db = Path(out) / "study.db"
+    if db.is_symlink() and _default_db(out, storage):
+        raise UsageError(
+            f"{db} is a symbolic link (to {os.readlink(db)}); the default trial store is a "
+            "file of the run folder and hpsearch does not follow a link there: remove the "
+            "link, or name the store with --storage")
 
 
 def _local_file(storage):
@@ -191,14 +204,22 @@ def _delete_study(storage, study_name):
         pass
 
 
+#: names of the files a run writes besides :data:`OUTPUT_FILES`: the learning curves and
+#: the figures of ``plots/``
+_WRITTEN = re.compile(r"learning_curves\.csv|plots/[\w.+-]+\.png")
+
+
 def _manifest(out):
-    """Files the last run recorded in :data:`RUN_MARKER` (relative paths)."""
+    """Files the last run recorded in :data:`RUN_MARKER` (relative paths), of the names a
+    run writes only: a marker shipped with a study file (``output: .`` and a marker listing
+    ``.git/HEAD`` or ``src/main.py``) must not make ``--overwrite`` remove other files."""
     try:
         data = json.loads((out / RUN_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     files = data.get("files", []) if isinstance(data, dict) else []
-    return [f for f in files if isinstance(f, str)]
+    return [f for f in files if isinstance(f, str)
+            and (f in OUTPUT_FILES or _WRITTEN.fullmatch(f))]
 
 
 def _write_marker(out, files=(), *, first=False):
@@ -235,7 +256,7 @@ def _own_files(out, storage):
 def _drop_links(out):
     """Remove symbolic links standing where hpsearch writes its files (the links only),
     so that writing a result never follows one out of the run folder. (``study.db`` is
-    left: a link there names the store, and SQLite refuses a file that is not one.)"""
+    left: a link there is refused before, by :func:`_check_store_link`.)"""
     plots = out / "plots"
     names = [n for n in (*OUTPUT_FILES, "learning_curves.csv", "plots", *_manifest(out))
              if n != "study.db"]
@@ -249,19 +270,35 @@ def _drop_links(out):
             path.unlink()
 
 
+#: a temporary file of :func:`_replace_text`: ``.<name>.<pid>-<8 hex>.tmp``
+_TMP_FILE = re.compile(r"\..+\.(\d+)-[0-9a-f]{8}\.tmp")
+
+
+def _dead(pid):
+    """Whether no process of this machine has the id ``pid``."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        pass
+    return False
+
+
 def _drop_dead_stages(out):
-    """Remove the staging folders (:func:`_new_stage`) of processes of this machine that
-    ended before moving their files into the run folder (killed while writing them)."""
+    """Remove the staging folders (:func:`_new_stage`) and the temporary files
+    (:func:`_replace_text`: the copy of the study file, the marker) of processes of this
+    machine that ended before moving them into place (killed while writing them)."""
     for stage in Path(out).glob(STAGE_PREFIX + "*"):
         pid = stage.name[len(STAGE_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or stage.is_symlink() or not stage.is_dir():
             continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if _dead(pid):
             shutil.rmtree(stage, ignore_errors=True)
-        except OSError:  # alive, another user's
-            pass
+    for tmp in Path(out).glob(".*.tmp"):
+        match = _TMP_FILE.fullmatch(tmp.name)
+        if match and (tmp.is_file() or tmp.is_symlink()) and _dead(match.group(1)):
+            tmp.unlink(missing_ok=True)
 
 
 def prepare_output(plan, *, resume=False, overwrite=False, key=None):
@@ -282,6 +319,7 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     """
     out, storage = Path(plan.out), plan.storage
     check_output(out, key)
+    _check_store_link(out, storage)
     if not _default_db(out, storage):
         check_storage_dir(storage)
     check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
@@ -355,6 +393,13 @@ def finished_trials(storage, study_name, *, running=False):
         return None
 
 
+#: the local Dask cluster of ``backend: {name: dask}`` without a scheduler: in this process,
+#: its dashboards on a free loopback port (Dask's default, ``:8787`` and a worker port on
+#: every interface, showed the study to the network)
+LOCAL_DASK = {"processes": False, "dashboard_address": "127.0.0.1:0",
+              "worker_dashboard_address": "127.0.0.1:0"}
+
+
 @contextlib.contextmanager
 def _backend(spec):
     """joblib backend of the study (``dask`` connects to ``scheduler`` when given)."""
@@ -370,7 +415,7 @@ def _backend(spec):
     from distributed import Client
 
     try:
-        client = Client(spec.scheduler) if spec.scheduler else Client(processes=False)
+        client = Client(spec.scheduler) if spec.scheduler else Client(**LOCAL_DASK)
     except OSError as exc:  # unreachable scheduler: dask's connect timeout (30 s by default)
         raise RunFailed(
             f"backend.scheduler: cannot connect to the Dask scheduler at {spec.scheduler!r} "

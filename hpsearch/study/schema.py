@@ -457,6 +457,18 @@ class Study(Section):
                  "separators, no '..', at most 100 characters)", value=value)
         return value
 
+    @field_validator("study_name")
+    @classmethod
+    def _printable_study_name(cls, value):
+        from .limits import MAX_STUDY_NAME
+
+        if value is not None and not (0 < len(value) <= MAX_STUDY_NAME
+                                      and value.isprintable()):
+            fail("must be 1 to {limit} printable characters (no newline or control "
+                 "character; a database server's study names hold at most 512)",
+                 value=value, limit=MAX_STUDY_NAME)
+        return value
+
     @field_validator("scoring")
     @classmethod
     def _known_metrics(cls, value):
