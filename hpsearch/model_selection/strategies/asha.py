@@ -1058,6 +1058,7 @@ max_retries
         store = getattr(evaluate, "store", None)
         self._shared = None
         if store is not None and store.shared:
+            store.group = "asha"  # shares the study with ASHA processes only
             self._shared = _Shared(self, evaluate, propose, seen)
             if self._shared.joined():
                 self._shared.activate()

@@ -434,6 +434,7 @@ max_retries
             state=optuna.trial.TrialState.RUNNING,
             user_attrs={"hpsearch_owner": store.owner},
         )
+        store.announce()  # before its first trial (TrialStore._refuse_other_search)
         trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
         store.own(trial_id, write=False)
         slot = self._slot_of(trial_id, store)
@@ -669,6 +670,7 @@ max_retries
             distributions=source.distributions if source else {},
             user_attrs=attrs,
         )
+        store.announce()
         trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
         store.own(trial_id, write=False)
         rivals = [
