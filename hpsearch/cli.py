@@ -75,15 +75,19 @@ def _quiet_warnings():
 
 def _sigterm_as_ctrl_c():
     """SIGTERM raises ``SearchTerminated`` (a KeyboardInterrupt): the run stops as on
-    Ctrl-C (workers stopped, finished fits kept) and exits 143."""
+    Ctrl-C (workers stopped, finished fits kept) and exits 143; one raised inside a
+    finalizer (garbage collection of the trial store's SQLAlchemy objects) is not lost
+    there, nor printed as "Exception ignored in ...", but sent again
+    (``redeliver_interrupts``)."""
     import signal
     import threading
 
-    from hpsearch.model_selection._engine import _raise_terminated
+    from hpsearch.model_selection._engine import _raise_terminated, redeliver_interrupts
 
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
         signal.signal(signal.SIGTERM, _raise_terminated)
+        sys.unraisablehook = redeliver_interrupts(sys.unraisablehook)
 
 
 def _err(text):
@@ -187,12 +191,13 @@ def main(argv=None):
         from hpsearch.diagnostics.cli import main as diagnose_main
 
         return diagnose_main(argv[1:])
-    previous = signal.getsignal(signal.SIGTERM)
+    previous, hook = signal.getsignal(signal.SIGTERM), sys.unraisablehook
     try:
         return _main(argv)
     finally:  # called from Python (tests): give SIGTERM its handler back
         if threading.current_thread() is threading.main_thread() and previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = hook
 
 
 def _main(argv):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pandas as pd
 import psutil
@@ -44,6 +45,7 @@ STUDY = textwrap.dedent(
     """
 )
 N_CANDIDATES, N_SPLITS = 6, 3
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _complete_trials(db):
@@ -119,3 +121,61 @@ def test_sigint_then_resume(n_jobs, tmp_path, monkeypatch, capsys):
             *(f"split{k}_test_score" for k in range(N_SPLITS))]
     pd.testing.assert_frame_equal(a[cols], b[cols])
     assert (out / "best_params.json").read_text() == (fresh / "best_params.json").read_text()
+
+
+FINALIZER_TERM = textwrap.dedent(
+    """\
+    import os, signal, weakref
+    from sklearn.linear_model import Ridge
+
+    class _Garbage:
+        pass
+
+    class SlowRidge(Ridge):
+        def fit(self, X, y, sample_weight=None):
+            with open(os.environ["SLOW_RIDGE_LOG"], "a") as f:
+                f.write(f"{self.alpha}\\n")
+            with open(os.environ["SLOW_RIDGE_LOG"]) as f:
+                n_fits = len(f.read().splitlines())
+            if n_fits == int(os.environ.get("TERM_AT_FIT", "0")):
+                # SIGTERM arrives while a weakref callback runs, as when garbage
+                # collection runs SQLAlchemy's: its handler raises inside the callback
+                def callback(ref):
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return ref
+
+                garbage = _Garbage()
+                ref = weakref.ref(garbage, callback)
+                del garbage
+            return super().fit(X, y, sample_weight)
+    """
+)
+
+
+def test_sigterm_inside_a_finalizer_stops_the_run_cleanly(tmp_path, monkeypatch):
+    """A SIGTERM whose handler runs inside a finalizer or weakref callback (seen once:
+    SQLAlchemy's weakref callback, during garbage collection of a CLI run on SQLite
+    storage): the run stops as on any SIGTERM (exit 143, finished candidates kept, resume
+    continues) with no "Exception ignored in ..." on stderr (was: Python printed the
+    SearchTerminated raised in the callback as ignored and the run went on to its end,
+    exit 0: the SIGTERM was lost)."""
+    (tmp_path / "slowridge.py").write_text(FINALIZER_TERM)
+    study = tmp_path / "resume.yaml"
+    study.write_text(STUDY.replace("N_JOBS", "1"))
+    out, log = tmp_path / "out", tmp_path / "fits.log"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        SLOW_RIDGE_LOG=str(log), TERM_AT_FIT=str(2 * N_SPLITS + 1))
+    args = [str(study), "--out", str(out), "--allow-module", "slowridge", "--quiet"]
+    proc = subprocess.run([sys.executable, "-m", "hpsearch", *args], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert "Exception ignored" not in proc.stderr, proc.stderr
+    assert proc.returncode == 143, proc.stderr
+    assert "terminated (SIGTERM); 2 finished candidate(s) kept" in proc.stderr
+    assert not (out / "summary.json").exists()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SLOW_RIDGE_LOG", str(log))
+    monkeypatch.delenv("TERM_AT_FIT", raising=False)
+    monkeypatch.delitem(sys.modules, "slowridge", raising=False)  # (another test's)
+    assert main([*args, "--resume"]) == 0
+    assert _complete_trials(out / "study.db") == N_CANDIDATES

@@ -308,6 +308,32 @@ def test_sigterm_stops_the_search_like_ctrl_c_and_keeps_finished_fits(tmp_path):
     assert sum(t.state.name == "COMPLETE" for t in study.trials) == 2  # the fast ones
 
 
+@linux_only
+def test_a_sigterm_raised_inside_a_finalizer_is_not_lost(capsys):
+    """The SIGTERM handler runs between any two bytecodes, also inside a weakref callback
+    that garbage collection runs (SQLAlchemy's): the SearchTerminated raised there cannot
+    propagate. It is not printed ("Exception ignored in ...") nor lost (was: the search
+    went on to its end) but sent again, and raised in the search's own code."""
+    import weakref
+
+    class Garbage:
+        pass
+
+    def callback(ref):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(_engine.SearchTerminated):
+        with _engine.sigterm_as_interrupt():
+            garbage = Garbage()
+            ref = weakref.ref(garbage, callback)
+            del garbage
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+    assert "Exception ignored" not in capsys.readouterr().err
+    assert ref() is None
+
+
 CLI_STUDY = textwrap.dedent(
     """\
     name: term

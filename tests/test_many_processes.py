@@ -10,7 +10,7 @@ interleaving is deterministic and the tests are fast.
 
 import pytest
 
-from hpsearch.model_selection.store import TrialStore
+from hpsearch.model_selection.store import TrialStore, make_storage
 
 
 def _row(candidate="c0", budget=1):
@@ -370,3 +370,226 @@ def test_an_asha_process_is_refused_while_a_halving_holds_the_study(tmp_path):
     finally:
         halving.close()
         asha.close()
+
+
+def _asha_store(storage):
+    store = TrialStore(storage, "s", resume=True)
+    store.group = "asha"  # what ASHASearchCV sets on its store
+    return store
+
+
+def _holding(kind, storage):
+    """A live search of ``kind`` ("halving" or "asha") holding the study: its store, with
+    one claimed candidate."""
+    row = {**_row(kind), "params": {"h": 1.0}}  # (not a parameter of the joining search)
+    if kind == "halving":
+        store = _halving_store(storage)
+        store.claim_budgeted(row, "HalvingSearchCV")
+    else:
+        store = _asha_store(storage)
+        assert store.claim_candidate(row) is not None
+    return store
+
+
+HOLDER_NAMES = {"halving": "HalvingSearchCV", "asha": "ASHASearchCV"}
+JOINER_NAMES = {"grid": "GridSearchCV", "random": "RandomSearchCV",
+                "optuna": "OptunaSearchCV"}
+
+
+@pytest.mark.parametrize("holder", ["halving", "asha"])
+@pytest.mark.parametrize("kind", ["grid", "random", "optuna"])
+def test_a_grid_random_or_optuna_search_is_refused_while_a_halving_or_asha_holds_the_study(
+        tmp_path, monkeypatch, holder, kind):
+    """A grid, random or Optuna process joining a study a live halving (or Hyperband) or
+    ASHA holds: refused at its first trial, naming the study, the holder's process and
+    kind and the way on, with nothing fitted and its trial closed (was: it ran its own
+    candidates in the study beside the holder's, so the study held two searches and a
+    later resume of either found the other's trials). Once the holder ended, the same
+    search runs."""
+    import optuna
+
+    from durable_worker import data
+
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    storage = str(tmp_path / "s.db")
+    store = _holding(holder, storage)
+    try:
+        with pytest.raises(RuntimeError, match=(
+                f"{JOINER_NAMES[kind]} cannot share study 's' with another running search: "
+                rf"process \d+ on host '.+' is running a {HOLDER_NAMES[holder]} in it\.")
+                ) as info:
+            _search(kind, storage).fit(*data())
+        assert "then resume=True (CLI: --resume); or give this search another " \
+               "study_name" in str(info.value)
+        assert not log.exists()  # nothing fitted
+        states = [t.state.name for t in store.study.get_trials()]
+        assert states[0] == "RUNNING" and set(states[1:]) == {"FAIL"}  # refused: closed
+        attrs = store._storage.get_study_system_attrs(store._study_id)
+        assert [v for k, v in attrs.items() if k.startswith("hpsearch_holder:")
+                and k != f"hpsearch_holder:{store.owner}"] == [False]  # withdrawn
+    finally:
+        store.close()
+    search = _search(kind, storage).fit(*data())  # the holder ended: it runs
+    assert len(search.cv_results_["params"]) == 6
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 6
+
+
+@pytest.mark.parametrize("kind", ["grid", "optuna"])
+def test_a_killed_asha_or_halving_holds_nothing(tmp_path, monkeypatch, kind):
+    """A killed holder (its announcement still True, a trial left RUNNING, its process
+    gone) does not refuse a grid or Optuna process."""
+    import optuna
+
+    from durable_worker import data
+
+    from hpsearch.model_selection.store import owner_id
+
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    storage = str(tmp_path / "s.db")
+    store = TrialStore(storage, "s", resume=True)
+    for pid, value in ((2**22 + 1, "HalvingSearchCV"), (2**22 + 2, ["ASHASearchCV", "asha"])):
+        dead = owner_id(pid=pid)
+        store._storage.set_study_system_attr(store._study_id, f"hpsearch_holder:{dead}",
+                                             value)
+        store._new_trial({**_row(f"k{pid}"), "params": {"h": 1.0}}, f"k{pid}",
+                         optuna.trial.TrialState.RUNNING, None, {"hpsearch_owner": dead})
+    store.close()
+    search = _search(kind, storage).fit(*data())
+    assert len(search.cv_results_["params"]) == 6
+
+
+@pytest.mark.parametrize("joiner", ["halving", "asha"])
+def test_a_halving_or_asha_is_refused_while_a_grid_runs(tmp_path, joiner):
+    """The converse: a halving or ASHA process joining a study a live grid (random,
+    Optuna) process runs in is refused, naming it (was: ASHA went on, mixing its
+    candidates with the grid's)."""
+    storage = str(tmp_path / "s.db")
+    grid = TrialStore(storage, "s", resume=True)
+    grid.name = "GridSearchCV"
+    joining = _halving_store(storage) if joiner == "halving" else _asha_store(storage)
+    try:
+        assert grid.claim([_row("g0")])[0][0] == "mine"
+        joining.refresh()
+        with pytest.raises(RuntimeError, match=(
+                f"{HOLDER_NAMES[joiner]} cannot share study 's' with another running "
+                r"search: process \d+ on host '.+' is running a GridSearchCV in it\.")):
+            if joiner == "halving":
+                joining.claim_budgeted(_row("h0"), "HalvingSearchCV")
+            else:
+                joining.claim_candidate(_row("x0"))
+        assert grid.claim([_row("g1")])[0][0] == "mine"  # the grid goes on
+    finally:
+        grid.close()
+        joining.close()
+
+
+def _started_together(storage, first, second, checks):
+    """Replay a halving and an ASHA process started at the same instant: each announces
+    itself and creates its first trial (``first``'s trial first), then both check, in the
+    order ``checks``; the names of those refused."""
+    import optuna
+
+    stores = {"halving": _halving_store(storage), "asha": _asha_store(storage)}
+    trials = {}
+    try:
+        for kind in (first, second):
+            store = stores[kind]
+            store.announce(HOLDER_NAMES[kind])
+            trials[kind] = store._new_trial(_row(kind), kind, optuna.trial.TrialState.RUNNING,
+                                            None, {"hpsearch_owner": store.owner})
+        refused = []
+        for kind in checks:
+            try:
+                stores[kind]._check_first([trials[kind]], HOLDER_NAMES[kind])
+            except RuntimeError as exc:
+                assert f"is running a {HOLDER_NAMES[first]} in it" in str(exc)
+                refused.append(kind)
+        return refused
+    finally:
+        for store in stores.values():
+            store.close()
+
+
+@pytest.mark.parametrize("first, second", [("halving", "asha"), ("asha", "halving")])
+@pytest.mark.parametrize("later_checks_first", [False, True])
+def test_a_halving_and_an_asha_started_together_one_wins(tmp_path, first, second,
+                                                         later_checks_first):
+    """Started at the same instant, both read the study before either withdrew: the one
+    whose first trial has the lower id holds the study, the other is refused (was: the
+    halving was refused by the ASHA's RUNNING trial whatever its id, and the ASHA by the
+    halving's earlier announcement: both refused, nothing ran)."""
+    checks = [second, first] if later_checks_first else [first, second]
+    assert _started_together(str(tmp_path / "s.db"), first, second, checks) == [second]
+
+
+def race_worker(kind, storage, out, ready, rounds):
+    """Entry point of a process of
+    :func:`test_a_halving_and_an_asha_process_started_together_one_wins`:
+    for each round, wait for the other process (``ready`` files), fit a search of ``kind``
+    on study ``s<round>``; append "ok" or the refusal to ``out``."""
+    import os
+    import time
+    import warnings
+    from pathlib import Path
+
+    from durable_worker import data
+
+    warnings.simplefilter("ignore")
+    X, y = data()
+    log = os.environ["LOGFIT_LOG"]
+    for r in range(rounds):
+        os.environ["LOGFIT_LOG"] = f"{log}.{r}"  # LogFit logs this round's fits there
+        Path(f"{ready}.{kind}.{r}").touch()
+        while not all(Path(f"{ready}.{k}.{r}").exists() for k in ("halving", "asha")):
+            time.sleep(0.001)
+        search = _search(kind, storage, study_name=f"s{r}")
+        try:
+            search.fit(X, y)
+            line = "ok"
+        except RuntimeError as exc:
+            line = "refused" if "cannot share study" in str(exc) else repr(exc)
+        with open(out, "a") as f:
+            f.write(f"{r} {line}\n")
+
+
+def test_a_halving_and_an_asha_process_started_together_one_wins(tmp_path):
+    """Two real processes, a halving and an ASHA, start each round at the same instant on
+    a new study of one journal file: never both refused (was: both could be, nothing
+    ran); one refused fits nothing; when both run, one started after the other's search
+    ended (the log of the round holds one process's fits, then the other's), never both
+    at once. (An ASHA that starts after a halving ended in its study may fit nothing: it
+    counts the halving's trials against its n_trials.)"""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    path = os.pathsep.join([str(here.parent), str(here), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path, LOGFIT_LOG=str(tmp_path / "fits.log"),
+               LOGFIT_DELAY="0.01", OMP_NUM_THREADS="1")
+    storage, rounds = str(tmp_path / "s.jsonl"), 3
+    procs = {
+        kind: subprocess.Popen(
+            [sys.executable, "-c", f"from test_many_processes import race_worker; "
+             f"race_worker({kind!r}, {storage!r}, {str(tmp_path / kind)!r}, "
+             f"{str(tmp_path / 'ready')!r}, {rounds})"],
+            env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        for kind in ("halving", "asha")
+    }
+    for proc in procs.values():
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    outcomes = {kind: dict(line.split(" ", 1) for line in
+                           (tmp_path / kind).read_text().splitlines()) for kind in procs}
+    pids = {proc.pid: kind for kind, proc in procs.items()}
+    for r in range(rounds):
+        ran = [kind for kind in procs if outcomes[kind][str(r)] == "ok"]
+        assert ran and all(outcomes[k][str(r)] in ("ok", "refused") for k in procs), outcomes
+        log = tmp_path / f"fits.log.{r}"
+        fitted = [pids[int(line.split()[0])] for line in log.read_text().splitlines()]
+        assert set(fitted) <= set(ran), (r, outcomes)  # a refused one fitted nothing
+        assert fitted == sorted(fitted, key=fitted.index), (r, fitted)  # not interleaved

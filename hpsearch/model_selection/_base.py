@@ -1268,6 +1268,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             resume=self.resume,
             **self._study_options(),
         )
+        store.name = type(self).__name__  # (announced in the study: TrialStore.announce)
         store.declare_space(self._store_space())
         if storage is not None:  # a study that can be resumed: same data only
             try:

@@ -467,6 +467,35 @@ def _raise_terminated(signum, frame):
     raise SearchTerminated("SIGTERM")
 
 
+def redeliver_interrupts(previous):
+    """A ``sys.unraisablehook`` that does not lose a SIGTERM (or Ctrl-C) to a finalizer.
+
+    A signal handler runs between any two bytecodes of the main thread, also inside a
+    finalizer or weakref callback that garbage collection runs (SQLAlchemy's, of the
+    trial store); an exception raised there cannot propagate: Python printed it
+    ("Exception ignored in ...") and went on, so the search ran to its end and exited 0.
+    This hook takes such a :class:`SearchTerminated` (``KeyboardInterrupt``) silently and
+    sends the signal again 20 ms later from a timer thread (the main thread has left the
+    callback by then), where it stops the search as usual; any other exception, or one
+    at interpreter shutdown (no new thread), goes to the hook ``previous``.
+    """
+    def hook(unraisable):
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type,
+                                                          KeyboardInterrupt):
+            signum = (signal.SIGTERM if issubclass(unraisable.exc_type, SearchTerminated)
+                      else signal.SIGINT)
+            timer = threading.Timer(0.02, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            try:
+                timer.start()
+                return
+            except RuntimeError:  # interpreter shutdown
+                pass
+        previous(unraisable)
+
+    return hook
+
+
 def _seconds(value):
     """``2`` -> ``"2s"``, ``0.5`` -> ``"0.5s"`` (error messages)."""
     return f"{value:g}s"
@@ -494,7 +523,8 @@ def _exit_reason(exitcode):
 
 @contextmanager
 def sigterm_as_interrupt():
-    """While inside: a SIGTERM left at its default action raises :class:`SearchTerminated`.
+    """While inside: a SIGTERM left at its default action raises :class:`SearchTerminated`
+    (one raised in a finalizer is sent again: :func:`redeliver_interrupts`).
 
     Only from the main thread. The CLI installs the same handler for its whole run.
     """
@@ -504,11 +534,13 @@ def sigterm_as_interrupt():
         and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)
     ):
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        hook, sys.unraisablehook = sys.unraisablehook, redeliver_interrupts(sys.unraisablehook)
     try:
         yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+            sys.unraisablehook = hook
 
 
 @contextmanager

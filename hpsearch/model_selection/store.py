@@ -63,10 +63,14 @@ gone, on this machine, or it has written no heartbeat, the study system attribut
 Halving and Hyperband run in one process per study: a second live process is refused
 (RuntimeError) at its first claim, also when both started at once on a new study (of
 two RUNNING trials of one candidate, the lower id wins), and whatever its candidates
-(another ``random_state`` samples others): a halving or Hyperband process announces
-itself (study system attribute ``hpsearch_holder:<owner>``, False once it ends) before
-its first trial, and of two live ones the lower first trial id holds the study
-(:meth:`TrialStore._refuse_other_search`). ASHA's processes share one search
+(another ``random_state`` samples others). ASHA processes share a study with ASHA
+processes only; grid, random and Optuna processes with each other. Every search
+announces itself (study system attribute ``hpsearch_holder:<owner>``: its kind, False
+once it ends) before its first trial; of the live ones, the one with the lowest first
+trial id holds the study, whatever the kinds, and a process of a kind that does not
+share with it is refused at its first trial, naming the holder's process and kind
+(:meth:`TrialStore._refuse_other_search`); a killed or finished search holds nothing.
+ASHA's processes share one search
 (:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
 owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
 (candidate, rung) being fitted; a new candidate, or one whose process died or ended, is
@@ -586,10 +590,24 @@ SPLITS_ATTR = "hpsearch_splits"
 #: study system attribute: a hash of the search settings a row key holds (check_settings);
 #: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
 SETTINGS_ATTR = "hpsearch_settings"
-#: study system attribute ``<HOLDER_ATTR>:<owner>``: the search class of a halving or
-#: Hyperband process holding the study (:meth:`TrialStore.claim_budgeted` with
-#: ``alone``), False once it ended or was refused
+#: study system attribute ``<HOLDER_ATTR>:<owner>``: the search a process runs in the
+#: study, written before its first trial (:meth:`TrialStore.announce`): ``[class name,
+#: group]``, the group None for a halving or Hyperband (``alone``: it shares the study with
+#: no other search; an earlier version wrote its class name alone), else that of
+#: :attr:`TrialStore.group` (it shares the study with the processes of that group); False
+#: once it ended or was refused
 HOLDER_ATTR = "hpsearch_holder"
+
+
+def _holder_kind(value):
+    """``(class name, group)`` of a :data:`HOLDER_ATTR` value (a class name alone, as an
+    earlier version wrote it: a halving or Hyperband, group None)."""
+    if isinstance(value, str):
+        return value, None
+    name, group = value
+    return name, group
+
+
 #: the search parameters :meth:`TrialStore.check_settings` compares, in the order checked
 #: (each setting is named by its parameter)
 _SETTING_NAMES = ("estimator", "scoring", "cv", "return_train_score")
@@ -761,8 +779,10 @@ class TrialStore:
         self._raced = {}  # row key -> finished splits of a raced row (racing)
         self.racing = False  # a racing search: raced rows count as done (claim)
         self.alone = False  # halving, Hyperband: no other live search on the study
+        self.name = None  # the search's class name (HOLDER_ATTR, messages)
+        self.group = "claim"  # shares the study with live searches of its group only
         self._holding = False  # this search announced itself (HOLDER_ATTR)
-        self._checked = False  # no halving holds the study (claim_candidate, once)
+        self._checked = False  # no other kind of search holds the study (checked once)
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._mine = set()  # trial ids this process owns
@@ -976,6 +996,7 @@ class TrialStore:
         self._mine.add(trial_id)
         if write:
             self._storage.set_trial_user_attr(trial_id, "hpsearch_owner", self.owner)
+        self._check_first([trial_id], self.name)
 
     def close_trial(self, trial_id, reason):
         """Close a RUNNING trial FAIL with the user attribute ``reason`` (another process
@@ -1031,6 +1052,7 @@ class TrialStore:
         if not create:
             return out
         self._start_heartbeat()
+        self.announce()
         created = {}
         for key, indices in create.items():
             trial_id = self._new_trial(
@@ -1038,6 +1060,7 @@ class TrialStore:
             )
             created[key] = trial_id
             self._mine.add(trial_id)
+        self._check_first(list(created.values()), self.name)
         if self.shared:
             self.refresh()
         for key, indices in create.items():
@@ -1082,11 +1105,7 @@ class TrialStore:
         self._refuse_live_holder(running, owner_name)
         self._start_heartbeat()
         self.interrupt_dead(running)
-        first = self.alone and self.shared and not self._holding
-        if first:  # announced before its first trial exists (see _refuse_other_search)
-            self._storage.set_study_system_attr(
-                self._study_id, f"{HOLDER_ATTR}:{self.owner}", owner_name)
-            self._holding = True
+        self.announce(owner_name)
         trial_id = self._new_trial(
             row, key, optuna.trial.TrialState.RUNNING, None, {"hpsearch_owner": self.owner},
         )
@@ -1094,11 +1113,10 @@ class TrialStore:
             earlier = [t for t in self._running_claims(key) if t._trial_id < trial_id]
             try:
                 self._refuse_live_holder(earlier, owner_name)
-                if first:
-                    self._refuse_other_search(trial_id, owner_name)
             except RuntimeError:
                 self.close_trial(trial_id, "hpsearch_duplicate")
                 raise
+            self._check_first([trial_id], owner_name)
         self._copy_rungs(key, trial_id)
         self._mine.add(trial_id)
         self._trial_ids[key] = trial_id
@@ -1147,31 +1165,67 @@ class TrialStore:
         except Exception:  # a store that fails now: the owner check still works
             pass
 
-    def _refuse_other_search(self, trial_id, owner_name, sharing=False):
-        """Raise RuntimeError when another live search runs in the study, whatever its
-        candidates: halving and Hyperband run in one process per study, and two of them
-        with another ``random_state`` (or ``n_candidates``, or grid) sample other
-        candidates, which the per-candidate rule of :meth:`_refuse_live_holder` never
-        sees; each would run its own halving in the study, and a later resume of either
-        would find the other's trials.
+    def announce(self, owner_name=None):
+        """Announce the search this process runs in the study (``<HOLDER_ATTR>:<owner>``,
+        :data:`HOLDER_ATTR`), once, before its first trial is created (see
+        :meth:`_refuse_other_search`); ``owner_name``: its class name (default
+        :attr:`name`)."""
+        if not self.shared or self._holding:
+            return
+        name = owner_name or self.name
+        self._storage.set_study_system_attr(
+            self._study_id, f"{HOLDER_ATTR}:{self.owner}",
+            [name, None if self.alone else self.group])
+        self._holding = True
 
-        Called once, after this search's first trial (``trial_id``) is created. A
-        halving or Hyperband search announces itself before that trial
-        (``<HOLDER_ATTR>:<owner>`` = its class name, False once it ends), so of two
-        live announced searches the one whose first trial has the lower id holds the
-        study (trial ids follow commit order: every process sees the same winner; one
-        announced without a trial yet gets a higher id than this one). The trials are
-        read before the announcements: the owner of every trial read has announced. A
-        live process of another kind with a RUNNING trial (grid, random, Optuna, ASHA)
-        refuses it too. Owners are live as :meth:`alive` says (the process runs on this
+    def _check_first(self, trial_ids, owner_name):
+        """Once, after this search's first trials ``trial_ids`` are created: another live
+        search that holds the study and does not share it with this one refuses it
+        (:meth:`_refuse_other_search`); the new trials are then closed FAIL
+        (``hpsearch_duplicate``) and the RuntimeError raised."""
+        if not self.shared or self._checked or not trial_ids:
+            return
+        self.announce(owner_name)  # (announced already when the trials were created)
+        try:
+            self._refuse_other_search(min(trial_ids), owner_name or self.name)
+        except RuntimeError:
+            for trial_id in trial_ids:
+                self._mine.discard(trial_id)
+                self.close_trial(trial_id, "hpsearch_duplicate")
+            raise
+        self._checked = True
+
+    def _refuse_other_search(self, trial_id, owner_name):
+        """Raise RuntimeError when another live search that does not share the study
+        with this one runs in it, whatever its candidates. Halving and Hyperband
+        (``alone``) share a study with no other search: two of them with another
+        ``random_state`` (or ``n_candidates``, or grid) sample other candidates, which the
+        per-candidate rule of :meth:`_refuse_live_holder` never sees; each would run its
+        own halving in the study, and a later resume of either would find the other's
+        trials. The other searches share it with the live searches of their
+        :attr:`group` only: ASHA processes with ASHA processes (``"asha"``), grid, random
+        and Optuna processes with each other (``"claim"``, one claimed trial per
+        candidate); a grid joining an ASHA would fit rows the ASHA never schedules.
+
+        Called once, after this search's first trial (``trial_id``) is created. Every
+        search announces itself before that trial (:meth:`announce`: ``<HOLDER_ATTR>:
+        <owner>`` = its kind, False once it ends), and of the live announced searches the
+        one whose first trial has the lowest id holds the study (trial ids follow commit
+        order: every process sees the same holder, whatever the kinds; one announced
+        without a trial yet gets a higher id than this one). This search goes on when it
+        holds the study or shares it with the holder (a search refused by the holder
+        withdraws, so the others of the holder's group go on), and is refused otherwise.
+        The trials are read before the announcements: the owner of every trial read has
+        announced. A halving or Hyperband holding the study is also refused by a live
+        process with a RUNNING trial that never announced (a search of an earlier
+        version). Owners are live as :meth:`alive` says (the process runs on this
         machine, a heartbeat within :data:`GRACE_PERIOD` elsewhere), so a killed or
-        finished search does not hold the study. ``sharing`` (ASHA, at its first claim,
-        :meth:`claim_candidate`): only a halving or Hyperband holder refuses it."""
+        finished search does not hold the study."""
         trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
         attrs = self._storage.get_study_system_attrs(self._study_id)
         self._read_heartbeats(attrs)
-        holders = {name.partition(":")[2]: kind for name, kind in attrs.items()
-                   if name.startswith(HOLDER_ATTR + ":") and kind}
+        holders = {name.partition(":")[2]: _holder_kind(value) for name, value in attrs.items()
+                   if name.startswith(HOLDER_ATTR + ":") and value}
         first, running = {}, set()
         for trial in trials:
             owner = trial.user_attrs.get("hpsearch_owner")
@@ -1179,24 +1233,35 @@ class TrialStore:
             if trial.state.name == "RUNNING" and "hpsearch_duplicate" not in trial.user_attrs:
                 running.add(owner)
         mine = min(first.get(self.owner, trial_id), trial_id)
-        others = [(first[o], o, holders[o]) for o in holders
-                  if o != self.owner and first.get(o, math.inf) < mine and self.alive(o)]
-        others += [(first[o], o, None) for o in running - set(holders) - {self.owner, None}
-                   if not sharing and self.alive(o)]
-        if not others:
-            return
-        _, owner, kind = min(others)
+        group = None if self.alone else self.group
+        holder = min(((first[o], o, *holders[o]) for o in holders
+                      if o != self.owner and o in first and self.alive(o)), default=None)
+        if holder is not None and holder[0] < mine:
+            if group is None or holder[3] != group:
+                self._refuse(owner_name, *holder[1:])
+            return  # this search shares the study with its holder
+        if group is None:  # an unannounced live search
+            unannounced = sorted(o for o in running - set(holders) - {self.owner, None}
+                                 if self.alive(o))
+            if unannounced:
+                self._refuse(owner_name, unannounced[0], None, "claim")
+
+    def _refuse(self, owner_name, owner, kind, group):
+        """Give up (:meth:`_give_up`) and raise the RuntimeError of
+        :meth:`_refuse_other_search`: ``owner`` runs a ``kind`` (its class name, None:
+        unknown) of ``group`` (None: halving or Hyperband) in the study."""
         self._give_up()
         host, _, pid = owner.split("/")[:3]
         what = f"a {kind}" if kind else "another search"
-        if kind and not sharing:
+        if group is None and self.alone:
             what += " (its own candidates: another random_state, n_candidates or grid " \
                     "samples others)"
         raise RuntimeError(
             f"{owner_name} cannot share study {self.study.study_name!r} with another "
             f"running search: process {pid} on host {host!r} is running {what} in it. "
-            "Halving and Hyperband searches run in one process per study (ASHA searches "
-            "share one); wait for it to end (or stop it), then resume=True (CLI: --resume); "
+            "Halving and Hyperband searches run in one process per study, ASHA searches "
+            "share one with ASHA searches only, grid, random and Optuna searches with each "
+            "other; wait for it to end (or stop it), then resume=True (CLI: --resume); "
             "or give this search another study_name."
         )
 
@@ -1265,6 +1330,7 @@ class TrialStore:
         key = row["candidate_key"]
         self.interrupt_dead(self._claims.get(key, ()))
         self._start_heartbeat()
+        self.announce(owner_name)
         trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
                                    {"hpsearch_owner": self.owner, **(attrs or {})})
         self._mine.add(trial_id)
@@ -1273,14 +1339,7 @@ class TrialStore:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")
             return None
-        if self.shared and not self._checked:
-            try:
-                self._refuse_other_search(trial_id, owner_name, sharing=True)
-            except RuntimeError:
-                self._mine.discard(trial_id)
-                self.close_trial(trial_id, "hpsearch_duplicate")
-                raise
-            self._checked = True
+        self._check_first([trial_id], owner_name)
         for step, value in values:
             self._storage.set_trial_intermediate_value(trial_id, step, value)
         self._trial_ids[key] = trial_id

@@ -139,7 +139,7 @@ from sklearn.utils._param_validation import HasMethods
 from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags, plain
 from .._base import Int, _hash, _key, _stable, _timeout_message
 from ..store import POLL_INTERVAL, StudyMismatch, _step, decode_value
-from .halving import _BaseHalving, _cut_rows, select_best_index
+from .halving import _BaseHalving, _cut_rows, select_best_index, time_is_up
 
 __all__ = ["ASHASearchCV"]
 
@@ -556,10 +556,9 @@ class _Shared:
         """The next :class:`SharedJob`, :data:`_WAIT` (this process has jobs in flight,
         ``busy``, and nothing to start now) or None (the shared ASHA is done, or the
         timeout). With nothing in flight here it waits for the other processes."""
-        engine = getattr(self.evaluate, "engine", None)
         done_once = False
         while True:
-            if engine is not None and engine.time_is_up():
+            if time_is_up(self.evaluate):
                 return None
             if busy and time.monotonic() - self.last < POLL_INTERVAL:
                 return _WAIT
@@ -1064,6 +1063,7 @@ max_retries
         store = getattr(evaluate, "store", None)
         self._shared = None
         if store is not None and store.shared:
+            store.group = "asha"  # shares the study with ASHA processes only
             self._shared = _Shared(self, evaluate, propose, seen)
             if self._shared.joined():
                 self._shared.activate()
@@ -1146,7 +1146,7 @@ max_retries
         """Engines that take whole batches (joblib backends): waves of ``n_workers`` jobs,
         each decided from the results of every earlier wave (a barrier per wave)."""
         engine = getattr(evaluate, "engine", None)
-        while engine is None or not engine.time_is_up():
+        while not time_is_up(evaluate):
             wave, job = [], None
             while len(wave) < n_workers:
                 job, m = self._next_job(decisions, bool(wave))

@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from .._base import BaseSearchCV, Int, _key
 from .._racing import RACING_CONSTRAINTS
 from ._halving_resource import resource_plan
-from .halving import best_row, rank_rows_first
+from .halving import best_row, rank_rows_first, time_is_up
 from ._optuna import PRUNERS, SAMPLERS, make_pruner, make_sampler, sampler_seed
 
 __all__ = ["OptunaSearchCV", "default_rungs"]
@@ -380,11 +380,10 @@ max_retries
         self._base_seed = sampler_seed(self.random_state)
         batch = max(1, int(getattr(getattr(evaluate, "engine", None), "n_workers", 1) or 1))
         start = time.monotonic()
-        engine = getattr(evaluate, "engine", None)
         self._sampler_stopped = False  # an exhaustive sampler (GridSampler) said stop
 
         def stopped():
-            return self._sampler_stopped or (engine is not None and engine.time_is_up())
+            return self._sampler_stopped or time_is_up(evaluate)
 
         if self.resume:
             self._settle(evaluate, space, wait=False)
@@ -435,6 +434,7 @@ max_retries
             state=optuna.trial.TrialState.RUNNING,
             user_attrs={"hpsearch_owner": store.owner},
         )
+        store.announce()  # before its first trial (TrialStore._refuse_other_search)
         trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
         store.own(trial_id, write=False)
         slot = self._slot_of(trial_id, store)
@@ -670,6 +670,7 @@ max_retries
             distributions=source.distributions if source else {},
             user_attrs=attrs,
         )
+        store.announce()
         trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
         store.own(trial_id, write=False)
         rivals = [
