@@ -593,3 +593,54 @@ def test_a_halving_and_an_asha_process_started_together_one_wins(tmp_path):
         fitted = [pids[int(line.split()[0])] for line in log.read_text().splitlines()]
         assert set(fitted) <= set(ran), (r, outcomes)  # a refused one fitted nothing
         assert fitted == sorted(fitted, key=fitted.index), (r, fitted)  # not interleaved
+
+
+# ------------------------------------------------ one kind of search per study (check_kind)
+def _kind_searches(storage, name):
+    from sklearn.linear_model import Ridge
+
+    from hpsearch.model_selection.strategies.asha import ASHASearchCV
+    from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
+    from hpsearch.model_selection.strategies.grid import GridSearchCV
+    from hpsearch.model_selection.strategies.halving import HalvingSearchCV
+
+    space = {"alpha": [0.01, 0.1, 1.0, 10.0]}
+    common = dict(storage=storage, study_name=name, cv=3)
+    return {
+        "halving": lambda **kw: HalvingSearchCV(Ridge(), space, resource="n_samples",
+                                                n_candidates="grid", **common, **kw),
+        "asha": lambda **kw: ASHASearchCV(Ridge(), space, n_trials=4, resource="n_samples",
+                                          **common, **kw),
+        "grid": lambda **kw: GridSearchCV(Ridge(), space, **common, **kw),
+        "optuna": lambda **kw: OptunaSearchCV(Ridge(), space, n_trials=4, random_state=0,
+                                              **common, **kw),
+    }
+
+
+@pytest.mark.parametrize("first, then", [("halving", "asha"), ("halving", "grid"),
+                                         ("asha", "optuna"), ("grid", "halving")])
+def test_a_search_of_another_kind_cannot_resume_a_finished_study(tmp_path, first, then):
+    # an ASHA resuming a finished halving's study counted its trials against n_trials,
+    # fitted nothing and ended "ok" with the halving's rows
+    from sklearn.datasets import load_diabetes
+
+    from hpsearch.model_selection.store import StudyMismatch
+
+    X, y = load_diabetes(return_X_y=True)
+    searches = _kind_searches(str(tmp_path / "study.log"), "s")
+    searches[first]().fit(X, y)
+    n_trials = len(searches[first](resume=True).fit(X, y).study_.trials)  # same kind: ok
+    with pytest.raises(StudyMismatch, match="was run by a search of another kind") as info:
+        searches[then](resume=True).fit(X, y)
+    assert info.value.setting == "search"
+    assert len(searches[first](resume=True).fit(X, y).study_.trials) == n_trials
+
+
+def test_grid_and_optuna_share_a_study(tmp_path):
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    searches = _kind_searches(str(tmp_path / "study.log"), "s")
+    searches["grid"]().fit(X, y)
+    search = searches["optuna"](resume=True).fit(X, y)  # its candidates are the grid's
+    assert len(search.cv_results_["params"]) == 4

@@ -1278,6 +1278,8 @@ class BaseSearchCV(_SkBaseSearchCV):
                 store.check_settings(search_settings(
                     self.estimator, self.scoring, self._cv_description,
                     self.return_train_score), type(self).__name__)
+                store.check_kind(self._study_kind or type(self).__name__,
+                                 type(self).__name__)
             except ValueError:
                 store.close()
                 raise
@@ -1361,11 +1363,16 @@ class BaseSearchCV(_SkBaseSearchCV):
         :func:`hpsearch.diagnostics.diagnosis_column`); ``diagnosis_`` holds the evidence
         and the search-level notes (e.g. deeper candidates training worse). Without train
         scores nothing is added (they cost one extra prediction on each training fold).
-        A diagnosis that cannot be made (an estimator the references cannot stand in
-        for) is a warning, never a failed search. ``routed`` (the routing of ``fit``'s
+        A diagnosis that cannot be made (a scoring the references cannot use, a baseline
+        without a finite score) leaves the column out and says why in
+        ``diagnosis_error_``, never a failed search, and no warning: with
+        ``return_train_score=True`` a scikit-learn user gets the warnings scikit-learn
+        gives, no more (its own test counts them). ``routed`` (the routing of ``fit``'s
         parameters) makes the references weighted as the candidates are: fitted with the
         final estimator's ``sample_weight``, scored with the scorer's parameters.
         """
+        for stale in ("diagnosis_", "diagnosis_error_"):  # (of an earlier fit)
+            self.__dict__.pop(stale, None)
         if not self.return_train_score or "diagnosis" in results:
             return
         from hpsearch.diagnostics import diagnosis_column
@@ -1378,12 +1385,14 @@ class BaseSearchCV(_SkBaseSearchCV):
                 score_params=None if routed is None else routed.scorer.score,
             )
         except Exception as exc:  # noqa: BLE001 - an analysis never fails a finished search
-            warnings.warn(
-                f"No 'diagnosis' column: the lecture's recipe could not be applied "
-                f"({type(exc).__name__}: {exc}).", UserWarning,
-            )
+            self.diagnosis_error_ = (f"No 'diagnosis' column: the lecture's recipe could not "
+                                     f"be applied ({type(exc).__name__}: {exc}).")
             return
         results["diagnosis"] = labels
+
+    #: The kind of search whose studies this one may resume or share (a stored study
+    #: holds the fits of one kind, :meth:`TrialStore.check_kind`); None: this class only.
+    _study_kind = "grid, random or Optuna"
 
     # -- sklearn callbacks (sklearn.callback) -------------------------------------------
     #: Name of the callback subtask of each ``evaluate`` call (halving's rounds), or None

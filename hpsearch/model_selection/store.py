@@ -590,6 +590,8 @@ SPLITS_ATTR = "hpsearch_splits"
 #: study system attribute: a hash of the search settings a row key holds (check_settings);
 #: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
 SETTINGS_ATTR = "hpsearch_settings"
+#: study system attribute: the kind of search whose fits the study holds (check_kind)
+KIND_ATTR = "hpsearch_kind"
 #: study system attribute ``<HOLDER_ATTR>:<owner>``: the search a process runs in the
 #: study, written before its first trial (:meth:`TrialStore.announce`): ``[class name,
 #: group]``, the group None for a halving or Hyperband (``alone``: it shares the study with
@@ -781,6 +783,7 @@ class TrialStore:
         self.alone = False  # halving, Hyperband: no other live search on the study
         self.name = None  # the search's class name (HOLDER_ATTR, messages)
         self.group = "claim"  # shares the study with live searches of its group only
+        self.kind = None  # the kind of search recorded in the study (check_kind)
         self._holding = False  # this search announced itself (HOLDER_ATTR)
         self._checked = False  # no other kind of search holds the study (checked once)
         self._claims = {}  # candidate key -> trials carrying it
@@ -856,6 +859,34 @@ class TrialStore:
                 f"another study_name. Got {now} instead.", name)
 
         self._check_recorded(SETTINGS_ATTR, digest, message)
+
+    def check_kind(self, kind, owner_name):
+        """:meth:`check_data` for the kind of search (study attribute ``hpsearch_kind``):
+        searches of one kind resume and share each other's studies (grid, random and
+        Optuna one kind, ASHA another, each halving or Hyperband class its own); a study
+        that another kind ran refuses this search with a :class:`StudyMismatch` (setting
+        ``"search"``): it would read that search's trials as its own (an ASHA resuming a
+        finished halving's study counted its trials against ``n_trials`` and fitted
+        nothing). The kind is recorded once a search has passed the check of the live
+        searches (:meth:`_check_first`), so of two kinds started together on a new study
+        the one that holds it is recorded; a study written before this check holds no
+        kind and takes the first. While a search of the recorded kind runs, it refuses
+        this one itself, naming its process (:meth:`_refuse_other_search`)."""
+        self.kind = kind
+        attrs = self._storage.get_study_system_attrs(self._study_id)
+        self._read_heartbeats(attrs)
+        live = any(value and self.alive(name.partition(":")[2]) for name, value in attrs.items()
+                   if name.startswith(HOLDER_ATTR + ":"))
+        found = attrs.get(KIND_ATTR)
+        if found is not None and found != kind and not live:  # (a live search of the
+            # recorded kind refuses this one itself, naming its process: _check_first)
+            raise StudyMismatch(
+                f"The study {self.study.study_name!r} was run by a search of another kind "
+                f"({found}; this {owner_name} is of kind {kind}): {owner_name} cannot "
+                "resume or join it, it would take that search's trials for its own. "
+                "Searches of one kind resume and share a study (grid, random and Optuna; "
+                "ASHA; each halving or Hyperband class alone). Use another study_name.",
+                "search")
 
     def _check_recorded(self, attr, value, message):
         """Announce ``value`` (``<attr>:<value>:<owner>``, one per process, so that a
@@ -1194,6 +1225,8 @@ class TrialStore:
                 self.close_trial(trial_id, "hpsearch_duplicate")
             raise
         self._checked = True
+        if self.kind is not None:  # (check_kind) this search holds or shares the study
+            self._storage.set_study_system_attr(self._study_id, KIND_ATTR, self.kind)
 
     def _refuse_other_search(self, trial_id, owner_name):
         """Raise RuntimeError when another live search that does not share the study

@@ -838,6 +838,7 @@ max_retries
     }
 
     _callback_round_name = "asha-wave"
+    _study_kind = "ASHA"
 
     def _runs_callback_rounds(self, evaluate):
         """Waves only where the engine cannot stream jobs; the asynchronous ASHA hangs

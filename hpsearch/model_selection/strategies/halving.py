@@ -186,6 +186,7 @@ class _BaseHalving(BaseSearchCV):
     }
 
     #: each round is one sklearn callback subtask, as in sklearn's halving searches
+    _study_kind = None  # each halving class alone: other candidates, other rounds
     _callback_round_name = "halving-iteration"
 
     def _store_space(self):
