@@ -301,7 +301,7 @@ def test_a_raced_row_is_not_said_to_be_cut_by_the_timeout(data):
               (np.arange(50, 150), test), (np.arange(50, 150)[::-1].copy(), test)]
     # racing_alpha=0.3: with these unequal splits (test/train 50/40 and 50/100) the
     # corrected t-test's ratio is 0.8 (the splits' mean test fraction), no longer the
-    # K-fold default 1/3, and two splits no longer drop the rows at 0.05
+    # K-fold default 1/3, and two splits no longer drop the rows at the default 0.1
     search = GridSearchCV(_SlowBestOnBigFolds(), {"alpha": [0.01, 0.1, 1e6]}, cv=splits,
                           racing=True, racing_min_splits=2, racing_alpha=0.3, n_jobs=1,
                           timeout=3.0, refit=False).fit(X, y)
