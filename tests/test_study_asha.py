@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _study_files import GRID_STUDY
 
 from hpsearch.cli import main
 
@@ -99,17 +100,7 @@ def test_resuming_an_edited_study_names_the_yaml_key_and_keeps_the_copy(tmp_path
         assert (out / "cv_results.csv").read_text() == trials
 
 
-GRID = textwrap.dedent(
-    """\
-    data: {dataset: iris}
-    estimator: {name: knn_classifier}
-    search:
-      method: grid
-      space:
-        n_neighbors: [1, 3]
-    cv: 3
-    """
-)
+GRID = GRID_STUDY
 
 
 @pytest.mark.parametrize("storage, expected", [

@@ -20,24 +20,14 @@ Every CLI run is a subprocess with ``tmp_path`` as its working directory.
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from _study_files import GRID_STUDY
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = textwrap.dedent(
-    """\
-    data: {dataset: iris}
-    estimator: {name: knn_classifier}
-    search:
-      method: grid
-      space:
-        n_neighbors: [1, 3]
-    cv: 3
-    """
-)
+BASE = GRID_STUDY
 
 
 def _cli(cwd, text, *args, name="s.yaml", env=None):

@@ -17,23 +17,14 @@ import time
 from pathlib import Path
 
 import pytest
+from _study_files import GRID_STUDY
 
 from hpsearch.cli import _explain, main
 from hpsearch.study import limits
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = textwrap.dedent(
-    """\
-    data: {dataset: iris}
-    estimator: {name: knn_classifier}
-    search:
-      method: grid
-      space:
-        n_neighbors: [1, 3]
-    cv: 3
-    """
-)
+BASE = GRID_STUDY
 
 
 def _cli(cwd, text, *args, name="s.yaml"):
