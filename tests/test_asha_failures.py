@@ -211,6 +211,7 @@ def test_a_process_that_met_another_only_at_its_timeout_numbers_candidates_as_th
         calls.append(params)
         if len(calls) == 3:  # b claims its candidate, then a's deadline passes
             b = TrialStore(storage, "asha", resume=True)
+            b.group = "asha"  # b is an ASHA process (what ASHASearchCV sets on its store)
             key = self._candidate_key(b_params)
             row = self._claim_row(b_params, key, self._row_keys(b_params)[0])
             assert b.claim_candidate(row, {asha.CONFIG_ATTR: self.config}) is not None

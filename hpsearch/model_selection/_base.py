@@ -434,7 +434,7 @@ class _Evaluator:
             # finished rows and fits, also those of other processes (a strategy that
             # asks trials has just read the study)
             store.refresh()
-        new_rows, todo, fresh = [], [], []
+        new_rows, todo, fresh, unrecorded = [], [], [], []
         round_ctx = self._round_context(n * n_splits)
         n_found = 0  # fits found in the store (resume): planned fits not to be done
         for i, (params, budget) in enumerate(zip(candidate_params, budgets)):
@@ -464,6 +464,11 @@ class _Evaluator:
                 self._record(row, trials[i])
             elif budget is not None:
                 store.adopt(row, float(self._refit_scores(row).mean()), type(search).__name__)
+            elif store.lookup(row["key"]) is None:
+                # every fit found but the row never recorded (a run stopped between its
+                # last fit and the row: its trial was closed FAIL): claimed below, so the
+                # study gets the candidate's COMPLETE trial
+                unrecorded.append(row)
         n_tasks = sum(r["pending"] for r in todo)
         racing = racing_enabled(search) and not keep
         if search.verbose > 0 and n_tasks:
@@ -486,7 +491,7 @@ class _Evaluator:
                 row["trial_id"] = store.claim_budgeted(row, type(search).__name__)
             self._dispatch(todo, **run)
         else:
-            self._claim_and_dispatch(todo, run)
+            self._claim_and_dispatch(todo + unrecorded, run)
         if self.engine.expired:
             _mark_not_run(new_rows, self.engine.not_run_error)
         for row in new_rows:
