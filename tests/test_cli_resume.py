@@ -172,8 +172,9 @@ def test_sigterm_inside_a_finalizer_stops_the_run_cleanly(tmp_path, monkeypatch)
         [str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")]),
         SLOW_RIDGE_LOG=str(log), TERM_AT_FIT=str(2 * N_SPLITS + 1))
     args = [str(study), "--out", str(out), "--allow-module", "slowridge", "--quiet"]
+    # (runs in ~6 s; the open hang waits far longer)
     proc = subprocess.run([sys.executable, "-m", "hpsearch", *args], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=40)  # (runs in ~6 s; the open hang waits far longer)
+                          capture_output=True, text=True, timeout=40)
     assert "Exception ignored" not in proc.stderr, proc.stderr
     assert proc.returncode == 143, proc.stderr
     assert "terminated (SIGTERM); 2 finished candidate(s) kept" in proc.stderr
