@@ -126,7 +126,7 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
             ref = _weighted(ref, sample_weight is not None,
                             "sample_weight" in (score_params or {}))
             try:  # several metrics: one that fails is NaN, the others are kept
-                scorer = _failed_as_nan(_check_scoring(ref, scoring))
+                scorer = _check_scoring(ref, scoring)  # (a failed metric: NaN, _score)
             except (TypeError, ValueError):  # a scoring the reference cannot use
                 out[name] = {}
                 continue
@@ -162,12 +162,10 @@ def _steps(estimator, prefix=""):
 
 
 def _accepts_weight(method):
-    import inspect
+    """Whether ``method`` takes ``sample_weight`` (the search engine's signature check)."""
+    from hpsearch.model_selection._engine import _accepts
 
-    try:
-        return "sample_weight" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
+    return _accepts(method, "sample_weight")
 
 
 def _weighted(ref, fit_weights, score_weights):
@@ -214,18 +212,6 @@ def _check_scoring(estimator, scoring):
                               raise_exc=False)
 
 
-def _failed_as_nan(scorer):
-    """``scorer`` with NaN for a metric of several that failed (``check_scoring``'s
-    ``raise_exc=False`` gives its traceback as text), as ``cross_validate`` records it."""
-    def score(estimator, *args, **kwargs):
-        found = scorer(estimator, *args, **kwargs)
-        if isinstance(found, dict):
-            return {k: math.nan if isinstance(v, str) else v for k, v in found.items()}
-        return found
-
-    return score
-
-
 def _reference_fit_params(ref, sample_weight):
     """The fit parameters that give ``ref`` the weights (see :func:`reference_scores`)."""
     if sample_weight is None:
@@ -255,7 +241,7 @@ def _split_scores(ref, X, y, train, test, scorer, fit_params, score_params):
     for part, rows in (("train", train), ("test", test)):
         try:
             found, _ = _score(scorer, est, X, y, rows, train, score_params)  # (a failed
-            # metric of several is NaN, the error text not needed here)
+            # metric of several is error_score, NaN; its error text is not needed here)
         except ScoringNotANumber:  # a mistake in scoring: raised, as the search does
             raise
         except Exception:  # noqa: BLE001 - nor one that cannot be scored
