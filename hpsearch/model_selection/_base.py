@@ -1283,8 +1283,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                 store.check_settings(search_settings(
                     self.estimator, self.scoring, self._cv_description,
                     self.return_train_score), type(self).__name__)
-                store.check_kind(self._study_kind or type(self).__name__,
-                                 type(self).__name__)
+                store.check_kind(self._study_kind or type(self).__name__)
             except ValueError:
                 store.close()
                 raise

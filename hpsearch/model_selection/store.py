@@ -860,7 +860,7 @@ class TrialStore:
 
         self._check_recorded(SETTINGS_ATTR, digest, message)
 
-    def check_kind(self, kind, owner_name):
+    def check_kind(self, kind):
         """:meth:`check_data` for the kind of search (study attribute ``hpsearch_kind``):
         searches of one kind resume and share each other's studies (grid, random and
         Optuna one kind, ASHA another, each halving or Hyperband class its own); a study
@@ -882,7 +882,7 @@ class TrialStore:
             # recorded kind refuses this one itself, naming its process: _check_first)
             raise StudyMismatch(
                 f"The study {self.study.study_name!r} was run by a search of another kind "
-                f"({found}; this {owner_name} is of kind {kind}): {owner_name} cannot "
+                f"({found}; this {self.name} is of kind {kind}): {self.name} cannot "
                 "resume or join it, it would take that search's trials for its own. "
                 "Searches of one kind resume and share a study (grid, random and Optuna; "
                 "ASHA; each halving or Hyperband class alone). Use another study_name.",
