@@ -754,7 +754,7 @@ class ASHASearchCV(_BaseHalving):
     n_trials : int or None, default=None
         Most candidates started. None: until ``timeout`` (one of the two is required).
         Promotions reach the top rung (``max_resources_``) only from about
-        :math:`\eta^K` candidates on (see ``best_index_``).
+        :math:`\\eta^K` candidates on (see ``best_index_``).
     timeout : float or None, default=None
         Seconds for the whole search (see ``BaseSearchCV``); no job starts after it.
     resource : str, default="epochs"
@@ -807,8 +807,8 @@ max_retries
         timeout cut, state ``"not run"``, or with a NaN score (a fit of one of its
         splits failed, ``error_score=np.nan``) does not count as reached. That budget is
         ``max_resources_`` only when promotions got there: a rung of :math:`n_k`
-        results promotes :math:`\lfloor n_k / \eta \rfloor`, so with one worker the
-        top rung needs about :math:`\eta^K` candidates (``n_trials``) or the time
+        results promotes :math:`\\lfloor n_k / \\eta \\rfloor`, so with one worker the
+        top rung needs about :math:`\\eta^K` candidates (``n_trials``) or the time
         for them; with fewer, or when the timeout comes first, the best model is trained
         with a smaller budget (``cv_results_["n_resources"][best_index_]``; the example
         below stops at 3 of 9 epochs).
