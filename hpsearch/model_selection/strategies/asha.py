@@ -979,7 +979,8 @@ max_retries
         ``HalvingSearchCV.plan_rounds`` (``iter`` = rung, ``n_candidates`` = jobs that
         reach it, ``n_resources``, ``continue_training``, ``resource``), so the study
         report and ``--dry-run`` show a plan. Real scores change which candidates are
-        promoted and, slightly, how many. Needs ``n_trials``.
+        promoted and how many (more when later candidates score higher: see
+        ``_expected_n_fits``). Needs ``n_trials``.
 
         Returns
         -------
@@ -1006,7 +1007,10 @@ max_retries
         ]
 
     def _expected_n_fits(self, X, y, groups, n_splits):
-        """At most :math:`\\lceil n / \\eta^k \\rceil` jobs reach rung :math:`k`."""
+        """:math:`\\lceil n / \\eta^k \\rceil` jobs reaching rung :math:`k`, as in
+        synchronous halving: not a bound, since ASHA promotes on the results of the
+        moment (27 candidates whose scores rise in arrival order, factor 3: 96 jobs, 21
+        at the top rung, against 40 and 1); the progress bar's total grows then."""
         if self.n_trials is None:
             return None
         max_resources = self.max_resources if isinstance(self.max_resources, Integral) else None
