@@ -453,3 +453,32 @@ def test_compare_matches_scipys_paired_test_rescaled(matrix, ratio):
         assert frame.loc[i, "t"] == pytest.approx(t, rel=1e-6, abs=1e-9)
         assert frame.loc[i, "p_value"] == pytest.approx(sps.t.sf(t, k - 1), rel=1e-6, abs=1e-12)
         assert frame.loc[i, "p_value_naive"] == pytest.approx(naive.pvalue, rel=1e-6, abs=1e-12)
+
+
+# an ASHA search (factor 3, budgets 1, 3, 9; "candidate" and "iter" as ASHASearchCV
+# writes them): candidate 2, the best at budget 3, failed on split 0 at budget 9
+_ASHA = _results(
+    [{"c": 0.9}, {"c": 0.8}, {"c": 0.1}, {"c": 0.9}, {"c": 0.8}, {"c": 0.9}],
+    [[0.91, 0.92, 0.90],    # 0: candidate 2 at 1
+     [0.81, 0.80, 0.82],    # 1: candidate 1 at 1
+     [0.11, 0.10, 0.12],    # 2: candidate 0 at 1
+     [0.93, 0.94, 0.92],    # 3: candidate 2 at 3
+     [0.83, 0.84, 0.82],    # 4: candidate 1 at 3
+     [np.nan, 0.99, 0.99]],  # 5: candidate 2 at 9, a split failed
+    candidate=np.array([2, 1, 0, 2, 1, 2]), iter=np.array([0, 0, 0, 1, 1, 2]),
+    n_resources=np.array([1, 1, 1, 3, 3, 9]),
+)
+
+
+def test_a_failed_split_at_the_top_budget_is_no_best_as_the_searchs_best_index():
+    # was: the top budget was the largest with any finite split, so candidate 2's row at
+    # budget 9 (mean over 2 of 3 splits) was compare()'s best and both refit rules
+    # refitted it at budget 9; ASHASearchCV's best_index_ is row 3 (the highest rung with
+    # a score, measured with a real search), and every rule now chooses it
+    frame = compare(_ASHA, test_train_ratio=0.5)
+    assert list(frame.index) == [3, 4, 2]  # candidate 2 listed by its complete row
+    assert frame.loc[4, "difference"] == pytest.approx(0.10)  # 2 - 1 at budget 3
+    d = np.array([0.91, 0.92, 0.90]) - np.array([0.11, 0.10, 0.12])  # at budget 1
+    assert frame.loc[2, "difference"] == pytest.approx(d.mean())
+    assert one_standard_error("c")(_ASHA) == 3
+    assert not_significantly_worse("c", test_train_ratio=0.5)(_ASHA) == 3

@@ -376,18 +376,24 @@ def _param_keys(results):
     return [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in results["params"]]
 
 
-def _final_rows(results):
+def _final_rows(results, scores):
     """Row indices that stand for a candidate's final evaluation.
 
     Budgeted searches (halving, Hyperband, ASHA) have one row per candidate and budget;
-    only a candidate's last (largest-budget) row is listed.
+    only a candidate's last (largest-budget) *complete* row (every split finite) is
+    listed, or its last row when none is complete: a job whose fit failed on a split at
+    a larger budget (``error_score=np.nan``) has no score there, so the search ranks the
+    candidate by its last complete budget (ASHA's ``best_index_`` is of the highest rung
+    with a score).
     """
     level = _levels(results)
     if level is None:
         return np.arange(len(results["params"]))
+    complete = np.isfinite(scores).all(axis=1)
     last = {}
     for i, key in enumerate(_param_keys(results)):
-        if key not in last or level[i] >= level[last[key]]:
+        j = last.get(key)
+        if j is None or (complete[i], level[i]) >= (complete[j], level[j]):
             last[key] = i
     return np.array(sorted(last.values()))
 
@@ -427,7 +433,10 @@ def _tiers(results, scores, rows):
     candidate, as scikit-learn ranks a NaN ``mean_test_score`` last and racing ranks a
     raced candidate after the complete ones. In a budgeted search a candidate that
     stopped below the top budget reached ranks after every one that reached it (the best
-    of a halving search is chosen in its last round). The mean is over finite splits.
+    of a halving search is chosen in its last round); the top budget is the largest of a
+    complete row (when there is one: a row with a failed split at a larger budget has no
+    score there, and ASHA's ``best_index_`` is of the highest rung with a score). The
+    mean is over finite splits.
     """
     finite = np.isfinite(scores[rows])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -435,11 +444,11 @@ def _tiers(results, scores, rows):
         means = np.nanmean(np.where(finite, scores[rows], np.nan), axis=1)
     budgets = _levels(results)
     below = np.zeros(len(rows), dtype=bool)
+    incomplete = ~finite.all(axis=1)
     if budgets is not None:
-        ran = finite.any(axis=1)
+        ran = ~incomplete if (~incomplete).any() else finite.any(axis=1)
         if ran.any():
             below = budgets[rows] < budgets[rows][ran].max()
-    incomplete = ~finite.all(axis=1)
     return below, incomplete, np.where(np.isnan(means), np.inf, -means)
 
 
@@ -511,8 +520,10 @@ def compare(
     The best is the candidate with the highest mean test score among those with a
     finite score on every split (a candidate with a failed or raced split ranks after
     every complete one, as in the search's ``rank_test_*``), and, in a budgeted search
-    (halving, Hyperband, ASHA), among those that reached the largest budget. A budgeted
-    candidate is listed by its last (largest-budget) row and compared with the best
+    (halving, Hyperband, ASHA), among those that reached the largest budget of a
+    complete row. A budgeted candidate is listed by its last (largest-budget) complete
+    row (its last row when none is complete: a fit that failed on a split at a larger
+    budget gave no score there) and compared with the best
     candidate's row **at that same budget** (same splits, same resources):
     ``difference`` is then the best minus the candidate at the candidate's budget; NaN
     test columns when the best has no row at that budget (another Hyperband bracket).
@@ -534,7 +545,7 @@ def compare(
 
     columns = _split_columns(results, metric)
     scores = np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T
-    order = _ordered(results, scores, _final_rows(results))
+    order = _ordered(results, scores, _final_rows(results, scores))
     best = order[0]
 
     records = []
@@ -616,8 +627,9 @@ def _refit_scores(cv_results, metric):
 def _eligible(cv_results, scores):
     """Rows a refit rule may choose from, best first, and their means.
 
-    The rows of the largest budget (budgeted searches; as their ``best_index_``), and
-    among them those with a finite score on every split when there is one (a failed or
+    The rows of the largest budget of a complete row (budgeted searches; as their
+    ``best_index_``: a row with a failed split at a larger budget has no score there),
+    and among them those with a finite score on every split when there is one (a failed or
     raced split is NaN: such a candidate's mean is over fewer, luckier splits, and
     the search ranks it after every complete one); the mean is over finite splits.
     """

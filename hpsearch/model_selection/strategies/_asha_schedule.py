@@ -33,8 +33,8 @@ budget, each rung about :math:`\\eta` times the one below, and :math:`b_0 = r` w
 budget the floor repeats (a small :math:`\\eta`) is kept once, so the budgets strictly
 increase.
 Let :math:`D_k` be the results recorded in rung :math:`k`, :math:`n_k = |D_k|`, ranked
-best first (higher score first; ties by smaller candidate id; NaN, a fit where every
-split failed, last), and :math:`P_k \\subseteq D_k` the candidates already promoted out of rung :math:`k`.
+best first (higher score first; ties by smaller candidate id; NaN, a job with a failed
+split under ``error_score=np.nan``, last), and :math:`P_k \\subseteq D_k` the candidates already promoted out of rung :math:`k`.
 Candidate :math:`c` of rung :math:`k < K` is *promotable* when
 
 .. math::
@@ -72,7 +72,7 @@ free worker, with no barrier anywhere::
 
 - **One job, one task per split, decided late.** A job is ``n_splits`` engine tasks
   (one per CV split); its score, reported when the last split ends, is the mean test
-  score (NaN when every split failed). A free worker takes the oldest waiting split
+  score (NaN when a split failed with ``error_score=np.nan``). A free worker takes the oldest waiting split
   and calls ``next_job`` only when none waits, so each decision sees every result
   that has arrived. ``Engine.run`` accepts a callable source that the fork pool (and
   the in-process loop) calls only when a worker is idle, and ``evaluate.stream``
@@ -459,7 +459,7 @@ class ASHASchedule:
             The job's candidate (for a result of another process: its candidate id).
         rung : int
         score : float
-            Higher is better; NaN for a fit where every split failed (never promoted).
+            Higher is better; NaN for a job with a failed split (never promoted).
         new_id : int, optional
             For a ``"new"`` job only: the id the caller gave the candidate instead of
             the proposed one (e.g. the trial number the store assigned).

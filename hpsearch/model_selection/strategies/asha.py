@@ -753,6 +753,8 @@ class ASHASearchCV(_BaseHalving):
         As :class:`~hpsearch.model_selection.strategies.random.RandomSearchCV`'s.
     n_trials : int or None, default=None
         Most candidates started. None: until ``timeout`` (one of the two is required).
+        Promotions reach the top rung (``max_resources_``) only from about
+        :math:`\\eta^K` candidates on (see ``best_index_``).
     timeout : float or None, default=None
         Seconds for the whole search (see ``BaseSearchCV``); no job starts after it.
     resource : str, default="epochs"
@@ -801,9 +803,15 @@ max_retries
         ``"not run"`` (cut by the ``timeout``).
         Rows trained with the largest budget reached are ranked first.
     best_index_, best_score_, best_params_, best_estimator_
-        The best row among those trained with the largest budget reached
-        (``max_resources_`` unless the timeout came first; a job the timeout cut, state
-        ``"not run"``, or whose fits all failed, NaN score, does not count as reached).
+        The best row among those trained with the largest budget reached; a job the
+        timeout cut, state ``"not run"``, or with a NaN score (a fit of one of its
+        splits failed, ``error_score=np.nan``) does not count as reached. That budget is
+        ``max_resources_`` only when promotions got there: a rung of :math:`n_k`
+        results promotes :math:`\\lfloor n_k / \\eta \\rfloor`, so with one worker the
+        top rung needs about :math:`\\eta^K` candidates (``n_trials``) or the time
+        for them; with fewer, or when the timeout comes first, the best model is trained
+        with a smaller budget (``cv_results_["n_resources"][best_index_]``; the example
+        below stops at 3 of 9 epochs).
     n_resources_ : list of int
         :math:`b_0, \\dots, b_K`.
     n_candidates_ : int
@@ -828,6 +836,8 @@ max_retries
     ... ).fit(X, y)
     >>> search.n_resources_
     [1, 3, 9]
+    >>> int(search.cv_results_["n_resources"][search.best_index_])  # 3 < 3**2 candidates
+    3
     """
 
     _parameter_constraints: dict = {
@@ -969,7 +979,8 @@ max_retries
         ``HalvingSearchCV.plan_rounds`` (``iter`` = rung, ``n_candidates`` = jobs that
         reach it, ``n_resources``, ``continue_training``, ``resource``), so the study
         report and ``--dry-run`` show a plan. Real scores change which candidates are
-        promoted and, slightly, how many. Needs ``n_trials``.
+        promoted and how many (more when later candidates score higher: see
+        ``_expected_n_fits``). Needs ``n_trials``.
 
         Returns
         -------
@@ -996,7 +1007,10 @@ max_retries
         ]
 
     def _expected_n_fits(self, X, y, groups, n_splits):
-        """At most :math:`\\lceil n / \\eta^k \\rceil` jobs reach rung :math:`k`."""
+        """:math:`\\lceil n / \\eta^k \\rceil` jobs reaching rung :math:`k`, as in
+        synchronous halving: not a bound, since ASHA promotes on the results of the
+        moment (27 candidates whose scores rise in arrival order, factor 3: 96 jobs, 21
+        at the top rung, against 40 and 1); the progress bar's total grows then."""
         if self.n_trials is None:
             return None
         max_resources = self.max_resources if isinstance(self.max_resources, Integral) else None
