@@ -461,3 +461,27 @@ def test_a_validation_score_above_the_training_score_reads_as_such():
     d = diagnose(Ridge(), X, y, scoring="neg_max_error", random_state=0)
     assert d.problem == "none" and d.evidence["gap"] == pytest.approx(-3.116, abs=1e-3)
     assert "the validation neg_max_error -30.619 is 3.116 above it" in str(d)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPClassifier((16,) * 5, activation="sigmoid", solver="lbfgs", max_iter=15,
+                          random_state=0),
+    lambda: SkMLPClassifier((16,) * 5, activation="logistic", solver="lbfgs", max_iter=15,
+                            random_state=0),
+], ids=["hpsearch", "sklearn"])
+def test_lbfgs_gets_no_learning_rate_fix(digits, make):
+    """L-BFGS ignores learning_rate_init (its line search picks the steps): a fix changing it
+    would change nothing. A deep sigmoid net stuck after 15 L-BFGS iterations gets the
+    lecture's activation and solver fixes only (it got learning_rate_init=1e-4 too)."""
+    d = diagnose(make(), *digits, random_state=0)
+    assert d.problem == "training"
+    assert d.fixes and all("learning_rate_init" not in fix for fix in d.fixes)
+    assert {"activation": "relu"} in d.fixes
+    # the same detectors with solver="adam" do offer the step size
+    from hpsearch.diagnostics._causes import Context, fixes_for
+    ctx = Context(params={"solver": "adam", "learning_rate_init": 1e-3}, thresholds=THRESHOLDS,
+                  trend={"slow": True})
+    assert {"learning_rate_init": 1e-4} in fixes_for(["unstable"], ctx)
+    assert {"learning_rate_init": 1e-2} in fixes_for(["not_converged"], ctx)
+    ctx.params["solver"] = "lbfgs"
+    assert fixes_for(["unstable", "not_converged", "stuck"], ctx) == [{"solver": "adam"}]

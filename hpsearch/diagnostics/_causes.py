@@ -162,14 +162,20 @@ def _adam(p, c):
     return None
 
 
+def _has_step_size(p):
+    """Whether ``learning_rate_init`` acts: not with ``solver="lbfgs"``, whose line search
+    picks its own steps (hpsearch's MLP and scikit-learn's ignore the parameter then)."""
+    return "learning_rate_init" in p and p.get("solver") != "lbfgs"
+
+
 def _lower_lr(p, c):
-    if "learning_rate_init" in p:
+    if _has_step_size(p):
         return {"learning_rate_init": _tidy(p["learning_rate_init"] / 10)}
     return None
 
 
 def _raise_lr(p, c):
-    if "learning_rate_init" in p and c.trend.get("slow"):
+    if _has_step_size(p) and c.trend.get("slow"):
         return {"learning_rate_init": _tidy(p["learning_rate_init"] * 10)}
     return None
 
