@@ -485,3 +485,21 @@ def test_lbfgs_gets_no_learning_rate_fix(digits, make):
     assert {"learning_rate_init": 1e-2} in fixes_for(["not_converged"], ctx)
     ctx.params["solver"] = "lbfgs"
     assert fixes_for(["unstable", "not_converged", "stuck"], ctx) == [{"solver": "adam"}]
+
+
+def test_lbfgs_overfitting_fixes_are_ones_lbfgs_honours(noisy):
+    """L-BFGS ignores early_stopping and hpsearch's refuses dropout: the overfitting fixes of
+    a wide lbfgs net were early_stopping=True (changes nothing) and dropout=0.2 (its fit
+    raises); now the penalty and less capacity. An lbfgs net with early_stopping=True is
+    not 'over_regularized' by it either (it is not applied)."""
+    d = diagnose(MLPClassifier((256,), solver="lbfgs", max_iter=500, random_state=0), *noisy,
+                 random_state=0)
+    assert d.problem == "overfitting"
+    assert d.fixes == [{"alpha": 1e-3}, {"hidden_layer_sizes": (128,)}]
+    for i in range(len(d.fixes)):  # every fix is one the estimator can be fitted with
+        d.apply(MLPClassifier((8,), solver="lbfgs", max_iter=5), i).fit(*noisy)
+    from hpsearch.diagnostics._causes import active_regularization
+    params = {"hidden_layer_sizes": (8,), "early_stopping": True, "n_iter_no_change": 10}
+    assert active_regularization({**params, "solver": "adam"}, THRESHOLDS) == \
+        {"early_stopping": True}
+    assert active_regularization({**params, "solver": "lbfgs"}, THRESHOLDS) == {}

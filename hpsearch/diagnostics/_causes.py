@@ -70,14 +70,23 @@ def _vanishing(c):
     return bool(c.ratios) and c.ratios[0] < c.thresholds["vanishing"]
 
 
+def _lbfgs(params):
+    """``solver="lbfgs"``: full-batch L-BFGS, which ignores ``learning_rate_init`` and
+    ``early_stopping`` (hpsearch's MLP and scikit-learn's) and refuses dropout (hpsearch's),
+    so fixes changing those would change nothing or fail."""
+    return params.get("solver") == "lbfgs"
+
+
 def active_regularization(params, thresholds):
     """The regularization that counts against training: dropout, input_dropout or l1 above
     0, an MLP's alpha above ``thresholds["regularized"]`` and an MLP's early stopping (on a
-    small, noisy validation set it stops before the net has learned); as ``{name: value}``."""
+    small, noisy validation set it stops before the net has learned; not with
+    ``solver="lbfgs"``, which ignores it); as ``{name: value}``."""
     out = {k: params[k] for k in ("dropout", "input_dropout", "l1") if (params.get(k) or 0) > 0}
     if "hidden_layer_sizes" in params and (params.get("alpha") or 0) > thresholds["regularized"]:
         out["alpha"] = params["alpha"]
-    if "hidden_layer_sizes" in params and params.get("early_stopping") is True:
+    if "hidden_layer_sizes" in params and params.get("early_stopping") is True \
+            and not _lbfgs(params):
         out["early_stopping"] = True
     return out
 
@@ -165,7 +174,7 @@ def _adam(p, c):
 def _has_step_size(p):
     """Whether ``learning_rate_init`` acts: not with ``solver="lbfgs"``, whose line search
     picks its own steps (hpsearch's MLP and scikit-learn's ignore the parameter then)."""
-    return "learning_rate_init" in p and p.get("solver") != "lbfgs"
+    return "learning_rate_init" in p and not _lbfgs(p)
 
 
 def _lower_lr(p, c):
@@ -201,7 +210,8 @@ def _less_penalty(p, c):
 
 
 def _more_patience(p, c):
-    if p.get("early_stopping") is True and isinstance(p.get("n_iter_no_change"), Integral):
+    if p.get("early_stopping") is True and not _lbfgs(p) \
+            and isinstance(p.get("n_iter_no_change"), Integral):
         return {"n_iter_no_change": 3 * int(p["n_iter_no_change"])}
     return None
 
@@ -237,7 +247,7 @@ def _less_alpha(p, c):
 
 
 def _early_stopping(p, c):
-    if p.get("early_stopping") is False:
+    if p.get("early_stopping") is False and not _lbfgs(p):
         return {"early_stopping": True}
     return None
 
@@ -249,7 +259,7 @@ def _more_l2(p, c):
 
 
 def _dropout(p, c):
-    if "dropout" in p and (p["dropout"] or 0) < 0.5:
+    if "dropout" in p and (p["dropout"] or 0) < 0.5 and not _lbfgs(p):
         return {"dropout": _tidy(min((p["dropout"] or 0) + 0.2, 0.5))}
     return None
 
