@@ -173,13 +173,18 @@ _CAUSE_TEXT = {
 }
 
 
-def default_references(estimator):
+def default_references(estimator, X=None):
     """The references a score is judged against: ``{"baseline": ..., "linear": ...}``.
 
     Baseline: ``DummyClassifier(strategy="prior")`` or ``DummyRegressor()`` (mean).
     Linear: the estimator's own preprocessing steps (for a pipeline), then
-    ``StandardScaler`` and ``LogisticRegression(max_iter=1000)`` or ``Ridge()``.
+    ``StandardScaler`` and ``LogisticRegression(max_iter=1000)`` or ``Ridge()``. The scaler
+    centres only raw dense data: not after the estimator's own preprocessing, and not a
+    sparse ``X`` (centring would densify it, and ``StandardScaler`` refuses: the linear
+    reference failed on every sparse ``X``, so a model was judged against the trivial
+    baseline alone and an under-trained net passed as training well).
     """
+    from scipy.sparse import issparse
     from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
@@ -191,7 +196,8 @@ def default_references(estimator):
     linear = LogisticRegression(max_iter=1000) if classifier else Ridge()
     return {
         "baseline": DummyClassifier(strategy="prior") if classifier else DummyRegressor(),
-        "linear": make_pipeline(*pre, StandardScaler(with_mean=not pre), linear),
+        "linear": make_pipeline(*pre, StandardScaler(with_mean=not (pre or issparse(X))),
+                                linear),
     }
 
 
@@ -391,7 +397,7 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         first fix.
     """
     thresholds = check_thresholds(thresholds)
-    refs = default_references(estimator)
+    refs = default_references(estimator, X)
     if references is not None:
         unknown = set(references) - set(refs)
         if unknown:
