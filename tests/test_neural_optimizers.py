@@ -173,3 +173,23 @@ def test_l1_alone_never_moves_a_zero_weight():
     theta = W_THETA0.copy()
     opt.step(theta, np.zeros(4), [L1(L1_S)], N_PEN, 1.0)
     np.testing.assert_allclose(theta, [0.5 - ETA * L1_S, 0.0, -2.0 + ETA * L1_S, 0.3])
+
+
+def test_adam_epsilon_is_algorithm_1s_not_sklearns():
+    """The documented difference from scikit-learn's Adam: epsilon is added to
+    sqrt(v_hat) (Algorithm 1), where sklearn adds it to sqrt(v) before the bias correction,
+    i.e. uses epsilon / sqrt(1 - beta_2^t). With |g| near epsilon the first steps differ."""
+    from sklearn.neural_network._stochastic_optimizers import AdamOptimizer
+
+    g, eps, b2 = np.array([1e-3, -2e-3]), 1e-3, 0.999
+    ours = OPTIMIZERS["adam"](2, np.float64, learning_rate_init=ETA, epsilon=eps, beta_2=b2)
+    theta = np.zeros(2)
+    ours.update(theta, g.copy())
+    expected = -ETA * g / (np.abs(g) + eps)  # t = 1: m_hat = g, v_hat = g^2
+    np.testing.assert_allclose(theta, expected, rtol=1e-12)
+    # sklearn's step is Algorithm 1's with epsilon / sqrt(1 - beta_2^t): ours is sklearn's
+    # with epsilon * sqrt(1 - beta_2^t), and differs from sklearn's with the same epsilon
+    same = AdamOptimizer([np.zeros(2)], ETA, 0.9, b2, eps * np.sqrt(1 - b2))
+    np.testing.assert_allclose(same._get_updates([g])[0], theta, rtol=1e-9)
+    sklearns = AdamOptimizer([np.zeros(2)], ETA, 0.9, b2, eps)._get_updates([g])[0]
+    assert np.all(np.abs(sklearns) < 0.1 * np.abs(theta))  # a 10x smaller first step
