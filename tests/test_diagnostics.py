@@ -525,3 +525,20 @@ def test_sparse_input_keeps_the_linear_reference(digits):
                                                                abs=0.02)
     refs = reference_scores(make(), sp.csr_matrix(X), y, cv=3)
     assert refs["linear"]["train_score"] > 0.95
+
+
+def test_multilabel_targets_keep_the_linear_reference():
+    """LogisticRegression refuses a multilabel y, so the linear reference was NaN and the
+    model was judged against the trivial baseline alone: a net trained for 2 epochs (subset
+    accuracy 0.075, the prior 0.0625, one logistic model per label ~0.48) was 'none'."""
+    from sklearn.datasets import make_multilabel_classification
+
+    from hpsearch.diagnostics import reference_scores
+
+    X, Y = make_multilabel_classification(n_samples=400, n_features=20, n_classes=4,
+                                          random_state=0)
+    d = diagnose(MLPClassifier((64,), max_iter=2, random_state=0), X, Y, random_state=0)
+    assert d.problem == "training"
+    assert d.evidence["linear_train"] > 0.4 > d.evidence["train_score"]
+    refs = reference_scores(MLPClassifier((64,)), X, Y, cv=3)
+    assert refs["linear"]["train_score"] > 0.4

@@ -173,12 +173,16 @@ _CAUSE_TEXT = {
 }
 
 
-def default_references(estimator, X=None):
+def default_references(estimator, X=None, y=None):
     """The references a score is judged against: ``{"baseline": ..., "linear": ...}``.
 
     Baseline: ``DummyClassifier(strategy="prior")`` or ``DummyRegressor()`` (mean).
     Linear: the estimator's own preprocessing steps (for a pipeline), then
-    ``StandardScaler`` and ``LogisticRegression(max_iter=1000)`` or ``Ridge()``. The scaler
+    ``StandardScaler`` and ``LogisticRegression(max_iter=1000)`` or ``Ridge()``; for a
+    classifier with a 2-D ``y`` of several columns (multilabel or multi-output targets,
+    which ``LogisticRegression`` refuses) one ``LogisticRegression`` per column
+    (``MultiOutputClassifier``) — without it the linear reference was NaN and a multilabel
+    net under-trained for 2 epochs was judged against the trivial baseline alone. The scaler
     centres only raw dense data: not after the estimator's own preprocessing, and not a
     sparse ``X`` (centring would densify it, and ``StandardScaler`` refuses: the linear
     reference failed on every sparse ``X``, so a model was judged against the trivial
@@ -187,6 +191,7 @@ def default_references(estimator, X=None):
     from scipy.sparse import issparse
     from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.multioutput import MultiOutputClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -194,6 +199,8 @@ def default_references(estimator, X=None):
     steps = getattr(estimator, "steps", None)
     pre = [clone(s) for _, s in steps[:-1] if s not in (None, "passthrough")] if steps else []
     linear = LogisticRegression(max_iter=1000) if classifier else Ridge()
+    if classifier and np.ndim(y) == 2 and np.shape(y)[1] > 1:
+        linear = MultiOutputClassifier(linear)
     return {
         "baseline": DummyClassifier(strategy="prior") if classifier else DummyRegressor(),
         "linear": make_pipeline(*pre, StandardScaler(with_mean=not (pre or issparse(X))),
@@ -397,7 +404,7 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         first fix.
     """
     thresholds = check_thresholds(thresholds)
-    refs = default_references(estimator, X)
+    refs = default_references(estimator, X, y)
     if references is not None:
         unknown = set(references) - set(refs)
         if unknown:
