@@ -542,3 +542,18 @@ def test_multilabel_targets_keep_the_linear_reference():
     assert d.evidence["linear_train"] > 0.4 > d.evidence["train_score"]
     refs = reference_scores(MLPClassifier((64,)), X, Y, cv=3)
     assert refs["linear"]["train_score"] > 0.4
+
+
+def test_a_linear_reference_that_fails_is_a_warning(noisy):
+    """Judged against the baseline alone, a model barely above it passes: say so."""
+    class Broken(LogisticRegression):
+        def fit(self, X, y):
+            raise ValueError("cannot fit")
+
+    with pytest.warns(UserWarning, match="trivial baseline alone"):
+        diagnose(good_mlp(), *noisy, random_state=0, references={"linear": Broken()})
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        diagnose(good_mlp(), *noisy, random_state=0)  # the default reference fits: no warning
+        diagnose(good_mlp(), *noisy, random_state=0, references={"linear": None})  # dropped

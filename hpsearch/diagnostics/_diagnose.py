@@ -288,7 +288,16 @@ def _scorer(estimator, scoring):
 
 def _check_references(scores, refs):
     """The rule needs the baseline on the training rows: the unit is measured from it (without
-    it the unit falls to its 1e-3 floor and every tiny gap would be overfitting)."""
+    it the unit falls to its 1e-3 floor and every tiny gap would be overfitting). A linear
+    reference that was asked for but cannot be fitted or scored is a warning: the model is
+    then judged against the trivial baseline alone, a much weaker rule."""
+    if refs.get("linear") is not None and not math.isfinite(scores["linear"][0]):
+        warnings.warn(
+            f"The linear reference of diagnose ({type(refs['linear']).__name__}) could not be "
+            "fitted or scored on the training rows, so training is judged against the trivial "
+            "baseline alone (a weak rule: a model barely above the baseline passes). Pass "
+            "references={'linear': <an estimator that fits this data>}.", UserWarning,
+            stacklevel=3)
     if math.isfinite(scores["baseline"][0]):
         return
     given = {k: type(v).__name__ if v is not None else None for k, v in refs.items()}
