@@ -481,7 +481,8 @@ def test_lbfgs_gets_no_learning_rate_fix(digits, make):
     assert {"activation": "relu"} in d.fixes
     # the same detectors with solver="adam" do offer the step size
     from hpsearch.diagnostics._causes import Context, fixes_for
-    ctx = Context(params={"solver": "adam", "learning_rate_init": 1e-3}, thresholds=THRESHOLDS,
+    ctx = Context(params={"hidden_layer_sizes": (8,), "solver": "adam",
+                          "learning_rate_init": 1e-3}, thresholds=THRESHOLDS,
                   trend={"slow": True})
     assert {"learning_rate_init": 1e-4} in fixes_for(["unstable"], ctx)
     assert {"learning_rate_init": 1e-2} in fixes_for(["not_converged"], ctx)
@@ -559,3 +560,14 @@ def test_a_linear_reference_that_fails_is_a_warning(noisy):
         warnings.simplefilter("error", UserWarning)
         diagnose(good_mlp(), *noisy, random_state=0)  # the default reference fits: no warning
         diagnose(good_mlp(), *noisy, random_state=0, references={"linear": None})  # dropped
+
+
+def test_every_fix_of_a_non_mlp_with_a_solver_can_be_fitted(digits):
+    """LogisticRegression has a 'solver' too (no 'adam'): an unconverged one was told
+    solver='adam' as its second fix, which its fit refuses."""
+    est = LogisticRegression(max_iter=1)
+    d = diagnose(est, *digits, random_state=0)
+    assert d.problem == "training" and "not_converged" in d.causes
+    assert d.fixes == [{"max_iter": 200}]
+    for i in range(len(d.fixes)):
+        d.apply(est, i).fit(*digits)

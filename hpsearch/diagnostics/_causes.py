@@ -166,7 +166,9 @@ def _maxout(p, c):
 
 
 def _adam(p, c):
-    if "solver" in p and p["solver"] not in _ADAPTIVE:
+    """An adaptive learning rate, for an MLP only: other estimators' ``solver`` (e.g.
+    LogisticRegression's, Ridge's) has no ``"adam"`` and the fix would not fit."""
+    if "hidden_layer_sizes" in p and "solver" in p and p["solver"] not in _ADAPTIVE:
         return {"solver": "adam"}
     return None
 
