@@ -571,3 +571,19 @@ def test_every_fix_of_a_non_mlp_with_a_solver_can_be_fitted(digits):
     assert d.fixes == [{"max_iter": 200}]
     for i in range(len(d.fixes)):
         d.apply(est, i).fit(*digits)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPClassifier((64,), solver="lbfgs", max_iter=200, max_fun=2, random_state=0),
+    lambda: SkMLPClassifier((64,), solver="lbfgs", max_iter=200, max_fun=2, random_state=0),
+], ids=["hpsearch", "sklearn"])
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_lbfgs_stopped_by_max_fun_is_not_converged_with_the_max_fun_fix(digits, make):
+    """L-BFGS out of loss evaluations stops after fewer than max_iter iterations and warns:
+    hpsearch's (whose loss was falling ~100 % per iteration) was 'stuck', and both were told
+    to raise max_iter, which the max_fun limit makes useless."""
+    d = diagnose(make(), *digits, random_state=0)
+    assert d.problem == "training" and d.evidence["convergence_warning"]
+    assert d.causes[0] == "not_converged"
+    assert d.fixes[0] == {"max_fun": 15000}
+    assert all("max_iter" not in fix for fix in d.fixes)

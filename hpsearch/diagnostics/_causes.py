@@ -96,10 +96,12 @@ def _over_regularized(c):
 
 
 def _not_converged(c):
-    """Still falling at the end of all ``max_iter`` epochs; a curve too short for a trend
-    (under 2 epochs) that ran all its epochs, or a ConvergenceWarning, counts too."""
+    """Still falling at the end of all ``max_iter`` epochs, or before the estimator warned
+    that it did not converge (L-BFGS stopped by ``max_fun`` runs fewer than ``max_iter``
+    iterations and warns: it did not stop by itself); a curve too short for a trend (under
+    2 epochs) that ran all its epochs, or a ConvergenceWarning, counts too."""
     if c.trend.get("n_epochs", 0) >= 2:
-        return bool(c.trend.get("falling")) and not c.stopped
+        return bool(c.trend.get("falling")) and (not c.stopped or c.warned)
     return c.warned or (bool(c.trend) and not c.stopped)
 
 
@@ -192,6 +194,10 @@ def _raise_lr(p, c):
 
 
 def _more_epochs(p, c):
+    """More iterations; for L-BFGS stopped by its budget of loss evaluations before
+    ``max_iter`` (``max_fun``), more evaluations (more iterations would change nothing)."""
+    if _lbfgs(p) and c.stopped and c.warned and isinstance(p.get("max_fun"), Integral):
+        return {"max_fun": max(10 * int(p["max_fun"]), 15000)}
     if isinstance(p.get("max_iter"), Integral):
         return {"max_iter": max(10 * int(p["max_iter"]), 200)}
     return None
