@@ -170,7 +170,10 @@ default="adam"
     beta_1, beta_2 : float, default=0.9, 0.999
         Adam's moment decays.
     epsilon : float, default=1e-8
-        Stabilizer of Adam, Adagrad and RMSProp.
+        Stabilizer of Adam, Adagrad and RMSProp, added to the root of the (bias-corrected)
+        squared-gradient average, as in the lecture's formulas; scikit-learn's Adam adds it
+        before the bias correction, which only matters when gradients are near ``epsilon``
+        (:class:`hpsearch.neural.optimizers.Adam`).
     rho : float, default=0.9
         RMSProp's decay of the squared-gradient average.
     leaky_slope : float, default=0.01

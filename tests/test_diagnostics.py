@@ -461,3 +461,129 @@ def test_a_validation_score_above_the_training_score_reads_as_such():
     d = diagnose(Ridge(), X, y, scoring="neg_max_error", random_state=0)
     assert d.problem == "none" and d.evidence["gap"] == pytest.approx(-3.116, abs=1e-3)
     assert "the validation neg_max_error -30.619 is 3.116 above it" in str(d)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPClassifier((16,) * 5, activation="sigmoid", solver="lbfgs", max_iter=15,
+                          random_state=0),
+    lambda: SkMLPClassifier((16,) * 5, activation="logistic", solver="lbfgs", max_iter=15,
+                            random_state=0),
+], ids=["hpsearch", "sklearn"])
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # (L-BFGS records no gradient norms:
+# their ratios are NaN quietly, no 'Mean of empty slice')
+def test_lbfgs_gets_no_learning_rate_fix(digits, make):
+    """L-BFGS ignores learning_rate_init (its line search picks the steps): a fix changing it
+    would change nothing. A deep sigmoid net stuck after 15 L-BFGS iterations gets the
+    lecture's activation and solver fixes only (it got learning_rate_init=1e-4 too)."""
+    d = diagnose(make(), *digits, random_state=0)
+    assert d.problem == "training"
+    assert d.fixes and all("learning_rate_init" not in fix for fix in d.fixes)
+    assert {"activation": "relu"} in d.fixes
+    # the same detectors with solver="adam" do offer the step size
+    from hpsearch.diagnostics._causes import Context, fixes_for
+    ctx = Context(params={"hidden_layer_sizes": (8,), "solver": "adam",
+                          "learning_rate_init": 1e-3}, thresholds=THRESHOLDS,
+                  trend={"slow": True})
+    assert {"learning_rate_init": 1e-4} in fixes_for(["unstable"], ctx)
+    assert {"learning_rate_init": 1e-2} in fixes_for(["not_converged"], ctx)
+    ctx.params["solver"] = "lbfgs"
+    assert fixes_for(["unstable", "not_converged", "stuck"], ctx) == [{"solver": "adam"}]
+
+
+def test_lbfgs_overfitting_fixes_are_ones_lbfgs_honours(noisy):
+    """L-BFGS ignores early_stopping and hpsearch's refuses dropout: the overfitting fixes of
+    a wide lbfgs net were early_stopping=True (changes nothing) and dropout=0.2 (its fit
+    raises); now the penalty and less capacity. An lbfgs net with early_stopping=True is
+    not 'over_regularized' by it either (it is not applied)."""
+    d = diagnose(MLPClassifier((256,), solver="lbfgs", max_iter=500, random_state=0), *noisy,
+                 random_state=0)
+    assert d.problem == "overfitting"
+    assert d.fixes == [{"alpha": 1e-3}, {"hidden_layer_sizes": (128,)}]
+    for i in range(len(d.fixes)):  # every fix is one the estimator can be fitted with
+        d.apply(MLPClassifier((8,), solver="lbfgs", max_iter=5), i).fit(*noisy)
+    from hpsearch.diagnostics._causes import active_regularization
+    params = {"hidden_layer_sizes": (8,), "early_stopping": True, "n_iter_no_change": 10}
+    assert active_regularization({**params, "solver": "adam"}, THRESHOLDS) == \
+        {"early_stopping": True}
+    assert active_regularization({**params, "solver": "lbfgs"}, THRESHOLDS) == {}
+
+
+def test_sparse_input_keeps_the_linear_reference(digits):
+    """StandardScaler refuses to centre a sparse X, so the default linear reference failed
+    (NaN) on every sparse input and the model was judged against the trivial baseline alone:
+    a net under-trained for 3 epochs (training accuracy ~0.5 on digits, the linear model
+    ~1.0) was 'none' on the CSR copy of the data it is 'training' on dense."""
+    import scipy.sparse as sp
+
+    from hpsearch.diagnostics import reference_scores
+
+    X, y = digits[0][:400], digits[1][:400]
+    X = X - X.min(axis=0)  # non-negative, as sparse data usually is; half the entries zero
+    make = lambda: MLPClassifier((64,), max_iter=3, random_state=0)  # noqa: E731
+    dense = diagnose(make(), X, y, random_state=0)
+    sparse = diagnose(make(), sp.csr_matrix(X), y, random_state=0)
+    assert dense.problem == sparse.problem == "training"
+    assert sparse.evidence["linear_train"] > 0.95
+    assert sparse.evidence["train_threshold"] == pytest.approx(dense.evidence["train_threshold"],
+                                                               abs=0.02)
+    refs = reference_scores(make(), sp.csr_matrix(X), y, cv=3)
+    assert refs["linear"]["train_score"] > 0.95
+
+
+def test_multilabel_targets_keep_the_linear_reference():
+    """LogisticRegression refuses a multilabel y, so the linear reference was NaN and the
+    model was judged against the trivial baseline alone: a net trained for 2 epochs (subset
+    accuracy 0.075, the prior 0.0625, one logistic model per label ~0.48) was 'none'."""
+    from sklearn.datasets import make_multilabel_classification
+
+    from hpsearch.diagnostics import reference_scores
+
+    X, Y = make_multilabel_classification(n_samples=400, n_features=20, n_classes=4,
+                                          random_state=0)
+    d = diagnose(MLPClassifier((64,), max_iter=2, random_state=0), X, Y, random_state=0)
+    assert d.problem == "training"
+    assert d.evidence["linear_train"] > 0.4 > d.evidence["train_score"]
+    refs = reference_scores(MLPClassifier((64,)), X, Y, cv=3)
+    assert refs["linear"]["train_score"] > 0.4
+
+
+def test_a_linear_reference_that_fails_is_a_warning(noisy):
+    """Judged against the baseline alone, a model barely above it passes: say so."""
+    class Broken(LogisticRegression):
+        def fit(self, X, y):
+            raise ValueError("cannot fit")
+
+    with pytest.warns(UserWarning, match="trivial baseline alone"):
+        diagnose(good_mlp(), *noisy, random_state=0, references={"linear": Broken()})
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        diagnose(good_mlp(), *noisy, random_state=0)  # the default reference fits: no warning
+        diagnose(good_mlp(), *noisy, random_state=0, references={"linear": None})  # dropped
+
+
+def test_every_fix_of_a_non_mlp_with_a_solver_can_be_fitted(digits):
+    """LogisticRegression has a 'solver' too (no 'adam'): an unconverged one was told
+    solver='adam' as its second fix, which its fit refuses."""
+    est = LogisticRegression(max_iter=1)
+    d = diagnose(est, *digits, random_state=0)
+    assert d.problem == "training" and "not_converged" in d.causes
+    assert d.fixes == [{"max_iter": 200}]
+    for i in range(len(d.fixes)):
+        d.apply(est, i).fit(*digits)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPClassifier((64,), solver="lbfgs", max_iter=200, max_fun=2, random_state=0),
+    lambda: SkMLPClassifier((64,), solver="lbfgs", max_iter=200, max_fun=2, random_state=0),
+], ids=["hpsearch", "sklearn"])
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_lbfgs_stopped_by_max_fun_is_not_converged_with_the_max_fun_fix(digits, make):
+    """L-BFGS out of loss evaluations stops after fewer than max_iter iterations and warns:
+    hpsearch's (whose loss was falling ~100 % per iteration) was 'stuck', and both were told
+    to raise max_iter, which the max_fun limit makes useless."""
+    d = diagnose(make(), *digits, random_state=0)
+    assert d.problem == "training" and d.evidence["convergence_warning"]
+    assert d.causes[0] == "not_converged"
+    assert d.fixes[0] == {"max_fun": 15000}
+    assert all("max_iter" not in fix for fix in d.fixes)

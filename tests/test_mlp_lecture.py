@@ -102,3 +102,39 @@ def test_regressor_r2_at_least_sklearn():
                               regression=True, hidden_layer_sizes=(32,), max_iter=200,
                               learning_rate_init=0.01)
     assert mine >= ref, (mine, ref)
+
+
+def _stop_epoch(values, tol, patience, greater):
+    """The patience rule written out: an epoch counts as 'no improvement' unless it beats
+    the best so far by more than tol; training stops at the first epoch where more than
+    ``patience`` such epochs in a row have been seen. Returns that epoch (1-based) or None."""
+    best, count = (-np.inf if greater else np.inf), 0
+    for epoch, v in enumerate(values, start=1):
+        improved = v >= best + tol if greater else v <= best - tol
+        count = 0 if improved else count + 1
+        best = max(best, v) if greater else min(best, v)
+        if count > patience:
+            return epoch
+    return None
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_patience_and_tol_by_hand(digits, early_stopping):
+    """n_iter_ is where the rule written out above stops on the recorded curve (validation
+    scores with early stopping, else the training loss), and early stopping keeps the
+    weights of the first best validation epoch."""
+    X, _, y, _ = digits
+    tol, patience = 2e-3, 3
+    est = MLPClassifier((16,), learning_rate_init=0.02, max_iter=200, tol=tol,
+                        n_iter_no_change=patience, early_stopping=early_stopping,
+                        random_state=0).fit(X, y)
+    curve = est.validation_scores_ if early_stopping else est.loss_curve_
+    assert len(curve) == est.n_iter_ < 200
+    assert _stop_epoch(curve, tol, patience, greater=early_stopping) == est.n_iter_
+    if early_stopping:
+        from sklearn.model_selection import train_test_split as split
+        _, val = split(np.arange(len(y)), test_size=0.1, random_state=est._split_seed,
+                       stratify=y)
+        best = int(np.argmax(curve))  # the first best epoch
+        assert est.score(X[val], y[val]) == pytest.approx(curve[best])
+        assert est.best_validation_score_ == curve[best]

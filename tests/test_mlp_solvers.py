@@ -259,3 +259,92 @@ def test_same_random_state_follows_sklearns_trajectory(solver):
         np.testing.assert_allclose(a, b, **tol)
     # sklearn's epoch loss adds each batch's penalty at that batch's weights; ours the last's
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-4)
+
+
+# ------------------------------------------------- whole epochs of the estimator, by hand
+def _hand_epochs(X, T, coefs, intercepts, alphas, activation, loss, n_epochs, eta, l2, l1,
+                 pieces=2):
+    """Full-batch plain gradient descent written from LECTURE.md §1-§3 with NumPy only:
+    batch-mean loss, L2 + L1 on the weights (sklearn's scale 1/n), biases and PReLU slopes
+    unpenalized. Returns the parameters and the reported loss of every epoch."""
+    W, b, a = [c.copy() for c in coefs], [i.copy() for i in intercepts], [s.copy() for s in alphas]
+    n, losses = X.shape[0], []
+    for _ in range(n_epochs):
+        A, Zs, args = [X], [], []
+        for k in range(len(W)):  # forward
+            Z = A[-1] @ W[k] + b[k]
+            if k == len(W) - 1:
+                break
+            Zs.append(Z)
+            if activation == "prelu":
+                A.append(np.where(Z > 0, Z, a[k] * Z))
+            else:  # maxout, piece-major columns
+                u = Z.shape[1] // pieces
+                P = Z.reshape(n, pieces, u)
+                args.append(P.argmax(axis=1))
+                A.append(P.max(axis=1))
+        if loss == "squared_error":
+            out, T = Z, T.reshape(n, -1)
+            data = 0.5 * np.sum((out - T) ** 2) / n
+            D = (out - T) / n
+        else:  # softmax cross-entropy, T: class codes
+            E = np.exp(Z - Z.max(axis=1, keepdims=True))
+            P = E / E.sum(axis=1, keepdims=True)
+            data = -np.mean(np.log(P[np.arange(n), T]))
+            D = P.copy()
+            D[np.arange(n), T] -= 1
+            D /= n
+        penalty = sum(0.5 * l2 * np.sum(w**2) + l1 * np.abs(w).sum() for w in W) / n
+        losses.append(data + penalty)
+        gW, gb, ga = [None] * len(W), [None] * len(W), [None] * len(a)
+        for k in range(len(W) - 1, -1, -1):  # backward
+            gW[k] = A[k].T @ D + (l2 * W[k] + l1 * np.sign(W[k])) / n
+            gb[k] = D.sum(axis=0)
+            if k == 0:
+                break
+            dA = D @ W[k].T
+            Z = Zs[k - 1]
+            if activation == "prelu":
+                ga[k - 1] = np.sum(dA * np.minimum(Z, 0), axis=0)
+                D = dA * np.where(Z > 0, 1.0, a[k - 1])
+            else:
+                u = dA.shape[1]
+                D = np.zeros_like(Z)
+                for j in range(pieces):
+                    D[:, j * u:(j + 1) * u] = dA * (args[k - 1] == j)
+        W = [w - eta * g for w, g in zip(W, gW)]
+        b = [v - eta * g for v, g in zip(b, gb)]
+        a = [s - eta * g for s, g in zip(a, ga)]
+    return W, b, a, losses
+
+
+@pytest.mark.parametrize("est,activation", [
+    (MLPRegressor((3, 2), activation="prelu", prelu_init=0.3), "prelu"),
+    (MLPClassifier((3,), activation="maxout", maxout_pieces=3), "maxout"),
+], ids=["prelu-regressor", "maxout-classifier"])
+def test_three_full_batch_epochs_by_hand_with_l1_and_l2(est, activation):
+    """The estimator's epochs equal the lecture's formulas computed by hand: after one epoch
+    (whatever the initialization), two more full-batch plain-SGD epochs with L2 and L1
+    together update the weights, biases and learned PReLU slopes exactly as the NumPy
+    reference above, and loss_curve_ reports each epoch's batch-mean loss plus penalty at
+    the weights the epoch started from."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(11, 4))
+    y = X @ rng.normal(size=4) + 0.3 * rng.normal(size=11)
+    if activation == "maxout":
+        y = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))  # 3 classes: softmax
+    eta, l2, l1 = 0.05, 0.4, 0.3
+    est.set_params(solver="sgd", momentum=0.0, batch_size="full", shuffle=False, alpha=l2,
+                   l1=l1, learning_rate_init=eta, max_iter=1, tol=0.0, dtype=np.float64,
+                   random_state=0).fit(X, y)
+    start = ([c.copy() for c in est.coefs_], [i.copy() for i in est.intercepts_],
+             [s.copy() for s in est.prelu_alphas_])
+    est.set_params(warm_start=True, max_iter=2).fit(X, y)
+    W, b, a, losses = _hand_epochs(X, y, *start, activation,
+                                   "squared_error" if activation == "prelu" else "softmax",
+                                   2, eta, l2, l1, pieces=3)
+    for got, want in zip(est.coefs_ + est.intercepts_ + est.prelu_alphas_, W + b + a):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est.loss_curve_[1:], losses, rtol=1e-10)
+    if activation == "prelu":  # the slopes did learn (not only the weights)
+        assert not np.allclose(est.prelu_alphas_[0], start[2][0])

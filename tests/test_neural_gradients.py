@@ -84,7 +84,7 @@ def test_penalty_gradients(penalties):
     _check(Network((4, 5, 3), "tanh", "softmax_cross_entropy", np.float64), X, T, penalties)
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "maxout"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "maxout", "prelu", "leaky_relu"])
 def test_dropout_gradients_with_fixed_mask(activation):
     """Hidden and input dropout: the mask is fixed by reseeding the generator per evaluation."""
     rng = np.random.default_rng(4)
@@ -188,3 +188,35 @@ def test_sparse_input_gradients(fmt):
     g_dense = net.grad.copy()
     assert net.loss_and_grad(Xs, T) == pytest.approx(dense_loss, rel=1e-12)
     np.testing.assert_allclose(net.grad, g_dense, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("activation", ["prelu", "maxout"])
+def test_learned_activations_with_dropout_and_both_penalties(activation):
+    """PReLU slopes / Maxout pieces under hidden and input dropout with L1 and L2 together:
+    the finite-difference check of the full penalized loss (slopes and biases unpenalized)."""
+    rng = np.random.default_rng(6)
+    X, T = _problem("binary_cross_entropy", 2, rng)
+    net = Network((4, 5, 3, 2), activation, "binary_cross_entropy", np.float64, dropout=0.4,
+                  input_dropout=0.25, maxout_pieces=3)
+    _check(net, X, T, penalties=(L2(0.3), L1(0.2)), dropout_seed=11)
+
+
+@pytest.mark.parametrize("init,variance", [
+    ("glorot", lambda fi, fo: 2.0 / (fi + fo)),   # U(-r, r), r = sqrt(6/(fi+fo)): r^2/3
+    ("he", lambda fi, fo: 2.0 / fi),
+    ("normal", lambda fi, fo: 1e-4),
+])
+@pytest.mark.parametrize("activation", ["relu", "maxout", "prelu"])
+def test_initialization_variances(init, variance, activation):
+    """Each layer's weights have the documented variance (Maxout: fan-out of one piece, the
+    units of the layer), mean 0; biases start at 0 and PReLU slopes at prelu_init."""
+    net = Network((300, 200, 150, 40), activation, "softmax_cross_entropy", np.float64,
+                  maxout_pieces=3, prelu_init=0.3)
+    net.initialize(np.random.default_rng(0), init)
+    coefs, intercepts, alphas = net.unpack(net.theta)
+    for W, (fan_in, units) in zip(coefs, [(300, 200), (200, 150), (150, 40)]):
+        want = variance(fan_in, units)
+        assert W.var() == pytest.approx(want, rel=0.05)
+        assert abs(W.mean()) < 0.05 * np.sqrt(want)
+    assert all(np.all(b == 0) for b in intercepts)
+    assert all(np.all(a == 0.3) for a in alphas) and len(alphas) == (activation == "prelu") * 2

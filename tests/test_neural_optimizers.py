@@ -98,3 +98,98 @@ def test_updates_in_place_keep_dtype(name, dtype):
     opt.update(theta, G1.astype(dtype))
     assert theta is ref and theta.dtype == dtype
     assert not np.array_equal(theta, THETA0.astype(dtype))
+
+
+# ------------------------------------------------------------ several steps, with penalties
+# theta = [w0, w1, w2 | b]: three penalized weights (w1 exactly 0: the L1 subgradient there is
+# sign(0) = 0, so L1 alone never moves a zero weight) and one bias (never penalized)
+W_THETA0 = np.array([0.5, 0.0, -2.0, 0.3])
+N_PEN = 3
+GRADS = [np.array([0.1, -0.4, 0.3, 0.2]), np.array([-0.2, 0.5, 0.05, -0.1]),
+         np.array([0.3, 0.1, -0.6, 0.4]), np.array([0.0, -0.2, 0.2, -0.3])]
+L2_S, L1_S, SCALE = 0.5, 0.25, 1 / 8  # strengths, and 1/m of a batch of 8 rows
+
+
+def _penalized(theta, g):
+    """The gradient the solver sees: g + scale * (l2 w + l1 sign w) on the weights only."""
+    full = g.copy()
+    w = theta[:N_PEN]
+    full[:N_PEN] += SCALE * (L2_S * w + L1_S * np.sign(w))
+    return full
+
+
+def _hand(name, theta, g, state, t, o):
+    """One step of each rule, written from LECTURE.md §2 (not from the implementation)."""
+    eta = ETA
+    if name == "sgd":
+        return theta - eta * g
+    if name == "momentum":
+        state["v"] = o["momentum"] * state.get("v", 0) - eta * g
+        return theta + state["v"]
+    if name == "nesterov":
+        state["v"] = o["momentum"] * state.get("v", 0) - eta * g
+        return theta + o["momentum"] * state["v"] - eta * g
+    if name == "adagrad":
+        state["G"] = state.get("G", 0) + g**2
+        return theta - eta / (np.sqrt(state["G"]) + o["epsilon"]) * g
+    if name == "rmsprop":
+        rho = o["rho"]
+        state["s"] = np.abs(g) if t == 1 else np.sqrt(rho * state["s"]**2 + (1 - rho) * g**2)
+        return theta - eta / (state["s"] + o["epsilon"]) * g
+    b1, b2 = o["beta_1"], o["beta_2"]  # adam
+    state["m"] = b1 * state.get("m", 0) + (1 - b1) * g
+    state["v"] = b2 * state.get("v", 0) + (1 - b2) * g**2
+    m_hat, v_hat = state["m"] / (1 - b1**t), state["v"] / (1 - b2**t)
+    return theta - eta * m_hat / (np.sqrt(v_hat) + o["epsilon"])
+
+
+@pytest.mark.parametrize("name,options", [
+    ("sgd", {}), ("momentum", {"momentum": 0.8}), ("nesterov", {"momentum": 0.8}),
+    ("adagrad", {"epsilon": 1e-3}), ("rmsprop", {"rho": 0.7, "epsilon": 1e-3}),
+    ("adam", {"beta_1": 0.8, "beta_2": 0.9, "epsilon": 1e-3}),
+])
+def test_four_steps_with_l1_and_l2_by_hand(name, options):
+    """Four mini-batch steps of every solver with L2 and L1 together (sklearn's scale 1/m),
+    against the lecture's formulas: bias unpenalized, the L1 subgradient 0 at w = 0, the
+    solver state (velocity, accumulated squares, RMSProp's sigma_0 = |g_0|, Adam's bias
+    correction at t = 1..4) carried across steps. A large epsilon makes its placement
+    (outside the square root, not bias-corrected) visible."""
+    from hpsearch.neural.regularizers import L1, L2
+
+    opt = OPTIMIZERS[name](4, np.float64, learning_rate_init=ETA, **options)
+    theta = W_THETA0.copy()
+    expected, state = W_THETA0.copy(), {}
+    for t, g in enumerate(GRADS, start=1):
+        expected = _hand(name, expected, _penalized(expected, g), state, t, options)
+        opt.step(theta, g.copy(), [L2(L2_S), L1(L1_S)], N_PEN, SCALE)
+        np.testing.assert_allclose(theta, expected, rtol=1e-12, atol=1e-15, err_msg=f"step {t}")
+    assert opt.t == len(GRADS)
+
+
+def test_l1_alone_never_moves_a_zero_weight():
+    from hpsearch.neural.regularizers import L1
+
+    opt = OPTIMIZERS["sgd"](4, np.float64, learning_rate_init=ETA)
+    theta = W_THETA0.copy()
+    opt.step(theta, np.zeros(4), [L1(L1_S)], N_PEN, 1.0)
+    np.testing.assert_allclose(theta, [0.5 - ETA * L1_S, 0.0, -2.0 + ETA * L1_S, 0.3])
+
+
+def test_adam_epsilon_is_algorithm_1s_not_sklearns():
+    """The documented difference from scikit-learn's Adam: epsilon is added to
+    sqrt(v_hat) (Algorithm 1), where sklearn adds it to sqrt(v) before the bias correction,
+    i.e. uses epsilon / sqrt(1 - beta_2^t). With |g| near epsilon the first steps differ."""
+    from sklearn.neural_network._stochastic_optimizers import AdamOptimizer
+
+    g, eps, b2 = np.array([1e-3, -2e-3]), 1e-3, 0.999
+    ours = OPTIMIZERS["adam"](2, np.float64, learning_rate_init=ETA, epsilon=eps, beta_2=b2)
+    theta = np.zeros(2)
+    ours.update(theta, g.copy())
+    expected = -ETA * g / (np.abs(g) + eps)  # t = 1: m_hat = g, v_hat = g^2
+    np.testing.assert_allclose(theta, expected, rtol=1e-12)
+    # sklearn's step is Algorithm 1's with epsilon / sqrt(1 - beta_2^t): ours is sklearn's
+    # with epsilon * sqrt(1 - beta_2^t), and differs from sklearn's with the same epsilon
+    same = AdamOptimizer([np.zeros(2)], ETA, 0.9, b2, eps * np.sqrt(1 - b2))
+    np.testing.assert_allclose(same._get_updates([g])[0], theta, rtol=1e-9)
+    sklearns = AdamOptimizer([np.zeros(2)], ETA, 0.9, b2, eps)._get_updates([g])[0]
+    assert np.all(np.abs(sklearns) < 0.1 * np.abs(theta))  # a 10x smaller first step

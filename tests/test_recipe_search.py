@@ -207,3 +207,19 @@ def test_a_weighted_search_has_weighted_references():
     # 8 x 212 malignant vs 357 benign rows: the prior baseline's weighted accuracy
     assert weighted["baseline"]["train_score"] == pytest.approx(1696 / 2053, abs=0.01)
     assert unweighted["baseline"]["train_score"] == pytest.approx(357 / 569, abs=0.01)
+
+
+def test_the_diagnosis_column_follows_the_searchs_thresholds(digits):
+    """The column is the stages' rule: with thresholds={"train": 5} every candidate that
+    trains at all is accepted as training well, and the column must not call those same
+    candidates 'training' (it used the default thresholds: 'training' next to accepted)."""
+    from hpsearch.diagnostics import diagnose_results
+
+    search = fit(RecipeSearchCV(mlp(), SPACE, n_iter=4, cv=3, random_state=0,
+                                thresholds={"train": 5.0}, return_train_score=True), *digits)
+    res = search.cv_results_
+    own = diagnose_results(res, references=search.references_,
+                           thresholds={"train": 5.0}).labels
+    assert list(res["diagnosis"]) == own
+    assert all(label != "training" for label, ok in zip(res["diagnosis"], res["accepted"]) if ok)
+    assert search.diagnosis_.labels == own and search.diagnosis_.references is search.references_

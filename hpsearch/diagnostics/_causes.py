@@ -70,14 +70,23 @@ def _vanishing(c):
     return bool(c.ratios) and c.ratios[0] < c.thresholds["vanishing"]
 
 
+def _lbfgs(params):
+    """``solver="lbfgs"``: full-batch L-BFGS, which ignores ``learning_rate_init`` and
+    ``early_stopping`` (hpsearch's MLP and scikit-learn's) and refuses dropout (hpsearch's),
+    so fixes changing those would change nothing or fail."""
+    return params.get("solver") == "lbfgs"
+
+
 def active_regularization(params, thresholds):
     """The regularization that counts against training: dropout, input_dropout or l1 above
     0, an MLP's alpha above ``thresholds["regularized"]`` and an MLP's early stopping (on a
-    small, noisy validation set it stops before the net has learned); as ``{name: value}``."""
+    small, noisy validation set it stops before the net has learned; not with
+    ``solver="lbfgs"``, which ignores it); as ``{name: value}``."""
     out = {k: params[k] for k in ("dropout", "input_dropout", "l1") if (params.get(k) or 0) > 0}
     if "hidden_layer_sizes" in params and (params.get("alpha") or 0) > thresholds["regularized"]:
         out["alpha"] = params["alpha"]
-    if "hidden_layer_sizes" in params and params.get("early_stopping") is True:
+    if "hidden_layer_sizes" in params and params.get("early_stopping") is True \
+            and not _lbfgs(params):
         out["early_stopping"] = True
     return out
 
@@ -87,10 +96,12 @@ def _over_regularized(c):
 
 
 def _not_converged(c):
-    """Still falling at the end of all ``max_iter`` epochs; a curve too short for a trend
-    (under 2 epochs) that ran all its epochs, or a ConvergenceWarning, counts too."""
+    """Still falling at the end of all ``max_iter`` epochs, or before the estimator warned
+    that it did not converge (L-BFGS stopped by ``max_fun`` runs fewer than ``max_iter``
+    iterations and warns: it did not stop by itself); a curve too short for a trend (under
+    2 epochs) that ran all its epochs, or a ConvergenceWarning, counts too."""
     if c.trend.get("n_epochs", 0) >= 2:
-        return bool(c.trend.get("falling")) and not c.stopped
+        return bool(c.trend.get("falling")) and (not c.stopped or c.warned)
     return c.warned or (bool(c.trend) and not c.stopped)
 
 
@@ -157,24 +168,36 @@ def _maxout(p, c):
 
 
 def _adam(p, c):
-    if "solver" in p and p["solver"] not in _ADAPTIVE:
+    """An adaptive learning rate, for an MLP only: other estimators' ``solver`` (e.g.
+    LogisticRegression's, Ridge's) has no ``"adam"`` and the fix would not fit."""
+    if "hidden_layer_sizes" in p and "solver" in p and p["solver"] not in _ADAPTIVE:
         return {"solver": "adam"}
     return None
 
 
+def _has_step_size(p):
+    """Whether ``learning_rate_init`` acts: not with ``solver="lbfgs"``, whose line search
+    picks its own steps (hpsearch's MLP and scikit-learn's ignore the parameter then)."""
+    return "learning_rate_init" in p and not _lbfgs(p)
+
+
 def _lower_lr(p, c):
-    if "learning_rate_init" in p:
+    if _has_step_size(p):
         return {"learning_rate_init": _tidy(p["learning_rate_init"] / 10)}
     return None
 
 
 def _raise_lr(p, c):
-    if "learning_rate_init" in p and c.trend.get("slow"):
+    if _has_step_size(p) and c.trend.get("slow"):
         return {"learning_rate_init": _tidy(p["learning_rate_init"] * 10)}
     return None
 
 
 def _more_epochs(p, c):
+    """More iterations; for L-BFGS stopped by its budget of loss evaluations before
+    ``max_iter`` (``max_fun``), more evaluations (more iterations would change nothing)."""
+    if _lbfgs(p) and c.stopped and c.warned and isinstance(p.get("max_fun"), Integral):
+        return {"max_fun": max(10 * int(p["max_fun"]), 15000)}
     if isinstance(p.get("max_iter"), Integral):
         return {"max_iter": max(10 * int(p["max_iter"]), 200)}
     return None
@@ -195,7 +218,8 @@ def _less_penalty(p, c):
 
 
 def _more_patience(p, c):
-    if p.get("early_stopping") is True and isinstance(p.get("n_iter_no_change"), Integral):
+    if p.get("early_stopping") is True and not _lbfgs(p) \
+            and isinstance(p.get("n_iter_no_change"), Integral):
         return {"n_iter_no_change": 3 * int(p["n_iter_no_change"])}
     return None
 
@@ -231,7 +255,7 @@ def _less_alpha(p, c):
 
 
 def _early_stopping(p, c):
-    if p.get("early_stopping") is False:
+    if p.get("early_stopping") is False and not _lbfgs(p):
         return {"early_stopping": True}
     return None
 
@@ -243,7 +267,7 @@ def _more_l2(p, c):
 
 
 def _dropout(p, c):
-    if "dropout" in p and (p["dropout"] or 0) < 0.5:
+    if "dropout" in p and (p["dropout"] or 0) < 0.5 and not _lbfgs(p):
         return {"dropout": _tidy(min((p["dropout"] or 0) + 0.2, 0.5))}
     return None
 

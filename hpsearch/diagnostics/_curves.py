@@ -7,6 +7,7 @@ gradient norms of every epoch) or ``loss_curve_`` of scikit-learn's MLPs (loss o
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -115,7 +116,9 @@ def gradient_ratios(model):
     if rms is None or rms.shape[1] < 2:
         return None
     w = rms[-_window(rms.shape[0]):]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        # (a layer with no defined epoch, e.g. L-BFGS records no gradients: NaN, quietly)
+        warnings.simplefilter("ignore", RuntimeWarning)
         logs = np.log(w) - np.log(w[:, -1:])
         # a layer whose gradient is exactly 0 (log -inf) has vanished completely: ratio 0;
         # only undefined epochs (0/0, a NaN norm) are left out

@@ -173,15 +173,25 @@ _CAUSE_TEXT = {
 }
 
 
-def default_references(estimator):
+def default_references(estimator, X=None, y=None):
     """The references a score is judged against: ``{"baseline": ..., "linear": ...}``.
 
     Baseline: ``DummyClassifier(strategy="prior")`` or ``DummyRegressor()`` (mean).
     Linear: the estimator's own preprocessing steps (for a pipeline), then
-    ``StandardScaler`` and ``LogisticRegression(max_iter=1000)`` or ``Ridge()``.
+    ``StandardScaler`` and ``LogisticRegression(max_iter=1000)`` or ``Ridge()``; for a
+    classifier with a 2-D ``y`` of several columns (multilabel or multi-output targets,
+    which ``LogisticRegression`` refuses) one ``LogisticRegression`` per column
+    (``MultiOutputClassifier``) — without it the linear reference was NaN and a multilabel
+    net under-trained for 2 epochs was judged against the trivial baseline alone. The scaler
+    centres only raw dense data: not after the estimator's own preprocessing, and not a
+    sparse ``X`` (centring would densify it, and ``StandardScaler`` refuses: the linear
+    reference failed on every sparse ``X``, so a model was judged against the trivial
+    baseline alone and an under-trained net passed as training well).
     """
+    from scipy.sparse import issparse
     from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.multioutput import MultiOutputClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -189,9 +199,12 @@ def default_references(estimator):
     steps = getattr(estimator, "steps", None)
     pre = [clone(s) for _, s in steps[:-1] if s not in (None, "passthrough")] if steps else []
     linear = LogisticRegression(max_iter=1000) if classifier else Ridge()
+    if classifier and np.ndim(y) == 2 and np.shape(y)[1] > 1:
+        linear = MultiOutputClassifier(linear)
     return {
         "baseline": DummyClassifier(strategy="prior") if classifier else DummyRegressor(),
-        "linear": make_pipeline(*pre, StandardScaler(with_mean=not pre), linear),
+        "linear": make_pipeline(*pre, StandardScaler(with_mean=not (pre or issparse(X))),
+                                linear),
     }
 
 
@@ -275,7 +288,16 @@ def _scorer(estimator, scoring):
 
 def _check_references(scores, refs):
     """The rule needs the baseline on the training rows: the unit is measured from it (without
-    it the unit falls to its 1e-3 floor and every tiny gap would be overfitting)."""
+    it the unit falls to its 1e-3 floor and every tiny gap would be overfitting). A linear
+    reference that was asked for but cannot be fitted or scored is a warning: the model is
+    then judged against the trivial baseline alone, a much weaker rule."""
+    if refs.get("linear") is not None and not math.isfinite(scores["linear"][0]):
+        warnings.warn(
+            f"The linear reference of diagnose ({type(refs['linear']).__name__}) could not be "
+            "fitted or scored on the training rows, so training is judged against the trivial "
+            "baseline alone (a weak rule: a model barely above the baseline passes). Pass "
+            "references={'linear': <an estimator that fits this data>}.", UserWarning,
+            stacklevel=3)
     if math.isfinite(scores["baseline"][0]):
         return
     given = {k: type(v).__name__ if v is not None else None for k, v in refs.items()}
@@ -350,7 +372,9 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     * ``"over_regularized"``: ``dropout``, ``input_dropout`` or ``l1`` above 0, an MLP's
       ``alpha`` above ``1e-2`` (``"regularized"``), or an MLP's ``early_stopping``;
     * ``"not_converged"``: the loss fell in at least 80 % of the window's epochs
-      (``"falling"``) and the estimator ran all ``max_iter`` epochs; a loss curve of fewer
+      (``"falling"``) and the estimator ran all ``max_iter`` epochs (or warned that it did
+      not converge, e.g. L-BFGS stopped by ``max_fun``, whose fix is then ``max_fun``);
+      a loss curve of fewer
       than 2 epochs that ran all ``max_iter`` (too short for a trend); for estimators
       without a loss curve (or a curve that short), a ``ConvergenceWarning`` during fit;
     * ``"stuck"``: an MLP with none of the causes above, no layer narrower than the outputs,
@@ -391,7 +415,7 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         first fix.
     """
     thresholds = check_thresholds(thresholds)
-    refs = default_references(estimator)
+    refs = default_references(estimator, X, y)
     if references is not None:
         unknown = set(references) - set(refs)
         if unknown:

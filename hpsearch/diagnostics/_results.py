@@ -52,7 +52,7 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
     """Cross-validated train and test scores of the recipe's references, on the search's splits.
 
     The trivial baseline and the linear reference of :func:`hpsearch.diagnostics.diagnose`
-    (``default_references(estimator)``, overridable with ``references``) are fitted on
+    (``default_references(estimator, X, y)``, overridable with ``references``) are fitted on
     the training rows of every split and scored on its training and test rows, by the
     same functions that fit and score a search's candidates (``return_train_score=True``,
     ``error_score=np.nan``, as :func:`sklearn.model_selection.cross_validate`): two extra
@@ -115,7 +115,7 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
     if isinstance(cv, (Integral, type(None))) or hasattr(cv, "split"):
         cv = check_cv(cv, y, classifier=is_classifier(estimator)).split(X, y, groups)
     splits = [(np.asarray(train), np.asarray(test)) for train, test in cv]
-    refs = default_references(estimator)
+    refs = default_references(estimator, X, y)
     refs.update(references or {})
     out = {}
     for name, ref in refs.items():

@@ -7,7 +7,8 @@ Each entry of :data:`ACTIVATIONS` maps the string a user passes (``activation="r
 - ``forward(Z, **kw)`` overwrites the pre-activation ``Z`` with ``A = f(Z)``;
 - ``backward(A, D, **kw)`` multiplies the incoming gradient ``D = dL/dA`` in place by
   ``f'(Z)``, written as a function of the *output* ``A`` (so ``Z`` need not be kept).
-  The derivative at exactly 0 is taken as 0 (ReLU) or ``slope`` (Leaky ReLU).
+  The derivative at exactly 0 is taken as 0 (ReLU) or ``slope`` (Leaky ReLU): the
+  negative side's (PReLU, a layer, takes the positive side's 1 there).
 
 Both receive ``buf=``, a preallocated scratch array of ``Z``'s shape and dtype, so no call
 allocates a temporary. (Masked ufuncs, ``np.multiply(..., where=mask)``, are avoided: in

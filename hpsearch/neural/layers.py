@@ -108,7 +108,11 @@ class PReLU:
         a = \max(z, 0) + \alpha \min(z, 0), \quad
         \frac{\partial L}{\partial \alpha_j} = \sum_i \frac{\partial L}{\partial a_{ij}}
         \min(z_{ij}, 0), \quad
-        \frac{\partial a}{\partial z} = 1 \text{ if } z > 0 \text{ else } \alpha .
+        \frac{\partial a}{\partial z} = 1 \text{ if } z \ge 0 \text{ else } \alpha .
+
+    At exactly :math:`z = 0` the derivative taken is 1, the positive side's (either side's is
+    a valid subgradient, LECTURE.md §2); Leaky ReLU takes its slope there instead
+    (:mod:`hpsearch.neural.activations`), so the two differ only for units at exactly 0.
 
     The slopes are not penalized by ``alpha``/``l1`` (they are not connection weights).
     """

@@ -238,6 +238,14 @@ class Adam(Optimizer):
     {(1-\beta_1^t)\sqrt{1-\beta_2}} \cdot \frac{m'}{\sqrt{v'} + \epsilon
     \sqrt{1-\beta_2^t}/\sqrt{1-\beta_2}}`.
     The lecture's moments are the properties :attr:`m` and :attr:`v`.
+
+    This differs from scikit-learn's ``AdamOptimizer`` in :math:`\epsilon` only, a
+    deliberate choice (the lecture quotes Algorithm 1): scikit-learn uses Kingma & Ba's
+    "efficient" form :math:`\theta \leftarrow \theta - \eta_t\, m_t/(\sqrt{v_t} +
+    \epsilon)` with :math:`\eta_t = \eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)`, which is
+    Algorithm 1 with :math:`\epsilon` replaced by :math:`\epsilon/\sqrt{1-\beta_2^t}`
+    (about 32 times larger at :math:`t = 1`, equal for large :math:`t`). The steps agree
+    whenever :math:`|g| \gg \epsilon`, i.e. in practice with the default 1e-8.
     """
 
     def __init__(self, n_params, dtype, *, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **options):

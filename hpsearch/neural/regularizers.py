@@ -36,7 +36,11 @@ class L2:
 class L1:
     r"""L1 penalty :math:`\lambda\lVert w\rVert_1`, (sub)gradient :math:`\lambda\,\mathrm{sign}(w)`.
 
-    Drives many weights to (near) zero, unlike L2's uniformly small weights.
+    Drives many weights to (near) zero, unlike L2's uniformly small weights. At
+    :math:`w = 0` the subgradient taken is :math:`\mathrm{sign}(0) = 0` (the one of least
+    norm), so the penalty alone never moves a weight that is exactly 0. With the same
+    ``scale`` as :class:`L2` (scikit-learn's convention for ``alpha``): the penalty belongs to
+    the summed loss of a mini-batch, the batch-mean gradient gets ``scale = 1/m`` of it.
     """
 
     kind = "l1"

@@ -379,6 +379,27 @@ return_train_score, progress, storage, study_name, resume, backend
                 del results[key]
         return self
 
+    def _add_diagnosis(self, results, X, y, groups, splits, routed=None):
+        """The ``diagnosis`` column by the stages' own rule: this search's references
+        (``references_``, already scored on its splits, so no second pair of reference fits)
+        and its ``thresholds``. The generic column of ``BaseSearchCV`` uses the default
+        thresholds, so with ``thresholds={"train": ...}`` it called candidates the search had
+        accepted as training well ``"training"``."""
+        from hpsearch.diagnostics import diagnose_results
+
+        for stale in ("diagnosis_", "diagnosis_error_"):  # (of an earlier fit)
+            self.__dict__.pop(stale, None)
+        try:
+            result = diagnose_results(results, metric=self._metric,
+                                      references=self.references_, thresholds=self.thresholds)
+        except Exception as exc:  # noqa: BLE001 - an analysis never fails a finished search
+            self.diagnosis_error_ = (f"No 'diagnosis' column: the lecture's recipe could not "
+                                     f"be applied ({type(exc).__name__}: {exc}).")
+            return
+        result.references = self.references_
+        self.diagnosis_ = result
+        results["diagnosis"] = np.asarray(result.labels, dtype=object)
+
     @staticmethod
     def _metrics(results):
         return [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
