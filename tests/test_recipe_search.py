@@ -207,3 +207,23 @@ def test_a_weighted_search_has_weighted_references():
     # 8 x 212 malignant vs 357 benign rows: the prior baseline's weighted accuracy
     assert weighted["baseline"]["train_score"] == pytest.approx(1696 / 2053, abs=0.01)
     assert unweighted["baseline"]["train_score"] == pytest.approx(357 / 569, abs=0.01)
+
+
+@pytest.mark.parametrize("target, kind", [("continuous", "continuous"),
+                                          ("object ints", "unknown")])
+def test_classifier_on_a_bad_target_fails_as_in_sklearn(target, kind):
+    # the references are scored before any candidate: a target no classifier can fit
+    # made the baseline fail and the error blame 'scoring'; sklearn's searches report
+    # the target ("Unknown label type: ..."), as every classifier does
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    y = rng.randn(30) if target == "continuous" else np.arange(30).astype(object) % 3
+    message = f"Unknown label type: {kind}"
+    with pytest.raises(ValueError, match=message):
+        fit(GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=2, error_score="raise"), X, y)
+    with pytest.raises(ValueError, match=message):
+        fit(RecipeSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, n_iter=2, cv=2,
+                           random_state=0), X, y)

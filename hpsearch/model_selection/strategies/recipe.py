@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils import indexable
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 
 from .._base import BaseSearchCV, Int, _key
 from ._optuna import SAMPLERS, make_sampler, sampler_seed
@@ -344,6 +345,10 @@ return_train_score, progress, storage, study_name, resume, backend
         self._thresholds = check_thresholds(self.thresholds)
         self._sides(self._space())  # bad names fail before any fit
         X, y, groups = indexable(X, y, groups)
+        if is_classifier(self.estimator) and y is not None:
+            # the references are scored first: a target no classifier can fit gets
+            # sklearn's error ("Unknown label type"), not a failed baseline's
+            check_classification_targets(y)
         cv = make_cv(self.cv, y=y, classifier=is_classifier(self.estimator))
         # the splitter's metadata as the search routes it (every requested parameter)
         routed = self._routed_params(X, groups, fit_params)
