@@ -673,6 +673,9 @@ class _BaseMLP(BaseEstimator):
             return min(200, n_train)
         if self.batch_size == "full":
             return n_train
+        if self.batch_size > n_train:  # sklearn's warning (e.g. a small CV fold)
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped")
         return min(self.batch_size, n_train)
 
     def _log_epoch(self, score, grad_norms, seconds, early_stopping, quiet=False):

@@ -1,11 +1,13 @@
 """sklearn contract, attributes, bad input and messages."""
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -210,3 +212,20 @@ def test_pipeline_readme_example():
                          MLPClassifier((64,), dropout=0.1, max_iter=60, random_state=0))
     pipe.fit(X_train, y_train)
     assert pipe.score(X_test, y_test) > 0.95
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_batch_size_above_the_rows_warns_as_sklearn(iris, Estimator):
+    from sklearn import neural_network
+
+    X, y = iris
+    params = dict(hidden_layer_sizes=(4,), batch_size=1000, max_iter=1)
+    for est in (Estimator(**params), getattr(neural_network, Estimator.__name__)(**params)):
+        with pytest.warns(UserWarning, match="Got `batch_size` less than 1 or larger than "
+                          "sample size. It is going to be clipped"):
+            est.fit(X, y)
+    with warnings.catch_warnings():  # "auto", "full" and a size that fits: no warning
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for bs in ("auto", "full", 150):
+            Estimator(hidden_layer_sizes=(4,), batch_size=bs, max_iter=1).fit(X, y)
