@@ -41,3 +41,28 @@ def test_the_searches_were_swapped():
     built = {d.name: type(d.construct(Ridge())) for d in DELEGATING_METAESTIMATORS}
     assert built["GridSearchCV"] is hpsearch.GridSearchCV
     assert built["RandomizedSearchCV"] is hpsearch.RandomSearchCV
+
+
+def _hpsearch_delegators():
+    """The same delegation contract for hpsearch's other searches (budgeted ones on
+    ``resource="n_samples"``: the test's estimator has no epochs)."""
+    import hpsearch
+
+    grid = {"param": [5]}
+    return [DelegatorData(name, construct, skip_methods=["score"]) for name, construct in [
+        ("OptunaSearchCV", lambda est: hpsearch.OptunaSearchCV(est, grid, cv=2, n_trials=1)),
+        ("HalvingSearchCV", lambda est: hpsearch.HalvingSearchCV(
+            est, grid, cv=2, resource="n_samples", min_resources=20)),
+        ("HalvingGridSearchCV", lambda est: hpsearch.HalvingGridSearchCV(
+            est, grid, cv=2, min_resources=20)),
+        ("HyperbandSearchCV", lambda est: hpsearch.HyperbandSearchCV(
+            est, grid, cv=2, resource="n_samples", min_resources=20)),
+        ("ASHASearchCV", lambda est: hpsearch.ASHASearchCV(
+            est, grid, cv=2, n_trials=1, resource="n_samples", min_resources=20)),
+    ]]
+
+
+def test_metaestimator_delegation_of_every_search(monkeypatch):
+    monkeypatch.setitem(test_metaestimator_delegation.__globals__,
+                        "DELEGATING_METAESTIMATORS", _hpsearch_delegators())
+    test_metaestimator_delegation()
