@@ -218,7 +218,9 @@ _ATTRS_DOC = """
     coefs_ : list of ndarray of shape (n_in, n_out)
         Weight matrices (views into one flat vector; with Maxout ``n_out`` is
         ``maxout_pieces * units``, piece-major). With early stopping these are the best
-        validation weights.
+        validation weights. As in scikit-learn they may be edited or replaced
+        (``est.coefs_[0] = W``): prediction, ``partial_fit`` / ``warm_start`` and pickling
+        use the arrays found here (so do ``intercepts_`` and ``prelu_alphas_``).
     intercepts_ : list of ndarray of shape (n_out,)
         Bias vectors.
     prelu_alphas_ : list of ndarray of shape (units,)
@@ -447,13 +449,50 @@ class _BaseMLP(BaseEstimator):
 
     def _set_public_weights(self):
         best = self.early_stopping and self._best_theta is not None and self._solver != "lbfgs"
-        flat = self._best_theta if best else self._network.theta
+        self._publish(self._best_theta if best else self._network.theta)
+
+    def _publish(self, flat):
+        """Predict with ``flat``; ``coefs_``, ``intercepts_``, ``prelu_alphas_`` are views
+        of it (remembered, so that :meth:`_sync_public_weights` sees them replaced)."""
         self._final_theta = flat
         self.coefs_, self.intercepts_, self.prelu_alphas_ = self._network.unpack(flat)
+        self._public_views = (tuple(self.coefs_), tuple(self.intercepts_),
+                              tuple(self.prelu_alphas_))
+
+    def _sync_public_weights(self):
+        """Take in the weight arrays the user put in ``coefs_``, ``intercepts_`` or
+        ``prelu_alphas_`` (``est.coefs_[0] = W`` or ``est.coefs_ = [...]``, model surgery):
+        scikit-learn's MLP predicts and continues training from its public attributes, so
+        their values are written into the weights prediction uses (and, after early
+        stopping, into the weights training continues from). Nothing to do while they are
+        still the views set by ``fit`` (edits in place already act)."""
+        if "_public_views" not in self.__dict__:  # no fit has finished yet
+            return
+        names = ("coefs_", "intercepts_", "prelu_alphas_")
+        public = [getattr(self, name) for name in names]
+        if all(len(p) == len(v) and all(a is b for a, b in zip(p, v))
+               for p, v in zip(public, self._public_views)):
+            return
+        for name, arrays, views in zip(names, public, self._public_views):
+            if len(arrays) != len(views):
+                raise ValueError(f"{name} of {type(self).__name__} must hold {len(views)} "
+                                 f"arrays, one per layer. Got {len(arrays)} instead.")
+            for k, (array, view) in enumerate(zip(arrays, views)):
+                array = np.asarray(array)
+                if array.shape != view.shape:
+                    raise ValueError(
+                        f"{name}[{k}] of {type(self).__name__} must have the layer's shape "
+                        f"{view.shape}. Got shape {array.shape} instead.")
+                if array is not view:
+                    view[...] = array
+        if self._final_theta is not self._network.theta:  # edited best (early stopping)
+            self._network.theta[...] = self._final_theta
+        self._publish(self._final_theta)
 
     def __getstate__(self):
+        self._sync_public_weights()
         state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__
-        for key in ("coefs_", "intercepts_", "prelu_alphas_", "_final_theta"):
+        for key in ("coefs_", "intercepts_", "prelu_alphas_", "_final_theta", "_public_views"):
             state.pop(key, None)
         return state
 
@@ -496,7 +535,9 @@ class _BaseMLP(BaseEstimator):
         if first:
             self._initialize(structure)
             self._net_options = (self.dropout, self.input_dropout, self.leaky_slope)
-        elif structure != self._structure_:
+        else:
+            self._sync_public_weights()  # weights the user set continue training
+        if not first and structure != self._structure_:
             raise ValueError(
                 f"warm_start/partial_fit cannot change the network structure: it was "
                 f"{self._structure_[:4]}, the current parameters give {structure[:4]}. "
@@ -676,6 +717,9 @@ class _BaseMLP(BaseEstimator):
             return min(200, n_train)
         if self.batch_size == "full":
             return n_train
+        if self.batch_size > n_train:  # sklearn's warning (e.g. a small CV fold)
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped")
         return min(self.batch_size, n_train)
 
     def _log_epoch(self, score, grad_norms, seconds, early_stopping, quiet=False):
@@ -718,6 +762,7 @@ class _BaseMLP(BaseEstimator):
 
     def _forward(self, X):
         check_is_fitted(self)
+        self._sync_public_weights()
         X = _as_csr(validate_data(self, X, dtype=(np.float64, np.float32),
                                   accept_sparse=_SPARSE_FORMATS, reset=False))
         with np.errstate(over="ignore", under="ignore"):

@@ -1,11 +1,14 @@
 """sklearn contract, attributes, bad input and messages."""
 
+import pickle
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -210,3 +213,81 @@ def test_pipeline_readme_example():
                          MLPClassifier((64,), dropout=0.1, max_iter=60, random_state=0))
     pipe.fit(X_train, y_train)
     assert pipe.score(X_test, y_test) > 0.95
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_batch_size_above_the_rows_warns_as_sklearn(iris, Estimator):
+    from sklearn import neural_network
+
+    X, y = iris
+    params = dict(hidden_layer_sizes=(4,), batch_size=1000, max_iter=1)
+    for est in (Estimator(**params), getattr(neural_network, Estimator.__name__)(**params)):
+        with pytest.warns(UserWarning, match="Got `batch_size` less than 1 or larger than "
+                          "sample size. It is going to be clipped"):
+            est.fit(X, y)
+    with warnings.catch_warnings():  # "auto", "full" and a size that fits: no warning
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for bs in ("auto", "full", 150):
+            Estimator(hidden_layer_sizes=(4,), batch_size=bs, max_iter=1).fit(X, y)
+
+
+def _surgery(module, replace, **params):
+    """Fit two MLPs of ``module``, put the second's weights into the first by ``replace``
+    and return (first, second)."""
+    make = getattr(module, "MLPClassifier")
+    params = {"hidden_layer_sizes": (5,), "max_iter": 50, **params}
+    X, y = load_iris(return_X_y=True)
+    a = make(random_state=0, **params).fit(X, y)
+    b = make(random_state=1, **params).fit(X, y)
+    replace(a, b)
+    return a, b
+
+
+def _rebind(a, b):
+    a.coefs_ = [c.copy() for c in b.coefs_]
+    a.intercepts_ = [c.copy() for c in b.intercepts_]
+
+
+def _assign_items(a, b):
+    for k in range(len(b.coefs_)):
+        a.coefs_[k] = b.coefs_[k].copy()
+        a.intercepts_[k] = b.intercepts_[k].copy()
+
+
+@pytest.mark.parametrize("replace", [_rebind, _assign_items])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_weights_set_by_the_user_predict_and_train_as_sklearn(replace, early_stopping):
+    # model surgery: scikit-learn's MLP predicts and continues from its public coefs_ /
+    # intercepts_; hpsearch's predicted from its flat weights, ignoring replaced arrays
+    from sklearn import neural_network
+
+    import hpsearch
+
+    X, y = load_iris(return_X_y=True)
+    for module, extra in ((neural_network, {}), (hpsearch, {"dtype": np.float64})):
+        a, b = _surgery(module, replace, early_stopping=early_stopping, **extra)
+        np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X))
+        a2 = pickle.loads(pickle.dumps(a))  # the replaced weights are pickled too
+        np.testing.assert_allclose(a2.predict_proba(X), b.predict_proba(X))
+    # continued training starts from them: one plain-SGD epoch equals sklearn's
+    params = dict(solver="sgd", momentum=0, shuffle=False, learning_rate_init=0.01)
+    ours, _ = _surgery(hpsearch, replace, dtype=np.float64, **params)
+    theirs, _ = _surgery(neural_network, replace, **params)
+    ours.partial_fit(X, y)
+    theirs.partial_fit(X, y)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-6)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-6)
+
+
+def test_weights_of_the_wrong_shape_are_refused():
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier((5,), max_iter=5).fit(X, y)
+    est.coefs_[0] = np.zeros((4, 6))
+    with pytest.raises(ValueError, match=re.escape(
+            "coefs_[0] of MLPClassifier must have the layer's shape (4, 5). "
+            "Got shape (4, 6) instead.")):
+        est.predict(X)
+    est.coefs_ = est.coefs_[:1]
+    with pytest.raises(ValueError, match="coefs_ of MLPClassifier must hold 2 arrays"):
+        est.predict(X)

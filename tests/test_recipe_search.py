@@ -223,3 +223,37 @@ def test_the_diagnosis_column_follows_the_searchs_thresholds(digits):
     assert list(res["diagnosis"]) == own
     assert all(label != "training" for label, ok in zip(res["diagnosis"], res["accepted"]) if ok)
     assert search.diagnosis_.labels == own and search.diagnosis_.references is search.references_
+
+
+@pytest.mark.parametrize("target, kind", [("continuous", "continuous"),
+                                          ("object ints", "unknown")])
+def test_classifier_on_a_bad_target_fails_as_in_sklearn(target, kind):
+    # the references are scored before any candidate: a target no classifier can fit
+    # made the baseline fail and the error blame 'scoring'; sklearn's searches report
+    # the target ("Unknown label type: ..."), as every classifier does
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    y = rng.randn(30) if target == "continuous" else np.arange(30).astype(object) % 3
+    message = f"Unknown label type: {kind}"
+    with pytest.raises(ValueError, match=message):
+        fit(GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=2, error_score="raise"), X, y)
+    with pytest.raises(ValueError, match=message):
+        fit(RecipeSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, n_iter=2, cv=2,
+                           random_state=0), X, y)
+
+
+def test_data_the_baseline_cannot_fit_raises_its_own_error():
+    # complex X: sklearn's "Complex data not supported" (check_complex_data), not an
+    # error about 'scoring' (the baseline's training score was NaN)
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.RandomState(0)  # check_complex_data's data
+    X = (rng.uniform(size=10) + 1j * rng.uniform(size=10)).reshape(-1, 1)
+    y = rng.randint(low=0, high=2, size=10) + 1j
+    with pytest.raises(ValueError, match="Complex data not supported") as info:
+        fit(RecipeSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, n_iter=1, cv=2, random_state=0,
+                           error_score="raise"), X, y)
+    assert "trivial baseline DummyRegressor()" in "".join(info.value.__notes__)

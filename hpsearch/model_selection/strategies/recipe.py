@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils import indexable
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 
 from .._base import BaseSearchCV, Int, _key
 from ._optuna import SAMPLERS, make_sampler, sampler_seed
@@ -344,6 +345,10 @@ return_train_score, progress, storage, study_name, resume, backend
         self._thresholds = check_thresholds(self.thresholds)
         self._sides(self._space())  # bad names fail before any fit
         X, y, groups = indexable(X, y, groups)
+        if is_classifier(self.estimator) and y is not None:
+            # the references are scored first: a target no classifier can fit gets
+            # sklearn's error ("Unknown label type"), not a failed baseline's
+            check_classification_targets(y)
         cv = make_cv(self.cv, y=y, classifier=is_classifier(self.estimator))
         # the splitter's metadata as the search routes it (every requested parameter)
         routed = self._routed_params(X, groups, fit_params)
@@ -356,7 +361,7 @@ return_train_score, progress, storage, study_name, resume, backend
             self.estimator, X, y, cv=splits, scoring=self.scoring, groups=groups,
             sample_weight=_final_sample_weight(self.estimator, routed.estimator.fit),
             score_params=routed.scorer.score)
-        self._check_references()
+        self._check_references(X, y, splits)
         shown = self.return_train_score
         self.return_train_score = True  # the recipe reads train scores; restored below
         try:
@@ -405,9 +410,10 @@ return_train_score, progress, storage, study_name, resume, backend
         return [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
 
     # -- the recipe's rule ---------------------------------------------------------
-    def _check_references(self):
+    def _check_references(self, X, y, splits):
         """'Trains well' needs the baseline's finite training score: without it the unit
-        falls to its floor (or the threshold is NaN and every candidate passes)."""
+        falls to its floor (or the threshold is NaN and every candidate passes). A baseline
+        that cannot even be fitted raises its own error (:meth:`_raise_baseline_fit_error`)."""
         names = {k[len("train_"):] for ref in self.references_.values() for k in ref
                  if k.startswith("train_")}
         metric = self._train_metric({f"mean_train_{n}": None for n in sorted(names)}) \
@@ -415,11 +421,31 @@ return_train_score, progress, storage, study_name, resume, backend
         if math.isfinite((self.references_.get("baseline") or {}).get(f"train_{metric}",
                                                                        math.nan)):
             return
+        self._raise_baseline_fit_error(X, y, splits)
         raise ValueError(
             "The 'scoring' parameter of RecipeSearchCV must be one that the recipe's trivial "
             "baseline (scored on the search's splits) can be scored with: it gave no finite "
             f"training {metric!r} with scoring={self.scoring!r}, so whether a candidate "
             "trains well cannot be judged.")
+
+    def _raise_baseline_fit_error(self, X, y, splits):
+        """Refit the trivial baseline on the first training split and let its error (data
+        no estimator takes, e.g. complex ``X``: sklearn's "Complex data not supported")
+        propagate, with a note naming where it came from; nothing when it fits (then the
+        scoring is at fault)."""
+        from sklearn.base import clone
+
+        from hpsearch.diagnostics._diagnose import default_references
+
+        from .._engine import _fit
+
+        baseline = default_references(self.estimator)["baseline"]
+        try:
+            _fit(clone(baseline), X, y, splits[0][0], {})
+        except Exception as exc:
+            exc.add_note(f"(raised by RecipeSearchCV's trivial baseline {baseline!r}, "
+                         "fitted on the search's first split before any candidate)")
+            raise
 
     def _reference(self, name):
         ref = self.references_.get(name) or {}
