@@ -192,7 +192,8 @@ default="adam"
         the same distribution, a zero staying zero).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows (stratified for single-label
-        classification), stop when the validation score has not improved by ``tol`` for
+        classification where every class can be represented; otherwise unstratified, with
+        a warning, as scikit-learn's MLP does for every multiclass target), stop when the validation score has not improved by ``tol`` for
         more than ``n_iter_no_change`` epochs, and keep the best validation weights.
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
@@ -699,11 +700,18 @@ class _BaseMLP(BaseEstimator):
             positions, val_pos = train_test_split(
                 positions, test_size=self.validation_fraction,
                 random_state=self._split_seed, stratify=stratify)
-        except ValueError as exc:  # a stratified split is impossible: name the parameter
-            raise ValueError(
-                "The stratified validation set of early_stopping cannot be drawn: "
-                f"validation_fraction={self.validation_fraction} of {len(y)} samples ({exc}). "
-                "Increase 'validation_fraction' or the size of your dataset.") from exc
+        except ValueError as exc:
+            if stratify is None:
+                raise
+            # too few rows of some class to stratify (a small CV fold): scikit-learn's MLP,
+            # which never stratifies a multiclass target, trains here; so do we, unstratified
+            warnings.warn(
+                "The validation set of early_stopping cannot be stratified with "
+                f"validation_fraction={self.validation_fraction} of {len(y)} samples ({exc}); "
+                "it is drawn unstratified. Increase 'validation_fraction' or the size of your "
+                "dataset for a stratified one.", UserWarning)
+            positions, val_pos = train_test_split(
+                positions, test_size=self.validation_fraction, random_state=self._split_seed)
         if val_pos.shape[0] < 2:
             raise ValueError(
                 "The validation set is too small: validation_fraction="

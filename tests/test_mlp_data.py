@@ -300,3 +300,18 @@ def test_lbfgs_weights_equal_repeated_rows_and_sparse_equals_dense(cls):
     assert a.loss_ == pytest.approx(b.loss_, rel=1e-8)
     np.testing.assert_allclose(a.coefs_[0], b.coefs_[0], atol=1e-6)
     assert c.loss_ == pytest.approx(d.loss_, rel=1e-8)
+
+
+def test_early_stopping_on_too_few_rows_to_stratify_trains_as_sklearn():
+    # 20 rows of 3 classes, validation_fraction 0.1: 2 held-out rows cannot hold every
+    # class. scikit-learn's MLP never stratifies a multiclass target and trains; ours
+    # raised "cannot be drawn" (a failed candidate in a search on small folds). It now
+    # draws the split unstratified, saying so.
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(20, 4), np.arange(20) % 3
+    SkMLP(early_stopping=True, max_iter=5, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match="cannot be stratified with validation_fraction=0.1"):
+        est = MLPClassifier(early_stopping=True, max_iter=5, random_state=0).fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_
