@@ -98,6 +98,9 @@ CLAIMS = [
      "training 1 (floor 0.9093)')]"),
     ("sorted(set(search.cv_results_['state']))", ["COMPLETE", "RACED"],
      'search.cv_results_["state"] # "COMPLETE" or "RACED"'),
+    ("search.cv_results_['raced'].dtype == bool and list(search.cv_results_['raced']) "
+     "== [state == 'RACED' for state in search.cv_results_['state']]", True,
+     'also a boolean "raced" column'),
 ]
 
 
