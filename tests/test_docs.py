@@ -205,3 +205,46 @@ def test_count_fits_refuses_a_number_as_groups():
         count_fits(KFold(5), X, y, 3)
     assert count_fits(KFold(5), X, y, n_candidates=3) == 15
     assert count_fits(KFold(5), X, y, np.arange(20) % 4, n_candidates=3) == 15
+
+
+def _churn_csv(path, n=120):
+    """A customers table for the README's study file: numbers, a text column, a target."""
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"id": range(n), "age": rng.integers(18, 80, n),
+                          "spend": rng.normal(50, 10, n),
+                          "plan": rng.choice(["basic", "standard", "premium"], n)})
+    table["churn"] = (table["spend"] + rng.normal(0, 5, n) > 50).astype(int)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+
+
+def test_readme_study_file_plans(tmp_path, capsys):
+    """The README's annotated study file (its ```` ```yaml ```` block) is a valid study: on a
+    CSV with a text column (``categorical: columns: auto``) its dry run plans the search."""
+    from hpsearch.cli import main
+
+    text = README.read_text(encoding="utf-8")
+    (study_yaml,) = re.findall(r"^```yaml\n(.*?)^```", text, re.S | re.M)
+    (tmp_path / "study.yaml").write_text(study_yaml)
+    _churn_csv(tmp_path / "data" / "customers.csv")
+    rc = main([str(tmp_path / "study.yaml"), "--dry-run", "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "3 features" in captured.out and "fits:       32 (+1 refit)" in captured.out
+    assert not (tmp_path / "out").exists()
+
+
+def test_auto_categorical_columns_with_pandas_dtypes():
+    """``categorical: columns: auto`` on pandas' extension dtypes: a ``string`` column (the
+    default for text read by pandas 3) raised ``TypeError: Cannot interpret
+    '<StringDtype...>' as a data type`` from ``np.issubdtype``."""
+    import pandas as pd
+
+    from hpsearch.study.registry import categorical_columns
+    from hpsearch.study.schema import PreprocessingSpec
+
+    X = pd.DataFrame({"n": [1.0, 2.0], "i": pd.array([1, None], dtype="Int64"),
+                      "s": pd.array(["a", "b"], dtype="string"), "o": ["x", "y"],
+                      "b": [True, False], "c": pd.Categorical(["u", "v"])})
+    assert categorical_columns(PreprocessingSpec(), X) == ["s", "o", "b", "c"]
