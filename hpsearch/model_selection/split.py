@@ -669,6 +669,17 @@ def count_fits(cv, X, y=None, groups=None, n_candidates=1, *, refit=False):
     Returns
     -------
     n_fits : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> count_fits(KFold(5), np.zeros((20, 2)), n_candidates=3, refit=True)
+    16
     """
     _check_int(n_candidates, "n_candidates", "count_fits", low=0)
+    if groups is not None and np.ndim(groups) == 0:  # count_fits(cv, X, y, 3): not a count
+        raise ValueError(
+            f"The 'groups' parameter of count_fits must be an array-like or None. Got "
+            f"{groups!r} instead (the number of candidates is the keyword argument "
+            f"n_candidates={groups!r}).")
     return n_candidates * check_n_splits(cv, X, y, groups) + (1 if refit else 0)

@@ -10,8 +10,6 @@ import importlib
 import re
 from pathlib import Path
 
-import numpy as np
-
 from .errors import StudyError, did_you_mean
 
 __all__ = [
@@ -199,6 +197,14 @@ def _encoders():
     }
 
 
+def _is_numeric(dtype):
+    """A number column (not bool); pandas' own test, since ``np.issubdtype`` raises on
+    pandas' extension dtypes (``StringDtype``: the default for text columns from pandas 3)."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return is_numeric_dtype(dtype) and not is_bool_dtype(dtype)
+
+
 def categorical_columns(spec, X):
     """Names of the categorical columns of a DataFrame ``X`` (``[]`` for arrays)."""
     if not hasattr(X, "columns"):
@@ -208,8 +214,8 @@ def categorical_columns(spec, X):
                 "column names need a CSV/Parquet dataset (bundled datasets are all numeric)",
             )
         return []
-    if spec.categorical.columns == "auto":
-        return [c for c in X.columns if not np.issubdtype(X[c].dtype, np.number)]
+    if spec.categorical.columns == "auto":  # pandas' test: its string/nullable dtypes too
+        return [c for c in X.columns if not _is_numeric(X[c].dtype)]
     columns = list(X.columns)
     for i, col in enumerate(spec.categorical.columns):
         if col not in columns:
