@@ -335,9 +335,10 @@ class Categorical(Dimension):
     Notes
     -----
     For Optuna, choices that are not all ``None``/bool/int/float/str (e.g. tuples for
-    ``hidden_layer_sizes``) are encoded as stable strings (their ``repr``, made unique
-    with ``#index`` when needed); :func:`suggest` and :func:`decode_params` decode them,
-    so the estimator always receives the real value.
+    ``hidden_layer_sizes``), or that hold equal values of different types (``[1, True]``,
+    ``[1, 1.0]``: Optuna would store one as the other) are encoded as stable strings
+    (their ``repr``, made unique with ``#index`` when needed); :func:`suggest` and
+    :func:`decode_params` decode them, so the estimator always receives the real value.
     """
 
     choices: tuple
@@ -373,7 +374,13 @@ class Categorical(Dimension):
 
     @property
     def _primitive(self):
-        return all(type(c) in _PRIMITIVES for c in self.choices)
+        """Whether Optuna can hold the choices themselves: all None/bool/int/float/str
+        and no two equal ones of different types (Optuna finds a choice with
+        ``tuple.index``, so of ``[1, True, 1.0]`` it would store every one as ``1``)."""
+        if not all(type(c) in _PRIMITIVES for c in self.choices):
+            return False
+        first = {}
+        return all(type(first.setdefault(c, c)) is type(c) for c in self.choices)
 
     @property
     def _encoded(self):

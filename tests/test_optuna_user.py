@@ -1,0 +1,51 @@
+"""OptunaSearchCV seen by an Optuna user: the study it writes, read back with plain
+Optuna, says what the search reports (parameters, values, states), and a resumed search
+continues it exactly."""
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from hpsearch.model_selection.space import Categorical, decode_params
+from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(40, 3)), rng.normal(size=40)
+
+
+class Kind(RegressorMixin, BaseEstimator):
+    """Predicts a constant chosen by the *type* of ``a`` (1, True and 1.0 differ, as
+    ``max_features=1`` and ``max_features=1.0`` do in scikit-learn's forests)."""
+
+    def __init__(self, a=1):
+        self.a = a
+
+    def fit(self, X, y):
+        self.offset_ = {int: 0.0, bool: 1.0, float: 2.0}[type(self.a)]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.offset_)
+
+
+def test_equal_choices_of_other_types_are_kept_apart(tmp_path, data):
+    """Optuna finds a categorical choice with ``tuple.index``, so ``[1, True, 1.0]``
+    stored every trial as ``1``: the study and a resumed search lost the True and 1.0
+    candidates (fitted with another value than the one evaluated)."""
+    space = {"a": [1, True, 1.0]}
+    kwargs = dict(n_trials=8, sampler="random", cv=2, random_state=0, refit=False,
+                  storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s", progress=False)
+    search = OptunaSearchCV(Kind(), space, **kwargs).fit(*data)
+    types = [type(p["a"]) for p in search.cv_results_["params"]]
+    assert set(types) == {int, bool, float}
+    study = optuna.load_study(study_name="s", storage=kwargs["storage"])
+    stored = [type(decode_params(t.params, space)["a"]) for t in study.trials]
+    assert stored == types
+    resumed = OptunaSearchCV(Kind(), space, resume=True, **kwargs).fit(*data)
+    assert [type(p["a"]) for p in resumed.cv_results_["params"]] == types
+    np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"],
+                                  search.cv_results_["mean_test_score"])
