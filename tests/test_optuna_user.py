@@ -21,8 +21,9 @@ class Kind(RegressorMixin, BaseEstimator):
     """Predicts a constant chosen by the *type* of ``a`` (1, True and 1.0 differ, as
     ``max_features=1`` and ``max_features=1.0`` do in scikit-learn's forests)."""
 
-    def __init__(self, a=1):
+    def __init__(self, a=1, b=None):
         self.a = a
+        self.b = b
 
     def fit(self, X, y):
         self.offset_ = {int: 0.0, bool: 1.0, float: 2.0}[type(self.a)]
@@ -37,7 +38,7 @@ def test_equal_choices_of_other_types_are_kept_apart(tmp_path, data):
     stored every trial as ``1``: the study and a resumed search lost the True and 1.0
     candidates (fitted with another value than the one evaluated)."""
     space = {"a": [1, True, 1.0]}
-    kwargs = dict(n_trials=8, sampler="random", cv=2, random_state=0, refit=False,
+    kwargs = dict(n_trials=7, sampler="random", cv=2, random_state=0, refit=False,
                   storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s", progress=False)
     search = OptunaSearchCV(Kind(), space, **kwargs).fit(*data)
     types = [type(p["a"]) for p in search.cv_results_["params"]]
@@ -49,3 +50,22 @@ def test_equal_choices_of_other_types_are_kept_apart(tmp_path, data):
     assert [type(p["a"]) for p in resumed.cv_results_["params"]] == types
     np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"],
                                   search.cv_results_["mean_test_score"])
+
+
+def test_enqueued_trials_are_asked_first(tmp_path, data):
+    """``study.enqueue_trial`` (Optuna's way to try known configurations first) was
+    ignored: the search created new trials and left the enqueued ones WAITING."""
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    study.enqueue_trial({"a": True})
+    study.enqueue_trial({"a": 1.0, "b": (2, 3)})
+    space = {"a": Categorical([1, True, 1.0]), "b": [(1,), (2, 3)]}
+    search = OptunaSearchCV(Kind(), space, n_trials=3, cv=2, random_state=0, refit=False,
+                            storage=storage, study_name="s", resume=True,
+                            progress=False).fit(*data)
+    params = search.cv_results_["params"]
+    assert type(params[0]["a"]) is bool and type(params[1]["a"]) is float
+    assert params[1]["b"] == (2, 3)
+    trials = optuna.load_study(study_name="s", storage=storage).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    assert [t.number for t in trials] == list(search.cv_results_["trial"])

@@ -87,6 +87,39 @@ def _waves(params):
 
 
 
+def _enqueued_codes(fixed, space):
+    """Enqueued parameters with each value of a coded categorical choice replaced by its
+    code, as :func:`~hpsearch.model_selection.space.suggest` asks Optuna for it.
+
+    A tuple comes back from the storage as a list, and ``True`` among ``[1, True]`` is
+    coded ``"True"``; a value that is no choice (or already a code) is left as is, for
+    Optuna to judge."""
+    from ..space import Categorical, _to_tuples, as_space
+
+    dims = {}
+    for sub in as_space(space):
+        for name, dim in sub.items():
+            dims.setdefault(name, dim)
+    out = dict(fixed)
+    for name, value in fixed.items():
+        dim = dims.get(name)
+        if not isinstance(dim, Categorical) or dim._primitive:
+            continue
+        value = _to_tuples(value)
+        for choice, code in zip(dim.choices, dim._encoded):
+            if type(choice) is type(value) and _same(choice, value):
+                out[name] = code
+                break
+    return out
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays and the like
+        return False
+
+
 def _slots_and_askers(trials, store):
     """The trial slots held among ``trials``, and how many of them live processes are
     still asking (RUNNING, no slot yet)."""
@@ -116,7 +149,10 @@ class OptunaSearchCV(BaseSearchCV):
     n_trials : int, default=10
         Trials in all: with ``resume=True``, the trials already in the study count, and
         processes sharing the study run ``n_trials`` together (an interrupted trial is
-        finished by a new trial that takes its place).
+        finished by a new trial that takes its place). Trials enqueued in the study
+        (``study.enqueue_trial``, e.g. known good configurations) are asked first, as
+        ``study.ask`` does; their values are given as the estimator takes them (tuples,
+        ``None``...), parameters they leave out are sampled.
     timeout : float or None, default=None
         Seconds for the whole search, as for every search (see ``BaseSearchCV``): no
         trial is asked and no fit starts after it; fits running then are stopped (fork
@@ -435,7 +471,10 @@ max_retries
             user_attrs={"hpsearch_owner": store.owner},
         )
         store.announce()  # before its first trial (TrialStore._refuse_other_search)
-        trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+        trial_id = self._pop_enqueued(space, store)
+        if trial_id is None:
+            trial_id = study._storage.create_new_trial(study._study_id,
+                                                       template_trial=template)
         store.own(trial_id, write=False)
         slot = self._slot_of(trial_id, store)
         if slot >= self.n_trials:
@@ -447,6 +486,34 @@ max_retries
         params = self._suggest(trial, space)
         trial.set_user_attr("params", encode_value(params))
         return trial, params, slot
+
+    def _pop_enqueued(self, space, store):
+        """The first enqueued trial (``study.enqueue_trial``) this process takes, as
+        ``study.ask`` takes it (WAITING -> RUNNING), or None when none waits.
+
+        Its owner is written before it runs (a RUNNING trial without a live owner is
+        closed as dead by other processes) and again after (a rival that lost the trial
+        may have written its own); its enqueued values of coded categorical choices are
+        turned into their codes (:func:`_enqueued_codes`)."""
+        import optuna
+
+        storage, study_id = self.study_._storage, self.study_._study_id
+        Waiting, Running = optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING
+        for waiting in storage.get_all_trials(study_id, deepcopy=False, states=(Waiting,)):
+            trial_id = waiting._trial_id
+            try:
+                storage.set_trial_user_attr(trial_id, "hpsearch_owner", store.owner)
+                if not storage.set_trial_state_values(trial_id, state=Running):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            storage.set_trial_user_attr(trial_id, "hpsearch_owner", store.owner)
+            fixed = waiting.system_attrs.get("fixed_params")
+            if fixed:
+                storage.set_trial_system_attr(trial_id, "fixed_params",
+                                              _enqueued_codes(fixed, space))
+            return trial_id
+        return None
 
     def _suggest(self, trial, space):
         """:func:`~hpsearch.model_selection.space.suggest`; a parameter the study's trials
