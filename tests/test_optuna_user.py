@@ -69,3 +69,23 @@ def test_enqueued_trials_are_asked_first(tmp_path, data):
     trials = optuna.load_study(study_name="s", storage=storage).trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3
     assert [t.number for t in trials] == list(search.cv_results_["trial"])
+
+
+@pytest.mark.parametrize("level", [optuna.logging.INFO, optuna.logging.ERROR])
+def test_the_users_optuna_verbosity_is_kept(tmp_path, data, level):
+    """A search quiets Optuna's per-trial INFO lines while it runs; it left Optuna at
+    WARNING for good, so the user's own studies stopped logging (or, set to ERROR,
+    started warning), also after a search refused to start."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(level)
+    try:
+        storage = str(tmp_path / "s.db")
+        OptunaSearchCV(Kind(), {"a": [1, 2]}, n_trials=2, cv=2, refit=False,
+                       storage=storage, study_name="s", progress=False).fit(*data)
+        assert optuna.logging.get_verbosity() == level
+        with pytest.raises(ValueError, match="already exists"):
+            OptunaSearchCV(Kind(), {"a": [1, 2]}, n_trials=2, cv=2, storage=storage,
+                           study_name="s", progress=False).fit(*data)
+        assert optuna.logging.get_verbosity() == level
+    finally:
+        optuna.logging.set_verbosity(before)

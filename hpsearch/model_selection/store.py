@@ -748,12 +748,15 @@ class TrialStore:
                  direction="maximize", **study_options):
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         if resume and study_name is None:
             raise ValueError(
                 "resume=True needs the study_name of the search to resume; got "
                 "study_name=None."
             )
+        # Optuna logs a line per study and per trial at INFO: quiet while the search runs
+        # (a quieter setting of the user's is kept), the user's verbosity back in close()
+        self._verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(max(self._verbosity, optuna.logging.WARNING))
         try:
             self.study = optuna.create_study(
                 storage=make_storage(storage),
@@ -762,12 +765,16 @@ class TrialStore:
                 load_if_exists=resume,
                 **study_options,
             )
+            self._check_direction(storage, study_name, direction)
         except optuna.exceptions.DuplicatedStudyError:
+            optuna.logging.set_verbosity(self._verbosity)
             raise ValueError(
                 f"A study named {study_name!r} already exists in storage {storage!r}. "
                 "Pass resume=True to continue it, or choose another study_name."
             ) from None
-        self._check_direction(storage, study_name, direction)
+        except BaseException:
+            optuna.logging.set_verbosity(self._verbosity)
+            raise
         self._storage = self.study._storage
         self._study_id = self.study._study_id
         self._rows = {}
@@ -1006,7 +1013,10 @@ class TrialStore:
         process waits for them (a budgeted candidate's stays RUNNING for a resume to
         take over with its rung scores, :meth:`claim_budgeted`); their finished fits stay
         in the store."""
+        import optuna
+
         self._release_hold()
+        optuna.logging.set_verbosity(self._verbosity)
         beat, self._beat = self._beat, None
         if beat is not None:
             beat[1].set()

@@ -338,8 +338,12 @@ def ask_model(sampler, space, observations):
     from ..space import optuna_distributions, suggest
 
     distributions = optuna_distributions(space)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+    verbosity = optuna.logging.get_verbosity()  # no INFO line per study, the user's after
+    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
+    try:
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     study.add_trials(
         [
             optuna.trial.create_trial(
