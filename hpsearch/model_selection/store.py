@@ -17,8 +17,10 @@ One standard Optuna study per search (``DESIGN.md`` decision 6), so
   ``CategoricalDistribution`` s (choices declared from the candidates of the search),
   and any other value (tuples, estimators, callables) its text form. The exact
   parameters are kept as JSON in the user attribute ``params``.
-- **value**: the mean test score of the refit metric (the study maximizes it); a candidate
-  whose every split failed is a FAIL trial.
+- **value**: the mean test score of the refit metric (the study maximizes it; the first
+  metric when ``refit`` names none); a candidate whose mean score is NaN (a split failed
+  with ``error_score=np.nan``) is a FAIL trial, a numeric ``error_score`` counts as its
+  score.
 - **user attributes**: ``split_test_<metric>`` / ``split_train_<metric>`` (per split),
   ``fit_time``, ``score_time``, ``errors`` (per-split tracebacks, when any), and the
   engine's own ``hpsearch_key`` / ``hpsearch_row:<key>`` records used by ``resume``.

@@ -197,8 +197,12 @@ max_retries
     ----------
     study_ : optuna.Study
         The study: one trial per candidate, value = mean CV score of the refit metric
-        (maximized: sklearn scorers are greater-is-better), per-split scores as user
-        attributes, rung scores as intermediate values.
+        (maximized: sklearn scorers are greater-is-better; with several metrics and a
+        ``refit`` that names none, False or a callable, the first metric of
+        ``scoring``: the one the sampler optimizes), per-split scores of every metric
+        as user attributes, rung scores as intermediate values. A trial whose score is
+        NaN (a failed split with ``error_score=np.nan``) is FAIL; a numeric
+        ``error_score`` is told as the trial's value, as sklearn scores it.
     cv_results_ : dict
         sklearn's layout, plus ``trial`` (Optuna trial number), ``state`` (``COMPLETE``,
         ``PRUNED`` or ``FAIL``: the trial's final state) and, with a pruner, ``iter``
