@@ -89,3 +89,27 @@ def test_the_users_optuna_verbosity_is_kept(tmp_path, data, level):
         assert optuna.logging.get_verbosity() == level
     finally:
         optuna.logging.set_verbosity(before)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_hyperband_without_study_name_is_reproducible():
+    """Optuna's HyperbandPruner puts trial n in the bracket ``crc32(study_name_n)``: a
+    search without ``study_name`` (a new generated name at each fit) pruned other trials
+    at each run whatever its ``random_state``."""
+    from sklearn.datasets import load_iris
+
+    from hpsearch import MLPClassifier
+    from hpsearch.model_selection.space import Float
+
+    X, y = load_iris(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    runs = []
+    for _ in range(2):
+        search = OptunaSearchCV(
+            MLPClassifier((4,), max_iter=9, random_state=0),
+            {"learning_rate_init": Float(1e-4, 1e-1, log=True)}, n_trials=8, cv=2,
+            pruner="hyperband", random_state=0, refit=False, progress=False).fit(X, y)
+        study = search.study_
+        runs.append([(study.pruner._get_bracket_id(study, t), t.state.name,
+                      sorted(t.intermediate_values)) for t in study.trials])
+    assert runs[0] == runs[1]

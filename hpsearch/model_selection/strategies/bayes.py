@@ -166,7 +166,9 @@ class OptunaSearchCV(BaseSearchCV):
     pruner : None, str or optuna pruner, default=None
         ``"median"``, ``"successive_halving"``, ``"hyperband"`` or an instance. Needs an
         estimator that continues training (``warm_start`` or ``partial_fit`` and
-        ``max_iter``): each trial then trains in ``rungs`` of epochs.
+        ``max_iter``): each trial then trains in ``rungs`` of epochs. Hyperband's
+        brackets follow the study name (as in Optuna: processes sharing a study agree on
+        them), or, without ``study_name``, ``random_state``.
     rungs : None, int or list of int, default=None
         With a pruner: epoch budgets at which the trial is scored and may be pruned (the
         last is the full budget of a completed trial). None: 4 rungs
@@ -305,7 +307,9 @@ max_retries
     def _study_options(self):
         import optuna
 
-        pruner = make_pruner(self.pruner) or optuna.pruners.NopPruner()
+        # a generated study name differs at each fit: seed Hyperband's brackets instead
+        seed = self.random_state if self.study_name is None else None
+        pruner = make_pruner(self.pruner, random_state=seed) or optuna.pruners.NopPruner()
         sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=self.n_jobs)
         return {"sampler": sampler, "pruner": pruner}
 
