@@ -113,3 +113,26 @@ def test_hyperband_without_study_name_is_reproducible():
         runs.append([(study.pruner._get_bracket_id(study, t), t.state.name,
                       sorted(t.intermediate_values)) for t in study.trials])
     assert runs[0] == runs[1]
+
+
+def test_optuna_distributions_as_param_distributions(data):
+    """``optuna_integration.OptunaSearchCV`` takes Optuna distributions: here they were
+    refused as "a single value"; now each is its dimension, and the study holds the
+    very distributions given."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+    from sklearn.linear_model import Ridge
+
+    space = {"alpha": FloatDistribution(1e-3, 10.0, log=True),
+             "max_iter": IntDistribution(10, 100),
+             "solver": CategoricalDistribution(["auto", "svd"])}
+    search = OptunaSearchCV(Ridge(), space, n_trials=2, cv=2, random_state=0,
+                            refit=False, progress=False).fit(*data)
+    for trial in search.study_.trials:
+        assert trial.distributions == space
+    with pytest.raises(ValueError, match="'max_iter': IntDistribution.*has a step"):
+        OptunaSearchCV(Ridge(), {"max_iter": IntDistribution(10, 100, step=10)},
+                       n_trials=2, cv=2).fit(*data)

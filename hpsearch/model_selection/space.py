@@ -505,11 +505,43 @@ def _decode_value(dim, value):
 
 
 # --------------------------------------------------------------------------- as_space
+def _from_optuna(name, dist):
+    """The dimension of an Optuna distribution (the ``param_distributions`` of
+    ``optuna_integration.OptunaSearchCV``): ``FloatDistribution`` -> :class:`Float`,
+    ``IntDistribution`` -> :class:`Int`, ``CategoricalDistribution`` ->
+    :class:`Categorical`; a ``step`` (other than 1 for integers) has no dimension."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if isinstance(dist, CategoricalDistribution):
+        return Categorical(dist.choices)
+    if isinstance(dist, (FloatDistribution, IntDistribution)):
+        integral = isinstance(dist, IntDistribution)
+        if dist.step not in ((1,) if integral else (None,)):
+            grid = "range(low, high + 1, step)" if integral else "np.arange(...)"
+            raise ValueError(
+                f"Parameter {name!r}: {dist!r} has a step, which hpsearch's dimensions "
+                f"do not take; give the values as a list ({grid}), or "
+                f"{'Int' if integral else 'Float'}(low, high) without step."
+            )
+        return (Int if integral else Float)(dist.low, dist.high, log=dist.log)
+    raise ValueError(
+        f"Parameter {name!r}: the Optuna distribution {dist!r} has no hpsearch dimension; "
+        f"use FloatDistribution, IntDistribution or CategoricalDistribution, or "
+        f"Float/Int/Categorical."
+    )
+
+
 def _as_dimension(name, value):
     if not isinstance(name, str):
         raise ValueError(f"Parameter names must be strings, got {name!r}.")
     if isinstance(value, Dimension):
         return value.named(name)
+    if type(value).__module__.startswith("optuna.distributions"):
+        return _from_optuna(name, value).named(name)
     if hasattr(value, "rvs") and not isinstance(value, type):
         return Distribution(value, name=name)
     if isinstance(value, (list, tuple, range, np.ndarray)):
@@ -556,8 +588,12 @@ def as_space(param_distributions):
     Parameters
     ----------
     param_distributions : dict or list of dict
-        Values: :class:`Dimension` objects, lists/tuples/arrays (-> :class:`Categorical`)
-        or scipy.stats frozen distributions (-> :class:`Distribution`). Scalars are refused.
+        Values: :class:`Dimension` objects, lists/tuples/arrays (-> :class:`Categorical`),
+        scipy.stats frozen distributions (-> :class:`Distribution`) or Optuna
+        distributions (``FloatDistribution`` -> :class:`Float`, ``IntDistribution`` ->
+        :class:`Int`, ``CategoricalDistribution`` -> :class:`Categorical`, as
+        ``optuna_integration.OptunaSearchCV`` takes them; without ``step``). Scalars are
+        refused.
 
     Returns
     -------

@@ -143,7 +143,9 @@ class OptunaSearchCV(BaseSearchCV):
     estimator : estimator object
     param_distributions : dict or list of dicts
         ``hpsearch.space`` dimensions (``Float``, ``Int``, ``Categorical``, conditional
-        ones with ``when=``), lists or scipy.stats distributions; each becomes an Optuna
+        ones with ``when=``), lists, scipy.stats distributions or Optuna distributions
+        (``FloatDistribution``... as ``optuna_integration.OptunaSearchCV`` takes them,
+        without ``step``); each becomes an Optuna
         distribution (define-by-run, so conditional parameters are suggested only when
         their condition holds).
     n_trials : int, default=10
