@@ -136,3 +136,39 @@ def test_optuna_distributions_as_param_distributions(data):
     with pytest.raises(ValueError, match="'max_iter': IntDistribution.*has a step"):
         OptunaSearchCV(Ridge(), {"max_iter": IntDistribution(10, 100, step=10)},
                        n_trials=2, cv=2).fit(*data)
+
+
+class Slow(RegressorMixin, BaseEstimator):
+    def __init__(self, delay=0.8):
+        self.delay = delay
+
+    def fit(self, X, y):
+        import time
+
+        time.sleep(self.delay)
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def test_a_trial_the_timeout_cut_is_taken_over_on_resume(tmp_path, data):
+    """A trial whose splits the ``timeout`` left unrun was told FAIL like a trial whose
+    own fits failed: a resume fitted its missing splits into a new trial without slot,
+    and ``cv_results_`` pointed at the FAIL trial (``state`` FAIL, finite score).
+    Now it is closed as interrupted and taken over (same slot and parameters; its
+    finished split reused), as a killed process's trial is."""
+    kwargs = dict(cv=3, random_state=0, refit=False, n_jobs=1, progress=False,
+                  storage=str(tmp_path / "s.db"), study_name="s")
+    space = {"delay": [0.4]}
+    with pytest.raises(ValueError, match="timeout"):  # (no candidate finished)
+        OptunaSearchCV(Slow(), space, n_trials=2, timeout=0.5, **kwargs).fit(*data)
+    resumed = OptunaSearchCV(Slow(), space, n_trials=1, resume=True, **kwargs).fit(*data)
+    assert list(resumed.cv_results_["state"]) == ["COMPLETE"]
+    assert np.isfinite(resumed.cv_results_["mean_test_score"][0])
+    trials = resumed.study_.trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
+    assert trials[0].user_attrs.get("hpsearch_interrupted")
+    assert trials[1].user_attrs["hpsearch_slot"] == 0
+    assert list(resumed.cv_results_["trial"]) == [1]

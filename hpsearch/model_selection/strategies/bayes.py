@@ -19,7 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._base import BaseSearchCV, Int, _key
+from .._base import BaseSearchCV, Int, _finished_all_splits, _key
 from .._racing import RACING_CONSTRAINTS
 from ._halving_resource import resource_plan
 from .halving import best_row, rank_rows_first, time_is_up
@@ -85,6 +85,14 @@ def _waves(params):
         waves[level].append(i)
     return waves
 
+
+
+def _cut_by_timeout(evaluate, row):
+    """Whether the search's ``timeout`` left splits of row ``row`` unrun."""
+    engine = getattr(evaluate, "engine", None)
+    if engine is None or not engine.expired:
+        return False
+    return not _finished_all_splits(evaluate.rows[row], engine.not_run_error)
 
 
 def _enqueued_codes(fixed, space):
@@ -584,11 +592,22 @@ max_retries
         study.sampler = make_sampler(self.sampler, random_state=seed, n_jobs=self.n_jobs)
         study._thread_local.cached_all_trials = None  # what ``study.ask`` does
 
-    def _tell(self, trial, score, state=None):
+    def _tell(self, trial, score, state=None, cut=False):
+        """Tell ``trial`` its score (FAIL when not finite) or ``state``. ``cut``: the
+        search's ``timeout`` left splits of it unrun; it is closed as interrupted
+        (``hpsearch_interrupted``), so a resume takes it over (:meth:`_settle`: same
+        slot and parameters, its finished fits reused) as it takes over a killed
+        process's trial, instead of counting it failed."""
         import optuna
 
         if state is None and not np.isfinite(score):
             state = optuna.trial.TrialState.FAIL
+        if cut:
+            try:
+                self.study_._storage.set_trial_user_attr(
+                    trial._trial_id, "hpsearch_interrupted", True)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another process closed (took over) it
         # skip_if_finished: a trial another process closed (took over) stays closed
         try:
             if state is None:
@@ -612,7 +631,8 @@ max_retries
 
         for trial, score, row in zip(trials, result.scores, result.rows):
             raced = evaluate.rows[row].get("raced")  # racing: its splits were cut short
-            self._tell(trial, score, optuna.trial.TrialState.PRUNED if raced else None)
+            self._tell(trial, score, optuna.trial.TrialState.PRUNED if raced else None,
+                       cut=_cut_by_timeout(evaluate, row))
 
     def _climb(self, evaluate, trials, params):
         """Train distinct trials rung by rung; report, prune, tell."""
@@ -635,9 +655,9 @@ max_retries
                 trials=[trials[i] for i in alive],
             )
             survivors = []
-            for i, score in zip(alive, result.scores):
+            for i, score, row in zip(alive, result.scores, result.rows):
                 if not np.isfinite(score):
-                    self._tell(trials[i], score)
+                    self._tell(trials[i], score, cut=_cut_by_timeout(evaluate, row))
                     continue
                 trials[i].report(float(score), int(budget))
                 last[i] = score
