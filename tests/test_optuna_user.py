@@ -172,3 +172,24 @@ def test_a_trial_the_timeout_cut_is_taken_over_on_resume(tmp_path, data):
     assert trials[0].user_attrs.get("hpsearch_interrupted")
     assert trials[1].user_attrs["hpsearch_slot"] == 0
     assert list(resumed.cv_results_["trial"]) == [1]
+
+
+def test_a_search_ended_by_its_timeout_leaves_no_running_trial(tmp_path, data):
+    """Candidates a ``timeout`` cut were left RUNNING, owned by a process that lives on
+    (a notebook): the study looked busy for ever, and a resume in another process
+    waited for them until that process exited. They are now closed as interrupted
+    (their finished fits are kept for a resume)."""
+    from hpsearch.model_selection import RandomSearchCV
+
+    storage = str(tmp_path / "s.db")
+    search = RandomSearchCV(Slow(), {"delay": [0.3, 0.31, 0.32]}, n_iter=3, cv=2,
+                            timeout=0.8, n_jobs=1, random_state=0, refit=False,
+                            storage=storage, study_name="s", progress=False)
+    try:  # a busy machine may reach the timeout before the first candidate finished
+        search.fit(*data)
+    except ValueError as exc:
+        assert "timeout" in str(exc)
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{storage}").trials
+    assert "RUNNING" not in [t.state.name for t in trials]
+    cut = [t for t in trials if t.state.name == "FAIL"]
+    assert cut and all(t.user_attrs.get("hpsearch_interrupted") for t in cut)
