@@ -127,15 +127,38 @@ def test_optuna_distributions_as_param_distributions(data):
     from sklearn.linear_model import Ridge
 
     space = {"alpha": FloatDistribution(1e-3, 10.0, log=True),
-             "max_iter": IntDistribution(10, 100),
+             "tol": FloatDistribution(0.001, 0.004, step=0.001),
+             "max_iter": IntDistribution(10, 100, step=10),
              "solver": CategoricalDistribution(["auto", "svd"])}
-    search = OptunaSearchCV(Ridge(), space, n_trials=2, cv=2, random_state=0,
+    search = OptunaSearchCV(Ridge(), space, n_trials=3, cv=2, random_state=0,
                             refit=False, progress=False).fit(*data)
-    for trial in search.study_.trials:
+    for trial, params in zip(search.study_.trials, search.cv_results_["params"]):
         assert trial.distributions == space
-    with pytest.raises(ValueError, match="'max_iter': IntDistribution.*has a step"):
-        OptunaSearchCV(Ridge(), {"max_iter": IntDistribution(10, 100, step=10)},
-                       n_trials=2, cv=2).fit(*data)
+        assert params["max_iter"] % 10 == 0 and type(params["max_iter"]) is int
+
+
+def test_step_dimensions():
+    """Optuna's ``step`` (``suggest_float(step=)``, ``suggest_int(step=)``) as a
+    dimension: the same values for grid, random and Optuna searches and study files."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from hpsearch.model_selection.space import Float, Int, from_spec
+
+    f, i = Float(0.0, 1.0, step=0.25), Int(2, 10, step=4)
+    assert f.grid() == [0.0, 0.25, 0.5, 0.75, 1.0] and i.grid() == [2, 6, 10]
+    assert Float(0.0, 1.0, step=0.25, n=3).grid() == [0.0, 0.5, 1.0]
+    rng = np.random.RandomState(0)
+    assert {f.rvs(rng) for _ in range(50)} == set(f.grid())
+    assert {i.rvs(rng) for _ in range(50)} == {2, 6, 10}
+    assert f.to_optuna() == FloatDistribution(0.0, 1.0, step=0.25)
+    assert i.to_optuna() == IntDistribution(2, 10, step=4)
+    assert from_spec(f.to_spec(), "f") == f and from_spec(i.to_spec(), "i") == i
+    for bad, match in [(lambda: Float(0.0, 1.0, step=0.3), "multiple of `step`"),
+                       (lambda: Int(1, 8, step=2, log=True), "cannot be combined"),
+                       (lambda: Int(1, 9, step=0.5), "must be an integer > 0"),
+                       (lambda: Float(0.0, 1.0, step=-1.0), "must be a real number > 0")]:
+        with pytest.raises(ValueError, match=match):
+            bad().named("p")
 
 
 class Slow(RegressorMixin, BaseEstimator):
