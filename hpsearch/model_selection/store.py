@@ -743,7 +743,8 @@ class TrialStore:
                 f"The study {study_name!r} in storage {storage!r} has direction(s) "
                 f"{found}, but this search needs direction {direction!r} (it maximizes "
                 "sklearn's greater-is-better scores). Resume a study created by an "
-                "hpsearch search, or choose another study_name."
+                "hpsearch search or by optuna.create_study(direction='maximize') (e.g. "
+                "to enqueue trials), or choose another study_name."
             )
 
     def __init__(self, storage=None, study_name=None, *, resume=False,
