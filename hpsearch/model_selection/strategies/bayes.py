@@ -512,7 +512,10 @@ max_retries
         Its owner is written before it runs (a RUNNING trial without a live owner is
         closed as dead by other processes) and again after (a rival that lost the trial
         may have written its own); its enqueued values of coded categorical choices are
-        turned into their codes (:func:`_enqueued_codes`)."""
+        turned into their codes (:func:`_enqueued_codes`). Its slot follows the trials
+        created before it was enqueued: a trial enqueued while other processes share
+        the study may, in a race with one of them asking, get a slot taken meanwhile
+        (its row is then missing from ``cv_results_``, and one more trial is asked)."""
         import optuna
 
         storage, study_id = self.study_._storage, self.study_._study_id
