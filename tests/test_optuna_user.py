@@ -216,3 +216,13 @@ def test_a_search_ended_by_its_timeout_leaves_no_running_trial(tmp_path, data):
     assert "RUNNING" not in [t.state.name for t in trials]
     cut = [t for t in trials if t.state.name == "FAIL"]
     assert cut and all(t.user_attrs.get("hpsearch_interrupted") for t in cut)
+
+
+def test_a_sampler_giving_real_values_of_coded_choices_is_told_the_codes(data):
+    """A sampler given fixed values (GridSampler) of choices Optuna holds as string codes
+    (tuples) failed with Optuna's bare "'(2, 3)' not in ('(1,)', '(2, 3)')"."""
+    sampler = optuna.samplers.GridSampler({"b": [(1,), (2, 3)]}, seed=0)
+    search = OptunaSearchCV(Kind(), {"b": [(1,), (2, 3)]}, n_trials=2, cv=2,
+                            sampler=sampler, refit=False, progress=False)
+    with pytest.raises(ValueError, match=r"string codes.*'b': \['\(1,\)', '\(2, 3\)'\]"):
+        search.fit(*data)

@@ -87,6 +87,15 @@ def _waves(params):
 
 
 
+def _coded_choices(space):
+    """``{name: codes}`` of the categorical parameters Optuna holds as string codes."""
+    from ..space import Categorical, as_space
+
+    return {name: list(dim._encoded) for sub in as_space(space)
+            for name, dim in sub.items()
+            if isinstance(dim, Categorical) and not dim._primitive}
+
+
 def _cut_by_timeout(evaluate, row):
     """Whether the search's ``timeout`` left splits of row ``row`` unrun."""
     engine = getattr(evaluate, "engine", None)
@@ -544,10 +553,19 @@ max_retries
 
         try:
             return suggest(trial, space)
-        except ValueError:
+        except ValueError as exc:
             clash = self._space_clash(space)
             if clash is None:
-                raise
+                coded = _coded_choices(space)
+                if not coded or "not in" not in str(exc):
+                    raise
+                raise ValueError(
+                    f"The 'sampler' of {type(self).__name__} gave a value Optuna does not "
+                    f"find among a parameter's choices ({exc}). Categorical choices that "
+                    f"are not None/bool/int/float/str, or equal ones of different types, "
+                    f"are handed to Optuna as string codes: {coded}. A sampler given fixed "
+                    f"values (GridSampler, PartialFixedSampler) must use these codes."
+                ) from exc
         name, stored, number, mine = clash
         raise ValueError(
             f"The 'param_distributions' parameter of {type(self).__name__} must give "
