@@ -71,8 +71,17 @@ def test_enqueued_trials_are_asked_first(tmp_path, data):
     assert [t.number for t in trials] == list(search.cv_results_["trial"])
 
 
+@pytest.fixture
+def no_open_store(monkeypatch):
+    """No store of an earlier test left open (one never closed would hold Optuna quiet
+    for the whole process, hiding what these tests check)."""
+    from hpsearch.model_selection import store
+
+    monkeypatch.setattr(store, "_QUIET", {"open": 0, "verbosity": None})
+
+
 @pytest.mark.parametrize("level", [optuna.logging.INFO, optuna.logging.ERROR])
-def test_the_users_optuna_verbosity_is_kept(tmp_path, data, level):
+def test_the_users_optuna_verbosity_is_kept(tmp_path, data, level, no_open_store):
     """A search quiets Optuna's per-trial INFO lines while it runs; it left Optuna at
     WARNING for good, so the user's own studies stopped logging (or, set to ERROR,
     started warning), also after a search refused to start."""
@@ -83,7 +92,7 @@ def test_the_users_optuna_verbosity_is_kept(tmp_path, data, level):
         OptunaSearchCV(Kind(), {"a": [1, 2]}, n_trials=2, cv=2, refit=False,
                        storage=storage, study_name="s", progress=False).fit(*data)
         assert optuna.logging.get_verbosity() == level
-        with pytest.raises(ValueError, match="already exists"):
+        with pytest.raises(ValueError, match="already exists"):  # a store that fails
             OptunaSearchCV(Kind(), {"a": [1, 2]}, n_trials=2, cv=2, storage=storage,
                            study_name="s", progress=False).fit(*data)
         assert optuna.logging.get_verbosity() == level
@@ -226,3 +235,21 @@ def test_a_sampler_giving_real_values_of_coded_choices_is_told_the_codes(data):
                             sampler=sampler, refit=False, progress=False)
     with pytest.raises(ValueError, match=r"string codes.*'b': \['\(1,\)', '\(2, 3\)'\]"):
         search.fit(*data)
+
+
+def test_verbosity_comes_back_when_stores_close_in_any_order(no_open_store):
+    """Nested CV opens and closes its inner searches' stores in threads, in any order:
+    the user's verbosity comes back when the last one closes, not before or never."""
+    from hpsearch.model_selection.store import TrialStore
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        first, second = TrialStore(), TrialStore()
+        first.close()
+        assert optuna.logging.get_verbosity() == optuna.logging.WARNING  # second is open
+        second.close()
+        second.close()  # (twice: counted once)
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    finally:
+        optuna.logging.set_verbosity(before)

@@ -714,6 +714,40 @@ def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None)
     return joblib.hash(parts)
 
 
+_QUIET = {"open": 0, "verbosity": None}
+_QUIET_LOCK = threading.Lock()
+
+
+def _quiet_optuna(on):
+    """Optuna's INFO lines (one per study and per trial) off while any store is open
+    (``on``: one more open, else one fewer), the user's verbosity back when the last one
+    closes. A count, not a saved level per store: nested CV opens and closes the stores
+    of its inner searches in threads, in any order. A user's quieter setting is kept."""
+    import optuna
+
+    with _QUIET_LOCK:
+        if on:
+            if _QUIET["open"] == 0:
+                _QUIET["verbosity"] = optuna.logging.get_verbosity()
+                optuna.logging.set_verbosity(max(_QUIET["verbosity"],
+                                                 optuna.logging.WARNING))
+            _QUIET["open"] += 1
+        elif _QUIET["open"] > 0:
+            _QUIET["open"] -= 1
+            if _QUIET["open"] == 0:
+                optuna.logging.set_verbosity(_QUIET["verbosity"])
+
+
+@contextmanager
+def quiet_optuna():
+    """:func:`_quiet_optuna` for a block (a study made outside a search's store)."""
+    _quiet_optuna(True)
+    try:
+        yield
+    finally:
+        _quiet_optuna(False)
+
+
 class TrialStore:
     """Records the rows of a search in an Optuna study (see the module docstring).
 
@@ -756,10 +790,8 @@ class TrialStore:
                 "resume=True needs the study_name of the search to resume; got "
                 "study_name=None."
             )
-        # Optuna logs a line per study and per trial at INFO: quiet while the search runs
-        # (a quieter setting of the user's is kept), the user's verbosity back in close()
-        self._verbosity = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(max(self._verbosity, optuna.logging.WARNING))
+        _quiet_optuna(True)  # until close()
+        self._quiet = True
         try:
             self.study = optuna.create_study(
                 storage=make_storage(storage),
@@ -770,13 +802,13 @@ class TrialStore:
             )
             self._check_direction(storage, study_name, direction)
         except optuna.exceptions.DuplicatedStudyError:
-            optuna.logging.set_verbosity(self._verbosity)
+            self._unquiet()
             raise ValueError(
                 f"A study named {study_name!r} already exists in storage {storage!r}. "
                 "Pass resume=True to continue it, or choose another study_name."
             ) from None
         except BaseException:
-            optuna.logging.set_verbosity(self._verbosity)
+            self._unquiet()
             raise
         self._storage = self.study._storage
         self._study_id = self.study._study_id
@@ -1016,10 +1048,8 @@ class TrialStore:
         process waits for them (a budgeted candidate's stays RUNNING for a resume to
         take over with its rung scores, :meth:`claim_budgeted`); their finished fits stay
         in the store."""
-        import optuna
-
         self._release_hold()
-        optuna.logging.set_verbosity(self._verbosity)
+        self._unquiet()
         beat, self._beat = self._beat, None
         if beat is not None:
             beat[1].set()
@@ -1032,6 +1062,12 @@ class TrialStore:
                 except Exception:  # a store that fails now: the owner check still works
                     break
         self._mine.clear()
+
+    def _unquiet(self):
+        """End this store's share of :func:`_quiet_optuna` (once)."""
+        if getattr(self, "_quiet", False):
+            self._quiet = False
+            _quiet_optuna(False)
 
     def own(self, trial_id, write=True):
         """Mark a trial this process created (a strategy's ``study.ask()``) as its own

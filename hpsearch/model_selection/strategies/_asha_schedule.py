@@ -338,12 +338,10 @@ def ask_model(sampler, space, observations):
     from ..space import optuna_distributions, suggest
 
     distributions = optuna_distributions(space)
-    verbosity = optuna.logging.get_verbosity()  # no INFO line per study, the user's after
-    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
-    try:
+    from ..store import quiet_optuna
+
+    with quiet_optuna():  # no INFO line per study; the user's verbosity after
         study = optuna.create_study(direction="maximize", sampler=sampler)
-    finally:
-        optuna.logging.set_verbosity(verbosity)
     study.add_trials(
         [
             optuna.trial.create_trial(
