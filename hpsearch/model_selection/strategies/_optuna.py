@@ -155,7 +155,7 @@ def _seeded_hyperband():
     """``HyperbandPruner`` whose brackets follow a seed rather than the study name.
 
     Optuna puts trial :math:`n` in the bracket picked by
-    :math:`\mathrm{crc32}(\text{"<study name>\_<n>"})`; a search without
+    :math:`\\mathrm{crc32}(\\text{"<study name>_<n>"})`; a search without
     ``study_name`` gets a new generated name at each fit, so its trials were pruned
     differently at each run whatever its ``random_state``. Here the name is
     ``"hpsearch-<seed>_<n>"`` (the same rule otherwise)."""
