@@ -227,6 +227,7 @@ def test_a_search_ended_by_its_timeout_leaves_no_running_trial(tmp_path, data):
     assert cut and all(t.user_attrs.get("hpsearch_interrupted") for t in cut)
 
 
+@pytest.mark.filterwarnings("ignore:b contains a value with the type:UserWarning")
 def test_a_sampler_giving_real_values_of_coded_choices_is_told_the_codes(data):
     """A sampler given fixed values (GridSampler) of choices Optuna holds as string codes
     (tuples) failed with Optuna's bare "'(2, 3)' not in ('(1,)', '(2, 3)')"."""
