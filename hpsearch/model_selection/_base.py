@@ -1330,7 +1330,9 @@ class BaseSearchCV(_SkBaseSearchCV):
             self._keep_interrupted(store, evaluate, exc)
             raise
         finally:
-            store.close(interrupted=not done)
+            # a timeout's cut candidates too: left RUNNING by a process that lives on,
+            # other processes would wait for them (their finished fits are kept)
+            store.close(interrupted=not done or engine.expired)
             if evaluate is not None:
                 evaluate.release()
             if progress is not None:

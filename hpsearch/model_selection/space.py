@@ -3,11 +3,13 @@
 A search space is a dict (or a list of dicts, as in sklearn) mapping parameter names —
 pipeline parameters use sklearn's ``step__param`` names — to *dimensions*:
 
-* :class:`Float` ``(low, high, log=False, n=None)`` — a real interval; ``log=True`` samples
-  and discretizes evenly in :math:`\\log x`, as the lecture recommends for learning rates
-  (``LECTURE.md`` §7); ``n`` is the number of grid points when the dimension is used in a
-  grid search (a continuous dimension has no grid otherwise).
-* :class:`Int` ``(low, high, log=False, n=None)`` — integers ``low..high`` inclusive.
+* :class:`Float` ``(low, high, log=False, n=None, step=None)`` — a real interval;
+  ``log=True`` samples and discretizes evenly in :math:`\\log x`, as the lecture recommends
+  for learning rates (``LECTURE.md`` §7); ``n`` is the number of grid points when the
+  dimension is used in a grid search (a continuous dimension has no grid otherwise);
+  ``step`` keeps only ``low + k * step`` (Optuna's ``step``).
+* :class:`Int` ``(low, high, log=False, n=None, step=None)`` — integers ``low..high``
+  inclusive (every ``step``-th).
 * :class:`Categorical` ``(choices)`` — any values, tuples (``hidden_layer_sizes``),
   ``None`` and estimators included.
 
@@ -150,6 +152,7 @@ class _Range(Dimension):
     _: KW_ONLY
     log: bool = False
     n: int = None
+    step: float = None
     when: dict = None
     name: str = field(default=None, repr=False, compare=False)
 
@@ -183,15 +186,54 @@ class _Range(Dimension):
             )
         if self.n is not None and not (_is_int(self.n) and self.n >= 1):
             raise ValueError(f"`n >= 1` must hold, but got (n={self.n!r}){where}.")
+        if self.step is not None:
+            self._validate_step(where)
+
+    def _validate_step(self, where):
+        """``step > 0`` (an integer for Int), not with ``log`` (as in Optuna), and
+        ``high - low`` a multiple of it (so both bounds are values)."""
+        step, low, high = self.step, self.low, self.high
+        ok_type = _is_int if self._kind == "int" else _is_real
+        if not (ok_type(step) and math.isfinite(step) and step > 0):
+            kind = "an integer" if self._kind == "int" else "a real number"
+            raise ValueError(f"`step` must be {kind} > 0, but got (step={step!r}){where}.")
+        if self.log:
+            raise ValueError(
+                f"`step` cannot be combined with log=True (Optuna samples a log scale "
+                f"without steps), but got (step={step!r}, log=True){where}."
+            )
+        k = (high - low) / step
+        if abs(k - round(k)) > 1e-8 * max(1.0, k):
+            raise ValueError(
+                f"`high - low` must be a multiple of `step`, but got (low={low!r}, "
+                f"high={high!r}, step={step!r}){where}."
+            )
+
+    def _steps_count(self):
+        return int(round((self.high - self.low) / self.step)) + 1
+
+    def _steps(self):
+        """The values ``low + k * step``, ``k = 0 .. (high - low) / step``."""
+        return [self.low + k * self.step for k in range(self._steps_count())]
+
+    def _snap(self, values):
+        """``values`` moved to the nearest multiple of ``step`` from ``low``."""
+        if self.step is None:
+            return values
+        k = np.rint((np.asarray(values, dtype=float) - self.low) / self.step)
+        return np.clip(self.low + k * self.step, self.low, self.high)
 
     def to_spec(self):
-        """Plain dict for study files: ``{"type", "low", "high"[, "log", "n", "when"]}``."""
+        """Plain dict for study files: ``{"type", "low", "high"[, "log", "n", "step",
+        "when"]}``."""
         cast = int if self._kind == "int" else float
         spec = {"type": self._kind, "low": cast(self.low), "high": cast(self.high)}
         if self.log:
             spec["log"] = True
         if self.n is not None:
             spec["n"] = self.n
+        if self.step is not None:
+            spec["step"] = cast(self.step)
         return self._spec_extras(spec)
 
     def _points(self, n):
@@ -219,15 +261,21 @@ class Float(_Range):
         Sample uniformly in :math:`\\log x` (``rvs``, Optuna) and log-space the grid.
         Requires ``low > 0``.
     n : int or None, default=None
-        Number of grid points for :meth:`grid` (grid search only). Without ``n`` a
-        Float has no grid and grid search refuses it.
+        Number of grid points for :meth:`grid` (grid search only). Without ``n`` (and
+        ``step``) a Float has no grid and grid search refuses it.
+    step : float or None, default=None
+        Only the values ``low + k * step`` (Optuna's ``step``; ``high - low`` a multiple
+        of it, not with ``log``); the grid is all of them unless ``n`` is given.
     when : dict or None
         Condition on other parameters (see the module docstring).
     """
 
     def grid(self):
-        """``n`` values from ``low`` to ``high`` (log-spaced when ``log=True``)."""
+        """``n`` values from ``low`` to ``high`` (log-spaced when ``log=True``; on the
+        ``step`` grid), or every ``step`` value without ``n``."""
         self._validate()
+        if self.n is None and self.step is not None:
+            return [float(v) for v in self._steps()]
         if self.n is None:
             raise ValueError(
                 f"A continuous Float{_where(self.name)} has no grid; give the number of "
@@ -236,6 +284,8 @@ class Float(_Range):
             )
         values = self._points(self.n)
         values[0], values[-1] = self.low, self.high  # exact ends despite rounding
+        if self.step is not None:
+            return [float(v) for v in np.unique(self._snap(values))]
         return [float(v) for v in values] if self.n > 1 else [float(self.low)]
 
     def rvs(self, random_state=None):
@@ -245,20 +295,26 @@ class Float(_Range):
         """
         self._validate()
         rng = check_random_state(random_state)
+        if self.step is not None:  # each step value equally likely, as Optuna samples
+            values = self._steps()
+            return float(values[rng.randint(len(values))])
         if self.log:
             value = float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
             return min(max(value, float(self.low)), float(self.high))  # exp/log rounding
         return float(rng.uniform(self.low, self.high))
 
     def to_optuna(self):
-        """``optuna.distributions.FloatDistribution(low, high, log=log)``."""
+        """``optuna.distributions.FloatDistribution(low, high, log=log, step=step)``."""
         from optuna.distributions import FloatDistribution
 
         self._validate()
-        return FloatDistribution(float(self.low), float(self.high), log=self.log)
+        step = None if self.step is None else float(self.step)
+        return FloatDistribution(float(self.low), float(self.high), log=self.log, step=step)
 
     def _suggest(self, trial, name):
-        return trial.suggest_float(name, float(self.low), float(self.high), log=self.log)
+        step = None if self.step is None else float(self.step)
+        return trial.suggest_float(name, float(self.low), float(self.high), log=self.log,
+                                   step=step)
 
 
 @dataclass(frozen=True)
@@ -273,7 +329,11 @@ class Int(_Range):
         Sample uniformly in :math:`\\log x` (requires ``low >= 1``); log-space the grid.
     n : int or None, default=None
         Number of grid points (rounded, duplicates removed, so a log grid may have fewer).
-        Without ``n`` the grid is every integer (at most ``MAX_INT_GRID``).
+        Without ``n`` the grid is every integer (every ``step``-th; at most
+        ``MAX_INT_GRID``).
+    step : int or None, default=None
+        Only the integers ``low + k * step`` (Optuna's ``step``; ``high - low`` a
+        multiple of it, not with ``log``).
     when : dict or None
         Condition on other parameters.
     """
@@ -283,16 +343,17 @@ class Int(_Range):
     def grid(self):
         """Every integer from ``low`` to ``high``, or ``n`` rounded (log-)spaced ones."""
         self._validate()
+        step = self.step or 1
         if self.n is None:
-            size = self.high - self.low + 1
+            size = (self.high - self.low) // step + 1
             if size > MAX_INT_GRID:
                 raise ValueError(
                     f"Int({self.low}, {self.high}){_where(self.name)} has {size:,} values, "
                     f"more than {MAX_INT_GRID:,} for a grid; give the number of grid "
                     f"points, e.g. n=5."
                 )
-            return list(range(self.low, self.high + 1))
-        values = np.rint(self._points(self.n)).astype(np.int64)
+            return list(range(self.low, self.high + 1, step))
+        values = np.rint(self._snap(self._points(self.n))).astype(np.int64)
         return [int(v) for v in np.unique(np.clip(values, self.low, self.high))]
 
     def rvs(self, random_state=None):
@@ -305,20 +366,24 @@ class Int(_Range):
         """
         self._validate()
         rng = check_random_state(random_state)
+        if not self.log and self.step is not None:
+            return int(self.low + self.step * rng.randint(self._steps_count()))
         if not self.log:
             return int(rng.randint(self.low, self.high + 1))
         u = rng.uniform(np.log(self.low - 0.5), np.log(self.high + 0.5))
         return int(min(max(round(float(np.exp(u))), self.low), self.high))
 
     def to_optuna(self):
-        """``optuna.distributions.IntDistribution(low, high, log=log)``."""
+        """``optuna.distributions.IntDistribution(low, high, log=log, step=step)``."""
         from optuna.distributions import IntDistribution
 
         self._validate()
-        return IntDistribution(int(self.low), int(self.high), log=self.log)
+        return IntDistribution(int(self.low), int(self.high), log=self.log,
+                               step=int(self.step or 1))
 
     def _suggest(self, trial, name):
-        return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_int(name, int(self.low), int(self.high), log=self.log,
+                                 step=int(self.step or 1))
 
 
 @dataclass(frozen=True)
@@ -335,9 +400,10 @@ class Categorical(Dimension):
     Notes
     -----
     For Optuna, choices that are not all ``None``/bool/int/float/str (e.g. tuples for
-    ``hidden_layer_sizes``) are encoded as stable strings (their ``repr``, made unique
-    with ``#index`` when needed); :func:`suggest` and :func:`decode_params` decode them,
-    so the estimator always receives the real value.
+    ``hidden_layer_sizes``), or that hold equal values of different types (``[1, True]``,
+    ``[1, 1.0]``: Optuna would store one as the other) are encoded as stable strings
+    (their ``repr``, made unique with ``#index`` when needed); :func:`suggest` and
+    :func:`decode_params` decode them, so the estimator always receives the real value.
     """
 
     choices: tuple
@@ -373,7 +439,13 @@ class Categorical(Dimension):
 
     @property
     def _primitive(self):
-        return all(type(c) in _PRIMITIVES for c in self.choices)
+        """Whether Optuna can hold the choices themselves: all None/bool/int/float/str
+        and no two equal ones of different types (Optuna finds a choice with
+        ``tuple.index``, so of ``[1, True, 1.0]`` it would store every one as ``1``)."""
+        if not all(type(c) in _PRIMITIVES for c in self.choices):
+            return False
+        first = {}
+        return all(type(first.setdefault(c, c)) is type(c) for c in self.choices)
 
     @property
     def _encoded(self):
@@ -498,11 +570,37 @@ def _decode_value(dim, value):
 
 
 # --------------------------------------------------------------------------- as_space
+def _from_optuna(name, dist):
+    """The dimension of an Optuna distribution (the ``param_distributions`` of
+    ``optuna_integration.OptunaSearchCV``): ``FloatDistribution`` -> :class:`Float`,
+    ``IntDistribution`` -> :class:`Int`, ``CategoricalDistribution`` ->
+    :class:`Categorical` (``log`` and ``step`` kept)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if isinstance(dist, CategoricalDistribution):
+        return Categorical(dist.choices)
+    if isinstance(dist, (FloatDistribution, IntDistribution)):
+        integral = isinstance(dist, IntDistribution)
+        step = None if integral and dist.step == 1 else dist.step
+        return (Int if integral else Float)(dist.low, dist.high, log=dist.log, step=step)
+    raise ValueError(
+        f"Parameter {name!r}: the Optuna distribution {dist!r} has no hpsearch dimension; "
+        f"use FloatDistribution, IntDistribution or CategoricalDistribution, or "
+        f"Float/Int/Categorical."
+    )
+
+
 def _as_dimension(name, value):
     if not isinstance(name, str):
         raise ValueError(f"Parameter names must be strings, got {name!r}.")
     if isinstance(value, Dimension):
         return value.named(name)
+    if type(value).__module__.startswith("optuna.distributions"):
+        return _from_optuna(name, value).named(name)
     if hasattr(value, "rvs") and not isinstance(value, type):
         return Distribution(value, name=name)
     if isinstance(value, (list, tuple, range, np.ndarray)):
@@ -549,8 +647,11 @@ def as_space(param_distributions):
     Parameters
     ----------
     param_distributions : dict or list of dict
-        Values: :class:`Dimension` objects, lists/tuples/arrays (-> :class:`Categorical`)
-        or scipy.stats frozen distributions (-> :class:`Distribution`). Scalars are refused.
+        Values: :class:`Dimension` objects, lists/tuples/arrays (-> :class:`Categorical`),
+        scipy.stats frozen distributions (-> :class:`Distribution`) or Optuna
+        distributions (``FloatDistribution`` -> :class:`Float`, ``IntDistribution`` ->
+        :class:`Int`, ``CategoricalDistribution`` -> :class:`Categorical`, as
+        ``optuna_integration.OptunaSearchCV`` takes them). Scalars are refused.
 
     Returns
     -------
@@ -797,8 +898,8 @@ def decode_params(params, space):
 
 # --------------------------------------------------------------------------- study files
 _SPEC_KEYS = {
-    "float": ("type", "low", "high", "log", "n", "when"),
-    "int": ("type", "low", "high", "log", "n", "when"),
+    "float": ("type", "low", "high", "log", "n", "step", "when"),
+    "int": ("type", "low", "high", "log", "n", "step", "when"),
     "categorical": ("type", "choices", "when"),
 }
 _SPEC_CLASSES = {"float": Float, "int": Int, "categorical": Categorical}
@@ -853,6 +954,8 @@ def from_spec(obj, name=None):
     if missing:
         raise ValueError(f"Missing key(s) {missing} for a {kind} dimension{_where(name)}.")
     if kind == "float":  # PyYAML reads 1e-3 (no dot) as a string
-        for key in ("low", "high"):
+        for key in ("low", "high", "step"):
+            if key not in spec:
+                continue
             spec[key] = _float_or_same(spec[key])
     return _SPEC_CLASSES[kind](**spec).named(name)

@@ -17,8 +17,10 @@ One standard Optuna study per search (``DESIGN.md`` decision 6), so
   ``CategoricalDistribution`` s (choices declared from the candidates of the search),
   and any other value (tuples, estimators, callables) its text form. The exact
   parameters are kept as JSON in the user attribute ``params``.
-- **value**: the mean test score of the refit metric (the study maximizes it); a candidate
-  whose every split failed is a FAIL trial.
+- **value**: the mean test score of the refit metric (the study maximizes it; the first
+  metric when ``refit`` names none); a candidate whose mean score is NaN (a split failed
+  with ``error_score=np.nan``) is a FAIL trial, a numeric ``error_score`` counts as its
+  score.
 - **user attributes**: ``split_test_<metric>`` / ``split_train_<metric>`` (per split),
   ``fit_time``, ``score_time``, ``errors`` (per-split tracebacks, when any), and the
   engine's own ``hpsearch_key`` / ``hpsearch_row:<key>`` records used by ``resume``.
@@ -712,6 +714,40 @@ def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None)
     return joblib.hash(parts)
 
 
+_QUIET = {"open": 0, "verbosity": None}
+_QUIET_LOCK = threading.Lock()
+
+
+def _quiet_optuna(on):
+    """Optuna's INFO lines (one per study and per trial) off while any store is open
+    (``on``: one more open, else one fewer), the user's verbosity back when the last one
+    closes. A count, not a saved level per store: nested CV opens and closes the stores
+    of its inner searches in threads, in any order. A user's quieter setting is kept."""
+    import optuna
+
+    with _QUIET_LOCK:
+        if on:
+            if _QUIET["open"] == 0:
+                _QUIET["verbosity"] = optuna.logging.get_verbosity()
+                optuna.logging.set_verbosity(max(_QUIET["verbosity"],
+                                                 optuna.logging.WARNING))
+            _QUIET["open"] += 1
+        elif _QUIET["open"] > 0:
+            _QUIET["open"] -= 1
+            if _QUIET["open"] == 0:
+                optuna.logging.set_verbosity(_QUIET["verbosity"])
+
+
+@contextmanager
+def quiet_optuna():
+    """:func:`_quiet_optuna` for a block (a study made outside a search's store)."""
+    _quiet_optuna(True)
+    try:
+        yield
+    finally:
+        _quiet_optuna(False)
+
+
 class TrialStore:
     """Records the rows of a search in an Optuna study (see the module docstring).
 
@@ -741,19 +777,21 @@ class TrialStore:
                 f"The study {study_name!r} in storage {storage!r} has direction(s) "
                 f"{found}, but this search needs direction {direction!r} (it maximizes "
                 "sklearn's greater-is-better scores). Resume a study created by an "
-                "hpsearch search, or choose another study_name."
+                "hpsearch search or by optuna.create_study(direction='maximize') (e.g. "
+                "to enqueue trials), or choose another study_name."
             )
 
     def __init__(self, storage=None, study_name=None, *, resume=False,
                  direction="maximize", **study_options):
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         if resume and study_name is None:
             raise ValueError(
                 "resume=True needs the study_name of the search to resume; got "
                 "study_name=None."
             )
+        _quiet_optuna(True)  # until close()
+        self._quiet = True
         try:
             self.study = optuna.create_study(
                 storage=make_storage(storage),
@@ -762,12 +800,16 @@ class TrialStore:
                 load_if_exists=resume,
                 **study_options,
             )
+            self._check_direction(storage, study_name, direction)
         except optuna.exceptions.DuplicatedStudyError:
+            self._unquiet()
             raise ValueError(
                 f"A study named {study_name!r} already exists in storage {storage!r}. "
                 "Pass resume=True to continue it, or choose another study_name."
             ) from None
-        self._check_direction(storage, study_name, direction)
+        except BaseException:
+            self._unquiet()
+            raise
         self._storage = self.study._storage
         self._study_id = self.study._study_id
         self._rows = {}
@@ -1007,6 +1049,7 @@ class TrialStore:
         take over with its rung scores, :meth:`claim_budgeted`); their finished fits stay
         in the store."""
         self._release_hold()
+        self._unquiet()
         beat, self._beat = self._beat, None
         if beat is not None:
             beat[1].set()
@@ -1019,6 +1062,12 @@ class TrialStore:
                 except Exception:  # a store that fails now: the owner check still works
                     break
         self._mine.clear()
+
+    def _unquiet(self):
+        """End this store's share of :func:`_quiet_optuna` (once)."""
+        if getattr(self, "_quiet", False):
+            self._quiet = False
+            _quiet_optuna(False)
 
     def own(self, trial_id, write=True):
         """Mark a trial this process created (a strategy's ``study.ask()``) as its own

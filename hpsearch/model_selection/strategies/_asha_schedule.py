@@ -338,8 +338,10 @@ def ask_model(sampler, space, observations):
     from ..space import optuna_distributions, suggest
 
     distributions = optuna_distributions(space)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+    from ..store import quiet_optuna
+
+    with quiet_optuna():  # no INFO line per study; the user's verbosity after
+        study = optuna.create_study(direction="maximize", sampler=sampler)
     study.add_trials(
         [
             optuna.trial.create_trial(

@@ -12,6 +12,7 @@ points without a model. The pruners are dynamic resource allocation (§7): judge
 on a small budget and stop it early when it is worse than its peers.
 """
 
+import functools
 from importlib.util import find_spec
 from numbers import Integral
 
@@ -115,13 +116,13 @@ SAMPLERS = {
 }
 
 
-def _median():
+def _median(random_state):
     import optuna
 
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
 
 
-def _successive_halving():
+def _successive_halving(random_state):
     import optuna
 
     return optuna.pruners.SuccessiveHalvingPruner(
@@ -129,15 +130,61 @@ def _successive_halving():
     )
 
 
-def _hyperband():
+def _hyperband(random_state):
+    """Optuna's Hyperband; with a ``random_state``, its brackets follow the seed instead
+    of the study name (:func:`_seeded_hyperband`)."""
     import optuna
 
-    return optuna.pruners.HyperbandPruner(
-        min_resource=1, max_resource="auto", reduction_factor=3
-    )
+    seed = sampler_seed(random_state)
+    kwargs = {"min_resource": 1, "max_resource": "auto", "reduction_factor": 3}
+    if seed is None:
+        return optuna.pruners.HyperbandPruner(**kwargs)
+    return _seeded_hyperband()(seed, **kwargs)
 
 
-#: pruner name -> factory()
+class _Named:
+    """Stands for a study in ``HyperbandPruner._get_bracket_id``, which reads only its
+    name."""
+
+    def __init__(self, study_name):
+        self.study_name = study_name
+
+
+@functools.cache
+def _seeded_hyperband():
+    """``HyperbandPruner`` whose brackets follow a seed rather than the study name.
+
+    Optuna puts trial :math:`n` in the bracket picked by
+    :math:`\\mathrm{crc32}(\\text{"<study name>_<n>"})`; a search without
+    ``study_name`` gets a new generated name at each fit, so its trials were pruned
+    differently at each run whatever its ``random_state``. Here the name is
+    ``"hpsearch-<seed>_<n>"`` (the same rule otherwise)."""
+    import optuna
+
+    class SeededHyperbandPruner(optuna.pruners.HyperbandPruner):
+        __doc__ = _seeded_hyperband.__doc__
+
+        def __init__(self, seed, **kwargs):
+            super().__init__(**kwargs)
+            self.seed = seed
+
+        def _get_bracket_id(self, study, trial):
+            return super()._get_bracket_id(_Named(f"hpsearch-{self.seed}"), trial)
+
+        def __reduce__(self):  # a class made here: pickled by what rebuilds it
+            return _rebuild_seeded_hyperband, (self.__dict__,)
+
+    return SeededHyperbandPruner
+
+
+def _rebuild_seeded_hyperband(state):
+    cls = _seeded_hyperband()
+    pruner = cls.__new__(cls)
+    pruner.__dict__.update(state)
+    return pruner
+
+
+#: pruner name -> factory(random_state)
 PRUNERS = {
     "median": _median,
     "successive_halving": _successive_halving,
@@ -183,7 +230,7 @@ def make_sampler(sampler="tpe", *, random_state=None, n_jobs=None, owner="Optuna
     return SAMPLERS[sampler](sampler_seed(random_state), n_jobs)
 
 
-def make_pruner(pruner=None, *, owner="OptunaSearchCV"):
+def make_pruner(pruner=None, *, owner="OptunaSearchCV", random_state=None):
     """Build the Optuna pruner a search asks for.
 
     Parameters
@@ -193,6 +240,9 @@ def make_pruner(pruner=None, *, owner="OptunaSearchCV"):
         unchanged).
     owner : str
         Class name used in error messages.
+    random_state : None, int or numpy.random.RandomState, default=None
+        ``"hyperband"``: seeds the assignment of trials to brackets (None: Optuna's,
+        from the study name).
 
     Returns
     -------
@@ -206,4 +256,4 @@ def make_pruner(pruner=None, *, owner="OptunaSearchCV"):
         raise _bad_value(
             "pruner", owner, PRUNERS, "optuna.pruners.BasePruner", pruner, none=True
         )
-    return PRUNERS[pruner]()
+    return PRUNERS[pruner](random_state)

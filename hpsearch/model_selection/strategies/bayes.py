@@ -19,7 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._base import BaseSearchCV, Int, _key
+from .._base import BaseSearchCV, Int, _finished_all_splits, _key
 from .._racing import RACING_CONSTRAINTS
 from ._halving_resource import resource_plan
 from .halving import best_row, rank_rows_first, time_is_up
@@ -87,6 +87,56 @@ def _waves(params):
 
 
 
+def _coded_choices(space):
+    """``{name: codes}`` of the categorical parameters Optuna holds as string codes."""
+    from ..space import Categorical, as_space
+
+    return {name: list(dim._encoded) for sub in as_space(space)
+            for name, dim in sub.items()
+            if isinstance(dim, Categorical) and not dim._primitive}
+
+
+def _cut_by_timeout(evaluate, row):
+    """Whether the search's ``timeout`` left splits of row ``row`` unrun."""
+    engine = getattr(evaluate, "engine", None)
+    if engine is None or not engine.expired:
+        return False
+    return not _finished_all_splits(evaluate.rows[row], engine.not_run_error)
+
+
+def _enqueued_codes(fixed, space):
+    """Enqueued parameters with each value of a coded categorical choice replaced by its
+    code, as :func:`~hpsearch.model_selection.space.suggest` asks Optuna for it.
+
+    A tuple comes back from the storage as a list, and ``True`` among ``[1, True]`` is
+    coded ``"True"``; a value that is no choice (or already a code) is left as is, for
+    Optuna to judge."""
+    from ..space import Categorical, _to_tuples, as_space
+
+    dims = {}
+    for sub in as_space(space):
+        for name, dim in sub.items():
+            dims.setdefault(name, dim)
+    out = dict(fixed)
+    for name, value in fixed.items():
+        dim = dims.get(name)
+        if not isinstance(dim, Categorical) or dim._primitive:
+            continue
+        value = _to_tuples(value)
+        for choice, code in zip(dim.choices, dim._encoded):
+            if type(choice) is type(value) and _same(choice, value):
+                out[name] = code
+                break
+    return out
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays and the like
+        return False
+
+
 def _slots_and_askers(trials, store):
     """The trial slots held among ``trials``, and how many of them live processes are
     still asking (RUNNING, no slot yet)."""
@@ -110,13 +160,18 @@ class OptunaSearchCV(BaseSearchCV):
     estimator : estimator object
     param_distributions : dict or list of dicts
         ``hpsearch.space`` dimensions (``Float``, ``Int``, ``Categorical``, conditional
-        ones with ``when=``), lists or scipy.stats distributions; each becomes an Optuna
+        ones with ``when=``), lists, scipy.stats distributions or Optuna distributions
+        (``FloatDistribution``... as ``optuna_integration.OptunaSearchCV`` takes them,
+        without ``step``); each becomes an Optuna
         distribution (define-by-run, so conditional parameters are suggested only when
         their condition holds).
     n_trials : int, default=10
         Trials in all: with ``resume=True``, the trials already in the study count, and
         processes sharing the study run ``n_trials`` together (an interrupted trial is
-        finished by a new trial that takes its place).
+        finished by a new trial that takes its place). Trials enqueued in the study
+        (``study.enqueue_trial``, e.g. known good configurations) are asked first, as
+        ``study.ask`` does; their values are given as the estimator takes them (tuples,
+        ``None``...), parameters they leave out are sampled.
     timeout : float or None, default=None
         Seconds for the whole search, as for every search (see ``BaseSearchCV``): no
         trial is asked and no fit starts after it; fits running then are stopped (fork
@@ -130,7 +185,9 @@ class OptunaSearchCV(BaseSearchCV):
     pruner : None, str or optuna pruner, default=None
         ``"median"``, ``"successive_halving"``, ``"hyperband"`` or an instance. Needs an
         estimator that continues training (``warm_start`` or ``partial_fit`` and
-        ``max_iter``): each trial then trains in ``rungs`` of epochs.
+        ``max_iter``): each trial then trains in ``rungs`` of epochs. Hyperband's
+        brackets follow the study name (as in Optuna: processes sharing a study agree on
+        them), or, without ``study_name``, ``random_state``.
     rungs : None, int or list of int, default=None
         With a pruner: epoch budgets at which the trial is scored and may be pruned (the
         last is the full budget of a completed trial). None: 4 rungs
@@ -164,8 +221,12 @@ max_retries
     ----------
     study_ : optuna.Study
         The study: one trial per candidate, value = mean CV score of the refit metric
-        (maximized: sklearn scorers are greater-is-better), per-split scores as user
-        attributes, rung scores as intermediate values.
+        (maximized: sklearn scorers are greater-is-better; with several metrics and a
+        ``refit`` that names none, False or a callable, the first metric of
+        ``scoring``: the one the sampler optimizes), per-split scores of every metric
+        as user attributes, rung scores as intermediate values. A trial whose score is
+        NaN (a failed split with ``error_score=np.nan``) is FAIL; a numeric
+        ``error_score`` is told as the trial's value, as sklearn scores it.
     cv_results_ : dict
         sklearn's layout, plus ``trial`` (Optuna trial number), ``state`` (``COMPLETE``,
         ``PRUNED`` or ``FAIL``: the trial's final state) and, with a pruner, ``iter``
@@ -268,7 +329,9 @@ max_retries
     def _study_options(self):
         import optuna
 
-        pruner = make_pruner(self.pruner) or optuna.pruners.NopPruner()
+        # a generated study name differs at each fit: seed Hyperband's brackets instead
+        seed = self.random_state if self.study_name is None else None
+        pruner = make_pruner(self.pruner, random_state=seed) or optuna.pruners.NopPruner()
         sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=self.n_jobs)
         return {"sampler": sampler, "pruner": pruner}
 
@@ -438,7 +501,10 @@ max_retries
             user_attrs={"hpsearch_owner": store.owner},
         )
         store.announce()  # before its first trial (TrialStore._refuse_other_search)
-        trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+        trial_id = self._pop_enqueued(space, store)
+        if trial_id is None:
+            trial_id = study._storage.create_new_trial(study._study_id,
+                                                       template_trial=template)
         store.own(trial_id, write=False)
         slot = self._slot_of(trial_id, store)
         if slot >= self.n_trials:
@@ -451,6 +517,37 @@ max_retries
         trial.set_user_attr("params", encode_value(params))
         return trial, params, slot
 
+    def _pop_enqueued(self, space, store):
+        """The first enqueued trial (``study.enqueue_trial``) this process takes, as
+        ``study.ask`` takes it (WAITING -> RUNNING), or None when none waits.
+
+        Its owner is written before it runs (a RUNNING trial without a live owner is
+        closed as dead by other processes) and again after (a rival that lost the trial
+        may have written its own); its enqueued values of coded categorical choices are
+        turned into their codes (:func:`_enqueued_codes`). Its slot follows the trials
+        created before it was enqueued: a trial enqueued while other processes share
+        the study may, in a race with one of them asking, get a slot taken meanwhile
+        (its row is then missing from ``cv_results_``, and one more trial is asked)."""
+        import optuna
+
+        storage, study_id = self.study_._storage, self.study_._study_id
+        Waiting, Running = optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING
+        for waiting in storage.get_all_trials(study_id, deepcopy=False, states=(Waiting,)):
+            trial_id = waiting._trial_id
+            try:
+                storage.set_trial_user_attr(trial_id, "hpsearch_owner", store.owner)
+                if not storage.set_trial_state_values(trial_id, state=Running):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            storage.set_trial_user_attr(trial_id, "hpsearch_owner", store.owner)
+            fixed = waiting.system_attrs.get("fixed_params")
+            if fixed:
+                storage.set_trial_system_attr(trial_id, "fixed_params",
+                                              _enqueued_codes(fixed, space))
+            return trial_id
+        return None
+
     def _suggest(self, trial, space):
         """:func:`~hpsearch.model_selection.space.suggest`; a parameter the study's trials
         (another process's, or a resumed run's) hold with another kind of distribution
@@ -459,10 +556,19 @@ max_retries
 
         try:
             return suggest(trial, space)
-        except ValueError:
+        except ValueError as exc:
             clash = self._space_clash(space)
             if clash is None:
-                raise
+                coded = _coded_choices(space)
+                if not coded or "not in" not in str(exc):
+                    raise
+                raise ValueError(
+                    f"The 'sampler' of {type(self).__name__} gave a value Optuna does not "
+                    f"find among a parameter's choices ({exc}). Categorical choices that "
+                    f"are not None/bool/int/float/str, or equal ones of different types, "
+                    f"are handed to Optuna as string codes: {coded}. A sampler given fixed "
+                    f"values (GridSampler, PartialFixedSampler) must use these codes."
+                ) from exc
         name, stored, number, mine = clash
         raise ValueError(
             f"The 'param_distributions' parameter of {type(self).__name__} must give "
@@ -510,11 +616,22 @@ max_retries
         study.sampler = make_sampler(self.sampler, random_state=seed, n_jobs=self.n_jobs)
         study._thread_local.cached_all_trials = None  # what ``study.ask`` does
 
-    def _tell(self, trial, score, state=None):
+    def _tell(self, trial, score, state=None, cut=False):
+        """Tell ``trial`` its score (FAIL when not finite) or ``state``. ``cut``: the
+        search's ``timeout`` left splits of it unrun; it is closed as interrupted
+        (``hpsearch_interrupted``), so a resume takes it over (:meth:`_settle`: same
+        slot and parameters, its finished fits reused) as it takes over a killed
+        process's trial, instead of counting it failed."""
         import optuna
 
         if state is None and not np.isfinite(score):
             state = optuna.trial.TrialState.FAIL
+        if cut:
+            try:
+                self.study_._storage.set_trial_user_attr(
+                    trial._trial_id, "hpsearch_interrupted", True)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another process closed (took over) it
         # skip_if_finished: a trial another process closed (took over) stays closed
         try:
             if state is None:
@@ -538,7 +655,8 @@ max_retries
 
         for trial, score, row in zip(trials, result.scores, result.rows):
             raced = evaluate.rows[row].get("raced")  # racing: its splits were cut short
-            self._tell(trial, score, optuna.trial.TrialState.PRUNED if raced else None)
+            self._tell(trial, score, optuna.trial.TrialState.PRUNED if raced else None,
+                       cut=_cut_by_timeout(evaluate, row))
 
     def _climb(self, evaluate, trials, params):
         """Train distinct trials rung by rung; report, prune, tell."""
@@ -561,9 +679,9 @@ max_retries
                 trials=[trials[i] for i in alive],
             )
             survivors = []
-            for i, score in zip(alive, result.scores):
+            for i, score, row in zip(alive, result.scores, result.rows):
                 if not np.isfinite(score):
-                    self._tell(trials[i], score)
+                    self._tell(trials[i], score, cut=_cut_by_timeout(evaluate, row))
                     continue
                 trials[i].report(float(score), int(budget))
                 last[i] = score
