@@ -1165,6 +1165,16 @@ class BaseSearchCV(_SkBaseSearchCV):
         """
         return None
 
+    def _max_n_fits(self, n_splits):
+        """An upper bound on the fits ``_run_search`` will run, or None when unknown.
+
+        The engine forks no more workers than that (``Engine(max_fits=)``): ``n_jobs=100``
+        for 10 fits starts 10 processes. Only an upper bound is safe (a short one would
+        leave fits waiting for a worker); a parameter error is left to ``_run_search``,
+        which raises it as before (None here).
+        """
+        return None
+
     # -- fit -------------------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):
         """Run the search: every candidate on every split, then refit the best.
@@ -1304,6 +1314,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             fit_timeout=self.fit_timeout,
             max_retries=self.max_retries,
             timeout=self.timeout,
+            max_fits=self._max_n_fits(self.n_splits_),
         )
         slot = getattr(self, "_nested_slot", None)
         if slot is not None:  # nested CV's one pool (nested.py) runs this search's fits

@@ -1101,6 +1101,12 @@ class Engine:
         Fork workers (also for ``n_jobs=1``): the tasks running at the deadline are
         stopped and yield nothing (not run, so a resume runs them). joblib backends:
         the deadline is checked as results arrive, so running tasks finish first.
+    max_fits : int or None
+        An upper bound on the fits this engine will run (None: unknown). Fork workers
+        only: the pool starts at most that many processes (``n_jobs=100`` for 10 fits
+        forks 10), while :attr:`n_workers` stays what ``n_jobs`` gives, so the
+        strategies decide as with every worker (their results do not change). joblib
+        backends get ``n_jobs`` as given, as in scikit-learn.
     """
 
     def __init__(
@@ -1121,6 +1127,7 @@ class Engine:
         fit_timeout=None,
         max_retries=1,
         timeout=None,
+        max_fits=None,
     ):
         if backend == "fork" and not _fork_available():
             raise ValueError(
@@ -1141,6 +1148,7 @@ class Engine:
         self.fit_timeout = fit_timeout
         self.max_retries = max_retries
         self.timeout = timeout
+        self.max_fits = max_fits
         self._parallel = None
         self._pool = None
         self._tmpdir = None
@@ -1198,7 +1206,8 @@ class Engine:
         if self._uses_fork(backend):
             args = self._task_args()
             payload = (self.base_estimator, self.X, self.y, args)
-            self._pool = _ForkPool(self.n_workers, payload, fit_timeout=self.fit_timeout,
+            self._pool = _ForkPool(self._n_processes(), payload,
+                                   fit_timeout=self.fit_timeout,
                                    max_retries=self.max_retries)
             try:
                 self._pool.start()
@@ -1223,6 +1232,12 @@ class Engine:
         self._sigterm = sigterm_as_interrupt()
         self._sigterm.__enter__()
         return self
+
+    def _n_processes(self):
+        """Fork workers to start: ``n_workers``, at most ``max_fits`` (at least one)."""
+        if self.max_fits is None:
+            return self.n_workers
+        return max(1, min(self.n_workers, int(self.max_fits)))
 
     def __exit__(self, exc_type, *exc):
         self._parallel = None

@@ -1006,6 +1006,10 @@ max_retries
         jobs = sum(math.ceil(self.n_trials / self.factor**k) for k in range(n_rungs))
         return jobs * n_splits
 
+    def _max_n_fits(self, n_splits):
+        """:meth:`_expected_n_fits`, an upper bound (the data does not enter it)."""
+        return self._expected_n_fits(None, None, None, n_splits)
+
     # -- the strategy ----------------------------------------------------------------
     def _proposals(self, space):
         """What starts new candidates: random draws, or an Optuna sampler's proposals."""

@@ -116,6 +116,10 @@ class RandomSearchCV(BaseSearchCV):
     def _store_space(self):
         return self.param_distributions
 
+    def _max_n_fits(self, n_splits):
+        """At most ``n_iter`` candidates (fewer from a small grid) on every split."""
+        return self.n_iter * n_splits
+
     def _run_search(self, evaluate):
         evaluate(random_candidate_list(self.param_distributions, self.n_iter,
                                        self.random_state))
