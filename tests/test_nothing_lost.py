@@ -5,12 +5,23 @@ Complements ``test_durable.py`` (kills at fixed points) and ``test_engine_robust
 (dead workers): each test here failed before the fix it comes with.
 """
 
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import durable_worker as w
+import nothing_lost_worker as nl
 from hpsearch.model_selection import GridSearchCV, OptunaSearchCV, RandomSearchCV, _engine
+from hpsearch.model_selection.store import StudyMismatch
 from hpsearch.space import Float
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 fork_only = pytest.mark.skipif(
     not _engine._fork_available(), reason="workers cannot be started by fork here"
@@ -56,3 +67,88 @@ def test_n_jobs_above_the_number_of_fits_forks_one_worker_per_fit(
     assert list(many.cv_results_["params"]) == list(one.cv_results_["params"])
     np.testing.assert_array_equal(many.cv_results_["mean_test_score"],
                                   one.cv_results_["mean_test_score"])
+
+
+# ----------------------------------------------------- per-fit seeds across processes
+def _scores(results):
+    """{params: mean test score} of ``cv_results_``."""
+    return {repr(p): s for p, s in zip(results["params"], results["mean_test_score"])}
+
+
+def test_a_candidates_seeds_do_not_depend_on_the_order_it_is_met_in(tmp_path, monkeypatch):
+    """A candidate's fits are seeded from its parameters (was: from the order this process
+    met its candidates in, so a resumed or shared study mixed fits seeded otherwise)."""
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    X, y = w.data()
+    grid = {"alpha": [0.01, 1.0, 10.0]}
+    common = dict(cv=2, random_state=0, refit=False, progress=False)
+    forward = GridSearchCV(nl.SeedFit(), grid, **common).fit(X, y)
+    backward = GridSearchCV(nl.SeedFit(), {"alpha": grid["alpha"][::-1]}, **common).fit(X, y)
+    assert _scores(forward.cv_results_) == _scores(backward.cv_results_)
+
+
+def _run(kind, storage, out, log, resume, delay):
+    path = os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path, LOGFIT_LOG=str(log), LOGFIT_DELAY=str(delay))
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "nothing_lost_worker.py"), kind, str(storage), "s",
+         "1" if resume else "0", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_processes_sharing_an_optuna_study_score_as_one_process(tmp_path, monkeypatch):
+    """Two processes on one Optuna study fit each trial once and end with the scores
+    one uninterrupted process gets (was: a trial fitted by the other process was seeded
+    by its place in that process, five of six candidates scored otherwise)."""
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "reference.log"))
+    reference = nl.make_search("optuna", None, None, False).fit(*w.data()).cv_results_
+    log = tmp_path / "fits.log"
+    procs = [_run("optuna", tmp_path / "s.db", tmp_path / f"{i}.pkl", log, resume=True,
+                  delay=0.3) for i in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    for i in range(2):
+        with open(tmp_path / f"{i}.pkl", "rb") as f:
+            assert _scores(pickle.load(f)) == _scores(reference)
+    fits = [line.split()[0] for line in log.read_text().splitlines()]
+    assert len(fits) == 4 * 2  # each fit once
+    assert len(set(fits)) == 2  # both processes fitted trials
+
+
+# ------------------------------------------------------------- resume: the same seeds
+def _interrupted(tmp_path, monkeypatch, random_state):
+    """A grid search on a SQLite study stopped by Ctrl-C in its fourth fit."""
+    db = str(tmp_path / "s.db")
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    monkeypatch.setenv("LOGFIT_INTERRUPT_AFTER", "3")
+    search = nl.make_search("grid", db, "s", False, random_state)
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(*w.data())
+    monkeypatch.delenv("LOGFIT_INTERRUPT_AFTER")
+    return db, search.study_
+
+
+def test_resume_with_another_random_state_is_refused(tmp_path, monkeypatch):
+    """Its fits would be seeded otherwise than the recorded ones (was: silently mixed)."""
+    db, _ = _interrupted(tmp_path, monkeypatch, random_state=0)
+    with pytest.raises(StudyMismatch, match="'random_state' parameter of GridSearchCV") as exc:
+        nl.make_search("grid", db, "s", True, random_state=1).fit(*w.data())
+    assert exc.value.setting == "random_state"
+    assert "Use random_state=0" in str(exc.value)
+    resumed = nl.make_search("grid", db, "s", True, random_state=0).fit(*w.data())
+    fresh = nl.make_search("grid", None, None, False, random_state=0).fit(*w.data())
+    assert _scores(resumed.cv_results_) == _scores(fresh.cv_results_)
+
+
+def test_resume_with_random_state_none_continues_with_the_recorded_seed(
+    tmp_path, monkeypatch
+):
+    """random_state=None draws a master seed per fit; a resume takes the study's (was: a
+    fresh one, so the resumed fits mixed two seeds: no uninterrupted run gives that)."""
+    db, study = _interrupted(tmp_path, monkeypatch, random_state=None)
+    seed = int(study._storage.get_study_system_attrs(study._study_id)["hpsearch_seed"])
+    resumed = nl.make_search("grid", db, "s", True, random_state=None).fit(*w.data())
+    fresh = nl.make_search("grid", None, None, False, random_state=seed).fit(*w.data())
+    assert _scores(resumed.cv_results_) == _scores(fresh.cv_results_)

@@ -59,9 +59,11 @@ state)`` (e.g. ``"PRUNED"`` for eliminated halving candidates); any candidate no
 finished is marked COMPLETE with its last score at the end of ``fit``.
 
 Seeds: each fit's estimator ``*random_state`` parameters left at None are set from
-``SeedSequence((random_state, candidate id, split))``; the candidate id is stable for
-identical parameters within a fit, so a candidate re-evaluated at a higher budget gets
-the same seeds. Results are identical for any ``n_jobs`` and backend.
+``SeedSequence((random_state, seed id, split))``; the seed id is a hash of the candidate's
+parameters (:func:`_seed_id`), so a candidate re-evaluated at a higher budget gets the
+same seeds, and so does a candidate a resumed search or another process sharing the study
+fits (whatever order it meets the candidates in). Results are identical for any
+``n_jobs`` and backend.
 """
 
 import copy
@@ -179,6 +181,16 @@ def _stable(value):
 def _key(*parts):
     """SHA-1 of the JSON list of ``parts`` (each made JSON-able by :func:`_stable`)."""
     return _hash([json.dumps(_stable(p), sort_keys=True) for p in parts])
+
+
+def _seed_id(params):
+    """The candidate id of the per-fit seeds: the first 60 bits of ``_key(params)``.
+
+    From the parameters alone, never from the order a process meets its candidates in:
+    a candidate fitted by a resumed search, or by another process sharing the study (an
+    Optuna trial, an ASHA candidate), gets the seeds an uninterrupted run gives it.
+    """
+    return int(_key(params)[:15], 16)
 
 
 def _hash(texts):
@@ -638,7 +650,7 @@ class _Evaluator:
             else:
                 if names is None:
                     names = self._seed_names({**params, **overrides})
-                seeds = seeds_for(names, task_seed(self.seed, cid, split))
+                seeds = seeds_for(names, task_seed(self.seed, _seed_id(params), split))
                 task = Task(row["index"], split, {**params, **overrides, **seeds}, train,
                             test, keep=keep)
             task.callback_ctx = self._task_context(round_ctx)
@@ -1126,6 +1138,12 @@ class BaseSearchCV(_SkBaseSearchCV):
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
+    def _fixed_seed(self):
+        """Whether ``random_state`` fixes the master seed (an int), rather than drawing
+        one (None, a ``RandomState``): a resumed study's recorded seed is then taken
+        (:meth:`TrialStore.check_seed`)."""
+        return isinstance(self.random_state, numbers.Integral)
+
     def _show_progress(self):
         show = self.progress
         if show is None:
@@ -1294,6 +1312,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                     self.estimator, self.scoring, self._cv_description,
                     self.return_train_score), type(self).__name__)
                 store.check_kind(self._study_kind or type(self).__name__)
+                seed = store.check_seed(seed, self._fixed_seed(), type(self).__name__)
             except ValueError:
                 store.close()
                 raise
@@ -1468,8 +1487,8 @@ class BaseSearchCV(_SkBaseSearchCV):
             estimator = clone(self.estimator)
             if params:  # sklearn never calls set_params() without parameters
                 estimator.set_params(**params)
-            cid = evaluate._candidate_id(self.best_params_)
-            seeds = seed_params(estimator, task_seed(seed, cid, -1))
+            refit_seed = task_seed(seed, _seed_id(self.best_params_), -1)
+            seeds = seed_params(estimator, refit_seed)
             if seeds:
                 estimator.set_params(**seeds)
             refit_ctx = None if root_ctx is None else root_ctx.subcontext(

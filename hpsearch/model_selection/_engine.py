@@ -10,9 +10,9 @@ so a progress bar moves per fit and each finished candidate can be stored at onc
 Guarantees
 ----------
 - **Same results for any ``n_jobs`` and backend.** The seed of a task derives from
-  ``(random_state, candidate_id, split)`` with :class:`numpy.random.SeedSequence`
-  (:func:`task_seed`), and BLAS runs one thread per task (threadpoolctl), so a fit does
-  not depend on where or when it runs.
+  ``(random_state, candidate id, split)`` (the id: a hash of the candidate's parameters)
+  with :class:`numpy.random.SeedSequence` (:func:`task_seed`), and BLAS runs one thread
+  per task (threadpoolctl), so a fit does not depend on where or when it runs.
 - **Folds as indices.** A worker receives the full ``X`` (large NumPy arrays are dumped
   once to a memory-mapped file and shared by every process) plus the index arrays of its
   fold; estimators whose ``fit`` accepts ``sample_index`` train on full ``X`` with the
@@ -94,7 +94,8 @@ def task_seed(random_state, candidate, split):
     random_state : int
         The search's master seed (non-negative).
     candidate : int
-        Stable id of the candidate within the search.
+        Stable id of the candidate (non-negative): the search uses a hash of its
+        parameters, the same in every process and resume.
     split : int
         Split index; ``-1`` is used for the final refit.
 

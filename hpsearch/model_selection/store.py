@@ -590,6 +590,8 @@ SPLITS_ATTR = "hpsearch_splits"
 #: study system attribute: a hash of the search settings a row key holds (check_settings);
 #: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
 SETTINGS_ATTR = "hpsearch_settings"
+#: study system attribute: the master seed of the study's per-fit seeds (check_seed)
+SEED_ATTR = "hpsearch_seed"
 #: study system attribute: the kind of search whose fits the study holds (check_kind)
 KIND_ATTR = "hpsearch_kind"
 #: study system attribute ``<HOLDER_ATTR>:<owner>``: the search a process runs in the
@@ -622,8 +624,8 @@ class StudyMismatch(ValueError):
     Attributes
     ----------
     setting : str
-        What differs: ``"data"``, ``"cv"``, ``"estimator"``, ``"scoring"`` or
-        ``"return_train_score"``; for processes sharing one ASHA also
+        What differs: ``"data"``, ``"cv"``, ``"estimator"``, ``"scoring"``,
+        ``"return_train_score"`` or ``"random_state"``; for processes sharing one ASHA also
         ``"param_distributions"``, ``"n_trials"``, ``"resource"``, ``"factor"`` or
         ``"n_resources"`` (a study file names its key from it).
     """
@@ -859,6 +861,30 @@ class TrialStore:
                 f"another study_name. Got {now} instead.", name)
 
         self._check_recorded(SETTINGS_ATTR, digest, message)
+
+    def check_seed(self, seed, fixed, owner_name):
+        """The master seed of the per-fit seeds, the same in every run of the study.
+
+        A recorded fit is found by a row key that does not hold the seed, so a resumed
+        search with another seed would mix fits seeded otherwise with its own, a result
+        no uninterrupted run gives. The study records the first run's seed (study
+        attribute ``hpsearch_seed``). A search with ``random_state`` None (``fixed``
+        False: a fresh seed per ``fit``) takes the recorded one, so it continues the run
+        it resumes; a fixed ``random_state`` that gives another seed is refused
+        (:class:`StudyMismatch`, setting ``"random_state"``), like other data
+        (:meth:`check_data`). Returns the seed to use.
+        """
+        if not fixed:
+            found = self._storage.get_study_system_attrs(self._study_id).get(SEED_ATTR)
+            if found is not None:
+                return int(found)
+        self._check_recorded(SEED_ATTR, str(int(seed)), lambda found: StudyMismatch(
+            f"The 'random_state' parameter of {owner_name} must give the per-fit seeds "
+            f"of the search the study {self.study.study_name!r} holds (master seed "
+            f"{found} recorded, {seed} now); other seeds would mix its fits with fits "
+            f"seeded otherwise. Use random_state={found} (or None, which continues with "
+            "the recorded seed), or another study_name.", "random_state"))
+        return int(seed)
 
     def check_kind(self, kind):
         """:meth:`check_data` for the kind of search (study attribute ``hpsearch_kind``):

@@ -1,0 +1,54 @@
+"""Searches for ``test_nothing_lost.py``: ``durable_worker.LogFit`` whose scores also
+depend on its ``random_state`` (the per-fit seed the search gives it).
+
+Run as a script, it fits one search and pickles its ``cv_results_``::
+
+    python nothing_lost_worker.py KIND STORAGE STUDY_NAME RESUME OUT
+"""
+
+import pickle
+import sys
+
+import numpy as np
+
+import durable_worker as w
+
+
+class SeedFit(w.LogFit):
+    """``LogFit`` plus an offset drawn from ``random_state`` (kept when continued)."""
+
+    def __init__(self, alpha=1.0, max_iter=9, warm_start=False, random_state=None):
+        super().__init__(alpha=alpha, max_iter=max_iter, warm_start=warm_start)
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        if not (self.warm_start and hasattr(self, "offset_")):
+            self.offset_ = np.random.RandomState(self.random_state).normal(scale=0.3)
+        return self
+
+    def predict(self, X):
+        return super().predict(X) + self.offset_
+
+
+def make_search(kind, storage, study_name, resume, random_state=0):
+    from hpsearch.model_selection import GridSearchCV, OptunaSearchCV
+    from hpsearch.space import Float
+
+    common = dict(cv=2, refit=False, random_state=random_state, storage=storage,
+                  study_name=study_name, resume=resume, progress=False)
+    makers = {
+        "grid": lambda: GridSearchCV(SeedFit(), {"alpha": w.ALPHAS[:4]}, **common),
+        "optuna": lambda: OptunaSearchCV(
+            SeedFit(), {"alpha": Float(1e-3, 30.0, log=True)}, n_trials=4, **common
+        ),
+    }
+    return makers[kind]()
+
+
+if __name__ == "__main__":
+    kind, storage, study_name, resume, out = sys.argv[1:]
+    search = make_search(kind, storage, study_name, resume == "1")
+    search.fit(*w.data())
+    with open(out, "wb") as f:
+        pickle.dump(search.cv_results_, f)
