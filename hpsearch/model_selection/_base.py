@@ -1188,10 +1188,17 @@ class BaseSearchCV(_SkBaseSearchCV):
 
         The engine forks no more workers than that (``Engine(max_fits=)``): ``n_jobs=100``
         for 10 fits starts 10 processes. Only an upper bound is safe (a short one would
-        leave fits waiting for a worker); a parameter error is left to ``_run_search``,
-        which raises it as before (None here).
+        leave fits waiting for a worker).
         """
         return None
+
+    def _fits_bound(self, n_splits):
+        """:meth:`_max_n_fits`, None when the parameters are bad: ``_run_search`` raises
+        that error as before."""
+        try:
+            return self._max_n_fits(n_splits)
+        except (TypeError, ValueError):
+            return None
 
     # -- fit -------------------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):
@@ -1333,7 +1340,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             fit_timeout=self.fit_timeout,
             max_retries=self.max_retries,
             timeout=self.timeout,
-            max_fits=self._max_n_fits(self.n_splits_),
+            max_fits=self._fits_bound(self.n_splits_),
         )
         slot = getattr(self, "_nested_slot", None)
         if slot is not None:  # nested CV's one pool (nested.py) runs this search's fits

@@ -123,10 +123,7 @@ class GridSearchCV(BaseSearchCV):
 
     def _max_n_fits(self, n_splits):
         """Every candidate of the grid on every split (racing fits fewer)."""
-        try:
-            return len(grid_candidate_list(self.param_grid)) * n_splits
-        except (TypeError, ValueError):  # raised again, as before, by _run_search
-            return None
+        return len(grid_candidate_list(self.param_grid)) * n_splits
 
     def _run_search(self, evaluate):
         evaluate(grid_candidate_list(self.param_grid))
