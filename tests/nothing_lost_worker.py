@@ -6,6 +6,7 @@ Run as a script, it fits one search and pickles its ``cv_results_``::
     python nothing_lost_worker.py KIND STORAGE STUDY_NAME RESUME OUT
 """
 
+import os
 import pickle
 import sys
 
@@ -29,6 +30,15 @@ class SeedFit(w.LogFit):
 
     def predict(self, X):
         return super().predict(X) + self.offset_
+
+
+class Exits(w.LogFit):
+    """``LogFit`` whose process exits with code 3 inside ``fit`` when ``alpha`` is 0."""
+
+    def fit(self, X, y):
+        if self.alpha == 0:
+            os._exit(3)
+        return super().fit(X, y)
 
 
 def make_search(kind, storage, study_name, resume, random_state=0):

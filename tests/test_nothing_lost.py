@@ -152,3 +152,19 @@ def test_resume_with_random_state_none_continues_with_the_recorded_seed(
     resumed = nl.make_search("grid", db, "s", True, random_state=None).fit(*w.data())
     fresh = nl.make_search("grid", None, None, False, random_state=seed).fit(*w.data())
     assert _scores(resumed.cv_results_) == _scores(fresh.cv_results_)
+
+
+# ------------------------------------------------------ a worker that exits inside fit
+@pytest.mark.parametrize("backend", [pytest.param("fork", marks=fork_only), "loky"])
+def test_a_worker_exiting_in_fit_is_a_failed_fit_named_by_its_exit_code(
+    backend, tmp_path, monkeypatch
+):
+    """Not fatal, and the same words on both backends (was "worker died: EXIT" on loky,
+    whose "{EXIT(3)}" was read as a signal name)."""
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    search = GridSearchCV(nl.Exits(), {"alpha": [1.0, 0]}, cv=2, n_jobs=2, backend=backend,
+                          refit=False, progress=False, max_retries=0)
+    with pytest.warns(UserWarning):  # sklearn's FitFailedWarning
+        search.fit(*w.data())
+    assert np.isfinite(search.cv_results_["mean_test_score"][0])
+    assert "worker died: exit code 3" in search.cv_results_["error"][1]

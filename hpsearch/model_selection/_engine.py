@@ -1490,11 +1490,13 @@ def _cluster_loss_message(exc):
 
 
 def _joblib_death_reason(exc):
-    """``"SIGSEGV"`` from loky's "... exit codes of the workers are {SIGSEGV(-11)}"."""
+    """``"SIGSEGV"`` from loky's "... exit codes of the workers are {SIGSEGV(-11)}",
+    ``"exit code 3"`` from ``{EXIT(3)}`` (a worker that exited: the fork workers' words;
+    it was read as the signal name "EXIT")."""
     import re
 
-    found = re.search(r"\{([A-Z][A-Z0-9]+)\(-?\d+\)", str(exc))
-    if found:
-        return found.group(1)
     found = re.search(r"\{EXIT\((\d+)\)", str(exc))
-    return f"exit code {found.group(1)}" if found else type(exc).__name__
+    if found:
+        return f"exit code {found.group(1)}"
+    found = re.search(r"\{([A-Z][A-Z0-9]+)\(-?\d+\)", str(exc))
+    return found.group(1) if found else type(exc).__name__
