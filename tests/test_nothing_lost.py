@@ -87,6 +87,19 @@ def test_a_candidates_seeds_do_not_depend_on_the_order_it_is_met_in(tmp_path, mo
     assert _scores(forward.cv_results_) == _scores(backward.cv_results_)
 
 
+class _Plain:
+    """A parameter value whose text holds its address."""
+
+
+def test_a_seed_id_does_not_depend_on_object_addresses():
+    from hpsearch.model_selection._base import _seed_id
+
+    a, b = _Plain(), _Plain()  # (both alive: two addresses)
+    assert repr(a) != repr(b)
+    assert _seed_id({"tag": a, "alpha": 1.0}) == _seed_id({"alpha": 1.0, "tag": b})
+    assert _seed_id({"alpha": 1.0}) != _seed_id({"alpha": 2.0})
+
+
 def _run(kind, storage, out, log, resume, delay):
     path = os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, PYTHONPATH=path, LOGFIT_LOG=str(log), LOGFIT_DELAY=str(delay))

@@ -70,6 +70,7 @@ import copy
 import hashlib
 import json
 import numbers
+import re
 import sys
 import time
 import warnings
@@ -184,13 +185,17 @@ def _key(*parts):
 
 
 def _seed_id(params):
-    """The candidate id of the per-fit seeds: the first 60 bits of ``_key(params)``.
+    """The candidate id of the per-fit seeds: the first 60 bits of the SHA-1 of the
+    candidate's parameters (their JSON, as in :func:`_key`, without object addresses).
 
     From the parameters alone, never from the order a process meets its candidates in:
     a candidate fitted by a resumed search, or by another process sharing the study (an
-    Optuna trial, an ASHA candidate), gets the seeds an uninterrupted run gives it.
+    Optuna trial, an ASHA candidate), gets the seeds an uninterrupted run gives it. A
+    value whose text holds its address (``<Foo object at 0x7f...>``) counts without it,
+    so the seeds stay the same from run to run.
     """
-    return int(_key(params)[:15], 16)
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", json.dumps(_stable(params), sort_keys=True))
+    return int(_hash([text])[:15], 16)
 
 
 def _hash(texts):
