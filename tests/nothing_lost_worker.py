@@ -9,10 +9,27 @@ Run as a script, it fits one search and pickles its ``cv_results_``::
 import os
 import pickle
 import sys
+import time
 
 import numpy as np
 
 import durable_worker as w
+
+
+def _barrier(timeout=30.0):
+    """With ``NL_BARRIER`` (a file) set: note this process there, then wait until two
+    processes have, so both processes sharing a study fit some of its trials."""
+    path = os.environ.get("NL_BARRIER")
+    if not path:
+        return
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(path) as f:
+            if len(set(f.read().split())) >= 2:
+                return
+        time.sleep(0.02)
 
 
 class SeedFit(w.LogFit):
@@ -23,6 +40,7 @@ class SeedFit(w.LogFit):
         self.random_state = random_state
 
     def fit(self, X, y):
+        _barrier()
         super().fit(X, y)
         if not (self.warm_start and hasattr(self, "offset_")):
             self.offset_ = np.random.RandomState(self.random_state).normal(scale=0.3)

@@ -102,7 +102,8 @@ def test_a_seed_id_does_not_depend_on_object_addresses():
 
 def _run(kind, storage, out, log, resume, delay):
     path = os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, PYTHONPATH=path, LOGFIT_LOG=str(log), LOGFIT_DELAY=str(delay))
+    env = dict(os.environ, PYTHONPATH=path, LOGFIT_LOG=str(log), LOGFIT_DELAY=str(delay),
+               NL_BARRIER=str(log) + ".barrier")
     return subprocess.Popen(
         [sys.executable, str(HERE / "nothing_lost_worker.py"), kind, str(storage), "s",
          "1" if resume else "0", str(out)],
@@ -118,7 +119,7 @@ def test_processes_sharing_an_optuna_study_score_as_one_process(tmp_path, monkey
     reference = nl.make_search("optuna", None, None, False).fit(*w.data()).cv_results_
     log = tmp_path / "fits.log"
     procs = [_run("optuna", tmp_path / "s.db", tmp_path / f"{i}.pkl", log, resume=True,
-                  delay=0.3) for i in range(2)]
+                  delay=0.05) for i in range(2)]
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
