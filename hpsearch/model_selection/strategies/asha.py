@@ -658,8 +658,9 @@ class _Shared:
         return n
 
     def _hand(self, c, rung, action):
-        """The job, its candidate's fits seeded by its number (unless this process
-        already knows the candidate under another id)."""
+        """The job, its candidate known by its number (unless this process already knows
+        the candidate under another id); its fits are seeded from its parameters
+        (``_base._seed_id``), the same in every process."""
         ids = self.evaluate.candidate_ids
         text = _hash([_param_key(c.params)])
         if text not in ids:
