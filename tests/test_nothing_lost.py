@@ -182,3 +182,39 @@ def test_a_worker_exiting_in_fit_is_a_failed_fit_named_by_its_exit_code(
         search.fit(*w.data())
     assert np.isfinite(search.cv_results_["mean_test_score"][0])
     assert "worker died: exit code 3" in search.cv_results_["error"][1]
+
+
+@pytest.mark.parametrize("kind", ["random", "halving"])
+def test_a_search_drawing_candidates_with_random_state_none_resumes_its_own(
+    kind, tmp_path, monkeypatch
+):
+    """With random_state=None and a storage the candidates are drawn from the study's
+    master seed, so a resume draws them again and fits only what is missing (was: new
+    candidates from NumPy's global generator, every finished fit lost)."""
+    from hpsearch.model_selection import HalvingSearchCV
+
+    def make(**kw):
+        space = {"alpha": Float(1e-3, 30.0, log=True)}
+        common = dict(cv=3, refit=False, progress=False, **kw)
+        if kind == "random":
+            return RandomSearchCV(nl.SeedFit(), space, n_iter=4, **common)
+        return HalvingSearchCV(nl.SeedFit(), space, min_resources=1, max_resources=9,
+                               **common)
+
+    X, y = w.data()
+    log, db = tmp_path / "fits.log", str(tmp_path / "s.db")
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    monkeypatch.setenv("LOGFIT_INTERRUPT_AFTER", "6")
+    first = make(storage=db, study_name="s")
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(X, y)
+    monkeypatch.delenv("LOGFIT_INTERRUPT_AFTER")
+    study = first.study_
+    seed = int(study._storage.get_study_system_attrs(study._study_id)["hpsearch_seed"])
+    before = len(log.read_text().splitlines())  # 6 finished, the 7th interrupted
+    resumed = make(storage=db, study_name="s", resume=True).fit(X, y)
+    after = len(log.read_text().splitlines())
+    fresh = make(random_state=seed).fit(X, y)
+    total = len(log.read_text().splitlines()) - after
+    assert after - before == total - 6  # only the missing fits
+    assert _scores(resumed.cv_results_) == _scores(fresh.cv_results_)

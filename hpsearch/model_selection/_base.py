@@ -1143,6 +1143,20 @@ class BaseSearchCV(_SkBaseSearchCV):
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
+    def _drawing_random_state(self, evaluate):
+        """``random_state`` for drawing candidates (random, halving, Hyperband searches).
+
+        With ``random_state=None`` and a ``storage``, the master seed of the per-fit seeds
+        (``evaluate.seed``: the study's recorded one on resume,
+        :meth:`TrialStore.check_seed`) instead of NumPy's global generator: a resumed
+        search then draws the candidates it drew before and reuses their finished fits
+        (it drew new ones, and every finished fit was lost). Otherwise ``random_state``
+        as scikit-learn uses it.
+        """
+        if self.random_state is None and self.storage is not None:
+            return evaluate.seed
+        return self.random_state
+
     def _fixed_seed(self):
         """Whether ``random_state`` fixes the master seed (an int), rather than drawing
         one (None, a ``RandomState``): a resumed study's recorded seed is then taken

@@ -122,7 +122,7 @@ class RandomSearchCV(BaseSearchCV):
 
     def _run_search(self, evaluate):
         evaluate(random_candidate_list(self.param_distributions, self.n_iter,
-                                       self.random_state))
+                                       self._drawing_random_state(evaluate)))
 
 
 #: scikit-learn's name, so that ``from hpsearch import RandomizedSearchCV`` replaces
