@@ -184,22 +184,26 @@ def test_a_worker_exiting_in_fit_is_a_failed_fit_named_by_its_exit_code(
     assert "worker died: exit code 3" in search.cv_results_["error"][1]
 
 
-@pytest.mark.parametrize("kind", ["random", "halving"])
+@pytest.mark.parametrize("kind", ["random", "halving", "asha"])
 def test_a_search_drawing_candidates_with_random_state_none_resumes_its_own(
     kind, tmp_path, monkeypatch
 ):
     """With random_state=None and a storage the candidates are drawn from the study's
     master seed, so a resume draws them again and fits only what is missing (was: new
-    candidates from NumPy's global generator, every finished fit lost)."""
-    from hpsearch.model_selection import HalvingSearchCV
+    candidates from NumPy's global generator, or a sampler seeded by it: every finished
+    fit lost)."""
+    from hpsearch.model_selection import ASHASearchCV, HalvingSearchCV
 
     def make(**kw):
         space = {"alpha": Float(1e-3, 30.0, log=True)}
         common = dict(cv=3, refit=False, progress=False, **kw)
-        if kind == "random":
-            return RandomSearchCV(nl.SeedFit(), space, n_iter=4, **common)
-        return HalvingSearchCV(nl.SeedFit(), space, min_resources=1, max_resources=9,
-                               **common)
+        budget = dict(min_resources=1, max_resources=9)
+        return {
+            "random": lambda: RandomSearchCV(nl.SeedFit(), space, n_iter=4, **common),
+            "halving": lambda: HalvingSearchCV(nl.SeedFit(), space, **budget, **common),
+            "asha": lambda: ASHASearchCV(nl.SeedFit(), space, n_trials=4, sampler="random",
+                                         **budget, **common),
+        }[kind]()
 
     X, y = w.data()
     log, db = tmp_path / "fits.log", str(tmp_path / "s.db")

@@ -1012,17 +1012,20 @@ max_retries
         return self._expected_n_fits(None, None, None, n_splits)
 
     # -- the strategy ----------------------------------------------------------------
-    def _proposals(self, space):
-        """What starts new candidates: random draws, or an Optuna sampler's proposals."""
+    def _proposals(self, space, evaluate=None):
+        """What starts new candidates: random draws, or an Optuna sampler's proposals
+        (seeded by :meth:`_drawing_random_state` when ``evaluate`` is given)."""
         from ._optuna import make_sampler
 
+        random_state = (self.random_state if evaluate is None
+                        else self._drawing_random_state(evaluate))
         if isinstance(self.sampler, str) and self.sampler == "random":
-            return _RandomProposals(space, self.random_state)
-        sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=1,
+            return _RandomProposals(space, random_state)
+        sampler = make_sampler(self.sampler, random_state=random_state, n_jobs=1,
                                owner=type(self).__name__)
         if space is None:
             return None
-        return _ModelProposals(space, sampler, self.random_state)
+        return _ModelProposals(space, sampler, random_state)
 
     def _resolve_budgets(self):
         self.max_resources_ = self._resolve_max_resources()
@@ -1048,7 +1051,7 @@ max_retries
         engine = getattr(evaluate, "engine", None)
         n_workers = max(1, int(getattr(engine, "n_workers", 1) or 1))
         self._candidates, self._optuna_params = [], {}
-        propose, seen = self._proposals(space), set()
+        propose, seen = self._proposals(space, evaluate), set()
 
         def start(job):
             params = self._new_candidate(schedule, propose, seen)
