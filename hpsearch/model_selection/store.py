@@ -873,11 +873,18 @@ class TrialStore:
         it resumes; a fixed ``random_state`` that gives another seed is refused
         (:class:`StudyMismatch`, setting ``"random_state"``), like other data
         (:meth:`check_data`). Returns the seed to use.
+
+        A search with ``random_state`` None is never refused: on a new study it records
+        its seed and takes what the study then holds (processes started at the same
+        instant with None may each keep their own; give them a ``random_state``).
         """
         if not fixed:
-            found = self._storage.get_study_system_attrs(self._study_id).get(SEED_ATTR)
-            if found is not None:
-                return int(found)
+            storage, study_id = self._storage, self._study_id
+            found = storage.get_study_system_attrs(study_id).get(SEED_ATTR)
+            if found is None:
+                storage.set_study_system_attr(study_id, SEED_ATTR, str(int(seed)))
+                found = storage.get_study_system_attrs(study_id).get(SEED_ATTR, seed)
+            return int(found)
         self._check_recorded(SEED_ATTR, str(int(seed)), lambda found: StudyMismatch(
             f"The 'random_state' parameter of {owner_name} must give the per-fit seeds "
             f"of the search the study {self.study.study_name!r} holds (master seed "
