@@ -1157,11 +1157,18 @@ class BaseSearchCV(_SkBaseSearchCV):
             return evaluate.seed
         return self.random_state
 
-    def _fixed_seed(self):
-        """Whether ``random_state`` fixes the master seed (an int), rather than drawing
-        one (None, a ``RandomState``): a resumed study's recorded seed is then taken
-        (:meth:`TrialStore.check_seed`)."""
-        return isinstance(self.random_state, numbers.Integral)
+    #: Whether the candidates depend on ``random_state`` (drawn with it): a resume with
+    #: another one is then a new part of the study, not refused (:meth:`_seed_policy`).
+    _draws_candidates = True
+
+    def _seed_policy(self):
+        """What a resumed study's recorded master seed means to this run
+        (:meth:`TrialStore.check_seed`): ``"adopt"`` it (``random_state`` None or a
+        ``RandomState``), ``"strict"`` (an int, candidates that do not depend on it:
+        another one is refused) or ``"own"`` (an int that draws the candidates)."""
+        if not isinstance(self.random_state, numbers.Integral):
+            return "adopt"
+        return "own" if self._draws_candidates else "strict"
 
     def _show_progress(self):
         show = self.progress
@@ -1338,7 +1345,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                     self.estimator, self.scoring, self._cv_description,
                     self.return_train_score), type(self).__name__)
                 store.check_kind(self._study_kind or type(self).__name__)
-                seed = store.check_seed(seed, self._fixed_seed(), type(self).__name__)
+                seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
             except ValueError:
                 store.close()
                 raise

@@ -862,36 +862,43 @@ class TrialStore:
 
         self._check_recorded(SETTINGS_ATTR, digest, message)
 
-    def check_seed(self, seed, fixed, owner_name):
-        """The master seed of the per-fit seeds, the same in every run of the study.
+    def check_seed(self, seed, policy, owner_name):
+        """The master seed of the per-fit seeds for this run of the study.
 
         A recorded fit is found by a row key that does not hold the seed, so a resumed
-        search with another seed would mix fits seeded otherwise with its own, a result
-        no uninterrupted run gives. The study records the first run's seed (study
-        attribute ``hpsearch_seed``). A search with ``random_state`` None (``fixed``
-        False: a fresh seed per ``fit``) takes the recorded one, so it continues the run
-        it resumes; a fixed ``random_state`` that gives another seed is refused
-        (:class:`StudyMismatch`, setting ``"random_state"``), like other data
-        (:meth:`check_data`). Returns the seed to use.
+        search with another seed reuses the fits seeded otherwise beside its own. The
+        study records the first run's seed (study attribute ``hpsearch_seed``), and
+        ``policy`` says what a run does with it:
 
-        A search with ``random_state`` None is never refused: on a new study it records
-        its seed and takes what the study then holds (processes started at the same
-        instant with None may each keep their own; give them a ``random_state``).
+        - ``"adopt"`` (``random_state`` None or a ``RandomState``: a fresh seed per
+          ``fit``): take the recorded seed, so a resume continues the run it resumes (and
+          draws its candidates again); on a new study record this one (processes started
+          at the same instant with None may each keep their own: give them a
+          ``random_state``).
+        - ``"strict"`` (an int, for a search whose candidates do not depend on it: a
+          grid): another seed could only mix fits seeded otherwise with this run's, so it
+          is refused (:class:`StudyMismatch`, setting ``"random_state"``), like other
+          data (:meth:`check_data`).
+        - ``"own"`` (an int, for a search that draws its candidates with it): keep this
+          seed (another one draws other candidates: a new part of the study); recorded
+          on a new study.
+
+        Returns the seed to use.
         """
-        if not fixed:
-            storage, study_id = self._storage, self._study_id
-            found = storage.get_study_system_attrs(study_id).get(SEED_ATTR)
-            if found is None:
-                storage.set_study_system_attr(study_id, SEED_ATTR, str(int(seed)))
-                found = storage.get_study_system_attrs(study_id).get(SEED_ATTR, seed)
-            return int(found)
-        self._check_recorded(SEED_ATTR, str(int(seed)), lambda found: StudyMismatch(
-            f"The 'random_state' parameter of {owner_name} must give the per-fit seeds "
-            f"of the search the study {self.study.study_name!r} holds (master seed "
-            f"{found} recorded, {seed} now); other seeds would mix its fits with fits "
-            f"seeded otherwise. Use random_state={found} (or None, which continues with "
-            "the recorded seed), or another study_name.", "random_state"))
-        return int(seed)
+        storage, study_id = self._storage, self._study_id
+        if policy == "strict":
+            self._check_recorded(SEED_ATTR, str(int(seed)), lambda found: StudyMismatch(
+                f"The 'random_state' parameter of {owner_name} must give the per-fit seeds "
+                f"of the search the study {self.study.study_name!r} holds (master seed "
+                f"{found} recorded, {seed} now); other seeds would mix its fits with fits "
+                f"seeded otherwise. Use random_state={found} (or None, which continues "
+                "with the recorded seed), or another study_name.", "random_state"))
+            return int(seed)
+        found = storage.get_study_system_attrs(study_id).get(SEED_ATTR)
+        if found is None:
+            storage.set_study_system_attr(study_id, SEED_ATTR, str(int(seed)))
+            found = storage.get_study_system_attrs(study_id).get(SEED_ATTR, seed)
+        return int(found) if policy == "adopt" else int(seed)
 
     def check_kind(self, kind):
         """:meth:`check_data` for the kind of search (study attribute ``hpsearch_kind``):
