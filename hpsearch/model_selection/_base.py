@@ -59,15 +59,18 @@ state)`` (e.g. ``"PRUNED"`` for eliminated halving candidates); any candidate no
 finished is marked COMPLETE with its last score at the end of ``fit``.
 
 Seeds: each fit's estimator ``*random_state`` parameters left at None are set from
-``SeedSequence((random_state, candidate id, split))``; the candidate id is stable for
-identical parameters within a fit, so a candidate re-evaluated at a higher budget gets
-the same seeds. Results are identical for any ``n_jobs`` and backend.
+``SeedSequence((random_state, seed id, split))``; the seed id is a hash of the candidate's
+parameters (:func:`_seed_id`), so a candidate re-evaluated at a higher budget gets the
+same seeds, and so does a candidate a resumed search or another process sharing the study
+fits (whatever order it meets the candidates in). Results are identical for any
+``n_jobs`` and backend.
 """
 
 import copy
 import hashlib
 import json
 import numbers
+import re
 import sys
 import time
 import warnings
@@ -179,6 +182,20 @@ def _stable(value):
 def _key(*parts):
     """SHA-1 of the JSON list of ``parts`` (each made JSON-able by :func:`_stable`)."""
     return _hash([json.dumps(_stable(p), sort_keys=True) for p in parts])
+
+
+def _seed_id(params):
+    """The candidate id of the per-fit seeds: the first 60 bits of the SHA-1 of the
+    candidate's parameters (their JSON, as in :func:`_key`, without object addresses).
+
+    From the parameters alone, never from the order a process meets its candidates in:
+    a candidate fitted by a resumed search, or by another process sharing the study (an
+    Optuna trial, an ASHA candidate), gets the seeds an uninterrupted run gives it. A
+    value whose text holds its address (``<Foo object at 0x7f...>``) counts without it,
+    so the seeds stay the same from run to run.
+    """
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", json.dumps(_stable(params), sort_keys=True))
+    return int(_hash([text])[:15], 16)
 
 
 def _hash(texts):
@@ -638,7 +655,7 @@ class _Evaluator:
             else:
                 if names is None:
                     names = self._seed_names({**params, **overrides})
-                seeds = seeds_for(names, task_seed(self.seed, cid, split))
+                seeds = seeds_for(names, task_seed(self.seed, _seed_id(params), split))
                 task = Task(row["index"], split, {**params, **overrides, **seeds}, train,
                             test, keep=keep)
             task.callback_ctx = self._task_context(round_ctx)
@@ -1126,6 +1143,33 @@ class BaseSearchCV(_SkBaseSearchCV):
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
+    def _drawing_random_state(self, evaluate):
+        """``random_state`` for drawing candidates (random, halving, Hyperband searches).
+
+        With ``random_state=None`` and a ``storage``, the master seed of the per-fit seeds
+        (``evaluate.seed``: the study's recorded one on resume,
+        :meth:`TrialStore.check_seed`) instead of NumPy's global generator: a resumed
+        search then draws the candidates it drew before and reuses their finished fits
+        (it drew new ones, and every finished fit was lost). Otherwise ``random_state``
+        as scikit-learn uses it.
+        """
+        if self.random_state is None and self.storage is not None:
+            return evaluate.seed
+        return self.random_state
+
+    #: Whether the candidates depend on ``random_state`` (drawn with it): a resume with
+    #: another one is then a new part of the study, not refused (:meth:`_seed_policy`).
+    _draws_candidates = True
+
+    def _seed_policy(self):
+        """What a resumed study's recorded master seed means to this run
+        (:meth:`TrialStore.check_seed`): ``"adopt"`` it (``random_state`` None or a
+        ``RandomState``), ``"strict"`` (an int, candidates that do not depend on it:
+        another one is refused) or ``"own"`` (an int that draws the candidates)."""
+        if not isinstance(self.random_state, numbers.Integral):
+            return "adopt"
+        return "own" if self._draws_candidates else "strict"
+
     def _show_progress(self):
         show = self.progress
         if show is None:
@@ -1164,6 +1208,23 @@ class BaseSearchCV(_SkBaseSearchCV):
         n_fits : int or None
         """
         return None
+
+    def _max_n_fits(self, n_splits):
+        """An upper bound on the fits ``_run_search`` will run, or None when unknown.
+
+        The engine forks no more workers than that (``Engine(max_fits=)``): ``n_jobs=100``
+        for 10 fits starts 10 processes. Only an upper bound is safe (a short one would
+        leave fits waiting for a worker).
+        """
+        return None
+
+    def _fits_bound(self, n_splits):
+        """:meth:`_max_n_fits`, None when the parameters are bad: ``_run_search`` raises
+        that error as before."""
+        try:
+            return self._max_n_fits(n_splits)
+        except (TypeError, ValueError):
+            return None
 
     # -- fit -------------------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):
@@ -1284,6 +1345,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                     self.estimator, self.scoring, self._cv_description,
                     self.return_train_score), type(self).__name__)
                 store.check_kind(self._study_kind or type(self).__name__)
+                seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
             except ValueError:
                 store.close()
                 raise
@@ -1304,6 +1366,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             fit_timeout=self.fit_timeout,
             max_retries=self.max_retries,
             timeout=self.timeout,
+            max_fits=self._fits_bound(self.n_splits_),
         )
         slot = getattr(self, "_nested_slot", None)
         if slot is not None:  # nested CV's one pool (nested.py) runs this search's fits
@@ -1459,8 +1522,8 @@ class BaseSearchCV(_SkBaseSearchCV):
             estimator = clone(self.estimator)
             if params:  # sklearn never calls set_params() without parameters
                 estimator.set_params(**params)
-            cid = evaluate._candidate_id(self.best_params_)
-            seeds = seed_params(estimator, task_seed(seed, cid, -1))
+            refit_seed = task_seed(seed, _seed_id(self.best_params_), -1)
+            seeds = seed_params(estimator, refit_seed)
             if seeds:
                 estimator.set_params(**seeds)
             refit_ctx = None if root_ctx is None else root_ctx.subcontext(

@@ -10,9 +10,9 @@ so a progress bar moves per fit and each finished candidate can be stored at onc
 Guarantees
 ----------
 - **Same results for any ``n_jobs`` and backend.** The seed of a task derives from
-  ``(random_state, candidate_id, split)`` with :class:`numpy.random.SeedSequence`
-  (:func:`task_seed`), and BLAS runs one thread per task (threadpoolctl), so a fit does
-  not depend on where or when it runs.
+  ``(random_state, candidate id, split)`` (the id: a hash of the candidate's parameters)
+  with :class:`numpy.random.SeedSequence` (:func:`task_seed`), and BLAS runs one thread
+  per task (threadpoolctl), so a fit does not depend on where or when it runs.
 - **Folds as indices.** A worker receives the full ``X`` (large NumPy arrays are dumped
   once to a memory-mapped file and shared by every process) plus the index arrays of its
   fold; estimators whose ``fit`` accepts ``sample_index`` train on full ``X`` with the
@@ -94,7 +94,8 @@ def task_seed(random_state, candidate, split):
     random_state : int
         The search's master seed (non-negative).
     candidate : int
-        Stable id of the candidate within the search.
+        Stable id of the candidate (non-negative): the search uses a hash of its
+        parameters, the same in every process and resume.
     split : int
         Split index; ``-1`` is used for the final refit.
 
@@ -1101,6 +1102,12 @@ class Engine:
         Fork workers (also for ``n_jobs=1``): the tasks running at the deadline are
         stopped and yield nothing (not run, so a resume runs them). joblib backends:
         the deadline is checked as results arrive, so running tasks finish first.
+    max_fits : int or None
+        An upper bound on the fits this engine will run (None: unknown). Fork workers
+        only: the pool starts at most that many processes (``n_jobs=100`` for 10 fits
+        forks 10), while :attr:`n_workers` stays what ``n_jobs`` gives, so the
+        strategies decide as with every worker (their results do not change). joblib
+        backends get ``n_jobs`` as given, as in scikit-learn.
     """
 
     def __init__(
@@ -1121,6 +1128,7 @@ class Engine:
         fit_timeout=None,
         max_retries=1,
         timeout=None,
+        max_fits=None,
     ):
         if backend == "fork" and not _fork_available():
             raise ValueError(
@@ -1141,6 +1149,7 @@ class Engine:
         self.fit_timeout = fit_timeout
         self.max_retries = max_retries
         self.timeout = timeout
+        self.max_fits = max_fits
         self._parallel = None
         self._pool = None
         self._tmpdir = None
@@ -1198,7 +1207,8 @@ class Engine:
         if self._uses_fork(backend):
             args = self._task_args()
             payload = (self.base_estimator, self.X, self.y, args)
-            self._pool = _ForkPool(self.n_workers, payload, fit_timeout=self.fit_timeout,
+            self._pool = _ForkPool(self._n_processes(), payload,
+                                   fit_timeout=self.fit_timeout,
                                    max_retries=self.max_retries)
             try:
                 self._pool.start()
@@ -1223,6 +1233,12 @@ class Engine:
         self._sigterm = sigterm_as_interrupt()
         self._sigterm.__enter__()
         return self
+
+    def _n_processes(self):
+        """Fork workers to start: ``n_workers``, at most ``max_fits`` (at least one)."""
+        if self.max_fits is None:
+            return self.n_workers
+        return max(1, min(self.n_workers, int(self.max_fits)))
 
     def __exit__(self, exc_type, *exc):
         self._parallel = None
@@ -1474,11 +1490,13 @@ def _cluster_loss_message(exc):
 
 
 def _joblib_death_reason(exc):
-    """``"SIGSEGV"`` from loky's "... exit codes of the workers are {SIGSEGV(-11)}"."""
+    """``"SIGSEGV"`` from loky's "... exit codes of the workers are {SIGSEGV(-11)}",
+    ``"exit code 3"`` from ``{EXIT(3)}`` (a worker that exited: the fork workers' words;
+    it was read as the signal name "EXIT")."""
     import re
 
-    found = re.search(r"\{([A-Z][A-Z0-9]+)\(-?\d+\)", str(exc))
-    if found:
-        return found.group(1)
     found = re.search(r"\{EXIT\((\d+)\)", str(exc))
-    return f"exit code {found.group(1)}" if found else type(exc).__name__
+    if found:
+        return f"exit code {found.group(1)}"
+    found = re.search(r"\{([A-Z][A-Z0-9]+)\(-?\d+\)", str(exc))
+    return found.group(1) if found else type(exc).__name__

@@ -592,6 +592,8 @@ SPLITS_ATTR = "hpsearch_splits"
 #: study system attribute: a hash of the search settings a row key holds (check_settings);
 #: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
 SETTINGS_ATTR = "hpsearch_settings"
+#: study system attribute: the master seed of the study's per-fit seeds (check_seed)
+SEED_ATTR = "hpsearch_seed"
 #: study system attribute: the kind of search whose fits the study holds (check_kind)
 KIND_ATTR = "hpsearch_kind"
 #: study system attribute ``<HOLDER_ATTR>:<owner>``: the search a process runs in the
@@ -624,8 +626,8 @@ class StudyMismatch(ValueError):
     Attributes
     ----------
     setting : str
-        What differs: ``"data"``, ``"cv"``, ``"estimator"``, ``"scoring"`` or
-        ``"return_train_score"``; for processes sharing one ASHA also
+        What differs: ``"data"``, ``"cv"``, ``"estimator"``, ``"scoring"``,
+        ``"return_train_score"`` or ``"random_state"``; for processes sharing one ASHA also
         ``"param_distributions"``, ``"n_trials"``, ``"resource"``, ``"factor"`` or
         ``"n_resources"`` (a study file names its key from it).
     """
@@ -901,6 +903,44 @@ class TrialStore:
                 f"another study_name. Got {now} instead.", name)
 
         self._check_recorded(SETTINGS_ATTR, digest, message)
+
+    def check_seed(self, seed, policy, owner_name):
+        """The master seed of the per-fit seeds for this run of the study.
+
+        A recorded fit is found by a row key that does not hold the seed, so a resumed
+        search with another seed reuses the fits seeded otherwise beside its own. The
+        study records the first run's seed (study attribute ``hpsearch_seed``), and
+        ``policy`` says what a run does with it:
+
+        - ``"adopt"`` (``random_state`` None or a ``RandomState``: a fresh seed per
+          ``fit``): take the recorded seed, so a resume continues the run it resumes (and
+          draws its candidates again); on a new study record this one (processes started
+          at the same instant with None may each keep their own: give them a
+          ``random_state``).
+        - ``"strict"`` (an int, for a search whose candidates do not depend on it: a
+          grid): another seed could only mix fits seeded otherwise with this run's, so it
+          is refused (:class:`StudyMismatch`, setting ``"random_state"``), like other
+          data (:meth:`check_data`).
+        - ``"own"`` (an int, for a search that draws its candidates with it): keep this
+          seed (another one draws other candidates: a new part of the study); recorded
+          on a new study.
+
+        Returns the seed to use.
+        """
+        storage, study_id = self._storage, self._study_id
+        if policy == "strict":
+            self._check_recorded(SEED_ATTR, str(int(seed)), lambda found: StudyMismatch(
+                f"The 'random_state' parameter of {owner_name} must give the per-fit seeds "
+                f"of the search the study {self.study.study_name!r} holds (master seed "
+                f"{found} recorded, {seed} now); other seeds would mix its fits with fits "
+                f"seeded otherwise. Use random_state={found} (or None, which continues "
+                "with the recorded seed), or another study_name.", "random_state"))
+            return int(seed)
+        found = storage.get_study_system_attrs(study_id).get(SEED_ATTR)
+        if found is None:
+            storage.set_study_system_attr(study_id, SEED_ATTR, str(int(seed)))
+            found = storage.get_study_system_attrs(study_id).get(SEED_ATTR, seed)
+        return int(found) if policy == "adopt" else int(seed)
 
     def check_kind(self, kind):
         """:meth:`check_data` for the kind of search (study attribute ``hpsearch_kind``):

@@ -523,6 +523,7 @@ _MISMATCH_KEYS = {
     "estimator": (("estimator", "params"), ("estimator",), ("preprocessing",), ("seed",)),
     "scoring": (("scoring",),),
     "return_train_score": (("return_train_score",),),
+    "random_state": (("seed",),),
     "search": (("search", "method"),),
     # the settings processes sharing one ASHA must agree on (asha._SHARED_SETTINGS)
     "param_distributions": (("search", "space"),),

@@ -658,8 +658,9 @@ class _Shared:
         return n
 
     def _hand(self, c, rung, action):
-        """The job, its candidate's fits seeded by its number (unless this process
-        already knows the candidate under another id)."""
+        """The job, its candidate known by its number (unless this process already knows
+        the candidate under another id); its fits are seeded from its parameters
+        (``_base._seed_id``), the same in every process."""
         ids = self.evaluate.candidate_ids
         text = _hash([_param_key(c.params)])
         if text not in ids:
@@ -1020,18 +1021,25 @@ max_retries
         jobs = sum(math.ceil(self.n_trials / self.factor**k) for k in range(n_rungs))
         return jobs * n_splits
 
+    def _max_n_fits(self, n_splits):
+        """:meth:`_expected_n_fits`, an upper bound (the data does not enter it)."""
+        return self._expected_n_fits(None, None, None, n_splits)
+
     # -- the strategy ----------------------------------------------------------------
-    def _proposals(self, space):
-        """What starts new candidates: random draws, or an Optuna sampler's proposals."""
+    def _proposals(self, space, evaluate=None):
+        """What starts new candidates: random draws, or an Optuna sampler's proposals
+        (seeded by :meth:`_drawing_random_state` when ``evaluate`` is given)."""
         from ._optuna import make_sampler
 
+        random_state = (self.random_state if evaluate is None
+                        else self._drawing_random_state(evaluate))
         if isinstance(self.sampler, str) and self.sampler == "random":
-            return _RandomProposals(space, self.random_state)
-        sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=1,
+            return _RandomProposals(space, random_state)
+        sampler = make_sampler(self.sampler, random_state=random_state, n_jobs=1,
                                owner=type(self).__name__)
         if space is None:
             return None
-        return _ModelProposals(space, sampler, self.random_state)
+        return _ModelProposals(space, sampler, random_state)
 
     def _resolve_budgets(self):
         self.max_resources_ = self._resolve_max_resources()
@@ -1057,7 +1065,7 @@ max_retries
         engine = getattr(evaluate, "engine", None)
         n_workers = max(1, int(getattr(engine, "n_workers", 1) or 1))
         self._candidates, self._optuna_params = [], {}
-        propose, seen = self._proposals(space), set()
+        propose, seen = self._proposals(space, evaluate), set()
 
         def start(job):
             params = self._new_candidate(schedule, propose, seen)

@@ -424,6 +424,10 @@ max_retries
         n_rungs = 1 if self._pruning is None else len(self._pruning[1])
         return self.n_trials * n_splits * n_rungs
 
+    def _max_n_fits(self, n_splits):
+        """:meth:`_expected_n_fits`, an upper bound (the data does not enter it)."""
+        return self._expected_n_fits(None, None, None, n_splits)
+
     # -- the search -----------------------------------------------------------------
     def _run_search(self, evaluate):
         """Ask, fit and tell until ``n_trials`` slots are taken, then settle the slots of

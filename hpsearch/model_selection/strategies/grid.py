@@ -124,5 +124,12 @@ class GridSearchCV(BaseSearchCV):
     def _store_space(self):
         return self.param_grid
 
+    #: its candidates do not depend on random_state: a resume with another is refused
+    _draws_candidates = False
+
+    def _max_n_fits(self, n_splits):
+        """Every candidate of the grid on every split (racing fits fewer)."""
+        return len(grid_candidate_list(self.param_grid)) * n_splits
+
     def _run_search(self, evaluate):
         evaluate(grid_candidate_list(self.param_grid))

@@ -519,7 +519,7 @@ max_retries, timeout
         self.factor = factor
         self.aggressive_elimination = aggressive_elimination
 
-    def _candidates(self, max_resources):
+    def _candidates(self, max_resources, random_state=None):
         from ..space import (
             as_space,
             check_param_distributions,
@@ -541,11 +541,12 @@ max_retries, timeout
             min_resources="exhaust" if self.min_resources == "exhaust" else first,
             max_resources=max_resources,
         )
-        return sample_candidates(space, n, self.random_state)
+        return sample_candidates(space, n, random_state)
 
     def _run_search(self, evaluate):
         self.max_resources_ = self._resolve_max_resources()
-        candidates = self._candidates(self.max_resources_)
+        candidates = self._candidates(self.max_resources_,
+                                      self._drawing_random_state(evaluate))
         self._plan.check_not_searched(candidates)
         self.min_resources_ = resolve_min_resources(
             self.min_resources,
@@ -704,7 +705,7 @@ max_retries, timeout
                 f"min_resources_={self.min_resources_} is greater than "
                 f"max_resources_={self.max_resources_}."
             )
-        rng = check_random_state(self.random_state)
+        rng = check_random_state(self._drawing_random_state(evaluate))
         self.brackets_, self.n_candidates_, self.n_resources_ = [], [], []
         for bracket in hyperband_brackets(self.max_resources_, self.min_resources_, self.factor):
             if self.brackets_ and time_is_up(evaluate):

@@ -119,9 +119,13 @@ class RandomSearchCV(BaseSearchCV):
     def _store_space(self):
         return self.param_distributions
 
+    def _max_n_fits(self, n_splits):
+        """At most ``n_iter`` candidates (fewer from a small grid) on every split."""
+        return self.n_iter * n_splits
+
     def _run_search(self, evaluate):
         evaluate(random_candidate_list(self.param_distributions, self.n_iter,
-                                       self.random_state))
+                                       self._drawing_random_state(evaluate)))
 
 
 #: scikit-learn's name, so that ``from hpsearch import RandomizedSearchCV`` replaces

@@ -1,0 +1,224 @@
+"""Nothing lost, nothing harmed: finished work survives, no fit runs twice, a dying worker
+or process does not harm the search or its study.
+
+Complements ``test_durable.py`` (kills at fixed points) and ``test_engine_robust.py``
+(dead workers): each test here failed before the fix it comes with.
+"""
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import durable_worker as w
+import nothing_lost_worker as nl
+from hpsearch.model_selection import GridSearchCV, OptunaSearchCV, RandomSearchCV, _engine
+from hpsearch.model_selection.store import StudyMismatch
+from hpsearch.space import Float
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+fork_only = pytest.mark.skipif(
+    not _engine._fork_available(), reason="workers cannot be started by fork here"
+)
+
+
+# --------------------------------------------------------------- n_jobs > number of fits
+@pytest.fixture
+def pool_sizes(monkeypatch):
+    """The number of processes each fork pool starts."""
+    sizes = []
+    start = _engine._ForkPool.start
+
+    def spy(pool):
+        sizes.append(pool.n_workers)
+        return start(pool)
+
+    monkeypatch.setattr(_engine._ForkPool, "start", spy)
+    return sizes
+
+
+SEARCHES = {
+    "grid": lambda **kw: GridSearchCV(w.LogFit(), {"alpha": [0.1, 1.0]}, **kw),
+    "random": lambda **kw: RandomSearchCV(w.LogFit(), {"alpha": Float(0.01, 1.0)},
+                                          n_iter=2, **kw),
+    "optuna": lambda **kw: OptunaSearchCV(w.LogFit(), {"alpha": Float(0.01, 1.0)},
+                                          n_trials=2, **kw),
+}
+
+
+@fork_only
+@pytest.mark.parametrize("kind", SEARCHES)
+def test_n_jobs_above_the_number_of_fits_forks_one_worker_per_fit(
+    kind, pool_sizes, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    X, y = w.data()
+    common = dict(cv=3, random_state=0, refit=False, progress=False)
+    many = SEARCHES[kind](n_jobs=40, backend="fork", **common).fit(X, y)
+    assert pool_sizes == [6]  # 2 candidates x 3 splits, not 40 processes
+    assert many.backend_ == "fork"
+    one = SEARCHES[kind](n_jobs=1, **common).fit(X, y)
+    assert list(many.cv_results_["params"]) == list(one.cv_results_["params"])
+    np.testing.assert_array_equal(many.cv_results_["mean_test_score"],
+                                  one.cv_results_["mean_test_score"])
+
+
+# ----------------------------------------------------- per-fit seeds across processes
+def _scores(results):
+    """{params: mean test score} of ``cv_results_``."""
+    return {repr(p): s for p, s in zip(results["params"], results["mean_test_score"])}
+
+
+def test_a_candidates_seeds_do_not_depend_on_the_order_it_is_met_in(tmp_path, monkeypatch):
+    """A candidate's fits are seeded from its parameters (was: from the order this process
+    met its candidates in, so a resumed or shared study mixed fits seeded otherwise)."""
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    X, y = w.data()
+    grid = {"alpha": [0.01, 1.0, 10.0]}
+    common = dict(cv=2, random_state=0, refit=False, progress=False)
+    forward = GridSearchCV(nl.SeedFit(), grid, **common).fit(X, y)
+    backward = GridSearchCV(nl.SeedFit(), {"alpha": grid["alpha"][::-1]}, **common).fit(X, y)
+    assert _scores(forward.cv_results_) == _scores(backward.cv_results_)
+
+
+class _Plain:
+    """A parameter value whose text holds its address."""
+
+
+def test_a_seed_id_does_not_depend_on_object_addresses():
+    from hpsearch.model_selection._base import _seed_id
+
+    a, b = _Plain(), _Plain()  # (both alive: two addresses)
+    assert repr(a) != repr(b)
+    assert _seed_id({"tag": a, "alpha": 1.0}) == _seed_id({"alpha": 1.0, "tag": b})
+    assert _seed_id({"alpha": 1.0}) != _seed_id({"alpha": 2.0})
+
+
+def _run(kind, storage, out, log, resume, delay):
+    path = os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path, LOGFIT_LOG=str(log), LOGFIT_DELAY=str(delay),
+               NL_BARRIER=str(log) + ".barrier")
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "nothing_lost_worker.py"), kind, str(storage), "s",
+         "1" if resume else "0", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_processes_sharing_an_optuna_study_score_as_one_process(tmp_path, monkeypatch):
+    """Two processes on one Optuna study fit each trial once and end with the scores
+    one uninterrupted process gets (was: a trial fitted by the other process was seeded
+    by its place in that process, five of six candidates scored otherwise)."""
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "reference.log"))
+    reference = nl.make_search("optuna", None, None, False).fit(*w.data()).cv_results_
+    log = tmp_path / "fits.log"
+    procs = [_run("optuna", tmp_path / "s.db", tmp_path / f"{i}.pkl", log, resume=True,
+                  delay=0.05) for i in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    for i in range(2):
+        with open(tmp_path / f"{i}.pkl", "rb") as f:
+            assert _scores(pickle.load(f)) == _scores(reference)
+    fits = [line.split()[0] for line in log.read_text().splitlines()]
+    assert len(fits) == 4 * 2  # each fit once
+    assert len(set(fits)) == 2  # both processes fitted trials
+
+
+# ------------------------------------------------------------- resume: the same seeds
+def _interrupted(tmp_path, monkeypatch, random_state):
+    """A grid search on a SQLite study stopped by Ctrl-C in its fourth fit."""
+    db = str(tmp_path / "s.db")
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    monkeypatch.setenv("LOGFIT_INTERRUPT_AFTER", "3")
+    search = nl.make_search("grid", db, "s", False, random_state)
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(*w.data())
+    monkeypatch.delenv("LOGFIT_INTERRUPT_AFTER")
+    return db, search.study_
+
+
+def test_resume_with_another_random_state_is_refused(tmp_path, monkeypatch):
+    """Its fits would be seeded otherwise than the recorded ones (was: silently mixed)."""
+    db, _ = _interrupted(tmp_path, monkeypatch, random_state=0)
+    with pytest.raises(StudyMismatch, match="'random_state' parameter of GridSearchCV") as exc:
+        nl.make_search("grid", db, "s", True, random_state=1).fit(*w.data())
+    assert exc.value.setting == "random_state"
+    assert "Use random_state=0" in str(exc.value)
+    resumed = nl.make_search("grid", db, "s", True, random_state=0).fit(*w.data())
+    fresh = nl.make_search("grid", None, None, False, random_state=0).fit(*w.data())
+    assert _scores(resumed.cv_results_) == _scores(fresh.cv_results_)
+
+
+def test_resume_with_random_state_none_continues_with_the_recorded_seed(
+    tmp_path, monkeypatch
+):
+    """random_state=None draws a master seed per fit; a resume takes the study's (was: a
+    fresh one, so the resumed fits mixed two seeds: no uninterrupted run gives that)."""
+    db, study = _interrupted(tmp_path, monkeypatch, random_state=None)
+    seed = int(study._storage.get_study_system_attrs(study._study_id)["hpsearch_seed"])
+    resumed = nl.make_search("grid", db, "s", True, random_state=None).fit(*w.data())
+    fresh = nl.make_search("grid", None, None, False, random_state=seed).fit(*w.data())
+    assert _scores(resumed.cv_results_) == _scores(fresh.cv_results_)
+
+
+# ------------------------------------------------------ a worker that exits inside fit
+@pytest.mark.parametrize("backend", [pytest.param("fork", marks=fork_only), "loky"])
+def test_a_worker_exiting_in_fit_is_a_failed_fit_named_by_its_exit_code(
+    backend, tmp_path, monkeypatch
+):
+    """Not fatal, and the same words on both backends (was "worker died: EXIT" on loky,
+    whose "{EXIT(3)}" was read as a signal name)."""
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    search = GridSearchCV(nl.Exits(), {"alpha": [1.0, 0]}, cv=2, n_jobs=2, backend=backend,
+                          refit=False, progress=False, max_retries=0)
+    with pytest.warns(UserWarning):  # sklearn's FitFailedWarning
+        search.fit(*w.data())
+    assert np.isfinite(search.cv_results_["mean_test_score"][0])
+    assert "worker died: exit code 3" in search.cv_results_["error"][1]
+
+
+@pytest.mark.parametrize("kind", ["random", "halving", "asha"])
+def test_a_search_drawing_candidates_with_random_state_none_resumes_its_own(
+    kind, tmp_path, monkeypatch
+):
+    """With random_state=None and a storage the candidates are drawn from the study's
+    master seed, so a resume draws them again and fits only what is missing (was: new
+    candidates from NumPy's global generator, or a sampler seeded by it: every finished
+    fit lost)."""
+    from hpsearch.model_selection import ASHASearchCV, HalvingSearchCV
+
+    def make(**kw):
+        space = {"alpha": Float(1e-3, 30.0, log=True)}
+        common = dict(cv=3, refit=False, progress=False, **kw)
+        budget = dict(min_resources=1, max_resources=9)
+        return {
+            "random": lambda: RandomSearchCV(nl.SeedFit(), space, n_iter=4, **common),
+            "halving": lambda: HalvingSearchCV(nl.SeedFit(), space, **budget, **common),
+            "asha": lambda: ASHASearchCV(nl.SeedFit(), space, n_trials=4, sampler="random",
+                                         **budget, **common),
+        }[kind]()
+
+    X, y = w.data()
+    log, db = tmp_path / "fits.log", str(tmp_path / "s.db")
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    monkeypatch.setenv("LOGFIT_INTERRUPT_AFTER", "6")
+    first = make(storage=db, study_name="s")
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(X, y)
+    monkeypatch.delenv("LOGFIT_INTERRUPT_AFTER")
+    study = first.study_
+    seed = int(study._storage.get_study_system_attrs(study._study_id)["hpsearch_seed"])
+    before = len(log.read_text().splitlines())  # 6 finished, the 7th interrupted
+    resumed = make(storage=db, study_name="s", resume=True).fit(X, y)
+    after = len(log.read_text().splitlines())
+    fresh = make(random_state=seed).fit(X, y)
+    total = len(log.read_text().splitlines()) - after
+    assert after - before == total - 6  # only the missing fits
+    assert _scores(resumed.cv_results_) == _scores(fresh.cv_results_)
