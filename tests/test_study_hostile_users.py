@@ -1,0 +1,106 @@
+"""A demanding user's study files give right results or a clear refusal (third pass).
+
+Silent wrong results and lost work found by using ``python -m hpsearch study.yaml`` as a
+stranger would, each now refused with exit code 2 and a message naming the key, the rule
+and the value, or computed right:
+
+* a data file with a column name twice (``y,a,y``): pandas renamed the second ``y`` to
+  ``y.1`` and kept it as a feature, a copy of the target (accuracy 1.0, silently);
+* a ``.tsv`` file, which the README lists, was read comma-separated (one column);
+* a target column with an empty cell ended as "run failed: Input contains NaN" (exit 1)
+  without naming the column;
+* a relative ``data.path`` naming a file both in the working directory and next to the
+  study file read the working directory's one silently;
+* with several metrics and ``refit: false`` the "best" of summary.json, best_params.json,
+  the report and the printed summary was the highest mean over every row, an early
+  halving round's row included, not the row the search ranks first.
+
+The CLI runs in this process (``main``) with ``tmp_path`` as the working directory.
+"""
+
+import json
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpsearch.cli import main
+
+CSV_STUDY = textwrap.dedent(
+    """\
+    data: {path: DATA, target: y}
+    estimator: {name: logistic_regression}
+    search: {method: grid, space: {C: [0.1, 1.0]}}
+    cv: 3
+    n_jobs: 1
+    """
+)
+
+
+def _run(tmp_path, monkeypatch, capsys, text, *args, name="s.yaml"):
+    """``python -m hpsearch name args`` in ``tmp_path``: (exit code, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_text(text)
+    code = main([name, "--quiet", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _refused(result, *fragments):
+    code, _, err = result
+    assert code == 2, (code, err)
+    assert "run failed" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def _noise(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                         "y": rng.integers(0, 2, n)})
+
+
+def test_a_column_name_given_twice_is_refused(tmp_path, monkeypatch, capsys):
+    frame = _noise()
+    rows = "".join(f"{t},{a:.4f},{t}\n" for t, a in zip(frame.y, frame.a))
+    (tmp_path / "d.csv").write_text("y,a,y\n" + rows)  # the second y: the target again
+    result = _run(tmp_path, monkeypatch, capsys, CSV_STUDY.replace("DATA", "d.csv"))
+    _refused(result, "data.path: column names must be distinct: 'y'", "columns: y, a, y")
+    assert not (tmp_path / "runs" / "s" / "summary.json").exists()
+
+
+def test_a_tsv_file_is_read_tab_separated(tmp_path, monkeypatch, capsys):
+    _noise().to_csv(tmp_path / "d.tsv", sep="\t", index=False)
+    code, out, err = _run(tmp_path, monkeypatch, capsys,
+                          CSV_STUDY.replace("DATA", "d.tsv"), "--dry-run")
+    assert code == 0, err
+    assert "2 features" in out, out
+
+
+def test_a_missing_target_value_names_the_column(tmp_path, monkeypatch, capsys):
+    frame = _noise().astype({"y": float})
+    frame.loc[4, "y"] = np.nan
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    result = _run(tmp_path, monkeypatch, capsys, CSV_STUDY.replace("DATA", "d.csv"))
+    _refused(result, "data.target: column 'y' of d.csv has 1 missing value(s) (first in "
+             "data row 5)")
+
+
+def test_a_data_path_naming_two_files_is_refused(tmp_path, monkeypatch, capsys):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "sub" / "data").mkdir(parents=True)
+    _noise(seed=0).to_csv(tmp_path / "data" / "d.csv", index=False)
+    _noise(seed=1).to_csv(tmp_path / "sub" / "data" / "d.csv", index=False)
+    text = CSV_STUDY.replace("DATA", "data/d.csv")
+    result = _run(tmp_path, monkeypatch, capsys, text, "--dry-run", name="sub/s.yaml")
+    _refused(result, "data.path: names two different files",
+             str(tmp_path / "data" / "d.csv"), str(tmp_path / "sub" / "data" / "d.csv"))
+    # one file, or the same file reached both ways (the study in the working directory)
+    (tmp_path / "data" / "d.csv").unlink()
+    assert _run(tmp_path, monkeypatch, capsys, text, "--dry-run", name="sub/s.yaml")[0] == 0
+    assert _run(tmp_path, monkeypatch, capsys, text, "--dry-run", name="s2.yaml")[0] == 2
+    (tmp_path / "sub" / "s3.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path / "sub")
+    assert main(["s3.yaml", "--dry-run", "--quiet"]) == 0
