@@ -104,3 +104,44 @@ def test_a_data_path_naming_two_files_is_refused(tmp_path, monkeypatch, capsys):
     (tmp_path / "sub" / "s3.yaml").write_text(text)
     monkeypatch.chdir(tmp_path / "sub")
     assert main(["s3.yaml", "--dry-run", "--quiet"]) == 0
+
+
+HALVING_NOISE = textwrap.dedent(
+    """\
+    seed: 5
+    data: {path: noise.csv, target: y}
+    estimator: {name: decision_tree_classifier}
+    search:
+      method: halving
+      n_candidates: 9
+      resource: max_depth
+      min_resources: 1
+      max_resources: 9
+      factor: 3
+      space:
+        min_samples_leaf: {type: int, low: 1, high: 20}
+    cv: 3
+    scoring: [accuracy, balanced_accuracy]
+    refit: false
+    n_jobs: 1
+    """
+)
+
+
+def test_without_refit_the_best_is_the_row_the_search_ranks_first(tmp_path, monkeypatch,
+                                                                   capsys):
+    rng = np.random.default_rng(0)  # a target of pure noise: early rounds may score higher
+    frame = pd.DataFrame(rng.normal(size=(120, 4)), columns=list("abcd"))
+    frame.assign(y=rng.integers(0, 2, 120)).to_csv(tmp_path / "noise.csv", index=False)
+    code, _, err = _run(tmp_path, monkeypatch, capsys, HALVING_NOISE)
+    assert code == 0, err
+    run = tmp_path / "runs" / "s"
+    cv = pd.read_csv(run / "cv_results.csv")
+    first = cv.loc[cv["rank_test_accuracy"].idxmin()]
+    # the case this is about: a row of an earlier round has the highest mean
+    assert cv["mean_test_accuracy"].max() > first["mean_test_accuracy"]
+    assert first["iter"] == cv["iter"].max()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["best_score"] == pytest.approx(first["mean_test_accuracy"])
+    assert summary["best_params"] == json.loads(first["params"])
+    assert json.loads((run / "best_params.json").read_text()) == json.loads(first["params"])

@@ -747,7 +747,7 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         raise RunFailed(f"every fit failed ({n_failed} errors, see {final / 'results.csv'}); "
                         f"first error: {last}")
 
-    best = int(search.best_index_) if hasattr(search, "best_index_") else int(np.nanargmax(means))
+    best = _best_index(search, cv, metric)
     best_params = dict(cv["params"][best])
     model = getattr(search, "best_estimator_", None)
     test_scores = None
@@ -792,6 +792,17 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         written.append("learning_curves.csv")
     summary["text"] = report.summary_text(plan, summary, cv_df)
     return summary, [f for f in written if (out / f).is_file()]
+
+
+def _best_index(search, cv, metric):
+    """The search's best row: its ``best_index_``, or (several metrics and ``refit:
+    false``, where a search sets none) the row it would pick by ``metric``: the search's
+    own rule (``_select_best_index``: rank 1, the largest budget of halving / Hyperband /
+    ASHA, a complete candidate before a raced one, an accepted recipe candidate), never
+    the highest mean over all rows (an early halving round's row)."""
+    if hasattr(search, "best_index_"):
+        return int(search.best_index_)
+    return int(search._select_best_index(metric, metric, cv))
 
 
 def _nested(plan, echo):
