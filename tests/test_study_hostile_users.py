@@ -145,3 +145,38 @@ def test_without_refit_the_best_is_the_row_the_search_ranks_first(tmp_path, monk
     assert summary["best_score"] == pytest.approx(first["mean_test_accuracy"])
     assert summary["best_params"] == json.loads(first["params"])
     assert json.loads((run / "best_params.json").read_text()) == json.loads(first["params"])
+
+
+MLP_GRID = textwrap.dedent(
+    """\
+    data: {dataset: iris}
+    preprocessing: {scaler: standard}
+    estimator: {name: mlp_classifier, params: {hidden_layer_sizes: [4], max_iter: 5}}
+    search:
+      method: grid
+      space:
+        activation: [relu, tanh]
+        alpha: {type: float, low: 0.0001, high: 0.1, n: 2}
+    cv: 3
+    n_jobs: 1
+    """
+)
+
+
+@pytest.mark.parametrize("old, new, key, got", [
+    ("[relu, tanh]", "[relu, rleu]", "search.space.activation[1]: The 'activation' "
+     "parameter of MLPClassifier must be a str among", "Got 'rleu' instead (line 7)"),
+    ("low: 0.0001", "low: -1", "search.space.alpha.low: The 'alpha' parameter of "
+     "MLPClassifier must be a float in the range [0, inf)", "Got -1 instead (line 8)"),
+    ("activation: [relu, tanh]", "preprocess__standardscaler__with_mean: [true, 'no']",
+     "search.space.preprocess__standardscaler__with_mean[1]: The 'with_mean' parameter "
+     "of StandardScaler must be", "Got 'no' instead"),
+])
+def test_a_searched_value_the_estimator_refuses_is_named_before_any_fit(
+        tmp_path, monkeypatch, capsys, old, new, key, got):
+    """A typo in a list of choices failed every fit of its candidates, after the others
+    ran (a grid of 4: "failed fits: 6", exit 0); now refused with the estimator's own
+    rule."""
+    result = _run(tmp_path, monkeypatch, capsys, MLP_GRID.replace(old, new))
+    _refused(result, key, got)
+    assert not (tmp_path / "runs").exists()

@@ -220,6 +220,42 @@ def _make_space(study, estimator, prefix):
     return dims
 
 
+def _space_values(entry):
+    """``(sub-path, value)`` of every value of a space entry that can be checked alone:
+    each choice of a list, the bounds of a range."""
+    if isinstance(entry, list):
+        return [((i,), v) for i, v in enumerate(entry)]
+    if entry.choices is not None:
+        return [(("choices", i), v) for i, v in enumerate(entry.choices)]
+    return [(("low",), entry.low), (("high",), entry.high)]
+
+
+def _check_space_values(study, estimator, prefix):
+    """Refuse a searched value the estimator's own rules refuse (scikit-learn's
+    ``_parameter_constraints``: ``activation: [relu, rleu]``, ``alpha`` from -1) before
+    any fit: each value is set alone on a copy of the object that holds the parameter (a
+    pipeline step) and checked; otherwise every fit of its candidates fails, after the
+    others ran."""
+    from sklearn.base import clone
+
+    for name, entry in study.search.space.items():
+        full = name if "__" in name else prefix + name
+        head, _, param = full.rpartition("__")
+        owner = estimator.get_params(deep=True).get(head) if head else estimator
+        constraints = getattr(type(owner), "_parameter_constraints", None)
+        if not (isinstance(constraints, dict) and param in constraints
+                and hasattr(owner, "_validate_params")):
+            continue
+        probe = clone(owner)
+        for sub, value in _space_values(entry):
+            probe.set_params(**{param: _tuples(value)})
+            try:
+                probe._validate_params()
+            except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
+                raise StudyError(("search", "space", name, *sub),
+                                 str(exc).rstrip(".")) from exc
+
+
 def _n_candidates(study, space, options):
     from hpsearch.model_selection import space as sp
 
@@ -512,6 +548,7 @@ def build(study, *, source="study.yaml", options=None):
         raise StudyError(("cv",), str(exc).rstrip(".")) from exc
     _check_sample_budget(study, len(y_train))
     space = _make_space(study, estimator, prefix)
+    _check_space_values(study, estimator, prefix)
     n_candidates = _n_candidates(study, space, options)
     if study.search.method == "grid" and n_candidates > MAX_GRID:
         notes.append(f"the grid has {n_candidates:,} candidates, more than the limit of "
