@@ -180,3 +180,32 @@ def test_a_searched_value_the_estimator_refuses_is_named_before_any_fit(
     result = _run(tmp_path, monkeypatch, capsys, MLP_GRID.replace(old, new))
     _refused(result, key, got)
     assert not (tmp_path / "runs").exists()
+
+
+def test_resume_with_a_longer_fit_timeout_says_the_stopped_fits_stay_failed(
+        tmp_path, monkeypatch, capsys):
+    """Fits stopped by ``fit_timeout`` are kept as failed fits by a resume: resumed with a
+    longer ``--fit-timeout`` it said "nothing to resume: starting a new run" and then
+    reported the old failures ("first error: fit exceeded fit_timeout=0.5s")."""
+    import time
+
+    from sklearn.neighbors import KNeighborsClassifier
+
+    fit = KNeighborsClassifier.fit
+
+    def slow(self, X, y):  # (fork workers inherit the patch)
+        time.sleep(3)
+        return fit(self, X, y)
+
+    text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\n"
+            "search: {method: grid, space: {n_neighbors: [3]}}\ncv: 2\nn_jobs: 1\n")
+    monkeypatch.setattr(KNeighborsClassifier, "fit", slow)
+    code, _, err = _run(tmp_path, monkeypatch, capsys, text, "--fit-timeout", "0.5")
+    assert code == 1 and "fit exceeded fit_timeout=0.5s" in err, err
+    monkeypatch.setattr(KNeighborsClassifier, "fit", fit)
+    code, out, err = _run(tmp_path, monkeypatch, capsys, text, "--resume", "--fit-timeout",
+                          "30")
+    assert "nothing to resume" not in out + err
+    assert ("warning: 2 fit(s) of the run being resumed exceeded fit_timeout=0.5s; a resume "
+            "keeps them as failed fits and does not fit them again with fit_timeout=30s: "
+            "use --overwrite") in err

@@ -495,12 +495,59 @@ def _counts(cv):
     return counts
 
 
+#: the error of a fit stopped by ``fit_timeout`` (``_engine.fit_timeout_error``)
+_TIMED_OUT = re.compile(r"fit exceeded fit_timeout=([0-9.eE+-]+)s")
+
+
+def _recorded_errors(storage, study_name):
+    """``(rows, errors)`` of a stored study: how many candidate rows it holds (failed
+    ones too: a resume keeps them as they are) and the error of every recorded fit that
+    failed; ``(0, [])`` when there is no such study."""
+    try:
+        import optuna
+
+        from hpsearch.model_selection.store import make_storage
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
+        trials = study.get_trials(deepcopy=False)
+    except Exception:  # no store yet, or no such study
+        return 0, []
+    rows, errors = set(), {}  # (row key, split) -> error: a fit is in its row and alone
+    for trial in trials:
+        for name, payload in trial.user_attrs.items():
+            kind, _, rest = name.partition(":")
+            if kind == "hpsearch_row" and isinstance(payload, dict):
+                rows.add(rest)
+                errors.update(((rest, i), e) for i, e in enumerate(payload.get("error") or []))
+            elif kind == "hpsearch_fit" and isinstance(payload, dict):
+                key, _, split = rest.rpartition(":")
+                errors[(key, int(split) if split.isdigit() else split)] = payload.get("error")
+    return len(rows), [e for e in errors.values() if e]
+
+
+def _timed_out_note(plan, errors):
+    """The warning for fits of the resumed run stopped by a ``fit_timeout`` shorter than
+    this run's: a resume keeps them as failed fits, it does not fit them again."""
+    limits = [float(m.group(1)) for e in errors if (m := _TIMED_OUT.search(str(e)))]
+    now = getattr(plan.search, "fit_timeout", None)
+    if not limits or (now is not None and now <= max(limits)):
+        return None
+    return (f"hpsearch: warning: {len(limits)} fit(s) of the run being resumed exceeded "
+            f"fit_timeout={max(limits):g}s; a resume keeps them as failed fits and does not "
+            f"fit them again with {'no fit_timeout' if now is None else f'fit_timeout={now:g}s'}"
+            ": use --overwrite to run every fit again")
+
+
 def _check_resume(plan, source_text, echo):
-    """Say when ``--resume`` has nothing to resume, warn when the study file changed."""
+    """Say when ``--resume`` has nothing to resume, warn when the study file changed or
+    when fits it keeps as failed were stopped by a shorter ``fit_timeout``."""
     import sys
 
     kept = sum(finished_trials(plan.storage, name) or 0 for name in _study_names(plan))
-    if not kept and echo:
+    recorded = [_recorded_errors(plan.storage, name) for name in _study_names(plan)]
+    failed_rows = sum(rows for rows, _ in recorded)
+    if not (kept or failed_rows) and echo:
         running = sum(finished_trials(plan.storage, name, running=True) or 0
                       for name in _study_names(plan))
         if running:  # another process's (or an interrupted run's) candidates
@@ -509,8 +556,11 @@ def _check_resume(plan, source_text, echo):
         else:
             echo(f"nothing to resume in {plan.storage} (study {plan.study_name!r}): "
                  "starting a new run")
+    note = _timed_out_note(plan, [e for _, errors in recorded for e in errors])
+    if note:
+        print(note, file=sys.stderr)
     copy = plan.out / "study.yaml"
-    if kept and copy.is_file() and copy.read_text(encoding="utf-8") != source_text:
+    if (kept or failed_rows) and copy.is_file() and copy.read_text(encoding="utf-8") != source_text:
         print(f"hpsearch: warning: the study file differs from {copy}, the copy of the run "
               "being resumed; finished candidates are kept as they are", file=sys.stderr)
 
