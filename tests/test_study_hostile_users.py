@@ -209,3 +209,32 @@ def test_resume_with_a_longer_fit_timeout_says_the_stopped_fits_stay_failed(
     assert ("warning: 2 fit(s) of the run being resumed exceeded fit_timeout=0.5s; a resume "
             "keeps them as failed fits and does not fit them again with fit_timeout=30s: "
             "use --overwrite") in err
+
+
+#: k-NN with 81 neighbours on 121 training rows in 3 folds: the fold with 80 training rows
+#: fails, the other two (81 rows) fit
+ONE_SPLIT_FAILS = ("data: {dataset: iris, test_size: 0.19}\nestimator: {name: knn_classifier}\n"
+                   "search: {method: grid, space: {n_neighbors: NEIGHBOURS}}\n"
+                   "cv: {method: kfold, n_splits: 3}\nn_jobs: 1\n")
+
+
+def test_failed_fits_are_counted_per_split(tmp_path, monkeypatch, capsys):
+    """results.csv gave every split row its candidate's error, so one failed split of
+    three was "failed fits: 3" (summary.json, report) and a run whose candidates each had
+    one failed split said "every fit failed (3 errors)"."""
+    code, _, err = _run(tmp_path, monkeypatch, capsys,
+                        ONE_SPLIT_FAILS.replace("NEIGHBOURS", "[1, 81]"))
+    assert code == 0, err
+    run = tmp_path / "runs" / "s"
+    assert json.loads((run / "summary.json").read_text())["n_failed"] == 1
+    assert "- failed fits: 1 (" in (run / "report.md").read_text()
+    tidy = pd.read_csv(run / "results.csv")
+    failed = tidy[tidy["error"].notna()]
+    assert failed[["n_neighbors", "split"]].values.tolist() == [[81, 0]]
+    assert failed["error"].iloc[0].strip().endswith("n_samples_fit = 80, n_samples = 41")
+    assert not failed["error"].iloc[0].startswith("split 0:")
+    code, _, err = _run(tmp_path, monkeypatch, capsys,
+                        ONE_SPLIT_FAILS.replace("NEIGHBOURS", "[81]"), "--overwrite")
+    assert code == 1
+    assert ("run failed: no candidate has a mean score, each has a failed fit (1 of 3 fits "
+            "failed, see ") in err

@@ -4,7 +4,7 @@ Folder layout::
 
     <out>/study.yaml          copy of the study file
     <out>/study.db            trial store (SQLite; default storage of the CLI)
-    <out>/results.csv         tidy results: one row per (candidate, split)
+    <out>/results.csv         tidy results: one row per (candidate, split), its error only
     <out>/cv_results.csv      sklearn's cv_results_, one row per candidate
     <out>/best_params.json    best parameters
     <out>/model.joblib        best model refit on all searched rows
@@ -786,6 +786,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         from hpsearch.model_selection._results import results_frame
 
         tidy = results_frame(cv)
+    if "error" in tidy:  # each (candidate, split) row: its own split's error only
+        tidy["error"] = [_split_error(e, k) for e, k in zip(tidy["error"], tidy["split"])]
     tidy.to_csv(out / "results.csv", index=False)
     cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
         out / "cv_results.csv", index=False
@@ -794,8 +796,10 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     if not np.isfinite(means).any():
         first = tidy["error"].dropna().iloc[0] if n_failed else "no finite score"
         last = str(first).strip().splitlines()[-1] if first else "?"
-        raise RunFailed(f"every fit failed ({n_failed} errors, see {final / 'results.csv'}); "
-                        f"first error: {last}")
+        what = (f"every fit failed ({n_failed} errors" if n_failed == len(tidy) else
+                f"no candidate has a mean score, each has a failed fit ({n_failed} of "
+                f"{len(tidy)} fits failed")
+        raise RunFailed(f"{what}, see {final / 'results.csv'}); first error: {last}")
 
     best = _best_index(search, cv, metric)
     best_params = dict(cv["params"][best])
@@ -842,6 +846,25 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         written.append("learning_curves.csv")
     summary["text"] = report.summary_text(plan, summary, cv_df)
     return summary, [f for f in written if (out / f).is_file()]
+
+
+#: the head of one split's part of a candidate's error (``_results.row_error``)
+_SPLIT_HEAD = re.compile(r"^split (\d+):\n", re.M)
+
+
+def _split_error(text, split):
+    """The part of a candidate's error text about one ``split`` (``row_error`` writes a
+    ``split k:`` section per failed split), None when that split did not fail; a text
+    without sections is the whole candidate's."""
+    if not isinstance(text, str):
+        return None
+    heads = list(_SPLIT_HEAD.finditer(text))
+    if not heads:
+        return text
+    for head, after in zip(heads, [*heads[1:], None]):
+        if int(head.group(1)) == split:
+            return text[head.end():after.start() - 1 if after else len(text)]
+    return None
 
 
 def _best_index(search, cv, metric):
