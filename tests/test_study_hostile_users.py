@@ -238,3 +238,29 @@ def test_failed_fits_are_counted_per_split(tmp_path, monkeypatch, capsys):
     assert code == 1
     assert ("run failed: no candidate has a mean score, each has a failed fit (1 of 3 fits "
             "failed, see ") in err
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("data: {dataset: diabetes}\nestimator: {name: ridge}\nscoring: accuracy\n",
+     "scoring: cannot score a regressor (ValueError: Classification metrics can't handle a "
+     "mix of multiclass and continuous targets), got 'accuracy'"),
+    ("data: {dataset: digits}\nestimator: {name: logistic_regression}\n"
+     "scoring: [accuracy, f1]\nrefit: accuracy\n",
+     "scoring[1]: cannot score a classifier on a multiclass target of 10 classes "
+     "(ValueError: Target is multiclass but average='binary'"),
+    ("data: {dataset: wine}\nestimator: {name: logistic_regression}\nscoring: roc_auc\n",
+     "did you mean 'roc_auc_ovr'?"),
+    ("data: {path: d.csv, target: y}\nestimator: {name: ridge}\n",
+     "data.target: ridge is a regressor and needs a numeric target: could not convert "
+     "string to float: 'yes', got 'y'"),
+])
+def test_a_metric_that_cannot_score_the_task_is_refused_before_any_fit(
+        tmp_path, monkeypatch, capsys, text, expected):
+    """Every fit trained and then failed to score (an MLP study: the whole run's time),
+    ending with "run failed: every fit failed" (exit 1)."""
+    (tmp_path / "d.csv").write_text("a,y\n" + "".join(f"{i},{'no' if i % 2 else 'yes'}\n"
+                                                        for i in range(20)))
+    text += "search: {method: grid, space: {alpha: [0.1, 1.0]}}\ncv: 3\nn_jobs: 1\n"
+    text = text.replace("alpha: [0.1, 1.0]", "C: [0.1, 1.0]") if "logistic" in text else text
+    _refused(_run(tmp_path, monkeypatch, capsys, text), expected)
+    assert not (tmp_path / "runs").exists()

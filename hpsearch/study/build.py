@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,43 @@ def _split_data(study, X, y, groups, classifier):
 
     g = groups[train] if groups is not None else None
     return rows(X, train), rows(X, test), y[train], y[test], g
+
+
+#: the multiclass variants a binary-only metric name is tried against, in order
+_MULTICLASS_SUFFIXES = ("_macro", "_ovr", "_weighted")
+
+
+def _check_scoring(study, X, y, classifier):
+    """Refuse a metric that cannot score this kind of estimator on this target, before
+    any fit (each fit would train, then fail to score: ``accuracy`` for a regressor,
+    ``f1`` or ``roc_auc`` on a multiclass target): every metric scores a trivial model
+    (``DummyClassifier`` / ``DummyRegressor``, as the references of the lecture's
+    recipe) fitted on the searched rows. A regressor's target must be numeric."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.metrics import get_scorer, get_scorer_names
+    from sklearn.utils.multiclass import type_of_target
+
+    dummy = DummyClassifier(strategy="prior") if classifier else DummyRegressor()
+    try:
+        dummy.fit(X, y)
+    except (ValueError, TypeError) as exc:
+        raise StudyError(("data", "target"), (
+            f"{study.estimator.name} is a regressor and needs a numeric target: "
+            f"{str(exc).rstrip('.')}, got {study.data.dataset or study.data.target!r}")) from exc
+    names = [study.scoring] if isinstance(study.scoring, str) else (study.scoring or [])
+    what = (f"a classifier on a {type_of_target(y)} target of {len(np.unique(y))} classes"
+            if classifier else "a regressor")
+    for i, name in enumerate(names):
+        try:
+            with warnings.catch_warnings():  # a trivial model's undefined precision...
+                warnings.simplefilter("ignore")
+                get_scorer(name)(dummy, X, y)
+        except (ValueError, TypeError, AttributeError) as exc:
+            close = [name + s for s in _MULTICLASS_SUFFIXES if name + s in get_scorer_names()]
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise StudyError(("scoring",) + ((i,) if isinstance(study.scoring, list) else ()), (
+                f"cannot score {what} ({type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0].rstrip('.')}), got {name!r}{hint}")) from exc
 
 
 # ------------------------------------------------------------------------- estimator
@@ -537,6 +575,7 @@ def build(study, *, source="study.yaml", options=None):
     classifier = is_classifier(estimator)
     X_train, X_test, y_train, y_test, g_train = _split_data(study, X, y, groups, classifier)
     _check_network_size(study, X_train, y_train, classifier)
+    _check_scoring(study, X_train, y_train, classifier)
     cv = _make_cv(study, y_train, classifier)
     if getattr(study.cv, "method", study.cv) == "group_kfold" and g_train is None:
         raise StudyError(("cv",), "group_kfold needs data.groups (a column of the data file)")
