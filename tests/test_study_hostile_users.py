@@ -264,3 +264,19 @@ def test_a_metric_that_cannot_score_the_task_is_refused_before_any_fit(
     text = text.replace("alpha: [0.1, 1.0]", "C: [0.1, 1.0]") if "logistic" in text else text
     _refused(_run(tmp_path, monkeypatch, capsys, text), expected)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("n_neighbors: [1, 3]", "1: [1, 3]", "search.space.1: a key must be a name (text), got 1"),
+    ("n_neighbors: [1, 3]", "null: [1, 3]", "search.space.null: a key must be a name (text), "
+     "got null; quote it (line 6)"),
+    ("{name: knn_classifier}", "{name: knn_classifier, params: {yes: 2}}",
+     "estimator.params.true: a key must be a name (text), got true; quote it (line 2)"),
+])
+def test_a_key_that_is_not_text_is_named_as_written(tmp_path, monkeypatch, capsys, old, new,
+                                                     expected):
+    """Was ``search.space[1].[key]: must be a string`` (a list index and pydantic's
+    placeholder in the key path)."""
+    text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\nsearch:\n"
+            "  method: grid\n  space:\n    n_neighbors: [1, 3]\ncv: 3\n")
+    _refused(_run(tmp_path, monkeypatch, capsys, text.replace(old, new)), expected)
