@@ -212,8 +212,8 @@ def _main(argv):
         _err("hpsearch: error: --resume and --overwrite exclude each other (continue the "
              "earlier run, or replace it)")
         return EXIT_USAGE
-    if args.fit_timeout is not None and not args.fit_timeout > 0:
-        _err(f"hpsearch: error: --fit-timeout must be a number of seconds > 0, got "
+    if args.fit_timeout is not None and not 0 < args.fit_timeout < float("inf"):
+        _err(f"hpsearch: error: --fit-timeout must be a finite number of seconds > 0, got "
              f"{args.fit_timeout:g}")
         return EXIT_USAGE
     from hpsearch.study.build import Options, build, output_folder

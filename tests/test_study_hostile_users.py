@@ -280,3 +280,20 @@ def test_a_key_that_is_not_text_is_named_as_written(tmp_path, monkeypatch, capsy
     text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\nsearch:\n"
             "  method: grid\n  space:\n    n_neighbors: [1, 3]\ncv: 3\n")
     _refused(_run(tmp_path, monkeypatch, capsys, text.replace(old, new)), expected)
+
+
+@pytest.mark.parametrize("option, expected", [
+    ("fit_timeout: .inf", "search.fit_timeout: must be a finite number, got inf (line 3)"),
+    ("timeout: .inf", "search.timeout: must be a finite number, got inf (line 3)"),
+])
+def test_an_infinite_time_limit_is_refused_naming_its_key(tmp_path, monkeypatch, capsys,
+                                                          option, expected):
+    """YAML's ``.inf`` passed the file's checks and ``--dry-run``, then the run failed
+    with "run failed: InvalidParameterError: The 'fit_timeout' parameter of GridSearchCV
+    ..." (exit 1); ``--fit-timeout inf`` too."""
+    text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\n"
+            f"search: {{method: grid, {option}, space: {{n_neighbors: [1]}}}}\ncv: 3\n")
+    _refused(_run(tmp_path, monkeypatch, capsys, text, "--dry-run"), expected)
+    text = text.replace(option + ", ", "")
+    _refused(_run(tmp_path, monkeypatch, capsys, text, "--fit-timeout", "inf"),
+             "--fit-timeout must be a finite number of seconds > 0, got inf")

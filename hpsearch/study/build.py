@@ -497,6 +497,8 @@ def _check_search(search, X, y, groups):
     study file, before any fit: the searches' own plans (``plan_rounds``, ``plan_rungs``)
     run their checks without fitting."""
     try:
+        if hasattr(type(search), "_parameter_constraints"):  # sklearn's own rules, e.g.
+            search._validate_params()  # a finite timeout (a study file's YAML .inf)
         if hasattr(search, "plan_rounds"):
             search.plan_rounds(X, y, groups=groups)
         elif hasattr(search, "plan_rungs"):

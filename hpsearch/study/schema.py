@@ -260,7 +260,7 @@ class SearchSpec(Section):
     space: Annotated[dict[str, SpaceEntry], Field(min_length=1)]
     n_iter: PositiveInt | None = None
     n_trials: PositiveInt | None = None
-    timeout: Annotated[float, Field(gt=0)] | None = None
+    timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     sampler: Literal["tpe", "gp", "cmaes", "qmc", "random"] | None = None
     pruner: Literal["none", "median", "successive_halving", "hyperband"] | None = None
     n_candidates: one_of(("str", Literal["exhaust"]), ("int", PositiveInt),
@@ -275,7 +275,7 @@ class SearchSpec(Section):
     aggressive_elimination: bool | None = None
     #: asha: decisions reproducible for a seed and worker count (true) or live (false)
     reproducible: bool | None = None
-    fit_timeout: Annotated[float, Field(gt=0)] | None = None
+    fit_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     max_retries: NonNegativeInt | None = None
     #: racing across splits (grid, random, optuna): see hpsearch.model_selection._racing
     racing: bool | None = None
