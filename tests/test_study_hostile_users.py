@@ -297,3 +297,17 @@ def test_an_infinite_time_limit_is_refused_naming_its_key(tmp_path, monkeypatch,
     text = text.replace(option + ", ", "")
     _refused(_run(tmp_path, monkeypatch, capsys, text, "--fit-timeout", "inf"),
              "--fit-timeout must be a finite number of seconds > 0, got inf")
+
+
+def test_a_smoke_run_says_so_in_its_report_and_summary(tmp_path, monkeypatch, capsys):
+    """A ``--smoke`` run wrote runs/<name>/report.md and summary.json exactly as a real
+    run does: read later, its 2-candidate result passed for the study's."""
+    text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\n"
+            "search: {method: grid, space: {n_neighbors: [1, 3, 5]}}\ncv: 3\nn_jobs: 1\n")
+    code, _, err = _run(tmp_path, monkeypatch, capsys, text, "--smoke")
+    assert code == 0, err
+    run = tmp_path / "runs" / "s"
+    assert json.loads((run / "summary.json").read_text())["smoke"] is True
+    head = (run / "report.md").read_text().split("## Best configuration")[0]
+    assert "**--smoke run: a reduced budget (2 candidates, few epochs) to check the file, " \
+           "not the study's result" in head

@@ -87,6 +87,8 @@ class Plan:
     outer_cv: Any = None
     #: fits of the inner search of each outer split (its refit not included)
     nested_fits: list = field(default_factory=list)
+    #: ``--smoke``: the reduced budget of :data:`SMOKE` (its results are no study result)
+    smoke: bool = False
 
 
 def _import(path):
@@ -613,7 +615,7 @@ def build(study, *, source="study.yaml", options=None):
         X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test, groups=g_train,
         n_candidates=n_candidates, n_splits=n_splits, classifier=classifier,
         refit_metric=refit_metric, backend=_backend(study, options), notes=notes,
-        outer_cv=outer_cv, nested_fits=nested_fits,
+        outer_cv=outer_cv, nested_fits=nested_fits, smoke=options.smoke,
     )
 
 

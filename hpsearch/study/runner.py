@@ -831,6 +831,7 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         "backend": getattr(search, "backend_", None),
         "storage": plan.storage,
         "study_name": plan.study_name,
+        "smoke": plan.smoke,
     }
     if nested is not None:
         summary["nested"] = nested
