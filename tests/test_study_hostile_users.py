@@ -311,3 +311,14 @@ def test_a_smoke_run_says_so_in_its_report_and_summary(tmp_path, monkeypatch, ca
     head = (run / "report.md").read_text().split("## Best configuration")[0]
     assert "**--smoke run: a reduced budget (2 candidates, few epochs) to check the file, " \
            "not the study's result" in head
+
+
+def test_nested_cv_without_refit_is_refused_naming_refit(tmp_path, monkeypatch, capsys):
+    """``refit: false`` with ``evaluate`` passed the checks and ``--dry-run``, then the
+    run failed: "run failed: ValueError: nested_cross_validate needs a search with refit
+    enabled" (exit 1)."""
+    text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\n"
+            "search: {method: grid, space: {n_neighbors: [1, 3]}}\ncv: 3\nrefit: false\n"
+            "evaluate: {outer: kfold, n_splits: 3}\n")
+    _refused(_run(tmp_path, monkeypatch, capsys, text, "--dry-run"),
+             "refit: must be true or a metric name with 'evaluate'", "got false (line 5)")

@@ -500,6 +500,9 @@ class Study(Section):
                     hint=did_you_mean(self.refit, [m for m in metrics if m]),
                     metrics=", ".join(str(m) for m in metrics),
                 )
+        elif self.refit is False and self.evaluate is not None:
+            fail("must be true or a metric name with 'evaluate': nested cross-validation "
+                 "scores the refit best model of each outer split", key="refit", value=False)
         elif multi and self.refit is True:
             fail("with several scoring metrics, name the one to select the best model by "
                  "(one of {metrics})", key="refit", value=True,
