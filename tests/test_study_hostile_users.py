@@ -322,3 +322,25 @@ def test_nested_cv_without_refit_is_refused_naming_refit(tmp_path, monkeypatch, 
             "evaluate: {outer: kfold, n_splits: 3}\n")
     _refused(_run(tmp_path, monkeypatch, capsys, text, "--dry-run"),
              "refit: must be true or a metric name with 'evaluate'", "got false (line 5)")
+
+
+def test_racing_with_a_pruner_is_refused_naming_racing(tmp_path, monkeypatch, capsys):
+    """Passed ``--dry-run``, then "run failed: ValueError: The 'racing' parameter of
+    OptunaSearchCV cannot be combined with a pruner" (exit 1)."""
+    text = ("data: {dataset: iris}\nestimator: {name: mlp_classifier}\nsearch: {method: "
+            "optuna, racing: true, pruner: median, space: {alpha: [0.1, 1.0]}}\ncv: 3\n")
+    _refused(_run(tmp_path, monkeypatch, capsys, text, "--dry-run"),
+             "search.racing: cannot be combined with a pruner", "got true (line 3)")
+
+
+def test_a_metric_undefined_on_every_split_is_not_called_failed_fits(tmp_path, monkeypatch,
+                                                                     capsys):
+    """r2 of leave-one-out's one test row is NaN without an error: the run said "every
+    fit failed (0 errors ...); first error: no finite score"."""
+    text = ("data: {dataset: diabetes, subset: 20}\nestimator: {name: ridge}\n"
+            "search: {method: grid, space: {alpha: [1.0]}}\ncv: loo\nscoring: r2\nn_jobs: 1\n")
+    code, _, err = _run(tmp_path, monkeypatch, capsys, text)
+    assert code == 1
+    assert ("run failed: no candidate has a finite mean score, though no fit failed: the "
+            "metric is undefined on these splits (16 fits, see ") in err
+    assert "first error" not in err and "every fit failed" not in err

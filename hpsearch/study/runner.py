@@ -796,10 +796,16 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     if not np.isfinite(means).any():
         first = tidy["error"].dropna().iloc[0] if n_failed else "no finite score"
         last = str(first).strip().splitlines()[-1] if first else "?"
-        what = (f"every fit failed ({n_failed} errors" if n_failed == len(tidy) else
-                f"no candidate has a mean score, each has a failed fit ({n_failed} of "
-                f"{len(tidy)} fits failed")
-        raise RunFailed(f"{what}, see {final / 'results.csv'}); first error: {last}")
+        if n_failed == len(tidy):
+            what = f"every fit failed ({n_failed} errors"
+        elif n_failed:
+            what = (f"no candidate has a mean score, each has a failed fit ({n_failed} of "
+                    f"{len(tidy)} fits failed")
+        else:  # r2 of a leave-one-out split's one row...
+            what = (f"no candidate has a finite mean score, though no fit failed: the metric "
+                    f"is undefined on these splits ({len(tidy)} fits")
+        raise RunFailed(f"{what}, see {final / 'results.csv'})"
+                        + (f"; first error: {last}" if n_failed else ""))
 
     best = _best_index(search, cv, metric)
     best_params = dict(cv["params"][best])

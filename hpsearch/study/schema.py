@@ -295,6 +295,10 @@ class SearchSpec(Section):
                     method=self.method,
                     options=", ".join(allowed) or "none besides space",
                 )
+        if self.racing and self.pruner not in (None, "none"):
+            fail("cannot be combined with a pruner: racing stops candidates across splits, "
+                 "pruner '{pruner}' across epochs; use one of them", key="racing",
+                 value=True, pruner=self.pruner)
         for name, entry in self.space.items():
             if isinstance(entry, DimensionSpec) and entry.when:
                 for other in entry.when:
