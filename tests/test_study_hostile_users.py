@@ -344,3 +344,16 @@ def test_a_metric_undefined_on_every_split_is_not_called_failed_fits(tmp_path, m
     assert ("run failed: no candidate has a finite mean score, though no fit failed: the "
             "metric is undefined on these splits (16 fits, see ") in err
     assert "first error" not in err and "every fit failed" not in err
+
+
+@pytest.mark.parametrize("content, hint", [
+    ("a;b;y\n1;2;0\n3;4;1\n", "(columns: a;b;y); the file seems separated by ';'"),
+    ("1,2,0\n3,4,1\n", "(columns: 1, 2, 0); its first row is all numbers: the file seems "
+     "to have no header row"),
+    ("1,1,0\n3,4,1\n", "'1' is the name of more than one column of d.csv (columns: 1, 1, 0); "
+     "rename them; its first row is all numbers"),
+])
+def test_a_data_file_of_another_layout_is_explained(tmp_path, monkeypatch, capsys, content,
+                                                    hint):
+    (tmp_path / "d.csv").write_text(content)
+    _refused(_run(tmp_path, monkeypatch, capsys, CSV_STUDY.replace("DATA", "d.csv")), hint)

@@ -160,7 +160,31 @@ def _header(path, sep):
     return [c for c in first.iloc[0].tolist() if isinstance(c, str)] if len(first) else []
 
 
-def _check_columns(columns, names, path):
+def _number(text):
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _layout_hint(columns, sep):
+    """Why a data file may lack a named column: no header row (every name a number), or
+    another separator than the one read (one column whose name holds ``;`` or a tab)."""
+    names = [str(c) for c in columns]
+    if names and all(_number(n) for n in names):
+        return ("; its first row is all numbers: the file seems to have no header row, "
+                "add one naming the columns")
+    other = {";": "';'", "\t": "tabs", ",": "','"}
+    if len(names) == 1:
+        for mark, words in other.items():
+            if mark != sep and mark in names[0]:
+                return (f"; the file seems separated by {words}: a .csv file is read "
+                        "comma-separated, a .tsv file tab-separated")
+    return ""
+
+
+def _check_columns(columns, names, path, sep=","):
     """Refuse a data file with a column name twice (pandas would rename the second
     ``y`` to ``y.1`` and keep it as a feature: a copy of the target among the features)."""
     seen = set()
@@ -168,7 +192,8 @@ def _check_columns(columns, names, path):
     if twice:
         raise StudyError(("data", "path"), (
             f"column names must be distinct: {twice[0]!r} is the name of more than one "
-            f"column of {path.name} (columns: {_columns_text(list(names))}); rename them"))
+            f"column of {path.name} (columns: {_columns_text(list(names))}); rename them"
+            f"{_layout_hint(list(names), sep)}"))
 
 
 def _check_target(y, spec, path):
@@ -213,7 +238,7 @@ def load_dataset(spec, *, base_dir=Path(".")):
             names = _header(path, sep)
     except Exception as exc:  # pandas raises many types; the user needs the file and why
         raise StudyError(("data", "path"), f"cannot read {fmt} file {str(path)!r}: {exc}") from exc
-    _check_columns(list(frame.columns), names, path)
+    _check_columns(list(frame.columns), names, path, sep)
     columns = list(frame.columns)
     named = [("target", [spec.target]), ("drop", spec.drop)]
     if spec.groups is not None:
@@ -225,7 +250,7 @@ def load_dataset(spec, *, base_dir=Path(".")):
                 raise StudyError(
                     where,
                     f"no column {col!r} in {path.name}{did_you_mean(col, columns)} "
-                    f"(columns: {_columns_text(columns)})",
+                    f"(columns: {_columns_text(columns)}){_layout_hint(columns, sep)}",
                 )
     y = frame[spec.target].to_numpy()
     _check_target(y, spec, path)
