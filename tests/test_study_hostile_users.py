@@ -352,6 +352,7 @@ def test_a_metric_undefined_on_every_split_is_not_called_failed_fits(tmp_path, m
      "to have no header row"),
     ("1,1,0\n3,4,1\n", "'1' is the name of more than one column of d.csv (columns: 1, 1, 0); "
      "rename them; its first row is all numbers"),
+    ("a,b,y\n", "data.path: d.csv has no data rows (a header only), got 'd.csv'"),
 ])
 def test_a_data_file_of_another_layout_is_explained(tmp_path, monkeypatch, capsys, content,
                                                     hint):

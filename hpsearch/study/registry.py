@@ -239,6 +239,9 @@ def load_dataset(spec, *, base_dir=Path(".")):
     except Exception as exc:  # pandas raises many types; the user needs the file and why
         raise StudyError(("data", "path"), f"cannot read {fmt} file {str(path)!r}: {exc}") from exc
     _check_columns(list(frame.columns), names, path, sep)
+    if len(frame) == 0:
+        raise StudyError(("data", "path"), f"{path.name} has no data rows (a header only), "
+                         f"got {spec.path!r}")
     columns = list(frame.columns)
     named = [("target", [spec.target]), ("drop", spec.drop)]
     if spec.groups is not None:
