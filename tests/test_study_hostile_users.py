@@ -358,3 +358,24 @@ def test_a_data_file_of_another_layout_is_explained(tmp_path, monkeypatch, capsy
                                                     hint):
     (tmp_path / "d.csv").write_text(content)
     _refused(_run(tmp_path, monkeypatch, capsys, CSV_STUDY.replace("DATA", "d.csv")), hint)
+
+
+def test_resuming_an_optuna_search_on_another_space_is_refused(tmp_path, monkeypatch,
+                                                               capsys):
+    """Resumed with ``n_neighbors: [30, 40]`` after a run on ``[1, 2]``, an Optuna search
+    counted the old trials in ``n_trials`` and reported ``best params: n_neighbors=1``,
+    a value outside its space (a warning said only that the file differs)."""
+    text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\nsearch: {method: "
+            "optuna, n_trials: 2, space: {n_neighbors: [1, 2]}}\ncv: 3\nn_jobs: 1\n")
+    assert _run(tmp_path, monkeypatch, capsys, text)[0] == 0
+    before = (tmp_path / "runs" / "s" / "best_params.json").read_text()
+    _refused(_run(tmp_path, monkeypatch, capsys, text.replace("[1, 2]", "[30, 40]"),
+                  "--resume"),
+             "search.space.n_neighbors: the study 's' in ", "was [1, 2], got [30, 40]",
+             "--overwrite to replace this one")
+    assert (tmp_path / "runs" / "s" / "best_params.json").read_text() == before
+    assert "[1, 2]" in (tmp_path / "runs" / "s" / "study.yaml").read_text()
+    # more trials on the same space: a resume
+    code, _, err = _run(tmp_path, monkeypatch, capsys, text.replace("n_trials: 2",
+                                                                    "n_trials: 3"), "--resume")
+    assert code == 0, err
