@@ -379,3 +379,16 @@ def test_resuming_an_optuna_search_on_another_space_is_refused(tmp_path, monkeyp
     code, _, err = _run(tmp_path, monkeypatch, capsys, text.replace("n_trials: 2",
                                                                     "n_trials: 3"), "--resume")
     assert code == 0, err
+
+
+def test_a_classifier_on_a_target_of_single_row_classes_names_the_target(tmp_path,
+                                                                         monkeypatch, capsys):
+    """Was ``data.test_size: The least populated classes in y have only 1 member ...
+    Classes with too few members are: [25.0, 31.0, ...]`` (84 values) for a classifier on
+    the diabetes quantity."""
+    text = ("data: {dataset: diabetes}\nestimator: {name: logistic_regression}\n"
+            "search: {method: grid, space: {C: [1.0]}}\ncv: 3\n")
+    code, _, err = _run(tmp_path, monkeypatch, capsys, text, "--dry-run")
+    _refused((code, _, err), "data.dataset: 84 of the 214 classes of the target have a "
+             "single row (25, 31, 37, 40, 43, ...)", "use a regressor")
+    assert "test_size" not in err

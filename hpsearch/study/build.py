@@ -106,6 +106,24 @@ def _tuples(value):
 
 
 # ------------------------------------------------------------------------------ data
+def _check_classes(study, y):
+    """Refuse a stratified split of a target with classes of a single row, naming the
+    target, how many classes and a few of them (scikit-learn's error named
+    ``data.test_size`` and listed every class: a quantity given to a classifier)."""
+    values, counts = np.unique(y, return_counts=True)
+    single = values[counts < 2]
+    if single.size:
+        from .report import fmt
+
+        shown = ", ".join(fmt(v) for v in single[:5]) + (", ..." if single.size > 5 else "")
+        key = ("data", "target") if study.data.path else ("data", "dataset")
+        raise StudyError(key, (
+            f"{single.size:,} of the {values.size:,} classes of the target have a single row "
+            f"({shown}): a stratified split needs at least 2 rows per class; if the target "
+            f"is a quantity use a regressor, else remove those rows or set data.stratify: "
+            f"false, got {study.data.target or study.data.dataset!r}"))
+
+
 def _split_data(study, X, y, groups, classifier):
     from sklearn.model_selection import train_test_split
     from sklearn.utils.multiclass import type_of_target
@@ -119,6 +137,8 @@ def _split_data(study, X, y, groups, classifier):
             f"{data.dataset or data.target} is continuous; use a regressor",
         )
     stratify = data.stratify if data.stratify is not None else classifier
+    if stratify:
+        _check_classes(study, y)
     strat = y if stratify else None
     n = len(y)
     idx = np.arange(n)
