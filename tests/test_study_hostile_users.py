@@ -392,3 +392,19 @@ def test_a_classifier_on_a_target_of_single_row_classes_names_the_target(tmp_pat
     _refused((code, _, err), "data.dataset: 84 of the 214 classes of the target have a "
              "single row (25, 31, 37, 40, 43, ...)", "use a regressor")
     assert "test_size" not in err
+
+
+def test_without_refit_the_output_does_not_list_a_model(tmp_path, monkeypatch, capsys):
+    """With ``refit: false`` no model.joblib is written, but the report's files and the
+    printed summary listed one."""
+    text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\n"
+            "search: {method: grid, space: {n_neighbors: [1, 3]}}\ncv: 3\nrefit: false\n"
+            "n_jobs: 1\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(text)
+    assert main(["s.yaml"]) == 0
+    out = capsys.readouterr().out
+    run = tmp_path / "runs" / "s"
+    assert not (run / "model.joblib").exists()
+    assert "model.joblib" not in out.splitlines()[-1]
+    assert "no `model.joblib` (refit: false)" in (run / "report.md").read_text()

@@ -310,12 +310,19 @@ def write_report(path, plan, summary, cv_df, plots, sections=()):
         "## Files",
         "",
         "- `results.csv`: one row per (candidate, split); `cv_results.csv`: sklearn's `cv_results_`",
-        "- `best_params.json`, `summary.json`, `model.joblib` (refit best model), `study.yaml` (copy)",
+        "- `best_params.json`, `summary.json`, "
+        + ("`model.joblib` (refit best model)" if _refit_model(summary)
+           else "no `model.joblib` (refit: false)") + ", `study.yaml` (copy)",
         f"- trial store: `{plan.storage}` (study `{plan.study_name}`)",
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _refit_model(summary):
+    """Whether the run refit a best model (``model.joblib``; it has test scores)."""
+    return summary.get("test_scores") is not None
 
 
 def _fits_text(summary, times=" x "):
@@ -360,5 +367,6 @@ def summary_text(plan, summary, cv_df):
                      f"{_params_text(r['params'])}")
     if summary.get("n_failed"):
         lines.append(f"failed fits: {summary['n_failed']} (see results.csv)")
-    lines.append(f"output: {plan.out}/ (report.md, results.csv, best_params.json, model.joblib, plots/)")
+    model = "model.joblib, " if _refit_model(summary) else ""
+    lines.append(f"output: {plan.out}/ (report.md, results.csv, best_params.json, {model}plots/)")
     return "\n".join(lines)
