@@ -408,3 +408,12 @@ def test_without_refit_the_output_does_not_list_a_model(tmp_path, monkeypatch, c
     assert not (run / "model.joblib").exists()
     assert "model.joblib" not in out.splitlines()[-1]
     assert "no `model.joblib` (refit: false)" in (run / "report.md").read_text()
+
+
+def test_a_subset_larger_than_the_data_is_noted(tmp_path, monkeypatch, capsys):
+    """``subset: 5000`` of iris's 150 rows used them all without a word."""
+    text = ("data: {dataset: iris, subset: 5000}\nestimator: {name: knn_classifier}\n"
+            "search: {method: grid, space: {n_neighbors: [1]}}\ncv: 3\n")
+    code, out, err = _run(tmp_path, monkeypatch, capsys, text, "--dry-run")
+    assert code == 0, err
+    assert "note:       data.subset=5,000 is more than the 150 rows of the data" in out

@@ -595,6 +595,9 @@ def build(study, *, source="study.yaml", options=None):
     study_name = study.study_name or name
 
     X, y, groups = load_dataset(study.data, base_dir=Path(source).parent)
+    if study.data.subset is not None and study.data.subset > len(y):
+        notes.append(f"data.subset={study.data.subset:,} is more than the {len(y):,} rows of "
+                     "the data: all of them are used")
     estimator, prefix = _make_estimator(study, X, options)
     classifier = is_classifier(estimator)
     X_train, X_test, y_train, y_test, g_train = _split_data(study, X, y, groups, classifier)
