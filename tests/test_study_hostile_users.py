@@ -417,3 +417,19 @@ def test_a_subset_larger_than_the_data_is_noted(tmp_path, monkeypatch, capsys):
     code, out, err = _run(tmp_path, monkeypatch, capsys, text, "--dry-run")
     assert code == 0, err
     assert "note:       data.subset=5,000 is more than the 150 rows of the data" in out
+
+
+def test_the_resume_command_repeats_the_options_of_the_run():
+    """The "resume with:" line after Ctrl-C / a full disk dropped --allow-module (the
+    command failed: import path outside the allowed modules), --fit-timeout,
+    --scheduler and --n-jobs (the resume ran otherwise)."""
+    from hpsearch.cli import _resume_command, make_parser
+
+    args = make_parser().parse_args([
+        "my study.yaml", "--out", "o", "--n-jobs", "3", "--fit-timeout", "2.5",
+        "--scheduler", "tcp://10.0.0.5:8786", "--allow-module", "mypkg", "--smoke"])
+    assert _resume_command(args) == (
+        "python -m hpsearch 'my study.yaml' --resume --out o --n-jobs 3 --fit-timeout 2.5 "
+        "--scheduler tcp://10.0.0.5:8786 --allow-module mypkg --smoke")
+    assert _resume_command(make_parser().parse_args(["s.yaml"])) == (
+        "python -m hpsearch s.yaml --resume")
