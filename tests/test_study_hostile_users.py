@@ -433,3 +433,20 @@ def test_the_resume_command_repeats_the_options_of_the_run():
         "--scheduler tcp://10.0.0.5:8786 --allow-module mypkg --smoke")
     assert _resume_command(make_parser().parse_args(["s.yaml"])) == (
         "python -m hpsearch s.yaml --resume")
+
+
+def test_overwrite_keeps_another_studys_trials_in_the_run_folder_store(tmp_path, monkeypatch,
+                                                                        capsys):
+    """``b.yaml --out o --overwrite`` into the run folder of study ``a`` deleted the whole
+    ``o/study.db``, study ``a``'s finished fits with it (--overwrite replaces *its* study)."""
+    import optuna
+
+    text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\n"
+            "search: {method: grid, space: {n_neighbors: [1, 3]}}\ncv: 3\nn_jobs: 1\n")
+    assert _run(tmp_path, monkeypatch, capsys, text, "--out", "o", name="a.yaml")[0] == 0
+    code, _, err = _run(tmp_path, monkeypatch, capsys, text, "--out", "o", "--overwrite",
+                        name="b.yaml")
+    assert code == 0, err
+    storage = f"sqlite:///{tmp_path / 'o' / 'study.db'}"
+    assert sorted(optuna.get_all_study_names(storage)) == ["a", "b"]
+    assert len(optuna.load_study(study_name="a", storage=storage).trials) == 2

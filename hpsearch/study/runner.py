@@ -14,7 +14,8 @@ Folder layout::
     <out>/.hpsearch-run       marks the folder as a run folder; lists the files written
 
 hpsearch writes only into a new or empty folder or one holding ``.hpsearch-run``, and
-removes (``--overwrite``) only the files listed above and in that marker.
+removes (``--overwrite``) only the files listed above and in that marker (``study.db`` only
+when it holds no other study: else only this study is deleted from it).
 
 The output files are written into a private folder ``<out>/.hpsearch-writing-<pid>-<id>``
 and then moved into place one by one with ``os.replace``: several processes of one study
@@ -340,14 +341,34 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     if resume and not overwrite:
         return []
     removed = []
+    # the run folder's store holding another study's trials (a run of another study file
+    # in this folder, --out): only this study is deleted from it, the file is kept
+    keep_db = _default_db(out, storage) and _other_studies(storage, plan)
     for path in _own_files(out, storage):
+        if keep_db and path.name in ("study.db", *_SQLITE_SIDE_FILES):
+            continue
         path.unlink()
         removed.append(str(path.relative_to(out)))
-    if not _default_db(out, storage):
+    if keep_db or not _default_db(out, storage):
         for name in _study_names(plan):
             _delete_study(storage, name)
     _write_marker(out)
     return removed
+
+
+def _other_studies(storage, plan):
+    """Names of the studies of ``storage`` that are not this plan's (nor its nested
+    searches', ``<study_name>-outer<k>``)."""
+    path = _local_file(storage)
+    if path is not None and not path.is_file():
+        return []
+    import optuna
+
+    from hpsearch.model_selection.store import make_storage
+
+    ours = set(_study_names(plan))
+    return [n for n in optuna.get_all_study_names(make_storage(storage))
+            if n not in ours and not n.startswith(f"{plan.study_name}-outer")]
 
 
 def _study_names(plan):
