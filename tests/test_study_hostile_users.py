@@ -450,3 +450,17 @@ def test_overwrite_keeps_another_studys_trials_in_the_run_folder_store(tmp_path,
     storage = f"sqlite:///{tmp_path / 'o' / 'study.db'}"
     assert sorted(optuna.get_all_study_names(storage)) == ["a", "b"]
     assert len(optuna.load_study(study_name="a", storage=storage).trials) == 2
+
+
+def test_a_metric_needing_a_method_the_estimator_lacks_is_refused(tmp_path, monkeypatch,
+                                                                  capsys):
+    """``svc`` (probability: false) scored by neg_log_loss: every fit trained, then "run
+    failed: every fit failed ...; first error: AttributeError: SVC has none of the
+    following attributes: predict_proba"."""
+    text = ("data: {dataset: iris}\npreprocessing: {scaler: standard}\nestimator: {name: svc}\n"
+            "search: {method: grid, space: {C: [1.0]}}\ncv: 3\nscoring: neg_log_loss\n")
+    _refused(_run(tmp_path, monkeypatch, capsys, text, "--dry-run"),
+             "scoring: needs the estimator's predict_proba, which svc does not have with its "
+             "parameters (e.g. svc needs probability: true), got 'neg_log_loss' (line 6)")
+    text = text.replace("{name: svc}", "{name: svc, params: {probability: true}}")
+    assert _run(tmp_path, monkeypatch, capsys, text, "--dry-run")[0] == 0

@@ -168,7 +168,20 @@ def _split_data(study, X, y, groups, classifier):
 _MULTICLASS_SUFFIXES = ("_macro", "_ovr", "_weighted")
 
 
-def _check_scoring(study, X, y, classifier):
+def _check_response(study, estimator, i, name, scorer):
+    """Refuse a metric that needs a method the estimator does not have with its
+    parameters (``neg_log_loss`` needs ``predict_proba``: ``svc`` without
+    ``probability: true``); every fit would train, then fail to score."""
+    methods = getattr(scorer, "_response_method", None)
+    methods = (methods,) if isinstance(methods, str) else tuple(methods or ())
+    if methods and not any(hasattr(estimator, m) for m in methods):
+        raise StudyError(("scoring",) + ((i,) if isinstance(study.scoring, list) else ()), (
+            f"needs the estimator's {' or '.join(methods)}, which {study.estimator.name} "
+            f"does not have with its parameters (e.g. svc needs probability: true), got "
+            f"{name!r}"))
+
+
+def _check_scoring(study, X, y, classifier, estimator=None):
     """Refuse a metric that cannot score this kind of estimator on this target, before
     any fit (each fit would train, then fail to score: ``accuracy`` for a regressor,
     ``f1`` or ``roc_auc`` on a multiclass target): every metric scores a trivial model
@@ -189,6 +202,8 @@ def _check_scoring(study, X, y, classifier):
     what = (f"a classifier on a {type_of_target(y)} target of {len(np.unique(y))} classes"
             if classifier else "a regressor")
     for i, name in enumerate(names):
+        if estimator is not None:
+            _check_response(study, estimator, i, name, get_scorer(name))
         try:
             with warnings.catch_warnings():  # a trivial model's undefined precision...
                 warnings.simplefilter("ignore")
@@ -602,7 +617,7 @@ def build(study, *, source="study.yaml", options=None):
     classifier = is_classifier(estimator)
     X_train, X_test, y_train, y_test, g_train = _split_data(study, X, y, groups, classifier)
     _check_network_size(study, X_train, y_train, classifier)
-    _check_scoring(study, X_train, y_train, classifier)
+    _check_scoring(study, X_train, y_train, classifier, estimator)
     cv = _make_cv(study, y_train, classifier)
     if getattr(study.cv, "method", study.cv) == "group_kfold" and g_train is None:
         raise StudyError(("cv",), "group_kfold needs data.groups (a column of the data file)")
