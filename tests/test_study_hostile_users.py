@@ -464,3 +464,17 @@ def test_a_metric_needing_a_method_the_estimator_lacks_is_refused(tmp_path, monk
              "parameters (e.g. svc needs probability: true), got 'neg_log_loss' (line 6)")
     text = text.replace("{name: svc}", "{name: svc, params: {probability: true}}")
     assert _run(tmp_path, monkeypatch, capsys, text, "--dry-run")[0] == 0
+
+
+def test_resume_into_another_studys_run_folder_is_refused(tmp_path, monkeypatch, capsys):
+    """``b.yaml --out o --resume`` into study ``a``'s run folder said "nothing to resume:
+    starting a new run" and replaced a's report, results and model without --overwrite."""
+    text = ("data: {dataset: iris}\nestimator: {name: knn_classifier}\n"
+            "search: {method: grid, space: {n_neighbors: [1, 3]}}\ncv: 3\nn_jobs: 1\n")
+    assert _run(tmp_path, monkeypatch, capsys, text, "--out", "o", name="a.yaml")[0] == 0
+    report = (tmp_path / "o" / "report.md").read_text()
+    _refused(_run(tmp_path, monkeypatch, capsys, text, "--out", "o", "--resume",
+                  name="b.yaml"),
+             "o holds the results of an earlier run, but the trial store", "no trial of "
+             "study 'b' to continue", "nothing was changed")
+    assert (tmp_path / "o" / "report.md").read_text() == report

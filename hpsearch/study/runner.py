@@ -333,6 +333,12 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
                                           else "") if kept else f"{out} holds the results of an earlier run")
         raise UsageError(f"{what}; nothing was changed. Use --resume to continue it, or "
                          "--overwrite to replace it (only hpsearch's own files are removed)")
+    if resume and not overwrite and earlier and not kept:  # it would start a new run
+        raise UsageError(
+            f"{out} holds the results of an earlier run, but the trial store {storage} holds "
+            f"no trial of study {plan.study_name!r} to continue (the run folder of another "
+            "study, or another store); nothing was changed. Use another output folder "
+            "(--out), or --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
     if not (out / RUN_MARKER).is_file():
         _write_marker(out, first=True)
