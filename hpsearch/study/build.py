@@ -308,24 +308,23 @@ def _space_values(entry):
 def _check_space_values(study, estimator, prefix):
     """Refuse a searched value the estimator's own rules refuse (scikit-learn's
     ``_parameter_constraints``: ``activation: [relu, rleu]``, ``alpha`` from -1) before
-    any fit: each value is set alone on a copy of the object that holds the parameter (a
-    pipeline step) and checked; otherwise every fit of its candidates fails, after the
-    others ran."""
-    from sklearn.base import clone
+    any fit: each value is checked against the constraint of the object that holds the
+    parameter (a pipeline step), with scikit-learn's own check and message; otherwise
+    every fit of its candidates fails, after the others ran."""
+    from sklearn.utils._param_validation import validate_parameter_constraints
 
     for name, entry in study.search.space.items():
         full = name if "__" in name else prefix + name
         head, _, param = full.rpartition("__")
         owner = estimator.get_params(deep=True).get(head) if head else estimator
         constraints = getattr(type(owner), "_parameter_constraints", None)
-        if not (isinstance(constraints, dict) and param in constraints
-                and hasattr(owner, "_validate_params")):
+        if not (isinstance(constraints, dict) and param in constraints):
             continue
-        probe = clone(owner)
+        rule = {param: constraints[param]}
         for sub, value in _space_values(entry):
-            probe.set_params(**{param: _tuples(value)})
             try:
-                probe._validate_params()
+                validate_parameter_constraints(rule, {param: _tuples(value)},
+                                               caller_name=type(owner).__name__)
             except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
                 raise StudyError(("search", "space", name, *sub),
                                  str(exc).rstrip(".")) from exc
