@@ -462,8 +462,10 @@ def test_a_metric_needing_a_method_the_estimator_lacks_is_refused(tmp_path, monk
     _refused(_run(tmp_path, monkeypatch, capsys, text, "--dry-run"),
              "scoring: needs the estimator's predict_proba, which svc does not have with its "
              "parameters (e.g. svc needs probability: true), got 'neg_log_loss' (line 6)")
-    text = text.replace("{name: svc}", "{name: svc, params: {probability: true}}")
-    assert _run(tmp_path, monkeypatch, capsys, text, "--dry-run")[0] == 0
+    fixed = text.replace("{name: svc}", "{name: svc, params: {probability: true}}")
+    assert _run(tmp_path, monkeypatch, capsys, fixed, "--dry-run")[0] == 0
+    searched = text.replace("C: [1.0]", "C: [1.0], probability: [false, true]")
+    assert _run(tmp_path, monkeypatch, capsys, searched, "--dry-run")[0] == 0
 
 
 def test_resume_into_another_studys_run_folder_is_refused(tmp_path, monkeypatch, capsys):

@@ -168,13 +168,34 @@ def _split_data(study, X, y, groups, classifier):
 _MULTICLASS_SUFFIXES = ("_macro", "_ovr", "_weighted")
 
 
+def _with_choices(study, estimator):
+    """Copies of ``estimator`` with one searched choice each (lists and categorical
+    entries; 100 per parameter at most): what a candidate may change."""
+    from sklearn.base import clone
+
+    prefix = MODEL_STEP + "__" if study.preprocessing is not None else ""
+    for name, entry in study.search.space.items():
+        full = name if "__" in name else prefix + name
+        choices = entry if isinstance(entry, list) else entry.choices or []
+        for value in choices[:100]:
+            try:
+                yield clone(estimator).set_params(**{full: _tuples(value)})
+            except (ValueError, TypeError):
+                continue
+
+
 def _check_response(study, estimator, i, name, scorer):
     """Refuse a metric that needs a method the estimator does not have with its
-    parameters (``neg_log_loss`` needs ``predict_proba``: ``svc`` without
-    ``probability: true``); every fit would train, then fail to score."""
+    parameters, nor with any searched choice (``neg_log_loss`` needs ``predict_proba``:
+    ``svc`` without ``probability: true``); every fit would train, then fail to score."""
     methods = getattr(scorer, "_response_method", None)
     methods = (methods,) if isinstance(methods, str) else tuple(methods or ())
-    if methods and not any(hasattr(estimator, m) for m in methods):
+
+    def has(est):
+        return any(hasattr(est, m) for m in methods)
+
+    if methods and not has(estimator) and not any(
+            has(e) for e in _with_choices(study, estimator)):
         raise StudyError(("scoring",) + ((i,) if isinstance(study.scoring, list) else ()), (
             f"needs the estimator's {' or '.join(methods)}, which {study.estimator.name} "
             f"does not have with its parameters (e.g. svc needs probability: true), got "
