@@ -88,6 +88,16 @@ def test_a_missing_target_value_names_the_column(tmp_path, monkeypatch, capsys):
              "data row 5)")
 
 
+def test_a_missing_group_names_the_column(tmp_path, monkeypatch, capsys):
+    """Passed --dry-run, then "run failed: ValueError: Input groups contains NaN" (exit 1)."""
+    frame = _noise().assign(g=[float(i % 6) for i in range(60)])
+    frame.loc[3, "g"] = np.nan
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    text = CSV_STUDY.replace("DATA", "d.csv, groups: g").replace("cv: 3", "cv: group_kfold")
+    _refused(_run(tmp_path, monkeypatch, capsys, text, "--dry-run"),
+             "data.groups: column 'g' of d.csv has 1 missing value(s) (first in data row 4)")
+
+
 def test_a_data_path_naming_two_files_is_refused(tmp_path, monkeypatch, capsys):
     (tmp_path / "data").mkdir()
     (tmp_path / "sub" / "data").mkdir(parents=True)

@@ -196,17 +196,17 @@ def _check_columns(columns, names, path, sep=","):
             f"{_layout_hint(list(names), sep)}"))
 
 
-def _check_target(y, spec, path):
-    """Refuse a target column with missing values (NaN / empty cells): the split and every
-    fit would fail on them, far from the key that names the column."""
+def _check_complete(values, key, column, path):
+    """Refuse a target or groups column with missing values (NaN / empty cells): the split
+    and every fit would fail on them, far from the key that names the column."""
     import pandas as pd
 
-    missing = np.flatnonzero(pd.isna(y))
+    missing = np.flatnonzero(pd.isna(values))
     if missing.size:
-        raise StudyError(("data", "target"), (
-            f"column {spec.target!r} of {path.name} has {missing.size:,} missing value(s) "
-            f"(first in data row {missing[0] + 1}); every row needs a target: remove those "
-            f"rows or fill them in, got {spec.target!r}"))
+        raise StudyError(("data", key), (
+            f"column {column!r} of {path.name} has {missing.size:,} missing value(s) "
+            f"(first in data row {missing[0] + 1}); every row needs a {key}: remove those "
+            f"rows or fill them in, got {column!r}"))
 
 
 def load_dataset(spec, *, base_dir=Path(".")):
@@ -256,8 +256,10 @@ def load_dataset(spec, *, base_dir=Path(".")):
                     f"(columns: {_columns_text(columns)}){_layout_hint(columns, sep)}",
                 )
     y = frame[spec.target].to_numpy()
-    _check_target(y, spec, path)
+    _check_complete(y, "target", spec.target, path)
     groups = frame[spec.groups].to_numpy() if spec.groups is not None else None
+    if groups is not None:
+        _check_complete(groups, "groups", spec.groups, path)
     removed = [spec.target, *spec.drop] + ([spec.groups] if spec.groups else [])
     X = frame.drop(columns=list(dict.fromkeys(removed)))
     if X.shape[1] == 0:
