@@ -94,12 +94,20 @@ def _err(text):
     print(text, file=sys.stderr, flush=True)
 
 
+#: options the printed resume command repeats (a resume without them would fail:
+#: --allow-module, or run otherwise: another fit_timeout, another cluster)
+_RESUMED_OPTIONS = (("out", "--out"), ("storage", "--storage"), ("n_jobs", "--n-jobs"),
+                    ("fit_timeout", "--fit-timeout"), ("scheduler", "--scheduler"))
+
+
 def _resume_command(args):
     cmd = ["python", "-m", "hpsearch", args.study, "--resume"]
-    if args.out:
-        cmd += ["--out", args.out]
-    if args.storage:
-        cmd += ["--storage", args.storage]
+    for name, option in _RESUMED_OPTIONS:
+        value = getattr(args, name)
+        if value is not None:
+            cmd += [option, f"{value:g}" if isinstance(value, float) else str(value)]
+    for prefix in args.allow_module:
+        cmd += ["--allow-module", prefix]
     if args.smoke:
         cmd.append("--smoke")
     return shlex.join(cmd)
@@ -212,8 +220,8 @@ def _main(argv):
         _err("hpsearch: error: --resume and --overwrite exclude each other (continue the "
              "earlier run, or replace it)")
         return EXIT_USAGE
-    if args.fit_timeout is not None and not args.fit_timeout > 0:
-        _err(f"hpsearch: error: --fit-timeout must be a number of seconds > 0, got "
+    if args.fit_timeout is not None and not 0 < args.fit_timeout < float("inf"):
+        _err(f"hpsearch: error: --fit-timeout must be a finite number of seconds > 0, got "
              f"{args.fit_timeout:g}")
         return EXIT_USAGE
     from hpsearch.study.build import Options, build, output_folder

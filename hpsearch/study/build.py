@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class Plan:
     outer_cv: Any = None
     #: fits of the inner search of each outer split (its refit not included)
     nested_fits: list = field(default_factory=list)
+    #: ``--smoke``: the reduced budget of :data:`SMOKE` (its results are no study result)
+    smoke: bool = False
 
 
 def _import(path):
@@ -103,6 +106,24 @@ def _tuples(value):
 
 
 # ------------------------------------------------------------------------------ data
+def _check_classes(study, y):
+    """Refuse a stratified split of a target with classes of a single row, naming the
+    target, how many classes and a few of them (scikit-learn's error named
+    ``data.test_size`` and listed every class: a quantity given to a classifier)."""
+    values, counts = np.unique(y, return_counts=True)
+    single = values[counts < 2]
+    if single.size:
+        from .report import fmt
+
+        shown = ", ".join(fmt(v) for v in single[:5]) + (", ..." if single.size > 5 else "")
+        key = ("data", "target") if study.data.path else ("data", "dataset")
+        raise StudyError(key, (
+            f"{single.size:,} of the {values.size:,} classes of the target have a single row "
+            f"({shown}): a stratified split needs at least 2 rows per class; if the target "
+            f"is a quantity use a regressor, else remove those rows or set data.stratify: "
+            f"false, got {study.data.target or study.data.dataset!r}"))
+
+
 def _split_data(study, X, y, groups, classifier):
     from sklearn.model_selection import train_test_split
     from sklearn.utils.multiclass import type_of_target
@@ -116,6 +137,8 @@ def _split_data(study, X, y, groups, classifier):
             f"{data.dataset or data.target} is continuous; use a regressor",
         )
     stratify = data.stratify if data.stratify is not None else classifier
+    if stratify:
+        _check_classes(study, y)
     strat = y if stratify else None
     n = len(y)
     idx = np.arange(n)
@@ -139,6 +162,79 @@ def _split_data(study, X, y, groups, classifier):
 
     g = groups[train] if groups is not None else None
     return rows(X, train), rows(X, test), y[train], y[test], g
+
+
+#: the multiclass variants a binary-only metric name is tried against, in order
+_MULTICLASS_SUFFIXES = ("_macro", "_ovr", "_weighted")
+
+
+def _with_choices(study, estimator):
+    """Copies of ``estimator`` with one searched choice each (lists and categorical
+    entries; 100 per parameter at most): what a candidate may change."""
+    from sklearn.base import clone
+
+    prefix = MODEL_STEP + "__" if study.preprocessing is not None else ""
+    for name, entry in study.search.space.items():
+        full = name if "__" in name else prefix + name
+        choices = entry if isinstance(entry, list) else entry.choices or []
+        for value in choices[:100]:
+            try:
+                yield clone(estimator).set_params(**{full: _tuples(value)})
+            except (ValueError, TypeError):
+                continue
+
+
+def _check_response(study, estimator, i, name, scorer):
+    """Refuse a metric that needs a method the estimator does not have with its
+    parameters, nor with any searched choice (``neg_log_loss`` needs ``predict_proba``:
+    ``svc`` without ``probability: true``); every fit would train, then fail to score."""
+    methods = getattr(scorer, "_response_method", None)
+    methods = (methods,) if isinstance(methods, str) else tuple(methods or ())
+
+    def has(est):
+        return any(hasattr(est, m) for m in methods)
+
+    if methods and not has(estimator) and not any(
+            has(e) for e in _with_choices(study, estimator)):
+        raise StudyError(("scoring",) + ((i,) if isinstance(study.scoring, list) else ()), (
+            f"needs the estimator's {' or '.join(methods)}, which {study.estimator.name} "
+            f"does not have with its parameters (e.g. svc needs probability: true), got "
+            f"{name!r}"))
+
+
+def _check_scoring(study, X, y, classifier, estimator=None):
+    """Refuse a metric that cannot score this kind of estimator on this target, before
+    any fit (each fit would train, then fail to score: ``accuracy`` for a regressor,
+    ``f1`` or ``roc_auc`` on a multiclass target): every metric scores a trivial model
+    (``DummyClassifier`` / ``DummyRegressor``, as the references of the lecture's
+    recipe) fitted on the searched rows. A regressor's target must be numeric."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.metrics import get_scorer, get_scorer_names
+    from sklearn.utils.multiclass import type_of_target
+
+    dummy = DummyClassifier(strategy="prior") if classifier else DummyRegressor()
+    try:
+        dummy.fit(X, y)
+    except (ValueError, TypeError) as exc:
+        raise StudyError(("data", "target"), (
+            f"{study.estimator.name} is a regressor and needs a numeric target: "
+            f"{str(exc).rstrip('.')}, got {study.data.dataset or study.data.target!r}")) from exc
+    names = [study.scoring] if isinstance(study.scoring, str) else (study.scoring or [])
+    what = (f"a classifier on a {type_of_target(y)} target of {len(np.unique(y))} classes"
+            if classifier else "a regressor")
+    for i, name in enumerate(names):
+        if estimator is not None:
+            _check_response(study, estimator, i, name, get_scorer(name))
+        try:
+            with warnings.catch_warnings():  # a trivial model's undefined precision...
+                warnings.simplefilter("ignore")
+                get_scorer(name)(dummy, X, y)
+        except (ValueError, TypeError, AttributeError) as exc:
+            close = [name + s for s in _MULTICLASS_SUFFIXES if name + s in get_scorer_names()]
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise StudyError(("scoring",) + ((i,) if isinstance(study.scoring, list) else ()), (
+                f"cannot score {what} ({type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0].rstrip('.')}), got {name!r}{hint}")) from exc
 
 
 # ------------------------------------------------------------------------- estimator
@@ -218,6 +314,41 @@ def _make_space(study, estimator, prefix):
         except (ValueError, TypeError) as exc:
             raise StudyError(("search", "space", name), str(exc).rstrip(".")) from exc
     return dims
+
+
+def _space_values(entry):
+    """``(sub-path, value)`` of every value of a space entry that can be checked alone:
+    each choice of a list, the bounds of a range."""
+    if isinstance(entry, list):
+        return [((i,), v) for i, v in enumerate(entry)]
+    if entry.choices is not None:
+        return [(("choices", i), v) for i, v in enumerate(entry.choices)]
+    return [(("low",), entry.low), (("high",), entry.high)]
+
+
+def _check_space_values(study, estimator, prefix):
+    """Refuse a searched value the estimator's own rules refuse (scikit-learn's
+    ``_parameter_constraints``: ``activation: [relu, rleu]``, ``alpha`` from -1) before
+    any fit: each value is checked against the constraint of the object that holds the
+    parameter (a pipeline step), with scikit-learn's own check and message; otherwise
+    every fit of its candidates fails, after the others ran."""
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
+    for name, entry in study.search.space.items():
+        full = name if "__" in name else prefix + name
+        head, _, param = full.rpartition("__")
+        owner = estimator.get_params(deep=True).get(head) if head else estimator
+        constraints = getattr(type(owner), "_parameter_constraints", None)
+        if not (isinstance(constraints, dict) and param in constraints):
+            continue
+        rule = {param: constraints[param]}
+        for sub, value in _space_values(entry):
+            try:
+                validate_parameter_constraints(rule, {param: _tuples(value)},
+                                               caller_name=type(owner).__name__)
+            except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
+                raise StudyError(("search", "space", name, *sub),
+                                 str(exc).rstrip(".")) from exc
 
 
 def _n_candidates(study, space, options):
@@ -423,6 +554,8 @@ def _check_search(search, X, y, groups):
     study file, before any fit: the searches' own plans (``plan_rounds``, ``plan_rungs``)
     run their checks without fitting."""
     try:
+        if hasattr(type(search), "_parameter_constraints"):  # sklearn's own rules, e.g.
+            search._validate_params()  # a finite timeout (a study file's YAML .inf)
         if hasattr(search, "plan_rounds"):
             search.plan_rounds(X, y, groups=groups)
         elif hasattr(search, "plan_rungs"):
@@ -497,10 +630,14 @@ def build(study, *, source="study.yaml", options=None):
     study_name = study.study_name or name
 
     X, y, groups = load_dataset(study.data, base_dir=Path(source).parent)
+    if study.data.subset is not None and study.data.subset > len(y):
+        notes.append(f"data.subset={study.data.subset:,} is more than the {len(y):,} rows of "
+                     "the data: all of them are used")
     estimator, prefix = _make_estimator(study, X, options)
     classifier = is_classifier(estimator)
     X_train, X_test, y_train, y_test, g_train = _split_data(study, X, y, groups, classifier)
     _check_network_size(study, X_train, y_train, classifier)
+    _check_scoring(study, X_train, y_train, classifier, estimator)
     cv = _make_cv(study, y_train, classifier)
     if getattr(study.cv, "method", study.cv) == "group_kfold" and g_train is None:
         raise StudyError(("cv",), "group_kfold needs data.groups (a column of the data file)")
@@ -512,6 +649,7 @@ def build(study, *, source="study.yaml", options=None):
         raise StudyError(("cv",), str(exc).rstrip(".")) from exc
     _check_sample_budget(study, len(y_train))
     space = _make_space(study, estimator, prefix)
+    _check_space_values(study, estimator, prefix)
     n_candidates = _n_candidates(study, space, options)
     if study.search.method == "grid" and n_candidates > MAX_GRID:
         notes.append(f"the grid has {n_candidates:,} candidates, more than the limit of "
@@ -535,7 +673,7 @@ def build(study, *, source="study.yaml", options=None):
         X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test, groups=g_train,
         n_candidates=n_candidates, n_splits=n_splits, classifier=classifier,
         refit_metric=refit_metric, backend=_backend(study, options), notes=notes,
-        outer_cv=outer_cv, nested_fits=nested_fits,
+        outer_cv=outer_cv, nested_fits=nested_fits, smoke=options.smoke,
     )
 
 

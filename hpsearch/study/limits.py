@@ -221,29 +221,34 @@ def _path_param(name):
     return name.rsplit("__", 1)[-1] in PATH_PARAMS
 
 
+def _param_values(study):
+    """``(key path, parameter name, values, shown)`` of every estimator parameter the file
+    sets: each fixed one (``estimator.params``: its value) and each searched one
+    (``search.space``: its choices, or the bounds of its range)."""
+    for name, value in study.estimator.params.items():
+        yield ("estimator", "params", name), name, [value], value
+    for name, entry in study.search.space.items():
+        if isinstance(entry, list):
+            yield ("search", "space", name), name, entry, entry
+            continue
+        values = entry.choices if entry.choices is not None else [entry.low, entry.high]
+        yield ("search", "space", name), name, values, entry.model_dump(exclude_none=True)
+
+
 def _param_limits(study, errors):
     """No estimator parameter naming a place on disk (:data:`PATH_PARAMS`), neither a
     fixed one (``estimator.params``) nor a searched one (``search.space``): joblib would
-    write its cache there, wherever the file says (``preprocess__memory: [/home/x]``)."""
+    write its cache there, wherever the file says (``preprocess__memory: [/home/x]``);
+    an estimator's own ``n_jobs`` is bounded."""
     rule = ("names a folder the estimator writes to (joblib's cache), which a study file "
             "may not set: hpsearch writes only into its run folder; remove it")
-    for name, value in study.estimator.params.items():
+    for path, name, values, shown in _param_values(study):
         if name.rsplit("__", 1)[-1] == "n_jobs":  # joblib starts that many threads at once
-            _bound(errors, ("estimator", "params", name), value, MAX_N_JOBS,
-                   "workers of the estimator itself; -1 uses all cores")
-        if _path_param(name) and value is not None:
-            errors.append(StudyError(("estimator", "params", name),
-                                     f"{rule}, got {value!r}"))
-    for name, entry in study.search.space.items():
-        shown = entry if isinstance(entry, list) else entry.model_dump(exclude_none=True)
-        values = entry if isinstance(entry, list) else (
-            entry.choices if entry.choices is not None else [entry.low, entry.high])
-        if name.rsplit("__", 1)[-1] == "n_jobs":
             for v in values:
-                _bound(errors, ("search", "space", name), v, MAX_N_JOBS,
+                _bound(errors, path, v, MAX_N_JOBS,
                        "workers of the estimator itself; -1 uses all cores")
         if _path_param(name) and any(v is not None for v in values):
-            errors.append(StudyError(("search", "space", name), f"{rule}, got {shown!r}"))
+            errors.append(StudyError(path, f"{rule}, got {shown!r}"))
 
 
 def _evaluate_limits(spec, errors):
@@ -373,6 +378,13 @@ def _scheduler_problem(address):
             f"send back is unpickled (run) here, not {host!r}")
 
 
+def _command_line_only(path, problem, option, what, value):
+    """The error of a setting that only the command line may make: ``<problem>; use
+    <option> on the command line for <what>, got <value>``."""
+    return StudyError(path, f"{problem}; use {option} on the command line for {what}, "
+                      f"got {value!r}")
+
+
 def _backend_limits(study, options, errors):
     """``backend.scheduler``: on this machine unless ``--scheduler`` replaces it."""
     backend = getattr(study, "backend", None)
@@ -381,44 +393,37 @@ def _backend_limits(study, options, errors):
         return
     problem = _scheduler_problem(address)
     if problem:
-        errors.append(StudyError(("backend", "scheduler"), (
-            f"{problem}; use --scheduler on the command line for a cluster elsewhere, "
-            f"got {address!r}")))
+        errors.append(_command_line_only(("backend", "scheduler"), problem, "--scheduler",
+                                         "a cluster elsewhere", address))
 
 
 def _path_limits(study, options, errors, cwd):
     if study.output is not None and not (options and options.out):
         if Path(study.output).is_absolute() or not inside(study.output, cwd):
-            errors.append(StudyError(
-                ("output",),
-                "must be a folder inside the working directory (a relative path that does "
-                "not leave it, symlinks resolved); use --out on the command line for any "
-                f"other place, got {study.output!r}",
-            ))
+            errors.append(_command_line_only(
+                ("output",), "must be a folder inside the working directory (a relative "
+                "path that does not leave it, symlinks resolved)", "--out", "any other place",
+                study.output))
     if study.storage is not None and not (options and options.storage):
         problem = _storage_url_problem(study.storage) if "://" in study.storage else None
         if problem:
-            errors.append(StudyError(("storage",), (
-                f"{problem}; use --storage on the command line for any other store, got "
-                f"{_hidden_password(study.storage)!r}")))
+            errors.append(_command_line_only(("storage",), problem, "--storage",
+                                             "any other store",
+                                             _hidden_password(study.storage)))
             return
         path = _storage_path(study.storage)
         if path is not None and path not in ("", ":memory:") and (
             Path(path).is_absolute() or not inside(path, cwd)
         ):
-            errors.append(StudyError(
-                ("storage",),
-                "a storage file must be inside the working directory (a relative path); "
-                f"use --storage on the command line for any other place, got {study.storage!r}",
-            ))
+            errors.append(_command_line_only(
+                ("storage",), "a storage file must be inside the working directory (a "
+                "relative path)", "--storage", "any other place", study.storage))
         elif path not in (None, "", ":memory:") and not path.lower().endswith(
                 STORAGE_SUFFIXES):
-            errors.append(StudyError(
-                ("storage",),
-                f"a storage file must be named *{', *'.join(STORAGE_SUFFIXES)} (a SQLite "
-                "database or an Optuna journal; any other file would be overwritten); use "
-                f"--storage on the command line for any other name, got {study.storage!r}",
-            ))
+            errors.append(_command_line_only(
+                ("storage",), f"a storage file must be named *{', *'.join(STORAGE_SUFFIXES)} "
+                "(a SQLite database or an Optuna journal; any other file would be "
+                "overwritten)", "--storage", "any other name", study.storage))
 
 
 def network_weights(hidden, n_in, n_out):

@@ -287,6 +287,11 @@ def _clean(loc):
 
 def _to_study_error(err, lines, source):
     path = _clean(err["loc"])
+    if path[-1:] == ("[key]",):  # a mapping key that is not text: name it as written
+        key = err.get("input")
+        path = (*path[:-2], _show(key) if not isinstance(key, str) else key)
+        return StudyError(path, f"a key must be a name (text), got {_show(key)}; quote it",
+                          _line_of(lines, path), source)
     ctx = err.get("ctx", {})
     if err["type"] == "study" and "key" in ctx:
         key = ctx["key"]

@@ -128,19 +128,97 @@ def _columns_text(columns):
 _SYSTEM_FOLDERS = (("proc",), ("sys",), ("dev",))
 
 
+def _data_file(spec, base_dir):
+    """The file ``data.path`` names: relative to the working directory or to the study
+    file's folder (``base_dir``); a relative path naming a file in both is refused unless
+    both are the same file (either could be meant: reading one silently would search and
+    test on the other's rows)."""
+    path = Path(spec.path)
+    if path.is_absolute():
+        return path
+    here, there = path, Path(base_dir) / path
+    if here.exists() and there.exists() and not here.samefile(there):
+        raise StudyError(("data", "path"), (
+            f"names two different files: {str(here.resolve())!r} (in the working directory) "
+            f"and {str(there.resolve())!r} (next to the study file); write the absolute path "
+            f"of the one you mean, got {spec.path!r}"))
+    return here if here.exists() else there
+
+
+#: file name endings of tab-separated data files (every other CSV name: commas)
+_TAB_SEPARATED = (".tsv", ".tsv.gz")
+
+
+def _header(path, sep):
+    """The column names of a CSV file as written (pandas renames a repeated ``a`` to
+    ``a.1``): its first row, read as text."""
+    import pandas as pd
+
+    first = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str)
+    return [c for c in first.iloc[0].tolist() if isinstance(c, str)] if len(first) else []
+
+
+def _number(text):
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _layout_hint(columns, sep):
+    """Why a data file may lack a named column: no header row (every name a number), or
+    another separator than the one read (one column whose name holds ``;`` or a tab)."""
+    names = [str(c) for c in columns]
+    if names and all(_number(n) for n in names):
+        return ("; its first row is all numbers: the file seems to have no header row, "
+                "add one naming the columns")
+    other = {";": "';'", "\t": "tabs", ",": "','"}
+    if len(names) == 1:
+        for mark, words in other.items():
+            if mark != sep and mark in names[0]:
+                return (f"; the file seems separated by {words}: a .csv file is read "
+                        "comma-separated, a .tsv file tab-separated")
+    return ""
+
+
+def _check_columns(columns, names, path, sep=","):
+    """Refuse a data file with a column name twice (pandas would rename the second
+    ``y`` to ``y.1`` and keep it as a feature: a copy of the target among the features)."""
+    seen = set()
+    twice = [c for c in names if c in seen or seen.add(c)]
+    if twice:
+        raise StudyError(("data", "path"), (
+            f"column names must be distinct: {twice[0]!r} is the name of more than one "
+            f"column of {path.name} (columns: {_columns_text(list(names))}); rename them"
+            f"{_layout_hint(list(names), sep)}"))
+
+
+def _check_complete(values, key, column, path):
+    """Refuse a target or groups column with missing values (NaN / empty cells): the split
+    and every fit would fail on them, far from the key that names the column."""
+    import pandas as pd
+
+    missing = np.flatnonzero(pd.isna(values))
+    if missing.size:
+        raise StudyError(("data", key), (
+            f"column {column!r} of {path.name} has {missing.size:,} missing value(s) "
+            f"(first in data row {missing[0] + 1}); every row needs a {key}: remove those "
+            f"rows or fill them in, got {column!r}"))
+
+
 def load_dataset(spec, *, base_dir=Path(".")):
     """``(X, y, groups)`` for a :class:`~hpsearch.study.schema.DataSpec`.
 
     ``X`` is a NumPy array for bundled datasets and a pandas DataFrame (column names and
-    dtypes kept, for the categorical encoder) for CSV / Parquet files.
+    dtypes kept, for the categorical encoder) for CSV / Parquet files; ``.tsv`` files
+    are tab-separated, other CSV files comma-separated.
     """
     if spec.dataset is not None:
         return (*_bundled(spec.dataset), None)
     import pandas as pd
 
-    path = Path(spec.path)
-    if not path.is_absolute() and not path.exists():
-        path = base_dir / path
+    path = _data_file(spec, base_dir)
     if not path.exists():
         raise StudyError(("data", "path"), f"file not found, got {spec.path!r}")
     if not path.is_file() or path.resolve().parts[1:2] in _SYSTEM_FOLDERS:
@@ -148,10 +226,20 @@ def load_dataset(spec, *, base_dir=Path(".")):
                          "device, a pipe or a file of /proc, /sys or /dev: those never end or "
                          f"hold the system's secrets), got {spec.path!r}")
     fmt = spec.format or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
+    sep = "\t" if path.name.lower().endswith(_TAB_SEPARATED) else ","
     try:
-        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+            names = [str(c) for c in frame.columns]
+        else:
+            frame = pd.read_csv(path, sep=sep)
+            names = _header(path, sep)
     except Exception as exc:  # pandas raises many types; the user needs the file and why
         raise StudyError(("data", "path"), f"cannot read {fmt} file {str(path)!r}: {exc}") from exc
+    _check_columns(list(frame.columns), names, path, sep)
+    if len(frame) == 0:
+        raise StudyError(("data", "path"), f"{path.name} has no data rows (a header only), "
+                         f"got {spec.path!r}")
     columns = list(frame.columns)
     named = [("target", [spec.target]), ("drop", spec.drop)]
     if spec.groups is not None:
@@ -163,10 +251,13 @@ def load_dataset(spec, *, base_dir=Path(".")):
                 raise StudyError(
                     where,
                     f"no column {col!r} in {path.name}{did_you_mean(col, columns)} "
-                    f"(columns: {_columns_text(columns)})",
+                    f"(columns: {_columns_text(columns)}){_layout_hint(columns, sep)}",
                 )
     y = frame[spec.target].to_numpy()
+    _check_complete(y, "target", spec.target, path)
     groups = frame[spec.groups].to_numpy() if spec.groups is not None else None
+    if groups is not None:
+        _check_complete(groups, "groups", spec.groups, path)
     removed = [spec.target, *spec.drop] + ([spec.groups] if spec.groups else [])
     X = frame.drop(columns=list(dict.fromkeys(removed)))
     if X.shape[1] == 0:

@@ -155,6 +155,11 @@ def _nested_engine(plan):
     return f"all outer splits at once, their fits in one pool of {workers} workers"
 
 
+#: what a report and a summary of a ``--smoke`` run say first
+SMOKE_NOTE = ("--smoke run: a reduced budget (2 candidates, few epochs) to check the file, "
+              "not the study's result; run it again without --smoke (--overwrite)")
+
+
 def top_table(cv_df, metric, n=10, label=None):
     """Markdown table of the ``n`` best candidates (columns ``*_test_<metric>``)."""
     mean, std, rank = (f"{p}_test_{metric}" for p in ("mean", "std", "rank"))
@@ -268,6 +273,7 @@ def write_report(path, plan, summary, cv_df, plots, sections=()):
         f"- search: `{s.search.method}` — {_fits_text(summary, ' × ')} in "
         f"{summary['fit_time_s']:.1f} s" + (f" ({summary['backend']})" if summary.get("backend") else ""),
         f"- cv: `{summary['cv']}`",
+        *([f"- **{SMOKE_NOTE}**"] if summary.get("smoke") else []),
         "",
         "## Best configuration",
         "",
@@ -304,12 +310,19 @@ def write_report(path, plan, summary, cv_df, plots, sections=()):
         "## Files",
         "",
         "- `results.csv`: one row per (candidate, split); `cv_results.csv`: sklearn's `cv_results_`",
-        "- `best_params.json`, `summary.json`, `model.joblib` (refit best model), `study.yaml` (copy)",
+        "- `best_params.json`, `summary.json`, "
+        + ("`model.joblib` (refit best model)" if _refit_model(summary)
+           else "no `model.joblib` (refit: false)") + ", `study.yaml` (copy)",
         f"- trial store: `{plan.storage}` (study `{plan.study_name}`)",
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _refit_model(summary):
+    """Whether the run refit a best model (``model.joblib``; it has test scores)."""
+    return summary.get("test_scores") is not None
 
 
 def _fits_text(summary, times=" x "):
@@ -335,6 +348,7 @@ def summary_text(plan, summary, cv_df):
     lines = [
         f"study {plan.name!r}: {plan.study.search.method} search, {_fits_text(summary)} in "
         f"{summary['fit_time_s']:.1f} s",
+        *([SMOKE_NOTE] if summary.get("smoke") else []),
         f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])}",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
@@ -353,5 +367,6 @@ def summary_text(plan, summary, cv_df):
                      f"{_params_text(r['params'])}")
     if summary.get("n_failed"):
         lines.append(f"failed fits: {summary['n_failed']} (see results.csv)")
-    lines.append(f"output: {plan.out}/ (report.md, results.csv, best_params.json, model.joblib, plots/)")
+    model = "model.joblib, " if _refit_model(summary) else ""
+    lines.append(f"output: {plan.out}/ (report.md, results.csv, best_params.json, {model}plots/)")
     return "\n".join(lines)

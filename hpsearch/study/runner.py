@@ -4,7 +4,7 @@ Folder layout::
 
     <out>/study.yaml          copy of the study file
     <out>/study.db            trial store (SQLite; default storage of the CLI)
-    <out>/results.csv         tidy results: one row per (candidate, split)
+    <out>/results.csv         tidy results: one row per (candidate, split), its error only
     <out>/cv_results.csv      sklearn's cv_results_, one row per candidate
     <out>/best_params.json    best parameters
     <out>/model.joblib        best model refit on all searched rows
@@ -14,7 +14,8 @@ Folder layout::
     <out>/.hpsearch-run       marks the folder as a run folder; lists the files written
 
 hpsearch writes only into a new or empty folder or one holding ``.hpsearch-run``, and
-removes (``--overwrite``) only the files listed above and in that marker.
+removes (``--overwrite``) only the files listed above and in that marker (``study.db`` only
+when it holds no other study: else only this study is deleted from it).
 
 The output files are written into a private folder ``<out>/.hpsearch-writing-<pid>-<id>``
 and then moved into place one by one with ``os.replace``: several processes of one study
@@ -332,6 +333,12 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
                                           else "") if kept else f"{out} holds the results of an earlier run")
         raise UsageError(f"{what}; nothing was changed. Use --resume to continue it, or "
                          "--overwrite to replace it (only hpsearch's own files are removed)")
+    if resume and not overwrite and earlier and not kept:  # it would start a new run
+        raise UsageError(
+            f"{out} holds the results of an earlier run, but the trial store {storage} holds "
+            f"no trial of study {plan.study_name!r} to continue (the run folder of another "
+            "study, or another store); nothing was changed. Use another output folder "
+            "(--out), or --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
     if not (out / RUN_MARKER).is_file():
         _write_marker(out, first=True)
@@ -340,14 +347,34 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     if resume and not overwrite:
         return []
     removed = []
+    # the run folder's store holding another study's trials (a run of another study file
+    # in this folder, --out): only this study is deleted from it, the file is kept
+    keep_db = _default_db(out, storage) and _other_studies(storage, plan)
     for path in _own_files(out, storage):
+        if keep_db and path.name in ("study.db", *_SQLITE_SIDE_FILES):
+            continue
         path.unlink()
         removed.append(str(path.relative_to(out)))
-    if not _default_db(out, storage):
+    if keep_db or not _default_db(out, storage):
         for name in _study_names(plan):
             _delete_study(storage, name)
     _write_marker(out)
     return removed
+
+
+def _other_studies(storage, plan):
+    """Names of the studies of ``storage`` that are not this plan's (nor its nested
+    searches', ``<study_name>-outer<k>``)."""
+    path = _local_file(storage)
+    if path is not None and not path.is_file():
+        return []
+    import optuna
+
+    from hpsearch.model_selection.store import make_storage
+
+    ours = set(_study_names(plan))
+    return [n for n in optuna.get_all_study_names(make_storage(storage))
+            if n not in ours and not n.startswith(f"{plan.study_name}-outer")]
 
 
 def _study_names(plan):
@@ -495,12 +522,59 @@ def _counts(cv):
     return counts
 
 
+#: the error of a fit stopped by ``fit_timeout`` (``_engine.fit_timeout_error``)
+_TIMED_OUT = re.compile(r"fit exceeded fit_timeout=([0-9.eE+-]+)s")
+
+
+def _recorded_errors(storage, study_name):
+    """``(rows, errors)`` of a stored study: how many candidate rows it holds (failed
+    ones too: a resume keeps them as they are) and the error of every recorded fit that
+    failed; ``(0, [])`` when there is no such study."""
+    try:
+        import optuna
+
+        from hpsearch.model_selection.store import make_storage
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
+        trials = study.get_trials(deepcopy=False)
+    except Exception:  # no store yet, or no such study
+        return 0, []
+    rows, errors = set(), {}  # (row key, split) -> error: a fit is in its row and alone
+    for trial in trials:
+        for name, payload in trial.user_attrs.items():
+            kind, _, rest = name.partition(":")
+            if kind == "hpsearch_row" and isinstance(payload, dict):
+                rows.add(rest)
+                errors.update(((rest, i), e) for i, e in enumerate(payload.get("error") or []))
+            elif kind == "hpsearch_fit" and isinstance(payload, dict):
+                key, _, split = rest.rpartition(":")
+                errors[(key, int(split) if split.isdigit() else split)] = payload.get("error")
+    return len(rows), [e for e in errors.values() if e]
+
+
+def _timed_out_note(plan, errors):
+    """The warning for fits of the resumed run stopped by a ``fit_timeout`` shorter than
+    this run's: a resume keeps them as failed fits, it does not fit them again."""
+    limits = [float(m.group(1)) for e in errors if (m := _TIMED_OUT.search(str(e)))]
+    now = getattr(plan.search, "fit_timeout", None)
+    if not limits or (now is not None and now <= max(limits)):
+        return None
+    return (f"hpsearch: warning: {len(limits)} fit(s) of the run being resumed exceeded "
+            f"fit_timeout={max(limits):g}s; a resume keeps them as failed fits and does not "
+            f"fit them again with {'no fit_timeout' if now is None else f'fit_timeout={now:g}s'}"
+            ": use --overwrite to run every fit again")
+
+
 def _check_resume(plan, source_text, echo):
-    """Say when ``--resume`` has nothing to resume, warn when the study file changed."""
+    """Say when ``--resume`` has nothing to resume, warn when the study file changed or
+    when fits it keeps as failed were stopped by a shorter ``fit_timeout``."""
     import sys
 
     kept = sum(finished_trials(plan.storage, name) or 0 for name in _study_names(plan))
-    if not kept and echo:
+    recorded = [_recorded_errors(plan.storage, name) for name in _study_names(plan)]
+    failed_rows = sum(rows for rows, _ in recorded)
+    if not (kept or failed_rows) and echo:
         running = sum(finished_trials(plan.storage, name, running=True) or 0
                       for name in _study_names(plan))
         if running:  # another process's (or an interrupted run's) candidates
@@ -509,8 +583,11 @@ def _check_resume(plan, source_text, echo):
         else:
             echo(f"nothing to resume in {plan.storage} (study {plan.study_name!r}): "
                  "starting a new run")
+    note = _timed_out_note(plan, [e for _, errors in recorded for e in errors])
+    if note:
+        print(note, file=sys.stderr)
     copy = plan.out / "study.yaml"
-    if kept and copy.is_file() and copy.read_text(encoding="utf-8") != source_text:
+    if (kept or failed_rows) and copy.is_file() and copy.read_text(encoding="utf-8") != source_text:
         print(f"hpsearch: warning: the study file differs from {copy}, the copy of the run "
               "being resumed; finished candidates are kept as they are", file=sys.stderr)
 
@@ -575,6 +652,28 @@ def _changed_keys(copy_text, source_text, prefixes):
     return changed, old, new
 
 
+#: search methods whose stored trials are their candidates: a resume continues those
+#: trials (Optuna's study counts them in n_trials and ranks them), whatever the space
+_TRIALS_ARE_CANDIDATES = ("optuna",)
+
+
+def _check_resumed_space(plan, copy_text, source_text):
+    """Refuse to resume an Optuna search whose ``search.space`` changed since the run
+    being resumed: its stored trials, drawn from the old space, would count towards
+    ``n_trials`` and be ranked with the new ones (a best value outside the new space).
+    A grid, random or halving search fits only the candidates of the new space (the
+    store's fits of equal candidates are reused), and ASHA's store refuses it itself."""
+    from hpsearch.model_selection.store import StudyMismatch
+
+    if plan.study.search.method not in _TRIALS_ARE_CANDIDATES or not kept_trials(plan):
+        return
+    changed, _, _ = _changed_keys(copy_text, source_text, (("search", "space"),))
+    if changed:
+        exc = StudyMismatch("its trials were drawn from another search space",
+                            "param_distributions")
+        raise _mismatch_error(exc, plan, copy_text, source_text)
+
+
 def _mismatch_error(exc, plan, copy_text, source_text):
     """The :class:`StudyError` for a resumed study whose store holds fits made with other
     data, splits or settings (:class:`~hpsearch.model_selection.store.StudyMismatch`):
@@ -624,6 +723,8 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     # a resumed run keeps the copy of the file its fits were made with until the search
     # accepts the new file (a refused resume leaves it as it was)
     copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
+    if copy_text is not None:
+        _check_resumed_space(plan, copy_text, source_text)
     if copy_text is None:
         _replace_text(copy, source_text)
     nested, fit_time = _fit(plan, copy_text, source_text, echo)
@@ -737,6 +838,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         from hpsearch.model_selection._results import results_frame
 
         tidy = results_frame(cv)
+    if "error" in tidy:  # each (candidate, split) row: its own split's error only
+        tidy["error"] = [_split_error(e, k) for e, k in zip(tidy["error"], tidy["split"])]
     tidy.to_csv(out / "results.csv", index=False)
     cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
         out / "cv_results.csv", index=False
@@ -745,10 +848,18 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     if not np.isfinite(means).any():
         first = tidy["error"].dropna().iloc[0] if n_failed else "no finite score"
         last = str(first).strip().splitlines()[-1] if first else "?"
-        raise RunFailed(f"every fit failed ({n_failed} errors, see {final / 'results.csv'}); "
-                        f"first error: {last}")
+        if n_failed == len(tidy):
+            what = f"every fit failed ({n_failed} errors"
+        elif n_failed:
+            what = (f"no candidate has a mean score, each has a failed fit ({n_failed} of "
+                    f"{len(tidy)} fits failed")
+        else:  # r2 of a leave-one-out split's one row...
+            what = (f"no candidate has a finite mean score, though no fit failed: the metric "
+                    f"is undefined on these splits ({len(tidy)} fits")
+        raise RunFailed(f"{what}, see {final / 'results.csv'})"
+                        + (f"; first error: {last}" if n_failed else ""))
 
-    best = int(search.best_index_) if hasattr(search, "best_index_") else int(np.nanargmax(means))
+    best = _best_index(search, cv, metric)
     best_params = dict(cv["params"][best])
     model = getattr(search, "best_estimator_", None)
     test_scores = None
@@ -778,6 +889,7 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         "backend": getattr(search, "backend_", None),
         "storage": plan.storage,
         "study_name": plan.study_name,
+        "smoke": plan.smoke,
     }
     if nested is not None:
         summary["nested"] = nested
@@ -793,6 +905,36 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         written.append("learning_curves.csv")
     summary["text"] = report.summary_text(plan, summary, cv_df)
     return summary, [f for f in written if (out / f).is_file()]
+
+
+#: the head of one split's part of a candidate's error (``_results.row_error``)
+_SPLIT_HEAD = re.compile(r"^split (\d+):\n", re.M)
+
+
+def _split_error(text, split):
+    """The part of a candidate's error text about one ``split`` (``row_error`` writes a
+    ``split k:`` section per failed split), None when that split did not fail; a text
+    without sections is the whole candidate's."""
+    if not isinstance(text, str):
+        return None
+    heads = list(_SPLIT_HEAD.finditer(text))
+    if not heads:
+        return text
+    for head, after in zip(heads, [*heads[1:], None]):
+        if int(head.group(1)) == split:
+            return text[head.end():after.start() - 1 if after else len(text)]
+    return None
+
+
+def _best_index(search, cv, metric):
+    """The search's best row: its ``best_index_``, or (several metrics and ``refit:
+    false``, where a search sets none) the row it would pick by ``metric``: the search's
+    own rule (``_select_best_index``: rank 1, the largest budget of halving / Hyperband /
+    ASHA, a complete candidate before a raced one, an accepted recipe candidate), never
+    the highest mean over all rows (an early halving round's row)."""
+    if hasattr(search, "best_index_"):
+        return int(search.best_index_)
+    return int(search._select_best_index(metric, metric, cv))
 
 
 def _nested(plan, echo):

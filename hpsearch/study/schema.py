@@ -260,7 +260,7 @@ class SearchSpec(Section):
     space: Annotated[dict[str, SpaceEntry], Field(min_length=1)]
     n_iter: PositiveInt | None = None
     n_trials: PositiveInt | None = None
-    timeout: Annotated[float, Field(gt=0)] | None = None
+    timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     sampler: Literal["tpe", "gp", "cmaes", "qmc", "random"] | None = None
     pruner: Literal["none", "median", "successive_halving", "hyperband"] | None = None
     n_candidates: one_of(("str", Literal["exhaust"]), ("int", PositiveInt),
@@ -275,7 +275,7 @@ class SearchSpec(Section):
     aggressive_elimination: bool | None = None
     #: asha: decisions reproducible for a seed and worker count (true) or live (false)
     reproducible: bool | None = None
-    fit_timeout: Annotated[float, Field(gt=0)] | None = None
+    fit_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     max_retries: NonNegativeInt | None = None
     #: racing across splits (grid, random, optuna): see hpsearch.model_selection._racing
     racing: bool | None = None
@@ -295,6 +295,10 @@ class SearchSpec(Section):
                     method=self.method,
                     options=", ".join(allowed) or "none besides space",
                 )
+        if self.racing and self.pruner not in (None, "none"):
+            fail("cannot be combined with a pruner: racing stops candidates across splits, "
+                 "pruner '{pruner}' across epochs; use one of them", key="racing",
+                 value=True, pruner=self.pruner)
         for name, entry in self.space.items():
             if isinstance(entry, DimensionSpec) and entry.when:
                 for other in entry.when:
@@ -500,6 +504,9 @@ class Study(Section):
                     hint=did_you_mean(self.refit, [m for m in metrics if m]),
                     metrics=", ".join(str(m) for m in metrics),
                 )
+        elif self.refit is False and self.evaluate is not None:
+            fail("must be true or a metric name with 'evaluate': nested cross-validation "
+                 "scores the refit best model of each outer split", key="refit", value=False)
         elif multi and self.refit is True:
             fail("with several scoring metrics, name the one to select the best model by "
                  "(one of {metrics})", key="refit", value=True,
