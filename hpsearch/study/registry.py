@@ -10,6 +10,8 @@ import importlib
 import re
 from pathlib import Path
 
+import numpy as np
+
 from .errors import StudyError, did_you_mean
 
 __all__ = [
