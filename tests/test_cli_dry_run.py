@@ -2,6 +2,7 @@
 computed by the searches' own strategies (``plan_rounds``, ``plan_rungs``)."""
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,41 @@ def test_plan_rounds_equal_what_fit_runs(name, capsys):
     out = _dry_run(capsys, name, "--smoke")
     fits = int(re.search(r"fits: +(\d+)", out).group(1))
     assert fits == sum(search.n_candidates_) * plan.n_splits
+
+
+def test_a_step_in_the_study_file_is_optunas_step(tmp_path, capsys):
+    """``step`` (Optuna's, and ``Float``/``Int``'s) is a key of a study file's space: the
+    grid holds every step-th value and the plan counts them; a step that does not divide
+    the range or comes with ``log`` is refused naming the key (it was 'unknown key')."""
+    from hpsearch.study import load_study
+    from hpsearch.study.build import Options, build
+    from hpsearch.study.errors import StudyError
+
+    text = textwrap.dedent("""\
+        name: steps
+        data: {dataset: iris}
+        estimator: {name: logistic_regression}
+        search:
+          method: grid
+          space:
+            C: {type: float, low: 0.5, high: 2.0, step: 0.5}
+            max_iter: {type: int, low: 100, high: 300, step: 100}
+        cv: 3
+        """)
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    study, _, _ = load_study(path)
+    plan = build(study, source=str(path),
+                 options=Options(quiet=True, out=str(tmp_path / "out"), storage="sqlite://"))
+    assert sorted(plan.search.param_grid["C"].grid()) == [0.5, 1.0, 1.5, 2.0]
+    assert plan.search.param_grid["max_iter"].grid() == [100, 200, 300]
+    assert main([str(path), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"candidates: +12\b", out), out
+    for bad, message in [("step: 0.7", "must be a multiple of `step`"),
+                         ("log: true, step: 0.5", "cannot be combined with log=True")]:
+        path.write_text(text.replace("step: 0.5", bad))
+        study, _, _ = load_study(path)
+        with pytest.raises(StudyError, match=rf"search\.space\.C: .*{re.escape(message)}"):
+            build(study, source=str(path), options=Options(quiet=True, out="unused",
+                                                           storage="sqlite://"))

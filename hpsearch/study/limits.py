@@ -114,9 +114,11 @@ def _dimension_size(entry):
         return len(entry.choices)
     if entry.n is not None:
         return entry.n
+    if entry.step is not None and entry.step > 0:  # every step-th value (a bad step: the build)
+        return int((entry.high - entry.low) // entry.step) + 1
     if entry.type == "int":
         return int(entry.high) - int(entry.low) + 1
-    return 1  # a float without n has no grid; the build says so
+    return 1  # a float without n or step has no grid; the build says so
 
 
 def grid_size(space):

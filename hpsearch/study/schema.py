@@ -212,6 +212,7 @@ class DimensionSpec(Section):
     high: Number | None = None
     log: bool = False
     n: Annotated[int, Field(ge=1)] | None = None
+    step: Number | None = None
     choices: Annotated[list[Any], Field(min_length=1)] | None = None
     when: dict[str, Any] | None = None
 
@@ -220,7 +221,7 @@ class DimensionSpec(Section):
         if self.type == "categorical":
             if self.choices is None:
                 fail("required key is missing for type 'categorical'", key="choices")
-            for key in ("low", "high", "log", "n"):
+            for key in ("low", "high", "log", "n", "step"):
                 if key in self.model_fields_set:
                     fail("not an option of type 'categorical' (use 'choices')", key=key,
                          value=getattr(self, key))
