@@ -101,3 +101,16 @@ def test_python_m_hpsearch_diagnose_help():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0
     assert "usage: hpsearch diagnose" in res.stdout and "next.yaml" in res.stdout
+
+
+def test_out_never_replaces_a_file_it_did_not_write(deep_study, tmp_path, capsys):
+    """``--out`` naming the user's own study (or any other file) overwrote it with the
+    follow-up study; only a follow-up this command wrote may be replaced."""
+    before = deep_study.read_text(encoding="utf-8")
+    assert main(["diagnose", str(deep_study), "--out", str(deep_study)]) == 2
+    err = capsys.readouterr().err
+    assert "--out: " in err and "is not a follow-up study written by hpsearch diagnose" in err
+    assert deep_study.read_text(encoding="utf-8") == before
+    nxt = tmp_path / "n.yaml"
+    assert main(["diagnose", str(deep_study), "--out", str(nxt)]) == 0
+    assert main(["diagnose", str(deep_study), "--out", str(nxt)]) == 0  # its own: replaced

@@ -102,8 +102,29 @@ def next_study(raw, diagnosis, params, prefix, best_params, *, name, source_dir,
 def _header(diagnosis, source):
     text = textwrap.fill(str(diagnosis), width=92, initial_indent="# ",
                          subsequent_indent="# ")
-    return (f"# The lecture's recipe, next step after diagnosing {source} "
+    return (f"{HEADER}{source} "
             f"(python -m hpsearch diagnose):\n{text}\n")
+
+
+HEADER = "# The lecture's recipe, next step after diagnosing "
+
+
+def _check_out(path):
+    """``--out`` may replace a follow-up study this command wrote (its header), never
+    another file: ``--out study.yaml`` would have overwritten the user's own study."""
+    from hpsearch.study.errors import UsageError
+
+    if path is None or not os.path.lexists(path):
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            ours = os.path.isfile(path) and f.read(len(HEADER)) == HEADER
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise UsageError(
+            f"--out: {path} exists and is not a follow-up study written by hpsearch diagnose; "
+            "give a new file name (or delete that file first)")
 
 
 def run(args, echo=print):
@@ -111,6 +132,8 @@ def run(args, echo=print):
 
     from hpsearch.study.build import build
     from hpsearch.study.loader import load_study
+
+    _check_out(args.out)
 
     from ._curves import final_step
     from ._diagnose import diagnose
@@ -136,6 +159,7 @@ def run(args, echo=print):
         return d, None
     final, prefix = final_step(estimator)
     out = Path(args.out) if args.out else Path(run_dir) / "next.yaml"
+    _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     data = next_study(yaml.safe_load(text), d, final.get_params(deep=False), prefix, best,
                       name=plan.name, source_dir=study_path.parent, out_dir=out.parent)
