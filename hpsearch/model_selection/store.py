@@ -310,7 +310,15 @@ def space_params(space):
 
 def make_storage(storage):
     """An Optuna storage from None (in memory), a ``.db``/``.sqlite`` path, a ``.log`` /
-    ``.jsonl`` path (journal file), a SQLAlchemy URL, or a storage object."""
+    ``.jsonl`` path (journal file), a SQLAlchemy URL, or a storage object; every call
+    of it a critical section that Ctrl-C and SIGTERM wait for (:func:`shielded`)."""
+    import optuna
+
+    return shielded(optuna.storages.get_storage(_make_storage(storage)))
+
+
+def _make_storage(storage):
+    """:func:`make_storage`, each call not shielded."""
     import optuna
 
     if storage is None:
@@ -332,6 +340,55 @@ def make_storage(storage):
             url, engine_kwargs={"connect_args": {"timeout": 60}}
         ))
     return url
+
+
+def shielded(storage):
+    """``storage`` (an Optuna storage) with each of its calls run in
+    :func:`~hpsearch.model_selection._engine.shield_interrupts`: a SIGINT or SIGTERM that
+    arrives in the middle of a write or read is raised once the call is done.
+
+    Was: the ``KeyboardInterrupt`` raised between two bytecodes inside SQLAlchemy could
+    leave a SQLite statement unfinished, its cursor kept alive by the traceback holding
+    the database's shared lock, and the next write of the interrupted search (closing the
+    store) waited for it, the heartbeat thread with it, until SQLite's busy timeout
+    (60 s); a journal append could stop mid-line. A storage already shielded is returned
+    as it is."""
+    return storage if isinstance(storage, _shielded_class()) else _shielded_class()(storage)
+
+
+@functools.cache
+def _shielded_class():
+    """The class of :func:`shielded` storages (made on first use: Optuna loads lazily):
+    an Optuna ``BaseStorage`` whose every public method calls the wrapped storage's
+    inside ``shield_interrupts``; other attributes are the wrapped storage's."""
+    from optuna.storages import BaseStorage
+
+    from ._engine import shield_interrupts
+
+    def method(name):
+        def call(self, *args, **kwargs):
+            with shield_interrupts():
+                return getattr(self.storage, name)(*args, **kwargs)
+
+        call.__name__ = call.__qualname__ = name
+        return call
+
+    def getattr_(self, name):  # (only for names the class does not have)
+        if name == "storage":
+            raise AttributeError(name)
+        return getattr(self.storage, name)
+
+    namespace = {name: method(name) for name in dir(BaseStorage)
+                 if not name.startswith("_") and callable(getattr(BaseStorage, name))}
+    namespace.update(
+        __doc__=_shielded_class.__doc__,
+        __init__=lambda self, storage: setattr(self, "storage", storage),
+        __getattr__=getattr_,
+        # a class made here: pickled as the storage it wraps, shielded again on loading
+        __reduce__=lambda self: (shielded, (self.storage,)),
+        __module__=__name__,
+    )
+    return type("ShieldedStorage", (BaseStorage,), namespace)
 
 
 def _as_url(storage):
@@ -768,7 +825,7 @@ class TrialStore:
                 "Pass resume=True to continue it, or choose another study_name."
             ) from None
         self._check_direction(storage, study_name, direction)
-        self._storage = self.study._storage
+        self._storage = self.study._storage  # (shielded, make_storage)
         self._study_id = self.study._study_id
         self._rows = {}
         self._trial_ids = {}  # candidate key -> trial id (budgeted rows)
@@ -793,7 +850,7 @@ class TrialStore:
         self._token = str(next(_TOKENS))
         _LIVE.add(self._token)
         self.owner = owner_id(token=self._token)
-        self.shared = not isinstance(self._storage, optuna.storages.InMemoryStorage)
+        self.shared = not isinstance(self._storage.storage, optuna.storages.InMemoryStorage)
         if resume:
             self.refresh()
 
