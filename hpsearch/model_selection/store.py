@@ -84,6 +84,12 @@ journal append) ends the search with one :class:`StoreWriteError` (an ``OSError`
 naming the file (:func:`storage_errors` around ``fit``): every fit recorded before it is
 kept, and ``resume=True`` continues once there is room. A journal append cut short
 leaves a torn last line, which the next append drops first (:func:`_journal_backend`).
+
+Ctrl-C and SIGTERM
+------------------
+Every call of the storage is a critical section (:func:`shielded`): a signal that arrives
+inside one stops the search right after it, never halfway through a SQLite statement or a
+journal append.
 """
 
 import errno
