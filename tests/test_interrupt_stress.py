@@ -210,3 +210,67 @@ def test_signals_at_many_random_moments_stop_every_run_and_resume_finishes_it(tm
                           capture_output=True, text=True, timeout=HANG * len(seeds))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("fit(s) kept") == len(seeds), proc.stdout
+
+
+def test_a_signal_inside_a_store_call_is_raised_after_it():
+    """``shield_interrupts``: the block runs to its end, then the interrupt is raised;
+    also when the block fails (then the interrupt carries the error as its context), so an
+    ``except Exception`` around a store write cannot lose it."""
+    from hpsearch.model_selection._engine import (SearchTerminated, interrupts_deferrable,
+                                                  shield_interrupts, sigterm_as_interrupt)
+
+    done = []
+    with interrupts_deferrable(), pytest.raises(KeyboardInterrupt):
+        with shield_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # (the handler runs here: recorded)
+            done.append(1)
+    assert done == [1]
+    with sigterm_as_interrupt(), pytest.raises(SearchTerminated) as caught:
+        try:
+            with shield_interrupts():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                raise OSError("disk full")
+        except OSError:  # a caller that ignores a failed write
+            pass
+    assert isinstance(caught.value.__context__, OSError)
+    with interrupts_deferrable(), shield_interrupts():  # nothing received: nothing raised
+        done.append(2)
+    assert done == [1, 2]
+
+
+def test_a_signal_inside_the_redelivery_hook_is_sent_again(monkeypatch):
+    """``redeliver_interrupts``: the SIGTERM sent again can land while the hook still waits
+    for its timer thread to start (a loaded machine); it is sent once more, not lost as
+    "Exception ignored in sys.unraisablehook" (was: the run went on and exited 0)."""
+    from types import SimpleNamespace
+
+    from hpsearch.model_selection import _engine
+
+    sent = []
+
+    class Timer:  # starting the first timer "takes" 50 ms, during which its signal comes
+        def __init__(self, interval, function, args):
+            self.args = args
+
+        def start(self):
+            sent.append(self.args[1])
+            if len(sent) == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+
+    def previous(unraisable):
+        raise AssertionError(f"given to the previous hook: {unraisable}")
+
+    hook = _engine.redeliver_interrupts(previous)
+    with _engine.sigterm_as_interrupt():
+        monkeypatch.setattr(_engine.threading, "Timer", Timer)
+        try:
+            hook(SimpleNamespace(exc_type=_engine.SearchTerminated, exc_value=None,
+                                 exc_traceback=None, err_msg=None, object=None))
+        except KeyboardInterrupt:  # (lost in a real hook; not to stop pytest here)
+            pytest.fail("the SIGTERM was raised inside the hook")
+        finally:
+            monkeypatch.undo()
+    assert sent == [signal.SIGTERM, signal.SIGTERM]

@@ -552,19 +552,33 @@ def redeliver_interrupts(previous):
     sends the signal again 20 ms later from a timer thread (the main thread has left the
     callback by then), where it stops the search as usual; any other exception, or one
     at interpreter shutdown (no new thread), goes to the hook ``previous``.
+
+    The hook itself is a critical section (:func:`shield_interrupts`' handlers only record
+    a signal inside it): starting the timer waits for its thread, and on a loaded machine
+    the signal sent again could land in that wait, where an exception is lost too
+    ("Exception ignored in sys.unraisablehook", seen once under load: the run went on and
+    exited 0); a signal recorded there is sent again the same way.
     """
     def hook(unraisable):
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type,
                                                           KeyboardInterrupt):
             signum = (signal.SIGTERM if issubclass(unraisable.exc_type, SearchTerminated)
                       else signal.SIGINT)
-            timer = threading.Timer(0.02, os.kill, (os.getpid(), signum))
-            timer.daemon = True
+            main = threading.current_thread() is threading.main_thread()
+            _Shield.depth += main
             try:
-                timer.start()
+                while signum is not None:
+                    timer = threading.Timer(0.02, os.kill, (os.getpid(), signum))
+                    timer.daemon = True
+                    timer.start()
+                    signum = None
+                    if main and _Shield.depth == 1:  # (else the outer section raises it)
+                        signum, _Shield.pending = _Shield.pending, None
                 return
             except RuntimeError:  # interpreter shutdown
                 pass
+            finally:
+                _Shield.depth -= main
         previous(unraisable)
 
     return hook
