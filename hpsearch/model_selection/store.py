@@ -101,6 +101,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
@@ -358,8 +359,19 @@ def shielded(storage):
     the database's shared lock, and the next write of the interrupted search (closing the
     store) waited for it, the heartbeat thread with it, until SQLite's busy timeout
     (60 s); a journal append could stop mid-line. A storage already shielded is returned
-    as it is."""
-    return storage if isinstance(storage, _shielded_class()) else _shielded_class()(storage)
+    as it is, and one storage object always gets the same shielded one (several searches
+    on one in-memory storage: their ``study_._storage`` is one object)."""
+    cls = _shielded_class()
+    if isinstance(storage, cls):
+        return storage
+    found = _SHIELDED.get(id(storage))
+    if found is None or found.storage is not storage:
+        found = _SHIELDED[id(storage)] = cls(storage)
+    return found
+
+
+#: id of a storage -> its shielded storage, while that is alive (it keeps the storage alive)
+_SHIELDED = weakref.WeakValueDictionary()
 
 
 @functools.cache
