@@ -854,9 +854,9 @@ class _DeferredInterrupt:
     on) means it never lands between receiving a result and handing it on, so every
     finished fit is kept.
     SIGINT is taken over only from Python's default handler or
-    :func:`interrupts_deferrable`'s, SIGTERM only from :func:`sigterm_as_interrupt`'s; a signal that arrives after the last check is raised
-    on exit. ``check`` raises ``KeyboardInterrupt`` for Ctrl-C and
-    :class:`SearchTerminated` for SIGTERM.
+    :func:`interrupts_deferrable`'s, SIGTERM only from :func:`sigterm_as_interrupt`'s; a
+    signal that arrives after the last check is raised on exit. ``check`` raises
+    ``KeyboardInterrupt`` for Ctrl-C and :class:`SearchTerminated` for SIGTERM.
     """
 
     _TAKEN = {
