@@ -135,7 +135,10 @@ def _check_resumed(folder, storage, before, recorded, what):
     assert after - before == N_CANDIDATES * N_SPLITS - recorded + 1, (what, after, before)
     complete = _study(folder / storage).get_trials(
         states=(optuna.trial.TrialState.COMPLETE,))
-    assert len(complete) == N_CANDIDATES, what
+    assert len(complete) == N_CANDIDATES, (what, [
+        (t.number, t.state.name, t.params, sorted(k for k in t.user_attrs if k.startswith(
+            ("hpsearch_dup", "hpsearch_inter", "hpsearch_owner")))) for t in
+        _study(folder / storage).trials])
     assert len({tuple(sorted(t.params.items())) for t in complete}) == N_CANDIDATES, what
 
 

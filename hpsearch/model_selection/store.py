@@ -787,6 +787,24 @@ def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None)
     return joblib.hash(parts)
 
 
+def _critical(method):
+    """Run the :class:`TrialStore` method as one critical section
+    (:func:`~hpsearch.model_selection._engine.shield_interrupts`): a Ctrl-C or SIGTERM
+    that arrives inside is raised once all its writes are done. Was: a row's attributes
+    written but not its trial's state COMPLETE, then closed FAIL as interrupted, so that
+    ``resume`` found the row recorded and the study never got the candidate's COMPLETE
+    trial (seen in ``test_interrupt_stress.py``)."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        from ._engine import shield_interrupts
+
+        with shield_interrupts():
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class TrialStore:
     """Records the rows of a search in an Optuna study (see the module docstring).
 
@@ -1028,6 +1046,7 @@ class TrialStore:
         """Whether the row of that key was raced (its remaining splits not to be fitted)."""
         return row_key in self._raced
 
+    @_critical
     def record_raced(self, row, trial_id, close=True):
         """Record a raced row (racing) in its trial: the user attributes
         ``hpsearch_state = "RACED"``, ``hpsearch_raced:<row key>`` (its finished splits)
@@ -1095,6 +1114,7 @@ class TrialStore:
                     break
         self._mine.clear()
 
+    @_critical
     def own(self, trial_id, write=True):
         """Mark a trial this process created (a strategy's ``study.ask()``) as its own
         (``write=False``: its ``hpsearch_owner`` is already set)."""
@@ -1104,6 +1124,7 @@ class TrialStore:
             self._storage.set_trial_user_attr(trial_id, "hpsearch_owner", self.owner)
         self._check_first([trial_id], self.name)
 
+    @_critical
     def close_trial(self, trial_id, reason):
         """Close a RUNNING trial FAIL with the user attribute ``reason`` (another process
         may have closed it first: fine)."""
@@ -1115,6 +1136,7 @@ class TrialStore:
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 
+    @_critical
     def interrupt_dead(self, trials):
         """Close FAIL (``hpsearch_interrupted``) the RUNNING ``trials`` whose owner is
         dead; return those whose owner runs."""
@@ -1129,6 +1151,7 @@ class TrialStore:
                 self.close_trial(trial._trial_id, "hpsearch_interrupted")
         return live
 
+    @_critical
     def claim(self, rows):
         """Claim the (unbudgeted) candidates of ``rows`` for this process.
 
@@ -1186,6 +1209,7 @@ class TrialStore:
                 out[i] = entry
         return out
 
+    @_critical
     def claim_budgeted(self, row, owner_name):
         """Trial id of a budgeted candidate (halving, Hyperband) for this process: its
         RUNNING trial of this run, or a new one. Another live process on it is an error:
@@ -1271,6 +1295,7 @@ class TrialStore:
         except Exception:  # a store that fails now: the owner check still works
             pass
 
+    @_critical
     def announce(self, owner_name=None):
         """Announce the search this process runs in the study (``<HOLDER_ATTR>:<owner>``,
         :data:`HOLDER_ATTR`), once, before its first trial is created (see
@@ -1416,6 +1441,7 @@ class TrialStore:
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 
+    @_critical
     def claim_candidate(self, row, attrs=None, values=(), owner_name="ASHASearchCV"):
         """Claim a budgeted candidate (ASHA's cooperating processes): its RUNNING trial
         whose owner is dead is closed FAIL (``hpsearch_interrupted``), a RUNNING trial is
@@ -1454,6 +1480,7 @@ class TrialStore:
         self._open.add(trial_id)
         return trial_id
 
+    @_critical
     def release_candidate(self, candidate_key):
         """Give up a candidate just claimed with :meth:`claim_candidate` (closed FAIL,
         ``hpsearch_duplicate``: it counts as never started)."""
@@ -1481,6 +1508,7 @@ class TrialStore:
             }
         return {owner for owner in owners if self.alive(owner)}
 
+    @_critical
     def adopt(self, row, value, owner_name):
         """A budgeted row found in the store (resume): take over its candidate's RUNNING
         trial that a dead process left (:meth:`claim_budgeted`: a new trial with its rung
@@ -1493,6 +1521,7 @@ class TrialStore:
         if trial_id is not None:
             self._last[trial_id] = value
 
+    @_critical
     def record_fit(self, row, split, trial_id):
         """Write one finished fit of ``row`` into its trial (``hpsearch_fit:<row key>:
         <split>``). Returns False when another process took the trial over meanwhile."""
@@ -1616,6 +1645,7 @@ class TrialStore:
             frozen = optuna.trial.create_trial(params={}, distributions={}, **kwargs)
             return self._storage.create_new_trial(self._study_id, template_trial=frozen)
 
+    @_critical
     def record(self, row, candidate_key, *, value, trial=None):
         """Record one finished row (all its splits done).
 
@@ -1677,6 +1707,7 @@ class TrialStore:
             return  # taken over by another process
         self._last[trial_id] = value
 
+    @_critical
     def finish(self, candidate_key, state="COMPLETE"):
         """Close the RUNNING trial of a budgeted candidate as COMPLETE or PRUNED."""
         import optuna
