@@ -153,7 +153,7 @@ def _resume(args):
         runner._plots = plots
 
 
-@pytest.mark.parametrize("seed", [0, 1, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2])  # SIGTERM SQLite, SIGINT journal, SIGINT SQLite
 def test_a_signal_to_a_cli_process_stops_it_and_resume_finishes_it(seed, tmp_path,
                                                                     monkeypatch):
     args, env, signum, storage = _setup(tmp_path, seed)
