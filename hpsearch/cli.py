@@ -82,12 +82,17 @@ def _sigterm_as_ctrl_c():
     import signal
     import threading
 
-    from hpsearch.model_selection._engine import _raise_terminated, redeliver_interrupts
+    from hpsearch.model_selection._engine import (_raise_interrupt, _raise_terminated,
+                                                  redeliver_interrupts)
 
-    if (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_terminated)
         sys.unraisablehook = redeliver_interrupts(sys.unraisablehook)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        # the same KeyboardInterrupt, raised after a trial store write, never inside one
+        signal.signal(signal.SIGINT, _raise_interrupt)
 
 
 def _err(text):
@@ -200,11 +205,15 @@ def main(argv=None):
 
         return diagnose_main(argv[1:])
     previous, hook = signal.getsignal(signal.SIGTERM), sys.unraisablehook
+    previous_int = signal.getsignal(signal.SIGINT)
     try:
         return _main(argv)
-    finally:  # called from Python (tests): give SIGTERM its handler back
-        if threading.current_thread() is threading.main_thread() and previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    finally:  # called from Python (tests): give SIGTERM (and SIGINT) its handler back
+        if threading.current_thread() is threading.main_thread():
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            if previous_int is not None:
+                signal.signal(signal.SIGINT, previous_int)
         sys.unraisablehook = hook
 
 

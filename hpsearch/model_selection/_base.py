@@ -87,7 +87,8 @@ from sklearn.utils import check_random_state, indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_method_params
 
-from ._engine import Engine, Task, seed_names, seed_params, seeds_for, task_seed
+from ._engine import (Engine, Task, interrupts_deferrable, seed_names, seed_params, seeds_for,
+                      task_seed)
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
 from .store import _FIT_KEYS, data_fingerprint, search_settings
@@ -1250,7 +1251,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         from .store import storage_errors
 
         self._validate_params()
-        with _callback_management(self), storage_errors(self.storage):
+        # (interrupts_deferrable: Ctrl-C waits for the end of a trial store write)
+        with _callback_management(self), storage_errors(self.storage), interrupts_deferrable():
             self._fit(X, y, groups, fit_params)
         return self
 

@@ -73,7 +73,7 @@ from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "Task", "Engine", "task_seed", "run_task", "seed_params", "SearchTerminated",
-    "WorkerDied", "sigterm_as_interrupt",
+    "WorkerDied", "sigterm_as_interrupt", "shield_interrupts", "interrupts_deferrable",
 ]
 
 #: joblib backends whose workers are processes on this machine: large arrays are shared
@@ -464,8 +464,82 @@ class _FitTimeout(BaseException):
     ``except Exception`` cannot swallow it)."""
 
 
-def _raise_terminated(signum, frame):
-    raise SearchTerminated("SIGTERM")
+class _Shield:
+    """The main thread's store critical sections (:func:`shield_interrupts`): how deep it
+    is inside them, and the first SIGINT/SIGTERM that arrived there (None: none)."""
+
+    depth = 0
+    pending = None
+
+
+#: signal -> the exception hpsearch's handlers raise for it
+_INTERRUPTS = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: SearchTerminated}
+
+
+def _interrupt(signum):
+    """The exception of ``signum``: ``KeyboardInterrupt`` or ``SearchTerminated("SIGTERM")``."""
+    exc = _INTERRUPTS[signum]
+    return exc("SIGTERM") if exc is SearchTerminated else exc()
+
+
+def _raise_interrupt(signum, frame):
+    """The SIGINT (and SIGTERM, :func:`_raise_terminated`) handler of a search: raise the
+    interrupt, unless the main thread is inside a store write (:func:`shield_interrupts`):
+    then it is only recorded, and raised when the write is done."""
+    if _Shield.depth > 0:
+        _Shield.pending = _Shield.pending or signum
+        return
+    _Shield.pending = None  # (raised now: not again at the end of a later write)
+    raise _interrupt(signum)
+
+
+_raise_terminated = _raise_interrupt  # (SIGTERM: raises SearchTerminated)
+
+
+@contextmanager
+def shield_interrupts():
+    """A critical section of the main thread (a write or read of the trial store): a
+    SIGINT or SIGTERM that arrives inside is raised right after it, never in the middle.
+
+    An exception raised between any two bytecodes of a SQLAlchemy/SQLite call can leave
+    a statement of a connection unfinished (SQLite's shared lock held by a cursor the
+    traceback keeps alive), so the next write of the process waited for the lock until
+    SQLite's busy timeout; a journal append could be cut mid-line. Inside the section the
+    handlers of :func:`interrupts_deferrable` (``_raise_interrupt``) only record the signal;
+    the first one recorded is raised on leaving the outermost section, also when the
+    section ends by an exception (which the interrupt then carries as its context), so
+    neither an ``except Exception`` of the caller nor a failed write loses it. A signal
+    whose handler is another (Python's own SIGINT handler outside
+    :func:`interrupts_deferrable`, a user's) is not deferred. Other threads: no effect
+    (signal handlers run in the main thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _Shield.depth += 1
+    try:
+        yield
+    finally:
+        _Shield.depth -= 1
+        if _Shield.depth == 0 and _Shield.pending is not None:
+            signum, _Shield.pending = _Shield.pending, None
+            raise _interrupt(signum)
+
+
+@contextmanager
+def interrupts_deferrable():
+    """While inside (main thread): a SIGINT left to Python's own handler (it raises
+    ``KeyboardInterrupt``) is handled by ``_raise_interrupt``, which raises the same but
+    waits for the end of a store write (:func:`shield_interrupts`)."""
+    previous = None
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        previous = signal.signal(signal.SIGINT, _raise_interrupt)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def redeliver_interrupts(previous):
@@ -479,19 +553,33 @@ def redeliver_interrupts(previous):
     sends the signal again 20 ms later from a timer thread (the main thread has left the
     callback by then), where it stops the search as usual; any other exception, or one
     at interpreter shutdown (no new thread), goes to the hook ``previous``.
+
+    The hook itself is a critical section (:func:`shield_interrupts`' handlers only record
+    a signal inside it): starting the timer waits for its thread, and on a loaded machine
+    the signal sent again could land in that wait, where an exception is lost too
+    ("Exception ignored in sys.unraisablehook", seen once under load: the run went on and
+    exited 0); a signal recorded there is sent again the same way.
     """
     def hook(unraisable):
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type,
                                                           KeyboardInterrupt):
             signum = (signal.SIGTERM if issubclass(unraisable.exc_type, SearchTerminated)
                       else signal.SIGINT)
-            timer = threading.Timer(0.02, os.kill, (os.getpid(), signum))
-            timer.daemon = True
+            main = threading.current_thread() is threading.main_thread()
+            _Shield.depth += main
             try:
-                timer.start()
+                while signum is not None:
+                    timer = threading.Timer(0.02, os.kill, (os.getpid(), signum))
+                    timer.daemon = True
+                    timer.start()
+                    signum = None
+                    if main and _Shield.depth == 1:  # (else the outer section raises it)
+                        signum, _Shield.pending = _Shield.pending, None
                 return
             except RuntimeError:  # interpreter shutdown
                 pass
+            finally:
+                _Shield.depth -= main
         previous(unraisable)
 
     return hook
@@ -537,7 +625,8 @@ def sigterm_as_interrupt():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
         hook, sys.unraisablehook = sys.unraisablehook, redeliver_interrupts(sys.unraisablehook)
     try:
-        yield
+        with interrupts_deferrable():
+            yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -765,15 +854,15 @@ class _DeferredInterrupt:
     interrupt to :meth:`check` (after each wait, once the results that arrived are handed
     on) means it never lands between receiving a result and handing it on, so every
     finished fit is kept.
-    SIGINT is taken over only from Python's default handler, SIGTERM only from
-    :func:`sigterm_as_interrupt`'s; a signal that arrives after the last check is raised
-    on exit. ``check`` raises ``KeyboardInterrupt`` for Ctrl-C and
-    :class:`SearchTerminated` for SIGTERM.
+    SIGINT is taken over only from Python's default handler or
+    :func:`interrupts_deferrable`'s, SIGTERM only from :func:`sigterm_as_interrupt`'s; a
+    signal that arrives after the last check is raised on exit. ``check`` raises
+    ``KeyboardInterrupt`` for Ctrl-C and :class:`SearchTerminated` for SIGTERM.
     """
 
     _TAKEN = {
-        signal.SIGINT: (signal.default_int_handler, KeyboardInterrupt),
-        signal.SIGTERM: (_raise_terminated, SearchTerminated),
+        signal.SIGINT: ((signal.default_int_handler, _raise_interrupt), KeyboardInterrupt),
+        signal.SIGTERM: ((_raise_terminated,), SearchTerminated),
     }
 
     def __init__(self):
@@ -782,8 +871,8 @@ class _DeferredInterrupt:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for signum, (handler, _) in self._TAKEN.items():
-                if signal.getsignal(signum) is handler:
+            for signum, (handlers, _) in self._TAKEN.items():
+                if signal.getsignal(signum) in handlers:
                     self._previous[signum] = signal.signal(signum, self._handler)
         return self
 

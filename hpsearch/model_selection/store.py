@@ -86,6 +86,12 @@ journal append) ends the search with one :class:`StoreWriteError` (an ``OSError`
 naming the file (:func:`storage_errors` around ``fit``): every fit recorded before it is
 kept, and ``resume=True`` continues once there is room. A journal append cut short
 leaves a torn last line, which the next append drops first (:func:`_journal_backend`).
+
+Ctrl-C and SIGTERM
+------------------
+Every call of the storage is a critical section (:func:`shielded`): a signal that arrives
+inside one stops the search right after it, never halfway through a SQLite statement or a
+journal append.
 """
 
 import errno
@@ -97,6 +103,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
@@ -312,7 +319,15 @@ def space_params(space):
 
 def make_storage(storage):
     """An Optuna storage from None (in memory), a ``.db``/``.sqlite`` path, a ``.log`` /
-    ``.jsonl`` path (journal file), a SQLAlchemy URL, or a storage object."""
+    ``.jsonl`` path (journal file), a SQLAlchemy URL, or a storage object; every call
+    of it a critical section that Ctrl-C and SIGTERM wait for (:func:`shielded`)."""
+    import optuna
+
+    return shielded(optuna.storages.get_storage(_make_storage(storage)))
+
+
+def _make_storage(storage):
+    """:func:`make_storage`, each call not shielded."""
     import optuna
 
     if storage is None:
@@ -334,6 +349,66 @@ def make_storage(storage):
             url, engine_kwargs={"connect_args": {"timeout": 60}}
         ))
     return url
+
+
+def shielded(storage):
+    """``storage`` (an Optuna storage) with each of its calls run in
+    :func:`~hpsearch.model_selection._engine.shield_interrupts`: a SIGINT or SIGTERM that
+    arrives in the middle of a write or read is raised once the call is done.
+
+    Was: the ``KeyboardInterrupt`` raised between two bytecodes inside SQLAlchemy could
+    leave a SQLite statement unfinished, its cursor kept alive by the traceback holding
+    the database's shared lock, and the next write of the interrupted search (closing the
+    store) waited for it, the heartbeat thread with it, until SQLite's busy timeout
+    (60 s); a journal append could stop mid-line. A storage already shielded is returned
+    as it is, and one storage object always gets the same shielded one (several searches
+    on one in-memory storage: their ``study_._storage`` is one object)."""
+    cls = _shielded_class()
+    if isinstance(storage, cls):
+        return storage
+    found = _SHIELDED.get(id(storage))
+    if found is None or found.storage is not storage:
+        found = _SHIELDED[id(storage)] = cls(storage)
+    return found
+
+
+#: id of a storage -> its shielded storage, while that is alive (it keeps the storage alive)
+_SHIELDED = weakref.WeakValueDictionary()
+
+
+@functools.cache
+def _shielded_class():
+    """The class of :func:`shielded` storages (made on first use: Optuna loads lazily):
+    an Optuna ``BaseStorage`` whose every public method calls the wrapped storage's
+    inside ``shield_interrupts``; other attributes are the wrapped storage's."""
+    from optuna.storages import BaseStorage
+
+    from ._engine import shield_interrupts
+
+    def method(name):
+        def call(self, *args, **kwargs):
+            with shield_interrupts():
+                return getattr(self.storage, name)(*args, **kwargs)
+
+        call.__name__ = call.__qualname__ = name
+        return call
+
+    def getattr_(self, name):  # (only for names the class does not have)
+        if name == "storage":
+            raise AttributeError(name)
+        return getattr(self.storage, name)
+
+    namespace = {name: method(name) for name in dir(BaseStorage)
+                 if not name.startswith("_") and callable(getattr(BaseStorage, name))}
+    namespace.update(
+        __doc__=_shielded_class.__doc__,
+        __init__=lambda self, storage: setattr(self, "storage", storage),
+        __getattr__=getattr_,
+        # a class made here: pickled as the storage it wraps, shielded again on loading
+        __reduce__=lambda self: (shielded, (self.storage,)),
+        __module__=__name__,
+    )
+    return type("ShieldedStorage", (BaseStorage,), namespace)
 
 
 def _as_url(storage):
@@ -750,6 +825,24 @@ def quiet_optuna():
         _quiet_optuna(False)
 
 
+def _critical(method):
+    """Run the :class:`TrialStore` method as one critical section
+    (:func:`~hpsearch.model_selection._engine.shield_interrupts`): a Ctrl-C or SIGTERM
+    that arrives inside is raised once all its writes are done. Was: a row's attributes
+    written but not its trial's state COMPLETE, then closed FAIL as interrupted, so that
+    ``resume`` found the row recorded and the study never got the candidate's COMPLETE
+    trial (seen in ``test_interrupt_stress.py``)."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        from ._engine import shield_interrupts
+
+        with shield_interrupts():
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class TrialStore:
     """Records the rows of a search in an Optuna study (see the module docstring).
 
@@ -812,7 +905,7 @@ class TrialStore:
         except BaseException:
             self._unquiet()
             raise
-        self._storage = self.study._storage
+        self._storage = self.study._storage  # (shielded, make_storage)
         self._study_id = self.study._study_id
         self._rows = {}
         self._trial_ids = {}  # candidate key -> trial id (budgeted rows)
@@ -837,7 +930,7 @@ class TrialStore:
         self._token = str(next(_TOKENS))
         _LIVE.add(self._token)
         self.owner = owner_id(token=self._token)
-        self.shared = not isinstance(self._storage, optuna.storages.InMemoryStorage)
+        self.shared = not isinstance(self._storage.storage, optuna.storages.InMemoryStorage)
         if resume:
             self.refresh()
 
@@ -1035,6 +1128,7 @@ class TrialStore:
         """Whether the row of that key was raced (its remaining splits not to be fitted)."""
         return row_key in self._raced
 
+    @_critical
     def record_raced(self, row, trial_id, close=True):
         """Record a raced row (racing) in its trial: the user attributes
         ``hpsearch_state = "RACED"``, ``hpsearch_raced:<row key>`` (its finished splits)
@@ -1109,6 +1203,7 @@ class TrialStore:
             self._quiet = False
             _quiet_optuna(False)
 
+    @_critical
     def own(self, trial_id, write=True):
         """Mark a trial this process created (a strategy's ``study.ask()``) as its own
         (``write=False``: its ``hpsearch_owner`` is already set)."""
@@ -1118,6 +1213,7 @@ class TrialStore:
             self._storage.set_trial_user_attr(trial_id, "hpsearch_owner", self.owner)
         self._check_first([trial_id], self.name)
 
+    @_critical
     def close_trial(self, trial_id, reason):
         """Close a RUNNING trial FAIL with the user attribute ``reason`` (another process
         may have closed it first: fine)."""
@@ -1129,6 +1225,7 @@ class TrialStore:
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 
+    @_critical
     def interrupt_dead(self, trials):
         """Close FAIL (``hpsearch_interrupted``) the RUNNING ``trials`` whose owner is
         dead; return those whose owner runs."""
@@ -1143,6 +1240,7 @@ class TrialStore:
                 self.close_trial(trial._trial_id, "hpsearch_interrupted")
         return live
 
+    @_critical
     def claim(self, rows):
         """Claim the (unbudgeted) candidates of ``rows`` for this process.
 
@@ -1200,6 +1298,7 @@ class TrialStore:
                 out[i] = entry
         return out
 
+    @_critical
     def claim_budgeted(self, row, owner_name):
         """Trial id of a budgeted candidate (halving, Hyperband) for this process: its
         RUNNING trial of this run, or a new one. Another live process on it is an error:
@@ -1285,6 +1384,7 @@ class TrialStore:
         except Exception:  # a store that fails now: the owner check still works
             pass
 
+    @_critical
     def announce(self, owner_name=None):
         """Announce the search this process runs in the study (``<HOLDER_ATTR>:<owner>``,
         :data:`HOLDER_ATTR`), once, before its first trial is created (see
@@ -1430,6 +1530,7 @@ class TrialStore:
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 
+    @_critical
     def claim_candidate(self, row, attrs=None, values=(), owner_name="ASHASearchCV"):
         """Claim a budgeted candidate (ASHA's cooperating processes): its RUNNING trial
         whose owner is dead is closed FAIL (``hpsearch_interrupted``), a RUNNING trial is
@@ -1468,6 +1569,7 @@ class TrialStore:
         self._open.add(trial_id)
         return trial_id
 
+    @_critical
     def release_candidate(self, candidate_key):
         """Give up a candidate just claimed with :meth:`claim_candidate` (closed FAIL,
         ``hpsearch_duplicate``: it counts as never started)."""
@@ -1495,6 +1597,7 @@ class TrialStore:
             }
         return {owner for owner in owners if self.alive(owner)}
 
+    @_critical
     def adopt(self, row, value, owner_name):
         """A budgeted row found in the store (resume): take over its candidate's RUNNING
         trial that a dead process left (:meth:`claim_budgeted`: a new trial with its rung
@@ -1507,6 +1610,7 @@ class TrialStore:
         if trial_id is not None:
             self._last[trial_id] = value
 
+    @_critical
     def record_fit(self, row, split, trial_id):
         """Write one finished fit of ``row`` into its trial (``hpsearch_fit:<row key>:
         <split>``). Returns False when another process took the trial over meanwhile."""
@@ -1630,6 +1734,7 @@ class TrialStore:
             frozen = optuna.trial.create_trial(params={}, distributions={}, **kwargs)
             return self._storage.create_new_trial(self._study_id, template_trial=frozen)
 
+    @_critical
     def record(self, row, candidate_key, *, value, trial=None):
         """Record one finished row (all its splits done).
 
@@ -1691,6 +1796,7 @@ class TrialStore:
             return  # taken over by another process
         self._last[trial_id] = value
 
+    @_critical
     def finish(self, candidate_key, state="COMPLETE"):
         """Close the RUNNING trial of a budgeted candidate as COMPLETE or PRUNED."""
         import optuna
