@@ -302,3 +302,20 @@ def test_a_network_too_large_to_hold_is_refused(tmp_path, where, key):
                             "hidden_layer_sizes: [[10], [100000, 2000]]")
     proc = _cli(tmp_path, text, "--dry-run")
     _refused(proc, key)
+
+
+@pytest.mark.parametrize("where", ["space", "params"])
+def test_a_vectorizer_reading_the_files_the_data_names_is_refused(tmp_path, where):
+    """scikit-learn's text vectorizers with ``input='filename'`` open every path the data
+    file's text column names (any file the user can read, turned into features)."""
+    if where == "params":
+        text = BASE.replace("{name: knn_classifier}", "{name: 'sklearn.feature_extraction."
+                            "text:CountVectorizer', params: {input: filename}}")
+        key = "estimator.params.input: may not be 'filename' or 'file' in a study file"
+    else:
+        text = BASE.replace("n_neighbors: [1, 3]",
+                            "n_neighbors: [1, 3]\n    vectorizer__input: [content, file]")
+        key = "search.space.vectorizer__input: may not be 'filename' or 'file'"
+    proc = _cli(tmp_path, text, "--quiet")
+    _refused(proc, key)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]

@@ -54,7 +54,7 @@ __all__ = [
     "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
     "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
     "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
-    "STORAGE_SUFFIXES", "check_default_output", "MAX_STUDY_NAME", "MAX_WEIGHTS",
+    "STORAGE_SUFFIXES", "FILE_READING", "check_default_output", "MAX_STUDY_NAME", "MAX_WEIGHTS",
     "network_weights",
 ]
 
@@ -79,6 +79,9 @@ MAX_STUDY_NAME = 500
 #: estimator parameters naming a folder written to (joblib's cache of a Pipeline,
 #: FeatureAgglomeration, AgglomerativeClustering...): never from a study file
 PATH_PARAMS = ("memory",)
+#: parameter values that make an estimator read the files its data names
+#: (scikit-learn's text vectorizers: ``input="filename"`` opens each row's text as a path)
+FILE_READING = {"input": ("filename", "file")}
 
 #: file endings of a storage file a study file may name (SQLite, Optuna journal)
 STORAGE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".log", ".jsonl")
@@ -251,6 +254,12 @@ def _param_limits(study, errors):
                        "workers of the estimator itself; -1 uses all cores")
         if _path_param(name) and any(v is not None for v in values):
             errors.append(StudyError(path, f"{rule}, got {shown!r}"))
+        reading = FILE_READING.get(name.rsplit("__", 1)[-1], ())
+        if any(isinstance(v, str) and v in reading for v in values):
+            errors.append(StudyError(path, (
+                f"may not be {' or '.join(map(repr, reading))} in a study file: the "
+                "estimator would open every path the data file names (any file this user "
+                f"can read); pass the text itself ('content'), got {shown!r}")))
 
 
 def _evaluate_limits(spec, errors):
