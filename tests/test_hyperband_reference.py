@@ -10,29 +10,18 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import KFold
 
 from hpsearch import HyperbandSearchCV
+from test_halving_schedule import _Budgeted  # the instant budgeted classifier
 
 
 def _curve(c, budget):
     return float(np.sin(7 * c) * 0.1 + (1 - np.exp(-budget * c)) * c)
 
 
-class _Curve(ClassifierMixin, BaseEstimator):
+class _Curve(_Budgeted):
     """Instant classifier scoring ``_curve(c, budget)`` on every split."""
-
-    def __init__(self, budget=1, c=0.0):
-        self.budget = budget
-        self.c = c
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        return self
-
-    def predict(self, X):
-        return np.full(len(X), self.classes_[0])
 
     def score(self, X, y):
         return _curve(self.c, self.budget)
