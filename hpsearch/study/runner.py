@@ -599,6 +599,7 @@ _MISMATCH_KEYS = {
     "cv": (("cv",), ("seed",), ("data",)),
     "estimator": (("estimator", "params"), ("estimator",), ("preprocessing",), ("seed",)),
     "scoring": (("scoring",),),
+    "refit": (("refit",), ("scoring",)),
     "return_train_score": (("return_train_score",),),
     "random_state": (("seed",),),
     "search": (("search", "method"),),
