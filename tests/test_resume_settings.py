@@ -117,3 +117,33 @@ def test_cli_resume_with_another_refit_names_the_key(tmp_path, capsys):
     assert main([str(study), "--out", str(out), "--resume", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "refit" in err and "was 'accuracy', got 'f1_macro'" in err, err
+
+
+def _wide_pipeline(degree):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+
+    columns = ColumnTransformer([
+        (f"t{i}", PolynomialFeatures(degree=degree if i == 2 else 2, include_bias=False,
+                                     interaction_only=True, order="F"), [i % 5])
+        for i in range(10)])
+    return make_pipeline(columns, LogisticRegression())
+
+
+def test_a_fixed_parameter_changed_inside_a_long_estimator_is_refused(tmp_path):
+    """scikit-learn's repr elides an estimator past 700 characters in the middle: was,
+    the settings' text of the pipeline was the same with degree 2 or 3 at t2, and the
+    resumed grid reused the fits made with degree 2 for degree 3."""
+    url = f"sqlite:///{tmp_path}/s.db"
+    grid = dict(cv=3, storage=url, study_name="g")
+    space = {"logisticregression__C": [0.1, 1.0]}
+    _fit(GridSearchCV(_wide_pipeline(2), space, **grid))
+    with pytest.raises(StudyMismatch, match=r"The 'estimator' parameter of GridSearchCV "
+                                            r"must be the same") as info:
+        _fit(GridSearchCV(_wide_pipeline(3), space, resume=True, **grid))
+    message = str(info.value)
+    assert "columntransformer__t2__degree=2" in message
+    assert "Got columntransformer__t2__degree=3" in message
+    assert "columntransformer__transformers" not in message
+    _fit(GridSearchCV(_wide_pipeline(2), space, resume=True, **grid))  # same: resumes

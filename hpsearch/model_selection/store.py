@@ -731,10 +731,14 @@ def search_settings(estimator, scoring, cv_description, return_train_score):
     def text(value):
         return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
-    params = clone(estimator).get_params(deep=False)
+    estimator = clone(estimator)
+    params = estimator.get_params(deep=False)
+    described = {"class": type(estimator).__name__,
+                 **{name: text(value) for name, value in sorted(params.items())}}
+    if any("..." in value for value in described.values()):
+        described.update(_nested_params(estimator))
     return {
-        "estimator": {"class": type(estimator).__name__,
-                      **{name: text(value) for name, value in sorted(params.items())}},
+        "estimator": described,
         "scoring": text(scoring),
         "cv": text(cv_description),
         "return_train_score": bool(return_train_score),
@@ -790,6 +794,32 @@ def _space_difference(theirs, mine):
                 old.append(f"{name}={a.get(name, '(none)')}")
                 new.append(f"{name}={b.get(name, '(none)')}")
     return ", ".join(old), ", ".join(new)
+
+
+def _nested_params(estimator):
+    """``{"step__param": text}`` of every nested parameter that is not itself an estimator.
+
+    scikit-learn's repr elides a long estimator in the middle (``N_CHAR_MAX``, and lists
+    past ``N_MAX_ELEMENTS_TO_SHOW`` elements), so :func:`search_settings` compares these
+    too when a parameter's text holds ``...``: was, a fixed parameter changed inside a
+    large ``ColumnTransformer`` or pipeline was not seen, and a resume reused the fits made
+    with the old value. Only then: the settings of a study without elided texts are as an
+    earlier version recorded them. Arrays count by their hash (NumPy's repr summarises)."""
+    import joblib
+
+    def leaf(value):
+        if isinstance(value, np.ndarray):
+            return f"array {joblib.hash(value)}"
+        return _no_address(value)
+
+    def holds_estimator(value):  # (its estimators' parameters are listed themselves)
+        if isinstance(value, (list, tuple)):
+            return any(holds_estimator(v) for v in value)
+        return hasattr(value, "get_params") and not isinstance(value, type)
+
+    return {name: leaf(value)
+            for name, value in sorted(estimator.get_params(deep=True).items())
+            if "__" in name and not holds_estimator(value)}
 
 
 def _settings_difference(theirs, mine):
