@@ -147,3 +147,21 @@ def test_a_fixed_parameter_changed_inside_a_long_estimator_is_refused(tmp_path):
     assert "Got columntransformer__t2__degree=3" in message
     assert "columntransformer__transformers" not in message
     _fit(GridSearchCV(_wide_pipeline(2), space, resume=True, **grid))  # same: resumes
+
+
+def test_optuna_resumed_with_other_rungs_is_refused(tmp_path):
+    """Was: trials told their score at 8 epochs ranked with trials told theirs at 16."""
+    from hpsearch import MLPClassifier
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    mlp = MLPClassifier(hidden_layer_sizes=(4,), max_iter=16)
+    space = {"alpha": [1e-4, 1e-2]}
+    kw = dict(cv=2, random_state=0, storage=url, study_name="p", pruner="median")
+    _fit(OptunaSearchCV(mlp, space, n_trials=2, rungs=[2, 8], **kw))
+    with pytest.raises(StudyMismatch, match=r"The 'rungs' parameter of OptunaSearchCV.*"
+                                            r"rungs \[2, 8\].*Got rungs \[2, 16\]") as info:
+        _fit(OptunaSearchCV(mlp, space, n_trials=3, rungs=[2, 16], resume=True, **kw))
+    assert info.value.setting == "rungs"
+    with pytest.raises(StudyMismatch, match="The 'pruner' parameter"):
+        _fit(OptunaSearchCV(mlp, space, n_trials=3, resume=True,
+                            **{**kw, "pruner": None}))

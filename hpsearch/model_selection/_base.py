@@ -1354,6 +1354,9 @@ class BaseSearchCV(_SkBaseSearchCV):
                     store.check_objective(
                         self._refit_metric_name(_scoring_names(self.scoring)), self.refit,
                         type(self).__name__)
+                    pruning = getattr(self, "_pruning", None)  # (OptunaSearchCV.fit)
+                    store.check_rungs(None if pruning is None else pruning[1],
+                                      type(self).__name__)
                 seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
             except ValueError:
                 store.close()

@@ -672,6 +672,8 @@ SETTINGS_ATTR = "hpsearch_settings"
 SPACE_ATTR = "hpsearch_space"
 #: study system attribute: the metric a study's trial values are (check_objective)
 OBJECTIVE_ATTR = "hpsearch_objective"
+#: study system attribute: the epoch budgets a pruned study's trials climbed (check_rungs)
+RUNGS_ATTR = "hpsearch_rungs"
 #: study system attribute: the master seed of the study's per-fit seeds (check_seed)
 SEED_ATTR = "hpsearch_seed"
 #: study system attribute: the kind of search whose fits the study holds (check_kind)
@@ -708,8 +710,9 @@ class StudyMismatch(ValueError):
     setting : str
         What differs: ``"data"``, ``"cv"``, ``"estimator"``, ``"scoring"``,
         ``"return_train_score"`` or ``"random_state"``; for a resumed Optuna search also
-        ``"param_distributions"`` or ``"refit"`` (:meth:`TrialStore.check_space`,
-        :meth:`TrialStore.check_objective`); for processes sharing one ASHA also
+        ``"param_distributions"``, ``"refit"``, ``"rungs"`` or ``"pruner"``
+        (:meth:`TrialStore.check_space`, :meth:`TrialStore.check_objective`,
+        :meth:`TrialStore.check_rungs`); for processes sharing one ASHA also
         ``"param_distributions"``, ``"n_trials"``, ``"resource"``, ``"factor"`` or
         ``"n_resources"`` (a study file names its key from it).
     """
@@ -1126,6 +1129,26 @@ class TrialStore:
             f"'{found}' scores; this search would tell mean '{metric}' scores and the "
             f"sampler and study_.best_trial would compare the two). Use refit='{found}', "
             f"or another study_name. Got refit={refit!r} instead.", "refit"))
+
+    def check_rungs(self, rungs, owner_name):
+        """:meth:`check_data` for the rungs of an Optuna search's pruning (``rungs``: its
+        list of epoch budgets, None without a pruner; study attribute ``hpsearch_rungs``):
+        a trial's value is its score at the last rung, and its pruning compared scores at
+        the rungs, so trials climbed on other rungs would be ranked with this search's as
+        if scored alike. Refused with a :class:`StudyMismatch` naming ``rungs`` (``pruner``
+        when one of the two searches prunes and the other does not)."""
+        mine = "None" if rungs is None else str([int(r) for r in rungs])
+
+        def message(found):
+            name = "rungs" if "None" not in (found, mine) else "pruner"
+            return StudyMismatch(
+                f"The {name!r} parameter of {owner_name} must give the rungs the trials "
+                f"of the study {self.study.study_name!r} climbed (rungs {found}; None: no "
+                "pruner); trials scored at other budgets must not be ranked together. "
+                f"Use the same pruner and rungs, or another study_name. Got rungs {mine} "
+                "instead.", name)
+
+        self._check_recorded(RUNGS_ATTR, mine, message)
 
     def check_seed(self, seed, policy, owner_name):
         """The master seed of the per-fit seeds for this run of the study.

@@ -600,6 +600,8 @@ _MISMATCH_KEYS = {
     "estimator": (("estimator", "params"), ("estimator",), ("preprocessing",), ("seed",)),
     "scoring": (("scoring",),),
     "refit": (("refit",), ("scoring",)),
+    "rungs": (("search", "rungs"), ("estimator", "params", "max_iter"), ("search", "pruner")),
+    "pruner": (("search", "pruner"), ("search", "rungs")),
     "return_train_score": (("return_train_score",),),
     "random_state": (("seed",),),
     "search": (("search", "method"),),
