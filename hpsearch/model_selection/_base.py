@@ -288,6 +288,13 @@ class Evaluation:
         return self._evaluator.results(warn=False)
 
 
+def _scoring_names(scoring):
+    """The metric names of ``scoring`` (``["score"]`` for one metric)."""
+    if isinstance(scoring, (dict, list, tuple, set)):
+        return list(scoring)
+    return ["score"]
+
+
 class _Evaluator:
     """The ``evaluate`` callable handed to ``_run_search`` (see the module docstring)."""
 
@@ -893,12 +900,7 @@ class _Evaluator:
 
     @property
     def scorer_names(self):
-        scoring = self.search.scoring
-        if isinstance(scoring, dict):
-            return list(scoring)
-        if isinstance(scoring, (list, tuple, set)):
-            return list(scoring)
-        return ["score"]
+        return _scoring_names(self.search.scoring)
 
     def results(self, warn=True):
         racing = racing_enabled(self.search)
@@ -1347,6 +1349,14 @@ class BaseSearchCV(_SkBaseSearchCV):
                     self.estimator, self.scoring, self._cv_description,
                     self.return_train_score), type(self).__name__)
                 store.check_kind(self._study_kind or type(self).__name__)
+                if self._trials_are_candidates:  # (a resume reports the study's trials)
+                    store.check_space(self.param_distributions, type(self).__name__)
+                    store.check_objective(
+                        self._refit_metric_name(_scoring_names(self.scoring)), self.refit,
+                        type(self).__name__)
+                    pruning = getattr(self, "_pruning", None)  # (OptunaSearchCV.fit)
+                    store.check_rungs(None if pruning is None else pruning[1],
+                                      type(self).__name__)
                 seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
             except ValueError:
                 store.close()
@@ -1460,6 +1470,10 @@ class BaseSearchCV(_SkBaseSearchCV):
                                      f"be applied ({type(exc).__name__}: {exc}).")
             return
         results["diagnosis"] = labels
+
+    #: Whether the study's trials are this search's candidates (Optuna: a resume counts
+    #: and ranks them): its space must then not change (:meth:`TrialStore.check_space`).
+    _trials_are_candidates = False
 
     #: The kind of search whose studies this one may resume or share (a stored study
     #: holds the fits of one kind, :meth:`TrialStore.check_kind`); None: this class only.

@@ -667,6 +667,13 @@ SPLITS_ATTR = "hpsearch_splits"
 #: study system attribute: a hash of the search settings a row key holds (check_settings);
 #: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
 SETTINGS_ATTR = "hpsearch_settings"
+#: study system attribute: a hash of the search space a study's trials were drawn from
+#: (check_space); ``<SPACE_ATTR>_of:<hash>`` holds the space's text, for the error message
+SPACE_ATTR = "hpsearch_space"
+#: study system attribute: the metric a study's trial values are (check_objective)
+OBJECTIVE_ATTR = "hpsearch_objective"
+#: study system attribute: the epoch budgets a pruned study's trials climbed (check_rungs)
+RUNGS_ATTR = "hpsearch_rungs"
 #: study system attribute: the master seed of the study's per-fit seeds (check_seed)
 SEED_ATTR = "hpsearch_seed"
 #: study system attribute: the kind of search whose fits the study holds (check_kind)
@@ -702,7 +709,10 @@ class StudyMismatch(ValueError):
     ----------
     setting : str
         What differs: ``"data"``, ``"cv"``, ``"estimator"``, ``"scoring"``,
-        ``"return_train_score"`` or ``"random_state"``; for processes sharing one ASHA also
+        ``"return_train_score"`` or ``"random_state"``; for a resumed Optuna search also
+        ``"param_distributions"``, ``"refit"``, ``"rungs"`` or ``"pruner"``
+        (:meth:`TrialStore.check_space`, :meth:`TrialStore.check_objective`,
+        :meth:`TrialStore.check_rungs`); for processes sharing one ASHA also
         ``"param_distributions"``, ``"n_trials"``, ``"resource"``, ``"factor"`` or
         ``"n_resources"`` (a study file names its key from it).
     """
@@ -724,14 +734,95 @@ def search_settings(estimator, scoring, cv_description, return_train_score):
     def text(value):
         return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
-    params = clone(estimator).get_params(deep=False)
+    estimator = clone(estimator)
+    params = estimator.get_params(deep=False)
+    described = {"class": type(estimator).__name__,
+                 **{name: text(value) for name, value in sorted(params.items())}}
+    if any("..." in value for value in described.values()):
+        described.update(_nested_params(estimator))
     return {
-        "estimator": {"class": type(estimator).__name__,
-                      **{name: text(value) for name, value in sorted(params.items())}},
+        "estimator": described,
         "scoring": text(scoring),
         "cv": text(cv_description),
         "return_train_score": bool(return_train_score),
     }
+
+
+def _no_address(value):
+    """``repr(value)`` without object addresses (equal in every process)."""
+    import re
+
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
+def _dimension_text(dim):
+    """A dimension as a text that tells other bounds, choices or conditions apart: its
+    study-file form (``to_spec``), a scipy distribution by its range (``loguniform(a,
+    b)`` as ``Float(a, b, log=True)``) or, without one, by its name and arguments."""
+    try:
+        return _no_address(dim.to_spec())
+    except ValueError:
+        pass
+    try:
+        return _no_address(dim._as_range())
+    except (ValueError, TypeError, AttributeError, NotImplementedError):
+        dist = getattr(dim, "dist", dim)
+        name = getattr(getattr(dist, "dist", None), "name", type(dist).__name__)
+        return _no_address((name, getattr(dist, "args", ()), getattr(dist, "kwds", {}),
+                            getattr(dim, "when", None)))
+
+
+def space_text(space):
+    """The search space as texts: one ``{name: dimension text}`` per sub-space
+    (:func:`_dimension_text`); the space's repr when it is not a valid space (the search
+    reports that itself)."""
+    from .space import as_space
+
+    try:
+        spaces = as_space(space)
+    except (ValueError, TypeError):
+        return [{"(space)": _no_address(space)}]
+    return [{name: _dimension_text(dim) for name, dim in sub.items()} for sub in spaces]
+
+
+def _space_difference(theirs, mine):
+    """``(recorded text, this search's text)`` of the dimensions that differ between two
+    :func:`space_text` values (the whole spaces when their sub-spaces differ in number)."""
+    if theirs is None or len(theirs) != len(mine):
+        return str(theirs), str(mine)
+    old, new = [], []
+    for a, b in zip(theirs, mine):
+        for name in dict.fromkeys([*a, *b]):
+            if a.get(name) != b.get(name):
+                old.append(f"{name}={a.get(name, '(none)')}")
+                new.append(f"{name}={b.get(name, '(none)')}")
+    return ", ".join(old), ", ".join(new)
+
+
+def _nested_params(estimator):
+    """``{"step__param": text}`` of every nested parameter that is not itself an estimator.
+
+    scikit-learn's repr elides a long estimator in the middle (``N_CHAR_MAX``, and lists
+    past ``N_MAX_ELEMENTS_TO_SHOW`` elements), so :func:`search_settings` compares these
+    too when a parameter's text holds ``...``: was, a fixed parameter changed inside a
+    large ``ColumnTransformer`` or pipeline was not seen, and a resume reused the fits made
+    with the old value. Only then: the settings of a study without elided texts are as an
+    earlier version recorded them. Arrays count by their hash (NumPy's repr summarises)."""
+    import joblib
+
+    def leaf(value):
+        if isinstance(value, np.ndarray):
+            return f"array {joblib.hash(value)}"
+        return _no_address(value)
+
+    def holds_estimator(value):  # (its estimators' parameters are listed themselves)
+        if isinstance(value, (list, tuple)):
+            return any(holds_estimator(v) for v in value)
+        return hasattr(value, "get_params") and not isinstance(value, type)
+
+    return {name: leaf(value)
+            for name, value in sorted(estimator.get_params(deep=True).items())
+            if "__" in name and not holds_estimator(value)}
 
 
 def _settings_difference(theirs, mine):
@@ -996,6 +1087,68 @@ class TrialStore:
                 f"another study_name. Got {now} instead.", name)
 
         self._check_recorded(SETTINGS_ATTR, digest, message)
+
+    def check_space(self, space, owner_name, parameter="param_distributions"):
+        """:meth:`check_data` for the search space of a search whose study's trials are its
+        candidates (Optuna: a resumed search counts the study's trials towards
+        ``n_trials`` and ranks them with its own; study attribute ``hpsearch_space``). A
+        changed space (a value added or removed, other bounds, a dimension added) would
+        report and rank trials drawn from the old space as this search's (a best
+        candidate outside the new space), so it is refused with a :class:`StudyMismatch`
+        (setting ``"param_distributions"``) naming the dimensions with their recorded and
+        new values. A study recorded before this check records the space on resume."""
+        import joblib
+
+        text = space_text(space)
+        digest = joblib.hash(json.dumps(text, sort_keys=True))
+        store, study_id = self._storage, self._study_id
+        store.set_study_system_attr(study_id, f"{SPACE_ATTR}_of:{digest}", text)
+
+        def message(found):
+            theirs = store.get_study_system_attrs(study_id).get(f"{SPACE_ATTR}_of:{found}")
+            recorded, now = _space_difference(theirs, text)
+            return StudyMismatch(
+                f"The {parameter!r} parameter of {owner_name} must be the same as in the "
+                f"search the study {self.study.study_name!r} holds (its trials were drawn "
+                f"from {recorded}); its trials would be counted and ranked with candidates "
+                f"of another space. Use the same {parameter}, or another study_name. Got "
+                f"{now} instead.", "param_distributions")
+
+        self._check_recorded(SPACE_ATTR, digest, message)
+
+    def check_objective(self, metric, refit, owner_name):
+        """:meth:`check_data` for the metric whose mean CV score a search tells the study
+        as each trial's value (``metric``: the one ``refit`` names, else the first of
+        ``scoring``; study attribute ``hpsearch_objective``). With several metrics,
+        another ``refit`` would tell the study values of another metric beside the old
+        ones: its sampler would compare them and its best trial (``study_``) would not be
+        the search's best. Refused with a :class:`StudyMismatch` (setting ``"refit"``)."""
+        self._check_recorded(OBJECTIVE_ATTR, str(metric), lambda found: StudyMismatch(
+            f"The 'refit' parameter of {owner_name} must select the metric the trials of "
+            f"the study {self.study.study_name!r} were told (their values are mean "
+            f"'{found}' scores; this search would tell mean '{metric}' scores and the "
+            f"sampler and study_.best_trial would compare the two). Use refit='{found}', "
+            f"or another study_name. Got refit={refit!r} instead.", "refit"))
+
+    def check_rungs(self, rungs, owner_name):
+        """:meth:`check_data` for the rungs of an Optuna search's pruning (``rungs``: its
+        list of epoch budgets, None without a pruner; study attribute ``hpsearch_rungs``):
+        a trial's value is its score at the last rung, and its pruning compared scores at
+        the rungs, so trials climbed on other rungs would be ranked with this search's as
+        if scored alike. Refused with a :class:`StudyMismatch` naming ``rungs`` (``pruner``
+        when one of the two searches prunes and the other does not)."""
+        mine = "None" if rungs is None else str([int(r) for r in rungs])
+
+        def message(found):
+            name = "rungs" if "None" not in (found, mine) else "pruner"
+            return StudyMismatch(
+                f"The {name!r} parameter of {owner_name} must give the rungs the trials "
+                f"of the study {self.study.study_name!r} climbed (rungs {found}; None: no "
+                "pruner); trials scored at other budgets must not be ranked together. "
+                f"Use the same pruner and rungs, or another study_name. Got rungs {mine} "
+                "instead.", name)
+
+        self._check_recorded(RUNGS_ATTR, mine, message)
 
     def check_seed(self, seed, policy, owner_name):
         """The master seed of the per-fit seeds for this run of the study.

@@ -252,6 +252,10 @@ max_retries
     4
     """
 
+    #: a resume counts and ranks the study's trials: its space must not change
+    #: (:meth:`~hpsearch.model_selection.store.TrialStore.check_space`)
+    _trials_are_candidates = True
+
     _parameter_constraints: dict = {
         **BaseSearchCV._parameter_constraints,
         "param_distributions": [dict, list],
