@@ -14,6 +14,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SLOW = textwrap.dedent(
@@ -49,6 +51,29 @@ STUDY = textwrap.dedent(
 )
 N_CANDIDATES, N_SPLITS = 4, 2
 
+#: ``python held.py ARGS``: the CLI, held (until the test removes the hold file) after the
+#: run was accepted and before its search creates the study's first trial: two processes
+#: started at the same instant
+HELD = textwrap.dedent(
+    """\
+    import os, sys, time
+    from hpsearch.study import runner
+    from hpsearch.cli import main
+
+    fit, hold = runner._fit, os.environ["HOLD_BEFORE_FIT"]
+
+    def held(*args, **kwargs):
+        open(hold + ".waiting", "w").close()
+        deadline = time.monotonic() + 30
+        while os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return fit(*args, **kwargs)
+
+    runner._fit = held
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
 
 def _env(tmp_path, hold):
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]),
@@ -68,11 +93,16 @@ def _cmd(study, *args):
             "--quiet", *args]
 
 
-def _start_slow(tmp_path, study, *args):
-    """Start the run held after its first fit (until :func:`_let_go`); return it once it
-    has recorded that fit and waits."""
+def _start_slow(tmp_path, study, *args, before_fit=False):
+    """Start the run held after its first fit (``before_fit``: before its search starts)
+    until :func:`_let_go`; return it once it has recorded that fit and waits."""
     (tmp_path / "hold").touch()
-    proc = subprocess.Popen(_cmd(study, *args), cwd=tmp_path, env=_env(tmp_path, True),
+    cmd, env = _cmd(study, *args), _env(tmp_path, not before_fit)
+    if before_fit:
+        (tmp_path / "held.py").write_text(HELD)
+        cmd[1:3] = [str(tmp_path / "held.py")]
+        env["HOLD_BEFORE_FIT"] = str(tmp_path / "hold")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not (tmp_path / "hold.waiting").exists():
@@ -120,13 +150,15 @@ def test_overwrite_is_refused_while_another_process_runs_the_study(tmp_path):
     _finished_whole(tmp_path, first, out)
 
 
-def test_another_study_file_of_the_same_name_leaves_the_live_run_alone(tmp_path):
+@pytest.mark.parametrize("before_fit", [False, True])
+def test_another_study_file_of_the_same_name_leaves_the_live_run_alone(tmp_path, before_fit):
     """Without --resume or --overwrite, and another space: refused before it writes its
-    copy of the study file over the live run's."""
+    copy of the study file over the live run's, also when both started at the same
+    instant (``before_fit``: no trial in the store yet), which rewrote it."""
     study, out = _files(tmp_path), tmp_path / "runs" / "live"
     other = tmp_path / "other.yaml"
     other.write_text(STUDY.replace("N", "3").replace("1e2", "1e1"))
-    first = _start_slow(tmp_path, study, "--out", str(out))
+    first = _start_slow(tmp_path, study, "--out", str(out), before_fit=before_fit)
     second = _second(tmp_path, other, "--out", str(out))
     assert second.returncode == 2, second.stderr
     assert f"process {first.pid} is running study 'live'" in second.stderr, second.stderr
@@ -148,3 +180,20 @@ def test_overwrite_of_a_study_run_live_in_a_shared_store_is_refused(tmp_path):
     assert f"process {first.pid} on host" in second.stderr, second.stderr
     assert not (tmp_path / "elsewhere").exists()
     _let_go(tmp_path, first)
+
+
+def test_two_overwrites_at_once_one_is_refused(tmp_path):
+    """Two --overwrite runs of a finished study started at the same instant: the second
+    deleted the study the first had just created (and its store file). The first is
+    held after its start (the earlier run removed, no trial yet): the second is refused,
+    the first ends whole."""
+    study, out = _files(tmp_path), tmp_path / "runs" / "live"
+    done = _second(tmp_path, study, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "fits.log").unlink()
+    first = _start_slow(tmp_path, study, "--out", str(out), "--overwrite", before_fit=True)
+    second = _second(tmp_path, study, "--out", str(out), "--overwrite")
+    assert second.returncode == 2, second.stderr
+    assert "--overwrite refused" in second.stderr, second.stderr
+    assert f"process {first.pid}" in second.stderr, second.stderr
+    _finished_whole(tmp_path, first, out)
