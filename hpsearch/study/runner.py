@@ -12,10 +12,15 @@ Folder layout::
     <out>/report.md           best configuration, top-10 table, plots
     <out>/plots/*.png         search history, score vs each parameter, learning curves
     <out>/.hpsearch-run       marks the folder as a run folder; lists the files written
+    <out>/.hpsearch-lock      locked by the live runs of the folder (:class:`_FolderHold`)
 
 hpsearch writes only into a new or empty folder or one holding ``.hpsearch-run``, and
 removes (``--overwrite``) only the files listed above and in that marker (``study.db`` only
-when it holds no other study: else only this study is deleted from it).
+when it holds no other study: else only this study is deleted from it). Runs starting at
+once check and prepare the folder one at a time; ``--overwrite``, or a run without
+``--resume``, while another live process runs in the folder (or, ``--overwrite``, runs the
+study in a shared store) is refused and changes nothing (:class:`_FolderHold`,
+:func:`_refuse_live_holder`).
 
 The output files are written into a private folder ``<out>/.hpsearch-writing-<pid>-<id>``
 and then moved into place one by one with ``os.replace``: several processes of one study
@@ -389,7 +394,8 @@ def _live_owners(storage, study_name):
         return []
     attrs = store.get_study_system_attrs(study_id)
     beats = {n.partition(":")[2]: t for n, t in attrs.items() if n.startswith("hpsearch_alive:")}
-    owners = {n.partition(":")[2] for n, v in attrs.items() if n.startswith(HOLDER_ATTR + ":") and v}
+    owners = {n.partition(":")[2] for n, v in attrs.items()
+              if n.startswith(HOLDER_ATTR + ":") and v}
     running = store.get_all_trials(study_id, deepcopy=False,
                                    states=(optuna.trial.TrialState.RUNNING,))
     owners |= {t.user_attrs.get("hpsearch_owner") for t in running} - {None}
@@ -443,7 +449,10 @@ class _FolderHold:
     def _preparing(self, *, resume, overwrite, plan):
         import fcntl
 
-        self.fd = os.open(self.out / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        path = self.out / LOCK_FILE
+        if path.is_symlink():  # planted: never follow it (the link only is removed)
+            path.unlink()
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         fcntl.lockf(self.fd, fcntl.LOCK_EX, 1, 0)
         try:
             if resume and not overwrite:
@@ -840,7 +849,9 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     Raises
     ------
     StudyError
-        From :func:`prepare_output`, before anything is written.
+        From :func:`prepare_output`, before anything is written; a :class:`UsageError`
+        also when another live process runs in the folder (``--overwrite``, or a run
+        without ``--resume``) or, with ``overwrite``, runs the study in the store.
     KeyboardInterrupt
         Propagated after the trial store has kept every finished fit.
     RunFailed
