@@ -321,7 +321,9 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     StudyError
         (:class:`UsageError` unless ``key`` names the study key) a folder hpsearch did not
         make, a missing storage directory, or, without ``resume`` and ``overwrite``, a store
-        that already holds trials of the study or a folder with an earlier run's results.
+        that already holds trials of the study or a folder with an earlier run's results;
+        with ``overwrite``, a study another live process runs (:func:`_refuse_live_holder`).
+        (A live process in the run folder is refused by :func:`run`, :class:`_FolderHold`.)
     """
     out, storage = Path(plan.out), plan.storage
     _check_prepare(plan, resume=resume, overwrite=overwrite, key=key)
