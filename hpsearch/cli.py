@@ -45,7 +45,8 @@ def make_parser():
                    help="continue an interrupted run: finished fits are not redone")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier run of the study: its trials in the store and "
-                   "the files hpsearch wrote in the output folder (nothing else)")
+                   "the files hpsearch wrote in the output folder (nothing else); "
+                   "refused while another process runs the study")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (candidates, splits, fits) and exit without fitting")
     p.add_argument("--smoke", action="store_true",

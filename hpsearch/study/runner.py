@@ -12,10 +12,15 @@ Folder layout::
     <out>/report.md           best configuration, top-10 table, plots
     <out>/plots/*.png         search history, score vs each parameter, learning curves
     <out>/.hpsearch-run       marks the folder as a run folder; lists the files written
+    <out>/.hpsearch-lock      locked by the live runs of the folder (:class:`_FolderHold`)
 
 hpsearch writes only into a new or empty folder or one holding ``.hpsearch-run``, and
 removes (``--overwrite``) only the files listed above and in that marker (``study.db`` only
-when it holds no other study: else only this study is deleted from it).
+when it holds no other study: else only this study is deleted from it). Runs starting at
+once check and prepare the folder one at a time; ``--overwrite``, or a run without
+``--resume``, while another live process runs in the folder (or, ``--overwrite``, runs the
+study in a shared store) is refused and changes nothing (:class:`_FolderHold`,
+:func:`_refuse_live_holder`).
 
 The output files are written into a private folder ``<out>/.hpsearch-writing-<pid>-<id>``
 and then moved into place one by one with ``os.replace``: several processes of one study
@@ -316,29 +321,12 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     StudyError
         (:class:`UsageError` unless ``key`` names the study key) a folder hpsearch did not
         make, a missing storage directory, or, without ``resume`` and ``overwrite``, a store
-        that already holds trials of the study or a folder with an earlier run's results.
+        that already holds trials of the study or a folder with an earlier run's results;
+        with ``overwrite``, a study another live process runs (:func:`_refuse_live_holder`).
+        (A live process in the run folder is refused by :func:`run`, :class:`_FolderHold`.)
     """
     out, storage = Path(plan.out), plan.storage
-    check_output(out, key)
-    _check_store_link(out, storage)
-    if not _default_db(out, storage):
-        check_storage_dir(storage)
-    check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
-    kept = sum(stored_trials(storage, name) for name in _study_names(plan))
-    earlier = [p.name for p in _own_files(out, storage)
-               if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
-    if not (resume or overwrite) and (kept or earlier):
-        what = (f"the trial store {storage} already holds {kept} trial(s) of study "
-                f"{plan.study_name!r}" + (" or its nested searches" if plan.outer_cv is not None
-                                          else "") if kept else f"{out} holds the results of an earlier run")
-        raise UsageError(f"{what}; nothing was changed. Use --resume to continue it, or "
-                         "--overwrite to replace it (only hpsearch's own files are removed)")
-    if resume and not overwrite and earlier and not kept:  # it would start a new run
-        raise UsageError(
-            f"{out} holds the results of an earlier run, but the trial store {storage} holds "
-            f"no trial of study {plan.study_name!r} to continue (the run folder of another "
-            "study, or another store); nothing was changed. Use another output folder "
-            "(--out), or --overwrite to replace it")
+    _check_prepare(plan, resume=resume, overwrite=overwrite, key=key)
     out.mkdir(parents=True, exist_ok=True)
     if not (out / RUN_MARKER).is_file():
         _write_marker(out, first=True)
@@ -360,6 +348,163 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
             _delete_study(storage, name)
     _write_marker(out)
     return removed
+
+
+def _check_prepare(plan, *, resume=False, overwrite=False, key=None):
+    """The refusals of :func:`prepare_output`, which change nothing (see there)."""
+    out, storage = Path(plan.out), plan.storage
+    check_output(out, key)
+    _check_store_link(out, storage)
+    if not _default_db(out, storage):
+        check_storage_dir(storage)
+    check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
+    kept = sum(stored_trials(storage, name) for name in _study_names(plan))
+    earlier = [p.name for p in _own_files(out, storage)
+               if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
+    if not (resume or overwrite) and (kept or earlier):
+        what = (f"the trial store {storage} already holds {kept} trial(s) of study "
+                f"{plan.study_name!r}" + (" or its nested searches" if plan.outer_cv is not None
+                                          else "") if kept else f"{out} holds the results of an earlier run")
+        raise UsageError(f"{what}; nothing was changed. Use --resume to continue it, or "
+                         "--overwrite to replace it (only hpsearch's own files are removed)")
+    if resume and not overwrite and earlier and not kept:  # it would start a new run
+        raise UsageError(
+            f"{out} holds the results of an earlier run, but the trial store {storage} holds "
+            f"no trial of study {plan.study_name!r} to continue (the run folder of another "
+            "study, or another store); nothing was changed. Use another output folder "
+            "(--out), or --overwrite to replace it")
+    if overwrite:
+        _refuse_live_holder(plan)
+
+
+def _live_owners(storage, study_name):
+    """Owners (:func:`~hpsearch.model_selection.store.owner_id`) of the live processes
+    running a search in ``study_name``: announced holders (``hpsearch_holder:<owner>``,
+    False once ended) and owners of RUNNING trials whose process still runs (this machine)
+    or wrote a heartbeat recently (another one). Empty when there is no such study."""
+    path = _local_file(storage)
+    if path is not None and not path.is_file():
+        return []
+    import optuna
+
+    from hpsearch.model_selection.store import HOLDER_ATTR, make_storage, owner_alive
+
+    store = make_storage(storage)
+    try:
+        study_id = store.get_study_id_from_name(study_name)
+    except KeyError:
+        return []
+    attrs = store.get_study_system_attrs(study_id)
+    beats = {n.partition(":")[2]: t for n, t in attrs.items() if n.startswith("hpsearch_alive:")}
+    owners = {n.partition(":")[2] for n, v in attrs.items()
+              if n.startswith(HOLDER_ATTR + ":") and v}
+    running = store.get_all_trials(study_id, deepcopy=False,
+                                   states=(optuna.trial.TrialState.RUNNING,))
+    owners |= {t.user_attrs.get("hpsearch_owner") for t in running} - {None}
+    return sorted(o for o in owners if owner_alive(o, beats))
+
+
+def _refuse_live_holder(plan):
+    """``--overwrite`` while another live process runs the study (or one of its nested
+    searches) in the trial store: replacing it would delete the trials that process is
+    writing (its work lost, or the process ended by a missing store). UsageError naming
+    the process, changing nothing."""
+    for name in _study_names(plan):
+        owners = _live_owners(plan.storage, name)
+        if owners:
+            host, _, pid = owners[0].split("/")[:3]
+            raise UsageError(
+                f"--overwrite refused: process {pid} on host {host!r} is running study "
+                f"{name!r} in the trial store {plan.storage}; replacing it now would delete "
+                "its work. Nothing was changed. Wait for it to end (or stop it) before "
+                "--overwrite, or join it with --resume")
+
+
+#: lock file of a run folder (:class:`_FolderHold`)
+LOCK_FILE = ".hpsearch-lock"
+
+
+class _FolderHold:
+    """The hold of a run on its folder, for the whole run: POSIX record locks on
+    :data:`LOCK_FILE` (released by the system when the process ends, killed or not).
+
+    Byte 0 is the folder's *preparing* lock: exclusive, waited for, held while a run checks
+    the folder and the store, removes an earlier run (``--overwrite``) and writes the copy
+    of its study file, so two runs starting at once prepare one after the other. Byte 1 is
+    the *running* lock: every accepted run holds it shared until it ends (``--resume``
+    processes share a study); a new run or ``--overwrite`` first takes it exclusive,
+    without waiting, and is refused (naming the process holding it) while another process
+    runs in the folder: it would replace that run's trials and files, or its copy of the
+    study file. A refused run changes nothing in the folder."""
+
+    def __init__(self, out):
+        self.out = Path(out)
+        self.fd = None
+
+    def preparing(self, *, resume, overwrite, plan):
+        """Context manager: the preparing lock, and the running lock taken (see above);
+        UsageError when another process runs in the folder and this run is not a
+        ``--resume``."""
+        return self._preparing(resume=resume, overwrite=overwrite, plan=plan)
+
+    @contextlib.contextmanager
+    def _preparing(self, *, resume, overwrite, plan):
+        import fcntl
+
+        path = self.out / LOCK_FILE
+        if path.is_symlink():  # planted: never follow it (the link only is removed)
+            path.unlink()
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fcntl.lockf(self.fd, fcntl.LOCK_EX, 1, 0)
+        try:
+            if resume and not overwrite:
+                fcntl.lockf(self.fd, fcntl.LOCK_SH, 1, 1)
+            else:
+                try:
+                    fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 1)
+                except OSError:
+                    raise self._busy(overwrite, plan) from None
+                fcntl.lockf(self.fd, fcntl.LOCK_SH, 1, 1)  # (atomic: one process's lock)
+            yield
+        except BaseException:
+            self.release()
+            raise
+        else:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN, 1, 0)
+
+    def _busy(self, overwrite, plan):
+        pid = self._holder_pid()
+        who = f"process {pid}" if pid else "another process"
+        if overwrite:
+            return UsageError(
+                f"--overwrite refused: {who} is running study {plan.study_name!r} (or "
+                f"another study) in {self.out}; replacing it now would delete its work. "
+                "Nothing was changed. Wait for it to end (or stop it) before --overwrite, or "
+                "join it with --resume")
+        return UsageError(
+            f"{who} is running study {plan.study_name!r} (or another study) in {self.out}; "
+            "nothing was changed. Start this one with --resume to join it (the same study "
+            "file), or use another output folder (--out)")
+
+    def _holder_pid(self):
+        """Process id holding the running lock (``F_GETLK``), or None if unknown."""
+        import fcntl
+        import struct
+
+        fmt = "@hhqqi"
+        try:
+            query = struct.pack(fmt, fcntl.F_WRLCK, os.SEEK_SET, 1, 1, 0)
+            answer = fcntl.fcntl(self.fd, fcntl.F_GETLK, query + b"\0" * 8)
+            kind, _, _, _, pid = struct.unpack(fmt, answer[:struct.calcsize(fmt)])
+        except (OSError, struct.error):
+            return None
+        return pid if kind != fcntl.F_UNLCK and pid > 0 else None
+
+    def release(self):
+        """Give up the hold (closing the file drops its locks)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _other_studies(storage, plan):
@@ -709,31 +854,43 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     Raises
     ------
     StudyError
-        From :func:`prepare_output`, before anything is written.
+        From :func:`prepare_output`, before anything is written; a :class:`UsageError`
+        also when another live process runs in the folder (``--overwrite``, or a run
+        without ``--resume``) or, with ``overwrite``, runs the study in the store.
     KeyboardInterrupt
         Propagated after the trial store has kept every finished fit.
     RunFailed
         When every fit failed.
     """
-    out = plan.out
-    removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key)
-    if overwrite and echo:
-        echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the earlier "
-             f"run removed; study {plan.study_name!r} replaced)")
-    if resume:
-        _check_resume(plan, source_text, echo)
-    copy = out / "study.yaml"
-    # a resumed run keeps the copy of the file its fits were made with until the search
-    # accepts the new file (a refused resume leaves it as it was)
-    copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
-    if copy_text is not None:
-        _check_resumed_space(plan, copy_text, source_text)
-    if copy_text is None:
-        _replace_text(copy, source_text)
-    nested, fit_time = _fit(plan, copy_text, source_text, echo)
-    if copy_text is not None and copy_text != source_text:
-        _replace_text(copy, source_text)
-    return _write_output(plan, fit_time, nested, echo)
+    out = Path(plan.out)
+    if not out.is_dir():  # refused before the folder (and its lock file) is made
+        _check_prepare(plan, resume=resume, overwrite=overwrite, key=output_key)
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / RUN_MARKER).is_file():
+            _write_marker(out, first=True)
+    hold = _FolderHold(out)
+    try:
+        with hold.preparing(resume=resume, overwrite=overwrite, plan=plan):
+            removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key)
+            if overwrite and echo:
+                echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the "
+                     f"earlier run removed; study {plan.study_name!r} replaced)")
+            if resume:
+                _check_resume(plan, source_text, echo)
+            copy = out / "study.yaml"
+            # a resumed run keeps the copy of the file its fits were made with until the
+            # search accepts the new file (a refused resume leaves it as it was)
+            copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
+            if copy_text is not None:
+                _check_resumed_space(plan, copy_text, source_text)
+            if copy_text is None:
+                _replace_text(copy, source_text)
+        nested, fit_time = _fit(plan, copy_text, source_text, echo)
+        if copy_text is not None and copy_text != source_text:
+            _replace_text(copy, source_text)
+        return _write_output(plan, fit_time, nested, echo)
+    finally:
+        hold.release()
 
 
 def _fit(plan, copy_text, source_text, echo):
