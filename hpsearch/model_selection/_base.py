@@ -1338,6 +1338,10 @@ class BaseSearchCV(_SkBaseSearchCV):
         )
         store.name = type(self).__name__  # (announced in the study: TrialStore.announce)
         store.declare_space(self._store_space())
+        if self.resume and self._retries_timed_out:  # a longer fit_timeout: fit them again
+            store.retry_timed_out = (float("inf") if self.fit_timeout is None
+                                     else float(self.fit_timeout))
+            store.refresh()
         if storage is not None:  # a study that can be resumed: same data only
             try:
                 store.check_data(data_fingerprint(
@@ -1464,6 +1468,11 @@ class BaseSearchCV(_SkBaseSearchCV):
     #: The kind of search whose studies this one may resume or share (a stored study
     #: holds the fits of one kind, :meth:`TrialStore.check_kind`); None: this class only.
     _study_kind = "grid, random or Optuna"
+
+    #: Whether a resume fits again the fits an earlier run stopped under a shorter
+    #: ``fit_timeout`` than this one's (``TrialStore.retry_timed_out``); else they stay
+    #: failed fits.
+    _retries_timed_out = True
 
     # -- sklearn callbacks (sklearn.callback) -------------------------------------------
     #: Name of the callback subtask of each ``evaluate`` call (halving's rounds), or None

@@ -1,0 +1,106 @@
+"""A resume with a longer ``fit_timeout`` fits again exactly the fits an earlier run
+stopped under a shorter one; finished fits and fits that failed otherwise stay."""
+
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
+from hpsearch.model_selection.strategies.grid import GridSearchCV
+from hpsearch.model_selection.strategies.random import RandomSearchCV
+
+ALPHAS = [0.1, 1.0, 10.0, -1.0]  # 10.0 sleeps past the short fit_timeout, -1.0 fails
+SLEEP = 0.45
+SHORT, LONG = 0.2, 3.0
+
+
+class SleepyRidge(Ridge):
+    """Ridge that leaves a marker file in ``marks`` at every fit; ``alpha=10`` sleeps
+    :data:`SLEEP` s first, a negative alpha fails (sklearn's own error)."""
+
+    def __init__(self, alpha=1.0, marks=""):
+        super().__init__(alpha=alpha)
+        self.marks = marks
+
+    def fit(self, X, y, sample_weight=None):
+        (Path(self.marks) / f"{self.alpha}_{uuid.uuid4().hex}").touch()
+        if self.alpha == 10.0:
+            time.sleep(SLEEP)
+        return super().fit(X, y)
+
+
+def _fits(marks):
+    """Fits started per alpha, then the markers are cleared."""
+    counts = {}
+    for path in Path(marks).iterdir():
+        alpha = float(path.name.split("_")[0])
+        counts[alpha] = counts.get(alpha, 0) + 1
+        path.unlink()
+    return counts
+
+
+SEARCHES = {
+    "grid": lambda est, **kw: GridSearchCV(est, {"alpha": ALPHAS}, **kw),
+    "random": lambda est, **kw: RandomSearchCV(est, {"alpha": ALPHAS}, n_iter=4, **kw),
+    "optuna": lambda est, **kw: OptunaSearchCV(est, {"alpha": ALPHAS}, n_trials=4, **kw),
+}
+
+
+def _search(kind, marks, storage, study_name, fit_timeout):
+    return SEARCHES[kind](SleepyRidge(marks=str(marks)), cv=2, refit=False, n_jobs=1,
+                          random_state=0, storage=storage, study_name=study_name,
+                          fit_timeout=fit_timeout)
+
+
+def _assert_same(a, b):
+    """Equal results; Optuna's ``trial`` column names the trial holding the row: the
+    new trial that took over the slot of a stopped candidate."""
+    assert a["params"] == b["params"]
+    for key in a:
+        if "time" not in key and key not in ("params", "trial"):
+            np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), key)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_diabetes(return_X_y=True)
+    return X[:120], y[:120]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("kind", list(SEARCHES))
+def test_a_longer_fit_timeout_refits_exactly_the_stopped_fits(tmp_path, data, kind):
+    X, y = data
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    search = _search(kind, marks, storage, "s", SHORT).fit(X, y)
+    stopped = search.cv_results_["params"].index({"alpha": 10.0})
+    assert np.isnan(search.cv_results_["mean_test_score"][stopped])
+    first = _fits(marks)  # (Optuna may sample a candidate twice: fitted once)
+    assert first[10.0] == 2 and first[-1.0] == 2 and sum(first.values()) >= 6
+
+    # the same or a shorter fit_timeout: nothing runs again
+    for timeout in (SHORT, 0.1):
+        search.set_params(fit_timeout=timeout, resume=True).fit(X, y)
+        assert _fits(marks) == {}
+        assert np.isnan(search.cv_results_["mean_test_score"][stopped])
+
+    # a longer one: the two stopped fits only (not the failed alpha=-1 ones)
+    resumed = search.set_params(fit_timeout=LONG, resume=True).fit(X, y).cv_results_
+    assert _fits(marks) == {10.0: 2}
+    full = _search(kind, marks, None, None, LONG).fit(X, y)  # uninterrupted
+    assert _fits(marks) == first
+    _assert_same(resumed, full.cv_results_)
+    assert np.isfinite(resumed["mean_test_score"][stopped])
+
+    # done now: another resume, even without any fit_timeout, fits nothing
+    again = search.set_params(fit_timeout=None, resume=True).fit(X, y).cv_results_
+    assert _fits(marks) == {}
+    _assert_same(again, full.cv_results_)
