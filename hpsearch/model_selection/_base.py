@@ -1001,7 +1001,11 @@ class BaseSearchCV(_SkBaseSearchCV):
         processes running the same search with ``resume=True`` on one storage share the
         work (grid, random and Optuna searches; see the README). Without ``storage``, a
         fit interrupted by Ctrl-C keeps its finished fits in memory: ``resume=True`` and
-        ``fit`` again continue from them.
+        ``fit`` again continue from them. Failed fits are kept as they are, except fits an
+        earlier run stopped under a shorter ``fit_timeout`` than this one's (or any, with
+        ``fit_timeout=None``): grid, random and Optuna searches fit those again (only
+        those; the limit is read from their recorded error), halving, Hyperband and ASHA
+        searches keep them failed.
     backend : str, joblib backend or None, default=None
         None ("auto"): where joblib would use its default (loky) and more than one job
         runs, on Linux/POSIX (not macOS/Windows), workers are started by ``fork`` and
@@ -1020,7 +1024,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         fits then run in one fork worker, so a hanging fit is stopped too. With joblib's
         loky/multiprocessing backends (or where fork is unavailable) an alarm stops the
         fit from inside (a single long C call finishes first); thread/Dask backends
-        do not enforce it (a warning says so).
+        do not enforce it (a warning says so). ``resume=True`` with a longer one fits
+        the stopped fits again (see ``resume``).
     max_retries : int, default=1
         How many times a fit whose worker process died (segfault, out-of-memory kill) is
         run again in a fresh worker. Past that it is a failed fit (``error_score``,
