@@ -1,5 +1,6 @@
 """A resume with a longer ``fit_timeout`` fits again exactly the fits an earlier run
-stopped under a shorter one; finished fits and fits that failed otherwise stay."""
+stopped under a shorter one (and, in halving searches, what their new scores promote);
+finished fits and fits that failed otherwise stay."""
 
 import time
 import uuid
@@ -12,6 +13,7 @@ from sklearn.linear_model import Ridge
 
 from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
 from hpsearch.model_selection.strategies.grid import GridSearchCV
+from hpsearch.model_selection.strategies.halving import HalvingGridSearchCV, HyperbandSearchCV
 from hpsearch.model_selection.strategies.random import RandomSearchCV
 
 ALPHAS = [0.1, 1.0, 10.0, -1.0]  # 10.0 sleeps past the short fit_timeout, -1.0 fails
@@ -104,3 +106,66 @@ def test_a_longer_fit_timeout_refits_exactly_the_stopped_fits(tmp_path, data, ki
     again = search.set_params(fit_timeout=None, resume=True).fit(X, y).cv_results_
     assert _fits(marks) == {}
     _assert_same(again, full.cv_results_)
+
+
+class SleepyRidgeN(Ridge):
+    """Ridge that leaves a marker ``<alpha>_<n_samples>_...`` in ``marks`` at every fit;
+    ``alpha=0.01`` sleeps :data:`SLEEP` s on fewer than 100 samples (its first rung)."""
+
+    def __init__(self, alpha=1.0, marks=""):
+        super().__init__(alpha=alpha)
+        self.marks = marks
+
+    def fit(self, X, y, sample_weight=None):
+        (Path(self.marks) / f"{self.alpha}_{len(X)}_{uuid.uuid4().hex}").touch()
+        if self.alpha == 0.01 and len(X) < 100:
+            time.sleep(SLEEP)
+        return super().fit(X, y)
+
+
+def _budget_fits(marks):
+    """Fits started per (alpha, n_samples), then the markers are cleared."""
+    counts = {}
+    for path in Path(marks).iterdir():
+        alpha, n, _ = path.name.split("_")
+        counts[(float(alpha), int(n))] = counts.get((float(alpha), int(n)), 0) + 1
+        path.unlink()
+    return counts
+
+
+BUDGETED = {
+    "halving": lambda est, **kw: HalvingGridSearchCV(est, GRID, min_resources=50, **kw),
+    "hyperband": lambda est, **kw: HyperbandSearchCV(
+        est, GRID, resource="n_samples", min_resources=50, max_resources=200, **kw),
+}
+GRID = {"alpha": [0.01, 0.1, 1.0, 10.0]}
+
+
+def _budgeted(kind, marks, storage, fit_timeout):
+    return BUDGETED[kind](SleepyRidgeN(marks=str(marks)), factor=2, cv=2, refit=False,
+                          n_jobs=1, random_state=0, storage=storage,
+                          study_name=storage and "s", fit_timeout=fit_timeout)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("kind", list(BUDGETED))
+def test_halving_refits_the_stopped_fits_then_what_their_scores_promote(tmp_path, kind):
+    """alpha=0.01 (the best) is stopped on its first rung, so the first run drops it; the
+    resume fits those two fits again, promotes it as the uninterrupted run does, and
+    fits again none of the fits the first run finished."""
+    X, y = load_diabetes(return_X_y=True)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    search = _budgeted(kind, marks, storage, SHORT).fit(X, y)
+    first = _budget_fits(marks)
+    assert first[(0.01, 50)] == 2 and (0.01, 100) not in first
+    search.set_params(resume=True).fit(X, y)
+    assert _budget_fits(marks) == {}
+    resumed = search.set_params(fit_timeout=LONG, resume=True).fit(X, y).cv_results_
+    again = _budget_fits(marks)
+    assert again[(0.01, 50)] == 2 and again[(0.01, 100)] == 2
+    assert not set(again) & (set(first) - {(0.01, 50)})
+    full = _budgeted(kind, marks, None, LONG).fit(X, y)  # uninterrupted
+    _assert_same(resumed, full.cv_results_)

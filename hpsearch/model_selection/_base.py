@@ -1003,9 +1003,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         fit interrupted by Ctrl-C keeps its finished fits in memory: ``resume=True`` and
         ``fit`` again continue from them. Failed fits are kept as they are, except fits an
         earlier run stopped under a shorter ``fit_timeout`` than this one's (or any, with
-        ``fit_timeout=None``): grid, random and Optuna searches fit those again (only
-        those; the limit is read from their recorded error), halving, Hyperband and ASHA
-        searches keep them failed.
+        ``fit_timeout=None``): the search fits those again (only those, and what a
+        decision taken on their new scores asks; the limit is read from their recorded
+        error), except ASHA, which keeps them failed.
     backend : str, joblib backend or None, default=None
         None ("auto"): where joblib would use its default (loky) and more than one job
         runs, on Linux/POSIX (not macOS/Windows), workers are started by ``fork`` and
@@ -1476,7 +1476,7 @@ class BaseSearchCV(_SkBaseSearchCV):
 
     #: Whether a resume fits again the fits an earlier run stopped under a shorter
     #: ``fit_timeout`` than this one's (``TrialStore.retry_timed_out``); else they stay
-    #: failed fits.
+    #: failed fits (ASHA).
     _retries_timed_out = True
 
     # -- sklearn callbacks (sklearn.callback) -------------------------------------------

@@ -188,9 +188,6 @@ class _BaseHalving(BaseSearchCV):
     #: each round is one sklearn callback subtask, as in sklearn's halving searches
     _study_kind = None  # each halving class alone: other candidates, other rounds
     _callback_round_name = "halving-iteration"
-    #: fits stopped by a shorter ``fit_timeout`` stay failed on resume (their rungs'
-    #: promotions were decided on them)
-    _retries_timed_out = False
 
     def _store_space(self):
         return self.param_distributions
