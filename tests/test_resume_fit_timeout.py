@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes
+from sklearn.datasets import load_diabetes, load_digits
 from sklearn.linear_model import Ridge
 
+from hpsearch.mlp import MLPClassifier
 from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
 from hpsearch.model_selection.strategies.grid import GridSearchCV
 from hpsearch.model_selection.strategies.halving import HalvingGridSearchCV, HyperbandSearchCV
@@ -169,3 +170,42 @@ def test_halving_refits_the_stopped_fits_then_what_their_scores_promote(tmp_path
     assert not set(again) & (set(first) - {(0.01, 50)})
     full = _budgeted(kind, marks, None, LONG).fit(X, y)  # uninterrupted
     _assert_same(resumed, full.cv_results_)
+
+
+class SleepyMLP(MLPClassifier):
+    """MLP leaving a marker ``<alpha>_<max_iter>_...`` in ``marks`` (a class attribute:
+    the MLP's own parameters stay as they are) per fit; ``alpha=1`` sleeps :data:`SLEEP`
+    s on its last rung (6 more epochs, continued from the rung of 3)."""
+
+    marks = ""
+
+    def fit(self, X, y, **kwargs):
+        (Path(self.marks) / f"{self.alpha}_{self.max_iter}_{uuid.uuid4().hex}").touch()
+        if self.alpha == 1.0 and self.max_iter >= 6:
+            time.sleep(SLEEP)
+        return super().fit(X, y, **kwargs)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_pruned_optuna_search_refits_the_stopped_rung(tmp_path, monkeypatch):
+    """The fits stopped on the last rung run again (from scratch: the saved state of the
+    rung before is gone with the first run), with the uninterrupted run's scores."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    monkeypatch.setattr(SleepyMLP, "marks", str(marks))
+
+    def make(storage, fit_timeout):
+        return OptunaSearchCV(
+            SleepyMLP((8,), max_iter=9, random_state=0), {"alpha": [1e-4, 1e-2, 1.0]}, n_trials=4, cv=2,
+            pruner="median", rungs=[1, 3, 9], random_state=0, refit=False, n_jobs=1,
+            storage=storage, study_name=storage and "s", fit_timeout=fit_timeout)
+
+    search = make(f"sqlite:///{tmp_path / 'study.db'}", SHORT).fit(X, y)
+    first = _budget_fits(marks)
+    assert first.get((1.0, 6)) == 2, first
+    resumed = search.set_params(fit_timeout=LONG, resume=True).fit(X, y).cv_results_
+    assert _budget_fits(marks) == {(1.0, 9): 2}
+    _assert_same(resumed, make(None, LONG).fit(X, y).cv_results_)
