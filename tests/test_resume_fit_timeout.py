@@ -199,7 +199,8 @@ def test_a_pruned_optuna_search_refits_the_stopped_rung(tmp_path, monkeypatch):
 
     def make(storage, fit_timeout):
         return OptunaSearchCV(
-            SleepyMLP((8,), max_iter=9, random_state=0), {"alpha": [1e-4, 1e-2, 1.0]}, n_trials=4, cv=2,
+            SleepyMLP((8,), max_iter=9, random_state=0), {"alpha": [1e-4, 1e-2, 1.0]},
+            n_trials=4, cv=2,
             pruner="median", rungs=[1, 3, 9], random_state=0, refit=False, n_jobs=1,
             storage=storage, study_name=storage and "s", fit_timeout=fit_timeout)
 
