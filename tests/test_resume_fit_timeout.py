@@ -210,3 +210,27 @@ def test_a_pruned_optuna_search_refits_the_stopped_rung(tmp_path, monkeypatch):
     resumed = search.set_params(fit_timeout=LONG, resume=True).fit(X, y).cv_results_
     assert _budget_fits(marks) == {(1.0, 9): 2}
     _assert_same(resumed, make(None, LONG).fit(X, y).cv_results_)
+
+
+def test_the_resume_note_counts_the_fits_stopped_by_a_shorter_fit_timeout():
+    """The CLI's note (``--resume``): fits that run again; ASHA keeps them failed."""
+    from types import SimpleNamespace
+
+    from hpsearch.model_selection._engine import fit_timeout_error
+    from hpsearch.model_selection.strategies.asha import ASHASearchCV
+    from hpsearch.study.runner import _timed_out_note
+
+    errors = [fit_timeout_error(0.5), fit_timeout_error(0.5), fit_timeout_error(2),
+              "ValueError: boom", None]
+    grid = GridSearchCV(Ridge(), {"alpha": [1.0]}, fit_timeout=1)
+    assert _timed_out_note(SimpleNamespace(search=grid), errors) == (
+        "hpsearch: 2 fit(s) of the run being resumed stopped by a shorter fit_timeout "
+        "(at most 0.5s) will run again with fit_timeout=1s")
+    grid.set_params(fit_timeout=None)
+    assert "3 fit(s)" in _timed_out_note(SimpleNamespace(search=grid), errors)
+    grid.set_params(fit_timeout=0.5)
+    assert _timed_out_note(SimpleNamespace(search=grid), errors) is None
+    asha = ASHASearchCV(Ridge(), {"alpha": [1.0]}, fit_timeout=1)
+    assert _timed_out_note(SimpleNamespace(search=asha), errors).startswith(
+        "hpsearch: warning: 2 fit(s) of the run being resumed exceeded fit_timeout=0.5s; a "
+        "resume keeps them as failed fits")
