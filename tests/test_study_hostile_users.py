@@ -192,11 +192,13 @@ def test_a_searched_value_the_estimator_refuses_is_named_before_any_fit(
     assert not (tmp_path / "runs").exists()
 
 
-def test_resume_with_a_longer_fit_timeout_says_the_stopped_fits_stay_failed(
+def test_resume_with_a_longer_fit_timeout_fits_the_stopped_fits_again(
         tmp_path, monkeypatch, capsys):
-    """Fits stopped by ``fit_timeout`` are kept as failed fits by a resume: resumed with a
-    longer ``--fit-timeout`` it said "nothing to resume: starting a new run" and then
-    reported the old failures ("first error: fit exceeded fit_timeout=0.5s")."""
+    """Fits stopped by ``fit_timeout`` were kept as failed fits by a resume: resumed with
+    a longer ``--fit-timeout`` it said "nothing to resume: starting a new run" and then
+    reported the old failures ("first error: fit exceeded fit_timeout=0.5s"); later it
+    warned that they stay failed. Now they run again with the longer limit (only they),
+    and the run succeeds."""
     import time
 
     from sklearn.neighbors import KNeighborsClassifier
@@ -216,9 +218,15 @@ def test_resume_with_a_longer_fit_timeout_says_the_stopped_fits_stay_failed(
     code, out, err = _run(tmp_path, monkeypatch, capsys, text, "--resume", "--fit-timeout",
                           "30")
     assert "nothing to resume" not in out + err
-    assert ("warning: 2 fit(s) of the run being resumed exceeded fit_timeout=0.5s; a resume "
-            "keeps them as failed fits and does not fit them again with fit_timeout=30s: "
-            "use --overwrite") in err
+    assert ("hpsearch: 2 fit(s) of the run being resumed stopped by a shorter fit_timeout "
+            "(at most 0.5s) will run again with fit_timeout=30s") in err
+    assert code == 0 and "fit exceeded" not in out + err, err
+    run = tmp_path / "runs" / "s"
+    assert json.loads((run / "summary.json").read_text())["n_failed"] == 0
+    # the same limit again: nothing stopped by a shorter one, nothing said
+    code, out, err = _run(tmp_path, monkeypatch, capsys, text, "--resume", "--fit-timeout",
+                          "30")
+    assert code == 0 and "will run again" not in err, err
 
 
 #: k-NN with 81 neighbours on 121 training rows in 3 folds: the fold with 80 training rows

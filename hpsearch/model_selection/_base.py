@@ -1003,7 +1003,11 @@ class BaseSearchCV(_SkBaseSearchCV):
         processes running the same search with ``resume=True`` on one storage share the
         work (grid, random and Optuna searches; see the README). Without ``storage``, a
         fit interrupted by Ctrl-C keeps its finished fits in memory: ``resume=True`` and
-        ``fit`` again continue from them.
+        ``fit`` again continue from them. Failed fits are kept as they are, except fits an
+        earlier run stopped under a shorter ``fit_timeout`` than this one's (or any, with
+        ``fit_timeout=None``): the search fits those again (only those, and what a
+        decision taken on their new scores asks; the limit is read from their recorded
+        error), except ASHA, which keeps them failed.
     backend : str, joblib backend or None, default=None
         None ("auto"): where joblib would use its default (loky) and more than one job
         runs, on Linux/POSIX (not macOS/Windows), workers are started by ``fork`` and
@@ -1022,7 +1026,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         fits then run in one fork worker, so a hanging fit is stopped too. With joblib's
         loky/multiprocessing backends (or where fork is unavailable) an alarm stops the
         fit from inside (a single long C call finishes first); thread/Dask backends
-        do not enforce it (a warning says so).
+        do not enforce it (a warning says so). ``resume=True`` with a longer one fits
+        the stopped fits again (see ``resume``).
     max_retries : int, default=1
         How many times a fit whose worker process died (segfault, out-of-memory kill) is
         run again in a fresh worker. Past that it is a failed fit (``error_score``,
@@ -1340,6 +1345,10 @@ class BaseSearchCV(_SkBaseSearchCV):
         )
         store.name = type(self).__name__  # (announced in the study: TrialStore.announce)
         store.declare_space(self._store_space())
+        if self.resume and self._retries_timed_out:  # a longer fit_timeout: fit them again
+            store.retry_timed_out = (float("inf") if self.fit_timeout is None
+                                     else float(self.fit_timeout))
+            store.refresh()
         if storage is not None:  # a study that can be resumed: same data only
             try:
                 store.check_data(data_fingerprint(
@@ -1478,6 +1487,11 @@ class BaseSearchCV(_SkBaseSearchCV):
     #: The kind of search whose studies this one may resume or share (a stored study
     #: holds the fits of one kind, :meth:`TrialStore.check_kind`); None: this class only.
     _study_kind = "grid, random or Optuna"
+
+    #: Whether a resume fits again the fits an earlier run stopped under a shorter
+    #: ``fit_timeout`` than this one's (``TrialStore.retry_timed_out``); else they stay
+    #: failed fits (ASHA).
+    _retries_timed_out = True
 
     # -- sklearn callbacks (sklearn.callback) -------------------------------------------
     #: Name of the callback subtask of each ``evaluate`` call (halving's rounds), or None

@@ -50,6 +50,7 @@ import itertools
 import multiprocessing
 import numbers
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -593,6 +594,26 @@ def _seconds(value):
 def fit_timeout_error(fit_timeout):
     """The error text of a fit stopped by ``fit_timeout``."""
     return f"fit exceeded fit_timeout={_seconds(fit_timeout)} (stopped)"
+
+
+#: :func:`fit_timeout_error`'s text, the limit the fit ran under as its group
+_FIT_TIMEOUT_ERROR = re.compile(r"fit exceeded fit_timeout=([0-9.eE+-]+|inf)s \(stopped\)")
+
+
+def timed_out_limit(error):
+    """The ``fit_timeout`` (seconds) that stopped a fit whose error is ``error``
+    (:func:`fit_timeout_error`'s text), or None for any other error or none."""
+    match = _FIT_TIMEOUT_ERROR.fullmatch(error.strip()) if isinstance(error, str) else None
+    return float(match.group(1)) if match else None
+
+
+def stopped_sooner(error, fit_timeout):
+    """Whether ``error`` is that of a fit stopped by a ``fit_timeout`` shorter than
+    ``fit_timeout`` (None: no limit). Limits compare as written in the error (``%g``,
+    :func:`_seconds`), so the same limit is never shorter than itself."""
+    limit = timed_out_limit(error)
+    now = float("inf") if fit_timeout is None else float(_seconds(fit_timeout)[:-1])
+    return limit is not None and limit < now
 
 
 def worker_died_error(reason):

@@ -36,7 +36,10 @@ search resuming it on other data is refused (:meth:`TrialStore.check_data`); the
 for other CV splits (:meth:`TrialStore.check_splits`) and for another estimator, scoring,
 splitter or ``return_train_score`` (:meth:`TrialStore.check_settings`, study attribute
 ``hpsearch_settings``: a process with other settings would otherwise run a second search in
-the study without a word).
+the study without a word). A resume with a longer ``fit_timeout``
+(:attr:`TrialStore.retry_timed_out`, set by every search but ASHA) does not
+count a row holding a fit an earlier run stopped under a shorter one as recorded: that
+fit runs again, in a new trial (:meth:`TrialStore._drop_timed_out`).
 
 Fit-level durability
 --------------------
@@ -1008,6 +1011,10 @@ class TrialStore:
         self._fits = {}  # row key -> {split: fit payload}
         self._raced = {}  # row key -> finished splits of a raced row (racing)
         self.racing = False  # a racing search: raced rows count as done (claim)
+        #: resume: the ``fit_timeout`` of this run (math.inf: none), whose fits stopped by
+        #: a shorter one are fitted again (:meth:`_drop_timed_out`); None: kept as failed
+        self.retry_timed_out = None
+        self._retried = set()  # trials whose row is fitted again (claim: not a winner)
         self.alone = False  # halving, Hyperband: no other live search on the study
         self.name = None  # the search's class name (HOLDER_ATTR, messages)
         self.group = "claim"  # shares the study with live searches of its group only
@@ -1242,6 +1249,7 @@ class TrialStore:
         process (one read of all trials, returned)."""
         self._rows, self._fits, self._claims = {}, {}, {}
         self._raced = {}
+        row_trials = {}  # row key -> trials carrying a row of it
         trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
         for trial in trials:
             for name, dist in trial.distributions.items():
@@ -1250,6 +1258,7 @@ class TrialStore:
                 kind, _, rest = name.partition(":")
                 if kind == "hpsearch_row":
                     self._rows[rest] = payload
+                    row_trials.setdefault(rest, []).append(trial._trial_id)
                 elif kind == "hpsearch_raced":
                     self._raced[rest] = payload
                 elif kind == "hpsearch_fit":
@@ -1258,9 +1267,41 @@ class TrialStore:
             key = trial.user_attrs.get("hpsearch_key")
             if key is not None:
                 self._claims.setdefault(key, []).append(trial)
+        self._drop_timed_out(row_trials)
         if self.shared:
             self._read_heartbeats(self._storage.get_study_system_attrs(self._study_id))
         return trials
+
+    def _drop_timed_out(self, row_trials):
+        """Resume with a longer ``fit_timeout`` (:attr:`retry_timed_out`): a fit an earlier
+        run stopped under a shorter one (its error, ``_engine.fit_timeout_error``, names
+        that limit) is not done. Its row no longer counts as recorded: the row's other
+        fits stay finished fits, so :meth:`claim` claims the candidate again (its earlier
+        trials do not hold it) and only the stopped fits run; the new row, recorded in a
+        later trial, is the one read from then on."""
+        from ._engine import stopped_sooner
+
+        if self.retry_timed_out is None:
+            return
+        now = None if self.retry_timed_out == math.inf else self.retry_timed_out
+        for fits in self._fits.values():
+            for split in [s for s, fit in fits.items() if stopped_sooner(fit.get("error"), now)]:
+                del fits[split]
+        for key, payload in list(self._rows.items()):
+            errors = payload.get("error") or []
+            stopped = {s for s, error in enumerate(errors) if stopped_sooner(error, now)}
+            if not stopped:
+                continue
+            del self._rows[key]
+            kept = {s: {name: payload[name][s] for name in _FIT_KEYS}
+                    for s in range(len(errors)) if s not in stopped}
+            self._fits[key] = {**kept, **self._fits.get(key, {})}
+            self._retried.update(row_trials.get(key, ()))
+
+    def refits(self, trial_id):
+        """Whether the row of that finished trial has fits to run again
+        (:meth:`_drop_timed_out`): its candidate is not done."""
+        return trial_id in self._retried
 
     def _read_heartbeats(self, attrs):
         """Every owner's last heartbeat, from the study system attributes ``attrs``."""
@@ -1438,7 +1479,8 @@ class TrialStore:
             trial_id = created[key]
             winner = min(
                 (t for t in self._claims.get(key, ())
-                 if t.state not in (State.FAIL, State.PRUNED)),  # PRUNED: raced, closed
+                 if t.state not in (State.FAIL, State.PRUNED)  # PRUNED: raced, closed
+                 and t._trial_id not in self._retried),  # a timed-out row fitted again
                 key=lambda t: t._trial_id, default=None,
             )
             if winner is None or winner._trial_id == trial_id:

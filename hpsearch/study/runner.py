@@ -667,10 +667,6 @@ def _counts(cv):
     return counts
 
 
-#: the error of a fit stopped by ``fit_timeout`` (``_engine.fit_timeout_error``)
-_TIMED_OUT = re.compile(r"fit exceeded fit_timeout=([0-9.eE+-]+)s")
-
-
 def _recorded_errors(storage, study_name):
     """``(rows, errors)`` of a stored study: how many candidate rows it holds (failed
     ones too: a resume keeps them as they are) and the error of every recorded fit that
@@ -699,21 +695,27 @@ def _recorded_errors(storage, study_name):
 
 
 def _timed_out_note(plan, errors):
-    """The warning for fits of the resumed run stopped by a ``fit_timeout`` shorter than
-    this run's: a resume keeps them as failed fits, it does not fit them again."""
-    limits = [float(m.group(1)) for e in errors if (m := _TIMED_OUT.search(str(e)))]
+    """The note on fits of the resumed run stopped by a ``fit_timeout`` shorter than this
+    run's: the search fits them again (``TrialStore.retry_timed_out``); an ASHA search
+    keeps them as failed fits (a warning)."""
+    from hpsearch.model_selection._engine import stopped_sooner, timed_out_limit
+
     now = getattr(plan.search, "fit_timeout", None)
-    if not limits or (now is not None and now <= max(limits)):
+    limits = [timed_out_limit(e) for e in errors if stopped_sooner(e, now)]
+    if not limits:
         return None
+    limit = "no fit_timeout" if now is None else f"fit_timeout={now:g}s"
+    if getattr(plan.search, "_retries_timed_out", False):
+        return (f"hpsearch: {len(limits)} fit(s) of the run being resumed stopped by a "
+                f"shorter fit_timeout (at most {max(limits):g}s) will run again with {limit}")
     return (f"hpsearch: warning: {len(limits)} fit(s) of the run being resumed exceeded "
             f"fit_timeout={max(limits):g}s; a resume keeps them as failed fits and does not "
-            f"fit them again with {'no fit_timeout' if now is None else f'fit_timeout={now:g}s'}"
-            ": use --overwrite to run every fit again")
+            f"fit them again with {limit}: use --overwrite to run every fit again")
 
 
 def _check_resume(plan, source_text, echo):
-    """Say when ``--resume`` has nothing to resume, warn when the study file changed or
-    when fits it keeps as failed were stopped by a shorter ``fit_timeout``."""
+    """Say when ``--resume`` has nothing to resume and how many fits stopped by a shorter
+    ``fit_timeout`` run again, warn when the study file changed."""
     import sys
 
     kept = sum(finished_trials(plan.storage, name) or 0 for name in _study_names(plan))

@@ -850,6 +850,9 @@ max_retries
 
     _callback_round_name = "asha-wave"
     _study_kind = "ASHA"
+    #: fits stopped by a shorter ``fit_timeout`` stay failed on resume (the promotions
+    #: recorded in the study were decided on them)
+    _retries_timed_out = False
 
     def _runs_callback_rounds(self, evaluate):
         """Waves only where the engine cannot stream jobs; the asynchronous ASHA hangs

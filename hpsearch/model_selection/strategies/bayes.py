@@ -733,13 +733,18 @@ max_retries
             busy = asking
             for slot in sorted(slots):
                 trials = slots[slot]
-                done = [t for t in trials if _finished(t)]
+                # a trial whose row has fits to run again (a longer fit_timeout) is
+                # not done: a new trial takes the slot over (the last finished one)
+                done = [t for t in trials if _finished(t) and not store.refits(t._trial_id)]
                 if done:
-                    self._replay(evaluate, space, done[0], slot)
+                    self._replay(evaluate, space, done[-1], slot)
                 elif store.interrupt_dead(trials):
                     busy += 1  # a live process fits it
-                elif not self._take_over(evaluate, space, trials, slot):
-                    busy += 1
+                else:
+                    if any(store.refits(t._trial_id) for t in trials):
+                        store.refresh()  # rows fitted again meanwhile (a repeated candidate)
+                    if not self._take_over(evaluate, space, trials, slot):
+                        busy += 1
             if self._n_taken(store) < self.n_trials:
                 return True
             if not (busy and wait):
@@ -805,6 +810,7 @@ max_retries
         rivals = [
             t for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
             if t.user_attrs.get("hpsearch_slot") == slot and t.state != State.FAIL
+            and not store.refits(t._trial_id)
         ]
         if min(t._trial_id for t in rivals) != trial_id:
             store.close_trial(trial_id, "hpsearch_duplicate")
