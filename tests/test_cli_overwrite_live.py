@@ -197,3 +197,27 @@ def test_two_overwrites_at_once_one_is_refused(tmp_path):
     assert "--overwrite refused" in second.stderr, second.stderr
     assert f"process {first.pid}" in second.stderr, second.stderr
     _finished_whole(tmp_path, first, out)
+
+
+def test_an_existing_empty_folder_runs_and_a_foreign_one_is_left_untouched(tmp_path,
+                                                                            monkeypatch,
+                                                                            capsys):
+    """The run-folder lock file was made before the folder was checked: an existing empty
+    folder (``--out`` made by the user, pytest's tmp dirs) then held a file that was not
+    hpsearch's and every run into it was refused; a folder of the user's own got a
+    ``.hpsearch-lock`` left in it by the refused run."""
+    from _study_files import GRID_STUDY
+
+    from hpsearch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(GRID_STUDY)
+    (tmp_path / "empty").mkdir()
+    assert main(["s.yaml", "--out", "empty", "--quiet"]) == 0
+    assert (tmp_path / "empty" / "summary.json").is_file()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert main(["s.yaml", "--out", "mine", "--quiet"]) == 2
+    assert "is not an hpsearch run folder" in capsys.readouterr().err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]

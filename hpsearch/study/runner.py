@@ -865,7 +865,8 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
         When every fit failed.
     """
     out = Path(plan.out)
-    if not out.is_dir():  # refused before the folder (and its lock file) is made
+    if not (out / RUN_MARKER).is_file():  # a new or empty folder, or one not hpsearch's:
+        # refused before the folder (and its lock file) is made or touched
         _check_prepare(plan, resume=resume, overwrite=overwrite, key=output_key)
         out.mkdir(parents=True, exist_ok=True)
         if not (out / RUN_MARKER).is_file():
