@@ -802,28 +802,6 @@ def _changed_keys(copy_text, source_text, prefixes):
     return changed, old, new
 
 
-#: search methods whose stored trials are their candidates: a resume continues those
-#: trials (Optuna's study counts them in n_trials and ranks them), whatever the space
-_TRIALS_ARE_CANDIDATES = ("optuna",)
-
-
-def _check_resumed_space(plan, copy_text, source_text):
-    """Refuse to resume an Optuna search whose ``search.space`` changed since the run
-    being resumed: its stored trials, drawn from the old space, would count towards
-    ``n_trials`` and be ranked with the new ones (a best value outside the new space).
-    A grid, random or halving search fits only the candidates of the new space (the
-    store's fits of equal candidates are reused), and ASHA's store refuses it itself."""
-    from hpsearch.model_selection.store import StudyMismatch
-
-    if plan.study.search.method not in _TRIALS_ARE_CANDIDATES or not kept_trials(plan):
-        return
-    changed, _, _ = _changed_keys(copy_text, source_text, (("search", "space"),))
-    if changed:
-        exc = StudyMismatch("its trials were drawn from another search space",
-                            "param_distributions")
-        raise _mismatch_error(exc, plan, copy_text, source_text)
-
-
 def _mismatch_error(exc, plan, copy_text, source_text):
     """The :class:`StudyError` for a resumed study whose store holds fits made with other
     data, splits or settings (:class:`~hpsearch.model_selection.store.StudyMismatch`):
@@ -884,8 +862,6 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
             # a resumed run keeps the copy of the file its fits were made with until the
             # search accepts the new file (a refused resume leaves it as it was)
             copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
-            if copy_text is not None:
-                _check_resumed_space(plan, copy_text, source_text)
             if copy_text is None:
                 _replace_text(copy, source_text)
         nested, fit_time = _fit(plan, copy_text, source_text, echo)
