@@ -109,7 +109,11 @@ def test_outer_splits_overlap_in_one_pool_with_one_bar(tmp_path, monkeypatch):
     monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
     log = tmp_path / "fits.log"
     monkeypatch.setenv("NESTED_LOG", str(log))
-    monkeypatch.setenv("NESTED_SLEEP", "0.05")
+    # 0.2 s fits: with 0.05 s ones the parent's store work per fit (SQLite, one study per
+    # outer split) took as long as a fit on a loaded machine, the three outer threads'
+    # submissions no longer interleaved, and the outer splits ran one after the other
+    # (failed 4 in 18 at load 3-5; 0 in 10 with 0.2 s)
+    monkeypatch.setenv("NESTED_SLEEP", "0.2")
     X, y = nw.data()
     storage = tmp_path / "nested.db"
     result = nested_cross_validate(
