@@ -118,8 +118,10 @@ def test_a_full_store_is_one_clear_error_and_the_resume_keeps_its_fits(data, tmp
     assert recorded_fits(_study(storage)) == 2 * len(full.cv_results_["params"]) > n_kept
 
 
-def timed_worker(storage, out, timeout, wait_for_fits=0):
+def timed_worker(storage, out, timeout, wait_for_fits=0, ready=()):
     """A process of :func:`test_processes_with_timeouts_agree_on_every_candidate_id`: once
+    every process has started (each creates its file in ``ready`` and waits for the
+    others': a's ``timeout`` must not run out while b is still importing) and
     ``wait_for_fits`` fits are logged (by the other process), run the shared ASHA with
     ``timeout`` (no ``n_trials``), write its ``cv_results_`` as JSON to ``out``."""
     import json
@@ -131,10 +133,18 @@ def timed_worker(storage, out, timeout, wait_for_fits=0):
     warnings.simplefilter("ignore")
     log = Path(os.environ["HPSEARCH_FIT_LOG"])
     deadline = time.time() + 30
+    X, y = data()
+    import optuna.storages  # noqa: F401  (what fit would import: not in the race below)
+
+    import hpsearch.model_selection.store  # noqa: F401
+    if ready:
+        Path(ready[0]).touch()
+        while not all(Path(p).exists() for p in ready) and time.time() < deadline:
+            time.sleep(0.01)
     while len(_cv_fits(log)) < wait_for_fits and time.time() < deadline:
         time.sleep(0.01)
     search = make_search(storage, n_trials=None, timeout=timeout, refit=False)
-    search.fit(*data())
+    search.fit(X, y)
     res = search.cv_results_
     Path(out).write_text(json.dumps({
         "pid": os.getpid(), "candidate": [int(c) for c in res["candidate"]],
@@ -157,10 +167,14 @@ def test_processes_with_timeouts_agree_on_every_candidate_id(tmp_path):
     storage, log = tmp_path / "shared.db", tmp_path / "fits.log"
     env = _env(tmp_path, log, 0.05)
     procs, outs = [], []
-    for name, timeout, wait in (("a", 2.0, 0), ("b", 0.8, 3)):
+    ready = {"a": str(tmp_path / "a.ready"), "b": str(tmp_path / "b.ready")}
+    for name, timeout, wait in (("a", 3.0, 0), ("b", 0.8, 3)):
         outs.append(tmp_path / f"{name}.json")
+        # own file first (created), then the other's (waited for)
+        barrier = (ready[name], *(p for k, p in ready.items() if k != name))
         code = (f"from test_asha_failures import timed_worker; "
-                f"timed_worker({str(storage)!r}, {str(outs[-1])!r}, {timeout}, {wait})")
+                f"timed_worker({str(storage)!r}, {str(outs[-1])!r}, {timeout}, {wait}, "
+                f"{barrier!r})")
         procs.append(subprocess.Popen([sys.executable, "-c", code], env=env,
                                       cwd=str(tmp_path), stderr=subprocess.PIPE, text=True))
     for proc in procs:
