@@ -352,3 +352,20 @@ def _quiet():
             warnings.simplefilter("ignore", ConvergenceWarning)
 
     return _Quiet()
+
+
+def test_report_counts_each_budgeted_candidate_once(tmp_path):
+    # a halving search: 3 candidates, 5 rows (the two survivors again at 9 epochs); the
+    # report counted rows as candidates ("5 candidate(s)" of a 3-candidate search) and a
+    # candidate poor at 3 epochs but good at 9 twice
+    from hpsearch.diagnostics import report_section
+
+    cv = results([({"a": 1}, 0.50, 0.49), ({"a": 2}, 0.60, 0.58), ({"a": 3}, 0.95, 0.93),
+                  ({"a": 2}, 0.99, 0.96), ({"a": 3}, 0.99, 0.97)])
+    cv["iter"] = np.array([0, 0, 0, 1, 1])
+    cv["n_resources"] = np.array([3, 3, 3, 9, 9])
+    text = report_section(cv, tmp_path, references=REFS)
+    counts = re.findall(r"^- (\d+) candidate\(s\) (.*)$", text, re.M)
+    assert counts == [("1", "poor on their training folds (optimize first)"),
+                      ("2", "good on both")], text
+    assert "each at its largest budget" in text

@@ -13,6 +13,34 @@ from ._verdict import check_thresholds
 __all__ = ["report_section"]
 
 
+def _final_rows(cv_results):
+    """Rows that stand for one candidate each, or None when every row is its own candidate.
+
+    A budgeted search (halving, Hyperband, ASHA, a pruned Optuna search: an
+    ``n_resources`` or ``iter`` column) has one row per candidate and budget; a candidate
+    is its row at its largest budget (its final verdict). A candidate is its ``trial`` or
+    ``candidate`` number where the results have one, else its ``bracket`` and parameters.
+    """
+    import numpy as np
+
+    levels = next((cv_results[k] for k in ("n_resources", "iter") if k in cv_results), None)
+    if levels is None:
+        return None
+    try:
+        levels = np.asarray(levels, dtype=float)
+    except (TypeError, ValueError):  # budgets without an order
+        return None
+    ids = next((cv_results[k] for k in ("trial", "candidate") if k in cv_results), None)
+    if ids is None:
+        brackets = cv_results["bracket"] if "bracket" in cv_results else [None] * len(levels)
+        ids = [(b, repr(sorted(p.items()))) for b, p in zip(brackets, cv_results["params"])]
+    last = {}
+    for i, key in enumerate(map(repr, ids)):
+        if key not in last or levels[i] >= levels[last[key]]:
+            last[key] = i
+    return sorted(last.values())
+
+
 def _count_line(labels):
     meaning = {"training": "poor on their training folds (optimize first)",
                "overfitting": "good on training, much worse on validation",
@@ -52,7 +80,13 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
             lines += [f"The candidates are not labelled: {exc}", ""]
     if result is not None:
         e = result.evidence
-        lines += _count_line(result.labels)
+        rows = _final_rows(cv_results)
+        if rows is None:
+            lines += _count_line(result.labels)
+        else:  # one count per candidate, not per (candidate, budget) row
+            lines += _count_line([result.labels[i] for i in rows])
+            lines += [f"- (each at its largest budget; the recipe map shows all "
+                      f"{len(result.labels)} rows, one per candidate and budget)"]
         lines += [f"- thresholds: training {metric} below {e['train_threshold']:.4g} is poor; "
                   f"a train - validation gap above {e['gap_threshold']:.4g} is large", ""]
         lines += [*(f"> {note}" for note in result.notes), ""] if result.notes else []
