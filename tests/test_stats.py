@@ -482,3 +482,16 @@ def test_a_failed_split_at_the_top_budget_is_no_best_as_the_searchs_best_index()
     assert frame.loc[2, "difference"] == pytest.approx(d.mean())
     assert one_standard_error("c")(_ASHA) == 3
     assert not_significantly_worse("c", test_train_ratio=0.5)(_ASHA) == 3
+
+
+def test_compare_best_is_the_recipes_accepted_best():
+    # a recipe search ranks a candidate whose training score is below its floor
+    # (accepted False) after every accepted one, and best_index_ is the best accepted;
+    # compare() took the higher mean of the rejected one as "the best" (the report's
+    # "How sure is this?" then compared against another candidate than the chosen one)
+    res = _results([{"a": 1}, {"a": 2}, {"a": 3}],
+                   [[0.95, 0.96, 0.94], [0.90, 0.91, 0.92], [0.80, 0.82, 0.81]],
+                   accepted=np.array([False, True, True]))
+    frame = compare(res, test_train_ratio=0.5)
+    assert list(frame.index) == [1, 2, 0]
+    assert frame.loc[0, "difference"] == pytest.approx(0.91 - 0.95)

@@ -436,7 +436,9 @@ def _tiers(results, scores, rows):
     of a halving search is chosen in its last round); the top budget is the largest of a
     complete row (when there is one: a row with a failed split at a larger budget has no
     score there, and ASHA's ``best_index_`` is of the highest rung with a score). The
-    mean is over finite splits.
+    mean is over finite splits. A recipe search's candidate that is not ``accepted`` (its
+    training score below the search's floor) ranks after every accepted one, as its
+    ``rank_test_*`` and ``best_index_`` do (it counts as below the top budget).
     """
     finite = np.isfinite(scores[rows])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -449,6 +451,10 @@ def _tiers(results, scores, rows):
         ran = ~incomplete if (~incomplete).any() else finite.any(axis=1)
         if ran.any():
             below = budgets[rows] < budgets[rows][ran].max()
+    if "accepted" in results:
+        accepted = np.asarray(results["accepted"], dtype=bool)
+        if accepted.any():
+            below = below | ~accepted[rows]
     return below, incomplete, np.where(np.isnan(means), np.inf, -means)
 
 
