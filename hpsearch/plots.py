@@ -44,7 +44,9 @@ def _frame(cv_results):
 def search_history(cv_results, path, *, metric="score"):
     """Score of every candidate in evaluation order, with the best so far.
 
-    Halving searches (an ``iter`` column) colour their rounds.
+    Halving searches (an ``iter`` column) colour their rounds; their "best so far" is over
+    every budget (an early round's row at a small budget may top it), so a star marks the
+    search's best: the first row of rank 1 of ``rank_test_<metric>`` (its ``best_index_``).
     """
     plt = _pyplot()
     df = _frame(cv_results)
@@ -58,8 +60,15 @@ def search_history(cv_results, path, *, metric="score"):
         ax.scatter(x, y, s=18, label="candidate")
     finite = np.where(np.isfinite(y), y, -np.inf)
     best = np.maximum.accumulate(finite)
+    budgets = next((df[k] for k in ("n_resources", "iter") if k in df), None)
+    several = budgets is not None and len(set(np.asarray(budgets).tolist())) > 1
     ax.step(x, np.where(np.isfinite(best), best, np.nan), where="post", color="C3",
-            label="best so far")
+            label="best so far (any budget)" if several else "best so far")
+    rank = f"rank_test_{metric}"
+    if rank in df and (np.asarray(df[rank]) == 1).any() and np.isfinite(y).any():
+        top = int(np.flatnonzero(np.asarray(df[rank]) == 1)[0])
+        ax.scatter([x[top]], [y[top]], marker="*", s=200, facecolor="none",
+                   edgecolor="goldenrod", lw=1.4, label="best (rank 1)", zorder=4)
     ax.set_xlabel("candidate (evaluation order)")
     ax.set_ylabel(f"mean CV {metric}")
     ax.set_title("Search history")

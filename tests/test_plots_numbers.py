@@ -1,0 +1,47 @@
+"""The numbers behind the run folder's plots (read off the matplotlib figure, not eyeballed)."""
+
+import numpy as np
+import pytest
+
+import hpsearch.plots
+from hpsearch.plots import search_history
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    made = []
+    monkeypatch.setattr(hpsearch.plots, "_save", lambda fig, path: made.append(fig) or path)
+    return made
+
+
+# a halving search: round 0 at 3 epochs, round 1 at 9; row 0 (3 epochs) has the highest
+# mean, the best (rank 1, best_index_) is row 3 at the full budget
+HALVING = {"params": [{"a": 1}, {"a": 2}, {"a": 3}, {"a": 1}],
+           "mean_test_score": np.array([0.96, 0.90, 0.80, 0.94]),
+           "rank_test_score": np.array([2, 3, 4, 1]),
+           "iter": np.array([0, 0, 0, 1]), "n_resources": np.array([3, 3, 3, 9])}
+
+
+def test_search_history_marks_the_searchs_best(tmp_path, figures):
+    # was: only a "best so far" line, topping out at row 0's 0.96 (3 epochs), never the
+    # best the report names (0.94 at 9 epochs)
+    search_history(HALVING, tmp_path / "h.png")
+    ax = figures[0].axes[0]
+    star = [c for c in ax.collections if c.get_label() == "best (rank 1)"]
+    assert len(star) == 1 and star[0].get_offsets().tolist() == [[4.0, 0.94]]
+    line = [ln for ln in ax.lines if ln.get_label().startswith("best so far")]
+    assert line[0].get_label() == "best so far (any budget)"
+    assert line[0].get_ydata().tolist() == [0.96] * 4
+
+
+def test_search_history_of_a_plain_search(tmp_path, figures):
+    cv = {"params": [{"a": 1}, {"a": 2}, {"a": 3}],
+          "mean_test_neg_mean_squared_error": np.array([-5.0, -2.0, np.nan]),
+          "rank_test_neg_mean_squared_error": np.array([2, 1, 3])}
+    search_history(cv, tmp_path / "h.png", metric="neg_mean_squared_error")
+    ax = figures[0].axes[0]
+    assert ax.get_ylabel() == "mean CV neg_mean_squared_error"
+    line = [ln for ln in ax.lines if ln.get_label() == "best so far"][0]
+    assert line.get_ydata().tolist() == [-5.0, -2.0, -2.0]
+    star = [c for c in ax.collections if c.get_label() == "best (rank 1)"]
+    assert star[0].get_offsets().tolist() == [[2.0, -2.0]]
