@@ -187,15 +187,15 @@ def how_sure_section(frame, plot=None, alpha=0.05):
     path of :func:`hpsearch.plots.comparison`'s figure.
     """
     rope = frame.attrs.get("rope", 0.0)
-    head = ["rank", "mean", "best − this", "p (corrected)", "p (naive)",
-            "P(best better)", f"P(within ±{fmt(rope)})", "parameters"]
+    budgets = "budget" in frame  # halving, Hyperband, ASHA: each row at its own budget
+    head = ["rank", "mean", *(["budget"] if budgets else []), "best − this", "p (corrected)",
+            "p (naive)", "P(best better)", f"P(within ±{fmt(rope)})", "parameters"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in frame.iterrows():
-        cells = [fmt(r["rank"]), fmt(r["mean_test"]), fmt(r["difference"]), fmt(r["p_value"]),
-                 fmt(r["p_value_naive"]), fmt(r["p_best_better"]), fmt(r["p_equivalent"]),
-                 _params_text(r["params"])]
+        cells = [fmt(r["rank"]), fmt(r["mean_test"]), *([fmt(r["budget"])] if budgets else []),
+                 fmt(r["difference"]), fmt(r["p_value"]), fmt(r["p_value_naive"]),
+                 fmt(r["p_best_better"]), fmt(r["p_equivalent"]), _params_text(r["params"])]
         rows.append("| " + " | ".join("" if c == "nan" else c for c in cells) + " |")
-    tied = frame.iloc[1:][frame["p_value"].iloc[1:] >= alpha]
     ratio = frame.attrs["test_train_ratio"]
     lines = [
         "## How sure is this?", "",
@@ -206,14 +206,36 @@ def how_sure_section(frame, plot=None, alpha=0.05):
         f"are not there.", "",
         *rows, "",
     ]
-    if len(tied):
-        lines += [f"- {len(tied)} of the next {len(frame) - 1} candidates are not significantly "
-                  f"worse than the best (corrected p >= {alpha}): the choice among them is within "
-                  f"the noise; `refit=not_significantly_worse(simplicity=...)` picks the "
-                  f"simplest.", ""]
+    lines += _tied_lines(frame, alpha)
     if plot:
         lines += [f"![How sure is this?]({plot})", ""]
     return "\n".join(lines)
+
+
+def _tied_lines(frame, alpha):
+    """The verdict under the "How sure is this?" table: how many of the next candidates
+    are not significantly worse than the best (corrected p >= ``alpha``). With budgets,
+    only the candidates at the best's budget count (the others were compared at a smaller
+    budget, and neither the search nor ``not_significantly_worse`` can choose them)."""
+    rest = frame.iloc[1:]
+    same = np.ones(len(rest), dtype=bool)
+    where = ""
+    if "budget" in frame:
+        same = np.asarray([b == frame["budget"].iloc[0] for b in rest["budget"]], dtype=bool)
+        where = f" at the best's budget ({fmt(frame['budget'].iloc[0])})"
+    tied = np.asarray(rest["p_value"] >= alpha, dtype=bool)
+    lines = []
+    if (tied & same).any():
+        lines += [f"- {int((tied & same).sum())} of the next {int(same.sum())} candidates"
+                  f"{where} are not significantly worse than the best (corrected p >= "
+                  f"{alpha}): the choice among them is within the noise; "
+                  f"`refit=not_significantly_worse(simplicity=...)` picks the simplest.", ""]
+    if (tied & ~same).any():
+        lines += [f"- {int((tied & ~same).sum())} candidate(s) compared at a smaller budget "
+                  f"(with the best's row there) are not significantly worse at that budget; "
+                  f"the search stopped them there, so they are no choice at the full budget.",
+                  ""]
+    return lines
 
 
 def nested_section(nested, metric):
