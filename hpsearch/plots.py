@@ -82,6 +82,14 @@ def _is_numeric(values):
     ) and any(v is not None for v in values)
 
 
+def _label_order(value):
+    """Sort key of a value's axis label: numbers first, by value, then the other labels
+    (``None`` among them) by text: ``3 < 10 < None``, not ``10 < 3 < None``."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return (0, float(value), str(value))
+    return (1, 0.0, str(value))
+
+
 def param_effect(cv_results, param, path, *, metric="score", log=False):
     """Mean CV score against one hyperparameter (scatter, or strips for categories)."""
     plt = _pyplot()
@@ -91,12 +99,12 @@ def param_effect(cv_results, param, path, *, metric="score", log=False):
     keep = [i for i, v in enumerate(values) if v is not None or param in df["params"][i]]
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     vals = [values[i] for i in keep]
-    if _is_numeric(vals):
+    if _is_numeric(vals) and None not in vals:
         ax.scatter(np.asarray(vals, dtype=float), y[keep], s=18, alpha=0.8)
         if log:
             ax.set_xscale("log")
     else:
-        labels = sorted({str(v) for v in vals})
+        labels = list(dict.fromkeys(str(v) for v in sorted(vals, key=_label_order)))
         pos = {label: i for i, label in enumerate(labels)}
         rng = np.random.default_rng(0)
         xs = [pos[str(v)] + rng.uniform(-0.12, 0.12) for v in vals]

@@ -45,3 +45,19 @@ def test_search_history_of_a_plain_search(tmp_path, figures):
     assert line.get_ydata().tolist() == [-5.0, -2.0, -2.0]
     star = [c for c in ax.collections if c.get_label() == "best (rank 1)"]
     assert star[0].get_offsets().tolist() == [[2.0, -2.0]]
+
+
+def test_param_effect_keeps_a_none_value(tmp_path, figures):
+    # was: max_depth None next to numbers was drawn as NaN on a numeric axis: the
+    # unlimited tree (here the best) was silently missing from the plot
+    from hpsearch.plots import param_effect
+
+    cv = {"params": [{"max_depth": None}, {"max_depth": 3}, {"max_depth": 10}],
+          "mean_test_score": np.array([0.9, 0.7, 0.8])}
+    param_effect(cv, "max_depth", tmp_path / "p.png")
+    ax = figures[0].axes[0]
+    points = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert len(points) == 3 and sorted(points[:, 1].tolist()) == [0.7, 0.8, 0.9]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["3", "10", "None"]
+    x_of = dict(zip(points[:, 1].round(3).tolist(), points[:, 0]))
+    assert round(x_of[0.7]) == 0 and round(x_of[0.8]) == 1 and round(x_of[0.9]) == 2
