@@ -60,20 +60,43 @@ def search_history(cv_results, path, *, metric="score"):
         ax.scatter(x, y, s=18, label="candidate")
     finite = np.where(np.isfinite(y), y, -np.inf)
     best = np.maximum.accumulate(finite)
-    budgets = next((df[k] for k in ("n_resources", "iter") if k in df), None)
-    several = budgets is not None and len(set(np.asarray(budgets).tolist())) > 1
+    several = _several_budgets(df) is not None
     ax.step(x, np.where(np.isfinite(best), best, np.nan), where="post", color="C3",
             label="best so far (any budget)" if several else "best so far")
-    rank = f"rank_test_{metric}"
-    if rank in df and (np.asarray(df[rank]) == 1).any() and np.isfinite(y).any():
-        top = int(np.flatnonzero(np.asarray(df[rank]) == 1)[0])
-        ax.scatter([x[top]], [y[top]], marker="*", s=200, facecolor="none",
-                   edgecolor="goldenrod", lw=1.4, label="best (rank 1)", zorder=4)
+    _star_best(ax, df, metric, x, y)
     ax.set_xlabel("candidate (evaluation order)")
     ax.set_ylabel(f"mean CV {metric}")
     ax.set_title("Search history")
     ax.legend(loc="lower right")
     return _save(fig, path)
+
+
+def _several_budgets(df):
+    """Every row's budget (``n_resources``, else ``iter``) when the rows have several,
+    else None."""
+    for key in ("n_resources", "iter"):
+        if key in df:
+            try:
+                budgets = np.asarray(df[key], dtype=float)
+            except (TypeError, ValueError):
+                continue
+            return budgets if len(np.unique(budgets)) > 1 else None
+    return None
+
+
+def _star_best(ax, df, metric, x, y, rows=None):
+    """Mark the search's best (the first row of rank 1 of ``rank_test_<metric>``, its
+    ``best_index_``) among the plotted ``rows`` (all by default) at ``(x, y)``."""
+    key = f"rank_test_{metric}"
+    if key not in df or not np.isfinite(y).any():
+        return
+    rows = list(range(len(df))) if rows is None else list(rows)
+    ranks = np.asarray(df[key])[rows]
+    if not (ranks == 1).any():
+        return
+    top = int(np.flatnonzero(ranks == 1)[0])
+    ax.scatter([x[top]], [y[top]], marker="*", s=200, facecolor="none",
+               edgecolor="goldenrod", lw=1.4, label="best (rank 1)", zorder=4)
 
 
 def _is_numeric(values):
@@ -91,7 +114,11 @@ def _label_order(value):
 
 
 def param_effect(cv_results, param, path, *, metric="score", log=False):
-    """Mean CV score against one hyperparameter (scatter, or strips for categories)."""
+    """Mean CV score against one hyperparameter (scatter, or strips for categories).
+
+    Rows at several budgets (halving, Hyperband, ASHA) are coloured by their budget, and
+    a star marks the search's best (rank 1 of ``rank_test_<metric>``).
+    """
     plt = _pyplot()
     df = _frame(cv_results)
     values = [p.get(param) if isinstance(p, dict) else None for p in df["params"]]
@@ -99,17 +126,22 @@ def param_effect(cv_results, param, path, *, metric="score", log=False):
     keep = [i for i, v in enumerate(values) if v is not None or param in df["params"][i]]
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     vals = [values[i] for i in keep]
+    budgets = _several_budgets(df)
+    colour = {} if budgets is None else {"c": budgets[keep], "cmap": "viridis"}
     if _is_numeric(vals) and None not in vals:
-        ax.scatter(np.asarray(vals, dtype=float), y[keep], s=18, alpha=0.8)
+        xs = np.asarray(vals, dtype=float)
         if log:
             ax.set_xscale("log")
     else:
         labels = list(dict.fromkeys(str(v) for v in sorted(vals, key=_label_order)))
         pos = {label: i for i, label in enumerate(labels)}
         rng = np.random.default_rng(0)
-        xs = [pos[str(v)] + rng.uniform(-0.12, 0.12) for v in vals]
-        ax.scatter(xs, y[keep], s=18, alpha=0.8)
+        xs = np.array([pos[str(v)] + rng.uniform(-0.12, 0.12) for v in vals])
         ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0)
+    sc = ax.scatter(xs, y[keep], s=18, alpha=0.8, **colour)
+    if budgets is not None:  # a score at a small budget is no score of the value
+        fig.colorbar(sc, ax=ax, label="budget (n_resources)")
+    _star_best(ax, df, metric, xs, y[keep], keep)
     ax.set_xlabel(param)
     ax.set_ylabel(f"mean CV {metric}")
     ax.set_title(f"Score vs {param}")

@@ -61,3 +61,16 @@ def test_param_effect_keeps_a_none_value(tmp_path, figures):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["3", "10", "None"]
     x_of = dict(zip(points[:, 1].round(3).tolist(), points[:, 0]))
     assert round(x_of[0.7]) == 0 and round(x_of[0.8]) == 1 and round(x_of[0.9]) == 2
+
+
+def test_param_effect_colours_budgets_and_stars_the_best(tmp_path, figures):
+    # was: a halving search's 3-epoch and 9-epoch scores on one scale, unmarked: a=1's
+    # 0.96 at 3 epochs looked like the best value
+    from hpsearch.plots import param_effect
+
+    param_effect(HALVING, "a", tmp_path / "p.png")
+    ax = figures[0].axes[0]
+    dots, star = ax.collections[0], [c for c in ax.collections
+                                     if c.get_label() == "best (rank 1)"]
+    assert dots.get_array().tolist() == [3, 3, 3, 9]
+    assert star[0].get_offsets().tolist() == [[1.0, 0.94]]
