@@ -41,3 +41,27 @@ def test_how_sure_of_a_halving_search_shows_each_rows_budget():
     assert "- 1 of the next 1 candidates at the best's budget (30) are not significantly " \
            "worse" in text
     assert "1 candidate(s) compared at a smaller budget" in text
+
+
+def test_fits_count_only_the_splits_that_ran():
+    # was: "5 candidates x 10 splits = 50 fits" of a racing grid that fitted 45 (the
+    # raced-away splits are NaN rows of results.csv), and the search timeout's unrun
+    # splits counted as failed fits
+    import pandas as pd
+
+    from hpsearch.model_selection._engine import NOT_RUN
+    from hpsearch.study.report import _fits_text
+    from hpsearch.study.runner import _fit_counts
+
+    tidy = pd.DataFrame({
+        "candidate": [0, 0, 0, 1, 1, 1, 2, 2, 2], "split": [0, 1, 2] * 3,
+        "test_score": [0.9, 0.8, 0.85, 0.5, np.nan, np.nan, 0.7, np.nan, np.nan],
+        "error": [None, None, None, None, None, None, None, "Traceback: boom",
+                  NOT_RUN + "10 s expired before this fit started"]})
+    counts = _fit_counts(tidy)
+    assert counts == {"n_fits": 6, "n_failed": 1, "n_raced": 2, "n_not_run": 1}
+    summary = {"n_candidates": 3, "n_splits": 3, **counts}
+    assert _fits_text(summary) == ("3 candidates x 3 splits: 6 fits (2 raced away, 1 not "
+                                   "run: the search's timeout)")
+    summary.update(n_fits=9, n_raced=0, n_not_run=0)
+    assert _fits_text(summary) == "3 candidates x 3 splits = 9 fits"

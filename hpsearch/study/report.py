@@ -354,6 +354,12 @@ def _fits_text(summary, times=" x "):
     if summary.get("n_rounds", 1) > 1 or rows != n:
         text += f" in {summary['n_rounds']} rounds ({rows} evaluations"
         text += f", {summary['n_pruned']} pruned)" if summary.get("n_pruned") else ")"
+    skipped = [f"{summary[k]} {what}" for k, what in (
+        ("n_raced", "raced away"), ("n_not_run", "not run: the search's timeout"))
+        if summary.get(k)]
+    if skipped:  # fewer fits than candidates x splits
+        return (f"{text}{times}{summary['n_splits']} splits: {summary['n_fits']} fits "
+                f"({', '.join(skipped)})")
     return f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
 
 

@@ -983,7 +983,7 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
         out / "cv_results.csv", index=False
     )
-    n_failed = int(tidy["error"].notna().sum()) if "error" in tidy else 0
+    n_failed = _fit_counts(tidy)["n_failed"]
     if not np.isfinite(means).any():
         first = tidy["error"].dropna().iloc[0] if n_failed else "no finite score"
         last = str(first).strip().splitlines()[-1] if first else "?"
@@ -1019,8 +1019,7 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         **_counts(cv),
         "resource": _resource_unit(search),
         "n_splits": plan.n_splits,
-        "n_fits": int(len(tidy)),
-        "n_failed": n_failed,
+        **_fit_counts(tidy),
         "n_train": int(len(plan.y_train)),
         "n_test": int(len(plan.y_test)),
         "cv": repr(plan.cv),
@@ -1044,6 +1043,24 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         written.append("learning_curves.csv")
     summary["text"] = report.summary_text(plan, summary, cv_df)
     return summary, [f for f in written if (out / f).is_file()]
+
+
+def _fit_counts(tidy):
+    """How the (candidate, split) rows of ``results.csv`` ended: ``n_fits`` (fitted:
+    a score or an error), ``n_failed`` (an error; not a split the search's ``timeout``
+    left unrun), ``n_raced`` (no score, no error: racing stopped its candidate first) and
+    ``n_not_run`` (the search's ``timeout`` came first)."""
+    from hpsearch.model_selection._engine import NOT_RUN
+
+    errors = tidy["error"] if "error" in tidy else [None] * len(tidy)
+    has_error = np.array([isinstance(e, str) for e in errors], dtype=bool)
+    not_run = np.array([isinstance(e, str) and NOT_RUN in e for e in errors], dtype=bool)
+    tests = [c for c in tidy.columns if str(c).startswith("test_")]
+    scored = (tidy[tests].notna().any(axis=1).to_numpy() if tests
+              else np.zeros(len(tidy), dtype=bool))
+    failed = has_error & ~not_run
+    return {"n_fits": int(((scored & ~not_run) | failed).sum()), "n_failed": int(failed.sum()),
+            "n_raced": int((~scored & ~has_error).sum()), "n_not_run": int(not_run.sum())}
 
 
 #: the head of one split's part of a candidate's error (``_results.row_error``)
