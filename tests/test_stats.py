@@ -495,3 +495,13 @@ def test_compare_best_is_the_recipes_accepted_best():
     frame = compare(res, test_train_ratio=0.5)
     assert list(frame.index) == [1, 2, 0]
     assert frame.loc[0, "difference"] == pytest.approx(0.91 - 0.95)
+
+
+def test_compare_ranks_ties_as_the_search():
+    # was: equal means ranked 2 and 3 in compare ("How sure is this?") while the
+    # search's rank_test_score (the report's Top 10) ranked both 2
+    res = _results([{"a": 1}, {"a": 2}, {"a": 3}, {"a": 4}],
+                   [[1.0, 1.0, 1.0], [0.5, 0.75, 1.0], [1.0, 0.75, 0.5], [0.5, 0.5, 0.5]])
+    frame = compare(res, test_train_ratio=0.5)
+    assert list(frame.index) == [0, 1, 2, 3]
+    assert list(frame["rank"]) == [1, 2, 2, 4]

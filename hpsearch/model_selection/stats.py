@@ -464,6 +464,16 @@ def _ordered(results, scores, rows):
     return rows[np.lexsort((neg_mean, incomplete, below))]
 
 
+def _tie_ranks(results, scores, order):
+    """Ranks of the ``order``ed rows, ties sharing the smallest (scikit-learn's
+    ``rankdata(method="min")``): equal sort keys (:func:`_tiers`) share a rank."""
+    keys = list(zip(*(part.tolist() for part in _tiers(results, scores, order))))
+    ranks = []
+    for k, key in enumerate(keys):
+        ranks.append(ranks[-1] if k and key == keys[k - 1] else k + 1)
+    return ranks
+
+
 def _reference_row(results, best, i):
     """The row of the best candidate at candidate ``i``'s budget (the best's own row
     without budgets), or None when the best has no row at that budget."""
@@ -511,7 +521,8 @@ def compare(
     -------
     pandas.DataFrame
         One row per candidate, best first, indexed by its row in ``cv_results_``:
-        ``rank``, ``params``, ``mean_test`` (over shared splits), ``n_splits`` (shared
+        ``rank`` (equal means share the smallest, as ``rank_test_*``), ``params``,
+        ``mean_test`` (over shared splits), ``n_splits`` (shared
         with the best), ``difference`` (best minus candidate, mean over shared splits),
         ``t``, ``p_value`` (Nadeau–Bengio corrected), ``p_value_naive`` (the
         uncorrected paired t-test, for contrast only), ``p_best_better``,
@@ -555,7 +566,7 @@ def compare(
     best = order[0]
 
     records = []
-    for rank, i in enumerate(order[:top], start=1):
+    for rank, i in zip(_tie_ranks(results, scores, order)[:top], order[:top]):
         ref = _reference_row(results, best, i)
         shared = np.isfinite(scores[i]) & (
             np.isfinite(scores[ref]) if ref is not None else False)
