@@ -65,3 +65,19 @@ def test_fits_count_only_the_splits_that_ran():
                                    "run: the search's timeout)")
     summary.update(n_fits=9, n_raced=0, n_not_run=0)
     assert _fits_text(summary) == "3 candidates x 3 splits = 9 fits"
+
+
+def test_worst_training_candidate_is_chosen_at_the_full_budget():
+    # was: a pruned trial's 1-epoch row (train 0.21, poor because of its budget) was
+    # "the candidate that trains worst", refit for 9 epochs and shown with 0.21
+    from hpsearch.study.runner import _worst_training_row
+
+    cv = {"params": [{"a": 1}, {"a": 2}, {"a": 1}, {"a": 3}],
+          "mean_train_score": np.array([0.21, 0.5, 0.3, 0.9]),
+          "diagnosis": np.array(["training", "training", "training", "none"], dtype=object),
+          "n_resources": np.array([1, 1, 9, 9])}
+    assert _worst_training_row(cv, "score") == 2
+    cv["diagnosis"][2] = "none"
+    assert _worst_training_row(cv, "score") is None
+    del cv["n_resources"]
+    assert _worst_training_row(cv, "score") == 0

@@ -1157,6 +1157,28 @@ def _diagnosis(plan, search, cv, metric, out, model):
     return text, made
 
 
+def _worst_training_row(cv, metric):
+    """The row with the lowest mean training score among those diagnosed ``"training"``,
+    or None. With budgets (halving, Hyperband, ASHA, a pruned Optuna search) only rows at
+    the largest budget count: the candidate is refit with the estimator's own (full)
+    training, and a row of an early round (one epoch of a pruned trial) trains poorly
+    because of its budget, not its parameters."""
+    labels = cv.get("diagnosis")
+    train = cv.get(f"mean_train_{metric}")
+    if labels is None or train is None:
+        return None
+    rows = np.arange(len(labels))
+    budgets = cv.get("n_resources")
+    if budgets is not None:
+        try:
+            budgets = np.asarray(budgets, dtype=float)
+            rows = rows[budgets == np.nanmax(budgets)]
+        except (TypeError, ValueError):  # budgets without an order
+            pass
+    poor = [i for i in rows if labels[i] == "training" and np.isfinite(train[i])]
+    return int(min(poor, key=lambda i: train[i])) if poor else None
+
+
 def _worst_training_flow(plan, cv, metric, out):
     """(Markdown, plot) of the gradient flow of the candidate with the lowest training
     score among those diagnosed ``"training"`` (refit on the training rows, one thread),
@@ -1166,15 +1188,10 @@ def _worst_training_flow(plan, cv, metric, out):
 
     from hpsearch.diagnostics import gradient_flow
 
-    labels = cv.get("diagnosis")
-    train = cv.get(f"mean_train_{metric}")
-    if labels is None or train is None:
+    worst = _worst_training_row(cv, metric)
+    if worst is None:
         return None
-    poor = [i for i, label in enumerate(labels) if label == "training"
-            and np.isfinite(train[i])]
-    if not poor:
-        return None
-    worst = min(poor, key=lambda i: train[i])
+    train = cv[f"mean_train_{metric}"]
     rel = "plots/gradient_flow_diagnosed.png"
     estimator = clone(plan.search.estimator).set_params(**cv["params"][worst])
     with threadpool_limits(1), warnings.catch_warnings():
@@ -1183,8 +1200,9 @@ def _worst_training_flow(plan, cv, metric, out):
     title = "Gradient flow of the candidate that trains worst"
     if gradient_flow(estimator, out / rel, title=title) is None:
         return None
+    at = f", n_resources={report.fmt(cv['n_resources'][worst])}" if "n_resources" in cv else ""
     return (f"### {title}\n\nDiagnosed a training problem (mean training {metric} "
-            f"{train[worst]:.4g}): {report._params_text(cv['params'][worst])}.\n\n"
+            f"{train[worst]:.4g}{at}): {report._params_text(cv['params'][worst])}.\n\n"
             f"![{title}]({rel})\n"), rel
 
 
