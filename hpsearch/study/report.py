@@ -62,6 +62,9 @@ def _plan_budget(plan):
     timeout = getattr(search, "timeout", None)
     limit = f" (fewer if the {fmt(timeout)} s timeout is reached)" if timeout else ""
     if rungs is None:
+        if _races(search):
+            return str(n), (f"at most {n * k} (+1 refit): racing stops significantly worse "
+                            f"candidates after some splits{limit}"), []
         return str(n), f"{n * k} (+1 refit){limit}", []
     b = pruned_budget(n, k, rungs)
     fits = (f"at most {b['max_fits']} (+1 refit): {n} trials x {k} splits x "
@@ -92,6 +95,13 @@ def _rounds_table(budget):
         return "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths))
 
     return "\n".join(["rounds:", line(head), *map(line, rows), line(total)])
+
+
+def _races(search):
+    """Whether ``search`` races its candidates across splits (fewer fits than planned)."""
+    from hpsearch.model_selection._racing import racing_enabled
+
+    return racing_enabled(search)
 
 
 def describe_plan(plan):
@@ -133,7 +143,7 @@ def _nested_plan(plan):
     if not fits:
         return [f"nested:     {plan.outer_cv!r} (fits not counted: see the note)"]
     pruned = bool(plan.search.plan_rungs()) if hasattr(plan.search, "plan_rungs") else False
-    most = "at most " if pruned else ""
+    most = "at most " if pruned or _races(plan.search) else ""
     each = (f"{most}{fits[0]} fits + 1 refit each" if len(set(fits)) == 1
             else f"{most}{', '.join(map(str, fits))} fits (+1 refit each)")
     return [

@@ -1108,7 +1108,8 @@ def _nested(plan, echo):
     t0 = time.perf_counter()
     with _backend(plan.backend):
         result = nested_cross_validate(plan.search, plan.X_train, plan.y_train,
-                                       cv=plan.outer_cv, groups=plan.groups)
+                                       cv=plan.outer_cv, groups=plan.groups,
+                                       return_searches=True)
     return {
         "outer_cv": repr(plan.outer_cv),
         "inner_cv": repr(plan.cv),
@@ -1121,11 +1122,21 @@ def _nested(plan, echo):
         "best_params": result.best_params,
         "n_train": result.n_train.tolist(),
         "n_test": result.n_test.tolist(),
-        "n_fits": int(sum(plan.nested_fits) + len(plan.nested_fits)),
+        "n_fits": _nested_fits(result.searches),
         "fit_time_s": time.perf_counter() - t0,
         "engine": result.engine,
         "n_workers": result.n_workers,
     }
+
+
+def _nested_fits(searches):
+    """Fits the inner searches ran (:func:`_fit_counts`: a raced or pruned split, one the
+    timeout left unrun, is no fit), plus one refit each; the plan's count was shown, with
+    the fits racing skipped."""
+    from hpsearch.model_selection._results import results_frame
+
+    return int(sum(_fit_counts(results_frame(s.cv_results_))["n_fits"] for s in searches)
+               + len(searches))
 
 
 def _how_sure(search, cv, metric, out):
