@@ -271,6 +271,13 @@ def epoch_curves(estimator, X, y, *, classifier, validation_fraction=0.2, random
     For a (pipeline ending in an) estimator with ``partial_fit`` and ``loss_`` such as the
     MLP; the number of epochs is the fitted estimator's ``n_iter_``.  Returns a DataFrame,
     or None when the estimator cannot be trained this way.
+
+    Both losses are the same function of the model at the end of the epoch, on its part of
+    the rows: the log loss (classifiers) or half the mean squared error (regressors, the
+    MLP's squared loss). The training loss is not the MLP's ``loss_``, which adds the
+    ``alpha``/``l1`` penalty and is measured with dropout during the epoch: beside an
+    unpenalised validation loss it put the training curve above the validation curve of a
+    regularized model.
     """
     import pandas as pd
     from sklearn.base import clone
@@ -293,15 +300,17 @@ def epoch_curves(estimator, X, y, *, classifier, validation_fraction=0.2, random
     if getattr(model, "early_stopping", False):  # partial_fit refuses it (as sklearn's MLP);
         model.set_params(early_stopping=False)    # the split above plays its part here
     kw = {"classes": np.unique(y)} if classifier else {}
+
+    def data_loss(X_part, y_part):
+        if classifier:
+            return float(log_loss(y_part, model.predict_proba(X_part), labels=kw["classes"]))
+        return float(0.5 * mean_squared_error(y_part, model.predict(X_part)))
+
     rows = []
     for epoch in range(1, n_epochs + 1):
         model.partial_fit(Xa, ya, **kw)
-        if classifier:
-            val_loss = log_loss(yb, model.predict_proba(Xb), labels=kw["classes"])
-        else:
-            val_loss = 0.5 * mean_squared_error(yb, model.predict(Xb))
-        rows.append({"epoch": epoch, "train_loss": float(model.loss_),
-                     "validation_loss": float(val_loss),
+        rows.append({"epoch": epoch, "train_loss": data_loss(Xa, ya),
+                     "validation_loss": data_loss(Xb, yb),
                      "validation_score": float(model.score(Xb, yb))})
     return pd.DataFrame(rows).set_index("epoch")
 
