@@ -81,3 +81,18 @@ def test_worst_training_candidate_is_chosen_at_the_full_budget():
     assert _worst_training_row(cv, "score") is None
     del cv["n_resources"]
     assert _worst_training_row(cv, "score") == 0
+
+
+def test_top_table_of_a_recipe_search_shows_why_a_lower_mean_ranks_first():
+    # a recipe search ranks accepted candidates (training at least its floor) first: rank
+    # 1 at 0.90 above rank 2 at 0.95 read as a wrong ranking without the column
+    import pandas as pd
+
+    from hpsearch.study.report import top_table
+
+    cv = pd.DataFrame({"params": [{"a": 1}, {"a": 2}], "mean_test_score": [0.95, 0.90],
+                       "std_test_score": [0.01, 0.02], "rank_test_score": [2, 1],
+                       "accepted": [False, True]})
+    lines = top_table(cv, "score").splitlines()
+    assert lines[0] == "| rank | mean score | std | accepted | a |"
+    assert lines[2:] == ["| 1 | 0.9 | 0.02 | true | 2 |", "| 2 | 0.95 | 0.01 | false | 1 |"]

@@ -180,7 +180,7 @@ def top_table(cv_df, metric, n=10, label=None):
         for k in p:
             if k not in names:
                 names.append(k)
-    extra = [c for c in ("bracket", "iter", "n_resources", "state") if c in df]
+    extra = [c for c in ("bracket", "iter", "n_resources", "state", "accepted") if c in df]
     head = ["rank", f"mean {label}", "std", *extra, *map(short, names)]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.iterrows():
