@@ -96,3 +96,26 @@ def test_top_table_of_a_recipe_search_shows_why_a_lower_mean_ranks_first():
     lines = top_table(cv, "score").splitlines()
     assert lines[0] == "| rank | mean score | std | accepted | a |"
     assert lines[2:] == ["| 1 | 0.9 | 0.02 | true | 2 |", "| 2 | 0.95 | 0.01 | false | 1 |"]
+
+
+def test_terminal_top_5_says_which_means_are_over_fewer_splits():
+    # a raced candidate's mean is over the splits it finished: the terminal's top 5
+    # showed it as any other mean
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from hpsearch.study.report import summary_text
+
+    cv = pd.DataFrame({"params": [{"a": 1}, {"a": 2}], "mean_test_score": [0.9, 0.8],
+                       "rank_test_score": [1, 2], "state": ["COMPLETE", "RACED"],
+                       "split0_test_score": [0.9, 0.8], "split1_test_score": [0.9, np.nan],
+                       "split2_test_score": [0.9, np.nan]})
+    plan = SimpleNamespace(name="s", out="out", study=SimpleNamespace(
+        search=SimpleNamespace(method="grid")))
+    summary = {"metric": "accuracy", "metric_key": "score", "best_score": 0.9,
+               "best_std": 0.0, "best_params": {"a": 1}, "n_candidates": 2, "n_splits": 3,
+               "n_fits": 4, "n_raced": 2, "fit_time_s": 1.0}
+    lines = summary_text(plan, summary, cv).splitlines()
+    assert "2 candidates x 3 splits: 4 fits (2 raced away)" in lines[0]
+    assert lines[lines.index("top 5:") + 2] == "    2  0.8      (raced: 1 of 3 splits) a=2"

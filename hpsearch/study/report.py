@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -380,6 +381,20 @@ def _budget_text(row, summary):
     return f"[{fmt(row['n_resources'])} {summary['resource']}] "
 
 
+def _state_text(row, metric):
+    """'(raced: 3 of 10 splits) ' for a candidate racing stopped (its mean is over the
+    splits it finished), '(not accepted) ' for a recipe candidate below the training
+    floor, else ''."""
+    if row.get("state") == "RACED":
+        splits = [k for k in row.index if re.fullmatch(rf"split\d+_test_{re.escape(metric)}",
+                                                       str(k))]
+        done = sum(1 for k in splits if np.isfinite(float(row[k])))
+        return f"(raced: {done} of {len(splits)} splits) "
+    if "accepted" in row and not bool(row["accepted"]):
+        return "(not accepted) "
+    return ""
+
+
 def summary_text(plan, summary, cv_df):
     """The one-screen summary printed at the end of a run."""
     metric = summary["metric"]
@@ -402,7 +417,7 @@ def summary_text(plan, summary, cv_df):
     lines.append("top 5:")
     for _, r in top.iterrows():
         lines.append(f"  {fmt(r[rank]):>3}  {fmt(r[mean]):<8} {_budget_text(r, summary)}"
-                     f"{_params_text(r['params'])}")
+                     f"{_state_text(r, summary['metric_key'])}{_params_text(r['params'])}")
     if summary.get("n_failed"):
         lines.append(f"failed fits: {summary['n_failed']} (see results.csv)")
     model = "model.joblib, " if _refit_model(summary) else ""
