@@ -41,10 +41,12 @@ def _frame(cv_results):
     return cv_results if isinstance(cv_results, pd.DataFrame) else pd.DataFrame(cv_results)
 
 
-def search_history(cv_results, path, *, metric="score"):
+def search_history(cv_results, path, *, metric="score", label=None):
     """Score of every candidate in evaluation order, with the best so far.
 
-    Halving searches (an ``iter`` column) colour their rounds; their "best so far" is over
+    ``label`` names the metric on the axis (default ``metric``, the ``cv_results`` key:
+    ``"score"`` for a single metric, whatever it is). Halving searches (an ``iter``
+    column) colour their rounds; their "best so far" is over
     every budget (an early round's row at a small budget may top it), so a star marks the
     search's best: the first row of rank 1 of ``rank_test_<metric>`` (its ``best_index_``).
     """
@@ -65,9 +67,9 @@ def search_history(cv_results, path, *, metric="score"):
             label="best so far (any budget)" if several else "best so far")
     _star_best(ax, df, metric, x, y)
     ax.set_xlabel("candidate (evaluation order)")
-    ax.set_ylabel(f"mean CV {metric}")
+    ax.set_ylabel(f"mean CV {label or metric}")
     ax.set_title("Search history")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")  # (lower right hid the worst candidates of a neg_* metric)
     return _save(fig, path)
 
 
@@ -113,11 +115,12 @@ def _label_order(value):
     return (1, 0.0, str(value))
 
 
-def param_effect(cv_results, param, path, *, metric="score", log=False):
+def param_effect(cv_results, param, path, *, metric="score", log=False, label=None):
     """Mean CV score against one hyperparameter (scatter, or strips for categories).
 
     Rows at several budgets (halving, Hyperband, ASHA) are coloured by their budget, and
-    a star marks the search's best (rank 1 of ``rank_test_<metric>``).
+    a star marks the search's best (rank 1 of ``rank_test_<metric>``). ``label`` names
+    the metric on the axis (default ``metric``).
     """
     plt = _pyplot()
     df = _frame(cv_results)
@@ -143,15 +146,16 @@ def param_effect(cv_results, param, path, *, metric="score", log=False):
         fig.colorbar(sc, ax=ax, label="budget (n_resources)")
     _star_best(ax, df, metric, xs, y[keep], keep)
     ax.set_xlabel(param)
-    ax.set_ylabel(f"mean CV {metric}")
+    ax.set_ylabel(f"mean CV {label or metric}")
     ax.set_title(f"Score vs {param}")
     return _save(fig, path)
 
 
-def comparison(cv_results, frame, path, *, level=0.95):
+def comparison(cv_results, frame, path, *, level=0.95, label=None):
     """Split scores of the top candidates with their corrected intervals.
 
-    ``frame`` is :func:`hpsearch.model_selection.compare`'s table (best first). Each
+    ``frame`` is :func:`hpsearch.model_selection.compare`'s table (best first); ``label``
+    names the metric on the axis (default the frame's metric key). Each
     candidate's split scores are dots; the bar is its mean over the splits shared with
     the best, with the Nadeau–Bengio corrected interval
     :math:`\\bar s \\pm t_{k-1,(1+\\text{level})/2}\\sqrt{(1/k + n_\\text{test}/n_\\text{train})\\,
@@ -178,7 +182,8 @@ def comparison(cv_results, frame, path, *, level=0.95):
             ax.errorbar(scores.mean(), y, xerr=half, fmt="o", color="C3" if pos == 0 else "C0",
                         capsize=3, zorder=2)
     ax.set_yticks(range(len(frame)), [f"#{r}" for r in frame["rank"]][::-1])
-    ax.set_xlabel(f"CV {metric} per split; bar: mean with corrected {level:.0%} interval")
+    ax.set_xlabel(f"CV {label or metric} per split; bar: mean with corrected {level:.0%} "
+                  "interval")
     ax.set_title("How sure is this? (best in red)")
     return _save(fig, path)
 

@@ -104,3 +104,14 @@ def test_learning_curves_compare_the_same_loss_on_both_parts():
     assert frame["train_loss"].iloc[-1] == pytest.approx(
         log_loss(ya, model.predict_proba(Xa), labels=np.unique(y)))
     assert frame["train_loss"].iloc[-1] < model.loss_
+
+
+def test_axes_name_the_studys_metric(tmp_path, figures):
+    # a single-metric search's key is "score": the axes read "mean CV score" for an MSE
+    from hpsearch.plots import param_effect
+
+    cv = {"params": [{"a": 1}, {"a": 2}], "mean_test_score": np.array([-5.0, -2.0]),
+          "rank_test_score": np.array([2, 1])}
+    search_history(cv, tmp_path / "h.png", label="neg_mean_squared_error")
+    param_effect(cv, "a", tmp_path / "p.png", label="neg_mean_squared_error")
+    assert [f.axes[0].get_ylabel() for f in figures] == ["mean CV neg_mean_squared_error"] * 2

@@ -621,14 +621,16 @@ def _test_scores(plan, model):
 def _plots(plan, cv_df, metric, out, model):
     from hpsearch import plots
 
+    label = _metric_label(plan, metric)
     made = []
     made.append(("Search history", plots.search_history(cv_df, out / "plots" / "history.png",
-                                                          metric=metric)))
+                                                          metric=metric, label=label)))
     for name, dim in plan.space.items():
         log = bool(getattr(dim, "log", False))
         safe = report.short(name).replace("__", ".")
         made.append((f"Score vs {report.short(name)}", plots.param_effect(
-            cv_df, name, out / "plots" / f"param_{safe}.png", metric=metric, log=log)))
+            cv_df, name, out / "plots" / f"param_{safe}.png", metric=metric, log=log,
+            label=label)))
     if model is not None:
         try:
             frame = plots.epoch_curves(model, plan.X_train, plan.y_train,
@@ -1010,7 +1012,7 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         "study": plan.name,
         "method": plan.study.search.method,
         "estimator": plan.study.estimator.name,
-        "metric": metric if metric != "score" else (plan.refit_metric or _default_metric(plan)),
+        "metric": _metric_label(plan, metric),
         "metric_key": metric,
         "best_score": float(means[best]),
         "best_std": float(cv[f"std_test_{metric}"][best]),
@@ -1139,7 +1141,7 @@ def _nested_fits(searches):
                + len(searches))
 
 
-def _how_sure(search, cv, metric, out):
+def _how_sure(search, cv, metric, out, label=None):
     from hpsearch import plots
     from hpsearch.model_selection import compare
 
@@ -1147,7 +1149,7 @@ def _how_sure(search, cv, metric, out):
     if len(frame) < 2:
         return None, []
     rel = "plots/how_sure.png"
-    plots.comparison(cv, frame, out / rel)
+    plots.comparison(cv, frame, out / rel, label=label)
     return report.how_sure_section(frame, rel), [rel]
 
 
@@ -1263,7 +1265,8 @@ def _sections(plan, search, cv, metric, out, model, echo):
     (a custom splitter of unknown split sizes, one candidate) is left out with a note,
     never failing a finished run."""
     sections, files = [], []
-    for name, make in (("How sure is this?", lambda: _how_sure(search, cv, metric, out)),
+    label = _metric_label(plan, metric)
+    for name, make in (("How sure is this?", lambda: _how_sure(search, cv, metric, out, label)),
                        ("Diagnosis", lambda: _diagnosis(plan, search, cv, metric, out, model)),
                        ("Candidates side by side", lambda: _side_by_side(plan, cv, out))):
         try:
@@ -1285,6 +1288,12 @@ def _resource_unit(search):
     if hasattr(search, "plan_rounds"):
         return RESOURCE_UNITS.get(search.resource, search.resource)
     return "epochs" if getattr(search, "rungs_", None) else None
+
+
+def _metric_label(plan, metric):
+    """The metric's name for a reader: ``metric`` (a ``cv_results_`` key), or for the
+    single-metric key ``"score"`` the study's scoring (else the estimator's own score)."""
+    return metric if metric != "score" else (plan.refit_metric or _default_metric(plan))
 
 
 def _default_metric(plan):
