@@ -369,3 +369,11 @@ def test_report_counts_each_budgeted_candidate_once(tmp_path):
     assert counts == [("1", "poor on their training folds (optimize first)"),
                       ("2", "good on both")], text
     assert "each at its largest budget" in text
+
+
+def test_report_names_the_studys_metric(tmp_path):
+    from hpsearch.diagnostics import report_section
+
+    cv = results([({"a": 1}, 0.99, 0.95), ({"a": 2}, 0.5, 0.49)])
+    text = report_section(cv, tmp_path, references=REFS, label="accuracy")
+    assert "- thresholds: training accuracy below 0.91 is poor" in text

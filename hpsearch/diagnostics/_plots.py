@@ -54,7 +54,7 @@ def _best_row(source, metric, y):
 
 
 def recipe_map(source, path, *, metric="score", references=None, thresholds=None,
-               title="Recipe map"):
+               title="Recipe map", label=None):
     """Every candidate at (training score, validation score), on the recipe's regions.
 
     Left of the training threshold: *training problem* (optimize first: activation, adaptive
@@ -72,12 +72,14 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
         The PNG file to write.
     metric, references, thresholds
         As for :func:`hpsearch.diagnostics.diagnose_results`.
+    label : str, default=None
+        The metric's name on the axes (default ``metric``).
 
     Returns
     -------
     Path
     """
-    name = metric
+    name = label or metric
     if isinstance(source, Diagnosis):
         name = source.evidence["scoring"]
         source, references, metric = _from_diagnosis(source)

@@ -50,7 +50,7 @@ def _count_line(labels):
 
 
 def report_section(cv_results, out_dir, *, best_model=None, metric="score", references=None,
-                   thresholds=None, plots_dir="plots"):
+                   thresholds=None, plots_dir="plots", label=None):
     """Markdown of a report's "Diagnosis" section; writes its plots under ``out_dir``.
 
     With train scores in ``cv_results`` (``return_train_score``): the candidates' labels
@@ -58,7 +58,9 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
     training worse) and the recipe map (``<plots_dir>/recipe_map.png``). Without them, one
     line saying how to get them. With ``best_model`` (a fitted hpsearch MLP or a pipeline
     ending in one): its gradient flow (``<plots_dir>/gradient_flow.png``) and the first
-    layer's gradient relative to the output layer's.
+    layer's gradient relative to the output layer's. ``label`` names the metric in the
+    text and on the map's axes (default ``metric``, the ``cv_results`` key: ``"score"``
+    for a single metric, whatever it is).
 
     Returns
     -------
@@ -87,12 +89,12 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
             lines += _count_line([result.labels[i] for i in rows])
             lines += [f"- (each at its largest budget; the recipe map shows all "
                       f"{len(result.labels)} rows, one per candidate and budget)"]
-        lines += [f"- thresholds: training {metric} below {e['train_threshold']:.4g} is poor; "
+        lines += [f"- thresholds: training {label or metric} below {e['train_threshold']:.4g} is poor; "
                   f"a train - validation gap above {e['gap_threshold']:.4g} is large", ""]
         lines += [*(f"> {note}" for note in result.notes), ""] if result.notes else []
         rel = f"{plots_dir}/recipe_map.png"
         recipe_map(cv_results, out_dir / rel, metric=metric, references=references,
-                   thresholds=thresholds)
+                   thresholds=thresholds, label=label)
         lines += ["### Recipe map", "", f"![Recipe map]({rel})", ""]
     elif f"mean_train_{metric}" not in cv_results:
         lines += ["Train scores were not kept: set `return_train_score: true` to label every "

@@ -1160,7 +1160,8 @@ def _diagnosis(plan, search, cv, metric, out, model):
     from hpsearch.diagnostics import report_section
 
     refs = getattr(getattr(search, "diagnosis_", None), "references", None)
-    text = report_section(cv, out, best_model=model, metric=metric, references=refs)
+    text = report_section(cv, out, best_model=model, metric=metric, references=refs,
+                          label=_metric_label(plan, metric))
     made = [p for p in ("plots/recipe_map.png", "plots/gradient_flow.png")
             if (out / p).is_file()]
     extra = _worst_training_flow(plan, cv, metric, out)
