@@ -1215,7 +1215,8 @@ def _worst_training_flow(plan, cv, metric, out):
     if gradient_flow(estimator, out / rel, title=title) is None:
         return None
     at = f", n_resources={report.fmt(cv['n_resources'][worst])}" if "n_resources" in cv else ""
-    return (f"### {title}\n\nDiagnosed a training problem (mean training {_metric_label(plan, metric)} "
+    name = _metric_label(plan, metric)
+    return (f"### {title}\n\nDiagnosed a training problem (mean training {name} "
             f"{train[worst]:.4g}{at}): {report._params_text(cv['params'][worst])}.\n\n"
             f"![{title}]({rel})\n"), rel
 
