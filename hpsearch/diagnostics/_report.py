@@ -89,7 +89,8 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
             lines += _count_line([result.labels[i] for i in rows])
             lines += [f"- (each at its largest budget; the recipe map shows all "
                       f"{len(result.labels)} rows, one per candidate and budget)"]
-        lines += [f"- thresholds: training {label or metric} below {e['train_threshold']:.4g} is poor; "
+        lines += [f"- thresholds: training {label or metric} below "
+                  f"{e['train_threshold']:.4g} is poor; "
                   f"a train - validation gap above {e['gap_threshold']:.4g} is large", ""]
         lines += [*(f"> {note}" for note in result.notes), ""] if result.notes else []
         rel = f"{plots_dir}/recipe_map.png"
