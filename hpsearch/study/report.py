@@ -52,6 +52,9 @@ def _plan_budget(plan):
         refit = ("on all searched rows" if budget.resource == "n_samples"
                  else f"at {budget.max_budget} {budget.unit}")
         fits = f"{budget.fits} (+1 refit {refit})"
+        if _asynchronous(search):
+            fits = (f"about {fits}: the count when every score ties; ASHA promotes on the "
+                    "scores of the moment, often more")
         extra = [_rounds_table(budget), (
             f"{budget.unit + ':':<11} {budget.trained:,} trained; a random search over the same "
             f"{budget.n_candidates} candidates at {budget.max_budget} {budget.unit} each: "
@@ -96,6 +99,13 @@ def _rounds_table(budget):
         return "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths))
 
     return "\n".join(["rounds:", line(head), *map(line, rows), line(total)])
+
+
+def _asynchronous(search):
+    """Whether ``search`` is ASHA, whose plan is the tied-scores case, not a count."""
+    from hpsearch.model_selection import ASHASearchCV
+
+    return isinstance(search, ASHASearchCV)
 
 
 def _races(search):
