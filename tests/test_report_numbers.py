@@ -118,4 +118,5 @@ def test_terminal_top_5_says_which_means_are_over_fewer_splits():
                "n_fits": 4, "n_raced": 2, "fit_time_s": 1.0}
     lines = summary_text(plan, summary, cv).splitlines()
     assert "2 candidates x 3 splits: 4 fits (2 raced away)" in lines[0]
+    assert lines[1] == "best CV accuracy: 0.9 ± 0 (std over 3 splits)"  # not a standard error
     assert lines[lines.index("top 5:") + 2] == "    2  0.8      (raced: 1 of 3 splits) a=2"

@@ -324,7 +324,8 @@ def write_report(path, plan, summary, cv_df, plots, sections=()):
         "|---|---|",
         *(f"| {short(k)} | {fmt(v)} |" for k, v in summary["best_params"].items()),
         "",
-        f"- mean CV {metric}: **{fmt(summary['best_score'])}** ± {fmt(summary['best_std'])}",
+        f"- mean CV {metric}: **{fmt(summary['best_score'])}** ± {fmt(summary['best_std'])} "
+        f"(std over its {summary['n_splits']} splits)",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"- final test {name} (held-out data, never searched): **{fmt(value)}**")
@@ -412,7 +413,8 @@ def summary_text(plan, summary, cv_df):
         f"study {plan.name!r}: {plan.study.search.method} search, {_fits_text(summary)} in "
         f"{summary['fit_time_s']:.1f} s",
         *([SMOKE_NOTE] if summary.get("smoke") else []),
-        f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])}",
+        f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])} "
+        f"(std over {summary['n_splits']} splits)",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"test {name}: {fmt(value)} ({summary['n_test']} held-out rows)")
