@@ -120,3 +120,11 @@ def test_terminal_top_5_says_which_means_are_over_fewer_splits():
     assert "2 candidates x 3 splits: 4 fits (2 raced away)" in lines[0]
     assert lines[1] == "best CV accuracy: 0.9 ± 0 (std over 3 splits)"  # not a standard error
     assert lines[lines.index("top 5:") + 2] == "    2  0.8      (raced: 1 of 3 splits) a=2"
+
+
+def test_best_cv_score_of_a_budgeted_search_names_its_budget():
+    # halving on samples: the best was scored at 72 samples, the model refit on all rows
+    from hpsearch.study.report import _best_budget_text
+
+    assert _best_budget_text({"best_budget": 72, "resource": "samples"}) == ", at 72 samples"
+    assert _best_budget_text({"best_budget": None, "resource": None}) == ""

@@ -325,7 +325,7 @@ def write_report(path, plan, summary, cv_df, plots, sections=()):
         *(f"| {short(k)} | {fmt(v)} |" for k, v in summary["best_params"].items()),
         "",
         f"- mean CV {metric}: **{fmt(summary['best_score'])}** ± {fmt(summary['best_std'])} "
-        f"(std over its {summary['n_splits']} splits)",
+        f"(std over its {summary['n_splits']} splits{_best_budget_text(summary)})",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"- final test {name} (held-out data, never searched): **{fmt(value)}**")
@@ -385,6 +385,16 @@ def _fits_text(summary, times=" x "):
     return f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
 
 
+def _best_budget_text(summary):
+    """', at 72 samples' when the best was scored at a budget (halving, Hyperband, ASHA,
+    pruned Optuna), else '': a halving search on samples scores its best on fewer rows
+    than the refit model is trained on."""
+    budget = summary.get("best_budget")
+    if budget is None or not summary.get("resource"):
+        return ""
+    return f", at {fmt(budget)} {summary['resource']}"
+
+
 def _budget_text(row, summary):
     """'[27 epochs] ' for a row of a search with rounds, else ''."""
     if "n_resources" not in row or not summary.get("resource"):
@@ -414,7 +424,7 @@ def summary_text(plan, summary, cv_df):
         f"{summary['fit_time_s']:.1f} s",
         *([SMOKE_NOTE] if summary.get("smoke") else []),
         f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])} "
-        f"(std over {summary['n_splits']} splits)",
+        f"(std over {summary['n_splits']} splits{_best_budget_text(summary)})",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"test {name}: {fmt(value)} ({summary['n_test']} held-out rows)")

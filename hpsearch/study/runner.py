@@ -1020,6 +1020,7 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         "test_scores": test_scores,
         **_counts(cv),
         "resource": _resource_unit(search),
+        "best_budget": _best_budget(cv, best),
         "n_splits": plan.n_splits,
         **_fit_counts(tidy),
         "n_train": int(len(plan.y_train)),
@@ -1082,6 +1083,15 @@ def _split_error(text, split):
         if int(head.group(1)) == split:
             return text[head.end():after.start() - 1 if after else len(text)]
     return None
+
+
+def _best_budget(cv, best):
+    """The budget (``n_resources``) the best row was scored at, or None."""
+    try:
+        budget = float(cv["n_resources"][best]) if "n_resources" in cv else math.nan
+    except (TypeError, ValueError):  # budgets that are no numbers
+        return None
+    return int(budget) if math.isfinite(budget) else None
 
 
 def _best_index(search, cv, metric):
