@@ -128,3 +128,14 @@ def test_best_cv_score_of_a_budgeted_search_names_its_budget():
 
     assert _best_budget_text({"best_budget": 72, "resource": "samples"}) == ", at 72 samples"
     assert _best_budget_text({"best_budget": None, "resource": None}) == ""
+
+
+def test_results_csv_rows_name_their_budget():
+    # was: a halving search's results.csv listed a=1 at 10 and at 30 samples as two rows
+    # with the same parameters, different scores and no budget
+    from hpsearch.model_selection._results import results_frame
+
+    frame = results_frame(HALVING)
+    assert list(frame.columns[:5]) == ["candidate", "split", "a", "iter", "n_resources"]
+    rows = frame[(frame["a"] == 1) & (frame["split"] == 0)]
+    assert rows[["n_resources", "test_score"]].values.tolist() == [[10, 0.80], [30, 0.88]]

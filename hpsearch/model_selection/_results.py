@@ -155,11 +155,18 @@ def format_results(
     return results
 
 
+#: per-row keys of budgeted searches that ``results_frame`` keeps (halving, Hyperband,
+#: ASHA, pruned Optuna): without them two rows of one candidate at two budgets read as
+#: the same parameters with two different scores
+_BUDGET_KEYS = ("bracket", "iter", "n_resources", "state")
+
+
 def results_frame(cv_results):
     """A tidy DataFrame: one row per (candidate, split) with its params and scores.
 
     Columns: ``candidate`` (row of ``cv_results_``), ``split``, one column per parameter
-    (``param_`` prefix dropped), ``<set>_<metric>`` scores (``test_`` and, when recorded,
+    (``param_`` prefix dropped), ``bracket`` / ``iter`` / ``n_resources`` / ``state`` where
+    ``cv_results_`` has them, ``<set>_<metric>`` scores (``test_`` and, when recorded,
     ``train_``), ``rank_test_<metric>``
     of the candidate and ``error`` (the candidate's traceback text or None).
     Per-split fit times are in the trial store (``study_``), not here.
@@ -186,6 +193,9 @@ def results_frame(cv_results):
     for i, candidate in enumerate(params):
         for k in range(n_splits):
             record = {"candidate": i, "split": k, **candidate}
+            for key in _BUDGET_KEYS:  # the budget of a row of a budgeted search
+                if key in cv_results and key not in record:
+                    record[key] = cv_results[key][i]
             for key in score_keys:
                 record[key] = cv_results[f"split{k}_{key}"][i]
             for key in cv_results:
