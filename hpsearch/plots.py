@@ -66,6 +66,7 @@ def search_history(cv_results, path, *, metric="score", label=None):
     ax.step(x, np.where(np.isfinite(best), best, np.nan), where="post", color="C3",
             label="best so far (any budget)" if several else "best so far")
     _star_best(ax, df, metric, x, y)
+    _mark_failed(ax, x, y)
     ax.set_xlabel("candidate (evaluation order)")
     ax.set_ylabel(f"mean CV {label or metric}")
     ax.set_title("Search history")
@@ -99,6 +100,16 @@ def _star_best(ax, df, metric, x, y, rows=None):
     top = int(np.flatnonzero(ranks == 1)[0])
     ax.scatter([x[top]], [y[top]], marker="*", s=200, facecolor="none",
                edgecolor="goldenrod", lw=1.4, label="best (rank 1)", zorder=4)
+
+
+def _mark_failed(ax, x, y):
+    """Draw the rows without a score (every fit failed: NaN mean) as crosses on the lowest
+    score, so that a value whose fits all fail shows instead of vanishing from the plot."""
+    failed = ~np.isfinite(y)
+    if failed.any() and (~failed).any():
+        ax.scatter(np.asarray(x)[failed], np.full(failed.sum(), np.nanmin(y[~failed])),
+                   marker="x", color="C3", s=30, label=f"no score ({int(failed.sum())} "
+                   "failed)", zorder=3)
 
 
 def _is_numeric(values):
@@ -145,6 +156,9 @@ def param_effect(cv_results, param, path, *, metric="score", log=False, label=No
     if budgets is not None:  # a score at a small budget is no score of the value
         fig.colorbar(sc, ax=ax, label="budget (n_resources)")
     _star_best(ax, df, metric, xs, y[keep], keep)
+    _mark_failed(ax, xs, y[keep])
+    if np.isnan(y[keep]).any():
+        ax.legend(loc="best", fontsize=7)
     ax.set_xlabel(param)
     ax.set_ylabel(f"mean CV {label or metric}")
     ax.set_title(f"Score vs {param}")

@@ -115,3 +115,18 @@ def test_axes_name_the_studys_metric(tmp_path, figures):
     search_history(cv, tmp_path / "h.png", label="neg_mean_squared_error")
     param_effect(cv, "a", tmp_path / "p.png", label="neg_mean_squared_error")
     assert [f.axes[0].get_ylabel() for f in figures] == ["mean CV neg_mean_squared_error"] * 2
+
+
+def test_a_value_whose_fits_all_failed_shows(tmp_path, figures):
+    # was: a NaN mean (every fit of n_neighbors=25 failed) was no point at all: the value
+    # vanished from "Score vs n_neighbors" and from the history
+    from hpsearch.plots import param_effect
+
+    cv = {"params": [{"k": 1}, {"k": 5}, {"k": 25}],
+          "mean_test_score": np.array([0.9, 0.95, np.nan]),
+          "rank_test_score": np.array([2, 1, 3])}
+    param_effect(cv, "k", tmp_path / "p.png")
+    search_history(cv, tmp_path / "h.png")
+    for fig, x in zip(figures, (25.0, 3.0)):
+        crosses = [c for c in fig.axes[0].collections if c.get_label() == "no score (1 failed)"]
+        assert crosses[0].get_offsets().tolist() == [[x, 0.9]]
