@@ -139,3 +139,16 @@ def test_results_csv_rows_name_their_budget():
     assert list(frame.columns[:5]) == ["candidate", "split", "a", "iter", "n_resources"]
     rows = frame[(frame["a"] == 1) & (frame["split"] == 0)]
     assert rows[["n_resources", "test_score"]].values.tolist() == [[10, 0.80], [30, 0.88]]
+
+
+def test_tables_show_enough_digits_to_tell_ranked_means_apart():
+    # was: 0.93334 (rank 1) and 0.93331 (rank 2) both read 0.9333: a tie with two ranks
+    import pandas as pd
+
+    from hpsearch.study.report import top_table
+
+    cv = pd.DataFrame({"params": [{"a": 1}, {"a": 2}, {"a": 3}],
+                       "mean_test_score": [0.93331, 0.93334, 0.5],
+                       "std_test_score": [0.01, 0.01, 0.01], "rank_test_score": [2, 1, 3]})
+    means = [line.split(" | ")[1] for line in top_table(cv, "score").splitlines()[2:]]
+    assert means == ["0.93334", "0.93331", "0.5"]

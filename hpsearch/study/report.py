@@ -27,6 +27,17 @@ def fmt(value, digits=4):
     return str(value)
 
 
+def digits_apart(values, digits=4, most=8):
+    """The fewest significant digits (``digits`` to ``most``) at which the distinct finite
+    ``values`` print distinctly: a table of ranked means must not show two ranks of one
+    printed number (0.93334 and 0.93331 are both 0.9333 at 4 digits)."""
+    finite = sorted({float(v) for v in values if v is not None and math.isfinite(float(v))})
+    for d in range(digits, most + 1):
+        if len({f"{v:.{d}g}" for v in finite}) == len(finite):
+            return d
+    return most
+
+
 def short(name):
     """A searched parameter's name without the pipeline's ``model__`` prefix."""
     return name[len("model__"):] if name.startswith("model__") else name
@@ -192,10 +203,11 @@ def top_table(cv_df, metric, n=10, label=None):
             if k not in names:
                 names.append(k)
     extra = [c for c in ("bracket", "iter", "n_resources", "state", "accepted") if c in df]
+    digits = digits_apart(df[mean])
     head = ["rank", f"mean {label}", "std", *extra, *map(short, names)]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.iterrows():
-        cells = [fmt(r[rank]), fmt(r[mean]), fmt(r[std]), *(fmt(r[c]) for c in extra)]
+        cells = [fmt(r[rank]), fmt(r[mean], digits), fmt(r[std]), *(fmt(r[c]) for c in extra)]
         cells += [fmt(r["params"].get(k, "")) for k in names]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -212,8 +224,10 @@ def how_sure_section(frame, plot=None, alpha=0.05):
     head = ["rank", "mean", *(["budget"] if budgets else []), "best − this", "p (corrected)",
             "p (naive)", "P(best better)", f"P(within ±{fmt(rope)})", "parameters"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    digits = digits_apart(frame["mean_test"])
     for _, r in frame.iterrows():
-        cells = [fmt(r["rank"]), fmt(r["mean_test"]), *([fmt(r["budget"])] if budgets else []),
+        cells = [fmt(r["rank"]), fmt(r["mean_test"], digits),
+                 *([fmt(r["budget"])] if budgets else []),
                  fmt(r["difference"]), fmt(r["p_value"]), fmt(r["p_value_naive"]),
                  fmt(r["p_best_better"]), fmt(r["p_equivalent"]), _params_text(r["params"])]
         rows.append("| " + " | ".join("" if c == "nan" else c for c in cells) + " |")
@@ -436,9 +450,10 @@ def summary_text(plan, summary, cv_df):
     lines.append("best params: " + _params_text(summary["best_params"]))
     mean, rank = f"mean_test_{summary['metric_key']}", f"rank_test_{summary['metric_key']}"
     top = cv_df.sort_values([rank, mean], ascending=[True, False]).head(5)
+    digits = digits_apart(top[mean])
     lines.append("top 5:")
     for _, r in top.iterrows():
-        lines.append(f"  {fmt(r[rank]):>3}  {fmt(r[mean]):<8} {_budget_text(r, summary)}"
+        lines.append(f"  {fmt(r[rank]):>3}  {fmt(r[mean], digits):<8} {_budget_text(r, summary)}"
                      f"{_state_text(r, summary['metric_key'])}{_params_text(r['params'])}")
     if summary.get("n_failed"):
         lines.append(f"failed fits: {summary['n_failed']} (see results.csv)")
