@@ -377,3 +377,14 @@ def test_report_names_the_studys_metric(tmp_path):
     cv = results([({"a": 1}, 0.99, 0.95), ({"a": 2}, 0.5, 0.49)])
     text = report_section(cv, tmp_path, references=REFS, label="accuracy")
     assert "- thresholds: training accuracy below 0.91 is poor" in text
+
+
+def test_a_candidate_whose_fits_failed_is_failed_whatever_its_error_score():
+    # was: with error_score=0 a candidate that never fitted (knn n_neighbors=200 on 75
+    # rows) scored 0 on training and was a "training" problem: "optimize first"
+    cv = results([({"k": 3}, 0.99, 0.95), ({"k": 9}, 0.97, 0.96), ({"k": 200}, 0.0, 0.0)])
+    cv["error"] = np.array([None, None, "split 0:\nValueError: Expected n_neighbors <= "
+                            "n_samples_fit"], dtype=object)
+    r = diagnose_results(cv, references=REFS)
+    assert r.labels == ["none", "none", "failed"]
+    assert r.evidence["best_train"] == pytest.approx(0.99)
