@@ -177,6 +177,8 @@ def comparison(cv_results, frame, path, *, level=0.95, label=None):
     """
     from scipy import stats as sps
 
+    from hpsearch.model_selection.stats import _without_failed_splits
+
     plt = _pyplot()
     metric, ratio = frame.attrs["metric"], frame.attrs["test_train_ratio"]
     columns = sorted(
@@ -184,8 +186,10 @@ def comparison(cv_results, frame, path, *, level=0.95, label=None):
         key=lambda k: int(k[5 : k.index("_")]),
     )
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * len(frame)))
+    table = _without_failed_splits(  # a failed split's error_score is no score (as compare)
+        cv_results, np.array([np.asarray(cv_results[c], dtype=float) for c in columns]).T)
     for pos, (row, rank) in enumerate(zip(frame.index, frame["rank"])):
-        scores = np.array([cv_results[c][row] for c in columns], dtype=float)
+        scores = table[row]
         scores = scores[np.isfinite(scores)]
         y = len(frame) - 1 - pos
         ax.scatter(scores, np.full(scores.size, y), s=10, color="0.6", zorder=1)

@@ -130,3 +130,20 @@ def test_a_value_whose_fits_all_failed_shows(tmp_path, figures):
     for fig, x in zip(figures, (25.0, 3.0)):
         crosses = [c for c in fig.axes[0].collections if c.get_label() == "no score (1 failed)"]
         assert crosses[0].get_offsets().tolist() == [[x, 0.9]]
+
+
+def test_comparison_plot_leaves_out_failed_splits(tmp_path, figures):
+    # the table left them out (compare), the plot drew error_score=0 as three scores of 0
+    from hpsearch.model_selection import compare
+    from hpsearch.plots import comparison
+
+    cv = {"params": [{"k": 3}, {"k": 200}], "mean_test_score": np.array([0.93, 0.0]),
+          "split0_test_score": np.array([0.94, 0.0]), "split1_test_score": np.array([0.92, 0.0]),
+          "split2_test_score": np.array([0.93, 0.0]),
+          "error": np.array([None, "split 0:\nE\nsplit 1:\nE\nsplit 2:\nE"], dtype=object)}
+    comparison(cv, compare(cv, test_train_ratio=0.5), tmp_path / "c.png")
+    from matplotlib.collections import PathCollection
+
+    dots = [c.get_offsets()[:, 0].tolist() for c in figures[0].axes[0].collections
+            if isinstance(c, PathCollection)]
+    assert sorted(x for d in dots for x in d) == pytest.approx([0.92, 0.93, 0.94])

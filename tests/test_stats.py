@@ -505,3 +505,18 @@ def test_compare_ranks_ties_as_the_search():
     frame = compare(res, test_train_ratio=0.5)
     assert list(frame.index) == [0, 1, 2, 3]
     assert list(frame["rank"]) == [1, 2, 2, 4]
+
+
+def test_compare_leaves_out_the_splits_whose_fit_failed():
+    # was: with error_score=0 the failed splits' made-up 0 were compared as scores: a
+    # candidate that never fitted was "significantly worse" (p = 0.0001); the docstring
+    # says failed splits are left out
+    res = _results([{"k": 3}, {"k": 9}, {"k": 200}],
+                   [[0.94, 0.92, 0.93], [0.95, 0.93, 0.91], [0.0, 0.0, 0.0]],
+                   error=np.array([None, "split 1:\nValueError: boom", "split 0:\nValueError: "
+                                   "x\nsplit 1:\nValueError: x\nsplit 2:\nValueError: x"],
+                                  dtype=object))
+    frame = compare(res, test_train_ratio=0.5)
+    assert list(frame.index) == [0, 1, 2]
+    assert frame.loc[1, "n_splits"] == 2 and frame.loc[1, "mean_test"] == pytest.approx(0.93)
+    assert frame.loc[2, "n_splits"] == 0 and np.isnan(frame.loc[2, "p_value"])

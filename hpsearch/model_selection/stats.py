@@ -474,6 +474,26 @@ def _tie_ranks(results, scores, order):
     return ranks
 
 
+#: the head of one split's part of a row's error text (``_results.row_error``)
+_FAILED_SPLIT = re.compile(r"^split (\d+):$", re.M)
+
+
+def _without_failed_splits(results, scores):
+    """``scores`` with NaN where a split's fit or score failed (its section in hpsearch's
+    ``error`` column): with a numeric ``error_score`` that score is made up, no
+    measurement to compare."""
+    if "error" not in results:
+        return scores
+    scores = scores.copy()
+    for i, text in enumerate(results["error"]):
+        if isinstance(text, str):
+            for match in _FAILED_SPLIT.finditer(text):
+                k = int(match.group(1))
+                if k < scores.shape[1]:
+                    scores[i, k] = np.nan
+    return scores
+
+
 def _reference_row(results, best, i):
     """The row of the best candidate at candidate ``i``'s budget (the best's own row
     without budgets), or None when the best has no row at that budget."""
@@ -561,7 +581,8 @@ def compare(
     ratio = _check_ratio(test_train_ratio)
 
     columns = _split_columns(results, metric)
-    scores = np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T
+    scores = _without_failed_splits(
+        results, np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T)
     order = _ordered(results, scores, _final_rows(results, scores))
     best = order[0]
 
