@@ -152,3 +152,23 @@ def test_tables_show_enough_digits_to_tell_ranked_means_apart():
                        "std_test_score": [0.01, 0.01, 0.01], "rank_test_score": [2, 1, 3]})
     means = [line.split(" | ")[1] for line in top_table(cv, "score").splitlines()[2:]]
     assert means == ["0.93334", "0.93331", "0.5"]
+
+
+def test_top_table_counts_the_failed_splits_of_a_mean():
+    # with error_score=0 a candidate that never fitted read "rank 3 | 0 | 0": a mean of
+    # made-up scores, nothing said
+    import pandas as pd
+
+    from hpsearch.study.report import top_table
+
+    cv = pd.DataFrame({"params": [{"k": 9}, {"k": 200}], "mean_test_score": [0.93, 0.0],
+                       "std_test_score": [0.01, 0.0], "rank_test_score": [1, 2],
+                       "error": [None, "split 0:\nE\nsplit 1:\nE\nsplit 2:\nE"]})
+    lines = top_table(cv, "score").splitlines()
+    assert lines[0] == "| rank | mean score | std | failed splits | k |"
+    assert lines[2:] == ["| 1 | 0.93 | 0.01 | 0 | 9 |", "| 2 | 0 | 0 | 3 | 200 |"]
+    from hpsearch.model_selection._engine import NOT_RUN
+    from hpsearch.study.report import failed_splits
+
+    assert failed_splits("split 0:\nE\nsplit 2:\n" + NOT_RUN + "5 s") == 1
+    assert failed_splits("Traceback: E") == 1 and failed_splits(None) == 0

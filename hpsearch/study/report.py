@@ -192,8 +192,22 @@ SMOKE_NOTE = ("--smoke run: a reduced budget (2 candidates, few epochs) to check
               "not the study's result; run it again without --smoke (--overwrite)")
 
 
+def failed_splits(error):
+    """How many splits of a row failed: the ``split k:`` sections of its ``error`` text
+    (``_results.row_error``; a text without sections: 1), 0 without an error; a split the
+    search's ``timeout`` left unrun is no failed fit."""
+    from hpsearch.model_selection._engine import NOT_RUN
+
+    if not isinstance(error, str):
+        return 0
+    parts = re.split(r"^split \d+:\n", error, flags=re.M)
+    sections = parts[1:] if len(parts) > 1 else [error]
+    return sum(1 for text in sections if NOT_RUN not in text)
+
+
 def top_table(cv_df, metric, n=10, label=None):
-    """Markdown table of the ``n`` best candidates (columns ``*_test_<metric>``)."""
+    """Markdown table of the ``n`` best candidates (columns ``*_test_<metric>``); a
+    ``failed splits`` column when a fit failed (its mean holds ``error_score``)."""
     mean, std, rank = (f"{p}_test_{metric}" for p in ("mean", "std", "rank"))
     label = label or metric
     df = cv_df.sort_values([rank, mean], ascending=[True, False]).head(n)
@@ -204,10 +218,13 @@ def top_table(cv_df, metric, n=10, label=None):
                 names.append(k)
     extra = [c for c in ("bracket", "iter", "n_resources", "state", "accepted") if c in df]
     digits = digits_apart(df[mean])
-    head = ["rank", f"mean {label}", "std", *extra, *map(short, names)]
+    failed = "error" in df and bool(df["error"].map(failed_splits).any())
+    head = ["rank", f"mean {label}", "std", *extra, *(["failed splits"] if failed else []),
+            *map(short, names)]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.iterrows():
         cells = [fmt(r[rank]), fmt(r[mean], digits), fmt(r[std]), *(fmt(r[c]) for c in extra)]
+        cells += [str(failed_splits(r["error"]))] if failed else []
         cells += [fmt(r["params"].get(k, "")) for k in names]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -427,6 +444,8 @@ def _state_text(row, metric):
         return f"(raced: {done} of {len(splits)} splits) "
     if "accepted" in row and not bool(row["accepted"]):
         return "(not accepted) "
+    if "error" in row and failed_splits(row["error"]):
+        return f"({failed_splits(row['error'])} failed splits) "
     return ""
 
 
