@@ -187,7 +187,8 @@ def comparison(cv_results, frame, path, *, level=0.95, label=None):
     )
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * len(frame)))
     table = _without_failed_splits(  # a failed split's error_score is no score (as compare)
-        cv_results, np.array([np.asarray(cv_results[c], dtype=float) for c in columns]).T)
+        cv_results, np.array([np.asarray(cv_results[c], dtype=float) for c in columns]).T,
+        metric)
     for pos, (row, rank) in enumerate(zip(frame.index, frame["rank"])):
         scores = table[row]
         scores = scores[np.isfinite(scores)]

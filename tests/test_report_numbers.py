@@ -168,7 +168,7 @@ def test_top_table_counts_the_failed_splits_of_a_mean():
     assert lines[0] == "| rank | mean score | std | failed splits | k |"
     assert lines[2:] == ["| 1 | 0.93 | 0.01 | 0 | 9 |", "| 2 | 0 | 0 | 3 | 200 |"]
     from hpsearch.model_selection._engine import NOT_RUN
-    from hpsearch.study.report import failed_splits
+    from hpsearch.study.report import n_failed_splits as failed_splits
 
     assert failed_splits("split 0:\nE\nsplit 2:\n" + NOT_RUN + "5 s") == 1
     assert failed_splits("Traceback: E") == 1 and failed_splits(None) == 0

@@ -520,3 +520,12 @@ def test_compare_leaves_out_the_splits_whose_fit_failed():
     assert list(frame.index) == [0, 1, 2]
     assert frame.loc[1, "n_splits"] == 2 and frame.loc[1, "mean_test"] == pytest.approx(0.93)
     assert frame.loc[2, "n_splits"] == 0 and np.isnan(frame.loc[2, "p_value"])
+
+
+def test_another_metrics_failed_scorer_leaves_the_metric_compared():
+    # several metrics: a failing 'picky' scorer on split 1 leaves 'acc' scored there
+    from hpsearch.model_selection._results import failed_splits
+
+    text = "split 1:\nscorer 'picky':\nTraceback ...\nValueError: one class"
+    assert failed_splits(text, "acc") == set() and failed_splits(text, "picky") == {1}
+    assert failed_splits("split 0:\nTraceback ...\nsplit 2:\nTraceback ...", "acc") == {0, 2}

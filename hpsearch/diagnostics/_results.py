@@ -356,12 +356,16 @@ def _reference(references, name, part, metric):
     return float(references[name].get(f"{part}_{metric}", math.nan))
 
 
-def _failed_fits(cv_results, n):
-    """Rows with a failed fit or score (hpsearch's ``error`` column holds its traceback):
-    their means hold ``error_score`` values, no measurement (with ``error_score=0`` a
-    candidate that never fitted "trained" at 0 and was called a training problem)."""
+def _failed_fits(cv_results, n, metric):
+    """Rows with a failed fit or ``metric`` score on some split (hpsearch's ``error``
+    column, :func:`~hpsearch.model_selection._results.failed_splits`): their means hold
+    ``error_score`` values, no measurement (with ``error_score=0`` a candidate that never
+    fitted "trained" at 0 and was called a training problem). Another metric's failed
+    scorer leaves ``metric`` measured."""
+    from hpsearch.model_selection._results import failed_splits
+
     errors = cv_results["error"] if "error" in cv_results else [None] * n
-    return np.array([isinstance(e, str) and bool(e) for e in errors], dtype=bool)
+    return np.array([bool(failed_splits(e, metric)) for e in errors], dtype=bool)
 
 
 def diagnose_results(cv_results, *, metric="score", references=None, thresholds=None):
@@ -413,7 +417,8 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                     "training score first).")
     test = _column(cv_results, f"mean_test_{metric}", f"is {metric!r} the right metric?")
     params = list(cv_results["params"])
-    finite = np.isfinite(train) & np.isfinite(test) & ~_failed_fits(cv_results, len(params))
+    finite = (np.isfinite(train) & np.isfinite(test)
+              & ~_failed_fits(cv_results, len(params), metric))
     notes = []
     if references:
         base, linear, source = (_reference(references, "baseline", "train", metric),

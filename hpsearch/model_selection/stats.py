@@ -474,23 +474,19 @@ def _tie_ranks(results, scores, order):
     return ranks
 
 
-#: the head of one split's part of a row's error text (``_results.row_error``)
-_FAILED_SPLIT = re.compile(r"^split (\d+):$", re.M)
+def _without_failed_splits(results, scores, metric=None):
+    """``scores`` with NaN where a split's ``metric`` score failed (hpsearch's ``error``
+    column, :func:`~hpsearch.model_selection._results.failed_splits`): with a numeric
+    ``error_score`` that score is made up, no measurement to compare."""
+    from ._results import failed_splits
 
-
-def _without_failed_splits(results, scores):
-    """``scores`` with NaN where a split's fit or score failed (its section in hpsearch's
-    ``error`` column): with a numeric ``error_score`` that score is made up, no
-    measurement to compare."""
     if "error" not in results:
         return scores
     scores = scores.copy()
     for i, text in enumerate(results["error"]):
-        if isinstance(text, str):
-            for match in _FAILED_SPLIT.finditer(text):
-                k = int(match.group(1))
-                if k < scores.shape[1]:
-                    scores[i, k] = np.nan
+        for k in failed_splits(text, metric):
+            if k < scores.shape[1]:
+                scores[i, k] = np.nan
     return scores
 
 
@@ -582,7 +578,8 @@ def compare(
 
     columns = _split_columns(results, metric)
     scores = _without_failed_splits(
-        results, np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T)
+        results, np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T,
+        metric)
     order = _ordered(results, scores, _final_rows(results, scores))
     best = order[0]
 

@@ -192,7 +192,7 @@ SMOKE_NOTE = ("--smoke run: a reduced budget (2 candidates, few epochs) to check
               "not the study's result; run it again without --smoke (--overwrite)")
 
 
-def failed_splits(error):
+def n_failed_splits(error):
     """How many splits of a row failed: the ``split k:`` sections of its ``error`` text
     (``_results.row_error``; a text without sections: 1), 0 without an error; a split the
     search's ``timeout`` left unrun is no failed fit."""
@@ -218,13 +218,13 @@ def top_table(cv_df, metric, n=10, label=None):
                 names.append(k)
     extra = [c for c in ("bracket", "iter", "n_resources", "state", "accepted") if c in df]
     digits = digits_apart(df[mean])
-    failed = "error" in df and bool(df["error"].map(failed_splits).any())
+    failed = "error" in df and bool(df["error"].map(n_failed_splits).any())
     head = ["rank", f"mean {label}", "std", *extra, *(["failed splits"] if failed else []),
             *map(short, names)]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.iterrows():
         cells = [fmt(r[rank]), fmt(r[mean], digits), fmt(r[std]), *(fmt(r[c]) for c in extra)]
-        cells += [str(failed_splits(r["error"]))] if failed else []
+        cells += [str(n_failed_splits(r["error"]))] if failed else []
         cells += [fmt(r["params"].get(k, "")) for k in names]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -444,8 +444,8 @@ def _state_text(row, metric):
         return f"(raced: {done} of {len(splits)} splits) "
     if "accepted" in row and not bool(row["accepted"]):
         return "(not accepted) "
-    if "error" in row and failed_splits(row["error"]):
-        return f"({failed_splits(row['error'])} failed splits) "
+    if "error" in row and n_failed_splits(row["error"]):
+        return f"({n_failed_splits(row['error'])} failed splits) "
     return ""
 
 
