@@ -41,10 +41,14 @@ def _frame(cv_results):
     return cv_results if isinstance(cv_results, pd.DataFrame) else pd.DataFrame(cv_results)
 
 
-def search_history(cv_results, path, *, metric="score"):
+def search_history(cv_results, path, *, metric="score", label=None):
     """Score of every candidate in evaluation order, with the best so far.
 
-    Halving searches (an ``iter`` column) colour their rounds.
+    ``label`` names the metric on the axis (default ``metric``, the ``cv_results`` key:
+    ``"score"`` for a single metric, whatever it is). Halving searches (an ``iter``
+    column) colour their rounds; their "best so far" is over
+    every budget (an early round's row at a small budget may top it), so a star marks the
+    search's best: the first row of rank 1 of ``rank_test_<metric>`` (its ``best_index_``).
     """
     plt = _pyplot()
     df = _frame(cv_results)
@@ -58,13 +62,54 @@ def search_history(cv_results, path, *, metric="score"):
         ax.scatter(x, y, s=18, label="candidate")
     finite = np.where(np.isfinite(y), y, -np.inf)
     best = np.maximum.accumulate(finite)
+    several = _several_budgets(df) is not None
     ax.step(x, np.where(np.isfinite(best), best, np.nan), where="post", color="C3",
-            label="best so far")
+            label="best so far (any budget)" if several else "best so far")
+    _star_best(ax, df, metric, x, y)
+    _mark_failed(ax, x, y)
     ax.set_xlabel("candidate (evaluation order)")
-    ax.set_ylabel(f"mean CV {metric}")
+    ax.set_ylabel(f"mean CV {label or metric}")
     ax.set_title("Search history")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")  # (lower right hid the worst candidates of a neg_* metric)
     return _save(fig, path)
+
+
+def _several_budgets(df):
+    """Every row's budget (``n_resources``, else ``iter``) when the rows have several,
+    else None."""
+    for key in ("n_resources", "iter"):
+        if key in df:
+            try:
+                budgets = np.asarray(df[key], dtype=float)
+            except (TypeError, ValueError):
+                continue
+            return budgets if len(np.unique(budgets)) > 1 else None
+    return None
+
+
+def _star_best(ax, df, metric, x, y, rows=None):
+    """Mark the search's best (the first row of rank 1 of ``rank_test_<metric>``, its
+    ``best_index_``) among the plotted ``rows`` (all by default) at ``(x, y)``."""
+    key = f"rank_test_{metric}"
+    if key not in df or not np.isfinite(y).any():
+        return
+    rows = list(range(len(df))) if rows is None else list(rows)
+    ranks = np.asarray(df[key])[rows]
+    if not (ranks == 1).any():
+        return
+    top = int(np.flatnonzero(ranks == 1)[0])
+    ax.scatter([x[top]], [y[top]], marker="*", s=200, facecolor="none",
+               edgecolor="goldenrod", lw=1.4, label="best (rank 1)", zorder=4)
+
+
+def _mark_failed(ax, x, y):
+    """Draw the rows without a score (every fit failed: NaN mean) as crosses on the lowest
+    score, so that a value whose fits all fail shows instead of vanishing from the plot."""
+    failed = ~np.isfinite(y)
+    if failed.any() and (~failed).any():
+        ax.scatter(np.asarray(x)[failed], np.full(failed.sum(), np.nanmin(y[~failed])),
+                   marker="x", color="C3", s=30, label=f"no score ({int(failed.sum())} "
+                   "failed)", zorder=3)
 
 
 def _is_numeric(values):
@@ -73,8 +118,21 @@ def _is_numeric(values):
     ) and any(v is not None for v in values)
 
 
-def param_effect(cv_results, param, path, *, metric="score", log=False):
-    """Mean CV score against one hyperparameter (scatter, or strips for categories)."""
+def _label_order(value):
+    """Sort key of a value's axis label: numbers first, by value, then the other labels
+    (``None`` among them) by text: ``3 < 10 < None``, not ``10 < 3 < None``."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return (0, float(value), str(value))
+    return (1, 0.0, str(value))
+
+
+def param_effect(cv_results, param, path, *, metric="score", log=False, label=None):
+    """Mean CV score against one hyperparameter (scatter, or strips for categories).
+
+    Rows at several budgets (halving, Hyperband, ASHA) are coloured by their budget, and
+    a star marks the search's best (rank 1 of ``rank_test_<metric>``). ``label`` names
+    the metric on the axis (default ``metric``).
+    """
     plt = _pyplot()
     df = _frame(cv_results)
     values = [p.get(param) if isinstance(p, dict) else None for p in df["params"]]
@@ -82,33 +140,44 @@ def param_effect(cv_results, param, path, *, metric="score", log=False):
     keep = [i for i, v in enumerate(values) if v is not None or param in df["params"][i]]
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     vals = [values[i] for i in keep]
-    if _is_numeric(vals):
-        ax.scatter(np.asarray(vals, dtype=float), y[keep], s=18, alpha=0.8)
+    budgets = _several_budgets(df)
+    colour = {} if budgets is None else {"c": budgets[keep], "cmap": "viridis"}
+    if _is_numeric(vals) and None not in vals:
+        xs = np.asarray(vals, dtype=float)
         if log:
             ax.set_xscale("log")
     else:
-        labels = sorted({str(v) for v in vals})
+        labels = list(dict.fromkeys(str(v) for v in sorted(vals, key=_label_order)))
         pos = {label: i for i, label in enumerate(labels)}
         rng = np.random.default_rng(0)
-        xs = [pos[str(v)] + rng.uniform(-0.12, 0.12) for v in vals]
-        ax.scatter(xs, y[keep], s=18, alpha=0.8)
+        xs = np.array([pos[str(v)] + rng.uniform(-0.12, 0.12) for v in vals])
         ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0)
+    sc = ax.scatter(xs, y[keep], s=18, alpha=0.8, **colour)
+    if budgets is not None:  # a score at a small budget is no score of the value
+        fig.colorbar(sc, ax=ax, label="budget (n_resources)")
+    _star_best(ax, df, metric, xs, y[keep], keep)
+    _mark_failed(ax, xs, y[keep])
+    if np.isnan(y[keep]).any():
+        ax.legend(loc="best", fontsize=7)
     ax.set_xlabel(param)
-    ax.set_ylabel(f"mean CV {metric}")
+    ax.set_ylabel(f"mean CV {label or metric}")
     ax.set_title(f"Score vs {param}")
     return _save(fig, path)
 
 
-def comparison(cv_results, frame, path, *, level=0.95):
+def comparison(cv_results, frame, path, *, level=0.95, label=None):
     """Split scores of the top candidates with their corrected intervals.
 
-    ``frame`` is :func:`hpsearch.model_selection.compare`'s table (best first). Each
+    ``frame`` is :func:`hpsearch.model_selection.compare`'s table (best first); ``label``
+    names the metric on the axis (default the frame's metric key). Each
     candidate's split scores are dots; the bar is its mean over the splits shared with
     the best, with the Nadeau–Bengio corrected interval
     :math:`\\bar s \\pm t_{k-1,(1+\\text{level})/2}\\sqrt{(1/k + n_\\text{test}/n_\\text{train})\\,
     \\hat\\sigma^2}` (the naive interval drops the ratio term and is much narrower).
     """
     from scipy import stats as sps
+
+    from hpsearch.model_selection.stats import _without_failed_splits
 
     plt = _pyplot()
     metric, ratio = frame.attrs["metric"], frame.attrs["test_train_ratio"]
@@ -117,8 +186,11 @@ def comparison(cv_results, frame, path, *, level=0.95):
         key=lambda k: int(k[5 : k.index("_")]),
     )
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * len(frame)))
+    table = _without_failed_splits(  # a failed split's error_score is no score (as compare)
+        cv_results, np.array([np.asarray(cv_results[c], dtype=float) for c in columns]).T,
+        metric)
     for pos, (row, rank) in enumerate(zip(frame.index, frame["rank"])):
-        scores = np.array([cv_results[c][row] for c in columns], dtype=float)
+        scores = table[row]
         scores = scores[np.isfinite(scores)]
         y = len(frame) - 1 - pos
         ax.scatter(scores, np.full(scores.size, y), s=10, color="0.6", zorder=1)
@@ -129,7 +201,8 @@ def comparison(cv_results, frame, path, *, level=0.95):
             ax.errorbar(scores.mean(), y, xerr=half, fmt="o", color="C3" if pos == 0 else "C0",
                         capsize=3, zorder=2)
     ax.set_yticks(range(len(frame)), [f"#{r}" for r in frame["rank"]][::-1])
-    ax.set_xlabel(f"CV {metric} per split; bar: mean with corrected {level:.0%} interval")
+    ax.set_xlabel(f"CV {label or metric} per split; bar: mean with corrected {level:.0%} "
+                  "interval")
     ax.set_title("How sure is this? (best in red)")
     return _save(fig, path)
 
@@ -222,6 +295,13 @@ def epoch_curves(estimator, X, y, *, classifier, validation_fraction=0.2, random
     For a (pipeline ending in an) estimator with ``partial_fit`` and ``loss_`` such as the
     MLP; the number of epochs is the fitted estimator's ``n_iter_``.  Returns a DataFrame,
     or None when the estimator cannot be trained this way.
+
+    Both losses are the same function of the model at the end of the epoch, on its part of
+    the rows: the log loss (classifiers) or half the mean squared error (regressors, the
+    MLP's squared loss). The training loss is not the MLP's ``loss_``, which adds the
+    ``alpha``/``l1`` penalty and is measured with dropout during the epoch: beside an
+    unpenalised validation loss it put the training curve above the validation curve of a
+    regularized model.
     """
     import pandas as pd
     from sklearn.base import clone
@@ -244,15 +324,17 @@ def epoch_curves(estimator, X, y, *, classifier, validation_fraction=0.2, random
     if getattr(model, "early_stopping", False):  # partial_fit refuses it (as sklearn's MLP);
         model.set_params(early_stopping=False)    # the split above plays its part here
     kw = {"classes": np.unique(y)} if classifier else {}
+
+    def data_loss(X_part, y_part):
+        if classifier:
+            return float(log_loss(y_part, model.predict_proba(X_part), labels=kw["classes"]))
+        return float(0.5 * mean_squared_error(y_part, model.predict(X_part)))
+
     rows = []
     for epoch in range(1, n_epochs + 1):
         model.partial_fit(Xa, ya, **kw)
-        if classifier:
-            val_loss = log_loss(yb, model.predict_proba(Xb), labels=kw["classes"])
-        else:
-            val_loss = 0.5 * mean_squared_error(yb, model.predict(Xb))
-        rows.append({"epoch": epoch, "train_loss": float(model.loss_),
-                     "validation_loss": float(val_loss),
+        rows.append({"epoch": epoch, "train_loss": data_loss(Xa, ya),
+                     "validation_loss": data_loss(Xb, yb),
                      "validation_score": float(model.score(Xb, yb))})
     return pd.DataFrame(rows).set_index("epoch")
 

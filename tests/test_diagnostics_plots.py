@@ -77,3 +77,21 @@ def test_report_section_does_not_call_an_undefined_gradient_ratio_healthy(tmp_pa
           "mean_test_score": np.array([0.95, 0.49])}
     text = report_section(cv, tmp_path, best_model=model)
     assert "nan (undefined; vanishing below 0.01)" in text and "healthy" not in text
+
+
+def test_recipe_map_stars_the_searchs_best_not_an_early_round(tmp_path, monkeypatch):
+    # a halving search: row 0 (3 epochs) has the highest validation score, but the best
+    # (rank 1, best_index_) is row 2 at the full budget; the star marked row 0
+    import hpsearch.plots
+
+    figures = []
+    monkeypatch.setattr(hpsearch.plots, "_save", lambda fig, path: figures.append(fig) or path)
+    cv = {"params": [{"a": 1}, {"a": 2}, {"a": 1}],
+          "mean_train_score": np.array([0.99, 0.95, 0.97]),
+          "mean_test_score": np.array([0.96, 0.90, 0.94]),
+          "rank_test_score": np.array([2, 3, 1]), "n_resources": np.array([3, 3, 9])}
+    recipe_map(cv, tmp_path / "map.png")
+    ax = figures[0].axes[0]
+    star = [c for c in ax.collections if c.get_label().startswith("best")]
+    assert len(star) == 1 and star[0].get_label() == "best (rank 1)"
+    assert star[0].get_offsets().tolist() == [[0.97, 0.94]]

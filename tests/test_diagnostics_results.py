@@ -352,3 +352,39 @@ def _quiet():
             warnings.simplefilter("ignore", ConvergenceWarning)
 
     return _Quiet()
+
+
+def test_report_counts_each_budgeted_candidate_once(tmp_path):
+    # a halving search: 3 candidates, 5 rows (the two survivors again at 9 epochs); the
+    # report counted rows as candidates ("5 candidate(s)" of a 3-candidate search) and a
+    # candidate poor at 3 epochs but good at 9 twice
+    from hpsearch.diagnostics import report_section
+
+    cv = results([({"a": 1}, 0.50, 0.49), ({"a": 2}, 0.60, 0.58), ({"a": 3}, 0.95, 0.93),
+                  ({"a": 2}, 0.99, 0.96), ({"a": 3}, 0.99, 0.97)])
+    cv["iter"] = np.array([0, 0, 0, 1, 1])
+    cv["n_resources"] = np.array([3, 3, 3, 9, 9])
+    text = report_section(cv, tmp_path, references=REFS)
+    counts = re.findall(r"^- (\d+) candidate\(s\) (.*)$", text, re.M)
+    assert counts == [("1", "poor on their training folds (optimize first)"),
+                      ("2", "good on both")], text
+    assert "each at its largest budget" in text
+
+
+def test_report_names_the_studys_metric(tmp_path):
+    from hpsearch.diagnostics import report_section
+
+    cv = results([({"a": 1}, 0.99, 0.95), ({"a": 2}, 0.5, 0.49)])
+    text = report_section(cv, tmp_path, references=REFS, label="accuracy")
+    assert "- thresholds: training accuracy below 0.91 is poor" in text
+
+
+def test_a_candidate_whose_fits_failed_is_failed_whatever_its_error_score():
+    # was: with error_score=0 a candidate that never fitted (knn n_neighbors=200 on 75
+    # rows) scored 0 on training and was a "training" problem: "optimize first"
+    cv = results([({"k": 3}, 0.99, 0.95), ({"k": 9}, 0.97, 0.96), ({"k": 200}, 0.0, 0.0)])
+    cv["error"] = np.array([None, None, "split 0:\nValueError: Expected n_neighbors <= "
+                            "n_samples_fit"], dtype=object)
+    r = diagnose_results(cv, references=REFS)
+    assert r.labels == ["none", "none", "failed"]
+    assert r.evidence["best_train"] == pytest.approx(0.99)

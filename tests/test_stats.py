@@ -482,3 +482,50 @@ def test_a_failed_split_at_the_top_budget_is_no_best_as_the_searchs_best_index()
     assert frame.loc[2, "difference"] == pytest.approx(d.mean())
     assert one_standard_error("c")(_ASHA) == 3
     assert not_significantly_worse("c", test_train_ratio=0.5)(_ASHA) == 3
+
+
+def test_compare_best_is_the_recipes_accepted_best():
+    # a recipe search ranks a candidate whose training score is below its floor
+    # (accepted False) after every accepted one, and best_index_ is the best accepted;
+    # compare() took the higher mean of the rejected one as "the best" (the report's
+    # "How sure is this?" then compared against another candidate than the chosen one)
+    res = _results([{"a": 1}, {"a": 2}, {"a": 3}],
+                   [[0.95, 0.96, 0.94], [0.90, 0.91, 0.92], [0.80, 0.82, 0.81]],
+                   accepted=np.array([False, True, True]))
+    frame = compare(res, test_train_ratio=0.5)
+    assert list(frame.index) == [1, 2, 0]
+    assert frame.loc[0, "difference"] == pytest.approx(0.91 - 0.95)
+
+
+def test_compare_ranks_ties_as_the_search():
+    # was: equal means ranked 2 and 3 in compare ("How sure is this?") while the
+    # search's rank_test_score (the report's Top 10) ranked both 2
+    res = _results([{"a": 1}, {"a": 2}, {"a": 3}, {"a": 4}],
+                   [[1.0, 1.0, 1.0], [0.5, 0.75, 1.0], [1.0, 0.75, 0.5], [0.5, 0.5, 0.5]])
+    frame = compare(res, test_train_ratio=0.5)
+    assert list(frame.index) == [0, 1, 2, 3]
+    assert list(frame["rank"]) == [1, 2, 2, 4]
+
+
+def test_compare_leaves_out_the_splits_whose_fit_failed():
+    # was: with error_score=0 the failed splits' made-up 0 were compared as scores: a
+    # candidate that never fitted was "significantly worse" (p = 0.0001); the docstring
+    # says failed splits are left out
+    res = _results([{"k": 3}, {"k": 9}, {"k": 200}],
+                   [[0.94, 0.92, 0.93], [0.95, 0.93, 0.91], [0.0, 0.0, 0.0]],
+                   error=np.array([None, "split 1:\nValueError: boom", "split 0:\nValueError: "
+                                   "x\nsplit 1:\nValueError: x\nsplit 2:\nValueError: x"],
+                                  dtype=object))
+    frame = compare(res, test_train_ratio=0.5)
+    assert list(frame.index) == [0, 1, 2]
+    assert frame.loc[1, "n_splits"] == 2 and frame.loc[1, "mean_test"] == pytest.approx(0.93)
+    assert frame.loc[2, "n_splits"] == 0 and np.isnan(frame.loc[2, "p_value"])
+
+
+def test_another_metrics_failed_scorer_leaves_the_metric_compared():
+    # several metrics: a failing 'picky' scorer on split 1 leaves 'acc' scored there
+    from hpsearch.model_selection._results import failed_splits
+
+    text = "split 1:\nscorer 'picky':\nTraceback ...\nValueError: one class"
+    assert failed_splits(text, "acc") == set() and failed_splits(text, "picky") == {1}
+    assert failed_splits("split 0:\nTraceback ...\nsplit 2:\nTraceback ...", "acc") == {0, 2}

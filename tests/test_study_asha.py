@@ -315,3 +315,13 @@ def test_an_empty_or_journal_storage_file_is_used(tmp_path, monkeypatch, capsys)
     study = _write(tmp_path, GRID + "storage: search.log\n")
     assert main([str(study), "--out", "out", "--quiet"]) == 0
     assert main([str(study), "--out", "out", "--quiet", "--resume"]) == 0
+
+
+def test_dry_run_says_the_asha_plan_is_the_tied_case(tmp_path, capsys):
+    # was: "fits:       10 (+1 refit at 3 epochs)" as if exact; ASHA promotes on the
+    # scores of the moment (an iris run planned 39 fits and ran 45)
+    rc = main([str(_write(tmp_path)), "--out", str(tmp_path / "out"), "--dry-run"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "fits:       about 10 (+1 refit at 3 epochs): the count when every score ties" \
+        in out, out

@@ -4,6 +4,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
@@ -147,3 +148,47 @@ def test_evaluate_runs_every_outer_split_through_one_pool(tmp_path, capsys, monk
     names = {s.study_name for s in optuna.get_all_study_summaries(
         f"sqlite:///{out / 'study.db'}")}
     assert names == {"t", "t-outer0", "t-outer1", "t-outer2"}
+
+
+RACING = textwrap.dedent(
+    """\
+    name: nrace
+    seed: 0
+    data: {dataset: iris, test_size: 0.2}
+    estimator: {name: decision_tree_classifier, params: {random_state: 0}}
+    search:
+      method: grid
+      racing: true
+      racing_min_splits: 2
+      racing_alpha: 0.3
+      space:
+        max_depth: [1, 4]
+    cv: 5
+    evaluate: {outer: kfold, n_splits: 2}
+    n_jobs: 1
+    """
+)
+
+
+def test_racing_nested_fits_are_the_fits_that_ran(tmp_path, capsys):
+    # was: "= 22 fits" planned and reported; racing stops max_depth=1 after some splits
+    # of each search, so fewer run (the plan is "at most") and the report counts those
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    from hpsearch.model_selection import GridSearchCV
+    from hpsearch.study.runner import _nested_fits
+
+    path, out = _write(tmp_path, RACING), tmp_path / "out"
+    assert main([str(path), "--out", str(out), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "fits:       at most 10 (+1 refit): racing stops" in plan
+    assert "= at most 22 fits, run before the final search" in plan
+    X, y = load_iris(return_X_y=True)
+    search = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 4]},
+                          cv=5, racing=True, racing_min_splits=2, racing_alpha=0.3).fit(X, y)
+    raced = int(np.isnan(search.cv_results_["split4_test_score"]).sum())
+    assert raced == 1
+    scored = sum(np.isfinite(search.cv_results_[f"split{k}_test_score"]).sum()
+                 for k in range(5))
+    assert _nested_fits([search, search]) == 2 * (scored + 1) < 22

@@ -36,15 +36,33 @@ def _from_diagnosis(d):
     return cv, refs, "score"
 
 
+def _best_row(source, metric, y):
+    """``(row, legend label)`` of the candidate the star marks, or ``(None, None)``: the
+    search's best (the first row of rank 1 of ``rank_test_<metric>``, its ``best_index_``:
+    at the full budget of a halving search, accepted by a recipe search), else the best
+    validation score. The highest validation score over all rows was starred, an early
+    halving round's row at a smaller budget among them."""
+    finite = np.isfinite(y)
+    if not finite.any() or len(y) < 2:
+        return None, None
+    key = f"rank_test_{metric}"
+    if key in source:
+        ranks = np.asarray(source[key], dtype=float)
+        if (ranks == 1).any():
+            return int(np.flatnonzero(ranks == 1)[0]), "best (rank 1)"
+    return int(np.nanargmax(np.where(finite, y, -np.inf))), "best validation"
+
+
 def recipe_map(source, path, *, metric="score", references=None, thresholds=None,
-               title="Recipe map"):
+               title="Recipe map", label=None):
     """Every candidate at (training score, validation score), on the recipe's regions.
 
     Left of the training threshold: *training problem* (optimize first: activation, adaptive
     learning rate); right of it and more than the gap threshold below the diagonal:
     *overfitting* (early stopping, regularization, dropout); the rest: *good*. Thresholds as
     in :func:`hpsearch.diagnostics.diagnose_results`; the references (when given) are drawn
-    as points too.
+    as points too. A star marks the search's best (rank 1 of ``rank_test_<metric>``, else
+    the best validation score).
 
     Parameters
     ----------
@@ -54,12 +72,14 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
         The PNG file to write.
     metric, references, thresholds
         As for :func:`hpsearch.diagnostics.diagnose_results`.
+    label : str, default=None
+        The metric's name on the axes (default ``metric``).
 
     Returns
     -------
     Path
     """
-    name = metric
+    name = label or metric
     if isinstance(source, Diagnosis):
         name = source.evidence["scoring"]
         source, references, metric = _from_diagnosis(source)
@@ -96,11 +116,10 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
         if keep.any():
             ax.scatter(x[keep], y[keep], s=22, color=color, edgecolor="k", lw=0.3,
                        label=f"{label} ({int(keep.sum())})", zorder=3)
-    finite = np.isfinite(y)
-    if finite.any() and len(y) > 1:
-        best = int(np.nanargmax(np.where(finite, y, -np.inf)))
+    best, what = _best_row(source, metric, y)
+    if best is not None:
         ax.scatter([x[best]], [y[best]], marker="*", s=260, facecolor="none",
-                   edgecolor="goldenrod", lw=1.4, label="best validation", zorder=4)
+                   edgecolor="goldenrod", lw=1.4, label=what, zorder=4)
     for (ref, (rx, ry)), marker in zip(ref_pts.items(), ("s", "D")):
         if math.isfinite(rx) and math.isfinite(ry):
             ax.scatter([rx], [ry], marker=marker, s=40, facecolor="none", edgecolor="k",

@@ -13,6 +13,34 @@ from ._verdict import check_thresholds
 __all__ = ["report_section"]
 
 
+def _final_rows(cv_results):
+    """Rows that stand for one candidate each, or None when every row is its own candidate.
+
+    A budgeted search (halving, Hyperband, ASHA, a pruned Optuna search: an
+    ``n_resources`` or ``iter`` column) has one row per candidate and budget; a candidate
+    is its row at its largest budget (its final verdict). A candidate is its ``trial`` or
+    ``candidate`` number where the results have one, else its ``bracket`` and parameters.
+    """
+    import numpy as np
+
+    levels = next((cv_results[k] for k in ("n_resources", "iter") if k in cv_results), None)
+    if levels is None:
+        return None
+    try:
+        levels = np.asarray(levels, dtype=float)
+    except (TypeError, ValueError):  # budgets without an order
+        return None
+    ids = next((cv_results[k] for k in ("trial", "candidate") if k in cv_results), None)
+    if ids is None:
+        brackets = cv_results["bracket"] if "bracket" in cv_results else [None] * len(levels)
+        ids = [(b, repr(sorted(p.items()))) for b, p in zip(brackets, cv_results["params"])]
+    last = {}
+    for i, key in enumerate(map(repr, ids)):
+        if key not in last or levels[i] >= levels[last[key]]:
+            last[key] = i
+    return sorted(last.values())
+
+
 def _count_line(labels):
     meaning = {"training": "poor on their training folds (optimize first)",
                "overfitting": "good on training, much worse on validation",
@@ -22,7 +50,7 @@ def _count_line(labels):
 
 
 def report_section(cv_results, out_dir, *, best_model=None, metric="score", references=None,
-                   thresholds=None, plots_dir="plots"):
+                   thresholds=None, plots_dir="plots", label=None):
     """Markdown of a report's "Diagnosis" section; writes its plots under ``out_dir``.
 
     With train scores in ``cv_results`` (``return_train_score``): the candidates' labels
@@ -30,7 +58,9 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
     training worse) and the recipe map (``<plots_dir>/recipe_map.png``). Without them, one
     line saying how to get them. With ``best_model`` (a fitted hpsearch MLP or a pipeline
     ending in one): its gradient flow (``<plots_dir>/gradient_flow.png``) and the first
-    layer's gradient relative to the output layer's.
+    layer's gradient relative to the output layer's. ``label`` names the metric in the
+    text and on the map's axes (default ``metric``, the ``cv_results`` key: ``"score"``
+    for a single metric, whatever it is).
 
     Returns
     -------
@@ -52,13 +82,20 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
             lines += [f"The candidates are not labelled: {exc}", ""]
     if result is not None:
         e = result.evidence
-        lines += _count_line(result.labels)
-        lines += [f"- thresholds: training {metric} below {e['train_threshold']:.4g} is poor; "
+        rows = _final_rows(cv_results)
+        if rows is None:
+            lines += _count_line(result.labels)
+        else:  # one count per candidate, not per (candidate, budget) row
+            lines += _count_line([result.labels[i] for i in rows])
+            lines += [f"- (each at its largest budget; the recipe map shows all "
+                      f"{len(result.labels)} rows, one per candidate and budget)"]
+        lines += [f"- thresholds: training {label or metric} below "
+                  f"{e['train_threshold']:.4g} is poor; "
                   f"a train - validation gap above {e['gap_threshold']:.4g} is large", ""]
         lines += [*(f"> {note}" for note in result.notes), ""] if result.notes else []
         rel = f"{plots_dir}/recipe_map.png"
         recipe_map(cv_results, out_dir / rel, metric=metric, references=references,
-                   thresholds=thresholds)
+                   thresholds=thresholds, label=label)
         lines += ["### Recipe map", "", f"![Recipe map]({rel})", ""]
     elif f"mean_train_{metric}" not in cv_results:
         lines += ["Train scores were not kept: set `return_train_score: true` to label every "

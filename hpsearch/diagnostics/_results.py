@@ -23,7 +23,8 @@ class ResultsDiagnosis:
     labels : list of str
         Per candidate (the order of ``cv_results["params"]``): ``"training"``,
         ``"overfitting"``, ``"none"``, or ``"failed"`` (a non-finite mean train or test
-        score). This is the ``diagnosis`` column.
+        score, or a failed fit: a traceback in hpsearch's ``error`` column, whose mean
+        holds ``error_score`` values). This is the ``diagnosis`` column.
     notes : list of str
         Search-level remarks: where "poor" came from, and whether deeper candidates train
         worse than shallower ones.
@@ -355,6 +356,18 @@ def _reference(references, name, part, metric):
     return float(references[name].get(f"{part}_{metric}", math.nan))
 
 
+def _failed_fits(cv_results, n, metric):
+    """Rows with a failed fit or ``metric`` score on some split (hpsearch's ``error``
+    column, :func:`~hpsearch.model_selection._results.failed_splits`): their means hold
+    ``error_score`` values, no measurement (with ``error_score=0`` a candidate that never
+    fitted "trained" at 0 and was called a training problem). Another metric's failed
+    scorer leaves ``metric`` measured."""
+    from hpsearch.model_selection._results import failed_splits
+
+    errors = cv_results["error"] if "error" in cv_results else [None] * n
+    return np.array([bool(failed_splits(e, metric)) for e in errors], dtype=bool)
+
+
 def diagnose_results(cv_results, *, metric="score", references=None, thresholds=None):
     """Label every candidate of a search with the recipe's verdict.
 
@@ -404,7 +417,8 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                     "training score first).")
     test = _column(cv_results, f"mean_test_{metric}", f"is {metric!r} the right metric?")
     params = list(cv_results["params"])
-    finite = np.isfinite(train) & np.isfinite(test)
+    finite = (np.isfinite(train) & np.isfinite(test)
+              & ~_failed_fits(cv_results, len(params), metric))
     notes = []
     if references:
         base, linear, source = (_reference(references, "baseline", "train", metric),

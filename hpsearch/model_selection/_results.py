@@ -12,13 +12,14 @@ None for a failed fit), ``fit_time``, ``score_time``, ``n_test_samples``, ``erro
 text per row, None when every split succeeded) and, for budgeted searches, ``resources``.
 """
 
+import re
 import warnings
 
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.model_selection._search import _yield_masked_array_for_each_param
 
-__all__ = ["metric_names", "format_results", "row_error", "results_frame"]
+__all__ = ["metric_names", "format_results", "row_error", "results_frame", "failed_splits"]
 
 
 def metric_names(rows, scorer_names=None):
@@ -36,6 +37,35 @@ def row_error(row):
         f"split {k}:\n{err}" for k, err in enumerate(row["error"]) if err is not None
     ]
     return "\n".join(parts) if parts else None
+
+
+#: a split's section of a row's error text (:func:`row_error`), and a failed metric's
+#: header within it (``_engine._score``: several metrics, one scorer failed)
+_SPLIT_SECTION = re.compile(r"^split (\d+):\n", re.M)
+_METRIC_HEAD = re.compile(r"^scorer '(.+?)':$", re.M)
+
+
+def failed_splits(error, metric=None):
+    """The splits of a row whose ``metric`` score is no measurement, read off the row's
+    ``error`` text (:func:`row_error`): a section per failed split; one whose text starts
+    with ``scorer '<name>':`` headers failed only those metrics (the others kept their
+    scores), any other (a failed fit, a scorer that raised) every metric. A split the
+    search's ``timeout`` left unrun counts too (its score is NaN anyway).
+
+    Returns
+    -------
+    set of int
+    """
+    if not isinstance(error, str):
+        return set()
+    heads = list(_SPLIT_SECTION.finditer(error))
+    found = set()
+    for head, after in zip(heads, [*heads[1:], None]):
+        text = error[head.end():after.start() if after else len(error)]
+        names = _METRIC_HEAD.findall(text) if text.startswith("scorer '") else None
+        if names is None or metric is None or metric in names:
+            found.add(int(head.group(1)))
+    return found
 
 
 def missing_score(error, error_score, not_run=None):
@@ -155,11 +185,18 @@ def format_results(
     return results
 
 
+#: per-row keys of budgeted searches that ``results_frame`` keeps (halving, Hyperband,
+#: ASHA, pruned Optuna): without them two rows of one candidate at two budgets read as
+#: the same parameters with two different scores
+_BUDGET_KEYS = ("bracket", "iter", "n_resources", "state")
+
+
 def results_frame(cv_results):
     """A tidy DataFrame: one row per (candidate, split) with its params and scores.
 
     Columns: ``candidate`` (row of ``cv_results_``), ``split``, one column per parameter
-    (``param_`` prefix dropped), ``<set>_<metric>`` scores (``test_`` and, when recorded,
+    (``param_`` prefix dropped), ``bracket`` / ``iter`` / ``n_resources`` / ``state`` where
+    ``cv_results_`` has them, ``<set>_<metric>`` scores (``test_`` and, when recorded,
     ``train_``), ``rank_test_<metric>``
     of the candidate and ``error`` (the candidate's traceback text or None).
     Per-split fit times are in the trial store (``study_``), not here.
@@ -186,6 +223,9 @@ def results_frame(cv_results):
     for i, candidate in enumerate(params):
         for k in range(n_splits):
             record = {"candidate": i, "split": k, **candidate}
+            for key in _BUDGET_KEYS:  # the budget of a row of a budgeted search
+                if key in cv_results and key not in record:
+                    record[key] = cv_results[key][i]
             for key in score_keys:
                 record[key] = cv_results[f"split{k}_{key}"][i]
             for key in cv_results:

@@ -436,7 +436,9 @@ def _tiers(results, scores, rows):
     of a halving search is chosen in its last round); the top budget is the largest of a
     complete row (when there is one: a row with a failed split at a larger budget has no
     score there, and ASHA's ``best_index_`` is of the highest rung with a score). The
-    mean is over finite splits.
+    mean is over finite splits. A recipe search's candidate that is not ``accepted`` (its
+    training score below the search's floor) ranks after every accepted one, as its
+    ``rank_test_*`` and ``best_index_`` do (it counts as below the top budget).
     """
     finite = np.isfinite(scores[rows])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -449,6 +451,10 @@ def _tiers(results, scores, rows):
         ran = ~incomplete if (~incomplete).any() else finite.any(axis=1)
         if ran.any():
             below = budgets[rows] < budgets[rows][ran].max()
+    if "accepted" in results:
+        accepted = np.asarray(results["accepted"], dtype=bool)
+        if accepted.any():
+            below = below | ~accepted[rows]
     return below, incomplete, np.where(np.isnan(means), np.inf, -means)
 
 
@@ -456,6 +462,32 @@ def _ordered(results, scores, rows):
     """``rows`` best first (:func:`_tiers`), stable."""
     below, incomplete, neg_mean = _tiers(results, scores, rows)
     return rows[np.lexsort((neg_mean, incomplete, below))]
+
+
+def _tie_ranks(results, scores, order):
+    """Ranks of the ``order``ed rows, ties sharing the smallest (scikit-learn's
+    ``rankdata(method="min")``): equal sort keys (:func:`_tiers`) share a rank."""
+    keys = list(zip(*(part.tolist() for part in _tiers(results, scores, order))))
+    ranks = []
+    for k, key in enumerate(keys):
+        ranks.append(ranks[-1] if k and key == keys[k - 1] else k + 1)
+    return ranks
+
+
+def _without_failed_splits(results, scores, metric=None):
+    """``scores`` with NaN where a split's ``metric`` score failed (hpsearch's ``error``
+    column, :func:`~hpsearch.model_selection._results.failed_splits`): with a numeric
+    ``error_score`` that score is made up, no measurement to compare."""
+    from ._results import failed_splits
+
+    if "error" not in results:
+        return scores
+    scores = scores.copy()
+    for i, text in enumerate(results["error"]):
+        for k in failed_splits(text, metric):
+            if k < scores.shape[1]:
+                scores[i, k] = np.nan
+    return scores
 
 
 def _reference_row(results, best, i):
@@ -505,7 +537,8 @@ def compare(
     -------
     pandas.DataFrame
         One row per candidate, best first, indexed by its row in ``cv_results_``:
-        ``rank``, ``params``, ``mean_test`` (over shared splits), ``n_splits`` (shared
+        ``rank`` (equal means share the smallest, as ``rank_test_*``), ``params``,
+        ``mean_test`` (over shared splits), ``n_splits`` (shared
         with the best), ``difference`` (best minus candidate, mean over shared splits),
         ``t``, ``p_value`` (Nadeau–Bengio corrected), ``p_value_naive`` (the
         uncorrected paired t-test, for contrast only), ``p_best_better``,
@@ -544,12 +577,14 @@ def compare(
     ratio = _check_ratio(test_train_ratio)
 
     columns = _split_columns(results, metric)
-    scores = np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T
+    scores = _without_failed_splits(
+        results, np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T,
+        metric)
     order = _ordered(results, scores, _final_rows(results, scores))
     best = order[0]
 
     records = []
-    for rank, i in enumerate(order[:top], start=1):
+    for rank, i in zip(_tie_ranks(results, scores, order)[:top], order[:top]):
         ref = _reference_row(results, best, i)
         shared = np.isfinite(scores[i]) & (
             np.isfinite(scores[ref]) if ref is not None else False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -24,6 +25,17 @@ def fmt(value, digits=4):
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(fmt(v, digits) for v in value) + "]"
     return str(value)
+
+
+def digits_apart(values, digits=4, most=8):
+    """The fewest significant digits (``digits`` to ``most``) at which the distinct finite
+    ``values`` print distinctly: a table of ranked means must not show two ranks of one
+    printed number (0.93334 and 0.93331 are both 0.9333 at 4 digits)."""
+    finite = sorted({float(v) for v in values if v is not None and math.isfinite(float(v))})
+    for d in range(digits, most + 1):
+        if len({f"{v:.{d}g}" for v in finite}) == len(finite):
+            return d
+    return most
 
 
 def short(name):
@@ -51,6 +63,9 @@ def _plan_budget(plan):
         refit = ("on all searched rows" if budget.resource == "n_samples"
                  else f"at {budget.max_budget} {budget.unit}")
         fits = f"{budget.fits} (+1 refit {refit})"
+        if _asynchronous(search):
+            fits = (f"about {fits}: the count when every score ties; ASHA promotes on the "
+                    "scores of the moment, often more")
         extra = [_rounds_table(budget), (
             f"{budget.unit + ':':<11} {budget.trained:,} trained; a random search over the same "
             f"{budget.n_candidates} candidates at {budget.max_budget} {budget.unit} each: "
@@ -62,6 +77,9 @@ def _plan_budget(plan):
     timeout = getattr(search, "timeout", None)
     limit = f" (fewer if the {fmt(timeout)} s timeout is reached)" if timeout else ""
     if rungs is None:
+        if _races(search):
+            return str(n), (f"at most {n * k} (+1 refit): racing stops significantly worse "
+                            f"candidates after some splits{limit}"), []
         return str(n), f"{n * k} (+1 refit){limit}", []
     b = pruned_budget(n, k, rungs)
     fits = (f"at most {b['max_fits']} (+1 refit): {n} trials x {k} splits x "
@@ -92,6 +110,20 @@ def _rounds_table(budget):
         return "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths))
 
     return "\n".join(["rounds:", line(head), *map(line, rows), line(total)])
+
+
+def _asynchronous(search):
+    """Whether ``search`` is ASHA, whose plan is the tied-scores case, not a count."""
+    from hpsearch.model_selection import ASHASearchCV
+
+    return isinstance(search, ASHASearchCV)
+
+
+def _races(search):
+    """Whether ``search`` races its candidates across splits (fewer fits than planned)."""
+    from hpsearch.model_selection._racing import racing_enabled
+
+    return racing_enabled(search)
 
 
 def describe_plan(plan):
@@ -133,7 +165,7 @@ def _nested_plan(plan):
     if not fits:
         return [f"nested:     {plan.outer_cv!r} (fits not counted: see the note)"]
     pruned = bool(plan.search.plan_rungs()) if hasattr(plan.search, "plan_rungs") else False
-    most = "at most " if pruned else ""
+    most = "at most " if pruned or _races(plan.search) else ""
     each = (f"{most}{fits[0]} fits + 1 refit each" if len(set(fits)) == 1
             else f"{most}{', '.join(map(str, fits))} fits (+1 refit each)")
     return [
@@ -160,8 +192,22 @@ SMOKE_NOTE = ("--smoke run: a reduced budget (2 candidates, few epochs) to check
               "not the study's result; run it again without --smoke (--overwrite)")
 
 
+def n_failed_splits(error):
+    """How many splits of a row failed: the ``split k:`` sections of its ``error`` text
+    (``_results.row_error``; a text without sections: 1), 0 without an error; a split the
+    search's ``timeout`` left unrun is no failed fit."""
+    from hpsearch.model_selection._engine import NOT_RUN
+
+    if not isinstance(error, str):
+        return 0
+    parts = re.split(r"^split \d+:\n", error, flags=re.M)
+    sections = parts[1:] if len(parts) > 1 else [error]
+    return sum(1 for text in sections if NOT_RUN not in text)
+
+
 def top_table(cv_df, metric, n=10, label=None):
-    """Markdown table of the ``n`` best candidates (columns ``*_test_<metric>``)."""
+    """Markdown table of the ``n`` best candidates (columns ``*_test_<metric>``); a
+    ``failed splits`` column when a fit failed (its mean holds ``error_score``)."""
     mean, std, rank = (f"{p}_test_{metric}" for p in ("mean", "std", "rank"))
     label = label or metric
     df = cv_df.sort_values([rank, mean], ascending=[True, False]).head(n)
@@ -170,11 +216,15 @@ def top_table(cv_df, metric, n=10, label=None):
         for k in p:
             if k not in names:
                 names.append(k)
-    extra = [c for c in ("bracket", "iter", "n_resources", "state") if c in df]
-    head = ["rank", f"mean {label}", "std", *extra, *map(short, names)]
+    extra = [c for c in ("bracket", "iter", "n_resources", "state", "accepted") if c in df]
+    digits = digits_apart(df[mean])
+    failed = "error" in df and bool(df["error"].map(n_failed_splits).any())
+    head = ["rank", f"mean {label}", "std", *extra, *(["failed splits"] if failed else []),
+            *map(short, names)]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.iterrows():
-        cells = [fmt(r[rank]), fmt(r[mean]), fmt(r[std]), *(fmt(r[c]) for c in extra)]
+        cells = [fmt(r[rank]), fmt(r[mean], digits), fmt(r[std]), *(fmt(r[c]) for c in extra)]
+        cells += [str(n_failed_splits(r["error"]))] if failed else []
         cells += [fmt(r["params"].get(k, "")) for k in names]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -187,15 +237,17 @@ def how_sure_section(frame, plot=None, alpha=0.05):
     path of :func:`hpsearch.plots.comparison`'s figure.
     """
     rope = frame.attrs.get("rope", 0.0)
-    head = ["rank", "mean", "best − this", "p (corrected)", "p (naive)",
-            "P(best better)", f"P(within ±{fmt(rope)})", "parameters"]
+    budgets = "budget" in frame  # halving, Hyperband, ASHA: each row at its own budget
+    head = ["rank", "mean", *(["budget"] if budgets else []), "best − this", "p (corrected)",
+            "p (naive)", "P(best better)", f"P(within ±{fmt(rope)})", "parameters"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    digits = digits_apart(frame["mean_test"])
     for _, r in frame.iterrows():
-        cells = [fmt(r["rank"]), fmt(r["mean_test"]), fmt(r["difference"]), fmt(r["p_value"]),
-                 fmt(r["p_value_naive"]), fmt(r["p_best_better"]), fmt(r["p_equivalent"]),
-                 _params_text(r["params"])]
+        cells = [fmt(r["rank"]), fmt(r["mean_test"], digits),
+                 *([fmt(r["budget"])] if budgets else []),
+                 fmt(r["difference"]), fmt(r["p_value"]), fmt(r["p_value_naive"]),
+                 fmt(r["p_best_better"]), fmt(r["p_equivalent"]), _params_text(r["params"])]
         rows.append("| " + " | ".join("" if c == "nan" else c for c in cells) + " |")
-    tied = frame.iloc[1:][frame["p_value"].iloc[1:] >= alpha]
     ratio = frame.attrs["test_train_ratio"]
     lines = [
         "## How sure is this?", "",
@@ -206,14 +258,36 @@ def how_sure_section(frame, plot=None, alpha=0.05):
         f"are not there.", "",
         *rows, "",
     ]
-    if len(tied):
-        lines += [f"- {len(tied)} of the next {len(frame) - 1} candidates are not significantly "
-                  f"worse than the best (corrected p >= {alpha}): the choice among them is within "
-                  f"the noise; `refit=not_significantly_worse(simplicity=...)` picks the "
-                  f"simplest.", ""]
+    lines += _tied_lines(frame, alpha)
     if plot:
         lines += [f"![How sure is this?]({plot})", ""]
     return "\n".join(lines)
+
+
+def _tied_lines(frame, alpha):
+    """The verdict under the "How sure is this?" table: how many of the next candidates
+    are not significantly worse than the best (corrected p >= ``alpha``). With budgets,
+    only the candidates at the best's budget count (the others were compared at a smaller
+    budget, and neither the search nor ``not_significantly_worse`` can choose them)."""
+    rest = frame.iloc[1:]
+    same = np.ones(len(rest), dtype=bool)
+    where = ""
+    if "budget" in frame:
+        same = np.asarray([b == frame["budget"].iloc[0] for b in rest["budget"]], dtype=bool)
+        where = f" at the best's budget ({fmt(frame['budget'].iloc[0])})"
+    tied = np.asarray(rest["p_value"] >= alpha, dtype=bool)
+    lines = []
+    if (tied & same).any():
+        lines += [f"- {int((tied & same).sum())} of the next {int(same.sum())} candidates"
+                  f"{where} are not significantly worse than the best (corrected p >= "
+                  f"{alpha}): the choice among them is within the noise; "
+                  f"`refit=not_significantly_worse(simplicity=...)` picks the simplest.", ""]
+    if (tied & ~same).any():
+        lines += [f"- {int((tied & ~same).sum())} candidate(s) compared at a smaller budget "
+                  f"(with the best's row there) are not significantly worse at that budget; "
+                  f"the search stopped them there, so they are no choice at the full budget.",
+                  ""]
+    return lines
 
 
 def nested_section(nested, metric):
@@ -281,7 +355,8 @@ def write_report(path, plan, summary, cv_df, plots, sections=()):
         "|---|---|",
         *(f"| {short(k)} | {fmt(v)} |" for k, v in summary["best_params"].items()),
         "",
-        f"- mean CV {metric}: **{fmt(summary['best_score'])}** ± {fmt(summary['best_std'])}",
+        f"- mean CV {metric}: **{fmt(summary['best_score'])}** ± {fmt(summary['best_std'])} "
+        f"(std over its {summary['n_splits']} splits{_best_budget_text(summary)})",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"- final test {name} (held-out data, never searched): **{fmt(value)}**")
@@ -332,7 +407,23 @@ def _fits_text(summary, times=" x "):
     if summary.get("n_rounds", 1) > 1 or rows != n:
         text += f" in {summary['n_rounds']} rounds ({rows} evaluations"
         text += f", {summary['n_pruned']} pruned)" if summary.get("n_pruned") else ")"
+    skipped = [f"{summary[k]} {what}" for k, what in (
+        ("n_raced", "raced away"), ("n_not_run", "not run: the search's timeout"))
+        if summary.get(k)]
+    if skipped:  # fewer fits than candidates x splits
+        return (f"{text}{times}{summary['n_splits']} splits: {summary['n_fits']} fits "
+                f"({', '.join(skipped)})")
     return f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
+
+
+def _best_budget_text(summary):
+    """', at 72 samples' when the best was scored at a budget (halving, Hyperband, ASHA,
+    pruned Optuna), else '': a halving search on samples scores its best on fewer rows
+    than the refit model is trained on."""
+    budget = summary.get("best_budget")
+    if budget is None or not summary.get("resource"):
+        return ""
+    return f", at {fmt(budget)} {summary['resource']}"
 
 
 def _budget_text(row, summary):
@@ -342,6 +433,22 @@ def _budget_text(row, summary):
     return f"[{fmt(row['n_resources'])} {summary['resource']}] "
 
 
+def _state_text(row, metric):
+    """'(raced: 3 of 10 splits) ' for a candidate racing stopped (its mean is over the
+    splits it finished), '(not accepted) ' for a recipe candidate below the training
+    floor, else ''."""
+    if row.get("state") == "RACED":
+        splits = [k for k in row.index if re.fullmatch(rf"split\d+_test_{re.escape(metric)}",
+                                                       str(k))]
+        done = sum(1 for k in splits if np.isfinite(float(row[k])))
+        return f"(raced: {done} of {len(splits)} splits) "
+    if "accepted" in row and not bool(row["accepted"]):
+        return "(not accepted) "
+    if "error" in row and n_failed_splits(row["error"]):
+        return f"({n_failed_splits(row['error'])} failed splits) "
+    return ""
+
+
 def summary_text(plan, summary, cv_df):
     """The one-screen summary printed at the end of a run."""
     metric = summary["metric"]
@@ -349,7 +456,8 @@ def summary_text(plan, summary, cv_df):
         f"study {plan.name!r}: {plan.study.search.method} search, {_fits_text(summary)} in "
         f"{summary['fit_time_s']:.1f} s",
         *([SMOKE_NOTE] if summary.get("smoke") else []),
-        f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])}",
+        f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])} "
+        f"(std over {summary['n_splits']} splits{_best_budget_text(summary)})",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"test {name}: {fmt(value)} ({summary['n_test']} held-out rows)")
@@ -361,10 +469,11 @@ def summary_text(plan, summary, cv_df):
     lines.append("best params: " + _params_text(summary["best_params"]))
     mean, rank = f"mean_test_{summary['metric_key']}", f"rank_test_{summary['metric_key']}"
     top = cv_df.sort_values([rank, mean], ascending=[True, False]).head(5)
+    digits = digits_apart(top[mean])
     lines.append("top 5:")
     for _, r in top.iterrows():
-        lines.append(f"  {fmt(r[rank]):>3}  {fmt(r[mean]):<8} {_budget_text(r, summary)}"
-                     f"{_params_text(r['params'])}")
+        lines.append(f"  {fmt(r[rank]):>3}  {fmt(r[mean], digits):<8} {_budget_text(r, summary)}"
+                     f"{_state_text(r, summary['metric_key'])}{_params_text(r['params'])}")
     if summary.get("n_failed"):
         lines.append(f"failed fits: {summary['n_failed']} (see results.csv)")
     model = "model.joblib, " if _refit_model(summary) else ""

@@ -621,14 +621,16 @@ def _test_scores(plan, model):
 def _plots(plan, cv_df, metric, out, model):
     from hpsearch import plots
 
+    label = _metric_label(plan, metric)
     made = []
     made.append(("Search history", plots.search_history(cv_df, out / "plots" / "history.png",
-                                                          metric=metric)))
+                                                          metric=metric, label=label)))
     for name, dim in plan.space.items():
         log = bool(getattr(dim, "log", False))
         safe = report.short(name).replace("__", ".")
         made.append((f"Score vs {report.short(name)}", plots.param_effect(
-            cv_df, name, out / "plots" / f"param_{safe}.png", metric=metric, log=log)))
+            cv_df, name, out / "plots" / f"param_{safe}.png", metric=metric, log=log,
+            label=label)))
     if model is not None:
         try:
             frame = plots.epoch_curves(model, plan.X_train, plan.y_train,
@@ -983,7 +985,7 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
         out / "cv_results.csv", index=False
     )
-    n_failed = int(tidy["error"].notna().sum()) if "error" in tidy else 0
+    n_failed = _fit_counts(tidy)["n_failed"]
     if not np.isfinite(means).any():
         first = tidy["error"].dropna().iloc[0] if n_failed else "no finite score"
         last = str(first).strip().splitlines()[-1] if first else "?"
@@ -1010,7 +1012,7 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         "study": plan.name,
         "method": plan.study.search.method,
         "estimator": plan.study.estimator.name,
-        "metric": metric if metric != "score" else (plan.refit_metric or _default_metric(plan)),
+        "metric": _metric_label(plan, metric),
         "metric_key": metric,
         "best_score": float(means[best]),
         "best_std": float(cv[f"std_test_{metric}"][best]),
@@ -1018,9 +1020,9 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         "test_scores": test_scores,
         **_counts(cv),
         "resource": _resource_unit(search),
+        "best_budget": _best_budget(cv, best),
         "n_splits": plan.n_splits,
-        "n_fits": int(len(tidy)),
-        "n_failed": n_failed,
+        **_fit_counts(tidy),
         "n_train": int(len(plan.y_train)),
         "n_test": int(len(plan.y_test)),
         "cv": repr(plan.cv),
@@ -1046,6 +1048,24 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     return summary, [f for f in written if (out / f).is_file()]
 
 
+def _fit_counts(tidy):
+    """How the (candidate, split) rows of ``results.csv`` ended: ``n_fits`` (fitted:
+    a score or an error), ``n_failed`` (an error; not a split the search's ``timeout``
+    left unrun), ``n_raced`` (no score, no error: racing stopped its candidate first) and
+    ``n_not_run`` (the search's ``timeout`` came first)."""
+    from hpsearch.model_selection._engine import NOT_RUN
+
+    errors = tidy["error"] if "error" in tidy else [None] * len(tidy)
+    has_error = np.array([isinstance(e, str) for e in errors], dtype=bool)
+    not_run = np.array([isinstance(e, str) and NOT_RUN in e for e in errors], dtype=bool)
+    tests = [c for c in tidy.columns if str(c).startswith("test_")]
+    scored = (tidy[tests].notna().any(axis=1).to_numpy() if tests
+              else np.zeros(len(tidy), dtype=bool))
+    failed = has_error & ~not_run
+    return {"n_fits": int(((scored & ~not_run) | failed).sum()), "n_failed": int(failed.sum()),
+            "n_raced": int((~scored & ~has_error).sum()), "n_not_run": int(not_run.sum())}
+
+
 #: the head of one split's part of a candidate's error (``_results.row_error``)
 _SPLIT_HEAD = re.compile(r"^split (\d+):\n", re.M)
 
@@ -1063,6 +1083,15 @@ def _split_error(text, split):
         if int(head.group(1)) == split:
             return text[head.end():after.start() - 1 if after else len(text)]
     return None
+
+
+def _best_budget(cv, best):
+    """The budget (``n_resources``) the best row was scored at, or None."""
+    try:
+        budget = float(cv["n_resources"][best]) if "n_resources" in cv else math.nan
+    except (TypeError, ValueError):  # budgets that are no numbers
+        return None
+    return int(budget) if math.isfinite(budget) else None
 
 
 def _best_index(search, cv, metric):
@@ -1091,7 +1120,8 @@ def _nested(plan, echo):
     t0 = time.perf_counter()
     with _backend(plan.backend):
         result = nested_cross_validate(plan.search, plan.X_train, plan.y_train,
-                                       cv=plan.outer_cv, groups=plan.groups)
+                                       cv=plan.outer_cv, groups=plan.groups,
+                                       return_searches=True)
     return {
         "outer_cv": repr(plan.outer_cv),
         "inner_cv": repr(plan.cv),
@@ -1104,14 +1134,24 @@ def _nested(plan, echo):
         "best_params": result.best_params,
         "n_train": result.n_train.tolist(),
         "n_test": result.n_test.tolist(),
-        "n_fits": int(sum(plan.nested_fits) + len(plan.nested_fits)),
+        "n_fits": _nested_fits(result.searches),
         "fit_time_s": time.perf_counter() - t0,
         "engine": result.engine,
         "n_workers": result.n_workers,
     }
 
 
-def _how_sure(search, cv, metric, out):
+def _nested_fits(searches):
+    """Fits the inner searches ran (:func:`_fit_counts`: a raced or pruned split, one the
+    timeout left unrun, is no fit), plus one refit each; the plan's count was shown, with
+    the fits racing skipped."""
+    from hpsearch.model_selection._results import results_frame
+
+    return int(sum(_fit_counts(results_frame(s.cv_results_))["n_fits"] for s in searches)
+               + len(searches))
+
+
+def _how_sure(search, cv, metric, out, label=None):
     from hpsearch import plots
     from hpsearch.model_selection import compare
 
@@ -1119,7 +1159,7 @@ def _how_sure(search, cv, metric, out):
     if len(frame) < 2:
         return None, []
     rel = "plots/how_sure.png"
-    plots.comparison(cv, frame, out / rel)
+    plots.comparison(cv, frame, out / rel, label=label)
     return report.how_sure_section(frame, rel), [rel]
 
 
@@ -1130,7 +1170,8 @@ def _diagnosis(plan, search, cv, metric, out, model):
     from hpsearch.diagnostics import report_section
 
     refs = getattr(getattr(search, "diagnosis_", None), "references", None)
-    text = report_section(cv, out, best_model=model, metric=metric, references=refs)
+    text = report_section(cv, out, best_model=model, metric=metric, references=refs,
+                          label=_metric_label(plan, metric))
     made = [p for p in ("plots/recipe_map.png", "plots/gradient_flow.png")
             if (out / p).is_file()]
     extra = _worst_training_flow(plan, cv, metric, out)
@@ -1138,6 +1179,28 @@ def _diagnosis(plan, search, cv, metric, out, model):
         text += "\n" + extra[0]
         made.append(extra[1])
     return text, made
+
+
+def _worst_training_row(cv, metric):
+    """The row with the lowest mean training score among those diagnosed ``"training"``,
+    or None. With budgets (halving, Hyperband, ASHA, a pruned Optuna search) only rows at
+    the largest budget count: the candidate is refit with the estimator's own (full)
+    training, and a row of an early round (one epoch of a pruned trial) trains poorly
+    because of its budget, not its parameters."""
+    labels = cv.get("diagnosis")
+    train = cv.get(f"mean_train_{metric}")
+    if labels is None or train is None:
+        return None
+    rows = np.arange(len(labels))
+    budgets = cv.get("n_resources")
+    if budgets is not None:
+        try:
+            budgets = np.asarray(budgets, dtype=float)
+            rows = rows[budgets == np.nanmax(budgets)]
+        except (TypeError, ValueError):  # budgets without an order
+            pass
+    poor = [i for i in rows if labels[i] == "training" and np.isfinite(train[i])]
+    return int(min(poor, key=lambda i: train[i])) if poor else None
 
 
 def _worst_training_flow(plan, cv, metric, out):
@@ -1149,15 +1212,10 @@ def _worst_training_flow(plan, cv, metric, out):
 
     from hpsearch.diagnostics import gradient_flow
 
-    labels = cv.get("diagnosis")
-    train = cv.get(f"mean_train_{metric}")
-    if labels is None or train is None:
+    worst = _worst_training_row(cv, metric)
+    if worst is None:
         return None
-    poor = [i for i, label in enumerate(labels) if label == "training"
-            and np.isfinite(train[i])]
-    if not poor:
-        return None
-    worst = min(poor, key=lambda i: train[i])
+    train = cv[f"mean_train_{metric}"]
     rel = "plots/gradient_flow_diagnosed.png"
     estimator = clone(plan.search.estimator).set_params(**cv["params"][worst])
     with threadpool_limits(1), warnings.catch_warnings():
@@ -1166,8 +1224,10 @@ def _worst_training_flow(plan, cv, metric, out):
     title = "Gradient flow of the candidate that trains worst"
     if gradient_flow(estimator, out / rel, title=title) is None:
         return None
-    return (f"### {title}\n\nDiagnosed a training problem (mean training {metric} "
-            f"{train[worst]:.4g}): {report._params_text(cv['params'][worst])}.\n\n"
+    at = f", n_resources={report.fmt(cv['n_resources'][worst])}" if "n_resources" in cv else ""
+    name = _metric_label(plan, metric)
+    return (f"### {title}\n\nDiagnosed a training problem (mean training {name} "
+            f"{train[worst]:.4g}{at}): {report._params_text(cv['params'][worst])}.\n\n"
             f"![{title}]({rel})\n"), rel
 
 
@@ -1217,7 +1277,8 @@ def _sections(plan, search, cv, metric, out, model, echo):
     (a custom splitter of unknown split sizes, one candidate) is left out with a note,
     never failing a finished run."""
     sections, files = [], []
-    for name, make in (("How sure is this?", lambda: _how_sure(search, cv, metric, out)),
+    label = _metric_label(plan, metric)
+    for name, make in (("How sure is this?", lambda: _how_sure(search, cv, metric, out, label)),
                        ("Diagnosis", lambda: _diagnosis(plan, search, cv, metric, out, model)),
                        ("Candidates side by side", lambda: _side_by_side(plan, cv, out))):
         try:
@@ -1239,6 +1300,12 @@ def _resource_unit(search):
     if hasattr(search, "plan_rounds"):
         return RESOURCE_UNITS.get(search.resource, search.resource)
     return "epochs" if getattr(search, "rungs_", None) else None
+
+
+def _metric_label(plan, metric):
+    """The metric's name for a reader: ``metric`` (a ``cv_results_`` key), or for the
+    single-metric key ``"score"`` the study's scoring (else the estimator's own score)."""
+    return metric if metric != "score" else (plan.refit_metric or _default_metric(plan))
 
 
 def _default_metric(plan):
