@@ -210,6 +210,23 @@ def test_not_significantly_worse_keeps_clearly_worse_out():
     assert one_standard_error("-alpha")(res) == 0
 
 
+def test_refit_rules_leave_out_the_splits_whose_fit_failed():
+    # was: with error_score=0 a failed split's made-up 0 counted: the candidate with one
+    # failed split was still the "best" (mean 0.792), its standard error 0.2 put every
+    # candidate within one SE and the rule refitted the simplest, alpha=100 (mean 0.65),
+    # though its docstring says candidates with a failed split are not considered
+    res = {
+        "params": [{"alpha": 1.0}, {"alpha": 10.0}, {"alpha": 100.0}],
+        **{f"split{k}_test_score": np.array([0.99 if k else 0.0, 0.78 + 0.001 * k, 0.65])
+           for k in range(5)},
+        "error": np.array(["split 0:\nValueError: boom", None, None], dtype=object),
+    }
+    assert one_standard_error("-alpha")(res) == 1
+    assert not_significantly_worse("-alpha")(res) == 1
+    del res["error"]  # results without hpsearch's error column are taken as they are
+    assert one_standard_error("-alpha")(res) == 2
+
+
 def test_simplicity_errors():
     res = {"params": [{"a": 1}, {"a": 2}], "split0_test_score": np.array([1.0, 1.0]),
            "split1_test_score": np.array([1.0, 1.0])}

@@ -653,10 +653,14 @@ def _simplicity_key(simplicity):
 
 
 def _refit_scores(cv_results, metric):
+    """The metric's split scores, NaN where the split's fit (or its scorer) failed: with
+    a numeric ``error_score`` such a score is made up, and the rules, like :func:`compare`,
+    consider only measured splits (``cv_results`` of an hpsearch search say which failed
+    in their ``error`` column; other searches' results are taken as they are)."""
     metric = _metric(cv_results, metric)
     columns = _split_columns(cv_results, metric)
     scores = np.array([np.asarray(cv_results[c], dtype=np.float64) for c in columns]).T
-    return metric, scores
+    return metric, _without_failed_splits(cv_results, scores, metric)
 
 
 def _eligible(cv_results, scores):
