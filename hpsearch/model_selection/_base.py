@@ -1158,11 +1158,23 @@ class BaseSearchCV(_SkBaseSearchCV):
         (``evaluate.seed``: the study's recorded one on resume,
         :meth:`TrialStore.check_seed`) instead of NumPy's global generator: a resumed
         search then draws the candidates it drew before and reuses their finished fits
-        (it drew new ones, and every finished fit was lost). Otherwise ``random_state``
-        as scikit-learn uses it.
+        (it drew new ones, and every finished fit was lost). With ``random_state=None``
+        and no storage, NumPy's global generator as scikit-learn uses it, whose state is
+        noted before the draws: a fit interrupted by Ctrl-C keeps it with its in-memory
+        study (:meth:`_keep_interrupted`), and the ``resume=True`` fit that continues that
+        study draws from a copy of it, i.e. the same candidates (it drew new ones). An
+        int or ``RandomState`` as scikit-learn uses it.
         """
         if self.random_state is None and self.storage is not None:
             return evaluate.seed
+        if self.random_state is None:  # NumPy's global generator, as scikit-learn
+            kept = self.__dict__.get("_interrupted_draws")
+            if kept is not None and self._resumes_kept_study():
+                # the interrupted fit's draws again: its candidates, its finished fits
+                replay = np.random.RandomState()
+                replay.set_state(kept)
+                return replay
+            self._draws_from = np.random.get_state()  # (kept if this fit is interrupted)
         return self.random_state
 
     #: Whether the candidates depend on ``random_state`` (drawn with it): a resume with
@@ -1267,10 +1279,14 @@ class BaseSearchCV(_SkBaseSearchCV):
         """``(storage, study_name)`` of this fit: the parameters, or, with ``resume=True``
         and ``storage=None`` after a fit that was interrupted, that fit's in-memory study
         (:meth:`_keep_interrupted`)."""
-        kept = getattr(self, "_interrupted_study", None)
-        if self.storage is None and self.resume and kept is not None:
-            return kept
+        if self._resumes_kept_study():
+            return self._interrupted_study
         return self.storage, self.study_name
+
+    def _resumes_kept_study(self):
+        """Whether this fit continues the in-memory study of an interrupted fit."""
+        return (self.storage is None and bool(self.resume)
+                and getattr(self, "_interrupted_study", None) is not None)
 
     def _keep_interrupted(self, store, evaluate, exc):
         """On Ctrl-C (or SIGTERM) of a search without ``storage``: keep its in-memory
@@ -1280,6 +1296,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         n_fits = 0 if evaluate is None else evaluate.n_fits
         if self.storage is None:
             self._interrupted_study = (store._storage, store.study.study_name)
+            if "_draws_from" in self.__dict__:  # random_state=None: what it drew from
+                self._interrupted_draws = self._draws_from
             text = (f"hpsearch: {n_fits} finished fits are kept in memory; call "
                     "set_params(resume=True) and fit again with the same data to continue "
                     "from them (storage= keeps fits on disk, across sessions).")
@@ -1370,6 +1388,8 @@ class BaseSearchCV(_SkBaseSearchCV):
             except ValueError:
                 store.close()
                 raise
+        else:  # an in-memory study: its seed too, for a resume after an interrupt
+            seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
         self.study_ = store.study
         engine = Engine(
             self.estimator,
@@ -1423,7 +1443,8 @@ class BaseSearchCV(_SkBaseSearchCV):
                 if done and progress.n != progress.total:
                     progress.total = progress.n  # a plan left short (pruning): end at 100%
                 progress.close()
-        self.__dict__.pop("_interrupted_study", None)  # (finished: nothing to continue)
+        for name in ("_interrupted_study", "_interrupted_draws", "_draws_from"):
+            self.__dict__.pop(name, None)  # (finished: nothing to continue)
         self.backend_ = engine.kind
         _check_timeout(engine, evaluate)
         store.finish_all()
