@@ -71,6 +71,43 @@ def test_enqueued_trials_are_asked_first(tmp_path, data):
     assert [t.number for t in trials] == list(search.cv_results_["trial"])
 
 
+@pytest.mark.parametrize("kind", ["random", "halving", "asha"])
+def test_a_search_that_cannot_run_enqueued_trials_says_so(tmp_path, data, kind):
+    """Only OptunaSearchCV asks enqueued trials; the other searches left them WAITING
+    without a word (an Optuna user who enqueued known configurations and ran ASHA on the
+    study never saw them evaluated)."""
+    import warnings
+
+    from sklearn.linear_model import Ridge
+
+    from hpsearch.model_selection import ASHASearchCV, HalvingSearchCV, RandomSearchCV
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    study.enqueue_trial({"alpha": 0.5})
+    space = {"alpha": [0.1, 1.0, 10.0]}
+    common = dict(cv=2, refit=False, progress=False, storage=storage, study_name="s",
+                  resume=True, random_state=0)
+    search = {
+        "random": lambda: RandomSearchCV(Ridge(), space, n_iter=2, **common),
+        "halving": lambda: HalvingSearchCV(Ridge(), space, resource="n_samples",
+                                           min_resources=20, **common),
+        "asha": lambda: ASHASearchCV(Ridge(), space, n_trials=2, resource="n_samples",
+                                     min_resources=20, max_resources=60, **common),
+    }[kind]()
+    with pytest.warns(UserWarning, match=r"1 trial\(s\) enqueued .*'alpha': 0.5.* "
+                      "does not run enqueued trials"):
+        search.fit(*data)
+    optuna.create_study(storage=storage, study_name="o",
+                        direction="maximize").enqueue_trial({"alpha": 10.0})
+    with warnings.catch_warnings():  # OptunaSearchCV asks it: no such warning
+        warnings.simplefilter("error", UserWarning)
+        asked = OptunaSearchCV(Ridge(), space, n_trials=1, cv=2, refit=False,
+                               progress=False, storage=storage, study_name="o",
+                               resume=True, random_state=0).fit(*data)
+    assert asked.cv_results_["params"] == [{"alpha": 10.0}]
+
+
 @pytest.fixture
 def no_open_store(monkeypatch):
     """No store of an earlier test left open (one never closed would hold Optuna quiet

@@ -185,6 +185,25 @@ def _key(*parts):
     return _hash([json.dumps(_stable(p), sort_keys=True) for p in parts])
 
 
+def _warn_enqueued(study, name):
+    """Say that trials enqueued in ``study`` (``study.enqueue_trial``) are not run: only
+    :class:`OptunaSearchCV` asks them (its trials are its candidates); other searches
+    draw their candidates from their own space and schedule, and a waiting trial was
+    left WAITING without a word."""
+    import optuna
+
+    waiting = study._storage.get_all_trials(
+        study._study_id, deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+    if waiting:
+        example = waiting[0].system_attrs.get("fixed_params", waiting[0].params)
+        warnings.warn(
+            f"The study {study.study_name!r} holds {len(waiting)} trial(s) enqueued with "
+            f"study.enqueue_trial (e.g. {example}); {name} does not run enqueued trials "
+            "(its candidates come from its own space and schedule): they stay WAITING. "
+            "OptunaSearchCV asks them first; to evaluate them here, add their values to "
+            "the space.", UserWarning, stacklevel=3)
+
+
 def _seed_id(params):
     """The candidate id of the per-fit seeds: the first 60 bits of the SHA-1 of the
     candidate's parameters (their JSON, as in :func:`_key`, without object addresses).
@@ -1391,6 +1410,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         else:  # an in-memory study: its seed too, for a resume after an interrupt
             seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
         self.study_ = store.study
+        if storage is not None and not self._trials_are_candidates:
+            _warn_enqueued(store.study, type(self).__name__)
         engine = Engine(
             self.estimator,
             X,
