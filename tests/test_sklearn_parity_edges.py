@@ -171,3 +171,55 @@ def test_fewer_distinct_random_candidates_than_n_iter_warn():
     with pytest.warns(UserWarning, match="Only 2 distinct candidates .* instead of the 10"):
         search.fit(X, y)
     assert len(search.cv_results_["params"]) == 2
+
+
+def _every_search():
+    from sklearn.linear_model import Ridge
+
+    import hpsearch
+
+    grid = {"alpha": [0.1, 1.0]}
+    return [
+        hpsearch.GridSearchCV(Ridge(), grid, cv=2),
+        hpsearch.RandomSearchCV(Ridge(), grid, n_iter=2, cv=2),
+        hpsearch.OptunaSearchCV(Ridge(), grid, n_trials=2, cv=2),
+        hpsearch.HalvingSearchCV(Ridge(), grid, resource="n_samples", cv=2),
+        hpsearch.HalvingGridSearchCV(Ridge(), grid, cv=2),
+        hpsearch.HyperbandSearchCV(Ridge(), grid, resource="n_samples", cv=2),
+        hpsearch.ASHASearchCV(Ridge(), grid, n_trials=2, resource="n_samples", cv=2),
+        hpsearch.RecipeSearchCV(Ridge(), grid, n_iter=2, cv=2),
+    ]
+
+
+@pytest.mark.parametrize("search", _every_search(), ids=lambda s: type(s).__name__)
+def test_every_search_passes_sklearns_check_param_validation(search):
+    # sklearn's test_common.py runs check_param_validation on every estimator; it is not
+    # among parametrize_with_checks' checks. was: cv="not a cv object" (a str, which the
+    # constraint admits) raised make_cv's plain ValueError mid-fit instead of sklearn's
+    # InvalidParameterError; RecipeSearchCV declared constraints for fit_timeout,
+    # max_retries and timeout, which it does not take
+    from sklearn.utils._param_validation import InvalidParameterError
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_param_validation(type(search).__name__, search)
+    with pytest.raises(InvalidParameterError, match=r"The 'cv' parameter of \w+ must be .* "
+                       r"Got 'kfld' instead\. Unknown cross-validation method 'kfld'"):
+        search.set_params(cv="kfld").fit(*_sorted_data())
+
+
+def test_recipe_search_with_all_zero_weights_names_the_weights():
+    # sklearn's check_all_zero_sample_weights_error (test_common.py). was: the recipe's
+    # trivial baseline was refitted without the weights to find its error, fitted, and
+    # the search blamed the 'scoring' parameter
+    from sklearn.linear_model import Ridge
+    from sklearn.utils.estimator_checks import check_all_zero_sample_weights_error
+
+    from hpsearch import RecipeSearchCV
+
+    search = RecipeSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, n_iter=2, cv=2)
+    check_all_zero_sample_weights_error("RecipeSearchCV", search)
+    X, y = _sorted_data()
+    with pytest.raises(ValueError, match="Sample weights must contain at least one non-zero"):
+        search.fit(X, y, sample_weight=np.zeros(len(y)))

@@ -213,8 +213,11 @@ return_train_score, progress, storage, study_name, resume, backend
     ['training', 'generalization']
     """
 
+    # (not fit_timeout, max_retries, timeout: RecipeSearchCV does not take them, and
+    # sklearn's check_param_validation wants one constraint per parameter, no more)
     _parameter_constraints: dict = {
-        **BaseSearchCV._parameter_constraints,
+        **{k: v for k, v in BaseSearchCV._parameter_constraints.items()
+           if k not in ("fit_timeout", "max_retries", "timeout")},
         "param_distributions": [dict],
         "n_iter": [Int(1, None, closed="left")],
         "training_params": [None, list, tuple],
@@ -357,11 +360,11 @@ return_train_score, progress, storage, study_name, resume, backend
         splits = [(np.asarray(a), np.asarray(b))
                   for a, b in cv.split(X, y, split_groups, **split_params)]
         # weighted as the candidates are (fit and score sample_weight), see reference_scores
+        weight = _final_sample_weight(self.estimator, routed.estimator.fit)
         self.references_ = reference_scores(
             self.estimator, X, y, cv=splits, scoring=self.scoring, groups=groups,
-            sample_weight=_final_sample_weight(self.estimator, routed.estimator.fit),
-            score_params=routed.scorer.score)
-        self._check_references(X, y, splits)
+            sample_weight=weight, score_params=routed.scorer.score)
+        self._check_references(X, y, splits, weight)
         shown = self.return_train_score
         self.return_train_score = True  # the recipe reads train scores; restored below
         try:
@@ -410,7 +413,7 @@ return_train_score, progress, storage, study_name, resume, backend
         return [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
 
     # -- the recipe's rule ---------------------------------------------------------
-    def _check_references(self, X, y, splits):
+    def _check_references(self, X, y, splits, sample_weight=None):
         """'Trains well' needs the baseline's finite training score: without it the unit
         falls to its floor (or the threshold is NaN and every candidate passes). A baseline
         that cannot even be fitted raises its own error (:meth:`_raise_baseline_fit_error`)."""
@@ -421,18 +424,20 @@ return_train_score, progress, storage, study_name, resume, backend
         if math.isfinite((self.references_.get("baseline") or {}).get(f"train_{metric}",
                                                                        math.nan)):
             return
-        self._raise_baseline_fit_error(X, y, splits)
+        self._raise_baseline_fit_error(X, y, splits, sample_weight)
         raise ValueError(
             "The 'scoring' parameter of RecipeSearchCV must be one that the recipe's trivial "
             "baseline (scored on the search's splits) can be scored with: it gave no finite "
             f"training {metric!r} with scoring={self.scoring!r}, so whether a candidate "
             "trains well cannot be judged.")
 
-    def _raise_baseline_fit_error(self, X, y, splits):
-        """Refit the trivial baseline on the first training split and let its error (data
-        no estimator takes, e.g. complex ``X``: sklearn's "Complex data not supported")
-        propagate, with a note naming where it came from; nothing when it fits (then the
-        scoring is at fault)."""
+    def _raise_baseline_fit_error(self, X, y, splits, sample_weight=None):
+        """Refit the trivial baseline on the first training split, with the search's
+        ``sample_weight``, and let its error (data no estimator takes, e.g. complex ``X``:
+        sklearn's "Complex data not supported"; weights that are all zero: "Sample weights
+        must contain at least one non-zero number", which the unweighted refit used to miss,
+        blaming the scoring) propagate, with a note naming where it came from; nothing when
+        it fits (then the scoring is at fault)."""
         from sklearn.base import clone
 
         from hpsearch.diagnostics._diagnose import default_references
@@ -441,7 +446,8 @@ return_train_score, progress, storage, study_name, resume, backend
 
         baseline = default_references(self.estimator)["baseline"]
         try:
-            _fit(clone(baseline), X, y, splits[0][0], {})
+            weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+            _fit(clone(baseline), X, y, splits[0][0], weights)
         except Exception as exc:
             exc.add_note(f"(raised by RecipeSearchCV's trivial baseline {baseline!r}, "
                          "fitted on the search's first split before any candidate)")
