@@ -223,3 +223,29 @@ def test_recipe_search_with_all_zero_weights_names_the_weights():
     X, y = _sorted_data()
     with pytest.raises(ValueError, match="Sample weights must contain at least one non-zero"):
         search.fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+def test_recipe_search_takes_a_generator_of_splits_as_sklearn():
+    # sklearn's cv: "an iterable yielding (train, test) splits". was: RecipeSearchCV
+    # consumed the generator for its references, then its stages found it empty ("No fits
+    # were performed"); an already empty one raised IndexError instead of that error
+    from sklearn.model_selection import KFold
+
+    from hpsearch import RecipeSearchCV
+
+    X, y = _sorted_data()
+    kwargs = dict(n_iter=2, random_state=0)
+    grid = {"C": [0.1, 1.0, 10.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        listed = RecipeSearchCV(LogisticRegression(), grid, cv=list(KFold(3).split(X)),
+                                **kwargs).fit(X, y)
+        generated = KFold(3).split(X)
+        ours = RecipeSearchCV(LogisticRegression(), grid, cv=generated, **kwargs).fit(X, y)
+    assert ours.cv is generated  # the parameter is left as given
+    assert ours.n_splits_ == 3
+    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
+                                  listed.cv_results_["mean_test_score"])
+    with pytest.raises(ValueError, match=r"No fits were performed\. Was the CV iterator "
+                       r"empty\? Were there no candidates\?"):
+        RecipeSearchCV(LogisticRegression(), grid, cv=generated, **kwargs).fit(X, y)

@@ -111,6 +111,12 @@ def _active(sub, params):
     return active
 
 
+def _one_shot(cv):
+    """Whether ``cv`` is an iterator of splits (a generator: ``KFold().split(X)``), which
+    a second pass would find empty."""
+    return not isinstance(cv, (str, dict)) and hasattr(cv, "__next__")
+
+
 class RecipeSearchCV(BaseSearchCV):
     """The lecture's recipe as a search: fix training first, then generalization.
 
@@ -359,18 +365,23 @@ return_train_score, progress, storage, study_name, resume, backend
         split_groups = split_params.pop("groups", None)
         splits = [(np.asarray(a), np.asarray(b))
                   for a, b in cv.split(X, y, split_groups, **split_params)]
+        if not splits:  # (sklearn's error; the references' refit used to hit IndexError)
+            raise ValueError("No fits were performed. Was the CV iterator empty? Were "
+                             "there no candidates?")
         # weighted as the candidates are (fit and score sample_weight), see reference_scores
         weight = _final_sample_weight(self.estimator, routed.estimator.fit)
         self.references_ = reference_scores(
             self.estimator, X, y, cv=splits, scoring=self.scoring, groups=groups,
             sample_weight=weight, score_params=routed.scorer.score)
         self._check_references(X, y, splits, weight)
-        shown = self.return_train_score
+        shown, given_cv = self.return_train_score, self.cv
         self.return_train_score = True  # the recipe reads train scores; restored below
+        if _one_shot(given_cv):  # a generator of splits, consumed above: its splits
+            self.cv = cv  # (make_cv kept them), as sklearn takes cv once per fit
         try:
             super().fit(X, y, groups=groups, **fit_params)
         finally:
-            self.return_train_score = shown
+            self.return_train_score, self.cv = shown, given_cv
         results = self.cv_results_
         accepted = np.zeros(len(results["params"]), dtype=bool)
         accepted[self._accepted_rows()] = True
