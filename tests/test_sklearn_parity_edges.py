@@ -249,3 +249,25 @@ def test_recipe_search_takes_a_generator_of_splits_as_sklearn():
     with pytest.raises(ValueError, match=r"No fits were performed\. Was the CV iterator "
                        r"empty\? Were there no candidates\?"):
         RecipeSearchCV(LogisticRegression(), grid, cv=generated, **kwargs).fit(X, y)
+
+
+def test_recipe_search_draws_the_splits_once_as_sklearn():
+    # sklearn's test_grid_search_cv_splits_consistency: a splitter that yields its splits
+    # once (OneTimeSplitter) works, as sklearn calls cv.split once per fit. was: the
+    # stages drew again after the references and found no splits
+    from sklearn.model_selection import KFold
+    from sklearn.model_selection.tests.common import OneTimeSplitter
+
+    from hpsearch import RecipeSearchCV
+
+    X, y = _sorted_data()
+    grid = {"C": [0.1, 1.0, 10.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        once = RecipeSearchCV(LogisticRegression(), grid, n_iter=2, random_state=0,
+                              cv=OneTimeSplitter(n_splits=3, n_samples=len(y))).fit(X, y)
+        listed = RecipeSearchCV(LogisticRegression(), grid, n_iter=2, random_state=0,
+                                cv=list(KFold(3).split(X))).fit(X, y)
+    assert isinstance(once.cv, OneTimeSplitter)  # the parameter is left as given
+    np.testing.assert_array_equal(once.cv_results_["mean_test_score"],
+                                  listed.cv_results_["mean_test_score"])

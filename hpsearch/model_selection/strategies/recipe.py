@@ -111,10 +111,30 @@ def _active(sub, params):
     return active
 
 
-def _one_shot(cv):
-    """Whether ``cv`` is an iterator of splits (a generator: ``KFold().split(X)``), which
-    a second pass would find empty."""
-    return not isinstance(cv, (str, dict)) and hasattr(cv, "__next__")
+class _DrawnSplits:
+    """The splits a :class:`RecipeSearchCV` fit drew from its ``cv`` (for its references),
+    given again to its stages: sklearn draws ``cv.split`` once per fit, and a generator of
+    splits or a splitter that yields once (sklearn's ``OneTimeSplitter``) has nothing left
+    for a second draw ("No fits were performed"). It stands for ``cv`` in metadata routing
+    and in the trial store's description (``repr``)."""
+
+    def __init__(self, cv, splits):
+        self.cv = cv
+        self.splits = splits
+
+    def split(self, X=None, y=None, groups=None, **params):
+        return iter(self.splits)
+
+    def get_n_splits(self, X=None, y=None, groups=None, **params):
+        return len(self.splits)
+
+    def get_metadata_routing(self):
+        from sklearn.utils.metadata_routing import get_routing_for_object
+
+        return get_routing_for_object(self.cv)
+
+    def __repr__(self):
+        return repr(self.cv)
 
 
 class RecipeSearchCV(BaseSearchCV):
@@ -376,8 +396,7 @@ return_train_score, progress, storage, study_name, resume, backend
         self._check_references(X, y, splits, weight)
         shown, given_cv = self.return_train_score, self.cv
         self.return_train_score = True  # the recipe reads train scores; restored below
-        if _one_shot(given_cv):  # a generator of splits, consumed above: its splits
-            self.cv = cv  # (make_cv kept them), as sklearn takes cv once per fit
+        self.cv = _DrawnSplits(cv, splits)  # (restored below)
         try:
             super().fit(X, y, groups=groups, **fit_params)
         finally:
