@@ -271,3 +271,22 @@ def test_recipe_search_draws_the_splits_once_as_sklearn():
     assert isinstance(once.cv, OneTimeSplitter)  # the parameter is left as given
     np.testing.assert_array_equal(once.cv_results_["mean_test_score"],
                                   listed.cv_results_["mean_test_score"])
+
+
+def test_recipe_search_refuses_scoring_refit_and_a_missing_y_first():
+    # sklearn's test_no_refit / test_grid_search_no_score / test_unsupervised_grid_search
+    # on RecipeSearchCV. was: on a 4-row X the references' 5-fold split failed before the
+    # multi-metric refit error; y=None gave DummyRegressor's TypeError
+    from sklearn.cluster import KMeans
+    from sklearn.svm import LinearSVC
+
+    from hpsearch import RecipeSearchCV
+
+    X = [[-1, -1], [-2, -1], [1, 1], [2, 1]]
+    y = [1, 1, 2, 2]
+    scoring = {"acc": "accuracy", "prec": "precision"}
+    with pytest.raises(ValueError, match="For multi-metric scoring, the parameter refit "
+                       "must be set to a scorer key"):
+        RecipeSearchCV(LinearSVC(), {"C": [1.0]}, scoring=scoring).fit(X, y)
+    with pytest.raises(ValueError, match="RecipeSearchCV needs a target y.*Got y=None"):
+        RecipeSearchCV(KMeans(n_init=1), {"n_clusters": [2, 3]}, n_iter=2, cv=2).fit(X)

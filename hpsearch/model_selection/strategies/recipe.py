@@ -373,6 +373,14 @@ return_train_score, progress, storage, study_name, resume, backend
         self._validate_params()
         self._thresholds = check_thresholds(self.thresholds)
         self._sides(self._space())  # bad names fail before any fit
+        # sklearn's scoring / refit errors first, as its searches raise them (they came
+        # after the references' splits: a 4-row X got "n_splits=5 greater than ...")
+        self._get_scorers()
+        if y is None:  # (was DummyRegressor's TypeError "missing ... argument: 'y'")
+            raise ValueError(
+                "RecipeSearchCV needs a target y: the recipe judges each candidate against "
+                "a trivial baseline and a linear model fitted on y, so an unsupervised "
+                "estimator is searched with GridSearchCV or RandomSearchCV. Got y=None.")
         X, y, groups = indexable(X, y, groups)
         if is_classifier(self.estimator) and y is not None:
             # the references are scored first: a target no classifier can fit gets
