@@ -290,3 +290,37 @@ def test_recipe_search_refuses_scoring_refit_and_a_missing_y_first():
         RecipeSearchCV(LinearSVC(), {"C": [1.0]}, scoring=scoring).fit(X, y)
     with pytest.raises(ValueError, match="RecipeSearchCV needs a target y.*Got y=None"):
         RecipeSearchCV(KMeans(n_init=1), {"n_clusters": [2, 3]}, n_iter=2, cv=2).fit(X)
+
+
+@pytest.mark.parametrize("kind", ["halving", "hyperband", "asha"])
+def test_boolean_mask_splits_budget_n_samples_as_index_splits(kind):
+    # sklearn's test_search_default_iid gives cv as boolean masks [(mask, ~mask), ...].
+    # was: resource="n_samples" drew each budget's rows from the mask's positions:
+    # halving and ASHA failed ("Cannot take a larger sample than population"), Hyperband
+    # scored NaN rows without a word
+    from sklearn.datasets import make_blobs
+    from sklearn.svm import SVC
+
+    from hpsearch import ASHASearchCV, HalvingSearchCV, HyperbandSearchCV
+
+    X, y = make_blobs(centers=[[0, 0], [1, 0], [0, 1], [1, 1]], random_state=0,
+                      cluster_std=0.1, shuffle=False, n_samples=80)
+    mask = np.random.RandomState(0).rand(80) < 0.5
+    masks = [(mask, ~mask), (~mask, mask)]
+    indices = [(np.flatnonzero(a), np.flatnonzero(b)) for a, b in masks]
+    make = {
+        "halving": lambda cv: HalvingSearchCV(SVC(), {"C": [0.1, 1.0, 10.0]}, cv=cv,
+                                              resource="n_samples", random_state=0),
+        "hyperband": lambda cv: HyperbandSearchCV(SVC(), {"C": [0.1, 1.0, 10.0]}, cv=cv,
+                                                  resource="n_samples", random_state=0),
+        "asha": lambda cv: ASHASearchCV(SVC(), {"C": [0.1, 1.0, 10.0]}, n_trials=3, cv=cv,
+                                        resource="n_samples", random_state=0),
+    }[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, expected = make(masks).fit(X, y), make(indices).fit(X, y)
+    assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
+    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
+                                  expected.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(ours.cv_results_["n_resources"],
+                                  expected.cv_results_["n_resources"])

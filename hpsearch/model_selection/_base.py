@@ -108,6 +108,15 @@ def _make_cv(cv, y, classifier):
     return make_cv(cv, y=y, classifier=classifier)
 
 
+def _as_indices(rows):
+    """A split's rows as integer indices. sklearn also takes boolean masks
+    (``cv=[(mask, ~mask)]``), whose length is not the number of rows: ``n_samples``
+    budgets drew from the mask's positions ("Cannot take a larger sample than population",
+    or NaN rows in Hyperband) and racing weighed the folds by the mask length."""
+    rows = np.asarray(rows)
+    return np.flatnonzero(rows) if rows.dtype == bool else rows
+
+
 def _n_splits(cv, X, y, groups, **split_params):
     from .split import check_n_splits
 
@@ -1344,7 +1353,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         cv = _make_cv(self.cv, y, is_classifier(self.estimator))
         self.n_splits_ = _n_splits(cv, X, y, groups, **split_params)
         splits = [
-            (np.asarray(train), np.asarray(test))
+            (_as_indices(train), _as_indices(test))
             for train, test in cv.split(X, y, groups, **split_params)
         ]
         if not splits:
