@@ -4,6 +4,7 @@ Each test runs scikit-learn's class and hpsearch's side by side on the same data
 splits and asserts the results sklearn gives (not just that hpsearch runs).
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -324,3 +325,25 @@ def test_boolean_mask_splits_budget_n_samples_as_index_splits(kind):
                                   expected.cv_results_["mean_test_score"])
     np.testing.assert_array_equal(ours.cv_results_["n_resources"],
                                   expected.cv_results_["n_resources"])
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    ({"C": np.zeros((2, 2))}, ValueError, "Parameter array for 'C' should be one-dimensional"),
+    ({"C": "abc"}, TypeError, "Parameter grid for parameter 'C' needs to be a list or a numpy "
+                              "array, but got 'abc'"),
+    ({"C": []}, ValueError, "Parameter grid for parameter 'C' need to be a non-empty sequence"),
+], ids=["2-D array", "string", "empty list"])
+def test_random_search_refuses_bad_lists_as_sklearn(bad, error, message):
+    # sklearn's ParameterSampler runs ParameterGrid's checks when every value is a list.
+    # was: a 2-D array passed and every candidate got one of its rows ("All the 4 fits
+    # failed"); a string was a ValueError, not sklearn's TypeError
+    from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
+
+    from hpsearch import HalvingRandomSearchCV, RandomizedSearchCV
+
+    X, y = _sorted_data()
+    for search in (SkRandomizedSearchCV(LogisticRegression(), bad, n_iter=2, cv=2),
+                   RandomizedSearchCV(LogisticRegression(), bad, n_iter=2, cv=2),
+                   HalvingRandomSearchCV(LogisticRegression(), bad, cv=2)):
+        with pytest.raises(error, match=re.escape(message)):
+            search.fit(X, y)
