@@ -273,6 +273,19 @@ def test_recipe_search_draws_the_splits_once_as_sklearn():
     np.testing.assert_array_equal(once.cv_results_["mean_test_score"],
                                   listed.cv_results_["mean_test_score"])
 
+    class BrokenKFold(KFold):  # sklearn's test_random_search_bad_cv
+        def get_n_splits(self, *args, **kw):
+            return 1
+
+    with pytest.raises(ValueError, match="cv.split and cv.get_n_splits return inconsistent"):
+        RecipeSearchCV(LogisticRegression(), grid, n_iter=2, cv=BrokenKFold(3)).fit(X, y)
+    # the leave-p-out guard fires before the references draw C(60, 5) splits (it came
+    # after them)
+    from sklearn.model_selection import LeavePOut
+
+    with pytest.raises(ValueError, match="more than max_splits"):
+        RecipeSearchCV(LogisticRegression(), grid, n_iter=2, cv=LeavePOut(5)).fit(X, y)
+
 
 def test_recipe_search_refuses_scoring_refit_and_a_missing_y_first():
     # sklearn's test_no_refit / test_grid_search_no_score / test_unsupervised_grid_search

@@ -126,7 +126,9 @@ class _DrawnSplits:
         return iter(self.splits)
 
     def get_n_splits(self, X=None, y=None, groups=None, **params):
-        return len(self.splits)
+        # cv's own count: the stages check it against the splits, as sklearn does ("cv.split
+        # and cv.get_n_splits return inconsistent results")
+        return self.cv.get_n_splits(X, y, groups, **params)
 
     def get_metadata_routing(self):
         from sklearn.utils.metadata_routing import get_routing_for_object
@@ -368,7 +370,8 @@ return_train_score, progress, storage, study_name, resume, backend
         from hpsearch.diagnostics._results import _final_sample_weight
         from hpsearch.diagnostics._verdict import check_thresholds
 
-        from ..split import make_cv
+        from .._base import _as_indices
+        from ..split import check_n_splits, make_cv
 
         self._validate_params()
         self._thresholds = check_thresholds(self.thresholds)
@@ -391,7 +394,10 @@ return_train_score, progress, storage, study_name, resume, backend
         routed = self._routed_params(X, groups, fit_params)
         split_params = dict(routed.splitter.split)
         split_groups = split_params.pop("groups", None)
-        splits = [(np.asarray(a), np.asarray(b))
+        # the leave-p-out guard before the references draw the splits (it fired only
+        # after them, in the stages)
+        check_n_splits(cv, X, y, split_groups, **split_params)
+        splits = [(_as_indices(a), _as_indices(b))
                   for a, b in cv.split(X, y, split_groups, **split_params)]
         if not splits:  # (sklearn's error; the references' refit used to hit IndexError)
             raise ValueError("No fits were performed. Was the CV iterator empty? Were "
