@@ -304,6 +304,27 @@ def test_recipe_search_refuses_scoring_refit_and_a_missing_y_first():
         RecipeSearchCV(LinearSVC(), {"C": [1.0]}, scoring=scoring).fit(X, y)
     with pytest.raises(ValueError, match="RecipeSearchCV needs a target y.*Got y=None"):
         RecipeSearchCV(KMeans(n_init=1), {"n_clusters": [2, 3]}, n_iter=2, cv=2).fit(X)
+    # sklearn's test_refit: an estimator without ClassifierMixin gets regression references,
+    # which 'precision' cannot score; the error says so (it blamed the scoring alone)
+    from sklearn.base import BaseEstimator
+
+    class Unmarked(BaseEstimator):
+        def __init__(self, parameter=0):
+            self.parameter = parameter
+
+        def fit(self, X, y):
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    X, y = _sorted_data()
+    with pytest.raises(ValueError, match=r"baseline DummyRegressor\(\).*The estimator is not "
+                       r"a classifier \(sklearn's is_classifier\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            RecipeSearchCV(Unmarked(), {"parameter": [0, 1]}, n_iter=2, cv=3,
+                           scoring="precision").fit(X, y)
 
 
 @pytest.mark.parametrize("kind", ["halving", "hyperband", "asha"])

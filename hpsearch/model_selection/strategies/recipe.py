@@ -469,11 +469,16 @@ return_train_score, progress, storage, study_name, resume, backend
                                                                        math.nan)):
             return
         self._raise_baseline_fit_error(X, y, splits, sample_weight)
+        from hpsearch.diagnostics._diagnose import default_references
+
+        baseline = default_references(self.estimator)["baseline"]
+        kind = "a classifier" if is_classifier(self.estimator) else \
+            "not a classifier (sklearn's is_classifier), so the references are regressors"
         raise ValueError(
             "The 'scoring' parameter of RecipeSearchCV must be one that the recipe's trivial "
-            "baseline (scored on the search's splits) can be scored with: it gave no finite "
-            f"training {metric!r} with scoring={self.scoring!r}, so whether a candidate "
-            "trains well cannot be judged.")
+            f"baseline {baseline!r} (scored on the search's splits) can be scored with: it "
+            f"gave no finite training {metric!r} with scoring={self.scoring!r}, so whether a "
+            f"candidate trains well cannot be judged. The estimator is {kind}.")
 
     def _raise_baseline_fit_error(self, X, y, splits, sample_weight=None):
         """Refit the trivial baseline on the first training split, with the search's
