@@ -4,6 +4,7 @@ Each test runs scikit-learn's class and hpsearch's side by side on the same data
 splits and asserts the results sklearn gives (not just that hpsearch runs).
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -171,3 +172,212 @@ def test_fewer_distinct_random_candidates_than_n_iter_warn():
     with pytest.warns(UserWarning, match="Only 2 distinct candidates .* instead of the 10"):
         search.fit(X, y)
     assert len(search.cv_results_["params"]) == 2
+
+
+def _every_search():
+    from sklearn.linear_model import Ridge
+
+    import hpsearch
+
+    grid = {"alpha": [0.1, 1.0]}
+    return [
+        hpsearch.GridSearchCV(Ridge(), grid, cv=2),
+        hpsearch.RandomSearchCV(Ridge(), grid, n_iter=2, cv=2),
+        hpsearch.OptunaSearchCV(Ridge(), grid, n_trials=2, cv=2),
+        hpsearch.HalvingSearchCV(Ridge(), grid, resource="n_samples", cv=2),
+        hpsearch.HalvingGridSearchCV(Ridge(), grid, cv=2),
+        hpsearch.HyperbandSearchCV(Ridge(), grid, resource="n_samples", cv=2),
+        hpsearch.ASHASearchCV(Ridge(), grid, n_trials=2, resource="n_samples", cv=2),
+        hpsearch.RecipeSearchCV(Ridge(), grid, n_iter=2, cv=2),
+    ]
+
+
+@pytest.mark.parametrize("search", _every_search(), ids=lambda s: type(s).__name__)
+def test_every_search_passes_sklearns_check_param_validation(search):
+    # sklearn's test_common.py runs check_param_validation on every estimator; it is not
+    # among parametrize_with_checks' checks. was: cv="not a cv object" (a str, which the
+    # constraint admits) raised make_cv's plain ValueError mid-fit instead of sklearn's
+    # InvalidParameterError; RecipeSearchCV declared constraints for fit_timeout,
+    # max_retries and timeout, which it does not take
+    from sklearn.utils._param_validation import InvalidParameterError
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_param_validation(type(search).__name__, search)
+    with pytest.raises(InvalidParameterError, match=r"The 'cv' parameter of \w+ must be .* "
+                       r"Got 'kfld' instead\. Unknown cross-validation method 'kfld'"):
+        search.set_params(cv="kfld").fit(*_sorted_data())
+
+
+def test_recipe_search_with_all_zero_weights_names_the_weights():
+    # sklearn's check_all_zero_sample_weights_error (test_common.py). was: the recipe's
+    # trivial baseline was refitted without the weights to find its error, fitted, and
+    # the search blamed the 'scoring' parameter
+    from sklearn.linear_model import Ridge
+    from sklearn.utils.estimator_checks import check_all_zero_sample_weights_error
+
+    from hpsearch import RecipeSearchCV
+
+    search = RecipeSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, n_iter=2, cv=2)
+    check_all_zero_sample_weights_error("RecipeSearchCV", search)
+    X, y = _sorted_data()
+    with pytest.raises(ValueError, match="Sample weights must contain at least one non-zero"):
+        search.fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+def test_recipe_search_takes_a_generator_of_splits_as_sklearn():
+    # sklearn's cv: "an iterable yielding (train, test) splits". was: RecipeSearchCV
+    # consumed the generator for its references, then its stages found it empty ("No fits
+    # were performed"); an already empty one raised IndexError instead of that error
+    from sklearn.model_selection import KFold
+
+    from hpsearch import RecipeSearchCV
+
+    X, y = _sorted_data()
+    kwargs = dict(n_iter=2, random_state=0)
+    grid = {"C": [0.1, 1.0, 10.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        listed = RecipeSearchCV(LogisticRegression(), grid, cv=list(KFold(3).split(X)),
+                                **kwargs).fit(X, y)
+        generated = KFold(3).split(X)
+        ours = RecipeSearchCV(LogisticRegression(), grid, cv=generated, **kwargs).fit(X, y)
+    assert ours.cv is generated  # the parameter is left as given
+    assert ours.n_splits_ == 3
+    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
+                                  listed.cv_results_["mean_test_score"])
+    with pytest.raises(ValueError, match=r"No fits were performed\. Was the CV iterator "
+                       r"empty\? Were there no candidates\?"):
+        RecipeSearchCV(LogisticRegression(), grid, cv=generated, **kwargs).fit(X, y)
+
+
+def test_recipe_search_draws_the_splits_once_as_sklearn():
+    # sklearn's test_grid_search_cv_splits_consistency: a splitter that yields its splits
+    # once (OneTimeSplitter) works, as sklearn calls cv.split once per fit. was: the
+    # stages drew again after the references and found no splits
+    from sklearn.model_selection import KFold
+    from sklearn.model_selection.tests.common import OneTimeSplitter
+
+    from hpsearch import RecipeSearchCV
+
+    X, y = _sorted_data()
+    grid = {"C": [0.1, 1.0, 10.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        once = RecipeSearchCV(LogisticRegression(), grid, n_iter=2, random_state=0,
+                              cv=OneTimeSplitter(n_splits=3, n_samples=len(y))).fit(X, y)
+        listed = RecipeSearchCV(LogisticRegression(), grid, n_iter=2, random_state=0,
+                                cv=list(KFold(3).split(X))).fit(X, y)
+    assert isinstance(once.cv, OneTimeSplitter)  # the parameter is left as given
+    np.testing.assert_array_equal(once.cv_results_["mean_test_score"],
+                                  listed.cv_results_["mean_test_score"])
+
+    class BrokenKFold(KFold):  # sklearn's test_random_search_bad_cv
+        def get_n_splits(self, *args, **kw):
+            return 1
+
+    with pytest.raises(ValueError, match="cv.split and cv.get_n_splits return inconsistent"):
+        RecipeSearchCV(LogisticRegression(), grid, n_iter=2, cv=BrokenKFold(3)).fit(X, y)
+    # the leave-p-out guard fires before the references draw C(60, 5) splits (it came
+    # after them)
+    from sklearn.model_selection import LeavePOut
+
+    with pytest.raises(ValueError, match="more than max_splits"):
+        RecipeSearchCV(LogisticRegression(), grid, n_iter=2, cv=LeavePOut(5)).fit(X, y)
+
+
+def test_recipe_search_refuses_scoring_refit_and_a_missing_y_first():
+    # sklearn's test_no_refit / test_grid_search_no_score / test_unsupervised_grid_search
+    # on RecipeSearchCV. was: on a 4-row X the references' 5-fold split failed before the
+    # multi-metric refit error; y=None gave DummyRegressor's TypeError
+    from sklearn.cluster import KMeans
+    from sklearn.svm import LinearSVC
+
+    from hpsearch import RecipeSearchCV
+
+    X = [[-1, -1], [-2, -1], [1, 1], [2, 1]]
+    y = [1, 1, 2, 2]
+    scoring = {"acc": "accuracy", "prec": "precision"}
+    with pytest.raises(ValueError, match="For multi-metric scoring, the parameter refit "
+                       "must be set to a scorer key"):
+        RecipeSearchCV(LinearSVC(), {"C": [1.0]}, scoring=scoring).fit(X, y)
+    with pytest.raises(ValueError, match="RecipeSearchCV needs a target y.*Got y=None"):
+        RecipeSearchCV(KMeans(n_init=1), {"n_clusters": [2, 3]}, n_iter=2, cv=2).fit(X)
+    # sklearn's test_refit: an estimator without ClassifierMixin gets regression references,
+    # which 'precision' cannot score; the error says so (it blamed the scoring alone)
+    from sklearn.base import BaseEstimator
+
+    class Unmarked(BaseEstimator):
+        def __init__(self, parameter=0):
+            self.parameter = parameter
+
+        def fit(self, X, y):
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    X, y = _sorted_data()
+    with pytest.raises(ValueError, match=r"baseline DummyRegressor\(\).*The estimator is not "
+                       r"a classifier \(sklearn's is_classifier\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            RecipeSearchCV(Unmarked(), {"parameter": [0, 1]}, n_iter=2, cv=3,
+                           scoring="precision").fit(X, y)
+
+
+@pytest.mark.parametrize("kind", ["halving", "hyperband", "asha"])
+def test_boolean_mask_splits_budget_n_samples_as_index_splits(kind):
+    # sklearn's test_search_default_iid gives cv as boolean masks [(mask, ~mask), ...].
+    # was: resource="n_samples" drew each budget's rows from the mask's positions:
+    # halving and ASHA failed ("Cannot take a larger sample than population"), Hyperband
+    # scored NaN rows without a word
+    from sklearn.datasets import make_blobs
+    from sklearn.svm import SVC
+
+    from hpsearch import ASHASearchCV, HalvingSearchCV, HyperbandSearchCV
+
+    X, y = make_blobs(centers=[[0, 0], [1, 0], [0, 1], [1, 1]], random_state=0,
+                      cluster_std=0.1, shuffle=False, n_samples=80)
+    mask = np.random.RandomState(0).rand(80) < 0.5
+    masks = [(mask, ~mask), (~mask, mask)]
+    indices = [(np.flatnonzero(a), np.flatnonzero(b)) for a, b in masks]
+    make = {
+        "halving": lambda cv: HalvingSearchCV(SVC(), {"C": [0.1, 1.0, 10.0]}, cv=cv,
+                                              resource="n_samples", random_state=0),
+        "hyperband": lambda cv: HyperbandSearchCV(SVC(), {"C": [0.1, 1.0, 10.0]}, cv=cv,
+                                                  resource="n_samples", random_state=0),
+        "asha": lambda cv: ASHASearchCV(SVC(), {"C": [0.1, 1.0, 10.0]}, n_trials=3, cv=cv,
+                                        resource="n_samples", random_state=0),
+    }[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, expected = make(masks).fit(X, y), make(indices).fit(X, y)
+    assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
+    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
+                                  expected.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(ours.cv_results_["n_resources"],
+                                  expected.cv_results_["n_resources"])
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    ({"C": np.zeros((2, 2))}, ValueError, "Parameter array for 'C' should be one-dimensional"),
+    ({"C": "abc"}, TypeError, "Parameter grid for parameter 'C' needs to be a list or a numpy "
+                              "array, but got 'abc'"),
+    ({"C": []}, ValueError, "Parameter grid for parameter 'C' need to be a non-empty sequence"),
+], ids=["2-D array", "string", "empty list"])
+def test_random_search_refuses_bad_lists_as_sklearn(bad, error, message):
+    # sklearn's ParameterSampler runs ParameterGrid's checks when every value is a list.
+    # was: a 2-D array passed and every candidate got one of its rows ("All the 4 fits
+    # failed"); a string was a ValueError, not sklearn's TypeError
+    from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
+
+    from hpsearch import HalvingRandomSearchCV, RandomizedSearchCV
+
+    X, y = _sorted_data()
+    for search in (SkRandomizedSearchCV(LogisticRegression(), bad, n_iter=2, cv=2),
+                   RandomizedSearchCV(LogisticRegression(), bad, n_iter=2, cv=2),
+                   HalvingRandomSearchCV(LogisticRegression(), bad, cv=2)):
+        with pytest.raises(error, match=re.escape(message)):
+            search.fit(X, y)

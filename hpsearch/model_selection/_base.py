@@ -84,7 +84,8 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state, indexable
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParameterError,
+                                            StrOptions)
 from sklearn.utils.validation import _check_method_params
 
 from ._engine import (Engine, Task, interrupts_deferrable, seed_names, seed_params, seeds_for,
@@ -105,6 +106,15 @@ def _make_cv(cv, y, classifier):
     from .split import make_cv
 
     return make_cv(cv, y=y, classifier=classifier)
+
+
+def _as_indices(rows):
+    """A split's rows as integer indices. sklearn also takes boolean masks
+    (``cv=[(mask, ~mask)]``), whose length is not the number of rows: ``n_samples``
+    budgets drew from the mask's positions ("Cannot take a larger sample than population",
+    or NaN rows in Hyperband) and racing weighed the folds by the mask length."""
+    rows = np.asarray(rows)
+    return np.flatnonzero(rows) if rows.dtype == bool else rows
 
 
 def _n_splits(cv, X, y, groups, **split_params):
@@ -1134,6 +1144,28 @@ class BaseSearchCV(_SkBaseSearchCV):
     def _run_search(self, evaluate):
         raise NotImplementedError("_run_search not implemented.")
 
+    def _validate_params(self):
+        """sklearn's parameter check, plus the name of a ``cv`` given as a str.
+
+        The ``str`` constraint admits any string; an unknown method name is refused here,
+        before any work, as sklearn refuses an invalid value: an ``InvalidParameterError``
+        in sklearn's format (``check_param_validation`` of sklearn's ``test_common.py``
+        expects it), ending with :func:`~hpsearch.model_selection.split.make_cv`'s list
+        of methods. It used to be make_cv's plain ``ValueError``, raised in the middle of
+        ``fit``.
+        """
+        super()._validate_params()
+        from .split import CV_METHODS
+
+        if isinstance(self.cv, str) and self.cv not in CV_METHODS:
+            raise InvalidParameterError(
+                f"The 'cv' parameter of {type(self).__name__} must be an int in the range "
+                "[2, inf), an object implementing 'split' and 'get_n_splits', an iterable, "
+                "None, a dict with a 'method' key or a cross-validation method name. Got "
+                f"{self.cv!r} instead. Unknown cross-validation method {self.cv!r}; valid "
+                f"methods are {sorted(CV_METHODS)}."
+            )
+
     def _study_options(self):
         """Extra ``optuna.create_study`` arguments (sampler, pruner) for the store."""
         return {}
@@ -1358,7 +1390,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         cv = _make_cv(self.cv, y, is_classifier(self.estimator))
         self.n_splits_ = _n_splits(cv, X, y, groups, **split_params)
         splits = [
-            (np.asarray(train), np.asarray(test))
+            (_as_indices(train), _as_indices(test))
             for train, test in cv.split(X, y, groups, **split_params)
         ]
         if not splits:

@@ -737,8 +737,19 @@ def check_param_grid(param_grid):
 
 def check_param_distributions(param_distributions):
     """sklearn's ``ParameterSampler`` checks (``TypeError`` for a value that is neither
-    iterable nor has ``rvs``) on the values that are not hpsearch dimensions."""
-    ParameterSampler(_plain_values(param_distributions), 1)
+    iterable nor has ``rvs``) on the values that are not hpsearch dimensions; and, when
+    every value is a list (no distribution, no hpsearch dimension), the ``ParameterGrid``
+    checks sklearn's sampler then runs: a string is a ``TypeError``, an empty list or an
+    array with more than one dimension a ``ValueError``. (A 2-D array used to pass and
+    every candidate got one of its rows: "All the fits failed".)"""
+    plain = _plain_values(param_distributions)
+    ParameterSampler(plain, 1)
+    subs = [param_distributions] if isinstance(param_distributions, Mapping) \
+        else param_distributions
+    if all(isinstance(sub, Mapping) for sub in subs) and not any(
+            isinstance(v, Dimension) or hasattr(v, "rvs")
+            for sub in subs for v in sub.values()):
+        ParameterGrid(plain)
 
 
 def grid_candidates(space):

@@ -235,7 +235,7 @@ max_retries
         As sklearn; with a pruner, the best *completed* trial at the full budget (and
         ``rank_test_<metric>`` ranks those rows first, so rank 1 is ``best_index_``).
     rungs_ : list of int
-        The epoch budgets used (with a pruner).
+        The epoch budgets used. Only set with a pruner.
 
     Examples
     --------

@@ -111,6 +111,34 @@ def _active(sub, params):
     return active
 
 
+class _DrawnSplits:
+    """The splits a :class:`RecipeSearchCV` fit drew from its ``cv`` (for its references),
+    given again to its stages: sklearn draws ``cv.split`` once per fit, and a generator of
+    splits or a splitter that yields once (sklearn's ``OneTimeSplitter``) has nothing left
+    for a second draw ("No fits were performed"). It stands for ``cv`` in metadata routing
+    and in the trial store's description (``repr``)."""
+
+    def __init__(self, cv, splits):
+        self.cv = cv
+        self.splits = splits
+
+    def split(self, X=None, y=None, groups=None, **params):
+        return iter(self.splits)
+
+    def get_n_splits(self, X=None, y=None, groups=None, **params):
+        # cv's own count: the stages check it against the splits, as sklearn does ("cv.split
+        # and cv.get_n_splits return inconsistent results")
+        return self.cv.get_n_splits(X, y, groups, **params)
+
+    def get_metadata_routing(self):
+        from sklearn.utils.metadata_routing import get_routing_for_object
+
+        return get_routing_for_object(self.cv)
+
+    def __repr__(self):
+        return repr(self.cv)
+
+
 class RecipeSearchCV(BaseSearchCV):
     """The lecture's recipe as a search: fix training first, then generalization.
 
@@ -213,8 +241,11 @@ return_train_score, progress, storage, study_name, resume, backend
     ['training', 'generalization']
     """
 
+    # (not fit_timeout, max_retries, timeout: RecipeSearchCV does not take them, and
+    # sklearn's check_param_validation wants one constraint per parameter, no more)
     _parameter_constraints: dict = {
-        **BaseSearchCV._parameter_constraints,
+        **{k: v for k, v in BaseSearchCV._parameter_constraints.items()
+           if k not in ("fit_timeout", "max_retries", "timeout")},
         "param_distributions": [dict],
         "n_iter": [Int(1, None, closed="left")],
         "training_params": [None, list, tuple],
@@ -339,11 +370,20 @@ return_train_score, progress, storage, study_name, resume, backend
         from hpsearch.diagnostics._results import _final_sample_weight
         from hpsearch.diagnostics._verdict import check_thresholds
 
-        from ..split import make_cv
+        from .._base import _as_indices
+        from ..split import check_n_splits, make_cv
 
         self._validate_params()
         self._thresholds = check_thresholds(self.thresholds)
         self._sides(self._space())  # bad names fail before any fit
+        # sklearn's scoring / refit errors first, as its searches raise them (they came
+        # after the references' splits: a 4-row X got "n_splits=5 greater than ...")
+        self._get_scorers()
+        if y is None:  # (was DummyRegressor's TypeError "missing ... argument: 'y'")
+            raise ValueError(
+                "RecipeSearchCV needs a target y: the recipe judges each candidate against "
+                "a trivial baseline and a linear model fitted on y, so an unsupervised "
+                "estimator is searched with GridSearchCV or RandomSearchCV. Got y=None.")
         X, y, groups = indexable(X, y, groups)
         if is_classifier(self.estimator) and y is not None:
             # the references are scored first: a target no classifier can fit gets
@@ -354,20 +394,27 @@ return_train_score, progress, storage, study_name, resume, backend
         routed = self._routed_params(X, groups, fit_params)
         split_params = dict(routed.splitter.split)
         split_groups = split_params.pop("groups", None)
-        splits = [(np.asarray(a), np.asarray(b))
+        # the leave-p-out guard before the references draw the splits (it fired only
+        # after them, in the stages)
+        check_n_splits(cv, X, y, split_groups, **split_params)
+        splits = [(_as_indices(a), _as_indices(b))
                   for a, b in cv.split(X, y, split_groups, **split_params)]
+        if not splits:  # (sklearn's error; the references' refit used to hit IndexError)
+            raise ValueError("No fits were performed. Was the CV iterator empty? Were "
+                             "there no candidates?")
         # weighted as the candidates are (fit and score sample_weight), see reference_scores
+        weight = _final_sample_weight(self.estimator, routed.estimator.fit)
         self.references_ = reference_scores(
             self.estimator, X, y, cv=splits, scoring=self.scoring, groups=groups,
-            sample_weight=_final_sample_weight(self.estimator, routed.estimator.fit),
-            score_params=routed.scorer.score)
-        self._check_references(X, y, splits)
-        shown = self.return_train_score
+            sample_weight=weight, score_params=routed.scorer.score)
+        self._check_references(X, y, splits, weight)
+        shown, given_cv = self.return_train_score, self.cv
         self.return_train_score = True  # the recipe reads train scores; restored below
+        self.cv = _DrawnSplits(cv, splits)  # (restored below)
         try:
             super().fit(X, y, groups=groups, **fit_params)
         finally:
-            self.return_train_score = shown
+            self.return_train_score, self.cv = shown, given_cv
         results = self.cv_results_
         accepted = np.zeros(len(results["params"]), dtype=bool)
         accepted[self._accepted_rows()] = True
@@ -410,7 +457,7 @@ return_train_score, progress, storage, study_name, resume, backend
         return [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
 
     # -- the recipe's rule ---------------------------------------------------------
-    def _check_references(self, X, y, splits):
+    def _check_references(self, X, y, splits, sample_weight=None):
         """'Trains well' needs the baseline's finite training score: without it the unit
         falls to its floor (or the threshold is NaN and every candidate passes). A baseline
         that cannot even be fitted raises its own error (:meth:`_raise_baseline_fit_error`)."""
@@ -421,18 +468,25 @@ return_train_score, progress, storage, study_name, resume, backend
         if math.isfinite((self.references_.get("baseline") or {}).get(f"train_{metric}",
                                                                        math.nan)):
             return
-        self._raise_baseline_fit_error(X, y, splits)
+        self._raise_baseline_fit_error(X, y, splits, sample_weight)
+        from hpsearch.diagnostics._diagnose import default_references
+
+        baseline = default_references(self.estimator)["baseline"]
+        kind = "a classifier" if is_classifier(self.estimator) else \
+            "not a classifier (sklearn's is_classifier), so the references are regressors"
         raise ValueError(
             "The 'scoring' parameter of RecipeSearchCV must be one that the recipe's trivial "
-            "baseline (scored on the search's splits) can be scored with: it gave no finite "
-            f"training {metric!r} with scoring={self.scoring!r}, so whether a candidate "
-            "trains well cannot be judged.")
+            f"baseline {baseline!r} (scored on the search's splits) can be scored with: it "
+            f"gave no finite training {metric!r} with scoring={self.scoring!r}, so whether a "
+            f"candidate trains well cannot be judged. The estimator is {kind}.")
 
-    def _raise_baseline_fit_error(self, X, y, splits):
-        """Refit the trivial baseline on the first training split and let its error (data
-        no estimator takes, e.g. complex ``X``: sklearn's "Complex data not supported")
-        propagate, with a note naming where it came from; nothing when it fits (then the
-        scoring is at fault)."""
+    def _raise_baseline_fit_error(self, X, y, splits, sample_weight=None):
+        """Refit the trivial baseline on the first training split, with the search's
+        ``sample_weight``, and let its error (data no estimator takes, e.g. complex ``X``:
+        sklearn's "Complex data not supported"; weights that are all zero: "Sample weights
+        must contain at least one non-zero number", which the unweighted refit used to miss,
+        blaming the scoring) propagate, with a note naming where it came from; nothing when
+        it fits (then the scoring is at fault)."""
         from sklearn.base import clone
 
         from hpsearch.diagnostics._diagnose import default_references
@@ -441,7 +495,8 @@ return_train_score, progress, storage, study_name, resume, backend
 
         baseline = default_references(self.estimator)["baseline"]
         try:
-            _fit(clone(baseline), X, y, splits[0][0], {})
+            weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+            _fit(clone(baseline), X, y, splits[0][0], weights)
         except Exception as exc:
             exc.add_note(f"(raised by RecipeSearchCV's trivial baseline {baseline!r}, "
                          "fitted on the search's first split before any candidate)")
