@@ -99,7 +99,7 @@ def fill_doc(cls=None, /, **fragments):
     ``fragments``), indented as the line was.
 
     Use it bare (``@fill_doc``) or with a class family's own fragments
-    (``@fill_doc(halving_attributes=HALVING_ATTRIBUTES)``). A placeholder naming no
+    (``@fill_doc(halving_attributes=_HALVING_ATTRIBUTES)``). A placeholder naming no
     fragment is an error at import time, so a misspelt one cannot reach the docs.
     """
     table = {**_FRAGMENTS, **fragments}
