@@ -88,6 +88,7 @@ from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParame
                                             StrOptions)
 from sklearn.utils.validation import _check_method_params
 
+from ._docstrings import fill_doc
 from ._engine import (Engine, Task, interrupts_deferrable, seed_names, seed_params, seeds_for,
                       task_seed)
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
@@ -987,6 +988,7 @@ def _only_scored(routed, fit_params):
     return {k: v for k, v in score.items() if fit_params.get(k) is not v}
 
 
+@fill_doc
 class BaseSearchCV(_SkBaseSearchCV):
     """Base of every hpsearch search: sklearn's search contract on hpsearch's engine.
 
@@ -1076,12 +1078,15 @@ class BaseSearchCV(_SkBaseSearchCV):
     cv_results_ : dict
         sklearn's layout plus ``error`` (traceback text per candidate or None) and,
         for budgeted searches, ``resources``.
-    best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_,
-    refit_time_, multimetric_ : as in sklearn.
+    best_index_ : int
+        Index in ``cv_results_`` of the best candidate: rank 1 of
+        ``rank_test_<metric>`` in the refit metric (a subclass may choose among fewer
+        rows), or the index a callable ``refit`` returns. With several metrics, only set
+        when ``refit`` is not False.
+    {search_attributes}
+    {diagnosis_attributes}
     study_ : optuna.Study
-        The trial store's study.
-    backend_ : str
-        What ran the fits: ``"in-process"``, ``"fork"`` or ``"joblib:<backend class>"``.
+        The trial store's study (in ``storage`` under ``study_name``, else in memory).
     """
 
     _parameter_constraints: dict = {

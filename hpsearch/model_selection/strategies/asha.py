@@ -138,6 +138,7 @@ from sklearn.utils._param_validation import HasMethods
 
 from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags, plain
 from .._base import Int, _hash, _key, _stable, _timeout_message
+from .._docstrings import fill_doc
 from ..store import POLL_INTERVAL, StudyMismatch, _step, decode_value
 from .halving import _BaseHalving, _cut_rows, select_best_index, time_is_up
 
@@ -732,6 +733,7 @@ class _Shared:
         return final, len(first)
 
 
+@fill_doc
 class ASHASearchCV(_BaseHalving):
     """Asynchronous successive halving: promote the top ``1/factor`` of a rung at once,
     continuing training, or start a new candidate; no round barrier.
@@ -803,10 +805,12 @@ max_retries
         ``"stopped"`` (not promoted when the search ended), ``"complete"`` (top rung) or
         ``"not run"`` (cut by the ``timeout``).
         Rows trained with the largest budget reached are ranked first.
-    best_index_, best_score_, best_params_, best_estimator_
-        The best row among those trained with the largest budget reached; a job the
-        timeout cut, state ``"not run"``, or with a NaN score (a fit of one of its
-        splits failed, ``error_score=np.nan``) does not count as reached. That budget is
+    best_index_ : int
+        Index in ``cv_results_`` of the best row among those trained with the largest
+        budget reached (or the index a callable ``refit`` returns; with several metrics,
+        only set when ``refit`` is not False). A job the timeout cut, state ``"not
+        run"``, or with a NaN score (a fit of one of its splits failed,
+        ``error_score=np.nan``) does not count as reached. That budget is
         ``max_resources_`` only when promotions got there: a rung of :math:`n_k`
         results promotes :math:`\\lfloor n_k / \\eta \\rfloor`, so with one worker the
         top rung needs about :math:`\\eta^K` candidates (``n_trials``) or the time
@@ -822,8 +826,19 @@ max_retries
     async_ : bool
         Whether jobs were pulled by idle workers with no barrier (fork workers,
         in-process), or run in waves (joblib backends).
-    min_resources_, max_resources_ : int
+    min_resources_ : int
+        :math:`r` (``min_resources`` resolved: ``"smallest"``).
+    max_resources_ : int
+        :math:`R` (``max_resources`` resolved: ``"auto"``).
+    schedule_ : ASHASchedule
+        The scheduler after the search
+        (:class:`~._asha_schedule.ASHASchedule`): each rung's results and
+        promotions (rebuilt from the study when processes shared it).
     study_ : optuna.Study
+        One trial per candidate, its rung scores as intermediate values (step: the
+        budget); a candidate whose last result is below the top rung is PRUNED.
+    {search_attributes}
+    {diagnosis_attributes}
 
     Examples
     --------

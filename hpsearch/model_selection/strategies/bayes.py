@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._base import BaseSearchCV, Int, _finished_all_splits, _key
+from .._docstrings import fill_doc
 from .._racing import RACING_CONSTRAINTS
 from ._halving_resource import resource_plan
 from .halving import best_row, rank_rows_first, time_is_up
@@ -152,6 +153,7 @@ def _slots_and_askers(trials, store):
     return slots, asking
 
 
+@fill_doc
 class OptunaSearchCV(BaseSearchCV):
     """Bayesian (model-based) search with an Optuna sampler, on hpsearch's engine.
 
@@ -228,14 +230,20 @@ max_retries
         NaN (a failed split with ``error_score=np.nan``) is FAIL; a numeric
         ``error_score`` is told as the trial's value, as sklearn scores it.
     cv_results_ : dict
-        sklearn's layout, plus ``trial`` (Optuna trial number), ``state`` (``COMPLETE``,
-        ``PRUNED`` or ``FAIL``: the trial's final state) and, with a pruner, ``iter``
-        and ``n_resources`` (one row per trial and rung).
-    best_index_, best_score_, best_params_, best_estimator_
-        As sklearn; with a pruner, the best *completed* trial at the full budget (and
-        ``rank_test_<metric>`` ranks those rows first, so rank 1 is ``best_index_``).
+        sklearn's layout, plus ``trial`` (Optuna trial number), ``error``, ``state``
+        (``COMPLETE``, ``PRUNED`` or ``FAIL``: the trial's final state; ``RACED`` for a
+        raced trial) and, with a pruner, ``iter``, ``n_resources`` and ``resources``
+        (one row per trial and rung); with ``racing=True`` also ``raced``.
+    best_index_ : int
+        Index in ``cv_results_`` of the best row: rank 1 of ``rank_test_<metric>`` in
+        the refit metric, as sklearn; with a pruner, the best *completed* trial at the
+        full budget (``rank_test_<metric>`` ranks those rows first, so rank 1 is still
+        ``best_index_``; all rows compete when none completed). A callable ``refit`` returns
+        it. With several metrics, only set when ``refit`` is not False.
     rungs_ : list of int
         The epoch budgets used. Only set with a pruner.
+    {search_attributes}
+    {diagnosis_attributes}
 
     Examples
     --------

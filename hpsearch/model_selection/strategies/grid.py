@@ -1,6 +1,7 @@
 """Exhaustive grid search: every candidate of the grid, all at once."""
 
 from .._base import BaseSearchCV
+from .._docstrings import fill_doc
 from .._racing import RACING_CONSTRAINTS
 from ..space import as_space, check_param_grid, grid_candidates
 
@@ -18,6 +19,7 @@ def grid_candidate_list(param_grid):
     return grid_candidates(as_space(param_grid))
 
 
+@fill_doc
 class GridSearchCV(BaseSearchCV):
     """Exhaustive search over a parameter grid, on hpsearch's engine.
 
@@ -52,6 +54,24 @@ class GridSearchCV(BaseSearchCV):
         best: a candidate is tested at every barrier, so one as good as the best is
         raced more often (at 0.1 with 10 splits, in about 22 % of races against one
         equal rival, 65 % against eleven; see :mod:`hpsearch.model_selection._racing`).
+
+    Attributes
+    ----------
+    cv_results_ : dict
+        sklearn's layout (one row per candidate) plus ``error`` (the traceback text of a
+        candidate's failed fits, or None); with ``racing=True`` also ``state``
+        (``"COMPLETE"`` or ``"RACED"``) and ``raced`` (bool).
+    best_index_ : int
+        Index in ``cv_results_`` of the best candidate: rank 1 of ``rank_test_<metric>``
+        in the refit metric (a raced candidate ranks after every complete one with a
+        score), or the index a callable ``refit`` returns. With several metrics, only set
+        when ``refit`` is not False.
+    {search_attributes}
+    {diagnosis_attributes}
+    study_ : optuna.Study
+        The trial store's study (in ``storage`` under ``study_name``, else in memory):
+        one trial per candidate, valued its mean test score, its per-split results as
+        user attributes.
 
     Examples
     --------

@@ -26,6 +26,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
 from .._base import BaseSearchCV, Int
+from .._docstrings import fill_doc
 from .._engine import NOT_RUN
 from ._halving_resource import resource_plan
 from ._halving_schedule import (
@@ -134,6 +135,45 @@ def best_row(results, metric, rows):
     if np.isnan(scores).all():
         return int(rows[0])
     return int(rows[np.nanargmax(scores)])
+
+
+#: The fitted attributes of :class:`HalvingSearchCV`, :class:`HalvingGridSearchCV` and
+#: :class:`HalvingRandomSearchCV` (inserted by :func:`~.._docstrings.fill_doc`).
+_HALVING_ATTRIBUTES = """\
+cv_results_ : dict
+    sklearn's layout with one row per (candidate, round), plus ``iter``,
+    ``n_resources``, ``resources`` and ``error``. ``rank_test_<metric>`` ranks the rows
+    of the last round first (scores on smaller budgets are not comparable), so rank 1 is
+    ``best_index_``.
+best_index_ : int
+    Index in ``cv_results_`` of the best row of the last round (the last with a result
+    when the ``timeout`` cut one: a ``"not run"`` row does not count), or the index a
+    callable ``refit`` returns; the refit takes that row's budget parameter (see
+    ``best_estimator_``). With several metrics, only set when ``refit`` is not False.
+n_candidates_ : list of int
+    Candidates evaluated in each round run (when the ``timeout`` stops the search, the
+    rounds up to the one it cut; no later round is planned or listed).
+n_resources_ : list of int
+    Budget of each round run (the same rounds).
+n_iterations_ : int
+    The number of rounds run (``len(n_resources_)``).
+n_possible_iterations_ : int
+    Rounds possible starting with ``min_resources_`` without exceeding
+    ``max_resources_`` (as sklearn's halving searches).
+n_required_iterations_ : int
+    Rounds required to end with fewer than ``factor`` candidates in the last round,
+    starting from the first round's candidates (as sklearn's halving searches).
+min_resources_ : int
+    Budget of the first round (``min_resources`` resolved: ``"smallest"``,
+    ``"exhaust"``).
+max_resources_ : int
+    Largest budget a round may use (``max_resources`` resolved: ``"auto"`` is the
+    estimator's own value of the resource parameter, or the number of samples).
+n_remaining_candidates_ : int
+    Candidates that would survive the last round: ``ceil(n_candidates_[-1] / factor)``.
+study_ : optuna.Study
+    One trial per candidate, rung scores as intermediate values, eliminated ones PRUNED.
+"""
 
 
 class _RecordRounds:
@@ -356,6 +396,7 @@ class _BaseHalving(BaseSearchCV):
         return select_best_index(refit, refit_metric, results, cls._final_rows)
 
 
+@fill_doc(halving_attributes=_HALVING_ATTRIBUTES)
 class HalvingSearchCV(_BaseHalving):
     """Successive halving over random (or grid) candidates, continuing training per rung.
 
@@ -414,25 +455,9 @@ max_retries, timeout
 
     Attributes
     ----------
-    cv_results_ : dict
-        sklearn's layout with one row per (candidate, round), plus ``iter``,
-        ``n_resources`` and ``resources``. ``rank_test_<metric>`` ranks the rows of the
-        last round first (scores on smaller budgets are not comparable), so rank 1 is
-        ``best_index_``.
-    best_index_, best_score_, best_params_, best_estimator_
-        The best candidate of the last round (the last with a result when the
-        ``timeout`` cut one: a ``"not run"`` row does not count); the refit uses its
-        final budget.
-    n_candidates_, n_resources_ : list of int
-        Candidates and budget of each round run (when the ``timeout`` stops the search,
-        the rounds up to the one it cut; no later round is planned or listed).
-    n_iterations_, n_possible_iterations_, n_required_iterations_ : int
-        As sklearn's halving searches: ``n_iterations_`` the rounds run.
-    min_resources_, max_resources_ : int
-    n_remaining_candidates_ : int
-        Candidates that would survive the last round.
-    study_ : optuna.Study
-        One trial per candidate, rung scores as intermediate values, eliminated ones PRUNED.
+    {halving_attributes}
+    {search_attributes}
+    {diagnosis_attributes}
 
     Examples
     --------
@@ -581,6 +606,7 @@ max_retries, timeout
         self.n_remaining_candidates_ = ceil(self.n_candidates_[-1] / self.factor)
 
 
+@fill_doc
 class HyperbandSearchCV(_BaseHalving):
     """Hyperband: brackets of successive halving trading candidates against budget.
 
@@ -617,21 +643,33 @@ max_retries, timeout
     Attributes
     ----------
     cv_results_ : dict
-        One row per (candidate, round), plus ``bracket``, ``iter``, ``n_resources``;
-        rows trained with ``max_resources_`` are ranked first.
-    best_index_, best_score_, best_params_, best_estimator_
-        The best row among those trained with ``max_resources_`` (with the largest
-        budget reached when the ``timeout`` came first: a ``"not run"`` row does not
-        count).
+        sklearn's layout with one row per (candidate, round), plus ``bracket``,
+        ``iter``, ``n_resources``, ``resources`` and ``error``; rows trained with
+        ``max_resources_`` are ranked first.
+    best_index_ : int
+        Index in ``cv_results_`` of the best row among those trained with
+        ``max_resources_`` (with the largest budget reached when the ``timeout`` came
+        first: a ``"not run"`` row does not count), or the index a callable ``refit``
+        returns; the refit takes that row's budget parameter (see ``best_estimator_``).
+        With several metrics, only set when ``refit`` is not False.
     brackets_ : list of dict
         ``s``, ``n_candidates`` and ``n_resources`` of each bracket run.
-    n_candidates_, n_resources_ : list of int
-        Every round of every bracket run, in order (after the ``timeout``, no round or
-        bracket starts).
+    n_candidates_ : list of int
+        Candidates of every round of every bracket run, in order (after the
+        ``timeout``, no round or bracket starts).
+    n_resources_ : list of int
+        Budget of the same rounds.
     n_iterations_ : int
-        Rounds run in all.
-    min_resources_, max_resources_ : int
+        Rounds run in all (``len(n_resources_)``).
+    min_resources_ : int
+        :math:`r` (``min_resources`` resolved: ``"smallest"``).
+    max_resources_ : int
+        :math:`R` (``max_resources`` resolved: ``"auto"``).
     study_ : optuna.Study
+        One trial per candidate (every bracket samples fresh ones), rung scores as
+        intermediate values, eliminated ones PRUNED.
+    {search_attributes}
+    {diagnosis_attributes}
     """
 
     def __init__(
@@ -728,6 +766,7 @@ max_retries, timeout
         self.n_iterations_ = len(self.n_resources_)
 
 
+@fill_doc(halving_attributes=_HALVING_ATTRIBUTES)
 class HalvingGridSearchCV(HalvingSearchCV):
     """scikit-learn's ``HalvingGridSearchCV``: :class:`HalvingSearchCV` over every
     candidate of a grid, with sklearn's signature and defaults.
@@ -747,6 +786,12 @@ refit, error_score, return_train_score, random_state, n_jobs, verbose
     pre_dispatch, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries, timeout
         hpsearch's common search parameters (see ``BaseSearchCV``).
+
+    Attributes
+    ----------
+    {halving_attributes}
+    {search_attributes}
+    {diagnosis_attributes}
     """
 
     _parameter_constraints: dict = {
@@ -816,6 +861,7 @@ max_retries, timeout
         return self.param_grid
 
 
+@fill_doc(halving_attributes=_HALVING_ATTRIBUTES)
 class HalvingRandomSearchCV(HalvingSearchCV):
     """scikit-learn's ``HalvingRandomSearchCV``: :class:`HalvingSearchCV` with sklearn's
     signature and defaults (``resource="n_samples"``, ``cv=5``,
@@ -832,6 +878,12 @@ random_state, n_jobs, verbose
     pre_dispatch, progress, storage, study_name, resume, backend, fit_timeout, \
 max_retries, timeout
         hpsearch's common search parameters (see ``BaseSearchCV``).
+
+    Attributes
+    ----------
+    {halving_attributes}
+    {search_attributes}
+    {diagnosis_attributes}
     """
 
     def __init__(

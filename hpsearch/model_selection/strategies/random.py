@@ -1,6 +1,7 @@
 """Random search: ``n_iter`` candidates sampled from the space, all at once."""
 
 from .._base import BaseSearchCV, Int
+from .._docstrings import fill_doc
 from .._racing import RACING_CONSTRAINTS
 from ..space import as_space, check_param_distributions, sample_candidates
 
@@ -17,6 +18,7 @@ def random_candidate_list(param_distributions, n_iter, random_state):
     return sample_candidates(as_space(param_distributions), n_iter, random_state)
 
 
+@fill_doc
 class RandomSearchCV(BaseSearchCV):
     """Random search over parameter distributions, on hpsearch's engine.
 
@@ -54,6 +56,24 @@ class RandomSearchCV(BaseSearchCV):
         best: a candidate is tested at every barrier, so one as good as the best is
         raced more often (at 0.1 with 10 splits, in about 22 % of races against one
         equal rival, 65 % against eleven; see :mod:`hpsearch.model_selection._racing`).
+
+    Attributes
+    ----------
+    cv_results_ : dict
+        sklearn's layout (one row per candidate) plus ``error`` (the traceback text of a
+        candidate's failed fits, or None); with ``racing=True`` also ``state``
+        (``"COMPLETE"`` or ``"RACED"``) and ``raced`` (bool).
+    best_index_ : int
+        Index in ``cv_results_`` of the best candidate: rank 1 of ``rank_test_<metric>``
+        in the refit metric (a raced candidate ranks after every complete one with a
+        score), or the index a callable ``refit`` returns. With several metrics, only set
+        when ``refit`` is not False.
+    {search_attributes}
+    {diagnosis_attributes}
+    study_ : optuna.Study
+        The trial store's study (in ``storage`` under ``study_name``, else in memory):
+        one trial per candidate, valued its mean test score, its per-split results as
+        user attributes.
     """
 
     _parameter_constraints: dict = {

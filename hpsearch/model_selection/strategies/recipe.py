@@ -29,6 +29,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 
 from .._base import BaseSearchCV, Int, _key
+from .._docstrings import fill_doc
 from ._optuna import SAMPLERS, make_sampler, sampler_seed
 from .halving import best_row, rank_rows_first
 from ..space import Categorical, Distribution, as_space, condition_holds, suggest
@@ -139,6 +140,7 @@ class _DrawnSplits:
         return repr(self.cv)
 
 
+@fill_doc
 class RecipeSearchCV(BaseSearchCV):
     """The lecture's recipe as a search: fix training first, then generalization.
 
@@ -211,9 +213,15 @@ return_train_score, progress, storage, study_name, resume, backend
     Attributes
     ----------
     cv_results_ : dict
-        sklearn's layout plus ``stage`` (the stage that proposed the candidate),
-        ``accepted`` (training score at least the floor :math:`F`) and ``diagnosis``
-        (:func:`hpsearch.diagnostics.diagnose_results` with the references).
+        sklearn's layout plus ``error``, ``stage`` (the stage that proposed the
+        candidate), ``accepted`` (training score at least the floor :math:`F`) and
+        ``diagnosis`` (:func:`hpsearch.diagnostics.diagnose_results` with the references).
+        The train scores are left out with ``return_train_score=False``.
+    best_index_ : int
+        Index in ``cv_results_`` of the best validation score among the accepted
+        candidates (rank 1 of ``rank_test_<metric>``); sklearn's rule over every row
+        when none is accepted, or the index a callable ``refit`` returns. With several
+        metrics, only set when ``refit`` is not False.
     stages_ : list of dict
         Per stage: ``stage``, ``tuned`` (parameter names), ``fixed`` (held values),
         ``n_candidates`` (asked), ``n_evaluated`` (rows fitted), ``best_params``,
@@ -223,7 +231,19 @@ return_train_score, progress, storage, study_name, resume, backend
         :func:`hpsearch.diagnostics.reference_scores` on the search's splits.
     train_floor_ : float
         :math:`F`.
-    best_estimator_, best_score_, best_params_, best_index_, ... : as in sklearn.
+    diagnosis_ : hpsearch.diagnostics.ResultsDiagnosis
+        The recipe's verdict on every candidate, with this search's ``references_`` and
+        ``thresholds`` (its labels are ``cv_results_["diagnosis"]``). Set whatever
+        ``return_train_score``, unless the diagnosis could not be made.
+    diagnosis_error_ : str
+        Why the diagnosis could not be made (no ``diagnosis_`` then). Only set when it
+        could not.
+    study_ : optuna.Study
+        The trial store's study (in ``storage`` under ``study_name``, else in memory):
+        one trial per candidate evaluated, valued its mean test score, its per-split
+        results as user attributes. The stages' samplers ask their candidates from
+        studies of their own, in memory.
+    {search_attributes}
 
     Examples
     --------
