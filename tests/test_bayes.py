@@ -131,6 +131,18 @@ def test_pruned_trials_are_pruned_in_the_study_and_marked_in_results(digits):
     assert search.best_estimator_.n_iter_ == 9
 
 
+def test_a_fit_without_a_pruner_leaves_no_rungs_of_an_earlier_fit(digits):
+    # was: rungs_ of a fit with a pruner stayed after a fit without one (a stale fitted
+    # attribute: its docstring says "Only set with a pruner")
+    X, y = digits
+    search = OptunaSearchCV(MLPClassifier((8,), max_iter=3, random_state=0), SPACE,
+                            n_trials=2, cv=2, pruner="median", random_state=0,
+                            refit=False).fit(X, y)
+    assert search.rungs_
+    search.set_params(pruner=None).fit(X, y)
+    assert not hasattr(search, "rungs_")
+
+
 @pytest.mark.parametrize("pruner", ["median", "successive_halving", "hyperband"])
 def test_pruners_by_name(digits, pruner):
     X, y = digits

@@ -419,6 +419,8 @@ max_retries
             )
         if self._pruning is not None:
             self.rungs_ = self._pruning[1]
+        else:  # (a fit with a pruner before this one left its rungs)
+            self.__dict__.pop("rungs_", None)
         super().fit(X, y, groups=groups, **fit_params)
         states = self._trial_states(self.cv_results_)
         column = np.empty(len(states), dtype=object)
