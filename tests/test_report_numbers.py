@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pytest
 
 from hpsearch.model_selection import compare
 from hpsearch.study.report import how_sure_section
@@ -172,3 +173,32 @@ def test_top_table_counts_the_failed_splits_of_a_mean():
 
     assert failed_splits("split 0:\nE\nsplit 2:\n" + NOT_RUN + "5 s") == 1
     assert failed_splits("Traceback: E") == 1 and failed_splits(None) == 0
+
+
+def test_how_sure_of_a_loss_has_a_region_of_equivalence_in_its_units(tmp_path, monkeypatch):
+    # was: "P(within ±0.01)" of an MSE near 3000: 0.01 squared units is no practical
+    # difference, and every candidate read P(within) = 0.0005 or less, even one 4.6 apart
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    import hpsearch.plots
+    from hpsearch import GridSearchCV
+    from hpsearch.study.report import practical_rope
+    from hpsearch.study.runner import _how_sure
+
+    monkeypatch.setattr(hpsearch.plots, "comparison", lambda *a, **k: None)
+    X, y = load_diabetes(return_X_y=True)
+    search = GridSearchCV(Ridge(), {"alpha": [0.001, 0.01, 1.0]}, cv=5,
+                          scoring="neg_mean_squared_error").fit(X, y)
+    assert compare(search)["p_equivalent"].max() < 0.001  # compare's default rope, 0.01
+    text, _ = _how_sure(search, search.cv_results_, "score", tmp_path,
+                        label="neg_mean_squared_error")
+    head = next(line for line in text.splitlines() if line.startswith("| rank"))
+    assert "P(equivalent: within ±29.93)" in head
+    assert "29.93 neg_mean_squared_error (1% of the best's mean -2993" in text
+    row = next(line for line in text.splitlines() if line.endswith("alpha=0.01 |"))
+    assert float(row.split(" | ")[6]) > 0.8  # 4.6 apart, well within 30
+    # a score (accuracy, r2: a fraction) keeps one point
+    assert practical_rope("accuracy", 0.95)[0] == 0.01
+    assert practical_rope("r2", -3.0)[0] == 0.01
+    assert practical_rope("neg_log_loss", -0.5)[0] == pytest.approx(0.005)

@@ -525,7 +525,11 @@ def compare(
         How many candidates to list (the best included), by mean test score.
     rope : float, default=0.01
         Half-width of the region of practical equivalence in score units: differences
-        smaller than this are "practically equivalent".
+        smaller than this are "practically equivalent". ``0.01`` is one point of a
+        score in [0, 1] (accuracy, F1, r2); a loss in the data's units
+        (``neg_mean_squared_error`` in the thousands) needs its own: a study report
+        uses 1 % of the best's mean there
+        (:func:`hpsearch.study.report.practical_rope`).
     test_train_ratio : float, optional
         :math:`n_\\text{test}/n_\\text{train}` of one split. Default: read off the search's
         splitter (:func:`split_size_ratio`); required when it cannot be (a custom

@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = [
     "describe_plan", "top_table", "write_report", "summary_text", "fmt", "how_sure_section",
-    "nested_section",
+    "nested_section", "practical_rope",
 ]
 
 
@@ -230,16 +230,48 @@ def top_table(cv_df, metric, n=10, label=None):
     return "\n".join(rows)
 
 
-def how_sure_section(frame, plot=None, alpha=0.05):
+#: the share of the best's mean a loss's region of practical equivalence spans, and the
+#: half-width of a score's (``compare``'s default: one point of accuracy)
+ROPE_SHARE = 0.01
+
+
+def _is_loss(metric):
+    """Whether ``metric`` is a loss in the data's units: scikit-learn's ``neg_*`` scorers
+    (squared / absolute errors, deviances, log loss), unlike a score such as accuracy,
+    F1, ROC AUC or r2, a fraction whose 0.01 is one point."""
+    return str(metric).startswith("neg_")
+
+
+def practical_rope(metric, best_mean):
+    """The report's region of practical equivalence: ``(half-width, description)``.
+
+    A score (accuracy, F1, r2, ...: a fraction) keeps :func:`~hpsearch.model_selection.
+    compare`'s ``rope=0.01``, one point (Benavoli et al. 2017 use 0.01 for accuracy). A
+    loss (:func:`_is_loss`: ``neg_mean_squared_error``...) is in the data's units, where
+    0.01 is no practical difference at all (an MSE in the thousands read P(within) = 0 for
+    every candidate): its half-width is :data:`ROPE_SHARE` of the best's mean,
+    :math:`r = 0.01 |\\bar s_\\text{best}|`, the same one-percent change relative to the
+    loss reached.
+    """
+    if not _is_loss(metric):
+        return ROPE_SHARE, f"{fmt(ROPE_SHARE)} {metric} (one point)"
+    rope = ROPE_SHARE * abs(float(best_mean)) if math.isfinite(float(best_mean)) else 0.0
+    return rope, (f"{fmt(rope)} {metric} ({ROPE_SHARE:.0%} of the best's mean "
+                  f"{fmt(float(best_mean))}: a loss has the data's units)")
+
+
+def how_sure_section(frame, plot=None, alpha=0.05, rope_text=None):
     """Markdown "How sure is this?": the top candidates against the best, honestly.
 
     ``frame`` is :func:`hpsearch.model_selection.compare`'s table; ``plot`` the relative
-    path of :func:`hpsearch.plots.comparison`'s figure.
+    path of :func:`hpsearch.plots.comparison`'s figure; ``rope_text`` says what the
+    region of practical equivalence (``frame.attrs["rope"]``) is (:func:`practical_rope`).
     """
     rope = frame.attrs.get("rope", 0.0)
     budgets = "budget" in frame  # halving, Hyperband, ASHA: each row at its own budget
     head = ["rank", "mean", *(["budget"] if budgets else []), "best − this", "p (corrected)",
-            "p (naive)", "P(best better)", f"P(within ±{fmt(rope)})", "parameters"]
+            "p (naive)", "P(best better)", f"P(equivalent: within ±{fmt(rope)})",
+            "parameters"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     digits = digits_apart(frame["mean_test"])
     for _, r in frame.iterrows():
@@ -257,6 +289,10 @@ def how_sure_section(frame, plot=None, alpha=0.05):
         f"matters: it treats overlapping splits as independent and finds differences that "
         f"are not there.", "",
         *rows, "",
+        f"- P(best better) and P(equivalent): posterior probabilities that the best's true "
+        f"mean is higher by more than {fmt(rope)}, or that the two differ by at most "
+        f"{fmt(rope)}, the region of practical equivalence: "
+        f"{rope_text or fmt(rope) + ' in score units'}.", "",
     ]
     lines += _tied_lines(frame, alpha)
     if plot:

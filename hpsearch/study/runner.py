@@ -1158,9 +1158,12 @@ def _how_sure(search, cv, metric, out, label=None):
     frame = compare(search, metric, top=5, alternative="greater")
     if len(frame) < 2:
         return None, []
+    rope, rope_text = report.practical_rope(label or metric, frame["mean_test"].iloc[0])
+    if rope != frame.attrs["rope"]:  # a loss: 1 % of the best's mean (practical_rope)
+        frame = compare(search, metric, top=5, alternative="greater", rope=rope)
     rel = "plots/how_sure.png"
     plots.comparison(cv, frame, out / rel, label=label)
-    return report.how_sure_section(frame, rel), [rel]
+    return report.how_sure_section(frame, rel, rope_text=rope_text), [rel]
 
 
 def _diagnosis(plan, search, cv, metric, out, model):
