@@ -202,3 +202,24 @@ def test_how_sure_of_a_loss_has_a_region_of_equivalence_in_its_units(tmp_path, m
     assert practical_rope("accuracy", 0.95)[0] == 0.01
     assert practical_rope("r2", -3.0)[0] == 0.01
     assert practical_rope("neg_log_loss", -0.5)[0] == pytest.approx(0.005)
+
+
+def test_candidates_are_counted_as_the_search_ran_them():
+    # was: compare() merged a=1 of Hyperband's two brackets into one candidate (the run
+    # summary counted 2), and the summary merged two ASHA candidates (ids 0 and 1) that
+    # drew the same parameters (compare listed 2)
+    from hpsearch.study.runner import _counts
+
+    hyperband = _results(
+        [{"a": 1}, {"a": 2}, {"a": 1}, {"a": 1}, {"a": 3}],
+        [[0.80, 0.84, 0.82], [0.70, 0.72, 0.71], [0.88, 0.91, 0.89],
+         [0.90, 0.90, 0.91], [0.92, 0.93, 0.92]],
+        bracket=np.array([1, 1, 1, 0, 0]), iter=np.array([0, 0, 1, 0, 0]),
+        n_resources=np.array([10, 10, 30, 30, 30]))
+    frame = compare(hyperband, test_train_ratio=0.5)
+    assert sorted(frame.index) == [1, 2, 3, 4] and _counts(hyperband)["n_candidates"] == 4
+    asha = _results([{"a": 1}, {"a": 1}, {"a": 1}],
+                    [[0.8, 0.8, 0.9], [0.7, 0.8, 0.8], [0.9, 0.9, 0.8]],
+                    candidate=np.array([0, 1, 0]), iter=np.array([0, 0, 1]),
+                    n_resources=np.array([10, 10, 30]))
+    assert _counts(asha)["n_candidates"] == 2 == len(compare(asha, test_train_ratio=0.5))

@@ -369,11 +369,15 @@ def _metric(results, metric):
 def _param_keys(results):
     """A candidate's identity per row: its Optuna ``trial`` or ASHA ``candidate`` number
     where the results have one (two trials may sample the same parameters), else its
-    parameters."""
+    Hyperband ``bracket`` (where there is one) and parameters: the same parameters drawn
+    in two brackets are two candidates the search ran, each with its own rounds (the
+    study's summary and diagnosis count them so)."""
     for key in ("trial", "candidate"):
         if key in results:
             return [repr(v) for v in results[key]]
-    return [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in results["params"]]
+    brackets = results["bracket"] if "bracket" in results else [None] * len(results["params"])
+    return [repr((b, sorted(p.items(), key=lambda kv: kv[0])))
+            for b, p in zip(brackets, results["params"])]
 
 
 def _final_rows(results, scores):

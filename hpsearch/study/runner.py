@@ -648,15 +648,18 @@ def _plots(plan, cv_df, metric, out, model):
 def _counts(cv):
     """Distinct candidates, rows of ``cv_results_``, rounds and pruned trials.
 
-    Halving, Hyperband and pruned Optuna searches give a candidate one row per round
-    (budget): a candidate is a trial (Optuna) or a parameter set within its bracket.
+    Halving, Hyperband, ASHA and pruned Optuna searches give a candidate one row per round
+    (budget): a candidate is a trial (Optuna) or ASHA's ``candidate`` number (two may draw
+    the same parameters), else a parameter set within its bracket, as
+    :func:`~hpsearch.model_selection.compare` and the diagnosis count them.
     """
     n_rows = len(cv["params"])
     counts = {"n_candidates": n_rows, "n_evaluations": n_rows, "n_rounds": 1, "n_pruned": 0}
     if "iter" not in cv:
         return counts
-    if "trial" in cv:
-        keys = [int(t) for t in cv["trial"]]
+    ids = next((k for k in ("trial", "candidate") if k in cv), None)
+    if ids is not None:
+        keys = [int(t) for t in cv[ids]]
     else:
         brackets = cv["bracket"] if "bracket" in cv else [None] * n_rows
         keys = [(b, json.dumps(_jsonable(p), sort_keys=True))
