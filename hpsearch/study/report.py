@@ -350,7 +350,7 @@ def nested_section(nested, metric):
         + (f"All outer splits' searches ran at once, their fits in one pool of "
            f"{nested['n_workers']} workers"
            if nested.get("engine") == "one pool" else "The outer splits ran one after the other")
-        + f": {nested['n_fits']} fits in {fmt(nested['fit_time_s'], 3)} s.", "",
+        + f": {_nested_fits_text(nested)}.", "",
         *rows, "",
         f"- **unbiased estimate of the whole search procedure: {metric} "
         f"{fmt(nested['mean'])} ± {fmt(nested['std'])}** (mean ± std over the {n} outer "
@@ -367,6 +367,16 @@ def nested_section(nested, metric):
         "is the optimistic one, the held-out test score is one more honest number (on a "
         "single split)", "",
     ])
+
+
+def _nested_fits_text(nested):
+    """'21 fits in 1.2 s', or on a resume that found fits of the earlier run in the
+    trial store '21 fits, 3 of them run now in 0.4 s (the other 18 by the run resumed)'."""
+    n, run = nested["n_fits"], nested.get("n_fits_run", nested["n_fits"])
+    time = f"{fmt(nested['fit_time_s'], 3)} s"
+    if run == n:
+        return f"{n} fits in {time}"
+    return f"{n} fits, {run} of them run now in {time} (the other {n - run} by the run resumed)"
 
 
 def write_report(path, plan, summary, cv_df, plots, sections=()):

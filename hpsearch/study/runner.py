@@ -1138,20 +1138,26 @@ def _nested(plan, echo):
         "n_train": result.n_train.tolist(),
         "n_test": result.n_test.tolist(),
         "n_fits": _nested_fits(result.searches),
+        "n_fits_run": _nested_fits(result.searches, run=True),
         "fit_time_s": time.perf_counter() - t0,
         "engine": result.engine,
         "n_workers": result.n_workers,
     }
 
 
-def _nested_fits(searches):
+def _nested_fits(searches, run=False):
     """Fits the inner searches ran (:func:`_fit_counts`: a raced or pruned split, one the
     timeout left unrun, is no fit), plus one refit each; the plan's count was shown, with
-    the fits racing skipped."""
+    the fits racing skipped. ``run``: only the fits of this run (a ``--resume`` finds the
+    others in the trial store; the search's ``_n_fits_run``), plus the refits."""
     from hpsearch.model_selection._results import results_frame
 
-    return int(sum(_fit_counts(results_frame(s.cv_results_))["n_fits"] for s in searches)
-               + len(searches))
+    def count(search):
+        if run and hasattr(search, "_n_fits_run"):
+            return search._n_fits_run
+        return _fit_counts(results_frame(search.cv_results_))["n_fits"]
+
+    return int(sum(count(s) for s in searches) + len(searches))
 
 
 def _how_sure(search, cv, metric, out, label=None):
