@@ -223,3 +223,16 @@ def test_candidates_are_counted_as_the_search_ran_them():
                     candidate=np.array([0, 1, 0]), iter=np.array([0, 0, 1]),
                     n_resources=np.array([10, 10, 30]))
     assert _counts(asha)["n_candidates"] == 2 == len(compare(asha, test_train_ratio=0.5))
+
+
+def test_fits_of_a_resumed_run_say_how_many_ran_now():
+    from hpsearch.study.report import _fits_text
+
+    summary = {"n_candidates": 3, "n_splits": 3, "n_fits": 9, "n_fits_run": 4}
+    assert _fits_text(summary) == ("3 candidates x 3 splits = 9 fits (4 of them run now, "
+                                   "the other 5 by the run resumed)")
+    summary.update(n_fits=6, n_raced=3)
+    assert _fits_text(summary) == ("3 candidates x 3 splits: 6 fits (3 raced away; 4 of them "
+                                   "run now, the other 2 by the run resumed)")
+    summary.update(n_fits_run=6)
+    assert _fits_text(summary) == "3 candidates x 3 splits: 6 fits (3 raced away)"

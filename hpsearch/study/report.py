@@ -374,7 +374,7 @@ def _nested_fits_text(nested):
     trial store '21 fits, 3 of them run now in 0.4 s (the other 18 by the run resumed)'."""
     n, run = nested["n_fits"], nested.get("n_fits_run", nested["n_fits"])
     time = f"{fmt(nested['fit_time_s'], 3)} s"
-    if run == n:
+    if run >= n:  # (a split the search's timeout left unrun came back as no fit)
         return f"{n} fits in {time}"
     return f"{n} fits, {run} of them run now in {time} (the other {n - run} by the run resumed)"
 
@@ -456,10 +456,14 @@ def _fits_text(summary, times=" x "):
     skipped = [f"{summary[k]} {what}" for k, what in (
         ("n_raced", "raced away"), ("n_not_run", "not run: the search's timeout"))
         if summary.get(k)]
+    run = summary.get("n_fits_run", summary["n_fits"])
+    now = (f"; {run} of them run now, the other {summary['n_fits'] - run} by the run "
+           "resumed" if run < summary["n_fits"] else "")
     if skipped:  # fewer fits than candidates x splits
         return (f"{text}{times}{summary['n_splits']} splits: {summary['n_fits']} fits "
-                f"({', '.join(skipped)})")
-    return f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
+                f"({', '.join(skipped)}{now})")
+    return (f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
+            + (f" ({now[2:]})" if now else ""))
 
 
 def _best_budget_text(summary):

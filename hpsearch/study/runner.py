@@ -1026,6 +1026,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         "best_budget": _best_budget(cv, best),
         "n_splits": plan.n_splits,
         **_fit_counts(tidy),
+        "n_fits_run": (search._n_fits_run if _resumed(search)  # a --resume: this run's
+                       else _fit_counts(tidy)["n_fits"]),
         "n_train": int(len(plan.y_train)),
         "n_test": int(len(plan.y_test)),
         "cv": repr(plan.cv),
@@ -1153,11 +1155,17 @@ def _nested_fits(searches, run=False):
     from hpsearch.model_selection._results import results_frame
 
     def count(search):
-        if run and hasattr(search, "_n_fits_run"):
+        if run and _resumed(search):
             return search._n_fits_run
         return _fit_counts(results_frame(search.cv_results_))["n_fits"]
 
     return int(sum(count(s) for s in searches) + len(searches))
+
+
+def _resumed(search):
+    """Whether ``search`` resumed a stored study and counted the fits it ran itself
+    (``_n_fits_run``: the others were found in the store)."""
+    return bool(getattr(search, "resume", False)) and hasattr(search, "_n_fits_run")
 
 
 def _how_sure(search, cv, metric, out, label=None):
