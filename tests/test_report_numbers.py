@@ -236,3 +236,16 @@ def test_fits_of_a_resumed_run_say_how_many_ran_now():
                                    "run now, the other 2 by the run resumed)")
     summary.update(n_fits_run=6)
     assert _fits_text(summary) == "3 candidates x 3 splits: 6 fits (3 raced away)"
+
+
+def test_hyperband_candidate_is_compared_with_the_best_parameters_in_its_bracket():
+    # a=3 (bracket 1, stopped at 10) against a=1's row at 10 in bracket 1: the best's
+    # parameters, another candidate (a=1 of bracket 0 is the best); a=1 of bracket 1 at
+    # 10 would be compared with itself, so it has no reference there
+    cv = _results([{"a": 1}, {"a": 3}, {"a": 1}],
+                  [[0.80, 0.84, 0.82], [0.70, 0.72, 0.71], [0.90, 0.90, 0.91]],
+                  bracket=np.array([1, 1, 0]), iter=np.array([0, 0, 0]),
+                  n_resources=np.array([10, 10, 30]))
+    frame = compare(cv, test_train_ratio=0.5)
+    assert frame.loc[1, "difference"] == pytest.approx(0.11)
+    assert np.isnan(frame.loc[0, "difference"]) and frame.loc[0, "n_splits"] == 0

@@ -496,14 +496,20 @@ def _without_failed_splits(results, scores, metric=None):
 
 def _reference_row(results, best, i):
     """The row of the best candidate at candidate ``i``'s budget (the best's own row
-    without budgets), or None when the best has no row at that budget."""
+    without budgets), else (Hyperband) the row of the best's parameters at that budget in
+    another bracket (the same configuration, splits and resources; not ``i``'s own), or
+    None."""
     budgets = _levels(results)
     if budgets is None:
         return best
     keys = _param_keys(results)
-    for j in range(len(keys)):
-        if keys[j] == keys[best] and budgets[j] == budgets[i]:
+    at_budget = [j for j in range(len(keys)) if budgets[j] == budgets[i]]
+    for j in at_budget:
+        if keys[j] == keys[best]:
             return j
+    if "bracket" in results:
+        params = results["params"]
+        return next((j for j in at_budget if params[j] == params[best] and j != i), None)
     return None
 
 
@@ -566,8 +572,12 @@ def compare(
     row (its last row when none is complete: a fit that failed on a split at a larger
     budget gave no score there) and compared with the best
     candidate's row **at that same budget** (same splits, same resources):
-    ``difference`` is then the best minus the candidate at the candidate's budget; NaN
-    test columns when the best has no row at that budget (another Hyperband bracket).
+    ``difference`` is then the best minus the candidate at the candidate's budget (in
+    Hyperband, where the best has no row there, the best's parameters' row of another
+    bracket at that budget); NaN test columns when there is none. A candidate is a trial
+    (Optuna), an ASHA ``candidate`` number or, in Hyperband, a parameter set within its
+    bracket: the same parameters drawn in two brackets are listed twice, as the search ran
+    them.
     """
     results, owner = _results(search)
     metric = _metric(results, metric)
