@@ -109,4 +109,5 @@ def test_quiet_run_with_failed_fits_says_one_line(tmp_path, capsys):
         assert main([str(study), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     assert [str(w.message)[:40] for w in caught] == []
     err = capsys.readouterr().err
-    assert err == f"hpsearch: 3 of 12 fits failed (tracebacks in {tmp_path / 'o'}/results.csv)\n"
+    where = tmp_path / "o" / "results.csv"
+    assert err == f"hpsearch: 3 of 12 fits failed (tracebacks in {where})\n"
