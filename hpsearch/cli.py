@@ -59,8 +59,18 @@ def make_parser():
     return p
 
 
-def _quiet_warnings():
-    """Hide per-fit ConvergenceWarnings (epoch budgets are short on purpose in searches).
+#: with ``--quiet``, the warnings about what the run records anyway: a failed fit or
+#: scorer (its traceback is in results.csv, the count in summary.json and report.md, and
+#: one stderr line says so), the non-finite mean scores it leaves, and scikit-learn's
+#: note that a small space gives fewer candidates than asked (the plan and report count them)
+QUIET_MESSAGES = (r"Scoring failed\.", r"One or more of the \w+ scores are non-finite",
+                  r"\d+ fits failed", r"All the \d+ fits failed",
+                  r"The total space of parameters \d+ is smaller than n_iter")
+
+
+def _quiet_warnings(quiet=False):
+    """Hide per-fit ConvergenceWarnings (epoch budgets are short on purpose in searches),
+    and with ``quiet`` the warnings of :data:`QUIET_MESSAGES`.
 
     Worker processes started from here inherit ``PYTHONWARNINGS`` (UserWarnings, of which
     ConvergenceWarning is one); ``--debug`` keeps every warning.
@@ -68,9 +78,13 @@ def _quiet_warnings():
     import os
     import warnings
 
-    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    if quiet:
+        warnings.filterwarnings("ignore", category=FitFailedWarning)
+        for message in QUIET_MESSAGES:
+            warnings.filterwarnings("ignore", message=message)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning")
 
 
@@ -259,7 +273,7 @@ def _main(argv):
             check_default_output(folder)
         check_output(folder, output_key)
         if not args.debug:
-            _quiet_warnings()
+            _quiet_warnings(args.quiet)
         _sigterm_as_ctrl_c()  # after the limits: it imports the engine (scikit-learn, joblib)
         plan = build(study, source=args.study, options=options)
         if args.dry_run:
@@ -309,6 +323,9 @@ def _main(argv):
         return EXIT_FAILED
     if not args.quiet:
         _print_out(summary["text"])
+    elif summary.get("n_failed"):  # the one word of a quiet run on its failed fits
+        _err(f"hpsearch: {summary['n_failed']} of {summary['n_fits']} fits failed "
+             f"(tracebacks in {plan.out}/results.csv)")
     return EXIT_OK
 
 

@@ -339,15 +339,27 @@ def epoch_curves(estimator, X, y, *, classifier, validation_fraction=0.2, random
     return pd.DataFrame(rows).set_index("epoch")
 
 
+#: the legend of the training loss an estimator recorded while it fitted (``history_``'s
+#: ``loss``, sklearn's ``loss_curve_``): the objective it minimised, with its penalty
+OBJECTIVE_LABEL = "training objective (loss + penalty)"
+
+
 def learning_curves(estimator, path, *, frame=None):
     """Training and validation loss (left axis) and validation score (right axis) per epoch.
 
     ``frame``: per-epoch columns (from :func:`epoch_curves`); by default the estimator's
-    own ``history_``. Returns None when there is no per-epoch history.
+    own ``history_`` (an estimator without ``partial_fit``, e.g. ``solver="lbfgs"``). The
+    loss recorded there is the fit's objective, the data loss plus the ``alpha`` / ``l1``
+    penalty (under dropout): its legend says so (:data:`OBJECTIVE_LABEL`), since
+    :func:`epoch_curves`' ``train_loss`` is the data loss alone. Returns None when there
+    is no per-epoch history.
     """
+    own = frame is None
     frame = history_frame(estimator) if frame is None else frame
     if frame is None or frame.empty:
         return None
+    if own:
+        frame = frame.rename(columns={c: OBJECTIVE_LABEL for c in ("loss", "train_loss")})
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     epochs = np.arange(1, len(frame) + 1)

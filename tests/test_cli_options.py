@@ -94,3 +94,20 @@ def test_resume_joining_a_study_whose_candidates_are_all_running_says_so(tmp_pat
     captured = capsys.readouterr()
     assert captured.out.startswith(f"resuming {storage} (study 'opts'): no finished "
                                    "candidate yet, 1 being fitted or interrupted")
+
+
+def test_quiet_run_with_failed_fits_says_one_line(tmp_path, capsys):
+    # was: --quiet printed a traceback per failed scorer, "One or more of the test scores
+    # are non-finite" and sklearn's "total space of parameters" note of a halving run
+    import warnings
+
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.replace("method: grid", "method: halving\n  resource: n_samples")
+                     .replace("n_neighbors: [1, 5]", "n_neighbors: [1, 3, 100]"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main([str(study), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert [str(w.message)[:40] for w in caught] == []
+    err = capsys.readouterr().err
+    where = tmp_path / "o" / "results.csv"
+    assert err == f"hpsearch: 3 of 12 fits failed (tracebacks in {where})\n"

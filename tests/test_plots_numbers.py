@@ -147,3 +147,26 @@ def test_comparison_plot_leaves_out_failed_splits(tmp_path, figures):
     dots = [c.get_offsets()[:, 0].tolist() for c in figures[0].axes[0].collections
             if isinstance(c, PathCollection)]
     assert sorted(x for d in dots for x in d) == pytest.approx([0.92, 0.93, 0.94])
+
+
+def test_learning_curves_of_an_estimator_without_partial_fit_name_its_objective(
+        tmp_path, figures):
+    # was: an lbfgs net's curve (its history_ loss: log loss + alpha penalty) was labelled
+    # "loss" beside the partial_fit path's "train_loss", the log loss alone
+    import warnings
+
+    from sklearn.datasets import load_iris
+
+    from hpsearch.mlp import MLPClassifier
+    from hpsearch.plots import OBJECTIVE_LABEL, epoch_curves, learning_curves
+
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp = MLPClassifier((4,), solver="lbfgs", alpha=1.0, max_iter=5,
+                            random_state=0).fit(X, y)
+    assert epoch_curves(mlp, X, y, classifier=True) is None  # no partial_fit: the fallback
+    learning_curves(mlp, tmp_path / "l.png")
+    line = figures[0].axes[0].lines[0]
+    assert line.get_label() == OBJECTIVE_LABEL == "training objective (loss + penalty)"
+    assert line.get_ydata()[-1] == pytest.approx(mlp.loss_)

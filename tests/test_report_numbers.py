@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pytest
 
 from hpsearch.model_selection import compare
 from hpsearch.study.report import how_sure_section
@@ -172,3 +173,79 @@ def test_top_table_counts_the_failed_splits_of_a_mean():
 
     assert failed_splits("split 0:\nE\nsplit 2:\n" + NOT_RUN + "5 s") == 1
     assert failed_splits("Traceback: E") == 1 and failed_splits(None) == 0
+
+
+def test_how_sure_of_a_loss_has_a_region_of_equivalence_in_its_units(tmp_path, monkeypatch):
+    # was: "P(within ±0.01)" of an MSE near 3000: 0.01 squared units is no practical
+    # difference, and every candidate read P(within) = 0.0005 or less, even one 4.6 apart
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    import hpsearch.plots
+    from hpsearch import GridSearchCV
+    from hpsearch.study.report import practical_rope
+    from hpsearch.study.runner import _how_sure
+
+    monkeypatch.setattr(hpsearch.plots, "comparison", lambda *a, **k: None)
+    X, y = load_diabetes(return_X_y=True)
+    search = GridSearchCV(Ridge(), {"alpha": [0.001, 0.01, 1.0]}, cv=5,
+                          scoring="neg_mean_squared_error").fit(X, y)
+    assert compare(search)["p_equivalent"].max() < 0.001  # compare's default rope, 0.01
+    text, _ = _how_sure(search, search.cv_results_, "score", tmp_path,
+                        label="neg_mean_squared_error")
+    head = next(line for line in text.splitlines() if line.startswith("| rank"))
+    assert "P(equivalent: within ±29.93)" in head
+    assert "29.93 neg_mean_squared_error (1% of the best's mean -2993" in text
+    row = next(line for line in text.splitlines() if line.endswith("alpha=0.01 |"))
+    assert float(row.split(" | ")[6]) > 0.8  # 4.6 apart, well within 30
+    # a score (accuracy, r2: a fraction) keeps one point
+    assert practical_rope("accuracy", 0.95)[0] == 0.01
+    assert practical_rope("r2", -3.0)[0] == 0.01
+    assert practical_rope("neg_log_loss", -0.5)[0] == pytest.approx(0.005)
+
+
+def test_candidates_are_counted_as_the_search_ran_them():
+    # was: compare() merged a=1 of Hyperband's two brackets into one candidate (the run
+    # summary counted 2), and the summary merged two ASHA candidates (ids 0 and 1) that
+    # drew the same parameters (compare listed 2)
+    from hpsearch.study.runner import _counts
+
+    hyperband = _results(
+        [{"a": 1}, {"a": 2}, {"a": 1}, {"a": 1}, {"a": 3}],
+        [[0.80, 0.84, 0.82], [0.70, 0.72, 0.71], [0.88, 0.91, 0.89],
+         [0.90, 0.90, 0.91], [0.92, 0.93, 0.92]],
+        bracket=np.array([1, 1, 1, 0, 0]), iter=np.array([0, 0, 1, 0, 0]),
+        n_resources=np.array([10, 10, 30, 30, 30]))
+    frame = compare(hyperband, test_train_ratio=0.5)
+    assert sorted(frame.index) == [1, 2, 3, 4] and _counts(hyperband)["n_candidates"] == 4
+    asha = _results([{"a": 1}, {"a": 1}, {"a": 1}],
+                    [[0.8, 0.8, 0.9], [0.7, 0.8, 0.8], [0.9, 0.9, 0.8]],
+                    candidate=np.array([0, 1, 0]), iter=np.array([0, 0, 1]),
+                    n_resources=np.array([10, 10, 30]))
+    assert _counts(asha)["n_candidates"] == 2 == len(compare(asha, test_train_ratio=0.5))
+
+
+def test_fits_of_a_resumed_run_say_how_many_ran_now():
+    from hpsearch.study.report import _fits_text
+
+    summary = {"n_candidates": 3, "n_splits": 3, "n_fits": 9, "n_fits_run": 4}
+    assert _fits_text(summary) == ("3 candidates x 3 splits = 9 fits (4 of them run now, "
+                                   "the other 5 by the run resumed)")
+    summary.update(n_fits=6, n_raced=3)
+    assert _fits_text(summary) == ("3 candidates x 3 splits: 6 fits (3 raced away; 4 of them "
+                                   "run now, the other 2 by the run resumed)")
+    summary.update(n_fits_run=6)
+    assert _fits_text(summary) == "3 candidates x 3 splits: 6 fits (3 raced away)"
+
+
+def test_hyperband_candidate_is_compared_with_the_best_parameters_in_its_bracket():
+    # a=3 (bracket 1, stopped at 10) against a=1's row at 10 in bracket 1: the best's
+    # parameters, another candidate (a=1 of bracket 0 is the best); a=1 of bracket 1 at
+    # 10 would be compared with itself, so it has no reference there
+    cv = _results([{"a": 1}, {"a": 3}, {"a": 1}],
+                  [[0.80, 0.84, 0.82], [0.70, 0.72, 0.71], [0.90, 0.90, 0.91]],
+                  bracket=np.array([1, 1, 0]), iter=np.array([0, 0, 0]),
+                  n_resources=np.array([10, 10, 30]))
+    frame = compare(cv, test_train_ratio=0.5)
+    assert frame.loc[1, "difference"] == pytest.approx(0.11)
+    assert np.isnan(frame.loc[0, "difference"]) and frame.loc[0, "n_splits"] == 0

@@ -62,6 +62,14 @@ def test_study_with_evaluate_runs_end_to_end(tmp_path, capsys):
     assert main([str(_write(tmp_path, BASE)), "--quiet", "--resume", "--out", str(out)]) == 0
     again = json.loads((out / "summary.json").read_text())["nested"]
     assert again["test_scores"] == nested["test_scores"]
+    # was: "21 fits in 0.3 s", the earlier run's 18 fits counted as this run's
+    assert (again["n_fits"], again["n_fits_run"], nested["n_fits_run"]) == (21, 3, 21)
+    assert ": 21 fits, 3 of them run now in " in (out / "report.md").read_text()
+    assert "(the other 18 by the run resumed)" in (out / "report.md").read_text()
+    final = json.loads((out / "summary.json").read_text())
+    assert (final["n_fits"], final["n_fits_run"], summary["n_fits_run"]) == (6, 0, 6)
+    assert "= 6 fits (0 of them run now, the other 6 by the run resumed) in" in (
+        out / "report.md").read_text()
 
 
 def test_dry_run_shows_the_nested_fits(capsys):

@@ -1514,6 +1514,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         evaluate.check_failures()
         results = evaluate.results()
         self.cv_results_ = results
+        self._n_fits_run = evaluate.n_fits  # this fit's, not those a resume found stored
         self._add_diagnosis(results, X, y, groups, splits, routed)
         self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
         if root_ctx is not None:

@@ -369,11 +369,15 @@ def _metric(results, metric):
 def _param_keys(results):
     """A candidate's identity per row: its Optuna ``trial`` or ASHA ``candidate`` number
     where the results have one (two trials may sample the same parameters), else its
-    parameters."""
+    Hyperband ``bracket`` (where there is one) and parameters: the same parameters drawn
+    in two brackets are two candidates the search ran, each with its own rounds (the
+    study's summary and diagnosis count them so)."""
     for key in ("trial", "candidate"):
         if key in results:
             return [repr(v) for v in results[key]]
-    return [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in results["params"]]
+    brackets = results["bracket"] if "bracket" in results else [None] * len(results["params"])
+    return [repr((b, sorted(p.items(), key=lambda kv: kv[0])))
+            for b, p in zip(brackets, results["params"])]
 
 
 def _final_rows(results, scores):
@@ -492,14 +496,20 @@ def _without_failed_splits(results, scores, metric=None):
 
 def _reference_row(results, best, i):
     """The row of the best candidate at candidate ``i``'s budget (the best's own row
-    without budgets), or None when the best has no row at that budget."""
+    without budgets), else (Hyperband) the row of the best's parameters at that budget in
+    another bracket (the same configuration, splits and resources; not ``i``'s own), or
+    None."""
     budgets = _levels(results)
     if budgets is None:
         return best
     keys = _param_keys(results)
-    for j in range(len(keys)):
-        if keys[j] == keys[best] and budgets[j] == budgets[i]:
+    at_budget = [j for j in range(len(keys)) if budgets[j] == budgets[i]]
+    for j in at_budget:
+        if keys[j] == keys[best]:
             return j
+    if "bracket" in results:
+        params = results["params"]
+        return next((j for j in at_budget if params[j] == params[best] and j != i), None)
     return None
 
 
@@ -525,7 +535,11 @@ def compare(
         How many candidates to list (the best included), by mean test score.
     rope : float, default=0.01
         Half-width of the region of practical equivalence in score units: differences
-        smaller than this are "practically equivalent".
+        smaller than this are "practically equivalent". ``0.01`` is one point of a
+        score in [0, 1] (accuracy, F1, r2); a loss in the data's units
+        (``neg_mean_squared_error`` in the thousands) needs its own: a study report
+        uses 1 % of the best's mean there
+        (:func:`hpsearch.study.report.practical_rope`).
     test_train_ratio : float, optional
         :math:`n_\\text{test}/n_\\text{train}` of one split. Default: read off the search's
         splitter (:func:`split_size_ratio`); required when it cannot be (a custom
@@ -558,8 +572,12 @@ def compare(
     row (its last row when none is complete: a fit that failed on a split at a larger
     budget gave no score there) and compared with the best
     candidate's row **at that same budget** (same splits, same resources):
-    ``difference`` is then the best minus the candidate at the candidate's budget; NaN
-    test columns when the best has no row at that budget (another Hyperband bracket).
+    ``difference`` is then the best minus the candidate at the candidate's budget (in
+    Hyperband, where the best has no row there, the best's parameters' row of another
+    bracket at that budget); NaN test columns when there is none. A candidate is a trial
+    (Optuna), an ASHA ``candidate`` number or, in Hyperband, a parameter set within its
+    bracket: the same parameters drawn in two brackets are listed twice, as the search ran
+    them.
     """
     results, owner = _results(search)
     metric = _metric(results, metric)

@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = [
     "describe_plan", "top_table", "write_report", "summary_text", "fmt", "how_sure_section",
-    "nested_section",
+    "nested_section", "practical_rope",
 ]
 
 
@@ -230,16 +230,48 @@ def top_table(cv_df, metric, n=10, label=None):
     return "\n".join(rows)
 
 
-def how_sure_section(frame, plot=None, alpha=0.05):
+#: the share of the best's mean a loss's region of practical equivalence spans, and the
+#: half-width of a score's (``compare``'s default: one point of accuracy)
+ROPE_SHARE = 0.01
+
+
+def _is_loss(metric):
+    """Whether ``metric`` is a loss in the data's units: scikit-learn's ``neg_*`` scorers
+    (squared / absolute errors, deviances, log loss), unlike a score such as accuracy,
+    F1, ROC AUC or r2, a fraction whose 0.01 is one point."""
+    return str(metric).startswith("neg_")
+
+
+def practical_rope(metric, best_mean):
+    """The report's region of practical equivalence: ``(half-width, description)``.
+
+    A score (accuracy, F1, r2, ...: a fraction) keeps :func:`~hpsearch.model_selection.
+    compare`'s ``rope=0.01``, one point (Benavoli et al. 2017 use 0.01 for accuracy). A
+    loss (:func:`_is_loss`: ``neg_mean_squared_error``...) is in the data's units, where
+    0.01 is no practical difference at all (an MSE in the thousands read P(within) = 0 for
+    every candidate): its half-width is :data:`ROPE_SHARE` of the best's mean,
+    :math:`r = 0.01 |\\bar s_\\text{best}|`, the same one-percent change relative to the
+    loss reached.
+    """
+    if not _is_loss(metric):
+        return ROPE_SHARE, f"{fmt(ROPE_SHARE)} {metric} (one point)"
+    rope = ROPE_SHARE * abs(float(best_mean)) if math.isfinite(float(best_mean)) else 0.0
+    return rope, (f"{fmt(rope)} {metric} ({ROPE_SHARE:.0%} of the best's mean "
+                  f"{fmt(float(best_mean))}: a loss has the data's units)")
+
+
+def how_sure_section(frame, plot=None, alpha=0.05, rope_text=None):
     """Markdown "How sure is this?": the top candidates against the best, honestly.
 
     ``frame`` is :func:`hpsearch.model_selection.compare`'s table; ``plot`` the relative
-    path of :func:`hpsearch.plots.comparison`'s figure.
+    path of :func:`hpsearch.plots.comparison`'s figure; ``rope_text`` says what the
+    region of practical equivalence (``frame.attrs["rope"]``) is (:func:`practical_rope`).
     """
     rope = frame.attrs.get("rope", 0.0)
     budgets = "budget" in frame  # halving, Hyperband, ASHA: each row at its own budget
     head = ["rank", "mean", *(["budget"] if budgets else []), "best − this", "p (corrected)",
-            "p (naive)", "P(best better)", f"P(within ±{fmt(rope)})", "parameters"]
+            "p (naive)", "P(best better)", f"P(equivalent: within ±{fmt(rope)})",
+            "parameters"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     digits = digits_apart(frame["mean_test"])
     for _, r in frame.iterrows():
@@ -257,6 +289,10 @@ def how_sure_section(frame, plot=None, alpha=0.05):
         f"matters: it treats overlapping splits as independent and finds differences that "
         f"are not there.", "",
         *rows, "",
+        f"- P(best better) and P(equivalent): posterior probabilities that the best's true "
+        f"mean is higher by more than {fmt(rope)}, or that the two differ by at most "
+        f"{fmt(rope)}, the region of practical equivalence: "
+        f"{rope_text or fmt(rope) + ' in score units'}.", "",
     ]
     lines += _tied_lines(frame, alpha)
     if plot:
@@ -314,7 +350,7 @@ def nested_section(nested, metric):
         + (f"All outer splits' searches ran at once, their fits in one pool of "
            f"{nested['n_workers']} workers"
            if nested.get("engine") == "one pool" else "The outer splits ran one after the other")
-        + f": {nested['n_fits']} fits in {fmt(nested['fit_time_s'], 3)} s.", "",
+        + f": {_nested_fits_text(nested)}.", "",
         *rows, "",
         f"- **unbiased estimate of the whole search procedure: {metric} "
         f"{fmt(nested['mean'])} ± {fmt(nested['std'])}** (mean ± std over the {n} outer "
@@ -331,6 +367,16 @@ def nested_section(nested, metric):
         "is the optimistic one, the held-out test score is one more honest number (on a "
         "single split)", "",
     ])
+
+
+def _nested_fits_text(nested):
+    """'21 fits in 1.2 s', or on a resume that found fits of the earlier run in the
+    trial store '21 fits, 3 of them run now in 0.4 s (the other 18 by the run resumed)'."""
+    n, run = nested["n_fits"], nested.get("n_fits_run", nested["n_fits"])
+    time = f"{fmt(nested['fit_time_s'], 3)} s"
+    if run >= n:  # (a split the search's timeout left unrun came back as no fit)
+        return f"{n} fits in {time}"
+    return f"{n} fits, {run} of them run now in {time} (the other {n - run} by the run resumed)"
 
 
 def write_report(path, plan, summary, cv_df, plots, sections=()):
@@ -410,10 +456,14 @@ def _fits_text(summary, times=" x "):
     skipped = [f"{summary[k]} {what}" for k, what in (
         ("n_raced", "raced away"), ("n_not_run", "not run: the search's timeout"))
         if summary.get(k)]
+    run = summary.get("n_fits_run", summary["n_fits"])
+    now = (f"; {run} of them run now, the other {summary['n_fits'] - run} by the run "
+           "resumed" if run < summary["n_fits"] else "")
     if skipped:  # fewer fits than candidates x splits
         return (f"{text}{times}{summary['n_splits']} splits: {summary['n_fits']} fits "
-                f"({', '.join(skipped)})")
-    return f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
+                f"({', '.join(skipped)}{now})")
+    return (f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
+            + (f" ({now[2:]})" if now else ""))
 
 
 def _best_budget_text(summary):

@@ -648,15 +648,18 @@ def _plots(plan, cv_df, metric, out, model):
 def _counts(cv):
     """Distinct candidates, rows of ``cv_results_``, rounds and pruned trials.
 
-    Halving, Hyperband and pruned Optuna searches give a candidate one row per round
-    (budget): a candidate is a trial (Optuna) or a parameter set within its bracket.
+    Halving, Hyperband, ASHA and pruned Optuna searches give a candidate one row per round
+    (budget): a candidate is a trial (Optuna) or ASHA's ``candidate`` number (two may draw
+    the same parameters), else a parameter set within its bracket, as
+    :func:`~hpsearch.model_selection.compare` and the diagnosis count them.
     """
     n_rows = len(cv["params"])
     counts = {"n_candidates": n_rows, "n_evaluations": n_rows, "n_rounds": 1, "n_pruned": 0}
     if "iter" not in cv:
         return counts
-    if "trial" in cv:
-        keys = [int(t) for t in cv["trial"]]
+    ids = next((k for k in ("trial", "candidate") if k in cv), None)
+    if ids is not None:
+        keys = [int(t) for t in cv[ids]]
     else:
         brackets = cv["bracket"] if "bracket" in cv else [None] * n_rows
         keys = [(b, json.dumps(_jsonable(p), sort_keys=True))
@@ -1023,6 +1026,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         "best_budget": _best_budget(cv, best),
         "n_splits": plan.n_splits,
         **_fit_counts(tidy),
+        "n_fits_run": (search._n_fits_run if _resumed(search)  # a --resume: this run's
+                       else _fit_counts(tidy)["n_fits"]),
         "n_train": int(len(plan.y_train)),
         "n_test": int(len(plan.y_test)),
         "cv": repr(plan.cv),
@@ -1135,20 +1140,32 @@ def _nested(plan, echo):
         "n_train": result.n_train.tolist(),
         "n_test": result.n_test.tolist(),
         "n_fits": _nested_fits(result.searches),
+        "n_fits_run": _nested_fits(result.searches, run=True),
         "fit_time_s": time.perf_counter() - t0,
         "engine": result.engine,
         "n_workers": result.n_workers,
     }
 
 
-def _nested_fits(searches):
+def _nested_fits(searches, run=False):
     """Fits the inner searches ran (:func:`_fit_counts`: a raced or pruned split, one the
     timeout left unrun, is no fit), plus one refit each; the plan's count was shown, with
-    the fits racing skipped."""
+    the fits racing skipped. ``run``: only the fits of this run (a ``--resume`` finds the
+    others in the trial store; the search's ``_n_fits_run``), plus the refits."""
     from hpsearch.model_selection._results import results_frame
 
-    return int(sum(_fit_counts(results_frame(s.cv_results_))["n_fits"] for s in searches)
-               + len(searches))
+    def count(search):
+        if run and _resumed(search):
+            return search._n_fits_run
+        return _fit_counts(results_frame(search.cv_results_))["n_fits"]
+
+    return int(sum(count(s) for s in searches) + len(searches))
+
+
+def _resumed(search):
+    """Whether ``search`` resumed a stored study and counted the fits it ran itself
+    (``_n_fits_run``: the others were found in the store)."""
+    return bool(getattr(search, "resume", False)) and hasattr(search, "_n_fits_run")
 
 
 def _how_sure(search, cv, metric, out, label=None):
@@ -1158,9 +1175,12 @@ def _how_sure(search, cv, metric, out, label=None):
     frame = compare(search, metric, top=5, alternative="greater")
     if len(frame) < 2:
         return None, []
+    rope, rope_text = report.practical_rope(label or metric, frame["mean_test"].iloc[0])
+    if rope != frame.attrs["rope"]:  # a loss: 1 % of the best's mean (practical_rope)
+        frame = compare(search, metric, top=5, alternative="greater", rope=rope)
     rel = "plots/how_sure.png"
     plots.comparison(cv, frame, out / rel, label=label)
-    return report.how_sure_section(frame, rel), [rel]
+    return report.how_sure_section(frame, rel, rope_text=rope_text), [rel]
 
 
 def _diagnosis(plan, search, cv, metric, out, model):
