@@ -27,7 +27,7 @@ chooses from, what the study's trials hold) stays in each class's own docstring.
 import re
 import textwrap
 
-__all__ = ["DIAGNOSIS_ATTRIBUTES", "SEARCH_ATTRIBUTES", "fill_doc"]
+__all__ = ["CANDIDATE_ATTRIBUTES", "DIAGNOSIS_ATTRIBUTES", "SEARCH_ATTRIBUTES", "fill_doc"]
 
 #: The fitted attributes every search sets the same way (``BaseSearchCV._fit`` and
 #: ``_finish``, scikit-learn's ``classes_`` and ``n_features_in_`` properties).
@@ -83,6 +83,26 @@ diagnosis_error_ : str
     ``return_train_score=True`` when it could not.
 """
 
+#: The Attributes of a search whose ``cv_results_`` rows are its candidates, one each
+#: (:class:`~hpsearch.model_selection.GridSearchCV`,
+#: :class:`~hpsearch.model_selection.RandomSearchCV`).
+CANDIDATE_ATTRIBUTES = """\
+cv_results_ : dict
+    sklearn's layout (one row per candidate) plus ``error`` (the traceback text of a
+    candidate's failed fits, or None); with ``racing=True`` also ``state``
+    (``"COMPLETE"`` or ``"RACED"``) and ``raced`` (bool).
+best_index_ : int
+    Index in ``cv_results_`` of the best candidate: rank 1 of ``rank_test_<metric>``
+    in the refit metric (a raced candidate ranks after every complete one with a
+    score), or the index a callable ``refit`` returns. With several metrics, only set
+    when ``refit`` is not False.
+""" + SEARCH_ATTRIBUTES + DIAGNOSIS_ATTRIBUTES + """\
+study_ : optuna.Study
+    The trial store's study (in ``storage`` under ``study_name``, else in memory):
+    one trial per candidate, valued its mean test score, its per-split results as
+    user attributes.
+"""
+
 #: A line holding only ``{name}``: where fragment ``name`` goes (dict literals in examples
 #: never match: they hold quotes or colons).
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{(?P<name>[a-z_]+)\}[ \t]*$", re.M)
@@ -90,6 +110,7 @@ _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{(?P<name>[a-z_]+)\}[ \t]*$", re
 _FRAGMENTS = {
     "search_attributes": SEARCH_ATTRIBUTES,
     "diagnosis_attributes": DIAGNOSIS_ATTRIBUTES,
+    "candidate_attributes": CANDIDATE_ATTRIBUTES,
 }
 
 

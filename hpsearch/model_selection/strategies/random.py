@@ -59,21 +59,7 @@ class RandomSearchCV(BaseSearchCV):
 
     Attributes
     ----------
-    cv_results_ : dict
-        sklearn's layout (one row per candidate) plus ``error`` (the traceback text of a
-        candidate's failed fits, or None); with ``racing=True`` also ``state``
-        (``"COMPLETE"`` or ``"RACED"``) and ``raced`` (bool).
-    best_index_ : int
-        Index in ``cv_results_`` of the best candidate: rank 1 of ``rank_test_<metric>``
-        in the refit metric (a raced candidate ranks after every complete one with a
-        score), or the index a callable ``refit`` returns. With several metrics, only set
-        when ``refit`` is not False.
-    {search_attributes}
-    {diagnosis_attributes}
-    study_ : optuna.Study
-        The trial store's study (in ``storage`` under ``study_name``, else in memory):
-        one trial per candidate, valued its mean test score, its per-split results as
-        user attributes.
+    {candidate_attributes}
     """
 
     _parameter_constraints: dict = {
