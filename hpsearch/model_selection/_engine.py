@@ -1502,6 +1502,8 @@ class Engine:
         :class:`WorkerDied` naming the scheduler."""
         try:
             yield from self._run_joblib_rounds(tasks)
+        except WorkerDied:
+            raise
         except Exception as exc:
             self._check_scheduler(exc)
             raise
@@ -1527,19 +1529,24 @@ class Engine:
         """
         done = set()
         deaths = _WORKER_DEATHS + _cluster_losses()
-        pending = list(tasks)
-        for _ in range(2 if _on_dask(self._parallel) else 1):
+        pending, suspects = list(tasks), []
+        rounds = 2 if _on_dask(self._parallel) else 1
+        while rounds and pending:
+            rounds -= 1
             try:
                 yield from self._joblib_round(pending, done)
-                return
+                pending = []
             except deaths as exc:
                 self._after_death(exc)
-                culprit = type(exc).__name__ == "KilledWorker"
-            pending = [t for t in pending if (t.candidate, t.split) not in done]
+                pending = [t for t in pending if (t.candidate, t.split) not in done]
+                culprits = _culprits(exc)
+                if any(_key(t) in culprits for t in pending):
+                    suspects += [t for t in pending if _key(t) in culprits]
+                    pending = [t for t in pending if _key(t) not in culprits]
+                    rounds = max(rounds, 1)  # the others run again together
             if self.time_is_up():
                 return
-            if culprit:
-                break
+        pending = suspects + pending
         for task in pending:
             deaths_of_task = 1
             while not self.time_is_up():
@@ -1654,6 +1661,7 @@ def _never_sequential_on_dask(parallel):
             def failed(done):  # (joblib calls ``callback`` only for a result)
                 error = done.exception()
                 if error is not None and callback is not None:
+                    error.hpsearch_calls = getattr(func, "items", [])  # _culprits
                     callback(error)
 
             future.add_done_callback(failed)
@@ -1700,6 +1708,24 @@ def _cluster_losses():
     found = [getattr(distributed, "KilledWorker", None),
              getattr(sys.modules.get("distributed.client"), "FutureCancelledError", None)]
     return tuple(e for e in found if isinstance(e, type))
+
+
+def _key(task):
+    """A task's ``(candidate, split)``."""
+    return (task.candidate, task.split)
+
+
+def _culprits(exc):
+    """The ``(candidate, split)`` of the tasks of the Dask batch that failed with ``exc``
+    (``KilledWorker``: every worker it ran on died; Dask tried it on others), from
+    :func:`_never_sequential_on_dask`; empty for any other error."""
+    if type(exc).__name__ != "KilledWorker":
+        return set()
+    found = set()
+    for _, args, _ in getattr(exc, "hpsearch_calls", []):
+        if len(args) > 3 and isinstance(args[3], list):
+            found.update(_key(t) for t in args[3] if isinstance(t, Task))
+    return found
 
 
 def _scheduler_lost_message(client, address, exc):
