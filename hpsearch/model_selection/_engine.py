@@ -22,11 +22,10 @@ Guarantees
   worker (retried ``max_retries`` times in a fresh worker, then ``"worker died:
   SIGSEGV"``) or one that runs past ``fit_timeout`` (its worker killed and replaced,
   ``"fit exceeded fit_timeout=2s"``). Past the search's ``timeout`` no task starts and
-  the running ones are stopped; they yield nothing (not run). On Dask (whose own
-  retries run a task on other workers first) the same: a lost worker is retried, a fit
-  that kills every worker it runs on becomes ``"worker died: its Dask worker was lost
-  (KilledWorker: ...)"``; no call ever runs in the client process; a lost scheduler
-  ends the search with :class:`WorkerDied` naming it and what is kept.
+  the running ones are stopped; they yield nothing (not run). On Dask, whose own
+  retries run a task on other workers, a fit that kills its worker every time ends the
+  search with :class:`WorkerDied` saying what is kept (hpsearch does not retry there),
+  a lost scheduler too (naming it); no call ever runs in the client process.
 - **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
   ``getppid`` watch elsewhere and in joblib's process workers), and **SIGTERM is
   Ctrl-C**: :class:`SearchTerminated`, a ``KeyboardInterrupt``, at the same safe point.
@@ -1518,48 +1517,32 @@ class Engine:
         fit (``"worker died: SIGSEGV"``). The tasks that were only in flight with it
         just finish.
 
-        On Dask a worker that died (a fit that killed it, a preempted or lost machine)
-        cancels the tasks that needed data only it held (joblib scatters ``X`` to one
-        worker), and Dask itself runs a task whose workers died again on others
-        (``distributed.scheduler.allowed-failures``, then ``KilledWorker``): after a
-        lost worker the unfinished tasks first run again together (it costs no more),
-        and only those unfinished after a second break, or after a ``KilledWorker``
-        (Dask's retries found a culprit), one at a time as above. A lost scheduler
-        ends the search with :class:`WorkerDied` naming it.
+        On Dask (which runs a task whose worker died again on others itself) a lost
+        worker ends the search with :class:`WorkerDied` (:func:`_cluster_loss_message`;
+        a lost scheduler: naming it).
         """
         done = set()
-        deaths = _WORKER_DEATHS + _cluster_losses()
-        pending, suspects = list(tasks), []
-        rounds = 2 if _on_dask(self._parallel) else 1
-        while rounds and pending:
-            rounds -= 1
-            try:
-                yield from self._joblib_round(pending, done)
-                pending = []
-            except deaths as exc:
-                self._after_death(exc)
-                pending = [t for t in pending if (t.candidate, t.split) not in done]
-                culprits = _culprits(exc)
-                if any(_key(t) in culprits for t in pending):
-                    suspects += [t for t in pending if _key(t) in culprits]
-                    pending = [t for t in pending if _key(t) not in culprits]
-                    rounds = max(rounds, 1)  # the others run again together
-            if self.time_is_up():
-                return
-        pending = suspects + pending
-        for task in pending:
-            deaths_of_task = 1
+        try:
+            yield from self._joblib_round(tasks, done)
+            return
+        except _WORKER_DEATHS:
+            self._restart_joblib_pool()
+        except _cluster_losses() as exc:
+            self._check_scheduler(exc)
+            raise WorkerDied(_cluster_loss_message(exc)) from exc
+        for task in [t for t in tasks if (t.candidate, t.split) not in done]:
+            deaths = 1
             while not self.time_is_up():
                 try:
                     yield from self._joblib_round([task], done)
                     break
-                except deaths as exc:
-                    self._after_death(exc)
+                except _WORKER_DEATHS as exc:
+                    self._restart_joblib_pool()
                     if (task.candidate, task.split) in done:
                         break  # it finished: a late report of an earlier death
                     error = worker_died_error(_joblib_death_reason(exc))
-                    deaths_of_task += 1
-                    if deaths_of_task > self.max_retries:
+                    deaths += 1
+                    if deaths > self.max_retries:
                         if self.error_score == "raise":
                             raise WorkerDied(error) from exc
                         yield failed_result(task, error)
@@ -1567,19 +1550,16 @@ class Engine:
             if self.expired:
                 return
 
-    def _after_death(self, exc):
-        """After a worker died: a lost Dask scheduler ends the search
-        (:class:`WorkerDied` naming it), else a fresh pool for the next call."""
-        self._check_scheduler(exc)
-        self._restart_joblib_pool()
-        if _on_dask(self._parallel):  # the aborted backend hangs the next call
-            self._parallel = self._make_parallel()
-
     def _check_scheduler(self, exc):
-        """On Dask, :class:`WorkerDied` naming the scheduler if the client lost it."""
+        """On Dask, :class:`WorkerDied` naming the scheduler if the client lost it (after
+        a lost task, given a second to notice: it learns it a moment later)."""
         if self._parallel is None or not _on_dask(self._parallel):
             return
         client = self._parallel._backend.client
+        for _ in range(20 if isinstance(exc, _cluster_losses()) else 0):
+            if client.status != "running":
+                break
+            time.sleep(0.05)
         if client.status != "running":
             raise WorkerDied(_scheduler_lost_message(client, self._scheduler, exc)) from exc
 
@@ -1661,7 +1641,6 @@ def _never_sequential_on_dask(parallel):
             def failed(done):  # (joblib calls ``callback`` only for a result)
                 error = done.exception()
                 if error is not None and callback is not None:
-                    error.hpsearch_calls = getattr(func, "items", [])  # _culprits
                     callback(error)
 
             future.add_done_callback(failed)
@@ -1710,24 +1689,6 @@ def _cluster_losses():
     return tuple(e for e in found if isinstance(e, type))
 
 
-def _key(task):
-    """A task's ``(candidate, split)``."""
-    return (task.candidate, task.split)
-
-
-def _culprits(exc):
-    """The ``(candidate, split)`` of the tasks of the Dask batch that failed with ``exc``
-    (``KilledWorker``: every worker it ran on died; Dask tried it on others), from
-    :func:`_never_sequential_on_dask`; empty for any other error."""
-    if type(exc).__name__ != "KilledWorker":
-        return set()
-    found = set()
-    for _, args, _ in getattr(exc, "hpsearch_calls", []):
-        if len(args) > 3 and isinstance(args[3], list):
-            found.update(_key(t) for t in args[3] if isinstance(t, Task))
-    return found
-
-
 def _scheduler_lost_message(client, address, exc):
     """Why a search on Dask ended when its client lost the scheduler, and what is kept."""
     where = "" if address is None else f" at {address!r}"
@@ -1740,12 +1701,25 @@ def _scheduler_lost_message(client, address, exc):
     )
 
 
+def _cluster_loss_message(exc):
+    """Why a search on Dask ended when a worker died, and what is kept."""
+    return (
+        f"A Dask worker died while running fits of the search ({type(exc).__name__}: "
+        f"{exc}). Dask runs a task again on other workers itself "
+        "(distributed.scheduler.allowed-failures), but hpsearch does not retry fits on "
+        "Dask (a joblib call after a lost worker can wait forever inside joblib's Dask "
+        "backend), so a fit that kills its worker (a segfault, out of memory), or a "
+        "worker lost with the data joblib scattered to it, ends the search. The fits "
+        "finished so far are kept in the trial store when the search has a storage "
+        "(resume=True continues); backend='loky' retries such a fit max_retries times "
+        "in a fresh worker, then records it as failed."
+    )
+
+
 def _joblib_death_reason(exc):
     """``"SIGSEGV"`` from loky's "... exit codes of the workers are {SIGSEGV(-11)}",
     ``"exit code 3"`` from ``{EXIT(3)}`` (a worker that exited: the fork workers' words;
     it was read as the signal name "EXIT")."""
-    if isinstance(exc, _cluster_losses()):
-        return f"its Dask worker was lost ({type(exc).__name__}: {exc})"
     found = re.search(r"\{EXIT\((\d+)\)", str(exc))
     if found:
         return f"exit code {found.group(1)}"
