@@ -1,17 +1,59 @@
-"""The same search on a Dask cluster (joblib's dask backend) gives the same results."""
+"""The same search on a Dask cluster (joblib's dask backend) gives the same results, and
+a worker or scheduler lost on the way neither loses nor harms anything."""
+
+import os
+import signal
+import threading
+import time
 
 import joblib
 import numpy as np
+import optuna
 import pytest
-from sklearn.datasets import load_iris
-from sklearn.linear_model import SGDClassifier
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.linear_model import Ridge, SGDClassifier
 
+from hpsearch.model_selection.store import make_storage, recorded_fits
 from hpsearch.model_selection.strategies.grid import GridSearchCV
 
 distributed = pytest.importorskip("distributed")
 
+@pytest.fixture(scope="module")
+def cluster(plain):
+    """Three loopback worker processes of one thread, forked from this process (fast
+    to start and restart: they import nothing). Dask gives a task up when one worker
+    died running it (not after 3 restarts) and sends a worker one task at a time (so
+    that task is the one that killed it); a killed worker is restarted while the
+    others go on."""
+    import dask
 
-def test_grid_search_on_a_local_cluster_matches_local_run():
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork",
+                          "distributed.scheduler.allowed-failures": 0,
+                          "distributed.scheduler.worker-saturation": 1.0}):
+        cluster = distributed.LocalCluster(n_workers=3, threads_per_worker=1,
+                                           processes=True, host="127.0.0.1",
+                                           dashboard_address=None)
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """The grid of :func:`_search` on diabetes, in this process (before any cluster)."""
+    X, y = load_diabetes(return_X_y=True)
+    return _search(Killer()).fit(X, y)
+
+
+@pytest.fixture
+def dask(cluster):
+    """joblib's dask backend on the module's cluster (a worker up)."""
+    with distributed.Client(cluster) as client, joblib.parallel_config(backend="dask"):
+        client.wait_for_workers(1)
+        yield client
+
+
+def test_grid_search_on_a_local_cluster_matches_local_run(cluster):
     X, y = load_iris(return_X_y=True)
     grid = {"alpha": [1e-4, 1e-2], "penalty": ["l2", "l1"]}
 
@@ -19,15 +61,138 @@ def test_grid_search_on_a_local_cluster_matches_local_run():
         return GridSearchCV(SGDClassifier(max_iter=10, tol=None), grid, cv=3, random_state=0)
 
     local = make().fit(X, y)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster, distributed.Client(cluster):
-        with joblib.parallel_config(backend="dask"):
-            remote = make().fit(X, y)
+    with distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+        remote = make().fit(X, y)
     assert remote.cv_results_["params"] == local.cv_results_["params"]
     for key, value in local.cv_results_.items():
         if "time" in key or key in ("params", "error") or key.startswith("param_"):
             continue
         np.testing.assert_array_equal(remote.cv_results_[key], value, err_msg=key)
     assert remote.best_params_ == local.best_params_
+
+
+class Killer(RegressorMixin, BaseEstimator):
+    """Ridge whose fit with ``alpha == kill_alpha`` on the first split of
+    :func:`_search` (294 training rows) SIGKILLs its process, every time."""
+
+    def __init__(self, alpha=1.0, kill_alpha=None):
+        self.alpha = alpha
+        self.kill_alpha = kill_alpha
+
+    def fit(self, X, y):
+        if len(X) == 294 and self.alpha == self.kill_alpha:
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.ridge_ = Ridge(alpha=self.alpha).fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.ridge_.predict(X)
+
+
+def _pid(estimator, X, y):
+    """A scorer returning the id of the process that fitted and scores."""
+    return float(os.getpid())
+
+
+GRID = {"alpha": [0.1, 1.0, 10.0, 100.0]}
+
+
+def _search(estimator, **kw):
+    return GridSearchCV(estimator, GRID, cv=3, scoring={"r2": "r2", "pid": _pid},
+                        refit=False, **kw)
+
+
+def _same_scores(a, b):
+    assert a.cv_results_["params"] == b.cv_results_["params"]
+    np.testing.assert_array_equal(a.cv_results_["mean_test_r2"], b.cv_results_["mean_test_r2"])
+
+
+def test_a_fit_that_kills_every_worker_ends_the_search_with_one_clear_error(dask,
+                                                                         tmp_path):
+    """One fit kills every worker it runs on. When Dask gave up on it (KilledWorker)
+    the search hung forever (joblib's Dask backend never reported the failure); it
+    also killed this process when joblib ran it here while the other worker
+    restarted. Now: WorkerDied saying what happened and what is kept, the fits
+    finished before it kept in the store, none ran in this process."""
+    from hpsearch.model_selection._engine import WorkerDied
+
+    X, y = load_diabetes(return_X_y=True)
+    storage = str(tmp_path / "s.db")
+    search = _search(Killer(kill_alpha=100.0), storage=storage, study_name="k")
+    with pytest.raises(WorkerDied, match=r"A Dask worker died while running fits of the "
+                                         r"search \((KilledWorker|FutureCancelledError)"):
+        search.fit(X, y)
+    study = optuna.load_study(study_name="k", storage=make_storage(storage))
+    assert 0 < recorded_fits(study) < 12
+
+
+def test_a_cluster_of_one_thread_runs_the_fits_there(dask, plain, monkeypatch):
+    """A cluster counting one worker thread (one worker, or the others being restarted
+    after one died): the fits still run on the cluster. joblib ran them in this
+    process, as for n_jobs=1 (a fit that killed its worker killed the search's own
+    process), and the engine said "in-process"."""
+    X, y = load_diabetes(return_X_y=True)
+    ncores = distributed.Client.ncores
+    monkeypatch.setattr(distributed.Client, "ncores",
+                        lambda self, *a, **k: dict(list(ncores(self, *a, **k).items())[:1]))
+    search = _search(Killer()).fit(X, y)
+    assert search.backend_ == "joblib:DaskDistributedBackend"
+    _same_scores(search, plain)
+    assert os.getpid() not in set(search.cv_results_["split0_test_pid"])
+
+
+#: set by the first fit of :class:`Slow` (threads of this process: processes=False)
+FITTING = threading.Event()
+
+
+class Slow(Killer):
+    """:class:`Killer` whose fit takes 50 ms more on a cluster's worker thread."""
+
+    def fit(self, X, y):
+        if threading.current_thread() is not threading.main_thread():
+            FITTING.set()
+            time.sleep(0.05)
+        return super().fit(X, y)
+
+
+def _close_when_fitting(cluster):
+    FITTING.wait(30)
+    time.sleep(0.2)
+    cluster.close()
+
+
+def test_a_closed_cluster_ends_the_search_naming_the_scheduler_and_keeps_the_fits(
+        tmp_path):
+    """The cluster closed under a search (its scheduler gone): one error naming the
+    scheduler (it said a worker died), the finished fits kept in the store, and a
+    resume fits only the others and gives the undisturbed results."""
+    from hpsearch.model_selection._engine import WorkerDied
+
+    X, y = load_diabetes(return_X_y=True)
+    grid = {"alpha": list(np.logspace(-2, 2, 10))}
+    storage = str(tmp_path / "s.db")
+
+    def search(**kw):
+        return GridSearchCV(Slow(), grid, cv=3, refit=False, **kw)
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        FITTING.clear()
+        closer = threading.Thread(target=_close_when_fitting, args=(cluster,))
+        with distributed.Client(cluster), joblib.parallel_config(
+                backend="dask", wait_for_workers_timeout=1):  # (joblib waits 10 s)
+            closer.start()
+            with pytest.raises(WorkerDied, match=f"The Dask scheduler at '{address}' is "
+                                                 "gone .*resume=True continues"):
+                search(storage=storage, study_name="s").fit(X, y)
+        closer.join()
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    kept = recorded_fits(study)
+    assert 0 < kept < 30, kept
+    resumed = search(storage=storage, study_name="s", resume=True).fit(X, y)
+    plain = search().fit(X, y)
+    assert resumed.cv_results_["params"] == plain.cv_results_["params"]
+    np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"],
+                                  plain.cv_results_["mean_test_score"])

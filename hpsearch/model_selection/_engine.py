@@ -24,7 +24,8 @@ Guarantees
   ``"fit exceeded fit_timeout=2s"``). Past the search's ``timeout`` no task starts and
   the running ones are stopped; they yield nothing (not run). On Dask, whose own
   retries run a task on other workers, a fit that kills its worker every time ends the
-  search with :class:`WorkerDied` saying what is kept (hpsearch does not retry there).
+  search with :class:`WorkerDied` saying what is kept (hpsearch does not retry there),
+  a lost scheduler too (naming it); no call ever runs in the client process.
 - **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
   ``getppid`` watch elsewhere and in joblib's process workers), and **SIGTERM is
   Ctrl-C**: :class:`SearchTerminated`, a ``KeyboardInterrupt``, at the same safe point.
@@ -1264,6 +1265,7 @@ class Engine:
         self._pool = None
         self._tmpdir = None
         self._sigterm = None
+        self._scheduler = None  # the Dask scheduler's address, once entered on Dask
         self.deadline = None
         #: True once ``timeout`` stopped the engine (later ``run`` calls yield nothing)
         self.expired = False
@@ -1284,21 +1286,21 @@ class Engine:
             backend = None  # only to count the workers: fork workers run the fits
         for return_as in ("generator_unordered", "generator", "list"):
             try:
-                return joblib.Parallel(
+                return _never_sequential_on_dask(joblib.Parallel(
                     n_jobs=self.n_jobs,
                     backend=backend,
                     pre_dispatch=self.pre_dispatch,
                     return_as=return_as,
                     verbose=max(0, self.verbose - 2),
-                )
+                ))
             except ValueError:
                 if return_as == "list":
                     raise
 
     def _uses_fork(self, backend):
         """Whether fork workers run the fits (``backend`` is joblib's class name)."""
-        if not _fork_available():
-            return False
+        if not _fork_available() or _on_dask(self._parallel):
+            return False  # (Dask: the user's cluster runs the fits, never this machine)
         if self.n_workers == 1:  # only to stop a fit at a time limit
             return self.fit_timeout is not None or self.timeout is not None
         return self.backend in ("fork", "multiprocessing") or (
@@ -1312,8 +1314,14 @@ class Engine:
         self.deadline = None if self.timeout is None else time.monotonic() + self.timeout
         self.expired = False
         self._parallel = self._make_parallel()
-        backend = type(getattr(self._parallel, "_backend", None)).__name__
-        self.n_workers = self._parallel._effective_n_jobs()
+        backend = _backend_name(self._parallel)
+        client = getattr(self._parallel._backend, "client", None)  # Dask
+        self._scheduler = getattr(getattr(client, "scheduler", None), "address", None)
+        try:
+            self.n_workers = _n_workers(self._parallel)
+        except Exception as exc:
+            self._check_scheduler(exc)
+            raise
         if self._uses_fork(backend):
             args = self._task_args()
             payload = (self.base_estimator, self.X, self.y, args)
@@ -1327,7 +1335,7 @@ class Engine:
                 self._pool = None
                 raise
             self.kind = "fork"
-        elif self.n_workers == 1:
+        elif self.n_workers == 1 and not _on_dask(self._parallel):
             self.kind = "in-process"
         else:
             self.kind = f"joblib:{backend}"
@@ -1441,7 +1449,7 @@ class Engine:
             yield from self._pool.run(self._batches(tasks), self.deadline)
             self.expired = self.expired or self._pool.expired
             return
-        if self.n_workers == 1:
+        if self.kind == "in-process":
             yield from self._run_in_process(tasks)
             return
         yield from self._run_joblib(tasks)
@@ -1451,23 +1459,23 @@ class Engine:
         many workers run the fits; nothing is started (nested CV decides on one pool)."""
         self._parallel = self._make_parallel()
         try:
-            self.n_workers = self._parallel._effective_n_jobs()
-            backend = type(getattr(self._parallel, "_backend", None)).__name__
-            return self._uses_fork(backend), self.n_workers
+            self.n_workers = _n_workers(self._parallel)
+            return self._uses_fork(_backend_name(self._parallel)), self.n_workers
         finally:
             self._parallel = None
 
     @property
     def pulls_lazily(self):
         """Whether :meth:`run` accepts a callable source (fork workers, or in-process)."""
-        return self._pool is not None or self.n_workers == 1
+        return self._pool is not None or (self.n_workers == 1
+                                          and not _on_dask(self._parallel))
 
     def _run_lazy(self, pull, wakeup=None):
         if self._pool is not None:
             yield from self._pool.run_lazy(pull, self.deadline, wakeup)
             self.expired = self.expired or self._pool.expired
             return
-        if self.n_workers != 1:
+        if not self.pulls_lazily:
             raise ValueError(
                 f"Engine.run pulls tasks lazily only on fork workers or in-process, not "
                 f"on {self.kind}; pass a list of tasks."
@@ -1488,6 +1496,18 @@ class Engine:
                                self.fit_timeout)
 
     def _run_joblib(self, tasks):
+        """:meth:`_run_joblib_rounds`; on Dask any error after the client lost its
+        scheduler (``AttributeError``, ``CancelledError``, ... from inside Dask) is
+        :class:`WorkerDied` naming the scheduler."""
+        try:
+            yield from self._run_joblib_rounds(tasks)
+        except WorkerDied:
+            raise
+        except Exception as exc:
+            self._check_scheduler(exc)
+            raise
+
+    def _run_joblib_rounds(self, tasks):
         """Through joblib. A broken pool (a worker died) is not fatal.
 
         joblib does not tell which task killed the worker, so the tasks unfinished at
@@ -1496,15 +1516,19 @@ class Engine:
         and each death alone as one more; past ``max_retries`` deaths it is a failed
         fit (``"worker died: SIGSEGV"``). The tasks that were only in flight with it
         just finish.
+
+        On Dask (which runs a task whose worker died again on others itself) a lost
+        worker ends the search with :class:`WorkerDied` (:func:`_cluster_loss_message`;
+        a lost scheduler: naming it).
         """
         done = set()
         try:
             yield from self._joblib_round(tasks, done)
             return
-        except _WORKER_DEATHS as exc:
-            error = worker_died_error(_joblib_death_reason(exc))
+        except _WORKER_DEATHS:
             self._restart_joblib_pool()
         except _cluster_losses() as exc:
+            self._check_scheduler(exc)
             raise WorkerDied(_cluster_loss_message(exc)) from exc
         for task in [t for t in tasks if (t.candidate, t.split) not in done]:
             deaths = 1
@@ -1525,6 +1549,19 @@ class Engine:
                         break
             if self.expired:
                 return
+
+    def _check_scheduler(self, exc):
+        """On Dask, :class:`WorkerDied` naming the scheduler if the client lost it (after
+        a lost task, given a second to notice: it learns it a moment later)."""
+        if self._parallel is None or not _on_dask(self._parallel):
+            return
+        client = self._parallel._backend.client
+        for _ in range(20 if isinstance(exc, _cluster_losses()) else 0):
+            if client.status != "running":
+                break
+            time.sleep(0.05)
+        if client.status != "running":
+            raise WorkerDied(_scheduler_lost_message(client, self._scheduler, exc)) from exc
 
     def _joblib_round(self, tasks, done):
         """One joblib ``Parallel`` call over ``tasks``; ``done`` collects finished keys."""
@@ -1551,6 +1588,73 @@ class Engine:
             backend.abort_everything(ensure_ready=False)
         except Exception:  # already torn down, or a backend without workers
             pass
+
+
+def _on_dask(parallel):
+    """Whether ``parallel`` (a ``joblib.Parallel`` or None) runs its calls on Dask."""
+    backend = getattr(parallel, "_backend", None)
+    return any(c.__name__ == "DaskDistributedBackend" for c in type(backend).__mro__)
+
+
+def _backend_name(parallel):
+    """joblib's class name of the backend of ``parallel`` (``"DaskDistributedBackend"``
+    also for :func:`_never_sequential_on_dask`'s)."""
+    backend = getattr(parallel, "_backend", None)
+    return "DaskDistributedBackend" if _on_dask(parallel) else type(backend).__name__
+
+
+def _n_workers(parallel):
+    """The workers of ``parallel``: joblib's count (on Dask: the cluster's threads)."""
+    return parallel._effective_n_jobs()
+
+
+_NEVER_SEQUENTIAL = {}
+
+
+def _never_sequential_on_dask(parallel):
+    """``parallel``, on Dask with a backend that never makes joblib run a call here.
+
+    joblib runs a ``Parallel`` call sequentially in the calling process when its backend
+    counts one worker; on Dask that is a cluster of one thread, or one whose other
+    workers are being restarted after one died: the fits then ran in the client (the
+    user asked for the cluster), and a fit that kills its worker killed the search's own
+    process. The copy of joblib's backend (same client, scattered data and submit
+    options) counts at least two workers when joblib configures a call, so every call is
+    submitted to the cluster (which runs it when a worker is free);
+    ``parallel._effective_n_jobs()`` still counts the cluster's threads. A task that
+    failed on the cluster (Dask's ``KilledWorker``: every worker it ran on died) is
+    reported to joblib (whose Dask backend only sets the exception on its future and
+    never calls joblib's callback: the call waited forever).
+    """
+    backend = getattr(parallel, "_backend", None)
+    if not _on_dask(parallel) or type(backend) in _NEVER_SEQUENTIAL.values():
+        return parallel
+    cls = type(backend)
+    if cls not in _NEVER_SEQUENTIAL:
+
+        def configure(self, n_jobs=1, parallel=None, **backend_args):
+            return max(2, cls.configure(self, n_jobs, parallel, **backend_args))
+
+        def submit(self, func, callback=None):
+            future = cls.submit(self, func, callback)
+
+            def failed(done):  # (joblib calls ``callback`` only for a result)
+                error = done.exception()
+                if error is not None and callback is not None:
+                    callback(error)
+
+            future.add_done_callback(failed)
+            return future
+
+        _NEVER_SEQUENTIAL[cls] = type(cls.__name__, (cls,), {
+            "configure": configure, "submit": submit, "__module__": __name__,
+            "__doc__": "joblib's Dask backend, never sequential (_never_sequential_on_dask)"})
+    copy = _NEVER_SEQUENTIAL[cls](client=backend.client,
+                                  wait_for_workers_timeout=backend.wait_for_workers_timeout,
+                                  **backend.submit_kwargs)
+    copy._scatter, copy.data_futures = backend._scatter, backend.data_futures
+    parallel._backend = copy
+    return parallel
 
 
 def _worker_deaths():
@@ -1585,17 +1689,30 @@ def _cluster_losses():
     return tuple(e for e in found if isinstance(e, type))
 
 
+def _scheduler_lost_message(client, address, exc):
+    """Why a search on Dask ended when its client lost the scheduler, and what is kept."""
+    where = "" if address is None else f" at {address!r}"
+    return (
+        f"The Dask scheduler{where} is gone (the client's status is "
+        f"{client.status!r}; {type(exc).__name__}: {exc}): the cluster was closed or "
+        "lost while the search ran its fits. The fits finished so far are kept in the "
+        "trial store when the search has a storage (resume=True continues on a new "
+        "cluster)."
+    )
+
+
 def _cluster_loss_message(exc):
     """Why a search on Dask ended when a worker died, and what is kept."""
     return (
         f"A Dask worker died while running fits of the search ({type(exc).__name__}: "
         f"{exc}). Dask runs a task again on other workers itself "
         "(distributed.scheduler.allowed-failures), but hpsearch does not retry fits on "
-        "Dask (joblib would run a call in this process while the cluster is down to one "
-        "worker), so a fit that kills its worker (a segfault, out of memory) ends the "
-        "search. The fits finished so far are kept in the trial store when the search "
-        "has a storage (resume=True continues); backend='loky' retries such a fit "
-        "max_retries times in a fresh worker, then records it as failed."
+        "Dask (a joblib call after a lost worker can wait forever inside joblib's Dask "
+        "backend), so a fit that kills its worker (a segfault, out of memory), or a "
+        "worker lost with the data joblib scattered to it, ends the search. The fits "
+        "finished so far are kept in the trial store when the search has a storage "
+        "(resume=True continues); backend='loky' retries such a fit max_retries times "
+        "in a fresh worker, then records it as failed."
     )
 
 
@@ -1603,8 +1720,6 @@ def _joblib_death_reason(exc):
     """``"SIGSEGV"`` from loky's "... exit codes of the workers are {SIGSEGV(-11)}",
     ``"exit code 3"`` from ``{EXIT(3)}`` (a worker that exited: the fork workers' words;
     it was read as the signal name "EXIT")."""
-    import re
-
     found = re.search(r"\{EXIT\((\d+)\)", str(exc))
     if found:
         return f"exit code {found.group(1)}"
