@@ -1649,10 +1649,13 @@ def _never_sequential_on_dask(parallel):
         _NEVER_SEQUENTIAL[cls] = type(cls.__name__, (cls,), {
             "configure": configure, "submit": submit, "__module__": __name__,
             "__doc__": "joblib's Dask backend, never sequential (_never_sequential_on_dask)"})
-    copy = _NEVER_SEQUENTIAL[cls](client=backend.client,
-                                  wait_for_workers_timeout=backend.wait_for_workers_timeout,
-                                  **backend.submit_kwargs)
-    copy._scatter, copy.data_futures = backend._scatter, backend.data_futures
+    try:  # (attributes of joblib's backend: another joblib may lack one)
+        copy = _NEVER_SEQUENTIAL[cls](
+            client=backend.client, wait_for_workers_timeout=backend.wait_for_workers_timeout,
+            **backend.submit_kwargs)
+        copy._scatter, copy.data_futures = backend._scatter, backend.data_futures
+    except (AttributeError, TypeError):
+        return parallel  # joblib's own backend, as it is
     parallel._backend = copy
     return parallel
 
