@@ -988,7 +988,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
         out / "cv_results.csv", index=False
     )
-    n_failed = _fit_counts(tidy)["n_failed"]
+    counts = _fit_counts(tidy)
+    n_failed = counts["n_failed"]
     if not np.isfinite(means).any():
         first = tidy["error"].dropna().iloc[0] if n_failed else "no finite score"
         last = str(first).strip().splitlines()[-1] if first else "?"
@@ -1025,9 +1026,9 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         "resource": _resource_unit(search),
         "best_budget": _best_budget(cv, best),
         "n_splits": plan.n_splits,
-        **_fit_counts(tidy),
+        **counts,
         "n_fits_run": (search._n_fits_run if _resumed(search)  # a --resume: this run's
-                       else _fit_counts(tidy)["n_fits"]),
+                       else counts["n_fits"]),
         "n_train": int(len(plan.y_train)),
         "n_test": int(len(plan.y_test)),
         "cv": repr(plan.cv),
