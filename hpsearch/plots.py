@@ -196,8 +196,9 @@ def comparison(cv_results, frame, path, *, level=0.95, label=None):
         ax.scatter(scores, np.full(scores.size, y), s=10, color="0.6", zorder=1)
         if scores.size > 1:
             k = scores.size
+            row_ratio = frame["test_train_ratio"][row] if "test_train_ratio" in frame else ratio
             half = sps.t.ppf((1 + level) / 2, k - 1) * np.sqrt(
-                (1 / k + ratio) * scores.var(ddof=1))
+                (1 / k + row_ratio) * scores.var(ddof=1))
             ax.errorbar(scores.mean(), y, xerr=half, fmt="o", color="C3" if pos == 0 else "C0",
                         capsize=3, zorder=2)
     ax.set_yticks(range(len(frame)), [f"#{r}" for r in frame["rank"]][::-1])

@@ -546,3 +546,33 @@ def test_another_metrics_failed_scorer_leaves_the_metric_compared():
     text = "split 1:\nscorer 'picky':\nTraceback ...\nValueError: one class"
     assert failed_splits(text, "acc") == set() and failed_splits(text, "picky") == {1}
     assert failed_splits("split 0:\nTraceback ...\nsplit 2:\nTraceback ...", "acc") == {0, 2}
+
+
+def test_compare_tests_a_subsampled_row_with_its_own_split_sizes():
+    """resource="n_samples" trains a row of budget b on b rows of each train fold and
+    scores it on the whole validation fold: n_test / n_train of its splits is n_test / b,
+    not the full split's (iris, 5-fold: 30 / 30 at b = 30 and 30 / 90 at b = 90, against
+    0.25), which under-corrected the t-test of every row below the full budget."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from hpsearch.model_selection import HalvingSearchCV
+
+    X, y = load_iris(return_X_y=True)
+    search = HalvingSearchCV(
+        LogisticRegression(max_iter=500), {"C": [1e-3, 1e-2, 0.1, 0.3, 1, 3, 10, 100, 1e3]},
+        resource="n_samples", cv=5, random_state=0).fit(X, y)
+    frame = compare(search)
+    assert frame.attrs["test_train_ratio"] == pytest.approx(0.25)
+    assert set(frame["budget"]) == {30, 90}
+    results, best = search.cv_results_, frame["params"].iloc[0]
+    for i, row in frame.iloc[1:].iterrows():
+        ratio = 30 / row["budget"]
+        assert row["test_train_ratio"] == pytest.approx(ratio)
+        ref = next(j for j, params in enumerate(results["params"])
+                   if params == best and results["n_resources"][j] == row["budget"])
+        diff = np.array([results[f"split{k}_test_score"][ref]
+                         - results[f"split{k}_test_score"][i] for k in range(5)])
+        assert row["p_value"] == pytest.approx(corrected_ttest(diff, ratio, "greater")[1])
+    # a bare cv_results_ dict does not say what its budgets are: one ratio, as given
+    assert "test_train_ratio" not in compare(results, test_train_ratio=0.25)

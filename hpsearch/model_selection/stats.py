@@ -513,6 +513,43 @@ def _reference_row(results, best, i):
     return None
 
 
+class _RowRatios:
+    """:math:`n_\\text{test}/n_\\text{train}` of each row's splits (a callable on the row).
+
+    ``ratio`` is that of one full split. A search with ``resource="n_samples"`` trains a
+    row of budget :math:`b` on :math:`b` rows of each train fold (the validation fold
+    whole), so when :math:`b < n_\\text{train}` its ratio is :math:`n_\\text{test}/b`,
+    with :math:`n_\\text{train} = n / (1 + \\text{ratio})` and
+    :math:`n_\\text{test} = n - n_\\text{train}` of the :math:`n` rows it was fitted on.
+    ``varies`` says whether any row differs from ``ratio``."""
+
+    def __init__(self, ratio, budgets=None, n_samples=None):
+        self.ratio = ratio
+        self.budgets = budgets
+        self.n_samples = n_samples
+        self.varies = budgets is not None and any(
+            self(i) != ratio for i in range(len(budgets)))
+
+    def __call__(self, i):
+        if self.budgets is None or not np.isfinite(self.budgets[i]):
+            return self.ratio
+        n_train = self.n_samples / (1.0 + self.ratio)
+        if self.budgets[i] >= n_train or self.budgets[i] <= 0:
+            return self.ratio
+        return float((self.n_samples - n_train) / self.budgets[i])
+
+
+def _subsample_ratios(owner, results, ratio):
+    """:class:`_RowRatios` of a fitted hpsearch search whose budget is ``n_samples``
+    (train folds subsampled, validation folds whole), else every row at ``ratio``."""
+    plan = getattr(owner, "_plan", None)
+    n = getattr(owner, "_n_samples_orig", None)
+    budgets = _budgets(results)
+    if getattr(plan, "resource", None) != "n_samples" or not n or budgets is None:
+        return _RowRatios(ratio)
+    return _RowRatios(ratio, budgets, n)
+
+
 def compare(
     search,
     metric=None,
@@ -544,6 +581,10 @@ def compare(
         :math:`n_\\text{test}/n_\\text{train}` of one split. Default: read off the search's
         splitter (:func:`split_size_ratio`); required when it cannot be (a custom
         splitter, a list of splits, a bare cv_results_ dict with no K-fold structure).
+        In a fitted hpsearch search with ``resource="n_samples"``, a row trained on
+        :math:`b` rows fewer than a train fold's is tested with
+        :math:`n_\\text{test}/b` (its train folds were subsampled, its validation folds
+        not); the frame then has a ``test_train_ratio`` column.
     alternative : {"greater", "two-sided", "less"}, default="greater"
         The tests' alternative for "the best is better than this candidate".
 
@@ -601,6 +642,7 @@ def compare(
     order = _ordered(results, scores, _final_rows(results, scores))
     best = order[0]
 
+    row_ratio = _subsample_ratios(owner, results, ratio)
     records = []
     for rank, i in zip(_tie_ranks(results, scores, order)[:top], order[:top]):
         ref = _reference_row(results, best, i)
@@ -615,16 +657,18 @@ def compare(
             "difference": float(diff.mean()) if diff.size else np.nan,
         }
         if i != best and diff.size >= 2:
-            record["t"], record["p_value"] = corrected_ttest(diff, ratio, alternative)
+            record["t"], record["p_value"] = corrected_ttest(diff, row_ratio(i), alternative)
             record["p_value_naive"] = naive_ttest(diff, alternative)[1]
             (
                 record["p_best_better"],
                 record["p_equivalent"],
                 record["p_candidate_better"],
-            ) = posterior_probabilities(diff, ratio, rope)
+            ) = posterior_probabilities(diff, row_ratio(i), rope)
         budget = _budget(results, i)
         if budget is not None:
             record["budget"] = budget
+        if row_ratio.varies:
+            record["test_train_ratio"] = row_ratio(i)
         records.append(record)
     columns_out = [
         "rank", "params", "mean_test", "n_splits", "difference", "t", "p_value",

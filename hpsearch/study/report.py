@@ -281,10 +281,13 @@ def how_sure_section(frame, plot=None, alpha=0.05, rope_text=None):
                  fmt(r["p_best_better"]), fmt(r["p_equivalent"]), _params_text(r["params"])]
         rows.append("| " + " | ".join("" if c == "nan" else c for c in cells) + " |")
     ratio = frame.attrs["test_train_ratio"]
+    subsampled = ("; n_test/b for a row trained on b samples of a train fold"
+                  if "test_train_ratio" in frame else "")
     lines = [
         "## How sure is this?", "",
         f"The top candidates against the best on the splits both finished: the Nadeau–Bengio "
-        f"corrected resampled t-test (n_test/n_train = {fmt(ratio)}) and the Bayesian "
+        f"corrected resampled t-test (n_test/n_train = {fmt(ratio)}{subsampled}) and the "
+        f"Bayesian "
         f"correlated t-test. The naive paired t-test is shown only to see why the correction "
         f"matters: it treats overlapping splits as independent and finds differences that "
         f"are not there.", "",
