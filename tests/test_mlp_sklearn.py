@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -291,3 +292,40 @@ def test_weights_of_the_wrong_shape_are_refused():
     est.coefs_ = est.coefs_[:1]
     with pytest.raises(ValueError, match="coefs_ of MLPClassifier must hold 2 arrays"):
         est.predict(X)
+
+
+# ------------------------------------------------ hostile edges (parity pass against sklearn)
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_divergence_in_the_last_steps_is_an_error_not_nan_weights(iris, solver):
+    """The epoch's loss is measured before its steps: a step that overflows the weights in
+    the last epoch (here a learning rate beyond float32) must raise like sklearn's final
+    check, not leave NaN coefs_ and NaN predict_proba behind."""
+    X, y = iris
+    est = MLPClassifier((5,), solver=solver, learning_rate_init=1e300, batch_size=150,
+                        max_iter=1, random_state=0)
+    with pytest.raises(TrainingDivergedError, match="non-finite parameter weights.*float32"):
+        est.fit(X, y)
+    with pytest.raises(TrainingDivergedError, match="weights became non-finite"):
+        clone(est).partial_fit(X, y, classes=[0, 1, 2])
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_random_state_instance_trains_as_the_int(iris, solver):
+    """sklearn: random_state=3 and random_state=RandomState(3) give the same model."""
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, max_iter=2, dropout=0.0)
+    a = MLPClassifier(random_state=3, **kw).fit(X, y)
+    b = MLPClassifier(random_state=np.random.RandomState(3), **kw).fit(X, y)
+    for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_validation_fraction_leaving_no_training_row_is_named(iris):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no stratification warning before the error
+        with pytest.raises(ValueError, match=r"training set is empty: validation_fraction="
+                                             r"0\.9 of 5 samples holds out 5"):
+            MLPClassifier(early_stopping=True, validation_fraction=0.9).fit(X[::30], y[::30])
+        with pytest.raises(ValueError, match="validation set is too small"):
+            MLPClassifier(early_stopping=True).fit(X[[0, 50, 100]], y[[0, 50, 100]])
