@@ -633,6 +633,9 @@ class _BaseMLP(BaseEstimator):
                     break
         if not np.isfinite(net.theta).all():  # the epoch's loss is measured before its steps
             raise self._diverged("The weights became non-finite in the last steps")
+        if not opt.state_is_finite():  # finite weights that an overflowed g**2 froze
+            raise self._diverged("The optimizer's squared gradients overflowed (the weights "
+                                 "they scale stopped moving)")
         if early_stopping:
             self.validation_scores_ = list(self._val_scores)
             self.best_validation_score_ = float(self._best_score)

@@ -329,3 +329,15 @@ def test_validation_fraction_leaving_no_training_row_is_named(iris):
             MLPClassifier(early_stopping=True, validation_fraction=0.9).fit(X[::30], y[::30])
         with pytest.raises(ValueError, match="validation set is too small"):
             MLPClassifier(early_stopping=True).fit(X[[0, 50, 100]], y[[0, 50, 100]])
+
+
+@pytest.mark.parametrize("solver", ["adam", "adagrad", "rmsprop"])
+def test_overflowed_squared_gradients_are_an_error_not_frozen_weights(iris, solver):
+    """Unscaled data (gradients beyond 1.8e19) overflowed g**2 in float32: the adaptive
+    steps became g/sqrt(inf) = 0, the weights froze with a finite loss, and fit returned
+    as if trained. float64 (sklearn's dtype) trains."""
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, max_iter=2, random_state=0)
+    with pytest.raises(TrainingDivergedError, match="squared gradients overflowed.*float32"):
+        MLPRegressor(**kw).fit(X * 1e10, y * 1e11)
+    MLPRegressor(dtype=np.float64, **kw).fit(X * 1e10, y * 1e11)
