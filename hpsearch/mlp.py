@@ -83,7 +83,8 @@ def _first_draw(legacy, random_state):
     An int and a ``RandomState`` instance in the same state give the same seed and leave
     ``legacy`` unadvanced for scikit-learn's weight draws, so ``random_state=3`` and
     ``random_state=np.random.RandomState(3)`` train identically (as in scikit-learn); the
-    global generator (``None``) is advanced, so successive fits differ.
+    global generator (``None``) is advanced, so successive fits differ (a user's instance
+    is advanced after the weights are drawn, :meth:`_BaseMLP._initialize`).
     """
     high = np.iinfo(np.int32).max
     if random_state is None:
@@ -435,6 +436,8 @@ class _BaseMLP(BaseEstimator):
             coefs, intercepts, _ = net.unpack(net.theta)
             sklearn_uniform(coefs, intercepts, legacy, self.activation)
         self._shuffle_rs = copy.deepcopy(legacy)  # then sklearn's shuffles (a private copy)
+        if isinstance(self.random_state, np.random.RandomState):
+            legacy.randint(2)  # the user's generator moves on: reused, it gives a new model
         self._order = None
         self._network = net
         self._structure_ = structure

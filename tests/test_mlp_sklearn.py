@@ -318,6 +318,10 @@ def test_random_state_instance_trains_as_the_int(iris, solver):
     b = MLPClassifier(random_state=np.random.RandomState(3), **kw).fit(X, y)
     for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         np.testing.assert_array_equal(u, v)
+    # a reused instance moves on, also where no weight is drawn from it (init="he")
+    rs = np.random.RandomState(3)
+    c, d = (MLPClassifier(random_state=rs, init="he", **kw).fit(X, y) for _ in range(2))
+    assert not np.array_equal(c.coefs_[0], d.coefs_[0])
 
 
 def test_validation_fraction_leaving_no_training_row_is_named(iris):
