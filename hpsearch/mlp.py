@@ -164,6 +164,8 @@ default="adam"
         Reshuffle the rows every epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, the early-stopping split, shuffling and dropout masks.
+        An int and a ``RandomState`` in that int's fresh state train identically (as
+        scikit-learn); a reused ``RandomState`` instance gives a new model each fit.
     tol : float, default=1e-4
         Minimal improvement of the training loss (or validation score with
         ``early_stopping``) that resets the patience counter.
