@@ -597,6 +597,12 @@ class _BaseMLP(BaseEstimator):
                 "The 'sample_weight' of the training rows are all zero once early_stopping "
                 f"holds out validation_fraction={self.validation_fraction} of the rows: "
                 "there is nothing to train on. Give some training rows a positive weight.")
+        if sw_val is not None and not sw_val.any():  # else the metric's "at least one
+            raise ValueError(                      # non-zero number" blames all the weights
+                "The 'sample_weight' of the validation rows that early_stopping holds out "
+                f"(validation_fraction={self.validation_fraction}) are all zero: the "
+                "validation score is undefined. Give some held-out rows a positive weight "
+                "or change 'random_state' or 'validation_fraction'.")
         batch_size = self._batch_size(n_train)
 
         penalties = make_penalty(alpha=self.alpha, l1=self.l1)

@@ -159,6 +159,10 @@ def test_all_zero_training_weights_after_the_validation_split(iris):
     with pytest.raises(ValueError, match="'sample_weight' of the training rows are all zero"):
         MLPClassifier((3,), early_stopping=True, validation_fraction=0.5,
                       random_state=0).fit(X, y, sample_weight=w)
+    # and the held-out rows: named, not the metric's "at least one non-zero number"
+    with pytest.raises(ValueError, match="'sample_weight' of the validation rows .* all zero"):
+        MLPClassifier((3,), early_stopping=True, validation_fraction=0.5,
+                      random_state=0).fit(X, y, sample_weight=1.0 - w)
 
 
 def test_zero_weight_batches_are_skipped(regression):
