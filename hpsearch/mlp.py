@@ -554,6 +554,10 @@ class _BaseMLP(BaseEstimator):
                              y_numeric=self._is_regressor, accept_sparse=_SPARSE_FORMATS,
                              reset=first)
         X = _as_csr(X)
+        if self._is_regressor and issparse(y):  # (sklearn's MLP fails in its matrix products)
+            raise ValueError(
+                f"{type(self).__name__} does not accept a sparse y: got a sparse matrix of "
+                f"shape {y.shape}. Pass a dense array (e.g. y.toarray()).")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if sample_index is not None:

@@ -332,3 +332,11 @@ def test_weights_of_any_magnitude_train_as_their_ratios(iris, solver):
     for scale in (1e300, 1e-300):
         est = MLPClassifier(**kw).fit(X, y, sample_weight=w * scale)
         np.testing.assert_allclose(est.predict_proba(X), ref.predict_proba(X), rtol=1e-4)
+
+
+def test_sparse_target_of_a_regressor_is_named(regression):
+    """A sparse y failed deep in the epoch ("output array does not match result of
+    ndarray.take"; sklearn's MLP fails in a matrix product)."""
+    X, y = regression
+    with pytest.raises(ValueError, match=r"MLPRegressor does not accept a sparse y: .*\(80, 1\)"):
+        MLPRegressor((3,), max_iter=1).fit(X, sp.csc_matrix(y[:, None]))
