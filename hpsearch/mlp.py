@@ -991,10 +991,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self
         """
         _refuse_early_stopping(self)
-        if _check_partial_fit_first_call(self, classes):
-            self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
-            return self
-        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
+        if not _check_partial_fit_first_call(self, classes) and "_network" not in self.__dict__:
+            classes = self.classes_  # a first call that failed: keep the classes it declared
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted class labels (or label indicator matrix for multilabel)."""

@@ -345,3 +345,15 @@ def test_overflowed_squared_gradients_are_an_error_not_frozen_weights(iris, solv
     with pytest.raises(TrainingDivergedError, match="squared gradients overflowed.*float32"):
         MLPRegressor(**kw).fit(X * 1e10, y * 1e11)
     MLPRegressor(dtype=np.float64, **kw).fit(X * 1e10, y * 1e11)
+
+
+def test_partial_fit_after_a_failed_first_call_keeps_the_declared_classes(iris):
+    """The first call's ``classes`` outlive its failure (as sklearn): the next call
+    without ``classes`` silently trained on the classes of its own ``y``."""
+    X, y = iris
+    est = MLPClassifier((3,), random_state=0)
+    with pytest.raises(ValueError, match="`y` has classes not in"):
+        est.partial_fit(X, np.where(y == 2, 7, y), classes=[0, 1, 2])
+    est.partial_fit(X[y < 2], y[y < 2])
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    assert est.predict_proba(X[:1]).shape == (1, 3)
