@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 import time
 import warnings
 from numbers import Integral, Real
@@ -75,6 +76,22 @@ def _refuse_early_stopping(est):
         raise ValueError("partial_fit does not support early_stopping=True")
 
 
+def _first_draw(legacy, random_state):
+    """The seed of the generators other than scikit-learn's (split, dropout, ``init`` other
+    than ``"auto"``): the first ``randint`` of ``RandomState(random_state)``.
+
+    An int and a ``RandomState`` instance in the same state give the same seed and leave
+    ``legacy`` unadvanced for scikit-learn's weight draws, so ``random_state=3`` and
+    ``random_state=np.random.RandomState(3)`` train identically (as in scikit-learn); the
+    global generator (``None``) is advanced, so successive fits differ (a user's instance
+    is advanced after the weights are drawn, :meth:`_BaseMLP._initialize`).
+    """
+    high = np.iinfo(np.int32).max
+    if random_state is None:
+        return legacy.randint(high)
+    return copy.deepcopy(legacy).randint(high)
+
+
 class _Interval(Interval):
     """sklearn's Interval, printing whole-number float bounds as ``[0, inf)`` (not ``[0.0, inf)``)."""
 
@@ -95,12 +112,20 @@ def _as_csr(X):
 
 
 def _check_weights(sample_weight, y):
-    """``sample_weight`` as float64, one finite non-negative weight per training row (of
-    ``y``) with a positive sum; ``None`` stays ``None`` (the unweighted path)."""
+    """``(weights, unit)``: ``sample_weight`` as float64, one finite non-negative weight per
+    training row (of ``y``) with a positive sum, scaled by a power of two so that the
+    largest is in [0.5, 1), and ``unit``, the true weight of a stored 1.
+
+    Only the weights' ratios and (for the penalty) their true sums matter, and scaling by
+    a power of two is exact: so weights of 1e300 or 1e-300 train as in scikit-learn instead
+    of overflowing or vanishing in the float32 working dtype. ``None`` stays ``None`` (the
+    unweighted path), with unit 1."""
     if sample_weight is None:
-        return None
+        return None, 1.0
     # sklearn's messages: shape, NaN/inf, "Negative values ...", all zero
-    return _check_sample_weight(sample_weight, y, dtype=np.float64, ensure_non_negative=True)
+    weights = _check_sample_weight(sample_weight, y, dtype=np.float64, ensure_non_negative=True)
+    exponent = int(np.frexp(weights.max())[1])
+    return np.ldexp(weights, -exponent), math.ldexp(1.0, exponent)
 
 _PARAMS_DOC = """
     hidden_layer_sizes : array-like of int, default=(100,)
@@ -139,6 +164,8 @@ default="adam"
         Reshuffle the rows every epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, the early-stopping split, shuffling and dropout masks.
+        An int and a ``RandomState`` in that int's fresh state train identically (as
+        scikit-learn); a reused ``RandomState`` instance gives a new model each fit.
     tol : float, default=1e-4
         Minimal improvement of the training loss (or validation score with
         ``early_stopping``) that resets the patience counter.
@@ -402,15 +429,17 @@ class _BaseMLP(BaseEstimator):
 
     def _initialize(self, structure):
         """Fresh weights, optimizer, generators and bookkeeping."""
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        legacy = check_random_state(self.random_state)  # sklearn's generator and stream
+        seed = _first_draw(legacy, self.random_state)
         init_seq, split_seq, train_seq = np.random.SeedSequence(seed).spawn(3)
         net = self._build_network(structure)
         net.initialize(np.random.default_rng(init_seq), self.init)
-        legacy = check_random_state(self.random_state)  # sklearn's generator and stream
         if self.init == "auto":  # sklearn's draws (weights and biases)
             coefs, intercepts, _ = net.unpack(net.theta)
             sklearn_uniform(coefs, intercepts, legacy, self.activation)
         self._shuffle_rs = copy.deepcopy(legacy)  # then sklearn's shuffles (a private copy)
+        if isinstance(self.random_state, np.random.RandomState):
+            legacy.randint(2)  # the user's generator moves on: reused, it gives a new model
         self._order = None
         self._network = net
         self._structure_ = structure
@@ -525,12 +554,16 @@ class _BaseMLP(BaseEstimator):
                              y_numeric=self._is_regressor, accept_sparse=_SPARSE_FORMATS,
                              reset=first)
         X = _as_csr(X)
+        if self._is_regressor and issparse(y):  # (sklearn's MLP fails in its matrix products)
+            raise ValueError(
+                f"{type(self).__name__} does not accept a sparse y: got a sparse matrix of "
+                f"shape {y.shape}. Pass a dense array (e.g. y.toarray()).")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if sample_index is not None:
             sample_index = self._check_sample_index(sample_index, X.shape[0])
             y = y[sample_index]
-        sample_weight = _check_weights(sample_weight, y)
+        sample_weight, weight_unit = _check_weights(sample_weight, y)
         T = self._encode_targets(y, classes=classes, first=first, incremental=incremental)
         structure = self._structure(X.shape[1], self.n_outputs_)
         if first:
@@ -550,7 +583,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0  # epochs of this call, as sklearn (t_ and loss_curve_ accumulate)
         if self._solver == "lbfgs":
             return self._fit_lbfgs(X if sample_index is None else X[sample_index], T,
-                                   sample_weight)
+                                   sample_weight, weight_unit)
         n = T.shape[0]
 
         early_stopping = self.early_stopping and not incremental
@@ -568,6 +601,12 @@ class _BaseMLP(BaseEstimator):
                 "The 'sample_weight' of the training rows are all zero once early_stopping "
                 f"holds out validation_fraction={self.validation_fraction} of the rows: "
                 "there is nothing to train on. Give some training rows a positive weight.")
+        if sw_val is not None and not sw_val.any():  # else the metric's "at least one
+            raise ValueError(                      # non-zero number" blames all the weights
+                "The 'sample_weight' of the validation rows that early_stopping holds out "
+                f"(validation_fraction={self.validation_fraction}) are all zero: the "
+                "validation score is undefined. Give some held-out rows a positive weight "
+                "or change 'random_state' or 'validation_fraction'.")
         batch_size = self._batch_size(n_train)
 
         penalties = make_penalty(alpha=self.alpha, l1=self.l1)
@@ -583,7 +622,7 @@ class _BaseMLP(BaseEstimator):
                 rows = pos if sample_index is None else sample_index[pos]
                 loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
                                                            rng, penalties, sample_weight,
-                                                           data_scale)
+                                                           data_scale, weight_unit)
                 # sklearn's loss_: each batch's (weighted-mean) loss plus its penalty, times
                 # its rows, over the training rows (Network.run_epoch)
                 loss = loss_sum / n_train
@@ -607,6 +646,11 @@ class _BaseMLP(BaseEstimator):
                 stopped = plateau and self._on_plateau(early_stopping) and not incremental
                 if stopped:
                     break
+        if not np.isfinite(net.theta).all():  # the epoch's loss is measured before its steps
+            raise self._diverged("The weights became non-finite in the last steps")
+        if not opt.state_is_finite():  # finite weights that an overflowed g**2 froze
+            raise self._diverged("The optimizer's squared gradients overflowed (the weights "
+                                 "they scale stopped moving)")
         if early_stopping:
             self.validation_scores_ = list(self._val_scores)
             self.best_validation_score_ = float(self._best_score)
@@ -653,7 +697,7 @@ class _BaseMLP(BaseEstimator):
             print(f"{msg} Setting learning rate to {self._optimizer.learning_rate:f}")
         return False
 
-    def _fit_lbfgs(self, X, T, sample_weight=None):
+    def _fit_lbfgs(self, X, T, sample_weight=None, weight_unit=1.0):
         """Full-batch L-BFGS from the current weights (:mod:`hpsearch.neural.lbfgs`)."""
         if self.dropout or self.input_dropout:
             raise ValueError(
@@ -665,9 +709,12 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_, loss, curve = minimize_lbfgs(
             net, X, T, make_penalty(alpha=self.alpha, l1=self.l1), max_iter=self.max_iter,
             max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
-            sample_weight=sample_weight, data_scale=report_scale(net.loss, self.n_outputs_))
+            sample_weight=sample_weight, data_scale=report_scale(net.loss, self.n_outputs_),
+            weight_unit=weight_unit)
         if not (np.isfinite(loss) and np.isfinite(net.theta).all()):
-            raise TrainingDivergedError(_NON_FINITE)
+            raise TrainingDivergedError(
+                f"{_NON_FINITE} L-BFGS ended at a non-finite loss or weights (loss {loss})."
+                f"{self._float32_hint()}")
         seconds = (time.perf_counter() - tic) / max(len(curve), 1)
         no_norms = [np.nan] * len(net.dense_layers)
         for value in curve:  # one history row per L-BFGS iteration
@@ -695,6 +742,7 @@ class _BaseMLP(BaseEstimator):
         """Hold out ``validation_fraction`` of the training positions (stratified for
         single-label classification); returns the kept and held-out positions and the
         held-out data."""
+        self._check_split_sizes(len(positions))
         stratify = y if (not self._is_regressor and y.ndim == 1) else None
         try:
             positions, val_pos = train_test_split(
@@ -712,13 +760,26 @@ class _BaseMLP(BaseEstimator):
                 "dataset for a stratified one.", UserWarning)
             positions, val_pos = train_test_split(
                 positions, test_size=self.validation_fraction, random_state=self._split_seed)
-        if val_pos.shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small: validation_fraction="
-                f"{self.validation_fraction} of {len(y)} samples gives {val_pos.shape[0]}. "
-                "Increase 'validation_fraction' or the size of your dataset.")
         val_rows = val_pos if sample_index is None else sample_index[val_pos]
         return positions, val_pos, X[val_rows], y[val_pos]
+
+    def _check_split_sizes(self, n):
+        """The early-stopping split of ``n`` rows must leave at least 2 validation rows
+        and 1 training row (sizes as :func:`~sklearn.model_selection.train_test_split`
+        draws them: ``ceil(f n)`` held out, the rest kept)."""
+        fraction = self.validation_fraction
+        n_val = math.ceil(fraction * n)
+        n_train = n - n_val
+        if n_val < 2:
+            raise ValueError(
+                f"The validation set is too small: validation_fraction={fraction} of {n} "
+                f"samples gives {n_val}. Increase 'validation_fraction' or the size of your "
+                "dataset.")
+        if n_train < 1:
+            raise ValueError(
+                f"The training set is empty: validation_fraction={fraction} of {n} samples "
+                f"holds out {n_val} and leaves {n_train} to train on. Decrease "
+                "'validation_fraction' or increase the size of your dataset.")
 
     def _batch_size(self, n_train):
         if self.batch_size == "auto":
@@ -785,7 +846,17 @@ class _BaseMLP(BaseEstimator):
         return TrainingDivergedError(
             f"{_NON_FINITE} {what} at epoch {self._epoch} of {type(self).__name__}: "
             f"training diverged. Try a smaller learning_rate_init (it is "
-            f"{self.learning_rate_init}) or scale the features (e.g. StandardScaler).")
+            f"{self.learning_rate_init}) or scale the features (e.g. StandardScaler)."
+            f"{self._float32_hint()}")
+
+    def _float32_hint(self):
+        """What to add to a divergence message when the working dtype is float32, whose
+        range (3.4e38) is far below scikit-learn's float64 (1.8e308)."""
+        if self._network.dtype != np.float32:
+            return ""
+        return (f" The working dtype is float32 (largest value {np.finfo(np.float32).max:.3g}"
+                "; inputs, learning rates and activations beyond it overflow): "
+                "dtype=np.float64 computes in scikit-learn's range.")
 
     def _continues_exactly(self):
         """Whether ``warm_start=True`` continues bit for bit (the searches' continued
@@ -920,10 +991,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self
         """
         _refuse_early_stopping(self)
-        if _check_partial_fit_first_call(self, classes):
-            self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
-            return self
-        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
+        if not _check_partial_fit_first_call(self, classes) and "_network" not in self.__dict__:
+            classes = self.classes_  # a first call that failed: keep the classes it declared
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted class labels (or label indicator matrix for multilabel)."""

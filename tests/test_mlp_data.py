@@ -159,6 +159,10 @@ def test_all_zero_training_weights_after_the_validation_split(iris):
     with pytest.raises(ValueError, match="'sample_weight' of the training rows are all zero"):
         MLPClassifier((3,), early_stopping=True, validation_fraction=0.5,
                       random_state=0).fit(X, y, sample_weight=w)
+    # and the held-out rows: named, not the metric's "at least one non-zero number"
+    with pytest.raises(ValueError, match="'sample_weight' of the validation rows .* all zero"):
+        MLPClassifier((3,), early_stopping=True, validation_fraction=0.5,
+                      random_state=0).fit(X, y, sample_weight=1.0 - w)
 
 
 def test_zero_weight_batches_are_skipped(regression):
@@ -315,3 +319,24 @@ def test_early_stopping_on_too_few_rows_to_stratify_trains_as_sklearn():
     with pytest.warns(UserWarning, match="cannot be stratified with validation_fraction=0.1"):
         est = MLPClassifier(early_stopping=True, max_iter=5, random_state=0).fit(X, y)
     assert len(est.validation_scores_) == est.n_iter_
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_weights_of_any_magnitude_train_as_their_ratios(iris, solver):
+    """Weights of 1e300 or 1e-300 overflowed / vanished in the float32 working dtype
+    (a divergence error, a ZeroDivisionError); without a penalty only their ratios count."""
+    X, y = iris
+    w = _weights(len(y)) + 0.5
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, alpha=0.0, max_iter=5, random_state=0)
+    ref = MLPClassifier(**kw).fit(X, y, sample_weight=w)
+    for scale in (1e300, 1e-300):
+        est = MLPClassifier(**kw).fit(X, y, sample_weight=w * scale)
+        np.testing.assert_allclose(est.predict_proba(X), ref.predict_proba(X), rtol=1e-4)
+
+
+def test_sparse_target_of_a_regressor_is_named(regression):
+    """A sparse y failed deep in the epoch ("output array does not match result of
+    ndarray.take"; sklearn's MLP fails in a matrix product)."""
+    X, y = regression
+    with pytest.raises(ValueError, match=r"MLPRegressor does not accept a sparse y: .*\(80, 1\)"):
+        MLPRegressor((3,), max_iter=1).fit(X, sp.csc_matrix(y[:, None]))

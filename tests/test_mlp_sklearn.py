@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -291,3 +292,68 @@ def test_weights_of_the_wrong_shape_are_refused():
     est.coefs_ = est.coefs_[:1]
     with pytest.raises(ValueError, match="coefs_ of MLPClassifier must hold 2 arrays"):
         est.predict(X)
+
+
+# ------------------------------------------------ hostile edges (parity pass against sklearn)
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_divergence_in_the_last_steps_is_an_error_not_nan_weights(iris, solver):
+    """The epoch's loss is measured before its steps: a step that overflows the weights in
+    the last epoch (here a learning rate beyond float32) must raise like sklearn's final
+    check, not leave NaN coefs_ and NaN predict_proba behind."""
+    X, y = iris
+    est = MLPClassifier((5,), solver=solver, learning_rate_init=1e300, batch_size=150,
+                        max_iter=1, random_state=0)
+    with pytest.raises(TrainingDivergedError, match="non-finite parameter weights.*float32"):
+        est.fit(X, y)
+    with pytest.raises(TrainingDivergedError, match="weights became non-finite"):
+        clone(est).partial_fit(X, y, classes=[0, 1, 2])
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_random_state_instance_trains_as_the_int(iris, solver):
+    """sklearn: random_state=3 and random_state=RandomState(3) give the same model."""
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, max_iter=2, dropout=0.0)
+    a = MLPClassifier(random_state=3, **kw).fit(X, y)
+    b = MLPClassifier(random_state=np.random.RandomState(3), **kw).fit(X, y)
+    for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(u, v)
+    # a reused instance moves on, also where no weight is drawn from it (init="he")
+    rs = np.random.RandomState(3)
+    c, d = (MLPClassifier(random_state=rs, init="he", **kw).fit(X, y) for _ in range(2))
+    assert not np.array_equal(c.coefs_[0], d.coefs_[0])
+
+
+def test_validation_fraction_leaving_no_training_row_is_named(iris):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no stratification warning before the error
+        with pytest.raises(ValueError, match=r"training set is empty: validation_fraction="
+                                             r"0\.9 of 5 samples holds out 5"):
+            MLPClassifier(early_stopping=True, validation_fraction=0.9).fit(X[::30], y[::30])
+        with pytest.raises(ValueError, match="validation set is too small"):
+            MLPClassifier(early_stopping=True).fit(X[[0, 50, 100]], y[[0, 50, 100]])
+
+
+@pytest.mark.parametrize("solver", ["adam", "adagrad", "rmsprop"])
+def test_overflowed_squared_gradients_are_an_error_not_frozen_weights(iris, solver):
+    """Unscaled data (gradients beyond 1.8e19) overflowed g**2 in float32: the adaptive
+    steps became g/sqrt(inf) = 0, the weights froze with a finite loss, and fit returned
+    as if trained. float64 (sklearn's dtype) trains."""
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, max_iter=2, random_state=0)
+    with pytest.raises(TrainingDivergedError, match="squared gradients overflowed.*float32"):
+        MLPRegressor(**kw).fit(X * 1e10, y * 1e11)
+    MLPRegressor(dtype=np.float64, **kw).fit(X * 1e10, y * 1e11)
+
+
+def test_partial_fit_after_a_failed_first_call_keeps_the_declared_classes(iris):
+    """The first call's ``classes`` outlive its failure (as sklearn): the next call
+    without ``classes`` silently trained on the classes of its own ``y``."""
+    X, y = iris
+    est = MLPClassifier((3,), random_state=0)
+    with pytest.raises(ValueError, match="`y` has classes not in"):
+        est.partial_fit(X, np.where(y == 2, 7, y), classes=[0, 1, 2])
+    est.partial_fit(X[y < 2], y[y < 2])
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    assert est.predict_proba(X[:1]).shape == (1, 3)

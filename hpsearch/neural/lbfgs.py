@@ -28,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 __all__ = ["flat_objective", "minimize_lbfgs"]
 
 
-def flat_objective(net, X, T, penalties, sample_weight=None):
+def flat_objective(net, X, T, penalties, sample_weight=None, weight_unit=1.0):
     """``fun(theta) -> (J, dJ/dtheta)`` of the network on ``(X, T)`` (float64 in and out).
 
     .. math::
@@ -37,9 +37,12 @@ def flat_objective(net, X, T, penalties, sample_weight=None):
         \\qquad S = \\sum_i s_i,
 
     with ``s_i = 1`` (``S = n``) without ``sample_weight``, as scikit-learn normalizes a
-    weighted loss and its penalty :math:`\\Omega`. ``X`` (dense, or sparse CSR kept sparse)
-    is converted to the network's working dtype once; ``theta`` is copied into the network
-    before each evaluation, so the network ends holding the last point evaluated.
+    weighted loss and its penalty :math:`\\Omega`. The true weights are ``sample_weight``
+    times ``weight_unit`` (the estimators store them scaled by a power of two, see
+    :func:`hpsearch.mlp._check_weights`): only :math:`S` in the penalty term depends on
+    it. ``X`` (dense, or sparse CSR kept sparse) is converted to the network's working
+    dtype once; ``theta`` is copied into the network before each evaluation, so the
+    network ends holding the last point evaluated.
     """
     if sp.issparse(X):
         X = X.astype(net.dtype)
@@ -48,7 +51,7 @@ def flat_objective(net, X, T, penalties, sample_weight=None):
     if sample_weight is None:
         n = X.shape[0]
     else:
-        n = float(np.sum(sample_weight, dtype=np.float64))
+        n = float(np.sum(sample_weight, dtype=np.float64)) * weight_unit
     n_pen = net.n_penalized
     scratch = np.empty(n_pen, net.dtype)
 
@@ -80,7 +83,7 @@ def _check_result(result, max_iter):
 
 
 def minimize_lbfgs(net, X, T, penalties, *, max_iter, max_fun, tol, verbose=False,
-                   sample_weight=None, data_scale=1.0):
+                   sample_weight=None, data_scale=1.0, weight_unit=1.0):
     """Minimize :func:`flat_objective` from the network's current weights.
 
     Returns ``(n_iter, loss, curve)``: the iterations done (at most ``max_iter``; a
@@ -89,11 +92,12 @@ def minimize_lbfgs(net, X, T, penalties, *, max_iter, max_fun, tol, verbose=Fals
     ``theta`` holds the solution afterwards. The loss returned is the objective with its
     data term times ``data_scale`` (scikit-learn's report of a multi-output squared
     error, averaged over outputs: ``1/n_outputs``); the objective minimized is unchanged.
+    ``weight_unit``: the true weight of a stored weight 1, as in :func:`flat_objective`.
     """
-    objective = flat_objective(net, X, T, penalties, sample_weight)
+    objective = flat_objective(net, X, T, penalties, sample_weight, weight_unit)
     curve, last = [], [np.nan]
     n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight,
-                                                              dtype=np.float64))
+                                                              dtype=np.float64)) * weight_unit
 
     def reported(value):
         if data_scale == 1.0:

@@ -240,7 +240,7 @@ class Network:
 
     # ----------------------------------------------------------------- epoch
     def run_epoch(self, X, T, rows, positions, batch_size, optimizer, rng, penalties,
-                  sample_weight=None, data_scale=1.0):
+                  sample_weight=None, data_scale=1.0, weight_unit=1.0):
         r"""One pass over the training rows in the given order; returns statistics.
 
         ``rows`` index ``X`` and ``positions`` index the encoded targets ``T`` and the
@@ -265,6 +265,11 @@ class Network:
         without weights), :math:`\Omega(w_b)` the penalty at the weights the batch starts
         from and :math:`c` = ``data_scale`` (scikit-learn's report of a multi-output
         squared error, averaged over outputs).
+
+        The true weights are ``sample_weight`` times ``weight_unit`` (the estimators store
+        them scaled by a power of two, exactly, so that float32 holds them whatever their
+        magnitude): the data terms are scale-free, and :math:`\Omega(w_b)` and its gradient
+        are divided by the true :math:`W_b`, i.e. by ``weight_unit`` once more.
         """
         n = len(positions)
         batch_size = max(1, min(batch_size, n))
@@ -304,13 +309,14 @@ class Network:
             P = self.forward(Xb, p, ws, True, rng)
             batch_loss = data_scale * self.loss.loss_and_delta(P, Tb, swb)
             if penalties:  # sklearn's batch loss has the penalty at the current weights
-                batch_loss += self.penalty(penalties)
+                batch_loss += self.penalty(penalties) / weight_unit
             loss_sum += batch_loss if scale is None else batch_loss * m * scale
             self.backward(P)
             for k, g in enumerate(gW):
                 norms[k] += np.sqrt(np.dot(g, g))
             # penalty of the summed batch loss (sklearn's alpha), then the solver's step
-            optimizer.step(theta, grad, penalties, npen, 1.0 / m if scale is None else scale)
+            optimizer.step(theta, grad, penalties, npen,
+                           1.0 / m if scale is None else scale / weight_unit)
             n_batches += 1
         return loss_sum, norms, n_batches
 

@@ -37,6 +37,16 @@ class Optimizer:
         self.dtype = np.dtype(dtype)
         self._tmp = np.zeros(n_params, self.dtype)
 
+    #: names of the state arrays carried from step to step (moments)
+    _state = ()
+
+    def state_is_finite(self):
+        """Whether every state array is finite. A squared-gradient sum or average that
+        overflowed (:math:`g^2` beyond the dtype's range: :math:`|g| > 1.8 \\cdot 10^{19}`
+        in float32) makes the adaptive step :math:`g / \\sqrt{\\infty} = 0` for good: the
+        weights stay finite but stop moving, which only this check reveals."""
+        return all(np.isfinite(getattr(self, name)).all() for name in self._state)
+
     def _scaled_step(self, theta, g, squares):
         r"""Shared step of the adaptive rates: :math:`\theta \leftarrow \theta -
         \eta\, g / (\sqrt{s} + \epsilon)` for the accumulated squares :math:`s`."""
@@ -116,6 +126,8 @@ class Momentum(Optimizer):
         v_0 = 0, \quad v_{t+1} = \lambda v_t - \eta g_t, \quad \theta_{t+1} = \theta_t + v_{t+1}
     """
 
+    _state = ("velocity",)
+
     def __init__(self, n_params, dtype, *, momentum=0.9, **options):
         super().__init__(n_params, dtype, **options)
         self.momentum = float(momentum)
@@ -165,6 +177,8 @@ class Adagrad(Optimizer):
         \theta \leftarrow \theta - \frac{\eta}{\sqrt{G_t} + \epsilon}\, g_t
     """
 
+    _state = ("sum_sq",)
+
     def __init__(self, n_params, dtype, *, epsilon=1e-8, **options):
         super().__init__(n_params, dtype, **options)
         self.epsilon = float(epsilon)
@@ -194,6 +208,8 @@ class RMSProp(Optimizer):
 
     Smaller :math:`\rho` trusts recent gradients more. ``mean_sq`` stores :math:`\sigma_t^2`.
     """
+
+    _state = ("mean_sq",)
 
     def __init__(self, n_params, dtype, *, rho=0.9, epsilon=1e-8, **options):
         super().__init__(n_params, dtype, **options)
@@ -247,6 +263,8 @@ class Adam(Optimizer):
     (about 32 times larger at :math:`t = 1`, equal for large :math:`t`). The steps agree
     whenever :math:`|g| \gg \epsilon`, i.e. in practice with the default 1e-8.
     """
+
+    _state = ("_m", "_v")
 
     def __init__(self, n_params, dtype, *, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **options):
         super().__init__(n_params, dtype, **options)
