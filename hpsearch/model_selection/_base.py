@@ -1447,7 +1447,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         else:  # an in-memory study: its seed too, for a resume after an interrupt
             seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
         self.study_ = store.study
-        if storage is not None and not self._trials_are_candidates:
+        if storage is not None and not (self._trials_are_candidates or self._runs_enqueued):
             _warn_enqueued(store.study, type(self).__name__)
         engine = Engine(
             self.estimator,
@@ -1563,6 +1563,10 @@ class BaseSearchCV(_SkBaseSearchCV):
     #: Whether the study's trials are this search's candidates (Optuna: a resume counts
     #: and ranks them): its space must then not change (:meth:`TrialStore.check_space`).
     _trials_are_candidates = False
+
+    #: Whether the search starts the trials enqueued in its study
+    #: (``study.enqueue_trial``) as candidates (ASHA); else :func:`_warn_enqueued`.
+    _runs_enqueued = False
 
     #: The kind of search whose studies this one may resume or share (a stored study
     #: holds the fits of one kind, :meth:`TrialStore.check_kind`); None: this class only.

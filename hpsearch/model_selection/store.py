@@ -1726,7 +1726,59 @@ class TrialStore:
             pass
 
     @_critical
-    def claim_candidate(self, row, attrs=None, values=(), owner_name="ASHASearchCV"):
+    def pop_enqueued(self):
+        """The first trial enqueued in the study (``study.enqueue_trial``) that this
+        process takes, or None when none waits.
+
+        Taken as ``study.ask()`` takes one (Optuna's ``_pop_waiting_trial_id``): the
+        storage moves it from WAITING to RUNNING, which only one process achieves (an
+        atomic update in RDB storages, the log order in journal files); a trial another
+        process took first is skipped. Its owner is written at once, so other processes
+        see it held by this live process.
+
+        Returns
+        -------
+        optuna.trial.FrozenTrial or None
+            The trial as it was WAITING (its ``system_attrs["fixed_params"]``: the
+            enqueued parameters); it is RUNNING now, this process's.
+        """
+        import optuna
+
+        State = optuna.trial.TrialState
+        waiting = self._storage.get_all_trials(self._study_id, deepcopy=False,
+                                               states=(State.WAITING,))
+        for trial in sorted(waiting, key=lambda t: t.number):
+            try:
+                if not self._storage.set_trial_state_values(trial._trial_id, State.RUNNING):
+                    continue  # another process took it first
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            self._start_heartbeat()
+            self._mine.add(trial._trial_id)
+            self._storage.set_trial_user_attr(trial._trial_id, "hpsearch_owner", self.owner)
+            return trial
+        return None
+
+    def _adopt_trial(self, trial_id, row, candidate_key, user_attrs):
+        """Make a RUNNING trial this process took (:meth:`pop_enqueued`) the trial of a
+        candidate, as :meth:`_new_trial` makes a new one: its parameters (those with an
+        Optuna distribution the study accepts) and user attributes."""
+        params, dists = self._optuna_params(row["params"])
+        for name, value in params.items():
+            try:
+                self._storage.set_trial_param(
+                    trial_id, name, dists[name].to_internal_repr(value), dists[name])
+            except ValueError:  # a distribution clash: the user attribute holds it
+                pass
+        attrs = {"params": encode_value(row["params"]), "hpsearch_key": candidate_key,
+                 **user_attrs}
+        for name, value in attrs.items():
+            self._storage.set_trial_user_attr(trial_id, name, value)
+        return trial_id
+
+    @_critical
+    def claim_candidate(self, row, attrs=None, values=(), owner_name="ASHASearchCV",
+                        trial_id=None):
         """Claim a budgeted candidate (ASHA's cooperating processes): its RUNNING trial
         whose owner is dead is closed FAIL (``hpsearch_interrupted``), a RUNNING trial is
         created for this process with ``attrs`` and the intermediate values ``values``
@@ -1736,6 +1788,9 @@ class TrialStore:
         At its first claim, a live halving or Hyperband process holding the study
         refuses this one (RuntimeError naming it, ``owner_name`` the search's class;
         :meth:`_refuse_other_search`): ASHA processes share a study with each other only.
+
+        ``trial_id``: a RUNNING trial this process took (an enqueued one,
+        :meth:`pop_enqueued`) to claim the candidate with instead of a new trial.
 
         Returns
         -------
@@ -1749,10 +1804,18 @@ class TrialStore:
         self.interrupt_dead(self._claims.get(key, ()))
         self._start_heartbeat()
         self.announce(owner_name)
-        trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
-                                   {"hpsearch_owner": self.owner, **(attrs or {})})
+        user_attrs = {"hpsearch_owner": self.owner, **(attrs or {})}
+        if trial_id is None:
+            trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
+                                       user_attrs)
+            claims = self._running_claims(key)
+            winner = min((t._trial_id for t in claims), default=trial_id)
+        else:  # an enqueued trial, older than the claims made before it: it loses to
+            # any of them (a claim made after it sees its lower id and loses)
+            self._adopt_trial(trial_id, row, key, user_attrs)
+            claims = [t for t in self._running_claims(key) if t._trial_id != trial_id]
+            winner = min((t._trial_id for t in claims), default=trial_id)
         self._mine.add(trial_id)
-        winner = min((t._trial_id for t in self._running_claims(key)), default=trial_id)
         if winner != trial_id:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")
