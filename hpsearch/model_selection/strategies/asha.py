@@ -53,6 +53,31 @@ a small discrete space, QMC whose sequence restarts in each fresh study) the can
 drawn at random (Optuna's ``RandomSampler`` seeded from ``random_state``), and only when
 that repeats ``MAX_DRAWS`` times too does the space count as exhausted.
 
+Enqueued trials
+---------------
+Trials an Optuna user enqueued in the study (``study.enqueue_trial(params)``, the study
+of ``storage`` and ``study_name`` with ``resume=True``) are started first, as Optuna's
+samplers run WAITING trials first: each new candidate is the next enqueued trial while
+one waits (lowest trial number first; :class:`_Enqueued`), at the bottom rung, promoted
+by the usual rule, and counts towards ``n_trials``. The enqueued trial itself becomes
+the candidate's trial, closed COMPLETE or PRUNED (FAIL if interrupted) like ASHA's own.
+It is taken as ``study.ask()`` takes it, WAITING -> RUNNING in the storage (atomic in
+SQLite/RDB and journal storages), so of several processes on the study exactly one
+runs it. Its values are checked against ``param_distributions``
+(:func:`enqueued_params`), as Optuna checks a fixed parameter: a value of the wrong type
+(a string for a :class:`~..space.Float`, ``2.5`` for an :class:`~..space.Int`), not among
+the choices of a list, or a name not in the space closes the trial FAIL (user attribute
+``hpsearch_invalid``: the message naming the parameter, the rule and the value) with a
+``UserWarning``, and the next one is taken; a value of the right type outside its
+bounds runs as given with a warning (Optuna's behaviour); parameters not enqueued are
+drawn at random (seeded by the search's seed and the trial number). A trial repeating a
+candidate already started is closed FAIL (``hpsearch_duplicate``) with a warning. The
+candidates drawn afterwards are those a study without enqueued trials gets. Trials still
+WAITING when the search ends (``n_trials`` reached first) are named in a warning; a
+resume with a larger ``n_trials`` takes them. A resume replays each enqueued trial at
+the candidate it became (user attribute ``hpsearch_asha_enqueued``), so after a SIGKILL
+its finished fits are reused like those of any candidate.
+
 Store and resume
 ----------------
 Every (candidate, rung) row is a budgeted row of the trial store: one Optuna trial per
@@ -1188,6 +1213,8 @@ max_retries
     study_ : optuna.Study
         One trial per candidate, its rung scores as intermediate values (step: the
         budget); a candidate whose last result is below the top rung is PRUNED.
+        Trials enqueued in the study with ``study.enqueue_trial`` are its first
+        candidates (see "Enqueued trials" in the module docstring).
     {search_attributes}
     {diagnosis_attributes}
 
