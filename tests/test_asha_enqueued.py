@@ -201,3 +201,31 @@ def test_two_processes_take_each_enqueued_trial_once(tmp_path):
     for _, out in started:
         params = json.loads(out.read_text())["params"]
         assert all(c in params for c in configs)
+
+
+def test_an_asha_taking_an_enqueued_trial_is_refused_while_a_halving_holds_the_study(
+        tmp_path):
+    """An enqueued trial is older than the searches: taken as an ASHA process's first
+    trial, its low id made that process look first in the study, so a live halving
+    holding it did not refuse the ASHA (both ran in the study). The ASHA is now placed
+    by the trials of the moment it claims, and refused."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = str(tmp_path / "s.db")
+    enqueue(storage, [{"alpha": 1.0}])
+    halving = TrialStore(storage, "s", resume=True)
+    halving.alone = True  # (as HalvingSearchCV sets it)
+    halving.claim_budgeted({"params": {"h": 1.0}, "candidate_key": "h", "key": "h@1"},
+                           "HalvingSearchCV")
+    asha = TrialStore(storage, "s", resume=True)
+    asha.group = "asha"
+    try:
+        trial = asha.pop_enqueued()
+        assert trial.number == 0 and asha.pop_enqueued() is None
+        row = {"params": {"alpha": 1.0}, "candidate_key": "x", "key": "x@1"}
+        with pytest.raises(RuntimeError, match="is running a HalvingSearchCV in it"):
+            asha.claim_candidate(row, trial_id=trial._trial_id)
+        assert [t.state.name for t in asha.study.get_trials()] == ["FAIL", "RUNNING"]
+    finally:
+        halving.close()
+        asha.close()

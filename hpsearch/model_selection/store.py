@@ -1593,16 +1593,19 @@ class TrialStore:
             [name, None if self.alone else self.group])
         self._holding = True
 
-    def _check_first(self, trial_ids, owner_name):
+    def _check_first(self, trial_ids, owner_name, order=None):
         """Once, after this search's first trials ``trial_ids`` are created: another live
         search that holds the study and does not share it with this one refuses it
         (:meth:`_refuse_other_search`); the new trials are then closed FAIL
-        (``hpsearch_duplicate``) and the RuntimeError raised."""
+        (``hpsearch_duplicate``) and the RuntimeError raised. ``order``: the trial id
+        that places this search among the others, when its first trial is older than
+        the search (an enqueued trial it took)."""
         if not self.shared or self._checked or not trial_ids:
             return
         self.announce(owner_name)  # (announced already when the trials were created)
         try:
-            self._refuse_other_search(min(trial_ids), owner_name or self.name)
+            self._refuse_other_search(order if order is not None else min(trial_ids),
+                                      owner_name or self.name)
         except RuntimeError:
             for trial_id in trial_ids:
                 self._mine.discard(trial_id)
@@ -1646,7 +1649,9 @@ class TrialStore:
         first, running = {}, set()
         for trial in trials:
             owner = trial.user_attrs.get("hpsearch_owner")
-            first[owner] = min(first.get(owner, trial._trial_id), trial._trial_id)
+            if not (owner == self.owner and "fixed_params" in trial.system_attrs):
+                # (an enqueued trial this search took is older than it: not its first)
+                first[owner] = min(first.get(owner, trial._trial_id), trial._trial_id)
             if trial.state.name == "RUNNING" and "hpsearch_duplicate" not in trial.user_attrs:
                 running.add(owner)
         mine = min(first.get(self.owner, trial_id), trial_id)
@@ -1805,7 +1810,8 @@ class TrialStore:
         self._start_heartbeat()
         self.announce(owner_name)
         user_attrs = {"hpsearch_owner": self.owner, **(attrs or {})}
-        if trial_id is None:
+        adopted = trial_id is not None
+        if not adopted:
             trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
                                        user_attrs)
             claims = self._running_claims(key)
@@ -1820,7 +1826,12 @@ class TrialStore:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")
             return None
-        self._check_first([trial_id], owner_name)
+        order = None
+        if adopted and self.shared and not self._checked:
+            # placed where a trial created now would be: after every trial there is
+            order = 1 + max(t._trial_id for t in self._storage.get_all_trials(
+                self._study_id, deepcopy=False))
+        self._check_first([trial_id], owner_name, order)
         for step, value in values:
             self._storage.set_trial_intermediate_value(trial_id, step, value)
         self._trial_ids[key] = trial_id
