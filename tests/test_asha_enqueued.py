@@ -92,13 +92,16 @@ def _start(tmp_path, name, storage, log, **kw):
                                            os.environ.get("PYTHONPATH", "")]))
     env.update({k: str(v) for k, v in kw.pop("env", {}).items()})
     args = "".join(f", {k}={v!r}" for k, v in kw.items())
-    code = f"from test_asha_enqueued import worker; worker({str(storage)!r}, {str(out)!r}{args})"
+    code = (f"from test_asha_enqueued import worker; "
+            f"worker({str(storage)!r}, {str(out)!r}{args})")
     return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp_path)), out
 
 
 def _fits(log):
     """The logged cross-validation fits ``[pid, alpha, fit_intercept, rows]``."""
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 def _trials(storage):
@@ -201,6 +204,8 @@ def test_two_processes_take_each_enqueued_trial_once(tmp_path):
     for _, out in started:
         params = json.loads(out.read_text())["params"]
         assert all(c in params for c in configs)
+    takers = [{f[0] for f in fits if f[1:] == [c["alpha"], True, 20]} for c in configs]
+    print(f"enqueued configurations taken by processes {takers}; {len(fits)} fits")
 
 
 def test_an_asha_taking_an_enqueued_trial_is_refused_while_a_halving_holds_the_study(

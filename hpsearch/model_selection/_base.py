@@ -198,9 +198,11 @@ def _key(*parts):
 
 def _warn_enqueued(study, name):
     """Say that trials enqueued in ``study`` (``study.enqueue_trial``) are not run: only
-    :class:`OptunaSearchCV` asks them (its trials are its candidates); other searches
-    draw their candidates from their own space and schedule, and a waiting trial was
-    left WAITING without a word."""
+    :class:`OptunaSearchCV` asks them (its trials are its candidates) and
+    :class:`ASHASearchCV` starts them as its first candidates; grid, random, halving
+    and Hyperband searches draw a fixed set of candidates from their own space and
+    schedule (the same in every process sharing the study, and again on resume), and a
+    waiting trial was left WAITING without a word."""
     import optuna
 
     waiting = study._storage.get_all_trials(
@@ -211,8 +213,8 @@ def _warn_enqueued(study, name):
             f"The study {study.study_name!r} holds {len(waiting)} trial(s) enqueued with "
             f"study.enqueue_trial (e.g. {example}); {name} does not run enqueued trials "
             "(its candidates come from its own space and schedule): they stay WAITING. "
-            "OptunaSearchCV asks them first; to evaluate them here, add their values to "
-            "the space.", UserWarning, stacklevel=3)
+            "OptunaSearchCV and ASHASearchCV run them first; to evaluate them here, add "
+            "their values to the space.", UserWarning, stacklevel=3)
 
 
 def _seed_id(params):
