@@ -189,7 +189,7 @@ def test_two_processes_take_each_enqueued_trial_once(tmp_path):
     enqueue(storage, configs)
     ready = [str(tmp_path / f"{i}.ready") for i in range(2)]
     started = [_start(tmp_path, str(i), storage, log, ready=ready[i:] + ready[:i],
-                      env={"HPSEARCH_FIT_SLEEP": 0.05}) for i in range(2)]
+                      n_trials=4, env={"HPSEARCH_FIT_SLEEP": 0.05}) for i in range(2)]
     for proc, _ in started:
         assert proc.wait(timeout=120) == 0
     fits = _fits(log)
@@ -230,7 +230,41 @@ def test_an_asha_taking_an_enqueued_trial_is_refused_while_a_halving_holds_the_s
         row = {"params": {"alpha": 1.0}, "candidate_key": "x", "key": "x@1"}
         with pytest.raises(RuntimeError, match="is running a HalvingSearchCV in it"):
             asha.claim_candidate(row, trial_id=trial._trial_id)
-        assert [t.state.name for t in asha.study.get_trials()] == ["FAIL", "RUNNING"]
+        trials = asha.study.get_trials()  # (then, on SQLite, the ASHA's ticket)
+        assert [t.state.name for t in trials[:2]] == ["FAIL", "RUNNING"]
+        assert trials[0].user_attrs["hpsearch_duplicate"]
     finally:
         halving.close()
         asha.close()
+
+
+def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_takes_it(tmp_path):
+    """SQLite has no row lock: two processes that read an enqueued trial WAITING at the
+    same moment may both set it RUNNING (Optuna's check passes for each), and both ran
+    it. The first ticket now takes it; the other process goes on without it."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = str(tmp_path / "s.db")
+    enqueue(storage, [{"alpha": 1.0}])
+    first, second = TrialStore(storage, "s", resume=True), TrialStore(storage, "s",
+                                                                     resume=True)
+    try:
+        Waiting = optuna.trial.TrialState.WAITING
+        stale = second._storage.get_all_trials(second._study_id, states=(Waiting,))
+        trial = first.pop_enqueued()
+        assert trial.number == 0
+        # the second process read the trial WAITING before the first set it RUNNING,
+        # and its update went through as well (what SQLite allows)
+        get_all = second._storage.get_all_trials
+        set_state = second._storage.set_trial_state_values
+        second._storage.get_all_trials = lambda study_id, deepcopy=True, states=None: (
+            stale if states == (Waiting,) else get_all(study_id, deepcopy, states))
+        second._storage.set_trial_state_values = lambda trial_id, state, values=None: (
+            True if state.name == "RUNNING" else set_state(trial_id, state, values))
+        assert second.pop_enqueued() is None
+        held = first.study.trials[0]
+        assert held.state.name == "RUNNING"
+        assert held.user_attrs["hpsearch_owner"] == first.owner
+    finally:
+        first.close()
+        second.close()

@@ -1736,10 +1736,12 @@ class TrialStore:
         process takes, or None when none waits.
 
         Taken as ``study.ask()`` takes one (Optuna's ``_pop_waiting_trial_id``): the
-        storage moves it from WAITING to RUNNING, which only one process achieves (an
-        atomic update in RDB storages, the log order in journal files); a trial another
-        process took first is skipped. Its owner is written at once, so other processes
-        see it held by this live process.
+        storage moves it from WAITING to RUNNING, which only one process achieves in a
+        journal file (the log order) and a database server (a row lock); a trial
+        another process took first is skipped. SQLite has no row lock: processes that
+        read the trial WAITING at once may each set it RUNNING, so there the process
+        whose ticket comes first takes it (:meth:`_first_ticket`). Its owner is
+        written then, so other processes see it held by this live process.
 
         Returns
         -------
@@ -1758,11 +1760,41 @@ class TrialStore:
                     continue  # another process took it first
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
+            if not self._pops_atomically() and not self._first_ticket(trial):
+                continue  # (SQLite) another process set it RUNNING too, and was first
             self._start_heartbeat()
             self._mine.add(trial._trial_id)
             self._storage.set_trial_user_attr(trial._trial_id, "hpsearch_owner", self.owner)
             return trial
         return None
+
+    def _pops_atomically(self):
+        """Whether only one process can move a WAITING trial to RUNNING: not on SQLite,
+        whose reads take no lock (Optuna's ``for_update`` row lock is a no-op there)."""
+        import optuna
+
+        storage = self._storage.storage
+        backend = getattr(storage, "_backend", storage)  # (Optuna's _CachedStorage)
+        return not (isinstance(backend, optuna.storages.RDBStorage)
+                    and str(backend.url).startswith("sqlite"))
+
+    def _first_ticket(self, trial):
+        """Whether this process takes the enqueued ``trial`` it set RUNNING, maybe with
+        others: each such process creates a ticket, a trial closed FAIL at once (user
+        attributes ``hpsearch_ticket``: the enqueued trial's id, ``hpsearch_duplicate``:
+        no candidate), and the lowest ticket takes it (trial ids follow commit order,
+        as for every claim here). One ticket per enqueued trial taken on SQLite."""
+        import optuna
+
+        FAIL, name = optuna.trial.TrialState.FAIL, f"enqueued:{trial._trial_id}"
+        ticket = self._storage.create_new_trial(
+            self._study_id, template_trial=optuna.trial.create_trial(
+                state=FAIL, user_attrs={"hpsearch_ticket": name, "hpsearch_duplicate": True,
+                                        "hpsearch_owner": self.owner}))
+        tickets = [t._trial_id for t in self._storage.get_all_trials(
+            self._study_id, deepcopy=False, states=(FAIL,))
+            if t.user_attrs.get("hpsearch_ticket") == name]
+        return min(tickets, default=ticket) == ticket
 
     def _adopt_trial(self, trial_id, row, candidate_key, user_attrs):
         """Make a RUNNING trial this process took (:meth:`pop_enqueued`) the trial of a
