@@ -61,9 +61,12 @@ samplers run WAITING trials first: each new candidate is the next enqueued trial
 one waits (lowest trial number first; :class:`_Enqueued`), at the bottom rung, promoted
 by the usual rule, and counts towards ``n_trials``. The enqueued trial itself becomes
 the candidate's trial, closed COMPLETE or PRUNED (FAIL if interrupted) like ASHA's own.
-It is taken as ``study.ask()`` takes it, WAITING -> RUNNING in the storage (atomic in
-SQLite/RDB and journal storages), so of several processes on the study exactly one
-runs it. Its values are checked against ``param_distributions``
+It is taken as ``study.ask()`` takes it, WAITING -> RUNNING in the storage
+(:meth:`~hpsearch.model_selection.store.TrialStore.pop_enqueued`), so of several
+processes on the study exactly one runs it: that update is atomic in journal files and
+database servers; SQLite has no row lock (two processes may both set one trial
+RUNNING), so there each taker also creates a ticket, a trial closed FAIL at once
+(``hpsearch_ticket``), and the first ticket takes it. Its values are checked against ``param_distributions``
 (:func:`enqueued_params`), as Optuna checks a fixed parameter: a value of the wrong type
 (a string for a :class:`~..space.Float`, ``2.5`` for an :class:`~..space.Int`), not among
 the choices of a list, or a name not in the space closes the trial FAIL (user attribute
