@@ -268,3 +268,22 @@ def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_takes_it(t
     finally:
         first.close()
         second.close()
+
+
+def test_an_enqueued_trial_taken_by_a_killed_process_is_enqueued_again(tmp_path):
+    """A process killed between taking an enqueued trial (RUNNING, its owner written)
+    and making it a candidate left it RUNNING for good, never run. A resume closes it
+    (FAIL, interrupted) and enqueues its parameters again, so they run."""
+    storage = tmp_path / "s.db"
+    enqueue(storage, [GOOD])
+    study = optuna.load_study(study_name="s", storage=make_storage(str(storage)))
+    taken = study.trials[0]._trial_id
+    study._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
+    study._storage.set_trial_user_attr(taken, "hpsearch_owner", "elsewhere/boot/1/0#1")
+    search = make_search(str(storage), n_trials=3).fit(*data())
+    assert search.cv_results_["params"][0] == GOOD
+    trials = _trials(storage)
+    assert trials[0].state.name == "FAIL" and trials[0].user_attrs["hpsearch_interrupted"]
+    assert trials[1].system_attrs["fixed_params"] == GOOD
+    assert trials[1].state.name in ("COMPLETE", "PRUNED")
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]

@@ -481,7 +481,8 @@ class _Enqueued:
     already started is closed FAIL (``hpsearch_duplicate``), each with a warning, and
     the next one is taken. :meth:`replayed`: on ``resume=True``, the trial an earlier
     run of a search never shared took as candidate ``index`` (:data:`ENQUEUED_ATTR`),
-    so the replay starts it there again.
+    so the replay starts it there again. A trial a killed process took but had not
+    made a candidate yet is enqueued again (:meth:`_enqueue_orphans`).
     """
 
     def __init__(self, search, evaluate, space, model):
@@ -489,6 +490,7 @@ class _Enqueued:
             evaluate.store, space, int(evaluate.seed), model)
         self.recorded = {}
         if search.resume:
+            self._enqueue_orphans()
             store = self.store
             for trial in sorted(store._storage.get_all_trials(store._study_id,
                                                               deepcopy=False),
@@ -496,6 +498,32 @@ class _Enqueued:
                 index = trial.user_attrs.get(ENQUEUED_ATTR)
                 if index is not None and "hpsearch_duplicate" not in trial.user_attrs:
                     self.recorded.setdefault(int(index), trial)
+
+    def _enqueue_orphans(self):
+        """Enqueue again (``study.enqueue_trial``, same parameters and user attributes)
+        each enqueued trial a process took and died before making it a candidate: RUNNING,
+        no ``hpsearch_key``, its owner dead. It is closed FAIL (``hpsearch_interrupted``)
+        first; nothing of it was fitted."""
+        import optuna
+
+        store = self.store
+        for trial in store._storage.get_all_trials(
+                store._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            owner = trial.user_attrs.get("hpsearch_owner")
+            if ("fixed_params" not in trial.system_attrs or "hpsearch_key" in trial.user_attrs
+                    or owner is None or store.alive(owner)):
+                continue
+            try:
+                store._storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted",
+                                                   True)
+                store._storage.set_trial_state_values(trial._trial_id,
+                                                      optuna.trial.TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # another process closed it first (and enqueued it again)
+            store.study.enqueue_trial(
+                trial.system_attrs["fixed_params"],
+                user_attrs={k: v for k, v in trial.user_attrs.items()
+                            if not k.startswith("hpsearch_")} or None)
 
     def _where(self, trial):
         return f" (trial {trial.number} of study {self.store.study.study_name!r})"
