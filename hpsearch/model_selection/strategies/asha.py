@@ -79,7 +79,9 @@ candidates drawn afterwards are those a study without enqueued trials gets. Tria
 WAITING when the search ends (``n_trials`` reached first) are named in a warning; a
 resume with a larger ``n_trials`` takes them. A resume replays each enqueued trial at
 the candidate it became (user attribute ``hpsearch_asha_enqueued``), so after a SIGKILL
-its finished fits are reused like those of any candidate.
+its finished fits are reused like those of any candidate; one a killed process took
+before making it a candidate (RUNNING, no ``hpsearch_key``) is closed FAIL
+(``hpsearch_interrupted``) and enqueued again.
 
 Store and resume
 ----------------
