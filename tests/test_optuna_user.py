@@ -71,16 +71,16 @@ def test_enqueued_trials_are_asked_first(tmp_path, data):
     assert [t.number for t in trials] == list(search.cv_results_["trial"])
 
 
-@pytest.mark.parametrize("kind", ["random", "halving", "asha"])
+@pytest.mark.parametrize("kind", ["random", "halving"])
 def test_a_search_that_cannot_run_enqueued_trials_says_so(tmp_path, data, kind):
-    """Only OptunaSearchCV asks enqueued trials; the other searches left them WAITING
-    without a word (an Optuna user who enqueued known configurations and ran ASHA on the
-    study never saw them evaluated)."""
+    """Only OptunaSearchCV and ASHASearchCV run enqueued trials
+    (``tests/test_asha_enqueued.py``); the other searches left them WAITING without a
+    word (an Optuna user who enqueued known configurations never saw them evaluated)."""
     import warnings
 
     from sklearn.linear_model import Ridge
 
-    from hpsearch.model_selection import ASHASearchCV, HalvingSearchCV, RandomSearchCV
+    from hpsearch.model_selection import HalvingSearchCV, RandomSearchCV
 
     storage = f"sqlite:///{tmp_path / 's.db'}"
     study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
@@ -92,8 +92,6 @@ def test_a_search_that_cannot_run_enqueued_trials_says_so(tmp_path, data, kind):
         "random": lambda: RandomSearchCV(Ridge(), space, n_iter=2, **common),
         "halving": lambda: HalvingSearchCV(Ridge(), space, resource="n_samples",
                                            min_resources=20, **common),
-        "asha": lambda: ASHASearchCV(Ridge(), space, n_trials=2, resource="n_samples",
-                                     min_resources=20, max_resources=60, **common),
     }[kind]()
     with pytest.warns(UserWarning, match=r"1 trial\(s\) enqueued .*'alpha': 0.5.* "
                       "does not run enqueued trials"):

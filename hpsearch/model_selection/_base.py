@@ -198,9 +198,11 @@ def _key(*parts):
 
 def _warn_enqueued(study, name):
     """Say that trials enqueued in ``study`` (``study.enqueue_trial``) are not run: only
-    :class:`OptunaSearchCV` asks them (its trials are its candidates); other searches
-    draw their candidates from their own space and schedule, and a waiting trial was
-    left WAITING without a word."""
+    :class:`OptunaSearchCV` asks them (its trials are its candidates) and
+    :class:`ASHASearchCV` starts them as its first candidates; grid, random, halving
+    and Hyperband searches draw a fixed set of candidates from their own space and
+    schedule (the same in every process sharing the study, and again on resume), and a
+    waiting trial was left WAITING without a word."""
     import optuna
 
     waiting = study._storage.get_all_trials(
@@ -211,8 +213,8 @@ def _warn_enqueued(study, name):
             f"The study {study.study_name!r} holds {len(waiting)} trial(s) enqueued with "
             f"study.enqueue_trial (e.g. {example}); {name} does not run enqueued trials "
             "(its candidates come from its own space and schedule): they stay WAITING. "
-            "OptunaSearchCV asks them first; to evaluate them here, add their values to "
-            "the space.", UserWarning, stacklevel=3)
+            "OptunaSearchCV and ASHASearchCV run them first; to evaluate them here, add "
+            "their values to the space.", UserWarning, stacklevel=3)
 
 
 def _seed_id(params):
@@ -1447,7 +1449,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         else:  # an in-memory study: its seed too, for a resume after an interrupt
             seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
         self.study_ = store.study
-        if storage is not None and not self._trials_are_candidates:
+        if storage is not None and not (self._trials_are_candidates or self._runs_enqueued):
             _warn_enqueued(store.study, type(self).__name__)
         engine = Engine(
             self.estimator,
@@ -1563,6 +1565,10 @@ class BaseSearchCV(_SkBaseSearchCV):
     #: Whether the study's trials are this search's candidates (Optuna: a resume counts
     #: and ranks them): its space must then not change (:meth:`TrialStore.check_space`).
     _trials_are_candidates = False
+
+    #: Whether the search starts the trials enqueued in its study
+    #: (``study.enqueue_trial``) as candidates (ASHA); else :func:`_warn_enqueued`.
+    _runs_enqueued = False
 
     #: The kind of search whose studies this one may resume or share (a stored study
     #: holds the fits of one kind, :meth:`TrialStore.check_kind`); None: this class only.

@@ -1593,16 +1593,19 @@ class TrialStore:
             [name, None if self.alone else self.group])
         self._holding = True
 
-    def _check_first(self, trial_ids, owner_name):
+    def _check_first(self, trial_ids, owner_name, order=None):
         """Once, after this search's first trials ``trial_ids`` are created: another live
         search that holds the study and does not share it with this one refuses it
         (:meth:`_refuse_other_search`); the new trials are then closed FAIL
-        (``hpsearch_duplicate``) and the RuntimeError raised."""
+        (``hpsearch_duplicate``) and the RuntimeError raised. ``order``: the trial id
+        that places this search among the others, when its first trial is older than
+        the search (an enqueued trial it took)."""
         if not self.shared or self._checked or not trial_ids:
             return
         self.announce(owner_name)  # (announced already when the trials were created)
         try:
-            self._refuse_other_search(min(trial_ids), owner_name or self.name)
+            self._refuse_other_search(order if order is not None else min(trial_ids),
+                                      owner_name or self.name)
         except RuntimeError:
             for trial_id in trial_ids:
                 self._mine.discard(trial_id)
@@ -1646,7 +1649,9 @@ class TrialStore:
         first, running = {}, set()
         for trial in trials:
             owner = trial.user_attrs.get("hpsearch_owner")
-            first[owner] = min(first.get(owner, trial._trial_id), trial._trial_id)
+            if not (owner == self.owner and "fixed_params" in trial.system_attrs):
+                # (an enqueued trial this search took is older than it: not its first)
+                first[owner] = min(first.get(owner, trial._trial_id), trial._trial_id)
             if trial.state.name == "RUNNING" and "hpsearch_duplicate" not in trial.user_attrs:
                 running.add(owner)
         mine = min(first.get(self.owner, trial_id), trial_id)
@@ -1726,7 +1731,91 @@ class TrialStore:
             pass
 
     @_critical
-    def claim_candidate(self, row, attrs=None, values=(), owner_name="ASHASearchCV"):
+    def pop_enqueued(self):
+        """The first trial enqueued in the study (``study.enqueue_trial``) that this
+        process takes, or None when none waits.
+
+        Taken as ``study.ask()`` takes one (Optuna's ``_pop_waiting_trial_id``): the
+        storage moves it from WAITING to RUNNING, which only one process achieves in a
+        journal file (the log order) and a database server (a row lock); a trial
+        another process took first is skipped. SQLite has no row lock: processes that
+        read the trial WAITING at once may each set it RUNNING, so there the process
+        whose ticket comes first takes it (:meth:`_first_ticket`). Its owner is
+        written then, so other processes see it held by this live process.
+
+        Returns
+        -------
+        optuna.trial.FrozenTrial or None
+            The trial as it was WAITING (its ``system_attrs["fixed_params"]``: the
+            enqueued parameters); it is RUNNING now, this process's.
+        """
+        import optuna
+
+        State = optuna.trial.TrialState
+        waiting = self._storage.get_all_trials(self._study_id, deepcopy=False,
+                                               states=(State.WAITING,))
+        for trial in sorted(waiting, key=lambda t: t.number):
+            try:
+                if not self._storage.set_trial_state_values(trial._trial_id, State.RUNNING):
+                    continue  # another process took it first
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            if not self._pops_atomically() and not self._first_ticket(trial):
+                continue  # (SQLite) another process set it RUNNING too, and was first
+            self._start_heartbeat()
+            self._mine.add(trial._trial_id)
+            self._storage.set_trial_user_attr(trial._trial_id, "hpsearch_owner", self.owner)
+            return trial
+        return None
+
+    def _pops_atomically(self):
+        """Whether only one process can move a WAITING trial to RUNNING: not on SQLite,
+        whose reads take no lock (Optuna's ``for_update`` row lock is a no-op there)."""
+        import optuna
+
+        storage = self._storage.storage
+        backend = getattr(storage, "_backend", storage)  # (Optuna's _CachedStorage)
+        return not (isinstance(backend, optuna.storages.RDBStorage)
+                    and str(backend.url).startswith("sqlite"))
+
+    def _first_ticket(self, trial):
+        """Whether this process takes the enqueued ``trial`` it set RUNNING, maybe with
+        others: each such process creates a ticket, a trial closed FAIL at once (user
+        attributes ``hpsearch_ticket``: the enqueued trial's id, ``hpsearch_duplicate``:
+        no candidate), and the lowest ticket takes it (trial ids follow commit order,
+        as for every claim here). One ticket per enqueued trial taken on SQLite."""
+        import optuna
+
+        FAIL, name = optuna.trial.TrialState.FAIL, f"enqueued:{trial._trial_id}"
+        ticket = self._storage.create_new_trial(
+            self._study_id, template_trial=optuna.trial.create_trial(
+                state=FAIL, user_attrs={"hpsearch_ticket": name, "hpsearch_duplicate": True,
+                                        "hpsearch_owner": self.owner}))
+        tickets = [t._trial_id for t in self._storage.get_all_trials(
+            self._study_id, deepcopy=False, states=(FAIL,))
+            if t.user_attrs.get("hpsearch_ticket") == name]
+        return min(tickets, default=ticket) == ticket
+
+    def _adopt_trial(self, trial_id, row, candidate_key, user_attrs):
+        """Make a RUNNING trial this process took (:meth:`pop_enqueued`) the trial of a
+        candidate, as :meth:`_new_trial` makes a new one: its parameters (those with an
+        Optuna distribution the study accepts) and user attributes."""
+        params, dists = self._optuna_params(row["params"])
+        for name, value in params.items():
+            try:
+                self._storage.set_trial_param(
+                    trial_id, name, dists[name].to_internal_repr(value), dists[name])
+            except ValueError:  # a distribution clash: the user attribute holds it
+                pass
+        attrs = {"params": encode_value(row["params"]), "hpsearch_key": candidate_key,
+                 **user_attrs}
+        for name, value in attrs.items():
+            self._storage.set_trial_user_attr(trial_id, name, value)
+        return trial_id
+
+    @_critical
+    def claim_candidate(self, row, attrs=None, values=(), owner_name="ASHASearchCV",
+                        trial_id=None):
         """Claim a budgeted candidate (ASHA's cooperating processes): its RUNNING trial
         whose owner is dead is closed FAIL (``hpsearch_interrupted``), a RUNNING trial is
         created for this process with ``attrs`` and the intermediate values ``values``
@@ -1736,6 +1825,9 @@ class TrialStore:
         At its first claim, a live halving or Hyperband process holding the study
         refuses this one (RuntimeError naming it, ``owner_name`` the search's class;
         :meth:`_refuse_other_search`): ASHA processes share a study with each other only.
+
+        ``trial_id``: a RUNNING trial this process took (an enqueued one,
+        :meth:`pop_enqueued`) to claim the candidate with instead of a new trial.
 
         Returns
         -------
@@ -1749,15 +1841,29 @@ class TrialStore:
         self.interrupt_dead(self._claims.get(key, ()))
         self._start_heartbeat()
         self.announce(owner_name)
-        trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
-                                   {"hpsearch_owner": self.owner, **(attrs or {})})
+        user_attrs = {"hpsearch_owner": self.owner, **(attrs or {})}
+        adopted = trial_id is not None
+        if not adopted:
+            trial_id = self._new_trial(row, key, optuna.trial.TrialState.RUNNING, None,
+                                       user_attrs)
+            claims = self._running_claims(key)
+            winner = min((t._trial_id for t in claims), default=trial_id)
+        else:  # an enqueued trial, older than the claims made before it: it loses to
+            # any of them (a claim made after it sees its lower id and loses)
+            self._adopt_trial(trial_id, row, key, user_attrs)
+            claims = [t for t in self._running_claims(key) if t._trial_id != trial_id]
+            winner = min((t._trial_id for t in claims), default=trial_id)
         self._mine.add(trial_id)
-        winner = min((t._trial_id for t in self._running_claims(key)), default=trial_id)
         if winner != trial_id:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")
             return None
-        self._check_first([trial_id], owner_name)
+        order = None
+        if adopted and self.shared and not self._checked:
+            # placed where a trial created now would be: after every trial there is
+            order = 1 + max(t._trial_id for t in self._storage.get_all_trials(
+                self._study_id, deepcopy=False))
+        self._check_first([trial_id], owner_name, order)
         for step, value in values:
             self._storage.set_trial_intermediate_value(trial_id, step, value)
         self._trial_ids[key] = trial_id

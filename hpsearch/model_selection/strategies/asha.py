@@ -53,6 +53,36 @@ a small discrete space, QMC whose sequence restarts in each fresh study) the can
 drawn at random (Optuna's ``RandomSampler`` seeded from ``random_state``), and only when
 that repeats ``MAX_DRAWS`` times too does the space count as exhausted.
 
+Enqueued trials
+---------------
+Trials an Optuna user enqueued in the study (``study.enqueue_trial(params)``, the study
+of ``storage`` and ``study_name`` with ``resume=True``) are started first, as Optuna's
+samplers run WAITING trials first: each new candidate is the next enqueued trial while
+one waits (lowest trial number first; :class:`_Enqueued`), at the bottom rung, promoted
+by the usual rule, and counts towards ``n_trials``. The enqueued trial itself becomes
+the candidate's trial, closed COMPLETE or PRUNED (FAIL if interrupted) like ASHA's own.
+It is taken as ``study.ask()`` takes it, WAITING -> RUNNING in the storage
+(:meth:`~hpsearch.model_selection.store.TrialStore.pop_enqueued`), so of several
+processes on the study exactly one runs it: that update is atomic in journal files and
+database servers; SQLite has no row lock (two processes may both set one trial
+RUNNING), so there each taker also creates a ticket, a trial closed FAIL at once
+(``hpsearch_ticket``), and the first ticket takes it. Its values are checked against ``param_distributions``
+(:func:`enqueued_params`), as Optuna checks a fixed parameter: a value of the wrong type
+(a string for a :class:`~..space.Float`, ``2.5`` for an :class:`~..space.Int`), not among
+the choices of a list, or a name not in the space closes the trial FAIL (user attribute
+``hpsearch_invalid``: the message naming the parameter, the rule and the value) with a
+``UserWarning``, and the next one is taken; a value of the right type outside its
+bounds runs as given with a warning (Optuna's behaviour); parameters not enqueued are
+drawn at random (seeded by the search's seed and the trial number). A trial repeating a
+candidate already started is closed FAIL (``hpsearch_duplicate``) with a warning. The
+candidates drawn afterwards are those a study without enqueued trials gets. Trials still
+WAITING when the search ends (``n_trials`` reached first) are named in a warning; a
+resume with a larger ``n_trials`` takes them. A resume replays each enqueued trial at
+the candidate it became (user attribute ``hpsearch_asha_enqueued``), so after a SIGKILL
+its finished fits are reused like those of any candidate; one a killed process took
+before making it a candidate (RUNNING, no ``hpsearch_key``) is closed FAIL
+(``hpsearch_interrupted``) and enqueued again.
+
 Store and resume
 ----------------
 Every (candidate, rung) row is a budgeted row of the trial store: one Optuna trial per
@@ -213,6 +243,361 @@ def _draws(propose, schedule, optuna_params):
     if draw_at_random is not None:
         for _ in range(MAX_DRAWS):
             yield draw_at_random()
+
+
+# -- trials enqueued with Optuna's study.enqueue_trial -------------------------------
+#: user attribute of an enqueued trial ASHA took: the index of the candidate it became
+#: (a resume of a search never shared replays it there)
+ENQUEUED_ATTR = "hpsearch_asha_enqueued"
+
+
+class _Rule(ValueError):
+    """An enqueued value breaking the rule of its dimension (``rule``: what it must be)."""
+
+
+def _as_choice(dim, value):
+    """The choice of a :class:`~..space.Categorical` an enqueued value names: the choice
+    itself (a list read back from the storage for a tuple), its string code, or an equal
+    number (Optuna's ``choices.index``)."""
+    from ..space import _is_real, _to_tuples
+
+    for candidate in (value, _to_tuples(value)):
+        for choice in dim.choices:
+            if type(choice) is type(candidate) and _equal(choice, candidate):
+                return choice
+    if not dim._primitive:
+        for choice, code in zip(dim.choices, dim._encoded):
+            if value == code:
+                return choice
+    if _is_real(value):
+        for choice in dim.choices:
+            if _is_real(choice) and choice == value:
+                return choice
+    raise _Rule(f"one of the choices {list(dim.choices)!r}")
+
+
+def _equal(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays and the like
+        return False
+
+
+def _as_real(dim, value):
+    from ..space import _is_real
+
+    if not (_is_real(value) and math.isfinite(value)):
+        raise _Rule("a finite real number")
+    return float(value)
+
+
+def _as_integer(dim, value):
+    from ..space import _is_real
+
+    if not (_is_real(value) and math.isfinite(value) and float(value).is_integer()):
+        raise _Rule("an integer")
+    return int(value)
+
+
+def _as_scipy_value(dim, value):
+    """A value of a scipy distribution: an integer for a discrete one, else a real
+    number (an object with ``rvs`` only: any value)."""
+    from scipy.stats import rv_discrete
+
+    if not hasattr(dim.dist, "support"):
+        return value
+    discrete = isinstance(getattr(dim.dist, "dist", None), rv_discrete)
+    return (_as_integer if discrete else _as_real)(dim, value)
+
+
+def _in_range(dim, value):
+    """Whether a checked value lies in its dimension (bounds and ``step``; always for
+    choices), as Optuna's ``distribution._contains`` says for a fixed parameter."""
+    from ..space import Categorical, Distribution
+
+    if isinstance(dim, Categorical):
+        return True
+    if isinstance(dim, Distribution):
+        if not hasattr(dim.dist, "support"):
+            return True
+        low, high = dim.dist.support()
+        return bool(low <= value <= high)
+    if not dim.low <= value <= dim.high:
+        return False
+    if dim.step is None:
+        return True
+    k = (value - dim.low) / dim.step
+    return abs(k - round(k)) <= 1e-8 * max(1.0, abs(k))
+
+
+def _checks():
+    """Dimension class -> the check of an enqueued value (returns the value the
+    estimator gets, or raises :class:`_Rule`)."""
+    from ..space import Categorical, Distribution, Float, Int
+
+    return {Categorical: _as_choice, Float: _as_real, Int: _as_integer,
+            Distribution: _as_scipy_value}
+
+
+def _sub_spaces_of(fixed, spaces):
+    """``[(index, {name: value})]`` of the sub-spaces holding every enqueued name (a
+    name may also be the Optuna name :func:`~..space.suggest` gives it, and
+    ``__space_index__`` picks the sub-space), or raises :class:`_Rule` (rule, name,
+    value) for the first unknown name."""
+    from ..space import SPACE_INDEX_PARAM, _optuna_names
+
+    names = _optuna_names(spaces) if len(spaces) > 1 else [{n: n for n in spaces[0]}]
+    wanted = fixed.get(SPACE_INDEX_PARAM)
+    fixed = {k: v for k, v in fixed.items() if k != SPACE_INDEX_PARAM}
+    found, unknown = [], None
+    for i, (sub, optuna_names) in enumerate(zip(spaces, names)):
+        if wanted is not None and wanted != i:
+            continue
+        to_real = {v: k for k, v in optuna_names.items()}
+        real = {to_real.get(k, k): v for k, v in fixed.items()}
+        missing = [k for k in real if k not in sub]
+        if missing:
+            unknown = unknown or missing[0]
+        else:
+            found.append((i, real))
+    if found:
+        return found
+    if unknown is None:  # no sub-space of that index
+        raise _Rule(f"an index of the {len(spaces)} sub-spaces", SPACE_INDEX_PARAM, wanted)
+    known = sorted({n for sub in spaces for n in sub})
+    raise _Rule(f"a parameter of param_distributions ({known})", unknown, fixed[unknown])
+
+
+def _fill(sub, real, rng, where):
+    """The candidate of one sub-space: the enqueued values checked, the others drawn;
+    raises :class:`_Rule` (rule, name, value)."""
+    import warnings
+
+    from ..space import condition_holds
+
+    checks, params = _checks(), {}
+    for name, dim in sub.items():
+        if not condition_holds(dim.when, params):
+            continue  # (an enqueued value of an inactive parameter is not used)
+        if name not in real:
+            params[name] = dim.rvs(rng)
+            continue
+        try:
+            value = checks[type(dim)](dim, real[name])
+        except _Rule as exc:
+            raise _Rule(exc.args[0], name, real[name]) from None
+        if not _in_range(dim, value):
+            warnings.warn(
+                f"The enqueued value of parameter {name!r}{where} is out of range for "
+                f"its dimension {dim!r}; it is run as given, as Optuna runs a fixed "
+                f"parameter out of range. Got {real[name]!r}.", UserWarning, stacklevel=3)
+        params[name] = value
+    return params
+
+
+def enqueued_params(fixed, space, random_state=None, where=""):
+    """The candidate of a trial enqueued with ``study.enqueue_trial(fixed)``.
+
+    Each enqueued value must suit its dimension: a choice of a list or
+    :class:`~..space.Categorical` (the choice, a list for a tuple as the storage gives
+    it back, its string code, or an equal number), a finite real number for a
+    :class:`~..space.Float` or continuous scipy distribution, an integer (``3`` or
+    ``3.0``) for an :class:`~..space.Int` or discrete one; every name must be a
+    parameter of the space (of the first sub-space, of a list of dicts, where they all
+    fit). As Optuna does with a fixed parameter (``Trial._suggest``), a value of the
+    right type outside its dimension's bounds (or ``step``) is run as given with a
+    warning, a value of the wrong type or no choice is an error, and a parameter whose
+    condition (``when``) fails is not used. Parameters not enqueued are drawn at random
+    from the sub-space (with ``random_state``), as the study's sampler draws them for
+    Optuna.
+
+    Parameters
+    ----------
+    fixed : dict
+        The enqueued parameters (``trial.system_attrs["fixed_params"]``).
+    space : list of dict
+        The search space (:func:`~..space.as_space`).
+    random_state : int, RandomState or None
+    where : str
+        Names the trial in messages (e.g. ``" (trial 3 of study 's')"``).
+
+    Returns
+    -------
+    params : dict
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, the rule and the value.
+    """
+    rng = check_random_state(random_state)
+    first = None
+    try:
+        for index, real in _sub_spaces_of(dict(fixed), space):
+            try:
+                return _fill(space[index], real, rng, where)
+            except _Rule as exc:
+                first = first or exc
+    except _Rule as exc:
+        first = exc
+    rule, name, value = first.args
+    raise ValueError(f"The enqueued value of parameter {name!r}{where} must be {rule}. "
+                     f"Got {value!r} instead.")
+
+
+def _optuna_params_of(params, space):
+    """``params`` as an Optuna trial of :func:`~..space.suggest` holds them (to tell a
+    model-based sampler), or None when a value lies outside its distribution (an
+    enqueued value out of range cannot be told)."""
+    from ..space import SPACE_INDEX_PARAM, Categorical, _optuna_names
+
+    for i, sub in enumerate(space):
+        if set(params) - set(sub):
+            continue
+        names = _optuna_names(space)[i] if len(space) > 1 else {n: n for n in sub}
+        out = {SPACE_INDEX_PARAM: i} if len(space) > 1 else {}
+        for name, value in params.items():
+            dim = sub[name]
+            try:
+                dist = dim.to_optuna()
+            except ValueError:
+                return None
+            if isinstance(dim, Categorical):
+                value = next(code for choice, code in zip(dim.choices, dim._encoded)
+                             if type(choice) is type(value) and _equal(choice, value))
+            if not dist._contains(dist.to_internal_repr(value)):
+                return None
+            out[names[name]] = value
+        return out
+    return None
+
+
+class _Enqueued:
+    """Trials enqueued in the study (``study.enqueue_trial``), taken as new candidates.
+
+    :meth:`pop` takes the first WAITING trial (:meth:`TrialStore.pop_enqueued`: only
+    one process gets it) and makes its candidate (:func:`enqueued_params`; the values
+    not enqueued drawn with a generator seeded by the search's master seed and the
+    trial number, so a replay draws them again); a trial whose values break the space
+    is closed FAIL (``hpsearch_invalid``: the message) and one repeating a candidate
+    already started is closed FAIL (``hpsearch_duplicate``), each with a warning, and
+    the next one is taken. :meth:`replayed`: on ``resume=True``, the trial an earlier
+    run of a search never shared took as candidate ``index`` (:data:`ENQUEUED_ATTR`),
+    so the replay starts it there again. A trial a killed process took but had not
+    made a candidate yet is enqueued again (:meth:`_enqueue_orphans`).
+    """
+
+    def __init__(self, search, evaluate, space, model):
+        self.store, self.space, self.seed, self.model = (
+            evaluate.store, space, int(evaluate.seed), model)
+        self.recorded = {}
+        if search.resume:
+            self._enqueue_orphans()
+            store = self.store
+            for trial in sorted(store._storage.get_all_trials(store._study_id,
+                                                              deepcopy=False),
+                                key=lambda t: t.number):
+                index = trial.user_attrs.get(ENQUEUED_ATTR)
+                if index is not None and "hpsearch_duplicate" not in trial.user_attrs:
+                    self.recorded.setdefault(int(index), trial)
+
+    def _enqueue_orphans(self):
+        """Enqueue again (``study.enqueue_trial``, same parameters and user attributes)
+        each enqueued trial a process took and died before making it a candidate: RUNNING,
+        no ``hpsearch_key``, its owner dead. It is closed FAIL (``hpsearch_interrupted``)
+        first; nothing of it was fitted."""
+        import optuna
+
+        store = self.store
+        for trial in store._storage.get_all_trials(
+                store._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            owner = trial.user_attrs.get("hpsearch_owner")
+            if ("fixed_params" not in trial.system_attrs or "hpsearch_key" in trial.user_attrs
+                    or owner is None or store.alive(owner)):
+                continue
+            try:
+                store._storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted",
+                                                   True)
+                store._storage.set_trial_state_values(trial._trial_id,
+                                                      optuna.trial.TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # another process closed it first (and enqueued it again)
+            store.study.enqueue_trial(
+                trial.system_attrs["fixed_params"],
+                user_attrs={k: v for k, v in trial.user_attrs.items()
+                            if not k.startswith("hpsearch_")} or None)
+
+    def _where(self, trial):
+        return f" (trial {trial.number} of study {self.store.study.study_name!r})"
+
+    def params(self, trial):
+        """``(params, Optuna params or None)`` of an enqueued trial's candidate."""
+        rng = np.random.RandomState([self.seed % 2**32, trial.number])
+        params = enqueued_params(trial.system_attrs.get("fixed_params") or {}, self.space,
+                                 rng, self._where(trial))
+        return params, (_optuna_params_of(params, self.space) if self.model else None)
+
+    def replayed(self, index):
+        trial = self.recorded.get(index)
+        if trial is None:
+            return None
+        try:
+            return self.params(trial)
+        except ValueError:  # (resumed with another space: drawn instead)
+            return None
+
+    def pop(self, known):
+        """``(trial, params, Optuna params)`` of the next enqueued trial this process
+        takes whose candidate is valid and not ``known(params)``; None when none
+        waits."""
+        while True:
+            trial = self.store.pop_enqueued()
+            if trial is None:
+                return None
+            try:
+                params, optuna_params = self.params(trial)
+            except ValueError as exc:
+                self._reject(trial, "hpsearch_invalid", f"{exc} The trial is closed FAIL.")
+                continue
+            if known(params):
+                self._reject(trial, "hpsearch_duplicate", (
+                    f"The trial {trial.number} enqueued in study "
+                    f"{self.store.study.study_name!r} repeats a candidate ASHASearchCV "
+                    f"has started already ({params}): it is closed FAIL, not run twice."))
+                continue
+            return trial, params, optuna_params
+
+    def _reject(self, trial, attr, message):
+        import warnings
+
+        import optuna
+
+        warnings.warn(message, UserWarning, stacklevel=4)
+        storage = self.store._storage
+        self.store._mine.discard(trial._trial_id)
+        try:
+            storage.set_trial_user_attr(trial._trial_id, attr, message)
+            storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+
+    def warn_waiting(self, n_trials):
+        """Say that enqueued trials are left WAITING (``n_trials`` candidates started
+        before this process reached them)."""
+        import warnings
+
+        import optuna
+
+        store = self.store
+        waiting = store._storage.get_all_trials(
+            store._study_id, deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+        if waiting:
+            warnings.warn(
+                f"{len(waiting)} trial(s) enqueued in study {store.study.study_name!r} "
+                f"are still WAITING: ASHASearchCV ended before taking them (n_trials="
+                f"{n_trials} candidates started, or its timeout). Enqueued trials start "
+                f"before drawn candidates; resume with a larger n_trials to run them.",
+                UserWarning, stacklevel=4)
 
 
 #: :meth:`_Decisions.next`: no job can be decided before more results arrive
@@ -419,6 +804,8 @@ class _Shared:
         (:meth:`joined` was False) is RUNNING, which the claim sees."""
         store = self.store
         key = self._candidate_key(params)
+        if key in store._trial_ids:  # an enqueued trial this process took and claimed
+            return True
         trials = [t for t in store._claims.get(key, ())
                   if "hpsearch_duplicate" not in t.user_attrs]
         running = [t for t in trials if t.state.name == "RUNNING"
@@ -616,7 +1003,23 @@ class _Shared:
 
     def _new(self, schedule):
         """Draw and claim a new candidate; None when another process was first."""
-        store, n_trials = self.store, self.search.n_trials
+        store = self.store
+        enqueued = self.search._enqueued
+        while enqueued is not None:  # enqueued trials first, as Optuna asks them
+            taken = enqueued.pop(lambda p: _param_key(p) in self.seen
+                                 or self._candidate_key(p) in self.cands)
+            if taken is None:
+                break
+            trial, params, optuna_params = taken
+            self.seen.add(_param_key(params))
+            key = self._candidate_key(params)
+            self.params_of[key] = params
+            row_keys = self._row_keys(params)
+            trial_id = store.claim_candidate(self._claim_row(params, key, row_keys[0]),
+                                             self._optuna_attrs(optuna_params),
+                                             trial_id=trial._trial_id)
+            if trial_id is not None:
+                return self._claimed(key, params, optuna_params, trial_id, row_keys)
         known = {self.cands[k].number: op for k, op in self.optuna_of.items()
                  if k in self.cands}
         for params, optuna_params in _draws(self.propose, schedule, known):
@@ -631,20 +1034,26 @@ class _Shared:
                                              self._optuna_attrs(optuna_params))
             if trial_id is None:
                 return None
-            number = store._storage.get_trial_number_from_id(trial_id)
-            if n_trials is not None and self._n_before(number) >= n_trials:
-                store.release_candidate(key)  # n_trials candidates were claimed first
-                return None
-            if optuna_params is not None:
-                self.optuna_of[key] = optuna_params
-            c = _Candidate(key, params, number, row_keys)
-            c.mine = True
-            self.cands[key], self.by_number[number] = c, c
-            return self._hand(c, 0, "new")
+            return self._claimed(key, params, optuna_params, trial_id, row_keys)
         if not self.exhausted:
             self.search._warn_exhausted(len(self.cands))
         self.exhausted = True
         return None
+
+    def _claimed(self, key, params, optuna_params, trial_id, row_keys):
+        """The job of a new candidate this process claimed with trial ``trial_id``; None
+        when ``n_trials`` candidates were claimed first (its claim given up)."""
+        store, n_trials = self.store, self.search.n_trials
+        number = store._storage.get_trial_number_from_id(trial_id)
+        if n_trials is not None and self._n_before(number) >= n_trials:
+            store.release_candidate(key)  # n_trials candidates were claimed first
+            return None
+        if optuna_params is not None:
+            self.optuna_of[key] = optuna_params
+        c = _Candidate(key, params, number, row_keys)
+        c.mine = True
+        self.cands[key], self.by_number[number] = c, c
+        return self._hand(c, 0, "new")
 
     def _n_before(self, number):
         """Candidates of this search in the study with a lower trial number."""
@@ -837,6 +1246,8 @@ max_retries
     study_ : optuna.Study
         One trial per candidate, its rung scores as intermediate values (step: the
         budget); a candidate whose last result is below the top rung is PRUNED.
+        Trials enqueued in the study with ``study.enqueue_trial`` are its first
+        candidates (see "Enqueued trials" in the module docstring).
     {search_attributes}
     {diagnosis_attributes}
 
@@ -865,6 +1276,7 @@ max_retries
 
     _callback_round_name = "asha-wave"
     _study_kind = "ASHA"
+    _runs_enqueued = True
     #: fits stopped by a shorter ``fit_timeout`` stay failed on resume (the promotions
     #: recorded in the study were decided on them)
     _retries_timed_out = False
@@ -1086,7 +1498,9 @@ max_retries
         propose, seen = self._proposals(space, evaluate), set()
 
         def start(job):
-            params = self._new_candidate(schedule, propose, seen)
+            params = self._enqueued_candidate(evaluate, seen)
+            if params is None:
+                params = self._new_candidate(schedule, propose, seen)
             if params is None:  # the space is exhausted: start nothing new
                 self._warn_exhausted(len(self._candidates))
                 schedule.cancel(job.candidate, job.rung)
@@ -1103,6 +1517,10 @@ max_retries
         decisions = _Decisions(schedule, lags, start, live=not self.reproducible)
         store = getattr(evaluate, "store", None)
         self._shared = None
+        self._enqueued = None
+        if store is not None and self.storage is not None:
+            self._enqueued = _Enqueued(self, evaluate, space,
+                                       isinstance(propose, _ModelProposals))
         if store is not None and store.shared:
             store.group = "asha"  # shares the study with ASHA processes only
             self._shared = _Shared(self, evaluate, propose, seen)
@@ -1116,6 +1534,8 @@ max_retries
             # first): its claims may sit between this one's, so this process's own
             # candidate numbers are not the study's; end as a shared process does
             shared.activate()
+        if self._enqueued is not None:
+            self._enqueued.warn_waiting(self.n_trials)
         if shared is not None and shared.active:
             self.schedule_, self.n_iterations_ = self._shared.finish()
             self.n_candidates_ = self.schedule_.n_started
@@ -1214,6 +1634,43 @@ max_retries
         if self.verbose:
             print(f"ASHA: {job.action} candidate {job.candidate} at rung {job.rung} "
                   f"({job.budget} {self._plan.resource})")
+
+    def _enqueued_candidate(self, evaluate, seen):
+        """The next new candidate from an enqueued trial, or None (none waits).
+
+        On resume, the trial an earlier run took as this candidate (its index) is
+        replayed (its trial is found by the usual claim); otherwise the next WAITING
+        trial is taken (:meth:`_Enqueued.pop`) and claimed at once: its trial becomes
+        the candidate's (a loser of the claim, the same candidate held by another live
+        process, is skipped)."""
+        enqueued, index = self._enqueued, len(self._candidates)
+        if enqueued is None:
+            return None
+        replay = enqueued.replayed(index)
+        if replay is not None and _param_key(replay[0]) not in seen:
+            params, optuna_params = replay
+            seen.add(_param_key(params))
+            if optuna_params is not None:
+                self._optuna_params[index] = optuna_params
+            return params
+        while True:
+            taken = enqueued.pop(lambda p: _param_key(p) in seen)
+            if taken is None:
+                return None
+            trial, params, optuna_params = taken
+            seen.add(_param_key(params))
+            config = evaluate.config_key
+            row = {"params": params, "candidate_key": _key(config, params),
+                   "key": _key(config, params, self._plan.budget(self.n_resources_[0]))}
+            attrs = ({} if self._shared is None else self._shared._optuna_attrs(None))
+            attrs[ENQUEUED_ATTR] = index
+            if optuna_params is not None:
+                attrs["hpsearch_optuna_params"] = optuna_params
+            if evaluate.store.claim_candidate(row, attrs,
+                                              trial_id=trial._trial_id) is not None:
+                if optuna_params is not None:
+                    self._optuna_params[index] = optuna_params
+                return params
 
     def _new_candidate(self, schedule, propose, seen):
         for params, optuna_params in _draws(propose, schedule, self._optuna_params):

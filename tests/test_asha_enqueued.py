@@ -1,0 +1,289 @@
+"""ASHASearchCV runs the trials an Optuna user enqueued (``study.enqueue_trial``) in its
+study: each becomes a candidate at the bottom rung before any drawn one, ends COMPLETE,
+PRUNED or FAIL like ASHA's own trials, is taken by one process only, and resumes after a
+SIGKILL without being fitted twice. It was left WAITING (with a warning).
+
+Fits are counted by :class:`LoggingRidge` (one line per fit: process id, alpha, rows)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.linear_model import Ridge
+
+from hpsearch import ASHASearchCV
+from hpsearch.model_selection.space import Float
+from hpsearch.model_selection.store import make_storage, recorded_fits
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+SPACE = {"alpha": Float(1e-2, 1e2, log=True), "fit_intercept": [True, False]}
+N_ROWS = 120
+
+
+class LoggingRidge(Ridge):
+    """Ridge that logs each fit to ``HPSEARCH_FIT_LOG``, sleeps ``HPSEARCH_FIT_SLEEP``
+    s, and SIGKILLs its own process at fit number ``HPSEARCH_KILL_AT`` (in-process
+    fits: ``n_jobs=1``)."""
+
+    def fit(self, X, y, sample_weight=None):
+        log = os.environ.get("HPSEARCH_FIT_LOG")
+        if log:
+            with open(log, "a") as f:
+                f.write(json.dumps([os.getpid(), self.alpha, self.fit_intercept,
+                                    len(X)]) + "\n")
+            kill_at = os.environ.get("HPSEARCH_KILL_AT")
+            if kill_at and len(Path(log).read_text().splitlines()) >= int(kill_at):
+                os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(float(os.environ.get("HPSEARCH_FIT_SLEEP", "0")))
+        return super().fit(X, y)
+
+
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(N_ROWS, 5))
+    return X, X @ rng.normal(size=5) + 0.5 * rng.normal(size=N_ROWS)
+
+
+def make_search(storage, n_trials=6, study_name="s", **kw):
+    kw = {"resource": "n_samples", "min_resources": 20, "max_resources": 60, "cv": 2,
+          "random_state": 0, "n_jobs": 1, "refit": False, "progress": False,
+          "resume": True, **kw}
+    return ASHASearchCV(LoggingRidge(), SPACE, n_trials=n_trials, storage=storage,
+                        study_name=study_name, **kw)
+
+
+def enqueue(storage, configs, study_name="s"):
+    study = optuna.create_study(storage=make_storage(str(storage)), study_name=study_name,
+                                direction="maximize")
+    for params in configs:
+        study.enqueue_trial(params)
+
+
+def worker(storage, out, ready=None, n_trials=6):
+    """Entry point of a process: wait for its siblings (``ready`` files), run the
+    search, write its rows as JSON to ``out``."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    search = make_search(storage, n_trials=n_trials)
+    if ready:
+        Path(ready[0]).touch()
+        deadline = time.time() + 60
+        while not all(Path(p).exists() for p in ready) and time.time() < deadline:
+            time.sleep(0.02)
+    search.fit(*data())
+    res = search.cv_results_
+    Path(out).write_text(json.dumps({"params": list(res["params"]),
+                                     "candidate": [int(c) for c in res["candidate"]]}))
+
+
+def _start(tmp_path, name, storage, log, **kw):
+    out = tmp_path / f"{name}.json"
+    env = dict(os.environ, HPSEARCH_FIT_LOG=str(log), OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE),
+                                           os.environ.get("PYTHONPATH", "")]))
+    env.update({k: str(v) for k, v in kw.pop("env", {}).items()})
+    args = "".join(f", {k}={v!r}" for k, v in kw.items())
+    code = (f"from test_asha_enqueued import worker; "
+            f"worker({str(storage)!r}, {str(out)!r}{args})")
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp_path)), out
+
+
+def _fits(log):
+    """The logged cross-validation fits ``[pid, alpha, fit_intercept, rows]``."""
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _trials(storage):
+    return optuna.load_study(study_name="s", storage=make_storage(str(storage))).trials
+
+
+GOOD = {"alpha": 0.01, "fit_intercept": True}  # the best candidate on this data
+WEAK = {"alpha": 100.0}  # fit_intercept drawn
+
+
+@pytest.mark.filterwarnings("ignore:The enqueued value:UserWarning")  # (the resume)
+def test_enqueued_trials_are_asha_candidates_first(tmp_path, monkeypatch):
+    """Enqueued configurations are the first candidates (before the drawn ones, which
+    stay those of a study without them), promoted by ASHA's rule, and their trials end
+    COMPLETE or PRUNED; a value of the wrong type is a FAIL trial whose message names the
+    parameter, the rule and the value; one out of range runs with Optuna's warning. A
+    resume replays them: nothing is fitted again."""
+    storage, log = tmp_path / "s.db", tmp_path / "fits.log"
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    enqueue(storage, [GOOD, {"alpha": "big"}, WEAK, {"alpha": 1e3, "fit_intercept": False}])
+    with pytest.warns(UserWarning) as caught:
+        search = make_search(str(storage)).fit(*data())
+    messages = [str(w.message) for w in caught]
+    assert any("parameter 'alpha' (trial 1 of study 's') must be a finite real number. "
+               "Got 'big' instead." in m for m in messages), messages
+    assert any("parameter 'alpha' (trial 3 of study 's') is out of range" in m
+               for m in messages), messages
+    res = search.cv_results_
+    firsts = [p for p, k in zip(res["params"], res["iter"]) if k == 0]
+    assert firsts[0] == GOOD and firsts[1]["alpha"] == 100.0
+    assert firsts[2] == {"alpha": 1e3, "fit_intercept": False}
+    plain = make_search(None, study_name=None, resume=False).fit(*data())
+    drawn = [p for p, k in zip(plain.cv_results_["params"], plain.cv_results_["iter"])
+             if k == 0]
+    assert firsts[3:] == drawn[:3]  # the drawn candidates are unchanged
+    best = [s for c, k, s in zip(res["candidate"], res["iter"], res["state"]) if c == 0]
+    assert best == ["promoted", "complete"]  # the usual promotion rule, to the top rung
+    trials = _trials(storage)
+    assert [t.state.name for t in trials[:4]] == ["COMPLETE", "FAIL", "PRUNED", "PRUNED"]
+    assert "must be a finite real number" in trials[1].user_attrs["hpsearch_invalid"]
+    assert trials[0].params == GOOD and trials[0].system_attrs["fixed_params"] == GOOD
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+    n_fits = len(_fits(log))
+    again = make_search(str(storage)).fit(*data())
+    assert len(_fits(log)) == n_fits  # replayed from the store, nothing fitted again
+    assert again.cv_results_["params"] == res["params"]
+    np.testing.assert_array_equal(again.cv_results_["mean_test_score"],
+                                  res["mean_test_score"])
+
+
+def test_a_sigkilled_enqueued_candidate_resumes(tmp_path, monkeypatch):
+    """The process is SIGKILLed in the second split of the enqueued candidate's job: the
+    resume fits that split only, and ends as a run never killed (the enqueued trial is
+    closed FAIL, interrupted, its candidate finished in a new trial, as ASHA's own)."""
+    storage, log = tmp_path / "cut.db", tmp_path / "fits.log"
+    enqueue(storage, [GOOD])
+    proc, _ = _start(tmp_path, "cut", storage, log, env={"HPSEARCH_KILL_AT": 2})
+    assert proc.wait(timeout=120) == -signal.SIGKILL
+    assert recorded_fits(optuna.load_study(study_name="s",
+                                           storage=make_storage(str(storage)))) == 1
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    resumed = make_search(str(storage)).fit(*data())
+    fits = _fits(log)
+    # split 0, split 1 (killed), split 1 again: split 0 was not fitted again
+    assert sum(f[1:] == [0.01, True, 20] for f in fits) == 3
+    whole = make_search(str(tmp_path / "whole.db"))
+    enqueue(tmp_path / "whole.db", [GOOD])
+    monkeypatch.delenv("HPSEARCH_FIT_LOG")
+    full = whole.fit(*data()).cv_results_
+    assert len(fits) == 1 + 2 * len(full["params"])  # 1: the fit in flight at the kill
+    assert resumed.cv_results_["params"] == full["params"]
+    np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"],
+                                  full["mean_test_score"])
+    trials = _trials(storage)
+    assert trials[0].state.name == "FAIL" and trials[0].user_attrs["hpsearch_interrupted"]
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+
+
+def test_two_processes_take_each_enqueued_trial_once(tmp_path):
+    """Two processes started together on one storage: every enqueued configuration is
+    run once (each of its fits by one process), its trial ends COMPLETE or PRUNED, and
+    both processes end with all of them."""
+    storage, log = tmp_path / "shared.db", tmp_path / "fits.log"
+    configs = [{"alpha": a, "fit_intercept": True} for a in (0.02, 0.2, 2.0, 20.0)]
+    enqueue(storage, configs)
+    ready = [str(tmp_path / f"{i}.ready") for i in range(2)]
+    started = [_start(tmp_path, str(i), storage, log, ready=ready[i:] + ready[:i],
+                      n_trials=4, env={"HPSEARCH_FIT_SLEEP": 0.05}) for i in range(2)]
+    for proc, _ in started:
+        assert proc.wait(timeout=120) == 0
+    fits = _fits(log)
+    study = optuna.load_study(study_name="s", storage=make_storage(str(storage)))
+    assert len(fits) == recorded_fits(study)  # no fit ran twice
+    for config in configs:
+        assert sum(f[1:] == [config["alpha"], True, 20] for f in fits) == 2
+    trials = study.trials
+    assert [t.state.name in ("COMPLETE", "PRUNED") for t in trials[:4]] == [True] * 4
+    assert [t.params for t in trials[:4]] == configs
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+    for _, out in started:
+        params = json.loads(out.read_text())["params"]
+        assert all(c in params for c in configs)
+    takers = [{f[0] for f in fits if f[1:] == [c["alpha"], True, 20]} for c in configs]
+    print(f"enqueued configurations taken by processes {takers}; {len(fits)} fits")
+
+
+def test_an_asha_taking_an_enqueued_trial_is_refused_while_a_halving_holds_the_study(
+        tmp_path):
+    """An enqueued trial is older than the searches: taken as an ASHA process's first
+    trial, its low id made that process look first in the study, so a live halving
+    holding it did not refuse the ASHA (both ran in the study). The ASHA is now placed
+    by the trials of the moment it claims, and refused."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = str(tmp_path / "s.db")
+    enqueue(storage, [{"alpha": 1.0}])
+    halving = TrialStore(storage, "s", resume=True)
+    halving.alone = True  # (as HalvingSearchCV sets it)
+    halving.claim_budgeted({"params": {"h": 1.0}, "candidate_key": "h", "key": "h@1"},
+                           "HalvingSearchCV")
+    asha = TrialStore(storage, "s", resume=True)
+    asha.group = "asha"
+    try:
+        trial = asha.pop_enqueued()
+        assert trial.number == 0 and asha.pop_enqueued() is None
+        row = {"params": {"alpha": 1.0}, "candidate_key": "x", "key": "x@1"}
+        with pytest.raises(RuntimeError, match="is running a HalvingSearchCV in it"):
+            asha.claim_candidate(row, trial_id=trial._trial_id)
+        trials = asha.study.get_trials()  # (then, on SQLite, the ASHA's ticket)
+        assert [t.state.name for t in trials[:2]] == ["FAIL", "RUNNING"]
+        assert trials[0].user_attrs["hpsearch_duplicate"]
+    finally:
+        halving.close()
+        asha.close()
+
+
+def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_takes_it(tmp_path):
+    """SQLite has no row lock: two processes that read an enqueued trial WAITING at the
+    same moment may both set it RUNNING (Optuna's check passes for each), and both ran
+    it. The first ticket now takes it; the other process goes on without it."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = str(tmp_path / "s.db")
+    enqueue(storage, [{"alpha": 1.0}])
+    first, second = TrialStore(storage, "s", resume=True), TrialStore(storage, "s",
+                                                                     resume=True)
+    try:
+        Waiting = optuna.trial.TrialState.WAITING
+        stale = second._storage.get_all_trials(second._study_id, states=(Waiting,))
+        trial = first.pop_enqueued()
+        assert trial.number == 0
+        # the second process read the trial WAITING before the first set it RUNNING,
+        # and its update went through as well (what SQLite allows)
+        get_all = second._storage.get_all_trials
+        set_state = second._storage.set_trial_state_values
+        second._storage.get_all_trials = lambda study_id, deepcopy=True, states=None: (
+            stale if states == (Waiting,) else get_all(study_id, deepcopy, states))
+        second._storage.set_trial_state_values = lambda trial_id, state, values=None: (
+            True if state.name == "RUNNING" else set_state(trial_id, state, values))
+        assert second.pop_enqueued() is None
+        held = first.study.trials[0]
+        assert held.state.name == "RUNNING"
+        assert held.user_attrs["hpsearch_owner"] == first.owner
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_enqueued_trial_taken_by_a_killed_process_is_enqueued_again(tmp_path):
+    """A process killed between taking an enqueued trial (RUNNING, its owner written)
+    and making it a candidate left it RUNNING for good, never run. A resume closes it
+    (FAIL, interrupted) and enqueues its parameters again, so they run."""
+    storage = tmp_path / "s.db"
+    enqueue(storage, [GOOD])
+    study = optuna.load_study(study_name="s", storage=make_storage(str(storage)))
+    taken = study.trials[0]._trial_id
+    study._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
+    study._storage.set_trial_user_attr(taken, "hpsearch_owner", "elsewhere/boot/1/0#1")
+    search = make_search(str(storage), n_trials=3).fit(*data())
+    assert search.cv_results_["params"][0] == GOOD
+    trials = _trials(storage)
+    assert trials[0].state.name == "FAIL" and trials[0].user_attrs["hpsearch_interrupted"]
+    assert trials[1].system_attrs["fixed_params"] == GOOD
+    assert trials[1].state.name in ("COMPLETE", "PRUNED")
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
