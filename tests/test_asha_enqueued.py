@@ -251,6 +251,7 @@ def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_takes_it(t
     try:
         Waiting = optuna.trial.TrialState.WAITING
         stale = second._storage.get_all_trials(second._study_id, states=(Waiting,))
+        second.mark_popping(stale)  # (before its update reads the trial, as pop_enqueued)
         trial = first.pop_enqueued()
         assert trial.number == 0
         # the second process read the trial WAITING before the first set it RUNNING,

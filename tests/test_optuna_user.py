@@ -289,3 +289,48 @@ def test_verbosity_comes_back_when_stores_close_in_any_order(no_open_store):
         assert optuna.logging.get_verbosity() == optuna.logging.INFO
     finally:
         optuna.logging.set_verbosity(before)
+
+
+def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_asks_it(tmp_path):
+    """SQLite has no row lock: two processes reading an enqueued trial WAITING at once may
+    both set it RUNNING, and both OptunaSearchCV ran it. The first ticket takes it (as
+    ASHA's ``TrialStore.pop_enqueued``); the other process goes on without it."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(study_name="s", storage=storage,
+                        direction="maximize").enqueue_trial({"a": 1.0})
+    space = {"a": [1.0, 2.0]}
+    searches, stores = [], []
+    try:
+        for _ in range(2):
+            search = OptunaSearchCV(Kind(), space)
+            search.study_ = optuna.load_study(study_name="s", storage=storage)
+            searches.append(search)
+            stores.append(TrialStore(storage, "s", resume=True))
+        second = searches[1].study_._storage
+        Waiting = optuna.trial.TrialState.WAITING
+        stale = second.get_all_trials(searches[1].study_._study_id, states=(Waiting,))
+        # the second process read the trial WAITING and wrote its owner (as it does
+        # before setting a trial RUNNING) before the first took it; its update to RUNNING
+        # went through later as well (what SQLite allows)
+        second.set_trial_user_attr(stale[0]._trial_id, "hpsearch_owner", stores[1].owner)
+        stores[1].mark_popping(stale)
+        taken = searches[0]._pop_enqueued(space, stores[0])
+        assert taken == stale[0]._trial_id
+        get_all, set_state = second.get_all_trials, second.set_trial_state_values
+        set_attr = second.set_trial_user_attr
+        second.set_trial_user_attr = lambda trial_id, key, value: (
+            None if key == "hpsearch_owner" and trial_id == taken  # written above
+            else set_attr(trial_id, key, value))
+        second.get_all_trials = lambda study_id, deepcopy=True, states=None: (
+            stale if states == (Waiting,) else get_all(study_id, deepcopy, states))
+        second.set_trial_state_values = lambda trial_id, state, values=None: (
+            True if state.name == "RUNNING" else set_state(trial_id, state, values))
+        assert searches[1]._pop_enqueued(space, stores[1]) is None
+        held = optuna.load_study(study_name="s", storage=storage).trials[0]
+        assert held.state.name == "RUNNING"
+        assert held.user_attrs["hpsearch_owner"] == stores[0].owner
+    finally:
+        for store in stores:
+            store.close()

@@ -689,6 +689,12 @@ KIND_ATTR = "hpsearch_kind"
 #: once it ended or was refused
 HOLDER_ATTR = "hpsearch_holder"
 
+#: study system attribute ``<POPPING_ATTR>:<owner>``: when that process last went to take
+#: an enqueued trial on SQLite (:meth:`TrialStore.mark_popping`); notes older than
+#: :data:`POPPING_RECENT` seconds are ignored
+POPPING_ATTR = "hpsearch_popping"
+POPPING_RECENT = 600.0
+
 
 def _holder_kind(value):
     """``(class name, group)`` of a :data:`HOLDER_ATTR` value (a class name alone, as an
@@ -1740,7 +1746,7 @@ class TrialStore:
         journal file (the log order) and a database server (a row lock); a trial
         another process took first is skipped. SQLite has no row lock: processes that
         read the trial WAITING at once may each set it RUNNING, so there the process
-        whose ticket comes first takes it (:meth:`_first_ticket`). Its owner is
+        whose ticket comes first takes it (:meth:`lost_enqueued`). Its owner is
         written then, so other processes see it held by this live process.
 
         Returns
@@ -1754,19 +1760,46 @@ class TrialStore:
         State = optuna.trial.TrialState
         waiting = self._storage.get_all_trials(self._study_id, deepcopy=False,
                                                states=(State.WAITING,))
+        self.mark_popping(waiting)
         for trial in sorted(waiting, key=lambda t: t.number):
             try:
                 if not self._storage.set_trial_state_values(trial._trial_id, State.RUNNING):
                     continue  # another process took it first
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
-            if not self._pops_atomically() and not self._first_ticket(trial):
+            if self.lost_enqueued(trial):
                 continue  # (SQLite) another process set it RUNNING too, and was first
             self._start_heartbeat()
             self._mine.add(trial._trial_id)
             self._storage.set_trial_user_attr(trial._trial_id, "hpsearch_owner", self.owner)
             return trial
         return None
+
+    def mark_popping(self, waiting):
+        """Before taking one of the enqueued trials ``waiting`` (when there are any) on
+        SQLite: note in the study that this process takes enqueued trials
+        (``hpsearch_popping:<owner>``, the time), for :meth:`lost_enqueued`."""
+        if waiting and not self._pops_atomically():
+            self._storage.set_study_system_attr(
+                self._study_id, f"{POPPING_ATTR}:{self.owner}", time.time())
+
+    def lost_enqueued(self, trial):
+        """Whether an enqueued ``trial`` this process has just set RUNNING belongs to
+        another process that set it RUNNING too (SQLite only; :meth:`pop_enqueued`).
+
+        Two processes can both set it RUNNING only when each read it WAITING before the
+        other's update, so each noted :meth:`mark_popping` before the other's update and
+        sees the other's note after its own: then (and only then, so a study one process
+        runs gets no extra trial) the first ticket takes it (:meth:`_first_ticket`).
+        Notes older than :data:`POPPING_RECENT` seconds are of processes gone."""
+        if self._pops_atomically():
+            return False
+        now, prefix = time.time(), POPPING_ATTR + ":"
+        others = [
+            name for name, when in self._storage.get_study_system_attrs(self._study_id).items()
+            if name.startswith(prefix) and name[len(prefix):] != self.owner
+            and isinstance(when, numbers.Real) and now - when < POPPING_RECENT]
+        return bool(others) and not self._first_ticket(trial)
 
     def _pops_atomically(self):
         """Whether only one process can move a WAITING trial to RUNNING: not on SQLite,

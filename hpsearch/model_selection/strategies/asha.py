@@ -65,9 +65,10 @@ It is taken as ``study.ask()`` takes it, WAITING -> RUNNING in the storage
 (:meth:`~hpsearch.model_selection.store.TrialStore.pop_enqueued`), so of several
 processes on the study exactly one runs it: that update is atomic in journal files and
 database servers; SQLite has no row lock (two processes may both set one trial
-RUNNING), so there each taker also creates a ticket, a trial closed FAIL at once
-(``hpsearch_ticket``), and the first ticket takes it. Its values are checked against ``param_distributions``
-(:func:`enqueued_params`), as Optuna checks a fixed parameter: a value of the wrong type
+RUNNING), so there, when another process takes enqueued trials too, each taker also
+creates a ticket, a trial closed FAIL at once (``hpsearch_ticket``), and the first
+ticket takes it (:meth:`~hpsearch.model_selection.store.TrialStore.lost_enqueued`). Its
+values are checked against ``param_distributions`` (:func:`enqueued_params`), as Optuna checks a fixed parameter: a value of the wrong type
 (a string for a :class:`~..space.Float`, ``2.5`` for an :class:`~..space.Int`), not among
 the choices of a list, or a name not in the space closes the trial FAIL (user attribute
 ``hpsearch_invalid``: the message naming the parameter, the rule and the value) with a

@@ -541,16 +541,22 @@ max_retries
 
         Its owner is written before it runs (a RUNNING trial without a live owner is
         closed as dead by other processes) and again after (a rival that lost the trial
-        may have written its own); its enqueued values of coded categorical choices are
-        turned into their codes (:func:`_enqueued_codes`). Its slot follows the trials
-        created before it was enqueued: a trial enqueued while other processes share
-        the study may, in a race with one of them asking, get a slot taken meanwhile
-        (its row is then missing from ``cv_results_``, and one more trial is asked)."""
+        may have written its own). SQLite has no row lock, so processes that read the
+        trial WAITING at once may each set it RUNNING: there the first ticket takes it
+        (:meth:`~hpsearch.model_selection.store.TrialStore.lost_enqueued`, as in ASHA's
+        :meth:`~hpsearch.model_selection.store.TrialStore.pop_enqueued`). Its enqueued
+        values of coded categorical choices are turned into their codes
+        (:func:`_enqueued_codes`). Its slot follows the trials created before it was
+        enqueued: a trial enqueued while other processes share the study may, in a race
+        with one of them asking, get a slot taken meanwhile (its row is then missing from
+        ``cv_results_``, and one more trial is asked)."""
         import optuna
 
         storage, study_id = self.study_._storage, self.study_._study_id
         Waiting, Running = optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING
-        for waiting in storage.get_all_trials(study_id, deepcopy=False, states=(Waiting,)):
+        trials = storage.get_all_trials(study_id, deepcopy=False, states=(Waiting,))
+        store.mark_popping(trials)
+        for waiting in trials:
             trial_id = waiting._trial_id
             try:
                 storage.set_trial_user_attr(trial_id, "hpsearch_owner", store.owner)
@@ -558,6 +564,8 @@ max_retries
                     continue
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
+            if store.lost_enqueued(waiting):
+                continue  # (SQLite) another process set it RUNNING too, and was first
             storage.set_trial_user_attr(trial_id, "hpsearch_owner", store.owner)
             fixed = waiting.system_attrs.get("fixed_params")
             if fixed:
