@@ -2,8 +2,12 @@
 
 A second ``fit`` must leave nothing of the first one (scikit-learn's own searches keep a
 stale ``best_estimator_`` / ``n_features_in_`` / ``feature_names_in_``), and a resume
-must never reuse fits made on other data.
+must never reuse fits made on other data. A fitted search pickles as a model: without
+its training data, and loads where its study's storage is not.
 """
+
+import pickle
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -76,3 +80,37 @@ def test_an_interrupted_search_in_memory_is_not_resumed_on_other_data(data):
     reference = GridSearchCV(Ridge(), GRID, cv=2).fit(X, y)
     np.testing.assert_allclose(search.cv_results_["mean_test_score"],
                                reference.cv_results_["mean_test_score"])
+
+
+@pytest.mark.parametrize("suffix", [".db", ".log"])
+def test_a_fitted_search_loads_where_its_storage_is_not(data, tmp_path, suffix):
+    # unpickling the study reconnected to its storage: a model saved with joblib.dump
+    # could not be loaded on another machine (OperationalError / FileNotFoundError)
+    X, y = data
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    search = GridSearchCV(Ridge(), GRID, cv=2, storage=str(folder / f"s{suffix}")).fit(X, y)
+    saved = pickle.dumps(search)
+    assert len(pickle.loads(saved).study_.trials) == 2  # where the storage is: as before
+    shutil.rmtree(folder)
+    loaded = pickle.loads(saved)
+    np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
+    assert loaded.best_params_ == search.best_params_
+    with pytest.raises(AttributeError, match="study_ of this unpickled GridSearchCV cannot"):
+        loaded.study_
+    assert not folder.exists()  # loading it touched nothing
+
+
+def test_a_fitted_asha_on_a_storage_does_not_pickle_its_training_data(tmp_path):
+    # the shared-study state it kept held the engine, hence X and y, in the fitted search
+    from sklearn.linear_model import SGDRegressor
+
+    from hpsearch.model_selection import ASHASearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(4000, 10)
+    y = X[:, 0] + 0.1 * rng.randn(4000)
+    search = ASHASearchCV(SGDRegressor(max_iter=4, tol=None, random_state=0), GRID,
+                          n_trials=2, cv=2, random_state=0,
+                          storage=str(tmp_path / "s.log")).fit(X, y)
+    assert len(pickle.dumps(search)) < X.nbytes / 10

@@ -70,6 +70,7 @@ import copy
 import hashlib
 import json
 import numbers
+import pickle
 import re
 import sys
 import time
@@ -973,6 +974,51 @@ class _Evaluator:
             self.store.finish(_key(self.config_key, params), state)
 
 
+def _storage_in_memory(study):
+    """Whether ``study`` lives in memory (Optuna's ``InMemoryStorage``, behind the
+    store's wrapper), so that it pickles whole with the search."""
+    from optuna.storages import InMemoryStorage
+
+    storage = study._storage
+    return isinstance(getattr(storage, "storage", storage), InMemoryStorage)
+
+
+class _StudyOnAccess:
+    """``study_`` of an unpickled search whose study lives in a storage (a SQLite file, a
+    journal, a database): unpickled when first read, not with the search.
+
+    Unpickling an Optuna study reconnects to its storage: a fitted search saved with
+    ``pickle`` / ``joblib.dump`` could not be loaded where that storage is not (another
+    machine, the study's folder removed: ``OperationalError`` / ``FileNotFoundError``
+    from ``joblib.load``), although predicting needs only ``best_estimator_``. The
+    search pickles its study as bytes (:meth:`BaseSearchCV.__getstate__`); reading
+    ``study_`` loads them, and where the storage cannot be reached raises an
+    ``AttributeError`` that says so (``hasattr(search, "study_")`` is then False).
+    ``study_`` set by ``fit`` (an instance attribute) is read as usual: this is a
+    non-data descriptor.
+    """
+
+    def __get__(self, search, owner=None):
+        if search is None:
+            return self
+        pickled = search.__dict__.get("_pickled_study")
+        if pickled is None:
+            raise AttributeError(
+                f"{type(search).__name__!r} object has no attribute 'study_'")
+        try:
+            study = pickle.loads(pickled)
+            study._storage.get_study_id_from_name(study.study_name)  # (KeyError: gone)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the storage
+            raise AttributeError(
+                f"The study_ of this unpickled {type(search).__name__} cannot be loaded: "
+                f"its storage is not reachable here ({type(exc).__name__}: {exc}). The "
+                "fitted search predicts without it, and cv_results_ holds its results."
+            ) from exc
+        search.__dict__["study_"] = study
+        del search.__dict__["_pickled_study"]
+        return study
+
+
 def _splits_digest(splits):
     """:func:`joblib.hash` of the (train, test) indices of every split."""
     import joblib
@@ -1088,6 +1134,8 @@ class BaseSearchCV(_SkBaseSearchCV):
     {diagnosis_attributes}
     study_ : optuna.Study
         The trial store's study (in ``storage`` under ``study_name``, else in memory).
+        A search unpickled elsewhere loads it from ``storage`` when first read (an
+        ``AttributeError`` where that storage is not reachable; predicting needs it not).
     """
 
     _parameter_constraints: dict = {
@@ -1145,6 +1193,18 @@ class BaseSearchCV(_SkBaseSearchCV):
         self.fit_timeout = fit_timeout
         self.max_retries = max_retries
         self.timeout = timeout
+
+    study_ = _StudyOnAccess()  # (an unpickled search's, read when asked)
+
+    def __getstate__(self):
+        """sklearn's state, with a ``study_`` in a storage as bytes (:class:`_StudyOnAccess`:
+        a fitted search loads where its storage is not)."""
+        state = super().__getstate__()
+        study = state.get("study_")
+        if study is not None and not _storage_in_memory(study):
+            state = dict(state)
+            state["_pickled_study"] = pickle.dumps(state.pop("study_"))
+        return state
 
     # -- hooks for strategies ----------------------------------------------------------
     def _run_search(self, evaluate):
@@ -1467,6 +1527,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         else:  # an in-memory study: its seed too, for a resume after an interrupt
             seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
         self.study_ = store.study
+        self.__dict__.pop("_pickled_study", None)  # (an unpickled search's earlier study)
         if storage is not None and not self._trials_are_candidates:
             _warn_enqueued(store.study, type(self).__name__)
         engine = Engine(

@@ -1071,6 +1071,15 @@ max_retries
             )
 
     def _run_search(self, evaluate):
+        try:
+            self._run_asha(evaluate)
+        finally:
+            # (it holds the evaluator: the engine with X and y, the store: a fitted search
+            # on a storage pickled its training data and reconnected to the storage on
+            # loading)
+            self._shared = None
+
+    def _run_asha(self, evaluate):
         from ..space import as_space
 
         space = as_space(self.param_distributions)
