@@ -397,6 +397,13 @@ class _Shared:
         }
         self.checked = set()  # candidate keys whose ASHA settings were compared
 
+    def close(self):
+        """Let go of the search, its evaluator and store at the end of ``fit`` (what it
+        decided stays readable: ``active``...). They hold the engine, hence ``X`` and
+        ``y``: a fitted search on a storage kept its training data alive, pickled it
+        with itself and reconnected to the storage on loading."""
+        self.search = self.evaluate = self.store = self.propose = None
+
     # -- when to share ---------------------------------------------------------------
     def joined(self):
         """Whether another live process holds trials of the study, or the study was
@@ -1074,10 +1081,8 @@ max_retries
         try:
             self._run_asha(evaluate)
         finally:
-            # (it holds the evaluator: the engine with X and y, the store: a fitted search
-            # on a storage pickled its training data and reconnected to the storage on
-            # loading)
-            self._shared = None
+            if self._shared is not None:
+                self._shared.close()
 
     def _run_asha(self, evaluate):
         from ..space import as_space
