@@ -74,8 +74,9 @@ def test_an_interrupted_search_in_memory_is_not_resumed_on_other_data(data):
         search.fit(X, y)
     _Interrupted.stop = False
     search.set_params(resume=True)
-    with pytest.raises(ValueError, match="holds fits made on other data"):
+    with pytest.raises(ValueError, match="holds fits made on other data") as info:
         search.fit(X[:60], y[:60])
+    assert "set_params(resume=False)" in info.value.__notes__[-1]
     search.fit(X, y)  # the data it ran on: continued
     reference = GridSearchCV(Ridge(), GRID, cv=2).fit(X, y)
     np.testing.assert_allclose(search.cv_results_["mean_test_score"],

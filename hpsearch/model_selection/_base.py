@@ -1521,8 +1521,12 @@ class BaseSearchCV(_SkBaseSearchCV):
             try:
                 check_study()
                 seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
-            except ValueError:
+            except ValueError as exc:
                 store.close()
+                if self._resumes_kept_study():  # (its study's generated name says nothing)
+                    exc.add_note(
+                        "hpsearch: that is the in-memory study of this search's interrupted "
+                        "fit; set_params(resume=False) to start afresh.")
                 raise
         else:  # an in-memory study: its seed too, for a resume after an interrupt
             seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
