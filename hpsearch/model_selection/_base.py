@@ -70,6 +70,7 @@ import copy
 import hashlib
 import json
 import numbers
+import pickle
 import re
 import sys
 import time
@@ -77,6 +78,7 @@ import warnings
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from joblib.logger import short_format_time
@@ -974,6 +976,51 @@ class _Evaluator:
             self.store.finish(_key(self.config_key, params), state)
 
 
+def _storage_in_memory(study):
+    """Whether ``study`` lives in memory (Optuna's ``InMemoryStorage``, behind the
+    store's wrapper), so that it pickles whole with the search."""
+    from optuna.storages import InMemoryStorage
+
+    storage = study._storage
+    return isinstance(getattr(storage, "storage", storage), InMemoryStorage)
+
+
+class _StudyOnAccess:
+    """``study_`` of an unpickled search whose study lives in a storage (a SQLite file, a
+    journal, a database): unpickled when first read, not with the search.
+
+    Unpickling an Optuna study reconnects to its storage: a fitted search saved with
+    ``pickle`` / ``joblib.dump`` could not be loaded where that storage is not (another
+    machine, the study's folder removed: ``OperationalError`` / ``FileNotFoundError``
+    from ``joblib.load``), although predicting needs only ``best_estimator_``. The
+    search pickles its study as bytes (:meth:`BaseSearchCV.__getstate__`); reading
+    ``study_`` loads them, and where the storage cannot be reached raises an
+    ``AttributeError`` that says so (``hasattr(search, "study_")`` is then False).
+    ``study_`` set by ``fit`` (an instance attribute) is read as usual: this is a
+    non-data descriptor.
+    """
+
+    def __get__(self, search, owner=None):
+        if search is None:
+            return self
+        pickled = search.__dict__.get("_pickled_study")
+        if pickled is None:
+            raise AttributeError(
+                f"{type(search).__name__!r} object has no attribute 'study_'")
+        try:
+            study = pickle.loads(pickled)
+            study._storage.get_study_id_from_name(study.study_name)  # (KeyError: gone)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the storage
+            raise AttributeError(
+                f"The study_ of this unpickled {type(search).__name__} cannot be loaded: "
+                f"its storage is not reachable here ({type(exc).__name__}: {exc}). The "
+                "fitted search predicts without it, and cv_results_ holds its results."
+            ) from exc
+        search.__dict__["study_"] = study
+        del search.__dict__["_pickled_study"]
+        return study
+
+
 def _splits_digest(splits):
     """:func:`joblib.hash` of the (train, test) indices of every split."""
     import joblib
@@ -1089,6 +1136,8 @@ class BaseSearchCV(_SkBaseSearchCV):
     {diagnosis_attributes}
     study_ : optuna.Study
         The trial store's study (in ``storage`` under ``study_name``, else in memory).
+        A search unpickled elsewhere loads it from ``storage`` when first read (an
+        ``AttributeError`` where that storage is not reachable; predicting needs it not).
     """
 
     _parameter_constraints: dict = {
@@ -1146,6 +1195,18 @@ class BaseSearchCV(_SkBaseSearchCV):
         self.fit_timeout = fit_timeout
         self.max_retries = max_retries
         self.timeout = timeout
+
+    study_ = _StudyOnAccess()  # (an unpickled search's, read when asked)
+
+    def __getstate__(self):
+        """sklearn's state, with a ``study_`` in a storage as bytes (:class:`_StudyOnAccess`:
+        a fitted search loads where its storage is not)."""
+        state = super().__getstate__()
+        study = state.get("study_")
+        if study is not None and not _storage_in_memory(study):
+            state = dict(state)
+            state["_pickled_study"] = pickle.dumps(state.pop("study_"))
+        return state
 
     # -- hooks for strategies ----------------------------------------------------------
     def _run_search(self, evaluate):
@@ -1346,13 +1407,44 @@ class BaseSearchCV(_SkBaseSearchCV):
         return (self.storage is None and bool(self.resume)
                 and getattr(self, "_interrupted_study", None) is not None)
 
-    def _keep_interrupted(self, store, evaluate, exc):
+    def _check_study(self, store, X, y, groups, fit_params, routed, splits):
+        """Check that a resumed study ran on this search's data, splits, settings, kind
+        (and, for Optuna, space, objective and rungs), or record them in a new study
+        (:meth:`TrialStore.check_data` and the like). Raises ValueError on a mismatch."""
+        store.check_data(data_fingerprint(
+            X, y, groups, fit_params, _only_scored(routed, fit_params)))
+        store.check_splits(_splits_digest(splits))
+        store.check_settings(search_settings(
+            self.estimator, self.scoring, self._cv_description,
+            self.return_train_score), type(self).__name__)
+        store.check_kind(self._study_kind or type(self).__name__)
+        if self._trials_are_candidates:  # (a resume reports the study's trials)
+            store.check_space(self.param_distributions, type(self).__name__)
+            store.check_objective(
+                self._refit_metric_name(_scoring_names(self.scoring)), self.refit,
+                type(self).__name__)
+            pruning = getattr(self, "_pruning", None)  # (OptunaSearchCV.fit)
+            store.check_rungs(None if pruning is None else pruning[1],
+                              type(self).__name__)
+
+    def _keep_interrupted(self, store, evaluate, exc, record=None):
         """On Ctrl-C (or SIGTERM) of a search without ``storage``: keep its in-memory
         study, so that ``set_params(resume=True)`` and ``fit`` again continue from its
         finished fits instead of losing them (a notebook's interrupted search), and say so
-        on the ``KeyboardInterrupt``."""
+        on the ``KeyboardInterrupt``. ``record`` (:meth:`_check_study` of this fit, when
+        its study was a new in-memory one) records in the kept study the data, splits and
+        settings it ran on, which the resuming fit checks: without them a resume on other
+        data reused the finished fits' scores as if made on it, a silent wrong result
+        (``resume=True`` and ``fit(X2, y2)`` after an interrupted ``fit(X1, y1)``).
+        Hashing the data costs nothing until an interrupt."""
         n_fits = 0 if evaluate is None else evaluate.n_fits
         if self.storage is None:
+            if record is not None:
+                try:  # what the resume must find again (it reused them on other data)
+                    record()
+                except Exception:  # noqa: BLE001 - nothing kept rather than fits unchecked
+                    self.__dict__.pop("_interrupted_study", None)
+                    return
             self._interrupted_study = (store._storage, store.study.study_name)
             if "_draws_from" in self.__dict__:  # random_state=None: what it drew from
                 self._interrupted_draws = self._draws_from
@@ -1425,30 +1517,23 @@ class BaseSearchCV(_SkBaseSearchCV):
             store.retry_timed_out = (float("inf") if self.fit_timeout is None
                                      else float(self.fit_timeout))
             store.refresh()
+        check_study = partial(self._check_study, store, X, y, groups, fit_params, routed,
+                              splits)
         if storage is not None:  # a study that can be resumed: same data only
             try:
-                store.check_data(data_fingerprint(
-                    X, y, groups, fit_params, _only_scored(routed, fit_params)))
-                store.check_splits(_splits_digest(splits))
-                store.check_settings(search_settings(
-                    self.estimator, self.scoring, self._cv_description,
-                    self.return_train_score), type(self).__name__)
-                store.check_kind(self._study_kind or type(self).__name__)
-                if self._trials_are_candidates:  # (a resume reports the study's trials)
-                    store.check_space(self.param_distributions, type(self).__name__)
-                    store.check_objective(
-                        self._refit_metric_name(_scoring_names(self.scoring)), self.refit,
-                        type(self).__name__)
-                    pruning = getattr(self, "_pruning", None)  # (OptunaSearchCV.fit)
-                    store.check_rungs(None if pruning is None else pruning[1],
-                                      type(self).__name__)
+                check_study()
                 seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
-            except ValueError:
+            except ValueError as exc:
                 store.close()
+                if self._resumes_kept_study():  # (its study's generated name says nothing)
+                    exc.add_note(
+                        "hpsearch: that is the in-memory study of this search's interrupted "
+                        "fit; set_params(resume=False) to start afresh.")
                 raise
         else:  # an in-memory study: its seed too, for a resume after an interrupt
             seed = store.check_seed(seed, self._seed_policy(), type(self).__name__)
         self.study_ = store.study
+        self.__dict__.pop("_pickled_study", None)  # (an unpickled search's earlier study)
         if storage is not None and not (self._trials_are_candidates or self._runs_enqueued):
             _warn_enqueued(store.study, type(self).__name__)
         engine = Engine(
@@ -1491,7 +1576,8 @@ class BaseSearchCV(_SkBaseSearchCV):
                     evaluate.callback_ctx.call_on_fit_task_end(estimator=self)
                 done = True
         except KeyboardInterrupt as exc:
-            self._keep_interrupted(store, evaluate, exc)
+            self._keep_interrupted(store, evaluate, exc,
+                                   record=check_study if storage is None else None)
             raise
         finally:
             # a timeout's cut candidates too: left RUNNING by a process that lives on,
@@ -1620,7 +1706,17 @@ class BaseSearchCV(_SkBaseSearchCV):
         (``_callback_round_name``) rather than from the search task directly."""
         return self._callback_round_name is not None
 
+    #: What ``_finish`` sets only for some ``refit`` / ``scoring`` (and ``X`` with column
+    #: names): an earlier fit's are dropped first (sklearn keeps them: after
+    #: ``set_params(refit=False)`` and a fit on 30 features, ``n_features_in_`` still said
+    #: the first fit's 4 and ``best_estimator_`` was its model; after a DataFrame then a
+    #: NumPy ``X``, ``feature_names_in_`` named the first fit's columns).
+    _REFIT_ATTRIBUTES = ("best_index_", "best_score_", "best_params_", "best_estimator_",
+                         "refit_time_", "feature_names_in_")
+
     def _finish(self, X, y, results, evaluate, fit_params, scorers, seed, root_ctx=None):
+        for stale in self._REFIT_ATTRIBUTES:
+            self.__dict__.pop(stale, None)
         names = metric_names(evaluate.rows, evaluate.scorer_names)
         self.multimetric_ = isinstance(self.scoring, (list, tuple, set, dict)) or (
             names != ["score"]

@@ -100,7 +100,9 @@ best_index_ : int
 study_ : optuna.Study
     The trial store's study (in ``storage`` under ``study_name``, else in memory):
     one trial per candidate, valued its mean test score, its per-split results as
-    user attributes.
+    user attributes. A search unpickled elsewhere loads it from ``storage`` when first
+    read (an ``AttributeError`` where that storage is not reachable; predicting needs it
+    not).
 """
 
 #: A line holding only ``{name}``: where fragment ``name`` goes (dict literals in examples

@@ -783,6 +783,13 @@ class _Shared:
         }
         self.checked = set()  # candidate keys whose ASHA settings were compared
 
+    def close(self):
+        """Let go of the search, its evaluator and store at the end of ``fit`` (what it
+        decided stays readable: ``active``...). They hold the engine, hence ``X`` and
+        ``y``: a fitted search on a storage kept its training data alive, pickled it
+        with itself and reconnected to the storage on loading."""
+        self.search = self.evaluate = self.store = self.propose = None
+
     # -- when to share ---------------------------------------------------------------
     def joined(self):
         """Whether another live process holds trials of the study, or the study was
@@ -1484,6 +1491,13 @@ max_retries
             )
 
     def _run_search(self, evaluate):
+        try:
+            self._run_asha(evaluate)
+        finally:
+            if self._shared is not None:
+                self._shared.close()
+
+    def _run_asha(self, evaluate):
         from ..space import as_space
 
         space = as_space(self.param_distributions)
