@@ -21,3 +21,16 @@ import signal  # noqa: E402
 
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def fresh_loky_workers():
+    """End loky's reusable workers: workers an earlier test started keep the environment
+    they started with, so a variable this test sets (``monkeypatch.setenv``) would not
+    reach them (the failure then depends on which tests ran before)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)

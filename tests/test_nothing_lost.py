@@ -170,6 +170,7 @@ def test_resume_with_random_state_none_continues_with_the_recorded_seed(
 
 # ------------------------------------------------------ a worker that exits inside fit
 @pytest.mark.parametrize("backend", [pytest.param("fork", marks=fork_only), "loky"])
+@pytest.mark.usefixtures("fresh_loky_workers")  # (they must see LOGFIT_LOG)
 def test_a_worker_exiting_in_fit_is_a_failed_fit_named_by_its_exit_code(
     backend, tmp_path, monkeypatch
 ):

@@ -1494,8 +1494,9 @@ max_retries
         try:
             self._run_asha(evaluate)
         finally:
-            if self._shared is not None:
-                self._shared.close()
+            shared = self.__dict__.get("_shared")  # (not set when the budgets are refused)
+            if shared is not None:
+                shared.close()
 
     def _run_asha(self, evaluate):
         from ..space import as_space
