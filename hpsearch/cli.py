@@ -240,6 +240,10 @@ def _main(argv):
     if args.n_jobs is not None and (args.n_jobs == 0 or args.n_jobs < -1):
         _err(f"hpsearch: error: --n-jobs must be a positive integer or -1, got {args.n_jobs}")
         return EXIT_USAGE
+    for option, value in (("--out", args.out), ("--storage", args.storage)):
+        if value is not None and not value.strip():  # '' would quietly mean the default
+            _err(f"hpsearch: error: {option} must not be empty, got {value!r}")
+            return EXIT_USAGE
     if args.resume and args.overwrite:
         _err("hpsearch: error: --resume and --overwrite exclude each other (continue the "
              "earlier run, or replace it)")
@@ -271,18 +275,18 @@ def _main(argv):
         folder = output_folder(study, args.study, options)
         if not args.out and study.output is None:  # runs/<name>
             check_default_output(folder)
-        check_output(folder, output_key)
+        check_output(folder, output_key, "--out" if args.out else None)
         if not args.debug:
             _quiet_warnings(args.quiet)
         _sigterm_as_ctrl_c()  # after the limits: it imports the engine (scikit-learn, joblib)
         plan = build(study, source=args.study, options=options)
+        for note in plan.notes:  # the plan's notes too: a dry run is where one reads them
+            _err(f"hpsearch: note: {note}")
         if args.dry_run:
             from hpsearch.study.report import describe_plan
 
             _print_out(describe_plan(plan))
             return EXIT_OK
-        for note in plan.notes:
-            _err(f"hpsearch: note: {note}")
         summary = run(plan, source_text=text, resume=args.resume, overwrite=args.overwrite,
                       echo=None if args.quiet else _print_out, output_key=output_key)
     except UsageError as exc:

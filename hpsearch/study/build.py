@@ -164,6 +164,97 @@ def _split_data(study, X, y, groups, classifier):
     return rows(X, train), rows(X, test), y[train], y[test], g
 
 
+def _is_text(dtype):
+    """A column of text (object, string or category dtype): no estimator takes it raw."""
+    import pandas as pd
+
+    return (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype))
+
+
+def _first_missing(X, columns):
+    """``(column, count, first data row)`` of the first of ``columns`` with missing cells."""
+    import pandas as pd
+
+    for col in columns:
+        missing = np.flatnonzero(pd.isna(X[col].to_numpy()))
+        if missing.size:
+            return col, missing.size, missing[0] + 1
+    return None
+
+
+def _numbers_read_as_text(column, name, file):
+    """A note when a text column is numbers but for a few cells (``3.1, 2.7, oops``):
+    it would be one-hot encoded, each number a category of its own, without a word."""
+    import pandas as pd
+
+    if not _is_text(column.dtype):
+        return None
+    values = column.dropna()
+    bad = pd.to_numeric(values, errors="coerce").isna().to_numpy()
+    if not values.size or bad.all() or bad.mean() > 0.1:
+        return None
+    first = np.flatnonzero(bad)[0]
+    row = column.index.get_loc(values.index[first]) + 1
+    return (f"column {name!r} of {file} is numbers but for {int(bad.sum()):,} cell(s) that "
+            f"are not (first {str(values.iloc[first])[:40]!r} in data row {row}), so it is "
+            "read as text: categories, not a number; fix those cells, or list it under "
+            "data.drop")
+
+
+def _check_features(study, X, estimator, notes=None):
+    """Refuse feature columns the estimator would get unusable, before any fit (every fit
+    would fail, the run would end with exit 1 and the traceback of each): a text column
+    without ``preprocessing`` (nothing encodes it), and missing cells (NaN / empty) of a
+    column ``preprocessing.impute`` does not fill, for an estimator that does not take
+    NaN (scikit-learn's ``allow_nan`` tag; categorical columns of a ``preprocessing``
+    are filled by their encoder's imputer). A column of numbers read as text because of a
+    few cells that are not numbers gets a note in ``notes``."""
+    from sklearn.utils import get_tags
+
+    from .registry import categorical_columns
+
+    if not hasattr(X, "columns"):  # bundled datasets: complete numbers
+        return
+    path = study.data.path
+    pre = study.preprocessing
+    for col in X.columns:
+        note = _numbers_read_as_text(X[col], col, Path(path).name)
+        if note and notes is not None:
+            notes.append(note)
+    if pre is None:
+        text = [c for c in X.columns if _is_text(X[c].dtype)]
+        if text:
+            raise StudyError(("data", "path"), (
+                f"column {text[0]!r} of {Path(path).name} holds text (e.g. "
+                f"{str(X[text[0]].dropna().iloc[0])[:40]!r}) and nothing encodes it: add "
+                "preprocessing: {categorical: {encoder: one_hot}} (or ordinal), or list it "
+                f"under data.drop, got {path!r}"))
+    model = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    try:
+        allow_nan = get_tags(model).input_tags.allow_nan
+    except Exception:  # an estimator without tags: let its own fit decide
+        return
+    if allow_nan:
+        return
+    if pre is None:
+        unfilled = list(X.columns)
+    elif pre.impute == "none":
+        cats = set(categorical_columns(pre, X))
+        unfilled = [c for c in X.columns if c not in cats]
+    else:
+        return
+    found = _first_missing(X, unfilled)
+    if found:
+        col, count, row = found
+        key = ("preprocessing", "impute") if pre is not None else ("preprocessing",)
+        raise StudyError(key, (
+            f"column {col!r} of {Path(path).name} has {count:,} missing value(s) (first in "
+            f"data row {row}), which {study.estimator.name} cannot take: set "
+            "preprocessing.impute to mean, median or most_frequent, or remove those rows, "
+            f"got {pre.impute if pre is not None else None!r}"))
+
+
 #: the multiclass variants a binary-only metric name is tried against, in order
 _MULTICLASS_SUFFIXES = ("_macro", "_ovr", "_weighted")
 
@@ -196,10 +287,19 @@ def _check_response(study, estimator, i, name, scorer):
 
     if methods and not has(estimator) and not any(
             has(e) for e in _with_choices(study, estimator)):
+        from sklearn.base import is_regressor
+
+        why = (_REGRESSION_HINT[2:] if is_regressor(estimator)
+               else "e.g. svc needs probability: true")
         raise StudyError(("scoring",) + ((i,) if isinstance(study.scoring, list) else ()), (
             f"needs the estimator's {' or '.join(methods)}, which {study.estimator.name} "
-            f"does not have with its parameters (e.g. svc needs probability: true), got "
-            f"{name!r}"))
+            f"does not have with its parameters ({why}), got {name!r}"))
+
+
+#: what a regressor given a classification metric is told (no classification metric
+#: variant, ``f1_macro`` for ``f1``, can score it)
+_REGRESSION_HINT = ("; a classification metric cannot score a regressor: use a regression "
+                    "metric, e.g. 'r2' or 'neg_mean_squared_error'")
 
 
 def _check_scoring(study, X, y, classifier, estimator=None):
@@ -231,7 +331,8 @@ def _check_scoring(study, X, y, classifier, estimator=None):
                 get_scorer(name)(dummy, X, y)
         except (ValueError, TypeError, AttributeError) as exc:
             close = [name + s for s in _MULTICLASS_SUFFIXES if name + s in get_scorer_names()]
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = (f"; did you mean {close[0]!r}?" if close else "") if classifier \
+                else _REGRESSION_HINT
             raise StudyError(("scoring",) + ((i,) if isinstance(study.scoring, list) else ()), (
                 f"cannot score {what} ({type(exc).__name__}: "
                 f"{str(exc).strip().splitlines()[0].rstrip('.')}), got {name!r}{hint}")) from exc
@@ -281,12 +382,34 @@ def _make_estimator(study, X, options):
             validate()
         except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
             raise StudyError(("estimator", "params"), str(exc).rstrip(".")) from exc
+    for param in params:
+        _deep_check(est, param, params[param], ("estimator", "params", param))
     if study.preprocessing is None:
         return est, ""
     from sklearn.pipeline import Pipeline
 
     pre = make_preprocessor(study.preprocessing, X)
     return Pipeline([("preprocess", pre), (MODEL_STEP, est)]), MODEL_STEP + "__"
+
+
+#: parameter -> the method of hpsearch's estimators that checks its value in full, where
+#: scikit-learn's ``_parameter_constraints`` cannot ("array-like" takes ``{a: 1}``, and an
+#: int rule takes ``true``): called with the value set, it raises the estimator's own
+#: ValueError, which ``fit`` would raise on every fit of the search
+_DEEP_CHECKS = {"hidden_layer_sizes": "_hidden_sizes"}
+
+
+def _deep_check(owner, param, value, path):
+    """Refuse ``value`` of ``param`` by the owner's own full check (:data:`_DEEP_CHECKS`)."""
+    from sklearn.base import clone
+
+    method = _DEEP_CHECKS.get(param)
+    if method is None or not hasattr(owner, method):
+        return
+    try:
+        getattr(clone(owner).set_params(**{param: value}), method)()
+    except (ValueError, TypeError) as exc:
+        raise StudyError(path, str(exc).rstrip(".")) from exc
 
 
 # ----------------------------------------------------------------------------- space
@@ -349,6 +472,8 @@ def _check_space_values(study, estimator, prefix):
             except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
                 raise StudyError(("search", "space", name, *sub),
                                  str(exc).rstrip(".")) from exc
+            if isinstance(entry, list) or entry.choices is not None:  # (an int range: ints)
+                _deep_check(owner, param, _tuples(value), ("search", "space", name, *sub))
 
 
 def _n_candidates(study, space, options):
@@ -634,6 +759,7 @@ def build(study, *, source="study.yaml", options=None):
         notes.append(f"data.subset={study.data.subset:,} is more than the {len(y):,} rows of "
                      "the data: all of them are used")
     estimator, prefix = _make_estimator(study, X, options)
+    _check_features(study, X, estimator, notes)
     classifier = is_classifier(estimator)
     X_train, X_test, y_train, y_test, g_train = _split_data(study, X, y, groups, classifier)
     _check_network_size(study, X_train, y_train, classifier)

@@ -1,0 +1,130 @@
+"""A student following the README, then a hostile one: each study file that ran every fit
+and then failed (exit 1, one traceback per fit), or was refused without naming what to
+change, is now refused before any fit with exit code 2 naming the key, the rule and the
+value:
+
+* a CSV with an empty cell in a feature column, without ``preprocessing.impute`` (the
+  default is ``none``), for an estimator that does not take NaN;
+* a text column without any ``preprocessing`` (nothing encodes it);
+* ``hidden_layer_sizes: {a: 1}`` / ``true`` / ``[0]``, fixed or searched: scikit-learn's
+  constraint ("array-like or int") takes them, every fit refused them;
+* ``--out`` under a file, in ``/proc``, or empty; the message names ``--out``;
+* a regressor given ``f1`` was told "did you mean 'f1_macro'?", another classification
+  metric.
+
+A column of numbers with one cell of text (``oops``) is read as categories: a note says
+so, also on ``--dry-run`` (which now prints the plan's notes).
+
+The CLI runs in this process (``main``) with ``tmp_path`` as the working directory.
+"""
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpsearch.cli import main
+
+STUDY = textwrap.dedent(
+    """\
+    data: {path: d.csv, target: y}
+    PRE
+    estimator: {name: mlp_classifier, params: {hidden_layer_sizes: HIDDEN, max_iter: 2}}
+    search: {method: grid, space: {learning_rate_init: [0.01]}}
+    cv: 2
+    n_jobs: 1
+    """
+)
+
+
+def _study(tmp_path, monkeypatch, pre="", hidden="[3]", frame=None):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    if frame is None:
+        frame = pd.DataFrame({"a": rng.normal(size=40), "y": np.arange(40) % 2})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "s.yaml").write_text(STUDY.replace("PRE", pre).replace("HIDDEN", hidden))
+
+
+def _refused(capsys, args, *fragments):
+    code = main(["s.yaml", "--dry-run", *args])
+    err = capsys.readouterr().err
+    assert code == 2, (code, err)
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+@pytest.mark.parametrize("pre, key", [("", "preprocessing:"),
+                                      ("preprocessing: {scaler: standard}",
+                                       "preprocessing.impute:")])
+def test_missing_feature_values_without_imputation_name_the_key(tmp_path, monkeypatch,
+                                                                capsys, pre, key):
+    frame = pd.DataFrame({"a": [1.0, np.nan] * 10, "y": [0, 1] * 10})
+    _study(tmp_path, monkeypatch, pre=pre, frame=frame)
+    _refused(capsys, [], key, "column 'a' of d.csv has 10 missing value(s) (first in data "
+             "row 2)", "mlp_classifier cannot take")
+
+
+def test_a_text_column_without_preprocessing_names_it(tmp_path, monkeypatch, capsys):
+    frame = pd.DataFrame({"a": [1.0, 2.0] * 10, "c": ["x", "y"] * 10, "y": [0, 1] * 10})
+    _study(tmp_path, monkeypatch, frame=frame)
+    _refused(capsys, [], "data.path: column 'c' of d.csv holds text", "preprocessing:")
+
+
+@pytest.mark.parametrize("hidden", ["{a: 1}", "true", "[0]", "[3, true]"])
+def test_a_hidden_layer_sizes_every_fit_would_refuse_is_refused_first(tmp_path, monkeypatch,
+                                                                      capsys, hidden):
+    _study(tmp_path, monkeypatch, hidden=hidden)
+    _refused(capsys, [], "estimator.params.hidden_layer_sizes: The 'hidden_layer_sizes' "
+             "parameter of MLPClassifier must be")
+
+
+def test_a_searched_hidden_layer_sizes_is_checked_per_choice(tmp_path, monkeypatch, capsys):
+    _study(tmp_path, monkeypatch)
+    text = (tmp_path / "s.yaml").read_text().replace(
+        "{learning_rate_init: [0.01]}", "{hidden_layer_sizes: [[4], {a: 1}]}")
+    (tmp_path / "s.yaml").write_text(text)
+    _refused(capsys, [], "search.space.hidden_layer_sizes[1]: The 'hidden_layer_sizes'")
+
+
+@pytest.mark.parametrize("out, fragment", [
+    ("file/sub", "--out: file/sub cannot be made: file is a file, not a folder"),
+    ("file", "--out: file exists and is not a folder"),
+    ("", "--out must not be empty"),
+])
+def test_an_output_folder_that_cannot_be_made_names_out(tmp_path, monkeypatch, capsys, out,
+                                                        fragment):
+    _study(tmp_path, monkeypatch)
+    (tmp_path / "file").write_text("mine")
+    code = main(["s.yaml", "--quiet", "--out", out])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err, (code, err)
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_an_output_folder_the_system_refuses_is_exit_2_before_any_fit(tmp_path, monkeypatch,
+                                                                      capsys):
+    _study(tmp_path, monkeypatch)
+    code = main(["s.yaml", "--quiet", "--out", "/proc/hpsearch-out"])
+    err = capsys.readouterr().err
+    assert code == 2 and "the output folder /proc/hpsearch-out cannot be made" in err, err
+
+
+def test_a_regressor_with_a_classification_metric_is_pointed_to_regression_metrics(
+        tmp_path, monkeypatch, capsys):
+    _study(tmp_path, monkeypatch)
+    text = (tmp_path / "s.yaml").read_text().replace("mlp_classifier", "mlp_regressor")
+    (tmp_path / "s.yaml").write_text(text + "scoring: f1\n")
+    _refused(capsys, [], "a classification metric cannot score a regressor", "'r2'")
+    assert "f1_macro" not in capsys.readouterr().err
+
+
+def test_numbers_with_a_text_cell_get_a_note_on_the_dry_run(tmp_path, monkeypatch, capsys):
+    frame = pd.DataFrame({"a": [str(v) for v in range(20)], "y": [0, 1] * 10})
+    frame.loc[3, "a"] = "oops"
+    _study(tmp_path, monkeypatch, pre="preprocessing: {scaler: standard}", frame=frame)
+    assert main(["s.yaml", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "note: column 'a' of d.csv is numbers but for 1 cell(s) that are not (first " \
+           "'oops' in data row 4), so it is read as text" in err, err
