@@ -128,3 +128,4 @@ def test_numbers_with_a_text_cell_get_a_note_on_the_dry_run(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert "note: column 'a' of d.csv is numbers but for 1 cell(s) that are not (first " \
            "'oops' in data row 4), so it is read as text" in err, err
+

@@ -326,6 +326,45 @@ def _tied_lines(frame, alpha):
     return lines
 
 
+def recipe_stages(search):
+    """``summary["stages"]`` of a recipe search (:class:`RecipeSearchCV`'s ``stages_``, in
+    the order they ran: what each tuned, how many candidates it fitted, its pick's
+    scores and diagnosis, and why it ended), or None for other searches."""
+    stages = getattr(search, "stages_", None)
+    if not stages:
+        return None
+    keys = ("stage", "tuned", "n_evaluated", "train_score", "validation_score", "diagnosis",
+            "reason")
+    out = [{k: entry.get(k) for k in keys} for entry in stages]
+    for entry in out:
+        entry["tuned"] = [short(name) for name in entry["tuned"] or ()]
+    return out
+
+
+def stages_section(stages, metric, floor=None):
+    """Markdown "The recipe, stage by stage" of a recipe search: ``stages`` is
+    ``summary["stages"]`` (see :func:`recipe_stages`), ``floor`` the training floor F."""
+    head = ["stage", "tuned", "candidates", f"pick: training {metric}",
+            f"pick: validation {metric}", "pick's diagnosis", "why the stage ended"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for entry in stages:
+        rows.append("| " + " | ".join([
+            entry["stage"], ", ".join(entry["tuned"]) or "(nothing)",
+            str(entry["n_evaluated"]), fmt(entry["train_score"]),
+            fmt(entry["validation_score"]), str(entry["diagnosis"]),
+            str(entry["reason"]).replace("|", "/")]) + " |")
+    floor_text = ("" if floor is None or not math.isfinite(floor) else
+                  f" (floor F = {fmt(floor)}: a candidate training below it is not accepted)")
+    return "\n".join([
+        "## The recipe, stage by stage", "",
+        "The search followed the lecture's recipe in order: first the training side, tuned "
+        "against the training score until a candidate trains well (while training is poor, "
+        "regularization cannot help), then the generalization side, tuned against the "
+        f"validation score with training re-checked{floor_text}.", "",
+        *rows, "",
+    ])
+
+
 def nested_section(nested, metric):
     """Markdown "Nested cross-validation": per outer split, the outer test score, the
     inner best score beside it (the optimism of a search's own best score) and the
@@ -517,6 +556,8 @@ def summary_text(plan, summary, cv_df):
                      f"({len(nested['test_scores'])} outer splits; unbiased estimate of the "
                      f"search; mean optimism of the inner best {fmt(nested['mean_optimism'])})")
     lines.append("best params: " + _params_text(summary["best_params"]))
+    for entry in summary.get("stages") or ():  # the recipe search: why each stage ended
+        lines.append(f"recipe stage {entry['stage']}: {entry['reason']}")
     mean, rank = f"mean_test_{summary['metric_key']}", f"rank_test_{summary['metric_key']}"
     top = cv_df.sort_values([rank, mean], ascending=[True, False]).head(5)
     digits = digits_apart(top[mean])

@@ -1052,9 +1052,15 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     }
     if nested is not None:
         summary["nested"] = nested
+    stages = report.recipe_stages(search)
+    if stages is not None:  # the recipe search: its stages and why each ended
+        summary["stages"] = stages
     (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_files = _plots(plan, cv_df, metric, out, model)
     sections, section_files = _sections(plan, search, cv, metric, out, model, echo)
+    if stages is not None:
+        sections.insert(0, report.stages_section(stages, summary["metric"],
+                                                 getattr(search, "train_floor_", None)))
     if nested is not None:
         sections.insert(0, report.nested_section(nested, summary["metric"]))
     report.write_report(out / "report.md", plan, summary, cv_df, plot_files, sections)
