@@ -27,9 +27,14 @@ def _pyplot():
 
 
 def _save(fig, path):
+    import warnings
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    with warnings.catch_warnings():  # a layout it cannot tighten is drawn as it is: a
+        # warning on the terminal of a finished study would only alarm its reader
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
     fig.savefig(path, dpi=90)
     _pyplot().close(fig)
     return path
@@ -212,6 +217,20 @@ def _final_step(estimator):
     return steps[-1][1] if steps else estimator
 
 
+def _compact(label, width=60):
+    """A legend label of readable width: a list of one repeated value is written as
+    Python would build it (``[32, 32, ..., 32]``, 30 layers: ``[32]*30``), then cut."""
+    import re
+
+    def repeat(match):
+        items = match.group(1).split(", ")
+        return f"[{items[0]}]*{len(items)}" if len(items) >= 4 and len(set(items)) == 1 \
+            else match.group(0)
+
+    label = re.sub(r"\[([^\[\]]*)\]", repeat, label)
+    return label if len(label) <= width else label[:width - 1] + "…"
+
+
 def candidates(models, path, *, small=0.01):
     """The candidates of a small study side by side, each refit on the training rows.
 
@@ -225,7 +244,10 @@ def candidates(models, path, *, small=0.01):
     when no model has a loss curve.
     """
     plt = _pyplot()
-    finals = {label: _final_step(m) for label, m in models.items()}
+    short = {label: _compact(label) for label in models}
+    if len(set(short.values())) < len(short):  # two labels cut alike: keep them whole
+        short = {label: label for label in models}
+    finals = {short[label]: _final_step(m) for label, m in models.items()}
     finals = {k: m for k, m in finals.items() if getattr(m, "loss_curve_", None)}
     if not finals:
         return None

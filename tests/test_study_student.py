@@ -129,3 +129,19 @@ def test_numbers_with_a_text_cell_get_a_note_on_the_dry_run(tmp_path, monkeypatc
     assert "note: column 'a' of d.csv is numbers but for 1 cell(s) that are not (first " \
            "'oops' in data row 4), so it is read as text" in err, err
 
+
+
+def test_side_by_side_of_a_30_layer_candidate_draws_without_a_warning(tmp_path):
+    """``studies/lecture/deeper_worse.yaml`` printed matplotlib's "Tight layout not
+    applied" on the terminal: the 30-layer label filled the legend."""
+    import warnings
+
+    from hpsearch import MLPClassifier, plots
+
+    X, y = np.random.default_rng(0).normal(size=(30, 3)), np.arange(30) % 2
+    models = {f"hidden_layer_sizes={[32] * n}": MLPClassifier((4,) * n, max_iter=1).fit(X, y)
+              for n in (2, 30)}  # (the labels of 32-unit layers, 4-unit nets: fast)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert plots.candidates(models, tmp_path / "c.png").is_file()
+    assert plots._compact("hidden_layer_sizes=" + str([32] * 30)) == "hidden_layer_sizes=[32]*30"
