@@ -145,3 +145,25 @@ def test_side_by_side_of_a_30_layer_candidate_draws_without_a_warning(tmp_path):
         warnings.simplefilter("error", UserWarning)
         assert plots.candidates(models, tmp_path / "c.png").is_file()
     assert plots._compact("hidden_layer_sizes=" + str([32] * 30)) == "hidden_layer_sizes=[32]*30"
+
+
+def test_a_weak_linear_reference_is_noted_with_the_candidates_it_lets_pass():
+    """``studies/lecture/learned_activations.yaml`` (y = |x1| + |x2|): the linear reference
+    trains at r2 0.01, so the threshold was -0.09 and ReLU (0.46, PReLU 0.98) was "good on
+    both" without a word; the lecture checks the training score first."""
+    from hpsearch.diagnostics import diagnose_results
+
+    cv = {"params": [{"activation": a} for a in ("relu", "prelu", "leaky_relu")],
+          "mean_train_score": np.array([0.46, 0.98, 0.45]),
+          "mean_test_score": np.array([0.45, 0.98, 0.45])}
+    weak = {"baseline": {"train_score": 0.0}, "linear": {"train_score": 0.01}}
+    r = diagnose_results(cv, references=weak)
+    assert r.labels == ["none", "none", "none"]  # the rule is unchanged
+    (note,) = r.notes
+    assert note.startswith("The linear reference fits the training rows little better than "
+                           "the trivial baseline (training score 0.01 vs 0; the best "
+                           "candidate 0.98)")
+    assert "2 candidate(s) labelled good on training still train far below the best one " \
+           "(0.45, 0.46)" in note
+    strong = {"baseline": {"train_score": 0.0}, "linear": {"train_score": 0.6}}
+    assert diagnose_results(cv, references=strong).notes == []  # (dropout, early stopping)
