@@ -10,7 +10,9 @@ value:
   constraint ("array-like or int") takes them, every fit refused them;
 * ``--out`` under a file, in ``/proc``, or empty; the message names ``--out``;
 * a regressor given ``f1`` was told "did you mean 'f1_macro'?", another classification
-  metric.
+  metric;
+* a classifier's target of a single class ran and scored a perfect 1;
+* ``cv: 5`` on 4 training rows passed ``--dry-run`` and failed in the first fit.
 
 A column of numbers with one cell of text (``oops``) is read as categories: a note says
 so, also on ``--dry-run`` (which now prints the plan's notes).
@@ -120,6 +122,22 @@ def test_a_regressor_with_a_classification_metric_is_pointed_to_regression_metri
     assert "f1_macro" not in capsys.readouterr().err
 
 
+def test_a_single_class_target_is_refused_not_scored_perfectly(tmp_path, monkeypatch, capsys):
+    """It ran: "best CV accuracy: 1", test accuracy 1, every candidate "good on both"."""
+    frame = pd.DataFrame({"a": np.arange(20.0), "y": [0] * 20})
+    _study(tmp_path, monkeypatch, frame=frame)
+    _refused(capsys, [], "data.target: the target has a single class (0) in its 20 row(s)")
+
+
+def test_more_folds_than_training_rows_is_refused_by_the_dry_run(tmp_path, monkeypatch, capsys):
+    """The dry run printed the plan; the run then failed with exit 1 in its first fit."""
+    frame = pd.DataFrame({"a": np.arange(6.0), "y": [0, 1] * 3})
+    _study(tmp_path, monkeypatch, frame=frame)
+    (tmp_path / "s.yaml").write_text((tmp_path / "s.yaml").read_text().replace("cv: 2", "cv: 5"))
+    _refused(capsys, [], "cv: Cannot have number of splits n_splits=5 greater than the number "
+             "of samples: n_samples=4")
+
+
 def test_numbers_with_a_text_cell_get_a_note_on_the_dry_run(tmp_path, monkeypatch, capsys):
     frame = pd.DataFrame({"a": [str(v) for v in range(20)], "y": [0, 1] * 10})
     frame.loc[3, "a"] = "oops"
@@ -167,3 +185,24 @@ def test_a_weak_linear_reference_is_noted_with_the_candidates_it_lets_pass():
            "(0.45, 0.46)" in note
     strong = {"baseline": {"train_score": 0.0}, "linear": {"train_score": 0.6}}
     assert diagnose_results(cv, references=strong).notes == []  # (dropout, early stopping)
+
+
+def test_a_single_split_says_it_measures_no_spread():
+    """``studies/splitters/holdout.yaml`` printed "0.9583 ± 0 (std over 1 splits)" and a
+    "How sure is this?" table of empty cells without saying why."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from hpsearch import GridSearchCV
+    from hpsearch.model_selection import Holdout, compare
+    from hpsearch.study import report
+
+    summary = {"n_candidates": 3, "n_splits": 1, "n_fits": 3, "best_std": 0.0}
+    assert report._fits_text(summary) == "3 candidates x 1 split = 3 fits"
+    assert report._spread_text(summary) == " (one split: no spread measured)"
+    assert report._spread_text({**summary, "n_splits": 3}) == " ± 0 (std over 3 splits)"
+    X, y = load_iris(return_X_y=True)
+    search = GridSearchCV(LogisticRegression(max_iter=200), {"C": [0.01, 1.0]},
+                          cv=Holdout()).fit(X, y)
+    assert "- One split only: no test can say how sure the choice is" in \
+        report.how_sure_section(compare(search, top=2))

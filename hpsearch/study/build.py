@@ -136,6 +136,14 @@ def _split_data(study, X, y, groups, classifier):
             f"{study.estimator.name} is a classifier but the target of "
             f"{data.dataset or data.target} is continuous; use a regressor",
         )
+    if classifier and np.unique(y).size < 2:  # it "learns" the class: accuracy 1, silently
+        from .report import fmt
+
+        raise StudyError(("data", "target") if data.path else ("data", "dataset"), (
+            f"the target has a single class ({fmt(np.unique(y)[0]) if len(y) else 'none'}) "
+            f"in its {len(y):,} row(s): a classifier has nothing to tell apart and would "
+            "score perfectly; check the data file (a filter that kept one class?), got "
+            f"{data.target or data.dataset!r}"))
     stratify = data.stratify if data.stratify is not None else classifier
     if stratify:
         _check_classes(study, y)
@@ -639,6 +647,15 @@ def _n_jobs(study, options, notes):
     return n_jobs
 
 
+def _first_split(cv, X, y, groups):
+    """Draw the first split (a generator: one split, not all): a splitter that cannot
+    split these rows (``n_splits=5`` of 3 rows) raises here, with its own message, not
+    in the first fit of the run (exit 1 after the plan was printed)."""
+    with warnings.catch_warnings():  # (StratifiedKFold's "least populated class" warning)
+        warnings.simplefilter("ignore")
+        next(iter(cv.split(X, y, groups)), None)
+
+
 def output_folder(study, source, options):
     """The run folder: ``--out``, else the file's ``output``, else ``runs/<name>``."""
     name = study.name or Path(source).stem
@@ -771,6 +788,7 @@ def build(study, *, source="study.yaml", options=None):
 
     try:
         n_splits = check_n_splits(cv, X_train, y_train, g_train)
+        _first_split(cv, X_train, y_train, g_train)
     except ValueError as exc:
         raise StudyError(("cv",), str(exc).rstrip(".")) from exc
     _check_sample_budget(study, len(y_train))

@@ -260,6 +260,17 @@ def practical_rope(metric, best_mean):
                   f"{fmt(float(best_mean))}: a loss has the data's units)")
 
 
+def _spread_text(summary, its=""):
+    """' ± 0.009 (std over 3 splits)' after the best score; with a single split (a
+    holdout) there is no spread to measure, and '± 0 (std over 1 splits)' said there was
+    none."""
+    budget = _best_budget_text(summary)
+    if summary["n_splits"] == 1:
+        return f" (one split{budget}: no spread measured)"
+    return (f" ± {fmt(summary['best_std'])} (std over {its}{summary['n_splits']} "
+            f"splits{budget})")
+
+
 def how_sure_section(frame, plot=None, alpha=0.05, rope_text=None):
     """Markdown "How sure is this?": the top candidates against the best, honestly.
 
@@ -294,6 +305,10 @@ def how_sure_section(frame, plot=None, alpha=0.05, rope_text=None):
         f"{fmt(rope)}, the region of practical equivalence: "
         f"{rope_text or fmt(rope) + ' in score units'}.", "",
     ]
+    if "n_splits" in frame and frame["n_splits"].iloc[1:].max() < 2:
+        lines += ["- One split only: no test can say how sure the choice is (each needs the "
+                  "spread of at least two splits), so their cells are empty; several splits "
+                  "(k-fold, or `cv: {method: monte_carlo, n_splits: 10}`) measure it.", ""]
     lines += _tied_lines(frame, alpha)
     if plot:
         lines += [f"![How sure is this?]({plot})", ""]
@@ -440,8 +455,7 @@ def write_report(path, plan, summary, cv_df, plots, sections=()):
         "|---|---|",
         *(f"| {short(k)} | {fmt(v)} |" for k, v in summary["best_params"].items()),
         "",
-        f"- mean CV {metric}: **{fmt(summary['best_score'])}** ± {fmt(summary['best_std'])} "
-        f"(std over its {summary['n_splits']} splits{_best_budget_text(summary)})",
+        f"- mean CV {metric}: **{fmt(summary['best_score'])}**{_spread_text(summary, 'its ')}",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"- final test {name} (held-out data, never searched): **{fmt(value)}**")
@@ -495,13 +509,14 @@ def _fits_text(summary, times=" x "):
     skipped = [f"{summary[k]} {what}" for k, what in (
         ("n_raced", "raced away"), ("n_not_run", "not run: the search's timeout"))
         if summary.get(k)]
+    splits = f"{summary['n_splits']} split{'s' if summary['n_splits'] != 1 else ''}"
     run = summary.get("n_fits_run", summary["n_fits"])
     now = (f"; {run} of them run now, the other {summary['n_fits'] - run} by the run "
            "resumed" if run < summary["n_fits"] else "")
     if skipped:  # fewer fits than candidates x splits
-        return (f"{text}{times}{summary['n_splits']} splits: {summary['n_fits']} fits "
+        return (f"{text}{times}{splits}: {summary['n_fits']} fits "
                 f"({', '.join(skipped)}{now})")
-    return (f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
+    return (f"{text}{times}{splits} = {summary['n_fits']} fits"
             + (f" ({now[2:]})" if now else ""))
 
 
@@ -545,8 +560,7 @@ def summary_text(plan, summary, cv_df):
         f"study {plan.name!r}: {plan.study.search.method} search, {_fits_text(summary)} in "
         f"{summary['fit_time_s']:.1f} s",
         *([SMOKE_NOTE] if summary.get("smoke") else []),
-        f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])} "
-        f"(std over {summary['n_splits']} splits{_best_budget_text(summary)})",
+        f"best CV {metric}: {fmt(summary['best_score'])}{_spread_text(summary)}",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"test {name}: {fmt(value)} ({summary['n_test']} held-out rows)")
