@@ -206,3 +206,20 @@ def test_a_single_split_says_it_measures_no_spread():
                           cv=Holdout()).fit(X, y)
     assert "- One split only: no test can say how sure the choice is" in \
         report.how_sure_section(compare(search, top=2))
+
+
+def test_diagnose_of_a_model_next_to_a_weak_linear_reference_says_so():
+    """``python -m hpsearch diagnose studies/lecture/learned_activations.yaml`` said "No
+    problem ... Nothing to fix" for a ReLU net at training r2 0.49 on y = |x1| + |x2|:
+    its threshold (-0.04) came from a linear reference at r2 0.01."""
+    from hpsearch.diagnostics import Diagnosis
+
+    evidence = {"scoring": "r2", "train_score": 0.489, "validation_score": 0.442,
+                "gap": 0.047, "train_threshold": -0.038, "gap_threshold": 0.049,
+                "baseline_train": 0.0, "linear_train": 0.011}
+    text = str(Diagnosis("none", [], evidence, []))
+    assert text.startswith("No problem: the training r2 0.489 is good")
+    assert "Note: the linear reference fits the training rows little better than the trivial " \
+           "baseline (0.011 vs 0.000)" in text
+    strong = str(Diagnosis("none", [], {**evidence, "linear_train": 0.4}, []))
+    assert "Note:" not in strong
