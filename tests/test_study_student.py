@@ -223,3 +223,21 @@ def test_diagnose_of_a_model_next_to_a_weak_linear_reference_says_so():
            "baseline (0.011 vs 0.000)" in text
     strong = str(Diagnosis("none", [], {**evidence, "linear_train": 0.4}, []))
     assert "Note:" not in strong
+
+
+def test_the_diagnosis_gives_the_best_candidates_verdict_and_next_step(tmp_path):
+    """The section counted labels only; ``studies/lecture/dropout.yaml``'s best (p=0.5,
+    training 0.62, validation 0.46) overfits, ``deeper_worse.yaml``'s (training 0.906,
+    below 0.909) trains poorly: neither report said so, nor what the recipe asks next."""
+    from hpsearch.diagnostics import report_section
+
+    refs = {"baseline": {"train_score": 0.1}, "linear": {"train_score": 1.0}}
+    cv = {"params": [{"a": 1}, {"a": 2}], "mean_train_score": np.array([1.0, 0.5]),
+          "mean_test_score": np.array([0.8, 0.49]), "rank_test_score": np.array([1, 2])}
+    text = report_section(cv, tmp_path, references=refs, label="accuracy")
+    assert "- the best candidate (rank 1) is 'overfitting': training accuracy 1, validation " \
+           "0.8; the recipe's next step: early stopping" in text
+    cv["mean_train_score"] = np.array([0.85, 0.5])
+    text = report_section(cv, tmp_path, references=refs)
+    assert "(rank 1) is 'training': training score 0.85, validation 0.8; the recipe's next " \
+           "step: optimize first" in text
