@@ -81,6 +81,9 @@ def _quiet_warnings(quiet=False):
     from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    # said by the plan's note naming the study key (search.n_iter or search.n_candidates)
+    warnings.filterwarnings("ignore", message=r"The total space of parameters \d+ is "
+                            r"smaller than n_iter")
     if quiet:
         warnings.filterwarnings("ignore", category=FitFailedWarning)
         for message in QUIET_MESSAGES:

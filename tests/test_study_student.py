@@ -241,3 +241,19 @@ def test_the_diagnosis_gives_the_best_candidates_verdict_and_next_step(tmp_path)
     text = report_section(cv, tmp_path, references=refs)
     assert "(rank 1) is 'training': training score 0.85, validation 0.8; the recipe's next " \
            "step: optimize first" in text
+
+
+def test_a_random_search_asking_more_than_its_list_space_holds_is_planned_as_it_runs(
+        tmp_path, monkeypatch, capsys):
+    """``n_iter: 10`` over ``[0.01, 0.1]``: the dry run planned 10 candidates and 20 fits,
+    the run fitted 2 and 4, printing scikit-learn's warning about ``n_iter`` with its
+    source path (a halving search's ``n_candidates`` was called ``n_iter`` too)."""
+    _study(tmp_path, monkeypatch)
+    text = (tmp_path / "s.yaml").read_text().replace(
+        "{method: grid, space: {learning_rate_init: [0.01]}}",
+        "{method: random, n_iter: 10, space: {learning_rate_init: [0.01, 0.1]}}")
+    (tmp_path / "s.yaml").write_text(text)
+    assert main(["s.yaml", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert "note: search.n_iter: 10 candidates asked, but the space (lists only) holds 2" in err
+    assert "candidates: 2\n" in out and "fits:       4 (+1 refit)" in out

@@ -516,6 +516,32 @@ def _n_candidates(study, space, options):
     return n
 
 
+#: the key that asks a random or halving search for its number of candidates
+_COUNT_KEYS = {"random": "n_iter", "halving": "n_candidates"}
+
+
+def _finite_space(study, space, n, notes):
+    """A random or halving search asking more candidates than a space of lists holds
+    draws each once (scikit-learn's ``ParameterSampler`` warns "The total space of
+    parameters 2 is smaller than n_iter=10", naming ``n_iter`` also for a halving
+    search's ``n_candidates``): the plan counts what it draws, and a note names the key."""
+    from hpsearch.model_selection import space as sp
+
+    key = _COUNT_KEYS.get(study.search.method)
+    if key is None or not isinstance(n, int) or not space or not all(
+            isinstance(dim, sp.Categorical) for dim in space.values()):
+        return n
+    try:
+        size = len(sp.grid_candidates(space))
+    except ValueError:
+        return n
+    if size < n:
+        notes.append(f"search.{key}: {n} candidates asked, but the space (lists only) holds "
+                     f"{size}: each is searched once, {size} in all")
+        return size
+    return n
+
+
 # ---------------------------------------------------------------------------- search
 def _search_options(study, space, options, n_candidates):
     search = study.search
@@ -795,6 +821,7 @@ def build(study, *, source="study.yaml", options=None):
     space = _make_space(study, estimator, prefix)
     _check_space_values(study, estimator, prefix)
     n_candidates = _n_candidates(study, space, options)
+    n_candidates = _finite_space(study, space, n_candidates, notes)
     if study.search.method == "grid" and n_candidates > MAX_GRID:
         notes.append(f"the grid has {n_candidates:,} candidates, more than the limit of "
                      f"{MAX_GRID:,}: a run refuses it")
