@@ -283,13 +283,13 @@ def _main(argv):
             _quiet_warnings(args.quiet)
         _sigterm_as_ctrl_c()  # after the limits: it imports the engine (scikit-learn, joblib)
         plan = build(study, source=args.study, options=options)
-        for note in plan.notes:  # the plan's notes too: a dry run is where one reads them
-            _err(f"hpsearch: note: {note}")
         if args.dry_run:
             from hpsearch.study.report import describe_plan
 
             _print_out(describe_plan(plan))
             return EXIT_OK
+        for note in plan.notes:
+            _err(f"hpsearch: note: {note}")
         summary = run(plan, source_text=text, resume=args.resume, overwrite=args.overwrite,
                       echo=None if args.quiet else _print_out, output_key=output_key)
     except UsageError as exc:

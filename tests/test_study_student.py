@@ -15,7 +15,7 @@ value:
 * ``cv: 5`` on 4 training rows passed ``--dry-run`` and failed in the first fit.
 
 A column of numbers with one cell of text (``oops``) is read as categories: a note says
-so, also on ``--dry-run`` (which now prints the plan's notes).
+so (the run's and the dry run's notes).
 
 The CLI runs in this process (``main``) with ``tmp_path`` as the working directory.
 """
@@ -143,9 +143,9 @@ def test_numbers_with_a_text_cell_get_a_note_on_the_dry_run(tmp_path, monkeypatc
     frame.loc[3, "a"] = "oops"
     _study(tmp_path, monkeypatch, pre="preprocessing: {scaler: standard}", frame=frame)
     assert main(["s.yaml", "--dry-run"]) == 0
-    err = capsys.readouterr().err
-    assert "note: column 'a' of d.csv is numbers but for 1 cell(s) that are not (first " \
-           "'oops' in data row 4), so it is read as text" in err, err
+    out = capsys.readouterr().out
+    assert "note:       column 'a' of d.csv is numbers but for 1 cell(s) that are not (first " \
+           "'oops' in data row 4), so it is read as text" in out, out
 
 
 
@@ -254,6 +254,7 @@ def test_a_random_search_asking_more_than_its_list_space_holds_is_planned_as_it_
         "{method: random, n_iter: 10, space: {learning_rate_init: [0.01, 0.1]}}")
     (tmp_path / "s.yaml").write_text(text)
     assert main(["s.yaml", "--dry-run"]) == 0
-    out, err = capsys.readouterr()
-    assert "note: search.n_iter: 10 candidates asked, but the space (lists only) holds 2" in err
+    out = capsys.readouterr().out
+    assert "note:       search.n_iter: 10 candidates asked, but the space (lists only) " \
+           "holds 2" in out
     assert "candidates: 2\n" in out and "fits:       4 (+1 refit)" in out
