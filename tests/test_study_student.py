@@ -258,3 +258,18 @@ def test_a_random_search_asking_more_than_its_list_space_holds_is_planned_as_it_
     assert "note:       search.n_iter: 10 candidates asked, but the space (lists only) " \
            "holds 2" in out
     assert "candidates: 2\n" in out and "fits:       4 (+1 refit)" in out
+
+
+def test_a_halving_search_that_never_reaches_max_resources_says_so(tmp_path, monkeypatch,
+                                                                   capsys):
+    """2 candidates at factor 3 make one round at min_resources: the best was refit at 1
+    epoch of the 9 asked, the plan saying only "+1 refit at 1 epochs"."""
+    _study(tmp_path, monkeypatch)
+    text = (tmp_path / "s.yaml").read_text().replace(
+        "{method: grid, space: {learning_rate_init: [0.01]}}",
+        "{method: halving, n_candidates: 2, min_resources: 1, max_resources: 9, factor: 3,"
+        " space: {learning_rate_init: [0.01, 0.1]}}").replace("max_iter: 2", "max_iter: 9")
+    (tmp_path / "s.yaml").write_text(text)
+    assert main(["s.yaml", "--dry-run"]) == 0
+    assert "note:       search.max_resources: 9 is not reached: 2 candidate(s) at factor 3 " \
+           "make 1 round(s), the last at 1 epochs" in capsys.readouterr().out

@@ -520,6 +520,31 @@ def _n_candidates(study, space, options):
 _COUNT_KEYS = {"random": "n_iter", "halving": "n_candidates"}
 
 
+def _halving_reach(study, search, X, y, groups, notes):
+    """A note when a halving search never reaches the ``max_resources`` the file asks
+    for: with few candidates (``n_candidates: 2`` at ``factor: 3``) it ends after one
+    round at ``min_resources``, and its best is refit at that budget (1 epoch of the 9
+    asked), which the plan showed only as "+1 refit at 1 epochs"."""
+    from .budget import RESOURCE_UNITS
+
+    high = study.search.max_resources
+    if study.search.method != "halving" or not isinstance(high, int) \
+            or isinstance(high, bool):
+        return
+    try:
+        rounds = search.plan_rounds(X, y, groups=groups)
+    except Exception:  # noqa: BLE001 - the run reports its own refusal
+        return
+    last = rounds[-1]["n_resources"] if rounds else high
+    if last < high:
+        unit = RESOURCE_UNITS.get(search.resource, search.resource)
+        notes.append(
+            f"search.max_resources: {high} is not reached: {rounds[0]['n_candidates']} "
+            f"candidate(s) at factor {search.factor:g} make {len(rounds)} round(s), the last "
+            f"at {last} {unit}, and the best is refit at {last} {unit}; ask for more "
+            "candidates (n_candidates: exhaust) or a larger min_resources")
+
+
 def _finite_space(study, space, n, notes):
     """A random or halving search asking more candidates than a space of lists holds
     draws each once (scikit-learn's ``ParameterSampler`` warns "The total space of
@@ -832,6 +857,7 @@ def build(study, *, source="study.yaml", options=None):
          "n_jobs": _n_jobs(study, options, notes)}, options,
     )
     _check_search(search, X_train, y_train, g_train)
+    _halving_reach(study, search, X_train, y_train, g_train, notes)
     outer_cv, nested_fits = _make_outer(study, search, X_train, y_train, g_train, classifier,
                                         n_candidates, options, notes)
     refit = _refit(study)
