@@ -236,7 +236,7 @@ def test_the_diagnosis_gives_the_best_candidates_verdict_and_next_step(tmp_path)
           "mean_test_score": np.array([0.8, 0.49]), "rank_test_score": np.array([1, 2])}
     text = report_section(cv, tmp_path, references=refs, label="accuracy")
     assert "- the best candidate (rank 1) is 'overfitting': training accuracy 1, validation " \
-           "0.8; the recipe's next step: early stopping" in text
+           "0.8; the recipe's next step: more regularization (early stopping" in text
     cv["mean_train_score"] = np.array([0.85, 0.5])
     text = report_section(cv, tmp_path, references=refs)
     assert "(rank 1) is 'training': training score 0.85, validation 0.8; the recipe's next " \

@@ -53,8 +53,9 @@ def _count_line(labels):
 _NEXT = {
     "training": "optimize first (activation, solver or adaptive learning rate, learning "
                 "rate, initialization); dropout and regularization will not help",
-    "overfitting": "early stopping, regularization (alpha, l1), dropout, less capacity or "
-                   "more data, then check the training score again",
+    "overfitting": "more regularization (early stopping, alpha or l1, dropout: stronger "
+                   "where it has them already), less capacity or more data, then check the "
+                   "training score again",
     "none": "nothing: it trains well and validates close to its training score",
     "failed": "its scores are not finite: see the errors in results.csv",
 }
