@@ -149,6 +149,7 @@ def test_numbers_with_a_text_cell_get_a_note_on_the_dry_run(tmp_path, monkeypatc
 
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_side_by_side_of_a_30_layer_candidate_draws_without_a_warning(tmp_path):
     """``studies/lecture/deeper_worse.yaml`` printed matplotlib's "Tight layout not
     applied" on the terminal: the 30-layer label filled the legend."""
