@@ -553,6 +553,16 @@ def _state_text(row, metric):
     return ""
 
 
+#: the printed line on the best candidate's verdict (LECTURE.md §4), by its label
+_BEST_VERDICTS = {
+    "training": "poor on its training folds: optimize first (activation, solver, learning "
+                "rate), not regularization",
+    "overfitting": "good on training, much worse on validation: overfitting (more "
+                   "regularization, early stopping, dropout, less capacity)",
+    "none": "good on training and on validation",
+}
+
+
 def summary_text(plan, summary, cv_df):
     """The one-screen summary printed at the end of a run."""
     metric = summary["metric"]
@@ -570,6 +580,9 @@ def summary_text(plan, summary, cv_df):
                      f"({len(nested['test_scores'])} outer splits; unbiased estimate of the "
                      f"search; mean optimism of the inner best {fmt(nested['mean_optimism'])})")
     lines.append("best params: " + _params_text(summary["best_params"]))
+    if summary.get("best_diagnosis") in _BEST_VERDICTS:
+        lines.append(f"the recipe on the best: {_BEST_VERDICTS[summary['best_diagnosis']]} "
+                     "(report.md, \"Diagnosis\")")
     for entry in summary.get("stages") or ():  # the recipe search: why each stage ended
         lines.append(f"recipe stage {entry['stage']}: {entry['reason']}")
     mean, rank = f"mean_test_{summary['metric_key']}", f"rank_test_{summary['metric_key']}"

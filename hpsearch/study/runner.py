@@ -1055,6 +1055,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     stages = report.recipe_stages(search)
     if stages is not None:  # the recipe search: its stages and why each ended
         summary["stages"] = stages
+    if "diagnosis" in cv:  # the recipe's verdict on the best (train scores were kept)
+        summary["best_diagnosis"] = str(cv["diagnosis"][best])
     (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_files = _plots(plan, cv_df, metric, out, model)
     sections, section_files = _sections(plan, search, cv, metric, out, model, echo)
