@@ -274,3 +274,13 @@ def test_a_halving_search_that_never_reaches_max_resources_says_so(tmp_path, mon
     assert main(["s.yaml", "--dry-run"]) == 0
     assert "note:       search.max_resources: 9 is not reached: 2 candidate(s) at factor 3 " \
            "make 1 round(s), the last at 1 epochs" in capsys.readouterr().out
+
+
+def test_a_subset_too_small_to_split_is_named(tmp_path, monkeypatch, capsys):
+    """``data.subset: 8`` of iris: the error blamed data.test_size alone."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(
+        "data: {dataset: iris, subset: 8}\nestimator: {name: logistic_regression}\n"
+        "search: {method: grid, space: {C: [1.0]}}\ncv: 2\n")
+    _refused(capsys, [], "data.test_size: ", "(of the 8 rows data.subset keeps: a larger "
+             "subset may do)")

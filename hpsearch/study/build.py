@@ -162,7 +162,10 @@ def _split_data(study, X, y, groups, classifier):
         train, test = train_test_split(idx, test_size=data.test_size, stratify=strat,
                                        random_state=study.seed)
     except ValueError as exc:
-        raise StudyError(("data", "test_size"), f"{exc}, got {data.test_size}") from exc
+        kept = (f" (of the {len(idx):,} rows data.subset keeps: a larger subset may do)"
+                if data.subset is not None and data.subset < n else "")
+        raise StudyError(("data", "test_size"),
+                         f"{str(exc).rstrip('.')}{kept}, got {data.test_size}") from exc
     train, test = np.sort(train), np.sort(test)
 
     def rows(A, i):
