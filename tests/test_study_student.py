@@ -284,3 +284,14 @@ def test_a_subset_too_small_to_split_is_named(tmp_path, monkeypatch, capsys):
         "search: {method: grid, space: {C: [1.0]}}\ncv: 2\n")
     _refused(capsys, [], "data.test_size: ", "(of the 8 rows data.subset keeps: a larger "
              "subset may do)")
+
+
+def test_a_regression_metric_on_class_labels_gets_a_note(tmp_path, monkeypatch, capsys):
+    """``scoring: r2`` for a classifier of iris ran without a word: r2 of labels 0, 1, 2."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(
+        "data: {dataset: iris}\nestimator: {name: logistic_regression}\n"
+        "search: {method: grid, space: {C: [1.0]}}\ncv: 2\nscoring: r2\n")
+    assert main(["s.yaml", "--dry-run"]) == 0
+    assert "note:       scoring: 'r2' is a regression metric: on the 3 class labels" in \
+        capsys.readouterr().out

@@ -313,6 +313,26 @@ _REGRESSION_HINT = ("; a classification metric cannot score a regressor: use a r
                     "metric, e.g. 'r2' or 'neg_mean_squared_error'")
 
 
+def _regression_metric_note(study, y, classifier, notes):
+    """A note when a classifier of more than two classes is scored with a regression
+    metric (``r2`` on iris' labels 0, 1, 2): it scores the distance between label numbers
+    (class 2 for a 0 costs more than a 1), which classes do not have. Not refused:
+    scikit-learn computes it, and ordered classes may want it."""
+    from sklearn.metrics import get_scorer
+
+    if not classifier or np.unique(y).size <= 2:
+        return
+    names = [study.scoring] if isinstance(study.scoring, str) else (study.scoring or [])
+    for name in names:
+        func = getattr(get_scorer(name), "_score_func", None)
+        if getattr(func, "__module__", "") == "sklearn.metrics._regression":
+            notes.append(
+                f"scoring: {name!r} is a regression metric: on the {np.unique(y).size} class "
+                "labels of a classifier it scores the distance between their numbers (class "
+                "2 for a 0 costs more than a 1), which classes do not have; a classification "
+                "metric (accuracy, balanced_accuracy, f1_macro) scores them as classes")
+
+
 def _check_scoring(study, X, y, classifier, estimator=None):
     """Refuse a metric that cannot score this kind of estimator on this target, before
     any fit (each fit would train, then fail to score: ``accuracy`` for a regressor,
@@ -835,6 +855,7 @@ def build(study, *, source="study.yaml", options=None):
     X_train, X_test, y_train, y_test, g_train = _split_data(study, X, y, groups, classifier)
     _check_network_size(study, X_train, y_train, classifier)
     _check_scoring(study, X_train, y_train, classifier, estimator)
+    _regression_metric_note(study, y_train, classifier, notes)
     cv = _make_cv(study, y_train, classifier)
     if getattr(study.cv, "method", study.cv) == "group_kfold" and g_train is None:
         raise StudyError(("cv",), "group_kfold needs data.groups (a column of the data file)")
