@@ -156,7 +156,12 @@ def param_effect(cv_results, param, path, *, metric="score", log=False, label=No
         pos = {label: i for i, label in enumerate(labels)}
         rng = np.random.default_rng(0)
         xs = np.array([pos[str(v)] + rng.uniform(-0.12, 0.12) for v in vals])
-        ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0)
+        ticks = [_compact(label, 30) for label in labels]  # (32, 32, ..., 32): (32)*30
+        if len(set(ticks)) < len(ticks):  # two cut alike: whole labels
+            ticks = labels
+        ax.set_xticks(range(len(labels)), ticks, rotation=30 if len(labels) > 4 else 0)
+        ax.set_xlim(-0.5, len(labels) - 0.5)  # every category's tick in view (the jittered
+        # points alone set limits that could leave out the last one's label)
     sc = ax.scatter(xs, y[keep], s=18, alpha=0.8, **colour)
     if budgets is not None:  # a score at a small budget is no score of the value
         fig.colorbar(sc, ax=ax, label="budget (n_resources)")
@@ -223,11 +228,11 @@ def _compact(label, width=60):
     import re
 
     def repeat(match):
-        items = match.group(1).split(", ")
-        return f"[{items[0]}]*{len(items)}" if len(items) >= 4 and len(set(items)) == 1 \
-            else match.group(0)
+        items = match.group(2).split(", ")
+        return (f"{match.group(1)}{items[0]}{match.group(3)}*{len(items)}"
+                if len(items) >= 4 and len(set(items)) == 1 else match.group(0))
 
-    label = re.sub(r"\[([^\[\]]*)\]", repeat, label)
+    label = re.sub(r"([\[(])([^\[\]()]*)([\])])", repeat, label)  # lists and tuples
     return label if len(label) <= width else label[:width - 1] + "…"
 
 

@@ -295,3 +295,26 @@ def test_a_regression_metric_on_class_labels_gets_a_note(tmp_path, monkeypatch, 
     assert main(["s.yaml", "--dry-run"]) == 0
     assert "note:       scoring: 'r2' is a regression metric: on the 3 class labels" in \
         capsys.readouterr().out
+
+
+def test_score_vs_a_categorical_parameter_labels_every_category(tmp_path, monkeypatch):
+    """``deeper_worse``'s plot of hidden_layer_sizes had no label under the 30-layer net:
+    its tick fell outside the limits the jittered points set, and the tuple was too long."""
+    from hpsearch import plots
+
+    seen = {}
+    save = plots._save
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        seen["lim"], seen["ticks"] = ax.get_xlim(), list(ax.get_xticks())
+        seen["labels"] = [t.get_text() for t in ax.get_xticklabels()]
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    sizes = [(32, 32), (32,) * 6, (32,) * 30]
+    cv = {"params": [{"h": s} for s in sizes], "mean_test_score": np.array([0.88, 0.85, 0.27]),
+          "rank_test_score": np.array([1, 2, 3])}
+    plots.param_effect(cv, "h", tmp_path / "p.png")
+    assert seen["labels"] == ["(32, 32)", "(32)*6", "(32)*30"]
+    assert all(seen["lim"][0] < t < seen["lim"][1] for t in seen["ticks"])
