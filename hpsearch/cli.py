@@ -81,6 +81,9 @@ def _quiet_warnings(quiet=False):
     from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    # said by the plan's note naming the study key (search.n_iter or search.n_candidates)
+    warnings.filterwarnings("ignore", message=r"The total space of parameters \d+ is "
+                            r"smaller than n_iter")
     if quiet:
         warnings.filterwarnings("ignore", category=FitFailedWarning)
         for message in QUIET_MESSAGES:
@@ -240,6 +243,10 @@ def _main(argv):
     if args.n_jobs is not None and (args.n_jobs == 0 or args.n_jobs < -1):
         _err(f"hpsearch: error: --n-jobs must be a positive integer or -1, got {args.n_jobs}")
         return EXIT_USAGE
+    for option, value in (("--out", args.out), ("--storage", args.storage)):
+        if value is not None and not value.strip():  # '' would quietly mean the default
+            _err(f"hpsearch: error: {option} must not be empty, got {value!r}")
+            return EXIT_USAGE
     if args.resume and args.overwrite:
         _err("hpsearch: error: --resume and --overwrite exclude each other (continue the "
              "earlier run, or replace it)")
@@ -271,7 +278,7 @@ def _main(argv):
         folder = output_folder(study, args.study, options)
         if not args.out and study.output is None:  # runs/<name>
             check_default_output(folder)
-        check_output(folder, output_key)
+        check_output(folder, output_key, "--out" if args.out else None)
         if not args.debug:
             _quiet_warnings(args.quiet)
         _sigterm_as_ctrl_c()  # after the limits: it imports the engine (scikit-learn, joblib)

@@ -27,9 +27,14 @@ def _pyplot():
 
 
 def _save(fig, path):
+    import warnings
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    with warnings.catch_warnings():  # a layout it cannot tighten is drawn as it is: a
+        # warning on the terminal of a finished study would only alarm its reader
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
     fig.savefig(path, dpi=90)
     _pyplot().close(fig)
     return path
@@ -151,7 +156,12 @@ def param_effect(cv_results, param, path, *, metric="score", log=False, label=No
         pos = {label: i for i, label in enumerate(labels)}
         rng = np.random.default_rng(0)
         xs = np.array([pos[str(v)] + rng.uniform(-0.12, 0.12) for v in vals])
-        ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0)
+        ticks = [_compact(label, 30) for label in labels]  # (32, 32, ..., 32): (32)*30
+        if len(set(ticks)) < len(ticks):  # two cut alike: whole labels
+            ticks = labels
+        ax.set_xticks(range(len(labels)), ticks, rotation=30 if len(labels) > 4 else 0)
+        ax.set_xlim(-0.5, len(labels) - 0.5)  # every category's tick in view (the jittered
+        # points alone set limits that could leave out the last one's label)
     sc = ax.scatter(xs, y[keep], s=18, alpha=0.8, **colour)
     if budgets is not None:  # a score at a small budget is no score of the value
         fig.colorbar(sc, ax=ax, label="budget (n_resources)")
@@ -213,6 +223,20 @@ def _final_step(estimator):
     return steps[-1][1] if steps else estimator
 
 
+def _compact(label, width=60):
+    """A legend label of readable width: a list of one repeated value is written as
+    Python would build it (``[32, 32, ..., 32]``, 30 layers: ``[32]*30``), then cut."""
+    import re
+
+    def repeat(match):
+        items = match.group(2).split(", ")
+        return (f"{match.group(1)}{items[0]}{match.group(3)}*{len(items)}"
+                if len(items) >= 4 and len(set(items)) == 1 else match.group(0))
+
+    label = re.sub(r"([\[(])([^\[\]()]*)([\])])", repeat, label)  # lists and tuples
+    return label if len(label) <= width else label[:width - 1] + "…"
+
+
 def candidates(models, path, *, small=0.01):
     """The candidates of a small study side by side, each refit on the training rows.
 
@@ -226,7 +250,10 @@ def candidates(models, path, *, small=0.01):
     when no model has a loss curve.
     """
     plt = _pyplot()
-    finals = {label: _final_step(m) for label, m in models.items()}
+    short = {label: _compact(label) for label in models}
+    if len(set(short.values())) < len(short):  # two labels cut alike: keep them whole
+        short = {label: label for label in models}
+    finals = {short[label]: _final_step(m) for label, m in models.items()}
     finals = {k: m for k, m in finals.items() if getattr(m, "loss_curve_", None)}
     if not finals:
         return None

@@ -57,6 +57,10 @@ def test_diagnose_writes_a_runnable_next_study(deep_study, tmp_path, capsys):
     assert data["return_train_score"] is True
     study, _, _ = load_study(nxt)           # valid, and it builds a search over 12 candidates
     assert build(study, source=str(nxt)).n_candidates == 12
+    # the lecture's order, diagnose then run the study: the run folder diagnose made holds
+    # next.yaml; the study's run was refused ("not an hpsearch run folder")
+    capsys.readouterr()
+    assert main([str(deep_study), "--dry-run"]) == 0, capsys.readouterr().err
 
 
 def test_diagnose_uses_the_best_params_of_a_finished_run(deep_study, tmp_path, capsys):

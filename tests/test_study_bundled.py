@@ -76,6 +76,16 @@ def test_bundled_study_runs(path, tmp_path, capsys):
         assert f"{summary['n_fits']} fits ran" in report
     if study.search.method == "optuna" and study.search.pruner not in (None, "none"):
         assert summary["resource"] == "epochs" and "fits:       at most" in report
+    if study.return_train_score or study.search.method == "recipe":  # the recipe's verdict
+        assert summary["best_diagnosis"] in ("training", "overfitting", "none")
+        assert "the recipe on the best: " in captured.out
+    if study.search.method == "recipe":  # its explanation reaches every output
+        stages = summary["stages"]
+        assert [s["stage"] for s in stages][:2] == ["training", "generalization"]
+        assert "## The recipe, stage by stage" in report
+        for entry in stages:
+            assert f"recipe stage {entry['stage']}: {entry['reason']}" in captured.out
+            assert entry["reason"] in report
 
 
 def model_input(study, path):

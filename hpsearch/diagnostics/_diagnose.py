@@ -92,7 +92,29 @@ class Diagnosis:
         if self.fixes:
             parts.append("Try, in order: " + "; ".join(describe_fix(f) for f in self.fixes) + ".")
         parts.append(_AFTER[self.problem])
+        if self.problem in ("none", "overfitting"):
+            parts.append(_weak_reference_text(e))
         return " ".join(p for p in parts if p)
+
+
+def _weak_reference_text(e):
+    """A caveat when the linear reference improves on the baseline's training score by
+    less than half as much as the model (``y = |x1| + |x2|``: r2 0.01 vs the MLP's 0.49):
+    "good training" then only means "better than a linear model"."""
+    base, linear, train = (e.get(k, math.nan) for k in ("baseline_train", "linear_train",
+                                                         "train_score"))
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (base, train)) \
+            or train - base <= 0:
+        return ""
+    linear = linear if isinstance(linear, (int, float)) and math.isfinite(linear) else base
+    if linear - base >= 0.5 * (train - base):
+        return ""
+    return (f"Note: the linear reference fits the training rows little better than the "
+            f"trivial baseline ({_f(linear)} vs {_f(base)}), so the threshold measures "
+            f"against little: the training {e['scoring']} {_f(train)} is good next to a "
+            "linear model, not necessarily next to what a network can reach; if another "
+            "activation, solver or size trains higher, this shortfall on the training rows "
+            "is a training problem (optimize first).")
 
 
 def _f(x):

@@ -105,8 +105,12 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
     ax.plot(grid, grid, color="0.4", ls=":", lw=1, label="no gap (validation = training)")
     ax.axvline(t_train, color="C3", lw=1)
     ax.plot(right, right - t_gap, color="C1", lw=1)
-    ax.text(lo + pad * 0.4, hi - pad * 0.6, "training problem:\noptimize first\n(activation, "
-            "solver,\nlearning rate)", va="top", fontsize=8, color="C3")
+    if t_train - lo > 0.3 * (hi - lo):
+        ax.text(lo + pad * 0.4, hi - pad * 0.6, "training problem:\noptimize first\n"
+                "(activation, solver,\nlearning rate)", va="top", fontsize=8, color="C3")
+    else:  # a narrow strip (a linear reference that fits badly): along it, clear of "good"
+        ax.text((lo + t_train) / 2, hi - pad * 0.6, "training problem",
+                rotation=90, ha="center", va="top", fontsize=7, color="C3")
     ax.text(hi - pad * 0.4, lo + pad * 0.4, "overfitting:\nearly stopping,\nregularization, "
             "dropout", ha="right", va="bottom", fontsize=8, color="C1")
     ax.text(t_train + pad * 0.4, hi - pad * 0.6, "good", va="top", fontsize=9, color="C2")

@@ -49,6 +49,38 @@ def _count_line(labels):
             if labels.count(k)]
 
 
+#: what the recipe (LECTURE.md §4) asks next for a verdict of the best candidate
+_NEXT = {
+    "training": "optimize first (activation, solver or adaptive learning rate, learning "
+                "rate, initialization); dropout and regularization will not help",
+    "overfitting": "more regularization (early stopping, alpha or l1, dropout: stronger "
+                   "where it has them already), less capacity or more data, then check the "
+                   "training score again",
+    "none": "nothing: it trains well and validates close to its training score",
+    "failed": "its scores are not finite: see the errors in results.csv",
+}
+
+
+def _best_line(cv_results, labels, metric, label):
+    """'- the best candidate (rank 1): overfitting (training 0.62, validation 0.46); next:
+    ...': the recipe's verdict on the candidate the search picked, and what it asks next
+    (the counts alone left a student to find the star on the map)."""
+    import numpy as np
+
+    rank = cv_results.get(f"rank_test_{metric}") if hasattr(cv_results, "get") else None
+    if rank is None:
+        return []
+    rank = np.asarray(rank, dtype=float)
+    if not np.isfinite(rank).any():
+        return []
+    best = int(np.nanargmin(rank))
+    verdict = labels[best]
+    train = float(np.asarray(cv_results[f"mean_train_{metric}"], dtype=float)[best])
+    test = float(np.asarray(cv_results[f"mean_test_{metric}"], dtype=float)[best])
+    return [f"- the best candidate (rank 1) is {verdict!r}: training {label or metric} "
+            f"{train:.4g}, validation {test:.4g}; the recipe's next step: {_NEXT[verdict]}"]
+
+
 def report_section(cv_results, out_dir, *, best_model=None, metric="score", references=None,
                    thresholds=None, plots_dir="plots", label=None):
     """Markdown of a report's "Diagnosis" section; writes its plots under ``out_dir``.
@@ -89,6 +121,7 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
             lines += _count_line([result.labels[i] for i in rows])
             lines += [f"- (each at its largest budget; the recipe map shows all "
                       f"{len(result.labels)} rows, one per candidate and budget)"]
+        lines += _best_line(cv_results, result.labels, metric, label)
         lines += [f"- thresholds: training {label or metric} below "
                   f"{e['train_threshold']:.4g} is poor; "
                   f"a train - validation gap above {e['gap_threshold']:.4g} is large", ""]

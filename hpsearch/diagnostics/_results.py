@@ -350,6 +350,38 @@ def _deeper_note(params_list, train, unit, thresholds, resources=None):
         "init='he'; dropout or regularization would only make it worse.")
 
 
+def _weak_reference_note(train, labels, evidence, thresholds, resources=None):
+    """A note when the linear reference fits the training rows little better than the
+    trivial baseline (less than half the best candidate's improvement over it): the
+    threshold then flags only candidates worse than a linear model, and a candidate
+    training far below the best one (``y = |x1| + |x2|``: ReLU 0.46, PReLU 0.98) is
+    labelled good. The lecture checks the training score first: that shortfall is on
+    the training rows, a training-side matter, not one regularization can fix. Rows of
+    a search with budgets are compared at the largest one."""
+    base, linear, best = (evidence["baseline_train"], evidence["linear_train"],
+                          evidence["best_train"])
+    if not all(math.isfinite(v) for v in (base, best)) or best - base <= 0:
+        return None
+    linear = linear if math.isfinite(linear) else base
+    if linear - base >= 0.5 * (best - base):
+        return None
+    margin = thresholds["train"] * evidence["unit"]
+    rows = range(len(train)) if resources is None else [
+        i for i, r in enumerate(resources) if r == max(resources)]
+    far = sorted(float(train[i]) for i in rows if labels[i] in ("none", "overfitting")
+                 and math.isfinite(train[i]) and train[i] < best - margin)
+    if not far:
+        return None
+    shown = ", ".join(f"{v:.3g}" for v in far[:5]) + (", ..." if len(far) > 5 else "")
+    return (f"The linear reference fits the training rows little better than the trivial "
+            f"baseline (training score {linear:.3g} vs {base:.3g}; the best candidate "
+            f"{best:.3g}), so 'poor training' (below {evidence['train_threshold']:.3g}) flags "
+            f"only candidates worse than a linear model: {len(far)} candidate(s) labelled "
+            f"good on training still train far below the best one ({shown}). That shortfall "
+            "is on the TRAINING rows: by the lecture's recipe its fix is on the training "
+            "side (activation, solver, learning rate, capacity), not regularization.")
+
+
 def _reference(references, name, part, metric):
     if not references or name not in references:
         return math.nan
@@ -390,7 +422,11 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
     best training score more than ``thresholds["deeper"]`` (0.1) units below the best
     depth's: the lecture's "deeper is worse on training data" (seed 003). Rows of a
     successive-halving search (an ``n_resources`` column) are compared at one budget: the
-    largest at which at least two depths were scored.
+    largest at which at least two depths were scored. With ``references``, a note is
+    added when the linear reference improves on the baseline's training score by less
+    than half as much as the best candidate does and some candidate not labelled
+    ``"training"`` trains more than ``thresholds["train"]`` units below the best: the
+    threshold then measures against little, and their shortfall is a training-side one.
 
     Parameters
     ----------
@@ -457,6 +493,11 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                 "best_train": best_train, "best_train_by_depth": best,
                 **{k: evidence[k] for k in ("reference_train", "unit", "train_threshold",
                                             "gap_threshold")}}
+    weak = _weak_reference_note(train, labels, evidence, thresholds,
+                                None if resources is None else list(resources)) \
+        if source == "given" else None
+    if weak:
+        notes.append(weak)
     return ResultsDiagnosis(labels=labels, notes=notes, evidence=evidence)
 
 

@@ -160,7 +160,15 @@ def run(args, echo=print):
     final, prefix = final_step(estimator)
     out = Path(args.out) if args.out else Path(run_dir) / "next.yaml"
     _check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    folder = out.parent
+    fresh = not args.out and (not folder.exists() or not any(folder.iterdir()))
+    folder.mkdir(parents=True, exist_ok=True)
+    if fresh:  # the study's own run folder, made here: marked hpsearch's, so that running
+        # the study next (the lecture's order: diagnose, then run) is not refused as a
+        # folder of someone else's files; next.yaml is no run output: a run keeps it
+        from hpsearch.study.runner import _write_marker
+
+        _write_marker(folder, first=True)
     data = next_study(yaml.safe_load(text), d, final.get_params(deep=False), prefix, best,
                       name=plan.name, source_dir=study_path.parent, out_dir=out.parent)
     out.write_text(_header(d, study_path) + yaml.safe_dump(data, sort_keys=False),

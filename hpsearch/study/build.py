@@ -136,6 +136,14 @@ def _split_data(study, X, y, groups, classifier):
             f"{study.estimator.name} is a classifier but the target of "
             f"{data.dataset or data.target} is continuous; use a regressor",
         )
+    if classifier and np.unique(y).size < 2:  # it "learns" the class: accuracy 1, silently
+        from .report import fmt
+
+        raise StudyError(("data", "target") if data.path else ("data", "dataset"), (
+            f"the target has a single class ({fmt(np.unique(y)[0]) if len(y) else 'none'}) "
+            f"in its {len(y):,} row(s): a classifier has nothing to tell apart and would "
+            "score perfectly; check the data file (a filter that kept one class?), got "
+            f"{data.target or data.dataset!r}"))
     stratify = data.stratify if data.stratify is not None else classifier
     if stratify:
         _check_classes(study, y)
@@ -154,7 +162,10 @@ def _split_data(study, X, y, groups, classifier):
         train, test = train_test_split(idx, test_size=data.test_size, stratify=strat,
                                        random_state=study.seed)
     except ValueError as exc:
-        raise StudyError(("data", "test_size"), f"{exc}, got {data.test_size}") from exc
+        kept = (f" (of the {len(idx):,} rows data.subset keeps: a larger subset may do)"
+                if data.subset is not None and data.subset < n else "")
+        raise StudyError(("data", "test_size"),
+                         f"{str(exc).rstrip('.')}{kept}, got {data.test_size}") from exc
     train, test = np.sort(train), np.sort(test)
 
     def rows(A, i):
@@ -162,6 +173,97 @@ def _split_data(study, X, y, groups, classifier):
 
     g = groups[train] if groups is not None else None
     return rows(X, train), rows(X, test), y[train], y[test], g
+
+
+def _is_text(dtype):
+    """A column of text (object, string or category dtype): no estimator takes it raw."""
+    import pandas as pd
+
+    return (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype))
+
+
+def _first_missing(X, columns):
+    """``(column, count, first data row)`` of the first of ``columns`` with missing cells."""
+    import pandas as pd
+
+    for col in columns:
+        missing = np.flatnonzero(pd.isna(X[col].to_numpy()))
+        if missing.size:
+            return col, missing.size, missing[0] + 1
+    return None
+
+
+def _numbers_read_as_text(column, name, file):
+    """A note when a text column is numbers but for a few cells (``3.1, 2.7, oops``):
+    it would be one-hot encoded, each number a category of its own, without a word."""
+    import pandas as pd
+
+    if not _is_text(column.dtype):
+        return None
+    values = column.dropna()
+    bad = pd.to_numeric(values, errors="coerce").isna().to_numpy()
+    if not values.size or bad.all() or bad.mean() > 0.1:
+        return None
+    first = np.flatnonzero(bad)[0]
+    row = column.index.get_loc(values.index[first]) + 1
+    return (f"column {name!r} of {file} is numbers but for {int(bad.sum()):,} cell(s) that "
+            f"are not (first {str(values.iloc[first])[:40]!r} in data row {row}), so it is "
+            "read as text: categories, not a number; fix those cells, or list it under "
+            "data.drop")
+
+
+def _check_features(study, X, estimator, notes=None):
+    """Refuse feature columns the estimator would get unusable, before any fit (every fit
+    would fail, the run would end with exit 1 and the traceback of each): a text column
+    without ``preprocessing`` (nothing encodes it), and missing cells (NaN / empty) of a
+    column ``preprocessing.impute`` does not fill, for an estimator that does not take
+    NaN (scikit-learn's ``allow_nan`` tag; categorical columns of a ``preprocessing``
+    are filled by their encoder's imputer). A column of numbers read as text because of a
+    few cells that are not numbers gets a note in ``notes``."""
+    from sklearn.utils import get_tags
+
+    from .registry import categorical_columns
+
+    if not hasattr(X, "columns"):  # bundled datasets: complete numbers
+        return
+    path = study.data.path
+    pre = study.preprocessing
+    for col in X.columns:
+        note = _numbers_read_as_text(X[col], col, Path(path).name)
+        if note and notes is not None:
+            notes.append(note)
+    if pre is None:
+        text = [c for c in X.columns if _is_text(X[c].dtype)]
+        if text:
+            raise StudyError(("data", "path"), (
+                f"column {text[0]!r} of {Path(path).name} holds text (e.g. "
+                f"{str(X[text[0]].dropna().iloc[0])[:40]!r}) and nothing encodes it: add "
+                "preprocessing: {categorical: {encoder: one_hot}} (or ordinal), or list it "
+                f"under data.drop, got {path!r}"))
+    model = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    try:
+        allow_nan = get_tags(model).input_tags.allow_nan
+    except Exception:  # an estimator without tags: let its own fit decide
+        return
+    if allow_nan:
+        return
+    if pre is None:
+        unfilled = list(X.columns)
+    elif pre.impute == "none":
+        cats = set(categorical_columns(pre, X))
+        unfilled = [c for c in X.columns if c not in cats]
+    else:
+        return
+    found = _first_missing(X, unfilled)
+    if found:
+        col, count, row = found
+        key = ("preprocessing", "impute") if pre is not None else ("preprocessing",)
+        raise StudyError(key, (
+            f"column {col!r} of {Path(path).name} has {count:,} missing value(s) (first in "
+            f"data row {row}), which {study.estimator.name} cannot take: set "
+            "preprocessing.impute to mean, median or most_frequent, or remove those rows, "
+            f"got {pre.impute if pre is not None else None!r}"))
 
 
 #: the multiclass variants a binary-only metric name is tried against, in order
@@ -196,10 +298,39 @@ def _check_response(study, estimator, i, name, scorer):
 
     if methods and not has(estimator) and not any(
             has(e) for e in _with_choices(study, estimator)):
+        from sklearn.base import is_regressor
+
+        why = (_REGRESSION_HINT[2:] if is_regressor(estimator)
+               else "e.g. svc needs probability: true")
         raise StudyError(("scoring",) + ((i,) if isinstance(study.scoring, list) else ()), (
             f"needs the estimator's {' or '.join(methods)}, which {study.estimator.name} "
-            f"does not have with its parameters (e.g. svc needs probability: true), got "
-            f"{name!r}"))
+            f"does not have with its parameters ({why}), got {name!r}"))
+
+
+#: what a regressor given a classification metric is told (no classification metric
+#: variant, ``f1_macro`` for ``f1``, can score it)
+_REGRESSION_HINT = ("; a classification metric cannot score a regressor: use a regression "
+                    "metric, e.g. 'r2' or 'neg_mean_squared_error'")
+
+
+def _regression_metric_note(study, y, classifier, notes):
+    """A note when a classifier of more than two classes is scored with a regression
+    metric (``r2`` on iris' labels 0, 1, 2): it scores the distance between label numbers
+    (class 2 for a 0 costs more than a 1), which classes do not have. Not refused:
+    scikit-learn computes it, and ordered classes may want it."""
+    from sklearn.metrics import get_scorer
+
+    if not classifier or np.unique(y).size <= 2:
+        return
+    names = [study.scoring] if isinstance(study.scoring, str) else (study.scoring or [])
+    for name in names:
+        func = getattr(get_scorer(name), "_score_func", None)
+        if getattr(func, "__module__", "") == "sklearn.metrics._regression":
+            notes.append(
+                f"scoring: {name!r} is a regression metric: on the {np.unique(y).size} class "
+                "labels of a classifier it scores the distance between their numbers (class "
+                "2 for a 0 costs more than a 1), which classes do not have; a classification "
+                "metric (accuracy, balanced_accuracy, f1_macro) scores them as classes")
 
 
 def _check_scoring(study, X, y, classifier, estimator=None):
@@ -231,7 +362,8 @@ def _check_scoring(study, X, y, classifier, estimator=None):
                 get_scorer(name)(dummy, X, y)
         except (ValueError, TypeError, AttributeError) as exc:
             close = [name + s for s in _MULTICLASS_SUFFIXES if name + s in get_scorer_names()]
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = (f"; did you mean {close[0]!r}?" if close else "") if classifier \
+                else _REGRESSION_HINT
             raise StudyError(("scoring",) + ((i,) if isinstance(study.scoring, list) else ()), (
                 f"cannot score {what} ({type(exc).__name__}: "
                 f"{str(exc).strip().splitlines()[0].rstrip('.')}), got {name!r}{hint}")) from exc
@@ -281,12 +413,34 @@ def _make_estimator(study, X, options):
             validate()
         except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
             raise StudyError(("estimator", "params"), str(exc).rstrip(".")) from exc
+    for param in params:
+        _deep_check(est, param, params[param], ("estimator", "params", param))
     if study.preprocessing is None:
         return est, ""
     from sklearn.pipeline import Pipeline
 
     pre = make_preprocessor(study.preprocessing, X)
     return Pipeline([("preprocess", pre), (MODEL_STEP, est)]), MODEL_STEP + "__"
+
+
+#: parameter -> the method of hpsearch's estimators that checks its value in full, where
+#: scikit-learn's ``_parameter_constraints`` cannot ("array-like" takes ``{a: 1}``, and an
+#: int rule takes ``true``): called with the value set, it raises the estimator's own
+#: ValueError, which ``fit`` would raise on every fit of the search
+_DEEP_CHECKS = {"hidden_layer_sizes": "_hidden_sizes"}
+
+
+def _deep_check(owner, param, value, path):
+    """Refuse ``value`` of ``param`` by the owner's own full check (:data:`_DEEP_CHECKS`)."""
+    from sklearn.base import clone
+
+    method = _DEEP_CHECKS.get(param)
+    if method is None or not hasattr(owner, method):
+        return
+    try:
+        getattr(clone(owner).set_params(**{param: value}), method)()
+    except (ValueError, TypeError) as exc:
+        raise StudyError(path, str(exc).rstrip(".")) from exc
 
 
 # ----------------------------------------------------------------------------- space
@@ -349,6 +503,8 @@ def _check_space_values(study, estimator, prefix):
             except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
                 raise StudyError(("search", "space", name, *sub),
                                  str(exc).rstrip(".")) from exc
+            if isinstance(entry, list) or entry.choices is not None:  # (an int range: ints)
+                _deep_check(owner, param, _tuples(value), ("search", "space", name, *sub))
 
 
 def _n_candidates(study, space, options):
@@ -380,6 +536,57 @@ def _n_candidates(study, space, options):
         n = search.n_candidates if isinstance(search.n_candidates, int) else None
     if cap is not None and n is not None:
         n = min(n, cap)
+    return n
+
+
+#: the key that asks a random or halving search for its number of candidates
+_COUNT_KEYS = {"random": "n_iter", "halving": "n_candidates"}
+
+
+def _halving_reach(study, search, X, y, groups, notes):
+    """A note when a halving search never reaches the ``max_resources`` the file asks
+    for: with few candidates (``n_candidates: 2`` at ``factor: 3``) it ends after one
+    round at ``min_resources``, and its best is refit at that budget (1 epoch of the 9
+    asked), which the plan showed only as "+1 refit at 1 epochs"."""
+    from .budget import RESOURCE_UNITS
+
+    high = study.search.max_resources
+    if study.search.method != "halving" or not isinstance(high, int) \
+            or isinstance(high, bool):
+        return
+    try:
+        rounds = search.plan_rounds(X, y, groups=groups)
+    except Exception:  # noqa: BLE001 - the run reports its own refusal
+        return
+    last = rounds[-1]["n_resources"] if rounds else high
+    if last < high:
+        unit = RESOURCE_UNITS.get(search.resource, search.resource)
+        notes.append(
+            f"search.max_resources: {high} is not reached: {rounds[0]['n_candidates']} "
+            f"candidate(s) at factor {search.factor:g} make {len(rounds)} round(s), the last "
+            f"at {last} {unit}, and the best is refit at {last} {unit}; ask for more "
+            "candidates (n_candidates: exhaust) or a larger min_resources")
+
+
+def _finite_space(study, space, n, notes):
+    """A random or halving search asking more candidates than a space of lists holds
+    draws each once (scikit-learn's ``ParameterSampler`` warns "The total space of
+    parameters 2 is smaller than n_iter=10", naming ``n_iter`` also for a halving
+    search's ``n_candidates``): the plan counts what it draws, and a note names the key."""
+    from hpsearch.model_selection import space as sp
+
+    key = _COUNT_KEYS.get(study.search.method)
+    if key is None or not isinstance(n, int) or not space or not all(
+            isinstance(dim, sp.Categorical) for dim in space.values()):
+        return n
+    try:
+        size = len(sp.grid_candidates(space))
+    except ValueError:
+        return n
+    if size < n:
+        notes.append(f"search.{key}: {n} candidates asked, but the space (lists only) holds "
+                     f"{size}: each is searched once, {size} in all")
+        return size
     return n
 
 
@@ -514,6 +721,15 @@ def _n_jobs(study, options, notes):
     return n_jobs
 
 
+def _first_split(cv, X, y, groups):
+    """Draw the first split (a generator: one split, not all): a splitter that cannot
+    split these rows (``n_splits=5`` of 3 rows) raises here, with its own message, not
+    in the first fit of the run (exit 1 after the plan was printed)."""
+    with warnings.catch_warnings():  # (StratifiedKFold's "least populated class" warning)
+        warnings.simplefilter("ignore")
+        next(iter(cv.split(X, y, groups)), None)
+
+
 def output_folder(study, source, options):
     """The run folder: ``--out``, else the file's ``output``, else ``runs/<name>``."""
     name = study.name or Path(source).stem
@@ -634,10 +850,12 @@ def build(study, *, source="study.yaml", options=None):
         notes.append(f"data.subset={study.data.subset:,} is more than the {len(y):,} rows of "
                      "the data: all of them are used")
     estimator, prefix = _make_estimator(study, X, options)
+    _check_features(study, X, estimator, notes)
     classifier = is_classifier(estimator)
     X_train, X_test, y_train, y_test, g_train = _split_data(study, X, y, groups, classifier)
     _check_network_size(study, X_train, y_train, classifier)
     _check_scoring(study, X_train, y_train, classifier, estimator)
+    _regression_metric_note(study, y_train, classifier, notes)
     cv = _make_cv(study, y_train, classifier)
     if getattr(study.cv, "method", study.cv) == "group_kfold" and g_train is None:
         raise StudyError(("cv",), "group_kfold needs data.groups (a column of the data file)")
@@ -645,12 +863,14 @@ def build(study, *, source="study.yaml", options=None):
 
     try:
         n_splits = check_n_splits(cv, X_train, y_train, g_train)
+        _first_split(cv, X_train, y_train, g_train)
     except ValueError as exc:
         raise StudyError(("cv",), str(exc).rstrip(".")) from exc
     _check_sample_budget(study, len(y_train))
     space = _make_space(study, estimator, prefix)
     _check_space_values(study, estimator, prefix)
     n_candidates = _n_candidates(study, space, options)
+    n_candidates = _finite_space(study, space, n_candidates, notes)
     if study.search.method == "grid" and n_candidates > MAX_GRID:
         notes.append(f"the grid has {n_candidates:,} candidates, more than the limit of "
                      f"{MAX_GRID:,}: a run refuses it")
@@ -661,6 +881,7 @@ def build(study, *, source="study.yaml", options=None):
          "n_jobs": _n_jobs(study, options, notes)}, options,
     )
     _check_search(search, X_train, y_train, g_train)
+    _halving_reach(study, search, X_train, y_train, g_train, notes)
     outer_cv, nested_fits = _make_outer(study, search, X_train, y_train, g_train, classifier,
                                         n_candidates, options, notes)
     refit = _refit(study)

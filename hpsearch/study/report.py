@@ -260,6 +260,17 @@ def practical_rope(metric, best_mean):
                   f"{fmt(float(best_mean))}: a loss has the data's units)")
 
 
+def _spread_text(summary, its=""):
+    """' ± 0.009 (std over 3 splits)' after the best score; with a single split (a
+    holdout) there is no spread to measure, and '± 0 (std over 1 splits)' said there was
+    none."""
+    budget = _best_budget_text(summary)
+    if summary["n_splits"] == 1:
+        return f" (one split{budget}: no spread measured)"
+    return (f" ± {fmt(summary['best_std'])} (std over {its}{summary['n_splits']} "
+            f"splits{budget})")
+
+
 def how_sure_section(frame, plot=None, alpha=0.05, rope_text=None):
     """Markdown "How sure is this?": the top candidates against the best, honestly.
 
@@ -297,6 +308,10 @@ def how_sure_section(frame, plot=None, alpha=0.05, rope_text=None):
         f"{fmt(rope)}, the region of practical equivalence: "
         f"{rope_text or fmt(rope) + ' in score units'}.", "",
     ]
+    if "n_splits" in frame and frame["n_splits"].iloc[1:].max() < 2:
+        lines += ["- One split only: no test can say how sure the choice is (each needs the "
+                  "spread of at least two splits), so their cells are empty; several splits "
+                  "(k-fold, or `cv: {method: monte_carlo, n_splits: 10}`) measure it.", ""]
     lines += _tied_lines(frame, alpha)
     if plot:
         lines += [f"![How sure is this?]({plot})", ""]
@@ -327,6 +342,45 @@ def _tied_lines(frame, alpha):
                   f"the search stopped them there, so they are no choice at the full budget.",
                   ""]
     return lines
+
+
+def recipe_stages(search):
+    """``summary["stages"]`` of a recipe search (:class:`RecipeSearchCV`'s ``stages_``, in
+    the order they ran: what each tuned, how many candidates it fitted, its pick's
+    scores and diagnosis, and why it ended), or None for other searches."""
+    stages = getattr(search, "stages_", None)
+    if not stages:
+        return None
+    keys = ("stage", "tuned", "n_evaluated", "train_score", "validation_score", "diagnosis",
+            "reason")
+    out = [{k: entry.get(k) for k in keys} for entry in stages]
+    for entry in out:
+        entry["tuned"] = [short(name) for name in entry["tuned"] or ()]
+    return out
+
+
+def stages_section(stages, metric, floor=None):
+    """Markdown "The recipe, stage by stage" of a recipe search: ``stages`` is
+    ``summary["stages"]`` (see :func:`recipe_stages`), ``floor`` the training floor F."""
+    head = ["stage", "tuned", "candidates", f"pick: training {metric}",
+            f"pick: validation {metric}", "pick's diagnosis", "why the stage ended"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for entry in stages:
+        rows.append("| " + " | ".join([
+            entry["stage"], ", ".join(entry["tuned"]) or "(nothing)",
+            str(entry["n_evaluated"]), fmt(entry["train_score"]),
+            fmt(entry["validation_score"]), str(entry["diagnosis"]),
+            str(entry["reason"]).replace("|", "/")]) + " |")
+    floor_text = ("" if floor is None or not math.isfinite(floor) else
+                  f" (floor F = {fmt(floor)}: a candidate training below it is not accepted)")
+    return "\n".join([
+        "## The recipe, stage by stage", "",
+        "The search followed the lecture's recipe in order: first the training side, tuned "
+        "against the training score until a candidate trains well (while training is poor, "
+        "regularization cannot help), then the generalization side, tuned against the "
+        f"validation score with training re-checked{floor_text}.", "",
+        *rows, "",
+    ])
 
 
 def nested_section(nested, metric):
@@ -404,8 +458,7 @@ def write_report(path, plan, summary, cv_df, plots, sections=()):
         "|---|---|",
         *(f"| {short(k)} | {fmt(v)} |" for k, v in summary["best_params"].items()),
         "",
-        f"- mean CV {metric}: **{fmt(summary['best_score'])}** ± {fmt(summary['best_std'])} "
-        f"(std over its {summary['n_splits']} splits{_best_budget_text(summary)})",
+        f"- mean CV {metric}: **{fmt(summary['best_score'])}**{_spread_text(summary, 'its ')}",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"- final test {name} (held-out data, never searched): **{fmt(value)}**")
@@ -459,13 +512,14 @@ def _fits_text(summary, times=" x "):
     skipped = [f"{summary[k]} {what}" for k, what in (
         ("n_raced", "raced away"), ("n_not_run", "not run: the search's timeout"))
         if summary.get(k)]
+    splits = f"{summary['n_splits']} split{'s' if summary['n_splits'] != 1 else ''}"
     run = summary.get("n_fits_run", summary["n_fits"])
     now = (f"; {run} of them run now, the other {summary['n_fits'] - run} by the run "
            "resumed" if run < summary["n_fits"] else "")
     if skipped:  # fewer fits than candidates x splits
-        return (f"{text}{times}{summary['n_splits']} splits: {summary['n_fits']} fits "
+        return (f"{text}{times}{splits}: {summary['n_fits']} fits "
                 f"({', '.join(skipped)}{now})")
-    return (f"{text}{times}{summary['n_splits']} splits = {summary['n_fits']} fits"
+    return (f"{text}{times}{splits} = {summary['n_fits']} fits"
             + (f" ({now[2:]})" if now else ""))
 
 
@@ -502,6 +556,16 @@ def _state_text(row, metric):
     return ""
 
 
+#: the printed line on the best candidate's verdict (LECTURE.md §4), by its label
+_BEST_VERDICTS = {
+    "training": "poor on its training folds: optimize first (activation, solver, learning "
+                "rate), not regularization",
+    "overfitting": "good on training, much worse on validation: overfitting (more "
+                   "regularization, early stopping, dropout, less capacity)",
+    "none": "good on training and on validation",
+}
+
+
 def summary_text(plan, summary, cv_df):
     """The one-screen summary printed at the end of a run."""
     metric = summary["metric"]
@@ -509,8 +573,7 @@ def summary_text(plan, summary, cv_df):
         f"study {plan.name!r}: {plan.study.search.method} search, {_fits_text(summary)} in "
         f"{summary['fit_time_s']:.1f} s",
         *([SMOKE_NOTE] if summary.get("smoke") else []),
-        f"best CV {metric}: {fmt(summary['best_score'])} ± {fmt(summary['best_std'])} "
-        f"(std over {summary['n_splits']} splits{_best_budget_text(summary)})",
+        f"best CV {metric}: {fmt(summary['best_score'])}{_spread_text(summary)}",
     ]
     for name, value in (summary.get("test_scores") or {}).items():
         lines.append(f"test {name}: {fmt(value)} ({summary['n_test']} held-out rows)")
@@ -520,6 +583,11 @@ def summary_text(plan, summary, cv_df):
                      f"({len(nested['test_scores'])} outer splits; unbiased estimate of the "
                      f"search; mean optimism of the inner best {fmt(nested['mean_optimism'])})")
     lines.append("best params: " + _params_text(summary["best_params"]))
+    if summary.get("best_diagnosis") in _BEST_VERDICTS:
+        lines.append(f"the recipe on the best: {_BEST_VERDICTS[summary['best_diagnosis']]} "
+                     "(report.md, \"Diagnosis\")")
+    for entry in summary.get("stages") or ():  # the recipe search: why each stage ended
+        lines.append(f"recipe stage {entry['stage']}: {entry['reason']}")
     mean, rank = f"mean_test_{summary['metric_key']}", f"rank_test_{summary['metric_key']}"
     top = cv_df.sort_values([rank, mean], ascending=[True, False]).head(5)
     digits = digits_apart(top[mean])

@@ -82,12 +82,15 @@ RUN_MARKER = ".hpsearch-run"
 _SQLITE_SIDE_FILES = ("study.db-journal", "study.db-wal", "study.db-shm")
 
 
-def _refuse(message, key):
-    """A refusal naming the study key it comes from (``output``), else a usage error."""
-    return StudyError(key, message) if key else UsageError(message)
+def _refuse(message, key, option=None):
+    """A refusal naming the study key it comes from (``output``), else a usage error
+    (naming the command-line ``option`` it comes from, ``--out``, if any)."""
+    if key:
+        return StudyError(key, message)
+    return UsageError(f"{option}: {message}" if option else message)
 
 
-def check_output(out, key=None):
+def check_output(out, key=None, option=None):
     """Refuse an output folder hpsearch must not write into (exit code 2).
 
     A folder is hpsearch's when it holds :data:`RUN_MARKER` (a plain file, written when
@@ -98,17 +101,22 @@ def check_output(out, key=None):
     out : Path
     key : tuple or None
         ``("output",)`` when the folder comes from the study file.
+    option : str or None
+        ``"--out"`` when it comes from the command line (named in the error).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise _refuse(f"{out} exists and is not a folder", key)
+        raise _refuse(f"{out} exists and is not a folder", key, option)
+    above = next((p for p in out.parents if p.exists()), None)  # the folder it is made in
+    if not out.exists() and above is not None and not above.is_dir():
+        raise _refuse(f"{out} cannot be made: {above} is a file, not a folder", key, option)
     marker = out / RUN_MARKER
     is_run = marker.is_file() and not marker.is_symlink()
     if out.is_dir() and not is_run and any(out.iterdir()):
         raise _refuse(
             f"{out} exists and is not an hpsearch run folder (it has no {RUN_MARKER} file); "
             "hpsearch writes only into a new or empty folder or one of its own runs: "
-            "choose another output folder (--out) or empty this one", key)
+            "choose another output folder (--out) or empty this one", key, option)
 
 
 def _check_store_link(out, storage):
@@ -851,7 +859,11 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     if not (out / RUN_MARKER).is_file():  # a new or empty folder, or one not hpsearch's:
         # refused before the folder (and its lock file) is made or touched
         _check_prepare(plan, resume=resume, overwrite=overwrite, key=output_key)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # /proc/x, a read-only file system: before any work
+            raise _refuse(f"the output folder {out} cannot be made: "
+                          f"{exc.strerror or exc}", output_key) from exc
         if not (out / RUN_MARKER).is_file():
             _write_marker(out, first=True)
     hold = _FolderHold(out)
@@ -1040,9 +1052,17 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     }
     if nested is not None:
         summary["nested"] = nested
+    stages = report.recipe_stages(search)
+    if stages is not None:  # the recipe search: its stages and why each ended
+        summary["stages"] = stages
+    if "diagnosis" in cv:  # the recipe's verdict on the best (train scores were kept)
+        summary["best_diagnosis"] = str(cv["diagnosis"][best])
     (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_files = _plots(plan, cv_df, metric, out, model)
     sections, section_files = _sections(plan, search, cv, metric, out, model, echo)
+    if stages is not None:
+        sections.insert(0, report.stages_section(stages, summary["metric"],
+                                                 getattr(search, "train_floor_", None)))
     if nested is not None:
         sections.insert(0, report.nested_section(nested, summary["metric"]))
     report.write_report(out / "report.md", plan, summary, cv_df, plot_files, sections)
