@@ -661,3 +661,19 @@ def test_ratio_of_a_k_fold_lookalike_is_unknown():
     assert split_size_ratio(PurgedKFold(5)) is None
     assert split_size_ratio(TimeKFold()) is None
     assert split_size_ratio(StratifiedGroupKFold(4)) == pytest.approx(1 / 3)
+
+
+def test_not_significantly_worse_in_a_search_uses_the_searchs_ratio():
+    # was: as refit= of a search over RepeatedKFold(5, 4) the rule tested with its
+    # fallback 1/(20 - 1) for the 20 split columns, not the splitter's 1/(5 - 1)
+    # (Bouckaert & Frank 2004): an over-confident test kept alpha=0.1, not 0.3
+    X, y = load_diabetes(return_X_y=True)
+    cv = RepeatedKFold(n_splits=5, n_repeats=4, random_state=0)
+    rule = not_significantly_worse("-alpha")
+    search = GridSearchCV(Ridge(), {"alpha": [0.01, 0.03, 0.1, 0.3, 1.0]}, cv=cv,
+                          refit=rule).fit(X, y)
+    results = search.cv_results_
+    right = not_significantly_worse("-alpha", test_train_ratio=0.25)(results)
+    assert rule(results) != right  # the fallback alone picks differently
+    assert search.best_index_ == right and search.best_params_ == {"alpha": 0.3}
+    assert rule.test_train_ratio is None  # the parameter is left as given

@@ -855,8 +855,10 @@ class not_significantly_worse:
     test_train_ratio : float, optional
         :math:`n_\\text{test}/n_\\text{train}` of one split. A refit callable sees only
         ``cv_results_``, so by default the ratio is taken as K-fold's ``1 / (k - 1)`` for
-        the ``k`` split columns in the results; that is right for plain K-fold only.
-        Pass it for repeated K-fold (``RepeatedKFold(n_splits=5, n_repeats=10)`` has
+        the ``k`` split columns in the results; that is right for plain K-fold only. As
+        ``refit=`` of an hpsearch search the default is the search's own ratio
+        (:func:`split_size_ratio` of its ``cv``, where known). Elsewhere (a
+        scikit-learn search) pass it for repeated K-fold (``RepeatedKFold(n_splits=5, n_repeats=10)`` has
         50 columns but ratio ``0.25``, not ``1/49``: the default would make the test
         far too confident), Monte Carlo or holdout-style splitters (e.g. ``0.25`` for
         ``test_size=0.2``); :func:`split_size_ratio` computes it from the splitter.
@@ -899,3 +901,21 @@ class not_significantly_worse:
             f"not_significantly_worse(simplicity={self.simplicity!r}, "
             f"alpha={self.alpha!r}, test_train_ratio={self.test_train_ratio!r})"
         )
+
+
+def _refit_rule_of(refit, search):
+    """``refit`` as a search applies it: a :class:`not_significantly_worse` with no
+    ``test_train_ratio`` gets the search's (:func:`split_size_ratio` of its ``cv``; a
+    copy, the parameter is left as given). Its fallback, K-fold's ``1 / (k - 1)`` for the
+    ``k`` split columns, is right for plain K-fold only: ``RepeatedKFold(5, 4)`` has 20
+    columns but ratio ``1/4`` (Bouckaert & Frank 2004), not ``1/19``."""
+    if not isinstance(refit, not_significantly_worse) or refit.test_train_ratio is not None:
+        return refit
+    try:
+        ratio = _search_ratio(search)
+    except Exception:  # a custom splitter, an iterable of splits: the rule's own default
+        ratio = None
+    if ratio is None:
+        return refit
+    return not_significantly_worse(refit.simplicity, alpha=refit.alpha,
+                                   test_train_ratio=ratio, metric=refit.metric)
