@@ -677,3 +677,19 @@ def test_not_significantly_worse_in_a_search_uses_the_searchs_ratio():
     assert rule(results) != right  # the fallback alone picks differently
     assert search.best_index_ == right and search.best_params_ == {"alpha": 0.3}
     assert rule.test_train_ratio is None  # the parameter is left as given
+
+
+def test_compare_of_a_multi_metric_search_defaults_to_its_refit_metric():
+    # was: "holds several metrics: pass metric=" though the search names the one it
+    # chose its best by; train scores (return_train_score) are never compared
+    X, y = load_diabetes(return_X_y=True)
+    search = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3,
+                          scoring=["r2", "neg_mean_absolute_error"], refit="r2",
+                          return_train_score=True).fit(X, y)
+    frame = compare(search)
+    assert frame.attrs["metric"] == "r2"
+    assert frame.index[0] == search.best_index_
+    assert compare(search, "neg_mean_absolute_error", rope=1.0).attrs["metric"] == (
+        "neg_mean_absolute_error")
+    with pytest.raises(ValueError, match="several metrics"):
+        compare(search.cv_results_, test_train_ratio=0.5)

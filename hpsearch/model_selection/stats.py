@@ -611,7 +611,7 @@ def compare(
         Any hpsearch (or scikit-learn) search with ``cv_results_``, or the dict itself.
     metric : str, optional
         Which ``split<k>_test_<metric>`` scores to use; default the single metric (or
-        ``"score"``).
+        ``"score"``), or the ``refit`` metric of a fitted multi-metric search.
     top : int, default=10
         How many candidates to list (the best included), by mean test score.
     rope : float, default=0.01
@@ -665,6 +665,9 @@ def compare(
     them.
     """
     results, owner = _results(search)
+    refit = getattr(owner, "refit", None)
+    if metric is None and isinstance(refit, str) and f"mean_test_{refit}" in results:
+        metric = refit  # a multi-metric search: the metric it chose its best by
     metric = _metric(results, metric)
     if not isinstance(top, numbers.Integral) or isinstance(top, bool) or top < 1:
         raise ValueError(
