@@ -13,6 +13,8 @@ from sklearn.model_selection import (
     KFold,
     RepeatedKFold,
     ShuffleSplit,
+    StratifiedGroupKFold,
+    StratifiedShuffleSplit,
     TimeSeriesSplit,
 )
 
@@ -24,6 +26,7 @@ from hpsearch.model_selection import (
     one_standard_error,
 )
 from hpsearch.model_selection.stats import (
+    _mean_fraction_ratio,
     corrected_ttest,
     naive_ttest,
     posterior_probabilities,
@@ -576,3 +579,117 @@ def test_compare_tests_a_subsampled_row_with_its_own_split_sizes():
         assert row["p_value"] == pytest.approx(corrected_ttest(diff, ratio, "greater")[1])
     # a bare cv_results_ dict does not say what its budgets are: one ratio, as given
     assert "test_train_ratio" not in compare(results, test_train_ratio=0.25)
+
+
+# Reference numbers from baycomp 1.0.3 (Benavoli et al.'s own implementation), computed
+# once outside the test suite (pip install baycomp; baycomp is not a dependency):
+# CorrelatedTTest.probs(_BC_X, _BC_Y, rope=r, runs=4), and its compute_statistics'
+# mean / sqrt(var) with df = 11, for RepeatedKFold(n_splits=3, n_repeats=4): 12 splits,
+# variance factor 1/12 + 1/(3 - 1) (Bouckaert & Frank 2004: k = all splits, ratio of one).
+_BC_X = np.array([.81, .78, .84, .80, .79, .83, .82, .77, .85, .80, .78, .84])
+_BC_Y = np.array([.83, .79, .84, .83, .80, .85, .82, .80, .86, .81, .81, .84])
+_BC_PROBS = {  # rope -> (P(x better), P(rope), P(y better))
+    0.0: (0.06975256862383805, 0.0, 0.930247431376162),
+    0.01: (0.010016040034651025, 0.31427800040930165, 0.6757059595560473),
+}
+_BC_T, _BC_P_ONE_SIDED = 1.592831106476446, 0.06975256862383808
+
+
+def test_bayesian_and_corrected_tests_match_baycomp_on_repeated_k_fold():
+    ratio = split_size_ratio(RepeatedKFold(n_splits=3, n_repeats=4))
+    d = _BC_Y - _BC_X
+    for rope, (p_x, p_rope, p_y) in _BC_PROBS.items():
+        got = posterior_probabilities(d, ratio, rope)
+        np.testing.assert_allclose(got, (p_y, p_rope, p_x), rtol=0, atol=1e-12)
+    t, p = corrected_ttest(d, ratio, "greater")
+    assert t == pytest.approx(_BC_T, abs=1e-12) and p == pytest.approx(_BC_P_ONE_SIDED, abs=1e-12)
+    # compare() on the same scores: k = 12 shared splits, ratio 1/2
+    frame = compare(_results([{"a": 1}, {"a": 2}], [_BC_Y, _BC_X]), test_train_ratio=ratio)
+    row = frame.iloc[1]
+    assert row["n_splits"] == 12
+    assert row["p_value"] == pytest.approx(_BC_P_ONE_SIDED, abs=1e-12)
+    assert row["p_best_better"] == pytest.approx(_BC_PROBS[0.01][2], abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "cv, expected",
+    [
+        (ShuffleSplit(test_size=0.1), 3 / 20),  # ceil(2.3) = 3 test rows of 23, not 0.1/0.9
+        (StratifiedShuffleSplit(test_size=0.2), 5 / 18),
+        (ShuffleSplit(test_size=0.2, train_size=0.5), 5 / 11),  # floor(11.5) train rows
+        (MonteCarloCV(n_splits=3, test_size=0.3), 7 / 16),
+        (MonteCarloCV(n_splits=3, test_size="1:4", swap=True), 1.0),
+    ],
+)
+def test_ratio_of_random_splits_is_exact_for_n_samples(cv, expected):
+    # was: the nominal test_size / (1 - test_size) even when n_samples was given: 0.111
+    # for 0.15 here (n_test is rounded up), a too small correction, p-values too small
+    X = np.zeros((23, 1))
+    y = np.arange(23) % 2
+    assert split_size_ratio(cv, 23) == pytest.approx(expected)
+    splits = list(cv.split(X, y))
+    assert split_size_ratio(cv, 23) == pytest.approx(_mean_fraction_ratio(
+        [len(te) / (len(tr) + len(te)) for tr, te in splits]))
+    from hpsearch.model_selection._racing import _ratio
+
+    search = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=cv)
+    assert _ratio(search, len(splits), splits) == pytest.approx(expected)
+
+
+def test_ratio_of_group_shuffle_split_races_on_the_drawn_sizes():
+    # GroupShuffleSplit's test_size counts groups: with unequal groups the rows differ
+    from hpsearch.model_selection._racing import _ratio
+
+    cv = GroupShuffleSplit(n_splits=3, test_size=0.25, random_state=0)
+    X, groups = np.zeros((57, 1)), np.repeat(np.arange(8), [1, 2, 3, 5, 6, 10, 12, 18])
+    splits = list(cv.split(X, groups=groups))
+    search = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=cv)
+    assert _ratio(search, 3, splits) == pytest.approx(_mean_fraction_ratio(
+        [len(te) / 57 for _, te in splits]))
+    assert split_size_ratio(cv, 57) == pytest.approx(0.25 / 0.75)  # the expected fraction
+
+
+def test_ratio_of_a_k_fold_lookalike_is_unknown():
+    # was: any class with "KFold" in its name was read as 1 / (K - 1); a purged K-fold
+    # trains on fewer rows (larger n_test / n_train): compare() must ask for the ratio
+    class PurgedKFold(KFold):
+        pass
+
+    class TimeKFold:
+        n_splits = 5
+
+    assert split_size_ratio(PurgedKFold(5)) is None
+    assert split_size_ratio(TimeKFold()) is None
+    assert split_size_ratio(StratifiedGroupKFold(4)) == pytest.approx(1 / 3)
+
+
+def test_not_significantly_worse_in_a_search_uses_the_searchs_ratio():
+    # was: as refit= of a search over RepeatedKFold(5, 4) the rule tested with its
+    # fallback 1/(20 - 1) for the 20 split columns, not the splitter's 1/(5 - 1)
+    # (Bouckaert & Frank 2004): an over-confident test kept alpha=0.1, not 0.3
+    X, y = load_diabetes(return_X_y=True)
+    cv = RepeatedKFold(n_splits=5, n_repeats=4, random_state=0)
+    rule = not_significantly_worse("-alpha")
+    search = GridSearchCV(Ridge(), {"alpha": [0.01, 0.03, 0.1, 0.3, 1.0]}, cv=cv,
+                          refit=rule).fit(X, y)
+    results = search.cv_results_
+    right = not_significantly_worse("-alpha", test_train_ratio=0.25)(results)
+    assert rule(results) != right  # the fallback alone picks differently
+    assert search.best_index_ == right and search.best_params_ == {"alpha": 0.3}
+    assert rule.test_train_ratio is None  # the parameter is left as given
+
+
+def test_compare_of_a_multi_metric_search_defaults_to_its_refit_metric():
+    # was: "holds several metrics: pass metric=" though the search names the one it
+    # chose its best by; train scores (return_train_score) are never compared
+    X, y = load_diabetes(return_X_y=True)
+    search = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3,
+                          scoring=["r2", "neg_mean_absolute_error"], refit="r2",
+                          return_train_score=True).fit(X, y)
+    frame = compare(search)
+    assert frame.attrs["metric"] == "r2"
+    assert frame.index[0] == search.best_index_
+    assert compare(search, "neg_mean_absolute_error", rope=1.0).attrs["metric"] == (
+        "neg_mean_absolute_error")
+    with pytest.raises(ValueError, match="several metrics"):
+        compare(search.cv_results_, test_train_ratio=0.5)

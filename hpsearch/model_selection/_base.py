@@ -1725,7 +1725,10 @@ class BaseSearchCV(_SkBaseSearchCV):
             self._check_refit_for_multimetric(names)
         refit_metric = self.refit if self.multimetric_ else "score"
         if self.refit or not self.multimetric_:
-            self.best_index_ = int(self._select_best_index(self.refit, refit_metric, results))
+            from .stats import _refit_rule_of
+
+            self.best_index_ = int(self._select_best_index(
+                _refit_rule_of(self.refit, self), refit_metric, results))
             if not callable(self.refit):
                 self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
             self.best_params_ = results["params"][self.best_index_]

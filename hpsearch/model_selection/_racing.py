@@ -95,12 +95,18 @@ def racing_enabled(search):
 
 
 def _ratio(search, n_splits, splits=None):
-    """:math:`n_\\text{test}/n_\\text{train}` of the search's cv; when it is unknown, from
+    """:math:`n_\\text{test}/n_\\text{train}` of the search's cv (of the ``splits`` drawn by a
+    random two-way splitter: ``ShuffleSplit``, ``MonteCarloCV``...); when it is unknown, from
     the mean validation fraction of the search's ``splits`` (leave-p-out, an int
     ``test_size``, a custom splitter or list of splits; see
     :func:`~hpsearch.model_selection.stats._mean_fraction_ratio`), else ``1 / (K - 1)``."""
-    from .stats import _mean_fraction_ratio, _search_ratio
+    from .stats import _mean_fraction_ratio, _random_two_way_splitters, _search_ratio
 
+    if splits and isinstance(getattr(search, "cv", None), _random_two_way_splitters()):
+        # random splits: the sizes drawn (sklearn rounds n_test up; GroupShuffleSplit's
+        # test_size counts groups), not the nominal test_size / (1 - test_size)
+        return float(_mean_fraction_ratio(
+            [len(test) / max(len(train) + len(test), 1) for train, test in splits]))
     try:
         ratio = _search_ratio(search)
     except Exception:  # an iterable of splits, a custom splitter

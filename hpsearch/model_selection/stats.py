@@ -219,14 +219,42 @@ def _ratio_from_string(size):
     return None
 
 
+def _exact_ratio(cv, size, n_samples):
+    """``n_test / n_train`` of a random two-way split of ``n_samples`` rows, or None.
+
+    sklearn's ``ShuffleSplit`` (and hpsearch's ``Holdout``/``MonteCarloCV``, which draw
+    through it) round the sizes as :math:`n_\\text{test} = \\lceil \\text{test\\_size}
+    \\cdot n \\rceil`, :math:`n_\\text{train} = n - n_\\text{test}` (or
+    :math:`\\lfloor \\text{train\\_size} \\cdot n \\rfloor`): with ``n = 23`` and
+    ``test_size=0.1`` a split is 3 against 20, ratio 0.15, not 0.1 / 0.9. None for
+    ``GroupShuffleSplit``, whose sizes count groups, not rows (the fraction of groups is
+    then the expected fraction of rows)."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    from .split import _resolve_sizes
+
+    if not n_samples or isinstance(cv, GroupShuffleSplit):
+        return None
+    try:
+        n_train, n_test = _resolve_sizes(
+            type(cv).__name__, int(n_samples), size, getattr(cv, "train_size", None))
+    except ValueError:
+        return None
+    return n_test / n_train
+
+
 def _two_way_ratio(cv, n_samples):
-    """``test/train`` of a random two-way splitter with no ``train_size``, or None."""
+    """``test/train`` of a random two-way splitter, or None: exact for ``n_samples``
+    rows (:func:`_exact_ratio`), else from a fractional ``test_size`` and no
+    ``train_size``."""
     size = cv.test_size
     if size is None:  # sklearn's default: 0.1 (ShuffleSplit), 0.2 (GroupShuffleSplit)
         size = getattr(cv, "_default_test_size", 0.1)
-    ratio = _fraction_ratio(size) or _ratio_from_string(size)
-    if ratio is None and isinstance(size, numbers.Integral) and n_samples:
-        ratio = size / (n_samples - size) if n_samples > size else None
+    ratio = _exact_ratio(cv, size, n_samples)
+    if ratio is None and getattr(cv, "train_size", None) is not None:
+        return None
+    if ratio is None:
+        ratio = _fraction_ratio(size) or _ratio_from_string(size)
     if ratio is not None and getattr(cv, "swap", False):
         # a split and its mirror partition the data in two: repeated 2-fold, 1 / (2 - 1)
         ratio = _mean_fraction_ratio([ratio / (1.0 + ratio), 1.0 / (1.0 + ratio)])
@@ -247,6 +275,16 @@ def _mean_fraction_ratio(fractions):
     return rho / (1.0 - rho) if rho < 1 else None
 
 
+def _k_fold_splitters():
+    """scikit-learn's K-fold partitions, by exact type: a subclass or another class named
+    ``...KFold`` may train on fewer rows (purged or embargoed K-fold drops rows next to
+    the test fold), so its ratio is not taken to be ``1 / (K - 1)`` unasked."""
+    from sklearn import model_selection as ms
+
+    return (ms.KFold, ms.StratifiedKFold, ms.GroupKFold, ms.StratifiedGroupKFold,
+            ms.RepeatedKFold, ms.RepeatedStratifiedKFold)
+
+
 def _random_two_way_splitters():
     from sklearn.model_selection import (
         GroupShuffleSplit,
@@ -262,12 +300,17 @@ def _random_two_way_splitters():
 def split_size_ratio(cv, n_samples=None):
     """:math:`n_\\text{test} / n_\\text{train}` of one split of ``cv``, where it is known.
 
-    K-fold family (``KFold``, ``StratifiedKFold``, ``GroupKFold``, repeated variants) and
-    an int ``cv``: ``1 / (K - 1)``. Random two-way splits (``MonteCarloCV``, ``Holdout``,
+    K-fold family (scikit-learn's ``KFold``, ``StratifiedKFold``, ``GroupKFold``,
+    ``StratifiedGroupKFold``, repeated variants; not their subclasses, see
+    :func:`_k_fold_splitters`) and an int ``cv``: ``1 / (K - 1)``, exactly
+    :math:`\\bar\\rho / (1 - \\bar\\rho)` for any partition into ``K`` test folds,
+    equal or not (:math:`\\bar\\rho = 1/K`). Random two-way splits (``MonteCarloCV``, ``Holdout``,
     ``ShuffleSplit``, ``StratifiedShuffleSplit``, ``GroupShuffleSplit``) with a float,
     ratio-string or (given ``n_samples``) int ``test_size`` and no ``train_size``:
     ``test / (1 - test)`` (``test_size=None``: sklearn's default, 0.1, or 0.2 for
-    ``GroupShuffleSplit``). Splits of unequal sizes count by their mean validation
+    ``GroupShuffleSplit``); given ``n_samples``, exactly ``n_test / n_train`` as the
+    splitter rounds them (:func:`_exact_ratio`; ``train_size`` then allowed), except for
+    ``GroupShuffleSplit``, whose sizes count groups. Splits of unequal sizes count by their mean validation
     fraction :math:`\\bar\\rho` as :math:`\\bar\\rho / (1 - \\bar\\rho)`
     (:func:`_mean_fraction_ratio`): ``MonteCarloCV(swap=True)`` follows each split by its
     mirror, the two a 2-fold partition of the data (:math:`\\bar\\rho = 1/2`), so ``1``,
@@ -281,7 +324,7 @@ def split_size_ratio(cv, n_samples=None):
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         return 1.0 / (cv - 1) if cv > 1 else None
     name = type(cv).__name__
-    if "KFold" in name:
+    if type(cv) in _k_fold_splitters():
         k = getattr(cv, "n_splits", None)
         if k is None and hasattr(cv, "cvargs"):  # Repeated(Stratified)KFold
             k = cv.cvargs.get("n_splits")
@@ -289,8 +332,7 @@ def split_size_ratio(cv, n_samples=None):
     if name in ("LeaveOneOut", "LeavePOut"):
         p = getattr(cv, "p", 1)
         return p / (n_samples - p) if n_samples and n_samples > p else None
-    if (isinstance(cv, _random_two_way_splitters())
-            and getattr(cv, "train_size", None) is None):
+    if isinstance(cv, _random_two_way_splitters()):
         return _two_way_ratio(cv, n_samples)
     return None
 
@@ -302,6 +344,8 @@ def _search_ratio(search):
 
         cv = make_cv(cv)
     n = getattr(search, "n_samples_", None)
+    if n is None:  # the rows a fitted hpsearch halving search was given
+        n = getattr(search, "_n_samples_orig", None)
     if n is None and type(cv).__name__ in ("LeaveOneOut", "LeavePOut"):
         n = _n_from_exhaustive_splits(getattr(cv, "p", 1), getattr(search, "n_splits_", None))
     return split_size_ratio(cv, n)
@@ -567,7 +611,7 @@ def compare(
         Any hpsearch (or scikit-learn) search with ``cv_results_``, or the dict itself.
     metric : str, optional
         Which ``split<k>_test_<metric>`` scores to use; default the single metric (or
-        ``"score"``).
+        ``"score"``), or the ``refit`` metric of a fitted multi-metric search.
     top : int, default=10
         How many candidates to list (the best included), by mean test score.
     rope : float, default=0.01
@@ -621,6 +665,9 @@ def compare(
     them.
     """
     results, owner = _results(search)
+    refit = getattr(owner, "refit", None)
+    if metric is None and isinstance(refit, str) and f"mean_test_{refit}" in results:
+        metric = refit  # a multi-metric search: the metric it chose its best by
     metric = _metric(results, metric)
     if not isinstance(top, numbers.Integral) or isinstance(top, bool) or top < 1:
         raise ValueError(
@@ -811,8 +858,10 @@ class not_significantly_worse:
     test_train_ratio : float, optional
         :math:`n_\\text{test}/n_\\text{train}` of one split. A refit callable sees only
         ``cv_results_``, so by default the ratio is taken as K-fold's ``1 / (k - 1)`` for
-        the ``k`` split columns in the results; that is right for plain K-fold only.
-        Pass it for repeated K-fold (``RepeatedKFold(n_splits=5, n_repeats=10)`` has
+        the ``k`` split columns in the results; that is right for plain K-fold only. As
+        ``refit=`` of an hpsearch search the default is the search's own ratio
+        (:func:`split_size_ratio` of its ``cv``, where known). Elsewhere (a
+        scikit-learn search) pass it for repeated K-fold (``RepeatedKFold(n_splits=5, n_repeats=10)`` has
         50 columns but ratio ``0.25``, not ``1/49``: the default would make the test
         far too confident), Monte Carlo or holdout-style splitters (e.g. ``0.25`` for
         ``test_size=0.2``); :func:`split_size_ratio` computes it from the splitter.
@@ -855,3 +904,21 @@ class not_significantly_worse:
             f"not_significantly_worse(simplicity={self.simplicity!r}, "
             f"alpha={self.alpha!r}, test_train_ratio={self.test_train_ratio!r})"
         )
+
+
+def _refit_rule_of(refit, search):
+    """``refit`` as a search applies it: a :class:`not_significantly_worse` with no
+    ``test_train_ratio`` gets the search's (:func:`split_size_ratio` of its ``cv``; a
+    copy, the parameter is left as given). Its fallback, K-fold's ``1 / (k - 1)`` for the
+    ``k`` split columns, is right for plain K-fold only: ``RepeatedKFold(5, 4)`` has 20
+    columns but ratio ``1/4`` (Bouckaert & Frank 2004), not ``1/19``."""
+    if not isinstance(refit, not_significantly_worse) or refit.test_train_ratio is not None:
+        return refit
+    try:
+        ratio = _search_ratio(search)
+    except Exception:  # a custom splitter, an iterable of splits: the rule's own default
+        ratio = None
+    if ratio is None:
+        return refit
+    return not_significantly_worse(refit.simplicity, alpha=refit.alpha,
+                                   test_train_ratio=ratio, metric=refit.metric)
