@@ -196,3 +196,36 @@ def test_a_closed_cluster_ends_the_search_naming_the_scheduler_and_keeps_the_fit
     assert resumed.cv_results_["params"] == plain.cv_results_["params"]
     np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"],
                                   plain.cv_results_["mean_test_score"])
+
+
+@pytest.mark.filterwarnings("ignore:.*tasks which were still being processed:UserWarning")
+def test_an_interrupted_search_leaves_nothing_running_on_the_cluster(dask, monkeypatch):
+    """Ctrl-C in a session that keeps its client (a notebook): joblib's Dask backend only
+    stopped collecting the call's futures, so the queued fits ran on and their results
+    stayed held on the cluster (its collecting coroutine waited forever). Now they are
+    cancelled: nothing left to run or held."""
+    import gc
+
+    from hpsearch.model_selection import _base
+
+    record = _base._Evaluator._record
+
+    def interrupt_once(self, *args, **kwargs):  # Ctrl-C once the first candidate is in
+        out = record(self, *args, **kwargs)
+        monkeypatch.setattr(_base._Evaluator, "_record", record)
+        os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(_base._Evaluator, "_record", interrupt_once)
+    X, y = load_diabetes(return_X_y=True)
+    search = GridSearchCV(Slow(), {"alpha": list(np.logspace(-2, 2, 12))}, cv=3,
+                          refit=False)
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
+    for _ in range(40):
+        gc.collect()
+        if not dask.futures and not any(dask.processing().values()):
+            break
+        time.sleep(0.05)
+    assert not dask.futures
+    assert not any(dask.processing().values())

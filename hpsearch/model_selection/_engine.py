@@ -25,7 +25,8 @@ Guarantees
   the running ones are stopped; they yield nothing (not run). On Dask, whose own
   retries run a task on other workers, a fit that kills its worker every time ends the
   search with :class:`WorkerDied` saying what is kept (hpsearch does not retry there),
-  a lost scheduler too (naming it); no call ever runs in the client process.
+  a lost scheduler too (naming it); no call ever runs in the client process, and a
+  Ctrl-C cancels the fits queued on the cluster.
 - **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
   ``getppid`` watch elsewhere and in joblib's process workers), and **SIGTERM is
   Ctrl-C**: :class:`SearchTerminated`, a ``KeyboardInterrupt``, at the same safe point.
@@ -1624,7 +1625,11 @@ def _never_sequential_on_dask(parallel):
     ``parallel._effective_n_jobs()`` still counts the cluster's threads. A task that
     failed on the cluster (Dask's ``KilledWorker``: every worker it ran on died) is
     reported to joblib (whose Dask backend only sets the exception on its future and
-    never calls joblib's callback: the call waited forever).
+    never calls joblib's callback: the call waited forever). A call joblib aborts (Ctrl-C,
+    an error) cancels its futures on the cluster: joblib's Dask backend only stopped
+    collecting them, so the queued fits ran on after a Ctrl-C in a session that keeps
+    its client (a notebook) and their results stayed held there. (A fit already running
+    finishes in its worker's thread: Dask cannot stop a thread.)
     """
     backend = getattr(parallel, "_backend", None)
     if not _on_dask(parallel) or type(backend) in _NEVER_SEQUENTIAL.values():
@@ -1646,8 +1651,22 @@ def _never_sequential_on_dask(parallel):
             future.add_done_callback(failed)
             return future
 
+        def abort_everything(self, ensure_ready=True):
+            # (joblib's only stops collecting the call's futures: they ran on)
+            pending = list(getattr(self, "_results", ()))
+            cls.abort_everything(self, ensure_ready=ensure_ready)
+            waiting = getattr(self, "waiting_futures", None)
+            try:
+                if pending:
+                    self.client.cancel(pending)
+                if waiting is not None:
+                    self.client.loop.add_callback(_wake, waiting)
+            except Exception:  # a closed client: nothing runs for it any more
+                pass
+
         _NEVER_SEQUENTIAL[cls] = type(cls.__name__, (cls,), {
-            "configure": configure, "submit": submit, "__module__": __name__,
+            "configure": configure, "submit": submit, "abort_everything": abort_everything,
+            "__module__": __name__,
             "__doc__": "joblib's Dask backend, never sequential (_never_sequential_on_dask)"})
     try:  # (attributes of joblib's backend: another joblib may lack one)
         copy = _NEVER_SEQUENTIAL[cls](
@@ -1658,6 +1677,14 @@ def _never_sequential_on_dask(parallel):
         return parallel  # joblib's own backend, as it is
     parallel._backend = copy
     return parallel
+
+
+async def _wake(waiting):
+    """End the wait of joblib's collecting coroutine on ``waiting`` (a Dask
+    ``as_completed`` that joblib emptied when it aborted a call): it waited forever,
+    holding the last result it collected."""
+    async with waiting.condition:
+        waiting.condition.notify_all()
 
 
 def _worker_deaths():
