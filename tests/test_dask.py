@@ -249,3 +249,33 @@ def test_an_interrupted_search_leaves_nothing_running_on_the_cluster(dask, monke
         time.sleep(0.05)
     assert not dask.futures
     assert not any(dask.processing().values())
+
+
+def test_a_worker_lost_while_the_data_is_scattered_does_not_hang_the_search(dask, plain,
+                                                                          monkeypatch):
+    """The worker joblib scattered a call's data to died meanwhile (the scatter failed:
+    CommClosedError): joblib's Dask backend only logged the error and the search waited
+    forever. Now it is a lost call like a dead worker's: run again, same results."""
+    from distributed.comm.core import CommClosedError
+
+    scatter = distributed.Client._scatter
+    failed = []
+
+    async def scatter_failing_once(self, *args, **kwargs):
+        if not failed:
+            failed.append(True)
+            raise CommClosedError("in <TCP (closed) ConnectionPool.scatter>: Stream is closed")
+        return await scatter(self, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "_scatter", scatter_failing_once)
+    X, y = load_diabetes(return_X_y=True)
+    stop = threading.Timer(30, os.kill, (os.getpid(), signal.SIGINT))
+    stop.start()
+    try:
+        search = _search(Killer()).fit(X, y)
+    except KeyboardInterrupt:
+        pytest.fail("the search hung")
+    finally:
+        stop.cancel()
+    assert failed
+    _same_scores(search, plain)

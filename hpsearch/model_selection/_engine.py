@@ -1665,7 +1665,9 @@ def _never_sequential_on_dask(parallel):
     ``parallel._effective_n_jobs()`` still counts the cluster's threads. A task that
     failed on the cluster (Dask's ``KilledWorker``: every worker it ran on died) is
     reported to joblib (whose Dask backend only sets the exception on its future and
-    never calls joblib's callback: the call waited forever). A call joblib aborts (Ctrl-C,
+    never calls joblib's callback: the call waited forever), and so is a failure to
+    scatter a call's data (a worker that died meanwhile: joblib's backend only logged it,
+    and the call waited forever). A call joblib aborts (Ctrl-C,
     an error) cancels its futures on the cluster: joblib's Dask backend only stopped
     collecting them, so the queued fits ran on after a Ctrl-C in a session that keeps
     its client (a notebook) and their results stayed held there. (A fit already running
@@ -1683,12 +1685,17 @@ def _never_sequential_on_dask(parallel):
         def submit(self, func, callback=None):
             lost = _call_tasks(func)
 
+            calls = self.__dict__.setdefault("_hpsearch_calls", {})
+
             def collected(out):  # (a call Dask cancelled comes as its error)
+                if calls.pop(id(func), None) is None:
+                    return  # (reported already)
                 if isinstance(out, BaseException):
                     out._hpsearch_tasks = lost  # (which tasks: _run_dask_rounds)
                 if callback is not None:
                     callback(out)
 
+            calls[id(func)] = collected
             future = cls.submit(self, func, collected)
 
             def failed(done):  # (joblib calls ``callback`` only for a result)
@@ -1712,9 +1719,21 @@ def _never_sequential_on_dask(parallel):
             except Exception:  # a closed client: nothing runs for it any more
                 pass
 
+        async def _to_func_args(self, func):
+            try:
+                return await cls._to_func_args(self, func)
+            except Exception as exc:  # (joblib logged it, and its call waited forever)
+                report = self.__dict__.get("_hpsearch_calls", {}).get(id(func))
+                if report is not None:
+                    report(exc)
+                raise
+
+        methods = {"configure": configure, "submit": submit,
+                   "abort_everything": abort_everything}
+        if hasattr(cls, "_to_func_args"):  # (joblib's scattering of a call's data)
+            methods["_to_func_args"] = _to_func_args
         _NEVER_SEQUENTIAL[cls] = type(cls.__name__, (cls,), {
-            "configure": configure, "submit": submit, "abort_everything": abort_everything,
-            "__module__": __name__,
+            **methods, "__module__": __name__,
             "__doc__": "joblib's Dask backend, never sequential (_never_sequential_on_dask)"})
     try:  # (attributes of joblib's backend: another joblib may lack one)
         copy = _NEVER_SEQUENTIAL[cls](
@@ -1766,13 +1785,15 @@ _WORKER_DEATHS = _worker_deaths()
 
 def _cluster_losses():
     """Dask's errors for fits lost with a dead worker (when ``distributed`` is in use):
-    ``KilledWorker`` (every worker a task ran on died, after Dask's own retries) and
-    ``FutureCancelledError`` (a dead worker held data scattered for the tasks)."""
+    ``KilledWorker`` (every worker a task ran on died, after Dask's own retries),
+    ``FutureCancelledError`` (a dead worker held data scattered for the tasks) and
+    ``CommClosedError`` (a worker died while joblib scattered a call's data to it)."""
     distributed = sys.modules.get("distributed")
     if distributed is None:
         return ()
     found = [getattr(distributed, "KilledWorker", None),
-             getattr(sys.modules.get("distributed.client"), "FutureCancelledError", None)]
+             getattr(sys.modules.get("distributed.client"), "FutureCancelledError", None),
+             getattr(sys.modules.get("distributed.comm.core"), "CommClosedError", None)]
     return tuple(e for e in found if isinstance(e, type))
 
 
