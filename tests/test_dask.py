@@ -73,17 +73,28 @@ def test_grid_search_on_a_local_cluster_matches_local_run(cluster):
 
 class Killer(RegressorMixin, BaseEstimator):
     """Ridge whose fit with ``alpha == kill_alpha`` on the first split of
-    :func:`_search` (294 training rows) SIGKILLs its process, every time."""
+    :func:`_search` (294 training rows) SIGKILLs its process, every time (or the first
+    time only, with ``once`` a file path that does not exist yet)."""
 
-    def __init__(self, alpha=1.0, kill_alpha=None):
+    def __init__(self, alpha=1.0, kill_alpha=None, once=None):
         self.alpha = alpha
         self.kill_alpha = kill_alpha
+        self.once = once
 
     def fit(self, X, y):
-        if len(X) == 294 and self.alpha == self.kill_alpha:
+        if len(X) == 294 and self.alpha == self.kill_alpha and self._first():
             os.kill(os.getpid(), signal.SIGKILL)
         self.ridge_ = Ridge(alpha=self.alpha).fit(X, y)
         return self
+
+    def _first(self):
+        if self.once is None:
+            return True
+        try:
+            os.close(os.open(self.once, os.O_CREAT | os.O_EXCL))
+            return True
+        except FileExistsError:
+            return False
 
     def predict(self, X):
         return self.ridge_.predict(X)
@@ -107,23 +118,32 @@ def _same_scores(a, b):
     np.testing.assert_array_equal(a.cv_results_["mean_test_r2"], b.cv_results_["mean_test_r2"])
 
 
-def test_a_fit_that_kills_every_worker_ends_the_search_with_one_clear_error(dask,
-                                                                         tmp_path):
+def test_a_fit_that_kills_every_worker_is_a_failed_fit_after_max_retries(dask, plain,
+                                                                        tmp_path):
     """One fit kills every worker it runs on. When Dask gave up on it (KilledWorker)
-    the search hung forever (joblib's Dask backend never reported the failure); it
-    also killed this process when joblib ran it here while the other worker
-    restarted. Now: WorkerDied saying what happened and what is kept, the fits
-    finished before it kept in the store, none ran in this process."""
-    from hpsearch.model_selection._engine import WorkerDied
-
+    the search hung forever (joblib's Dask backend never reported the failure); then
+    (stop 15) it ended the search with WorkerDied. Now, as on joblib's process pools: it
+    is run again alone, max_retries times, then recorded as a failed fit; the search
+    finishes with the other candidates' results, stored; none ran in this process."""
     X, y = load_diabetes(return_X_y=True)
     storage = str(tmp_path / "s.db")
-    search = _search(Killer(kill_alpha=100.0), storage=storage, study_name="k")
-    with pytest.raises(WorkerDied, match=r"A Dask worker died while running fits of the "
-                                         r"search \((KilledWorker|FutureCancelledError)"):
-        search.fit(X, y)
+    search = _search(Killer(kill_alpha=100.0), storage=storage, study_name="k").fit(X, y)
+    scores = search.cv_results_["mean_test_r2"]
+    assert np.isnan(scores[3]) and "worker died: " in search.cv_results_["error"][3]
+    np.testing.assert_array_equal(scores[:3], plain.cv_results_["mean_test_r2"][:3])
+    assert os.getpid() not in set(search.cv_results_["split1_test_pid"])
     study = optuna.load_study(study_name="k", storage=make_storage(storage))
-    assert 0 < recorded_fits(study) < 12
+    assert recorded_fits(study) == 12
+
+
+def test_a_fit_whose_worker_died_once_is_run_again(dask, plain, tmp_path):
+    """Dask gave a fit up after its worker died once (allowed-failures=0 here): the
+    search ended with WorkerDied (stop 15). Now it is run again and the search gives the
+    undisturbed results."""
+    X, y = load_diabetes(return_X_y=True)
+    search = _search(Killer(kill_alpha=10.0, once=str(tmp_path / "died"))).fit(X, y)
+    assert (tmp_path / "died").exists()
+    _same_scores(search, plain)
 
 
 def test_a_cluster_of_one_thread_runs_the_fits_there(dask, plain, monkeypatch):
@@ -196,3 +216,66 @@ def test_a_closed_cluster_ends_the_search_naming_the_scheduler_and_keeps_the_fit
     assert resumed.cv_results_["params"] == plain.cv_results_["params"]
     np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"],
                                   plain.cv_results_["mean_test_score"])
+
+
+@pytest.mark.filterwarnings("ignore:.*tasks which were still being processed:UserWarning")
+def test_an_interrupted_search_leaves_nothing_running_on_the_cluster(dask, monkeypatch):
+    """Ctrl-C in a session that keeps its client (a notebook): joblib's Dask backend only
+    stopped collecting the call's futures, so the queued fits ran on and their results
+    stayed held on the cluster (its collecting coroutine waited forever). Now they are
+    cancelled: nothing left to run or held."""
+    import gc
+
+    from hpsearch.model_selection import _base
+
+    record = _base._Evaluator._record
+
+    def interrupt_once(self, *args, **kwargs):  # Ctrl-C once the first candidate is in
+        out = record(self, *args, **kwargs)
+        monkeypatch.setattr(_base._Evaluator, "_record", record)
+        os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(_base._Evaluator, "_record", interrupt_once)
+    X, y = load_diabetes(return_X_y=True)
+    search = GridSearchCV(Slow(), {"alpha": list(np.logspace(-2, 2, 12))}, cv=3,
+                          refit=False)
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
+    for _ in range(40):
+        gc.collect()
+        if not dask.futures and not any(dask.processing().values()):
+            break
+        time.sleep(0.05)
+    assert not dask.futures
+    assert not any(dask.processing().values())
+
+
+def test_a_worker_lost_while_the_data_is_scattered_does_not_hang_the_search(dask, plain,
+                                                                          monkeypatch):
+    """The worker joblib scattered a call's data to died meanwhile (the scatter failed:
+    CommClosedError): joblib's Dask backend only logged the error and the search waited
+    forever. Now it is a lost call like a dead worker's: run again, same results."""
+    from distributed.comm.core import CommClosedError
+
+    scatter = distributed.Client._scatter
+    failed = []
+
+    async def scatter_failing_once(self, *args, **kwargs):
+        if not failed:
+            failed.append(True)
+            raise CommClosedError("in <TCP (closed) ConnectionPool.scatter>: Stream is closed")
+        return await scatter(self, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "_scatter", scatter_failing_once)
+    X, y = load_diabetes(return_X_y=True)
+    stop = threading.Timer(30, os.kill, (os.getpid(), signal.SIGINT))
+    stop.start()
+    try:
+        search = _search(Killer()).fit(X, y)
+    except KeyboardInterrupt:
+        pytest.fail("the search hung")
+    finally:
+        stop.cancel()
+    assert failed
+    _same_scores(search, plain)

@@ -1112,6 +1112,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         How many times a fit whose worker process died (segfault, out-of-memory kill) is
         run again in a fresh worker. Past that it is a failed fit (``error_score``,
         error ``"worker died: SIGSEGV"`` with the signal's name) and the search goes on.
+        On Dask, a fit of a call Dask gave up on (``KilledWorker``, after its own
+        ``allowed-failures`` retries) or whose scattered data was lost with a worker.
     timeout : float or None, default=None
         Seconds for the whole search (the final refit not counted): no fit starts after
         it, finished fits stand. Fits still running at that moment are stopped (fork

@@ -22,10 +22,12 @@ Guarantees
   worker (retried ``max_retries`` times in a fresh worker, then ``"worker died:
   SIGSEGV"``) or one that runs past ``fit_timeout`` (its worker killed and replaced,
   ``"fit exceeded fit_timeout=2s"``). Past the search's ``timeout`` no task starts and
-  the running ones are stopped; they yield nothing (not run). On Dask, whose own
-  retries run a task on other workers, a fit that kills its worker every time ends the
-  search with :class:`WorkerDied` saying what is kept (hpsearch does not retry there),
-  a lost scheduler too (naming it); no call ever runs in the client process.
+  the running ones are stopped; they yield nothing (not run). On Dask too: a call Dask
+  gave up on (``KilledWorker``, after its own retries) or whose scattered data died
+  with a worker is run again, its fits one at a time, ``max_retries`` times, then
+  recorded as failed; a lost scheduler ends the search with :class:`WorkerDied` naming
+  it; no call ever runs in the client process, and a Ctrl-C cancels the fits queued on
+  the cluster.
 - **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
   ``getppid`` watch elsewhere and in joblib's process workers), and **SIGTERM is
   Ctrl-C**: :class:`SearchTerminated`, a ``KeyboardInterrupt``, at the same safe point.
@@ -1207,7 +1209,9 @@ class Engine:
         How many times a task whose worker died is run again in a fresh worker before it
         becomes a failed fit (``"worker died: SIGSEGV"``). On joblib backends, which do
         not tell which task killed a worker, a death counts against every task in
-        flight.
+        flight. On Dask a death is a call Dask gave up on (``KilledWorker``: it already
+        ran it again ``distributed.scheduler.allowed-failures`` times) or one whose
+        scattered data was lost with a worker; it counts against that call's tasks.
     timeout : float or None
         Seconds for the whole engine from ``__enter__``: no task starts after it.
         Fork workers (also for ``n_jobs=1``): the tasks running at the deadline are
@@ -1517,26 +1521,62 @@ class Engine:
         fit (``"worker died: SIGSEGV"``). The tasks that were only in flight with it
         just finish.
 
-        On Dask (which runs a task whose worker died again on others itself) a lost
-        worker ends the search with :class:`WorkerDied` (:func:`_cluster_loss_message`;
-        a lost scheduler: naming it).
+        On Dask: :meth:`_run_dask_rounds` (a lost scheduler ends the search, naming it).
         """
+        if _on_dask(self._parallel):
+            yield from self._run_dask_rounds(tasks)
+            return
         done = set()
         try:
             yield from self._joblib_round(tasks, done)
             return
         except _WORKER_DEATHS:
             self._restart_joblib_pool()
-        except _cluster_losses() as exc:
-            self._check_scheduler(exc)
-            raise WorkerDied(_cluster_loss_message(exc)) from exc
-        for task in [t for t in tasks if (t.candidate, t.split) not in done]:
+        yield from self._run_alone([t for t in tasks if (t.candidate, t.split) not in done],
+                                   done, _WORKER_DEATHS)
+
+    def _run_dask_rounds(self, tasks):
+        """On Dask, a lost worker is not fatal either: Dask gave a call up
+        (``KilledWorker``: every worker it ran on died, after Dask's own
+        ``distributed.scheduler.allowed-failures`` retries) or lost the data joblib
+        scattered for it (``FutureCancelledError``: the only worker holding it died).
+        Dask says which call it lost, so only that call's unfinished tasks are run again
+        one at a time (:meth:`_run_alone`, counting deaths as on joblib's pools: one that
+        kills its worker alone more than ``max_retries`` times is a failed fit,
+        ``"worker died: KilledWorker"``), then the other unfinished tasks in parallel
+        again (a new joblib call: their data scattered anew). Every loss moves at least
+        one task to a lone run, so the rounds end."""
+        done = set()
+        todo = list(tasks)
+        while todo:
+            try:
+                yield from self._joblib_round(todo, done)
+                return
+            except _cluster_losses() as exc:
+                self._check_scheduler(exc)
+                unfinished = [t for t in todo if (t.candidate, t.split) not in done]
+                lost = getattr(exc, "_hpsearch_tasks", None)
+                suspects = [t for t in unfinished if lost is None
+                            or (t.candidate, t.split) in lost] or unfinished
+            if self.time_is_up():
+                return
+            yield from self._run_alone(suspects, done, _cluster_losses())
+            if self.expired:
+                return
+            todo = [t for t in unfinished if (t.candidate, t.split) not in done]
+
+    def _run_alone(self, tasks, done, deaths_types):
+        """Each of ``tasks`` (in flight at a worker death: one death already) in a call
+        of its own; a death there is one more; past ``max_retries`` deaths it is a
+        failed fit (``error_score="raise"``: :class:`WorkerDied`)."""
+        for task in tasks:
             deaths = 1
             while not self.time_is_up():
                 try:
                     yield from self._joblib_round([task], done)
                     break
-                except _WORKER_DEATHS as exc:
+                except deaths_types as exc:
+                    self._check_scheduler(exc)
                     self._restart_joblib_pool()
                     if (task.candidate, task.split) in done:
                         break  # it finished: a late report of an earlier death
@@ -1545,6 +1585,7 @@ class Engine:
                     if deaths > self.max_retries:
                         if self.error_score == "raise":
                             raise WorkerDied(error) from exc
+                        done.add((task.candidate, task.split))
                         yield failed_result(task, error)
                         break
             if self.expired:
@@ -1624,7 +1665,13 @@ def _never_sequential_on_dask(parallel):
     ``parallel._effective_n_jobs()`` still counts the cluster's threads. A task that
     failed on the cluster (Dask's ``KilledWorker``: every worker it ran on died) is
     reported to joblib (whose Dask backend only sets the exception on its future and
-    never calls joblib's callback: the call waited forever).
+    never calls joblib's callback: the call waited forever), and so is a failure to
+    scatter a call's data (a worker that died meanwhile: joblib's backend only logged it,
+    and the call waited forever). A call joblib aborts (Ctrl-C,
+    an error) cancels its futures on the cluster: joblib's Dask backend only stopped
+    collecting them, so the queued fits ran on after a Ctrl-C in a session that keeps
+    its client (a notebook) and their results stayed held there. (A fit already running
+    finishes in its worker's thread: Dask cannot stop a thread.)
     """
     backend = getattr(parallel, "_backend", None)
     if not _on_dask(parallel) or type(backend) in _NEVER_SEQUENTIAL.values():
@@ -1636,18 +1683,57 @@ def _never_sequential_on_dask(parallel):
             return max(2, cls.configure(self, n_jobs, parallel, **backend_args))
 
         def submit(self, func, callback=None):
-            future = cls.submit(self, func, callback)
+            lost = _call_tasks(func)
+
+            calls = self.__dict__.setdefault("_hpsearch_calls", {})
+
+            def collected(out):  # (a call Dask cancelled comes as its error)
+                if calls.pop(id(func), None) is None:
+                    return  # (reported already)
+                if isinstance(out, BaseException):
+                    out._hpsearch_tasks = lost  # (which tasks: _run_dask_rounds)
+                if callback is not None:
+                    callback(out)
+
+            calls[id(func)] = collected
+            future = cls.submit(self, func, collected)
 
             def failed(done):  # (joblib calls ``callback`` only for a result)
                 error = done.exception()
-                if error is not None and callback is not None:
-                    callback(error)
+                if error is not None:
+                    collected(error)
 
             future.add_done_callback(failed)
             return future
 
+        def abort_everything(self, ensure_ready=True):
+            # (joblib's only stops collecting the call's futures: they ran on)
+            pending = list(getattr(self, "_results", ()))
+            cls.abort_everything(self, ensure_ready=ensure_ready)
+            waiting = getattr(self, "waiting_futures", None)
+            try:
+                if pending:
+                    self.client.cancel(pending)
+                if waiting is not None:
+                    self.client.loop.add_callback(_wake, waiting)
+            except Exception:  # a closed client: nothing runs for it any more
+                pass
+
+        async def _to_func_args(self, func):
+            try:
+                return await cls._to_func_args(self, func)
+            except Exception as exc:  # (joblib logged it, and its call waited forever)
+                report = self.__dict__.get("_hpsearch_calls", {}).get(id(func))
+                if report is not None:
+                    report(exc)
+                raise
+
+        methods = {"configure": configure, "submit": submit,
+                   "abort_everything": abort_everything}
+        if hasattr(cls, "_to_func_args"):  # (joblib's scattering of a call's data)
+            methods["_to_func_args"] = _to_func_args
         _NEVER_SEQUENTIAL[cls] = type(cls.__name__, (cls,), {
-            "configure": configure, "submit": submit, "__module__": __name__,
+            **methods, "__module__": __name__,
             "__doc__": "joblib's Dask backend, never sequential (_never_sequential_on_dask)"})
     try:  # (attributes of joblib's backend: another joblib may lack one)
         copy = _NEVER_SEQUENTIAL[cls](
@@ -1658,6 +1744,23 @@ def _never_sequential_on_dask(parallel):
         return parallel  # joblib's own backend, as it is
     parallel._backend = copy
     return parallel
+
+
+def _call_tasks(func):
+    """The ``(candidate, split)`` of the tasks of a joblib call of :func:`_run_batch`
+    (``func`` a ``BatchedCalls``), or None."""
+    try:
+        return {(t.candidate, t.split) for _, args, _ in func.items for t in args[3]}
+    except Exception:  # another joblib, or calls of something else
+        return None
+
+
+async def _wake(waiting):
+    """End the wait of joblib's collecting coroutine on ``waiting`` (a Dask
+    ``as_completed`` that joblib emptied when it aborted a call): it waited forever,
+    holding the last result it collected."""
+    async with waiting.condition:
+        waiting.condition.notify_all()
 
 
 def _worker_deaths():
@@ -1682,13 +1785,15 @@ _WORKER_DEATHS = _worker_deaths()
 
 def _cluster_losses():
     """Dask's errors for fits lost with a dead worker (when ``distributed`` is in use):
-    ``KilledWorker`` (every worker a task ran on died, after Dask's own retries) and
-    ``FutureCancelledError`` (a dead worker held data scattered for the tasks)."""
+    ``KilledWorker`` (every worker a task ran on died, after Dask's own retries),
+    ``FutureCancelledError`` (a dead worker held data scattered for the tasks) and
+    ``CommClosedError`` (a worker died while joblib scattered a call's data to it)."""
     distributed = sys.modules.get("distributed")
     if distributed is None:
         return ()
     found = [getattr(distributed, "KilledWorker", None),
-             getattr(sys.modules.get("distributed.client"), "FutureCancelledError", None)]
+             getattr(sys.modules.get("distributed.client"), "FutureCancelledError", None),
+             getattr(sys.modules.get("distributed.comm.core"), "CommClosedError", None)]
     return tuple(e for e in found if isinstance(e, type))
 
 
@@ -1701,21 +1806,6 @@ def _scheduler_lost_message(client, address, exc):
         "lost while the search ran its fits. The fits finished so far are kept in the "
         "trial store when the search has a storage (resume=True continues on a new "
         "cluster)."
-    )
-
-
-def _cluster_loss_message(exc):
-    """Why a search on Dask ended when a worker died, and what is kept."""
-    return (
-        f"A Dask worker died while running fits of the search ({type(exc).__name__}: "
-        f"{exc}). Dask runs a task again on other workers itself "
-        "(distributed.scheduler.allowed-failures), but hpsearch does not retry fits on "
-        "Dask (a joblib call after a lost worker can wait forever inside joblib's Dask "
-        "backend), so a fit that kills its worker (a segfault, out of memory), or a "
-        "worker lost with the data joblib scattered to it, ends the search. The fits "
-        "finished so far are kept in the trial store when the search has a storage "
-        "(resume=True continues); backend='loky' retries such a fit max_retries times "
-        "in a fresh worker, then records it as failed."
     )
 
 
