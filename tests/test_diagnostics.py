@@ -587,3 +587,15 @@ def test_lbfgs_stopped_by_max_fun_is_not_converged_with_the_max_fun_fix(digits, 
     assert d.causes[0] == "not_converged"
     assert d.fixes[0] == {"max_fun": 15000}
     assert all("max_iter" not in fix for fix in d.fixes)
+
+
+def test_learning_rate_far_too_small_stopped_by_tol_is_not_converged(digits):
+    # adam at lr=1e-6: the loss falls in every epoch by ~0.003 %, so the tol rule stops it
+    # after a dozen epochs; it was "stuck" with the fix learning_rate_init=1e-7 (ten times
+    # smaller still) instead of the lecture's larger step
+    est = MLPClassifier((64,), learning_rate_init=1e-6, tol=1e-3, max_iter=50, random_state=0)
+    d = diagnose(est, *digits, random_state=0)
+    assert d.model.n_iter_ < 50 and d.evidence["loss_falling_share"] == 1.0
+    assert d.problem == "training" and d.causes == ["not_converged"]
+    assert d.fixes[0] == {"learning_rate_init": 1e-5}
+    assert all(f.get("learning_rate_init", 1) > 1e-6 for f in d.fixes)
