@@ -257,3 +257,21 @@ def test_data_the_baseline_cannot_fit_raises_its_own_error():
         fit(RecipeSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, n_iter=1, cv=2, random_state=0,
                            error_score="raise"), X, y)
     assert "trivial baseline DummyRegressor()" in "".join(info.value.__notes__)
+
+
+def test_an_overfitting_model_gets_its_regularization_tuned_with_a_small_n_iter():
+    # an unpruned tree on 30 % flipped labels trains perfectly: overfitting. With n_iter=2
+    # the training stage's first round (round_size=4) took the whole budget of both stages,
+    # so max_depth was never tried ("skipped: no candidates left")
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(150, 20, n_informative=5, flip_y=0.3, random_state=0)
+    search = fit(RecipeSearchCV(
+        DecisionTreeClassifier(random_state=0),
+        {"criterion": ["gini", "entropy"], "max_depth": [None, 2, 4]},
+        generalization_params=["max_depth"], n_iter=2, cv=3, random_state=0), X, y)
+    one, two = search.stages_
+    assert one["diagnosis"] == "overfitting" and one["n_candidates"] == 2
+    assert two["n_candidates"] == 2 and not two["reason"].startswith("skipped")
+    assert {p["max_depth"] for p in search.cv_results_["params"]} - {None}

@@ -200,8 +200,11 @@ class RecipeSearchCV(BaseSearchCV):
         Optuna sampler of every stage (one study per stage, seeded from
         ``random_state`` and the stage's number).
     round_size : int, default=4
-        Candidates asked per round (TPE uses the constant liar within a round). Fixed, so
-        the candidates do not depend on ``n_jobs``.
+        Candidates asked per round (TPE uses the constant liar within a round), at most
+        ``n_iter``: a training stage that trains well in its first round then leaves the
+        later stages their share (with ``n_iter=2`` its first round of 4 took the whole
+        budget of both stages, and an overfitting model's regularization was never tuned).
+        Fixed, so the candidates do not depend on ``n_jobs``.
     recheck : bool, default=False
         Run stage 3.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
@@ -600,7 +603,7 @@ return_train_score, progress, storage, study_name, resume, backend
             self.sampler, random_state=seed, n_jobs=self.round_size, owner="RecipeSearchCV"))
         asked, scores, reason = 0, [], None
         while asked < budget and reason is None:
-            k = min(self.round_size, budget - asked)
+            k = min(self.round_size, self.n_iter, budget - asked)
             trials = [study.ask() for _ in range(k)]
             params = [_active(sub, {**fixed, **suggest(t, [space])}) if space else dict(fixed)
                       for t in trials]
