@@ -275,3 +275,23 @@ def test_an_overfitting_model_gets_its_regularization_tuned_with_a_small_n_iter(
     assert one["diagnosis"] == "overfitting" and one["n_candidates"] == 2
     assert two["n_candidates"] == 2 and not two["reason"].startswith("skipped")
     assert {p["max_depth"] for p in search.cv_results_["params"]} - {None}
+
+
+def test_validation_scores_no_model_can_have_are_refused_before_fitting():
+    # r2 of LeaveOneOut's one-sample folds is NaN for every model: the stages picked and
+    # labelled candidates by a NaN validation score ("picked validation nan", every row
+    # "failed"); diagnose() already refuses such a split
+    from sklearn.model_selection import LeaveOneOut
+    from sklearn.tree import DecisionTreeRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(12, 3)), rng.normal(size=12)
+    search = RecipeSearchCV(DecisionTreeRegressor(), {"max_depth": [None, 2]}, n_iter=1,
+                            cv=LeaveOneOut())
+    with pytest.raises(ValueError, match=r"The 'cv' and 'scoring' parameters of RecipeSearch"
+                                         r"CV must give every validation split a finite score"
+                                         r".* of nan with cv=LeaveOneOut\(\)"):
+        fit(search, X, y)
+    assert not hasattr(search, "cv_results_")
+    search.set_params(scoring="neg_mean_squared_error")  # defined on one sample: fine
+    assert fit(search, X, y).stages_[0]["diagnosis"] == "overfitting"

@@ -490,6 +490,7 @@ return_train_score, progress, storage, study_name, resume, backend
             if names else "score"
         if math.isfinite((self.references_.get("baseline") or {}).get(f"train_{metric}",
                                                                        math.nan)):
+            self._check_validation_reference(metric)
             return
         self._raise_baseline_fit_error(X, y, splits, sample_weight)
         from hpsearch.diagnostics._diagnose import default_references
@@ -502,6 +503,26 @@ return_train_score, progress, storage, study_name, resume, backend
             f"baseline {baseline!r} (scored on the search's splits) can be scored with: it "
             f"gave no finite training {metric!r} with scoring={self.scoring!r}, so whether a "
             f"candidate trains well cannot be judged. The estimator is {kind}.")
+
+    def _check_validation_reference(self, metric):
+        """The recipe compares training and validation scores: when the trivial baseline's
+        mean validation score is not finite, no candidate's is (r2 of LeaveOneOut's
+        one-sample folds is NaN for every model), and every stage would pick and label
+        candidates by a NaN validation score ("failed" rows, a pick "validation nan")."""
+        from hpsearch.diagnostics._diagnose import default_references
+
+        test = (self.references_.get("baseline") or {}).get(f"test_{metric}", math.nan)
+        if math.isfinite(test):
+            return
+        baseline = default_references(self.estimator)["baseline"]
+        raise ValueError(
+            f"The 'cv' and 'scoring' parameters of RecipeSearchCV must give every validation "
+            f"split a finite score: the recipe's trivial baseline {baseline!r} has a mean "
+            f"validation {metric!r} of {test} with cv={self.cv!r} and scoring="
+            f"{self.scoring!r} (e.g. r2 of LeaveOneOut's one-sample folds), so no candidate's "
+            "gap between training and validation can be measured. Use larger validation "
+            "folds (e.g. cv=5) or a scoring defined on one sample (e.g. "
+            "'neg_mean_squared_error').")
 
     def _raise_baseline_fit_error(self, X, y, splits, sample_weight=None):
         """Refit the trivial baseline on the first training split, with the search's
