@@ -295,3 +295,19 @@ def test_validation_scores_no_model_can_have_are_refused_before_fitting():
     assert not hasattr(search, "cv_results_")
     search.set_params(scoring="neg_mean_squared_error")  # defined on one sample: fine
     assert fit(search, X, y).stages_[0]["diagnosis"] == "overfitting"
+
+
+def test_the_last_stages_pick_is_best_params_on_a_tied_validation_score():
+    # max_depth 100 or 200 grows the same tree as None on 150 rows: every candidate scores
+    # the same. best_index_ takes the earliest row (sklearn's rank), the stage its own first
+    # candidate, so stages_[-1]["best_params"] and best_params_ named different candidates
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(150, 20, n_informative=5, flip_y=0.3, random_state=0)
+    search = fit(RecipeSearchCV(
+        DecisionTreeClassifier(random_state=0), {"max_depth": [None, 100, 200]},
+        generalization_params=["max_depth"], n_iter=3, cv=3, random_state=0), X, y)
+    res, last = search.cv_results_, search.stages_[-1]
+    assert len(set(res["mean_test_score"])) == 1 and len(res["params"]) == 3
+    assert last["best_params"] == search.best_params_ == {"max_depth": None}

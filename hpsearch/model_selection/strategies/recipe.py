@@ -164,7 +164,8 @@ class RecipeSearchCV(BaseSearchCV):
         \\text{good} \\iff m_{tr} \\ge R - \\tau_{train}\\, u
 
     (:math:`\\tau_{train}` = ``thresholds["train"]``, 0.1). The stage picks, among the
-    candidates that train well, the best validation score (none: the best training score).
+    candidates that train well, the best validation score (ties: the earliest candidate, as
+    for ``best_index_``; none trains well: the best training score).
 
     **Stage 2, "generalization"**: the picked training side is fixed; the generalization
     side is tuned against the mean *validation* score. The recipe re-checks training after
@@ -573,6 +574,7 @@ return_train_score, progress, storage, study_name, resume, backend
         training, general = self._sides(sub)
         self._rows = {}  # cv_results_ row -> (mean train, mean validation)
         self._seen = {}  # candidate key -> (train, validation)
+        self._row_of = {}  # candidate key -> its cv_results_ row
         self._metric = None
         self.stages_ = []
         self.train_floor_ = -math.inf
@@ -653,6 +655,7 @@ return_train_score, progress, storage, study_name, resume, backend
             train = np.asarray(result.results[f"mean_train_{self._metric}"], dtype=float)
             for i, row, score in zip(new, result.rows, result.scores):
                 self._seen[keys[i]] = (float(train[row]), float(score))
+                self._row_of[keys[i]] = row
                 self._rows[row] = self._seen[keys[i]]
         return [self._seen[key] for key in keys]
 
@@ -694,8 +697,12 @@ return_train_score, progress, storage, study_name, resume, backend
 
         def rank(i):
             train, validation = scores[i][1]
-            finite = (np.nan_to_num(validation, nan=-np.inf), np.nan_to_num(train, nan=-np.inf))
-            return (ok[i], *(finite if any(ok) else finite[::-1]))
+            validation, train = (np.nan_to_num(v, nan=-np.inf) for v in (validation, train))
+            # validation ties go to the earliest row, as best_index_ (sklearn's rank) breaks
+            # them: the higher training score won, so the last stage's pick was another row
+            # than best_params_ at the same validation score
+            first = -self._row_of.get(_key(scores[i][0]), math.inf)
+            return (ok[i], validation, first) if any(ok) else (ok[i], train, validation, first)
 
         best = max(range(len(scores)), key=rank)
         params, (train, validation) = scores[best]
