@@ -138,8 +138,14 @@ def test_conditions_across_sides_are_resolved_with_the_held_values(digits):
     ("max_norm", Float(0.5, 5.0), 5.0),
     ("net__max_norm", Categorical([1.0, None, 3.0]), None),
     ("max_norm", Categorical([1.0, 3.0]), 3.0),
+    # capacity (the lecture's "less capacity" fix) regularizes least at its largest: the
+    # stumps and the narrowest net were held
+    ("max_depth", Int(1, 20), 20),
+    ("tree__max_depth", Categorical([3, None, 8]), None),
+    ("hidden_layer_sizes", Categorical([(8,), (256,), (32, 32)]), (256,)),
 ], ids=["alpha", "pipeline-l1", "none-first", "no-early-stopping", "most-patience",
-        "max-norm", "max-norm-none", "max-norm-categorical"])
+        "max-norm", "max-norm-none", "max-norm-categorical", "max-depth", "max-depth-none",
+        "hidden-layer-sizes"])
 def test_least_regularizing_values(name, dim, expected):
     assert least_regularizing(name, dim) == expected
 
@@ -311,3 +317,22 @@ def test_the_last_stages_pick_is_best_params_on_a_tied_validation_score():
     res, last = search.cv_results_, search.stages_[-1]
     assert len(set(res["mean_test_score"])) == 1 and len(res["params"]) == 3
     assert last["best_params"] == search.best_params_ == {"max_depth": None}
+
+
+def test_a_memorizing_tree_with_its_depth_on_the_generalization_side_is_overfitting():
+    # max_depth was held at its smallest value (1: stumps) while the criterion was tuned, so
+    # an unpruned tree on 30 % flipped labels was called a training problem and the depth
+    # never tuned ("skipped: training never became good")
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(150, 20, n_informative=5, flip_y=0.3, random_state=0)
+    search = fit(RecipeSearchCV(
+        DecisionTreeClassifier(random_state=0),
+        {"criterion": ["gini", "entropy"], "max_depth": [1, 3, 20]},
+        generalization_params=["max_depth"], n_iter=2, cv=3, random_state=0), X, y)
+    one, two = search.stages_
+    assert one["fixed"] == {"max_depth": 20} and one["trains_well"]
+    assert one["diagnosis"] == "overfitting"
+    assert not two["reason"].startswith("skipped")
+    assert {p["max_depth"] for p in search.cv_results_["params"]} > {20}

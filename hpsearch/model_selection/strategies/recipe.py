@@ -21,6 +21,7 @@ trials the engine evaluates; only ``_run_search(evaluate)`` of :class:`BaseSearc
 
 import dataclasses
 import math
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import is_classifier
@@ -53,9 +54,20 @@ GENERALIZATION_PARAMS = (
 )
 
 #: Generalization parameters whose *largest* value regularizes least (patience, ``C``, the
-#: bound of a max-norm constraint); for every other one the smallest value does (0 penalty,
-#: no dropout, no early stopping).
-_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "max_norm")
+#: bound of a max-norm constraint, and capacity: a tree's depth, leaves and features, an
+#: MLP's layer sizes, the lecture's "less capacity" fix); for every other one the smallest
+#: value does (0 penalty, no dropout, no early stopping, one neighbour, one sample a leaf).
+_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "max_norm", "max_depth", "max_leaf_nodes",
+                     "max_features", "hidden_layer_sizes")
+
+
+def _n_units(sizes):
+    """Capacity order of ``hidden_layer_sizes``: its total number of hidden units."""
+    return sizes if isinstance(sizes, Integral) else sum(sizes)
+
+
+#: name -> the order of its values where the values' own is not their capacity's
+_ORDER = {"hidden_layer_sizes": _n_units}
 
 
 def _base_name(name):
@@ -69,15 +81,20 @@ def least_regularizing(name, dim):
     The smallest value (``alpha`` / ``l1`` / ``dropout`` at their lower bound,
     ``early_stopping=False`` as ``False < True``, ``None`` before any number), or the
     largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``,
-    ``max_norm``; ``None``, no constraint, after any number). A categorical dimension whose
+    ``max_norm``, and the capacity ones, ``max_depth``, ``max_leaf_nodes``,
+    ``max_features``, ``hidden_layer_sizes`` by total units; ``None``, no constraint, after
+    any number). Held at the smallest, an unpruned tree's ``max_depth=[1, 3, 20]`` made the
+    training stage fit stumps, call training poor and never tune the depth. A categorical dimension whose
     choices cannot be ordered gives its first choice.
     """
     largest = _base_name(name) in _LARGEST_IS_LEAST
     pick = max if largest else min
+    order = _ORDER.get(_base_name(name), lambda c: c)
     if isinstance(dim, Categorical):
         choices = list(dim.choices)
         try:
-            return pick(choices, key=lambda c: ((c is None) == largest, c))
+            return pick(choices, key=lambda c: ((c is None) == largest,
+                                                c if c is None else order(c)))
         except TypeError:
             return choices[0]
     if isinstance(dim, Distribution):
