@@ -336,3 +336,30 @@ def test_a_memorizing_tree_with_its_depth_on_the_generalization_side_is_overfitt
     assert one["diagnosis"] == "overfitting"
     assert not two["reason"].startswith("skipped")
     assert {p["max_depth"] for p in search.cv_results_["params"]} > {20}
+
+
+def test_a_failed_candidate_is_no_measurement_whatever_the_error_score():
+    # error_score=0 under neg_mean_squared_error gave the candidate whose every fit failed a
+    # training and validation score of 0, the best possible: accepted, picked as best_index_
+    # and refitted (raising); the diagnosis column already called it "failed"
+    from sklearn.datasets import make_regression
+    from sklearn.tree import DecisionTreeRegressor
+
+    class Flaky(DecisionTreeRegressor):
+        def fit(self, X, y, **kw):
+            if self.splitter == "random":
+                raise ValueError("this fit fails")
+            return super().fit(X, y, **kw)
+
+    X, y = make_regression(150, 5, noise=5, random_state=0)
+    search = fit(RecipeSearchCV(
+        Flaky(random_state=0), {"splitter": ["best", "random"], "max_depth": [None, 3]},
+        generalization_params=["max_depth"], n_iter=2, cv=3, random_state=0,
+        scoring="neg_mean_squared_error", error_score=0), X, y)
+    res = search.cv_results_
+    failed = [p["splitter"] == "random" for p in res["params"]]
+    assert any(failed)
+    assert not res["accepted"][failed].any()
+    assert list(res["diagnosis"][failed]) == ["failed"] * sum(failed)
+    assert search.best_params_["splitter"] == "best"
+    assert all(s["best_params"]["splitter"] == "best" for s in search.stages_)

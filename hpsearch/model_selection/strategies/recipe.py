@@ -662,7 +662,14 @@ return_train_score, progress, storage, study_name, resume, backend
         return entry, asked
 
     def _evaluate(self, evaluate, stage, params):
-        """(train, validation) of each candidate; one already seen is not refitted."""
+        """(train, validation) of each candidate; one already seen is not refitted.
+
+        A candidate with a failed fit or score on some split is ``(nan, nan)``: its means
+        hold ``error_score`` values, no measurement (with ``error_score=0`` and a ``neg_*``
+        scoring a candidate whose every fit failed "trained" and validated at 0, the best
+        possible, and was accepted and picked as ``best_index_``)."""
+        from hpsearch.diagnostics._results import _failed_fits
+
         keys = [_key(p) for p in params]
         new = [i for i, key in enumerate(keys) if key not in self._seen
                and key not in keys[:i]]
@@ -670,8 +677,10 @@ return_train_score, progress, storage, study_name, resume, backend
             result = evaluate([params[i] for i in new], more_results={"stage": [stage] * len(new)})
             self._metric = self._metric or self._train_metric(result.results)
             train = np.asarray(result.results[f"mean_train_{self._metric}"], dtype=float)
+            failed = _failed_fits(result.results, len(train), self._metric)
             for i, row, score in zip(new, result.rows, result.scores):
-                self._seen[keys[i]] = (float(train[row]), float(score))
+                self._seen[keys[i]] = (math.nan, math.nan) if failed[row] else (
+                    float(train[row]), float(score))
                 self._row_of[keys[i]] = row
                 self._rows[row] = self._seen[keys[i]]
         return [self._seen[key] for key in keys]
