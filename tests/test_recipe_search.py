@@ -363,3 +363,20 @@ def test_a_failed_candidate_is_no_measurement_whatever_the_error_score():
     assert list(res["diagnosis"][failed]) == ["failed"] * sum(failed)
     assert search.best_params_["splitter"] == "best"
     assert all(s["best_params"]["splitter"] == "best" for s in search.stages_)
+
+
+def test_a_later_stage_whose_pick_still_trains_poorly_says_so():
+    # C held at its largest, 1e-5, still fits nothing but the majority class (92 %) while
+    # the linear reference fits far better: a training problem. With no training-side
+    # parameter the generalization stage still runs; its reason read like a success
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(300, 10, n_informative=3, weights=[0.92], random_state=1)
+    search = fit(RecipeSearchCV(LogisticRegression(), {"C": Float(1e-6, 1e-5, log=True)},
+                                n_iter=2, cv=3, random_state=0, scoring="balanced_accuracy"),
+                 X, y)
+    one, two = search.stages_
+    assert one["diagnosis"] == two["diagnosis"] == "training"
+    assert two["reason"].endswith("training still poor by the recipe's rule: a training "
+                                  "problem, which the generalization side cannot fix")

@@ -752,6 +752,11 @@ return_train_score, progress, storage, study_name, resume, backend
         if stage == "training":
             return (f"budget of {asked} candidates spent (the whole search's); training "
                     f"still poor (best training score {entry['train_score']:.4g})")
+        # (the training stage never trained well but had nothing to tune, so this stage
+        # ran: its pick is still a training problem, which the reason must not hide)
+        poor = "" if entry["trains_well"] else (
+            "; training still poor by the recipe's rule: a training problem, which the "
+            "generalization side cannot fix")
         return (f"budget of {asked} candidates spent; picked validation "
                 f"{entry['validation_score']:.4g} with training {entry['train_score']:.4g} "
-                f"(floor {self.train_floor_:.4g})")
+                f"(floor {self.train_floor_:.4g}){poor}")
