@@ -597,5 +597,5 @@ def test_learning_rate_far_too_small_stopped_by_tol_is_not_converged(digits):
     d = diagnose(est, *digits, random_state=0)
     assert d.model.n_iter_ < 50 and d.evidence["loss_falling_share"] == 1.0
     assert d.problem == "training" and d.causes == ["not_converged"]
-    assert d.fixes[0] == {"learning_rate_init": 1e-5}
-    assert all(f.get("learning_rate_init", 1) > 1e-6 for f in d.fixes)
+    # (and no max_iter=500: the tol rule would stop it at the same epoch)
+    assert d.fixes == [{"learning_rate_init": 1e-5}]

@@ -203,9 +203,13 @@ def _raise_lr(p, c):
 
 def _more_epochs(p, c):
     """More iterations; for L-BFGS stopped by its budget of loss evaluations before
-    ``max_iter`` (``max_fun``), more evaluations (more iterations would change nothing)."""
+    ``max_iter`` (``max_fun``), more evaluations (more iterations would change nothing);
+    none for an estimator that stopped itself before ``max_iter`` without warning (its
+    ``tol`` rule: a larger ``max_iter`` would end at the same epoch)."""
     if _lbfgs(p) and c.stopped and c.warned and isinstance(p.get("max_fun"), Integral):
         return {"max_fun": max(10 * int(p["max_fun"]), 15000)}
+    if c.stopped and not c.warned:  # its tol rule stopped it: more max_iter changes nothing
+        return None
     if isinstance(p.get("max_iter"), Integral):
         return {"max_iter": max(10 * int(p["max_iter"]), 200)}
     return None
