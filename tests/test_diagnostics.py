@@ -299,6 +299,10 @@ def test_exported_and_documented():
     ({"scoring": ["accuracy", "f1"]}, "The 'scoring' parameter of diagnose must be a str, a "
                                       "callable or None (the recipe judges one score). Got "
                                       "['accuracy', 'f1'] instead."),
+    # (sklearn's error named check_scoring, not diagnose)
+    ({"scoring": "acurracy"}, "The 'scoring' parameter of diagnose must be a str among "
+                              "sklearn.metrics.get_scorer_names(), a callable or None. Got "
+                              "'acurracy' instead."),
     ({"references": {"baseline": None, "linear": None}},
      "The 'references' parameter of diagnose must leave a 'baseline' that can be fitted"),
 ])

@@ -305,6 +305,14 @@ def _scorer(estimator, scoring):
         raise ValueError(
             "The 'scoring' parameter of diagnose must be a str, a callable or None (the "
             f"recipe judges one score). Got {scoring!r} instead.")
+    if isinstance(scoring, str):
+        from sklearn.metrics import get_scorer_names
+
+        if scoring not in get_scorer_names():  # (sklearn's error named check_scoring)
+            raise ValueError(
+                "The 'scoring' parameter of diagnose must be a str among "
+                "sklearn.metrics.get_scorer_names(), a callable or None. Got "
+                f"{scoring!r} instead.")
     return check_scoring(estimator, scoring=scoring)
 
 
