@@ -84,8 +84,8 @@ def least_regularizing(name, dim):
     ``max_norm``, and the capacity ones, ``max_depth``, ``max_leaf_nodes``,
     ``max_features``, ``hidden_layer_sizes`` by total units; ``None``, no constraint, after
     any number). Held at the smallest, an unpruned tree's ``max_depth=[1, 3, 20]`` made the
-    training stage fit stumps, call training poor and never tune the depth. A categorical dimension whose
-    choices cannot be ordered gives its first choice.
+    training stage fit stumps, call training poor and never tune the depth. A categorical
+    dimension whose choices cannot be ordered gives its first choice.
     """
     largest = _base_name(name) in _LARGEST_IS_LEAST
     pick = max if largest else min
