@@ -380,3 +380,28 @@ def test_a_later_stage_whose_pick_still_trains_poorly_says_so():
     assert one["diagnosis"] == two["diagnosis"] == "training"
     assert two["reason"].endswith("training still poor by the recipe's rule: a training "
                                   "problem, which the generalization side cannot fix")
+
+
+def test_a_training_stage_whose_every_fit_failed_leaves_the_recipes_floor():
+    # max_depth=None (held in the training stage, nothing else to tune there) fails every
+    # fit: the floor was the failed pick's NaN training score less a margin, so no later
+    # candidate was accepted however well it trained, and the stage's verdict read
+    # "training" where the diagnosis column says "failed"
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    class FailsUnpruned(DecisionTreeClassifier):
+        def fit(self, X, y, **kw):
+            if self.max_depth is None:
+                raise ValueError("this fit fails")
+            return super().fit(X, y, **kw)
+
+    X, y = make_classification(150, 20, n_informative=5, flip_y=0.3, random_state=0)
+    search = fit(RecipeSearchCV(FailsUnpruned(random_state=0), {"max_depth": [None, 3, 6]},
+                                generalization_params=["max_depth"], n_iter=3, cv=3,
+                                random_state=0), X, y)
+    one, two = search.stages_
+    assert one["diagnosis"] == "failed" and np.isfinite(search.train_floor_)
+    res = search.cv_results_
+    assert res["accepted"].sum() == 2 and two["diagnosis"] == "overfitting"
+    assert search.best_params_ == {"max_depth": 6} == two["best_params"]

@@ -188,7 +188,8 @@ class RecipeSearchCV(BaseSearchCV):
     side is tuned against the mean *validation* score. The recipe re-checks training after
     each fix: a candidate is *rejected* when its training score falls below the floor
     :math:`F = R - \\tau_{train} u` (or :math:`F = m^{(1)}_{tr} - \\tau_{train} u`, the
-    stage-1 pick's training score less the same margin, when stage 1 never trained well);
+    stage-1 pick's training score less the same margin, when stage 1 never trained well
+    but measured one; a failed candidate, whatever ``error_score``, has no score);
     the sampler is told :math:`v - (F - m_{tr})` for it (its validation score less the
     training shortfall). **Stage 3, "recheck"** (``recheck=True``) fixes the picked
     generalization side and tunes the training side again against validation, same floor.
@@ -617,11 +618,14 @@ return_train_score, progress, storage, study_name, resume, backend
             self.stages_.append(entry)
 
     def _set_floor(self, entry):
-        """:math:`F` from the training stage (see the class docstring)."""
+        """:math:`F` from the training stage (see the class docstring); the recipe's
+        threshold :math:`R - \\tau_{train} u` also when the stage's pick has no training
+        score (every fit of the stage failed: the floor was NaN, so no later candidate,
+        however well it trained, was accepted)."""
         best = max((tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan)
         _, evidence = self._verdict(entry["train_score"], entry["validation_score"], best)
         margin = self._thresholds["train"] * evidence["unit"]
-        if entry["trains_well"]:
+        if entry["trains_well"] or not np.isfinite(entry["train_score"]):
             self.train_floor_ = float(evidence["train_threshold"])
         else:
             self.train_floor_ = float(entry["train_score"] - margin)
@@ -734,6 +738,9 @@ return_train_score, progress, storage, study_name, resume, backend
         params, (train, validation) = scores[best]
         problem = self._verdict(train, validation, max(
             (tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan))[0]
+        if not (np.isfinite(train) and np.isfinite(validation)):
+            problem = "failed"  # no measurement: the diagnosis column's label (it said
+            # "training" for a failed fit, the column "failed")
         return {
             "stage": stage, "tuned": sorted(space), "fixed": dict(fixed),
             "best_params": dict(params),
