@@ -299,6 +299,10 @@ def test_exported_and_documented():
     ({"scoring": ["accuracy", "f1"]}, "The 'scoring' parameter of diagnose must be a str, a "
                                       "callable or None (the recipe judges one score). Got "
                                       "['accuracy', 'f1'] instead."),
+    # (sklearn's error named check_scoring, not diagnose)
+    ({"scoring": "acurracy"}, "The 'scoring' parameter of diagnose must be a str among "
+                              "sklearn.metrics.get_scorer_names(), a callable or None. Got "
+                              "'acurracy' instead."),
     ({"references": {"baseline": None, "linear": None}},
      "The 'references' parameter of diagnose must leave a 'baseline' that can be fitted"),
 ])
@@ -587,3 +591,15 @@ def test_lbfgs_stopped_by_max_fun_is_not_converged_with_the_max_fun_fix(digits, 
     assert d.causes[0] == "not_converged"
     assert d.fixes[0] == {"max_fun": 15000}
     assert all("max_iter" not in fix for fix in d.fixes)
+
+
+def test_learning_rate_far_too_small_stopped_by_tol_is_not_converged(digits):
+    # adam at lr=1e-6: the loss falls in every epoch by ~0.003 %, so the tol rule stops it
+    # after a dozen epochs; it was "stuck" with the fix learning_rate_init=1e-7 (ten times
+    # smaller still) instead of the lecture's larger step
+    est = MLPClassifier((64,), learning_rate_init=1e-6, tol=1e-3, max_iter=50, random_state=0)
+    d = diagnose(est, *digits, random_state=0)
+    assert d.model.n_iter_ < 50 and d.evidence["loss_falling_share"] == 1.0
+    assert d.problem == "training" and d.causes == ["not_converged"]
+    # (and no max_iter=500: the tol rule would stop it at the same epoch)
+    assert d.fixes == [{"learning_rate_init": 1e-5}]

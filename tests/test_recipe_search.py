@@ -138,8 +138,14 @@ def test_conditions_across_sides_are_resolved_with_the_held_values(digits):
     ("max_norm", Float(0.5, 5.0), 5.0),
     ("net__max_norm", Categorical([1.0, None, 3.0]), None),
     ("max_norm", Categorical([1.0, 3.0]), 3.0),
+    # capacity (the lecture's "less capacity" fix) regularizes least at its largest: the
+    # stumps and the narrowest net were held
+    ("max_depth", Int(1, 20), 20),
+    ("tree__max_depth", Categorical([3, None, 8]), None),
+    ("hidden_layer_sizes", Categorical([(8,), (256,), (32, 32)]), (256,)),
 ], ids=["alpha", "pipeline-l1", "none-first", "no-early-stopping", "most-patience",
-        "max-norm", "max-norm-none", "max-norm-categorical"])
+        "max-norm", "max-norm-none", "max-norm-categorical", "max-depth", "max-depth-none",
+        "hidden-layer-sizes"])
 def test_least_regularizing_values(name, dim, expected):
     assert least_regularizing(name, dim) == expected
 
@@ -257,3 +263,145 @@ def test_data_the_baseline_cannot_fit_raises_its_own_error():
         fit(RecipeSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, n_iter=1, cv=2, random_state=0,
                            error_score="raise"), X, y)
     assert "trivial baseline DummyRegressor()" in "".join(info.value.__notes__)
+
+
+def test_an_overfitting_model_gets_its_regularization_tuned_with_a_small_n_iter():
+    # an unpruned tree on 30 % flipped labels trains perfectly: overfitting. With n_iter=2
+    # the training stage's first round (round_size=4) took the whole budget of both stages,
+    # so max_depth was never tried ("skipped: no candidates left")
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(150, 20, n_informative=5, flip_y=0.3, random_state=0)
+    search = fit(RecipeSearchCV(
+        DecisionTreeClassifier(random_state=0),
+        {"criterion": ["gini", "entropy"], "max_depth": [None, 2, 4]},
+        generalization_params=["max_depth"], n_iter=2, cv=3, random_state=0), X, y)
+    one, two = search.stages_
+    assert one["diagnosis"] == "overfitting" and one["n_candidates"] == 2
+    assert two["n_candidates"] == 2 and not two["reason"].startswith("skipped")
+    assert {p["max_depth"] for p in search.cv_results_["params"]} - {None}
+
+
+def test_validation_scores_no_model_can_have_are_refused_before_fitting():
+    # r2 of LeaveOneOut's one-sample folds is NaN for every model: the stages picked and
+    # labelled candidates by a NaN validation score ("picked validation nan", every row
+    # "failed"); diagnose() already refuses such a split
+    from sklearn.model_selection import LeaveOneOut
+    from sklearn.tree import DecisionTreeRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(12, 3)), rng.normal(size=12)
+    search = RecipeSearchCV(DecisionTreeRegressor(), {"max_depth": [None, 2]}, n_iter=1,
+                            cv=LeaveOneOut())
+    with pytest.raises(ValueError, match=r"The 'cv' and 'scoring' parameters of RecipeSearch"
+                                         r"CV must give every validation split a finite score"
+                                         r".* of nan with cv=LeaveOneOut\(\)"):
+        fit(search, X, y)
+    assert not hasattr(search, "cv_results_")
+    search.set_params(scoring="neg_mean_squared_error")  # defined on one sample: fine
+    assert fit(search, X, y).stages_[0]["diagnosis"] == "overfitting"
+
+
+def test_the_last_stages_pick_is_best_params_on_a_tied_validation_score():
+    # max_depth 100 or 200 grows the same tree as None on 150 rows: every candidate scores
+    # the same. best_index_ takes the earliest row (sklearn's rank), the stage its own first
+    # candidate, so stages_[-1]["best_params"] and best_params_ named different candidates
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(150, 20, n_informative=5, flip_y=0.3, random_state=0)
+    search = fit(RecipeSearchCV(
+        DecisionTreeClassifier(random_state=0), {"max_depth": [None, 100, 200]},
+        generalization_params=["max_depth"], n_iter=3, cv=3, random_state=0), X, y)
+    res, last = search.cv_results_, search.stages_[-1]
+    assert len(set(res["mean_test_score"])) == 1 and len(res["params"]) == 3
+    assert last["best_params"] == search.best_params_ == {"max_depth": None}
+
+
+def test_a_memorizing_tree_with_its_depth_on_the_generalization_side_is_overfitting():
+    # max_depth was held at its smallest value (1: stumps) while the criterion was tuned, so
+    # an unpruned tree on 30 % flipped labels was called a training problem and the depth
+    # never tuned ("skipped: training never became good")
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(150, 20, n_informative=5, flip_y=0.3, random_state=0)
+    search = fit(RecipeSearchCV(
+        DecisionTreeClassifier(random_state=0),
+        {"criterion": ["gini", "entropy"], "max_depth": [1, 3, 20]},
+        generalization_params=["max_depth"], n_iter=2, cv=3, random_state=0), X, y)
+    one, two = search.stages_
+    assert one["fixed"] == {"max_depth": 20} and one["trains_well"]
+    assert one["diagnosis"] == "overfitting"
+    assert not two["reason"].startswith("skipped")
+    assert {p["max_depth"] for p in search.cv_results_["params"]} > {20}
+
+
+def test_a_failed_candidate_is_no_measurement_whatever_the_error_score():
+    # error_score=0 under neg_mean_squared_error gave the candidate whose every fit failed a
+    # training and validation score of 0, the best possible: accepted, picked as best_index_
+    # and refitted (raising); the diagnosis column already called it "failed"
+    from sklearn.datasets import make_regression
+    from sklearn.tree import DecisionTreeRegressor
+
+    class Flaky(DecisionTreeRegressor):
+        def fit(self, X, y, **kw):
+            if self.splitter == "random":
+                raise ValueError("this fit fails")
+            return super().fit(X, y, **kw)
+
+    X, y = make_regression(150, 5, noise=5, random_state=0)
+    search = fit(RecipeSearchCV(
+        Flaky(random_state=0), {"splitter": ["best", "random"], "max_depth": [None, 3]},
+        generalization_params=["max_depth"], n_iter=2, cv=3, random_state=0,
+        scoring="neg_mean_squared_error", error_score=0), X, y)
+    res = search.cv_results_
+    failed = [p["splitter"] == "random" for p in res["params"]]
+    assert any(failed)
+    assert not res["accepted"][failed].any()
+    assert list(res["diagnosis"][failed]) == ["failed"] * sum(failed)
+    assert search.best_params_["splitter"] == "best"
+    assert all(s["best_params"]["splitter"] == "best" for s in search.stages_)
+
+
+def test_a_later_stage_whose_pick_still_trains_poorly_says_so():
+    # C held at its largest, 1e-5, still fits nothing but the majority class (92 %) while
+    # the linear reference fits far better: a training problem. With no training-side
+    # parameter the generalization stage still runs; its reason read like a success
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(300, 10, n_informative=3, weights=[0.92], random_state=1)
+    search = fit(RecipeSearchCV(LogisticRegression(), {"C": Float(1e-6, 1e-5, log=True)},
+                                n_iter=2, cv=3, random_state=0, scoring="balanced_accuracy"),
+                 X, y)
+    one, two = search.stages_
+    assert one["diagnosis"] == two["diagnosis"] == "training"
+    assert two["reason"].endswith("training still poor by the recipe's rule: a training "
+                                  "problem, which the generalization side cannot fix")
+
+
+def test_a_training_stage_whose_every_fit_failed_leaves_the_recipes_floor():
+    # max_depth=None (held in the training stage, nothing else to tune there) fails every
+    # fit: the floor was the failed pick's NaN training score less a margin, so no later
+    # candidate was accepted however well it trained, and the stage's verdict read
+    # "training" where the diagnosis column says "failed"
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    class FailsUnpruned(DecisionTreeClassifier):
+        def fit(self, X, y, **kw):
+            if self.max_depth is None:
+                raise ValueError("this fit fails")
+            return super().fit(X, y, **kw)
+
+    X, y = make_classification(150, 20, n_informative=5, flip_y=0.3, random_state=0)
+    search = fit(RecipeSearchCV(FailsUnpruned(random_state=0), {"max_depth": [None, 3, 6]},
+                                generalization_params=["max_depth"], n_iter=3, cv=3,
+                                random_state=0), X, y)
+    one, two = search.stages_
+    assert one["diagnosis"] == "failed" and np.isfinite(search.train_floor_)
+    res = search.cv_results_
+    assert res["accepted"].sum() == 2 and two["diagnosis"] == "overfitting"
+    assert search.best_params_ == {"max_depth": 6} == two["best_params"]

@@ -99,9 +99,17 @@ def _not_converged(c):
     """Still falling at the end of all ``max_iter`` epochs, or before the estimator warned
     that it did not converge (L-BFGS stopped by ``max_fun`` runs fewer than ``max_iter``
     iterations and warns: it did not stop by itself); a curve too short for a trend (under
-    2 epochs) that ran all its epochs, or a ConvergenceWarning, counts too."""
+    2 epochs) that ran all its epochs, or a ConvergenceWarning, counts too. A loss still
+    falling at the end, but by less than ``thresholds["slow"]`` per epoch, counts even when
+    the estimator stopped before ``max_iter``: its ``tol`` rule stopped a training that was
+    still improving in (almost) every epoch, only in steps too small (a learning rate far too
+    small: ``learning_rate_init=1e-6`` was "stuck" and told to lower it to ``1e-7``); not a
+    stop by ``early_stopping`` (the validation score stopped it: over_regularized's case), nor
+    L-BFGS's (its line search picks its own steps; it stops at a flat point)."""
     if c.trend.get("n_epochs", 0) >= 2:
-        return bool(c.trend.get("falling")) and (not c.stopped or c.warned)
+        tol_stop = (bool(c.trend.get("slow")) and c.params.get("early_stopping") is not True
+                    and _has_step_size(c.params))
+        return bool(c.trend.get("falling")) and (not c.stopped or c.warned or tol_stop)
     return c.warned or (bool(c.trend) and not c.stopped)
 
 
@@ -195,9 +203,13 @@ def _raise_lr(p, c):
 
 def _more_epochs(p, c):
     """More iterations; for L-BFGS stopped by its budget of loss evaluations before
-    ``max_iter`` (``max_fun``), more evaluations (more iterations would change nothing)."""
+    ``max_iter`` (``max_fun``), more evaluations (more iterations would change nothing);
+    none for an estimator that stopped itself before ``max_iter`` without warning (its
+    ``tol`` rule: a larger ``max_iter`` would end at the same epoch)."""
     if _lbfgs(p) and c.stopped and c.warned and isinstance(p.get("max_fun"), Integral):
         return {"max_fun": max(10 * int(p["max_fun"]), 15000)}
+    if c.stopped and not c.warned:  # its tol rule stopped it: more max_iter changes nothing
+        return None
     if isinstance(p.get("max_iter"), Integral):
         return {"max_iter": max(10 * int(p["max_iter"]), 200)}
     return None

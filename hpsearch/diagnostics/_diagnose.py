@@ -305,6 +305,14 @@ def _scorer(estimator, scoring):
         raise ValueError(
             "The 'scoring' parameter of diagnose must be a str, a callable or None (the "
             f"recipe judges one score). Got {scoring!r} instead.")
+    if isinstance(scoring, str):
+        from sklearn.metrics import get_scorer_names
+
+        if scoring not in get_scorer_names():  # (sklearn's error named check_scoring)
+            raise ValueError(
+                "The 'scoring' parameter of diagnose must be a str among "
+                "sklearn.metrics.get_scorer_names(), a callable or None. Got "
+                f"{scoring!r} instead.")
     return check_scoring(estimator, scoring=scoring)
 
 
@@ -395,8 +403,10 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
       ``alpha`` above ``1e-2`` (``"regularized"``), or an MLP's ``early_stopping``;
     * ``"not_converged"``: the loss fell in at least 80 % of the window's epochs
       (``"falling"``) and the estimator ran all ``max_iter`` epochs (or warned that it did
-      not converge, e.g. L-BFGS stopped by ``max_fun``, whose fix is then ``max_fun``);
-      a loss curve of fewer
+      not converge, e.g. L-BFGS stopped by ``max_fun``, whose fix is then ``max_fun``, or
+      stopped by its ``tol`` rule while still falling by less than 1 % per epoch,
+      ``"slow"``: a step too small, whose fix is a larger ``learning_rate_init``, not
+      ``max_iter``; not for ``early_stopping`` or L-BFGS); a loss curve of fewer
       than 2 epochs that ran all ``max_iter`` (too short for a trend); for estimators
       without a loss curve (or a curve that short), a ``ConvergenceWarning`` during fit;
     * ``"stuck"``: an MLP with none of the causes above, no layer narrower than the outputs,

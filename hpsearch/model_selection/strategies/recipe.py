@@ -21,6 +21,7 @@ trials the engine evaluates; only ``_run_search(evaluate)`` of :class:`BaseSearc
 
 import dataclasses
 import math
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import is_classifier
@@ -53,9 +54,20 @@ GENERALIZATION_PARAMS = (
 )
 
 #: Generalization parameters whose *largest* value regularizes least (patience, ``C``, the
-#: bound of a max-norm constraint); for every other one the smallest value does (0 penalty,
-#: no dropout, no early stopping).
-_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "max_norm")
+#: bound of a max-norm constraint, and capacity: a tree's depth, leaves and features, an
+#: MLP's layer sizes, the lecture's "less capacity" fix); for every other one the smallest
+#: value does (0 penalty, no dropout, no early stopping, one neighbour, one sample a leaf).
+_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "max_norm", "max_depth", "max_leaf_nodes",
+                     "max_features", "hidden_layer_sizes")
+
+
+def _n_units(sizes):
+    """Capacity order of ``hidden_layer_sizes``: its total number of hidden units."""
+    return sizes if isinstance(sizes, Integral) else sum(sizes)
+
+
+#: name -> the order of its values where the values' own is not their capacity's
+_ORDER = {"hidden_layer_sizes": _n_units}
 
 
 def _base_name(name):
@@ -69,15 +81,20 @@ def least_regularizing(name, dim):
     The smallest value (``alpha`` / ``l1`` / ``dropout`` at their lower bound,
     ``early_stopping=False`` as ``False < True``, ``None`` before any number), or the
     largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``,
-    ``max_norm``; ``None``, no constraint, after any number). A categorical dimension whose
-    choices cannot be ordered gives its first choice.
+    ``max_norm``, and the capacity ones, ``max_depth``, ``max_leaf_nodes``,
+    ``max_features``, ``hidden_layer_sizes`` by total units; ``None``, no constraint, after
+    any number). Held at the smallest, an unpruned tree's ``max_depth=[1, 3, 20]`` made the
+    training stage fit stumps, call training poor and never tune the depth. A categorical
+    dimension whose choices cannot be ordered gives its first choice.
     """
     largest = _base_name(name) in _LARGEST_IS_LEAST
     pick = max if largest else min
+    order = _ORDER.get(_base_name(name), lambda c: c)
     if isinstance(dim, Categorical):
         choices = list(dim.choices)
         try:
-            return pick(choices, key=lambda c: ((c is None) == largest, c))
+            return pick(choices, key=lambda c: ((c is None) == largest,
+                                                c if c is None else order(c)))
         except TypeError:
             return choices[0]
     if isinstance(dim, Distribution):
@@ -164,13 +181,15 @@ class RecipeSearchCV(BaseSearchCV):
         \\text{good} \\iff m_{tr} \\ge R - \\tau_{train}\\, u
 
     (:math:`\\tau_{train}` = ``thresholds["train"]``, 0.1). The stage picks, among the
-    candidates that train well, the best validation score (none: the best training score).
+    candidates that train well, the best validation score (ties: the earliest candidate, as
+    for ``best_index_``; none trains well: the best training score).
 
     **Stage 2, "generalization"**: the picked training side is fixed; the generalization
     side is tuned against the mean *validation* score. The recipe re-checks training after
     each fix: a candidate is *rejected* when its training score falls below the floor
     :math:`F = R - \\tau_{train} u` (or :math:`F = m^{(1)}_{tr} - \\tau_{train} u`, the
-    stage-1 pick's training score less the same margin, when stage 1 never trained well);
+    stage-1 pick's training score less the same margin, when stage 1 never trained well
+    but measured one; a failed candidate, whatever ``error_score``, has no score);
     the sampler is told :math:`v - (F - m_{tr})` for it (its validation score less the
     training shortfall). **Stage 3, "recheck"** (``recheck=True``) fixes the picked
     generalization side and tunes the training side again against validation, same floor.
@@ -200,8 +219,11 @@ class RecipeSearchCV(BaseSearchCV):
         Optuna sampler of every stage (one study per stage, seeded from
         ``random_state`` and the stage's number).
     round_size : int, default=4
-        Candidates asked per round (TPE uses the constant liar within a round). Fixed, so
-        the candidates do not depend on ``n_jobs``.
+        Candidates asked per round (TPE uses the constant liar within a round), at most
+        ``n_iter``: a training stage that trains well in its first round then leaves the
+        later stages their share (with ``n_iter=2`` its first round of 4 took the whole
+        budget of both stages, and an overfitting model's regularization was never tuned).
+        Fixed, so the candidates do not depend on ``n_jobs``.
     recheck : bool, default=False
         Run stage 3.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, random_state, error_score, \
@@ -487,6 +509,7 @@ return_train_score, progress, storage, study_name, resume, backend
             if names else "score"
         if math.isfinite((self.references_.get("baseline") or {}).get(f"train_{metric}",
                                                                        math.nan)):
+            self._check_validation_reference(metric)
             return
         self._raise_baseline_fit_error(X, y, splits, sample_weight)
         from hpsearch.diagnostics._diagnose import default_references
@@ -499,6 +522,26 @@ return_train_score, progress, storage, study_name, resume, backend
             f"baseline {baseline!r} (scored on the search's splits) can be scored with: it "
             f"gave no finite training {metric!r} with scoring={self.scoring!r}, so whether a "
             f"candidate trains well cannot be judged. The estimator is {kind}.")
+
+    def _check_validation_reference(self, metric):
+        """The recipe compares training and validation scores: when the trivial baseline's
+        mean validation score is not finite, no candidate's is (r2 of LeaveOneOut's
+        one-sample folds is NaN for every model), and every stage would pick and label
+        candidates by a NaN validation score ("failed" rows, a pick "validation nan")."""
+        from hpsearch.diagnostics._diagnose import default_references
+
+        test = (self.references_.get("baseline") or {}).get(f"test_{metric}", math.nan)
+        if math.isfinite(test):
+            return
+        baseline = default_references(self.estimator)["baseline"]
+        raise ValueError(
+            f"The 'cv' and 'scoring' parameters of RecipeSearchCV must give every validation "
+            f"split a finite score: the recipe's trivial baseline {baseline!r} has a mean "
+            f"validation {metric!r} of {test} with cv={self.cv!r} and scoring="
+            f"{self.scoring!r} (e.g. r2 of LeaveOneOut's one-sample folds), so no candidate's "
+            "gap between training and validation can be measured. Use larger validation "
+            "folds (e.g. cv=5) or a scoring defined on one sample (e.g. "
+            "'neg_mean_squared_error').")
 
     def _raise_baseline_fit_error(self, X, y, splits, sample_weight=None):
         """Refit the trivial baseline on the first training split, with the search's
@@ -549,6 +592,7 @@ return_train_score, progress, storage, study_name, resume, backend
         training, general = self._sides(sub)
         self._rows = {}  # cv_results_ row -> (mean train, mean validation)
         self._seen = {}  # candidate key -> (train, validation)
+        self._row_of = {}  # candidate key -> its cv_results_ row
         self._metric = None
         self.stages_ = []
         self.train_floor_ = -math.inf
@@ -574,11 +618,14 @@ return_train_score, progress, storage, study_name, resume, backend
             self.stages_.append(entry)
 
     def _set_floor(self, entry):
-        """:math:`F` from the training stage (see the class docstring)."""
+        """:math:`F` from the training stage (see the class docstring); the recipe's
+        threshold :math:`R - \\tau_{train} u` also when the stage's pick has no training
+        score (every fit of the stage failed: the floor was NaN, so no later candidate,
+        however well it trained, was accepted)."""
         best = max((tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan)
         _, evidence = self._verdict(entry["train_score"], entry["validation_score"], best)
         margin = self._thresholds["train"] * evidence["unit"]
-        if entry["trains_well"]:
+        if entry["trains_well"] or not np.isfinite(entry["train_score"]):
             self.train_floor_ = float(evidence["train_threshold"])
         else:
             self.train_floor_ = float(entry["train_score"] - margin)
@@ -600,7 +647,7 @@ return_train_score, progress, storage, study_name, resume, backend
             self.sampler, random_state=seed, n_jobs=self.round_size, owner="RecipeSearchCV"))
         asked, scores, reason = 0, [], None
         while asked < budget and reason is None:
-            k = min(self.round_size, budget - asked)
+            k = min(self.round_size, self.n_iter, budget - asked)
             trials = [study.ask() for _ in range(k)]
             params = [_active(sub, {**fixed, **suggest(t, [space])}) if space else dict(fixed)
                       for t in trials]
@@ -619,7 +666,14 @@ return_train_score, progress, storage, study_name, resume, backend
         return entry, asked
 
     def _evaluate(self, evaluate, stage, params):
-        """(train, validation) of each candidate; one already seen is not refitted."""
+        """(train, validation) of each candidate; one already seen is not refitted.
+
+        A candidate with a failed fit or score on some split is ``(nan, nan)``: its means
+        hold ``error_score`` values, no measurement (with ``error_score=0`` and a ``neg_*``
+        scoring a candidate whose every fit failed "trained" and validated at 0, the best
+        possible, and was accepted and picked as ``best_index_``)."""
+        from hpsearch.diagnostics._results import _failed_fits
+
         keys = [_key(p) for p in params]
         new = [i for i, key in enumerate(keys) if key not in self._seen
                and key not in keys[:i]]
@@ -627,8 +681,11 @@ return_train_score, progress, storage, study_name, resume, backend
             result = evaluate([params[i] for i in new], more_results={"stage": [stage] * len(new)})
             self._metric = self._metric or self._train_metric(result.results)
             train = np.asarray(result.results[f"mean_train_{self._metric}"], dtype=float)
+            failed = _failed_fits(result.results, len(train), self._metric)
             for i, row, score in zip(new, result.rows, result.scores):
-                self._seen[keys[i]] = (float(train[row]), float(score))
+                self._seen[keys[i]] = (math.nan, math.nan) if failed[row] else (
+                    float(train[row]), float(score))
+                self._row_of[keys[i]] = row
                 self._rows[row] = self._seen[keys[i]]
         return [self._seen[key] for key in keys]
 
@@ -670,13 +727,20 @@ return_train_score, progress, storage, study_name, resume, backend
 
         def rank(i):
             train, validation = scores[i][1]
-            finite = (np.nan_to_num(validation, nan=-np.inf), np.nan_to_num(train, nan=-np.inf))
-            return (ok[i], *(finite if any(ok) else finite[::-1]))
+            validation, train = (np.nan_to_num(v, nan=-np.inf) for v in (validation, train))
+            # validation ties go to the earliest row, as best_index_ (sklearn's rank) breaks
+            # them: the higher training score won, so the last stage's pick was another row
+            # than best_params_ at the same validation score
+            first = -self._row_of.get(_key(scores[i][0]), math.inf)
+            return (ok[i], validation, first) if any(ok) else (ok[i], train, validation, first)
 
         best = max(range(len(scores)), key=rank)
         params, (train, validation) = scores[best]
         problem = self._verdict(train, validation, max(
             (tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan))[0]
+        if not (np.isfinite(train) and np.isfinite(validation)):
+            problem = "failed"  # no measurement: the diagnosis column's label (it said
+            # "training" for a failed fit, the column "failed")
         return {
             "stage": stage, "tuned": sorted(space), "fixed": dict(fixed),
             "best_params": dict(params),
@@ -695,6 +759,11 @@ return_train_score, progress, storage, study_name, resume, backend
         if stage == "training":
             return (f"budget of {asked} candidates spent (the whole search's); training "
                     f"still poor (best training score {entry['train_score']:.4g})")
+        # (the training stage never trained well but had nothing to tune, so this stage
+        # ran: its pick is still a training problem, which the reason must not hide)
+        poor = "" if entry["trains_well"] else (
+            "; training still poor by the recipe's rule: a training problem, which the "
+            "generalization side cannot fix")
         return (f"budget of {asked} candidates spent; picked validation "
                 f"{entry['validation_score']:.4g} with training {entry['train_score']:.4g} "
-                f"(floor {self.train_floor_:.4g})")
+                f"(floor {self.train_floor_:.4g}){poor}")
