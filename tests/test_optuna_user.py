@@ -334,3 +334,36 @@ def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_asks_it(tm
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_process_with_a_stale_list_of_enqueued_trials_leaves_anothers_owner(tmp_path):
+    """Two processes going through the same list of WAITING trials: the second wrote its
+    owner over the trial the first had taken (its RUNNING update then failed), so once
+    the second process ended, the trial the first was fitting read as a dead process's."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    study.enqueue_trial({"a": 1.0})
+    space = {"a": [1.0, 2.0]}
+    searches, stores = [], []
+    try:
+        for _ in range(2):
+            search = OptunaSearchCV(Kind(), space)
+            search.study_ = optuna.load_study(study_name="s", storage=storage)
+            searches.append(search)
+            stores.append(TrialStore(storage, "s", resume=True))
+        second = searches[1].study_._storage
+        Waiting = optuna.trial.TrialState.WAITING
+        stale = second.get_all_trials(searches[1].study_._study_id, states=(Waiting,))
+        taken = searches[0]._pop_enqueued(space, stores[0])
+        get_all = second.get_all_trials
+        second.get_all_trials = lambda study_id, deepcopy=True, states=None: (
+            stale if states == (Waiting,) else get_all(study_id, deepcopy, states))
+        assert searches[1]._pop_enqueued(space, stores[1]) is None
+        held = optuna.load_study(study_name="s", storage=storage).trials[0]
+        assert held._trial_id == taken and held.state.name == "RUNNING"
+        assert held.user_attrs["hpsearch_owner"] == stores[0].owner
+    finally:
+        for store in stores:
+            store.close()

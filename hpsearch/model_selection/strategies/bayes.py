@@ -540,8 +540,10 @@ max_retries
         ``study.ask`` takes it (WAITING -> RUNNING), or None when none waits.
 
         Its owner is written before it runs (a RUNNING trial without a live owner is
-        closed as dead by other processes) and again after (a rival that lost the trial
-        may have written its own). SQLite has no row lock, so processes that read the
+        closed as dead by other processes), once the trial is read WAITING again (the
+        list may be stale: writing over the owner of a trial another process took made
+        it look dead once this process ended), and again after (a rival that lost the
+        trial may have written its own). SQLite has no row lock, so processes that read the
         trial WAITING at once may each set it RUNNING: there the first ticket takes it
         (:meth:`~hpsearch.model_selection.store.TrialStore.lost_enqueued`, as in ASHA's
         :meth:`~hpsearch.model_selection.store.TrialStore.pop_enqueued`). Its enqueued
@@ -558,6 +560,8 @@ max_retries
         store.mark_popping(trials)
         for waiting in trials:
             trial_id = waiting._trial_id
+            if storage.get_trial(trial_id).state != Waiting:
+                continue  # taken since the list was read: its owner is another process
             try:
                 storage.set_trial_user_attr(trial_id, "hpsearch_owner", store.owner)
                 if not storage.set_trial_state_values(trial_id, state=Running):
