@@ -2,6 +2,8 @@
 Optuna, says what the search reports (parameters, values, states), and a resumed search
 continues it exactly."""
 
+from contextlib import contextmanager
+
 import numpy as np
 import optuna
 import pytest
@@ -9,6 +11,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from hpsearch.model_selection.space import Categorical, decode_params
 from hpsearch.model_selection.strategies.bayes import OptunaSearchCV
+
+WAITING = optuna.trial.TrialState.WAITING
 
 
 @pytest.fixture(scope="module")
@@ -291,16 +295,16 @@ def test_verbosity_comes_back_when_stores_close_in_any_order(no_open_store):
         optuna.logging.set_verbosity(before)
 
 
-def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_asks_it(tmp_path):
-    """SQLite has no row lock: two processes reading an enqueued trial WAITING at once may
-    both set it RUNNING, and both OptunaSearchCV ran it. The first ticket takes it (as
-    ASHA's ``TrialStore.pop_enqueued``); the other process goes on without it."""
+@contextmanager
+def _two_processes_on_one_enqueued_trial(tmp_path, space):
+    """Two OptunaSearchCV "processes" (each its study object and TrialStore) on a SQLite
+    study holding one enqueued trial, and the second one's list of WAITING trials read
+    now (stale once the first takes the trial): ``(searches, stores, stale)``."""
     from hpsearch.model_selection.store import TrialStore
 
     storage = f"sqlite:///{tmp_path / 's.db'}"
     optuna.create_study(study_name="s", storage=storage,
                         direction="maximize").enqueue_trial({"a": 1.0})
-    space = {"a": [1.0, 2.0]}
     searches, stores = [], []
     try:
         for _ in range(2):
@@ -308,9 +312,33 @@ def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_asks_it(tm
             search.study_ = optuna.load_study(study_name="s", storage=storage)
             searches.append(search)
             stores.append(TrialStore(storage, "s", resume=True))
+        study = searches[1].study_
+        stale = study._storage.get_all_trials(study._study_id, states=(WAITING,))
+        yield searches, stores, stale
+    finally:
+        for store in stores:
+            store.close()
+
+
+def _stale_reads(storage, stale):
+    """Make ``storage`` list ``stale`` as the WAITING trials (a list read earlier)."""
+    get_all = storage.get_all_trials
+    storage.get_all_trials = lambda study_id, deepcopy=True, states=None: (
+        stale if states == (WAITING,) else get_all(study_id, deepcopy, states))
+
+
+def _held(searches):
+    study = searches[0].study_
+    return study._storage.get_all_trials(study._study_id)[0]
+
+
+def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_asks_it(tmp_path):
+    """SQLite has no row lock: two processes reading an enqueued trial WAITING at once may
+    both set it RUNNING, and both OptunaSearchCV ran it. The first ticket takes it (as
+    ASHA's ``TrialStore.pop_enqueued``); the other process goes on without it."""
+    space = {"a": [1.0, 2.0]}
+    with _two_processes_on_one_enqueued_trial(tmp_path, space) as (searches, stores, stale):
         second = searches[1].study_._storage
-        Waiting = optuna.trial.TrialState.WAITING
-        stale = second.get_all_trials(searches[1].study_._study_id, states=(Waiting,))
         # the second process read the trial WAITING and wrote its owner (as it does
         # before setting a trial RUNNING) before the first took it; its update to RUNNING
         # went through later as well (what SQLite allows)
@@ -318,52 +346,28 @@ def test_of_two_processes_that_both_set_an_enqueued_trial_running_one_asks_it(tm
         stores[1].mark_popping(stale)
         taken = searches[0]._pop_enqueued(space, stores[0])
         assert taken == stale[0]._trial_id
-        get_all, set_state = second.get_all_trials, second.set_trial_state_values
-        set_attr = second.set_trial_user_attr
+        set_state, set_attr = second.set_trial_state_values, second.set_trial_user_attr
         second.set_trial_user_attr = lambda trial_id, key, value: (
             None if key == "hpsearch_owner" and trial_id == taken  # written above
             else set_attr(trial_id, key, value))
-        second.get_all_trials = lambda study_id, deepcopy=True, states=None: (
-            stale if states == (Waiting,) else get_all(study_id, deepcopy, states))
+        _stale_reads(second, stale)
         second.set_trial_state_values = lambda trial_id, state, values=None: (
             True if state.name == "RUNNING" else set_state(trial_id, state, values))
         assert searches[1]._pop_enqueued(space, stores[1]) is None
-        held = optuna.load_study(study_name="s", storage=storage).trials[0]
+        held = _held(searches)
         assert held.state.name == "RUNNING"
         assert held.user_attrs["hpsearch_owner"] == stores[0].owner
-    finally:
-        for store in stores:
-            store.close()
 
 
 def test_a_process_with_a_stale_list_of_enqueued_trials_leaves_anothers_owner(tmp_path):
     """Two processes going through the same list of WAITING trials: the second wrote its
     owner over the trial the first had taken (its RUNNING update then failed), so once
     the second process ended, the trial the first was fitting read as a dead process's."""
-    from hpsearch.model_selection.store import TrialStore
-
-    storage = f"sqlite:///{tmp_path / 's.db'}"
-    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
-    study.enqueue_trial({"a": 1.0})
     space = {"a": [1.0, 2.0]}
-    searches, stores = [], []
-    try:
-        for _ in range(2):
-            search = OptunaSearchCV(Kind(), space)
-            search.study_ = optuna.load_study(study_name="s", storage=storage)
-            searches.append(search)
-            stores.append(TrialStore(storage, "s", resume=True))
-        second = searches[1].study_._storage
-        Waiting = optuna.trial.TrialState.WAITING
-        stale = second.get_all_trials(searches[1].study_._study_id, states=(Waiting,))
+    with _two_processes_on_one_enqueued_trial(tmp_path, space) as (searches, stores, stale):
         taken = searches[0]._pop_enqueued(space, stores[0])
-        get_all = second.get_all_trials
-        second.get_all_trials = lambda study_id, deepcopy=True, states=None: (
-            stale if states == (Waiting,) else get_all(study_id, deepcopy, states))
+        _stale_reads(searches[1].study_._storage, stale)
         assert searches[1]._pop_enqueued(space, stores[1]) is None
-        held = optuna.load_study(study_name="s", storage=storage).trials[0]
+        held = _held(searches)
         assert held._trial_id == taken and held.state.name == "RUNNING"
         assert held.user_attrs["hpsearch_owner"] == stores[0].owner
-    finally:
-        for store in stores:
-            store.close()
