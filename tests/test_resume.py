@@ -190,3 +190,48 @@ def test_resume_in_memory_after_a_finished_fit_starts_afresh(tmp_path):
     search = GridSearchCV(CountingRidge(counter=counter), GRID, cv=3).fit(X, y)
     with pytest.raises(ValueError, match="resume=True needs the study_name"):
         search.set_params(resume=True).fit(X, y)  # nothing was interrupted
+
+
+
+class FailingRidge(CountingRidge):
+    """CountingRidge whose fit raises SQLite's full-disk error for ``alpha >= 1`` while
+    the file ``<counter>.fail`` exists (not a parameter: a resume must see the same
+    estimator)."""
+
+    def fit(self, X, y, sample_weight=None):
+        if self.alpha >= 1.0 and Path(self.counter + ".fail").exists():
+            import sqlite3
+
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().fit(X, y)
+
+
+def test_an_error_ending_a_stored_search_names_the_study_to_resume(tmp_path):
+    """A search with a storage but no study_name runs in Optuna's generated study
+    ``no-name-<uuid>``. An error ending it (here SQLite's full disk, turned into
+    StoreWriteError) said "run the search again with resume=True", which needs the name
+    the user never saw: the finished fits were as good as lost. The error now names the
+    study (any error ending a stored search does), and resuming it with that name fits
+    only the missing ones."""
+    from hpsearch.model_selection.store import StoreWriteError
+
+    X, y = load_diabetes(return_X_y=True)
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    counter = tmp_path / "fits.txt"
+    Path(str(counter) + ".fail").touch()
+
+    def make(**kw):
+        return GridSearchCV(FailingRidge(counter=str(counter)), GRID, cv=3, refit=False,
+                            storage=storage, n_jobs=1, error_score="raise",
+                            random_state=0, **kw)
+
+    with pytest.raises(StoreWriteError) as info:
+        make().fit(X, y)
+    (name,) = optuna.study.get_all_study_names(storage)
+    assert name.startswith("no-name-")
+    assert f"resume=True and study_name={name!r}" in "\n".join(info.value.__notes__)
+    done = len(_fits(counter))
+    assert done == 3 * 4  # the 4 alphas below 1.0
+    Path(str(counter) + ".fail").unlink()  # (space freed)
+    make(study_name=name, resume=True).fit(X, y)
+    assert len(_fits(counter)) == done + 3 * 2  # only the two missing alphas

@@ -198,6 +198,20 @@ def _key(*parts):
     return _hash([json.dumps(_stable(p), sort_keys=True) for p in parts])
 
 
+def _note_resumable(exc, store, evaluate):
+    """Tell, on the error that ends a search with a ``storage``, where its finished fits
+    are and how to continue from them: the study's name, which the user may never have
+    seen (``study_name=None`` gives Optuna's generated ``no-name-<uuid>``, and
+    ``resume=True`` needs the name)."""
+    name = store.study.study_name
+    n_fits = 0 if evaluate is None else evaluate.n_fits
+    if hasattr(exc, "add_note"):  # Python >= 3.11
+        exc.add_note(
+            f"hpsearch: the {n_fits} fits this run finished before the error are recorded "
+            f"in study {name!r}; once its cause is fixed, fit again with resume=True and "
+            f"study_name={name!r} to continue from them.")
+
+
 def _warn_enqueued(study, name):
     """Say that trials enqueued in ``study`` (``study.enqueue_trial``) are not run: only
     :class:`OptunaSearchCV` asks them (its trials are its candidates) and
@@ -1580,6 +1594,10 @@ class BaseSearchCV(_SkBaseSearchCV):
         except KeyboardInterrupt as exc:
             self._keep_interrupted(store, evaluate, exc,
                                    record=check_study if storage is None else None)
+            raise
+        except Exception as exc:  # a full disk, a lost worker, a fit raising on error_score
+            if storage is not None:
+                _note_resumable(exc, store, evaluate)
             raise
         finally:
             # a timeout's cut candidates too: left RUNNING by a process that lives on,

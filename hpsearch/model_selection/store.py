@@ -506,7 +506,10 @@ def storage_errors(storage):
             raise
         url = _as_url(storage)
         path = _sqlite_file(url)
-        raise write_failure(url if path is None else path, *found) from exc
+        error = write_failure(url if path is None else path, *found)
+        for note in getattr(exc, "__notes__", ()):  # (where the fits are: _base._fit)
+            error.add_note(note)
+        raise error from exc
 
 
 def _sqlite_disk_error(exc):
