@@ -114,7 +114,8 @@ def test_existing_study_without_resume_is_refused(tmp_path):
     search(tmp_path / "c.txt", db).fit(X, y)
     with pytest.raises(ValueError, match="A study named 's' already exists.*resume=True"):
         search(tmp_path / "c.txt", db).fit(X, y)
-    with pytest.raises(ValueError, match="resume=True needs the study_name"):
+    with pytest.raises(ValueError, match="resume=True needs the study_name.*"
+                       "got study_name=None. The storage holds the studies 's'."):
         search(tmp_path / "c.txt", db, resume=True, study_name=None).fit(X, y)
 
 

@@ -534,6 +534,37 @@ def _sqlite_disk_error(exc):
     return None
 
 
+def _study_names_in(storage, most=5):
+    """`` The storage holds the studies 'a', 'b'.`` (the names a ``resume=True`` may
+    take: a search given no study_name ran in Optuna's generated ``no-name-<uuid>``), or
+    nothing when there is no storage or it cannot be read."""
+    import optuna
+
+    if storage is None or isinstance(storage, str) and not _exists(storage):
+        return ""
+    try:
+        names = optuna.study.get_all_study_names(make_storage(storage))
+    except Exception:  # noqa: BLE001 - only a hint in an error message
+        return ""
+    if not names:
+        return " The storage holds no study."
+    shown = ", ".join(repr(n) for n in names[:most])
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return f" The storage holds the studies {shown}{more}."
+
+
+def _exists(storage):
+    """Whether reading the storage URL or path ``storage`` creates no file: a journal or
+    SQLite file that exists, or a database server."""
+    if storage.endswith((".log", ".jsonl")) and "://" not in storage:
+        return os.path.exists(storage)
+    url = _as_url(storage)
+    if url.startswith("sqlite:"):
+        path = _sqlite_file(url)
+        return bool(path) and path != ":memory:" and os.path.exists(path)
+    return True
+
+
 def _drop_torn_tail(f, path, chunk=4096):
     """Truncate the open journal ``f`` after its last newline (a record cut short), with
     a warning naming ``path``."""
@@ -986,7 +1017,7 @@ class TrialStore:
         if resume and study_name is None:
             raise ValueError(
                 "resume=True needs the study_name of the search to resume; got "
-                "study_name=None."
+                f"study_name=None.{_study_names_in(storage)}"
             )
         _quiet_optuna(True)  # until close()
         self._quiet = True
