@@ -236,3 +236,37 @@ def test_an_error_ending_a_stored_search_names_the_study_to_resume(tmp_path):
     Path(str(counter) + ".fail").unlink()  # (space freed)
     make(study_name=name, resume=True).fit(X, y)
     assert len(_fits(counter)) == done + 3 * 2  # only the two missing alphas
+
+
+class InterruptedRefit(CountingRidge):
+    """CountingRidge whose fit on all ``n_rows`` rows (the refit) raises KeyboardInterrupt
+    while the file ``<counter>.stop`` exists: Ctrl-C during a long refit."""
+
+    def fit(self, X, y, sample_weight=None):
+        if len(X) == 442 and Path(self.counter + ".stop").exists():
+            raise KeyboardInterrupt
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_ctrl_c_during_the_refit_keeps_every_fit_of_the_search(tmp_path, stored):
+    """Ctrl-C during the refit (after every fit of the search had finished) lost them all
+    without a storage: the in-memory study was let go before the refit, and
+    set_params(resume=True) was refused. Now the interrupt says they are kept, and the
+    resume runs the refit alone, ending as an uninterrupted fit."""
+    X, y = load_diabetes(return_X_y=True)
+    counter = str(tmp_path / "fits.txt")
+    Path(counter + ".stop").touch()
+    kw = {"storage": str(tmp_path / "s.db"), "study_name": "s"} if stored else {}
+    search = GridSearchCV(InterruptedRefit(counter=counter), GRID, cv=3, n_jobs=1,
+                          random_state=0, **kw)
+    with pytest.raises(KeyboardInterrupt) as info:
+        search.fit(X, y)
+    assert "resume=True" in "\n".join(info.value.__notes__)
+    assert len(_fits(counter)) == 18
+    Path(counter + ".stop").unlink()
+    search.set_params(resume=True).fit(X, y)
+    assert len(_fits(counter)) == 18 + 1  # the refit alone
+    plain = GridSearchCV(Ridge(), GRID, cv=3, random_state=0).fit(X, y)
+    assert search.best_params_ == plain.best_params_
+    np.testing.assert_allclose(search.best_estimator_.coef_, plain.best_estimator_.coef_)

@@ -1623,8 +1623,13 @@ class BaseSearchCV(_SkBaseSearchCV):
         results = evaluate.results()
         self.cv_results_ = results
         self._n_fits_run = evaluate.n_fits  # this fit's, not those a resume found stored
-        self._add_diagnosis(results, X, y, groups, splits, routed)
-        self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
+        try:  # the references' fits and the refit: a long refit is Ctrl-C'd too
+            self._add_diagnosis(results, X, y, groups, splits, routed)
+            self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
+        except KeyboardInterrupt as exc:  # the search's fits are all done: keep them
+            self._keep_interrupted(store, evaluate, exc,
+                                   record=check_study if storage is None else None)
+            raise
         if root_ctx is not None:
             root_ctx.call_on_fit_task_end(
                 estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
