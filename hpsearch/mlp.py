@@ -239,8 +239,10 @@ default="adam"
         matrix products run about twice as fast and the batch buffers take half the memory,
         which matters because a search trains thousands of networks, while stochastic
         gradient noise dwarfs float32 rounding (accuracy is unchanged in our tests). Use
-        float64 for gradient checking or very small learning rates. Predictions are returned
-        as float64 either way."""
+        float64 for gradient checking or very small learning rates. Predictions are computed
+        in float64 either way and returned in scikit-learn's dtype: float32 when both the ``X``
+        of the first fit and the ``X`` predicted are float32 (scikit-learn's weights take the
+        training ``X``'s dtype), float64 otherwise."""
 
 _ATTRS_DOC = """
     coefs_ : list of ndarray of shape (n_in, n_out)
@@ -554,6 +556,8 @@ class _BaseMLP(BaseEstimator):
                              y_numeric=self._is_regressor, accept_sparse=_SPARSE_FORMATS,
                              reset=first)
         X = _as_csr(X)
+        if first:
+            self._fit_X_dtype = X.dtype  # the dtype of sklearn's weights: of its predictions
         if self._is_regressor and issparse(y):  # (sklearn's MLP fails in its matrix products)
             raise ValueError(
                 f"{type(self).__name__} does not accept a sparse y: got a sparse matrix of "
@@ -838,7 +842,16 @@ class _BaseMLP(BaseEstimator):
             # computed in float64 whatever the working dtype: a row's prediction then does not
             # depend on which other rows share its matrix product (BLAS picks kernels by
             # shape), and the weights are used at full precision; training speed is unchanged
-            return self._network.predict(X, self._final_theta, dtype=np.float64)
+            P = self._network.predict(X, self._final_theta, dtype=np.float64)
+        return P.astype(self._output_dtype(X), copy=False)
+
+    def _output_dtype(self, X):
+        """scikit-learn's dtype of the predictions of ``X``: its MLP keeps its weights in
+        the dtype of the first training ``X`` and multiplies ``X`` by them, so its outputs
+        are float32 when both are float32 and float64 otherwise, whatever our working
+        ``dtype`` (a model pickled before this was recorded predicts float64)."""
+        fitted = self.__dict__.get("_fit_X_dtype", np.dtype(np.float64))
+        return np.result_type(X.dtype, fitted)
 
     def _diverged(self, what):
         """The :class:`TrainingDivergedError` of an epoch whose ``what`` (the training

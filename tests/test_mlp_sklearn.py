@@ -151,6 +151,25 @@ def test_float32_and_float64_agree(iris):
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-4)
 
 
+@pytest.mark.parametrize("working", [np.float32, np.float64])
+@pytest.mark.parametrize("fit_dtype,predict_dtype,expected", [
+    (np.float32, np.float32, np.float32), (np.float32, np.float64, np.float64),
+    (np.float64, np.float32, np.float64), (np.float64, np.float64, np.float64)])
+def test_predictions_in_sklearn_dtype(iris, working, fit_dtype, predict_dtype, expected):
+    """scikit-learn 1.9.1's MLP predicts float32 only when the X of the fit and the X predicted
+    are both float32 (its weights take the training X's dtype); the working dtype does not
+    show. We returned float64 always."""
+    X, y = iris[0][:40], iris[1][:40]
+    kw = dict(hidden_layer_sizes=(3,), max_iter=2, random_state=0, dtype=working)
+    clf = MLPClassifier(**kw).fit(X.astype(fit_dtype), y)
+    reg = MLPRegressor(**kw).fit(X.astype(fit_dtype), y.astype(float))
+    Xp = X.astype(predict_dtype)
+    assert clf.predict_proba(Xp).dtype == expected
+    assert clf.predict_log_proba(Xp).dtype == expected
+    assert reg.predict(Xp).dtype == expected
+    np.testing.assert_allclose(reg.predict(Xp), reg.predict(X), rtol=1e-6)
+
+
 def test_fitted_attributes_and_history(iris):
     X, y = iris
     est = MLPClassifier((6, 5), activation="prelu", max_iter=7, early_stopping=True,

@@ -24,9 +24,6 @@ EXPECTED_FAILURES = {
     "test_mlp_param_dtypes[MLPClassifier-float64]": ("documented difference", "dtype="
                                                      "float32 by default (set dtype=np."
                                                      "float64 for sklearn's precision)"),
-    "test_mlp_param_dtypes[MLPRegressor-float32]": ("documented difference", "predictions "
-                                                    "in the working dtype, float32 by "
-                                                    "default"),
     "test_mlp_param_dtypes[MLPRegressor-float64]": ("documented difference", "dtype="
                                                     "float32 by default"),
     "test_mlp_diverging_loss": ("documented difference", "a loss turning NaN/inf raises "
