@@ -222,8 +222,9 @@ default="adam"
         classification where every class can be represented; otherwise unstratified, with
         a warning, as scikit-learn's MLP does for every multiclass target), stop when the validation score has not improved by ``tol`` for
         more than ``n_iter_no_change`` epochs, and keep the best validation weights.
-    validation_fraction : float, default=0.1
-        Share of the training rows held out for early stopping.
+    validation_fraction : float in [0, 1), default=0.1
+        Share of the training rows held out for early stopping (which needs at least 2
+        held-out rows and 1 training row; the value is unused without early stopping).
     n_iter_no_change : int, default=10
         Patience, in epochs.
     init : {"auto", "glorot", "he", "normal"}, default="auto"
@@ -324,7 +325,8 @@ class _BaseMLP(BaseEstimator):
         "dropout": [_Interval(Real, 0, 1, closed="left")],
         "input_dropout": [_Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
-        "validation_fraction": [_Interval(Real, 0, 1, closed="neither")],
+        # [0, 1) as sklearn: 0 is valid without early stopping (with it, the split is refused)
+        "validation_fraction": [_Interval(Real, 0, 1, closed="left")],
         "n_iter_no_change": [_Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "init": [StrOptions({"auto"} | set(INITIALIZERS))],
         "dtype": [StrOptions(set(_FLOAT_DTYPES)), Options(type, {np.float32, np.float64})],

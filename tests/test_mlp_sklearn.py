@@ -354,6 +354,18 @@ def test_validation_fraction_leaving_no_training_row_is_named(iris):
             MLPClassifier(early_stopping=True).fit(X[[0, 50, 100]], y[[0, 50, 100]])
 
 
+def test_validation_fraction_zero_is_valid_without_early_stopping(iris):
+    """scikit-learn's range is [0, 1): 0 fits (the value is unused without early stopping);
+    we refused it. With early stopping the empty validation set is named."""
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    a = MLPClassifier(validation_fraction=0.0, **kw).fit(X, y)
+    np.testing.assert_array_equal(a.coefs_[0], MLPClassifier(**kw).fit(X, y).coefs_[0])
+    with pytest.raises(ValueError, match=r"validation set is too small: validation_fraction="
+                                         r"0\.0 of 150 samples gives 0"):
+        MLPClassifier(validation_fraction=0.0, early_stopping=True, **kw).fit(X, y)
+
+
 @pytest.mark.parametrize("solver", ["adam", "adagrad", "rmsprop"])
 def test_overflowed_squared_gradients_are_an_error_not_frozen_weights(iris, solver):
     """Unscaled data (gradients beyond 1.8e19) overflowed g**2 in float32: the adaptive
