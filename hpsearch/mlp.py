@@ -111,7 +111,7 @@ def _as_csr(X):
     return X.tocsr() if issparse(X) and X.format != "csr" else X
 
 
-def _check_weights(sample_weight, y):
+def _check_weights(sample_weight, y, owner="fit"):
     """``(weights, unit)``: ``sample_weight`` as float64, one finite non-negative weight per
     training row (of ``y``) with a positive sum, scaled by a power of two so that the
     largest is in [0.5, 1), and ``unit``, the true weight of a stored 1.
@@ -119,13 +119,34 @@ def _check_weights(sample_weight, y):
     Only the weights' ratios and (for the penalty) their true sums matter, and scaling by
     a power of two is exact: so weights of 1e300 or 1e-300 train as in scikit-learn instead
     of overflowing or vanishing in the float32 working dtype. ``None`` stays ``None`` (the
-    unweighted path), with unit 1."""
+    unweighted path), with unit 1. ``owner`` names the method in the errors
+    (``"MLPClassifier.fit"``)."""
     if sample_weight is None:
         return None, 1.0
-    # sklearn's messages: shape, NaN/inf, "Negative values ...", all zero
-    weights = _check_sample_weight(sample_weight, y, dtype=np.float64, ensure_non_negative=True)
+    # sklearn's messages: shape, NaN/inf, all zero; then ours for a negative weight
+    weights = _check_sample_weight(sample_weight, y, dtype=np.float64)
+    _refuse_negative_weights(weights, owner)
     exponent = int(np.frexp(weights.max())[1])
     return np.ldexp(weights, -exponent), math.ldexp(1.0, exponent)
+
+
+def _refuse_negative_weights(weights, owner):
+    """Refuse a negative weight, naming it (scikit-learn 1.9's MLP accepts them silently).
+
+    A row of weight :math:`w < 0` enters the loss as :math:`w\\,\\ell_i`, which the
+    network lowers without bound by fitting that row *worse* (its cross-entropy or
+    squared error grows to infinity), and a mini-batch's weight sum
+    :math:`\\sum_{i \\in B} w_i`, which normalizes each step, can be zero (scikit-learn
+    then stops with ``ZeroDivisionError``) or negative (the step climbs the loss)."""
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        raise ValueError(
+            f"Negative values in data passed to `sample_weight`: the 'sample_weight' "
+            f"parameter of {owner} must hold non-negative weights (a negative weight makes "
+            "the loss unbounded below and a mini-batch's weight sum zero or negative). "
+            f"Got {float(weights[negative[0]])} at index {negative[0]} ({negative.size} negative "
+            "values); drop such rows or give them weight 0.")
+
 
 _PARAMS_DOC = """
     hidden_layer_sizes : array-like of int, default=(100,)
@@ -569,7 +590,8 @@ class _BaseMLP(BaseEstimator):
         if sample_index is not None:
             sample_index = self._check_sample_index(sample_index, X.shape[0])
             y = y[sample_index]
-        sample_weight, weight_unit = _check_weights(sample_weight, y)
+        sample_weight, weight_unit = _check_weights(
+            sample_weight, y, f"{type(self).__name__}.{'partial_fit' if incremental else 'fit'}")
         T = self._encode_targets(y, classes=classes, first=first, incremental=incremental)
         structure = self._structure(X.shape[1], self.n_outputs_)
         if first:
