@@ -148,6 +148,25 @@ def _refuse_negative_weights(weights, owner):
             "values); drop such rows or give them weight 0.")
 
 
+def _write_weights(owner, named_arrays, views):
+    """Write the user's arrays into the network's weight views: ``named_arrays`` is
+    ``[(name, arrays), ...]`` over ``coefs_``, ``intercepts_``, ``prelu_alphas_`` (in
+    that order; a missing trailing name keeps its views), ``views`` the matching lists of
+    views, each array checked against its layer's shape."""
+    for (name, arrays), layer_views in zip(named_arrays, views):
+        if len(arrays) != len(layer_views):
+            raise ValueError(f"{name} of {owner} must hold {len(layer_views)} "
+                             f"arrays, one per layer. Got {len(arrays)} instead.")
+        for k, (array, view) in enumerate(zip(arrays, layer_views)):
+            array = np.asarray(array)
+            if array.shape != view.shape:
+                raise ValueError(
+                    f"{name}[{k}] of {owner} must have the layer's shape "
+                    f"{view.shape}. Got shape {array.shape} instead.")
+            if array is not view:
+                view[...] = array
+
+
 _PARAMS_DOC = """
     hidden_layer_sizes : array-like of int, default=(100,)
         Width of each hidden layer; ``()`` gives a linear/logistic model.
@@ -272,7 +291,9 @@ _ATTRS_DOC = """
         ``maxout_pieces * units``, piece-major). With early stopping these are the best
         validation weights. As in scikit-learn they may be edited or replaced
         (``est.coefs_[0] = W``): prediction, ``partial_fit`` / ``warm_start`` and pickling
-        use the arrays found here (so do ``intercepts_`` and ``prelu_alphas_``).
+        use the arrays found here (so do ``intercepts_`` and ``prelu_alphas_``). Set
+        with ``intercepts_`` on an untrained estimator, they are the starting weights of
+        ``partial_fit`` and of a ``warm_start`` fit (a plain ``fit`` draws its own).
     intercepts_ : list of ndarray of shape (n_out,)
         Bias vectors.
     prelu_alphas_ : list of ndarray of shape (units,)
@@ -452,14 +473,17 @@ class _BaseMLP(BaseEstimator):
             self._schedule(), self.learning_rate_init, power_t=self.power_t, t=self.t_,
             reductions=self._lr_reductions)
 
-    def _initialize(self, structure):
-        """Fresh weights, optimizer, generators and bookkeeping."""
+    def _initialize(self, structure, given=None):
+        """Fresh weights (``given``: the user's, :meth:`_weights_set_before_training`),
+        optimizer, generators and bookkeeping."""
         legacy = check_random_state(self.random_state)  # sklearn's generator and stream
         seed = _first_draw(legacy, self.random_state)
         init_seq, split_seq, train_seq = np.random.SeedSequence(seed).spawn(3)
         net = self._build_network(structure)
         net.initialize(np.random.default_rng(init_seq), self.init)
-        if self.init == "auto":  # sklearn's draws (weights and biases)
+        if given is not None:  # sklearn draws nothing then (its shuffles start afresh)
+            _write_weights(type(self).__name__, given, net.unpack(net.theta))
+        elif self.init == "auto":  # sklearn's draws (weights and biases)
             coefs, intercepts, _ = net.unpack(net.theta)
             sklearn_uniform(coefs, intercepts, legacy, self.activation)
         self._shuffle_rs = copy.deepcopy(legacy)  # then sklearn's shuffles (a private copy)
@@ -528,25 +552,32 @@ class _BaseMLP(BaseEstimator):
         if all(len(p) == len(v) and all(a is b for a, b in zip(p, v))
                for p, v in zip(public, self._public_views)):
             return
-        for name, arrays, views in zip(names, public, self._public_views):
-            if len(arrays) != len(views):
-                raise ValueError(f"{name} of {type(self).__name__} must hold {len(views)} "
-                                 f"arrays, one per layer. Got {len(arrays)} instead.")
-            for k, (array, view) in enumerate(zip(arrays, views)):
-                array = np.asarray(array)
-                if array.shape != view.shape:
-                    raise ValueError(
-                        f"{name}[{k}] of {type(self).__name__} must have the layer's shape "
-                        f"{view.shape}. Got shape {array.shape} instead.")
-                if array is not view:
-                    view[...] = array
+        _write_weights(type(self).__name__, list(zip(names, public)), self._public_views)
         if self._final_theta is not self._network.theta:  # edited best (early stopping)
             self._network.theta[...] = self._final_theta
         self._publish(self._final_theta)
 
+    def _weights_set_before_training(self, incremental):
+        """The ``coefs_`` and ``intercepts_`` (and ``prelu_alphas_``) a user set on an
+        estimator not yet trained, as ``[(name, arrays), ...]``: scikit-learn's
+        ``partial_fit`` and warm-started ``fit`` start from them instead of drawing weights.
+        ``None`` when none are set, or for a plain ``fit`` (which ignores them, as
+        scikit-learn)."""
+        if not (incremental or self.warm_start) or "coefs_" not in self.__dict__:
+            return None
+        if "intercepts_" not in self.__dict__:
+            raise ValueError(
+                f"coefs_ was set on an untrained {type(self).__name__} to start training "
+                "from, but intercepts_ was not: set both (one bias vector per layer).")
+        return [(name, self.__dict__[name]) for name in ("coefs_", "intercepts_",
+                                                          "prelu_alphas_")
+                if name in self.__dict__]
+
     def __getstate__(self):
         self._sync_public_weights()
         state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__
+        if "_network" not in state:  # untrained: weights a user set to start from stay
+            return state
         for key in ("coefs_", "intercepts_", "prelu_alphas_", "_final_theta", "_public_views"):
             state.pop(key, None)
         return state
@@ -595,7 +626,7 @@ class _BaseMLP(BaseEstimator):
         T = self._encode_targets(y, classes=classes, first=first, incremental=incremental)
         structure = self._structure(X.shape[1], self.n_outputs_)
         if first:
-            self._initialize(structure)
+            self._initialize(structure, self._weights_set_before_training(incremental))
             self._net_options = (self.dropout, self.input_dropout, self.leaky_slope)
         else:
             self._sync_public_weights()  # weights the user set continue training

@@ -16,8 +16,6 @@ global_random_seed = global_random_seed_fixture()
 EXPECTED_FAILURES = {
     # The contract: this list only shrinks. Everything else in sklearn's file passes
     # (lbfgs, schedules, nesterov sgd, sample_weight, sparse X, poisson, partial_fit rules).
-    "test_fit": ("private internals", "sets coefs_ and the private _coef_grads by hand "
-                 "before partial_fit; hpsearch keeps its weights in one flat state"),
     "test_early_stopping_stratified": ("documented difference", "the impossible "
                                        "stratified split's error names the real class "
                                        "label; sklearn's names a boolean indicator 'True'"),
