@@ -970,15 +970,24 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _is_regressor = False
 
     def _encode_targets(self, y, classes=None, first=True, incremental=False):
+        multilabel = type_of_target(y).startswith("multilabel")
         if first:
             self._label_binarizer = LabelBinarizer()
-            if incremental and classes is not None and not type_of_target(y).startswith("multilabel"):
+            if incremental and classes is not None and not multilabel:
                 self._label_binarizer.fit(classes)
                 _check_known_classes(y, self._label_binarizer.classes_)
             else:
+                if incremental and classes is not None:  # label columns beyond the declared
+                    _check_known_classes(y, unique_labels(classes))  # classes (sklearn's)
                 self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
+            if multilabel and self._label_binarizer.y_type_ != "multilabel-indicator":
+                raise ValueError(  # (sklearn's LabelBinarizer: "not fitted with multilabel")
+                    f"y is a multilabel indicator matrix, but {type(self).__name__} was "
+                    f"trained on a {self._label_binarizer.y_type_} target with classes "
+                    f"{self.classes_}. Pass y of the same kind, or fit afresh "
+                    "(warm_start=False).")
             seen = unique_labels(y)
             if self.warm_start and not incremental:
                 if set(seen) != set(self.classes_):

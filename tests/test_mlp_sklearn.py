@@ -128,6 +128,23 @@ def test_partial_fit_classes(iris):
         est.partial_fit(X, np.where(y == 2, 7, y))
 
 
+def test_multilabel_partial_fit_checks_classes_and_target_kind(iris):
+    """As scikit-learn: a multilabel y with label columns beyond the declared classes is
+    refused (we ignored ``classes``), and a multilabel y after a multiclass fit is a named
+    error (was an IndexError)."""
+    X, y = iris
+    Y = np.c_[y == 0, y == 1, y >= 1].astype(int)
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`. "
+                                         r"`self.classes_` has \[0 1\]"):
+        MLPClassifier((3,)).partial_fit(X, Y, classes=[0, 1])
+    assert MLPClassifier((3,)).partial_fit(X, Y, classes=[0, 1, 2]).predict(X).shape == (150, 3)
+    kind = "y is a multilabel indicator matrix, but MLPClassifier was trained on a multiclass"
+    with pytest.raises(ValueError, match=kind):
+        MLPClassifier((3,)).partial_fit(X, y, classes=[0, 1, 2]).partial_fit(X, Y)
+    with pytest.raises(ValueError, match=kind):
+        MLPClassifier((3,), max_iter=1, warm_start=True).fit(X, y).fit(X, Y)
+
+
 def test_divergence_names_epoch_and_learning_rate(iris):
     X, y = iris
     with pytest.raises(TrainingDivergedError,
