@@ -888,7 +888,9 @@ class _BaseMLP(BaseEstimator):
             self._min_loss = min(self._min_loss, loss)
         return self._no_improvement_count > self.n_iter_no_change
 
-    def _forward(self, X):
+    def _forward(self, X, sklearn_dtype=True):
+        """The network's outputs for ``X``, in scikit-learn's dtype (:meth:`_output_dtype`)
+        or, with ``sklearn_dtype=False``, in float64 (labels are decided on these)."""
         check_is_fitted(self)
         self._sync_public_weights()
         X = _as_csr(validate_data(self, X, dtype=(np.float64, np.float32),
@@ -898,7 +900,7 @@ class _BaseMLP(BaseEstimator):
             # depend on which other rows share its matrix product (BLAS picks kernels by
             # shape), and the weights are used at full precision; training speed is unchanged
             P = self._network.predict(X, self._final_theta, dtype=np.float64)
-        return P.astype(self._output_dtype(X), copy=False)
+        return P.astype(self._output_dtype(X), copy=False) if sklearn_dtype else P
 
     def _output_dtype(self, X):
         """scikit-learn's dtype of the predictions of ``X``: its MLP keeps its weights in
@@ -1074,7 +1076,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X):
         """Predicted class labels (or label indicator matrix for multilabel)."""
-        y = self._decode(self._forward(X))
+        y = self._decode(self._forward(X, sklearn_dtype=False))
         if self.n_outputs_ == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
             y = y.ravel()
         return y
