@@ -861,8 +861,8 @@ class _BaseMLP(BaseEstimator):
             h[f"grad_norm_{k}"].append(float(v))
         if self.verbose and not quiet:
             msg = f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}"
-            if early_stopping:
-                msg += f", validation score = {score:.6f}"
+            if early_stopping:  # on a line of its own, as scikit-learn prints it
+                msg += f"\nValidation score: {score:f}"
             print(msg)
 
     def _update_stopping(self, score):

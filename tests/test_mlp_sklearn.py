@@ -241,6 +241,9 @@ def test_verbose_prints(iris, capsys):
     X, y = iris
     MLPClassifier((4,), max_iter=2, verbose=True).fit(X, y)
     assert "Iteration 2, loss = " in capsys.readouterr().out
+    MLPClassifier((4,), max_iter=1, verbose=True, early_stopping=True).fit(X, y)
+    assert re.fullmatch(r"Iteration 1, loss = \d\.\d{8}\nValidation score: \d\.\d{6}\n",
+                        capsys.readouterr().out)  # scikit-learn's lines
 
 
 def test_pipeline_readme_example():
