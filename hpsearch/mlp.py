@@ -63,6 +63,12 @@ def _check_known_classes(y, classes):
             f"'y' has {seen}.")
 
 
+def _is_multilabel(y):
+    """Whether ``y`` is a multilabel indicator matrix (one pass over ``y``: called once per
+    fit, only where the answer matters)."""
+    return type_of_target(y).startswith("multilabel")
+
+
 def _is_stochastic(est):
     """``partial_fit`` exists for the stochastic solvers only (not ``"lbfgs"``), as sklearn."""
     if est.solver == "lbfgs":
@@ -972,10 +978,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _is_regressor = False
 
     def _encode_targets(self, y, classes=None, first=True, incremental=False):
-        multilabel = type_of_target(y).startswith("multilabel")
         if first:
             self._label_binarizer = LabelBinarizer()
-            if incremental and classes is not None and not multilabel:
+            if incremental and classes is not None and not _is_multilabel(y):
                 self._label_binarizer.fit(classes)
                 _check_known_classes(y, self._label_binarizer.classes_)
             else:
@@ -984,7 +989,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
-            if multilabel and self._label_binarizer.y_type_ != "multilabel-indicator":
+            if self._label_binarizer.y_type_ != "multilabel-indicator" and _is_multilabel(y):
                 raise ValueError(  # (sklearn's LabelBinarizer: "not fitted with multilabel")
                     f"y is a multilabel indicator matrix, but {type(self).__name__} was "
                     f"trained on a {self._label_binarizer.y_type_} target with classes "
