@@ -63,6 +63,12 @@ def _check_known_classes(y, classes):
             f"'y' has {seen}.")
 
 
+def _is_multilabel(y):
+    """Whether ``y`` is a multilabel indicator matrix (one pass over ``y``: called once per
+    fit, only where the answer matters)."""
+    return type_of_target(y).startswith("multilabel")
+
+
 def _is_stochastic(est):
     """``partial_fit`` exists for the stochastic solvers only (not ``"lbfgs"``), as sklearn."""
     if est.solver == "lbfgs":
@@ -111,7 +117,7 @@ def _as_csr(X):
     return X.tocsr() if issparse(X) and X.format != "csr" else X
 
 
-def _check_weights(sample_weight, y):
+def _check_weights(sample_weight, y, owner="fit"):
     """``(weights, unit)``: ``sample_weight`` as float64, one finite non-negative weight per
     training row (of ``y``) with a positive sum, scaled by a power of two so that the
     largest is in [0.5, 1), and ``unit``, the true weight of a stored 1.
@@ -119,13 +125,53 @@ def _check_weights(sample_weight, y):
     Only the weights' ratios and (for the penalty) their true sums matter, and scaling by
     a power of two is exact: so weights of 1e300 or 1e-300 train as in scikit-learn instead
     of overflowing or vanishing in the float32 working dtype. ``None`` stays ``None`` (the
-    unweighted path), with unit 1."""
+    unweighted path), with unit 1. ``owner`` names the method in the errors
+    (``"MLPClassifier.fit"``)."""
     if sample_weight is None:
         return None, 1.0
-    # sklearn's messages: shape, NaN/inf, "Negative values ...", all zero
-    weights = _check_sample_weight(sample_weight, y, dtype=np.float64, ensure_non_negative=True)
+    # sklearn's messages: shape, NaN/inf, all zero; then ours for a negative weight
+    weights = _check_sample_weight(sample_weight, y, dtype=np.float64)
+    _refuse_negative_weights(weights, owner)
     exponent = int(np.frexp(weights.max())[1])
     return np.ldexp(weights, -exponent), math.ldexp(1.0, exponent)
+
+
+def _refuse_negative_weights(weights, owner):
+    """Refuse a negative weight, naming it (scikit-learn 1.9's MLP accepts them silently).
+
+    A row of weight :math:`w < 0` enters the loss as :math:`w\\,\\ell_i`, which the
+    network lowers without bound by fitting that row *worse* (its cross-entropy or
+    squared error grows to infinity), and a mini-batch's weight sum
+    :math:`\\sum_{i \\in B} w_i`, which normalizes each step, can be zero (scikit-learn
+    then stops with ``ZeroDivisionError``) or negative (the step climbs the loss)."""
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        raise ValueError(
+            f"Negative values in data passed to `sample_weight`: the 'sample_weight' "
+            f"parameter of {owner} must hold non-negative weights (a negative weight makes "
+            "the loss unbounded below and a mini-batch's weight sum zero or negative). "
+            f"Got {float(weights[negative[0]])} at index {negative[0]} ({negative.size} negative "
+            "values); drop such rows or give them weight 0.")
+
+
+def _write_weights(owner, named_arrays, views):
+    """Write the user's arrays into the network's weight views: ``named_arrays`` is
+    ``[(name, arrays), ...]`` over ``coefs_``, ``intercepts_``, ``prelu_alphas_`` (in
+    that order; a missing trailing name keeps its views), ``views`` the matching lists of
+    views, each array checked against its layer's shape."""
+    for (name, arrays), layer_views in zip(named_arrays, views):
+        if len(arrays) != len(layer_views):
+            raise ValueError(f"{name} of {owner} must hold {len(layer_views)} "
+                             f"arrays, one per layer. Got {len(arrays)} instead.")
+        for k, (array, view) in enumerate(zip(arrays, layer_views)):
+            array = np.asarray(array)
+            if array.shape != view.shape:
+                raise ValueError(
+                    f"{name}[{k}] of {owner} must have the layer's shape "
+                    f"{view.shape}. Got shape {array.shape} instead.")
+            if array is not view:
+                view[...] = array
+
 
 _PARAMS_DOC = """
     hidden_layer_sizes : array-like of int, default=(100,)
@@ -222,8 +268,9 @@ default="adam"
         classification where every class can be represented; otherwise unstratified, with
         a warning, as scikit-learn's MLP does for every multiclass target), stop when the validation score has not improved by ``tol`` for
         more than ``n_iter_no_change`` epochs, and keep the best validation weights.
-    validation_fraction : float, default=0.1
-        Share of the training rows held out for early stopping.
+    validation_fraction : float in [0, 1), default=0.1
+        Share of the training rows held out for early stopping (which needs at least 2
+        held-out rows and 1 training row; the value is unused without early stopping).
     n_iter_no_change : int, default=10
         Patience, in epochs.
     init : {"auto", "glorot", "he", "normal"}, default="auto"
@@ -239,8 +286,10 @@ default="adam"
         matrix products run about twice as fast and the batch buffers take half the memory,
         which matters because a search trains thousands of networks, while stochastic
         gradient noise dwarfs float32 rounding (accuracy is unchanged in our tests). Use
-        float64 for gradient checking or very small learning rates. Predictions are returned
-        as float64 either way."""
+        float64 for gradient checking or very small learning rates. Predictions are computed
+        in float64 either way and returned in scikit-learn's dtype: float32 when both the ``X``
+        of the first fit and the ``X`` predicted are float32 (scikit-learn's weights take the
+        training ``X``'s dtype), float64 otherwise."""
 
 _ATTRS_DOC = """
     coefs_ : list of ndarray of shape (n_in, n_out)
@@ -248,7 +297,9 @@ _ATTRS_DOC = """
         ``maxout_pieces * units``, piece-major). With early stopping these are the best
         validation weights. As in scikit-learn they may be edited or replaced
         (``est.coefs_[0] = W``): prediction, ``partial_fit`` / ``warm_start`` and pickling
-        use the arrays found here (so do ``intercepts_`` and ``prelu_alphas_``).
+        use the arrays found here (so do ``intercepts_`` and ``prelu_alphas_``). Set
+        with ``intercepts_`` on an untrained estimator, they are the starting weights of
+        ``partial_fit`` and of a ``warm_start`` fit (a plain ``fit`` draws its own).
     intercepts_ : list of ndarray of shape (n_out,)
         Bias vectors.
     prelu_alphas_ : list of ndarray of shape (units,)
@@ -322,7 +373,8 @@ class _BaseMLP(BaseEstimator):
         "dropout": [_Interval(Real, 0, 1, closed="left")],
         "input_dropout": [_Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
-        "validation_fraction": [_Interval(Real, 0, 1, closed="neither")],
+        # [0, 1) as sklearn: 0 is valid without early stopping (with it, the split is refused)
+        "validation_fraction": [_Interval(Real, 0, 1, closed="left")],
         "n_iter_no_change": [_Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "init": [StrOptions({"auto"} | set(INITIALIZERS))],
         "dtype": [StrOptions(set(_FLOAT_DTYPES)), Options(type, {np.float32, np.float64})],
@@ -427,14 +479,17 @@ class _BaseMLP(BaseEstimator):
             self._schedule(), self.learning_rate_init, power_t=self.power_t, t=self.t_,
             reductions=self._lr_reductions)
 
-    def _initialize(self, structure):
-        """Fresh weights, optimizer, generators and bookkeeping."""
+    def _initialize(self, structure, given=None):
+        """Fresh weights (``given``: the user's, :meth:`_weights_set_before_training`),
+        optimizer, generators and bookkeeping."""
         legacy = check_random_state(self.random_state)  # sklearn's generator and stream
         seed = _first_draw(legacy, self.random_state)
         init_seq, split_seq, train_seq = np.random.SeedSequence(seed).spawn(3)
         net = self._build_network(structure)
         net.initialize(np.random.default_rng(init_seq), self.init)
-        if self.init == "auto":  # sklearn's draws (weights and biases)
+        if given is not None:  # sklearn draws nothing then (its shuffles start afresh)
+            _write_weights(type(self).__name__, given, net.unpack(net.theta))
+        elif self.init == "auto":  # sklearn's draws (weights and biases)
             coefs, intercepts, _ = net.unpack(net.theta)
             sklearn_uniform(coefs, intercepts, legacy, self.activation)
         self._shuffle_rs = copy.deepcopy(legacy)  # then sklearn's shuffles (a private copy)
@@ -503,25 +558,32 @@ class _BaseMLP(BaseEstimator):
         if all(len(p) == len(v) and all(a is b for a, b in zip(p, v))
                for p, v in zip(public, self._public_views)):
             return
-        for name, arrays, views in zip(names, public, self._public_views):
-            if len(arrays) != len(views):
-                raise ValueError(f"{name} of {type(self).__name__} must hold {len(views)} "
-                                 f"arrays, one per layer. Got {len(arrays)} instead.")
-            for k, (array, view) in enumerate(zip(arrays, views)):
-                array = np.asarray(array)
-                if array.shape != view.shape:
-                    raise ValueError(
-                        f"{name}[{k}] of {type(self).__name__} must have the layer's shape "
-                        f"{view.shape}. Got shape {array.shape} instead.")
-                if array is not view:
-                    view[...] = array
+        _write_weights(type(self).__name__, list(zip(names, public)), self._public_views)
         if self._final_theta is not self._network.theta:  # edited best (early stopping)
             self._network.theta[...] = self._final_theta
         self._publish(self._final_theta)
 
+    def _weights_set_before_training(self, incremental):
+        """The ``coefs_`` and ``intercepts_`` (and ``prelu_alphas_``) a user set on an
+        estimator not yet trained, as ``[(name, arrays), ...]``: scikit-learn's
+        ``partial_fit`` and warm-started ``fit`` start from them instead of drawing weights.
+        ``None`` when none are set, or for a plain ``fit`` (which ignores them, as
+        scikit-learn)."""
+        if not (incremental or self.warm_start) or "coefs_" not in self.__dict__:
+            return None
+        if "intercepts_" not in self.__dict__:
+            raise ValueError(
+                f"coefs_ was set on an untrained {type(self).__name__} to start training "
+                "from, but intercepts_ was not: set both (one bias vector per layer).")
+        return [(name, self.__dict__[name]) for name in ("coefs_", "intercepts_",
+                                                          "prelu_alphas_")
+                if name in self.__dict__]
+
     def __getstate__(self):
         self._sync_public_weights()
         state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__
+        if "_network" not in state:  # untrained: weights a user set to start from stay
+            return state
         for key in ("coefs_", "intercepts_", "prelu_alphas_", "_final_theta", "_public_views"):
             state.pop(key, None)
         return state
@@ -554,6 +616,8 @@ class _BaseMLP(BaseEstimator):
                              y_numeric=self._is_regressor, accept_sparse=_SPARSE_FORMATS,
                              reset=first)
         X = _as_csr(X)
+        if first:
+            self._fit_X_dtype = X.dtype  # the dtype of sklearn's weights: of its predictions
         if self._is_regressor and issparse(y):  # (sklearn's MLP fails in its matrix products)
             raise ValueError(
                 f"{type(self).__name__} does not accept a sparse y: got a sparse matrix of "
@@ -563,11 +627,12 @@ class _BaseMLP(BaseEstimator):
         if sample_index is not None:
             sample_index = self._check_sample_index(sample_index, X.shape[0])
             y = y[sample_index]
-        sample_weight, weight_unit = _check_weights(sample_weight, y)
+        sample_weight, weight_unit = _check_weights(
+            sample_weight, y, f"{type(self).__name__}.{'partial_fit' if incremental else 'fit'}")
         T = self._encode_targets(y, classes=classes, first=first, incremental=incremental)
         structure = self._structure(X.shape[1], self.n_outputs_)
         if first:
-            self._initialize(structure)
+            self._initialize(structure, self._weights_set_before_training(incremental))
             self._net_options = (self.dropout, self.input_dropout, self.leaky_slope)
         else:
             self._sync_public_weights()  # weights the user set continue training
@@ -802,8 +867,8 @@ class _BaseMLP(BaseEstimator):
             h[f"grad_norm_{k}"].append(float(v))
         if self.verbose and not quiet:
             msg = f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}"
-            if early_stopping:
-                msg += f", validation score = {score:.6f}"
+            if early_stopping:  # on a line of its own, as scikit-learn prints it
+                msg += f"\nValidation score: {score:f}"
             print(msg)
 
     def _update_stopping(self, score):
@@ -829,7 +894,9 @@ class _BaseMLP(BaseEstimator):
             self._min_loss = min(self._min_loss, loss)
         return self._no_improvement_count > self.n_iter_no_change
 
-    def _forward(self, X):
+    def _forward(self, X, sklearn_dtype=True):
+        """The network's outputs for ``X``, in scikit-learn's dtype (:meth:`_output_dtype`)
+        or, with ``sklearn_dtype=False``, in float64 (labels are decided on these)."""
         check_is_fitted(self)
         self._sync_public_weights()
         X = _as_csr(validate_data(self, X, dtype=(np.float64, np.float32),
@@ -838,7 +905,16 @@ class _BaseMLP(BaseEstimator):
             # computed in float64 whatever the working dtype: a row's prediction then does not
             # depend on which other rows share its matrix product (BLAS picks kernels by
             # shape), and the weights are used at full precision; training speed is unchanged
-            return self._network.predict(X, self._final_theta, dtype=np.float64)
+            P = self._network.predict(X, self._final_theta, dtype=np.float64)
+        return P.astype(self._output_dtype(X), copy=False) if sklearn_dtype else P
+
+    def _output_dtype(self, X):
+        """scikit-learn's dtype of the predictions of ``X``: its MLP keeps its weights in
+        the dtype of the first training ``X`` and multiplies ``X`` by them, so its outputs
+        are float32 when both are float32 and float64 otherwise, whatever our working
+        ``dtype`` (a model pickled before this was recorded predicts float64)."""
+        fitted = self.__dict__.get("_fit_X_dtype", np.dtype(np.float64))
+        return np.result_type(X.dtype, fitted)
 
     def _diverged(self, what):
         """The :class:`TrainingDivergedError` of an epoch whose ``what`` (the training
@@ -904,13 +980,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _encode_targets(self, y, classes=None, first=True, incremental=False):
         if first:
             self._label_binarizer = LabelBinarizer()
-            if incremental and classes is not None and not type_of_target(y).startswith("multilabel"):
+            if incremental and classes is not None and not _is_multilabel(y):
                 self._label_binarizer.fit(classes)
                 _check_known_classes(y, self._label_binarizer.classes_)
             else:
+                if incremental and classes is not None:  # label columns beyond the declared
+                    _check_known_classes(y, unique_labels(classes))  # classes (sklearn's)
                 self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
+            if self._label_binarizer.y_type_ != "multilabel-indicator" and _is_multilabel(y):
+                raise ValueError(  # (sklearn's LabelBinarizer: "not fitted with multilabel")
+                    f"y is a multilabel indicator matrix, but {type(self).__name__} was "
+                    f"trained on a {self._label_binarizer.y_type_} target with classes "
+                    f"{self.classes_}. Pass y of the same kind, or fit afresh "
+                    "(warm_start=False).")
             seen = unique_labels(y)
             if self.warm_start and not incremental:
                 if set(seen) != set(self.classes_):
@@ -997,7 +1081,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X):
         """Predicted class labels (or label indicator matrix for multilabel)."""
-        y = self._decode(self._forward(X))
+        y = self._decode(self._forward(X, sklearn_dtype=False))
         if self.n_outputs_ == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
             y = y.ravel()
         return y

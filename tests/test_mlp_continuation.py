@@ -187,3 +187,32 @@ def test_warm_start_may_change_dropout_and_learning_rate(digits):
         warnings.simplefilter("error", ConvergenceWarning)
         with pytest.raises(ConvergenceWarning, match=r"Maximum iterations \(1\) reached"):
             MLPClassifier(max_iter=1, **_params("adam")).fit(X, y)
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start", "pickled"])
+def test_weights_set_before_training_are_the_start(digits, how):
+    """scikit-learn's partial_fit and warm-started fit start from the coefs_/intercepts_ set
+    on an untrained MLP (its test_fit); we drew fresh weights over them. A plain fit
+    ignores them, as scikit-learn."""
+    X, y = digits[0][:100], digits[1][:100]
+    kw = dict(hidden_layer_sizes=(4,), solver="sgd", momentum=0, learning_rate_init=0.05,
+              shuffle=False, max_iter=1, random_state=0)
+    drawn = MLPClassifier(**kw).fit(X, y)
+    W = [2 * c for c in drawn.coefs_]
+    b = [i + 0.1 for i in drawn.intercepts_]
+    surgery = MLPClassifier(**kw).fit(X, y)  # one epoch from W, b by the tested path
+    surgery.coefs_, surgery.intercepts_ = [w.copy() for w in W], [c.copy() for c in b]
+    surgery.partial_fit(X, y)
+    est = MLPClassifier(warm_start=how == "warm_start", **kw)
+    est.coefs_, est.intercepts_ = [w.copy() for w in W], [c.copy() for c in b]
+    if how == "pickled":
+        est = pickle.loads(pickle.dumps(est))
+    if how == "warm_start":
+        est.fit(X, y)
+    else:
+        est.partial_fit(X, y, classes=np.unique(y))
+    for u, v in zip(est.coefs_ + est.intercepts_, surgery.coefs_ + surgery.intercepts_):
+        np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7)
+    plain = MLPClassifier(**kw)
+    plain.coefs_, plain.intercepts_ = W, b
+    assert _same(plain.fit(X, y), drawn)

@@ -148,6 +148,21 @@ def test_bad_weights_named(iris, weights, message):
         MLPClassifier(max_iter=1).fit(X, y, sample_weight=weights)
 
 
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_negative_weight_named_with_rule_and_value(iris, method):
+    """scikit-learn 1.9's MLP accepts negative weights silently (its loss is then unbounded
+    below and a batch summing to 0 stops it with ZeroDivisionError); we refuse them, naming
+    the parameter, the method, the rule and the first negative value."""
+    X, y = iris
+    w = np.ones(150)
+    w[[3, 7]] = [-0.5, -1.0]
+    kwargs = {"classes": [0, 1, 2]} if method == "partial_fit" else {}
+    with pytest.raises(ValueError, match=rf"'sample_weight' parameter of MLPClassifier\.{method}"
+                                         r" must hold non-negative weights .* Got -0\.5 at "
+                                         r"index 3 \(2 negative values\)"):
+        getattr(MLPClassifier(max_iter=1), method)(X, y, sample_weight=w, **kwargs)
+
+
 def test_all_zero_training_weights_after_the_validation_split(iris):
     X, y = iris
     est = MLPClassifier((3,), early_stopping=True, validation_fraction=0.5, random_state=0)

@@ -128,6 +128,23 @@ def test_partial_fit_classes(iris):
         est.partial_fit(X, np.where(y == 2, 7, y))
 
 
+def test_multilabel_partial_fit_checks_classes_and_target_kind(iris):
+    """As scikit-learn: a multilabel y with label columns beyond the declared classes is
+    refused (we ignored ``classes``), and a multilabel y after a multiclass fit is a named
+    error (was an IndexError)."""
+    X, y = iris
+    Y = np.c_[y == 0, y == 1, y >= 1].astype(int)
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`. "
+                                         r"`self.classes_` has \[0 1\]"):
+        MLPClassifier((3,)).partial_fit(X, Y, classes=[0, 1])
+    assert MLPClassifier((3,)).partial_fit(X, Y, classes=[0, 1, 2]).predict(X).shape == (150, 3)
+    kind = "y is a multilabel indicator matrix, but MLPClassifier was trained on a multiclass"
+    with pytest.raises(ValueError, match=kind):
+        MLPClassifier((3,)).partial_fit(X, y, classes=[0, 1, 2]).partial_fit(X, Y)
+    with pytest.raises(ValueError, match=kind):
+        MLPClassifier((3,), max_iter=1, warm_start=True).fit(X, y).fit(X, Y)
+
+
 def test_divergence_names_epoch_and_learning_rate(iris):
     X, y = iris
     with pytest.raises(TrainingDivergedError,
@@ -149,6 +166,25 @@ def test_float32_and_float64_agree(iris):
         np.testing.assert_allclose(u, v, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-4)
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-4)
+
+
+@pytest.mark.parametrize("working", [np.float32, np.float64])
+@pytest.mark.parametrize("fit_dtype,predict_dtype,expected", [
+    (np.float32, np.float32, np.float32), (np.float32, np.float64, np.float64),
+    (np.float64, np.float32, np.float64), (np.float64, np.float64, np.float64)])
+def test_predictions_in_sklearn_dtype(iris, working, fit_dtype, predict_dtype, expected):
+    """scikit-learn 1.9.1's MLP predicts float32 only when the X of the fit and the X predicted
+    are both float32 (its weights take the training X's dtype); the working dtype does not
+    show. We returned float64 always."""
+    X, y = iris[0][:40], iris[1][:40]
+    kw = dict(hidden_layer_sizes=(3,), max_iter=2, random_state=0, dtype=working)
+    clf = MLPClassifier(**kw).fit(X.astype(fit_dtype), y)
+    reg = MLPRegressor(**kw).fit(X.astype(fit_dtype), y.astype(float))
+    Xp = X.astype(predict_dtype)
+    assert clf.predict_proba(Xp).dtype == expected
+    assert clf.predict_log_proba(Xp).dtype == expected
+    assert reg.predict(Xp).dtype == expected
+    np.testing.assert_allclose(reg.predict(Xp), reg.predict(X), rtol=1e-6)
 
 
 def test_fitted_attributes_and_history(iris):
@@ -205,6 +241,9 @@ def test_verbose_prints(iris, capsys):
     X, y = iris
     MLPClassifier((4,), max_iter=2, verbose=True).fit(X, y)
     assert "Iteration 2, loss = " in capsys.readouterr().out
+    MLPClassifier((4,), max_iter=1, verbose=True, early_stopping=True).fit(X, y)
+    assert re.fullmatch(r"Iteration 1, loss = \d\.\d{8}\nValidation score: \d\.\d{6}\n",
+                        capsys.readouterr().out)  # scikit-learn's lines
 
 
 def test_pipeline_readme_example():
@@ -333,6 +372,18 @@ def test_validation_fraction_leaving_no_training_row_is_named(iris):
             MLPClassifier(early_stopping=True, validation_fraction=0.9).fit(X[::30], y[::30])
         with pytest.raises(ValueError, match="validation set is too small"):
             MLPClassifier(early_stopping=True).fit(X[[0, 50, 100]], y[[0, 50, 100]])
+
+
+def test_validation_fraction_zero_is_valid_without_early_stopping(iris):
+    """scikit-learn's range is [0, 1): 0 fits (the value is unused without early stopping);
+    we refused it. With early stopping the empty validation set is named."""
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    a = MLPClassifier(validation_fraction=0.0, **kw).fit(X, y)
+    np.testing.assert_array_equal(a.coefs_[0], MLPClassifier(**kw).fit(X, y).coefs_[0])
+    with pytest.raises(ValueError, match=r"validation set is too small: validation_fraction="
+                                         r"0\.0 of 150 samples gives 0"):
+        MLPClassifier(validation_fraction=0.0, early_stopping=True, **kw).fit(X, y)
 
 
 @pytest.mark.parametrize("solver", ["adam", "adagrad", "rmsprop"])

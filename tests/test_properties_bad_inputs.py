@@ -71,7 +71,7 @@ NUMERIC = {
     "prelu_init": ("real", None, None, False, False),
     "dropout": ("real", 0, 1, True, False),
     "input_dropout": ("real", 0, 1, True, False),
-    "validation_fraction": ("real", 0, 1, False, False),
+    "validation_fraction": ("real", 0, 1, True, False),  # [0, 1) as sklearn
     "max_iter": ("int", 1, None, True, False),
     "batch_size": ("int", 1, None, True, False),
     "maxout_pieces": ("int", 2, None, True, False),
