@@ -1,5 +1,7 @@
 """Contracts of the model-comparison statistics (hpsearch.model_selection.stats)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -693,3 +695,66 @@ def test_compare_of_a_multi_metric_search_defaults_to_its_refit_metric():
         "neg_mean_absolute_error")
     with pytest.raises(ValueError, match="several metrics"):
         compare(search.cv_results_, test_train_ratio=0.5)
+
+
+def test_not_significantly_worse_never_assumes_k_fold_silently():
+    # was: as refit= of scikit-learn's GridSearchCV (which hands the rule cv_results_
+    # only) and of an hpsearch search over a list of splits, the rule silently took the
+    # 10 split columns for 10-fold, ratio 1/9; ShuffleSplit(test_size=0.5) has ratio 1,
+    # so the over-confident test rejected alpha=0.3 and kept 0.1
+    from hpsearch.model_selection.stats import SplitterUnknownWarning
+
+    X, y = load_diabetes(return_X_y=True)
+    grid = {"alpha": [0.01, 0.03, 0.1, 0.3, 1.0]}
+    cv = ShuffleSplit(10, test_size=0.5, random_state=0)
+    results = SkGridSearchCV(Ridge(), grid, cv=cv, refit=False).fit(X, y).cv_results_
+    with pytest.warns(SplitterUnknownWarning, match=r"assumes plain K-fold with K = 10 "
+                      r"split columns, test_train_ratio = 1/9.*test_train_ratio="
+                      r"split_size_ratio\(cv, n_samples=len\(X\)\)"):
+        assert not_significantly_worse("-alpha")(results) == 2  # the K-fold assumption
+    right = not_significantly_worse("-alpha",
+                                    test_train_ratio=split_size_ratio(cv, len(X)))
+    assert right.test_train_ratio == 1.0 and right(results) == 3
+    # an hpsearch search over the same splits as a list: their mean validation fraction
+    search = GridSearchCV(Ridge(), grid, cv=list(cv.split(X)),
+                          refit=not_significantly_worse("-alpha"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SplitterUnknownWarning)
+        search.fit(X, y)
+    assert search.best_index_ == 3
+
+
+@pytest.mark.parametrize("rule, needs", [
+    (one_standard_error("-a"), "the standard error"),
+    (not_significantly_worse("-a", test_train_ratio=0.25), "a paired test"),
+])
+def test_refit_rules_refuse_a_single_split(rule, needs):
+    # was: one split gave a standard error of 0 and no test: both rules silently refitted
+    # the best (ShuffleSplit(n_splits=1), a holdout) as if they had measured something
+    res = _results([{"a": 1}, {"a": 2}], [[0.9], [0.89]])
+    with pytest.raises(ValueError, match=rf"{type(rule).__name__} needs cv_results_ with at "
+                       rf"least 2 splits \({needs}.*1 split column\(s\) of the metric "
+                       r"'score'\. Use a cv with n_splits >= 2"):
+        rule(res)
+
+
+@pytest.mark.parametrize("simplicity, bad", [
+    (lambda p: np.nan, "Got nan for the candidate"),
+    (lambda p: "small", "Got 'small' for the candidate"),
+    ("a", r"needs a number \(or a tuple of numbers\) in 'a'\. Got None"),
+])
+def test_a_simplicity_that_is_no_number_is_refused(simplicity, bad):
+    # was: min() over NaN (or mixed) keys returned whichever candidate came first, and a
+    # parameter name whose value is None raised float()'s bare TypeError
+    res = _results([{"a": 1}, {"a": None}], [[0.9, 0.91], [0.9, 0.91]])
+    with pytest.raises(ValueError, match=bad):
+        one_standard_error(simplicity)(res)
+
+
+@pytest.mark.parametrize("ratio", [np.nan, -1.0, "0.25", np.inf])
+def test_not_significantly_worse_checks_its_ratio_when_no_test_runs(ratio):
+    # was: checked only inside a test, so a lone candidate passed any value unseen
+    res = _results([{"a": 1}], [[0.9, 0.91]])
+    with pytest.raises(ValueError, match="The 'test_train_ratio' parameter of "
+                       r"not_significantly_worse must be a float in the range \[0, inf\)"):
+        not_significantly_worse("a", test_train_ratio=ratio)(res)

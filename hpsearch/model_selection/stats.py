@@ -55,6 +55,7 @@ __all__ = [
     "one_standard_error",
     "not_significantly_worse",
     "split_size_ratio",
+    "SplitterUnknownWarning",
 ]
 
 _SPLIT_KEY = re.compile(r"^split(\d+)_test_(.+)$")
@@ -91,15 +92,16 @@ def _corrected_scale(d, ratio):
     return float(np.sqrt((1.0 / d.size + ratio) * d.var(ddof=1)))
 
 
-def _check_ratio(ratio):
+def _check_ratio(ratio, owner=""):
     if (
         not isinstance(ratio, numbers.Real)
         or isinstance(ratio, bool)
         or not np.isfinite(ratio)
         or ratio < 0
     ):
+        of = f" of {owner}" if owner else ""
         raise ValueError(
-            f"The 'test_train_ratio' parameter must be a float in the range [0, inf) "
+            f"The 'test_train_ratio' parameter{of} must be a float in the range [0, inf) "
             f"(n_test / n_train of one split). Got {ratio!r} instead."
         )
     return float(ratio)
@@ -729,6 +731,41 @@ def compare(
 
 
 # ----------------------------------------------------------------------- refit rules
+class SplitterUnknownWarning(UserWarning):
+    """A refit rule assumed plain K-fold's split sizes: it could not see the splitter.
+
+    Raised by :class:`not_significantly_worse` with no ``test_train_ratio`` when it is
+    not applied by an hpsearch search (that passes its own): ``refit=`` of
+    scikit-learn's ``GridSearchCV`` gives a refit callable ``cv_results_`` only.
+    """
+
+
+def _assumed_k_fold_ratio(k):
+    """``1 / (k - 1)`` for ``k`` split columns, with a :class:`SplitterUnknownWarning`
+    saying so and how to pass the real ratio."""
+    warnings.warn(
+        f"not_significantly_worse got no test_train_ratio and cannot see the splitter "
+        f"(a refit callable of a scikit-learn search is given cv_results_ only): it "
+        f"assumes plain K-fold with K = {k} split columns, test_train_ratio = 1/{k - 1}. "
+        "That is wrong for any other splitter (RepeatedKFold, ShuffleSplit, "
+        "LeaveOneOut, GroupShuffleSplit...), whose test it makes over- or "
+        "under-confident. Pass not_significantly_worse(..., test_train_ratio="
+        "split_size_ratio(cv, n_samples=len(X))) (hpsearch.model_selection.stats), or "
+        "use an hpsearch search, which reads it off its cv.",
+        SplitterUnknownWarning, stacklevel=3)
+    return 1.0 / (k - 1)
+
+
+def _check_splits(scores, metric, rule, needs):
+    """A refit rule's results must have at least 2 split columns (``needs`` says why)."""
+    if scores.shape[1] < 2:
+        raise ValueError(
+            f"{rule} needs cv_results_ with at least 2 splits ({needs}): cv_results_ has "
+            f"{scores.shape[1]} split column(s) of the metric {metric!r}. Use a cv with "
+            "n_splits >= 2 (e.g. cv=5), or refit=True to refit the best."
+        )
+
+
 def _simplicity_key(simplicity):
     """A function params -> number, smaller meaning simpler.
 
@@ -754,9 +791,14 @@ def _simplicity_key(simplicity):
                 f"have. Candidate parameters: {sorted(params)}."
             )
         value = params[name]
-        if isinstance(value, (tuple, list)):
-            value = sum(value)
-        return sign * float(value)
+        try:
+            return sign * float(sum(value) if isinstance(value, (tuple, list)) else value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"simplicity={simplicity!r} needs a number (or a tuple of numbers) in "
+                f"{name!r}. Got {value!r} in the candidate {params!r}: pass a callable "
+                "params -> number (smaller = simpler) instead."
+            ) from None
 
     return key
 
@@ -795,9 +837,22 @@ def _eligible(cv_results, scores):
 
 
 def _simplest(candidates, cv_results, key, means):
-    """The simplest of ``candidates``; ties go to the higher mean score."""
+    """The simplest of ``candidates``; ties go to the higher mean score. A simplicity that
+    is not a number, or is NaN, is refused: ``min`` over NaN keys returns whatever came
+    first."""
     params = cv_results["params"]
-    return int(min(candidates, key=lambda i: (key(params[i]), -means[i], i)))
+
+    def order(i):
+        value = key(params[i])
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or math.isnan(value):
+            raise ValueError(
+                f"The 'simplicity' parameter must give a number (smaller = simpler) for "
+                f"every candidate. Got {value!r} for the candidate {params[i]!r} instead."
+            )
+        return value, -means[i], i
+
+    return int(min(candidates, key=order))
 
 
 class one_standard_error:
@@ -829,7 +884,9 @@ class one_standard_error:
 
     def __call__(self, cv_results):
         key = _simplicity_key(self.simplicity)
-        _, scores = _refit_scores(cv_results, self.metric)
+        metric, scores = _refit_scores(cv_results, self.metric)
+        _check_splits(scores, metric, "one_standard_error",
+                      "the standard error of the best's mean score")
         eligible, means = _eligible(cv_results, scores)
         best = int(eligible[0])
         finite = scores[best][np.isfinite(scores[best])]
@@ -856,17 +913,26 @@ class not_significantly_worse:
     alpha : float, default=0.05
         The test's level.
     test_train_ratio : float, optional
-        :math:`n_\\text{test}/n_\\text{train}` of one split. A refit callable sees only
-        ``cv_results_``, so by default the ratio is taken as K-fold's ``1 / (k - 1)`` for
-        the ``k`` split columns in the results; that is right for plain K-fold only. As
-        ``refit=`` of an hpsearch search the default is the search's own ratio
-        (:func:`split_size_ratio` of its ``cv``, where known). Elsewhere (a
-        scikit-learn search) pass it for repeated K-fold (``RepeatedKFold(n_splits=5, n_repeats=10)`` has
-        50 columns but ratio ``0.25``, not ``1/49``: the default would make the test
-        far too confident), Monte Carlo or holdout-style splitters (e.g. ``0.25`` for
-        ``test_size=0.2``); :func:`split_size_ratio` computes it from the splitter.
+        :math:`n_\\text{test}/n_\\text{train}` of one split. As ``refit=`` of an
+        hpsearch search the default is the search's own ratio (:func:`split_size_ratio`
+        of its ``cv``; for a custom splitter or a list of splits, from the mean
+        validation fraction of the splits it drew, :func:`_mean_fraction_ratio`).
+        Elsewhere (``refit=`` of a scikit-learn search, or called on a ``cv_results_``
+        dict) the rule sees only ``cv_results_``, which do not say what the splitter
+        was: it then assumes plain K-fold, ``1 / (k - 1)`` for the ``k`` split columns,
+        and warns (:class:`SplitterUnknownWarning`) that it did, since the assumption is
+        wrong for any other splitter: ``RepeatedKFold(n_splits=5, n_repeats=10)`` has 50
+        columns but ratio ``0.25``, not ``1/49`` (the test far too confident),
+        ``ShuffleSplit(10, test_size=0.5)`` has ratio ``1``, ``LeaveOneOut`` ``1 / (n -
+        1)``. Pass ``test_train_ratio=split_size_ratio(cv, n_samples=len(X))`` there.
     metric : str, optional
         The metric for multi-metric searches.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``alpha`` or ``test_train_ratio``, and for results with fewer than 2
+        split columns (one split: there is no test).
     """
 
     def __init__(self, simplicity, alpha=0.05, test_train_ratio=None, metric=None):
@@ -877,16 +943,18 @@ class not_significantly_worse:
 
     def __call__(self, cv_results):
         key = _simplicity_key(self.simplicity)
-        if not (isinstance(self.alpha, numbers.Real) and 0 < self.alpha < 1):
+        if not (isinstance(self.alpha, numbers.Real) and not isinstance(self.alpha, bool)
+                and 0 < self.alpha < 1):
             raise ValueError(
                 f"The 'alpha' parameter of not_significantly_worse must be a float in "
                 f"the range (0, 1). Got {self.alpha!r} instead."
             )
-        _, scores = _refit_scores(cv_results, self.metric)
-        k = scores.shape[1]
         ratio = self.test_train_ratio
-        if ratio is None:
-            ratio = 1.0 / (k - 1) if k > 1 else 0.0
+        if ratio is not None:  # (checked only when a test ran: a bad one passed unseen)
+            ratio = _check_ratio(ratio, "not_significantly_worse")
+        metric, scores = _refit_scores(cv_results, self.metric)
+        _check_splits(scores, metric, "not_significantly_worse",
+                      "a paired test of the best against a candidate")
         eligible, means = _eligible(cv_results, scores)
         best = int(eligible[0])
         keep = [best]
@@ -894,6 +962,8 @@ class not_significantly_worse:
             shared = np.isfinite(scores[best]) & np.isfinite(scores[i])
             if i == best or shared.sum() < 2:
                 continue
+            if ratio is None:
+                ratio = _assumed_k_fold_ratio(scores.shape[1])
             diff = scores[best][shared] - scores[i][shared]
             if corrected_ttest(diff, ratio, "greater")[1] >= self.alpha:
                 keep.append(i)
@@ -906,19 +976,25 @@ class not_significantly_worse:
         )
 
 
-def _refit_rule_of(refit, search):
+def _refit_rule_of(refit, search, splits=None):
     """``refit`` as a search applies it: a :class:`not_significantly_worse` with no
-    ``test_train_ratio`` gets the search's (:func:`split_size_ratio` of its ``cv``; a
-    copy, the parameter is left as given). Its fallback, K-fold's ``1 / (k - 1)`` for the
-    ``k`` split columns, is right for plain K-fold only: ``RepeatedKFold(5, 4)`` has 20
-    columns but ratio ``1/4`` (Bouckaert & Frank 2004), not ``1/19``."""
+    ``test_train_ratio`` gets the search's (a copy, the parameter is left as given):
+    :func:`split_size_ratio` of its ``cv``, else (a custom splitter, a list of splits,
+    leave-p-out without ``n_samples``) the mean validation fraction of the ``splits`` it
+    drew (:func:`_mean_fraction_ratio`, as racing does). The rule's own fallback, K-fold's
+    ``1 / (k - 1)`` for the ``k`` split columns, is right for plain K-fold only:
+    ``RepeatedKFold(5, 4)`` has 20 columns but ratio ``1/4`` (Bouckaert & Frank 2004),
+    not ``1/19``."""
     if not isinstance(refit, not_significantly_worse) or refit.test_train_ratio is not None:
         return refit
     try:
         ratio = _search_ratio(search)
-    except Exception:  # a custom splitter, an iterable of splits: the rule's own default
+    except Exception:  # a custom splitter, an iterable of splits: from the splits drawn
         ratio = None
-    if ratio is None:
-        return refit
+    if ratio is None and splits:
+        ratio = _mean_fraction_ratio(
+            [len(test) / max(len(train) + len(test), 1) for train, test in splits])
+    if ratio is None or not np.isfinite(ratio):
+        return refit  # (the rule warns that it assumes K-fold)
     return not_significantly_worse(refit.simplicity, alpha=refit.alpha,
                                    test_train_ratio=ratio, metric=refit.metric)
