@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import load_digits
 
 from hpsearch import MLPClassifier, RecipeSearchCV
@@ -405,3 +406,43 @@ def test_a_training_stage_whose_every_fit_failed_leaves_the_recipes_floor():
     res = search.cv_results_
     assert res["accepted"].sum() == 2 and two["diagnosis"] == "overfitting"
     assert search.best_params_ == {"max_depth": 6} == two["best_params"]
+
+
+class _Scripted(RegressorMixin, BaseEstimator):
+    """Predicts ``mean + s (y - mean)`` on its training rows (train r2 exactly
+    ``1 - (1 - s)^2``) and the mean elsewhere; ``s = share * (1 - alpha)``; ``X[:, 0]``
+    holds row ids."""
+
+    def __init__(self, share=0.5, alpha=0.0):
+        self.share = share
+        self.alpha = alpha
+
+    def fit(self, X, y):
+        self.seen_ = dict(zip(X[:, 0].tolist(), np.asarray(y).tolist()))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        s = self.share * (1 - self.alpha)
+        return np.array([self.mean_ + s * (self.seen_[i] - self.mean_) if i in self.seen_
+                         else self.mean_ for i in X[:, 0].tolist()])
+
+
+def test_the_diagnosis_column_calls_training_poor_exactly_below_the_floor():
+    # was: the floor F came from the training stage's best training score (0.96 r2 here),
+    # the column from the best of all candidates (1.0, found by the recheck stage): a
+    # larger unit, a lower threshold (0.806 vs F = 0.810), and the candidate training at
+    # 0.808 was labelled as training well while the search rejected it
+    rng = np.random.RandomState(0)
+    X = np.c_[np.arange(120), rng.randn(120, 3)]
+    y = X[:, 1:].sum(axis=1) + 0.6 * rng.randn(120)
+    search = fit(RecipeSearchCV(_Scripted(), {"share": [0.8, 1.0], "alpha": [0.0, 0.2977]},
+                                n_iter=2, round_size=1, cv=3, random_state=2, recheck=True,
+                                return_train_score=True), X, y)
+    res = search.cv_results_
+    train = res["mean_train_score"]
+    assert train.max() == 1.0 and search.stages_[0]["train_score"] == pytest.approx(0.96)
+    between = (train >= 0.806) & (train < search.train_floor_)
+    assert between.sum() == 1 and not res["accepted"][between].any()
+    np.testing.assert_array_equal(res["diagnosis"] == "training", ~res["accepted"])
+    assert search.diagnosis_.evidence["train_threshold"] == search.train_floor_

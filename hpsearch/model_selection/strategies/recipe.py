@@ -237,8 +237,12 @@ return_train_score, progress, storage, study_name, resume, backend
     cv_results_ : dict
         sklearn's layout plus ``error``, ``stage`` (the stage that proposed the
         candidate), ``accepted`` (training score at least the floor :math:`F`) and
-        ``diagnosis`` (:func:`hpsearch.diagnostics.diagnose_results` with the references).
-        The train scores are left out with ``return_train_score=False``.
+        ``diagnosis`` (:func:`hpsearch.diagnostics.diagnose_results` with the references,
+        the thresholds and the :math:`m^*_{tr}` of :math:`F`: when the training stage
+        trained well, a candidate with finite scores is labelled ``"training"`` exactly
+        when it is not accepted, :math:`m_{tr} < F`; when it never did, :math:`F` is
+        below the recipe's threshold and an accepted candidate may still be labelled
+        ``"training"``). The train scores are left out with ``return_train_score=False``.
     best_index_ : int
         Index in ``cv_results_`` of the best validation score among the accepted
         candidates (rank 1 of ``rank_test_<metric>``); sklearn's rule over every row
@@ -408,7 +412,7 @@ return_train_score, progress, storage, study_name, resume, backend
         -------
         self : object
         """
-        from hpsearch.diagnostics import diagnose_results, reference_scores
+        from hpsearch.diagnostics import reference_scores
         from hpsearch.diagnostics._results import _final_sample_weight
         from hpsearch.diagnostics._verdict import check_thresholds
 
@@ -462,8 +466,7 @@ return_train_score, progress, storage, study_name, resume, backend
         accepted[self._accepted_rows()] = True
         results["accepted"] = accepted
         if "diagnosis" not in results:
-            labels = diagnose_results(results, metric=self._metric, references=self.references_,
-                                      thresholds=self.thresholds).labels
+            labels = self._diagnose(results).labels
             results["diagnosis"] = np.asarray(labels, dtype=object)
         if self._accepted_rows().size:
             rank_rows_first(results, self._accepted_rows())
@@ -479,13 +482,10 @@ return_train_score, progress, storage, study_name, resume, backend
         and its ``thresholds``. The generic column of ``BaseSearchCV`` uses the default
         thresholds, so with ``thresholds={"train": ...}`` it called candidates the search had
         accepted as training well ``"training"``."""
-        from hpsearch.diagnostics import diagnose_results
-
         for stale in ("diagnosis_", "diagnosis_error_"):  # (of an earlier fit)
             self.__dict__.pop(stale, None)
         try:
-            result = diagnose_results(results, metric=self._metric,
-                                      references=self.references_, thresholds=self.thresholds)
+            result = self._diagnose(results)
         except Exception as exc:  # noqa: BLE001 - an analysis never fails a finished search
             self.diagnosis_error_ = (f"No 'diagnosis' column: the lecture's recipe could not "
                                      f"be applied ({type(exc).__name__}: {exc}).")
@@ -493,6 +493,19 @@ return_train_score, progress, storage, study_name, resume, backend
         result.references = self.references_
         self.diagnosis_ = result
         results["diagnosis"] = np.asarray(result.labels, dtype=object)
+
+    def _diagnose(self, results):
+        """:func:`~hpsearch.diagnostics.diagnose_results` by the rule the stages applied:
+        this search's references and thresholds, and the unit measured with the training
+        score its floor was set with (the training stage's best): with the best of all
+        candidates, a later stage that trained better lowered the column's threshold below
+        :math:`F`, and a candidate between the two was labelled as training well while
+        the search rejected it."""
+        from hpsearch.diagnostics import diagnose_results
+
+        return diagnose_results(results, metric=self._metric, references=self.references_,
+                                thresholds=self.thresholds,
+                                best_train=getattr(self, "_unit_train", None))
 
     @staticmethod
     def _metrics(results):
@@ -623,6 +636,7 @@ return_train_score, progress, storage, study_name, resume, backend
         score (every fit of the stage failed: the floor was NaN, so no later candidate,
         however well it trained, was accepted)."""
         best = max((tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan)
+        self._unit_train = float(best)  # the diagnosis column's too (_diagnose)
         _, evidence = self._verdict(entry["train_score"], entry["validation_score"], best)
         margin = self._thresholds["train"] * evidence["unit"]
         if entry["trains_well"] or not np.isfinite(entry["train_score"]):
