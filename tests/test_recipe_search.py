@@ -446,3 +446,26 @@ def test_the_diagnosis_column_calls_training_poor_exactly_below_the_floor():
     assert between.sum() == 1 and not res["accepted"][between].any()
     np.testing.assert_array_equal(res["diagnosis"] == "training", ~res["accepted"])
     assert search.diagnosis_.evidence["train_threshold"] == search.train_floor_
+
+
+@pytest.mark.parametrize("rule", ["one_standard_error", "not_significantly_worse"])
+def test_a_refit_rule_chooses_among_the_accepted_candidates(rule):
+    # was: the rule ran before the search added its 'accepted' column, so it took the
+    # best validation score of every row and refitted the simplest near it: a tree with 16
+    # samples a leaf (training r2 0.68, below the floor 0.89) the recipe had rejected
+    from sklearn.datasets import make_regression
+    from sklearn.tree import DecisionTreeRegressor
+
+    from hpsearch.model_selection import stats
+
+    X, y = make_regression(120, 5, noise=10, random_state=0)
+    refit = getattr(stats, rule)(lambda p: -p["min_samples_leaf"])
+    search = fit(RecipeSearchCV(
+        DecisionTreeRegressor(random_state=0),
+        {"min_samples_leaf": [1, 2, 4, 8, 16], "max_depth": [2, 3, 4, 6, None]},
+        generalization_params=["min_samples_leaf"], n_iter=4, cv=5, random_state=0,
+        refit=refit), X, y)
+    res = search.cv_results_
+    assert not res["accepted"].all()
+    assert res["accepted"][search.best_index_]
+    assert search.best_params_["min_samples_leaf"] < 16

@@ -246,7 +246,8 @@ return_train_score, progress, storage, study_name, resume, backend
     best_index_ : int
         Index in ``cv_results_`` of the best validation score among the accepted
         candidates (rank 1 of ``rank_test_<metric>``); sklearn's rule over every row
-        when none is accepted, or the index a callable ``refit`` returns. With several
+        when none is accepted, or the index a callable ``refit`` returns (given the
+        ``accepted`` column: hpsearch's refit rules choose among the accepted). With several
         metrics, only set when ``refit`` is not False.
     stages_ : list of dict
         Per stage: ``stage``, ``tuned`` (parameter names), ``fixed`` (held values),
@@ -593,8 +594,19 @@ return_train_score, progress, storage, study_name, resume, backend
                            if np.isfinite(tr) and tr >= self.train_floor_], dtype=int)
 
     def _select_best_index(self, refit, refit_metric, results):
-        """The best validation score among accepted candidates (sklearn's rule when none is)."""
+        """The best validation score among accepted candidates (sklearn's rule when none is).
+
+        A callable ``refit`` is given the ``accepted`` column (when a candidate is
+        accepted): hpsearch's refit rules (:class:`~hpsearch.model_selection.
+        one_standard_error`, :class:`~hpsearch.model_selection.not_significantly_worse`)
+        choose among the accepted candidates by it, as ``best_index_`` does (without it,
+        they chose the simplest candidate near the best validation score, one the recipe
+        had rejected for training below the floor)."""
         rows = self._accepted_rows()
+        if callable(refit) and rows.size:
+            accepted = np.zeros(len(results["params"]), dtype=bool)
+            accepted[rows] = True
+            results["accepted"] = accepted
         if callable(refit) or rows.size == 0:
             return super()._select_best_index(refit, refit_metric, results)
         return best_row(results, refit_metric, rows)
