@@ -758,3 +758,18 @@ def test_not_significantly_worse_checks_its_ratio_when_no_test_runs(ratio):
     with pytest.raises(ValueError, match="The 'test_train_ratio' parameter of "
                        r"not_significantly_worse must be a float in the range \[0, inf\)"):
         not_significantly_worse("a", test_train_ratio=ratio)(res)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rope": np.nan}, r"The 'rope' parameter must be a float in the range \[0, inf\)\. "
+                       "Got nan instead"),
+    ({"rope": -0.01}, "The 'rope' parameter must be a float"),
+    ({"alternative": "bigger"}, "The 'alternative' parameter must be a str among"),
+    ({"alternative": ["greater"]}, "The 'alternative' parameter must be a str among"),
+])
+def test_compare_checks_rope_and_alternative_when_no_test_runs(kwargs, message):
+    # was: checked only inside a test, so a single candidate (or a single split) gave a
+    # frame whose attrs said rope=nan, and any alternative passed
+    res = _results([{"a": 1}], [[0.9, 0.91, 0.92]])
+    with pytest.raises(ValueError, match=message):
+        compare(res, test_train_ratio=0.25, **kwargs)

@@ -107,12 +107,26 @@ def _check_ratio(ratio, owner=""):
     return float(ratio)
 
 
-def _p_value(t, df, alternative):
-    if alternative not in _ALTERNATIVES:
+def _check_alternative(alternative):
+    if not isinstance(alternative, str) or alternative not in _ALTERNATIVES:
         raise ValueError(
             f"The 'alternative' parameter must be a str among {set(_ALTERNATIVES)}. "
             f"Got {alternative!r} instead."
         )
+    return alternative
+
+
+def _check_rope(rope):
+    if not isinstance(rope, numbers.Real) or isinstance(rope, bool) or not rope >= 0:
+        raise ValueError(
+            f"The 'rope' parameter must be a float in the range [0, inf). "
+            f"Got {rope!r} instead."
+        )
+    return rope
+
+
+def _p_value(t, df, alternative):
+    _check_alternative(alternative)
     if alternative == "greater":
         return float(_stats.t.sf(t, df))
     if alternative == "less":
@@ -181,11 +195,7 @@ def posterior_probabilities(differences, test_train_ratio, rope=0.0):
     """
     d = _differences(differences)
     ratio = _check_ratio(test_train_ratio)
-    if not isinstance(rope, numbers.Real) or isinstance(rope, bool) or not rope >= 0:
-        raise ValueError(
-            f"The 'rope' parameter must be a float in the range [0, inf). "
-            f"Got {rope!r} instead."
-        )
+    _check_rope(rope)
     k = d.size
     scale = _corrected_scale(d, ratio)
     mean = float(d.mean())
@@ -675,6 +685,10 @@ def compare(
         raise ValueError(
             f"The 'top' parameter must be an int in the range [1, inf). Got {top!r} instead."
         )
+    # (checked here: inside the tests only, a search with one candidate or one split
+    # returned a frame with rope=nan in its attrs and no error)
+    _check_rope(rope)
+    _check_alternative(alternative)
     if test_train_ratio is None and owner is not None:
         test_train_ratio = _search_ratio(owner)
     if test_train_ratio is None:
