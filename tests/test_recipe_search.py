@@ -446,6 +446,9 @@ def test_the_diagnosis_column_calls_training_poor_exactly_below_the_floor():
     assert between.sum() == 1 and not res["accepted"][between].any()
     np.testing.assert_array_equal(res["diagnosis"] == "training", ~res["accepted"])
     assert search.diagnosis_.evidence["train_threshold"] == search.train_floor_
+    for entry in search.stages_:  # each stage's pick: the column's verdict on its row
+        label = res["diagnosis"][res["params"].index(entry["best_params"])]
+        assert entry["diagnosis"] == label and entry["trains_well"] == (label != "training")
 
 
 @pytest.mark.parametrize("rule", ["one_standard_error", "not_significantly_worse"])

@@ -621,6 +621,7 @@ return_train_score, progress, storage, study_name, resume, backend
         self._metric = None
         self.stages_ = []
         self.train_floor_ = -math.inf
+        self._unit_train = None  # m*_tr, fixed at the end of the training stage
         seed = sampler_seed(self.random_state)
         least = {k: least_regularizing(k, sub[k]) for k in general}
         plan = [("training", training, least), ("generalization", general, None)]
@@ -647,8 +648,8 @@ return_train_score, progress, storage, study_name, resume, backend
         threshold :math:`R - \\tau_{train} u` also when the stage's pick has no training
         score (every fit of the stage failed: the floor was NaN, so no later candidate,
         however well it trained, was accepted)."""
-        best = max((tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan)
-        self._unit_train = float(best)  # the diagnosis column's too (_diagnose)
+        best = self._unit_train = self._best_train()  # the later stages' and the
+        # diagnosis column's m*_tr too (_best_train, _diagnose)
         _, evidence = self._verdict(entry["train_score"], entry["validation_score"], best)
         margin = self._thresholds["train"] * evidence["unit"]
         if entry["trains_well"] or not np.isfinite(entry["train_score"]):
@@ -721,8 +722,18 @@ return_train_score, progress, storage, study_name, resume, backend
             return "score"
         return self.refit if isinstance(self.refit, str) and self.refit in names else names[0]
 
+    def _best_train(self):
+        """:math:`m^*_{tr}` of the unit: the best training score so far in the training
+        stage, then the one the floor was set with (:meth:`_set_floor`), so that a later
+        stage's verdicts (``stages_``' ``diagnosis`` and ``trains_well``) are those of
+        the floor and of the ``diagnosis`` column."""
+        if getattr(self, "_unit_train", None) is not None:
+            return self._unit_train
+        return float(max((tr for tr, _ in self._rows.values() if np.isfinite(tr)),
+                         default=math.nan))
+
     def _trains_well(self, train, validation):
-        best = max((tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan)
+        best = self._best_train()
         return np.isfinite(train) and not self._verdict(train, validation, best)[1][
             "poor_training"]
 
@@ -762,8 +773,7 @@ return_train_score, progress, storage, study_name, resume, backend
 
         best = max(range(len(scores)), key=rank)
         params, (train, validation) = scores[best]
-        problem = self._verdict(train, validation, max(
-            (tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan))[0]
+        problem = self._verdict(train, validation, self._best_train())[0]
         if not (np.isfinite(train) and np.isfinite(validation)):
             problem = "failed"  # no measurement: the diagnosis column's label (it said
             # "training" for a failed fit, the column "failed")
