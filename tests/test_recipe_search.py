@@ -472,3 +472,29 @@ def test_a_refit_rule_chooses_among_the_accepted_candidates(rule):
     assert not res["accepted"].all()
     assert res["accepted"][search.best_index_]
     assert search.best_params_["min_samples_leaf"] < 16
+
+
+def test_a_study_reports_diagnosis_counts_the_searchs_own_labels(tmp_path):
+    # was: the report's "Diagnosis" section recounted the labels with the default thresholds
+    # (gap 0.1 units, not the search's 0.5) and the best of all candidates: no candidate
+    # poor on training and a threshold of 0.806, next to a search that rejected one for
+    # training below its floor, 0.810
+    from types import SimpleNamespace
+
+    from hpsearch.study.runner import _diagnosis
+
+    rng = np.random.RandomState(0)
+    X = np.c_[np.arange(120), rng.randn(120, 3)]
+    y = X[:, 1:].sum(axis=1) + 0.6 * rng.randn(120)
+    search = fit(RecipeSearchCV(_Scripted(), {"share": [0.8, 1.0], "alpha": [0.0, 0.2977]},
+                                n_iter=2, round_size=1, cv=3, random_state=2, recheck=True,
+                                thresholds={"gap": 0.5}, return_train_score=True), X, y)
+    plan = SimpleNamespace(refit_metric=None, classifier=False, search=search,
+                           X_train=X, y_train=y)
+    text, _ = _diagnosis(plan, search, search.cv_results_, "score", tmp_path, None)
+    n_poor = int((~search.cv_results_["accepted"]).sum())
+    assert n_poor == 1 and "- 1 candidate(s) poor on their training folds" in text
+    assert search.train_floor_ == pytest.approx(0.8100, abs=1e-4)
+    assert "training r2 below 0.81 is poor" in text
+    gap = 0.5 * search.diagnosis_.evidence["unit"]
+    assert f"gap above {gap:.4g} is large" in text

@@ -29,7 +29,8 @@ class ResultsDiagnosis:
         Search-level remarks: where "poor" came from, and whether deeper candidates train
         worse than shallower ones.
     evidence : dict
-        ``baseline_train``, ``linear_train``, ``best_train``, ``reference_train``, ``unit``,
+        ``baseline_train``, ``linear_train``, ``best_train``, ``unit_train`` (the
+        :math:`m^*_{tr}` of the unit: ``best_train`` unless given), ``reference_train``, ``unit``,
         ``train_threshold``, ``gap_threshold`` (the same for every candidate), ``references``
         (``"given"`` or ``"candidates"``) and ``best_train_by_depth`` (number of hidden
         layers -> best mean train score; for halving rows, at the budget compared).
@@ -516,7 +517,8 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
     if note:
         notes.append(note)
     evidence = {"references": source, "baseline_train": base, "linear_train": linear,
-                "best_train": best_train, "best_train_by_depth": best,
+                "best_train": best_train, "unit_train": unit_train,
+                "best_train_by_depth": best,
                 **{k: evidence[k] for k in ("reference_train", "unit", "train_threshold",
                                             "gap_threshold")}}
     weak = _weak_reference_note(train, labels, evidence, thresholds,
