@@ -773,3 +773,26 @@ def test_compare_checks_rope_and_alternative_when_no_test_runs(kwargs, message):
     res = _results([{"a": 1}], [[0.9, 0.91, 0.92]])
     with pytest.raises(ValueError, match=message):
         compare(res, test_train_ratio=0.25, **kwargs)
+
+
+def test_not_significantly_worse_tests_subsampled_rows_with_their_split_sizes():
+    # was: as refit= of a halving search on n_samples with max_resources=60 (of 442 rows,
+    # 5-fold: ~354 training rows a fold), the rule tested the rows of the top budget with
+    # the full split's 1/4; they were trained on 60 rows and validated on ~88, ratio
+    # 88.4/60 (compare() used it already): the over-confident test called alpha=0.1
+    # significantly worse than the best, alpha=0.03, and refitted the best
+    from hpsearch.model_selection import HalvingSearchCV
+
+    X, y = load_diabetes(return_X_y=True)
+    grid = {"alpha": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]}
+    search = HalvingSearchCV(Ridge(), grid, n_candidates=7, resource="n_samples",
+                             max_resources=60, min_resources=30, factor=2, cv=5,
+                             refit=not_significantly_worse("-alpha"), random_state=2)
+    search.fit(X, y)
+    res = search.cv_results_
+    ratio = compare(search, rope=1.0)["test_train_ratio"].loc[search.best_index_]
+    assert ratio == pytest.approx((442 - 442 / 1.25) / 60)
+    assert res["params"][not_significantly_worse("-alpha", test_train_ratio=0.25)(res)] == {
+        "alpha": 0.03}
+    assert search.best_params_ == {"alpha": 0.1} and res["n_resources"][search.best_index_] == 60
+    assert not_significantly_worse("-alpha", test_train_ratio=ratio)(res) == search.best_index_

@@ -1730,7 +1730,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             from .stats import _refit_rule_of
 
             self.best_index_ = int(self._select_best_index(
-                _refit_rule_of(self.refit, self, getattr(evaluate, "splits", None)),
+                _refit_rule_of(self.refit, self, getattr(evaluate, "splits", None), results),
                 refit_metric, results))
             if not callable(self.refit):
                 self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]

@@ -939,6 +939,9 @@ class not_significantly_worse:
         columns but ratio ``0.25``, not ``1/49`` (the test far too confident),
         ``ShuffleSplit(10, test_size=0.5)`` has ratio ``1``, ``LeaveOneOut`` ``1 / (n -
         1)``. Pass ``test_train_ratio=split_size_ratio(cv, n_samples=len(X))`` there.
+        In an hpsearch search whose budget is ``n_samples``, rows trained on :math:`b`
+        rows fewer than a train fold's are tested with :math:`n_\\text{test}/b`, as by
+        :func:`compare` (the ratio, given or not, is that of a full split).
     metric : str, optional
         The metric for multi-metric searches.
 
@@ -979,7 +982,11 @@ class not_significantly_worse:
             if ratio is None:
                 ratio = _assumed_k_fold_ratio(scores.shape[1])
             diff = scores[best][shared] - scores[i][shared]
-            if corrected_ttest(diff, ratio, "greater")[1] >= self.alpha:
+            # (a search subsampling its train folds: the ratio of the rows compared, all
+            # at one budget; see _refit_rule_of)
+            row_ratio = getattr(self, "_row_ratios", None)
+            r = ratio if row_ratio is None else row_ratio(i)
+            if corrected_ttest(diff, r, "greater")[1] >= self.alpha:
                 keep.append(i)
         return _simplest(keep, cv_results, key, means)
 
@@ -990,7 +997,7 @@ class not_significantly_worse:
         )
 
 
-def _refit_rule_of(refit, search, splits=None):
+def _refit_rule_of(refit, search, splits=None, results=None):
     """``refit`` as a search applies it: a :class:`not_significantly_worse` with no
     ``test_train_ratio`` gets the search's (a copy, the parameter is left as given):
     :func:`split_size_ratio` of its ``cv``, else (a custom splitter, a list of splits,
@@ -998,9 +1005,16 @@ def _refit_rule_of(refit, search, splits=None):
     drew (:func:`_mean_fraction_ratio`, as racing does). The rule's own fallback, K-fold's
     ``1 / (k - 1)`` for the ``k`` split columns, is right for plain K-fold only:
     ``RepeatedKFold(5, 4)`` has 20 columns but ratio ``1/4`` (Bouckaert & Frank 2004),
-    not ``1/19``."""
-    if not isinstance(refit, not_significantly_worse) or refit.test_train_ratio is not None:
+    not ``1/19``. A search whose budget is ``n_samples`` (``results``: its
+    ``cv_results_``) trains a row of budget :math:`b` below a train fold's size on
+    :math:`b` rows of it: the rule tests rows of one budget with their own
+    :math:`n_\\text{test}/b` (:class:`_RowRatios`, as :func:`compare`; with
+    ``max_resources=80`` of 442 rows, 5-fold, ``88/80``, not ``1/4``); a
+    ``test_train_ratio`` given is then that of a full split."""
+    if not isinstance(refit, not_significantly_worse):
         return refit
+    if refit.test_train_ratio is not None:
+        return _with_row_ratios(refit, refit.test_train_ratio, search, results)
     try:
         ratio = _search_ratio(search)
     except Exception:  # a custom splitter, an iterable of splits: from the splits drawn
@@ -1010,5 +1024,22 @@ def _refit_rule_of(refit, search, splits=None):
             [len(test) / max(len(train) + len(test), 1) for train, test in splits])
     if ratio is None or not np.isfinite(ratio):
         return refit  # (the rule warns that it assumes K-fold)
-    return not_significantly_worse(refit.simplicity, alpha=refit.alpha,
-                                   test_train_ratio=ratio, metric=refit.metric)
+    return _with_row_ratios(
+        not_significantly_worse(refit.simplicity, alpha=refit.alpha,
+                                test_train_ratio=ratio, metric=refit.metric),
+        ratio, search, results)
+
+
+def _with_row_ratios(rule, ratio, search, results):
+    """``rule``, or a copy testing each row with its own ratio (:class:`_RowRatios`) when
+    the search subsampled its train folds for some row."""
+    if results is None:
+        return rule
+    ratio = _check_ratio(ratio, "not_significantly_worse")
+    rows = _subsample_ratios(search, results, ratio)
+    if not rows.varies:
+        return rule
+    copy = not_significantly_worse(rule.simplicity, alpha=rule.alpha,
+                                   test_train_ratio=ratio, metric=rule.metric)
+    copy._row_ratios = rows
+    return copy
