@@ -796,3 +796,21 @@ def test_not_significantly_worse_tests_subsampled_rows_with_their_split_sizes():
         "alpha": 0.03}
     assert search.best_params_ == {"alpha": 0.1} and res["n_resources"][search.best_index_] == 60
     assert not_significantly_worse("-alpha", test_train_ratio=ratio)(res) == search.best_index_
+
+
+@pytest.mark.parametrize("rule", [one_standard_error, not_significantly_worse])
+@pytest.mark.parametrize("metric", [None, "accuracy"])
+def test_refit_rules_name_their_metric_parameter(rule, metric):
+    # was: "cv_results_ holds several metrics ...: pass metric=" / "The 'metric' parameter
+    # must be one of ...", naming neither the rule nor, for None, the parameter
+    res = _results([{"a": 1}, {"a": 2}], [[0.9, 0.91], [0.8, 0.85]])
+    res.update({k.replace("_score", "_r2"): v for k, v in res.items() if "test_score" in k})
+    res.update({k.replace("_score", "_neg_mae"): v for k, v in res.items()
+                if "test_score" in k})
+    for k in [k for k in res if k.endswith("_score")]:
+        del res[k]
+    with pytest.raises(ValueError, match=rf"The 'metric' parameter of {rule.__name__} must "
+                       rf"be one of \['neg_mae', 'r2'\] .* Got {metric!r} instead"):
+        rule("a", metric=metric)(res)
+    assert rule("a", metric="r2", **({"test_train_ratio": 1.0} if rule is
+                                        not_significantly_worse else {}))(res) == 0

@@ -817,11 +817,19 @@ def _simplicity_key(simplicity):
     return key
 
 
-def _refit_scores(cv_results, metric):
+def _refit_scores(cv_results, metric, rule):
     """The metric's split scores, NaN where the split's fit (or its scorer) failed: with
     a numeric ``error_score`` such a score is made up, and the rules, like :func:`compare`,
     consider only measured splits (``cv_results`` of an hpsearch search say which failed
-    in their ``error`` column; other searches' results are taken as they are)."""
+    in their ``error`` column; other searches' results are taken as they are). A metric
+    that is not one of the results' (or None for several) is an error naming ``rule``."""
+    metrics = sorted({m.group(2) for k in cv_results if (m := _SPLIT_KEY.match(k))})
+    if metrics and metric not in metrics and (metric is not None or (
+            "score" not in metrics and len(metrics) > 1)):
+        raise ValueError(
+            f"The 'metric' parameter of {rule} must be one of {metrics} (the metrics of "
+            f"the search's cv_results_; several need one named). Got {metric!r} instead."
+        )
     metric = _metric(cv_results, metric)
     columns = _split_columns(cv_results, metric)
     scores = np.array([np.asarray(cv_results[c], dtype=np.float64) for c in columns]).T
@@ -898,7 +906,7 @@ class one_standard_error:
 
     def __call__(self, cv_results):
         key = _simplicity_key(self.simplicity)
-        metric, scores = _refit_scores(cv_results, self.metric)
+        metric, scores = _refit_scores(cv_results, self.metric, "one_standard_error")
         _check_splits(scores, metric, "one_standard_error",
                       "the standard error of the best's mean score")
         eligible, means = _eligible(cv_results, scores)
@@ -969,7 +977,7 @@ class not_significantly_worse:
         ratio = self.test_train_ratio
         if ratio is not None:  # (checked only when a test ran: a bad one passed unseen)
             ratio = _check_ratio(ratio, "not_significantly_worse")
-        metric, scores = _refit_scores(cv_results, self.metric)
+        metric, scores = _refit_scores(cv_results, self.metric, "not_significantly_worse")
         _check_splits(scores, metric, "not_significantly_worse",
                       "a paired test of the best against a candidate")
         eligible, means = _eligible(cv_results, scores)
