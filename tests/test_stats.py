@@ -695,6 +695,11 @@ def test_compare_of_a_multi_metric_search_defaults_to_its_refit_metric():
         "neg_mean_absolute_error")
     with pytest.raises(ValueError, match="several metrics"):
         compare(search.cv_results_, test_train_ratio=0.5)
+    # a refit rule's metric is the one the search chose by (was: "pass metric=")
+    ruled = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3,
+                         scoring=["r2", "neg_mean_absolute_error"],
+                         refit=one_standard_error("-alpha", metric="r2")).fit(X, y)
+    assert compare(ruled).attrs["metric"] == "r2"
 
 
 def test_not_significantly_worse_never_assumes_k_fold_silently():

@@ -623,7 +623,8 @@ def compare(
         Any hpsearch (or scikit-learn) search with ``cv_results_``, or the dict itself.
     metric : str, optional
         Which ``split<k>_test_<metric>`` scores to use; default the single metric (or
-        ``"score"``), or the ``refit`` metric of a fitted multi-metric search.
+        ``"score"``), or the ``refit`` metric of a fitted multi-metric search (a refit
+        rule's ``metric``).
     top : int, default=10
         How many candidates to list (the best included), by mean test score.
     rope : float, default=0.01
@@ -678,6 +679,8 @@ def compare(
     """
     results, owner = _results(search)
     refit = getattr(owner, "refit", None)
+    if isinstance(refit, (one_standard_error, not_significantly_worse)):
+        refit = refit.metric  # a refit rule's metric is the one it chose by
     if metric is None and isinstance(refit, str) and f"mean_test_{refit}" in results:
         metric = refit  # a multi-metric search: the metric it chose its best by
     metric = _metric(results, metric)
