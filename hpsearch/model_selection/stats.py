@@ -1010,10 +1010,12 @@ class not_significantly_worse:
 
 def _refit_rule_of(refit, search, splits=None, results=None):
     """``refit`` as a search applies it: a :class:`not_significantly_worse` with no
-    ``test_train_ratio`` gets the search's (a copy, the parameter is left as given):
+    ``test_train_ratio`` gets the search's (a copy, the parameter is left as given),
+    the one its racing tests with (:func:`~hpsearch.model_selection._racing._ratio` of
+    the ``splits`` it drew): a random two-way splitter's drawn sizes, else
     :func:`split_size_ratio` of its ``cv``, else (a custom splitter, a list of splits,
-    leave-p-out without ``n_samples``) the mean validation fraction of the ``splits`` it
-    drew (:func:`_mean_fraction_ratio`, as racing does). The rule's own fallback, K-fold's
+    leave-p-out without ``n_samples``) the splits' mean validation fraction
+    (:func:`_mean_fraction_ratio`). The rule's own fallback, K-fold's
     ``1 / (k - 1)`` for the ``k`` split columns, is right for plain K-fold only:
     ``RepeatedKFold(5, 4)`` has 20 columns but ratio ``1/4`` (Bouckaert & Frank 2004),
     not ``1/19``. A search whose budget is ``n_samples`` (``results``: its
@@ -1026,13 +1028,16 @@ def _refit_rule_of(refit, search, splits=None, results=None):
         return refit
     if refit.test_train_ratio is not None:
         return _with_row_ratios(refit, refit.test_train_ratio, search, results)
-    try:
-        ratio = _search_ratio(search)
-    except Exception:  # a custom splitter, an iterable of splits: from the splits drawn
-        ratio = None
-    if ratio is None and splits:
-        ratio = _mean_fraction_ratio(
-            [len(test) / max(len(train) + len(test), 1) for train, test in splits])
+    if splits:  # the ratio racing tests with (_racing._ratio: a random two-way
+        # splitter's drawn sizes, else the splitter's, else the splits' mean fraction)
+        from ._racing import _ratio
+
+        ratio = _ratio(search, len(splits), splits)
+    else:
+        try:
+            ratio = _search_ratio(search)
+        except Exception:  # a custom splitter, an iterable of splits
+            ratio = None
     if ratio is None or not np.isfinite(ratio):
         return refit  # (the rule warns that it assumes K-fold)
     return _with_row_ratios(
