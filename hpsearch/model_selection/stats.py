@@ -901,6 +901,13 @@ class one_standard_error:
         or a parameter name (``"-alpha"``: larger alpha is simpler).
     metric : str, optional
         The metric for multi-metric searches (default: the only one, or ``"score"``).
+
+    Raises
+    ------
+    ValueError
+        For results with fewer than 2 split columns (one split has no standard error),
+        a ``metric`` the results do not have (or None for several), and a
+        ``simplicity`` that gives no number (NaN, a string, a parameter set to None).
     """
 
     def __init__(self, simplicity, metric=None):
@@ -959,8 +966,14 @@ class not_significantly_worse:
     Raises
     ------
     ValueError
-        For a bad ``alpha`` or ``test_train_ratio``, and for results with fewer than 2
-        split columns (one split: there is no test).
+        For a bad ``alpha`` or ``test_train_ratio``, for results with fewer than 2
+        split columns (one split: there is no test), and as :class:`one_standard_error`
+        for ``metric`` and ``simplicity``.
+
+    Warns
+    -----
+    SplitterUnknownWarning
+        When it assumes plain K-fold's ratio (see ``test_train_ratio``).
     """
 
     def __init__(self, simplicity, alpha=0.05, test_train_ratio=None, metric=None):
