@@ -819,3 +819,20 @@ def test_refit_rules_name_their_metric_parameter(rule, metric):
         rule("a", metric=metric)(res)
     assert rule("a", metric="r2", **({"test_train_ratio": 1.0} if rule is
                                         not_significantly_worse else {}))(res) == 0
+
+
+def test_a_search_refuses_a_refit_rule_with_one_split_before_fitting():
+    # the rule refuses one split (above) only once every candidate is fitted
+    from hpsearch.model_selection import Holdout
+
+    class Unfittable(Ridge):
+        def fit(self, X, y):
+            raise AssertionError("fitted")
+
+    X, y = load_diabetes(return_X_y=True)
+    search = GridSearchCV(Unfittable(), {"alpha": [0.1, 1.0]}, cv=Holdout(),
+                          refit=one_standard_error("-alpha"))
+    with pytest.raises(ValueError, match=r"The 'refit' parameter one_standard_error\(simpli"
+                       r"city='-alpha', metric=None\) needs at least 2 splits \(the standard "
+                       r"error of the best's mean score\)\. Got a cv with 1 split instead"):
+        search.fit(X, y)

@@ -1504,6 +1504,9 @@ class BaseSearchCV(_SkBaseSearchCV):
                 f"cv.split and cv.get_n_splits return inconsistent results. Expected "
                 f"{self.n_splits_} splits, got {len(splits)}"
             )
+        from .stats import _check_refit_splits
+
+        _check_refit_splits(self.refit, len(splits))  # (before any fit)
         self._cv_description = repr(cv)
         seed = self._master_seed()
         storage, study_name = self._study_location()

@@ -773,12 +773,30 @@ def _assumed_k_fold_ratio(k):
     return 1.0 / (k - 1)
 
 
-def _check_splits(scores, metric, rule, needs):
-    """A refit rule's results must have at least 2 split columns (``needs`` says why)."""
+#: refit rule -> what it needs two splits for
+_NEEDS_SPLITS = {
+    "one_standard_error": "the standard error of the best's mean score",
+    "not_significantly_worse": "a paired test of the best against a candidate",
+}
+
+
+def _check_splits(scores, metric, rule):
+    """A refit rule's results must have at least 2 split columns (:data:`_NEEDS_SPLITS`)."""
     if scores.shape[1] < 2:
         raise ValueError(
-            f"{rule} needs cv_results_ with at least 2 splits ({needs}): cv_results_ has "
-            f"{scores.shape[1]} split column(s) of the metric {metric!r}. Use a cv with "
+            f"{rule} needs cv_results_ with at least 2 splits ({_NEEDS_SPLITS[rule]}): "
+            f"cv_results_ has {scores.shape[1]} split column(s) of the metric {metric!r}. "
+            "Use a cv with n_splits >= 2 (e.g. cv=5), or refit=True to refit the best."
+        )
+
+
+def _check_refit_splits(refit, n_splits):
+    """An hpsearch search refuses a refit rule with fewer than 2 splits before any fit
+    (the rule itself refuses them only once every candidate is fitted)."""
+    if isinstance(refit, (one_standard_error, not_significantly_worse)) and n_splits < 2:
+        raise ValueError(
+            f"The 'refit' parameter {refit!r} needs at least 2 splits "
+            f"({_NEEDS_SPLITS[type(refit).__name__]}). Got a cv with {n_splits} split instead: use "
             "n_splits >= 2 (e.g. cv=5), or refit=True to refit the best."
         )
 
@@ -917,8 +935,7 @@ class one_standard_error:
     def __call__(self, cv_results):
         key = _simplicity_key(self.simplicity)
         metric, scores = _refit_scores(cv_results, self.metric, "one_standard_error")
-        _check_splits(scores, metric, "one_standard_error",
-                      "the standard error of the best's mean score")
+        _check_splits(scores, metric, "one_standard_error")
         eligible, means = _eligible(cv_results, scores)
         best = int(eligible[0])
         finite = scores[best][np.isfinite(scores[best])]
@@ -994,8 +1011,7 @@ class not_significantly_worse:
         if ratio is not None:  # (checked only when a test ran: a bad one passed unseen)
             ratio = _check_ratio(ratio, "not_significantly_worse")
         metric, scores = _refit_scores(cv_results, self.metric, "not_significantly_worse")
-        _check_splits(scores, metric, "not_significantly_worse",
-                      "a paired test of the best against a candidate")
+        _check_splits(scores, metric, "not_significantly_worse")
         eligible, means = _eligible(cv_results, scores)
         best = int(eligible[0])
         keep = [best]
