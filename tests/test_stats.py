@@ -836,3 +836,11 @@ def test_a_search_refuses_a_refit_rule_with_one_split_before_fitting():
                        r"city='-alpha', metric=None\) needs at least 2 splits \(the standard "
                        r"error of the best's mean score\)\. Got a cv with 1 split instead"):
         search.fit(X, y)
+
+
+def test_compare_refuses_results_where_every_candidate_failed():
+    # was: a frame of NaN with every candidate at rank 1 (the refit rules already raised)
+    res = _results([{"a": 1}, {"a": 2}], [[np.nan, np.nan], [np.nan, np.inf]])
+    with pytest.raises(ValueError, match="compare\\(\\) needs a candidate with a finite test "
+                       "score: every split score of the metric 'score' is NaN or infinite"):
+        compare(res, test_train_ratio=0.25)

@@ -705,6 +705,12 @@ def compare(
     scores = _without_failed_splits(
         results, np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T,
         metric)
+    if not np.isfinite(scores).any():  # (a frame of NaN, every candidate "rank 1")
+        raise ValueError(
+            f"compare() needs a candidate with a finite test score: every split score of "
+            f"the metric {metric!r} is NaN or infinite (every fit failed, or its scorer "
+            "did), so there is no best to compare with."
+        )
     order = _ordered(results, scores, _final_rows(results, scores))
     best = order[0]
 
