@@ -844,3 +844,18 @@ def test_compare_refuses_results_where_every_candidate_failed():
     with pytest.raises(ValueError, match="compare\\(\\) needs a candidate with a finite test "
                        "score: every split score of the metric 'score' is NaN or infinite"):
         compare(res, test_train_ratio=0.25)
+
+
+def test_a_search_refitted_by_a_rule_optimizes_the_rules_metric():
+    # was: with several metrics the searches took the refit metric from a str refit only:
+    # OptunaSearchCV optimized (and racing raced by) the first metric, neg MAE, while the
+    # rule chose by r2
+    from hpsearch.model_selection import OptunaSearchCV
+    from hpsearch.space import Float
+
+    X, y = load_diabetes(return_X_y=True)
+    search = OptunaSearchCV(Ridge(), {"alpha": Float(1e-3, 10, log=True)}, n_trials=3, cv=3,
+                            random_state=0, scoring=["neg_mean_absolute_error", "r2"],
+                            refit=one_standard_error("-alpha", metric="r2")).fit(X, y)
+    values = [t.value for t in search.study_.trials]
+    np.testing.assert_allclose(values, search.cv_results_["mean_test_r2"])

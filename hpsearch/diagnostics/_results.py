@@ -532,10 +532,13 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
 def _metric(cv_results, refit):
     """The metric a search's diagnosis is about: ``score``, else the refit metric, else the
     first metric with train scores."""
+    from hpsearch.model_selection.stats import _refit_metric  # (a refit rule's metric too)
+
     keys = [k[len("mean_train_"):] for k in cv_results if k.startswith("mean_train_")]
     if "score" in keys or not keys:
         return "score"
-    return refit if isinstance(refit, str) and refit in keys else keys[0]
+    refit = _refit_metric(refit)
+    return refit if refit in keys else keys[0]
 
 
 def diagnosis_column(cv_results, estimator, X, y=None, *, cv, scoring=None, refit=True,

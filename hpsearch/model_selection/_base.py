@@ -1261,8 +1261,11 @@ class BaseSearchCV(_SkBaseSearchCV):
         return np.nan if self.error_score == "raise" else self.error_score
 
     def _refit_metric_name(self, names):
-        if isinstance(self.refit, str) and self.refit in names:
-            return self.refit
+        from .stats import _refit_metric  # (a refit rule's metric too)
+
+        metric = _refit_metric(self.refit)
+        if metric is not None and metric in names:
+            return metric
         return names[0]
 
     def _master_seed(self):

@@ -678,9 +678,7 @@ def compare(
     them.
     """
     results, owner = _results(search)
-    refit = getattr(owner, "refit", None)
-    if isinstance(refit, (one_standard_error, not_significantly_worse)):
-        refit = refit.metric  # a refit rule's metric is the one it chose by
+    refit = _refit_metric(getattr(owner, "refit", None))
     if metric is None and isinstance(refit, str) and f"mean_test_{refit}" in results:
         metric = refit  # a multi-metric search: the metric it chose its best by
     metric = _metric(results, metric)
@@ -1041,6 +1039,16 @@ class not_significantly_worse:
             f"not_significantly_worse(simplicity={self.simplicity!r}, "
             f"alpha={self.alpha!r}, test_train_ratio={self.test_train_ratio!r})"
         )
+
+
+def _refit_metric(refit):
+    """The metric a search with this ``refit`` chooses by: a metric name, a refit rule's
+    ``metric`` (:class:`one_standard_error`, :class:`not_significantly_worse`), else
+    None (True, False, another callable). An OptunaSearchCV with several metrics and a
+    rule by ``"r2"`` optimized, raced and diagnosed the first metric instead."""
+    if isinstance(refit, (one_standard_error, not_significantly_worse)):
+        return refit.metric
+    return refit if isinstance(refit, str) else None
 
 
 def _refit_rule_of(refit, search, splits=None, results=None):

@@ -717,10 +717,13 @@ return_train_score, progress, storage, study_name, resume, backend
         return [self._seen[key] for key in keys]
 
     def _train_metric(self, results):
+        from ..stats import _refit_metric  # (a refit rule's metric too)
+
         names = [k[len("mean_train_"):] for k in results if k.startswith("mean_train_")]
         if "score" in names:
             return "score"
-        return self.refit if isinstance(self.refit, str) and self.refit in names else names[0]
+        refit = _refit_metric(self.refit)
+        return refit if refit in names else names[0]
 
     def _best_train(self):
         """:math:`m^*_{tr}` of the unit: the best training score so far in the training
