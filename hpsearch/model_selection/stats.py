@@ -1037,7 +1037,8 @@ class not_significantly_worse:
     def __repr__(self):
         return (
             f"not_significantly_worse(simplicity={self.simplicity!r}, "
-            f"alpha={self.alpha!r}, test_train_ratio={self.test_train_ratio!r})"
+            f"alpha={self.alpha!r}, test_train_ratio={self.test_train_ratio!r}, "
+            f"metric={self.metric!r})"
         )
 
 
