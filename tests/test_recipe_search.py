@@ -498,3 +498,12 @@ def test_a_study_reports_diagnosis_counts_the_searchs_own_labels(tmp_path):
     assert "training r2 below 0.81 is poor" in text
     gap = 0.5 * search.diagnosis_.evidence["unit"]
     assert f"gap above {gap:.4g} is large" in text
+
+
+def test_a_candidate_without_a_training_score_is_a_failed_trial_for_the_sampler():
+    # was: validation - max(0.0, floor - nan) is the whole validation score (max(0.0, nan)
+    # is 0.0): the sampler was told a candidate the search rejects was as good as measured
+    search = RecipeSearchCV(mlp(), SPACE)
+    search.train_floor_ = 0.9
+    assert np.isnan(search._objective("generalization", np.nan, 0.95))
+    assert search._objective("generalization", 0.85, 0.95) == pytest.approx(0.9)

@@ -742,8 +742,10 @@ return_train_score, progress, storage, study_name, resume, backend
 
     def _objective(self, stage, train, validation):
         """Training stage: the training score. Later stages: validation, less the
-        training shortfall below the floor."""
-        if stage == "training":
+        training shortfall below the floor; NaN (a failed trial for the sampler) without
+        a training score: ``max(0.0, nan)`` is ``0.0``, so a candidate the search rejects
+        for having none was told its whole validation score."""
+        if stage == "training" or not np.isfinite(train):
             return train
         return validation - max(0.0, self.train_floor_ - train)
 
