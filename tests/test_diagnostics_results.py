@@ -388,3 +388,22 @@ def test_a_candidate_whose_fits_failed_is_failed_whatever_its_error_score():
     r = diagnose_results(cv, references=REFS)
     assert r.labels == ["none", "none", "failed"]
     assert r.evidence["best_train"] == pytest.approx(0.99)
+
+
+def test_a_score_exactly_at_the_threshold_trains_well_as_the_recipe_accepts_it():
+    # the recipe accepts train >= F; the column calls training poor when train < R - 0.1 u:
+    # with R = 0.5, m*_tr = 1 (best_train given, as RecipeSearchCV passes it) the threshold
+    # is 0.4 exactly, and 0.4 must not be "training"; a better candidate (1.2) does not
+    # move it
+    cv = {"params": [{"a": i} for i in range(3)],
+          "mean_train_score": np.array([0.4, np.nextafter(0.4, 0), 1.2]),
+          "mean_test_score": np.array([0.39, 0.39, 1.15])}
+    refs = {"baseline": {"train_score": 0.0}, "linear": {"train_score": 0.5}}
+    result = diagnose_results(cv, references=refs, best_train=1.0)
+    assert result.evidence["train_threshold"] == 0.5 - 0.1 * 1.0
+    assert result.labels[:2] == ["none", "training"]
+    assert result.evidence["unit_train"] == 1.0 and result.evidence["best_train"] == 1.2
+    assert diagnose_results(cv, references=refs).evidence["train_threshold"] < 0.4
+    with pytest.raises(ValueError, match="The 'best_train' parameter of diagnose_results "
+                       "must be a finite float, NaN or None. Got inf instead"):
+        diagnose_results(cv, references=refs, best_train=np.inf)

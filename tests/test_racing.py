@@ -301,3 +301,24 @@ def test_a_race_killed_mid_wave_resumes_to_the_uninterrupted_result(tmp_path):
     assert total - 42 < n_fits  # the killed run's fits were kept
     study = optuna.load_study(study_name="r", storage=f"sqlite:///{tmp_path / 'k.db'}")
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"alpha": np.nan}, r"The 'alpha' parameter of replay must be a float in the range "
+                        r"\(0, 1\)\. Got nan instead"),
+    ({"alpha": 2.0}, "The 'alpha' parameter of replay must be a float"),
+    ({"min_splits": 1}, r"The 'min_splits' parameter of replay must be an int in the range "
+                        r"\[2, inf\)\. Got 1 instead"),
+    ({"test_train_ratio": None}, "The 'test_train_ratio' parameter of replay must be a float"),
+    ({"split_scores": np.zeros(6)}, r"The 'split_scores' parameter of replay must be a 2-D "
+                                    r"array .* Got an array of shape \(6,\) instead"),
+])
+def test_replay_refuses_bad_settings(kwargs, message):
+    # was: alpha=nan raced nothing and alpha=2 every candidate, silently; min_splits=1
+    # failed inside a test, test_train_ratio=None in float()
+    from hpsearch.model_selection._racing import replay
+
+    args = {"split_scores": np.eye(4, 6), "min_splits": 2, "alpha": 0.1,
+            "test_train_ratio": 0.25, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        replay(**args)

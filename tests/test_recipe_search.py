@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import load_digits
 
 from hpsearch import MLPClassifier, RecipeSearchCV
@@ -405,3 +406,104 @@ def test_a_training_stage_whose_every_fit_failed_leaves_the_recipes_floor():
     res = search.cv_results_
     assert res["accepted"].sum() == 2 and two["diagnosis"] == "overfitting"
     assert search.best_params_ == {"max_depth": 6} == two["best_params"]
+
+
+class _Scripted(RegressorMixin, BaseEstimator):
+    """Predicts ``mean + s (y - mean)`` on its training rows (train r2 exactly
+    ``1 - (1 - s)^2``) and the mean elsewhere; ``s = share * (1 - alpha)``; ``X[:, 0]``
+    holds row ids."""
+
+    def __init__(self, share=0.5, alpha=0.0):
+        self.share = share
+        self.alpha = alpha
+
+    def fit(self, X, y):
+        self.seen_ = dict(zip(X[:, 0].tolist(), np.asarray(y).tolist()))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        s = self.share * (1 - self.alpha)
+        return np.array([self.mean_ + s * (self.seen_[i] - self.mean_) if i in self.seen_
+                         else self.mean_ for i in X[:, 0].tolist()])
+
+
+def test_the_diagnosis_column_calls_training_poor_exactly_below_the_floor():
+    # was: the floor F came from the training stage's best training score (0.96 r2 here),
+    # the column from the best of all candidates (1.0, found by the recheck stage): a
+    # larger unit, a lower threshold (0.806 vs F = 0.810), and the candidate training at
+    # 0.808 was labelled as training well while the search rejected it
+    rng = np.random.RandomState(0)
+    X = np.c_[np.arange(120), rng.randn(120, 3)]
+    y = X[:, 1:].sum(axis=1) + 0.6 * rng.randn(120)
+    search = fit(RecipeSearchCV(_Scripted(), {"share": [0.8, 1.0], "alpha": [0.0, 0.2977]},
+                                n_iter=2, round_size=1, cv=3, random_state=2, recheck=True,
+                                return_train_score=True), X, y)
+    res = search.cv_results_
+    train = res["mean_train_score"]
+    assert train.max() == 1.0 and search.stages_[0]["train_score"] == pytest.approx(0.96)
+    between = (train >= 0.806) & (train < search.train_floor_)
+    assert between.sum() == 1 and not res["accepted"][between].any()
+    np.testing.assert_array_equal(res["diagnosis"] == "training", ~res["accepted"])
+    assert search.diagnosis_.evidence["train_threshold"] == search.train_floor_
+    for entry in search.stages_:  # each stage's pick: the column's verdict on its row
+        label = res["diagnosis"][res["params"].index(entry["best_params"])]
+        assert entry["diagnosis"] == label and entry["trains_well"] == (label != "training")
+
+
+@pytest.mark.parametrize("rule", ["one_standard_error", "not_significantly_worse"])
+def test_a_refit_rule_chooses_among_the_accepted_candidates(rule):
+    # was: the rule ran before the search added its 'accepted' column, so it took the
+    # best validation score of every row and refitted the simplest near it: a tree with 16
+    # samples a leaf (training r2 0.68, below the floor 0.89) the recipe had rejected
+    from sklearn.datasets import make_regression
+    from sklearn.tree import DecisionTreeRegressor
+
+    from hpsearch.model_selection import stats
+
+    X, y = make_regression(120, 5, noise=10, random_state=0)
+    refit = getattr(stats, rule)(lambda p: -p["min_samples_leaf"])
+    search = fit(RecipeSearchCV(
+        DecisionTreeRegressor(random_state=0),
+        {"min_samples_leaf": [1, 2, 4, 8, 16], "max_depth": [2, 3, 4, 6, None]},
+        generalization_params=["min_samples_leaf"], n_iter=4, cv=5, random_state=0,
+        refit=refit), X, y)
+    res = search.cv_results_
+    assert not res["accepted"].all()
+    assert res["accepted"][search.best_index_]
+    assert search.best_params_["min_samples_leaf"] < 16
+
+
+def test_a_study_reports_diagnosis_counts_the_searchs_own_labels(tmp_path):
+    # was: the report's "Diagnosis" section recounted the labels with the default thresholds
+    # (gap 0.1 units, not the search's 0.5) and the best of all candidates: no candidate
+    # poor on training and a threshold of 0.806, next to a search that rejected one for
+    # training below its floor, 0.810
+    from types import SimpleNamespace
+
+    from hpsearch.study.runner import _diagnosis
+
+    rng = np.random.RandomState(0)
+    X = np.c_[np.arange(120), rng.randn(120, 3)]
+    y = X[:, 1:].sum(axis=1) + 0.6 * rng.randn(120)
+    search = fit(RecipeSearchCV(_Scripted(), {"share": [0.8, 1.0], "alpha": [0.0, 0.2977]},
+                                n_iter=2, round_size=1, cv=3, random_state=2, recheck=True,
+                                thresholds={"gap": 0.5}, return_train_score=True), X, y)
+    plan = SimpleNamespace(refit_metric=None, classifier=False, search=search,
+                           X_train=X, y_train=y)
+    text, _ = _diagnosis(plan, search, search.cv_results_, "score", tmp_path, None)
+    n_poor = int((~search.cv_results_["accepted"]).sum())
+    assert n_poor == 1 and "- 1 candidate(s) poor on their training folds" in text
+    assert search.train_floor_ == pytest.approx(0.8100, abs=1e-4)
+    assert "training r2 below 0.81 is poor" in text
+    gap = 0.5 * search.diagnosis_.evidence["unit"]
+    assert f"gap above {gap:.4g} is large" in text
+
+
+def test_a_candidate_without_a_training_score_is_a_failed_trial_for_the_sampler():
+    # was: validation - max(0.0, floor - nan) is the whole validation score (max(0.0, nan)
+    # is 0.0): the sampler was told a candidate the search rejects was as good as measured
+    search = RecipeSearchCV(mlp(), SPACE)
+    search.train_floor_ = 0.9
+    assert np.isnan(search._objective("generalization", np.nan, 0.95))
+    assert search._objective("generalization", 0.85, 0.95) == pytest.approx(0.9)

@@ -1,5 +1,7 @@
 """Contracts of the model-comparison statistics (hpsearch.model_selection.stats)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -693,3 +695,167 @@ def test_compare_of_a_multi_metric_search_defaults_to_its_refit_metric():
         "neg_mean_absolute_error")
     with pytest.raises(ValueError, match="several metrics"):
         compare(search.cv_results_, test_train_ratio=0.5)
+    # a refit rule's metric is the one the search chose by (was: "pass metric=")
+    ruled = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3,
+                         scoring=["r2", "neg_mean_absolute_error"],
+                         refit=one_standard_error("-alpha", metric="r2")).fit(X, y)
+    assert compare(ruled).attrs["metric"] == "r2"
+
+
+def test_not_significantly_worse_never_assumes_k_fold_silently():
+    # was: as refit= of scikit-learn's GridSearchCV (which hands the rule cv_results_
+    # only) and of an hpsearch search over a list of splits, the rule silently took the
+    # 10 split columns for 10-fold, ratio 1/9; ShuffleSplit(test_size=0.5) has ratio 1,
+    # so the over-confident test rejected alpha=0.3 and kept 0.1
+    from hpsearch.model_selection.stats import SplitterUnknownWarning
+
+    X, y = load_diabetes(return_X_y=True)
+    grid = {"alpha": [0.01, 0.03, 0.1, 0.3, 1.0]}
+    cv = ShuffleSplit(10, test_size=0.5, random_state=0)
+    results = SkGridSearchCV(Ridge(), grid, cv=cv, refit=False).fit(X, y).cv_results_
+    with pytest.warns(SplitterUnknownWarning, match=r"assumes plain K-fold with K = 10 "
+                      r"split columns, test_train_ratio = 1/9.*test_train_ratio="
+                      r"split_size_ratio\(cv, n_samples=len\(X\)\)"):
+        assert not_significantly_worse("-alpha")(results) == 2  # the K-fold assumption
+    right = not_significantly_worse("-alpha",
+                                    test_train_ratio=split_size_ratio(cv, len(X)))
+    assert right.test_train_ratio == 1.0 and right(results) == 3
+    # an hpsearch search over the same splits as a list: their mean validation fraction
+    search = GridSearchCV(Ridge(), grid, cv=list(cv.split(X)),
+                          refit=not_significantly_worse("-alpha"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SplitterUnknownWarning)
+        search.fit(X, y)
+    assert search.best_index_ == 3
+
+
+@pytest.mark.parametrize("rule, needs", [
+    (one_standard_error("-a"), "the standard error"),
+    (not_significantly_worse("-a", test_train_ratio=0.25), "a paired test"),
+])
+def test_refit_rules_refuse_a_single_split(rule, needs):
+    # was: one split gave a standard error of 0 and no test: both rules silently refitted
+    # the best (ShuffleSplit(n_splits=1), a holdout) as if they had measured something
+    res = _results([{"a": 1}, {"a": 2}], [[0.9], [0.89]])
+    with pytest.raises(ValueError, match=rf"{type(rule).__name__} needs cv_results_ with at "
+                       rf"least 2 splits \({needs}.*1 split column\(s\) of the metric "
+                       r"'score'\. Use a cv with n_splits >= 2"):
+        rule(res)
+
+
+@pytest.mark.parametrize("simplicity, bad", [
+    (lambda p: np.nan, "Got nan for the candidate"),
+    (lambda p: "small", "Got 'small' for the candidate"),
+    ("a", r"needs a number \(or a tuple of numbers\) in 'a'\. Got None"),
+])
+def test_a_simplicity_that_is_no_number_is_refused(simplicity, bad):
+    # was: min() over NaN (or mixed) keys returned whichever candidate came first, and a
+    # parameter name whose value is None raised float()'s bare TypeError
+    res = _results([{"a": 1}, {"a": None}], [[0.9, 0.91], [0.9, 0.91]])
+    with pytest.raises(ValueError, match=bad):
+        one_standard_error(simplicity)(res)
+
+
+@pytest.mark.parametrize("ratio", [np.nan, -1.0, "0.25", np.inf])
+def test_not_significantly_worse_checks_its_ratio_when_no_test_runs(ratio):
+    # was: checked only inside a test, so a lone candidate passed any value unseen
+    res = _results([{"a": 1}], [[0.9, 0.91]])
+    with pytest.raises(ValueError, match="The 'test_train_ratio' parameter of "
+                       r"not_significantly_worse must be a float in the range \[0, inf\)"):
+        not_significantly_worse("a", test_train_ratio=ratio)(res)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rope": np.nan}, r"The 'rope' parameter must be a float in the range \[0, inf\)\. "
+                       "Got nan instead"),
+    ({"rope": -0.01}, "The 'rope' parameter must be a float"),
+    ({"alternative": "bigger"}, "The 'alternative' parameter must be a str among"),
+    ({"alternative": ["greater"]}, "The 'alternative' parameter must be a str among"),
+])
+def test_compare_checks_rope_and_alternative_when_no_test_runs(kwargs, message):
+    # was: checked only inside a test, so a single candidate (or a single split) gave a
+    # frame whose attrs said rope=nan, and any alternative passed
+    res = _results([{"a": 1}], [[0.9, 0.91, 0.92]])
+    with pytest.raises(ValueError, match=message):
+        compare(res, test_train_ratio=0.25, **kwargs)
+
+
+def test_not_significantly_worse_tests_subsampled_rows_with_their_split_sizes():
+    # was: as refit= of a halving search on n_samples with max_resources=60 (of 442 rows,
+    # 5-fold: ~354 training rows a fold), the rule tested the rows of the top budget with
+    # the full split's 1/4; they were trained on 60 rows and validated on ~88, ratio
+    # 88.4/60 (compare() used it already): the over-confident test called alpha=0.1
+    # significantly worse than the best, alpha=0.03, and refitted the best
+    from hpsearch.model_selection import HalvingSearchCV
+
+    X, y = load_diabetes(return_X_y=True)
+    grid = {"alpha": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]}
+    search = HalvingSearchCV(Ridge(), grid, n_candidates=7, resource="n_samples",
+                             max_resources=60, min_resources=30, factor=2, cv=5,
+                             refit=not_significantly_worse("-alpha"), random_state=2)
+    search.fit(X, y)
+    res = search.cv_results_
+    ratio = compare(search, rope=1.0)["test_train_ratio"].loc[search.best_index_]
+    assert ratio == pytest.approx((442 - 442 / 1.25) / 60)
+    assert res["params"][not_significantly_worse("-alpha", test_train_ratio=0.25)(res)] == {
+        "alpha": 0.03}
+    assert search.best_params_ == {"alpha": 0.1} and res["n_resources"][search.best_index_] == 60
+    assert not_significantly_worse("-alpha", test_train_ratio=ratio)(res) == search.best_index_
+
+
+@pytest.mark.parametrize("rule", [one_standard_error, not_significantly_worse])
+@pytest.mark.parametrize("metric", [None, "accuracy"])
+def test_refit_rules_name_their_metric_parameter(rule, metric):
+    # was: "cv_results_ holds several metrics ...: pass metric=" / "The 'metric' parameter
+    # must be one of ...", naming neither the rule nor, for None, the parameter
+    res = _results([{"a": 1}, {"a": 2}], [[0.9, 0.91], [0.8, 0.85]])
+    res.update({k.replace("_score", "_r2"): v for k, v in res.items() if "test_score" in k})
+    res.update({k.replace("_score", "_neg_mae"): v for k, v in res.items()
+                if "test_score" in k})
+    for k in [k for k in res if k.endswith("_score")]:
+        del res[k]
+    with pytest.raises(ValueError, match=rf"The 'metric' parameter of {rule.__name__} must "
+                       rf"be one of \['neg_mae', 'r2'\] .* Got {metric!r} instead"):
+        rule("a", metric=metric)(res)
+    assert rule("a", metric="r2", **({"test_train_ratio": 1.0} if rule is
+                                        not_significantly_worse else {}))(res) == 0
+
+
+def test_a_search_refuses_a_refit_rule_with_one_split_before_fitting():
+    # the rule refuses one split (above) only once every candidate is fitted
+    from hpsearch.model_selection import Holdout
+
+    class Unfittable(Ridge):
+        def fit(self, X, y):
+            raise AssertionError("fitted")
+
+    X, y = load_diabetes(return_X_y=True)
+    search = GridSearchCV(Unfittable(), {"alpha": [0.1, 1.0]}, cv=Holdout(),
+                          refit=one_standard_error("-alpha"))
+    with pytest.raises(ValueError, match=r"The 'refit' parameter one_standard_error\(simpli"
+                       r"city='-alpha', metric=None\) needs at least 2 splits \(the standard "
+                       r"error of the best's mean score\)\. Got a cv with 1 split instead"):
+        search.fit(X, y)
+
+
+def test_compare_refuses_results_where_every_candidate_failed():
+    # was: a frame of NaN with every candidate at rank 1 (the refit rules already raised)
+    res = _results([{"a": 1}, {"a": 2}], [[np.nan, np.nan], [np.nan, np.inf]])
+    with pytest.raises(ValueError, match="compare\\(\\) needs a candidate with a finite test "
+                       "score: every split score of the metric 'score' is NaN or infinite"):
+        compare(res, test_train_ratio=0.25)
+
+
+def test_a_search_refitted_by_a_rule_optimizes_the_rules_metric():
+    # was: with several metrics the searches took the refit metric from a str refit only:
+    # OptunaSearchCV optimized (and racing raced by) the first metric, neg MAE, while the
+    # rule chose by r2
+    from hpsearch.model_selection import OptunaSearchCV
+    from hpsearch.space import Float
+
+    X, y = load_diabetes(return_X_y=True)
+    search = OptunaSearchCV(Ridge(), {"alpha": Float(1e-3, 10, log=True)}, n_trials=3, cv=3,
+                            random_state=0, scoring=["neg_mean_absolute_error", "r2"],
+                            refit=one_standard_error("-alpha", metric="r2")).fit(X, y)
+    values = [t.value for t in search.study_.trials]
+    np.testing.assert_allclose(values, search.cv_results_["mean_test_r2"])

@@ -54,7 +54,7 @@ def _best_row(source, metric, y):
 
 
 def recipe_map(source, path, *, metric="score", references=None, thresholds=None,
-               title="Recipe map", label=None):
+               title="Recipe map", label=None, best_train=None):
     """Every candidate at (training score, validation score), on the recipe's regions.
 
     Left of the training threshold: *training problem* (optimize first: activation, adaptive
@@ -70,7 +70,7 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
         A search's ``cv_results_`` (with train scores), or one :class:`Diagnosis`.
     path : str or Path
         The PNG file to write.
-    metric, references, thresholds
+    metric, references, thresholds, best_train
         As for :func:`hpsearch.diagnostics.diagnose_results`.
     label : str, default=None
         The metric's name on the axes (default ``metric``).
@@ -83,7 +83,8 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
     if isinstance(source, Diagnosis):
         name = source.evidence["scoring"]
         source, references, metric = _from_diagnosis(source)
-    result = diagnose_results(source, metric=metric, references=references, thresholds=thresholds)
+    result = diagnose_results(source, metric=metric, references=references, thresholds=thresholds,
+                              best_train=best_train)
     x = np.asarray(source[f"mean_train_{metric}"], dtype=float)
     y = np.asarray(source[f"mean_test_{metric}"], dtype=float)
     t_train, t_gap = result.evidence["train_threshold"], result.evidence["gap_threshold"]

@@ -82,7 +82,7 @@ def _best_line(cv_results, labels, metric, label):
 
 
 def report_section(cv_results, out_dir, *, best_model=None, metric="score", references=None,
-                   thresholds=None, plots_dir="plots", label=None):
+                   thresholds=None, plots_dir="plots", label=None, best_train=None):
     """Markdown of a report's "Diagnosis" section; writes its plots under ``out_dir``.
 
     With train scores in ``cv_results`` (``return_train_score``): the candidates' labels
@@ -92,7 +92,10 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
     ending in one): its gradient flow (``<plots_dir>/gradient_flow.png``) and the first
     layer's gradient relative to the output layer's. ``label`` names the metric in the
     text and on the map's axes (default ``metric``, the ``cv_results`` key: ``"score"``
-    for a single metric, whatever it is).
+    for a single metric, whatever it is). ``thresholds`` and ``best_train`` are those of
+    :func:`~hpsearch.diagnostics.diagnose_results` (a study report passes its search's:
+    a :class:`~hpsearch.RecipeSearchCV`'s ``thresholds`` and the :math:`m^*_{tr}` of its
+    floor, so that the section counts the labels of its ``diagnosis`` column).
 
     Returns
     -------
@@ -109,7 +112,7 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
     if f"mean_train_{metric}" in cv_results:
         try:
             result = diagnose_results(cv_results, metric=metric, references=references,
-                                      thresholds=thresholds)
+                                      thresholds=thresholds, best_train=best_train)
         except ValueError as exc:  # e.g. one candidate and no references: say why, go on
             lines += [f"The candidates are not labelled: {exc}", ""]
     if result is not None:
@@ -128,7 +131,7 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
         lines += [*(f"> {note}" for note in result.notes), ""] if result.notes else []
         rel = f"{plots_dir}/recipe_map.png"
         recipe_map(cv_results, out_dir / rel, metric=metric, references=references,
-                   thresholds=thresholds, label=label)
+                   thresholds=thresholds, label=label, best_train=best_train)
         lines += ["### Recipe map", "", f"![Recipe map]({rel})", ""]
     elif f"mean_train_{metric}" not in cv_results:
         lines += ["Train scores were not kept: set `return_train_score: true` to label every "

@@ -29,7 +29,8 @@ class ResultsDiagnosis:
         Search-level remarks: where "poor" came from, and whether deeper candidates train
         worse than shallower ones.
     evidence : dict
-        ``baseline_train``, ``linear_train``, ``best_train``, ``reference_train``, ``unit``,
+        ``baseline_train``, ``linear_train``, ``best_train``, ``unit_train`` (the
+        :math:`m^*_{tr}` of the unit: ``best_train`` unless given), ``reference_train``, ``unit``,
         ``train_threshold``, ``gap_threshold`` (the same for every candidate), ``references``
         (``"given"`` or ``"candidates"``) and ``best_train_by_depth`` (number of hidden
         layers -> best mean train score; for halving rows, at the budget compared).
@@ -400,7 +401,22 @@ def _failed_fits(cv_results, n, metric):
     return np.array([bool(failed_splits(e, metric)) for e in errors], dtype=bool)
 
 
-def diagnose_results(cv_results, *, metric="score", references=None, thresholds=None):
+def _check_best_train(best_train):
+    """``best_train`` as a float (NaN allowed: no score), or None."""
+    from numbers import Real
+
+    if best_train is None:
+        return None
+    if isinstance(best_train, bool) or not isinstance(best_train, Real) \
+            or math.isinf(best_train):
+        raise ValueError(
+            "The 'best_train' parameter of diagnose_results must be a finite float, NaN or "
+            f"None. Got {best_train!r} instead.")
+    return float(best_train)
+
+
+def diagnose_results(cv_results, *, metric="score", references=None, thresholds=None,
+                     best_train=None):
     """Label every candidate of a search with the recipe's verdict.
 
     Each candidate's ``mean_train_<metric>`` and ``mean_test_<metric>`` go through the same
@@ -438,6 +454,15 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         Output of :func:`reference_scores`.
     thresholds : dict, default=None
         Overrides of :data:`hpsearch.diagnostics.THRESHOLDS`.
+    best_train : float, default=None
+        The training score :math:`m^*_{tr}` the unit is measured with (it stands for
+        :math:`m_{tr}` in :math:`u`). None: the best finite mean train score of a
+        candidate with a finite test score. A :class:`~hpsearch.RecipeSearchCV` passes
+        the one its ``train_floor_`` was set with (the best of its training stage), so
+        that its ``diagnosis`` column calls "training" exactly the candidates below the
+        floor that it rejects (a later stage training better raised the unit, lowered
+        the threshold, and a candidate between the two was labelled good but rejected).
+        NaN: no candidate's score (the unit from the references alone).
 
     Returns
     -------
@@ -445,6 +470,7 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         ``.labels`` is the ``diagnosis`` column.
     """
     thresholds = check_thresholds(thresholds)
+    best_train_given = _check_best_train(best_train)
     kept = [k[len("mean_train_"):] for k in cv_results if str(k).startswith("mean_train_")]
     train = _column(cv_results, f"mean_train_{metric}",
                     f"the 'metric' parameter of diagnose_results must be one of {kept}. Got "
@@ -480,17 +506,19 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                      "so when every candidate scores alike a small gap already counts as large; "
                      "pass references=reference_scores(...) for the lecture's rule.")
     best_train = float(train[finite].max()) if finite.any() else math.nan
+    unit_train = best_train if best_train_given is None else best_train_given
     labels = []
     for tr, te, ok in zip(train, test, finite):
-        problem, _ = score_verdict(float(tr), float(te), base, linear, thresholds, best_train)
+        problem, _ = score_verdict(float(tr), float(te), base, linear, thresholds, unit_train)
         labels.append(problem if ok else "failed")
-    _, evidence = score_verdict(best_train, best_train, base, linear, thresholds, best_train)
+    _, evidence = score_verdict(best_train, best_train, base, linear, thresholds, unit_train)
     resources = cv_results["n_resources"] if "n_resources" in cv_results else None
     best, note = _deeper_note(params, train, evidence["unit"], thresholds, resources)
     if note:
         notes.append(note)
     evidence = {"references": source, "baseline_train": base, "linear_train": linear,
-                "best_train": best_train, "best_train_by_depth": best,
+                "best_train": best_train, "unit_train": unit_train,
+                "best_train_by_depth": best,
                 **{k: evidence[k] for k in ("reference_train", "unit", "train_threshold",
                                             "gap_threshold")}}
     weak = _weak_reference_note(train, labels, evidence, thresholds,
@@ -504,10 +532,13 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
 def _metric(cv_results, refit):
     """The metric a search's diagnosis is about: ``score``, else the refit metric, else the
     first metric with train scores."""
+    from hpsearch.model_selection.stats import _refit_metric  # (a refit rule's metric too)
+
     keys = [k[len("mean_train_"):] for k in cv_results if k.startswith("mean_train_")]
     if "score" in keys or not keys:
         return "score"
-    return refit if isinstance(refit, str) and refit in keys else keys[0]
+    refit = _refit_metric(refit)
+    return refit if refit in keys else keys[0]
 
 
 def diagnosis_column(cv_results, estimator, X, y=None, *, cv, scoring=None, refit=True,

@@ -1275,8 +1275,11 @@ class BaseSearchCV(_SkBaseSearchCV):
         return np.nan if self.error_score == "raise" else self.error_score
 
     def _refit_metric_name(self, names):
-        if isinstance(self.refit, str) and self.refit in names:
-            return self.refit
+        from .stats import _refit_metric  # (a refit rule's metric too)
+
+        metric = _refit_metric(self.refit)
+        if metric is not None and metric in names:
+            return metric
         return names[0]
 
     def _master_seed(self):
@@ -1518,6 +1521,9 @@ class BaseSearchCV(_SkBaseSearchCV):
                 f"cv.split and cv.get_n_splits return inconsistent results. Expected "
                 f"{self.n_splits_} splits, got {len(splits)}"
             )
+        from .stats import _check_refit_splits
+
+        _check_refit_splits(self.refit, len(splits))  # (before any fit)
         self._cv_description = repr(cv)
         seed = self._master_seed()
         storage, study_name = self._study_location()
@@ -1753,7 +1759,8 @@ class BaseSearchCV(_SkBaseSearchCV):
             from .stats import _refit_rule_of
 
             self.best_index_ = int(self._select_best_index(
-                _refit_rule_of(self.refit, self), refit_metric, results))
+                _refit_rule_of(self.refit, self, getattr(evaluate, "splits", None), results),
+                refit_metric, results))
             if not callable(self.refit):
                 self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
             self.best_params_ = results["params"][self.best_index_]

@@ -298,7 +298,23 @@ def replay(split_scores, min_splits, alpha, test_train_ratio):
     n_fits : ndarray of int, shape (n_candidates,)
         Splits each candidate is fitted on (failed ones included).
     """
+    from .stats import _check_ratio
+
+    # (unchecked: alpha=nan raced nothing and alpha=2 everything, silently; checked by
+    # hand, as RACING_CONSTRAINTS says: sklearn's validator per call cost Monte Carlo
+    # runs of thousands of replays 20 % of their time)
+    if isinstance(min_splits, bool) or not isinstance(min_splits, Integral) or min_splits < 2:
+        raise ValueError("The 'min_splits' parameter of replay must be an int in the range "
+                         f"[2, inf). Got {min_splits!r} instead.")
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1:
+        raise ValueError("The 'alpha' parameter of replay must be a float in the range "
+                         f"(0, 1). Got {alpha!r} instead.")
+    test_train_ratio = _check_ratio(test_train_ratio, "replay")
     matrix = np.asarray(split_scores, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise ValueError(
+            "The 'split_scores' parameter of replay must be a 2-D array of shape "
+            f"(n_candidates, K). Got an array of shape {matrix.shape} instead.")
     n_splits = matrix.shape[1]
     rows = [{"test_scores": [None] * n_splits, "error": [None] * n_splits,
              "pending": n_splits, "done": set(), "i": i} for i in range(len(matrix))]

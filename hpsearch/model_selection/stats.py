@@ -55,6 +55,7 @@ __all__ = [
     "one_standard_error",
     "not_significantly_worse",
     "split_size_ratio",
+    "SplitterUnknownWarning",
 ]
 
 _SPLIT_KEY = re.compile(r"^split(\d+)_test_(.+)$")
@@ -91,26 +92,41 @@ def _corrected_scale(d, ratio):
     return float(np.sqrt((1.0 / d.size + ratio) * d.var(ddof=1)))
 
 
-def _check_ratio(ratio):
+def _check_ratio(ratio, owner=""):
     if (
         not isinstance(ratio, numbers.Real)
         or isinstance(ratio, bool)
         or not np.isfinite(ratio)
         or ratio < 0
     ):
+        of = f" of {owner}" if owner else ""
         raise ValueError(
-            f"The 'test_train_ratio' parameter must be a float in the range [0, inf) "
+            f"The 'test_train_ratio' parameter{of} must be a float in the range [0, inf) "
             f"(n_test / n_train of one split). Got {ratio!r} instead."
         )
     return float(ratio)
 
 
-def _p_value(t, df, alternative):
-    if alternative not in _ALTERNATIVES:
+def _check_alternative(alternative):
+    if not isinstance(alternative, str) or alternative not in _ALTERNATIVES:
         raise ValueError(
             f"The 'alternative' parameter must be a str among {set(_ALTERNATIVES)}. "
             f"Got {alternative!r} instead."
         )
+    return alternative
+
+
+def _check_rope(rope):
+    if not isinstance(rope, numbers.Real) or isinstance(rope, bool) or not rope >= 0:
+        raise ValueError(
+            f"The 'rope' parameter must be a float in the range [0, inf). "
+            f"Got {rope!r} instead."
+        )
+    return rope
+
+
+def _p_value(t, df, alternative):
+    _check_alternative(alternative)
     if alternative == "greater":
         return float(_stats.t.sf(t, df))
     if alternative == "less":
@@ -179,11 +195,7 @@ def posterior_probabilities(differences, test_train_ratio, rope=0.0):
     """
     d = _differences(differences)
     ratio = _check_ratio(test_train_ratio)
-    if not isinstance(rope, numbers.Real) or isinstance(rope, bool) or not rope >= 0:
-        raise ValueError(
-            f"The 'rope' parameter must be a float in the range [0, inf). "
-            f"Got {rope!r} instead."
-        )
+    _check_rope(rope)
     k = d.size
     scale = _corrected_scale(d, ratio)
     mean = float(d.mean())
@@ -611,7 +623,8 @@ def compare(
         Any hpsearch (or scikit-learn) search with ``cv_results_``, or the dict itself.
     metric : str, optional
         Which ``split<k>_test_<metric>`` scores to use; default the single metric (or
-        ``"score"``), or the ``refit`` metric of a fitted multi-metric search.
+        ``"score"``), or the ``refit`` metric of a fitted multi-metric search (a refit
+        rule's ``metric``).
     top : int, default=10
         How many candidates to list (the best included), by mean test score.
     rope : float, default=0.01
@@ -665,7 +678,7 @@ def compare(
     them.
     """
     results, owner = _results(search)
-    refit = getattr(owner, "refit", None)
+    refit = _refit_metric(getattr(owner, "refit", None))
     if metric is None and isinstance(refit, str) and f"mean_test_{refit}" in results:
         metric = refit  # a multi-metric search: the metric it chose its best by
     metric = _metric(results, metric)
@@ -673,6 +686,10 @@ def compare(
         raise ValueError(
             f"The 'top' parameter must be an int in the range [1, inf). Got {top!r} instead."
         )
+    # (checked here: inside the tests only, a search with one candidate or one split
+    # returned a frame with rope=nan in its attrs and no error)
+    _check_rope(rope)
+    _check_alternative(alternative)
     if test_train_ratio is None and owner is not None:
         test_train_ratio = _search_ratio(owner)
     if test_train_ratio is None:
@@ -686,6 +703,12 @@ def compare(
     scores = _without_failed_splits(
         results, np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T,
         metric)
+    if not np.isfinite(scores).any():  # (a frame of NaN, every candidate "rank 1")
+        raise ValueError(
+            f"compare() needs a candidate with a finite test score: every split score of "
+            f"the metric {metric!r} is NaN or infinite (every fit failed, or its scorer "
+            "did), so there is no best to compare with."
+        )
     order = _ordered(results, scores, _final_rows(results, scores))
     best = order[0]
 
@@ -729,6 +752,59 @@ def compare(
 
 
 # ----------------------------------------------------------------------- refit rules
+class SplitterUnknownWarning(UserWarning):
+    """A refit rule assumed plain K-fold's split sizes: it could not see the splitter.
+
+    Raised by :class:`not_significantly_worse` with no ``test_train_ratio`` when it is
+    not applied by an hpsearch search (that passes its own): ``refit=`` of
+    scikit-learn's ``GridSearchCV`` gives a refit callable ``cv_results_`` only.
+    """
+
+
+def _assumed_k_fold_ratio(k):
+    """``1 / (k - 1)`` for ``k`` split columns, with a :class:`SplitterUnknownWarning`
+    saying so and how to pass the real ratio."""
+    warnings.warn(
+        f"not_significantly_worse got no test_train_ratio and cannot see the splitter "
+        f"(a refit callable of a scikit-learn search is given cv_results_ only): it "
+        f"assumes plain K-fold with K = {k} split columns, test_train_ratio = 1/{k - 1}. "
+        "That is wrong for any other splitter (RepeatedKFold, ShuffleSplit, "
+        "LeaveOneOut, GroupShuffleSplit...), whose test it makes over- or "
+        "under-confident. Pass not_significantly_worse(..., test_train_ratio="
+        "split_size_ratio(cv, n_samples=len(X))) (hpsearch.model_selection.stats), or "
+        "use an hpsearch search, which reads it off its cv.",
+        SplitterUnknownWarning, stacklevel=3)
+    return 1.0 / (k - 1)
+
+
+#: refit rule -> what it needs two splits for
+_NEEDS_SPLITS = {
+    "one_standard_error": "the standard error of the best's mean score",
+    "not_significantly_worse": "a paired test of the best against a candidate",
+}
+
+
+def _check_splits(scores, metric, rule):
+    """A refit rule's results must have at least 2 split columns (:data:`_NEEDS_SPLITS`)."""
+    if scores.shape[1] < 2:
+        raise ValueError(
+            f"{rule} needs cv_results_ with at least 2 splits ({_NEEDS_SPLITS[rule]}): "
+            f"cv_results_ has {scores.shape[1]} split column(s) of the metric {metric!r}. "
+            "Use a cv with n_splits >= 2 (e.g. cv=5), or refit=True to refit the best."
+        )
+
+
+def _check_refit_splits(refit, n_splits):
+    """An hpsearch search refuses a refit rule with fewer than 2 splits before any fit
+    (the rule itself refuses them only once every candidate is fitted)."""
+    if isinstance(refit, (one_standard_error, not_significantly_worse)) and n_splits < 2:
+        raise ValueError(
+            f"The 'refit' parameter {refit!r} needs at least 2 splits "
+            f"({_NEEDS_SPLITS[type(refit).__name__]}). Got a cv with {n_splits} split instead: use "
+            "n_splits >= 2 (e.g. cv=5), or refit=True to refit the best."
+        )
+
+
 def _simplicity_key(simplicity):
     """A function params -> number, smaller meaning simpler.
 
@@ -754,18 +830,31 @@ def _simplicity_key(simplicity):
                 f"have. Candidate parameters: {sorted(params)}."
             )
         value = params[name]
-        if isinstance(value, (tuple, list)):
-            value = sum(value)
-        return sign * float(value)
+        try:
+            return sign * float(sum(value) if isinstance(value, (tuple, list)) else value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"simplicity={simplicity!r} needs a number (or a tuple of numbers) in "
+                f"{name!r}. Got {value!r} in the candidate {params!r}: pass a callable "
+                "params -> number (smaller = simpler) instead."
+            ) from None
 
     return key
 
 
-def _refit_scores(cv_results, metric):
+def _refit_scores(cv_results, metric, rule):
     """The metric's split scores, NaN where the split's fit (or its scorer) failed: with
     a numeric ``error_score`` such a score is made up, and the rules, like :func:`compare`,
     consider only measured splits (``cv_results`` of an hpsearch search say which failed
-    in their ``error`` column; other searches' results are taken as they are)."""
+    in their ``error`` column; other searches' results are taken as they are). A metric
+    that is not one of the results' (or None for several) is an error naming ``rule``."""
+    metrics = sorted({m.group(2) for k in cv_results if (m := _SPLIT_KEY.match(k))})
+    if metrics and metric not in metrics and (metric is not None or (
+            "score" not in metrics and len(metrics) > 1)):
+        raise ValueError(
+            f"The 'metric' parameter of {rule} must be one of {metrics} (the metrics of "
+            f"the search's cv_results_; several need one named). Got {metric!r} instead."
+        )
     metric = _metric(cv_results, metric)
     columns = _split_columns(cv_results, metric)
     scores = np.array([np.asarray(cv_results[c], dtype=np.float64) for c in columns]).T
@@ -795,9 +884,22 @@ def _eligible(cv_results, scores):
 
 
 def _simplest(candidates, cv_results, key, means):
-    """The simplest of ``candidates``; ties go to the higher mean score."""
+    """The simplest of ``candidates``; ties go to the higher mean score. A simplicity that
+    is not a number, or is NaN, is refused: ``min`` over NaN keys returns whatever came
+    first."""
     params = cv_results["params"]
-    return int(min(candidates, key=lambda i: (key(params[i]), -means[i], i)))
+
+    def order(i):
+        value = key(params[i])
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or math.isnan(value):
+            raise ValueError(
+                f"The 'simplicity' parameter must give a number (smaller = simpler) for "
+                f"every candidate. Got {value!r} for the candidate {params[i]!r} instead."
+            )
+        return value, -means[i], i
+
+    return int(min(candidates, key=order))
 
 
 class one_standard_error:
@@ -821,6 +923,13 @@ class one_standard_error:
         or a parameter name (``"-alpha"``: larger alpha is simpler).
     metric : str, optional
         The metric for multi-metric searches (default: the only one, or ``"score"``).
+
+    Raises
+    ------
+    ValueError
+        For results with fewer than 2 split columns (one split has no standard error),
+        a ``metric`` the results do not have (or None for several), and a
+        ``simplicity`` that gives no number (NaN, a string, a parameter set to None).
     """
 
     def __init__(self, simplicity, metric=None):
@@ -829,7 +938,8 @@ class one_standard_error:
 
     def __call__(self, cv_results):
         key = _simplicity_key(self.simplicity)
-        _, scores = _refit_scores(cv_results, self.metric)
+        metric, scores = _refit_scores(cv_results, self.metric, "one_standard_error")
+        _check_splits(scores, metric, "one_standard_error")
         eligible, means = _eligible(cv_results, scores)
         best = int(eligible[0])
         finite = scores[best][np.isfinite(scores[best])]
@@ -856,17 +966,35 @@ class not_significantly_worse:
     alpha : float, default=0.05
         The test's level.
     test_train_ratio : float, optional
-        :math:`n_\\text{test}/n_\\text{train}` of one split. A refit callable sees only
-        ``cv_results_``, so by default the ratio is taken as K-fold's ``1 / (k - 1)`` for
-        the ``k`` split columns in the results; that is right for plain K-fold only. As
-        ``refit=`` of an hpsearch search the default is the search's own ratio
-        (:func:`split_size_ratio` of its ``cv``, where known). Elsewhere (a
-        scikit-learn search) pass it for repeated K-fold (``RepeatedKFold(n_splits=5, n_repeats=10)`` has
-        50 columns but ratio ``0.25``, not ``1/49``: the default would make the test
-        far too confident), Monte Carlo or holdout-style splitters (e.g. ``0.25`` for
-        ``test_size=0.2``); :func:`split_size_ratio` computes it from the splitter.
+        :math:`n_\\text{test}/n_\\text{train}` of one split. As ``refit=`` of an
+        hpsearch search the default is the search's own ratio (:func:`split_size_ratio`
+        of its ``cv``; for a custom splitter or a list of splits, from the mean
+        validation fraction of the splits it drew, :func:`_mean_fraction_ratio`).
+        Elsewhere (``refit=`` of a scikit-learn search, or called on a ``cv_results_``
+        dict) the rule sees only ``cv_results_``, which do not say what the splitter
+        was: it then assumes plain K-fold, ``1 / (k - 1)`` for the ``k`` split columns,
+        and warns (:class:`SplitterUnknownWarning`) that it did, since the assumption is
+        wrong for any other splitter: ``RepeatedKFold(n_splits=5, n_repeats=10)`` has 50
+        columns but ratio ``0.25``, not ``1/49`` (the test far too confident),
+        ``ShuffleSplit(10, test_size=0.5)`` has ratio ``1``, ``LeaveOneOut`` ``1 / (n -
+        1)``. Pass ``test_train_ratio=split_size_ratio(cv, n_samples=len(X))`` there.
+        In an hpsearch search whose budget is ``n_samples``, rows trained on :math:`b`
+        rows fewer than a train fold's are tested with :math:`n_\\text{test}/b`, as by
+        :func:`compare` (the ratio, given or not, is that of a full split).
     metric : str, optional
         The metric for multi-metric searches.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``alpha`` or ``test_train_ratio``, for results with fewer than 2
+        split columns (one split: there is no test), and as :class:`one_standard_error`
+        for ``metric`` and ``simplicity``.
+
+    Warns
+    -----
+    SplitterUnknownWarning
+        When it assumes plain K-fold's ratio (see ``test_train_ratio``).
     """
 
     def __init__(self, simplicity, alpha=0.05, test_train_ratio=None, metric=None):
@@ -877,16 +1005,17 @@ class not_significantly_worse:
 
     def __call__(self, cv_results):
         key = _simplicity_key(self.simplicity)
-        if not (isinstance(self.alpha, numbers.Real) and 0 < self.alpha < 1):
+        if not (isinstance(self.alpha, numbers.Real) and not isinstance(self.alpha, bool)
+                and 0 < self.alpha < 1):
             raise ValueError(
                 f"The 'alpha' parameter of not_significantly_worse must be a float in "
                 f"the range (0, 1). Got {self.alpha!r} instead."
             )
-        _, scores = _refit_scores(cv_results, self.metric)
-        k = scores.shape[1]
         ratio = self.test_train_ratio
-        if ratio is None:
-            ratio = 1.0 / (k - 1) if k > 1 else 0.0
+        if ratio is not None:  # (checked only when a test ran: a bad one passed unseen)
+            ratio = _check_ratio(ratio, "not_significantly_worse")
+        metric, scores = _refit_scores(cv_results, self.metric, "not_significantly_worse")
+        _check_splits(scores, metric, "not_significantly_worse")
         eligible, means = _eligible(cv_results, scores)
         best = int(eligible[0])
         keep = [best]
@@ -894,31 +1023,83 @@ class not_significantly_worse:
             shared = np.isfinite(scores[best]) & np.isfinite(scores[i])
             if i == best or shared.sum() < 2:
                 continue
+            if ratio is None:
+                ratio = _assumed_k_fold_ratio(scores.shape[1])
             diff = scores[best][shared] - scores[i][shared]
-            if corrected_ttest(diff, ratio, "greater")[1] >= self.alpha:
+            # (a search subsampling its train folds: the ratio of the rows compared, all
+            # at one budget; see _refit_rule_of)
+            row_ratio = getattr(self, "_row_ratios", None)
+            r = ratio if row_ratio is None else row_ratio(i)
+            if corrected_ttest(diff, r, "greater")[1] >= self.alpha:
                 keep.append(i)
         return _simplest(keep, cv_results, key, means)
 
     def __repr__(self):
         return (
             f"not_significantly_worse(simplicity={self.simplicity!r}, "
-            f"alpha={self.alpha!r}, test_train_ratio={self.test_train_ratio!r})"
+            f"alpha={self.alpha!r}, test_train_ratio={self.test_train_ratio!r}, "
+            f"metric={self.metric!r})"
         )
 
 
-def _refit_rule_of(refit, search):
+def _refit_metric(refit):
+    """The metric a search with this ``refit`` chooses by: a metric name, a refit rule's
+    ``metric`` (:class:`one_standard_error`, :class:`not_significantly_worse`), else
+    None (True, False, another callable). An OptunaSearchCV with several metrics and a
+    rule by ``"r2"`` optimized, raced and diagnosed the first metric instead."""
+    if isinstance(refit, (one_standard_error, not_significantly_worse)):
+        return refit.metric
+    return refit if isinstance(refit, str) else None
+
+
+def _refit_rule_of(refit, search, splits=None, results=None):
     """``refit`` as a search applies it: a :class:`not_significantly_worse` with no
-    ``test_train_ratio`` gets the search's (:func:`split_size_ratio` of its ``cv``; a
-    copy, the parameter is left as given). Its fallback, K-fold's ``1 / (k - 1)`` for the
-    ``k`` split columns, is right for plain K-fold only: ``RepeatedKFold(5, 4)`` has 20
-    columns but ratio ``1/4`` (Bouckaert & Frank 2004), not ``1/19``."""
-    if not isinstance(refit, not_significantly_worse) or refit.test_train_ratio is not None:
+    ``test_train_ratio`` gets the search's (a copy, the parameter is left as given),
+    the one its racing tests with (:func:`~hpsearch.model_selection._racing._ratio` of
+    the ``splits`` it drew): a random two-way splitter's drawn sizes, else
+    :func:`split_size_ratio` of its ``cv``, else (a custom splitter, a list of splits,
+    leave-p-out without ``n_samples``) the splits' mean validation fraction
+    (:func:`_mean_fraction_ratio`). The rule's own fallback, K-fold's
+    ``1 / (k - 1)`` for the ``k`` split columns, is right for plain K-fold only:
+    ``RepeatedKFold(5, 4)`` has 20 columns but ratio ``1/4`` (Bouckaert & Frank 2004),
+    not ``1/19``. A search whose budget is ``n_samples`` (``results``: its
+    ``cv_results_``) trains a row of budget :math:`b` below a train fold's size on
+    :math:`b` rows of it: the rule tests rows of one budget with their own
+    :math:`n_\\text{test}/b` (:class:`_RowRatios`, as :func:`compare`; with
+    ``max_resources=80`` of 442 rows, 5-fold, ``88/80``, not ``1/4``); a
+    ``test_train_ratio`` given is then that of a full split."""
+    if not isinstance(refit, not_significantly_worse):
         return refit
-    try:
-        ratio = _search_ratio(search)
-    except Exception:  # a custom splitter, an iterable of splits: the rule's own default
-        ratio = None
-    if ratio is None:
-        return refit
-    return not_significantly_worse(refit.simplicity, alpha=refit.alpha,
-                                   test_train_ratio=ratio, metric=refit.metric)
+    if refit.test_train_ratio is not None:
+        return _with_row_ratios(refit, refit.test_train_ratio, search, results)
+    if splits:  # the ratio racing tests with (_racing._ratio: a random two-way
+        # splitter's drawn sizes, else the splitter's, else the splits' mean fraction)
+        from ._racing import _ratio
+
+        ratio = _ratio(search, len(splits), splits)
+    else:
+        try:
+            ratio = _search_ratio(search)
+        except Exception:  # a custom splitter, an iterable of splits
+            ratio = None
+    if ratio is None or not np.isfinite(ratio):
+        return refit  # (the rule warns that it assumes K-fold)
+    return _with_row_ratios(
+        not_significantly_worse(refit.simplicity, alpha=refit.alpha,
+                                test_train_ratio=ratio, metric=refit.metric),
+        ratio, search, results)
+
+
+def _with_row_ratios(rule, ratio, search, results):
+    """``rule``, or a copy testing each row with its own ratio (:class:`_RowRatios`) when
+    the search subsampled its train folds for some row."""
+    if results is None:
+        return rule
+    ratio = _check_ratio(ratio, "not_significantly_worse")
+    rows = _subsample_ratios(search, results, ratio)
+    if not rows.varies:
+        return rule
+    copy = not_significantly_worse(rule.simplicity, alpha=rule.alpha,
+                                   test_train_ratio=ratio, metric=rule.metric)
+    copy._row_ratios = rows
+    return copy

@@ -1210,9 +1210,15 @@ def _diagnosis(plan, search, cv, metric, out, model):
     candidate that trains worst when the recipe calls it a training problem."""
     from hpsearch.diagnostics import report_section
 
-    refs = getattr(getattr(search, "diagnosis_", None), "references", None)
+    diagnosis = getattr(search, "diagnosis_", None)
+    refs = getattr(diagnosis, "references", None)
+    # a recipe search's own rule (its thresholds and the m*_tr of its floor): the section
+    # recounted its labels with the defaults and the best of all candidates
+    recipe = hasattr(search, "train_floor_") and diagnosis is not None
     text = report_section(cv, out, best_model=model, metric=metric, references=refs,
-                          label=_metric_label(plan, metric))
+                          label=_metric_label(plan, metric),
+                          thresholds=search.thresholds if recipe else None,
+                          best_train=diagnosis.evidence.get("unit_train") if recipe else None)
     made = [p for p in ("plots/recipe_map.png", "plots/gradient_flow.png")
             if (out / p).is_file()]
     extra = _worst_training_flow(plan, cv, metric, out)

@@ -237,12 +237,17 @@ return_train_score, progress, storage, study_name, resume, backend
     cv_results_ : dict
         sklearn's layout plus ``error``, ``stage`` (the stage that proposed the
         candidate), ``accepted`` (training score at least the floor :math:`F`) and
-        ``diagnosis`` (:func:`hpsearch.diagnostics.diagnose_results` with the references).
-        The train scores are left out with ``return_train_score=False``.
+        ``diagnosis`` (:func:`hpsearch.diagnostics.diagnose_results` with the references,
+        the thresholds and the :math:`m^*_{tr}` of :math:`F`: when the training stage
+        trained well, a candidate with finite scores is labelled ``"training"`` exactly
+        when it is not accepted, :math:`m_{tr} < F`; when it never did, :math:`F` is
+        below the recipe's threshold and an accepted candidate may still be labelled
+        ``"training"``). The train scores are left out with ``return_train_score=False``.
     best_index_ : int
         Index in ``cv_results_`` of the best validation score among the accepted
         candidates (rank 1 of ``rank_test_<metric>``); sklearn's rule over every row
-        when none is accepted, or the index a callable ``refit`` returns. With several
+        when none is accepted, or the index a callable ``refit`` returns (given the
+        ``accepted`` column: hpsearch's refit rules choose among the accepted). With several
         metrics, only set when ``refit`` is not False.
     stages_ : list of dict
         Per stage: ``stage``, ``tuned`` (parameter names), ``fixed`` (held values),
@@ -408,7 +413,7 @@ return_train_score, progress, storage, study_name, resume, backend
         -------
         self : object
         """
-        from hpsearch.diagnostics import diagnose_results, reference_scores
+        from hpsearch.diagnostics import reference_scores
         from hpsearch.diagnostics._results import _final_sample_weight
         from hpsearch.diagnostics._verdict import check_thresholds
 
@@ -462,8 +467,7 @@ return_train_score, progress, storage, study_name, resume, backend
         accepted[self._accepted_rows()] = True
         results["accepted"] = accepted
         if "diagnosis" not in results:
-            labels = diagnose_results(results, metric=self._metric, references=self.references_,
-                                      thresholds=self.thresholds).labels
+            labels = self._diagnose(results).labels
             results["diagnosis"] = np.asarray(labels, dtype=object)
         if self._accepted_rows().size:
             rank_rows_first(results, self._accepted_rows())
@@ -479,13 +483,10 @@ return_train_score, progress, storage, study_name, resume, backend
         and its ``thresholds``. The generic column of ``BaseSearchCV`` uses the default
         thresholds, so with ``thresholds={"train": ...}`` it called candidates the search had
         accepted as training well ``"training"``."""
-        from hpsearch.diagnostics import diagnose_results
-
         for stale in ("diagnosis_", "diagnosis_error_"):  # (of an earlier fit)
             self.__dict__.pop(stale, None)
         try:
-            result = diagnose_results(results, metric=self._metric,
-                                      references=self.references_, thresholds=self.thresholds)
+            result = self._diagnose(results)
         except Exception as exc:  # noqa: BLE001 - an analysis never fails a finished search
             self.diagnosis_error_ = (f"No 'diagnosis' column: the lecture's recipe could not "
                                      f"be applied ({type(exc).__name__}: {exc}).")
@@ -493,6 +494,19 @@ return_train_score, progress, storage, study_name, resume, backend
         result.references = self.references_
         self.diagnosis_ = result
         results["diagnosis"] = np.asarray(result.labels, dtype=object)
+
+    def _diagnose(self, results):
+        """:func:`~hpsearch.diagnostics.diagnose_results` by the rule the stages applied:
+        this search's references and thresholds, and the unit measured with the training
+        score its floor was set with (the training stage's best): with the best of all
+        candidates, a later stage that trained better lowered the column's threshold below
+        :math:`F`, and a candidate between the two was labelled as training well while
+        the search rejected it."""
+        from hpsearch.diagnostics import diagnose_results
+
+        return diagnose_results(results, metric=self._metric, references=self.references_,
+                                thresholds=self.thresholds,
+                                best_train=getattr(self, "_unit_train", None))
 
     @staticmethod
     def _metrics(results):
@@ -580,8 +594,19 @@ return_train_score, progress, storage, study_name, resume, backend
                            if np.isfinite(tr) and tr >= self.train_floor_], dtype=int)
 
     def _select_best_index(self, refit, refit_metric, results):
-        """The best validation score among accepted candidates (sklearn's rule when none is)."""
+        """The best validation score among accepted candidates (sklearn's rule when none is).
+
+        A callable ``refit`` is given the ``accepted`` column (when a candidate is
+        accepted): hpsearch's refit rules (:class:`~hpsearch.model_selection.
+        one_standard_error`, :class:`~hpsearch.model_selection.not_significantly_worse`)
+        choose among the accepted candidates by it, as ``best_index_`` does (without it,
+        they chose the simplest candidate near the best validation score, one the recipe
+        had rejected for training below the floor)."""
         rows = self._accepted_rows()
+        if callable(refit) and rows.size:
+            accepted = np.zeros(len(results["params"]), dtype=bool)
+            accepted[rows] = True
+            results["accepted"] = accepted
         if callable(refit) or rows.size == 0:
             return super()._select_best_index(refit, refit_metric, results)
         return best_row(results, refit_metric, rows)
@@ -596,6 +621,7 @@ return_train_score, progress, storage, study_name, resume, backend
         self._metric = None
         self.stages_ = []
         self.train_floor_ = -math.inf
+        self._unit_train = None  # m*_tr, fixed at the end of the training stage
         seed = sampler_seed(self.random_state)
         least = {k: least_regularizing(k, sub[k]) for k in general}
         plan = [("training", training, least), ("generalization", general, None)]
@@ -622,7 +648,8 @@ return_train_score, progress, storage, study_name, resume, backend
         threshold :math:`R - \\tau_{train} u` also when the stage's pick has no training
         score (every fit of the stage failed: the floor was NaN, so no later candidate,
         however well it trained, was accepted)."""
-        best = max((tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan)
+        best = self._unit_train = self._best_train()  # the later stages' and the
+        # diagnosis column's m*_tr too (_best_train, _diagnose)
         _, evidence = self._verdict(entry["train_score"], entry["validation_score"], best)
         margin = self._thresholds["train"] * evidence["unit"]
         if entry["trains_well"] or not np.isfinite(entry["train_score"]):
@@ -690,20 +717,35 @@ return_train_score, progress, storage, study_name, resume, backend
         return [self._seen[key] for key in keys]
 
     def _train_metric(self, results):
+        from ..stats import _refit_metric  # (a refit rule's metric too)
+
         names = [k[len("mean_train_"):] for k in results if k.startswith("mean_train_")]
         if "score" in names:
             return "score"
-        return self.refit if isinstance(self.refit, str) and self.refit in names else names[0]
+        refit = _refit_metric(self.refit)
+        return refit if refit in names else names[0]
+
+    def _best_train(self):
+        """:math:`m^*_{tr}` of the unit: the best training score so far in the training
+        stage, then the one the floor was set with (:meth:`_set_floor`), so that a later
+        stage's verdicts (``stages_``' ``diagnosis`` and ``trains_well``) are those of
+        the floor and of the ``diagnosis`` column."""
+        if getattr(self, "_unit_train", None) is not None:
+            return self._unit_train
+        return float(max((tr for tr, _ in self._rows.values() if np.isfinite(tr)),
+                         default=math.nan))
 
     def _trains_well(self, train, validation):
-        best = max((tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan)
+        best = self._best_train()
         return np.isfinite(train) and not self._verdict(train, validation, best)[1][
             "poor_training"]
 
     def _objective(self, stage, train, validation):
         """Training stage: the training score. Later stages: validation, less the
-        training shortfall below the floor."""
-        if stage == "training":
+        training shortfall below the floor; NaN (a failed trial for the sampler) without
+        a training score: ``max(0.0, nan)`` is ``0.0``, so a candidate the search rejects
+        for having none was told its whole validation score."""
+        if stage == "training" or not np.isfinite(train):
             return train
         return validation - max(0.0, self.train_floor_ - train)
 
@@ -736,8 +778,7 @@ return_train_score, progress, storage, study_name, resume, backend
 
         best = max(range(len(scores)), key=rank)
         params, (train, validation) = scores[best]
-        problem = self._verdict(train, validation, max(
-            (tr for tr, _ in self._rows.values() if np.isfinite(tr)), default=math.nan))[0]
+        problem = self._verdict(train, validation, self._best_train())[0]
         if not (np.isfinite(train) and np.isfinite(validation)):
             problem = "failed"  # no measurement: the diagnosis column's label (it said
             # "training" for a failed fit, the column "failed")
