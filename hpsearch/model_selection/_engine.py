@@ -48,6 +48,7 @@ Guarantees
   continues training (``warm_start`` or ``partial_fit``) instead of refitting.
 """
 
+import asyncio
 import inspect
 import itertools
 import multiprocessing
@@ -1326,6 +1327,8 @@ class Engine:
         except Exception as exc:
             self._check_scheduler(exc)
             raise
+        if _on_dask(self._parallel):
+            _scatter_timeout()  # (a bad setting named now, not when a scatter hangs)
         if self._uses_fork(backend):
             args = self._task_args()
             payload = (self.base_estimator, self.X, self.y, args)
@@ -1709,6 +1712,7 @@ def _never_sequential_on_dask(parallel):
         def abort_everything(self, ensure_ready=True):
             # (joblib's only stops collecting the call's futures: they ran on)
             pending = list(getattr(self, "_results", ()))
+            self.__dict__.get("_hpsearch_calls", {}).clear()  # (none submitted later)
             cls.abort_everything(self, ensure_ready=ensure_ready)
             waiting = getattr(self, "waiting_futures", None)
             try:
@@ -1720,13 +1724,17 @@ def _never_sequential_on_dask(parallel):
                 pass
 
         async def _to_func_args(self, func):
+            calls = self.__dict__.setdefault("_hpsearch_calls", {})
             try:
-                return await cls._to_func_args(self, func)
+                args = await _bounded_scatter(cls._to_func_args(self, func), func)
             except Exception as exc:  # (joblib logged it, and its call waited forever)
-                report = self.__dict__.get("_hpsearch_calls", {}).get(id(func))
+                report = calls.get(id(func))
                 if report is not None:
                     report(exc)
                 raise
+            if id(func) not in calls:  # (aborted meanwhile: nothing to submit)
+                raise asyncio.CancelledError
+            return args
 
         methods = {"configure": configure, "submit": submit,
                    "abort_everything": abort_everything}
@@ -1744,6 +1752,85 @@ def _never_sequential_on_dask(parallel):
         return parallel  # joblib's own backend, as it is
     parallel._backend = copy
     return parallel
+
+
+class ScatterTimeout(TimeoutError):
+    """joblib's scatter of a call's data to the Dask cluster did not end in time (and
+    the call's data could not be sent with its task instead)."""
+
+
+def _scatter_timeout():
+    """Seconds joblib's scatter of a call's data may take: Dask's setting
+    ``hpsearch.scatter-timeout`` (``dask.config.set({"hpsearch.scatter-timeout":
+    "2m"})``, or ``DASK_HPSEARCH__SCATTER_TIMEOUT``), by default Dask's
+    ``distributed.comm.timeouts.tcp`` (the time after which Dask holds a silent
+    connection dead; 30 s by default). ValueError naming the setting if it is not a
+    positive duration."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    value = dask.config.get("hpsearch.scatter-timeout", None)
+    key = "hpsearch.scatter-timeout"
+    if value is None:
+        value, key = dask.config.get("distributed.comm.timeouts.tcp", 30), \
+            "distributed.comm.timeouts.tcp"
+    try:
+        seconds = float(parse_timedelta(value, default="seconds"))
+    except (TypeError, ValueError, KeyError):
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(
+            f"The {key!r} Dask setting must be a positive duration (seconds, or a "
+            f"string such as '90s' or '2m'). Got {value!r} instead."
+        )
+    return seconds
+
+
+async def _bounded_scatter(scattering, func):
+    """The ``(batch, tasks)`` of joblib's ``_to_func_args`` coroutine ``scattering``
+    for the call ``func``, within :func:`_scatter_timeout`.
+
+    joblib scatters each large argument of a call (``X``, ``y``) to the cluster before
+    submitting it; a worker killed while the scheduler sends it the data can leave that
+    scatter waiting forever (the scheduler's reply never comes), and the search with
+    it. Past the timeout (or when the scatter it shares with the call's other batches
+    was given up), the call's arguments go with its task instead (what joblib does for
+    small ones): the call runs, nothing is retried. Where joblib's ``Batch`` is missing
+    (another joblib), :class:`ScatterTimeout`: a lost call, run again as a dead
+    worker's (``max_retries``)."""
+    try:
+        timeout = _scatter_timeout()
+    except ValueError:  # (checked when the engine started: changed since)
+        timeout = 30.0
+    task = asyncio.ensure_future(scattering)
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), timeout)
+    except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+        current = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and (
+                current is None or getattr(current, "cancelling", lambda: 1)()):
+            task.cancel()
+            raise  # (this coroutine itself was cancelled: not the scatter)
+        task.cancel()
+        unscattered = _unscattered(func)
+        if unscattered is None:
+            raise ScatterTimeout(
+                f"joblib's scatter of a call's data to the Dask cluster did not end "
+                f"within {timeout:g} s (hpsearch.scatter-timeout)"
+            ) from exc
+        return unscattered
+
+
+def _unscattered(func):
+    """joblib's ``(Batch(tasks), tasks)`` of the call ``func`` with its arguments as
+    they are (sent with the task, not scattered), or None (another joblib)."""
+    try:
+        from joblib._dask import Batch
+
+        tasks = [(f, list(args), dict(kwargs)) for f, args, kwargs in func.items]
+        return Batch(tasks), tasks
+    except Exception:
+        return None
 
 
 def _call_tasks(func):
@@ -1793,7 +1880,8 @@ def _cluster_losses():
         return ()
     found = [getattr(distributed, "KilledWorker", None),
              getattr(sys.modules.get("distributed.client"), "FutureCancelledError", None),
-             getattr(sys.modules.get("distributed.comm.core"), "CommClosedError", None)]
+             getattr(sys.modules.get("distributed.comm.core"), "CommClosedError", None),
+             ScatterTimeout]
     return tuple(e for e in found if isinstance(e, type))
 
 
