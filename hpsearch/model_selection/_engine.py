@@ -25,7 +25,9 @@ Guarantees
   the running ones are stopped; they yield nothing (not run). On Dask too: a call Dask
   gave up on (``KilledWorker``, after its own retries) or whose scattered data died
   with a worker is run again, its fits one at a time, ``max_retries`` times, then
-  recorded as failed; a lost scheduler ends the search with :class:`WorkerDied` naming
+  recorded as failed; a scatter of a call's data that never ends (a worker killed while
+  it received the data) is given up after ``hpsearch.scatter-timeout`` and the data sent
+  with the task; a lost scheduler ends the search with :class:`WorkerDied` naming
   it; no call ever runs in the client process, and a Ctrl-C cancels the fits queued on
   the cluster.
 - **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
@@ -1212,7 +1214,10 @@ class Engine:
         not tell which task killed a worker, a death counts against every task in
         flight. On Dask a death is a call Dask gave up on (``KilledWorker``: it already
         ran it again ``distributed.scheduler.allowed-failures`` times) or one whose
-        scattered data was lost with a worker; it counts against that call's tasks.
+        scattered data was lost with a worker; it counts against that call's tasks. A
+        scatter of a call's data that does not end within Dask's setting
+        ``hpsearch.scatter-timeout`` (:func:`_scatter_timeout`) is no death: the call's
+        data goes with its task (:func:`_bounded_scatter`).
     timeout : float or None
         Seconds for the whole engine from ``__enter__``: no task starts after it.
         Fork workers (also for ``n_jobs=1``): the tasks running at the deadline are
@@ -1670,7 +1675,8 @@ def _never_sequential_on_dask(parallel):
     reported to joblib (whose Dask backend only sets the exception on its future and
     never calls joblib's callback: the call waited forever), and so is a failure to
     scatter a call's data (a worker that died meanwhile: joblib's backend only logged it,
-    and the call waited forever). A call joblib aborts (Ctrl-C,
+    and the call waited forever); a scatter that never ends is given up after
+    :func:`_scatter_timeout` (:func:`_bounded_scatter`). A call joblib aborts (Ctrl-C,
     an error) cancels its futures on the cluster: joblib's Dask backend only stopped
     collecting them, so the queued fits ran on after a Ctrl-C in a session that keeps
     its client (a notebook) and their results stayed held there. (A fit already running
