@@ -1806,7 +1806,7 @@ async def _bounded_scatter(scattering, func):
     worker's (``max_retries``)."""
     try:
         timeout = _scatter_timeout()
-    except ValueError:  # (checked when the engine started: changed since)
+    except Exception:  # (checked when the engine started: changed since)
         timeout = 30.0
     task = asyncio.ensure_future(scattering)
     try:
@@ -1814,7 +1814,7 @@ async def _bounded_scatter(scattering, func):
     except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
         current = asyncio.current_task()
         if isinstance(exc, asyncio.CancelledError) and (
-                current is None or getattr(current, "cancelling", lambda: 1)()):
+                current is None or getattr(current, "cancelling", lambda: 0)()):
             task.cancel()
             raise  # (this coroutine itself was cancelled: not the scatter)
         task.cancel()
