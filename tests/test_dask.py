@@ -321,3 +321,14 @@ def test_a_scatter_that_never_ends_does_not_hang_the_search(dask, plain, monkeyp
     assert hung
     _same_scores(search, plain)
     assert not any(search.cv_results_["error"])
+
+
+@pytest.mark.parametrize("value", ["2min", 0, -1])
+def test_a_bad_scatter_timeout_setting_is_named(dask, value):
+    import dask as dask_config
+
+    X, y = load_diabetes(return_X_y=True)
+    with dask_config.config.set({"hpsearch.scatter-timeout": value}), pytest.raises(
+            ValueError, match=r"The 'hpsearch.scatter-timeout' Dask setting must be a "
+                              r"positive duration .*Got .* instead"):
+        _search(Killer()).fit(X, y)
