@@ -26,8 +26,8 @@ Guarantees
   gave up on (``KilledWorker``, after its own retries) or whose scattered data died
   with a worker is run again, its fits one at a time, ``max_retries`` times, then
   recorded as failed; a scatter of a call's data that never ends (a worker killed while
-  it received the data) is given up after ``hpsearch.scatter-timeout`` and the data sent
-  with the task; a lost scheduler ends the search with :class:`WorkerDied` naming
+  it received the data) is given up (a worker left, or ``hpsearch.scatter-timeout``
+  passed) and the data sent with the task; a lost scheduler ends the search with :class:`WorkerDied` naming
   it; no call ever runs in the client process, and a Ctrl-C cancels the fits queued on
   the cluster.
 - **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
@@ -1215,9 +1215,9 @@ class Engine:
         flight. On Dask a death is a call Dask gave up on (``KilledWorker``: it already
         ran it again ``distributed.scheduler.allowed-failures`` times) or one whose
         scattered data was lost with a worker; it counts against that call's tasks. A
-        scatter of a call's data that does not end within Dask's setting
-        ``hpsearch.scatter-timeout`` (:func:`_scatter_timeout`) is no death: the call's
-        data goes with its task (:func:`_bounded_scatter`).
+        scatter of a call's data left waiting by a worker that left (or past Dask's
+        setting ``hpsearch.scatter-timeout``, :func:`_scatter_timeout`) is no death:
+        the call's data goes with its task (:func:`_bounded_scatter`).
     timeout : float or None
         Seconds for the whole engine from ``__enter__``: no task starts after it.
         Fork workers (also for ``n_jobs=1``): the tasks running at the deadline are
@@ -1675,8 +1675,8 @@ def _never_sequential_on_dask(parallel):
     reported to joblib (whose Dask backend only sets the exception on its future and
     never calls joblib's callback: the call waited forever), and so is a failure to
     scatter a call's data (a worker that died meanwhile: joblib's backend only logged it,
-    and the call waited forever); a scatter that never ends is given up after
-    :func:`_scatter_timeout` (:func:`_bounded_scatter`). A call joblib aborts (Ctrl-C,
+    and the call waited forever); a scatter that never ends is given up
+    (:func:`_bounded_scatter`). A call joblib aborts (Ctrl-C,
     an error) cancels its futures on the cluster: joblib's Dask backend only stopped
     collecting them, so the queued fits ran on after a Ctrl-C in a session that keeps
     its client (a notebook) and their results stayed held there. (A fit already running
@@ -1729,10 +1729,17 @@ def _never_sequential_on_dask(parallel):
             except Exception:  # a closed client: nothing runs for it any more
                 pass
 
+        def start_call(self):
+            cls.start_call(self)
+            # (the workers a scatter of this call may be waiting on: see _bounded_scatter)
+            self._hpsearch_workers = _worker_addresses(self.client)
+
         async def _to_func_args(self, func):
             calls = self.__dict__.setdefault("_hpsearch_calls", {})
             try:
-                args = await _bounded_scatter(cls._to_func_args(self, func), func)
+                args = await _bounded_scatter(
+                    cls._to_func_args(self, func), func, self.client,
+                    self.__dict__.get("_hpsearch_workers"))
             except Exception as exc:  # (joblib logged it, and its call waited forever)
                 report = calls.get(id(func))
                 if report is not None:
@@ -1746,6 +1753,8 @@ def _never_sequential_on_dask(parallel):
                    "abort_everything": abort_everything}
         if hasattr(cls, "_to_func_args"):  # (joblib's scattering of a call's data)
             methods["_to_func_args"] = _to_func_args
+            if hasattr(cls, "start_call"):
+                methods["start_call"] = start_call
         _NEVER_SEQUENTIAL[cls] = type(cls.__name__, (cls,), {
             **methods, "__module__": __name__,
             "__doc__": "joblib's Dask backend, never sequential (_never_sequential_on_dask)"})
@@ -1766,51 +1775,79 @@ class ScatterTimeout(TimeoutError):
 
 
 def _scatter_timeout():
-    """Seconds joblib's scatter of a call's data may take: Dask's setting
+    """Seconds joblib's scatter of a call's data may take at most: Dask's setting
     ``hpsearch.scatter-timeout`` (``dask.config.set({"hpsearch.scatter-timeout":
-    "2m"})``, or ``DASK_HPSEARCH__SCATTER_TIMEOUT``), by default Dask's
-    ``distributed.comm.timeouts.tcp`` (the time after which Dask holds a silent
-    connection dead; 30 s by default). ValueError naming the setting if it is not a
-    positive duration."""
+    "10m"})``, or ``DASK_HPSEARCH__SCATTER_TIMEOUT``), 5 minutes by default (a scatter
+    left waiting by a dead worker is given up sooner: :func:`_bounded_scatter`).
+    ValueError naming the setting if it is not a positive duration."""
     import dask
     from dask.utils import parse_timedelta
 
     value = dask.config.get("hpsearch.scatter-timeout", None)
-    key = "hpsearch.scatter-timeout"
     if value is None:
-        value, key = dask.config.get("distributed.comm.timeouts.tcp", 30), \
-            "distributed.comm.timeouts.tcp"
+        return 300.0
     try:
         seconds = float(parse_timedelta(value, default="seconds"))
     except (TypeError, ValueError, KeyError):
         seconds = float("nan")
     if not seconds > 0 or seconds == float("inf"):
         raise ValueError(
-            f"The {key!r} Dask setting must be a positive duration (seconds, or a "
-            f"string such as '90s' or '2m'). Got {value!r} instead."
+            "The 'hpsearch.scatter-timeout' Dask setting must be a positive duration "
+            f"(seconds, or a string such as '90s' or '2m'). Got {value!r} instead."
         )
     return seconds
 
 
-async def _bounded_scatter(scattering, func):
+def _worker_addresses(client):
+    """The addresses of the cluster's workers now (None if the client cannot tell)."""
+    try:
+        return set(client.scheduler_info(n_workers=-1)["workers"])
+    except Exception:  # (another Dask, a closed client)
+        return None
+
+
+async def _worker_left(client, workers):
+    """Whether one of ``workers`` (addresses) has left the cluster (False if unknown)."""
+    if not workers:
+        return False
+    try:
+        now = await asyncio.wait_for(client.scheduler.identity(n_workers=-1), 5)
+        return bool(workers - set(now["workers"]))
+    except Exception:  # (another Dask, a scheduler not answering)
+        return False
+
+
+async def _bounded_scatter(scattering, func, client=None, workers=None):
     """The ``(batch, tasks)`` of joblib's ``_to_func_args`` coroutine ``scattering``
-    for the call ``func``, within :func:`_scatter_timeout`.
+    for the call ``func``, never waiting forever.
 
     joblib scatters each large argument of a call (``X``, ``y``) to the cluster before
     submitting it; a worker killed while the scheduler sends it the data can leave that
     scatter waiting forever (the scheduler's reply never comes), and the search with
-    it. Past the timeout (or when the scatter it shares with the call's other batches
-    was given up), the call's arguments go with its task instead (what joblib does for
-    small ones): the call runs, nothing is retried. Where joblib's ``Batch`` is missing
-    (another joblib), :class:`ScatterTimeout`: a lost call, run again as a dead
-    worker's (``max_retries``)."""
+    it. The scatter is given up once it has waited a second and one of ``workers`` (the
+    cluster's workers when joblib's call started) has left the cluster, or after
+    :func:`_scatter_timeout` in any case; also when the scatter it shares with the
+    call's other batches was given up. The call's arguments then go with its task
+    instead (what joblib does for small ones): the call runs, nothing is retried.
+    Where joblib's ``Batch`` is missing (another joblib), :class:`ScatterTimeout`: a
+    lost call, run again as a dead worker's (``max_retries``)."""
     try:
         timeout = _scatter_timeout()
     except Exception:  # (checked when the engine started: changed since)
-        timeout = 30.0
+        timeout = 300.0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     task = asyncio.ensure_future(scattering)
     try:
-        return await asyncio.wait_for(asyncio.shield(task), timeout)
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise asyncio.TimeoutError
+            done, _ = await asyncio.wait({task}, timeout=min(1.0, left))
+            if done:
+                return task.result()
+            if await _worker_left(client, workers):
+                raise asyncio.TimeoutError
     except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
         current = asyncio.current_task()
         if isinstance(exc, asyncio.CancelledError) and (
@@ -1821,8 +1858,8 @@ async def _bounded_scatter(scattering, func):
         unscattered = _unscattered(func)
         if unscattered is None:
             raise ScatterTimeout(
-                f"joblib's scatter of a call's data to the Dask cluster did not end "
-                f"within {timeout:g} s (hpsearch.scatter-timeout)"
+                "joblib's scatter of a call's data to the Dask cluster did not end "
+                f"(a worker left, or {timeout:g} s passed: hpsearch.scatter-timeout)"
             ) from exc
         return unscattered
 
