@@ -1127,7 +1127,9 @@ class BaseSearchCV(_SkBaseSearchCV):
         run again in a fresh worker. Past that it is a failed fit (``error_score``,
         error ``"worker died: SIGSEGV"`` with the signal's name) and the search goes on.
         On Dask, a fit of a call Dask gave up on (``KilledWorker``, after its own
-        ``allowed-failures`` retries) or whose scattered data was lost with a worker.
+        ``allowed-failures`` retries) or whose scattered data was lost with a worker
+        (a scatter of a call's data left waiting by a worker that left, or past Dask's
+        setting ``hpsearch.scatter-timeout``, sends that data with its task instead).
     timeout : float or None, default=None
         Seconds for the whole search (the final refit not counted): no fit starts after
         it, finished fits stand. Fits still running at that moment are stopped (fork

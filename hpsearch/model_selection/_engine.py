@@ -25,7 +25,9 @@ Guarantees
   the running ones are stopped; they yield nothing (not run). On Dask too: a call Dask
   gave up on (``KilledWorker``, after its own retries) or whose scattered data died
   with a worker is run again, its fits one at a time, ``max_retries`` times, then
-  recorded as failed; a lost scheduler ends the search with :class:`WorkerDied` naming
+  recorded as failed; a scatter of a call's data that never ends (a worker killed while
+  it received the data) is given up (a worker left, or ``hpsearch.scatter-timeout``
+  passed) and the data sent with the task; a lost scheduler ends the search with :class:`WorkerDied` naming
   it; no call ever runs in the client process, and a Ctrl-C cancels the fits queued on
   the cluster.
 - **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
@@ -48,6 +50,7 @@ Guarantees
   continues training (``warm_start`` or ``partial_fit``) instead of refitting.
 """
 
+import asyncio
 import inspect
 import itertools
 import multiprocessing
@@ -1211,7 +1214,10 @@ class Engine:
         not tell which task killed a worker, a death counts against every task in
         flight. On Dask a death is a call Dask gave up on (``KilledWorker``: it already
         ran it again ``distributed.scheduler.allowed-failures`` times) or one whose
-        scattered data was lost with a worker; it counts against that call's tasks.
+        scattered data was lost with a worker; it counts against that call's tasks. A
+        scatter of a call's data left waiting by a worker that left (or past Dask's
+        setting ``hpsearch.scatter-timeout``, :func:`_scatter_timeout`) is no death:
+        the call's data goes with its task (:func:`_bounded_scatter`).
     timeout : float or None
         Seconds for the whole engine from ``__enter__``: no task starts after it.
         Fork workers (also for ``n_jobs=1``): the tasks running at the deadline are
@@ -1326,6 +1332,8 @@ class Engine:
         except Exception as exc:
             self._check_scheduler(exc)
             raise
+        if _on_dask(self._parallel):
+            _scatter_timeout()  # (a bad setting named now, not when a scatter hangs)
         if self._uses_fork(backend):
             args = self._task_args()
             payload = (self.base_estimator, self.X, self.y, args)
@@ -1667,7 +1675,8 @@ def _never_sequential_on_dask(parallel):
     reported to joblib (whose Dask backend only sets the exception on its future and
     never calls joblib's callback: the call waited forever), and so is a failure to
     scatter a call's data (a worker that died meanwhile: joblib's backend only logged it,
-    and the call waited forever). A call joblib aborts (Ctrl-C,
+    and the call waited forever); a scatter that never ends is given up
+    (:func:`_bounded_scatter`). A call joblib aborts (Ctrl-C,
     an error) cancels its futures on the cluster: joblib's Dask backend only stopped
     collecting them, so the queued fits ran on after a Ctrl-C in a session that keeps
     its client (a notebook) and their results stayed held there. (A fit already running
@@ -1709,6 +1718,7 @@ def _never_sequential_on_dask(parallel):
         def abort_everything(self, ensure_ready=True):
             # (joblib's only stops collecting the call's futures: they ran on)
             pending = list(getattr(self, "_results", ()))
+            self.__dict__.get("_hpsearch_calls", {}).clear()  # (none submitted later)
             cls.abort_everything(self, ensure_ready=ensure_ready)
             waiting = getattr(self, "waiting_futures", None)
             try:
@@ -1719,19 +1729,32 @@ def _never_sequential_on_dask(parallel):
             except Exception:  # a closed client: nothing runs for it any more
                 pass
 
+        def start_call(self):
+            cls.start_call(self)
+            # (the workers a scatter of this call may be waiting on: see _bounded_scatter)
+            self._hpsearch_workers = _worker_addresses(self.client)
+
         async def _to_func_args(self, func):
+            calls = self.__dict__.setdefault("_hpsearch_calls", {})
             try:
-                return await cls._to_func_args(self, func)
+                args = await _bounded_scatter(
+                    cls._to_func_args(self, func), func, self.client,
+                    self.__dict__.get("_hpsearch_workers"))
             except Exception as exc:  # (joblib logged it, and its call waited forever)
-                report = self.__dict__.get("_hpsearch_calls", {}).get(id(func))
+                report = calls.get(id(func))
                 if report is not None:
                     report(exc)
                 raise
+            if id(func) not in calls:  # (aborted meanwhile: nothing to submit)
+                raise asyncio.CancelledError
+            return args
 
         methods = {"configure": configure, "submit": submit,
                    "abort_everything": abort_everything}
         if hasattr(cls, "_to_func_args"):  # (joblib's scattering of a call's data)
             methods["_to_func_args"] = _to_func_args
+            if hasattr(cls, "start_call"):
+                methods["start_call"] = start_call
         _NEVER_SEQUENTIAL[cls] = type(cls.__name__, (cls,), {
             **methods, "__module__": __name__,
             "__doc__": "joblib's Dask backend, never sequential (_never_sequential_on_dask)"})
@@ -1744,6 +1767,113 @@ def _never_sequential_on_dask(parallel):
         return parallel  # joblib's own backend, as it is
     parallel._backend = copy
     return parallel
+
+
+class ScatterTimeout(TimeoutError):
+    """joblib's scatter of a call's data to the Dask cluster did not end in time (and
+    the call's data could not be sent with its task instead)."""
+
+
+def _scatter_timeout():
+    """Seconds joblib's scatter of a call's data may take at most: Dask's setting
+    ``hpsearch.scatter-timeout`` (``dask.config.set({"hpsearch.scatter-timeout":
+    "10m"})``, or ``DASK_HPSEARCH__SCATTER_TIMEOUT``), 5 minutes by default (a scatter
+    left waiting by a dead worker is given up sooner: :func:`_bounded_scatter`).
+    ValueError naming the setting if it is not a positive duration."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    value = dask.config.get("hpsearch.scatter-timeout", None)
+    if value is None:
+        return 300.0
+    try:
+        seconds = float(parse_timedelta(value, default="seconds"))
+    except (TypeError, ValueError, KeyError):
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(
+            "The 'hpsearch.scatter-timeout' Dask setting must be a positive duration "
+            f"(seconds, or a string such as '90s' or '2m'). Got {value!r} instead."
+        )
+    return seconds
+
+
+def _worker_addresses(client):
+    """The addresses of the cluster's workers now (None if the client cannot tell)."""
+    try:
+        return set(client.scheduler_info(n_workers=-1)["workers"])
+    except Exception:  # (another Dask, a closed client)
+        return None
+
+
+async def _worker_left(client, workers):
+    """Whether one of ``workers`` (addresses) has left the cluster (False if unknown)."""
+    if not workers:
+        return False
+    try:
+        now = await asyncio.wait_for(client.scheduler.identity(n_workers=-1), 5)
+        return bool(workers - set(now["workers"]))
+    except Exception:  # (another Dask, a scheduler not answering)
+        return False
+
+
+async def _bounded_scatter(scattering, func, client=None, workers=None):
+    """The ``(batch, tasks)`` of joblib's ``_to_func_args`` coroutine ``scattering``
+    for the call ``func``, never waiting forever.
+
+    joblib scatters each large argument of a call (``X``, ``y``) to the cluster before
+    submitting it; a worker killed while the scheduler sends it the data can leave that
+    scatter waiting forever (the scheduler's reply never comes), and the search with
+    it. The scatter is given up once it has waited a second and one of ``workers`` (the
+    cluster's workers when joblib's call started) has left the cluster, or after
+    :func:`_scatter_timeout` in any case; also when the scatter it shares with the
+    call's other batches was given up. The call's arguments then go with its task
+    instead (what joblib does for small ones): the call runs, nothing is retried.
+    Where joblib's ``Batch`` is missing (another joblib), :class:`ScatterTimeout`: a
+    lost call, run again as a dead worker's (``max_retries``)."""
+    try:
+        timeout = _scatter_timeout()
+    except Exception:  # (checked when the engine started: changed since)
+        timeout = 300.0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    task = asyncio.ensure_future(scattering)
+    try:
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise asyncio.TimeoutError
+            done, _ = await asyncio.wait({task}, timeout=min(1.0, left))
+            if done:
+                return task.result()
+            if await _worker_left(client, workers):
+                raise asyncio.TimeoutError
+    except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+        current = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and (
+                current is None or getattr(current, "cancelling", lambda: 0)()):
+            task.cancel()
+            raise  # (this coroutine itself was cancelled: not the scatter)
+        task.cancel()
+        unscattered = _unscattered(func)
+        if unscattered is None:
+            raise ScatterTimeout(
+                "joblib's scatter of a call's data to the Dask cluster did not end "
+                f"(a worker left, or {timeout:g} s passed: hpsearch.scatter-timeout)"
+            ) from exc
+        return unscattered
+
+
+def _unscattered(func):
+    """joblib's ``(Batch(tasks), tasks)`` of the call ``func`` with its arguments as
+    they are (sent with the task, not scattered), or None (another joblib)."""
+    try:
+        from joblib._dask import Batch
+
+        tasks = [(f, list(args), dict(kwargs)) for f, args, kwargs in func.items]
+        return Batch(tasks), tasks
+    except Exception:
+        return None
 
 
 def _call_tasks(func):
@@ -1793,7 +1923,8 @@ def _cluster_losses():
         return ()
     found = [getattr(distributed, "KilledWorker", None),
              getattr(sys.modules.get("distributed.client"), "FutureCancelledError", None),
-             getattr(sys.modules.get("distributed.comm.core"), "CommClosedError", None)]
+             getattr(sys.modules.get("distributed.comm.core"), "CommClosedError", None),
+             ScatterTimeout]
     return tuple(e for e in found if isinstance(e, type))
 
 
