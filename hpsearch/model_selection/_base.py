@@ -85,7 +85,7 @@ from joblib.logger import short_format_time
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
-from sklearn.utils import check_random_state, indexable
+from sklearn.utils import check_random_state, get_tags, indexable
 from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParameterError,
                                             StrOptions)
 from sklearn.utils.validation import _check_method_params
@@ -1209,6 +1209,14 @@ class BaseSearchCV(_SkBaseSearchCV):
             state = dict(state)
             state["_pickled_study"] = pickle.dumps(state.pop("study_"))
         return state
+
+    def __sklearn_tags__(self):
+        """sklearn's search tags, with the estimator's ``target_tags.multi_output``: a
+        search fits whatever ``y`` its estimator takes, so a column-vector ``y`` warns
+        exactly when the estimator's fit does (sklearn's searches leave it False)."""
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = get_tags(self.estimator).target_tags.multi_output
+        return tags
 
     # -- hooks for strategies ----------------------------------------------------------
     def _run_search(self, evaluate):
