@@ -1614,6 +1614,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         self.cv_results_ = results
         self._n_fits_run = evaluate.n_fits  # this fit's, not those a resume found stored
         self._add_diagnosis(results, X, y, groups, splits, routed)
+        self._complete_results(results)
         self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
         if root_ctx is not None:
             root_ctx.call_on_fit_task_end(
@@ -1657,6 +1658,12 @@ class BaseSearchCV(_SkBaseSearchCV):
                                      f"be applied ({type(exc).__name__}: {exc}).")
             return
         results["diagnosis"] = labels
+
+    def _complete_results(self, results):
+        """Hook: a strategy's own columns and ranking of ``cv_results_`` (trial states,
+        full-budget rows ranked first), done before the best row is chosen so that a
+        ``refit`` callable reads the ``cv_results_`` the search ends with, as in sklearn.
+        """
 
     #: Whether the study's trials are this search's candidates (Optuna: a resume counts
     #: and ranks them): its space must then not change (:meth:`TrialStore.check_space`).

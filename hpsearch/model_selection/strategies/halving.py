@@ -249,9 +249,11 @@ class _BaseHalving(BaseSearchCV):
         """
         self._validate_params()
         self._prepare(X, y)
-        super().fit(X, y, groups=groups, **fit_params)
-        rank_rows_first(self.cv_results_, self._final_rows(self.cv_results_))
-        return self
+        return super().fit(X, y, groups=groups, **fit_params)
+
+    def _complete_results(self, results):
+        """The rows eligible for ``best_index_`` ranked first (:func:`rank_rows_first`)."""
+        rank_rows_first(results, self._final_rows(results))
 
     def _prepare(self, X, y):
         """What the budgets need from the data: the resource plan, n_samples, n_classes."""
