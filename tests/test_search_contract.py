@@ -241,3 +241,21 @@ def test_a_refit_callable_reads_the_cv_results_the_search_ends_with(make, data):
     assert sorted(seen) == sorted(res)
     np.testing.assert_array_equal(seen["rank_test_score"], res["rank_test_score"])
     assert res["rank_test_score"][search.best_index_] == 1
+
+
+def test_failed_rows_rank_after_every_scored_row(make, data):
+    # sklearn ranks a failed (NaN) candidate after every scored one. The budgeted searches
+    # ranked the full-budget rows first, failed ones included: Hyperband's failed
+    # full-budget rows ranked ahead of every scored row of a smaller budget
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search = make(FailingRidge(), {"alpha": [10.0, 20.0, 0.1, 1.0, 30.0]}, cv=3,
+                      random_state=0).fit(X, y)
+    res = search.cv_results_
+    failed = np.isnan(res["mean_test_score"])
+    assert failed.any() and not failed.all()
+    ranks = res["rank_test_score"]
+    assert (ranks[failed] == np.count_nonzero(~failed) + 1).all()
+    assert ranks[~failed].max() <= np.count_nonzero(~failed)
+    assert ranks[search.best_index_] == 1
