@@ -20,6 +20,10 @@ hpsearch                  configurations of
 ``HyperbandSearchCV``     ``HalvingRandomSearchCV``, ``resource="n_samples"``
 ``OptunaSearchCV``        ``RandomizedSearchCV`` (lists become categorical choices),
                           ``n_trials=2``
+``ASHASearchCV``          ``HalvingRandomSearchCV``, ``resource="n_samples"``,
+                          ``n_trials=2`` (Ridge only)
+``RecipeSearchCV``        ``RandomizedSearchCV``, ``n_iter=2`` (Ridge only: the recipe's
+                          references make the classifier configurations ~10 s each)
 ========================= ==============================================================
 
 None of sklearn's expected failures for its searches (``PER_ESTIMATOR_XFAIL_CHECKS``)
@@ -46,12 +50,14 @@ from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hpsearch import (
+    ASHASearchCV,
     GridSearchCV,
     HalvingGridSearchCV,
     HalvingSearchCV,
     HyperbandSearchCV,
     OptunaSearchCV,
     RandomSearchCV,
+    RecipeSearchCV,
 )
 
 require_sklearn_series()  # sklearn's configurations and expected failures of that series
@@ -70,6 +76,8 @@ SEARCHES = {
     HalvingGridSearchCV: (SkHalvingGridSearchCV, {}),
     HyperbandSearchCV: (SkHalvingRandomSearchCV, {"resource": "n_samples"}),
     OptunaSearchCV: (SkRandomizedSearchCV, {"n_trials": 2}),
+    ASHASearchCV: (SkHalvingRandomSearchCV, {"resource": "n_samples", "n_trials": 2}),
+    RecipeSearchCV: (SkRandomizedSearchCV, {"n_iter": 2}),
 }
 
 #: sklearn parameters hpsearch names differently or does not have
@@ -77,9 +85,10 @@ _RENAMED = {OptunaSearchCV: {"n_iter": None}}
 
 #: Which of sklearn's four configurations (Ridge, LogisticRegression, PCA + Ridge,
 #: PCA + LogisticRegression) run: all four for GridSearchCV; for the others a regressor
-#: and a classifier pipeline, which keeps the module within CI's time (each
-#: configuration is ~60 checks).
-_CONFIGURATIONS = {GridSearchCV: (0, 1, 2, 3)}
+#: and a classifier pipeline, Ridge alone for ASHA and the recipe (their classifier
+#: configurations cost 2 s and 10-20 s here; each passes all its checks, measured once),
+#: which keeps the module within CI's time (each configuration is ~60 checks).
+_CONFIGURATIONS = {GridSearchCV: (0, 1, 2, 3), ASHASearchCV: (0,), RecipeSearchCV: (0,)}
 _DEFAULT_CONFIGURATIONS = (0, 3)
 
 
