@@ -46,6 +46,19 @@ class FailingRidge(Ridge):
         return super().fit(X, y)
 
 
+class CountingRidge(Ridge):
+    """Remembers how many rows it was fitted on (a budgeted search's ``n_samples``)."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.n_fit_ = len(X)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def _fewer_rows_score_higher(estimator, X, y):
+    """R^2 minus a penalty per training row: a budgeted search's first round tops it."""
+    return estimator.score(X, y) - getattr(estimator, "n_fit_", 0) / 100
+
+
 @pytest.fixture(scope="module")
 def data():
     X, y = load_diabetes(return_X_y=True)
@@ -206,3 +219,43 @@ def test_sklearn_callbacks_run_on_every_search(make, data, n_jobs):
     search = make(Ridge(), SPACE, cv=3, random_state=0, n_jobs=n_jobs)
     search.set_callbacks(callback).fit(X, y)
     assert callback.count_hooks("on_fit_task_end") > 0
+
+
+def test_a_refit_callable_reads_the_cv_results_the_search_ends_with(make, data):
+    # sklearn hands a refit callable the cv_results_ it ends with. Ours got them before
+    # each strategy's last touch: Optuna's and ASHA's 'state' and the recipe's 'accepted'
+    # were missing (its train scores, dropped later, were there), and the budgeted
+    # searches ranked the full-budget rows first only afterwards, so argmin(rank) picked a
+    # first-round row that cv_results_ then ranked below every last-round row
+    seen = {}
+
+    def rank_one(results):
+        seen.update({key: np.array(value, copy=True) if key.startswith("rank_") else value
+                     for key, value in results.items()})
+        return int(np.argmin(results["rank_test_score"]))
+
+    X, y = data
+    search = make(CountingRidge(), SPACE, cv=3, random_state=0,
+                  scoring=_fewer_rows_score_higher, refit=rank_one).fit(X, y)
+    res = search.cv_results_
+    assert sorted(seen) == sorted(res)
+    np.testing.assert_array_equal(seen["rank_test_score"], res["rank_test_score"])
+    assert res["rank_test_score"][search.best_index_] == 1
+
+
+def test_failed_rows_rank_after_every_scored_row(make, data):
+    # sklearn ranks a failed (NaN) candidate after every scored one. The budgeted searches
+    # ranked the full-budget rows first, failed ones included: Hyperband's failed
+    # full-budget rows ranked ahead of every scored row of a smaller budget
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search = make(FailingRidge(), {"alpha": [10.0, 20.0, 0.1, 1.0, 30.0]}, cv=3,
+                      random_state=0).fit(X, y)
+    res = search.cv_results_
+    failed = np.isnan(res["mean_test_score"])
+    assert failed.any() and not failed.all()
+    ranks = res["rank_test_score"]
+    assert (ranks[failed] == np.count_nonzero(~failed) + 1).all()
+    assert ranks[~failed].max() <= np.count_nonzero(~failed)
+    assert ranks[search.best_index_] == 1

@@ -37,7 +37,8 @@ EXPECTED_FAILURES = {
         "documented difference", "n_samples subsamples train folds only"),
     # compares the exact set of cv_results_ keys
     "test_halving_random_search_list_of_dicts": (
-        "documented difference", "extra 'error' and 'resources' columns in cv_results_"),
+        "documented difference", "extra 'error', 'resources' and (return_train_score=True) "
+        "'diagnosis' columns in cv_results_"),
 }
 
 _expected = expected_failures(EXPECTED_FAILURES)

@@ -85,7 +85,7 @@ from joblib.logger import short_format_time
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
-from sklearn.utils import check_random_state, indexable
+from sklearn.utils import check_random_state, get_tags, indexable
 from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParameterError,
                                             StrOptions)
 from sklearn.utils.validation import _check_method_params
@@ -1226,6 +1226,14 @@ class BaseSearchCV(_SkBaseSearchCV):
             state["_pickled_study"] = pickle.dumps(state.pop("study_"))
         return state
 
+    def __sklearn_tags__(self):
+        """sklearn's search tags, with the estimator's ``target_tags.multi_output``: a
+        search fits whatever ``y`` its estimator takes, so a column-vector ``y`` warns
+        exactly when the estimator's fit does (sklearn's searches leave it False)."""
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = get_tags(self.estimator).target_tags.multi_output
+        return tags
+
     # -- hooks for strategies ----------------------------------------------------------
     def _run_search(self, evaluate):
         raise NotImplementedError("_run_search not implemented.")
@@ -1633,6 +1641,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         self._n_fits_run = evaluate.n_fits  # this fit's, not those a resume found stored
         try:  # the references' fits and the refit: a long refit is Ctrl-C'd too
             self._add_diagnosis(results, X, y, groups, splits, routed)
+            self._complete_results(results)
             self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
         except KeyboardInterrupt as exc:  # the search's fits are all done: keep them
             self._keep_interrupted(store, evaluate, exc,
@@ -1680,6 +1689,12 @@ class BaseSearchCV(_SkBaseSearchCV):
                                      f"be applied ({type(exc).__name__}: {exc}).")
             return
         results["diagnosis"] = labels
+
+    def _complete_results(self, results):
+        """Hook: a strategy's own columns and ranking of ``cv_results_`` (trial states,
+        full-budget rows ranked first), done before the best row is chosen so that a
+        ``refit`` callable reads the ``cv_results_`` the search ends with, as in sklearn.
+        """
 
     #: Whether the study's trials are this search's candidates (Optuna: a resume counts
     #: and ranks them): its space must then not change (:meth:`TrialStore.check_space`).

@@ -1396,9 +1396,12 @@ max_retries
         self : object
         """
         self._check_ending()
-        super().fit(X, y, groups=groups, **fit_params)
-        self.cv_results_["state"] = np.array(self._row_states(), dtype=object)
-        return self
+        return super().fit(X, y, groups=groups, **fit_params)
+
+    def _complete_results(self, results):
+        """Halving's ranking, then each row's ``state`` (:meth:`_row_states`)."""
+        super()._complete_results(results)
+        results["state"] = np.array(self._row_states(), dtype=object)
 
     def _check_ending(self):
         """Parameters sklearn's constraints cannot check alone (before any fit)."""

@@ -421,16 +421,19 @@ max_retries
             self.rungs_ = self._pruning[1]
         else:  # (a fit with a pruner before this one left its rungs)
             self.__dict__.pop("rungs_", None)
-        super().fit(X, y, groups=groups, **fit_params)
-        states = self._trial_states(self.cv_results_)
+        return super().fit(X, y, groups=groups, **fit_params)
+
+    def _complete_results(self, results):
+        """Each row's trial ``state`` and, with a pruner, the completed full-budget rows
+        ranked first (:func:`rank_rows_first`)."""
+        states = self._trial_states(results)
         column = np.empty(len(states), dtype=object)
         column[:] = list(states)
-        if "raced" in self.cv_results_:  # racing: PRUNED trials that were raced
-            column[np.asarray(self.cv_results_["raced"], dtype=bool)] = "RACED"
-        self.cv_results_["state"] = column
+        if "raced" in results:  # racing: PRUNED trials that were raced
+            column[np.asarray(results["raced"], dtype=bool)] = "RACED"
+        results["state"] = column
         if self._pruning is not None:
-            rank_rows_first(self.cv_results_, self._final_rows(self.cv_results_))
-        return self
+            rank_rows_first(results, self._final_rows(results))
 
     def _expected_n_fits(self, X, y, groups, n_splits):
         """``n_trials`` x splits, x rungs with a pruner (an upper bound: pruned trials

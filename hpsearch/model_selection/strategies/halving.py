@@ -60,9 +60,11 @@ def rank_rows_first(results, rows):
     """Re-rank ``rank_test_<metric>`` so that ``rows`` (the full-budget ones) come first.
 
     A score measured on a smaller budget is not comparable with one on the full budget,
-    so the rows eligible for ``best_index_`` are ranked among themselves (1 is the best,
-    failed rows tie with the worst, as sklearn), and every other row after them. Rank 1
-    is then always ``best_index_``.
+    so the scored rows eligible for ``best_index_`` are ranked among themselves (1 is the
+    best), every other scored row after them, and the failed (NaN) rows last, all tied, as
+    sklearn ranks them (a failed full-budget row ranked ahead of every scored smaller-budget
+    one). Rank 1 is then always ``best_index_``; when every eligible row failed, they keep
+    rank 1, tied, ahead of the rest.
     """
     from .._results import _rank
 
@@ -71,11 +73,17 @@ def rank_rows_first(results, rows):
     eligible[np.asarray(rows, dtype=int)] = True
     for key in [k for k in results if k.startswith("rank_test_")]:
         means = np.asarray(results["mean_test_" + key[len("rank_test_"):]], dtype=float)
+        failed = np.isnan(means)
+        first = eligible & ~failed
+        if not first.any():
+            first = eligible
+        blocks = (first, ~first & ~failed, ~first & failed)
         ranks = np.empty(n, dtype=np.int32)
-        if eligible.any():
-            ranks[eligible] = _rank(means[eligible])
-        if (~eligible).any():
-            ranks[~eligible] = eligible.sum() + _rank(means[~eligible])
+        before = 0
+        for block in blocks:
+            if block.any():
+                ranks[block] = before + _rank(means[block])
+                before += np.count_nonzero(block)
         results[key] = ranks
 
 
@@ -249,9 +257,11 @@ class _BaseHalving(BaseSearchCV):
         """
         self._validate_params()
         self._prepare(X, y)
-        super().fit(X, y, groups=groups, **fit_params)
-        rank_rows_first(self.cv_results_, self._final_rows(self.cv_results_))
-        return self
+        return super().fit(X, y, groups=groups, **fit_params)
+
+    def _complete_results(self, results):
+        """The rows eligible for ``best_index_`` ranked first (:func:`rank_rows_first`)."""
+        rank_rows_first(results, self._final_rows(results))
 
     def _prepare(self, X, y):
         """What the budgets need from the data: the resource plan, n_samples, n_classes."""

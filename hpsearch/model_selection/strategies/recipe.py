@@ -458,11 +458,20 @@ return_train_score, progress, storage, study_name, resume, backend
         shown, given_cv = self.return_train_score, self.cv
         self.return_train_score = True  # the recipe reads train scores; restored below
         self.cv = _DrawnSplits(cv, splits)  # (restored below)
+        self._shows_train_scores = shown  # (read by _complete_results)
         try:
             super().fit(X, y, groups=groups, **fit_params)
         finally:
             self.return_train_score, self.cv = shown, given_cv
-        results = self.cv_results_
+            del self._shows_train_scores
+        return self
+
+    def _complete_results(self, results):
+        """``accepted``, the ``diagnosis`` by the stages' rule, the accepted rows ranked
+        first (:func:`rank_rows_first`), and the train scores dropped unless
+        ``return_train_score``."""
+        from hpsearch.diagnostics import diagnose_results
+
         accepted = np.zeros(len(results["params"]), dtype=bool)
         accepted[self._accepted_rows()] = True
         results["accepted"] = accepted
@@ -471,11 +480,10 @@ return_train_score, progress, storage, study_name, resume, backend
             results["diagnosis"] = np.asarray(labels, dtype=object)
         if self._accepted_rows().size:
             rank_rows_first(results, self._accepted_rows())
-        if not shown:
+        if not self._shows_train_scores:
             for key in [k for k in results if "_train_" in k and k.endswith(
                     tuple(f"_train_{m}" for m in self._metrics(results)))]:
                 del results[key]
-        return self
 
     def _add_diagnosis(self, results, X, y, groups, splits, routed=None):
         """The ``diagnosis`` column by the stages' own rule: this search's references
