@@ -470,8 +470,6 @@ return_train_score, progress, storage, study_name, resume, backend
         """``accepted``, the ``diagnosis`` by the stages' rule, the accepted rows ranked
         first (:func:`rank_rows_first`), and the train scores dropped unless
         ``return_train_score``."""
-        from hpsearch.diagnostics import diagnose_results
-
         accepted = np.zeros(len(results["params"]), dtype=bool)
         accepted[self._accepted_rows()] = True
         results["accepted"] = accepted
