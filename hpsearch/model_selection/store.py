@@ -37,7 +37,7 @@ for other CV splits (:meth:`TrialStore.check_splits`) and for another estimator,
 splitter or ``return_train_score`` (:meth:`TrialStore.check_settings`, study attribute
 ``hpsearch_settings``: a process with other settings would otherwise run a second search in
 the study without a word). A resume with a longer ``fit_timeout``
-(:attr:`TrialStore.retry_timed_out`, set by every search but ASHA) does not
+(:attr:`TrialStore.retry_timed_out`, set by every search) does not
 count a row holding a fit an earlier run stopped under a shorter one as recorded: that
 fit runs again, in a new trial (:meth:`TrialStore._drop_timed_out`).
 

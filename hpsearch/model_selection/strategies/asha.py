@@ -95,7 +95,14 @@ the store, so only missing fits run (also after a SIGKILL: a RUNNING trial of th
 process is closed FAIL, ``hpsearch_interrupted``, and its candidate claimed with a new
 trial carrying its rung scores, the lowest new trial winning when several processes
 resume at once); a promotion whose lower rung came from the store refits from
-scratch at the higher budget (the same result for hpsearch's MLP).
+scratch at the higher budget (the same result for hpsearch's MLP). Failed fits stay
+failed, except those an earlier run stopped under a shorter ``fit_timeout`` than this
+one's (or any, with ``fit_timeout=None``), as in every search: their rows are not
+recorded (:meth:`~hpsearch.model_selection.store.TrialStore._drop_timed_out`), so the
+replay fits the stopped fits again and decides on their new scores, fitting what
+those decisions promote (a replay ends with the uninterrupted run's results); a shared
+study continued from the store treats such a row as a job of a dead process and fits
+it again before promoting on it.
 
 Several processes on one ASHA
 -----------------------------
@@ -1285,9 +1292,6 @@ max_retries
     _callback_round_name = "asha-wave"
     _study_kind = "ASHA"
     _runs_enqueued = True
-    #: fits stopped by a shorter ``fit_timeout`` stay failed on resume (the promotions
-    #: recorded in the study were decided on them)
-    _retries_timed_out = False
 
     def _runs_callback_rounds(self, evaluate):
         """Waves only where the engine cannot stream jobs; the asynchronous ASHA hangs
