@@ -288,3 +288,66 @@ def test_an_enqueued_trial_taken_by_a_killed_process_is_enqueued_again(tmp_path)
     assert trials[1].system_attrs["fixed_params"] == GOOD
     assert trials[1].state.name in ("COMPLETE", "PRUNED")
     assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+
+
+class _Killed(BaseException):
+    """Stands for a SIGKILL: nothing of the process runs after it."""
+
+
+@pytest.mark.parametrize("kill_after", [1, 2])
+def test_a_process_killed_while_taking_an_enqueued_trial_leaves_it_to_a_resume(
+        tmp_path, monkeypatch, kill_after):
+    """A process killed between setting an enqueued trial RUNNING and writing its
+    owner left it RUNNING with no owner: no resume ran it (nor closed it). It marks the
+    trial as its own while it is WAITING now, so the trial is always found (killed
+    after its ``kill_after``-th write of ``pop_enqueued``): fitted once by the resume."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD])
+    killed = TrialStore(storage, "s", resume=True)
+    writes = []
+
+    def dying(method):
+        def call(*args, **kwargs):
+            out = method(*args, **kwargs)
+            writes.append(args)
+            if len(writes) == kill_after:
+                raise _Killed
+            return out
+        return call
+
+    for name in ("set_trial_user_attr", "set_trial_state_values"):
+        setattr(killed._storage, name, dying(getattr(killed._storage, name)))
+    with pytest.raises(_Killed):
+        killed.pop_enqueued()
+    killed.close()  # (its process is gone: its owner id is dead)
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    search = make_search(storage, n_trials=3).fit(*data())
+    assert search.cv_results_["params"][0] == GOOD
+    assert [f[1:] for f in _fits(log)].count([0.01, True, 20]) == 2  # (rung 0, cv=2)
+    assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
+
+
+def test_an_ownerless_running_enqueued_trial_is_enqueued_again_after_the_grace_period(
+        tmp_path, monkeypatch):
+    """An enqueued trial RUNNING with no owner and no mark (taken by an older hpsearch
+    killed before it wrote its owner, or a bare ``study.ask()``) is left to its taker
+    for ``GRACE_PERIOD`` s, then counts as lost: enqueued again and run."""
+    from hpsearch.model_selection import store as store_module
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD])
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    study._storage.set_trial_state_values(study.trials[0]._trial_id,
+                                          optuna.trial.TrialState.RUNNING)
+    search = make_search(storage, n_trials=2).fit(*data())
+    assert GOOD not in search.cv_results_["params"]
+    assert _trials(storage)[0].state.name == "RUNNING"
+    monkeypatch.setattr(store_module, "GRACE_PERIOD", 0.0)
+    search = make_search(storage, n_trials=3).fit(*data())
+    assert GOOD in search.cv_results_["params"]
+    trials = _trials(storage)
+    assert trials[0].state.name == "FAIL" and trials[0].user_attrs["hpsearch_interrupted"]
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]

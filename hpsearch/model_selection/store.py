@@ -694,6 +694,21 @@ HOLDER_ATTR = "hpsearch_holder"
 #: :data:`POPPING_RECENT` seconds are ignored
 POPPING_ATTR = "hpsearch_popping"
 POPPING_RECENT = 600.0
+#: user attribute ``<TAKING_ATTR>:<owner>`` of an enqueued trial: that process went to
+#: take it (:meth:`TrialStore.pop_enqueued`), written while the trial is WAITING
+TAKING_ATTR = "hpsearch_taking"
+
+
+def enqueued_takers(trial):
+    """The processes that may hold an enqueued ``trial`` that is RUNNING: its
+    ``hpsearch_owner``, else (a process killed between taking it and writing its owner)
+    those that marked it (:data:`TAKING_ATTR`); empty for a trial taken by an older
+    hpsearch or a bare ``study.ask()``."""
+    owner = trial.user_attrs.get("hpsearch_owner")
+    if owner is not None:
+        return [owner]
+    prefix = TAKING_ATTR + ":"
+    return [name[len(prefix):] for name in trial.user_attrs if name.startswith(prefix)]
 
 
 def _holder_kind(value):
@@ -1749,6 +1764,14 @@ class TrialStore:
         whose ticket comes first takes it (:meth:`lost_enqueued`). Its owner is
         written then, so other processes see it held by this live process.
 
+        Before its update, while the trial is WAITING, the process marks it
+        (``hpsearch_taking:<owner>``, a user attribute of its own that no rival
+        overwrites), so the trial is never RUNNING without a trace of who took it: a
+        process killed between the update and writing its owner leaves the trial
+        RUNNING with only marks, all of dead processes once its rivals ended, which a
+        resume enqueues again (:func:`enqueued_takers`; it was left RUNNING with no
+        owner, never run).
+
         Returns
         -------
         optuna.trial.FrozenTrial or None
@@ -1762,14 +1785,16 @@ class TrialStore:
                                                states=(State.WAITING,))
         self.mark_popping(waiting)
         for trial in sorted(waiting, key=lambda t: t.number):
+            self._start_heartbeat()  # (before the mark: a live owner's mark)
             try:
+                self._storage.set_trial_user_attr(trial._trial_id,
+                                                  f"{TAKING_ATTR}:{self.owner}", True)
                 if not self._storage.set_trial_state_values(trial._trial_id, State.RUNNING):
                     continue  # another process took it first
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
             if self.lost_enqueued(trial):
                 continue  # (SQLite) another process set it RUNNING too, and was first
-            self._start_heartbeat()
             self._mine.add(trial._trial_id)
             self._storage.set_trial_user_attr(trial._trial_id, "hpsearch_owner", self.owner)
             return trial

@@ -82,7 +82,8 @@ resume with a larger ``n_trials`` takes them. A resume replays each enqueued tri
 the candidate it became (user attribute ``hpsearch_asha_enqueued``), so after a SIGKILL
 its finished fits are reused like those of any candidate; one a killed process took
 before making it a candidate (RUNNING, no ``hpsearch_key``) is closed FAIL
-(``hpsearch_interrupted``) and enqueued again.
+(``hpsearch_interrupted``) and enqueued again, also when the process was killed before
+writing its owner (the mark it wrote first, ``hpsearch_taking:<owner>``, names it).
 
 Store and resume
 ----------------
@@ -512,16 +513,30 @@ class _Enqueued:
     def _enqueue_orphans(self):
         """Enqueue again (``study.enqueue_trial``, same parameters and user attributes)
         each enqueued trial a process took and died before making it a candidate: RUNNING,
-        no ``hpsearch_key``, its owner dead. It is closed FAIL (``hpsearch_interrupted``)
-        first; nothing of it was fitted."""
+        no ``hpsearch_key``, and every process that may hold it dead (its owner, or, when
+        it was killed before writing one, those that marked it:
+        :func:`~hpsearch.model_selection.store.enqueued_takers`). One with neither (an
+        older hpsearch killed in that window, or a bare ``study.ask()``) counts as lost
+        once it has been RUNNING for ``GRACE_PERIOD`` s. It is closed FAIL
+        (``hpsearch_interrupted``) first; nothing of it was fitted."""
+        import datetime
+
         import optuna
 
+        from .. import store as store_module
+
         store = self.store
+        now = datetime.datetime.now()
         for trial in store._storage.get_all_trials(
                 store._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            owner = trial.user_attrs.get("hpsearch_owner")
-            if ("fixed_params" not in trial.system_attrs or "hpsearch_key" in trial.user_attrs
-                    or owner is None or store.alive(owner)):
+            if "fixed_params" not in trial.system_attrs or "hpsearch_key" in trial.user_attrs:
+                continue
+            takers = store_module.enqueued_takers(trial)
+            if any(store.alive(owner) for owner in takers):
+                continue
+            started = trial.datetime_start
+            if not takers and (started is None or (now - started).total_seconds()
+                               < store_module.GRACE_PERIOD):
                 continue
             try:
                 store._storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted",
