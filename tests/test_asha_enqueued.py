@@ -351,3 +351,39 @@ def test_an_ownerless_running_enqueued_trial_is_enqueued_again_after_the_grace_p
     trials = _trials(storage)
     assert trials[0].state.name == "FAIL" and trials[0].user_attrs["hpsearch_interrupted"]
     assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+
+
+class OrphaningRidge(Ridge):
+    """Ridge whose first fit leaves, in the study at ``storage``, a trial enqueued with
+    :data:`GOOD` that another process took and died with (RUNNING, its owner dead, not
+    a candidate yet), as a process sharing the study and SIGKILLed then would."""
+
+    storage = ""
+
+    def fit(self, X, y, sample_weight=None):
+        if OrphaningRidge.storage:
+            storage, OrphaningRidge.storage = OrphaningRidge.storage, ""
+            study = optuna.load_study(study_name="s", storage=make_storage(storage))
+            study.enqueue_trial(GOOD)
+            taken = study.trials[-1]._trial_id
+            study._storage.set_trial_user_attr(taken, "hpsearch_owner", "elsewhere/b/1/0#1")
+            study._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
+        return super().fit(X, y)
+
+
+def test_an_enqueued_trial_of_a_process_killed_during_the_run_runs_in_that_run(
+        tmp_path, monkeypatch):
+    """A process killed after taking an enqueued trial while another process runs the
+    study: the trial was enqueued again by a resume only (when the live process had
+    drawn its n_trials candidates without it, so it never ran). The live process now
+    takes it at its next new candidate."""
+    storage = str(tmp_path / "s.log")
+    monkeypatch.setattr(OrphaningRidge, "storage", storage)
+    search = ASHASearchCV(OrphaningRidge(), SPACE, n_trials=3, resource="n_samples",
+                          min_resources=20, max_resources=60, cv=2, random_state=0,
+                          n_jobs=1, refit=False, storage=storage, study_name="s")
+    search.fit(*data())
+    assert GOOD in search.cv_results_["params"]
+    trials = _trials(storage)
+    assert [t.state.name for t in trials].count("FAIL") == 1  # the orphan, interrupted
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]

@@ -518,7 +518,13 @@ class _Enqueued:
         :func:`~hpsearch.model_selection.store.enqueued_takers`). One with neither (an
         older hpsearch killed in that window, or a bare ``study.ask()``) counts as lost
         once it has been RUNNING for ``GRACE_PERIOD`` s. It is closed FAIL
-        (``hpsearch_interrupted``) first; nothing of it was fitted."""
+        (``hpsearch_interrupted``) first; nothing of it was fitted.
+
+        Run on resume and before each take (:meth:`pop`), so a trial that a process
+        sharing the study took and died with during this run is taken in this run (it
+        was left to a later resume, after this process had drawn its ``n_trials``
+        candidates without it). The heartbeats of other machines are read again first
+        (those of the store's last read may be old)."""
         import datetime
 
         import optuna
@@ -527,10 +533,13 @@ class _Enqueued:
 
         store = self.store
         now = datetime.datetime.now()
-        for trial in store._storage.get_all_trials(
-                store._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            if "fixed_params" not in trial.system_attrs or "hpsearch_key" in trial.user_attrs:
-                continue
+        orphans = [t for t in store._storage.get_all_trials(
+            store._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            if "fixed_params" in t.system_attrs and "hpsearch_key" not in t.user_attrs
+            and store.owner not in store_module.enqueued_takers(t)]
+        if orphans and store.shared:
+            store._read_heartbeats(store._storage.get_study_system_attrs(store._study_id))
+        for trial in orphans:
             takers = store_module.enqueued_takers(trial)
             if any(store.alive(owner) for owner in takers):
                 continue
@@ -572,7 +581,9 @@ class _Enqueued:
     def pop(self, known):
         """``(trial, params, Optuna params)`` of the next enqueued trial this process
         takes whose candidate is valid and not ``known(params)``; None when none
-        waits."""
+        waits. Enqueued trials dead processes took are enqueued again first
+        (:meth:`_enqueue_orphans`)."""
+        self._enqueue_orphans()
         while True:
             trial = self.store.pop_enqueued()
             if trial is None:
