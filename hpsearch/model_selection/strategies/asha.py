@@ -135,7 +135,9 @@ the rest of the search, before every job:
 
 A process ends when the whole shared ASHA is done (nothing in flight anywhere, nothing
 to promote, ``n_trials`` reached; with nothing to do meanwhile it waits), closes its
-candidates below the top rung PRUNED, and builds ``cv_results_`` from the store: every
+candidates below the top rung PRUNED (and those of dead or interrupted processes whose
+jobs all finished, in a new trial with their rung scores, PRUNED or COMPLETE), and
+builds ``cv_results_`` from the store: every
 row of every process, ordered by (candidate number, rung), ``candidate`` being that
 number. So all processes end with the same ``cv_results_`` and ``best_params_``.
 ``n_candidates_`` counts the candidates of all processes.
@@ -1127,9 +1129,38 @@ class _Shared:
         self.last = -math.inf  # decide the next job from a fresh view
 
     # -- the end ---------------------------------------------------------------------
+    def _close_unheld(self, c, top):
+        """Close as its own process would have a candidate whose process died or was
+        interrupted (its last trial RUNNING, or closed FAIL ``hpsearch_interrupted``)
+        although every job of it finished: claimed with a new trial carrying its rung
+        scores, closed PRUNED (COMPLETE with its score at the top rung). Such a
+        candidate stayed FAIL in the study for good (a resume did not repair it), while
+        the same candidates of an uninterrupted run, or of a resume replaying a search
+        never shared, end PRUNED or COMPLETE (optuna-dashboard, ``study.best_trial``).
+        A candidate whose job was cut (``c.running``) stays FAIL, interrupted."""
+        store, search = self.store, self.search
+        trials = [t for t in store._claims.get(c.key, ())
+                  if "hpsearch_duplicate" not in t.user_attrs]
+        if c.running is not None or not c.scores or not trials:
+            return
+        last = max(trials, key=lambda t: t.number)
+        if last.state.name != "RUNNING" and "hpsearch_interrupted" not in last.user_attrs:
+            return  # closed by its process (PRUNED, COMPLETE, or a failed top rung)
+        budget = search._plan.budget
+        values = [(_step(budget(search.n_resources_[k])), s)
+                  for k, s in sorted(c.scores.items()) if math.isfinite(s)]
+        row = self._claim_row(c.params, c.key, c.row_keys[max(c.scores)])
+        trial_id = store.claim_candidate(row, {CONFIG_ATTR: self.config}, values=values)
+        if trial_id is None:
+            return  # another process (ending too) closes it
+        if top in c.scores:
+            store._last[trial_id] = c.scores[top]
+        store.finish(c.key, "COMPLETE" if top in c.scores else "PRUNED")
+
     def finish(self):
         """Close this process's candidates below the top rung (PRUNED) and the RUNNING
-        trials of dead processes' candidates (FAIL, interrupted), then add the
+        trials of dead processes' candidates (FAIL, interrupted; those whose jobs all
+        finished then end in a new trial, :meth:`_close_unheld`), then add the
         rows of the other processes' jobs to ``cv_results_``: every process ends with
         the whole shared ASHA, rows ordered by (candidate number, rung)."""
         evaluate, search, store = self.evaluate, self.search, self.store
@@ -1142,6 +1173,7 @@ class _Shared:
                 # no longer needs it: close its trial (FAIL, ``hpsearch_interrupted``)
                 # instead of leaving it RUNNING for good
                 store.interrupt_dead(store._claims.get(c.key, ()))
+                self._close_unheld(c, top)
         where = {}
         for c in self.cands.values():
             for rung in c.scores:
