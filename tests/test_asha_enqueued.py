@@ -387,3 +387,79 @@ def test_an_enqueued_trial_of_a_process_killed_during_the_run_runs_in_that_run(
     trials = _trials(storage)
     assert [t.state.name for t in trials].count("FAIL") == 1  # the orphan, interrupted
     assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+
+
+def test_an_enqueued_trial_taken_right_before_a_ctrl_c_is_run_by_the_resume(
+        tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM) right after a process took an enqueued trial, before it made
+    it a candidate: the search closed the trial FAIL as interrupted with the rest of
+    its trials, and nothing enqueued it again (it never ran). It stays RUNNING for the
+    resume, which enqueues it again and runs it, once."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD])
+    pop = TrialStore.pop_enqueued
+
+    def interrupted(self):
+        trial = pop(self)
+        if trial is not None:
+            raise KeyboardInterrupt
+        return trial
+
+    with monkeypatch.context() as m:
+        m.setattr(TrialStore, "pop_enqueued", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            make_search(storage, n_trials=3).fit(*data())
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    search = make_search(storage, n_trials=3).fit(*data())
+    assert search.cv_results_["params"][0] == GOOD
+    assert [f[1:] for f in _fits(log)].count([0.01, True, 20]) == 2  # (rung 0, cv=2)
+    assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
+
+
+def test_a_process_killed_while_enqueuing_an_orphan_again_leaves_it_to_a_resume(
+        tmp_path, monkeypatch):
+    """A process enqueuing again an enqueued trial a dead process took closed it FAIL,
+    then enqueued its copy: killed in between, the trial was lost (FAIL, no copy). Now,
+    killed after any of its writes, the resume runs the trial's parameters once."""
+    import warnings
+
+    from hpsearch.model_selection.store import TrialStore
+    from hpsearch.model_selection.strategies.asha import _Enqueued
+
+    for kill_after in range(1, 10):
+        storage = str(tmp_path / f"s{kill_after}.log")
+        enqueue(storage, [GOOD])
+        study = optuna.load_study(study_name="s", storage=make_storage(storage))
+        taken = study.trials[0]._trial_id
+        study._storage.set_trial_user_attr(taken, "hpsearch_owner", "elsewhere/b/1/0#1")
+        study._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
+        store, writes = TrialStore(storage, "s", resume=True), []
+
+        def dying(method):
+            def call(*args, **kwargs):
+                out = method(*args, **kwargs)
+                writes.append(args)
+                if len(writes) == kill_after:
+                    raise _Killed
+                return out
+            return call
+
+        for name in ("set_trial_user_attr", "set_trial_state_values", "create_new_trial"):
+            setattr(store._storage, name, dying(getattr(store._storage, name)))
+        enqueued = object.__new__(_Enqueued)
+        enqueued.store = store
+        try:
+            enqueued._enqueue_orphans()
+        except _Killed:
+            pass
+        store.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no copy refused as a duplicate)
+            search = make_search(storage, n_trials=1, min_resources=60).fit(*data())
+        assert search.cv_results_["params"] == [GOOD], kill_after
+        assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
+        if len(writes) < kill_after:  # done without being killed
+            break

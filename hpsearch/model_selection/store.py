@@ -1045,6 +1045,9 @@ class TrialStore:
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._mine = set()  # trial ids this process owns
+        #: enqueued trials this process took (pop_enqueued) and has not made candidates
+        #: yet: an interrupted close leaves them RUNNING, to be enqueued again
+        self._popped = set()
         self._beat = None  # (thread, stop event) of the heartbeat
         self._token = str(next(_TOKENS))
         _LIVE.add(self._token)
@@ -1396,7 +1399,9 @@ class TrialStore:
         close its RUNNING trials FAIL (``hpsearch_interrupted``) at once, so no other
         process waits for them (a budgeted candidate's stays RUNNING for a resume to
         take over with its rung scores, :meth:`claim_budgeted`); their finished fits stay
-        in the store."""
+        in the store. An enqueued trial taken and not made a candidate yet stays RUNNING
+        too (its owner is dead once this search ends: a resume, or a live process about
+        to take an enqueued trial, enqueues it again; closed FAIL, it was lost)."""
         self._release_hold()
         self._unquiet()
         beat, self._beat = self._beat, None
@@ -1405,7 +1410,7 @@ class TrialStore:
             beat[0].join(timeout=5)
         _LIVE.discard(self._token)
         if interrupted:
-            for trial_id in sorted(self._mine - self._open):
+            for trial_id in sorted(self._mine - self._open - self._popped):
                 try:
                     self.close_trial(trial_id, "hpsearch_interrupted")
                 except Exception:  # a store that fails now: the owner check still works
@@ -1796,6 +1801,7 @@ class TrialStore:
             if self.lost_enqueued(trial):
                 continue  # (SQLite) another process set it RUNNING too, and was first
             self._mine.add(trial._trial_id)
+            self._popped.add(trial._trial_id)
             self._storage.set_trial_user_attr(trial._trial_id, "hpsearch_owner", self.owner)
             return trial
         return None
@@ -1912,6 +1918,7 @@ class TrialStore:
             claims = [t for t in self._running_claims(key) if t._trial_id != trial_id]
             winner = min((t._trial_id for t in claims), default=trial_id)
         self._mine.add(trial_id)
+        self._popped.discard(trial_id)
         if winner != trial_id:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")

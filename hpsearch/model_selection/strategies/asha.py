@@ -83,7 +83,10 @@ the candidate it became (user attribute ``hpsearch_asha_enqueued``), so after a 
 its finished fits are reused like those of any candidate; one a killed process took
 before making it a candidate (RUNNING, no ``hpsearch_key``) is closed FAIL
 (``hpsearch_interrupted``) and enqueued again, also when the process was killed before
-writing its owner (the mark it wrote first, ``hpsearch_taking:<owner>``, names it).
+writing its owner (the mark it wrote first, ``hpsearch_taking:<owner>``, names it) or
+stopped by Ctrl-C or SIGTERM (the trial stays RUNNING for this), and by a live process
+sharing the study before it takes an enqueued trial, so the trial runs in that run
+(:meth:`_Enqueued._enqueue_orphans`).
 
 Store and resume
 ----------------
@@ -260,6 +263,11 @@ def _draws(propose, schedule, optuna_params):
 #: user attribute of an enqueued trial ASHA took: the index of the candidate it became
 #: (a resume of a search never shared replays it there)
 ENQUEUED_ATTR = "hpsearch_asha_enqueued"
+#: user attribute of an enqueued trial a dead process took, closed FAIL: the process
+#: enqueuing it again (:meth:`_Enqueued._enqueue_orphans`)
+REQUEUING_ATTR = "hpsearch_requeuing"
+#: user attribute of a trial enqueued again: the id of the trial it replaces
+REQUEUED_ATTR = "hpsearch_requeued_from"
 
 
 class _Rule(ValueError):
@@ -503,7 +511,7 @@ class _Enqueued:
             evaluate.store, space, int(evaluate.seed), model)
         self.recorded = {}
         if search.resume:
-            self._enqueue_orphans()
+            self._enqueue_orphans(closed=True)
             store = self.store
             for trial in sorted(store._storage.get_all_trials(store._study_id,
                                                               deepcopy=False),
@@ -512,7 +520,7 @@ class _Enqueued:
                 if index is not None and "hpsearch_duplicate" not in trial.user_attrs:
                     self.recorded.setdefault(int(index), trial)
 
-    def _enqueue_orphans(self):
+    def _enqueue_orphans(self, closed=False):
         """Enqueue again (``study.enqueue_trial``, same parameters and user attributes)
         each enqueued trial a process took and died before making it a candidate: RUNNING,
         no ``hpsearch_key``, and every process that may hold it dead (its owner, or, when
@@ -520,46 +528,73 @@ class _Enqueued:
         :func:`~hpsearch.model_selection.store.enqueued_takers`). One with neither (an
         older hpsearch killed in that window, or a bare ``study.ask()``) counts as lost
         once it has been RUNNING for ``GRACE_PERIOD`` s. It is closed FAIL
-        (``hpsearch_interrupted``) first; nothing of it was fitted.
+        (``hpsearch_interrupted``, and :data:`REQUEUING_ATTR`: this process) first, so
+        of several processes finding it one enqueues it (on journal files and database
+        servers; on SQLite two may, and the second copy is refused as a duplicate when
+        taken); nothing of it was fitted. Its copy names it (:data:`REQUEUED_ATTR`).
 
-        Run on resume and before each take (:meth:`pop`), so a trial that a process
-        sharing the study took and died with during this run is taken in this run (it
-        was left to a later resume, after this process had drawn its ``n_trials``
-        candidates without it). The heartbeats of other machines are read again first
-        (those of the store's last read may be old)."""
+        Run on resume (``closed``) and before each take (:meth:`pop`), so a trial that a
+        process sharing the study took and died with during this run is taken in this
+        run (it was left to a later resume, after this process had drawn its
+        ``n_trials`` candidates without it). ``closed`` also enqueues again an orphan
+        closed FAIL whose copy is missing (the process enqueuing it died in between, or
+        an older hpsearch closed it on Ctrl-C) and whose closing process is dead. The
+        heartbeats of other machines are read again first (those of the store's last
+        read may be old)."""
         import datetime
 
         import optuna
 
         from .. import store as store_module
 
-        store = self.store
+        store, State = self.store, optuna.trial.TrialState
         now = datetime.datetime.now()
-        orphans = [t for t in store._storage.get_all_trials(
-            store._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        trials = store._storage.get_all_trials(
+            store._study_id, deepcopy=False, states=None if closed else (State.RUNNING,))
+        copied = {t.user_attrs.get(REQUEUED_ATTR) for t in trials}
+        orphans = [
+            t for t in trials
             if "fixed_params" in t.system_attrs and "hpsearch_key" not in t.user_attrs
-            and store.owner not in store_module.enqueued_takers(t)]
+            and ((t.state == State.RUNNING and store.owner not in store_module.enqueued_takers(t))
+                 or (t.state == State.FAIL and "hpsearch_interrupted" in t.user_attrs
+                     and t._trial_id not in copied))]
         if orphans and store.shared:
             store._read_heartbeats(store._storage.get_study_system_attrs(store._study_id))
         for trial in orphans:
-            takers = store_module.enqueued_takers(trial)
-            if any(store.alive(owner) for owner in takers):
+            if trial.state == State.FAIL:
+                if store.alive(trial.user_attrs.get(REQUEUING_ATTR)):
+                    continue  # its copy is on its way
+            elif not self._close_orphan(trial, now):
                 continue
-            started = trial.datetime_start
-            if not takers and (started is None or (now - started).total_seconds()
-                               < store_module.GRACE_PERIOD):
-                continue
-            try:
-                store._storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted",
-                                                   True)
-                store._storage.set_trial_state_values(trial._trial_id,
-                                                      optuna.trial.TrialState.FAIL)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                continue  # another process closed it first (and enqueued it again)
             store.study.enqueue_trial(
                 trial.system_attrs["fixed_params"],
-                user_attrs={k: v for k, v in trial.user_attrs.items()
-                            if not k.startswith("hpsearch_")} or None)
+                user_attrs={**{k: v for k, v in trial.user_attrs.items()
+                               if not k.startswith("hpsearch_")},
+                            REQUEUED_ATTR: trial._trial_id})
+
+    def _close_orphan(self, trial, now):
+        """Close FAIL a RUNNING enqueued trial whose takers are dead (see
+        :meth:`_enqueue_orphans`); whether this process did."""
+        import optuna
+
+        from .. import store as store_module
+
+        store = self.store
+        takers = store_module.enqueued_takers(trial)
+        if any(store.alive(owner) for owner in takers):
+            return False
+        started = trial.datetime_start
+        if not takers and (started is None or (now - started).total_seconds()
+                           < store_module.GRACE_PERIOD):
+            return False
+        try:
+            store._storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted", True)
+            store._storage.set_trial_user_attr(trial._trial_id, REQUEUING_ATTR, store.owner)
+            store._storage.set_trial_state_values(trial._trial_id,
+                                                  optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False  # another process closed it first (and enqueues it again)
+        return True
 
     def _where(self, trial):
         return f" (trial {trial.number} of study {self.store.study.study_name!r})"
@@ -611,6 +646,7 @@ class _Enqueued:
         warnings.warn(message, UserWarning, stacklevel=4)
         storage = self.store._storage
         self.store._mine.discard(trial._trial_id)
+        self.store._popped.discard(trial._trial_id)
         try:
             storage.set_trial_user_attr(trial._trial_id, attr, message)
             storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
