@@ -463,3 +463,27 @@ def test_a_process_killed_while_enqueuing_an_orphan_again_leaves_it_to_a_resume(
         assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
         if len(writes) < kill_after:  # done without being killed
             break
+
+
+def test_an_orphan_closed_and_enqueued_again_by_an_older_hpsearch_is_not_copied_twice(
+        tmp_path):
+    """An older hpsearch's copy names no trial it replaces: a later trial holding the
+    same enqueued parameters is the copy, so a resume does not enqueue a second one."""
+    from hpsearch.model_selection.store import TrialStore
+    from hpsearch.model_selection.strategies.asha import _Enqueued
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD, GOOD, WEAK])
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    for trial in study.trials[::2]:  # GOOD taken, WEAK taken: closed, interrupted
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.RUNNING)
+        study._storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted", True)
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    store = TrialStore(storage, "s", resume=True)
+    enqueued = object.__new__(_Enqueued)
+    enqueued.store = store
+    enqueued._enqueue_orphans(closed=True)
+    store.close()
+    waiting = [t.system_attrs["fixed_params"] for t in _trials(storage)
+               if t.state.name == "WAITING"]
+    assert waiting == [GOOD, WEAK]  # GOOD's copy was there; WEAK's was missing

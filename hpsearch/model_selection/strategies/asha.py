@@ -552,12 +552,19 @@ class _Enqueued:
         trials = store._storage.get_all_trials(
             store._study_id, deepcopy=False, states=None if closed else (State.RUNNING,))
         copied = {t.user_attrs.get(REQUEUED_ATTR) for t in trials}
+        last = {}  # enqueued parameters -> the last trial number holding them
+        for t in trials:
+            if "fixed_params" in t.system_attrs:
+                text = _param_key(t.system_attrs["fixed_params"])
+                last[text] = max(last.get(text, -1), t.number)
         orphans = [
             t for t in trials
             if "fixed_params" in t.system_attrs and "hpsearch_key" not in t.user_attrs
             and ((t.state == State.RUNNING and store.owner not in store_module.enqueued_takers(t))
                  or (t.state == State.FAIL and "hpsearch_interrupted" in t.user_attrs
-                     and t._trial_id not in copied))]
+                     and t._trial_id not in copied  # (a copy an older hpsearch made, or
+                     # the same parameters enqueued again: a later trial holds them)
+                     and last[_param_key(t.system_attrs["fixed_params"])] == t.number))]
         if orphans and store.shared:
             store._read_heartbeats(store._storage.get_study_system_attrs(store._study_id))
         for trial in orphans:
