@@ -487,3 +487,26 @@ def test_an_orphan_closed_and_enqueued_again_by_an_older_hpsearch_is_not_copied_
     waiting = [t.system_attrs["fixed_params"] for t in _trials(storage)
                if t.state.name == "WAITING"]
     assert waiting == [GOOD, WEAK]  # GOOD's copy was there; WEAK's was missing
+
+
+def test_a_trial_another_process_took_first_and_died_with_is_run_by_the_loser(tmp_path):
+    """Two processes marked an enqueued trial; the other one set it RUNNING and was
+    killed before writing its owner. The live loser's own mark no longer keeps it
+    from enqueuing the trial again (it waited for a later resume)."""
+    from hpsearch.model_selection.store import TAKING_ATTR, TrialStore
+    from hpsearch.model_selection.strategies.asha import _Enqueued
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD])
+    store = TrialStore(storage, "s", resume=True)
+    taken = store.study.trials[0]._trial_id
+    for owner in ("elsewhere/b/1/0#1", store.owner):
+        store._storage.set_trial_user_attr(taken, f"{TAKING_ATTR}:{owner}", True)
+    store._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
+    enqueued = object.__new__(_Enqueued)
+    enqueued.store = store
+    enqueued._enqueue_orphans()
+    store.close()
+    trials = _trials(storage)
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert trials[1].system_attrs["fixed_params"] == GOOD

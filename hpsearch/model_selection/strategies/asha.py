@@ -560,7 +560,7 @@ class _Enqueued:
         orphans = [
             t for t in trials
             if "fixed_params" in t.system_attrs and "hpsearch_key" not in t.user_attrs
-            and ((t.state == State.RUNNING and store.owner not in store_module.enqueued_takers(t))
+            and ((t.state == State.RUNNING and t._trial_id not in store._mine)
                  or (t.state == State.FAIL and "hpsearch_interrupted" in t.user_attrs
                      and t._trial_id not in copied  # (a copy an older hpsearch made, or
                      # the same parameters enqueued again: a later trial holds them)
@@ -588,7 +588,8 @@ class _Enqueued:
 
         store = self.store
         takers = store_module.enqueued_takers(trial)
-        if any(store.alive(owner) for owner in takers):
+        # (this process's mark on a trial it does not hold: another took it first)
+        if any(store.alive(owner) for owner in takers if owner != store.owner):
             return False
         started = trial.datetime_start
         if not takers and (started is None or (now - started).total_seconds()
