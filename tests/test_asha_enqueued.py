@@ -288,3 +288,225 @@ def test_an_enqueued_trial_taken_by_a_killed_process_is_enqueued_again(tmp_path)
     assert trials[1].system_attrs["fixed_params"] == GOOD
     assert trials[1].state.name in ("COMPLETE", "PRUNED")
     assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+
+
+class _Killed(BaseException):
+    """Stands for a SIGKILL: nothing of the process runs after it."""
+
+
+@pytest.mark.parametrize("kill_after", [1, 2])
+def test_a_process_killed_while_taking_an_enqueued_trial_leaves_it_to_a_resume(
+        tmp_path, monkeypatch, kill_after):
+    """A process killed between setting an enqueued trial RUNNING and writing its
+    owner left it RUNNING with no owner: no resume ran it (nor closed it). It marks the
+    trial as its own while it is WAITING now, so the trial is always found (killed
+    after its ``kill_after``-th write of ``pop_enqueued``): fitted once by the resume."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD])
+    killed = TrialStore(storage, "s", resume=True)
+    writes = []
+
+    def dying(method):
+        def call(*args, **kwargs):
+            out = method(*args, **kwargs)
+            writes.append(args)
+            if len(writes) == kill_after:
+                raise _Killed
+            return out
+        return call
+
+    for name in ("set_trial_user_attr", "set_trial_state_values"):
+        setattr(killed._storage, name, dying(getattr(killed._storage, name)))
+    with pytest.raises(_Killed):
+        killed.pop_enqueued()
+    killed.close()  # (its process is gone: its owner id is dead)
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    search = make_search(storage, n_trials=3).fit(*data())
+    assert search.cv_results_["params"][0] == GOOD
+    assert [f[1:] for f in _fits(log)].count([0.01, True, 20]) == 2  # (rung 0, cv=2)
+    assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
+
+
+def test_an_ownerless_running_enqueued_trial_is_enqueued_again_after_the_grace_period(
+        tmp_path, monkeypatch):
+    """An enqueued trial RUNNING with no owner and no mark (taken by an older hpsearch
+    killed before it wrote its owner, or a bare ``study.ask()``) is left to its taker
+    for ``GRACE_PERIOD`` s, then counts as lost: enqueued again and run."""
+    from hpsearch.model_selection import store as store_module
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD])
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    study._storage.set_trial_state_values(study.trials[0]._trial_id,
+                                          optuna.trial.TrialState.RUNNING)
+    search = make_search(storage, n_trials=2).fit(*data())
+    assert GOOD not in search.cv_results_["params"]
+    assert _trials(storage)[0].state.name == "RUNNING"
+    monkeypatch.setattr(store_module, "GRACE_PERIOD", 0.0)
+    search = make_search(storage, n_trials=3).fit(*data())
+    assert GOOD in search.cv_results_["params"]
+    trials = _trials(storage)
+    assert trials[0].state.name == "FAIL" and trials[0].user_attrs["hpsearch_interrupted"]
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+
+
+class OrphaningRidge(Ridge):
+    """Ridge whose first fit leaves, in the study at ``storage``, a trial enqueued with
+    :data:`GOOD` that another process took and died with (RUNNING, its owner dead, not
+    a candidate yet), as a process sharing the study and SIGKILLed then would."""
+
+    storage = ""
+
+    def fit(self, X, y, sample_weight=None):
+        if OrphaningRidge.storage:
+            storage, OrphaningRidge.storage = OrphaningRidge.storage, ""
+            study = optuna.load_study(study_name="s", storage=make_storage(storage))
+            study.enqueue_trial(GOOD)
+            taken = study.trials[-1]._trial_id
+            study._storage.set_trial_user_attr(taken, "hpsearch_owner", "elsewhere/b/1/0#1")
+            study._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
+        return super().fit(X, y)
+
+
+def test_an_enqueued_trial_of_a_process_killed_during_the_run_runs_in_that_run(
+        tmp_path, monkeypatch):
+    """A process killed after taking an enqueued trial while another process runs the
+    study: the trial was enqueued again by a resume only (when the live process had
+    drawn its n_trials candidates without it, so it never ran). The live process now
+    takes it at its next new candidate."""
+    storage = str(tmp_path / "s.log")
+    monkeypatch.setattr(OrphaningRidge, "storage", storage)
+    search = ASHASearchCV(OrphaningRidge(), SPACE, n_trials=3, resource="n_samples",
+                          min_resources=20, max_resources=60, cv=2, random_state=0,
+                          n_jobs=1, refit=False, storage=storage, study_name="s")
+    search.fit(*data())
+    assert GOOD in search.cv_results_["params"]
+    trials = _trials(storage)
+    assert [t.state.name for t in trials].count("FAIL") == 1  # the orphan, interrupted
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+
+
+def test_an_enqueued_trial_taken_right_before_a_ctrl_c_is_run_by_the_resume(
+        tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM) right after a process took an enqueued trial, before it made
+    it a candidate: the search closed the trial FAIL as interrupted with the rest of
+    its trials, and nothing enqueued it again (it never ran). It stays RUNNING for the
+    resume, which enqueues it again and runs it, once."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD])
+    pop = TrialStore.pop_enqueued
+
+    def interrupted(self):
+        trial = pop(self)
+        if trial is not None:
+            raise KeyboardInterrupt
+        return trial
+
+    with monkeypatch.context() as m:
+        m.setattr(TrialStore, "pop_enqueued", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            make_search(storage, n_trials=3).fit(*data())
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    search = make_search(storage, n_trials=3).fit(*data())
+    assert search.cv_results_["params"][0] == GOOD
+    assert [f[1:] for f in _fits(log)].count([0.01, True, 20]) == 2  # (rung 0, cv=2)
+    assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
+
+
+def test_a_process_killed_while_enqueuing_an_orphan_again_leaves_it_to_a_resume(
+        tmp_path, monkeypatch):
+    """A process enqueuing again an enqueued trial a dead process took closed it FAIL,
+    then enqueued its copy: killed in between, the trial was lost (FAIL, no copy). Now,
+    killed after any of its writes, the resume runs the trial's parameters once."""
+    import warnings
+
+    from hpsearch.model_selection.store import TrialStore
+    from hpsearch.model_selection.strategies.asha import _Enqueued
+
+    for kill_after in range(1, 10):
+        storage = str(tmp_path / f"s{kill_after}.log")
+        enqueue(storage, [GOOD])
+        study = optuna.load_study(study_name="s", storage=make_storage(storage))
+        taken = study.trials[0]._trial_id
+        study._storage.set_trial_user_attr(taken, "hpsearch_owner", "elsewhere/b/1/0#1")
+        study._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
+        store, writes = TrialStore(storage, "s", resume=True), []
+
+        def dying(method):
+            def call(*args, **kwargs):
+                out = method(*args, **kwargs)
+                writes.append(args)
+                if len(writes) == kill_after:
+                    raise _Killed
+                return out
+            return call
+
+        for name in ("set_trial_user_attr", "set_trial_state_values", "create_new_trial"):
+            setattr(store._storage, name, dying(getattr(store._storage, name)))
+        enqueued = object.__new__(_Enqueued)
+        enqueued.store = store
+        try:
+            enqueued._enqueue_orphans()
+        except _Killed:
+            pass
+        store.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no copy refused as a duplicate)
+            search = make_search(storage, n_trials=1, min_resources=60).fit(*data())
+        assert search.cv_results_["params"] == [GOOD], kill_after
+        assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
+        if len(writes) < kill_after:  # done without being killed
+            break
+
+
+def test_an_orphan_closed_and_enqueued_again_by_an_older_hpsearch_is_not_copied_twice(
+        tmp_path):
+    """An older hpsearch's copy names no trial it replaces: a later trial holding the
+    same enqueued parameters is the copy, so a resume does not enqueue a second one."""
+    from hpsearch.model_selection.store import TrialStore
+    from hpsearch.model_selection.strategies.asha import _Enqueued
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD, GOOD, WEAK])
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    for trial in study.trials[::2]:  # GOOD taken, WEAK taken: closed, interrupted
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.RUNNING)
+        study._storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted", True)
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    store = TrialStore(storage, "s", resume=True)
+    enqueued = object.__new__(_Enqueued)
+    enqueued.store = store
+    enqueued._enqueue_orphans(closed=True)
+    store.close()
+    waiting = [t.system_attrs["fixed_params"] for t in _trials(storage)
+               if t.state.name == "WAITING"]
+    assert waiting == [GOOD, WEAK]  # GOOD's copy was there; WEAK's was missing
+
+
+def test_a_trial_another_process_took_first_and_died_with_is_run_by_the_loser(tmp_path):
+    """Two processes marked an enqueued trial; the other one set it RUNNING and was
+    killed before writing its owner. The live loser's own mark no longer keeps it
+    from enqueuing the trial again (it waited for a later resume)."""
+    from hpsearch.model_selection.store import TAKING_ATTR, TrialStore
+    from hpsearch.model_selection.strategies.asha import _Enqueued
+
+    storage = str(tmp_path / "s.log")
+    enqueue(storage, [GOOD])
+    store = TrialStore(storage, "s", resume=True)
+    taken = store.study.trials[0]._trial_id
+    for owner in ("elsewhere/b/1/0#1", store.owner):
+        store._storage.set_trial_user_attr(taken, f"{TAKING_ATTR}:{owner}", True)
+    store._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
+    enqueued = object.__new__(_Enqueued)
+    enqueued.store = store
+    enqueued._enqueue_orphans()
+    store.close()
+    trials = _trials(storage)
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert trials[1].system_attrs["fixed_params"] == GOOD

@@ -425,3 +425,58 @@ def test_the_cli_says_how_to_resume_when_the_store_is_full(tmp_path, monkeypatch
     monkeypatch.setattr(TrialStore, "record_fit", record_fit)
     assert main([*args, "--resume"]) == 0
     assert recorded_fits(_study(tmp_path / "out" / "study.db", "hostile")) >= 5
+
+
+class InterruptedRidge(Ridge):
+    """Ridge whose fit number :attr:`stop_at` (counted in :attr:`fits`, in-process
+    fits) is a Ctrl-C."""
+
+    fits, stop_at = 0, None
+
+    def fit(self, X, y, sample_weight=None):
+        InterruptedRidge.fits += 1
+        if InterruptedRidge.fits == InterruptedRidge.stop_at:
+            raise KeyboardInterrupt
+        return super().fit(X, y)
+
+
+def test_a_shared_asha_resumed_closes_the_candidates_of_an_interrupted_process(
+        data, tmp_path, monkeypatch):
+    """A process of a shared ASHA interrupted (Ctrl-C, SIGTERM, SIGKILL) leaves its
+    candidates RUNNING; the process that ends the ASHA closed those whose jobs had all
+    finished FAIL (``hpsearch_interrupted``) for good, so the study showed failed
+    candidates an uninterrupted run closes PRUNED. They end PRUNED or COMPLETE now,
+    their rung scores in the last trial, as in a run never interrupted."""
+    from hpsearch.model_selection.store import decode_value
+    from hpsearch.model_selection.strategies.asha import SHARED_ATTR
+
+    X, y = data
+    storage = str(tmp_path / "shared.log")
+    study = optuna.create_study(storage=make_storage(storage), study_name="full",
+                                direction="maximize")
+    study._storage.set_study_system_attr(study._study_id, SHARED_ATTR, True)
+
+    def search():
+        return ASHASearchCV(InterruptedRidge(), SPACE, n_trials=6, resource="n_samples",
+                            min_resources=30, max_resources=270, factor=3, cv=2,
+                            random_state=0, n_jobs=1, refit=False, storage=storage,
+                            study_name="full", resume=True)
+
+    monkeypatch.setattr(InterruptedRidge, "stop_at", 12)  # mid-promotion (job 6, split 2)
+    with pytest.raises(KeyboardInterrupt):
+        search().fit(X, y)
+    monkeypatch.setattr(InterruptedRidge, "stop_at", None)
+    done = search().fit(X, y)
+    last = {}  # candidate key -> its last trial
+    for trial in _study(storage).trials:
+        if "hpsearch_key" in trial.user_attrs and "hpsearch_duplicate" not in trial.user_attrs:
+            last[trial.user_attrs["hpsearch_key"]] = trial
+    assert len(last) == done.n_candidates_ == 6
+    states = sorted(t.state.name for t in last.values())
+    assert states == ["COMPLETE"] + ["PRUNED"] * 5, states
+    res = done.cv_results_
+    for trial in last.values():
+        params = decode_value(trial.user_attrs["params"])
+        scores = {int(n): s for p, n, s in zip(res["params"], res["n_resources"],
+                                               res["mean_test_score"]) if p == params}
+        assert dict(trial.intermediate_values) == pytest.approx(scores)

@@ -213,7 +213,8 @@ def test_a_pruned_optuna_search_refits_the_stopped_rung(tmp_path, monkeypatch):
 
 
 def test_the_resume_note_counts_the_fits_stopped_by_a_shorter_fit_timeout():
-    """The CLI's note (``--resume``): fits that run again; ASHA keeps them failed."""
+    """The CLI's note (``--resume``): fits that run again (ASHA's too, since it fits
+    them again); a search keeping them failed gets a warning."""
     from types import SimpleNamespace
 
     from hpsearch.model_selection._engine import fit_timeout_error
@@ -231,6 +232,75 @@ def test_the_resume_note_counts_the_fits_stopped_by_a_shorter_fit_timeout():
     grid.set_params(fit_timeout=0.5)
     assert _timed_out_note(SimpleNamespace(search=grid), errors) is None
     asha = ASHASearchCV(Ridge(), {"alpha": [1.0]}, fit_timeout=1)
-    assert _timed_out_note(SimpleNamespace(search=asha), errors).startswith(
+    assert _timed_out_note(SimpleNamespace(search=asha), errors) == (
+        "hpsearch: 2 fit(s) of the run being resumed stopped by a shorter fit_timeout "
+        "(at most 0.5s) will run again with fit_timeout=1s")
+    keeps = SimpleNamespace(fit_timeout=1, _retries_timed_out=False)
+    assert _timed_out_note(SimpleNamespace(search=keeps), errors).startswith(
         "hpsearch: warning: 2 fit(s) of the run being resumed exceeded fit_timeout=0.5s; a "
         "resume keeps them as failed fits")
+
+
+
+class StallingRidgeN(SleepyRidgeN):
+    """:class:`SleepyRidgeN` whose first-rung fits of ``alpha=0.01`` sleep only while
+    :attr:`stall` (so the runs that do not hit a timeout cost no sleep)."""
+
+    stall = False
+
+    def fit(self, X, y, sample_weight=None):
+        (Path(self.marks) / f"{self.alpha}_{len(X)}_{uuid.uuid4().hex}").touch()
+        if self.stall and self.alpha == 0.01 and len(X) < 100:
+            time.sleep(SLEEP)
+        return Ridge.fit(self, X, y)
+
+
+def _asha(marks, storage, fit_timeout):
+    from hpsearch.model_selection.strategies.asha import ASHASearchCV
+
+    return ASHASearchCV(StallingRidgeN(marks=str(marks)), GRID, n_trials=4,
+                        resource="n_samples", min_resources=50, max_resources=200, factor=2,
+                        cv=2, refit=False, n_jobs=1, random_state=0, storage=storage,
+                        study_name=storage and "s", fit_timeout=fit_timeout)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_asha_refits_the_stopped_fits_then_what_their_scores_promote(tmp_path, monkeypatch):
+    """As halving: alpha=0.01 (the best) is stopped on its first rung, so the first run
+    never promotes it; a resume with a longer fit_timeout fits those two fits again and
+    promotes it as the uninterrupted run does (ASHA kept them failed). Then on a study
+    several processes shared, which a resume continues from the store instead of
+    replaying it: the same fits run again, and the same best."""
+    import optuna
+
+    from hpsearch.model_selection.strategies.asha import SHARED_ATTR
+
+    X, y = load_diabetes(return_X_y=True)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    full = _asha(marks, None, LONG).fit(X, y)  # uninterrupted (and warms up)
+    _budget_fits(marks)
+    for shared in (False, True):
+        storage = str(tmp_path / f"study{shared}.log")  # (a journal file: quick to open)
+        monkeypatch.setattr(StallingRidgeN, "stall", True)
+        search = _asha(marks, storage, SHORT).fit(X, y)
+        monkeypatch.setattr(StallingRidgeN, "stall", False)
+        first = _budget_fits(marks)
+        assert first[(0.01, 50)] == 2 and (0.01, 100) not in first
+        if shared:
+            study = optuna.load_study(study_name="s", storage=search.study_._storage)
+            study._storage.set_study_system_attr(study._study_id, SHARED_ATTR, True)
+        else:  # the same fit_timeout: nothing runs again
+            search.set_params(resume=True).fit(X, y)
+            assert _budget_fits(marks) == {}
+        resumed = search.set_params(fit_timeout=LONG, resume=True).fit(X, y)
+        again = _budget_fits(marks)
+        assert again[(0.01, 50)] == 2 and again[(0.01, 100)] == 2, again
+        assert not set(again) & (set(first) - {(0.01, 50)})
+        assert resumed.best_params_ == full.best_params_ == {"alpha": 0.01}
+        assert resumed.best_score_ == full.best_score_
+        if not shared:  # a replay: the uninterrupted run's results, row for row
+            _assert_same(resumed.cv_results_, full.cv_results_)
+            search.set_params(fit_timeout=None, resume=True).fit(X, y)
+            assert _budget_fits(marks) == {}

@@ -1101,7 +1101,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         earlier run stopped under a shorter ``fit_timeout`` than this one's (or any, with
         ``fit_timeout=None``): the search fits those again (only those, and what a
         decision taken on their new scores asks; the limit is read from their recorded
-        error), except ASHA, which keeps them failed.
+        error).
     backend : str, joblib backend or None, default=None
         None ("auto"): where joblib would use its default (loky) and more than one job
         runs, on Linux/POSIX (not macOS/Windows), workers are started by ``fork`` and

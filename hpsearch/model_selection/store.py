@@ -37,7 +37,7 @@ for other CV splits (:meth:`TrialStore.check_splits`) and for another estimator,
 splitter or ``return_train_score`` (:meth:`TrialStore.check_settings`, study attribute
 ``hpsearch_settings``: a process with other settings would otherwise run a second search in
 the study without a word). A resume with a longer ``fit_timeout``
-(:attr:`TrialStore.retry_timed_out`, set by every search but ASHA) does not
+(:attr:`TrialStore.retry_timed_out`, set by every search) does not
 count a row holding a fit an earlier run stopped under a shorter one as recorded: that
 fit runs again, in a new trial (:meth:`TrialStore._drop_timed_out`).
 
@@ -728,6 +728,21 @@ HOLDER_ATTR = "hpsearch_holder"
 #: :data:`POPPING_RECENT` seconds are ignored
 POPPING_ATTR = "hpsearch_popping"
 POPPING_RECENT = 600.0
+#: user attribute ``<TAKING_ATTR>:<owner>`` of an enqueued trial: that process went to
+#: take it (:meth:`TrialStore.pop_enqueued`), written while the trial is WAITING
+TAKING_ATTR = "hpsearch_taking"
+
+
+def enqueued_takers(trial):
+    """The processes that may hold an enqueued ``trial`` that is RUNNING: its
+    ``hpsearch_owner``, else (a process killed between taking it and writing its owner)
+    those that marked it (:data:`TAKING_ATTR`); empty for a trial taken by an older
+    hpsearch or a bare ``study.ask()``."""
+    owner = trial.user_attrs.get("hpsearch_owner")
+    if owner is not None:
+        return [owner]
+    prefix = TAKING_ATTR + ":"
+    return [name[len(prefix):] for name in trial.user_attrs if name.startswith(prefix)]
 
 
 def _holder_kind(value):
@@ -1064,6 +1079,9 @@ class TrialStore:
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._mine = set()  # trial ids this process owns
+        #: enqueued trials this process took (pop_enqueued) and has not made candidates
+        #: yet: an interrupted close leaves them RUNNING, to be enqueued again
+        self._popped = set()
         self._beat = None  # (thread, stop event) of the heartbeat
         self._token = str(next(_TOKENS))
         _LIVE.add(self._token)
@@ -1415,7 +1433,9 @@ class TrialStore:
         close its RUNNING trials FAIL (``hpsearch_interrupted``) at once, so no other
         process waits for them (a budgeted candidate's stays RUNNING for a resume to
         take over with its rung scores, :meth:`claim_budgeted`); their finished fits stay
-        in the store."""
+        in the store. An enqueued trial taken and not made a candidate yet stays RUNNING
+        too (its owner is dead once this search ends: a resume, or a live process about
+        to take an enqueued trial, enqueues it again; closed FAIL, it was lost)."""
         self._release_hold()
         self._unquiet()
         beat, self._beat = self._beat, None
@@ -1424,7 +1444,7 @@ class TrialStore:
             beat[0].join(timeout=5)
         _LIVE.discard(self._token)
         if interrupted:
-            for trial_id in sorted(self._mine - self._open):
+            for trial_id in sorted(self._mine - self._open - self._popped):
                 try:
                     self.close_trial(trial_id, "hpsearch_interrupted")
                 except Exception:  # a store that fails now: the owner check still works
@@ -1783,6 +1803,14 @@ class TrialStore:
         whose ticket comes first takes it (:meth:`lost_enqueued`). Its owner is
         written then, so other processes see it held by this live process.
 
+        Before its update, while the trial is WAITING, the process marks it
+        (``hpsearch_taking:<owner>``, a user attribute of its own that no rival
+        overwrites), so the trial is never RUNNING without a trace of who took it: a
+        process killed between the update and writing its owner leaves the trial
+        RUNNING with only marks, all of dead processes once its rivals ended, which a
+        resume enqueues again (:func:`enqueued_takers`; it was left RUNNING with no
+        owner, never run).
+
         Returns
         -------
         optuna.trial.FrozenTrial or None
@@ -1796,15 +1824,18 @@ class TrialStore:
                                                states=(State.WAITING,))
         self.mark_popping(waiting)
         for trial in sorted(waiting, key=lambda t: t.number):
+            self._start_heartbeat()  # (before the mark: a live owner's mark)
             try:
+                self._storage.set_trial_user_attr(trial._trial_id,
+                                                  f"{TAKING_ATTR}:{self.owner}", True)
                 if not self._storage.set_trial_state_values(trial._trial_id, State.RUNNING):
                     continue  # another process took it first
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
             if self.lost_enqueued(trial):
                 continue  # (SQLite) another process set it RUNNING too, and was first
-            self._start_heartbeat()
             self._mine.add(trial._trial_id)
+            self._popped.add(trial._trial_id)
             self._storage.set_trial_user_attr(trial._trial_id, "hpsearch_owner", self.owner)
             return trial
         return None
@@ -1921,6 +1952,7 @@ class TrialStore:
             claims = [t for t in self._running_claims(key) if t._trial_id != trial_id]
             winner = min((t._trial_id for t in claims), default=trial_id)
         self._mine.add(trial_id)
+        self._popped.discard(trial_id)
         if winner != trial_id:
             self._mine.discard(trial_id)
             self.close_trial(trial_id, "hpsearch_duplicate")

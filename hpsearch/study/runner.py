@@ -709,8 +709,9 @@ def _recorded_errors(storage, study_name):
 
 def _timed_out_note(plan, errors):
     """The note on fits of the resumed run stopped by a ``fit_timeout`` shorter than this
-    run's: the search fits them again (``TrialStore.retry_timed_out``); an ASHA search
-    keeps them as failed fits (a warning)."""
+    run's: the search fits them again (``TrialStore.retry_timed_out``); a search that
+    keeps them as failed fits (``_retries_timed_out`` False; none of hpsearch's) gets a
+    warning."""
     from hpsearch.model_selection._engine import stopped_sooner, timed_out_limit
 
     now = getattr(plan.search, "fit_timeout", None)

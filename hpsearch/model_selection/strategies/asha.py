@@ -82,7 +82,11 @@ resume with a larger ``n_trials`` takes them. A resume replays each enqueued tri
 the candidate it became (user attribute ``hpsearch_asha_enqueued``), so after a SIGKILL
 its finished fits are reused like those of any candidate; one a killed process took
 before making it a candidate (RUNNING, no ``hpsearch_key``) is closed FAIL
-(``hpsearch_interrupted``) and enqueued again.
+(``hpsearch_interrupted``) and enqueued again, also when the process was killed before
+writing its owner (the mark it wrote first, ``hpsearch_taking:<owner>``, names it) or
+stopped by Ctrl-C or SIGTERM (the trial stays RUNNING for this), and by a live process
+sharing the study before it takes an enqueued trial, so the trial runs in that run
+(:meth:`_Enqueued._enqueue_orphans`).
 
 Store and resume
 ----------------
@@ -95,7 +99,14 @@ the store, so only missing fits run (also after a SIGKILL: a RUNNING trial of th
 process is closed FAIL, ``hpsearch_interrupted``, and its candidate claimed with a new
 trial carrying its rung scores, the lowest new trial winning when several processes
 resume at once); a promotion whose lower rung came from the store refits from
-scratch at the higher budget (the same result for hpsearch's MLP).
+scratch at the higher budget (the same result for hpsearch's MLP). Failed fits stay
+failed, except those an earlier run stopped under a shorter ``fit_timeout`` than this
+one's (or any, with ``fit_timeout=None``), as in every search: their rows are not
+recorded (:meth:`~hpsearch.model_selection.store.TrialStore._drop_timed_out`), so the
+replay fits the stopped fits again and decides on their new scores, fitting what
+those decisions promote (a replay ends with the uninterrupted run's results); a shared
+study continued from the store treats such a row as a job of a dead process and fits
+it again before promoting on it.
 
 Several processes on one ASHA
 -----------------------------
@@ -127,7 +138,9 @@ the rest of the search, before every job:
 
 A process ends when the whole shared ASHA is done (nothing in flight anywhere, nothing
 to promote, ``n_trials`` reached; with nothing to do meanwhile it waits), closes its
-candidates below the top rung PRUNED, and builds ``cv_results_`` from the store: every
+candidates below the top rung PRUNED (and those of dead or interrupted processes whose
+jobs all finished, in a new trial with their rung scores, PRUNED or COMPLETE), and
+builds ``cv_results_`` from the store: every
 row of every process, ordered by (candidate number, rung), ``candidate`` being that
 number. So all processes end with the same ``cv_results_`` and ``best_params_``.
 ``n_candidates_`` counts the candidates of all processes.
@@ -250,6 +263,11 @@ def _draws(propose, schedule, optuna_params):
 #: user attribute of an enqueued trial ASHA took: the index of the candidate it became
 #: (a resume of a search never shared replays it there)
 ENQUEUED_ATTR = "hpsearch_asha_enqueued"
+#: user attribute of an enqueued trial a dead process took, closed FAIL: the process
+#: enqueuing it again (:meth:`_Enqueued._enqueue_orphans`)
+REQUEUING_ATTR = "hpsearch_requeuing"
+#: user attribute of a trial enqueued again: the id of the trial it replaces
+REQUEUED_ATTR = "hpsearch_requeued_from"
 
 
 class _Rule(ValueError):
@@ -493,7 +511,7 @@ class _Enqueued:
             evaluate.store, space, int(evaluate.seed), model)
         self.recorded = {}
         if search.resume:
-            self._enqueue_orphans()
+            self._enqueue_orphans(closed=True)
             store = self.store
             for trial in sorted(store._storage.get_all_trials(store._study_id,
                                                               deepcopy=False),
@@ -502,31 +520,89 @@ class _Enqueued:
                 if index is not None and "hpsearch_duplicate" not in trial.user_attrs:
                     self.recorded.setdefault(int(index), trial)
 
-    def _enqueue_orphans(self):
+    def _enqueue_orphans(self, closed=False):
         """Enqueue again (``study.enqueue_trial``, same parameters and user attributes)
         each enqueued trial a process took and died before making it a candidate: RUNNING,
-        no ``hpsearch_key``, its owner dead. It is closed FAIL (``hpsearch_interrupted``)
-        first; nothing of it was fitted."""
+        no ``hpsearch_key``, and every process that may hold it dead (its owner, or, when
+        it was killed before writing one, those that marked it:
+        :func:`~hpsearch.model_selection.store.enqueued_takers`). One with neither (an
+        older hpsearch killed in that window, or a bare ``study.ask()``) counts as lost
+        once it has been RUNNING for ``GRACE_PERIOD`` s. It is closed FAIL
+        (``hpsearch_interrupted``, and :data:`REQUEUING_ATTR`: this process) first, so
+        of several processes finding it one enqueues it (on journal files and database
+        servers; on SQLite two may, and the second copy is refused as a duplicate when
+        taken); nothing of it was fitted. Its copy names it (:data:`REQUEUED_ATTR`).
+
+        Run on resume (``closed``) and before each take (:meth:`pop`), so a trial that a
+        process sharing the study took and died with during this run is taken in this
+        run (it was left to a later resume, after this process had drawn its
+        ``n_trials`` candidates without it). ``closed`` also enqueues again an orphan
+        closed FAIL whose copy is missing (the process enqueuing it died in between, or
+        an older hpsearch closed it on Ctrl-C) and whose closing process is dead. The
+        heartbeats of other machines are read again first (those of the store's last
+        read may be old)."""
+        import datetime
+
         import optuna
 
-        store = self.store
-        for trial in store._storage.get_all_trials(
-                store._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            owner = trial.user_attrs.get("hpsearch_owner")
-            if ("fixed_params" not in trial.system_attrs or "hpsearch_key" in trial.user_attrs
-                    or owner is None or store.alive(owner)):
+        from .. import store as store_module
+
+        store, State = self.store, optuna.trial.TrialState
+        now = datetime.datetime.now()
+        trials = store._storage.get_all_trials(
+            store._study_id, deepcopy=False, states=None if closed else (State.RUNNING,))
+        copied = {t.user_attrs.get(REQUEUED_ATTR) for t in trials}
+        last = {}  # enqueued parameters -> the last trial number holding them
+        for t in trials:
+            if "fixed_params" in t.system_attrs:
+                text = _param_key(t.system_attrs["fixed_params"])
+                last[text] = max(last.get(text, -1), t.number)
+        orphans = [
+            t for t in trials
+            if "fixed_params" in t.system_attrs and "hpsearch_key" not in t.user_attrs
+            and ((t.state == State.RUNNING and t._trial_id not in store._mine)
+                 or (t.state == State.FAIL and "hpsearch_interrupted" in t.user_attrs
+                     and t._trial_id not in copied  # (a copy an older hpsearch made, or
+                     # the same parameters enqueued again: a later trial holds them)
+                     and last[_param_key(t.system_attrs["fixed_params"])] == t.number))]
+        if orphans and store.shared:
+            store._read_heartbeats(store._storage.get_study_system_attrs(store._study_id))
+        for trial in orphans:
+            if trial.state == State.FAIL:
+                if store.alive(trial.user_attrs.get(REQUEUING_ATTR)):
+                    continue  # its copy is on its way
+            elif not self._close_orphan(trial, now):
                 continue
-            try:
-                store._storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted",
-                                                   True)
-                store._storage.set_trial_state_values(trial._trial_id,
-                                                      optuna.trial.TrialState.FAIL)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                continue  # another process closed it first (and enqueued it again)
             store.study.enqueue_trial(
                 trial.system_attrs["fixed_params"],
-                user_attrs={k: v for k, v in trial.user_attrs.items()
-                            if not k.startswith("hpsearch_")} or None)
+                user_attrs={**{k: v for k, v in trial.user_attrs.items()
+                               if not k.startswith("hpsearch_")},
+                            REQUEUED_ATTR: trial._trial_id})
+
+    def _close_orphan(self, trial, now):
+        """Close FAIL a RUNNING enqueued trial whose takers are dead (see
+        :meth:`_enqueue_orphans`); whether this process did."""
+        import optuna
+
+        from .. import store as store_module
+
+        store = self.store
+        takers = store_module.enqueued_takers(trial)
+        # (this process's mark on a trial it does not hold: another took it first)
+        if any(store.alive(owner) for owner in takers if owner != store.owner):
+            return False
+        started = trial.datetime_start
+        if not takers and (started is None or (now - started).total_seconds()
+                           < store_module.GRACE_PERIOD):
+            return False
+        try:
+            store._storage.set_trial_user_attr(trial._trial_id, "hpsearch_interrupted", True)
+            store._storage.set_trial_user_attr(trial._trial_id, REQUEUING_ATTR, store.owner)
+            store._storage.set_trial_state_values(trial._trial_id,
+                                                  optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False  # another process closed it first (and enqueues it again)
+        return True
 
     def _where(self, trial):
         return f" (trial {trial.number} of study {self.store.study.study_name!r})"
@@ -550,7 +626,9 @@ class _Enqueued:
     def pop(self, known):
         """``(trial, params, Optuna params)`` of the next enqueued trial this process
         takes whose candidate is valid and not ``known(params)``; None when none
-        waits."""
+        waits. Enqueued trials dead processes took are enqueued again first
+        (:meth:`_enqueue_orphans`)."""
+        self._enqueue_orphans()
         while True:
             trial = self.store.pop_enqueued()
             if trial is None:
@@ -576,6 +654,7 @@ class _Enqueued:
         warnings.warn(message, UserWarning, stacklevel=4)
         storage = self.store._storage
         self.store._mine.discard(trial._trial_id)
+        self.store._popped.discard(trial._trial_id)
         try:
             storage.set_trial_user_attr(trial._trial_id, attr, message)
             storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
@@ -1094,9 +1173,38 @@ class _Shared:
         self.last = -math.inf  # decide the next job from a fresh view
 
     # -- the end ---------------------------------------------------------------------
+    def _close_unheld(self, c, top):
+        """Close as its own process would have a candidate whose process died or was
+        interrupted (its last trial RUNNING, or closed FAIL ``hpsearch_interrupted``)
+        although every job of it finished: claimed with a new trial carrying its rung
+        scores, closed PRUNED (COMPLETE with its score at the top rung). Such a
+        candidate stayed FAIL in the study for good (a resume did not repair it), while
+        the same candidates of an uninterrupted run, or of a resume replaying a search
+        never shared, end PRUNED or COMPLETE (optuna-dashboard, ``study.best_trial``).
+        A candidate whose job was cut (``c.running``) stays FAIL, interrupted."""
+        store, search = self.store, self.search
+        trials = [t for t in store._claims.get(c.key, ())
+                  if "hpsearch_duplicate" not in t.user_attrs]
+        if c.running is not None or not c.scores or not trials:
+            return
+        last = max(trials, key=lambda t: t.number)
+        if last.state.name != "RUNNING" and "hpsearch_interrupted" not in last.user_attrs:
+            return  # closed by its process (PRUNED, COMPLETE, or a failed top rung)
+        budget = search._plan.budget
+        values = [(_step(budget(search.n_resources_[k])), s)
+                  for k, s in sorted(c.scores.items()) if math.isfinite(s)]
+        row = self._claim_row(c.params, c.key, c.row_keys[max(c.scores)])
+        trial_id = store.claim_candidate(row, {CONFIG_ATTR: self.config}, values=values)
+        if trial_id is None:
+            return  # another process (ending too) closes it
+        if top in c.scores:
+            store._last[trial_id] = c.scores[top]
+        store.finish(c.key, "COMPLETE" if top in c.scores else "PRUNED")
+
     def finish(self):
         """Close this process's candidates below the top rung (PRUNED) and the RUNNING
-        trials of dead processes' candidates (FAIL, interrupted), then add the
+        trials of dead processes' candidates (FAIL, interrupted; those whose jobs all
+        finished then end in a new trial, :meth:`_close_unheld`), then add the
         rows of the other processes' jobs to ``cv_results_``: every process ends with
         the whole shared ASHA, rows ordered by (candidate number, rung)."""
         evaluate, search, store = self.evaluate, self.search, self.store
@@ -1109,6 +1217,7 @@ class _Shared:
                 # no longer needs it: close its trial (FAIL, ``hpsearch_interrupted``)
                 # instead of leaving it RUNNING for good
                 store.interrupt_dead(store._claims.get(c.key, ()))
+                self._close_unheld(c, top)
         where = {}
         for c in self.cands.values():
             for rung in c.scores:
@@ -1285,9 +1394,6 @@ max_retries
     _callback_round_name = "asha-wave"
     _study_kind = "ASHA"
     _runs_enqueued = True
-    #: fits stopped by a shorter ``fit_timeout`` stay failed on resume (the promotions
-    #: recorded in the study were decided on them)
-    _retries_timed_out = False
 
     def _runs_callback_rounds(self, evaluate):
         """Waves only where the engine cannot stream jobs; the asynchronous ASHA hangs
