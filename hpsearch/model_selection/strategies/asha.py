@@ -545,8 +545,6 @@ class _Enqueued:
 
         import optuna
 
-        from .. import store as store_module
-
         store, State = self.store, optuna.trial.TrialState
         now = datetime.datetime.now()
         trials = store._storage.get_all_trials(
