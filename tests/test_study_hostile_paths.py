@@ -1,0 +1,75 @@
+"""Where a stranger's study file may make hpsearch write (third hostile pass).
+
+Holes found, each now refused before any work with exit code 2 and a message naming the
+key, the rule and the value:
+
+* a storage URL was checked as text, while SQLAlchemy decides which file it opens:
+  ``sqlite+pysqlite:////abs/evil.db`` (a driver in the scheme), ``sqlite:///%2Fabs%2Fevil.db``
+  and ``sqlite:///..%2Fevil.db`` (percent-escapes), ``sqlite://x//abs/evil.db`` (a host
+  part) all created a database outside the working directory;
+* a server or scheduler host was "this machine" when it merely started with ``127.``
+  (``127.0.0.1.example.com`` is a DNS name resolved anywhere);
+* a path key (``output``, ``storage``, ``data.path``, ``--out``) holding a NUL character or
+  a name longer than the file system's 255 bytes ended as "run failed: ValueError:
+  embedded null byte" / "OSError: File name too long" (exit 1), naming no key.
+"""
+
+import pytest
+from _study_files import GRID_STUDY
+
+from hpsearch.cli import main
+
+
+def _run(tmp_path, monkeypatch, capsys, extra, *args):
+    """The CLI on the grid study plus ``extra`` in ``tmp_path`` (its working directory):
+    ``(exit code, stderr)``."""
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    (tmp_path / "cwd" / "s.yaml").write_text(GRID_STUDY + extra)
+    code = main(["s.yaml", "--quiet", *args])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url, rule", [
+    ("sqlite+pysqlite:///{abs}", "a storage file must be inside the working directory"),
+    ("sqlite:///{escaped}", "a storage file must be inside the working directory"),
+    ("sqlite:///..%2Fevil.db", "a storage file must be inside the working directory"),
+    ("sqlite://x/{abs}", "a SQLite URL names a file and no host"),
+    ("SQLite:///in.db", "not a kind of database SQLAlchemy knows"),
+])
+def test_a_storage_url_is_read_as_sqlalchemy_reads_it(tmp_path, monkeypatch, capsys, url,
+                                                       rule):
+    evil = tmp_path / "evil.db"
+    url = url.format(abs=evil, escaped=str(evil).replace("/", "%2F"))
+    code, err = _run(tmp_path, monkeypatch, capsys, f"storage: '{url}'\n")
+    assert code == 2, err
+    assert f"storage: {rule}" in err and repr(url) in err and "--storage" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd"]  # no evil.db
+    assert sorted(p.name for p in (tmp_path / "cwd").iterdir()) == ["s.yaml"]
+
+
+@pytest.mark.parametrize("extra, key", [
+    ("storage: 'postgresql://u@127.0.0.1.example.com/db'\n", "storage"),
+    ("backend: {name: dask, scheduler: 'tcp://127.0.0.1.example.com:8786'}\n",
+     "backend.scheduler"),
+])
+def test_a_host_named_like_a_loopback_address_is_not_this_machine(tmp_path, monkeypatch,
+                                                                  capsys, extra, key):
+    code, err = _run(tmp_path, monkeypatch, capsys, extra)
+    assert code == 2, err
+    assert f"{key}: a " in err and "must be on this machine" in err, err
+    assert "not '127.0.0.1.example.com'" in err, err
+
+
+@pytest.mark.parametrize("extra, args, expected", [
+    ('output: "o\\0ut"\n', (), "output: a path may not hold a NUL character"),
+    ('storage: "x\\0.db"\n', (), "storage: a path may not hold a NUL character"),
+    (f"output: {'a' * 300}\n", (), "output: a folder or file name may have at most 255 bytes"),
+    ("", ("--out", "b" * 300), "--out: a folder or file name may have at most 255 bytes"),
+])
+def test_a_path_no_system_call_takes_names_its_key(tmp_path, monkeypatch, capsys, extra,
+                                                   args, expected):
+    code, err = _run(tmp_path, monkeypatch, capsys, extra, *args)
+    assert code == 2, err
+    assert expected in err and "run failed" not in err, err
+    assert sorted(p.name for p in (tmp_path / "cwd").iterdir()) == ["s.yaml"]
