@@ -11,8 +11,12 @@ key, the rule and the value:
   (``127.0.0.1.example.com`` is a DNS name resolved anywhere);
 * a path key (``output``, ``storage``, ``data.path``, ``--out``) holding a NUL character or
   a name longer than the file system's 255 bytes ended as "run failed: ValueError:
-  embedded null byte" / "OSError: File name too long" (exit 1), naming no key.
+  embedded null byte" / "OSError: File name too long" (exit 1), naming no key;
+* a symbolic link put in place of the run folder's ``plots/`` while the search ran (after
+  the links found when the run started were removed) was followed when the results were
+  moved into place: the figures were written into the folder it named.
 """
+
 
 import pytest
 from _study_files import GRID_STUDY
@@ -20,12 +24,12 @@ from _study_files import GRID_STUDY
 from hpsearch.cli import main
 
 
-def _run(tmp_path, monkeypatch, capsys, extra, *args):
-    """The CLI on the grid study plus ``extra`` in ``tmp_path`` (its working directory):
-    ``(exit code, stderr)``."""
+def _run(tmp_path, monkeypatch, capsys, extra, *args, base=GRID_STUDY):
+    """The CLI on the study ``base`` plus ``extra`` in ``tmp_path / "cwd"`` (its working
+    directory): ``(exit code, stderr)``."""
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
-    (tmp_path / "cwd" / "s.yaml").write_text(GRID_STUDY + extra)
+    (tmp_path / "cwd" / "s.yaml").write_text(base + extra)
     code = main(["s.yaml", "--quiet", *args])
     return code, capsys.readouterr().err
 
@@ -73,3 +77,29 @@ def test_a_path_no_system_call_takes_names_its_key(tmp_path, monkeypatch, capsys
     assert code == 2, err
     assert expected in err and "run failed" not in err, err
     assert sorted(p.name for p in (tmp_path / "cwd").iterdir()) == ["s.yaml"]
+
+
+
+@pytest.mark.parametrize("planted", ["link", "file"])
+def test_results_moved_into_place_do_not_follow_a_link_planted_as_plots(tmp_path, planted):
+    """What the run folder holds when the results are moved into it (:func:`_publish`) is
+    whatever was put there while the search ran: a ``plots`` link made then (after the
+    links found at the start were removed) sent the figures into the folder it named."""
+    from hpsearch.study.runner import _new_stage, _publish
+
+    out, victim = tmp_path / "out", tmp_path / "victim"
+    out.mkdir()
+    victim.mkdir()
+    stage = _new_stage(out)
+    (stage / "plots").mkdir()
+    (stage / "plots" / "history.png").write_bytes(b"png")
+    (stage / "report.md").write_text("report")
+    if planted == "link":
+        (out / "plots").symlink_to(victim, target_is_directory=True)
+    else:
+        (out / "plots").write_text("not a folder")
+    _publish(stage, out)
+    assert list(victim.iterdir()) == []
+    assert not (out / "plots").is_symlink()
+    assert (out / "plots" / "history.png").read_bytes() == b"png"
+    assert sorted(p.name for p in out.iterdir()) == ["plots", "report.md"]

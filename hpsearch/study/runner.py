@@ -31,6 +31,7 @@ while writing leaves the earlier whole files, never half of one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -960,12 +961,42 @@ def _publish(stage, out):
     ``stage``. Several processes of one study (a shared ASHA resumed as N processes) end
     at about the same time and each writes the output files: written in place, two
     writers truncating and writing one file at once could leave it torn; this way a
-    reader, and the folder after the last writer, sees whole files only."""
-    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
-        target = out / path.relative_to(stage)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
+    reader, and the folder after the last writer, sees whole files only.
+
+    A subfolder (``plots/``) is opened without following a link (``O_NOFOLLOW``) and the
+    files are moved relative to that open folder: a link put in its place during the
+    search (``plots -> /elsewhere``, after :func:`_drop_links`) is removed, not followed."""
+    out_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    folders = {(): out_fd}
+    try:
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            parts = path.relative_to(stage).parts
+            for n in range(1, len(parts)):
+                if parts[:n] not in folders:
+                    folders[parts[:n]] = _own_subfolder(folders[parts[:n - 1]], parts[n - 1])
+            os.replace(path, parts[-1], dst_dir_fd=folders[parts[:-1]])
+    finally:
+        for fd in folders.values():
+            os.close(fd)
     shutil.rmtree(stage, ignore_errors=True)
+
+
+def _own_subfolder(parent_fd, name):
+    """The folder ``name`` of the open folder ``parent_fd``, opened (a file descriptor),
+    made if missing; a symbolic link or file standing there is removed first (the link
+    only: what it names is left alone)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        os.mkdir(name, dir_fd=parent_fd)
+    except FileExistsError:
+        try:
+            return os.open(name, flags, dir_fd=parent_fd)
+        except OSError as exc:  # ELOOP: a link, ENOTDIR: a file
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+        os.unlink(name, dir_fd=parent_fd)
+        os.mkdir(name, dir_fd=parent_fd)
+    return os.open(name, flags, dir_fd=parent_fd)
 
 
 def _replace_text(path, text):
