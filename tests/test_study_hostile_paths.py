@@ -14,7 +14,12 @@ key, the rule and the value:
   embedded null byte" / "OSError: File name too long" (exit 1), naming no key;
 * a symbolic link put in place of the run folder's ``plots/`` while the search ran (after
   the links found when the run started were removed) was followed when the results were
-  moved into place: the figures were written into the folder it named.
+  moved into place: the figures were written into the folder it named;
+* a run folder path through a folder not made yet (``--out new/..``, ``output: new/..``,
+  or the default ``runs/<name>`` of a study file named ``...yaml``: ``runs/..``) passed the
+  check that an existing folder be empty or hpsearch's (it did not exist yet) and was the
+  working directory once made: the run wrote its files there, over the user's own
+  ``study.yaml`` or ``report.md``; ``..yaml`` made ``runs`` itself the run folder.
 """
 
 
@@ -103,3 +108,21 @@ def test_results_moved_into_place_do_not_follow_a_link_planted_as_plots(tmp_path
     assert not (out / "plots").is_symlink()
     assert (out / "plots" / "history.png").read_bytes() == b"png"
     assert sorted(p.name for p in out.iterdir()) == ["plots", "report.md"]
+
+
+@pytest.mark.parametrize("name, extra, args, expected", [
+    ("...yaml", "", (), "'...yaml' gives '..', which names no folder of its own"),
+    ("..yaml", "", (), "'..yaml' gives '.', which names no folder of its own"),
+    ("s.yaml", "", ("--out", "new/.."), "--out: new/.. exists and is not an hpsearch run"),
+    ("s.yaml", "output: new/..\n", (), "output: new/.. exists and is not an hpsearch run"),
+])
+def test_a_run_folder_through_a_folder_not_made_yet_is_checked_as_made(
+        tmp_path, monkeypatch, capsys, name, extra, args, expected):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "study.yaml").write_text("my own study")
+    (tmp_path / name).write_text(GRID_STUDY + extra)
+    code = main([name, "--quiet", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "study.yaml"])
+    assert (tmp_path / "study.yaml").read_text() == "my own study"

@@ -111,9 +111,12 @@ def check_output(out, key=None, option=None):
     above = next((p for p in out.parents if p.exists()), None)  # the folder it is made in
     if not out.exists() and above is not None and not above.is_dir():
         raise _refuse(f"{out} cannot be made: {above} is a file, not a folder", key, option)
-    marker = out / RUN_MARKER
+    # the folder written into once the path's folders are made: 'new/..' (a study file
+    # named '...yaml': runs/..) does not exist before, and is the working directory after
+    real = Path(os.path.realpath(out))
+    marker = real / RUN_MARKER
     is_run = marker.is_file() and not marker.is_symlink()
-    if out.is_dir() and not is_run and any(out.iterdir()):
+    if real.is_dir() and not is_run and any(real.iterdir()):
         raise _refuse(
             f"{out} exists and is not an hpsearch run folder (it has no {RUN_MARKER} file); "
             "hpsearch writes only into a new or empty folder or one of its own runs: "
