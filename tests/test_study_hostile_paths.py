@@ -19,9 +19,14 @@ key, the rule and the value:
   or the default ``runs/<name>`` of a study file named ``...yaml``: ``runs/..``) passed the
   check that an existing folder be empty or hpsearch's (it did not exist yet) and was the
   working directory once made: the run wrote its files there, over the user's own
-  ``study.yaml`` or ``report.md``; ``..yaml`` made ``runs`` itself the run folder.
+  ``study.yaml`` or ``report.md``; ``..yaml`` made ``runs`` itself the run folder;
+* a journal store's lock link naming no file (``j.log.lock -> /nonexistent``, shipped
+  next to ``storage: j.log``) made Optuna's lock spin forever, one core busy.
 """
 
+
+import os
+import signal
 
 import pytest
 from _study_files import GRID_STUDY
@@ -126,3 +131,25 @@ def test_a_run_folder_through_a_folder_not_made_yet_is_checked_as_made(
     assert code == 2 and expected in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "study.yaml"])
     assert (tmp_path / "study.yaml").read_text() == "my own study"
+
+
+def test_a_journal_lock_link_naming_no_file_does_not_hang_the_store(tmp_path, monkeypatch):
+    import optuna
+
+    from hpsearch.model_selection.store import make_storage
+
+    def hung(signum, frame):
+        raise TimeoutError("the journal's lock was never acquired")
+
+    monkeypatch.chdir(tmp_path)
+    os.symlink(tmp_path / "gone" / "x", tmp_path / "j.log.lock")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)  # the old code spun in Optuna's lock forever
+    try:
+        study = optuna.create_study(storage=make_storage("j.log"), study_name="s")
+        study.enqueue_trial({"x": 0.5})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(study.get_trials()) == 1
+    assert not os.path.lexists(tmp_path / "j.log.lock")
