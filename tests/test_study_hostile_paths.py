@@ -21,12 +21,16 @@ key, the rule and the value:
   working directory once made: the run wrote its files there, over the user's own
   ``study.yaml`` or ``report.md``; ``..yaml`` made ``runs`` itself the run folder;
 * a journal store's lock link naming no file (``j.log.lock -> /nonexistent``, shipped
-  next to ``storage: j.log``) made Optuna's lock spin forever, one core busy.
+  next to ``storage: j.log``) made Optuna's lock spin forever, one core busy;
+* files of a run folder shipped with a study file were read whole: a sparse marker, copy of
+  the study file or journal store of many gigabytes used up the memory, a copy of other
+  bytes than UTF-8 ended ``--resume`` with "run failed: UnicodeDecodeError".
 """
 
 
 import os
 import signal
+import tracemalloc
 
 import pytest
 from _study_files import GRID_STUDY
@@ -37,7 +41,7 @@ from hpsearch.cli import main
 def _run(tmp_path, monkeypatch, capsys, extra, *args, base=GRID_STUDY):
     """The CLI on the study ``base`` plus ``extra`` in ``tmp_path / "cwd"`` (its working
     directory): ``(exit code, stderr)``."""
-    (tmp_path / "cwd").mkdir()
+    (tmp_path / "cwd").mkdir(exist_ok=True)
     monkeypatch.chdir(tmp_path / "cwd")
     (tmp_path / "cwd" / "s.yaml").write_text(base + extra)
     code = main(["s.yaml", "--quiet", *args])
@@ -153,3 +157,37 @@ def test_a_journal_lock_link_naming_no_file_does_not_hang_the_store(tmp_path, mo
         signal.signal(signal.SIGALRM, previous)
     assert len(study.get_trials()) == 1
     assert not os.path.lexists(tmp_path / "j.log.lock")
+
+
+def _peak_bytes(call):
+    """``(result of call(), the most memory Python allocated during it)``."""
+    tracemalloc.start()
+    try:
+        result = call()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_huge_sparse_file_in_a_run_folder_is_not_read_whole(tmp_path):
+    from hpsearch.study.runner import RUN_MARKER, _manifest, _not_a_store
+
+    big = 64 * 2**20  # sparse: no disk used; the old code read it all
+    for name in (RUN_MARKER, "store.jsonl"):
+        with open(tmp_path / name, "wb") as f:
+            f.truncate(big)
+    files, peak = _peak_bytes(lambda: _manifest(tmp_path))
+    assert files == [] and peak < big / 8, peak
+    why, peak = _peak_bytes(lambda: _not_a_store(tmp_path / "store.jsonl"))
+    assert why == "is neither a SQLite database nor an Optuna journal" and peak < big / 8, peak
+
+
+def test_a_run_folder_copy_of_other_bytes_than_utf8_is_replaced_on_resume(
+        tmp_path, monkeypatch, capsys):
+    out = tmp_path / "cwd" / "runs" / "s"
+    out.mkdir(parents=True)
+    (out / ".hpsearch-run").write_text('{"files": []}\n')
+    (out / "study.yaml").write_bytes(b"\xff\xfe not text")
+    code, err = _run(tmp_path, monkeypatch, capsys, "", "--resume")
+    assert code == 0, err
+    assert (out / "study.yaml").read_text() == GRID_STUDY

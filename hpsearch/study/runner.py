@@ -46,7 +46,7 @@ import numpy as np
 
 from . import report
 from .errors import StudyError, UsageError, exception_chain
-from .limits import _storage_path, inside
+from .limits import MAX_FILE_BYTES, _storage_path, inside
 
 __all__ = ["run", "OUTPUT_FILES", "RUN_MARKER", "RunFailed", "check_output", "check_storage_dir",
            "finished_trials", "kept_trials", "prepare_output", "stored_trials",
@@ -160,7 +160,7 @@ def _not_a_store(path):
     try:
         with open(path, "rb") as f:
             head = f.read(16)
-            line = head + f.readline() if head else b""
+            line = head + f.readline(MAX_FILE_BYTES) if head else b""  # a first line
     except OSError as exc:
         return f"cannot be read ({exc.strerror})"
     if not head or head == b"SQLite format 3\x00":
@@ -227,13 +227,32 @@ def _delete_study(storage, study_name):
 _WRITTEN = re.compile(r"learning_curves\.csv|plots/[\w.+-]+\.png")
 
 
+def _read_small(path, limit=MAX_FILE_BYTES):
+    """The text of the file ``path`` when it is UTF-8 of at most ``limit`` bytes, else
+    None (also when it cannot be read). At most ``limit + 1`` bytes are read: the copy of
+    the study file or the marker of a run folder shipped with a study file, a sparse file
+    of many gigabytes, was read whole (``MemoryError``, or the machine's memory used up),
+    one of other bytes ended the run with ``UnicodeDecodeError``."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except OSError:
+        return None
+    if len(raw) > limit:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def _manifest(out):
     """Files the last run recorded in :data:`RUN_MARKER` (relative paths), of the names a
     run writes only: a marker shipped with a study file (``output: .`` and a marker listing
     ``.git/HEAD`` or ``src/main.py``) must not make ``--overwrite`` remove other files."""
     try:
-        data = json.loads((out / RUN_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(_read_small(out / RUN_MARKER) or "null")
+    except ValueError:
         return []
     files = data.get("files", []) if isinstance(data, dict) else []
     return [f for f in files if isinstance(f, str)
@@ -751,7 +770,7 @@ def _check_resume(plan, source_text, echo):
     if note:
         print(note, file=sys.stderr)
     copy = plan.out / "study.yaml"
-    if (kept or failed_rows) and copy.is_file() and copy.read_text(encoding="utf-8") != source_text:
+    if (kept or failed_rows) and copy.is_file() and _read_small(copy) != source_text:
         print(f"hpsearch: warning: the study file differs from {copy}, the copy of the run "
               "being resumed; finished candidates are kept as they are", file=sys.stderr)
 
@@ -882,7 +901,7 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
             copy = out / "study.yaml"
             # a resumed run keeps the copy of the file its fits were made with until the
             # search accepts the new file (a refused resume leaves it as it was)
-            copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
+            copy_text = _read_small(copy) if resume and copy.is_file() else None
             if copy_text is None:
                 _replace_text(copy, source_text)
         nested, fit_time = _fit(plan, copy_text, source_text, echo)
