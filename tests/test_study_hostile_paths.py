@@ -24,10 +24,13 @@ key, the rule and the value:
   next to ``storage: j.log``) made Optuna's lock spin forever, one core busy;
 * files of a run folder shipped with a study file were read whole: a sparse marker, copy of
   the study file or journal store of many gigabytes used up the memory, a copy of other
-  bytes than UTF-8 ended ``--resume`` with "run failed: UnicodeDecodeError".
+  bytes than UTF-8 ended ``--resume`` with "run failed: UnicodeDecodeError";
+* a compressed ``data.path`` was decompressed into memory whatever it expanded to: a
+  11 MB ``.csv.gz`` of 2.5 GB took 2.7 GB of memory (10 MB of 10 GB: the machine's).
 """
 
 
+import gzip
 import os
 import signal
 import tracemalloc
@@ -191,3 +194,28 @@ def test_a_run_folder_copy_of_other_bytes_than_utf8_is_replaced_on_resume(
     code, err = _run(tmp_path, monkeypatch, capsys, "", "--resume")
     assert code == 0, err
     assert (out / "study.yaml").read_text() == GRID_STUDY
+
+
+def test_a_compressed_data_file_expanding_past_the_limit_is_refused(tmp_path, monkeypatch,
+                                                                     capsys):
+    from hpsearch.study import limits
+
+    monkeypatch.setattr(limits, "MAX_EXPANDED_FLOOR", 10_000, raising=False)  # not 1 GiB
+    rng = __import__("numpy").random.default_rng(0)
+    (tmp_path / "cwd").mkdir()
+    rows = "".join(f"{a:.6f},{b:.6f},{int(a > b)}\n" for a, b in rng.random((300, 2)))
+    with gzip.open(tmp_path / "cwd" / "real.csv.gz", "wt") as f:  # ~3 times smaller
+        f.write("a,b,y\n" + rows)
+    with gzip.open(tmp_path / "cwd" / "bomb.csv.gz", "wt") as f:  # ~1,000 times smaller
+        f.write("a,b,y\n" + "0,0,0\n" * 100_000)
+    study = GRID_STUDY.replace("{dataset: iris}", "{path: %s, target: y}")
+    code, err = _run(tmp_path, monkeypatch, capsys, "", "--dry-run",
+                     base=study % "real.csv.gz")
+    assert code == 0, err
+    (tmp_path / "cwd" / "s.yaml").unlink()
+    code, err = _run(tmp_path, monkeypatch, capsys, "", "--dry-run",
+                     base=study % "bomb.csv.gz")
+    assert code == 2, err
+    assert "data.path: the compressed file expands to more than " in err, err
+    assert "(the limit: 100 times its size, at least 10,000 bytes" in err, err
+    assert "got 'bomb.csv.gz'" in err, err

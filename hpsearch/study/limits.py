@@ -36,6 +36,9 @@ limit                      value              what it bounds
                                               ``output``, ``storage``, ``data.path``, ``--out``,
                                               ``--storage`` (no NUL character either)
 ``MAX_PATH_BYTES``         4,095              bytes of such a path
+``MAX_EXPANSION``          100 x, 1 GiB       what a compressed ``data.path`` (``.gz``, ``.bz2``,
+                                              ``.xz``, ``.zip``) expands to: at most 100 times its
+                                              size, or 1 GiB (``MAX_EXPANDED_FLOOR``) if more
 =========================  =================  =========================================
 
 Besides the limits, a study file may not set an estimator parameter that names a place on
@@ -63,6 +66,7 @@ __all__ = [
     "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
     "STORAGE_SUFFIXES", "FILE_READING", "check_default_output", "MAX_STUDY_NAME", "MAX_WEIGHTS",
     "network_weights", "path_problem", "MAX_NAME_BYTES", "MAX_PATH_BYTES",
+    "MAX_EXPANSION", "MAX_EXPANDED_FLOOR", "check_expansion",
 ]
 
 MAX_FILE_BYTES = 2**20
@@ -337,6 +341,64 @@ def _database_url(url):
         return make_url(url)
     except (ArgumentError, ValueError):
         return None
+
+
+#: a compressed data file may expand to ``MAX_EXPANSION`` times its size, or to
+#: ``MAX_EXPANDED_FLOOR`` bytes when that is more (CSV text compresses 3 to 20 times; a
+#: "zip bomb" of zeros 1,000 times: a 10 MB file of 10 GB)
+MAX_EXPANSION, MAX_EXPANDED_FLOOR = 100, 2**30
+
+
+def _decompressed(path):
+    """``path`` opened for reading its decompressed bytes (the one file of a ``.zip``, as
+    pandas reads it), or None when its name ends in no compression hpsearch counts."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    openers = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        names = archive.namelist()
+        return archive.open(names[0]) if len(names) == 1 else None  # pandas says why
+    return openers[suffix](path, "rb") if suffix in openers else None
+
+
+def check_expansion(path, value):
+    """Refuse a compressed data file that expands to more than :data:`MAX_EXPANSION`
+    times its size and more than :data:`MAX_EXPANDED_FLOOR` bytes (pandas would hold it
+    all in memory). Counted by reading it through once, 1 MiB at a time; a file that
+    cannot be decompressed is left to pandas, which names the problem.
+
+    Raises
+    ------
+    StudyError
+        ``data.path``: naming the limit and ``value`` (the key's value).
+    """
+    import lzma
+    import zipfile
+
+    limit = max(MAX_EXPANSION * Path(path).stat().st_size, MAX_EXPANDED_FLOOR)
+    try:
+        stream = _decompressed(Path(path))
+        if stream is None:
+            return
+        with stream:
+            total = 0
+            while chunk := stream.read(2**20):
+                total += len(chunk)
+                if total > limit:
+                    break
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zipfile.BadZipFile):
+        return
+    if total > limit:
+        raise StudyError(("data", "path"), (
+            f"the compressed file expands to more than {limit:,} bytes (the limit: "
+            f"{MAX_EXPANSION} times its size, at least {MAX_EXPANDED_FLOOR:,} bytes; pandas "
+            "would hold it all in memory); decompress it yourself if the data is real, "
+            f"got {value!r}"))
 
 
 def _storage_path(url):

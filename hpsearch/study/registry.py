@@ -228,6 +228,10 @@ def load_dataset(spec, *, base_dir=Path(".")):
                          "device, a pipe or a file of /proc, /sys or /dev: those never end or "
                          f"hold the system's secrets), got {spec.path!r}")
     fmt = spec.format or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
+    if fmt == "csv":
+        from .limits import check_expansion
+
+        check_expansion(path, spec.path)
     sep = "\t" if path.name.lower().endswith(_TAB_SEPARATED) else ","
     try:
         if fmt == "parquet":
