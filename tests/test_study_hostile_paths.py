@@ -26,7 +26,9 @@ key, the rule and the value:
   the study file or journal store of many gigabytes used up the memory, a copy of other
   bytes than UTF-8 ended ``--resume`` with "run failed: UnicodeDecodeError";
 * a compressed ``data.path`` was decompressed into memory whatever it expanded to: a
-  11 MB ``.csv.gz`` of 2.5 GB took 2.7 GB of memory (10 MB of 10 GB: the machine's).
+  11 MB ``.csv.gz`` of 2.5 GB took 2.7 GB of memory (10 MB of 10 GB: the machine's);
+* a run folder where a file hpsearch writes was a folder or a pipe (``summary.json/``)
+  failed the run with "IsADirectoryError" after the whole search (exit 1).
 """
 
 
@@ -219,3 +221,22 @@ def test_a_compressed_data_file_expanding_past_the_limit_is_refused(tmp_path, mo
     assert "data.path: the compressed file expands to more than " in err, err
     assert "(the limit: 100 times its size, at least 10,000 bytes" in err, err
     assert "got 'bomb.csv.gz'" in err, err
+
+
+@pytest.mark.parametrize("name, kind", [("summary.json", "folder"), ("plots/history.png",
+                                                                     "folder"),
+                                        (".hpsearch-lock", "pipe")])
+def test_a_run_folder_holding_a_folder_or_pipe_where_a_result_goes_is_refused_first(
+        tmp_path, monkeypatch, capsys, name, kind):
+    out = tmp_path / "cwd" / "runs" / "s"
+    (out / "plots").mkdir(parents=True)
+    (out / ".hpsearch-run").write_text('{"files": []}\n')
+    if kind == "folder":
+        (out / name).mkdir()
+    else:
+        os.mkfifo(out / name)
+    code, err = _run(tmp_path, monkeypatch, capsys, "", "--resume")
+    assert code == 2, err
+    what = "a folder" if kind == "folder" else "not a regular file"
+    assert f"runs/s/{name} is {what}, where hpsearch writes its own file" in err, err
+    assert not (out / "study.yaml").exists() and not (out / "study.db").exists()

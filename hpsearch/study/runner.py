@@ -121,6 +121,26 @@ def check_output(out, key=None, option=None):
             f"{out} exists and is not an hpsearch run folder (it has no {RUN_MARKER} file); "
             "hpsearch writes only into a new or empty folder or one of its own runs: "
             "choose another output folder (--out) or empty this one", key, option)
+    if is_run:
+        _check_written_names(real, out, key, option)
+
+
+def _check_written_names(real, out, key, option):
+    """Refuse a run folder where a file hpsearch writes is a folder, a pipe or a device:
+    the run failed on it ("IsADirectoryError") only when moving its results into place,
+    after the whole search."""
+    names = (*OUTPUT_FILES, LOCK_FILE, "learning_curves.csv")
+    plots = real / "plots"
+    if plots.is_dir() and not plots.is_symlink():
+        names += tuple(f"plots/{p.name}" for p in plots.iterdir() if p.suffix == ".png")
+    for name in names:
+        path = real / name
+        if path.is_symlink() or not path.exists() or path.is_file():
+            continue
+        what = "a folder" if path.is_dir() else "not a regular file"
+        raise _refuse(f"{out / name} is {what}, where hpsearch writes its own file of that "
+                      "name; nothing was changed: remove it, or choose another output "
+                      "folder (--out)", key, option)
 
 
 def _check_store_link(out, storage):
