@@ -28,10 +28,13 @@ key, the rule and the value:
 * a compressed ``data.path`` was decompressed into memory whatever it expanded to: a
   11 MB ``.csv.gz`` of 2.5 GB took 2.7 GB of memory (10 MB of 10 GB: the machine's);
 * a run folder where a file hpsearch writes was a folder or a pipe (``summary.json/``)
-  failed the run with "IsADirectoryError" after the whole search (exit 1).
+  failed the run with "IsADirectoryError" after the whole search (exit 1);
+* a full disk refusing the marker written after the results named the run folder only
+  ("disk full: cannot write runs/s").
 """
 
 
+import errno
 import gzip
 import os
 import signal
@@ -240,3 +243,18 @@ def test_a_run_folder_holding_a_folder_or_pipe_where_a_result_goes_is_refused_fi
     what = "a folder" if kind == "folder" else "not a regular file"
     assert f"runs/s/{name} is {what}, where hpsearch writes its own file" in err, err
     assert not (out / "study.yaml").exists() and not (out / "study.db").exists()
+
+
+def test_a_full_disk_refusing_a_replaced_file_names_that_file(tmp_path, monkeypatch):
+    from hpsearch.cli import _explain
+    from hpsearch.study import runner
+
+    def full(self, *args, **kwargs):  # as a full disk: the write fails, not the open
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runner.Path, "write_text", full)
+    with pytest.raises(OSError) as info:
+        runner._replace_text(tmp_path / ".hpsearch-run", "{}")
+    assert _explain(info.value, None) == (
+        f"disk full: cannot write {tmp_path / '.hpsearch-run'} (No space left on device)")
+    assert list(tmp_path.iterdir()) == []

@@ -1048,6 +1048,10 @@ def _replace_text(path, text):
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk refuses the write, not the open: no file named
+        if exc.filename is None or exc.filename == str(tmp):
+            exc.filename, exc.filename2 = str(path), None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
