@@ -30,7 +30,10 @@ key, the rule and the value:
 * a run folder where a file hpsearch writes was a folder or a pipe (``summary.json/``)
   failed the run with "IsADirectoryError" after the whole search (exit 1);
 * a full disk refusing the marker written after the results named the run folder only
-  ("disk full: cannot write runs/s").
+  ("disk full: cannot write runs/s");
+* a storage named ``j.log`` or ``sqlite:///j.db`` that is a symbolic link to an empty
+  ``pkg/__init__.py`` inside the working directory passed the rule on storage file names
+  (checked on the link's name): the journal or database was written into the Python file.
 """
 
 
@@ -258,3 +261,17 @@ def test_a_full_disk_refusing_a_replaced_file_names_that_file(tmp_path, monkeypa
     assert _explain(info.value, None) == (
         f"disk full: cannot write {tmp_path / '.hpsearch-run'} (No space left on device)")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("storage, link", [("j.log", "j.log"), ("sqlite:///j.db", "j.db")])
+def test_a_storage_link_to_a_file_of_another_name_is_refused(tmp_path, monkeypatch, capsys,
+                                                             storage, link):
+    package = tmp_path / "cwd" / "pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (tmp_path / "cwd" / link).symlink_to("pkg/__init__.py")
+    code, err = _run(tmp_path, monkeypatch, capsys, f"storage: '{storage}'\n")
+    assert code == 2, err
+    assert "storage: a storage file must be named *.db" in err, err
+    assert f"(a link to {package / '__init__.py'})" in err, err
+    assert (package / "__init__.py").read_bytes() == b""

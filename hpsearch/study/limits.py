@@ -590,12 +590,17 @@ def _path_limits(study, options, errors, cwd):
             errors.append(_command_line_only(
                 ("storage",), "a storage file must be inside the working directory (a "
                 "relative path)", "--storage", "any other place", study.storage))
-        elif path not in (None, "", ":memory:") and not path.lower().endswith(
-                STORAGE_SUFFIXES):
+        elif path not in (None, "", ":memory:") and not all(
+                name.lower().endswith(STORAGE_SUFFIXES)
+                for name in (path, (Path(cwd) / path).resolve().name)):
+            # (the name of the file a symbolic link leads to too: j.log -> pkg/__init__.py)
+            target = (Path(cwd) / path).resolve()
+            shown = (study.storage if target.name == Path(path).name
+                     else f"{study.storage} (a link to {target})")
             errors.append(_command_line_only(
                 ("storage",), f"a storage file must be named *{', *'.join(STORAGE_SUFFIXES)} "
                 "(a SQLite database or an Optuna journal; any other file would be "
-                "overwritten)", "--storage", "any other name", study.storage))
+                "overwritten)", "--storage", "any other name", shown))
 
 
 def network_weights(hidden, n_in, n_out):
