@@ -33,7 +33,9 @@ key, the rule and the value:
   ("disk full: cannot write runs/s");
 * a storage named ``j.log`` or ``sqlite:///j.db`` that is a symbolic link to an empty
   ``pkg/__init__.py`` inside the working directory passed the rule on storage file names
-  (checked on the link's name): the journal or database was written into the Python file.
+  (checked on the link's name): the journal or database was written into the Python file;
+  the data file name rule likewise: ``data.csv -> ~/.env`` was read and its first line
+  shown as the column names of an error ("columns: API_KEY=...").
 """
 
 
@@ -275,3 +277,16 @@ def test_a_storage_link_to_a_file_of_another_name_is_refused(tmp_path, monkeypat
     assert "storage: a storage file must be named *.db" in err, err
     assert f"(a link to {package / '__init__.py'})" in err, err
     assert (package / "__init__.py").read_bytes() == b""
+
+
+def test_a_data_file_link_to_a_file_of_another_name_is_not_read(tmp_path, monkeypatch,
+                                                                 capsys):
+    secret = tmp_path / ".env"
+    secret.write_text("API_KEY=s3cret\n")
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "cwd" / "data.csv").symlink_to(secret)
+    study = GRID_STUDY.replace("{dataset: iris}", "{path: data.csv, target: y}")
+    code, err = _run(tmp_path, monkeypatch, capsys, "", "--dry-run", base=study)
+    assert code == 2, err
+    assert "data.path: must be a CSV or Parquet file" in err and "a link to" in err, err
+    assert "s3cret" not in err
