@@ -35,7 +35,11 @@ key, the rule and the value:
   ``pkg/__init__.py`` inside the working directory passed the rule on storage file names
   (checked on the link's name): the journal or database was written into the Python file;
   the data file name rule likewise: ``data.csv -> ~/.env`` was read and its first line
-  shown as the column names of an error ("columns: API_KEY=...").
+  shown as the column names of an error ("columns: API_KEY=...");
+* a study file name or ``--out`` of bytes that are not UTF-8 (``s\\xff.yaml``, ``--out
+  o\\xff``) failed the run with "UnicodeEncodeError" once the trial store or the report
+  was written (exit 1); so did a study file name with a newline, whose study name broke
+  the rule on ``study_name`` (printable).
 """
 
 
@@ -290,3 +294,18 @@ def test_a_data_file_link_to_a_file_of_another_name_is_not_read(tmp_path, monkey
     assert code == 2, err
     assert "data.path: must be a CSV or Parquet file" in err and "a link to" in err, err
     assert "s3cret" not in err
+
+
+@pytest.mark.parametrize("name, args, expected", [
+    ("s\udcff.yaml", (), "'s\\udcff.yaml' is no printable text"),
+    ("a\nb.yaml", (), "'a\\nb.yaml' is no printable text"),
+    ("s.yaml", ("--out", "o\udcff"), "--out: a path must be UTF-8 text"),
+])
+def test_a_name_no_output_file_can_hold_is_refused_first(tmp_path, monkeypatch, capsys, name,
+                                                         args, expected):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(GRID_STUDY)
+    code = main([name, "--quiet", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err, err
+    assert [p.name for p in tmp_path.iterdir()] == [name]

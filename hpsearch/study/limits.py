@@ -534,11 +534,17 @@ MAX_NAME_BYTES, MAX_PATH_BYTES = 255, 4095
 
 def path_problem(path):
     """Why the text ``path`` cannot name a file (the rule broken), or None: a NUL
-    character (no system call takes one: Python's "embedded null byte"), a name of more
+    character (no system call takes one: Python's "embedded null byte"), bytes that are
+    not UTF-8 (the output files name the path in UTF-8), a name of more
     than :data:`MAX_NAME_BYTES` bytes or a path of more than :data:`MAX_PATH_BYTES`
     ("File name too long" from the system, after the search)."""
     if "\0" in path:
         return "a path may not hold a NUL character ('\\0')"
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of no UTF-8 character (a lone surrogate)
+        return ("a path must be UTF-8 text, it holds bytes that are not (the report and the "
+                "trial store cannot name it: the run failed after the search)")
     size = len(path.encode("utf-8", "surrogateescape"))
     if size > MAX_PATH_BYTES:
         return f"a path may have at most {MAX_PATH_BYTES:,} bytes, this one has {size:,}"
