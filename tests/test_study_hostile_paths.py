@@ -39,7 +39,10 @@ key, the rule and the value:
 * a study file name or ``--out`` of bytes that are not UTF-8 (``s\\xff.yaml``, ``--out
   o\\xff``) failed the run with "UnicodeEncodeError" once the trial store or the report
   was written (exit 1); so did a study file name with a newline, whose study name broke
-  the rule on ``study_name`` (printable).
+  the rule on ``study_name`` (printable);
+* the first marker of a new run folder was written in place after a check that it did
+  not exist: a link put there in between (``.hpsearch-run -> /elsewhere``) was followed,
+  the file it named truncated and overwritten.
 """
 
 
@@ -309,3 +312,18 @@ def test_a_name_no_output_file_can_hold_is_refused_first(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert code == 2 and expected in err, err
     assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_the_first_marker_does_not_follow_a_link_put_there_after_the_check(tmp_path):
+    from hpsearch.study.runner import RUN_MARKER, _write_marker
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / RUN_MARKER).symlink_to(victim)  # as if planted between the check and the write
+    _write_marker(out, first=True)
+    assert victim.read_text() == "precious" and (out / RUN_MARKER).is_symlink()
+    (out / RUN_MARKER).unlink()
+    _write_marker(out, first=True)
+    assert '"files": []' in (out / RUN_MARKER).read_text()

@@ -287,10 +287,18 @@ def _write_marker(out, files=(), *, first=False):
     from hpsearch import __version__
 
     text = json.dumps({"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n"
-    if first:
-        (out / RUN_MARKER).write_text(text, encoding="utf-8")
-    else:
+    if not first:
         _replace_text(out / RUN_MARKER, text)
+        return
+    # made, never opened: a link put there since the caller looked (pointing anywhere) is
+    # not followed, and a marker another process made meanwhile is left to it
+    try:
+        fd = os.open(out / RUN_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                     0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _own_files(out, storage):
