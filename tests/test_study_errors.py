@@ -164,6 +164,18 @@ CASES = [
                                     ("C: [0.1, 1.0]", "n_neighbors: [1, 3]")),
      "search.pruner", "The 'pruner' parameter of OptunaSearchCV needs an estimator with an "
      "integer 'max_iter' parameter", 8),
+    # past NumPy's int64 / a float: "run failed: ValueError: high is out of bounds for
+    # int64", "OverflowError: int too large to convert to float" (exit 1, no key named)
+    ("int-past-int64", patch(("method: grid", "method: random\n  n_iter: 2"),
+                             ("C: [0.1, 1.0]", "max_iter: {type: int, low: 1, high: "
+                              "1000000000000000000000}")),
+     "search.space.max_iter.high", "must be a 64-bit integer, in [-2**63, 2**63 - 2]", 11),
+    ("float-bound-overflows", patch(("C: [0.1, 1.0]", f"C: {{type: float, low: 1, high: "
+                                     f"1{'0' * 400}}}")),
+     "search.space.C.high", "must be finite, got 1000", 10),
+    ("step-overflows", patch(("C: [0.1, 1.0]", f"C: {{type: float, low: 1, high: 2, "
+                              f"step: 1{'0' * 400}}}")),
+     "search.space.C.step", "must be a finite number, at most 2**63 - 1", 10),
     ("not-a-mapping", "- data\n- search\n", None, "a study file must be a mapping of sections", 1),
     ("empty-file", "", None, "the study file is empty", None),
 ]

@@ -97,6 +97,7 @@ inside one stops the search right after it, never halfway through a SQLite state
 journal append.
 """
 
+import contextlib
 import errno
 import functools
 import json
@@ -434,10 +435,27 @@ def _journal_backend():
     no JSON decoder reads, and the whole study (every fit recorded before) unreadable.
     :meth:`append_logs` drops the torn tail first, under the journal's lock (no writer
     is in the middle of a record then, so a tail without newline is a dead write)."""
-    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+    class _Lock(JournalFileSymlinkLock):
+        """Optuna's lock (a link ``<journal>.lock`` to the journal), which spun forever,
+        one core busy, on a lock link naming no file: its grace period reads the time
+        of the file the link names (``os.stat``) and retries at once when there is none.
+        A live lock names the journal, which exists: a link naming nothing (left in a
+        folder, shipped with a study file) is removed first, the link only."""
+
+        def acquire(self):
+            lock = self._lock_file
+            if os.path.islink(lock) and not os.path.exists(lock):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(lock)
+            return super().acquire()
 
     class _JournalFile(JournalFileBackend):
         __doc__ = _journal_backend.__doc__
+
+        def __init__(self, file_path, lock_obj=None):
+            super().__init__(file_path, lock_obj or _Lock(file_path))
 
         def append_logs(self, logs):
             text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)

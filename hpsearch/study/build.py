@@ -731,8 +731,28 @@ def _first_split(cv, X, y, groups):
 
 
 def output_folder(study, source, options):
-    """The run folder: ``--out``, else the file's ``output``, else ``runs/<name>``."""
+    """The run folder: ``--out``, else the file's ``output``, else ``runs/<name>``.
+
+    Raises
+    ------
+    UsageError
+        ``runs/<name>`` with a name taken from a study file named ``..yaml`` or
+        ``...yaml`` (``.`` or ``..``: ``runs`` itself or the working directory), or a
+        study name taken from a file name that is no printable text."""
+    from .errors import UsageError
+
     name = study.name or Path(source).stem
+    if not study.name and not name.isprintable():  # the study's name in the trial store
+        raise UsageError(
+            f"the study takes its name from the study file's name, and {Path(source).name!r} "
+            "is no printable text (a control character, or bytes that are not UTF-8: the "
+            "trial store refused it after the search began): add 'name: <a name>' to the "
+            "study file")
+    if not (options.out or study.output) and name in (".", ".."):
+        raise UsageError(
+            f"the run folder runs/<name> takes its name from the study file's name, and "
+            f"{Path(source).name!r} gives {name!r}, which names no folder of its own: add "
+            "'name: <a name>' to the study file, or use --out")
     return Path(options.out or study.output or Path("runs") / name)
 
 

@@ -32,12 +32,22 @@ limit                      value              what it bounds
 ``MAX_WEIGHTS``            100,000,000        weights of a network of ``hidden_layer_sizes``
                                               (checked by the build, once the data's
                                               columns are known)
+``MAX_NAME_BYTES``         255                bytes of one folder or file name of
+                                              ``output``, ``storage``, ``data.path``, ``--out``,
+                                              ``--storage`` (no NUL character either)
+``MAX_PATH_BYTES``         4,095              bytes of such a path
+``MAX_EXPANSION``          100 x, 1 GiB       what a compressed ``data.path`` (``.gz``, ``.bz2``,
+                                              ``.xz``, ``.zip``) expands to: at most 100 times its
+                                              size, or 1 GiB (``MAX_EXPANDED_FLOOR``) if more
 =========================  =================  =========================================
 
 Besides the limits, a study file may not set an estimator parameter that names a place on
 disk (:data:`PATH_PARAMS`, e.g. ``memory`` of a Pipeline: joblib writes its cache there),
 and a storage file it names must have a trial store's file ending
 (:data:`STORAGE_SUFFIXES`: an empty ``__init__.py`` would become a SQLite database).
+A storage URL is read by SQLAlchemy's own parser (``make_url``), as the run will read it:
+its file is the one SQLite opens whatever the driver, percent-escapes or host part, and a
+server's host must be ``localhost`` or a loopback address.
 """
 
 from __future__ import annotations
@@ -55,7 +65,8 @@ __all__ = [
     "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
     "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
     "STORAGE_SUFFIXES", "FILE_READING", "check_default_output", "MAX_STUDY_NAME", "MAX_WEIGHTS",
-    "network_weights",
+    "network_weights", "path_problem", "MAX_NAME_BYTES", "MAX_PATH_BYTES",
+    "MAX_EXPANSION", "MAX_EXPANDED_FLOOR", "check_expansion",
 ]
 
 MAX_FILE_BYTES = 2**20
@@ -317,13 +328,88 @@ def _data_limits(data, errors):
     ))
 
 
-def _storage_path(url):
-    """The local file of a storage setting (SQLite URL, ``.db`` / journal path), or None."""
-    if url.startswith("sqlite:///"):
-        return url[len("sqlite:///"):]
-    if "://" in url:
+def _database_url(url):
+    """``url`` parsed as SQLAlchemy parses it (``sqlalchemy.engine.make_url``), or None
+    when it is not a database URL. SQLAlchemy, not the text, says which file a SQLite URL
+    opens: it takes any ``sqlite+<driver>://`` scheme, a host part
+    (``sqlite://x//tmp/a.db`` opens ``/tmp/a.db``) and percent-escapes
+    (``sqlite:///%2Ftmp%2Fa.db`` opens ``/tmp/a.db`` too)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):
         return None
-    return url
+
+
+#: a compressed data file may expand to ``MAX_EXPANSION`` times its size, or to
+#: ``MAX_EXPANDED_FLOOR`` bytes when that is more (CSV text compresses 3 to 20 times; a
+#: "zip bomb" of zeros 1,000 times: a 10 MB file of 10 GB)
+MAX_EXPANSION, MAX_EXPANDED_FLOOR = 100, 2**30
+
+
+def _decompressed(path):
+    """``path`` opened for reading its decompressed bytes (the one file of a ``.zip``, as
+    pandas reads it), or None when its name ends in no compression hpsearch counts."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    openers = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        names = archive.namelist()
+        return archive.open(names[0]) if len(names) == 1 else None  # pandas says why
+    return openers[suffix](path, "rb") if suffix in openers else None
+
+
+def check_expansion(path, value):
+    """Refuse a compressed data file that expands to more than :data:`MAX_EXPANSION`
+    times its size and more than :data:`MAX_EXPANDED_FLOOR` bytes (pandas would hold it
+    all in memory). Counted by reading it through once, 1 MiB at a time; a file that
+    cannot be decompressed is left to pandas, which names the problem.
+
+    Raises
+    ------
+    StudyError
+        ``data.path``: naming the limit and ``value`` (the key's value).
+    """
+    import lzma
+    import zipfile
+
+    limit = max(MAX_EXPANSION * Path(path).stat().st_size, MAX_EXPANDED_FLOOR)
+    try:
+        stream = _decompressed(Path(path))
+        if stream is None:
+            return
+        with stream:
+            total = 0
+            while chunk := stream.read(2**20):
+                total += len(chunk)
+                if total > limit:
+                    break
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zipfile.BadZipFile):
+        return
+    if total > limit:
+        raise StudyError(("data", "path"), (
+            f"the compressed file expands to more than {limit:,} bytes (the limit: "
+            f"{MAX_EXPANSION} times its size, at least {MAX_EXPANDED_FLOOR:,} bytes; pandas "
+            "would hold it all in memory); decompress it yourself if the data is real, "
+            f"got {value!r}"))
+
+
+def _storage_path(url):
+    """The local file of a storage setting (SQLite URL, ``.db`` / journal path), or None
+    (a database server, or not a database URL); ``""`` or ``":memory:"``: in memory."""
+    if "://" not in url:
+        return url
+    parsed = _database_url(url)
+    if parsed is None or parsed.get_backend_name().lower() != "sqlite":
+        return None
+    return parsed.database or ""
 
 
 #: database server hosts a study file may name (this machine only)
@@ -331,9 +417,17 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def _on_this_machine(host):
-    """Whether the host name ``host`` of a URL is this machine (:data:`LOOPBACK_HOSTS`,
-    or any ``127.*`` address)."""
-    return host.lower() in LOOPBACK_HOSTS or host.startswith("127.")
+    """Whether the host name ``host`` of a URL is this machine: ``localhost``, or a
+    loopback address (``127.0.0.0/8``, ``::1``). A name that merely starts like one
+    (``127.0.0.1.example.com``) is a name the DNS resolves anywhere."""
+    import ipaddress
+
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _hidden_password(url):
@@ -355,16 +449,41 @@ def _storage_url_problem(url):
 
     if "?" in url:
         return "a storage URL in a study file may carry no query options ('?...')"
-    if url.startswith("sqlite:"):
-        return None  # its file is checked as a path
     try:
-        host = urlsplit(url).hostname
+        hosts = [urlsplit(url).hostname]
     except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 host
         return f"not a database URL ({exc})"
-    if host is not None and not _on_this_machine(host):
-        return (f"a database server named in a study file must be on this machine "
-                f"({', '.join(LOOPBACK_HOSTS)}), not {host!r}")
+    parsed = _database_url(url)
+    if parsed is None:
+        return "not a database URL (e.g. sqlite:///run.db, postgresql://user@localhost/db)"
+    if not _dialect_known(parsed):
+        return (f"not a kind of database SQLAlchemy knows ({parsed.drivername!r}; e.g. "
+                "sqlite, postgresql, mysql)")
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.host:  # SQLite has no server: sqlite://x//abs/path opens /abs/path
+            return ("a SQLite URL names a file and no host (sqlite:///relative/path.db), "
+                    f"not {parsed.host!r}")
+        return None  # its file is checked as a path
+    hosts.append(parsed.host)  # SQLAlchemy's own reading of the host is the one used
+    for host in hosts:
+        if host and not host.startswith("/") and not _on_this_machine(host):
+            return (f"a database server named in a study file must be on this machine "
+                    f"({', '.join(LOOPBACK_HOSTS)}), not {host!r}")
     return None
+
+
+def _dialect_known(parsed):
+    """Whether SQLAlchemy has a dialect for the scheme of ``parsed`` (its driver module
+    need not be installed)."""
+    from sqlalchemy.exc import NoSuchModuleError
+
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        return False
+    except ImportError:  # a dialect whose DBAPI is missing: known, fails when connecting
+        return True
+    return True
 
 
 def _scheduler_problem(address):
@@ -408,8 +527,54 @@ def _backend_limits(study, options, errors):
                                          "a cluster elsewhere", address))
 
 
+#: bytes of one folder or file name (``NAME_MAX`` of Linux and macOS file systems) and of
+#: a whole path (``PATH_MAX`` less its final NUL)
+MAX_NAME_BYTES, MAX_PATH_BYTES = 255, 4095
+
+
+def path_problem(path):
+    """Why the text ``path`` cannot name a file (the rule broken), or None: a NUL
+    character (no system call takes one: Python's "embedded null byte"), bytes that are
+    not UTF-8 (the output files name the path in UTF-8), a name of more
+    than :data:`MAX_NAME_BYTES` bytes or a path of more than :data:`MAX_PATH_BYTES`
+    ("File name too long" from the system, after the search)."""
+    if "\0" in path:
+        return "a path may not hold a NUL character ('\\0')"
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of no UTF-8 character (a lone surrogate)
+        return ("a path must be UTF-8 text, it holds bytes that are not (the report and the "
+                "trial store cannot name it: the run failed after the search)")
+    size = len(path.encode("utf-8", "surrogateescape"))
+    if size > MAX_PATH_BYTES:
+        return f"a path may have at most {MAX_PATH_BYTES:,} bytes, this one has {size:,}"
+    longest = max(path.split(os.sep), key=lambda part: len(part.encode("utf-8",
+                                                                       "surrogateescape")))
+    size = len(longest.encode("utf-8", "surrogateescape"))
+    if size > MAX_NAME_BYTES:
+        return (f"a folder or file name may have at most {MAX_NAME_BYTES} bytes (the file "
+                f"system's limit), {longest[:20]!r}... has {size:,}")
+    return None
+
+
+def _cut(value):
+    """``value`` for a message: its ``repr``, cut to 100 characters when longer."""
+    return repr(value) if len(value) <= 100 else f"{value[:60]!r}... ({len(value):,} characters)"
+
+
+def _unnamable(errors, key, path, shown):
+    """Record an error under ``key`` when ``path`` cannot name a file; whether it can."""
+    problem = path_problem(path)
+    if problem:
+        errors.append(StudyError(key, f"{problem}, got {_cut(shown)}"))
+    return problem is None
+
+
 def _path_limits(study, options, errors, cwd):
-    if study.output is not None and not (options and options.out):
+    if study.data.path is not None:
+        _unnamable(errors, ("data", "path"), study.data.path, study.data.path)
+    if study.output is not None and not (options and options.out) and _unnamable(
+            errors, ("output",), study.output, study.output):
         if Path(study.output).is_absolute() or not inside(study.output, cwd):
             errors.append(_command_line_only(
                 ("output",), "must be a folder inside the working directory (a relative "
@@ -423,18 +588,25 @@ def _path_limits(study, options, errors, cwd):
                                              _hidden_password(study.storage)))
             return
         path = _storage_path(study.storage)
+        if path is not None and not _unnamable(errors, ("storage",), path, study.storage):
+            return
         if path is not None and path not in ("", ":memory:") and (
             Path(path).is_absolute() or not inside(path, cwd)
         ):
             errors.append(_command_line_only(
                 ("storage",), "a storage file must be inside the working directory (a "
                 "relative path)", "--storage", "any other place", study.storage))
-        elif path not in (None, "", ":memory:") and not path.lower().endswith(
-                STORAGE_SUFFIXES):
+        elif path not in (None, "", ":memory:") and not all(
+                name.lower().endswith(STORAGE_SUFFIXES)
+                for name in (path, (Path(cwd) / path).resolve().name)):
+            # (the name of the file a symbolic link leads to too: j.log -> pkg/__init__.py)
+            target = (Path(cwd) / path).resolve()
+            shown = (study.storage if target.name == Path(path).name
+                     else f"{study.storage} (a link to {target})")
             errors.append(_command_line_only(
                 ("storage",), f"a storage file must be named *{', *'.join(STORAGE_SUFFIXES)} "
                 "(a SQLite database or an Optuna journal; any other file would be "
-                "overwritten)", "--storage", "any other name", study.storage))
+                "overwritten)", "--storage", "any other name", shown))
 
 
 def network_weights(hidden, n_in, n_out):

@@ -147,6 +147,21 @@ def _data_file(spec, base_dir):
     return here if here.exists() else there
 
 
+def _check_link_target(spec, path):
+    """The data file name rule (:data:`~hpsearch.study.limits.DATA_SUFFIXES`) holds for
+    the file a symbolic link leads to as well: ``data.csv -> ~/.aws/credentials`` was
+    read, its first line shown as the column names of an error."""
+    from .limits import DATA_SUFFIXES
+
+    target = path.resolve()
+    if spec.format == "parquet" or target.name.lower().endswith(DATA_SUFFIXES):
+        return
+    raise StudyError(("data", "path"), (
+        f"must be a CSV or Parquet file (a name ending in {', '.join(DATA_SUFFIXES[:5])}...), "
+        f"and so must the file a symbolic link leads to, got {spec.path!r} (a link to "
+        f"{str(target)!r})"))
+
+
 #: file name endings of tab-separated data files (every other CSV name: commas)
 _TAB_SEPARATED = (".tsv", ".tsv.gz")
 
@@ -228,6 +243,11 @@ def load_dataset(spec, *, base_dir=Path(".")):
                          "device, a pipe or a file of /proc, /sys or /dev: those never end or "
                          f"hold the system's secrets), got {spec.path!r}")
     fmt = spec.format or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
+    _check_link_target(spec, path)
+    if fmt == "csv":
+        from .limits import check_expansion
+
+        check_expansion(path, spec.path)
     sep = "\t" if path.name.lower().endswith(_TAB_SEPARATED) else ","
     try:
         if fmt == "parquet":

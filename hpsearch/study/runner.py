@@ -31,6 +31,7 @@ while writing leaves the earlier whole files, never half of one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -45,7 +46,7 @@ import numpy as np
 
 from . import report
 from .errors import StudyError, UsageError, exception_chain
-from .limits import _storage_path, inside
+from .limits import MAX_FILE_BYTES, _storage_path, inside
 
 __all__ = ["run", "OUTPUT_FILES", "RUN_MARKER", "RunFailed", "check_output", "check_storage_dir",
            "finished_trials", "kept_trials", "prepare_output", "stored_trials",
@@ -110,13 +111,36 @@ def check_output(out, key=None, option=None):
     above = next((p for p in out.parents if p.exists()), None)  # the folder it is made in
     if not out.exists() and above is not None and not above.is_dir():
         raise _refuse(f"{out} cannot be made: {above} is a file, not a folder", key, option)
-    marker = out / RUN_MARKER
+    # the folder written into once the path's folders are made: 'new/..' (a study file
+    # named '...yaml': runs/..) does not exist before, and is the working directory after
+    real = Path(os.path.realpath(out))
+    marker = real / RUN_MARKER
     is_run = marker.is_file() and not marker.is_symlink()
-    if out.is_dir() and not is_run and any(out.iterdir()):
+    if real.is_dir() and not is_run and any(real.iterdir()):
         raise _refuse(
             f"{out} exists and is not an hpsearch run folder (it has no {RUN_MARKER} file); "
             "hpsearch writes only into a new or empty folder or one of its own runs: "
             "choose another output folder (--out) or empty this one", key, option)
+    if is_run:
+        _check_written_names(real, out, key, option)
+
+
+def _check_written_names(real, out, key, option):
+    """Refuse a run folder where a file hpsearch writes is a folder, a pipe or a device:
+    the run failed on it ("IsADirectoryError") only when moving its results into place,
+    after the whole search."""
+    names = (*OUTPUT_FILES, LOCK_FILE, "learning_curves.csv")
+    plots = real / "plots"
+    if plots.is_dir() and not plots.is_symlink():
+        names += tuple(f"plots/{p.name}" for p in plots.iterdir() if p.suffix == ".png")
+    for name in names:
+        path = real / name
+        if path.is_symlink() or not path.exists() or path.is_file():
+            continue
+        what = "a folder" if path.is_dir() else "not a regular file"
+        raise _refuse(f"{out / name} is {what}, where hpsearch writes its own file of that "
+                      "name; nothing was changed: remove it, or choose another output "
+                      "folder (--out)", key, option)
 
 
 def _check_store_link(out, storage):
@@ -156,7 +180,7 @@ def _not_a_store(path):
     try:
         with open(path, "rb") as f:
             head = f.read(16)
-            line = head + f.readline() if head else b""
+            line = head + f.readline(MAX_FILE_BYTES) if head else b""  # a first line
     except OSError as exc:
         return f"cannot be read ({exc.strerror})"
     if not head or head == b"SQLite format 3\x00":
@@ -223,13 +247,32 @@ def _delete_study(storage, study_name):
 _WRITTEN = re.compile(r"learning_curves\.csv|plots/[\w.+-]+\.png")
 
 
+def _read_small(path, limit=MAX_FILE_BYTES):
+    """The text of the file ``path`` when it is UTF-8 of at most ``limit`` bytes, else
+    None (also when it cannot be read). At most ``limit + 1`` bytes are read: the copy of
+    the study file or the marker of a run folder shipped with a study file, a sparse file
+    of many gigabytes, was read whole (``MemoryError``, or the machine's memory used up),
+    one of other bytes ended the run with ``UnicodeDecodeError``."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except OSError:
+        return None
+    if len(raw) > limit:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def _manifest(out):
     """Files the last run recorded in :data:`RUN_MARKER` (relative paths), of the names a
     run writes only: a marker shipped with a study file (``output: .`` and a marker listing
     ``.git/HEAD`` or ``src/main.py``) must not make ``--overwrite`` remove other files."""
     try:
-        data = json.loads((out / RUN_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(_read_small(out / RUN_MARKER) or "null")
+    except ValueError:
         return []
     files = data.get("files", []) if isinstance(data, dict) else []
     return [f for f in files if isinstance(f, str)
@@ -244,10 +287,18 @@ def _write_marker(out, files=(), *, first=False):
     from hpsearch import __version__
 
     text = json.dumps({"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n"
-    if first:
-        (out / RUN_MARKER).write_text(text, encoding="utf-8")
-    else:
+    if not first:
         _replace_text(out / RUN_MARKER, text)
+        return
+    # made, never opened: a link put there since the caller looked (pointing anywhere) is
+    # not followed, and a marker another process made meanwhile is left to it
+    try:
+        fd = os.open(out / RUN_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                     0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _own_files(out, storage):
@@ -748,7 +799,7 @@ def _check_resume(plan, source_text, echo):
     if note:
         print(note, file=sys.stderr)
     copy = plan.out / "study.yaml"
-    if (kept or failed_rows) and copy.is_file() and copy.read_text(encoding="utf-8") != source_text:
+    if (kept or failed_rows) and copy.is_file() and _read_small(copy) != source_text:
         print(f"hpsearch: warning: the study file differs from {copy}, the copy of the run "
               "being resumed; finished candidates are kept as they are", file=sys.stderr)
 
@@ -879,7 +930,7 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
             copy = out / "study.yaml"
             # a resumed run keeps the copy of the file its fits were made with until the
             # search accepts the new file (a refused resume leaves it as it was)
-            copy_text = copy.read_text(encoding="utf-8") if resume and copy.is_file() else None
+            copy_text = _read_small(copy) if resume and copy.is_file() else None
             if copy_text is None:
                 _replace_text(copy, source_text)
         nested, fit_time = _fit(plan, copy_text, source_text, echo)
@@ -961,12 +1012,42 @@ def _publish(stage, out):
     ``stage``. Several processes of one study (a shared ASHA resumed as N processes) end
     at about the same time and each writes the output files: written in place, two
     writers truncating and writing one file at once could leave it torn; this way a
-    reader, and the folder after the last writer, sees whole files only."""
-    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
-        target = out / path.relative_to(stage)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
+    reader, and the folder after the last writer, sees whole files only.
+
+    A subfolder (``plots/``) is opened without following a link (``O_NOFOLLOW``) and the
+    files are moved relative to that open folder: a link put in its place during the
+    search (``plots -> /elsewhere``, after :func:`_drop_links`) is removed, not followed."""
+    out_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    folders = {(): out_fd}
+    try:
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            parts = path.relative_to(stage).parts
+            for n in range(1, len(parts)):
+                if parts[:n] not in folders:
+                    folders[parts[:n]] = _own_subfolder(folders[parts[:n - 1]], parts[n - 1])
+            os.replace(path, parts[-1], dst_dir_fd=folders[parts[:-1]])
+    finally:
+        for fd in folders.values():
+            os.close(fd)
     shutil.rmtree(stage, ignore_errors=True)
+
+
+def _own_subfolder(parent_fd, name):
+    """The folder ``name`` of the open folder ``parent_fd``, opened (a file descriptor),
+    made if missing; a symbolic link or file standing there is removed first (the link
+    only: what it names is left alone)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        os.mkdir(name, dir_fd=parent_fd)
+    except FileExistsError:
+        try:
+            return os.open(name, flags, dir_fd=parent_fd)
+        except OSError as exc:  # ELOOP: a link, ENOTDIR: a file
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+        os.unlink(name, dir_fd=parent_fd)
+        os.mkdir(name, dir_fd=parent_fd)
+    return os.open(name, flags, dir_fd=parent_fd)
 
 
 def _replace_text(path, text):
@@ -976,6 +1057,10 @@ def _replace_text(path, text):
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk refuses the write, not the open: no file named
+        if exc.filename is None or exc.filename == str(tmp):
+            exc.filename, exc.filename2 = str(path), None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -201,6 +201,15 @@ class EstimatorSpec(Section):
 
 
 # --------------------------------------------------------------------------- space
+def _finite(value):
+    """Whether the number ``value`` is finite as a float (an integer of 400 digits is
+    not: ``float()`` overflows)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 Number = one_of(("int", int), ("float", float), what="must be a number")
 
 
@@ -234,8 +243,14 @@ class DimensionSpec(Section):
                 fail("required key is missing for type '{type}'", key=key, type=self.type)
             if self.type == "int" and not isinstance(value, int):
                 fail("must be an integer for type 'int'", key=key, value=value)
-            if not math.isfinite(value):
+            if self.type == "int" and not -(2**63) <= value <= 2**63 - 2:
+                # NumPy draws int64 values: 10**21 failed the run ("high is out of bounds")
+                fail("must be a 64-bit integer, in [-2**63, 2**63 - 2], for type 'int'",
+                     key=key, value=value)
+            if not _finite(value):
                 fail("must be finite", key=key, value=value)
+        if self.step is not None and not (_finite(self.step) and abs(self.step) < 2**63):
+            fail("must be a finite number, at most 2**63 - 1", key="step", value=self.step)
         if self.low >= self.high:
             fail("must be < high={high}", key="low", value=self.low, high=self.high)
         if self.log and self.low <= 0:
