@@ -636,8 +636,13 @@ def compare(
         (:func:`hpsearch.study.report.practical_rope`).
     test_train_ratio : float, optional
         :math:`n_\\text{test}/n_\\text{train}` of one split. Default: read off the search's
-        splitter (:func:`split_size_ratio`); required when it cannot be (a custom
-        splitter, a list of splits, a bare cv_results_ dict with no K-fold structure).
+        splitter (:func:`split_size_ratio`); a fitted hpsearch search gives the ratio
+        its racing and refit rule tested with, of the splits it drew (a random
+        two-way splitter's drawn sizes, ``GroupShuffleSplit``'s rows rather than its
+        nominal group fraction; a custom splitter's or list of splits' mean validation
+        fraction: see :func:`_fitted_ratio`). Required when it cannot be (a custom
+        splitter or a list of splits of a scikit-learn search, a bare cv_results_
+        dict).
         In a fitted hpsearch search with ``resource="n_samples"``, a row trained on
         :math:`b` rows fewer than a train fold's is tested with
         :math:`n_\\text{test}/b` (its train folds were subsampled, its validation folds
@@ -691,7 +696,7 @@ def compare(
     _check_rope(rope)
     _check_alternative(alternative)
     if test_train_ratio is None and owner is not None:
-        test_train_ratio = _search_ratio(owner)
+        test_train_ratio = _owner_ratio(owner)
     if test_train_ratio is None:
         raise ValueError(
             "The split sizes of this search's splitter are unknown: pass "
@@ -1072,22 +1077,44 @@ def _refit_rule_of(refit, search, splits=None, results=None):
         return refit
     if refit.test_train_ratio is not None:
         return _with_row_ratios(refit, refit.test_train_ratio, search, results)
-    if splits:  # the ratio racing tests with (_racing._ratio: a random two-way
-        # splitter's drawn sizes, else the splitter's, else the splits' mean fraction)
-        from ._racing import _ratio
-
-        ratio = _ratio(search, len(splits), splits)
-    else:
-        try:
-            ratio = _search_ratio(search)
-        except Exception:  # a custom splitter, an iterable of splits
-            ratio = None
+    ratio = _fitted_ratio(search, splits)
     if ratio is None or not np.isfinite(ratio):
         return refit  # (the rule warns that it assumes K-fold)
     return _with_row_ratios(
         not_significantly_worse(refit.simplicity, alpha=refit.alpha,
                                 test_train_ratio=ratio, metric=refit.metric),
         ratio, search, results)
+
+
+def _fitted_ratio(search, splits=None):
+    """:math:`n_\\text{test}/n_\\text{train}` of the ``splits`` a search drew, the one
+    source of truth of its racing, its :class:`not_significantly_worse` refit rule and
+    :func:`compare` after the fit (kept as the search's private ``_test_train_ratio_``,
+    pickled with it): :func:`~hpsearch.model_selection._racing._ratio` of the
+    ``splits``, i.e. a random two-way splitter's drawn row sizes (``GroupShuffleSplit``'s
+    ``test_size`` counts groups, not rows), else :func:`split_size_ratio` of its ``cv``,
+    else (a custom splitter, a list of splits, leave-p-out without ``n_samples``) the
+    splits' mean validation fraction :math:`\\bar\\rho` as
+    :math:`\\bar\\rho/(1-\\bar\\rho)` (:func:`_mean_fraction_ratio`). Without
+    ``splits``, :func:`split_size_ratio` of its ``cv``, or None when unknown."""
+    if splits:
+        from ._racing import _ratio
+
+        return _ratio(search, len(splits), splits)
+    try:
+        return _search_ratio(search)
+    except Exception:  # a custom splitter, an iterable of splits
+        return None
+
+
+def _owner_ratio(search):
+    """The ratio :func:`compare` reads off a search: the one its fit tested with
+    (``_test_train_ratio_``, :func:`_fitted_ratio` of the splits it drew), else (a
+    scikit-learn search, one pickled before it was kept) its splitter's."""
+    ratio = getattr(search, "_test_train_ratio_", None)
+    if ratio is not None and np.isfinite(ratio):
+        return float(ratio)
+    return _search_ratio(search)
 
 
 def _with_row_ratios(rule, ratio, search, results):
