@@ -329,7 +329,8 @@ def split_size_ratio(cv, n_samples=None):
     as repeated 2-fold. ``LeaveOneOut``/``LeavePOut`` with ``n_samples``:
     ``p / (n - p)``. Anything else (``TimeSeriesSplit``, whose training part grows from
     split to split, a custom splitter, a list of splits) returns None: pass
-    ``test_train_ratio=`` to :func:`compare` yourself.
+    ``test_train_ratio=`` to :func:`compare` yourself (a fitted hpsearch search needs
+    none: it keeps the ratio of the splits it drew, see :func:`_fitted_ratio`).
     """
     if cv is None:
         return 1.0 / 4.0  # sklearn's default, 5-fold
