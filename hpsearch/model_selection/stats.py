@@ -499,7 +499,8 @@ def _tiers(results, scores, rows):
     score there, and ASHA's ``best_index_`` is of the highest rung with a score). The
     mean is over finite splits. A recipe search's candidate that is not ``accepted`` (its
     training score below the search's floor) ranks after every accepted one, as its
-    ``rank_test_*`` and ``best_index_`` do (it counts as below the top budget).
+    ``rank_test_*`` and ``best_index_`` do (it counts as below the top budget), unless
+    no accepted one has a score on every split (the recipe then chooses among all).
     """
     finite = np.isfinite(scores[rows])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -513,9 +514,9 @@ def _tiers(results, scores, rows):
         if ran.any():
             below = budgets[rows] < budgets[rows][ran].max()
     if "accepted" in results:
-        accepted = np.asarray(results["accepted"], dtype=bool)
-        if accepted.any():
-            below = below | ~accepted[rows]
+        accepted = np.asarray(results["accepted"], dtype=bool)[rows]
+        if (accepted & ~incomplete).any():  # (every accepted one NaN: the recipe's
+            below = below | ~accepted  # best_index_ is then chosen among all, too)
     return below, incomplete, np.where(np.isnan(means), np.inf, -means)
 
 
