@@ -543,3 +543,13 @@ def test_every_accepted_candidate_nan_falls_back_to_sklearns_rule():
     assert res["rank_test_score"][search.best_index_] == 1
     assert (res["rank_test_score"][accepted] > 1).all()  # NaN last, as sklearn
     assert compare(search).index[0] == search.best_index_
+    # several metrics, refit=False: each is ranked by its own rule, and the row a study
+    # report takes as the best by "a" (the search's rule, study.runner._best_index) is
+    # rank 1 of rank_test_a, the finite one (was: the accepted NaN rows ranked 1 by "a")
+    search.set_params(scoring={"a": scorer, "b": "r2"}, refit=False)
+    search.fit(X, y)
+    res = search.cv_results_
+    with pytest.warns(UserWarning, match="NaN validation 'a'"):
+        best = search._select_best_index("a", "a", res)
+    assert best == finite[np.argmax(res["mean_test_a"][finite])]
+    assert res["rank_test_a"][best] == 1 and (res["rank_test_a"][res["accepted"]] > 1).all()

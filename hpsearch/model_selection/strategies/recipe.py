@@ -478,9 +478,16 @@ return_train_score, progress, storage, study_name, resume, backend
         if "diagnosis" not in results:
             labels = self._diagnose(results).labels
             results["diagnosis"] = np.asarray(labels, dtype=object)
-        if self._scored_accepted_rows(results, self._selection_metric(results)).size:
-            # (every accepted row NaN: sklearn's ranks, NaN last, as best_index_ then)
-            rank_rows_first(results, self._accepted_rows())
+        rows = self._accepted_rows()
+        for metric in self._metrics(results):
+            # a metric where every accepted row is NaN keeps sklearn's ranks (NaN last),
+            # as best_index_ by it is then chosen (_select_best_index)
+            if f"rank_test_{metric}" in results and \
+                    self._scored_accepted_rows(results, metric).size:
+                one = {k: results[k] for k in (f"rank_test_{metric}", f"mean_test_{metric}")}
+                one["params"] = results["params"]
+                rank_rows_first(one, rows)
+                results[f"rank_test_{metric}"] = one[f"rank_test_{metric}"]
         if not self._shows_train_scores:
             for key in [k for k in results if "_train_" in k and k.endswith(
                     tuple(f"_train_{m}" for m in self._metrics(results)))]:
@@ -602,21 +609,10 @@ return_train_score, progress, storage, study_name, resume, backend
         return np.asarray([r for r, (tr, _) in self._rows.items()
                            if np.isfinite(tr) and tr >= self.train_floor_], dtype=int)
 
-    def _selection_metric(self, results):
-        """The metric ``best_index_`` is chosen by: ``"score"``, else the ``refit`` metric
-        (a refit rule's), else None (several metrics and no metric to choose by)."""
-        from ..stats import _refit_metric
-
-        for metric in ("score", _refit_metric(self.refit)):
-            if isinstance(metric, str) and f"mean_test_{metric}" in results:
-                return metric
-        return None
-
     def _scored_accepted_rows(self, results, metric):
-        """The accepted rows with a validation score (a finite ``mean_test_<metric>``;
-        every accepted row when ``metric`` is None)."""
+        """The accepted rows with a validation score (a finite ``mean_test_<metric>``)."""
         rows = self._accepted_rows()
-        if metric is None or not rows.size:
+        if not rows.size:
             return rows
         means = np.asarray(results[f"mean_test_{metric}"], dtype=float)[rows]
         return rows[np.isfinite(means)]
