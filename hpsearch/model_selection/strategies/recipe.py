@@ -248,9 +248,9 @@ return_train_score, progress, storage, study_name, resume, backend
         Index in ``cv_results_`` of the best validation score among the accepted
         candidates (rank 1 of ``rank_test_<metric>``); sklearn's rule over every row
         (NaN ranking last) when none is accepted or every accepted one's validation score
-        is NaN (a ``UserWarning`` then says so), or the index a callable ``refit`` returns (given the
-        ``accepted`` column: hpsearch's refit rules choose among the accepted). With several
-        metrics, only set when ``refit`` is not False.
+        is NaN (a ``UserWarning`` then says so), or the index a callable ``refit``
+        returns (given the ``accepted`` column: hpsearch's refit rules choose among the
+        accepted). With several metrics, only set when ``refit`` is not False.
     stages_ : list of dict
         Per stage: ``stage``, ``tuned`` (parameter names), ``fixed`` (held values),
         ``n_candidates`` (asked), ``n_evaluated`` (rows fitted), ``best_params``,
