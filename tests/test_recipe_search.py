@@ -507,3 +507,49 @@ def test_a_candidate_without_a_training_score_is_a_failed_trial_for_the_sampler(
     search.train_floor_ = 0.9
     assert np.isnan(search._objective("generalization", np.nan, 0.95))
     assert search._objective("generalization", 0.85, 0.95) == pytest.approx(0.9)
+
+
+def test_every_accepted_candidate_nan_falls_back_to_sklearns_rule():
+    # was: when every accepted candidate had a NaN validation score, best_index_ was one of
+    # them (best_row's first row), best_score_ NaN, rank_test_score ranked the NaN rows 1
+    # and compare() compared against a best with no score; scikit-learn ranks NaN last
+    # and, as when no candidate is accepted, the best finite validation score now wins
+    from sklearn.datasets import make_regression
+    from sklearn.metrics import r2_score
+    from sklearn.tree import DecisionTreeRegressor
+
+    from hpsearch.model_selection import compare
+
+    def scorer(est, X, y):  # a deep tree's validation score is NaN (not its training one)
+        if getattr(est, "max_depth", 0) is None and len(X) != est.tree_.n_node_samples[0]:
+            return np.nan
+        return r2_score(y, est.predict(X))
+
+    X, y = make_regression(90, 4, noise=10, random_state=0)
+    search = RecipeSearchCV(
+        DecisionTreeRegressor(random_state=0),
+        {"max_depth": [None, 1], "min_samples_leaf": [1, 2]},
+        generalization_params=["min_samples_leaf"], n_iter=4, cv=3, random_state=0,
+        scoring=scorer)
+    with pytest.warns(UserWarning, match="Every candidate RecipeSearchCV accepted .* has a "
+                                         "NaN validation 'score'"):
+        search.fit(X, y)
+    res = search.cv_results_
+    accepted = res["accepted"]
+    assert accepted.any() and np.isnan(res["mean_test_score"][accepted]).all()
+    finite = np.flatnonzero(np.isfinite(res["mean_test_score"]))
+    assert search.best_index_ == finite[np.argmax(res["mean_test_score"][finite])]
+    assert np.isfinite(search.best_score_)
+    assert res["rank_test_score"][search.best_index_] == 1
+    assert (res["rank_test_score"][accepted] > 1).all()  # NaN last, as sklearn
+    assert compare(search).index[0] == search.best_index_
+    # several metrics, refit=False: each is ranked by its own rule, and the row a study
+    # report takes as the best by "a" (the search's rule, study.runner._best_index) is
+    # rank 1 of rank_test_a, the finite one (was: the accepted NaN rows ranked 1 by "a")
+    search.set_params(scoring={"a": scorer, "b": "r2"}, refit=False)
+    search.fit(X, y)
+    res = search.cv_results_
+    with pytest.warns(UserWarning, match="NaN validation 'a'"):
+        best = search._select_best_index("a", "a", res)
+    assert best == finite[np.argmax(res["mean_test_a"][finite])]
+    assert res["rank_test_a"][best] == 1 and (res["rank_test_a"][res["accepted"]] > 1).all()

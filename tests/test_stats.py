@@ -859,3 +859,46 @@ def test_a_search_refitted_by_a_rule_optimizes_the_rules_metric():
                             refit=one_standard_error("-alpha", metric="r2")).fit(X, y)
     values = [t.value for t in search.study_.trials]
     np.testing.assert_allclose(values, search.cv_results_["mean_test_r2"])
+
+
+def test_compare_after_a_fit_over_a_list_of_splits_uses_the_drawn_splits_ratio():
+    # was: compare(search) of a search fitted over a list of splits (or a custom splitter)
+    # refused ("pass test_train_ratio="), though racing and not_significantly_worse had
+    # tested with the splits' mean validation fraction: 17, 17 and 7 test rows of 57,
+    # rho = 41/171, ratio rho / (1 - rho) = 41/130
+    import pickle
+
+    from hpsearch.model_selection.stats import _refit_rule_of
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:57], y[:57]
+    splits = [(np.arange(0, 40), np.arange(40, 57)), (np.arange(17, 57), np.arange(17)),
+              (np.arange(50), np.arange(50, 57))]
+    search = GridSearchCV(Ridge(), {"alpha": [1e-3, 1.0, 100.0]}, cv=splits).fit(X, y)
+    frame = compare(search)
+    assert frame.attrs["test_train_ratio"] == pytest.approx(41 / 130)
+    rule = _refit_rule_of(not_significantly_worse("alpha"), search, splits)
+    assert rule.test_train_ratio == pytest.approx(41 / 130)  # the refit rule's, the same
+    res, best, other = search.cv_results_, frame.index[0], frame.index[1]
+    d = [res[f"split{k}_test_score"][best] - res[f"split{k}_test_score"][other]
+         for k in range(3)]
+    assert frame["p_value"].iloc[1] == pytest.approx(
+        corrected_ttest(d, 41 / 130, "greater")[1])
+    again = pickle.loads(pickle.dumps(search))  # kept with the fitted search
+    assert compare(again).attrs["test_train_ratio"] == pytest.approx(41 / 130)
+    assert compare(search, test_train_ratio=0.5).attrs["test_train_ratio"] == 0.5
+
+
+def test_compare_after_a_group_shuffle_split_fit_uses_the_drawn_row_sizes():
+    # was: compare() read GroupShuffleSplit's nominal group fraction (0.25 -> 1/3) while
+    # racing and the refit rule tested with the rows drawn: 15, 14 and 13 test rows of
+    # 57, rho = 42/171, ratio 14/43
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:57], y[:57]
+    groups = np.repeat(np.arange(8), [1, 2, 3, 5, 6, 10, 12, 18])
+    cv = GroupShuffleSplit(n_splits=3, test_size=0.25, random_state=0)
+    assert [len(te) for _, te in cv.split(X, groups=groups)] == [15, 14, 13]
+    search = GridSearchCV(Ridge(), {"alpha": [1e-3, 1.0, 100.0]}, cv=cv)
+    search.fit(X, y, groups=groups)
+    assert compare(search).attrs["test_train_ratio"] == pytest.approx(14 / 43)
+    assert split_size_ratio(cv, 57) == pytest.approx(1 / 3)  # the nominal one, unchanged

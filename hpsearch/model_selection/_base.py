@@ -1772,6 +1772,11 @@ class BaseSearchCV(_SkBaseSearchCV):
         if callable(self.scoring) and self.multimetric_:
             self._check_refit_for_multimetric(names)
         refit_metric = self.refit if self.multimetric_ else "score"
+        from .stats import _fitted_ratio
+
+        # n_test / n_train of the splits drawn: compare() tests with what racing and the
+        # refit rule did (a list of splits, a custom splitter, GroupShuffleSplit's rows)
+        self._test_train_ratio_ = _fitted_ratio(self, getattr(evaluate, "splits", None))
         if self.refit or not self.multimetric_:
             from .stats import _refit_rule_of
 

@@ -329,7 +329,8 @@ def split_size_ratio(cv, n_samples=None):
     as repeated 2-fold. ``LeaveOneOut``/``LeavePOut`` with ``n_samples``:
     ``p / (n - p)``. Anything else (``TimeSeriesSplit``, whose training part grows from
     split to split, a custom splitter, a list of splits) returns None: pass
-    ``test_train_ratio=`` to :func:`compare` yourself.
+    ``test_train_ratio=`` to :func:`compare` yourself (a fitted hpsearch search needs
+    none: it keeps the ratio of the splits it drew, see :func:`_fitted_ratio`).
     """
     if cv is None:
         return 1.0 / 4.0  # sklearn's default, 5-fold
@@ -498,7 +499,8 @@ def _tiers(results, scores, rows):
     score there, and ASHA's ``best_index_`` is of the highest rung with a score). The
     mean is over finite splits. A recipe search's candidate that is not ``accepted`` (its
     training score below the search's floor) ranks after every accepted one, as its
-    ``rank_test_*`` and ``best_index_`` do (it counts as below the top budget).
+    ``rank_test_*`` and ``best_index_`` do (it counts as below the top budget), unless
+    no accepted one has a score on every split (the recipe then chooses among all).
     """
     finite = np.isfinite(scores[rows])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -512,9 +514,9 @@ def _tiers(results, scores, rows):
         if ran.any():
             below = budgets[rows] < budgets[rows][ran].max()
     if "accepted" in results:
-        accepted = np.asarray(results["accepted"], dtype=bool)
-        if accepted.any():
-            below = below | ~accepted[rows]
+        accepted = np.asarray(results["accepted"], dtype=bool)[rows]
+        if (accepted & ~incomplete).any():  # (every accepted one NaN: the recipe's
+            below = below | ~accepted  # best_index_ is then chosen among all, too)
     return below, incomplete, np.where(np.isnan(means), np.inf, -means)
 
 
@@ -636,8 +638,13 @@ def compare(
         (:func:`hpsearch.study.report.practical_rope`).
     test_train_ratio : float, optional
         :math:`n_\\text{test}/n_\\text{train}` of one split. Default: read off the search's
-        splitter (:func:`split_size_ratio`); required when it cannot be (a custom
-        splitter, a list of splits, a bare cv_results_ dict with no K-fold structure).
+        splitter (:func:`split_size_ratio`); a fitted hpsearch search gives the ratio
+        its racing and refit rule tested with, of the splits it drew (a random
+        two-way splitter's drawn sizes, ``GroupShuffleSplit``'s rows rather than its
+        nominal group fraction; a custom splitter's or list of splits' mean validation
+        fraction: see :func:`_fitted_ratio`). Required when it cannot be (a custom
+        splitter or a list of splits of a scikit-learn search, a bare cv_results_
+        dict).
         In a fitted hpsearch search with ``resource="n_samples"``, a row trained on
         :math:`b` rows fewer than a train fold's is tested with
         :math:`n_\\text{test}/b` (its train folds were subsampled, its validation folds
@@ -691,7 +698,7 @@ def compare(
     _check_rope(rope)
     _check_alternative(alternative)
     if test_train_ratio is None and owner is not None:
-        test_train_ratio = _search_ratio(owner)
+        test_train_ratio = _owner_ratio(owner)
     if test_train_ratio is None:
         raise ValueError(
             "The split sizes of this search's splitter are unknown: pass "
@@ -1072,22 +1079,44 @@ def _refit_rule_of(refit, search, splits=None, results=None):
         return refit
     if refit.test_train_ratio is not None:
         return _with_row_ratios(refit, refit.test_train_ratio, search, results)
-    if splits:  # the ratio racing tests with (_racing._ratio: a random two-way
-        # splitter's drawn sizes, else the splitter's, else the splits' mean fraction)
-        from ._racing import _ratio
-
-        ratio = _ratio(search, len(splits), splits)
-    else:
-        try:
-            ratio = _search_ratio(search)
-        except Exception:  # a custom splitter, an iterable of splits
-            ratio = None
+    ratio = _fitted_ratio(search, splits)
     if ratio is None or not np.isfinite(ratio):
         return refit  # (the rule warns that it assumes K-fold)
     return _with_row_ratios(
         not_significantly_worse(refit.simplicity, alpha=refit.alpha,
                                 test_train_ratio=ratio, metric=refit.metric),
         ratio, search, results)
+
+
+def _fitted_ratio(search, splits=None):
+    """:math:`n_\\text{test}/n_\\text{train}` of the ``splits`` a search drew, the one
+    source of truth of its racing, its :class:`not_significantly_worse` refit rule and
+    :func:`compare` after the fit (kept as the search's private ``_test_train_ratio_``,
+    pickled with it): :func:`~hpsearch.model_selection._racing._ratio` of the
+    ``splits``, i.e. a random two-way splitter's drawn row sizes (``GroupShuffleSplit``'s
+    ``test_size`` counts groups, not rows), else :func:`split_size_ratio` of its ``cv``,
+    else (a custom splitter, a list of splits, leave-p-out without ``n_samples``) the
+    splits' mean validation fraction :math:`\\bar\\rho` as
+    :math:`\\bar\\rho/(1-\\bar\\rho)` (:func:`_mean_fraction_ratio`). Without
+    ``splits``, :func:`split_size_ratio` of its ``cv``, or None when unknown."""
+    if splits:
+        from ._racing import _ratio
+
+        return _ratio(search, len(splits), splits)
+    try:
+        return _search_ratio(search)
+    except Exception:  # a custom splitter, an iterable of splits
+        return None
+
+
+def _owner_ratio(search):
+    """The ratio :func:`compare` reads off a search: the one its fit tested with
+    (``_test_train_ratio_``, :func:`_fitted_ratio` of the splits it drew), else (a
+    scikit-learn search, one pickled before it was kept) its splitter's."""
+    ratio = getattr(search, "_test_train_ratio_", None)
+    if ratio is not None and np.isfinite(ratio):
+        return float(ratio)
+    return _search_ratio(search)
 
 
 def _with_row_ratios(rule, ratio, search, results):

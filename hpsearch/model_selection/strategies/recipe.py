@@ -21,6 +21,7 @@ trials the engine evaluates; only ``_run_search(evaluate)`` of :class:`BaseSearc
 
 import dataclasses
 import math
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -246,9 +247,10 @@ return_train_score, progress, storage, study_name, resume, backend
     best_index_ : int
         Index in ``cv_results_`` of the best validation score among the accepted
         candidates (rank 1 of ``rank_test_<metric>``); sklearn's rule over every row
-        when none is accepted, or the index a callable ``refit`` returns (given the
-        ``accepted`` column: hpsearch's refit rules choose among the accepted). With several
-        metrics, only set when ``refit`` is not False.
+        (NaN ranking last) when none is accepted or every accepted one's validation score
+        is NaN (a ``UserWarning`` then says so), or the index a callable ``refit``
+        returns (given the ``accepted`` column: hpsearch's refit rules choose among the
+        accepted). With several metrics, only set when ``refit`` is not False.
     stages_ : list of dict
         Per stage: ``stage``, ``tuned`` (parameter names), ``fixed`` (held values),
         ``n_candidates`` (asked), ``n_evaluated`` (rows fitted), ``best_params``,
@@ -476,8 +478,16 @@ return_train_score, progress, storage, study_name, resume, backend
         if "diagnosis" not in results:
             labels = self._diagnose(results).labels
             results["diagnosis"] = np.asarray(labels, dtype=object)
-        if self._accepted_rows().size:
-            rank_rows_first(results, self._accepted_rows())
+        rows = self._accepted_rows()
+        for metric in self._metrics(results):
+            # a metric where every accepted row is NaN keeps sklearn's ranks (NaN last),
+            # as best_index_ by it is then chosen (_select_best_index)
+            if f"rank_test_{metric}" in results and \
+                    self._scored_accepted_rows(results, metric).size:
+                one = {k: results[k] for k in (f"rank_test_{metric}", f"mean_test_{metric}")}
+                one["params"] = results["params"]
+                rank_rows_first(one, rows)
+                results[f"rank_test_{metric}"] = one[f"rank_test_{metric}"]
         if not self._shows_train_scores:
             for key in [k for k in results if "_train_" in k and k.endswith(
                     tuple(f"_train_{m}" for m in self._metrics(results)))]:
@@ -599,8 +609,24 @@ return_train_score, progress, storage, study_name, resume, backend
         return np.asarray([r for r, (tr, _) in self._rows.items()
                            if np.isfinite(tr) and tr >= self.train_floor_], dtype=int)
 
+    def _scored_accepted_rows(self, results, metric):
+        """The accepted rows with a validation score (a finite ``mean_test_<metric>``)."""
+        rows = self._accepted_rows()
+        if not rows.size:
+            return rows
+        means = np.asarray(results[f"mean_test_{metric}"], dtype=float)[rows]
+        return rows[np.isfinite(means)]
+
     def _select_best_index(self, refit, refit_metric, results):
         """The best validation score among accepted candidates (sklearn's rule when none is).
+
+        An accepted candidate whose validation score is NaN (its fits or its scorer failed
+        on the validation folds) has no score to be the best by: when every accepted one
+        is NaN, a ``UserWarning`` says so and ``best_index_`` is chosen as when none is
+        accepted, by scikit-learn's rule over every candidate (the best finite
+        ``mean_test_<metric>``, NaN ranking last; the first candidate when every one is
+        NaN), as ``rank_test_<metric>`` then ranks them (it ranked the NaN rows first, and
+        ``best_index_`` was one of them, ``best_score_`` NaN).
 
         A callable ``refit`` is given the ``accepted`` column (when a candidate is
         accepted): hpsearch's refit rules (:class:`~hpsearch.model_selection.
@@ -614,6 +640,15 @@ return_train_score, progress, storage, study_name, resume, backend
             accepted[rows] = True
             results["accepted"] = accepted
         if callable(refit) or rows.size == 0:
+            return super()._select_best_index(refit, refit_metric, results)
+        if not self._scored_accepted_rows(results, refit_metric).size:
+            warnings.warn(
+                f"Every candidate RecipeSearchCV accepted (training score at least the "
+                f"floor {self.train_floor_:.4g}: rows {rows.tolist()} of cv_results_) has a "
+                f"NaN validation {refit_metric!r} (its fits or its scorer failed on the "
+                "validation folds), so none can be the best: best_index_ is chosen as when "
+                "none is accepted, by the best finite mean_test score of every candidate "
+                "(scikit-learn's rule, NaN ranking last).", UserWarning, stacklevel=4)
             return super()._select_best_index(refit, refit_metric, results)
         return best_row(results, refit_metric, rows)
 
