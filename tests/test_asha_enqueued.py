@@ -104,6 +104,17 @@ def _fits(log):
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
+def _resume_runs_the_enqueued_trial_once(storage, tmp_path, monkeypatch):
+    """A resume (3 trials) runs the enqueued GOOD first, once (its 2 rung-0 fits), and
+    leaves no trial WAITING or RUNNING."""
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    search = make_search(storage, n_trials=3).fit(*data())
+    assert search.cv_results_["params"][0] == GOOD
+    assert [f[1:] for f in _fits(log)].count([0.01, True, 20]) == 2  # (rung 0, cv=2)
+    assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
+
+
 def _trials(storage):
     return optuna.load_study(study_name="s", storage=make_storage(str(storage))).trials
 
@@ -322,12 +333,7 @@ def test_a_process_killed_while_taking_an_enqueued_trial_leaves_it_to_a_resume(
     with pytest.raises(_Killed):
         killed.pop_enqueued()
     killed.close()  # (its process is gone: its owner id is dead)
-    log = tmp_path / "fits.log"
-    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
-    search = make_search(storage, n_trials=3).fit(*data())
-    assert search.cv_results_["params"][0] == GOOD
-    assert [f[1:] for f in _fits(log)].count([0.01, True, 20]) == 2  # (rung 0, cv=2)
-    assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
+    _resume_runs_the_enqueued_trial_once(storage, tmp_path, monkeypatch)
 
 
 def test_an_ownerless_running_enqueued_trial_is_enqueued_again_after_the_grace_period(
@@ -411,12 +417,7 @@ def test_an_enqueued_trial_taken_right_before_a_ctrl_c_is_run_by_the_resume(
         m.setattr(TrialStore, "pop_enqueued", interrupted)
         with pytest.raises(KeyboardInterrupt):
             make_search(storage, n_trials=3).fit(*data())
-    log = tmp_path / "fits.log"
-    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
-    search = make_search(storage, n_trials=3).fit(*data())
-    assert search.cv_results_["params"][0] == GOOD
-    assert [f[1:] for f in _fits(log)].count([0.01, True, 20]) == 2  # (rung 0, cv=2)
-    assert not [t for t in _trials(storage) if t.state.name in ("WAITING", "RUNNING")]
+    _resume_runs_the_enqueued_trial_once(storage, tmp_path, monkeypatch)
 
 
 def test_a_process_killed_while_enqueuing_an_orphan_again_leaves_it_to_a_resume(
