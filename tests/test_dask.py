@@ -251,6 +251,19 @@ def test_an_interrupted_search_leaves_nothing_running_on_the_cluster(dask, monke
     assert not any(dask.processing().values())
 
 
+def _fit_or_fail_if_hung(search, seconds=30):
+    """``search`` fitted on diabetes; a SIGINT after ``seconds`` fails the test as hung."""
+    X, y = load_diabetes(return_X_y=True)
+    stop = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    stop.start()
+    try:
+        return search.fit(X, y)
+    except KeyboardInterrupt:
+        pytest.fail("the search hung")
+    finally:
+        stop.cancel()
+
+
 def test_a_worker_lost_while_the_data_is_scattered_does_not_hang_the_search(dask, plain,
                                                                           monkeypatch):
     """The worker joblib scattered a call's data to died meanwhile (the scatter failed:
@@ -268,15 +281,7 @@ def test_a_worker_lost_while_the_data_is_scattered_does_not_hang_the_search(dask
         return await scatter(self, *args, **kwargs)
 
     monkeypatch.setattr(distributed.Client, "_scatter", scatter_failing_once)
-    X, y = load_diabetes(return_X_y=True)
-    stop = threading.Timer(30, os.kill, (os.getpid(), signal.SIGINT))
-    stop.start()
-    try:
-        search = _search(Killer()).fit(X, y)
-    except KeyboardInterrupt:
-        pytest.fail("the search hung")
-    finally:
-        stop.cancel()
+    search = _fit_or_fail_if_hung(_search(Killer()))
     assert failed
     _same_scores(search, plain)
 
@@ -315,16 +320,8 @@ def test_a_scatter_that_never_ends_does_not_hang_the_search(dask, plain, monkeyp
         monkeypatch.setattr(_engine, "_worker_addresses",
                             lambda client: workers(client) | {"tcp://127.0.0.1:1"})
         setting = {}  # (5 minutes)
-    X, y = load_diabetes(return_X_y=True)
-    stop = threading.Timer(30, os.kill, (os.getpid(), signal.SIGINT))
-    stop.start()
-    try:
-        with dask.config.set(setting):
-            search = _search(Killer()).fit(X, y)
-    except KeyboardInterrupt:
-        pytest.fail("the search hung")
-    finally:
-        stop.cancel()
+    with dask.config.set(setting):
+        search = _fit_or_fail_if_hung(_search(Killer()))
     assert hung
     _same_scores(search, plain)
     assert not any(search.cv_results_["error"])
