@@ -235,7 +235,8 @@ def test_a_study_name_is_printable_and_bounded(tmp_path, value, shown):
 def test_a_run_marker_listing_other_files_does_not_make_overwrite_remove_them(tmp_path):
     """A run folder shipped with a study file, its marker listing the user's files
     (``output: .`` and ``.git/HEAD`` would do): ``--overwrite`` removes only files of the
-    names a run writes."""
+    names a run writes, and of those only the ones a run recorded writing (their content
+    hash): an unrecorded ``report.md`` is the user's, and the overwrite is refused."""
     out = tmp_path / "runs" / "s"
     (out / "notes").mkdir(parents=True)
     (out / "plots").mkdir()
@@ -246,10 +247,11 @@ def test_a_run_marker_listing_other_files_does_not_make_overwrite_remove_them(tm
     (out / ".hpsearch-run").write_text('{"files": ["notes/precious.txt", "plots/mine.txt", '
                                        '"main.py", "report.md"]}\n')
     proc = _cli(tmp_path, BASE, "--quiet", "--overwrite")
-    assert proc.returncode == 0, proc.stderr
+    _refused(proc, "runs/s holds 1 file(s) of the names hpsearch writes that no run of "
+             "hpsearch recorded writing there", ": report.md; --overwrite removes only")
     for name in precious:
         assert (out / name).read_text() == "mine", name
-    assert (out / "report.md").read_text() != "an earlier report"
+    assert (out / "report.md").read_text() == "an earlier report"
 
 
 def test_temporary_files_of_a_killed_run_are_removed(tmp_path):

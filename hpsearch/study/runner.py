@@ -121,6 +121,10 @@ def check_output(out, key=None, option=None):
             f"{out} exists and is not an hpsearch run folder (it has no {RUN_MARKER} file); "
             "hpsearch writes only into a new or empty folder or one of its own runs: "
             "choose another output folder (--out) or empty this one", key, option)
+    if is_run and _marker_problem(real):
+        raise _refuse(f"{out / RUN_MARKER} {_marker_problem(real)}; nothing was changed: "
+                      "remove it if this is your folder, or choose another output folder",
+                      key, option)
     if is_run:
         _check_written_names(real, out, key, option)
 
@@ -266,27 +270,102 @@ def _read_small(path, limit=MAX_FILE_BYTES):
         return None
 
 
-def _manifest(out):
-    """Files the last run recorded in :data:`RUN_MARKER` (relative paths), of the names a
-    run writes only: a marker shipped with a study file (``output: .`` and a marker listing
-    ``.git/HEAD`` or ``src/main.py``) must not make ``--overwrite`` remove other files."""
+def _marker_data(out):
+    """The JSON object of :data:`RUN_MARKER` (``{}`` for an empty marker: a first write
+    cut short), or None when it is not hpsearch's format (see :func:`_marker_problem`)."""
+    text = _read_small(out / RUN_MARKER)
+    if text is None:
+        return None
+    if not text.strip():
+        return {}
     try:
-        data = json.loads(_read_small(out / RUN_MARKER) or "null")
+        data = json.loads(text)
     except ValueError:
-        return []
-    files = data.get("files", []) if isinstance(data, dict) else []
-    return [f for f in files if isinstance(f, str)
-            and (f in OUTPUT_FILES or _WRITTEN.fullmatch(f))]
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("files", []), list):
+        return None
+    if not isinstance(data.get("sha256", {}), dict):
+        return None
+    return data
 
 
-def _write_marker(out, files=(), *, first=False):
-    """Write :data:`RUN_MARKER` listing ``files``. ``first``: the marker of a new run
-    folder, written in place (a temporary file next to it would make the folder, for a
-    moment, a non-empty folder without a marker, which another process starting the same
-    study refuses); later ones replace it whole (``os.replace``)."""
+def _marker_problem(out):
+    """Why the marker of ``out`` is not hpsearch's (its JSON object with a list
+    ``files`` and a table ``sha256``), or None. A planted marker of another format must
+    not make a folder a run folder."""
+    if _marker_data(out) is not None:
+        return None
+    return ("is not the marker of an hpsearch run folder (hpsearch writes a small JSON "
+            "object listing its files there)")
+
+
+def _our_name(name):
+    """Whether ``name`` (relative to a run folder) is of the names a run writes."""
+    return isinstance(name, str) and (name in OUTPUT_FILES or bool(_WRITTEN.fullmatch(name)))
+
+
+def _records(out):
+    """The fingerprints the runs recorded in :data:`RUN_MARKER`: ``{name: [sha256 hex,
+    ...]}``, for the names a run writes only (a marker shipped with a study file,
+    ``output: .`` and a marker naming ``.git/HEAD`` or ``src/main.py``, must not make
+    ``--overwrite`` remove other files). A file is hpsearch's when its content hash is
+    one of its name's: a content hash survives copying or moving the run folder, and a
+    stranger's marker cannot name the hash of a user's own file."""
+    data = _marker_data(out) or {}
+    table = data.get("sha256", {})
+    return {name: [h for h in hashes if isinstance(h, str) and _HEX.fullmatch(h)]
+            for name, hashes in table.items() if _our_name(name) and isinstance(hashes, list)}
+
+
+def _manifest(out):
+    """Names of the files recorded in :data:`RUN_MARKER` (see :func:`_records`)."""
+    data = _marker_data(out) or {}
+    return [f for f in (*data.get("files", []), *data.get("sha256", {})) if _our_name(f)]
+
+
+#: a SHA-256 digest as :func:`_sha256` writes it
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+#: fingerprints kept per name: the last run's and a few earlier (a run cut short between
+#: recording and moving its files into place, processes of one study ending together)
+_KEEP_HASHES = 8
+
+
+def _sha256(path):
+    """SHA-256 hex digest of the plain file ``path`` (a link is not followed), or None."""
+    import hashlib
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe, a device
+            return None
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_marker(out, records=None, *, first=False):
+    """Write :data:`RUN_MARKER`: the fingerprints (:func:`_records`) of the files of
+    the run folder it holds already, for names still there, and ``records`` (``{name:
+    sha256 hex}``) of the files this run writes, recorded before they are put in place
+    (a write of the marker failing, a full disk, leaves no unrecorded file). ``first``:
+    the marker of a new run folder, written in place (a temporary file next to it would
+    make the folder, for a moment, a non-empty folder without a marker, which another
+    process starting the same study refuses); later ones replace it whole
+    (``os.replace``)."""
     from hpsearch import __version__
 
-    text = json.dumps({"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n"
+    table = {} if first else {n: h for n, h in _records(out).items()
+                              if os.path.lexists(out / n)}
+    for name, digest in (records or {}).items():
+        table[name] = [digest, *[h for h in table.get(name, []) if h != digest]][:_KEEP_HASHES]
+    text = json.dumps({"hpsearch": __version__, "files": sorted(table),
+                       "sha256": dict(sorted(table.items()))}, indent=1) + "\n"
     if not first:
         _replace_text(out / RUN_MARKER, text)
         return
@@ -316,6 +395,53 @@ def _own_files(out, storage):
         if path.is_file() or path.is_symlink():
             paths.append(path)
     return paths
+
+
+#: names a run writes whatever its search (besides :data:`OUTPUT_FILES`): a file of one
+#: of these that hpsearch did not record would be replaced by the run's own
+_REPLACED = re.compile(r"learning_curves\.csv|plots/(history|learning_curves|param_[\w.+-]+)"
+                       r"\.png")
+
+
+def _sort_own(out, storage):
+    """The files of :func:`_own_files` as ``(removable, foreign)``: a file is removable
+    when hpsearch demonstrably wrote it, its content hash recorded for its name in the
+    marker (:func:`_records`), or is a symbolic link (the link only is removed). The
+    trial store ``study.db`` and SQLite's files next to it are in neither: see
+    :func:`_store_is_ours`."""
+    records = _records(out)
+    removable, foreign = [], []
+    for path in _own_files(out, storage):
+        name = path.relative_to(out).as_posix()
+        if name in ("study.db", *_SQLITE_SIDE_FILES):
+            continue
+        ours = path.is_symlink() or _sha256(path) in records.get(name, ())
+        (removable if ours else foreign).append(path)
+    return removable, foreign
+
+
+def _store_is_ours(out, storage):
+    """Whether the default trial store ``<out>/study.db`` is the file a run recorded
+    (its content hash when the run ended): else ``--overwrite`` deletes only this study
+    from it and keeps the file (a user's database of that name, or a run cut short)."""
+    db = Path(out) / "study.db"
+    return (_default_db(out, storage) and db.is_file()
+            and _sha256(db) in _records(Path(out)).get("study.db", ()))
+
+
+def _refuse_foreign(out, foreign, key):
+    """Refuse ``--overwrite`` in a run folder holding files of the names a run writes
+    that no run recorded writing (a marker shipped into the user's own folder, a file
+    edited since): removing them, or the run replacing them, would lose them."""
+    names = [p.relative_to(out).as_posix() for p in foreign]
+    names = [n for n in names if n in OUTPUT_FILES or _REPLACED.fullmatch(n)]
+    if names:
+        raise _refuse(
+            f"{out} holds {len(names)} file(s) of the names hpsearch writes that no run of "
+            f"hpsearch recorded writing there (changed since, written by an older hpsearch, "
+            f"or not hpsearch's): {', '.join(names)}; --overwrite removes only its own "
+            "files and nothing was changed: move them away, or choose another output "
+            "folder (--out)", key)
 
 
 def _drop_links(out):
@@ -366,14 +492,20 @@ def _drop_dead_stages(out):
             tmp.unlink(missing_ok=True)
 
 
-def prepare_output(plan, *, resume=False, overwrite=False, key=None):
+def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None):
     """Make (or reuse) the run folder; never replace finished work without ``overwrite``,
     and with it remove only hpsearch's own files (and the study of that name).
+
+    ``kept``: a list, extended with the files of hpsearch's names that ``overwrite``
+    left because no run recorded writing them (those a run does not replace, else the
+    overwrite is refused, see :func:`_refuse_foreign`).
 
     Returns
     -------
     list of str
-        Files removed (relative to the run folder).
+        Files removed (relative to the run folder): only those a run recorded writing
+        (:func:`_records`); ``study.db`` only when it is the file a run recorded and holds
+        no other study, else only this study is deleted from it.
 
     Raises
     ------
@@ -396,12 +528,17 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     removed = []
     # the run folder's store holding another study's trials (a run of another study file
     # in this folder, --out): only this study is deleted from it, the file is kept
-    keep_db = _default_db(out, storage) and _other_studies(storage, plan)
-    for path in _own_files(out, storage):
-        if keep_db and path.name in ("study.db", *_SQLITE_SIDE_FILES):
-            continue
+    keep_db = _default_db(out, storage) and (_other_studies(storage, plan)
+                                             or not _store_is_ours(out, storage))
+    paths, foreign = _sort_own(out, storage)
+    if _default_db(out, storage) and not keep_db:
+        paths += [out / n for n in ("study.db", *_SQLITE_SIDE_FILES)
+                  if (out / n).is_file() or (out / n).is_symlink()]
+    for path in paths:
         path.unlink()
         removed.append(str(path.relative_to(out)))
+    if kept is not None:
+        kept.extend(p.relative_to(out).as_posix() for p in foreign)
     if keep_db or not _default_db(out, storage):
         for name in _study_names(plan):
             _delete_study(storage, name)
@@ -433,6 +570,7 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None):
             "study, or another store); nothing was changed. Use another output folder "
             "(--out), or --overwrite to replace it")
     if overwrite:
+        _refuse_foreign(out, _sort_own(out, storage)[1], key)
         _refuse_live_holder(plan)
 
 
@@ -921,10 +1059,15 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     hold = _FolderHold(out)
     try:
         with hold.preparing(resume=resume, overwrite=overwrite, plan=plan):
-            removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key)
+            kept = []
+            removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key,
+                                     kept=kept)
             if overwrite and echo:
                 echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the "
                      f"earlier run removed; study {plan.study_name!r} replaced)")
+            if kept and echo:
+                echo(f"--overwrite: kept {len(kept)} file(s) no run of hpsearch recorded "
+                     f"writing: {', '.join(kept)}")
             if resume:
                 _check_resume(plan, source_text, echo)
             copy = out / "study.yaml"
@@ -932,13 +1075,22 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
             # search accepts the new file (a refused resume leaves it as it was)
             copy_text = _read_small(copy) if resume and copy.is_file() else None
             if copy_text is None:
-                _replace_text(copy, source_text)
+                _write_copy(out, source_text)
         nested, fit_time = _fit(plan, copy_text, source_text, echo)
         if copy_text is not None and copy_text != source_text:
-            _replace_text(copy, source_text)
+            _write_copy(out, source_text)
         return _write_output(plan, fit_time, nested, echo)
     finally:
         hold.release()
+
+
+def _write_copy(out, source_text):
+    """Write the copy ``study.yaml`` of the study file, recorded in the marker first."""
+    import hashlib
+
+    digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
+    _write_marker(out, {"study.yaml": digest})
+    _replace_text(out / "study.yaml", source_text)
 
 
 def _fit(plan, copy_text, source_text, echo):
@@ -968,22 +1120,39 @@ def _fit(plan, copy_text, source_text, echo):
 
 def _write_output(plan, fit_time, nested, echo):
     """Write the output files into a private folder and move them into the run folder
-    (:func:`_publish`), then the marker listing them; returns the summary dict."""
+    (:func:`_record_and_publish`: the marker recording them first); returns the summary
+    dict."""
     out = plan.out
     stage = _new_stage(out)
     try:
-        summary, written = _write_results(plan, plan.search, stage, out, fit_time, nested,
-                                          echo)
+        summary, _ = _write_results(plan, plan.search, stage, out, fit_time, nested, echo)
     except RunFailed:  # results.csv shows the errors
-        _publish(stage, out)
+        _record_and_publish(plan, stage)
         raise
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
         _name_final(exc, stage, out)
         raise
-    _publish(stage, out)
-    _write_marker(out, [f for f in written if (out / f).is_file()])
+    _record_and_publish(plan, stage)
     return summary
+
+
+def _record_and_publish(plan, stage):
+    """Record the files of ``stage`` (their content hashes) and the default trial store
+    in the marker, then move them into the run folder (:func:`_publish`): a marker that
+    cannot be written (a full disk) leaves no file in place that a later ``--overwrite``
+    would not know as hpsearch's."""
+    out = Path(plan.out)
+    records = {p.relative_to(stage).as_posix(): _sha256(p)
+               for p in stage.rglob("*") if p.is_file()}
+    if _default_db(out, plan.storage) and (out / "study.db").is_file():
+        records["study.db"] = _sha256(out / "study.db")
+    try:
+        _write_marker(out, {n: h for n, h in records.items() if h})
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    _publish(stage, out)
 
 
 #: prefix of the private folder a run writes its output files into before moving them
