@@ -1056,6 +1056,9 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                           f"{exc.strerror or exc}", output_key) from exc
         if not (out / RUN_MARKER).is_file():
             _write_marker(out, first=True)
+    elif overwrite:  # refused before the lock file is made (checked again, held, there)
+        check_output(out, output_key)
+        _refuse_foreign(out, _sort_own(out, plan.storage)[1], output_key)
     hold = _FolderHold(out)
     try:
         with hold.preparing(resume=resume, overwrite=overwrite, plan=plan):
