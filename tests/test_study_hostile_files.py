@@ -182,8 +182,8 @@ def test_a_trial_store_link_planted_in_a_run_folder_is_not_followed(tmp_path):
 def test_a_file_size_limit_while_writing_the_output_is_named_and_resumed(tmp_path):
     """``ulimit -f`` reached while writing the output files (the trial store, a journal
     outside the run folder, still fits) ended "run failed: OSError: [Errno 27] File too
-    large", naming neither the folder nor how to go on; the fits are kept and ``--resume``
-    writes every file."""
+    large", naming neither the folder nor how to go on (then the folder only: the file
+    being written is named now); the fits are kept and ``--resume`` writes every file."""
     import resource
 
     (tmp_path / "s.yaml").write_text(BASE)
@@ -196,7 +196,8 @@ def test_a_file_size_limit_while_writing_the_output_is_named_and_resumed(tmp_pat
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120, preexec_fn=limit)
     assert proc.returncode == 1, proc.stderr
-    assert "file size limit reached: cannot write runs/s (File too large)" in proc.stderr
+    assert ("file size limit reached: cannot write runs/s/plots/history.png (File too large)"
+            in proc.stderr)
     assert "resume with: python -m hpsearch s.yaml --resume --storage store.log" in proc.stderr
     out = tmp_path / "runs" / "s"
     assert not [p for p in out.rglob("*") if ".hpsearch-writing-" in str(p)]

@@ -88,3 +88,45 @@ def test_overwrite_of_a_copied_run_folder_removes_its_files_and_not_an_edited_on
     assert f"({len(written)} file(s) of the earlier run removed;" in out, out
     assert (copy / "notes.txt").read_text() == "mine"
     assert (copy / "summary.json").is_file() and (copy / "plots" / "history.png").is_file()
+
+
+def test_results_are_recorded_before_they_are_put_in_place(tmp_path, monkeypatch):
+    """The marker listing the results was written after moving them into the run folder:
+    a full disk refusing it left ``plots/*.png`` there that no marker recorded (a later
+    ``--overwrite`` had to guess). Now the marker records them first, and a marker that
+    cannot be written leaves none of them in place."""
+    import errno
+    from types import SimpleNamespace
+
+    from hpsearch.study import runner
+
+    out = tmp_path / "runs" / "s"
+    out.mkdir(parents=True)
+    runner._write_marker(out, first=True)
+    stage = runner._new_stage(out)
+    (stage / "plots").mkdir()
+    (stage / "plots" / "history.png").write_bytes(b"png")
+    (stage / "report.md").write_text("report")
+    plan = SimpleNamespace(out=out, storage=f"sqlite:///{tmp_path / 'store.db'}")
+    written = runner._write_marker
+
+    def full_disk(folder, records=None, **kw):
+        if records:
+            raise OSError(errno.ENOSPC, "No space left on device", str(folder / ".hpsearch-run"))
+        return written(folder, records, **kw)
+
+    monkeypatch.setattr(runner, "_write_marker", full_disk)
+    try:
+        runner._record_and_publish(plan, stage)
+    except OSError as exc:
+        assert exc.filename.endswith(".hpsearch-run")
+    else:
+        raise AssertionError("the marker write did not fail")
+    assert sorted(p.name for p in out.rglob("*")) == [".hpsearch-run"]
+    monkeypatch.setattr(runner, "_write_marker", written)
+    stage = runner._new_stage(out)
+    (stage / "plots").mkdir()
+    (stage / "plots" / "history.png").write_bytes(b"png")
+    runner._record_and_publish(plan, stage)
+    assert runner._records(out) == {
+        "plots/history.png": [runner._sha256(out / "plots" / "history.png")]}

@@ -820,14 +820,15 @@ def _plots(plan, cv_df, metric, out, model):
 
     label = _metric_label(plan, metric)
     made = []
-    made.append(("Search history", plots.search_history(cv_df, out / "plots" / "history.png",
-                                                          metric=metric, label=label)))
+    with _writing(out / "plots" / "history.png") as path:
+        made.append(("Search history", plots.search_history(cv_df, path, metric=metric,
+                                                              label=label)))
     for name, dim in plan.space.items():
         log = bool(getattr(dim, "log", False))
         safe = report.short(name).replace("__", ".")
-        made.append((f"Score vs {report.short(name)}", plots.param_effect(
-            cv_df, name, out / "plots" / f"param_{safe}.png", metric=metric, log=log,
-            label=label)))
+        with _writing(out / "plots" / f"param_{safe}.png") as path:
+            made.append((f"Score vs {report.short(name)}", plots.param_effect(
+                cv_df, name, path, metric=metric, log=log, label=label)))
     if model is not None:
         try:
             frame = plots.epoch_curves(model, plan.X_train, plan.y_train,
@@ -835,8 +836,10 @@ def _plots(plan, cv_df, metric, out, model):
         except Exception:  # a plot must never fail a finished run; fall back to history_
             frame = None
         if frame is not None:
-            frame.to_csv(out / "learning_curves.csv")
-        path = plots.learning_curves(model, out / "plots" / "learning_curves.png", frame=frame)
+            with _writing(out / "learning_curves.csv") as path:
+                frame.to_csv(path)
+        with _writing(out / "plots" / "learning_curves.png") as path:
+            path = plots.learning_curves(model, path, frame=frame)
         if path is not None:
             made.append(("Learning curves of the best model", path))
     return [(title, str(Path(p).relative_to(out))) for title, p in made]
@@ -1237,6 +1240,20 @@ def _replace_text(path, text):
         tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _writing(path):
+    """Name ``path`` in an OSError raised while writing it that names no file: a full
+    disk refuses a write, not the open, and joblib, pandas and matplotlib let the
+    error through as it is ("disk full: cannot write runs/s", the run folder only).
+    (:func:`_name_final` then names its place in the run folder.)"""
+    try:
+        yield path
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
 def _write_results(plan, search, out, final, fit_time, nested, echo):
     """Write the output files into ``out`` (the run's staging folder; ``final`` is the
     run folder they are moved to): ``(summary, files written)``."""
@@ -1254,10 +1271,11 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         tidy = results_frame(cv)
     if "error" in tidy:  # each (candidate, split) row: its own split's error only
         tidy["error"] = [_split_error(e, k) for e, k in zip(tidy["error"], tidy["split"])]
-    tidy.to_csv(out / "results.csv", index=False)
-    cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
-        out / "cv_results.csv", index=False
-    )
+    with _writing(out / "results.csv") as path:
+        tidy.to_csv(path, index=False)
+    with _writing(out / "cv_results.csv") as path:
+        cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
+            path, index=False)
     counts = _fit_counts(tidy)
     n_failed = counts["n_failed"]
     if not np.isfinite(means).any():
@@ -1279,9 +1297,11 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     model = getattr(search, "best_estimator_", None)
     test_scores = None
     if model is not None:
-        joblib.dump(model, out / "model.joblib")
+        with _writing(out / "model.joblib") as path:
+            joblib.dump(model, path)
         test_scores = _test_scores(plan, model)
-    (out / "best_params.json").write_text(json.dumps(_jsonable(best_params), indent=2) + "\n")
+    with _writing(out / "best_params.json") as path:
+        path.write_text(json.dumps(_jsonable(best_params), indent=2) + "\n")
     summary = {
         "study": plan.name,
         "method": plan.study.search.method,
@@ -1315,7 +1335,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         summary["stages"] = stages
     if "diagnosis" in cv:  # the recipe's verdict on the best (train scores were kept)
         summary["best_diagnosis"] = str(cv["diagnosis"][best])
-    (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    with _writing(out / "summary.json") as path:
+        path.write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_files = _plots(plan, cv_df, metric, out, model)
     sections, section_files = _sections(plan, search, cv, metric, out, model, echo)
     if stages is not None:
@@ -1323,7 +1344,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
                                                  getattr(search, "train_floor_", None)))
     if nested is not None:
         sections.insert(0, report.nested_section(nested, summary["metric"]))
-    report.write_report(out / "report.md", plan, summary, cv_df, plot_files, sections)
+    with _writing(out / "report.md") as path:
+        report.write_report(path, plan, summary, cv_df, plot_files, sections)
     written = [*(f for f in OUTPUT_FILES if f != "study.db"), *(p for _, p in plot_files),
                *section_files]
     if (out / "learning_curves.csv").is_file():
