@@ -11,12 +11,17 @@ Folder layout::
     <out>/summary.json        scores (CV, final test, nested CV with evaluate), counts, timings
     <out>/report.md           best configuration, top-10 table, plots
     <out>/plots/*.png         search history, score vs each parameter, learning curves
-    <out>/.hpsearch-run       marks the folder as a run folder; lists the files written
+    <out>/.hpsearch-run       marks the folder as a run folder; records the files written
+                              (their SHA-256), each before it is put in place
     <out>/.hpsearch-lock      locked by the live runs of the folder (:class:`_FolderHold`)
 
 hpsearch writes only into a new or empty folder or one holding ``.hpsearch-run``, and
-removes (``--overwrite``) only the files listed above and in that marker (``study.db`` only
-when it holds no other study: else only this study is deleted from it). Runs starting at
+removes (``--overwrite``) only files of the names listed above whose content hash that
+marker records (``study.db`` only when it holds no other study: else only this study is
+deleted from it): a marker planted in the user's own folder cannot make the user's
+``report.md`` look like hpsearch's, and ``--overwrite`` there is refused, naming the
+unrecorded files (:func:`_refuse_foreign`); a content hash survives copying the run
+folder. Runs starting at
 once check and prepare the folder one at a time; ``--overwrite``, or a run without
 ``--resume``, while another live process runs in the folder (or, ``--overwrite``, runs the
 study in a shared store) is refused and changes nothing (:class:`_FolderHold`,
