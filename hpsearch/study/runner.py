@@ -404,8 +404,8 @@ def _own_files(out, storage):
 
 #: names a run writes whatever its search (besides :data:`OUTPUT_FILES`): a file of one
 #: of these that hpsearch did not record would be replaced by the run's own
-_REPLACED = re.compile(r"learning_curves\.csv|plots/(history|learning_curves|param_[\w.+-]+)"
-                       r"\.png")
+_REPLACED = re.compile(r"learning_curves\.csv|plots/(history|learning_curves|param_[\w.+-]+"
+                       r"|how_sure|candidates|recipe_map|gradient_flow(_diagnosed)?)\.png")
 
 
 def _sort_own(out, storage):
@@ -1485,7 +1485,8 @@ def _how_sure(search, cv, metric, out, label=None):
     if rope != frame.attrs["rope"]:  # a loss: 1 % of the best's mean (practical_rope)
         frame = compare(search, metric, top=5, alternative="greater", rope=rope)
     rel = "plots/how_sure.png"
-    plots.comparison(cv, frame, out / rel, label=label)
+    with _writing(out / rel) as path:
+        plots.comparison(cv, frame, path, label=label)
     return report.how_sure_section(frame, rel, rope_text=rope_text), [rel]
 
 
@@ -1554,8 +1555,9 @@ def _worst_training_flow(plan, cv, metric, out):
         warnings.simplefilter("ignore")
         estimator.fit(plan.X_train, plan.y_train)
     title = "Gradient flow of the candidate that trains worst"
-    if gradient_flow(estimator, out / rel, title=title) is None:
-        return None
+    with _writing(out / rel) as path:
+        if gradient_flow(estimator, path, title=title) is None:
+            return None
     at = f", n_resources={report.fmt(cv['n_resources'][worst])}" if "n_resources" in cv else ""
     name = _metric_label(plan, metric)
     return (f"### {title}\n\nDiagnosed a training problem (mean training {name} "
@@ -1595,8 +1597,9 @@ def _side_by_side(plan, cv, out):
             except Exception:  # noqa: BLE001 - a candidate that fails is left out
                 continue
     rel = "plots/candidates.png"
-    if plots.candidates(models, out / rel) is None:
-        return None, []
+    with _writing(out / rel) as path:
+        if plots.candidates(models, path) is None:
+            return None, []
     text = ("## Candidates side by side\n\nEvery candidate refit on the training rows: its "
             "training loss per epoch, the distribution of its weights (the share below 0.01 "
             "in the legend) and, for PReLU, its learned slopes.\n\n"
