@@ -83,9 +83,15 @@ def test_overwrite_of_a_copied_run_folder_removes_its_files_and_not_an_edited_on
     assert ": report.md; --overwrite removes only its own files" in err, err
     assert (copy / "results.csv").is_file()
     shutil.copy(tmp_path / "a" / "report.md", copy / "report.md")
+    marker = json.loads((copy / ".hpsearch-run").read_text())
+    marker["files"].append("plots/mine.png")  # listed, but no hash of it recorded
+    (copy / ".hpsearch-run").write_text(json.dumps(marker))
+    (copy / "plots" / "mine.png").write_text("my figure")
     code, out, err = _cli(tmp_path, monkeypatch, capsys, "--out", "b", "--overwrite")
     assert code == 0, err
     assert f"({len(written)} file(s) of the earlier run removed;" in out, out
+    assert "kept 1 file(s) no run of hpsearch recorded writing: plots/mine.png" in out, out
+    assert (copy / "plots" / "mine.png").read_text() == "my figure"
     assert (copy / "notes.txt").read_text() == "mine"
     assert (copy / "summary.json").is_file() and (copy / "plots" / "history.png").is_file()
 
