@@ -182,8 +182,8 @@ def test_a_trial_store_link_planted_in_a_run_folder_is_not_followed(tmp_path):
 def test_a_file_size_limit_while_writing_the_output_is_named_and_resumed(tmp_path):
     """``ulimit -f`` reached while writing the output files (the trial store, a journal
     outside the run folder, still fits) ended "run failed: OSError: [Errno 27] File too
-    large", naming neither the folder nor how to go on; the fits are kept and ``--resume``
-    writes every file."""
+    large", naming neither the folder nor how to go on (then the folder only: the file
+    being written is named now); the fits are kept and ``--resume`` writes every file."""
     import resource
 
     (tmp_path / "s.yaml").write_text(BASE)
@@ -196,7 +196,8 @@ def test_a_file_size_limit_while_writing_the_output_is_named_and_resumed(tmp_pat
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120, preexec_fn=limit)
     assert proc.returncode == 1, proc.stderr
-    assert "file size limit reached: cannot write runs/s (File too large)" in proc.stderr
+    assert ("file size limit reached: cannot write runs/s/plots/history.png (File too large)"
+            in proc.stderr)
     assert "resume with: python -m hpsearch s.yaml --resume --storage store.log" in proc.stderr
     out = tmp_path / "runs" / "s"
     assert not [p for p in out.rglob("*") if ".hpsearch-writing-" in str(p)]
@@ -235,7 +236,8 @@ def test_a_study_name_is_printable_and_bounded(tmp_path, value, shown):
 def test_a_run_marker_listing_other_files_does_not_make_overwrite_remove_them(tmp_path):
     """A run folder shipped with a study file, its marker listing the user's files
     (``output: .`` and ``.git/HEAD`` would do): ``--overwrite`` removes only files of the
-    names a run writes."""
+    names a run writes, and of those only the ones a run recorded writing (their content
+    hash): an unrecorded ``report.md`` is the user's, and the overwrite is refused."""
     out = tmp_path / "runs" / "s"
     (out / "notes").mkdir(parents=True)
     (out / "plots").mkdir()
@@ -246,10 +248,11 @@ def test_a_run_marker_listing_other_files_does_not_make_overwrite_remove_them(tm
     (out / ".hpsearch-run").write_text('{"files": ["notes/precious.txt", "plots/mine.txt", '
                                        '"main.py", "report.md"]}\n')
     proc = _cli(tmp_path, BASE, "--quiet", "--overwrite")
-    assert proc.returncode == 0, proc.stderr
+    _refused(proc, "runs/s holds 1 file(s) of the names hpsearch writes that no run of "
+             "hpsearch recorded writing there", ": report.md; --overwrite removes only")
     for name in precious:
         assert (out / name).read_text() == "mine", name
-    assert (out / "report.md").read_text() != "an earlier report"
+    assert (out / "report.md").read_text() == "an earlier report"
 
 
 def test_temporary_files_of_a_killed_run_are_removed(tmp_path):

@@ -11,12 +11,17 @@ Folder layout::
     <out>/summary.json        scores (CV, final test, nested CV with evaluate), counts, timings
     <out>/report.md           best configuration, top-10 table, plots
     <out>/plots/*.png         search history, score vs each parameter, learning curves
-    <out>/.hpsearch-run       marks the folder as a run folder; lists the files written
+    <out>/.hpsearch-run       marks the folder as a run folder; records the files written
+                              (their SHA-256), each before it is put in place
     <out>/.hpsearch-lock      locked by the live runs of the folder (:class:`_FolderHold`)
 
 hpsearch writes only into a new or empty folder or one holding ``.hpsearch-run``, and
-removes (``--overwrite``) only the files listed above and in that marker (``study.db`` only
-when it holds no other study: else only this study is deleted from it). Runs starting at
+removes (``--overwrite``) only files of the names listed above whose content hash that
+marker records (``study.db`` only when it holds no other study: else only this study is
+deleted from it): a marker planted in the user's own folder cannot make the user's
+``report.md`` look like hpsearch's, and ``--overwrite`` there is refused, naming the
+unrecorded files (:func:`_refuse_foreign`); a content hash survives copying the run
+folder. Runs starting at
 once check and prepare the folder one at a time; ``--overwrite``, or a run without
 ``--resume``, while another live process runs in the folder (or, ``--overwrite``, runs the
 study in a shared store) is refused and changes nothing (:class:`_FolderHold`,
@@ -121,6 +126,10 @@ def check_output(out, key=None, option=None):
             f"{out} exists and is not an hpsearch run folder (it has no {RUN_MARKER} file); "
             "hpsearch writes only into a new or empty folder or one of its own runs: "
             "choose another output folder (--out) or empty this one", key, option)
+    if is_run and _marker_problem(real):
+        raise _refuse(f"{out / RUN_MARKER} {_marker_problem(real)}; nothing was changed: "
+                      "remove it if this is your folder, or choose another output folder",
+                      key, option)
     if is_run:
         _check_written_names(real, out, key, option)
 
@@ -266,27 +275,102 @@ def _read_small(path, limit=MAX_FILE_BYTES):
         return None
 
 
-def _manifest(out):
-    """Files the last run recorded in :data:`RUN_MARKER` (relative paths), of the names a
-    run writes only: a marker shipped with a study file (``output: .`` and a marker listing
-    ``.git/HEAD`` or ``src/main.py``) must not make ``--overwrite`` remove other files."""
+def _marker_data(out):
+    """The JSON object of :data:`RUN_MARKER` (``{}`` for an empty marker: a first write
+    cut short), or None when it is not hpsearch's format (see :func:`_marker_problem`)."""
+    text = _read_small(out / RUN_MARKER)
+    if text is None:
+        return None
+    if not text.strip():
+        return {}
     try:
-        data = json.loads(_read_small(out / RUN_MARKER) or "null")
+        data = json.loads(text)
     except ValueError:
-        return []
-    files = data.get("files", []) if isinstance(data, dict) else []
-    return [f for f in files if isinstance(f, str)
-            and (f in OUTPUT_FILES or _WRITTEN.fullmatch(f))]
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("files", []), list):
+        return None
+    if not isinstance(data.get("sha256", {}), dict):
+        return None
+    return data
 
 
-def _write_marker(out, files=(), *, first=False):
-    """Write :data:`RUN_MARKER` listing ``files``. ``first``: the marker of a new run
-    folder, written in place (a temporary file next to it would make the folder, for a
-    moment, a non-empty folder without a marker, which another process starting the same
-    study refuses); later ones replace it whole (``os.replace``)."""
+def _marker_problem(out):
+    """Why the marker of ``out`` is not hpsearch's (its JSON object with a list
+    ``files`` and a table ``sha256``), or None. A planted marker of another format must
+    not make a folder a run folder."""
+    if _marker_data(out) is not None:
+        return None
+    return ("is not the marker of an hpsearch run folder (hpsearch writes a small JSON "
+            "object listing its files there)")
+
+
+def _our_name(name):
+    """Whether ``name`` (relative to a run folder) is of the names a run writes."""
+    return isinstance(name, str) and (name in OUTPUT_FILES or bool(_WRITTEN.fullmatch(name)))
+
+
+def _records(out):
+    """The fingerprints the runs recorded in :data:`RUN_MARKER`: ``{name: [sha256 hex,
+    ...]}``, for the names a run writes only (a marker shipped with a study file,
+    ``output: .`` and a marker naming ``.git/HEAD`` or ``src/main.py``, must not make
+    ``--overwrite`` remove other files). A file is hpsearch's when its content hash is
+    one of its name's: a content hash survives copying or moving the run folder, and a
+    stranger's marker cannot name the hash of a user's own file."""
+    data = _marker_data(out) or {}
+    table = data.get("sha256", {})
+    return {name: [h for h in hashes if isinstance(h, str) and _HEX.fullmatch(h)]
+            for name, hashes in table.items() if _our_name(name) and isinstance(hashes, list)}
+
+
+def _manifest(out):
+    """Names of the files recorded in :data:`RUN_MARKER` (see :func:`_records`)."""
+    data = _marker_data(out) or {}
+    return [f for f in (*data.get("files", []), *data.get("sha256", {})) if _our_name(f)]
+
+
+#: a SHA-256 digest as :func:`_sha256` writes it
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+#: fingerprints kept per name: the last run's and a few earlier (a run cut short between
+#: recording and moving its files into place, processes of one study ending together)
+_KEEP_HASHES = 8
+
+
+def _sha256(path):
+    """SHA-256 hex digest of the plain file ``path`` (a link is not followed), or None."""
+    import hashlib
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe, a device
+            return None
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_marker(out, records=None, *, first=False):
+    """Write :data:`RUN_MARKER`: the fingerprints (:func:`_records`) of the files of
+    the run folder it holds already, for names still there, and ``records`` (``{name:
+    sha256 hex}``) of the files this run writes, recorded before they are put in place
+    (a write of the marker failing, a full disk, leaves no unrecorded file). ``first``:
+    the marker of a new run folder, written in place (a temporary file next to it would
+    make the folder, for a moment, a non-empty folder without a marker, which another
+    process starting the same study refuses); later ones replace it whole
+    (``os.replace``)."""
     from hpsearch import __version__
 
-    text = json.dumps({"hpsearch": __version__, "files": sorted(set(files))}, indent=1) + "\n"
+    table = {} if first else {n: h for n, h in _records(out).items()
+                              if os.path.lexists(out / n)}
+    for name, digest in (records or {}).items():
+        table[name] = [digest, *[h for h in table.get(name, []) if h != digest]][:_KEEP_HASHES]
+    text = json.dumps({"hpsearch": __version__, "files": sorted(table),
+                       "sha256": dict(sorted(table.items()))}, indent=1) + "\n"
     if not first:
         _replace_text(out / RUN_MARKER, text)
         return
@@ -316,6 +400,53 @@ def _own_files(out, storage):
         if path.is_file() or path.is_symlink():
             paths.append(path)
     return paths
+
+
+#: names a run writes whatever its search (besides :data:`OUTPUT_FILES`): a file of one
+#: of these that hpsearch did not record would be replaced by the run's own
+_REPLACED = re.compile(r"learning_curves\.csv|plots/(history|learning_curves|param_[\w.+-]+"
+                       r"|how_sure|candidates|recipe_map|gradient_flow(_diagnosed)?)\.png")
+
+
+def _sort_own(out, storage):
+    """The files of :func:`_own_files` as ``(removable, foreign)``: a file is removable
+    when hpsearch demonstrably wrote it, its content hash recorded for its name in the
+    marker (:func:`_records`), or is a symbolic link (the link only is removed). The
+    trial store ``study.db`` and SQLite's files next to it are in neither: see
+    :func:`_store_is_ours`."""
+    records = _records(out)
+    removable, foreign = [], []
+    for path in _own_files(out, storage):
+        name = path.relative_to(out).as_posix()
+        if name in ("study.db", *_SQLITE_SIDE_FILES):
+            continue
+        ours = path.is_symlink() or _sha256(path) in records.get(name, ())
+        (removable if ours else foreign).append(path)
+    return removable, foreign
+
+
+def _store_is_ours(out, storage):
+    """Whether the default trial store ``<out>/study.db`` is the file a run recorded
+    (its content hash when the run ended): else ``--overwrite`` deletes only this study
+    from it and keeps the file (a user's database of that name, or a run cut short)."""
+    db = Path(out) / "study.db"
+    return (_default_db(out, storage) and db.is_file()
+            and _sha256(db) in _records(Path(out)).get("study.db", ()))
+
+
+def _refuse_foreign(out, foreign, key):
+    """Refuse ``--overwrite`` in a run folder holding files of the names a run writes
+    that no run recorded writing (a marker shipped into the user's own folder, a file
+    edited since): removing them, or the run replacing them, would lose them."""
+    names = [p.relative_to(out).as_posix() for p in foreign]
+    names = [n for n in names if n in OUTPUT_FILES or _REPLACED.fullmatch(n)]
+    if names:
+        raise _refuse(
+            f"{out} holds {len(names)} file(s) of the names hpsearch writes that no run of "
+            f"hpsearch recorded writing there (changed since, written by an older hpsearch, "
+            f"or not hpsearch's): {', '.join(names)}; --overwrite removes only its own "
+            "files and nothing was changed: move them away, or choose another output "
+            "folder (--out)", key)
 
 
 def _drop_links(out):
@@ -366,14 +497,20 @@ def _drop_dead_stages(out):
             tmp.unlink(missing_ok=True)
 
 
-def prepare_output(plan, *, resume=False, overwrite=False, key=None):
+def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None):
     """Make (or reuse) the run folder; never replace finished work without ``overwrite``,
     and with it remove only hpsearch's own files (and the study of that name).
+
+    ``kept``: a list, extended with the files of hpsearch's names that ``overwrite``
+    left because no run recorded writing them (those a run does not replace, else the
+    overwrite is refused, see :func:`_refuse_foreign`).
 
     Returns
     -------
     list of str
-        Files removed (relative to the run folder).
+        Files removed (relative to the run folder): only those a run recorded writing
+        (:func:`_records`); ``study.db`` only when it is the file a run recorded and holds
+        no other study, else only this study is deleted from it.
 
     Raises
     ------
@@ -396,12 +533,17 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None):
     removed = []
     # the run folder's store holding another study's trials (a run of another study file
     # in this folder, --out): only this study is deleted from it, the file is kept
-    keep_db = _default_db(out, storage) and _other_studies(storage, plan)
-    for path in _own_files(out, storage):
-        if keep_db and path.name in ("study.db", *_SQLITE_SIDE_FILES):
-            continue
+    keep_db = _default_db(out, storage) and (_other_studies(storage, plan)
+                                             or not _store_is_ours(out, storage))
+    paths, foreign = _sort_own(out, storage)
+    if _default_db(out, storage) and not keep_db:
+        paths += [out / n for n in ("study.db", *_SQLITE_SIDE_FILES)
+                  if (out / n).is_file() or (out / n).is_symlink()]
+    for path in paths:
         path.unlink()
         removed.append(str(path.relative_to(out)))
+    if kept is not None:
+        kept.extend(p.relative_to(out).as_posix() for p in foreign)
     if keep_db or not _default_db(out, storage):
         for name in _study_names(plan):
             _delete_study(storage, name)
@@ -433,6 +575,7 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None):
             "study, or another store); nothing was changed. Use another output folder "
             "(--out), or --overwrite to replace it")
     if overwrite:
+        _refuse_foreign(out, _sort_own(out, storage)[1], key)
         _refuse_live_holder(plan)
 
 
@@ -682,14 +825,15 @@ def _plots(plan, cv_df, metric, out, model):
 
     label = _metric_label(plan, metric)
     made = []
-    made.append(("Search history", plots.search_history(cv_df, out / "plots" / "history.png",
-                                                          metric=metric, label=label)))
+    with _writing(out / "plots" / "history.png") as path:
+        made.append(("Search history", plots.search_history(cv_df, path, metric=metric,
+                                                              label=label)))
     for name, dim in plan.space.items():
         log = bool(getattr(dim, "log", False))
         safe = report.short(name).replace("__", ".")
-        made.append((f"Score vs {report.short(name)}", plots.param_effect(
-            cv_df, name, out / "plots" / f"param_{safe}.png", metric=metric, log=log,
-            label=label)))
+        with _writing(out / "plots" / f"param_{safe}.png") as path:
+            made.append((f"Score vs {report.short(name)}", plots.param_effect(
+                cv_df, name, path, metric=metric, log=log, label=label)))
     if model is not None:
         try:
             frame = plots.epoch_curves(model, plan.X_train, plan.y_train,
@@ -697,8 +841,10 @@ def _plots(plan, cv_df, metric, out, model):
         except Exception:  # a plot must never fail a finished run; fall back to history_
             frame = None
         if frame is not None:
-            frame.to_csv(out / "learning_curves.csv")
-        path = plots.learning_curves(model, out / "plots" / "learning_curves.png", frame=frame)
+            with _writing(out / "learning_curves.csv") as path:
+                frame.to_csv(path)
+        with _writing(out / "plots" / "learning_curves.png") as path:
+            path = plots.learning_curves(model, path, frame=frame)
         if path is not None:
             made.append(("Learning curves of the best model", path))
     return [(title, str(Path(p).relative_to(out))) for title, p in made]
@@ -918,13 +1064,21 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                           f"{exc.strerror or exc}", output_key) from exc
         if not (out / RUN_MARKER).is_file():
             _write_marker(out, first=True)
+    elif overwrite:  # refused before the lock file is made (checked again, held, there)
+        check_output(out, output_key)
+        _refuse_foreign(out, _sort_own(out, plan.storage)[1], output_key)
     hold = _FolderHold(out)
     try:
         with hold.preparing(resume=resume, overwrite=overwrite, plan=plan):
-            removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key)
+            kept = []
+            removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key,
+                                     kept=kept)
             if overwrite and echo:
                 echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the "
                      f"earlier run removed; study {plan.study_name!r} replaced)")
+            if kept and echo:
+                echo(f"--overwrite: kept {len(kept)} file(s) no run of hpsearch recorded "
+                     f"writing: {', '.join(kept)}")
             if resume:
                 _check_resume(plan, source_text, echo)
             copy = out / "study.yaml"
@@ -932,13 +1086,22 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
             # search accepts the new file (a refused resume leaves it as it was)
             copy_text = _read_small(copy) if resume and copy.is_file() else None
             if copy_text is None:
-                _replace_text(copy, source_text)
+                _write_copy(out, source_text)
         nested, fit_time = _fit(plan, copy_text, source_text, echo)
         if copy_text is not None and copy_text != source_text:
-            _replace_text(copy, source_text)
+            _write_copy(out, source_text)
         return _write_output(plan, fit_time, nested, echo)
     finally:
         hold.release()
+
+
+def _write_copy(out, source_text):
+    """Write the copy ``study.yaml`` of the study file, recorded in the marker first."""
+    import hashlib
+
+    digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
+    _write_marker(out, {"study.yaml": digest})
+    _replace_text(out / "study.yaml", source_text)
 
 
 def _fit(plan, copy_text, source_text, echo):
@@ -968,22 +1131,39 @@ def _fit(plan, copy_text, source_text, echo):
 
 def _write_output(plan, fit_time, nested, echo):
     """Write the output files into a private folder and move them into the run folder
-    (:func:`_publish`), then the marker listing them; returns the summary dict."""
+    (:func:`_record_and_publish`: the marker recording them first); returns the summary
+    dict."""
     out = plan.out
     stage = _new_stage(out)
     try:
-        summary, written = _write_results(plan, plan.search, stage, out, fit_time, nested,
-                                          echo)
+        summary, _ = _write_results(plan, plan.search, stage, out, fit_time, nested, echo)
     except RunFailed:  # results.csv shows the errors
-        _publish(stage, out)
+        _record_and_publish(plan, stage)
         raise
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
         _name_final(exc, stage, out)
         raise
-    _publish(stage, out)
-    _write_marker(out, [f for f in written if (out / f).is_file()])
+    _record_and_publish(plan, stage)
     return summary
+
+
+def _record_and_publish(plan, stage):
+    """Record the files of ``stage`` (their content hashes) and the default trial store
+    in the marker, then move them into the run folder (:func:`_publish`): a marker that
+    cannot be written (a full disk) leaves no file in place that a later ``--overwrite``
+    would not know as hpsearch's."""
+    out = Path(plan.out)
+    records = {p.relative_to(stage).as_posix(): _sha256(p)
+               for p in stage.rglob("*") if p.is_file()}
+    if _default_db(out, plan.storage) and (out / "study.db").is_file():
+        records["study.db"] = _sha256(out / "study.db")
+    try:
+        _write_marker(out, {n: h for n, h in records.items() if h})
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    _publish(stage, out)
 
 
 #: prefix of the private folder a run writes its output files into before moving them
@@ -1065,6 +1245,20 @@ def _replace_text(path, text):
         tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _writing(path):
+    """Name ``path`` in an OSError raised while writing it that names no file: a full
+    disk refuses a write, not the open, and joblib, pandas and matplotlib let the
+    error through as it is ("disk full: cannot write runs/s", the run folder only).
+    (:func:`_name_final` then names its place in the run folder.)"""
+    try:
+        yield path
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
 def _write_results(plan, search, out, final, fit_time, nested, echo):
     """Write the output files into ``out`` (the run's staging folder; ``final`` is the
     run folder they are moved to): ``(summary, files written)``."""
@@ -1082,10 +1276,11 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         tidy = results_frame(cv)
     if "error" in tidy:  # each (candidate, split) row: its own split's error only
         tidy["error"] = [_split_error(e, k) for e, k in zip(tidy["error"], tidy["split"])]
-    tidy.to_csv(out / "results.csv", index=False)
-    cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
-        out / "cv_results.csv", index=False
-    )
+    with _writing(out / "results.csv") as path:
+        tidy.to_csv(path, index=False)
+    with _writing(out / "cv_results.csv") as path:
+        cv_df.assign(params=[json.dumps(_jsonable(p)) for p in cv["params"]]).to_csv(
+            path, index=False)
     counts = _fit_counts(tidy)
     n_failed = counts["n_failed"]
     if not np.isfinite(means).any():
@@ -1107,9 +1302,11 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
     model = getattr(search, "best_estimator_", None)
     test_scores = None
     if model is not None:
-        joblib.dump(model, out / "model.joblib")
+        with _writing(out / "model.joblib") as path:
+            joblib.dump(model, path)
         test_scores = _test_scores(plan, model)
-    (out / "best_params.json").write_text(json.dumps(_jsonable(best_params), indent=2) + "\n")
+    with _writing(out / "best_params.json") as path:
+        path.write_text(json.dumps(_jsonable(best_params), indent=2) + "\n")
     summary = {
         "study": plan.name,
         "method": plan.study.search.method,
@@ -1143,7 +1340,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
         summary["stages"] = stages
     if "diagnosis" in cv:  # the recipe's verdict on the best (train scores were kept)
         summary["best_diagnosis"] = str(cv["diagnosis"][best])
-    (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    with _writing(out / "summary.json") as path:
+        path.write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_files = _plots(plan, cv_df, metric, out, model)
     sections, section_files = _sections(plan, search, cv, metric, out, model, echo)
     if stages is not None:
@@ -1151,7 +1349,8 @@ def _write_results(plan, search, out, final, fit_time, nested, echo):
                                                  getattr(search, "train_floor_", None)))
     if nested is not None:
         sections.insert(0, report.nested_section(nested, summary["metric"]))
-    report.write_report(out / "report.md", plan, summary, cv_df, plot_files, sections)
+    with _writing(out / "report.md") as path:
+        report.write_report(path, plan, summary, cv_df, plot_files, sections)
     written = [*(f for f in OUTPUT_FILES if f != "study.db"), *(p for _, p in plot_files),
                *section_files]
     if (out / "learning_curves.csv").is_file():
@@ -1286,7 +1485,8 @@ def _how_sure(search, cv, metric, out, label=None):
     if rope != frame.attrs["rope"]:  # a loss: 1 % of the best's mean (practical_rope)
         frame = compare(search, metric, top=5, alternative="greater", rope=rope)
     rel = "plots/how_sure.png"
-    plots.comparison(cv, frame, out / rel, label=label)
+    with _writing(out / rel) as path:
+        plots.comparison(cv, frame, path, label=label)
     return report.how_sure_section(frame, rel, rope_text=rope_text), [rel]
 
 
@@ -1355,8 +1555,9 @@ def _worst_training_flow(plan, cv, metric, out):
         warnings.simplefilter("ignore")
         estimator.fit(plan.X_train, plan.y_train)
     title = "Gradient flow of the candidate that trains worst"
-    if gradient_flow(estimator, out / rel, title=title) is None:
-        return None
+    with _writing(out / rel) as path:
+        if gradient_flow(estimator, path, title=title) is None:
+            return None
     at = f", n_resources={report.fmt(cv['n_resources'][worst])}" if "n_resources" in cv else ""
     name = _metric_label(plan, metric)
     return (f"### {title}\n\nDiagnosed a training problem (mean training {name} "
@@ -1396,8 +1597,9 @@ def _side_by_side(plan, cv, out):
             except Exception:  # noqa: BLE001 - a candidate that fails is left out
                 continue
     rel = "plots/candidates.png"
-    if plots.candidates(models, out / rel) is None:
-        return None, []
+    with _writing(out / rel) as path:
+        if plots.candidates(models, path) is None:
+            return None, []
     text = ("## Candidates side by side\n\nEvery candidate refit on the training rows: its "
             "training loss per epoch, the distribution of its weights (the share below 0.01 "
             "in the legend) and, for PReLU, its learned slopes.\n\n"
