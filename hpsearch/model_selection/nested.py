@@ -44,7 +44,13 @@ are seeded per task), and for strategies whose decisions depend on the worker co
 stops everything at a safe point (every fit that reached the dispatcher is recorded by its
 search, the stores close as interrupted, the workers are stopped), a dead worker is
 replaced (its fit retried, as in a search's own pool), and an error in one inner search
-stops the others (their finished fits stay recorded) and is raised. Threads, because a
+stops the others (their finished fits stay recorded) and is raised. Either way, the
+exception that ends the run carries one note on how to continue it (in place of the
+inner searches' own notes, which name one inner study): with a ``storage`` and a
+``study_name``, how many inner fits are recorded and that ``nested_cross_validate`` with
+``resume=True`` and the same ``cv``, ``random_state`` and data fits only the missing
+ones; without, that nothing is kept. An inner search's error also names its outer
+split. Threads, because a
 search's strategy is plain blocking code (``evaluate`` returns when its fits are in); the
 threads only decide and record, the fits run in the workers. Costs: the :math:`K`
 outer-train parts of ``X`` are in memory at once (one at a time sequentially; measured
@@ -279,12 +285,17 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     for job in jobs:  # before any fit: a resume continues on the same outer splits
         _check_outer_rows(job.search, job.k, _rows_text(job.train, _num_samples(X)))
     engine = _one_pool_engine(searches[0], X, y) if searches else None
-    if engine is None:
-        rows = [job.run(X, y, groups, scorer) for job in jobs]
-        kind, n_workers = "sequential", None
-    else:
-        rows = _OnePool(engine, jobs).run(X, y, groups, scorer, searches[0]._show_progress())
-        kind, n_workers = "one pool", engine.n_workers
+    try:
+        if engine is None:
+            rows = [job.run(X, y, groups, scorer) for job in jobs]
+            kind, n_workers = "sequential", None
+        else:
+            rows = _OnePool(engine, jobs).run(X, y, groups, scorer,
+                                              searches[0]._show_progress())
+            kind, n_workers = "one pool", engine.n_workers
+    except BaseException as exc:  # Ctrl-C, SIGTERM, an inner search's error
+        _note_how_to_continue(exc, search, searches)
+        raise
     result = _collect(rows, searches if return_searches else None, optimism=scoring is None)
     result.engine, result.n_workers = kind, n_workers
     return result
@@ -322,6 +333,11 @@ class _OuterJob:
         start = time.perf_counter()
         try:
             inner.fit(_safe_indexing(X, train), y_train, **fit_kw)
+        except Exception as exc:  # which outer split's search failed (not an interrupt)
+            if hasattr(exc, "add_note"):  # Python >= 3.11
+                exc.add_note(f"nested_cross_validate: raised by the inner search of outer "
+                             f"split {self.k} ({len(train)} outer-train rows).")
+            raise
         finally:  # (also when stopped: a resume checks the rows it continues on)
             _mark_outer_rows(inner, rows)
         fit_time = time.perf_counter() - start
@@ -332,6 +348,57 @@ class _OuterJob:
         return dict(scores=scores, best=_inner_best(inner), params=inner.best_params_,
                     fit_time=fit_time, score_time=score_time, n_train=len(train),
                     n_test=len(test))
+
+
+
+def _is_inner_note(note):
+    """A note an inner search adds on how to continue it alone (``fit`` with
+    ``resume=True`` on its one study, or its in-memory study, gone with the run)."""
+    return note.startswith("hpsearch: ") and (" are recorded in study " in note
+                                              or " are kept in memory" in note)
+
+
+def _note_how_to_continue(exc, search, searches):
+    """Say on the exception that ends a nested run how to continue it: the inner
+    searches' own notes name one inner study and ``fit`` (or a discarded in-memory
+    study), not :func:`nested_cross_validate`, so they are replaced by one note. With a
+    ``storage`` and a ``study_name``, the finished inner fits are recorded in the studies
+    ``<study_name>-outer<k>`` and a run with ``resume=True`` (same ``cv``,
+    ``random_state`` and data) fits only the missing ones (the refits are redone);
+    otherwise they are lost."""
+    if not hasattr(exc, "add_note"):  # Python < 3.11
+        return
+    notes = getattr(exc, "__notes__", [])
+    notes[:] = [n for n in notes if not _is_inner_note(n)]
+    params = search.get_params()
+    storage, name = params.get("storage"), params.get("study_name")
+    if storage is None or name is None:
+        what = ("storage and study_name" if storage is None and name is None
+                else "storage" if storage is None else "study_name")
+        exc.add_note("hpsearch: nested_cross_validate keeps no finished inner fits "
+                     f"without a storage and a study_name on the search; give it a {what} "
+                     "to make a run resumable.")
+        return
+    exc.add_note(
+        f"hpsearch: {_n_recorded(searches)} finished inner fits are recorded in the "
+        f"studies {outer_study_name(name, 0)!r}..{outer_study_name(name, len(searches) - 1)!r}"
+        " of the search's storage; call nested_cross_validate again with the search set "
+        f"to resume=True (study_name={name!r}) and the same cv, random_state and data to "
+        "continue: only the missing inner fits run (the refits are redone).")
+
+
+def _n_recorded(searches):
+    """Inner fits recorded in the inner searches' studies (those that exist)."""
+    from .store import recorded_fits
+
+    total = 0
+    for inner in searches:
+        try:
+            study = _inner_study(inner)
+            total += 0 if study is None else recorded_fits(study)
+        except Exception:  # noqa: BLE001 - a store that fails now: counted as none
+            pass
+    return total
 
 
 #: study system attribute of an inner search's study: the outer-train rows it ran on
