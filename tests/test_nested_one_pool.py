@@ -421,3 +421,39 @@ def test_an_inner_search_whose_every_fit_fails_names_its_outer_split(n_jobs):
         nested_cross_validate(search, X, y, cv=3, random_state=0)
     assert ("nested_cross_validate: raised by the inner search of outer split 1 (100 "
             "outer-train rows).") in info.value.__notes__
+
+
+_TRAIN1 = set(list(OUTER.split(*nw.data()))[1][0])
+_TRAIN02 = [set(train) for k, (train, _) in enumerate(OUTER.split(*nw.data())) if k != 1]
+
+
+class _FailsOnOuterSplit1(nw.LoggedLR):
+    """The inner fits of outer split 1 (rows of its outer-train part only) raise, or
+    kill their worker."""
+
+    def __init__(self, C=1.0, die=False):
+        self.C, self.die = C, die
+
+    def fit(self, X, y):
+        rows = set(np.asarray(X)[:, 0].astype(int))
+        if rows <= _TRAIN1 and not any(rows <= t for t in _TRAIN02) and len(rows) < 90:
+            if self.die:
+                os._exit(1)
+            raise ValueError("outer split 1")
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("die", [False, True])
+def test_error_score_raise_in_the_one_pool_names_the_outer_split(die):
+    # was: the fit's error (or "worker died ... fitting candidate <the pool's task
+    # number>") with no word of which outer split's search it came from
+    from hpsearch.model_selection._engine import WorkerDied
+
+    X, y = nw.data()
+    search = GridSearchCV(_FailsOnOuterSplit1(die=die), {"C": [0.01, 1.0]}, cv=3, n_jobs=2,
+                          error_score="raise", max_retries=0)
+    with pytest.raises(WorkerDied if die else ValueError) as info:
+        nested_cross_validate(search, X, y, cv=3, random_state=0)
+    assert any(n.startswith("nested_cross_validate: raised by a fit of the inner search "
+                            "of outer split 1 (its candidate ")
+               for n in info.value.__notes__), info.value.__notes__

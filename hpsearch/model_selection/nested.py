@@ -625,13 +625,31 @@ class _OnePool:
         return self.rows
 
     def _dispatch(self):
-        while self.n_done < len(self.jobs) and not self.errors:
-            for out in self.engine.run(self._pull, wakeup=self.wake_read):
-                self._route(out)
-                if self.errors:
-                    return
-            # nothing queued, nothing running: the searches are deciding
-            wait([self.wake_read], timeout=0.1)
+        try:
+            while self.n_done < len(self.jobs) and not self.errors:
+                for out in self.engine.run(self._pull, wakeup=self.wake_read):
+                    self._route(out)
+                    if self.errors:
+                        return
+                # nothing queued, nothing running: the searches are deciding
+                wait([self.wake_read], timeout=0.1)
+        except Exception as exc:  # error_score="raise": a fit's error, a dead worker
+            self._note_owner(exc)
+            raise
+
+    def _note_owner(self, exc):
+        """Name, on an error the pool raised for one fit, the outer split whose search
+        it was (the pool's task number stands for the candidate in its message)."""
+        task = getattr(exc, "hpsearch_task", None)
+        owner = None if task is None else self.owners.get(task.candidate)
+        if owner is None or not hasattr(exc, "add_note"):
+            return
+        slot, candidate = owner
+        what = ("the refit of its best candidate" if candidate < 0 else
+                f"its candidate {candidate}, inner split {task.split}; the candidate "
+                f"number of the message is the one pool's task {task.candidate}")
+        exc.add_note(f"nested_cross_validate: raised by a fit of the inner search of "
+                     f"outer split {slot.k} ({what}).")
 
     def _stop(self, slots, threads):
         """Every search thread ends: those still running get :class:`_Stopped` once they
