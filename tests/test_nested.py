@@ -114,3 +114,16 @@ def test_bad_parameters(iris, kwargs, match):
 def test_refit_false_is_refused(iris):
     with pytest.raises(ValueError, match="refit enabled"):
         nested_cross_validate(_grid().set_params(refit=False), *iris)
+
+
+@pytest.mark.parametrize("wrap", ["pipeline", "estimator"])
+def test_a_pipeline_ending_in_a_search_is_refused_before_any_fit(iris, wrap):
+    # was: every outer split fitted, then AttributeError: no attribute 'best_params_'
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    search = (make_pipeline(StandardScaler(), _grid()) if wrap == "pipeline"
+              else LogisticRegression())
+    with pytest.raises(ValueError, match="The 'search' parameter of nested_cross_validate "
+                       "must be a search estimator.*Got (Pipeline|LogisticRegression)"):
+        nested_cross_validate(search, *iris)

@@ -153,6 +153,20 @@ def _check_params(cv, n_jobs, return_searches):
                          f"bool. Got {return_searches!r} instead.")
 
 
+def _check_search(search):
+    """``search`` is a search (its ``cv`` and ``refit`` parameters, as sklearn's
+    ``BaseSearchCV``): anything else (a ``Pipeline`` ending in a search, a plain
+    estimator) was fitted on every outer split, then failed on ``best_params_``."""
+    params = search.get_params(deep=False) if hasattr(search, "get_params") else {}
+    if "cv" not in params or "refit" not in params:
+        raise ValueError(
+            "The 'search' parameter of nested_cross_validate must be a search estimator "
+            "(GridSearchCV, OptunaSearchCV, ... or any sklearn BaseSearchCV, with 'cv' and "
+            "'refit' parameters); to search a pipeline, give the search the pipeline as "
+            "its estimator (GridSearchCV(make_pipeline(...), {'<step>__<param>': ...})). "
+            f"Got {type(search).__name__} instead.")
+
+
 def _check_inner_cv(search):
     """The inner ``cv`` must split whatever rows it is given: fixed indices (an iterable
     of ``(train, test)`` pairs, ``PredefinedSplit``) would index each outer-train part as
@@ -249,7 +263,8 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     Raises
     ------
     ValueError
-        A bad parameter, a search without ``refit`` (nothing to score on the outer test),
+        A bad parameter, a ``search`` that is not a search (a ``Pipeline`` ending in
+        one: search the pipeline instead), a search without ``refit`` (nothing to score on the outer test),
         a search whose ``cv`` is fixed indices (an iterable of splits,
         ``PredefinedSplit``: they would index each outer-train part as if it were ``X``),
         several inner metrics with a callable ``refit`` and ``scoring=None``, a
@@ -271,6 +286,7 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     from sklearn.metrics import check_scoring
 
     _check_params(cv, n_jobs, return_searches)
+    _check_search(search)
     _check_refit(search, scoring)
     _check_inner_cv(search)
     X, y, groups = indexable(X, y, groups)
