@@ -358,7 +358,13 @@ class _OuterJob:
             _mark_outer_rows(inner, rows)
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
-        scores = scorer(inner, _safe_indexing(X, test), y_test)
+        try:
+            scores = scorer(inner, _safe_indexing(X, test), y_test)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):  # Python >= 3.11
+                exc.add_note(f"nested_cross_validate: raised by the outer scoring of outer "
+                             f"split {self.k} ({len(test)} outer-test rows).")
+            raise
         score_time = time.perf_counter() - start
         scores = scores if isinstance(scores, dict) else {"score": scores}
         return dict(scores=scores, best=_inner_best(inner), params=inner.best_params_,
