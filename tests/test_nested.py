@@ -151,3 +151,19 @@ def test_an_outer_scoring_error_names_its_outer_split(iris):
         nested_cross_validate(_grid(), X[:-1], y[:-1], cv=3, scoring=scorer)
     assert ("nested_cross_validate: raised by the outer scoring of outer split 2 (49 "
             "outer-test rows).") in info.value.__notes__
+
+
+def test_ctrl_c_in_an_sklearn_search_says_it_keeps_nothing(iris):
+    # the note does not tell to give sklearn's GridSearchCV a storage it has not
+    from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+
+    class CtrlC(LogisticRegression):
+        def fit(self, X, y):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        nested_cross_validate(SkGridSearchCV(CtrlC(), {"C": [1.0]}, cv=2), *iris, cv=2)
+    assert info.value.__notes__ == [
+        "hpsearch: nested_cross_validate keeps no finished inner fits of a search without "
+        "a storage (GridSearchCV has none; hpsearch's searches take storage= and "
+        "study_name=)."]

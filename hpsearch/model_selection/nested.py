@@ -394,6 +394,11 @@ def _note_how_to_continue(exc, search, searches):
     notes[:] = [n for n in notes if not _is_inner_note(n)]
     params = search.get_params()
     storage, name = params.get("storage"), params.get("study_name")
+    if "storage" not in params:  # not hpsearch's search (sklearn's GridSearchCV, ...)
+        exc.add_note("hpsearch: nested_cross_validate keeps no finished inner fits of a "
+                     f"search without a storage ({type(search).__name__} has none; "
+                     "hpsearch's searches take storage= and study_name=).")
+        return
     if storage is None or name is None:
         what = ("storage and study_name" if storage is None and name is None
                 else "storage" if storage is None else "study_name")
@@ -401,12 +406,14 @@ def _note_how_to_continue(exc, search, searches):
                      f"without a storage and a study_name on the search; give it a {what} "
                      "to make a run resumable.")
         return
+    first, last = outer_study_name(name, 0), outer_study_name(name, len(searches) - 1)
+    fixed = "" if isinstance(exc, KeyboardInterrupt) else "once its cause is fixed, "
     exc.add_note(
         f"hpsearch: {_n_recorded(searches)} finished inner fits are recorded in the "
-        f"studies {outer_study_name(name, 0)!r}..{outer_study_name(name, len(searches) - 1)!r}"
-        " of the search's storage; call nested_cross_validate again with the search set "
-        f"to resume=True (study_name={name!r}) and the same cv, random_state and data to "
-        "continue: only the missing inner fits run (the refits are redone).")
+        f"studies {first!r}..{last!r} of the search's storage; {fixed}"
+        "call nested_cross_validate again with the search set to resume=True "
+        f"(study_name={name!r}) and the same cv, random_state and data to continue: only "
+        "the missing inner fits run (the refits are redone).")
 
 
 def _n_recorded(searches):
