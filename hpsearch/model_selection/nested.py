@@ -264,8 +264,8 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     ------
     ValueError
         A bad parameter, a ``search`` that is not a search (a ``Pipeline`` ending in
-        one: search the pipeline instead), a search without ``refit`` (nothing to score on the outer test),
-        a search whose ``cv`` is fixed indices (an iterable of splits,
+        one: search the pipeline instead), a search without ``refit`` (nothing to
+        score on the outer test), a search whose ``cv`` is fixed indices (an iterable of splits,
         ``PredefinedSplit``: they would index each outer-train part as if it were ``X``),
         several inner metrics with a callable ``refit`` and ``scoring=None``, a
         ``resume=True`` whose outer splits have other rows than the run it continues
