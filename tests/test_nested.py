@@ -114,3 +114,56 @@ def test_bad_parameters(iris, kwargs, match):
 def test_refit_false_is_refused(iris):
     with pytest.raises(ValueError, match="refit enabled"):
         nested_cross_validate(_grid().set_params(refit=False), *iris)
+
+
+@pytest.mark.parametrize("wrap", ["pipeline", "estimator"])
+def test_a_pipeline_ending_in_a_search_is_refused_before_any_fit(iris, wrap):
+    # was: every outer split fitted, then AttributeError: no attribute 'best_params_'
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    search = (make_pipeline(StandardScaler(), _grid()) if wrap == "pipeline"
+              else LogisticRegression())
+    with pytest.raises(ValueError, match="The 'search' parameter of nested_cross_validate "
+                       "must be a search estimator.*Got (Pipeline|LogisticRegression)"):
+        nested_cross_validate(search, *iris)
+
+
+def test_a_search_with_a_storage_under_sklearn_cross_validate_points_to_nested(iris,
+                                                                             tmp_path):
+    # the second outer split's clone finds the first one's study: refused (its fits are
+    # of other rows), and the message no longer only says "Pass resume=True" (refused
+    # too: other data), which misled
+    search = _grid().set_params(storage=str(tmp_path / "cv.db"), study_name="n")
+    with pytest.raises(ValueError, match="already exists.*nested_cross_validate names "
+                       "them '<study_name>-outer<k>'"):
+        cross_validate(search, *iris, cv=2, error_score="raise")
+
+
+def test_an_outer_scoring_error_names_its_outer_split(iris):
+    def scorer(estimator, X, y):
+        if len(X) != 50:
+            raise ArithmeticError("outer scoring")
+        return 1.0
+
+    X, y = iris
+    with pytest.raises(ArithmeticError, match="outer scoring") as info:
+        nested_cross_validate(_grid(), X[:-1], y[:-1], cv=3, scoring=scorer)
+    assert ("nested_cross_validate: raised by the outer scoring of outer split 2 (49 "
+            "outer-test rows).") in info.value.__notes__
+
+
+def test_ctrl_c_in_an_sklearn_search_says_it_keeps_nothing(iris):
+    # the note does not tell to give sklearn's GridSearchCV a storage it has not
+    from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+
+    class CtrlC(LogisticRegression):
+        def fit(self, X, y):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        nested_cross_validate(SkGridSearchCV(CtrlC(), {"C": [1.0]}, cv=2), *iris, cv=2)
+    assert info.value.__notes__ == [
+        "hpsearch: nested_cross_validate keeps no finished inner fits of a search without "
+        "a storage (GridSearchCV has none; hpsearch's searches take storage= and "
+        "study_name=)."]

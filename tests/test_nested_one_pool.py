@@ -263,6 +263,8 @@ def test_a_killed_run_resumes_fitting_only_what_is_missing(tmp_path, monkeypatch
     if signum != signal.SIGKILL:  # stopped at a safe point: stores closed as interrupted
         expected = "SearchTerminated" if signum == signal.SIGTERM else "KeyboardInterrupt"
         assert expected in err and proc.returncode != 0
+        # how to continue: the nested run, not one inner study (was: none with one pool)
+        assert "call nested_cross_validate again" in err and "study_name='n'" in err
         for summary in studies:
             study = optuna.load_study(study_name=summary.study_name,
                                       storage=f"sqlite:///{storage}")
@@ -346,3 +348,112 @@ def test_a_failing_refit_raises_the_estimators_own_error_either_way(n_jobs):
     search = GridSearchCV(_RefitFails(), {"C": [0.01, 1.0]}, cv=3, n_jobs=n_jobs)
     with pytest.raises(ArithmeticError, match="refit fails"):
         nested_cross_validate(search, X, y, cv=3, random_state=0)
+
+
+class _CtrlCAtFit(nw.LoggedLR):
+    """Ctrl-C (a ``KeyboardInterrupt``, as Python raises it) at the ``AT``-th fit of the
+    run; fits run in this process (``n_jobs=1``)."""
+
+    AT = None
+    n = 0
+
+    def fit(self, X, y):
+        type(self).n += 1
+        if type(self).n == type(self).AT:
+            raise KeyboardInterrupt
+        return super().fit(X, y)
+
+
+def test_ctrl_c_says_how_to_continue_the_nested_run_and_the_rerun_does(tmp_path, monkeypatch):
+    # was: the note named one inner study ("fit again with resume=True and
+    # study_name='n-outer1'"), as if a lone search, and counted only that study's fits
+    log, storage = tmp_path / "fits.log", str(tmp_path / "nested.db")
+    monkeypatch.setenv("NESTED_LOG", str(log))
+    X, y = nw.data()
+    search = GridSearchCV(_CtrlCAtFit(), {"C": [0.01, 1.0]}, cv=3, n_jobs=1,
+                          storage=storage, study_name="n")
+    monkeypatch.setattr(_CtrlCAtFit, "n", 0)
+    monkeypatch.setattr(_CtrlCAtFit, "AT", 8)  # split 0: 6 fits and its refit; then stop
+    with pytest.raises(KeyboardInterrupt) as info:
+        nested_cross_validate(search, X, y, cv=3, random_state=0)
+    notes = info.value.__notes__
+    assert len(notes) == 1 and "'n-outer1'" not in notes[0].replace("'n-outer0'..'n-outer2'", "")
+    assert ("6 finished inner fits are recorded" in notes[0]
+            and "nested_cross_validate again" in notes[0] and "study_name='n'" in notes[0])
+    before = len(nw.read_log(log))
+    monkeypatch.setattr(_CtrlCAtFit, "AT", None)
+    result = nested_cross_validate(search.set_params(resume=True), X, y, cv=3,
+                                   random_state=0)
+    assert len(nw.read_log(log)) - before == 18 - 6 + 3  # the missing fits, the refits
+    reference = _sequential(nw.search(n_jobs=1), X, y, cv=3, random_state=0)
+    np.testing.assert_array_equal(result.test_score, reference.test_score)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_ctrl_c_without_a_storage_says_nothing_is_kept(monkeypatch, n_jobs):
+    # was: "recorded in study 'no-name-<uuid>'; fit again with resume=True" (n_jobs=1),
+    # an in-memory study gone with the run; nothing at all with the one pool
+    monkeypatch.setattr(_CtrlCAtFit, "AT", 3)
+    monkeypatch.setattr(_CtrlCAtFit, "n", 0)
+    X, y = nw.data()
+    search = GridSearchCV(_CtrlCAtFit(), {"C": [0.01, 1.0]}, cv=3, n_jobs=1)
+    if n_jobs == 2:  # the one pool: Ctrl-C reaches the dispatcher
+        search = GridSearchCV(nw.LoggedLR(), {"C": [0.01, 1.0]}, cv=3, n_jobs=2)
+        monkeypatch.setattr(
+            "hpsearch.model_selection.nested._OnePool._dispatch",
+            lambda self: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt) as info:
+        nested_cross_validate(search, X, y, cv=3, random_state=0)
+    assert info.value.__notes__ == [
+        "hpsearch: nested_cross_validate keeps no finished inner fits without a storage "
+        "and a study_name on the search; give it a storage and study_name to make a run "
+        "resumable."]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_an_inner_search_whose_every_fit_fails_names_its_outer_split(n_jobs):
+    # was: sklearn's "All the 6 fits failed" with no word of which outer split
+    X, y = nw.data()
+    search = GridSearchCV(_FailsOnOneOuterSplit(), {"C": [0.01, 1.0]}, cv=3, n_jobs=n_jobs)
+    with pytest.raises(ValueError, match="All the 6 fits failed") as info:
+        nested_cross_validate(search, X, y, cv=3, random_state=0)
+    assert ("nested_cross_validate: raised by the inner search of outer split 1 (100 "
+            "outer-train rows).") in info.value.__notes__
+
+
+_TRAIN1 = set(list(OUTER.split(*nw.data()))[1][0])
+_TRAIN02 = [set(train) for k, (train, _) in enumerate(OUTER.split(*nw.data())) if k != 1]
+
+
+class _FailsOnOuterSplit1(nw.LoggedLR):
+    """The inner fits of outer split 1 (rows of its outer-train part only) raise, or
+    kill their worker."""
+
+    def __init__(self, C=1.0, die=False):
+        self.C, self.die = C, die
+
+    def fit(self, X, y):
+        rows = set(np.asarray(X)[:, 0].astype(int))
+        if rows <= _TRAIN1 and not any(rows <= t for t in _TRAIN02) and len(rows) < 90:
+            if self.die:
+                os._exit(1)
+            raise ValueError("outer split 1")
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("die", [False, True])
+def test_error_score_raise_in_the_one_pool_names_the_outer_split(die):
+    # was: the fit's error (or "worker died ... fitting candidate <the pool's task
+    # number>") with no word of which outer split's search it came from
+    from hpsearch.model_selection._engine import WorkerDied
+
+    X, y = nw.data()
+    search = GridSearchCV(_FailsOnOuterSplit1(die=die), {"C": [0.01, 1.0]}, cv=3, n_jobs=2,
+                          error_score="raise", max_retries=0)
+    with pytest.raises(WorkerDied if die else ValueError) as info:
+        nested_cross_validate(search, X, y, cv=3, random_state=0)
+    assert any(n.startswith("nested_cross_validate: raised by a fit of the inner search "
+                            "of outer split 1 (its candidate ")
+               for n in info.value.__notes__), info.value.__notes__

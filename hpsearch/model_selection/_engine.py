@@ -622,6 +622,17 @@ def stopped_sooner(error, fit_timeout):
     return limit is not None and limit < now
 
 
+def _of_task(exc, task):
+    """``exc`` (raised by the fork pool with ``error_score="raise"``) with the task whose
+    fit raised it as ``exc.hpsearch_task``: nested CV's one pool runs several searches'
+    tasks and names the search (outer split) it came from."""
+    try:
+        exc.hpsearch_task = task
+    except Exception:  # noqa: BLE001 - an exception type without attributes: untagged
+        pass
+    return exc
+
+
 def worker_died_error(reason):
     """The error text of a fit whose worker died: ``"worker died: SIGSEGV"``."""
     return f"worker died: {reason}"
@@ -1102,7 +1113,7 @@ class _ForkPool:
                 dead = True
                 break
             if status == "raise":
-                raise value
+                raise _of_task(value, worker.queue[0][0])
             task, _ = worker.queue.popleft()
             worker.since = time.monotonic()
             yield value
@@ -1116,7 +1127,7 @@ class _ForkPool:
             self._replace(index)
             task, _ = worker.queue.popleft()
             if self.error_score == "raise":
-                raise TimeoutError(fit_timeout_error(self.fit_timeout))
+                raise _of_task(TimeoutError(fit_timeout_error(self.fit_timeout)), task)
             out = failed_result(task, fit_timeout_error(self.fit_timeout))
             out["fit_time"] = float(self.fit_timeout)
             if worker.queue:
@@ -1132,8 +1143,9 @@ class _ForkPool:
             self.n_retried += 1
             rest.insert(0, [task, attempts + 1])
         elif self.error_score == "raise":
-            raise WorkerDied(f"{error} (fitting candidate {task.candidate}, split "
-                             f"{task.split}, {attempts + 1} attempt(s))")
+            raise _of_task(WorkerDied(f"{error} (fitting candidate {task.candidate}, "
+                                      f"split {task.split}, {attempts + 1} attempt(s))"),
+                           task)
         else:
             yield failed_result(task, error)
         if rest:

@@ -44,7 +44,13 @@ are seeded per task), and for strategies whose decisions depend on the worker co
 stops everything at a safe point (every fit that reached the dispatcher is recorded by its
 search, the stores close as interrupted, the workers are stopped), a dead worker is
 replaced (its fit retried, as in a search's own pool), and an error in one inner search
-stops the others (their finished fits stay recorded) and is raised. Threads, because a
+stops the others (their finished fits stay recorded) and is raised. Either way, the
+exception that ends the run carries one note on how to continue it (in place of the
+inner searches' own notes, which name one inner study): with a ``storage`` and a
+``study_name``, how many inner fits are recorded and that ``nested_cross_validate`` with
+``resume=True`` and the same ``cv``, ``random_state`` and data fits only the missing
+ones; without, that nothing is kept. An inner search's error also names its outer
+split. Threads, because a
 search's strategy is plain blocking code (``evaluate`` returns when its fits are in); the
 threads only decide and record, the fits run in the workers. Costs: the :math:`K`
 outer-train parts of ``X`` are in memory at once (one at a time sequentially; measured
@@ -147,6 +153,20 @@ def _check_params(cv, n_jobs, return_searches):
                          f"bool. Got {return_searches!r} instead.")
 
 
+def _check_search(search):
+    """``search`` is a search (its ``cv`` and ``refit`` parameters, as sklearn's
+    ``BaseSearchCV``): anything else (a ``Pipeline`` ending in a search, a plain
+    estimator) was fitted on every outer split, then failed on ``best_params_``."""
+    params = search.get_params(deep=False) if hasattr(search, "get_params") else {}
+    if "cv" not in params or "refit" not in params:
+        raise ValueError(
+            "The 'search' parameter of nested_cross_validate must be a search estimator "
+            "(GridSearchCV, OptunaSearchCV, ... or any sklearn BaseSearchCV, with 'cv' and "
+            "'refit' parameters); to search a pipeline, give the search the pipeline as "
+            "its estimator (GridSearchCV(make_pipeline(...), {'<step>__<param>': ...})). "
+            f"Got {type(search).__name__} instead.")
+
+
 def _check_inner_cv(search):
     """The inner ``cv`` must split whatever rows it is given: fixed indices (an iterable
     of ``(train, test)`` pairs, ``PredefinedSplit``) would index each outer-train part as
@@ -243,8 +263,9 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     Raises
     ------
     ValueError
-        A bad parameter, a search without ``refit`` (nothing to score on the outer test),
-        a search whose ``cv`` is fixed indices (an iterable of splits,
+        A bad parameter, a ``search`` that is not a search (a ``Pipeline`` ending in
+        one: search the pipeline instead), a search without ``refit`` (nothing to
+        score on the outer test), a search whose ``cv`` is fixed indices (an iterable of splits,
         ``PredefinedSplit``: they would index each outer-train part as if it were ``X``),
         several inner metrics with a callable ``refit`` and ``scoring=None``, a
         ``resume=True`` whose outer splits have other rows than the run it continues
@@ -265,6 +286,7 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     from sklearn.metrics import check_scoring
 
     _check_params(cv, n_jobs, return_searches)
+    _check_search(search)
     _check_refit(search, scoring)
     _check_inner_cv(search)
     X, y, groups = indexable(X, y, groups)
@@ -279,12 +301,17 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     for job in jobs:  # before any fit: a resume continues on the same outer splits
         _check_outer_rows(job.search, job.k, _rows_text(job.train, _num_samples(X)))
     engine = _one_pool_engine(searches[0], X, y) if searches else None
-    if engine is None:
-        rows = [job.run(X, y, groups, scorer) for job in jobs]
-        kind, n_workers = "sequential", None
-    else:
-        rows = _OnePool(engine, jobs).run(X, y, groups, scorer, searches[0]._show_progress())
-        kind, n_workers = "one pool", engine.n_workers
+    try:
+        if engine is None:
+            rows = [job.run(X, y, groups, scorer) for job in jobs]
+            kind, n_workers = "sequential", None
+        else:
+            rows = _OnePool(engine, jobs).run(X, y, groups, scorer,
+                                              searches[0]._show_progress())
+            kind, n_workers = "one pool", engine.n_workers
+    except BaseException as exc:  # Ctrl-C, SIGTERM, an inner search's error
+        _note_how_to_continue(exc, search, searches)
+        raise
     result = _collect(rows, searches if return_searches else None, optimism=scoring is None)
     result.engine, result.n_workers = kind, n_workers
     return result
@@ -322,16 +349,85 @@ class _OuterJob:
         start = time.perf_counter()
         try:
             inner.fit(_safe_indexing(X, train), y_train, **fit_kw)
+        except Exception as exc:  # which outer split's search failed (not an interrupt)
+            if hasattr(exc, "add_note"):  # Python >= 3.11
+                exc.add_note(f"nested_cross_validate: raised by the inner search of outer "
+                             f"split {self.k} ({len(train)} outer-train rows).")
+            raise
         finally:  # (also when stopped: a resume checks the rows it continues on)
             _mark_outer_rows(inner, rows)
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
-        scores = scorer(inner, _safe_indexing(X, test), y_test)
+        try:
+            scores = scorer(inner, _safe_indexing(X, test), y_test)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):  # Python >= 3.11
+                exc.add_note(f"nested_cross_validate: raised by the outer scoring of outer "
+                             f"split {self.k} ({len(test)} outer-test rows).")
+            raise
         score_time = time.perf_counter() - start
         scores = scores if isinstance(scores, dict) else {"score": scores}
         return dict(scores=scores, best=_inner_best(inner), params=inner.best_params_,
                     fit_time=fit_time, score_time=score_time, n_train=len(train),
                     n_test=len(test))
+
+
+
+def _is_inner_note(note):
+    """A note an inner search adds on how to continue it alone (``fit`` with
+    ``resume=True`` on its one study, or its in-memory study, gone with the run)."""
+    return note.startswith("hpsearch: ") and (" are recorded in study " in note
+                                              or " are kept in memory" in note)
+
+
+def _note_how_to_continue(exc, search, searches):
+    """Say on the exception that ends a nested run how to continue it: the inner
+    searches' own notes name one inner study and ``fit`` (or a discarded in-memory
+    study), not :func:`nested_cross_validate`, so they are replaced by one note. With a
+    ``storage`` and a ``study_name``, the finished inner fits are recorded in the studies
+    ``<study_name>-outer<k>`` and a run with ``resume=True`` (same ``cv``,
+    ``random_state`` and data) fits only the missing ones (the refits are redone);
+    otherwise they are lost."""
+    if not hasattr(exc, "add_note"):  # Python < 3.11
+        return
+    notes = getattr(exc, "__notes__", [])
+    notes[:] = [n for n in notes if not _is_inner_note(n)]
+    params = search.get_params()
+    storage, name = params.get("storage"), params.get("study_name")
+    if "storage" not in params:  # not hpsearch's search (sklearn's GridSearchCV, ...)
+        exc.add_note("hpsearch: nested_cross_validate keeps no finished inner fits of a "
+                     f"search without a storage ({type(search).__name__} has none; "
+                     "hpsearch's searches take storage= and study_name=).")
+        return
+    if storage is None or name is None:
+        what = ("storage and study_name" if storage is None and name is None
+                else "storage" if storage is None else "study_name")
+        exc.add_note("hpsearch: nested_cross_validate keeps no finished inner fits "
+                     f"without a storage and a study_name on the search; give it a {what} "
+                     "to make a run resumable.")
+        return
+    first, last = outer_study_name(name, 0), outer_study_name(name, len(searches) - 1)
+    fixed = "" if isinstance(exc, KeyboardInterrupt) else "once its cause is fixed, "
+    exc.add_note(
+        f"hpsearch: {_n_recorded(searches)} finished inner fits are recorded in the "
+        f"studies {first!r}..{last!r} of the search's storage; {fixed}"
+        "call nested_cross_validate again with the search set to resume=True "
+        f"(study_name={name!r}) and the same cv, random_state and data to continue: only "
+        "the missing inner fits run (the refits are redone).")
+
+
+def _n_recorded(searches):
+    """Inner fits recorded in the inner searches' studies (those that exist)."""
+    from .store import recorded_fits
+
+    total = 0
+    for inner in searches:
+        try:
+            study = _inner_study(inner)
+            total += 0 if study is None else recorded_fits(study)
+        except Exception:  # noqa: BLE001 - a store that fails now: counted as none
+            pass
+    return total
 
 
 #: study system attribute of an inner search's study: the outer-train rows it ran on
@@ -558,13 +654,31 @@ class _OnePool:
         return self.rows
 
     def _dispatch(self):
-        while self.n_done < len(self.jobs) and not self.errors:
-            for out in self.engine.run(self._pull, wakeup=self.wake_read):
-                self._route(out)
-                if self.errors:
-                    return
-            # nothing queued, nothing running: the searches are deciding
-            wait([self.wake_read], timeout=0.1)
+        try:
+            while self.n_done < len(self.jobs) and not self.errors:
+                for out in self.engine.run(self._pull, wakeup=self.wake_read):
+                    self._route(out)
+                    if self.errors:
+                        return
+                # nothing queued, nothing running: the searches are deciding
+                wait([self.wake_read], timeout=0.1)
+        except Exception as exc:  # error_score="raise": a fit's error, a dead worker
+            self._note_owner(exc)
+            raise
+
+    def _note_owner(self, exc):
+        """Name, on an error the pool raised for one fit, the outer split whose search
+        it was (the pool's task number stands for the candidate in its message)."""
+        task = getattr(exc, "hpsearch_task", None)
+        owner = None if task is None else self.owners.get(task.candidate)
+        if owner is None or not hasattr(exc, "add_note"):
+            return
+        slot, candidate = owner
+        what = ("the refit of its best candidate" if candidate < 0 else
+                f"its candidate {candidate}, inner split {task.split}; the candidate "
+                f"number of the message is the one pool's task {task.candidate}")
+        exc.add_note(f"nested_cross_validate: raised by a fit of the inner search of "
+                     f"outer split {slot.k} ({what}).")
 
     def _stop(self, slots, threads):
         """Every search thread ends: those still running get :class:`_Stopped` once they

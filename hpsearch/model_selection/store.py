@@ -1067,7 +1067,11 @@ class TrialStore:
             self._unquiet()
             raise ValueError(
                 f"A study named {study_name!r} already exists in storage {storage!r}. "
-                "Pass resume=True to continue it, or choose another study_name."
+                "Pass resume=True to continue it, or choose another study_name. (Clones "
+                "of one search fitted on other rows, as sklearn's cross_validate fits "
+                "one per outer split, each need their own study: "
+                "hpsearch.model_selection.nested_cross_validate names them "
+                "'<study_name>-outer<k>'.)"
             ) from None
         except BaseException:
             self._unquiet()
