@@ -455,24 +455,28 @@ def _unrecorded(out):
     recorded for that name in the marker (:func:`_records`): the user's own files in a
     folder where a stranger planted a marker. A ``study.yaml`` that is no study file
     hpsearch reads (not UTF-8 text, or too large: :func:`_read_small`) is a damaged copy,
-    not someone's study, and is not listed (a resume replaces it)."""
+    not someone's study, and is not listed (a resume replaces it).
+
+    The files are read before the marker: a process of the same run records a file in
+    the marker before moving it into place (:func:`_record_and_publish`), so a file read
+    here that it just wrote is in the marker read after."""
     out = Path(out)
-    records = _records(out)
     names = [n for n in (*OUTPUT_FILES, "learning_curves.csv") if n != "study.db"]
     plots = out / "plots"
     if plots.is_dir() and not plots.is_symlink():
         names += sorted(f"plots/{p.name}" for p in plots.iterdir()
                         if _REPLACED.fullmatch(f"plots/{p.name}"))
-    found = []
+    hashes = {}
     for name in names:
         path = out / name
         if path.is_symlink() or not path.is_file():
             continue
         if name == "study.yaml" and _read_small(path) is None:
             continue
-        if _sha256(path) not in records.get(name, ()):
-            found.append(name)
-    return found
+        hashes[name] = _sha256(path)
+    records = _records(out)
+    return [name for name, digest in hashes.items()
+            if digest is None or digest not in records.get(name, ())]
 
 
 def _refuse_unrecorded(out, key, resume):
@@ -1137,6 +1141,8 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     elif overwrite:  # refused before the lock file is made (checked again, held, there)
         check_output(out, output_key)
         _refuse_foreign(out, _sort_own(out, plan.storage)[1], output_key)
+    elif _marker_data(out) is not None:  # the same, for a run or --resume
+        _refuse_unrecorded(out, output_key, resume)
     hold = _FolderHold(out)
     try:
         with hold.preparing(resume=resume, overwrite=overwrite, plan=plan), hold.recording():
