@@ -20,8 +20,11 @@ removes (``--overwrite``) only files of the names listed above whose content has
 marker records (``study.db`` only when it holds no other study: else only this study is
 deleted from it): a marker planted in the user's own folder cannot make the user's
 ``report.md`` look like hpsearch's, and ``--overwrite`` there is refused, naming the
-unrecorded files (:func:`_refuse_foreign`); a content hash survives copying the run
-folder. Runs starting at
+unrecorded files (:func:`_refuse_foreign`); so are a plain run and ``--resume``, which would
+write their results over them (:func:`_refuse_unrecorded`); a content hash survives
+copying the run folder. The marker is rewritten holding a lock
+(:meth:`_FolderHold.recording`), so processes of one study ending together keep each
+other's records. Runs starting at
 once check and prepare the folder one at a time; ``--overwrite``, or a run without
 ``--resume``, while another live process runs in the folder (or, ``--overwrite``, runs the
 study in a shared store) is refused and changes nothing (:class:`_FolderHold`,
