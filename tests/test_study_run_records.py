@@ -136,3 +136,43 @@ def test_results_are_recorded_before_they_are_put_in_place(tmp_path, monkeypatch
     runner._record_and_publish(plan, stage)
     assert runner._records(out) == {
         "plots/history.png": [runner._sha256(out / "plots" / "history.png")]}
+
+
+def test_a_planted_marker_and_store_do_not_make_a_run_or_resume_replace_the_users_files(
+        tmp_path, monkeypatch, capsys):
+    """A plain run, and ``--resume`` (a planted ``study.db`` holding a trial of the study),
+    wrote their results over the user's own ``report.md``, ``study.yaml``,
+    ``plots/history.png``... in a folder where a stranger planted a marker: refused,
+    naming them, and nothing is changed."""
+    code, _, err = _cli(tmp_path, monkeypatch, capsys, "--quiet", "--out", "src")
+    assert code == 0, err
+    mine = tmp_path / "mine"
+    (mine / "plots").mkdir(parents=True)
+    for name, text in USER_FILES.items():
+        (mine / name).write_text(text)
+    shutil.copy(tmp_path / "src" / "study.db", mine / "study.db")  # the study's trials
+    (mine / ".hpsearch-run").write_text(json.dumps(
+        {"hpsearch": "0.1", "files": sorted(USER_FILES), "sha256": {}}))
+    before = _snapshot(mine)
+    code, _, err = _cli(tmp_path, monkeypatch, capsys, "--quiet", "--out", "mine", "--resume")
+    assert code == 2, err
+    assert ("mine holds 5 file(s) of the names hpsearch writes that no run of hpsearch "
+            "recorded writing there") in err, err
+    assert "--resume would replace them and nothing was changed" in err, err
+    for name in ("plots/history.png", "report.md", "results.csv", "study.yaml",
+                 "summary.json"):
+        assert name in err, err
+    assert _snapshot(mine) == before
+    # a plain run where only the copy of a study file and a figure have hpsearch's names
+    for name in ("report.md", "results.csv", "summary.json", "study.db"):
+        (mine / name).unlink()
+    before = _snapshot(mine)
+    code, _, err = _cli(tmp_path, monkeypatch, capsys, "--quiet", "--out", "mine")
+    assert code == 2, err
+    assert "mine holds 2 file(s) of the names hpsearch writes that no run" in err, err
+    assert "study.yaml, plots/history.png; a run would replace them" in err, err
+    assert _snapshot(mine) == before
+    # the run's own folder, copied: its files are recorded, and --resume goes on
+    shutil.copytree(tmp_path / "src", tmp_path / "copy")
+    code, _, err = _cli(tmp_path, monkeypatch, capsys, "--quiet", "--out", "copy", "--resume")
+    assert code == 0, err

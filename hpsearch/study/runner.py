@@ -20,8 +20,11 @@ removes (``--overwrite``) only files of the names listed above whose content has
 marker records (``study.db`` only when it holds no other study: else only this study is
 deleted from it): a marker planted in the user's own folder cannot make the user's
 ``report.md`` look like hpsearch's, and ``--overwrite`` there is refused, naming the
-unrecorded files (:func:`_refuse_foreign`); a content hash survives copying the run
-folder. Runs starting at
+unrecorded files (:func:`_refuse_foreign`); so are a plain run and ``--resume``, which would
+write their results over them (:func:`_refuse_unrecorded`); a content hash survives
+copying the run folder. The marker is rewritten holding a lock
+(:meth:`_FolderHold.recording`), so processes of one study ending together keep each
+other's records. Runs starting at
 once check and prepare the folder one at a time; ``--overwrite``, or a run without
 ``--resume``, while another live process runs in the folder (or, ``--overwrite``, runs the
 study in a shared store) is refused and changes nothing (:class:`_FolderHold`,
@@ -449,6 +452,50 @@ def _refuse_foreign(out, foreign, key):
             "folder (--out)", key)
 
 
+def _unrecorded(out):
+    """Names of the plain files of ``out`` that a run writes over (:data:`OUTPUT_FILES`
+    but the trial store, and the names of :data:`_REPLACED`) whose content hash no run
+    recorded for that name in the marker (:func:`_records`): the user's own files in a
+    folder where a stranger planted a marker. A ``study.yaml`` that is no study file
+    hpsearch reads (not UTF-8 text, or too large: :func:`_read_small`) is a damaged copy,
+    not someone's study, and is not listed (a resume replaces it).
+
+    The files are read before the marker: a process of the same run records a file in
+    the marker before moving it into place (:func:`_record_and_publish`), so a file read
+    here that it just wrote is in the marker read after."""
+    out = Path(out)
+    names = [n for n in (*OUTPUT_FILES, "learning_curves.csv") if n != "study.db"]
+    plots = out / "plots"
+    if plots.is_dir() and not plots.is_symlink():
+        names += sorted(f"plots/{p.name}" for p in plots.iterdir()
+                        if _REPLACED.fullmatch(f"plots/{p.name}"))
+    hashes = {}
+    for name in names:
+        path = out / name
+        if path.is_symlink() or not path.is_file():
+            continue
+        if name == "study.yaml" and _read_small(path) is None:
+            continue
+        hashes[name] = _sha256(path)
+    records = _records(out)
+    return [name for name, digest in hashes.items()
+            if digest is None or digest not in records.get(name, ())]
+
+
+def _refuse_unrecorded(out, key, resume):
+    """Refuse a run (``--resume`` or none) in a run folder holding files of the names a
+    run writes over that no run recorded writing (:func:`_unrecorded`): the run would
+    replace them (a marker, and a trial store, planted in the user's own folder)."""
+    names = _unrecorded(out)
+    if names:
+        how = "--resume" if resume else "a run"
+        raise _refuse(
+            f"{out} holds {len(names)} file(s) of the names hpsearch writes that no run of "
+            f"hpsearch recorded writing there (changed since, written by an older hpsearch, "
+            f"or not hpsearch's): {', '.join(names)}; {how} would replace them and nothing "
+            "was changed: move them away, or choose another output folder (--out)", key)
+
+
 def _drop_links(out):
     """Remove symbolic links standing where hpsearch writes its files (the links only),
     so that writing a result never follows one out of the run folder. (``study.db`` is
@@ -556,6 +603,8 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None):
     out, storage = Path(plan.out), plan.storage
     check_output(out, key)
     _check_store_link(out, storage)
+    if not overwrite and (out / RUN_MARKER).is_file():
+        _refuse_unrecorded(out, key, resume)
     if not _default_db(out, storage):
         check_storage_dir(storage)
     check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
@@ -642,6 +691,34 @@ class _FolderHold:
     def __init__(self, out):
         self.out = Path(out)
         self.fd = None
+        self._recording = 0
+
+    @contextlib.contextmanager
+    def recording(self):
+        """Byte 2: the marker's lock, held exclusive (waited for) while a process reads,
+        records into and rewrites :data:`RUN_MARKER` and moves the files it recorded into
+        place, and while a starting run checks the files against it
+        (:func:`_unrecorded`): processes of one study ending together would otherwise
+        each rewrite the marker from the one they read, losing the other's records, and a
+        run starting meanwhile would find a file just moved into place not yet recorded
+        (and refuse it). Re-entrant; nothing without the hold."""
+        import fcntl
+
+        if self.fd is None or self._recording:
+            self._recording += 1
+            try:
+                yield
+            finally:
+                self._recording -= 1
+            return
+        fcntl.lockf(self.fd, fcntl.LOCK_EX, 1, 2)
+        self._recording = 1
+        try:
+            yield
+        finally:
+            self._recording = 0
+            if self.fd is not None:
+                fcntl.lockf(self.fd, fcntl.LOCK_UN, 1, 2)
 
     def preparing(self, *, resume, overwrite, plan):
         """Context manager: the preparing lock, and the running lock taken (see above);
@@ -1067,9 +1144,11 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     elif overwrite:  # refused before the lock file is made (checked again, held, there)
         check_output(out, output_key)
         _refuse_foreign(out, _sort_own(out, plan.storage)[1], output_key)
+    elif _marker_data(out) is not None:  # the same, for a run or --resume
+        _refuse_unrecorded(out, output_key, resume)
     hold = _FolderHold(out)
     try:
-        with hold.preparing(resume=resume, overwrite=overwrite, plan=plan):
+        with hold.preparing(resume=resume, overwrite=overwrite, plan=plan), hold.recording():
             kept = []
             removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key,
                                      kept=kept)
@@ -1089,8 +1168,9 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                 _write_copy(out, source_text)
         nested, fit_time = _fit(plan, copy_text, source_text, echo)
         if copy_text is not None and copy_text != source_text:
-            _write_copy(out, source_text)
-        return _write_output(plan, fit_time, nested, echo)
+            with hold.recording():
+                _write_copy(out, source_text)
+        return _write_output(plan, fit_time, nested, echo, hold)
     finally:
         hold.release()
 
@@ -1129,30 +1209,38 @@ def _fit(plan, copy_text, source_text, echo):
     return nested, time.perf_counter() - t0
 
 
-def _write_output(plan, fit_time, nested, echo):
+def _write_output(plan, fit_time, nested, echo, hold=None):
     """Write the output files into a private folder and move them into the run folder
     (:func:`_record_and_publish`: the marker recording them first); returns the summary
-    dict."""
+    dict. ``hold``: the run's :class:`_FolderHold` (its marker lock is held while
+    recording and publishing)."""
     out = plan.out
     stage = _new_stage(out)
     try:
         summary, _ = _write_results(plan, plan.search, stage, out, fit_time, nested, echo)
     except RunFailed:  # results.csv shows the errors
-        _record_and_publish(plan, stage)
+        _record_and_publish(plan, stage, hold)
         raise
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
         _name_final(exc, stage, out)
         raise
-    _record_and_publish(plan, stage)
+    _record_and_publish(plan, stage, hold)
     return summary
 
 
-def _record_and_publish(plan, stage):
+def _record_and_publish(plan, stage, hold=None):
     """Record the files of ``stage`` (their content hashes) and the default trial store
     in the marker, then move them into the run folder (:func:`_publish`): a marker that
     cannot be written (a full disk) leaves no file in place that a later ``--overwrite``
-    would not know as hpsearch's."""
+    would not know as hpsearch's. Done holding the marker's lock
+    (:meth:`_FolderHold.recording`) when ``hold`` is given."""
+    with hold.recording() if hold is not None else contextlib.nullcontext():
+        _record_and_publish_held(plan, stage)
+
+
+def _record_and_publish_held(plan, stage):
+    """:func:`_record_and_publish`, the marker's lock held (or no hold)."""
     out = Path(plan.out)
     records = {p.relative_to(stage).as_posix(): _sha256(p)
                for p in stage.rglob("*") if p.is_file()}
