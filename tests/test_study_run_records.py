@@ -176,3 +176,21 @@ def test_a_planted_marker_and_store_do_not_make_a_run_or_resume_replace_the_user
     shutil.copytree(tmp_path / "src", tmp_path / "copy")
     code, _, err = _cli(tmp_path, monkeypatch, capsys, "--quiet", "--out", "copy", "--resume")
     assert code == 0, err
+
+
+def test_an_interrupted_run_folder_of_an_older_hpsearch_resumes(tmp_path, monkeypatch, capsys):
+    """A run folder an older hpsearch left interrupted (its marker lists files but has no
+    hashes; the copy of the study file and the store are there, no result yet) was
+    refused by ``--resume``: its ``study.yaml`` was unrecorded. Replacing it by the same
+    bytes harms nothing, so the resume goes on."""
+    code, _, err = _cli(tmp_path, monkeypatch, capsys, "--quiet", "--out", "old")
+    assert code == 0, err
+    old = tmp_path / "old"
+    for path in old.rglob("*"):  # what an interrupted run keeps: copy, store, marker
+        if path.is_file() and path.name not in ("study.yaml", "study.db", ".hpsearch-run"):
+            path.unlink()
+    (old / ".hpsearch-run").write_text(json.dumps({"hpsearch": "0.1",
+                                                   "files": ["study.yaml"]}))
+    code, _, err = _cli(tmp_path, monkeypatch, capsys, "--quiet", "--out", "old", "--resume")
+    assert code == 0, err
+    assert (old / "report.md").is_file()

@@ -452,13 +452,15 @@ def _refuse_foreign(out, foreign, key):
             "folder (--out)", key)
 
 
-def _unrecorded(out):
+def _unrecorded(out, source_text=None):
     """Names of the plain files of ``out`` that a run writes over (:data:`OUTPUT_FILES`
     but the trial store, and the names of :data:`_REPLACED`) whose content hash no run
     recorded for that name in the marker (:func:`_records`): the user's own files in a
     folder where a stranger planted a marker. A ``study.yaml`` that is no study file
     hpsearch reads (not UTF-8 text, or too large: :func:`_read_small`) is a damaged copy,
-    not someone's study, and is not listed (a resume replaces it).
+    not someone's study, and is not listed (a resume replaces it); nor is one holding
+    exactly ``source_text``, the study file the run copies there (replaced by the same
+    bytes: the copy of a run folder made by an older hpsearch, whose marker has no hashes).
 
     The files are read before the marker: a process of the same run records a file in
     the marker before moving it into place (:func:`_record_and_publish`), so a file read
@@ -474,7 +476,7 @@ def _unrecorded(out):
         path = out / name
         if path.is_symlink() or not path.is_file():
             continue
-        if name == "study.yaml" and _read_small(path) is None:
+        if name == "study.yaml" and _read_small(path) in (None, source_text):
             continue
         hashes[name] = _sha256(path)
     records = _records(out)
@@ -482,11 +484,11 @@ def _unrecorded(out):
             if digest is None or digest not in records.get(name, ())]
 
 
-def _refuse_unrecorded(out, key, resume):
+def _refuse_unrecorded(out, key, resume, source_text=None):
     """Refuse a run (``--resume`` or none) in a run folder holding files of the names a
     run writes over that no run recorded writing (:func:`_unrecorded`): the run would
     replace them (a marker, and a trial store, planted in the user's own folder)."""
-    names = _unrecorded(out)
+    names = _unrecorded(out, source_text)
     if names:
         how = "--resume" if resume else "a run"
         raise _refuse(
@@ -544,13 +546,15 @@ def _drop_dead_stages(out):
             tmp.unlink(missing_ok=True)
 
 
-def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None):
+def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None,
+                   source_text=None):
     """Make (or reuse) the run folder; never replace finished work without ``overwrite``,
     and with it remove only hpsearch's own files (and the study of that name).
 
     ``kept``: a list, extended with the files of hpsearch's names that ``overwrite``
     left because no run recorded writing them (those a run does not replace, else the
-    overwrite is refused, see :func:`_refuse_foreign`).
+    overwrite is refused, see :func:`_refuse_foreign`). ``source_text``: the study file
+    the run copies to ``study.yaml`` (a copy holding it is not at risk: :func:`_unrecorded`).
 
     Returns
     -------
@@ -569,7 +573,8 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None):
         (A live process in the run folder is refused by :func:`run`, :class:`_FolderHold`.)
     """
     out, storage = Path(plan.out), plan.storage
-    _check_prepare(plan, resume=resume, overwrite=overwrite, key=key)
+    _check_prepare(plan, resume=resume, overwrite=overwrite, key=key,
+                   source_text=source_text)
     out.mkdir(parents=True, exist_ok=True)
     if not (out / RUN_MARKER).is_file():
         _write_marker(out, first=True)
@@ -598,13 +603,13 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None):
     return removed
 
 
-def _check_prepare(plan, *, resume=False, overwrite=False, key=None):
+def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text=None):
     """The refusals of :func:`prepare_output`, which change nothing (see there)."""
     out, storage = Path(plan.out), plan.storage
     check_output(out, key)
     _check_store_link(out, storage)
     if not overwrite and (out / RUN_MARKER).is_file():
-        _refuse_unrecorded(out, key, resume)
+        _refuse_unrecorded(out, key, resume, source_text)
     if not _default_db(out, storage):
         check_storage_dir(storage)
     check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
@@ -1133,7 +1138,8 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
     out = Path(plan.out)
     if not (out / RUN_MARKER).is_file():  # a new or empty folder, or one not hpsearch's:
         # refused before the folder (and its lock file) is made or touched
-        _check_prepare(plan, resume=resume, overwrite=overwrite, key=output_key)
+        _check_prepare(plan, resume=resume, overwrite=overwrite, key=output_key,
+                       source_text=source_text)
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # /proc/x, a read-only file system: before any work
@@ -1145,13 +1151,13 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
         check_output(out, output_key)
         _refuse_foreign(out, _sort_own(out, plan.storage)[1], output_key)
     elif _marker_data(out) is not None:  # the same, for a run or --resume
-        _refuse_unrecorded(out, output_key, resume)
+        _refuse_unrecorded(out, output_key, resume, source_text)
     hold = _FolderHold(out)
     try:
         with hold.preparing(resume=resume, overwrite=overwrite, plan=plan), hold.recording():
             kept = []
             removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key,
-                                     kept=kept)
+                                     kept=kept, source_text=source_text)
             if overwrite and echo:
                 echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the "
                      f"earlier run removed; study {plan.study_name!r} replaced)")
