@@ -305,6 +305,25 @@ class _Killed(BaseException):
     """Stands for a SIGKILL: nothing of the process runs after it."""
 
 
+def _dies_after(store, kill_after, names):
+    """Make the storage writes ``names`` of ``store`` raise :class:`_Killed` right after
+    the ``kill_after``-th of them is done; returns the list the writes are logged in."""
+    writes = []
+
+    def dying(method):
+        def call(*args, **kwargs):
+            out = method(*args, **kwargs)
+            writes.append(args)
+            if len(writes) == kill_after:
+                raise _Killed
+            return out
+        return call
+
+    for name in names:
+        setattr(store._storage, name, dying(getattr(store._storage, name)))
+    return writes
+
+
 @pytest.mark.parametrize("kill_after", [1, 2])
 def test_a_process_killed_while_taking_an_enqueued_trial_leaves_it_to_a_resume(
         tmp_path, monkeypatch, kill_after):
@@ -317,19 +336,7 @@ def test_a_process_killed_while_taking_an_enqueued_trial_leaves_it_to_a_resume(
     storage = str(tmp_path / "s.log")
     enqueue(storage, [GOOD])
     killed = TrialStore(storage, "s", resume=True)
-    writes = []
-
-    def dying(method):
-        def call(*args, **kwargs):
-            out = method(*args, **kwargs)
-            writes.append(args)
-            if len(writes) == kill_after:
-                raise _Killed
-            return out
-        return call
-
-    for name in ("set_trial_user_attr", "set_trial_state_values"):
-        setattr(killed._storage, name, dying(getattr(killed._storage, name)))
+    _dies_after(killed, kill_after, ("set_trial_user_attr", "set_trial_state_values"))
     with pytest.raises(_Killed):
         killed.pop_enqueued()
     killed.close()  # (its process is gone: its owner id is dead)
@@ -437,19 +444,9 @@ def test_a_process_killed_while_enqueuing_an_orphan_again_leaves_it_to_a_resume(
         taken = study.trials[0]._trial_id
         study._storage.set_trial_user_attr(taken, "hpsearch_owner", "elsewhere/b/1/0#1")
         study._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
-        store, writes = TrialStore(storage, "s", resume=True), []
-
-        def dying(method):
-            def call(*args, **kwargs):
-                out = method(*args, **kwargs)
-                writes.append(args)
-                if len(writes) == kill_after:
-                    raise _Killed
-                return out
-            return call
-
-        for name in ("set_trial_user_attr", "set_trial_state_values", "create_new_trial"):
-            setattr(store._storage, name, dying(getattr(store._storage, name)))
+        store = TrialStore(storage, "s", resume=True)
+        writes = _dies_after(store, kill_after, (
+            "set_trial_user_attr", "set_trial_state_values", "create_new_trial"))
         enqueued = object.__new__(_Enqueued)
         enqueued.store = store
         try:
