@@ -89,13 +89,18 @@ def _check_when(when, name):
         raise ValueError(f"Parameter {name!r} cannot be conditional on itself (when={when!r}).")
 
 
+def _equal(a, b):
+    """``a == b`` as a bool; False where the comparison raises or is ambiguous (arrays)."""
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # e.g. arrays
+        return False
+
+
 def _matches(expected, value):
     if isinstance(expected, list):
         return any(_matches(e, value) for e in expected)
-    try:
-        return bool(expected == value)
-    except (TypeError, ValueError):  # e.g. arrays
-        return False
+    return _equal(expected, value)
 
 
 def condition_holds(when, params):

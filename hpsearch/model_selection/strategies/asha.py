@@ -278,7 +278,7 @@ def _as_choice(dim, value):
     """The choice of a :class:`~..space.Categorical` an enqueued value names: the choice
     itself (a list read back from the storage for a tuple), its string code, or an equal
     number (Optuna's ``choices.index``)."""
-    from ..space import _is_real, _to_tuples
+    from ..space import _equal, _is_real, _to_tuples
 
     for candidate in (value, _to_tuples(value)):
         for choice in dim.choices:
@@ -293,13 +293,6 @@ def _as_choice(dim, value):
             if _is_real(choice) and choice == value:
                 return choice
     raise _Rule(f"one of the choices {list(dim.choices)!r}")
-
-
-def _equal(a, b):
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):  # arrays and the like
-        return False
 
 
 def _as_real(dim, value):
@@ -468,7 +461,7 @@ def _optuna_params_of(params, space):
     """``params`` as an Optuna trial of :func:`~..space.suggest` holds them (to tell a
     model-based sampler), or None when a value lies outside its distribution (an
     enqueued value out of range cannot be told)."""
-    from ..space import SPACE_INDEX_PARAM, Categorical, _optuna_names
+    from ..space import SPACE_INDEX_PARAM, Categorical, _equal, _optuna_names
 
     for i, sub in enumerate(space):
         if set(params) - set(sub):

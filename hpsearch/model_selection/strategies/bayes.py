@@ -112,7 +112,7 @@ def _enqueued_codes(fixed, space):
     A tuple comes back from the storage as a list, and ``True`` among ``[1, True]`` is
     coded ``"True"``; a value that is no choice (or already a code) is left as is, for
     Optuna to judge."""
-    from ..space import Categorical, _to_tuples, as_space
+    from ..space import Categorical, _equal, _to_tuples, as_space
 
     dims = {}
     for sub in as_space(space):
@@ -125,17 +125,10 @@ def _enqueued_codes(fixed, space):
             continue
         value = _to_tuples(value)
         for choice, code in zip(dim.choices, dim._encoded):
-            if type(choice) is type(value) and _same(choice, value):
+            if type(choice) is type(value) and _equal(choice, value):
                 out[name] = code
                 break
     return out
-
-
-def _same(a, b):
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):  # arrays and the like
-        return False
 
 
 def _slots_and_askers(trials, store):
