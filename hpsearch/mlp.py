@@ -747,8 +747,9 @@ class _BaseMLP(BaseEstimator):
         """No improvement for more than ``n_iter_no_change`` epochs: True to stop, or (the
         ``"adaptive"`` schedule) divide the rate by 5, reset the patience and go on."""
         what = "Validation score" if early_stopping else "Training loss"
-        msg = (f"{what} did not improve more than tol={self.tol} for "
-               f"{self.n_iter_no_change} consecutive epochs.")
+        # scikit-learn's words and %-formats (tol=0.010000), so logs read the same
+        msg = ("%s did not improve more than tol=%f for %d consecutive epochs."
+               % (what, self.tol, self.n_iter_no_change))
         schedule, rate = self._schedule(), self._optimizer.learning_rate
         if on_plateau(schedule, rate) == "stop":
             if self.verbose:
@@ -1000,7 +1001,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 if set(seen) != set(self.classes_):
                     raise ValueError(
                         "warm_start can only be used where `y` has the same classes as in the "
-                        f"previous call to fit. Previously got {self.classes_}, `y` has {seen}.")
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {seen}")
             else:
                 _check_known_classes(y, self.classes_)
         lb = self._label_binarizer

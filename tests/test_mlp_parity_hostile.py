@@ -1,0 +1,115 @@
+"""Hostile inputs of the MLPs, side by side with scikit-learn's ``neural_network`` MLPs.
+
+For every parameter both libraries share, a bad value must be refused in ``fit`` with
+scikit-learn's own message (parameter, rule, value), and a good one (numpy scalars
+included) accepted; the texts both print or warn for the same event are scikit-learn's.
+"""
+
+import contextlib
+import io
+import math
+import re
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+from hpsearch import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+X = np.random.RandomState(0).standard_normal((20, 3))
+Y = {MLPClassifier: np.arange(20) % 2, MLPRegressor: X[:, 0]}
+PAIRS = [(MLPClassifier, SkMLPClassifier), (MLPRegressor, SkMLPRegressor)]
+
+#: the parameters scikit-learn's MLPs have too (MLPRegressor also has ``loss``)
+SHARED = ["hidden_layer_sizes", "activation", "solver", "alpha", "batch_size",
+          "learning_rate_init", "max_iter", "shuffle", "random_state", "tol", "verbose",
+          "warm_start", "momentum", "nesterovs_momentum", "learning_rate", "power_t",
+          "max_fun", "beta_1", "beta_2", "epsilon", "early_stopping", "validation_fraction",
+          "n_iter_no_change"]
+
+hostile = st.one_of(
+    st.sampled_from([None, True, False, np.True_, np.False_, math.nan, math.inf, -math.inf,
+                     np.float64(math.nan), (), [], (1,), [1], "1", 1 + 0j, np.array(0.5),
+                     "AUTO", "Adam", "RELU", "Constant", "Squared_Error"]),
+    st.integers(-3, 3), st.floats(-2, 2), st.integers(-3, 3).map(np.int64),
+    st.floats(-2, 2, width=32).map(np.float32), st.integers(0, 3).map(np.uint8),
+)
+
+
+def _outcome(cls, params, y):
+    """``"accepted"`` or the refusal's message (scikit-learn prints its float bounds as
+    ``0.0``, hpsearch as ``0``; hpsearch's option sets are larger: both normalized)."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cls(**params).fit(X, y)
+    except Exception as exc:  # noqa: BLE001 - the outcome compared
+        text = re.sub(r"(\d)\.0(?=[,\])])", r"\1", str(exc))
+        return f"{type(exc).__name__}: {re.sub(r'among [{][^}]*[}]', 'among {...}', text)}"
+    return "accepted"
+
+
+@settings(max_examples=60, deadline=None)
+@given(pair=st.sampled_from(PAIRS), name=st.sampled_from(SHARED + ["loss"]), value=hostile)
+def test_shared_parameter_refused_or_accepted_as_sklearn(pair, name, value):
+    ours, theirs = pair
+    if name == "loss" and ours is MLPClassifier:
+        name = "alpha"
+    params = {"max_iter": 1, "hidden_layer_sizes": (2,), "random_state": 0, name: value}
+    got, expected = _outcome(ours, params, Y[ours]), _outcome(theirs, params, Y[ours])
+    if expected.startswith(("TypeError", "UFuncTypeError", "OverflowError")):
+        # scikit-learn fails deep inside on a bad hidden_layer_sizes entry: hpsearch names it
+        assert got.startswith(f"ValueError: The '{name}' parameter of {ours.__name__}"), got
+        return
+    # (with these tiny data both refuse an early-stopping split the same way, in words
+    # of their own, and both train everything else)
+    if "validation set" in expected or "test_size" in expected:
+        assert "validation" in got, got
+        return
+    assert got == expected.replace("Sk", ""), (got, expected)
+
+
+def _verbose_lines(cls, **params):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cls(hidden_layer_sizes=(3,), random_state=0, verbose=True, **params).fit(
+            X, Y[MLPClassifier])
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("params, stop", [
+    (dict(solver="sgd", tol=0.5), "Training loss did not improve more than tol=0.500000 "
+                                  "for 1 consecutive epochs. Stopping."),
+    (dict(tol=0.5, early_stopping=True, validation_fraction=0.5),
+     "Validation score did not improve more than tol=0.500000 for 1 consecutive epochs. "
+     "Stopping."),
+    (dict(solver="sgd", learning_rate="adaptive", tol=0.5),
+     "Training loss did not improve more than tol=0.500000 for 1 consecutive epochs. "
+     "Setting learning rate to 0.000200"),
+])
+def test_stopping_message_formats_tol_as_sklearn(params, stop):
+    # was "tol=0.5" where scikit-learn prints "tol=0.500000" (its %f)
+    params.update(n_iter_no_change=1, max_iter=4)
+    ours, theirs = _verbose_lines(MLPClassifier, **params), _verbose_lines(SkMLPClassifier,
+                                                                           **params)
+    assert stop in theirs
+    assert stop in ours
+    # and every other line has scikit-learn's shape (numbers aside)
+    shape = lambda lines: [re.sub(r"-?\d+\.\d+", "#", line) for line in lines]  # noqa: E731
+    assert shape(ours) == shape(theirs)
+
+
+def test_warm_start_with_other_classes_message_is_sklearns():
+    messages = []
+    for cls in (MLPClassifier, SkMLPClassifier):
+        est = cls(hidden_layer_sizes=(2,), max_iter=1, warm_start=True).fit(X, np.arange(20) % 3)
+        with pytest.raises(ValueError) as info:
+            est.fit(X, np.arange(20) % 2)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]  # was: hpsearch's ended with an extra "."
