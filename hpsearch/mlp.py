@@ -1159,6 +1159,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                                              default="squared_error"))
 
     def _encode_targets(self, y, classes=None, first=True, incremental=False):
+        if y.dtype.kind in "US":  # (numpy would parse '1.5' silently; sklearn's MLP fails)
+            raise ValueError(
+                f"The target y of {type(self).__name__} must be numeric. Got an array of "
+                f"strings (dtype {y.dtype}), e.g. {y.flat[0].item()!r}. Convert it, e.g. with "
+                "y.astype(float), or use MLPClassifier for class labels.")
         T = y.reshape(y.shape[0], -1)
         if self.loss == "poisson" and T.size and T.min() < 0:
             raise ValueError(

@@ -105,6 +105,27 @@ def test_stopping_message_formats_tol_as_sklearn(params, stop):
     assert shape(ours) == shape(theirs)
 
 
+@pytest.mark.parametrize("y", [np.array(["1.5", "2"] * 10), ["1.5", "2"] * 10,
+                               np.array([b"1", b"2"] * 10)])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_regressor_refuses_a_string_target_as_sklearn(y, method):
+    # was: numpy parsed '1.5' and the regressor trained; scikit-learn's fails (TypeError
+    # deep in its loss). Now a ValueError naming the target and the dtype.
+    with pytest.raises(TypeError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        getattr(SkMLPRegressor(max_iter=1), method)(X, y)
+    with pytest.raises(ValueError, match=r"The target y of MLPRegressor must be numeric\. "
+                                         r"Got an array of strings \(dtype [<|][US]"):
+        getattr(MLPRegressor(max_iter=1), method)(X, y)
+
+
+def test_regressor_accepts_an_object_target_as_sklearn():
+    # scikit-learn converts an object y to float64 (its validate_data(y_numeric=True))
+    y = np.array(["1.5", 2, 3.0, "4"] * 5, dtype=object)
+    for cls in (MLPRegressor, SkMLPRegressor):
+        assert cls(hidden_layer_sizes=(2,), max_iter=1).fit(X, y).predict(X).shape == (20,)
+
+
 def test_warm_start_with_other_classes_message_is_sklearns():
     messages = []
     for cls in (MLPClassifier, SkMLPClassifier):
