@@ -134,3 +134,17 @@ def test_warm_start_with_other_classes_message_is_sklearns():
             est.fit(X, np.arange(20) % 2)
         messages.append(str(info.value))
     assert messages[0] == messages[1]  # was: hpsearch's ended with an extra "."
+
+
+@pytest.mark.parametrize("solver", ["adam", "adagrad", "rmsprop"])
+def test_epsilon_below_float32_range_trains_as_sklearn(solver):
+    # was TrainingDivergedError: epsilon=1e-320 (valid, scikit-learn trains) rounded to 0 in
+    # the float32 working dtype, and a zero gradient's step became 0/0 = NaN
+    X_zero = np.column_stack([X, np.zeros(20)])  # (alpha=0) its weights: gradient 0
+    est = MLPRegressor(hidden_layer_sizes=(2,), solver=solver, epsilon=1e-320, max_iter=3,
+                       alpha=0, random_state=0).fit(X_zero, Y[MLPRegressor])
+    assert np.isfinite(est.loss_) and all(np.isfinite(c).all() for c in est.coefs_)
+    if solver == "adam":
+        theirs = SkMLPRegressor(hidden_layer_sizes=(2,), epsilon=1e-320, max_iter=3,
+                                alpha=0, random_state=0).fit(X_zero, Y[MLPRegressor])
+        np.testing.assert_allclose(est.coefs_[0], theirs.coefs_[0], atol=1e-5)
