@@ -281,7 +281,8 @@ default="adam"
         (chosen by measurement: He normal learned more slowly at scikit-learn's default
         budgets, see ``benchmarks/README.md``). ``"glorot"`` (uniform), ``"he"`` (normal)
         and ``"normal"`` (:math:`N(0, 0.01^2)`) draw weights only, biases start at 0.
-    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+    dtype : {numpy.float32, numpy.float64, "float32", "float64"} or numpy.dtype, \
+default=numpy.float32
         Working precision of weights and computation. The default float32 is deliberate: the
         matrix products run about twice as fast and the batch buffers take half the memory,
         which matters because a search trains thousands of networks, while stochastic
@@ -377,7 +378,8 @@ class _BaseMLP(BaseEstimator):
         "validation_fraction": [_Interval(Real, 0, 1, closed="left")],
         "n_iter_no_change": [_Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "init": [StrOptions({"auto"} | set(INITIALIZERS))],
-        "dtype": [StrOptions(set(_FLOAT_DTYPES)), Options(type, {np.float32, np.float64})],
+        "dtype": [StrOptions(set(_FLOAT_DTYPES)), Options(type, {np.float32, np.float64}),
+                  Options(np.dtype, {np.dtype(np.float32), np.dtype(np.float64)})],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",

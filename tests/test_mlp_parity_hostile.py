@@ -148,3 +148,13 @@ def test_epsilon_below_float32_range_trains_as_sklearn(solver):
         theirs = SkMLPRegressor(hidden_layer_sizes=(2,), epsilon=1e-320, max_iter=3,
                                 alpha=0, random_state=0).fit(X_zero, Y[MLPRegressor])
         np.testing.assert_allclose(est.coefs_[0], theirs.coefs_[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype("float32"), np.dtype("float64")])
+def test_dtype_accepts_a_numpy_dtype(dtype):
+    # was refused: only "float32"/"float64" and the scalar types np.float32/np.float64
+    est = MLPRegressor(hidden_layer_sizes=(2,), max_iter=1, dtype=dtype).fit(X, Y[MLPRegressor])
+    assert est.coefs_[0].dtype == dtype
+    with pytest.raises(ValueError, match=r"'dtype' parameter of MLPRegressor .* Got "
+                                         r"dtype\('float16'\) instead"):
+        MLPRegressor(dtype=np.dtype("float16")).fit(X, Y[MLPRegressor])
