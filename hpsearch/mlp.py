@@ -433,13 +433,16 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------ helpers
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        error = ValueError(
+            f"The 'hidden_layer_sizes' parameter of {type(self).__name__} must be a "
+            f"sequence of int in the range [1, inf). Got {sizes!r} instead.")
+        try:  # (a 0-d array passes as array-like but cannot be iterated)
+            sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        except TypeError:
+            raise error from None
         for s in sizes:
             if not isinstance(s, Integral) or isinstance(s, bool) or s < 1:
-                raise ValueError(
-                    f"The 'hidden_layer_sizes' parameter of {type(self).__name__} must be a "
-                    f"sequence of int in the range [1, inf). Got {self.hidden_layer_sizes!r} instead."
-                )
+                raise error
         return [int(s) for s in sizes]
 
     def _working_dtype(self):

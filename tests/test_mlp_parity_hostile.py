@@ -158,3 +158,13 @@ def test_dtype_accepts_a_numpy_dtype(dtype):
     with pytest.raises(ValueError, match=r"'dtype' parameter of MLPRegressor .* Got "
                                          r"dtype\('float16'\) instead"):
         MLPRegressor(dtype=np.dtype("float16")).fit(X, Y[MLPRegressor])
+
+
+@pytest.mark.parametrize("sizes", [np.array(0.5), np.array(3)])
+def test_zero_dimensional_hidden_layer_sizes_is_named(sizes):
+    # was a bare TypeError "iteration over a 0-d array" (scikit-learn's too): a 0-d array
+    # passes the "array-like" rule but is no sequence of layer widths
+    with pytest.raises(ValueError, match=r"The 'hidden_layer_sizes' parameter of "
+                                         r"MLPClassifier must be a sequence of int in the "
+                                         rf"range \[1, inf\)\. Got {re.escape(repr(sizes))}"):
+        MLPClassifier(hidden_layer_sizes=sizes).fit(X, Y[MLPClassifier])
