@@ -168,3 +168,86 @@ def test_zero_dimensional_hidden_layer_sizes_is_named(sizes):
                                          r"MLPClassifier must be a sequence of int in the "
                                          rf"range \[1, inf\)\. Got {re.escape(repr(sizes))}"):
         MLPClassifier(hidden_layer_sizes=sizes).fit(X, Y[MLPClassifier])
+
+
+# ----------------------------------------------------------------- bad data, side by side
+def _small(cls, **params):
+    return cls(hidden_layer_sizes=(2,), max_iter=1, random_state=0, **params)
+
+
+def _pf(est, X_, y, **kwargs):
+    if isinstance(est, (MLPClassifier, SkMLPClassifier)):
+        kwargs.setdefault("classes", [0, 1])
+    return est.partial_fit(X_, y, **kwargs)
+
+
+def _frame(columns="abc"):
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=list(columns))
+
+
+#: what a user does wrong -> call(cls, y); both libraries must answer alike
+BAD_DATA = {
+    "NaN in X": lambda c, y: _small(c).fit(np.where(X > 1, np.nan, X), y),
+    "inf in X": lambda c, y: _small(c).fit(np.where(X > 1, np.inf, X), y),
+    "NaN in sparse X": lambda c, y: _small(c).fit(_sparse(np.where(X > 1, np.nan, X)), y),
+    "empty X": lambda c, y: _small(c).fit(X[:0], y[:0]),
+    "no features": lambda c, y: _small(c).fit(X[:, :0], y),
+    "1-D X": lambda c, y: _small(c).fit(X[:, 0], y),
+    "3-D X": lambda c, y: _small(c).fit(X[:, :, None], y),
+    "complex X": lambda c, y: _small(c).fit(X + 0j, y),
+    "y too short": lambda c, y: _small(c).fit(X, y[:-1]),
+    "NaN in y": lambda c, y: _small(c).fit(X, np.where(np.arange(20) == 3, np.nan, y)),
+    "features at predict": lambda c, y: _small(c).fit(X, y).predict(X[:, :2]),
+    "unfitted predict": lambda c, y: c().predict(X),
+    "sample_weight length": lambda c, y: _small(c).fit(X, y, sample_weight=np.ones(19)),
+    "sample_weight NaN": lambda c, y: _small(c).fit(X, y, sample_weight=np.r_[np.nan, [1] * 19]),
+    "sample_weight all 0": lambda c, y: _small(c).fit(X, y, sample_weight=np.zeros(20)),
+    "sample_weight 2-D": lambda c, y: _small(c).fit(X, y, sample_weight=np.ones((20, 1))),
+    "partial_fit features": lambda c, y: _pf(_pf(_small(c), X, y), X[:, :2], y),
+    "warm_start features": lambda c, y: _small(c, warm_start=True).fit(X, y).fit(X[:, 1:], y),
+    "partial_fit early_stopping": lambda c, y: _pf(_small(c, early_stopping=True), X, y),
+    "names at fit, none at predict": lambda c, y: _small(c).fit(_frame(), y).predict(X),
+    "none at fit, names at predict": lambda c, y: _small(c).fit(X, y).predict(_frame()),
+    "names reordered": lambda c, y: _small(c).fit(_frame(), y).predict(_frame("bac")),
+    "names renamed": lambda c, y: _small(c).fit(_frame(), y).predict(_frame("abz")),
+    # classifiers only
+    "partial_fit without classes": lambda c, y: _pf(_small(c), X, y, classes=None),
+    "partial_fit class not declared": lambda c, y: _pf(_small(c), X, y + 1),
+    "partial_fit new class later": lambda c, y: _pf(_pf(_small(c), X, y), X, y + 1),
+    "partial_fit other classes later": lambda c, y: _pf(_pf(_small(c), X, y), X, y,
+                                                        classes=[0, 1, 2]),
+    "continuous y to a classifier": lambda c, y: _small(c).fit(X, X[:, 0]),
+}
+_CLASSIFIER_ONLY = {"partial_fit without classes", "partial_fit class not declared",
+                    "partial_fit new class later", "partial_fit other classes later",
+                    "continuous y to a classifier"}
+
+
+def _sparse(A):
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix(A)
+
+
+def _answer(call):
+    """The exception (type name and message) or "ok", and the warnings but convergence."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            call()
+            answer = "ok"
+        except Exception as exc:  # noqa: BLE001 - the answer compared
+            answer = f"{type(exc).__name__}: {exc}"
+    return answer, sorted({f"{w.category.__name__}: {w.message}" for w in seen
+                           if w.category.__name__ != "ConvergenceWarning"})
+
+
+@pytest.mark.parametrize("case, ours, theirs", [
+    (case, ours, theirs) for case in sorted(BAD_DATA) for ours, theirs in PAIRS
+    if not (case in _CLASSIFIER_ONLY and ours is MLPRegressor)])
+def test_bad_data_answered_as_sklearn(case, ours, theirs):
+    # the same exception type and message (or both train), the same warnings
+    answers = [_answer(lambda: BAD_DATA[case](cls, Y[ours])) for cls in (ours, theirs)]
+    assert answers[0] == answers[1]
