@@ -251,3 +251,35 @@ def test_bad_data_answered_as_sklearn(case, ours, theirs):
     # the same exception type and message (or both train), the same warnings
     answers = [_answer(lambda: BAD_DATA[case](cls, Y[ours])) for cls in (ours, theirs)]
     assert answers[0] == answers[1]
+
+
+# ----------------------------------------------------------------- lecture techniques
+@pytest.mark.parametrize("activation", ["prelu", "maxout"])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_learned_activations_survive_pickle_warm_start_and_clone(activation, early_stopping):
+    import pickle
+
+    from sklearn.base import clone
+
+    X_, y = np.random.RandomState(1).standard_normal((60, 3)), np.arange(60) % 3
+    kw = dict(hidden_layer_sizes=(4,), activation=activation, dropout=0.3, input_dropout=0.1,
+              early_stopping=early_stopping, n_iter_no_change=50, random_state=0)
+    straight = MLPClassifier(max_iter=6, **kw).fit(X_, y)
+    part = pickle.loads(pickle.dumps(MLPClassifier(max_iter=2, warm_start=True, **kw).fit(X_, y)))
+    part.set_params(max_iter=4).fit(X_, y)
+    for a, b in zip(straight.coefs_ + straight.prelu_alphas_, part.coefs_ + part.prelu_alphas_):
+        np.testing.assert_array_equal(a, b)
+    if activation == "prelu":  # one learned slope per neuron, moved from prelu_init
+        assert straight.prelu_alphas_[0].shape == (4,)
+        assert not np.all(straight.prelu_alphas_[0] == 0.25)
+    else:  # maxout_pieces linear pieces per unit
+        assert straight.coefs_[0].shape == (3, 2 * 4)
+    # no dropout at prediction: the same answer every call
+    np.testing.assert_array_equal(straight.predict_proba(X_), straight.predict_proba(X_))
+    if early_stopping:  # sklearn's attributes: the scores of every epoch, no best_loss_
+        assert len(part.validation_scores_) == 6 and part.best_loss_ is None
+        assert part.best_validation_score_ == max(part.validation_scores_)
+    else:
+        assert part.validation_scores_ is None and part.best_loss_ == min(part.loss_curve_)
+    assert part.n_iter_ == 4 and part.t_ == straight.t_ and len(part.loss_curve_) == 6
+    assert not hasattr(clone(straight), "coefs_")
