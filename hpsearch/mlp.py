@@ -281,7 +281,8 @@ default="adam"
         (chosen by measurement: He normal learned more slowly at scikit-learn's default
         budgets, see ``benchmarks/README.md``). ``"glorot"`` (uniform), ``"he"`` (normal)
         and ``"normal"`` (:math:`N(0, 0.01^2)`) draw weights only, biases start at 0.
-    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+    dtype : {numpy.float32, numpy.float64, "float32", "float64"} or numpy.dtype, \
+default=numpy.float32
         Working precision of weights and computation. The default float32 is deliberate: the
         matrix products run about twice as fast and the batch buffers take half the memory,
         which matters because a search trains thousands of networks, while stochastic
@@ -377,7 +378,8 @@ class _BaseMLP(BaseEstimator):
         "validation_fraction": [_Interval(Real, 0, 1, closed="left")],
         "n_iter_no_change": [_Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "init": [StrOptions({"auto"} | set(INITIALIZERS))],
-        "dtype": [StrOptions(set(_FLOAT_DTYPES)), Options(type, {np.float32, np.float64})],
+        "dtype": [StrOptions(set(_FLOAT_DTYPES)), Options(type, {np.float32, np.float64}),
+                  Options(np.dtype, {np.dtype(np.float32), np.dtype(np.float64)})],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -431,13 +433,16 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------ helpers
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        error = ValueError(
+            f"The 'hidden_layer_sizes' parameter of {type(self).__name__} must be a "
+            f"sequence of int in the range [1, inf). Got {sizes!r} instead.")
+        try:  # (a 0-d array passes as array-like but cannot be iterated)
+            sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        except TypeError:
+            raise error from None
         for s in sizes:
             if not isinstance(s, Integral) or isinstance(s, bool) or s < 1:
-                raise ValueError(
-                    f"The 'hidden_layer_sizes' parameter of {type(self).__name__} must be a "
-                    f"sequence of int in the range [1, inf). Got {self.hidden_layer_sizes!r} instead."
-                )
+                raise error
         return [int(s) for s in sizes]
 
     def _working_dtype(self):
@@ -747,8 +752,9 @@ class _BaseMLP(BaseEstimator):
         """No improvement for more than ``n_iter_no_change`` epochs: True to stop, or (the
         ``"adaptive"`` schedule) divide the rate by 5, reset the patience and go on."""
         what = "Validation score" if early_stopping else "Training loss"
-        msg = (f"{what} did not improve more than tol={self.tol} for "
-               f"{self.n_iter_no_change} consecutive epochs.")
+        # scikit-learn's words and %-formats (tol=0.010000), so logs read the same
+        msg = ("%s did not improve more than tol=%f for %d consecutive epochs."
+               % (what, self.tol, self.n_iter_no_change))
         schedule, rate = self._schedule(), self._optimizer.learning_rate
         if on_plateau(schedule, rate) == "stop":
             if self.verbose:
@@ -1000,7 +1006,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 if set(seen) != set(self.classes_):
                     raise ValueError(
                         "warm_start can only be used where `y` has the same classes as in the "
-                        f"previous call to fit. Previously got {self.classes_}, `y` has {seen}.")
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {seen}")
             else:
                 _check_known_classes(y, self.classes_)
         lb = self._label_binarizer
@@ -1158,6 +1164,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                                              default="squared_error"))
 
     def _encode_targets(self, y, classes=None, first=True, incremental=False):
+        if y.dtype.kind in "US":  # (numpy would parse '1.5' silently; sklearn's MLP fails)
+            raise ValueError(
+                f"The target y of {type(self).__name__} must be numeric. Got an array of "
+                f"strings (dtype {y.dtype}), e.g. {y.flat[0].item()!r}. Convert it, e.g. with "
+                "y.astype(float), or use MLPClassifier for class labels.")
         T = y.reshape(y.shape[0], -1)
         if self.loss == "poisson" and T.size and T.min() < 0:
             raise ValueError(

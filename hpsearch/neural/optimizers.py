@@ -47,12 +47,19 @@ class Optimizer:
         weights stay finite but stop moving, which only this check reveals."""
         return all(np.isfinite(getattr(self, name)).all() for name in self._state)
 
+    def _eps(self, value):
+        """``value`` (an epsilon, > 0) in the working dtype, or its smallest positive
+        number where it rounds to 0 there (e.g. 1e-320, valid in scikit-learn's float64,
+        in float32): else a zero gradient's step would be 0/0 = NaN."""
+        eps = self.dtype.type(value)
+        return eps if eps else np.finfo(self.dtype).smallest_subnormal
+
     def _scaled_step(self, theta, g, squares):
         r"""Shared step of the adaptive rates: :math:`\theta \leftarrow \theta -
         \eta\, g / (\sqrt{s} + \epsilon)` for the accumulated squares :math:`s`."""
         tmp = self._tmp
         np.sqrt(squares, out=tmp)
-        tmp += self.dtype.type(self.epsilon)
+        tmp += self._eps(self.epsilon)
         np.divide(g, tmp, out=tmp)
         tmp *= self.dtype.type(self.learning_rate)
         theta -= tmp
@@ -194,7 +201,7 @@ class Adagrad(Optimizer):
 
     def _kernel_args(self):
         f = self.dtype.type
-        return (self.sum_sq,), (f(0), f(0), False, f(self.epsilon), f(self.learning_rate),
+        return (self.sum_sq,), (f(0), f(0), False, self._eps(self.epsilon), f(self.learning_rate),
                                 False)
 
 
@@ -232,7 +239,7 @@ class RMSProp(Optimizer):
 
     def _kernel_args(self):
         f = self.dtype.type
-        return (self.mean_sq,), (f(self.rho), f(1.0 - self.rho), self.t == 1, f(self.epsilon),
+        return (self.mean_sq,), (f(self.rho), f(1.0 - self.rho), self.t == 1, self._eps(self.epsilon),
                                  f(self.learning_rate), True)
 
 
@@ -297,7 +304,7 @@ class Adam(Optimizer):
             self._rescale()
         b1, b2, t = self.beta_1, self.beta_2, self.t
         c2 = math.sqrt((1.0 - b2**t) / (1.0 - b2))
-        return (f(b1), f(b2), f(self.epsilon * c2),
+        return (f(b1), f(b2), self._eps(self.epsilon * c2),
                 f(self.learning_rate * (1.0 - b1) * c2 / (1.0 - b1**t)))
 
     def _update(self, theta, g):
