@@ -255,11 +255,35 @@ def _exact_ratio(cv, size, n_samples):
     return n_test / n_train
 
 
+def _train_only_ratio(cv, train_size, n_samples):
+    """``test/train`` of a scikit-learn random splitter given ``train_size`` and
+    ``test_size=None``: its test part is every row not trained on, as sklearn's
+    ``_validate_shuffle_split`` resolves it (:math:`n_\\text{train} = \\lfloor
+    \\text{train\\_size} \\cdot n \\rfloor` for a fraction,
+    :math:`n_\\text{test} = n - n_\\text{train}`), not the default ``test_size``:
+    ``ShuffleSplit(train_size=0.5)`` tests on the other half, ratio 1. Without
+    ``n_samples`` (or for ``GroupShuffleSplit``, whose sizes count groups), from a
+    fractional ``train_size`` :math:`f` as :math:`(1 - f) / f`; else None."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    fraction = isinstance(train_size, numbers.Real) and not isinstance(
+        train_size, numbers.Integral)
+    if n_samples and not isinstance(cv, GroupShuffleSplit):
+        n_train = math.floor(train_size * n_samples) if fraction else int(train_size)
+        return (n_samples - n_train) / n_train if 0 < n_train < n_samples else None
+    if fraction and 0 < train_size < 1:
+        return (1.0 - train_size) / train_size
+    return None
+
+
 def _two_way_ratio(cv, n_samples):
     """``test/train`` of a random two-way splitter, or None: exact for ``n_samples``
     rows (:func:`_exact_ratio`), else from a fractional ``test_size`` and no
-    ``train_size``."""
+    ``train_size`` (a ``train_size`` alone: :func:`_train_only_ratio`)."""
     size = cv.test_size
+    train_size = getattr(cv, "train_size", None)
+    if size is None and train_size is not None:  # sklearn: the test part is the rest
+        return _train_only_ratio(cv, train_size, n_samples)
     if size is None:  # sklearn's default: 0.1 (ShuffleSplit), 0.2 (GroupShuffleSplit)
         size = getattr(cv, "_default_test_size", 0.1)
     ratio = _exact_ratio(cv, size, n_samples)
@@ -322,7 +346,9 @@ def split_size_ratio(cv, n_samples=None):
     ``test / (1 - test)`` (``test_size=None``: sklearn's default, 0.1, or 0.2 for
     ``GroupShuffleSplit``); given ``n_samples``, exactly ``n_test / n_train`` as the
     splitter rounds them (:func:`_exact_ratio`; ``train_size`` then allowed), except for
-    ``GroupShuffleSplit``, whose sizes count groups. Splits of unequal sizes count by their mean validation
+    ``GroupShuffleSplit``, whose sizes count groups; a scikit-learn splitter given
+    ``train_size`` and ``test_size=None`` tests on the rest, as it splits
+    (:func:`_train_only_ratio`). Splits of unequal sizes count by their mean validation
     fraction :math:`\\bar\\rho` as :math:`\\bar\\rho / (1 - \\bar\\rho)`
     (:func:`_mean_fraction_ratio`): ``MonteCarloCV(swap=True)`` follows each split by its
     mirror, the two a 2-fold partition of the data (:math:`\\bar\\rho = 1/2`), so ``1``,
