@@ -120,12 +120,18 @@ def parse_size(value, name, owner):
     if isinstance(value, numbers.Real):
         if not 0.0 < value < 1.0:
             raise _param_error(name, owner, _SIZE_RULE, value)
-        return float(value)
+        return value  # (its own type: sklearn multiplies a np.float32 in float32)
     raise _param_error(name, owner, _SIZE_RULE, value)
 
 
 def _n_from_size(size, n_samples, rounding):
-    return rounding(size * n_samples) if isinstance(size, float) else size
+    """Rows of a size from :func:`parse_size`: an int as is, a fraction rounded as
+    sklearn's ``ShuffleSplit`` rounds it, ``rounding(size * n_samples)`` computed in the
+    fraction's own type (``np.float32(0.3) * 10`` is 3 in float32, 3.0000001 in float64:
+    3 test rows, not 4)."""
+    if isinstance(size, numbers.Integral):
+        return size
+    return int(rounding(size * n_samples))
 
 
 def _resolve_sizes(owner, n_samples, test_size, train_size=None):
@@ -157,14 +163,42 @@ def _resolve_sizes(owner, n_samples, test_size, train_size=None):
     return n_train, n_test
 
 
+def _check_bool(value, name, owner):
+    """A True/False parameter (sklearn's splitters refuse anything else: ``bool("no")``
+    is True, so ``stratify="false"`` stratified)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise _param_error(name, owner, "an instance of 'bool'", value)
+
+
+#: type_of_target of a 2-D y -> whether stratify=True accepts it (a row of labels per
+#: sample, stratified by each row's combination, as sklearn's StratifiedShuffleSplit)
+_ROWS_OF_LABELS = {
+    "multilabel-indicator": True,
+    "multiclass-multioutput": True,
+    "continuous-multioutput": False,
+}
+
+
 def _check_stratify_target(y, owner, n_train, n_test):
-    """``stratify=True`` needs class labels: >= 2 classes, each with >= 2 members."""
+    """``stratify=True`` needs class labels: >= 2 classes, each with >= 2 members.
+
+    A 2-D ``y`` (multilabel or multiclass-multioutput) is stratified, as by sklearn's
+    ``StratifiedShuffleSplit`` and ``train_test_split(stratify=Y)``, by each row's
+    combination of labels: the classes checked are the distinct rows.
+    """
     if y is None:
         raise ValueError(
             f"stratify=True in {owner} needs the class labels y, but y=None was passed."
         )
     kind = type_of_target(y, input_name="y")
-    if kind not in ("binary", "multiclass"):
+    if np.ndim(y) == 2:
+        if not _ROWS_OF_LABELS.get(kind, False):
+            raise ValueError(
+                f"stratify=True in {owner} needs labels y (a 2-D y: a row of labels "
+                f"per sample), but y is of type {kind!r}."
+            )
+        y = np.unique(np.asarray(y), axis=0, return_inverse=True)[1].ravel()
+    elif kind not in ("binary", "multiclass"):
         raise ValueError(
             f"stratify=True in {owner} needs binary or multiclass labels y, "
             f"but y is of type {kind!r}."
@@ -329,6 +363,9 @@ class _RandomTwoWaySplit(BaseCrossValidator):
 
     def _check_params(self):
         owner = type(self).__name__
+        for flag in sorted(_BOOL_PARAMETERS):
+            if flag in self.__dict__:
+                _check_bool(getattr(self, flag), flag, owner)
         parse_size(self.test_size, "test_size", owner)
         if self.train_size is not None:
             parse_size(self.train_size, "train_size", owner)
@@ -528,12 +565,8 @@ def _from_name(name, params):
             f"Missing parameter(s) {missing} for cross-validation method {name!r} "
             f"({cls.__name__}); valid parameters are {valid}."
         )
-    for flag in _BOOL_PARAMETERS.intersection(params):
-        if not isinstance(params[flag], (bool, np.bool_)):
-            raise ValueError(
-                f"The {flag!r} parameter of {cls.__name__} must be an instance of 'bool'. "
-                f"Got {params[flag]!r} instead."
-            )
+    for flag in sorted(_BOOL_PARAMETERS.intersection(params)):
+        _check_bool(params[flag], flag, cls.__name__)
     cv = cls(**params)
     if hasattr(cv, "_check_params"):
         cv._check_params()
