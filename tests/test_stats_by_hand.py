@@ -39,3 +39,116 @@ def test_ratio_of_a_train_size_only_group_splitter_is_the_expected_fraction():
     # GroupShuffleSplit's sizes count groups: the ratio is that of the group fraction
     cv = GroupShuffleSplit(3, train_size=0.75)
     assert split_size_ratio(cv, 57) == pytest.approx(0.25 / 0.75)
+
+
+# ------------------------------------------------------- tests of a worked example
+# Five splits, n_test/n_train = 1/4 (5-fold). By hand: mean 0.026, sample variance
+# (ddof=1) 0.00053, corrected variance (1/5 + 1/4) * 0.00053 = 0.0002385,
+# t = 0.026 / sqrt(0.0002385) = 1.68356..., Student t with 5 - 1 = 4 degrees of freedom.
+D5 = np.array([0.02, 0.05, -0.01, 0.03, 0.04])
+
+
+def _student_cdf(x, df):
+    """Student's t CDF from the regularized incomplete beta function (not scipy.stats)."""
+    from scipy.special import betainc
+
+    tail = 0.5 * betainc(df / 2, 0.5, df / (df + x * x))
+    return 1 - tail if x > 0 else tail
+
+
+def test_corrected_ttest_of_the_worked_example():
+    from hpsearch.model_selection.stats import corrected_ttest, naive_ttest
+
+    mean, var = 0.026, 0.00053
+    assert D5.mean() == pytest.approx(mean) and D5.var(ddof=1) == pytest.approx(var)
+    t = mean / np.sqrt((1 / 5 + 1 / 4) * var)
+    assert t == pytest.approx(1.683562161, abs=1e-9)
+    for alternative, p in (("two-sided", 2 * (1 - _student_cdf(abs(t), 4))),
+                           ("greater", 1 - _student_cdf(t, 4)),
+                           ("less", _student_cdf(t, 4))):
+        got_t, got_p = corrected_ttest(D5, 0.25, alternative)
+        assert got_t == pytest.approx(t, rel=1e-12)
+        assert got_p == pytest.approx(p, rel=1e-9)
+    # the naive test divides the variance by k only: t = 0.026 / sqrt(0.00053 / 5)
+    t_naive = mean / np.sqrt(var / 5)
+    assert naive_ttest(D5, "greater")[1] == pytest.approx(1 - _student_cdf(t_naive, 4))
+    # NaN splits are dropped, as if the split were not there
+    with_nan = np.insert(D5, 2, np.nan)
+    assert corrected_ttest(with_nan, 0.25) == pytest.approx(corrected_ttest(D5, 0.25))
+
+
+@pytest.mark.parametrize("rope", [0.0, 0.01, 0.03])
+def test_bayesian_correlated_ttest_of_the_worked_example(rope):
+    # Corani & Benavoli (2015): mu | d ~ St(df = k - 1, loc = mean,
+    # scale^2 = (1/k + rho/(1 - rho)) * s^2), rho = n_test / n = 1/5, so
+    # rho / (1 - rho) = 1/4 = n_test / n_train
+    from hpsearch.model_selection.stats import posterior_probabilities
+
+    rho = 1 / 5
+    scale = np.sqrt((1 / 5 + rho / (1 - rho)) * 0.00053)
+    worse = _student_cdf((-rope - 0.026) / scale, 4)
+    better = 1 - _student_cdf((rope - 0.026) / scale, 4)
+    got = posterior_probabilities(D5, 0.25, rope)
+    np.testing.assert_allclose(got, (better, 1 - better - worse, worse), rtol=1e-9,
+                               atol=1e-12)
+
+
+def _results(scores, params):
+    scores = np.asarray(scores, dtype=float)
+    results = {"params": params, "mean_test_score": np.nanmean(scores, axis=1),
+               "std_test_score": np.nanstd(scores, axis=1)}
+    for k in range(scores.shape[1]):
+        results[f"split{k}_test_score"] = scores[:, k]
+    return results
+
+
+# rows 0 and 3 equal (mean 0.83), row 1 0.012 behind, row 2 far behind
+S = [[0.80, 0.84, 0.82, 0.86, 0.83],
+     [0.79, 0.83, 0.80, 0.85, 0.82],
+     [0.70, 0.74, 0.72, 0.75, 0.71],
+     [0.80, 0.84, 0.82, 0.86, 0.83]]
+P = [{"a": 3}, {"a": 2}, {"a": 1}, {"a": 4}]
+
+
+def test_compare_of_hand_computed_results():
+    from hpsearch.model_selection.stats import compare
+
+    frame = compare(_results(S, P), test_train_ratio=0.25, rope=0.01)
+    assert list(frame.index) == [0, 3, 1, 2] and list(frame["rank"]) == [1, 1, 3, 4]
+    # row 2: differences 0.10, 0.10, 0.10, 0.11, 0.12: mean 0.106, s^2 = 0.00008,
+    # corrected scale sqrt(0.45 * 0.00008) = 0.006, t = 17.666...
+    row = frame.loc[2]
+    assert row["difference"] == pytest.approx(0.106)
+    assert row["t"] == pytest.approx(0.106 / 0.006)
+    assert row["p_value"] == pytest.approx(1 - _student_cdf(0.106 / 0.006, 4), rel=1e-6)
+    # row 1: differences 0.01, 0.01, 0.02, 0.01, 0.01: mean 0.012, s^2 = 0.00002,
+    # scale sqrt(0.45 * 0.00002) = 0.003, t = 4
+    row = frame.loc[1]
+    assert row["t"] == pytest.approx(4.0)
+    assert row["p_value"] == pytest.approx(1 - _student_cdf(4.0, 4), rel=1e-9)
+    assert row["p_best_better"] == pytest.approx(
+        1 - _student_cdf((0.01 - 0.012) / 0.003, 4), rel=1e-9)
+    # row 3 is row 0's twin: every difference 0, no variance: t = 0, one-sided p = 1/2,
+    # the posterior a point mass at 0, inside the rope; nothing is NaN
+    row = frame.loc[3]
+    assert (row["t"], row["p_value"]) == (0.0, 0.5)
+    assert (row["p_best_better"], row["p_equivalent"], row["p_candidate_better"]) == (
+        0.0, 1.0, 0.0)
+
+
+def test_refit_rules_of_hand_computed_results():
+    from hpsearch.model_selection.stats import not_significantly_worse, one_standard_error
+
+    # the best's standard error: std (ddof=1) of 0.80, 0.84, 0.82, 0.86, 0.83 is
+    # sqrt(0.002 / 4) = 0.02236, / sqrt(5) = 0.01: the bar is 0.83 - 0.01 = 0.82, so
+    # row 1 (0.818) is out and the simplest of rows 0 and 3 (a = 3, 4) is row 0
+    assert one_standard_error("a")(_results(S, P)) == 0
+    assert one_standard_error("-a")(_results(S, P)) == 3
+    # with row 1 at 0.822 (every split + 0.004) it is within one standard error
+    lifted = [S[0], [s + 0.004 for s in S[1]], S[2], S[3]]
+    assert one_standard_error("a")(_results(lifted, P)) == 1
+    # row 1 is significantly worse at 0.05 (one-sided p = 0.0081) but not at 0.005
+    assert not_significantly_worse("a", alpha=0.05, test_train_ratio=0.25)(
+        _results(S, P)) == 0
+    assert not_significantly_worse("a", alpha=0.005, test_train_ratio=0.25)(
+        _results(S, P)) == 1
