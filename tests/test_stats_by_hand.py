@@ -7,6 +7,8 @@ under test.
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 
 from hpsearch.model_selection.stats import split_size_ratio
@@ -152,3 +154,40 @@ def test_refit_rules_of_hand_computed_results():
         _results(S, P)) == 0
     assert not_significantly_worse("a", alpha=0.005, test_train_ratio=0.25)(
         _results(S, P)) == 1
+
+
+# ------------------------------------------------------------------ properties
+_DIFFS = st.lists(st.floats(-1, 1, allow_nan=False), min_size=2, max_size=20)
+
+
+@given(diffs=_DIFFS, ratio=st.floats(0, 3))
+def test_p_value_sides_and_the_flat_prior_posterior_agree(diffs, ratio):
+    # one-sided p-values are complements, the two-sided one twice the smaller; with
+    # rope = 0 the posterior P(mu > 0) is the "less" p-value (the Bayesian correlated
+    # t-test under its flat prior is the corrected t-test: Corani & Benavoli 2015)
+    from hpsearch.model_selection.stats import corrected_ttest, posterior_probabilities
+
+    d = np.asarray(diffs)
+    if np.all(d == d[0]):
+        return
+    greater = corrected_ttest(d, ratio, "greater")[1]
+    less = corrected_ttest(d, ratio, "less")[1]
+    two = corrected_ttest(d, ratio, "two-sided")[1]
+    assert greater + less == pytest.approx(1.0)
+    assert two == pytest.approx(min(1.0, 2 * min(greater, less)))
+    better, equivalent, worse = posterior_probabilities(d, ratio, 0.0)
+    assert better == pytest.approx(less, abs=1e-12)
+    assert worse == pytest.approx(greater, abs=1e-12)
+    assert equivalent == pytest.approx(0.0, abs=1e-12)
+
+
+@given(diffs=_DIFFS, ratio=st.floats(0, 3), ropes=st.lists(st.floats(0, 2), min_size=2,
+                                                           max_size=2))
+def test_a_wider_rope_takes_probability_from_both_sides(diffs, ratio, ropes):
+    from hpsearch.model_selection.stats import posterior_probabilities
+
+    narrow, wide = sorted(ropes)
+    b1, e1, w1 = posterior_probabilities(diffs, ratio, narrow)
+    b2, e2, w2 = posterior_probabilities(diffs, ratio, wide)
+    assert b1 + e1 + w1 == pytest.approx(1.0) and b2 + e2 + w2 == pytest.approx(1.0)
+    assert b2 <= b1 + 1e-12 and w2 <= w1 + 1e-12 and e2 >= e1 - 1e-12
