@@ -425,9 +425,11 @@ class Holdout(_RandomTwoWaySplit):
         samples (as ``train_test_split(shuffle=False)``).
     stratify : bool, default=False
         Keep the class proportions of ``y`` in both parts (needs ``shuffle=True`` and at
-        least two classes).
+        least two classes). A 2-D ``y`` (multilabel, multi-output) is stratified by
+        each row's combination of labels, as ``train_test_split(stratify=Y)``.
     random_state : int, RandomState instance or None, default=None
-        Seed of the shuffle; an int gives the same split on every call.
+        Seed of the shuffle; an int gives the same split on every call, a
+        ``RandomState`` instance a new one on each call (as sklearn's ``ShuffleSplit``).
     """
 
     def __init__(self, test_size=0.2, shuffle=True, stratify=False, random_state=None):
@@ -473,9 +475,11 @@ class MonteCarloCV(_RandomTwoWaySplit):
         Follow each split by its mirror (train and validation exchanged). With
         ``train_size=None`` a split and its mirror are complementary.
     stratify : bool, default=False
-        Keep the class proportions of ``y`` in both parts.
+        Keep the class proportions of ``y`` in both parts (a 2-D ``y``: of each row's
+        combination of labels, as sklearn's ``StratifiedShuffleSplit``).
     random_state : int, RandomState instance or None, default=None
-        Seed of the draws; an int gives the same splits on every call.
+        Seed of the draws; an int gives the same splits on every call, a
+        ``RandomState`` instance new ones on each call (as sklearn's ``ShuffleSplit``).
     """
 
     def __init__(
