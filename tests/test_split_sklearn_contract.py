@@ -177,3 +177,31 @@ def test_stratify_a_2d_y_checks_the_rows_as_classes():
             "classes=6.")):
         y = np.repeat([0, 1, 2], [7, 5, 8])
         list(Holdout(0.25, stratify=True).split(X, np.c_[y, np.arange(20) % 2]))
+
+
+# ------------------------------------------------- Holdout is train_test_split
+@settings(max_examples=20)
+@given(counts=st.lists(st.integers(3, 9), min_size=2, max_size=3),
+       size=st.sampled_from([0.2, 0.25, 1 / 3, 0.4, 5, 6]), seed=st.integers(0, 2**16))
+def test_holdout_is_train_test_split(counts, size, seed):
+    # shuffled, stratified and unshuffled: the same rows in the same order
+    y = np.repeat(np.arange(len(counts)), counts)
+    rows = np.arange(y.size)
+    X = np.zeros((y.size, 1))
+    (train, test), = _splits(Holdout(size, random_state=seed), X, y)
+    tr, te = skms.train_test_split(rows, test_size=size, random_state=seed)
+    np.testing.assert_array_equal(train, tr)
+    np.testing.assert_array_equal(test, te)
+    (train, test), = _splits(Holdout(size, shuffle=False), X, y)
+    tr, te = skms.train_test_split(rows, test_size=size, shuffle=False)
+    np.testing.assert_array_equal(train, tr)
+    np.testing.assert_array_equal(test, te)
+    try:
+        tr, te = skms.train_test_split(rows, test_size=size, stratify=y, random_state=seed)
+    except ValueError:  # a part smaller than the number of classes
+        with pytest.raises(ValueError, match="fewer than the number of classes"):
+            _splits(Holdout(size, stratify=True, random_state=seed), X, y)
+        return
+    (train, test), = _splits(Holdout(size, stratify=True, random_state=seed), X, y)
+    np.testing.assert_array_equal(train, tr)
+    np.testing.assert_array_equal(test, te)
