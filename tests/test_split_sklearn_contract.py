@@ -81,6 +81,10 @@ def test_float32_sizes_by_hand():
     (train, test), = _splits(MonteCarloCV(1, test_size=np.float32(0.2),
                                           train_size=np.float32(0.7), random_state=0), X)
     assert (len(train), len(test)) == (7, 2)
+    # a float16 fraction of more than 65504 rows overflows in float16 (sklearn raises
+    # OverflowError): the fraction counts in float64 there, 0.8999... * 100000 -> 89991
+    (_, test), = _splits(Holdout(np.float16(0.9), random_state=0), np.zeros((100_000, 1)))
+    assert len(test) == 89_991
 
 
 # -------------------------------------------------------------- random_state semantics

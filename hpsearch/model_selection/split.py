@@ -131,7 +131,11 @@ def _n_from_size(size, n_samples, rounding):
     3 test rows, not 4)."""
     if isinstance(size, numbers.Integral):
         return size
-    return int(rounding(size * n_samples))
+    with np.errstate(over="ignore"):
+        rows = size * n_samples
+    if not math.isfinite(rows):  # (a float16 beyond 65504 rows: sklearn overflows)
+        rows = float(size) * n_samples
+    return int(rounding(rows))
 
 
 def _resolve_sizes(owner, n_samples, test_size, train_size=None):
