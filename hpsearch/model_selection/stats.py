@@ -266,10 +266,14 @@ def _train_only_ratio(cv, train_size, n_samples):
     fractional ``train_size`` :math:`f` as :math:`(1 - f) / f`; else None."""
     from sklearn.model_selection import GroupShuffleSplit
 
+    from .split import _n_from_size
+
+    if isinstance(train_size, bool) or not isinstance(train_size, numbers.Real):
+        return None  # (sklearn refuses it when it splits)
     fraction = isinstance(train_size, numbers.Real) and not isinstance(
         train_size, numbers.Integral)
     if n_samples and not isinstance(cv, GroupShuffleSplit):
-        n_train = math.floor(train_size * n_samples) if fraction else int(train_size)
+        n_train = _n_from_size(train_size, int(n_samples), math.floor)
         return (n_samples - n_train) / n_train if 0 < n_train < n_samples else None
     if fraction and 0 < train_size < 1:
         return (1.0 - train_size) / train_size
