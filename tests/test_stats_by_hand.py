@@ -5,6 +5,8 @@ definitions (Nadeau & Bengio 2003; Corani & Benavoli 2015), never by calling the
 under test.
 """
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -191,3 +193,27 @@ def test_a_wider_rope_takes_probability_from_both_sides(diffs, ratio, ropes):
     b2, e2, w2 = posterior_probabilities(diffs, ratio, wide)
     assert b1 + e1 + w1 == pytest.approx(1.0) and b2 + e2 + w2 == pytest.approx(1.0)
     assert b2 <= b1 + 1e-12 and w2 <= w1 + 1e-12 and e2 >= e1 - 1e-12
+
+
+@pytest.mark.parametrize("lengths", [(3, 3, 2), (3, 3, 3, 4), (2, 2)])
+def test_split_columns_of_another_length_than_params_are_refused(lengths):
+    # was: numpy's "setting an array element with a sequence... inhomogeneous shape"
+    # (ragged columns), a silently dropped score (columns longer than params) or an
+    # IndexError (shorter)
+    from hpsearch.model_selection.stats import (
+        compare,
+        not_significantly_worse,
+        one_standard_error,
+    )
+
+    results = {"params": [{"a": 1}, {"a": 2}, {"a": 3}]}
+    for k, n in enumerate(lengths):
+        results[f"split{k}_test_score"] = np.linspace(0.9, 0.6, n) + 0.01 * k
+    bad = next(k for k, n in enumerate(lengths) if n != 3)
+    message = (f"'params' has 3 entries but 'split{bad}_test_score' has shape "
+               f"({lengths[bad]},)")
+    for call in (lambda: compare(results, test_train_ratio=0.25),
+                 lambda: one_standard_error("a")(results),
+                 lambda: not_significantly_worse("a", test_train_ratio=0.25)(results)):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            call()

@@ -430,6 +430,23 @@ def _split_columns(results, metric):
     return [found[k] for k in sorted(found)]
 
 
+def _score_matrix(results, columns):
+    """The ``(n_candidates, n_splits)`` scores of the split ``columns``; every column must
+    hold one score per candidate (one per entry of ``params``). Ragged columns gave
+    numpy's "inhomogeneous shape" error, columns longer than ``params`` were silently
+    cut and shorter ones an IndexError."""
+    n = len(results["params"]) if "params" in results else None
+    for column in columns:
+        size = np.shape(results[column])
+        if len(size) != 1 or (n is not None and size[0] != n):
+            raise ValueError(
+                f"cv_results_ must hold one score per candidate in every split column: "
+                f"'params' has {n} entries but {column!r} has shape {size}."
+            )
+    return np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).reshape(
+        len(columns), -1).T
+
+
 def _metric(results, metric):
     metrics = sorted(
         {m.group(2) for k in results if (m := _SPLIT_KEY.match(k))}
@@ -738,7 +755,7 @@ def compare(
 
     columns = _split_columns(results, metric)
     scores = _without_failed_splits(
-        results, np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T,
+        results, _score_matrix(results, columns),
         metric)
     if not np.isfinite(scores).any():  # (a frame of NaN, every candidate "rank 1")
         raise ValueError(
@@ -894,7 +911,7 @@ def _refit_scores(cv_results, metric, rule):
         )
     metric = _metric(cv_results, metric)
     columns = _split_columns(cv_results, metric)
-    scores = np.array([np.asarray(cv_results[c], dtype=np.float64) for c in columns]).T
+    scores = _score_matrix(cv_results, columns)
     return metric, _without_failed_splits(cv_results, scores, metric)
 
 
