@@ -209,3 +209,15 @@ def test_holdout_is_train_test_split(counts, size, seed):
     (train, test), = _splits(Holdout(size, stratify=True, random_state=seed), X, y)
     np.testing.assert_array_equal(train, tr)
     np.testing.assert_array_equal(test, te)
+
+
+@settings(max_examples=25)
+@given(value=st.one_of(st.sampled_from(["", "no", "True", None, 0.0, 1.0, np.nan]),
+                       st.integers(-3, 3), st.lists(st.booleans(), max_size=2)),
+       flag=st.sampled_from(["shuffle", "stratify", "swap"]))
+def test_any_flag_value_that_is_not_a_bool_is_refused(value, flag):
+    cls = MonteCarloCV if flag == "swap" else Holdout
+    cv = cls(**{flag: value})
+    with pytest.raises(ValueError, match=re.escape(
+            f"The {flag!r} parameter of {cls.__name__} must be an instance of 'bool'.")):
+        cv.get_n_splits()
