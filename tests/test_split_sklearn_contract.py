@@ -221,3 +221,21 @@ def test_any_flag_value_that_is_not_a_bool_is_refused(value, flag):
     with pytest.raises(ValueError, match=re.escape(
             f"The {flag!r} parameter of {cls.__name__} must be an instance of 'bool'.")):
         cv.get_n_splits()
+
+
+@pytest.mark.parametrize("test, train", [(0.25, 0.76), ("1:3", 0.76), (0.5, 0.51)])
+def test_fractions_summing_above_one_are_refused_as_sklearn(test, train):
+    # was: accepted whenever the rounded rows happened to fit (4 rows: ceil(1.0) = 1
+    # test + floor(3.04) = 3 train), where ShuffleSplit refuses "The sum of test_size
+    # and train_size = 1.01, should be in the (0, 1) range"
+    X = np.zeros((4, 1))
+    with pytest.raises(ValueError, match=r"ShuffleSplit|sum of test_size"):
+        _splits(skms.ShuffleSplit(2, test_size={"1:3": 0.25}.get(test, test),
+                                  train_size=train), X)
+    cv = MonteCarloCV(2, test_size=test, train_size=train)
+    message = ("The sum of the fractions test_size and train_size of MonteCarloCV must "
+               "be at most 1. Got test_size=")
+    for call in (lambda: _splits(cv, X), cv.get_n_splits):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            call()
+    assert len(_splits(MonteCarloCV(2, test_size=0.25, train_size=0.75), X)) == 2

@@ -370,9 +370,17 @@ class _RandomTwoWaySplit(BaseCrossValidator):
         for flag in sorted(_BOOL_PARAMETERS):
             if flag in self.__dict__:
                 _check_bool(getattr(self, flag), flag, owner)
-        parse_size(self.test_size, "test_size", owner)
+        test = parse_size(self.test_size, "test_size", owner)
         if self.train_size is not None:
-            parse_size(self.train_size, "train_size", owner)
+            train = parse_size(self.train_size, "train_size", owner)
+            fractions = not isinstance(test, numbers.Integral) and not isinstance(
+                train, numbers.Integral)
+            if fractions and test + train > 1:  # (sklearn's ShuffleSplit refuses it too)
+                raise ValueError(
+                    f"The sum of the fractions test_size and train_size of {owner} must "
+                    f"be at most 1. Got test_size={self.test_size!r} + train_size="
+                    f"{self.train_size!r} = {float(test + train):g} instead."
+                )
         if self.stratify and not self._shuffle:
             raise ValueError(
                 f"stratify=True in {owner} needs shuffle=True, got shuffle=False."
