@@ -239,3 +239,11 @@ def test_fractions_summing_above_one_are_refused_as_sklearn(test, train):
         with pytest.raises(ValueError, match=re.escape(message)):
             call()
     assert len(_splits(MonteCarloCV(2, test_size=0.25, train_size=0.75), X)) == 2
+
+
+def test_stratify_a_column_vector_y_as_sklearn():
+    # a (n, 1) y is labels too (it was, before 2-D y were stratified by rows)
+    y = np.repeat([0, 1, 2], [7, 5, 8]).reshape(-1, 1)
+    X = np.zeros((20, 1))
+    _same(_splits(MonteCarloCV(2, test_size=0.3, stratify=True, random_state=0), X, y),
+          _splits(skms.StratifiedShuffleSplit(2, test_size=0.3, random_state=0), X, y))

@@ -195,18 +195,19 @@ def _check_stratify_target(y, owner, n_train, n_test):
             f"stratify=True in {owner} needs the class labels y, but y=None was passed."
         )
     kind = type_of_target(y, input_name="y")
-    if np.ndim(y) == 2:
-        if not _ROWS_OF_LABELS.get(kind, False):
-            raise ValueError(
-                f"stratify=True in {owner} needs labels y (a 2-D y: a row of labels "
-                f"per sample), but y is of type {kind!r}."
-            )
-        y = np.unique(np.asarray(y), axis=0, return_inverse=True)[1].ravel()
-    elif kind not in ("binary", "multiclass"):
+    labels = kind in ("binary", "multiclass")  # (a column vector too)
+    if np.ndim(y) == 2 and not (labels or _ROWS_OF_LABELS.get(kind, False)):
+        raise ValueError(
+            f"stratify=True in {owner} needs labels y (a 2-D y: a row of labels "
+            f"per sample), but y is of type {kind!r}."
+        )
+    if not labels and np.ndim(y) != 2:
         raise ValueError(
             f"stratify=True in {owner} needs binary or multiclass labels y, "
             f"but y is of type {kind!r}."
         )
+    if np.ndim(y) == 2:
+        y = np.unique(np.asarray(y), axis=0, return_inverse=True)[1].ravel()
     classes = np.unique(y)
     if classes.size < 2:
         raise ValueError(
