@@ -33,6 +33,7 @@ _FRACTION = st.floats(0.01, 0.99)
 _FLOAT_TYPES = st.sampled_from([float, np.float64, np.float32, np.float16])
 
 
+@settings(max_examples=25)
 @given(n=st.integers(2, 60), test=_FRACTION, kind=_FLOAT_TYPES,
        seed=st.integers(0, 2**16))
 def test_a_fractional_test_size_of_any_float_type_draws_sklearns_rows(n, test, kind, seed):
@@ -54,6 +55,7 @@ def test_a_fractional_test_size_of_any_float_type_draws_sklearns_rows(n, test, k
     _same(_splits(Holdout(test_size=size, random_state=seed), X), ref[:1])
 
 
+@settings(max_examples=25)
 @given(n=st.integers(4, 60), test=_FRACTION, train=_FRACTION, kind=_FLOAT_TYPES,
        seed=st.integers(0, 2**16))
 def test_fractional_test_and_train_sizes_draw_sklearns_rows(n, test, train, kind, seed):
