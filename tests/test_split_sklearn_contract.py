@@ -187,7 +187,7 @@ def test_stratify_a_2d_y_checks_the_rows_as_classes():
 
 # ------------------------------------------------- Holdout is train_test_split
 @settings(max_examples=20)
-@given(counts=st.lists(st.integers(3, 9), min_size=2, max_size=3),
+@given(counts=st.lists(st.integers(4, 9), min_size=2, max_size=3),
        size=st.sampled_from([0.2, 0.25, 1 / 3, 0.4, 5, 6]), seed=st.integers(0, 2**16))
 def test_holdout_is_train_test_split(counts, size, seed):
     # shuffled, stratified and unshuffled: the same rows in the same order
