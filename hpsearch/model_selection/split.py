@@ -120,12 +120,22 @@ def parse_size(value, name, owner):
     if isinstance(value, numbers.Real):
         if not 0.0 < value < 1.0:
             raise _param_error(name, owner, _SIZE_RULE, value)
-        return float(value)
+        return value  # (its own type: sklearn multiplies a np.float32 in float32)
     raise _param_error(name, owner, _SIZE_RULE, value)
 
 
 def _n_from_size(size, n_samples, rounding):
-    return rounding(size * n_samples) if isinstance(size, float) else size
+    """Rows of a size from :func:`parse_size`: an int as is, a fraction rounded as
+    sklearn's ``ShuffleSplit`` rounds it, ``rounding(size * n_samples)`` computed in the
+    fraction's own type (``np.float32(0.3) * 10`` is 3 in float32, 3.0000001 in float64:
+    3 test rows, not 4)."""
+    if isinstance(size, numbers.Integral):
+        return size
+    with np.errstate(over="ignore"):
+        rows = size * n_samples
+    if not math.isfinite(rows):  # (a float16 beyond 65504 rows: sklearn overflows)
+        rows = float(size) * n_samples
+    return int(rounding(rows))
 
 
 def _resolve_sizes(owner, n_samples, test_size, train_size=None):
@@ -157,18 +167,47 @@ def _resolve_sizes(owner, n_samples, test_size, train_size=None):
     return n_train, n_test
 
 
+def _check_bool(value, name, owner):
+    """A True/False parameter (sklearn's splitters refuse anything else: ``bool("no")``
+    is True, so ``stratify="false"`` stratified)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise _param_error(name, owner, "an instance of 'bool'", value)
+
+
+#: type_of_target of a 2-D y -> whether stratify=True accepts it (a row of labels per
+#: sample, stratified by each row's combination, as sklearn's StratifiedShuffleSplit)
+_ROWS_OF_LABELS = {
+    "multilabel-indicator": True,
+    "multiclass-multioutput": True,
+    "continuous-multioutput": False,
+}
+
+
 def _check_stratify_target(y, owner, n_train, n_test):
-    """``stratify=True`` needs class labels: >= 2 classes, each with >= 2 members."""
+    """``stratify=True`` needs class labels: >= 2 classes, each with >= 2 members.
+
+    A 2-D ``y`` (multilabel or multiclass-multioutput) is stratified, as by sklearn's
+    ``StratifiedShuffleSplit`` and ``train_test_split(stratify=Y)``, by each row's
+    combination of labels: the classes checked are the distinct rows.
+    """
     if y is None:
         raise ValueError(
             f"stratify=True in {owner} needs the class labels y, but y=None was passed."
         )
     kind = type_of_target(y, input_name="y")
-    if kind not in ("binary", "multiclass"):
+    labels = kind in ("binary", "multiclass")  # (a column vector too)
+    if np.ndim(y) == 2 and not (labels or _ROWS_OF_LABELS.get(kind, False)):
+        raise ValueError(
+            f"stratify=True in {owner} needs labels y (a 2-D y: a row of labels "
+            f"per sample), but y is of type {kind!r}."
+        )
+    if not labels and np.ndim(y) != 2:
         raise ValueError(
             f"stratify=True in {owner} needs binary or multiclass labels y, "
             f"but y is of type {kind!r}."
         )
+    if np.ndim(y) == 2:
+        y = np.unique(np.asarray(y), axis=0, return_inverse=True)[1].ravel()
     classes = np.unique(y)
     if classes.size < 2:
         raise ValueError(
@@ -329,9 +368,20 @@ class _RandomTwoWaySplit(BaseCrossValidator):
 
     def _check_params(self):
         owner = type(self).__name__
-        parse_size(self.test_size, "test_size", owner)
+        for flag in sorted(_BOOL_PARAMETERS):
+            if flag in self.__dict__:
+                _check_bool(getattr(self, flag), flag, owner)
+        test = parse_size(self.test_size, "test_size", owner)
         if self.train_size is not None:
-            parse_size(self.train_size, "train_size", owner)
+            train = parse_size(self.train_size, "train_size", owner)
+            fractions = not isinstance(test, numbers.Integral) and not isinstance(
+                train, numbers.Integral)
+            if fractions and test + train > 1:  # (sklearn's ShuffleSplit refuses it too)
+                raise ValueError(
+                    f"The sum of the fractions test_size and train_size of {owner} must "
+                    f"be at most 1. Got test_size={self.test_size!r} + train_size="
+                    f"{self.train_size!r} = {float(test + train):g} instead."
+                )
         if self.stratify and not self._shuffle:
             raise ValueError(
                 f"stratify=True in {owner} needs shuffle=True, got shuffle=False."
@@ -388,9 +438,11 @@ class Holdout(_RandomTwoWaySplit):
         samples (as ``train_test_split(shuffle=False)``).
     stratify : bool, default=False
         Keep the class proportions of ``y`` in both parts (needs ``shuffle=True`` and at
-        least two classes).
+        least two classes). A 2-D ``y`` (multilabel, multi-output) is stratified by
+        each row's combination of labels, as ``train_test_split(stratify=Y)``.
     random_state : int, RandomState instance or None, default=None
-        Seed of the shuffle; an int gives the same split on every call.
+        Seed of the shuffle; an int gives the same split on every call, a
+        ``RandomState`` instance a new one on each call (as sklearn's ``ShuffleSplit``).
     """
 
     def __init__(self, test_size=0.2, shuffle=True, stratify=False, random_state=None):
@@ -436,9 +488,11 @@ class MonteCarloCV(_RandomTwoWaySplit):
         Follow each split by its mirror (train and validation exchanged). With
         ``train_size=None`` a split and its mirror are complementary.
     stratify : bool, default=False
-        Keep the class proportions of ``y`` in both parts.
+        Keep the class proportions of ``y`` in both parts (a 2-D ``y``: of each row's
+        combination of labels, as sklearn's ``StratifiedShuffleSplit``).
     random_state : int, RandomState instance or None, default=None
-        Seed of the draws; an int gives the same splits on every call.
+        Seed of the draws; an int gives the same splits on every call, a
+        ``RandomState`` instance new ones on each call (as sklearn's ``ShuffleSplit``).
     """
 
     def __init__(
@@ -528,12 +582,8 @@ def _from_name(name, params):
             f"Missing parameter(s) {missing} for cross-validation method {name!r} "
             f"({cls.__name__}); valid parameters are {valid}."
         )
-    for flag in _BOOL_PARAMETERS.intersection(params):
-        if not isinstance(params[flag], (bool, np.bool_)):
-            raise ValueError(
-                f"The {flag!r} parameter of {cls.__name__} must be an instance of 'bool'. "
-                f"Got {params[flag]!r} instead."
-            )
+    for flag in sorted(_BOOL_PARAMETERS.intersection(params)):
+        _check_bool(params[flag], flag, cls.__name__)
     cv = cls(**params)
     if hasattr(cv, "_check_params"):
         cv._check_params()

@@ -255,11 +255,39 @@ def _exact_ratio(cv, size, n_samples):
     return n_test / n_train
 
 
+def _train_only_ratio(cv, train_size, n_samples):
+    """``test/train`` of a scikit-learn random splitter given ``train_size`` and
+    ``test_size=None``: its test part is every row not trained on, as sklearn's
+    ``_validate_shuffle_split`` resolves it (:math:`n_\\text{train} = \\lfloor
+    \\text{train\\_size} \\cdot n \\rfloor` for a fraction,
+    :math:`n_\\text{test} = n - n_\\text{train}`), not the default ``test_size``:
+    ``ShuffleSplit(train_size=0.5)`` tests on the other half, ratio 1. Without
+    ``n_samples`` (or for ``GroupShuffleSplit``, whose sizes count groups), from a
+    fractional ``train_size`` :math:`f` as :math:`(1 - f) / f`; else None."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    from .split import _n_from_size
+
+    if isinstance(train_size, bool) or not isinstance(train_size, numbers.Real):
+        return None  # (sklearn refuses it when it splits)
+    fraction = isinstance(train_size, numbers.Real) and not isinstance(
+        train_size, numbers.Integral)
+    if n_samples and not isinstance(cv, GroupShuffleSplit):
+        n_train = _n_from_size(train_size, int(n_samples), math.floor)
+        return (n_samples - n_train) / n_train if 0 < n_train < n_samples else None
+    if fraction and 0 < train_size < 1:
+        return (1.0 - train_size) / train_size
+    return None
+
+
 def _two_way_ratio(cv, n_samples):
     """``test/train`` of a random two-way splitter, or None: exact for ``n_samples``
     rows (:func:`_exact_ratio`), else from a fractional ``test_size`` and no
-    ``train_size``."""
+    ``train_size`` (a ``train_size`` alone: :func:`_train_only_ratio`)."""
     size = cv.test_size
+    train_size = getattr(cv, "train_size", None)
+    if size is None and train_size is not None:  # sklearn: the test part is the rest
+        return _train_only_ratio(cv, train_size, n_samples)
     if size is None:  # sklearn's default: 0.1 (ShuffleSplit), 0.2 (GroupShuffleSplit)
         size = getattr(cv, "_default_test_size", 0.1)
     ratio = _exact_ratio(cv, size, n_samples)
@@ -322,7 +350,9 @@ def split_size_ratio(cv, n_samples=None):
     ``test / (1 - test)`` (``test_size=None``: sklearn's default, 0.1, or 0.2 for
     ``GroupShuffleSplit``); given ``n_samples``, exactly ``n_test / n_train`` as the
     splitter rounds them (:func:`_exact_ratio`; ``train_size`` then allowed), except for
-    ``GroupShuffleSplit``, whose sizes count groups. Splits of unequal sizes count by their mean validation
+    ``GroupShuffleSplit``, whose sizes count groups; a scikit-learn splitter given
+    ``train_size`` and ``test_size=None`` tests on the rest, as it splits
+    (:func:`_train_only_ratio`). Splits of unequal sizes count by their mean validation
     fraction :math:`\\bar\\rho` as :math:`\\bar\\rho / (1 - \\bar\\rho)`
     (:func:`_mean_fraction_ratio`): ``MonteCarloCV(swap=True)`` follows each split by its
     mirror, the two a 2-fold partition of the data (:math:`\\bar\\rho = 1/2`), so ``1``,
@@ -398,6 +428,23 @@ def _split_columns(results, metric):
         if m and m.group(2) == metric:
             found[int(m.group(1))] = key
     return [found[k] for k in sorted(found)]
+
+
+def _score_matrix(results, columns):
+    """The ``(n_candidates, n_splits)`` scores of the split ``columns``; every column must
+    hold one score per candidate (one per entry of ``params``). Ragged columns gave
+    numpy's "inhomogeneous shape" error, columns longer than ``params`` were silently
+    cut and shorter ones an IndexError."""
+    n = len(results["params"]) if "params" in results else None
+    for column in columns:
+        size = np.shape(results[column])
+        if len(size) != 1 or (n is not None and size[0] != n):
+            raise ValueError(
+                f"cv_results_ must hold one score per candidate in every split column: "
+                f"'params' has {n} entries but {column!r} has shape {size}."
+            )
+    return np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).reshape(
+        len(columns), -1).T
 
 
 def _metric(results, metric):
@@ -708,7 +755,7 @@ def compare(
 
     columns = _split_columns(results, metric)
     scores = _without_failed_splits(
-        results, np.array([np.asarray(results[c], dtype=np.float64) for c in columns]).T,
+        results, _score_matrix(results, columns),
         metric)
     if not np.isfinite(scores).any():  # (a frame of NaN, every candidate "rank 1")
         raise ValueError(
@@ -864,7 +911,7 @@ def _refit_scores(cv_results, metric, rule):
         )
     metric = _metric(cv_results, metric)
     columns = _split_columns(cv_results, metric)
-    scores = np.array([np.asarray(cv_results[c], dtype=np.float64) for c in columns]).T
+    scores = _score_matrix(cv_results, columns)
     return metric, _without_failed_splits(cv_results, scores, metric)
 
 
