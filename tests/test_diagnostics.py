@@ -10,6 +10,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -142,6 +143,26 @@ def test_training_diverged_is_unstable(digits):
     assert d.evidence["diverged"].startswith("The training loss became")
     assert math.isnan(d.evidence["train_score"])
     assert "diverged" in str(d)
+
+
+def test_sklearn_mlp_whose_weights_diverged_is_unstable_not_an_error():
+    # scikit-learn's MLP raises ValueError("Solver produced non-finite parameter weights")
+    # after a diverged fit: diagnose raised it instead of calling the learning rate too high
+    X, y = make_regression(n_samples=120, n_features=5, noise=10, random_state=0)
+    est = make_pipeline(StandardScaler(), SkMLPRegressor(
+        hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=10.0, max_iter=20,
+        random_state=0))
+    d = diagnose(est, X, y, random_state=0)
+    assert d.problem == "training" and d.causes[0] == "unstable"
+    assert d.fixes[0] == {"mlpregressor__learning_rate_init": 1.0}
+    assert "non-finite" in d.evidence["diverged"] and math.isnan(d.evidence["train_score"])
+    assert "is not a number (the fit diverged)" in str(d) and "nan, below" not in str(d)
+
+
+def test_a_value_error_of_a_fit_that_did_not_diverge_propagates(noisy):
+    X, y = noisy
+    with pytest.raises(ValueError, match="max_depth"):
+        diagnose(DecisionTreeClassifier(max_depth=-1), X, y, random_state=0)
 
 
 @pytest.mark.parametrize("name", ["deep_sigmoid_tiny_init", "huge_learning_rate",

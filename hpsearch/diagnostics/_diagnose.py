@@ -128,9 +128,8 @@ def _refs(e):
 
 _HEADS = {
     "training": lambda e: (
-        f"Training problem: the training {e['scoring']} is {_f(e['train_score'])}, below "
-        f"the threshold {_f(e['train_threshold'])} ({_refs(e)}), so optimize first; "
-        "dropout and regularization will not help."),
+        f"Training problem: the training {e['scoring']} {_below(e)} ({_refs(e)}), so "
+        "optimize first; dropout and regularization will not help."),
     "overfitting": lambda e: (
         f"Overfitting: the training {e['scoring']} {_f(e['train_score'])} is good (threshold "
         f"{_f(e['train_threshold'])}) but the validation {e['scoring']} is "
@@ -142,6 +141,16 @@ _HEADS = {
         f"{_f(e['validation_score'])} is {_distance(e['gap'])} (a gap above "
         f"{_f(e['gap_threshold'])} would be overfitting)."),
 }
+
+
+def _below(e):
+    """'is 0.376, below the threshold 0.909', or for no training score (a diverged fit:
+    it read 'is nan, below the threshold') why there is none."""
+    train, threshold = e["train_score"], _f(e["train_threshold"])
+    if isinstance(train, (int, float)) and math.isfinite(train):
+        return f"is {_f(train)}, below the threshold {threshold}"
+    why = "the fit diverged" if e.get("diverged") else "the scorer returned no number"
+    return f"is not a number ({why}) where the threshold is {threshold}"
 
 
 def _distance(gap):
@@ -256,8 +265,20 @@ def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state):
             "'validation_fraction' or pass X_val and y_val.") from exc
 
 
+def _non_finite_weights(model):
+    """Whether the final step of ``model`` holds MLP weights (``coefs_``, ``intercepts_``)
+    that are not all finite."""
+    final, _ = final_step(model)
+    arrays = [*(getattr(final, "coefs_", None) or ()),
+              *(getattr(final, "intercepts_", None) or ())]
+    return any(not np.all(np.isfinite(a)) for a in arrays)
+
+
 def _fit(model, X, y):
-    """Fit, noting a ConvergenceWarning and a diverged training (FloatingPointError)."""
+    """Fit, noting a ConvergenceWarning and a diverged training: hpsearch's
+    FloatingPointError, or scikit-learn's MLP refusing the non-finite weights its solver
+    produced (a ValueError raised after the weights were set: they are checked, not the
+    message; any other ValueError propagates)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
@@ -267,6 +288,11 @@ def _fit(model, X, y):
             text = str(exc)  # hpsearch's sentence, after scikit-learn's generic one
             start = text.find("The training loss became")
             diverged = (text[start:] if start >= 0 else text).split(". ")[0]
+        except ValueError as exc:  # scikit-learn's MLP: "Solver produced non-finite ..."
+            if not _non_finite_weights(model):
+                raise
+            diverged = (f"the weights became non-finite ({type(exc).__name__}: "
+                        f"{str(exc).split('. ')[0]})")
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     return warned, diverged
 
