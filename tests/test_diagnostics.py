@@ -624,3 +624,30 @@ def test_learning_rate_far_too_small_stopped_by_tol_is_not_converged(digits):
     assert d.problem == "training" and d.causes == ["not_converged"]
     # (and no max_iter=500: the tol rule would stop it at the same epoch)
     assert d.fixes == [{"learning_rate_init": 1e-5}]
+
+
+def test_noise_level_data_says_neither_remedy_beats_the_baseline():
+    # random targets: a ridge model at the noise floor was only told "optimize first", a
+    # tree memorizing the noise only "regularize" (and to train higher: "this shortfall on
+    # the training rows is a training problem"); nothing validates above the baseline
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(200, 20), rng.randn(200)
+    for est, problem in ((Ridge(alpha=1000), "training"),
+                         (DecisionTreeRegressor(random_state=0), "overfitting")):
+        d = diagnose(est, X, y, random_state=0, scoring="r2")
+        e = d.evidence
+        assert d.problem == problem
+        assert max(e["validation_score"], e["linear_validation"]) <= e["baseline_validation"]
+        text = str(d)
+        assert (f"Note: on the validation rows neither this model ({e['validation_score']:.3f}) "
+                f"nor the linear reference ({e['linear_validation']:.3f}) scores above the "
+                f"trivial baseline ({e['baseline_validation']:.3f})") in text
+        assert "neither the training-side fixes nor regularization will raise the " \
+               "validation r2 above the baseline's; more data" in text
+        assert "shortfall" not in text
+
+
+def test_no_noise_note_where_a_model_beats_the_baseline(noisy):
+    d = diagnose(DecisionTreeClassifier(random_state=0), *noisy, random_state=0)
+    assert d.evidence["validation_score"] > d.evidence["baseline_validation"]
+    assert "no signal" not in str(d)

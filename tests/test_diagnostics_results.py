@@ -467,3 +467,19 @@ def test_recipe_study_without_train_scores_reports_its_labels(tmp_path, monkeypa
     assert "Train scores were not kept" not in text
     verdict = search.cv_results_["diagnosis"][search.best_index_]
     assert f"- the best candidate (rank 1) is {verdict!r}: validation " in text
+
+
+def test_a_search_where_nothing_validates_above_the_baseline_says_so():
+    refs = {"baseline": {"train_score": 0.52, "test_score": 0.52},
+            "linear": {"train_score": 0.66, "test_score": 0.50}}
+    cv = results([({"a": 1}, 1.0, 0.45), ({"a": 2}, 0.60, 0.51), ({"a": 3}, 0.75, 0.47)])
+    r = diagnose_results(cv, references=refs)
+    assert r.notes == [
+        "On the validation folds no candidate (the best: 0.51) nor the linear reference (0.5) "
+        "scores above the trivial baseline (0.52), which ignores the features. If no model "
+        "does, these rows hold no signal a model can learn (noise level): neither the "
+        "training-side fixes nor regularization will raise the validation score above the "
+        "baseline's; more data or more informative features will."]
+    assert r.evidence["best_validation"] == 0.51
+    cv["mean_test_score"][1] = 0.53  # one candidate beats the baseline: no note
+    assert not any("no signal" in n for n in diagnose_results(cv, references=refs).notes)

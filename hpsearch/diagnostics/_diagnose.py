@@ -92,9 +92,44 @@ class Diagnosis:
         if self.fixes:
             parts.append("Try, in order: " + "; ".join(describe_fix(f) for f in self.fixes) + ".")
         parts.append(_AFTER[self.problem])
-        if self.problem in ("none", "overfitting"):
+        quiet = _no_signal_text(e)  # (then a higher training score is no aim: no
+        # "shortfall on the training rows" next to it)
+        if self.problem in ("none", "overfitting") and not quiet:
             parts.append(_weak_reference_text(e))
+        parts.append(quiet)
         return " ".join(p for p in parts if p)
+
+
+def _finite(x):
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def no_signal(validation, linear_validation, baseline_validation):
+    """Whether neither the model's (or the best candidate's) validation score nor the
+    linear reference's is above the trivial baseline's (a NaN linear one is left out;
+    False without a finite baseline or model score)."""
+    if not (_finite(validation) and _finite(baseline_validation)):
+        return False
+    return validation <= baseline_validation and not (
+        _finite(linear_validation) and linear_validation > baseline_validation)
+
+
+def _no_signal_text(e):
+    """A caveat when nothing beats the trivial baseline on the validation rows (noise-level
+    data: a tree memorizing random targets was told only to regularize, a ridge model at
+    the noise floor only to "optimize first"); neither remedy of the recipe can then raise
+    the validation score above the baseline's."""
+    va, lin, base = (e.get(k, math.nan) for k in ("validation_score", "linear_validation",
+                                                   "baseline_validation"))
+    if not no_signal(va, lin, base):
+        return ""
+    linear = f" nor the linear reference ({_f(lin)})" if _finite(lin) else ""
+    return (f"Note: on the validation rows neither this model ({_f(va)}){linear} scores "
+            f"above the trivial baseline ({_f(base)}), which ignores the features. If no "
+            "model does, these rows hold no signal a model can learn (noise level): neither "
+            "the training-side fixes nor regularization will raise the validation "
+            f"{e['scoring']} above the baseline's; more data or more informative features "
+            "will.")
 
 
 def _weak_reference_text(e):
