@@ -196,7 +196,9 @@ def _distance(gap):
 _AFTER = {
     "training": "After a fix, diagnose again: the training score must be good before the "
                 "validation score means anything.",
-    "overfitting": "After a fix, diagnose again: the training score must stay good.",
+    # (more data is the lecture's fix no parameter holds, seed 004)
+    "overfitting": "More training data, where it can be had, narrows the gap too. After a "
+                   "fix, diagnose again: the training score must stay good.",
     "none": "",
 }
 
