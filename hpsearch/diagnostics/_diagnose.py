@@ -276,7 +276,7 @@ def default_references(estimator, X=None, y=None):
     }
 
 
-def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state):
+def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state, groups=None):
     if y is None:
         raise ValueError("The 'y' parameter of diagnose must be the training targets (the "
                          "recipe compares training and validation scores). Got None instead.")
@@ -293,6 +293,8 @@ def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state):
     y_arr = np.asarray(y)
     stratify = y if is_classifier(estimator) and y_arr.ndim == 1 else None
     try:
+        if groups is not None:
+            return _group_split(X, y, groups, validation_fraction, random_state)
         return train_test_split(X, y, test_size=validation_fraction,
                                 random_state=random_state, stratify=stratify)
     except ValueError as exc:
@@ -300,6 +302,20 @@ def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state):
             f"The validation split of diagnose cannot be drawn: validation_fraction="
             f"{validation_fraction} of {len(y_arr)} samples ({exc}). Change "
             "'validation_fraction' or pass X_val and y_val.") from exc
+
+
+def _group_split(X, y, groups, validation_fraction, random_state):
+    """``X_tr, X_va, y_tr, y_va`` with no group on both sides (``GroupShuffleSplit``:
+    ``validation_fraction`` of the groups held out)."""
+    from sklearn.model_selection import GroupShuffleSplit
+    from sklearn.utils import _safe_indexing, indexable
+
+    X, y, groups = indexable(X, y, groups)
+    train, test = next(GroupShuffleSplit(
+        n_splits=1, test_size=validation_fraction, random_state=random_state).split(
+            X, y, groups))
+    return (_safe_indexing(X, train), _safe_indexing(X, test), _safe_indexing(y, train),
+            _safe_indexing(y, test))
 
 
 def _non_finite_weights(model):
@@ -429,7 +445,8 @@ def _detect(problem, ctx):
 
 
 def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
-             validation_fraction=0.2, random_state=None, references=None, thresholds=None):
+             validation_fraction=0.2, random_state=None, references=None, thresholds=None,
+             groups=None):
     """Apply the lecture's recipe to one model: check training first, then the gap.
 
     Fits a clone of ``estimator`` on the training part, scores it on the training and the
@@ -493,7 +510,8 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     scoring : str or callable, default=None
         A scikit-learn scorer (greater is better); default ``estimator.score``.
     validation_fraction : float in (0, 1), default=0.2
-        Share of ``X, y`` held out for validation (stratified for classifiers).
+        Share of ``X, y`` held out for validation (stratified for classifiers; with
+        ``groups``, the share of the groups).
     random_state : int or None, default=None
         Seed of the validation split.
     references : dict, default=None
@@ -502,6 +520,12 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         unit is measured from it).
     thresholds : dict, default=None
         Override entries of :data:`hpsearch.diagnostics.THRESHOLDS`.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels of ``X, y``: the validation part is then carved by
+        :class:`~sklearn.model_selection.GroupShuffleSplit`, so that no group has rows on
+        both sides (rows of one group share what a model can memorize, and a random split
+        hides that overfitting, as ``GroupKFold`` does not). Not used with ``X_val, y_val``
+        (a ValueError then).
 
     Returns
     -------
@@ -517,8 +541,12 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
             raise ValueError(f"The 'references' parameter of diagnose takes the keys "
                              f"['baseline', 'linear']. Got {sorted(unknown)} instead.")
         refs.update(references)
+    if groups is not None and X_val is not None:
+        raise ValueError("The 'groups' parameter of diagnose carves the validation part "
+                         "from X, y; it must be None when X_val and y_val are given. Got "
+                         "groups and X_val instead.")
     X_tr, X_va, y_tr, y_va = _split(estimator, X, y, X_val, y_val, validation_fraction,
-                                    random_state)
+                                    random_state, groups)
     scorer = _scorer(estimator, scoring)
     model = clone(estimator)
     warned, diverged = _fit(model, X_tr, y_tr)
