@@ -483,3 +483,18 @@ def test_a_search_where_nothing_validates_above_the_baseline_says_so():
     assert r.evidence["best_validation"] == 0.51
     cv["mean_test_score"][1] = 0.53  # one candidate beats the baseline: no note
     assert not any("no signal" in n for n in diagnose_results(cv, references=refs).notes)
+
+
+def test_the_next_step_for_poor_training_names_every_training_side_remedy(tmp_path):
+    # the lecture's remedies for poor training include training longer and a bigger model
+    # (a net too small or stopped too early): the next step named only activation, solver,
+    # learning rate and initialization
+    from hpsearch.diagnostics import report_section
+    from hpsearch.study.report import _BEST_VERDICTS
+
+    cv = results([({"a": 1}, 0.6, 0.58), ({"a": 2}, 0.5, 0.49)])
+    cv["rank_test_score"] = np.array([1, 2])
+    text = report_section(cv, tmp_path, references=REFS)
+    assert "initialization, more epochs, more capacity); dropout and regularization will " \
+           "not help" in text
+    assert "more epochs, more capacity" in _BEST_VERDICTS["training"]

@@ -52,7 +52,8 @@ def _count_line(labels):
 #: what the recipe (LECTURE.md §4) asks next for a verdict of the best candidate
 _NEXT = {
     "training": "optimize first (activation, solver or adaptive learning rate, learning "
-                "rate, initialization); dropout and regularization will not help",
+                "rate, initialization, more epochs, more capacity); dropout and "
+                "regularization will not help",
     "overfitting": "more regularization (early stopping, alpha or l1, dropout: stronger "
                    "where it has them already), less capacity or more data, then check the "
                    "training score again",
