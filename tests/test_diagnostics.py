@@ -10,6 +10,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -142,6 +143,26 @@ def test_training_diverged_is_unstable(digits):
     assert d.evidence["diverged"].startswith("The training loss became")
     assert math.isnan(d.evidence["train_score"])
     assert "diverged" in str(d)
+
+
+def test_sklearn_mlp_whose_weights_diverged_is_unstable_not_an_error():
+    # scikit-learn's MLP raises ValueError("Solver produced non-finite parameter weights")
+    # after a diverged fit: diagnose raised it instead of calling the learning rate too high
+    X, y = make_regression(n_samples=120, n_features=5, noise=10, random_state=0)
+    est = make_pipeline(StandardScaler(), SkMLPRegressor(
+        hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=10.0, max_iter=20,
+        random_state=0))
+    d = diagnose(est, X, y, random_state=0)
+    assert d.problem == "training" and d.causes[0] == "unstable"
+    assert d.fixes[0] == {"mlpregressor__learning_rate_init": 1.0}
+    assert "non-finite" in d.evidence["diverged"] and math.isnan(d.evidence["train_score"])
+    assert "is not a number (the fit diverged)" in str(d) and "nan, below" not in str(d)
+
+
+def test_a_value_error_of_a_fit_that_did_not_diverge_propagates(noisy):
+    X, y = noisy
+    with pytest.raises(ValueError, match="max_depth"):
+        diagnose(DecisionTreeClassifier(max_depth=-1), X, y, random_state=0)
 
 
 @pytest.mark.parametrize("name", ["deep_sigmoid_tiny_init", "huge_learning_rate",
@@ -603,3 +624,38 @@ def test_learning_rate_far_too_small_stopped_by_tol_is_not_converged(digits):
     assert d.problem == "training" and d.causes == ["not_converged"]
     # (and no max_iter=500: the tol rule would stop it at the same epoch)
     assert d.fixes == [{"learning_rate_init": 1e-5}]
+
+
+def test_noise_level_data_says_neither_remedy_beats_the_baseline():
+    # random targets: a ridge model at the noise floor was only told "optimize first", a
+    # tree memorizing the noise only "regularize" (and to train higher: "this shortfall on
+    # the training rows is a training problem"); nothing validates above the baseline
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(200, 20), rng.randn(200)
+    for est, problem in ((Ridge(alpha=1000), "training"),
+                         (DecisionTreeRegressor(random_state=0), "overfitting")):
+        d = diagnose(est, X, y, random_state=0, scoring="r2")
+        e = d.evidence
+        assert d.problem == problem
+        assert max(e["validation_score"], e["linear_validation"]) <= e["baseline_validation"]
+        text = str(d)
+        assert (f"Note: on the validation rows neither this model ({e['validation_score']:.3f}) "
+                f"nor the linear reference ({e['linear_validation']:.3f}) scores above the "
+                f"trivial baseline ({e['baseline_validation']:.3f})") in text
+        assert "neither the training-side fixes nor regularization will raise the " \
+               "validation r2 above the baseline's; more data" in text
+        assert "shortfall" not in text
+
+
+def test_no_noise_note_where_a_model_beats_the_baseline(noisy):
+    d = diagnose(DecisionTreeClassifier(random_state=0), *noisy, random_state=0)
+    assert d.evidence["validation_score"] > d.evidence["baseline_validation"]
+    assert "no signal" not in str(d)
+
+
+def test_overfitting_names_more_data_as_the_lecture_does(noisy):
+    # seed 004's fixes for a large gap: regularization, dropout, less capacity AND more
+    # training data; the text gave only the parameter changes
+    d = diagnose(DecisionTreeClassifier(random_state=0), *noisy, random_state=0)
+    assert d.problem == "overfitting"
+    assert "More training data, where it can be had, narrows the gap too." in str(d)

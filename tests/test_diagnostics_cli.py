@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -118,3 +119,45 @@ def test_out_never_replaces_a_file_it_did_not_write(deep_study, tmp_path, capsys
     nxt = tmp_path / "n.yaml"
     assert main(["diagnose", str(deep_study), "--out", str(nxt)]) == 0
     assert main(["diagnose", str(deep_study), "--out", str(nxt)]) == 0  # its own: replaced
+
+
+def _grouped_rows(seed=0):
+    """40 groups of 5 near-identical rows, a random label per group: a 1-nearest-neighbour
+    model memorizes each group's label, which says nothing about a new group."""
+    rng = np.random.RandomState(seed)
+    g = np.repeat(np.arange(40), 5)
+    X = rng.randn(40, 4)[g] + 0.01 * rng.randn(200, 4)
+    return X, rng.randint(0, 2, 40)[g], g
+
+
+def test_groups_keep_a_group_out_of_both_parts_of_the_diagnosis():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from hpsearch import diagnose
+
+    X, y, g = _grouped_rows()
+    # a random split puts a near-twin of every validation row in the training part
+    assert diagnose(KNeighborsClassifier(1), X, y, random_state=0).problem == "none"
+    d = diagnose(KNeighborsClassifier(1), X, y, random_state=0, groups=g)
+    assert d.problem == "overfitting" and d.evidence["validation_score"] <= 0.6
+    with pytest.raises(ValueError, match="'groups' parameter of diagnose"):
+        diagnose(KNeighborsClassifier(1), X, y, X_val=X, y_val=y, groups=g)
+
+
+def test_diagnose_of_a_group_study_splits_by_its_groups(tmp_path, capsys, monkeypatch):
+    # a study cross-validated with group_kfold was diagnosed on a random split: a group's
+    # rows on both sides, 'No problem' for a model that only memorizes the groups
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    X, y, g = _grouped_rows()
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)]).assign(g=g, y=y)
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    path = tmp_path / "knn.yaml"
+    path.write_text("data: {path: rows.csv, target: y, groups: g}\n"
+                    "estimator: {name: knn_classifier, params: {n_neighbors: 1}}\n"
+                    "search: {method: grid, space: {weights: [uniform]}}\n"
+                    "cv: {method: group_kfold, n_splits: 3}\nseed: 0\noutput: runs\n",
+                    encoding="utf-8")
+    assert main(["diagnose", str(path)]) == 0
+    assert "Overfitting: the training score 1.000 is good" in capsys.readouterr().out

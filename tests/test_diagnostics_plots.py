@@ -95,3 +95,24 @@ def test_recipe_map_stars_the_searchs_best_not_an_early_round(tmp_path, monkeypa
     star = [c for c in ax.collections if c.get_label().startswith("best")]
     assert len(star) == 1 and star[0].get_label() == "best (rank 1)"
     assert star[0].get_offsets().tolist() == [[0.97, 0.94]]
+
+
+def test_recipe_map_of_a_diagnosis_draws_its_own_thresholds(tmp_path, monkeypatch):
+    # a diagnosis made with thresholds={"gap": 5.0} ('none') was drawn with the default
+    # thresholds: its point labelled and coloured 'overfitting'
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    from hpsearch.diagnostics import _plots
+
+    X, y = make_classification(n_samples=200, n_features=20, n_informative=5, flip_y=0.2,
+                               random_state=0)
+    d = diagnose(DecisionTreeClassifier(random_state=0), X, y, random_state=0,
+                 thresholds={"gap": 5.0})
+    assert d.problem == "none"
+    drawn, real = [], _plots.diagnose_results
+    monkeypatch.setattr(_plots, "diagnose_results",
+                        lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
+    assert recipe_map(d, tmp_path / "map.png").read_bytes().startswith(PNG)
+    assert drawn[0].labels == ["none"]
+    assert drawn[0].evidence["gap_threshold"] == pytest.approx(d.evidence["gap_threshold"])

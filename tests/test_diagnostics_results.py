@@ -407,3 +407,94 @@ def test_a_score_exactly_at_the_threshold_trains_well_as_the_recipe_accepts_it()
     with pytest.raises(ValueError, match="The 'best_train' parameter of diagnose_results "
                        "must be a finite float, NaN or None. Got inf instead"):
         diagnose_results(cv, references=refs, best_train=np.inf)
+
+
+def test_report_states_the_numbers_its_thresholds_come_from(tmp_path):
+    # the section gave "training accuracy below 0.91 is poor" without the references' scores,
+    # R or the unit it was computed from: a reader could not redo it
+    from hpsearch.diagnostics import report_section
+
+    cv = results([({"a": 1}, 0.99, 0.95), ({"a": 2}, 0.5, 0.49)])
+    text = report_section(cv, tmp_path, references=REFS, label="accuracy")
+    assert ("- computed from the references on the same training folds: the linear model's "
+            "training accuracy 1, the trivial baseline's 0.1 (R = 1, the better); the unit "
+            "u = 0.9 (the best training accuracy 0.99 or R, whichever is higher, less the "
+            "baseline's): poor below R - 0.1·u = 1 - 0.1 x 0.9, large above 0.1·u") in text
+    text = report_section(cv, tmp_path, thresholds={"train": 0.2})  # no references
+    assert ("computed from the candidates' own scores (no references): R = 0.99 (their best "
+            "training score), the unit u = 0.5 (R less their lowest score 0.49): poor below "
+            "R - 0.2·u = 0.99 - 0.2 x 0.5") in text
+    assert "- thresholds: training score below 0.89 is poor" in text  # 0.99 - 0.2 x 0.5
+
+
+def test_report_of_a_search_that_labelled_without_showing_train_scores(tmp_path):
+    # RecipeSearchCV(return_train_score=False) labels its candidates from the train scores
+    # it computes, then leaves them out of cv_results_: the section said "Train scores were
+    # not kept" while the printed summary gave the best candidate's verdict from its labels
+    from hpsearch.diagnostics import report_section
+
+    cv = results([({"a": 1}, 0.99, 0.95), ({"a": 2}, 0.5, 0.49), ({"a": 3}, 1.0, 0.7)])
+    cv["rank_test_score"] = np.array([1, 3, 2])
+    labelled = diagnose_results(cv, references=REFS)
+    shown = {k: v for k, v in cv.items() if k != "mean_train_score"}
+    text = report_section(shown, tmp_path, references=REFS, diagnosis=labelled)
+    assert "Train scores were not kept" not in text
+    assert re.findall(r"^- (\d+) candidate\(s\) (.*)$", text, re.M) == [
+        ("1", "poor on their training folds (optimize first)"),
+        ("1", "good on training, much worse on validation"), ("1", "good on both")]
+    assert "- the best candidate (rank 1) is 'none': validation 0.95;" in text
+    assert "- thresholds: training score below 0.91 is poor" in text
+    assert "set `return_train_score: true` to see them and draw the recipe map" in text
+    assert not (tmp_path / "plots" / "recipe_map.png").exists()
+
+
+def test_recipe_study_without_train_scores_reports_its_labels(tmp_path, monkeypatch):
+    # the study runner's Diagnosis section of a recipe search fitted with
+    # return_train_score=False: it now gets the search's own labels (diagnosis_)
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    from hpsearch import RecipeSearchCV
+    from hpsearch.study import runner
+
+    X, y = load_iris(return_X_y=True)
+    search = RecipeSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 3]},
+                            n_iter=1, cv=2, random_state=0).fit(X, y)
+    assert "mean_train_score" not in search.cv_results_
+    monkeypatch.setattr(runner, "_metric_label", lambda plan, metric: "accuracy")
+    monkeypatch.setattr(runner, "_worst_training_flow", lambda *a: None)
+    text, _ = runner._diagnosis(None, search, search.cv_results_, "score", tmp_path, None)
+    assert "Train scores were not kept" not in text
+    verdict = search.cv_results_["diagnosis"][search.best_index_]
+    assert f"- the best candidate (rank 1) is {verdict!r}: validation " in text
+
+
+def test_a_search_where_nothing_validates_above_the_baseline_says_so():
+    refs = {"baseline": {"train_score": 0.52, "test_score": 0.52},
+            "linear": {"train_score": 0.66, "test_score": 0.50}}
+    cv = results([({"a": 1}, 1.0, 0.45), ({"a": 2}, 0.60, 0.51), ({"a": 3}, 0.75, 0.47)])
+    r = diagnose_results(cv, references=refs)
+    assert r.notes == [
+        "On the validation folds no candidate (the best: 0.51) nor the linear reference (0.5) "
+        "scores above the trivial baseline (0.52), which ignores the features. If no model "
+        "does, these rows hold no signal a model can learn (noise level): neither the "
+        "training-side fixes nor regularization will raise the validation score above the "
+        "baseline's; more data or more informative features will."]
+    assert r.evidence["best_validation"] == 0.51
+    cv["mean_test_score"][1] = 0.53  # one candidate beats the baseline: no note
+    assert not any("no signal" in n for n in diagnose_results(cv, references=refs).notes)
+
+
+def test_the_next_step_for_poor_training_names_every_training_side_remedy(tmp_path):
+    # the lecture's remedies for poor training include training longer and a bigger model
+    # (a net too small or stopped too early): the next step named only activation, solver,
+    # learning rate and initialization
+    from hpsearch.diagnostics import report_section
+    from hpsearch.study.report import _BEST_VERDICTS
+
+    cv = results([({"a": 1}, 0.6, 0.58), ({"a": 2}, 0.5, 0.49)])
+    cv["rank_test_score"] = np.array([1, 2])
+    text = report_section(cv, tmp_path, references=REFS)
+    assert "initialization, more epochs, more capacity); dropout and regularization will " \
+           "not help" in text
+    assert "more epochs, more capacity" in _BEST_VERDICTS["training"]

@@ -553,3 +553,24 @@ def test_every_accepted_candidate_nan_falls_back_to_sklearns_rule():
         best = search._select_best_index("a", "a", res)
     assert best == finite[np.argmax(res["mean_test_a"][finite])]
     assert res["rank_test_a"][best] == 1 and (res["rank_test_a"][res["accepted"]] > 1).all()
+
+
+def test_no_training_score_is_not_called_poor_training():
+    # a scorer that gives the candidates no number on their training folds: the stages said
+    # "training still poor (best training score nan)" and "training never became good"
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    def scorer(est, X, y):  # NaN on the 80-row training folds, for the candidates only
+        if len(y) > 60 and isinstance(est, DecisionTreeClassifier):
+            return float("nan")
+        return est.score(X, y)
+
+    X, y = make_classification(120, 5, random_state=0)
+    s = fit(RecipeSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 3]},
+                           n_iter=2, cv=3, random_state=0, scoring=scorer), X, y)
+    assert list(s.cv_results_["diagnosis"]) == ["failed"] * len(s.cv_results_["params"])
+    first, second = (stage["reason"] for stage in s.stages_)
+    assert "no candidate has a training score" in first and "poor" not in first
+    assert second.startswith("skipped: no candidate of the training stage has a training "
+                             "score")

@@ -92,9 +92,44 @@ class Diagnosis:
         if self.fixes:
             parts.append("Try, in order: " + "; ".join(describe_fix(f) for f in self.fixes) + ".")
         parts.append(_AFTER[self.problem])
-        if self.problem in ("none", "overfitting"):
+        quiet = _no_signal_text(e)  # (then a higher training score is no aim: no
+        # "shortfall on the training rows" next to it)
+        if self.problem in ("none", "overfitting") and not quiet:
             parts.append(_weak_reference_text(e))
+        parts.append(quiet)
         return " ".join(p for p in parts if p)
+
+
+def _finite(x):
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def no_signal(validation, linear_validation, baseline_validation):
+    """Whether neither the model's (or the best candidate's) validation score nor the
+    linear reference's is above the trivial baseline's (a NaN linear one is left out;
+    False without a finite baseline or model score)."""
+    if not (_finite(validation) and _finite(baseline_validation)):
+        return False
+    return validation <= baseline_validation and not (
+        _finite(linear_validation) and linear_validation > baseline_validation)
+
+
+def _no_signal_text(e):
+    """A caveat when nothing beats the trivial baseline on the validation rows (noise-level
+    data: a tree memorizing random targets was told only to regularize, a ridge model at
+    the noise floor only to "optimize first"); neither remedy of the recipe can then raise
+    the validation score above the baseline's."""
+    va, lin, base = (e.get(k, math.nan) for k in ("validation_score", "linear_validation",
+                                                   "baseline_validation"))
+    if not no_signal(va, lin, base):
+        return ""
+    linear = f" nor the linear reference ({_f(lin)})" if _finite(lin) else ""
+    return (f"Note: on the validation rows neither this model ({_f(va)}){linear} scores "
+            f"above the trivial baseline ({_f(base)}), which ignores the features. If no "
+            "model does, these rows hold no signal a model can learn (noise level): neither "
+            "the training-side fixes nor regularization will raise the validation "
+            f"{e['scoring']} above the baseline's; more data or more informative features "
+            "will.")
 
 
 def _weak_reference_text(e):
@@ -128,9 +163,8 @@ def _refs(e):
 
 _HEADS = {
     "training": lambda e: (
-        f"Training problem: the training {e['scoring']} is {_f(e['train_score'])}, below "
-        f"the threshold {_f(e['train_threshold'])} ({_refs(e)}), so optimize first; "
-        "dropout and regularization will not help."),
+        f"Training problem: the training {e['scoring']} {_below(e)} ({_refs(e)}), so "
+        "optimize first; dropout and regularization will not help."),
     "overfitting": lambda e: (
         f"Overfitting: the training {e['scoring']} {_f(e['train_score'])} is good (threshold "
         f"{_f(e['train_threshold'])}) but the validation {e['scoring']} is "
@@ -144,6 +178,16 @@ _HEADS = {
 }
 
 
+def _below(e):
+    """'is 0.376, below the threshold 0.909', or for no training score (a diverged fit:
+    it read 'is nan, below the threshold') why there is none."""
+    train, threshold = e["train_score"], _f(e["train_threshold"])
+    if isinstance(train, (int, float)) and math.isfinite(train):
+        return f"is {_f(train)}, below the threshold {threshold}"
+    why = "the fit diverged" if e.get("diverged") else "the scorer returned no number"
+    return f"is not a number ({why}) where the threshold is {threshold}"
+
+
 def _distance(gap):
     """The validation score's place relative to the training score, in words."""
     return f"{_f(-gap)} above it" if gap < 0 else f"within {_f(gap)} of it"
@@ -152,7 +196,9 @@ def _distance(gap):
 _AFTER = {
     "training": "After a fix, diagnose again: the training score must be good before the "
                 "validation score means anything.",
-    "overfitting": "After a fix, diagnose again: the training score must stay good.",
+    # (more data is the lecture's fix no parameter holds, seed 004)
+    "overfitting": "More training data, where it can be had, narrows the gap too. After a "
+                   "fix, diagnose again: the training score must stay good.",
     "none": "",
 }
 
@@ -230,7 +276,7 @@ def default_references(estimator, X=None, y=None):
     }
 
 
-def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state):
+def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state, groups=None):
     if y is None:
         raise ValueError("The 'y' parameter of diagnose must be the training targets (the "
                          "recipe compares training and validation scores). Got None instead.")
@@ -247,6 +293,8 @@ def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state):
     y_arr = np.asarray(y)
     stratify = y if is_classifier(estimator) and y_arr.ndim == 1 else None
     try:
+        if groups is not None:
+            return _group_split(X, y, groups, validation_fraction, random_state)
         return train_test_split(X, y, test_size=validation_fraction,
                                 random_state=random_state, stratify=stratify)
     except ValueError as exc:
@@ -256,8 +304,34 @@ def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state):
             "'validation_fraction' or pass X_val and y_val.") from exc
 
 
+def _group_split(X, y, groups, validation_fraction, random_state):
+    """``X_tr, X_va, y_tr, y_va`` with no group on both sides (``GroupShuffleSplit``:
+    ``validation_fraction`` of the groups held out)."""
+    from sklearn.model_selection import GroupShuffleSplit
+    from sklearn.utils import _safe_indexing, indexable
+
+    X, y, groups = indexable(X, y, groups)
+    train, test = next(GroupShuffleSplit(
+        n_splits=1, test_size=validation_fraction, random_state=random_state).split(
+            X, y, groups))
+    return (_safe_indexing(X, train), _safe_indexing(X, test), _safe_indexing(y, train),
+            _safe_indexing(y, test))
+
+
+def _non_finite_weights(model):
+    """Whether the final step of ``model`` holds MLP weights (``coefs_``, ``intercepts_``)
+    that are not all finite."""
+    final, _ = final_step(model)
+    arrays = [*(getattr(final, "coefs_", None) or ()),
+              *(getattr(final, "intercepts_", None) or ())]
+    return any(not np.all(np.isfinite(a)) for a in arrays)
+
+
 def _fit(model, X, y):
-    """Fit, noting a ConvergenceWarning and a diverged training (FloatingPointError)."""
+    """Fit, noting a ConvergenceWarning and a diverged training: hpsearch's
+    FloatingPointError, or scikit-learn's MLP refusing the non-finite weights its solver
+    produced (a ValueError raised after the weights were set: they are checked, not the
+    message; any other ValueError propagates)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
@@ -267,6 +341,11 @@ def _fit(model, X, y):
             text = str(exc)  # hpsearch's sentence, after scikit-learn's generic one
             start = text.find("The training loss became")
             diverged = (text[start:] if start >= 0 else text).split(". ")[0]
+        except ValueError as exc:  # scikit-learn's MLP: "Solver produced non-finite ..."
+            if not _non_finite_weights(model):
+                raise
+            diverged = (f"the weights became non-finite ({type(exc).__name__}: "
+                        f"{str(exc).split('. ')[0]})")
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     return warned, diverged
 
@@ -366,7 +445,8 @@ def _detect(problem, ctx):
 
 
 def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
-             validation_fraction=0.2, random_state=None, references=None, thresholds=None):
+             validation_fraction=0.2, random_state=None, references=None, thresholds=None,
+             groups=None):
     """Apply the lecture's recipe to one model: check training first, then the gap.
 
     Fits a clone of ``estimator`` on the training part, scores it on the training and the
@@ -430,7 +510,8 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     scoring : str or callable, default=None
         A scikit-learn scorer (greater is better); default ``estimator.score``.
     validation_fraction : float in (0, 1), default=0.2
-        Share of ``X, y`` held out for validation (stratified for classifiers).
+        Share of ``X, y`` held out for validation (stratified for classifiers; with
+        ``groups``, the share of the groups).
     random_state : int or None, default=None
         Seed of the validation split.
     references : dict, default=None
@@ -439,6 +520,12 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         unit is measured from it).
     thresholds : dict, default=None
         Override entries of :data:`hpsearch.diagnostics.THRESHOLDS`.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels of ``X, y``: the validation part is then carved by
+        :class:`~sklearn.model_selection.GroupShuffleSplit`, so that no group has rows on
+        both sides (rows of one group share what a model can memorize, and a random split
+        hides that overfitting, as ``GroupKFold`` does not). Not used with ``X_val, y_val``
+        (a ValueError then).
 
     Returns
     -------
@@ -454,8 +541,12 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
             raise ValueError(f"The 'references' parameter of diagnose takes the keys "
                              f"['baseline', 'linear']. Got {sorted(unknown)} instead.")
         refs.update(references)
+    if groups is not None and X_val is not None:
+        raise ValueError("The 'groups' parameter of diagnose carves the validation part "
+                         "from X, y; it must be None when X_val and y_val are given. Got "
+                         "groups and X_val instead.")
     X_tr, X_va, y_tr, y_va = _split(estimator, X, y, X_val, y_val, validation_fraction,
-                                    random_state)
+                                    random_state, groups)
     scorer = _scorer(estimator, scoring)
     model = clone(estimator)
     warned, diverged = _fit(model, X_tr, y_tr)

@@ -71,7 +71,8 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
     path : str or Path
         The PNG file to write.
     metric, references, thresholds, best_train
-        As for :func:`hpsearch.diagnostics.diagnose_results`.
+        As for :func:`hpsearch.diagnostics.diagnose_results` (a :class:`Diagnosis` is drawn
+        with its own thresholds unless ``thresholds`` is given).
     label : str, default=None
         The metric's name on the axes (default ``metric``).
 
@@ -82,6 +83,9 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
     name = label or metric
     if isinstance(source, Diagnosis):
         name = source.evidence["scoring"]
+        if thresholds is None:  # the diagnosis's own (the defaults drew its point in a
+            # region other than its verdict's: thresholds={"gap": 5} 'none', map 'overfitting')
+            thresholds = source.evidence.get("thresholds")
         source, references, metric = _from_diagnosis(source)
     result = diagnose_results(source, metric=metric, references=references, thresholds=thresholds,
                               best_train=best_train)

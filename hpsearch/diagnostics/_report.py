@@ -52,7 +52,8 @@ def _count_line(labels):
 #: what the recipe (LECTURE.md §4) asks next for a verdict of the best candidate
 _NEXT = {
     "training": "optimize first (activation, solver or adaptive learning rate, learning "
-                "rate, initialization); dropout and regularization will not help",
+                "rate, initialization, more epochs, more capacity); dropout and "
+                "regularization will not help",
     "overfitting": "more regularization (early stopping, alpha or l1, dropout: stronger "
                    "where it has them already), less capacity or more data, then check the "
                    "training score again",
@@ -75,14 +76,47 @@ def _best_line(cv_results, labels, metric, label):
         return []
     best = int(np.nanargmin(rank))
     verdict = labels[best]
-    train = float(np.asarray(cv_results[f"mean_train_{metric}"], dtype=float)[best])
     test = float(np.asarray(cv_results[f"mean_test_{metric}"], dtype=float)[best])
-    return [f"- the best candidate (rank 1) is {verdict!r}: training {label or metric} "
-            f"{train:.4g}, validation {test:.4g}; the recipe's next step: {_NEXT[verdict]}"]
+    scores = f"validation {test:.4g}"
+    if f"mean_train_{metric}" in cv_results:  # (not kept: return_train_score=False)
+        train = float(np.asarray(cv_results[f"mean_train_{metric}"], dtype=float)[best])
+        scores = f"training {label or metric} {train:.4g}, {scores}"
+    return [f"- the best candidate (rank 1) is {verdict!r}: {scores}; the recipe's next "
+            f"step: {_NEXT[verdict]}"]
+
+
+def _threshold_lines(e, thresholds, name):
+    """The thresholds, and the numbers they were computed from (the references' training
+    scores, R and the unit u), so that a reader can redo them by hand."""
+    lines = [f"- thresholds: training {name} below {e['train_threshold']:.4g} is poor; "
+             f"a train - validation gap above {e['gap_threshold']:.4g} is large"]
+    tau_train, tau_gap = thresholds["train"], thresholds["gap"]
+    rule = (f"poor below R - {tau_train:g}·u = {e['reference_train']:.4g} - {tau_train:g} x "
+            f"{e['unit']:.4g}, large above {tau_gap:g}·u")
+    unit = (f"the unit u = {e['unit']:.4g} (the best training {name} "
+            f"{e['unit_train']:.4g} or R, whichever is higher, less the baseline's)")
+    top = max(e["reference_train"], e["unit_train"]) if math.isfinite(e["unit_train"]) \
+        else e["reference_train"]
+    if not top - e["baseline_train"] >= e["unit"]:  # (nothing beat the baseline)
+        unit = (f"the unit u = {e['unit']:.4g} (its floor, 1e-3 x max(1, |baseline|): "
+                "nothing trained above the baseline)")
+    if e.get("references") == "given":
+        lines.append(
+            f"- computed from the references on the same training folds: the linear "
+            f"model's training {name} {e['linear_train']:.4g}, the trivial baseline's "
+            f"{e['baseline_train']:.4g} (R = {e['reference_train']:.4g}, the better); "
+            f"{unit}: {rule}")
+    else:
+        lines.append(
+            f"- computed from the candidates' own scores (no references): R = "
+            f"{e['reference_train']:.4g} (their best training {name}), the unit u = "
+            f"{e['unit']:.4g} (R less their lowest score {e['baseline_train']:.4g}): {rule}")
+    return lines
 
 
 def report_section(cv_results, out_dir, *, best_model=None, metric="score", references=None,
-                   thresholds=None, plots_dir="plots", label=None, best_train=None):
+                   thresholds=None, plots_dir="plots", label=None, best_train=None,
+                   diagnosis=None):
     """Markdown of a report's "Diagnosis" section; writes its plots under ``out_dir``.
 
     With train scores in ``cv_results`` (``return_train_score``): the candidates' labels
@@ -96,6 +130,11 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
     :func:`~hpsearch.diagnostics.diagnose_results` (a study report passes its search's:
     a :class:`~hpsearch.RecipeSearchCV`'s ``thresholds`` and the :math:`m^*_{tr}` of its
     floor, so that the section counts the labels of its ``diagnosis`` column).
+    ``diagnosis`` (a :class:`~hpsearch.diagnostics.ResultsDiagnosis` of these candidates,
+    e.g. a :class:`~hpsearch.RecipeSearchCV`'s ``diagnosis_``) is used when ``cv_results``
+    holds no train scores: the search computed them and labelled its candidates, but
+    ``return_train_score=False`` left them out (the section said "Train scores were not
+    kept" while the summary printed the best candidate's verdict); the map needs them.
 
     Returns
     -------
@@ -109,12 +148,15 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
              "(activation, adaptive learning rate), only good training with poor validation is "
              "overfitting (early stopping, regularization, dropout).", ""]
     result = None
-    if f"mean_train_{metric}" in cv_results:
+    has_train = f"mean_train_{metric}" in cv_results
+    if has_train:
         try:
             result = diagnose_results(cv_results, metric=metric, references=references,
                                       thresholds=thresholds, best_train=best_train)
         except ValueError as exc:  # e.g. one candidate and no references: say why, go on
             lines += [f"The candidates are not labelled: {exc}", ""]
+    elif diagnosis is not None and len(diagnosis.labels) == len(cv_results["params"]):
+        result = diagnosis  # labelled by the search from the train scores it computed
     if result is not None:
         e = result.evidence
         rows = _final_rows(cv_results)
@@ -125,15 +167,19 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
             lines += [f"- (each at its largest budget; the recipe map shows all "
                       f"{len(result.labels)} rows, one per candidate and budget)"]
         lines += _best_line(cv_results, result.labels, metric, label)
-        lines += [f"- thresholds: training {label or metric} below "
-                  f"{e['train_threshold']:.4g} is poor; "
-                  f"a train - validation gap above {e['gap_threshold']:.4g} is large", ""]
+        lines += [*_threshold_lines(e, thresholds, label or metric), ""]
         lines += [*(f"> {note}" for note in result.notes), ""] if result.notes else []
-        rel = f"{plots_dir}/recipe_map.png"
-        recipe_map(cv_results, out_dir / rel, metric=metric, references=references,
-                   thresholds=thresholds, label=label, best_train=best_train)
-        lines += ["### Recipe map", "", f"![Recipe map]({rel})", ""]
-    elif f"mean_train_{metric}" not in cv_results:
+        if has_train:
+            rel = f"{plots_dir}/recipe_map.png"
+            recipe_map(cv_results, out_dir / rel, metric=metric, references=references,
+                       thresholds=thresholds, label=label, best_train=best_train)
+            lines += ["### Recipe map", "", f"![Recipe map]({rel})", ""]
+        else:
+            lines += ["The search labelled its candidates from the train scores it "
+                      "computed, but `return_train_score: false` left them out of the "
+                      "results: set `return_train_score: true` to see them and draw the "
+                      "recipe map.", ""]
+    elif not has_train:
         lines += ["Train scores were not kept: set `return_train_score: true` to label every "
                   "candidate (training / overfitting / none) and draw the recipe map.", ""]
     if best_model is not None:

@@ -33,7 +33,10 @@ class ResultsDiagnosis:
         :math:`m^*_{tr}` of the unit: ``best_train`` unless given), ``reference_train``, ``unit``,
         ``train_threshold``, ``gap_threshold`` (the same for every candidate), ``references``
         (``"given"`` or ``"candidates"``) and ``best_train_by_depth`` (number of hidden
-        layers -> best mean train score; for halving rows, at the budget compared).
+        layers -> best mean train score; for halving rows, at the budget compared); with
+        ``references``, also ``baseline_validation``, ``linear_validation`` (their mean
+        test scores) and ``best_validation`` (the best finite mean test score of a
+        candidate).
     """
 
     labels: list
@@ -383,6 +386,24 @@ def _weak_reference_note(train, labels, evidence, thresholds, resources=None):
             "side (activation, solver, learning rate, capacity), not regularization.")
 
 
+def _no_signal_note(evidence, metric):
+    """A note when no candidate's mean validation score, nor the linear reference's, is
+    above the trivial baseline's (noise-level data): neither remedy of the recipe can then
+    raise the validation score above the baseline's."""
+    from ._diagnose import no_signal
+
+    best, linear, base = (evidence[k] for k in ("best_validation", "linear_validation",
+                                                "baseline_validation"))
+    if not no_signal(best, linear, base):
+        return None
+    shown = f" nor the linear reference ({linear:.4g})" if math.isfinite(linear) else ""
+    return (f"On the validation folds no candidate (the best: {best:.4g}){shown} scores "
+            f"above the trivial baseline ({base:.4g}), which ignores the features. If no model "
+            f"does, these rows hold no signal a model can learn (noise level): neither the "
+            f"training-side fixes nor regularization will raise the validation {metric} above "
+            "the baseline's; more data or more informative features will.")
+
+
 def _reference(references, name, part, metric):
     if not references or name not in references:
         return math.nan
@@ -443,6 +464,9 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
     than half as much as the best candidate does and some candidate not labelled
     ``"training"`` trains more than ``thresholds["train"]`` units below the best: the
     threshold then measures against little, and their shortfall is a training-side one.
+    With ``references``, a note is also added when no candidate's mean validation score,
+    nor the linear reference's, is above the trivial baseline's: noise-level data, where
+    neither the training-side fixes nor regularization can beat the baseline.
 
     Parameters
     ----------
@@ -521,11 +545,18 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                 "best_train_by_depth": best,
                 **{k: evidence[k] for k in ("reference_train", "unit", "train_threshold",
                                             "gap_threshold")}}
+    quiet = None
+    if source == "given":
+        evidence.update(
+            baseline_validation=_reference(references, "baseline", "test", metric),
+            linear_validation=_reference(references, "linear", "test", metric),
+            best_validation=float(test[finite].max()) if finite.any() else math.nan)
+        quiet = _no_signal_note(evidence, metric)
+    # (on noise a higher training score is no aim: no "shortfall on the TRAINING rows")
     weak = _weak_reference_note(train, labels, evidence, thresholds,
                                 None if resources is None else list(resources)) \
-        if source == "given" else None
-    if weak:
-        notes.append(weak)
+        if source == "given" and not quiet else None
+    notes += [note for note in (weak, quiet) if note]
     return ResultsDiagnosis(labels=labels, notes=notes, evidence=evidence)
 
 

@@ -4,8 +4,8 @@ for the study's model, and ``next.yaml``, a follow-up study searching the recipe
 The model diagnosed is the study's estimator (with its preprocessing) at the best parameters
 of the study's finished run when ``<output>/best_params.json`` exists, else at the study's
 fixed parameters; it is fitted on the study's training rows (the test split stays unseen)
-with a validation part carved from them. ``next.yaml`` is a copy of the study named
-``<name>_next`` whose search space is the diagnosis's fixes: every parameter a fix changes
+with a validation part carved from them (by group when the study has ``data.groups``).
+``next.yaml`` is a copy of the study named ``<name>_next`` whose search space is the diagnosis's fixes: every parameter a fix changes
 becomes a categorical choice between its current value and the suggested ones, the best
 parameters of the finished run are kept fixed, and ``return_train_score`` is on so the next
 run can be diagnosed again. Nothing is written when the problem is ``"none"``.
@@ -150,7 +150,7 @@ def run(args, echo=print):
         estimator = clone(estimator).set_params(**best)
     scoring = plan.refit_metric if isinstance(plan.refit_metric, str) else None
     d = diagnose(estimator, plan.X_train, plan.y_train, scoring=scoring,
-                 random_state=study.seed)
+                 random_state=study.seed, groups=plan.groups)
     what = f"the best parameters of {best_file}" if best_file else "the study's fixed parameters"
     echo(f"{plan.name}: the model at {what}")
     echo(textwrap.fill(str(d), width=92))

@@ -559,7 +559,7 @@ def _state_text(row, metric):
 #: the printed line on the best candidate's verdict (LECTURE.md §4), by its label
 _BEST_VERDICTS = {
     "training": "poor on its training folds: optimize first (activation, solver, learning "
-                "rate), not regularization",
+                "rate, more epochs, more capacity), not regularization",
     "overfitting": "good on training, much worse on validation: overfitting (more "
                    "regularization, early stopping, dropout, less capacity)",
     "none": "good on training and on validation",

@@ -831,6 +831,15 @@ return_train_score, progress, storage, study_name, resume, backend
         }
 
     def _end_reason(self, stage, entry, space, asked):
+        # no training score at all (every candidate's fits, or the scorer on the training
+        # folds, failed): "training still poor (best training score nan)" said poor, a
+        # measurement the search never made
+        unmeasured = not np.isfinite(entry["train_score"])
+        if asked == 0 and not entry["trains_well"] and unmeasured:
+            return ("skipped: no candidate of the training stage has a training score (their "
+                    "fits or the scorer failed on the training folds), and the recipe does "
+                    "not tune regularization before training is known to be good "
+                    "(LECTURE.md §4)")
         if asked == 0 and not entry["trains_well"]:
             return ("skipped: training never became good, and the recipe does not tune "
                     "regularization for a model that does not train (LECTURE.md §4)")
@@ -838,6 +847,11 @@ return_train_score, progress, storage, study_name, resume, backend
             return "skipped: no candidates left"
         if not space:
             return f"no {stage}-side parameter to tune: the fixed candidate was evaluated"
+        if stage == "training" and unmeasured:
+            return (f"budget of {asked} candidates spent (the whole search's); no candidate "
+                    "has a training score (not a number: their fits or the scorer failed on "
+                    "the training folds, see cv_results_['error'] and the warnings), so "
+                    "whether one trains well cannot be judged")
         if stage == "training":
             return (f"budget of {asked} candidates spent (the whole search's); training "
                     f"still poor (best training score {entry['train_score']:.4g})")
