@@ -117,8 +117,10 @@ def last_scored_rows(results, key, metric):
     way to the largest one with a score; :func:`last_rows` when no row has a score."""
     means = np.asarray(results.get(f"mean_test_{metric}", []), dtype=float)
     values = np.asarray(results[key])
-    scored = np.isfinite(means) if len(means) == len(values) else np.zeros(0, bool)
-    if "error" in results and scored.any():
+    if len(means) != len(values):
+        return last_rows(results, key)
+    scored = np.isfinite(means)
+    if "error" in results:
         scored &= ran_rows(results)
     if not scored.any():
         return last_rows(results, key)
