@@ -212,25 +212,33 @@ def _note_resumable(exc, store, evaluate):
             f"study_name={name!r} to continue from them.")
 
 
-def _warn_enqueued(study, name):
-    """Say that trials enqueued in ``study`` (``study.enqueue_trial``) are not run: only
-    :class:`OptunaSearchCV` asks them (its trials are its candidates) and
-    :class:`ASHASearchCV` starts them as its first candidates; grid, random, halving
-    and Hyperband searches draw a fixed set of candidates from their own space and
-    schedule (the same in every process sharing the study, and again on resume), and a
-    waiting trial was left WAITING without a word."""
+def _warn_enqueued(study, name, kind=None):
+    """Say that trials enqueued in ``study`` (``study.enqueue_trial``) are not run, and
+    what becomes of them: only :class:`OptunaSearchCV` asks them (its trials are its
+    candidates) and :class:`ASHASearchCV` starts them as its first candidates; grid,
+    random, halving and Hyperband searches draw a fixed set of candidates from their own
+    space and schedule (the same in every process sharing the study, and again on
+    resume), and a waiting trial was left WAITING without a word. ``kind``: the
+    searches that may share the study (``_study_kind``; None: ``name`` alone, so no
+    hpsearch search will ever ask them there)."""
     import optuna
 
     waiting = study._storage.get_all_trials(
         study._study_id, deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
     if waiting:
         example = waiting[0].system_attrs.get("fixed_params", waiting[0].params)
+        later = (
+            "an OptunaSearchCV with resume=True on this study (or study.optimize) asks "
+            "them first" if kind and "Optuna" in kind else
+            f"no other search may resume this study of {name}, so only study.optimize "
+            "would ask them; enqueue them in an OptunaSearchCV's or ASHASearchCV's study")
         warnings.warn(
             f"The study {study.study_name!r} holds {len(waiting)} trial(s) enqueued with "
             f"study.enqueue_trial (e.g. {example}); {name} does not run enqueued trials "
-            "(its candidates come from its own space and schedule): they stay WAITING. "
-            "OptunaSearchCV and ASHASearchCV run them first; to evaluate them here, add "
-            "their values to the space.", UserWarning, stacklevel=3)
+            "(its candidates come from its own space and schedule): they stay WAITING, "
+            "not fitted, not in cv_results_ and not counted among its candidates; "
+            f"{later}. To evaluate them in this search, add their values to its space.",
+            UserWarning, stacklevel=3)
 
 
 def _seed_id(params):
@@ -558,7 +566,10 @@ class _Evaluator:
         elif trials is not None:
             for row in todo:
                 row["trial_id"] = trials[row["index"]]._trial_id
-            self._dispatch(todo, **run)
+            if all(b is None for b in budgets):
+                self._dispatch_trials(todo, run)
+            else:
+                self._dispatch(todo, **run)
         elif any(b is not None for b in budgets):
             for row in todo:
                 row["trial_id"] = store.claim_budgeted(row, type(search).__name__)
@@ -772,6 +783,41 @@ class _Evaluator:
             self._dispatch(mine, **run)
             if not todo and waiting:
                 pause = min(2.0, pause * 1.5) if len(waiting) == n_waiting else POLL_INTERVAL
+
+    def _dispatch_trials(self, rows, run):
+        """Fit the rows of asked trials (Optuna) once each: two rows of one candidate in
+        this call (a batch of ``n_jobs`` trials) are fitted once (were twice); a row
+        another live process on the study fits too (the same candidate asked there at
+        once: both fitted it) is waited for. Such rows are filled from the store
+        (:meth:`TrialStore.turns`)."""
+        from .store import POLL_INTERVAL
+
+        trials, pause, first = run["trials"], POLL_INTERVAL, True
+        while rows:
+            if self.engine.time_is_up():  # (the engine runs nothing more)
+                self._dispatch(rows, **run)
+                return
+            # (in memory, rows recorded before this call were filled when made)
+            turns = (self.store.turns(rows) if self.store.shared or not first
+                     else ["mine"] * len(rows))
+            first = False
+            mine, busy, keys = [], [], set()
+            for row, turn in zip(rows, turns):
+                before = row["pending"]
+                self._fill(row)
+                self._plan_progress(0, before - row["pending"])
+                if not row["pending"]:  # another process's row: nothing to fit
+                    self._record(row, trials[row["index"]])
+                elif turn == "busy" or row["key"] in keys:
+                    busy.append(row)
+                else:
+                    keys.add(row["key"])
+                    mine.append(row)
+            self._dispatch(mine, **run)
+            if busy and not mine:
+                time.sleep(pause)
+                pause = min(2.0, pause * 1.5)
+            rows = busy
 
     def _plan_progress(self, n_tasks, n_found):
         """Keep the bar's total: the planned fits left, grown when more are submitted.
@@ -1567,7 +1613,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         self.study_ = store.study
         self.__dict__.pop("_pickled_study", None)  # (an unpickled search's earlier study)
         if storage is not None and not (self._trials_are_candidates or self._runs_enqueued):
-            _warn_enqueued(store.study, type(self).__name__)
+            _warn_enqueued(store.study, type(self).__name__, self._study_kind)
         engine = Engine(
             self.estimator,
             X,

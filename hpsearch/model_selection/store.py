@@ -1104,6 +1104,8 @@ class TrialStore:
         #: enqueued trials this process took (pop_enqueued) and has not made candidates
         #: yet: an interrupted close leaves them RUNNING, to be enqueued again
         self._popped = set()
+        self._marked = set()  # trials marked with the row they fit (turns)
+        self._tickets = {}  # ticket name -> trial id of this process's ticket (turns)
         self._beat = None  # (thread, stop event) of the heartbeat
         self._token = str(next(_TOKENS))
         _LIVE.add(self._token)
@@ -1801,6 +1803,67 @@ class TrialStore:
             self._study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         return [t for t in trials if t.user_attrs.get("hpsearch_key") == key
                 and "hpsearch_duplicate" not in t.user_attrs]
+
+    @_critical
+    def turns(self, rows):
+        """Which process fits each unbudgeted row of a trial this process asked (Optuna):
+        ``"done"`` (its row is recorded: fill it from the store), ``"mine"`` or
+        ``"busy"`` (another live process fits it: wait), for the same candidate asked by
+        two processes at once (a small space, ``GridSampler``), which both fitted.
+
+        Each row is first marked on its trial (``hpsearch_job``: the row key), then the
+        study is read. A process that sees no other live process's RUNNING trial marked
+        with the row fits it; since every mark is written before its process reads, of
+        two processes at least one sees the other's mark. One that does takes a ticket
+        (a trial closed FAIL at once: ``hpsearch_ticket`` ``row:<key>``,
+        ``hpsearch_duplicate``, as :meth:`_first_ticket`) and waits while a marking
+        process has no ticket (it fits, or is about to take one); among the marking
+        live processes the lowest ticket fits (trial ids follow commit order). A dead
+        process's mark counts for nothing: its finished fits are reused. In memory (one
+        process) only ``"done"`` or ``"mine"``.
+        """
+        import optuna
+
+        State = optuna.trial.TrialState
+        for row in rows:
+            if self.shared and row["trial_id"] not in self._marked:
+                self._mark_job(row["trial_id"], row)
+                self._marked.add(row["trial_id"])
+        trials = self.refresh()
+        out = []
+        for row in rows:
+            key = row["key"]
+            if key in self._rows:
+                out.append("done")
+                continue
+            if not self.shared:  # (in memory: this process alone)
+                out.append("mine")
+                continue
+            others = {t.user_attrs.get("hpsearch_owner") for t in trials
+                      if t.state == State.RUNNING and t.user_attrs.get("hpsearch_job") == key}
+            others = {o for o in others if o is not None and o != self.owner and self.alive(o)}
+            if not others:
+                out.append("mine")
+                continue
+            name = f"row:{key}"
+            if name not in self._tickets:
+                self._tickets[name] = self._storage.create_new_trial(
+                    self._study_id, template_trial=optuna.trial.create_trial(
+                        state=State.FAIL, user_attrs={
+                            "hpsearch_ticket": name, "hpsearch_duplicate": True,
+                            "hpsearch_owner": self.owner}))
+                trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+            tickets = {}
+            for t in trials:
+                if t.state == State.FAIL and t.user_attrs.get("hpsearch_ticket") == name:
+                    owner = t.user_attrs.get("hpsearch_owner")
+                    tickets[owner] = min(tickets.get(owner, t._trial_id), t._trial_id)
+            if others - set(tickets):
+                out.append("busy")
+                continue
+            first = min(others | {self.owner}, key=tickets.__getitem__)
+            out.append("mine" if first == self.owner else "busy")
+        return out
 
     def _mark_job(self, trial_id, row):
         """Write the row this trial's candidate is being fitted at (``hpsearch_job``: its

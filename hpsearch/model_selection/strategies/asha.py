@@ -184,7 +184,13 @@ from ._asha_schedule import ASHASchedule, Job, ask_model, decision_lags, plain
 from .._base import Int, _hash, _key, _stable, _timeout_message
 from .._docstrings import fill_doc
 from ..store import POLL_INTERVAL, StudyMismatch, _step, decode_value
-from .halving import _BaseHalving, _cut_rows, select_best_index, time_is_up
+from .halving import (
+    _BaseHalving,
+    _cut_rows,
+    select_best_index,
+    time_is_up,
+    warn_budget_fallback,
+)
 
 __all__ = ["ASHASearchCV"]
 
@@ -1496,8 +1502,10 @@ max_retries
         return super().fit(X, y, groups=groups, **fit_params)
 
     def _complete_results(self, results):
-        """Halving's ranking, then each row's ``state`` (:meth:`_row_states`)."""
+        """Halving's ranking (with a warning when every job of the highest rung run
+        failed), then each row's ``state`` (:meth:`_row_states`)."""
         super()._complete_results(results)
+        warn_budget_fallback(results, self._final_rows(results), "iter", "ASHASearchCV")
         results["state"] = np.array(self._row_states(), dtype=object)
 
     def _check_ending(self):

@@ -13,19 +13,21 @@ fits. Rung scores are recorded as intermediate values of one Optuna trial per ca
 (eliminated candidates end PRUNED), so the study resumes and shows in optuna-dashboard.
 """
 
+import warnings
 from math import ceil
 from numbers import Real
 from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
-from .._base import BaseSearchCV, Int
+from .._base import BaseSearchCV, Int, fit_failure_message
 from .._docstrings import fill_doc
 from .._engine import NOT_RUN
 from ._halving_resource import resource_plan
@@ -108,6 +110,53 @@ def last_rows(results, key):
     return np.flatnonzero(ran & (values == values[ran].max()))
 
 
+def last_scored_rows(results, key, metric):
+    """Rows eligible for ``best_index_`` when failed rows must not stand for a budget: the
+    largest ``results[key]`` among the rows with a result (:func:`ran_rows`) and a finite
+    ``mean_test_<metric>``, so a budget where every row failed (NaN ``error_score``) gives
+    way to the largest one with a score; :func:`last_rows` when no row has a score."""
+    means = np.asarray(results.get(f"mean_test_{metric}", []), dtype=float)
+    values = np.asarray(results[key])
+    if len(means) != len(values):
+        return last_rows(results, key)
+    scored = np.isfinite(means)
+    if "error" in results:
+        scored &= ran_rows(results)
+    if not scored.any():
+        return last_rows(results, key)
+    return np.flatnonzero(scored & (values == values[scored].max()))
+
+
+def warn_budget_fallback(results, rows, key, owner):
+    """Say so when the rows eligible for ``best_index_`` (``rows``) are not of the
+    largest ``results[key]`` (budget or rung) that ran: every row there failed."""
+    values = np.asarray(results[key])
+    reached, chosen = values[last_rows(results, key)[0]], values[rows[0]]
+    if chosen != reached:
+        warnings.warn(
+            f"Every row of {owner} with {key}={reached} (the largest reached) failed: "
+            f"best_index_ is the best row with {key}={chosen}, the largest with a score.",
+            FitFailedWarning,
+        )
+
+
+def failed_round(evaluate, result):
+    """The tracebacks of one round's fits when every fit of it failed, else None.
+
+    Only failed *fits* count, as in sklearn's ``_warn_or_raise_about_fit_failures`` (a
+    scorer that failed leaves its fit fitted), whatever ``error_score`` is; a fit found
+    in the store on resume carries no such mark and counts as fitted.
+    """
+    rows = getattr(result, "rows", None)
+    if not rows:  # (plan_rounds' stand-in: nothing fitted)
+        return None
+    fits = [(error, failed) for r in rows
+            for error, failed in zip(evaluate.rows[r]["error"], evaluate.rows[r]["fit_failed"])]
+    if not fits or not all(failed for _, failed in fits):
+        return None
+    return [error for error, _ in fits]
+
+
 def _cut_rows(evaluate, result):
     """Per candidate of one ``evaluate`` call: whether the search's ``timeout`` cut its
     row (a split left unrun). Such a candidate did not reach the round: it is closed
@@ -155,7 +204,8 @@ cv_results_ : dict
     ``best_index_``.
 best_index_ : int
     Index in ``cv_results_`` of the best row of the last round (the last with a result
-    when the ``timeout`` cut one: a ``"not run"`` row does not count), or the index a
+    when the ``timeout`` cut one: a ``"not run"`` row does not count; a round whose fits
+    all failed raises sklearn's ``ValueError``), or the index a
     callable ``refit`` returns; the refit takes that row's budget parameter (see
     ``best_estimator_``). With several metrics, only set when ``refit`` is not False.
 n_candidates_ : list of int
@@ -375,6 +425,12 @@ class _BaseHalving(BaseSearchCV):
                 resources=plan.budget(budget),
                 continue_training=plan.continues,
             )
+            errors = failed_round(evaluate, result)
+            if errors is not None:  # (closes the round's trials, as failed)
+                self._failed_round(evaluate, candidates, errors, itr, budget, columns,
+                                   itr == len(n_resources) - 1)
+                evaluate.release()
+                return itr + 1
             if itr == len(n_resources) - 1 or time_is_up(evaluate):
                 break
             keep = top_k(result.scores, min(n, n_keep[itr]))
@@ -390,6 +446,15 @@ class _BaseHalving(BaseSearchCV):
         evaluate.finish([c for c, x in zip(candidates, cut) if x], "PRUNED")
         evaluate.release()
         return itr + 1
+
+    def _failed_round(self, evaluate, candidates, errors, itr, budget, columns, last):
+        """Every fit of round ``itr`` failed: sklearn's halving raises its ``ValueError``
+        ("All the N fits failed. ...") there, as ``evaluate_candidates`` does for every
+        round (it continued with arbitrary survivors, fitting failed candidates again,
+        and when the last round failed ``best_index_`` was a failed row). The fits stay
+        recorded in the study, the round's trials closed FAIL (``error_score=nan``)."""
+        evaluate.finish(candidates, "COMPLETE")
+        raise ValueError(fit_failure_message(errors, len(errors), None))
 
     # -- best row --------------------------------------------------------------------
     @staticmethod
@@ -659,8 +724,9 @@ max_retries, timeout
     best_index_ : int
         Index in ``cv_results_`` of the best row among those trained with
         ``max_resources_`` (with the largest budget reached when the ``timeout`` came
-        first: a ``"not run"`` row does not count), or the index a callable ``refit``
-        returns; the refit takes that row's budget parameter (see ``best_estimator_``).
+        first: a ``"not run"`` row does not count; with the largest budget with a score,
+        and a ``FitFailedWarning``, when every row there failed), or the index a
+        callable ``refit`` returns; the refit takes that row's budget parameter (see ``best_estimator_``).
         With several metrics, only set when ``refit`` is not False.
     brackets_ : list of dict
         ``s``, ``n_candidates`` and ``n_resources`` of each bracket run.
@@ -736,9 +802,45 @@ max_retries, timeout
         self.factor = factor
 
     @staticmethod
-    def _final_rows(results):
-        """Rows eligible for ``best_index_``: the largest budget with a result."""
-        return last_rows(results, "n_resources")
+    def _final_rows(results, metric="score"):
+        """Rows eligible for ``best_index_``: the largest budget with a score in
+        ``metric`` (:func:`last_scored_rows`: a budget where every row failed gives way;
+        its best row was a failed one, ranked 1)."""
+        return last_scored_rows(results, "n_resources", metric)
+
+    @classmethod
+    def _select_best_index(cls, refit, refit_metric, results):
+        """The best row of :meth:`_final_rows` in ``refit_metric``, or ``refit(results)``
+        checked as sklearn checks it."""
+        return select_best_index(
+            refit, refit_metric, results,
+            lambda res: cls._final_rows(res, refit_metric or "score"),
+        )
+
+    def _complete_results(self, results):
+        """The rows eligible for ``best_index_`` ranked first, with a warning when they
+        are not of the largest budget reached (every row there failed)."""
+        names = [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
+        rows = self._final_rows(results, self._refit_metric_name(names))
+        rank_rows_first(results, rows)
+        warn_budget_fallback(results, rows, "n_resources", type(self).__name__)
+
+    def _failed_round(self, evaluate, candidates, errors, itr, budget, columns, last):
+        """Every fit of round ``itr`` of a bracket failed: the bracket stops there, its
+        trials closed with their last score (FAIL with ``error_score=nan``), with a
+        warning; later rounds would only continue failed candidates, chosen arbitrarily
+        among tied NaN scores (they did). The other brackets run: sklearn has no
+        Hyperband, and one bracket's failure is no misconfiguration of the search."""
+        evaluate.finish(candidates, "COMPLETE")
+        if last:
+            return
+        bracket = ", ".join(f"{key}={value}" for key, value in columns.items())
+        warnings.warn(
+            f"Every fit of round {itr} (n_resources={budget}) of HyperbandSearchCV's "
+            f"bracket {bracket} failed ({len(errors)} fits): the bracket stops there "
+            "(tracebacks in cv_results_['error']).",
+            FitFailedWarning,
+        )
 
     def _run_search(self, evaluate):
         from ..space import as_space, sample_candidates
