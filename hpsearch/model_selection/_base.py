@@ -614,7 +614,7 @@ class _Evaluator:
         budgeted store entries, as with ``evaluate(..., resources=...)``.
         Needs an engine that pulls lazily (``engine.pulls_lazily``).
         """
-        search, store, owner = self.search, self.store, type(self.search).__name__
+        store, owner = self.store, type(self.search).__name__
         keep, by_index, started, fresh = True, {}, [], []
 
         def done(row):

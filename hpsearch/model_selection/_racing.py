@@ -375,8 +375,6 @@ def mark_raced_results(results, rows, n_splits, not_run=None):
     score and before the failed ones (:func:`_tiered_rank`). A row that is not raced
     and has a split the search's ``timeout`` left unrun (error ``not_run``) is
     ``"not run"``, not ``"COMPLETE"``."""
-    from ._results import _rank
-
     raced = np.array([bool(r.get("raced")) for r in rows])
     results["raced"] = raced
     state = np.empty(len(rows), dtype=object)

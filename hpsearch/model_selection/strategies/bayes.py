@@ -506,7 +506,6 @@ max_retries
         slot is past ``n_trials`` (another process asked the last ones meanwhile)."""
         import optuna
 
-        from ..space import suggest
         from ..store import encode_value
 
         study = self.study_
