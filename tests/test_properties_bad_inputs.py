@@ -614,3 +614,83 @@ def test_early_stopping_on_a_diverged_model_is_the_divergence_error():
                   validation_fraction=0.5625, n_iter_no_change=np.inf, random_state=100000)
     with pytest.raises(TrainingDivergedError, match="learning_rate_init"):
         _fit(MLPRegressor(**params), X, Y_REG)
+
+
+# ------------------------------------------------------------------- study files (CLI)
+#: key path of a valid study -> the YAML types it accepts (an int is a number too)
+STUDY_KEYS = {
+    ("name",): {"str"},
+    ("seed",): {"int"},
+    ("return_train_score",): {"bool"},
+    ("n_jobs",): {"int"},
+    ("study_name",): {"str"},
+    ("data", "test_size"): {"int", "float"},
+    ("data", "subset"): {"int"},
+    ("data", "stratify"): {"bool"},
+    ("estimator", "name"): {"str"},
+    ("search", "method"): {"str"},
+    ("search", "n_iter"): {"int"},
+    ("search", "timeout"): {"int", "float"},
+    ("search", "max_retries"): {"int"},
+    ("search", "space", "n_neighbors", "low"): {"int", "float"},
+    ("search", "space", "n_neighbors", "log"): {"bool"},
+    ("preprocessing", "scaler"): {"str"},
+    ("backend", "name"): {"str"},
+}
+#: YAML values of each type (text of letters only: no YAML 1.2 number such as ``1e3``)
+YAML_VALUES = {
+    "bool": st.booleans(),
+    "int": st.integers(-10**30, 10**30),
+    "float": st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: v != int(v)
+                                                                    if math.isfinite(v)
+                                                                    else True),
+    "str": st.text("abcxyzAB_", max_size=8),
+    "list": st.lists(st.integers(0, 3), max_size=3),
+    "dict": st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 3), max_size=2),
+}
+
+
+@st.composite
+def _study_with_a_wrong_type(draw):
+    path = draw(st.sampled_from(sorted(STUDY_KEYS)))
+    kind = draw(st.sampled_from(sorted(set(YAML_VALUES) - STUDY_KEYS[path])))
+    return path, draw(YAML_VALUES[kind])
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=_study_with_a_wrong_type())
+def test_a_study_value_of_a_wrong_type_is_refused_naming_its_key(case):
+    """Any key of a valid study set to a value of a type it does not take: exit code 2,
+    one line naming the key path and the value ("got ..."), no traceback, nothing
+    written (no run folder)."""
+    import contextlib
+    import io
+    import os
+    import tempfile
+
+    import yaml
+
+    from hpsearch.cli import main
+    from hpsearch.study.errors import format_path
+
+    path, value = case
+    study = {"data": {"dataset": "iris"}, "preprocessing": {"scaler": "standard"},
+             "estimator": {"name": "knn_classifier"}, "backend": {"name": "loky"},
+             "search": {"method": "random", "n_iter": 2, "space": {
+                 "n_neighbors": {"type": "int", "low": 1, "high": 5}}}, "cv": 3}
+    node = study
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    with tempfile.TemporaryDirectory() as folder:
+        file = os.path.join(folder, "s.yaml")
+        with open(file, "w", encoding="utf-8") as f:
+            yaml.safe_dump(study, f)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main([file, "--out", os.path.join(folder, "out"), "--quiet"])
+        assert os.listdir(folder) == ["s.yaml"]
+    err = err.getvalue()
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert f": {format_path(path)}: " in err and ", got " in err, (path, value, err)

@@ -176,6 +176,92 @@ CASES = [
     ("step-overflows", patch(("C: [0.1, 1.0]", f"C: {{type: float, low: 1, high: 2, "
                               f"step: 1{'0' * 400}}}")),
      "search.space.C.step", "must be a finite number, at most 2**63 - 1", 10),
+    # a systematic pass over the schema (each was accepted, or refused naming no key)
+    ("categorical-columns-word", patch(("cv: 3", "cv: 3\npreprocessing: {categorical: "
+                                                 "{columns: all}}")),
+     "preprocessing.categorical.columns", "must be 'auto' or a list of column names, got "
+     "'all'", 12),  # was "preprocessing.categorical.columns.literal['auto']: must be one of"
+    ("categorical-columns-twice", patch(("dataset: iris", "path: data.csv\n  target: churn"),
+                                        ("cv: 3", "cv: 2\npreprocessing: {categorical: "
+                                         "{columns: [city, city]}}")),
+     "preprocessing.categorical.columns[1]", "column names must be distinct (the same as "
+     "item [0]), got 'city'", 13),
+    # every fit failed ("could not convert string to float"), run failed, exit 1
+    ("text-column-not-listed", patch(("dataset: iris", "path: data.csv\n  target: churn"),
+                                     ("cv: 3", "cv: 2\npreprocessing: {categorical: "
+                                      "{columns: []}}")),
+     "preprocessing.categorical.columns", "column 'city' of data.csv holds text (e.g. 'x') "
+     "but is not listed", 13),
+    # "run failed: ValueError: Conditions form a cycle" (exit 1, the run folder made)
+    ("condition-cycle", patch(("    C: [0.1, 1.0]",
+                               "    C: {type: categorical, choices: [0.1, 1.0], when: "
+                               "{solver: lbfgs}}\n    solver: {type: categorical, choices: "
+                               "[lbfgs], when: {C: 1.0}}")),
+     "search.space", "Conditions form a cycle: C -> solver -> C", 9),
+    # a condition that never holds: the parameter was silently never searched
+    ("condition-never-holds", patch(("    C: [0.1, 1.0]",
+                                     "    solver: [lbfgs, liblinear]\n    C: {type: "
+                                     "categorical, choices: [0.1, 1.0], when: {solver: "
+                                     "liblinar}}")),
+     "search.space.C.when.solver", "a condition that never holds: not a choice of solver "
+     "('lbfgs', 'liblinear'), got 'liblinar'", 11),
+    ("condition-on-a-float-range", patch(("    C: [0.1, 1.0]",
+                                          "    tol: {type: float, low: 0.001, high: 0.1, "
+                                          "n: 3}\n    C: {type: categorical, choices: [1.0],"
+                                          " when: {tol: 0.01}}")),
+     "search.space.C.when.tol", "a condition that never holds: tol is a float range", 11),
+    # "run failed: TypeError: RecipeSearchCV.__init__() got an unexpected keyword argument"
+    ("recipe-timeout", patch(("method: grid", "method: recipe\n  timeout: 60")),
+     "search.timeout", "not an option of method 'recipe' (its options: n_iter, sampler), "
+     "got 60", 9),
+    ("storage-empty", patch(("cv: 3", "cv: 3\nstorage: ''")), "storage",
+     "must not be empty (leave the key out for the default), got ''", 12),
+    ("output-empty", patch(("cv: 3", "cv: 3\noutput: ' '")), "output",
+     "must not be empty (leave the key out for the default), got ' '", 12),
+    ("groups-is-the-target", patch(("dataset: iris", "path: data.csv\n  target: churn\n"
+                                                     "  groups: churn")),
+     "data.groups", "must be another column than the target (data.target)", 5),
+    ("drop-the-target", patch(("dataset: iris", "path: data.csv\n  target: churn\n"
+                                                "  drop: [a, churn]")),
+     "data.drop[1]", "names the target column (data.target), which is never a feature; "
+     "remove it from drop, got 'churn'", 5),
+    ("drop-twice", patch(("dataset: iris", "path: data.csv\n  target: churn\n"
+                                           "  drop: [a, a]")),
+     "data.drop[1]", "the columns of 'drop' must be distinct (the same as item [0]), got "
+     "'a'", 5),
+    ("racing-alpha-without-racing", patch(("method: grid", "method: grid\n  racing_alpha: "
+                                                           "0.05")),
+     "search.racing_alpha", "only with racing: true", 9),
+    ("top-level-bool-key", patch(("cv: 3", "cv: 3\non: 1")), "true",
+     "a key must be a name (text), got true; quote it", None),  # was "[1]: Keys should be"
+    ("section-int-key", patch(("dataset: iris", "dataset: iris\n  1: x")), "data.1",
+     "a key must be a name (text), got 1; quote it", 4),
+    ("unknown-estimator-upper-case", patch(("name: logistic_regression",
+                                            "name: LOGISTIC_REGRESSION")),
+     "estimator.name", "unknown estimator, got 'LOGISTIC_REGRESSION'; did you mean "
+     "'logistic_regression'?", 5),
+    ("unknown-dataset-upper-case", patch(("dataset: iris", "dataset: IRIS")), "data.dataset",
+     "must be one of digits, iris, wine, breast_cancer, diabetes, got 'IRIS'; did you mean "
+     "'iris'?", 3),
+    ("refit-without-scoring", patch(("cv: 3", "cv: 3\nrefit: accuracy")), "refit",
+     "a metric name needs 'scoring' naming that metric", 12),  # was "metrics (None)"
+    ("cv-test-size-named", patch(("cv: 3", "cv: {method: holdout, test_size: 0}")),
+     "cv.test_size", "The 'test_size' parameter of Holdout must be", 11),
+    ("cv-n-splits-named", patch(("cv: 3", "cv: {method: kfold, n_splits: 1}")),
+     "cv.n_splits", "k-fold cross-validation requires at least one train/test split", 11),
+    ("fit-timeout-past-float", patch(("method: grid", f"method: grid\n  fit_timeout: "
+                                                      f"1{'0' * 400}")),
+     "search.fit_timeout", "must be a finite number, got 1000", 9),  # was "must be a number"
+    # max_resources 'auto' = the estimator's max_iter (10**6): the plan of a million
+    # candidates hung the dry run
+    ("halving-auto-budget", patch(("{max_iter: 50}", "{max_iter: 1000000}"),
+                                  ("method: grid", "method: halving"),
+                                  ("C: [0.1, 1.0]", "C: {type: float, low: 0.1, high: 1}")),
+     "search.max_resources", "the plan samples 1,000,000 candidates (max_resources="
+     "1,000,000, min_resources=1, factor=3), more than the limit of 100,000", 7),
+    ("date-for-a-name", patch(("name: t", "name: 2001-01-01")), "name",
+     "must be a string, got 2001-01-01 (read as a YAML date: quote it to keep it as text)",
+     1),  # was "got datetime.date(2001, 1, 1)"
     ("not-a-mapping", "- data\n- search\n", None, "a study file must be a mapping of sections", 1),
     ("empty-file", "", None, "the study file is empty", None),
 ]
@@ -245,3 +331,28 @@ def test_subprocess_python_object_tag(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "data.dataset: YAML tag '!!python/object/apply:os.system' is not allowed" in proc.stderr
     assert "(line 3)" in proc.stderr
+
+
+def test_fit_timeout_option_of_a_recipe_search_is_refused(tmp_path, capsys):
+    """RecipeSearchCV has no time limit per fit: ``--fit-timeout 5`` ended the run with
+    "run failed: TypeError: ... unexpected keyword argument 'fit_timeout'" (exit 1)."""
+    study = tmp_path / "s.yaml"
+    study.write_text(patch(("method: grid", "method: recipe\n  n_iter: 1")))
+    assert main([str(study), "--out", str(tmp_path / "out"), "--fit-timeout", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "hpsearch: error: --fit-timeout: search method 'recipe' has no time limit per " \
+           "fit, got 5" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_condition_listing_values_holds_for_any_of_them(tmp_path, capsys):
+    """``when: {solver: [liblinear]}`` means "solver is one of these" (as in
+    ``hpsearch.space``); the file's list became a tuple, which no choice equals: C was
+    never searched (2 candidates instead of 3)."""
+    study = tmp_path / "s.yaml"
+    study.write_text(patch(("    C: [0.1, 1.0]",
+                            "    solver: [lbfgs, liblinear]\n    C: {type: categorical, "
+                            "choices: [0.1, 1.0], when: {solver: [liblinear]}}")))
+    assert main([str(study), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "candidates: 3\n" in out, out

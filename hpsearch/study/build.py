@@ -213,6 +213,12 @@ def _numbers_read_as_text(column, name, file):
             "data.drop")
 
 
+def _example(column):
+    """The first value of a text column, cut and quoted, for an error."""
+    values = column.dropna()
+    return repr(str(values.iloc[0])[:40]) if len(values) else "only empty cells"
+
+
 def _check_features(study, X, estimator, notes=None):
     """Refuse feature columns the estimator would get unusable, before any fit (every fit
     would fail, the run would end with exit 1 and the traceback of each): a text column
@@ -238,9 +244,18 @@ def _check_features(study, X, estimator, notes=None):
         if text:
             raise StudyError(("data", "path"), (
                 f"column {text[0]!r} of {Path(path).name} holds text (e.g. "
-                f"{str(X[text[0]].dropna().iloc[0])[:40]!r}) and nothing encodes it: add "
+                f"{_example(X[text[0]])}) and nothing encodes it: add "
                 "preprocessing: {categorical: {encoder: one_hot}} (or ordinal), or list it "
                 f"under data.drop, got {path!r}"))
+    elif pre.categorical.columns != "auto":  # listed columns: the others are numbers
+        cats = set(categorical_columns(pre, X))
+        text = [c for c in X.columns if _is_text(X[c].dtype) and c not in cats]
+        if text:  # every fit failed ("could not convert string to float"): exit 1
+            raise StudyError(("preprocessing", "categorical", "columns"), (
+                f"column {text[0]!r} of {Path(path).name} holds text (e.g. "
+                f"{_example(X[text[0]])}) but is not listed, so the numeric steps "
+                "(impute, scaler) get it and every fit fails: list it here, use 'auto', or "
+                f"list it under data.drop, got {pre.categorical.columns!r}"))
     model = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     try:
         allow_nan = get_tags(model).input_tags.allow_nan
@@ -459,15 +474,53 @@ def _make_space(study, estimator, prefix):
             obj = entry.model_dump(exclude_none=True, exclude_defaults=False)
             if obj.get("choices") is not None:
                 obj["choices"] = list(_tuples(obj["choices"]))
-            if obj.get("when"):
-                obj["when"] = {full(k): _tuples(v) for k, v in obj["when"].items()}
+            if obj.get("when"):  # a list stays a list: "any of these" (was a tuple, which
+                # no choice equals: the parameter was never searched)
+                obj["when"] = {full(k): [_tuples(x) for x in v] if isinstance(v, list)
+                               else _tuples(v) for k, v in obj["when"].items()}
             if not obj.get("log"):
                 obj.pop("log", None)
         try:
             dims[full(name)] = sp.from_spec(obj, full(name))
         except (ValueError, TypeError) as exc:
             raise StudyError(("search", "space", name), str(exc).rstrip(".")) from exc
+    _check_conditions(study, dims, full)
     return dims
+
+
+def _check_conditions(study, dims, full):
+    """Refuse conditions (``when``) that no candidate can meet, before any fit: a cycle
+    (``a`` when ``b``, ``b`` when ``a``: the search failed with exit 1, after making the
+    run folder), and a value the named parameter never takes (``when: {activation:
+    Maxout}`` of choices ``[relu, maxout]``, or on a float range: the parameter was
+    silently never searched)."""
+    from hpsearch.model_selection import space as sp
+
+    try:
+        sp.as_space(dims)
+    except ValueError as exc:  # a cycle
+        raise StudyError(("search", "space"), str(exc).rstrip(".")) from exc
+    for name, entry in study.search.space.items():
+        for other, wanted in (getattr(entry, "when", None) or {}).items():
+            target = dims[full(other)]
+            values = [_tuples(v) for v in wanted] if isinstance(wanted, list) else [
+                _tuples(wanted)]
+            if isinstance(target, sp.Categorical):
+                taken = list(target.choices)
+                if any(any(sp._equal(v, c) for c in taken) for v in values):
+                    continue
+                shown = ", ".join(map(repr, taken[:10])) + (", ..." if len(taken) > 10 else "")
+                rule = f"not a choice of {other} ({shown})"
+            elif isinstance(target, sp.Int):
+                if any(isinstance(v, int) and not isinstance(v, bool)
+                       and target.low <= v <= target.high for v in values):
+                    continue
+                rule = f"not an integer of the range of {other} [{target.low}, {target.high}]"
+            else:
+                rule = (f"{other} is a float range, which takes one given value almost never "
+                        "(a condition needs a parameter of choices or an int range)")
+            raise StudyError(("search", "space", name, "when", other),
+                             f"a condition that never holds: {rule}, got {wanted!r}")
 
 
 def _space_values(entry):
@@ -598,6 +651,12 @@ def _search_options(study, space, options, n_candidates):
     for key in search.model_fields_set - {"method", "space"}:
         opts[key] = getattr(search, key)
     if options.fit_timeout is not None:  # --fit-timeout overrides search.fit_timeout
+        from .errors import UsageError
+        from .schema import WITHOUT_COMMON_OPTIONS
+
+        if method in WITHOUT_COMMON_OPTIONS:  # was "run failed: TypeError" (exit 1)
+            raise UsageError(f"--fit-timeout: search method {method!r} has no time limit "
+                             f"per fit, got {options.fit_timeout:g}")
         opts["fit_timeout"] = options.fit_timeout
     if method == "optuna" and opts.get("pruner") == "none":
         opts["pruner"] = None
@@ -692,7 +751,20 @@ def _make_cv(study, y, classifier):
         kwargs = _seeded(cv.method, cv.options(), study.seed)
         return make_cv(cv.method, **kwargs)
     except (ValueError, TypeError) as exc:
-        raise StudyError(("cv",), str(exc).rstrip(".")) from exc
+        raise StudyError(_splitter_key("cv", str(exc), cv), str(exc).rstrip(".")) from exc
+
+
+def _splitter_key(section, message, spec):
+    """The key path of a ``cv`` splitter's error: the option of the mapping ``spec`` that
+    the splitter's message names as scikit-learn does (``The 'test_size' parameter``,
+    ``got n_splits=1``), else ``cv`` itself (was always ``cv``)."""
+    import re
+
+    given = sorted(spec.model_fields_set - {spec._name_key}) if hasattr(spec, "options") else []
+    for key in given:
+        if re.search(rf"'{key}' parameter|got {key}=", message):
+            return (section, key)
+    return (section,)
 
 
 def _seeded(method, kwargs, seed):
@@ -803,6 +875,31 @@ def _check_search(search, X, y, groups):
         raise StudyError(("search",) + ((key,) if key else ()), message) from exc
 
 
+def _check_auto_budget(study, search, n_rows):
+    """``max_resources: auto`` (the default) of halving, Hyperband and ASHA resolved on the
+    estimator (its ``max_iter`` for ``resource: epochs``, or the resource parameter's
+    value) or on the ``n_rows`` training rows, then held to the limits a number there
+    is held to, before the search plans anything (``max_iter: 1000000`` made a halving
+    plan of a million candidates: the dry run hung)."""
+    from hpsearch.model_selection.strategies._halving_resource import resource_plan
+
+    from .limits import check_auto_budget
+
+    if study.search.method not in ("halving", "hyperband", "asha") or isinstance(
+            study.search.max_resources, int):
+        return
+    try:
+        plan = resource_plan(search.estimator, search.resource, owner=type(search).__name__)
+    except (ValueError, TypeError):
+        return  # the search's own check (_check_search) names it
+    if plan.resource == "n_samples":
+        high, auto = n_rows, "the training rows"
+    else:
+        high, auto = plan.default_max, f"the estimator's {plan.param.rsplit('__', 1)[-1]}"
+    if isinstance(high, int) and not isinstance(high, bool):
+        check_auto_budget(study.search, high, auto)
+
+
 def _check_sample_budget(study, n_rows):
     """``resource: n_samples``: a budget above the rows the search trains on would be
     the same rows at every larger budget (the search takes at most all of them), while
@@ -885,7 +982,7 @@ def build(study, *, source="study.yaml", options=None):
         n_splits = check_n_splits(cv, X_train, y_train, g_train)
         _first_split(cv, X_train, y_train, g_train)
     except ValueError as exc:
-        raise StudyError(("cv",), str(exc).rstrip(".")) from exc
+        raise StudyError(_splitter_key("cv", str(exc), study.cv), str(exc).rstrip(".")) from exc
     _check_sample_budget(study, len(y_train))
     space = _make_space(study, estimator, prefix)
     _check_space_values(study, estimator, prefix)
@@ -900,6 +997,7 @@ def build(study, *, source="study.yaml", options=None):
         {"storage": storage, "study_name": study_name,
          "n_jobs": _n_jobs(study, options, notes)}, options,
     )
+    _check_auto_budget(study, search, len(y_train))
     _check_search(search, X_train, y_train, g_train)
     _halving_reach(study, search, X_train, y_train, g_train, notes)
     outer_cv, nested_fits = _make_outer(study, search, X_train, y_train, g_train, classifier,

@@ -29,9 +29,15 @@ def exception_chain(exc) -> list:
 
 
 def did_you_mean(word, choices) -> str:
-    """``"; did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    """``"; did you mean 'x'?"`` for the closest choice, or ``""`` when none is close.
+
+    Letter case is not a difference (``IRIS`` -> ``iris``, ``KNN_classifier`` ->
+    ``knn_classifier``, not ``sgd_classifier``); the choice is shown as written."""
+    names = {}
+    for choice in map(str, choices):
+        names.setdefault(choice.lower(), choice)
+    close = difflib.get_close_matches(str(word).lower(), list(names), n=1, cutoff=0.6)
+    return f"; did you mean {names[close[0]]!r}?" if close else ""
 
 
 class StudyError(ValueError):

@@ -66,7 +66,7 @@ __all__ = [
     "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
     "STORAGE_SUFFIXES", "FILE_READING", "check_default_output", "MAX_STUDY_NAME", "MAX_WEIGHTS",
     "network_weights", "path_problem", "MAX_NAME_BYTES", "MAX_PATH_BYTES",
-    "MAX_EXPANSION", "MAX_EXPANDED_FLOOR", "check_expansion",
+    "MAX_EXPANSION", "MAX_EXPANDED_FLOOR", "check_expansion", "check_auto_budget",
 ]
 
 MAX_FILE_BYTES = 2**20
@@ -183,13 +183,23 @@ def _all_choices(space):
     return all(isinstance(e, list) or e.type == "categorical" for e in space.values())
 
 
-def _budget_limits(search, errors):
+def _budget_limits(search, errors, high=None, auto=""):
     """Halving / Hyperband: resources, rounds and candidates of the plan, from the numbers
-    alone (``min_resources: smallest`` counts as 1, an upper bound on the candidates)."""
+    alone (``min_resources: smallest`` counts as 1, an upper bound on the candidates).
+
+    ``high`` replaces ``max_resources`` when that is ``auto`` (the build resolves it on
+    the estimator and the data: its ``max_iter``, the training rows) and ``auto`` says
+    where it comes from, for the messages."""
     for key in ("min_resources", "max_resources"):
         _bound(errors, ("search", key), getattr(search, key), MAX_RESOURCES,
                "resources of one fit")
-    high, low = search.max_resources, search.min_resources
+    low = search.min_resources
+    if high is None:
+        high = search.max_resources
+    elif high > MAX_RESOURCES:
+        errors.append(StudyError(("search", "max_resources"), (
+            f"'auto' is {auto}, {high:,}, more than the limit of {MAX_RESOURCES:,} "
+            "(resources of one fit); give max_resources a number, got 'auto'")))
     if errors or not isinstance(high, int):
         return
     low = low if isinstance(low, int) else 1
@@ -209,17 +219,35 @@ def _budget_limits(search, errors):
         from hpsearch.model_selection.strategies._halving_schedule import hyperband_brackets
 
         total = sum(b.n_candidates[0] for b in hyperband_brackets(high, low, factor))
-    elif search.n_candidates == "exhaust":
-        total = high // low
+    elif search.method == "halving" and search.n_candidates in (None, "exhaust"):
+        total = high // low  # (exhaust is the default: max_resources 10**6 hung the plan)
     else:
         return  # n_candidates itself is bounded above
     if total > MAX_CANDIDATES:
+        got = f"'auto' ({auto}, {high:,})" if auto else f"{high:,}"
         errors.append(StudyError(
             ("search", "max_resources"),
             f"the plan samples {total:,} candidates (max_resources={high:,}, "
             f"min_resources={low:,}, factor={factor:g}), more than the limit of "
-            f"{MAX_CANDIDATES:,}; lower max_resources or raise min_resources, got {high:,}",
+            f"{MAX_CANDIDATES:,}; lower max_resources or raise min_resources"
+            f"{', or give n_candidates' if search.method == 'halving' else ''}, got {got}",
         ))
+
+
+def check_auto_budget(search, high, auto):
+    """The limits of :func:`_budget_limits` for ``max_resources: auto`` resolved to
+    ``high`` (``auto``: where it comes from, e.g. "the estimator's max_iter"): the build
+    calls it once the estimator and the data are known.
+
+    Raises
+    ------
+    StudyError
+        ``search.max_resources`` or ``search.factor``, naming the resolved value.
+    """
+    errors = []
+    _budget_limits(search, errors, high=high, auto=auto)
+    if errors:
+        raise errors[0]
 
 
 def _cv_limits(cv, errors):

@@ -6,6 +6,7 @@ Errors come out as :class:`~hpsearch.study.errors.StudyError` -- one per problem
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from pathlib import Path
@@ -222,6 +223,10 @@ def _show(value):
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (datetime.date, bytes)):  # was "datetime.date(2001, 1, 1)"
+        shown = value.isoformat() if isinstance(value, datetime.date) else repr(value)
+        what = "date" if isinstance(value, datetime.date) else "binary"
+        return f"{shown} (read as a YAML {what}: quote it to keep it as text)"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -250,6 +255,8 @@ def _rule(err):
         cls = section_at(_clean(err["loc"][:-1]))
         allowed = list(cls.model_fields) if cls else []
         return f"unknown key{did_you_mean(key, allowed)} (allowed keys: {', '.join(allowed)})", False
+    if kind == "float_type" and isinstance(err.get("input"), int):  # 1 followed by 400 0s
+        return "must be a finite number", True
     if kind in _KINDS:
         return _KINDS[kind], True
     if kind == "literal_error":
@@ -287,9 +294,12 @@ def _clean(loc):
 
 def _to_study_error(err, lines, source):
     path = _clean(err["loc"])
-    if path[-1:] == ("[key]",):  # a mapping key that is not text: name it as written
+    if path[-1:] == ("[key]",) or err["type"] == "invalid_key":
+        # a mapping key that is not text (``1:``, ``on:``, ``~:``): name it as written; a
+        # section's (``invalid_key``) was "[1]: Keys should be strings, got true"
         key = err.get("input")
-        path = (*path[:-2], _show(key) if not isinstance(key, str) else key)
+        path = (*path[:-2 if path[-1:] == ("[key]",) else -1],
+                _show(key) if not isinstance(key, str) else key)
         return StudyError(path, f"a key must be a name (text), got {_show(key)}; quote it",
                           _line_of(lines, path), source)
     ctx = err.get("ctx", {})

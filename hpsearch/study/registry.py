@@ -324,7 +324,8 @@ def categorical_columns(spec, X):
         if spec.categorical.columns != "auto":
             raise StudyError(
                 ("preprocessing", "categorical", "columns"),
-                "column names need a CSV/Parquet dataset (bundled datasets are all numeric)",
+                "column names need a CSV/Parquet dataset (bundled datasets are all "
+                f"numeric), got {spec.categorical.columns!r}",
             )
         return []
     if spec.categorical.columns == "auto":  # pandas' test: its string/nullable dtypes too

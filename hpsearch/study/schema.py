@@ -62,8 +62,13 @@ SEARCH_OPTIONS = {
              "reproducible"),
 }
 
-#: options every search method accepts (the engine's time limits and retries)
+#: options every search method accepts (the engine's time limits and retries) but those
+#: of :data:`WITHOUT_COMMON_OPTIONS`
 COMMON_SEARCH_OPTIONS = ("timeout", "fit_timeout", "max_retries")
+#: methods whose search takes none of :data:`COMMON_SEARCH_OPTIONS` (RecipeSearchCV runs
+#: its stages itself: ``timeout: 60`` passed the file's checks, then the run failed with
+#: "TypeError: RecipeSearchCV.__init__() got an unexpected keyword argument 'timeout'")
+WITHOUT_COMMON_OPTIONS = ("recipe",)
 
 #: options each splitter accepts besides ``method`` (``random_state`` comes from ``seed``)
 CV_OPTIONS = {
@@ -126,6 +131,17 @@ def one_of(*branches, what):
     ]
 
 
+def _check_distinct(values, what, key=()):
+    """Refuse a list naming one thing twice: the error names the second item (sub-key
+    ``key + (i,)`` of the section that failed), the first one and the value."""
+    if not isinstance(values, list):
+        return
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            fail("{what} must be distinct (the same as item [{first}])", key=(*key, i),
+                 value=value, what=what, first=values.index(value))
+
+
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
@@ -156,6 +172,16 @@ class DataSpec(Section):
                 if key in self.model_fields_set:
                     fail("only with 'path' (a bundled dataset has its own target)", key=key,
                          value=getattr(self, key))
+        if self.groups is not None and self.groups == self.target:
+            fail("must be another column than the target (data.target): a group of rows "
+                 "per class would put every class in one fold only", key="groups",
+                 value=self.groups)
+        _check_distinct(self.drop, "the columns of 'drop'", key=("drop",))
+        for i, column in enumerate(self.drop):
+            for key in ("target", "groups"):
+                if column == getattr(self, key):
+                    fail(f"names the {key} column (data.{key}), which is never a feature; "
+                         "remove it from drop", key=("drop", i), value=column)
         return self
 
 
@@ -163,8 +189,18 @@ class DataSpec(Section):
 class CategoricalSpec(Section):
     """Which columns are categorical and how they are encoded."""
 
-    columns: Union[Literal["auto"], list[str]] = "auto"
+    columns: one_of(("str", str), ("list", list[str]),
+                    what="must be 'auto' or a list of column names") = "auto"
     encoder: Literal["one_hot", "ordinal"] = "one_hot"
+
+    @field_validator("columns")
+    @classmethod
+    def _auto_or_distinct(cls, value):
+        if isinstance(value, str) and value != "auto":  # a single name: a list of one
+            fail("must be 'auto' or a list of column names", value=value,
+                 hint=f"; for one column write [{value}]")
+        _check_distinct(value, "column names")
+        return value
 
 
 class PreprocessingSpec(Section):
@@ -301,7 +337,7 @@ class SearchSpec(Section):
     @model_validator(mode="after")
     def _options_of_method(self):
         allowed = SEARCH_OPTIONS[self.method]
-        common = set(COMMON_SEARCH_OPTIONS)
+        common = set() if self.method in WITHOUT_COMMON_OPTIONS else set(COMMON_SEARCH_OPTIONS)
         for key in sorted(self.model_fields_set - {"method", "space"} - common):
             if key not in allowed:
                 fail(
@@ -311,6 +347,10 @@ class SearchSpec(Section):
                     method=self.method,
                     options=", ".join(allowed) or "none besides space",
                 )
+        for key in ("racing_min_splits", "racing_alpha"):
+            if key in self.model_fields_set and not self.racing:  # else silently unused
+                fail("only with racing: true (it sets how racing stops candidates)", key=key,
+                     value=getattr(self, key))
         if self.racing and self.pruner not in (None, "none"):
             fail("cannot be combined with a pruner: racing stops candidates across splits, "
                  "pruner '{pruner}' across epochs; use one of them", key="racing",
@@ -467,6 +507,13 @@ class Study(Section):
                  value=value, limit=MAX_N_JOBS)
         return value
 
+    @field_validator("storage", "output")
+    @classmethod
+    def _not_empty(cls, value):
+        if value is not None and not value.strip():  # '' quietly meant the default
+            fail("must not be empty (leave the key out for the default)", value=value)
+        return value
+
     @field_validator("name")
     @classmethod
     def _plain_name(cls, value):
@@ -510,6 +557,10 @@ class Study(Section):
     @model_validator(mode="after")
     def _refit_metric(self):
         multi = isinstance(self.scoring, list) and len(self.scoring) > 1
+        if isinstance(self.refit, str) and self.scoring is None:  # was "... metrics (None)"
+            fail("a metric name needs 'scoring' naming that metric (without scoring, the "
+                 "estimator's score method picks the best): add scoring, or use refit: true",
+                 key="refit", value=self.refit)
         if isinstance(self.refit, str):
             metrics = self.scoring if isinstance(self.scoring, list) else [self.scoring]
             if self.refit not in metrics:
