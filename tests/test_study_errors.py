@@ -229,6 +229,13 @@ CASES = [
                                            "  drop: [a, a]")),
      "data.drop[1]", "the columns of 'drop' must be distinct (the same as item [0]), got "
      "'a'", 5),
+    # the grid fitted the candidate C=0.1 twice
+    ("grid-choice-twice", patch(("C: [0.1, 1.0]", "C: [0.1, 1.0, 0.1]")),
+     "search.space.C", "a choice listed twice in a grid (items 0 and 2), got 0.1: the grid "
+     "would fit the same candidates twice", 10),
+    ("grid-choice-twice-in-choices", patch(("C: [0.1, 1.0]", "C: {type: categorical, "
+                                                              "choices: [1.0, 1.0]}")),
+     "search.space.C.choices", "a choice listed twice in a grid (items 0 and 1), got 1.0", 10),
     ("racing-alpha-without-racing", patch(("method: grid", "method: grid\n  racing_alpha: "
                                                            "0.05")),
      "search.racing_alpha", "only with racing: true", 9),

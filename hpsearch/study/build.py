@@ -480,12 +480,29 @@ def _make_space(study, estimator, prefix):
                                else _tuples(v) for k, v in obj["when"].items()}
             if not obj.get("log"):
                 obj.pop("log", None)
+        if study.search.method == "grid" and obj.get("choices") is not None:
+            _check_distinct(obj["choices"], ("search", "space", name)
+                            + (() if isinstance(entry, list) else ("choices",)))
         try:
             dims[full(name)] = sp.from_spec(obj, full(name))
         except (ValueError, TypeError) as exc:
             raise StudyError(("search", "space", name), str(exc).rstrip(".")) from exc
     _check_conditions(study, dims, full)
     return dims
+
+
+def _check_distinct(choices, path):
+    """Refuse a grid's choice listed twice: each choice is a candidate, so the grid
+    fitted the same candidate twice (a copy-paste slip, never a weighting: weights are a
+    random search's idiom)."""
+    from hpsearch.model_selection.space import _equal
+
+    for i, value in enumerate(choices):
+        for j in range(i):
+            if type(choices[j]) is type(value) and _equal(choices[j], value):
+                raise StudyError(path, (
+                    f"a choice listed twice in a grid (items {j} and {i}), got {value!r}: "
+                    "the grid would fit the same candidates twice"))
 
 
 def _check_conditions(study, dims, full):
