@@ -1,5 +1,6 @@
 """The engine: seeds, determinism across n_jobs, failures, folds by index, continuation."""
 
+import time
 import warnings
 
 import numpy as np
@@ -406,3 +407,41 @@ def test_progress_bar_moves_per_fit_and_shows_the_best_score(diabetes, capsys):
     GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3, progress=True).fit(X, y)
     err = capsys.readouterr().err
     assert "GridSearchCV" in err and "6/6" in err and "best=" in err
+
+
+
+class NappingRidge(Ridge):
+    """Ridge whose fit takes at least 5 ms."""
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(0.005)
+        return super().fit(X, y, sample_weight)
+
+
+@pytest.mark.parametrize("slow", [True, False])
+def test_joblib_batches_hold_at_most_a_fraction_of_a_second_of_fits(diabetes, monkeypatch,
+                                                                     slow):
+    """A batch sent through joblib comes back whole, so a Ctrl-C, SIGTERM or SIGKILL
+    lost the finished fits of a batch still running. Was: up to 8 tasks a batch (here
+    4) whatever the fits' time; on loky, 1 to 7 finished fits per worker ran again on
+    resume. Now slow fits (here: longer than a limit of 1 ns) go one per batch; fast
+    ones are still grouped once their time is known (the first batches hold one)."""
+    from hpsearch.model_selection import _engine
+
+    if slow:
+        monkeypatch.setattr(_engine, "_BATCH_SECONDS", 1e-9, raising=False)
+    sizes = []
+    run_batch = _engine._run_batch
+
+    def counted(base, X, y, tasks, *args):
+        sizes.append(len(tasks))
+        return run_batch(base, X, y, tasks, *args)
+
+    monkeypatch.setattr(_engine, "_run_batch", counted)
+    X, y = diabetes
+    search = GridSearchCV(NappingRidge(), {"alpha": np.logspace(-2, 3, 12)}, cv=3, n_jobs=2,
+                          backend="threading", refit=False)
+    search.fit(X[:60], y[:60])
+    assert sum(sizes) == 36
+    assert sizes[:4] == [1, 1, 1, 1]  # (joblib dispatches 2 x n_jobs before a result)
+    assert (max(sizes) == 1) == slow

@@ -88,6 +88,11 @@ __all__ = [
 _LOCAL_PROCESS_BACKENDS = ("LokyBackend", "MultiprocessingBackend")
 #: arrays above this many bytes are memory-mapped for process backends (joblib's default)
 _MEMMAP_BYTES = 1_000_000
+#: seconds of fits one batch sent through joblib may hold (:meth:`Engine._joblib_batches`):
+#: a batch's results come back together, so a Ctrl-C, SIGTERM, SIGKILL, ``timeout`` or
+#: dead worker loses the finished fits of a batch still running (joblib's own smallest
+#: ideal batch duration)
+_BATCH_SECONDS = 0.2
 #: how the error of a fit the search's ``timeout`` left unrun starts
 #: (:attr:`Engine.not_run_error`; ``cv_results_['error']`` puts "split k:" before it)
 NOT_RUN = "not run: the search's timeout="
@@ -1288,6 +1293,7 @@ class Engine:
         self._tmpdir = None
         self._sigterm = None
         self._scheduler = None  # the Dask scheduler's address, once entered on Dask
+        self._task_seconds = [0.0, 0]  # (sum, count) of the fit + score times seen
         self.deadline = None
         #: True once ``timeout`` stopped the engine (later ``run`` calls yield nothing)
         self.expired = False
@@ -1427,15 +1433,40 @@ class Engine:
         stopped loses only its running task: fork workers report each task, the tasks
         queued behind it run again.
         """
-        n = len(tasks)
-        if self.n_workers == 1 or n == 0:
-            return [[t] for t in tasks]
         batches, start = [], 0
-        while start < n:
-            size = min(8, max(1, (n - start) // (4 * self.n_workers)))
+        while start < len(tasks):
+            size = self._guided_size(len(tasks) - start)
             batches.append(tasks[start : start + size])
             start += size
         return batches
+
+    def _guided_size(self, remaining):
+        """The size of the next batch of :meth:`_batches` with ``remaining`` tasks left."""
+        if self.n_workers == 1:
+            return 1
+        return min(8, max(1, remaining // (4 * self.n_workers)))
+
+    def _joblib_batches(self, tasks):
+        """:meth:`_batches` for joblib, each batch holding at most :data:`_BATCH_SECONDS`
+        of fits by the mean fit and score time of the results seen so far, one task
+        until a result came back; a generator, so joblib's later dispatches use the
+        times of the results before them.
+
+        Was: up to 8 tasks whatever their time; joblib returns a batch's results
+        together, so a Ctrl-C, SIGTERM or SIGKILL (or the ``timeout``, a dead worker)
+        lost the finished fits of every batch still running: on loky (the default
+        where fork is not available), 1 to 7 finished fits per worker that the resume
+        ran again (fork workers report each task)."""
+        start = 0
+        while start < len(tasks):
+            total, count = self._task_seconds
+            size = self._guided_size(len(tasks) - start)
+            if count == 0:
+                size = 1
+            elif total > 0:
+                size = min(size, max(1, int(_BATCH_SECONDS * count / total)))
+            yield tasks[start : start + size]
+            start += size
 
     def time_is_up(self):
         """Whether the ``timeout`` has passed (then ``expired`` is True)."""
@@ -1632,11 +1663,13 @@ class Engine:
         calls = (
             joblib.delayed(_run_batch)(self.base_estimator, self.X, self.y, batch,
                                        args, limits)
-            for batch in self._batches(tasks)
+            for batch in self._joblib_batches(tasks)
         )
         for results in self._parallel(calls):
             for out in results:
                 done.add((out["candidate"], out["split"]))
+                self._task_seconds[0] += out["fit_time"] + out["score_time"]
+                self._task_seconds[1] += 1
                 yield out
             if self.time_is_up():
                 return
