@@ -117,6 +117,30 @@ def _as_csr(X):
     return X.tocsr() if issparse(X) and X.format != "csr" else X
 
 
+#: Largest copy (bytes) of the training rows in the working dtype that a fit makes once, so
+#: that its mini-batches are gathered without a conversion each (a small ``X`` trained for
+#: several epochs); beyond it each mini-batch is converted on the way (no copy of ``X``).
+_PRECAST_BYTES = 16 << 20
+
+
+def _training_rows(X, sample_index, dtype):
+    """``(X_rows, by_position)``: the rows a fit trains on, and whether they are indexed by
+    position (``X_rows[i]`` is training row ``i``) rather than by row of ``X``.
+
+    A dense ``X`` of another dtype than the working one, small enough
+    (:data:`_PRECAST_BYTES`), is gathered and converted once: ``X[sample_index]`` (or
+    ``X``) as ``dtype``, the same values each mini-batch would get from its own conversion.
+    Otherwise ``X`` itself (a sparse or large ``X``, or one already in ``dtype``).
+    """
+    if issparse(X) or X.dtype == dtype:
+        return X, sample_index is None
+    n_rows = X.shape[0] if sample_index is None else sample_index.shape[0]
+    if n_rows * X.shape[1] * dtype.itemsize > _PRECAST_BYTES:
+        return X, sample_index is None
+    rows = X if sample_index is None else X.take(sample_index, axis=0)
+    return rows.astype(dtype, order="C"), True
+
+
 def _check_weights(sample_weight, y, owner="fit"):
     """``(weights, unit)``: ``sample_weight`` as float64, one finite non-negative weight per
     training row (of ``y``) with a positive sum, scaled by a power of two so that the
@@ -679,14 +703,15 @@ class _BaseMLP(BaseEstimator):
         data_scale = report_scale(net.loss, self.n_outputs_)
         n_epochs = 1 if incremental else self.max_iter
         stopped = False
+        X_rows, by_position = _training_rows(X, sample_index, dtype)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(n_epochs):
                 tic = time.perf_counter()
                 order = self._epoch_order(n_train)
                 pos = positions[order] if early_stopping else order
-                rows = pos if sample_index is None else sample_index[pos]
-                loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
-                                                           rng, penalties, sample_weight,
+                rows = pos if by_position else sample_index[pos]
+                loss_sum, norms, n_batches = net.run_epoch(X_rows, T, rows, pos, batch_size,
+                                                           opt, rng, penalties, sample_weight,
                                                            data_scale, weight_unit)
                 # sklearn's loss_: each batch's (weighted-mean) loss plus its penalty, times
                 # its rows, over the training rows (Network.run_epoch)
