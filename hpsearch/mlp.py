@@ -95,7 +95,19 @@ def _first_draw(legacy, random_state):
     high = np.iinfo(np.int32).max
     if random_state is None:
         return legacy.randint(high)
+    if isinstance(random_state, Integral):  # our own generator: draw, then rewind it exactly
+        state = legacy.get_state()          # (200 us less than a deepcopy, per fit)
+        seed = legacy.randint(high)
+        legacy.set_state(state)
+        return seed
     return copy.deepcopy(legacy).randint(high)
+
+
+def _private(legacy, random_state):
+    """``legacy`` itself when only this fit holds it (``random_state`` an int:
+    ``check_random_state`` made it afresh), else a copy in the same state (the global
+    generator or a user's instance, which must not be advanced by our shuffles)."""
+    return legacy if isinstance(random_state, Integral) else copy.deepcopy(legacy)
 
 
 class _Interval(Interval):
@@ -516,7 +528,7 @@ class _BaseMLP(BaseEstimator):
         elif self.init == "auto":  # sklearn's draws (weights and biases)
             coefs, intercepts, _ = net.unpack(net.theta)
             sklearn_uniform(coefs, intercepts, legacy, self.activation)
-        self._shuffle_rs = copy.deepcopy(legacy)  # then sklearn's shuffles (a private copy)
+        self._shuffle_rs = _private(legacy, self.random_state)  # then sklearn's shuffles
         if isinstance(self.random_state, np.random.RandomState):
             legacy.randint(2)  # the user's generator moves on: reused, it gives a new model
         self._order = None
@@ -1014,7 +1026,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
-            if self._label_binarizer.y_type_ != "multilabel-indicator" and _is_multilabel(y):
+            if (self._label_binarizer.y_type_ != "multilabel-indicator" and y.ndim > 1
+                    and _is_multilabel(y)):  # (a 1-D y never is: no type_of_target pass)
                 raise ValueError(  # (sklearn's LabelBinarizer: "not fitted with multilabel")
                     f"y is a multilabel indicator matrix, but {type(self).__name__} was "
                     f"trained on a {self._label_binarizer.y_type_} target with classes "

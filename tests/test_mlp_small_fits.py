@@ -1,7 +1,9 @@
 """The shortcuts of small fits (a search's many short trainings) change nothing but speed.
 
 - a small float64 ``X`` is converted to the working dtype once per fit
-  (``hpsearch.mlp._training_rows``) instead of once per mini-batch.
+  (``hpsearch.mlp._training_rows``) instead of once per mini-batch;
+- an int ``random_state`` draws its first seed and sklearn's shuffles from the generator
+  it makes, rewound, instead of from deep copies of it.
 
 Each is compared with the path it shortcuts, bit for bit.
 """
@@ -71,4 +73,19 @@ def test_precast_regressor_and_partial_fit(data, monkeypatch):
         runs.append((_state(reg), _state(clf)))
     for a, b in zip(*runs):
         _same(a, b)
+
+
+@pytest.mark.parametrize("seed", [3, np.int64(3)])
+def test_int_seed_trains_as_a_fresh_generator_instance(data, seed):
+    """The int path rewinds its own generator instead of copying it: the model equals the
+    one of ``RandomState(3)`` (which is copied), shuffles and continued epochs included."""
+    X, y = data
+    kw = dict(hidden_layer_sizes=(5,), solver="sgd", batch_size=20, max_iter=3,
+              warm_start=True)
+    a = MLPClassifier(random_state=seed, **kw).fit(X, y)
+    b = MLPClassifier(random_state=np.random.RandomState(3), **kw).fit(X, y)
+    a.fit(X, y)
+    b.fit(X, y)
+    _same(_state(a), _state(b))
+
 
