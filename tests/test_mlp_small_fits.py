@@ -3,7 +3,8 @@
 - a small float64 ``X`` is converted to the working dtype once per fit
   (``hpsearch.mlp._training_rows``) instead of once per mini-batch;
 - an int ``random_state`` draws its first seed and sklearn's shuffles from the generator
-  it makes, rewound, instead of from deep copies of it.
+  it makes, rewound, instead of from deep copies of it;
+- the parameter names (``get_params``, ``set_params``, ``clone``) are read once per class.
 
 Each is compared with the path it shortcuts, bit for bit.
 """
@@ -89,3 +90,24 @@ def test_int_seed_trains_as_a_fresh_generator_instance(data, seed):
     _same(_state(a), _state(b))
 
 
+
+def test_parameter_names_are_computed_once_per_class():
+    """get_params/set_params/clone read the names from a per-class cache (scikit-learn
+    rebuilds the ``__init__`` signature at every call): the same names as scikit-learn's,
+    a subclass with its own ``__init__`` gets its own, and a caller editing the returned
+    list does not edit the cache."""
+    from sklearn.base import BaseEstimator
+
+    sklearns = BaseEstimator._get_param_names.__func__
+
+    class Extra(MLPClassifier):
+        def __init__(self, hidden_layer_sizes=(100,), extra=1):
+            super().__init__(hidden_layer_sizes)
+            self.extra = extra
+
+    for cls in (MLPClassifier, MLPRegressor, Extra):
+        names = cls._get_param_names()
+        assert names == sklearns(cls)
+        names.append("junk")
+        assert cls._get_param_names() == sklearns(cls)
+    assert Extra().get_params() == {"extra": 1, "hidden_layer_sizes": (100,)}
