@@ -1096,7 +1096,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             differently).
         sample_index : array-like of int, default=None
             Train only on these rows of ``X``/``y``. Mini-batches are gathered by index from
-            ``X``, so a cross-validation fold never copies ``X``; the result equals
+            ``X``, so a cross-validation fold never copies a large ``X`` (a small one, up to
+            16 MiB in the working dtype, has its rows converted once per fit rather than per
+            mini-batch); the result equals
             ``fit(X[sample_index], y[sample_index], sample_weight=sample_weight)`` exactly.
 
         Returns
@@ -1244,7 +1246,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Non-negative weights of the training rows (of ``sample_index`` when given), as
             in :meth:`MLPClassifier.fit`; the early-stopping R² is weighted too.
         sample_index : array-like of int, default=None
-            Train only on these rows (gathered by index, no copy of ``X``); equals
+            Train only on these rows (gathered by index, no copy of a large ``X``); equals
             ``fit(X[sample_index], y[sample_index], sample_weight=sample_weight)`` exactly.
 
         Returns

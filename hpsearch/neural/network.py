@@ -253,7 +253,8 @@ class Network:
         ``rows`` index ``X`` and ``positions`` index the encoded targets ``T`` and the
         ``sample_weight`` (they differ when training on a subset of ``X``; ``rows`` may be
         ``positions``). Each mini-batch is gathered by index into a preallocated buffer,
-        converted to the working dtype on the way; a sparse (CSR) ``X`` gives a CSR batch.
+        converted to the working dtype on the way (the estimators pass a small ``X`` already
+        converted: ``hpsearch.mlp._training_rows``); a sparse (CSR) ``X`` gives a CSR batch.
 
         With ``sample_weight`` (float64, non-negative) each step follows the gradient of the
         batch's weighted-mean loss plus the penalty divided by the batch's weight sum
