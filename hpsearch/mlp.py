@@ -17,6 +17,7 @@ import inspect
 import math
 import time
 import warnings
+import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -95,7 +96,19 @@ def _first_draw(legacy, random_state):
     high = np.iinfo(np.int32).max
     if random_state is None:
         return legacy.randint(high)
+    if isinstance(random_state, Integral):  # our own generator: draw, then rewind it exactly
+        state = legacy.get_state()          # (200 us less than a deepcopy, per fit)
+        seed = legacy.randint(high)
+        legacy.set_state(state)
+        return seed
     return copy.deepcopy(legacy).randint(high)
+
+
+def _private(legacy, random_state):
+    """``legacy`` itself when only this fit holds it (``random_state`` an int:
+    ``check_random_state`` made it afresh), else a copy in the same state (the global
+    generator or a user's instance, which must not be advanced by our shuffles)."""
+    return legacy if isinstance(random_state, Integral) else copy.deepcopy(legacy)
 
 
 class _Interval(Interval):
@@ -115,6 +128,30 @@ def _as_csr(X):
     """A sparse ``X`` as CSR (mini-batches are row slices; CSC is converted once, a copy of
     the stored entries only); dense ``X`` unchanged."""
     return X.tocsr() if issparse(X) and X.format != "csr" else X
+
+
+#: Largest copy (bytes) of the training rows in the working dtype that a fit makes once, so
+#: that its mini-batches are gathered without a conversion each (a small ``X`` trained for
+#: several epochs); beyond it each mini-batch is converted on the way (no copy of ``X``).
+_PRECAST_BYTES = 16 << 20
+
+
+def _training_rows(X, sample_index, dtype):
+    """``(X_rows, by_position)``: the rows a fit trains on, and whether they are indexed by
+    position (``X_rows[i]`` is training row ``i``) rather than by row of ``X``.
+
+    A dense ``X`` of another dtype than the working one, small enough
+    (:data:`_PRECAST_BYTES`), is gathered and converted once: ``X[sample_index]`` (or
+    ``X``) as ``dtype``, the same values each mini-batch would get from its own conversion.
+    Otherwise ``X`` itself (a sparse or large ``X``, or one already in ``dtype``).
+    """
+    if issparse(X) or X.dtype == dtype:
+        return X, sample_index is None
+    n_rows = X.shape[0] if sample_index is None else sample_index.shape[0]
+    if n_rows * X.shape[1] * dtype.itemsize > _PRECAST_BYTES:
+        return X, sample_index is None
+    rows = X if sample_index is None else X.take(sample_index, axis=0)
+    return rows.astype(dtype, order="C"), True
 
 
 def _check_weights(sample_weight, y, owner="fit"):
@@ -342,6 +379,10 @@ _ATTRS_DOC = """
         ``"softmax"``, ``"logistic"``, ``"identity"`` or ``"exp"`` (``loss="poisson"``)."""
 
 
+#: class -> (its ``__init__``, its parameter names): :meth:`_BaseMLP._get_param_names`.
+_PARAM_NAMES = weakref.WeakKeyDictionary()
+
+
 class _BaseMLP(BaseEstimator):
     """Shared parameters, validation and training loop of the two estimators."""
 
@@ -423,6 +464,16 @@ class _BaseMLP(BaseEstimator):
         self.init = init
         self.dtype = dtype
 
+    @classmethod
+    def _get_param_names(cls):
+        """scikit-learn's parameter names (from the ``__init__`` signature), computed once per
+        class: ``get_params``, ``set_params`` and ``clone`` ask for them several times per
+        fit of a search, and building the signature of 33 parameters costs about 50 us."""
+        names = _PARAM_NAMES.get(cls)
+        if names is None or names[0] is not cls.__init__:
+            names = _PARAM_NAMES[cls] = (cls.__init__, tuple(super()._get_param_names()))
+        return list(names[1])
+
     # ------------------------------------------------------------ hooks
     def _encode_targets(self, y, classes=None, first=True, incremental=False):  # pragma: no cover
         raise NotImplementedError
@@ -497,7 +548,7 @@ class _BaseMLP(BaseEstimator):
         elif self.init == "auto":  # sklearn's draws (weights and biases)
             coefs, intercepts, _ = net.unpack(net.theta)
             sklearn_uniform(coefs, intercepts, legacy, self.activation)
-        self._shuffle_rs = copy.deepcopy(legacy)  # then sklearn's shuffles (a private copy)
+        self._shuffle_rs = _private(legacy, self.random_state)  # then sklearn's shuffles
         if isinstance(self.random_state, np.random.RandomState):
             legacy.randint(2)  # the user's generator moves on: reused, it gives a new model
         self._order = None
@@ -684,14 +735,15 @@ class _BaseMLP(BaseEstimator):
         data_scale = report_scale(net.loss, self.n_outputs_)
         n_epochs = 1 if incremental else self.max_iter
         stopped = False
+        X_rows, by_position = _training_rows(X, sample_index, dtype)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(n_epochs):
                 tic = time.perf_counter()
                 order = self._epoch_order(n_train)
                 pos = positions[order] if early_stopping else order
-                rows = pos if sample_index is None else sample_index[pos]
-                loss_sum, norms, n_batches = net.run_epoch(X, T, rows, pos, batch_size, opt,
-                                                           rng, penalties, sample_weight,
+                rows = pos if by_position else sample_index[pos]
+                loss_sum, norms, n_batches = net.run_epoch(X_rows, T, rows, pos, batch_size,
+                                                           opt, rng, penalties, sample_weight,
                                                            data_scale, weight_unit)
                 # sklearn's loss_: each batch's (weighted-mean) loss plus its penalty, times
                 # its rows, over the training rows (Network.run_epoch)
@@ -995,7 +1047,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
-            if self._label_binarizer.y_type_ != "multilabel-indicator" and _is_multilabel(y):
+            if (self._label_binarizer.y_type_ != "multilabel-indicator" and y.ndim > 1
+                    and _is_multilabel(y)):  # (a 1-D y never is: no type_of_target pass)
                 raise ValueError(  # (sklearn's LabelBinarizer: "not fitted with multilabel")
                     f"y is a multilabel indicator matrix, but {type(self).__name__} was "
                     f"trained on a {self._label_binarizer.y_type_} target with classes "
@@ -1049,7 +1102,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             differently).
         sample_index : array-like of int, default=None
             Train only on these rows of ``X``/``y``. Mini-batches are gathered by index from
-            ``X``, so a cross-validation fold never copies ``X``; the result equals
+            ``X``, so a cross-validation fold never copies a large ``X`` (a small one, up to
+            16 MiB in the working dtype, has its rows converted once per fit rather than per
+            mini-batch); the result equals
             ``fit(X[sample_index], y[sample_index], sample_weight=sample_weight)`` exactly.
 
         Returns
@@ -1202,7 +1257,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Non-negative weights of the training rows (of ``sample_index`` when given), as
             in :meth:`MLPClassifier.fit`; the early-stopping R² is weighted too.
         sample_index : array-like of int, default=None
-            Train only on these rows (gathered by index, no copy of ``X``); equals
+            Train only on these rows (gathered by index, no copy of a large ``X``); equals
             ``fit(X[sample_index], y[sample_index], sample_weight=sample_weight)`` exactly.
 
         Returns

@@ -16,6 +16,8 @@ dense and unchanged.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.sparse import issparse
 
@@ -40,10 +42,10 @@ def gather_rows(X, rows, out, stage=None):
     buffer of ``X``'s dtype and ``out``'s shape) and then a casting copy — ``np.take`` itself
     would allocate a temporary of ``X``'s dtype per call, and refuses an upcasting ``out``.
     """
-    if stage is None:
-        np.take(X, rows, axis=0, out=out, mode="clip")
+    if stage is None:  # (the method: np.take adds a Python wrapper per mini-batch)
+        X.take(rows, axis=0, out=out, mode="clip")
     else:
-        np.take(X, rows, axis=0, out=stage, mode="clip")
+        X.take(rows, axis=0, out=stage, mode="clip")
         np.copyto(out, stage, casting="same_kind")
     return out
 
@@ -109,7 +111,7 @@ class Network:
         ordered = [s for s in specs if s[3]] + [s for s in specs if not s[3]]
         self._slots, offset = {}, 0
         for i, name, shape, pen in ordered:
-            size = int(np.prod(shape))
+            size = math.prod(shape)
             self._slots[(i, name)] = (offset, shape)
             offset += size
             if pen:
@@ -117,14 +119,19 @@ class Network:
         self.n_params = offset
         if not any(s[3] for s in specs):
             self.n_penalized = 0
+        # per layer, (start, stop, shape) of each array: views() runs at every fit and
+        # prediction, and np.prod per array cost more than the slicing
+        self._spans = [tuple((o, o + math.prod(s), s) for o, s in
+                             (self._slots[(i, name)] for name, _, _ in layer.param_specs))
+                       for i, layer in enumerate(self.layers)]
 
     def views(self, flat):
         """Per-layer tuples of views of ``flat`` (in each layer's ``param_specs`` order)."""
-        out = []
-        for i, layer in enumerate(self.layers):
-            out.append(tuple(flat[o : o + int(np.prod(s))].reshape(s)
-                             for o, s in (self._slots[(i, name)] for name, _, _ in layer.param_specs)))
-        return out
+        spans = self.__dict__.get("_spans")
+        if spans is None:  # a network pickled before _spans existed
+            self._layout()
+            spans = self._spans
+        return [tuple(flat[a:b].reshape(s) for a, b, s in layer) for layer in spans]
 
     def _bind(self):
         self._p = self.views(self.theta)
@@ -246,7 +253,8 @@ class Network:
         ``rows`` index ``X`` and ``positions`` index the encoded targets ``T`` and the
         ``sample_weight`` (they differ when training on a subset of ``X``; ``rows`` may be
         ``positions``). Each mini-batch is gathered by index into a preallocated buffer,
-        converted to the working dtype on the way; a sparse (CSR) ``X`` gives a CSR batch.
+        converted to the working dtype on the way (the estimators pass a small ``X`` already
+        converted: ``hpsearch.mlp._training_rows``); a sparse (CSR) ``X`` gives a CSR batch.
 
         With ``sample_weight`` (float64, non-negative) each step follows the gradient of the
         batch's weighted-mean loss plus the penalty divided by the batch's weight sum
@@ -287,7 +295,7 @@ class Network:
         npen = self.n_penalized
         dense_idx = [self.layers.index(layer) for layer in self.dense_layers]
         gW = [self._g[i][0].reshape(-1) for i in dense_idx]
-        norms = np.zeros(len(gW))
+        norms = [0.0] * len(gW)  # float64 sums of the float32 norms, as NumPy's += did
         loss_sum, n_batches = 0.0, 0
         swb, scale = None, None
         for start in range(0, n, batch_size):
@@ -305,7 +313,7 @@ class Network:
                 Xb = gather_rows(X, rows[start:stop], xbuf[:m],
                                  None if stage is None else stage[:m])
             Tb = tbuf[:m]
-            np.take(T, positions[start:stop], axis=0, out=Tb, mode="clip")
+            T.take(positions[start:stop], axis=0, out=Tb, mode="clip")
             P = self.forward(Xb, p, ws, True, rng)
             batch_loss = data_scale * self.loss.loss_and_delta(P, Tb, swb)
             if penalties:  # sklearn's batch loss has the penalty at the current weights
@@ -313,12 +321,12 @@ class Network:
             loss_sum += batch_loss if scale is None else batch_loss * m * scale
             self.backward(P)
             for k, g in enumerate(gW):
-                norms[k] += np.sqrt(np.dot(g, g))
+                norms[k] += float(np.sqrt(np.dot(g, g)))
             # penalty of the summed batch loss (sklearn's alpha), then the solver's step
             optimizer.step(theta, grad, penalties, npen,
                            1.0 / m if scale is None else scale / weight_unit)
             n_batches += 1
-        return loss_sum, norms, n_batches
+        return loss_sum, np.array(norms), n_batches
 
     def penalty(self, penalties, flat=None):
         w = (self.theta if flat is None else flat)[: self.n_penalized]
