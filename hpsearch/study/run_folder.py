@@ -34,6 +34,14 @@ The output files are written into a private folder ``<out>/.hpsearch-writing-<pi
 and then moved into place one by one with ``os.replace``: several processes of one study
 (``--resume`` in N processes) write them at about the same time, and a Ctrl-C or SIGTERM
 while writing leaves the earlier whole files, never half of one.
+
+A run opens its folder once (:func:`_open_folder`) and writes into it relative to that open
+folder: the marker, the copy of the study file, the lock file and the results moved into
+place; before each write (and each result file written into the private folder) it checks
+that the path of the run folder still leads to the folder it opened
+(:func:`_check_folder`). A run folder renamed away while the run is going, a symbolic link
+to another folder put in its place, ends the run with :class:`FolderReplaced` naming the
+folder: nothing is written into the folder the link names.
 """
 
 from __future__ import annotations
@@ -269,13 +277,14 @@ _HEX = re.compile(r"[0-9a-f]{64}")
 _KEEP_HASHES = 8
 
 
-def _sha256(path):
-    """SHA-256 hex digest of the plain file ``path`` (a link is not followed), or None."""
+def _sha256(path, dir_fd=None):
+    """SHA-256 hex digest of the plain file ``path`` (a link is not followed), or None.
+    ``dir_fd``: the open folder ``path`` is relative to."""
     import hashlib
     import stat
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError:
         return None
     digest = hashlib.sha256()
@@ -287,7 +296,7 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _write_marker(out, records=None, *, first=False):
+def _write_marker(out, records=None, *, first=False, dir_fd=None):
     """Write :data:`RUN_MARKER`: the fingerprints (:func:`_records`) of the files of
     the run folder it holds already, for names still there, and ``records`` (``{name:
     sha256 hex}``) of the files this run writes, recorded before they are put in place
@@ -295,9 +304,12 @@ def _write_marker(out, records=None, *, first=False):
     the marker of a new run folder, written in place (a temporary file next to it would
     make the folder, for a moment, a non-empty folder without a marker, which another
     process starting the same study refuses); later ones replace it whole
-    (``os.replace``)."""
+    (``os.replace``). ``dir_fd``: the run folder, open (:func:`_open_folder`): written
+    relative to it, once :func:`_check_folder` found ``out`` still leads to it."""
     from hpsearch import __version__
 
+    if dir_fd is not None:
+        _check_folder(out, dir_fd)
     table = {} if first else {n: h for n, h in _records(out).items()
                               if os.path.lexists(out / n)}
     for name, digest in (records or {}).items():
@@ -305,7 +317,7 @@ def _write_marker(out, records=None, *, first=False):
     text = json.dumps({"hpsearch": __version__, "files": sorted(table),
                        "sha256": dict(sorted(table.items()))}, indent=1) + "\n"
     if not first:
-        _replace_text(out / RUN_MARKER, text)
+        _replace_text(out / RUN_MARKER, text, dir_fd=dir_fd)
         return
     # made, never opened: a link put there since the caller looked (pointing anywhere) is
     # not followed, and a marker another process made meanwhile is left to it
@@ -477,7 +489,7 @@ def _drop_dead_stages(out):
 
 
 def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None,
-                   source_text=None):
+                   source_text=None, dir_fd=None):
     """Make (or reuse) the run folder; never replace finished work without ``overwrite``,
     and with it remove only hpsearch's own files (and the study of that name).
 
@@ -485,6 +497,8 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None,
     left because no run recorded writing them (those a run does not replace, else the
     overwrite is refused, see :func:`_refuse_foreign`). ``source_text``: the study file
     the run copies to ``study.yaml`` (a copy holding it is not at risk: :func:`_unrecorded`).
+    ``dir_fd``: the run folder, open (:func:`_open_folder`): nothing is changed unless
+    ``plan.out`` still leads to it (:func:`_check_folder`).
 
     Returns
     -------
@@ -506,6 +520,8 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None,
     _check_prepare(plan, resume=resume, overwrite=overwrite, key=key,
                    source_text=source_text)
     out.mkdir(parents=True, exist_ok=True)
+    if dir_fd is not None:
+        _check_folder(out, dir_fd)
     if not (out / RUN_MARKER).is_file():
         _write_marker(out, first=True)
     _drop_links(out)
@@ -529,7 +545,7 @@ def prepare_output(plan, *, resume=False, overwrite=False, key=None, kept=None,
     if keep_db or not _default_db(out, storage):
         for name in _study_names(plan):
             _delete_study(storage, name)
-    _write_marker(out)
+    _write_marker(out, dir_fd=dir_fd)
     return removed
 
 
@@ -577,11 +593,15 @@ class _FolderHold:
     processes share a study); a new run or ``--overwrite`` first takes it exclusive,
     without waiting, and is refused (naming the process holding it) while another process
     runs in the folder: it would replace that run's trials and files, or its copy of the
-    study file. A refused run changes nothing in the folder."""
+    study file. A refused run changes nothing in the folder.
+
+    ``dir_fd``: the run folder, opened when the hold is taken (:func:`_open_folder`); the
+    lock file is opened relative to it, and the run writes relative to it."""
 
     def __init__(self, out):
         self.out = Path(out)
         self.fd = None
+        self.dir_fd = None
         self._recording = 0
 
     @contextlib.contextmanager
@@ -621,10 +641,15 @@ class _FolderHold:
     def _preparing(self, *, resume, overwrite, plan):
         import fcntl
 
-        path = self.out / LOCK_FILE
-        if path.is_symlink():  # planted: never follow it (the link only is removed)
-            path.unlink()
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        self.dir_fd = _open_folder(self.out)
+        try:
+            if _is_link(LOCK_FILE, self.dir_fd):
+                os.unlink(LOCK_FILE, dir_fd=self.dir_fd)  # planted: never followed
+            self.fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644,
+                              dir_fd=self.dir_fd)
+        except BaseException:
+            self.release()
+            raise
         fcntl.lockf(self.fd, fcntl.LOCK_EX, 1, 0)
         try:
             if resume and not overwrite:
@@ -671,18 +696,22 @@ class _FolderHold:
         return pid if kind != fcntl.F_UNLCK and pid > 0 else None
 
     def release(self):
-        """Give up the hold (closing the file drops its locks)."""
+        """Give up the hold (closing the file drops its locks) and close the folder."""
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+        if self.dir_fd is not None:
+            os.close(self.dir_fd)
+            self.dir_fd = None
 
-def _write_copy(out, source_text):
-    """Write the copy ``study.yaml`` of the study file, recorded in the marker first."""
+def _write_copy(out, source_text, dir_fd=None):
+    """Write the copy ``study.yaml`` of the study file, recorded in the marker first
+    (``dir_fd``: the run folder, open, see :func:`_write_marker`)."""
     import hashlib
 
     digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
-    _write_marker(out, {"study.yaml": digest})
-    _replace_text(out / "study.yaml", source_text)
+    _write_marker(out, {"study.yaml": digest}, dir_fd=dir_fd)
+    _replace_text(out / "study.yaml", source_text, dir_fd=dir_fd)
 
 def _record_and_publish(plan, stage, hold=None):
     """Record the files of ``stage`` (their content hashes) and the default trial store
@@ -691,22 +720,33 @@ def _record_and_publish(plan, stage, hold=None):
     would not know as hpsearch's. Done holding the marker's lock
     (:meth:`_FolderHold.recording`) when ``hold`` is given."""
     with hold.recording() if hold is not None else contextlib.nullcontext():
-        _record_and_publish_held(plan, stage)
+        _record_and_publish_held(plan, stage, hold.dir_fd if hold is not None else None)
 
 
-def _record_and_publish_held(plan, stage):
-    """:func:`_record_and_publish`, the marker's lock held (or no hold)."""
+def _record_and_publish_held(plan, stage, dir_fd=None):
+    """:func:`_record_and_publish`, the marker's lock held (or no hold); ``dir_fd``: the
+    run folder, open (:func:`_open_folder`), else it is opened by its path."""
     out = Path(plan.out)
-    records = {p.relative_to(stage).as_posix(): _sha256(p)
-               for p in stage.rglob("*") if p.is_file()}
-    if _default_db(out, plan.storage) and (out / "study.db").is_file():
-        records["study.db"] = _sha256(out / "study.db")
     try:
-        _write_marker(out, {n: h for n, h in records.items() if h})
+        own = os.dup(dir_fd) if dir_fd is not None else _open_folder(out, follow=True)
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        _remove_stage(stage, dir_fd)
         raise
-    _publish(stage, out)
+    try:
+        if dir_fd is not None:
+            _check_folder(out, own)
+        records = {name: _sha256(entry, dir_fd=at) for name, entry, at in _stage_files(stage, own)}
+        if _default_db(out, plan.storage) and (out / "study.db").is_file():
+            records["study.db"] = _sha256(out / "study.db")
+        _write_marker(out, {n: h for n, h in records.items() if h}, dir_fd=dir_fd)
+    except BaseException:
+        _remove_stage(stage, own)
+        os.close(own)
+        raise
+    try:
+        _publish(stage, out, own)
+    finally:
+        os.close(own)
 
 
 #: prefix of the private folder a run writes its output files into before moving them
@@ -722,14 +762,123 @@ def _name_final(exc, stage, out):
         exc.filename = str(out / Path(name).relative_to(stage))
 
 
-def _new_stage(out):
-    """A private folder in ``out`` for this process's output files (see :func:`_publish`)."""
+def _new_stage(out, dir_fd=None):
+    """A private folder in ``out`` for this process's output files (see :func:`_publish`);
+    ``dir_fd``: the run folder, open (:func:`_open_folder`): made there, once ``out`` was
+    found to still lead to it, and each file written into it by :func:`_writing` checked
+    the same way (:data:`_STAGES`)."""
     stage = Path(out) / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    stage.mkdir()
+    if dir_fd is None:
+        stage.mkdir()
+        return stage
+    _check_folder(out, dir_fd)
+    os.mkdir(stage.name, dir_fd=dir_fd)
+    made = os.stat(stage.name, dir_fd=dir_fd, follow_symlinks=False)
+    _STAGES[str(stage)] = (made.st_dev, made.st_ino, Path(out))
     return stage
 
 
-def _publish(stage, out):
+#: the private folders :func:`_new_stage` made in an open run folder: ``{path: (st_dev,
+#: st_ino, run folder)}``, checked before each file is written there (:func:`_writing`)
+_STAGES = {}
+
+
+def _stage_files(stage, dir_fd):
+    """``(name relative to stage, file name, open folder holding it)`` of each plain file
+    of ``stage``, the folder ``stage.name`` of the open run folder ``dir_fd`` (walked
+    relative to it: a link is never followed)."""
+    fd = os.open(Path(stage).name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    try:
+        for top, _, files, top_fd in os.fwalk(".", dir_fd=fd):
+            parts = Path(top).parts
+            for name in sorted(files):
+                if _is_file(name, top_fd):
+                    yield "/".join((*parts, name)), name, top_fd
+    finally:
+        os.close(fd)
+
+
+def _is_file(name, dir_fd):
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _is_link(name, dir_fd):
+    import stat
+
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _remove_stage(stage, dir_fd=None):
+    """Remove the private folder ``stage`` (``dir_fd``: the open run folder holding it,
+    removed relative to it: nothing outside it is touched)."""
+    _STAGES.pop(str(stage), None)
+    if dir_fd is None:
+        shutil.rmtree(stage, ignore_errors=True)
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(Path(stage).name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                     dir_fd=dir_fd)
+        try:
+            for _, folders, files, top_fd in os.fwalk(".", topdown=False, dir_fd=fd):
+                for name in files:
+                    os.unlink(name, dir_fd=top_fd)
+                for name in folders:
+                    os.rmdir(name, dir_fd=top_fd)
+        finally:
+            os.close(fd)
+        os.rmdir(Path(stage).name, dir_fd=dir_fd)
+
+
+class FolderReplaced(RuntimeError):
+    """The run folder was renamed away, removed or replaced (a symbolic link to another
+    folder put in its place) while the run was going (:func:`_check_folder`)."""
+
+
+def _open_folder(out, follow=False):
+    """The run folder ``out`` opened (a file descriptor) to write relative to: its path
+    resolved once, and the folder itself not a link at that moment (``O_NOFOLLOW``).
+    ``follow``: opened by its path as it is."""
+    if follow:
+        return os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    return os.open(os.path.realpath(out), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+
+def _check_folder(out, dir_fd):
+    """Refuse (:class:`FolderReplaced`, naming the folder) to write on when the path
+    ``out`` no longer leads to the open run folder ``dir_fd`` (its device and inode)."""
+    held = os.fstat(dir_fd)
+    try:
+        now = os.stat(out)
+    except OSError:
+        now = None
+    if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+        return
+    raise _replaced(out)
+
+
+def _replaced(out):
+    if os.path.islink(out):
+        what = f"a symbolic link to {os.readlink(out)}"
+    elif os.path.isdir(out):
+        what = "another folder"
+    else:
+        what = "gone"
+    return FolderReplaced(
+        f"the run folder {out} was moved or replaced while the run was going ({out} is now "
+        f"{what}); hpsearch writes only into the folder it started in, and wrote nothing "
+        "into what that path names now. The finished fits are kept in the trial store: put "
+        "the run folder back and resume with --resume")
+
+
+def _publish(stage, out, dir_fd=None):
     """Move every file written in ``stage`` to the same place in ``out`` (``os.replace``:
     atomic, a symbolic link at the target is replaced, never followed), then remove
     ``stage``. Several processes of one study (a shared ASHA resumed as N processes) end
@@ -739,20 +888,22 @@ def _publish(stage, out):
 
     A subfolder (``plots/``) is opened without following a link (``O_NOFOLLOW``) and the
     files are moved relative to that open folder: a link put in its place during the
-    search (``plots -> /elsewhere``, after :func:`_drop_links`) is removed, not followed."""
-    out_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    search (``plots -> /elsewhere``, after :func:`_drop_links`) is removed, not followed.
+    ``dir_fd``: the run folder, open (:func:`_open_folder`); else it is opened by its path.
+    The files are taken from ``stage`` relative to it, and moved relative to it."""
+    out_fd = os.dup(dir_fd) if dir_fd is not None else _open_folder(out, follow=True)
     folders = {(): out_fd}
     try:
-        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
-            parts = path.relative_to(stage).parts
+        for rel, name, at in _stage_files(stage, out_fd):
+            parts = tuple(rel.split("/"))
             for n in range(1, len(parts)):
                 if parts[:n] not in folders:
                     folders[parts[:n]] = _own_subfolder(folders[parts[:n - 1]], parts[n - 1])
-            os.replace(path, parts[-1], dst_dir_fd=folders[parts[:-1]])
+            os.replace(name, parts[-1], src_dir_fd=at, dst_dir_fd=folders[parts[:-1]])
+        _remove_stage(stage, out_fd)
     finally:
         for fd in folders.values():
             os.close(fd)
-    shutil.rmtree(stage, ignore_errors=True)
 
 
 def _own_subfolder(parent_fd, name):
@@ -773,9 +924,13 @@ def _own_subfolder(parent_fd, name):
     return os.open(name, flags, dir_fd=parent_fd)
 
 
-def _replace_text(path, text):
+def _replace_text(path, text, dir_fd=None):
     """Write ``text`` to ``path`` through a temporary file in its folder and
-    ``os.replace`` (no reader sees a half-written file)."""
+    ``os.replace`` (no reader sees a half-written file). ``dir_fd``: the open folder of
+    ``path``, written relative to it (a link at the temporary name is not followed)."""
+    if dir_fd is not None:
+        _replace_text_at(path, text, dir_fd)
+        return
     tmp = path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -788,12 +943,49 @@ def _replace_text(path, text):
         tmp.unlink(missing_ok=True)
 
 
+def _replace_text_at(path, text, dir_fd):
+    """:func:`_replace_text` relative to the open folder ``dir_fd`` of ``path``."""
+    tmp = f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
+                     dir_fd=dir_fd)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except OSError as exc:  # a full disk refuses the write, not the open: no file named
+        if exc.filename in (None, tmp):
+            exc.filename, exc.filename2 = str(path), None
+        raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=dir_fd)
+
+
+def _check_stage(path):
+    """Refuse (:class:`FolderReplaced`) to write ``path`` in a private folder of
+    :func:`_new_stage` that its path no longer leads to (the run folder replaced)."""
+    for folder in Path(path).parents:
+        made = _STAGES.get(str(folder))
+        if made is None:
+            continue
+        try:
+            now = os.stat(folder)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != made[:2]:
+            raise _replaced(made[2])
+        return
+
+
 @contextlib.contextmanager
 def _writing(path):
     """Name ``path`` in an OSError raised while writing it that names no file: a full
     disk refuses a write, not the open, and joblib, pandas and matplotlib let the
     error through as it is ("disk full: cannot write runs/s", the run folder only).
-    (:func:`_name_final` then names its place in the run folder.)"""
+    (:func:`_name_final` then names its place in the run folder.) A file of a private
+    folder of :func:`_new_stage` is written only while its path leads to that folder
+    (:func:`_check_stage`)."""
+    _check_stage(path)
     try:
         yield path
     except OSError as exc:

@@ -11,7 +11,6 @@ import contextlib
 import json
 import math
 import re
-import shutil
 import time
 import warnings
 from pathlib import Path
@@ -23,8 +22,8 @@ from .errors import StudyError, UsageError, exception_chain
 from .run_folder import (  # noqa: F401  (re-exported: hpsearch.study.runner's names)
     OUTPUT_FILES, RUN_MARKER, _FolderHold, _check_prepare, _marker_data, _name_final,
     _new_stage, _read_small, _record_and_publish, _refuse, _refuse_foreign,
-    _refuse_unrecorded, _sort_own, _write_copy, _write_marker, _writing, check_output,
-    check_storage_dir, prepare_output)
+    _refuse_unrecorded, _remove_stage, _sort_own, _write_copy, _write_marker, _writing,
+    check_output, check_storage_dir, prepare_output)
 from .trial_store import (  # noqa: F401  (re-exported)
     _study_names, finished_trials, kept_trials, stored_trials, trials_in_progress)
 
@@ -358,7 +357,7 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
         with hold.preparing(resume=resume, overwrite=overwrite, plan=plan), hold.recording():
             kept = []
             removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key,
-                                     kept=kept, source_text=source_text)
+                                     kept=kept, source_text=source_text, dir_fd=hold.dir_fd)
             if overwrite and echo:
                 echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the "
                      f"earlier run removed; study {plan.study_name!r} replaced)")
@@ -372,11 +371,11 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
             # search accepts the new file (a refused resume leaves it as it was)
             copy_text = _read_small(copy) if resume and copy.is_file() else None
             if copy_text is None:
-                _write_copy(out, source_text)
+                _write_copy(out, source_text, hold.dir_fd)
         nested, fit_time = _fit(plan, copy_text, source_text, echo)
         if copy_text is not None and copy_text != source_text:
             with hold.recording():
-                _write_copy(out, source_text)
+                _write_copy(out, source_text, hold.dir_fd)
         return _write_output(plan, fit_time, nested, echo, hold)
     finally:
         hold.release()
@@ -413,14 +412,15 @@ def _write_output(plan, fit_time, nested, echo, hold=None):
     dict. ``hold``: the run's :class:`_FolderHold` (its marker lock is held while
     recording and publishing)."""
     out = plan.out
-    stage = _new_stage(out)
+    dir_fd = hold.dir_fd if hold is not None else None
+    stage = _new_stage(out, dir_fd)
     try:
         summary, _ = _write_results(plan, plan.search, stage, out, fit_time, nested, echo)
     except RunFailed:  # results.csv shows the errors
         _record_and_publish(plan, stage, hold)
         raise
     except BaseException as exc:
-        shutil.rmtree(stage, ignore_errors=True)
+        _remove_stage(stage, dir_fd)
         _name_final(exc, stage, out)
         raise
     _record_and_publish(plan, stage, hold)
