@@ -147,6 +147,7 @@ def _check_store_link(out, storage):
             "file of the run folder and hpsearch does not follow a link there: remove the "
             "link, or name the store with --storage")
 
+
 def _default_db(out, storage):
     path = _local_file(storage)
     return path is not None and path.resolve() == (Path(out) / "study.db").resolve()
@@ -704,6 +705,7 @@ class _FolderHold:
             os.close(self.dir_fd)
             self.dir_fd = None
 
+
 def _write_copy(out, source_text, dir_fd=None):
     """Write the copy ``study.yaml`` of the study file, recorded in the marker first
     (``dir_fd``: the run folder, open, see :func:`_write_marker`)."""
@@ -712,6 +714,7 @@ def _write_copy(out, source_text, dir_fd=None):
     digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
     _write_marker(out, {"study.yaml": digest}, dir_fd=dir_fd)
     _replace_text(out / "study.yaml", source_text, dir_fd=dir_fd)
+
 
 def _record_and_publish(plan, stage, hold=None):
     """Record the files of ``stage`` (their content hashes) and the default trial store

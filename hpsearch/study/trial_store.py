@@ -15,6 +15,7 @@ def _local_file(storage):
     path = _storage_path(storage)
     return None if path is None else Path(path)
 
+
 def stored_trials(storage, study_name):
     """Trials (any state) of ``study_name`` in ``storage``; 0 when there is no such study.
 
