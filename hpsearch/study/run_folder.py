@@ -139,13 +139,33 @@ def _check_written_names(real, out, key, option):
 def _check_store_link(out, storage):
     """Refuse a default trial store ``<out>/study.db`` that is a symbolic link: planted in
     a run folder, SQLite follows it and creates or writes the file it names, anywhere (an
-    empty ``__init__.py`` became a database)."""
+    empty ``__init__.py`` became a database). So is one with another name (a hard link:
+    SQLite wrote its tables into the user's own database of that other name), and a
+    symbolic link at a name of SQLite's files next to it (``study.db-journal``: the run
+    failed, "cannot open the trial store: its directory does not exist or is not
+    writable")."""
     db = Path(out) / "study.db"
-    if db.is_symlink() and _default_db(out, storage):
+    if not _default_db(out, storage):
+        return
+    if db.is_symlink():
         raise UsageError(
             f"{db} is a symbolic link (to {os.readlink(db)}); the default trial store is a "
             "file of the run folder and hpsearch does not follow a link there: remove the "
             "link, or name the store with --storage")
+    names = db.stat().st_nlink if db.is_file() else 1
+    if names > 1:
+        raise UsageError(
+            f"{db} is a file with {names} names (hard links), and SQLite would write into "
+            "the file of the other names too; the default trial store is a file of the run "
+            "folder only, and nothing was changed: make it a file of its own (copy it, then "
+            "move the copy over it), or name the store with --storage")
+    for name in _SQLITE_SIDE_FILES:
+        side = Path(out) / name
+        if side.is_symlink():
+            raise UsageError(
+                f"{side} is a symbolic link (to {os.readlink(side)}), where SQLite keeps a "
+                f"file of the trial store {db}, and hpsearch does not follow a link there; "
+                "nothing was changed: remove the link, or name the store with --storage")
 
 
 def _default_db(out, storage):
