@@ -121,9 +121,14 @@ def check_output(out, key=None, option=None):
 def _check_written_names(real, out, key, option):
     """Refuse a run folder where a file hpsearch writes is a folder, a pipe or a device:
     the run failed on it ("IsADirectoryError") only when moving its results into place,
-    after the whole search."""
+    after the whole search. So is one where ``plots``, the folder of its figures, is a
+    file (a pipe, a device): moving the figures into place removed it without a word."""
     names = (*OUTPUT_FILES, LOCK_FILE, "learning_curves.csv")
     plots = real / "plots"
+    if os.path.lexists(plots) and not plots.is_symlink() and not plots.is_dir():
+        raise _refuse(f"{out / 'plots'} is not a folder, where hpsearch writes its figures "
+                      "(plots/*.png); nothing was changed: move it away, or choose another "
+                      "output folder (--out)", key, option)
     if plots.is_dir() and not plots.is_symlink():
         names += tuple(f"plots/{p.name}" for p in plots.iterdir() if p.suffix == ".png")
     for name in names:

@@ -1,10 +1,13 @@
-"""The default trial store ``<run folder>/study.db`` and SQLite's files next to it.
+"""Names of a run folder that hpsearch writes: the default trial store ``study.db``,
+SQLite's files next to it, and ``plots``.
 
 Holes found: a ``study.db`` of a run folder that was a second name (a hard link) of the
 user's own SQLite database was opened as the trial store, and Optuna wrote its tables into
 the user's database (exit 0); a symbolic link at ``study.db-journal`` next to a store
 ended the run with "cannot open the trial store ...: its directory does not exist or is not
-writable", which is neither. Both are refused now before any work (exit 2), naming the file, nothing changed.
+writable", which is neither; a file ``plots`` was removed without a word when the figures
+were moved into place. Each is refused now before any work (exit 2), naming the file,
+nothing changed.
 """
 import os
 import sqlite3
@@ -56,3 +59,15 @@ def test_a_link_at_the_name_of_sqlites_journal_is_refused(tmp_path, monkeypatch,
     assert f"out/study.db-journal is a symbolic link (to {mine})" in err, err
     assert "does not exist" not in err and "run failed" not in err, err
     assert mine.read_text() == "mine"
+
+
+def test_a_file_named_plots_in_a_run_folder_is_not_removed(tmp_path, monkeypatch, capsys):
+    """A file ``plots`` in a run folder (the folder of the figures) was removed without a
+    word when the figures were moved into place; the run is refused now, naming it."""
+    out = _run_folder(tmp_path, monkeypatch)
+    (out / "plots").write_text("my notes")
+    code = main(["s.yaml", "--out", "out", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "out/plots is not a folder, where hpsearch writes its figures" in err, err
+    assert (out / "plots").read_text() == "my notes"
