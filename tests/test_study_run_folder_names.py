@@ -5,7 +5,8 @@ Holes found: a ``study.db`` of a run folder that was a second name (a hard link)
 user's own SQLite database was opened as the trial store, and Optuna wrote its tables into
 the user's database (exit 0); a symbolic link at ``study.db-journal`` next to a store
 ended the run with "cannot open the trial store ...: its directory does not exist or is not
-writable", which is neither; a file ``plots`` was removed without a word when the figures
+writable", which is neither, and a hard link there to the user's file had SQLite write its
+journal over that file; a file ``plots`` was removed without a word when the figures
 were moved into place. Each is refused now before any work (exit 2), naming the file,
 nothing changed.
 """
@@ -71,3 +72,20 @@ def test_a_file_named_plots_in_a_run_folder_is_not_removed(tmp_path, monkeypatch
     assert code == 2, err
     assert "out/plots is not a folder, where hpsearch writes its figures" in err, err
     assert (out / "plots").read_text() == "my notes"
+
+
+def test_a_journal_with_another_name_is_refused(tmp_path, monkeypatch, capsys):
+    """A hard link at ``study.db-journal`` to the user's file (its first byte zero: no
+    hot journal for SQLite) had SQLite write its journal over the user's file."""
+    out = _run_folder(tmp_path, monkeypatch)
+    with sqlite3.connect(out / "study.db") as db:
+        db.execute("create table t(x)")
+    db.close()
+    mine = tmp_path / "mine.bin"
+    mine.write_bytes(b"\0" * 100 + b"mine" * 100)
+    os.link(mine, out / "study.db-journal")
+    code = main(["s.yaml", "--out", "out", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "out/study.db-journal is a file with 2 names (hard links)" in err, err
+    assert mine.read_bytes() == b"\0" * 100 + b"mine" * 100

@@ -148,7 +148,7 @@ def _check_store_link(out, storage):
     SQLite wrote its tables into the user's own database of that other name), and a
     symbolic link at a name of SQLite's files next to it (``study.db-journal``: the run
     failed, "cannot open the trial store: its directory does not exist or is not
-    writable")."""
+    writable") or a file there with another name (SQLite wrote its journal into it)."""
     db = Path(out) / "study.db"
     if not _default_db(out, storage):
         return
@@ -171,6 +171,13 @@ def _check_store_link(out, storage):
                 f"{side} is a symbolic link (to {os.readlink(side)}), where SQLite keeps a "
                 f"file of the trial store {db}, and hpsearch does not follow a link there; "
                 "nothing was changed: remove the link, or name the store with --storage")
+        names = side.stat().st_nlink if side.is_file() else 1
+        if names > 1:  # SQLite writes its journal into it: the other name's file
+            raise UsageError(
+                f"{side} is a file with {names} names (hard links), where SQLite keeps a "
+                f"file of the trial store {db} and would write into the file of the other "
+                "names; nothing was changed: remove this name, or name the store with "
+                "--storage")
 
 
 def _default_db(out, storage):
