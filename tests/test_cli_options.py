@@ -80,7 +80,7 @@ def test_resume_joining_a_study_whose_candidates_are_all_running_says_so(tmp_pat
     'nothing to resume': its candidates are taken over or waited for."""
     import optuna
 
-    from hpsearch.study.runner import _write_marker
+    from hpsearch.study.run_folder import _write_marker
 
     out = tmp_path / "o"
     out.mkdir()

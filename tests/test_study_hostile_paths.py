@@ -119,7 +119,7 @@ def test_results_moved_into_place_do_not_follow_a_link_planted_as_plots(tmp_path
     """What the run folder holds when the results are moved into it (:func:`_publish`) is
     whatever was put there while the search ran: a ``plots`` link made then (after the
     links found at the start were removed) sent the figures into the folder it named."""
-    from hpsearch.study.runner import _new_stage, _publish
+    from hpsearch.study.run_folder import _new_stage, _publish
 
     out, victim = tmp_path / "out", tmp_path / "victim"
     out.mkdir()
@@ -190,7 +190,7 @@ def _peak_bytes(call):
 
 
 def test_a_huge_sparse_file_in_a_run_folder_is_not_read_whole(tmp_path):
-    from hpsearch.study.runner import RUN_MARKER, _manifest, _not_a_store
+    from hpsearch.study.run_folder import RUN_MARKER, _manifest, _not_a_store
 
     big = 64 * 2**20  # sparse: no disk used; the old code read it all
     for name in (RUN_MARKER, "store.jsonl"):
@@ -259,14 +259,14 @@ def test_a_run_folder_holding_a_folder_or_pipe_where_a_result_goes_is_refused_fi
 
 def test_a_full_disk_refusing_a_replaced_file_names_that_file(tmp_path, monkeypatch):
     from hpsearch.cli import _explain
-    from hpsearch.study import runner
+    from hpsearch.study import run_folder
 
     def full(self, *args, **kwargs):  # as a full disk: the write fails, not the open
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(runner.Path, "write_text", full)
+    monkeypatch.setattr(run_folder.Path, "write_text", full)
     with pytest.raises(OSError) as info:
-        runner._replace_text(tmp_path / ".hpsearch-run", "{}")
+        run_folder._replace_text(tmp_path / ".hpsearch-run", "{}")
     assert _explain(info.value, None) == (
         f"disk full: cannot write {tmp_path / '.hpsearch-run'} (No space left on device)")
     assert list(tmp_path.iterdir()) == []
@@ -315,7 +315,7 @@ def test_a_name_no_output_file_can_hold_is_refused_first(tmp_path, monkeypatch, 
 
 
 def test_the_first_marker_does_not_follow_a_link_put_there_after_the_check(tmp_path):
-    from hpsearch.study.runner import RUN_MARKER, _write_marker
+    from hpsearch.study.run_folder import RUN_MARKER, _write_marker
 
     victim = tmp_path / "victim"
     victim.write_text("precious")

@@ -104,38 +104,38 @@ def test_results_are_recorded_before_they_are_put_in_place(tmp_path, monkeypatch
     import errno
     from types import SimpleNamespace
 
-    from hpsearch.study import runner
+    from hpsearch.study import run_folder
 
     out = tmp_path / "runs" / "s"
     out.mkdir(parents=True)
-    runner._write_marker(out, first=True)
-    stage = runner._new_stage(out)
+    run_folder._write_marker(out, first=True)
+    stage = run_folder._new_stage(out)
     (stage / "plots").mkdir()
     (stage / "plots" / "history.png").write_bytes(b"png")
     (stage / "report.md").write_text("report")
     plan = SimpleNamespace(out=out, storage=f"sqlite:///{tmp_path / 'store.db'}")
-    written = runner._write_marker
+    written = run_folder._write_marker
 
     def full_disk(folder, records=None, **kw):
         if records:
             raise OSError(errno.ENOSPC, "No space left on device", str(folder / ".hpsearch-run"))
         return written(folder, records, **kw)
 
-    monkeypatch.setattr(runner, "_write_marker", full_disk)
+    monkeypatch.setattr(run_folder, "_write_marker", full_disk)
     try:
-        runner._record_and_publish(plan, stage)
+        run_folder._record_and_publish(plan, stage)
     except OSError as exc:
         assert exc.filename.endswith(".hpsearch-run")
     else:
         raise AssertionError("the marker write did not fail")
     assert sorted(p.name for p in out.rglob("*")) == [".hpsearch-run"]
-    monkeypatch.setattr(runner, "_write_marker", written)
-    stage = runner._new_stage(out)
+    monkeypatch.setattr(run_folder, "_write_marker", written)
+    stage = run_folder._new_stage(out)
     (stage / "plots").mkdir()
     (stage / "plots" / "history.png").write_bytes(b"png")
-    runner._record_and_publish(plan, stage)
-    assert runner._records(out) == {
-        "plots/history.png": [runner._sha256(out / "plots" / "history.png")]}
+    run_folder._record_and_publish(plan, stage)
+    assert run_folder._records(out) == {
+        "plots/history.png": [run_folder._sha256(out / "plots" / "history.png")]}
 
 
 def test_a_planted_marker_and_store_do_not_make_a_run_or_resume_replace_the_users_files(

@@ -4,7 +4,8 @@
 ``build(study)`` makes the Python objects a user would write by hand (:mod:`.build`,
 :mod:`.registry`) after ``check_study`` (:mod:`.limits`) has refused anything too large or
 writing outside its place; ``run(plan)`` fits and writes the output folder (:mod:`.runner`,
-:mod:`.report`).  The command line is :mod:`hpsearch.cli`.
+:mod:`.report`; the folder's layout and safety: :mod:`.run_folder`, the trial store's
+queries: :mod:`.trial_store`).  The command line is :mod:`hpsearch.cli`.
 """
 
 from .build import Options, Plan, build
