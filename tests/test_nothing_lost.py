@@ -300,15 +300,16 @@ def held_joblib_results(monkeypatch):
     return hold
 
 
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, _engine.SearchTerminated])
 def test_ctrl_c_on_joblib_keeps_the_fits_that_came_back_before_it(
-    held_joblib_results, tmp_path, monkeypatch
+    held_joblib_results, tmp_path, monkeypatch, interrupt
 ):
     """A Ctrl-C (or SIGTERM) while joblib's batches had finished (loky, threading, Dask)
     but were not handed to the search yet: joblib aborted and dropped them, so the resume
     fitted them again (was: all 6 of 6 finished fits ran again). Now they are recorded
     before the interrupt goes on, and the resume fits nothing."""
     def ctrl_c():
-        raise KeyboardInterrupt
+        raise interrupt
 
     X, y = w.data()
     log = tmp_path / "fits.log"
@@ -316,7 +317,7 @@ def test_ctrl_c_on_joblib_keeps_the_fits_that_came_back_before_it(
     search = GridSearchCV(w.LogFit(), {"alpha": [0.1, 1.0, 10.0]}, cv=2, n_jobs=3,
                           backend="threading", refit=False, progress=False)
     held_joblib_results["then"] = ctrl_c
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(interrupt):
         search.fit(X, y)
     assert len(log.read_text().splitlines()) == 6  # (every fit had finished)
     search.set_params(resume=True).fit(X, y)
