@@ -1239,7 +1239,9 @@ class Engine:
         Seconds for the whole engine from ``__enter__``: no task starts after it.
         Fork workers (also for ``n_jobs=1``): the tasks running at the deadline are
         stopped and yield nothing (not run, so a resume runs them). joblib backends:
-        the deadline is checked as results arrive, so running tasks finish first.
+        the deadline is checked as results arrive, so running tasks finish first; at
+        the first result after it, every result back by then is yielded and the tasks
+        still running are stopped (not run).
     max_fits : int or None
         An upper bound on the fits this engine will run (None: unknown). Fork workers
         only: the pool starts at most that many processes (``n_jobs=100`` for 10 fits
