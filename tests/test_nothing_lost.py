@@ -9,6 +9,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +272,92 @@ def test_an_interrupted_search_without_storage_resumes_its_own_candidates(
     assert candidates(search.cv_results_) == candidates(fresh.cv_results_)
     assert resumed == 3 * len(search.cv_results_["params"]) - 6  # only the missing fits
     assert not hasattr(search, "_interrupted_draws")  # finished: nothing kept
+
+
+# ------------------------------------------- finished joblib batches not yet handed out
+@pytest.fixture
+def held_joblib_results(monkeypatch):
+    """joblib's main-thread loop (``Parallel._retrieve``) first waits until every batch
+    dispatched but ``hold["running"]`` has finished and come back (a main thread busy
+    while the workers finish), then calls ``hold["then"]()`` (if set) and hands the
+    results out as usual."""
+    import joblib.parallel
+
+    retrieve = joblib.parallel.Parallel._retrieve
+    hold = {"then": None, "running": 0}
+
+    def held(parallel):
+        end = time.monotonic() + 2.0
+        while (len(parallel._jobs) < parallel.n_dispatched_batches - hold["running"]
+               and time.monotonic() < end):
+            time.sleep(0.002)
+        then, hold["then"] = hold["then"], None
+        if then is not None:
+            then()
+        yield from retrieve(parallel)
+
+    monkeypatch.setattr(joblib.parallel.Parallel, "_retrieve", held)
+    return hold
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, _engine.SearchTerminated])
+def test_ctrl_c_on_joblib_keeps_the_fits_that_came_back_before_it(
+    held_joblib_results, tmp_path, monkeypatch, interrupt
+):
+    """A Ctrl-C (or SIGTERM) while joblib's batches had finished (loky, threading, Dask)
+    but were not handed to the search yet: joblib aborted and dropped them, so the resume
+    fitted them again (was: all 6 of 6 finished fits ran again). Now they are recorded
+    before the interrupt goes on, and the resume fits nothing."""
+    def ctrl_c():
+        raise interrupt
+
+    X, y = w.data()
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    search = GridSearchCV(w.LogFit(), {"alpha": [0.1, 1.0, 10.0]}, cv=2, n_jobs=3,
+                          backend="threading", refit=False, progress=False)
+    held_joblib_results["then"] = ctrl_c
+    with pytest.raises(interrupt):
+        search.fit(X, y)
+    assert len(log.read_text().splitlines()) == 6  # (every fit had finished)
+    search.set_params(resume=True).fit(X, y)
+    assert len(log.read_text().splitlines()) == 6  # the resume fitted none again
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+class _LastSlow(w.LogFit):
+    """LogFit, 0.3 s slower for alpha=10."""
+
+    def fit(self, X, y):
+        time.sleep(0.3 if self.alpha == 10.0 else 0.0)
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_joblib_timeout_keeps_the_fits_that_came_back_before_it(
+    held_joblib_results, tmp_path, monkeypatch, slow
+):
+    """The search's ``timeout`` passed while finished joblib batches waited: the engine
+    stopped at the first result and joblib dropped the rest (was: 1 of 6 finished fits
+    kept; with 2 fits still running: 1 of 4). Now every finished fit is handed out (a
+    running one is not waited for)."""
+    from sklearn.metrics import check_scoring
+
+    held_joblib_results["running"] = 2 * slow
+    X, y = w.data()
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    folds = [(np.arange(30, 60), np.arange(30)), (np.arange(30), np.arange(30, 60))]
+    tasks = [_engine.Task(c, s, {"alpha": a}, train, test)
+             for c, a in enumerate([0.1, 1.0, 10.0])
+             for s, (train, test) in enumerate(folds)]
+    with _engine.Engine(_LastSlow(), X, y, scorer=check_scoring(w.LogFit()), n_jobs=3,
+                        backend="threading", timeout=0.2) as engine:
+        def past_the_deadline():
+            time.sleep(max(0.0, engine.deadline - time.monotonic()) + 0.01)
+
+        held_joblib_results["then"] = past_the_deadline
+        outs = list(engine.run(tasks))
+        assert engine.expired
+    assert sorted((o["candidate"], o["split"]) for o in outs) == [
+        (c, s) for c in range(3 - slow) for s in range(2)]
+    assert all(o["error"] is None for o in outs)

@@ -1239,7 +1239,9 @@ class Engine:
         Seconds for the whole engine from ``__enter__``: no task starts after it.
         Fork workers (also for ``n_jobs=1``): the tasks running at the deadline are
         stopped and yield nothing (not run, so a resume runs them). joblib backends:
-        the deadline is checked as results arrive, so running tasks finish first.
+        the deadline is checked as results arrive, so running tasks finish first; at
+        the first result after it, every result back by then is yielded and the tasks
+        still running are stopped (not run).
     max_fits : int or None
         An upper bound on the fits this engine will run (None: unknown). Fork workers
         only: the pool starts at most that many processes (``n_jobs=100`` for 10 fits
@@ -1665,14 +1667,33 @@ class Engine:
                                        args, limits)
             for batch in self._joblib_batches(tasks)
         )
-        for results in self._parallel(calls):
-            for out in results:
-                done.add((out["candidate"], out["split"]))
-                self._task_seconds[0] += out["fit_time"] + out["score_time"]
-                self._task_seconds[1] += 1
-                yield out
-            if self.time_is_up():
-                return
+        rescued, outputs = [], iter(())
+        with _rescue_on_abort(self._parallel, rescued):
+            try:
+                outputs = iter(self._parallel(calls))
+                for results in outputs:
+                    yield from self._handed_out(results, done)
+                    if self.time_is_up():
+                        _stop_outputs(self._parallel, outputs, rescued)
+                        break
+            except GeneratorExit:
+                raise  # (our caller left: it takes nothing more)
+            except BaseException:  # (joblib aborted, or stop it now)
+                _stop_outputs(self._parallel, outputs, rescued)
+                for results in rescued:
+                    yield from self._handed_out(results, done)
+                raise
+        for results in rescued:
+            yield from self._handed_out(results, done)
+
+    def _handed_out(self, results, done):
+        """Yield the result dicts ``results`` of a batch, counting each as done and its
+        time for :meth:`_joblib_batches`."""
+        for out in results:
+            done.add((out["candidate"], out["split"]))
+            self._task_seconds[0] += out["fit_time"] + out["score_time"]
+            self._task_seconds[1] += 1
+            yield out
 
     def _restart_joblib_pool(self):
         """Kill what is left of a broken joblib pool, so the next call starts a fresh
@@ -1682,6 +1703,72 @@ class Engine:
             backend.abort_everything(ensure_ready=False)
         except Exception:  # already torn down, or a backend without workers
             pass
+
+
+@contextmanager
+def _rescue_on_abort(parallel, rescued):
+    """While inside: when joblib aborts a call of ``parallel`` (a Ctrl-C or SIGTERM in
+    the main thread, the ``timeout`` closing its generator, a dead worker, a task's
+    error), the results of the calls that had finished and come back to this process
+    but were not handed out yet are appended to ``rescued`` (one list per call: the
+    result dicts of a :func:`_run_batch`).
+
+    joblib's ``Parallel._get_outputs`` calls ``_abort()`` and then drops its queue of
+    finished batches (``_jobs``): on loky, threading or Dask their fits were lost and a
+    resume ran them again. joblib internals (``_abort``, ``_jobs``, ``_lock``, a batch's
+    ``status`` and ``_result``) are used only where present: else nothing is rescued,
+    as before.
+    """
+    abort = getattr(parallel, "_abort", None)
+    if not callable(abort):
+        yield
+        return
+
+    def rescuing_abort():
+        try:
+            abort()  # (stops joblib's callbacks registering more results)
+        finally:
+            try:
+                rescued.extend(_finished_batches(parallel))
+            except Exception:  # joblib internals not as expected: rescue nothing
+                pass
+
+    parallel._abort = rescuing_abort
+    try:
+        yield
+    finally:
+        if vars(parallel).get("_abort") is rescuing_abort:
+            del parallel._abort
+
+
+def _stop_outputs(parallel, outputs, rescued):
+    """Stop the call of ``parallel`` whose results ``outputs`` yields: while joblib still
+    waits for workers, close it (joblib aborts: :func:`_rescue_on_abort` puts its
+    finished calls' results in ``rescued``); past that (every call finished and joblib's
+    generator holds their results: ``parallel._running`` is False), or a list
+    (``return_as="list"``), the rest goes to ``rescued`` (taking it waits for nothing).
+    """
+    close = getattr(outputs, "close", None)
+    if close is None or getattr(parallel, "_running", True) is False:
+        rescued.extend(outputs)
+        return
+    with warnings.catch_warnings():  # (joblib's "N tasks ... executed but not used":
+        warnings.filterwarnings(    # they are, from ``rescued``)
+            "ignore", message=r".*tasks (have been successfully|which were still)",
+            category=UserWarning)
+        close()
+
+
+def _finished_batches(parallel):
+    """The results of the calls ``parallel`` holds finished but not handed out (joblib
+    groups calls in batches: a finished batch holds the list of its calls' results)."""
+    done = getattr(joblib.parallel, "TASK_DONE", None)
+    with getattr(parallel, "_lock", None) or threading.RLock():
+        jobs = list(getattr(parallel, "_jobs", ()))
+    return [results for job in jobs
+            if done is not None and getattr(job, "status", None) == done
+            and isinstance(getattr(job, "_result", None), list)
+            for results in job._result]
 
 
 def _on_dask(parallel):
