@@ -3,11 +3,12 @@
 import json
 import re
 import textwrap
+import warnings
 
 import numpy as np
 import optuna
 import pytest
-from sklearn.datasets import load_breast_cancer, make_regression
+from sklearn.datasets import load_breast_cancer, load_iris, make_regression
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -322,3 +323,26 @@ def test_replay_refuses_bad_settings(kwargs, message):
             "test_train_ratio": 0.25, **kwargs}
     with pytest.raises(ValueError, match=message):
         replay(**args)
+
+
+@pytest.mark.parametrize("min_splits,cv", [(3, 3), (5, 3)])
+def test_racing_that_cannot_race_says_so(min_splits, cv):
+    # was silent: with racing_min_splits >= the splits every candidate is fitted on
+    # every split, and racing=True did nothing
+    X, y = load_iris(return_X_y=True)
+    search = GridSearchCV(_logreg(), {"logisticregression__C": [0.1, 1.0]}, cv=cv,
+                          racing=True,
+                          racing_min_splits=min_splits)
+    with pytest.warns(UserWarning, match=rf"racing_min_splits={min_splits} is not below "
+                                         rf"the {cv} splits of cv"):
+        search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 2
+
+
+def test_racing_that_can_race_does_not_warn():
+    X, y = load_iris(return_X_y=True)
+    search = GridSearchCV(_logreg(), {"logisticregression__C": [0.1, 1.0]}, cv=4,
+                          racing=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="racing_min_splits")
+        search.fit(X, y)

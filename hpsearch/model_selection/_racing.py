@@ -207,6 +207,12 @@ def race(evaluator, new_rows, todo, run, trials=None):
     search, store = evaluator.search, evaluator.store
     n_splits = len(evaluator.splits)
     min_splits = min(int(search.racing_min_splits), n_splits)
+    if min_splits == n_splits:  # (was silent: racing=True did nothing)
+        warnings.warn(
+            f"racing_min_splits={search.racing_min_splits} is not below the {n_splits} "
+            f"splits of cv: every candidate is fitted on every split, so none can be "
+            f"raced out; set racing_min_splits below {n_splits}, use more splits, or "
+            "racing=False", UserWarning, stacklevel=2)
     alpha = float(search.racing_alpha)
     ratio = _ratio(search, n_splits, evaluator.splits)
     if trials is not None:
