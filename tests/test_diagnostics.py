@@ -659,3 +659,33 @@ def test_overfitting_names_more_data_as_the_lecture_does(noisy):
     d = diagnose(DecisionTreeClassifier(random_state=0), *noisy, random_state=0)
     assert d.problem == "overfitting"
     assert "More training data, where it can be had, narrows the gap too." in str(d)
+
+
+def _abs_sum(n=300, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1, 1, size=(n, 2))
+    return X, np.abs(X[:, 0]) + np.abs(X[:, 1])
+
+
+def test_a_model_that_trains_perfectly_is_told_of_no_training_shortfall():
+    # y = |x1| + |x2|: the linear reference trains at r2 ~0; a full tree at r2 1.000 was
+    # told "if another activation, solver or size trains higher, this shortfall on the
+    # training rows is a training problem"
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = _abs_sum()
+    d = diagnose(DecisionTreeRegressor(random_state=0), X, y, random_state=0)
+    assert d.evidence["train_score"] == 1.0
+    assert d.evidence["best_possible"] == 1.0
+    assert "shortfall" not in str(d)
+
+
+def test_the_training_shortfall_note_names_what_the_model_has():
+    # a tree has no activation or solver: the note named them anyway
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = _abs_sum()
+    d = diagnose(DecisionTreeRegressor(max_depth=2, random_state=0), X, y, random_state=0)
+    text = str(d)
+    assert "if another setting or a larger model trains higher" in text, text
+    assert "activation" not in text.split("Note:")[1]

@@ -144,12 +144,46 @@ def _weak_reference_text(e):
     linear = linear if isinstance(linear, (int, float)) and math.isfinite(linear) else base
     if linear - base >= 0.5 * (train - base):
         return ""
+    best = e.get("best_possible")
+    if _finite(best) and train >= best:  # (was: a tree at training r2 1.000 was told of a
+        return ""                        # "shortfall on the training rows")
+    knobs = e.get("knobs", "activation, solver or size")
     return (f"Note: the linear reference fits the training rows little better than the "
             f"trivial baseline ({_f(linear)} vs {_f(base)}), so the threshold measures "
             f"against little: the training {e['scoring']} {_f(train)} is good next to a "
             "linear model, not necessarily next to what a network can reach; if another "
-            "activation, solver or size trains higher, this shortfall on the training rows "
+            f"{knobs} trains higher, this shortfall on the training rows "
             "is a training problem (optimize first).")
+
+
+#: scorers whose best possible value is 1 (``neg_*`` scorers: 0): a training score there
+#: leaves nothing to optimize
+_BEST_IS_ONE = {"accuracy", "balanced_accuracy", "r2", "explained_variance", "roc_auc",
+                "roc_auc_ovr", "roc_auc_ovo", "roc_auc_ovr_weighted", "roc_auc_ovo_weighted",
+                "average_precision", "f1", "f1_macro", "f1_micro", "f1_weighted",
+                "precision", "recall", "jaccard"}
+
+
+def _best_possible(scoring, estimator):
+    """The best value ``scoring`` can take (None where unknown): 1 for the scorers of
+    :data:`_BEST_IS_ONE` and for a scikit-learn classifier's or regressor's own ``score``
+    (accuracy, r2), 0 for ``neg_*`` scorers."""
+    from sklearn.base import is_classifier, is_regressor
+
+    if not isinstance(scoring, str):
+        return 1.0 if scoring is None and (is_classifier(estimator)
+                                           or is_regressor(estimator)) else None
+    if scoring.startswith("neg_"):
+        return 0.0
+    return 1.0 if scoring in _BEST_IS_ONE else None
+
+
+def _knobs(estimator):
+    """What of ``estimator`` could train higher, in the weak-reference note's words."""
+    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    if "activation" in params:
+        return "activation, solver or size"
+    return "setting or a larger model"
 
 
 def _f(x):
@@ -583,6 +617,7 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         "regularization": active_regularization(params, thresholds),
         "capacity": _capacity_text(ctx),
         "scoring": scoring if isinstance(scoring, str) else "score",
+        "best_possible": _best_possible(scoring, model), "knobs": _knobs(final),
         "n_train": int(len(y_tr)), "n_validation": int(len(y_va)),
         "thresholds": thresholds,
     })
