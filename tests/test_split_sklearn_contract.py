@@ -249,3 +249,50 @@ def test_stratify_a_column_vector_y_as_sklearn():
     X = np.zeros((20, 1))
     _same(_splits(MonteCarloCV(2, test_size=0.3, stratify=True, random_state=0), X, y),
           _splits(skms.StratifiedShuffleSplit(2, test_size=0.3, random_state=0), X, y))
+
+
+# ------------------------------------------------------------------ test_size=None
+@settings(max_examples=25)
+@given(n=st.integers(2, 40), train=st.one_of(st.integers(1, 45), _FRACTION),
+       stratify=st.booleans(), seed=st.integers(0, 2**16))
+def test_test_size_none_tests_on_the_rest_as_shufflesplit(n, train, stratify, seed):
+    # ShuffleSplit(test_size=None, train_size=t): the test part is every row not trained
+    # on. Was: MonteCarloCV refused test_size=None ("must be a float ... Got None").
+    X, y = np.zeros((n, 1)), np.arange(n) % 2
+    theirs = (skms.StratifiedShuffleSplit if stratify else skms.ShuffleSplit)(
+        3, test_size=None, train_size=train, random_state=seed)
+    ours = MonteCarloCV(3, test_size=None, train_size=train, stratify=stratify,
+                        random_state=seed)
+    try:
+        ref = _splits(theirs, X, y)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _splits(ours, X, y)
+        return
+    _same(_splits(ours, X, y), ref)
+
+
+def test_test_size_none_by_hand():
+    from hpsearch.model_selection.stats import split_size_ratio
+
+    X = np.zeros((10, 1))
+    cv = MonteCarloCV(2, test_size=None, train_size=0.7, random_state=0)
+    assert [len(te) for _, te in cv.split(X)] == [3, 3] and cv.get_n_splits() == 2
+    assert split_size_ratio(cv, 10) == pytest.approx(3 / 7)
+    # with swap a split and its mirror partition the rows: repeated 2-fold, ratio 1
+    assert split_size_ratio(MonteCarloCV(test_size=None, train_size=0.7, swap=True), 10) == 1
+    assert make_cv({"method": "monte_carlo", "test_size": None, "train_size": 7}
+                   ).get_n_splits() == 10
+    with pytest.raises(ValueError, match=re.escape(
+            "train_size=10 (10 samples) must be strictly less than the number of "
+            "samples=10 (test_size=None tests on the rest).")):
+        _splits(MonteCarloCV(test_size=None, train_size=10), X)
+    # without a train_size there is nothing to take the rest of
+    with pytest.raises(ValueError, match=re.escape(
+            "The 'test_size' parameter of MonteCarloCV must be a float in the range (0, 1), "
+            "an int in the range [1, n_samples) or a 'validation:training' ratio string "
+            "such as '1:4', or None with a train_size (the samples not trained on). Got "
+            "None instead.")):
+        MonteCarloCV(test_size=None).get_n_splits()
+    with pytest.raises(ValueError, match="'test_size' parameter of Holdout"):
+        Holdout(test_size=None).split(X)
