@@ -296,3 +296,23 @@ def test_test_size_none_by_hand():
         MonteCarloCV(test_size=None).get_n_splits()
     with pytest.raises(ValueError, match="'test_size' parameter of Holdout"):
         Holdout(test_size=None).split(X)
+
+
+@pytest.mark.parametrize("make", [lambda: MonteCarloCV(2, test_size=0.4, stratify=True),
+                                  lambda: Holdout(test_size=0.4, stratify=True)])
+def test_a_stratify_target_is_checked_as_stratifiedshufflesplit_checks_it(make):
+    # was: a sparse y failed with a bare numpy AxisError ("axis 0 is out of bounds"), a y
+    # with NaN warned "invalid value encountered in cast" before sklearn's NaN error
+    import warnings
+
+    from scipy import sparse
+
+    X = np.zeros((10, 1))
+    with pytest.raises(TypeError, match=re.escape(
+            "Sparse data was passed for y, but dense data is required. Use '.toarray()' "
+            "to convert to a dense numpy array.")):
+        _splits(make(), X, sparse.csr_matrix((np.arange(10) % 2)[:, None]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^Input y contains NaN\.$"):
+            _splits(make(), X, np.r_[np.nan, np.arange(9) % 2])

@@ -42,7 +42,7 @@ from sklearn.model_selection import LeaveOneOut as _SkLeaveOneOut
 from sklearn.model_selection import LeavePOut as _SkLeavePOut
 from sklearn.utils import indexable
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _num_samples, check_array
 
 __all__ = [
     "CV_METHODS",
@@ -206,6 +206,9 @@ def _check_stratify_target(y, owner, n_train, n_test):
         raise ValueError(
             f"stratify=True in {owner} needs the class labels y, but y=None was passed."
         )
+    # sklearn's StratifiedShuffleSplit's check first: its errors for a sparse y and NaN
+    # (not a bare AxisError, nor a cast warning before "Input y contains NaN.")
+    y = check_array(y, input_name="y", ensure_2d=False, dtype=None)
     kind = type_of_target(y, input_name="y")
     labels = kind in ("binary", "multiclass")  # (a column vector too)
     if np.ndim(y) == 2 and not (labels or _ROWS_OF_LABELS.get(kind, False)):
