@@ -316,3 +316,61 @@ def test_a_stratify_target_is_checked_as_stratifiedshufflesplit_checks_it(make):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=r"^Input y contains NaN\.$"):
             _splits(make(), X, np.r_[np.nan, np.arange(9) % 2])
+
+
+# ------------------------------------------------------------------ containers, None, pickle
+def _containers():
+    import pandas as pd
+    from scipy import sparse
+
+    X = np.arange(20).reshape(10, 2)
+    return {"list": X.tolist(), "DataFrame": pd.DataFrame(X), "csr": sparse.csr_matrix(X),
+            "1-D": np.arange(10), "Series": pd.Series(np.arange(10))}
+
+
+#: hpsearch splitter -> the sklearn splitter drawing the same splits
+_PAIRS = {
+    "LeaveOneOut": (lambda: make_cv("loo"), skms.LeaveOneOut),
+    "LeavePOut": (lambda: make_cv("lpo", p=np.int64(2)), lambda: skms.LeavePOut(2)),
+    "Holdout": (lambda: Holdout(test_size=0.3, random_state=0),
+                lambda: skms.ShuffleSplit(1, test_size=0.3, random_state=0)),
+    "MonteCarloCV": (lambda: MonteCarloCV(3, test_size=np.int64(3), random_state=0),
+                     lambda: skms.ShuffleSplit(3, test_size=3, random_state=0)),
+}
+
+
+@pytest.mark.parametrize("container", sorted(_containers()))
+@pytest.mark.parametrize("name", sorted(_PAIRS))
+def test_any_container_splits_as_sklearn(name, container):
+    ours, theirs = _PAIRS[name]
+    X = _containers()[container]
+    _same(_splits(ours(), X), _splits(theirs(), X))
+    assert ours().get_n_splits(X) == theirs().get_n_splits(X)
+
+
+@pytest.mark.parametrize("name", sorted(_PAIRS))
+def test_get_n_splits_with_none_arguments_as_sklearn(name):
+    ours, theirs = _PAIRS[name]
+    X = np.zeros((10, 1))
+    for args in [(X,), (X, None), (X, None, None), (X, np.arange(10) % 2, np.arange(10))]:
+        assert ours().get_n_splits(*args) == theirs().get_n_splits(*args)
+    if name.startswith("Leave"):  # (both need X)
+        for cv in (ours(), theirs()):
+            with pytest.raises(ValueError, match="The 'X' parameter should not be None"):
+                cv.get_n_splits(None)
+    else:
+        assert ours().get_n_splits() == theirs().get_n_splits()
+
+
+@pytest.mark.parametrize("name", sorted(_PAIRS))
+def test_a_pickled_splitter_draws_the_same_splits(name):
+    import pickle
+
+    X = np.zeros((10, 1))
+    ours = _PAIRS[name][0]()
+    if hasattr(ours, "random_state"):  # an instance: the copy continues the same stream
+        ours.random_state = np.random.RandomState(3)
+    copy = pickle.loads(pickle.dumps(ours))
+    assert repr(copy).split("random_state=")[0] == repr(ours).split("random_state=")[0]
+    _same(_splits(copy, X), _splits(ours, X))
+    _same(_splits(copy, X), _splits(ours, X))  # (both advanced alike)
