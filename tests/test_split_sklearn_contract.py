@@ -374,3 +374,39 @@ def test_a_pickled_splitter_draws_the_same_splits(name):
     assert repr(copy).split("random_state=")[0] == repr(ours).split("random_state=")[0]
     _same(_splits(copy, X), _splits(ours, X))
     _same(_splits(copy, X), _splits(ours, X))  # (both advanced alike)
+
+
+# ------------------------------------------------------------------ hostile sizes
+def _hostile_size(n):
+    return st.one_of(st.integers(-2, n + 2), st.floats(-0.5, 1.5),
+                     st.sampled_from([0, 1, 0.0, 1.0, None]),
+                     st.integers(-2, n + 2).map(np.int64), st.floats(-0.5, 1.5).map(np.float64))
+
+
+def _outcome(cv, X, y):
+    try:
+        return _splits(cv, X, y)
+    except Exception as exc:  # noqa: BLE001 - the kind of refusal compared
+        return type(exc)
+
+
+@settings(max_examples=40)
+@given(data=st.data(), n=st.integers(1, 12), seed=st.integers(0, 100), stratify=st.booleans())
+def test_hostile_sizes_are_refused_or_drawn_as_shufflesplit(data, n, seed, stratify):
+    # any int / float / numpy size, in range or not (0, 1, 1.0, n, negative, above 1):
+    # where sklearn's (Stratified)ShuffleSplit draws, the same rows; where it raises, the
+    # same exception type. (test_size=None with train_size=None: sklearn's default 0.1,
+    # hpsearch asks for a size, see test_test_size_none_by_hand)
+    test, train = data.draw(_hostile_size(n)), data.draw(_hostile_size(n))
+    if test is None and train is None:
+        return
+    X, y = np.zeros((n, 1)), np.arange(n) % 2
+    theirs = (skms.StratifiedShuffleSplit if stratify else skms.ShuffleSplit)(
+        2, test_size=test, train_size=train, random_state=seed)
+    ref = _outcome(theirs, X, y)
+    got = _outcome(MonteCarloCV(2, test_size=test, train_size=train, stratify=stratify,
+                                random_state=seed), X, y)
+    if isinstance(ref, type):
+        assert got is ref
+    else:
+        _same(got, ref)
