@@ -1235,9 +1235,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             self.out_activation_ = LOSSES[self.loss].out_activation
             self._y_ndim = y.ndim
         elif T.shape[1] != self.n_outputs_:
-            raise ValueError(
+            raise ValueError(  # (sklearn's MLP trains its old outputs on a broadcast y)
                 f"y has {T.shape[1]} output columns, but the network was trained with "
-                f"{self.n_outputs_}.")
+                f"{self.n_outputs_}: warm_start and partial_fit continue the same network. "
+                f"Pass y with {self.n_outputs_} columns, or fit afresh (warm_start=False).")
         return T
 
     def _validation_score(self, y_true, output, sample_weight=None):

@@ -283,3 +283,22 @@ def test_learned_activations_survive_pickle_warm_start_and_clone(activation, ear
         assert part.validation_scores_ is None and part.best_loss_ == min(part.loss_curve_)
     assert part.n_iter_ == 4 and part.t_ == straight.t_ and len(part.loss_curve_) == 6
     assert not hasattr(clone(straight), "coefs_")
+
+
+@pytest.mark.parametrize("method", ["warm_start", "partial_fit"])
+def test_another_number_of_outputs_is_refused_where_sklearn_broadcasts(method):
+    # sklearn's MLPRegressor trains its two outputs on a broadcast 1-column y and keeps
+    # predicting two columns; hpsearch refuses, naming both counts and the way out
+    y2 = np.column_stack([Y[MLPRegressor], -Y[MLPRegressor]])
+    theirs = _small(SkMLPRegressor, warm_start=method == "warm_start")
+    getattr(theirs, "fit" if method == "warm_start" else "partial_fit")(X, y2)
+    getattr(theirs, "fit" if method == "warm_start" else "partial_fit")(X, Y[MLPRegressor])
+    assert theirs.predict(X).shape == (20, 2)
+    ours = _small(MLPRegressor, warm_start=method == "warm_start")
+    call = getattr(ours, "fit" if method == "warm_start" else "partial_fit")
+    call(X, y2)
+    with pytest.raises(ValueError, match=re.escape(
+            "y has 1 output columns, but the network was trained with 2: warm_start and "
+            "partial_fit continue the same network. Pass y with 2 columns, or fit afresh "
+            "(warm_start=False).")):
+        call(X, Y[MLPRegressor])

@@ -249,3 +249,164 @@ def test_stratify_a_column_vector_y_as_sklearn():
     X = np.zeros((20, 1))
     _same(_splits(MonteCarloCV(2, test_size=0.3, stratify=True, random_state=0), X, y),
           _splits(skms.StratifiedShuffleSplit(2, test_size=0.3, random_state=0), X, y))
+
+
+# ------------------------------------------------------------------ test_size=None
+@settings(max_examples=25)
+@given(n=st.integers(2, 40), train=st.one_of(st.integers(1, 45), _FRACTION),
+       stratify=st.booleans(), seed=st.integers(0, 2**16))
+def test_test_size_none_tests_on_the_rest_as_shufflesplit(n, train, stratify, seed):
+    # ShuffleSplit(test_size=None, train_size=t): the test part is every row not trained
+    # on. Was: MonteCarloCV refused test_size=None ("must be a float ... Got None").
+    X, y = np.zeros((n, 1)), np.arange(n) % 2
+    theirs = (skms.StratifiedShuffleSplit if stratify else skms.ShuffleSplit)(
+        3, test_size=None, train_size=train, random_state=seed)
+    ours = MonteCarloCV(3, test_size=None, train_size=train, stratify=stratify,
+                        random_state=seed)
+    try:
+        ref = _splits(theirs, X, y)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _splits(ours, X, y)
+        return
+    _same(_splits(ours, X, y), ref)
+
+
+def test_test_size_none_by_hand():
+    from hpsearch.model_selection.stats import split_size_ratio
+
+    X = np.zeros((10, 1))
+    cv = MonteCarloCV(2, test_size=None, train_size=0.7, random_state=0)
+    assert [len(te) for _, te in cv.split(X)] == [3, 3] and cv.get_n_splits() == 2
+    assert split_size_ratio(cv, 10) == pytest.approx(3 / 7)
+    # with swap a split and its mirror partition the rows: repeated 2-fold, ratio 1
+    assert split_size_ratio(MonteCarloCV(test_size=None, train_size=0.7, swap=True), 10) == 1
+    assert make_cv({"method": "monte_carlo", "test_size": None, "train_size": 7}
+                   ).get_n_splits() == 10
+    with pytest.raises(ValueError, match=re.escape(
+            "train_size=10 (10 samples) must be strictly less than the number of "
+            "samples=10 (test_size=None tests on the rest).")):
+        _splits(MonteCarloCV(test_size=None, train_size=10), X)
+    # without a train_size there is nothing to take the rest of
+    with pytest.raises(ValueError, match=re.escape(
+            "The 'test_size' parameter of MonteCarloCV must be a float in the range (0, 1), "
+            "an int in the range [1, n_samples) or a 'validation:training' ratio string "
+            "such as '1:4', or None with a train_size (the samples not trained on). Got "
+            "None instead.")):
+        MonteCarloCV(test_size=None).get_n_splits()
+    with pytest.raises(ValueError, match="'test_size' parameter of Holdout"):
+        Holdout(test_size=None).split(X)
+
+
+@pytest.mark.parametrize("make", [lambda: MonteCarloCV(2, test_size=0.4, stratify=True),
+                                  lambda: Holdout(test_size=0.4, stratify=True)])
+def test_a_stratify_target_is_checked_as_stratifiedshufflesplit_checks_it(make):
+    # was: a sparse y failed with a bare numpy AxisError ("axis 0 is out of bounds"), a y
+    # with NaN warned "invalid value encountered in cast" before sklearn's NaN error
+    import warnings
+
+    from scipy import sparse
+
+    X = np.zeros((10, 1))
+    with pytest.raises(TypeError, match=re.escape(
+            "Sparse data was passed for y, but dense data is required. Use '.toarray()' "
+            "to convert to a dense numpy array.")):
+        _splits(make(), X, sparse.csr_matrix((np.arange(10) % 2)[:, None]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^Input y contains NaN\.$"):
+            _splits(make(), X, np.r_[np.nan, np.arange(9) % 2])
+
+
+# ------------------------------------------------------------------ containers, None, pickle
+def _containers():
+    import pandas as pd
+    from scipy import sparse
+
+    X = np.arange(20).reshape(10, 2)
+    return {"list": X.tolist(), "DataFrame": pd.DataFrame(X), "csr": sparse.csr_matrix(X),
+            "1-D": np.arange(10), "Series": pd.Series(np.arange(10))}
+
+
+#: hpsearch splitter -> the sklearn splitter drawing the same splits
+_PAIRS = {
+    "LeaveOneOut": (lambda: make_cv("loo"), skms.LeaveOneOut),
+    "LeavePOut": (lambda: make_cv("lpo", p=np.int64(2)), lambda: skms.LeavePOut(2)),
+    "Holdout": (lambda: Holdout(test_size=0.3, random_state=0),
+                lambda: skms.ShuffleSplit(1, test_size=0.3, random_state=0)),
+    "MonteCarloCV": (lambda: MonteCarloCV(3, test_size=np.int64(3), random_state=0),
+                     lambda: skms.ShuffleSplit(3, test_size=3, random_state=0)),
+}
+
+
+@pytest.mark.parametrize("container", sorted(_containers()))
+@pytest.mark.parametrize("name", sorted(_PAIRS))
+def test_any_container_splits_as_sklearn(name, container):
+    ours, theirs = _PAIRS[name]
+    X = _containers()[container]
+    _same(_splits(ours(), X), _splits(theirs(), X))
+    assert ours().get_n_splits(X) == theirs().get_n_splits(X)
+
+
+@pytest.mark.parametrize("name", sorted(_PAIRS))
+def test_get_n_splits_with_none_arguments_as_sklearn(name):
+    ours, theirs = _PAIRS[name]
+    X = np.zeros((10, 1))
+    for args in [(X,), (X, None), (X, None, None), (X, np.arange(10) % 2, np.arange(10))]:
+        assert ours().get_n_splits(*args) == theirs().get_n_splits(*args)
+    if name.startswith("Leave"):  # (both need X)
+        for cv in (ours(), theirs()):
+            with pytest.raises(ValueError, match="The 'X' parameter should not be None"):
+                cv.get_n_splits(None)
+    else:
+        assert ours().get_n_splits() == theirs().get_n_splits()
+
+
+@pytest.mark.parametrize("name", sorted(_PAIRS))
+def test_a_pickled_splitter_draws_the_same_splits(name):
+    import pickle
+
+    X = np.zeros((10, 1))
+    ours = _PAIRS[name][0]()
+    if hasattr(ours, "random_state"):  # an instance: the copy continues the same stream
+        ours.random_state = np.random.RandomState(3)
+    copy = pickle.loads(pickle.dumps(ours))
+    assert repr(copy).split("random_state=")[0] == repr(ours).split("random_state=")[0]
+    _same(_splits(copy, X), _splits(ours, X))
+    _same(_splits(copy, X), _splits(ours, X))  # (both advanced alike)
+
+
+# ------------------------------------------------------------------ hostile sizes
+def _hostile_size(n):
+    return st.one_of(st.integers(-2, n + 2), st.floats(-0.5, 1.5),
+                     st.sampled_from([0, 1, 0.0, 1.0, None]),
+                     st.integers(-2, n + 2).map(np.int64), st.floats(-0.5, 1.5).map(np.float64))
+
+
+def _outcome(cv, X, y):
+    try:
+        return _splits(cv, X, y)
+    except Exception as exc:  # noqa: BLE001 - the kind of refusal compared
+        return type(exc)
+
+
+@settings(max_examples=40)
+@given(data=st.data(), n=st.integers(1, 12), seed=st.integers(0, 100), stratify=st.booleans())
+def test_hostile_sizes_are_refused_or_drawn_as_shufflesplit(data, n, seed, stratify):
+    # any int / float / numpy size, in range or not (0, 1, 1.0, n, negative, above 1):
+    # where sklearn's (Stratified)ShuffleSplit draws, the same rows; where it raises, the
+    # same exception type. (test_size=None with train_size=None: sklearn's default 0.1,
+    # hpsearch asks for a size, see test_test_size_none_by_hand)
+    test, train = data.draw(_hostile_size(n)), data.draw(_hostile_size(n))
+    if test is None and train is None:
+        return
+    X, y = np.zeros((n, 1)), np.arange(n) % 2
+    theirs = (skms.StratifiedShuffleSplit if stratify else skms.ShuffleSplit)(
+        2, test_size=test, train_size=train, random_state=seed)
+    ref = _outcome(theirs, X, y)
+    got = _outcome(MonteCarloCV(2, test_size=test, train_size=train, stratify=stratify,
+                                random_state=seed), X, y)
+    if isinstance(ref, type):
+        assert got is ref
+    else:
+        _same(got, ref)

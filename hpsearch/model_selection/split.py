@@ -42,7 +42,7 @@ from sklearn.model_selection import LeaveOneOut as _SkLeaveOneOut
 from sklearn.model_selection import LeavePOut as _SkLeavePOut
 from sklearn.utils import indexable
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _num_samples, check_array
 
 __all__ = [
     "CV_METHODS",
@@ -139,7 +139,19 @@ def _n_from_size(size, n_samples, rounding):
 
 
 def _resolve_sizes(owner, n_samples, test_size, train_size=None):
-    """Absolute (n_train, n_test) for ``n_samples``; errors name parameter and both values."""
+    """Absolute (n_train, n_test) for ``n_samples``; errors name parameter and both values.
+
+    ``test_size=None`` with a ``train_size``: every row not trained on is tested on, as
+    sklearn's ``ShuffleSplit`` (``n_test = n_samples - n_train``)."""
+    if test_size is None and train_size is not None:
+        n_train = _n_from_size(parse_size(train_size, "train_size", owner), n_samples,
+                               math.floor)
+        if n_train >= n_samples:
+            raise ValueError(
+                f"train_size={train_size!r} ({n_train} samples) must be strictly less than "
+                f"the number of samples={n_samples} (test_size=None tests on the rest)."
+            )
+        return n_train, n_samples - n_train
     test = parse_size(test_size, "test_size", owner)
     train = None if train_size is None else parse_size(train_size, "train_size", owner)
     n_test = _n_from_size(test, n_samples, math.ceil)
@@ -194,6 +206,9 @@ def _check_stratify_target(y, owner, n_train, n_test):
         raise ValueError(
             f"stratify=True in {owner} needs the class labels y, but y=None was passed."
         )
+    # sklearn's StratifiedShuffleSplit's check first: its errors for a sparse y and NaN
+    # (not a bare AxisError, nor a cast warning before "Input y contains NaN.")
+    y = check_array(y, input_name="y", ensure_2d=False, dtype=None)
     kind = type_of_target(y, input_name="y")
     labels = kind in ("binary", "multiclass")  # (a column vector too)
     if np.ndim(y) == 2 and not (labels or _ROWS_OF_LABELS.get(kind, False)):
@@ -371,8 +386,15 @@ class _RandomTwoWaySplit(BaseCrossValidator):
         for flag in sorted(_BOOL_PARAMETERS):
             if flag in self.__dict__:
                 _check_bool(getattr(self, flag), flag, owner)
-        test = parse_size(self.test_size, "test_size", owner)
-        if self.train_size is not None:
+        if self.test_size is None and self.train_size is not None:  # (the rest is tested)
+            parse_size(self.train_size, "train_size", owner)
+            test = None
+        elif self.test_size is None and "train_size" in self.__dict__:
+            raise _param_error("test_size", owner, _SIZE_RULE + ", or None with a "
+                               "train_size (the samples not trained on)", None)
+        else:
+            test = parse_size(self.test_size, "test_size", owner)
+        if test is not None and self.train_size is not None:
             train = parse_size(self.train_size, "train_size", owner)
             fractions = not isinstance(test, numbers.Integral) and not isinstance(
                 train, numbers.Integral)
@@ -479,8 +501,10 @@ class MonteCarloCV(_RandomTwoWaySplit):
     ----------
     n_splits : int, default=10
         Number of random draws (``>= 1``).
-    test_size : float, int or str, default=0.2
-        Validation part, as in :class:`Holdout` (fraction, count or ``"1:4"`` ratio).
+    test_size : float, int, str or None, default=0.2
+        Validation part, as in :class:`Holdout` (fraction, count or ``"1:4"`` ratio), or
+        ``None`` with a ``train_size``: every sample not trained on (as sklearn's
+        ``ShuffleSplit(test_size=None, train_size=...)``).
     train_size : float, int, str or None, default=None
         Training part; ``None`` uses every sample not validated. A smaller training part
         leaves the rest unused in that split.

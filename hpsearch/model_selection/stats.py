@@ -287,14 +287,15 @@ def _two_way_ratio(cv, n_samples):
     size = cv.test_size
     train_size = getattr(cv, "train_size", None)
     if size is None and train_size is not None:  # sklearn: the test part is the rest
-        return _train_only_ratio(cv, train_size, n_samples)
-    if size is None:  # sklearn's default: 0.1 (ShuffleSplit), 0.2 (GroupShuffleSplit)
-        size = getattr(cv, "_default_test_size", 0.1)
-    ratio = _exact_ratio(cv, size, n_samples)
-    if ratio is None and getattr(cv, "train_size", None) is not None:
-        return None
-    if ratio is None:
-        ratio = _fraction_ratio(size) or _ratio_from_string(size)
+        ratio = _train_only_ratio(cv, train_size, n_samples)
+    else:
+        if size is None:  # sklearn's default: 0.1 (ShuffleSplit), 0.2 (GroupShuffleSplit)
+            size = getattr(cv, "_default_test_size", 0.1)
+        ratio = _exact_ratio(cv, size, n_samples)
+        if ratio is None and getattr(cv, "train_size", None) is not None:
+            return None
+        if ratio is None:
+            ratio = _fraction_ratio(size) or _ratio_from_string(size)
     if ratio is not None and getattr(cv, "swap", False):
         # a split and its mirror partition the data in two: repeated 2-fold, 1 / (2 - 1)
         ratio = _mean_fraction_ratio([ratio / (1.0 + ratio), 1.0 / (1.0 + ratio)])
