@@ -1,0 +1,100 @@
+"""hpsearch's searches and scikit-learn's side by side, as a user swapping one import sees
+them: what sklearn's own test files do not check (column order, verbose lines)."""
+
+import warnings
+
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+from sklearn.model_selection import HalvingGridSearchCV as SkHalvingGridSearchCV
+from sklearn.model_selection import HalvingRandomSearchCV as SkHalvingRandomSearchCV
+from sklearn.model_selection import KFold
+from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+import hpsearch
+
+#: sklearn's search -> hpsearch's, built the same way
+_PAIRS = {
+    "grid": (SkGridSearchCV, hpsearch.GridSearchCV, {}),
+    "random": (SkRandomizedSearchCV, hpsearch.RandomizedSearchCV,
+               {"n_iter": 3, "random_state": 0}),
+    "halving-grid": (SkHalvingGridSearchCV, hpsearch.HalvingGridSearchCV,
+                     {"random_state": 0}),
+    "halving-random": (SkHalvingRandomSearchCV, hpsearch.HalvingRandomSearchCV,
+                       {"n_candidates": 3, "random_state": 0}),
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(90, 4, random_state=0)
+
+
+@pytest.mark.parametrize("kind", list(_PAIRS))
+def test_param_columns_and_best_params_keys_come_in_sklearns_order(data, kind):
+    # was: in the order the grid was written ({"max_depth": ..., "criterion": ...} gave
+    # param_max_depth before param_criterion and best_params_ {'max_depth': 2,
+    # 'criterion': 'gini', ...}); sklearn's ParameterGrid / ParameterSampler sort them
+    X, y = data
+    theirs_cls, ours_cls, kwargs = _PAIRS[kind]
+    grid = {"max_depth": [None, 2, 3], "criterion": ["gini", "entropy"],
+            "splitter": ["best"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = theirs_cls(DecisionTreeClassifier(random_state=0), grid, cv=KFold(3),
+                            **kwargs).fit(X, y)
+        ours = ours_cls(DecisionTreeClassifier(random_state=0), grid, cv=KFold(3),
+                        **kwargs).fit(X, y)
+    # (sklearn's random searches draw lists through ParameterGrid.__getitem__, whose
+    # names come reverse-sorted)
+    expected = ["criterion", "max_depth", "splitter"][::-1 if "random" in kind else 1]
+    assert ([k for k in ours.cv_results_ if k.startswith("param")]
+            == [k for k in theirs.cv_results_ if k.startswith("param")]
+            == [f"param_{name}" for name in expected] + ["params"])
+    assert ([list(p) for p in ours.cv_results_["params"]]
+            == [list(p) for p in theirs.cv_results_["params"]])
+    assert list(ours.best_params_) == list(theirs.best_params_) == expected
+
+
+def test_param_columns_of_random_distributions_come_in_sklearns_order(data):
+    # with a distribution sklearn's ParameterSampler sorts the names
+    from scipy.stats import randint
+
+    X, y = data
+    space = {"max_depth": randint(1, 6), "criterion": ["gini", "entropy"]}
+    kwargs = dict(n_iter=3, cv=3, random_state=0)
+    theirs = SkRandomizedSearchCV(DecisionTreeClassifier(random_state=0), space,
+                                  **kwargs).fit(X, y)
+    ours = hpsearch.RandomizedSearchCV(DecisionTreeClassifier(random_state=0), space,
+                                       **kwargs).fit(X, y)
+    assert list(ours.best_params_) == list(theirs.best_params_) == ["criterion",
+                                                                    "max_depth"]
+
+
+def test_param_columns_of_a_list_of_grids_come_in_sklearns_order(data):
+    X, y = data
+    grid = [{"kernel": ["linear"], "C": [1, 10]}, {"kernel": ["rbf"], "gamma": [0.1, 1.0]}]
+    theirs = SkGridSearchCV(SVC(), grid, cv=3).fit(X, y)
+    ours = hpsearch.GridSearchCV(SVC(), grid, cv=3).fit(X, y)
+    keys = [k for k in theirs.cv_results_ if k.startswith("param")]
+    assert keys == ["param_C", "param_kernel", "param_gamma", "params"]
+    assert [k for k in ours.cv_results_ if k.startswith("param")] == keys
+
+
+def test_a_conditional_space_keeps_sklearns_order_and_its_conditions():
+    # the order change must not lose a condition: a parameter whose condition fails is
+    # still dropped
+    from hpsearch.model_selection.space import Categorical, Int, grid_candidates
+
+    space = {"maxout_pieces": Int(2, 3, when={"activation": "maxout"}),
+             "activation": Categorical(["maxout", "relu"]), "alpha": [0.1]}
+    assert grid_candidates(space) == [
+        {"activation": "maxout", "alpha": 0.1, "maxout_pieces": 2},
+        {"activation": "maxout", "alpha": 0.1, "maxout_pieces": 3},
+        {"activation": "relu", "alpha": 0.1},
+    ]
+    assert [list(c) for c in grid_candidates(space)][0] == ["activation", "alpha",
+                                                            "maxout_pieces"]
