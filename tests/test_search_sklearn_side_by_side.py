@@ -1,8 +1,10 @@
 """hpsearch's searches and scikit-learn's side by side, as a user swapping one import sees
 them: what sklearn's own test files do not check (column order, verbose lines)."""
 
+import re
 import warnings
 
+import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -98,3 +100,52 @@ def test_a_conditional_space_keeps_sklearns_order_and_its_conditions():
     ]
     assert [list(c) for c in grid_candidates(space)][0] == ["activation", "alpha",
                                                             "maxout_pieces"]
+
+
+def _lines(capsys, search, X, y):
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    text = capsys.readouterr().out
+    # (the times differ)
+    return re.sub(r"total time=\s*[\d.]+\w*", "total time=T", text).splitlines()
+
+
+@pytest.mark.parametrize("verbose", [1, 2, 3, 10])
+def test_verbose_lines_are_sklearns(data, capsys, verbose):
+    # was: verbose=2 printed "[CV 1/2] END ..." where sklearn prints "[CV] END ..." (the
+    # split appears from verbose=3), and verbose=10 printed no "START" line
+    X, y = data
+    kwargs = dict(cv=KFold(2), verbose=verbose, return_train_score=True)
+    grid = {"C": [0.1, 1.0]}
+    ours = _lines(capsys, hpsearch.GridSearchCV(SVC(), grid, **kwargs), X, y)
+    theirs = _lines(capsys, SkGridSearchCV(SVC(), grid, **kwargs), X, y)
+    assert ours == theirs
+    if verbose == 2:
+        assert ours[1].startswith("[CV] END ....")
+    if verbose == 10:
+        assert ours[1] == "[CV 1/2; 1/2] START C=0.1" + "." * 55
+
+
+def test_halving_verbose_lines_are_sklearns_and_printed_once(data, capsys):
+    # was: one line "iter: 0  n_candidates: 3  n_resources: 30" per round without
+    # sklearn's opening block; with progress=True the rounds were printed twice, the
+    # first time by the plan made before any fit
+    X, y = data
+    kwargs = dict(cv=KFold(2), verbose=1, factor=2, random_state=0)
+    grid = {"C": [0.1, 1.0, 10.0]}
+    theirs = _lines(capsys, SkHalvingGridSearchCV(SVC(), grid, **kwargs), X, y)
+    ours = _lines(capsys, hpsearch.HalvingGridSearchCV(SVC(), grid, **kwargs), X, y)
+    assert ours == theirs
+    assert ours[:8] == ["n_iterations: 2", "n_required_iterations: 2",
+                        "n_possible_iterations: 2", "min_resources_: 45",
+                        "max_resources_: 90", "aggressive_elimination: False",
+                        "factor: 2", "----------"]
+    shown = _lines(capsys, hpsearch.HalvingGridSearchCV(SVC(), grid, progress=True,
+                                                        **kwargs), X, y)
+    assert shown == ours
+    np.testing.assert_array_equal(  # (plan_rounds prints nothing)
+        [r["n_candidates"] for r in hpsearch.HalvingGridSearchCV(
+            SVC(), grid, **kwargs).plan_rounds(X, y)], [3, 2])
+    assert capsys.readouterr().out == ""

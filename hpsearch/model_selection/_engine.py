@@ -175,6 +175,8 @@ class Task:
         ``(sklearn callback context, search)`` when the search has sklearn callbacks
         (``set_callbacks``): the fit runs inside that context, as in sklearn's
         ``_fit_and_score``.
+    start_line : str or None
+        Printed before the fit (sklearn's ``[CV ...] START`` line, ``verbose > 9``).
     """
 
     candidate: int
@@ -186,6 +188,7 @@ class Task:
     steps: int | None = None
     keep: bool = False
     callback_ctx: tuple | None = None
+    start_line: str | None = None
 
 
 @contextmanager
@@ -426,6 +429,8 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
         pickled).
     """
     out = {**failed_result(task, None), "fit_failed": False}
+    if task.start_line is not None:
+        print(task.start_line, flush=True)
     start = time.perf_counter()
     with _one_blas_thread():
         try:
