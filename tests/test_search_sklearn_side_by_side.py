@@ -149,3 +149,29 @@ def test_halving_verbose_lines_are_sklearns_and_printed_once(data, capsys):
         [r["n_candidates"] for r in hpsearch.HalvingGridSearchCV(
             SVC(), grid, **kwargs).plan_rounds(X, y)], [3, 2])
     assert capsys.readouterr().out == ""
+
+
+def _score_dict(estimator, X, y):
+    return {"score": estimator.score(X, y)}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_callable_scoring_returning_a_dict_keyed_score_is_multi_metric(data, n_jobs):
+    # was: its "score" key read as a plain number's: multimetric_ False, refit=True
+    # accepted (sklearn raises), and score() returned the dict {'score': 0.9}
+    X, y = data
+    grid = {"C": [0.1, 1.0]}
+    kwargs = dict(scoring=_score_dict, cv=3)
+    with pytest.raises(ValueError, match="For multi-metric scoring, the parameter refit "
+                       "must be set to a scorer key"):
+        SkGridSearchCV(SVC(), grid, **kwargs).fit(X, y)
+    with pytest.raises(ValueError, match="For multi-metric scoring, the parameter refit "
+                       "must be set to a scorer key"):
+        hpsearch.GridSearchCV(SVC(), grid, n_jobs=n_jobs, **kwargs).fit(X, y)
+    theirs = SkGridSearchCV(SVC(), grid, refit="score", **kwargs).fit(X, y)
+    ours = hpsearch.GridSearchCV(SVC(), grid, refit="score", n_jobs=n_jobs,
+                                 **kwargs).fit(X, y)
+    assert ours.multimetric_ is theirs.multimetric_ is True
+    assert ours.score(X, y) == theirs.score(X, y) == pytest.approx(ours.best_estimator_
+                                                                    .score(X, y))
+    assert ours.best_index_ == theirs.best_index_

@@ -91,8 +91,8 @@ from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParame
 from sklearn.utils.validation import _check_method_params
 
 from ._docstrings import fill_doc
-from ._engine import (Engine, Task, interrupts_deferrable, seed_names, seed_params, seeds_for,
-                      task_seed)
+from ._engine import (Engine, ScorerDict, Task, interrupts_deferrable, seed_names,
+                      seed_params, seeds_for, task_seed)
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
 from .store import _FIT_KEYS, data_fingerprint, search_settings
@@ -846,6 +846,8 @@ class _Evaluator:
                     "n_test_samples", "error"):
             row[key][split] = out[key]
         row["fit_failed"][split] = out.get("fit_failed", out["error"] is not None)
+        if isinstance(out["test_scores"], ScorerDict):  # (multimetric_, see _finish)
+            self.scorer_returned_dict = True
         if out["error"] is not None and not row["fit_failed"][split]:
             warnings.warn(
                 "Scoring failed. The score on this train-test partition for these "
@@ -1835,8 +1837,10 @@ class BaseSearchCV(_SkBaseSearchCV):
         for stale in self._REFIT_ATTRIBUTES:
             self.__dict__.pop(stale, None)
         names = metric_names(evaluate.rows, evaluate.scorer_names)
+        # (a callable returning a dict is multi-metric too, also with the one key
+        # "score": sklearn's multimetric_; seen on the fits this run scored)
         self.multimetric_ = isinstance(self.scoring, (list, tuple, set, dict)) or (
-            names != ["score"]
+            names != ["score"] or getattr(evaluate, "scorer_returned_dict", False)
         )
         if callable(self.scoring) and self.multimetric_:
             self._check_refit_for_multimetric(names)

@@ -300,6 +300,13 @@ def _continue(estimator, X, y, task, fit_params):
     return estimator
 
 
+class ScorerDict(dict):
+    """The scores (metric -> float) of a callable ``scoring`` that returned a dict: such
+    a search is multi-metric (sklearn's ``multimetric_``: ``refit`` must name a metric,
+    ``score`` returns the ``refit`` metric's), also when its one key is ``"score"``,
+    which a plain number's scores are keyed by too."""
+
+
 class ScoringNotANumber(ValueError):
     """A scorer returned something that is not a number: a bug in the scorer, raised
     whatever ``error_score`` is (as sklearn's ``_score``), never a made-up score."""
@@ -347,10 +354,10 @@ def _score(scorer, estimator, X, y, indices, train=None, score_params=None,
         name: text for name, text in scores.items() if isinstance(text, str)
     }
     error = "\n".join(f"scorer {name!r}:\n{text}" for name, text in failed.items())
-    return {
-        name: error_score if name in failed else _number(value, name)
+    return (dict if isinstance(scorer, _MultimetricScorer) else ScorerDict)(
+        (name, error_score if name in failed else _number(value, name))
         for name, value in scores.items()
-    }, error or None
+    ), error or None
 
 
 def _fit_task(base, X, y, task, fit_params):
