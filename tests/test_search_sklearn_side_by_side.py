@@ -175,3 +175,22 @@ def test_a_callable_scoring_returning_a_dict_keyed_score_is_multi_metric(data, n
     assert ours.score(X, y) == theirs.score(X, y) == pytest.approx(ours.best_estimator_
                                                                     .score(X, y))
     assert ours.best_index_ == theirs.best_index_
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_bad_pre_dispatch_is_refused_as_sklearn(data, n_jobs):
+    # was: accepted silently with n_jobs=2 (fork workers never read it); sklearn's
+    # searches raise joblib's error when the fits run in parallel, and ignore it with one
+    X, y = data
+    kwargs = dict(cv=2, n_jobs=n_jobs, pre_dispatch="2*njobs")
+    searches = [SkGridSearchCV(SVC(), {"C": [1.0]}, **kwargs),
+                hpsearch.GridSearchCV(SVC(), {"C": [1.0]}, **kwargs)]
+    for search in searches:
+        if n_jobs == 1:
+            search.fit(X, y)
+        else:
+            with pytest.raises(ValueError, match="'2\\*njobs' is not a valid or supported "
+                               "arithmetic expression"):
+                search.fit(X, y)
+    hpsearch.GridSearchCV(SVC(), {"C": [1.0]}, cv=2, n_jobs=2, pre_dispatch="3*n_jobs"
+                          ).fit(X, y)

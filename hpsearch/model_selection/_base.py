@@ -1579,6 +1579,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                 "X[sample_index], y[sample_index] instead."
             )
         scorers, _ = self._get_scorers()
+        self._check_pre_dispatch()
         X, y, groups = indexable(X, y, groups)
         routed = self._routed_params(X, groups, fit_params)
         fit_params = routed.estimator.fit
@@ -1722,6 +1723,17 @@ class BaseSearchCV(_SkBaseSearchCV):
             root_ctx.call_on_fit_task_end(
                 estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
             )
+
+    def _check_pre_dispatch(self):
+        """joblib's check of a ``pre_dispatch`` expression (``"2*n_jobs"``), which
+        sklearn's searches raise when their fits run in parallel: hpsearch's fork workers
+        never read it, so a typo (``"2*njobs"``) passed silently. With one job nothing
+        is checked, as in sklearn."""
+        import joblib
+
+        if isinstance(self.pre_dispatch, str) and joblib.effective_n_jobs(self.n_jobs) != 1:
+            joblib.Parallel(n_jobs=2, backend="threading",
+                            pre_dispatch=self.pre_dispatch)(iter(()))
 
     def _add_diagnosis(self, results, X, y, groups, splits, routed=None):
         """The lecture's recipe per candidate (``LECTURE.md`` §4), when train scores are kept.
