@@ -66,3 +66,29 @@ def test_metaestimator_delegation_of_every_search(monkeypatch):
     monkeypatch.setitem(test_metaestimator_delegation.__globals__,
                         "DELEGATING_METAESTIMATORS", _hpsearch_delegators())
     test_metaestimator_delegation()
+
+
+def _text_pipeline_searches():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    import hpsearch
+
+    grid = {"ridge__alpha": [0.1, 1.0]}
+    for search, extra in ((hpsearch.GridSearchCV, {}),
+                          (hpsearch.RandomizedSearchCV, {"n_iter": 2}),
+                          (hpsearch.HalvingGridSearchCV, {}),
+                          (hpsearch.HalvingRandomSearchCV, {})):
+        yield pytest.param(search(make_pipeline(TfidfVectorizer(), Ridge()), grid, **extra),
+                           id=search.__name__)
+
+
+@pytest.mark.parametrize("estimator", list(_text_pipeline_searches()))
+def test_the_searches_delegate_data_validation(estimator):
+    """sklearn's ``test_meta_estimators_delegate_data_validation`` (skipped above: it builds
+    sklearn's own meta-estimators) on hpsearch's searches with sklearn's names, built as
+    that test builds sklearn's (a text pipeline): ``X`` a list of strings, valid for the
+    pipeline's first step, and no ``n_features_in_``. (Measured once: hpsearch's other
+    searches and ``LogisticRegression`` pipelines pass it too.)"""
+    test_meta_estimators_delegate_data_validation(estimator)

@@ -91,8 +91,8 @@ from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParame
 from sklearn.utils.validation import _check_method_params
 
 from ._docstrings import fill_doc
-from ._engine import (Engine, Task, interrupts_deferrable, seed_names, seed_params, seeds_for,
-                      task_seed)
+from ._engine import (Engine, ScorerDict, Task, interrupts_deferrable, seed_names,
+                      seed_params, seeds_for, task_seed)
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
 from .store import _FIT_KEYS, data_fingerprint, search_settings
@@ -638,6 +638,7 @@ class _Evaluator:
                     row["trial_id"] = store.claim_budgeted(row, owner)
                     by_index[row["index"]] = row
                     new = self._tasks(row, continue_training, keep)
+                    self._start_lines([row], new, len(self.rows))
                     self._plan_progress(len(new), n_found)
                     tasks.extend(new)
                 if tasks:
@@ -736,6 +737,7 @@ class _Evaluator:
         by_index = {row["index"]: row for row in rows}
         tasks = [t for row in rows
                  for t in self._tasks(row, continue_training, keep, round_ctx)]
+        self._start_lines(rows, tasks, n_candidates or len(rows))
         for out in self.engine.run(tasks):
             row = by_index[out["candidate"]]
             self._collect(row, out, keep)
@@ -844,6 +846,8 @@ class _Evaluator:
                     "n_test_samples", "error"):
             row[key][split] = out[key]
         row["fit_failed"][split] = out.get("fit_failed", out["error"] is not None)
+        if isinstance(out["test_scores"], ScorerDict):  # (multimetric_, see _finish)
+            self.scorer_returned_dict = True
         if out["error"] is not None and not row["fit_failed"][split]:
             warnings.warn(
                 "Scoring failed. The score on this train-test partition for these "
@@ -949,16 +953,35 @@ class _Evaluator:
         return context, self.search
 
     # -- verbose ---------------------------------------------------------------------
+    def _fit_head(self, split, candidate, n_candidates):
+        """``[CV]`` with sklearn's progress: ``[CV k/n]`` with ``verbose > 2``,
+        ``[CV k/n; i/m]`` with ``verbose > 9``."""
+        verbose, progress = self.search.verbose, ""
+        if verbose > 2:
+            progress = f" {split + 1}/{len(self.splits)}"
+            if verbose > 9:
+                progress += f"; {candidate + 1}/{n_candidates}"
+        return f"[CV{progress}]"
+
+    def _start_lines(self, rows, tasks, n_candidates):
+        """sklearn's ``[CV k/n; i/m] START ...`` line of each task (``verbose > 9``),
+        printed where the fit runs, just before it (``Task.start_line``)."""
+        if self.search.verbose <= 9:
+            return
+        by_index = {row["index"]: row for row in rows}
+        for task in tasks:
+            params = by_index[task.candidate]["params"]
+            start = (f"{self._fit_head(task.split, task.candidate, n_candidates)} START "
+                     + ", ".join(f"{k}={params[k]}" for k in sorted(params)))
+            task.start_line = start + "." * (80 - len(start))
+
     def _print_fit(self, row, out, n_candidates):
-        """sklearn's per-fit ``[CV k/n] END ...`` line (``verbose > 1``; scores with
-        ``verbose > 2``; candidate progress with ``verbose > 9``), printed as each fit
-        comes back."""
+        """sklearn's per-fit ``[CV] END ...`` line (``verbose > 1``; split progress
+        ``[CV k/n]`` and scores with ``verbose > 2``; candidate progress with
+        ``verbose > 9``), printed as each fit comes back."""
         verbose = self.search.verbose
         if verbose <= 1:
             return
-        progress = f" {out['split'] + 1}/{len(self.splits)}"
-        if verbose > 9:
-            progress += f"; {out['candidate'] + 1}/{n_candidates}"
         params = row["params"]
         result = ", ".join(f"{k}={params[k]}" for k in sorted(params))
         result += ";" if result else ""
@@ -966,7 +989,7 @@ class _Evaluator:
             result += self._score_text(out)
         total = out["fit_time"] + out["score_time"]
         result += f" total time={short_format_time(total)}"
-        end = f"[CV{progress}] END "
+        end = f"{self._fit_head(out['split'], out['candidate'], n_candidates)} END "
         print(end + "." * (80 - len(end) - len(result)) + result)
 
     def _score_text(self, out):
@@ -1119,8 +1142,10 @@ class BaseSearchCV(_SkBaseSearchCV):
         Anything :func:`hpsearch.model_selection.split.make_cv` accepts (5-fold by
         default, stratified for classifiers).
     verbose : int, default=0
-        As in sklearn: 1 prints the number of fits, 2 a ``[CV k/n] END`` line per fit
-        (printed as each fit returns, also from worker processes), 3 with its scores.
+        As in sklearn: 1 prints the number of fits, 2 a ``[CV] END`` line per fit
+        (printed as each fit returns, also from worker processes), 3 with the split
+        (``[CV k/n]``) and its scores, 10 also the candidate (``[CV k/n; i/m]``) and a
+        ``START`` line before each fit (printed where the fit runs).
     pre_dispatch : int or str, default="2*n_jobs"
     random_state : int, RandomState or None, default=None
         Master seed of the per-fit seeds (see the module docstring). None draws a fresh
@@ -1554,6 +1579,7 @@ class BaseSearchCV(_SkBaseSearchCV):
                 "X[sample_index], y[sample_index] instead."
             )
         scorers, _ = self._get_scorers()
+        self._check_pre_dispatch()
         X, y, groups = indexable(X, y, groups)
         routed = self._routed_params(X, groups, fit_params)
         fit_params = routed.estimator.fit
@@ -1698,6 +1724,17 @@ class BaseSearchCV(_SkBaseSearchCV):
                 estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
             )
 
+    def _check_pre_dispatch(self):
+        """joblib's check of a ``pre_dispatch`` expression (``"2*n_jobs"``), which
+        sklearn's searches raise when their fits run in parallel: hpsearch's fork workers
+        never read it, so a typo (``"2*njobs"``) passed silently. With one job nothing
+        is checked, as in sklearn."""
+        import joblib
+
+        if isinstance(self.pre_dispatch, str) and joblib.effective_n_jobs(self.n_jobs) != 1:
+            joblib.Parallel(n_jobs=2, backend="threading",
+                            pre_dispatch=self.pre_dispatch)(iter(()))
+
     def _add_diagnosis(self, results, X, y, groups, splits, routed=None):
         """The lecture's recipe per candidate (``LECTURE.md`` §4), when train scores are kept.
 
@@ -1812,8 +1849,10 @@ class BaseSearchCV(_SkBaseSearchCV):
         for stale in self._REFIT_ATTRIBUTES:
             self.__dict__.pop(stale, None)
         names = metric_names(evaluate.rows, evaluate.scorer_names)
+        # (a callable returning a dict is multi-metric too, also with the one key
+        # "score": sklearn's multimetric_; seen on the fits this run scored)
         self.multimetric_ = isinstance(self.scoring, (list, tuple, set, dict)) or (
-            names != ["score"]
+            names != ["score"] or getattr(evaluate, "scorer_returned_dict", False)
         )
         if callable(self.scoring) and self.multimetric_:
             self._check_refit_for_multimetric(names)

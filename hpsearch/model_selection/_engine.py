@@ -175,6 +175,8 @@ class Task:
         ``(sklearn callback context, search)`` when the search has sklearn callbacks
         (``set_callbacks``): the fit runs inside that context, as in sklearn's
         ``_fit_and_score``.
+    start_line : str or None
+        Printed before the fit (sklearn's ``[CV ...] START`` line, ``verbose > 9``).
     """
 
     candidate: int
@@ -186,6 +188,7 @@ class Task:
     steps: int | None = None
     keep: bool = False
     callback_ctx: tuple | None = None
+    start_line: str | None = None
 
 
 @contextmanager
@@ -297,6 +300,13 @@ def _continue(estimator, X, y, task, fit_params):
     return estimator
 
 
+class ScorerDict(dict):
+    """The scores (metric -> float) of a callable ``scoring`` that returned a dict: such
+    a search is multi-metric (sklearn's ``multimetric_``: ``refit`` must name a metric,
+    ``score`` returns the ``refit`` metric's), also when its one key is ``"score"``,
+    which a plain number's scores are keyed by too."""
+
+
 class ScoringNotANumber(ValueError):
     """A scorer returned something that is not a number: a bug in the scorer, raised
     whatever ``error_score`` is (as sklearn's ``_score``), never a made-up score."""
@@ -344,10 +354,10 @@ def _score(scorer, estimator, X, y, indices, train=None, score_params=None,
         name: text for name, text in scores.items() if isinstance(text, str)
     }
     error = "\n".join(f"scorer {name!r}:\n{text}" for name, text in failed.items())
-    return {
-        name: error_score if name in failed else _number(value, name)
+    return (dict if isinstance(scorer, _MultimetricScorer) else ScorerDict)(
+        (name, error_score if name in failed else _number(value, name))
         for name, value in scores.items()
-    }, error or None
+    ), error or None
 
 
 def _fit_task(base, X, y, task, fit_params):
@@ -426,6 +436,8 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
         pickled).
     """
     out = {**failed_result(task, None), "fit_failed": False}
+    if task.start_line is not None:
+        print(task.start_line, flush=True)
     start = time.perf_counter()
     with _one_blas_thread():
         try:

@@ -687,12 +687,16 @@ def as_space(param_distributions):
 
 
 def _apply_conditions(space, params):
-    """Drop the parameters whose condition fails (targets first, so chains propagate)."""
+    """Drop the parameters whose condition fails (targets first, so chains propagate).
+
+    The candidate keeps the order of ``params`` (sklearn's ``ParameterGrid`` and
+    ``ParameterSampler`` sort the names), so its ``param_*`` columns in ``cv_results_``
+    and the keys of ``best_params_`` come in sklearn's order, not the space's."""
     active = {}
     for name, dim in space.items():
         if name in params and condition_holds(dim.when, active):
             active[name] = params[name]
-    return active
+    return {name: value for name, value in params.items() if name in active}
 
 
 def _freeze(value):
@@ -802,7 +806,10 @@ def sample_candidates(space, n_iter, random_state=None):
     if _is_discrete(spaces):
         grid = grid_candidates(spaces)
         points = [{"index": [i]} for i in range(len(grid))]  # one point per candidate
-        return [grid[p["index"]] for p in ParameterSampler(points, n_iter, random_state=rng)]
+        # (names in the order of sklearn's ParameterGrid.__getitem__, which
+        # RandomizedSearchCV draws lists from: reverse-sorted)
+        return [dict(sorted(grid[p["index"]].items(), key=lambda kv: kv[0], reverse=True))
+                for p in ParameterSampler(points, n_iter, random_state=rng)]
     # lists for categorical dimensions (sklearn samples them with rng.randint), the
     # dimensions themselves (rvs) otherwise; a one-value tag tells the sub-space.
     distributions = [

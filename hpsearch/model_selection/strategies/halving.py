@@ -375,6 +375,7 @@ class _BaseHalving(BaseSearchCV):
 
         self._validate_params()
         dry = clone(self)
+        dry.verbose = 0  # (the plan prints nothing: fit prints the rounds as they run)
         dry._prepare(X, y)
         X, y, groups = indexable(X, y, groups)
         cv = _make_cv(dry.cv, y, is_classifier(dry.estimator))
@@ -417,8 +418,11 @@ class _BaseHalving(BaseSearchCV):
             n = len(candidates)
             more = {"iter": [itr] * n, "n_resources": [int(budget)] * n}
             more.update({key: [value] * n for key, value in columns.items()})
-            if self.verbose:
-                print(f"iter: {itr}  n_candidates: {n}  n_resources: {budget}")
+            if self.verbose:  # (sklearn's halving lines)
+                print("-" * 10)
+                if "bracket" in columns:
+                    print(f"bracket: {columns['bracket']}")
+                print(f"iter: {itr}\nn_candidates: {n}\nn_resources: {budget}")
             result = evaluate(
                 candidates,
                 more_results=more,
@@ -670,6 +674,14 @@ max_retries, timeout
         self.n_iterations_ = schedule.n_iterations
         self.n_possible_iterations_ = schedule.n_possible_iterations
         self.n_required_iterations_ = schedule.n_required_iterations
+        if self.verbose:  # (sklearn's halving lines)
+            print(f"n_iterations: {self.n_iterations_}\n"
+                  f"n_required_iterations: {self.n_required_iterations_}\n"
+                  f"n_possible_iterations: {self.n_possible_iterations_}\n"
+                  f"min_resources_: {self.min_resources_}\n"
+                  f"max_resources_: {self.max_resources_}\n"
+                  f"aggressive_elimination: {self.aggressive_elimination}\n"
+                  f"factor: {self.factor}")
         n_keep = schedule.n_candidates[1:]
         n_rounds = self._successive_halving(evaluate, candidates, schedule.n_resources,
                                             n_keep, {})
