@@ -4,7 +4,10 @@
   (``hpsearch.mlp._training_rows``) instead of once per mini-batch;
 - an int ``random_state`` draws its first seed and sklearn's shuffles from the generator
   it makes, rewound, instead of from deep copies of it;
-- the parameter names (``get_params``, ``set_params``, ``clone``) are read once per class.
+- the parameter names (``get_params``, ``set_params``, ``clone``) are read once per class;
+- a continued fit on a 1-D integer ``y`` checks its labels with ``np.unique`` instead of
+  ``unique_labels`` (whose errors other targets still get), and a fresh fit sets its
+  ``LabelBinarizer``'s fitted attributes from ``np.unique`` instead of calling its ``fit``.
 
 Each is compared with the path it shortcuts, bit for bit.
 """
@@ -111,3 +114,71 @@ def test_parameter_names_are_computed_once_per_class():
         names.append("junk")
         assert cls._get_param_names() == sklearns(cls)
     assert Extra().get_params() == {"extra": 1, "hidden_layer_sizes": (100,)}
+
+
+def test_labels_of_an_integer_target_as_unique_labels():
+    """``_labels_seen`` equals ``unique_labels`` where it takes ``np.unique``'s path, and is
+    ``unique_labels`` (with its errors) for every other target."""
+    from sklearn.utils.multiclass import unique_labels
+
+    for y in (np.array([3, 1, 3, 2], np.int8), np.array([7, 7], np.uint16),
+              np.arange(12)[::-1] % 5, np.array([-2, 4, -2], np.int64)):
+        got, expected = mlp_module._labels_seen(y), unique_labels(y)
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(mlp_module._labels_seen(np.array(["b", "a", "b"])),
+                                  ["a", "b"])
+    for bad in (np.array([0.5, 1.5, 2.25]), np.array([[1, 2], [3, 4]])):
+        with pytest.raises(ValueError) as ours:
+            mlp_module._labels_seen(bad)
+        with pytest.raises(ValueError) as sklearns:
+            unique_labels(bad)
+        assert str(ours.value) == str(sklearns.value)
+
+
+def test_continued_fit_still_refuses_new_classes(data):
+    X, y = data
+    clf = MLPClassifier((5,), max_iter=2, random_state=0, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="same classes as in the previous call"):
+        clf.fit(X, np.where(y == 2, 5, y))
+    inc = MLPClassifier((5,), random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="classes not in `self.classes_`"):
+        inc.partial_fit(X, np.where(y == 2, 5, y))
+
+
+def test_label_binarizer_of_an_integer_target_as_fitted_by_sklearn():
+    """The shortcut leaves the binarizer as ``LabelBinarizer().fit(y)`` does (its attribute
+    dict, and what it transforms and inverts), for one, two and many labels; other
+    targets still go through ``fit`` (and its errors)."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    for y in (np.array([4, 4, 4]), np.array([1, 0, 1], np.uint8), np.array([-1, 3]),
+              np.arange(30) % 7, np.array([2, 9, 5, 2], np.int16)):
+        ours = mlp_module._fit_label_binarizer(LabelBinarizer(), y)
+        theirs = LabelBinarizer().fit(y)
+        assert ours.__dict__.keys() == theirs.__dict__.keys()
+        for key, value in theirs.__dict__.items():
+            np.testing.assert_array_equal(getattr(ours, key), value)
+            assert type(getattr(ours, key)) is type(value)
+        assert ours.classes_.dtype == theirs.classes_.dtype
+        np.testing.assert_array_equal(ours.transform(y), theirs.transform(y))
+    np.testing.assert_array_equal(
+        mlp_module._fit_label_binarizer(LabelBinarizer(), np.array(["b", "a"])).classes_,
+        ["a", "b"])
+    with pytest.raises(ValueError, match="Multioutput target data is not supported"):
+        mlp_module._fit_label_binarizer(LabelBinarizer(), np.array([[1, 2], [3, 4]]))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        mlp_module._fit_label_binarizer(LabelBinarizer(), np.array([0.5, 1.5, 2.25]))
+
+
+def test_fresh_fits_on_integer_and_string_labels_train_alike(data):
+    """The integer path and scikit-learn's (string labels) give the same model."""
+    X, y = data
+    names = np.array(["a", "b", "c"])[y]
+    a = MLPClassifier((5,), max_iter=3, random_state=0).fit(X, y)
+    b = MLPClassifier((5,), max_iter=3, random_state=0).fit(X, names)
+    np.testing.assert_array_equal(a._network.theta, b._network.theta)
+    assert a._label_binarizer.y_type_ == b._label_binarizer.y_type_ == "multiclass"
+    two = MLPClassifier((5,), max_iter=3, random_state=0).fit(X, y > 0)
+    assert list(two.classes_) == [False, True]
+    assert two._label_binarizer.y_type_ == "binary"
