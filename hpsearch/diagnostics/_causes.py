@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
+from ._remedies import _boosted, _kernel, _plain
+
 __all__ = ["CAUSES", "TRAINING_CAUSES", "DETECTORS", "FIXES", "Context", "fixes_for",
            "training_causes",
            "active_regularization", "describe_fix"]
@@ -260,8 +262,10 @@ def _scaled(name, factor, *, kind=float, when=lambda v: True, none=None):
 
 
 def _less_alpha(p, c):
-    """Weaker penalty of a non-MLP estimator (for an MLP, over_regularized handles alpha)."""
-    if "hidden_layer_sizes" in p:
+    """Weaker penalty of a non-MLP estimator (for an MLP, over_regularized handles alpha);
+    not of a boosted ensemble, whose ``alpha`` (GradientBoostingRegressor's) is the
+    quantile of its huber/quantile loss, no penalty (``alpha=0.09`` was suggested)."""
+    if not _plain(p):
         return None
     return _scaled("alpha", 0.1, when=lambda v: v > 0)(p, c)
 
@@ -273,7 +277,10 @@ def _early_stopping(p, c):
 
 
 def _more_l2(p, c):
-    if "alpha" in p and isinstance(p["alpha"], Real):
+    """A stronger ``alpha`` penalty; not for a boosted ensemble (``alpha`` of
+    GradientBoostingRegressor is a quantile in (0, 1): ``alpha=9.0`` was suggested, which
+    its ``fit`` refuses)."""
+    if "alpha" in p and isinstance(p["alpha"], Real) and not _boosted(p):
         return {"alpha": _tidy(p["alpha"] * 10) if p["alpha"] > 0 else 1e-3}
     return None
 
@@ -291,6 +298,31 @@ def _narrower(p, c):
     return None
 
 
+def _gamma(factor):
+    """An RBF/poly/sigmoid kernel's numeric ``gamma`` times ``factor`` (none for a linear
+    kernel, which ignores it, nor for ``"scale"``/``"auto"``, which name no number)."""
+    scaled = _scaled("gamma", factor, when=lambda v: v > 0)
+    return lambda p, c: scaled(p, c) if _kernel(p) else None
+
+
+def _boosting(name, factor, kind=float):
+    """``name`` times ``factor`` for a boosted ensemble only (its numeric
+    ``learning_rate`` is the shrinkage; an MLP's is a schedule, and a random forest's
+    ``n_estimators`` is no capacity: more trees do not fit the training rows closer)."""
+    scaled = _scaled(name, factor, kind=kind, when=lambda v: v > 0)
+    return lambda p, c: scaled(p, c) if _boosted(p) else None
+
+
+def _stronger(name, start):
+    """A penalty ``name`` ten times stronger, or ``start`` where it is 0 (off)."""
+    def fix(p, c):
+        value = p.get(name)
+        if not isinstance(value, Real) or isinstance(value, bool) or value < 0:
+            return None
+        return {name: _tidy(value * 10) if value > 0 else start}
+    return fix
+
+
 def _fitted_depth(c):
     depth = getattr(c.model, "get_depth", None)
     return max(1, depth() // 2) if callable(depth) else 5
@@ -306,13 +338,17 @@ FIXES = {
     "over_regularized": [_no_dropout, _less_penalty, _more_patience],
     "not_converged": [_raise_lr, _more_epochs, _adam],
     "stuck": [_relu, _adam, _lower_lr, _he_init],
-    "too_small": [_wider, _scaled("C", 10), _scaled("max_depth", 2, kind=int),
+    "too_small": [_wider, _scaled("C", 10), _gamma(10), _scaled("max_depth", 2, kind=int),
+                  _boosting("n_estimators", 3, kind=int), _boosting("max_iter", 3, kind=int),
+                  _boosting("learning_rate", 3),
                   _scaled("n_neighbors", 1 / 3, kind=int),
                   _scaled("min_samples_leaf", 1 / 3, kind=int),
-                  _less_alpha],
-    "large_gap": [_early_stopping, _more_l2, _scaled("C", 0.1), _dropout, _narrower,
-                  _scaled("max_depth", 0.5, kind=int, none=_fitted_depth),
-                  _scaled("n_neighbors", 5, kind=int), _scaled("min_samples_leaf", 5, kind=int)],
+                  _less_alpha, _scaled("l2_regularization", 0.1, when=lambda v: v > 0)],
+    "large_gap": [_early_stopping, _more_l2, _scaled("C", 0.1), _gamma(0.1), _dropout,
+                  _narrower, _scaled("max_depth", 0.5, kind=int, none=_fitted_depth),
+                  _boosting("learning_rate", 1 / 3),
+                  _scaled("n_neighbors", 5, kind=int), _scaled("min_samples_leaf", 5, kind=int),
+                  _stronger("l2_regularization", 1.0)],
 }
 
 

@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from ._causes import (DETECTORS, Context, active_regularization, describe_fix, fixes_for,
                       training_causes)
 from ._curves import final_step, gradient_ratios, loss_curve, loss_trend
+from ._remedies import remedies
 from ._verdict import check_thresholds, score_verdict
 
 __all__ = ["Diagnosis", "diagnose", "default_references"]
@@ -44,7 +45,8 @@ class Diagnosis:
         ``loss_oscillation``, ``final_loss``, ``n_epochs``), ``gradient_ratios`` (each
         layer's RMS gradient over the last layer's), ``convergence_warning``, ``diverged``,
         ``regularization``, ``capacity``, ``scoring``, ``n_train``, ``n_validation``,
-        ``thresholds``.
+        ``thresholds``, ``network`` (whether the model is an MLP: the text rules out
+        "dropout and regularization" for one, "more regularization" for any other).
     fixes : list of dict
         The lecture's fixes for these causes, in order, each a parameter change for
         ``estimator.set_params`` (keys prefixed with the step name for a pipeline).
@@ -198,7 +200,7 @@ def _refs(e):
 _HEADS = {
     "training": lambda e: (
         f"Training problem: the training {e['scoring']} {_below(e)} ({_refs(e)}), so "
-        "optimize first; dropout and regularization will not help."),
+        f"optimize first; {_not_helping(e)} will not help."),
     "overfitting": lambda e: (
         f"Overfitting: the training {e['scoring']} {_f(e['train_score'])} is good (threshold "
         f"{_f(e['train_threshold'])}) but the validation {e['scoring']} is "
@@ -210,6 +212,13 @@ _HEADS = {
         f"{_f(e['validation_score'])} is {_distance(e['gap'])} (a gap above "
         f"{_f(e['gap_threshold'])} would be overfitting)."),
 }
+
+
+def _not_helping(e):
+    """What the recipe rules out for poor training: 'dropout and regularization' for a
+    network (the lecture's words), 'more regularization' for any other model (a ridge
+    model or a tree has no dropout; a ridge model held back by its alpha needs less)."""
+    return "dropout and regularization" if e.get("network", True) else "more regularization"
 
 
 def _below(e):
@@ -618,6 +627,7 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         "capacity": _capacity_text(ctx),
         "scoring": scoring if isinstance(scoring, str) else "score",
         "best_possible": _best_possible(scoring, model), "knobs": _knobs(final),
+        "network": remedies(final)["network"],
         "n_train": int(len(y_tr)), "n_validation": int(len(y_va)),
         "thresholds": thresholds,
     })

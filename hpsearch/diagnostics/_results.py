@@ -9,6 +9,7 @@ from numbers import Integral
 import numpy as np
 
 from ._diagnose import default_references
+from ._remedies import remedies
 from ._verdict import check_thresholds, score_verdict
 
 __all__ = ["ResultsDiagnosis", "diagnose_results", "diagnosis_column", "reference_scores"]
@@ -354,7 +355,8 @@ def _deeper_note(params_list, train, unit, thresholds, resources=None):
         "init='he'; dropout or regularization would only make it worse.")
 
 
-def _weak_reference_note(train, labels, evidence, thresholds, resources=None):
+def _weak_reference_note(train, labels, evidence, thresholds, resources=None,
+                         estimator=None):
     """A note when the linear reference fits the training rows little better than the
     trivial baseline (less than half the best candidate's improvement over it): the
     threshold then flags only candidates worse than a linear model, and a candidate
@@ -377,13 +379,15 @@ def _weak_reference_note(train, labels, evidence, thresholds, resources=None):
     if not far:
         return None
     shown = ", ".join(f"{v:.3g}" for v in far[:5]) + (", ..." if len(far) > 5 else "")
+    side = ("activation, solver, learning rate, capacity" if estimator is None
+            else ", ".join(remedies(estimator)["training"]))
     return (f"The linear reference fits the training rows little better than the trivial "
             f"baseline (training score {linear:.3g} vs {base:.3g}; the best candidate "
             f"{best:.3g}), so 'poor training' (below {evidence['train_threshold']:.3g}) flags "
             f"only candidates worse than a linear model: {len(far)} candidate(s) labelled "
             f"good on training still train far below the best one ({shown}). That shortfall "
             "is on the TRAINING rows: by the lecture's recipe its fix is on the training "
-            "side (activation, solver, learning rate, capacity), not regularization.")
+            f"side ({side}), not regularization.")
 
 
 def _no_signal_note(evidence, metric):
@@ -437,7 +441,7 @@ def _check_best_train(best_train):
 
 
 def diagnose_results(cv_results, *, metric="score", references=None, thresholds=None,
-                     best_train=None):
+                     best_train=None, estimator=None):
     """Label every candidate of a search with the recipe's verdict.
 
     Each candidate's ``mean_train_<metric>`` and ``mean_test_<metric>`` go through the same
@@ -487,6 +491,9 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         floor that it rejects (a later stage training better raised the unit, lowered
         the threshold, and a candidate between the two was labelled good but rejected).
         NaN: no candidate's score (the unit from the references alone).
+    estimator : estimator, default=None
+        The searched estimator: the notes name its own training-side remedies
+        (:mod:`hpsearch.diagnostics._remedies`); None: the lecture's words for a network.
 
     Returns
     -------
@@ -554,7 +561,8 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         quiet = _no_signal_note(evidence, metric)
     # (on noise a higher training score is no aim: no "shortfall on the TRAINING rows")
     weak = _weak_reference_note(train, labels, evidence, thresholds,
-                                None if resources is None else list(resources)) \
+                                None if resources is None else list(resources),
+                                estimator) \
         if source == "given" and not quiet else None
     notes += [note for note in (weak, quiet) if note]
     return ResultsDiagnosis(labels=labels, notes=notes, evidence=evidence)
@@ -590,6 +598,6 @@ def diagnosis_column(cv_results, estimator, X, y=None, *, cv, scoring=None, refi
     refs = reference_scores(estimator, X, y, cv=cv, scoring=scoring, groups=groups,
                             sample_weight=_final_sample_weight(estimator, fit_params),
                             score_params=score_params)
-    result = diagnose_results(cv_results, metric=metric, references=refs)
+    result = diagnose_results(cv_results, metric=metric, references=refs, estimator=estimator)
     result.references = refs
     return np.asarray(result.labels, dtype=object), result

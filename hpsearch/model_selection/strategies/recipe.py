@@ -522,7 +522,8 @@ return_train_score, progress, storage, study_name, resume, backend
 
         return diagnose_results(results, metric=self._metric, references=self.references_,
                                 thresholds=self.thresholds,
-                                best_train=getattr(self, "_unit_train", None))
+                                best_train=getattr(self, "_unit_train", None),
+                                estimator=self.estimator)
 
     @staticmethod
     def _metrics(results):

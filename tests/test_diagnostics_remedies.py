@@ -1,0 +1,185 @@
+"""The recipe's remedies name the diagnosed model's own knobs (hpsearch.diagnostics._remedies).
+
+The report's next step, the recipe map's regions, the printed verdict and the fixes named an
+MLP's settings ("activation, solver", "dropout") for any estimator, and the fixes changed a
+GradientBoostingRegressor's ``alpha`` (the quantile of its loss) as if it were a penalty.
+"""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.ensemble import (AdaBoostClassifier, GradientBoostingClassifier,
+                              GradientBoostingRegressor, HistGradientBoostingClassifier,
+                              RandomForestClassifier)
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier as SkMLP
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from hpsearch import MLPClassifier
+from hpsearch.diagnostics import THRESHOLDS
+from hpsearch.diagnostics._causes import Context, fixes_for
+from hpsearch.diagnostics._remedies import overfitting_text, region_labels, training_text
+
+MLP_WORDS = "activation, solver or adaptive learning rate, learning rate"
+
+#: name -> (estimator, its fixes for too_small, its fixes for large_gap)
+CASES = {
+    "stump": (DecisionTreeClassifier(max_depth=1), [{"max_depth": 2}],
+              [{"min_samples_leaf": 5}]),
+    "ridge": (Ridge(alpha=100.0), [{"alpha": 10.0}], [{"alpha": 1000.0}]),
+    "svc": (SVC(C=1.0, gamma=0.5), [{"C": 10.0}, {"gamma": 5.0}],
+            [{"C": 0.1}, {"gamma": 0.05}]),
+    "linear_svc": (SVC(kernel="linear", gamma=0.5), [{"C": 10.0}], [{"C": 0.1}]),
+    "knn": (KNeighborsClassifier(9), [{"n_neighbors": 3}], [{"n_neighbors": 45}]),
+    "gbc": (GradientBoostingClassifier(n_estimators=10, learning_rate=0.3, max_depth=2),
+            [{"max_depth": 4}, {"n_estimators": 30}, {"learning_rate": 0.9}],
+            [{"max_depth": 1}, {"learning_rate": 0.1}, {"min_samples_leaf": 5}]),
+    "gbr": (GradientBoostingRegressor(),
+            [{"max_depth": 6}, {"n_estimators": 300}, {"learning_rate": 0.3}],
+            [{"max_depth": 2}, {"learning_rate": 0.0333}, {"min_samples_leaf": 5}]),
+    "hgb": (HistGradientBoostingClassifier(),
+            [{"max_iter": 300}, {"learning_rate": 0.3}, {"min_samples_leaf": 7}],
+            [{"max_depth": 5}, {"learning_rate": 0.0333}, {"min_samples_leaf": 100},
+             {"l2_regularization": 1.0}]),
+    "forest": (RandomForestClassifier(), [], [{"max_depth": 5}, {"min_samples_leaf": 5}]),
+    "adaboost": (AdaBoostClassifier(), [{"n_estimators": 150}, {"learning_rate": 3.0}],
+                 [{"learning_rate": 0.333}]),
+}
+
+
+def _fixes(est, cause):
+    return fixes_for([cause], Context(params=est.get_params(deep=False),
+                                      thresholds=dict(THRESHOLDS)))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_fixes_use_the_estimators_own_knobs_and_each_one_is_valid(name):
+    # GradientBoostingRegressor was told alpha=0.09 (poor training) and alpha=9.0 (a large
+    # gap; its fit refuses it): its alpha is a quantile, no penalty; an SVC with a too
+    # large gamma and a boosted model with too few, too weak stages had no fix for them
+    est, too_small, large_gap = CASES[name]
+    assert _fixes(est, "too_small") == too_small
+    assert _fixes(est, "large_gap") == large_gap
+    for fix in too_small + large_gap:
+        clone(est).set_params(**fix)._validate_params()
+
+
+def test_a_nested_pipeline_gets_the_fixes_of_its_final_model():
+    # the inner pipeline was the "final step": its parameters (steps, memory) have no fix
+    from hpsearch import diagnose
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 3)
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    est = make_pipeline(StandardScaler(), make_pipeline(DecisionTreeClassifier(
+        random_state=0)))
+    d = diagnose(est, X, y, random_state=0)
+    assert d.problem == "overfitting"
+    assert d.fixes[0] == {"pipeline__decisiontreeclassifier__max_depth": 4}
+    d.apply(est)   # the key reaches the tree
+
+
+#: estimator -> (words its training text must hold, words none of its texts may hold)
+TEXTS = {
+    "tree": (DecisionTreeClassifier(max_depth=2, min_samples_leaf=4),
+             "a larger max_depth, a smaller min_samples_leaf", ("activation", "dropout")),
+    "full_tree": (DecisionTreeClassifier(), "more capacity or less regularization",
+                  ("activation", "a larger max_depth")),
+    "ridge": (Ridge(alpha=10.0), "a smaller alpha", ("learning rate", "activation")),
+    "svc": (SVC(), "a larger C, a larger gamma", ("activation", "dropout")),
+    "knn": (KNeighborsClassifier(), "fewer n_neighbors", ("activation", "dropout")),
+    "gb": (GradientBoostingClassifier(),
+           "more n_estimators, a larger learning_rate, a larger max_depth",
+           ("activation", "dropout")),
+    "nb": (GaussianNB(), "more capacity or less regularization", ("activation", "dropout")),
+    "pipe_tree": (make_pipeline(StandardScaler(), DecisionTreeClassifier(max_depth=3)),
+                  "a larger max_depth", ("activation",)),
+    "pipe_mlp": (make_pipeline(StandardScaler(), MLPClassifier()),
+                 MLP_WORDS + ", initialization, more epochs, more capacity", ()),
+    "sk_mlp": (SkMLP(), MLP_WORDS + ", more epochs, more capacity", ("initialization",)),
+}
+
+
+@pytest.mark.parametrize("name", TEXTS)
+def test_the_remedy_texts_name_the_estimators_own_knobs(name):
+    est, words, never = TEXTS[name]
+    texts = (training_text(est), overfitting_text(est), *region_labels(est))
+    assert f"optimize first ({words})" in texts[0]
+    for text in texts:
+        for word in never:
+            assert word not in text, text
+
+
+def test_overfitting_text_of_a_tree_and_of_an_mlp():
+    assert overfitting_text(DecisionTreeRegressor()) == (
+        "more regularization or less capacity (a smaller max_depth, fewer max_leaf_nodes, a "
+        "larger min_samples_leaf, a larger min_samples_split, a larger ccp_alpha) or more "
+        "data, then check the training score again")
+    assert overfitting_text(MLPClassifier(early_stopping=True)) == (
+        "more regularization or less capacity (a larger alpha, l1, dropout, smaller "
+        "hidden_layer_sizes) or more data, then check the training score again")
+    assert training_text(MLPClassifier()).endswith("; dropout and regularization will not help")
+    assert training_text(Ridge()).endswith("; more regularization will not help")
+
+
+def _cv():
+    return {"params": [{"max_depth": 1}, {"max_depth": 2}],
+            "mean_train_score": np.array([0.6, 0.7]), "mean_test_score": np.array([0.58, 0.69]),
+            "rank_test_score": np.array([2, 1])}
+
+
+REFS = {"baseline": {"train_score": 0.5, "test_score": 0.5},
+        "linear": {"train_score": 0.95, "test_score": 0.9}}
+
+
+def test_the_report_names_the_searched_estimators_remedies(tmp_path):
+    from hpsearch.diagnostics import report_section
+
+    text = report_section(_cv(), tmp_path, references=REFS,
+                          estimator=DecisionTreeClassifier(max_depth=1))
+    assert "the recipe's next step: optimize first (a larger max_depth); more " \
+           "regularization will not help" in text
+    assert "activation" not in text and "dropout" not in text
+    mlp = report_section(_cv(), tmp_path, references=REFS,
+                         estimator=make_pipeline(StandardScaler(), MLPClassifier()))
+    assert f"next step: optimize first ({MLP_WORDS}, initialization" in mlp
+
+
+def test_the_recipe_map_regions_name_the_estimators_remedies(tmp_path, monkeypatch):
+    from hpsearch.diagnostics import _plots, recipe_map
+
+    seen = []
+    monkeypatch.setattr(_plots, "_save", lambda fig, path: seen.append(
+        [t.get_text() for t in fig.axes[0].texts]))
+    recipe_map(_cv(), tmp_path / "m.png", references=REFS, estimator=SVC())
+    text = " ".join(seen[-1])
+    assert "a larger C, a larger gamma" in text.replace("\n", " ")
+    assert "activation" not in text and "dropout" not in text
+    recipe_map(_cv(), tmp_path / "m.png", references=REFS)   # no estimator: the lecture's
+    assert "(activation, solver,\nlearning rate)" in " ".join(seen[-1])
+
+
+def test_the_printed_verdict_on_the_best_names_the_estimators_remedies():
+    from hpsearch.study.report import _BEST_VERDICTS, best_verdict_text
+
+    assert best_verdict_text("training", KNeighborsClassifier()) == (
+        "poor on its training folds: optimize first (fewer n_neighbors), not regularization")
+    assert "activation" not in best_verdict_text("overfitting", LogisticRegression())
+    assert best_verdict_text("training") == _BEST_VERDICTS["training"]
+
+
+def test_the_diagnosis_of_a_ridge_model_does_not_speak_of_dropout():
+    from hpsearch import diagnose
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 3)
+    y = X @ [1.0, 2.0, 3.0] + 0.1 * rng.randn(100)
+    d = diagnose(Ridge(alpha=1e5), X, y, random_state=0)
+    assert d.problem == "training" and d.fixes[0] == {"alpha": 1e4}
+    assert "so optimize first; more regularization will not help." in str(d)
+    assert "dropout" not in str(d)
