@@ -183,3 +183,34 @@ def test_the_diagnosis_of_a_ridge_model_does_not_speak_of_dropout():
     assert d.problem == "training" and d.fixes[0] == {"alpha": 1e4}
     assert "so optimize first; more regularization will not help." in str(d)
     assert "dropout" not in str(d)
+
+
+def test_a_perfect_log_loss_is_told_of_no_training_shortfall():
+    # a full tree's training neg_log_loss is -2.2e-16, not 0: it was told "if another setting
+    # or a larger model trains higher, this shortfall on the training rows is a training
+    # problem", and that a "network" could reach more
+    from hpsearch.diagnostics import Diagnosis
+
+    e = {"train_score": -2.220446049250313e-16, "validation_score": -5.4, "gap": 5.4,
+         "train_threshold": -0.695, "gap_threshold": 0.069, "baseline_train": -0.693,
+         "linear_train": -0.626, "best_possible": 0.0, "scoring": "neg_log_loss",
+         "network": False}
+    assert "shortfall" not in str(Diagnosis("overfitting", ["large_gap"], e, []))
+    text = str(Diagnosis("overfitting", ["large_gap"], {**e, "train_score": -0.3}, []))
+    assert "not necessarily next to what a more flexible model can reach" in text
+
+
+def test_a_constant_target_is_not_called_noise():
+    # every model, the baseline too, scores the best possible r2 on a constant target: the
+    # note called the rows "noise level" and promised that more data or more informative
+    # features would beat the baseline
+    from hpsearch import diagnose
+
+    X = np.random.RandomState(0).randn(60, 3)
+    d = diagnose(Ridge(), X, np.ones(60), random_state=0)
+    text = str(d)
+    assert d.problem == "none"
+    assert "noise level" not in text and "more informative features" not in text
+    assert "Note: the trivial baseline, which ignores the features, already scores 1.000 on " \
+           "the validation rows, the best possible score: the target is predictable without " \
+           "the features (a constant target?), and no model can score above it." in text

@@ -106,6 +106,12 @@ def _finite(x):
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+def _reached(score, best):
+    """Whether ``score`` is the scorer's best possible value ``best`` up to rounding (a
+    perfect tree's neg_log_loss is -2.2e-16, not 0)."""
+    return _finite(score) and score >= best - 1e-9 * max(1.0, abs(best))
+
+
 def no_signal(validation, linear_validation, baseline_validation):
     """Whether neither the model's (or the best candidate's) validation score nor the
     linear reference's is above the trivial baseline's (a NaN linear one is left out;
@@ -125,6 +131,13 @@ def _no_signal_text(e):
                                                    "baseline_validation"))
     if not no_signal(va, lin, base):
         return ""
+    best = e.get("best_possible")
+    if _finite(best) and _reached(base, best):  # (a constant target: the baseline is
+        # already perfect, and "more data or more informative features" cannot beat it)
+        return (f"Note: the trivial baseline, which ignores the features, already scores "
+                f"{_f(base)} on the validation rows, the best possible {e['scoring']}: the "
+                "target is predictable without the features (a constant target?), and no "
+                "model can score above it.")
     linear = f" nor the linear reference ({_f(lin)})" if _finite(lin) else ""
     return (f"Note: on the validation rows neither this model ({_f(va)}){linear} scores "
             f"above the trivial baseline ({_f(base)}), which ignores the features. If no "
@@ -147,13 +160,14 @@ def _weak_reference_text(e):
     if linear - base >= 0.5 * (train - base):
         return ""
     best = e.get("best_possible")
-    if _finite(best) and train >= best:  # (was: a tree at training r2 1.000 was told of a
-        return ""                        # "shortfall on the training rows")
+    if _finite(best) and _reached(train, best):  # (was: a tree at training r2 1.000 was told
+        return ""  # of a "shortfall on the training rows"; at neg_log_loss -2.2e-16 too)
     knobs = e.get("knobs", "activation, solver or size")
+    reach = "a network" if e.get("network", True) else "a more flexible model"
     return (f"Note: the linear reference fits the training rows little better than the "
             f"trivial baseline ({_f(linear)} vs {_f(base)}), so the threshold measures "
             f"against little: the training {e['scoring']} {_f(train)} is good next to a "
-            "linear model, not necessarily next to what a network can reach; if another "
+            f"linear model, not necessarily next to what {reach} can reach; if another "
             f"{knobs} trains higher, this shortfall on the training rows "
             "is a training problem (optimize first).")
 
