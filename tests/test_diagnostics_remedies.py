@@ -214,3 +214,18 @@ def test_a_constant_target_is_not_called_noise():
     assert "Note: the trivial baseline, which ignores the features, already scores 1.000 on " \
            "the validation rows, the best possible score: the target is predictable without " \
            "the features (a constant target?), and no model can score above it." in text
+
+
+def test_the_deeper_worse_note_names_only_what_the_mlp_has():
+    # scikit-learn's MLP has no init and no maxout activation: the note told its deep
+    # candidates to try activation='maxout' and init='he'
+    from hpsearch.diagnostics import diagnose_results
+
+    cv = {"params": [{"hidden_layer_sizes": (8,)}, {"hidden_layer_sizes": (8, 8, 8, 8)}],
+          "mean_train_score": np.array([0.95, 0.3]), "mean_test_score": np.array([0.9, 0.3])}
+    refs = {"baseline": {"train_score": 0.1, "test_score": 0.1},
+            "linear": {"train_score": 0.9, "test_score": 0.85}}
+    sk = " ".join(diagnose_results(cv, references=refs, estimator=SkMLP()).notes)
+    assert "for the deep candidates try activation='relu', solver='adam'; dropout" in sk
+    ours = " ".join(diagnose_results(cv, references=refs, estimator=MLPClassifier()).notes)
+    assert "try activation='relu' or 'maxout', solver='adam', init='he'; dropout" in ours

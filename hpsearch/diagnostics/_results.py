@@ -335,7 +335,22 @@ def _same_budget(params_list, train, resources):
     return best, level
 
 
-def _deeper_note(params_list, train, unit, thresholds, resources=None):
+def _deep_fixes(estimator):
+    """The training-side fixes the deeper-worse note names: those ``estimator`` (the final
+    step of a pipeline) has; scikit-learn's MLP has no ``init`` and no ``"maxout"``
+    activation (it was told ``init='he'`` and ``activation='maxout'``)."""
+    if estimator is None:
+        return "activation='relu' or 'maxout', solver='adam', init='he'"
+    from ._remedies import final_params
+
+    p = final_params(estimator)
+    maxout = " or 'maxout'" if "maxout_pieces" in p else ""
+    said = [f"activation='relu'{maxout}" if "activation" in p else "",
+            "solver='adam'" if "solver" in p else "", "init='he'" if "init" in p else ""]
+    return ", ".join(s for s in said if s) or "another setting"
+
+
+def _deeper_note(params_list, train, unit, thresholds, resources=None, estimator=None):
     """Seed 003: a deeper net scoring worse on TRAINING data is an optimization problem."""
     best, level = _same_budget(params_list, train, resources)
     if len(best) < 2:
@@ -351,8 +366,8 @@ def _deeper_note(params_list, train, unit, thresholds, resources=None):
         f"Deeper candidates train worse{at}: the best training score is {best[top]:.3f} with "
         f"{top} hidden layer{'s' if top != 1 else ''}, only {listed}. A deeper net that "
         "scores worse on TRAINING data is an optimization problem, not overfitting (seed "
-        "003): for the deep candidates try activation='relu' or 'maxout', solver='adam', "
-        "init='he'; dropout or regularization would only make it worse.")
+        f"003): for the deep candidates try {_deep_fixes(estimator)}; dropout or "
+        "regularization would only make it worse.")
 
 
 def _weak_reference_note(train, labels, evidence, thresholds, resources=None,
@@ -544,7 +559,8 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         labels.append(problem if ok else "failed")
     _, evidence = score_verdict(best_train, best_train, base, linear, thresholds, unit_train)
     resources = cv_results["n_resources"] if "n_resources" in cv_results else None
-    best, note = _deeper_note(params, train, evidence["unit"], thresholds, resources)
+    best, note = _deeper_note(params, train, evidence["unit"], thresholds, resources,
+                              estimator)
     if note:
         notes.append(note)
     evidence = {"references": source, "baseline_train": base, "linear_train": linear,
