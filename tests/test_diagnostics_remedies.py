@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.ensemble import (AdaBoostClassifier, GradientBoostingClassifier,
                               GradientBoostingRegressor, HistGradientBoostingClassifier,
                               RandomForestClassifier)
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression, Perceptron, Ridge, SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier as SkMLP
@@ -49,6 +49,9 @@ CASES = {
     "forest": (RandomForestClassifier(), [], [{"max_depth": 5}, {"min_samples_leaf": 5}]),
     "adaboost": (AdaBoostClassifier(), [{"n_estimators": 150}, {"learning_rate": 3.0}],
                  [{"learning_rate": 0.333}]),
+    # penalty=None: alpha does nothing (alpha=0.001 was suggested)
+    "perceptron": (Perceptron(), [], [{"early_stopping": True}]),
+    "sgd": (SGDClassifier(), [{"alpha": 1e-5}], [{"early_stopping": True}, {"alpha": 0.001}]),
 }
 
 
@@ -97,6 +100,7 @@ TEXTS = {
            "more n_estimators, a larger learning_rate, a larger max_depth",
            ("activation", "dropout")),
     "nb": (GaussianNB(), "more capacity or less regularization", ("activation", "dropout")),
+    "perceptron": (Perceptron(), "more capacity or less regularization", ("alpha", "C")),
     "pipe_tree": (make_pipeline(StandardScaler(), DecisionTreeClassifier(max_depth=3)),
                   "a larger max_depth", ("activation",)),
     "pipe_mlp": (make_pipeline(StandardScaler(), MLPClassifier()),

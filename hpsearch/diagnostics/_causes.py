@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
-from ._remedies import _boosted, _kernel, _plain
+from ._remedies import _boosted, _kernel, _penalized, _plain
 
 __all__ = ["CAUSES", "TRAINING_CAUSES", "DETECTORS", "FIXES", "Context", "fixes_for",
            "training_causes",
@@ -279,8 +279,8 @@ def _early_stopping(p, c):
 def _more_l2(p, c):
     """A stronger ``alpha`` penalty; not for a boosted ensemble (``alpha`` of
     GradientBoostingRegressor is a quantile in (0, 1): ``alpha=9.0`` was suggested, which
-    its ``fit`` refuses)."""
-    if "alpha" in p and isinstance(p["alpha"], Real) and not _boosted(p):
+    its ``fit`` refuses), nor with ``penalty=None`` (Perceptron's default: no effect)."""
+    if "alpha" in p and isinstance(p["alpha"], Real) and not _boosted(p) and _penalized(p):
         return {"alpha": _tidy(p["alpha"] * 10) if p["alpha"] > 0 else 1e-3}
     return None
 
@@ -303,6 +303,13 @@ def _gamma(factor):
     kernel, which ignores it, nor for ``"scale"``/``"auto"``, which name no number)."""
     scaled = _scaled("gamma", factor, when=lambda v: v > 0)
     return lambda p, c: scaled(p, c) if _kernel(p) else None
+
+
+def _penalty_c(factor):
+    """``C`` (the inverse penalty) times ``factor``; none with ``penalty=None``, where it
+    does nothing."""
+    scaled = _scaled("C", factor)
+    return lambda p, c: scaled(p, c) if _penalized(p) else None
 
 
 def _boosting(name, factor, kind=float):
@@ -338,13 +345,13 @@ FIXES = {
     "over_regularized": [_no_dropout, _less_penalty, _more_patience],
     "not_converged": [_raise_lr, _more_epochs, _adam],
     "stuck": [_relu, _adam, _lower_lr, _he_init],
-    "too_small": [_wider, _scaled("C", 10), _gamma(10), _scaled("max_depth", 2, kind=int),
+    "too_small": [_wider, _penalty_c(10), _gamma(10), _scaled("max_depth", 2, kind=int),
                   _boosting("n_estimators", 3, kind=int), _boosting("max_iter", 3, kind=int),
                   _boosting("learning_rate", 3),
                   _scaled("n_neighbors", 1 / 3, kind=int),
                   _scaled("min_samples_leaf", 1 / 3, kind=int),
                   _less_alpha, _scaled("l2_regularization", 0.1, when=lambda v: v > 0)],
-    "large_gap": [_early_stopping, _more_l2, _scaled("C", 0.1), _gamma(0.1), _dropout,
+    "large_gap": [_early_stopping, _more_l2, _penalty_c(0.1), _gamma(0.1), _dropout,
                   _narrower, _scaled("max_depth", 0.5, kind=int, none=_fitted_depth),
                   _boosting("learning_rate", 1 / 3),
                   _scaled("n_neighbors", 5, kind=int), _scaled("min_samples_leaf", 5, kind=int),

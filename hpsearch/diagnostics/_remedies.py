@@ -33,10 +33,17 @@ def _boosted(p):
     return _number(p.get("learning_rate"))
 
 
+def _penalized(p):
+    """A penalty acts: not ``penalty=None`` (Perceptron's default, SGD's option), which
+    leaves ``alpha`` and ``C`` without effect."""
+    return p.get("penalty", "l2") is not None
+
+
 def _plain(p):
-    """Neither a network nor a boosted ensemble: ``alpha`` is a penalty's strength
-    (GradientBoostingRegressor's ``alpha`` is the quantile of its huber/quantile loss)."""
-    return not (_network(p) or _boosted(p))
+    """Neither a network nor a boosted ensemble, and penalized: ``alpha`` is a penalty's
+    strength (GradientBoostingRegressor's ``alpha`` is the quantile of its huber/quantile
+    loss; Perceptron's does nothing without a ``penalty``)."""
+    return not (_network(p) or _boosted(p)) and _penalized(p)
 
 
 def _kernel(p):
@@ -92,7 +99,7 @@ REMEDIES = {
     "dropout": [(_always, None, "dropout")],
     "l2_regularization": [(_always, ("a smaller l2_regularization", _positive),
                            "a larger l2_regularization")],
-    "C": [(_always, "a larger C", "a smaller C")],
+    "C": [(_penalized, "a larger C", "a smaller C")],
     "gamma": [(_kernel, "a larger gamma", "a smaller gamma")],
     "n_neighbors": [(_always, ("fewer n_neighbors", _above(1)), "more n_neighbors")],
     "max_depth": [(_always, ("a larger max_depth", _is_set), "a smaller max_depth")],
