@@ -233,3 +233,16 @@ def test_the_deeper_worse_note_names_only_what_the_mlp_has():
     assert "for the deep candidates try activation='relu', solver='adam'; dropout" in sk
     ours = " ".join(diagnose_results(cv, references=refs, estimator=MLPClassifier()).notes)
     assert "try activation='relu' or 'maxout', solver='adam', init='he'; dropout" in ours
+
+
+def test_the_report_words_the_next_step_for_the_best_candidates_values(tmp_path):
+    # the base estimator is an unlimited tree (max_depth=None: no "larger max_depth"); the
+    # best candidate has max_depth=1 and trains poorly: its next step must name max_depth
+    from hpsearch.diagnostics import report_section
+
+    cv = {"params": [{"max_depth": 1}, {"max_depth": None}],
+          "mean_train_score": np.array([0.6, 1.0]), "mean_test_score": np.array([0.6, 0.55]),
+          "rank_test_score": np.array([1, 2])}
+    text = report_section(cv, tmp_path, references=REFS, estimator=DecisionTreeClassifier())
+    assert "the recipe's next step: optimize first (a larger max_depth); more " \
+           "regularization will not help" in text

@@ -126,6 +126,26 @@ def _threshold_lines(e, thresholds, name):
     return lines
 
 
+def _at_best(cv_results, metric, estimator):
+    """``estimator`` at the parameters of the search's best row (rank 1 of
+    ``rank_test_<metric>``), so that the remedies are worded for the values the best
+    candidate has (a search over ``max_depth`` of an unlimited tree's base estimator: its
+    best at ``max_depth=1`` was told "more capacity or less regularization", not "a larger
+    max_depth"); ``estimator`` itself where that cannot be done."""
+    import numpy as np
+    from sklearn.base import clone
+
+    rank = cv_results.get(f"rank_test_{metric}") if hasattr(cv_results, "get") else None
+    if estimator is None or rank is None:
+        return estimator
+    try:
+        rank = np.asarray(rank, dtype=float)
+        best = int(np.nanargmin(rank))
+        return clone(estimator).set_params(**dict(list(cv_results["params"])[best]))
+    except Exception:  # noqa: BLE001 - words only: the estimator's own values then
+        return estimator
+
+
 def _intro(estimator):
     """The recipe in one sentence, with ``estimator``'s own remedies when it is known."""
     if estimator is None:
@@ -171,7 +191,7 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
     """
     thresholds = check_thresholds(thresholds)
     out_dir = Path(out_dir)
-    estimator = best_model if estimator is None else estimator
+    estimator = _at_best(cv_results, metric, best_model if estimator is None else estimator)
     lines = ["## Diagnosis (the lecture's recipe)", "", _intro(estimator), ""]
     result = None
     has_train = f"mean_train_{metric}" in cv_results
