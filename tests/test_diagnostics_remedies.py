@@ -246,3 +246,23 @@ def test_the_report_words_the_next_step_for_the_best_candidates_values(tmp_path)
     text = report_section(cv, tmp_path, references=REFS, estimator=DecisionTreeClassifier())
     assert "the recipe's next step: optimize first (a larger max_depth); more " \
            "regularization will not help" in text
+
+
+def test_the_printed_verdict_on_the_best_is_worded_for_the_best_parameters():
+    # a study of an unlimited tree whose best is a stump that trains poorly: the terminal
+    # said "optimize first (activation, solver, learning rate, more epochs, more capacity)"
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from hpsearch.study.report import summary_text
+
+    cv = pd.DataFrame({"params": [{"max_depth": 1}], "mean_test_score": [0.9],
+                       "rank_test_score": [1]})
+    plan = SimpleNamespace(name="s", out="out", estimator=DecisionTreeClassifier(),
+                           study=SimpleNamespace(search=SimpleNamespace(method="grid")))
+    summary = {"metric": "accuracy", "metric_key": "score", "best_score": 0.9,
+               "best_std": 0.0, "best_params": {"max_depth": 1}, "n_candidates": 1,
+               "n_splits": 3, "n_fits": 3, "fit_time_s": 1.0, "best_diagnosis": "training"}
+    assert "the recipe on the best: poor on its training folds: optimize first (a larger " \
+           "max_depth), not regularization" in summary_text(plan, summary, cv)
