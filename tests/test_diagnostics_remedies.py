@@ -266,3 +266,24 @@ def test_the_printed_verdict_on_the_best_is_worded_for_the_best_parameters():
                "n_splits": 3, "n_fits": 3, "fit_time_s": 1.0, "best_diagnosis": "training"}
     assert "the recipe on the best: poor on its training folds: optimize first (a larger " \
            "max_depth), not regularization" in summary_text(plan, summary, cv)
+
+
+def test_an_sgd_model_whose_steps_overshoot_is_unstable():
+    # SGDRegressor at eta0=10: training r2 -4e18, far below the trivial baseline; it was
+    # "too small" and told alpha=1e-05 (a weaker penalty), not a smaller step
+    from sklearn.linear_model import SGDRegressor
+
+    from hpsearch import diagnose
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 3)
+    y = X @ [1.0, 2.0, 3.0] + 0.1 * rng.randn(100)
+    est = SGDRegressor(eta0=10.0, learning_rate="constant", max_iter=20, random_state=0)
+    d = diagnose(est, X, y * 1000, random_state=0)
+    e = d.evidence
+    assert d.problem == "training" and d.causes == ["unstable"]
+    assert d.fixes == [{"eta0": 1.0}]
+    assert e["train_score"] < e["baseline_train"] - e["unit"]
+    assert (f"unstable (the training score {e['train_score']:.3f} is more than the unit u = "
+            f"{e['unit']:.3f} below the trivial baseline's {e['baseline_train']:.3f}: the "
+            "steps overshoot)") in str(d)

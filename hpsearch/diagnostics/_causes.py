@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
-from ._remedies import _boosted, _kernel, _penalized, _plain
+from ._remedies import _boosted, _kernel, _number, _penalized, _plain
 
 __all__ = ["CAUSES", "TRAINING_CAUSES", "DETECTORS", "FIXES", "Context", "fixes_for",
            "training_causes",
@@ -60,12 +60,19 @@ class Context:
     stopped: bool = False                       # the estimator stopped before max_iter
     n_outputs: int | None = None
     linear_fits: bool = False                   # the linear reference trains well
+    below_baseline: bool = False                # training score < baseline's - the unit
     model: object = None                        # the fitted final step
 
 
 # ---------------------------------------------------------------- detectors
 def _unstable(c):
-    return c.diverged or bool(c.trend.get("rising")) or bool(c.trend.get("oscillating"))
+    """The fit diverged, or its loss rose or oscillated; or, for an estimator taking steps
+    of a size it is given (``learning_rate_init``, SGD's ``eta0``), a training score more
+    than a whole unit below the trivial baseline's: it fits its own rows far worse than
+    predicting the mean, its steps overshot (an SGDRegressor at ``eta0=10``, r2 -4e18, was
+    "too small" and told to weaken its penalty)."""
+    return c.diverged or bool(c.trend.get("rising")) or bool(c.trend.get("oscillating")) \
+        or (c.below_baseline and (_has_step_size(c.params) or _has_eta0(c.params)))
 
 
 def _vanishing(c):
@@ -189,6 +196,18 @@ def _has_step_size(p):
     """Whether ``learning_rate_init`` acts: not with ``solver="lbfgs"``, whose line search
     picks its own steps (hpsearch's MLP and scikit-learn's ignore the parameter then)."""
     return "learning_rate_init" in p and not _lbfgs(p)
+
+
+def _has_eta0(p):
+    """Whether SGD's ``eta0`` sets its step size (not with ``learning_rate="optimal"``,
+    scikit-learn's default for SGDClassifier, which ignores it)."""
+    return _number(p.get("eta0")) and p.get("learning_rate") != "optimal"
+
+
+def _lower_eta0(p, c):
+    if _has_eta0(p):
+        return {"eta0": _tidy(p["eta0"] / 10)}
+    return None
 
 
 def _lower_lr(p, c):
@@ -340,7 +359,7 @@ def _fitted_depth(c):
 #: regularization, dropout, less capacity). Generic sklearn knobs (C, max_depth, n_neighbors,
 #: min_samples_leaf) follow the same two directions.
 FIXES = {
-    "unstable": [_lower_lr, _adam],
+    "unstable": [_lower_lr, _lower_eta0, _adam],
     "vanishing_gradients": [_relu, _he_init, _maxout, _adam],
     "over_regularized": [_no_dropout, _less_penalty, _more_patience],
     "not_converged": [_raise_lr, _more_epochs, _adam],

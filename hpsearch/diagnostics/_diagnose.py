@@ -45,6 +45,7 @@ class Diagnosis:
         ``loss_oscillation``, ``final_loss``, ``n_epochs``), ``gradient_ratios`` (each
         layer's RMS gradient over the last layer's), ``convergence_warning``, ``diverged``,
         ``regularization``, ``capacity``, ``scoring``, ``n_train``, ``n_validation``,
+        ``loss_curve`` (whether the fit recorded a loss curve),
         ``thresholds``, ``network`` (whether the model is an MLP: the text rules out
         "dropout and regularization" for one, "more regularization" for any other).
     fixes : list of dict
@@ -264,6 +265,10 @@ def _unstable_text(e):
     if e["diverged"]:
         return f"training diverged: {e['diverged']}"
     rise = e["loss_rise"]
+    if e.get("loss_curve") is False:  # no loss curve: the score told it
+        return (f"the training {e['scoring']} {_f(e['train_score'])} is more than the unit "
+                f"u = {_f(e['unit'])} below the trivial baseline's {_f(e['baseline_train'])}:"
+                " the steps overshoot")
     if math.isnan(rise):  # loss_trend leaves it NaN for a curve with a NaN or inf loss
         return f"the training loss became non-finite (final loss {e['final_loss']:.3g})"
     if rise > 9:
@@ -482,7 +487,7 @@ def _capacity_text(ctx):
     return "the training score stays poor with none of the other causes"
 
 
-def _context(final, curve, thresholds, warned, diverged, linear_fits):
+def _context(final, curve, thresholds, warned, diverged, linear_fits, below_baseline=False):
     """What the detectors see of the fitted final step."""
     params = final.get_params(deep=False)
     max_iter, n_iter = params.get("max_iter"), getattr(final, "n_iter_", None)
@@ -492,7 +497,8 @@ def _context(final, curve, thresholds, warned, diverged, linear_fits):
         ratios=gradient_ratios(final), warned=warned, diverged=bool(diverged),
         stopped=isinstance(n_iter, Integral) and isinstance(max_iter, Integral)
         and n_iter < max_iter,
-        n_outputs=getattr(final, "n_outputs_", None), linear_fits=linear_fits, model=final)
+        n_outputs=getattr(final, "n_outputs_", None), linear_fits=linear_fits, model=final,
+        below_baseline=below_baseline)
 
 
 def _detect(problem, ctx):
@@ -532,7 +538,9 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
 
     * ``"unstable"``: the fit diverged, or the last loss is more than 10 % above the best
       (``"rising"``), or the mean absolute epoch-to-epoch change exceeds 10 % of the loss
-      with at least one step in four going up (``"oscillating"``);
+      with at least one step in four going up (``"oscillating"``); or, for an estimator
+      with a step size (``learning_rate_init``, SGD's ``eta0``), a training score more than
+      the unit :math:`u` below the trivial baseline's (fix: a smaller step);
     * ``"vanishing_gradients"``: the first layer's RMS weight gradient (``grad_norm_0`` over
       the square root of the layer's size), geometric mean over the window, is below
       ``1e-2`` of the output layer's (``"vanishing"``);
@@ -624,13 +632,16 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     curve = loss_curve(final)
     ctx = _context(final, curve, thresholds, warned, diverged,
                    linear_fits=math.isfinite(ref["linear"][0])
-                   and ref["linear"][0] >= evidence["train_threshold"])
+                   and ref["linear"][0] >= evidence["train_threshold"],
+                   below_baseline=math.isfinite(m_tr)
+                   and m_tr < ref["baseline"][0] - evidence["unit"])
     params, trend = ctx.params, ctx.trend
     causes = _detect(problem, ctx)
     evidence.update({
         "baseline_train": ref["baseline"][0], "baseline_validation": ref["baseline"][1],
         "linear_train": ref["linear"][0], "linear_validation": ref["linear"][1],
         "final_loss": float(curve[-1]) if curve is not None and curve.size else math.nan,
+        "loss_curve": curve is not None,
         "loss_slope": trend.get("slope", math.nan),
         "loss_falling_share": trend.get("falling_share", math.nan),
         "loss_rise": trend.get("rise", math.nan),
