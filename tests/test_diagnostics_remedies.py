@@ -287,3 +287,25 @@ def test_an_sgd_model_whose_steps_overshoot_is_unstable():
     assert (f"unstable (the training score {e['train_score']:.3f} is more than the unit u = "
             f"{e['unit']:.3f} below the trivial baseline's {e['baseline_train']:.3f}: the "
             "steps overshoot)") in str(d)
+
+
+def test_the_linear_reference_reuses_a_nested_pipelines_preprocessing():
+    # the imputer of a pipeline inside the pipeline was left out of the linear reference:
+    # it could not be fitted on rows with missing values (a warning), and the model was
+    # judged against the trivial baseline alone
+    import warnings
+
+    from sklearn.impute import SimpleImputer
+
+    from hpsearch import diagnose
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 3)
+    y = (X[:, 0] > 0).astype(int)
+    X[::7, 1] = np.nan
+    est = make_pipeline(StandardScaler(), make_pipeline(SimpleImputer(), DecisionTreeClassifier(
+        max_depth=2, random_state=0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = diagnose(est, X, y, random_state=0)
+    assert np.isfinite(d.evidence["linear_train"])

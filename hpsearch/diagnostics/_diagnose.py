@@ -303,6 +303,17 @@ _CAUSE_TEXT = {
 }
 
 
+def _preprocessing(estimator):
+    """Clones of the preprocessing steps of a pipeline, those of a pipeline it ends with
+    too (a nested pipeline's imputer was left out: the linear reference failed on the rows
+    with missing values, and the model was judged against the trivial baseline alone)."""
+    steps = getattr(estimator, "steps", None)
+    if not steps:
+        return []
+    pre = [clone(s) for _, s in steps[:-1] if s not in (None, "passthrough")]
+    return pre + _preprocessing(steps[-1][1])
+
+
 def default_references(estimator, X=None, y=None):
     """The references a score is judged against: ``{"baseline": ..., "linear": ...}``.
 
@@ -326,8 +337,7 @@ def default_references(estimator, X=None, y=None):
     from sklearn.preprocessing import StandardScaler
 
     classifier = is_classifier(estimator)
-    steps = getattr(estimator, "steps", None)
-    pre = [clone(s) for _, s in steps[:-1] if s not in (None, "passthrough")] if steps else []
+    pre = _preprocessing(estimator)
     linear = LogisticRegression(max_iter=1000) if classifier else Ridge()
     if classifier and np.ndim(y) == 2 and np.shape(y)[1] > 1:
         linear = MultiOutputClassifier(linear)
