@@ -172,7 +172,7 @@ def test_the_printed_verdict_on_the_best_names_the_estimators_remedies():
     from hpsearch.study.report import _BEST_VERDICTS, best_verdict_text
 
     assert best_verdict_text("training", KNeighborsClassifier()) == (
-        "poor on its training folds: optimize first (fewer n_neighbors), not regularization")
+        "poor on its training folds: optimize first (fewer n_neighbors), not more regularization")
     assert "activation" not in best_verdict_text("overfitting", LogisticRegression())
     assert best_verdict_text("training") == _BEST_VERDICTS["training"]
 
@@ -265,7 +265,7 @@ def test_the_printed_verdict_on_the_best_is_worded_for_the_best_parameters():
                "best_std": 0.0, "best_params": {"max_depth": 1}, "n_candidates": 1,
                "n_splits": 3, "n_fits": 3, "fit_time_s": 1.0, "best_diagnosis": "training"}
     assert "the recipe on the best: poor on its training folds: optimize first (a larger " \
-           "max_depth), not regularization" in summary_text(plan, summary, cv)
+           "max_depth), not more regularization" in summary_text(plan, summary, cv)
 
 
 def test_an_sgd_model_whose_steps_overshoot_is_unstable():

@@ -402,7 +402,7 @@ def _weak_reference_note(train, labels, evidence, thresholds, resources=None,
             f"only candidates worse than a linear model: {len(far)} candidate(s) labelled "
             f"good on training still train far below the best one ({shown}). That shortfall "
             "is on the TRAINING rows: by the lecture's recipe its fix is on the training "
-            f"side ({side}), not regularization.")
+            f"side ({side}), not {'' if estimator is None else 'more '}regularization.")
 
 
 def _no_signal_note(evidence, metric):

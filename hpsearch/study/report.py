@@ -590,7 +590,7 @@ def best_verdict_text(verdict, estimator=None):
     r = remedies(estimator)
     if verdict == "training":
         return (f"poor on its training folds: optimize first ({', '.join(r['training'])}), "
-                "not regularization")
+                "not more regularization")
     return (f"good on training, much worse on validation: overfitting "
             f"({', '.join(r['overfitting'])})")
 
