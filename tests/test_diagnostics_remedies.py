@@ -92,7 +92,7 @@ TEXTS = {
     "tree": (DecisionTreeClassifier(max_depth=2, min_samples_leaf=4),
              "a larger max_depth, a smaller min_samples_leaf", ("activation", "dropout")),
     "full_tree": (DecisionTreeClassifier(), "more capacity or less regularization",
-                  ("activation", "a larger max_depth")),
+                  ("activation", "dropout")),
     "ridge": (Ridge(alpha=10.0), "a smaller alpha", ("learning rate", "activation")),
     "svc": (SVC(), "a larger C, a larger gamma", ("activation", "dropout")),
     "knn": (KNeighborsClassifier(), "fewer n_neighbors", ("activation", "dropout")),
@@ -129,6 +129,9 @@ def test_overfitting_text_of_a_tree_and_of_an_mlp():
         "hidden_layer_sizes) or more data, then check the training score again")
     assert training_text(MLPClassifier()).endswith("; dropout and regularization will not help")
     assert training_text(Ridge()).endswith("; more regularization will not help")
+    # an unlimited tree has no larger max_depth, a tree at min_samples_leaf=1 no smaller one
+    assert "max_depth" not in training_text(DecisionTreeClassifier())
+    assert "min_samples_leaf" not in training_text(DecisionTreeClassifier(max_depth=3))
 
 
 def _cv():
@@ -309,3 +312,10 @@ def test_the_linear_reference_reuses_a_nested_pipelines_preprocessing():
         warnings.simplefilter("error")
         d = diagnose(est, X, y, random_state=0)
     assert np.isfinite(d.evidence["linear_train"])
+
+
+def test_the_maps_regions_name_the_knobs_whatever_the_best_values():
+    # a search over n_neighbors whose best is 1: its map's training region (holding the
+    # candidates at 50 neighbours) said "more capacity or less regularization"
+    poor, gap = region_labels(KNeighborsClassifier(1))
+    assert "fewer n_neighbors" in poor and "more n_neighbors" in gap

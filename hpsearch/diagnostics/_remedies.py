@@ -125,7 +125,7 @@ def final_params(estimator):
     return get(deep=False) if callable(get) else {}
 
 
-def _words(params, side):
+def _words(params, side, values=True):
     out = []
     for name, variants in REMEDIES.items():
         if name not in params:
@@ -134,20 +134,22 @@ def _words(params, side):
             if applies(params):
                 said = words[side]
                 if isinstance(said, tuple):
-                    said = said[0] if said[1](params[name]) else None
+                    said = said[0] if not values or said[1](params[name]) else None
                 if said:
                     out.append(said)
                 break
     return out
 
 
-def remedies(estimator):
+def remedies(estimator, values=True):
     """``{"training": [...], "overfitting": [...], "network": bool}``: the words of the
     remedies for poor training and for a large gap that ``estimator`` (the final step of a
     pipeline) can apply, in the lecture's order (:data:`REMEDIES`); :data:`NEUTRAL` on a
-    side where none is known."""
+    side where none is known. ``values=False``: whatever the current values (the regions
+    of a map hold candidates at many values: "a larger max_depth" for the training region
+    of a search over an unlimited tree's depths)."""
     params = final_params(estimator)
-    training, gap = _words(params, 0), _words(params, 1)
+    training, gap = _words(params, 0, values), _words(params, 1, values)
     return {"training": training or [NEUTRAL[0]], "overfitting": gap or [NEUTRAL[1]],
             "network": _network(params)}
 
@@ -173,7 +175,7 @@ def region_labels(estimator, width=20):
     region and the overfitting region ask for (at most three remedies each)."""
     import textwrap
 
-    r = remedies(estimator)
+    r = remedies(estimator, values=False)
     train = textwrap.fill(", ".join(r["training"][:3]), width)
     gap = textwrap.fill(", ".join(r["overfitting"][:3]), width)
     return (f"training problem:\noptimize first\n({train})", f"overfitting:\n{gap}")

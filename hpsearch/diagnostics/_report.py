@@ -152,7 +152,7 @@ def _intro(estimator):
         train = "activation, adaptive learning rate"
         gap = "early stopping, regularization, dropout"
     else:
-        r = remedies(estimator)
+        r = remedies(estimator, values=False)  # (the candidates' values vary)
         train, gap = ", ".join(r["training"]), ", ".join(r["overfitting"])
     return ("First check the training score: poor training is an optimization problem "
             f"({train}), only good training with poor validation is overfitting ({gap}).")
