@@ -319,3 +319,18 @@ def test_the_maps_regions_name_the_knobs_whatever_the_best_values():
     # candidates at 50 neighbours) said "more capacity or less regularization"
     poor, gap = region_labels(KNeighborsClassifier(1))
     assert "fewer n_neighbors" in poor and "more n_neighbors" in gap
+
+
+def test_a_search_on_a_constant_target_is_not_called_noise():
+    # every candidate and both references score r2 1 on a constant target: the search's
+    # note called the rows "noise level" where "more informative features will" help
+    from hpsearch import GridSearchCV
+
+    X = np.random.RandomState(0).randn(60, 3)
+    s = GridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=3, return_train_score=True).fit(
+        X, np.ones(60))
+    notes = " ".join(s.diagnosis_.notes)
+    assert "noise level" not in notes and "informative features" not in notes
+    assert "On the validation folds the trivial baseline, which ignores the features, scores " \
+           "1: as much as any candidate (best 1) or the linear reference scores on its own " \
+           "training folds." in notes

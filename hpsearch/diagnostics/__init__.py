@@ -17,6 +17,6 @@ from ._report import report_section
 from ._results import ResultsDiagnosis, diagnose_results, diagnosis_column, reference_scores
 from ._verdict import THRESHOLDS
 
-__all__ = ["CAUSES", "FIXES", "REMEDIES", "THRESHOLDS", "Diagnosis", "ResultsDiagnosis", "default_references",
-           "diagnose", "diagnose_results", "diagnosis_column", "gradient_flow", "recipe_map",
+__all__ = ["CAUSES", "FIXES", "REMEDIES", "THRESHOLDS", "Diagnosis", "ResultsDiagnosis",
+           "default_references", "diagnose", "diagnose_results", "diagnosis_column", "gradient_flow", "recipe_map",
            "reference_scores", "report_section"]

@@ -415,6 +415,14 @@ def _no_signal_note(evidence, metric):
                                                 "baseline_validation"))
     if not no_signal(best, linear, base):
         return None
+    trained = [v for v in (evidence["best_train"], evidence["linear_train"]) if math.isfinite(v)]
+    if trained and max(trained) <= base:  # (a constant target: "noise level" and "more data
+        # or more informative features will" beat a baseline already at the ceiling)
+        return (f"On the validation folds the trivial baseline, which ignores the features, "
+                f"scores {base:.4g}: as much as any candidate (best {max(trained):.4g}) or "
+                "the linear reference scores on its own training folds. The target is "
+                "predictable without the features (a constant target?): no model can score "
+                "above the baseline.")
     shown = f" nor the linear reference ({linear:.4g})" if math.isfinite(linear) else ""
     return (f"On the validation folds no candidate (the best: {best:.4g}){shown} scores "
             f"above the trivial baseline ({base:.4g}), which ignores the features. If no model "
