@@ -334,3 +334,23 @@ def test_a_search_on_a_constant_target_is_not_called_noise():
     assert "On the validation folds the trivial baseline, which ignores the features, scores " \
            "1: as much as any candidate (best 1) or the linear reference scores on its own " \
            "training folds." in notes
+
+
+def test_a_scorer_failing_on_every_model_says_so_in_the_diagnosis_error():
+    # 'f1' with string labels (pos_label=1 is no class): the error named a 'references'
+    # parameter the user never gave ("Got {'baseline': {}, 'linear': {}}")
+    import warnings
+
+    from hpsearch import GridSearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = np.array(["a", "b"])[(X[:, 0] > 0).astype(int)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 3]}, cv=3,
+                         scoring="f1", return_train_score=True).fit(X, y)
+    assert "'references' parameter" not in s.diagnosis_error_
+    assert "the search's references must hold a finite training 'score' of the trivial " \
+           "baseline (DummyClassifier), which has none with scoring='f1' on these splits" \
+           in s.diagnosis_error_

@@ -622,6 +622,14 @@ def diagnosis_column(cv_results, estimator, X, y=None, *, cv, scoring=None, refi
     refs = reference_scores(estimator, X, y, cv=cv, scoring=scoring, groups=groups,
                             sample_weight=_final_sample_weight(estimator, fit_params),
                             score_params=score_params)
+    base = refs.get("baseline", {}).get(f"train_{metric}", math.nan)
+    if not math.isfinite(base):  # (the error named a 'references' parameter never given)
+        raise ValueError(
+            f"the search's references must hold a finite training {metric!r} of the trivial "
+            f"baseline ({type(default_references(estimator)['baseline']).__name__}), which "
+            f"has none with scoring={scoring!r} on these splits: there is nothing to measure "
+            "the candidates against (a scorer that fails on every model, e.g. 'f1' with "
+            "string class labels, whose pos_label=1 is not a class, fails on it too)")
     result = diagnose_results(cv_results, metric=metric, references=refs, estimator=estimator)
     result.references = refs
     return np.asarray(result.labels, dtype=object), result
