@@ -354,3 +354,20 @@ def test_a_scorer_failing_on_every_model_says_so_in_the_diagnosis_error():
     assert "the search's references must hold a finite training 'score' of the trivial " \
            "baseline (DummyClassifier), which has none with scoring='f1' on these splits" \
            in s.diagnosis_error_
+
+
+def test_a_tiny_validation_part_is_said_to_be_uncertain():
+    # 10 rows: "No problem" at validation accuracy 1.000 on 2 rows, nothing said of them
+    from hpsearch import diagnose
+
+    X = np.arange(20.0).reshape(10, 2)
+    y = np.array([0, 1] * 5)
+    d = diagnose(DecisionTreeClassifier(random_state=0), X, y, random_state=0)
+    assert d.evidence["n_validation"] == 2
+    assert str(d).endswith("Note: the validation score is measured on only 2 row(s): one row "
+                           "more or less right moves it a lot, so the gap (and the verdict on "
+                           "it) is uncertain; pass more rows (X_val, y_val) or a larger "
+                           "validation_fraction.")
+    big = diagnose(DecisionTreeClassifier(random_state=0), np.tile(X, (5, 1)), np.tile(y, 5),
+                   random_state=0)
+    assert "measured on only" not in str(big)

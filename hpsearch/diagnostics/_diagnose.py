@@ -100,6 +100,7 @@ class Diagnosis:
         if self.problem in ("none", "overfitting") and not quiet:
             parts.append(_weak_reference_text(e))
         parts.append(quiet)
+        parts.append(_few_rows_text(e))
         return " ".join(p for p in parts if p)
 
 
@@ -146,6 +147,21 @@ def _no_signal_text(e):
             "the training-side fixes nor regularization will raise the validation "
             f"{e['scoring']} above the baseline's; more data or more informative features "
             "will.")
+
+
+#: fewer validation rows than this: the verdict's validation side is said to be uncertain
+_FEW_ROWS = 10
+
+
+def _few_rows_text(e):
+    """A caveat when the validation part is tiny (10 rows, a 2-row validation part: "No
+    problem" at validation accuracy 1.000 with nothing said about its 2 rows)."""
+    n = e.get("n_validation")
+    if not isinstance(n, int) or n >= _FEW_ROWS:
+        return ""
+    return (f"Note: the validation {e['scoring']} is measured on only {n} row(s): one row "
+            "more or less right moves it a lot, so the gap (and the verdict on it) is "
+            "uncertain; pass more rows (X_val, y_val) or a larger validation_fraction.")
 
 
 def _weak_reference_text(e):
