@@ -356,8 +356,10 @@ def _fitted_depth(c):
 
 #: cause -> the lecture's fixes in order (LECTURE.md §2 for the training side: new activation,
 #: then adaptive learning rate; §3 for the generalization side: early stopping,
-#: regularization, dropout, less capacity). Generic sklearn knobs (C, max_depth, n_neighbors,
-#: min_samples_leaf) follow the same two directions.
+#: regularization, dropout, less capacity). Generic sklearn knobs (C, an RBF kernel's gamma,
+#: max_depth, a boosted ensemble's n_estimators / max_iter / learning_rate, n_neighbors,
+#: min_samples_leaf, l2_regularization) follow the same two directions; the words of the
+#: texts for each are :data:`hpsearch.diagnostics._remedies.REMEDIES`.
 FIXES = {
     "unstable": [_lower_lr, _lower_eta0, _adam],
     "vanishing_gradients": [_relu, _he_init, _maxout, _adam],
