@@ -144,7 +144,18 @@ REFS = {"baseline": {"train_score": 0.5, "test_score": 0.5},
         "linear": {"train_score": 0.95, "test_score": 0.9}}
 
 
-def test_the_report_names_the_searched_estimators_remedies(tmp_path):
+@pytest.fixture
+def no_png(monkeypatch):
+    """The recipe map is drawn but not rendered to PNG (the text is what is tested)."""
+    from hpsearch.diagnostics import _plots
+
+    def close(fig, path):
+        _plots._plt().close(fig)
+        return path
+    monkeypatch.setattr(_plots, "_save", close)
+
+
+def test_the_report_names_the_searched_estimators_remedies(tmp_path, no_png):
     from hpsearch.diagnostics import report_section
 
     text = report_section(_cv(), tmp_path, references=REFS,
@@ -238,7 +249,7 @@ def test_the_deeper_worse_note_names_only_what_the_mlp_has():
     assert "try activation='relu' or 'maxout', solver='adam', init='he'; dropout" in ours
 
 
-def test_the_report_words_the_next_step_for_the_best_candidates_values(tmp_path):
+def test_the_report_words_the_next_step_for_the_best_candidates_values(tmp_path, no_png):
     # the base estimator is an unlimited tree (max_depth=None: no "larger max_depth"); the
     # best candidate has max_depth=1 and trains poorly: its next step must name max_depth
     from hpsearch.diagnostics import report_section
