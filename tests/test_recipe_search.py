@@ -581,6 +581,9 @@ def test_an_rbf_kernels_least_regularizing_gamma_is_its_largest():
     # (named a generalization parameter) at its smallest, most regularizing, value
     assert least_regularizing("svc__gamma", Categorical([0.01, 1.0, 10.0])) == 10.0
     assert least_regularizing("gamma", Float(1e-3, 1.0, log=True)) == 1.0
+    # a boosting stage on all rows (subsample=1) regularizes least, not on half of them
+    assert least_regularizing("gb__subsample", Float(0.5, 1.0)) == 1.0
+    assert least_regularizing("max_samples", Categorical([0.5, 0.8, None])) is None
 
 
 def test_a_default_generalization_name_given_as_training_param_is_no_conflict():

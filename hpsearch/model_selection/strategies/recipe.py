@@ -55,12 +55,14 @@ GENERALIZATION_PARAMS = (
 )
 
 #: Generalization parameters whose *largest* value regularizes least (patience, ``C``, an
-#: RBF kernel's ``gamma``, the bound of a max-norm constraint, and capacity: a tree's depth,
-#: leaves and features, an MLP's layer sizes, the lecture's "less capacity" fix); for every
-#: other one the smallest value does (0 penalty, no dropout, no early stopping, one
-#: neighbour, one sample a leaf).
-_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "gamma", "max_norm", "max_depth",
-                     "max_leaf_nodes", "max_features", "hidden_layer_sizes")
+#: RBF kernel's ``gamma``, the bound of a max-norm constraint, the share of rows each
+#: boosting stage or bagged tree sees, ``subsample`` / ``max_samples``, and capacity: a
+#: tree's depth, leaves and features, an MLP's layer sizes, the lecture's "less capacity"
+#: fix); for every other one the smallest value does (0 penalty, no dropout, no early
+#: stopping, one neighbour, one sample a leaf).
+_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "gamma", "max_norm", "subsample",
+                     "max_samples", "max_depth", "max_leaf_nodes", "max_features",
+                     "hidden_layer_sizes")
 
 
 def _n_units(sizes):
@@ -83,9 +85,9 @@ def least_regularizing(name, dim):
     The smallest value (``alpha`` / ``l1`` / ``dropout`` at their lower bound,
     ``early_stopping=False`` as ``False < True``, ``None`` before any number), or the
     largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``, ``gamma``,
-    ``max_norm``, and the capacity ones, ``max_depth``, ``max_leaf_nodes``,
-    ``max_features``, ``hidden_layer_sizes`` by total units; ``None``, no constraint, after
-    any number). Held at the smallest, an unpruned tree's ``max_depth=[1, 3, 20]`` made the
+    ``max_norm``, ``subsample``, ``max_samples``, and the capacity ones, ``max_depth``,
+    ``max_leaf_nodes``, ``max_features``, ``hidden_layer_sizes`` by total units; ``None``,
+    no constraint, after any number). Held at the smallest, an unpruned tree's ``max_depth=[1, 3, 20]`` made the
     training stage fit stumps, call training poor and never tune the depth. A categorical
     dimension whose choices cannot be ordered gives its first choice.
     """
