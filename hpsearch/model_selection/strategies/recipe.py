@@ -87,9 +87,10 @@ def least_regularizing(name, dim):
     largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``, ``gamma``,
     ``max_norm``, ``subsample``, ``max_samples``, and the capacity ones, ``max_depth``,
     ``max_leaf_nodes``, ``max_features``, ``hidden_layer_sizes`` by total units; ``None``,
-    no constraint, after any number). Held at the smallest, an unpruned tree's ``max_depth=[1, 3, 20]`` made the
-    training stage fit stumps, call training poor and never tune the depth. A categorical
-    dimension whose choices cannot be ordered gives its first choice.
+    no constraint, after any number). Held at the smallest, an unpruned tree's
+    ``max_depth=[1, 3, 20]`` made the training stage fit stumps, call training poor and
+    never tune the depth. A categorical dimension whose choices cannot be ordered gives its
+    first choice.
     """
     largest = _base_name(name) in _LARGEST_IS_LEAST
     pick = max if largest else min
