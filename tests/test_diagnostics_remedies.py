@@ -382,3 +382,20 @@ def test_a_tiny_validation_part_is_said_to_be_uncertain():
     big = diagnose(DecisionTreeClassifier(random_state=0), np.tile(X, (5, 1)), np.tile(y, 5),
                    random_state=0)
     assert "measured on only" not in str(big)
+
+
+def test_an_overfitting_verdict_notes_a_gap_the_linear_reference_shares():
+    # a LogisticRegression at C=1e-4 was "Overfitting" and told C=1e-05: on the same split
+    # the linear reference (C=1) had a gap above the threshold too; another random_state
+    # called the same model "none" or "training"
+    from hpsearch.diagnostics import Diagnosis
+
+    e = {"train_score": 0.825, "validation_score": 0.733, "gap": 0.092,
+         "train_threshold": 0.823, "gap_threshold": 0.036, "baseline_train": 0.5,
+         "baseline_validation": 0.5, "linear_train": 0.858, "linear_validation": 0.817,
+         "validation_fraction": 0.2, "scoring": "score", "network": False}
+    text = str(Diagnosis("overfitting", ["large_gap"], e, [{"C": 1e-5}]))
+    assert "Note: on this same split the linear reference has a gap of 0.041 too (0.858 " \
+           "training, 0.817 validation), also above the threshold" in text
+    text = str(Diagnosis("overfitting", ["large_gap"], {**e, "linear_validation": 0.83}, []))
+    assert "same split" not in text
