@@ -574,3 +574,52 @@ def test_no_training_score_is_not_called_poor_training():
     assert "no candidate has a training score" in first and "poor" not in first
     assert second.startswith("skipped: no candidate of the training stage has a training "
                              "score")
+
+
+def test_an_rbf_kernels_least_regularizing_gamma_is_its_largest():
+    # a larger gamma fits the training rows closer: the training stage held an SVC's gamma
+    # (named a generalization parameter) at its smallest, most regularizing, value
+    assert least_regularizing("svc__gamma", Categorical([0.01, 1.0, 10.0])) == 10.0
+    assert least_regularizing("gamma", Float(1e-3, 1.0, log=True)) == 1.0
+    # a boosting stage on all rows (subsample=1) regularizes least, not on half of them
+    assert least_regularizing("gb__subsample", Float(0.5, 1.0)) == 1.0
+    assert least_regularizing("max_samples", Categorical([0.5, 0.8, None])) is None
+
+
+def test_a_default_generalization_name_given_as_training_param_is_no_conflict():
+    # training_params=["C"] with generalization_params=None: C is also a default
+    # generalization name, and the search refused "The 'training_params' and
+    # 'generalization_params' parameters of RecipeSearchCV must not share names" for a
+    # generalization_params the user never gave
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(60, 4, random_state=0)
+    s = fit(RecipeSearchCV(LogisticRegression(), {"C": [0.01, 1.0], "tol": [1e-4, 1e-3]},
+                           training_params=["C"], n_iter=2, cv=3, random_state=0), X, y)
+    assert s.stages_[0]["tuned"] == ["C", "tol"]
+
+
+def test_nothing_to_tune_and_no_training_score_is_not_called_poor_training():
+    # the training stage had nothing to tune (max_depth on the generalization side) and
+    # its fixed candidate no training score: it read "no training-side parameter to tune:
+    # the fixed candidate was evaluated" (as for a good stage) and the next stage "training
+    # still poor by the recipe's rule", a measurement never made
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    def scorer(est, X, y):  # NaN on the 80-row training folds, for the candidates only
+        if len(y) > 60 and isinstance(est, DecisionTreeClassifier):
+            return float("nan")
+        return est.score(X, y)
+
+    X, y = make_classification(120, 5, random_state=0)
+    s = fit(RecipeSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 3]},
+                           generalization_params=["max_depth"], n_iter=2, cv=3,
+                           random_state=0, scoring=scorer), X, y)
+    first, second = (stage["reason"] for stage in s.stages_)
+    assert first.startswith("no training-side parameter to tune: the fixed candidate was "
+                            "evaluated, and no candidate has a training score")
+    assert "poor" not in second
+    assert second.endswith("it has no training score (its fits or the scorer failed on the "
+                           "training folds), so whether it trains well is not known")

@@ -12,10 +12,11 @@ Thresholds: :data:`THRESHOLDS` (the score rule is documented in :func:`diagnose`
 from ._causes import CAUSES, FIXES
 from ._diagnose import Diagnosis, default_references, diagnose
 from ._plots import gradient_flow, recipe_map
+from ._remedies import REMEDIES
 from ._report import report_section
 from ._results import ResultsDiagnosis, diagnose_results, diagnosis_column, reference_scores
 from ._verdict import THRESHOLDS
 
-__all__ = ["CAUSES", "FIXES", "THRESHOLDS", "Diagnosis", "ResultsDiagnosis", "default_references",
-           "diagnose", "diagnose_results", "diagnosis_column", "gradient_flow", "recipe_map",
+__all__ = ["CAUSES", "FIXES", "REMEDIES", "THRESHOLDS", "Diagnosis", "ResultsDiagnosis",
+           "default_references", "diagnose", "diagnose_results", "diagnosis_column", "gradient_flow", "recipe_map",
            "reference_scores", "report_section"]

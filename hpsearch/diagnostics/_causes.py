@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
+from ._remedies import _boosted, _kernel, _number, _penalized, _plain
+
 __all__ = ["CAUSES", "TRAINING_CAUSES", "DETECTORS", "FIXES", "Context", "fixes_for",
            "training_causes",
            "active_regularization", "describe_fix"]
@@ -58,12 +60,19 @@ class Context:
     stopped: bool = False                       # the estimator stopped before max_iter
     n_outputs: int | None = None
     linear_fits: bool = False                   # the linear reference trains well
+    below_baseline: bool = False                # training score < baseline's - the unit
     model: object = None                        # the fitted final step
 
 
 # ---------------------------------------------------------------- detectors
 def _unstable(c):
-    return c.diverged or bool(c.trend.get("rising")) or bool(c.trend.get("oscillating"))
+    """The fit diverged, or its loss rose or oscillated; or, for an estimator taking steps
+    of a size it is given (``learning_rate_init``, SGD's ``eta0``), a training score more
+    than a whole unit below the trivial baseline's: it fits its own rows far worse than
+    predicting the mean, its steps overshot (an SGDRegressor at ``eta0=10``, r2 -4e18, was
+    "too small" and told to weaken its penalty)."""
+    return c.diverged or bool(c.trend.get("rising")) or bool(c.trend.get("oscillating")) \
+        or (c.below_baseline and (_has_step_size(c.params) or _has_eta0(c.params)))
 
 
 def _vanishing(c):
@@ -189,6 +198,18 @@ def _has_step_size(p):
     return "learning_rate_init" in p and not _lbfgs(p)
 
 
+def _has_eta0(p):
+    """Whether SGD's ``eta0`` sets its step size (not with ``learning_rate="optimal"``,
+    scikit-learn's default for SGDClassifier, which ignores it)."""
+    return _number(p.get("eta0")) and p.get("learning_rate") != "optimal"
+
+
+def _lower_eta0(p, c):
+    if _has_eta0(p):
+        return {"eta0": _tidy(p["eta0"] / 10)}
+    return None
+
+
 def _lower_lr(p, c):
     if _has_step_size(p):
         return {"learning_rate_init": _tidy(p["learning_rate_init"] / 10)}
@@ -260,8 +281,10 @@ def _scaled(name, factor, *, kind=float, when=lambda v: True, none=None):
 
 
 def _less_alpha(p, c):
-    """Weaker penalty of a non-MLP estimator (for an MLP, over_regularized handles alpha)."""
-    if "hidden_layer_sizes" in p:
+    """Weaker penalty of a non-MLP estimator (for an MLP, over_regularized handles alpha);
+    not of a boosted ensemble, whose ``alpha`` (GradientBoostingRegressor's) is the
+    quantile of its huber/quantile loss, no penalty (``alpha=0.09`` was suggested)."""
+    if not _plain(p):
         return None
     return _scaled("alpha", 0.1, when=lambda v: v > 0)(p, c)
 
@@ -273,7 +296,10 @@ def _early_stopping(p, c):
 
 
 def _more_l2(p, c):
-    if "alpha" in p and isinstance(p["alpha"], Real):
+    """A stronger ``alpha`` penalty; not for a boosted ensemble (``alpha`` of
+    GradientBoostingRegressor is a quantile in (0, 1): ``alpha=9.0`` was suggested, which
+    its ``fit`` refuses), nor with ``penalty=None`` (Perceptron's default: no effect)."""
+    if "alpha" in p and isinstance(p["alpha"], Real) and not _boosted(p) and _penalized(p):
         return {"alpha": _tidy(p["alpha"] * 10) if p["alpha"] > 0 else 1e-3}
     return None
 
@@ -291,6 +317,38 @@ def _narrower(p, c):
     return None
 
 
+def _gamma(factor):
+    """An RBF/poly/sigmoid kernel's numeric ``gamma`` times ``factor`` (none for a linear
+    kernel, which ignores it, nor for ``"scale"``/``"auto"``, which name no number)."""
+    scaled = _scaled("gamma", factor, when=lambda v: v > 0)
+    return lambda p, c: scaled(p, c) if _kernel(p) else None
+
+
+def _penalty_c(factor):
+    """``C`` (the inverse penalty) times ``factor``; none with ``penalty=None``, where it
+    does nothing."""
+    scaled = _scaled("C", factor)
+    return lambda p, c: scaled(p, c) if _penalized(p) else None
+
+
+def _boosting(name, factor, kind=float):
+    """``name`` times ``factor`` for a boosted ensemble only (its numeric
+    ``learning_rate`` is the shrinkage; an MLP's is a schedule, and a random forest's
+    ``n_estimators`` is no capacity: more trees do not fit the training rows closer)."""
+    scaled = _scaled(name, factor, kind=kind, when=lambda v: v > 0)
+    return lambda p, c: scaled(p, c) if _boosted(p) else None
+
+
+def _stronger(name, start):
+    """A penalty ``name`` ten times stronger, or ``start`` where it is 0 (off)."""
+    def fix(p, c):
+        value = p.get(name)
+        if not isinstance(value, Real) or isinstance(value, bool) or value < 0:
+            return None
+        return {name: _tidy(value * 10) if value > 0 else start}
+    return fix
+
+
 def _fitted_depth(c):
     depth = getattr(c.model, "get_depth", None)
     return max(1, depth() // 2) if callable(depth) else 5
@@ -298,21 +356,27 @@ def _fitted_depth(c):
 
 #: cause -> the lecture's fixes in order (LECTURE.md §2 for the training side: new activation,
 #: then adaptive learning rate; §3 for the generalization side: early stopping,
-#: regularization, dropout, less capacity). Generic sklearn knobs (C, max_depth, n_neighbors,
-#: min_samples_leaf) follow the same two directions.
+#: regularization, dropout, less capacity). Generic sklearn knobs (C, an RBF kernel's gamma,
+#: max_depth, a boosted ensemble's n_estimators / max_iter / learning_rate, n_neighbors,
+#: min_samples_leaf, l2_regularization) follow the same two directions; the words of the
+#: texts for each are :data:`hpsearch.diagnostics._remedies.REMEDIES`.
 FIXES = {
-    "unstable": [_lower_lr, _adam],
+    "unstable": [_lower_lr, _lower_eta0, _adam],
     "vanishing_gradients": [_relu, _he_init, _maxout, _adam],
     "over_regularized": [_no_dropout, _less_penalty, _more_patience],
     "not_converged": [_raise_lr, _more_epochs, _adam],
     "stuck": [_relu, _adam, _lower_lr, _he_init],
-    "too_small": [_wider, _scaled("C", 10), _scaled("max_depth", 2, kind=int),
+    "too_small": [_wider, _penalty_c(10), _gamma(10), _scaled("max_depth", 2, kind=int),
+                  _boosting("n_estimators", 3, kind=int), _boosting("max_iter", 3, kind=int),
+                  _boosting("learning_rate", 3),
                   _scaled("n_neighbors", 1 / 3, kind=int),
                   _scaled("min_samples_leaf", 1 / 3, kind=int),
-                  _less_alpha],
-    "large_gap": [_early_stopping, _more_l2, _scaled("C", 0.1), _dropout, _narrower,
-                  _scaled("max_depth", 0.5, kind=int, none=_fitted_depth),
-                  _scaled("n_neighbors", 5, kind=int), _scaled("min_samples_leaf", 5, kind=int)],
+                  _less_alpha, _scaled("l2_regularization", 0.1, when=lambda v: v > 0)],
+    "large_gap": [_early_stopping, _more_l2, _penalty_c(0.1), _gamma(0.1), _dropout,
+                  _narrower, _scaled("max_depth", 0.5, kind=int, none=_fitted_depth),
+                  _boosting("learning_rate", 1 / 3),
+                  _scaled("n_neighbors", 5, kind=int), _scaled("min_samples_leaf", 5, kind=int),
+                  _stronger("l2_regularization", 1.0)],
 }
 
 

@@ -15,11 +15,15 @@ __all__ = ["final_step", "loss_curve", "loss_trend", "gradient_rms", "gradient_r
 
 
 def final_step(estimator):
-    """The last step of a pipeline (the estimator itself otherwise) and its parameter prefix."""
-    steps = getattr(estimator, "steps", None)
-    if steps:
-        return steps[-1][1], f"{steps[-1][0]}__"
-    return estimator, ""
+    """The last step of a pipeline (the estimator itself otherwise) and its parameter prefix;
+    of a pipeline ending in a pipeline, the inner one's last step (``"outer__inner__"``: the
+    inner pipeline itself was diagnosed, whose parameters no fix knows, so a nested tree or
+    MLP was given no fix at all)."""
+    prefix = ""
+    while getattr(estimator, "steps", None):
+        name, estimator = estimator.steps[-1]
+        prefix += f"{name}__"
+    return estimator, prefix
 
 
 def loss_curve(model):

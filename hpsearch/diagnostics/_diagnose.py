@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from ._causes import (DETECTORS, Context, active_regularization, describe_fix, fixes_for,
                       training_causes)
 from ._curves import final_step, gradient_ratios, loss_curve, loss_trend
+from ._remedies import remedies
 from ._verdict import check_thresholds, score_verdict
 
 __all__ = ["Diagnosis", "diagnose", "default_references"]
@@ -44,7 +45,9 @@ class Diagnosis:
         ``loss_oscillation``, ``final_loss``, ``n_epochs``), ``gradient_ratios`` (each
         layer's RMS gradient over the last layer's), ``convergence_warning``, ``diverged``,
         ``regularization``, ``capacity``, ``scoring``, ``n_train``, ``n_validation``,
-        ``thresholds``.
+        ``loss_curve`` (whether the fit recorded a loss curve),
+        ``thresholds``, ``network`` (whether the model is an MLP: the text rules out
+        "dropout and regularization" for one, "more regularization" for any other).
     fixes : list of dict
         The lecture's fixes for these causes, in order, each a parameter change for
         ``estimator.set_params`` (keys prefixed with the step name for a pipeline).
@@ -97,11 +100,20 @@ class Diagnosis:
         if self.problem in ("none", "overfitting") and not quiet:
             parts.append(_weak_reference_text(e))
         parts.append(quiet)
+        if self.problem == "overfitting" and not quiet:
+            parts.append(_split_gap_text(e))
+        parts.append(_few_rows_text(e))
         return " ".join(p for p in parts if p)
 
 
 def _finite(x):
     return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _reached(score, best):
+    """Whether ``score`` is the scorer's best possible value ``best`` up to rounding (a
+    perfect tree's neg_log_loss is -2.2e-16, not 0)."""
+    return _finite(score) and score >= best - 1e-9 * max(1.0, abs(best))
 
 
 def no_signal(validation, linear_validation, baseline_validation):
@@ -123,6 +135,13 @@ def _no_signal_text(e):
                                                    "baseline_validation"))
     if not no_signal(va, lin, base):
         return ""
+    best = e.get("best_possible")
+    if _finite(best) and _reached(base, best):  # (a constant target: the baseline is
+        # already perfect, and "more data or more informative features" cannot beat it)
+        return (f"Note: the trivial baseline, which ignores the features, already scores "
+                f"{_f(base)} on the validation rows, the best possible {e['scoring']}: the "
+                "target is predictable without the features (a constant target?), and no "
+                "model can score above it.")
     linear = f" nor the linear reference ({_f(lin)})" if _finite(lin) else ""
     return (f"Note: on the validation rows neither this model ({_f(va)}){linear} scores "
             f"above the trivial baseline ({_f(base)}), which ignores the features. If no "
@@ -130,6 +149,38 @@ def _no_signal_text(e):
             "the training-side fixes nor regularization will raise the validation "
             f"{e['scoring']} above the baseline's; more data or more informative features "
             "will.")
+
+
+def _split_gap_text(e):
+    """A caveat when the linear reference, fitted and scored on the same split, has a large
+    gap too (a LogisticRegression at C=1e-4 on 300 rows was "Overfitting" and told C=1e-05:
+    the 60 validation rows scored lower for every model, and another random_state called
+    it "none" or "training")."""
+    lin_tr, lin_va, threshold = (e.get(k, math.nan) for k in (
+        "linear_train", "linear_validation", "gap_threshold"))
+    if not (_finite(lin_tr) and _finite(lin_va) and _finite(threshold)) \
+            or lin_tr - lin_va <= threshold:
+        return ""
+    return (f"Note: on this same split the linear reference has a gap of "
+            f"{_f(lin_tr - lin_va)} too ({_f(lin_tr)} training, {_f(lin_va)} validation), "
+            "also above the threshold: part of this gap may be the split's (its validation "
+            "rows score lower for every model), not this model's overfitting; diagnose "
+            "again with another random_state or more rows before regularizing.")
+
+
+#: fewer validation rows than this: the verdict's validation side is said to be uncertain
+_FEW_ROWS = 10
+
+
+def _few_rows_text(e):
+    """A caveat when the validation part is tiny (10 rows, a 2-row validation part: "No
+    problem" at validation accuracy 1.000 with nothing said about its 2 rows)."""
+    n = e.get("n_validation")
+    if not isinstance(n, int) or n >= _FEW_ROWS:
+        return ""
+    return (f"Note: the validation {e['scoring']} is measured on only {n} row(s): one row "
+            "more or less right moves it a lot, so the gap (and the verdict on it) is "
+            "uncertain; pass more rows (X_val, y_val) or a larger validation_fraction.")
 
 
 def _weak_reference_text(e):
@@ -145,13 +196,14 @@ def _weak_reference_text(e):
     if linear - base >= 0.5 * (train - base):
         return ""
     best = e.get("best_possible")
-    if _finite(best) and train >= best:  # (was: a tree at training r2 1.000 was told of a
-        return ""                        # "shortfall on the training rows")
+    if _finite(best) and _reached(train, best):  # (was: a tree at training r2 1.000 was told
+        return ""  # of a "shortfall on the training rows"; at neg_log_loss -2.2e-16 too)
     knobs = e.get("knobs", "activation, solver or size")
+    reach = "a network" if e.get("network", True) else "a more flexible model"
     return (f"Note: the linear reference fits the training rows little better than the "
             f"trivial baseline ({_f(linear)} vs {_f(base)}), so the threshold measures "
             f"against little: the training {e['scoring']} {_f(train)} is good next to a "
-            "linear model, not necessarily next to what a network can reach; if another "
+            f"linear model, not necessarily next to what {reach} can reach; if another "
             f"{knobs} trains higher, this shortfall on the training rows "
             "is a training problem (optimize first).")
 
@@ -198,7 +250,7 @@ def _refs(e):
 _HEADS = {
     "training": lambda e: (
         f"Training problem: the training {e['scoring']} {_below(e)} ({_refs(e)}), so "
-        "optimize first; dropout and regularization will not help."),
+        f"optimize first; {_not_helping(e)} will not help."),
     "overfitting": lambda e: (
         f"Overfitting: the training {e['scoring']} {_f(e['train_score'])} is good (threshold "
         f"{_f(e['train_threshold'])}) but the validation {e['scoring']} is "
@@ -210,6 +262,13 @@ _HEADS = {
         f"{_f(e['validation_score'])} is {_distance(e['gap'])} (a gap above "
         f"{_f(e['gap_threshold'])} would be overfitting)."),
 }
+
+
+def _not_helping(e):
+    """What the recipe rules out for poor training: 'dropout and regularization' for a
+    network (the lecture's words), 'more regularization' for any other model (a ridge
+    model or a tree has no dropout; a ridge model held back by its alpha needs less)."""
+    return "dropout and regularization" if e.get("network", True) else "more regularization"
 
 
 def _below(e):
@@ -241,6 +300,10 @@ def _unstable_text(e):
     if e["diverged"]:
         return f"training diverged: {e['diverged']}"
     rise = e["loss_rise"]
+    if e.get("loss_curve") is False:  # no loss curve: the score told it
+        return (f"the training {e['scoring']} {_f(e['train_score'])} is more than the unit "
+                f"u = {_f(e['unit'])} below the trivial baseline's {_f(e['baseline_train'])}:"
+                " the steps overshoot")
     if math.isnan(rise):  # loss_trend leaves it NaN for a curve with a NaN or inf loss
         return f"the training loss became non-finite (final loss {e['final_loss']:.3g})"
     if rise > 9:
@@ -275,6 +338,17 @@ _CAUSE_TEXT = {
 }
 
 
+def _preprocessing(estimator):
+    """Clones of the preprocessing steps of a pipeline, those of a pipeline it ends with
+    too (a nested pipeline's imputer was left out: the linear reference failed on the rows
+    with missing values, and the model was judged against the trivial baseline alone)."""
+    steps = getattr(estimator, "steps", None)
+    if not steps:
+        return []
+    pre = [clone(s) for _, s in steps[:-1] if s not in (None, "passthrough")]
+    return pre + _preprocessing(steps[-1][1])
+
+
 def default_references(estimator, X=None, y=None):
     """The references a score is judged against: ``{"baseline": ..., "linear": ...}``.
 
@@ -298,8 +372,7 @@ def default_references(estimator, X=None, y=None):
     from sklearn.preprocessing import StandardScaler
 
     classifier = is_classifier(estimator)
-    steps = getattr(estimator, "steps", None)
-    pre = [clone(s) for _, s in steps[:-1] if s not in (None, "passthrough")] if steps else []
+    pre = _preprocessing(estimator)
     linear = LogisticRegression(max_iter=1000) if classifier else Ridge()
     if classifier and np.ndim(y) == 2 and np.shape(y)[1] > 1:
         linear = MultiOutputClassifier(linear)
@@ -459,7 +532,7 @@ def _capacity_text(ctx):
     return "the training score stays poor with none of the other causes"
 
 
-def _context(final, curve, thresholds, warned, diverged, linear_fits):
+def _context(final, curve, thresholds, warned, diverged, linear_fits, below_baseline=False):
     """What the detectors see of the fitted final step."""
     params = final.get_params(deep=False)
     max_iter, n_iter = params.get("max_iter"), getattr(final, "n_iter_", None)
@@ -469,7 +542,8 @@ def _context(final, curve, thresholds, warned, diverged, linear_fits):
         ratios=gradient_ratios(final), warned=warned, diverged=bool(diverged),
         stopped=isinstance(n_iter, Integral) and isinstance(max_iter, Integral)
         and n_iter < max_iter,
-        n_outputs=getattr(final, "n_outputs_", None), linear_fits=linear_fits, model=final)
+        n_outputs=getattr(final, "n_outputs_", None), linear_fits=linear_fits, model=final,
+        below_baseline=below_baseline)
 
 
 def _detect(problem, ctx):
@@ -509,7 +583,9 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
 
     * ``"unstable"``: the fit diverged, or the last loss is more than 10 % above the best
       (``"rising"``), or the mean absolute epoch-to-epoch change exceeds 10 % of the loss
-      with at least one step in four going up (``"oscillating"``);
+      with at least one step in four going up (``"oscillating"``); or, for an estimator
+      with a step size (``learning_rate_init``, SGD's ``eta0``), a training score more than
+      the unit :math:`u` below the trivial baseline's (fix: a smaller step);
     * ``"vanishing_gradients"``: the first layer's RMS weight gradient (``grad_norm_0`` over
       the square root of the layer's size), geometric mean over the window, is below
       ``1e-2`` of the output layer's (``"vanishing"``);
@@ -601,13 +677,16 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     curve = loss_curve(final)
     ctx = _context(final, curve, thresholds, warned, diverged,
                    linear_fits=math.isfinite(ref["linear"][0])
-                   and ref["linear"][0] >= evidence["train_threshold"])
+                   and ref["linear"][0] >= evidence["train_threshold"],
+                   below_baseline=math.isfinite(m_tr)
+                   and m_tr < ref["baseline"][0] - evidence["unit"])
     params, trend = ctx.params, ctx.trend
     causes = _detect(problem, ctx)
     evidence.update({
         "baseline_train": ref["baseline"][0], "baseline_validation": ref["baseline"][1],
         "linear_train": ref["linear"][0], "linear_validation": ref["linear"][1],
         "final_loss": float(curve[-1]) if curve is not None and curve.size else math.nan,
+        "loss_curve": curve is not None,
         "loss_slope": trend.get("slope", math.nan),
         "loss_falling_share": trend.get("falling_share", math.nan),
         "loss_rise": trend.get("rise", math.nan),
@@ -618,6 +697,7 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         "capacity": _capacity_text(ctx),
         "scoring": scoring if isinstance(scoring, str) else "score",
         "best_possible": _best_possible(scoring, model), "knobs": _knobs(final),
+        "network": remedies(final)["network"],
         "n_train": int(len(y_tr)), "n_validation": int(len(y_va)),
         "thresholds": thresholds,
     })

@@ -8,9 +8,14 @@ import numpy as np
 
 from ._curves import final_step, gradient_rms
 from ._diagnose import Diagnosis
+from ._remedies import region_labels
 from ._results import diagnose_results
 
 __all__ = ["recipe_map", "gradient_flow"]
+
+#: the regions' labels without an estimator: the lecture's words for a network
+_REGIONS = ("training problem:\noptimize first\n(activation, solver,\nlearning rate)",
+            "overfitting:\nearly stopping,\nregularization, dropout")
 
 _COLORS = {"training": "C3", "overfitting": "C1", "none": "C2", "failed": "0.5"}
 
@@ -54,7 +59,7 @@ def _best_row(source, metric, y):
 
 
 def recipe_map(source, path, *, metric="score", references=None, thresholds=None,
-               title="Recipe map", label=None, best_train=None):
+               title="Recipe map", label=None, best_train=None, estimator=None):
     """Every candidate at (training score, validation score), on the recipe's regions.
 
     Left of the training threshold: *training problem* (optimize first: activation, adaptive
@@ -75,6 +80,10 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
         with its own thresholds unless ``thresholds`` is given).
     label : str, default=None
         The metric's name on the axes (default ``metric``).
+    estimator : estimator, default=None
+        The searched estimator (a :class:`Diagnosis`: its model): the regions name its own
+        remedies (:func:`hpsearch.diagnostics._remedies.region_labels`: a tree's max_depth,
+        an SVC's C and gamma); None: the lecture's words for a network.
 
     Returns
     -------
@@ -86,9 +95,10 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
         if thresholds is None:  # the diagnosis's own (the defaults drew its point in a
             # region other than its verdict's: thresholds={"gap": 5} 'none', map 'overfitting')
             thresholds = source.evidence.get("thresholds")
+        estimator = source.model if estimator is None else estimator
         source, references, metric = _from_diagnosis(source)
     result = diagnose_results(source, metric=metric, references=references, thresholds=thresholds,
-                              best_train=best_train)
+                              best_train=best_train, estimator=estimator)
     x = np.asarray(source[f"mean_train_{metric}"], dtype=float)
     y = np.asarray(source[f"mean_test_{metric}"], dtype=float)
     t_train, t_gap = result.evidence["train_threshold"], result.evidence["gap_threshold"]
@@ -110,14 +120,14 @@ def recipe_map(source, path, *, metric="score", references=None, thresholds=None
     ax.plot(grid, grid, color="0.4", ls=":", lw=1, label="no gap (validation = training)")
     ax.axvline(t_train, color="C3", lw=1)
     ax.plot(right, right - t_gap, color="C1", lw=1)
+    poor_text, gap_text = _REGIONS if estimator is None else region_labels(estimator)
     if t_train - lo > 0.3 * (hi - lo):
-        ax.text(lo + pad * 0.4, hi - pad * 0.6, "training problem:\noptimize first\n"
-                "(activation, solver,\nlearning rate)", va="top", fontsize=8, color="C3")
+        ax.text(lo + pad * 0.4, hi - pad * 0.6, poor_text, va="top", fontsize=8, color="C3")
     else:  # a narrow strip (a linear reference that fits badly): along it, clear of "good"
         ax.text((lo + t_train) / 2, hi - pad * 0.6, "training problem",
                 rotation=90, ha="center", va="top", fontsize=7, color="C3")
-    ax.text(hi - pad * 0.4, lo + pad * 0.4, "overfitting:\nearly stopping,\nregularization, "
-            "dropout", ha="right", va="bottom", fontsize=8, color="C1")
+    ax.text(hi - pad * 0.4, lo + pad * 0.4, gap_text, ha="right", va="bottom", fontsize=8,
+            color="C1")
     ax.text(t_train + pad * 0.4, hi - pad * 0.6, "good", va="top", fontsize=9, color="C2")
     labels = np.asarray(result.labels)
     for label, color in _COLORS.items():

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from ._curves import final_step, gradient_ratios
 from ._plots import gradient_flow, recipe_map
+from ._remedies import overfitting_text, remedies, training_text
 from ._results import diagnose_results
 from ._verdict import check_thresholds
 
-__all__ = ["report_section"]
+__all__ = ["next_step", "report_section"]
 
 
 def _final_rows(cv_results):
@@ -62,7 +63,18 @@ _NEXT = {
 }
 
 
-def _best_line(cv_results, labels, metric, label):
+def next_step(verdict, estimator=None):
+    """What the recipe asks next for a verdict, in ``estimator``'s own words
+    (:mod:`hpsearch.diagnostics._remedies`: a tree's max_depth, a ridge model's alpha, an
+    SVC's C and gamma); :data:`_NEXT` (the lecture's words, for a network) when the
+    estimator is not known. A tree was told to change its "activation, solver or adaptive
+    learning rate" and its "dropout"."""
+    if estimator is None or verdict not in ("training", "overfitting"):
+        return _NEXT[verdict]
+    return training_text(estimator) if verdict == "training" else overfitting_text(estimator)
+
+
+def _best_line(cv_results, labels, metric, label, estimator=None):
     """'- the best candidate (rank 1): overfitting (training 0.62, validation 0.46); next:
     ...': the recipe's verdict on the candidate the search picked, and what it asks next
     (the counts alone left a student to find the star on the map)."""
@@ -82,7 +94,7 @@ def _best_line(cv_results, labels, metric, label):
         train = float(np.asarray(cv_results[f"mean_train_{metric}"], dtype=float)[best])
         scores = f"training {label or metric} {train:.4g}, {scores}"
     return [f"- the best candidate (rank 1) is {verdict!r}: {scores}; the recipe's next "
-            f"step: {_NEXT[verdict]}"]
+            f"step: {next_step(verdict, estimator)}"]
 
 
 def _threshold_lines(e, thresholds, name):
@@ -114,9 +126,41 @@ def _threshold_lines(e, thresholds, name):
     return lines
 
 
+def _at_best(cv_results, metric, estimator):
+    """``estimator`` at the parameters of the search's best row (rank 1 of
+    ``rank_test_<metric>``), so that the remedies are worded for the values the best
+    candidate has (a search over ``max_depth`` of an unlimited tree's base estimator: its
+    best at ``max_depth=1`` was told "more capacity or less regularization", not "a larger
+    max_depth"); ``estimator`` itself where that cannot be done."""
+    import numpy as np
+    from sklearn.base import clone
+
+    rank = cv_results.get(f"rank_test_{metric}") if hasattr(cv_results, "get") else None
+    if estimator is None or rank is None:
+        return estimator
+    try:
+        rank = np.asarray(rank, dtype=float)
+        best = int(np.nanargmin(rank))
+        return clone(estimator).set_params(**dict(list(cv_results["params"])[best]))
+    except Exception:  # noqa: BLE001 - words only: the estimator's own values then
+        return estimator
+
+
+def _intro(estimator):
+    """The recipe in one sentence, with ``estimator``'s own remedies when it is known."""
+    if estimator is None:
+        train = "activation, adaptive learning rate"
+        gap = "early stopping, regularization, dropout"
+    else:
+        r = remedies(estimator, values=False)  # (the candidates' values vary)
+        train, gap = ", ".join(r["training"]), ", ".join(r["overfitting"])
+    return ("First check the training score: poor training is an optimization problem "
+            f"({train}), only good training with poor validation is overfitting ({gap}).")
+
+
 def report_section(cv_results, out_dir, *, best_model=None, metric="score", references=None,
                    thresholds=None, plots_dir="plots", label=None, best_train=None,
-                   diagnosis=None):
+                   diagnosis=None, estimator=None):
     """Markdown of a report's "Diagnosis" section; writes its plots under ``out_dir``.
 
     With train scores in ``cv_results`` (``return_train_score``): the candidates' labels
@@ -135,6 +179,10 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
     holds no train scores: the search computed them and labelled its candidates, but
     ``return_train_score=False`` left them out (the section said "Train scores were not
     kept" while the summary printed the best candidate's verdict); the map needs them.
+    ``estimator`` (the searched estimator; default ``best_model``) words the recipe's next
+    steps and the map's regions with its own parameters
+    (:mod:`hpsearch.diagnostics._remedies`); without either, the lecture's words for a
+    network.
 
     Returns
     -------
@@ -143,16 +191,15 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
     """
     thresholds = check_thresholds(thresholds)
     out_dir = Path(out_dir)
-    lines = ["## Diagnosis (the lecture's recipe)", "",
-             "First check the training score: poor training is an optimization problem "
-             "(activation, adaptive learning rate), only good training with poor validation is "
-             "overfitting (early stopping, regularization, dropout).", ""]
+    estimator = _at_best(cv_results, metric, best_model if estimator is None else estimator)
+    lines = ["## Diagnosis (the lecture's recipe)", "", _intro(estimator), ""]
     result = None
     has_train = f"mean_train_{metric}" in cv_results
     if has_train:
         try:
             result = diagnose_results(cv_results, metric=metric, references=references,
-                                      thresholds=thresholds, best_train=best_train)
+                                      thresholds=thresholds, best_train=best_train,
+                                      estimator=estimator)
         except ValueError as exc:  # e.g. one candidate and no references: say why, go on
             lines += [f"The candidates are not labelled: {exc}", ""]
     elif diagnosis is not None and len(diagnosis.labels) == len(cv_results["params"]):
@@ -166,13 +213,14 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
             lines += _count_line([result.labels[i] for i in rows])
             lines += [f"- (each at its largest budget; the recipe map shows all "
                       f"{len(result.labels)} rows, one per candidate and budget)"]
-        lines += _best_line(cv_results, result.labels, metric, label)
+        lines += _best_line(cv_results, result.labels, metric, label, estimator)
         lines += [*_threshold_lines(e, thresholds, label or metric), ""]
         lines += [*(f"> {note}" for note in result.notes), ""] if result.notes else []
         if has_train:
             rel = f"{plots_dir}/recipe_map.png"
             recipe_map(cv_results, out_dir / rel, metric=metric, references=references,
-                       thresholds=thresholds, label=label, best_train=best_train)
+                       thresholds=thresholds, label=label, best_train=best_train,
+                       estimator=estimator)
             lines += ["### Recipe map", "", f"![Recipe map]({rel})", ""]
         else:
             lines += ["The search labelled its candidates from the train scores it "

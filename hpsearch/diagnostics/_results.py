@@ -9,6 +9,7 @@ from numbers import Integral
 import numpy as np
 
 from ._diagnose import default_references
+from ._remedies import remedies
 from ._verdict import check_thresholds, score_verdict
 
 __all__ = ["ResultsDiagnosis", "diagnose_results", "diagnosis_column", "reference_scores"]
@@ -334,7 +335,22 @@ def _same_budget(params_list, train, resources):
     return best, level
 
 
-def _deeper_note(params_list, train, unit, thresholds, resources=None):
+def _deep_fixes(estimator):
+    """The training-side fixes the deeper-worse note names: those ``estimator`` (the final
+    step of a pipeline) has; scikit-learn's MLP has no ``init`` and no ``"maxout"``
+    activation (it was told ``init='he'`` and ``activation='maxout'``)."""
+    if estimator is None:
+        return "activation='relu' or 'maxout', solver='adam', init='he'"
+    from ._remedies import final_params
+
+    p = final_params(estimator)
+    maxout = " or 'maxout'" if "maxout_pieces" in p else ""
+    said = [f"activation='relu'{maxout}" if "activation" in p else "",
+            "solver='adam'" if "solver" in p else "", "init='he'" if "init" in p else ""]
+    return ", ".join(s for s in said if s) or "another setting"
+
+
+def _deeper_note(params_list, train, unit, thresholds, resources=None, estimator=None):
     """Seed 003: a deeper net scoring worse on TRAINING data is an optimization problem."""
     best, level = _same_budget(params_list, train, resources)
     if len(best) < 2:
@@ -350,11 +366,12 @@ def _deeper_note(params_list, train, unit, thresholds, resources=None):
         f"Deeper candidates train worse{at}: the best training score is {best[top]:.3f} with "
         f"{top} hidden layer{'s' if top != 1 else ''}, only {listed}. A deeper net that "
         "scores worse on TRAINING data is an optimization problem, not overfitting (seed "
-        "003): for the deep candidates try activation='relu' or 'maxout', solver='adam', "
-        "init='he'; dropout or regularization would only make it worse.")
+        f"003): for the deep candidates try {_deep_fixes(estimator)}; dropout or "
+        "regularization would only make it worse.")
 
 
-def _weak_reference_note(train, labels, evidence, thresholds, resources=None):
+def _weak_reference_note(train, labels, evidence, thresholds, resources=None,
+                         estimator=None):
     """A note when the linear reference fits the training rows little better than the
     trivial baseline (less than half the best candidate's improvement over it): the
     threshold then flags only candidates worse than a linear model, and a candidate
@@ -377,13 +394,15 @@ def _weak_reference_note(train, labels, evidence, thresholds, resources=None):
     if not far:
         return None
     shown = ", ".join(f"{v:.3g}" for v in far[:5]) + (", ..." if len(far) > 5 else "")
+    side = ("activation, solver, learning rate, capacity" if estimator is None
+            else ", ".join(remedies(estimator)["training"]))
     return (f"The linear reference fits the training rows little better than the trivial "
             f"baseline (training score {linear:.3g} vs {base:.3g}; the best candidate "
             f"{best:.3g}), so 'poor training' (below {evidence['train_threshold']:.3g}) flags "
             f"only candidates worse than a linear model: {len(far)} candidate(s) labelled "
             f"good on training still train far below the best one ({shown}). That shortfall "
             "is on the TRAINING rows: by the lecture's recipe its fix is on the training "
-            "side (activation, solver, learning rate, capacity), not regularization.")
+            f"side ({side}), not {'' if estimator is None else 'more '}regularization.")
 
 
 def _no_signal_note(evidence, metric):
@@ -396,6 +415,14 @@ def _no_signal_note(evidence, metric):
                                                 "baseline_validation"))
     if not no_signal(best, linear, base):
         return None
+    trained = [v for v in (evidence["best_train"], evidence["linear_train"]) if math.isfinite(v)]
+    if trained and max(trained) <= base:  # (a constant target: "noise level" and "more data
+        # or more informative features will" beat a baseline already at the ceiling)
+        return (f"On the validation folds the trivial baseline, which ignores the features, "
+                f"scores {base:.4g}: as much as any candidate (best {max(trained):.4g}) or "
+                "the linear reference scores on its own training folds. The target is "
+                "predictable without the features (a constant target?): no model can score "
+                "above the baseline.")
     shown = f" nor the linear reference ({linear:.4g})" if math.isfinite(linear) else ""
     return (f"On the validation folds no candidate (the best: {best:.4g}){shown} scores "
             f"above the trivial baseline ({base:.4g}), which ignores the features. If no model "
@@ -437,7 +464,7 @@ def _check_best_train(best_train):
 
 
 def diagnose_results(cv_results, *, metric="score", references=None, thresholds=None,
-                     best_train=None):
+                     best_train=None, estimator=None):
     """Label every candidate of a search with the recipe's verdict.
 
     Each candidate's ``mean_train_<metric>`` and ``mean_test_<metric>`` go through the same
@@ -487,6 +514,9 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         floor that it rejects (a later stage training better raised the unit, lowered
         the threshold, and a candidate between the two was labelled good but rejected).
         NaN: no candidate's score (the unit from the references alone).
+    estimator : estimator, default=None
+        The searched estimator: the notes name its own training-side remedies
+        (:mod:`hpsearch.diagnostics._remedies`); None: the lecture's words for a network.
 
     Returns
     -------
@@ -537,7 +567,8 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         labels.append(problem if ok else "failed")
     _, evidence = score_verdict(best_train, best_train, base, linear, thresholds, unit_train)
     resources = cv_results["n_resources"] if "n_resources" in cv_results else None
-    best, note = _deeper_note(params, train, evidence["unit"], thresholds, resources)
+    best, note = _deeper_note(params, train, evidence["unit"], thresholds, resources,
+                              estimator)
     if note:
         notes.append(note)
     evidence = {"references": source, "baseline_train": base, "linear_train": linear,
@@ -554,7 +585,8 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
         quiet = _no_signal_note(evidence, metric)
     # (on noise a higher training score is no aim: no "shortfall on the TRAINING rows")
     weak = _weak_reference_note(train, labels, evidence, thresholds,
-                                None if resources is None else list(resources)) \
+                                None if resources is None else list(resources),
+                                estimator) \
         if source == "given" and not quiet else None
     notes += [note for note in (weak, quiet) if note]
     return ResultsDiagnosis(labels=labels, notes=notes, evidence=evidence)
@@ -590,6 +622,14 @@ def diagnosis_column(cv_results, estimator, X, y=None, *, cv, scoring=None, refi
     refs = reference_scores(estimator, X, y, cv=cv, scoring=scoring, groups=groups,
                             sample_weight=_final_sample_weight(estimator, fit_params),
                             score_params=score_params)
-    result = diagnose_results(cv_results, metric=metric, references=refs)
+    base = refs.get("baseline", {}).get(f"train_{metric}", math.nan)
+    if not math.isfinite(base):  # (the error named a 'references' parameter never given)
+        raise ValueError(
+            f"the search's references must hold a finite training {metric!r} of the trivial "
+            f"baseline ({type(default_references(estimator)['baseline']).__name__}), which "
+            f"has none with scoring={scoring!r} on these splits: there is nothing to measure "
+            "the candidates against (a scorer that fails on every model, e.g. 'f1' with "
+            "string class labels, whose pos_label=1 is not a class, fails on it too)")
+    result = diagnose_results(cv_results, metric=metric, references=refs, estimator=estimator)
     result.references = refs
     return np.asarray(result.labels, dtype=object), result

@@ -566,6 +566,35 @@ _BEST_VERDICTS = {
 }
 
 
+def _best_estimator(estimator, params):
+    """``estimator`` at the best ``params`` (its remedies are worded for those values), or
+    as it is where they cannot be set."""
+    from sklearn.base import clone
+
+    if estimator is None or not params:
+        return estimator
+    try:
+        return clone(estimator).set_params(**params)
+    except Exception:  # noqa: BLE001 - words only
+        return estimator
+
+
+def best_verdict_text(verdict, estimator=None):
+    """The printed verdict on the best candidate, its remedies in ``estimator``'s own words
+    (:mod:`hpsearch.diagnostics._remedies`; a tree was told to change its "activation,
+    solver"); :data:`_BEST_VERDICTS` without an estimator."""
+    from hpsearch.diagnostics._remedies import remedies
+
+    if estimator is None or verdict not in ("training", "overfitting"):
+        return _BEST_VERDICTS[verdict]
+    r = remedies(estimator)
+    if verdict == "training":
+        return (f"poor on its training folds: optimize first ({', '.join(r['training'])}), "
+                "not more regularization")
+    return (f"good on training, much worse on validation: overfitting "
+            f"({', '.join(r['overfitting'])})")
+
+
 def summary_text(plan, summary, cv_df):
     """The one-screen summary printed at the end of a run."""
     metric = summary["metric"]
@@ -584,8 +613,9 @@ def summary_text(plan, summary, cv_df):
                      f"search; mean optimism of the inner best {fmt(nested['mean_optimism'])})")
     lines.append("best params: " + _params_text(summary["best_params"]))
     if summary.get("best_diagnosis") in _BEST_VERDICTS:
-        lines.append(f"the recipe on the best: {_BEST_VERDICTS[summary['best_diagnosis']]} "
-                     "(report.md, \"Diagnosis\")")
+        verdict = best_verdict_text(summary["best_diagnosis"], _best_estimator(
+            getattr(plan, "estimator", None), summary.get("best_params")))
+        lines.append(f"the recipe on the best: {verdict} (report.md, \"Diagnosis\")")
     for entry in summary.get("stages") or ():  # the recipe search: why each stage ended
         lines.append(f"recipe stage {entry['stage']}: {entry['reason']}")
     mean, rank = f"mean_test_{summary['metric_key']}", f"rank_test_{summary['metric_key']}"

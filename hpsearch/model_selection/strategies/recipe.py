@@ -54,12 +54,15 @@ GENERALIZATION_PARAMS = (
     "validation_fraction", "n_iter_no_change", "C", "max_norm",
 )
 
-#: Generalization parameters whose *largest* value regularizes least (patience, ``C``, the
-#: bound of a max-norm constraint, and capacity: a tree's depth, leaves and features, an
-#: MLP's layer sizes, the lecture's "less capacity" fix); for every other one the smallest
-#: value does (0 penalty, no dropout, no early stopping, one neighbour, one sample a leaf).
-_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "max_norm", "max_depth", "max_leaf_nodes",
-                     "max_features", "hidden_layer_sizes")
+#: Generalization parameters whose *largest* value regularizes least (patience, ``C``, an
+#: RBF kernel's ``gamma``, the bound of a max-norm constraint, the share of rows each
+#: boosting stage or bagged tree sees, ``subsample`` / ``max_samples``, and capacity: a
+#: tree's depth, leaves and features, an MLP's layer sizes, the lecture's "less capacity"
+#: fix); for every other one the smallest value does (0 penalty, no dropout, no early
+#: stopping, one neighbour, one sample a leaf).
+_LARGEST_IS_LEAST = ("n_iter_no_change", "C", "gamma", "max_norm", "subsample",
+                     "max_samples", "max_depth", "max_leaf_nodes", "max_features",
+                     "hidden_layer_sizes")
 
 
 def _n_units(sizes):
@@ -81,12 +84,13 @@ def least_regularizing(name, dim):
 
     The smallest value (``alpha`` / ``l1`` / ``dropout`` at their lower bound,
     ``early_stopping=False`` as ``False < True``, ``None`` before any number), or the
-    largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``,
-    ``max_norm``, and the capacity ones, ``max_depth``, ``max_leaf_nodes``,
-    ``max_features``, ``hidden_layer_sizes`` by total units; ``None``, no constraint, after
-    any number). Held at the smallest, an unpruned tree's ``max_depth=[1, 3, 20]`` made the
-    training stage fit stumps, call training poor and never tune the depth. A categorical
-    dimension whose choices cannot be ordered gives its first choice.
+    largest for the names in ``_LARGEST_IS_LEAST`` (``n_iter_no_change``, ``C``, ``gamma``,
+    ``max_norm``, ``subsample``, ``max_samples``, and the capacity ones, ``max_depth``,
+    ``max_leaf_nodes``, ``max_features``, ``hidden_layer_sizes`` by total units; ``None``,
+    no constraint, after any number). Held at the smallest, an unpruned tree's
+    ``max_depth=[1, 3, 20]`` made the training stage fit stumps, call training poor and
+    never tune the depth. A categorical dimension whose choices cannot be ordered gives its
+    first choice.
     """
     largest = _base_name(name) in _LARGEST_IS_LEAST
     pick = max if largest else min
@@ -375,6 +379,10 @@ return_train_score, progress, storage, study_name, resume, backend
             return [k for k in sub if k in wanted or _base_name(k) in wanted]
 
         general = named(self.generalization_params, GENERALIZATION_PARAMS)
+        if self.generalization_params is None and self.training_params is not None:
+            # (the user's training side wins over the default generalization side)
+            mine = set(named(self.training_params, ()))
+            general = [k for k in general if k not in mine]
         if self.training_params is None:
             training = [k for k in sub if k not in general]
         else:
@@ -522,7 +530,8 @@ return_train_score, progress, storage, study_name, resume, backend
 
         return diagnose_results(results, metric=self._metric, references=self.references_,
                                 thresholds=self.thresholds,
-                                best_train=getattr(self, "_unit_train", None))
+                                best_train=getattr(self, "_unit_train", None),
+                                estimator=self.estimator)
 
     @staticmethod
     def _metrics(results):
@@ -845,6 +854,11 @@ return_train_score, progress, storage, study_name, resume, backend
                     "regularization for a model that does not train (LECTURE.md §4)")
         if asked == 0:
             return "skipped: no candidates left"
+        if not space and unmeasured and stage == "training":  # (it read as a good stage)
+            return ("no training-side parameter to tune: the fixed candidate was evaluated, "
+                    "and no candidate has a training score (not a number: its fits or the "
+                    "scorer failed on the training folds, see cv_results_['error'] and the "
+                    "warnings), so whether it trains well cannot be judged")
         if not space:
             return f"no {stage}-side parameter to tune: the fixed candidate was evaluated"
         if stage == "training" and unmeasured:
@@ -859,7 +873,9 @@ return_train_score, progress, storage, study_name, resume, backend
         # ran: its pick is still a training problem, which the reason must not hide)
         poor = "" if entry["trains_well"] else (
             "; training still poor by the recipe's rule: a training problem, which the "
-            "generalization side cannot fix")
+            "generalization side cannot fix") if not unmeasured else (
+            "; it has no training score (its fits or the scorer failed on the training "
+            "folds), so whether it trains well is not known")
         return (f"budget of {asked} candidates spent; picked validation "
                 f"{entry['validation_score']:.4g} with training {entry['train_score']:.4g} "
                 f"(floor {self.train_floor_:.4g}){poor}")
