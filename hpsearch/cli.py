@@ -243,11 +243,21 @@ def _main(argv):
     if args.n_jobs is not None and (args.n_jobs == 0 or args.n_jobs < -1):
         _err(f"hpsearch: error: --n-jobs must be a positive integer or -1, got {args.n_jobs}")
         return EXIT_USAGE
-    for option, value in (("--out", args.out), ("--storage", args.storage)):
+    for option, value in (("--out", args.out), ("--storage", args.storage),
+                          ("--scheduler", args.scheduler),
+                          *(("--allow-module", m) for m in args.allow_module)):
         if value is not None and not value.strip():  # '' would quietly mean the default
             _err(f"hpsearch: error: {option} must not be empty, got {value!r}")
             return EXIT_USAGE
-    from hpsearch.study.limits import _storage_path, path_problem
+    from hpsearch.study.limits import (_storage_path, path_problem,
+                                       scheduler_address_problem, storage_option_problem)
+
+    for option, value, check in (("--scheduler", args.scheduler, scheduler_address_problem),
+                                 ("--storage", args.storage, storage_option_problem)):
+        problem = check(value) if value is not None else None
+        if problem:  # else "run failed: ValueError: missing port ..." (exit 1), not --dry-run
+            _err(f"hpsearch: error: {option}: {problem}, got {value[:200]!r}")
+            return EXIT_USAGE
 
     for option, value in (("--out", args.out), ("--storage", args.storage)):
         path = value if option == "--out" or value is None else _storage_path(value)
