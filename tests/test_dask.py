@@ -376,3 +376,19 @@ def test_data_of_a_call_whose_scatter_was_given_up_goes_once_per_worker():
     assert len(X_SEEN) <= 2, len(X_SEEN)
     _same_scores(search, plain)
     assert not any(search.cv_results_["error"])
+
+
+def test_backend_dask_as_a_parameter_runs_on_the_cluster_like_parallel_config(plain):
+    """``backend="dask"`` (the engine's "any other name: joblib with that backend"):
+    ValueError "Invalid backend: dask" unless a ``parallel_config`` had registered it,
+    then TypeError "Batch.__call__() got an unexpected keyword argument
+    'nesting_level'" on every call (joblib's Parallel passes it to the backend). Now
+    the same as ``with joblib.parallel_config(backend="dask")``: same results."""
+    X, y = load_diabetes(return_X_y=True)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        search = _fit_or_fail_if_hung(_search(Killer(), backend="dask"), X=X, y=y)
+    assert search.backend_ == "joblib:DaskDistributedBackend"
+    _same_scores(search, plain)
+    assert not any(search.cv_results_["error"])

@@ -66,6 +66,8 @@ import traceback
 import warnings
 import weakref
 from collections import deque
+import contextlib
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -1315,15 +1317,24 @@ class Engine:
         backend = self.backend
         if backend == "fork" or (backend == "multiprocessing" and _fork_available()):
             backend = None  # only to count the workers: fork workers run the fits
+        config = contextlib.nullcontext  # (joblib's parallel_config acts when made)
+        if isinstance(backend, str) and backend in _external_backends():
+            # backend="dask": joblib's Parallel refused the name unless a parallel_config
+            # had registered it ("Invalid backend: dask"), and then passed its own
+            # nesting_level to every task ("Batch.__call__() got an unexpected keyword
+            # argument 'nesting_level'"); parallel_config makes the backend as
+            # ``with joblib.parallel_config(backend="dask")`` does
+            config, backend = functools.partial(joblib.parallel_config, backend), None
         for return_as in ("generator_unordered", "generator", "list"):
             try:
-                return _never_sequential_on_dask(joblib.Parallel(
-                    n_jobs=self.n_jobs,
-                    backend=backend,
-                    pre_dispatch=self.pre_dispatch,
-                    return_as=return_as,
-                    verbose=max(0, self.verbose - 2),
-                ))
+                with config():
+                    return _never_sequential_on_dask(joblib.Parallel(
+                        n_jobs=self.n_jobs,
+                        backend=backend,
+                        pre_dispatch=self.pre_dispatch,
+                        return_as=return_as,
+                        verbose=max(0, self.verbose - 2),
+                    ))
             except ValueError:
                 if return_as == "list":
                     raise
@@ -1770,6 +1781,12 @@ def _finished_batches(parallel):
             if done is not None and getattr(job, "status", None) == done
             and isinstance(getattr(job, "_result", None), list)
             for results in job._result]
+
+
+def _external_backends():
+    """Names of the backends joblib registers only when a ``parallel_config`` names
+    them (``"dask"``), from joblib's table where present."""
+    return tuple(getattr(joblib.parallel, "EXTERNAL_BACKENDS", {"dask": None}))
 
 
 def _on_dask(parallel):
