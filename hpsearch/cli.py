@@ -114,7 +114,11 @@ def _sigterm_as_ctrl_c():
 
 
 def _err(text):
-    print(text, file=sys.stderr, flush=True)
+    """Print to stderr; a reader that stopped (``2>&1 | head -1``) is not an error.
+
+    Was: the BrokenPipeError of a note ended the run before any fit (exit 1, caught as
+    a failure whose own message failed again), and turned an exit 2 into 1."""
+    _print_to(text, sys.stderr)
 
 
 #: options the printed resume command repeats (a resume without them would fail:
@@ -153,14 +157,23 @@ def _with_lines(exc, lines, source):
 
 def _print_out(text):
     """Print to stdout; a reader that stops early (``--dry-run | head``) is not an error."""
+    _print_to(text, sys.stdout)
+
+
+def _print_to(text, stream):
+    """Print ``text`` to ``stream``; once its reader has gone, nothing more is written
+    there (and the run goes on)."""
     import os
 
     try:
-        print(text, flush=True)
+        print(text, file=stream, flush=True)
     except BrokenPipeError:
-        # Python's recipe: point stdout at devnull so the exit flush does not fail again
+        # Python's recipe: point the stream at devnull so the exit flush does not fail again
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
 
 
 def _chain(exc):

@@ -180,3 +180,36 @@ def test_an_unreachable_scheduler_given_by_option_names_the_option(monkeypatch):
     with pytest.raises(runner.RunFailed, match=r"^backend.scheduler: .*remove 'scheduler'"):
         with runner._backend(spec, runner._scheduler_source(plan)):
             pass
+
+
+def _gone_reader(monkeypatch, name):
+    """``sys.<name>`` writing into a pipe whose reader has gone (``| head -1`` that
+    has read its line): a write raises BrokenPipeError."""
+    import os
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    stream = os.fdopen(write, "w")
+    monkeypatch.setattr(sys, name, stream)
+    return stream
+
+
+def test_a_reader_gone_from_stderr_changes_no_exit_code_nor_the_run(tmp_path, monkeypatch):
+    """``python -m hpsearch study.yaml 2>&1 | head -1``: the BrokenPipeError of a line on
+    stderr (a note, an error) was caught as a failure of the run, whose own message
+    failed again: a refused study exited 1 instead of 2, and a run with a note ended
+    before any fit (exit 1). Now nothing more is written there and the run goes on."""
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY)
+    streams = [_gone_reader(monkeypatch, "stderr"), _gone_reader(monkeypatch, "stdout")]
+    assert main([str(study), "--out", str(tmp_path / "o"), "--n-jobs", "0"]) == 2
+    streams.append(_gone_reader(monkeypatch, "stderr"))
+    # (a note: more workers than CPUs)
+    assert main([str(study), "--out", str(tmp_path / "o"), "--n-jobs", "4096"]) == 0
+    assert (tmp_path / "o" / "summary.json").exists()
+    for stream in streams:
+        try:
+            stream.close()
+        except OSError:
+            pass
