@@ -114,7 +114,11 @@ def _sigterm_as_ctrl_c():
 
 
 def _err(text):
-    print(text, file=sys.stderr, flush=True)
+    """Print to stderr; a reader that stopped (``2>&1 | head -1``) is not an error.
+
+    Was: the BrokenPipeError of a note ended the run before any fit (exit 1, caught as
+    a failure whose own message failed again), and turned an exit 2 into 1."""
+    _print_to(text, sys.stderr)
 
 
 #: options the printed resume command repeats (a resume without them would fail:
@@ -153,14 +157,23 @@ def _with_lines(exc, lines, source):
 
 def _print_out(text):
     """Print to stdout; a reader that stops early (``--dry-run | head``) is not an error."""
+    _print_to(text, sys.stdout)
+
+
+def _print_to(text, stream):
+    """Print ``text`` to ``stream``; once its reader has gone, nothing more is written
+    there (and the run goes on)."""
     import os
 
     try:
-        print(text, flush=True)
+        print(text, file=stream, flush=True)
     except BrokenPipeError:
-        # Python's recipe: point stdout at devnull so the exit flush does not fail again
+        # Python's recipe: point the stream at devnull so the exit flush does not fail again
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
 
 
 def _chain(exc):
@@ -243,11 +256,21 @@ def _main(argv):
     if args.n_jobs is not None and (args.n_jobs == 0 or args.n_jobs < -1):
         _err(f"hpsearch: error: --n-jobs must be a positive integer or -1, got {args.n_jobs}")
         return EXIT_USAGE
-    for option, value in (("--out", args.out), ("--storage", args.storage)):
+    for option, value in (("--out", args.out), ("--storage", args.storage),
+                          ("--scheduler", args.scheduler),
+                          *(("--allow-module", m) for m in args.allow_module)):
         if value is not None and not value.strip():  # '' would quietly mean the default
             _err(f"hpsearch: error: {option} must not be empty, got {value!r}")
             return EXIT_USAGE
-    from hpsearch.study.limits import _storage_path, path_problem
+    from hpsearch.study.limits import (_storage_path, path_problem,
+                                       scheduler_address_problem, storage_option_problem)
+
+    for option, value, check in (("--scheduler", args.scheduler, scheduler_address_problem),
+                                 ("--storage", args.storage, storage_option_problem)):
+        problem = check(value) if value is not None else None
+        if problem:  # else "run failed: ValueError: missing port ..." (exit 1), not --dry-run
+            _err(f"hpsearch: error: {option}: {problem}, got {value[:200]!r}")
+            return EXIT_USAGE
 
     for option, value in (("--out", args.out), ("--storage", args.storage)):
         path = value if option == "--out" or value is None else _storage_path(value)

@@ -4,6 +4,8 @@ a failing run (exit 1, one line; --debug shows the traceback)."""
 import json
 import textwrap
 
+import pytest
+
 from hpsearch.cli import main
 
 STUDY = textwrap.dedent(
@@ -111,3 +113,103 @@ def test_quiet_run_with_failed_fits_says_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     where = tmp_path / "o" / "results.csv"
     assert err == f"hpsearch: 3 of 12 fits failed (tracebacks in {where})\n"
+
+
+@pytest.mark.parametrize("option, value, words", [
+    # was: exit 0, the fits run on the file's backend as if --scheduler were not given
+    ("--scheduler", "", "--scheduler must not be empty, got ''"),
+    # was: the plan printed (exit 0) and a run failed with "ValueError: missing port
+    # number in address 'nonsense'" (exit 1)
+    ("--scheduler", "nonsense", "--scheduler: must be a Dask scheduler address such as "
+     "tcp://127.0.0.1:8786 (host:port, or scheme://host:port): missing port number in "
+     "address 'nonsense', got 'nonsense'"),
+    ("--scheduler", "tcp://127.0.0.1:99999", "a port in 1..65535 are needed, got "
+     "'tcp://127.0.0.1:99999'"),
+    ("--scheduler", "foo://h:1", "unknown address scheme 'foo'"),
+    # was: a run failed with "NoSuchModuleError: Can't load plugin: sqlalchemy.dialects:foo"
+    ("--storage", "foo://bar", "--storage: not a kind of database SQLAlchemy knows ('foo'; "
+     "e.g. sqlite, postgresql, mysql), got 'foo://bar'"),
+    # was: accepted, allowing nothing
+    ("--allow-module", "", "--allow-module must not be empty, got ''"),
+])
+def test_a_bad_option_value_is_exit_2_naming_the_option_rule_and_value(
+        tmp_path, capsys, option, value, words):
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY)
+    for extra in (["--dry-run"], ["--quiet"]):
+        assert main([str(study), "--out", str(tmp_path / "o"), option, value, *extra]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith("hpsearch: error: ") and words in captured.err
+        assert captured.out == ""
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_scheduler_in_the_study_file_without_a_port_is_exit_2_before_any_fit(
+        tmp_path, capsys):
+    """Was: the plan printed (exit 0 with --dry-run) and the run failed with "ValueError:
+    missing port number in address '127.0.0.1'" (exit 1)."""
+    pytest.importorskip("distributed")
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY.replace("{name: threading}",
+                                   "{name: dask, scheduler: '127.0.0.1'}"))
+    assert main([str(study), "--out", str(tmp_path / "o"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "backend.scheduler: must be a Dask scheduler address" in err
+    assert "got '127.0.0.1' (line 9)" in err
+
+
+def test_an_unreachable_scheduler_given_by_option_names_the_option(monkeypatch):
+    """Was: "backend.scheduler: cannot connect ... or remove 'scheduler'" for --scheduler."""
+    from types import SimpleNamespace
+
+    from hpsearch.study import runner
+
+    distributed = pytest.importorskip("distributed")
+
+    def refuse(address):
+        raise OSError(f"Timed out trying to connect to {address}")
+
+    monkeypatch.setattr(distributed, "Client", refuse)
+    spec = SimpleNamespace(name="dask", scheduler="tcp://127.0.0.1:1")
+    plan = SimpleNamespace(study=SimpleNamespace(backend=None), backend=spec)
+    with pytest.raises(runner.RunFailed, match=r"^--scheduler: cannot connect .*leave "
+                                               r"--scheduler out"):
+        with runner._backend(spec, runner._scheduler_source(plan)):
+            pass
+    plan.study.backend = spec
+    with pytest.raises(runner.RunFailed, match=r"^backend.scheduler: .*remove 'scheduler'"):
+        with runner._backend(spec, runner._scheduler_source(plan)):
+            pass
+
+
+def _gone_reader(monkeypatch, name):
+    """``sys.<name>`` writing into a pipe whose reader has gone (``| head -1`` that
+    has read its line): a write raises BrokenPipeError."""
+    import os
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    stream = os.fdopen(write, "w")
+    monkeypatch.setattr(sys, name, stream)
+    return stream
+
+
+def test_a_reader_gone_from_stderr_changes_no_exit_code_nor_the_run(tmp_path, monkeypatch):
+    """``python -m hpsearch study.yaml 2>&1 | head -1``: the BrokenPipeError of a line on
+    stderr (a note, an error) was caught as a failure of the run, whose own message
+    failed again: a refused study exited 1 instead of 2, and a run with a note ended
+    before any fit (exit 1). Now nothing more is written there and the run goes on."""
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY)
+    streams = [_gone_reader(monkeypatch, "stderr"), _gone_reader(monkeypatch, "stdout")]
+    assert main([str(study), "--out", str(tmp_path / "o"), "--n-jobs", "0"]) == 2
+    streams.append(_gone_reader(monkeypatch, "stderr"))
+    # (a note: more workers than CPUs)
+    assert main([str(study), "--out", str(tmp_path / "o"), "--n-jobs", "4096"]) == 0
+    assert (tmp_path / "o" / "summary.json").exists()
+    for stream in streams:
+        try:
+            stream.close()
+        except OSError:
+            pass

@@ -251,9 +251,11 @@ def test_an_interrupted_search_leaves_nothing_running_on_the_cluster(dask, monke
     assert not any(dask.processing().values())
 
 
-def _fit_or_fail_if_hung(search, seconds=30):
-    """``search`` fitted on diabetes; a SIGINT after ``seconds`` fails the test as hung."""
-    X, y = load_diabetes(return_X_y=True)
+def _fit_or_fail_if_hung(search, seconds=30, X=None, y=None):
+    """``search`` fitted on diabetes (or ``X``, ``y``); a SIGINT after ``seconds`` fails
+    the test as hung."""
+    if X is None:
+        X, y = load_diabetes(return_X_y=True)
     stop = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
     stop.start()
     try:
@@ -336,3 +338,57 @@ def test_a_bad_scatter_timeout_setting_is_named(dask, value):
             ValueError, match=r"The 'hpsearch.scatter-timeout' Dask setting must be a "
                               r"positive duration .*Got .* instead"):
         _search(Killer()).fit(X, y)
+
+
+#: the distinct ``X`` objects :class:`Counted` was fitted on (threads of this process)
+X_SEEN = []
+
+
+class Counted(Killer):
+    """:class:`Killer` noting each distinct ``X`` object it is fitted on (by index)."""
+
+    def fit(self, X, y, sample_index=None):
+        if not any(X is seen for seen in X_SEEN):
+            X_SEEN.append(X)
+        if sample_index is not None:
+            X, y = X[sample_index], y[sample_index]
+        return super().fit(X, y)
+
+
+def test_data_of_a_call_whose_scatter_was_given_up_goes_once_per_worker():
+    """When the scatter of a call's data was given up, X and y went with every task:
+    a 20 MB X, 24 fits, 2 workers: 24 copies of X (480 MB over the wire, measured
+    with processes=True; 13 of 24 on a processes=False cluster) instead of one per
+    worker. Now they are sent once, as a task of their own, for the whole search:
+    every fit of a worker sees the same X; the same results."""
+    import dask
+
+    X, y = load_diabetes(return_X_y=True)
+    X = np.repeat(X, 5, axis=1)  # (a copy of 440 x 50 floats: scattered by joblib)
+    plain = _search(Counted()).fit(X, y)
+    X_SEEN.clear()
+    with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                     dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_config(backend="dask"), \
+            dask.config.set({"hpsearch.scatter-timeout": "1us"}):  # (given up at once)
+        search = _fit_or_fail_if_hung(_search(Counted()), X=X, y=y)
+    assert len(X_SEEN) <= 2, len(X_SEEN)
+    _same_scores(search, plain)
+    assert not any(search.cv_results_["error"])
+
+
+def test_backend_dask_as_a_parameter_runs_on_the_cluster_like_parallel_config(plain):
+    """``backend="dask"`` (the engine's "any other name: joblib with that backend"):
+    ValueError "Invalid backend: dask" unless a ``parallel_config`` had registered it,
+    then TypeError "Batch.__call__() got an unexpected keyword argument
+    'nesting_level'" on every call (joblib's Parallel passes it to the backend). Now
+    the same as ``with joblib.parallel_config(backend="dask")``: same results."""
+    X, y = load_diabetes(return_X_y=True)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        search = _fit_or_fail_if_hung(_search(Killer(), backend="dask"), X=X, y=y)
+    assert search.backend_ == "joblib:DaskDistributedBackend"
+    _same_scores(search, plain)
+    assert not any(search.cv_results_["error"])

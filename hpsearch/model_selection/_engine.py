@@ -27,7 +27,7 @@ Guarantees
   with a worker is run again, its fits one at a time, ``max_retries`` times, then
   recorded as failed; a scatter of a call's data that never ends (a worker killed while
   it received the data) is given up (a worker left, or ``hpsearch.scatter-timeout``
-  passed) and the data sent with the task; a lost scheduler ends the search with :class:`WorkerDied` naming
+  passed) and the data sent once as a task of its own; a lost scheduler ends the search with :class:`WorkerDied` naming
   it; no call ever runs in the client process, and a Ctrl-C cancels the fits queued on
   the cluster.
 - **Workers die with their parent** (``prctl(PR_SET_PDEATHSIG)`` on Linux, a
@@ -64,7 +64,10 @@ import threading
 import time
 import traceback
 import warnings
+import weakref
 from collections import deque
+import contextlib
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -1326,15 +1329,24 @@ class Engine:
         backend = self.backend
         if backend == "fork" or (backend == "multiprocessing" and _fork_available()):
             backend = None  # only to count the workers: fork workers run the fits
+        config = contextlib.nullcontext  # (joblib's parallel_config acts when made)
+        if isinstance(backend, str) and backend in _external_backends():
+            # backend="dask": joblib's Parallel refused the name unless a parallel_config
+            # had registered it ("Invalid backend: dask"), and then passed its own
+            # nesting_level to every task ("Batch.__call__() got an unexpected keyword
+            # argument 'nesting_level'"); parallel_config makes the backend as
+            # ``with joblib.parallel_config(backend="dask")`` does
+            config, backend = functools.partial(joblib.parallel_config, backend), None
         for return_as in ("generator_unordered", "generator", "list"):
             try:
-                return _never_sequential_on_dask(joblib.Parallel(
-                    n_jobs=self.n_jobs,
-                    backend=backend,
-                    pre_dispatch=self.pre_dispatch,
-                    return_as=return_as,
-                    verbose=max(0, self.verbose - 2),
-                ))
+                with config():
+                    return _never_sequential_on_dask(joblib.Parallel(
+                        n_jobs=self.n_jobs,
+                        backend=backend,
+                        pre_dispatch=self.pre_dispatch,
+                        return_as=return_as,
+                        verbose=max(0, self.verbose - 2),
+                    ))
             except ValueError:
                 if return_as == "list":
                     raise
@@ -1783,6 +1795,12 @@ def _finished_batches(parallel):
             for results in job._result]
 
 
+def _external_backends():
+    """Names of the backends joblib registers only when a ``parallel_config`` names
+    them (``"dask"``), from joblib's table where present."""
+    return tuple(getattr(joblib.parallel, "EXTERNAL_BACKENDS", {"dask": None}))
+
+
 def _on_dask(parallel):
     """Whether ``parallel`` (a ``joblib.Parallel`` or None) runs its calls on Dask."""
     backend = getattr(parallel, "_backend", None)
@@ -1877,13 +1895,16 @@ def _never_sequential_on_dask(parallel):
             cls.start_call(self)
             # (the workers a scatter of this call may be waiting on: see _bounded_scatter)
             self._hpsearch_workers = _worker_addresses(self.client)
+            for key, future in list(self.data_futures.items()):  # (lost with a worker)
+                if getattr(future, "status", None) in _UNUSABLE:
+                    del self.data_futures[key]
 
         async def _to_func_args(self, func):
             calls = self.__dict__.setdefault("_hpsearch_calls", {})
             try:
                 args = await _bounded_scatter(
                     cls._to_func_args(self, func), func, self.client,
-                    self.__dict__.get("_hpsearch_workers"))
+                    self.__dict__.get("_hpsearch_workers"), backend=self)
             except Exception as exc:  # (joblib logged it, and its call waited forever)
                 report = calls.get(id(func))
                 if report is not None:
@@ -1906,7 +1927,8 @@ def _never_sequential_on_dask(parallel):
         copy = _NEVER_SEQUENTIAL[cls](
             client=backend.client, wait_for_workers_timeout=backend.wait_for_workers_timeout,
             **backend.submit_kwargs)
-        copy._scatter, copy.data_futures = backend._scatter, backend.data_futures
+        # (its own: data sent once for this engine's calls dies with it, _data_future)
+        copy._scatter, copy.data_futures = list(backend._scatter), dict(backend.data_futures)
     except (AttributeError, TypeError):
         return parallel  # joblib's own backend, as it is
     parallel._backend = copy
@@ -1961,7 +1983,7 @@ async def _worker_left(client, workers):
         return False
 
 
-async def _bounded_scatter(scattering, func, client=None, workers=None):
+async def _bounded_scatter(scattering, func, client=None, workers=None, backend=None):
     """The ``(batch, tasks)`` of joblib's ``_to_func_args`` coroutine ``scattering``
     for the call ``func``, never waiting forever.
 
@@ -1971,8 +1993,9 @@ async def _bounded_scatter(scattering, func, client=None, workers=None):
     it. The scatter is given up once it has waited a second and one of ``workers`` (the
     cluster's workers when joblib's call started) has left the cluster, or after
     :func:`_scatter_timeout` in any case; also when the scatter it shares with the
-    call's other batches was given up. The call's arguments then go with its task
-    instead (what joblib does for small ones): the call runs, nothing is retried.
+    call's other batches was given up. The call's large arguments then go to the
+    cluster as tasks of their own, once for ``backend``'s calls (:func:`_data_future`),
+    the small ones with its task: the call runs, nothing is retried.
     Where joblib's ``Batch`` is missing (another joblib), :class:`ScatterTimeout`: a
     lost call, run again as a dead worker's (``max_retries``)."""
     try:
@@ -2005,12 +2028,16 @@ async def _bounded_scatter(scattering, func, client=None, workers=None):
                 "joblib's scatter of a call's data to the Dask cluster did not end "
                 f"(a worker left, or {timeout:g} s passed: hpsearch.scatter-timeout)"
             ) from exc
-        return unscattered
+        batch, tasks = unscattered
+        return batch, [(f, [_data_future(backend, a) for a in args],
+                        {k: _data_future(backend, v) for k, v in kwargs.items()})
+                       for f, args, kwargs in tasks]
 
 
 def _unscattered(func):
     """joblib's ``(Batch(tasks), tasks)`` of the call ``func`` with its arguments as
-    they are (sent with the task, not scattered), or None (another joblib)."""
+    they are (:func:`_bounded_scatter` sends the large ones once: :func:`_data_future`),
+    or None (another joblib)."""
     try:
         from joblib._dask import Batch
 
@@ -2018,6 +2045,54 @@ def _unscattered(func):
         return Batch(tasks), tasks
     except Exception:
         return None
+
+
+def _identity(value):
+    """``value`` (a Dask task holding data sent once: :func:`_data_future`)."""
+    return value
+
+
+#: size (bytes, by ``dask.sizeof``) above which joblib scatters an argument of a call
+_SCATTER_BYTES = 1e3
+#: statuses of a Dask future whose data is gone (a new call sends it anew)
+_UNUSABLE = ("error", "cancelled", "lost")
+
+
+def _data_future(backend, arg):
+    """``arg`` as a call whose scatter was given up sends it to the cluster.
+
+    A large argument (what joblib scatters: ``X``, ``y``) becomes, once per ``backend``
+    (one engine), a Dask future of a task returning it, registered in the backend's
+    ``data_futures`` (``arg`` kept in its ``_scatter``, so the id stays ``arg``'s), where
+    joblib looks first for every later call (lone runs after a lost worker, later
+    rounds): the data reaches the cluster once and each worker once (Dask copies a
+    result between workers), not with every task. Submitting waits on no worker (a
+    scatter can wait forever), and a result lost with a worker is computed again (the
+    scheduler keeps its task; scattered data is lost). Small arguments (and any without
+    ``backend``) go as they are.
+
+    Was: every argument went with its task, so ``X`` and ``y`` went to the cluster with
+    every batch of the call (a 20 MB ``X``, 24 fits on 2 workers: 24 copies, 480 MB,
+    instead of one per worker)."""
+    if backend is None or getattr(backend, "data_futures", None) is None:
+        return arg
+    future = backend.data_futures.get(id(arg))
+    if future is not None and future.status not in _UNUSABLE:
+        return future
+    from dask.sizeof import sizeof
+
+    try:
+        weakref.ref(arg)
+    except TypeError:
+        return arg  # (joblib scatters only what it can weakly reference)
+    if sizeof(arg) <= _SCATTER_BYTES:
+        return arg
+    with warnings.catch_warnings():  # (the data is sent once: what the warning asks)
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        future = backend.client.submit(_identity, arg, pure=False)
+    backend.data_futures[id(arg)] = future
+    backend._scatter.append(arg)
+    return future
 
 
 def _call_tasks(func):

@@ -500,6 +500,21 @@ def _storage_url_problem(url):
     return None
 
 
+def storage_option_problem(url):
+    """Why ``url`` (``--storage``: any store) cannot be a trial store, or None: a URL
+    (``scheme://``) that is no database URL or names a kind of database SQLAlchemy does
+    not know (else SQLAlchemy's error when the run opens it: exit 1, after the plan)."""
+    if "://" not in url:
+        return None  # a file: a SQLite database or an Optuna journal
+    parsed = _database_url(url)
+    if parsed is None:
+        return "not a database URL (e.g. sqlite:///run.db, postgresql://user@host/db)"
+    if not _dialect_known(parsed):
+        return (f"not a kind of database SQLAlchemy knows ({parsed.drivername!r}; e.g. "
+                "sqlite, postgresql, mysql)")
+    return None
+
+
 def _dialect_known(parsed):
     """Whether SQLAlchemy has a dialect for the scheme of ``parsed`` (its driver module
     need not be installed)."""
@@ -512,6 +527,32 @@ def _dialect_known(parsed):
     except ImportError:  # a dialect whose DBAPI is missing: known, fails when connecting
         return True
     return True
+
+
+#: Dask address schemes whose location is ``host:port``
+_HOST_PORT_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def scheduler_address_problem(address):
+    """Why ``address`` is not a Dask scheduler address Dask can connect to, by Dask's
+    own reading of it (a known scheme; ``host:port`` with a port in 1..65535 for tcp,
+    tls, ws and wss), or None (also when Dask is not installed: the run says so)."""
+    try:
+        from distributed.comm.addressing import get_address_host_port, parse_address
+        from distributed.comm.registry import get_backend
+    except ImportError:
+        return None
+    try:
+        scheme, _ = parse_address(address)
+        get_backend(scheme)
+        if scheme in _HOST_PORT_SCHEMES:
+            host, port = get_address_host_port(address)
+            if not host or not 0 < port < 65536:
+                raise ValueError("a host and a port in 1..65535 are needed")
+    except (ValueError, TypeError) as exc:
+        return ("must be a Dask scheduler address such as tcp://127.0.0.1:8786 "
+                f"(host:port, or scheme://host:port): {exc}")
+    return None
 
 
 def _scheduler_problem(address):
@@ -548,6 +589,10 @@ def _backend_limits(study, options, errors):
     backend = getattr(study, "backend", None)
     address = getattr(backend, "scheduler", None)
     if address is None or (options and getattr(options, "scheduler", None)):
+        return
+    problem = scheduler_address_problem(address)
+    if problem:  # (else Dask's ValueError when the run connects: exit 1, after the plan)
+        errors.append(StudyError(("backend", "scheduler"), f"{problem}, got {address!r}"))
         return
     problem = _scheduler_problem(address)
     if problem:

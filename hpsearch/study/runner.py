@@ -56,9 +56,24 @@ LOCAL_DASK = {"processes": False, "dashboard_address": "127.0.0.1:0",
               "worker_dashboard_address": "127.0.0.1:0"}
 
 
+def _scheduler_source(plan):
+    """What named the Dask scheduler of ``plan``: ``"backend.scheduler"`` (the study
+    file) or ``"--scheduler"`` (the command line, which replaces the file's backend)."""
+    backend = getattr(plan.study, "backend", None)
+    named = getattr(plan.backend, "scheduler", None)
+    return ("backend.scheduler" if named is not None
+            and named == getattr(backend, "scheduler", None) else "--scheduler")
+
+
+#: how to run without the scheduler, by what named it (:func:`_scheduler_source`)
+_WITHOUT_SCHEDULER = {"backend.scheduler": "remove 'scheduler' to run a local Dask cluster",
+                      "--scheduler": "leave --scheduler out to run as the study file says"}
+
+
 @contextlib.contextmanager
-def _backend(spec):
-    """joblib backend of the study (``dask`` connects to ``scheduler`` when given)."""
+def _backend(spec, source="backend.scheduler"):
+    """joblib backend of the study (``dask`` connects to ``scheduler`` when given;
+    ``source``: what named it, for the message when it cannot be reached)."""
     if spec is None:
         yield
         return
@@ -74,9 +89,9 @@ def _backend(spec):
         client = Client(spec.scheduler) if spec.scheduler else Client(**LOCAL_DASK)
     except OSError as exc:  # unreachable scheduler: dask's connect timeout (30 s by default)
         raise RunFailed(
-            f"backend.scheduler: cannot connect to the Dask scheduler at {spec.scheduler!r} "
+            f"{source}: cannot connect to the Dask scheduler at {spec.scheduler!r} "
             f"({exc}); start it with 'dask scheduler' and workers with 'dask worker "
-            f"{spec.scheduler}', or remove 'scheduler' to run a local Dask cluster"
+            f"{spec.scheduler}', or {_WITHOUT_SCHEDULER[source]}"
         ) from exc
     try:
         with joblib.parallel_config(backend="dask"):
@@ -391,7 +406,7 @@ def _fit(plan, copy_text, source_text, echo):
     try:
         nested = _nested(plan, echo) if plan.outer_cv is not None else None
         t0 = time.perf_counter()
-        with _backend(plan.backend):
+        with _backend(plan.backend, _scheduler_source(plan)):
             plan.search.fit(plan.X_train, plan.y_train, **fit_kw)
     except StudyMismatch as exc:
         raise _mismatch_error(exc, plan, copy_text, source_text) from exc
@@ -597,7 +612,7 @@ def _nested(plan, echo):
         echo(f"nested cross-validation: {len(plan.nested_fits)} outer splits "
              f"({plan.outer_cv!r}), then the final search")
     t0 = time.perf_counter()
-    with _backend(plan.backend):
+    with _backend(plan.backend, _scheduler_source(plan)):
         result = nested_cross_validate(plan.search, plan.X_train, plan.y_train,
                                        cv=plan.outer_cv, groups=plan.groups,
                                        return_searches=True)
