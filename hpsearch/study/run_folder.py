@@ -180,6 +180,24 @@ def _check_store_link(out, storage):
                 "--storage")
 
 
+def guard_store(plan, hold):
+    """Context manager: while in it, every opening and every use of the trial store
+    ``plan.storage`` first checks that the run folder's path still leads to the folder
+    ``hold`` opened (:func:`_check_folder`), when the store is a file of the run folder
+    (``study.db``, or a journal there): SQLite and Optuna's journal open their files by
+    path, so a run folder renamed away during the search, and a link to another folder
+    put in its place, made them create ``study.db`` (or the journal) in that folder, or
+    write into its own. The run ends instead with :class:`FolderReplaced` (exit 1), its
+    finished fits kept in the store of the folder renamed away."""
+    from hpsearch.model_selection.store import guard_storage
+
+    path = _local_file(plan.storage)
+    out = Path(plan.out)
+    if path is None or str(path) in ("", ":memory:") or not inside(path.resolve(), out):
+        return contextlib.nullcontext()
+    return guard_storage(plan.storage, lambda: _check_folder(out, hold.dir_fd))
+
+
 def _default_db(out, storage):
     path = _local_file(storage)
     return path is not None and path.resolve() == (Path(out) / "study.db").resolve()
@@ -771,8 +789,8 @@ def _record_and_publish_held(plan, stage, dir_fd=None):
         if dir_fd is not None:
             _check_folder(out, own)
         records = {name: _sha256(entry, dir_fd=at) for name, entry, at in _stage_files(stage, own)}
-        if _default_db(out, plan.storage) and (out / "study.db").is_file():
-            records["study.db"] = _sha256(out / "study.db")
+        if _default_db(out, plan.storage):  # (read in the open folder: a link is not followed)
+            records["study.db"] = _sha256("study.db", dir_fd=own)
         _write_marker(out, {n: h for n, h in records.items() if h}, dir_fd=dir_fd)
     except BaseException:
         _remove_stage(stage, own)

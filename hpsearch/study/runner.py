@@ -23,7 +23,7 @@ from .run_folder import (  # noqa: F401  (re-exported: hpsearch.study.runner's n
     OUTPUT_FILES, RUN_MARKER, _FolderHold, _check_prepare, _marker_data, _name_final,
     _new_stage, _read_small, _record_and_publish, _refuse, _refuse_foreign,
     _refuse_unrecorded, _remove_stage, _sort_own, _write_copy, _write_marker, _writing,
-    check_output, check_storage_dir, prepare_output)
+    check_output, guard_store, check_storage_dir, prepare_output)
 from .trial_store import (  # noqa: F401  (re-exported)
     _study_names, finished_trials, kept_trials, stored_trials, trials_in_progress)
 
@@ -354,29 +354,31 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
         _refuse_unrecorded(out, output_key, resume, source_text)
     hold = _FolderHold(out)
     try:
-        with hold.preparing(resume=resume, overwrite=overwrite, plan=plan), hold.recording():
-            kept = []
-            removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key,
-                                     kept=kept, source_text=source_text, dir_fd=hold.dir_fd)
-            if overwrite and echo:
-                echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the "
-                     f"earlier run removed; study {plan.study_name!r} replaced)")
-            if kept and echo:
-                echo(f"--overwrite: kept {len(kept)} file(s) no run of hpsearch recorded "
-                     f"writing: {', '.join(kept)}")
-            if resume:
-                _check_resume(plan, source_text, echo)
-            copy = out / "study.yaml"
-            # a resumed run keeps the copy of the file its fits were made with until the
-            # search accepts the new file (a refused resume leaves it as it was)
-            copy_text = _read_small(copy) if resume and copy.is_file() else None
-            if copy_text is None:
-                _write_copy(out, source_text, hold.dir_fd)
-        nested, fit_time = _fit(plan, copy_text, source_text, echo)
-        if copy_text is not None and copy_text != source_text:
-            with hold.recording():
-                _write_copy(out, source_text, hold.dir_fd)
-        return _write_output(plan, fit_time, nested, echo, hold)
+        with contextlib.ExitStack() as guarded:  # the store, once the folder is open
+            with hold.preparing(resume=resume, overwrite=overwrite, plan=plan), hold.recording():
+                guarded.enter_context(guard_store(plan, hold))
+                kept = []
+                removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key,
+                                         kept=kept, source_text=source_text, dir_fd=hold.dir_fd)
+                if overwrite and echo:
+                    echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the "
+                         f"earlier run removed; study {plan.study_name!r} replaced)")
+                if kept and echo:
+                    echo(f"--overwrite: kept {len(kept)} file(s) no run of hpsearch recorded "
+                         f"writing: {', '.join(kept)}")
+                if resume:
+                    _check_resume(plan, source_text, echo)
+                copy = out / "study.yaml"
+                # a resumed run keeps the copy of the file its fits were made with until the
+                # search accepts the new file (a refused resume leaves it as it was)
+                copy_text = _read_small(copy) if resume and copy.is_file() else None
+                if copy_text is None:
+                    _write_copy(out, source_text, hold.dir_fd)
+            nested, fit_time = _fit(plan, copy_text, source_text, echo)
+            if copy_text is not None and copy_text != source_text:
+                with hold.recording():
+                    _write_copy(out, source_text, hold.dir_fd)
+            return _write_output(plan, fit_time, nested, echo, hold)
     finally:
         hold.release()
 
