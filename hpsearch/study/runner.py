@@ -20,7 +20,7 @@ import numpy as np
 from . import report
 from .errors import StudyError, UsageError, exception_chain
 from .run_folder import (  # noqa: F401  (re-exported: hpsearch.study.runner's names)
-    OUTPUT_FILES, RUN_MARKER, _FolderHold, _check_prepare, _marker_data, _name_final,
+    LOCK_FILE, OUTPUT_FILES, RUN_MARKER, _FolderHold, _check_prepare, _marker_data, _name_final,
     _new_stage, _read_small, _record_and_publish, _refuse, _refuse_foreign,
     _refuse_unrecorded, _remove_stage, _sort_own, _write_copy, _write_marker, _writing,
     check_output, guard_store, check_storage_dir, prepare_output)
@@ -347,7 +347,12 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                           f"{exc.strerror or exc}", output_key) from exc
         if not (out / RUN_MARKER).is_file():
             _write_marker(out, first=True)
-    elif overwrite:  # refused before the lock file is made (checked again, held, there)
+    elif not (out / LOCK_FILE).is_file() or (out / LOCK_FILE).is_symlink():
+        # no live run holds the folder (each holds its lock file): every refusal now,
+        # before the lock file is made (a run folder copied without it, a shipped marker)
+        _check_prepare(plan, resume=resume, overwrite=overwrite, key=output_key,
+                       source_text=source_text)
+    elif overwrite:  # refused before the hold is taken (checked again, held, there)
         check_output(out, output_key)
         _refuse_foreign(out, _sort_own(out, plan.storage)[1], output_key)
     elif _marker_data(out) is not None:  # the same, for a run or --resume
