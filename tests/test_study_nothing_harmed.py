@@ -4,7 +4,11 @@ Holes found:
 
 * a run refused with exit code 2 in a run folder holding no lock file (a run folder copied
   or unpacked without ``.hpsearch-lock``, a marker shipped with a study file) made the lock
-  file before it was refused: a refused run changed the folder.
+  file before it was refused: a refused run changed the folder;
+* a file the user put at ``<run folder>/plots`` while the search ran (after the checks
+  made at the start) was removed without a word when the figures were moved into place.
+  It is kept now, moved into the new folder (``plots/plots``), and the run says so on
+  stderr (also with ``--quiet``).
 """
 import os
 import shutil
@@ -61,3 +65,39 @@ def test_a_refused_run_does_not_make_the_lock_file(earlier_run, tmp_path, monkey
     assert expected in err, err
     assert _tree(out) == before
     assert not os.path.exists("other.db")
+
+
+def test_a_file_put_at_plots_during_the_search_is_kept(tmp_path, monkeypatch, capsys):
+    from hpsearch.study import runner
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(GRID_STUDY)
+    fit = runner._fit
+
+    def fit_then_plant(*args, **kwargs):
+        done = fit(*args, **kwargs)
+        (tmp_path / "out" / "plots").write_text("my plots list")
+        return done
+
+    monkeypatch.setattr(runner, "_fit", fit_then_plant)
+    assert main(["s.yaml", "--out", "out", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert ("a file stood at out/plots, the folder of the run's figures, when they were "
+            "moved into place; it is kept, moved to out/plots/plots") in err, err
+    assert (tmp_path / "out" / "plots" / "plots").read_text() == "my plots list"
+    assert (tmp_path / "out" / "plots" / "history.png").is_file()
+
+
+def test_a_pipe_at_plots_is_moved_into_the_new_folder(tmp_path):
+    from hpsearch.study.run_folder import _new_stage, _publish
+
+    out = tmp_path / "out"
+    out.mkdir()
+    stage = _new_stage(out)
+    (stage / "plots").mkdir()
+    (stage / "plots" / "history.png").write_bytes(b"png")
+    os.mkfifo(out / "plots")
+    assert _publish(stage, out) == ["plots/plots"]
+    assert (out / "plots" / "plots").is_fifo()
+    assert sorted(p.name for p in out.iterdir()) == ["plots"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["history.png", "plots"]

@@ -771,9 +771,11 @@ def _record_and_publish(plan, stage, hold=None):
     in the marker, then move them into the run folder (:func:`_publish`): a marker that
     cannot be written (a full disk) leaves no file in place that a later ``--overwrite``
     would not know as hpsearch's. Done holding the marker's lock
-    (:meth:`_FolderHold.recording`) when ``hold`` is given."""
+    (:meth:`_FolderHold.recording`) when ``hold`` is given. Returns what :func:`_publish`
+    returns (files found in place of a folder of the results, kept)."""
     with hold.recording() if hold is not None else contextlib.nullcontext():
-        _record_and_publish_held(plan, stage, hold.dir_fd if hold is not None else None)
+        return _record_and_publish_held(plan, stage,
+                                        hold.dir_fd if hold is not None else None)
 
 
 def _record_and_publish_held(plan, stage, dir_fd=None):
@@ -797,7 +799,7 @@ def _record_and_publish_held(plan, stage, dir_fd=None):
         os.close(own)
         raise
     try:
-        _publish(stage, out, own)
+        return _publish(stage, out, own)
     finally:
         os.close(own)
 
@@ -943,26 +945,38 @@ def _publish(stage, out, dir_fd=None):
     files are moved relative to that open folder: a link put in its place during the
     search (``plots -> /elsewhere``, after :func:`_drop_links`) is removed, not followed.
     ``dir_fd``: the run folder, open (:func:`_open_folder`); else it is opened by its path.
-    The files are taken from ``stage`` relative to it, and moved relative to it."""
+    The files are taken from ``stage`` relative to it, and moved relative to it.
+
+    Returns
+    -------
+    list of str
+        Where each file found standing in place of a subfolder (a file ``plots`` put
+        there during the search) was kept: moved into that folder, ``plots/plots``
+        (:func:`_own_subfolder`)."""
     out_fd = os.dup(dir_fd) if dir_fd is not None else _open_folder(out, follow=True)
-    folders = {(): out_fd}
+    folders, kept = {(): out_fd}, []
     try:
         for rel, name, at in _stage_files(stage, out_fd):
             parts = tuple(rel.split("/"))
             for n in range(1, len(parts)):
                 if parts[:n] not in folders:
-                    folders[parts[:n]] = _own_subfolder(folders[parts[:n - 1]], parts[n - 1])
+                    folders[parts[:n]] = _own_subfolder(folders[parts[:n - 1]], parts[n - 1],
+                                                        kept, "/".join(parts[:n]))
             os.replace(name, parts[-1], src_dir_fd=at, dst_dir_fd=folders[parts[:-1]])
         _remove_stage(stage, out_fd)
     finally:
         for fd in folders.values():
             os.close(fd)
+    return kept
 
 
-def _own_subfolder(parent_fd, name):
+def _own_subfolder(parent_fd, name, kept=None, rel=None):
     """The folder ``name`` of the open folder ``parent_fd``, opened (a file descriptor),
-    made if missing; a symbolic link or file standing there is removed first (the link
-    only: what it names is left alone)."""
+    made if missing. A symbolic link standing there is removed first (the link only: what
+    it names is left alone); a file (a pipe, a device) standing there, put by its user
+    while the run was going, is kept: moved into the new folder under its own name
+    (``plots/plots``; was: removed), its place in the run folder appended to ``kept``
+    (``rel``: the folder's path relative to the run folder)."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     try:
         os.mkdir(name, dir_fd=parent_fd)
@@ -972,9 +986,32 @@ def _own_subfolder(parent_fd, name):
         except OSError as exc:  # ELOOP: a link, ENOTDIR: a file
             if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
-        os.unlink(name, dir_fd=parent_fd)
-        os.mkdir(name, dir_fd=parent_fd)
+        if _is_link(name, parent_fd):
+            os.unlink(name, dir_fd=parent_fd)
+            os.mkdir(name, dir_fd=parent_fd)
+        else:
+            _move_into_new_folder(parent_fd, name)
+            if kept is not None:
+                kept.append(f"{rel or name}/{name}")
     return os.open(name, flags, dir_fd=parent_fd)
+
+
+def _move_into_new_folder(parent_fd, name):
+    """Replace the file ``name`` of the open folder ``parent_fd`` by a new folder of
+    that name holding it: the folder is made aside (a temporary name), the file moved
+    into it, then the folder moved to ``name`` (``os.rename``: a file or a folder with
+    files put at ``name`` meanwhile is not replaced, an error is raised)."""
+    tmp = f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+    os.mkdir(tmp, dir_fd=parent_fd)
+    fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+    try:
+        os.rename(name, name, src_dir_fd=parent_fd, dst_dir_fd=fd)
+    except BaseException:
+        os.close(fd)
+        os.rmdir(tmp, dir_fd=parent_fd)
+        raise
+    os.close(fd)
+    os.rename(tmp, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
 
 
 def _replace_text(path, text, dir_fd=None):

@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import re
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -209,8 +210,6 @@ def _timed_out_note(plan, errors):
 def _check_resume(plan, source_text, echo):
     """Say when ``--resume`` has nothing to resume and how many fits stopped by a shorter
     ``fit_timeout`` run again, warn when the study file changed."""
-    import sys
-
     kept = sum(finished_trials(plan.storage, name) or 0 for name in _study_names(plan))
     recorded = [_recorded_errors(plan.storage, name) for name in _study_names(plan)]
     failed_rows = sum(rows for rows, _ in recorded)
@@ -424,14 +423,24 @@ def _write_output(plan, fit_time, nested, echo, hold=None):
     try:
         summary, _ = _write_results(plan, plan.search, stage, out, fit_time, nested, echo)
     except RunFailed:  # results.csv shows the errors
-        _record_and_publish(plan, stage, hold)
+        _say_kept(_record_and_publish(plan, stage, hold), out)
         raise
     except BaseException as exc:
         _remove_stage(stage, dir_fd)
         _name_final(exc, stage, out)
         raise
-    _record_and_publish(plan, stage, hold)
+    _say_kept(_record_and_publish(plan, stage, hold), out)
     return summary
+
+
+def _say_kept(kept, out):
+    """Say where each file found in place of a folder of the results (a file ``plots``
+    put in the run folder during the search) was kept (:func:`_publish`), quiet or not."""
+    for name in kept:
+        folder = Path(out) / name.rsplit("/", 1)[0]
+        print(f"hpsearch: warning: a file stood at {folder}, the folder of the run's "
+              f"figures, when they were moved into place; it is kept, moved to "
+              f"{Path(out) / name}", file=sys.stderr)
 
 
 def _write_results(plan, search, out, final, fit_time, nested, echo):
