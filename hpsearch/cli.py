@@ -247,13 +247,16 @@ def _main(argv):
         if value is not None and not value.strip():  # '' would quietly mean the default
             _err(f"hpsearch: error: {option} must not be empty, got {value!r}")
             return EXIT_USAGE
-    from hpsearch.study.limits import _storage_path, path_problem
+    from hpsearch.study.limits import (_hidden_password, _storage_path, path_problem,
+                                       storage_driver_problem)
 
     for option, value in (("--out", args.out), ("--storage", args.storage)):
         path = value if option == "--out" or value is None else _storage_path(value)
         problem = path_problem(path) if path else None
+        if option == "--storage" and value is not None and not problem:
+            problem = storage_driver_problem(value)  # else an ImportError, exit 1
         if problem:  # else "run failed: ValueError: embedded null byte" (exit 1)
-            _err(f"hpsearch: error: {option}: {problem}, got {value[:100]!r}")
+            _err(f"hpsearch: error: {option}: {problem}, got {_hidden_password(value)[:100]!r}")
             return EXIT_USAGE
     if args.resume and args.overwrite:
         _err("hpsearch: error: --resume and --overwrite exclude each other (continue the "

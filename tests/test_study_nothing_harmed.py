@@ -8,8 +8,18 @@ Holes found:
 * a file the user put at ``<run folder>/plots`` while the search ran (after the checks
   made at the start) was removed without a word when the figures were moved into place.
   It is kept now, moved into the new folder (``plots/plots``), and the run says so on
-  stderr (also with ``--quiet``).
+  stderr (also with ``--quiet``);
+* an ``output`` starting with ``~`` (a folder ``~`` of the working directory: hpsearch
+  does not expand it) failed the run after the whole search, "run failed: OSError: [Errno
+  None] None: '~/run/results.csv'" (pandas read it as the home folder), and one holding a
+  brace (``${HOME}``, ``r{0}``) failed it before any fit with "run failed: KeyError:
+  'HOME'" (Optuna reads a storage URL as a ``str.format`` template);
+* a storage URL of a database whose driver is not installed (``mysql://...`` without
+  ``MySQLdb``) failed the run with "run failed: ImportError: Failed to import DB access
+  module" (exit 1) once the data was read; a storage file in a folder that does not exist
+  was refused without naming the key ``storage``.
 """
+import importlib.util
 import os
 import shutil
 
@@ -101,3 +111,41 @@ def test_a_pipe_at_plots_is_moved_into_the_new_folder(tmp_path):
     assert (out / "plots" / "plots").is_fifo()
     assert sorted(p.name for p in out.iterdir()) == ["plots"]
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["history.png", "plots"]
+
+
+def test_an_output_folder_named_with_a_tilde_and_braces_runs_there(tmp_path, monkeypatch,
+                                                                    capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(GRID_STUDY + "output: '~/${HOME}{0}'\n")
+    assert main(["s.yaml", "--quiet"]) == 0, capsys.readouterr().err
+    run = tmp_path / "~" / "${HOME}{0}"
+    assert (run / "results.csv").is_file() and (run / "study.db").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml", "~"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("MySQLdb") is not None,
+                    reason="the MySQL driver is installed")
+@pytest.mark.parametrize("extra, args, expected", [
+    ("storage: 'mysql://me:secret@localhost/db'\n", (),
+     "error in s.yaml: storage: the database driver of 'mysql' is not installed"),
+    ("", ("--storage", "mysql://me:secret@localhost/db"),
+     "error: --storage: the database driver of 'mysql' is not installed"),
+])
+def test_a_storage_url_without_its_driver_is_refused(tmp_path, monkeypatch, capsys, extra,
+                                                     args, expected):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(GRID_STUDY + extra)
+    assert main(["s.yaml", "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "got 'mysql://me:***@localhost/db'" in err, err
+    assert "secret" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+def test_a_storage_file_in_a_missing_folder_names_the_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(GRID_STUDY + "storage: ~/x.db\n")
+    assert main(["s.yaml", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert ("error in s.yaml: storage: cannot open the trial store ~/x.db: directory ~ "
+            "does not exist (line 8)") in err, err

@@ -377,9 +377,12 @@ def _make_storage(storage):
         path = _sqlite_file(url) or ""
         if path and path != ":memory:":
             _check_folder(path, storage)
-        # several processes write one fit at a time: wait for the lock, do not fail
+        # several processes write one fit at a time: wait for the lock, do not fail; a
+        # brace of the file's path is literal (Optuna reads the URL as a str.format
+        # template: a folder 'run{1}' or '${HOME}' failed with IndexError / KeyError)
+        literal = url.replace("{", "{{").replace("}", "}}")
         return _retry(lambda: optuna.storages.RDBStorage(
-            url, engine_kwargs={"connect_args": {"timeout": 60}}
+            literal, engine_kwargs={"connect_args": {"timeout": 60}}
         ))
     return url
 

@@ -500,6 +500,22 @@ def _storage_url_problem(url):
     return None
 
 
+def storage_driver_problem(url):
+    """Why the database server URL ``url`` cannot be opened on this machine because its
+    driver module is not installed (``mysql://`` without ``MySQLdb``), or None: the run
+    failed with "run failed: ImportError: Failed to import DB access module", exit 1,
+    once the data was read and the search built."""
+    parsed = _database_url(url) if "://" in url else None
+    if parsed is None or not _dialect_known(parsed) or parsed.get_backend_name() == "sqlite":
+        return None
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as exc:
+        return (f"the database driver of {parsed.drivername!r} is not installed ({exc}); "
+                "install it, or use a SQLite file (run.db) or an Optuna journal (run.log)")
+    return None
+
+
 def _dialect_known(parsed):
     """Whether SQLAlchemy has a dialect for the scheme of ``parsed`` (its driver module
     need not be installed)."""
@@ -614,6 +630,11 @@ def _path_limits(study, options, errors, cwd):
             errors.append(_command_line_only(("storage",), problem, "--storage",
                                              "any other store",
                                              _hidden_password(study.storage)))
+            return
+        problem = storage_driver_problem(study.storage)
+        if problem:
+            errors.append(StudyError(("storage",), f"{problem}, got "
+                                                   f"{_hidden_password(study.storage)!r}"))
             return
         path = _storage_path(study.storage)
         if path is not None and not _unnamable(errors, ("storage",), path, study.storage):

@@ -203,12 +203,13 @@ def _default_db(out, storage):
     return path is not None and path.resolve() == (Path(out) / "study.db").resolve()
 
 
-def check_storage_dir(storage):
-    """Refuse a storage file whose directory does not exist, naming both."""
+def check_storage_dir(storage, key=None):
+    """Refuse a storage file whose directory does not exist, naming both (and ``key``,
+    ``("storage",)``, when the storage comes from the study file)."""
     path = _local_file(storage)
     if path is not None and str(path) not in ("", ":memory:") and not path.parent.is_dir():
-        raise UsageError(f"cannot open the trial store {storage}: directory "
-                         f"{path.parent} does not exist")
+        raise _refuse(f"cannot open the trial store {storage}: directory "
+                      f"{path.parent} does not exist", key)
 
 
 def _not_a_store(path):
@@ -607,9 +608,10 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
     _check_store_link(out, storage)
     if not overwrite and (out / RUN_MARKER).is_file():
         _refuse_unrecorded(out, key, resume, source_text)
+    key_of_store = ("storage",) if storage == plan.study.storage else None
     if not _default_db(out, storage):
-        check_storage_dir(storage)
-    check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
+        check_storage_dir(storage, key_of_store)
+    check_storage_file(storage, key_of_store)
     kept = sum(stored_trials(storage, name) for name in _study_names(plan))
     earlier = [p.name for p in _own_files(out, storage)
                if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
@@ -821,8 +823,11 @@ def _new_stage(out, dir_fd=None):
     """A private folder in ``out`` for this process's output files (see :func:`_publish`);
     ``dir_fd``: the run folder, open (:func:`_open_folder`): made there, once ``out`` was
     found to still lead to it, and each file written into it by :func:`_writing` checked
-    the same way (:data:`_STAGES`)."""
-    stage = Path(out) / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    the same way (:data:`_STAGES`). Its path is absolute: pandas reads a path starting with
+    ``~`` as the user's home folder (``output: ~/run``, a folder ``~`` of the working
+    directory: "run failed: OSError: [Errno None] None: '~/run/results.csv'", after the
+    whole search)."""
+    stage = Path(os.path.abspath(out)) / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     if dir_fd is None:
         stage.mkdir()
         return stage
