@@ -17,7 +17,11 @@ Holes found:
 * a storage URL of a database whose driver is not installed (``mysql://...`` without
   ``MySQLdb``) failed the run with "run failed: ImportError: Failed to import DB access
   module" (exit 1) once the data was read; a storage file in a folder that does not exist
-  was refused without naming the key ``storage``.
+  was refused without naming the key ``storage``;
+* a ``study.db`` of the run folder made a symbolic or a hard link to the user's own
+  database during the run (after the checks at its start) had Optuna write its tables
+  and the whole study into that database (exit 0). Each use of the store now checks its
+  file: the run ends naming it (exit 1), the user's database untouched.
 """
 import importlib.util
 import os
@@ -149,3 +153,30 @@ def test_a_storage_file_in_a_missing_folder_names_the_key(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert ("error in s.yaml: storage: cannot open the trial store ~/x.db: directory ~ "
             "does not exist (line 8)") in err, err
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_a_store_file_made_a_link_during_the_run_is_not_opened(tmp_path, monkeypatch,
+                                                               capsys, link):
+    import sqlite3
+
+    from hpsearch.study import runner
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(GRID_STUDY)
+    mine = tmp_path / "mine.db"
+    with sqlite3.connect(mine) as db:
+        db.execute("create table notes(t)")
+    db.close()
+    before = mine.read_bytes()
+    fit = runner._fit
+
+    def plant_then_fit(*args, **kwargs):
+        (os.symlink if link == "symbolic" else os.link)(mine, tmp_path / "out" / "study.db")
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_fit", plant_then_fit)
+    assert main(["s.yaml", "--out", "out", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "out/study.db, a file of the trial store, became a " in err, err
+    assert mine.read_bytes() == before

@@ -195,7 +195,43 @@ def guard_store(plan, hold):
     out = Path(plan.out)
     if path is None or str(path) in ("", ":memory:") or not inside(path.resolve(), out):
         return contextlib.nullcontext()
-    return guard_storage(plan.storage, lambda: _check_folder(out, hold.dir_fd))
+    in_folder = path.resolve().parent == out.resolve()
+    names = (path.name, *(f"{path.name}{s}" for s in ("-journal", "-wal", "-shm")
+                          if path.suffix not in (".log", ".jsonl")))
+
+    def check():
+        _check_folder(out, hold.dir_fd)
+        if in_folder:
+            for name in names:
+                _check_store_file(out, name, hold.dir_fd)
+
+    return guard_storage(plan.storage, check)
+
+
+def _check_store_file(out, name, dir_fd):
+    """Refuse (:class:`FolderReplaced`) to use the trial store while its file ``name`` (or
+    a file SQLite keeps next to it) of the open run folder ``dir_fd`` is a symbolic link
+    or a file with other names (hard links), put there during the run: SQLite opening
+    it anew followed the link (Optuna wrote its tables and the study into the user's
+    database the link named, exit 0), or wrote its journal into the other name's file.
+    (Found at the start of a run, they are refused: :func:`_check_store_link`.)"""
+    import stat
+
+    try:
+        found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(found.st_mode):
+        what = f"a symbolic link (to {os.readlink(name, dir_fd=dir_fd)})"
+    elif found.st_nlink > 1:
+        what = f"a file with {found.st_nlink} names (hard links)"
+    else:
+        return
+    raise FolderReplaced(
+        f"{Path(out) / name}, a file of the trial store, became {what} while the run was "
+        "going; hpsearch does not open the store through it, and wrote nothing into what "
+        "it names. The finished fits are kept in the trial store: put its file back and "
+        "resume with --resume")
 
 
 def _default_db(out, storage):
