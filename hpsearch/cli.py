@@ -268,7 +268,7 @@ def _main(argv):
         return EXIT_USAGE
     from hpsearch.study.build import Options, build, output_folder
     from hpsearch.study.errors import StudyError, UsageError
-    from hpsearch.study.limits import check_default_output, check_study
+    from hpsearch.study.limits import check_default_output, check_storage_driver, check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
     from hpsearch.study.runner import (RunFailed, check_output, kept_trials, run,
@@ -285,6 +285,7 @@ def _main(argv):
         # every limit first (no data read, no scikit-learn import): refused in well under 1 s
         study, lines, text = load_study(args.study)
         check_study(study, options, dry_run=args.dry_run)
+        check_storage_driver(study, options)
         output_key = ("output",) if study.output is not None and not args.out else None
         folder = output_folder(study, args.study, options)
         if not args.out and study.output is None:  # runs/<name>

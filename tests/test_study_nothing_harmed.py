@@ -21,7 +21,10 @@ Holes found:
 * a ``study.db`` of the run folder made a symbolic or a hard link to the user's own
   database during the run (after the checks at its start) had Optuna write its tables
   and the whole study into that database (exit 0). Each use of the store now checks its
-  file: the run ends naming it (exit 1), the user's database untouched.
+  file: the run ends naming it (exit 1), the user's database untouched;
+* ``storage: db.sqlite3`` in a study file, naming the user's own application database in
+  the working directory, made Optuna add its twelve tables to it (exit 0). A SQLite
+  database holding tables, none of them Optuna's, is refused for a study file (exit 2).
 """
 import importlib.util
 import os
@@ -180,3 +183,22 @@ def test_a_store_file_made_a_link_during_the_run_is_not_opened(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert "out/study.db, a file of the trial store, became a " in err, err
     assert mine.read_bytes() == before
+
+
+def test_a_study_file_may_not_add_a_store_to_another_programs_database(tmp_path, monkeypatch,
+                                                                      capsys):
+    import sqlite3
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(GRID_STUDY + "storage: db.sqlite3\n")
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        db.execute("create table auth_user(name)")
+    db.close()
+    before = (tmp_path / "db.sqlite3").read_bytes()
+    assert main(["s.yaml", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert ("storage: db.sqlite3 exists and is another program's SQLite database (1 "
+            "table(s), none of an Optuna trial store)") in err, err
+    assert "auth_user" not in err
+    assert (tmp_path / "db.sqlite3").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.sqlite3", "s.yaml"]

@@ -516,6 +516,21 @@ def storage_driver_problem(url):
     return None
 
 
+def check_storage_driver(study, options=None):
+    """Refuse (exit 2, naming ``storage``) a database server URL of the study file whose
+    driver is not installed (:func:`storage_driver_problem`); ``--storage`` replaces it.
+
+    Raises
+    ------
+    StudyError
+    """
+    if study.storage is None or (options and options.storage):
+        return
+    problem = storage_driver_problem(study.storage)
+    if problem:
+        raise StudyError(("storage",), f"{problem}, got {_hidden_password(study.storage)!r}")
+
+
 def _dialect_known(parsed):
     """Whether SQLAlchemy has a dialect for the scheme of ``parsed`` (its driver module
     need not be installed)."""
@@ -630,11 +645,6 @@ def _path_limits(study, options, errors, cwd):
             errors.append(_command_line_only(("storage",), problem, "--storage",
                                              "any other store",
                                              _hidden_password(study.storage)))
-            return
-        problem = storage_driver_problem(study.storage)
-        if problem:
-            errors.append(StudyError(("storage",), f"{problem}, got "
-                                                   f"{_hidden_password(study.storage)!r}"))
             return
         path = _storage_path(study.storage)
         if path is not None and not _unnamable(errors, ("storage",), path, study.storage):

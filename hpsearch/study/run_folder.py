@@ -275,10 +275,38 @@ def check_storage_file(storage, key=None):
     path = _local_file(storage)
     if path is None or str(path) in ("", ":memory:") or not path.is_file():
         return
-    why = _not_a_store(path)
+    why = _not_a_store(path) or (_foreign_database(path) if key else None)
     if why:
         raise _refuse(f"{path} exists and {why}; hpsearch writes only into its own trial "
                       f"stores: choose another storage, got {storage!r}", key)
+
+
+def _foreign_database(path):
+    """Why the SQLite database ``path``, named by a study file, is not a trial store, or
+    None: one holding tables, none of them Optuna's (``studies``), is another program's
+    (a web application's ``db.sqlite3``), and a stranger's study file naming it made
+    Optuna add its twelve tables to it (exit 0). Read only; a database that cannot be
+    read is left to the store's own error."""
+    import sqlite3
+    from urllib.parse import quote
+
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            return None
+    try:
+        db = sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in db.execute("select name from sqlite_master "
+                                               "where type = 'table'")}
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    if not tables or "studies" in tables:
+        return None
+    return (f"is another program's SQLite database ({len(tables)} table(s), none of an "
+            "Optuna trial store), which a study file may not add its tables to (--storage "
+            "on the command line may)")
 
 #: names of the files a run writes besides :data:`OUTPUT_FILES`: the learning curves and
 #: the figures of ``plots/``
