@@ -24,7 +24,9 @@ Holes found:
   file: the run ends naming it (exit 1), the user's database untouched;
 * ``storage: db.sqlite3`` in a study file, naming the user's own application database in
   the working directory, made Optuna add its twelve tables to it (exit 0). A SQLite
-  database holding tables, none of them Optuna's, is refused for a study file (exit 2).
+  database holding tables, none of them Optuna's, is refused for a study file (exit 2);
+* a key of the study file holding control characters (``"\\x1b[2J": 1``) was printed raw
+  in the error naming it (the terminal cleared, its title set); it is escaped now.
 """
 import importlib.util
 import os
@@ -202,3 +204,16 @@ def test_a_study_file_may_not_add_a_store_to_another_programs_database(tmp_path,
     assert "auth_user" not in err
     assert (tmp_path / "db.sqlite3").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db.sqlite3", "s.yaml"]
+
+
+@pytest.mark.parametrize("extra, shown", [
+    ('"\\x1b]0;title\\x07\\x1b[2J": 1\n', "error in s.yaml: '\\x1b]0;title\\x07\\x1b[2J': unknown key"),
+    ('evaluate: {"\\x1b[2J": 1}\n', "error in s.yaml: evaluate.'\\x1b[2J': unknown key"),
+])
+def test_a_key_with_control_characters_is_escaped_in_errors(tmp_path, monkeypatch, capsys,
+                                                            extra, shown):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(GRID_STUDY + extra)
+    assert main(["s.yaml", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert shown in err and "\x1b" not in err, repr(err)
