@@ -262,21 +262,25 @@ def _main(argv):
         if value is not None and not value.strip():  # '' would quietly mean the default
             _err(f"hpsearch: error: {option} must not be empty, got {value!r}")
             return EXIT_USAGE
-    from hpsearch.study.limits import (_storage_path, path_problem,
-                                       scheduler_address_problem, storage_option_problem)
+    from hpsearch.study.limits import (_hidden_password, _storage_path, path_problem,
+                                       scheduler_address_problem, storage_driver_problem,
+                                       storage_option_problem)
 
     for option, value, check in (("--scheduler", args.scheduler, scheduler_address_problem),
                                  ("--storage", args.storage, storage_option_problem)):
         problem = check(value) if value is not None else None
         if problem:  # else "run failed: ValueError: missing port ..." (exit 1), not --dry-run
-            _err(f"hpsearch: error: {option}: {problem}, got {value[:200]!r}")
+            shown = _hidden_password(value) if option == "--storage" else value
+            _err(f"hpsearch: error: {option}: {problem}, got {shown[:200]!r}")
             return EXIT_USAGE
 
     for option, value in (("--out", args.out), ("--storage", args.storage)):
         path = value if option == "--out" or value is None else _storage_path(value)
         problem = path_problem(path) if path else None
+        if option == "--storage" and value is not None and not problem:
+            problem = storage_driver_problem(value)  # else an ImportError, exit 1
         if problem:  # else "run failed: ValueError: embedded null byte" (exit 1)
-            _err(f"hpsearch: error: {option}: {problem}, got {value[:100]!r}")
+            _err(f"hpsearch: error: {option}: {problem}, got {_hidden_password(value)[:100]!r}")
             return EXIT_USAGE
     if args.resume and args.overwrite:
         _err("hpsearch: error: --resume and --overwrite exclude each other (continue the "
@@ -288,7 +292,7 @@ def _main(argv):
         return EXIT_USAGE
     from hpsearch.study.build import Options, build, output_folder
     from hpsearch.study.errors import StudyError, UsageError
-    from hpsearch.study.limits import check_default_output, check_study
+    from hpsearch.study.limits import check_default_output, check_storage_driver, check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
     from hpsearch.study.runner import (RunFailed, check_output, kept_trials, run,
@@ -305,6 +309,7 @@ def _main(argv):
         # every limit first (no data read, no scikit-learn import): refused in well under 1 s
         study, lines, text = load_study(args.study)
         check_study(study, options, dry_run=args.dry_run)
+        check_storage_driver(study, options)
         output_key = ("output",) if study.output is not None and not args.out else None
         folder = output_folder(study, args.study, options)
         if not args.out and study.output is None:  # runs/<name>

@@ -327,7 +327,36 @@ def make_storage(storage):
     of it a critical section that Ctrl-C and SIGTERM wait for (:func:`shielded`)."""
     import optuna
 
-    return shielded(optuna.storages.get_storage(_make_storage(storage)))
+    check = _GUARDS.get(storage) if isinstance(storage, str) else None
+    if check is not None:
+        check()
+    made = shielded(optuna.storages.get_storage(_make_storage(storage)))
+    if isinstance(storage, str):
+        made.setting = storage  # (its calls: the guard of that setting, if any)
+    return made
+
+
+#: ``{storage setting: check}`` of :func:`guard_storage`
+_GUARDS = {}
+
+
+@contextlib.contextmanager
+def guard_storage(storage, check):
+    """Call ``check()`` before :func:`make_storage` opens the storage setting ``storage``
+    (a path or URL, as given) and before each call of a storage it made from it, while
+    in this context: an exception it raises stops the call before the store is touched.
+
+    SQLite and Optuna's journal open their files by path, whenever a connection or a
+    write needs one: a study-file run's folder holding the store (``study.db``), renamed
+    away during the search and a link to another folder put in its place, made them
+    create ``study.db`` or the journal there, or write into that folder's own
+    (:func:`hpsearch.study.run_folder.guard_store`)."""
+    _GUARDS[storage] = check
+    try:
+        yield
+    finally:
+        if _GUARDS.get(storage) is check:
+            del _GUARDS[storage]
 
 
 def _make_storage(storage):
@@ -348,9 +377,12 @@ def _make_storage(storage):
         path = _sqlite_file(url) or ""
         if path and path != ":memory:":
             _check_folder(path, storage)
-        # several processes write one fit at a time: wait for the lock, do not fail
+        # several processes write one fit at a time: wait for the lock, do not fail; a
+        # brace of the file's path is literal (Optuna reads the URL as a str.format
+        # template: a folder 'run{1}' or '${HOME}' failed with IndexError / KeyError)
+        literal = url.replace("{", "{{").replace("}", "}}")
         return _retry(lambda: optuna.storages.RDBStorage(
-            url, engine_kwargs={"connect_args": {"timeout": 60}}
+            literal, engine_kwargs={"connect_args": {"timeout": 60}}
         ))
     return url
 
@@ -391,6 +423,9 @@ def _shielded_class():
 
     def method(name):
         def call(self, *args, **kwargs):
+            check = _GUARDS.get(vars(self).get("setting"))
+            if check is not None:  # (guard_storage)
+                check()
             with shield_interrupts():
                 return getattr(self.storage, name)(*args, **kwargs)
 

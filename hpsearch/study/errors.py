@@ -8,13 +8,18 @@ __all__ = ["StudyError", "UsageError", "did_you_mean", "exception_chain", "forma
 
 
 def format_path(path) -> str:
-    """``("search", "space", "lr", "low")`` -> ``"search.space.lr.low"``; list items as ``[i]``."""
+    """``("search", "space", "lr", "low")`` -> ``"search.space.lr.low"``; list items as ``[i]``.
+
+    A key holding a control character is shown as its ``repr`` (``'n\\x1b[2J'``): a study
+    file's key ``"\\x1b[2J"`` reached the terminal raw in the error naming it, and cleared
+    the screen (or set its title, ``\\x1b]0;...``)."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            out += ("." if out else "") + (text if text.isprintable() else repr(text))
     return out or "<study>"
 
 

@@ -515,6 +515,37 @@ def storage_option_problem(url):
     return None
 
 
+def storage_driver_problem(url):
+    """Why the database server URL ``url`` cannot be opened on this machine because its
+    driver module is not installed (``mysql://`` without ``MySQLdb``), or None: the run
+    failed with "run failed: ImportError: Failed to import DB access module", exit 1,
+    once the data was read and the search built."""
+    parsed = _database_url(url) if "://" in url else None
+    if parsed is None or not _dialect_known(parsed) or parsed.get_backend_name() == "sqlite":
+        return None
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as exc:
+        return (f"the database driver of {parsed.drivername!r} is not installed ({exc}); "
+                "install it, or use a SQLite file (run.db) or an Optuna journal (run.log)")
+    return None
+
+
+def check_storage_driver(study, options=None):
+    """Refuse (exit 2, naming ``storage``) a database server URL of the study file whose
+    driver is not installed (:func:`storage_driver_problem`); ``--storage`` replaces it.
+
+    Raises
+    ------
+    StudyError
+    """
+    if study.storage is None or (options and options.storage):
+        return
+    problem = storage_driver_problem(study.storage)
+    if problem:
+        raise StudyError(("storage",), f"{problem}, got {_hidden_password(study.storage)!r}")
+
+
 def _dialect_known(parsed):
     """Whether SQLAlchemy has a dialect for the scheme of ``parsed`` (its driver module
     need not be installed)."""

@@ -180,17 +180,72 @@ def _check_store_link(out, storage):
                 "--storage")
 
 
+def guard_store(plan, hold):
+    """Context manager: while in it, every opening and every use of the trial store
+    ``plan.storage`` first checks that the run folder's path still leads to the folder
+    ``hold`` opened (:func:`_check_folder`), when the store is a file of the run folder
+    (``study.db``, or a journal there): SQLite and Optuna's journal open their files by
+    path, so a run folder renamed away during the search, and a link to another folder
+    put in its place, made them create ``study.db`` (or the journal) in that folder, or
+    write into its own. The run ends instead with :class:`FolderReplaced` (exit 1), its
+    finished fits kept in the store of the folder renamed away."""
+    from hpsearch.model_selection.store import guard_storage
+
+    path = _local_file(plan.storage)
+    out = Path(plan.out)
+    if path is None or str(path) in ("", ":memory:") or not inside(path.resolve(), out):
+        return contextlib.nullcontext()
+    in_folder = path.resolve().parent == out.resolve()
+    names = (path.name, *(f"{path.name}{s}" for s in ("-journal", "-wal", "-shm")
+                          if path.suffix not in (".log", ".jsonl")))
+
+    def check():
+        _check_folder(out, hold.dir_fd)
+        if in_folder:
+            for name in names:
+                _check_store_file(out, name, hold.dir_fd)
+
+    return guard_storage(plan.storage, check)
+
+
+def _check_store_file(out, name, dir_fd):
+    """Refuse (:class:`FolderReplaced`) to use the trial store while its file ``name`` (or
+    a file SQLite keeps next to it) of the open run folder ``dir_fd`` is a symbolic link
+    or a file with other names (hard links), put there during the run: SQLite opening
+    it anew followed the link (Optuna wrote its tables and the study into the user's
+    database the link named, exit 0), or wrote its journal into the other name's file.
+    (Found at the start of a run, they are refused: :func:`_check_store_link`.)"""
+    import stat
+
+    try:
+        found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(found.st_mode):
+        what = f"a symbolic link (to {os.readlink(name, dir_fd=dir_fd)})"
+    elif found.st_nlink > 1:
+        what = f"a file with {found.st_nlink} names (hard links)"
+    else:
+        return
+    raise FolderReplaced(
+        f"{Path(out) / name}, a file of the trial store, became {what} while the run was "
+        "going; hpsearch does not open the store through it, and wrote nothing into what "
+        "it names. The finished fits are kept in the trial store: put its file back and "
+        "resume with --resume")
+
+
 def _default_db(out, storage):
     path = _local_file(storage)
     return path is not None and path.resolve() == (Path(out) / "study.db").resolve()
 
 
-def check_storage_dir(storage):
-    """Refuse a storage file whose directory does not exist, naming both."""
+def check_storage_dir(storage, key=None):
+    """Refuse a storage file whose directory does not exist, naming both (and ``key``,
+    ``("storage",)``, when the storage comes from the study file)."""
     path = _local_file(storage)
     if path is not None and str(path) not in ("", ":memory:") and not path.parent.is_dir():
-        raise UsageError(f"cannot open the trial store {storage}: directory "
-                         f"{path.parent} does not exist")
+        raise _refuse(f"cannot open the trial store {storage}: directory "
+                      f"{path.parent} does not exist", key)
 
 
 def _not_a_store(path):
@@ -220,10 +275,38 @@ def check_storage_file(storage, key=None):
     path = _local_file(storage)
     if path is None or str(path) in ("", ":memory:") or not path.is_file():
         return
-    why = _not_a_store(path)
+    why = _not_a_store(path) or (_foreign_database(path) if key else None)
     if why:
         raise _refuse(f"{path} exists and {why}; hpsearch writes only into its own trial "
                       f"stores: choose another storage, got {storage!r}", key)
+
+
+def _foreign_database(path):
+    """Why the SQLite database ``path``, named by a study file, is not a trial store, or
+    None: one holding tables, none of them Optuna's (``studies``), is another program's
+    (a web application's ``db.sqlite3``), and a stranger's study file naming it made
+    Optuna add its twelve tables to it (exit 0). Read only; a database that cannot be
+    read is left to the store's own error."""
+    import sqlite3
+    from urllib.parse import quote
+
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            return None
+    try:
+        db = sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in db.execute("select name from sqlite_master "
+                                               "where type = 'table'")}
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    if not tables or "studies" in tables:
+        return None
+    return (f"is another program's SQLite database ({len(tables)} table(s), none of an "
+            "Optuna trial store), which a study file may not add its tables to (--storage "
+            "on the command line may)")
 
 #: names of the files a run writes besides :data:`OUTPUT_FILES`: the learning curves and
 #: the figures of ``plots/``
@@ -589,9 +672,10 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
     _check_store_link(out, storage)
     if not overwrite and (out / RUN_MARKER).is_file():
         _refuse_unrecorded(out, key, resume, source_text)
+    key_of_store = ("storage",) if storage == plan.study.storage else None
     if not _default_db(out, storage):
-        check_storage_dir(storage)
-    check_storage_file(storage, ("storage",) if storage == plan.study.storage else None)
+        check_storage_dir(storage, key_of_store)
+    check_storage_file(storage, key_of_store)
     kept = sum(stored_trials(storage, name) for name in _study_names(plan))
     earlier = [p.name for p in _own_files(out, storage)
                if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
@@ -753,9 +837,11 @@ def _record_and_publish(plan, stage, hold=None):
     in the marker, then move them into the run folder (:func:`_publish`): a marker that
     cannot be written (a full disk) leaves no file in place that a later ``--overwrite``
     would not know as hpsearch's. Done holding the marker's lock
-    (:meth:`_FolderHold.recording`) when ``hold`` is given."""
+    (:meth:`_FolderHold.recording`) when ``hold`` is given. Returns what :func:`_publish`
+    returns (files found in place of a folder of the results, kept)."""
     with hold.recording() if hold is not None else contextlib.nullcontext():
-        _record_and_publish_held(plan, stage, hold.dir_fd if hold is not None else None)
+        return _record_and_publish_held(plan, stage,
+                                        hold.dir_fd if hold is not None else None)
 
 
 def _record_and_publish_held(plan, stage, dir_fd=None):
@@ -771,15 +857,15 @@ def _record_and_publish_held(plan, stage, dir_fd=None):
         if dir_fd is not None:
             _check_folder(out, own)
         records = {name: _sha256(entry, dir_fd=at) for name, entry, at in _stage_files(stage, own)}
-        if _default_db(out, plan.storage) and (out / "study.db").is_file():
-            records["study.db"] = _sha256(out / "study.db")
+        if _default_db(out, plan.storage):  # (read in the open folder: a link is not followed)
+            records["study.db"] = _sha256("study.db", dir_fd=own)
         _write_marker(out, {n: h for n, h in records.items() if h}, dir_fd=dir_fd)
     except BaseException:
         _remove_stage(stage, own)
         os.close(own)
         raise
     try:
-        _publish(stage, out, own)
+        return _publish(stage, out, own)
     finally:
         os.close(own)
 
@@ -801,8 +887,11 @@ def _new_stage(out, dir_fd=None):
     """A private folder in ``out`` for this process's output files (see :func:`_publish`);
     ``dir_fd``: the run folder, open (:func:`_open_folder`): made there, once ``out`` was
     found to still lead to it, and each file written into it by :func:`_writing` checked
-    the same way (:data:`_STAGES`)."""
-    stage = Path(out) / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    the same way (:data:`_STAGES`). Its path is absolute: pandas reads a path starting with
+    ``~`` as the user's home folder (``output: ~/run``, a folder ``~`` of the working
+    directory: "run failed: OSError: [Errno None] None: '~/run/results.csv'", after the
+    whole search)."""
+    stage = Path(os.path.abspath(out)) / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     if dir_fd is None:
         stage.mkdir()
         return stage
@@ -925,26 +1014,38 @@ def _publish(stage, out, dir_fd=None):
     files are moved relative to that open folder: a link put in its place during the
     search (``plots -> /elsewhere``, after :func:`_drop_links`) is removed, not followed.
     ``dir_fd``: the run folder, open (:func:`_open_folder`); else it is opened by its path.
-    The files are taken from ``stage`` relative to it, and moved relative to it."""
+    The files are taken from ``stage`` relative to it, and moved relative to it.
+
+    Returns
+    -------
+    list of str
+        Where each file found standing in place of a subfolder (a file ``plots`` put
+        there during the search) was kept: moved into that folder, ``plots/plots``
+        (:func:`_own_subfolder`)."""
     out_fd = os.dup(dir_fd) if dir_fd is not None else _open_folder(out, follow=True)
-    folders = {(): out_fd}
+    folders, kept = {(): out_fd}, []
     try:
         for rel, name, at in _stage_files(stage, out_fd):
             parts = tuple(rel.split("/"))
             for n in range(1, len(parts)):
                 if parts[:n] not in folders:
-                    folders[parts[:n]] = _own_subfolder(folders[parts[:n - 1]], parts[n - 1])
+                    folders[parts[:n]] = _own_subfolder(folders[parts[:n - 1]], parts[n - 1],
+                                                        kept, "/".join(parts[:n]))
             os.replace(name, parts[-1], src_dir_fd=at, dst_dir_fd=folders[parts[:-1]])
         _remove_stage(stage, out_fd)
     finally:
         for fd in folders.values():
             os.close(fd)
+    return kept
 
 
-def _own_subfolder(parent_fd, name):
+def _own_subfolder(parent_fd, name, kept=None, rel=None):
     """The folder ``name`` of the open folder ``parent_fd``, opened (a file descriptor),
-    made if missing; a symbolic link or file standing there is removed first (the link
-    only: what it names is left alone)."""
+    made if missing. A symbolic link standing there is removed first (the link only: what
+    it names is left alone); a file (a pipe, a device) standing there, put by its user
+    while the run was going, is kept: moved into the new folder under its own name
+    (``plots/plots``; was: removed), its place in the run folder appended to ``kept``
+    (``rel``: the folder's path relative to the run folder)."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     try:
         os.mkdir(name, dir_fd=parent_fd)
@@ -954,9 +1055,32 @@ def _own_subfolder(parent_fd, name):
         except OSError as exc:  # ELOOP: a link, ENOTDIR: a file
             if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
-        os.unlink(name, dir_fd=parent_fd)
-        os.mkdir(name, dir_fd=parent_fd)
+        if _is_link(name, parent_fd):
+            os.unlink(name, dir_fd=parent_fd)
+            os.mkdir(name, dir_fd=parent_fd)
+        else:
+            _move_into_new_folder(parent_fd, name)
+            if kept is not None:
+                kept.append(f"{rel or name}/{name}")
     return os.open(name, flags, dir_fd=parent_fd)
+
+
+def _move_into_new_folder(parent_fd, name):
+    """Replace the file ``name`` of the open folder ``parent_fd`` by a new folder of
+    that name holding it: the folder is made aside (a temporary name), the file moved
+    into it, then the folder moved to ``name`` (``os.rename``: a file or a folder with
+    files put at ``name`` meanwhile is not replaced, an error is raised)."""
+    tmp = f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+    os.mkdir(tmp, dir_fd=parent_fd)
+    fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+    try:
+        os.rename(name, name, src_dir_fd=parent_fd, dst_dir_fd=fd)
+    except BaseException:
+        os.close(fd)
+        os.rmdir(tmp, dir_fd=parent_fd)
+        raise
+    os.close(fd)
+    os.rename(tmp, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
 
 
 def _replace_text(path, text, dir_fd=None):

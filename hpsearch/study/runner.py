@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import re
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -20,10 +21,10 @@ import numpy as np
 from . import report
 from .errors import StudyError, UsageError, exception_chain
 from .run_folder import (  # noqa: F401  (re-exported: hpsearch.study.runner's names)
-    OUTPUT_FILES, RUN_MARKER, _FolderHold, _check_prepare, _marker_data, _name_final,
+    LOCK_FILE, OUTPUT_FILES, RUN_MARKER, _FolderHold, _check_prepare, _marker_data, _name_final,
     _new_stage, _read_small, _record_and_publish, _refuse, _refuse_foreign,
     _refuse_unrecorded, _remove_stage, _sort_own, _write_copy, _write_marker, _writing,
-    check_output, check_storage_dir, prepare_output)
+    check_output, guard_store, check_storage_dir, prepare_output)
 from .trial_store import (  # noqa: F401  (re-exported)
     _study_names, finished_trials, kept_trials, stored_trials, trials_in_progress)
 
@@ -224,8 +225,6 @@ def _timed_out_note(plan, errors):
 def _check_resume(plan, source_text, echo):
     """Say when ``--resume`` has nothing to resume and how many fits stopped by a shorter
     ``fit_timeout`` run again, warn when the study file changed."""
-    import sys
-
     kept = sum(finished_trials(plan.storage, name) or 0 for name in _study_names(plan))
     recorded = [_recorded_errors(plan.storage, name) for name in _study_names(plan)]
     failed_rows = sum(rows for rows, _ in recorded)
@@ -362,36 +361,43 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                           f"{exc.strerror or exc}", output_key) from exc
         if not (out / RUN_MARKER).is_file():
             _write_marker(out, first=True)
-    elif overwrite:  # refused before the lock file is made (checked again, held, there)
+    elif not (out / LOCK_FILE).is_file() or (out / LOCK_FILE).is_symlink():
+        # no live run holds the folder (each holds its lock file): every refusal now,
+        # before the lock file is made (a run folder copied without it, a shipped marker)
+        _check_prepare(plan, resume=resume, overwrite=overwrite, key=output_key,
+                       source_text=source_text)
+    elif overwrite:  # refused before the hold is taken (checked again, held, there)
         check_output(out, output_key)
         _refuse_foreign(out, _sort_own(out, plan.storage)[1], output_key)
     elif _marker_data(out) is not None:  # the same, for a run or --resume
         _refuse_unrecorded(out, output_key, resume, source_text)
     hold = _FolderHold(out)
     try:
-        with hold.preparing(resume=resume, overwrite=overwrite, plan=plan), hold.recording():
-            kept = []
-            removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key,
-                                     kept=kept, source_text=source_text, dir_fd=hold.dir_fd)
-            if overwrite and echo:
-                echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the "
-                     f"earlier run removed; study {plan.study_name!r} replaced)")
-            if kept and echo:
-                echo(f"--overwrite: kept {len(kept)} file(s) no run of hpsearch recorded "
-                     f"writing: {', '.join(kept)}")
-            if resume:
-                _check_resume(plan, source_text, echo)
-            copy = out / "study.yaml"
-            # a resumed run keeps the copy of the file its fits were made with until the
-            # search accepts the new file (a refused resume leaves it as it was)
-            copy_text = _read_small(copy) if resume and copy.is_file() else None
-            if copy_text is None:
-                _write_copy(out, source_text, hold.dir_fd)
-        nested, fit_time = _fit(plan, copy_text, source_text, echo)
-        if copy_text is not None and copy_text != source_text:
-            with hold.recording():
-                _write_copy(out, source_text, hold.dir_fd)
-        return _write_output(plan, fit_time, nested, echo, hold)
+        with contextlib.ExitStack() as guarded:  # the store, once the folder is open
+            with hold.preparing(resume=resume, overwrite=overwrite, plan=plan), hold.recording():
+                guarded.enter_context(guard_store(plan, hold))
+                kept = []
+                removed = prepare_output(plan, resume=resume, overwrite=overwrite, key=output_key,
+                                         kept=kept, source_text=source_text, dir_fd=hold.dir_fd)
+                if overwrite and echo:
+                    echo(f"--overwrite: starting over in {out}/ ({len(removed)} file(s) of the "
+                         f"earlier run removed; study {plan.study_name!r} replaced)")
+                if kept and echo:
+                    echo(f"--overwrite: kept {len(kept)} file(s) no run of hpsearch recorded "
+                         f"writing: {', '.join(kept)}")
+                if resume:
+                    _check_resume(plan, source_text, echo)
+                copy = out / "study.yaml"
+                # a resumed run keeps the copy of the file its fits were made with until the
+                # search accepts the new file (a refused resume leaves it as it was)
+                copy_text = _read_small(copy) if resume and copy.is_file() else None
+                if copy_text is None:
+                    _write_copy(out, source_text, hold.dir_fd)
+            nested, fit_time = _fit(plan, copy_text, source_text, echo)
+            if copy_text is not None and copy_text != source_text:
+                with hold.recording():
+                    _write_copy(out, source_text, hold.dir_fd)
+            return _write_output(plan, fit_time, nested, echo, hold)
     finally:
         hold.release()
 
@@ -432,14 +438,24 @@ def _write_output(plan, fit_time, nested, echo, hold=None):
     try:
         summary, _ = _write_results(plan, plan.search, stage, out, fit_time, nested, echo)
     except RunFailed:  # results.csv shows the errors
-        _record_and_publish(plan, stage, hold)
+        _say_kept(_record_and_publish(plan, stage, hold), out)
         raise
     except BaseException as exc:
         _remove_stage(stage, dir_fd)
         _name_final(exc, stage, out)
         raise
-    _record_and_publish(plan, stage, hold)
+    _say_kept(_record_and_publish(plan, stage, hold), out)
     return summary
+
+
+def _say_kept(kept, out):
+    """Say where each file found in place of a folder of the results (a file ``plots``
+    put in the run folder during the search) was kept (:func:`_publish`), quiet or not."""
+    for name in kept:
+        folder = Path(out) / name.rsplit("/", 1)[0]
+        print(f"hpsearch: warning: a file stood at {folder}, the folder of the run's "
+              f"figures, when they were moved into place; it is kept, moved to "
+              f"{Path(out) / name}", file=sys.stderr)
 
 
 def _write_results(plan, search, out, final, fit_time, nested, echo):
