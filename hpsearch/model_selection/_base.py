@@ -566,10 +566,7 @@ class _Evaluator:
         elif trials is not None:
             for row in todo:
                 row["trial_id"] = trials[row["index"]]._trial_id
-            if all(b is None for b in budgets):
-                self._dispatch_trials(todo, run)
-            else:
-                self._dispatch(todo, **run)
+            self._dispatch_trials(todo, run)
         elif any(b is not None for b in budgets):
             for row in todo:
                 row["trial_id"] = store.claim_budgeted(row, type(search).__name__)
@@ -773,23 +770,37 @@ class _Evaluator:
                 if state == "done":
                     continue
                 if state[0] != "mine":
-                    waiting.append(row)
+                    if row.get("allowed") is None or self._needed(row):
+                        # (racing: the holder fits this wave's splits; waiting for the
+                        # whole row waited on its later waves, which wait on this
+                        # process's rows: two processes hung for ever)
+                        waiting.append(row)
                     continue
                 row["trial_id"] = state[1]
-                if row["pending"]:
-                    mine.append(row)
-                else:  # every fit found (a dead process's): close the claimed trial
+                if not row["pending"]:  # every fit found (a dead process's): close it
                     self._record(row, None)
+                elif self._needed(row):
+                    mine.append(row)
             self._dispatch(mine, **run)
             if not todo and waiting:
                 pause = min(2.0, pause * 1.5) if len(waiting) == n_waiting else POLL_INTERVAL
+
+    @staticmethod
+    def _needed(row):
+        """Whether ``row`` has splits left to fit in this call (racing: in this wave)."""
+        allowed = row.get("allowed")
+        if allowed is None:
+            return row["pending"] > 0
+        return bool(set(allowed) - row["done"])
 
     def _dispatch_trials(self, rows, run):
         """Fit the rows of asked trials (Optuna) once each: two rows of one candidate in
         this call (a batch of ``n_jobs`` trials) are fitted once (were twice); a row
         another live process on the study fits too (the same candidate asked there at
         once: both fitted it) is waited for. Such rows are filled from the store
-        (:meth:`TrialStore.turns`)."""
+        (:meth:`TrialStore.turns`). The same for a pruned search's row at a rung (the
+        row key holds the budget) and a race's wave (only its splits are waited for; a
+        row another process raced is not)."""
         from .store import POLL_INTERVAL
 
         trials, pause, first = run["trials"], POLL_INTERVAL, True
@@ -808,6 +819,8 @@ class _Evaluator:
                 self._plan_progress(0, before - row["pending"])
                 if not row["pending"]:  # another process's row: nothing to fit
                     self._record(row, trials[row["index"]])
+                elif turn == "done" or not self._needed(row):
+                    continue  # raced by another process, or this wave's splits all in
                 elif turn == "busy" or row["key"] in keys:
                     busy.append(row)
                 else:
@@ -890,6 +903,8 @@ class _Evaluator:
         return np.vstack([self._refit_scores(r) for r in rows])
 
     def _record(self, row, trial):
+        if getattr(trial, "state", None) is not None and trial.state.is_finished():
+            return  # (a finished trial replayed: its rows are recorded in it)
         score = float(self._refit_scores(row).mean())
         self.store.record(row, row["candidate_key"], value=score, trial=trial)
 

@@ -1104,7 +1104,7 @@ class TrialStore:
         #: enqueued trials this process took (pop_enqueued) and has not made candidates
         #: yet: an interrupted close leaves them RUNNING, to be enqueued again
         self._popped = set()
-        self._marked = set()  # trials marked with the row they fit (turns)
+        self._marked = set()  # (trial id, row key) marks written (turns)
         self._tickets = {}  # ticket name -> trial id of this process's ticket (turns)
         self._beat = None  # (thread, stop event) of the heartbeat
         self._token = str(next(_TOKENS))
@@ -1826,14 +1826,15 @@ class TrialStore:
 
         State = optuna.trial.TrialState
         for row in rows:
-            if self.shared and row["trial_id"] not in self._marked:
+            mark = (row["trial_id"], row["key"])  # (a pruned trial's rungs: one each)
+            if self.shared and mark not in self._marked:
                 self._mark_job(row["trial_id"], row)
-                self._marked.add(row["trial_id"])
+                self._marked.add(mark)
         trials = self.refresh()
         out = []
         for row in rows:
             key = row["key"]
-            if key in self._rows:
+            if key in self._rows or (self.racing and key in self._raced):
                 out.append("done")
                 continue
             if not self.shared:  # (in memory: this process alone)
@@ -1852,7 +1853,9 @@ class TrialStore:
                         state=State.FAIL, user_attrs={
                             "hpsearch_ticket": name, "hpsearch_duplicate": True,
                             "hpsearch_owner": self.owner}))
-                trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+                # (re-read with the fits: a process whose ticket this read sees wrote
+                # its fits before it, so none of them is fitted again here)
+                trials = self.refresh()
             tickets = {}
             for t in trials:
                 if t.state == State.FAIL and t.user_attrs.get("hpsearch_ticket") == name:

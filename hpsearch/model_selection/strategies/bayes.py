@@ -795,6 +795,10 @@ max_retries
                     },
                     resources=budget,
                     continue_training=True,
+                    # (its rows are the finished trial's: without it a budgeted row is
+                    # adopted as halving's, and a live process's RUNNING trial of the
+                    # same candidate refused this process with "cannot share study")
+                    trials=[trial],
                 )
         self._row_slots.extend([slot] * (len(evaluate.rows) - start))
         self._seen.add(slot)
