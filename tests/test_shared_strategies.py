@@ -70,3 +70,53 @@ def test_a_raced_grid_in_two_processes_ends(tmp_path):
     assert list(results[0][1]["state"]) == list(results[1][1]["state"])
     assert "RACED" in list(results[0][1]["state"])
 
+
+class _BigFails(Ridge):
+    """Fails on more than 50 training rows (``n_jobs=1``: fits run in this process)."""
+
+    rows = []
+
+    def fit(self, X, y, sample_weight=None):
+        _BigFails.rows.append(len(X))
+        if len(X) > 50:
+            raise RuntimeError("too many rows")
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("kind", ["halving", "hyperband"])
+def test_a_failed_round_read_back_raises_as_a_fitted_one(tmp_path, kind):
+    # a halving round whose fits all failed raised sklearn's ValueError when fitted, but
+    # read back from the store (resume, another process) it counted as fitted: the
+    # resume went on to fit the next round's arbitrary survivors (4 fits at 120 rows)
+    from hpsearch.model_selection import HalvingSearchCV, HyperbandSearchCV
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:120], y[:120]
+    common = dict(resource="n_samples", factor=2, cv=2, min_resources=30, refit=False,
+                  random_state=0, storage=str(tmp_path / "s.log"), study_name="s")
+    space = {"alpha": [0.01, 0.1, 1.0, 10.0]}
+
+    def search(**kw):
+        if kind == "halving":
+            return HalvingSearchCV(_BigFails(), space, n_candidates="grid", **common, **kw)
+        return HyperbandSearchCV(_BigFails(), space, **common, **kw)
+
+    outcomes = []
+    for resume in (False, True):
+        _BigFails.rows.clear()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                search(resume=resume).fit(X, y)
+                raised = None
+            except ValueError as exc:
+                raised = str(exc).split("\n")[1]
+        stops = sorted(str(w.message).split(":")[0] for w in caught
+                       if str(w.message).startswith("Every fit of round"))
+        outcomes.append((raised, stops, len(_BigFails.rows)))
+    (raised, stops, _), resumed = outcomes
+    # the same outcome, nothing fitted again (halving: "All the 4 fits failed.";
+    # Hyperband: the brackets whose round failed stop, with a warning each)
+    assert resumed == (raised, stops, 0)
+    assert (raised is not None, len(stops)) == {"halving": (True, 0), "hyperband": (False, 2)}[kind]
+

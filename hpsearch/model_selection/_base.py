@@ -95,7 +95,7 @@ from ._engine import (Engine, Task, interrupts_deferrable, seed_names, seed_para
                       task_seed)
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
-from .store import _FIT_KEYS, data_fingerprint, search_settings
+from .store import _FIT_KEYS, data_fingerprint, fit_failed, search_settings
 
 __all__ = ["BaseSearchCV", "Evaluation"]
 
@@ -685,7 +685,8 @@ class _Evaluator:
         payload = self.store.lookup(row["key"])
         splits = range(len(self.splits))
         if payload is not None:
-            fits = {s: {k: payload[k][s] for k in _FIT_KEYS} for s in splits}
+            fits = {s: {k: payload[k][s] for k in _FIT_KEYS + ("fit_failed",)
+                        if k in payload} for s in splits}
         else:
             fits = self.store.finished_fits(row["key"])
         n_new = 0
@@ -694,6 +695,8 @@ class _Evaluator:
                 continue
             for name in _FIT_KEYS:
                 row[name][split] = fit[name]
+            # (read back, a failed fit counts as one: a halving round of them raises)
+            row["fit_failed"][split] = fit_failed(fit)
             row["done"].add(split)
             row["pending"] -= 1
             n_new += 1

@@ -128,6 +128,18 @@ _FIT_KEYS = ("test_scores", "train_scores", "fit_time", "score_time", "n_test_sa
              "error")
 
 
+def fit_failed(fit):
+    """Whether a recorded fit (the ``_FIT_KEYS`` of one split, and ``fit_failed`` where
+    it was recorded) failed in ``fit``, not in scoring: its mark, or, in a study written
+    before fits carried it, an error with no score and no scoring time (a scorer that
+    failed had its fit fitted and took scoring time)."""
+    mark = fit.get("fit_failed")
+    if mark is not None:
+        return bool(mark)
+    return (fit.get("error") is not None and fit.get("test_scores") is None
+            and fit.get("train_scores") is None and not fit.get("score_time"))
+
+
 def encode_value(value):
     """A JSON-able stand-in for ``value``, equal for equal values and stable across runs."""
     if isinstance(value, _PRIMITIVES):
@@ -1375,7 +1387,8 @@ class TrialStore:
             if not stopped:
                 continue
             del self._rows[key]
-            kept = {s: {name: payload[name][s] for name in _FIT_KEYS}
+            kept = {s: {name: payload[name][s] for name in _FIT_KEYS + ("fit_failed",)
+                        if name in payload}
                     for s in range(len(errors)) if s not in stopped}
             self._fits[key] = {**kept, **self._fits.get(key, {})}
             self._retried.update(row_trials.get(key, ()))
@@ -2104,7 +2117,7 @@ class TrialStore:
         <split>``). Returns False when another process took the trial over meanwhile."""
         import optuna
 
-        payload = {key: row[key][split] for key in _FIT_KEYS}
+        payload = {key: row[key][split] for key in _FIT_KEYS + ("fit_failed",)}
         try:
             self._storage.set_trial_user_attr(
                 trial_id, f"hpsearch_fit:{row['key']}:{split}", payload
@@ -2189,7 +2202,7 @@ class TrialStore:
     @staticmethod
     def _payload(row):
         keys = ("test_scores", "train_scores", "fit_time", "score_time",
-                "n_test_samples", "error", "resources")
+                "n_test_samples", "error", "fit_failed", "resources")
         return {key: row.get(key) for key in keys}
 
     @staticmethod
