@@ -120,3 +120,36 @@ def test_a_failed_round_read_back_raises_as_a_fitted_one(tmp_path, kind):
     assert resumed == (raised, stops, 0)
     assert (raised is not None, len(stops)) == {"halving": (True, 0), "hyperband": (False, 2)}[kind]
 
+
+@pytest.mark.parametrize("kind", ["halving", "hyperband"])
+def test_trials_enqueued_in_a_halving_study_do_not_wait_for_ever(tmp_path, kind):
+    # no search may resume a halving or Hyperband study, so its enqueued trials stayed
+    # WAITING for ever (optuna-dashboard showed them waiting; study.optimize, the only
+    # one asking them, would mix its own objective into the halving's study)
+    import optuna
+
+    from hpsearch.model_selection import HalvingSearchCV, HyperbandSearchCV
+    from hpsearch.model_selection.store import make_storage
+
+    X, y = load_diabetes(return_X_y=True)
+    storage = str(tmp_path / "s.log")
+    study = optuna.create_study(storage=make_storage(storage), study_name="s",
+                                direction="maximize")
+    study.enqueue_trial({"alpha": 0.5})
+    study.enqueue_trial({"alpha": 3.0})
+    make = HalvingSearchCV if kind == "halving" else HyperbandSearchCV
+    search = make(Ridge(), {"alpha": [0.1, 1.0]}, resource="n_samples", min_resources=20,
+                  cv=2, refit=False, storage=storage, study_name="s", resume=True,
+                  random_state=0)
+    with pytest.warns(UserWarning, match="closes them FAIL"):
+        search.fit(X[:80], y[:80])  # (and the small space's warning)
+    enqueued = [t for t in search.study_.trials if "fixed_params" in t.system_attrs]
+    assert [t.state.name for t in enqueued] == ["FAIL", "FAIL"]
+    assert all(f"not run: {make.__name__}" in t.user_attrs["hpsearch_not_run"]
+               for t in enqueued)
+    assert not any("alpha" in t.params and t.params["alpha"] in (0.5, 3.0)
+                   for t in search.study_.trials)  # (none was fitted)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.set_params(resume=True).fit(X[:80], y[:80])
+    assert not [w for w in caught if "enqueue" in str(w.message)]  # none waits now

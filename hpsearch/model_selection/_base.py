@@ -232,6 +232,11 @@ def _warn_enqueued(study, name, kind=None):
             "them first" if kind and "Optuna" in kind else
             f"no other search may resume this study of {name}, so only study.optimize "
             "would ask them; enqueue them in an OptunaSearchCV's or ASHASearchCV's study")
+        if not kind:  # (were left WAITING for ever)
+            later = (f"no other search may resume this study of {name}, so once it "
+                     f"ends it closes them FAIL (user attribute {NOT_RUN_ATTR!r} says "
+                     "why) instead of leaving them WAITING for ever; enqueue them in an "
+                     "OptunaSearchCV's or ASHASearchCV's study")
         warnings.warn(
             f"The study {study.study_name!r} holds {len(waiting)} trial(s) enqueued with "
             f"study.enqueue_trial (e.g. {example}); {name} does not run enqueued trials "
@@ -239,6 +244,29 @@ def _warn_enqueued(study, name, kind=None):
             "not fitted, not in cv_results_ and not counted among its candidates; "
             f"{later}. To evaluate them in this search, add their values to its space.",
             UserWarning, stacklevel=3)
+
+
+#: user attribute of an enqueued trial a halving or Hyperband search closed FAIL: why
+NOT_RUN_ATTR = "hpsearch_not_run"
+
+
+def _close_enqueued(store, name):
+    """Close FAIL the trials enqueued in a halving or Hyperband study, which no search
+    will ever ask (:func:`_warn_enqueued` said so when the search started), so that the
+    study (and ``optuna-dashboard``) does not show them waiting for ever. Each is taken
+    as Optuna's ``study.ask`` takes one (:meth:`TrialStore.pop_enqueued`), its user
+    attribute :data:`NOT_RUN_ATTR` says why. Called once the search has run: it held the
+    study alone, so no other search was about to take them."""
+    import optuna
+
+    reason = (f"not run: {name} runs the candidates of its own space and schedule, and "
+              "no other search may resume its study")
+    while (trial := store.pop_enqueued()) is not None:
+        trial_id = trial._trial_id
+        store._storage.set_trial_user_attr(trial_id, NOT_RUN_ATTR, reason)
+        store._storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL)
+        store._popped.discard(trial_id)
+        store._mine.discard(trial_id)
 
 
 def _seed_id(params):
@@ -1668,6 +1696,8 @@ class BaseSearchCV(_SkBaseSearchCV):
                 evaluate.n_planned = expected
                 evaluate.callback_ctx = self._search_callback_context(root_ctx, evaluate)
                 self._run_search(evaluate)
+                if storage is not None and self._study_kind is None:
+                    _close_enqueued(store, type(self).__name__)
                 if evaluate.callback_ctx is not None:
                     evaluate.callback_ctx.call_on_fit_task_end(estimator=self)
                 done = True
