@@ -153,3 +153,45 @@ def test_trials_enqueued_in_a_halving_study_do_not_wait_for_ever(tmp_path, kind)
         warnings.simplefilter("always")
         search.set_params(resume=True).fit(X[:80], y[:80])
     assert not [w for w in caught if "enqueue" in str(w.message)]  # none waits now
+
+
+@pytest.mark.parametrize("kind, attr, value", [
+    ("grid", "hpsearch_row:", {"bogus": 1}),
+    ("grid", "hpsearch_row:", "x"),
+    ("optuna", "hpsearch_row:", [1, 2]),
+    ("optuna", "hpsearch_slot", "x"),
+])
+def test_a_trial_added_by_hand_with_hpsearch_attributes_is_ignored(tmp_path, kind, attr,
+                                                                   value):
+    # a trial added with study.add_trial carrying a copy of a trial's user attributes,
+    # one of them malformed: the resume raised KeyError 'test_scores', AttributeError
+    # ("'str' object has no attribute 'get'") or TypeError ('<' between str and int)
+    import optuna
+
+    from hpsearch.model_selection import GridSearchCV, OptunaSearchCV
+    from hpsearch.model_selection.store import make_storage
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:60], y[:60]
+    storage = str(tmp_path / "s.log")
+    common = dict(cv=2, storage=storage, study_name="s", refit=False)
+    if kind == "grid":
+        def make(**kw):
+            return GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, **common, **kw)
+    else:
+        def make(**kw):
+            return OptunaSearchCV(Ridge(), {"alpha": [0.1, 1.0, 3.0]}, n_trials=3,
+                                  random_state=0, **common, **kw)
+    first = make().fit(X, y).cv_results_["mean_test_score"]
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    trial = study.trials[0]
+    attrs = dict(trial.user_attrs)
+    attrs[next(k for k in attrs if k.startswith(attr))] = value
+    study.add_trial(optuna.trial.create_trial(
+        params=trial.params, distributions=trial.distributions, value=0.0, user_attrs=attrs))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = make(resume=True).fit(X, y).cv_results_["mean_test_score"]
+    np.testing.assert_allclose(again, first)
+    said = [w for w in caught if "is not an hpsearch record" in str(w.message)]
+    assert len(said) == (attr == "hpsearch_row:")  # (a slot: not hpsearch's trial)

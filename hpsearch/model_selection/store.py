@@ -107,6 +107,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 import weakref
 from contextlib import contextmanager
 
@@ -138,6 +139,25 @@ def fit_failed(fit):
         return bool(mark)
     return (fit.get("error") is not None and fit.get("test_scores") is None
             and fit.get("train_scores") is None and not fit.get("score_time"))
+
+
+def _record_problem(kind, payload):
+    """Why ``payload`` is no well-formed hpsearch record of ``kind`` (``"hpsearch_row"``:
+    lists of one length under every ``_FIT_KEYS``; ``"hpsearch_fit"``: every key), or
+    None. hpsearch writes only well-formed ones: another is a trial added or edited by
+    hand (``study.add_trial``), which is ignored rather than read (it raised a bare
+    KeyError, AttributeError or IndexError on resume)."""
+    if not isinstance(payload, dict):
+        return f"a {type(payload).__name__}, not a dict"
+    missing = [k for k in _FIT_KEYS if k not in payload]
+    if missing:
+        return f"no {missing[0]!r}"
+    if kind == "hpsearch_row":
+        lengths = {len(payload[k]) if isinstance(payload[k], list) else -1
+                   for k in _FIT_KEYS}
+        if len(lengths) != 1 or -1 in lengths:
+            return "not one list per split under each key"
+    return None
 
 
 def encode_value(value):
@@ -1117,6 +1137,7 @@ class TrialStore:
         #: yet: an interrupted close leaves them RUNNING, to be enqueued again
         self._popped = set()
         self._marked = set()  # (trial id, row key) marks written (turns)
+        self._ignored = set()  # (trial number, attribute) of malformed records (warned)
         self._tickets = {}  # ticket name -> trial id of this process's ticket (turns)
         self._beat = None  # (thread, stop event) of the heartbeat
         self._token = str(next(_TOKENS))
@@ -1350,6 +1371,9 @@ class TrialStore:
                 self._stored.setdefault(name, dist)
             for name, payload in trial.user_attrs.items():
                 kind, _, rest = name.partition(":")
+                if kind in ("hpsearch_row", "hpsearch_fit") and self._malformed(
+                        trial, name, kind, payload):
+                    continue
                 if kind == "hpsearch_row":
                     self._rows[rest] = payload
                     row_trials.setdefault(rest, []).append(trial._trial_id)
@@ -1365,6 +1389,19 @@ class TrialStore:
         if self.shared:
             self._read_heartbeats(self._storage.get_study_system_attrs(self._study_id))
         return trials
+
+    def _malformed(self, trial, name, kind, payload):
+        """Whether the user attribute ``name`` of ``trial`` is no well-formed hpsearch
+        record (:func:`_record_problem`); a warning names it, once."""
+        problem = _record_problem(kind, payload)
+        if problem is not None and (trial.number, name) not in self._ignored:
+            self._ignored.add((trial.number, name))
+            warnings.warn(
+                f"Trial {trial.number} of study {self.study.study_name!r} holds a user "
+                f"attribute {name!r} that is not an hpsearch record ({problem}; a trial "
+                "added or edited by hand?): it is ignored, and a candidate it would "
+                "record is fitted here.", UserWarning, stacklevel=3)
+        return problem is not None
 
     def _drop_timed_out(self, row_trials):
         """Resume with a longer ``fit_timeout`` (:attr:`retry_timed_out`): a fit an earlier
