@@ -57,7 +57,8 @@ def search(kind, storage, **kw):
                                           RandomSearchCV)
 
     common = dict(cv=3, refit=False, storage=storage, study_name="s", resume=True,
-                  random_state=0, **kw)
+                  random_state=0, n_jobs=int(os.environ.get("SPLITLOG_N_JOBS", "1")),
+                  **kw)
     est = SplitLog()
     table = {
         "optuna": lambda: OptunaSearchCV(est, SPACE, n_trials=6, sampler="random", **common),
