@@ -195,3 +195,40 @@ def test_a_trial_added_by_hand_with_hpsearch_attributes_is_ignored(tmp_path, kin
     np.testing.assert_allclose(again, first)
     said = [w for w in caught if "is not an hpsearch record" in str(w.message)]
     assert len(said) == (attr == "hpsearch_row:")  # (a slot: not hpsearch's trial)
+
+
+class _Fails(Ridge):
+    def fit(self, X, y, sample_weight=None):
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("kind", ["grid", "optuna", "asha", "hyperband"])
+def test_a_resumed_search_whose_fits_all_failed_raises_as_a_fresh_one(tmp_path, kind):
+    # fresh: sklearn's "All the N fits failed."; resumed (every fit read back): grid,
+    # Optuna and ASHA went on to the refit, which raised the estimator's own
+    # RuntimeError; Hyperband said "All the 2 fits failed." (of 10)
+    from hpsearch.model_selection import (ASHASearchCV, GridSearchCV, HyperbandSearchCV,
+                                          OptunaSearchCV)
+
+    X, y = load_diabetes(return_X_y=True)
+    common = dict(cv=2, storage=str(tmp_path / "s.log"), study_name="s", random_state=0)
+    space = {"alpha": [0.1, 1.0]}
+    budget = dict(resource="n_samples", min_resources=20)
+    searches = {
+        "grid": lambda **kw: GridSearchCV(_Fails(), space, **kw),
+        "optuna": lambda **kw: OptunaSearchCV(_Fails(), space, n_trials=2, **kw),
+        "asha": lambda **kw: ASHASearchCV(_Fails(), space, n_trials=2, **budget, **kw),
+        "hyperband": lambda **kw: HyperbandSearchCV(_Fails(), space, **budget, **kw),
+    }
+
+    def make(**kw):
+        return searches[kind](**common, **kw)
+
+    said = []
+    for resume in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(ValueError, match="All the") as info:
+                make(resume=resume).fit(X[:40], y[:40])
+        said.append(str(info.value).split("\n")[1])
+    assert said[0] == said[1]

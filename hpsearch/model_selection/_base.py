@@ -966,6 +966,15 @@ class _Evaluator:
         )  # (rows found in the store on resume)
         if n_fits and len(self.errors) == n_fits and not resumed_ok:
             raise ValueError(fit_failure_message(self.errors, n_fits, None))
+        fits = {(row["key"], split): (error, failed) for row in self.rows
+                for split, (error, failed) in enumerate(zip(row["error"],
+                                                            row["fit_failed"]))}
+        if fits and all(failed for _, failed in fits.values()):
+            # every fit failed, also those read back from the store (a resume of such a
+            # search reached the refit and raised the estimator's own error instead);
+            # a fit of two rows (a repeated Optuna candidate) counts once, as fitted
+            errors = [error for error, _ in fits.values()]
+            raise ValueError(fit_failure_message(errors, len(errors), None))
         for errors, n in self.all_failed_calls:
             message = fit_failure_message(errors, n, self.search.error_score, False)
             warnings.warn(message, FitFailedWarning)
