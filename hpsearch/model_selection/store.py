@@ -740,6 +740,8 @@ def recorded_fits(study):
     for trial in study.get_trials(deepcopy=False):
         for name, payload in trial.user_attrs.items():
             kind, _, rest = name.partition(":")
+            if kind in ("hpsearch_fit", "hpsearch_row") and _record_problem(kind, payload):
+                continue  # (not hpsearch's: a trial added by hand)
             if kind == "hpsearch_fit":
                 fits.add(tuple(rest.rsplit(":", 1)))
             elif kind == "hpsearch_row":

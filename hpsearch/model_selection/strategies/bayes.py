@@ -783,10 +783,9 @@ max_retries
     def _replay(self, evaluate, space, trial, slot):
         """Rows of a finished trial, from the store (nothing is fitted)."""
         from ..space import decode_params
-
-        params = decode_params(trial.params, space)
         from ..store import _record_problem
 
+        params = decode_params(trial.params, space)
         budgets = sorted(
             (payload.get("resources") or {} for name, payload in trial.user_attrs.items()
              if name.startswith("hpsearch_row:")
