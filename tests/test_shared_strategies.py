@@ -44,7 +44,7 @@ def _run_processes(tmp_path, kind, storage, n=2):
     return fits, results
 
 
-@pytest.mark.parametrize("kind, storage", [("pruner", "s.db"), ("racing", "s.log")])
+@pytest.mark.parametrize("kind, storage", [("pruner", "s.log"), ("racing", "s.db")])
 def test_pruned_and_raced_optuna_processes_fit_each_split_once(tmp_path, kind, storage):
     # two processes of one OptunaSearchCV with a pruner (or racing) asked the same
     # candidate at once and both fitted it: 57 fits for 32 distinct (candidate, split,
