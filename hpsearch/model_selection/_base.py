@@ -95,7 +95,7 @@ from ._engine import (Engine, ScorerDict, Task, interrupts_deferrable, seed_name
                       seed_params, seeds_for, task_seed)
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
-from .store import _FIT_KEYS, data_fingerprint, search_settings
+from .store import _FIT_KEYS, data_fingerprint, fit_failed, search_settings
 
 __all__ = ["BaseSearchCV", "Evaluation"]
 
@@ -232,6 +232,11 @@ def _warn_enqueued(study, name, kind=None):
             "them first" if kind and "Optuna" in kind else
             f"no other search may resume this study of {name}, so only study.optimize "
             "would ask them; enqueue them in an OptunaSearchCV's or ASHASearchCV's study")
+        if not kind:  # (were left WAITING for ever)
+            later = (f"no other search may resume this study of {name}, so once it "
+                     f"ends it closes them FAIL (user attribute {NOT_RUN_ATTR!r} says "
+                     "why) instead of leaving them WAITING for ever; enqueue them in an "
+                     "OptunaSearchCV's or ASHASearchCV's study")
         warnings.warn(
             f"The study {study.study_name!r} holds {len(waiting)} trial(s) enqueued with "
             f"study.enqueue_trial (e.g. {example}); {name} does not run enqueued trials "
@@ -239,6 +244,29 @@ def _warn_enqueued(study, name, kind=None):
             "not fitted, not in cv_results_ and not counted among its candidates; "
             f"{later}. To evaluate them in this search, add their values to its space.",
             UserWarning, stacklevel=3)
+
+
+#: user attribute of an enqueued trial a halving or Hyperband search closed FAIL: why
+NOT_RUN_ATTR = "hpsearch_not_run"
+
+
+def _close_enqueued(store, name):
+    """Close FAIL the trials enqueued in a halving or Hyperband study, which no search
+    will ever ask (:func:`_warn_enqueued` said so when the search started), so that the
+    study (and ``optuna-dashboard``) does not show them waiting for ever. Each is taken
+    as Optuna's ``study.ask`` takes one (:meth:`TrialStore.pop_enqueued`), its user
+    attribute :data:`NOT_RUN_ATTR` says why. Called once the search has run: it held the
+    study alone, so no other search was about to take them."""
+    import optuna
+
+    reason = (f"not run: {name} runs the candidates of its own space and schedule, and "
+              "no other search may resume its study")
+    while (trial := store.pop_enqueued()) is not None:
+        trial_id = trial._trial_id
+        store._storage.set_trial_user_attr(trial_id, NOT_RUN_ATTR, reason)
+        store._storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL)
+        store._popped.discard(trial_id)
+        store._mine.discard(trial_id)
 
 
 def _seed_id(params):
@@ -566,10 +594,7 @@ class _Evaluator:
         elif trials is not None:
             for row in todo:
                 row["trial_id"] = trials[row["index"]]._trial_id
-            if all(b is None for b in budgets):
-                self._dispatch_trials(todo, run)
-            else:
-                self._dispatch(todo, **run)
+            self._dispatch_trials(todo, run)
         elif any(b is not None for b in budgets):
             for row in todo:
                 row["trial_id"] = store.claim_budgeted(row, type(search).__name__)
@@ -689,7 +714,8 @@ class _Evaluator:
         payload = self.store.lookup(row["key"])
         splits = range(len(self.splits))
         if payload is not None:
-            fits = {s: {k: payload[k][s] for k in _FIT_KEYS} for s in splits}
+            fits = {s: {k: payload[k][s] for k in _FIT_KEYS + ("fit_failed",)
+                        if k in payload} for s in splits}
         else:
             fits = self.store.finished_fits(row["key"])
         n_new = 0
@@ -698,6 +724,8 @@ class _Evaluator:
                 continue
             for name in _FIT_KEYS:
                 row[name][split] = fit[name]
+            # (read back, a failed fit counts as one: a halving round of them raises)
+            row["fit_failed"][split] = fit_failed(fit)
             row["done"].add(split)
             row["pending"] -= 1
             n_new += 1
@@ -775,23 +803,37 @@ class _Evaluator:
                 if state == "done":
                     continue
                 if state[0] != "mine":
-                    waiting.append(row)
+                    if row.get("allowed") is None or self._needed(row):
+                        # (racing: the holder fits this wave's splits; waiting for the
+                        # whole row waited on its later waves, which wait on this
+                        # process's rows: two processes hung for ever)
+                        waiting.append(row)
                     continue
                 row["trial_id"] = state[1]
-                if row["pending"]:
-                    mine.append(row)
-                else:  # every fit found (a dead process's): close the claimed trial
+                if not row["pending"]:  # every fit found (a dead process's): close it
                     self._record(row, None)
+                elif self._needed(row):
+                    mine.append(row)
             self._dispatch(mine, **run)
             if not todo and waiting:
                 pause = min(2.0, pause * 1.5) if len(waiting) == n_waiting else POLL_INTERVAL
+
+    @staticmethod
+    def _needed(row):
+        """Whether ``row`` has splits left to fit in this call (racing: in this wave)."""
+        allowed = row.get("allowed")
+        if allowed is None:
+            return row["pending"] > 0
+        return bool(set(allowed) - row["done"])
 
     def _dispatch_trials(self, rows, run):
         """Fit the rows of asked trials (Optuna) once each: two rows of one candidate in
         this call (a batch of ``n_jobs`` trials) are fitted once (were twice); a row
         another live process on the study fits too (the same candidate asked there at
         once: both fitted it) is waited for. Such rows are filled from the store
-        (:meth:`TrialStore.turns`)."""
+        (:meth:`TrialStore.turns`). The same for a pruned search's row at a rung (the
+        row key holds the budget) and a race's wave (only its splits are waited for; a
+        row another process raced is not)."""
         from .store import POLL_INTERVAL
 
         trials, pause, first = run["trials"], POLL_INTERVAL, True
@@ -810,6 +852,8 @@ class _Evaluator:
                 self._plan_progress(0, before - row["pending"])
                 if not row["pending"]:  # another process's row: nothing to fit
                     self._record(row, trials[row["index"]])
+                elif turn == "done" or not self._needed(row):
+                    continue  # raced by another process, or this wave's splits all in
                 elif turn == "busy" or row["key"] in keys:
                     busy.append(row)
                 else:
@@ -894,6 +938,8 @@ class _Evaluator:
         return np.vstack([self._refit_scores(r) for r in rows])
 
     def _record(self, row, trial):
+        if getattr(trial, "state", None) is not None and trial.state.is_finished():
+            return  # (a finished trial replayed: its rows are recorded in it)
         score = float(self._refit_scores(row).mean())
         self.store.record(row, row["candidate_key"], value=score, trial=trial)
 
@@ -924,6 +970,15 @@ class _Evaluator:
         )  # (rows found in the store on resume)
         if n_fits and len(self.errors) == n_fits and not resumed_ok:
             raise ValueError(fit_failure_message(self.errors, n_fits, None))
+        fits = {(row["key"], split): (error, failed) for row in self.rows
+                for split, (error, failed) in enumerate(zip(row["error"],
+                                                            row["fit_failed"]))}
+        if fits and all(failed for _, failed in fits.values()):
+            # every fit failed, also those read back from the store (a resume of such a
+            # search reached the refit and raised the estimator's own error instead);
+            # a fit of two rows (a repeated Optuna candidate) counts once, as fitted
+            errors = [error for error, _ in fits.values()]
+            raise ValueError(fit_failure_message(errors, len(errors), None))
         for errors, n in self.all_failed_calls:
             message = fit_failure_message(errors, n, self.search.error_score, False)
             warnings.warn(message, FitFailedWarning)
@@ -1676,6 +1731,8 @@ class BaseSearchCV(_SkBaseSearchCV):
                 evaluate.n_planned = expected
                 evaluate.callback_ctx = self._search_callback_context(root_ctx, evaluate)
                 self._run_search(evaluate)
+                if storage is not None and self._study_kind is None:
+                    _close_enqueued(store, type(self).__name__)
                 if evaluate.callback_ctx is not None:
                     evaluate.callback_ctx.call_on_fit_task_end(estimator=self)
                 done = True

@@ -219,8 +219,8 @@ def race(evaluator, new_rows, todo, run, trials=None):
         for row in todo:
             row["trial_id"] = trials[row["index"]]._trial_id
 
-        def dispatch(rows):
-            evaluator._dispatch(rows, **run)
+        def dispatch(rows):  # (a wave another process fits too is waited for)
+            evaluator._dispatch_trials(rows, run)
     else:
         def dispatch(rows):  # claim a candidate once, at its first wave
             claimed = [r for r in rows if r.get("trial_id") is not None]
@@ -255,9 +255,18 @@ def race(evaluator, new_rows, todo, run, trials=None):
                 row["raced"] = True
         uncount()
 
+    published = set()  # raced rows recorded in the store at their barrier
+
     def decide(alive, allowed):
         survivors = _decide(evaluator, alive, min_splits, alpha, ratio, allowed)
         uncount()
+        for row in alive:
+            # at once (was: once the race ended): another process waiting for this
+            # row's next wave stops waiting (it waited for this race's end, which could
+            # wait on that process: two processes hung for ever)
+            if row.get("raced") and row.get("trial_id") is not None and store.shared:
+                store.record_raced(row, row["trial_id"], close=trials is None)
+                published.add(id(row))
         return survivors
 
     _waves([r for r in new_rows if not r.get("raced")], n_splits, min_splits, fit, decide,
@@ -271,7 +280,8 @@ def race(evaluator, new_rows, todo, run, trials=None):
             if state != "done" and state[0] == "mine":
                 row["trial_id"] = state[1]
     for row in new_rows:
-        if row.get("raced") and row.get("trial_id") is not None:
+        if (row.get("raced") and row.get("trial_id") is not None
+                and id(row) not in published):
             store.record_raced(row, row["trial_id"], close=trials is None)
     if search.verbose > 0 and n_tasks:
         n_fitted = n_tasks - sum(r["pending"] for r in todo)

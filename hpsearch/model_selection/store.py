@@ -107,6 +107,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 import weakref
 from contextlib import contextmanager
 
@@ -126,6 +127,37 @@ _PRIMITIVES = (type(None), bool, str)
 #: per-split entries of a row, recorded for each fit
 _FIT_KEYS = ("test_scores", "train_scores", "fit_time", "score_time", "n_test_samples",
              "error")
+
+
+def fit_failed(fit):
+    """Whether a recorded fit (the ``_FIT_KEYS`` of one split, and ``fit_failed`` where
+    it was recorded) failed in ``fit``, not in scoring: its mark, or, in a study written
+    before fits carried it, an error with no score and no scoring time (a scorer that
+    failed had its fit fitted and took scoring time)."""
+    mark = fit.get("fit_failed")
+    if mark is not None:
+        return bool(mark)
+    return (fit.get("error") is not None and fit.get("test_scores") is None
+            and fit.get("train_scores") is None and not fit.get("score_time"))
+
+
+def _record_problem(kind, payload):
+    """Why ``payload`` is no well-formed hpsearch record of ``kind`` (``"hpsearch_row"``:
+    lists of one length under every ``_FIT_KEYS``; ``"hpsearch_fit"``: every key), or
+    None. hpsearch writes only well-formed ones: another is a trial added or edited by
+    hand (``study.add_trial``), which is ignored rather than read (it raised a bare
+    KeyError, AttributeError or IndexError on resume)."""
+    if not isinstance(payload, dict):
+        return f"a {type(payload).__name__}, not a dict"
+    missing = [k for k in _FIT_KEYS if k not in payload]
+    if missing:
+        return f"no {missing[0]!r}"
+    if kind == "hpsearch_row":
+        lengths = {len(payload[k]) if isinstance(payload[k], list) else -1
+                   for k in _FIT_KEYS}
+        if len(lengths) != 1 or -1 in lengths:
+            return "not one list per split under each key"
+    return None
 
 
 def encode_value(value):
@@ -743,6 +775,8 @@ def recorded_fits(study):
     for trial in study.get_trials(deepcopy=False):
         for name, payload in trial.user_attrs.items():
             kind, _, rest = name.partition(":")
+            if kind in ("hpsearch_fit", "hpsearch_row") and _record_problem(kind, payload):
+                continue  # (not hpsearch's: a trial added by hand)
             if kind == "hpsearch_fit":
                 fits.add(tuple(rest.rsplit(":", 1)))
             elif kind == "hpsearch_row":
@@ -1139,7 +1173,8 @@ class TrialStore:
         #: enqueued trials this process took (pop_enqueued) and has not made candidates
         #: yet: an interrupted close leaves them RUNNING, to be enqueued again
         self._popped = set()
-        self._marked = set()  # trials marked with the row they fit (turns)
+        self._marked = set()  # (trial id, row key) marks written (turns)
+        self._ignored = set()  # (trial number, attribute) of malformed records (warned)
         self._tickets = {}  # ticket name -> trial id of this process's ticket (turns)
         self._beat = None  # (thread, stop event) of the heartbeat
         self._token = str(next(_TOKENS))
@@ -1373,6 +1408,9 @@ class TrialStore:
                 self._stored.setdefault(name, dist)
             for name, payload in trial.user_attrs.items():
                 kind, _, rest = name.partition(":")
+                if kind in ("hpsearch_row", "hpsearch_fit") and self._malformed(
+                        trial, name, kind, payload):
+                    continue
                 if kind == "hpsearch_row":
                     self._rows[rest] = payload
                     row_trials.setdefault(rest, []).append(trial._trial_id)
@@ -1388,6 +1426,19 @@ class TrialStore:
         if self.shared:
             self._read_heartbeats(self._storage.get_study_system_attrs(self._study_id))
         return trials
+
+    def _malformed(self, trial, name, kind, payload):
+        """Whether the user attribute ``name`` of ``trial`` is no well-formed hpsearch
+        record (:func:`_record_problem`); a warning names it, once."""
+        problem = _record_problem(kind, payload)
+        if problem is not None and (trial.number, name) not in self._ignored:
+            self._ignored.add((trial.number, name))
+            warnings.warn(
+                f"Trial {trial.number} of study {self.study.study_name!r} holds a user "
+                f"attribute {name!r} that is not an hpsearch record ({problem}; a trial "
+                "added or edited by hand?): it is ignored, and a candidate it would "
+                "record is fitted here.", UserWarning, stacklevel=3)
+        return problem is not None
 
     def _drop_timed_out(self, row_trials):
         """Resume with a longer ``fit_timeout`` (:attr:`retry_timed_out`): a fit an earlier
@@ -1410,7 +1461,8 @@ class TrialStore:
             if not stopped:
                 continue
             del self._rows[key]
-            kept = {s: {name: payload[name][s] for name in _FIT_KEYS}
+            kept = {s: {name: payload[name][s] for name in _FIT_KEYS + ("fit_failed",)
+                        if name in payload}
                     for s in range(len(errors)) if s not in stopped}
             self._fits[key] = {**kept, **self._fits.get(key, {})}
             self._retried.update(row_trials.get(key, ()))
@@ -1861,14 +1913,15 @@ class TrialStore:
 
         State = optuna.trial.TrialState
         for row in rows:
-            if self.shared and row["trial_id"] not in self._marked:
+            mark = (row["trial_id"], row["key"])  # (a pruned trial's rungs: one each)
+            if self.shared and mark not in self._marked:
                 self._mark_job(row["trial_id"], row)
-                self._marked.add(row["trial_id"])
+                self._marked.add(mark)
         trials = self.refresh()
         out = []
         for row in rows:
             key = row["key"]
-            if key in self._rows:
+            if key in self._rows or (self.racing and key in self._raced):
                 out.append("done")
                 continue
             if not self.shared:  # (in memory: this process alone)
@@ -1887,7 +1940,9 @@ class TrialStore:
                         state=State.FAIL, user_attrs={
                             "hpsearch_ticket": name, "hpsearch_duplicate": True,
                             "hpsearch_owner": self.owner}))
-                trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+                # (re-read with the fits: a process whose ticket this read sees wrote
+                # its fits before it, so none of them is fitted again here)
+                trials = self.refresh()
             tickets = {}
             for t in trials:
                 if t.state == State.FAIL and t.user_attrs.get("hpsearch_ticket") == name:
@@ -2136,7 +2191,7 @@ class TrialStore:
         <split>``). Returns False when another process took the trial over meanwhile."""
         import optuna
 
-        payload = {key: row[key][split] for key in _FIT_KEYS}
+        payload = {key: row[key][split] for key in _FIT_KEYS + ("fit_failed",)}
         try:
             self._storage.set_trial_user_attr(
                 trial_id, f"hpsearch_fit:{row['key']}:{split}", payload
@@ -2221,7 +2276,7 @@ class TrialStore:
     @staticmethod
     def _payload(row):
         keys = ("test_scores", "train_scores", "fit_time", "score_time",
-                "n_test_samples", "error", "resources")
+                "n_test_samples", "error", "fit_failed", "resources")
         return {key: row.get(key) for key in keys}
 
     @staticmethod

@@ -131,12 +131,21 @@ def _enqueued_codes(fixed, space):
     return out
 
 
+def _slot(trial):
+    """The slot of ``trial`` (``hpsearch_slot``), or None: none, or no slot hpsearch
+    writes (not a non-negative int: a trial added by hand, which raised a TypeError)."""
+    slot = trial.user_attrs.get("hpsearch_slot")
+    if isinstance(slot, Integral) and not isinstance(slot, bool) and slot >= 0:
+        return int(slot)
+    return None
+
+
 def _slots_and_askers(trials, store):
     """The trial slots held among ``trials``, and how many of them live processes are
     still asking (RUNNING, no slot yet)."""
     slots, asking = set(), 0
     for trial in trials:
-        slot = trial.user_attrs.get("hpsearch_slot")
+        slot = _slot(trial)
         if slot is not None:
             slots.add(slot)
         elif trial.state.name == "RUNNING" and store.alive(
@@ -744,7 +753,7 @@ max_retries
                     asking += len(store.interrupt_dead([trial]))
             slots = {}
             for trial in trials:
-                slot = trial.user_attrs.get("hpsearch_slot")
+                slot = _slot(trial)
                 if slot is not None and slot < self.n_trials and slot not in self._seen:
                     slots.setdefault(slot, []).append(trial)
             busy = asking
@@ -774,11 +783,13 @@ max_retries
     def _replay(self, evaluate, space, trial, slot):
         """Rows of a finished trial, from the store (nothing is fitted)."""
         from ..space import decode_params
+        from ..store import _record_problem
 
         params = decode_params(trial.params, space)
         budgets = sorted(
             (payload.get("resources") or {} for name, payload in trial.user_attrs.items()
-             if name.startswith("hpsearch_row:")),
+             if name.startswith("hpsearch_row:")
+             and _record_problem("hpsearch_row", payload) is None),
             key=lambda b: sorted(b.values()),
         )
         start = len(evaluate.rows)
@@ -795,6 +806,10 @@ max_retries
                     },
                     resources=budget,
                     continue_training=True,
+                    # (its rows are the finished trial's: without it a budgeted row is
+                    # adopted as halving's, and a live process's RUNNING trial of the
+                    # same candidate refused this process with "cannot share study")
+                    trials=[trial],
                 )
         self._row_slots.extend([slot] * (len(evaluate.rows) - start))
         self._seen.add(slot)
@@ -826,7 +841,7 @@ max_retries
         store.own(trial_id, write=False)
         rivals = [
             t for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-            if t.user_attrs.get("hpsearch_slot") == slot and t.state != State.FAIL
+            if _slot(t) == slot and t.state != State.FAIL
             and not store.refits(t._trial_id)
         ]
         if min(t._trial_id for t in rivals) != trial_id:

@@ -144,8 +144,9 @@ def failed_round(evaluate, result):
     """The tracebacks of one round's fits when every fit of it failed, else None.
 
     Only failed *fits* count, as in sklearn's ``_warn_or_raise_about_fit_failures`` (a
-    scorer that failed leaves its fit fitted), whatever ``error_score`` is; a fit found
-    in the store on resume carries no such mark and counts as fitted.
+    scorer that failed leaves its fit fitted), whatever ``error_score`` is; so do fits
+    read back from the store (resume, another process), whose records carry the mark
+    (a round read back raised nothing: the next round fitted its arbitrary survivors).
     """
     rows = getattr(result, "rows", None)
     if not rows:  # (plan_rounds' stand-in: nothing fitted)
