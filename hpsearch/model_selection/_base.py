@@ -92,6 +92,7 @@ from sklearn.utils.validation import _check_method_params
 
 from ._docstrings import fill_doc
 from ._engine import (Engine, Task, interrupts_deferrable, seed_names, seed_params, seeds_for,
+                      shield_interrupts,
                       task_seed)
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
@@ -643,8 +644,10 @@ class _Evaluator:
                 if tasks:
                     return tasks
 
-        for out in self.engine.run(pull):
+        def take(out):
             row = by_index[out["candidate"]]
+            if out["split"] in row["done"]:
+                return  # (given again by Engine.stop: taken already)
             self._collect(row, out, keep)
             self._print_fit(row, out, len(self.rows))
             row["done"].add(out["split"])
@@ -653,6 +656,8 @@ class _Evaluator:
                 fresh.append(row)
                 self._record(row, None)
                 done(row)
+
+        self._take_each(self.engine.run(pull), take)
         if self.engine.expired:
             _mark_not_run(started, self.engine.not_run_error)
         for row in started:
@@ -736,8 +741,11 @@ class _Evaluator:
         by_index = {row["index"]: row for row in rows}
         tasks = [t for row in rows
                  for t in self._tasks(row, continue_training, keep, round_ctx)]
-        for out in self.engine.run(tasks):
+
+        def take(out):
             row = by_index[out["candidate"]]
+            if out["split"] in row["done"]:
+                return  # (given again by Engine.stop: taken already)
             self._collect(row, out, keep)
             self._print_fit(row, out, n_candidates or len(rows))
             row["done"].add(out["split"])
@@ -746,6 +754,28 @@ class _Evaluator:
             if row["pending"] == 0:  # all splits in: record the candidate at once
                 fresh.append(row)
                 self._record(row, trials[row["index"]] if trials is not None else None)
+
+        self._take_each(self.engine.run(tasks), take)
+
+    def _take_each(self, results, take):
+        """``take(out)`` for each result dict of the engine's generator ``results``, each
+        whole (a Ctrl-C or SIGTERM that arrives inside is raised after it:
+        :func:`shield_interrupts`). When one is raised in the search's own code, while a
+        result is taken or between two, the results that had come back but were not
+        taken (the engine's :meth:`~Engine.stop`: joblib's finished batches, the rest of
+        a batch, a fork worker's pipe) are taken before it goes on, so a resume finds
+        them (was: lost, fitted again). ``take`` skips a result it has taken already."""
+        try:
+            for out in results:
+                with shield_interrupts():
+                    take(out)
+        except KeyboardInterrupt:
+            stop = getattr(self.engine, "stop", None)
+            if stop is not None:
+                with shield_interrupts():  # (a second Ctrl-C: raised once they are in)
+                    for out in stop(results):
+                        take(out)
+            raise
 
     def _claim_and_dispatch(self, todo, run):
         """Claim candidates in shrinking chunks (so other processes on the study get their
