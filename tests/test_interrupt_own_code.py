@@ -131,3 +131,28 @@ def test_an_interrupt_in_a_write_keeps_the_rest_of_a_joblib_batch(
     before = _lines(interrupt_in_a_write["log"])
     search.set_params(resume=True).fit(X, y)
     assert _lines(interrupt_in_a_write["log"]) - before == 18 - finished
+
+
+def test_engine_stop_returns_what_came_back_and_nothing_of_an_earlier_run(
+    tmp_path, monkeypatch
+):
+    """``Engine.stop``: the results back but not taken (the one given last included);
+    for a run never started, nothing (not what an earlier run left)."""
+    from sklearn.metrics import check_scoring
+
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    X, y = w.data()
+    folds = [(np.arange(30, 60), np.arange(30)), (np.arange(30), np.arange(30, 60))]
+    tasks = [_engine.Task(c, s, {"alpha": a}, train, test)
+             for c, a in enumerate([0.1, 1.0, 10.0]) for s, (train, test) in enumerate(folds)]
+    with _engine.Engine(w.LogFit(), X, y, scorer=check_scoring(w.LogFit()), n_jobs=2,
+                        backend="threading") as engine:
+        results = engine.run(tasks)
+        first = next(results)
+        time.sleep(0.2)  # (the other fits finish)
+        rest = engine.stop(results)
+        assert rest[0] is first
+        assert sorted((o["candidate"], o["split"]) for o in rest) == [
+            (c, s) for c in range(3) for s in range(2)]
+        engine._pending.append(first)  # (left by a run nobody stopped)
+        assert engine.stop(engine.run(tasks)) == []

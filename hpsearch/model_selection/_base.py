@@ -645,8 +645,8 @@ class _Evaluator:
                     return tasks
 
         def take(out):
-            row = by_index[out["candidate"]]
-            if out["split"] in row["done"]:
+            row = by_index.get(out["candidate"])
+            if row is None or out["split"] in row["done"]:
                 return  # (given again by Engine.stop: taken already)
             self._collect(row, out, keep)
             self._print_fit(row, out, len(self.rows))
@@ -743,8 +743,8 @@ class _Evaluator:
                  for t in self._tasks(row, continue_training, keep, round_ctx)]
 
         def take(out):
-            row = by_index[out["candidate"]]
-            if out["split"] in row["done"]:
+            row = by_index.get(out["candidate"])
+            if row is None or out["split"] in row["done"]:
                 return  # (given again by Engine.stop: taken already)
             self._collect(row, out, keep)
             self._print_fit(row, out, n_candidates or len(rows))

@@ -1545,8 +1545,11 @@ class Engine:
         or in a fork worker's pipe. For a caller stopped by a Ctrl-C or SIGTERM in its
         own code, which records them before the interrupt goes on (a resume then fits
         only the missing fits; was: lost, fitted again)."""
+        started = inspect.getgeneratorstate(results) != inspect.GEN_CREATED
         results.close()
         pending, self._pending = self._pending, deque()
+        if not started:  # (what is pending is an earlier run's)
+            return []
         seen, outs = set(), []
         for out in pending:
             key = (out.get("candidate"), out.get("split"))
