@@ -10,6 +10,7 @@ resume fitted them again (a grid of 18 fits interrupted at its 3rd: 15 fitted ag
 trial store, where it waits for the end of the write as it does from a terminal.
 """
 
+import os
 import signal
 import time
 
@@ -156,3 +157,32 @@ def test_engine_stop_returns_what_came_back_and_nothing_of_an_earlier_run(
             (c, s) for c in range(3) for s in range(2)]
         engine._pending.append(first)  # (left by a run nobody stopped)
         assert engine.stop(engine.run(tasks)) == []
+
+
+class _CtrlCInAFinalizer:
+    """An object whose finalizer gets the Ctrl-C (as one of SQLAlchemy's may)."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_a_ctrl_c_in_a_finalizer_after_the_fits_still_stops_the_search(monkeypatch):
+    """A Ctrl-C landing in a garbage collector callback once the fits are done (the
+    store closing, the refit): Python printed "Exception ignored" and the search went
+    on to its end. Now it is sent again and stops the search (or the code right after
+    ``fit``)."""
+    from hpsearch.model_selection import _base
+
+    complete = _base.BaseSearchCV._complete_results
+
+    def collected(self, results):
+        _CtrlCInAFinalizer()  # (collected at once: its finalizer runs here)
+        return complete(self, results)
+
+    monkeypatch.setattr(_base.BaseSearchCV, "_complete_results", collected)
+    X, y = w.data()
+    search = GridSearchCV(w.LogFit(), {"alpha": [0.1, 1.0]}, cv=2, progress=False)
+    monkeypatch.setenv("LOGFIT_LOG", os.devnull)
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
+        time.sleep(0.5)  # (sent again 20 ms later)

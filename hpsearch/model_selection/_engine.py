@@ -542,16 +542,21 @@ def shield_interrupts():
 def interrupts_deferrable():
     """While inside (main thread): a SIGINT left to Python's own handler (it raises
     ``KeyboardInterrupt``) is handled by ``_raise_interrupt``, which raises the same but
-    waits for the end of a store write (:func:`shield_interrupts`)."""
+    waits for the end of a store write (:func:`shield_interrupts`); one raised in a
+    finalizer is sent again (:func:`redeliver_interrupts`; was: only inside the engine,
+    so a Ctrl-C landing in a garbage collector callback while the search closed its
+    store or refit its best model was lost: the search went on to its end)."""
     previous = None
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
         previous = signal.signal(signal.SIGINT, _raise_interrupt)
+        hook, sys.unraisablehook = sys.unraisablehook, redeliver_interrupts(sys.unraisablehook)
     try:
         yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+            sys.unraisablehook = hook
 
 
 def redeliver_interrupts(previous):
