@@ -186,3 +186,40 @@ def test_a_ctrl_c_in_a_finalizer_after_the_fits_still_stops_the_search(monkeypat
     with pytest.raises(KeyboardInterrupt):
         search.fit(X, y)
         time.sleep(0.5)  # (sent again 20 ms later)
+
+
+@pytest.mark.skipif(not _engine._fork_available(), reason="no fork workers here")
+def test_a_full_disk_while_a_fit_is_recorded_stops_cleanly_and_the_resume_finishes(
+    monkeypatch, tmp_path
+):
+    """A store write failing with ENOSPC (fork workers): the error names the study, the
+    engine's generator closes without an error of its own after its pool closed, and a
+    resume ends with the results of an uninterrupted run."""
+    import errno
+    import gc
+    import sys
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    record_fit, calls = store.TrialStore.record_fit, []
+
+    def full(self, row, split, trial_id):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return record_fit(self, row, split, trial_id)
+
+    monkeypatch.setattr(store.TrialStore, "record_fit", full)
+    X, y = w.data()
+    common = dict(cv=2, n_jobs=2, backend="fork", refit=False, progress=False,
+                  storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
+    with pytest.raises(OSError, match="No space left"):
+        GridSearchCV(w.LogFit(), {"alpha": w.ALPHAS[:3]}, **common).fit(X, y)
+    gc.collect()
+    assert unraisable == []
+    monkeypatch.setattr(store.TrialStore, "record_fit", record_fit)
+    resumed = GridSearchCV(w.LogFit(), {"alpha": w.ALPHAS[:3]}, resume=True, **common)
+    fresh = GridSearchCV(w.LogFit(), {"alpha": w.ALPHAS[:3]}, cv=2, refit=False,
+                         progress=False)
+    assert _scores(resumed.fit(X, y).cv_results_) == _scores(fresh.fit(X, y).cv_results_)

@@ -1574,13 +1574,14 @@ class Engine:
             yield from self._run_lazy(tasks, wakeup)
             return
         tasks = list(tasks)
-        if self._pool is not None:
+        pool = self._pool
+        if pool is not None:
             try:
-                yield from self._pool.run(self._batches(tasks), self.deadline)
-            except GeneratorExit:  # (our caller left: :meth:`stop` takes what came back)
-                self._pending.extend(self._pool.ready())
+                yield from pool.run(self._batches(tasks), self.deadline)
+            except GeneratorExit:  # (our caller left: :meth:`stop` takes what came back;
+                self._pending.extend(pool.ready())  # none once the pool is closed)
                 raise
-            self.expired = self.expired or self._pool.expired
+            self.expired = self.expired or pool.expired
             return
         if self.kind == "in-process":
             yield from self._run_in_process(tasks)
@@ -1604,13 +1605,14 @@ class Engine:
                                           and not _on_dask(self._parallel))
 
     def _run_lazy(self, pull, wakeup=None):
-        if self._pool is not None:
+        pool = self._pool
+        if pool is not None:
             try:
-                yield from self._pool.run_lazy(pull, self.deadline, wakeup)
+                yield from pool.run_lazy(pull, self.deadline, wakeup)
             except GeneratorExit:  # (as in :meth:`_run`)
-                self._pending.extend(self._pool.ready())
+                self._pending.extend(pool.ready())
                 raise
-            self.expired = self.expired or self._pool.expired
+            self.expired = self.expired or pool.expired
             return
         if not self.pulls_lazily:
             raise ValueError(
