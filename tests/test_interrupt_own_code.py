@@ -192,8 +192,9 @@ def test_a_ctrl_c_in_a_finalizer_after_the_fits_still_stops_the_search(monkeypat
 def test_a_full_disk_while_a_fit_is_recorded_stops_cleanly_and_the_resume_finishes(
     monkeypatch, tmp_path
 ):
-    """A store write failing with ENOSPC (fork workers): the error names the study, the
-    engine's generator closes without an error of its own after its pool closed, and a
+    """A store write failing with ENOSPC (fork workers): the error names the study and
+    counts the fits recorded (not the one whose write failed), the engine's generator
+    closes without an error of its own after its pool closed, and a
     resume ends with the results of an uninterrupted run."""
     import errno
     import gc
@@ -214,8 +215,11 @@ def test_a_full_disk_while_a_fit_is_recorded_stops_cleanly_and_the_resume_finish
     X, y = w.data()
     common = dict(cv=2, n_jobs=2, backend="fork", refit=False, progress=False,
                   storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as exc:
         GridSearchCV(w.LogFit(), {"alpha": w.ALPHAS[:3]}, **common).fit(X, y)
+    # (was: "the 2 fits": the one whose write failed too)
+    assert "hpsearch: the 1 fits this run finished before the error are recorded" in (
+        exc.value.__notes__[0])
     gc.collect()
     assert unraisable == []
     monkeypatch.setattr(store.TrialStore, "record_fit", record_fit)

@@ -651,7 +651,7 @@ class _Evaluator:
             self._collect(row, out, keep)
             self._print_fit(row, out, len(self.rows))
             row["done"].add(out["split"])
-            store.record_fit(row, out["split"], row["trial_id"])
+            self._record_fit(row, out["split"], row["trial_id"])
             if row["pending"] == 0:
                 fresh.append(row)
                 self._record(row, None)
@@ -750,12 +750,21 @@ class _Evaluator:
             self._print_fit(row, out, n_candidates or len(rows))
             row["done"].add(out["split"])
             if row.get("trial_id") is not None:
-                self.store.record_fit(row, out["split"], row["trial_id"])
+                self._record_fit(row, out["split"], row["trial_id"])
             if row["pending"] == 0:  # all splits in: record the candidate at once
                 fresh.append(row)
                 self._record(row, trials[row["index"]] if trials is not None else None)
 
         self._take_each(self.engine.run(tasks), take)
+
+    def _record_fit(self, row, split, trial_id):
+        """Record a fit taken in the store; one whose write fails (a full disk) does not
+        count among the fits the error's note says are recorded (``n_fits``)."""
+        try:
+            self.store.record_fit(row, split, trial_id)
+        except Exception:
+            self.n_fits -= 1
+            raise
 
     def _take_each(self, results, take):
         """``take(out)`` for each result dict of the engine's generator ``results``, each
