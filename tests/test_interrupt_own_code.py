@@ -56,7 +56,7 @@ def interrupt_in_a_write(monkeypatch, tmp_path):
     monkeypatch.setenv("LOGFIT_LOG", str(log))
     monkeypatch.setenv("LOGFIT_DONE", str(done))
     record_fit = store.TrialStore.record_fit
-    hold = {"signal": signal.SIGINT, "calls": 0, "done": None, "log": log}
+    hold = {"signal": signal.SIGINT, "calls": 0, "done": None, "log": log, "settle": 0.2}
 
     def interrupted(self, row, split, trial_id):
         hold["calls"] += 1
@@ -64,7 +64,7 @@ def interrupt_in_a_write(monkeypatch, tmp_path):
             end = time.monotonic() + 1.0
             while _lines(done) < _lines(log) and time.monotonic() < end:
                 time.sleep(0.005)
-            time.sleep(0.2)  # (their results come back to this process)
+            time.sleep(hold["settle"])  # (their results come back to this process)
             hold["done"] = _lines(done)
             signal.raise_signal(hold["signal"])
         return record_fit(self, row, split, trial_id)
@@ -93,6 +93,7 @@ def test_an_interrupt_in_the_searchs_own_code_keeps_every_fit_back(
     callable), the others hand over lists."""
     X, y = w.data()
     stored = backend == "loky"
+    interrupt_in_a_write["settle"] = 0.6 if stored else 0.2  # (loky: pickled back)
     common = dict(cv=2, n_jobs=2, backend=backend, refit=False, progress=False,
                   random_state=0)
     if stored:
