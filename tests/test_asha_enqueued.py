@@ -508,3 +508,67 @@ def test_a_trial_another_process_took_first_and_died_with_is_run_by_the_loser(tm
     trials = _trials(storage)
     assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
     assert trials[1].system_attrs["fixed_params"] == GOOD
+
+
+def racing_closer(storage, barrier, me):
+    """Entry point of a process of the test below: the check of its update closing the
+    orphan FAIL (Optuna's, after reading the trial RUNNING) waits until the other
+    process's check has read it too (what SQLite's lock-free reads allow), then the
+    search runs (one candidate, one rung)."""
+    import warnings
+
+    from optuna.storages._rdb import storage as rdb
+
+    warnings.simplefilter("ignore")
+    barrier, closing, waited = Path(barrier), [], []
+    set_state, check = rdb.RDBStorage.set_trial_state_values, rdb.RDBStorage.check_trial_is_updatable
+
+    def setting(self, trial_id, state, values=None):
+        closing.append(state == optuna.trial.TrialState.FAIL)
+        try:
+            return set_state(self, trial_id, state, values)
+        finally:
+            closing.pop()
+
+    def checking(self, trial_id, state):
+        check(self, trial_id, state)
+        if closing and closing[-1] and not waited:
+            waited.append(1)
+            (barrier / me).touch()
+            deadline = time.time() + 10
+            while len(list(barrier.iterdir())) < 2 and time.time() < deadline:
+                time.sleep(0.01)
+
+    rdb.RDBStorage.set_trial_state_values = setting
+    rdb.RDBStorage.check_trial_is_updatable = checking
+    make_search(storage, n_trials=1, min_resources=60).fit(*data())
+
+
+def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(tmp_path):
+    """Two processes resume a SQLite study whose enqueued trial a killed process took:
+    both read it RUNNING before either closed it (SQLite has no row lock), so both
+    closed it and each enqueued a copy (was: two copies; the second, taken by the other
+    process, was closed FAIL as a duplicate after taking the place of a candidate). Now
+    the first of their tickets enqueues it: one copy, its candidate fitted once."""
+    storage = str(tmp_path / "s.db")
+    enqueue(storage, [GOOD])
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    taken = study.trials[0]._trial_id
+    study._storage.set_trial_user_attr(taken, "hpsearch_owner", "elsewhere/b/1/0#1")
+    study._storage.set_trial_state_values(taken, optuna.trial.TrialState.RUNNING)
+    barrier, log = tmp_path / "barrier", tmp_path / "fits.log"
+    barrier.mkdir()
+    env = dict(os.environ, HPSEARCH_FIT_LOG=str(log), OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE),
+                                           os.environ.get("PYTHONPATH", "")]))
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", "from test_asha_enqueued import racing_closer; "
+         f"racing_closer({storage!r}, {str(barrier)!r}, {str(i)!r})"],
+        env=env, cwd=str(tmp_path)) for i in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert len(list(barrier.iterdir())) == 2  # (both read it RUNNING)
+    trials = _trials(storage)
+    copies = [t for t in trials if t.user_attrs.get("hpsearch_requeued_from") == taken]
+    assert len(copies) == 1 and copies[0].state.name == "COMPLETE"
+    assert [f[1:] for f in _fits(log)].count([0.01, True, 60]) == 2  # once (cv=2)
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]

@@ -457,3 +457,39 @@ def test_error_score_raise_in_the_one_pool_names_the_outer_split(die):
     assert any(n.startswith("nested_cross_validate: raised by a fit of the inner search "
                             "of outer split 1 (its candidate ")
                for n in info.value.__notes__), info.value.__notes__
+
+
+@pytest.mark.parametrize("where", ["counting", "after"])
+def test_a_second_ctrl_c_while_the_note_is_made_keeps_the_note(tmp_path, monkeypatch, where):
+    """Ctrl-C twice: the second SIGINT arrives while the first one's note is made (the
+    recorded inner fits are being counted, or after, while the inner searches' notes
+    are dropped). Was: it went on as a new ``KeyboardInterrupt`` without any note on how
+    to continue the run. Now the note stays (without the count when the count was cut
+    short), the run stops with the first interrupt and the second is not raised later."""
+    from hpsearch.model_selection import nested
+
+    def second_ctrl_c(original):
+        def patched(*args):
+            if not calls:
+                calls.append(1)
+                signal.raise_signal(signal.SIGINT)
+            return original(*args)
+
+        return patched
+
+    calls = []
+    name = "_n_recorded" if where == "counting" else "_is_inner_note"
+    monkeypatch.setattr(nested, name, second_ctrl_c(getattr(nested, name)))
+    monkeypatch.setattr(_CtrlCAtFit, "n", 0)
+    monkeypatch.setattr(_CtrlCAtFit, "AT", 3)
+    X, y = nw.data()
+    search = GridSearchCV(_CtrlCAtFit(), {"C": [0.01, 1.0]}, cv=2, n_jobs=1,
+                          storage=str(tmp_path / "nested.db"), study_name="n")
+    with pytest.raises(KeyboardInterrupt) as info:
+        nested_cross_validate(search, X, y, cv=2, random_state=0)
+    count_text = "the" if where == "counting" else "2"
+    assert calls and len(info.value.__notes__) == 1
+    assert (f"hpsearch: {count_text} finished inner fits are recorded in the studies "
+            "'n-outer0'..'n-outer1'") in info.value.__notes__[0]
+    assert info.value.__context__ is None  # the first interrupt, not a second one
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

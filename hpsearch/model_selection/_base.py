@@ -92,7 +92,7 @@ from sklearn.utils.validation import _check_method_params
 
 from ._docstrings import fill_doc
 from ._engine import (Engine, ScorerDict, Task, interrupts_deferrable, seed_names,
-                      seed_params, seeds_for, task_seed)
+                      seed_params, seeds_for, shield_interrupts, task_seed)
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
 from .store import _FIT_KEYS, data_fingerprint, fit_failed, search_settings
@@ -669,16 +669,20 @@ class _Evaluator:
                 if tasks:
                     return tasks
 
-        for out in self.engine.run(pull):
-            row = by_index[out["candidate"]]
+        def take(out):
+            row = by_index.get(out["candidate"])
+            if row is None or out["split"] in row["done"]:
+                return  # (given again by Engine.stop: taken already)
             self._collect(row, out, keep)
             self._print_fit(row, out, len(self.rows))
             row["done"].add(out["split"])
-            store.record_fit(row, out["split"], row["trial_id"])
+            self._record_fit(row, out["split"], row["trial_id"])
             if row["pending"] == 0:
                 fresh.append(row)
                 self._record(row, None)
                 done(row)
+
+        self._take_each(self.engine.run(pull), take)
         if self.engine.expired:
             _mark_not_run(started, self.engine.not_run_error)
         for row in started:
@@ -766,16 +770,50 @@ class _Evaluator:
         tasks = [t for row in rows
                  for t in self._tasks(row, continue_training, keep, round_ctx)]
         self._start_lines(rows, tasks, n_candidates or len(rows))
-        for out in self.engine.run(tasks):
-            row = by_index[out["candidate"]]
+
+        def take(out):
+            row = by_index.get(out["candidate"])
+            if row is None or out["split"] in row["done"]:
+                return  # (given again by Engine.stop: taken already)
             self._collect(row, out, keep)
             self._print_fit(row, out, n_candidates or len(rows))
             row["done"].add(out["split"])
             if row.get("trial_id") is not None:
-                self.store.record_fit(row, out["split"], row["trial_id"])
+                self._record_fit(row, out["split"], row["trial_id"])
             if row["pending"] == 0:  # all splits in: record the candidate at once
                 fresh.append(row)
                 self._record(row, trials[row["index"]] if trials is not None else None)
+
+        self._take_each(self.engine.run(tasks), take)
+
+    def _record_fit(self, row, split, trial_id):
+        """Record a fit taken in the store; one whose write fails (a full disk) does not
+        count among the fits the error's note says are recorded (``n_fits``)."""
+        try:
+            self.store.record_fit(row, split, trial_id)
+        except Exception:
+            self.n_fits -= 1
+            raise
+
+    def _take_each(self, results, take):
+        """``take(out)`` for each result dict of the engine's generator ``results``, each
+        whole (a Ctrl-C or SIGTERM that arrives inside is raised after it:
+        :func:`shield_interrupts`). When one is raised in the search's own code, while a
+        result is taken or between two, the results that had come back but were not
+        taken (the engine's :meth:`~Engine.stop`: joblib's finished batches, the rest of
+        a batch, a fork worker's pipe) are taken before it goes on, so a resume finds
+        them (was: lost, fitted again). ``take`` skips a result it has taken already."""
+        try:
+            for out in results:
+                with shield_interrupts():
+                    take(out)
+        except KeyboardInterrupt:
+            stop = getattr(self.engine, "stop", None)
+            if stop is not None:
+                with shield_interrupts():  # (a second Ctrl-C: raised once they are in)
+                    for out in stop(results):
+                        take(out)
+            raise
 
     def _claim_and_dispatch(self, todo, run):
         """Claim candidates in shrinking chunks (so other processes on the study get their

@@ -557,16 +557,21 @@ def shield_interrupts():
 def interrupts_deferrable():
     """While inside (main thread): a SIGINT left to Python's own handler (it raises
     ``KeyboardInterrupt``) is handled by ``_raise_interrupt``, which raises the same but
-    waits for the end of a store write (:func:`shield_interrupts`)."""
+    waits for the end of a store write (:func:`shield_interrupts`); one raised in a
+    finalizer is sent again (:func:`redeliver_interrupts`; was: only inside the engine,
+    so a Ctrl-C landing in a garbage collector callback while the search closed its
+    store or refit its best model was lost: the search went on to its end)."""
     previous = None
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
         previous = signal.signal(signal.SIGINT, _raise_interrupt)
+        hook, sys.unraisablehook = sys.unraisablehook, redeliver_interrupts(sys.unraisablehook)
     try:
         yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+            sys.unraisablehook = hook
 
 
 def redeliver_interrupts(previous):
@@ -1088,6 +1093,12 @@ class _ForkPool:
         )
         for index, worker in enumerate(self.workers):
             yield from self._drain(index, worker, todo)
+        while interrupt.hit is not None and any(w.queue and w.conn.poll()
+                                                for w in self.workers):
+            # results that came back while the caller took the last ones (was: dropped
+            # with the workers, fitted again by the resume)
+            for index, worker in enumerate(self.workers):
+                yield from self._drain(index, worker, todo)
         interrupt.check()
 
     def _dispatch(self, todo, now, prefetch=True):
@@ -1170,6 +1181,24 @@ class _ForkPool:
             yield failed_result(task, error)
         if rest:
             todo.appendleft(rest)
+
+    def ready(self):
+        """The results already in the workers' pipes, read without waiting (for a caller
+        that stops taking results: they are kept, not dropped with the workers)."""
+        outs = []
+        for worker in self.workers:
+            while worker.queue:
+                try:
+                    if not worker.conn.poll():
+                        break
+                    status, value = worker.conn.recv()
+                except (EOFError, OSError):
+                    break
+                if status == "raise":
+                    break
+                worker.queue.popleft()
+                outs.append(value)
+        return outs
 
     def _expire(self):
         """The search's deadline: stop the running fits (they count as not run)."""
@@ -1311,6 +1340,9 @@ class Engine:
         self._sigterm = None
         self._scheduler = None  # the Dask scheduler's address, once entered on Dask
         self._task_seconds = [0.0, 0]  # (sum, count) of the fit + score times seen
+        #: result dicts back in this process that the caller of :meth:`run` has not
+        #: taken yet (:meth:`stop` hands them out when it stops taking them)
+        self._pending = deque()
         self.deadline = None
         #: True once ``timeout`` stopped the engine (later ``run`` calls yield nothing)
         self.expired = False
@@ -1503,6 +1535,11 @@ class Engine:
     def run(self, tasks, wakeup=None):
         """Run ``tasks``; yield result dicts (see :func:`run_task`) as they finish.
 
+        A result counts as taken once the caller asks for the next one: when the caller
+        stops (a Ctrl-C or SIGTERM raised in its own code, while it records a result or
+        between two), :meth:`stop` returns the one it was given last and every other
+        result that had come back, so none is lost.
+
         Nothing is yielded for tasks the ``timeout`` left unrun (``expired`` is then
         True).
 
@@ -1516,9 +1553,44 @@ class Engine:
         workers): a file descriptor readable when ``pull`` may have new tasks, so an idle
         worker gets them at once (:meth:`_ForkPool.run_lazy`).
         """
+        self._pending = deque()
+        results = self._run(tasks, wakeup)
+        given = []  # the result the caller was given last, until it asks for the next
+        try:
+            for out in results:
+                given.append(out)
+                yield out
+                given.clear()
+        except BaseException:  # (GeneratorExit: the caller stopped taking results)
+            results.close()  # (the paths put what had come back in ``_pending``)
+            self._pending.extendleft(given)
+            raise
+
+    def stop(self, results):
+        """Stop the generator ``results`` of :meth:`run` (its tasks not finished are
+        stopped or dropped, as on any exception) and return the result dicts that had
+        come back to this process but were not taken: the one given last (it may be
+        taken already: the caller checks), and those finished meanwhile, held by joblib
+        or in a fork worker's pipe. For a caller stopped by a Ctrl-C or SIGTERM in its
+        own code, which records them before the interrupt goes on (a resume then fits
+        only the missing fits; was: lost, fitted again)."""
+        started = inspect.getgeneratorstate(results) != inspect.GEN_CREATED
+        results.close()
+        pending, self._pending = self._pending, deque()
+        if not started:  # (what is pending is an earlier run's)
+            return []
+        seen, outs = set(), []
+        for out in pending:
+            key = (out.get("candidate"), out.get("split"))
+            if key not in seen:
+                seen.add(key)
+                outs.append(out)
+        return outs
+
+    def _run(self, tasks, wakeup=None):
         if self._parallel is None:
             with self:
-                yield from self.run(tasks, wakeup)
+                yield from self._run(tasks, wakeup)
             return
         if self.time_is_up():
             return
@@ -1526,9 +1598,14 @@ class Engine:
             yield from self._run_lazy(tasks, wakeup)
             return
         tasks = list(tasks)
-        if self._pool is not None:
-            yield from self._pool.run(self._batches(tasks), self.deadline)
-            self.expired = self.expired or self._pool.expired
+        pool = self._pool
+        if pool is not None:
+            try:
+                yield from pool.run(self._batches(tasks), self.deadline)
+            except GeneratorExit:  # (our caller left: :meth:`stop` takes what came back;
+                self._pending.extend(pool.ready())  # none once the pool is closed)
+                raise
+            self.expired = self.expired or pool.expired
             return
         if self.kind == "in-process":
             yield from self._run_in_process(tasks)
@@ -1552,9 +1629,14 @@ class Engine:
                                           and not _on_dask(self._parallel))
 
     def _run_lazy(self, pull, wakeup=None):
-        if self._pool is not None:
-            yield from self._pool.run_lazy(pull, self.deadline, wakeup)
-            self.expired = self.expired or self._pool.expired
+        pool = self._pool
+        if pool is not None:
+            try:
+                yield from pool.run_lazy(pull, self.deadline, wakeup)
+            except GeneratorExit:  # (as in :meth:`_run`)
+                self._pending.extend(pool.ready())
+                raise
+            self.expired = self.expired or pool.expired
             return
         if not self.pulls_lazily:
             raise ValueError(
@@ -1682,7 +1764,14 @@ class Engine:
             raise WorkerDied(_scheduler_lost_message(client, self._scheduler, exc)) from exc
 
     def _joblib_round(self, tasks, done):
-        """One joblib ``Parallel`` call over ``tasks``; ``done`` collects finished keys."""
+        """One joblib ``Parallel`` call over ``tasks``; ``done`` collects finished keys.
+
+        Every result back from joblib goes through ``_pending`` and leaves it only once
+        the caller asked for the next one, so whatever stops the call (the caller
+        stopped taking results: a Ctrl-C or SIGTERM in the search's own code, joblib's
+        abort, the ``timeout``) leaves the results that had come back there (:meth:`stop`)
+        or hands them out before the error goes on; were lost: the rest of the batch
+        being handed out and the batches joblib held."""
         args = self._task_args()
         guard = self.kind.split(":")[-1] in _LOCAL_PROCESS_BACKENDS
         limits = (guard, self.fit_timeout)
@@ -1691,33 +1780,48 @@ class Engine:
                                        args, limits)
             for batch in self._joblib_batches(tasks)
         )
-        rescued, outputs = [], iter(())
+        rescued, outputs, pending = [], iter(()), self._pending
         with _rescue_on_abort(self._parallel, rescued):
             try:
                 outputs = iter(self._parallel(calls))
                 for results in outputs:
-                    yield from self._handed_out(results, done)
+                    pending.extend(results)
+                    yield from self._handed_out(done)
                     if self.time_is_up():
                         _stop_outputs(self._parallel, outputs, rescued)
                         break
-            except GeneratorExit:
-                raise  # (our caller left: it takes nothing more)
+            except GeneratorExit:  # (our caller left: :meth:`stop` takes what came back)
+                _stop_outputs(self._parallel, outputs, rescued)
+                self._keep(rescued, done)
+                raise
             except BaseException:  # (joblib aborted, or stop it now)
                 _stop_outputs(self._parallel, outputs, rescued)
-                for results in rescued:
-                    yield from self._handed_out(results, done)
+                self._keep(rescued, done)
+                yield from self._handed_out(done)
                 raise
-        for results in rescued:
-            yield from self._handed_out(results, done)
+        self._keep(rescued, done)
+        yield from self._handed_out(done)
 
-    def _handed_out(self, results, done):
-        """Yield the result dicts ``results`` of a batch, counting each as done and its
-        time for :meth:`_joblib_batches`."""
-        for out in results:
+    def _keep(self, rescued, done):
+        """Put the results of the batches ``rescued`` from joblib in ``_pending``, but
+        those handed out already or there."""
+        pending = self._pending
+        known = done | {(out["candidate"], out["split"]) for out in pending}
+        pending.extend(out for results in rescued for out in results
+                       if (out["candidate"], out["split"]) not in known)
+        rescued.clear()
+
+    def _handed_out(self, done):
+        """Yield the result dicts in ``_pending``, each removed (counted as done, its
+        time for :meth:`_joblib_batches`) once the caller asks for the next."""
+        pending = self._pending
+        while pending:
+            out = pending[0]
+            yield out
+            pending.popleft()
             done.add((out["candidate"], out["split"]))
             self._task_seconds[0] += out["fit_time"] + out["score_time"]
             self._task_seconds[1] += 1
-            yield out
 
     def _restart_joblib_pool(self):
         """Kill what is left of a broken joblib pool, so the next call starts a fresh
@@ -1734,35 +1838,57 @@ def _rescue_on_abort(parallel, rescued):
     """While inside: when joblib aborts a call of ``parallel`` (a Ctrl-C or SIGTERM in
     the main thread, the ``timeout`` closing its generator, a dead worker, a task's
     error), the results of the calls that had finished and come back to this process
-    but were not handed out yet are appended to ``rescued`` (one list per call: the
-    result dicts of a :func:`_run_batch`).
+    are appended to ``rescued`` (one list per call: the result dicts of a
+    :func:`_run_batch`; the caller drops those it handed out already).
 
     joblib's ``Parallel._get_outputs`` calls ``_abort()`` and then drops its queue of
     finished batches (``_jobs``): on loky, threading or Dask their fits were lost and a
-    resume ran them again. joblib internals (``_abort``, ``_jobs``, ``_lock``, a batch's
-    ``status`` and ``_result``) are used only where present: else nothing is rescued,
-    as before.
+    resume ran them again. So is a batch joblib's main loop had taken off that queue
+    but not yet handed on (an interrupt between the two): every batch dispatched is
+    followed (``_register_new_job``) and the last one retrieved is kept. joblib
+    internals (``_abort``, ``_register_new_job``, ``_jobs``, ``_lock``, a batch's
+    ``status``, ``_result`` and ``get_result``) are used only where present: else
+    nothing is rescued, as before.
     """
     abort = getattr(parallel, "_abort", None)
     if not callable(abort):
         yield
         return
+    trackers, retrieved = [], []  # batches dispatched; the last one joblib retrieved
+    register = getattr(parallel, "_register_new_job", None)
+
+    def following(tracker):
+        register(tracker)
+        trackers.append(tracker)
+        get = getattr(tracker, "get_result", None)
+        if callable(get):
+            def get_result(*args, **kwargs):
+                result = get(*args, **kwargs)
+                retrieved[:] = [result]  # (joblib hands one batch on before the next)
+                return result
+
+            tracker.get_result = get_result
 
     def rescuing_abort():
         try:
             abort()  # (stops joblib's callbacks registering more results)
         finally:
             try:
-                rescued.extend(_finished_batches(parallel))
+                rescued.extend(_finished_batches(parallel, trackers))
+                rescued.extend(results for batch in retrieved if isinstance(batch, list)
+                               for results in batch)
             except Exception:  # joblib internals not as expected: rescue nothing
                 pass
 
     parallel._abort = rescuing_abort
+    if callable(register):
+        parallel._register_new_job = following
     try:
         yield
     finally:
-        if vars(parallel).get("_abort") is rescuing_abort:
-            del parallel._abort
+        for name, patched in (("_abort", rescuing_abort), ("_register_new_job", following)):
+            if vars(parallel).get(name) is patched:
+                delattr(parallel, name)
 
 
 def _stop_outputs(parallel, outputs, rescued):
@@ -1783,16 +1909,18 @@ def _stop_outputs(parallel, outputs, rescued):
         close()
 
 
-def _finished_batches(parallel):
-    """The results of the calls ``parallel`` holds finished but not handed out (joblib
-    groups calls in batches: a finished batch holds the list of its calls' results)."""
+def _finished_batches(parallel, trackers=()):
+    """The results of the calls ``parallel`` holds finished but not handed out, in its
+    queue (``_jobs``) or among ``trackers`` (joblib groups calls in batches: a finished
+    batch holds the list of its calls' results until joblib hands it on)."""
     done = getattr(joblib.parallel, "TASK_DONE", None)
     with getattr(parallel, "_lock", None) or threading.RLock():
-        jobs = list(getattr(parallel, "_jobs", ()))
-    return [results for job in jobs
-            if done is not None and getattr(job, "status", None) == done
-            and isinstance(getattr(job, "_result", None), list)
-            for results in job._result]
+        jobs = list({id(job): job for job in [*getattr(parallel, "_jobs", ()),
+                                              *trackers]}.values())
+        return [results for job in jobs
+                if done is not None and getattr(job, "status", None) == done
+                and isinstance(getattr(job, "_result", None), list)
+                for results in job._result]
 
 
 def _external_backends():

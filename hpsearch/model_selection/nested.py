@@ -74,6 +74,7 @@ import itertools
 import numbers
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -380,6 +381,53 @@ def _is_inner_note(note):
                                               or " are kept in memory" in note)
 
 
+class _SecondInterrupt(BaseException):
+    """A second Ctrl-C or SIGTERM that arrived while the inner fits were counted for the
+    note of the exception ending a nested run (:func:`_note_how_to_continue`)."""
+
+
+class _SecondInterrupts:
+    """While inside (main thread): a SIGINT or SIGTERM handled by Python's default SIGINT
+    handler or hpsearch's (``_raise_interrupt``: the CLI, a search) is taken over; the
+    first one that arrives while ``counting`` raises :class:`_SecondInterrupt` (the
+    count is given up), any other is dropped (the run is ending anyway: the exception
+    that ends it goes on, with its note)."""
+
+    def __init__(self):
+        self.counting = False
+        self._previous = {}
+
+    def __enter__(self):
+        from ._engine import _raise_interrupt
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(signum) in (signal.default_int_handler,
+                                                _raise_interrupt):
+                    self._previous[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.counting:
+            self.counting = False
+            raise _SecondInterrupt
+
+    def __exit__(self, *exc):
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        return False
+
+    def count(self, searches):
+        """:func:`_n_recorded`, or None when a second Ctrl-C or SIGTERM stopped it."""
+        self.counting = True
+        try:
+            return _n_recorded(searches)
+        except _SecondInterrupt:
+            return None
+        finally:
+            self.counting = False
+
+
 def _note_how_to_continue(exc, search, searches):
     """Say on the exception that ends a nested run how to continue it: the inner
     searches' own notes name one inner study and ``fit`` (or a discarded in-memory
@@ -387,29 +435,40 @@ def _note_how_to_continue(exc, search, searches):
     ``storage`` and a ``study_name``, the finished inner fits are recorded in the studies
     ``<study_name>-outer<k>`` and a run with ``resume=True`` (same ``cv``,
     ``random_state`` and data) fits only the missing ones (the refits are redone);
-    otherwise they are lost."""
+    otherwise they are lost.
+
+    A second Ctrl-C or SIGTERM while the note is made (counting the recorded fits reads
+    every inner study: slow on a busy storage) stops the count, not the note: it says
+    how to continue without the number (was: the second interrupt went on without any
+    note)."""
     if not hasattr(exc, "add_note"):  # Python < 3.11
         return
-    notes = getattr(exc, "__notes__", [])
-    notes[:] = [n for n in notes if not _is_inner_note(n)]
+    with _SecondInterrupts() as second:
+        text = _how_to_continue(exc, search, searches, second)
+        notes = getattr(exc, "__notes__", [])
+        notes[:] = [n for n in notes if not _is_inner_note(n)]
+        exc.add_note(text)
+
+
+def _how_to_continue(exc, search, searches, second):
+    """The text of :func:`_note_how_to_continue`'s note (``second.count`` counts)."""
     params = search.get_params()
     storage, name = params.get("storage"), params.get("study_name")
     if "storage" not in params:  # not hpsearch's search (sklearn's GridSearchCV, ...)
-        exc.add_note("hpsearch: nested_cross_validate keeps no finished inner fits of a "
-                     f"search without a storage ({type(search).__name__} has none; "
-                     "hpsearch's searches take storage= and study_name=).")
-        return
+        return ("hpsearch: nested_cross_validate keeps no finished inner fits of a "
+                f"search without a storage ({type(search).__name__} has none; "
+                "hpsearch's searches take storage= and study_name=).")
     if storage is None or name is None:
         what = ("storage and study_name" if storage is None and name is None
                 else "storage" if storage is None else "study_name")
-        exc.add_note("hpsearch: nested_cross_validate keeps no finished inner fits "
-                     f"without a storage and a study_name on the search; give it a {what} "
-                     "to make a run resumable.")
-        return
+        return ("hpsearch: nested_cross_validate keeps no finished inner fits "
+                f"without a storage and a study_name on the search; give it a {what} "
+                "to make a run resumable.")
     first, last = outer_study_name(name, 0), outer_study_name(name, len(searches) - 1)
     fixed = "" if isinstance(exc, KeyboardInterrupt) else "once its cause is fixed, "
-    exc.add_note(
-        f"hpsearch: {_n_recorded(searches)} finished inner fits are recorded in the "
+    n = second.count(searches)
+    return (
+        f"hpsearch: {'the' if n is None else n} finished inner fits are recorded in the "
         f"studies {first!r}..{last!r} of the search's storage; {fixed}"
         "call nested_cross_validate again with the search set to resume=True "
         f"(study_name={name!r}) and the same cv, random_state and data to continue: only "

@@ -815,6 +815,9 @@ HOLDER_ATTR = "hpsearch_holder"
 #: :data:`POPPING_RECENT` seconds are ignored
 POPPING_ATTR = "hpsearch_popping"
 POPPING_RECENT = 600.0
+#: study system attribute ``<REQUEUING_NOTE>:<owner>``: when that process last went to
+#: close an orphaned enqueued trial on SQLite (:meth:`TrialStore.mark_requeuing`)
+REQUEUING_NOTE = "hpsearch_requeuing_orphan"
 #: user attribute ``<TAKING_ATTR>:<owner>`` of an enqueued trial: that process went to
 #: take it (:meth:`TrialStore.pop_enqueued`), written while the trial is WAITING
 TAKING_ATTR = "hpsearch_taking"
@@ -2051,23 +2054,55 @@ class TrialStore:
         return not (isinstance(backend, optuna.storages.RDBStorage)
                     and str(backend.url).startswith("sqlite"))
 
-    def _first_ticket(self, trial):
+    def _first_ticket(self, trial, kind="enqueued", live=False):
         """Whether this process takes the enqueued ``trial`` it set RUNNING, maybe with
         others: each such process creates a ticket, a trial closed FAIL at once (user
         attributes ``hpsearch_ticket``: the enqueued trial's id, ``hpsearch_duplicate``:
         no candidate), and the lowest ticket takes it (trial ids follow commit order,
-        as for every claim here). One ticket per enqueued trial taken on SQLite."""
+        as for every claim here). One ticket per enqueued trial taken on SQLite.
+        ``kind`` names what the ticket is for (``"requeue"``: enqueuing again an
+        orphan, :meth:`first_to_requeue`); with ``live``, the tickets of dead processes
+        do not count (one that died before acting on its ticket holds nothing)."""
         import optuna
 
-        FAIL, name = optuna.trial.TrialState.FAIL, f"enqueued:{trial._trial_id}"
+        FAIL, name = optuna.trial.TrialState.FAIL, f"{kind}:{trial._trial_id}"
         ticket = self._storage.create_new_trial(
             self._study_id, template_trial=optuna.trial.create_trial(
                 state=FAIL, user_attrs={"hpsearch_ticket": name, "hpsearch_duplicate": True,
                                         "hpsearch_owner": self.owner}))
         tickets = [t._trial_id for t in self._storage.get_all_trials(
             self._study_id, deepcopy=False, states=(FAIL,))
-            if t.user_attrs.get("hpsearch_ticket") == name]
+            if t.user_attrs.get("hpsearch_ticket") == name
+            and (not live or self.alive(t.user_attrs.get("hpsearch_owner")))]
         return min(tickets, default=ticket) == ticket
+
+    def mark_requeuing(self):
+        """Before closing an orphaned enqueued trial to enqueue it again (ASHA's
+        ``_Enqueued._enqueue_orphans``) on SQLite: note in the study that this process
+        does (``hpsearch_requeuing_orphan:<owner>``, the time), for
+        :meth:`first_to_requeue`."""
+        if not self._pops_atomically():
+            self._storage.set_study_system_attr(
+                self._study_id, f"{REQUEUING_NOTE}:{self.owner}", time.time())
+
+    def first_to_requeue(self, orphan):
+        """Whether this process, which has just closed the ``orphan`` (an enqueued trial
+        a dead process took), enqueues it again. On SQLite, which has no row lock, two
+        processes that read it RUNNING at once both closed it, and each enqueued a copy
+        (the second one, taken by another process, was refused as a duplicate after it
+        had taken the place of a candidate). Both can only when each noted
+        :meth:`mark_requeuing` before the other closed it, so each sees the other's
+        note: then the first live ticket enqueues it (:meth:`_first_ticket`; a process
+        that died before acting on its ticket holds nothing). Elsewhere the close is
+        atomic: the process that closed it enqueues it."""
+        if self._pops_atomically():
+            return True
+        now, prefix = time.time(), REQUEUING_NOTE + ":"
+        others = [
+            name for name, when in self._storage.get_study_system_attrs(self._study_id).items()
+            if name.startswith(prefix) and name[len(prefix):] != self.owner
+            and isinstance(when, numbers.Real) and now - when < POPPING_RECENT]
+        return not others or self._first_ticket(orphan, "requeue", live=True)
 
     def _adopt_trial(self, trial_id, row, candidate_key, user_attrs):
         """Make a RUNNING trial this process took (:meth:`pop_enqueued`) the trial of a

@@ -529,8 +529,9 @@ class _Enqueued:
         once it has been RUNNING for ``GRACE_PERIOD`` s. It is closed FAIL
         (``hpsearch_interrupted``, and :data:`REQUEUING_ATTR`: this process) first, so
         of several processes finding it one enqueues it (on journal files and database
-        servers; on SQLite two may, and the second copy is refused as a duplicate when
-        taken); nothing of it was fitted. Its copy names it (:data:`REQUEUED_ATTR`).
+        servers; on SQLite two may close it, and of those the first ticket,
+        :meth:`~hpsearch.model_selection.store.TrialStore.first_to_requeue`, enqueues
+        it); nothing of it was fitted. Its copy names it (:data:`REQUEUED_ATTR`).
 
         Run on resume (``closed``) and before each take (:meth:`pop`), so a trial that a
         process sharing the study took and died with during this run is taken in this
@@ -568,8 +569,12 @@ class _Enqueued:
             if trial.state == State.FAIL:
                 if store.alive(trial.user_attrs.get(REQUEUING_ATTR)):
                     continue  # its copy is on its way
-            elif not self._close_orphan(trial, now):
-                continue
+            else:
+                store.mark_requeuing()  # (SQLite: before the close reads it RUNNING)
+                if not self._close_orphan(trial, now):
+                    continue
+                if not store.first_to_requeue(trial):
+                    continue  # (another live process closed it too: it enqueues the copy)
             store.study.enqueue_trial(
                 trial.system_attrs["fixed_params"],
                 user_attrs={**{k: v for k, v in trial.user_attrs.items()
