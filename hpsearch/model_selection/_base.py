@@ -1827,8 +1827,13 @@ class BaseSearchCV(_SkBaseSearchCV):
         import joblib
 
         if isinstance(self.pre_dispatch, str) and joblib.effective_n_jobs(self.n_jobs) != 1:
-            joblib.Parallel(n_jobs=2, backend="threading",
-                            pre_dispatch=self.pre_dispatch)(iter(()))
+            try:  # joblib's own evaluation, without starting a pool
+                from joblib._utils import eval_expr
+            except ImportError:  # (another joblib: its empty call raises the same)
+                joblib.Parallel(n_jobs=2, backend="threading",
+                                pre_dispatch=self.pre_dispatch)(iter(()))
+            else:
+                int(eval_expr(self.pre_dispatch.replace("n_jobs", "2")))
 
     def _add_diagnosis(self, results, X, y, groups, splits, routed=None):
         """The lecture's recipe per candidate (``LECTURE.md`` §4), when train scores are kept.
