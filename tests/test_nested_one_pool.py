@@ -466,6 +466,11 @@ def test_a_second_ctrl_c_while_the_note_is_made_keeps_the_note(tmp_path, monkeyp
     are dropped). Was: it went on as a new ``KeyboardInterrupt`` without any note on how
     to continue the run. Now the note stays (without the count when the count was cut
     short), the run stops with the first interrupt and the second is not raised later."""
+    import signal as _signal
+
+    # Python's own handler to begin with, which the end checks is given back (an earlier
+    # test in the same process may leave hpsearch's installed)
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     from hpsearch.model_selection import nested
 
     def second_ctrl_c(original):
