@@ -70,9 +70,13 @@ def _unstable(c):
     of a size it is given (``learning_rate_init``, SGD's ``eta0``), a training score more
     than a whole unit below the trivial baseline's: it fits its own rows far worse than
     predicting the mean, its steps overshot (an SGDRegressor at ``eta0=10``, r2 -4e18, was
-    "too small" and told to weaken its penalty)."""
+    "too small" and told to weaken its penalty). The score tells it only for a fit without
+    a loss curve: one whose loss neither rose nor oscillated did not overshoot (an MLP
+    still far from a target of mean 1000 after 5 epochs, its loss falling in every one, was
+    "unstable (the loss moved 0% per epoch, up and down)" and told a smaller step)."""
     return c.diverged or bool(c.trend.get("rising")) or bool(c.trend.get("oscillating")) \
-        or (c.below_baseline and (_has_step_size(c.params) or _has_eta0(c.params)))
+        or (c.below_baseline and not c.trend
+            and (_has_step_size(c.params) or _has_eta0(c.params)))
 
 
 def _vanishing(c):
