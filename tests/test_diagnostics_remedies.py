@@ -422,3 +422,16 @@ def test_an_overfitting_verdict_notes_a_gap_the_linear_reference_shares():
            "training, 0.817 validation), also above the threshold" in text
     text = str(Diagnosis("overfitting", ["large_gap"], {**e, "linear_validation": 0.83}, []))
     assert "same split" not in text
+
+
+def test_an_unpenalized_model_at_c_inf_is_told_a_finite_c():
+    # scikit-learn 1.8 deprecated LogisticRegression's penalty=None for C=np.inf. Such a
+    # model that overfits got no fix at all (C * 0.1 is still inf) and, training poorly,
+    # was told "a larger C", which it cannot have.
+    for est in (LogisticRegression(C=np.inf), SVC(C=np.inf)):
+        assert _fixes(est, "large_gap")[:1] == [{"C": 1.0}]
+        assert {"C": np.inf} not in _fixes(est, "too_small")
+        clone(est).set_params(C=1.0)._validate_params()
+        assert "a larger C" not in training_text(est)
+        assert "a smaller C" in overfitting_text(est)
+    assert "a larger C" in training_text(LogisticRegression(C=1e6))

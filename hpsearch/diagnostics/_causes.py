@@ -330,9 +330,19 @@ def _gamma(factor):
 
 def _penalty_c(factor):
     """``C`` (the inverse penalty) times ``factor``; none with ``penalty=None``, where it
-    does nothing."""
+    does nothing. An infinite ``C`` (no penalty: scikit-learn's replacement for
+    LogisticRegression's deprecated ``penalty=None``) stays infinite when scaled: a weaker
+    penalty is none, a stronger one starts at ``C=1.0``, scikit-learn's default."""
     scaled = _scaled("C", factor)
-    return lambda p, c: scaled(p, c) if _penalized(p) else None
+
+    def fix(p, c):
+        if not _penalized(p):
+            return None
+        value = p.get("C")
+        if _number(value) and value == float("inf"):
+            return {"C": 1.0} if factor < 1 else None
+        return scaled(p, c)
+    return fix
 
 
 def _boosting(name, factor, kind=float):

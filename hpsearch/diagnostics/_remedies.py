@@ -72,6 +72,11 @@ def _not_on(v):
     return v is not True
 
 
+def _finite(v):
+    """A ``C`` that can be raised (``np.inf``: no penalty already)."""
+    return _number(v) and v < float("inf")
+
+
 def _full(v):
     return _number(v) and v >= 1
 
@@ -99,7 +104,7 @@ REMEDIES = {
     "dropout": [(_always, None, "dropout")],
     "l2_regularization": [(_always, ("a smaller l2_regularization", _positive),
                            "a larger l2_regularization")],
-    "C": [(_penalized, "a larger C", "a smaller C")],
+    "C": [(_penalized, ("a larger C", _finite), "a smaller C")],
     "gamma": [(_kernel, "a larger gamma", "a smaller gamma")],
     "n_neighbors": [(_always, ("fewer n_neighbors", _above(1)), "more n_neighbors")],
     "max_depth": [(_always, ("a larger max_depth", _is_set), "a smaller max_depth")],
