@@ -435,3 +435,24 @@ def test_an_unpenalized_model_at_c_inf_is_told_a_finite_c():
         assert "a larger C" not in training_text(est)
         assert "a smaller C" in overfitting_text(est)
     assert "a larger C" in training_text(LogisticRegression(C=1e6))
+
+
+def test_gamma_is_a_kernel_width_only_for_an_estimator_with_a_kernel():
+    # XGBoost's gamma is the loss a split must gain (larger: fewer splits, a simpler model),
+    # no kernel width: a model with a gamma and no kernel parameter was told "a larger gamma"
+    # for poor training and gamma * 0.1 for a large gap, both the wrong way round
+    from sklearn.base import BaseEstimator
+
+    class SplitLoss(BaseEstimator):
+        def __init__(self, gamma=1.0, max_depth=3):
+            self.gamma, self.max_depth = gamma, max_depth
+
+    est = SplitLoss()
+    assert "gamma" not in training_text(est) + overfitting_text(est)
+    assert all("gamma" not in fix for cause in ("too_small", "large_gap")
+               for fix in _fixes(est, cause))
+    assert "a larger gamma" in training_text(SVC(gamma=0.1))
+    # a label-propagation model's 'knn' kernel ignores gamma too
+    from sklearn.semi_supervised import LabelSpreading
+    assert "gamma" not in training_text(LabelSpreading(kernel="knn"))
+    assert "a larger gamma" in training_text(LabelSpreading())

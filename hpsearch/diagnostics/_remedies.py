@@ -47,8 +47,12 @@ def _plain(p):
 
 
 def _kernel(p):
-    """``gamma`` acts: a kernel other than the linear one (SVC, KernelRidge)."""
-    return p.get("kernel", "rbf") not in ("linear", "precomputed")
+    """``gamma`` is a kernel's width: a kernel other than the linear one (SVC, KernelRidge,
+    LabelSpreading's ``"rbf"``). Not for an estimator without a ``kernel`` parameter:
+    XGBoost's ``gamma`` is the loss a split must gain, which regularizes the larger it is
+    (the other way round)."""
+    kernel = p.get("kernel")
+    return isinstance(kernel, str) and kernel not in ("linear", "precomputed", "knn")
 
 
 def _always(p):
