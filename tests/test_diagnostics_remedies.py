@@ -456,3 +456,29 @@ def test_gamma_is_a_kernel_width_only_for_an_estimator_with_a_kernel():
     from sklearn.semi_supervised import LabelSpreading
     assert "gamma" not in training_text(LabelSpreading(kernel="knn"))
     assert "a larger gamma" in training_text(LabelSpreading())
+
+
+def test_a_search_at_the_baseline_below_the_best_score_is_not_called_a_constant_target():
+    # A disk of 12 % positives: stumps and the linear reference all train at the majority
+    # class's accuracy 0.882, the baseline's. The note said "The target is predictable
+    # without the features (a constant target?): no model can score above the baseline",
+    # where a depth-4 tree scores 0.95: only a baseline at the best possible score (1 for
+    # accuracy and r2, 0 for a neg_* scorer) leaves nothing to gain.
+    from sklearn.model_selection import cross_val_score
+
+    from hpsearch import GridSearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(600, 2)
+    y = ((X ** 2).sum(1) < 0.21).astype(int)
+    tree = DecisionTreeClassifier(random_state=0)
+    s = GridSearchCV(tree, {"max_depth": [1], "min_samples_leaf": [1, 5]}, cv=3,
+                     return_train_score=True).fit(X, y)
+    assert np.allclose(s.cv_results_["mean_train_score"], 1 - y.mean())
+    notes = " ".join(s.diagnosis_.notes)
+    assert "constant target" not in notes and "no model can score" not in notes
+    assert cross_val_score(clone(tree).set_params(max_depth=4), X, y, cv=3).mean() > 0.95
+    # a constant target still is one, with a neg_* scorer too
+    s = GridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=3, return_train_score=True,
+                     scoring="neg_mean_squared_error").fit(X, np.ones(600))
+    assert "constant target" in " ".join(s.diagnosis_.notes)
