@@ -482,3 +482,25 @@ def test_a_search_at_the_baseline_below_the_best_score_is_not_called_a_constant_
     s = GridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=3, return_train_score=True,
                      scoring="neg_mean_squared_error").fit(X, np.ones(600))
     assert "constant target" in " ".join(s.diagnosis_.notes)
+
+
+def test_a_fractional_min_samples_leaf_is_scaled_as_a_fraction():
+    # min_samples_leaf=0.05 (5 % of the rows a leaf): the large-gap fix was
+    # min_samples_leaf=1 (max(1, round(0.05 * 5))), one row a leaf, the opposite of more
+    # regularization; and poor training was not told "a smaller min_samples_leaf"
+    est = DecisionTreeClassifier(min_samples_leaf=0.05)
+    assert {"min_samples_leaf": 0.25} in _fixes(est, "large_gap")
+    assert {"min_samples_leaf": 0.0167} in _fixes(est, "too_small")
+    assert {"min_samples_leaf": 1} not in _fixes(est, "large_gap") + _fixes(est, "too_small")
+    assert "a smaller min_samples_leaf" in training_text(est)
+    # a larger fraction than half leaves no split: the fix stops at 0.5
+    assert {"min_samples_leaf": 0.5} in _fixes(DecisionTreeClassifier(min_samples_leaf=0.2),
+                                               "large_gap")
+    assert all("min_samples_leaf" not in fix for fix in _fixes(
+        DecisionTreeClassifier(min_samples_leaf=0.5), "large_gap"))
+    for cause in ("too_small", "large_gap"):
+        for fix in _fixes(est, cause):
+            clone(est).set_params(**fix)._validate_params()
+    # counts as before
+    assert {"min_samples_leaf": 5} in _fixes(DecisionTreeClassifier(), "large_gap")
+    assert {"min_samples_leaf": 7} in _fixes(HistGradientBoostingClassifier(), "too_small")

@@ -363,6 +363,22 @@ def _stronger(name, start):
     return fix
 
 
+def _leaf(factor):
+    """``min_samples_leaf`` times ``factor``: a count as a count (at least 1), a fraction of
+    the rows (a float in (0, 1)) as a fraction, at most 0.5 (a larger one leaves no split).
+    A fraction read as a count made ``min_samples_leaf=0.05`` a large gap's fix
+    ``min_samples_leaf=1``: one row a leaf, less regularization, not more."""
+    count = _scaled("min_samples_leaf", factor, kind=int)
+
+    def fix(p, c):
+        value = p.get("min_samples_leaf")
+        if isinstance(value, Integral) or not _number(value) or not 0 < value < 1:
+            return count(p, c)
+        new = min(_tidy(value * factor), 0.5)
+        return None if new == value or new <= 0 else {"min_samples_leaf": new}
+    return fix
+
+
 def _fitted_depth(c):
     depth = getattr(c.model, "get_depth", None)
     return max(1, depth() // 2) if callable(depth) else 5
@@ -384,12 +400,12 @@ FIXES = {
                   _boosting("n_estimators", 3, kind=int), _boosting("max_iter", 3, kind=int),
                   _boosting("learning_rate", 3),
                   _scaled("n_neighbors", 1 / 3, kind=int),
-                  _scaled("min_samples_leaf", 1 / 3, kind=int),
+                  _leaf(1 / 3),
                   _less_alpha, _scaled("l2_regularization", 0.1, when=lambda v: v > 0)],
     "large_gap": [_early_stopping, _more_l2, _penalty_c(0.1), _gamma(0.1), _dropout,
                   _narrower, _scaled("max_depth", 0.5, kind=int, none=_fitted_depth),
                   _boosting("learning_rate", 1 / 3),
-                  _scaled("n_neighbors", 5, kind=int), _scaled("min_samples_leaf", 5, kind=int),
+                  _scaled("n_neighbors", 5, kind=int), _leaf(5),
                   _stronger("l2_regularization", 1.0)],
 }
 

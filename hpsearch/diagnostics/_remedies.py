@@ -81,6 +81,11 @@ def _finite(v):
     return _number(v) and v < float("inf")
 
 
+def _shrinkable_leaf(v):
+    """A ``min_samples_leaf`` above one row: a count above 1, or a fraction of the rows."""
+    return _number(v) and (v > 1 or 0 < v < 1)
+
+
 def _full(v):
     return _number(v) and v >= 1
 
@@ -113,7 +118,7 @@ REMEDIES = {
     "n_neighbors": [(_always, ("fewer n_neighbors", _above(1)), "more n_neighbors")],
     "max_depth": [(_always, ("a larger max_depth", _is_set), "a smaller max_depth")],
     "max_leaf_nodes": [(_always, ("more max_leaf_nodes", _is_set), "fewer max_leaf_nodes")],
-    "min_samples_leaf": [(_always, ("a smaller min_samples_leaf", _above(1)),
+    "min_samples_leaf": [(_always, ("a smaller min_samples_leaf", _shrinkable_leaf),
                           "a larger min_samples_leaf")],
     "min_samples_split": [(_always, ("a smaller min_samples_split", _above(2)),
                            "a larger min_samples_split")],
