@@ -504,3 +504,16 @@ def test_a_fractional_min_samples_leaf_is_scaled_as_a_fraction():
     # counts as before
     assert {"min_samples_leaf": 5} in _fixes(DecisionTreeClassifier(), "large_gap")
     assert {"min_samples_leaf": 7} in _fixes(HistGradientBoostingClassifier(), "too_small")
+
+
+def test_a_fix_the_estimator_refuses_is_not_given():
+    # LabelSpreading's alpha is a clamping factor in (0, 1): a large gap was told
+    # alpha=2.0, which its fit refuses (InvalidParameterError on d.apply(est).fit)
+    from sklearn.semi_supervised import LabelSpreading
+
+    est = LabelSpreading(alpha=0.2)
+    ctx = Context(params=est.get_params(deep=False), thresholds=dict(THRESHOLDS), model=est)
+    fixes = fixes_for(["large_gap", "too_small"], ctx)
+    assert {"alpha": 2.0} not in fixes and {"alpha": 0.02} in fixes
+    for fix in fixes:
+        clone(est).set_params(**fix)._validate_params()

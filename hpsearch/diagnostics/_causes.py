@@ -410,12 +410,32 @@ FIXES = {
 }
 
 
+def _refused(model, fix):
+    """Whether ``model``'s class refuses a value of ``fix`` by its scikit-learn parameter
+    constraints (``_parameter_constraints``; nothing is refused without them)."""
+    constraints = getattr(type(model), "_parameter_constraints", None)
+    if model is None or not isinstance(constraints, dict):
+        return False
+    from sklearn.utils._param_validation import (InvalidParameterError,
+                                                 validate_parameter_constraints)
+
+    known = {k: v for k, v in fix.items() if k in constraints}
+    try:
+        validate_parameter_constraints({k: constraints[k] for k in known}, known,
+                                       caller_name=type(model).__name__)
+    except InvalidParameterError:
+        return True
+    return False
+
+
 def fixes_for(causes, ctx, prefix=""):
     """The fixes of ``causes`` in order, without duplicates, keys prefixed for a pipeline."""
     out = []
     for cause in causes:
         for make in FIXES.get(cause, ()):
             fix = make(ctx.params, ctx)
+            if fix and _refused(ctx.model, fix):
+                continue  # (LabelSpreading's alpha in (0, 1) was told alpha=2.0)
             if fix:
                 fix = {prefix + k: v for k, v in fix.items()}
                 if fix not in out:
