@@ -517,3 +517,19 @@ def test_a_fix_the_estimator_refuses_is_not_given():
     assert {"alpha": 2.0} not in fixes and {"alpha": 0.02} in fixes
     for fix in fixes:
         clone(est).set_params(**fix)._validate_params()
+
+
+def test_the_report_section_calls_a_constant_target_one_with_the_searchs_best_score(tmp_path):
+    # the report recounts the search's labels and notes: with best_possible (the search's
+    # diagnosis_.evidence, from its scoring) a baseline at neg_mse 0 is a constant target
+    from hpsearch import GridSearchCV
+    from hpsearch.diagnostics import report_section
+
+    X = np.random.RandomState(0).randn(60, 3)
+    s = GridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=3, return_train_score=True,
+                     scoring="neg_mean_squared_error").fit(X, np.ones(60))
+    assert s.diagnosis_.evidence["best_possible"] == 0.0
+    text = report_section(s.cv_results_, tmp_path, references=s.diagnosis_.references,
+                          estimator=Ridge(),
+                          best_possible=s.diagnosis_.evidence["best_possible"])
+    assert "constant target" in text and "noise level" not in text

@@ -34,7 +34,8 @@ class ResultsDiagnosis:
         :math:`m^*_{tr}` of the unit: ``best_train`` unless given), ``reference_train``, ``unit``,
         ``train_threshold``, ``gap_threshold`` (the same for every candidate), ``references``
         (``"given"`` or ``"candidates"``) and ``best_train_by_depth`` (number of hidden
-        layers -> best mean train score; for halving rows, at the budget compared); with
+        layers -> best mean train score; for halving rows, at the budget compared),
+        ``best_possible`` (the metric's best value, None where unknown); with
         ``references``, also ``baseline_validation``, ``linear_validation`` (their mean
         test scores) and ``best_validation`` (the best finite mean test score of a
         candidate).
@@ -426,16 +427,13 @@ def _no_signal_note(evidence, metric, best_possible=None):
     """A note when no candidate's mean validation score, nor the linear reference's, is
     above the trivial baseline's (noise-level data): neither remedy of the recipe can then
     raise the validation score above the baseline's. A baseline at ``best_possible`` (the
-    metric's best value; None: from the metric's name, ``neg_*`` or one of
-    :data:`~hpsearch.diagnostics._diagnose._BEST_IS_ONE`) is a constant target."""
-    from ._diagnose import _best_possible, _reached, no_signal
+    metric's best value; None: unknown) is a constant target."""
+    from ._diagnose import _reached, no_signal
 
     best, linear, base = (evidence[k] for k in ("best_validation", "linear_validation",
                                                 "baseline_validation"))
     if not no_signal(best, linear, base):
         return None
-    if best_possible is None and metric != "score":
-        best_possible = _best_possible(metric, None)
     trained = [v for v in (evidence["best_train"], evidence["linear_train"]) if math.isfinite(v)]
     # (a constant target: "noise level" and "more data or more informative features will"
     # beat a baseline already at the ceiling. Only there: a disk of 12 % positives, where
@@ -601,8 +599,13 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                               estimator)
     if note:
         notes.append(note)
+    if best_possible is None and metric != "score":  # (the metric's name: a scorer's)
+        from ._diagnose import _best_possible
+
+        best_possible = _best_possible(metric, None)
     evidence = {"references": source, "baseline_train": base, "linear_train": linear,
                 "best_train": best_train, "unit_train": unit_train,
+                "best_possible": best_possible,
                 "best_train_by_depth": best,
                 **{k: evidence[k] for k in ("reference_train", "unit", "train_threshold",
                                             "gap_threshold")}}
