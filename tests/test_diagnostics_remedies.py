@@ -5,6 +5,8 @@ MLP's settings ("activation, solver", "dropout") for any estimator, and the fixe
 GradientBoostingRegressor's ``alpha`` (the quantile of its loss) as if it were a penalty.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -303,6 +305,27 @@ def test_an_sgd_model_whose_steps_overshoot_is_unstable():
             "steps overshoot)") in str(d)
 
 
+def test_an_mlp_whose_loss_falls_steadily_is_not_unstable_below_the_baseline():
+    # An MLPRegressor after 5 epochs on y = 1000 + 5 x: training r2 -39227, far below the
+    # baseline, but its loss fell in every epoch. The below-baseline rule (meant for a model
+    # without a loss curve) called it "unstable (the loss moved 0% per epoch, up and down)"
+    # and its first fix was a 10 times smaller learning_rate_init, then a larger one.
+    from hpsearch import MLPRegressor, diagnose
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 3)
+    est = MLPRegressor((8,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = diagnose(est, X, 1000 + 5 * X[:, 0], random_state=0)
+    e = d.evidence
+    assert e["train_score"] < e["baseline_train"] - e["unit"] and e["loss_rise"] == 0
+    assert d.problem == "training" and "unstable" not in d.causes
+    assert "not_converged" in d.causes
+    assert "up and down" not in str(d)
+    assert {"learning_rate_init": 0.0001} not in d.fixes
+
+
 def test_the_linear_reference_reuses_a_nested_pipelines_preprocessing():
     # the imputer of a pipeline inside the pipeline was left out of the linear reference:
     # it could not be fitted on rows with missing values (a warning), and the model was
@@ -399,3 +422,114 @@ def test_an_overfitting_verdict_notes_a_gap_the_linear_reference_shares():
            "training, 0.817 validation), also above the threshold" in text
     text = str(Diagnosis("overfitting", ["large_gap"], {**e, "linear_validation": 0.83}, []))
     assert "same split" not in text
+
+
+def test_an_unpenalized_model_at_c_inf_is_told_a_finite_c():
+    # scikit-learn 1.8 deprecated LogisticRegression's penalty=None for C=np.inf. Such a
+    # model that overfits got no fix at all (C * 0.1 is still inf) and, training poorly,
+    # was told "a larger C", which it cannot have.
+    for est in (LogisticRegression(C=np.inf), SVC(C=np.inf)):
+        assert _fixes(est, "large_gap")[:1] == [{"C": 1.0}]
+        assert {"C": np.inf} not in _fixes(est, "too_small")
+        clone(est).set_params(C=1.0)._validate_params()
+        assert "a larger C" not in training_text(est)
+        assert "a smaller C" in overfitting_text(est)
+    assert "a larger C" in training_text(LogisticRegression(C=1e6))
+
+
+def test_gamma_is_a_kernel_width_only_for_an_estimator_with_a_kernel():
+    # XGBoost's gamma is the loss a split must gain (larger: fewer splits, a simpler model),
+    # no kernel width: a model with a gamma and no kernel parameter was told "a larger gamma"
+    # for poor training and gamma * 0.1 for a large gap, both the wrong way round
+    from sklearn.base import BaseEstimator
+
+    class SplitLoss(BaseEstimator):
+        def __init__(self, gamma=1.0, max_depth=3):
+            self.gamma, self.max_depth = gamma, max_depth
+
+    est = SplitLoss()
+    assert "gamma" not in training_text(est) + overfitting_text(est)
+    assert all("gamma" not in fix for cause in ("too_small", "large_gap")
+               for fix in _fixes(est, cause))
+    assert "a larger gamma" in training_text(SVC(gamma=0.1))
+    # a label-propagation model's 'knn' kernel ignores gamma too
+    from sklearn.semi_supervised import LabelSpreading
+    assert "gamma" not in training_text(LabelSpreading(kernel="knn"))
+    assert "a larger gamma" in training_text(LabelSpreading())
+
+
+def test_a_search_at_the_baseline_below_the_best_score_is_not_called_a_constant_target():
+    # A disk of 12 % positives: stumps and the linear reference all train at the majority
+    # class's accuracy 0.882, the baseline's. The note said "The target is predictable
+    # without the features (a constant target?): no model can score above the baseline",
+    # where a depth-4 tree scores 0.95: only a baseline at the best possible score (1 for
+    # accuracy and r2, 0 for a neg_* scorer) leaves nothing to gain.
+    from sklearn.model_selection import cross_val_score
+
+    from hpsearch import GridSearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(600, 2)
+    y = ((X ** 2).sum(1) < 0.21).astype(int)
+    tree = DecisionTreeClassifier(random_state=0)
+    s = GridSearchCV(tree, {"max_depth": [1], "min_samples_leaf": [1, 5]}, cv=3,
+                     return_train_score=True).fit(X, y)
+    assert np.allclose(s.cv_results_["mean_train_score"], 1 - y.mean())
+    notes = " ".join(s.diagnosis_.notes)
+    assert "constant target" not in notes and "no model can score" not in notes
+    assert cross_val_score(clone(tree).set_params(max_depth=4), X, y, cv=3).mean() > 0.95
+    # a constant target still is one, with a neg_* scorer too
+    s = GridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=3, return_train_score=True,
+                     scoring="neg_mean_squared_error").fit(X, np.ones(600))
+    assert "constant target" in " ".join(s.diagnosis_.notes)
+
+
+def test_a_fractional_min_samples_leaf_is_scaled_as_a_fraction():
+    # min_samples_leaf=0.05 (5 % of the rows a leaf): the large-gap fix was
+    # min_samples_leaf=1 (max(1, round(0.05 * 5))), one row a leaf, the opposite of more
+    # regularization; and poor training was not told "a smaller min_samples_leaf"
+    est = DecisionTreeClassifier(min_samples_leaf=0.05)
+    assert {"min_samples_leaf": 0.25} in _fixes(est, "large_gap")
+    assert {"min_samples_leaf": 0.0167} in _fixes(est, "too_small")
+    assert {"min_samples_leaf": 1} not in _fixes(est, "large_gap") + _fixes(est, "too_small")
+    assert "a smaller min_samples_leaf" in training_text(est)
+    # a larger fraction than half leaves no split: the fix stops at 0.5
+    assert {"min_samples_leaf": 0.5} in _fixes(DecisionTreeClassifier(min_samples_leaf=0.2),
+                                               "large_gap")
+    assert all("min_samples_leaf" not in fix for fix in _fixes(
+        DecisionTreeClassifier(min_samples_leaf=0.5), "large_gap"))
+    for cause in ("too_small", "large_gap"):
+        for fix in _fixes(est, cause):
+            clone(est).set_params(**fix)._validate_params()
+    # counts as before
+    assert {"min_samples_leaf": 5} in _fixes(DecisionTreeClassifier(), "large_gap")
+    assert {"min_samples_leaf": 7} in _fixes(HistGradientBoostingClassifier(), "too_small")
+
+
+def test_a_fix_the_estimator_refuses_is_not_given():
+    # LabelSpreading's alpha is a clamping factor in (0, 1): a large gap was told
+    # alpha=2.0, which its fit refuses (InvalidParameterError on d.apply(est).fit)
+    from sklearn.semi_supervised import LabelSpreading
+
+    est = LabelSpreading(alpha=0.2)
+    ctx = Context(params=est.get_params(deep=False), thresholds=dict(THRESHOLDS), model=est)
+    fixes = fixes_for(["large_gap", "too_small"], ctx)
+    assert {"alpha": 2.0} not in fixes and {"alpha": 0.02} in fixes
+    for fix in fixes:
+        clone(est).set_params(**fix)._validate_params()
+
+
+def test_the_report_section_calls_a_constant_target_one_with_the_searchs_best_score(tmp_path):
+    # the report recounts the search's labels and notes: with best_possible (the search's
+    # diagnosis_.evidence, from its scoring) a baseline at neg_mse 0 is a constant target
+    from hpsearch import GridSearchCV
+    from hpsearch.diagnostics import report_section
+
+    X = np.random.RandomState(0).randn(60, 3)
+    s = GridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=3, return_train_score=True,
+                     scoring="neg_mean_squared_error").fit(X, np.ones(60))
+    assert s.diagnosis_.evidence["best_possible"] == 0.0
+    text = report_section(s.cv_results_, tmp_path, references=s.diagnosis_.references,
+                          estimator=Ridge(),
+                          best_possible=s.diagnosis_.evidence["best_possible"])
+    assert "constant target" in text and "noise level" not in text

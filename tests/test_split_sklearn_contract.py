@@ -410,3 +410,17 @@ def test_hostile_sizes_are_refused_or_drawn_as_shufflesplit(data, n, seed, strat
         assert got is ref
     else:
         _same(got, ref)
+
+
+def test_test_size_none_with_an_empty_training_part_names_train_size():
+    # MonteCarloCV(test_size=None, train_size=0.05) on 10 rows trains on floor(0.5) = 0
+    # rows. Was: "test_size=10 should be either positive and smaller than the number of
+    # samples 10" from sklearn's ShuffleSplit, a test_size the user never passed.
+    X = np.zeros((10, 1))
+    with pytest.raises(ValueError, match="train set will be empty"):
+        _splits(skms.ShuffleSplit(2, test_size=None, train_size=0.05), X)
+    for train in (0.05, "1:99"):
+        with pytest.raises(ValueError, match=re.escape(
+                f"With n_samples=10, test_size=None and train_size={train!r}, the training "
+                "set would be empty (0 samples); increase train_size.")):
+            _splits(MonteCarloCV(2, test_size=None, train_size=train), X)

@@ -70,9 +70,13 @@ def _unstable(c):
     of a size it is given (``learning_rate_init``, SGD's ``eta0``), a training score more
     than a whole unit below the trivial baseline's: it fits its own rows far worse than
     predicting the mean, its steps overshot (an SGDRegressor at ``eta0=10``, r2 -4e18, was
-    "too small" and told to weaken its penalty)."""
+    "too small" and told to weaken its penalty). The score tells it only for a fit without
+    a loss curve: one whose loss neither rose nor oscillated did not overshoot (an MLP
+    still far from a target of mean 1000 after 5 epochs, its loss falling in every one, was
+    "unstable (the loss moved 0% per epoch, up and down)" and told a smaller step)."""
     return c.diverged or bool(c.trend.get("rising")) or bool(c.trend.get("oscillating")) \
-        or (c.below_baseline and (_has_step_size(c.params) or _has_eta0(c.params)))
+        or (c.below_baseline and not c.trend
+            and (_has_step_size(c.params) or _has_eta0(c.params)))
 
 
 def _vanishing(c):
@@ -326,9 +330,19 @@ def _gamma(factor):
 
 def _penalty_c(factor):
     """``C`` (the inverse penalty) times ``factor``; none with ``penalty=None``, where it
-    does nothing."""
+    does nothing. An infinite ``C`` (no penalty: scikit-learn's replacement for
+    LogisticRegression's deprecated ``penalty=None``) stays infinite when scaled: a weaker
+    penalty is none, a stronger one starts at ``C=1.0``, scikit-learn's default."""
     scaled = _scaled("C", factor)
-    return lambda p, c: scaled(p, c) if _penalized(p) else None
+
+    def fix(p, c):
+        if not _penalized(p):
+            return None
+        value = p.get("C")
+        if _number(value) and value == float("inf"):
+            return {"C": 1.0} if factor < 1 else None
+        return scaled(p, c)
+    return fix
 
 
 def _boosting(name, factor, kind=float):
@@ -346,6 +360,22 @@ def _stronger(name, start):
         if not isinstance(value, Real) or isinstance(value, bool) or value < 0:
             return None
         return {name: _tidy(value * 10) if value > 0 else start}
+    return fix
+
+
+def _leaf(factor):
+    """``min_samples_leaf`` times ``factor``: a count as a count (at least 1), a fraction of
+    the rows (a float in (0, 1)) as a fraction, at most 0.5 (a larger one leaves no split).
+    A fraction read as a count made ``min_samples_leaf=0.05`` a large gap's fix
+    ``min_samples_leaf=1``: one row a leaf, less regularization, not more."""
+    count = _scaled("min_samples_leaf", factor, kind=int)
+
+    def fix(p, c):
+        value = p.get("min_samples_leaf")
+        if isinstance(value, Integral) or not _number(value) or not 0 < value < 1:
+            return count(p, c)
+        new = min(_tidy(value * factor), 0.5)
+        return None if new == value or new <= 0 else {"min_samples_leaf": new}
     return fix
 
 
@@ -370,14 +400,32 @@ FIXES = {
                   _boosting("n_estimators", 3, kind=int), _boosting("max_iter", 3, kind=int),
                   _boosting("learning_rate", 3),
                   _scaled("n_neighbors", 1 / 3, kind=int),
-                  _scaled("min_samples_leaf", 1 / 3, kind=int),
+                  _leaf(1 / 3),
                   _less_alpha, _scaled("l2_regularization", 0.1, when=lambda v: v > 0)],
     "large_gap": [_early_stopping, _more_l2, _penalty_c(0.1), _gamma(0.1), _dropout,
                   _narrower, _scaled("max_depth", 0.5, kind=int, none=_fitted_depth),
                   _boosting("learning_rate", 1 / 3),
-                  _scaled("n_neighbors", 5, kind=int), _scaled("min_samples_leaf", 5, kind=int),
+                  _scaled("n_neighbors", 5, kind=int), _leaf(5),
                   _stronger("l2_regularization", 1.0)],
 }
+
+
+def _refused(model, fix):
+    """Whether ``model``'s class refuses a value of ``fix`` by its scikit-learn parameter
+    constraints (``_parameter_constraints``; nothing is refused without them)."""
+    constraints = getattr(type(model), "_parameter_constraints", None)
+    if model is None or not isinstance(constraints, dict):
+        return False
+    from sklearn.utils._param_validation import (InvalidParameterError,
+                                                 validate_parameter_constraints)
+
+    known = {k: v for k, v in fix.items() if k in constraints}
+    try:
+        validate_parameter_constraints({k: constraints[k] for k in known}, known,
+                                       caller_name=type(model).__name__)
+    except InvalidParameterError:
+        return True
+    return False
 
 
 def fixes_for(causes, ctx, prefix=""):
@@ -386,6 +434,8 @@ def fixes_for(causes, ctx, prefix=""):
     for cause in causes:
         for make in FIXES.get(cause, ()):
             fix = make(ctx.params, ctx)
+            if fix and _refused(ctx.model, fix):
+                continue  # (LabelSpreading's alpha in (0, 1) was told alpha=2.0)
             if fix:
                 fix = {prefix + k: v for k, v in fix.items()}
                 if fix not in out:

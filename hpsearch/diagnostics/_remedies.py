@@ -47,8 +47,12 @@ def _plain(p):
 
 
 def _kernel(p):
-    """``gamma`` acts: a kernel other than the linear one (SVC, KernelRidge)."""
-    return p.get("kernel", "rbf") not in ("linear", "precomputed")
+    """``gamma`` is a kernel's width: a kernel other than the linear one (SVC, KernelRidge,
+    LabelSpreading's ``"rbf"``). Not for an estimator without a ``kernel`` parameter:
+    XGBoost's ``gamma`` is the loss a split must gain, which regularizes the larger it is
+    (the other way round)."""
+    kernel = p.get("kernel")
+    return isinstance(kernel, str) and kernel not in ("linear", "precomputed", "knn")
 
 
 def _always(p):
@@ -70,6 +74,16 @@ def _above(k):
 
 def _not_on(v):
     return v is not True
+
+
+def _finite(v):
+    """A ``C`` that can be raised (``np.inf``: no penalty already)."""
+    return _number(v) and v < float("inf")
+
+
+def _shrinkable_leaf(v):
+    """A ``min_samples_leaf`` above one row: a count above 1, or a fraction of the rows."""
+    return _number(v) and (v > 1 or 0 < v < 1)
 
 
 def _full(v):
@@ -99,12 +113,12 @@ REMEDIES = {
     "dropout": [(_always, None, "dropout")],
     "l2_regularization": [(_always, ("a smaller l2_regularization", _positive),
                            "a larger l2_regularization")],
-    "C": [(_penalized, "a larger C", "a smaller C")],
+    "C": [(_penalized, ("a larger C", _finite), "a smaller C")],
     "gamma": [(_kernel, "a larger gamma", "a smaller gamma")],
     "n_neighbors": [(_always, ("fewer n_neighbors", _above(1)), "more n_neighbors")],
     "max_depth": [(_always, ("a larger max_depth", _is_set), "a smaller max_depth")],
     "max_leaf_nodes": [(_always, ("more max_leaf_nodes", _is_set), "fewer max_leaf_nodes")],
-    "min_samples_leaf": [(_always, ("a smaller min_samples_leaf", _above(1)),
+    "min_samples_leaf": [(_always, ("a smaller min_samples_leaf", _shrinkable_leaf),
                           "a larger min_samples_leaf")],
     "min_samples_split": [(_always, ("a smaller min_samples_split", _above(2)),
                            "a larger min_samples_split")],

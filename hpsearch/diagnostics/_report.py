@@ -160,7 +160,7 @@ def _intro(estimator):
 
 def report_section(cv_results, out_dir, *, best_model=None, metric="score", references=None,
                    thresholds=None, plots_dir="plots", label=None, best_train=None,
-                   diagnosis=None, estimator=None):
+                   diagnosis=None, estimator=None, best_possible=None):
     """Markdown of a report's "Diagnosis" section; writes its plots under ``out_dir``.
 
     With train scores in ``cv_results`` (``return_train_score``): the candidates' labels
@@ -182,7 +182,9 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
     ``estimator`` (the searched estimator; default ``best_model``) words the recipe's next
     steps and the map's regions with its own parameters
     (:mod:`hpsearch.diagnostics._remedies`); without either, the lecture's words for a
-    network.
+    network. ``best_possible`` is that of :func:`~hpsearch.diagnostics.diagnose_results`
+    (a search's ``diagnosis_.evidence["best_possible"]``, from its scoring): whether a
+    baseline at the top is a constant target.
 
     Returns
     -------
@@ -199,7 +201,7 @@ def report_section(cv_results, out_dir, *, best_model=None, metric="score", refe
         try:
             result = diagnose_results(cv_results, metric=metric, references=references,
                                       thresholds=thresholds, best_train=best_train,
-                                      estimator=estimator)
+                                      estimator=estimator, best_possible=best_possible)
         except ValueError as exc:  # e.g. one candidate and no references: say why, go on
             lines += [f"The candidates are not labelled: {exc}", ""]
     elif diagnosis is not None and len(diagnosis.labels) == len(cv_results["params"]):

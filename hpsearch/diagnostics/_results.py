@@ -34,7 +34,8 @@ class ResultsDiagnosis:
         :math:`m^*_{tr}` of the unit: ``best_train`` unless given), ``reference_train``, ``unit``,
         ``train_threshold``, ``gap_threshold`` (the same for every candidate), ``references``
         (``"given"`` or ``"candidates"``) and ``best_train_by_depth`` (number of hidden
-        layers -> best mean train score; for halving rows, at the budget compared); with
+        layers -> best mean train score; for halving rows, at the budget compared),
+        ``best_possible`` (the metric's best value, None where unknown); with
         ``references``, also ``baseline_validation``, ``linear_validation`` (their mean
         test scores) and ``best_validation`` (the best finite mean test score of a
         candidate).
@@ -405,19 +406,41 @@ def _weak_reference_note(train, labels, evidence, thresholds, resources=None,
             f"side ({side}), not {'' if estimator is None else 'more '}regularization.")
 
 
-def _no_signal_note(evidence, metric):
+def best_of_scoring(scoring, metric, estimator=None):
+    """The best value the search's ``metric`` can take (its scorer in ``scoring``, a
+    search's parameter), or None where unknown: 1 for accuracy, r2 and the scorers of
+    :data:`hpsearch.diagnostics._diagnose._BEST_IS_ONE` (and a classifier's or regressor's
+    own ``score``), 0 for ``neg_*`` scorers."""
+    from ._diagnose import _best_possible
+
+    if isinstance(scoring, dict):
+        scoring = scoring.get(metric)
+        return _best_possible(scoring, estimator) if isinstance(scoring, str) else None
+    if isinstance(scoring, (list, tuple, set, frozenset)):
+        return _best_possible(metric, estimator) if metric in scoring else None
+    if scoring is None or isinstance(scoring, str):
+        return _best_possible(scoring, estimator) if metric == "score" else None
+    return None  # a callable: its best is not known
+
+
+def _no_signal_note(evidence, metric, best_possible=None):
     """A note when no candidate's mean validation score, nor the linear reference's, is
     above the trivial baseline's (noise-level data): neither remedy of the recipe can then
-    raise the validation score above the baseline's."""
-    from ._diagnose import no_signal
+    raise the validation score above the baseline's. A baseline at ``best_possible`` (the
+    metric's best value; None: unknown) is a constant target."""
+    from ._diagnose import _reached, no_signal
 
     best, linear, base = (evidence[k] for k in ("best_validation", "linear_validation",
                                                 "baseline_validation"))
     if not no_signal(best, linear, base):
         return None
     trained = [v for v in (evidence["best_train"], evidence["linear_train"]) if math.isfinite(v)]
-    if trained and max(trained) <= base:  # (a constant target: "noise level" and "more data
-        # or more informative features will" beat a baseline already at the ceiling)
+    # (a constant target: "noise level" and "more data or more informative features will"
+    # beat a baseline already at the ceiling. Only there: a disk of 12 % positives, where
+    # stumps and the linear reference train at the majority's accuracy 0.88, was called
+    # one, "no model can score above the baseline", and a depth-4 tree scores 0.95)
+    if trained and max(trained) <= base and best_possible is not None \
+            and _reached(base, best_possible):
         return (f"On the validation folds the trivial baseline, which ignores the features, "
                 f"scores {base:.4g}: as much as any candidate (best {max(trained):.4g}) or "
                 "the linear reference scores on its own training folds. The target is "
@@ -464,7 +487,7 @@ def _check_best_train(best_train):
 
 
 def diagnose_results(cv_results, *, metric="score", references=None, thresholds=None,
-                     best_train=None, estimator=None):
+                     best_train=None, estimator=None, best_possible=None):
     """Label every candidate of a search with the recipe's verdict.
 
     Each candidate's ``mean_train_<metric>`` and ``mean_test_<metric>`` go through the same
@@ -517,6 +540,11 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
     estimator : estimator, default=None
         The searched estimator: the notes name its own training-side remedies
         (:mod:`hpsearch.diagnostics._remedies`); None: the lecture's words for a network.
+    best_possible : float, default=None
+        The best value ``metric`` can take (:func:`best_of_scoring`): a trivial baseline
+        that reaches it on the validation folds means a constant target (a note says so).
+        None: from the metric's name where it names a scorer (``neg_*``: 0, ``accuracy``,
+        ``r2``...: 1), else unknown (``"score"``), and no such note.
 
     Returns
     -------
@@ -571,8 +599,13 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                               estimator)
     if note:
         notes.append(note)
+    if best_possible is None and metric != "score":  # (the metric's name: a scorer's)
+        from ._diagnose import _best_possible
+
+        best_possible = _best_possible(metric, None)
     evidence = {"references": source, "baseline_train": base, "linear_train": linear,
                 "best_train": best_train, "unit_train": unit_train,
+                "best_possible": best_possible,
                 "best_train_by_depth": best,
                 **{k: evidence[k] for k in ("reference_train", "unit", "train_threshold",
                                             "gap_threshold")}}
@@ -582,7 +615,7 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
             baseline_validation=_reference(references, "baseline", "test", metric),
             linear_validation=_reference(references, "linear", "test", metric),
             best_validation=float(test[finite].max()) if finite.any() else math.nan)
-        quiet = _no_signal_note(evidence, metric)
+        quiet = _no_signal_note(evidence, metric, best_possible)
     # (on noise a higher training score is no aim: no "shortfall on the TRAINING rows")
     weak = _weak_reference_note(train, labels, evidence, thresholds,
                                 None if resources is None else list(resources),
@@ -630,6 +663,7 @@ def diagnosis_column(cv_results, estimator, X, y=None, *, cv, scoring=None, refi
             f"has none with scoring={scoring!r} on these splits: there is nothing to measure "
             "the candidates against (a scorer that fails on every model, e.g. 'f1' with "
             "string class labels, whose pos_label=1 is not a class, fails on it too)")
-    result = diagnose_results(cv_results, metric=metric, references=refs, estimator=estimator)
+    result = diagnose_results(cv_results, metric=metric, references=refs, estimator=estimator,
+                              best_possible=best_of_scoring(scoring, metric, estimator))
     result.references = refs
     return np.asarray(result.labels, dtype=object), result

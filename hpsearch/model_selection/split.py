@@ -151,6 +151,12 @@ def _resolve_sizes(owner, n_samples, test_size, train_size=None):
                 f"train_size={train_size!r} ({n_train} samples) must be strictly less than "
                 f"the number of samples={n_samples} (test_size=None tests on the rest)."
             )
+        if n_train < 1:  # (else sklearn's ShuffleSplit blames a test_size=n_samples)
+            raise ValueError(
+                f"With n_samples={n_samples}, test_size=None and train_size={train_size!r},"
+                f" the training set would be empty ({n_train} samples); increase "
+                "train_size."
+            )
         return n_train, n_samples - n_train
     test = parse_size(test_size, "test_size", owner)
     train = None if train_size is None else parse_size(train_size, "train_size", owner)

@@ -705,7 +705,8 @@ def _diagnosis(plan, search, cv, metric, out, model):
                           thresholds=search.thresholds if recipe else None,
                           best_train=diagnosis.evidence.get("unit_train") if recipe else None,
                           diagnosis=diagnosis if recipe else None,
-                          estimator=getattr(search, "estimator", None))
+                          estimator=getattr(search, "estimator", None),
+                          best_possible=getattr(diagnosis, "evidence", {}).get("best_possible"))
     made = [p for p in ("plots/recipe_map.png", "plots/gradient_flow.png")
             if (out / p).is_file()]
     extra = _worst_training_flow(plan, cv, metric, out)

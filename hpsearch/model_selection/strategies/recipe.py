@@ -527,11 +527,13 @@ return_train_score, progress, storage, study_name, resume, backend
         :math:`F`, and a candidate between the two was labelled as training well while
         the search rejected it."""
         from hpsearch.diagnostics import diagnose_results
+        from hpsearch.diagnostics._results import best_of_scoring
 
         return diagnose_results(results, metric=self._metric, references=self.references_,
                                 thresholds=self.thresholds,
                                 best_train=getattr(self, "_unit_train", None),
-                                estimator=self.estimator)
+                                estimator=self.estimator, best_possible=best_of_scoring(
+                                    self.scoring, self._metric, self.estimator))
 
     @staticmethod
     def _metrics(results):
