@@ -950,7 +950,11 @@ class _DeferredInterrupt:
 
     def __exit__(self, exc_type, *exc):
         for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
+            # only where ours is still installed: one exit that came late (the generator
+            # of a run closed after the search had given back the caller's handlers) put
+            # back hpsearch's, which then stayed installed in the process
+            if signal.getsignal(signum) == self._handler:
+                signal.signal(signum, previous)
         self._previous = {}
         if exc_type is None:
             self.check()
@@ -1343,6 +1347,8 @@ class Engine:
         #: result dicts back in this process that the caller of :meth:`run` has not
         #: taken yet (:meth:`stop` hands them out when it stops taking them)
         self._pending = deque()
+        #: the result generators of :meth:`run` not finished yet (closed on ``__exit__``)
+        self._runs = weakref.WeakSet()
         self.deadline = None
         #: True once ``timeout`` stopped the engine (later ``run`` calls yield nothing)
         self.expired = False
@@ -1447,6 +1453,16 @@ class Engine:
         return max(1, min(self.n_workers, int(self.max_fits)))
 
     def __exit__(self, exc_type, *exc):
+        # the runs a caller left suspended (an exception in its own code while it took a
+        # result keeps them alive in its traceback) end first, in this order: closed
+        # later, a fork pool's run put back the SIGINT and SIGTERM handlers it had found
+        # (hpsearch's, installed for the search), after the search had given back the
+        # caller's: they stayed installed in the process
+        for results in list(self._runs):
+            if inspect.getgeneratorstate(results) == inspect.GEN_SUSPENDED:
+                with contextlib.suppress(Exception):
+                    results.close()
+        self._runs = weakref.WeakSet()
         self._parallel = None
         try:
             if self._pool is not None:
@@ -1555,6 +1571,7 @@ class Engine:
         """
         self._pending = deque()
         results = self._run(tasks, wakeup)
+        self._runs.add(results)
         given = []  # the result the caller was given last, until it asks for the next
         try:
             for out in results:
