@@ -194,3 +194,14 @@ def test_a_bad_pre_dispatch_is_refused_as_sklearn(data, n_jobs):
                 search.fit(X, y)
     hpsearch.GridSearchCV(SVC(), {"C": [1.0]}, cv=2, n_jobs=2, pre_dispatch="3*n_jobs"
                           ).fit(X, y)
+
+
+@pytest.mark.parametrize("pre_dispatch", ["all", 4, "3 * n_jobs"])
+def test_every_pre_dispatch_joblib_takes_is_accepted_as_sklearn(data, pre_dispatch):
+    # was: "all" (joblib's and sklearn's value for "dispatch every fit at once") was
+    # refused with n_jobs > 1: "'all' is not a valid or supported arithmetic expression"
+    X, y = data
+    kwargs = dict(cv=2, n_jobs=2, pre_dispatch=pre_dispatch)
+    theirs = SkGridSearchCV(SVC(), {"C": [0.1, 1.0]}, **kwargs).fit(X, y)
+    ours = hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, **kwargs).fit(X, y)
+    assert ours.best_index_ == theirs.best_index_

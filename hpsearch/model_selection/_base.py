@@ -1826,7 +1826,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         is checked, as in sklearn."""
         import joblib
 
-        if isinstance(self.pre_dispatch, str) and joblib.effective_n_jobs(self.n_jobs) != 1:
+        if (isinstance(self.pre_dispatch, str) and self.pre_dispatch != "all"
+                and joblib.effective_n_jobs(self.n_jobs) != 1):  # ("all": joblib's too)
             try:  # joblib's own evaluation, without starting a pool
                 from joblib._utils import eval_expr
             except ImportError:  # (another joblib: its empty call raises the same)
