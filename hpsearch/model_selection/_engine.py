@@ -1139,19 +1139,7 @@ class _ForkPool:
         """Results ready from one worker; then its death or timeout, if any."""
         # alive before draining: a result written just before dying is still read
         dead = not worker.process.is_alive()
-        while worker.queue:
-            try:
-                if not worker.conn.poll():
-                    break
-                status, value = worker.conn.recv()
-            except (EOFError, OSError):
-                dead = True
-                break
-            if status == "raise":
-                raise _of_task(value, worker.queue[0][0])
-            task, _ = worker.queue.popleft()
-            worker.since = time.monotonic()
-            yield value
+        dead = (yield from self._received(worker)) or dead
         if not worker.queue:
             return
         if dead:
@@ -1186,23 +1174,33 @@ class _ForkPool:
         if rest:
             todo.appendleft(rest)
 
+    @staticmethod
+    def _received(worker, strict=True):
+        """Yield the results already in ``worker``'s pipe, read without waiting, each
+        task's taken off its queue; return whether the pipe broke (the worker died). A
+        task's error (``error_score="raise"``) is raised with ``strict``, else ends the
+        reading (its task left on the queue)."""
+        while worker.queue:
+            try:
+                if not worker.conn.poll():
+                    return False
+                status, value = worker.conn.recv()
+            except (EOFError, OSError):
+                return True
+            if status == "raise":
+                if strict:
+                    raise _of_task(value, worker.queue[0][0])
+                return False
+            worker.queue.popleft()
+            worker.since = time.monotonic()
+            yield value
+        return False
+
     def ready(self):
         """The results already in the workers' pipes, read without waiting (for a caller
         that stops taking results: they are kept, not dropped with the workers)."""
-        outs = []
-        for worker in self.workers:
-            while worker.queue:
-                try:
-                    if not worker.conn.poll():
-                        break
-                    status, value = worker.conn.recv()
-                except (EOFError, OSError):
-                    break
-                if status == "raise":
-                    break
-                worker.queue.popleft()
-                outs.append(value)
-        return outs
+        return [out for worker in self.workers
+                for out in self._received(worker, strict=False)]
 
     def _expire(self):
         """The search's deadline: stop the running fits (they count as not run)."""
