@@ -86,6 +86,7 @@ def _check(run, expected, raises):
         with pytest.raises(raises) as info:
             run()
         assert _handlers() == expected  # (the traceback still holds the search's frames)
+        assert issubclass(info.type, raises)
         del info
     gc.collect()
     assert _handlers() == expected
