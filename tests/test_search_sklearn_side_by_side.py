@@ -205,3 +205,20 @@ def test_every_pre_dispatch_joblib_takes_is_accepted_as_sklearn(data, pre_dispat
     theirs = SkGridSearchCV(SVC(), {"C": [0.1, 1.0]}, **kwargs).fit(X, y)
     ours = hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, **kwargs).fit(X, y)
     assert ours.best_index_ == theirs.best_index_
+
+
+def test_a_resume_of_a_callable_scoring_returning_a_dict_is_multi_metric_too(data, tmp_path):
+    # was: a resume that read every fit back from the study scored none itself, so it
+    # did not see the dict: multimetric_ False, and score() returned {'score': 0.9}
+    X, y = data
+    kwargs = dict(scoring=_score_dict, refit="score", cv=3,
+                  storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="s")
+    first = hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, **kwargs).fit(X, y)
+    again = hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, resume=True, **kwargs).fit(X, y)
+    assert first.multimetric_ is again.multimetric_ is True
+    assert isinstance(again.score(X, y), float)
+    assert again.score(X, y) == first.score(X, y)
+    with pytest.raises(ValueError, match="For multi-metric scoring, the parameter refit "
+                       "must be set to a scorer key"):
+        hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, resume=True,
+                              **{**kwargs, "refit": True}).fit(X, y)
