@@ -194,3 +194,31 @@ def test_a_bad_pre_dispatch_is_refused_as_sklearn(data, n_jobs):
                 search.fit(X, y)
     hpsearch.GridSearchCV(SVC(), {"C": [1.0]}, cv=2, n_jobs=2, pre_dispatch="3*n_jobs"
                           ).fit(X, y)
+
+
+@pytest.mark.parametrize("pre_dispatch", ["all", 4, "3 * n_jobs"])
+def test_every_pre_dispatch_joblib_takes_is_accepted_as_sklearn(data, pre_dispatch):
+    # was: "all" (joblib's and sklearn's value for "dispatch every fit at once") was
+    # refused with n_jobs > 1: "'all' is not a valid or supported arithmetic expression"
+    X, y = data
+    kwargs = dict(cv=2, n_jobs=2, pre_dispatch=pre_dispatch)
+    theirs = SkGridSearchCV(SVC(), {"C": [0.1, 1.0]}, **kwargs).fit(X, y)
+    ours = hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, **kwargs).fit(X, y)
+    assert ours.best_index_ == theirs.best_index_
+
+
+def test_a_resume_of_a_callable_scoring_returning_a_dict_is_multi_metric_too(data, tmp_path):
+    # was: a resume that read every fit back from the study scored none itself, so it
+    # did not see the dict: multimetric_ False, and score() returned {'score': 0.9}
+    X, y = data
+    kwargs = dict(scoring=_score_dict, refit="score", cv=3,
+                  storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="s")
+    first = hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, **kwargs).fit(X, y)
+    again = hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, resume=True, **kwargs).fit(X, y)
+    assert first.multimetric_ is again.multimetric_ is True
+    assert isinstance(again.score(X, y), float)
+    assert again.score(X, y) == first.score(X, y)
+    with pytest.raises(ValueError, match="For multi-metric scoring, the parameter refit "
+                       "must be set to a scorer key"):
+        hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, resume=True,
+                              **{**kwargs, "refit": True}).fit(X, y)

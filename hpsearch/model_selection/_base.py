@@ -397,6 +397,8 @@ class _Evaluator:
         self.errors = []  # tracebacks of every failed fit of this search
         self.all_failed_calls = []  # (errors, n_fits) of calls where every fit failed
         self.callback_ctx = None  # sklearn callback context of the search task
+        #: a callable scoring returned a dict (seen, or noted in the study: multimetric_)
+        self.scorer_returned_dict = False
         self.n_evaluations = 0  # (candidate, split) callback contexts handed out
         self.n_fits = 0
         self.n_submitted = 0  # fits handed to the engine
@@ -929,6 +931,8 @@ class _Evaluator:
             row[key][split] = out[key]
         row["fit_failed"][split] = out.get("fit_failed", out["error"] is not None)
         if isinstance(out["test_scores"], ScorerDict):  # (multimetric_, see _finish)
+            if not self.scorer_returned_dict:
+                self.store.note_scorer_dict()  # (for a resume that scores nothing)
             self.scorer_returned_dict = True
         if out["error"] is not None and not row["fit_failed"][split]:
             warnings.warn(
@@ -1766,6 +1770,9 @@ class BaseSearchCV(_SkBaseSearchCV):
             with engine:
                 progress = self._progress_bar(expected)
                 evaluate = _Evaluator(self, engine, splits, seed, store, progress)
+                # (a resume may read every fit back: none scored here shows the dict)
+                evaluate.scorer_returned_dict = (callable(self.scoring)
+                                                 and store.scorer_returned_dict())
                 evaluate.n_planned = expected
                 evaluate.callback_ctx = self._search_callback_context(root_ctx, evaluate)
                 self._run_search(evaluate)
@@ -1826,7 +1833,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         is checked, as in sklearn."""
         import joblib
 
-        if isinstance(self.pre_dispatch, str) and joblib.effective_n_jobs(self.n_jobs) != 1:
+        if (isinstance(self.pre_dispatch, str) and self.pre_dispatch != "all"
+                and joblib.effective_n_jobs(self.n_jobs) != 1):  # ("all": joblib's too)
             try:  # joblib's own evaluation, without starting a pool
                 from joblib._utils import eval_expr
             except ImportError:  # (another joblib: its empty call raises the same)

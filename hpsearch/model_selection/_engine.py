@@ -950,7 +950,11 @@ class _DeferredInterrupt:
 
     def __exit__(self, exc_type, *exc):
         for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
+            # only where ours is still installed: one exit that came late (the generator
+            # of a run closed after the search had given back the caller's handlers) put
+            # back hpsearch's, which then stayed installed in the process
+            if signal.getsignal(signum) == self._handler:
+                signal.signal(signum, previous)
         self._previous = {}
         if exc_type is None:
             self.check()
@@ -1135,19 +1139,7 @@ class _ForkPool:
         """Results ready from one worker; then its death or timeout, if any."""
         # alive before draining: a result written just before dying is still read
         dead = not worker.process.is_alive()
-        while worker.queue:
-            try:
-                if not worker.conn.poll():
-                    break
-                status, value = worker.conn.recv()
-            except (EOFError, OSError):
-                dead = True
-                break
-            if status == "raise":
-                raise _of_task(value, worker.queue[0][0])
-            task, _ = worker.queue.popleft()
-            worker.since = time.monotonic()
-            yield value
+        dead = (yield from self._received(worker)) or dead
         if not worker.queue:
             return
         if dead:
@@ -1182,23 +1174,33 @@ class _ForkPool:
         if rest:
             todo.appendleft(rest)
 
+    @staticmethod
+    def _received(worker, strict=True):
+        """Yield the results already in ``worker``'s pipe, read without waiting, each
+        task's taken off its queue; return whether the pipe broke (the worker died). A
+        task's error (``error_score="raise"``) is raised with ``strict``, else ends the
+        reading (its task left on the queue)."""
+        while worker.queue:
+            try:
+                if not worker.conn.poll():
+                    return False
+                status, value = worker.conn.recv()
+            except (EOFError, OSError):
+                return True
+            if status == "raise":
+                if strict:
+                    raise _of_task(value, worker.queue[0][0])
+                return False
+            worker.queue.popleft()
+            worker.since = time.monotonic()
+            yield value
+        return False
+
     def ready(self):
         """The results already in the workers' pipes, read without waiting (for a caller
         that stops taking results: they are kept, not dropped with the workers)."""
-        outs = []
-        for worker in self.workers:
-            while worker.queue:
-                try:
-                    if not worker.conn.poll():
-                        break
-                    status, value = worker.conn.recv()
-                except (EOFError, OSError):
-                    break
-                if status == "raise":
-                    break
-                worker.queue.popleft()
-                outs.append(value)
-        return outs
+        return [out for worker in self.workers
+                for out in self._received(worker, strict=False)]
 
     def _expire(self):
         """The search's deadline: stop the running fits (they count as not run)."""
@@ -1343,6 +1345,8 @@ class Engine:
         #: result dicts back in this process that the caller of :meth:`run` has not
         #: taken yet (:meth:`stop` hands them out when it stops taking them)
         self._pending = deque()
+        #: the result generators of :meth:`run` not finished yet (closed on ``__exit__``)
+        self._runs = weakref.WeakSet()
         self.deadline = None
         #: True once ``timeout`` stopped the engine (later ``run`` calls yield nothing)
         self.expired = False
@@ -1447,6 +1451,16 @@ class Engine:
         return max(1, min(self.n_workers, int(self.max_fits)))
 
     def __exit__(self, exc_type, *exc):
+        # the runs a caller left suspended (an exception in its own code while it took a
+        # result keeps them alive in its traceback) end first, in this order: closed
+        # later, a fork pool's run put back the SIGINT and SIGTERM handlers it had found
+        # (hpsearch's, installed for the search), after the search had given back the
+        # caller's: they stayed installed in the process
+        for results in list(self._runs):
+            if inspect.getgeneratorstate(results) == inspect.GEN_SUSPENDED:
+                with contextlib.suppress(Exception):
+                    results.close()
+        self._runs = weakref.WeakSet()
         self._parallel = None
         try:
             if self._pool is not None:
@@ -1555,6 +1569,7 @@ class Engine:
         """
         self._pending = deque()
         results = self._run(tasks, wakeup)
+        self._runs.add(results)
         given = []  # the result the caller was given last, until it asks for the next
         try:
             for out in results:

@@ -791,6 +791,9 @@ SPLITS_ATTR = "hpsearch_splits"
 #: study system attribute: a hash of the search settings a row key holds (check_settings);
 #: ``<SETTINGS_ATTR>_of:<hash>`` holds the settings themselves, for the error message
 SETTINGS_ATTR = "hpsearch_settings"
+#: study system attribute: the search's callable ``scoring`` returned a dict (a
+#: multi-metric search, also with the one key ``"score"``; :meth:`TrialStore.note_scorer_dict`)
+SCORER_DICT_ATTR = "hpsearch_scorer_returned_dict"
 #: study system attribute: a hash of the search space a study's trials were drawn from
 #: (check_space); ``<SPACE_ATTR>_of:<hash>`` holds the space's text, for the error message
 SPACE_ATTR = "hpsearch_space"
@@ -1249,6 +1252,21 @@ class TrialStore:
                 f"another study_name. Got {now} instead.", name)
 
         self._check_recorded(SETTINGS_ATTR, digest, message)
+
+    def note_scorer_dict(self):
+        """Note in the study that the search's callable ``scoring`` returned a dict (its
+        scores, read back, look like a plain number's, keyed ``"score"``), so that a
+        resume reading every fit back is multi-metric too (:meth:`scorer_returned_dict`;
+        was: ``multimetric_`` False and ``score()`` returning the dict)."""
+        if not getattr(self, "_scorer_dict_noted", False):
+            self._storage.set_study_system_attr(self._study_id, SCORER_DICT_ATTR, True)
+            self._scorer_dict_noted = True
+
+    def scorer_returned_dict(self):
+        """Whether the study notes that a callable ``scoring`` returned a dict
+        (:meth:`note_scorer_dict`)."""
+        return bool(self._storage.get_study_system_attrs(self._study_id)
+                    .get(SCORER_DICT_ATTR, False))
 
     def check_space(self, space, owner_name, parameter="param_distributions"):
         """:meth:`check_data` for the search space of a search whose study's trials are its
