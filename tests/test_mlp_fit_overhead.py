@@ -137,3 +137,22 @@ def test_softmax_delta_flat_index_equals_row_column_index(dtype):
     loss_f = SoftmaxCrossEntropy.loss_and_delta(P_f, T)
     assert loss_c == loss_f
     np.testing.assert_array_equal(P_c, P_f)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 2), (32, 10), (257, 3)])
+def test_softmax_row_maximum_by_argmax_equals_maximum_reduce(dtype, shape):
+    rng = np.random.default_rng(1)
+    Z = (rng.standard_normal(shape) * 30).astype(dtype)
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan]
+    for i in range(0, shape[0], 3):  # rows with zeros of both signs, infinities, NaN
+        Z[i, rng.integers(shape[1])] = special[i % len(special)]
+        Z[i, 0] = -0.0
+    with np.errstate(all="ignore"):
+        P = SoftmaxCrossEntropy.activate(Z.copy())
+        R = Z.copy()  # the row maximum by np.maximum.reduce, as before
+        R -= np.maximum.reduce(R, axis=1, keepdims=True)
+        np.exp(R, out=R)
+        R /= np.add.reduce(R, axis=1, keepdims=True)
+    bits = f"u{P.itemsize}"
+    np.testing.assert_array_equal(P.view(bits), R.view(bits))

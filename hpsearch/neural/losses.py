@@ -98,7 +98,17 @@ class SoftmaxCrossEntropy:
     @staticmethod
     def activate(Z):
         # the ufunc reductions directly: Z.max/Z.sum add a Python wrapper per call
-        Z -= np.maximum.reduce(Z, axis=1, keepdims=True)
+        if Z.flags.c_contiguous:
+            # each row's maximum picked by argmax (NaN counts as the largest, as in
+            # np.maximum): 3-4x faster than np.maximum.reduce along rows of a few columns
+            # (4 us of a 32-row batch's 40). The same number: a maximum is exact, and only
+            # the sign of a zero maximum could differ, which leaves z - max unchanged
+            # except for a zero z, whose exp is 1 either way.
+            at = Z.argmax(axis=1)
+            at += _flat_rows(Z.shape[0], Z.shape[1])
+            Z -= Z.reshape(-1)[at][:, None]
+        else:
+            Z -= np.maximum.reduce(Z, axis=1, keepdims=True)
         np.exp(Z, out=Z)
         Z /= np.add.reduce(Z, axis=1, keepdims=True)
         return Z
