@@ -663,7 +663,11 @@ class _BaseMLP(BaseEstimator):
         seed = _first_draw(legacy, self.random_state)
         init_seq, split_seq, train_seq = np.random.SeedSequence(seed).spawn(3)
         net = self._build_network(structure)
-        net.initialize(np.random.default_rng(init_seq), self.init)
+        # "auto": sklearn_uniform below draws every weight and bias, so the network's own
+        # draw (overwritten) is skipped
+        auto = given is None and self.init == "auto"
+        net.initialize(None if auto else np.random.default_rng(init_seq), self.init,
+                       weights=not auto)
         if given is not None:  # sklearn draws nothing then (its shuffles start afresh)
             _write_weights(type(self).__name__, given, net.unpack(net.theta))
         elif self.init == "auto":  # sklearn's draws (weights and biases)

@@ -156,3 +156,42 @@ def test_softmax_row_maximum_by_argmax_equals_maximum_reduce(dtype, shape):
         R /= np.add.reduce(R, axis=1, keepdims=True)
     bits = f"u{P.itemsize}"
     np.testing.assert_array_equal(P.view(bits), R.view(bits))
+
+
+def test_auto_init_draws_only_sklearns_weights(monkeypatch):
+    # "auto" weights and biases are all drawn by sklearn_uniform: the network's own draw,
+    # which they overwrote, is skipped (the same weights, one draw less per fresh fit)
+    from hpsearch.neural import initializers
+
+    a = _quiet_fit(MLPClassifier((8, 4), activation="prelu", max_iter=2, random_state=3),
+                   X, y)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("drawn")
+
+    monkeypatch.setitem(initializers.INITIALIZERS, "glorot", refuse)
+    b = _quiet_fit(MLPClassifier((8, 4), activation="prelu", max_iter=2, random_state=3),
+                   X, y)
+    assert a.loss_curve_ == b.loss_curve_
+    for u, v in zip(a.coefs_ + a.intercepts_ + a.prelu_alphas_,
+                    b.coefs_ + b.intercepts_ + b.prelu_alphas_):
+        np.testing.assert_array_equal(u, v)
+    with pytest.raises(AssertionError, match="drawn"):  # a named init still draws
+        MLPClassifier((8,), init="glorot", max_iter=1).fit(X, y)
+
+
+def test_profile_asha_search_script_runs(tmp_path, capsys):
+    import importlib
+    import pathlib
+    import sys
+
+    bench = str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks")
+    sys.path.insert(0, bench)
+    try:
+        script = importlib.import_module("profile_asha_search")
+        out = tmp_path / "fingerprint.txt"
+        script.main(["--trials", "2", "--repeats", "1", "--fingerprint", str(out)])
+    finally:
+        sys.path.remove(bench)
+    assert capsys.readouterr().out.startswith("cpu_s ")
+    assert "mean_test_score: " in out.read_text()

@@ -145,10 +145,12 @@ class Network:
         alphas = [views[i][0] for i, l in enumerate(self.layers) if isinstance(l, PReLU)]
         return coefs, intercepts, alphas
 
-    def initialize(self, rng, init):
-        """Draw initial weights into ``theta`` (biases 0, PReLU slopes ``prelu_init``)."""
+    def initialize(self, rng, init, weights=True):
+        """Draw initial weights into ``theta`` (biases 0, PReLU slopes ``prelu_init``);
+        ``weights=False``: the slopes only (``rng`` unused), for a caller that writes every
+        weight and bias itself."""
         n_dense = len(self.dense_layers)
-        for k, layer in enumerate(self.dense_layers):
+        for k, layer in enumerate(self.dense_layers if weights else ()):
             i = self.layers.index(layer)
             W, b = self._p[i]
             name = resolve_init(init, self.activation, is_output=(k == n_dense - 1))

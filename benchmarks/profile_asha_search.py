@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_asha_overhead.py [--trials 30] [--seed 0] [--repeats 5]
+    python benchmarks/profile_asha_search.py [--trials 30] [--seed 0] [--repeats 5]
         [--fingerprint FILE] [--profile N] [--parts]
 
 The search is the benchmark's (``bench_time_to_quality.py``): hpsearch's ``MLPClassifier``
@@ -23,8 +23,8 @@ cProfile of one search (top ``N`` by cumulative and by own time) instead of timi
 To compare two checkouts, alternate them (the machine is shared)::
 
     for i in 1 2 3 4 5 6; do
-      (cd OLD && PYTHONPATH=$PWD python benchmarks/bench_asha_overhead.py --repeats 1)
-      (cd NEW && PYTHONPATH=$PWD python benchmarks/bench_asha_overhead.py --repeats 1)
+      (cd OLD && PYTHONPATH=$PWD python benchmarks/profile_asha_search.py --repeats 1)
+      (cd NEW && PYTHONPATH=$PWD python benchmarks/profile_asha_search.py --repeats 1)
     done
 """
 
