@@ -227,7 +227,7 @@ def _validate_fast(est, X, y=None, reset=True):
     ``validate_data`` returns (``X`` itself, or ``(X, y)``), having done what it does
     (``n_features_in_`` set or checked); None where that case does not apply (the caller
     then calls ``validate_data``)."""
-    if not _plain_finite_X(X) or "feature_names_in_" in est.__dict__:
+    if not _plain_finite_X(X) or hasattr(est, "feature_names_in_"):
         return None
     if y is not None and not _plain_y(y, X.shape[0]):
         return None
