@@ -31,8 +31,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
-from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
-                                      validate_data)
+from sklearn.utils.validation import (_check_n_features, _check_sample_weight,
+                                      check_is_fitted, column_or_1d, validate_data)
 
 from .neural.activations import ACTIVATIONS
 from .neural.initializers import INITIALIZERS, sklearn_uniform
@@ -128,12 +128,22 @@ def _first_draw(legacy, random_state):
     high = np.iinfo(np.int32).max
     if random_state is None:
         return legacy.randint(high)
-    if isinstance(random_state, Integral):  # our own generator: draw, then rewind it exactly
-        state = legacy.get_state()          # (200 us less than a deepcopy, per fit)
-        seed = legacy.randint(high)
-        legacy.set_state(state)
+    if isinstance(random_state, Integral):  # our own generator, fresh from the int: its
+        seed = _FIRST_DRAWS.get(int(random_state))  # first draw is a function of the int
+        if seed is None:  # draw, then rewind it exactly (200 us less than a deepcopy)
+            state = legacy.get_state()
+            seed = legacy.randint(high)
+            legacy.set_state(state)
+            if len(_FIRST_DRAWS) >= 1024:
+                _FIRST_DRAWS.clear()
+            _FIRST_DRAWS[int(random_state)] = seed
         return seed
     return copy.deepcopy(legacy).randint(high)
+
+
+#: int ``random_state`` -> :func:`_first_draw` (about 70 us per fresh fit: the state's
+#: copy and rewind), bounded.
+_FIRST_DRAWS = {}
 
 
 def _private(legacy, random_state):
@@ -184,6 +194,45 @@ def _training_rows(X, sample_index, dtype):
         return X, sample_index is None
     rows = X if sample_index is None else X.take(sample_index, axis=0)
     return rows.astype(dtype, order="C"), True
+
+
+_FAST_X_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _plain_finite_X(X):
+    """Whether ``X`` is a plain 2-D float64/float32 ndarray with at least one row and one
+    column and only finite values: what scikit-learn's ``check_array`` (with the MLP's
+    options) returns unchanged, the same object. Anything else (a subclass, another
+    dtype or byte order, a NaN or inf, a sum that overflows) answers False and goes the
+    whole way through ``validate_data``, whose errors and conversions then apply."""
+    if type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _FAST_X_DTYPES \
+            or X.shape[0] < 1 or X.shape[1] < 1:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):  # (sklearn's own first pass)
+        return bool(np.isfinite(np.add.reduce(X, axis=None)))
+
+
+def _plain_y(y, n_samples):
+    """Whether ``y`` is a plain 1-D (or 2-D, at least one column) integer ndarray of
+    ``n_samples`` rows: what ``check_X_y(..., multi_output=True)`` returns unchanged."""
+    return (type(y) is np.ndarray and y.dtype.kind in "iu" and y.shape[:1] == (n_samples,)
+            and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] >= 1)))
+
+
+def _validate_fast(est, X, y=None, reset=True):
+    """``validate_data(est, X[, y], ...)`` with the MLP's options, without its per-call
+    cost (about 100-150 us for a small dense array, most of it checking whether ``X`` is a
+    dataframe), for the common case alone: a plain finite float ndarray ``X`` (and an
+    integer ``y``) on an estimator that has no ``feature_names_in_``. Returns what
+    ``validate_data`` returns (``X`` itself, or ``(X, y)``), having done what it does
+    (``n_features_in_`` set or checked); None where that case does not apply (the caller
+    then calls ``validate_data``)."""
+    if not _plain_finite_X(X) or hasattr(est, "feature_names_in_"):
+        return None
+    if y is not None and not _plain_y(y, X.shape[0]):
+        return None
+    _check_n_features(est, X, reset=reset)
+    return X if y is None else (X, y)
 
 
 def _check_weights(sample_weight, y, owner="fit"):
@@ -414,6 +463,29 @@ _ATTRS_DOC = """
 #: class -> (its ``__init__``, its parameter names): :meth:`_BaseMLP._get_param_names`.
 _PARAM_NAMES = weakref.WeakKeyDictionary()
 
+#: Parameter sets that passed scikit-learn's validation (:meth:`_BaseMLP._validate_params`):
+#: ``(class, its constraints, frozen parameters)`` keys, bounded.
+_VALIDATED = {}
+_VALIDATED_MAX = 1024
+_PLAIN_VALUES = (type(None), bool, int, float, str, np.integer, np.floating, np.bool_,
+                 np.dtype)
+
+
+def _frozen(value):
+    """A hashable stand-in for a parameter value that determines its validation: the
+    value with its type (and its items' types), or None when there is none (an object
+    such as a ``RandomState``, a NaN, a nested sequence)."""
+    if isinstance(value, (tuple, list)):
+        items = tuple(_frozen(v) for v in value)
+        if any(item is None or isinstance(item[1], tuple) for item in items):
+            return None
+        return (type(value), items)
+    if isinstance(value, _PLAIN_VALUES) or value is np.float32 or value is np.float64:
+        if value != value:  # NaN
+            return None
+        return (type(value), value)
+    return None
+
 
 class _BaseMLP(BaseEstimator):
     """Shared parameters, validation and training loop of the two estimators."""
@@ -506,6 +578,23 @@ class _BaseMLP(BaseEstimator):
             names = _PARAM_NAMES[cls] = (cls.__init__, tuple(super()._get_param_names()))
         return list(names[1])
 
+    def _validate_params(self):
+        """scikit-learn's parameter validation, once per distinct set of parameter values
+        (by value and type) of this class: a search validates each fit of every (candidate,
+        split) and each continued fit, about 100-150 us each, with parameters seen before.
+        A set holding a value without a plain form (:func:`_frozen`) is validated every
+        time, as is any set that failed."""
+        cls = type(self)
+        frozen = tuple(_frozen(getattr(self, name)) for name in self._get_param_names())
+        key = None if None in frozen else (cls, id(cls._parameter_constraints), frozen)
+        if key is not None and key in _VALIDATED:
+            return
+        super()._validate_params()
+        if key is not None:
+            if len(_VALIDATED) >= _VALIDATED_MAX:
+                _VALIDATED.clear()
+            _VALIDATED[key] = True
+
     # ------------------------------------------------------------ hooks
     def _encode_targets(self, y, classes=None, first=True, incremental=False):  # pragma: no cover
         raise NotImplementedError
@@ -574,7 +663,11 @@ class _BaseMLP(BaseEstimator):
         seed = _first_draw(legacy, self.random_state)
         init_seq, split_seq, train_seq = np.random.SeedSequence(seed).spawn(3)
         net = self._build_network(structure)
-        net.initialize(np.random.default_rng(init_seq), self.init)
+        # "auto": sklearn_uniform below draws every weight and bias, so the network's own
+        # draw (overwritten) is skipped
+        auto = given is None and self.init == "auto"
+        net.initialize(None if auto else np.random.default_rng(init_seq), self.init,
+                       weights=not auto)
         if given is not None:  # sklearn draws nothing then (its shuffles start afresh)
             _write_weights(type(self).__name__, given, net.unpack(net.theta))
         elif self.init == "auto":  # sklearn's draws (weights and biases)
@@ -700,9 +793,12 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------ training
     def _fit(self, X, y, sample_index=None, incremental=False, classes=None, sample_weight=None):
         first = not (incremental or self.warm_start) or not hasattr(self, "_network")
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
-                             y_numeric=self._is_regressor, accept_sparse=_SPARSE_FORMATS,
-                             reset=first)
+        Xy = None if y is None else _validate_fast(self, X, y, reset=first)
+        if Xy is None:
+            Xy = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
+                               y_numeric=self._is_regressor, accept_sparse=_SPARSE_FORMATS,
+                               reset=first)
+        X, y = Xy
         X = _as_csr(X)
         if first:
             self._fit_X_dtype = X.dtype  # the dtype of sklearn's weights: of its predictions
@@ -989,8 +1085,11 @@ class _BaseMLP(BaseEstimator):
         or, with ``sklearn_dtype=False``, in float64 (labels are decided on these)."""
         check_is_fitted(self)
         self._sync_public_weights()
-        X = _as_csr(validate_data(self, X, dtype=(np.float64, np.float32),
-                                  accept_sparse=_SPARSE_FORMATS, reset=False))
+        X_checked = _validate_fast(self, X, reset=False)
+        if X_checked is None:
+            X_checked = validate_data(self, X, dtype=(np.float64, np.float32),
+                                      accept_sparse=_SPARSE_FORMATS, reset=False)
+        X = _as_csr(X_checked)
         with np.errstate(over="ignore", under="ignore"):
             # computed in float64 whatever the working dtype: a row's prediction then does not
             # depend on which other rows share its matrix product (BLAS picks kernels by

@@ -49,6 +49,18 @@ def _rows(m):
     return _ROWS[:m]
 
 
+_FLAT_ROWS = {}
+
+
+def _flat_rows(m, k):
+    """``np.arange(m) * k`` (the flat offset of each row of an ``(m, k)`` C array), cached
+    per ``k`` as :func:`_rows`."""
+    cached = _FLAT_ROWS.get(k)
+    if cached is None or m > cached.shape[0]:
+        cached = _FLAT_ROWS[k] = np.arange(max(m, 256)) * k
+    return cached[:m]
+
+
 _TINY = {np.dtype(t).char: np.finfo(t).tiny for t in (np.float32, np.float64)}
 
 
@@ -86,7 +98,17 @@ class SoftmaxCrossEntropy:
     @staticmethod
     def activate(Z):
         # the ufunc reductions directly: Z.max/Z.sum add a Python wrapper per call
-        Z -= np.maximum.reduce(Z, axis=1, keepdims=True)
+        if Z.flags.c_contiguous:
+            # each row's maximum picked by argmax (NaN counts as the largest, as in
+            # np.maximum): 3-4x faster than np.maximum.reduce along rows of a few columns
+            # (4 us of a 32-row batch's 40). The same number: a maximum is exact, and only
+            # the sign of a zero maximum could differ, which leaves z - max unchanged
+            # except for a zero z, whose exp is 1 either way.
+            at = Z.argmax(axis=1)
+            at += _flat_rows(Z.shape[0], Z.shape[1])
+            Z -= Z.reshape(-1)[at][:, None]
+        else:
+            Z -= np.maximum.reduce(Z, axis=1, keepdims=True)
         np.exp(Z, out=Z)
         Z /= np.add.reduce(Z, axis=1, keepdims=True)
         return Z
@@ -94,9 +116,15 @@ class SoftmaxCrossEntropy:
     @staticmethod
     def loss_and_delta(P, T, sw=None):
         m = P.shape[0]
-        rows = _rows(m)
-        p_true = P[rows, T]  # a copy
-        P[rows, T] = p_true - 1
+        if P.flags.c_contiguous:  # (a mini-batch's buffer) one flat index: 1 us less per
+            idx = _flat_rows(m, P.shape[1]) + T  # batch than P[rows, T], same values
+            flat = P.reshape(-1)
+            p_true = flat[idx]  # a copy
+            flat[idx] -= 1
+        else:
+            rows = _rows(m)
+            p_true = P[rows, T]  # a copy
+            P[rows, T] = p_true - 1
         # clipping at the smallest normal number keeps log finite; p - 1 is unaffected
         # (p < tiny gives p - 1 == tiny - 1 == -1 exactly)
         np.maximum(p_true, _TINY[P.dtype.char], out=p_true)

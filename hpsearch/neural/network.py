@@ -145,10 +145,12 @@ class Network:
         alphas = [views[i][0] for i, l in enumerate(self.layers) if isinstance(l, PReLU)]
         return coefs, intercepts, alphas
 
-    def initialize(self, rng, init):
-        """Draw initial weights into ``theta`` (biases 0, PReLU slopes ``prelu_init``)."""
+    def initialize(self, rng, init, weights=True):
+        """Draw initial weights into ``theta`` (biases 0, PReLU slopes ``prelu_init``);
+        ``weights=False``: the slopes only (``rng`` unused), for a caller that writes every
+        weight and bias itself."""
         n_dense = len(self.dense_layers)
-        for k, layer in enumerate(self.dense_layers):
+        for k, layer in enumerate(self.dense_layers if weights else ()):
             i = self.layers.index(layer)
             W, b = self._p[i]
             name = resolve_init(init, self.activation, is_output=(k == n_dense - 1))
@@ -298,6 +300,19 @@ class Network:
         norms = [0.0] * len(gW)  # float64 sums of the float32 norms, as NumPy's += did
         loss_sum, n_batches = 0.0, 0
         swb, scale = None, None
+        # the per-batch calls bound once per epoch (a small network's batch is some 40
+        # NumPy calls of about 1 us: the Python around them counts): forward and backward
+        # as flat loops over (layer, params, grads, buffers), the full batches' buffers
+        # sliced once, the weights' penalty on a view taken once (Network.penalty's sum)
+        fwd = list(zip(self.layers, p, ws))
+        first = self._first_dense
+        bwd = [(layer.backward, p[i], self._g[i], ws[i], i > first)
+               for i, layer in reversed(list(enumerate(self.layers))) if i >= first]
+        activate, loss_and_delta = self.loss.activate, self.loss.loss_and_delta
+        w_pen = theta[:npen]
+        pen_of = penalties[0].penalty if len(penalties) == 1 else None
+        full = (xbuf[:batch_size] if not sparse else None, tbuf[:batch_size],
+                None if stage is None else stage[:batch_size])
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             m = stop - start
@@ -307,19 +322,28 @@ class Network:
                 if total == 0:
                     continue
                 swb, scale = swb.astype(self.dtype), 1.0 / total
+            xb, Tb, sb = full if m == batch_size else (
+                None if sparse else xbuf[:m], tbuf[:m], None if stage is None else stage[:m])
             if sparse:
                 Xb = as_batch(X[rows[start:stop]], self.dtype)
+            elif sb is None:  # (gather_rows, inlined)
+                Xb = X.take(rows[start:stop], axis=0, out=xb, mode="clip")
             else:
-                Xb = gather_rows(X, rows[start:stop], xbuf[:m],
-                                 None if stage is None else stage[:m])
-            Tb = tbuf[:m]
+                Xb = gather_rows(X, rows[start:stop], xb, sb)
             T.take(positions[start:stop], axis=0, out=Tb, mode="clip")
-            P = self.forward(Xb, p, ws, True, rng)
-            batch_loss = data_scale * self.loss.loss_and_delta(P, Tb, swb)
+            A = Xb
+            for layer, pl, wl in fwd:  # (Network.forward, inlined)
+                A = layer.forward(A, pl, wl, True, rng)
+            P = activate(A)
+            batch_loss = data_scale * loss_and_delta(P, Tb, swb)
             if penalties:  # sklearn's batch loss has the penalty at the current weights
-                batch_loss += self.penalty(penalties) / weight_unit
+                # (Network.penalty: the sum of one penalty is 0 + it, the same number)
+                batch_loss += (pen_of(w_pen) if pen_of is not None else
+                               sum(pen.penalty(w_pen) for pen in penalties)) / weight_unit
             loss_sum += batch_loss if scale is None else batch_loss * m * scale
-            self.backward(P)
+            D = P
+            for backward, pl, gl, wl, need_dx in bwd:  # (Network.backward, inlined)
+                D = backward(D, pl, gl, wl, need_dx)
             for k, g in enumerate(gW):
                 norms[k] += float(np.sqrt(np.dot(g, g)))
             # penalty of the summed batch loss (sklearn's alpha), then the solver's step

@@ -80,7 +80,9 @@ class Optimizer:
         both in one pass, bit-identically.
         """
         self.t += 1
-        if self._fused_step(theta, g, penalties, n_penalized, scale):
+        # (fused() has nothing below MIN_FUSED_PARAMS: no call per mini-batch of a small net)
+        if self._kernel is not None and theta.shape[0] >= kernels.MIN_FUSED_PARAMS \
+                and self._fused_step(theta, g, penalties, n_penalized, scale):
             return
         if penalties:
             w, gw, scratch = theta[:n_penalized], g[:n_penalized], self._tmp[:n_penalized]
