@@ -240,12 +240,26 @@ def main(argv=None):
     try:
         return _main(argv)
     finally:  # called from Python (tests): give SIGTERM (and SIGINT) its handler back
+        _forget_interrupt_in_exec()
         if threading.current_thread() is threading.main_thread():
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             if previous_int is not None:
                 signal.signal(signal.SIGINT, previous_int)
         sys.unraisablehook = hook
+
+
+def _forget_interrupt_in_exec():
+    """Clear CPython's note that a ``KeyboardInterrupt`` left an ``exec`` of source text,
+    once the run has handled it (its exit code said).
+
+    ``exec(text)`` runs through ``PyRun_String``, which notes each KeyboardInterrupt
+    leaving it as "unhandled", for ``python -m`` to end the process by SIGINT once done,
+    whatever the exit code: a Ctrl-C landing in the ``exec`` of an import (SciPy's
+    distributions, a dataclass) made ``python -m hpsearch`` print "interrupted ... resume
+    with" and then die by SIGINT (a caller saw -2, not the documented 130). Each
+    ``exec`` of text clears the note first; this one runs nothing."""
+    exec("None", {})  # noqa: S102 - constant text
 
 
 def _main(argv):
