@@ -53,3 +53,47 @@ def test_ctrl_c_inside_an_exec_of_an_import_exits_130_not_by_sigint(tmp_path):
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert "hpsearch: interrupted" in proc.stderr
     assert proc.returncode == 130, (proc.returncode, proc.stderr)
+
+
+def _dry_run(tmp_path, capsys, text):
+    from hpsearch.cli import main
+
+    (tmp_path / "s.yaml").write_text(text)
+    code = main([str(tmp_path / "s.yaml"), "--dry-run", "--out", str(tmp_path / "o")])
+    return code, capsys.readouterr().err
+
+
+def test_n_splits_null_names_cv_n_splits_and_evaluate_n_splits(tmp_path, capsys):
+    # was: "cv: The number of folds must be of Integral type ..." (and "evaluate.outer:")
+    base = STUDY.replace("cv: 3\n", "")
+    code, err = _dry_run(tmp_path, capsys, base + "cv: {method: kfold, n_splits: null}\n")
+    assert code == 2 and "cv.n_splits: The number of folds" in err and "None" in err, err
+    code, err = _dry_run(tmp_path, capsys, base + "cv: 3\nevaluate: {outer: kfold, n_splits: null}\n")
+    assert code == 2 and "evaluate.n_splits: The number of folds" in err and "None" in err, err
+
+
+LOG_SPACE = textwrap.dedent(
+    """\
+    data: {dataset: iris}
+    estimator: {name: mlp_classifier, params: {hidden_layer_sizes: [4], max_iter: 3}}
+    search:
+      method: %s
+      space:
+        alpha: {type: float, low: 1.0e-5, high: 1000000000000000000000, log: true, n: 3}
+    cv: 3
+    """
+)
+
+
+def test_a_log_float_bound_beyond_int64_is_a_number_not_a_crash(tmp_path, capsys):
+    # was: grid: "run failed: TypeError: loop of ufunc does not support argument 0 of type
+    # float which has no callable log10 method" (exit 1); halving: "search: loop of ufunc
+    # ..." (exit 2 naming nothing wrong): NumPy made the int an object array
+    for method in ("grid", "halving\n  n_candidates: 3\n  resource: epochs\n  max_resources: 3"):
+        code, err = _dry_run(tmp_path, capsys, LOG_SPACE % method)
+        assert code == 0, err
+    from hpsearch.model_selection.space import Float
+
+    grid = Float(1e-5, 10**21, log=True, n=3).grid()
+    assert grid == [1e-5, 1e8, 1e21]
+    assert 1e-5 <= Float(1e-5, 10**21, log=True).rvs(random_state=0) <= 1e21

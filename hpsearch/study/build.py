@@ -779,9 +779,15 @@ def _splitter_key(section, message, spec):
 
     given = sorted(spec.model_fields_set - {spec._name_key}) if hasattr(spec, "options") else []
     for key in given:
-        if re.search(rf"'{key}' parameter|got {key}=", message):
+        if re.search(rf"'{key}' parameter|got {key}=|{_OTHER_WORDS.get(key, '^$')}", message):
             return (section, key)
     return (section,)
+
+
+#: how a splitter's message names an option other than by its name: scikit-learn's
+#: KFold says "The number of folds must be of Integral type. None of type ..." of
+#: ``n_splits: null`` (was named ``cv``, not ``cv.n_splits``)
+_OTHER_WORDS = {"n_splits": "number of folds"}
 
 
 def _seeded(method, kwargs, seed):
@@ -1036,7 +1042,8 @@ def build(study, *, source="study.yaml", options=None):
 # ----------------------------------------------------------------- nested evaluation
 def _outer_key(message, spec):
     """The ``evaluate`` sub-key a splitter's error is about (default: ``outer``)."""
-    named = [k for k in sorted(spec.model_fields_set - {"outer"}) if k in message]
+    named = [k for k in sorted(spec.model_fields_set - {"outer"})
+             if k in message or _OTHER_WORDS.get(k, "\0") in message]
     return ("evaluate", named[0] if named else "outer")
 
 
