@@ -239,6 +239,11 @@ def main(argv=None):
     previous_int = signal.getsignal(signal.SIGINT)
     try:
         return _main(argv)
+    except KeyboardInterrupt as exc:  # outside the run's own handling: its first imports
+        # (was: a Ctrl-C in the first second printed a traceback of pydantic's import)
+        terminated = type(exc).__name__ == "SearchTerminated"
+        _err(f"\nhpsearch: {'terminated (SIGTERM)' if terminated else 'interrupted'}")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     finally:  # called from Python (tests): give SIGTERM (and SIGINT) its handler back
         _forget_interrupt_in_exec()
         if threading.current_thread() is threading.main_thread():

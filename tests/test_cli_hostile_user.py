@@ -97,3 +97,19 @@ def test_a_log_float_bound_beyond_int64_is_a_number_not_a_crash(tmp_path, capsys
     grid = Float(1e-5, 10**21, log=True, n=3).grid()
     assert grid == [1e-5, 1e8, 1e21]
     assert 1e-5 <= Float(1e-5, 10**21, log=True).rvs(random_state=0) <= 1e21
+
+
+def test_ctrl_c_before_the_run_starts_is_exit_130_without_a_traceback(
+        tmp_path, capsys, monkeypatch):
+    # was: a Ctrl-C during the first imports (outside the run's own try) went up as a
+    # KeyboardInterrupt: a traceback of pydantic's import, no "interrupted"
+    import hpsearch.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "make_parser", interrupted)
+    (tmp_path / "s.yaml").write_text(STUDY)
+    assert cli.main([str(tmp_path / "s.yaml")]) == 130
+    assert capsys.readouterr().err.strip() == "hpsearch: interrupted"
+    assert not (tmp_path / "runs").exists()
