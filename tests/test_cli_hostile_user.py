@@ -113,3 +113,38 @@ def test_ctrl_c_before_the_run_starts_is_exit_130_without_a_traceback(
     assert cli.main([str(tmp_path / "s.yaml")]) == 130
     assert capsys.readouterr().err.strip() == "hpsearch: interrupted"
     assert not (tmp_path / "runs").exists()
+
+
+#: ``python -c`` this: the CLI, with a SIGTERM arriving while the study file is read
+SIGTERM_WHILE_READING = textwrap.dedent(
+    """\
+    import signal
+    import sys
+
+    import hpsearch.study.loader as loader
+
+    real = loader.load_study
+
+    def load_study(path):
+        signal.raise_signal(signal.SIGTERM)
+        return real(path)
+
+    loader.load_study = load_study
+    from hpsearch.cli import main
+
+    sys.exit(main(["s.yaml", "--out", "o"]))
+    """
+)
+
+
+def test_sigterm_while_the_study_file_is_read_is_exit_143_like_ctrl_c(tmp_path):
+    # was: killed by the signal (returncode -15, no message) in the first seconds, before
+    # the run's handler was installed, while a Ctrl-C there said "interrupted", exit 130
+    (tmp_path / "s.yaml").write_text(STUDY)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", SIGTERM_WHILE_READING], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 143, (proc.returncode, proc.stderr)
+    assert "hpsearch: terminated (SIGTERM)" in proc.stderr
+    assert not (tmp_path / "o").exists()
