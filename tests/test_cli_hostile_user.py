@@ -148,3 +148,14 @@ def test_sigterm_while_the_study_file_is_read_is_exit_143_like_ctrl_c(tmp_path):
     assert proc.returncode == 143, (proc.returncode, proc.stderr)
     assert "hpsearch: terminated (SIGTERM)" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_estimator_parameter_names_its_own_key(tmp_path, capsys):
+    # was: "estimator.params: The 'n_neighbors' parameter of ..." (the section, not the key)
+    text = STUDY.replace("{name: knn_classifier}",
+                         "{name: knn_classifier, params: {n_neighbors: false}}")
+    text = text.replace("n_neighbors: [1, 3]", "weights: [uniform, distance]")
+    code, err = _dry_run(tmp_path, capsys, text)
+    assert code == 2, err
+    assert "estimator.params.n_neighbors: The 'n_neighbors' parameter" in err
+    assert "Got False" in err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -427,7 +428,12 @@ def _make_estimator(study, X, options):
         try:
             validate()
         except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
-            raise StudyError(("estimator", "params"), str(exc).rstrip(".")) from exc
+            # (the key of that parameter, when the file gives it: was always
+            # "estimator.params", for 'n_neighbors: false' too)
+            named = re.match(r"The '(\w+)' parameter of ", str(exc))
+            key = named.group(1) if named and named.group(1) in params else None
+            raise StudyError(("estimator", "params") + ((key,) if key else ()),
+                             str(exc).rstrip(".")) from exc
     for param in params:
         _deep_check(est, param, params[param], ("estimator", "params", param))
     if study.preprocessing is None:
