@@ -105,7 +105,7 @@ def _sigterm_as_ctrl_c():
 
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, _terminated_early):
         signal.signal(signal.SIGTERM, _raise_terminated)
         sys.unraisablehook = redeliver_interrupts(sys.unraisablehook)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -237,15 +237,53 @@ def main(argv=None):
         return diagnose_main(argv[1:])
     previous, hook = signal.getsignal(signal.SIGTERM), sys.unraisablehook
     previous_int = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_DFL and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated_early)
     try:
         return _main(argv)
+    except KeyboardInterrupt as exc:  # outside the run's own handling: its first imports
+        # (was: a Ctrl-C in the first second printed a traceback of pydantic's import)
+        terminated = _is_terminated(exc)
+        _err(f"\nhpsearch: {'terminated (SIGTERM)' if terminated else 'interrupted'}")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     finally:  # called from Python (tests): give SIGTERM (and SIGINT) its handler back
+        _forget_interrupt_in_exec()
         if threading.current_thread() is threading.main_thread():
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             if previous_int is not None:
                 signal.signal(signal.SIGINT, previous_int)
         sys.unraisablehook = hook
+
+
+class _TerminatedEarly(KeyboardInterrupt):
+    """SIGTERM before the run's own handler is installed (:func:`_sigterm_as_ctrl_c`,
+    once the study file is checked: it imports scikit-learn)."""
+
+
+def _terminated_early(signum, frame):
+    """SIGTERM while the study file is read and checked: stop as on Ctrl-C, exit 143
+    (was: the process was killed by the signal, -15 to its caller, no message, while a
+    Ctrl-C at the same moment said "interrupted" and exited 130)."""
+    raise _TerminatedEarly()
+
+
+def _is_terminated(exc):
+    """Whether the ``KeyboardInterrupt`` ``exc`` came from SIGTERM."""
+    return isinstance(exc, _TerminatedEarly) or type(exc).__name__ == "SearchTerminated"
+
+
+def _forget_interrupt_in_exec():
+    """Clear CPython's note that a ``KeyboardInterrupt`` left an ``exec`` of source text,
+    once the run has handled it (its exit code said).
+
+    ``exec(text)`` runs through ``PyRun_String``, which notes each KeyboardInterrupt
+    leaving it as "unhandled", for ``python -m`` to end the process by SIGINT once done,
+    whatever the exit code: a Ctrl-C landing in the ``exec`` of an import (SciPy's
+    distributions, a dataclass) made ``python -m hpsearch`` print "interrupted ... resume
+    with" and then die by SIGINT (a caller saw -2, not the documented 130). Each
+    ``exec`` of text clears the note first; this one runs nothing."""
+    exec("None", {})  # noqa: S102 - constant text
 
 
 def _main(argv):
@@ -340,7 +378,7 @@ def _main(argv):
             _err(f"hpsearch: error in {args.study}: {e}")
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
-        terminated = type(exc).__name__ == "SearchTerminated"
+        terminated = _is_terminated(exc)
         kept = kept_trials(plan) if plan is not None else None  # nested searches included
         where = f" in {plan.storage}" if plan is not None else ""
         count = f"{kept} finished candidate(s) kept" if kept is not None else "finished fits kept"

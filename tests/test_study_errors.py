@@ -69,7 +69,7 @@ CASES = [
      5),
     ("unknown-estimator-param", patch(("{max_iter: 50}", "{max_iter: 50, CC: 1}")),
      "estimator.params.CC", "not a parameter of LogisticRegression; did you mean 'C'?", 6),
-    ("bad-estimator-param", patch(("{max_iter: 50}", "{max_iter: -5}")), "estimator.params",
+    ("bad-estimator-param", patch(("{max_iter: 50}", "{max_iter: -5}")), "estimator.params.max_iter",
      "The 'max_iter' parameter of LogisticRegression must be an int in the range [0, inf). "
      "Got -5 instead", 6),
     ("unknown-space-param", patch(("    C: [0.1, 1.0]", "    CC: [0.1, 1.0]")),

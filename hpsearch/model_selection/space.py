@@ -251,7 +251,9 @@ class _Range(Dimension):
         log-spaced learning rates.)
         """
         space = np.geomspace if self.log else np.linspace
-        return space(self.low, self.high, n)
+        # as floats: a Python int beyond int64 (a study file's ``high: 1000000000000000000000``)
+        # made NumPy an object array ("loop of ufunc does not support ... log10")
+        return space(float(self.low), float(self.high), n)
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,7 @@ class Float(_Range):
             values = self._steps()
             return float(values[rng.randint(len(values))])
         if self.log:
-            value = float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
+            value = float(np.exp(rng.uniform(np.log(float(self.low)), np.log(float(self.high)))))
             return min(max(value, float(self.low)), float(self.high))  # exp/log rounding
         return float(rng.uniform(self.low, self.high))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -427,7 +428,12 @@ def _make_estimator(study, X, options):
         try:
             validate()
         except ValueError as exc:  # sklearn's InvalidParameterError names the parameter
-            raise StudyError(("estimator", "params"), str(exc).rstrip(".")) from exc
+            # (the key of that parameter, when the file gives it: was always
+            # "estimator.params", for 'n_neighbors: false' too)
+            named = re.match(r"The '(\w+)' parameter of ", str(exc))
+            key = named.group(1) if named and named.group(1) in params else None
+            raise StudyError(("estimator", "params") + ((key,) if key else ()),
+                             str(exc).rstrip(".")) from exc
     for param in params:
         _deep_check(est, param, params[param], ("estimator", "params", param))
     if study.preprocessing is None:
@@ -779,9 +785,15 @@ def _splitter_key(section, message, spec):
 
     given = sorted(spec.model_fields_set - {spec._name_key}) if hasattr(spec, "options") else []
     for key in given:
-        if re.search(rf"'{key}' parameter|got {key}=", message):
+        if re.search(rf"'{key}' parameter|got {key}=|{_OTHER_WORDS.get(key, '^$')}", message):
             return (section, key)
     return (section,)
+
+
+#: how a splitter's message names an option other than by its name: scikit-learn's
+#: KFold says "The number of folds must be of Integral type. None of type ..." of
+#: ``n_splits: null`` (was named ``cv``, not ``cv.n_splits``)
+_OTHER_WORDS = {"n_splits": "number of folds"}
 
 
 def _seeded(method, kwargs, seed):
@@ -1036,7 +1048,8 @@ def build(study, *, source="study.yaml", options=None):
 # ----------------------------------------------------------------- nested evaluation
 def _outer_key(message, spec):
     """The ``evaluate`` sub-key a splitter's error is about (default: ``outer``)."""
-    named = [k for k in sorted(spec.model_fields_set - {"outer"}) if k in message]
+    named = [k for k in sorted(spec.model_fields_set - {"outer"})
+             if k in message or _OTHER_WORDS.get(k, "\0") in message]
     return ("evaluate", named[0] if named else "outer")
 
 
