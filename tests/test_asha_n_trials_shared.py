@@ -10,7 +10,6 @@ different seeds started 2 candidates (1 run in 5 on SQLite), and a resume with a
 """
 
 import collections
-import os
 import warnings
 
 import optuna
