@@ -9,7 +9,7 @@ Run as a script::
 
 Environment: ``SPLITLOG_N_JOBS``, ``SPLITLOG_SEED`` (the ``random_state``, 0), or
 ``SPLITLOG_SEED_PER_PROCESS`` (the number ending ``OUT``); for ASHA ``SPLITLOG_N_TRIALS``
-(5) and ``SPLITLOG_WIDE`` (a space of 9 alphas).
+(5), ``SPLITLOG_WIDE`` (a space of 9 alphas) and ``SPLITLOG_SAMPLER`` ("random").
 """
 
 import os
@@ -82,7 +82,8 @@ def search(kind, storage, **kw):
         "hyperband": lambda: HyperbandSearchCV(est, SPACE, **common),
         "asha": lambda: ASHASearchCV(
             est, WIDE_SPACE if os.environ.get("SPLITLOG_WIDE") else SPACE,
-            n_trials=int(os.environ.get("SPLITLOG_N_TRIALS", "5")), **common),
+            n_trials=int(os.environ.get("SPLITLOG_N_TRIALS", "5")),
+            sampler=os.environ.get("SPLITLOG_SAMPLER", "random"), **common),
     }
     return table[kind]()
 

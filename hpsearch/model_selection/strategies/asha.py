@@ -106,7 +106,12 @@ recorded (:meth:`~hpsearch.model_selection.store.TrialStore._drop_timed_out`), s
 replay fits the stopped fits again and decides on their new scores, fitting what
 those decisions promote (a replay ends with the uninterrupted run's results); a shared
 study continued from the store treats such a row as a job of a dead process and fits
-it again before promoting on it.
+it again before promoting on it. ``n_trials`` counts the study's candidates: a resume
+that draws a candidate the study does not hold (another ``random_state``, a larger
+``n_trials``) claims it only while fewer than ``n_trials`` candidates precede it, and
+once one is given up continues the study as a shared one (its ``cv_results_`` from the
+store). A resume with another ``param_distributions`` is refused when it opens the study
+(:meth:`~hpsearch.model_selection.store.TrialStore.check_space`).
 
 Several processes on one ASHA
 -----------------------------
