@@ -95,3 +95,31 @@ def test_a_resume_with_another_space_is_refused_when_it_opens_the_study(tmp_path
     more = ASHASearchCV(SplitLog(), {"alpha": [0.001, 0.01, 0.1, 1.0]}, n_trials=4,
                         **common).fit(X, y)
     assert more.n_candidates_ == 4 and len(_candidates(tmp_path / "s.db")) == 4
+
+
+def test_trials_enqueued_in_a_full_study_wait_for_a_larger_n_trials(tmp_path, monkeypatch):
+    # was: a resume with the same n_trials=3 took both enqueued trials as its first
+    # candidates: 4 distinct candidates in the study, and its cv_results_ left out the
+    # study's candidate 3.0
+    monkeypatch.setenv("SPLITLOG", str(tmp_path / "fits"))
+    X, y = data()
+    storage = str(tmp_path / "s.db")
+    common = dict(cv=3, refit=False, storage=storage, study_name="s", resume=True,
+                  random_state=0)
+    first = ASHASearchCV(SplitLog(), WIDE_SPACE, n_trials=3, **common).fit(X, y)
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    study.enqueue_trial({"alpha": 0.01})
+    study.enqueue_trial({"alpha": 1000.0})
+    with pytest.warns(UserWarning, match="2 trial.s. enqueued in study 's' are still "
+                                         "WAITING"):
+        again = ASHASearchCV(SplitLog(), WIDE_SPACE, n_trials=3, **common).fit(X, y)
+    assert list(again.cv_results_["params"]) == list(first.cv_results_["params"])
+    assert len(_candidates(storage)) == 3
+    # a larger n_trials takes them
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        more = ASHASearchCV(SplitLog(), WIDE_SPACE, n_trials=5, **common).fit(X, y)
+    alphas = {p["alpha"] for p in more.cv_results_["params"]}
+    assert {0.01, 1000.0} <= alphas and len(alphas) == 5
+    assert len(_candidates(storage)) == 5
+    assert not [t for t in study.get_trials() if t.state.name == "WAITING"]

@@ -1814,6 +1814,8 @@ max_retries
             if optuna_params is not None:
                 self._optuna_params[index] = optuna_params
             return params
+        if self._study_full(evaluate.store):
+            return None
         while True:
             taken = enqueued.pop(lambda p: _param_key(p) in seen)
             if taken is None:
@@ -1832,6 +1834,21 @@ max_retries
                 if optuna_params is not None:
                     self._optuna_params[index] = optuna_params
                 return params
+
+    def _study_full(self, store):
+        """Whether the study holds ``n_trials`` candidates already while trials wait
+        enqueued (a resume: they are left WAITING, as ``n_trials`` was reached; a
+        resume with the same ``n_trials`` took them and ran more candidates than it).
+        Read only when a trial waits."""
+        import optuna
+
+        if self.n_trials is None or not store._storage.get_all_trials(
+                store._study_id, deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+            return False
+        store.refresh()
+        held = [key for key, trials in store._claims.items()
+                if any("hpsearch_duplicate" not in t.user_attrs for t in trials)]
+        return len(held) >= self.n_trials
 
     def _new_candidate(self, schedule, propose, seen):
         for params, optuna_params in _draws(propose, schedule, self._optuna_params):
