@@ -6,6 +6,10 @@ of each kind.
 Run as a script::
 
     python shared_strategy_worker.py KIND STORAGE LOG READY N_PROCESSES OUT
+
+Environment: ``SPLITLOG_N_JOBS``, ``SPLITLOG_SEED`` (the ``random_state``, 0), or
+``SPLITLOG_SEED_PER_PROCESS`` (the number ending ``OUT``); for ASHA ``SPLITLOG_N_TRIALS``
+(5), ``SPLITLOG_WIDE`` (a space of 9 alphas) and ``SPLITLOG_SAMPLER`` ("random").
 """
 
 import os
@@ -49,6 +53,8 @@ def data():
 
 
 SPACE = {"alpha": [0.01, 1.0, 100.0]}
+#: (``SPLITLOG_WIDE``) processes drawing with different seeds rarely draw the same alpha
+WIDE_SPACE = {"alpha": [0.001, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0]}
 
 
 def search(kind, storage, **kw):
@@ -57,7 +63,8 @@ def search(kind, storage, **kw):
                                           RandomSearchCV)
 
     common = dict(cv=3, refit=False, storage=storage, study_name="s", resume=True,
-                  random_state=0, n_jobs=int(os.environ.get("SPLITLOG_N_JOBS", "1")),
+                  random_state=int(os.environ.get("SPLITLOG_SEED", "0")),
+                  n_jobs=int(os.environ.get("SPLITLOG_N_JOBS", "1")),
                   **kw)
     est = SplitLog()
     table = {
@@ -73,7 +80,10 @@ def search(kind, storage, **kw):
         "random": lambda: RandomSearchCV(est, SPACE, n_iter=4, **common),
         "halving": lambda: HalvingSearchCV(est, SPACE, n_candidates="grid", **common),
         "hyperband": lambda: HyperbandSearchCV(est, SPACE, **common),
-        "asha": lambda: ASHASearchCV(est, SPACE, n_trials=5, **common),
+        "asha": lambda: ASHASearchCV(
+            est, WIDE_SPACE if os.environ.get("SPLITLOG_WIDE") else SPACE,
+            n_trials=int(os.environ.get("SPLITLOG_N_TRIALS", "5")),
+            sampler=os.environ.get("SPLITLOG_SAMPLER", "random"), **common),
     }
     return table[kind]()
 
@@ -83,6 +93,8 @@ def main(kind, storage, log, ready, n, out):
 
     warnings.simplefilter("ignore")
     os.environ["SPLITLOG"] = log
+    if os.environ.get("SPLITLOG_SEED_PER_PROCESS"):  # the process index ends ``out``
+        os.environ["SPLITLOG_SEED"] = out[len(out.rstrip("0123456789")):]
     X, y = data()
     open(f"{ready}.{os.getpid()}", "w").close()
     folder = os.path.dirname(ready) or "."

@@ -738,8 +738,14 @@ def owner_id(pid=None, token=0):
     return f"{socket.gethostname()}/{_boot_id()}/{pid}/{_start_time(pid) or ''}#{token}"
 
 
+#: The heartbeat a search writes when it ends (:meth:`TrialStore.close`): its owner is
+#: dead from then on, whether or not its process still runs.
+ENDED = -1.0
+
+
 def owner_alive(owner, heartbeats=None, now=None):
-    """Whether the process ``owner`` (an :func:`owner_id`) still runs.
+    """Whether the process ``owner`` (an :func:`owner_id`) still runs (and its search:
+    a heartbeat :data:`ENDED` says it ended).
 
     On this machine (same host name and boot id) the process table tells; for another
     machine, a heartbeat in ``heartbeats`` (``{owner: time}``) newer than
@@ -747,6 +753,8 @@ def owner_alive(owner, heartbeats=None, now=None):
     ``study.ask()``) is dead.
     """
     if not isinstance(owner, str) or owner.count("/") != 3:
+        return False
+    if (heartbeats or {}).get(owner) == ENDED:  # its search ended (TrialStore.close)
         return False
     process, _, token = owner.partition("#")
     host, boot, pid, start = process.split("/")
@@ -1574,6 +1582,14 @@ class TrialStore:
         if beat is not None:
             beat[1].set()
             beat[0].join(timeout=5)
+            # its last heartbeat says it ended: its process may live on (a notebook
+            # whose fit raised, a Ctrl-C), and other processes waited for ever for the
+            # trials it left RUNNING (a budgeted candidate's, kept for a resume)
+            try:
+                self._storage.set_study_system_attr(
+                    self._study_id, f"hpsearch_alive:{self.owner}", ENDED)
+            except Exception:  # a store that fails now: its process table then tells
+                pass
         _LIVE.discard(self._token)
         if interrupted:
             for trial_id in sorted(self._mine - self._open - self._popped):

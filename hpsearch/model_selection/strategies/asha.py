@@ -106,7 +106,12 @@ recorded (:meth:`~hpsearch.model_selection.store.TrialStore._drop_timed_out`), s
 replay fits the stopped fits again and decides on their new scores, fitting what
 those decisions promote (a replay ends with the uninterrupted run's results); a shared
 study continued from the store treats such a row as a job of a dead process and fits
-it again before promoting on it.
+it again before promoting on it. ``n_trials`` counts the study's candidates: a resume
+that draws a candidate the study does not hold (another ``random_state``, a larger
+``n_trials``) claims it only while fewer than ``n_trials`` candidates precede it, and
+once one is given up continues the study as a shared one (its ``cv_results_`` from the
+store). A resume with another ``param_distributions`` is refused when it opens the study
+(:meth:`~hpsearch.model_selection.store.TrialStore.check_space`).
 
 Several processes on one ASHA
 -----------------------------
@@ -907,9 +912,29 @@ class _Shared:
         # rung scores, the lowest wins (processes resuming together each find the dead
         # trial)
         rung0 = self._row_keys(params)[0]
-        return store.claim_candidate(self._claim_row(params, key, rung0),
-                                     self._optuna_attrs(optuna_params),
-                                     values=store.rung_values(key)) is not None
+        trial_id = store.claim_candidate(self._claim_row(params, key, rung0),
+                                         self._optuna_attrs(optuna_params),
+                                         values=store.rung_values(key))
+        if trial_id is None:
+            return False
+        if not trials and self._excess(trial_id):
+            # processes started together each drew their first candidates alone: of
+            # the study's candidates only the first n_trials keep their claim
+            store.release_candidate(key)
+            return False
+        return True
+
+    def _excess(self, trial_id):
+        """Whether the candidate just claimed with the new trial ``trial_id`` comes after
+        ``n_trials`` candidates of the study (by trial number: trial numbers follow the
+        commit order on SQLite and journal files, so of processes claiming at once each
+        counts the claims made before its own). Read only when the trial number could
+        allow it (no other trial below ``n_trials``: nothing to read)."""
+        n_trials = self.search.n_trials
+        if n_trials is None:
+            return False
+        number = self.store._storage.get_trial_number_from_id(trial_id)
+        return number >= n_trials and self._n_before(number) >= n_trials
 
     # -- the store's view --------------------------------------------------------------
     def _candidate_key(self, params):
@@ -1132,9 +1157,9 @@ class _Shared:
     def _claimed(self, key, params, optuna_params, trial_id, row_keys):
         """The job of a new candidate this process claimed with trial ``trial_id``; None
         when ``n_trials`` candidates were claimed first (its claim given up)."""
-        store, n_trials = self.store, self.search.n_trials
+        store = self.store
         number = store._storage.get_trial_number_from_id(trial_id)
-        if n_trials is not None and self._n_before(number) >= n_trials:
+        if self._excess(trial_id):
             store.release_candidate(key)  # n_trials candidates were claimed first
             return None
         if optuna_params is not None:
@@ -1284,6 +1309,9 @@ class ASHASearchCV(_BaseHalving):
         As :class:`~hpsearch.model_selection.strategies.random.RandomSearchCV`'s.
     n_trials : int or None, default=None
         Most candidates started. None: until ``timeout`` (one of the two is required).
+        With a ``storage``, the study's candidates: those of every process sharing it
+        and of earlier runs resumed (a candidate claimed after ``n_trials`` others is
+        given up, its trial closed FAIL ``hpsearch_duplicate``, and never fitted).
         Promotions reach the top rung (``max_resources_``) only from about
         :math:`\\eta^K` candidates on (see ``best_index_``).
     timeout : float or None, default=None
@@ -1396,6 +1424,10 @@ max_retries
     _callback_round_name = "asha-wave"
     _study_kind = "ASHA"
     _runs_enqueued = True
+    #: the study's candidates count towards ``n_trials`` (resumed, or shared): a resume
+    #: with another space is refused when it opens the study (it drew candidates of the
+    #: new space next to the old ones, reporting only its own)
+    _trials_are_candidates = True
 
     def _runs_callback_rounds(self, evaluate):
         """Waves only where the engine cannot stream jobs; the asynchronous ASHA hangs
@@ -1782,6 +1814,8 @@ max_retries
             if optuna_params is not None:
                 self._optuna_params[index] = optuna_params
             return params
+        if self._study_full(evaluate.store):
+            return None
         while True:
             taken = enqueued.pop(lambda p: _param_key(p) in seen)
             if taken is None:
@@ -1800,6 +1834,21 @@ max_retries
                 if optuna_params is not None:
                     self._optuna_params[index] = optuna_params
                 return params
+
+    def _study_full(self, store):
+        """Whether the study holds ``n_trials`` candidates already while trials wait
+        enqueued (a resume: they are left WAITING, as ``n_trials`` was reached; a
+        resume with the same ``n_trials`` took them and ran more candidates than it).
+        Read only when a trial waits."""
+        import optuna
+
+        if self.n_trials is None or not store._storage.get_all_trials(
+                store._study_id, deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+            return False
+        store.refresh()
+        held = [key for key, trials in store._claims.items()
+                if any("hpsearch_duplicate" not in t.user_attrs for t in trials)]
+        return len(held) >= self.n_trials
 
     def _new_candidate(self, schedule, propose, seen):
         for params, optuna_params in _draws(propose, schedule, self._optuna_params):
