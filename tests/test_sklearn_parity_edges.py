@@ -381,3 +381,37 @@ def test_random_search_refuses_bad_lists_as_sklearn(bad, error, message):
                    HalvingRandomSearchCV(LogisticRegression(), bad, cv=2)):
         with pytest.raises(error, match=re.escape(message)):
             search.fit(X, y)
+
+
+@pytest.mark.parametrize("space", ["distributions", "list of dicts"])
+def test_a_random_state_instance_draws_sklearns_candidates(space):
+    # sklearn's RandomizedSearchCV hands a RandomState instance to ParameterSampler, which
+    # advances it by the candidate draws alone. was: hpsearch drew the master seed of its
+    # per-fit seeds from the instance first, so the candidates were other than sklearn's
+    # (C=0.0023, 15.8, ... instead of 0.568, 3.47, ...) and the instance was left elsewhere
+    from scipy.stats import loguniform, randint
+    from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
+
+    from hpsearch import RandomizedSearchCV
+
+    if space == "distributions":
+        distributions = {"C": loguniform(1e-3, 1e2), "max_iter": randint(50, 200)}
+    else:
+        # (continuous: a repeated candidate is drawn again in hpsearch, documented)
+        distributions = [{"C": loguniform(1e-3, 1e2)},
+                         {"C": loguniform(1e-2, 1e1), "tol": loguniform(1e-5, 1e-2)}]
+    X, y = make_classification(40, 4, random_state=0)
+    drawn, after = {}, {}
+    for name, search in (("sklearn", SkRandomizedSearchCV), ("hpsearch", RandomizedSearchCV)):
+        rng = np.random.RandomState(3)
+        make = lambda: search(LogisticRegression(), distributions, n_iter=4, cv=2,  # noqa: E731
+                              random_state=rng)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first = make().fit(X, y).cv_results_["params"]
+            second = make().fit(X, y).cv_results_["params"]  # the same instance: new draws
+        drawn[name] = [sorted(p.items()) for p in first + second]
+        after[name] = rng.randint(2**31 - 1)
+    assert drawn["hpsearch"] == drawn["sklearn"]
+    assert drawn["hpsearch"][:4] != drawn["hpsearch"][4:]
+    assert after["hpsearch"] == after["sklearn"]

@@ -1456,12 +1456,24 @@ class BaseSearchCV(_SkBaseSearchCV):
             return metric
         return names[0]
 
+    #: Whether a ``RandomState`` instance given as ``random_state`` is advanced by the
+    #: candidate draws alone, as scikit-learn's ``ParameterSampler`` advances it (the
+    #: random search): the master seed of the per-fit seeds is then derived from the
+    #: instance's state without drawing from it, so the candidates, and the instance's
+    #: state after ``fit``, are scikit-learn's.
+    _seed_without_drawing = False
+
     def _master_seed(self):
         if isinstance(self.random_state, numbers.Integral) and self.random_state >= 0:
             return int(self.random_state)
         if self.random_state is None:
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
-        return int(check_random_state(self.random_state).randint(2**31 - 1))
+        rng = check_random_state(self.random_state)
+        if self._seed_without_drawing:
+            _, key, pos, *_ = rng.get_state()
+            entropy = [int(word) for word in key] + [int(pos)]
+            return int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
+        return int(rng.randint(2**31 - 1))
 
     def _drawing_random_state(self, evaluate):
         """``random_state`` for drawing candidates (random, halving, Hyperband searches).

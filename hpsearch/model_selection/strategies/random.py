@@ -129,6 +129,8 @@ class RandomSearchCV(BaseSearchCV):
         """At most ``n_iter`` candidates (fewer from a small grid) on every split."""
         return self.n_iter * n_splits
 
+    _seed_without_drawing = True  # (a RandomState draws sklearn's candidates)
+
     def _run_search(self, evaluate):
         evaluate(random_candidate_list(self.param_distributions, self.n_iter,
                                        self._drawing_random_state(evaluate)))
