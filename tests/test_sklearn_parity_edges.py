@@ -415,3 +415,29 @@ def test_a_random_state_instance_draws_sklearns_candidates(space):
     assert drawn["hpsearch"] == drawn["sklearn"]
     assert drawn["hpsearch"][:4] != drawn["hpsearch"][4:]
     assert after["hpsearch"] == after["sklearn"]
+
+
+def test_a_random_state_instance_draws_sklearns_halving_candidates():
+    # the same for HalvingRandomSearchCV (sklearn's ParameterSampler draws its candidates
+    # from the instance first). was: other candidates (C=0.0023, 15.8, ...) than sklearn's
+    from scipy.stats import loguniform
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingRandomSearchCV as SkHalvingRandomSearchCV
+
+    from hpsearch import HalvingRandomSearchCV
+
+    X, y = make_classification(200, 4, random_state=0)
+    drawn = {}
+    for name, search in (("sklearn", SkHalvingRandomSearchCV),
+                         ("hpsearch", HalvingRandomSearchCV)):
+        rng = np.random.RandomState(3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first = search(LogisticRegression(), {"C": loguniform(1e-3, 1e2)}, n_candidates=6,
+                           cv=2, random_state=rng).fit(X, y).cv_results_
+            second = search(LogisticRegression(), {"C": loguniform(1e-3, 1e2)},
+                            n_candidates=6, cv=2, random_state=rng).fit(X, y).cv_results_
+        drawn[name] = [[float(p["C"]) for p, i in zip(r["params"], r["iter"]) if i == 0]
+                       for r in (first, second)]
+    np.testing.assert_allclose(drawn["hpsearch"][0], drawn["sklearn"][0])
+    assert drawn["hpsearch"][0] != drawn["hpsearch"][1]  # the instance was advanced
