@@ -441,3 +441,31 @@ def test_a_random_state_instance_draws_sklearns_halving_candidates():
                        for r in (first, second)]
     np.testing.assert_allclose(drawn["hpsearch"][0], drawn["sklearn"][0])
     assert drawn["hpsearch"][0] != drawn["hpsearch"][1]  # the instance was advanced
+
+
+@pytest.mark.parametrize("splitter", ["KFold", "ShuffleSplit"])
+def test_a_random_state_instance_shared_with_the_splitter_draws_as_sklearn(splitter):
+    # sklearn's RandomizedSearchCV draws the candidates, then the splits, from one
+    # RandomState the search and a shuffling splitter share. was: hpsearch drew the splits
+    # first, so both the candidates and the folds differed from sklearn's
+    from scipy.stats import loguniform
+    from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
+    from sklearn.model_selection import ShuffleSplit
+
+    from hpsearch import RandomizedSearchCV
+
+    X, y = make_classification(90, 4, random_state=0)
+    got = {}
+    for name, search in (("sklearn", SkRandomizedSearchCV), ("hpsearch", RandomizedSearchCV)):
+        rng = np.random.RandomState(5)
+        cv = (KFold(3, shuffle=True, random_state=rng) if splitter == "KFold"
+              else ShuffleSplit(4, random_state=rng))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results = search(LogisticRegression(), {"C": loguniform(1e-2, 1e2)}, n_iter=3,
+                             cv=cv, random_state=rng).fit(X, y).cv_results_
+        got[name] = ([float(p["C"]) for p in results["params"]],
+                     results["mean_test_score"], rng.randint(2**31 - 1))
+    np.testing.assert_allclose(got["hpsearch"][0], got["sklearn"][0])
+    np.testing.assert_allclose(got["hpsearch"][1], got["sklearn"][1])
+    assert got["hpsearch"][2] == got["sklearn"][2]

@@ -1402,6 +1402,13 @@ class BaseSearchCV(_SkBaseSearchCV):
     def _run_search(self, evaluate):
         raise NotImplementedError("_run_search not implemented.")
 
+    def _draw_before_splits(self):
+        """Candidates drawn before the splits, where their order of draws matters (the
+        random search with a ``RandomState`` instance, which a shuffling splitter may
+        share: scikit-learn draws the candidates, then the splits); None: the strategy
+        draws in :meth:`_run_search`."""
+        return None
+
     def _validate_params(self):
         """sklearn's parameter check, plus the name of a ``cv`` given as a str.
 
@@ -1692,6 +1699,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         split_params = dict(routed.splitter.split)
         groups = split_params.pop("groups", None)
         root_ctx = self._root_callback_context(X, y, fit_params)
+        self._drawn_first = self._draw_before_splits()
         cv = _make_cv(self.cv, y, is_classifier(self.estimator))
         self.n_splits_ = _n_splits(cv, X, y, groups, **split_params)
         splits = [
