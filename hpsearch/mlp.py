@@ -119,15 +119,15 @@ def _first_draw(legacy, random_state):
     """The seed of the generators other than scikit-learn's (split, dropout, ``init`` other
     than ``"auto"``): the first ``randint`` of ``RandomState(random_state)``.
 
-    An int and a ``RandomState`` instance in the same state give the same seed and leave
-    ``legacy`` unadvanced for scikit-learn's weight draws, so ``random_state=3`` and
-    ``random_state=np.random.RandomState(3)`` train identically (as in scikit-learn); the
-    global generator (``None``) is advanced, so successive fits differ (a user's instance
-    is advanced after the weights are drawn, :meth:`_BaseMLP._initialize`).
+    An int, a ``RandomState`` instance in the same state and ``None`` (NumPy's global
+    generator) after ``np.random.seed`` of that int give the same seed and leave ``legacy``
+    unadvanced for scikit-learn's weight draws, so ``random_state=3``,
+    ``random_state=np.random.RandomState(3)`` and ``np.random.seed(3)`` with
+    ``random_state=None`` train identically (as in scikit-learn); a user's instance and
+    the global generator are advanced after the weights are drawn, so successive fits
+    differ (:meth:`_BaseMLP._initialize`).
     """
     high = np.iinfo(np.int32).max
-    if random_state is None:
-        return legacy.randint(high)
     if isinstance(random_state, Integral):  # our own generator, fresh from the int: its
         seed = _FIRST_DRAWS.get(int(random_state))  # first draw is a function of the int
         if seed is None:  # draw, then rewind it exactly (200 us less than a deepcopy)
@@ -674,8 +674,8 @@ class _BaseMLP(BaseEstimator):
             coefs, intercepts, _ = net.unpack(net.theta)
             sklearn_uniform(coefs, intercepts, legacy, self.activation)
         self._shuffle_rs = _private(legacy, self.random_state)  # then sklearn's shuffles
-        if isinstance(self.random_state, np.random.RandomState):
-            legacy.randint(2)  # the user's generator moves on: reused, it gives a new model
+        if not isinstance(self.random_state, Integral):
+            legacy.randint(2)  # the user's or the global generator moves on: a new model
         self._order = None
         self._network = net
         self._structure_ = structure

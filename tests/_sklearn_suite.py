@@ -30,6 +30,7 @@ __all__ = [
     "SKLEARN_DIR",
     "SKLEARN_SERIES",
     "expected_failures",
+    "involves_hpsearch",
     "load_suite",
     "only_tests_using",
     "require_sklearn_series",
@@ -167,30 +168,80 @@ def global_random_seed_fixture():
     return global_random_seed
 
 
-def only_tests_using(swapped):
+def _involves(value, classes, depth=0):
+    """Whether a parametrization value is one of ``classes``, an instance of one, or holds
+    one (in a dict, list or tuple: scikit-learn's tables of meta-estimators; or as a
+    parameter of an estimator: a search in a ``Pipeline``)."""
+    if isinstance(value, type):
+        return issubclass(value, classes)
+    if isinstance(value, classes):
+        return True
+    if depth < 3 and hasattr(value, "get_params"):
+        value = list(value.get_params(deep=False).values())
+    if depth < 3 and isinstance(value, dict):
+        value = list(value.values())
+    if depth < 3 and isinstance(value, (list, tuple)):
+        return any(_involves(item, classes, depth + 1) for item in value)
+    return False
+
+
+def only_tests_using(swapped, replacements=REPLACEMENTS):
     """An autouse fixture skipping the tests of a scikit-learn file that do not involve
     hpsearch's classes: for the files that test every estimator (metadata routing, the
     scorers), where the rest is scikit-learn testing itself.
 
-    A test involves them when its id names one (a parametrization over the classes) or
-    its body uses one of the rebound names.
+    A test involves them when its body uses one of the rebound names, its id names one
+    (scikit-learn's name or hpsearch's class name: ``RandomizedSearchCV`` is
+    ``RandomSearchCV``) or one of its parameters is (or holds) one of the classes or an
+    instance of one (a parametrization over instances, ids such as ``estimator0``).
 
     Parameters
     ----------
     swapped : list of str
         The names :func:`load_suite` rebound.
+    replacements : dict of str -> class
+        The mapping given to :func:`load_suite`.
 
     Returns
     -------
     fixture
     """
-
     @pytest.fixture(autouse=True)
     def _only_hpsearch_classes(request):
-        names = set(request.function.__code__.co_names)
         own = request.function.__module__ == request.module.__name__  # the thin module's
-        if not own and not (names & set(swapped) or any(n in request.node.name for n in swapped)):
+        callspec = getattr(request.node, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if not own and not involves_hpsearch(request.function, request.node.name, params,
+                                             swapped, replacements):
             pytest.skip("does not involve hpsearch's classes")
         yield
 
     return _only_hpsearch_classes
+
+
+def involves_hpsearch(function, test_id, params, swapped, replacements=REPLACEMENTS):
+    """Whether a test of a scikit-learn file involves the rebound classes (the rule of
+    :func:`only_tests_using`).
+
+    Parameters
+    ----------
+    function : function
+        The test function.
+    test_id : str
+        Its id, e.g. ``"test_default_request[RandomSearchCV]"``.
+    params : dict
+        Its parametrization (``request.node.callspec.params``), empty when none.
+    swapped : list of str
+        The names :func:`load_suite` rebound.
+    replacements : dict of str -> class
+        The mapping given to :func:`load_suite`.
+
+    Returns
+    -------
+    bool
+    """
+    classes = tuple(replacements[name] for name in swapped)
+    names = set(swapped) | {cls.__name__ for cls in classes}
+    return bool(set(function.__code__.co_names) & set(swapped)
+                or any(name in test_id for name in names)
+                or any(_involves(value, classes) for value in params.values()))

@@ -363,6 +363,33 @@ def test_random_state_instance_trains_as_the_int(iris, solver):
     assert not np.array_equal(c.coefs_[0], d.coefs_[0])
 
 
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_random_state_none_trains_as_sklearn_after_np_random_seed(iris, solver):
+    """sklearn: random_state=None draws the weights (and sgd's shuffles) from NumPy's global
+    generator, so np.random.seed(0) makes the fit repeatable and gives random_state=0's
+    model. was: hpsearch drew its own seed from the global generator first, so the weights
+    were other than sklearn's (0.157 instead of 0.051 for the first one here)."""
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, max_iter=3)
+    fitted = []
+    for make in (lambda: SkMLPClassifier(**kw), lambda: MLPClassifier(dtype=np.float64, **kw)):
+        np.random.seed(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted.append((make().fit(X, y), make().fit(X, y)))  # the second: new weights
+    (sk, sk_next), (ours, ours_next) = fitted
+    for u, v in zip(ours.coefs_ + ours.intercepts_, sk.coefs_ + sk.intercepts_):
+        np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-9)
+    assert not np.array_equal(ours.coefs_[0], ours_next.coefs_[0])
+    assert not np.array_equal(sk.coefs_[0], sk_next.coefs_[0])
+    # also where no weight is drawn from the global generator (init="he"): a new model
+    np.random.seed(0)
+    c, d = (MLPClassifier(init="he", **kw).fit(X, y) for _ in range(2))
+    assert not np.array_equal(c.coefs_[0], d.coefs_[0])
+
+
 def test_validation_fraction_leaving_no_training_row_is_named(iris):
     X, y = iris
     with warnings.catch_warnings():

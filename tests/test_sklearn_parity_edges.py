@@ -381,3 +381,91 @@ def test_random_search_refuses_bad_lists_as_sklearn(bad, error, message):
                    HalvingRandomSearchCV(LogisticRegression(), bad, cv=2)):
         with pytest.raises(error, match=re.escape(message)):
             search.fit(X, y)
+
+
+@pytest.mark.parametrize("space", ["distributions", "list of dicts"])
+def test_a_random_state_instance_draws_sklearns_candidates(space):
+    # sklearn's RandomizedSearchCV hands a RandomState instance to ParameterSampler, which
+    # advances it by the candidate draws alone. was: hpsearch drew the master seed of its
+    # per-fit seeds from the instance first, so the candidates were other than sklearn's
+    # (C=0.0023, 15.8, ... instead of 0.568, 3.47, ...) and the instance was left elsewhere
+    from scipy.stats import loguniform, randint
+    from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
+
+    from hpsearch import RandomizedSearchCV
+
+    if space == "distributions":
+        distributions = {"C": loguniform(1e-3, 1e2), "max_iter": randint(50, 200)}
+    else:
+        # (continuous: a repeated candidate is drawn again in hpsearch, documented)
+        distributions = [{"C": loguniform(1e-3, 1e2)},
+                         {"C": loguniform(1e-2, 1e1), "tol": loguniform(1e-5, 1e-2)}]
+    X, y = make_classification(40, 4, random_state=0)
+    drawn, after = {}, {}
+    for name, search in (("sklearn", SkRandomizedSearchCV), ("hpsearch", RandomizedSearchCV)):
+        rng = np.random.RandomState(3)
+        make = lambda: search(LogisticRegression(), distributions, n_iter=4, cv=2,  # noqa: E731
+                              random_state=rng)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first = make().fit(X, y).cv_results_["params"]
+            second = make().fit(X, y).cv_results_["params"]  # the same instance: new draws
+        drawn[name] = [sorted(p.items()) for p in first + second]
+        after[name] = rng.randint(2**31 - 1)
+    assert drawn["hpsearch"] == drawn["sklearn"]
+    assert drawn["hpsearch"][:4] != drawn["hpsearch"][4:]
+    assert after["hpsearch"] == after["sklearn"]
+
+
+def test_a_random_state_instance_draws_sklearns_halving_candidates():
+    # the same for HalvingRandomSearchCV (sklearn's ParameterSampler draws its candidates
+    # from the instance first). was: other candidates (C=0.0023, 15.8, ...) than sklearn's
+    from scipy.stats import loguniform
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingRandomSearchCV as SkHalvingRandomSearchCV
+
+    from hpsearch import HalvingRandomSearchCV
+
+    X, y = make_classification(200, 4, random_state=0)
+    drawn = {}
+    for name, search in (("sklearn", SkHalvingRandomSearchCV),
+                         ("hpsearch", HalvingRandomSearchCV)):
+        rng = np.random.RandomState(3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first = search(LogisticRegression(), {"C": loguniform(1e-3, 1e2)}, n_candidates=6,
+                           cv=2, random_state=rng).fit(X, y).cv_results_
+            second = search(LogisticRegression(), {"C": loguniform(1e-3, 1e2)},
+                            n_candidates=6, cv=2, random_state=rng).fit(X, y).cv_results_
+        drawn[name] = [[float(p["C"]) for p, i in zip(r["params"], r["iter"]) if i == 0]
+                       for r in (first, second)]
+    np.testing.assert_allclose(drawn["hpsearch"][0], drawn["sklearn"][0])
+    assert drawn["hpsearch"][0] != drawn["hpsearch"][1]  # the instance was advanced
+
+
+@pytest.mark.parametrize("splitter", ["KFold", "ShuffleSplit"])
+def test_a_random_state_instance_shared_with_the_splitter_draws_as_sklearn(splitter):
+    # sklearn's RandomizedSearchCV draws the candidates, then the splits, from one
+    # RandomState the search and a shuffling splitter share. was: hpsearch drew the splits
+    # first, so both the candidates and the folds differed from sklearn's
+    from scipy.stats import loguniform
+    from sklearn.model_selection import RandomizedSearchCV as SkRandomizedSearchCV
+    from sklearn.model_selection import ShuffleSplit
+
+    from hpsearch import RandomizedSearchCV
+
+    X, y = make_classification(90, 4, random_state=0)
+    got = {}
+    for name, search in (("sklearn", SkRandomizedSearchCV), ("hpsearch", RandomizedSearchCV)):
+        rng = np.random.RandomState(5)
+        cv = (KFold(3, shuffle=True, random_state=rng) if splitter == "KFold"
+              else ShuffleSplit(4, random_state=rng))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results = search(LogisticRegression(), {"C": loguniform(1e-2, 1e2)}, n_iter=3,
+                             cv=cv, random_state=rng).fit(X, y).cv_results_
+        got[name] = ([float(p["C"]) for p in results["params"]],
+                     results["mean_test_score"], rng.randint(2**31 - 1))
+    np.testing.assert_allclose(got["hpsearch"][0], got["sklearn"][0])
+    np.testing.assert_allclose(got["hpsearch"][1], got["sklearn"][1])
+    assert got["hpsearch"][2] == got["sklearn"][2]

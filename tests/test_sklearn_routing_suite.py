@@ -6,8 +6,8 @@ searches run on hpsearch's classes (see ``_sklearn_suite``); the tests of scikit
 other meta-estimators are skipped (:func:`only_tests_using`).
 """
 
-from _sklearn_suite import (expected_failures, global_random_seed_fixture, load_suite,
-                            only_tests_using)
+from _sklearn_suite import (expected_failures, global_random_seed_fixture, involves_hpsearch,
+                            load_suite, only_tests_using)
 
 _namespace, SWAPPED = load_suite("tests/test_metaestimators_metadata_routing.py")
 globals().update({k: v for k, v in _namespace.items() if not k.startswith("__")})
@@ -26,3 +26,13 @@ _only_ours = only_tests_using(SWAPPED)
 def test_the_searches_were_swapped():
     assert {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
             "HalvingRandomSearchCV"} <= set(SWAPPED)
+
+
+def test_the_random_search_runs_every_routing_test():
+    # was: the routing tests are parametrized with ids naming the class, and
+    # hpsearch.RandomizedSearchCV is RandomSearchCV: "test_default_request[RandomSearchCV]"
+    # did not name the rebound "RandomizedSearchCV" and was skipped as not hpsearch's (8
+    # tests; all pass)
+    test = _namespace["test_default_request"]
+    assert "RandomizedSearchCV" not in test.__code__.co_names
+    assert involves_hpsearch(test, "test_default_request[RandomSearchCV]", {}, SWAPPED)

@@ -15,9 +15,8 @@ from _sklearn_suite import (REPLACEMENTS, expected_failures, global_random_seed_
 
 from hpsearch.model_selection.split import LeaveOneOut, LeavePOut
 
-_namespace, SWAPPED = load_suite(
-    "model_selection/tests/test_validation.py",
-    {**REPLACEMENTS, "LeaveOneOut": LeaveOneOut, "LeavePOut": LeavePOut})
+_REPLACEMENTS = {**REPLACEMENTS, "LeaveOneOut": LeaveOneOut, "LeavePOut": LeavePOut}
+_namespace, SWAPPED = load_suite("model_selection/tests/test_validation.py", _REPLACEMENTS)
 globals().update({k: v for k, v in _namespace.items() if not k.startswith("__")})
 global_random_seed = global_random_seed_fixture()
 
@@ -27,7 +26,7 @@ EXPECTED_FAILURES = {
 }
 
 _expected = expected_failures(EXPECTED_FAILURES)
-_only_ours = only_tests_using(SWAPPED)
+_only_ours = only_tests_using(SWAPPED, _REPLACEMENTS)
 
 
 def test_the_classes_were_swapped():

@@ -1406,6 +1406,13 @@ class BaseSearchCV(_SkBaseSearchCV):
     def _run_search(self, evaluate):
         raise NotImplementedError("_run_search not implemented.")
 
+    def _draw_before_splits(self):
+        """Candidates drawn before the splits, where their order of draws matters (the
+        random search with a ``RandomState`` instance, which a shuffling splitter may
+        share: scikit-learn draws the candidates, then the splits); None: the strategy
+        draws in :meth:`_run_search`."""
+        return None
+
     def _validate_params(self):
         """sklearn's parameter check, plus the name of a ``cv`` given as a str.
 
@@ -1460,12 +1467,24 @@ class BaseSearchCV(_SkBaseSearchCV):
             return metric
         return names[0]
 
+    #: Whether a ``RandomState`` instance given as ``random_state`` is advanced by the
+    #: candidate draws alone, as scikit-learn's ``ParameterSampler`` advances it (the
+    #: random search): the master seed of the per-fit seeds is then derived from the
+    #: instance's state without drawing from it, so the candidates, and the instance's
+    #: state after ``fit``, are scikit-learn's.
+    _seed_without_drawing = False
+
     def _master_seed(self):
         if isinstance(self.random_state, numbers.Integral) and self.random_state >= 0:
             return int(self.random_state)
         if self.random_state is None:
             return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
-        return int(check_random_state(self.random_state).randint(2**31 - 1))
+        rng = check_random_state(self.random_state)
+        if self._seed_without_drawing:
+            _, key, pos, *_ = rng.get_state()
+            entropy = [int(word) for word in key] + [int(pos)]
+            return int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
+        return int(rng.randint(2**31 - 1))
 
     def _drawing_random_state(self, evaluate):
         """``random_state`` for drawing candidates (random, halving, Hyperband searches).
@@ -1684,6 +1703,7 @@ class BaseSearchCV(_SkBaseSearchCV):
         split_params = dict(routed.splitter.split)
         groups = split_params.pop("groups", None)
         root_ctx = self._root_callback_context(X, y, fit_params)
+        self._drawn_first = self._draw_before_splits()
         cv = _make_cv(self.cv, y, is_classifier(self.estimator))
         self.n_splits_ = _n_splits(cv, X, y, groups, **split_params)
         splits = [

@@ -1011,6 +1011,8 @@ max_retries, timeout
     {diagnosis_attributes}
     """
 
+    _seed_without_drawing = True  # (a RandomState draws sklearn's candidates)
+
     def __init__(
         self,
         estimator,

@@ -1,5 +1,7 @@
 """Random search: ``n_iter`` candidates sampled from the space, all at once."""
 
+import numpy as np
+
 from .._base import BaseSearchCV, Int
 from .._docstrings import fill_doc
 from .._racing import RACING_CONSTRAINTS
@@ -129,9 +131,20 @@ class RandomSearchCV(BaseSearchCV):
         """At most ``n_iter`` candidates (fewer from a small grid) on every split."""
         return self.n_iter * n_splits
 
+    _seed_without_drawing = True  # (a RandomState draws sklearn's candidates)
+
+    def _draw_before_splits(self):
+        if isinstance(self.random_state, np.random.RandomState):
+            return random_candidate_list(self.param_distributions, self.n_iter,
+                                         self.random_state)
+        return None
+
     def _run_search(self, evaluate):
-        evaluate(random_candidate_list(self.param_distributions, self.n_iter,
-                                       self._drawing_random_state(evaluate)))
+        candidates = self.__dict__.pop("_drawn_first", None)
+        if candidates is None:
+            candidates = random_candidate_list(self.param_distributions, self.n_iter,
+                                               self._drawing_random_state(evaluate))
+        evaluate(candidates)
 
 
 #: scikit-learn's name, so that ``from hpsearch import RandomizedSearchCV`` replaces
