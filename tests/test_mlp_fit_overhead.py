@@ -195,3 +195,101 @@ def test_profile_asha_search_script_runs(tmp_path, capsys):
         sys.path.remove(bench)
     assert capsys.readouterr().out.startswith("cpu_s ")
     assert "mean_test_score: " in out.read_text()
+
+
+def _inputs():
+    """The arrays a user may give: only a plain finite float64/float32 ndarray may take
+    the fast path; every other one must go through ``validate_data``."""
+    pd = pytest.importorskip("pandas")
+    Xs = X[:30, :5]
+    read_only = Xs.copy()
+    read_only.setflags(write=False)
+    return {
+        "C": Xs.copy(), "F": np.asfortranarray(Xs), "read-only": read_only,
+        "float32": Xs.astype(np.float32), "float16": Xs.astype(np.float16),
+        "-0.0": np.where(Xs > 0.5, Xs, -0.0), "strided": np.repeat(Xs, 2, axis=1)[:, ::2],
+        "0-stride": np.broadcast_to(Xs[:1], Xs.shape), "big-endian": Xs.astype(">f8"),
+        "sum overflows": np.where(Xs > 0.5, 1e308, -1e308), "huge": np.full(Xs.shape, 1e308),
+        "nan": np.where(Xs > 0.9, np.nan, Xs), "int": (Xs * 16).astype(int),
+        "complex": Xs.astype(complex), "object": Xs.astype(object), "matrix": np.asmatrix(Xs),
+        "frame": pd.DataFrame(Xs, columns=list("abcde")), "list": Xs.tolist(),
+        "1-D": Xs[:, 0], "no row": Xs[:0], "no column": Xs[:, :0],
+    }
+
+
+def _outcome(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = call()
+        except Exception as exc:  # noqa: BLE001 - the outcome compared
+            return (type(exc), str(exc)), []
+    return out, [str(w.message) for w in caught]
+
+
+def test_fast_validation_agrees_with_validate_data_on_every_kind_of_input():
+    # review of the fast path: for each input (and target), what the fast path returns is
+    # what validate_data returns (the same objects, n_features_in_ and no warning), and
+    # it declines everything validate_data would convert, warn about or refuse
+    from sklearn.utils.validation import validate_data
+
+    yc = y[:30]
+    targets = {"int": yc, "uint64": yc.astype(np.uint64), "bool": yc > 4,
+               "2-D": yc[:, None], "short": yc[:-1], "str": yc.astype(str)}
+    options = dict(multi_output=True, dtype=(np.float64, np.float32),
+                   accept_sparse=["csr", "csc"])
+    n_fast = 0
+    for cls in (MLPClassifier, MLPRegressor):
+        for x_name, Xi in _inputs().items():
+            for y_name, yi in targets.items():
+                fast, slow = cls(), cls()
+                got = mlp._validate_fast(fast, Xi, yi)
+                if got is None:
+                    continue
+                n_fast += 1
+                want, caught = _outcome(lambda: validate_data(
+                    slow, Xi, yi, y_numeric=cls is MLPRegressor, **options))
+                assert caught == [], (x_name, y_name, caught)
+                assert got[0] is want[0] and got[1] is want[1], (x_name, y_name)
+                assert fast.n_features_in_ == slow.n_features_in_
+            fitted = cls()
+            fitted.n_features_in_ = 5
+            got = mlp._validate_fast(fitted, Xi, reset=False)
+            if got is not None:  # (predict)
+                want, caught = _outcome(lambda: validate_data(
+                    fitted, Xi, reset=False, dtype=(np.float64, np.float32),
+                    accept_sparse=["csr", "csc"]))
+                assert got is want and caught == [], x_name
+    assert n_fast == 2 * 7 * 3  # 7 plain finite float inputs x (int, uint64, 2-D) targets
+    fitted.n_features_in_ = 4  # (a wrong width: validate_data's error)
+    with pytest.raises(ValueError, match="X has 5 features, but MLPRegressor is expecting 4"):
+        mlp._validate_fast(fitted, _inputs()["C"], reset=False)
+
+
+def test_cached_parameter_validation_gives_sklearns_verdict_for_look_alike_values():
+    # 1, 1.0, True, np.float32(1), (3,), [3], nested tuples...: values comparing equal
+    # must not share a cached verdict of another type
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    values = [0, 1, 2, 1.0, 0.0, -0.0, 0.5, True, False, np.True_, np.float32(1), np.int64(1),
+              None, (3,), [3], (3.0,), (True,), [(3,)], ((3,),), (), [], "auto", "adam",
+              "float32", np.float32, np.dtype("float32"), float("inf"), -1, 10**20]
+
+    def valid(est):
+        try:
+            est._validate_params()
+        except InvalidParameterError:
+            return False
+        return True
+
+    for cls in (MLPClassifier, MLPRegressor):
+        for name in ("hidden_layer_sizes", "alpha", "max_iter", "early_stopping", "dtype",
+                     "batch_size", "tol", "n_iter_no_change", "random_state"):
+            truth = []
+            for v in values:  # sklearn's verdict, nothing cached
+                mlp._VALIDATED.clear()
+                truth.append(valid(cls(**{name: v})))
+            for v in values:  # every passing value cached...
+                valid(cls(**{name: v}))
+            for v, want in zip(values, truth):  # ...lends its verdict to no look-alike
+                assert valid(cls(**{name: v})) is want, (name, v)
