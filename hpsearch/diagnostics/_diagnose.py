@@ -47,13 +47,21 @@ class Diagnosis:
         ``regularization``, ``capacity``, ``scoring``, ``n_train``, ``n_validation``,
         ``loss_curve`` (whether the fit recorded a loss curve),
         ``thresholds``, ``network`` (whether the model is an MLP: the text rules out
-        "dropout and regularization" for one, "more regularization" for any other).
+        "dropout and regularization" for one, "more regularization" for any other),
+        ``n_splits`` (1 without ``cv``), ``train_scores`` and ``validation_scores`` (each
+        split's; ``train_score`` and ``validation_score`` are their means),
+        ``train_score_std`` and ``validation_score_std`` (their spread over the splits,
+        NaN for one split), ``weighted`` (whether ``sample_weight`` weighted the fits and
+        the scores); with ``cv``, ``n_train`` and ``n_validation`` are the mean row counts
+        of a split and every reference score is a mean over the splits.
     fixes : list of dict
         The lecture's fixes for these causes, in order, each a parameter change for
         ``estimator.set_params`` (keys prefixed with the step name for a pipeline).
     model : estimator
         The fitted clone that was diagnosed (its ``history_`` feeds
-        :func:`hpsearch.diagnostics.gradient_flow`).
+        :func:`hpsearch.diagnostics.gradient_flow`); with ``cv``, the first split's (the
+        first whose fit diverged, if one did): the loss curve and the gradients the causes
+        are read from are its.
     """
 
     problem: str
@@ -836,7 +844,8 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         folds); ``GroupKFold`` with ``groups``; a splitter (``split(X, y, groups)``) or an
         iterable of ``(train, validation)`` index arrays is used as given.
         ``validation_fraction`` and ``random_state`` are then not used; not with
-        ``X_val, y_val`` (a ValueError).
+        ``X_val, y_val`` (a ValueError). A ``ConvergenceWarning`` on any split counts; the
+        loss curve and gradients are read from :attr:`Diagnosis.model`.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the rows of ``X, y`` (finite, non-negative, with a positive sum): the
         model is fitted with the training rows' weights (``fit(..., sample_weight=...)``;
