@@ -165,6 +165,10 @@ def test_params_go_to_the_fit_only_cut_to_the_training_rows(noisy, weights):
     ({"cv": [(np.arange(10), np.array([], dtype=int))]},
      "must give every split non-empty training and validation row indices below "
      "n_samples=200. Got a split of 10 training and 0 validation rows instead."),
+    ({"cv": 5, "validation_fraction": 0.3},
+     "The 'validation_fraction' parameter of diagnose sizes the one validation part drawn "
+     "without cv; with cv the splits are cv's, so it must be left at its default 0.2. Got "
+     "validation_fraction=0.3 and cv=5 instead."),
     ({"cv": 5, "X_val": np.zeros((4, 20)), "y_val": np.zeros(4)},
      "The 'cv' parameter of diagnose carves the validation parts from X, y; it must be None "
      "when X_val and y_val are given."),
@@ -233,3 +237,19 @@ def test_cli_cv_judges_a_group_study_over_group_folds(tmp_path, capsys, monkeypa
     assert main(["diagnose", str(path), "--cv", "1"]) == 2
     assert "--cv: must be an int of at least 2 (the number of folds). Got '1' instead." \
         in capsys.readouterr().err
+
+
+def test_a_split_whose_fit_diverged_is_kept_and_makes_the_mean_unstable():
+    from sklearn.datasets import load_digits
+
+    from hpsearch import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:750]
+    est = MLPClassifier((16,), solver="sgd", momentum=0.0, learning_rate_init=100.0,
+                        max_iter=5, random_state=0)
+    d = diagnose(est, X, y[:750], cv=3)
+    assert d.problem == "training" and d.causes[0] == "unstable"
+    assert d.evidence["diverged"].startswith("The training loss became")
+    assert math.isnan(d.evidence["train_score"]) and d.evidence["n_splits"] == 3
+    assert "diverged" in str(d)

@@ -569,6 +569,12 @@ def _parts(estimator, X, y, X_val, y_val, validation_fraction, random_state, gro
     X, y = indexable(X, y)
     if cv is None:
         splits = [_split(estimator, X, y, validation_fraction, random_state, groups)]
+    elif validation_fraction != 0.2:
+        raise ValueError(
+            "The 'validation_fraction' parameter of diagnose sizes the one validation part "
+            "drawn without cv; with cv the splits are cv's, so it must be left at its "
+            f"default 0.2. Got validation_fraction={validation_fraction!r} and cv={cv!r} "
+            "instead.")
     else:
         splits = _cv_splits(estimator, X, y, cv, groups)
     parts = []
@@ -843,7 +849,8 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         there (pass ``StratifiedKFold(5, shuffle=True, random_state=0)`` for shuffled
         folds); ``GroupKFold`` with ``groups``; a splitter (``split(X, y, groups)``) or an
         iterable of ``(train, validation)`` index arrays is used as given.
-        ``validation_fraction`` and ``random_state`` are then not used; not with
+        ``random_state`` is then not used, nor ``validation_fraction`` (left at its
+        default: another value is a ValueError); not with
         ``X_val, y_val`` (a ValueError). A ``ConvergenceWarning`` on any split counts; the
         loss curve and gradients are read from :attr:`Diagnosis.model`.
     sample_weight : array-like of shape (n_samples,), default=None
