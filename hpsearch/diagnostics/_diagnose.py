@@ -47,13 +47,21 @@ class Diagnosis:
         ``regularization``, ``capacity``, ``scoring``, ``n_train``, ``n_validation``,
         ``loss_curve`` (whether the fit recorded a loss curve),
         ``thresholds``, ``network`` (whether the model is an MLP: the text rules out
-        "dropout and regularization" for one, "more regularization" for any other).
+        "dropout and regularization" for one, "more regularization" for any other),
+        ``n_splits`` (1 without ``cv``), ``train_scores`` and ``validation_scores`` (each
+        split's; ``train_score`` and ``validation_score`` are their means),
+        ``train_score_std`` and ``validation_score_std`` (their spread over the splits,
+        NaN for one split), ``weighted`` (whether ``sample_weight`` weighted the fits and
+        the scores); with ``cv``, ``n_train`` and ``n_validation`` are the mean row counts
+        of a split and every reference score is a mean over the splits.
     fixes : list of dict
         The lecture's fixes for these causes, in order, each a parameter change for
         ``estimator.set_params`` (keys prefixed with the step name for a pipeline).
     model : estimator
         The fitted clone that was diagnosed (its ``history_`` feeds
-        :func:`hpsearch.diagnostics.gradient_flow`).
+        :func:`hpsearch.diagnostics.gradient_flow`); with ``cv``, the first split's (the
+        first whose fit diverged, if one did): the loss curve and the gradients the causes
+        are read from are its.
     """
 
     problem: str
@@ -88,7 +96,7 @@ class Diagnosis:
     def __str__(self):
         e = self.evidence
         head = _HEADS[self.problem](e)
-        parts = [head]
+        parts = [head, _splits_text(e)]
         if self.causes:
             why = "; ".join(f"{c.replace('_', ' ')} ({_CAUSE_TEXT[c](e)})" for c in self.causes)
             parts.append(f"Causes: {why}.")
@@ -151,6 +159,19 @@ def _no_signal_text(e):
             "will.")
 
 
+def _splits_text(e):
+    """With several splits (``cv``), what the scores of the verdict are: means, with their
+    spread over the splits."""
+    k = e.get("n_splits", 1)
+    if not isinstance(k, int) or k < 2:
+        return ""
+    return (f"These are means over {k} cross-validation splits (the verdict is on the "
+            f"means): training {e['scoring']} {_f(e['train_score'])} ± "
+            f"{_f(e.get('train_score_std', math.nan))}, validation "
+            f"{_f(e['validation_score'])} ± {_f(e.get('validation_score_std', math.nan))} "
+            "(standard deviation over the splits).")
+
+
 def _split_gap_text(e):
     """A caveat when the linear reference, fitted and scored on the same split, has a large
     gap too (a LogisticRegression at C=1e-4 on 300 rows was "Overfitting" and told C=1e-05:
@@ -161,11 +182,18 @@ def _split_gap_text(e):
     if not (_finite(lin_tr) and _finite(lin_va) and _finite(threshold)) \
             or lin_tr - lin_va <= threshold:
         return ""
+    if e.get("n_splits", 1) > 1:  # (a mean over splits: no one split to blame)
+        return (f"Note: on these same splits the linear reference has a mean gap of "
+                f"{_f(lin_tr - lin_va)} too ({_f(lin_tr)} training, {_f(lin_va)} "
+                "validation), also above the threshold: part of this gap may be the data's "
+                "(too few rows for any model to generalize from), not this model's "
+                "overfitting alone; more rows narrow both.")
     return (f"Note: on this same split the linear reference has a gap of "
             f"{_f(lin_tr - lin_va)} too ({_f(lin_tr)} training, {_f(lin_va)} validation), "
             "also above the threshold: part of this gap may be the split's (its validation "
             "rows score lower for every model), not this model's overfitting; diagnose "
-            "again with another random_state or more rows before regularizing.")
+            "again with another random_state, with cv=5, or with more rows before "
+            "regularizing.")
 
 
 #: fewer validation rows than this: the verdict's validation side is said to be uncertain
@@ -175,7 +203,13 @@ _FEW_ROWS = 10
 def _few_rows_text(e):
     """A caveat when the validation part is tiny (10 rows, a 2-row validation part: "No
     problem" at validation accuracy 1.000 with nothing said about its 2 rows)."""
-    n = e.get("n_validation")
+    n, k = e.get("n_validation"), e.get("n_splits", 1)
+    if isinstance(n, int) and isinstance(k, int) and k > 1:
+        if n * k >= _FEW_ROWS:  # (each row validates once over K folds: the mean is
+            return ""          # measured on them all)
+        return (f"Note: the validation {e['scoring']} is measured on only about {n} row(s) "
+                f"per split over {k} splits: one row more or less right moves it a lot, so "
+                "the gap (and the verdict on it) is uncertain; pass more rows.")
     if not isinstance(n, int) or n >= _FEW_ROWS:
         return ""
     return (f"Note: the validation {e['scoring']} is measured on only {n} row(s): one row "
@@ -383,7 +417,7 @@ def default_references(estimator, X=None, y=None):
     }
 
 
-def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state, groups=None):
+def _check_y(y, X_val, y_val):
     if y is None:
         raise ValueError("The 'y' parameter of diagnose must be the training targets (the "
                          "recipe compares training and validation scores). Got None instead.")
@@ -391,19 +425,24 @@ def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state, gro
         raise ValueError("The 'X_val' and 'y_val' parameters of diagnose must be given "
                          "together. Got only "
                          f"{'X_val' if y_val is None else 'y_val'} instead.")
-    if X_val is not None:
-        return X, X_val, y, y_val
+
+
+def _split(estimator, X, y, validation_fraction, random_state, groups=None):
+    """``(train, validation)`` row indices of one split carved from ``X, y``."""
     if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, float) \
             or not 0 < validation_fraction < 1:
         raise ValueError("The 'validation_fraction' parameter of diagnose must be a float in "
                          f"the range (0, 1). Got {validation_fraction!r} instead.")
     y_arr = np.asarray(y)
     stratify = y if is_classifier(estimator) and y_arr.ndim == 1 else None
+    rows = np.arange(len(y_arr))
     try:
         if groups is not None:
             return _group_split(X, y, groups, validation_fraction, random_state)
-        return train_test_split(X, y, test_size=validation_fraction,
-                                random_state=random_state, stratify=stratify)
+        # (the same split train_test_split(X, y, ...) draws: it depends on the number of
+        # rows and the strata only)
+        return tuple(train_test_split(rows, test_size=validation_fraction,
+                                      random_state=random_state, stratify=stratify))
     except ValueError as exc:
         raise ValueError(
             f"The validation split of diagnose cannot be drawn: validation_fraction="
@@ -412,17 +451,141 @@ def _split(estimator, X, y, X_val, y_val, validation_fraction, random_state, gro
 
 
 def _group_split(X, y, groups, validation_fraction, random_state):
-    """``X_tr, X_va, y_tr, y_va`` with no group on both sides (``GroupShuffleSplit``:
-    ``validation_fraction`` of the groups held out)."""
+    """``(train, validation)`` row indices with no group on both sides
+    (``GroupShuffleSplit``: ``validation_fraction`` of the groups held out)."""
     from sklearn.model_selection import GroupShuffleSplit
-    from sklearn.utils import _safe_indexing, indexable
+    from sklearn.utils import indexable
 
     X, y, groups = indexable(X, y, groups)
-    train, test = next(GroupShuffleSplit(
+    return next(GroupShuffleSplit(
         n_splits=1, test_size=validation_fraction, random_state=random_state).split(
             X, y, groups))
-    return (_safe_indexing(X, train), _safe_indexing(X, test), _safe_indexing(y, train),
-            _safe_indexing(y, test))
+
+
+def _cv_splits(estimator, X, y, cv, groups):
+    """The ``(train, validation)`` row indices of ``cv``, resolved as
+    :func:`sklearn.model_selection.cross_validate` resolves it (``check_cv``: an int is
+    ``StratifiedKFold`` for a classifier with a binary or multiclass ``y``, else ``KFold``;
+    unshuffled), except that an int with ``groups`` is ``GroupKFold`` (no group on both
+    sides of any split, as the one-split diagnosis promises)."""
+    from sklearn.model_selection import GroupKFold, check_cv
+
+    if isinstance(cv, bool) or (isinstance(cv, Integral) and cv < 2):
+        raise ValueError("The 'cv' parameter of diagnose must be None (one split), an int of "
+                         "at least 2, a cross-validation splitter or an iterable of (train, "
+                         f"validation) index arrays. Got {cv!r} instead.")
+    try:
+        if isinstance(cv, Integral) and groups is not None:
+            splitter = GroupKFold(n_splits=int(cv))
+        else:
+            splitter = check_cv(cv, y, classifier=is_classifier(estimator))
+        splits = [(np.asarray(tr), np.asarray(va))
+                  for tr, va in splitter.split(X, y, groups)]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"The 'cv' parameter of diagnose cannot split these {len(np.asarray(y))} samples: "
+            f"{exc} Got cv={cv!r}.") from exc
+    n = len(np.asarray(y))
+    for tr, va in splits:
+        if tr.size == 0 or va.size == 0 or max(tr.max(), va.max()) >= n:
+            raise ValueError(
+                "The 'cv' parameter of diagnose must give every split non-empty training "
+                f"and validation row indices below n_samples={n}. Got a split of "
+                f"{tr.size} training and {va.size} validation rows instead.")
+    if not splits:
+        raise ValueError(f"The 'cv' parameter of diagnose gave no split. Got {cv!r} instead.")
+    return splits
+
+
+def _check_weights(sample_weight, params, X, y, X_val):
+    """``sample_weight`` as a float array of shape (n_samples,) (or None) and ``params``
+    as a dict, each refused with the rule and the value got."""
+    if params is not None and not isinstance(params, dict):
+        raise ValueError("The 'params' parameter of diagnose must be a dict of fit "
+                         f"parameters or None. Got {type(params).__name__} instead.")
+    params = dict(params or {})
+    if sample_weight is None:
+        return None, params
+    if "sample_weight" in params:
+        raise ValueError("The 'params' parameter of diagnose must not hold 'sample_weight' "
+                         "when the 'sample_weight' parameter is given (pass the weights "
+                         "once). Got both instead.")
+    if X_val is not None:
+        raise ValueError(
+            "The 'sample_weight' parameter of diagnose weights the rows of X, y, from which "
+            "the validation part is carved; it must be None when X_val and y_val are given "
+            "(their rows have no weights). Got sample_weight and X_val instead; to weight "
+            "both, stack the rows and pass cv=[(train_indices, validation_indices)].")
+    n = len(np.asarray(y))
+    try:
+        w = np.asarray(sample_weight, dtype=float)
+    except (TypeError, ValueError):
+        w = None
+    if w is None or w.shape != (n,):
+        got = f"shape {np.shape(sample_weight)}" if w is not None else repr(sample_weight)
+        raise ValueError(
+            f"The 'sample_weight' parameter of diagnose must be an array-like of shape "
+            f"(n_samples,) = ({n},) of numbers, one weight per row of X. Got {got} instead.")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+        raise ValueError(
+            "The 'sample_weight' parameter of diagnose must hold finite, non-negative "
+            "weights with a positive sum. Got min={:.3g}, max={:.3g}, sum={:.3g} "
+            "instead.".format(np.min(w), np.max(w), np.sum(w)))
+    return w, params
+
+
+def _model_fit_params(model, sample_weight, params):
+    """The fit parameters of the diagnosed model: ``params``, and ``sample_weight`` given
+    to the model's ``fit`` (to the final step of a pipeline, as
+    :func:`~hpsearch.diagnostics.reference_scores` weights the references)."""
+    from ._results import _reference_fit_params
+
+    if sample_weight is None:
+        return params
+    found = _reference_fit_params(model, sample_weight)
+    if not found:
+        final, _ = final_step(model)
+        raise ValueError(
+            "The 'sample_weight' parameter of diagnose is passed to the fit of the final "
+            f"estimator, {type(final).__name__}, whose fit takes no sample_weight. Got "
+            "sample_weight instead; pass None.")
+    return {**params, **found}
+
+
+def _parts(estimator, X, y, X_val, y_val, validation_fraction, random_state, groups, cv,
+           sample_weight, params):
+    """The parts the model is judged on: a list of ``(X_tr, y_tr, X_va, y_va, fit_params,
+    w_tr, w_va)``, one per split (``fit_params`` cut to the training rows)."""
+    from sklearn.utils import _safe_indexing, indexable
+    from sklearn.utils.validation import _check_method_params
+
+    model_params = _model_fit_params(estimator, sample_weight, params)
+    if X_val is not None:
+        if cv is not None:
+            raise ValueError("The 'cv' parameter of diagnose carves the validation parts "
+                             "from X, y; it must be None when X_val and y_val are given. Got "
+                             f"cv={cv!r} and X_val instead.")
+        return [(X, y, X_val, y_val, model_params, None, None)]
+    X, y = indexable(X, y)
+    if cv is None:
+        splits = [_split(estimator, X, y, validation_fraction, random_state, groups)]
+    elif validation_fraction != 0.2:
+        raise ValueError(
+            "The 'validation_fraction' parameter of diagnose sizes the one validation part "
+            "drawn without cv; with cv the splits are cv's, so it must be left at its "
+            f"default 0.2. Got validation_fraction={validation_fraction!r} and cv={cv!r} "
+            "instead.")
+    else:
+        splits = _cv_splits(estimator, X, y, cv, groups)
+    parts = []
+    for train, test in splits:
+        parts.append((
+            _safe_indexing(X, train), _safe_indexing(y, train),
+            _safe_indexing(X, test), _safe_indexing(y, test),
+            _check_method_params(X, params=model_params, indices=train),
+            None if sample_weight is None else sample_weight[train],
+            None if sample_weight is None else sample_weight[test]))
+    return parts
 
 
 def _non_finite_weights(model):
@@ -434,15 +597,15 @@ def _non_finite_weights(model):
     return any(not np.all(np.isfinite(a)) for a in arrays)
 
 
-def _fit(model, X, y):
-    """Fit, noting a ConvergenceWarning and a diverged training: hpsearch's
+def _fit(model, X, y, fit_params=None):
+    """Fit (with ``fit_params``), noting a ConvergenceWarning and a diverged training: hpsearch's
     FloatingPointError, or scikit-learn's MLP refusing the non-finite weights its solver
     produced (a ValueError raised after the weights were set: they are checked, not the
     message; any other ValueError propagates)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
-            model.fit(X, y)
+            model.fit(X, y, **(fit_params or {}))
             diverged = ""
         except FloatingPointError as exc:  # hpsearch's TrainingDivergedError and the like
             text = str(exc)  # hpsearch's sentence, after scikit-learn's generic one
@@ -457,31 +620,39 @@ def _fit(model, X, y):
     return warned, diverged
 
 
-def _score(scorer, model, X, y):
+def _weights(w):
+    return {} if w is None else {"sample_weight": w}
+
+
+def _score(scorer, model, X, y, w=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return float(scorer(model, X, y))
+            return float(scorer(model, X, y, **_weights(w)))
         except Exception:  # a reference that cannot score this data: no reference
             return math.nan
 
 
-def _reference_scores(references, X_tr, y_tr, X_va, y_va, scorer):
+def _reference_scores(references, X_tr, y_tr, X_va, y_va, scorer, w_tr=None, w_va=None):
+    """Each reference's (training, validation) score on one split; fitted and scored with
+    the rows' weights when there are any (as :func:`reference_scores` weights them)."""
+    from ._results import _reference_fit_params, _weighted
+
     out = {}
     for name in ("baseline", "linear"):
         ref = references.get(name)
         if ref is None:
             out[name] = (math.nan, math.nan)
             continue
-        ref = clone(ref)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                ref.fit(X_tr, y_tr)
+                ref = _weighted(ref, w_tr is not None, w_tr is not None)
+                ref.fit(X_tr, y_tr, **_reference_fit_params(ref, w_tr))
             except Exception:
                 out[name] = (math.nan, math.nan)
                 continue
-        out[name] = (_score(scorer, ref, X_tr, y_tr), _score(scorer, ref, X_va, y_va))
+        out[name] = (_score(scorer, ref, X_tr, y_tr, w_tr), _score(scorer, ref, X_va, y_va, w_va))
     return out
 
 
@@ -546,6 +717,30 @@ def _context(final, curve, thresholds, warned, diverged, linear_fits, below_base
         below_baseline=below_baseline)
 
 
+def _judge_split(estimator, refs, scorer, part):
+    """Fit a clone on one split; ``(model, warned, diverged, (train, validation) score,
+    reference scores)``."""
+    X_tr, y_tr, X_va, y_va, fit_params, w_tr, w_va = part
+    model = clone(estimator)
+    warned, diverged = _fit(model, X_tr, y_tr, fit_params)
+    scores = (math.nan, math.nan) if diverged else (
+        float(scorer(model, X_tr, y_tr, **_weights(w_tr))),
+        float(scorer(model, X_va, y_va, **_weights(w_va))))
+    ref = _reference_scores(refs, X_tr, y_tr, X_va, y_va, scorer, w_tr, w_va)
+    return model, warned, diverged, scores, ref
+
+
+def _mean(scores):
+    """The mean over the splits; NaN when one split has none (as a search's mean)."""
+    return float(np.mean(scores))
+
+
+def _std(scores):
+    """The spread over the splits (population standard deviation, as a search's
+    ``std_test_score``); NaN for one split, which measures none."""
+    return float(np.std(scores)) if len(scores) > 1 else math.nan
+
+
 def _detect(problem, ctx):
     if problem == "overfitting":
         return ["large_gap"]
@@ -554,13 +749,20 @@ def _detect(problem, ctx):
 
 def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
              validation_fraction=0.2, random_state=None, references=None, thresholds=None,
-             groups=None):
+             groups=None, cv=None, sample_weight=None, params=None):
     """Apply the lecture's recipe to one model: check training first, then the gap.
 
     Fits a clone of ``estimator`` on the training part, scores it on the training and the
     validation part, scores two references on the same split, reads the loss curve and the
     per-layer gradients the fit recorded, and returns a :class:`Diagnosis`: which side of
     the recipe the model is on, why, and the lecture's fixes as parameter changes.
+
+    With ``cv`` it does so on every split of a cross-validation (the lecture's K-fold:
+    each part validates once, the score is the mean): the scores below are then the means
+    over the splits (``evidence["train_score_std"]``, ``["validation_score_std"]`` their
+    spread, ``["train_scores"]``, ``["validation_scores"]`` each split's), and the verdict
+    is on the means. One random split of a small data set is noisy: its validation rows
+    may score lower for every model, and another ``random_state`` may give another verdict.
 
     **Poor training and a large gap** (module :mod:`hpsearch.diagnostics._verdict`):
     with the model's training score :math:`m_{tr}`, the trivial baseline's :math:`b_{tr}`
@@ -635,7 +837,37 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         :class:`~sklearn.model_selection.GroupShuffleSplit`, so that no group has rows on
         both sides (rows of one group share what a model can memorize, and a random split
         hides that overfitting, as ``GroupKFold`` does not). Not used with ``X_val, y_val``
-        (a ValueError then).
+        (a ValueError then). With ``cv``: passed to its ``split``; an int ``cv`` is then
+        :class:`~sklearn.model_selection.GroupKFold`.
+    cv : int, cross-validation splitter or iterable, default=None
+        None: one split (``validation_fraction``, ``random_state``). Otherwise the
+        cross-validation whose every split is diagnosed, resolved as
+        :func:`sklearn.model_selection.cross_validate` resolves it
+        (:func:`~sklearn.model_selection.check_cv`): an int is the number of folds of
+        :class:`~sklearn.model_selection.StratifiedKFold` for a classifier with a binary or
+        multiclass ``y``, else of :class:`~sklearn.model_selection.KFold`, unshuffled as
+        there (pass ``StratifiedKFold(5, shuffle=True, random_state=0)`` for shuffled
+        folds); ``GroupKFold`` with ``groups``; a splitter (``split(X, y, groups)``) or an
+        iterable of ``(train, validation)`` index arrays is used as given.
+        ``random_state`` is then not used, nor ``validation_fraction`` (left at its
+        default: another value is a ValueError); not with
+        ``X_val, y_val`` (a ValueError). A ``ConvergenceWarning`` on any split counts; the
+        loss curve and gradients are read from :attr:`Diagnosis.model`.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows of ``X, y`` (finite, non-negative, with a positive sum): the
+        model is fitted with the training rows' weights (``fit(..., sample_weight=...)``;
+        a :class:`~sklearn.pipeline.Pipeline` gives them to its final step,
+        ``<last step>__sample_weight``, or routes them with metadata routing enabled) and
+        every score, training and validation, is weighted (the scorer's
+        ``sample_weight``); the references are fitted and scored with the same weights.
+        Not with ``X_val, y_val`` (their rows have no weights: stack the rows and pass
+        ``cv=[(train, validation)]``); a final estimator whose ``fit`` takes no
+        ``sample_weight`` is a ValueError.
+    params : dict, default=None
+        Other parameters of ``estimator.fit`` (per-sample ones are cut to the training
+        rows of each split), as ``cross_validate(params=...)`` passes them without
+        metadata routing; they go to the fit only, not to the scorer or the references
+        (use ``sample_weight`` for weights, which go to all three).
 
     Returns
     -------
@@ -651,27 +883,41 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
             raise ValueError(f"The 'references' parameter of diagnose takes the keys "
                              f"['baseline', 'linear']. Got {sorted(unknown)} instead.")
         refs.update(references)
+    _check_y(y, X_val, y_val)
     if groups is not None and X_val is not None:
         raise ValueError("The 'groups' parameter of diagnose carves the validation part "
                          "from X, y; it must be None when X_val and y_val are given. Got "
                          "groups and X_val instead.")
-    X_tr, X_va, y_tr, y_va = _split(estimator, X, y, X_val, y_val, validation_fraction,
-                                    random_state, groups)
+    sample_weight, params = _check_weights(sample_weight, params, X, y, X_val)
+    parts = _parts(estimator, X, y, X_val, y_val, validation_fraction, random_state, groups,
+                   cv, sample_weight, params)
     scorer = _scorer(estimator, scoring)
-    model = clone(estimator)
-    warned, diverged = _fit(model, X_tr, y_tr)
-    m_tr = math.nan if diverged else float(scorer(model, X_tr, y_tr))
-    m_va = math.nan if diverged else float(scorer(model, X_va, y_va))
-    ref = _reference_scores(refs, X_tr, y_tr, X_va, y_va, scorer)
+    fits = [_judge_split(estimator, refs, scorer, part) for part in parts]
+    # (the verdict is on the means over the splits; the loss curve and the gradients are
+    # read from one model: the first whose fit diverged, else the first split's)
+    model, _, _, _, _ = next((f for f in fits if f[2]), fits[0])
+    warned = any(f[1] for f in fits)
+    diverged = next((f[2] for f in fits if f[2]), "")
+    train_scores = [f[3][0] for f in fits]
+    validation_scores = [f[3][1] for f in fits]
+    m_tr, m_va = _mean(train_scores), _mean(validation_scores)
+    ref = {name: (_mean([f[4][name][0] for f in fits]), _mean([f[4][name][1] for f in fits]))
+           for name in ("baseline", "linear")}
     _check_references(ref, refs)
     problem, evidence = score_verdict(m_tr, m_va, ref["baseline"][0], ref["linear"][0],
                                       thresholds)
+    n_train = [len(p[1]) for p in parts]
+    n_validation = [len(p[3]) for p in parts]
     if problem == "failed":
+        where = (f"on {n_validation[0]} validation samples" if len(parts) == 1 else
+                 f"(mean over {len(parts)} splits of {min(n_validation)} to "
+                 f"{max(n_validation)} validation samples)")
         raise ValueError(
             f"The validation {scoring if isinstance(scoring, str) else 'score'} of diagnose is "
-            f"{m_va} on {len(y_va)} validation samples (training {m_tr:.4g}), so the gap "
+            f"{m_va} {where} (training {m_tr:.4g}), so the gap "
             "between training and validation cannot be measured (e.g. r2 of fewer than 2 "
-            "samples). Use a larger 'validation_fraction' or pass more rows in X_val, y_val.")
+            "samples). Use a larger 'validation_fraction' or pass more rows in X_val, y_val"
+            + (", or use fewer splits in 'cv'." if len(parts) > 1 else "."))
 
     final, prefix = final_step(model)
     curve = loss_curve(final)
@@ -698,7 +944,12 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         "scoring": scoring if isinstance(scoring, str) else "score",
         "best_possible": _best_possible(scoring, model), "knobs": _knobs(final),
         "network": remedies(final)["network"],
-        "n_train": int(len(y_tr)), "n_validation": int(len(y_va)),
+        "n_train": int(round(np.mean(n_train))),
+        "n_validation": int(round(np.mean(n_validation))),
+        "n_splits": len(parts), "train_scores": train_scores,
+        "validation_scores": validation_scores,
+        "train_score_std": _std(train_scores), "validation_score_std": _std(validation_scores),
+        "weighted": sample_weight is not None,
         "thresholds": thresholds,
     })
     return Diagnosis(problem=problem, causes=causes, evidence=evidence,

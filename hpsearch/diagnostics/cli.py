@@ -4,7 +4,8 @@ for the study's model, and ``next.yaml``, a follow-up study searching the recipe
 The model diagnosed is the study's estimator (with its preprocessing) at the best parameters
 of the study's finished run when ``<output>/best_params.json`` exists, else at the study's
 fixed parameters; it is fitted on the study's training rows (the test split stays unseen)
-with a validation part carved from them (by group when the study has ``data.groups``).
+with a validation part carved from them (by group when the study has ``data.groups``);
+with ``--cv K`` on every split of K folds of them instead, judged on the means.
 ``next.yaml`` is a copy of the study named ``<name>_next`` whose search space is the diagnosis's fixes: every parameter a fix changes
 becomes a categorical choice between its current value and the suggested ones, the best
 parameters of the finished run are kept fixed, and ``return_train_score`` is on so the next
@@ -35,8 +36,24 @@ def make_parser():
     p.add_argument("study", help="a study file (YAML) or a finished run folder")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="where to write the follow-up study (default: <run folder>/next.yaml)")
+    p.add_argument("--cv", type=_folds, default=None, metavar="K",
+                   help="judge on the means over K cross-validation folds of the training "
+                   "rows (stratified for a classifier, by group with data.groups) instead "
+                   "of one random split")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return p
+
+
+def _folds(text):
+    """``--cv``: an int of at least 2."""
+    try:
+        k = int(text)
+    except ValueError:
+        k = None
+    if k is None or k < 2:
+        raise argparse.ArgumentTypeError(
+            f"must be an int of at least 2 (the number of folds). Got {text!r} instead.")
+    return k
 
 
 def _plain(value):
@@ -150,7 +167,7 @@ def run(args, echo=print):
         estimator = clone(estimator).set_params(**best)
     scoring = plan.refit_metric if isinstance(plan.refit_metric, str) else None
     d = diagnose(estimator, plan.X_train, plan.y_train, scoring=scoring,
-                 random_state=study.seed, groups=plan.groups)
+                 random_state=study.seed, groups=plan.groups, cv=getattr(args, "cv", None))
     what = f"the best parameters of {best_file}" if best_file else "the study's fixed parameters"
     echo(f"{plan.name}: the model at {what}")
     echo(textwrap.fill(str(d), width=92))
