@@ -32,10 +32,10 @@ step, float32, L2 penalty (scikit-learn's ``alpha``), same script::
 
 Without a penalty plain SGD (two passes) and classical momentum (four) are faster on the
 NumPy path for small networks (SGD 1.15 vs 2.0 us at 100 parameters, break-even about 36k
-parameters; momentum between 2.4k and 9.6k, the model says 7k). float64 saves 1.5-3x more per element (the figures here are
-a lower bound there). :data:`SAVING` holds the fitted saving per step, ``a + b n`` for ``n``
-parameters, of each solver with and without a penalty; a step uses the fused kernel exactly
-when that estimate is positive.
+parameters; momentum between 2.4k and 9.6k, the model says 7k). float64 saves 1.5-3x more
+per element (the figures here are a lower bound there). :data:`SAVING` holds the fitted
+saving per step, ``a + b n`` for ``n`` parameters, of each solver with and without a
+penalty; a step uses the fused kernel exactly when that estimate is positive.
 
 A short fit must not pay the load, so the choice follows the environment variable
 ``HPSEARCH_NUMBA`` (read at a process's first step):
