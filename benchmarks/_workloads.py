@@ -70,7 +70,9 @@ def numba_kernels(n_params):
     if not kernels.load():
         return False, "off (numba absent or HPSEARCH_NUMBA=0)"
     if kernels.fused("adam", n_params) is None:
-        return False, f"off ({n_params} params < {kernels.MIN_FUSED_PARAMS})"
+        floor = getattr(kernels, "MIN_FUSED_PARAMS", None)  # hpsearch before stop 26
+        return False, (f"off ({n_params} params < {floor})" if floor is not None else
+                       f"off (the NumPy step is faster for {n_params} params)")
     return True, "on"
 
 

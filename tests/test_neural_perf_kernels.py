@@ -8,6 +8,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -22,14 +27,26 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 needs_numba = pytest.mark.skipif(not kernels.numba_available(), reason="numba not installed")
 
+ROOT = Path(__file__).resolve().parents[1]
+
 PENALTIES = [{}, {"alpha": 1e-2}, {"l1": 1e-3}, {"alpha": 1e-2, "l1": 1e-3}]
 
 
 @pytest.fixture
 def fused_always(monkeypatch):
-    """Use the fused kernel for any network size, from the first step."""
-    monkeypatch.setattr(kernels, "MIN_FUSED_PARAMS", 0)
+    """Use the fused kernel for every solver and size, from the first step."""
+    monkeypatch.setattr(kernels, "SAVING", {key: (1.0, 0.0) for key in kernels.SAVING})
     kernels.load()
+
+
+@pytest.fixture
+def fresh_auto(monkeypatch):
+    """A process in ``auto`` mode that has not loaded numba nor trained yet."""
+    monkeypatch.setenv("HPSEARCH_NUMBA", "auto")
+    for key, value in {"loaded": False, "kernels": None, "saved": 0.0, "mode": None}.items():
+        monkeypatch.setitem(kernels._STATE, key, value)
+    monkeypatch.setitem(kernels.sys.modules, "numba", None)  # "numba not imported yet"
+    monkeypatch.delitem(kernels.sys.modules, "numba")
 
 
 @pytest.fixture
@@ -65,11 +82,13 @@ STATE = {"adam": ["_m", "_v"], "momentum": ["velocity"], "nesterov": ["velocity"
 @pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("strengths", PENALTIES)
-def test_fused_kernel_bit_identical_to_numpy(fused_always, solver, dtype, strengths):
-    theta0, grads = _arrays(1001, dtype)
+@pytest.mark.parametrize("n", [10, 1001])
+def test_fused_kernel_bit_identical_to_numpy(fused_always, solver, dtype, strengths, n):
+    theta0, grads = _arrays(n, dtype)
     pens = make_penalty(**strengths)
-    fast, opt_fast = _run(theta0, grads, pens, 700, dtype, fused=True, solver=solver)
-    slow, opt_slow = _run(theta0, grads, pens, 700, dtype, fused=False, solver=solver)
+    n_pen = 7 * n // 10
+    fast, opt_fast = _run(theta0, grads, pens, n_pen, dtype, fused=True, solver=solver)
+    slow, opt_slow = _run(theta0, grads, pens, n_pen, dtype, fused=False, solver=solver)
     assert fast.dtype == dtype
     assert not np.array_equal(fast, theta0)
     np.testing.assert_array_equal(fast, slow)
@@ -118,31 +137,104 @@ def test_fit_bit_identical_with_and_without_kernel(fused_always, monkeypatch, dt
     assert fast.loss_curve_ == slow.loss_curve_
 
 
-def test_small_networks_use_numpy_path():
-    assert kernels.fused("adam", kernels.MIN_FUSED_PARAMS - 1) is None
-
-
-def test_auto_mode_loads_numba_only_after_enough_numpy_work(monkeypatch):
-    """Ski rental: a short fit never pays numba's import; enough NumPy work triggers it."""
-    monkeypatch.setenv("HPSEARCH_NUMBA", "auto")
-    monkeypatch.setitem(kernels._STATE, "loaded", False)
-    monkeypatch.setitem(kernels._STATE, "kernels", None)
-    monkeypatch.setitem(kernels._STATE, "work", 0)
-    monkeypatch.setitem(kernels.sys.modules, "numba", None)  # "numba not imported yet"
-    monkeypatch.delitem(kernels.sys.modules, "numba")
-    monkeypatch.setattr(kernels, "LOAD_AFTER", 3 * kernels.MIN_FUSED_PARAMS)
-    n = kernels.MIN_FUSED_PARAMS
+def test_auto_mode_loads_numba_only_after_enough_estimated_saving(fresh_auto, monkeypatch):
+    """Ski rental: a short fit never pays numba's import; once the saving the fused steps
+    would have had reaches the load cost, it is loaded."""
+    n = 2410  # the smallest net of the time-to-quality benchmark's space
+    per_step = kernels.estimated_saving("adam", n)
+    monkeypatch.setattr(kernels, "LOAD_COST", 2.5 * per_step)
     assert kernels.fused("adam", n) is None
     assert kernels.fused("adam", n) is None
     assert not kernels._STATE["loaded"]
-    kernels.fused("adam", n)  # the work reaches LOAD_AFTER: load (if numba is installed)
+    assert kernels._STATE["saved"] == pytest.approx(2 * per_step)
+    kernels.fused("adam", n)  # the saving reaches LOAD_COST: load (if numba is installed)
     assert kernels._STATE["loaded"]
+
+
+def test_steps_the_numpy_path_does_faster_neither_count_nor_load(fresh_auto, monkeypatch):
+    monkeypatch.setattr(kernels, "LOAD_COST", 1e-12)
+    assert kernels.estimated_saving("sgd", 100, penalized=False) < 0
+    assert kernels.fused("sgd", 100, penalized=False) is None
+    assert not kernels._STATE["loaded"] and kernels._STATE["saved"] == 0
+
+
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("penalized", [True, False])
+def test_saving_model_is_positive_where_the_fused_step_measured_faster(solver, penalized):
+    """benchmarks/bench_fused_step.py (float32): fused faster from 10 parameters on, except
+    plain SGD and momentum without a penalty (NumPy's 2 and 4 passes: 1.15 vs 2.0 us and
+    1.95 vs 2.3 us at 100 parameters, break-even about 36k and 3k-10k parameters)."""
+    slow_small = not penalized and solver in ("sgd", "momentum")
+    for n in (10, 100, 2410, 9610):
+        assert (kernels.estimated_saving(solver, n, penalized) > 0) is (
+            not slow_small or (solver == "momentum" and n == 9610))
+    assert kernels.estimated_saving(solver, 60_000, penalized) > 0
+
+
+def test_short_fit_of_a_small_net_does_not_import_numba():
+    """A fresh process in auto mode: a short fit (here 300 steps) keeps the NumPy path."""
+    code = ("import sys, numpy as np; from hpsearch import MLPClassifier;"
+            "from hpsearch.neural import kernels;"
+            "X = np.random.default_rng(0).standard_normal((320, 64)); y = np.arange(320) % 10;"
+            "MLPClassifier(hidden_layer_sizes=(32,), max_iter=30, batch_size=32,"
+            " random_state=0).fit(X, y);"
+            "print('numba' in sys.modules, kernels._STATE['loaded'], kernels._STATE['saved'])")
+    env = {k: v for k, v in os.environ.items() if k != "HPSEARCH_NUMBA"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported, loaded, saved = proc.stdout.split()
+    assert (imported, loaded) == ("False", "False")
+    # 300 steps of 2410 parameters: about 1 ms of estimated saving, far below the load cost
+    assert 0 < float(saved) < kernels.LOAD_COST / 100
+
+
+@needs_numba
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
+def test_after_load_small_networks_take_the_fused_path(solver):
+    kernels.load()
+    for n in (10, 100, 2410, 9610):
+        assert kernels.fused(solver, n) is not None  # with a penalty: faster at every size
+    assert (kernels.fused(solver, 100, penalized=False) is None) is (
+        solver in ("sgd", "momentum"))
+
+
+@needs_numba
+@pytest.mark.parametrize("solver", ["adam", "sgd", "rmsprop"])
+def test_small_net_fit_loads_mid_fit_uses_kernel_and_stays_bit_identical(
+        fresh_auto, monkeypatch, solver):
+    """auto mode on a small net: NumPy steps until the estimated saving reaches the load
+    cost, then the fused kernel for the rest of the fit: the same bits as pure NumPy."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((160, 64))
+    y = np.arange(160) % 10
+    params = dict(hidden_layer_sizes=(32,), max_iter=6, batch_size=16, random_state=0,
+                  solver=solver, momentum=0.0)  # 2410 parameters, 60 steps
+    per_step = kernels.estimated_saving(solver, 2410)
+    monkeypatch.setattr(kernels, "LOAD_COST", 25 * per_step)
+    real = kernels._compile
+    calls = []
+
+    def counting():
+        table = real()
+        return {k: (lambda f: lambda *a: calls.append(1) or f(*a))(f) for k, f in table.items()}
+
+    monkeypatch.setattr(kernels, "_compile", counting)
+    mixed = MLPClassifier(**params).fit(X, y)
+    assert kernels._STATE["loaded"] and 30 <= len(calls) <= 40  # steps 26..60 fused
+    monkeypatch.setitem(kernels._STATE, "kernels", None)
+    plain = MLPClassifier(**params).fit(X, y)
+    for a, b in zip(mixed.coefs_ + mixed.intercepts_, plain.coefs_ + plain.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert mixed.loss_curve_ == plain.loss_curve_
 
 
 def test_never_mode_keeps_numpy(monkeypatch):
     monkeypatch.setenv("HPSEARCH_NUMBA", "0")
     monkeypatch.setitem(kernels._STATE, "loaded", False)
     monkeypatch.setitem(kernels._STATE, "kernels", None)
+    monkeypatch.setitem(kernels._STATE, "mode", None)
     assert kernels.fused("adam", 10**7) is None
     assert not kernels.load()
 

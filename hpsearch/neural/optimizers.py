@@ -80,28 +80,27 @@ class Optimizer:
         both in one pass, bit-identically.
         """
         self.t += 1
-        # (fused() has nothing below MIN_FUSED_PARAMS: no call per mini-batch of a small net)
-        if self._kernel is not None and theta.shape[0] >= kernels.MIN_FUSED_PARAMS \
-                and self._fused_step(theta, g, penalties, n_penalized, scale):
-            return
+        if self._kernel is not None:  # (one call a step: it also keeps numba's load account)
+            kernel = kernels.fused(self._kernel, theta.shape[0], bool(penalties))
+            if kernel is not None and self._fused_step(kernel, theta, g, penalties,
+                                                       n_penalized, scale):
+                return
         if penalties:
             w, gw, scratch = theta[:n_penalized], g[:n_penalized], self._tmp[:n_penalized]
             for pen in penalties:
                 pen.add_gradient(w, gw, scratch, scale)
         self._update(theta, g)
 
-    #: name of the fused kernel in :mod:`hpsearch.neural.kernels` (None: NumPy only)
+    #: solver name for :func:`hpsearch.neural.kernels.fused` (None: NumPy only)
     _kernel = None
 
     def _kernel_args(self):
         """``(state arrays, constants)`` of the fused kernel for the current step."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def _fused_step(self, theta, g, penalties, n_penalized, scale):
-        """Penalties and update in one compiled pass; False when not available."""
-        kernel = kernels.fused(self._kernel, theta.shape[0]) if self._kernel else None
-        if kernel is None:
-            return False
+    def _fused_step(self, kernel, theta, g, penalties, n_penalized, scale):
+        """Penalties and update in one compiled pass of ``kernel``; False when the
+        penalties are not the kernel's."""
         kinds = [pen.kind for pen in penalties]
         if kinds not in ([], ["l2"], ["l1"], ["l2", "l1"]):
             return False  # a combination or order the kernel does not reproduce
@@ -166,7 +165,7 @@ class Nesterov(Momentum):
     which equals evaluating the gradient at the look-ahead point :math:`\theta + \lambda v`.
     """
 
-    _nesterov = True
+    _kernel, _nesterov = "nesterov", True
 
     def _update(self, theta, g):
         v, tmp = self.velocity, self._tmp
@@ -199,7 +198,7 @@ class Adagrad(Optimizer):
         G += tmp
         self._scaled_step(theta, g, G)
 
-    _kernel = "scaled"
+    _kernel = "adagrad"
 
     def _kernel_args(self):
         f = self.dtype.type
@@ -237,7 +236,7 @@ class RMSProp(Optimizer):
             S += tmp
         self._scaled_step(theta, g, S)
 
-    _kernel = "scaled"
+    _kernel = "rmsprop"
 
     def _kernel_args(self):
         f = self.dtype.type
