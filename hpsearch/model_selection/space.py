@@ -961,10 +961,11 @@ def from_spec(obj, name=None):
             f"`type` must be one of {sorted(_SPEC_CLASSES)}, but got (type={kind!r})"
             f"{_where(name)}."
         )
+    a_kind = f"{'an' if kind == 'int' else 'a'} {kind}"  # (was: "a int dimension")
     unknown = sorted(set(spec) - set(_SPEC_KEYS[kind]))
     if unknown:
         raise ValueError(
-            f"Unknown key(s) {unknown} for a {kind} dimension{_where(name)}; valid keys "
+            f"Unknown key(s) {unknown} for {a_kind} dimension{_where(name)}; valid keys "
             f"are {list(_SPEC_KEYS[kind])}."
         )
     spec.pop("type", None)
@@ -977,7 +978,7 @@ def from_spec(obj, name=None):
         return Categorical(_to_tuples(spec["choices"]), when=spec.get("when")).named(name)
     missing = [key for key in ("low", "high") if key not in spec]
     if missing:
-        raise ValueError(f"Missing key(s) {missing} for a {kind} dimension{_where(name)}.")
+        raise ValueError(f"Missing key(s) {missing} for {a_kind} dimension{_where(name)}.")
     if kind == "float":  # PyYAML reads 1e-3 (no dot) as a string
         for key in ("low", "high", "step"):
             if key not in spec:
