@@ -364,6 +364,12 @@ def _main(argv):
             return EXIT_OK
         for note in plan.notes:
             _err(f"hpsearch: note: {note}")
+        if not args.debug and any(" is not enforced with " in n
+                                  for n in plan.notes):  # said by the note, in the
+            import warnings
+
+            warnings.filterwarnings(  # file's words (was: the search's warning too)
+                "ignore", message=r"fit_timeout=\S+ is not enforced on ")
         summary = run(plan, source_text=text, resume=args.resume, overwrite=args.overwrite,
                       echo=None if args.quiet else _print_out, output_key=output_key)
     except UsageError as exc:
