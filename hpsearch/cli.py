@@ -329,7 +329,7 @@ def _main(argv):
              f"{args.fit_timeout:g}")
         return EXIT_USAGE
     from hpsearch.study.build import Options, build, output_folder
-    from hpsearch.study.errors import StudyError, UsageError
+    from hpsearch.study.errors import StudyError, UsageError, capped_errors
     from hpsearch.study.limits import check_default_output, check_storage_driver, check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
@@ -364,6 +364,12 @@ def _main(argv):
             return EXIT_OK
         for note in plan.notes:
             _err(f"hpsearch: note: {note}")
+        if not args.debug and any(" is not enforced with " in n
+                                  for n in plan.notes):  # said by the note, in the
+            import warnings
+
+            warnings.filterwarnings(  # file's words (was: the search's warning too)
+                "ignore", message=r"fit_timeout=\S+ is not enforced on ")
         summary = run(plan, source_text=text, resume=args.resume, overwrite=args.overwrite,
                       echo=None if args.quiet else _print_out, output_key=output_key)
     except UsageError as exc:
@@ -374,8 +380,8 @@ def _main(argv):
     except StudyError as exc:
         if args.debug:
             traceback.print_exc()
-        for e in _with_lines(exc, lines, args.study):
-            _err(f"hpsearch: error in {args.study}: {e}")
+        for text in capped_errors(_with_lines(exc, lines, args.study)):
+            _err(f"hpsearch: error in {args.study}: {text}")
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         terminated = _is_terminated(exc)

@@ -408,3 +408,78 @@ def test_cli_fit_timeout_flag_stops_hung_fits(tmp_path, monkeypatch, capsys):
     results = pd.read_csv(tmp_path / "out" / "results.csv")
     errors = results.filter(like="error").astype(str).to_string()
     assert "fit exceeded fit_timeout=0.5s" in errors
+
+
+def test_fit_timeout_on_threads_warns_that_no_fit_is_stopped(data):
+    """The warning said "is not enforced on joblib's ThreadingBackend (fits run in threads
+    or on a cluster)": not what happens to a long fit. It now says it runs to its end."""
+    import joblib
+
+    search = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=2, n_jobs=2, fit_timeout=5)
+    with joblib.parallel_config(backend="threading"), pytest.warns(
+            UserWarning, match=r"fit_timeout=5s is not enforced on joblib's ThreadingBackend: "
+            r"a fit in a thread cannot be stopped\. No fit is stopped: each runs to its end "
+            r"however long it takes"):
+        search.fit(*data)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_fit_timeout_on_dask_says_no_fit_is_stopped():
+    text = _engine.fit_timeout_not_enforced(2.5, "DaskDistributedBackend")
+    assert text.startswith("fit_timeout=2.5s is not enforced on Dask (joblib's "
+                           "DaskDistributedBackend): hpsearch cannot stop a fit on a "
+                           "cluster's worker. No fit is stopped: each runs to its end")
+
+
+CLI_DASK_STUDY = """\
+name: d
+data: {dataset: iris}
+estimator: {name: logistic_regression, params: {max_iter: 50}}
+search:
+  method: grid
+  space: {C: [0.1, 1.0]}
+cv: 3
+n_jobs: 2
+backend: {name: BACKEND}
+"""
+
+
+@pytest.mark.parametrize("backend, fit_timeout, note", [
+    ("dask", ["--fit-timeout", "5"], "--fit-timeout 5 is not enforced with backend: dask "
+     "(hpsearch cannot stop a fit on a Dask worker): no fit is stopped, each runs to its "
+     "end however long it takes, and none fails for its time; for a time limit per fit "
+     "run on this machine's processes (backend: loky or multiprocessing, or no backend key)"),
+    ("threading", ["--fit-timeout", "5"], "--fit-timeout 5 is not enforced with backend: "
+     "threading (a fit in a thread cannot be stopped): no fit is stopped"),
+    ("loky", ["--fit-timeout", "5"], None),
+    ("dask", [], None),
+], ids=["dask", "threading", "loky", "dask-without-fit-timeout"])
+def test_cli_fit_timeout_on_dask_or_threads_says_in_a_note_what_happens(
+        tmp_path, capsys, backend, fit_timeout, note):
+    """--fit-timeout with a Dask backend printed the search's Python warning (a source
+    path, "use backend=None, 'fork', ..." in the API's words) and did not say what happens
+    to a long fit; the plan now has a note in the study file's words."""
+    from hpsearch.cli import main
+
+    study = tmp_path / "d.yaml"
+    study.write_text(CLI_DASK_STUDY.replace("BACKEND", backend))
+    assert main([str(study), "--out", str(tmp_path / "out"), "--dry-run", *fit_timeout]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    if note is None:
+        assert "is not enforced" not in out
+    else:
+        assert note in out, out
+
+
+def test_cli_run_on_threads_with_fit_timeout_prints_the_note_not_the_warning(
+        tmp_path, capsys):
+    from hpsearch.cli import main
+
+    study = tmp_path / "d.yaml"
+    study.write_text(CLI_DASK_STUDY.replace("BACKEND", "threading"))
+    assert main([str(study), "--out", str(tmp_path / "out"), "--quiet",
+                 "--fit-timeout", "5"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("hpsearch: note: --fit-timeout 5 is not enforced with backend: "
+                          "threading"), err
+    assert "UserWarning" not in err and err.count("is not enforced") == 1, err

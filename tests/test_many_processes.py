@@ -394,6 +394,8 @@ def _holding(kind, storage):
 
 
 HOLDER_NAMES = {"halving": "HalvingSearchCV", "asha": "ASHASearchCV"}
+#: the article before each holder's name in the refusal ("an ASHASearchCV")
+HOLDER_ARTICLES = {"halving": "a", "asha": "an"}
 JOINER_NAMES = {"grid": "GridSearchCV", "random": "RandomSearchCV",
                 "optuna": "OptunaSearchCV"}
 
@@ -419,7 +421,7 @@ def test_a_grid_random_or_optuna_search_is_refused_while_a_halving_or_asha_holds
     try:
         with pytest.raises(RuntimeError, match=(
                 f"{JOINER_NAMES[kind]} cannot share study 's' with another running search: "
-                rf"process \d+ on host '.+' is running a {HOLDER_NAMES[holder]} in it\.")
+                rf"process \d+ on host '.+' is running {HOLDER_ARTICLES[holder]} {HOLDER_NAMES[holder]} in it\.")
                 ) as info:
             _search(kind, storage).fit(*data())
         assert "then resume=True (CLI: --resume); or give this search another " \
@@ -506,7 +508,7 @@ def _started_together(storage, first, second, checks):
             try:
                 stores[kind]._check_first([trials[kind]], HOLDER_NAMES[kind])
             except RuntimeError as exc:
-                assert f"is running a {HOLDER_NAMES[first]} in it" in str(exc)
+                assert f"is running {HOLDER_ARTICLES[first]} {HOLDER_NAMES[first]} in it" in str(exc)
                 refused.append(kind)
         return refused
     finally:
@@ -655,3 +657,12 @@ def test_grid_and_optuna_share_a_study(tmp_path):
     searches["grid"]().fit(X, y)
     search = searches["optuna"](resume=True).fit(X, y)  # its candidates are the grid's
     assert len(search.cv_results_["params"]) == 4
+
+
+def test_the_refusal_names_each_search_class_with_its_article():
+    """"is running a ASHASearchCV": the article follows the sound of each class name."""
+    from hpsearch.model_selection.store import _article
+
+    names = {"ASHASearchCV": "an", "OptunaSearchCV": "an", "HalvingSearchCV": "a",
+             "HyperbandSearchCV": "a", "GridSearchCV": "a", "RandomSearchCV": "a"}
+    assert {name: _article(name) for name in names} == names

@@ -222,3 +222,58 @@ def test_a_resume_of_a_callable_scoring_returning_a_dict_is_multi_metric_too(dat
                        "must be set to a scorer key"):
         hpsearch.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, resume=True,
                               **{**kwargs, "refit": True}).fit(X, y)
+
+
+def _types(params_list):
+    return [{k: type(v) for k, v in p.items()} for p in params_list]
+
+
+@pytest.mark.parametrize("kind", ["random", "halving-random"])
+def test_values_drawn_from_scipy_distributions_have_sklearns_types(data, kind):
+    """sklearn gives the draws of scipy's continuous distributions as np.float64 (and
+    randint's as int) in cv_results_['params'] and best_params_; hpsearch gave a Python
+    float. Same values, same types now, and the refit gets them as sklearn's does."""
+    from scipy import stats
+
+    sk_cls, hp_cls, kwargs = _PAIRS[kind]
+    space = {"C": stats.loguniform(1e-2, 1e2), "gamma": stats.uniform(0.01, 1.0),
+             "max_iter": stats.randint(50, 100), "shrinking": [True, False],
+             "tol": [1e-3, 1e-4]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = sk_cls(SVC(), space, cv=3, **kwargs).fit(*data)
+        hp = hp_cls(SVC(), space, cv=3, **kwargs).fit(*data)
+    assert hp.cv_results_["params"] == sk.cv_results_["params"]
+    assert _types(hp.cv_results_["params"]) == _types(sk.cv_results_["params"])
+    assert type(sk.cv_results_["params"][0]["C"]) is np.float64  # (what is compared)
+    assert _types([hp.best_params_]) == _types([sk.best_params_])
+    assert type(hp.best_estimator_.C) is type(sk.best_estimator_.C) is np.float64
+    for name in ("param_C", "param_max_iter", "param_tol"):
+        assert hp.cv_results_[name].dtype == sk.cv_results_[name].dtype
+
+
+def test_a_resumed_random_search_keeps_its_fits_and_gives_sklearns_types(data, tmp_path):
+    """The numpy scalars are made when cv_results_ is: the store keeps what it kept
+    (a resume finds every fit of the first run, whose candidates were Python floats),
+    and the refit's seed is the same."""
+    from scipy import stats
+    from sklearn.linear_model import SGDClassifier
+
+    space = {"alpha": stats.loguniform(1e-5, 1e-1), "penalty": ["l2", "l1"]}
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+
+    def search(resume):
+        return hpsearch.RandomizedSearchCV(
+            SGDClassifier(max_iter=20), space, n_iter=3, cv=2, random_state=0,
+            storage=storage, study_name="s", resume=resume)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first, again = search(False).fit(*data), search(True).fit(*data)
+    assert again._n_fits_run == 0 and first._n_fits_run == 6
+    assert again.cv_results_["params"] == first.cv_results_["params"]
+    assert {type(p["alpha"]) for p in again.cv_results_["params"]} == {np.float64}
+    np.testing.assert_array_equal(again.cv_results_["mean_test_score"],
+                                  first.cv_results_["mean_test_score"])
+    assert again.best_estimator_.random_state == first.best_estimator_.random_state
+    np.testing.assert_array_equal(again.best_estimator_.coef_, first.best_estimator_.coef_)

@@ -145,7 +145,7 @@ ERRORS = [
     (lambda: optuna_distributions({"a": ss.norm()}), "The scipy.stats distribution 'norm' for parameter 'a' has no Optuna equivalent; use Float(low, high, log=...) or Int(low, high)."),
     (lambda: from_spec({"type": "flot", "low": 0, "high": 1}, "lr"), "`type` must be one of ['categorical', 'float', 'int'], but got (type='flot') for parameter 'lr'."),
     (lambda: from_spec({"type": "float", "low": 0, "hihg": 1}, "lr"), "Unknown key(s) ['hihg'] for a float dimension for parameter 'lr'; valid keys are ['type', 'low', 'high', 'log', 'n', 'step', 'when']."),
-    (lambda: from_spec({"type": "int", "low": 0}, "k"), "Missing key(s) ['high'] for a int dimension for parameter 'k'."),
+    (lambda: from_spec({"type": "int", "low": 0}, "k"), "Missing key(s) ['high'] for an int dimension for parameter 'k'."),
     (lambda: from_spec({"type": "categorical", "choices": "relu"}, "act"), "`choices` must be a non-empty list, but got (choices='relu') for parameter 'act'."),
     (lambda: from_spec({"type": "float", "low": 1, "high": 0}, "alpha"), "`low <= high` must hold, but got (low=1, high=0) for parameter 'alpha'."),
     (lambda: from_spec({"type": "float", "low": "a", "high": 1}, "lr"), "`low` and `high` must be real numbers, but got (low='a', high=1) for parameter 'lr'."),

@@ -271,8 +271,8 @@ def test_guard_huge_p_is_fast_and_approximate():
 
 # ----------------------------------------------------------------- bad input
 BAD_INPUT = [
-    (lambda: LeavePOut(3).get_n_splits(np.zeros((3, 1))), "p=3 must be strictly less than the number of samples=3."),
-    (lambda: LeavePOut(5).split(np.zeros((4, 1))), "p=5 must be strictly less than the number of samples=4."),
+    (lambda: LeavePOut(3).get_n_splits(np.zeros((3, 1))), "p=3 must be strictly less than the number of samples=3"),
+    (lambda: LeavePOut(5).split(np.zeros((4, 1))), "p=5 must be strictly less than the number of samples=4"),
     (lambda: LeavePOut(0).get_n_splits(np.zeros((4, 1))), "The 'p' parameter of LeavePOut must be an int in the range [1, inf). Got 0 instead."),
     (lambda: LeaveOneOut(max_splits=0).get_n_splits(np.zeros((4, 1))), "The 'max_splits' parameter of LeaveOneOut must be an int in the range [1, inf) or None. Got 0 instead."),
     (lambda: LeaveOneOut().split(np.zeros((1, 1))), "Cannot perform LeaveOneOut with n_samples=1: LeaveOneOut needs at least 2 samples."),
@@ -474,6 +474,19 @@ def test_leave_p_out_is_sklearns(n, p):
     for (a, b), (c, d) in zip(ours, ref):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
+
+
+@pytest.mark.parametrize("n, p", [(3, 3), (4, 5)])
+def test_leave_p_out_too_few_samples_says_sklearns_message(n, p):
+    """p >= n_samples: sklearn's LeavePOut message to the letter (was: with a period added,
+    "... number of samples=3.")."""
+    X = np.zeros((n, 1))
+    with pytest.raises(ValueError) as theirs:
+        list(skms.LeavePOut(p).split(X))
+    for call in (lambda: list(LeavePOut(p).split(X)), lambda: LeavePOut(p).get_n_splits(X)):
+        with pytest.raises(ValueError) as ours:
+            call()
+        assert str(ours.value) == str(theirs.value)
 
 
 def test_guard_message_stays_short_for_large_counts():

@@ -363,3 +363,49 @@ def test_a_condition_listing_values_holds_for_any_of_them(tmp_path, capsys):
     assert main([str(study), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "candidates: 3\n" in out, out
+
+
+def test_a_file_with_thousands_of_errors_prints_the_first_20_and_a_count(tmp_path, capsys):
+    """A stranger's file with 2,000 bad keys printed 2,000 error lines (the first ones,
+    the ones to fix first, scrolled out of the terminal): now the first 20 in line order
+    and one line counting the others, exit code 2 as before."""
+    from hpsearch.study.errors import MAX_SHOWN_ERRORS
+
+    study = tmp_path / "s.yaml"
+    study.write_text(BASE + "".join(f"bad_key_{i}: 1\n" for i in range(2000)))
+    assert main([str(study), "--dry-run"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert MAX_SHOWN_ERRORS == 20 and len(err) == 21, len(err)
+    assert all(line.startswith(f"hpsearch: error in {study}: ") for line in err)
+    assert "bad_key_0: unknown key" in err[0] and "(line 12)" in err[0]
+    assert "bad_key_19: unknown key" in err[19]
+    assert err[20].endswith(": ... and 1,980 more errors (fix those above first)")
+
+
+def test_21_errors_are_all_printed(tmp_path, capsys):
+    """One error more than the cap is printed rather than counted ("... and 1 more")."""
+    study = tmp_path / "s.yaml"
+    study.write_text(BASE + "".join(f"bad_key_{i}: 1\n" for i in range(21)))
+    assert main([str(study), "--dry-run"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 21 and "bad_key_20: unknown key" in err[20]
+
+
+def test_str_of_many_study_errors_is_capped():
+    from hpsearch.study.errors import StudyError
+    from hpsearch.study.loader import StudyErrors
+
+    text = str(StudyErrors([StudyError(("k",), f"bad {i}") for i in range(100)]))
+    assert text.splitlines()[-1] == "... and 80 more errors (fix those above first)"
+    assert len(text.splitlines()) == 21
+
+
+def test_an_asha_search_is_named_with_an(tmp_path, capsys):
+    """The limit on all-choices spaces said "a asha search"."""
+    study = tmp_path / "s.yaml"
+    space = "".join(f"    p{i}: [{', '.join(map(str, range(10)))}]\n" for i in range(10))
+    study.write_text(patch(("method: grid", "method: asha\n  resource: n_samples"),
+                           ("    C: [0.1, 1.0]\n", space)))
+    assert main([str(study), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "every parameter is a list of choices, and an asha search draws" in err, err

@@ -622,6 +622,20 @@ def _seconds(value):
     return f"{value:g}s"
 
 
+def fit_timeout_not_enforced(fit_timeout, backend):
+    """The warning of a ``fit_timeout`` that ``backend`` (joblib's class name) cannot
+    enforce: what happens to the fits, why, and what enforces it (was: "is not enforced
+    on joblib's DaskDistributedBackend (fits run in threads or on a cluster)", which left
+    a user to guess whether a long fit was stopped, failed or ran on)."""
+    dask = "Dask" in str(backend)
+    where = (f"Dask (joblib's {backend}): hpsearch cannot stop a fit on a cluster's worker"
+             if dask else f"joblib's {backend}: a fit in a thread cannot be stopped")
+    return (f"fit_timeout={_seconds(fit_timeout)} is not enforced on {where}. No fit is "
+            "stopped: each runs to its end however long it takes, and none fails for its "
+            "time. For a time limit per fit run the fits in local processes: backend=None, "
+            "'fork', 'loky' or 'multiprocessing'.")
+
+
 def fit_timeout_error(fit_timeout):
     """The error text of a fit stopped by ``fit_timeout``."""
     return f"fit exceeded fit_timeout={_seconds(fit_timeout)} (stopped)"
@@ -1434,12 +1448,8 @@ class Engine:
             if backend in _LOCAL_PROCESS_BACKENDS:
                 self._share_arrays()
             elif self.fit_timeout is not None:
-                warnings.warn(
-                    f"fit_timeout={self.fit_timeout!r} is not enforced on joblib's "
-                    f"{backend} (fits run in threads or on a cluster); use backend=None, "
-                    "'fork', 'loky' or 'multiprocessing'.",
-                    UserWarning,
-                )
+                warnings.warn(fit_timeout_not_enforced(self.fit_timeout, backend),
+                              UserWarning)
         self._sigterm = sigterm_as_interrupt()
         self._sigterm.__enter__()
         return self

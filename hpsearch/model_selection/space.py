@@ -787,6 +787,41 @@ def _is_discrete(space):
     return all(isinstance(dim, Categorical) for sub in space for dim in sub.values())
 
 
+def _drawn_type(dimension):
+    """The numpy scalar type ``dimension.dist.rvs`` returns (scipy's continuous
+    distributions: ``np.float64``), or None (a Python scalar, as scipy's discrete ones
+    give, or a draw that fails on a fresh generator)."""
+    try:
+        value = dimension.dist.rvs(random_state=np.random.RandomState(0))
+    except Exception:
+        return None
+    return type(value) if isinstance(value, np.generic) and np.ndim(value) == 0 else None
+
+
+def as_drawn_types(space, params_list):
+    """``params_list`` with each value drawn from a scipy distribution as the numpy scalar
+    that distribution returns (``np.float64`` for ``loguniform``), as sklearn's
+    ``RandomizedSearchCV`` gives it in ``cv_results_['params']`` and ``best_params_``.
+
+    :meth:`Distribution.rvs` gives Python scalars (``.item()``), which the candidates,
+    their store keys and seeds are made of; equal values encode alike
+    (:func:`~hpsearch.model_selection.store.encode_value`), so only the type the user
+    sees changes, never a value. A name that is not a distribution in every sub-space
+    holding it keeps its value as is. New dicts: ``params_list``'s are not changed."""
+    spaces = as_space(space)
+    types = {}
+    for sub in spaces:
+        for name, dim in sub.items():
+            types.setdefault(name, []).append(
+                _drawn_type(dim) if isinstance(dim, Distribution) else None)
+    types = {name: kinds[0] for name, kinds in types.items()
+             if kinds[0] is not None and all(k is kinds[0] for k in kinds)}
+    if not types:
+        return list(params_list)
+    return [{k: types[k](v) if k in types and type(v) in (int, float) else v
+             for k, v in params.items()} for params in params_list]
+
+
 def sample_candidates(space, n_iter, random_state=None):
     """``n_iter`` random candidates (sklearn's ``ParameterSampler``), conditions applied.
 
@@ -961,10 +996,11 @@ def from_spec(obj, name=None):
             f"`type` must be one of {sorted(_SPEC_CLASSES)}, but got (type={kind!r})"
             f"{_where(name)}."
         )
+    a_kind = f"{'an' if kind == 'int' else 'a'} {kind}"  # (was: "a int dimension")
     unknown = sorted(set(spec) - set(_SPEC_KEYS[kind]))
     if unknown:
         raise ValueError(
-            f"Unknown key(s) {unknown} for a {kind} dimension{_where(name)}; valid keys "
+            f"Unknown key(s) {unknown} for {a_kind} dimension{_where(name)}; valid keys "
             f"are {list(_SPEC_KEYS[kind])}."
         )
     spec.pop("type", None)
@@ -977,7 +1013,7 @@ def from_spec(obj, name=None):
         return Categorical(_to_tuples(spec["choices"]), when=spec.get("when")).named(name)
     missing = [key for key in ("low", "high") if key not in spec]
     if missing:
-        raise ValueError(f"Missing key(s) {missing} for a {kind} dimension{_where(name)}.")
+        raise ValueError(f"Missing key(s) {missing} for {a_kind} dimension{_where(name)}.")
     if kind == "float":  # PyYAML reads 1e-3 (no dot) as a string
         for key in ("low", "high", "step"):
             if key not in spec:

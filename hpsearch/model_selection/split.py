@@ -286,9 +286,9 @@ def _guard(n_samples, p, max_splits, owner):
 
 def _check_p(p, n_samples, owner):
     _check_int(p, "p", owner)
-    if p >= n_samples:
+    if p >= n_samples:  # sklearn's LeavePOut's words, to the letter (no final period)
         raise ValueError(
-            f"p={p} must be strictly less than the number of samples={n_samples}."
+            f"p={p} must be strictly less than the number of samples={n_samples}"
         )
 
 

@@ -846,6 +846,13 @@ def enqueued_takers(trial):
     return [name[len(prefix):] for name in trial.user_attrs if name.startswith(prefix)]
 
 
+def _article(word):
+    """``"an"`` before a word said with a vowel first (``an ASHASearchCV``, ``an
+    OptunaSearchCV``), ``"a"`` otherwise (``a HalvingSearchCV``); was ``a`` always
+    ("is running a ASHASearchCV")."""
+    return "an" if str(word)[:1].lower() in "aeio" else "a"
+
+
 def _holder_kind(value):
     """``(class name, group)`` of a :data:`HOLDER_ATTR` value (a class name alone, as an
     earlier version wrote it: a halving or Hyperband, group None)."""
@@ -1882,7 +1889,7 @@ class TrialStore:
         unknown) of ``group`` (None: halving or Hyperband) in the study."""
         self._give_up()
         host, _, pid = owner.split("/")[:3]
-        what = f"a {kind}" if kind else "another search"
+        what = f"{_article(kind)} {kind}" if kind else "another search"
         if group is None and self.alone:
             what += " (its own candidates: another random_state, n_candidates or grid " \
                     "samples others)"

@@ -822,6 +822,35 @@ def _n_jobs(study, options, notes):
     return n_jobs
 
 
+def _fit_timeout_note(study, options, opts, search, notes):
+    """A note when the fits run where ``fit_timeout`` cannot stop them: on Dask (the
+    file's ``backend: dask`` or ``--scheduler``) or in threads (``backend: threading``
+    with more than one worker). The search's own warning said "is not enforced on joblib's
+    DaskDistributedBackend (fits run in threads or on a cluster); use backend=None, ..."
+    (the Python API's words, not the study file's) and left a user to guess what
+    happens to a long fit: it runs to its end, however long."""
+    fit_timeout = opts.get("fit_timeout")
+    if fit_timeout is None:
+        return
+    backend = _backend(study, options)
+    name = getattr(backend, "name", None)
+    n_jobs = getattr(search, "n_jobs", None)
+    threads = name == "threading" and (
+        n_jobs is not None and (n_jobs > 1 or (n_jobs == -1 and available_cpus() > 1)))
+    if name != "dask" and not threads:
+        return
+    given = (f"--fit-timeout {fit_timeout:g}" if options.fit_timeout is not None
+             else f"search.fit_timeout={fit_timeout:g}")
+    where = ("--scheduler" if options.scheduler else "backend: dask") if name == "dask" \
+        else "backend: threading"
+    why = ("hpsearch cannot stop a fit on a Dask worker" if name == "dask"
+           else "a fit in a thread cannot be stopped")
+    notes.append(f"{given} is not enforced with {where} ({why}): no fit is stopped, each "
+                 "runs to its end however long it takes, and none fails for its time; "
+                 "for a time limit per fit run on this machine's processes (backend: "
+                 "loky or multiprocessing, or no backend key)")
+
+
 def _first_split(cv, X, y, groups):
     """Draw the first split (a generator: one split, not all): a splitter that cannot
     split these rows (``n_splits=5`` of 3 rows) raises here, with its own message, not
@@ -1028,6 +1057,7 @@ def build(study, *, source="study.yaml", options=None):
     )
     _check_auto_budget(study, search, len(y_train))
     _check_search(search, X_train, y_train, g_train)
+    _fit_timeout_note(study, options, opts, search, notes)
     _halving_reach(study, search, X_train, y_train, g_train, notes)
     outer_cv, nested_fits = _make_outer(study, search, X_train, y_train, g_train, classifier,
                                         n_candidates, options, notes)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import difflib
 
-__all__ = ["StudyError", "UsageError", "did_you_mean", "exception_chain", "format_path"]
+__all__ = ["StudyError", "UsageError", "did_you_mean", "exception_chain", "format_path",
+           "MAX_SHOWN_ERRORS", "capped_errors"]
+
+#: how many errors of one study file are printed; the others are counted in one last line
+#: (was: a file with 2,000 bad keys printed 2,000 lines)
+MAX_SHOWN_ERRORS = 20
 
 
 def format_path(path) -> str:
@@ -21,6 +26,16 @@ def format_path(path) -> str:
             text = str(part)
             out += ("." if out else "") + (text if text.isprintable() else repr(text))
     return out or "<study>"
+
+
+def capped_errors(errors, limit=MAX_SHOWN_ERRORS) -> list:
+    """The texts of ``errors`` to print: all of them, or the first ``limit`` and
+    ``"... and N more errors"`` when there are more than ``limit + 1``."""
+    texts = [str(e) for e in errors[:limit + 1]]
+    if len(errors) <= limit + 1:
+        return texts
+    more = len(errors) - limit
+    return texts[:limit] + [f"... and {more:,} more errors (fix those above first)"]
 
 
 def exception_chain(exc) -> list:

@@ -170,7 +170,8 @@ def _search_limits(search, errors, dry_run):
         if size > MAX_GRID:
             errors.append(StudyError(
                 ("search", "space"),
-                f"every parameter is a list of choices, and a {method} search draws its "
+                f"every parameter is a list of choices, and "
+                f"{'an' if method == 'asha' else 'a'} {method} search draws its "
                 f"candidates without repetition from all {size:,} combinations, more than "
                 f"the limit of {MAX_GRID:,}; give some parameter a range ({{type: float, "
                 "low: ..., high: ...}) or use method: optuna",

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .errors import StudyError, did_you_mean
+from .errors import StudyError, capped_errors, did_you_mean
 from .limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from .schema import TAG, Study, section_at
 
@@ -29,8 +29,8 @@ class StudyErrors(StudyError):
         first = self.errors[0]
         super().__init__(first.path, first.message, first.line, first.source)
 
-    def __str__(self):
-        return "\n".join(str(e) for e in self.errors)
+    def __str__(self):  # (at most MAX_SHOWN_ERRORS lines, and a count of the others)
+        return "\n".join(capped_errors(self.errors))
 
 
 #: libyaml's parser when PyYAML has it (linear and fast on long lists), else PyYAML's own

@@ -235,6 +235,16 @@ study_ : optuna.Study
 """
 
 
+def _as_drawn_types(search, results):
+    """``cv_results_['params']`` with values drawn from scipy distributions as the numpy
+    scalars they return (``np.float64``), as sklearn's ``HalvingRandomSearchCV`` gives
+    them (was a Python ``float``); values, store keys and seeds unchanged
+    (:func:`~hpsearch.model_selection.space.as_drawn_types`)."""
+    from ..space import as_drawn_types
+
+    results["params"] = as_drawn_types(search._store_space(), results["params"])
+
+
 class _RecordRounds:
     """A stand-in for the engine's ``evaluate`` that records each round and fits nothing.
 
@@ -311,7 +321,10 @@ class _BaseHalving(BaseSearchCV):
         return super().fit(X, y, groups=groups, **fit_params)
 
     def _complete_results(self, results):
-        """The rows eligible for ``best_index_`` ranked first (:func:`rank_rows_first`)."""
+        """The rows eligible for ``best_index_`` ranked first (:func:`rank_rows_first`),
+        values drawn from scipy distributions as sklearn's numpy scalars
+        (:func:`_as_drawn_types`)."""
+        _as_drawn_types(self, results)
         rank_rows_first(results, self._final_rows(results))
 
     def _prepare(self, X, y):
@@ -833,6 +846,7 @@ max_retries, timeout
     def _complete_results(self, results):
         """The rows eligible for ``best_index_`` ranked first, with a warning when they
         are not of the largest budget reached (every row there failed)."""
+        _as_drawn_types(self, results)
         names = [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
         rows = self._final_rows(results, self._refit_metric_name(names))
         rank_rows_first(results, rows)

@@ -5,7 +5,7 @@ import numpy as np
 from .._base import BaseSearchCV, Int
 from .._docstrings import fill_doc
 from .._racing import RACING_CONSTRAINTS
-from ..space import as_space, check_param_distributions, sample_candidates
+from ..space import as_drawn_types, as_space, check_param_distributions, sample_candidates
 
 __all__ = ["RandomSearchCV", "RandomizedSearchCV", "random_candidate_list"]
 
@@ -138,6 +138,15 @@ class RandomSearchCV(BaseSearchCV):
             return random_candidate_list(self.param_distributions, self.n_iter,
                                          self.random_state)
         return None
+
+    def _complete_results(self, results):
+        """Values drawn from scipy distributions as the numpy scalars sklearn's
+        ``RandomizedSearchCV`` gives (``np.float64``; was a Python ``float``) in
+        ``cv_results_['params']``, hence ``best_params_`` and the refit's parameters
+        (:func:`~hpsearch.model_selection.space.as_drawn_types`: same values, same store
+        keys and seeds)."""
+        super()._complete_results(results)
+        results["params"] = as_drawn_types(self.param_distributions, results["params"])
 
     def _run_search(self, evaluate):
         candidates = self.__dict__.pop("_drawn_first", None)
