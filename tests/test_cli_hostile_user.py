@@ -7,20 +7,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from _study_files import GRID_STUDY
+
 ROOT = Path(__file__).resolve().parents[1]
 
-STUDY = textwrap.dedent(
-    """\
-    name: hostile
-    data: {dataset: iris}
-    estimator: {name: knn_classifier}
-    search:
-      method: grid
-      space:
-        n_neighbors: [1, 3]
-    cv: 3
-    """
-)
+STUDY = "name: hostile\n" + GRID_STUDY
 
 #: ``python -m`` this module: ``python -m hpsearch``, with a Ctrl-C raised inside an
 #: ``exec`` of source text while the search is built (as SciPy's import of its

@@ -102,9 +102,9 @@ OUTCOMES = {
 }
 
 
-@pytest.mark.parametrize("n_jobs", N_JOBS)
-@pytest.mark.parametrize("outcome", OUTCOMES)
-def test_a_search_gives_back_the_handlers(outcome, n_jobs, python_handlers, monkeypatch):
+def _search(outcome, n_jobs, monkeypatch):
+    """The grid search of ``outcome`` (its estimator fails, or its own code is patched to
+    fail or be interrupted) and the exception its run should raise."""
     what, raises = OUTCOMES[outcome]
     estimator = Ridge()
     if what == "fit":
@@ -113,6 +113,13 @@ def test_a_search_gives_back_the_handlers(outcome, n_jobs, python_handlers, monk
         _in_own_code(monkeypatch, what())
     search = GridSearchCV(estimator, {"alpha": [0.1, 1.0]}, cv=2, n_jobs=n_jobs,
                           error_score="raise")
+    return search, raises
+
+
+@pytest.mark.parametrize("n_jobs", N_JOBS)
+@pytest.mark.parametrize("outcome", OUTCOMES)
+def test_a_search_gives_back_the_handlers(outcome, n_jobs, python_handlers, monkeypatch):
+    search, raises = _search(outcome, n_jobs, monkeypatch)
     _check(lambda: search.fit(*_data()), python_handlers, raises)
 
 
@@ -121,13 +128,6 @@ def test_a_search_gives_back_the_handlers(outcome, n_jobs, python_handlers, monk
                                      "a fit failed"])
 def test_a_nested_run_gives_back_the_handlers(outcome, n_jobs, python_handlers,
                                               monkeypatch):
-    what, raises = OUTCOMES[outcome]
-    estimator = Ridge()
-    if what == "fit":
-        estimator = _Failing()
-    elif what is not None:
-        _in_own_code(monkeypatch, what())
-    search = GridSearchCV(estimator, {"alpha": [0.1, 1.0]}, cv=2, n_jobs=n_jobs,
-                          error_score="raise")
+    search, raises = _search(outcome, n_jobs, monkeypatch)
     _check(lambda: nested_cross_validate(search, *_data(), cv=2, random_state=0),
            python_handlers, raises)
