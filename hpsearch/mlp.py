@@ -34,8 +34,10 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import (_check_n_features, _check_sample_weight,
                                       check_is_fitted, column_or_1d, validate_data)
 
+from .neural import compiled
 from .neural.activations import ACTIVATIONS
 from .neural.initializers import INITIALIZERS, sklearn_uniform
+from .neural.compiled import ENGINES
 from .neural.losses import LOSSES, report_scale
 from .neural.network import Network
 from .neural.lbfgs import flat_objective, minimize_lbfgs
@@ -408,7 +410,20 @@ default=numpy.float32
         float64 for gradient checking or very small learning rates. Predictions are computed
         in float64 either way and returned in scikit-learn's dtype: float32 when both the ``X``
         of the first fit and the ``X`` predicted are float32 (scikit-learn's weights take the
-        training ``X``'s dtype), float64 otherwise."""
+        training ``X``'s dtype), float64 otherwise.
+    engine : {"numpy", "numba"}, default="numpy"
+        How each training epoch runs. ``"numpy"``: one NumPy call per step of every
+        mini-batch (numba, when installed, fuses the optimizer step bit-identically:
+        :mod:`hpsearch.neural.kernels`). ``"numba"``: the whole epoch as one compiled call
+        (:mod:`hpsearch.neural.compiled`; needs ``pip install "hpsearch[fast]"``), 2-3x
+        faster epochs for small networks, whose mini-batches are mostly Python and dispatch
+        around short matrix products. Same formulas, same BLAS products, but **not
+        bit-identical** with ``"numpy"`` (``exp``/``log``/``tanh`` differ in the last bit
+        between the C library and NumPy): deterministic, so a fixed ``random_state``
+        reproduces, and a continued fit still equals a straight one. Epochs it does not
+        cover (sparse ``X``, ``sample_weight``, PReLU, Maxout, dropout, the Poisson loss,
+        L-BFGS) run on the NumPy path. The first use on a machine compiles for several
+        seconds (then cached on disk); a process pays about 0.5 s to load it."""
 
 _ATTRS_DOC = """
     coefs_ : list of ndarray of shape (n_in, n_out)
@@ -525,6 +540,7 @@ class _BaseMLP(BaseEstimator):
         "init": [StrOptions({"auto"} | set(INITIALIZERS))],
         "dtype": [StrOptions(set(_FLOAT_DTYPES)), Options(type, {np.float32, np.float64}),
                   Options(np.dtype, {np.dtype(np.float32), np.dtype(np.float64)})],
+        "engine": [StrOptions(set(ENGINES))],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -534,7 +550,7 @@ class _BaseMLP(BaseEstimator):
                  power_t=0.5, max_fun=15000, beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9,
                  leaky_slope=0.01, prelu_init=0.25, maxout_pieces=2, dropout=0.0,
                  input_dropout=0.0, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, init="auto", dtype=np.float32):
+                 n_iter_no_change=10, init="auto", dtype=np.float32, engine="numpy"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -567,6 +583,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.init = init
         self.dtype = dtype
+        self.engine = engine
 
     @classmethod
     def _get_param_names(cls):
@@ -861,6 +878,7 @@ class _BaseMLP(BaseEstimator):
         penalties = make_penalty(alpha=self.alpha, l1=self.l1)
         net, opt, rng = self._network, self._optimizer, self._rng
         data_scale = report_scale(net.loss, self.n_outputs_)
+        engine = self._engine()
         n_epochs = 1 if incremental else self.max_iter
         stopped = False
         X_rows, by_position = _training_rows(X, sample_index, dtype)
@@ -872,7 +890,7 @@ class _BaseMLP(BaseEstimator):
                 rows = pos if by_position else sample_index[pos]
                 loss_sum, norms, n_batches = net.run_epoch(X_rows, T, rows, pos, batch_size,
                                                            opt, rng, penalties, sample_weight,
-                                                           data_scale, weight_unit)
+                                                           data_scale, weight_unit, engine)
                 # sklearn's loss_: each batch's (weighted-mean) loss plus its penalty, times
                 # its rows, over the training rows (Network.run_epoch)
                 loss = loss_sum / n_train
@@ -915,6 +933,15 @@ class _BaseMLP(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _engine(self):
+        """``engine``, checked: ``"numba"`` needs the compiled epoch to import."""
+        if self.engine == "numba" and not compiled.available():
+            raise ImportError(
+                f"The 'engine' parameter of {type(self).__name__} is 'numba', which needs "
+                f"numba: importing it failed ({compiled.import_error()!r}). Install it with "
+                "pip install \"hpsearch[fast]\", or use engine='numpy'.")
+        return self.engine
 
     def _epoch_order(self, n):
         """Training positions in this epoch's order: scikit-learn's shuffle, which permutes

@@ -35,6 +35,8 @@ CONFIGURATIONS = {
                                           dropout=0.2, input_dropout=0.1,
                                           learning_rate_init=0.1),
     "leaky-relu-glorot": dict(activation="leaky_relu", leaky_slope=0.2, init="glorot"),
+    # the compiled epoch (numba): every check of a default-like network on it
+    "numba-engine-l1": dict(engine="numba", l1=1e-4, activation="tanh"),
     "nesterov-adaptive-early-stopping": dict(activation="tanh", solver="nesterov",
                                              momentum=0.8, learning_rate="adaptive",
                                              early_stopping=True, validation_fraction=0.2,

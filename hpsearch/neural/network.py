@@ -21,6 +21,7 @@ import math
 import numpy as np
 from scipy.sparse import issparse
 
+from . import compiled
 from .initializers import INITIALIZERS, resolve_init
 from .layers import ActivationLayer, Dense, Dropout, Maxout, PReLU
 from .losses import LOSSES
@@ -189,7 +190,7 @@ class Network:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in ("_ws", "_p", "_g", "_x_buf", "_t_buf"):
+        for key in ("_ws", "_p", "_g", "_x_buf", "_t_buf", "_compiled", "_compiled_bufs"):
             state.pop(key, None)
         state["_capacity"] = 0
         state["grad"] = None
@@ -249,7 +250,7 @@ class Network:
 
     # ----------------------------------------------------------------- epoch
     def run_epoch(self, X, T, rows, positions, batch_size, optimizer, rng, penalties,
-                  sample_weight=None, data_scale=1.0, weight_unit=1.0):
+                  sample_weight=None, data_scale=1.0, weight_unit=1.0, engine="numpy"):
         r"""One pass over the training rows in the given order; returns statistics.
 
         ``rows`` index ``X`` and ``positions`` index the encoded targets ``T`` and the
@@ -280,7 +281,15 @@ class Network:
         them scaled by a power of two, exactly, so that float32 holds them whatever their
         magnitude): the data terms are scale-free, and :math:`\Omega(w_b)` and its gradient
         are divided by the true :math:`W_b`, i.e. by ``weight_unit`` once more.
+
+        ``engine="numba"`` runs the epoch as one compiled call where
+        :func:`hpsearch.neural.compiled.covers` says it can (same formulas, not
+        bit-identical: see :mod:`hpsearch.neural.compiled`); the caller has checked that
+        numba is available.
         """
+        if engine == "numba" and compiled.covers(self, X, sample_weight, optimizer):
+            return compiled.run_epoch(self, X, T, rows, positions, batch_size, optimizer,
+                                      penalties, data_scale)
         n = len(positions)
         batch_size = max(1, min(batch_size, n))
         ws = self._ensure_capacity(batch_size)
