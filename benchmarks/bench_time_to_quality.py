@@ -106,6 +106,47 @@ CLOCK = time.process_time
 PNG = os.path.join(HERE, "time_to_quality.png")
 
 
+def default_engine():
+    """hpsearch's MLP ``engine`` for the hp strategies: ``"numba"`` (the compiled epoch) when
+    numba is installed, else ``"numpy"``; ``--hp-engine`` chooses. Every hp strategy and
+    every hp refit use the same one (recorded in each result as ``engine``)."""
+    try:
+        from hpsearch.neural import compiled
+    except Exception:  # a checkout without the compiled epoch
+        return None
+    return "numba" if compiled.available() else "numpy"
+
+
+#: the engine of the hp strategies' MLP (None: the MLP has no ``engine`` parameter)
+HP_ENGINE = {"value": None, "set": False}
+
+
+def hp_engine():
+    if not HP_ENGINE["set"]:
+        HP_ENGINE.update(value=default_engine(), set=True)
+    return HP_ENGINE["value"]
+
+
+def warm_engine():
+    """Load the compiled epoch before any clock runs (``engine="numba"`` only): numba's
+    import and its kernels' load from the on-disk cache cost a process about 0.3 s of CPU
+    once (``python benchmarks/bench_fused_step.py``-style measurement in the README), like
+    the imports of scikit-learn, Optuna and hpsearch, which this process also pays before
+    its first run. One tiny fit on digits-shaped data compiles or loads the very
+    specialization the runs use (float64 ``X``, precast to float32; integer classes)."""
+    if hp_engine() != "numba":
+        return
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(60, 64), np.arange(60) % 10
+    with quiet():
+        hp("MLPClassifier")((8,), max_iter=1, engine="numba").fit(X, y)
+
+
+def _engine_params():
+    engine = hp_engine()
+    return {} if engine is None else {"engine": engine}
+
+
 class BudgetSpent(Exception):
     """Raised by a budgeted estimator's ``fit``/``partial_fit`` once the run's time is up."""
 
@@ -312,7 +353,7 @@ def _common(task):
 
 def _hp_mlp(task):
     cls = budgeted(hp("MLPClassifier"))
-    return cls(max_iter=task.max_epochs, random_state=task.seed)
+    return cls(max_iter=task.max_epochs, random_state=task.seed, **_engine_params())
 
 
 def _sk_mlp(task):
@@ -450,7 +491,8 @@ STRATEGIES = {
 
 
 def _refit_hp(task, params, epochs):
-    return hp("MLPClassifier")(**params, max_iter=epochs, random_state=task.seed)
+    return hp("MLPClassifier")(**params, max_iter=epochs, random_state=task.seed,
+                               **_engine_params())
 
 
 def _refit_sk(task, params, epochs):
@@ -537,6 +579,7 @@ def measure(quick=False, seeds=None, names=None, log=None, save=None, tasks=None
     """
     seeds = seeds if seeds is not None else ((0,) if quick else (0, 1, 2))
     strategies, missing = available(names or list(STRATEGIES))
+    warm_engine()
     results = {}
     for seed in seeds:
         for task in make_tasks(seed, quick):
@@ -558,7 +601,8 @@ def measure(quick=False, seeds=None, names=None, log=None, save=None, tasks=None
                             "rungs": dict(sorted(rungs.items())),
                             "n_eval": len(run.evaluations), "cpu": run.cpu,
                             "wall": run.wall, "budget": task.budget, "error": error,
-                            "seed": seed})
+                            "seed": seed,
+                            "engine": hp_engine() if strategy.side == "hpsearch" else None})
                 refit = time.perf_counter() - refit_start
                 if log:
                     print(f"[ttq] seed {seed} {task.name:6s} {name:18s} "
@@ -951,6 +995,7 @@ def diagnose_model_proposals(seed=0, quick=False, log=sys.stdout):
         return original(self, schedule, optuna_params)
 
     proposals.__call__ = counting
+    warm_engine()
     try:
         for task in make_tasks(seed, quick):
             calls.clear()
@@ -983,6 +1028,11 @@ def run(quick=False, repeats=3, png=None):
     if png:
         plot(results, strategies, png)
     return rows_from(summary, missing) + mean_curve_rows(mean_times)
+
+
+def n_of(per, runs):
+    """The strategy name under which ``runs`` are filed in ``per``."""
+    return next(name for name, r in per.items() if r is runs)
 
 
 def load_results(paths):
@@ -1019,9 +1069,14 @@ def main(argv=None):
     parser.add_argument("--load", metavar="PATH", nargs="+",
                         help="no measurement: tables and plot from results saved by --save "
                              "(several files: their seeds together)")
+    parser.add_argument("--hp-engine", choices=("numpy", "numba"), default=None,
+                        help="engine of hpsearch's MLP in the hp strategies (default: numba "
+                             "when installed, else numpy)")
     parser.add_argument("--diagnose", action="store_true",
                         help="only count where ASHA-TPE's proposals come from (each seed)")
     args = parser.parse_args(argv)
+    if args.hp_engine:
+        HP_ENGINE.update(value=args.hp_engine, set=True)
     if args.diagnose:
         with blas_threads(1):
             for seed in range(args.seeds or 1):
@@ -1040,6 +1095,10 @@ def main(argv=None):
                                                    tasks=args.tasks)
     summary = summarize(results, strategies)
     mean_times = mean_curve_times(results, strategies)
+    engines = sorted({str(r.get("engine", "numpy (before engine existed)"))
+                      for per in results.values() for runs in per.values() for r in runs
+                      if STRATEGIES[n_of(per, runs)].side == "hpsearch"} - {"None"})
+    print(f"hp strategies' MLP engine: {', '.join(engines) or '-'}")
     print(matrix(summary))
     print()
     print(mean_curve_table(mean_times))

@@ -54,7 +54,7 @@ def accuracy(estimator, X, y):
     return accuracy_score(y, estimator.predict(X))
 
 
-def make_search(trials, seed):
+def make_search(trials, seed, engine="numpy"):
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     import _workloads as W
@@ -67,17 +67,17 @@ def make_search(trials, seed):
                                               random_state=seed)
     cv = StratifiedKFold(3, shuffle=True, random_state=seed)
     search = ASHASearchCV(
-        MLPClassifier(max_iter=81, random_state=seed), hpsearch_space(), n_trials=trials,
+        MLPClassifier(max_iter=81, random_state=seed, engine=engine), hpsearch_space(), n_trials=trials,
         sampler="tpe", resource="epochs", min_resources=3, max_resources=81, factor=3,
         scoring=accuracy, cv=cv, refit=False, n_jobs=1, error_score="raise",
         return_train_score=False, random_state=seed, progress=False)
     return search, X_train, y_train
 
 
-def run_once(trials, seed):
+def run_once(trials, seed, engine="numpy"):
     from _harness import quiet
 
-    search, X, y = make_search(trials, seed)
+    search, X, y = make_search(trials, seed, engine)
     t0 = time.process_time()
     with quiet():
         search.fit(X, y)
@@ -169,6 +169,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--fingerprint", default=None)
     parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--engine", choices=("numpy", "numba"), default="numpy",
+                        help="the MLP's engine (numba: the compiled epoch)")
     parser.add_argument("--parts", action="store_true",
                         help="time the work outside the epochs and one mini-batch alone")
     args = parser.parse_args(argv)
@@ -176,12 +178,12 @@ def main(argv=None):
         parts(max(args.repeats, 5))
         return
 
-    run_once(3, args.seed)  # warm the imports and caches (not timed)
+    run_once(3, args.seed, args.engine)  # warm the imports and caches (not timed)
     if args.profile:
         import cProfile
         import pstats
 
-        search, X, y = make_search(args.trials, args.seed)
+        search, X, y = make_search(args.trials, args.seed, args.engine)
         from _harness import quiet
 
         prof = cProfile.Profile()
@@ -194,7 +196,7 @@ def main(argv=None):
         return
     times = []
     for _ in range(args.repeats):
-        seconds, search = run_once(args.trials, args.seed)
+        seconds, search = run_once(args.trials, args.seed, args.engine)
         times.append(seconds)
     if args.fingerprint:
         with open(args.fingerprint, "w") as fh:
