@@ -502,6 +502,11 @@ def _frozen(value):
     return None
 
 
+#: parameters added after the first release, with the default that reproduces the old
+#: behaviour (for estimators pickled before them: ``__setstate__``)
+_ADDED_PARAMS = {"engine": "numpy"}
+
+
 class _BaseMLP(BaseEstimator):
     """Shared parameters, validation and training loop of the two estimators."""
 
@@ -788,6 +793,10 @@ class _BaseMLP(BaseEstimator):
 
     def __setstate__(self, state):
         super().__setstate__(state)
+        # an estimator pickled before a parameter existed (a study's saved fit, resumed
+        # after an upgrade) continues with the parameter's default, the behaviour it had
+        for name, default in _ADDED_PARAMS.items():
+            self.__dict__.setdefault(name, default)
         if "_network" in self.__dict__:
             self._set_public_weights()
 

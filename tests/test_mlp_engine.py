@@ -230,3 +230,23 @@ def test_engine_is_a_plain_parameter_of_searches():
     est = MLPClassifier(engine="numba")
     assert clone(est).get_params()["engine"] == "numba"
     assert MLPRegressor().get_params()["engine"] == "numpy"
+
+
+def test_an_estimator_pickled_before_engine_existed_continues_on_numpy():
+    """A fit saved by an older hpsearch (a study's stored fit, resumed after an upgrade)
+    has no 'engine': it unpickles with engine='numpy', the behaviour it was trained with,
+    and continues bit for bit like an estimator that never left memory."""
+    X, y = _digits(120)
+    params = dict(hidden_layer_sizes=(8,), batch_size=32, random_state=0, tol=0.0,
+                  warm_start=True, max_iter=2)
+    old = _fit(MLPClassifier, X, y, **params)
+    state = old.__getstate__()
+    del state["engine"]
+    revived = MLPClassifier.__new__(MLPClassifier)
+    revived.__setstate__(state)
+    assert revived.get_params()["engine"] == "numpy"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        revived.fit(X, y)
+        old.fit(X, y)
+    assert _same(old, revived)
