@@ -77,11 +77,11 @@ def numpy_gemm(dtype):
         try:
             from threadpoolctl import threadpool_info
 
-            root = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
-            inside = (os.path.join(root, "numpy.libs"), os.path.join(root, "numpy", ".dylibs"),
-                      os.path.dirname(os.path.abspath(np.__file__)))
+            here = os.path.dirname(os.path.realpath(np.__file__))
+            root = os.path.dirname(here)
+            inside = (os.path.join(root, "numpy.libs"), here)
             for info in threadpool_info():
-                path = info.get("filepath") or ""
+                path = os.path.realpath(info.get("filepath") or "")
                 if info.get("internal_api") == "openblas" and path.startswith(inside):
                     fn = getattr(ctypes.CDLL(path), _GEMM_SYMBOLS[dtype], None)
                     if fn is not None:
