@@ -1,0 +1,78 @@
+"""Metadata routing of the searches against scikit-learn's ``GridSearchCV``.
+
+``sklearn.set_config(enable_metadata_routing=True)`` makes a search route ``fit``'s
+parameters (``sample_weight``, ``groups``, ...) to the estimator, the scorer and the
+splitter as each requested them. The split scores must be sklearn's, whatever runs the
+fits.
+"""
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, make_scorer
+from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from hpsearch.model_selection.strategies.grid import GridSearchCV
+
+GRID = {"C": [0.1, 1.0]}
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    y = (X[:, 0] + 0.8 * rng.randn(60) > 0).astype(int)
+    return X, y, rng.rand(60) * 3, np.repeat(np.arange(6), 10)
+
+
+def _split_scores(search, metric):
+    return np.array([search.cv_results_[f"split{k}_test_{metric}"]
+                     for k in range(search.n_splits_)])
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_a_scorer_that_did_not_request_weights_is_unweighted_on_every_backend(data,
+                                                                               backend):
+    # sklearn's config is thread-local: the fits of backend="threading" or "loky" (and
+    # Dask) ran with routing disabled, where sklearn's multi-metric scorer hands
+    # sample_weight to every metric. The "unweighted" metric was silently weighted
+    # (0.870, 0.856 for sklearn's 0.856, 0.867 here); fork workers and n_jobs=1 were right
+    X, y, w, _ = data
+    with sklearn.config_context(enable_metadata_routing=True):
+        estimator = LogisticRegression().set_fit_request(sample_weight=True)
+        scoring = {
+            "weighted": make_scorer(accuracy_score).set_score_request(sample_weight=True),
+            "unweighted": make_scorer(accuracy_score).set_score_request(
+                sample_weight=False),
+        }
+        ours = GridSearchCV(estimator, GRID, scoring=scoring, refit="weighted", cv=3,
+                            n_jobs=2, backend=backend, progress=False)
+        ours.fit(X, y, sample_weight=w)
+        theirs = SkGridSearchCV(estimator, GRID, scoring=scoring, refit="weighted", cv=3)
+        theirs.fit(X, y, sample_weight=w)
+    for metric in scoring:
+        np.testing.assert_allclose(_split_scores(ours, metric),
+                                   _split_scores(theirs, metric))
+
+
+def test_a_pipeline_gets_its_routed_weights_on_a_thread_backend(data):
+    # was: "Pipeline.fit does not accept the sample_weight parameter" on every fit (the
+    # thread ran the Pipeline with routing disabled), so every fit failed
+    X, y, w, groups = data
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = Pipeline([
+            ("scale", StandardScaler().set_fit_request(sample_weight=False)),
+            ("lr", LogisticRegression().set_fit_request(sample_weight=True)),
+        ])
+        scoring = make_scorer(accuracy_score).set_score_request(sample_weight=True)
+        grid = {"lr__C": GRID["C"]}
+        ours = GridSearchCV(pipe, grid, scoring=scoring, cv=GroupKFold(3), n_jobs=2,
+                            backend="threading", error_score="raise", progress=False)
+        ours.fit(X, y, sample_weight=w, groups=groups)
+        theirs = SkGridSearchCV(pipe, grid, scoring=scoring, cv=GroupKFold(3))
+        theirs.fit(X, y, sample_weight=w, groups=groups)
+    np.testing.assert_allclose(_split_scores(ours, "score"), _split_scores(theirs, "score"))
