@@ -76,3 +76,25 @@ def test_a_pipeline_gets_its_routed_weights_on_a_thread_backend(data):
         theirs = SkGridSearchCV(pipe, grid, scoring=scoring, cv=GroupKFold(3))
         theirs.fit(X, y, sample_weight=w, groups=groups)
     np.testing.assert_allclose(_split_scores(ours, "score"), _split_scores(theirs, "score"))
+
+
+def test_nested_cv_routes_groups_to_the_inner_search_only_when_it_requests_them(data):
+    # with routing, nested_cross_validate(groups=) handed the outer-train groups to an
+    # inner search on cv=3, which raised "GridSearchCV.fit got unexpected argument(s)
+    # {'groups'}, which are not routed to any object"; sklearn's cross_validate routes
+    # params={"groups": ...} to the search only when it requests them
+    from sklearn.model_selection import cross_validate
+
+    from hpsearch.model_selection import nested_cross_validate
+
+    X, y, _, groups = data
+    search = GridSearchCV(LogisticRegression(), GRID, cv=3, progress=False)
+    with sklearn.config_context(enable_metadata_routing=True):
+        ours = nested_cross_validate(search, X, y, cv=GroupKFold(3), groups=groups)
+        theirs = cross_validate(SkGridSearchCV(LogisticRegression(), GRID, cv=3), X, y,
+                                cv=GroupKFold(3), params={"groups": groups})
+        # an inner group splitter still gets them
+        inner = GridSearchCV(LogisticRegression(), GRID, cv=GroupKFold(2), progress=False)
+        grouped = nested_cross_validate(inner, X, y, cv=GroupKFold(3), groups=groups)
+    np.testing.assert_allclose(ours.test_score, theirs["test_score"])
+    assert len(grouped.test_score) == 3
