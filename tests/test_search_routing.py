@@ -98,3 +98,18 @@ def test_nested_cv_routes_groups_to_the_inner_search_only_when_it_requests_them(
         grouped = nested_cross_validate(inner, X, y, cv=GroupKFold(3), groups=groups)
     np.testing.assert_allclose(ours.test_score, theirs["test_score"])
     assert len(grouped.test_score) == 3
+
+
+@pytest.mark.parametrize("cv", ["group_kfold", {"method": "group_kfold", "n_splits": 3}])
+def test_a_cv_spec_routes_groups_as_the_splitter_it_builds(data, cv):
+    # with routing, a search on cv="group_kfold" (or its dict spec) routed groups to the
+    # string, which requests nothing: "GridSearchCV.fit got unexpected argument(s)
+    # {'groups'}, which are not routed to any object"
+    X, y, _, groups = data
+    n_splits = 5 if isinstance(cv, str) else 3
+    with sklearn.config_context(enable_metadata_routing=True):
+        ours = GridSearchCV(LogisticRegression(), GRID, cv=cv, progress=False)
+        ours.fit(X, y, groups=groups)
+        theirs = SkGridSearchCV(LogisticRegression(), GRID, cv=GroupKFold(n_splits))
+        theirs.fit(X, y, groups=groups)
+    np.testing.assert_allclose(_split_scores(ours, "score"), _split_scores(theirs, "score"))

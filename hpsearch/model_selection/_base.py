@@ -1402,6 +1402,44 @@ class BaseSearchCV(_SkBaseSearchCV):
         tags.target_tags.multi_output = get_tags(self.estimator).target_tags.multi_output
         return tags
 
+    def get_metadata_routing(self):
+        """Get metadata routing of this object (sklearn's, see its User Guide).
+
+        As sklearn's searches: ``fit`` routes to the estimator's ``fit``, the scorer's
+        ``score`` and the splitter's ``split``; ``score`` to the scorer's ``score``. A
+        ``cv`` given as a name or dict spec (``cv="group_kfold"``, see
+        :func:`~hpsearch.model_selection.make_cv`) requests what the splitter it builds
+        requests: with metadata routing enabled, ``fit(X, y, groups=g)`` on
+        ``cv="group_kfold"`` raised "GridSearchCV.fit got unexpected argument(s)
+        {'groups'}, which are not routed to any object".
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
+
+        router = MetadataRouter(owner=self)
+        router.add(estimator=self.estimator,
+                   method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        scorer, _ = self._get_scorers()
+        router.add(scorer=scorer,
+                   method_mapping=MethodMapping().add(caller="score", callee="score")
+                   .add(caller="fit", callee="score"))
+        router.add(splitter=self._routing_splitter(),
+                   method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        return router
+
+    def _routing_splitter(self):
+        """``cv`` for metadata routing: the splitter a name or dict spec builds (a bad
+        spec stays as given: ``fit`` raises its error)."""
+        if isinstance(self.cv, (str, dict)):
+            try:
+                return _make_cv(self.cv, None, False)
+            except (TypeError, ValueError):
+                pass
+        return self.cv
+
     # -- hooks for strategies ----------------------------------------------------------
     def _run_search(self, evaluate):
         raise NotImplementedError("_run_search not implemented.")
