@@ -113,3 +113,31 @@ def test_a_cv_spec_routes_groups_as_the_splitter_it_builds(data, cv):
         theirs = SkGridSearchCV(LogisticRegression(), GRID, cv=GroupKFold(n_splits))
         theirs.fit(X, y, groups=groups)
     np.testing.assert_allclose(_split_scores(ours, "score"), _split_scores(theirs, "score"))
+
+
+def test_the_search_callback_hooks_get_the_weights_given_to_fit_as_sklearn(data):
+    # sklearn's search hands its own hooks (fit, refit) the sample_weight given to fit;
+    # ours handed the estimator's routed ones: None when the estimator did not request
+    # them (the scorer did), sklearn's (sample_weight,)
+    from sklearn.callback.tests._utils import RecordingCallback
+
+    X, y, w, _ = data
+
+    def hooks(search_class, **options):
+        callback = RecordingCallback()
+        estimator = LogisticRegression().set_fit_request(sample_weight=False)
+        scoring = make_scorer(accuracy_score).set_score_request(sample_weight=True)
+        search = search_class(estimator, GRID, scoring=scoring, cv=2, **options)
+        search.set_callbacks(callback).fit(X, y, sample_weight=w)
+        seen = {}
+        for entry in callback.record:
+            metadata = (entry.get("kwargs") or {}).get("metadata")
+            seen.setdefault(entry["context"].task_name, set()).add(
+                None if metadata is None else tuple(sorted(metadata)))
+        return seen
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        ours = hooks(GridSearchCV, progress=False)
+        theirs = hooks(SkGridSearchCV)
+    assert ours == theirs
+    assert ours["refit-with-best-params"] == {("sample_weight",)}

@@ -181,7 +181,10 @@ def _callback_management(search):
 
 
 def _callback_metadata(fit_params):
-    """The ``metadata`` sklearn hands to callback hooks: the ``sample_weight``, if any."""
+    """The ``metadata`` sklearn hands to callback hooks: the ``sample_weight``, if any.
+    The search's own hooks (``fit``, the refit) get the ``sample_weight`` given to
+    ``fit``, routed or not, as sklearn's; a (candidate, split) fit's hooks the one its
+    estimator gets."""
     weights = (fit_params or {}).get("sample_weight")
     return None if weights is None else {"sample_weight": weights}
 
@@ -1736,11 +1739,13 @@ class BaseSearchCV(_SkBaseSearchCV):
         self._check_pre_dispatch()
         X, y, groups = indexable(X, y, groups)
         routed = self._routed_params(X, groups, fit_params)
+        # (sklearn's: the sample_weight given to fit, also one the estimator did not request)
+        callback_metadata = _callback_metadata(_check_method_params(X, params=fit_params))
         fit_params = routed.estimator.fit
         # every parameter the splitter requests (sklearn's routing), not groups alone
         split_params = dict(routed.splitter.split)
         groups = split_params.pop("groups", None)
-        root_ctx = self._root_callback_context(X, y, fit_params)
+        root_ctx = self._root_callback_context(X, y, callback_metadata)
         self._drawn_first = self._draw_before_splits()
         cv = _make_cv(self.cv, y, is_classifier(self.estimator))
         self.n_splits_ = _n_splits(cv, X, y, groups, **split_params)
@@ -1874,14 +1879,15 @@ class BaseSearchCV(_SkBaseSearchCV):
         try:  # the references' fits and the refit: a long refit is Ctrl-C'd too
             self._add_diagnosis(results, X, y, groups, splits, routed)
             self._complete_results(results)
-            self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
+            self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx,
+                         callback_metadata)
         except KeyboardInterrupt as exc:  # the search's fits are all done: keep them
             self._keep_interrupted(store, evaluate, exc,
                                    record=check_study if storage is None else None)
             raise
         if root_ctx is not None:
             root_ctx.call_on_fit_task_end(
-                estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
+                estimator=self, X=X, y=y, metadata=callback_metadata
             )
 
     def _check_pre_dispatch(self):
@@ -1967,15 +1973,14 @@ class BaseSearchCV(_SkBaseSearchCV):
     #: when the evaluations hang from the search task directly (grid, random, Optuna).
     _callback_round_name = None
 
-    def _root_callback_context(self, X, y, fit_params):
-        """sklearn's root callback context of ``fit`` (begun), or None without callbacks
-        (set with ``set_callbacks`` or propagated by a meta-estimator)."""
+    def _root_callback_context(self, X, y, metadata):
+        """sklearn's root callback context of ``fit`` (begun with the hooks' ``metadata``),
+        or None without callbacks (set with ``set_callbacks`` or propagated by a
+        meta-estimator)."""
         if not (hasattr(self, "_skl_callbacks") or hasattr(self, "_parent_callback_ctx")):
             return None
         root = self._init_callback_context(max_subtasks=1 + (self.refit is not False))
-        return root.call_on_fit_task_begin(
-            estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
-        )
+        return root.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
 
     def _engine_backend(self, root_ctx):
         """``backend`` for the engine: with sklearn callbacks, joblib's loky instead of
@@ -2011,7 +2016,8 @@ class BaseSearchCV(_SkBaseSearchCV):
     _REFIT_ATTRIBUTES = ("best_index_", "best_score_", "best_params_", "best_estimator_",
                          "refit_time_", "feature_names_in_")
 
-    def _finish(self, X, y, results, evaluate, fit_params, scorers, seed, root_ctx=None):
+    def _finish(self, X, y, results, evaluate, fit_params, scorers, seed, root_ctx=None,
+                callback_metadata=None):
         for stale in self._REFIT_ATTRIBUTES:
             self.__dict__.pop(stale, None)
         names = metric_names(evaluate.rows, evaluate.scorer_names)
@@ -2049,8 +2055,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             refit_ctx = None if root_ctx is None else root_ctx.subcontext(
                 task_name="refit-with-best-params"
             )
-            hook_args = dict(estimator=self, X=X, y=y,
-                             metadata=_callback_metadata(fit_params))
+            hook_args = dict(estimator=self, X=X, y=y, metadata=callback_metadata)
             with (nullcontext() if refit_ctx is None
                   else refit_ctx.propagate_callback_context(estimator)):
                 if refit_ctx is not None:
