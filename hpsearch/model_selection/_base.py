@@ -1220,6 +1220,21 @@ def _only_scored(routed, fit_params):
     return {k: v for k, v in score.items() if fit_params.get(k) is not v}
 
 
+def _unscored(routed, fit_params):
+    """With metadata routing, the names of the fit parameters the scorer does not get
+    (the same object): a ``sample_weight`` the estimator requests weights the test scores
+    or not as the scorer requests it, so a study's data fingerprint tells them apart (a
+    resume with the scorer's request changed reused the other scores: unweighted ones
+    reported as weighted). Empty without routing, where the scorer's weighting follows
+    from the scoring the study's settings hold (the fingerprints studies recorded)."""
+    from sklearn import get_config
+
+    if not get_config().get("enable_metadata_routing", False):
+        return []
+    score = dict(routed.scorer.score)
+    return sorted(k for k, v in fit_params.items() if score.get(k) is not v)
+
+
 @fill_doc
 class BaseSearchCV(_SkBaseSearchCV):
     """Base of every hpsearch search: sklearn's search contract on hpsearch's engine.
@@ -1669,7 +1684,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         (and, for Optuna, space, objective and rungs), or record them in a new study
         (:meth:`TrialStore.check_data` and the like). Raises ValueError on a mismatch."""
         store.check_data(data_fingerprint(
-            X, y, groups, fit_params, _only_scored(routed, fit_params)))
+            X, y, groups, fit_params, _only_scored(routed, fit_params),
+            _unscored(routed, fit_params)))
         store.check_splits(_splits_digest(splits))
         store.check_settings(search_settings(
             self.estimator, self.scoring, self._cv_description,
