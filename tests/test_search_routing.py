@@ -141,3 +141,62 @@ def test_the_search_callback_hooks_get_the_weights_given_to_fit_as_sklearn(data)
         theirs = hooks(SkGridSearchCV)
     assert ours == theirs
     assert ours["refit-with-best-params"] == {("sample_weight",)}
+
+
+def _searches():
+    from hpsearch import (ASHASearchCV, HalvingSearchCV, HyperbandSearchCV,
+                          OptunaSearchCV, RandomSearchCV, RecipeSearchCV)
+
+    common = {"random_state": 0, "progress": False}
+    # (budgets in samples: min_resources=60, all the rows, for rows on the full train)
+    return {
+        "GridSearchCV": lambda e, s: GridSearchCV(e, GRID, scoring=s, cv=GroupKFold(3),
+                                                  progress=False),
+        "RandomSearchCV": lambda e, s: RandomSearchCV(e, GRID, n_iter=2, scoring=s,
+                                                      cv=GroupKFold(3), **common),
+        "OptunaSearchCV": lambda e, s: OptunaSearchCV(e, GRID, n_trials=2, scoring=s,
+                                                      cv=GroupKFold(3), **common),
+        "HalvingSearchCV": lambda e, s: HalvingSearchCV(
+            e, GRID, resource="n_samples", min_resources=60, scoring=s, cv=GroupKFold(3),
+            **common),
+        "HyperbandSearchCV": lambda e, s: HyperbandSearchCV(
+            e, GRID, resource="n_samples", scoring=s, cv=GroupKFold(3), **common),
+        "ASHASearchCV": lambda e, s: ASHASearchCV(
+            e, GRID, resource="n_samples", min_resources=60, n_trials=2, scoring=s,
+            cv=GroupKFold(3), **common),
+        "RecipeSearchCV": lambda e, s: RecipeSearchCV(e, GRID, n_iter=2, scoring=s,
+                                                      cv=GroupKFold(3), **common),
+    }
+
+
+@pytest.mark.parametrize("fit_weights, score_weights",
+                         [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("name", sorted(_searches()))
+def test_every_search_weights_the_fits_and_scores_as_requested(data, name, fit_weights,
+                                                               score_weights):
+    # each (candidate, split) score of a full-data row is the one of a fit on the train
+    # rows (weighted as the estimator requests) scored on the test rows (weighted as
+    # the scorer requests), on the GroupKFold splits of the routed groups
+    X, y, w, groups = data
+    with sklearn.config_context(enable_metadata_routing=True):
+        estimator = LogisticRegression().set_fit_request(sample_weight=fit_weights)
+        scorer = make_scorer(accuracy_score).set_score_request(sample_weight=score_weights)
+        search = _searches()[name](estimator, scorer)
+        search.fit(X, y, sample_weight=w, groups=groups)
+    splits = list(GroupKFold(3).split(X, y, groups))
+    results = search.cv_results_
+    budgets = results.get("n_resources")
+    checked = 0
+    for row, params in enumerate(results["params"]):
+        if budgets is not None and budgets[row] < len(splits[0][0]):
+            continue  # (a subsample of the train rows)
+        expected = []
+        for train, test in splits:
+            model = LogisticRegression(**params).fit(
+                X[train], y[train], sample_weight=w[train] if fit_weights else None)
+            expected.append(accuracy_score(y[test], model.predict(X[test]),
+                                           sample_weight=w[test] if score_weights else None))
+        np.testing.assert_allclose(
+            [results[f"split{k}_test_score"][row] for k in range(len(splits))], expected)
+        checked += 1
+    assert checked
