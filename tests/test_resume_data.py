@@ -166,8 +166,8 @@ def test_weights_routed_to_the_scorer_only_are_part_of_the_data(tmp_path):
 def test_a_resume_whose_scorer_now_weights_otherwise_is_refused(tmp_path, first):
     # the same weights for fit, but the scorer weighted the recorded test scores and not
     # the resumed search's (or the reverse): the fingerprint was the same, so a resume
-    # reused the other scores (0.856, 0.867 unweighted reported for a weighted scorer's
-    # 0.870, 0.856 on the grid below; and the reverse from a study run without routing)
+    # reused the other scores (here: the unweighted 0.9733 reported for the weighted
+    # scorer's 0.9690; and the reverse from a study run without routing)
     import sklearn
     from sklearn.metrics import accuracy_score, make_scorer
 
