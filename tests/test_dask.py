@@ -392,3 +392,32 @@ def test_backend_dask_as_a_parameter_runs_on_the_cluster_like_parallel_config(pl
     assert search.backend_ == "joblib:DaskDistributedBackend"
     _same_scores(search, plain)
     assert not any(search.cv_results_["error"])
+
+
+def test_metadata_routing_reaches_the_fits_on_the_cluster(dask):
+    # sklearn's config is thread-local and a Dask worker starts with the defaults: the
+    # fits ran with routing disabled, where sklearn's multi-metric scorer weights every
+    # metric, also the one set with set_score_request(sample_weight=False)
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, make_scorer
+    from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+
+    X, y = load_iris(return_X_y=True)
+    weights = np.random.RandomState(0).rand(len(y)) * 3
+    grid = {"C": [0.01, 1.0]}
+    with sklearn.config_context(enable_metadata_routing=True):
+        estimator = LogisticRegression().set_fit_request(sample_weight=True)
+        scoring = {
+            "weighted": make_scorer(accuracy_score).set_score_request(sample_weight=True),
+            "unweighted": make_scorer(accuracy_score).set_score_request(
+                sample_weight=False),
+        }
+        ours = GridSearchCV(estimator, grid, scoring=scoring, refit="weighted", cv=3,
+                            n_jobs=2, progress=False).fit(X, y, sample_weight=weights)
+        theirs = SkGridSearchCV(estimator, grid, scoring=scoring, refit="weighted",
+                                cv=3).fit(X, y, sample_weight=weights)
+    assert ours.backend_.startswith("joblib:Dask")
+    for metric in scoring:
+        np.testing.assert_allclose(ours.cv_results_[f"mean_test_{metric}"],
+                                   theirs.cv_results_[f"mean_test_{metric}"])

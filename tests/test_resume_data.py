@@ -162,6 +162,36 @@ def test_weights_routed_to_the_scorer_only_are_part_of_the_data(tmp_path):
         make(resume=True).fit(X, Y, sample_weight=np.ones(len(Y)))  # same: resumes
 
 
+@pytest.mark.parametrize("first", ["unweighted", "no routing"])
+def test_a_resume_whose_scorer_now_weights_otherwise_is_refused(tmp_path, first):
+    # the same weights for fit, but the scorer weighted the recorded test scores and not
+    # the resumed search's (or the reverse): the fingerprint was the same, so a resume
+    # reused the other scores (here: the unweighted 0.9733 reported for the weighted
+    # scorer's 0.9690; and the reverse from a study run without routing)
+    import sklearn
+    from sklearn.metrics import accuracy_score, make_scorer
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    w = np.random.RandomState(0).rand(len(Y)) * 3
+
+    def make(score_weights, **kw):
+        estimator, scorer = LogisticRegression(max_iter=300), make_scorer(accuracy_score)
+        if score_weights is not None:
+            estimator.set_fit_request(sample_weight=True)
+            scorer.set_score_request(sample_weight=score_weights)
+        return GridSearchCV(estimator, {"C": [1.0]}, cv=3, scoring=scorer,
+                            storage=storage, study_name="s", **kw)
+
+    if first == "no routing":  # the scorer gets the weights
+        make(None).fit(X, Y, sample_weight=w)
+    with sklearn.config_context(enable_metadata_routing=True):
+        if first == "unweighted":
+            make(False).fit(X, Y, sample_weight=w)
+        with pytest.raises(ValueError, match="which of them the scorer gets"):
+            make(first == "unweighted", resume=True).fit(X, Y, sample_weight=w)
+        make(first != "unweighted", resume=True).fit(X, Y, sample_weight=w)  # resumes
+
+
 def test_a_weight_for_fit_and_score_keeps_the_recorded_fingerprint(monkeypatch):
     # without routing sample_weight goes to fit and scorer: the fingerprint is the one
     # studies recorded before score parameters were part of it

@@ -181,7 +181,10 @@ def _callback_management(search):
 
 
 def _callback_metadata(fit_params):
-    """The ``metadata`` sklearn hands to callback hooks: the ``sample_weight``, if any."""
+    """The ``metadata`` sklearn hands to callback hooks: the ``sample_weight``, if any.
+    The search's own hooks (``fit``, the refit) get the ``sample_weight`` given to
+    ``fit``, routed or not, as sklearn's; a (candidate, split) fit's hooks the one its
+    estimator gets."""
     weights = (fit_params or {}).get("sample_weight")
     return None if weights is None else {"sample_weight": weights}
 
@@ -1217,6 +1220,21 @@ def _only_scored(routed, fit_params):
     return {k: v for k, v in score.items() if fit_params.get(k) is not v}
 
 
+def _unscored(routed, fit_params):
+    """With metadata routing, the names of the fit parameters the scorer does not get
+    (the same object): a ``sample_weight`` the estimator requests weights the test scores
+    or not as the scorer requests it, so a study's data fingerprint tells them apart (a
+    resume with the scorer's request changed reused the other scores: unweighted ones
+    reported as weighted). Empty without routing, where the scorer's weighting follows
+    from the scoring the study's settings hold (the fingerprints studies recorded)."""
+    from sklearn import get_config
+
+    if not get_config().get("enable_metadata_routing", False):
+        return []
+    score = dict(routed.scorer.score)
+    return sorted(k for k, v in fit_params.items() if score.get(k) is not v)
+
+
 @fill_doc
 class BaseSearchCV(_SkBaseSearchCV):
     """Base of every hpsearch search: sklearn's search contract on hpsearch's engine.
@@ -1401,6 +1419,44 @@ class BaseSearchCV(_SkBaseSearchCV):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = get_tags(self.estimator).target_tags.multi_output
         return tags
+
+    def get_metadata_routing(self):
+        """Get metadata routing of this object (sklearn's, see its User Guide).
+
+        As sklearn's searches: ``fit`` routes to the estimator's ``fit``, the scorer's
+        ``score`` and the splitter's ``split``; ``score`` to the scorer's ``score``. A
+        ``cv`` given as a name or dict spec (``cv="group_kfold"``, see
+        :func:`~hpsearch.model_selection.make_cv`) requests what the splitter it builds
+        requests: with metadata routing enabled, ``fit(X, y, groups=g)`` on
+        ``cv="group_kfold"`` raised "GridSearchCV.fit got unexpected argument(s)
+        {'groups'}, which are not routed to any object".
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
+
+        router = MetadataRouter(owner=self)
+        router.add(estimator=self.estimator,
+                   method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        scorer, _ = self._get_scorers()
+        router.add(scorer=scorer,
+                   method_mapping=MethodMapping().add(caller="score", callee="score")
+                   .add(caller="fit", callee="score"))
+        router.add(splitter=self._routing_splitter(),
+                   method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        return router
+
+    def _routing_splitter(self):
+        """``cv`` for metadata routing: the splitter a name or dict spec builds (a bad
+        spec stays as given: ``fit`` raises its error)."""
+        if isinstance(self.cv, (str, dict)):
+            try:
+                return _make_cv(self.cv, None, False)
+            except (TypeError, ValueError):
+                pass
+        return self.cv
 
     # -- hooks for strategies ----------------------------------------------------------
     def _run_search(self, evaluate):
@@ -1628,7 +1684,8 @@ class BaseSearchCV(_SkBaseSearchCV):
         (and, for Optuna, space, objective and rungs), or record them in a new study
         (:meth:`TrialStore.check_data` and the like). Raises ValueError on a mismatch."""
         store.check_data(data_fingerprint(
-            X, y, groups, fit_params, _only_scored(routed, fit_params)))
+            X, y, groups, fit_params, _only_scored(routed, fit_params),
+            _unscored(routed, fit_params)))
         store.check_splits(_splits_digest(splits))
         store.check_settings(search_settings(
             self.estimator, self.scoring, self._cv_description,
@@ -1698,11 +1755,13 @@ class BaseSearchCV(_SkBaseSearchCV):
         self._check_pre_dispatch()
         X, y, groups = indexable(X, y, groups)
         routed = self._routed_params(X, groups, fit_params)
+        # (sklearn's: the sample_weight given to fit, also one the estimator did not request)
+        callback_metadata = _callback_metadata(_check_method_params(X, params=fit_params))
         fit_params = routed.estimator.fit
         # every parameter the splitter requests (sklearn's routing), not groups alone
         split_params = dict(routed.splitter.split)
         groups = split_params.pop("groups", None)
-        root_ctx = self._root_callback_context(X, y, fit_params)
+        root_ctx = self._root_callback_context(X, y, callback_metadata)
         self._drawn_first = self._draw_before_splits()
         cv = _make_cv(self.cv, y, is_classifier(self.estimator))
         self.n_splits_ = _n_splits(cv, X, y, groups, **split_params)
@@ -1836,14 +1895,15 @@ class BaseSearchCV(_SkBaseSearchCV):
         try:  # the references' fits and the refit: a long refit is Ctrl-C'd too
             self._add_diagnosis(results, X, y, groups, splits, routed)
             self._complete_results(results)
-            self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx)
+            self._finish(X, y, results, evaluate, fit_params, scorers, seed, root_ctx,
+                         callback_metadata)
         except KeyboardInterrupt as exc:  # the search's fits are all done: keep them
             self._keep_interrupted(store, evaluate, exc,
                                    record=check_study if storage is None else None)
             raise
         if root_ctx is not None:
             root_ctx.call_on_fit_task_end(
-                estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
+                estimator=self, X=X, y=y, metadata=callback_metadata
             )
 
     def _check_pre_dispatch(self):
@@ -1929,15 +1989,14 @@ class BaseSearchCV(_SkBaseSearchCV):
     #: when the evaluations hang from the search task directly (grid, random, Optuna).
     _callback_round_name = None
 
-    def _root_callback_context(self, X, y, fit_params):
-        """sklearn's root callback context of ``fit`` (begun), or None without callbacks
-        (set with ``set_callbacks`` or propagated by a meta-estimator)."""
+    def _root_callback_context(self, X, y, metadata):
+        """sklearn's root callback context of ``fit`` (begun with the hooks' ``metadata``),
+        or None without callbacks (set with ``set_callbacks`` or propagated by a
+        meta-estimator)."""
         if not (hasattr(self, "_skl_callbacks") or hasattr(self, "_parent_callback_ctx")):
             return None
         root = self._init_callback_context(max_subtasks=1 + (self.refit is not False))
-        return root.call_on_fit_task_begin(
-            estimator=self, X=X, y=y, metadata=_callback_metadata(fit_params)
-        )
+        return root.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
 
     def _engine_backend(self, root_ctx):
         """``backend`` for the engine: with sklearn callbacks, joblib's loky instead of
@@ -1973,7 +2032,8 @@ class BaseSearchCV(_SkBaseSearchCV):
     _REFIT_ATTRIBUTES = ("best_index_", "best_score_", "best_params_", "best_estimator_",
                          "refit_time_", "feature_names_in_")
 
-    def _finish(self, X, y, results, evaluate, fit_params, scorers, seed, root_ctx=None):
+    def _finish(self, X, y, results, evaluate, fit_params, scorers, seed, root_ctx=None,
+                callback_metadata=None):
         for stale in self._REFIT_ATTRIBUTES:
             self.__dict__.pop(stale, None)
         names = metric_names(evaluate.rows, evaluate.scorer_names)
@@ -2011,8 +2071,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             refit_ctx = None if root_ctx is None else root_ctx.subcontext(
                 task_name="refit-with-best-params"
             )
-            hook_args = dict(estimator=self, X=X, y=y,
-                             metadata=_callback_metadata(fit_params))
+            hook_args = dict(estimator=self, X=X, y=y, metadata=callback_metadata)
             with (nullcontext() if refit_ctx is None
                   else refit_ctx.propagate_callback_context(estimator)):
                 if refit_ctx is not None:

@@ -824,14 +824,34 @@ def _die_with_parent(ppid, prctl=True):
         threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
 
 
-def _run_batch(base, X, y, tasks, args, limits=(False, None)):
+def _run_batch(base, X, y, tasks, args, limits=(False, None), config=None):
     """joblib's task: run a batch; ``args`` are :func:`run_task`'s after ``task``.
     ``limits = (guard, fit_timeout)``: ``guard`` makes a local worker process die with
-    its parent (set once per process)."""
+    its parent (set once per process). ``config``: the caller's scikit-learn config
+    (``sklearn.get_config()``), set around the fits as ``sklearn.utils.parallel.delayed``
+    does: it is thread-local, so a thread or a loky/Dask worker ran the fits and scorers
+    with the defaults (``enable_metadata_routing=False``: a multi-metric scorer then
+    weighted every metric, also one set with ``set_score_request(sample_weight=False)``,
+    and a Pipeline refused the routed ``sample_weight``)."""
     guard, fit_timeout = limits
     if guard and _GUARDED != os.getpid():
         _die_with_parent(os.getppid(), prctl=False)
-    return [_run_limited(base, X, y, t, args, fit_timeout) for t in tasks]
+    with (contextlib.nullcontext() if config is None else _sklearn_config(config)):
+        return [_run_limited(base, X, y, t, args, fit_timeout) for t in tasks]
+
+
+def _caller_sklearn_config():
+    """This thread's scikit-learn config, for :func:`_run_batch`."""
+    from sklearn import get_config
+
+    return get_config()
+
+
+def _sklearn_config(config):
+    """scikit-learn's ``config_context`` with ``config`` (a ``get_config()`` dict)."""
+    from sklearn import config_context
+
+    return config_context(**config)
 
 
 # --------------------------------------------------------------------------- fork workers
@@ -1800,9 +1820,10 @@ class Engine:
         args = self._task_args()
         guard = self.kind.split(":")[-1] in _LOCAL_PROCESS_BACKENDS
         limits = (guard, self.fit_timeout)
+        config = _caller_sklearn_config()  # (the fork workers inherit it)
         calls = (
             joblib.delayed(_run_batch)(self.base_estimator, self.X, self.y, batch,
-                                       args, limits)
+                                       args, limits, config)
             for batch in self._joblib_batches(tasks)
         )
         rescued, outputs, pending = [], iter(()), self._pending

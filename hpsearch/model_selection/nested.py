@@ -333,6 +333,21 @@ def _sequential(search, X, y=None, **kwargs):
 _ONE_POOL = True
 
 
+def _routes_groups(search):
+    """Whether the inner search takes the outer-train ``groups``: always without metadata
+    routing; with it (``sklearn.set_config(enable_metadata_routing=True)``) only when
+    its splitter (or estimator, scorer) requests them, as ``cross_validate`` routes
+    ``params={"groups": ...}``: a search on ``cv=KFold`` raised "GridSearchCV.fit got
+    unexpected argument(s) {'groups'}" when the outer splitter alone was a group one."""
+    from sklearn import get_config
+
+    if not get_config().get("enable_metadata_routing", False):
+        return True
+    from sklearn.utils.metadata_routing import get_routing_for_object
+
+    return bool(get_routing_for_object(search).consumes("fit", ["groups"]))
+
+
 class _OuterJob:
     """One outer split: its inner search, fitted on the outer-train rows and scored on
     the outer-test rows."""
@@ -343,7 +358,8 @@ class _OuterJob:
     def run(self, X, y, groups, scorer):
         """Fit the inner search, score its refit model; the row of the result."""
         inner, train, test = self.search, self.train, self.test
-        fit_kw = {} if groups is None else {"groups": _safe_indexing(groups, train)}
+        fit_kw = ({} if groups is None or not _routes_groups(inner)
+                  else {"groups": _safe_indexing(groups, train)})
         y_train = None if y is None else _safe_indexing(y, train)
         y_test = None if y is None else _safe_indexing(y, test)
         rows = _rows_text(train, _num_samples(X))

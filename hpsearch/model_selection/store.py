@@ -1008,7 +1008,8 @@ def _settings_difference(theirs, mine):
     return None
 
 
-def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None):
+def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None,
+                     unscored=()):
     """A hash of everything a fit sees besides the candidate and the splitter.
 
     A recorded fit is found again by its row key (candidate, budget, splitter, scoring,
@@ -1023,7 +1024,9 @@ def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None)
     a DataFrame, CSR instead of CSC, another dtype or column order) count as other data:
     such a resume is refused, never silently accepted. A value that cannot be pickled
     counts by its type (a design limit: two callbacks of one type that act differently
-    look alike).
+    look alike). ``unscored``: the names of the fit parameters the scorer does not get
+    (with metadata routing, a ``sample_weight`` the estimator requests and the scorer
+    does not): the same weights weight the test scores or not, other scores.
 
     Returns
     -------
@@ -1045,6 +1048,8 @@ def data_fingerprint(X, y=None, groups=None, fit_params=None, score_params=None)
     parts = [one(X), one(y), one(groups), table(fit_params)]
     if score_params:  # absent: the fingerprint of a study recorded without them
         parts.append(table(score_params))
+    if unscored:  # (likewise)
+        parts.append(["unscored", sorted(str(name) for name in unscored)])
     return joblib.hash(parts)
 
 
@@ -1220,7 +1225,8 @@ class TrialStore:
         recorded as the study's (``hpsearch_data``)."""
         self._check_recorded(DATA_ATTR, fingerprint, lambda found: StudyMismatch(
             f"The study {self.study.study_name!r} holds fits made on other data than "
-            f"this search's (X, y, groups or fit parameters differ: data fingerprint "
+            f"this search's (X, y, groups, fit parameters or which of them the scorer "
+            f"gets differ: data fingerprint "
             f"{found[:12]} recorded, {fingerprint[:12]} now); resuming it would reuse "
             "those fits as if made on this data. Resume it with the data it ran on, "
             "or choose another study_name.", "data"))
