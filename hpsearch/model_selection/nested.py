@@ -231,7 +231,8 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         (an int: ``StratifiedKFold`` for a classifier, else ``KFold``).
     groups : array-like of shape (n_samples,), default=None
         Group labels for the outer splitter, and (their outer-train part) for the inner
-        search's splitter.
+        search's splitter (with metadata routing, only when the search requests them;
+        a ``"groups"`` entry of ``params`` takes their place for the inner search).
     scoring : str, callable, list, dict or None, default=None
         Outer score(s), as ``cross_validate``'s ``scoring``. None: the search's own
         ``score`` (its refit metric), the only setting where ``optimism`` is given.
@@ -245,6 +246,20 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         the same seed gives the same result.
     return_searches : bool, default=False
         Also return the fitted inner searches (``searches``).
+    params : dict or None, default=None
+        Metadata (``sample_weight``, ``groups``, ...), routed as
+        :func:`sklearn.model_selection.cross_validate` routes its ``params``. Without
+        metadata routing, all of them go to each inner search's ``fit`` (their outer-train
+        rows; the search splits them again, weighting its inner scores as sklearn's
+        searches do) and none to the outer scoring, which is unweighted, as sklearn's;
+        a ``"groups"`` entry goes to the inner search in place of ``groups``. With
+        ``sklearn.set_config(enable_metadata_routing=True)``, each goes where it is
+        requested: the outer splitter's ``split``, the search's ``fit`` (its estimator,
+        scorer, splitter) and the outer scorer (the outer-test rows; with
+        ``scoring=None``, as the search's ``score`` routes them). Every array-like value
+        must have one entry per sample of ``X``; other values are given whole to every
+        fit. The results equal ``cross_validate(search, X, y, params=...)``'s, on either
+        engine.
 
     Returns
     -------
@@ -272,6 +287,16 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         ``resume=True`` whose outer splits have other rows than the run it continues
         (another ``cv``, ``random_state`` or data: its recorded inner fits are of other
         rows).
+        An array in ``params`` without one value per sample (named), ``params`` not a
+        dict, or, with metadata routing, ``groups`` given both as ``groups`` and in
+        ``params``.
+    TypeError
+        With metadata routing, a ``params`` entry that nothing requests (sklearn's
+        error, as ``cross_validate``'s).
+    sklearn.exceptions.UnsetMetadataPassedError
+        With metadata routing, a ``params`` entry whose request is unset on an object
+        of the search (sklearn's error, raised by the first inner search's ``fit``,
+        before any fit).
 
     Examples
     --------
@@ -879,7 +904,8 @@ class _Slot:
     """What one inner search sees as its engine and its progress bar, in the one pool.
 
     ``BaseSearchCV._fit`` calls :meth:`engine` with the engine it would have run (read
-    for its ``y`` and checked: no per-sample fit or score parameters) and
+    for its ``y`` and checked: its routed fit and score parameters are those the pool's
+    engine holds for all of ``X``) and
     :meth:`progress` for its bar; ``_finish`` calls :meth:`fit_best` for the refit.
     """
 
