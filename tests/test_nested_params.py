@@ -209,3 +209,17 @@ def test_the_one_pool_gives_hpsearch_mlp_the_rows_of_the_weights_as_sequentially
     assert (pooled.engine, sequential.engine) == ("one pool", "sequential")
     np.testing.assert_array_equal(pooled.test_score, sequential.test_score)
     np.testing.assert_array_equal(pooled.inner_best_score, sequential.inner_best_score)
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_sklearns_own_search_gets_the_params_too(data, routing):
+    X, y, _, w, _ = data
+    with sklearn.config_context(enable_metadata_routing=routing):
+        lr = LogisticRegression()
+        if routing:
+            lr = lr.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+        search = SkGridSearchCV(lr, GRID, cv=3)
+        ours = nested_cross_validate(search, X, y, cv=3, params={"sample_weight": w})
+        theirs = cross_validate(search, X, y, cv=3, params={"sample_weight": w},
+                                return_estimator=True)
+    _same(ours, theirs)
