@@ -223,3 +223,26 @@ def test_sklearns_own_search_gets_the_params_too(data, routing):
         theirs = cross_validate(search, X, y, cv=3, params={"sample_weight": w},
                                 return_estimator=True)
     _same(ours, theirs)
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_several_outer_metrics_each_weighted_as_requested(data, routing):
+    from sklearn.metrics import balanced_accuracy_score
+
+    X, y, _, w, _ = data
+    with sklearn.config_context(enable_metadata_routing=routing):
+        lr = LogisticRegression()
+        acc, bal = make_scorer(accuracy_score), make_scorer(balanced_accuracy_score)
+        if routing:
+            lr = lr.set_fit_request(sample_weight=True)
+            acc, bal = (acc.set_score_request(sample_weight=True),
+                        bal.set_score_request(sample_weight=False))
+        scoring = {"acc": acc, "bal": bal}
+        ours = nested_cross_validate(
+            GridSearchCV(lr, GRID, cv=3, scoring=scoring, refit="acc", progress=False),
+            X, y, cv=3, scoring=scoring, n_jobs=2, params={"sample_weight": w})
+        theirs = cross_validate(SkGridSearchCV(lr, GRID, cv=3, scoring=scoring, refit="acc"),
+                                X, y, cv=3, scoring=scoring, params={"sample_weight": w})
+    assert ours.engine == "one pool"
+    for name in scoring:
+        np.testing.assert_array_equal(ours[f"test_{name}"], theirs[f"test_{name}"])
