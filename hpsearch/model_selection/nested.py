@@ -205,7 +205,7 @@ def _check_refit(search, scoring):
 
 
 def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None, n_jobs=None,
-                          random_state=None, return_searches=False):
+                          random_state=None, return_searches=False, params=None):
     """Estimate the generalization score of a whole search procedure by nested CV.
 
     For each outer split, a clone of ``search`` is fitted on the outer-train rows (the
@@ -231,7 +231,8 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         (an int: ``StratifiedKFold`` for a classifier, else ``KFold``).
     groups : array-like of shape (n_samples,), default=None
         Group labels for the outer splitter, and (their outer-train part) for the inner
-        search's splitter.
+        search's splitter (with metadata routing, only when the search requests them;
+        a ``"groups"`` entry of ``params`` takes their place for the inner search).
     scoring : str, callable, list, dict or None, default=None
         Outer score(s), as ``cross_validate``'s ``scoring``. None: the search's own
         ``score`` (its refit metric), the only setting where ``optimism`` is given.
@@ -245,6 +246,20 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         the same seed gives the same result.
     return_searches : bool, default=False
         Also return the fitted inner searches (``searches``).
+    params : dict or None, default=None
+        Metadata (``sample_weight``, ``groups``, ...), routed as
+        :func:`sklearn.model_selection.cross_validate` routes its ``params``. Without
+        metadata routing, all of them go to each inner search's ``fit`` (their outer-train
+        rows; the search splits them again, weighting its inner scores as sklearn's
+        searches do) and none to the outer scoring, which is unweighted, as sklearn's;
+        a ``"groups"`` entry goes to the inner search in place of ``groups``. With
+        ``sklearn.set_config(enable_metadata_routing=True)``, each goes where it is
+        requested: the outer splitter's ``split``, the search's ``fit`` (its estimator,
+        scorer, splitter) and the outer scorer (the outer-test rows; with
+        ``scoring=None``, as the search's ``score`` routes them). Every array-like value
+        must have one entry per sample of ``X``; other values are given whole to every
+        fit. The results equal ``cross_validate(search, X, y, params=...)``'s, on either
+        engine.
 
     Returns
     -------
@@ -272,6 +287,16 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         ``resume=True`` whose outer splits have other rows than the run it continues
         (another ``cv``, ``random_state`` or data: its recorded inner fits are of other
         rows).
+        An array in ``params`` without one value per sample (named), ``params`` not a
+        dict, or, with metadata routing, ``groups`` given both as ``groups`` and in
+        ``params``.
+    TypeError
+        With metadata routing, a ``params`` entry that nothing requests (sklearn's
+        error, as ``cross_validate``'s).
+    sklearn.exceptions.UnsetMetadataPassedError
+        With metadata routing, a ``params`` entry whose request is unset on an object
+        of the search (sklearn's error, raised by the first inner search's ``fit``,
+        before any fit).
 
     Examples
     --------
@@ -291,23 +316,30 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     _check_refit(search, scoring)
     _check_inner_cv(search)
     X, y, groups = indexable(X, y, groups)
+    params = _check_fit_params(params, groups, _num_samples(X))
     outer = _outer_cv(cv, y, is_classifier(search), random_state)
     scorer = check_scoring(search, scoring=scoring)
+    routed = _route_params(outer, search, scorer, params)
+    split_kw = dict(routed.splitter.split)
+    if groups is not None:
+        split_kw.setdefault("groups", groups)
     splits = [(np.asarray(train), np.asarray(test))
-              for train, test in outer.split(X, y, groups)]
+              for train, test in outer.split(X, y, **split_kw)]
     storage = _one_storage(search)
     searches = [_inner_search(search, k, n_jobs, storage) for k in range(len(splits))]
     jobs = [_OuterJob(k, inner, train, test) for k, (inner, (train, test))
             in enumerate(zip(searches, splits))]
     for job in jobs:  # before any fit: a resume continues on the same outer splits
         _check_outer_rows(job.search, job.k, _rows_text(job.train, _num_samples(X)))
-    engine = _one_pool_engine(searches[0], X, y) if searches else None
+    fit_kw = _inner_fit_params(searches[0], groups, routed) if searches else {}
+    score_kw = dict(routed.scorer.score)
+    engine = _one_pool_engine(searches[0], X, y, fit_kw) if searches else None
     try:
         if engine is None:
-            rows = [job.run(X, y, groups, scorer) for job in jobs]
+            rows = [job.run(X, y, fit_kw, scorer, score_kw) for job in jobs]
             kind, n_workers = "sequential", None
         else:
-            rows = _OnePool(engine, jobs).run(X, y, groups, scorer,
+            rows = _OnePool(engine, jobs).run(X, y, fit_kw, scorer, score_kw,
                                               searches[0]._show_progress())
             kind, n_workers = "one pool", engine.n_workers
     except BaseException as exc:  # Ctrl-C, SIGTERM, an inner search's error
@@ -348,6 +380,82 @@ def _routes_groups(search):
     return bool(get_routing_for_object(search).consumes("fit", ["groups"]))
 
 
+def _check_fit_params(params, groups, n_samples):
+    """``params`` as a dict: every array-like value one entry per sample of ``X`` (each
+    is split with the outer folds; sklearn's ``cross_validate`` passes an array of
+    another length whole to every inner search, whose fits then all fail), and, with
+    metadata routing, no ``groups`` both there and as ``groups=``."""
+    import scipy.sparse as sp
+    from sklearn import get_config
+    from sklearn.utils.validation import _is_arraylike_not_scalar
+
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ValueError("The 'params' parameter of nested_cross_validate must be a dict "
+                         f"or None. Got {params!r} instead.")
+    for name, value in params.items():
+        if not (_is_arraylike_not_scalar(value) or sp.issparse(value)):
+            continue
+        length = _num_samples(value)
+        if length != n_samples:
+            raise ValueError(
+                f"The {name!r} entry of nested_cross_validate's 'params' must have one "
+                f"value per sample of X (n_samples={n_samples}): it is split with the "
+                f"outer folds. Got {length} values instead.")
+    if (groups is not None and "groups" in params
+            and get_config().get("enable_metadata_routing", False)):
+        raise ValueError("nested_cross_validate got groups both as 'groups' and in "
+                         "'params': with metadata routing, give them in params only "
+                         "(routed as requested, as cross_validate's).")
+    return dict(params)
+
+
+def _route_params(outer, search, scorer, params):
+    """sklearn's ``cross_validate`` routing of ``params``: with metadata routing enabled,
+    to the outer splitter's ``split``, the search's ``fit`` and the outer scorer as
+    each requests them (``process_routing``; unrequested ones raise sklearn's errors);
+    without it, all to the search's ``fit``, none to the outer scorer."""
+    from sklearn import get_config
+
+    if not params or not get_config().get("enable_metadata_routing", False):
+        return Bunch(splitter=Bunch(split={}), estimator=Bunch(fit=dict(params)),
+                     scorer=Bunch(score={}))
+    from sklearn.exceptions import UnsetMetadataPassedError
+    from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+
+    router = (MetadataRouter(owner="nested_cross_validate")
+              .add(splitter=outer,
+                   method_mapping=MethodMapping().add(caller="fit", callee="split"))
+              .add(estimator=search,
+                   method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+              .add(scorer=scorer,
+                   method_mapping=MethodMapping().add(caller="fit", callee="score")))
+    try:
+        return process_routing(router, "fit", **params)
+    except UnsetMetadataPassedError as exc:  # (the user calls no "fit"; as cross_validate)
+        raise UnsetMetadataPassedError(
+            message=str(exc).replace("nested_cross_validate.fit", "nested_cross_validate"),
+            unrequested_params=exc.unrequested_params,
+            routed_params=exc.routed_params) from None
+    except TypeError as exc:
+        text = str(exc)
+        if "nested_cross_validate.fit" not in text:
+            raise
+        raise TypeError(text.replace("nested_cross_validate.fit",
+                                     "nested_cross_validate")) from None
+
+
+def _inner_fit_params(search, groups, routed):
+    """What each inner search's ``fit`` gets, for all of ``X`` (each outer split passes
+    its outer-train rows): the params routed to it, and ``groups=`` where the search
+    takes them (:func:`_routes_groups`) and ``params`` gave none."""
+    fit_params = dict(routed.estimator.fit)
+    if groups is not None and "groups" not in fit_params and _routes_groups(search):
+        fit_params["groups"] = groups
+    return fit_params
+
+
 class _OuterJob:
     """One outer split: its inner search, fitted on the outer-train rows and scored on
     the outer-test rows."""
@@ -355,11 +463,14 @@ class _OuterJob:
     def __init__(self, k, search, train, test):
         self.k, self.search, self.train, self.test = k, search, train, test
 
-    def run(self, X, y, groups, scorer):
-        """Fit the inner search, score its refit model; the row of the result."""
+    def run(self, X, y, fit_params, scorer, score_params):
+        """Fit the inner search with the outer-train rows of ``fit_params``, score its
+        refit model with the outer-test rows of ``score_params``; the row of the result."""
+        from sklearn.utils.validation import _check_method_params
+
         inner, train, test = self.search, self.train, self.test
-        fit_kw = ({} if groups is None or not _routes_groups(inner)
-                  else {"groups": _safe_indexing(groups, train)})
+        fit_kw = _check_method_params(X, params=fit_params, indices=train)
+        score_kw = _check_method_params(X, params=score_params, indices=test)
         y_train = None if y is None else _safe_indexing(y, train)
         y_test = None if y is None else _safe_indexing(y, test)
         rows = _rows_text(train, _num_samples(X))
@@ -376,7 +487,7 @@ class _OuterJob:
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
         try:
-            scores = scorer(inner, _safe_indexing(X, test), y_test)
+            scores = scorer(inner, _safe_indexing(X, test), y_test, **score_kw)
         except Exception as exc:
             if hasattr(exc, "add_note"):  # Python >= 3.11
                 exc.add_note(f"nested_cross_validate: raised by the outer scoring of outer "
@@ -559,11 +670,15 @@ def _mark_outer_rows(inner, rows):
         pass
 
 
-def _one_pool_engine(search, X, y):
+def _one_pool_engine(search, X, y, fit_params=None):
     """The engine whose fork workers run every outer split's fits (on the full ``X``,
     ``y``; not entered yet), or None where the outer splits run one after the other:
     no fork workers (``n_jobs=1``, a joblib backend, Windows/macOS), a search
-    ``timeout`` (a deadline per search), sklearn callbacks, or not an hpsearch search."""
+    ``timeout`` (a deadline per search), sklearn callbacks, or not an hpsearch search.
+
+    ``fit_params`` (what each inner search's ``fit`` gets, for all of ``X``: every
+    array one value per sample) are routed as the inner search routes them, so the
+    pool's fits get the rows of them that the inner search's own engine would."""
     from ._base import BaseSearchCV
 
     if (not _ONE_POOL or not isinstance(search, BaseSearchCV)
@@ -572,10 +687,12 @@ def _one_pool_engine(search, X, y):
         return None
     try:
         scorers, _ = clone(search)._get_scorers()
+        routed = _inner_routing(search, X, fit_params or {})
     except Exception:  # noqa: BLE001 - the inner search's fit raises it, as sequentially
         return None
     engine = Engine(
-        search.estimator, X, y, scorer=scorers, n_jobs=search.n_jobs,
+        search.estimator, X, y, scorer=scorers, fit_params=routed.estimator.fit,
+        score_params=routed.scorer.score, n_jobs=search.n_jobs,
         backend=search.backend, pre_dispatch=search.pre_dispatch,
         return_train_score=search.return_train_score, error_score=search.error_score,
         verbose=search.verbose, fit_timeout=search.fit_timeout,
@@ -586,6 +703,23 @@ def _one_pool_engine(search, X, y):
     except Exception:  # noqa: BLE001 - a bad n_jobs/backend: the inner fit says so
         return None
     return engine if fork and n_workers > 1 else None
+
+
+def _inner_routing(search, X, fit_params):
+    """The inner search's own routing of ``fit_params`` (``BaseSearchCV._routed_params``)
+    on all of ``X``; its warnings (a scorer that takes no ``sample_weight``) are given
+    by the inner searches' fits, not here."""
+    import warnings
+
+    from sklearn.utils import Bunch
+
+    if not fit_params:
+        return Bunch(estimator=Bunch(fit={}), scorer=Bunch(score={}))
+    params = dict(fit_params)
+    groups = params.pop("groups", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return clone(search)._routed_params(X, groups, params)
 
 
 def one_pool_workers(search, X, y=None, n_jobs=None):
@@ -652,12 +786,12 @@ class _OnePool:
             with self.lock:
                 self.bar.update(n)
 
-    def _work(self, job, X, y, groups, scorer, config):
+    def _work(self, job, X, y, fit_params, scorer, score_params, config):
         from sklearn import config_context
 
         try:
             with config_context(**config):  # the caller's (thread-local) sklearn config
-                self.rows[job.k] = job.run(X, y, groups, scorer)
+                self.rows[job.k] = job.run(X, y, fit_params, scorer, score_params)
         except BaseException as exc:  # noqa: BLE001 - handed to the dispatcher
             if not isinstance(exc, _Stopped):
                 with self.lock:
@@ -692,14 +826,15 @@ class _OnePool:
         out["candidate"] = candidate
         slot.results.put(out)
 
-    def run(self, X, y, groups, scorer, show_progress):
+    def run(self, X, y, fit_params, scorer, score_params, show_progress):
         """Fit every outer split's search through the pool; the rows of the result."""
         from sklearn import get_config
 
         slots = [_Slot(self, job) for job in self.jobs]
         config = get_config()
         threads = [threading.Thread(target=self._work,
-                                    args=(job, X, y, groups, scorer, config),
+                                    args=(job, X, y, fit_params, scorer, score_params,
+                                          config),
                                     name=f"hpsearch-outer{job.k}", daemon=True)
                    for job in self.jobs]
         for job, slot in zip(self.jobs, slots):
@@ -769,7 +904,8 @@ class _Slot:
     """What one inner search sees as its engine and its progress bar, in the one pool.
 
     ``BaseSearchCV._fit`` calls :meth:`engine` with the engine it would have run (read
-    for its ``y`` and checked: no per-sample fit or score parameters) and
+    for its ``y`` and checked: its routed fit and score parameters are those the pool's
+    engine holds for all of ``X``) and
     :meth:`progress` for its bar; ``_finish`` calls :meth:`fit_best` for the refit.
     """
 
@@ -789,9 +925,16 @@ class _Slot:
 
     # -- hooks of BaseSearchCV -------------------------------------------------------
     def engine(self, engine):
-        if engine.fit_params or engine.score_params:
-            raise ValueError("nested_cross_validate's one pool cannot pass per-sample fit "
-                             "or score parameters to the inner searches.")
+        # the pool's engine holds the same routed fit and score parameters for all of X
+        # (:func:`_one_pool_engine`); each task's rows are indices into X (translate)
+        pool = self.pool.engine
+        if (set(engine.fit_params) != set(pool.fit_params)
+                or set(engine.score_params) != set(pool.score_params)):
+            raise RuntimeError(
+                f"nested_cross_validate's one pool: the inner search of outer split "
+                f"{self.k} routed the fit parameters {sorted(engine.fit_params)} and "
+                f"score parameters {sorted(engine.score_params)}, the pool "
+                f"{sorted(pool.fit_params)} and {sorted(pool.score_params)}.")
         self.y = engine.y
         return self
 
