@@ -268,13 +268,48 @@ def _not_a_store(path):
     return "is neither a SQLite database nor an Optuna journal"
 
 
+def _not_a_file(path):
+    """What the existing ``path`` (links followed) is when it is not a regular file (a
+    folder, a named pipe, a device, a socket), or None."""
+    import stat
+
+    mode = path.stat().st_mode
+    for test, what in ((stat.S_ISREG, None), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+
+
 def check_storage_file(storage, key=None):
     """Refuse a storage file that exists and is not a trial store (a log file, a text
     file): hpsearch would append its journal to it, or fail on it with the database's
-    own words. ``key``: ``("storage",)`` when the storage comes from the study file."""
+    own words. ``key``: ``("storage",)`` when the storage comes from the study file.
+
+    So is one that is not a regular file: a named pipe hung the run for good once the
+    search opened its journal (SIGTERM did not end it: the open never returned), and a
+    pipe or a device named as a SQLite file failed it after the data was read with "disk
+    I/O error ... free space". And one with other names (hard links), when the study file
+    names it or when it is empty: the store was written into the file of the other names
+    too (``x.db``, a hard link to an empty ``pkg/__init__.py``, made that a database),
+    past the rule that a study file's store be a file of the working directory."""
     path = _local_file(storage)
-    if path is None or str(path) in ("", ":memory:") or not path.is_file():
+    if path is None or str(path) in ("", ":memory:") or not path.exists():
         return
+    what = _not_a_file(path)
+    if what:
+        raise _refuse(f"{path} exists and is {what}, not a file: a trial store is a SQLite "
+                      f"database or an Optuna journal; choose another storage, got "
+                      f"{storage!r}", key)
+    found = path.stat()
+    if found.st_nlink > 1 and (key or not found.st_size):
+        raise _refuse(
+            f"{path} is a file with {found.st_nlink} names (hard links), and the trial store "
+            "would be written into the file of the other names too; nothing was changed: "
+            + ("a study file's trial store is a file of its own (copy it, then move the copy "
+               "over it), or name the store with --storage" if key else
+               "make it a file of its own, or choose another storage")
+            + f", got {storage!r}", key)
     why = _not_a_store(path) or (_foreign_database(path) if key else None)
     if why:
         raise _refuse(f"{path} exists and {why}; hpsearch writes only into its own trial "
