@@ -11,7 +11,11 @@ Holes found:
   opened its journal, SIGTERM included (the open never returned); named as a SQLite file
   (``x.db``) it failed the run after the data was read, "disk I/O error ... free space";
   a folder with "cannot open the trial store x.db: its directory does not exist or is not
-  writable". Each is refused first.
+  writable". Each is refused first;
+* ``--overwrite`` of a study file naming the user's own Optuna study (``storage: x.db``,
+  ``study_name: exp``, made by ``optuna.create_study``, no hpsearch record in it) deleted
+  that study and its trials (exit 0), though the refusal without it said "--overwrite to
+  replace it (only hpsearch's own files are removed)". Refused now, naming the trials.
 
 Kept as it was: an existing empty file is a new, empty store, as Optuna itself takes one
 (``optuna.create_study(storage="sqlite:///empty.db")`` makes its tables in it; a journal
@@ -90,3 +94,31 @@ def test_an_empty_store_file_is_a_new_store_and_resumes(tmp_path, monkeypatch, c
     assert (tmp_path / name).stat().st_size > 0
     code, cap = _run(tmp_path, monkeypatch, capsys, f"storage: {name}\n", "--resume")
     assert code == 0, cap.err
+
+
+@pytest.mark.parametrize("enqueued", [False, True])
+def test_overwrite_does_not_delete_a_study_hpsearch_did_not_make(tmp_path, monkeypatch,
+                                                                 capsys, enqueued):
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'x.db'}"
+    study = optuna.create_study(study_name="exp", storage=storage, direction="maximize")
+    if enqueued:
+        study.enqueue_trial({"n_neighbors": 3})
+    else:
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    code, cap = _run(tmp_path, monkeypatch, capsys, "storage: x.db\nstudy_name: exp\n",
+                     "--overwrite")
+    assert code == 2, cap.err
+    n = 1 if enqueued else 3
+    assert f"--overwrite refused: study 'exp' in the trial store x.db holds {n} trial(s) " \
+           "that no hpsearch search made" in cap.err, cap.err
+    kept = optuna.load_study(study_name="exp", storage=storage).trials
+    assert len(kept) == n and "n_neighbors" not in (kept[0].params if not enqueued else {})
+    if enqueued:  # the study made to enqueue trials is still resumed
+        code, cap = _run(tmp_path, monkeypatch, capsys, "storage: x.db\nstudy_name: exp\n",
+                         "--resume")
+        assert code == 0, cap.err
+        code, cap = _run(tmp_path, monkeypatch, capsys, "storage: x.db\nstudy_name: exp\n",
+                         "--overwrite")  # hpsearch's study now
+        assert code == 0, cap.err

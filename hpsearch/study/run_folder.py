@@ -57,8 +57,8 @@ from pathlib import Path
 
 from .errors import StudyError, UsageError
 from .limits import MAX_FILE_BYTES, inside
-from .trial_store import (_delete_study, _local_file, _other_studies, _refuse_live_holder,
-                          _study_names, stored_trials)
+from .trial_store import (_delete_study, _local_file, _other_studies, _refuse_foreign_study,
+                          _refuse_live_holder, _study_names, stored_trials)
 
 OUTPUT_FILES = (
     "study.yaml", "study.db", "results.csv", "cv_results.csv", "best_params.json",
@@ -729,6 +729,7 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
     if overwrite:
         _refuse_foreign(out, _sort_own(out, storage)[1], key)
         _refuse_live_holder(plan)
+        _refuse_foreign_study(plan)
 
 #: lock file of a run folder (:class:`_FolderHold`)
 LOCK_FILE = ".hpsearch-lock"
