@@ -11,7 +11,9 @@ Holes found:
   opened its journal, SIGTERM included (the open never returned); named as a SQLite file
   (``x.db``) it failed the run after the data was read, "disk I/O error ... free space";
   a folder with "cannot open the trial store x.db: its directory does not exist or is not
-  writable". Each is refused first;
+  writable", and so did a folder at a name of SQLite's files next to it
+  (``x.db-journal/``; ``x.db-wal/``: "disk I/O error ... free space"). Each is refused
+  first;
 * ``--overwrite`` of a study file naming the user's own Optuna study (``storage: x.db``,
   ``study_name: exp``, made by ``optuna.create_study``, no hpsearch record in it) deleted
   that study and its trials (exit 0), though the refusal without it said "--overwrite to
@@ -84,6 +86,17 @@ def test_a_store_that_is_no_file_is_refused_first(tmp_path, monkeypatch, capsys,
     assert code == 2, cap.err
     assert f"{name} exists and is {what}, not a file" in cap.err, cap.err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("side", ["x.db-journal", "x.db-wal"])
+def test_a_folder_at_a_file_sqlite_keeps_next_to_the_store_is_refused_first(
+        tmp_path, monkeypatch, capsys, side):
+    (tmp_path / side).mkdir()
+    code, cap = _run(tmp_path, monkeypatch, capsys, "storage: x.db\n")
+    assert code == 2, cap.err
+    assert f"storage: {side} exists and is a folder, where SQLite keeps a file" in cap.err, \
+        cap.err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "x.db").exists()
 
 
 @pytest.mark.parametrize("name", ["x.db", "x.log"])

@@ -294,7 +294,19 @@ def check_storage_file(storage, key=None):
     too (``x.db``, a hard link to an empty ``pkg/__init__.py``, made that a database),
     past the rule that a study file's store be a file of the working directory."""
     path = _local_file(storage)
-    if path is None or str(path) in ("", ":memory:") or not path.exists():
+    if path is None or str(path) in ("", ":memory:"):
+        return
+    # a folder at SQLite's journal (x.db-journal/): "cannot open the trial store x.db: its
+    # directory does not exist or is not writable", exit 1 once the data was read
+    sides = () if path.suffix in (".log", ".jsonl") else (
+        Path(f"{path}{s}") for s in ("-journal", "-wal", "-shm"))
+    for side in sides:
+        what = _not_a_file(side) if side.exists() else None
+        if what:
+            raise _refuse(f"{side} exists and is {what}, where SQLite keeps a file of the "
+                          f"trial store {path}; nothing was changed: remove it, or choose "
+                          f"another storage, got {storage!r}", key)
+    if not path.exists():
         return
     what = _not_a_file(path)
     if what:
