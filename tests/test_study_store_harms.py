@@ -17,7 +17,11 @@ Holes found:
 * ``--overwrite`` of a study file naming the user's own Optuna study (``storage: x.db``,
   ``study_name: exp``, made by ``optuna.create_study``, no hpsearch record in it) deleted
   that study and its trials (exit 0), though the refusal without it said "--overwrite to
-  replace it (only hpsearch's own files are removed)". Refused now, naming the trials.
+  replace it (only hpsearch's own files are removed)". Refused now, naming the trials;
+* ``--overwrite`` wrote over a user's own file in the run folder of a name no earlier run
+  wrote but this one does (``plots/param_weights.png``, the study now searching
+  ``weights``): only files of names a run had recorded were checked. A plain run and
+  ``--resume`` refused it already.
 
 Kept as it was: an existing empty file is a new, empty store, as Optuna itself takes one
 (``optuna.create_study(storage="sqlite:///empty.db")`` makes its tables in it; a journal
@@ -135,3 +139,18 @@ def test_overwrite_does_not_delete_a_study_hpsearch_did_not_make(tmp_path, monke
         code, cap = _run(tmp_path, monkeypatch, capsys, "storage: x.db\nstudy_name: exp\n",
                          "--overwrite")  # hpsearch's study now
         assert code == 0, cap.err
+
+
+def test_overwrite_does_not_write_over_a_user_plot_of_a_name_no_run_wrote(
+        tmp_path, monkeypatch, capsys):
+    code, cap = _run(tmp_path, monkeypatch, capsys, "")
+    assert code == 0, cap.err
+    mine = tmp_path / "runs" / "s" / "plots" / "param_weights.png"
+    mine.write_text("my own figure")
+    (tmp_path / "s.yaml").write_text(GRID_STUDY.replace("n_neighbors: [1, 3]",
+                                                        "weights: [uniform, distance]"))
+    code = main(["s.yaml", "--quiet", "--overwrite"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "plots/param_weights.png; --overwrite removes only its own files" in err, err
+    assert mine.read_text() == "my own figure"

@@ -548,6 +548,9 @@ def _refuse_foreign(out, foreign, key):
     edited since): removing them, or the run replacing them, would lose them."""
     names = [p.relative_to(out).as_posix() for p in foreign]
     names = [n for n in names if n in OUTPUT_FILES or _REPLACED.fullmatch(n)]
+    # and the files of names a run writes that no run wrote there (a user's own
+    # plots/param_weights.png, the run now searching weights): written over, unlisted
+    names += [n for n in _unrecorded(out) if n not in names]
     if names:
         raise _refuse(
             f"{out} holds {len(names)} file(s) of the names hpsearch writes that no run of "
