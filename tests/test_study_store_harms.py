@@ -21,7 +21,9 @@ Holes found:
 * ``--overwrite`` wrote over a user's own file in the run folder of a name no earlier run
   wrote but this one does (``plots/param_weights.png``, the study now searching
   ``weights``): only files of names a run had recorded were checked. A plain run and
-  ``--resume`` refused it already.
+  ``--resume`` refused it already;
+* ``output: o.db`` with ``storage: o.db`` (or ``output: o.db/run``) made the folder
+  ``o.db`` (its marker and lock file in it) and then failed on the store. Refused first.
 
 Kept as it was: an existing empty file is a new, empty store, as Optuna itself takes one
 (``optuna.create_study(storage="sqlite:///empty.db")`` makes its tables in it; a journal
@@ -154,3 +156,12 @@ def test_overwrite_does_not_write_over_a_user_plot_of_a_name_no_run_wrote(
     assert code == 2, err
     assert "plots/param_weights.png; --overwrite removes only its own files" in err, err
     assert mine.read_text() == "my own figure"
+
+
+@pytest.mark.parametrize("output", ["o.db", "o.db/run"])
+def test_a_store_that_is_the_output_folder_is_refused_first(tmp_path, monkeypatch, capsys,
+                                                            output):
+    code, cap = _run(tmp_path, monkeypatch, capsys, f"output: {output}\nstorage: o.db\n")
+    assert code == 2, cap.err
+    assert "storage: the trial store o.db is the output folder" in cap.err, cap.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]

@@ -723,6 +723,13 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
     if not overwrite and (out / RUN_MARKER).is_file():
         _refuse_unrecorded(out, key, resume, source_text)
     key_of_store = ("storage",) if storage == plan.study.storage else None
+    store = _local_file(storage)
+    if store is not None and str(store) not in ("", ":memory:") and (
+            store.resolve() == out.resolve() or store.resolve() in out.resolve().parents):
+        # (output: o.db, storage: o.db: the run made the folder o.db, then failed on it)
+        raise _refuse(f"the trial store {store} is the output folder {out} or a folder "
+                      "above it, and a file cannot be both; nothing was changed: name "
+                      f"another storage, got {storage!r}", key_of_store)
     if not _default_db(out, storage):
         check_storage_dir(storage, key_of_store)
     check_storage_file(storage, key_of_store)
