@@ -57,8 +57,8 @@ from pathlib import Path
 
 from .errors import StudyError, UsageError
 from .limits import MAX_FILE_BYTES, inside
-from .trial_store import (_delete_study, _local_file, _other_studies, _refuse_live_holder,
-                          _study_names, stored_trials)
+from .trial_store import (_delete_study, _local_file, _other_studies, _refuse_foreign_study,
+                          _refuse_live_holder, _study_names, stored_trials)
 
 OUTPUT_FILES = (
     "study.yaml", "study.db", "results.csv", "cv_results.csv", "best_params.json",
@@ -268,13 +268,60 @@ def _not_a_store(path):
     return "is neither a SQLite database nor an Optuna journal"
 
 
+def _not_a_file(path):
+    """What the existing ``path`` (links followed) is when it is not a regular file (a
+    folder, a named pipe, a device, a socket), or None."""
+    import stat
+
+    mode = path.stat().st_mode
+    for test, what in ((stat.S_ISREG, None), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+
+
 def check_storage_file(storage, key=None):
     """Refuse a storage file that exists and is not a trial store (a log file, a text
     file): hpsearch would append its journal to it, or fail on it with the database's
-    own words. ``key``: ``("storage",)`` when the storage comes from the study file."""
+    own words. ``key``: ``("storage",)`` when the storage comes from the study file.
+
+    So is one that is not a regular file: a named pipe hung the run for good once the
+    search opened its journal (SIGTERM did not end it: the open never returned), and a
+    pipe or a device named as a SQLite file failed it after the data was read with "disk
+    I/O error ... free space". And one with other names (hard links), when the study file
+    names it or when it is empty: the store was written into the file of the other names
+    too (``x.db``, a hard link to an empty ``pkg/__init__.py``, made that a database),
+    past the rule that a study file's store be a file of the working directory."""
     path = _local_file(storage)
-    if path is None or str(path) in ("", ":memory:") or not path.is_file():
+    if path is None or str(path) in ("", ":memory:"):
         return
+    # a folder at SQLite's journal (x.db-journal/): "cannot open the trial store x.db: its
+    # directory does not exist or is not writable", exit 1 once the data was read
+    sides = () if path.suffix in (".log", ".jsonl") else (
+        Path(f"{path}{s}") for s in ("-journal", "-wal", "-shm"))
+    for side in sides:
+        what = _not_a_file(side) if side.exists() else None
+        if what:
+            raise _refuse(f"{side} exists and is {what}, where SQLite keeps a file of the "
+                          f"trial store {path}; nothing was changed: remove it, or choose "
+                          f"another storage, got {storage!r}", key)
+    if not path.exists():
+        return
+    what = _not_a_file(path)
+    if what:
+        raise _refuse(f"{path} exists and is {what}, not a file: a trial store is a SQLite "
+                      f"database or an Optuna journal; choose another storage, got "
+                      f"{storage!r}", key)
+    found = path.stat()
+    if found.st_nlink > 1 and (key or not found.st_size):
+        raise _refuse(
+            f"{path} is a file with {found.st_nlink} names (hard links), and the trial store "
+            "would be written into the file of the other names too; nothing was changed: "
+            + ("a study file's trial store is a file of its own (copy it, then move the copy "
+               "over it), or name the store with --storage" if key else
+               "make it a file of its own, or choose another storage")
+            + f", got {storage!r}", key)
     why = _not_a_store(path) or (_foreign_database(path) if key else None)
     if why:
         raise _refuse(f"{path} exists and {why}; hpsearch writes only into its own trial "
@@ -501,6 +548,9 @@ def _refuse_foreign(out, foreign, key):
     edited since): removing them, or the run replacing them, would lose them."""
     names = [p.relative_to(out).as_posix() for p in foreign]
     names = [n for n in names if n in OUTPUT_FILES or _REPLACED.fullmatch(n)]
+    # and the files of names a run writes that no run wrote there (a user's own
+    # plots/param_weights.png, the run now searching weights): written over, unlisted
+    names += [n for n in _unrecorded(out) if n not in names]
     if names:
         raise _refuse(
             f"{out} holds {len(names)} file(s) of the names hpsearch writes that no run of "
@@ -673,6 +723,13 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
     if not overwrite and (out / RUN_MARKER).is_file():
         _refuse_unrecorded(out, key, resume, source_text)
     key_of_store = ("storage",) if storage == plan.study.storage else None
+    store = _local_file(storage)
+    if store is not None and str(store) not in ("", ":memory:") and (
+            store.resolve() == out.resolve() or store.resolve() in out.resolve().parents):
+        # (output: o.db, storage: o.db: the run made the folder o.db, then failed on it)
+        raise _refuse(f"the trial store {store} is the output folder {out} or a folder "
+                      "above it, and a file cannot be both; nothing was changed: name "
+                      f"another storage, got {storage!r}", key_of_store)
     if not _default_db(out, storage):
         check_storage_dir(storage, key_of_store)
     check_storage_file(storage, key_of_store)
@@ -694,6 +751,7 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
     if overwrite:
         _refuse_foreign(out, _sort_own(out, storage)[1], key)
         _refuse_live_holder(plan)
+        _refuse_foreign_study(plan)
 
 #: lock file of a run folder (:class:`_FolderHold`)
 LOCK_FILE = ".hpsearch-lock"

@@ -94,6 +94,44 @@ def _refuse_live_holder(plan):
                 "--overwrite, or join it with --resume")
 
 
+def _foreign_trials(storage, study_name):
+    """Trials (any state, enqueued ones too) of ``study_name`` in ``storage`` when no
+    hpsearch search made that study (none of its attributes is hpsearch's: a study of
+    Optuna itself, or of another program), else 0."""
+    path = _local_file(storage)
+    if path is not None and not path.is_file():
+        return 0
+    from hpsearch.model_selection.store import make_storage
+
+    store = make_storage(storage)
+    try:
+        study_id = store.get_study_id_from_name(study_name)
+    except KeyError:
+        return 0
+    if any(n.startswith("hpsearch_") for n in store.get_study_system_attrs(study_id)):
+        return 0
+    trials = store.get_all_trials(study_id, deepcopy=False)
+    if any(n.startswith("hpsearch_") for t in trials for n in t.user_attrs):
+        return 0
+    return len(trials)
+
+
+def _refuse_foreign_study(plan):
+    """``--overwrite`` of a study no hpsearch search made (``storage: optuna.db`` and
+    ``study_name: exp`` of a study file naming the user's own Optuna study): it deleted
+    that study and its trials, while ``--overwrite`` removes only what hpsearch made.
+    UsageError naming the study and the trials, changing nothing."""
+    for name in _study_names(plan):
+        count = _foreign_trials(plan.storage, name)
+        if count:
+            raise UsageError(
+                f"--overwrite refused: study {name!r} in the trial store {plan.storage} holds "
+                f"{count} trial(s) that no hpsearch search made (the study has no record of "
+                "hpsearch: made by Optuna itself or another program), and --overwrite removes "
+                "only what hpsearch made. Nothing was changed. Use another study_name, or "
+                "delete that study yourself (optuna delete-study)")
+
+
 def _other_studies(storage, plan):
     """Names of the studies of ``storage`` that are not this plan's (nor its nested
     searches', ``<study_name>-outer<k>``)."""
