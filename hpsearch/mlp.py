@@ -423,7 +423,11 @@ default=numpy.float32
         reproduces, and a continued fit still equals a straight one. Epochs it does not
         cover (sparse ``X``, ``sample_weight``, PReLU, Maxout, dropout, the Poisson loss,
         L-BFGS) run on the NumPy path. The first use on a machine compiles for several
-        seconds (then cached on disk); a process pays about 0.5 s to load it."""
+        seconds (then cached on disk); a process pays about 0.5 s to load it. The
+        environment variable ``HPSEARCH_NUMBA`` governs only the fused optimizer step of
+        the NumPy path (``0``: pure NumPy there); ``"numba"`` is an explicit choice and
+        runs compiled epochs whatever it says. An epoch is one compiled call: Ctrl-C, and
+        a ``fit_timeout`` enforced by an alarm inside the worker, act when it ends."""
 
 _ATTRS_DOC = """
     coefs_ : list of ndarray of shape (n_in, n_out)
