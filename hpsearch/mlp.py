@@ -822,6 +822,9 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------ training
     def _fit(self, X, y, sample_index=None, incremental=False, classes=None, sample_weight=None):
+        # before anything changes (a warm-started estimator stays as it was), whatever the
+        # solver (L-BFGS has no epochs, but engine="numba" without numba is an error there too)
+        engine = self._engine()
         first = not (incremental or self.warm_start) or not hasattr(self, "_network")
         Xy = None if y is None else _validate_fast(self, X, y, reset=first)
         if Xy is None:
@@ -891,7 +894,6 @@ class _BaseMLP(BaseEstimator):
         penalties = make_penalty(alpha=self.alpha, l1=self.l1)
         net, opt, rng = self._network, self._optimizer, self._rng
         data_scale = report_scale(net.loss, self.n_outputs_)
-        engine = self._engine()
         n_epochs = 1 if incremental else self.max_iter
         stopped = False
         X_rows, by_position = _training_rows(X, sample_index, dtype)

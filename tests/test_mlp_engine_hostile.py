@@ -173,3 +173,29 @@ def test_asha_continues_compiled_candidates_bit_identically_in_parallel(digits):
             straight = mlp().set_params(**params, max_iter=int(res["n_resources"][row]))
             straight.fit(X, y, sample_index=train)
             assert res[f"split{k}_test_crc"][row] == _crc(straight, None, None), (row, k)
+
+
+def _without_numba(monkeypatch):
+    monkeypatch.setitem(compiled._MODULE, "loaded", True)
+    monkeypatch.setitem(compiled._MODULE, "module", None)
+    monkeypatch.setitem(compiled._MODULE, "error", ModuleNotFoundError("No module named 'numba'"))
+
+
+def test_missing_numba_is_an_error_for_every_solver_and_changes_nothing(digits, monkeypatch):
+    """engine='numba' without numba is refused before anything changes: with L-BFGS too
+    (was: trained silently on NumPy while the other solvers raised), and a warm-started
+    estimator keeps its state (was: n_iter_ reset to 0 and the parameters refreshed before
+    the error)."""
+    X, y = digits
+    fitted = _fit(MLPClassifier, X, y, hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    before = ([w.copy() for w in fitted.coefs_], fitted.n_iter_, list(fitted.loss_curve_))
+    _without_numba(monkeypatch)
+    with pytest.raises(ImportError, match="The 'engine' parameter of MLPClassifier is 'numba'"):
+        MLPClassifier(solver="lbfgs", engine="numba", max_iter=5).fit(X, y)
+    fitted.set_params(engine="numba", warm_start=True)
+    with pytest.raises(ImportError, match="The 'engine' parameter of MLPClassifier is 'numba'"):
+        fitted.fit(X, y)
+    with pytest.raises(ImportError, match="The 'engine' parameter of MLPClassifier is 'numba'"):
+        fitted.partial_fit(X, y)
+    assert fitted.n_iter_ == before[1] and fitted.loss_curve_ == before[2]
+    assert all(np.array_equal(a, b) for a, b in zip(fitted.coefs_, before[0]))
