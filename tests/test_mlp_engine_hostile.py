@@ -199,3 +199,25 @@ def test_missing_numba_is_an_error_for_every_solver_and_changes_nothing(digits, 
         fitted.partial_fit(X, y)
     assert fitted.n_iter_ == before[1] and fitted.loss_curve_ == before[2]
     assert all(np.array_equal(a, b) for a, b in zip(fitted.coefs_, before[0]))
+
+
+def test_the_kernel_refuses_indices_outside_its_arrays(digits):
+    """numba checks no index, so the compiled epoch checks a direct caller's X, rows,
+    positions and class codes before its first step (was: reads and writes outside the
+    arrays, e.g. a class code of 10 wrote past a 10-unit output row)."""
+    X, y = digits
+    est = _fit(MLPClassifier, X, y, hidden_layer_sizes=(8,), max_iter=1, random_state=0)
+    net, opt = est._network, est._optimizer
+    X32, T = X.astype(np.float32), y.astype(np.intp)
+    ok = np.arange(len(y))
+    theta = net.theta.copy()
+    bad = {"X columns": (X32[:, :-1], T, ok, ok, ValueError, "shapes of X"),
+           "row": (X32, T, ok + 1, ok, IndexError, "row or position"),
+           "position": (X32, T, ok, ok + 1, IndexError, "row or position"),
+           "class code": (X32, np.where(T == 3, 10, T), ok, ok, IndexError, "class code")}
+    for name, (Xb, Tb, rows, pos, error, words) in bad.items():
+        with pytest.raises(error, match=words):
+            net.run_epoch(Xb, Tb, rows, pos, 16, opt, None, [], engine="numba")
+        assert np.array_equal(net.theta, theta), name
+    net.run_epoch(X32, T, ok, ok, 16, opt, None, [], engine="numba")  # the same, in bounds
+    assert not np.array_equal(net.theta, theta)

@@ -253,6 +253,19 @@ def epoch(X, T1, T2, rows, positions, batch_size, theta, grad, meta, act, slope,
     n = positions.shape[0]
     n_dense = meta.shape[0]
     n_feat = X.shape[1]
+    # numba checks no index: refuse, before any step, what would read or write outside an
+    # array (only a direct caller of Network.run_epoch can pass it; the estimators do not)
+    n_out = meta[n_dense - 1, 1]
+    n_t = T1.shape[0] if loss == 0 else T2.shape[0]
+    if n_feat != meta[0, 0] or rows.shape[0] != n or (loss != 0 and T2.shape[1] != n_out):
+        raise ValueError("compiled epoch: the shapes of X, rows or T do not match the "
+                         "network (n_features columns, one row per position, n_outputs "
+                         "target columns)")
+    for i in range(n):
+        if rows[i] < 0 or rows[i] >= X.shape[0] or positions[i] < 0 or positions[i] >= n_t:
+            raise IndexError("compiled epoch: a row or position indexes outside X or T")
+        if loss == 0 and (T1[positions[i]] < 0 or T1[positions[i]] >= n_out):
+            raise IndexError("compiled epoch: a class code is outside [0, n_outputs)")
     norms = np.zeros(n_dense)
     loss_sum = 0.0
     steps = 0

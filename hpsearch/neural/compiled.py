@@ -182,7 +182,7 @@ def run_epoch(net, X, T, rows, positions, batch_size, optimizer, penalties, data
                       float(np.finfo(dtype).smallest_subnormal)])
     strength = {pen.kind: pen.strength for pen in penalties}
     if net.loss_name == "softmax_cross_entropy":
-        T1, T2 = T, np.zeros((0, 0), dtype)
+        T1, T2 = np.ascontiguousarray(T, np.intp), np.zeros((0, 0), dtype)
     else:
         T1, T2 = np.zeros(0, np.intp), np.ascontiguousarray(T, dtype)
     X = np.ascontiguousarray(X)
