@@ -897,6 +897,10 @@ class _BaseMLP(BaseEstimator):
         n_epochs = 1 if incremental else self.max_iter
         stopped = False
         X_rows, by_position = _training_rows(X, sample_index, dtype)
+        if engine == "numba" and not issparse(X_rows) and not X_rows.flags.c_contiguous:
+            # the compiled epoch reads C-ordered rows: one copy for the fit (an F-ordered X,
+            # e.g. a pandas frame's values), not one at every epoch
+            X_rows = np.ascontiguousarray(X_rows)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(n_epochs):
                 tic = time.perf_counter()

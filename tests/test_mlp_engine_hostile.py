@@ -221,3 +221,27 @@ def test_the_kernel_refuses_indices_outside_its_arrays(digits):
         assert np.array_equal(net.theta, theta), name
     net.run_epoch(X32, T, ok, ok, 16, opt, None, [], engine="numba")  # the same, in bounds
     assert not np.array_equal(net.theta, theta)
+
+
+
+def test_an_f_ordered_X_is_made_c_ordered_once_per_fit(digits, monkeypatch):
+    """The kernel reads C-ordered rows: an F-ordered X (a pandas frame's values) or a
+    strided view is copied once per fit, and every epoch gets that copy (was: a fresh
+    C-ordered copy of all of X at every epoch, inside compiled.run_epoch)."""
+    X, y = digits
+    seen = []
+    real = compiled.run_epoch
+
+    def spy(net, X, *args):
+        seen.append(X)
+        return real(net, X, *args)
+
+    monkeypatch.setattr(compiled, "run_epoch", spy)
+    params = dict(hidden_layer_sizes=(8,), max_iter=3, batch_size=32, random_state=0,
+                  tol=0.0, dtype=np.float64)
+    for odd in (np.asfortranarray(X), np.repeat(X, 2, axis=1)[:, ::2]):
+        seen.clear()
+        b = _fit(MLPClassifier, odd, y, engine="numba", **params)
+        assert len(seen) == 3 and all(x is seen[0] for x in seen)
+        assert seen[0].flags.c_contiguous
+        _close(_fit(MLPClassifier, X, y, engine="numpy", **params), b, 1e-9)
