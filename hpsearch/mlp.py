@@ -422,8 +422,10 @@ default=numpy.float32
         between the C library and NumPy): deterministic, so a fixed ``random_state``
         reproduces, and a continued fit still equals a straight one. Epochs it does not
         cover (sparse ``X``, ``sample_weight``, PReLU, Maxout, dropout, the Poisson loss,
-        L-BFGS) run on the NumPy path. The first use on a machine compiles for several
-        seconds (then cached on disk); a process pays about 0.5 s to load it. The
+        L-BFGS) run on the NumPy path; without numba, ``"numba"`` is an ``ImportError``
+        for every solver. The first use on a machine compiles for several seconds (then
+        cached on disk; again for each working dtype, ``X`` dtype and a read-only ``X``
+        such as a memory map); a process pays about 0.5 s to load it. The
         environment variable ``HPSEARCH_NUMBA`` governs only the fused optimizer step of
         the NumPy path (``0``: pure NumPy there); ``"numba"`` is an explicit choice and
         runs compiled epochs whatever it says. An epoch is one compiled call: Ctrl-C, and
