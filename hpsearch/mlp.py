@@ -422,8 +422,14 @@ default=numpy.float32
         between the C library and NumPy): deterministic, so a fixed ``random_state``
         reproduces, and a continued fit still equals a straight one. Epochs it does not
         cover (sparse ``X``, ``sample_weight``, PReLU, Maxout, dropout, the Poisson loss,
-        L-BFGS) run on the NumPy path. The first use on a machine compiles for several
-        seconds (then cached on disk); a process pays about 0.5 s to load it."""
+        L-BFGS) run on the NumPy path; without numba, ``"numba"`` is an ``ImportError``
+        for every solver. The first use on a machine compiles for several seconds (then
+        cached on disk; again for each working dtype, ``X`` dtype and a read-only ``X``
+        such as a memory map); a process pays about 0.5 s to load it. The
+        environment variable ``HPSEARCH_NUMBA`` governs only the fused optimizer step of
+        the NumPy path (``0``: pure NumPy there); ``"numba"`` is an explicit choice and
+        runs compiled epochs whatever it says. An epoch is one compiled call: Ctrl-C, and
+        a ``fit_timeout`` enforced by an alarm inside the worker, act when it ends."""
 
 _ATTRS_DOC = """
     coefs_ : list of ndarray of shape (n_in, n_out)
@@ -818,6 +824,9 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------ training
     def _fit(self, X, y, sample_index=None, incremental=False, classes=None, sample_weight=None):
+        # before anything changes (a warm-started estimator stays as it was), whatever the
+        # solver (L-BFGS has no epochs, but engine="numba" without numba is an error there too)
+        engine = self._engine()
         first = not (incremental or self.warm_start) or not hasattr(self, "_network")
         Xy = None if y is None else _validate_fast(self, X, y, reset=first)
         if Xy is None:
@@ -887,10 +896,13 @@ class _BaseMLP(BaseEstimator):
         penalties = make_penalty(alpha=self.alpha, l1=self.l1)
         net, opt, rng = self._network, self._optimizer, self._rng
         data_scale = report_scale(net.loss, self.n_outputs_)
-        engine = self._engine()
         n_epochs = 1 if incremental else self.max_iter
         stopped = False
         X_rows, by_position = _training_rows(X, sample_index, dtype)
+        if engine == "numba" and not issparse(X_rows) and not X_rows.flags.c_contiguous:
+            # the compiled epoch reads C-ordered rows: one copy for the fit (an F-ordered X,
+            # e.g. a pandas frame's values), not one at every epoch
+            X_rows = np.ascontiguousarray(X_rows)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(n_epochs):
                 tic = time.perf_counter()

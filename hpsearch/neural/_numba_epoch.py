@@ -13,8 +13,14 @@ continued fit equals a straight one on this path too.
 Layout of the arguments (all prepared by :func:`hpsearch.neural.compiled.run_epoch`):
 
 - ``meta``: one row per Dense layer, ``(n_in, n_out, W offset, b offset, A offset)``, the
-  offsets into ``theta``/``grad`` and the layer's first column in the activation buffer
-  ``abuf`` (which holds ``batch_size`` rows of every layer's output, one layer after another);
+  offsets into ``theta``/``grad`` and the sum ``A offset`` of the earlier layers' widths:
+  the activation buffer ``abuf`` holds each layer's output as a C-ordered block of
+  ``batch_size`` rows starting at ``A offset * batch_size`` (a shorter last batch uses the
+  first rows of its block);
+- ``xbuf``: the gathered batch of ``X`` (``batch_size * n_features``); ``dbuf``: two halves
+  of ``batch_size`` times the widest input of a Dense layer after the first, used in turn
+  for :math:`\partial L/\partial A` of each hidden layer; ``cast``: one element of the
+  working dtype (:func:`_as`);
 - ``act``: hidden activation code (:data:`ACT_CODES`), ``slope`` the Leaky ReLU slope;
 - ``loss``: output loss code (:data:`LOSS_CODES`); ``T1`` integer class codes (softmax) or
   ``T2`` the float target matrix (the other one is a dummy);
@@ -150,12 +156,25 @@ def _act_backward(A, D, act, slope):
 
 
 @_jit
-def _output(Z, b, loss, T1, T2, positions, start, inv_m, tiny, eps):
+def _as(cast, x):
+    """``x`` in the working dtype (the dtype of the 1-element array ``cast``)."""
+    cast[0] = x
+    return cast[0]
+
+
+@_jit
+def _output(Z, b, loss, T1, T2, positions, start, inv_m, tiny, eps, cast):
     """Bias, output activation, the batch's summed loss (float64) and, in place of ``Z``,
     the delta of the batch-mean loss :math:`(P - T)/m` (:mod:`hpsearch.neural.losses`); the
-    batch's targets are the rows ``positions[start:start + m]`` of ``T1`` or ``T2``."""
+    batch's targets are the rows ``positions[start:start + m]`` of ``T1`` or ``T2``.
+
+    The squared error's sum of squares is accumulated in float64 and then rounded to the
+    working dtype (``cast``), as the NumPy path's ``np.dot(r, r)`` returns it: in float32 a
+    sum beyond its range is ``inf`` there, and must be here too (the fit then stops as
+    diverged at the same epoch, instead of training on with a finite float64 loss)."""
     m, n = Z.shape
     total = 0.0
+    squares = 0.0
     for i in range(m):
         for j in range(n):
             Z[i, j] = Z[i, j] + b[j]
@@ -189,16 +208,11 @@ def _output(Z, b, loss, T1, T2, positions, start, inv_m, tiny, eps):
         else:  # identity + half squared error
             for j in range(n):
                 r = Z[i, j] - T2[positions[start + i], j]
-                total += 0.5 * float(r) * float(r)
+                squares += float(r) * float(r)
                 Z[i, j] = r * inv_m
+    if loss == 2:
+        total = 0.5 * float(_as(cast, squares))
     return total
-
-
-@_jit
-def _as(cast, x):
-    """``x`` in the working dtype (the dtype of the 1-element array ``cast``)."""
-    cast[0] = x
-    return cast[0]
 
 
 @_jit
@@ -239,6 +253,19 @@ def epoch(X, T1, T2, rows, positions, batch_size, theta, grad, meta, act, slope,
     n = positions.shape[0]
     n_dense = meta.shape[0]
     n_feat = X.shape[1]
+    # numba checks no index: refuse, before any step, what would read or write outside an
+    # array (only a direct caller of Network.run_epoch can pass it; the estimators do not)
+    n_out = meta[n_dense - 1, 1]
+    n_t = T1.shape[0] if loss == 0 else T2.shape[0]
+    if n_feat != meta[0, 0] or rows.shape[0] != n or (loss != 0 and T2.shape[1] != n_out):
+        raise ValueError("compiled epoch: the shapes of X, rows or T do not match the "
+                         "network (n_features columns, one row per position, n_outputs "
+                         "target columns)")
+    for i in range(n):
+        if rows[i] < 0 or rows[i] >= X.shape[0] or positions[i] < 0 or positions[i] >= n_t:
+            raise IndexError("compiled epoch: a row or position indexes outside X or T")
+        if loss == 0 and (T1[positions[i]] < 0 or T1[positions[i]] >= n_out):
+            raise IndexError("compiled epoch: a class code is outside [0, n_outputs)")
     norms = np.zeros(n_dense)
     loss_sum = 0.0
     steps = 0
@@ -267,7 +294,7 @@ def epoch(X, T1, T2, rows, positions, batch_size, theta, grad, meta, act, slope,
         bo = meta[n_dense - 1, 3]
         inv_m = _as(cast, 1.0 / m)
         batch = _output(A, theta[bo: bo + n_out], loss, T1, T2, positions, start, inv_m,
-                        tiny, eps)
+                        tiny, eps, cast)
         batch = data_scale * batch
         if n_pen > 0 and l2 != 0:  # (BLAS dot products, as the NumPy path's penalties)
             w = theta[:n_pen]

@@ -138,9 +138,11 @@ def _plan(net):
         act = act_layer.name if act_layer is not None else "identity"
         slope = (act_layer._options.get("leaky_slope", 0.01) if act_layer is not None
                  else 0.01)
+        # dL/dA is computed for the inputs of the Dense layers after the first only (the
+        # hidden widths): never n_features wide, which may be by far the largest
         plan = net._compiled = {"meta": meta, "act": act, "slope": float(slope),
                                 "width": int(meta[:, 1].sum()),
-                                "max_in": int(meta[:, 0].max())}
+                                "max_in": int(meta[1:, 0].max(initial=0))}
     return plan
 
 
@@ -180,7 +182,7 @@ def run_epoch(net, X, T, rows, positions, batch_size, optimizer, penalties, data
                       float(np.finfo(dtype).smallest_subnormal)])
     strength = {pen.kind: pen.strength for pen in penalties}
     if net.loss_name == "softmax_cross_entropy":
-        T1, T2 = T, np.zeros((0, 0), dtype)
+        T1, T2 = np.ascontiguousarray(T, np.intp), np.zeros((0, 0), dtype)
     else:
         T1, T2 = np.zeros(0, np.intp), np.ascontiguousarray(T, dtype)
     X = np.ascontiguousarray(X)

@@ -50,6 +50,11 @@ A short fit must not pay the load, so the choice follows the environment variabl
 - ``1``: load at the first step whose fused kernel is faster (or call :func:`load`, e.g. in
   a worker initializer);
 - ``0``: never (pure NumPy).
+
+The variable governs these fused steps of the NumPy path only. The estimators'
+``engine="numba"`` (:mod:`hpsearch.neural.compiled`, whole compiled epochs) is an explicit
+choice of a parameter and runs whatever ``HPSEARCH_NUMBA`` says; the epochs it leaves to
+the NumPy path (sparse ``X``, sample weights, ...) follow the variable as any other.
 """
 
 from __future__ import annotations
