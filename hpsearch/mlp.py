@@ -415,9 +415,10 @@ default=numpy.float32
         How each training epoch runs. ``"numpy"``: one NumPy call per step of every
         mini-batch (numba, when installed, fuses the optimizer step bit-identically:
         :mod:`hpsearch.neural.kernels`). ``"numba"``: the whole epoch as one compiled call
-        (:mod:`hpsearch.neural.compiled`; needs ``pip install "hpsearch[fast]"``), 2-3x
-        faster epochs for small networks, whose mini-batches are mostly Python and dispatch
-        around short matrix products. Same formulas, same BLAS products, but **not
+        (:mod:`hpsearch.neural.compiled`; needs ``pip install "hpsearch[fast]"``), fits of
+        small networks 1.3-3.8x faster (median 2x on the digits nets of
+        ``benchmarks/bench_engine.py``; most at small batches), whose mini-batches are
+        mostly Python and dispatch around short matrix products. Same formulas, same BLAS products, but **not
         bit-identical** with ``"numpy"`` (``exp``/``log``/``tanh`` differ in the last bit
         between the C library and NumPy): deterministic, so a fixed ``random_state``
         reproduces, and a continued fit still equals a straight one. Epochs it does not
