@@ -120,6 +120,8 @@ __all__ = ["TrialStore", "decode_value", "encode_value", "make_storage", "owner_
 HEARTBEAT_INTERVAL = 5.0
 #: seconds without a heartbeat after which another machine's RUNNING trials are dead
 GRACE_PERIOD = 60.0
+#: seconds :meth:`TrialStore.close` waits for a heartbeat write in flight
+_CLOSE_WAIT = 5.0
 #: seconds between two looks at the store while waiting for other processes
 POLL_INTERVAL = 0.2
 
@@ -1202,7 +1204,8 @@ class TrialStore:
         self._marked = set()  # (trial id, row key) marks written (turns)
         self._ignored = set()  # (trial number, attribute) of malformed records (warned)
         self._tickets = {}  # ticket name -> trial id of this process's ticket (turns)
-        self._beat = None  # (thread, stop event) of the heartbeat
+        self._beat = None  # (thread, stop event, write lock) of the heartbeat
+        self._ended = False  # close() began: no heartbeat from now on
         self._token = str(next(_TOKENS))
         _LIVE.add(self._token)
         self.owner = owner_id(token=self._token)
@@ -1563,23 +1566,33 @@ class TrialStore:
 
     # -- claims ------------------------------------------------------------------------
     def _start_heartbeat(self):
-        """Write this process's heartbeat now and every :data:`HEARTBEAT_INTERVAL` s."""
-        if self._beat is not None or not self.shared:
+        """Write this process's heartbeat now and every :data:`HEARTBEAT_INTERVAL` s
+        (never again once :meth:`close` began: its ``ENDED`` is the last word)."""
+        if self._beat is not None or not self.shared or self._ended:
             return
-        name, stop = f"hpsearch_alive:{self.owner}", threading.Event()
+        name, stop, lock = f"hpsearch_alive:{self.owner}", threading.Event(), threading.Lock()
         storage, study_id = self._storage, self._study_id
 
         def beat():
             while not stop.wait(HEARTBEAT_INTERVAL):
                 try:
-                    storage.set_study_system_attr(study_id, name, time.time())
+                    # under the lock close() takes to write ENDED: no heartbeat lands
+                    # after it (was: one stuck past close's wait, a slow SQLite or
+                    # journal write, landed after ENDED, and a search that had ended
+                    # in a live process, a notebook, was waited for by every resume)
+                    with lock:
+                        if stop.is_set():
+                            return
+                        storage.set_study_system_attr(study_id, name, time.time())
+                        if stop.is_set():  # close gave up waiting for this write
+                            storage.set_study_system_attr(study_id, name, ENDED)
                 except Exception:  # a busy or gone store: the next beat tries again
                     pass
 
         storage.set_study_system_attr(study_id, name, time.time())
         thread = threading.Thread(target=beat, name="hpsearch-heartbeat", daemon=True)
         thread.start()
-        self._beat = (thread, stop)
+        self._beat = (thread, stop, lock)
 
     def close(self, interrupted=False):
         """Stop the heartbeat; this search no longer holds its trials. ``interrupted``:
@@ -1591,18 +1604,25 @@ class TrialStore:
         to take an enqueued trial, enqueues it again; closed FAIL, it was lost)."""
         self._release_hold()
         self._unquiet()
-        beat, self._beat = self._beat, None
+        beat, self._beat, self._ended = self._beat, None, True
         if beat is not None:
-            beat[1].set()
-            beat[0].join(timeout=5)
-            # its last heartbeat says it ended: its process may live on (a notebook
-            # whose fit raised, a Ctrl-C), and other processes waited for ever for the
-            # trials it left RUNNING (a budgeted candidate's, kept for a resume)
+            thread, stop, lock = beat
+            stop.set()
+            # a heartbeat write in flight ends first (its thread writes ENDED again
+            # after it if it is stuck longer than this wait)
+            locked = lock.acquire(timeout=_CLOSE_WAIT)
             try:
+                # its last heartbeat says it ended: its process may live on (a notebook
+                # whose fit raised, a Ctrl-C), and other processes waited for ever for
+                # the trials it left RUNNING (a budgeted candidate's, kept for a resume)
                 self._storage.set_study_system_attr(
                     self._study_id, f"hpsearch_alive:{self.owner}", ENDED)
             except Exception:  # a store that fails now: its process table then tells
                 pass
+            finally:
+                if locked:
+                    lock.release()
+                    thread.join(timeout=_CLOSE_WAIT)
         _LIVE.discard(self._token)
         if interrupted:
             for trial_id in sorted(self._mine - self._open - self._popped):
