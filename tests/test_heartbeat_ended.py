@@ -102,6 +102,33 @@ def test_a_live_store_keeps_beating(tmp_path, monkeypatch):
     live.close()
 
 
+def test_a_ctrl_c_while_closing_still_ends_the_owner(tmp_path, monkeypatch):
+    """A second Ctrl-C that lands while close() waits for a heartbeat write in flight
+    is raised once close is done. Was: raised from the wait, it skipped the rest of
+    close: this process (a notebook) went on listing the search as running, so a
+    resume in the same process waited for ever for the candidates it had left RUNNING."""
+    import os
+    import signal
+
+    from hpsearch.model_selection._engine import interrupts_deferrable
+
+    release = threading.Event()
+    store, _ = _blocking_store(tmp_path, monkeypatch, release)
+    thread = store._beat[0]
+    timers = [threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)),
+              threading.Timer(0.5, release.set)]
+    with interrupts_deferrable():
+        for timer in timers:
+            timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            store.close()
+    for timer in timers:
+        timer.join()
+    thread.join(10)
+    assert _attr(store) == ENDED
+    assert not store_mod.owner_alive(store.owner)  # (was: True, its token still listed)
+
+
 @pytest.fixture(autouse=True)
 def _quiet():
     import warnings

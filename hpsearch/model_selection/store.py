@@ -1594,6 +1594,7 @@ class TrialStore:
         thread.start()
         self._beat = (thread, stop, lock)
 
+    @_critical  # (a Ctrl-C in its wait for a heartbeat write: raised once it is done)
     def close(self, interrupted=False):
         """Stop the heartbeat; this search no longer holds its trials. ``interrupted``:
         close its RUNNING trials FAIL (``hpsearch_interrupted``) at once, so no other
