@@ -745,13 +745,18 @@ def owner_id(pid=None, token=0):
 ENDED = -1.0
 
 
-def owner_alive(owner, heartbeats=None, now=None):
+def owner_alive(owner, heartbeats=None, now=None, seen=None):
     """Whether the process ``owner`` (an :func:`owner_id`) still runs (and its search:
     a heartbeat :data:`ENDED` says it ended).
 
     On this machine (same host name and boot id) the process table tells; for another
     machine, a heartbeat in ``heartbeats`` (``{owner: time}``) newer than
-    :data:`GRACE_PERIOD` seconds. A trial without owner (an older hpsearch, a bare
+    :data:`GRACE_PERIOD` seconds. ``seen`` (``{owner: (heartbeat, monotonic time it was
+    first read, whether a change of it was read)}``, :meth:`TrialStore._read_heartbeats`)
+    judges by the reader's clock alone: a heartbeat read unchanged for
+    :data:`GRACE_PERIOD` seconds is dead, also when its time looks fresh (the writer's
+    clock ahead), and one read changing lives that long, also when its time looks old (the
+    reader's wall clock jumped forward). A trial without owner (an older hpsearch, a bare
     ``study.ask()``) is dead.
     """
     if not isinstance(owner, str) or owner.count("/") != 3:
@@ -773,8 +778,16 @@ def owner_alive(owner, heartbeats=None, now=None):
         now_start = _start_time(pid)
         return now_start is not None and (not start or not now_start or now_start == start)
     beat = (heartbeats or {}).get(owner)
+    if beat is None:
+        return False
+    watched = (seen or {}).get(owner)
+    if watched is not None and watched[0] == beat:
+        if time.monotonic() - watched[1] >= GRACE_PERIOD:
+            return False  # no new heartbeat read for the grace period
+        if watched[2]:
+            return True  # it beats (read changing), whatever the two wall clocks say
     now = time.time() if now is None else now
-    return beat is not None and now - beat < GRACE_PERIOD
+    return now - beat < GRACE_PERIOD
 
 
 def recorded_fits(study):
@@ -1197,6 +1210,7 @@ class TrialStore:
         self._checked = False  # no other kind of search holds the study (checked once)
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
+        self._seen = {}  # owner -> (heartbeat, monotonic time first read, a change read)
         self._mine = set()  # trial ids this process owns
         #: enqueued trials this process took (pop_enqueued) and has not made candidates
         #: yet: an interrupted close leaves them RUNNING, to be enqueued again
@@ -1518,11 +1532,20 @@ class TrialStore:
         return trial_id in self._retried
 
     def _read_heartbeats(self, attrs):
-        """Every owner's last heartbeat, from the study system attributes ``attrs``."""
+        """Every owner's last heartbeat, from the study system attributes ``attrs``, and
+        when (monotonic clock) each was first read (:func:`owner_alive`'s ``seen``)."""
         self._heartbeats = {
             name.partition(":")[2]: beat for name, beat in attrs.items()
             if name.startswith("hpsearch_alive:")
         }
+        now, seen = time.monotonic(), {}
+        for owner, beat in self._heartbeats.items():
+            before = self._seen.get(owner)
+            if before is not None and before[0] == beat:
+                seen[owner] = before
+            else:  # first read, or a new heartbeat (a change read)
+                seen[owner] = (beat, now, before is not None)
+        self._seen = seen
 
     def lookup(self, row_key):
         """The recorded row of that key (``resume``), or None."""
@@ -1562,7 +1585,7 @@ class TrialStore:
 
     def alive(self, owner):
         """Whether the process ``owner`` still runs (this one does)."""
-        return owner == self.owner or owner_alive(owner, self._heartbeats)
+        return owner == self.owner or owner_alive(owner, self._heartbeats, seen=self._seen)
 
     # -- claims ------------------------------------------------------------------------
     def _start_heartbeat(self):
@@ -2268,11 +2291,7 @@ class TrialStore:
         )
         owners = {t.user_attrs.get("hpsearch_owner") for t in trials} - {self.owner, None}
         if owners:
-            attrs = self._storage.get_study_system_attrs(self._study_id)
-            self._heartbeats = {
-                name.partition(":")[2]: beat for name, beat in attrs.items()
-                if name.startswith("hpsearch_alive:")
-            }
+            self._read_heartbeats(self._storage.get_study_system_attrs(self._study_id))
         return {owner for owner in owners if self.alive(owner)}
 
     @_critical
