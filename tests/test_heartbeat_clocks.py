@@ -77,3 +77,32 @@ def test_a_watched_owner_that_stops_beating_is_dead(monkeypatch):
     _read(store, time.time())  # beats again
     assert store.alive(REMOTE)
     store.close()
+
+
+def test_a_process_of_another_container_of_this_machine_is_judged_by_its_heartbeat(
+        monkeypatch):
+    """Two containers of one machine (one host name and boot id, ``--network host``) do
+    not see each other's pids. Was: the other container's live process, not found in
+    this one's process table, was dead and its RUNNING trials taken over."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(store_mod, "_pid_namespace", lambda: "4026599999")  # the other's
+            other = store_mod.owner_id(pid=proc.pid, token=1)
+    finally:
+        proc.kill()
+        proc.wait()
+    # its pid (gone here): the other container's process, which beats
+    assert store_mod.owner_alive(other, {other: time.time()})
+    assert not store_mod.owner_alive(other, {other: time.time() - 3600})
+    assert not store_mod.owner_alive(other, {other: ENDED})
+    me = store_mod.owner_id(token="not-running")
+    assert not store_mod.owner_alive(me, {me: time.time()})  # this namespace: the table
+    # an owner written before the namespace (the boot id alone) is of this namespace
+    host, machine, pid, start = store_mod.owner_id(pid=os.getppid()).partition("#")[0].split("/")
+    old = f"{host}/{store_mod._boot_id()}/{pid}/{start}#1"
+    assert store_mod.owner_alive(old, {})

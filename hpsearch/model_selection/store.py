@@ -713,6 +713,24 @@ def _boot_id():
         return ""
 
 
+def _pid_namespace():
+    """Inode of this process's PID namespace (Linux), "" if unknown."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+def _machine():
+    """The boot id, with the PID namespace (``<boot id>:<namespace>``) where known: the
+    processes of two containers of one machine (one host name and boot id, as with
+    ``--network host``) do not see each other's pids, so each is another machine for the
+    other (its heartbeat tells). Was: a live process of the other container was looked
+    up in this one's process table, not found, and its RUNNING trials taken over."""
+    namespace = _pid_namespace()
+    return f"{_boot_id()}:{namespace}" if namespace else _boot_id()
+
+
 def _start_time(pid):
     """Start time of process ``pid`` (clock ticks since boot, Linux), "" if unknown;
     None when the process is gone or a zombie."""
@@ -734,10 +752,11 @@ _TOKENS = iter(range(1, 2**62))
 
 
 def owner_id(pid=None, token=0):
-    """``host/boot id/pid/start time#token`` of a process (this one by default); the
-    token tells the searches of one process apart."""
+    """``host/boot id/pid/start time#token`` of a process (this one by default; the boot
+    id with this process's PID namespace, :func:`_machine`); the token tells the searches
+    of one process apart."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}/{_boot_id()}/{pid}/{_start_time(pid) or ''}#{token}"
+    return f"{socket.gethostname()}/{_machine()}/{pid}/{_start_time(pid) or ''}#{token}"
 
 
 #: The heartbeat a search writes when it ends (:meth:`TrialStore.close`): its owner is
@@ -749,8 +768,8 @@ def owner_alive(owner, heartbeats=None, now=None, seen=None):
     """Whether the process ``owner`` (an :func:`owner_id`) still runs (and its search:
     a heartbeat :data:`ENDED` says it ended).
 
-    On this machine (same host name and boot id) the process table tells; for another
-    machine, a heartbeat in ``heartbeats`` (``{owner: time}``) newer than
+    On this machine (same host name, boot id and PID namespace) the process table tells;
+    for another machine (or container), a heartbeat in ``heartbeats`` (``{owner: time}``) newer than
     :data:`GRACE_PERIOD` seconds. ``seen`` (``{owner: (heartbeat, monotonic time it was
     first read, whether a change of it was read)}``, :meth:`TrialStore._read_heartbeats`)
     judges by the reader's clock alone: a heartbeat read unchanged for
@@ -765,7 +784,8 @@ def owner_alive(owner, heartbeats=None, now=None, seen=None):
         return False
     process, _, token = owner.partition("#")
     host, boot, pid, start = process.split("/")
-    if host == socket.gethostname() and boot == _boot_id():
+    # (an owner written before the namespace was: the boot id alone, this namespace's)
+    if host == socket.gethostname() and boot in (_machine(), _boot_id()):
         if str(os.getpid()) == pid:  # this process: is that search still running?
             return token in _LIVE
         try:
