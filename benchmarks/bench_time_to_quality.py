@@ -656,6 +656,52 @@ def summarize(results, strategies):
 N_BOOTSTRAP = 2000
 
 
+def per_seed_bootstrap(results, strategies, n_boot=N_BOOTSTRAP, seed=0):
+    """The per-seed reading with a bootstrap over the seeds: for each hpsearch strategy,
+    mean per-seed time to the best anchor's per-seed final test score (a miss counts the
+    budget) over the best anchor's mean per-seed time to its own final score; 90 %
+    interval and share of resamples <= 1/3 from ``n_boot`` paired resamples of the seeds.
+    Returns ``{task: (best anchor, [(strategy, ratio, lo, hi, share, median time)])}``."""
+    out = {}
+    summary = summarize(results, strategies)
+    rng = np.random.RandomState(seed)
+    for task, s in summary.items():
+        best = s["best_anchor"]
+        runs = results[task]
+
+        def times(name):
+            row = []
+            for anchor_run, run in zip(runs[best], runs[name]):
+                target = anchor_run["traj"][-1][2] if anchor_run["traj"] else np.nan
+                t = time_to(run["traj"], target)
+                row.append(run["budget"] if t is None else t)
+            return np.array(row)
+
+        anchor = times(best)
+        picks = rng.randint(0, len(anchor), (n_boot, len(anchor)))
+        rows = []
+        for name in runs:
+            if strategies[name].side != "hpsearch":
+                continue
+            t = times(name)
+            boot = t[picks].mean(axis=1) / anchor[picks].mean(axis=1)
+            lo, hi = np.percentile(boot, [5, 95])
+            rows.append((name, t.mean() / anchor.mean(), lo, hi, float(np.mean(boot <= 1 / 3)),
+                         float(np.median(t))))
+        out[task] = (best, float(np.median(anchor)), rows)
+    return out
+
+
+def per_seed_bootstrap_table(boot):
+    lines = ["| task | strategy | per-seed ratio | 90 % bootstrap | resamples <= 1/3 | "
+             "median per-seed time (best anchor's) |", "|---|---|---:|---:|---:|---:|"]
+    for task, (best, anchor_median, rows) in boot.items():
+        for name, ratio, lo, hi, share, median in rows:
+            lines.append(f"| {task} | {name} | {ratio:.2f} | {lo:.2f}..{hi:.2f} | "
+                         f"{share:.0%} | {median:.2f} s ({best}: {anchor_median:.2f} s) |")
+    return "\n".join(lines)
+
+
 def curve_matrix(runs, grid):
     """Best-so-far test scores of every seed (rows) at the times ``grid`` (columns); 0
     before a seed's first model (no model yet: no accuracy)."""
@@ -1102,6 +1148,8 @@ def main(argv=None):
     print(matrix(summary))
     print()
     print(mean_curve_table(mean_times))
+    print()
+    print(per_seed_bootstrap_table(per_seed_bootstrap(results, strategies)))
     print()
     print(equal_time_table(results))
     print()
