@@ -510,7 +510,7 @@ def test_a_trial_another_process_took_first_and_died_with_is_run_by_the_loser(tm
     assert trials[1].system_attrs["fixed_params"] == GOOD
 
 
-def racing_closer(storage, barrier, me):
+def racing_closer(storage, barrier, me, slow_enqueue=0.0):
     """Entry point of a process of the test below: the check of its update closing the
     orphan FAIL (Optuna's, after reading the trial RUNNING) waits until the other
     process's check has read it too (what SQLite's lock-free reads allow), then the
@@ -541,15 +541,28 @@ def racing_closer(storage, barrier, me):
 
     rdb.RDBStorage.set_trial_state_values = setting
     rdb.RDBStorage.check_trial_is_updatable = checking
+    if slow_enqueue:  # (the process enqueuing the copy is slow: the other must wait)
+        enqueue_trial = optuna.Study.enqueue_trial
+
+        def slowly(self, *args, **kwargs):
+            time.sleep(slow_enqueue)
+            return enqueue_trial(self, *args, **kwargs)
+
+        optuna.Study.enqueue_trial = slowly
     make_search(storage, n_trials=1, min_resources=60).fit(*data())
 
 
-def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(tmp_path):
+@pytest.mark.parametrize("slow_enqueue", [0.0, 1.0])
+def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
+        tmp_path, slow_enqueue):
     """Two processes resume a SQLite study whose enqueued trial a killed process took:
     both read it RUNNING before either closed it (SQLite has no row lock), so both
     closed it and each enqueued a copy (was: two copies; the second, taken by the other
     process, was closed FAIL as a duplicate after taking the place of a candidate). Now
-    the first of their tickets enqueues it: one copy, its candidate fitted once."""
+    the first of their tickets enqueues it: one copy, its candidate fitted once.
+    ``slow_enqueue``: the process enqueuing the copy takes a second to do it; the other
+    waits for the copy instead of drawing the study's one candidate meanwhile (was: it
+    drew it, and the copy stayed WAITING; 1 run in ~15 under load without the delay)."""
     storage = str(tmp_path / "s.db")
     enqueue(storage, [GOOD])
     study = optuna.load_study(study_name="s", storage=make_storage(storage))
@@ -563,7 +576,7 @@ def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
                                            os.environ.get("PYTHONPATH", "")]))
     procs = [subprocess.Popen(
         [sys.executable, "-c", "from test_asha_enqueued import racing_closer; "
-         f"racing_closer({storage!r}, {str(barrier)!r}, {str(i)!r})"],
+         f"racing_closer({storage!r}, {str(barrier)!r}, {str(i)!r}, {slow_enqueue})"],
         env=env, cwd=str(tmp_path)) for i in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert len(list(barrier.iterdir())) == 2  # (both read it RUNNING)

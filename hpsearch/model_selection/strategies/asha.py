@@ -279,6 +279,9 @@ ENQUEUED_ATTR = "hpsearch_asha_enqueued"
 REQUEUING_ATTR = "hpsearch_requeuing"
 #: user attribute of a trial enqueued again: the id of the trial it replaces
 REQUEUED_ATTR = "hpsearch_requeued_from"
+#: Seconds a process waits at most for the copy of an orphaned enqueued trial that
+#: another process closed to enqueue it again (``_Enqueued._await_copies``).
+COPY_WAIT = 10.0
 
 
 class _Rule(ValueError):
@@ -570,25 +573,65 @@ class _Enqueued:
                      and last[_param_key(t.system_attrs["fixed_params"])] == t.number))]
         if orphans and store.shared:
             store._read_heartbeats(store._storage.get_study_system_attrs(store._study_id))
+        elsewhere = []  # orphans whose copy another live process enqueues
         for trial in orphans:
             if trial.state == State.FAIL:
                 if store.alive(trial.user_attrs.get(REQUEUING_ATTR)):
-                    continue  # its copy is on its way
+                    elsewhere.append(trial._trial_id)  # its copy is on its way
+                    continue
             else:
                 store.mark_requeuing()  # (SQLite: before the close reads it RUNNING)
-                if not self._close_orphan(trial, now):
+                closed = self._close_orphan(trial, now)
+                if closed is None:  # another process closed it first: it enqueues it
+                    elsewhere.append(trial._trial_id)
+                if not closed:
                     continue
                 if not store.first_to_requeue(trial):
-                    continue  # (another live process closed it too: it enqueues the copy)
+                    # another live process closed it too: it enqueues the copy
+                    elsewhere.append(trial._trial_id)
+                    continue
             store.study.enqueue_trial(
                 trial.system_attrs["fixed_params"],
                 user_attrs={**{k: v for k, v in trial.user_attrs.items()
                                if not k.startswith("hpsearch_")},
                             REQUEUED_ATTR: trial._trial_id})
+        self._await_copies(elsewhere)
+
+    def _await_copies(self, orphans):
+        """Wait until the copies of ``orphans`` (trial ids of enqueued trials that
+        another process closed to enqueue them again) are enqueued, so this process
+        takes them or leaves them to the other, instead of drawing a candidate in their
+        place while the other enqueues (was: a process sharing ``n_trials=1`` drew its
+        candidate in that moment, and the copy, the study's one enqueued candidate,
+        stayed WAITING). The other process enqueues right after its close; the wait
+        ends when a copy is there, when the process named to enqueue it is dead, or
+        after :data:`COPY_WAIT` s (the one that closed it died in between: a resume
+        enqueues it, see :meth:`_enqueue_orphans`)."""
+        import optuna
+
+        store = self.store
+        pending, deadline = set(orphans), time.monotonic() + COPY_WAIT
+        while pending:
+            trials = store._storage.get_all_trials(store._study_id, deepcopy=False)
+            pending -= {t.user_attrs.get(REQUEUED_ATTR) for t in trials}
+            if store.shared:
+                store._read_heartbeats(
+                    store._storage.get_study_system_attrs(store._study_id))
+            by_id = {t._trial_id: t for t in trials}
+            for trial_id in list(pending):
+                trial = by_id.get(trial_id)
+                requeuer = None if trial is None else trial.user_attrs.get(REQUEUING_ATTR)
+                if (trial is None or trial.state != optuna.trial.TrialState.FAIL
+                        or (requeuer != store.owner and not store.alive(requeuer))):
+                    pending.discard(trial_id)  # nobody live enqueues it now
+            if not pending or time.monotonic() >= deadline:
+                return
+            time.sleep(POLL_INTERVAL)
 
     def _close_orphan(self, trial, now):
         """Close FAIL a RUNNING enqueued trial whose takers are dead (see
-        :meth:`_enqueue_orphans`); whether this process did."""
+        :meth:`_enqueue_orphans`); whether this process did (None: another process
+        closed it first)."""
         import optuna
 
         from .. import store as store_module
@@ -608,7 +651,7 @@ class _Enqueued:
             store._storage.set_trial_state_values(trial._trial_id,
                                                   optuna.trial.TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
-            return False  # another process closed it first (and enqueues it again)
+            return None  # another process closed it first (and enqueues it again)
         return True
 
     def _where(self, trial):
