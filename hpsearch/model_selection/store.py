@@ -120,6 +120,8 @@ __all__ = ["TrialStore", "decode_value", "encode_value", "make_storage", "owner_
 HEARTBEAT_INTERVAL = 5.0
 #: seconds without a heartbeat after which another machine's RUNNING trials are dead
 GRACE_PERIOD = 60.0
+#: seconds :meth:`TrialStore.close` waits for a heartbeat write in flight
+_CLOSE_WAIT = 5.0
 #: seconds between two looks at the store while waiting for other processes
 POLL_INTERVAL = 0.2
 
@@ -711,6 +713,24 @@ def _boot_id():
         return ""
 
 
+def _pid_namespace():
+    """Inode of this process's PID namespace (Linux), "" if unknown."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+def _machine():
+    """The boot id, with the PID namespace (``<boot id>:<namespace>``) where known: the
+    processes of two containers of one machine (one host name and boot id, as with
+    ``--network host``) do not see each other's pids, so each is another machine for the
+    other (its heartbeat tells). Was: a live process of the other container was looked
+    up in this one's process table, not found, and its RUNNING trials taken over."""
+    namespace = _pid_namespace()
+    return f"{_boot_id()}:{namespace}" if namespace else _boot_id()
+
+
 def _start_time(pid):
     """Start time of process ``pid`` (clock ticks since boot, Linux), "" if unknown;
     None when the process is gone or a zombie."""
@@ -732,10 +752,11 @@ _TOKENS = iter(range(1, 2**62))
 
 
 def owner_id(pid=None, token=0):
-    """``host/boot id/pid/start time#token`` of a process (this one by default); the
-    token tells the searches of one process apart."""
+    """``host/boot id/pid/start time#token`` of a process (this one by default; the boot
+    id with this process's PID namespace, :func:`_machine`); the token tells the searches
+    of one process apart."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}/{_boot_id()}/{pid}/{_start_time(pid) or ''}#{token}"
+    return f"{socket.gethostname()}/{_machine()}/{pid}/{_start_time(pid) or ''}#{token}"
 
 
 #: The heartbeat a search writes when it ends (:meth:`TrialStore.close`): its owner is
@@ -743,13 +764,18 @@ def owner_id(pid=None, token=0):
 ENDED = -1.0
 
 
-def owner_alive(owner, heartbeats=None, now=None):
+def owner_alive(owner, heartbeats=None, now=None, seen=None):
     """Whether the process ``owner`` (an :func:`owner_id`) still runs (and its search:
     a heartbeat :data:`ENDED` says it ended).
 
-    On this machine (same host name and boot id) the process table tells; for another
-    machine, a heartbeat in ``heartbeats`` (``{owner: time}``) newer than
-    :data:`GRACE_PERIOD` seconds. A trial without owner (an older hpsearch, a bare
+    On this machine (same host name, boot id and PID namespace) the process table tells;
+    for another machine (or container), a heartbeat in ``heartbeats`` (``{owner: time}``) newer than
+    :data:`GRACE_PERIOD` seconds. ``seen`` (``{owner: (heartbeat, monotonic time it was
+    first read, whether a change of it was read)}``, :meth:`TrialStore._read_heartbeats`)
+    judges by the reader's clock alone: a heartbeat read unchanged for
+    :data:`GRACE_PERIOD` seconds is dead, also when its time looks fresh (the writer's
+    clock ahead), and one read changing lives that long, also when its time looks old (the
+    reader's wall clock jumped forward). A trial without owner (an older hpsearch, a bare
     ``study.ask()``) is dead.
     """
     if not isinstance(owner, str) or owner.count("/") != 3:
@@ -758,7 +784,8 @@ def owner_alive(owner, heartbeats=None, now=None):
         return False
     process, _, token = owner.partition("#")
     host, boot, pid, start = process.split("/")
-    if host == socket.gethostname() and boot == _boot_id():
+    # (an owner written before the namespace was: the boot id alone, this namespace's)
+    if host == socket.gethostname() and boot in (_machine(), _boot_id()):
         if str(os.getpid()) == pid:  # this process: is that search still running?
             return token in _LIVE
         try:
@@ -771,8 +798,16 @@ def owner_alive(owner, heartbeats=None, now=None):
         now_start = _start_time(pid)
         return now_start is not None and (not start or not now_start or now_start == start)
     beat = (heartbeats or {}).get(owner)
+    if beat is None:
+        return False
+    watched = (seen or {}).get(owner)
+    if watched is not None and watched[0] == beat:
+        if time.monotonic() - watched[1] >= GRACE_PERIOD:
+            return False  # no new heartbeat read for the grace period
+        if watched[2]:
+            return True  # it beats (read changing), whatever the two wall clocks say
     now = time.time() if now is None else now
-    return beat is not None and now - beat < GRACE_PERIOD
+    return now - beat < GRACE_PERIOD
 
 
 def recorded_fits(study):
@@ -1195,6 +1230,7 @@ class TrialStore:
         self._checked = False  # no other kind of search holds the study (checked once)
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
+        self._seen = {}  # owner -> (heartbeat, monotonic time first read, a change read)
         self._mine = set()  # trial ids this process owns
         #: enqueued trials this process took (pop_enqueued) and has not made candidates
         #: yet: an interrupted close leaves them RUNNING, to be enqueued again
@@ -1202,7 +1238,8 @@ class TrialStore:
         self._marked = set()  # (trial id, row key) marks written (turns)
         self._ignored = set()  # (trial number, attribute) of malformed records (warned)
         self._tickets = {}  # ticket name -> trial id of this process's ticket (turns)
-        self._beat = None  # (thread, stop event) of the heartbeat
+        self._beat = None  # (thread, stop event, write lock) of the heartbeat
+        self._ended = False  # close() began: no heartbeat from now on
         self._token = str(next(_TOKENS))
         _LIVE.add(self._token)
         self.owner = owner_id(token=self._token)
@@ -1515,11 +1552,20 @@ class TrialStore:
         return trial_id in self._retried
 
     def _read_heartbeats(self, attrs):
-        """Every owner's last heartbeat, from the study system attributes ``attrs``."""
+        """Every owner's last heartbeat, from the study system attributes ``attrs``, and
+        when (monotonic clock) each was first read (:func:`owner_alive`'s ``seen``)."""
         self._heartbeats = {
             name.partition(":")[2]: beat for name, beat in attrs.items()
             if name.startswith("hpsearch_alive:")
         }
+        now, seen = time.monotonic(), {}
+        for owner, beat in self._heartbeats.items():
+            before = self._seen.get(owner)
+            if before is not None and before[0] == beat:
+                seen[owner] = before
+            else:  # first read, or a new heartbeat (a change read)
+                seen[owner] = (beat, now, before is not None)
+        self._seen = seen
 
     def lookup(self, row_key):
         """The recorded row of that key (``resume``), or None."""
@@ -1559,28 +1605,39 @@ class TrialStore:
 
     def alive(self, owner):
         """Whether the process ``owner`` still runs (this one does)."""
-        return owner == self.owner or owner_alive(owner, self._heartbeats)
+        return owner == self.owner or owner_alive(owner, self._heartbeats, seen=self._seen)
 
     # -- claims ------------------------------------------------------------------------
     def _start_heartbeat(self):
-        """Write this process's heartbeat now and every :data:`HEARTBEAT_INTERVAL` s."""
-        if self._beat is not None or not self.shared:
+        """Write this process's heartbeat now and every :data:`HEARTBEAT_INTERVAL` s
+        (never again once :meth:`close` began: its ``ENDED`` is the last word)."""
+        if self._beat is not None or not self.shared or self._ended:
             return
-        name, stop = f"hpsearch_alive:{self.owner}", threading.Event()
+        name, stop, lock = f"hpsearch_alive:{self.owner}", threading.Event(), threading.Lock()
         storage, study_id = self._storage, self._study_id
 
         def beat():
             while not stop.wait(HEARTBEAT_INTERVAL):
                 try:
-                    storage.set_study_system_attr(study_id, name, time.time())
+                    # under the lock close() takes to write ENDED: no heartbeat lands
+                    # after it (was: one stuck past close's wait, a slow SQLite or
+                    # journal write, landed after ENDED, and a search that had ended
+                    # in a live process, a notebook, was waited for by every resume)
+                    with lock:
+                        if stop.is_set():
+                            return
+                        storage.set_study_system_attr(study_id, name, time.time())
+                        if stop.is_set():  # close gave up waiting for this write
+                            storage.set_study_system_attr(study_id, name, ENDED)
                 except Exception:  # a busy or gone store: the next beat tries again
                     pass
 
         storage.set_study_system_attr(study_id, name, time.time())
         thread = threading.Thread(target=beat, name="hpsearch-heartbeat", daemon=True)
         thread.start()
-        self._beat = (thread, stop)
+        self._beat = (thread, stop, lock)
 
+    @_critical  # (a Ctrl-C in its wait for a heartbeat write: raised once it is done)
     def close(self, interrupted=False):
         """Stop the heartbeat; this search no longer holds its trials. ``interrupted``:
         close its RUNNING trials FAIL (``hpsearch_interrupted``) at once, so no other
@@ -1591,18 +1648,25 @@ class TrialStore:
         to take an enqueued trial, enqueues it again; closed FAIL, it was lost)."""
         self._release_hold()
         self._unquiet()
-        beat, self._beat = self._beat, None
+        beat, self._beat, self._ended = self._beat, None, True
         if beat is not None:
-            beat[1].set()
-            beat[0].join(timeout=5)
-            # its last heartbeat says it ended: its process may live on (a notebook
-            # whose fit raised, a Ctrl-C), and other processes waited for ever for the
-            # trials it left RUNNING (a budgeted candidate's, kept for a resume)
+            thread, stop, lock = beat
+            stop.set()
+            # a heartbeat write in flight ends first (its thread writes ENDED again
+            # after it if it is stuck longer than this wait)
+            locked = lock.acquire(timeout=_CLOSE_WAIT)
             try:
+                # its last heartbeat says it ended: its process may live on (a notebook
+                # whose fit raised, a Ctrl-C), and other processes waited for ever for
+                # the trials it left RUNNING (a budgeted candidate's, kept for a resume)
                 self._storage.set_study_system_attr(
                     self._study_id, f"hpsearch_alive:{self.owner}", ENDED)
             except Exception:  # a store that fails now: its process table then tells
                 pass
+            finally:
+                if locked:
+                    lock.release()
+                    thread.join(timeout=_CLOSE_WAIT)
         _LIVE.discard(self._token)
         if interrupted:
             for trial_id in sorted(self._mine - self._open - self._popped):
@@ -2247,11 +2311,7 @@ class TrialStore:
         )
         owners = {t.user_attrs.get("hpsearch_owner") for t in trials} - {self.owner, None}
         if owners:
-            attrs = self._storage.get_study_system_attrs(self._study_id)
-            self._heartbeats = {
-                name.partition(":")[2]: beat for name, beat in attrs.items()
-                if name.startswith("hpsearch_alive:")
-            }
+            self._read_heartbeats(self._storage.get_study_system_attrs(self._study_id))
         return {owner for owner in owners if self.alive(owner)}
 
     @_critical
