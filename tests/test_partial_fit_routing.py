@@ -143,3 +143,30 @@ def test_nested_cross_validate_routes_partial_fit_as_the_inner_search(routing):
     nested_cross_validate(_search("halving", est).set_params(refit=True), X, y, cv=2, params={"sample_weight": W})
     assert {w is None for m, w, _ in CALLS if m == "partial_fit"} == {True}
     assert {w is None for m, w, _ in CALLS if m == "fit"} == {False}
+
+
+class ScoresItsPartialFits(Continued):
+    """Scores the share of its partial_fit calls that got a sample_weight (-1: none
+    made), so cv_results_ shows what the continuations got, from any worker."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_, self.weighted_ = np.unique(y), []
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        self.weighted_.append(sample_weight is not None)
+        return self
+
+    def score(self, X, y, sample_weight=None):
+        return float(np.mean(self.weighted_)) if self.weighted_ else -1.0
+
+
+@pytest.mark.parametrize("requested", [True, False])
+def test_fork_workers_route_partial_fit_as_requested(requested, routing):
+    est = (ScoresItsPartialFits().set_fit_request(sample_weight=True)
+           .set_partial_fit_request(sample_weight=requested)
+           .set_score_request(sample_weight=False))
+    search = _search("halving", est).set_params(n_jobs=2).fit(X, y, sample_weight=W)
+    continued = search.cv_results_["iter"] > 0
+    assert continued.any()
+    assert set(search.cv_results_["mean_test_score"][continued]) == {float(requested)}
