@@ -170,3 +170,19 @@ def test_fork_workers_route_partial_fit_as_requested(requested, routing):
     continued = search.cv_results_["iter"] > 0
     assert continued.any()
     assert set(search.cv_results_["mean_test_score"][continued]) == {float(requested)}
+
+
+@pytest.mark.parametrize("requested", [True, False])
+def test_nested_one_pool_routes_partial_fit_as_requested(requested, routing):
+    # the one pool's engine is built from the inner search's routing (partial_fit too)
+    est = (ScoresItsPartialFits().set_fit_request(sample_weight=True)
+           .set_partial_fit_request(sample_weight=requested)
+           .set_score_request(sample_weight=False))
+    search = _search("halving", est).set_params(refit=True, n_jobs=2)
+    result = nested_cross_validate(search, X, y, cv=2, params={"sample_weight": W},
+                                   return_searches=True)
+    if result.engine != "one pool":
+        pytest.skip("no fork workers here")
+    for inner in result.searches:
+        continued = inner.cv_results_["iter"] > 0
+        assert set(inner.cv_results_["mean_test_score"][continued]) == {float(requested)}
