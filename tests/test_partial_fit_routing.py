@@ -140,7 +140,8 @@ def test_nested_cross_validate_routes_partial_fit_as_the_inner_search(routing):
     est = (Continued().set_fit_request(sample_weight=True)
            .set_partial_fit_request(sample_weight=False).set_score_request(sample_weight=False))
     CALLS.clear()
-    nested_cross_validate(_search("halving", est).set_params(refit=True), X, y, cv=2, params={"sample_weight": W})
+    nested_cross_validate(_search("halving", est).set_params(refit=True), X, y, cv=2,
+                          params={"sample_weight": W})
     assert {w is None for m, w, _ in CALLS if m == "partial_fit"} == {True}
     assert {w is None for m, w, _ in CALLS if m == "fit"} == {False}
 
