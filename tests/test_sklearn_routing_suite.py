@@ -5,7 +5,9 @@ The file checks metadata routing for every meta-estimator; its entries for
 searches run on hpsearch's classes (see ``_sklearn_suite``); the tests of scikit-learn's
 other meta-estimators are skipped (:func:`only_tests_using`). Its routing tests also run
 on the searches scikit-learn has no class for (Optuna, halving on a space, Hyperband,
-ASHA, the recipe), with rows built like its ``RandomizedSearchCV`` row.
+ASHA, the recipe), with rows built like its ``RandomizedSearchCV`` row, and on the searches
+that continue training by ``partial_fit`` (the pruned Optuna search; halving, Hyperband
+and ASHA with ``resource="epochs"``), on the file's estimators given a ``max_iter``.
 """
 
 import inspect
