@@ -1212,6 +1212,17 @@ def _splits_digest(splits):
                         for tr, te in splits])
 
 
+def _partial_fit_params(routed):
+    """The parameters routed to the estimator's ``partial_fit`` (a search that
+    continues training by it, with metadata routing), else None: a continuation by
+    ``partial_fit`` gets ``fit``'s (without metadata routing, as before)."""
+    from sklearn import get_config
+
+    if not get_config().get("enable_metadata_routing", False):
+        return None
+    return dict(routed["estimator"].get("partial_fit", {}))
+
+
 def _only_scored(routed, fit_params):
     """The parameters routed to the scorer that the estimator's ``fit`` does not get
     (the same object): with metadata routing, a ``sample_weight`` only the scorer
@@ -1431,6 +1442,13 @@ class BaseSearchCV(_SkBaseSearchCV):
         ``cv="group_kfold"`` raised "GridSearchCV.fit got unexpected argument(s)
         {'groups'}, which are not routed to any object".
 
+        A search that continues training by ``partial_fit`` (halving, Hyperband, ASHA
+        and the pruned Optuna search with ``resource="epochs"`` on an estimator with
+        ``partial_fit`` and no ``warm_start``) also routes ``fit`` to the estimator's
+        ``partial_fit``: each call gets what was requested for that very method
+        (``set_partial_fit_request``), as sklearn's meta-estimators calling
+        ``partial_fit``. Was: the continuation got what ``fit`` requested.
+
         Returns
         -------
         routing : MetadataRouter
@@ -1438,8 +1456,10 @@ class BaseSearchCV(_SkBaseSearchCV):
         from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
 
         router = MetadataRouter(owner=self)
-        router.add(estimator=self.estimator,
-                   method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        mapping = MethodMapping().add(caller="fit", callee="fit")
+        if self._continues_by_partial_fit():  # training continued by partial_fit
+            mapping.add(caller="fit", callee="partial_fit")
+        router.add(estimator=self.estimator, method_mapping=mapping)
         scorer, _ = self._get_scorers()
         router.add(scorer=scorer,
                    method_mapping=MethodMapping().add(caller="score", callee="score")
@@ -1447,6 +1467,11 @@ class BaseSearchCV(_SkBaseSearchCV):
         router.add(splitter=self._routing_splitter(),
                    method_mapping=MethodMapping().add(caller="fit", callee="split"))
         return router
+
+    def _continues_by_partial_fit(self):
+        """Whether ``fit`` may call the estimator's ``partial_fit`` (to continue a
+        candidate's training between rungs); strategies with a budget say so."""
+        return False
 
     def _routing_splitter(self):
         """``cv`` for metadata routing: the splitter a name or dict spec builds (a bad
@@ -1823,6 +1848,7 @@ class BaseSearchCV(_SkBaseSearchCV):
             scorer=scorers,
             fit_params=fit_params,
             score_params=routed.scorer.score,
+            partial_fit_params=_partial_fit_params(routed),
             n_jobs=self.n_jobs,
             backend=self._engine_backend(root_ctx),
             pre_dispatch=self.pre_dispatch,

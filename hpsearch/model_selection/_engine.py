@@ -286,8 +286,10 @@ def _fit(estimator, X, y, train, fit_params):
     return estimator.fit(X_train, _take(y, train), **fit_params)
 
 
-def _continue(estimator, X, y, task, fit_params):
-    """Continue training a fitted estimator: warm-start ``fit``, else ``partial_fit``."""
+def _continue(estimator, X, y, task, fit_params, partial_fit_params=None):
+    """Continue training a fitted estimator: warm-start ``fit`` (with ``fit_params``),
+    else ``partial_fit`` (with ``partial_fit_params``: what metadata routing routes to
+    ``partial_fit``; None: ``fit_params``, as without metadata routing)."""
     if task.params:
         estimator.set_params(**task.params)
         _fit(estimator, X, y, task.train, fit_params)
@@ -295,7 +297,9 @@ def _continue(estimator, X, y, task, fit_params):
     # partial_fit: one call per unit of training
     X_train = _take_x(estimator, X, task.train, task.train)
     y_train = None if y is None else _take(y, task.train)
-    kwargs = _check_method_params(X, params=fit_params, indices=task.train)
+    if partial_fit_params is None:
+        partial_fit_params = fit_params
+    kwargs = _check_method_params(X, params=partial_fit_params, indices=task.train)
     if is_classifier(estimator) and _accepts(estimator.partial_fit, "classes"):
         kwargs["classes"] = estimator.classes_
     for _ in range(task.steps):
@@ -363,12 +367,12 @@ def _score(scorer, estimator, X, y, indices, train=None, score_params=None,
     ), error or None
 
 
-def _fit_task(base, X, y, task, fit_params):
+def _fit_task(base, X, y, task, fit_params, partial_fit_params=None):
     """Fit the task's estimator: continue its state, or a clone of ``base`` with the
     task's parameters (cloned too, as sklearn does: an estimator given as a parameter
     value is never fitted itself; ``set_params`` is not called without parameters)."""
     if task.state is not None:
-        return _continue(task.state, X, y, task, fit_params)
+        return _continue(task.state, X, y, task, fit_params, partial_fit_params)
     estimator = clone(base)
     if task.params:
         estimator.set_params(**clone(task.params, safe=False))
@@ -425,7 +429,7 @@ def _score_into(out, key, error_score, scorer, estimator, X, y, indices, train,
 
 
 def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_score,
-             score_params=None):
+             score_params=None, partial_fit_params=None):
     """The worker: fit one (candidate, split) and score it. Plain data in and out.
 
     Returns
@@ -444,7 +448,7 @@ def run_task(base, X, y, task, scorer, fit_params, return_train_score, error_sco
     start = time.perf_counter()
     with _one_blas_thread():
         try:
-            estimator = _fit_task(base, X, y, task, fit_params)
+            estimator = _fit_task(base, X, y, task, fit_params, partial_fit_params)
         except Exception as exc:
             if error_score == "raise":
                 raise
@@ -1280,6 +1284,9 @@ class Engine:
         Extra ``fit`` arguments (sliced per fold when they are per-sample arrays).
     score_params : dict
         Extra scorer arguments (``sample_weight``), sliced per fold like ``fit_params``.
+    partial_fit_params : dict or None
+        Extra ``partial_fit`` arguments of a continuation by ``partial_fit`` (what
+        metadata routing routes to ``partial_fit``); None: ``fit_params``.
     n_jobs : int or None
         As in joblib (None: the current ``joblib.parallel_config``).
     backend : str, joblib backend or None
@@ -1339,6 +1346,7 @@ class Engine:
         scorer,
         fit_params=None,
         score_params=None,
+        partial_fit_params=None,
         n_jobs=None,
         backend=None,
         pre_dispatch="2*n_jobs",
@@ -1360,6 +1368,8 @@ class Engine:
         self.scorer = scorer
         self.fit_params = fit_params or {}
         self.score_params = score_params or {}
+        # (None: a continuation by partial_fit gets fit_params, as without routing)
+        self.partial_fit_params = partial_fit_params
         self.n_jobs = n_jobs
         self.backend = backend
         self.pre_dispatch = pre_dispatch
@@ -1508,7 +1518,7 @@ class Engine:
     def _task_args(self):
         """The arguments of :func:`run_task` after ``(base, X, y, task)``."""
         return (self.scorer, self.fit_params, self.return_train_score, self.error_score,
-                self.score_params)
+                self.score_params, self.partial_fit_params)
 
     def _share_arrays(self):
         """Dump large NumPy X (and y) once to a file and memory-map it.

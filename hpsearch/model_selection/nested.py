@@ -679,7 +679,7 @@ def _one_pool_engine(search, X, y, fit_params=None):
     ``fit_params`` (what each inner search's ``fit`` gets, for all of ``X``: every
     array one value per sample) are routed as the inner search routes them, so the
     pool's fits get the rows of them that the inner search's own engine would."""
-    from ._base import BaseSearchCV
+    from ._base import BaseSearchCV, _partial_fit_params
 
     if (not _ONE_POOL or not isinstance(search, BaseSearchCV)
             or search.timeout is not None
@@ -692,8 +692,8 @@ def _one_pool_engine(search, X, y, fit_params=None):
         return None
     engine = Engine(
         search.estimator, X, y, scorer=scorers, fit_params=routed.estimator.fit,
-        score_params=routed.scorer.score, n_jobs=search.n_jobs,
-        backend=search.backend, pre_dispatch=search.pre_dispatch,
+        score_params=routed.scorer.score, partial_fit_params=_partial_fit_params(routed),
+        n_jobs=search.n_jobs, backend=search.backend, pre_dispatch=search.pre_dispatch,
         return_train_score=search.return_train_score, error_score=search.error_score,
         verbose=search.verbose, fit_timeout=search.fit_timeout,
         max_retries=search.max_retries,
@@ -929,7 +929,9 @@ class _Slot:
         # (:func:`_one_pool_engine`); each task's rows are indices into X (translate)
         pool = self.pool.engine
         if (set(engine.fit_params) != set(pool.fit_params)
-                or set(engine.score_params) != set(pool.score_params)):
+                or set(engine.score_params) != set(pool.score_params)
+                or set(engine.partial_fit_params or ()) != set(pool.partial_fit_params or ())
+                or (engine.partial_fit_params is None) != (pool.partial_fit_params is None)):
             raise RuntimeError(
                 f"nested_cross_validate's one pool: the inner search of outer split "
                 f"{self.k} routed the fit parameters {sorted(engine.fit_params)} and "

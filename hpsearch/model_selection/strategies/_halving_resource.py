@@ -20,7 +20,7 @@ any name       ``{name: r}``                    never (refit at each budget)
 from dataclasses import dataclass
 from numbers import Integral
 
-__all__ = ["ResourcePlan", "resource_plan"]
+__all__ = ["ResourcePlan", "continues_by_partial_fit", "resource_plan"]
 
 EPOCH_PARAM = "max_iter"
 
@@ -115,6 +115,19 @@ def resource_plan(estimator, resource, *, owner):
             f"{type(estimator).__name__}. Got {resource!r} instead."
         )
     return ResourcePlan(resource, resource, False, _int_or_none(params[resource]))
+
+
+def continues_by_partial_fit(estimator, plan):
+    """Whether a search with ``plan`` continues ``estimator`` by ``partial_fit`` (the
+    engine's rule, ``BaseSearchCV``'s ``_Evaluate._continuation``): the plan continues
+    training and no ``warm_start`` goes with the budget parameter (then ``fit`` is
+    called again with ``warm_start=True``). Metadata routing then routes ``fit``'s
+    parameters to ``partial_fit`` too, as ``partial_fit`` requests them."""
+    if plan is None or not plan.continues or not hasattr(estimator, "partial_fit"):
+        return False
+    prefix = plan.param.rpartition("__")[0]
+    warm = f"{prefix}__warm_start" if prefix else "warm_start"
+    return warm not in estimator.get_params(deep=True)
 
 
 def _int_or_none(value):

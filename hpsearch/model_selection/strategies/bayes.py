@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from .._base import BaseSearchCV, Int, _finished_all_splits, _key
 from .._docstrings import fill_doc
 from .._racing import RACING_CONSTRAINTS
-from ._halving_resource import resource_plan
+from ._halving_resource import continues_by_partial_fit, resource_plan
 from .halving import best_row, rank_rows_first, time_is_up
 from ._optuna import PRUNERS, SAMPLERS, make_pruner, make_sampler, sampler_seed
 
@@ -348,6 +348,15 @@ max_retries
         pruner = make_pruner(self.pruner, random_state=seed) or optuna.pruners.NopPruner()
         sampler = make_sampler(self.sampler, random_state=self.random_state, n_jobs=self.n_jobs)
         return {"sampler": sampler, "pruner": pruner}
+
+    def _continues_by_partial_fit(self):
+        if self.pruner is None:
+            return False
+        try:
+            plan = resource_plan(self.estimator, "epochs", owner=type(self).__name__)
+        except (ValueError, TypeError, AttributeError):  # (fit raises it)
+            return False
+        return continues_by_partial_fit(self.estimator, plan)
 
     def _check_pruning(self):
         """Resource plan and rungs of a pruned search (None without a pruner)."""

@@ -30,7 +30,7 @@ from sklearn.utils.validation import _num_samples
 from .._base import BaseSearchCV, Int, fit_failure_message
 from .._docstrings import fill_doc
 from .._engine import NOT_RUN
-from ._halving_resource import resource_plan
+from ._halving_resource import continues_by_partial_fit, resource_plan
 from ._halving_schedule import (
     halving_schedule,
     hyperband_brackets,
@@ -300,6 +300,13 @@ class _BaseHalving(BaseSearchCV):
 
     def _store_space(self):
         return self.param_distributions
+
+    def _continues_by_partial_fit(self):
+        try:
+            plan = resource_plan(self.estimator, self.resource, owner=type(self).__name__)
+        except (ValueError, TypeError, AttributeError):  # (fit raises it)
+            return False
+        return continues_by_partial_fit(self.estimator, plan)
 
     def fit(self, X, y=None, *, groups=None, **fit_params):
         """Run the search, then refit the best candidate of the last round.
