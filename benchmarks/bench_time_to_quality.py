@@ -667,6 +667,8 @@ def per_seed_bootstrap(results, strategies, n_boot=N_BOOTSTRAP, seed=0):
     rng = np.random.RandomState(seed)
     for task, s in summary.items():
         best = s["best_anchor"]
+        if best is None:  # (no anchor run, e.g. --only "hp asha" "hp asha-tpe")
+            continue
         runs = results[task]
 
         def times(name):

@@ -204,3 +204,17 @@ def test_load_results_puts_the_seeds_of_several_files_together(ttq, tmp_path):
     results, missing, names = ttq.load_results(parts)
     assert [x["seed"] for x in results["digits"]["hp asha"]] == [0, 1, 2]
     assert names == ["hp asha"] and missing == {}
+
+
+def test_per_seed_bootstrap_without_an_anchor_skips_the_task(ttq):
+    """Only hpsearch strategies ran (``--only "hp asha" "hp asha-tpe"``): the per-seed
+    table has no anchor to compare with and leaves the task out (was: KeyError None,
+    after the first table was printed)."""
+    strategies = {"h": ttq.Strategy(None, "hpsearch", "hp"),
+                  "g": ttq.Strategy(None, "hpsearch", "hp")}
+    results = {"task": {"h": [_run([(1.0, 0.9)])], "g": [_run([(2.0, 0.8)])]}}
+    assert ttq.per_seed_bootstrap(results, strategies, n_boot=10) == {}
+    with_anchor = dict(strategies, a=ttq.Strategy(None, "anchor", "sk"))
+    results["task"]["a"] = [_run([(3.0, 0.85)])]
+    best, _, rows = ttq.per_seed_bootstrap(results, with_anchor, n_boot=10)["task"]
+    assert best == "a" and [r[0] for r in rows] == ["h", "g"]
