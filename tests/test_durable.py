@@ -68,13 +68,24 @@ def recorded_fits(storage):
     return count(optuna.load_study(study_name="s", storage=_storage_object(storage)))
 
 
+#: kind -> (cv_results_, number of fits) of its uninterrupted run (:func:`_reference`)
+_REFERENCES = {}
+
+
 def _reference(kind, tmp_path, monkeypatch):
-    """cv_results_ and number of fits of an uninterrupted run (in this process)."""
+    """cv_results_ and number of fits of an uninterrupted run (in this process).
+
+    One run per kind, shared by the tests of this file: a search of a kind is the same on
+    every run (random_state=0, the same data; the tests compare it with their resumed
+    runs for equality), so a second reference run would only repeat the first (16 of the
+    22 runs were repeats). The tests only read what it returns."""
     log = tmp_path / "reference.log"
     monkeypatch.setenv("LOGFIT_LOG", str(log))
     monkeypatch.setenv("LOGFIT_DELAY", "0")
-    search = w.make_search(kind, str(tmp_path / "reference.db"), "s", False)
-    return search.fit(*w.data()).cv_results_, _lines(log)
+    if kind not in _REFERENCES:
+        search = w.make_search(kind, str(tmp_path / "reference.db"), "s", False)
+        _REFERENCES[kind] = search.fit(*w.data()).cv_results_, _lines(log)
+    return _REFERENCES[kind]
 
 
 def assert_same(a, b):
