@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -584,4 +585,59 @@ def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
     copies = [t for t in trials if t.user_attrs.get("hpsearch_requeued_from") == taken]
     assert len(copies) == 1 and copies[0].state.name == "COMPLETE"
     assert [f[1:] for f in _fits(log)].count([0.01, True, 60]) == 2  # once (cv=2)
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+
+
+def slow_adopter(storage, taken, delay):
+    """Entry point of a process of the test below: it takes the enqueued trial, then
+    (touching ``taken``) waits ``delay`` s before making it its candidate."""
+    import warnings
+
+    from hpsearch.model_selection.store import TrialStore
+
+    warnings.simplefilter("ignore")
+    adopt = TrialStore._adopt_trial
+
+    def slowly(self, *args, **kwargs):
+        Path(taken).touch()
+        time.sleep(delay)
+        return adopt(self, *args, **kwargs)
+
+    TrialStore._adopt_trial = slowly
+    make_search(storage, n_trials=1, min_resources=60).fit(*data())
+
+
+@pytest.mark.parametrize("ext", ["log", "db"])
+def test_a_candidate_drawn_while_another_process_takes_an_enqueued_trial_is_given_up(
+        tmp_path, monkeypatch, ext):
+    """Two processes share n_trials=1 and one enqueued trial. One took the trial and is
+    slow to make it its candidate (2 s here; a busy store, a loaded machine); the other,
+    finding nothing WAITING, draws a candidate meanwhile. The enqueued trial comes first
+    in the study (its lower number): the drawn candidate is given up (was: kept, as
+    ``_n_before`` did not count the taken trial yet: two candidates for n_trials=1)."""
+    storage = str(tmp_path / f"s.{ext}")
+    enqueue(storage, [GOOD])
+    log, taken = tmp_path / "fits.log", tmp_path / "taken"
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE),
+                                           os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from test_asha_enqueued import slow_adopter; "
+         f"slow_adopter({storage!r}, {str(taken)!r}, 2.0)"], env=env, cwd=str(tmp_path))
+    try:
+        deadline = time.time() + 60
+        while not taken.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert taken.exists()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            make_search(storage, n_trials=1, min_resources=60).fit(*data())
+    finally:
+        assert proc.wait(timeout=120) == 0
+    trials = _trials(storage)
+    held = {t.user_attrs["hpsearch_key"] for t in trials if "hpsearch_key" in t.user_attrs
+            and "hpsearch_duplicate" not in t.user_attrs}
+    assert len(held) == 1
+    assert sorted(tuple(f[1:]) for f in _fits(log)) == [(0.01, True, 60)] * 2  # GOOD, once
     assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]

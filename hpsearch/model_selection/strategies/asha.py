@@ -1213,7 +1213,10 @@ class _Shared:
         return self._hand(c, 0, "new")
 
     def _n_before(self, number):
-        """Candidates of this search in the study with a lower trial number."""
+        """Candidates of this search in the study with a lower trial number (enqueued
+        trials another live process took below ``number`` are waited for first,
+        :meth:`_await_taken`)."""
+        self._await_taken(number)
         self.store.refresh()
         n = 0
         for key, trials in self.store._claims.items():
@@ -1223,6 +1226,40 @@ class _Shared:
             ) is not None:
                 n += 1
         return n
+
+    def _await_taken(self, number):
+        """Wait until the enqueued trials with a number below ``number`` that another
+        live process took (RUNNING, no ``hpsearch_key`` yet) are candidates or closed,
+        so :meth:`_n_before` counts them: their numbers come first in the study (was:
+        a process that drew a candidate while another took an enqueued trial, not yet
+        made its candidate, kept it; with a shared ``n_trials=1`` the study got two
+        candidates). The taker makes it its candidate right after taking it; the wait
+        ends when none is left, when its takers are dead (a process enqueues it again,
+        :meth:`_Enqueued._enqueue_orphans`, after this claim), or after
+        :data:`COPY_WAIT` s."""
+        import optuna
+
+        from .. import store as store_module
+
+        store = self.store
+        deadline = time.monotonic() + COPY_WAIT
+        while True:
+            taken = [t for t in store._storage.get_all_trials(
+                         store._study_id, deepcopy=False,
+                         states=(optuna.trial.TrialState.RUNNING,))
+                     if t.number < number and "fixed_params" in t.system_attrs
+                     and "hpsearch_key" not in t.user_attrs
+                     and t._trial_id not in store._mine]
+            if taken and store.shared:
+                store._read_heartbeats(
+                    store._storage.get_study_system_attrs(store._study_id))
+            if not any(store.alive(owner) for t in taken
+                       for owner in store_module.enqueued_takers(t)
+                       if owner != store.owner):
+                return
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(POLL_INTERVAL)
 
     def _hand(self, c, rung, action):
         """The job, its candidate known by its number (unless this process already knows
