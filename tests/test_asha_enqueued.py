@@ -588,50 +588,83 @@ def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
     assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
 
 
-def slow_adopter(storage, taken, delay):
-    """Entry point of a process of the test below: it takes the enqueued trial, then
-    (touching ``taken``) waits ``delay`` s before making it its candidate."""
+
+def slow_adopter(storage, taken, delay, wait_for=None):
+    """Entry point of a process of the tests below: it takes an enqueued trial (after
+    the file ``wait_for`` exists, when given), then (touching ``taken``) waits ``delay``
+    s before making it its candidate."""
     import warnings
 
     from hpsearch.model_selection.store import TrialStore
 
     warnings.simplefilter("ignore")
-    adopt = TrialStore._adopt_trial
+    adopt, pop = TrialStore._adopt_trial, TrialStore.pop_enqueued
 
     def slowly(self, *args, **kwargs):
         Path(taken).touch()
         time.sleep(delay)
         return adopt(self, *args, **kwargs)
 
+    def later(self):
+        _wait_for(Path(wait_for))
+        return pop(self)
+
     TrialStore._adopt_trial = slowly
+    if wait_for:
+        TrialStore.pop_enqueued = later
     make_search(storage, n_trials=1, min_resources=60).fit(*data())
 
 
-@pytest.mark.parametrize("ext", ["log", "db"])
-def test_a_candidate_drawn_while_another_process_takes_an_enqueued_trial_is_given_up(
-        tmp_path, monkeypatch, ext):
-    """Two processes share n_trials=1 and one enqueued trial. One took the trial and is
-    slow to make it its candidate (2 s here; a busy store, a loaded machine); the other,
-    finding nothing WAITING, draws a candidate meanwhile. The enqueued trial comes first
-    in the study (its lower number): the drawn candidate is given up (was: kept, as
-    ``_n_before`` did not count the taken trial yet: two candidates for n_trials=1)."""
+def _wait_for(path, proc=None):
+    deadline = time.time() + 60
+    while not path.exists() and (proc is None or proc.poll() is None) and (
+            time.time() < deadline):
+        time.sleep(0.01)
+    assert path.exists()
+
+
+@pytest.mark.parametrize("ext, configs, together", [
+    ("log", [GOOD], False), ("db", [GOOD], False), ("log", [GOOD, WEAK], False),
+    ("log", [GOOD, WEAK], True)])
+def test_a_candidate_started_while_another_process_takes_an_enqueued_trial_is_given_up(
+        tmp_path, monkeypatch, ext, configs, together):
+    """Two processes share n_trials=1 and the enqueued ``configs``. One took the first
+    enqueued trial and is slow to make it its candidate (2 s here; a busy store, a
+    loaded machine); the other, finding nothing more WAITING, draws a candidate, or
+    takes the second enqueued trial, meanwhile (``together``: it started before the
+    first took its trial, so still as a process alone). The first enqueued trial comes
+    first in the study (its lower number): the other candidate is given up, an enqueued
+    one enqueued again, WAITING for a larger n_trials (was: kept, as the taken trial
+    was not counted yet: two candidates for n_trials=1; with the counting alone, the
+    second enqueued trial was closed FAIL as a duplicate, never run)."""
+    from hpsearch.model_selection.store import TrialStore
+
     storage = str(tmp_path / f"s.{ext}")
-    enqueue(storage, [GOOD])
-    log, taken = tmp_path / "fits.log", tmp_path / "taken"
+    enqueue(storage, configs)
+    log, taken, ready = tmp_path / "fits.log", tmp_path / "taken", tmp_path / "ready"
     monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
     env = dict(os.environ, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE),
                                            os.environ.get("PYTHONPATH", "")]))
+    wait_for = str(ready) if together else None
     proc = subprocess.Popen(
         [sys.executable, "-c", "from test_asha_enqueued import slow_adopter; "
-         f"slow_adopter({storage!r}, {str(taken)!r}, 2.0)"], env=env, cwd=str(tmp_path))
+         f"slow_adopter({storage!r}, {str(taken)!r}, 2.0, {wait_for!r})"],
+        env=env, cwd=str(tmp_path))
+    if together:  # this process takes its enqueued trial once the other took its own
+        pop = TrialStore.pop_enqueued
+
+        def after(self):
+            ready.touch()
+            _wait_for(taken, proc)
+            return pop(self)
+
+        monkeypatch.setattr(TrialStore, "pop_enqueued", after)
     try:
-        deadline = time.time() + 60
-        while not taken.exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.01)
-        assert taken.exists()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        if not together:
+            _wait_for(taken, proc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             make_search(storage, n_trials=1, min_resources=60).fit(*data())
     finally:
         assert proc.wait(timeout=120) == 0
@@ -640,4 +673,7 @@ def test_a_candidate_drawn_while_another_process_takes_an_enqueued_trial_is_give
             and "hpsearch_duplicate" not in t.user_attrs}
     assert len(held) == 1
     assert sorted(tuple(f[1:]) for f in _fits(log)) == [(0.01, True, 60)] * 2  # GOOD, once
-    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+    assert not [t for t in trials if t.state.name == "RUNNING"]
+    waiting = [t.system_attrs["fixed_params"] for t in trials if t.state.name == "WAITING"]
+    assert waiting == configs[1:]
+    assert bool(waiting) == any("still WAITING" in str(w.message) for w in caught)

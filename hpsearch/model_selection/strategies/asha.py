@@ -696,6 +696,18 @@ class _Enqueued:
                 continue
             return trial, params, optuna_params
 
+    def put_back(self, trial):
+        """Enqueue again (same parameters and user attributes, :data:`REQUEUED_ATTR`) an
+        enqueued ``trial`` this process took and gave up because ``n_trials`` candidates
+        of the study came before it (its trial is closed FAIL, ``hpsearch_duplicate``):
+        it waits for a larger ``n_trials`` as in a full study (:meth:`warn_waiting`;
+        was: it stayed closed FAIL as a duplicate, never run)."""
+        self.store.study.enqueue_trial(
+            trial.system_attrs["fixed_params"],
+            user_attrs={**{k: v for k, v in trial.user_attrs.items()
+                           if not k.startswith("hpsearch_")},
+                        REQUEUED_ATTR: trial._trial_id})
+
     def _reject(self, trial, attr, message):
         import warnings
 
@@ -1176,7 +1188,8 @@ class _Shared:
                                              self._optuna_attrs(optuna_params),
                                              trial_id=trial._trial_id)
             if trial_id is not None:
-                return self._claimed(key, params, optuna_params, trial_id, row_keys)
+                return self._claimed(key, params, optuna_params, trial_id, row_keys,
+                                     enqueued=trial)
         known = {self.cands[k].number: op for k, op in self.optuna_of.items()
                  if k in self.cands}
         for params, optuna_params in _draws(self.propose, schedule, known):
@@ -1197,13 +1210,16 @@ class _Shared:
         self.exhausted = True
         return None
 
-    def _claimed(self, key, params, optuna_params, trial_id, row_keys):
+    def _claimed(self, key, params, optuna_params, trial_id, row_keys, enqueued=None):
         """The job of a new candidate this process claimed with trial ``trial_id``; None
-        when ``n_trials`` candidates were claimed first (its claim given up)."""
+        when ``n_trials`` candidates were claimed first (its claim given up; an
+        ``enqueued`` trial it took is enqueued again, :meth:`_Enqueued.put_back`)."""
         store = self.store
         number = store._storage.get_trial_number_from_id(trial_id)
         if self._excess(trial_id):
             store.release_candidate(key)  # n_trials candidates were claimed first
+            if enqueued is not None:
+                self.search._enqueued.put_back(enqueued)
             return None
         if optuna_params is not None:
             self.optuna_of[key] = optuna_params
@@ -1909,8 +1925,14 @@ max_retries
             attrs[ENQUEUED_ATTR] = index
             if optuna_params is not None:
                 attrs["hpsearch_optuna_params"] = optuna_params
-            if evaluate.store.claim_candidate(row, attrs,
-                                              trial_id=trial._trial_id) is not None:
+            trial_id = evaluate.store.claim_candidate(row, attrs, trial_id=trial._trial_id)
+            if trial_id is not None:
+                if self._shared is not None and self._shared._excess(trial_id):
+                    # processes started together each took an enqueued trial: of the
+                    # study's candidates only the first n_trials keep their claim
+                    evaluate.store.release_candidate(row["candidate_key"])
+                    enqueued.put_back(trial)
+                    return None
                 if optuna_params is not None:
                     self._optuna_params[index] = optuna_params
                 return params
