@@ -511,11 +511,12 @@ def test_a_trial_another_process_took_first_and_died_with_is_run_by_the_loser(tm
     assert trials[1].system_attrs["fixed_params"] == GOOD
 
 
-def racing_closer(storage, barrier, me, slow_enqueue=0.0):
-    """Entry point of a process of the test below: the check of its update closing the
+def racing_closer(storage, barrier, me, slow_enqueue=0.0, late=False):
+    """Entry point of a process of the tests below: the check of its update closing the
     orphan FAIL (Optuna's, after reading the trial RUNNING) waits until the other
     process's check has read it too (what SQLite's lock-free reads allow), then the
-    search runs (one candidate, one rung)."""
+    search runs (one candidate, one rung). ``late``: process 1 goes on from its close
+    (to its ticket) only once process 0 has ended (its pid in ``done0``)."""
     import warnings
 
     from optuna.storages._rdb import storage as rdb
@@ -550,12 +551,36 @@ def racing_closer(storage, barrier, me, slow_enqueue=0.0):
             return enqueue_trial(self, *args, **kwargs)
 
         optuna.Study.enqueue_trial = slowly
+    if late and me == "1":
+        from hpsearch.model_selection.store import TrialStore
+
+        first = TrialStore.first_to_requeue
+
+        def after_the_other(self, orphan):
+            done = barrier / "done0"
+            deadline = time.time() + 60
+            while not done.exists() and time.time() < deadline:
+                time.sleep(0.01)
+            pid = done.read_text()
+            while time.time() < deadline:  # gone, or a zombie (its parent waits)
+                try:
+                    if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                        break
+                except FileNotFoundError:
+                    break
+                time.sleep(0.01)
+            return first(self, orphan)
+
+        TrialStore.first_to_requeue = after_the_other
     make_search(storage, n_trials=1, min_resources=60).fit(*data())
+    if late and me == "0":
+        (barrier / "tmp0").write_text(str(os.getpid()))
+        (barrier / "tmp0").rename(barrier / "done0")
 
 
-@pytest.mark.parametrize("slow_enqueue", [0.0, 1.0])
+@pytest.mark.parametrize("slow_enqueue, late", [(0.0, False), (1.0, False), (0.0, True)])
 def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
-        tmp_path, slow_enqueue):
+        tmp_path, slow_enqueue, late):
     """Two processes resume a SQLite study whose enqueued trial a killed process took:
     both read it RUNNING before either closed it (SQLite has no row lock), so both
     closed it and each enqueued a copy (was: two copies; the second, taken by the other
@@ -563,7 +588,11 @@ def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
     the first of their tickets enqueues it: one copy, its candidate fitted once.
     ``slow_enqueue``: the process enqueuing the copy takes a second to do it; the other
     waits for the copy instead of drawing the study's one candidate meanwhile (was: it
-    drew it, and the copy stayed WAITING; 1 run in ~15 under load without the delay)."""
+    drew it, and the copy stayed WAITING; 1 run in ~15 under load without the delay).
+    ``late``: the other process takes its ticket only after the first one enqueued the
+    copy, ran it and ended (a process stalled that long on a loaded machine); the first
+    one's ticket no longer counts, dead, but its copy is there (was: a second copy,
+    its candidate fitted again)."""
     storage = str(tmp_path / "s.db")
     enqueue(storage, [GOOD])
     study = optuna.load_study(study_name="s", storage=make_storage(storage))
@@ -577,10 +606,11 @@ def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
                                            os.environ.get("PYTHONPATH", "")]))
     procs = [subprocess.Popen(
         [sys.executable, "-c", "from test_asha_enqueued import racing_closer; "
-         f"racing_closer({storage!r}, {str(barrier)!r}, {str(i)!r}, {slow_enqueue})"],
+         f"racing_closer({storage!r}, {str(barrier)!r}, {str(i)!r}, {slow_enqueue}, "
+         f"{late})"],
         env=env, cwd=str(tmp_path)) for i in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    assert len(list(barrier.iterdir())) == 2  # (both read it RUNNING)
+    assert len(list(barrier.iterdir())) == 2 + late  # (both read it RUNNING)
     trials = _trials(storage)
     copies = [t for t in trials if t.user_attrs.get("hpsearch_requeued_from") == taken]
     assert len(copies) == 1 and copies[0].state.name == "COMPLETE"

@@ -590,12 +590,24 @@ class _Enqueued:
                     # another live process closed it too: it enqueues the copy
                     elsewhere.append(trial._trial_id)
                     continue
+            if self._copied(trial._trial_id):
+                continue  # made by a process found dead since ``trials`` was read
             store.study.enqueue_trial(
                 trial.system_attrs["fixed_params"],
                 user_attrs={**{k: v for k, v in trial.user_attrs.items()
                                if not k.startswith("hpsearch_")},
                             REQUEUED_ATTR: trial._trial_id})
         self._await_copies(elsewhere)
+
+    def _copied(self, trial_id):
+        """Whether the study holds a copy of the orphan ``trial_id`` now. Read after this
+        process found the one that closed it with it (or the other tickets) dead: a
+        copy that process made is there by then (was: a process that had read the
+        trials before, then found it dead, its copy enqueued, run and its search ended,
+        enqueued a second copy, and its candidate was fitted again)."""
+        store = self.store
+        return any(t.user_attrs.get(REQUEUED_ATTR) == trial_id
+                   for t in store._storage.get_all_trials(store._study_id, deepcopy=False))
 
     def _await_copies(self, orphans):
         """Wait until the copies of ``orphans`` (trial ids of enqueued trials that
