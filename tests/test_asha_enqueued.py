@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -510,11 +511,12 @@ def test_a_trial_another_process_took_first_and_died_with_is_run_by_the_loser(tm
     assert trials[1].system_attrs["fixed_params"] == GOOD
 
 
-def racing_closer(storage, barrier, me, slow_enqueue=0.0):
-    """Entry point of a process of the test below: the check of its update closing the
+def racing_closer(storage, barrier, me, slow_enqueue=0.0, late=False):
+    """Entry point of a process of the tests below: the check of its update closing the
     orphan FAIL (Optuna's, after reading the trial RUNNING) waits until the other
     process's check has read it too (what SQLite's lock-free reads allow), then the
-    search runs (one candidate, one rung)."""
+    search runs (one candidate, one rung). ``late``: process 1 goes on from its close
+    (to its ticket) only once process 0 has ended (its pid in ``done0``)."""
     import warnings
 
     from optuna.storages._rdb import storage as rdb
@@ -549,12 +551,36 @@ def racing_closer(storage, barrier, me, slow_enqueue=0.0):
             return enqueue_trial(self, *args, **kwargs)
 
         optuna.Study.enqueue_trial = slowly
+    if late and me == "1":
+        from hpsearch.model_selection.store import TrialStore
+
+        first = TrialStore.first_to_requeue
+
+        def after_the_other(self, orphan):
+            done = barrier / "done0"
+            deadline = time.time() + 60
+            while not done.exists() and time.time() < deadline:
+                time.sleep(0.01)
+            pid = done.read_text()
+            while time.time() < deadline:  # gone, or a zombie (its parent waits)
+                try:
+                    if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                        break
+                except FileNotFoundError:
+                    break
+                time.sleep(0.01)
+            return first(self, orphan)
+
+        TrialStore.first_to_requeue = after_the_other
     make_search(storage, n_trials=1, min_resources=60).fit(*data())
+    if late and me == "0":
+        (barrier / "tmp0").write_text(str(os.getpid()))
+        (barrier / "tmp0").rename(barrier / "done0")
 
 
-@pytest.mark.parametrize("slow_enqueue", [0.0, 1.0])
+@pytest.mark.parametrize("slow_enqueue, late", [(0.0, False), (1.0, False), (0.0, True)])
 def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
-        tmp_path, slow_enqueue):
+        tmp_path, slow_enqueue, late):
     """Two processes resume a SQLite study whose enqueued trial a killed process took:
     both read it RUNNING before either closed it (SQLite has no row lock), so both
     closed it and each enqueued a copy (was: two copies; the second, taken by the other
@@ -562,7 +588,11 @@ def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
     the first of their tickets enqueues it: one copy, its candidate fitted once.
     ``slow_enqueue``: the process enqueuing the copy takes a second to do it; the other
     waits for the copy instead of drawing the study's one candidate meanwhile (was: it
-    drew it, and the copy stayed WAITING; 1 run in ~15 under load without the delay)."""
+    drew it, and the copy stayed WAITING; 1 run in ~15 under load without the delay).
+    ``late``: the other process takes its ticket only after the first one enqueued the
+    copy, ran it and ended (a process stalled that long on a loaded machine); the first
+    one's ticket no longer counts, dead, but its copy is there (was: a second copy,
+    its candidate fitted again)."""
     storage = str(tmp_path / "s.db")
     enqueue(storage, [GOOD])
     study = optuna.load_study(study_name="s", storage=make_storage(storage))
@@ -576,12 +606,104 @@ def test_an_orphan_two_processes_close_at_once_on_sqlite_is_enqueued_again_once(
                                            os.environ.get("PYTHONPATH", "")]))
     procs = [subprocess.Popen(
         [sys.executable, "-c", "from test_asha_enqueued import racing_closer; "
-         f"racing_closer({storage!r}, {str(barrier)!r}, {str(i)!r}, {slow_enqueue})"],
+         f"racing_closer({storage!r}, {str(barrier)!r}, {str(i)!r}, {slow_enqueue}, "
+         f"{late})"],
         env=env, cwd=str(tmp_path)) for i in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    assert len(list(barrier.iterdir())) == 2  # (both read it RUNNING)
+    assert len(list(barrier.iterdir())) == 2 + late  # (both read it RUNNING)
     trials = _trials(storage)
     copies = [t for t in trials if t.user_attrs.get("hpsearch_requeued_from") == taken]
     assert len(copies) == 1 and copies[0].state.name == "COMPLETE"
     assert [f[1:] for f in _fits(log)].count([0.01, True, 60]) == 2  # once (cv=2)
     assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]
+
+
+
+def slow_adopter(storage, taken, delay, wait_for=None):
+    """Entry point of a process of the tests below: it takes an enqueued trial (after
+    the file ``wait_for`` exists, when given), then (touching ``taken``) waits ``delay``
+    s before making it its candidate."""
+    import warnings
+
+    from hpsearch.model_selection.store import TrialStore
+
+    warnings.simplefilter("ignore")
+    adopt, pop = TrialStore._adopt_trial, TrialStore.pop_enqueued
+
+    def slowly(self, *args, **kwargs):
+        Path(taken).touch()
+        time.sleep(delay)
+        return adopt(self, *args, **kwargs)
+
+    def later(self):
+        _wait_for(Path(wait_for))
+        return pop(self)
+
+    TrialStore._adopt_trial = slowly
+    if wait_for:
+        TrialStore.pop_enqueued = later
+    make_search(storage, n_trials=1, min_resources=60).fit(*data())
+
+
+def _wait_for(path, proc=None):
+    deadline = time.time() + 60
+    while not path.exists() and (proc is None or proc.poll() is None) and (
+            time.time() < deadline):
+        time.sleep(0.01)
+    assert path.exists()
+
+
+@pytest.mark.parametrize("ext, configs, together", [
+    ("log", [GOOD], False), ("db", [GOOD], False), ("log", [GOOD, WEAK], False),
+    ("log", [GOOD, WEAK], True)])
+def test_a_candidate_started_while_another_process_takes_an_enqueued_trial_is_given_up(
+        tmp_path, monkeypatch, ext, configs, together):
+    """Two processes share n_trials=1 and the enqueued ``configs``. One took the first
+    enqueued trial and is slow to make it its candidate (2 s here; a busy store, a
+    loaded machine); the other, finding nothing more WAITING, draws a candidate, or
+    takes the second enqueued trial, meanwhile (``together``: it started before the
+    first took its trial, so still as a process alone). The first enqueued trial comes
+    first in the study (its lower number): the other candidate is given up, an enqueued
+    one enqueued again, WAITING for a larger n_trials (was: kept, as the taken trial
+    was not counted yet: two candidates for n_trials=1; with the counting alone, the
+    second enqueued trial was closed FAIL as a duplicate, never run)."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage = str(tmp_path / f"s.{ext}")
+    enqueue(storage, configs)
+    log, taken, ready = tmp_path / "fits.log", tmp_path / "taken", tmp_path / "ready"
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE),
+                                           os.environ.get("PYTHONPATH", "")]))
+    wait_for = str(ready) if together else None
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from test_asha_enqueued import slow_adopter; "
+         f"slow_adopter({storage!r}, {str(taken)!r}, 2.0, {wait_for!r})"],
+        env=env, cwd=str(tmp_path))
+    if together:  # this process takes its enqueued trial once the other took its own
+        pop = TrialStore.pop_enqueued
+
+        def after(self):
+            ready.touch()
+            _wait_for(taken, proc)
+            return pop(self)
+
+        monkeypatch.setattr(TrialStore, "pop_enqueued", after)
+    try:
+        if not together:
+            _wait_for(taken, proc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            make_search(storage, n_trials=1, min_resources=60).fit(*data())
+    finally:
+        assert proc.wait(timeout=120) == 0
+    trials = _trials(storage)
+    held = {t.user_attrs["hpsearch_key"] for t in trials if "hpsearch_key" in t.user_attrs
+            and "hpsearch_duplicate" not in t.user_attrs}
+    assert len(held) == 1
+    assert sorted(tuple(f[1:]) for f in _fits(log)) == [(0.01, True, 60)] * 2  # GOOD, once
+    assert not [t for t in trials if t.state.name == "RUNNING"]
+    waiting = [t.system_attrs["fixed_params"] for t in trials if t.state.name == "WAITING"]
+    assert waiting == configs[1:]
+    assert bool(waiting) == any("still WAITING" in str(w.message) for w in caught)

@@ -41,7 +41,10 @@ N_ROWS = 240
 
 class LoggingMLP(MLPClassifier):
     """hpsearch's MLP that logs every fit to ``HPSEARCH_FIT_LOG`` and sleeps
-    ``HPSEARCH_FIT_SLEEP`` seconds (so that processes overlap)."""
+    ``HPSEARCH_FIT_SLEEP`` seconds (so that processes overlap); with
+    ``HPSEARCH_FIT_SHARE_AFTER`` = n, a process's fits after its n-th wait (at most 60 s)
+    until another process has logged a fit (so a process started later joins while
+    this one still runs, however slowly it starts)."""
 
     def fit(self, X, y, sample_index=None):
         log = os.environ.get("HPSEARCH_FIT_LOG")
@@ -50,6 +53,14 @@ class LoggingMLP(MLPClassifier):
             with open(log, "a") as f:
                 f.write(json.dumps([os.getpid(), self.learning_rate_init, self.alpha,
                                     int(self.max_iter), n]) + "\n")
+            share_after = os.environ.get("HPSEARCH_FIT_SHARE_AFTER")
+            deadline = time.time() + 60
+            while share_after and time.time() < deadline:
+                pids = [json.loads(line)[0] for line in Path(log).read_text().splitlines()]
+                if (pids.count(os.getpid()) <= int(share_after)
+                        or set(pids) - {os.getpid()}):
+                    break
+                time.sleep(0.02)
         time.sleep(float(os.environ.get("HPSEARCH_FIT_SLEEP", "0")))
         return super().fit(X, y, sample_index=sample_index)
 
@@ -137,6 +148,9 @@ def test_processes_share_one_asha(tmp_path, monkeypatch, kind, n_processes, late
     name = {"sqlite": "shared.db", "journal": "shared.jsonl"}[kind]
     storage, log = tmp_path / name, tmp_path / "fits.log"
     env = _env(tmp_path, log, 0.25 if late else 0.05)  # (late: slow enough to join)
+    if late:  # (the first one's 7th fit waits for the second one's first: it joined;
+        # was: under load the second started after the first had run all 26 fits)
+        env["HPSEARCH_FIT_SHARE_AFTER"] = "6"
     ready = [str(tmp_path / f"{i}.ready") for i in range(n_processes)]
     started = []
     for i in range(n_processes):

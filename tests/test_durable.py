@@ -179,10 +179,18 @@ def test_a_killed_process_is_taken_over_by_the_other(tmp_path, monkeypatch):
     assert total <= _lines(log) <= total + 1  # at most the victim's fit in flight again
 
 
+#: Seconds each fit of the first (live) halving of the tests below sleeps: it is still
+#: fitting its first candidate when the second process, whose refusal is awaited at
+#: most 60 s, checks the study (was 0.1 s, waiting for its third fit: its 39 fits took
+#: ~4 s, and under load the second process started after it had ended, then ran or was
+#: refused as another kind of search; 1 run in ~5 of test_durable.py)
+FIRST_DELAY = 120.0
+
+
 def test_halving_refuses_a_second_live_process(tmp_path):
     db, log = tmp_path / "s.db", tmp_path / "fits.log"
-    first = _start("halving", db, tmp_path / "a.pkl", log, resume=True, delay=0.1)
-    _wait_lines(log, 3, first)
+    first = _start("halving", db, tmp_path / "a.pkl", log, resume=True, delay=FIRST_DELAY)
+    _wait_lines(log, 1, first)
     second = _start("halving", db, tmp_path / "b.pkl", log, resume=True, delay=0.1)
     _, err = second.communicate(timeout=60)
     first.kill()
@@ -196,8 +204,8 @@ def test_halving_refuses_a_live_hyperband_with_other_candidates(tmp_path):
     candidates (was: it ran its own search in the study beside the halving); it is
     refused before it fits anything, naming the halving's process."""
     db, log = tmp_path / "s.db", tmp_path / "fits.log"
-    first = _start("halving", db, tmp_path / "a.pkl", log, resume=True, delay=0.1)
-    _wait_lines(log, 3, first)
+    first = _start("halving", db, tmp_path / "a.pkl", log, resume=True, delay=FIRST_DELAY)
+    _wait_lines(log, 1, first)
     second = _start("hyperband", db, tmp_path / "b.pkl", log, resume=True, delay=0.1)
     _, err = second.communicate(timeout=60)
     first_pid = first.pid

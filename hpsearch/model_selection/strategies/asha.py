@@ -590,12 +590,24 @@ class _Enqueued:
                     # another live process closed it too: it enqueues the copy
                     elsewhere.append(trial._trial_id)
                     continue
+            if self._copied(trial._trial_id):
+                continue  # made by a process found dead since ``trials`` was read
             store.study.enqueue_trial(
                 trial.system_attrs["fixed_params"],
                 user_attrs={**{k: v for k, v in trial.user_attrs.items()
                                if not k.startswith("hpsearch_")},
                             REQUEUED_ATTR: trial._trial_id})
         self._await_copies(elsewhere)
+
+    def _copied(self, trial_id):
+        """Whether the study holds a copy of the orphan ``trial_id`` now. Read after this
+        process found the one that closed it with it (or the other tickets) dead: a
+        copy that process made is there by then (was: a process that had read the
+        trials before, then found it dead, its copy enqueued, run and its search ended,
+        enqueued a second copy, and its candidate was fitted again)."""
+        store = self.store
+        return any(t.user_attrs.get(REQUEUED_ATTR) == trial_id
+                   for t in store._storage.get_all_trials(store._study_id, deepcopy=False))
 
     def _await_copies(self, orphans):
         """Wait until the copies of ``orphans`` (trial ids of enqueued trials that
@@ -695,6 +707,18 @@ class _Enqueued:
                     f"has started already ({params}): it is closed FAIL, not run twice."))
                 continue
             return trial, params, optuna_params
+
+    def put_back(self, trial):
+        """Enqueue again (same parameters and user attributes, :data:`REQUEUED_ATTR`) an
+        enqueued ``trial`` this process took and gave up because ``n_trials`` candidates
+        of the study came before it (its trial is closed FAIL, ``hpsearch_duplicate``):
+        it waits for a larger ``n_trials`` as in a full study (:meth:`warn_waiting`;
+        was: it stayed closed FAIL as a duplicate, never run)."""
+        self.store.study.enqueue_trial(
+            trial.system_attrs["fixed_params"],
+            user_attrs={**{k: v for k, v in trial.user_attrs.items()
+                           if not k.startswith("hpsearch_")},
+                        REQUEUED_ATTR: trial._trial_id})
 
     def _reject(self, trial, attr, message):
         import warnings
@@ -1176,7 +1200,8 @@ class _Shared:
                                              self._optuna_attrs(optuna_params),
                                              trial_id=trial._trial_id)
             if trial_id is not None:
-                return self._claimed(key, params, optuna_params, trial_id, row_keys)
+                return self._claimed(key, params, optuna_params, trial_id, row_keys,
+                                     enqueued=trial)
         known = {self.cands[k].number: op for k, op in self.optuna_of.items()
                  if k in self.cands}
         for params, optuna_params in _draws(self.propose, schedule, known):
@@ -1197,13 +1222,16 @@ class _Shared:
         self.exhausted = True
         return None
 
-    def _claimed(self, key, params, optuna_params, trial_id, row_keys):
+    def _claimed(self, key, params, optuna_params, trial_id, row_keys, enqueued=None):
         """The job of a new candidate this process claimed with trial ``trial_id``; None
-        when ``n_trials`` candidates were claimed first (its claim given up)."""
+        when ``n_trials`` candidates were claimed first (its claim given up; an
+        ``enqueued`` trial it took is enqueued again, :meth:`_Enqueued.put_back`)."""
         store = self.store
         number = store._storage.get_trial_number_from_id(trial_id)
         if self._excess(trial_id):
             store.release_candidate(key)  # n_trials candidates were claimed first
+            if enqueued is not None:
+                self.search._enqueued.put_back(enqueued)
             return None
         if optuna_params is not None:
             self.optuna_of[key] = optuna_params
@@ -1213,7 +1241,10 @@ class _Shared:
         return self._hand(c, 0, "new")
 
     def _n_before(self, number):
-        """Candidates of this search in the study with a lower trial number."""
+        """Candidates of this search in the study with a lower trial number (enqueued
+        trials another live process took below ``number`` are waited for first,
+        :meth:`_await_taken`)."""
+        self._await_taken(number)
         self.store.refresh()
         n = 0
         for key, trials in self.store._claims.items():
@@ -1223,6 +1254,40 @@ class _Shared:
             ) is not None:
                 n += 1
         return n
+
+    def _await_taken(self, number):
+        """Wait until the enqueued trials with a number below ``number`` that another
+        live process took (RUNNING, no ``hpsearch_key`` yet) are candidates or closed,
+        so :meth:`_n_before` counts them: their numbers come first in the study (was:
+        a process that drew a candidate while another took an enqueued trial, not yet
+        made its candidate, kept it; with a shared ``n_trials=1`` the study got two
+        candidates). The taker makes it its candidate right after taking it; the wait
+        ends when none is left, when its takers are dead (a process enqueues it again,
+        :meth:`_Enqueued._enqueue_orphans`, after this claim), or after
+        :data:`COPY_WAIT` s."""
+        import optuna
+
+        from .. import store as store_module
+
+        store = self.store
+        deadline = time.monotonic() + COPY_WAIT
+        while True:
+            taken = [t for t in store._storage.get_all_trials(
+                         store._study_id, deepcopy=False,
+                         states=(optuna.trial.TrialState.RUNNING,))
+                     if t.number < number and "fixed_params" in t.system_attrs
+                     and "hpsearch_key" not in t.user_attrs
+                     and t._trial_id not in store._mine]
+            if taken and store.shared:
+                store._read_heartbeats(
+                    store._storage.get_study_system_attrs(store._study_id))
+            if not any(store.alive(owner) for t in taken
+                       for owner in store_module.enqueued_takers(t)
+                       if owner != store.owner):
+                return
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(POLL_INTERVAL)
 
     def _hand(self, c, rung, action):
         """The job, its candidate known by its number (unless this process already knows
@@ -1872,8 +1937,14 @@ max_retries
             attrs[ENQUEUED_ATTR] = index
             if optuna_params is not None:
                 attrs["hpsearch_optuna_params"] = optuna_params
-            if evaluate.store.claim_candidate(row, attrs,
-                                              trial_id=trial._trial_id) is not None:
+            trial_id = evaluate.store.claim_candidate(row, attrs, trial_id=trial._trial_id)
+            if trial_id is not None:
+                if self._shared is not None and self._shared._excess(trial_id):
+                    # processes started together each took an enqueued trial: of the
+                    # study's candidates only the first n_trials keep their claim
+                    evaluate.store.release_candidate(row["candidate_key"])
+                    enqueued.put_back(trial)
+                    return None
                 if optuna_params is not None:
                     self._optuna_params[index] = optuna_params
                 return params
