@@ -61,10 +61,11 @@ _ROUTING_TESTS = sorted(
 )
 
 
-def _row(name):
+def _row(name, searches=_OTHER_SEARCHES):
+    """The file's RandomizedSearchCV row with the search ``searches[name]`` instead."""
     import hpsearch
 
-    class_name, init_args = _OTHER_SEARCHES[name]
+    class_name, init_args = searches[name]
     grid_row = next(row for row in _namespace["METAESTIMATORS"]
                     if row["metaestimator"] is _namespace["RandomizedSearchCV"])
     return {**grid_row, "metaestimator": getattr(hpsearch, class_name),
@@ -126,14 +127,7 @@ _CONTINUING_SEARCHES = {
 
 
 def _continuing_row(name):
-    import hpsearch
-
-    class_name, init_args = _CONTINUING_SEARCHES[name]
-    grid_row = next(row for row in _namespace["METAESTIMATORS"]
-                    if row["metaestimator"] is _namespace["RandomizedSearchCV"])
-    return {**grid_row, "metaestimator": getattr(hpsearch, class_name),
-            "init_args": {**grid_row["init_args"], "random_state": 0, "progress": False,
-                          **init_args},
+    return {**_row(name, _CONTINUING_SEARCHES),
             "method_mapping": {"fit": ["fit", "partial_fit"]}}
 
 
