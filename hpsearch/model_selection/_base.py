@@ -96,6 +96,7 @@ from ._engine import (Engine, ScorerDict, Task, interrupts_deferrable, seed_name
 from ._results import format_results, metric_names, missing_score, results_frame, row_error
 from ._racing import mark_raced_results, race, racing_enabled, warn_non_finite
 from .store import _FIT_KEYS, data_fingerprint, fit_failed, search_settings
+from .strategies._halving_resource import warm_start_param
 
 __all__ = ["BaseSearchCV", "Evaluation"]
 
@@ -514,7 +515,7 @@ class _Evaluator:
                 f"evaluation: {name}={total} after {name}={done}."
             )
         prefix = name.rpartition("__")[0]
-        warm = f"{prefix}__warm_start" if prefix else "warm_start"
+        warm = warm_start_param(name)
         steps = total - done
         if warm in self.base_params:
             incremental = name.rpartition("__")[2] in INCREMENTAL_PARAMS

@@ -20,7 +20,7 @@ any name       ``{name: r}``                    never (refit at each budget)
 from dataclasses import dataclass
 from numbers import Integral
 
-__all__ = ["ResourcePlan", "continues_by_partial_fit", "resource_plan"]
+__all__ = ["ResourcePlan", "continues_by_partial_fit", "resource_plan", "warm_start_param"]
 
 EPOCH_PARAM = "max_iter"
 
@@ -117,17 +117,28 @@ def resource_plan(estimator, resource, *, owner):
     return ResourcePlan(resource, resource, False, _int_or_none(params[resource]))
 
 
-def continues_by_partial_fit(estimator, plan):
-    """Whether a search with ``plan`` continues ``estimator`` by ``partial_fit`` (the
-    engine's rule, ``BaseSearchCV``'s ``_Evaluate._continuation``): the plan continues
-    training and no ``warm_start`` goes with the budget parameter (then ``fit`` is
-    called again with ``warm_start=True``). Metadata routing then routes ``fit``'s
-    parameters to ``partial_fit`` too, as ``partial_fit`` requests them."""
+def warm_start_param(name):
+    """The ``warm_start`` parameter that goes with the budget parameter ``name``
+    (``"clf__max_iter"`` -> ``"clf__warm_start"``)."""
+    prefix = name.rpartition("__")[0]
+    return f"{prefix}__warm_start" if prefix else "warm_start"
+
+
+def continues_by_partial_fit(estimator, resource, *, owner):
+    """Whether a search with ``resource`` continues ``estimator`` by ``partial_fit`` (the
+    engine's rule, ``BaseSearchCV``'s ``_Evaluate._continuation``): its plan
+    (:func:`resource_plan`) continues training and no ``warm_start`` goes with the
+    budget parameter (then ``fit`` is called again with ``warm_start=True``). Metadata
+    routing then routes ``fit``'s parameters to ``partial_fit`` too, as ``partial_fit``
+    requests them. False for a ``resource`` the estimator does not take (``fit``
+    raises that error)."""
+    try:
+        plan = resource_plan(estimator, resource, owner=owner)
+    except (ValueError, TypeError, AttributeError):
+        return False
     if plan is None or not plan.continues or not hasattr(estimator, "partial_fit"):
         return False
-    prefix = plan.param.rpartition("__")[0]
-    warm = f"{prefix}__warm_start" if prefix else "warm_start"
-    return warm not in estimator.get_params(deep=True)
+    return warm_start_param(plan.param) not in estimator.get_params(deep=True)
 
 
 def _int_or_none(value):

@@ -284,6 +284,15 @@ REQUEUED_ATTR = "hpsearch_requeued_from"
 COPY_WAIT = 10.0
 
 
+def _poll(done, timeout=COPY_WAIT):
+    """Call ``done()`` every :data:`~hpsearch.model_selection.store.POLL_INTERVAL` s
+    until it returns True or ``timeout`` s have passed (the waits of processes sharing
+    a study for what another live process is about to write)."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        time.sleep(POLL_INTERVAL)
+
+
 class _Rule(ValueError):
     """An enqueued value breaking the rule of its dimension (``rule``: what it must be)."""
 
@@ -592,11 +601,7 @@ class _Enqueued:
                     continue
             if self._copied(trial._trial_id):
                 continue  # made by a process found dead since ``trials`` was read
-            store.study.enqueue_trial(
-                trial.system_attrs["fixed_params"],
-                user_attrs={**{k: v for k, v in trial.user_attrs.items()
-                               if not k.startswith("hpsearch_")},
-                            REQUEUED_ATTR: trial._trial_id})
+            self.enqueue_copy(trial)
         self._await_copies(elsewhere)
 
     def _copied(self, trial_id):
@@ -621,11 +626,11 @@ class _Enqueued:
         enqueues it, see :meth:`_enqueue_orphans`)."""
         import optuna
 
-        store = self.store
-        pending, deadline = set(orphans), time.monotonic() + COPY_WAIT
-        while pending:
+        store, pending = self.store, set(orphans)
+
+        def copied():
             trials = store._storage.get_all_trials(store._study_id, deepcopy=False)
-            pending -= {t.user_attrs.get(REQUEUED_ATTR) for t in trials}
+            pending.difference_update(t.user_attrs.get(REQUEUED_ATTR) for t in trials)
             if store.shared:
                 store._read_heartbeats(
                     store._storage.get_study_system_attrs(store._study_id))
@@ -636,9 +641,10 @@ class _Enqueued:
                 if (trial is None or trial.state != optuna.trial.TrialState.FAIL
                         or (requeuer != store.owner and not store.alive(requeuer))):
                     pending.discard(trial_id)  # nobody live enqueues it now
-            if not pending or time.monotonic() >= deadline:
-                return
-            time.sleep(POLL_INTERVAL)
+            return not pending
+
+        if pending:
+            _poll(copied)
 
     def _close_orphan(self, trial, now):
         """Close FAIL a RUNNING enqueued trial whose takers are dead (see
@@ -708,12 +714,14 @@ class _Enqueued:
                 continue
             return trial, params, optuna_params
 
-    def put_back(self, trial):
+    def enqueue_copy(self, trial):
         """Enqueue again (same parameters and user attributes, :data:`REQUEUED_ATTR`) an
-        enqueued ``trial`` this process took and gave up because ``n_trials`` candidates
-        of the study came before it (its trial is closed FAIL, ``hpsearch_duplicate``):
-        it waits for a larger ``n_trials`` as in a full study (:meth:`warn_waiting`;
-        was: it stayed closed FAIL as a duplicate, never run)."""
+        enqueued ``trial`` that will not run as it is: an orphan
+        (:meth:`_enqueue_orphans`), or one this process took and gave up because
+        ``n_trials`` candidates of the study came before it (its trial is closed FAIL,
+        ``hpsearch_duplicate``): that copy waits for a larger ``n_trials`` as in a full
+        study (:meth:`warn_waiting`; was: it stayed closed FAIL as a duplicate, never
+        run)."""
         self.store.study.enqueue_trial(
             trial.system_attrs["fixed_params"],
             user_attrs={**{k: v for k, v in trial.user_attrs.items()
@@ -1225,13 +1233,13 @@ class _Shared:
     def _claimed(self, key, params, optuna_params, trial_id, row_keys, enqueued=None):
         """The job of a new candidate this process claimed with trial ``trial_id``; None
         when ``n_trials`` candidates were claimed first (its claim given up; an
-        ``enqueued`` trial it took is enqueued again, :meth:`_Enqueued.put_back`)."""
+        ``enqueued`` trial it took is enqueued again, :meth:`_Enqueued.enqueue_copy`)."""
         store = self.store
         number = store._storage.get_trial_number_from_id(trial_id)
         if self._excess(trial_id):
             store.release_candidate(key)  # n_trials candidates were claimed first
             if enqueued is not None:
-                self.search._enqueued.put_back(enqueued)
+                self.search._enqueued.enqueue_copy(enqueued)
             return None
         if optuna_params is not None:
             self.optuna_of[key] = optuna_params
@@ -1270,8 +1278,8 @@ class _Shared:
         from .. import store as store_module
 
         store = self.store
-        deadline = time.monotonic() + COPY_WAIT
-        while True:
+
+        def settled():
             taken = [t for t in store._storage.get_all_trials(
                          store._study_id, deepcopy=False,
                          states=(optuna.trial.TrialState.RUNNING,))
@@ -1281,13 +1289,11 @@ class _Shared:
             if taken and store.shared:
                 store._read_heartbeats(
                     store._storage.get_study_system_attrs(store._study_id))
-            if not any(store.alive(owner) for t in taken
-                       for owner in store_module.enqueued_takers(t)
-                       if owner != store.owner):
-                return
-            if time.monotonic() >= deadline:
-                return
-            time.sleep(POLL_INTERVAL)
+            return not any(store.alive(owner) for t in taken
+                           for owner in store_module.enqueued_takers(t)
+                           if owner != store.owner)
+
+        _poll(settled)
 
     def _hand(self, c, rung, action):
         """The job, its candidate known by its number (unless this process already knows
@@ -1943,7 +1949,7 @@ max_retries
                     # processes started together each took an enqueued trial: of the
                     # study's candidates only the first n_trials keep their claim
                     evaluate.store.release_candidate(row["candidate_key"])
-                    enqueued.put_back(trial)
+                    enqueued.enqueue_copy(trial)
                     return None
                 if optuna_params is not None:
                     self._optuna_params[index] = optuna_params

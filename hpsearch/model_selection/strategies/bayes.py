@@ -350,13 +350,8 @@ max_retries
         return {"sampler": sampler, "pruner": pruner}
 
     def _continues_by_partial_fit(self):
-        if self.pruner is None:
-            return False
-        try:
-            plan = resource_plan(self.estimator, "epochs", owner=type(self).__name__)
-        except (ValueError, TypeError, AttributeError):  # (fit raises it)
-            return False
-        return continues_by_partial_fit(self.estimator, plan)
+        return self.pruner is not None and continues_by_partial_fit(
+            self.estimator, "epochs", owner=type(self).__name__)
 
     def _check_pruning(self):
         """Resource plan and rungs of a pruned search (None without a pruner)."""

@@ -302,11 +302,8 @@ class _BaseHalving(BaseSearchCV):
         return self.param_distributions
 
     def _continues_by_partial_fit(self):
-        try:
-            plan = resource_plan(self.estimator, self.resource, owner=type(self).__name__)
-        except (ValueError, TypeError, AttributeError):  # (fit raises it)
-            return False
-        return continues_by_partial_fit(self.estimator, plan)
+        return continues_by_partial_fit(self.estimator, self.resource,
+                                        owner=type(self).__name__)
 
     def fit(self, X, y=None, *, groups=None, **fit_params):
         """Run the search, then refit the best candidate of the last round.
