@@ -21,14 +21,18 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def cluster(plain):
-    """Three loopback worker processes of one thread, forked from this process (fast
-    to start and restart: they import nothing). Dask gives a task up when one worker
+    """Three loopback worker processes of one thread, forked from a fork server (fast
+    to start and restart: they import little). Not forked from this process: its
+    threads (Dask's event loop, logging a record) may hold a lock at the moment of the
+    fork, which the child then waits for for ever (seen once: a worker stuck in
+    ``StreamHandler.flush`` of pytest's log file handler, the cluster never started and
+    the run hung). Dask gives a task up when one worker
     died running it (not after 3 restarts) and sends a worker one task at a time (so
     that task is the one that killed it); a killed worker is restarted while the
     others go on."""
     import dask
 
-    with dask.config.set({"distributed.worker.multiprocessing-method": "fork",
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver",
                           "distributed.scheduler.allowed-failures": 0,
                           "distributed.scheduler.worker-saturation": 1.0}):
         cluster = distributed.LocalCluster(n_workers=3, threads_per_worker=1,
