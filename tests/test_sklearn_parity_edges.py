@@ -9,11 +9,13 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV as SkGridSearchCV
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold, KFold
 
 from hpsearch import GridSearchCV
 
@@ -190,6 +192,25 @@ def _every_search():
         hpsearch.ASHASearchCV(Ridge(), grid, n_trials=2, resource="n_samples", cv=2),
         hpsearch.RecipeSearchCV(Ridge(), grid, n_iter=2, cv=2),
     ]
+
+
+@pytest.mark.parametrize("search", _every_search(), ids=lambda s: type(s).__name__)
+def test_every_search_has_the_request_methods_of_sklearns_searches(search):
+    # was: every search had a set_fit_request (its fit's explicit ``groups``), which
+    # sklearn's searches (fit(X, y=None, **params)) have not; it accepted groups=True and
+    # did nothing, sample_weight=True raised TypeError. groups still reach the splitter.
+    def requests(obj):
+        return {name for name in dir(obj) if re.fullmatch(r"set_\w+_request", name)}
+
+    assert requests(search) == requests(SkGridSearchCV(LogisticRegression(), {})) == set()
+    X, y = _sorted_data()
+    groups = np.arange(len(y)) % 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for routing in (False, True):
+            with sklearn.config_context(enable_metadata_routing=routing):
+                fitted = clone(search).set_params(cv=GroupKFold(2)).fit(X, y, groups=groups)
+            assert np.isfinite(fitted.cv_results_["mean_test_score"]).all()
 
 
 @pytest.mark.parametrize("search", _every_search(), ids=lambda s: type(s).__name__)

@@ -85,7 +85,7 @@ from joblib.logger import short_format_time
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV as _SkBaseSearchCV
-from sklearn.utils import check_random_state, get_tags, indexable
+from sklearn.utils import check_random_state, get_tags, indexable, metadata_routing
 from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParameterError,
                                             StrOptions)
 from sklearn.utils.validation import _check_method_params
@@ -1355,6 +1355,12 @@ class BaseSearchCV(_SkBaseSearchCV):
         A search unpickled elsewhere loads it from ``storage`` when first read (an
         ``AttributeError`` where that storage is not reachable; predicting needs it not).
     """
+
+    # ``fit``'s explicit ``groups`` (the splitter's; routed to it, as by sklearn's
+    # searches, whose ``fit(X, y=None, **params)`` has none) is no request of the search
+    # itself: no ``set_fit_request`` appears, as on sklearn's searches (it accepted
+    # ``groups`` and did nothing)
+    __metadata_request__fit = {"groups": metadata_routing.UNUSED}
 
     _parameter_constraints: dict = {
         **_SkBaseSearchCV._parameter_constraints,
