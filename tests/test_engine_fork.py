@@ -4,7 +4,10 @@ a dying worker and Ctrl-C do not hang the search."""
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -118,6 +121,56 @@ def test_ctrl_c_stops_the_workers_and_keeps_finished_candidates(iris):
     assert _engine._SHARED == {} and _children() == []
     finished = [t for t in search.study_.trials if t.state.name == "COMPLETE"]
     assert len(finished) == 1  # the fast candidate, recorded as it finished
+
+
+class _LockedStream:
+    """``sys.stdout`` as a notebook's: a write takes a lock that another thread (its output
+    thread) holds now and then; ``flush`` (which fork calls first) takes none."""
+
+    def __init__(self, stream):
+        self.stream, self.lock = stream, threading.Lock()
+
+    def write(self, text):
+        with self.lock:
+            return self.stream.write(text)
+
+    def flush(self):
+        pass
+
+
+def test_a_fit_printing_in_a_fork_worker_does_not_wait_for_the_parents_stream_lock(
+        iris, monkeypatch, capfd):
+    # was: a worker forked while a thread of the parent held sys.stdout's lock inherited
+    # it held; the first line of a verbose fit waited for ever (here: every fit stopped
+    # at fit_timeout). The workers print to descriptor 1 with a stream of their own.
+    X, y = iris
+    stream = _LockedStream(sys.stdout)
+    monkeypatch.setattr(sys, "stdout", stream)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with stream.lock:
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    held.wait()
+    try:
+        search = GridSearchCV(MLPClassifier((4,), max_iter=1, verbose=True),
+                              {"alpha": [1e-4, 1e-3]}, cv=2, n_jobs=2, backend="fork",
+                              refit=False, fit_timeout=20)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (the parent writes nothing meanwhile)
+            start = time.monotonic()
+            search.fit(X, y)
+    finally:
+        release.set()
+        holder.join()
+    assert time.monotonic() - start < 15
+    assert search.backend_ == "fork"
+    assert list(search.cv_results_["error"]) == [None, None]
+    assert capfd.readouterr().out.count("Iteration 1, loss = ") == 4  # 2 candidates x 2 splits
 
 
 def test_fork_backend_is_refused_where_fork_is_unavailable(monkeypatch):

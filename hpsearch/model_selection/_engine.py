@@ -898,6 +898,32 @@ def _default_joblib_backend(parallel):
     )
 
 
+def _own_std_streams():
+    """Give this fork worker a ``sys.stdout`` and ``sys.stderr`` of its own, on the
+    process's file descriptors 1 and 2.
+
+    The stream objects a fork inherits may be locked for ever: a thread of the parent (a
+    notebook's output thread, a logging thread) held their lock at the moment of the
+    fork, and no thread of the child releases it; the first line a fit printed
+    (``verbose=True``) then hung the worker until ``fit_timeout``, or for ever without
+    it. The worker writes where loky's workers (processes of their own) write: to
+    descriptors 1 and 2 (a notebook captures them too). A descriptor that is not open
+    leaves the inherited stream in place.
+    """
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        old = getattr(sys, name)
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        encoding = getattr(old, "encoding", None)
+        errors = getattr(old, "errors", None)
+        setattr(sys, name, open(
+            fd, "w", buffering=1, closefd=False,
+            encoding=encoding if isinstance(encoding, str) else "utf-8",
+            errors=errors if isinstance(errors, str) else "backslashreplace"))
+
+
 def _fork_worker(token, conn, ppid, inherited):
     """A fork worker's loop: receive a batch, send back one message per task.
 
@@ -905,8 +931,9 @@ def _fork_worker(token, conn, ppid, inherited):
     The worker ignores Ctrl-C (the parent owns the search and stops it), takes SIGTERM's
     default action (so ``terminate`` works whatever handler the parent had), dies with
     its parent (:func:`_die_with_parent`) and ends on ``None``, on EOF or when its parent
-    is gone.
+    is gone. It prints to standard streams of its own (:func:`_own_std_streams`).
     """
+    _own_std_streams()
     for other in inherited:  # the parent's ends of the other workers' pipes
         other.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
