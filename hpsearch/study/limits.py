@@ -280,14 +280,42 @@ def _param_values(study):
         yield ("search", "space", name), name, values, entry.model_dump(exclude_none=True)
 
 
+def _beyond_float(value):
+    """An integer in ``value`` (a list's or mapping's items too) too large for a float
+    (``float()`` overflows past about 1.8e308), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return value
+        return None
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(items, (list, tuple)) or isinstance(value, dict):
+        for item in items:
+            found = _beyond_float(item)
+            if found is not None:
+                return found
+    return None
+
+
 def _param_limits(study, errors):
     """No estimator parameter naming a place on disk (:data:`PATH_PARAMS`), neither a
     fixed one (``estimator.params``) nor a searched one (``search.space``): joblib would
     write its cache there, wherever the file says (``preprocess__memory: [/home/x]``);
-    an estimator's own ``n_jobs`` is bounded."""
+    an estimator's own ``n_jobs`` is bounded; no integer beyond a float's range (``tol:
+    1000...`` of 400 digits passed scikit-learn's check, then the fit failed with
+    "run failed: OverflowError: int too large to convert to float", exit 1)."""
     rule = ("names a folder the estimator writes to (joblib's cache), which a study file "
             "may not set: hpsearch writes only into its run folder; remove it")
     for path, name, values, shown in _param_values(study):
+        huge = _beyond_float(values)
+        if huge is not None:
+            digits = len(str(abs(huge)))
+            errors.append(StudyError(path, (
+                "must hold numbers a 64-bit float can hold (at most about 1.8e308; the "
+                f"estimator computes with floats), got an integer of {digits:,} digits "
+                f"({str(huge)[:20]}...)")))
+            continue
         if name.rsplit("__", 1)[-1] == "n_jobs":  # joblib starts that many threads at once
             for v in values:
                 _bound(errors, path, v, MAX_N_JOBS,

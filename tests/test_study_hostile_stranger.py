@@ -1,0 +1,80 @@
+"""A study file from a stranger (third pass): holes a hostile pass over ``python -m
+hpsearch study.yaml`` found, each now refused before any work with exit code 2 and a
+message naming the key, the rule and the value (or run as the file asks):
+
+* a grid over ``{type: float, low: 0.1, high: 1, step: 1e-12}`` listed its 9e11 values
+  under ``--dry-run`` (a MemoryError after minutes; a run refused it by count);
+* ``storage: 'sqlite://'`` (SQLite in memory, as ``sqlite:///:memory:``) was refused as
+  "the trial store . is the output folder ... or a folder above it";
+* ``tol: 1000...`` (an integer of 400 digits) passed scikit-learn's check, then every fit
+  failed: "run failed: OverflowError: int too large to convert to float", exit 1.
+
+The CLI runs in this process (``hpsearch.cli.main``), in ``tmp_path``.
+"""
+
+import resource
+import textwrap
+
+import pytest
+from _study_files import GRID_STUDY
+
+from hpsearch.cli import main
+
+LOGISTIC = textwrap.dedent(
+    """\
+    data: {dataset: iris}
+    estimator: {name: logistic_regression, params: {max_iter: 50}}
+    search:
+      method: grid
+      space:
+        C: [0.1, 1.0]
+    cv: 2
+    """
+)
+
+
+def _run(tmp_path, monkeypatch, text, *args):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(text)
+    return main(["s.yaml", "--quiet", *args])
+
+
+@pytest.mark.parametrize("args", [("--dry-run",), ()])
+def test_a_float_step_grid_of_a_trillion_values_is_refused_without_listing_them(
+        tmp_path, monkeypatch, capsys, args):
+    text = GRID_STUDY.replace("n_neighbors: [1, 3]",
+                              "n_neighbors: [1, 3]\n    leaf_size: [30]\n"
+                              "    p: {type: float, low: 1.0, high: 2.0, step: 1e-12}")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, hard))  # a MemoryError, not a swap
+    try:
+        rc = _run(tmp_path, monkeypatch, text, *args)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    # (--dry-run: the dimension's 1,000,000,000,001 values; a run: the grid's count)
+    assert "error in s.yaml: search.space" in err and ",000,000,000,00" in err, err
+    assert "MemoryError" not in err
+
+
+def test_a_sqlite_store_in_memory_runs_as_the_file_asks(tmp_path, monkeypatch, capsys):
+    rc = _run(tmp_path, monkeypatch, GRID_STUDY + "storage: 'sqlite://'\n")
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "is the output folder" not in err
+    assert len(list(tmp_path.glob("runs/*/results.csv"))) == 1
+
+
+@pytest.mark.parametrize("where", ["estimator.params.tol", "search.space.tol"])
+def test_an_integer_beyond_a_float_names_its_key_before_any_fit(tmp_path, monkeypatch,
+                                                                capsys, where):
+    huge = "1" + "0" * 400
+    text = (LOGISTIC.replace("max_iter: 50}", f"max_iter: 50, tol: {huge}}}")
+            if where.startswith("estimator") else
+            LOGISTIC.replace("C: [0.1, 1.0]", f"C: [0.1, 1.0]\n    tol: [0.001, {huge}]"))
+    rc = _run(tmp_path, monkeypatch, text)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"{where}: must hold numbers a 64-bit float can hold" in err
+    assert "integer of 401 digits" in err and not (tmp_path / "runs").exists()
