@@ -78,3 +78,34 @@ def test_an_integer_beyond_a_float_names_its_key_before_any_fit(tmp_path, monkey
     assert rc == 2, err
     assert f"{where}: must hold numbers a 64-bit float can hold" in err
     assert "integer of 401 digits" in err and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_run_folder_deleted_during_the_search_is_named_and_no_resume_is_offered(
+        tmp_path, monkeypatch, capsys, guarded):
+    """``rm -rf`` of the run folder during the search: the run said "moved or replaced
+    ... put the run folder back and resume with --resume", or, when SQLite met the
+    deleted store first, "run failed: StorageInternalError: An exception is raised
+    during the commit ... e.g. exceeding max length" and "resume with: ...": the fits
+    were in the deleted study.db. (``guarded=False``: the check of the store's every
+    use is passed, as when the folder goes between the check and SQLite's write.)"""
+    import contextlib
+    import shutil
+
+    from hpsearch.study import runner
+
+    fit = runner._fit
+
+    def deleting_fit(plan, *args):
+        shutil.rmtree(plan.out)
+        return fit(plan, *args)
+
+    monkeypatch.setattr(runner, "_fit", deleting_fit)
+    if not guarded:
+        monkeypatch.setattr(runner, "guard_store", lambda plan, hold: contextlib.nullcontext())
+    rc = _run(tmp_path, monkeypatch, GRID_STUDY, "--out", "out")
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "FolderReplaced: the run folder out was deleted while the run was going" in err
+    assert "resume with" not in err and "StorageInternalError" not in err
+    assert not (tmp_path / "out").exists()

@@ -21,10 +21,10 @@ import numpy as np
 from . import report
 from .errors import StudyError, UsageError, exception_chain
 from .run_folder import (  # noqa: F401  (re-exported: hpsearch.study.runner's names)
-    LOCK_FILE, OUTPUT_FILES, RUN_MARKER, _FolderHold, _check_prepare, _marker_data, _name_final,
+    LOCK_FILE, OUTPUT_FILES, RUN_MARKER, FolderReplaced, _FolderHold, _check_prepare, _marker_data, _name_final,
     _new_stage, _read_small, _record_and_publish, _refuse, _refuse_foreign,
     _refuse_unrecorded, _remove_stage, _sort_own, _write_copy, _write_marker, _writing,
-    check_output, guard_store, check_storage_dir, prepare_output)
+    check_output, folder_replaced_under, guard_store, check_storage_dir, prepare_output)
 from .trial_store import (  # noqa: F401  (re-exported)
     _study_names, finished_trials, kept_trials, stored_trials, trials_in_progress)
 
@@ -398,6 +398,16 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                 with hold.recording():
                     _write_copy(out, source_text, hold.dir_fd)
             return _write_output(plan, fit_time, nested, echo, hold)
+    except Exception as exc:
+        # the run folder deleted (or moved) under the run: SQLite's "disk I/O error" on
+        # its store was the run's error, "StorageInternalError: An exception is raised
+        # during the commit ... e.g. exceeding max length", and "resume with" a store
+        # deleted with the folder; the cause is named instead
+        replaced = None if isinstance(exc, FolderReplaced) else folder_replaced_under(
+            out, hold.dir_fd)
+        if replaced is not None:
+            raise replaced from exc
+        raise
     finally:
         hold.release()
 
