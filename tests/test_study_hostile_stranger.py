@@ -109,3 +109,17 @@ def test_a_run_folder_deleted_during_the_search_is_named_and_no_resume_is_offere
     assert "FolderReplaced: the run folder out was deleted while the run was going" in err
     assert "resume with" not in err and "StorageInternalError" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("merge, key", [("3", "cv.<<"), ("[1]", "cv.<<[0]")])
+def test_a_merge_key_of_no_mapping_is_invalid_yaml_not_a_tag(tmp_path, monkeypatch, capsys,
+                                                             merge, key):
+    """``cv: {<<: 3, method: kfold}`` was "YAML tag '?' is not allowed: a study file holds
+    plain data only (no Python objects ...)": no tag was written."""
+    text = GRID_STUDY.replace("cv: 3", f"cv: {{<<: {merge}, method: kfold}}")
+    rc = _run(tmp_path, monkeypatch, text, "--dry-run")
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"error in s.yaml: {key}: invalid YAML: while constructing a mapping expected a " \
+           "mapping" in err and "for merging, but found scalar (line 7)" in err, err
+    assert "tag" not in err
