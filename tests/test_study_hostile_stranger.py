@@ -123,3 +123,21 @@ def test_a_merge_key_of_no_mapping_is_invalid_yaml_not_a_tag(tmp_path, monkeypat
     assert f"error in s.yaml: {key}: invalid YAML: while constructing a mapping expected a " \
            "mapping" in err and "for merging, but found scalar (line 7)" in err, err
     assert "tag" not in err
+
+
+@pytest.mark.parametrize("target, key", [("y", "data.path"), ("a", "data.target")])
+def test_an_infinite_value_in_the_data_names_its_column_and_row(tmp_path, monkeypatch,
+                                                                 capsys, target, key):
+    """``inf`` (or ``1e999``, read as it) in a data file: every fit failed and the run
+    ended "run failed: ValueError: Input X contains infinity or a value too large for
+    dtype('float64')", exit 1, after the whole search."""
+    rows = [f"{i % 7 * 0.5},{i % 5},{i % 2}" for i in range(20)]
+    rows[3] = "1e999,1,1"
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    text = LOGISTIC.replace("{dataset: iris}", f"{{path: d.csv, target: {target}}}")
+    rc = _run(tmp_path, monkeypatch, text)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"error in s.yaml: {key}: column 'a' of d.csv has 1 infinite value(s) (first in " \
+           "data row 4: inf), which no estimator can fit on" in err, err
+    assert not (tmp_path / "runs").exists()

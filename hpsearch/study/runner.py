@@ -21,7 +21,8 @@ import numpy as np
 from . import report
 from .errors import StudyError, UsageError, exception_chain
 from .run_folder import (  # noqa: F401  (re-exported: hpsearch.study.runner's names)
-    LOCK_FILE, OUTPUT_FILES, RUN_MARKER, FolderReplaced, _FolderHold, _check_prepare, _marker_data, _name_final,
+    LOCK_FILE, OUTPUT_FILES, RUN_MARKER, FolderReplaced, _FolderHold, _check_prepare,
+    _marker_data, _name_final,
     _new_stage, _read_small, _record_and_publish, _refuse, _refuse_foreign,
     _refuse_unrecorded, _remove_stage, _sort_own, _write_copy, _write_marker, _writing,
     check_output, folder_replaced_under, guard_store, check_storage_dir, prepare_output)
