@@ -141,3 +141,22 @@ def test_an_infinite_value_in_the_data_names_its_column_and_row(tmp_path, monkey
     assert f"error in s.yaml: {key}: column 'a' of d.csv has 1 infinite value(s) (first in " \
            "data row 4: inf), which no estimator can fit on" in err, err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("extra, cv, key, got", [
+    ("", 2, "search.racing", "got true"),
+    ("\n  racing_min_splits: 1000000000", 3, "search.racing_min_splits", "got 1000000000"),
+])
+def test_racing_that_cannot_race_names_its_key(tmp_path, monkeypatch, capsys, extra, cv,
+                                               key, got):
+    """``racing: true`` with ``cv: 2`` (racing starts after 3 splits) ran every candidate
+    on every split, with the search's UserWarning "... set racing_min_splits below 2,
+    use more splits, or racing=False" (the Python API's words, its file and line)."""
+    text = (LOGISTIC.replace("method: grid", f"method: grid\n  racing: true{extra}")
+            .replace("cv: 2", f"cv: {cv}"))
+    rc = _run(tmp_path, monkeypatch, text)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"error in s.yaml: {key}: racing stops a candidate only after " in err, err
+    assert f"and cv has {cv}: every candidate would be fitted on every split" in err
+    assert got in err and "UserWarning" not in err

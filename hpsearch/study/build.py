@@ -1056,6 +1056,7 @@ def build(study, *, source="study.yaml", options=None):
          "n_jobs": _n_jobs(study, options, notes)}, options,
     )
     _check_auto_budget(study, search, len(y_train))
+    _check_racing(study, search, n_splits)
     _check_search(search, X_train, y_train, g_train)
     _fit_timeout_note(study, options, opts, search, notes)
     _halving_reach(study, search, X_train, y_train, g_train, notes)
@@ -1073,6 +1074,27 @@ def build(study, *, source="study.yaml", options=None):
         refit_metric=refit_metric, backend=_backend(study, options), notes=notes,
         outer_cv=outer_cv, nested_fits=nested_fits, smoke=options.smoke,
     )
+
+
+def _check_racing(study, search, n_splits):
+    """Refuse ``racing: true`` that cannot race: racing stops a candidate only after
+    ``racing_min_splits`` splits (3 by default), so with as many splits or fewer in
+    ``cv`` every candidate is fitted on every split (was: the search's UserWarning,
+    "racing_min_splits=3 is not below the 2 splits of cv ... or racing=False", in the
+    words of the Python API, with its file and line)."""
+    if not study.search.racing or not isinstance(n_splits, int):
+        return
+    min_splits = getattr(search, "racing_min_splits", None)
+    if not isinstance(min_splits, int) or min_splits < n_splits:
+        return
+    given = study.search.racing_min_splits is not None
+    smaller = ", or a smaller racing_min_splits (at least 2)" if n_splits > 2 else ""
+    raise StudyError(
+        ("search", "racing_min_splits" if given else "racing"),
+        f"racing stops a candidate only after {'' if given else 'racing_min_splits='}"
+        f"{min_splits:,} splits{'' if given else ' (its default)'}, and cv has {n_splits}: "
+        "every candidate would be fitted on every split and racing would do nothing; use "
+        f"more splits in cv{smaller}, or leave racing out, got {min_splits if given else 'true'}")
 
 
 # ----------------------------------------------------------------- nested evaluation
