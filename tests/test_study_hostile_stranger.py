@@ -160,3 +160,21 @@ def test_racing_that_cannot_race_names_its_key(tmp_path, monkeypatch, capsys, ex
     assert f"error in s.yaml: {key}: racing stops a candidate only after " in err, err
     assert f"and cv has {cv}: every candidate would be fitted on every split" in err
     assert got in err and "UserWarning" not in err
+
+
+def test_resuming_a_smoke_run_without_smoke_says_so(tmp_path, monkeypatch, capsys):
+    """A ``--smoke`` run (``max_iter`` cut to 4) resumed without ``--smoke``: refused, as
+    its fits must not mix, but told to "resume with the study file it ran on", the very
+    file given."""
+    assert _run(tmp_path, monkeypatch, LOGISTIC, "--smoke") == 0
+    capsys.readouterr()
+    assert main(["s.yaml", "--quiet", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "the study file is the one it ran on, but that run was a --smoke run" in err, err
+    assert "resume it with --smoke" in err and "resume with the study file" not in err
+    assert main(["s.yaml", "--quiet", "--resume", "--smoke"]) == 0
+    capsys.readouterr()
+    assert main(["s.yaml", "--quiet", "--overwrite"]) == 0
+    assert main(["s.yaml", "--quiet", "--resume", "--smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "but this run has --smoke (a reduced budget, other fits): resume without" in err

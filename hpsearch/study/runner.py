@@ -310,6 +310,28 @@ def _changed_keys(copy_text, source_text, prefixes):
     return changed, old, new
 
 
+def _option_changed(plan):
+    """How to go on when a resumed study's fits differ from this run's while the study
+    file is the one the fits were made with: ``--smoke`` (a reduced budget) differs."""
+    import json
+
+    try:
+        earlier = json.loads(_read_small(Path(plan.out) / "summary.json") or "{}").get("smoke")
+    except (OSError, ValueError, AttributeError):
+        earlier = None
+    if plan.smoke and earlier is not True:
+        return ("the study file is the one it ran on, but this run has --smoke (a reduced "
+                "budget, other fits): resume without --smoke, or use another output folder "
+                "(--out) for a smoke run")
+    if earlier is True and not plan.smoke:
+        return ("the study file is the one it ran on, but that run was a --smoke run (a "
+                "reduced budget, other fits): resume it with --smoke, or --overwrite to "
+                "replace it with the whole study")
+    return ("the study file is the one it ran on, so an option of the command line "
+            "differs (--smoke, a reduced budget, makes other fits): resume with the options "
+            "of that run, or --overwrite to replace it")
+
+
 def _mismatch_error(exc, plan, copy_text, source_text):
     """The :class:`StudyError` for a resumed study whose store holds fits made with other
     data, splits or settings (:class:`~hpsearch.model_selection.store.StudyMismatch`):
@@ -322,6 +344,10 @@ def _mismatch_error(exc, plan, copy_text, source_text):
            "replace this one")
     head = (f"the study {plan.study_name!r} in {plan.storage} holds fits made with another "
             f"{exc.setting}, which must not mix with this file's")
+    if not changed and old is not None and old == new:  # the same file: an option differs
+        # (was "resume with the study file it ran on", the very file given, after a
+        # --smoke run resumed without --smoke, or the other way round)
+        how = _option_changed(plan)
     if changed:
         key = changed[0]
         more = (f" (also changed: {', '.join('.'.join(map(str, c)) for c in changed[1:])})"
