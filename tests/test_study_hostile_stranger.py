@@ -177,4 +177,4 @@ def test_resuming_a_smoke_run_without_smoke_says_so(tmp_path, monkeypatch, capsy
     assert main(["s.yaml", "--quiet", "--overwrite"]) == 0
     assert main(["s.yaml", "--quiet", "--resume", "--smoke"]) == 2
     err = capsys.readouterr().err
-    assert "but this run has --smoke (a reduced budget, other fits): resume without" in err
+    assert "but this run has --smoke (a reduced budget, other fits): resume without" in err, err

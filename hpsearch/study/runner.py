@@ -315,21 +315,21 @@ def _option_changed(plan):
     file is the one the fits were made with: ``--smoke`` (a reduced budget) differs."""
     import json
 
+    smoke = getattr(plan, "smoke", False)
     try:
         earlier = json.loads(_read_small(Path(plan.out) / "summary.json") or "{}").get("smoke")
     except (OSError, ValueError, AttributeError):
         earlier = None
-    if plan.smoke and earlier is not True:
-        return ("the study file is the one it ran on, but this run has --smoke (a reduced "
-                "budget, other fits): resume without --smoke, or use another output folder "
-                "(--out) for a smoke run")
-    if earlier is True and not plan.smoke:
-        return ("the study file is the one it ran on, but that run was a --smoke run (a "
-                "reduced budget, other fits): resume it with --smoke, or --overwrite to "
-                "replace it with the whole study")
-    return ("the study file is the one it ran on, so an option of the command line "
-            "differs (--smoke, a reduced budget, makes other fits): resume with the options "
-            "of that run, or --overwrite to replace it")
+    if smoke and earlier is not True:
+        cause = "but this run has --smoke (a reduced budget, other fits): resume without --smoke"
+    elif earlier is True and not smoke:
+        cause = ("but that run was a --smoke run (a reduced budget, other fits): resume it "
+                 "with --smoke")
+    else:
+        cause = ("so an option of the command line differs (--smoke, a reduced budget, "
+                 "makes other fits): resume with the options of that run")
+    return (f"the study file is the one it ran on, {cause}, or start another search: "
+            "another study_name (and output folder), or --overwrite to replace this one")
 
 
 def _mismatch_error(exc, plan, copy_text, source_text):
