@@ -178,3 +178,22 @@ def test_resuming_a_smoke_run_without_smoke_says_so(tmp_path, monkeypatch, capsy
     assert main(["s.yaml", "--quiet", "--resume", "--smoke"]) == 2
     err = capsys.readouterr().err
     assert "but this run has --smoke (a reduced budget, other fits): resume without" in err, err
+
+
+@pytest.mark.parametrize("search, key", [("method: random\n  n_iter: 1000", "search.n_iter"),
+                                         ("method: optuna\n  n_trials: 1000",
+                                          "search.n_trials")])
+def test_candidates_times_splits_beyond_the_limit_names_the_key_before_any_fit(
+        tmp_path, monkeypatch, capsys, search, key):
+    """``n_iter: 100000`` with ``cv: {method: monte_carlo, n_splits: 10000}``, each within
+    its own limit, ended in a MemoryError; 10,000 x 1,000 held 1.7 GB and ran for minutes
+    without a fit."""
+    text = (LOGISTIC.replace("method: grid", search)
+            .replace("C: [0.1, 1.0]", "C: {type: float, low: 0.1, high: 1.0}")
+            .replace("cv: 2", "cv: {method: monte_carlo, n_splits: 1001, test_size: 0.5}"))
+    rc = _run(tmp_path, monkeypatch, text)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert (f"error in s.yaml: {key}: 1,000 candidates x 1,001 splits of cv make 1,001,000 "
+            "fits, more than the limit of 1,000,000") in err, err
+    assert not (tmp_path / "runs").exists()

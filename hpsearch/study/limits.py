@@ -28,6 +28,8 @@ limit                      value              what it bounds
                                               search's fits + 1 refit), counted per split
 ``MAX_SPLITS``             10,000             ``cv.n_splits`` / ``cv.max_splits`` (the
                                               engine lists every split before fitting)
+``MAX_FITS``               1,000,000          fits of a search: candidates x splits (the
+                                              engine lists every fit before fitting)
 ``MAX_STUDY_NAME``         500                characters of ``study_name`` (printable)
 ``MAX_WEIGHTS``            100,000,000        weights of a network of ``hidden_layer_sizes``
                                               (checked by the build, once the data's
@@ -62,7 +64,8 @@ from .errors import StudyError
 __all__ = [
     "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH", "MAX_GRID", "MAX_CANDIDATES",
     "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
-    "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
+    "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "MAX_FITS", "check_nested_fits", "check_study",
+    "grid_size",
     "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
     "STORAGE_SUFFIXES", "FILE_READING", "check_default_output", "MAX_STUDY_NAME", "MAX_WEIGHTS",
     "network_weights", "path_problem", "MAX_NAME_BYTES", "MAX_PATH_BYTES",
@@ -80,6 +83,10 @@ MAX_N_JOBS = 4096
 MAX_RETRIES = 10
 MAX_OUTER_SPLITS = 100
 MAX_NESTED_FITS = 1_000_000
+#: fits of one search, candidates x splits: 10,000 candidates x 1,000 splits (each within
+#: its own limit) held 1.7 GB and ran over 5 minutes without a fit, 100,000 x 10,000 ended
+#: in a MemoryError
+MAX_FITS = 1_000_000
 MAX_SPLITS = 10_000
 #: weights of one network (``hidden_layer_sizes``): 10**8 float64 are 0.8 GB, times the
 #: optimizer's state and the workers
