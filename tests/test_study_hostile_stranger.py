@@ -7,7 +7,18 @@ message naming the key, the rule and the value (or run as the file asks):
 * ``storage: 'sqlite://'`` (SQLite in memory, as ``sqlite:///:memory:``) was refused as
   "the trial store . is the output folder ... or a folder above it";
 * ``tol: 1000...`` (an integer of 400 digits) passed scikit-learn's check, then every fit
-  failed: "run failed: OverflowError: int too large to convert to float", exit 1.
+  failed: "run failed: OverflowError: int too large to convert to float", exit 1;
+* the run folder deleted during the search was "moved or replaced ... put the run folder
+  back and resume", or "StorageInternalError: ... e.g. exceeding max length" with a
+  "resume with" line for a store deleted with it;
+* ``cv: {<<: 3}`` (a merge key of no mapping) was "YAML tag '?' is not allowed";
+* ``inf`` in the data file: every fit failed, "run failed: ValueError: Input X contains
+  infinity", exit 1;
+* ``racing: true`` with too few splits raced nothing, with a UserWarning in the Python
+  API's words;
+* a ``--smoke`` run resumed without ``--smoke``: "resume with the study file it ran on";
+* 1,000 candidates x 1,001 splits (each within its own limit) ran without finishing a
+  candidate; 100,000 x 10,000 ended in a MemoryError.
 
 The CLI runs in this process (``hpsearch.cli.main``), in ``tmp_path``.
 """
