@@ -208,6 +208,21 @@ def _disk_refused(exc):
     return any(_disk_words(e) for e in _chain(exc))
 
 
+def _store_deleted(exc, plan):
+    """Whether ``exc`` says the run folder was deleted while the run was going, with the
+    trial store in it (its fits are gone: no --resume can continue them)."""
+    if not getattr(exc, "deleted", False) or plan is None:
+        return False
+    from pathlib import Path
+
+    from hpsearch.study.limits import inside
+    from hpsearch.study.trial_store import _local_file
+
+    store = _local_file(plan.storage)
+    return store is not None and str(store) != ":memory:" and inside(
+        store.absolute(), Path(plan.out).absolute())
+
+
 def _explain(exc, plan):
     """One line for a failure, naming the path and the cause for storage and disk errors
     (SQLAlchemy / Optuna wrap SQLite's own words, e.g. "invalid data in the commit")."""
@@ -405,8 +420,8 @@ def _main(argv):
             traceback.print_exc()
         else:
             _err(f"hpsearch: run failed: {_explain(exc, plan)} (--debug shows the traceback)")
-        if _store_write_failed(exc) or _disk_refused(exc):  # the recorded fits are kept
-            _err(f"resume with: {_resume_command(args)}")
+        if (_store_write_failed(exc) or _disk_refused(exc)) and not _store_deleted(exc, plan):
+            _err(f"resume with: {_resume_command(args)}")  # the recorded fits are kept
         return EXIT_FAILED
     if not args.quiet:
         _print_out(summary["text"])

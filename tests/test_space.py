@@ -140,6 +140,7 @@ ERRORS = [
     (lambda: grid_candidates({"alpha": Float(1e-4, 1, log=True)}), "A continuous Float for parameter 'alpha' has no grid; give the number of grid points, e.g. Float(0.0001, 1, log=True, n=5)."),
     (lambda: grid_candidates({"alpha": ss.uniform(0, 1)}), "A scipy.stats distribution for parameter 'alpha' cannot be enumerated for grid search; use Float(low, high, n=...)"),
     (lambda: grid_candidates({"k": Int(0, 10**6)}), "Int(0, 1000000) for parameter 'k' has 1,000,001 values, more than 10,000 for a grid; give the number of grid points, e.g. n=5."),
+    (lambda: grid_candidates({"C": Float(0.1, 1.0, step=1e-12)}), "Float(0.1, 1.0, step=1e-12) for parameter 'C' has 900,000,000,001 values, more than 10,000 for a grid; give the number of grid points, e.g. n=5."),
     (lambda: Float(1, 0).grid(), "`low <= high` must hold, but got (low=1, high=0)."),
     (lambda: sample_candidates({"a": [1]}, 0), "The 'n_iter' parameter of sample_candidates must be an int in the range [1, inf). Got 0 instead."),
     (lambda: optuna_distributions({"a": ss.norm()}), "The scipy.stats distribution 'norm' for parameter 'a' has no Optuna equivalent; use Float(low, high, log=...) or Int(low, high)."),

@@ -272,7 +272,8 @@ class Float(_Range):
         ``step``) a Float has no grid and grid search refuses it.
     step : float or None, default=None
         Only the values ``low + k * step`` (Optuna's ``step``; ``high - low`` a multiple
-        of it, not with ``log``); the grid is all of them unless ``n`` is given.
+        of it, not with ``log``); the grid is all of them (at most ``MAX_INT_GRID``)
+        unless ``n`` is given.
     when : dict or None
         Condition on other parameters (see the module docstring).
     """
@@ -282,6 +283,13 @@ class Float(_Range):
         ``step`` grid), or every ``step`` value without ``n``."""
         self._validate()
         if self.n is None and self.step is not None:
+            size = self._steps_count()
+            if size > MAX_INT_GRID:  # as Int: was every value listed (step=1e-12: 9e11
+                raise ValueError(  # floats, a MemoryError after minutes)
+                    f"Float({self.low!r}, {self.high!r}, step={self.step!r})"
+                    f"{_where(self.name)} has {size:,} values, more than {MAX_INT_GRID:,} "
+                    f"for a grid; give the number of grid points, e.g. n=5."
+                )
             return [float(v) for v in self._steps()]
         if self.n is None:
             raise ValueError(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import StudyError, did_you_mean
-from .limits import MAX_GRID, available_cpus, check_nested_fits, check_study
+from .limits import MAX_FITS, MAX_GRID, available_cpus, check_nested_fits, check_study
 from .registry import DEFAULT_ALLOWED_MODULES, load_dataset, make_preprocessor, resolve_estimator
 
 __all__ = ["Options", "Plan", "build", "output_folder", "SEARCHES", "SMOKE"]
@@ -1049,6 +1049,8 @@ def build(study, *, source="study.yaml", options=None):
     if study.search.method == "grid" and n_candidates > MAX_GRID:
         notes.append(f"the grid has {n_candidates:,} candidates, more than the limit of "
                      f"{MAX_GRID:,}: a run refuses it")
+    else:
+        _check_fits(study, n_candidates, n_splits)
     space_arg, opts = _search_options(study, space, options, n_candidates)
     search = _make_search(
         study, estimator, space_arg, cv, opts,
@@ -1056,6 +1058,7 @@ def build(study, *, source="study.yaml", options=None):
          "n_jobs": _n_jobs(study, options, notes)}, options,
     )
     _check_auto_budget(study, search, len(y_train))
+    _check_racing(study, search, n_splits)
     _check_search(search, X_train, y_train, g_train)
     _fit_timeout_note(study, options, opts, search, notes)
     _halving_reach(study, search, X_train, y_train, g_train, notes)
@@ -1073,6 +1076,51 @@ def build(study, *, source="study.yaml", options=None):
         refit_metric=refit_metric, backend=_backend(study, options), notes=notes,
         outer_cv=outer_cv, nested_fits=nested_fits, smoke=options.smoke,
     )
+
+
+#: the key of a search's number of candidates, by method (grid: its space)
+_CANDIDATES_KEY = {"random": "n_iter", "recipe": "n_iter", "optuna": "n_trials",
+                   "asha": "n_trials", "halving": "n_candidates", "hyperband": "n_candidates"}
+
+
+def _check_fits(study, n_candidates, n_splits):
+    """Refuse a search of more than :data:`~hpsearch.study.limits.MAX_FITS` fits
+    (candidates x splits), each count within its own limit: ``n_iter: 100000`` with
+    ``cv: {method: monte_carlo, n_splits: 10000}`` ended in a MemoryError, 10,000 x 1,000
+    held 1.7 GB and ran for minutes, neither with a fit done."""
+    if not isinstance(n_candidates, int) or not isinstance(n_splits, int):
+        return
+    total = n_candidates * n_splits
+    if total <= MAX_FITS:
+        return
+    key = _CANDIDATES_KEY.get(study.search.method)
+    given = key is not None and getattr(study.search, key, None) is not None
+    raise StudyError(
+        ("search", key) if given else ("search", "space") if key is None else ("cv",),
+        f"{n_candidates:,} candidates x {n_splits:,} splits of cv make {total:,} fits, more "
+        f"than the limit of {MAX_FITS:,}; ask for fewer candidates or splits, got "
+        f"{getattr(study.search, key) if given else n_candidates:,}")
+
+
+def _check_racing(study, search, n_splits):
+    """Refuse ``racing: true`` that cannot race: racing stops a candidate only after
+    ``racing_min_splits`` splits (3 by default), so with as many splits or fewer in
+    ``cv`` every candidate is fitted on every split (was: the search's UserWarning,
+    "racing_min_splits=3 is not below the 2 splits of cv ... or racing=False", in the
+    words of the Python API, with its file and line)."""
+    if not study.search.racing or not isinstance(n_splits, int):
+        return
+    min_splits = getattr(search, "racing_min_splits", None)
+    if not isinstance(min_splits, int) or min_splits < n_splits:
+        return
+    given = study.search.racing_min_splits is not None
+    smaller = ", or a smaller racing_min_splits (at least 2)" if n_splits > 2 else ""
+    raise StudyError(
+        ("search", "racing_min_splits" if given else "racing"),
+        f"racing stops a candidate only after {'' if given else 'racing_min_splits='}"
+        f"{min_splits:,} splits{'' if given else ' (its default)'}, and cv has {n_splits}: "
+        "every candidate would be fitted on every split and racing would do nothing; use "
+        f"more splits in cv{smaller}, or leave racing out, got {min_splits if given else 'true'}")
 
 
 # ----------------------------------------------------------------- nested evaluation

@@ -28,6 +28,8 @@ limit                      value              what it bounds
                                               search's fits + 1 refit), counted per split
 ``MAX_SPLITS``             10,000             ``cv.n_splits`` / ``cv.max_splits`` (the
                                               engine lists every split before fitting)
+``MAX_FITS``               1,000,000          fits of a search: candidates x splits (the
+                                              engine lists every fit before fitting)
 ``MAX_STUDY_NAME``         500                characters of ``study_name`` (printable)
 ``MAX_WEIGHTS``            100,000,000        weights of a network of ``hidden_layer_sizes``
                                               (checked by the build, once the data's
@@ -62,7 +64,8 @@ from .errors import StudyError
 __all__ = [
     "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH", "MAX_GRID", "MAX_CANDIDATES",
     "MAX_RESOURCES", "MAX_ROUNDS", "MAX_N_JOBS", "MAX_RETRIES", "DATA_SUFFIXES", "PLAIN_NAME",
-    "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "check_nested_fits", "check_study", "grid_size",
+    "MAX_OUTER_SPLITS", "MAX_NESTED_FITS", "MAX_FITS", "check_nested_fits", "check_study",
+    "grid_size",
     "inside", "available_cpus", "LOOPBACK_HOSTS", "MAX_SPLITS", "PATH_PARAMS",
     "STORAGE_SUFFIXES", "FILE_READING", "check_default_output", "MAX_STUDY_NAME", "MAX_WEIGHTS",
     "network_weights", "path_problem", "MAX_NAME_BYTES", "MAX_PATH_BYTES",
@@ -80,6 +83,10 @@ MAX_N_JOBS = 4096
 MAX_RETRIES = 10
 MAX_OUTER_SPLITS = 100
 MAX_NESTED_FITS = 1_000_000
+#: fits of one search, candidates x splits: 10,000 candidates x 1,000 splits (each within
+#: its own limit) held 1.7 GB and ran over 5 minutes without a fit, 100,000 x 10,000 ended
+#: in a MemoryError
+MAX_FITS = 1_000_000
 MAX_SPLITS = 10_000
 #: weights of one network (``hidden_layer_sizes``): 10**8 float64 are 0.8 GB, times the
 #: optimizer's state and the workers
@@ -280,14 +287,42 @@ def _param_values(study):
         yield ("search", "space", name), name, values, entry.model_dump(exclude_none=True)
 
 
+def _beyond_float(value):
+    """An integer in ``value`` (a list's or mapping's items too) too large for a float
+    (``float()`` overflows past about 1.8e308), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return value
+        return None
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(items, (list, tuple)) or isinstance(value, dict):
+        for item in items:
+            found = _beyond_float(item)
+            if found is not None:
+                return found
+    return None
+
+
 def _param_limits(study, errors):
     """No estimator parameter naming a place on disk (:data:`PATH_PARAMS`), neither a
     fixed one (``estimator.params``) nor a searched one (``search.space``): joblib would
     write its cache there, wherever the file says (``preprocess__memory: [/home/x]``);
-    an estimator's own ``n_jobs`` is bounded."""
+    an estimator's own ``n_jobs`` is bounded; no integer beyond a float's range (``tol:
+    1000...`` of 400 digits passed scikit-learn's check, then the fit failed with
+    "run failed: OverflowError: int too large to convert to float", exit 1)."""
     rule = ("names a folder the estimator writes to (joblib's cache), which a study file "
             "may not set: hpsearch writes only into its run folder; remove it")
     for path, name, values, shown in _param_values(study):
+        huge = _beyond_float(values)
+        if huge is not None:
+            digits = len(str(abs(huge)))
+            errors.append(StudyError(path, (
+                "must hold numbers a 64-bit float can hold (at most about 1.8e308; the "
+                f"estimator computes with floats), got an integer of {digits:,} digits "
+                f"({str(huge)[:20]}...)")))
+            continue
         if name.rsplit("__", 1)[-1] == "n_jobs":  # joblib starts that many threads at once
             for v in values:
                 _bound(errors, path, v, MAX_N_JOBS,

@@ -185,9 +185,14 @@ def read_yaml(text, source=None):
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
         tag = re.search(r"tag '([^']*)'", str(exc.problem))
-        tag = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else "?"
+        where = marks.get((mark.line, mark.column), ()) if mark else ()
+        if tag is None:  # not a tag: a merge key (<<) of no mapping ("<<: 3"), said "YAML
+            # tag '?' is not allowed: a study file holds plain data only"
+            what = " ".join(p for p in (exc.context, exc.problem) if p)
+            raise StudyError(where, f"invalid YAML: {what}", line, source) from None
+        tag = tag.group(1).replace("tag:yaml.org,2002:", "!!")
         raise StudyError(
-            marks.get((mark.line, mark.column), ()) if mark else (),
+            where,
             f"YAML tag {tag!r} is not allowed: a study file holds plain data only "
             "(no Python objects, nothing is executed)",
             line,

@@ -224,6 +224,24 @@ def _check_complete(values, key, column, path):
             f"rows or fill them in, got {column!r}"))
 
 
+def _check_finite(frame, columns, key, path, spec_value):
+    """Refuse a number column holding an infinite value (``inf``, or ``1e999`` read as
+    one): scikit-learn's estimators refuse infinity in ``X`` and ``y``, so every fit
+    failed and the run ended "run failed: ValueError: Input X contains infinity or a
+    value too large for dtype('float64')" (exit 1), naming neither file nor column."""
+    for col in columns:
+        values = frame[col]
+        if not _is_numeric(values.dtype):
+            continue
+        infinite = np.flatnonzero(np.isinf(values.to_numpy(dtype=float, na_value=np.nan)))
+        if infinite.size:
+            raise StudyError(key, (
+                f"column {col!r} of {path.name} has {infinite.size:,} infinite value(s) "
+                f"(first in data row {infinite[0] + 1}: {float(values.iloc[infinite[0]]):g}), "
+                "which no estimator can fit on: remove those rows or replace the values, "
+                f"got {spec_value!r}"))
+
+
 def load_dataset(spec, *, base_dir=Path(".")):
     """``(X, y, groups)`` for a :class:`~hpsearch.study.schema.DataSpec`.
 
@@ -277,6 +295,7 @@ def load_dataset(spec, *, base_dir=Path(".")):
                 )
     y = frame[spec.target].to_numpy()
     _check_complete(y, "target", spec.target, path)
+    _check_finite(frame, [spec.target], ("data", "target"), path, spec.target)
     groups = frame[spec.groups].to_numpy() if spec.groups is not None else None
     if groups is not None:
         _check_complete(groups, "groups", spec.groups, path)
@@ -284,6 +303,7 @@ def load_dataset(spec, *, base_dir=Path(".")):
     X = frame.drop(columns=list(dict.fromkeys(removed)))
     if X.shape[1] == 0:
         raise StudyError(("data",), "no feature columns left after removing target and drop")
+    _check_finite(X, list(X.columns), ("data", "path"), path, spec.path)
     return X, y, groups
 
 

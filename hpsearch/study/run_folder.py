@@ -1021,7 +1021,22 @@ def _remove_stage(stage, dir_fd=None):
 
 class FolderReplaced(RuntimeError):
     """The run folder was renamed away, removed or replaced (a symbolic link to another
-    folder put in its place) while the run was going (:func:`_check_folder`)."""
+    folder put in its place) while the run was going (:func:`_check_folder`);
+    ``deleted``: removed, with the files in it."""
+
+    deleted = False
+
+
+def folder_replaced_under(out, dir_fd):
+    """The :class:`FolderReplaced` for the run folder ``out`` open as ``dir_fd`` when its
+    path no longer leads to it (moved, deleted, replaced), else None."""
+    if dir_fd is None:
+        return None
+    try:
+        _check_folder(out, dir_fd)
+    except FolderReplaced as exc:
+        return exc
+    return None
 
 
 def _open_folder(out, follow=False):
@@ -1043,10 +1058,21 @@ def _check_folder(out, dir_fd):
         now = None
     if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
         return
-    raise _replaced(out)
+    raise _replaced(out, deleted=os.fstat(dir_fd).st_nlink == 0)  # (after the stat: a
+    # folder removed between the two was said "moved or replaced")
 
 
-def _replaced(out):
+def _replaced(out, deleted=False):
+    """:class:`FolderReplaced` for the run folder ``out``; ``deleted``: the open folder
+    itself was removed (no name leads to it any more), with the files in it."""
+    if deleted:  # was "... put the run folder back and resume": nothing can be put back
+        exc = FolderReplaced(
+            f"the run folder {out} was deleted while the run was going; hpsearch wrote "
+            "nothing into what that path names now. The fits it recorded in a trial store "
+            "inside that folder (study.db, the default) were deleted with it: run the "
+            "study again; a store elsewhere (--storage) keeps them for --resume")
+        exc.deleted = True
+        return exc
     if os.path.islink(out):
         what = f"a symbolic link to {os.readlink(out)}"
     elif os.path.isdir(out):

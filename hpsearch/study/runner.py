@@ -21,10 +21,11 @@ import numpy as np
 from . import report
 from .errors import StudyError, UsageError, exception_chain
 from .run_folder import (  # noqa: F401  (re-exported: hpsearch.study.runner's names)
-    LOCK_FILE, OUTPUT_FILES, RUN_MARKER, _FolderHold, _check_prepare, _marker_data, _name_final,
+    LOCK_FILE, OUTPUT_FILES, RUN_MARKER, FolderReplaced, _FolderHold, _check_prepare,
+    _marker_data, _name_final,
     _new_stage, _read_small, _record_and_publish, _refuse, _refuse_foreign,
     _refuse_unrecorded, _remove_stage, _sort_own, _write_copy, _write_marker, _writing,
-    check_output, guard_store, check_storage_dir, prepare_output)
+    check_output, folder_replaced_under, guard_store, check_storage_dir, prepare_output)
 from .trial_store import (  # noqa: F401  (re-exported)
     _study_names, finished_trials, kept_trials, stored_trials, trials_in_progress)
 
@@ -309,6 +310,28 @@ def _changed_keys(copy_text, source_text, prefixes):
     return changed, old, new
 
 
+def _option_changed(plan):
+    """How to go on when a resumed study's fits differ from this run's while the study
+    file is the one the fits were made with: ``--smoke`` (a reduced budget) differs."""
+    import json
+
+    smoke = getattr(plan, "smoke", False)
+    try:
+        earlier = json.loads(_read_small(Path(plan.out) / "summary.json") or "{}").get("smoke")
+    except (OSError, ValueError, AttributeError):
+        earlier = None
+    if smoke and earlier is not True:
+        cause = "but this run has --smoke (a reduced budget, other fits): resume without --smoke"
+    elif earlier is True and not smoke:
+        cause = ("but that run was a --smoke run (a reduced budget, other fits): resume it "
+                 "with --smoke")
+    else:
+        cause = ("so an option of the command line differs (--smoke, a reduced budget, "
+                 "makes other fits): resume with the options of that run")
+    return (f"the study file is the one it ran on, {cause}, or start another search: "
+            "another study_name (and output folder), or --overwrite to replace this one")
+
+
 def _mismatch_error(exc, plan, copy_text, source_text):
     """The :class:`StudyError` for a resumed study whose store holds fits made with other
     data, splits or settings (:class:`~hpsearch.model_selection.store.StudyMismatch`):
@@ -321,6 +344,10 @@ def _mismatch_error(exc, plan, copy_text, source_text):
            "replace this one")
     head = (f"the study {plan.study_name!r} in {plan.storage} holds fits made with another "
             f"{exc.setting}, which must not mix with this file's")
+    if not changed and old is not None and old == new:  # the same file: an option differs
+        # (was "resume with the study file it ran on", the very file given, after a
+        # --smoke run resumed without --smoke, or the other way round)
+        how = _option_changed(plan)
     if changed:
         key = changed[0]
         more = (f" (also changed: {', '.join('.'.join(map(str, c)) for c in changed[1:])})"
@@ -398,6 +425,16 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
                 with hold.recording():
                     _write_copy(out, source_text, hold.dir_fd)
             return _write_output(plan, fit_time, nested, echo, hold)
+    except Exception as exc:
+        # the run folder deleted (or moved) under the run: SQLite's "disk I/O error" on
+        # its store was the run's error, "StorageInternalError: An exception is raised
+        # during the commit ... e.g. exceeding max length", and "resume with" a store
+        # deleted with the folder; the cause is named instead
+        replaced = None if isinstance(exc, FolderReplaced) else folder_replaced_under(
+            out, hold.dir_fd)
+        if replaced is not None:
+            raise replaced from exc
+        raise
     finally:
         hold.release()
 

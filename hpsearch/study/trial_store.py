@@ -11,9 +11,12 @@ from .limits import _storage_path
 
 
 def _local_file(storage):
-    """The local file of a SQLite URL or a storage path, or None (a database server)."""
+    """The local file of a SQLite URL or a storage path, or None (a database server);
+    ``:memory:`` for SQLite's memory (``sqlite://`` too: its ``Path("")`` was ``.``, the
+    working directory, and the run was refused as "the trial store . is the output
+    folder ... or a folder above it")."""
     path = _storage_path(storage)
-    return None if path is None else Path(path)
+    return None if path is None else Path(path or ":memory:")
 
 
 def stored_trials(storage, study_name):
