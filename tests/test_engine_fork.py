@@ -1,6 +1,7 @@
 """Fork workers: same results as loky and n_jobs=1, X inherited (not copied), cleanup,
 a dying worker and Ctrl-C do not hang the search."""
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -138,14 +139,37 @@ class _LockedStream:
         pass
 
 
-def test_a_fit_printing_in_a_fork_worker_does_not_wait_for_the_parents_stream_lock(
-        iris, monkeypatch, capfd):
+class _Logs(ClassifierMixin, BaseEstimator):
+    """Logs one line per fit (a library logging through ``logging``)."""
+
+    def __init__(self, alpha=0.0):
+        self.alpha = alpha
+
+    def fit(self, X, y):
+        logging.getLogger("test_engine_fork").warning("Iteration 1, loss = %s", self.alpha)
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+@pytest.mark.parametrize("how", ["print", "logging"])
+def test_a_fit_writing_in_a_fork_worker_does_not_wait_for_the_parents_stream_lock(
+        iris, monkeypatch, capfd, how):
     # was: a worker forked while a thread of the parent held sys.stdout's lock inherited
-    # it held; the first line of a verbose fit waited for ever (here: every fit stopped
-    # at fit_timeout). The workers print to descriptor 1 with a stream of their own.
+    # it held; the first line of a verbose fit (or a log record of a handler on that
+    # stream) waited for ever (here: every fit stopped at fit_timeout). The workers write
+    # to descriptor 1 with a stream of their own.
     X, y = iris
     stream = _LockedStream(sys.stdout)
     monkeypatch.setattr(sys, "stdout", stream)
+    logger = logging.getLogger("test_engine_fork")
+    handler = logging.StreamHandler(stream)
+    monkeypatch.setattr(logger, "handlers", [handler])
+    monkeypatch.setattr(logger, "propagate", False)
+    estimator = (MLPClassifier((4,), max_iter=1, verbose=True) if how == "print"
+                 else _Logs())
     held, release = threading.Event(), threading.Event()
 
     def hold():
@@ -157,9 +181,8 @@ def test_a_fit_printing_in_a_fork_worker_does_not_wait_for_the_parents_stream_lo
     holder.start()
     held.wait()
     try:
-        search = GridSearchCV(MLPClassifier((4,), max_iter=1, verbose=True),
-                              {"alpha": [1e-4, 1e-3]}, cv=2, n_jobs=2, backend="fork",
-                              refit=False, fit_timeout=20)
+        search = GridSearchCV(estimator, {"alpha": [1e-4, 1e-3]}, cv=2, n_jobs=2,
+                              backend="fork", refit=False, fit_timeout=20)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (the parent writes nothing meanwhile)
             start = time.monotonic()

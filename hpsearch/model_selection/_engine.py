@@ -908,8 +908,13 @@ def _own_std_streams():
     (``verbose=True``) then hung the worker until ``fit_timeout``, or for ever without
     it. The worker writes where loky's workers (processes of their own) write: to
     descriptors 1 and 2 (a notebook captures them too). A descriptor that is not open
-    leaves the inherited stream in place.
+    leaves the inherited stream in place. A :class:`logging.StreamHandler` writing to an
+    inherited stream (``logging.basicConfig()``, a library's default handler) writes to
+    the new one (a fit that logs waited on the same lock).
     """
+    import logging
+
+    replaced = {}
     for name, fd in (("stdout", 1), ("stderr", 2)):
         old = getattr(sys, name)
         try:
@@ -918,10 +923,19 @@ def _own_std_streams():
             continue
         encoding = getattr(old, "encoding", None)
         errors = getattr(old, "errors", None)
-        setattr(sys, name, open(
-            fd, "w", buffering=1, closefd=False,
-            encoding=encoding if isinstance(encoding, str) else "utf-8",
-            errors=errors if isinstance(errors, str) else "backslashreplace"))
+        new = open(fd, "w", buffering=1, closefd=False,
+                   encoding=encoding if isinstance(encoding, str) else "utf-8",
+                   errors=errors if isinstance(errors, str) else "backslashreplace")
+        setattr(sys, name, new)
+        replaced[id(old)] = new
+    loggers = [logging.getLogger(), *(
+        x for x in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(x, logging.Logger))]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            stream = getattr(handler, "stream", None)
+            if isinstance(handler, logging.StreamHandler) and id(stream) in replaced:
+                handler.stream = replaced[id(stream)]  # (not setStream: it flushes the old)
 
 
 def _fork_worker(token, conn, ppid, inherited):
