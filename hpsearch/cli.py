@@ -230,7 +230,12 @@ def _explain(exc, plan):
     for e in _chain(exc):
         if _disk_words(e):
             where = e.filename or (plan.out if plan is not None else "the output folder")
-            return f"{_disk_words(e)}: cannot write {where} ({e.strerror})"
+            reason = getattr(e, "reason", None)  # a trial store's (StoreWriteError): its
+            # fits are kept; the "resume with" line follows (was: "... run the search
+            # again with resume=True", the Python API's words, above it)
+            detail = (f"{reason}; the fits recorded before are kept" if reason
+                      else e.strerror)
+            return f"{_disk_words(e)}: cannot write {where} ({detail})"
         text = str(e)
         if "database or disk is full" in text:
             return f"disk full: the trial store {storage} cannot grow (database or disk is full)"

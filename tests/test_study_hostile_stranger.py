@@ -212,3 +212,20 @@ def test_candidates_times_splits_beyond_the_limit_names_the_key_before_any_fit(
     assert (f"error in s.yaml: {key}: 1,000 candidates x 1,001 splits of cv make 1,001,000 "
             "fits, more than the limit of 1,000,000") in err, err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_full_trial_store_is_explained_in_the_cli_words():
+    """A trial store the disk refused: the CLI's line says the fits are kept, and its
+    "resume with" line says how to go on (was: "... free space, then run the search
+    again with resume=True", the Python API's words, above "resume with: ... --resume")."""
+    import errno
+
+    from hpsearch.cli import _explain
+    from hpsearch.model_selection.store import write_failure
+
+    exc = write_failure("/data/store.log", errno.ENOSPC, "No space left on device")
+    line = _explain(exc, None)
+    assert "resume=True" not in line
+    assert line.endswith("cannot write /data/store.log (No space left on device; the fits "
+                         "recorded before are kept)"), line
+    assert "run the search again with resume=True" in str(exc)  # the Python API's words

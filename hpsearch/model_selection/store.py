@@ -558,19 +558,24 @@ def _reopen_journal(path):
 
 class StoreWriteError(OSError):
     """A write to the trial store failed (a full disk, a file size limit); the fits
-    recorded before it are kept (:func:`write_failure`)."""
+    recorded before it are kept (:func:`write_failure`). ``reason``: the system's words
+    alone (``strerror`` adds how to go on in the Python API's words)."""
+
+    reason = None
 
 
 def write_failure(path, errno_, reason):
     """The error of a write to the trial store ``path`` that failed (a full disk): a
     :class:`StoreWriteError` naming the file, saying that the fits recorded before are
     kept."""
-    return StoreWriteError(
+    error = StoreWriteError(
         errno_,
         f"{reason} (cannot write to the trial store; the fits recorded before are kept: "
         "free space, then run the search again with resume=True)",
         path,
     )
+    error.reason = reason
+    return error
 
 
 #: SQLite's result codes of a write the disk refused (``sqlite3.Error.sqlite_errorname``)
