@@ -34,6 +34,7 @@ __all__ = [
     "load_suite",
     "only_tests_using",
     "require_sklearn_series",
+    "suite_globals",
 ]
 
 SKLEARN_DIR = Path(sklearn.__file__).parent
@@ -156,6 +157,24 @@ def expected_failures(table):
         yield
 
     return _sklearn_expected_failure
+
+
+def suite_globals(relative_path, expected=None):
+    """Everything a thin ``test_sklearn_*_suite.py`` module puts in its globals.
+
+    scikit-learn's test file ``relative_path`` with hpsearch's classes swapped in
+    (:func:`load_suite`), the ``global_random_seed`` fixture, the strict expected
+    failures of ``expected`` (:func:`expected_failures`; ``EXPECTED_FAILURES``), the skip
+    of the tests that do not involve hpsearch's classes (:func:`only_tests_using`) and
+    ``SWAPPED``, the names swapped. Usage: ``globals().update(suite_globals(path))``.
+    """
+    namespace, swapped = load_suite(relative_path)
+    table = dict(expected or {})
+    found = {k: v for k, v in namespace.items() if not k.startswith("__")}
+    found.update(SWAPPED=swapped, EXPECTED_FAILURES=table,
+                 global_random_seed=global_random_seed_fixture(),
+                 _expected=expected_failures(table), _only_ours=only_tests_using(swapped))
+    return found
 
 
 def global_random_seed_fixture():

@@ -5,19 +5,10 @@ scikit-learn itself and are skipped (:func:`_sklearn_suite.only_tests_using`). S
 ``_sklearn_suite`` for the machinery.
 """
 
-from _sklearn_suite import (expected_failures, global_random_seed_fixture, load_suite,
-                            only_tests_using)
+from _sklearn_suite import suite_globals
 
-_namespace, SWAPPED = load_suite("tests/test_multioutput.py")
-globals().update({k: v for k, v in _namespace.items() if not k.startswith("__")})
-global_random_seed = global_random_seed_fixture()
-
-#: test id (bare name: every parametrization) -> (category, reason); none: all pass
-EXPECTED_FAILURES = {}
-
-_expected = expected_failures(EXPECTED_FAILURES)
-_only_ours = only_tests_using(SWAPPED)
+globals().update(suite_globals("tests/test_multioutput.py"))
 
 
 def test_hpsearch_classes_were_swapped():
-    assert SWAPPED
+    assert globals()["SWAPPED"]
