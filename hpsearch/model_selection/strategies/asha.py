@@ -1196,6 +1196,14 @@ class _Shared:
     def _claim(self, c, rung):
         """Take over a candidate nobody live holds, to run its job at ``rung``."""
         plan, store = self.search._plan, self.store
+        # the snapshot read the trials before it judged their holder dead: read them
+        # again, so a holder that finished this job and closed its trial before it
+        # ended is not taken over (was: a new trial for a finished candidate)
+        store.refresh()
+        _, running = self._claims_of(c.key)
+        if self._score(c.row_keys[rung]) is not None or any(
+                store.alive(t.user_attrs.get("hpsearch_owner")) for t in running):
+            return False
         values = [(_step(plan.budget(self.search.n_resources_[k])), s)
                   for k, s in sorted(c.scores.items()) if k < rung and math.isfinite(s)]
         row = self._claim_row(c.params, c.key, c.row_keys[rung])
