@@ -381,3 +381,116 @@ def test_ctrl_c_of_one_process_the_other_finishes_and_closes_its_trials(tmp_path
     assert len(_cv_fits(log)) - recorded_fits(study) in (0, 1)  # a's fit in flight
     assert max(rb["iter"]) == 2 and np.isfinite(rb["score"]).all()
     assert not [t.number for t in study.trials if t.state.name == "RUNNING"]
+
+
+def paused_worker(storage, log, paused, go, pause_at):
+    """A process running a whole ASHA alone, its ``pause_at``-th fit held until ``go``
+    exists (``paused`` written first): its trials are RUNNING, one row half fitted."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    fit, calls = LoggingMLP.fit, []
+
+    def held(self, X, y, sample_index=None):
+        calls.append(1)
+        if len(calls) == pause_at:
+            Path(paused).touch()
+            deadline = time.time() + 60
+            while not Path(go).exists() and time.time() < deadline:
+                time.sleep(0.01)
+        return fit(self, X, y, sample_index=sample_index)
+
+    LoggingMLP.fit = held
+    make_search(storage, n_trials=4, max_resources=3).fit(*data())
+
+
+def test_a_resume_that_read_the_study_before_its_process_ended_claims_nothing_again(
+        tmp_path, monkeypatch):
+    """A resume (``--resume`` started with another process, the test of
+    test_study_asha) opened the study while the other process ran it alone (its
+    candidates RUNNING, a row half fitted), and decided once that process had closed its
+    candidates and ended: its view still held them RUNNING, their owner was now dead, so
+    it claimed each again (a new trial with its rung scores: 7 trials for 4 candidates,
+    none a duplicate) and fitted the split recorded after its read a second time."""
+    storage, log = tmp_path / "s.db", tmp_path / "fits.log"
+    paused, go = tmp_path / "paused", tmp_path / "go"
+    env = _env(tmp_path, log, 0)
+    code = (f"from test_asha_shared import paused_worker; paused_worker("
+            f"{str(storage)!r}, {str(log)!r}, {str(paused)!r}, {str(go)!r}, 8)")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp_path))
+    try:
+        deadline = time.time() + 60
+        while not paused.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert paused.exists(), "the first process did not reach its pause"
+        monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+        run_asha = ASHASearchCV._run_asha
+
+        def after_the_other(self, evaluate):  # the study was read: let the other end
+            go.touch()
+            assert proc.wait(timeout=60) == 0
+            return run_asha(self, evaluate)
+
+        monkeypatch.setattr(ASHASearchCV, "_run_asha", after_the_other)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            search = make_search(str(storage), n_trials=4, max_resources=3).fit(*data())
+    finally:
+        go.touch()
+        proc.wait(timeout=60)
+    study = _study(storage)
+    kept = [t for t in study.trials if "hpsearch_duplicate" not in t.user_attrs]
+    assert len(kept) == 4, [(t.number, t.state.name, t.params) for t in study.trials]
+    assert sorted(t.state.name for t in kept) == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
+    assert len(_cv_fits(log)) == recorded_fits(study) == 10  # no fit ran twice
+    assert search.n_candidates_ == 4
+
+
+def test_a_job_whose_process_ended_after_the_read_is_not_claimed_again(tmp_path, monkeypatch):
+    """A shared process read the study while the other ran its candidate's top-rung job
+    (RUNNING, ``hpsearch_job`` marked) and judged it after that process had finished the
+    job, closed the trial and ended: it found the job's owner dead and claimed the
+    candidate with a new trial (an extra trial for a finished candidate)."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage, log = tmp_path / "s.db", tmp_path / "fits.log"
+    paused, go = tmp_path / "paused", tmp_path / "go"
+    code = (f"from test_asha_shared import paused_worker; paused_worker("
+            f"{str(storage)!r}, {str(log)!r}, {str(paused)!r}, {str(go)!r}, 7)")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(tmp_path, log, 0),
+                            cwd=str(tmp_path))
+    try:
+        deadline = time.time() + 60
+        while not paused.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert paused.exists(), "the first process did not reach its pause"
+        monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+        run_asha, refresh, inside = ASHASearchCV._run_asha, TrialStore.refresh, []
+
+        def running(self, evaluate):
+            inside.append(1)
+            return run_asha(self, evaluate)
+
+        def stale(self):  # the trials are read, then the other process ends
+            trials = refresh(self)
+            if inside and not go.exists():
+                go.touch()
+                assert proc.wait(timeout=60) == 0
+            return trials
+
+        monkeypatch.setattr(ASHASearchCV, "_run_asha", running)
+        monkeypatch.setattr(TrialStore, "refresh", stale)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            make_search(str(storage), n_trials=4, max_resources=3).fit(*data())
+    finally:
+        go.touch()
+        proc.wait(timeout=60)
+    study = _study(storage)
+    kept = [t for t in study.trials if "hpsearch_duplicate" not in t.user_attrs]
+    assert len(kept) == 4, [(t.number, t.state.name, t.params) for t in study.trials]
+    assert len(_cv_fits(log)) == recorded_fits(study) == 10

@@ -975,12 +975,19 @@ class _Shared:
         key = self._candidate_key(params)
         if key in store._trial_ids:  # an enqueued trial this process took and claimed
             return True
-        trials = [t for t in store._claims.get(key, ())
-                  if "hpsearch_duplicate" not in t.user_attrs]
-        running = [t for t in trials if t.state.name == "RUNNING"
-                   and t._trial_id not in store._mine]
+        trials, running = self._claims_of(key)
         if any(store.alive(t.user_attrs.get("hpsearch_owner")) for t in running):
             return False
+        if running:
+            # its holder is dead now, but the trials were read earlier: a process that
+            # closed its candidates and ended since is read again (was: a resume that
+            # opened the study while another process ran it alone claimed each of its
+            # candidates again once it had ended, a new trial with its rung scores, and
+            # fitted again a split recorded after its read)
+            store.refresh()
+            trials, running = self._claims_of(key)
+            if any(store.alive(t.user_attrs.get("hpsearch_owner")) for t in running):
+                return False
         if trials and not running:  # a finished candidate (resume): nothing to claim
             return True
         # new, or left RUNNING by a dead process: claimed with a new trial carrying its
@@ -998,6 +1005,15 @@ class _Shared:
             store.release_candidate(key)
             return False
         return True
+
+    def _claims_of(self, key):
+        """The trials of candidate ``key`` in the store's last read (but for lost claims)
+        and those of them RUNNING that are not this process's."""
+        store = self.store
+        trials = [t for t in store._claims.get(key, ())
+                  if "hpsearch_duplicate" not in t.user_attrs]
+        return trials, [t for t in trials if t.state.name == "RUNNING"
+                        and t._trial_id not in store._mine]
 
     def _excess(self, trial_id):
         """Whether the candidate just claimed with the new trial ``trial_id`` comes after
@@ -1180,6 +1196,14 @@ class _Shared:
     def _claim(self, c, rung):
         """Take over a candidate nobody live holds, to run its job at ``rung``."""
         plan, store = self.search._plan, self.store
+        # the snapshot read the trials before it judged their holder dead: read them
+        # again, so a holder that finished this job and closed its trial before it
+        # ended is not taken over (was: a new trial for a finished candidate)
+        store.refresh()
+        _, running = self._claims_of(c.key)
+        if self._score(c.row_keys[rung]) is not None or any(
+                store.alive(t.user_attrs.get("hpsearch_owner")) for t in running):
+            return False
         values = [(_step(plan.budget(self.search.n_resources_[k])), s)
                   for k, s in sorted(c.scores.items()) if k < rung and math.isfinite(s)]
         row = self._claim_row(c.params, c.key, c.row_keys[rung])
