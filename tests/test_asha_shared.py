@@ -404,6 +404,34 @@ def paused_worker(storage, log, paused, go, pause_at):
     make_search(storage, n_trials=4, max_resources=3).fit(*data())
 
 
+def _four_candidates_each_fitted_once(storage, log):
+    """The trials of ``storage`` but lost claims: 4 (one per candidate), its 10 fits run
+    once each (``log``: every fit run). Returns them."""
+    study = _study(storage)
+    kept = [t for t in study.trials if "hpsearch_duplicate" not in t.user_attrs]
+    assert len(kept) == 4, [(t.number, t.state.name, t.params) for t in study.trials]
+    assert len(_cv_fits(log)) == recorded_fits(study) == 10  # no fit ran twice
+    return kept
+
+
+def _start_paused(tmp_path, storage, log, paused, go, pause_at):
+    """A process running :func:`paused_worker` on ``storage``, once it has reached its
+    pause at fit ``pause_at`` (it goes on when ``go`` exists)."""
+    code = (f"from test_asha_shared import paused_worker; paused_worker("
+            f"{str(storage)!r}, {str(log)!r}, {str(paused)!r}, {str(go)!r}, {pause_at})")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(tmp_path, log, 0),
+                            cwd=str(tmp_path))
+    deadline = time.time() + 60
+    while not paused.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    if not paused.exists():
+        go.touch()
+        proc.kill()
+        proc.wait(timeout=60)
+        pytest.fail("the first process did not reach its pause")
+    return proc
+
+
 def test_a_resume_that_read_the_study_before_its_process_ended_claims_nothing_again(
         tmp_path, monkeypatch):
     """A resume (``--resume`` started with another process, the test of
@@ -414,15 +442,8 @@ def test_a_resume_that_read_the_study_before_its_process_ended_claims_nothing_ag
     none a duplicate) and fitted the split recorded after its read a second time."""
     storage, log = tmp_path / "s.db", tmp_path / "fits.log"
     paused, go = tmp_path / "paused", tmp_path / "go"
-    env = _env(tmp_path, log, 0)
-    code = (f"from test_asha_shared import paused_worker; paused_worker("
-            f"{str(storage)!r}, {str(log)!r}, {str(paused)!r}, {str(go)!r}, 8)")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp_path))
+    proc = _start_paused(tmp_path, storage, log, paused, go, 8)
     try:
-        deadline = time.time() + 60
-        while not paused.exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.01)
-        assert paused.exists(), "the first process did not reach its pause"
         monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
         run_asha = ASHASearchCV._run_asha
 
@@ -440,11 +461,8 @@ def test_a_resume_that_read_the_study_before_its_process_ended_claims_nothing_ag
     finally:
         go.touch()
         proc.wait(timeout=60)
-    study = _study(storage)
-    kept = [t for t in study.trials if "hpsearch_duplicate" not in t.user_attrs]
-    assert len(kept) == 4, [(t.number, t.state.name, t.params) for t in study.trials]
+    kept = _four_candidates_each_fitted_once(storage, log)
     assert sorted(t.state.name for t in kept) == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
-    assert len(_cv_fits(log)) == recorded_fits(study) == 10  # no fit ran twice
     assert search.n_candidates_ == 4
 
 
@@ -457,15 +475,8 @@ def test_a_job_whose_process_ended_after_the_read_is_not_claimed_again(tmp_path,
 
     storage, log = tmp_path / "s.db", tmp_path / "fits.log"
     paused, go = tmp_path / "paused", tmp_path / "go"
-    code = (f"from test_asha_shared import paused_worker; paused_worker("
-            f"{str(storage)!r}, {str(log)!r}, {str(paused)!r}, {str(go)!r}, 7)")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(tmp_path, log, 0),
-                            cwd=str(tmp_path))
+    proc = _start_paused(tmp_path, storage, log, paused, go, 7)
     try:
-        deadline = time.time() + 60
-        while not paused.exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.01)
-        assert paused.exists(), "the first process did not reach its pause"
         monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
         run_asha, refresh, inside = ASHASearchCV._run_asha, TrialStore.refresh, []
 
@@ -490,7 +501,4 @@ def test_a_job_whose_process_ended_after_the_read_is_not_claimed_again(tmp_path,
     finally:
         go.touch()
         proc.wait(timeout=60)
-    study = _study(storage)
-    kept = [t for t in study.trials if "hpsearch_duplicate" not in t.user_attrs]
-    assert len(kept) == 4, [(t.number, t.state.name, t.params) for t in study.trials]
-    assert len(_cv_fits(log)) == recorded_fits(study) == 10
+    _four_candidates_each_fitted_once(storage, log)
