@@ -231,11 +231,15 @@ def test_a_process_that_met_another_only_at_its_timeout_numbers_candidates_as_th
             assert b.claim_candidate(row, {asha.CONFIG_ATTR: self.config}) is not None
             b._storage.set_study_system_attr(b._study_id, asha.SHARED_ATTR, True)
             b.close()
-            time.sleep(max(0.0, self.evaluate.engine.deadline - time.monotonic()) + 0.01)
+            skew[0] = 1000.0  # a's clock jumps past its deadline
         return claim_new(self, params, optuna_params)
 
+    # a's deadline passes at b's claim by a jump of a's clock, not by a wait: a fixed 1 s
+    # budget ended, under load, before a's first candidates had finished their splits
+    real_monotonic, skew = time.monotonic, [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + skew[0])
     monkeypatch.setattr(asha._Shared, "claim_new", b_claims_first)
-    search = _asha(storage, n_trials=6, study_name="asha", timeout=1.0, n_jobs=1).fit(X, y)
+    search = _asha(storage, n_trials=6, study_name="asha", timeout=120.0, n_jobs=1).fit(X, y)
     res = search.cv_results_
     study = optuna.load_study(study_name="asha", storage=make_storage(storage))
     number = {}  # parameter set -> its first trial in the study
