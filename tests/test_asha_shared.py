@@ -502,3 +502,35 @@ def test_a_job_whose_process_ended_after_the_read_is_not_claimed_again(tmp_path,
         go.touch()
         proc.wait(timeout=60)
     _four_candidates_each_fitted_once(storage, log)
+
+
+def test_a_resume_after_a_crash_reads_the_study_again_once_not_per_candidate(
+        tmp_path, monkeypatch):
+    """A process killed (SIGKILL) in its ASHA left its candidates RUNNING. The resume
+    reads the study again before it claims a candidate whose holder it found dead (the
+    test above), but once for that dead holder, not once per candidate it left: each
+    read is of the whole study (was: one read per candidate, quadratic in the study's
+    size). The resume still fits each split once."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage, log = tmp_path / "s.db", tmp_path / "fits.log"
+    paused, go = tmp_path / "paused", tmp_path / "go"
+    proc = _start_paused(tmp_path, storage, log, paused, go, 8)
+    proc.kill()
+    proc.wait(timeout=60)
+    left = [t for t in _study(storage).trials if t.state.name == "RUNNING"]
+    assert len(left) >= 2  # the crash left several candidates RUNNING
+    monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+    refresh, reads = TrialStore.refresh, []
+
+    def counted(self):  # a read of the study claim_new makes for a dead holder
+        reads.append(sys._getframe(1).f_code.co_name == "claim_new")
+        return refresh(self)
+
+    monkeypatch.setattr(TrialStore, "refresh", counted)
+    make_search(str(storage), n_trials=4, max_resources=3).fit(*data())
+    assert sum(reads) == 1, (len(left), reads)
+    study = _study(storage)  # the crashed trials FAIL, their candidates claimed anew
+    assert sorted(t.state.name for t in study.trials if t.state.name != "FAIL") == [
+        "COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
+    assert len(_cv_fits(log)) == recorded_fits(study) == 10  # no fit ran twice

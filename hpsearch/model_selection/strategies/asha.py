@@ -210,6 +210,11 @@ def _param_key(params):
     return json.dumps(_stable(params), sort_keys=True)
 
 
+def _owner(trial):
+    """The process that claimed ``trial`` (its ``hpsearch_owner``), None if unknown."""
+    return trial.user_attrs.get("hpsearch_owner")
+
+
 class _RandomProposals:
     """New candidates drawn at random from the space (the search's ``random_state``)."""
 
@@ -943,6 +948,8 @@ class _Shared:
             "n_resources": [int(b) for b in search.n_resources_],
         }
         self.checked = set()  # candidate keys whose ASHA settings were compared
+        # owners found dead before the store's last read: their trials in it are final
+        self.dead_before_read = set()
 
     def close(self):
         """Let go of the search, its evaluator and store at the end of ``fit`` (what it
@@ -976,17 +983,21 @@ class _Shared:
         if key in store._trial_ids:  # an enqueued trial this process took and claimed
             return True
         trials, running = self._claims_of(key)
-        if any(store.alive(t.user_attrs.get("hpsearch_owner")) for t in running):
+        if self._held_live(running):
             return False
-        if running:
+        dead = {_owner(t) for t in running}
+        if not dead <= self.dead_before_read:
             # its holder is dead now, but the trials were read earlier: a process that
             # closed its candidates and ended since is read again (was: a resume that
             # opened the study while another process ran it alone claimed each of its
             # candidates again once it had ended, a new trial with its rung scores, and
-            # fitted again a split recorded after its read)
+            # fitted again a split recorded after its read). Once per dead owner, not
+            # per candidate: a read after its death holds all it wrote (was: a resume
+            # after a crash read the whole study again for each candidate it left)
             store.refresh()
+            self.dead_before_read |= dead
             trials, running = self._claims_of(key)
-            if any(store.alive(t.user_attrs.get("hpsearch_owner")) for t in running):
+            if self._held_live(running):
                 return False
         if trials and not running:  # a finished candidate (resume): nothing to claim
             return True
@@ -1005,6 +1016,10 @@ class _Shared:
             store.release_candidate(key)
             return False
         return True
+
+    def _held_live(self, running):
+        """Whether a live process holds one of the trials ``running``."""
+        return any(self.store.alive(_owner(t)) for t in running)
 
     def _claims_of(self, key):
         """The trials of candidate ``key`` in the store's last read (but for lost claims)
@@ -1056,7 +1071,7 @@ class _Shared:
             if not isinstance(theirs, dict):
                 continue
             live = (trial.state.name == "RUNNING" and trial._trial_id not in store._mine
-                    and store.alive(trial.user_attrs.get("hpsearch_owner")))
+                    and store.alive(_owner(trial)))
             for name, what in _SHARED_SETTINGS.items():
                 if (not live) if name == "n_trials" else key in self.checked:
                     continue
@@ -1116,7 +1131,7 @@ class _Shared:
             running = sorted((t for t in trials if t.state.name == "RUNNING"),
                              key=lambda t: t._trial_id)
             if running and (running[0]._trial_id in store._mine
-                            or store.alive(running[0].user_attrs.get("hpsearch_owner"))):
+                            or store.alive(_owner(running[0]))):
                 c.holder = running[0]
                 c.mine = running[0]._trial_id in store._mine
             marks = {t.user_attrs.get("hpsearch_job") for t in trials}
@@ -1201,8 +1216,7 @@ class _Shared:
         # ended is not taken over (was: a new trial for a finished candidate)
         store.refresh()
         _, running = self._claims_of(c.key)
-        if self._score(c.row_keys[rung]) is not None or any(
-                store.alive(t.user_attrs.get("hpsearch_owner")) for t in running):
+        if self._score(c.row_keys[rung]) is not None or self._held_live(running):
             return False
         values = [(_step(plan.budget(self.search.n_resources_[k])), s)
                   for k, s in sorted(c.scores.items()) if k < rung and math.isfinite(s)]
