@@ -385,22 +385,36 @@ def test_ctrl_c_of_one_process_the_other_finishes_and_closes_its_trials(tmp_path
 
 def paused_worker(storage, log, paused, go, pause_at):
     """A process running a whole ASHA alone, its ``pause_at``-th fit held until ``go``
-    exists (``paused`` written first): its trials are RUNNING, one row half fitted."""
+    exists (``paused`` written first): its trials are RUNNING, one row half fitted.
+    ``pause_at="end"``: held once every job is recorded, before it closes its candidates
+    below the top rung (PRUNED; they are RUNNING, the top one COMPLETE)."""
     import warnings
 
+    from hpsearch.model_selection.store import TrialStore
+
     warnings.simplefilter("ignore")
-    fit, calls = LoggingMLP.fit, []
+
+    def pause():
+        Path(paused).touch()
+        deadline = time.time() + 60
+        while not Path(go).exists() and time.time() < deadline:
+            time.sleep(0.01)
+
+    fit, finish, calls = LoggingMLP.fit, TrialStore.finish, []
 
     def held(self, X, y, sample_index=None):
         calls.append(1)
         if len(calls) == pause_at:
-            Path(paused).touch()
-            deadline = time.time() + 60
-            while not Path(go).exists() and time.time() < deadline:
-                time.sleep(0.01)
+            pause()
         return fit(self, X, y, sample_index=sample_index)
 
+    def held_at_end(self, candidate_key, state="COMPLETE"):
+        if state == "PRUNED" and not Path(paused).exists():
+            pause()
+        return finish(self, candidate_key, state)
+
     LoggingMLP.fit = held
+    TrialStore.finish = held_at_end
     make_search(storage, n_trials=4, max_resources=3).fit(*data())
 
 
@@ -418,7 +432,7 @@ def _start_paused(tmp_path, storage, log, paused, go, pause_at):
     """A process running :func:`paused_worker` on ``storage``, once it has reached its
     pause at fit ``pause_at`` (it goes on when ``go`` exists)."""
     code = (f"from test_asha_shared import paused_worker; paused_worker("
-            f"{str(storage)!r}, {str(log)!r}, {str(paused)!r}, {str(go)!r}, {pause_at})")
+            f"{str(storage)!r}, {str(log)!r}, {str(paused)!r}, {str(go)!r}, {pause_at!r})")
     proc = subprocess.Popen([sys.executable, "-c", code], env=_env(tmp_path, log, 0),
                             cwd=str(tmp_path))
     deadline = time.time() + 60
@@ -534,3 +548,41 @@ def test_a_resume_after_a_crash_reads_the_study_again_once_not_per_candidate(
     assert sorted(t.state.name for t in study.trials if t.state.name != "FAIL") == [
         "COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
     assert len(_cv_fits(log)) == recorded_fits(study) == 10  # no fit ran twice
+
+
+def test_a_process_that_ended_after_the_final_read_keeps_its_candidates(tmp_path, monkeypatch):
+    """A shared process ended its search (nothing left to decide) while the other held
+    its candidates RUNNING, about to close them PRUNED; that process closed them and
+    ended between this one's last read of the study and its liveness check: this one
+    found them RUNNING under a dead owner, closed them as a dead process's and claimed
+    each again with a new trial (3 extra trials for finished candidates)."""
+    from hpsearch.model_selection.store import TrialStore
+
+    storage, log = tmp_path / "s.db", tmp_path / "fits.log"
+    paused, go = tmp_path / "paused", tmp_path / "go"
+    proc = _start_paused(tmp_path, storage, log, paused, go, "end")
+    try:
+        monkeypatch.setenv("HPSEARCH_FIT_LOG", str(log))
+        refresh = TrialStore.refresh
+
+        def stale(self):  # the last read of the study, then the other process ends
+            trials = refresh(self)
+            caller = sys._getframe(1).f_code.co_name, sys._getframe(2).f_code.co_name
+            if caller == ("snapshot", "finish") and not go.exists():
+                go.touch()
+                assert proc.wait(timeout=60) == 0
+            return trials
+
+        monkeypatch.setattr(TrialStore, "refresh", stale)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            search = make_search(str(storage), n_trials=4, max_resources=3).fit(*data())
+        assert go.exists()  # (its end came after this one's last read)
+    finally:
+        go.touch()
+        proc.wait(timeout=60)
+    kept = _four_candidates_each_fitted_once(storage, log)
+    assert sorted(t.state.name for t in kept) == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
+    assert search.n_candidates_ == 4

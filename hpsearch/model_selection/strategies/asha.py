@@ -1109,11 +1109,30 @@ class _Shared:
         return float(self.evaluate._refit_scores({"test_scores": scores}).mean())
 
     def snapshot(self):
-        """Re-read the store; rebuild the candidates and the schedule."""
-        store, search = self.store, self.search
+        """Re-read the store; rebuild the candidates and the schedule.
+
+        A candidate's holder is judged after the read: a process that closed its trials
+        and ended in between would be found dead with them RUNNING, so the study is read
+        again when an owner is newly found dead (:attr:`dead_before_read`), once per
+        dead owner, and the candidates are rebuilt from that read (was: a process ending
+        its search found the candidates another ended meanwhile RUNNING under a dead
+        owner and claimed each again with a new trial, :meth:`finish`)."""
+        store = self.store
         store.refresh()
+        while True:
+            dead = self._rebuild()
+            if dead <= self.dead_before_read:
+                break
+            store.refresh()  # read after their deaths: their trials in it are final
+            self.dead_before_read |= dead
+        return self.schedule
+
+    def _rebuild(self):
+        """Rebuild the candidates and the schedule from the store's last read; return
+        the owners of the RUNNING trials of candidates it found nobody live holds."""
+        store, search = self.store, self.search
         self.last = time.monotonic()
-        cands = {}
+        cands, dead = {}, set()
         for key, trials in store._claims.items():
             trials = [t for t in trials if "hpsearch_duplicate" not in t.user_attrs]
             params = self._params(key, trials[0]) if trials else None
@@ -1134,6 +1153,9 @@ class _Shared:
                             or store.alive(_owner(running[0]))):
                 c.holder = running[0]
                 c.mine = running[0]._trial_id in store._mine
+            elif running:
+                dead.update(_owner(t) for t in running if t._trial_id not in store._mine
+                            and not store.alive(_owner(t)))
             marks = {t.user_attrs.get("hpsearch_job") for t in trials}
             rung = len(c.scores)
             if rung < len(c.row_keys) and (rung == 0 or c.row_keys[rung] in marks):
@@ -1157,7 +1179,7 @@ class _Shared:
         if self.exhausted:
             schedule.n_trials = schedule.n_started
         self.schedule = schedule
-        return schedule
+        return dead
 
     # -- deciding ------------------------------------------------------------------
     def next(self, busy):
@@ -1211,9 +1233,10 @@ class _Shared:
     def _claim(self, c, rung):
         """Take over a candidate nobody live holds, to run its job at ``rung``."""
         plan, store = self.search._plan, self.store
-        # the snapshot read the trials before it judged their holder dead: read them
-        # again, so a holder that finished this job and closed its trial before it
-        # ended is not taken over (was: a new trial for a finished candidate)
+        # read the trials again: a holder that finished this job, closed its trial and
+        # ended after the snapshot's read is read again by the snapshot itself (was: a
+        # new trial for a finished candidate), but another live process may have
+        # claimed the candidate and finished the job since (one read per claim, rare)
         store.refresh()
         _, running = self._claims_of(c.key)
         if self._score(c.row_keys[rung]) is not None or self._held_live(running):
@@ -1223,8 +1246,8 @@ class _Shared:
         row = self._claim_row(c.params, c.key, c.row_keys[rung])
         if store.claim_candidate(row, {CONFIG_ATTR: self.config}, values=values) is None:
             return False
-        # its holder was found dead after the snapshot's read: a fit it recorded in
-        # between is in the store now and must be reused, not fitted again
+        # every fit of the job recorded until the claim won is in the store now and
+        # is reused, not fitted again
         store.refresh()
         return True
 
