@@ -118,6 +118,53 @@ def check_output(out, key=None, option=None):
         _check_written_names(real, out, key, option)
 
 
+def _not_writable(path, folder=True):
+    """Whether this process may not write ``path`` (a folder: make and replace files in
+    it), by the file's mode and the file system (``os.access``: read-only mounts too)."""
+    return not os.access(path, os.W_OK | (os.X_OK if folder else 0))
+
+
+def check_writable(out, key=None, option=None, storage=None):
+    """Refuse (exit code 2), before any data is read or fit run, an output folder this
+    process cannot write: one that is read-only (or on a read-only file system), the
+    folder it would be made in, when read-only, and in an existing run folder the files
+    and folders a run writes into in place (the default trial store ``study.db``, the
+    lock file, ``plots/``). Was: a read-only existing folder failed with "run failed:
+    PermissionError: ... '.hpsearch-run'" (exit 1), a read-only run folder resumed with
+    "... '.hpsearch-lock'" (exit 1), ``--out`` into a read-only folder said "the output
+    folder ... cannot be made" once the data was read, naming no setting; a run folder
+    whose ``study.db`` alone was read-only failed at the store's first write.
+    ``key`` / ``option``: as :func:`check_output`; neither: the default ``runs/<name>``.
+    Nothing is made or changed."""
+    out = Path(out)
+    where = ("set --out (or output: in the study file) to a folder you can write"
+             if not key and not option else "choose another output folder")
+    if out.is_dir():
+        blocked = [out] if _not_writable(out) else []
+        if not blocked:
+            names = [LOCK_FILE, *_SQLITE_SIDE_FILES] + (
+                ["study.db"] if storage is None or _default_db(out, storage) else [])
+            blocked = [out / n for n in names
+                       if (out / n).is_file() and not (out / n).is_symlink()
+                       and _not_writable(out / n, folder=False)]
+            plots = out / "plots"
+            if plots.is_dir() and not plots.is_symlink() and _not_writable(plots):
+                blocked.append(plots)
+        if blocked:
+            what = ("it is" if blocked == [out] else
+                    f"{', '.join(map(str, blocked))} {'is' if len(blocked) == 1 else 'are'}")
+            raise _refuse(
+                f"cannot write the output folder {out}: {what} read-only for this user (or on a "
+                "read-only file system); nothing was changed: make it writable, or "
+                f"{where}", key, option)
+        return
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and above.is_dir() and _not_writable(above):
+        raise _refuse(
+            f"cannot make the output folder {out}: {above} is read-only for this user (or "
+            f"on a read-only file system); nothing was made: {where}", key, option)
+
+
 def _check_written_names(real, out, key, option):
     """Refuse a run folder where a file hpsearch writes is a folder, a pipe or a device:
     the run failed on it ("IsADirectoryError") only when moving its results into place,
