@@ -286,13 +286,14 @@ def _default_db(out, storage):
     return path is not None and path.resolve() == (Path(out) / "study.db").resolve()
 
 
-def check_storage_dir(storage, key=None):
+def check_storage_dir(storage, key=None, option=None):
     """Refuse a storage file whose directory does not exist, naming both (and ``key``,
-    ``("storage",)``, when the storage comes from the study file)."""
+    ``("storage",)``, when the storage comes from the study file, ``option``,
+    ``"--storage"``, when from the command line)."""
     path = _local_file(storage)
     if path is not None and str(path) not in ("", ":memory:") and not path.parent.is_dir():
         raise _refuse(f"cannot open the trial store {storage}: directory "
-                      f"{path.parent} does not exist", key)
+                      f"{path.parent} does not exist", key, option)
 
 
 def _not_a_store(path):
@@ -328,10 +329,11 @@ def _not_a_file(path):
     return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
 
 
-def check_storage_file(storage, key=None):
+def check_storage_file(storage, key=None, option=None):
     """Refuse a storage file that exists and is not a trial store (a log file, a text
     file): hpsearch would append its journal to it, or fail on it with the database's
-    own words. ``key``: ``("storage",)`` when the storage comes from the study file.
+    own words. ``key``: ``("storage",)`` when the storage comes from the study file;
+    ``option``: ``"--storage"`` when from the command line (named in the error).
 
     So is one that is not a regular file: a named pipe hung the run for good once the
     search opened its journal (SIGTERM did not end it: the open never returned), and a
@@ -352,14 +354,14 @@ def check_storage_file(storage, key=None):
         if what:
             raise _refuse(f"{side} exists and is {what}, where SQLite keeps a file of the "
                           f"trial store {path}; nothing was changed: remove it, or choose "
-                          f"another storage, got {storage!r}", key)
+                          f"another storage, got {storage!r}", key, option)
     if not path.exists():
         return
     what = _not_a_file(path)
     if what:
         raise _refuse(f"{path} exists and is {what}, not a file: a trial store is a SQLite "
                       f"database or an Optuna journal; choose another storage, got "
-                      f"{storage!r}", key)
+                      f"{storage!r}", key, option)
     found = path.stat()
     if found.st_nlink > 1 and (key or not found.st_size):
         raise _refuse(
@@ -368,11 +370,11 @@ def check_storage_file(storage, key=None):
             + ("a study file's trial store is a file of its own (copy it, then move the copy "
                "over it), or name the store with --storage" if key else
                "make it a file of its own, or choose another storage")
-            + f", got {storage!r}", key)
+            + f", got {storage!r}", key, option)
     why = _not_a_store(path) or (_foreign_database(path) if key else None)
     if why:
         raise _refuse(f"{path} exists and {why}; hpsearch writes only into its own trial "
-                      f"stores: choose another storage, got {storage!r}", key)
+                      f"stores: choose another storage, got {storage!r}", key, option)
 
 
 def _foreign_database(path):
@@ -769,17 +771,22 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
     _check_store_link(out, storage)
     if not overwrite and (out / RUN_MARKER).is_file():
         _refuse_unrecorded(out, key, resume, source_text)
-    key_of_store = ("storage",) if storage == plan.study.storage else None
+    # the key of the study file only when the store comes from it: --storage naming the
+    # same file was refused as "storage: ..." (and, another program's database, with
+    # "--storage on the command line may", the very option given)
+    option_of_store = "--storage" if getattr(plan, "storage_option", False) else None
+    key_of_store = (("storage",) if storage == plan.study.storage and not option_of_store
+                    else None)
     store = _local_file(storage)
     if store is not None and str(store) not in ("", ":memory:") and (
             store.resolve() == out.resolve() or store.resolve() in out.resolve().parents):
         # (output: o.db, storage: o.db: the run made the folder o.db, then failed on it)
         raise _refuse(f"the trial store {store} is the output folder {out} or a folder "
                       "above it, and a file cannot be both; nothing was changed: name "
-                      f"another storage, got {storage!r}", key_of_store)
+                      f"another storage, got {storage!r}", key_of_store, option_of_store)
     if not _default_db(out, storage):
-        check_storage_dir(storage, key_of_store)
-    check_storage_file(storage, key_of_store)
+        check_storage_dir(storage, key_of_store, option_of_store)
+    check_storage_file(storage, key_of_store, option_of_store)
     kept = sum(stored_trials(storage, name) for name in _study_names(plan))
     earlier = [p.name for p in _own_files(out, storage)
                if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
