@@ -796,6 +796,8 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
                                           else "") if kept else f"{out} holds the results of an earlier run")
         raise UsageError(f"{what}; nothing was changed. Use --resume to continue it, or "
                          "--overwrite to replace it (only hpsearch's own files are removed)")
+    if resume and not overwrite and kept:
+        _refuse_smaller_budget(plan)
     if resume and not overwrite and earlier and not kept:  # it would start a new run
         raise UsageError(
             f"{out} holds the results of an earlier run, but the trial store {storage} holds "
@@ -806,6 +808,53 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
         _refuse_foreign(out, _sort_own(out, storage)[1], key)
         _refuse_live_holder(plan)
         _refuse_foreign_study(plan)
+
+#: the study key counting the candidates of a search method, when a resumed study may
+#: hold more of them than the search reports (``_budget_param`` of its class)
+_BUDGET_KEYS = {"random": "n_iter", "optuna": "n_trials", "asha": "n_trials"}
+
+
+def _refuse_smaller_budget(plan):
+    """Refuse ``--resume`` with a smaller ``search.n_iter`` / ``search.n_trials`` than the
+    finished candidates of the store (the study file changed between the runs): the
+    search reports at most that many of them, and the run would replace the folder's
+    results (best_params.json, model.joblib, report.md) with theirs, the store's best
+    possibly left out. Was: silent, the best candidate of the store missing from the
+    report. Nothing is changed; raising the key costs no fit (finished candidates are
+    read back). With ``--smoke`` (its budget of 2 candidates) the refusal names it: a
+    smoke resume of a full run's folder replaced its results with those of 2 candidates."""
+    from hpsearch.model_selection._base import stored_beyond_budget
+    from hpsearch.model_selection.store import make_storage
+
+    param = _BUDGET_KEYS.get(plan.study.search.method)
+    budget = getattr(plan.search, param, None) if param else None
+    if budget is None:
+        return
+    import optuna
+
+    for name in _study_names(plan):
+        try:
+            study = optuna.load_study(study_name=name, storage=make_storage(plan.storage))
+        except KeyError:  # (no such study: nothing of it to lose)
+            continue
+        n = stored_beyond_budget(study, budget)
+        if n is not None and plan.smoke:
+            raise UsageError(
+                f"--smoke --resume: the trial store {plan.storage} holds {n} finished "
+                f"candidates of study {name!r}, more than the {budget} of --smoke: the run "
+                f"would replace the results of {plan.out} with those of {budget} of them; "
+                "nothing was changed. Resume without --smoke, or run --smoke with another "
+                "output folder (--out)")
+        if n is not None:
+            raise StudyError(("search", param), (
+                f"the trial store {plan.storage} holds {n} finished candidates of study "
+                f"{name!r}, more than {param}={budget}: the resumed run would report at "
+                f"most {budget} of them and replace this run's results with theirs, the "
+                f"best of the store possibly left out; nothing was changed. The other "
+                f"{n - budget} stay in the store: set {param} to {n} or more to include "
+                "them (a resume fits no finished candidate again), or start over with "
+                f"--overwrite, got {budget}"))
+
 
 #: lock file of a run folder (:class:`_FolderHold`)
 LOCK_FILE = ".hpsearch-lock"
