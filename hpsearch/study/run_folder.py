@@ -73,8 +73,9 @@ _SQLITE_SIDE_FILES = ("study.db-journal", "study.db-wal", "study.db-shm")
 
 
 def _refuse(message, key, option=None):
-    """A refusal naming the study key it comes from (``output``), else a usage error
-    (naming the command-line ``option`` it comes from, ``--out``, if any)."""
+    """A refusal naming the study key it comes from (``output``, ``storage``), else a usage
+    error (naming the command-line ``option`` it comes from, ``--out`` or ``--storage``,
+    if any)."""
     if key:
         return StudyError(key, message)
     return UsageError(f"{option}: {message}" if option else message)
