@@ -353,8 +353,8 @@ def _main(argv):
     from hpsearch.study.limits import check_default_output, check_storage_driver, check_study
     from hpsearch.study.loader import load_study
     from hpsearch.study.registry import DEFAULT_ALLOWED_MODULES
-    from hpsearch.study.runner import (RunFailed, check_output, kept_trials, run,
-                                       trials_in_progress)
+    from hpsearch.study.runner import (RunFailed, check_output, check_writable, kept_trials,
+                                       run, trials_in_progress)
 
     options = Options(
         n_jobs=args.n_jobs, out=args.out, storage=args.storage, resume=args.resume,
@@ -373,6 +373,9 @@ def _main(argv):
         if not args.out and study.output is None:  # runs/<name>
             check_default_output(folder)
         check_output(folder, output_key, "--out" if args.out else None)
+        if not args.dry_run:  # (a dry run writes nothing)
+            check_writable(folder, output_key, "--out" if args.out else None,
+                           storage=args.storage or study.storage)
         if not args.debug:
             _quiet_warnings(args.quiet)
         _sigterm_as_ctrl_c()  # after the limits: it imports the engine (scikit-learn, joblib)

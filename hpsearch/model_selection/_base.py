@@ -254,6 +254,48 @@ def _warn_enqueued(study, name, kind=None):
 NOT_RUN_ATTR = "hpsearch_not_run"
 
 
+def stored_beyond_budget(study, budget):
+    """Finished (complete or pruned) trials of the Optuna ``study`` when they are more
+    than ``budget``, else None."""
+    import optuna
+
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    n = len(study.get_trials(deepcopy=False, states=states))
+    return n if isinstance(budget, numbers.Integral) and n > budget else None
+
+
+def _warn_budget_below_store(search, store):
+    """Warn when a resumed study holds more finished candidates than the budget of this
+    fit (``n_iter`` / ``n_trials``, :attr:`BaseSearchCV._budget_param`): the search
+    reports at most ``budget`` of them, and the best of the store may be one of the
+    others. Was silent: a resume with ``n_iter=3`` of a study of 6 finished candidates
+    showed the first 3 in ``cv_results_`` and ``best_params_``."""
+    param = search._budget_param
+    budget = getattr(search, param, None) if param else None
+    n = stored_beyond_budget(store.study, budget)
+    if n is None:
+        return
+    warnings.warn(
+        f"The trial store holds {n} finished candidates of study "
+        f"{store.study.study_name!r}, more than {param}={budget}: this fit's cv_results_ "
+        f"and best_params_ show at most {budget} of them, and the best of the store may be "
+        f"among the others. The other {n - budget} stay in the store; fit again with "
+        f"resume=True and {param}={n} (or more) to include them (finished candidates are "
+        "not fitted again).", UserWarning, stacklevel=_outside_package())
+
+
+def _outside_package():
+    """The ``stacklevel`` of the first caller outside hpsearch (the user's ``fit``, past
+    the ``fit`` overrides of the search classes)."""
+    import os
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _close_enqueued(store, name):
     """Close FAIL the trials enqueued in a halving or Hyperband study, which no search
     will ever ask (:func:`_warn_enqueued` said so when the search started), so that the
@@ -1888,6 +1930,8 @@ class BaseSearchCV(_SkBaseSearchCV):
                 evaluate.n_planned = expected
                 evaluate.callback_ctx = self._search_callback_context(root_ctx, evaluate)
                 self._run_search(evaluate)
+                if storage is not None and self.resume:
+                    _warn_budget_below_store(self, store)
                 if storage is not None and self._study_kind is None:
                     _close_enqueued(store, type(self).__name__)
                 if evaluate.callback_ctx is not None:
@@ -2003,6 +2047,11 @@ class BaseSearchCV(_SkBaseSearchCV):
     #: Whether the study's trials are this search's candidates (Optuna: a resume counts
     #: and ranks them): its space must then not change (:meth:`TrialStore.check_space`).
     _trials_are_candidates = False
+
+    #: The parameter that counts this search's candidates, when a resumed study may hold
+    #: more of them than it reports (``n_iter``, ``n_trials``): a resume with a smaller
+    #: value warns (:func:`_warn_budget_below_store`); None: not checked.
+    _budget_param = None
 
     #: Whether the search starts the trials enqueued in its study
     #: (``study.enqueue_trial``) as candidates (ASHA); else :func:`_warn_enqueued`.

@@ -90,6 +90,9 @@ class Plan:
     nested_fits: list = field(default_factory=list)
     #: ``--smoke``: the reduced budget of :data:`SMOKE` (its results are no study result)
     smoke: bool = False
+    #: whether ``storage`` comes from ``--storage`` (errors name the option, not the key
+    #: ``storage`` of the study file, even when both give the same value)
+    storage_option: bool = False
 
 
 def _import(path):
@@ -1075,6 +1078,7 @@ def build(study, *, source="study.yaml", options=None):
         n_candidates=n_candidates, n_splits=n_splits, classifier=classifier,
         refit_metric=refit_metric, backend=_backend(study, options), notes=notes,
         outer_cv=outer_cv, nested_fits=nested_fits, smoke=options.smoke,
+        storage_option=bool(options.storage),
     )
 
 

@@ -73,8 +73,9 @@ _SQLITE_SIDE_FILES = ("study.db-journal", "study.db-wal", "study.db-shm")
 
 
 def _refuse(message, key, option=None):
-    """A refusal naming the study key it comes from (``output``), else a usage error
-    (naming the command-line ``option`` it comes from, ``--out``, if any)."""
+    """A refusal naming the study key it comes from (``output``, ``storage``), else a usage
+    error (naming the command-line ``option`` it comes from, ``--out`` or ``--storage``,
+    if any)."""
     if key:
         return StudyError(key, message)
     return UsageError(f"{option}: {message}" if option else message)
@@ -116,6 +117,53 @@ def check_output(out, key=None, option=None):
                       key, option)
     if is_run:
         _check_written_names(real, out, key, option)
+
+
+def _not_writable(path, folder=True):
+    """Whether this process may not write ``path`` (a folder: make and replace files in
+    it), by the file's mode and the file system (``os.access``: read-only mounts too)."""
+    return not os.access(path, os.W_OK | (os.X_OK if folder else 0))
+
+
+def check_writable(out, key=None, option=None, storage=None):
+    """Refuse (exit code 2), before any data is read or fit run, an output folder this
+    process cannot write: one that is read-only (or on a read-only file system), the
+    folder it would be made in, when read-only, and in an existing run folder the files
+    and folders a run writes into in place (the default trial store ``study.db``, the
+    lock file, ``plots/``). Was: a read-only existing folder failed with "run failed:
+    PermissionError: ... '.hpsearch-run'" (exit 1), a read-only run folder resumed with
+    "... '.hpsearch-lock'" (exit 1), ``--out`` into a read-only folder said "the output
+    folder ... cannot be made" once the data was read, naming no setting; a run folder
+    whose ``study.db`` alone was read-only failed at the store's first write.
+    ``key`` / ``option``: as :func:`check_output`; neither: the default ``runs/<name>``.
+    Nothing is made or changed."""
+    out = Path(out)
+    where = ("set --out (or output: in the study file) to a folder you can write"
+             if not key and not option else "choose another output folder")
+    if out.is_dir():
+        blocked = [out] if _not_writable(out) else []
+        if not blocked:
+            names = [LOCK_FILE, *_SQLITE_SIDE_FILES] + (
+                ["study.db"] if storage is None or _default_db(out, storage) else [])
+            blocked = [out / n for n in names
+                       if (out / n).is_file() and not (out / n).is_symlink()
+                       and _not_writable(out / n, folder=False)]
+            plots = out / "plots"
+            if plots.is_dir() and not plots.is_symlink() and _not_writable(plots):
+                blocked.append(plots)
+        if blocked:
+            what = ("it is" if blocked == [out] else
+                    f"{', '.join(map(str, blocked))} {'is' if len(blocked) == 1 else 'are'}")
+            raise _refuse(
+                f"cannot write the output folder {out}: {what} read-only for this user (or on a "
+                "read-only file system); nothing was changed: make it writable, or "
+                f"{where}", key, option)
+        return
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and above.is_dir() and _not_writable(above):
+        raise _refuse(
+            f"cannot make the output folder {out}: {above} is read-only for this user (or "
+            f"on a read-only file system); nothing was made: {where}", key, option)
 
 
 def _check_written_names(real, out, key, option):
@@ -239,13 +287,14 @@ def _default_db(out, storage):
     return path is not None and path.resolve() == (Path(out) / "study.db").resolve()
 
 
-def check_storage_dir(storage, key=None):
+def check_storage_dir(storage, key=None, option=None):
     """Refuse a storage file whose directory does not exist, naming both (and ``key``,
-    ``("storage",)``, when the storage comes from the study file)."""
+    ``("storage",)``, when the storage comes from the study file, ``option``,
+    ``"--storage"``, when from the command line)."""
     path = _local_file(storage)
     if path is not None and str(path) not in ("", ":memory:") and not path.parent.is_dir():
         raise _refuse(f"cannot open the trial store {storage}: directory "
-                      f"{path.parent} does not exist", key)
+                      f"{path.parent} does not exist", key, option)
 
 
 def _not_a_store(path):
@@ -281,10 +330,11 @@ def _not_a_file(path):
     return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
 
 
-def check_storage_file(storage, key=None):
+def check_storage_file(storage, key=None, option=None):
     """Refuse a storage file that exists and is not a trial store (a log file, a text
     file): hpsearch would append its journal to it, or fail on it with the database's
-    own words. ``key``: ``("storage",)`` when the storage comes from the study file.
+    own words. ``key``: ``("storage",)`` when the storage comes from the study file;
+    ``option``: ``"--storage"`` when from the command line (named in the error).
 
     So is one that is not a regular file: a named pipe hung the run for good once the
     search opened its journal (SIGTERM did not end it: the open never returned), and a
@@ -305,14 +355,14 @@ def check_storage_file(storage, key=None):
         if what:
             raise _refuse(f"{side} exists and is {what}, where SQLite keeps a file of the "
                           f"trial store {path}; nothing was changed: remove it, or choose "
-                          f"another storage, got {storage!r}", key)
+                          f"another storage, got {storage!r}", key, option)
     if not path.exists():
         return
     what = _not_a_file(path)
     if what:
         raise _refuse(f"{path} exists and is {what}, not a file: a trial store is a SQLite "
                       f"database or an Optuna journal; choose another storage, got "
-                      f"{storage!r}", key)
+                      f"{storage!r}", key, option)
     found = path.stat()
     if found.st_nlink > 1 and (key or not found.st_size):
         raise _refuse(
@@ -321,11 +371,11 @@ def check_storage_file(storage, key=None):
             + ("a study file's trial store is a file of its own (copy it, then move the copy "
                "over it), or name the store with --storage" if key else
                "make it a file of its own, or choose another storage")
-            + f", got {storage!r}", key)
+            + f", got {storage!r}", key, option)
     why = _not_a_store(path) or (_foreign_database(path) if key else None)
     if why:
         raise _refuse(f"{path} exists and {why}; hpsearch writes only into its own trial "
-                      f"stores: choose another storage, got {storage!r}", key)
+                      f"stores: choose another storage, got {storage!r}", key, option)
 
 
 def _foreign_database(path):
@@ -722,17 +772,22 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
     _check_store_link(out, storage)
     if not overwrite and (out / RUN_MARKER).is_file():
         _refuse_unrecorded(out, key, resume, source_text)
-    key_of_store = ("storage",) if storage == plan.study.storage else None
+    # the key of the study file only when the store comes from it: --storage naming the
+    # same file was refused as "storage: ..." (and, another program's database, with
+    # "--storage on the command line may", the very option given)
+    option_of_store = "--storage" if getattr(plan, "storage_option", False) else None
+    key_of_store = (("storage",) if storage == plan.study.storage and not option_of_store
+                    else None)
     store = _local_file(storage)
     if store is not None and str(store) not in ("", ":memory:") and (
             store.resolve() == out.resolve() or store.resolve() in out.resolve().parents):
         # (output: o.db, storage: o.db: the run made the folder o.db, then failed on it)
         raise _refuse(f"the trial store {store} is the output folder {out} or a folder "
                       "above it, and a file cannot be both; nothing was changed: name "
-                      f"another storage, got {storage!r}", key_of_store)
+                      f"another storage, got {storage!r}", key_of_store, option_of_store)
     if not _default_db(out, storage):
-        check_storage_dir(storage, key_of_store)
-    check_storage_file(storage, key_of_store)
+        check_storage_dir(storage, key_of_store, option_of_store)
+    check_storage_file(storage, key_of_store, option_of_store)
     kept = sum(stored_trials(storage, name) for name in _study_names(plan))
     earlier = [p.name for p in _own_files(out, storage)
                if p.name not in ("study.yaml", "study.db", *_SQLITE_SIDE_FILES)]
@@ -742,6 +797,8 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
                                           else "") if kept else f"{out} holds the results of an earlier run")
         raise UsageError(f"{what}; nothing was changed. Use --resume to continue it, or "
                          "--overwrite to replace it (only hpsearch's own files are removed)")
+    if resume and not overwrite and kept:
+        _refuse_smaller_budget(plan)
     if resume and not overwrite and earlier and not kept:  # it would start a new run
         raise UsageError(
             f"{out} holds the results of an earlier run, but the trial store {storage} holds "
@@ -752,6 +809,53 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
         _refuse_foreign(out, _sort_own(out, storage)[1], key)
         _refuse_live_holder(plan)
         _refuse_foreign_study(plan)
+
+#: the study key counting the candidates of a search method, when a resumed study may
+#: hold more of them than the search reports (``_budget_param`` of its class)
+_BUDGET_KEYS = {"random": "n_iter", "optuna": "n_trials", "asha": "n_trials"}
+
+
+def _refuse_smaller_budget(plan):
+    """Refuse ``--resume`` with a smaller ``search.n_iter`` / ``search.n_trials`` than the
+    finished candidates of the store (the study file changed between the runs): the
+    search reports at most that many of them, and the run would replace the folder's
+    results (best_params.json, model.joblib, report.md) with theirs, the store's best
+    possibly left out. Was: silent, the best candidate of the store missing from the
+    report. Nothing is changed; raising the key costs no fit (finished candidates are
+    read back). With ``--smoke`` (its budget of 2 candidates) the refusal names it: a
+    smoke resume of a full run's folder replaced its results with those of 2 candidates."""
+    from hpsearch.model_selection._base import stored_beyond_budget
+    from hpsearch.model_selection.store import make_storage
+
+    param = _BUDGET_KEYS.get(plan.study.search.method)
+    budget = getattr(plan.search, param, None) if param else None
+    if budget is None:
+        return
+    import optuna
+
+    for name in _study_names(plan):
+        try:
+            study = optuna.load_study(study_name=name, storage=make_storage(plan.storage))
+        except KeyError:  # (no such study: nothing of it to lose)
+            continue
+        n = stored_beyond_budget(study, budget)
+        if n is not None and plan.smoke:
+            raise UsageError(
+                f"--smoke --resume: the trial store {plan.storage} holds {n} finished "
+                f"candidates of study {name!r}, more than the {budget} of --smoke: the run "
+                f"would replace the results of {plan.out} with those of {budget} of them; "
+                "nothing was changed. Resume without --smoke, or run --smoke with another "
+                "output folder (--out)")
+        if n is not None:
+            raise StudyError(("search", param), (
+                f"the trial store {plan.storage} holds {n} finished candidates of study "
+                f"{name!r}, more than {param}={budget}: the resumed run would report at "
+                f"most {budget} of them and replace this run's results with theirs, the "
+                f"best of the store possibly left out; nothing was changed. The other "
+                f"{n - budget} stay in the store: set {param} to {n} or more to include "
+                "them (a resume fits no finished candidate again), or start over with "
+                f"--overwrite, got {budget}"))
+
 
 #: lock file of a run folder (:class:`_FolderHold`)
 LOCK_FILE = ".hpsearch-lock"

@@ -25,7 +25,8 @@ from .run_folder import (  # noqa: F401  (re-exported: hpsearch.study.runner's n
     _marker_data, _name_final,
     _new_stage, _read_small, _record_and_publish, _refuse, _refuse_foreign,
     _refuse_unrecorded, _remove_stage, _sort_own, _write_copy, _write_marker, _writing,
-    check_output, folder_replaced_under, guard_store, check_storage_dir, prepare_output)
+    check_output, check_writable, folder_replaced_under, guard_store, check_storage_dir,
+    prepare_output)
 from .trial_store import (  # noqa: F401  (re-exported)
     _study_names, finished_trials, kept_trials, stored_trials, trials_in_progress)
 
@@ -377,6 +378,7 @@ def run(plan, *, source_text, resume=False, overwrite=False, echo=print, output_
         When every fit failed.
     """
     out = Path(plan.out)
+    check_writable(out, output_key, storage=plan.storage)  # before the lock file is opened
     if not (out / RUN_MARKER).is_file():  # a new or empty folder, or one not hpsearch's:
         # refused before the folder (and its lock file) is made or touched
         _check_prepare(plan, resume=resume, overwrite=overwrite, key=output_key,

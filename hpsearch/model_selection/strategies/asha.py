@@ -1603,6 +1603,7 @@ max_retries
     #: with another space is refused when it opens the study (it drew candidates of the
     #: new space next to the old ones, reporting only its own)
     _trials_are_candidates = True
+    _budget_param = "n_trials"  # (a resume with a smaller one warns)
 
     def _runs_callback_rounds(self, evaluate):
         """Waves only where the engine cannot stream jobs; the asynchronous ASHA hangs

@@ -265,6 +265,7 @@ max_retries
     #: a resume counts and ranks the study's trials: its space must not change
     #: (:meth:`~hpsearch.model_selection.store.TrialStore.check_space`)
     _trials_are_candidates = True
+    _budget_param = "n_trials"  # (a resume with a smaller one warns)
 
     _parameter_constraints: dict = {
         **BaseSearchCV._parameter_constraints,

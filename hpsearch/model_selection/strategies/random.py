@@ -132,6 +132,7 @@ class RandomSearchCV(BaseSearchCV):
         return self.n_iter * n_splits
 
     _seed_without_drawing = True  # (a RandomState draws sklearn's candidates)
+    _budget_param = "n_iter"  # (a resume with a smaller one warns)
 
     def _draw_before_splits(self):
         if isinstance(self.random_state, np.random.RandomState):
