@@ -255,12 +255,20 @@ NOT_RUN_ATTR = "hpsearch_not_run"
 
 
 def stored_beyond_budget(study, budget):
-    """Finished (complete or pruned) trials of the Optuna ``study`` when they are more
-    than ``budget``, else None."""
+    """The number of finished (complete or pruned) candidates of the Optuna ``study``
+    when they are more than ``budget``, else None.
+
+    Candidates, not trials: an ASHA candidate can span several finished trials (a resume
+    that promotes a candidate an earlier run closed PRUNED records it in a new trial;
+    lost claims are marked ``hpsearch_duplicate``), each counted once by its
+    ``hpsearch_key`` (was: such a resume counted 11 for 9 candidates, and the CLI refused
+    the next ``--resume`` with the same ``n_trials``)."""
     import optuna
 
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    n = len(study.get_trials(deepcopy=False, states=states))
+    n = len({t.user_attrs.get("hpsearch_key", ("trial", t.number))
+             for t in study.get_trials(deepcopy=False, states=states)
+             if "hpsearch_duplicate" not in t.user_attrs})
     return n if isinstance(budget, numbers.Integral) and n > budget else None
 
 
