@@ -229,3 +229,29 @@ def test_a_full_trial_store_is_explained_in_the_cli_words():
     assert line.endswith("cannot write /data/store.log (No space left on device; the fits "
                          "recorded before are kept)"), line
     assert "run the search again with resume=True" in str(exc)  # the Python API's words
+
+
+@pytest.mark.parametrize("method", ["halving", "hyperband", "asha"])
+def test_a_smoke_run_of_a_search_budgeted_in_samples_runs(tmp_path, monkeypatch, capsys,
+                                                          method):
+    """``--smoke`` capped every budget at 4, also ``resource: n_samples``: below the
+    search's own smallest budget (18 samples here), so the smoke run of any such study
+    failed, blaming ``search.min_resources``, a key the file did not set. The samples
+    keep their budget; the smoke run still fits only a few candidates."""
+    text = textwrap.dedent(f"""\
+        data: {{dataset: iris}}
+        estimator: {{name: knn_classifier}}
+        search:
+          method: {method}
+          resource: n_samples
+          space:
+            n_neighbors: {{type: int, low: 1, high: 10}}
+        cv: 3
+        """)
+    rc = _run(tmp_path, monkeypatch, text, "--smoke")
+    assert rc == 0, capsys.readouterr().err
+    import pandas as pd
+
+    res = pd.read_csv(tmp_path / "runs" / "s" / "cv_results.csv")
+    assert res["params"].nunique() <= 4
+    assert res["n_resources"].max() > 4  # rounds on more samples than 4

@@ -62,11 +62,10 @@ def test_cli_resume_with_smaller_budget_refused(tmp_path, monkeypatch, capsys, m
     assert _files(run) == before  # nothing changed, nothing deleted
     assert _finished(run / "study.db", "s") == 6
     study.write_text(_study(method, 6))
-    if method != "asha":  # (ASHA's --smoke rungs do not fit iris's 120 rows)
-        # --smoke (2 candidates) on the full run's folder: refused too, naming --smoke
-        assert main(["s.yaml", "--out", "run", "--resume", "--smoke", "--quiet"]) == 2
-        assert "--smoke --resume: the trial store" in capsys.readouterr().err
-        assert _files(run) == before
+    # --smoke (fewer candidates) on the full run's folder: refused too, naming --smoke
+    assert main(["s.yaml", "--out", "run", "--resume", "--smoke", "--quiet"]) == 2
+    assert "--smoke --resume: the trial store" in capsys.readouterr().err
+    assert _files(run) == before
     if method == "random":  # the budget of the store: resumed, nothing lost
         assert main(["s.yaml", "--out", "run", "--resume", "--quiet"]) == 0
         assert _finished(run / "study.db", "s") == 6

@@ -702,11 +702,17 @@ def _search_options(study, space, options, n_candidates):
             if method == "asha":  # enough candidates that one is promoted
                 opts["n_trials"] = min(opts["n_trials"], 4)
                 opts.pop("timeout", None)
-            opts["max_resources"] = min(
-                opts["max_resources"] if isinstance(opts.get("max_resources"), int) else math.inf,
-                SMOKE["max_resources"],
-            )
-            if isinstance(opts.get("min_resources"), int):
+            # the samples keep their budget (was: capped at 4 samples, below the
+            # search's own smallest budget, so every --smoke run of such a study failed
+            # with "search.min_resources: min_resources_=18 is greater than
+            # max_resources_=4", a key the study file did not set); the fewer candidates
+            # make that run short
+            if opts.get("resource") != "n_samples":
+                opts["max_resources"] = min(
+                    opts["max_resources"] if isinstance(opts.get("max_resources"), int)
+                    else math.inf, SMOKE["max_resources"])
+            if opts.get("resource") != "n_samples" and isinstance(opts.get("min_resources"),
+                                                                   int):
                 # low enough that the smoke run still has rounds that continue training
                 factor = opts.get("factor", 3)
                 opts["min_resources"] = min(opts["min_resources"],
