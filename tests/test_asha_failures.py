@@ -304,7 +304,8 @@ class KillingMLP(LoggingMLP):
 
 
 @pytest.mark.slow
-def test_asha_on_a_dask_cluster_continues_on_the_workers(tmp_path, monkeypatch):
+def test_asha_on_a_dask_cluster_continues_on_the_workers(tmp_path, monkeypatch,
+                                                         fresh_loky_workers):
     """ASHA under ``joblib.parallel_config(backend="dask")`` on a LocalCluster of 2
     worker processes (which share neither memory nor the parent's temp dirs): each
     promotion's saved training state travels inside its task (``Task.state``) and is
