@@ -91,3 +91,101 @@ def test_api_resume_with_smaller_budget_warns(tmp_path, cls, param, extra):
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*finished candidates of study")
         cls(KNeighborsClassifier(), **{param: 6}, resume=True, **kw).fit(X, y)
+
+
+def _add_by_hand(db, name="s"):
+    """A finished trial hpsearch did not record (added by hand, or by Optuna's own
+    ``study.optimize``): no hpsearch_key, no hpsearch_slot."""
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+    study.add_trial(optuna.trial.create_trial(
+        params={"n_neighbors": 3}, value=0.99,
+        distributions={"n_neighbors": optuna.distributions.IntDistribution(1, 40)}))
+
+
+@pytest.mark.parametrize("cls, param, extra", [
+    (RandomSearchCV, "n_iter", {}), (OptunaSearchCV, "n_trials", {}),
+    (ASHASearchCV, "n_trials", {"resource": "n_samples"})])
+def test_api_resume_does_not_count_trials_hpsearch_did_not_record(tmp_path, cls, param,
+                                                                   extra):
+    """Was: a trial added to the study by hand counted as a candidate, so a resume with the
+    same budget warned '6 finished candidates, more than 5', advising a budget of 6 that
+    would not have reported it either (no search reports a trial it did not record)."""
+    import warnings
+
+    X, y = load_iris(return_X_y=True)
+    kw = dict(param_distributions={"n_neighbors": Int(1, 40)}, cv=3, random_state=0,
+              storage=f"sqlite:///{tmp_path / 'store.db'}", study_name="s", **extra)
+    cls(KNeighborsClassifier(), **{param: 5}, **kw).fit(X, y)
+    _add_by_hand(tmp_path / "store.db")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*finished candidates of study")
+        cls(KNeighborsClassifier(), **{param: 5}, resume=True, **kw).fit(X, y)
+    with pytest.warns(UserWarning, match=rf"holds 5 finished candidates .* {param}=4"):
+        cls(KNeighborsClassifier(), **{param: 4}, resume=True, **kw).fit(X, y)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_cli_resume_does_not_count_trials_hpsearch_did_not_record(tmp_path, monkeypatch,
+                                                                  capsys, method):
+    """Was: the CLI refused a --resume with the unchanged study file (exit 2) once a trial
+    was added to its store by hand."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(_study(method, 4))
+    assert main(["s.yaml", "--out", "run", "--quiet"]) == 0
+    _add_by_hand(tmp_path / "run" / "study.db")
+    capsys.readouterr()
+    assert main(["s.yaml", "--out", "run", "--resume", "--quiet"]) == 0, (
+        capsys.readouterr().err)
+
+
+def test_optuna_resume_counts_slots_not_distinct_candidates(tmp_path):
+    """OptunaSearchCV's n_trials counts the study's slots (a candidate asked twice takes two
+    slots, two rows): was counted by distinct parameters, so a resume with n_trials=3 of 6
+    slots asking 2 distinct values reported 3 of the 6 rows without a word."""
+    from hpsearch.space import Categorical
+
+    X, y = load_iris(return_X_y=True)
+    kw = dict(param_distributions={"n_neighbors": Categorical([1, 15])}, cv=3,
+              random_state=0, storage=f"sqlite:///{tmp_path / 'store.db'}", study_name="s")
+    first = OptunaSearchCV(KNeighborsClassifier(), n_trials=6, **kw).fit(X, y)
+    assert len(first.cv_results_["params"]) == 6
+    with pytest.warns(UserWarning, match=r"holds 6 finished candidates .* n_trials=3"):
+        OptunaSearchCV(KNeighborsClassifier(), n_trials=3, resume=True, **kw).fit(X, y)
+
+
+_TOGETHER = """
+import sys, warnings
+from sklearn.datasets import load_iris
+from sklearn.neighbors import KNeighborsClassifier
+from hpsearch.model_selection import ASHASearchCV, OptunaSearchCV, RandomSearchCV
+from hpsearch.space import Int
+warnings.filterwarnings("error", message=".*finished candidates of study")
+cls = {"random": RandomSearchCV, "optuna": OptunaSearchCV, "asha": ASHASearchCV}[sys.argv[1]]
+extra = {"resource": "n_samples"} if sys.argv[1] == "asha" else {}
+cls(KNeighborsClassifier(), {"n_neighbors": Int(1, 40)}, cv=3, random_state=0,
+    storage=sys.argv[2], study_name="s", resume=True, **{sys.argv[3]: int(sys.argv[4])},
+    **extra).fit(*load_iris(return_X_y=True))
+"""
+
+
+@pytest.mark.parametrize("method, budget", [("random", 5), ("optuna", 5), ("asha", 6)])
+def test_processes_sharing_a_store_with_the_same_budget_never_warn(tmp_path, method,
+                                                                   budget):
+    """Two processes started together on one storage (``resume=True``), then a third
+    resuming the finished study, all with the same budget: none warns (Optuna's n_trials
+    and ASHA's are the study's, shared; random's processes draw the same candidates)."""
+    import os
+    import subprocess
+    import sys
+
+    storage = f"sqlite:///{tmp_path / 'store.db'}"
+    cmd = [sys.executable, "-c", _TOGETHER, method, storage, METHODS[method][0], str(budget)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+         os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    done = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr

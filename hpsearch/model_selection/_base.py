@@ -254,7 +254,7 @@ def _warn_enqueued(study, name, kind=None):
 NOT_RUN_ATTR = "hpsearch_not_run"
 
 
-def stored_beyond_budget(study, budget):
+def stored_beyond_budget(study, budget, slots=False):
     """The number of finished (complete or pruned) candidates of the Optuna ``study``
     when they are more than ``budget``, else None.
 
@@ -262,13 +262,26 @@ def stored_beyond_budget(study, budget):
     that promotes a candidate an earlier run closed PRUNED records it in a new trial;
     lost claims are marked ``hpsearch_duplicate``), each counted once by its
     ``hpsearch_key`` (was: such a resume counted 11 for 9 candidates, and the CLI refused
-    the next ``--resume`` with the same ``n_trials``)."""
+    the next ``--resume`` with the same ``n_trials``).
+
+    Only candidates the search could report: those hpsearch recorded (``hpsearch_key``),
+    or with ``slots`` (OptunaSearchCV, whose ``n_trials`` counts the study's slots,
+    ``hpsearch_slot``) the distinct slots of finished trials. A trial added to the study
+    by hand or by Optuna's own ``study.optimize`` is no candidate of any budget (was:
+    counted, so a resume with the same budget warned, the CLI refused it, and the advice
+    to raise the budget by one would not have included it)."""
     import optuna
 
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    n = len({t.user_attrs.get("hpsearch_key", ("trial", t.number))
-             for t in study.get_trials(deepcopy=False, states=states)
-             if "hpsearch_duplicate" not in t.user_attrs})
+    finished = [t for t in study.get_trials(deepcopy=False, states=states)
+                if "hpsearch_duplicate" not in t.user_attrs]
+    if slots:
+        from .strategies.bayes import _slot
+
+        n = len({_slot(t) for t in finished} - {None})
+    else:
+        n = len({t.user_attrs["hpsearch_key"] for t in finished
+                 if isinstance(t.user_attrs.get("hpsearch_key"), str)})
     return n if isinstance(budget, numbers.Integral) and n > budget else None
 
 
@@ -280,7 +293,7 @@ def _warn_budget_below_store(search, store):
     showed the first 3 in ``cv_results_`` and ``best_params_``."""
     param = search._budget_param
     budget = getattr(search, param, None) if param else None
-    n = stored_beyond_budget(store.study, budget)
+    n = stored_beyond_budget(store.study, budget, slots=search._budget_in_slots)
     if n is None:
         return
     warnings.warn(
@@ -2060,6 +2073,11 @@ class BaseSearchCV(_SkBaseSearchCV):
     #: more of them than it reports (``n_iter``, ``n_trials``): a resume with a smaller
     #: value warns (:func:`_warn_budget_below_store`); None: not checked.
     _budget_param = None
+
+    #: Whether ``_budget_param`` counts the study's slots (``hpsearch_slot``,
+    #: OptunaSearchCV: processes sharing the study take ``n_trials`` slots together),
+    #: not the candidates hpsearch recorded (:func:`stored_beyond_budget`).
+    _budget_in_slots = False
 
     #: Whether the search starts the trials enqueued in its study
     #: (``study.enqueue_trial``) as candidates (ASHA); else :func:`_warn_enqueued`.

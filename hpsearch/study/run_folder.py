@@ -838,7 +838,7 @@ def _refuse_smaller_budget(plan):
             study = optuna.load_study(study_name=name, storage=make_storage(plan.storage))
         except KeyError:  # (no such study: nothing of it to lose)
             continue
-        n = stored_beyond_budget(study, budget)
+        n = stored_beyond_budget(study, budget, slots=plan.study.search.method == "optuna")
         if n is not None and plan.smoke:
             raise UsageError(
                 f"--smoke --resume: the trial store {plan.storage} holds {n} finished "
