@@ -189,3 +189,58 @@ def test_processes_sharing_a_store_with_the_same_budget_never_warn(tmp_path, met
     assert [p.returncode for p in procs] == [0, 0], errs
     done = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def _left_out_cases():
+    from sklearn.linear_model import LogisticRegression
+
+    from hpsearch.model_selection import HalvingSearchCV, HyperbandSearchCV
+    from hpsearch.model_selection.strategies.recipe import RecipeSearchCV
+    from hpsearch.space import Float
+
+    knn = {"n_neighbors": Int(1, 40)}
+    return {
+        # 9 candidates, then 3 (of them): best CV score 0.9667 in the store, 0.96 reported
+        "halving": (lambda n: HalvingSearchCV(
+            KNeighborsClassifier(), knn, n_candidates=n, resource="n_samples"),
+            9, 3, "9 finished candidates of study 's', 6 of which this fit did not report "
+            r"\(its candidates: 3, with n_candidates=3,"),
+        # 14 candidates in 3 brackets, then the first 5 of them: 0.9867 / 0.9467
+        "hyperband": (lambda n: HyperbandSearchCV(
+            KNeighborsClassifier(), knn, max_resources=n, min_resources=15,
+            resource="n_samples"),
+            135, 45, "14 finished candidates of study 's', 9 of which this fit did not "
+            r"report \(its candidates: 5, with min_resources=15, max_resources=45,"),
+        # 4 + 8 candidates in 2 stages, then 3 + 3
+        "recipe": (lambda n: RecipeSearchCV(
+            LogisticRegression(max_iter=200),
+            {"C": Float(1e-3, 10, log=True), "tol": Float(1e-5, 1e-2, log=True)}, n_iter=n),
+            6, 3, "12 finished candidates of study 's', 6 of which this fit did not report "
+            r"\(its candidates: 6, with n_iter=3\)"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["halving", "hyperband", "recipe"])
+def test_api_resume_leaving_stored_candidates_out_warns(tmp_path, kind):
+    """Halving, Hyperband and the recipe draw their candidates from settings that are no
+    count of the study's (n_candidates, min/max_resources, factor; n_iter per stage): a
+    resume with fewer candidates than the store holds reported a subset of them without a
+    word (halving: the store's best CV score 0.9667, 0.96 reported; Hyperband 0.9867,
+    0.9467). Now it warns, naming the settings; a resume with the run's settings is
+    silent."""
+    import warnings
+
+    make, big, small, match = _left_out_cases()[kind]
+    X, y = load_iris(return_X_y=True)
+    kw = dict(cv=3, random_state=0, storage=f"sqlite:///{tmp_path / 'store.db'}",
+              study_name="s", resume=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*finished candidates of study")
+        make(big).set_params(**kw).fit(X, y)
+    with pytest.warns(UserWarning, match=match) as record:
+        make(small).set_params(**kw).fit(X, y)
+    assert [w.filename for w in record if "finished candidates" in str(w.message)] == [
+        __file__]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*finished candidates of study")
+        make(big).set_params(**kw).fit(X, y)
