@@ -244,3 +244,36 @@ def test_api_resume_leaving_stored_candidates_out_warns(tmp_path, kind):
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*finished candidates of study")
         make(big).set_params(**kw).fit(X, y)
+
+
+@pytest.mark.parametrize("method, key, before, after, message", [
+    ("halving", "n_candidates", 9, 3,
+     "holds 9 finished candidates of study 's', more than n_candidates=3:"),
+    ("recipe", "n_iter", 6, 1, "holds 3 finished candidates of study 's', more than the 2 "
+     "candidates of n_iter=1 (n_iter per stage, 2 stages)")])
+def test_cli_resume_of_halving_or_recipe_with_fewer_candidates_refused(
+        tmp_path, monkeypatch, capsys, method, key, before, after, message):
+    """Was: --resume of a halving study edited from n_candidates 9 to 3 ran, and replaced
+    best_params.json ({"n_neighbors": 1} -> 4) with the pick among 3 of the 9 stored
+    candidates (a warning that the study file differs, nothing more)."""
+    monkeypatch.chdir(tmp_path)
+    extra = "  resource: n_samples\n" if method == "halving" else ""
+
+    def study(n):
+        return (f"data: {{dataset: iris}}\nestimator: {{name: knn_classifier}}\nsearch:\n"
+                f"  method: {method}\n{extra}  {key}: {n}\n  space:\n"
+                "    n_neighbors: {type: int, low: 1, high: 40}\ncv: 3\nseed: 0\n")
+
+    (tmp_path / "s.yaml").write_text(study(before))
+    assert main(["s.yaml", "--out", "run", "--quiet"]) == 0
+    run = tmp_path / "run"
+    files = _files(run)
+    capsys.readouterr()
+    (tmp_path / "s.yaml").write_text(study(after))
+    assert main(["s.yaml", "--out", "run", "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"search.{key}: the trial store" in err and message in err, err
+    assert f"got {after}" in err, err
+    assert _files(run) == files
+    (tmp_path / "s.yaml").write_text(study(before))
+    assert main(["s.yaml", "--out", "run", "--resume", "--quiet"]) == 0
