@@ -335,8 +335,9 @@ def _warn_store_left_out(search, store, evaluate):
         f"{store.study.study_name!r}, {left} of which this fit did not report (its "
         f"candidates: {len(reported)}, with {given}): its cv_results_ and best_params_ "
         f"leave them out, and the best of the store may be among them. They stay in the "
-        f"store; fit again with resume=True and the settings of the run that drew them "
-        "to include them (finished candidates are not fitted again).", UserWarning,
+        f"store; fit again with resume=True and the settings (and random_state) of the "
+        "run that drew them to include them (finished candidates are not fitted again).",
+        UserWarning,
         stacklevel=_outside_package())
 
 
