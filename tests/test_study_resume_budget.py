@@ -277,3 +277,27 @@ def test_cli_resume_of_halving_or_recipe_with_fewer_candidates_refused(
     assert _files(run) == files
     (tmp_path / "s.yaml").write_text(study(before))
     assert main(["s.yaml", "--out", "run", "--resume", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("cls, param, extra", [
+    (RandomSearchCV, "n_iter", {}), (OptunaSearchCV, "n_trials", {}),
+    (ASHASearchCV, "n_trials", {"resource": "n_samples"})])
+def test_enqueued_trials_and_other_studies_do_not_count(tmp_path, cls, param, extra):
+    """Trials enqueued in the study (run as candidates by Optuna and ASHA, closed FAIL by
+    the random search) and a finished study of another name in the same storage: a resume
+    with the same budget stays silent."""
+    import warnings
+
+    X, y = load_iris(return_X_y=True)
+    storage = f"sqlite:///{tmp_path / 'store.db'}"
+    kw = dict(param_distributions={"n_neighbors": Int(1, 40)}, cv=3, random_state=0,
+              storage=storage, **extra)
+    cls(KNeighborsClassifier(), **{param: 6}, study_name="other", **kw).fit(X, y)
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    for k in (2, 3):
+        study.enqueue_trial({"n_neighbors": k})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*finished candidates of study")
+        for _ in range(2):
+            cls(KNeighborsClassifier(), **{param: 4}, study_name="s", resume=True,
+                **kw).fit(X, y)
