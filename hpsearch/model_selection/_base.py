@@ -254,7 +254,7 @@ def _warn_enqueued(study, name, kind=None):
 NOT_RUN_ATTR = "hpsearch_not_run"
 
 
-def stored_beyond_budget(study, budget):
+def stored_beyond_budget(study, budget, slots=False):
     """The number of finished (complete or pruned) candidates of the Optuna ``study``
     when they are more than ``budget``, else None.
 
@@ -262,13 +262,26 @@ def stored_beyond_budget(study, budget):
     that promotes a candidate an earlier run closed PRUNED records it in a new trial;
     lost claims are marked ``hpsearch_duplicate``), each counted once by its
     ``hpsearch_key`` (was: such a resume counted 11 for 9 candidates, and the CLI refused
-    the next ``--resume`` with the same ``n_trials``)."""
+    the next ``--resume`` with the same ``n_trials``).
+
+    Only candidates the search could report: those hpsearch recorded (``hpsearch_key``),
+    or with ``slots`` (OptunaSearchCV, whose ``n_trials`` counts the study's slots,
+    ``hpsearch_slot``) the distinct slots of finished trials. A trial added to the study
+    by hand or by Optuna's own ``study.optimize`` is no candidate of any budget (was:
+    counted, so a resume with the same budget warned, the CLI refused it, and the advice
+    to raise the budget by one would not have included it)."""
     import optuna
 
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    n = len({t.user_attrs.get("hpsearch_key", ("trial", t.number))
-             for t in study.get_trials(deepcopy=False, states=states)
-             if "hpsearch_duplicate" not in t.user_attrs})
+    finished = [t for t in study.get_trials(deepcopy=False, states=states)
+                if "hpsearch_duplicate" not in t.user_attrs]
+    if slots:
+        from .strategies.bayes import _slot
+
+        n = len({_slot(t) for t in finished} - {None})
+    else:
+        n = len({t.user_attrs["hpsearch_key"] for t in finished
+                 if isinstance(t.user_attrs.get("hpsearch_key"), str)})
     return n if isinstance(budget, numbers.Integral) and n > budget else None
 
 
@@ -280,7 +293,7 @@ def _warn_budget_below_store(search, store):
     showed the first 3 in ``cv_results_`` and ``best_params_``."""
     param = search._budget_param
     budget = getattr(search, param, None) if param else None
-    n = stored_beyond_budget(store.study, budget)
+    n = stored_beyond_budget(store.study, budget, slots=search._budget_in_slots)
     if n is None:
         return
     warnings.warn(
@@ -290,6 +303,42 @@ def _warn_budget_below_store(search, store):
         f"among the others. The other {n - budget} stay in the store; fit again with "
         f"resume=True and {param}={n} (or more) to include them (finished candidates are "
         "not fitted again).", UserWarning, stacklevel=_outside_package())
+
+
+def _warn_store_left_out(search, store, evaluate):
+    """Warn when a resumed study holds finished candidates this fit did not report, for a
+    search whose candidates are not a count of the study's (halving, Hyperband: drawn by
+    ``n_candidates`` / ``min_resources`` / ``max_resources`` / ``factor``; the recipe:
+    asked in stages of at most ``n_iter``), :attr:`BaseSearchCV._left_out_params`. Was
+    silent: a resume with ``n_candidates=3`` of a study of 9 candidates reported 3 of them
+    (best CV score 0.96, the store's 0.9667), as a smaller ``n_iter`` did for the others
+    (:func:`_warn_budget_below_store`). Not after the search's ``timeout`` (a cut search
+    leaves candidates out by design)."""
+    import optuna
+
+    engine = getattr(evaluate, "engine", None)
+    if engine is not None and engine.expired:
+        return
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    stored = {t.user_attrs["hpsearch_key"]
+              for t in store.study.get_trials(deepcopy=False, states=states)
+              if isinstance(t.user_attrs.get("hpsearch_key"), str)
+              and "hpsearch_duplicate" not in t.user_attrs}
+    reported = {row["candidate_key"] for row in evaluate.rows}
+    left = len(stored - reported)
+    if not left:
+        return
+    given = ", ".join(f"{name}={getattr(search, name, None)!r}"
+                      for name in search._left_out_params)
+    warnings.warn(
+        f"The trial store holds {len(stored)} finished candidates of study "
+        f"{store.study.study_name!r}, {left} of which this fit did not report (its "
+        f"candidates: {len(reported)}, with {given}): its cv_results_ and best_params_ "
+        f"leave them out, and the best of the store may be among them. They stay in the "
+        f"store; fit again with resume=True and the settings (and random_state) of the "
+        "run that drew them to include them (finished candidates are not fitted again).",
+        UserWarning,
+        stacklevel=_outside_package())
 
 
 def _outside_package():
@@ -1940,6 +1989,8 @@ class BaseSearchCV(_SkBaseSearchCV):
                 self._run_search(evaluate)
                 if storage is not None and self.resume:
                     _warn_budget_below_store(self, store)
+                    if self._left_out_params:
+                        _warn_store_left_out(self, store, evaluate)
                 if storage is not None and self._study_kind is None:
                     _close_enqueued(store, type(self).__name__)
                 if evaluate.callback_ctx is not None:
@@ -2060,6 +2111,16 @@ class BaseSearchCV(_SkBaseSearchCV):
     #: more of them than it reports (``n_iter``, ``n_trials``): a resume with a smaller
     #: value warns (:func:`_warn_budget_below_store`); None: not checked.
     _budget_param = None
+
+    #: Whether ``_budget_param`` counts the study's slots (``hpsearch_slot``,
+    #: OptunaSearchCV: processes sharing the study take ``n_trials`` slots together),
+    #: not the candidates hpsearch recorded (:func:`stored_beyond_budget`).
+    _budget_in_slots = False
+
+    #: The parameters that decide this search's candidates when they are no count of the
+    #: study's (halving, Hyperband, the recipe): a resume that leaves finished candidates
+    #: of the study out of its results warns, naming them (:func:`_warn_store_left_out`).
+    _left_out_params = ()
 
     #: Whether the search starts the trials enqueued in its study
     #: (``study.enqueue_trial``) as candidates (ASHA); else :func:`_warn_enqueued`.

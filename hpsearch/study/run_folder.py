@@ -812,12 +812,18 @@ def _check_prepare(plan, *, resume=False, overwrite=False, key=None, source_text
 
 #: the study key counting the candidates of a search method, when a resumed study may
 #: hold more of them than the search reports (``_budget_param`` of its class)
-_BUDGET_KEYS = {"random": "n_iter", "optuna": "n_trials", "asha": "n_trials"}
+_BUDGET_KEYS = {"random": "n_iter", "optuna": "n_trials", "asha": "n_trials",
+                "halving": "n_candidates", "recipe": "n_iter"}
+# (halving: an int n_candidates, its candidates in all; "exhaust" follows the data and is
+# left to the search's own warning after the run, as Hyperband's min/max_resources and a
+# recipe that asks fewer than its most. The recipe asks at most n_iter per stage, 2
+# stages: more finished candidates than that in the store are certainly left out.)
 
 
 def _refuse_smaller_budget(plan):
-    """Refuse ``--resume`` with a smaller ``search.n_iter`` / ``search.n_trials`` than the
-    finished candidates of the store (the study file changed between the runs): the
+    """Refuse ``--resume`` with a smaller ``search.n_iter`` / ``search.n_trials`` /
+    ``search.n_candidates`` (halving, an int) than the finished candidates of the store
+    (the recipe: ``n_iter`` per stage) (the study file changed between the runs): the
     search reports at most that many of them, and the run would replace the folder's
     results (best_params.json, model.joblib, report.md) with theirs, the store's best
     possibly left out. Was: silent, the best candidate of the store missing from the
@@ -827,10 +833,15 @@ def _refuse_smaller_budget(plan):
     from hpsearch.model_selection._base import stored_beyond_budget
     from hpsearch.model_selection.store import make_storage
 
-    param = _BUDGET_KEYS.get(plan.study.search.method)
+    method = plan.study.search.method
+    param = _BUDGET_KEYS.get(method)
     budget = getattr(plan.search, param, None) if param else None
-    if budget is None:
+    if not isinstance(budget, int) or isinstance(budget, bool):
         return
+    stages = (3 if getattr(plan.search, "recheck", False) else 2) if method == "recipe" else 1
+    most = budget * stages  # the candidates the search reports at most
+    given = (f"the {most} candidates of {param}={budget} ({param} per stage, {stages} "
+             "stages)" if stages > 1 else f"{param}={budget}")
     import optuna
 
     for name in _study_names(plan):
@@ -838,21 +849,22 @@ def _refuse_smaller_budget(plan):
             study = optuna.load_study(study_name=name, storage=make_storage(plan.storage))
         except KeyError:  # (no such study: nothing of it to lose)
             continue
-        n = stored_beyond_budget(study, budget)
+        n = stored_beyond_budget(study, most, slots=method == "optuna")
         if n is not None and plan.smoke:
             raise UsageError(
                 f"--smoke --resume: the trial store {plan.storage} holds {n} finished "
-                f"candidates of study {name!r}, more than the {budget} of --smoke: the run "
-                f"would replace the results of {plan.out} with those of {budget} of them; "
+                f"candidates of study {name!r}, more than the {most} of --smoke: the run "
+                f"would replace the results of {plan.out} with those of {most} of them; "
                 "nothing was changed. Resume without --smoke, or run --smoke with another "
                 "output folder (--out)")
         if n is not None:
             raise StudyError(("search", param), (
                 f"the trial store {plan.storage} holds {n} finished candidates of study "
-                f"{name!r}, more than {param}={budget}: the resumed run would report at "
-                f"most {budget} of them and replace this run's results with theirs, the "
+                f"{name!r}, more than {given}: the resumed run would report at "
+                f"most {most} of them and replace this run's results with theirs, the "
                 f"best of the store possibly left out; nothing was changed. The other "
-                f"{n - budget} stay in the store: set {param} to {n} or more to include "
+                f"{n - most} stay in the store: set {param} to {-(-n // stages)} or more "
+                f"{'(the value of the run that drew them) ' if stages > 1 else ''}to include "
                 "them (a resume fits no finished candidate again), or start over with "
                 f"--overwrite, got {budget}"))
 

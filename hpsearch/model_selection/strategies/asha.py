@@ -1604,6 +1604,7 @@ max_retries
     #: new space next to the old ones, reporting only its own)
     _trials_are_candidates = True
     _budget_param = "n_trials"  # (a resume with a smaller one warns)
+    _left_out_params = ()  # (n_trials counts its candidates: not _BaseHalving's check)
 
     def _runs_callback_rounds(self, evaluate):
         """Waves only where the engine cannot stream jobs; the asynchronous ASHA hangs

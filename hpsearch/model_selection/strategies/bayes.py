@@ -266,6 +266,7 @@ max_retries
     #: (:meth:`~hpsearch.model_selection.store.TrialStore.check_space`)
     _trials_are_candidates = True
     _budget_param = "n_trials"  # (a resume with a smaller one warns)
+    _budget_in_slots = True  # (n_trials counts the study's slots)
 
     _parameter_constraints: dict = {
         **BaseSearchCV._parameter_constraints,

@@ -296,6 +296,8 @@ class _BaseHalving(BaseSearchCV):
 
     #: each round is one sklearn callback subtask, as in sklearn's halving searches
     _study_kind = None  # each halving class alone: other candidates, other rounds
+    #: (a resume leaving finished candidates of the study out warns, naming these)
+    _left_out_params = ("min_resources", "max_resources", "factor")
     _callback_round_name = "halving-iteration"
 
     def _store_space(self):
@@ -583,6 +585,8 @@ max_retries, timeout
         ],
         "aggressive_elimination": ["boolean"],
     }
+
+    _left_out_params = ("n_candidates", "min_resources", "max_resources", "factor")
 
     def __init__(
         self,
@@ -944,6 +948,8 @@ max_retries, timeout
     }
     #: every candidate of the grid
     n_candidates = "grid"
+
+    _left_out_params = ("min_resources", "max_resources", "factor")
 
     def __init__(
         self,

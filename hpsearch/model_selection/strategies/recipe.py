@@ -309,6 +309,8 @@ return_train_score, progress, storage, study_name, resume, backend
         "recheck": ["boolean"],
     }
 
+    _left_out_params = ("n_iter",)  # (a resume leaving stored candidates out warns)
+
     def __init__(
         self,
         estimator,
