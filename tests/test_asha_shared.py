@@ -428,6 +428,23 @@ def _four_candidates_each_fitted_once(storage, log):
     return kept
 
 
+def _fit_quietly(storage):
+    """This process's ASHA on ``storage`` (4 candidates, 3 rungs), its warnings ignored."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make_search(str(storage), n_trials=4, max_resources=3).fit(*data())
+
+
+def _ends_as_one_run(storage, log, search):
+    """The study of ``storage`` ends as one uninterrupted run's: 4 candidates, one
+    COMPLETE and three PRUNED, each fit run once; ``search`` reports the 4."""
+    kept = _four_candidates_each_fitted_once(storage, log)
+    assert sorted(t.state.name for t in kept) == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
+    assert search.n_candidates_ == 4
+
+
 def _start_paused(tmp_path, storage, log, paused, go, pause_at):
     """A process running :func:`paused_worker` on ``storage``, once it has reached its
     pause at fit ``pause_at`` (it goes on when ``go`` exists)."""
@@ -467,17 +484,11 @@ def test_a_resume_that_read_the_study_before_its_process_ended_claims_nothing_ag
             return run_asha(self, evaluate)
 
         monkeypatch.setattr(ASHASearchCV, "_run_asha", after_the_other)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            search = make_search(str(storage), n_trials=4, max_resources=3).fit(*data())
+        search = _fit_quietly(storage)
     finally:
         go.touch()
         proc.wait(timeout=60)
-    kept = _four_candidates_each_fitted_once(storage, log)
-    assert sorted(t.state.name for t in kept) == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
-    assert search.n_candidates_ == 4
+    _ends_as_one_run(storage, log, search)
 
 
 def test_a_job_whose_process_ended_after_the_read_is_not_claimed_again(tmp_path, monkeypatch):
@@ -507,11 +518,7 @@ def test_a_job_whose_process_ended_after_the_read_is_not_claimed_again(tmp_path,
 
         monkeypatch.setattr(ASHASearchCV, "_run_asha", running)
         monkeypatch.setattr(TrialStore, "refresh", stale)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            make_search(str(storage), n_trials=4, max_resources=3).fit(*data())
+        _fit_quietly(storage)
     finally:
         go.touch()
         proc.wait(timeout=60)
@@ -574,15 +581,9 @@ def test_a_process_that_ended_after_the_final_read_keeps_its_candidates(tmp_path
             return trials
 
         monkeypatch.setattr(TrialStore, "refresh", stale)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            search = make_search(str(storage), n_trials=4, max_resources=3).fit(*data())
+        search = _fit_quietly(storage)
         assert go.exists()  # (its end came after this one's last read)
     finally:
         go.touch()
         proc.wait(timeout=60)
-    kept = _four_candidates_each_fitted_once(storage, log)
-    assert sorted(t.state.name for t in kept) == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
-    assert search.n_candidates_ == 4
+    _ends_as_one_run(storage, log, search)
