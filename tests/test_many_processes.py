@@ -528,6 +528,82 @@ def test_a_halving_and_an_asha_started_together_one_wins(tmp_path, first, second
     assert _started_together(str(tmp_path / "s.db"), first, second, checks) == [second]
 
 
+class _PausedRead:
+    """A store's storage that runs ``hook`` once, just before its next read of the
+    study's system attributes (between a :meth:`TrialStore._refuse_other_search`'s read
+    of the trials and its read of the announcements)."""
+
+    def __init__(self, storage, hook):
+        self._wrapped, self._hook = storage, hook
+
+    def get_study_system_attrs(self, study_id):
+        hook, self._hook = self._hook, None
+        if hook is not None:
+            hook()
+        return self._wrapped.get_study_system_attrs(study_id)
+
+    def __getattr__(self, name):
+        return getattr(self._wrapped, name)
+
+
+@pytest.mark.parametrize("pause", ["between_its_reads", "while_the_loser_gives_up"])
+@pytest.mark.parametrize("suffix", ["db", "jsonl"])
+def test_the_winner_is_not_refused_by_the_loser_giving_up(tmp_path, monkeypatch, pause,
+                                                          suffix):
+    """A halving and an ASHA started together, the halving's first trial first: the ASHA
+    is refused by it and gives up (its announcement withdrawn, its first trial closed).
+    The halving checked while the ASHA gave up: it read the ASHA's first trial RUNNING
+    but no announcement of it, took it for a live search that never announced (a search
+    of an earlier version) and was refused too: both refused, nothing ran (seen once in
+    test_a_halving_and_an_asha_process_started_together_one_wins under load). Now a
+    search that announced itself, even one that withdrew since, is never taken for an
+    unannounced one: the halving goes on."""
+    import optuna
+
+    storage = str(tmp_path / f"s.{suffix}")
+    halving, asha = _halving_store(storage), _asha_store(storage)
+    try:
+        trials = {}
+        for kind, store in (("halving", halving), ("asha", asha)):
+            store.announce(HOLDER_NAMES[kind])
+            trials[kind] = store._new_trial(_row(kind), kind,
+                                            optuna.trial.TrialState.RUNNING, None,
+                                            {"hpsearch_owner": store.owner})
+        refused = []
+
+        def check(kind):
+            store = {"halving": halving, "asha": asha}[kind]
+            try:
+                store._check_first([trials[kind]], HOLDER_NAMES[kind])
+            except RuntimeError as exc:
+                assert "cannot share study" in str(exc)
+                refused.append(kind)
+
+        if pause == "between_its_reads":
+            # the halving reads the trials (the ASHA's RUNNING), then the ASHA is
+            # refused and gives up, then the halving reads the announcements
+            monkeypatch.setattr(halving, "_storage",
+                                _PausedRead(halving._storage, lambda: check("asha")))
+            check("halving")
+        else:
+            # the ASHA is refused; the halving checks while it gives up, once its
+            # announcement is withdrawn, before its first trial is closed
+            give_up = asha._give_up
+
+            def giving_up():
+                give_up()
+                check("halving")
+
+            monkeypatch.setattr(asha, "_give_up", giving_up)
+            check("asha")
+        assert refused == ["asha"]
+        states = {t._trial_id: t.state.name for t in halving.study.get_trials()}
+        assert states == {trials["halving"]: "RUNNING", trials["asha"]: "FAIL"}
+    finally:
+        halving.close()
+        asha.close()
+
+
 def race_worker(kind, storage, out, ready, rounds):
     """Entry point of a process of
     :func:`test_a_halving_and_an_asha_process_started_together_one_wins`:

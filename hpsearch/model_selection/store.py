@@ -1928,14 +1928,18 @@ class TrialStore:
         The trials are read before the announcements: the owner of every trial read has
         announced. A halving or Hyperband holding the study is also refused by a live
         process with a RUNNING trial that never announced (a search of an earlier
-        version). Owners are live as :meth:`alive` says (the process runs on this
+        version); one that announced and withdrew since is not one (was: a halving that
+        held the study read the first trial of an ASHA it had just refused still
+        RUNNING, then its withdrawn announcement, and was refused too: both refused,
+        nothing ran). Owners are live as :meth:`alive` says (the process runs on this
         machine, a heartbeat within :data:`GRACE_PERIOD` elsewhere), so a killed or
         finished search does not hold the study."""
         trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
         attrs = self._storage.get_study_system_attrs(self._study_id)
         self._read_heartbeats(attrs)
-        holders = {name.partition(":")[2]: _holder_kind(value) for name, value in attrs.items()
-                   if name.startswith(HOLDER_ATTR + ":") and value}
+        announced = {name.partition(":")[2]: value for name, value in attrs.items()
+                     if name.startswith(HOLDER_ATTR + ":")}
+        holders = {o: _holder_kind(value) for o, value in announced.items() if value}
         first, running = {}, set()
         for trial in trials:
             owner = trial.user_attrs.get("hpsearch_owner")
@@ -1953,7 +1957,9 @@ class TrialStore:
                 self._refuse(owner_name, *holder[1:])
             return  # this search shares the study with its holder
         if group is None:  # an unannounced live search
-            unannounced = sorted(o for o in running - set(holders) - {self.owner, None}
+            # (one that withdrew is no unannounced search: refused, it withdraws before
+            # it closes its first trial, and this search may read that trial RUNNING)
+            unannounced = sorted(o for o in running - set(announced) - {self.owner, None}
                                  if self.alive(o))
             if unannounced:
                 self._refuse(owner_name, unannounced[0], None, "claim")
