@@ -604,6 +604,39 @@ def test_the_winner_is_not_refused_by_the_loser_giving_up(tmp_path, monkeypatch,
         asha.close()
 
 
+@pytest.mark.parametrize("suffix", ["db", "jsonl"])
+def test_a_search_that_checked_the_kind_while_another_kind_ran_is_refused_once_it_ended(
+        tmp_path, suffix):
+    """A halving passed check_kind while an ASHA ran the study (the ASHA refuses it
+    itself, naming its process, when it claims); the ASHA ended before the halving's
+    first claim: the halving then held the study and ran, both "ok" one after the other,
+    and the study held the trials of both kinds, its kind overwritten (about 1 round in
+    2 of test_a_halving_and_an_asha_process_started_together_one_wins under load). Now
+    the first claim checks the recorded kind again: refused with check_kind's
+    StudyMismatch, its trial closed, the kind kept."""
+    from hpsearch.model_selection.store import KIND_ATTR, StudyMismatch
+
+    storage = str(tmp_path / f"s.{suffix}")
+    asha, halving = _asha_store(storage), _halving_store(storage)
+    try:
+        asha.check_kind("ASHA")
+        assert asha.claim_candidate(_row("a0")) is not None  # the ASHA holds the study
+        halving.name = "HalvingSearchCV"
+        halving.check_kind("HalvingSearchCV")  # passes: the ASHA is live
+        asha.finish("a0")
+        asha.close()  # the ASHA ended
+        with pytest.raises(StudyMismatch, match="was run by a search of another kind"):
+            halving.claim_budgeted(_row("h0"), "HalvingSearchCV")
+        study = halving.study
+        assert study._storage.get_study_system_attrs(study._study_id)[KIND_ATTR] == "ASHA"
+        trials = study.get_trials()
+        assert len(trials) == 2 and trials[1].state.name == "FAIL"  # the halving's, closed
+        assert "hpsearch_duplicate" in trials[1].user_attrs
+    finally:
+        asha.close()
+        halving.close()
+
+
 def race_worker(kind, storage, out, ready, rounds):
     """Entry point of a process of
     :func:`test_a_halving_and_an_asha_process_started_together_one_wins`:

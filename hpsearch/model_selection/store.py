@@ -1448,9 +1448,15 @@ class TrialStore:
         self._read_heartbeats(attrs)
         live = any(value and self.alive(name.partition(":")[2]) for name, value in attrs.items()
                    if name.startswith(HOLDER_ATTR + ":"))
-        found = attrs.get(KIND_ATTR)
-        if found is not None and found != kind and not live:  # (a live search of the
-            # recorded kind refuses this one itself, naming its process: _check_first)
+        if not live:  # (a live search of the recorded kind refuses this one itself,
+            # naming its process: _check_first, which checks the kind again)
+            self._refuse_other_kind(attrs.get(KIND_ATTR))
+
+    def _refuse_other_kind(self, found):
+        """The :class:`StudyMismatch` of :meth:`check_kind` when the study records
+        ``found``, another kind than this search's."""
+        kind = self.kind
+        if found is not None and found != kind:
             raise StudyMismatch(
                 f"The study {self.study.study_name!r} was run by a search of another kind "
                 f"({found}; this {self.name} is of kind {kind}): {self.name} cannot "
@@ -1896,7 +1902,18 @@ class TrialStore:
         try:
             self._refuse_other_search(order if order is not None else min(trial_ids),
                                       owner_name or self.name)
-        except RuntimeError:
+            if self.kind is not None:
+                # (check_kind) a search of the kind recorded, live at this search's
+                # check_kind, has ended since and lets this one hold the study: refused
+                # all the same (was: both ran, one after the other, and the study held
+                # the trials of two kinds, its kind overwritten by the later one)
+                try:
+                    self._refuse_other_kind(self._storage.get_study_system_attrs(
+                        self._study_id).get(KIND_ATTR))
+                except StudyMismatch:
+                    self._give_up()
+                    raise
+        except (RuntimeError, StudyMismatch):
             for trial_id in trial_ids:
                 self._mine.discard(trial_id)
                 self.close_trial(trial_id, "hpsearch_duplicate")
