@@ -677,7 +677,10 @@ def test_a_halving_and_an_asha_process_started_together_one_wins(tmp_path):
     ended (the log of the round holds one process's fits, then the other's), never both
     at once. (One that opens the study after the other ended in it is refused by the
     kind that one recorded, a StudyMismatch: also "refused"; was: race_worker caught
-    RuntimeError alone and crashed on it, seen under load in about 1 round of 10.)"""
+    RuntimeError alone and crashed on it, seen under load in about 1 round of 10. An
+    ASHA that passed that check while a halving ran may still fit nothing once the
+    halving ended: it counts the halving's trials against its n_trials, claims nothing
+    and ends "ok".)"""
     import os
     import subprocess
     import sys
