@@ -528,6 +528,115 @@ def test_a_halving_and_an_asha_started_together_one_wins(tmp_path, first, second
     assert _started_together(str(tmp_path / "s.db"), first, second, checks) == [second]
 
 
+class _PausedRead:
+    """A store's storage that runs ``hook`` once, just before its next read of the
+    study's system attributes (between a :meth:`TrialStore._refuse_other_search`'s read
+    of the trials and its read of the announcements)."""
+
+    def __init__(self, storage, hook):
+        self._wrapped, self._hook = storage, hook
+
+    def get_study_system_attrs(self, study_id):
+        hook, self._hook = self._hook, None
+        if hook is not None:
+            hook()
+        return self._wrapped.get_study_system_attrs(study_id)
+
+    def __getattr__(self, name):
+        return getattr(self._wrapped, name)
+
+
+@pytest.mark.parametrize("pause", ["between_its_reads", "while_the_loser_gives_up"])
+@pytest.mark.parametrize("suffix", ["db", "jsonl"])
+def test_the_winner_is_not_refused_by_the_loser_giving_up(tmp_path, monkeypatch, pause,
+                                                          suffix):
+    """A halving and an ASHA started together, the halving's first trial first: the ASHA
+    is refused by it and gives up (its announcement withdrawn, its first trial closed).
+    The halving checked while the ASHA gave up: it read the ASHA's first trial RUNNING
+    but no announcement of it, took it for a live search that never announced (a search
+    of an earlier version) and was refused too: both refused, nothing ran (seen once in
+    test_a_halving_and_an_asha_process_started_together_one_wins under load). Now a
+    search that announced itself, even one that withdrew since, is never taken for an
+    unannounced one: the halving goes on."""
+    import optuna
+
+    storage = str(tmp_path / f"s.{suffix}")
+    halving, asha = _halving_store(storage), _asha_store(storage)
+    try:
+        trials = {}
+        for kind, store in (("halving", halving), ("asha", asha)):
+            store.announce(HOLDER_NAMES[kind])
+            trials[kind] = store._new_trial(_row(kind), kind,
+                                            optuna.trial.TrialState.RUNNING, None,
+                                            {"hpsearch_owner": store.owner})
+        refused = []
+
+        def check(kind):
+            store = {"halving": halving, "asha": asha}[kind]
+            try:
+                store._check_first([trials[kind]], HOLDER_NAMES[kind])
+            except RuntimeError as exc:
+                assert "cannot share study" in str(exc)
+                refused.append(kind)
+
+        if pause == "between_its_reads":
+            # the halving reads the trials (the ASHA's RUNNING), then the ASHA is
+            # refused and gives up, then the halving reads the announcements
+            monkeypatch.setattr(halving, "_storage",
+                                _PausedRead(halving._storage, lambda: check("asha")))
+            check("halving")
+        else:
+            # the ASHA is refused; the halving checks while it gives up, once its
+            # announcement is withdrawn, before its first trial is closed
+            give_up = asha._give_up
+
+            def giving_up():
+                give_up()
+                check("halving")
+
+            monkeypatch.setattr(asha, "_give_up", giving_up)
+            check("asha")
+        assert refused == ["asha"]
+        states = {t._trial_id: t.state.name for t in halving.study.get_trials()}
+        assert states == {trials["halving"]: "RUNNING", trials["asha"]: "FAIL"}
+    finally:
+        halving.close()
+        asha.close()
+
+
+@pytest.mark.parametrize("suffix", ["db", "jsonl"])
+def test_a_search_that_checked_the_kind_while_another_kind_ran_is_refused_once_it_ended(
+        tmp_path, suffix):
+    """A halving passed check_kind while an ASHA ran the study (the ASHA refuses it
+    itself, naming its process, when it claims); the ASHA ended before the halving's
+    first claim: the halving then held the study and ran, both "ok" one after the other,
+    and the study held the trials of both kinds, its kind overwritten (about 1 round in
+    2 of test_a_halving_and_an_asha_process_started_together_one_wins under load). Now
+    the first claim checks the recorded kind again: refused with check_kind's
+    StudyMismatch, its trial closed, the kind kept."""
+    from hpsearch.model_selection.store import KIND_ATTR, StudyMismatch
+
+    storage = str(tmp_path / f"s.{suffix}")
+    asha, halving = _asha_store(storage), _halving_store(storage)
+    try:
+        asha.check_kind("ASHA")
+        assert asha.claim_candidate(_row("a0")) is not None  # the ASHA holds the study
+        halving.name = "HalvingSearchCV"
+        halving.check_kind("HalvingSearchCV")  # passes: the ASHA is live
+        asha.finish("a0")
+        asha.close()  # the ASHA ended
+        with pytest.raises(StudyMismatch, match="was run by a search of another kind"):
+            halving.claim_budgeted(_row("h0"), "HalvingSearchCV")
+        study = halving.study
+        assert study._storage.get_study_system_attrs(study._study_id)[KIND_ATTR] == "ASHA"
+        trials = study.get_trials()
+        assert len(trials) == 2 and trials[1].state.name == "FAIL"  # the halving's, closed
+        assert "hpsearch_duplicate" in trials[1].user_attrs
+    finally:
+        asha.close()
+        halving.close()
+
+
 def race_worker(kind, storage, out, ready, rounds):
     """Entry point of a process of
     :func:`test_a_halving_and_an_asha_process_started_together_one_wins`:
@@ -552,8 +661,11 @@ def race_worker(kind, storage, out, ready, rounds):
         try:
             search.fit(X, y)
             line = "ok"
-        except RuntimeError as exc:
-            line = "refused" if "cannot share study" in str(exc) else repr(exc)
+        except (RuntimeError, ValueError) as exc:
+            # refused by the other search running (RuntimeError), or by the kind it
+            # recorded once it ended before this one opened the study (StudyMismatch)
+            refused = ("cannot share study", "was run by a search of another kind")
+            line = "refused" if any(text in str(exc) for text in refused) else repr(exc)
         with open(out, "a") as f:
             f.write(f"{r} {line}\n")
 
@@ -563,8 +675,12 @@ def test_a_halving_and_an_asha_process_started_together_one_wins(tmp_path):
     a new study of one journal file: never both refused (was: both could be, nothing
     ran); one refused fits nothing; when both run, one started after the other's search
     ended (the log of the round holds one process's fits, then the other's), never both
-    at once. (An ASHA that starts after a halving ended in its study may fit nothing: it
-    counts the halving's trials against its n_trials.)"""
+    at once. (One that opens the study after the other ended in it is refused by the
+    kind that one recorded, a StudyMismatch: also "refused"; was: race_worker caught
+    RuntimeError alone and crashed on it, seen under load in about 1 round of 10. An
+    ASHA that passed that check while a halving ran may still fit nothing once the
+    halving ended: it counts the halving's trials against its n_trials, claims nothing
+    and ends "ok".)"""
     import os
     import subprocess
     import sys
@@ -597,6 +713,27 @@ def test_a_halving_and_an_asha_process_started_together_one_wins(tmp_path):
         fitted = [pids[int(line.split()[0])] for line in log.read_text().splitlines()]
         assert set(fitted) <= set(ran), (r, outcomes)  # a refused one fitted nothing
         assert fitted == sorted(fitted, key=fitted.index), (r, fitted)  # not interleaved
+
+
+def test_a_race_worker_started_after_the_other_kind_ended_is_refused(tmp_path, monkeypatch):
+    """The halving of a round of the test above opened the study once the ASHA had run
+    it whole and ended (a loaded machine): refused by the kind the ASHA recorded
+    (StudyMismatch), which race_worker let escape (was: the process crashed, the test
+    failed on its return code), and which is a refusal: it fits nothing."""
+    import warnings
+    from pathlib import Path
+
+    from durable_worker import data
+
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "fits.log"))
+    storage, ready, out = str(tmp_path / "s.jsonl"), str(tmp_path / "ready"), tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _search("asha", storage, study_name="s0").fit(*data())
+    Path(f"{ready}.asha.0").touch()  # the ASHA of round 0 was ready (and has ended)
+    race_worker("halving", storage, str(out), ready, 1)
+    assert out.read_text() == "0 refused\n"
+    assert not (tmp_path / "fits.log.0").exists()  # it fitted nothing
 
 
 # ------------------------------------------------ one kind of search per study (check_kind)

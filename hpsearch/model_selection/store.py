@@ -1448,9 +1448,15 @@ class TrialStore:
         self._read_heartbeats(attrs)
         live = any(value and self.alive(name.partition(":")[2]) for name, value in attrs.items()
                    if name.startswith(HOLDER_ATTR + ":"))
-        found = attrs.get(KIND_ATTR)
-        if found is not None and found != kind and not live:  # (a live search of the
-            # recorded kind refuses this one itself, naming its process: _check_first)
+        if not live:  # (a live search of the recorded kind refuses this one itself,
+            # naming its process: _check_first, which checks the kind again)
+            self._refuse_other_kind(attrs.get(KIND_ATTR))
+
+    def _refuse_other_kind(self, found):
+        """The :class:`StudyMismatch` of :meth:`check_kind` when the study records
+        ``found``, another kind than this search's."""
+        kind = self.kind
+        if found is not None and found != kind:
             raise StudyMismatch(
                 f"The study {self.study.study_name!r} was run by a search of another kind "
                 f"({found}; this {self.name} is of kind {kind}): {self.name} cannot "
@@ -1896,7 +1902,18 @@ class TrialStore:
         try:
             self._refuse_other_search(order if order is not None else min(trial_ids),
                                       owner_name or self.name)
-        except RuntimeError:
+            if self.kind is not None:
+                # (check_kind) a search of the kind recorded, live at this search's
+                # check_kind, has ended since and lets this one hold the study: refused
+                # all the same (was: both ran, one after the other, and the study held
+                # the trials of two kinds, its kind overwritten by the later one)
+                try:
+                    self._refuse_other_kind(self._storage.get_study_system_attrs(
+                        self._study_id).get(KIND_ATTR))
+                except StudyMismatch:
+                    self._give_up()
+                    raise
+        except (RuntimeError, StudyMismatch):
             for trial_id in trial_ids:
                 self._mine.discard(trial_id)
                 self.close_trial(trial_id, "hpsearch_duplicate")
@@ -1928,14 +1945,18 @@ class TrialStore:
         The trials are read before the announcements: the owner of every trial read has
         announced. A halving or Hyperband holding the study is also refused by a live
         process with a RUNNING trial that never announced (a search of an earlier
-        version). Owners are live as :meth:`alive` says (the process runs on this
+        version); one that announced and withdrew since is not one (was: a halving that
+        held the study read the first trial of an ASHA it had just refused still
+        RUNNING, then its withdrawn announcement, and was refused too: both refused,
+        nothing ran). Owners are live as :meth:`alive` says (the process runs on this
         machine, a heartbeat within :data:`GRACE_PERIOD` elsewhere), so a killed or
         finished search does not hold the study."""
         trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
         attrs = self._storage.get_study_system_attrs(self._study_id)
         self._read_heartbeats(attrs)
-        holders = {name.partition(":")[2]: _holder_kind(value) for name, value in attrs.items()
-                   if name.startswith(HOLDER_ATTR + ":") and value}
+        announced = {name.partition(":")[2]: value for name, value in attrs.items()
+                     if name.startswith(HOLDER_ATTR + ":")}
+        holders = {o: _holder_kind(value) for o, value in announced.items() if value}
         first, running = {}, set()
         for trial in trials:
             owner = trial.user_attrs.get("hpsearch_owner")
@@ -1953,7 +1974,9 @@ class TrialStore:
                 self._refuse(owner_name, *holder[1:])
             return  # this search shares the study with its holder
         if group is None:  # an unannounced live search
-            unannounced = sorted(o for o in running - set(holders) - {self.owner, None}
+            # (one that withdrew is no unannounced search: refused, it withdraws before
+            # it closes its first trial, and this search may read that trial RUNNING)
+            unannounced = sorted(o for o in running - set(announced) - {self.owner, None}
                                  if self.alive(o))
             if unannounced:
                 self._refuse(owner_name, unannounced[0], None, "claim")
