@@ -270,19 +270,32 @@ def stored_beyond_budget(study, budget, slots=False):
     by hand or by Optuna's own ``study.optimize`` is no candidate of any budget (was:
     counted, so a resume with the same budget warned, the CLI refused it, and the advice
     to raise the budget by one would not have included it)."""
-    import optuna
-
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    finished = [t for t in study.get_trials(deepcopy=False, states=states)
-                if "hpsearch_duplicate" not in t.user_attrs]
+    if not isinstance(budget, numbers.Integral):
+        return None
     if slots:
         from .strategies.bayes import _slot
 
-        n = len({_slot(t) for t in finished} - {None})
+        n = len({_slot(t) for t in _finished_trials(study)} - {None})
     else:
-        n = len({t.user_attrs["hpsearch_key"] for t in finished
-                 if isinstance(t.user_attrs.get("hpsearch_key"), str)})
-    return n if isinstance(budget, numbers.Integral) and n > budget else None
+        n = len(_finished_keys(study))
+    return n if n > budget else None
+
+
+def _finished_trials(study):
+    """The finished (complete or pruned) trials of the Optuna ``study``, lost claims
+    (``hpsearch_duplicate``) left out."""
+    import optuna
+
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return [t for t in study.get_trials(deepcopy=False, states=states)
+            if "hpsearch_duplicate" not in t.user_attrs]
+
+
+def _finished_keys(study):
+    """The candidate keys (``hpsearch_key``) of the finished trials hpsearch recorded in
+    ``study`` (:func:`_finished_trials`)."""
+    return {t.user_attrs["hpsearch_key"] for t in _finished_trials(study)
+            if isinstance(t.user_attrs.get("hpsearch_key"), str)}
 
 
 def _warn_budget_below_store(search, store):
@@ -292,7 +305,9 @@ def _warn_budget_below_store(search, store):
     others. Was silent: a resume with ``n_iter=3`` of a study of 6 finished candidates
     showed the first 3 in ``cv_results_`` and ``best_params_``."""
     param = search._budget_param
-    budget = getattr(search, param, None) if param else None
+    if param is None:  # (no budget counts this search's candidates: no read)
+        return
+    budget = getattr(search, param, None)
     n = stored_beyond_budget(store.study, budget, slots=search._budget_in_slots)
     if n is None:
         return
@@ -314,16 +329,10 @@ def _warn_store_left_out(search, store, evaluate):
     (best CV score 0.96, the store's 0.9667), as a smaller ``n_iter`` did for the others
     (:func:`_warn_budget_below_store`). Not after the search's ``timeout`` (a cut search
     leaves candidates out by design)."""
-    import optuna
-
     engine = getattr(evaluate, "engine", None)
     if engine is not None and engine.expired:
         return
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    stored = {t.user_attrs["hpsearch_key"]
-              for t in store.study.get_trials(deepcopy=False, states=states)
-              if isinstance(t.user_attrs.get("hpsearch_key"), str)
-              and "hpsearch_duplicate" not in t.user_attrs}
+    stored = _finished_keys(store.study)
     reported = {row["candidate_key"] for row in evaluate.rows}
     left = len(stored - reported)
     if not left:

@@ -711,12 +711,11 @@ def _search_options(study, space, options, n_candidates):
                 opts["max_resources"] = min(
                     opts["max_resources"] if isinstance(opts.get("max_resources"), int)
                     else math.inf, SMOKE["max_resources"])
-            if opts.get("resource") != "n_samples" and isinstance(opts.get("min_resources"),
-                                                                   int):
-                # low enough that the smoke run still has rounds that continue training
-                factor = opts.get("factor", 3)
-                opts["min_resources"] = min(opts["min_resources"],
-                                            max(1, int(opts["max_resources"] // factor)))
+                if isinstance(opts.get("min_resources"), int):
+                    # low enough that the smoke run still has rounds that continue training
+                    factor = opts.get("factor", 3)
+                    opts["min_resources"] = min(opts["min_resources"],
+                                                max(1, int(opts["max_resources"] // factor)))
             if method == "halving":
                 given = opts.get("n_candidates")
                 opts["n_candidates"] = min(given if isinstance(given, int) else 4, 4)

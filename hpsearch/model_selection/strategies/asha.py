@@ -985,17 +985,14 @@ class _Shared:
         trials, running = self._claims_of(key)
         if self._held_live(running):
             return False
-        dead = {_owner(t) for t in running}
-        if not dead <= self.dead_before_read:
-            # its holder is dead now, but the trials were read earlier: a process that
-            # closed its candidates and ended since is read again (was: a resume that
-            # opened the study while another process ran it alone claimed each of its
-            # candidates again once it had ended, a new trial with its rung scores, and
-            # fitted again a split recorded after its read). Once per dead owner, not
-            # per candidate: a read after its death holds all it wrote (was: a resume
-            # after a crash read the whole study again for each candidate it left)
-            store.refresh()
-            self.dead_before_read |= dead
+        # its holder is dead now, but the trials were read earlier: a process that
+        # closed its candidates and ended since is read again (was: a resume that
+        # opened the study while another process ran it alone claimed each of its
+        # candidates again once it had ended, a new trial with its rung scores, and
+        # fitted again a split recorded after its read). Once per dead owner, not per
+        # candidate (was: a resume after a crash read the whole study again for each
+        # candidate it left)
+        if self._read_again_after({_owner(t) for t in running}):
             trials, running = self._claims_of(key)
             if self._held_live(running):
                 return False
@@ -1015,6 +1012,16 @@ class _Shared:
             # the study's candidates only the first n_trials keep their claim
             store.release_candidate(key)
             return False
+        return True
+
+    def _read_again_after(self, dead):
+        """Read the study again when owners of ``dead`` (found dead after the store's
+        last read) were not yet known dead before it: a read after an owner's death
+        holds all it wrote (:attr:`dead_before_read`). Whether it read."""
+        if dead <= self.dead_before_read:
+            return False
+        self.store.refresh()
+        self.dead_before_read |= dead
         return True
 
     def _held_live(self, running):
@@ -1117,14 +1124,9 @@ class _Shared:
         dead owner, and the candidates are rebuilt from that read (was: a process ending
         its search found the candidates another ended meanwhile RUNNING under a dead
         owner and claimed each again with a new trial, :meth:`finish`)."""
-        store = self.store
-        store.refresh()
-        while True:
-            dead = self._rebuild()
-            if dead <= self.dead_before_read:
-                break
-            store.refresh()  # read after their deaths: their trials in it are final
-            self.dead_before_read |= dead
+        self.store.refresh()
+        while self._read_again_after(self._rebuild()):
+            pass  # (rebuilt from the read after their deaths)
         return self.schedule
 
     def _rebuild(self):
