@@ -12,6 +12,7 @@ import argparse
 import shlex
 import sys
 import traceback
+import warnings
 
 __all__ = ["main", "make_parser"]
 
@@ -76,7 +77,6 @@ def _quiet_warnings(quiet=False):
     ConvergenceWarning is one); ``--debug`` keeps every warning.
     """
     import os
-    import warnings
 
     from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 
@@ -111,6 +111,17 @@ def _sigterm_as_ctrl_c():
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         # the same KeyboardInterrupt, raised after a trial store write, never inside one
         signal.signal(signal.SIGINT, _raise_interrupt)
+
+
+def _warning_line(message, category, filename, lineno, line=None):
+    """A warning of the run as one ``hpsearch: warning: ...`` line, like the CLI's own
+    (``warnings.formatwarning`` while :func:`main` runs, unless ``--debug``). Python's
+    format shows the location its ``stacklevel`` found outside hpsearch, which under
+    ``python -m hpsearch`` is the interpreter's module runner (``<frozen runpy>:88:
+    UserWarning: ...``), no file of the user's; other categories than UserWarning keep
+    their name."""
+    kind = "" if category is UserWarning else f"{category.__name__}: "
+    return f"hpsearch: warning: {kind}{message}\n"
 
 
 def _err(text):
@@ -257,6 +268,7 @@ def main(argv=None):
         return diagnose_main(argv[1:])
     previous, hook = signal.getsignal(signal.SIGTERM), sys.unraisablehook
     previous_int = signal.getsignal(signal.SIGINT)
+    previous_format = warnings.formatwarning
     if previous == signal.SIG_DFL and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminated_early)
     try:
@@ -274,6 +286,7 @@ def main(argv=None):
             if previous_int is not None:
                 signal.signal(signal.SIGINT, previous_int)
         sys.unraisablehook = hook
+        warnings.formatwarning = previous_format
 
 
 class _TerminatedEarly(KeyboardInterrupt):
@@ -311,6 +324,8 @@ def _main(argv):
         args = make_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if not args.debug:  # (main gives the format back)
+        warnings.formatwarning = _warning_line
     if args.n_jobs is not None and (args.n_jobs == 0 or args.n_jobs < -1):
         _err(f"hpsearch: error: --n-jobs must be a positive integer or -1, got {args.n_jobs}")
         return EXIT_USAGE
@@ -389,8 +404,6 @@ def _main(argv):
             _err(f"hpsearch: note: {note}")
         if not args.debug and any(" is not enforced with " in n
                                   for n in plan.notes):  # said by the note, in the
-            import warnings
-
             warnings.filterwarnings(  # file's words (was: the search's warning too)
                 "ignore", message=r"fit_timeout=\S+ is not enforced on ")
         summary = run(plan, source_text=text, resume=args.resume, overwrite=args.overwrite,

@@ -213,3 +213,57 @@ def test_a_reader_gone_from_stderr_changes_no_exit_code_nor_the_run(tmp_path, mo
             stream.close()
         except OSError:
             pass
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_warning_of_the_run_is_one_hpsearch_line_not_a_python_location(tmp_path, debug):
+    """A warning hpsearch gives during a ``python -m hpsearch`` run (e.g. a ``--resume``
+    leaving stored candidates out) is a ``hpsearch: warning: ...`` line, as the CLI's own
+    warnings are. Was: Python's format with the location its ``stacklevel`` found outside
+    the package, ``<frozen runpy>:88: UserWarning: ...`` (the interpreter's module runner,
+    no file of the user's). ``--debug`` keeps Python's format."""
+    import subprocess
+    import sys
+
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY)
+    code = textwrap.dedent(f"""\
+        import runpy, sys, warnings
+        import hpsearch.study.report as report
+        from hpsearch.model_selection._base import _outside_package
+
+        describe = report.describe_plan
+
+        def warning_plan(plan):
+            warnings.warn("2 stored candidates left out", UserWarning,
+                          stacklevel=_outside_package())
+            warnings.warn("a future change", FutureWarning, stacklevel=_outside_package())
+            return describe(plan)
+
+        report.describe_plan = warning_plan
+        sys.argv = ["hpsearch", {str(study)!r}, "--dry-run"{', "--debug"' if debug else ''}]
+        runpy.run_module("hpsearch", run_name="__main__", alter_sys=True)
+        """)
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # (an in-process
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=env)  # main() of a test sets it)
+    assert done.returncode == 0, done.stderr
+    if debug:
+        assert "UserWarning: 2 stored candidates left out" in done.stderr
+    else:
+        lines = done.stderr.splitlines()
+        assert "hpsearch: warning: 2 stored candidates left out" in lines, done.stderr
+        assert "hpsearch: warning: FutureWarning: a future change" in lines, done.stderr
+        assert "runpy" not in done.stderr and "UserWarning" not in done.stderr
+
+
+def test_main_called_from_python_gives_the_warning_format_back(tmp_path):
+    import warnings
+
+    study = tmp_path / "s.yaml"
+    study.write_text(STUDY)
+    before = warnings.formatwarning
+    assert main([str(study), "--dry-run"]) == 0
+    assert warnings.formatwarning is before
