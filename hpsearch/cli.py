@@ -9,6 +9,7 @@ terminated by SIGTERM (handled exactly like Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import traceback
@@ -76,8 +77,6 @@ def _quiet_warnings(quiet=False):
     Worker processes started from here inherit ``PYTHONWARNINGS`` (UserWarnings, of which
     ConvergenceWarning is one); ``--debug`` keeps every warning.
     """
-    import os
-
     from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -269,10 +268,12 @@ def main(argv=None):
     previous, hook = signal.getsignal(signal.SIGTERM), sys.unraisablehook
     previous_int = signal.getsignal(signal.SIGINT)
     previous_format = warnings.formatwarning
+    previous_env = os.environ.get("PYTHONWARNINGS")
     if previous == signal.SIG_DFL and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminated_early)
     try:
-        return _main(argv)
+        with warnings.catch_warnings():  # the caller's filters back (called from Python)
+            return _main(argv)
     except KeyboardInterrupt as exc:  # outside the run's own handling: its first imports
         # (was: a Ctrl-C in the first second printed a traceback of pydantic's import)
         terminated = _is_terminated(exc)
@@ -287,6 +288,10 @@ def main(argv=None):
                 signal.signal(signal.SIGINT, previous_int)
         sys.unraisablehook = hook
         warnings.formatwarning = previous_format
+        if previous_env is None:  # (set for the run's worker processes)
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = previous_env
 
 
 class _TerminatedEarly(KeyboardInterrupt):

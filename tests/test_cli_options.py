@@ -259,11 +259,19 @@ def test_a_warning_of_the_run_is_one_hpsearch_line_not_a_python_location(tmp_pat
         assert "runpy" not in done.stderr and "UserWarning" not in done.stderr
 
 
-def test_main_called_from_python_gives_the_warning_format_back(tmp_path):
+def test_main_called_from_python_leaves_the_callers_warnings_as_they_were(tmp_path,
+                                                                       monkeypatch):
+    """``hpsearch.cli.main`` called from Python (a notebook, a script, a test) gives back
+    the warning format, the warning filters and ``PYTHONWARNINGS``. Was: the caller's
+    process ignored every ConvergenceWarning from then on (and its subprocesses every
+    UserWarning, through the environment variable the run sets for its workers)."""
+    import os
     import warnings
 
     study = tmp_path / "s.yaml"
     study.write_text(STUDY)
-    before = warnings.formatwarning
-    assert main([str(study), "--dry-run"]) == 0
-    assert warnings.formatwarning is before
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
+    before = warnings.formatwarning, list(warnings.filters)
+    assert main([str(study), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert (warnings.formatwarning, list(warnings.filters)) == before
+    assert "PYTHONWARNINGS" not in os.environ
