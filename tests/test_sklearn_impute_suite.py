@@ -1,0 +1,15 @@
+"""scikit-learn's ``impute/tests/test_impute.py`` with hpsearch's ``GridSearchCV``.
+
+The tests of that file that use the search run on hpsearch's (1 test: a SimpleImputer + tree
+pipeline on a sparse X tuned on the imputing strategy); the others test scikit-learn itself
+and are skipped (:func:`_sklearn_suite.only_tests_using`). See ``_sklearn_suite`` for the
+machinery.
+"""
+
+from _sklearn_suite import suite_globals
+
+globals().update(suite_globals("impute/tests/test_impute.py"))
+
+
+def test_the_search_was_swapped():
+    assert globals()["SWAPPED"] == ["GridSearchCV"]
