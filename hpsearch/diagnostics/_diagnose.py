@@ -768,7 +768,10 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     with the model's training score :math:`m_{tr}`, the trivial baseline's :math:`b_{tr}`
     and the linear reference's :math:`l_{tr}` on the same training rows,
     :math:`R = \\max(b_{tr}, l_{tr})` and the unit
-    :math:`u = \\max(\\max(R, m_{tr}) - b_{tr}, 10^{-3}\\max(1, |b_{tr}|))`:
+    :math:`u = \\max(\\max(R, m_{tr}) - b_{tr}, 10^{-3} s)` (:math:`s`: 1 for a score on the
+    scale of 1, accuracy or r2; the baseline's loss :math:`|b_{tr}|` for a negated loss,
+    a ``neg_*`` scorer, so that the verdict does not depend on the target's units;
+    :func:`hpsearch.diagnostics._verdict.unit_floor`):
 
     * training is poor when :math:`m_{tr} < R - 0.1\\,u` (``thresholds["train"]``);
     * the gap :math:`m_{tr} - m_{va}` is large when it exceeds :math:`0.1\\,u`

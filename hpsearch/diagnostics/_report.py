@@ -110,8 +110,10 @@ def _threshold_lines(e, thresholds, name):
     top = max(e["reference_train"], e["unit_train"]) if math.isfinite(e["unit_train"]) \
         else e["reference_train"]
     if not top - e["baseline_train"] >= e["unit"]:  # (nothing beat the baseline)
-        unit = (f"the unit u = {e['unit']:.4g} (its floor, 1e-3 x max(1, |baseline|): "
-                "nothing trained above the baseline)")
+        scale = ("|baseline|, a negated loss's scale" if e["baseline_train"] < 0
+                 else "max(1, baseline)")
+        unit = (f"the unit u = {e['unit']:.4g} (its floor, 1e-3 x {scale}: nothing "
+                "trained above the baseline)")
     if e.get("references") == "given":
         lines.append(
             f"- computed from the references on the same training folds: the linear "

@@ -182,10 +182,13 @@ class RecipeSearchCV(BaseSearchCV):
     .. math::
 
         R = \\max(b_{tr}, l_{tr}), \\quad
-        u = \\max(\\max(R, m^*_{tr}) - b_{tr},\\; 10^{-3}\\max(1, |b_{tr}|)), \\quad
+        u = \\max(\\max(R, m^*_{tr}) - b_{tr},\\; 10^{-3} s), \\quad
         \\text{good} \\iff m_{tr} \\ge R - \\tau_{train}\\, u
 
-    (:math:`\\tau_{train}` = ``thresholds["train"]``, 0.1). The stage picks, among the
+    (:math:`\\tau_{train}` = ``thresholds["train"]``, 0.1; :math:`s` the score's scale,
+    :func:`hpsearch.diagnostics._verdict.unit_floor`: 1 for accuracy or r2, the baseline's
+    loss for a ``neg_*`` scorer, so that the verdicts do not depend on the target's
+    units). The stage picks, among the
     candidates that train well, the best validation score (ties: the earliest candidate, as
     for ``best_index_``; none trains well: the best training score).
 
