@@ -5,7 +5,6 @@ by hand (or by scikit-learn), not only that it runs."""
 
 import warnings
 
-import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
@@ -87,3 +86,20 @@ def test_recipe_search_of_a_loss_does_not_depend_on_the_targets_units(diabetes):
                         s.best_index_, [st["trains_well"] for st in s.stages_])
     assert found[1e-4] == found[1.0]
 
+
+def test_diagnose_text_shows_the_numbers_of_a_loss_in_small_units(diabetes):
+    # the verdict's sentence printed every number with 3 decimals: "the training
+    # neg_mean_squared_error -0.000 is good (threshold -0.000) ... within 0.000 of it (a gap
+    # above 0.000 would be overfitting)", nothing a reader could check
+    X, y = diabetes
+    d = diagnose(make_pipeline(StandardScaler(), Ridge(alpha=1e4)), X, y * 1e-4,
+                 scoring="neg_mean_squared_error", random_state=0)
+    e, text = d.evidence, str(d)
+    assert d.problem == "training"
+    assert "-0.000" not in text
+    for key in ("train_score", "train_threshold", "linear_train", "baseline_train"):
+        assert f"{e[key]:.3g}" in text, (key, text)
+    # a number that 3 decimals do not round to 0 reads as before
+    d = diagnose(make_pipeline(StandardScaler(), Ridge(alpha=1e4)), X, y,
+                 scoring="neg_mean_squared_error", random_state=0)
+    assert f"{d.evidence['train_threshold']:.3f}" in str(d)

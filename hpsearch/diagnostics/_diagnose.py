@@ -273,7 +273,12 @@ def _knobs(estimator):
 
 
 def _f(x):
-    return "nan" if not isinstance(x, (int, float)) or math.isnan(x) else f"{x:.3f}"
+    """A number of the verdict's text: 3 decimals, or 3 significant digits where 3 decimals
+    would round a non-zero number to 0 (a loss in small units: "threshold -0.000" told
+    nothing)."""
+    if not isinstance(x, (int, float)) or math.isnan(x):
+        return "nan"
+    return f"{x:.3g}" if x != 0 and abs(x) < 5e-4 else f"{x:.3f}"
 
 
 def _refs(e):
