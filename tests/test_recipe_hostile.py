@@ -5,6 +5,7 @@ by hand (or by scikit-learn), not only that it runs."""
 
 import warnings
 
+import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
@@ -103,3 +104,105 @@ def test_diagnose_text_shows_the_numbers_of_a_loss_in_small_units(diabetes):
     d = diagnose(make_pipeline(StandardScaler(), Ridge(alpha=1e4)), X, y,
                  scoring="neg_mean_squared_error", random_state=0)
     assert f"{d.evidence['train_threshold']:.3f}" in str(d)
+
+
+# -- the recipe's rule redone by hand, on a user's inputs --------------------------------------
+def _by_hand(search, metric="score", tau=0.1):
+    """The floor, the accepted rows, best_index_ and the labels, from references_ and
+    cv_results_ by the documented rule (RecipeSearchCV's docstring)."""
+    r, refs = search.cv_results_, search.references_
+    b, lin = refs["baseline"][f"train_{metric}"], refs["linear"][f"train_{metric}"]
+    R = max(b, lin)
+    train = np.asarray(r[f"mean_train_{metric}"], dtype=float)
+    test = np.asarray(r[f"mean_test_{metric}"], dtype=float)
+    first = np.asarray(r["stage"]) == "training"
+    m_star = train[first].max()
+    scale = max(-b, 1e-9) if b < 0 else max(1.0, b)
+    u = max(max(R, m_star) - b, 1e-3 * scale)
+    threshold = R - tau * u
+    if (train[first] >= threshold).any():
+        floor = threshold
+    else:  # the training stage's pick (its best training score) less the margin
+        floor = m_star - tau * u
+    accepted = train >= floor
+    best = int(np.flatnonzero(accepted)[np.argmax(test[accepted])])
+    labels = ["training" if tr < threshold else "overfitting" if tr - te > tau * u
+              else "none" for tr, te in zip(train, test)]
+    return floor, accepted, best, labels
+
+
+def test_recipe_with_neg_log_loss_string_labels_weights_and_groups_follows_its_rule():
+    # a classifier's neg_log_loss (negative, lower is worse), string labels, sample weights
+    # and groups: the references and every candidate are scored as scikit-learn's
+    # cross_validate scores them on the same splits with the same weights, and the floor,
+    # the accepted rows, best_index_ and the labels are the documented rule's
+    from sklearn.datasets import load_wine
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.base import clone
+    from sklearn.metrics import get_scorer
+    from sklearn.model_selection import GroupKFold
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_wine(return_X_y=True)
+    y = np.array(["barolo", "grignolino", "barbera"])[y]
+    rng = np.random.RandomState(0)
+    w, groups = rng.uniform(0.2, 3.0, len(y)), np.arange(len(y)) % 6
+    est = DecisionTreeClassifier(random_state=0)
+    s = fit(RecipeSearchCV(est, {"max_depth": [1, 2, 4, 8], "min_samples_leaf": [1, 4, 8, 16]},
+                           training_params=["max_depth"],
+                           generalization_params=["min_samples_leaf"], n_iter=4,
+                           cv=GroupKFold(3), scoring="neg_log_loss", random_state=0,
+                           return_train_score=True), X, y, groups=groups, sample_weight=w)
+    splits = list(GroupKFold(3).split(X, y, groups))
+
+    scorer = get_scorer("neg_log_loss")
+
+    def scores(model, **fit_params):
+        # (scikit-learn's searches also weight the scores with the sample_weight given to
+        # fit, since 1.7; cross_validate does not, so the splits are scored here)
+        out = []
+        for train, test in splits:
+            fitted = clone(model).fit(X[train], y[train],
+                                      **{k: v[train] for k, v in fit_params.items()})
+            out.append([scorer(fitted, X[rows], y[rows], sample_weight=w[rows])
+                        for rows in (train, test)])
+        return tuple(np.mean(out, axis=0))
+
+    refs = s.references_
+    assert scores(DummyClassifier(strategy="prior"), sample_weight=w) == pytest.approx(
+        (refs["baseline"]["train_score"], refs["baseline"]["test_score"]))
+    linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    assert scores(linear, logisticregression__sample_weight=w) == pytest.approx(
+        (refs["linear"]["train_score"], refs["linear"]["test_score"]))
+    r = s.cv_results_
+    for i, params in enumerate(r["params"]):
+        assert scores(est.set_params(**params), sample_weight=w) == pytest.approx(
+            (r["mean_train_score"][i], r["mean_test_score"][i]))
+    assert set(r["stage"]) == {"training", "generalization"}
+    floor, accepted, best, labels = _by_hand(s)
+    assert s.train_floor_ == pytest.approx(floor)
+    assert list(r["accepted"]) == list(accepted)
+    assert s.best_index_ == best and r["rank_test_score"][best] == 1
+    assert list(r["diagnosis"]) == labels
+
+
+@pytest.mark.parametrize("refit", ["mse", "r2"])
+def test_recipe_with_several_metrics_judges_by_the_refit_metric(diabetes, refit):
+    # scoring={"r2", "neg_mean_squared_error"} with refit="<name>": the stages, the floor,
+    # the accepted rows and the labels are those of the refit metric, worked out by hand
+    X, y = diabetes
+    s = fit(RecipeSearchCV(
+        DecisionTreeRegressor(random_state=0),
+        {"max_depth": [1, 2, 3, 6], "min_samples_leaf": [1, 5, 20, 40]},
+        training_params=["max_depth"], generalization_params=["min_samples_leaf"],
+        n_iter=4, cv=3, random_state=0, return_train_score=True,
+        scoring={"r2": "r2", "mse": "neg_mean_squared_error"}, refit=refit), X, y)
+    floor, accepted, best, labels = _by_hand(s, refit)
+    r = s.cv_results_
+    assert s.train_floor_ == pytest.approx(floor)
+    assert list(r["accepted"]) == list(accepted)
+    assert s.best_index_ == best and r[f"rank_test_{refit}"][best] == 1
+    assert s.best_score_ == r[f"mean_test_{refit}"][best]
+    assert list(r["diagnosis"]) == labels
+    assert s.diagnosis_.evidence["best_possible"] == (0.0 if refit == "mse" else 1.0)
