@@ -206,3 +206,18 @@ def test_recipe_with_several_metrics_judges_by_the_refit_metric(diabetes, refit)
     assert s.best_score_ == r[f"mean_test_{refit}"][best]
     assert list(r["diagnosis"]) == labels
     assert s.diagnosis_.evidence["best_possible"] == (0.0 if refit == "mse" else 1.0)
+
+
+def test_deeper_worse_note_shows_the_scores_of_a_loss_in_small_units():
+    # seed 003's note printed the best training scores with 3 decimals: "the best training
+    # score is -0.000 with 1 hidden layer, only -0.000 with 3", for an MSE of 1e-5 vs 5e-5
+    cv = {"params": [{"hidden_layer_sizes": (16,)}, {"hidden_layer_sizes": (16, 16, 16)}],
+          "mean_train_score": np.array([-1.2e-5, -5.1e-5]),
+          "mean_test_score": np.array([-1.5e-5, -5.3e-5])}
+    refs = {"baseline": {"train_score": -6.0e-5, "test_score": -6.1e-5},
+            "linear": {"train_score": -2.9e-5, "test_score": -3.2e-5}}
+    r = diagnose_results(cv, references=refs)
+    assert r.labels == ["none", "training"]
+    (note,) = [n for n in r.notes if n.startswith("Deeper")]
+    assert note.startswith("Deeper candidates train worse: the best training score is "
+                           "-1.2e-05 with 1 hidden layer, only -5.1e-05 with 3.")

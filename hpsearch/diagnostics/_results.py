@@ -361,10 +361,13 @@ def _deeper_note(params_list, train, unit, thresholds, resources=None, estimator
     worse = [d for d in sorted(best) if d > top and best[d] < best[top] - margin]
     if not worse:
         return best, None
-    listed = ", ".join(f"{best[d]:.3f} with {d}" for d in worse)
+    from ._diagnose import _f  # (3 decimals, or 3 significant digits where those round
+    # a non-zero score to 0: a loss in small units read "-0.000 ... only -0.000")
+
+    listed = ", ".join(f"{_f(best[d])} with {d}" for d in worse)
     at = "" if level is None else f" (at the same budget, n_resources={level})"
     return best, (
-        f"Deeper candidates train worse{at}: the best training score is {best[top]:.3f} with "
+        f"Deeper candidates train worse{at}: the best training score is {_f(best[top])} with "
         f"{top} hidden layer{'s' if top != 1 else ''}, only {listed}. A deeper net that "
         "scores worse on TRAINING data is an optimization problem, not overfitting (seed "
         f"003): for the deep candidates try {_deep_fixes(estimator)}; dropout or "
