@@ -221,3 +221,19 @@ def test_deeper_worse_note_shows_the_scores_of_a_loss_in_small_units():
     (note,) = [n for n in r.notes if n.startswith("Deeper")]
     assert note.startswith("Deeper candidates train worse: the best training score is "
                            "-1.2e-05 with 1 hidden layer, only -5.1e-05 with 3.")
+
+
+def test_report_names_the_floor_of_a_negated_loss(tmp_path):
+    # nothing trains above the baseline: the report's threshold line says which floor the
+    # unit took, the one the labels were judged with (1e-3 x |baseline| for a negated loss)
+    from hpsearch.diagnostics import report_section
+
+    cv = {"params": [{"a": 1}, {"a": 2}], "mean_train_score": np.array([-6.0e-5, -6.2e-5]),
+          "mean_test_score": np.array([-6.1e-5, -6.3e-5])}
+    refs = {"baseline": {"train_score": -6.0e-5, "test_score": -6.1e-5},
+            "linear": {"train_score": -6.0e-5, "test_score": -6.1e-5}}
+    r = diagnose_results(cv, references=refs)
+    assert r.evidence["unit"] == pytest.approx(6.0e-8)
+    text = report_section(cv, tmp_path, references=refs)
+    assert ("the unit u = 6e-08 (its floor, 1e-3 x |baseline|, a negated loss's scale: "
+            "nothing trained above the baseline)") in text
