@@ -237,3 +237,45 @@ def test_report_names_the_floor_of_a_negated_loss(tmp_path):
     text = report_section(cv, tmp_path, references=refs)
     assert ("the unit u = 6e-08 (its floor, 1e-3 x |baseline|, a negated loss's scale: "
             "nothing trained above the baseline)") in text
+
+
+# -- a scoring the linear reference cannot be scored with ---------------------------------------
+# neg_mean_squared_log_error refuses negative predictions, and a ridge model predicts some
+# on a target with many zeros: the linear reference is NaN and the rule falls back to the
+# trivial baseline alone. diagnose warned; RecipeSearchCV did not, and the weak-reference
+# note of both claimed a linear training score it never measured ("the linear reference
+# fits the training rows little better than the trivial baseline (-7.134 vs -7.134)").
+
+@pytest.fixture(scope="module")
+def zeros(diabetes):
+    X, y = diabetes
+    return X, np.maximum(y - 120, 0)
+
+
+def test_diagnose_does_not_claim_a_score_of_a_linear_reference_that_has_none(zeros):
+    with pytest.warns(UserWarning, match="The linear reference of diagnose"):
+        d = diagnose(DecisionTreeRegressor(max_depth=2, random_state=0), *zeros,
+                     scoring="neg_mean_squared_log_error", random_state=0)
+    assert np.isnan(d.evidence["linear_train"])
+    text = str(d)
+    assert "little better than the trivial baseline" not in text
+    assert ("Note: the linear reference has no training score (it could not be fitted or "
+            "scored with this scoring), so the threshold measures against the trivial "
+            "baseline alone (-7.134)") in text
+
+
+def test_recipe_search_says_its_linear_reference_has_no_score(zeros):
+    search = RecipeSearchCV(DecisionTreeRegressor(random_state=0),
+                            {"max_depth": [1, 2, 3, 6], "min_samples_leaf": [1, 5, 20]},
+                            training_params=["max_depth"],
+                            generalization_params=["min_samples_leaf"], n_iter=3, cv=3,
+                            random_state=0, scoring="neg_mean_squared_log_error")
+    match = (r"The linear reference of RecipeSearchCV \(Pipeline\) has no finite training "
+             r"'score' with scoring='neg_mean_squared_log_error' on the search's splits")
+    with pytest.warns(UserWarning, match=match):
+        search.fit(*zeros)
+    assert np.isnan(search.references_["linear"]["train_score"])
+    notes = " ".join(search.diagnosis_.notes)
+    assert "little better than the trivial baseline" not in notes
+    assert ("The linear reference has no training score (it could not be fitted or scored "
+            "on these folds with this scoring), so 'poor training'") in notes

@@ -226,18 +226,25 @@ def _weak_reference_text(e):
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (base, train)) \
             or train - base <= 0:
         return ""
-    linear = linear if isinstance(linear, (int, float)) and math.isfinite(linear) else base
-    if linear - base >= 0.5 * (train - base):
+    measured = _finite(linear)  # (without one, the rule is the baseline's alone: the note
+    # said "fits the training rows little better than the trivial baseline (-7.134 vs
+    # -7.134)", a linear score never measured)
+    if measured and linear - base >= 0.5 * (train - base):
         return ""
     best = e.get("best_possible")
     if _finite(best) and _reached(train, best):  # (was: a tree at training r2 1.000 was told
         return ""  # of a "shortfall on the training rows"; at neg_log_loss -2.2e-16 too)
     knobs = e.get("knobs", "activation, solver or size")
     reach = "a network" if e.get("network", True) else "a more flexible model"
-    return (f"Note: the linear reference fits the training rows little better than the "
+    head = (f"Note: the linear reference fits the training rows little better than the "
             f"trivial baseline ({_f(linear)} vs {_f(base)}), so the threshold measures "
             f"against little: the training {e['scoring']} {_f(train)} is good next to a "
-            f"linear model, not necessarily next to what {reach} can reach; if another "
+            "linear model") if measured else (
+            "Note: the linear reference has no training score (it could not be fitted or "
+            "scored with this scoring), so the threshold measures against the trivial "
+            f"baseline alone ({_f(base)}): the training {e['scoring']} {_f(train)} is good "
+            "next to a model that ignores the features")
+    return (f"{head}, not necessarily next to what {reach} can reach; if another "
             f"{knobs} trains higher, this shortfall on the training rows "
             "is a training problem (optimize first).")
 

@@ -382,13 +382,16 @@ def _weak_reference_note(train, labels, evidence, thresholds, resources=None,
     training far below the best one (``y = |x1| + |x2|``: ReLU 0.46, PReLU 0.98) is
     labelled good. The lecture checks the training score first: that shortfall is on
     the training rows, a training-side matter, not one regularization can fix. Rows of
-    a search with budgets are compared at the largest one."""
+    a search with budgets are compared at the largest one. A linear reference without a
+    training score (NaN: it could not be fitted or scored) is no reference at all: the
+    threshold is then the trivial baseline's alone, and the note says so."""
     base, linear, best = (evidence["baseline_train"], evidence["linear_train"],
                           evidence["best_train"])
     if not all(math.isfinite(v) for v in (base, best)) or best - base <= 0:
         return None
-    linear = linear if math.isfinite(linear) else base
-    if linear - base >= 0.5 * (best - base):
+    measured = math.isfinite(linear)  # (without one, the rule is the baseline's alone: the
+    # note said "training score -7.1 vs -7.1", a linear score never measured)
+    if measured and linear - base >= 0.5 * (best - base):
         return None
     margin = thresholds["train"] * evidence["unit"]
     rows = range(len(train)) if resources is None else [
@@ -400,10 +403,15 @@ def _weak_reference_note(train, labels, evidence, thresholds, resources=None,
     shown = ", ".join(f"{v:.3g}" for v in far[:5]) + (", ..." if len(far) > 5 else "")
     side = ("activation, solver, learning rate, capacity" if estimator is None
             else ", ".join(remedies(estimator)["training"]))
-    return (f"The linear reference fits the training rows little better than the trivial "
+    head = (f"The linear reference fits the training rows little better than the trivial "
             f"baseline (training score {linear:.3g} vs {base:.3g}; the best candidate "
             f"{best:.3g}), so 'poor training' (below {evidence['train_threshold']:.3g}) flags "
-            f"only candidates worse than a linear model: {len(far)} candidate(s) labelled "
+            "only candidates worse than a linear model") if measured else (
+            "The linear reference has no training score (it could not be fitted or scored "
+            "on these folds with this scoring), so 'poor training' (below "
+            f"{evidence['train_threshold']:.3g}) is judged against the trivial baseline "
+            f"alone (training score {base:.3g}; the best candidate {best:.3g})")
+    return (f"{head}: {len(far)} candidate(s) labelled "
             f"good on training still train far below the best one ({shown}). That shortfall "
             "is on the TRAINING rows: by the lecture's recipe its fix is on the training "
             f"side ({side}), not {'' if estimator is None else 'more '}regularization.")
