@@ -279,3 +279,36 @@ def test_recipe_search_says_its_linear_reference_has_no_score(zeros):
     assert "little better than the trivial baseline" not in notes
     assert ("The linear reference has no training score (it could not be fitted or scored "
             "on these folds with this scoring), so 'poor training'") in notes
+
+
+# -- scikit-learn's successive halving -------------------------------------------------------
+def test_report_and_map_name_the_best_of_sklearns_halving_search(tmp_path):
+    # scikit-learn's HalvingGridSearchCV ranks every row, whatever its budget, so rank 1 can
+    # be a row of an early round; its best_index_ is the best row of the last round. The
+    # report's "best candidate (rank 1)" was max_depth=1 at 60 samples ('none': "nothing to
+    # do"), not the search's pick, max_depth=1 at 180 samples, a training problem.
+    import importlib
+
+    importlib.import_module("sklearn.experimental.enable_halving_search_cv")
+    from sklearn.model_selection import HalvingGridSearchCV
+
+    from hpsearch.diagnostics import reference_scores, report_section
+    from hpsearch.diagnostics._plots import _best_row
+
+    X, y = load_diabetes(return_X_y=True)
+    h = fit(HalvingGridSearchCV(DecisionTreeRegressor(random_state=0),
+                                {"max_depth": [1, 2, 3, 5, 8, None]}, cv=3,
+                                scoring="neg_mean_squared_error", return_train_score=True,
+                                random_state=0, min_resources=60), X, y)
+    r = h.cv_results_
+    assert r["rank_test_score"][h.best_index_] != 1  # (the case: rank 1 is an early row)
+    refs = reference_scores(DecisionTreeRegressor(), X, y, cv=3,
+                            scoring="neg_mean_squared_error")
+    labels = diagnose_results(r, references=refs).labels
+    text = report_section(r, tmp_path, references=refs)
+    best = h.best_index_
+    assert (f"- the best candidate (the best of the last round) is {labels[best]!r}: "
+            f"training score {r['mean_train_score'][best]:.4g}, validation "
+            f"{r['mean_test_score'][best]:.4g}") in text
+    y_test = np.asarray(r["mean_test_score"], dtype=float)
+    assert _best_row(r, "score", y_test)[0] == best

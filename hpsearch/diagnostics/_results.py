@@ -465,6 +465,39 @@ def _no_signal_note(evidence, metric, best_possible=None):
             "the baseline's; more data or more informative features will.")
 
 
+def search_best_row(cv_results, metric="score"):
+    """``(row, last_round)``: the row a search picked, read from its ``cv_results_``; None
+    without a ``rank_test_<metric>`` column (or no rank).
+
+    The first row of the lowest rank. hpsearch's searches (their results hold an ``error``
+    column) rank the rows they can pick first, so that is their ``best_index_``.
+    scikit-learn's successive halving (``HalvingGridSearchCV``, ``HalvingRandomSearchCV``:
+    an ``iter`` column, no ``error`` column) ranks every row whatever its budget, so its
+    rank 1 may be a row of an early round (the report named that row "the best candidate
+    (rank 1)" and the map starred it): there the row is chosen among the rows of the last
+    round with a finite ``mean_test_<metric>``, as scikit-learn picks ``best_index_``.
+    ``last_round`` says whether it was so chosen though not of rank 1.
+    """
+    rank = cv_results.get(f"rank_test_{metric}") if hasattr(cv_results, "get") else None
+    if rank is None:
+        return None
+    rank = np.asarray(rank, dtype=float)
+    rows = np.flatnonzero(np.isfinite(rank))
+    if "iter" in cv_results and "error" not in cv_results and rows.size:
+        try:
+            rounds = np.asarray(cv_results["iter"], dtype=float)
+        except (TypeError, ValueError):
+            rounds = None
+        test = np.asarray(cv_results[f"mean_test_{metric}"], dtype=float)
+        scored = rows[np.isfinite(test[rows])]
+        if rounds is not None and scored.size:
+            rows = rows[rounds[rows] == rounds[scored].max()]
+    if not rows.size:
+        return None
+    best = int(rows[np.argmin(rank[rows])])
+    return best, bool(rank[best] != rank[np.isfinite(rank)].min())
+
+
 def _reference(references, name, part, metric):
     if not references or name not in references:
         return math.nan
