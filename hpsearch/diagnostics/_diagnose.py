@@ -226,18 +226,25 @@ def _weak_reference_text(e):
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (base, train)) \
             or train - base <= 0:
         return ""
-    linear = linear if isinstance(linear, (int, float)) and math.isfinite(linear) else base
-    if linear - base >= 0.5 * (train - base):
+    measured = _finite(linear)  # (without one, the rule is the baseline's alone: the note
+    # said "fits the training rows little better than the trivial baseline (-7.134 vs
+    # -7.134)", a linear score never measured)
+    if measured and linear - base >= 0.5 * (train - base):
         return ""
     best = e.get("best_possible")
     if _finite(best) and _reached(train, best):  # (was: a tree at training r2 1.000 was told
         return ""  # of a "shortfall on the training rows"; at neg_log_loss -2.2e-16 too)
     knobs = e.get("knobs", "activation, solver or size")
     reach = "a network" if e.get("network", True) else "a more flexible model"
-    return (f"Note: the linear reference fits the training rows little better than the "
+    head = (f"Note: the linear reference fits the training rows little better than the "
             f"trivial baseline ({_f(linear)} vs {_f(base)}), so the threshold measures "
             f"against little: the training {e['scoring']} {_f(train)} is good next to a "
-            f"linear model, not necessarily next to what {reach} can reach; if another "
+            "linear model") if measured else (
+            "Note: the linear reference has no training score (it could not be fitted or "
+            "scored with this scoring), so the threshold measures against the trivial "
+            f"baseline alone ({_f(base)}): the training {e['scoring']} {_f(train)} is good "
+            "next to a model that ignores the features")
+    return (f"{head}, not necessarily next to what {reach} can reach; if another "
             f"{knobs} trains higher, this shortfall on the training rows "
             "is a training problem (optimize first).")
 
@@ -273,7 +280,12 @@ def _knobs(estimator):
 
 
 def _f(x):
-    return "nan" if not isinstance(x, (int, float)) or math.isnan(x) else f"{x:.3f}"
+    """A number of the verdict's text: 3 decimals, or 3 significant digits where 3 decimals
+    would round a non-zero number to 0 (a loss in small units: "threshold -0.000" told
+    nothing)."""
+    if not isinstance(x, (int, float)) or math.isnan(x):
+        return "nan"
+    return f"{x:.3g}" if x != 0 and abs(x) < 5e-4 else f"{x:.3f}"
 
 
 def _refs(e):
@@ -768,7 +780,10 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     with the model's training score :math:`m_{tr}`, the trivial baseline's :math:`b_{tr}`
     and the linear reference's :math:`l_{tr}` on the same training rows,
     :math:`R = \\max(b_{tr}, l_{tr})` and the unit
-    :math:`u = \\max(\\max(R, m_{tr}) - b_{tr}, 10^{-3}\\max(1, |b_{tr}|))`:
+    :math:`u = \\max(\\max(R, m_{tr}) - b_{tr}, 10^{-3} s)` (:math:`s`: 1 for a score on the
+    scale of 1, accuracy or r2; the baseline's loss :math:`|b_{tr}|` for a negated loss,
+    a ``neg_*`` scorer, so that the verdict does not depend on the target's units;
+    :func:`hpsearch.diagnostics._verdict.unit_floor`):
 
     * training is poor when :math:`m_{tr} < R - 0.1\\,u` (``thresholds["train"]``);
     * the gap :math:`m_{tr} - m_{va}` is large when it exceeds :math:`0.1\\,u`

@@ -9,7 +9,7 @@ import numpy as np
 from ._curves import final_step, gradient_rms
 from ._diagnose import Diagnosis
 from ._remedies import region_labels
-from ._results import diagnose_results
+from ._results import diagnose_results, search_best_row
 
 __all__ = ["recipe_map", "gradient_flow"]
 
@@ -50,11 +50,10 @@ def _best_row(source, metric, y):
     finite = np.isfinite(y)
     if not finite.any() or len(y) < 2:
         return None, None
-    key = f"rank_test_{metric}"
-    if key in source:
-        ranks = np.asarray(source[key], dtype=float)
-        if (ranks == 1).any():
-            return int(np.flatnonzero(ranks == 1)[0]), "best (rank 1)"
+    found = search_best_row(source, metric)  # (scikit-learn's halving rows: the best of
+    # the last round, its best_index_; its rank 1 may be an early round's row)
+    if found is not None:
+        return found[0], "best (last round)" if found[1] else "best (rank 1)"
     return int(np.nanargmax(np.where(finite, y, -np.inf))), "best validation"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ._curves import final_step, gradient_ratios
 from ._plots import gradient_flow, recipe_map
 from ._remedies import overfitting_text, remedies, training_text
-from ._results import diagnose_results
+from ._results import diagnose_results, search_best_row
 from ._verdict import check_thresholds
 
 __all__ = ["next_step", "report_section"]
@@ -80,20 +80,18 @@ def _best_line(cv_results, labels, metric, label, estimator=None):
     (the counts alone left a student to find the star on the map)."""
     import numpy as np
 
-    rank = cv_results.get(f"rank_test_{metric}") if hasattr(cv_results, "get") else None
-    if rank is None:
+    found = search_best_row(cv_results, metric)
+    if found is None:
         return []
-    rank = np.asarray(rank, dtype=float)
-    if not np.isfinite(rank).any():
-        return []
-    best = int(np.nanargmin(rank))
+    best, last_round = found
     verdict = labels[best]
     test = float(np.asarray(cv_results[f"mean_test_{metric}"], dtype=float)[best])
     scores = f"validation {test:.4g}"
     if f"mean_train_{metric}" in cv_results:  # (not kept: return_train_score=False)
         train = float(np.asarray(cv_results[f"mean_train_{metric}"], dtype=float)[best])
         scores = f"training {label or metric} {train:.4g}, {scores}"
-    return [f"- the best candidate (rank 1) is {verdict!r}: {scores}; the recipe's next "
+    which = "the best of the last round" if last_round else "rank 1"
+    return [f"- the best candidate ({which}) is {verdict!r}: {scores}; the recipe's next "
             f"step: {next_step(verdict, estimator)}"]
 
 
@@ -110,8 +108,10 @@ def _threshold_lines(e, thresholds, name):
     top = max(e["reference_train"], e["unit_train"]) if math.isfinite(e["unit_train"]) \
         else e["reference_train"]
     if not top - e["baseline_train"] >= e["unit"]:  # (nothing beat the baseline)
-        unit = (f"the unit u = {e['unit']:.4g} (its floor, 1e-3 x max(1, |baseline|): "
-                "nothing trained above the baseline)")
+        scale = ("|baseline|, a negated loss's scale" if e["baseline_train"] < 0
+                 else "max(1, baseline)")
+        unit = (f"the unit u = {e['unit']:.4g} (its floor, 1e-3 x {scale}: nothing "
+                "trained above the baseline)")
     if e.get("references") == "given":
         lines.append(
             f"- computed from the references on the same training folds: the linear "
@@ -132,16 +132,15 @@ def _at_best(cv_results, metric, estimator):
     candidate has (a search over ``max_depth`` of an unlimited tree's base estimator: its
     best at ``max_depth=1`` was told "more capacity or less regularization", not "a larger
     max_depth"); ``estimator`` itself where that cannot be done."""
-    import numpy as np
     from sklearn.base import clone
 
-    rank = cv_results.get(f"rank_test_{metric}") if hasattr(cv_results, "get") else None
-    if estimator is None or rank is None:
+    if estimator is None:
         return estimator
     try:
-        rank = np.asarray(rank, dtype=float)
-        best = int(np.nanargmin(rank))
-        return clone(estimator).set_params(**dict(list(cv_results["params"])[best]))
+        found = search_best_row(cv_results, metric)
+        if found is None:
+            return estimator
+        return clone(estimator).set_params(**dict(list(cv_results["params"])[found[0]]))
     except Exception:  # noqa: BLE001 - words only: the estimator's own values then
         return estimator
 

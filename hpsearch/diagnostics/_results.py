@@ -361,10 +361,13 @@ def _deeper_note(params_list, train, unit, thresholds, resources=None, estimator
     worse = [d for d in sorted(best) if d > top and best[d] < best[top] - margin]
     if not worse:
         return best, None
-    listed = ", ".join(f"{best[d]:.3f} with {d}" for d in worse)
+    from ._diagnose import _f  # (3 decimals, or 3 significant digits where those round
+    # a non-zero score to 0: a loss in small units read "-0.000 ... only -0.000")
+
+    listed = ", ".join(f"{_f(best[d])} with {d}" for d in worse)
     at = "" if level is None else f" (at the same budget, n_resources={level})"
     return best, (
-        f"Deeper candidates train worse{at}: the best training score is {best[top]:.3f} with "
+        f"Deeper candidates train worse{at}: the best training score is {_f(best[top])} with "
         f"{top} hidden layer{'s' if top != 1 else ''}, only {listed}. A deeper net that "
         "scores worse on TRAINING data is an optimization problem, not overfitting (seed "
         f"003): for the deep candidates try {_deep_fixes(estimator)}; dropout or "
@@ -379,13 +382,16 @@ def _weak_reference_note(train, labels, evidence, thresholds, resources=None,
     training far below the best one (``y = |x1| + |x2|``: ReLU 0.46, PReLU 0.98) is
     labelled good. The lecture checks the training score first: that shortfall is on
     the training rows, a training-side matter, not one regularization can fix. Rows of
-    a search with budgets are compared at the largest one."""
+    a search with budgets are compared at the largest one. A linear reference without a
+    training score (NaN: it could not be fitted or scored) is no reference at all: the
+    threshold is then the trivial baseline's alone, and the note says so."""
     base, linear, best = (evidence["baseline_train"], evidence["linear_train"],
                           evidence["best_train"])
     if not all(math.isfinite(v) for v in (base, best)) or best - base <= 0:
         return None
-    linear = linear if math.isfinite(linear) else base
-    if linear - base >= 0.5 * (best - base):
+    measured = math.isfinite(linear)  # (without one, the rule is the baseline's alone: the
+    # note said "training score -7.1 vs -7.1", a linear score never measured)
+    if measured and linear - base >= 0.5 * (best - base):
         return None
     margin = thresholds["train"] * evidence["unit"]
     rows = range(len(train)) if resources is None else [
@@ -397,10 +403,15 @@ def _weak_reference_note(train, labels, evidence, thresholds, resources=None,
     shown = ", ".join(f"{v:.3g}" for v in far[:5]) + (", ..." if len(far) > 5 else "")
     side = ("activation, solver, learning rate, capacity" if estimator is None
             else ", ".join(remedies(estimator)["training"]))
-    return (f"The linear reference fits the training rows little better than the trivial "
+    head = (f"The linear reference fits the training rows little better than the trivial "
             f"baseline (training score {linear:.3g} vs {base:.3g}; the best candidate "
             f"{best:.3g}), so 'poor training' (below {evidence['train_threshold']:.3g}) flags "
-            f"only candidates worse than a linear model: {len(far)} candidate(s) labelled "
+            "only candidates worse than a linear model") if measured else (
+            "The linear reference has no training score (it could not be fitted or scored "
+            "on these folds with this scoring), so 'poor training' (below "
+            f"{evidence['train_threshold']:.3g}) is judged against the trivial baseline "
+            f"alone (training score {base:.3g}; the best candidate {best:.3g})")
+    return (f"{head}: {len(far)} candidate(s) labelled "
             f"good on training still train far below the best one ({shown}). That shortfall "
             "is on the TRAINING rows: by the lecture's recipe its fix is on the training "
             f"side ({side}), not {'' if estimator is None else 'more '}regularization.")
@@ -452,6 +463,39 @@ def _no_signal_note(evidence, metric, best_possible=None):
             f"does, these rows hold no signal a model can learn (noise level): neither the "
             f"training-side fixes nor regularization will raise the validation {metric} above "
             "the baseline's; more data or more informative features will.")
+
+
+def search_best_row(cv_results, metric="score"):
+    """``(row, last_round)``: the row a search picked, read from its ``cv_results_``; None
+    without a ``rank_test_<metric>`` column (or no rank).
+
+    The first row of the lowest rank. hpsearch's searches (their results hold an ``error``
+    column) rank the rows they can pick first, so that is their ``best_index_``.
+    scikit-learn's successive halving (``HalvingGridSearchCV``, ``HalvingRandomSearchCV``:
+    an ``iter`` column, no ``error`` column) ranks every row whatever its budget, so its
+    rank 1 may be a row of an early round (the report named that row "the best candidate
+    (rank 1)" and the map starred it): there the row is chosen among the rows of the last
+    round with a finite ``mean_test_<metric>``, as scikit-learn picks ``best_index_``.
+    ``last_round`` says whether it was so chosen though not of rank 1.
+    """
+    rank = cv_results.get(f"rank_test_{metric}") if hasattr(cv_results, "get") else None
+    if rank is None:
+        return None
+    rank = np.asarray(rank, dtype=float)
+    rows = np.flatnonzero(np.isfinite(rank))
+    if "iter" in cv_results and "error" not in cv_results and rows.size:
+        try:
+            rounds = np.asarray(cv_results["iter"], dtype=float)
+        except (TypeError, ValueError):
+            rounds = None
+        test = np.asarray(cv_results[f"mean_test_{metric}"], dtype=float)
+        scored = rows[np.isfinite(test[rows])]
+        if rounds is not None and scored.size:
+            rows = rows[rounds[rows] == rounds[scored].max()]
+    if not rows.size:
+        return None
+    best = int(rows[np.argmin(rank[rows])])
+    return best, bool(rank[best] != rank[np.isfinite(rank)].min())
 
 
 def _reference(references, name, part, metric):

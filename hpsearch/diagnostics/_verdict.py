@@ -10,12 +10,19 @@ reference :math:`l_{tr}`; on the validation part :math:`m_{va}`.
 .. math::
 
     R = \\max(b_{tr}, l_{tr}) \\qquad
-    u = \\max\\bigl(\\max(R, m_{tr}) - b_{tr},\\; 10^{-3}\\max(1, |b_{tr}|)\\bigr)
+    u = \\max\\bigl(\\max(R, m_{tr}) - b_{tr},\\; 10^{-3} s\\bigr)
 
 * :math:`R` is the *training reference*: the better of the two reference models.
 * :math:`u` is the *unit*: the largest improvement over the trivial baseline seen on the
   training data (floored so that a task where nothing beats the baseline does not turn noise
-  into a verdict).
+  into a verdict). The floor's scale :math:`s` (:func:`unit_floor`) is the score's own:
+  :math:`s = \\max(1, b_{tr})` for a baseline score of at least 0 (accuracy, r2: scores on
+  the scale of 1), :math:`s = \\max(|b_{tr}|, 10^{-9})` for a negative one, a negated loss
+  (``neg_mean_squared_error``, ``make_scorer(..., greater_is_better=False)``) whose
+  magnitude, the baseline's loss, is measured in the target's units: with
+  :math:`\\max(1, |b_{tr}|)` a target in small units (a rate of std 0.008, a baseline MSE
+  of 6e-5) had an absolute floor of 1e-3 that dwarfed every improvement, and an unpruned
+  tree or a ridge model at the baseline's level was "none".
 * training is **poor** when :math:`m_{tr} < R - \\tau_{train}\\,u`: the model fits its own
   training rows worse than the linear reference, by more than :math:`\\tau_{train}` units;
 * the gap :math:`g = m_{tr} - m_{va}` is **large** when :math:`g > \\tau_{gap}\\,u`;
@@ -34,7 +41,7 @@ from __future__ import annotations
 import math
 from numbers import Real
 
-__all__ = ["THRESHOLDS", "check_thresholds", "score_verdict"]
+__all__ = ["THRESHOLDS", "check_thresholds", "score_verdict", "unit_floor"]
 
 #: Default thresholds of the recipe (each documented where it is used).
 THRESHOLDS = {
@@ -91,6 +98,23 @@ def _finite(x):
     return x is not None and isinstance(x, Real) and math.isfinite(x)
 
 
+def unit_floor(baseline_train):
+    """The floor of the unit :math:`u`: :math:`10^{-3} s` (module docstring), 1e-3 without
+    a finite baseline score.
+
+    :math:`s = \\max(1, b_{tr})` when the baseline's training score is at least 0 (a score
+    on the scale of 1: accuracy, r2, whose baseline scores exactly 0 on its training rows),
+    :math:`s = \\max(|b_{tr}|, 10^{-9})` when it is negative: a negated loss, whose
+    magnitude is the baseline's loss in the target's units (the :math:`10^{-9}` is the
+    tolerance below which a ``neg_*`` score counts as its best, 0: a constant target's
+    rounding noise gets no verdict).
+    """
+    if not _finite(baseline_train):
+        return 1e-3
+    scale = max(-baseline_train, 1e-9) if baseline_train < 0 else max(1.0, baseline_train)
+    return 1e-3 * scale
+
+
 def score_verdict(train, validation, baseline_train, linear_train, thresholds, best_train=None):
     """Apply the score rule of this module; returns ``(problem, evidence)``.
 
@@ -106,7 +130,7 @@ def score_verdict(train, validation, baseline_train, linear_train, thresholds, b
     base = baseline_train if _finite(baseline_train) else reference
     top_model = train if best_train is None else best_train
     top = max(reference, top_model) if _finite(top_model) else reference
-    floor = 1e-3 * max(1.0, abs(base)) if _finite(base) else 1e-3
+    floor = unit_floor(base)
     unit = max(top - base, floor) if _finite(top - base) else floor
     train_threshold = reference - thresholds["train"] * unit
     gap = train - validation if _finite(train) and _finite(validation) else math.nan

@@ -182,10 +182,13 @@ class RecipeSearchCV(BaseSearchCV):
     .. math::
 
         R = \\max(b_{tr}, l_{tr}), \\quad
-        u = \\max(\\max(R, m^*_{tr}) - b_{tr},\\; 10^{-3}\\max(1, |b_{tr}|)), \\quad
+        u = \\max(\\max(R, m^*_{tr}) - b_{tr},\\; 10^{-3} s), \\quad
         \\text{good} \\iff m_{tr} \\ge R - \\tau_{train}\\, u
 
-    (:math:`\\tau_{train}` = ``thresholds["train"]``, 0.1). The stage picks, among the
+    (:math:`\\tau_{train}` = ``thresholds["train"]``, 0.1; :math:`s` the score's scale,
+    :func:`hpsearch.diagnostics._verdict.unit_floor`: 1 for accuracy or r2, the baseline's
+    loss for a ``neg_*`` scorer, so that the verdicts do not depend on the target's
+    units). The stage picks, among the
     candidates that train well, the best validation score (ties: the earliest candidate, as
     for ``best_index_``; none trains well: the best training score).
 
@@ -261,7 +264,9 @@ return_train_score, progress, storage, study_name, resume, backend
         ``train_score`` and ``validation_score`` of the stage's pick, ``diagnosis`` of the
         pick and ``reason`` (why the stage ended, in words).
     references_ : dict
-        :func:`hpsearch.diagnostics.reference_scores` on the search's splits.
+        :func:`hpsearch.diagnostics.reference_scores` on the search's splits. A linear
+        reference without a finite training score (the scoring cannot score it) leaves
+        :math:`R = b_{tr}`, the trivial baseline alone: ``fit`` warns (``UserWarning``).
     train_floor_ : float
         :math:`F`.
     diagnosis_ : hpsearch.diagnostics.ResultsDiagnosis
@@ -553,6 +558,7 @@ return_train_score, progress, storage, study_name, resume, backend
         if math.isfinite((self.references_.get("baseline") or {}).get(f"train_{metric}",
                                                                        math.nan)):
             self._check_validation_reference(metric)
+            self._warn_without_linear(metric)
             return
         self._raise_baseline_fit_error(X, y, splits, sample_weight)
         from hpsearch.diagnostics._diagnose import default_references
@@ -565,6 +571,26 @@ return_train_score, progress, storage, study_name, resume, backend
             f"baseline {baseline!r} (scored on the search's splits) can be scored with: it "
             f"gave no finite training {metric!r} with scoring={self.scoring!r}, so whether a "
             f"candidate trains well cannot be judged. The estimator is {kind}.")
+
+    def _warn_without_linear(self, metric):
+        """A ``UserWarning`` when the linear reference has no finite mean training score
+        (it could not be fitted or scored: ``neg_mean_squared_log_error`` refuses a ridge
+        model's negative predictions): "trains well" is then judged against the trivial
+        baseline alone, as :func:`hpsearch.diagnose` warns (the search said nothing, and a
+        stump at half the best candidate's training score was accepted as training well)."""
+        from hpsearch.diagnostics._diagnose import default_references
+
+        train = (self.references_.get("linear") or {}).get(f"train_{metric}", math.nan)
+        if math.isfinite(train):
+            return
+        linear = type(default_references(self.estimator)["linear"]).__name__
+        warnings.warn(
+            f"The linear reference of RecipeSearchCV ({linear}) has no finite training "
+            f"{metric!r} with scoring={self.scoring!r} on the search's splits (it could not "
+            "be fitted or scored), so whether a candidate trains well is judged against the "
+            "trivial baseline alone, a weak rule: a candidate barely above the baseline "
+            "trains 'well'. Use a scoring the linear reference can be scored with.",
+            UserWarning, stacklevel=4)
 
     def _check_validation_reference(self, metric):
         """The recipe compares training and validation scores: when the trivial baseline's
