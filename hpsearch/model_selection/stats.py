@@ -535,12 +535,15 @@ def _budget(results, i):
 
 
 def _tiers(results, scores, rows):
-    """Sort key parts of ``rows``: (below the top budget, incomplete, -mean).
+    """Sort key parts of ``rows``: (below the top budget, tier, -mean).
 
-    A candidate is *complete* when every split has a finite score; a failed split
-    (``error_score=np.nan``) or a raced one is not, and ranks after every complete
+    A candidate is *complete* (tier 0) when every split has a finite score; a failed
+    split (``error_score=np.nan``) or a raced one is not, and ranks after every complete
     candidate, as scikit-learn ranks a NaN ``mean_test_score`` last and racing ranks a
-    raced candidate after the complete ones. In a budgeted search a candidate that
+    raced candidate after the complete ones. In a racing search's results (a ``raced``
+    column) a raced candidate (tier 1) ranks before an incomplete one that was not raced
+    (tier 2: a failed or unrun split, a NaN mean), as its ``rank_test_*`` do; elsewhere
+    every incomplete candidate is tier 1. In a budgeted search a candidate that
     stopped below the top budget reached ranks after every one that reached it (the best
     of a halving search is chosen in its last round); the top budget is the largest of a
     complete row (when there is one: a row with a failed split at a larger budget has no
@@ -565,13 +568,16 @@ def _tiers(results, scores, rows):
         accepted = np.asarray(results["accepted"], dtype=bool)[rows]
         if (accepted & ~incomplete).any():  # (every accepted one NaN: the recipe's
             below = below | ~accepted  # best_index_ is then chosen among all, too)
-    return below, incomplete, np.where(np.isnan(means), np.inf, -means)
+    tier = incomplete.astype(np.int64)
+    if "raced" in results:
+        tier[incomplete & ~np.asarray(results["raced"], dtype=bool)[rows]] = 2
+    return below, tier, np.where(np.isnan(means), np.inf, -means)
 
 
 def _ordered(results, scores, rows):
     """``rows`` best first (:func:`_tiers`), stable."""
-    below, incomplete, neg_mean = _tiers(results, scores, rows)
-    return rows[np.lexsort((neg_mean, incomplete, below))]
+    below, tier, neg_mean = _tiers(results, scores, rows)
+    return rows[np.lexsort((neg_mean, tier, below))]
 
 
 def _tie_ranks(results, scores, order):
@@ -953,16 +959,18 @@ def _eligible(cv_results, scores):
     ``best_index_``: a row with a failed split at a larger budget has no score there),
     and among them those with a finite score on every split when there is one (a failed or
     raced split is NaN: such a candidate's mean is over fewer, luckier splits, and
-    the search ranks it after every complete one); the mean is over finite splits.
+    the search ranks it after every complete one), else the raced ones of a racing
+    search (it ranks them before a failed one, :func:`_tiers`); the mean is over finite
+    splits.
     """
     rows = np.arange(scores.shape[0])
-    below, incomplete, neg_mean = _tiers(cv_results, scores, rows)
-    ok = ~below & ~incomplete
-    if not ok.any():
-        ok = ~below & np.isfinite(neg_mean)
-    if not ok.any():
-        ok = np.isfinite(neg_mean)
-    if not ok.any():
+    below, tier, neg_mean = _tiers(cv_results, scores, rows)
+    scored = np.isfinite(neg_mean)
+    for ok in (~below & (tier == 0), ~below & (tier == 1) & scored, ~below & scored,
+               scored):
+        if ok.any():
+            break
+    else:
         raise ValueError("cv_results_ has no candidate with a finite test score.")
     chosen = rows[ok]
     return chosen[np.argsort(neg_mean[ok], kind="stable")], -neg_mean
