@@ -2205,11 +2205,13 @@ class BaseSearchCV(_SkBaseSearchCV):
         if callable(self.scoring) and self.multimetric_:
             self._check_refit_for_multimetric(names)
         refit_metric = self.refit if self.multimetric_ else "score"
-        from .stats import _fitted_ratio
+        from .stats import _fitted_ratio, _split_sizes
 
         # n_test / n_train of the splits drawn: compare() tests with what racing and the
-        # refit rule did (a list of splits, a custom splitter, GroupShuffleSplit's rows)
+        # refit rule did (a list of splits, a custom splitter, GroupShuffleSplit's rows);
+        # their sizes, for the ratio of a row whose train parts were subsampled
         self._test_train_ratio_ = _fitted_ratio(self, getattr(evaluate, "splits", None))
+        self._split_sizes_ = _split_sizes(getattr(evaluate, "splits", None))
         if self.refit or not self.multimetric_:
             from .stats import _refit_rule_of
 

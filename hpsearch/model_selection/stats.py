@@ -535,12 +535,15 @@ def _budget(results, i):
 
 
 def _tiers(results, scores, rows):
-    """Sort key parts of ``rows``: (below the top budget, incomplete, -mean).
+    """Sort key parts of ``rows``: (below the top budget, tier, -mean).
 
-    A candidate is *complete* when every split has a finite score; a failed split
-    (``error_score=np.nan``) or a raced one is not, and ranks after every complete
+    A candidate is *complete* (tier 0) when every split has a finite score; a failed
+    split (``error_score=np.nan``) or a raced one is not, and ranks after every complete
     candidate, as scikit-learn ranks a NaN ``mean_test_score`` last and racing ranks a
-    raced candidate after the complete ones. In a budgeted search a candidate that
+    raced candidate after the complete ones. In a racing search's results (a ``raced``
+    column) a raced candidate (tier 1) ranks before an incomplete one that was not raced
+    (tier 2: a failed or unrun split, a NaN mean), as its ``rank_test_*`` do; elsewhere
+    every incomplete candidate is tier 1. In a budgeted search a candidate that
     stopped below the top budget reached ranks after every one that reached it (the best
     of a halving search is chosen in its last round); the top budget is the largest of a
     complete row (when there is one: a row with a failed split at a larger budget has no
@@ -565,13 +568,16 @@ def _tiers(results, scores, rows):
         accepted = np.asarray(results["accepted"], dtype=bool)[rows]
         if (accepted & ~incomplete).any():  # (every accepted one NaN: the recipe's
             below = below | ~accepted  # best_index_ is then chosen among all, too)
-    return below, incomplete, np.where(np.isnan(means), np.inf, -means)
+    tier = incomplete.astype(np.int64)
+    if "raced" in results:
+        tier[incomplete & ~np.asarray(results["raced"], dtype=bool)[rows]] = 2
+    return below, tier, np.where(np.isnan(means), np.inf, -means)
 
 
 def _ordered(results, scores, rows):
     """``rows`` best first (:func:`_tiers`), stable."""
-    below, incomplete, neg_mean = _tiers(results, scores, rows)
-    return rows[np.lexsort((neg_mean, incomplete, below))]
+    below, tier, neg_mean = _tiers(results, scores, rows)
+    return rows[np.lexsort((neg_mean, tier, below))]
 
 
 def _tie_ranks(results, scores, order):
@@ -623,26 +629,51 @@ class _RowRatios:
     """:math:`n_\\text{test}/n_\\text{train}` of each row's splits (a callable on the row).
 
     ``ratio`` is that of one full split. A search with ``resource="n_samples"`` trains a
-    row of budget :math:`b` on :math:`b` rows of each train fold (the validation fold
-    whole), so when :math:`b < n_\\text{train}` its ratio is :math:`n_\\text{test}/b`,
-    with :math:`n_\\text{train} = n / (1 + \\text{ratio})` and
-    :math:`n_\\text{test} = n - n_\\text{train}` of the :math:`n` rows it was fitted on.
-    ``varies`` says whether any row differs from ``ratio``."""
+    row of budget :math:`b` on :math:`\\min(b, n_{\\text{train},j})` rows of train part
+    :math:`j` (the validation part whole), so below the largest train part its ratio is
+    the mean validation fraction (:func:`_mean_fraction_ratio`) of
+    :math:`\\bar n_\\text{test} / (\\bar n_\\text{test} + \\min(b, n_{\\text{train},j}))`
+    over the ``sizes`` :math:`(n_{\\text{train},j}, n_{\\text{test},j})` of the splits the
+    search drew, :math:`\\bar n_\\text{test}` their mean validation size (exactly
+    :math:`n_\\text{test}/b` when every train part has more than :math:`b` rows), times
+    ``ratio / full`` (``full``: the search's own ratio of a full split, so that a ratio
+    given is that of a full split). Without ``sizes`` (a search fitted before they were
+    kept), one split of :math:`n_\\text{train} = n / (1 + \\text{ratio})` and
+    :math:`n_\\text{test} = n - n_\\text{train}` of the :math:`n` rows it was fitted on:
+    true of a partition only (``ShuffleSplit(test_size=0.2, train_size=0.5)`` leaves 30 %
+    of the rows out of both parts; ``TimeSeriesSplit``'s train parts grow). ``varies``
+    says whether any row differs from ``ratio``."""
 
-    def __init__(self, ratio, budgets=None, n_samples=None):
+    def __init__(self, ratio, budgets=None, n_samples=None, sizes=None, full=None):
         self.ratio = ratio
         self.budgets = budgets
-        self.n_samples = n_samples
+        if budgets is not None and not sizes:
+            n_train = n_samples / (1.0 + ratio)
+            sizes, full = [(n_train, n_samples - n_train)], ratio
+        self.sizes = sizes
+        self.full = ratio if full is None else full
         self.varies = budgets is not None and any(
             self(i) != ratio for i in range(len(budgets)))
 
     def __call__(self, i):
         if self.budgets is None or not np.isfinite(self.budgets[i]):
             return self.ratio
-        n_train = self.n_samples / (1.0 + self.ratio)
-        if self.budgets[i] >= n_train or self.budgets[i] <= 0:
+        budget = self.budgets[i]
+        trains = [train for train, _ in self.sizes]
+        if budget >= max(trains) or budget <= 0:
             return self.ratio
-        return float((self.n_samples - n_train) / self.budgets[i])
+        n_test = float(np.mean([test for _, test in self.sizes]))
+        ratio = _mean_fraction_ratio([n_test / (n_test + min(budget, train))
+                                      for train in trains])
+        return float(ratio * (self.ratio / self.full))
+
+
+def _split_sizes(splits):
+    """``(n_train, n_test)`` of every split drawn (kept by a fitted search as
+    ``_split_sizes_``, for :class:`_RowRatios`), or None."""
+    if not splits:
+        return None
+    return [(len(train), len(test)) for train, test in splits]
 
 
 def _subsample_ratios(owner, results, ratio):
@@ -653,7 +684,11 @@ def _subsample_ratios(owner, results, ratio):
     budgets = _budgets(results)
     if getattr(plan, "resource", None) != "n_samples" or not n or budgets is None:
         return _RowRatios(ratio)
-    return _RowRatios(ratio, budgets, n)
+    sizes = getattr(owner, "_split_sizes_", None)
+    full = getattr(owner, "_test_train_ratio_", None)
+    if not sizes or full is None or not np.isfinite(full) or full <= 0:
+        sizes = full = None
+    return _RowRatios(ratio, budgets, n, sizes, full)
 
 
 def compare(
@@ -696,7 +731,8 @@ def compare(
         In a fitted hpsearch search with ``resource="n_samples"``, a row trained on
         :math:`b` rows fewer than a train fold's is tested with
         :math:`n_\\text{test}/b` (its train folds were subsampled, its validation folds
-        not); the frame then has a ``test_train_ratio`` column.
+        not; of the sizes of the splits it drew, :class:`_RowRatios`); the frame then
+        has a ``test_train_ratio`` column.
     alternative : {"greater", "two-sided", "less"}, default="greater"
         The tests' alternative for "the best is better than this candidate".
 
@@ -923,16 +959,18 @@ def _eligible(cv_results, scores):
     ``best_index_``: a row with a failed split at a larger budget has no score there),
     and among them those with a finite score on every split when there is one (a failed or
     raced split is NaN: such a candidate's mean is over fewer, luckier splits, and
-    the search ranks it after every complete one); the mean is over finite splits.
+    the search ranks it after every complete one), else the raced ones of a racing
+    search (it ranks them before a failed one, :func:`_tiers`); the mean is over finite
+    splits.
     """
     rows = np.arange(scores.shape[0])
-    below, incomplete, neg_mean = _tiers(cv_results, scores, rows)
-    ok = ~below & ~incomplete
-    if not ok.any():
-        ok = ~below & np.isfinite(neg_mean)
-    if not ok.any():
-        ok = np.isfinite(neg_mean)
-    if not ok.any():
+    below, tier, neg_mean = _tiers(cv_results, scores, rows)
+    scored = np.isfinite(neg_mean)
+    for ok in (~below & (tier == 0), ~below & (tier == 1) & scored, ~below & scored,
+               scored):
+        if ok.any():
+            break
+    else:
         raise ValueError("cv_results_ has no candidate with a finite test score.")
     chosen = rows[ok]
     return chosen[np.argsort(neg_mean[ok], kind="stable")], -neg_mean
