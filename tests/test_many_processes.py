@@ -637,6 +637,107 @@ def test_a_search_that_checked_the_kind_while_another_kind_ran_is_refused_once_i
         halving.close()
 
 
+def _ran(kind, storage):
+    """Run a whole search of ``kind`` in study ``s`` (LOGFIT_LOG set); its number of
+    trials."""
+    from durable_worker import data
+
+    return len(_search(kind, storage).fit(*data()).study_.trials)
+
+
+def _live_halving(storage):
+    """A live halving holding the study: its store, announced, with a RUNNING trial of a
+    candidate no other search has (its process goes on while the others run)."""
+    store = _halving_store(storage)
+    store.claim_budgeted({**_row("h"), "params": {"h": 1.0}}, "HalvingSearchCV")
+    return store
+
+
+def _states_after(storage, n):
+    """The states of the study's trials from the ``n``-th on."""
+    import optuna
+
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    return [t.state.name for t in study.get_trials()[n:]]
+
+
+@pytest.mark.parametrize("change", [{}, {"n_trials": 12}, {"n_trials": None, "timeout": 60}])
+def test_an_asha_joining_a_running_halving_is_refused_before_counting_its_trials(
+        tmp_path, monkeypatch, change):
+    """An ASHA process started while a halving runs the study (so check_kind lets it
+    go on): its candidates count towards n_trials, and it read the halving's
+    candidates as its own before it claimed anything, so with n_trials (3) below their
+    number it claimed nothing, was never refused and ended "ok" with the halving's rows,
+    having fitted nothing (was: 5 rounds in 10 of
+    test_a_halving_and_an_asha_process_started_together_one_wins). Now it is refused by
+    the running halving before it reads the study's candidates, whatever its n_trials
+    (a larger one, or a timeout alone, was refused at its first claim already), fits
+    nothing and adds no trial."""
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "halving.log"))
+    storage = str(tmp_path / "s.db")
+    n = _ran("halving", storage)  # its trials, as a halving running long has them
+    halving = _live_halving(storage)
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    try:
+        with pytest.raises(RuntimeError, match=(
+                "ASHASearchCV cannot share study 's' with another running search: "
+                r"process \d+ on host '.+' is running a HalvingSearchCV in it\.")):
+            _search("asha", storage, **change).fit(*data_())
+        assert not log.exists()  # nothing fitted
+        assert _states_after(storage, n + 1) == []  # no trial of the ASHA
+    finally:
+        halving.close()
+
+
+def test_an_asha_that_found_a_halving_running_is_refused_once_it_ended(tmp_path,
+                                                                      monkeypatch):
+    """The race of test_a_halving_and_an_asha_process_started_together_one_wins
+    replayed: the ASHA opens the new study before the halving, which then runs it
+    whole while the ASHA starts (the ASHA found it running: it shares the study, as
+    with ASHA processes) and ends before the ASHA reads the study. The ASHA counted the
+    halving's candidates against its n_trials, claimed nothing and ended "ok" with the
+    halving's rows, having fitted nothing. Now it is refused by the kind the halving
+    recorded (check_kind's StudyMismatch) before it takes any of them for its own."""
+    from hpsearch.model_selection.store import KIND_ATTR, StudyMismatch
+    from hpsearch.model_selection.strategies import asha
+
+    log = tmp_path / "fits.log"
+    storage = str(tmp_path / "s.db")
+    joined, ran = asha._Shared.joined, []
+
+    def the_halving_runs_meanwhile(self):
+        if not ran:  # (once) the halving runs the study whole, still live here
+            monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "halving.log"))
+            ran.append(_ran("halving", storage))
+            monkeypatch.setenv("LOGFIT_LOG", str(log))
+            halving = _live_halving(storage)
+            try:
+                return joined(self)  # True: the halving runs
+            finally:
+                halving.close()  # and ends before the ASHA reads the study
+        return joined(self)
+
+    monkeypatch.setattr(asha._Shared, "joined", the_halving_runs_meanwhile)
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    with pytest.raises(StudyMismatch, match="was run by a search of another kind"):
+        _search("asha", storage).fit(*data_())
+    assert ran and not log.exists()  # nothing fitted
+    assert _states_after(storage, ran[0] + 1) == []  # no trial of the ASHA
+    study = TrialStore(storage, "s", resume=True)
+    try:
+        assert study._storage.get_study_system_attrs(study._study_id)[KIND_ATTR] == \
+            "HalvingSearchCV"
+    finally:
+        study.close()
+
+
+def data_():
+    from durable_worker import data
+
+    return data()
+
+
 def race_worker(kind, storage, out, ready, rounds):
     """Entry point of a process of
     :func:`test_a_halving_and_an_asha_process_started_together_one_wins`:
