@@ -732,6 +732,38 @@ def test_an_asha_that_found_a_halving_running_is_refused_once_it_ended(tmp_path,
         study.close()
 
 
+def test_an_optuna_search_joining_a_running_halving_is_refused_before_counting(
+        tmp_path, monkeypatch):
+    """The same shape in OptunaSearchCV: its taken slots count the RUNNING trials of
+    live processes still asking, and the running halving's trials are never given a
+    slot, so with n_trials=1 it waited for the halving to end (ignoring its timeout),
+    then was refused by the kind the halving recorded. Now it is refused at once by the
+    running halving, naming it, and fits nothing."""
+    from hpsearch.model_selection.strategies import bayes
+
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "halving.log"))
+    storage = str(tmp_path / "s.db")
+    n = _ran("halving", storage)
+    halving, waited = _live_halving(storage), []
+
+    def wait(seconds):  # (before: it waited for the halving, which then ended)
+        waited.append(seconds)
+        halving.close()
+
+    monkeypatch.setattr(bayes.time, "sleep", wait)
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    try:
+        with pytest.raises(RuntimeError, match=(
+                "OptunaSearchCV cannot share study 's' with another running search: "
+                r"process \d+ on host '.+' is running a HalvingSearchCV in it\.")):
+            _search("optuna", storage, n_trials=1).fit(*data_())
+        assert not waited and not log.exists()
+        assert _states_after(storage, n + 1) == []
+    finally:
+        halving.close()
+
+
 def data_():
     from durable_worker import data
 
