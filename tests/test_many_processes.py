@@ -764,6 +764,34 @@ def test_an_optuna_search_joining_a_running_halving_is_refused_before_counting(
         halving.close()
 
 
+def test_a_halving_joining_a_running_asha_is_refused_before_taking_its_rows(tmp_path,
+                                                                           monkeypatch):
+    """The mirror case: a halving process started while an ASHA runs the study, whose
+    rows (the same candidates and budgets) hold every row of the halving. It reused
+    them as its own before it claimed anything, was never refused and ended "ok"
+    having fitted nothing. Now it is refused by the running ASHA first, naming it, and
+    adds no trial."""
+    from durable_worker import ALPHAS
+
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "asha.log"))
+    storage = str(tmp_path / "s.db")
+    n = len(_search("asha", storage, n_trials=len(ALPHAS),
+                    param_distributions={"alpha": ALPHAS}).fit(*data_()).study_.trials)
+    running = _asha_store(storage)  # the ASHA still runs
+    assert running.claim_candidate({**_row("a"), "params": {"h": 1.0}}) is not None
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    try:
+        with pytest.raises(RuntimeError, match=(
+                "HalvingSearchCV cannot share study 's' with another running search: "
+                r"process \d+ on host '.+' is running an ASHASearchCV in it\.")):
+            _search("halving", storage).fit(*data_())
+        assert not log.exists()
+        assert _states_after(storage, n + 1) == []
+    finally:
+        running.close()
+
+
 def data_():
     from durable_worker import data
 
