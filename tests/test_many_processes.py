@@ -838,10 +838,12 @@ def test_a_halving_and_an_asha_process_started_together_one_wins(tmp_path):
     ended (the log of the round holds one process's fits, then the other's), never both
     at once. (One that opens the study after the other ended in it is refused by the
     kind that one recorded, a StudyMismatch: also "refused"; was: race_worker caught
-    RuntimeError alone and crashed on it, seen under load in about 1 round of 10. An
-    ASHA that passed that check while a halving ran may still fit nothing once the
-    halving ended: it counts the halving's trials against its n_trials, claims nothing
-    and ends "ok".)"""
+    RuntimeError alone and crashed on it, seen under load in about 1 round of 10.) One
+    that ends "ok" fitted its own candidates (was: an ASHA that found the halving
+    running counted the halving's candidates against its n_trials, claimed none, was
+    never refused and ended "ok" having fitted nothing, in 5 rounds of 10; now refused
+    before it counts them:
+    test_an_asha_that_found_a_halving_running_is_refused_once_it_ended)."""
     import os
     import subprocess
     import sys
@@ -872,7 +874,8 @@ def test_a_halving_and_an_asha_process_started_together_one_wins(tmp_path):
         assert ran and all(outcomes[k][str(r)] in ("ok", "refused") for k in procs), outcomes
         log = tmp_path / f"fits.log.{r}"
         fitted = [pids[int(line.split()[0])] for line in log.read_text().splitlines()]
-        assert set(fitted) <= set(ran), (r, outcomes)  # a refused one fitted nothing
+        # a refused one fitted nothing, one "ok" fitted its own candidates
+        assert set(fitted) == set(ran), (r, outcomes)
         assert fitted == sorted(fitted, key=fitted.index), (r, fitted)  # not interleaved
 
 
