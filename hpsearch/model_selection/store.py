@@ -1242,6 +1242,9 @@ class TrialStore:
         #: before it claims (ASHA: its candidates count towards ``n_trials``; halving,
         #: Hyperband: the rows found are reused)
         self.check_reads = False
+        #: ``(trials, system attributes)`` of the last :meth:`refresh` of a shared store
+        #: (the attributes read after the trials), None before it
+        self.last_read = None
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._seen = {}  # owner -> (heartbeat, monotonic time first read, a change read)
@@ -1525,6 +1528,7 @@ class TrialStore:
         if self.shared:
             attrs = self._storage.get_study_system_attrs(self._study_id)
             self._read_heartbeats(attrs)
+            self.last_read = (trials, attrs)
             if self.check_reads:
                 self.check_others(trials, attrs)
         return trials

@@ -1864,9 +1864,11 @@ max_retries
             # towards n_trials: refused by a search of another kind before any read of
             # them is taken for its own (was: an ASHA started while a halving ran
             # counted the halving's candidates, claimed none and ended "ok" having
-            # fitted nothing), this read (the store's first) and each later one
+            # fitted nothing): the read made when the store opened (resume; checked as
+            # read, not read again) and each later one
             store.group, store.check_reads = "asha", True
-            store.check_others()
+            if store.last_read is not None:
+                store.check_others(*store.last_read)
         self._shared = None
         self._enqueued = None
         if store is not None and self.storage is not None:
