@@ -637,6 +637,167 @@ def test_a_search_that_checked_the_kind_while_another_kind_ran_is_refused_once_i
         halving.close()
 
 
+def _ran(kind, storage):
+    """Run a whole search of ``kind`` in study ``s`` (LOGFIT_LOG set); its number of
+    trials."""
+    from durable_worker import data
+
+    return len(_search(kind, storage).fit(*data()).study_.trials)
+
+
+def _live_halving(storage):
+    """A live halving holding the study: its store, announced, with a RUNNING trial of a
+    candidate no other search has (its process goes on while the others run)."""
+    store = _halving_store(storage)
+    store.claim_budgeted({**_row("h"), "params": {"h": 1.0}}, "HalvingSearchCV")
+    return store
+
+
+def _states_after(storage, n):
+    """The states of the study's trials from the ``n``-th on."""
+    import optuna
+
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    return [t.state.name for t in study.get_trials()[n:]]
+
+
+@pytest.mark.parametrize("change", [{}, {"n_trials": 12}, {"n_trials": None, "timeout": 60}])
+def test_an_asha_joining_a_running_halving_is_refused_before_counting_its_trials(
+        tmp_path, monkeypatch, change):
+    """An ASHA process started while a halving runs the study (so check_kind lets it
+    go on): its candidates count towards n_trials, and it read the halving's
+    candidates as its own before it claimed anything, so with n_trials (3) below their
+    number it claimed nothing, was never refused and ended "ok" with the halving's rows,
+    having fitted nothing (was: 5 rounds in 10 of
+    test_a_halving_and_an_asha_process_started_together_one_wins). Now it is refused by
+    the running halving before it reads the study's candidates, whatever its n_trials
+    (a larger one, or a timeout alone, was refused at its first claim already), fits
+    nothing and adds no trial."""
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "halving.log"))
+    storage = str(tmp_path / "s.db")
+    n = _ran("halving", storage)  # its trials, as a halving running long has them
+    halving = _live_halving(storage)
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    try:
+        with pytest.raises(RuntimeError, match=(
+                "ASHASearchCV cannot share study 's' with another running search: "
+                r"process \d+ on host '.+' is running a HalvingSearchCV in it\.")):
+            _search("asha", storage, **change).fit(*data_())
+        assert not log.exists()  # nothing fitted
+        assert _states_after(storage, n + 1) == []  # no trial of the ASHA
+    finally:
+        halving.close()
+
+
+def test_an_asha_that_found_a_halving_running_is_refused_once_it_ended(tmp_path,
+                                                                      monkeypatch):
+    """The race of test_a_halving_and_an_asha_process_started_together_one_wins
+    replayed: the ASHA opens the new study before the halving, which then runs it
+    whole while the ASHA starts (the ASHA found it running: it shares the study, as
+    with ASHA processes) and ends before the ASHA reads the study. The ASHA counted the
+    halving's candidates against its n_trials, claimed nothing and ended "ok" with the
+    halving's rows, having fitted nothing. Now it is refused by the kind the halving
+    recorded (check_kind's StudyMismatch) before it takes any of them for its own."""
+    from hpsearch.model_selection.store import KIND_ATTR, StudyMismatch
+    from hpsearch.model_selection.strategies import asha
+
+    log = tmp_path / "fits.log"
+    storage = str(tmp_path / "s.db")
+    joined, ran = asha._Shared.joined, []
+
+    def the_halving_runs_meanwhile(self):
+        if not ran:  # (once) the halving runs the study whole, still live here
+            monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "halving.log"))
+            ran.append(_ran("halving", storage))
+            monkeypatch.setenv("LOGFIT_LOG", str(log))
+            halving = _live_halving(storage)
+            try:
+                return joined(self)  # True: the halving runs
+            finally:
+                halving.close()  # and ends before the ASHA reads the study
+        return joined(self)
+
+    monkeypatch.setattr(asha._Shared, "joined", the_halving_runs_meanwhile)
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    with pytest.raises(StudyMismatch, match="was run by a search of another kind"):
+        _search("asha", storage).fit(*data_())
+    assert ran and not log.exists()  # nothing fitted
+    assert _states_after(storage, ran[0] + 1) == []  # no trial of the ASHA
+    study = TrialStore(storage, "s", resume=True)
+    try:
+        assert study._storage.get_study_system_attrs(study._study_id)[KIND_ATTR] == \
+            "HalvingSearchCV"
+    finally:
+        study.close()
+
+
+def test_an_optuna_search_joining_a_running_halving_is_refused_before_counting(
+        tmp_path, monkeypatch):
+    """The same shape in OptunaSearchCV: its taken slots count the RUNNING trials of
+    live processes still asking, and the running halving's trials are never given a
+    slot, so with n_trials=1 it waited for the halving to end (ignoring its timeout),
+    then was refused by the kind the halving recorded. Now it is refused at once by the
+    running halving, naming it, and fits nothing."""
+    from hpsearch.model_selection.strategies import bayes
+
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "halving.log"))
+    storage = str(tmp_path / "s.db")
+    n = _ran("halving", storage)
+    halving, waited = _live_halving(storage), []
+
+    def wait(seconds):  # (before: it waited for the halving, which then ended)
+        waited.append(seconds)
+        halving.close()
+
+    monkeypatch.setattr(bayes.time, "sleep", wait)
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    try:
+        with pytest.raises(RuntimeError, match=(
+                "OptunaSearchCV cannot share study 's' with another running search: "
+                r"process \d+ on host '.+' is running a HalvingSearchCV in it\.")):
+            _search("optuna", storage, n_trials=1).fit(*data_())
+        assert not waited and not log.exists()
+        assert _states_after(storage, n + 1) == []
+    finally:
+        halving.close()
+
+
+def test_a_halving_joining_a_running_asha_is_refused_before_taking_its_rows(tmp_path,
+                                                                           monkeypatch):
+    """The mirror case: a halving process started while an ASHA runs the study, whose
+    rows (the same candidates and budgets) hold every row of the halving. It reused
+    them as its own before it claimed anything, was never refused and ended "ok"
+    having fitted nothing. Now it is refused by the running ASHA first, naming it, and
+    adds no trial."""
+    from durable_worker import ALPHAS
+
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv("LOGFIT_LOG", str(tmp_path / "asha.log"))
+    storage = str(tmp_path / "s.db")
+    n = len(_search("asha", storage, n_trials=len(ALPHAS),
+                    param_distributions={"alpha": ALPHAS}).fit(*data_()).study_.trials)
+    running = _asha_store(storage)  # the ASHA still runs
+    assert running.claim_candidate({**_row("a"), "params": {"h": 1.0}}) is not None
+    monkeypatch.setenv("LOGFIT_LOG", str(log))
+    try:
+        with pytest.raises(RuntimeError, match=(
+                "HalvingSearchCV cannot share study 's' with another running search: "
+                r"process \d+ on host '.+' is running an ASHASearchCV in it\.")):
+            _search("halving", storage).fit(*data_())
+        assert not log.exists()
+        assert _states_after(storage, n + 1) == []
+    finally:
+        running.close()
+
+
+def data_():
+    from durable_worker import data
+
+    return data()
+
+
 def race_worker(kind, storage, out, ready, rounds):
     """Entry point of a process of
     :func:`test_a_halving_and_an_asha_process_started_together_one_wins`:
@@ -677,10 +838,12 @@ def test_a_halving_and_an_asha_process_started_together_one_wins(tmp_path):
     ended (the log of the round holds one process's fits, then the other's), never both
     at once. (One that opens the study after the other ended in it is refused by the
     kind that one recorded, a StudyMismatch: also "refused"; was: race_worker caught
-    RuntimeError alone and crashed on it, seen under load in about 1 round of 10. An
-    ASHA that passed that check while a halving ran may still fit nothing once the
-    halving ended: it counts the halving's trials against its n_trials, claims nothing
-    and ends "ok".)"""
+    RuntimeError alone and crashed on it, seen under load in about 1 round of 10.) One
+    that ends "ok" fitted its own candidates (was: an ASHA that found the halving
+    running counted the halving's candidates against its n_trials, claimed none, was
+    never refused and ended "ok" having fitted nothing, in 5 rounds of 10; now refused
+    before it counts them:
+    test_an_asha_that_found_a_halving_running_is_refused_once_it_ended)."""
     import os
     import subprocess
     import sys
@@ -711,7 +874,8 @@ def test_a_halving_and_an_asha_process_started_together_one_wins(tmp_path):
         assert ran and all(outcomes[k][str(r)] in ("ok", "refused") for k in procs), outcomes
         log = tmp_path / f"fits.log.{r}"
         fitted = [pids[int(line.split()[0])] for line in log.read_text().splitlines()]
-        assert set(fitted) <= set(ran), (r, outcomes)  # a refused one fitted nothing
+        # a refused one fitted nothing, one "ok" fitted its own candidates
+        assert set(fitted) == set(ran), (r, outcomes)
         assert fitted == sorted(fitted, key=fitted.index), (r, fitted)  # not interleaved
 
 

@@ -75,6 +75,10 @@ once it ends) before its first trial; of the live ones, the one with the lowest 
 trial id holds the study, whatever the kinds, and a process of a kind that does not
 share with it is refused at its first trial, naming the holder's process and kind
 (:meth:`TrialStore._refuse_other_search`); a killed or finished search holds nothing.
+A search that reads the study's trials as its own before its first (ASHA's candidates
+count towards ``n_trials``, Optuna's taken slots; a halving or Hyperband reuses the rows
+found) is refused the same way before it counts or reuses them
+(:meth:`TrialStore.check_others`), never taking another kind's trials for its own.
 ASHA's processes share one search
 (:mod:`~hpsearch.model_selection.strategies.asha`): a candidate belongs to the process
 owning its lowest RUNNING trial, whose ``hpsearch_job`` user attribute names the row
@@ -1233,6 +1237,14 @@ class TrialStore:
         self.kind = None  # the kind of search recorded in the study (check_kind)
         self._holding = False  # this search announced itself (HOLDER_ATTR)
         self._checked = False  # no other kind of search holds the study (checked once)
+        #: each read of the study (:meth:`refresh`) is checked by :meth:`check_others`
+        #: until the first trial: a search that takes the study's trials for its own
+        #: before it claims (ASHA: its candidates count towards ``n_trials``; halving,
+        #: Hyperband: the rows found are reused)
+        self.check_reads = False
+        #: ``(trials, system attributes)`` of the last :meth:`refresh` of a shared store
+        #: (the attributes read after the trials), None before it
+        self.last_read = None
         self._claims = {}  # candidate key -> trials carrying it
         self._heartbeats = {}  # owner -> time of its last heartbeat
         self._seen = {}  # owner -> (heartbeat, monotonic time first read, a change read)
@@ -1514,7 +1526,11 @@ class TrialStore:
                 self._claims.setdefault(key, []).append(trial)
         self._drop_timed_out(row_trials)
         if self.shared:
-            self._read_heartbeats(self._storage.get_study_system_attrs(self._study_id))
+            attrs = self._storage.get_study_system_attrs(self._study_id)
+            self._read_heartbeats(attrs)
+            self.last_read = (trials, attrs)
+            if self.check_reads:
+                self.check_others(trials, attrs)
         return trials
 
     def _malformed(self, trial, name, kind, payload):
@@ -1922,7 +1938,31 @@ class TrialStore:
         if self.kind is not None:  # (check_kind) this search holds or shares the study
             self._storage.set_study_system_attr(self._study_id, KIND_ATTR, self.kind)
 
-    def _refuse_other_search(self, trial_id, owner_name):
+    def check_others(self, trials=None, attrs=None):
+        """Before this search's first trial, refuse it as that trial's check
+        (:meth:`_check_first`) would now: another live search that holds the study and
+        does not share it refuses it (RuntimeError, :meth:`_refuse_other_search`; this
+        search's first trial would come after every trial there is), else a study that
+        another kind ran (:meth:`check_kind`'s StudyMismatch). For a search that reads
+        the study's trials as its own before it claims any (ASHA's candidates count
+        towards ``n_trials``, Optuna's taken slots; a halving reuses the rows found): a
+        search of another kind it found running (check_kind lets it go on) had its trials
+        taken for this one's, which claimed nothing, was never checked and ended "ok"
+        having fitted nothing (an ASHA started while a halving ran, a halving started
+        while an ASHA with its candidates ran). ``trials`` and ``attrs``: a read of the
+        study's trials, then one of its system attributes (read here when None).
+        Nothing once the first trial was checked, or for a search whose kind is unknown
+        (no :meth:`check_kind`)."""
+        if not self.shared or self._checked or self.kind is None:
+            return
+        try:
+            attrs = self._refuse_other_search(None, self.name, trials, attrs)
+            self._refuse_other_kind(attrs.get(KIND_ATTR))
+        except StudyMismatch:
+            self._give_up()
+            raise
+
+    def _refuse_other_search(self, trial_id, owner_name, trials=None, attrs=None):
         """Raise RuntimeError when another live search that does not share the study
         with this one runs in it, whatever its candidates. Halving and Hyperband
         (``alone``) share a study with no other search: two of them with another
@@ -1950,10 +1990,17 @@ class TrialStore:
         RUNNING, then its withdrawn announcement, and was refused too: both refused,
         nothing ran). Owners are live as :meth:`alive` says (the process runs on this
         machine, a heartbeat within :data:`GRACE_PERIOD` elsewhere), so a killed or
-        finished search does not hold the study."""
-        trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
-        attrs = self._storage.get_study_system_attrs(self._study_id)
-        self._read_heartbeats(attrs)
+        finished search does not hold the study.
+
+        ``trial_id`` None: this search has no trial yet (:meth:`check_others`);
+        ``trials`` and ``attrs``: a read of the trials, then one of the system
+        attributes, to check instead of reading them here. Returns the attributes."""
+        if trials is None:
+            trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+            attrs = None
+        if attrs is None:
+            attrs = self._storage.get_study_system_attrs(self._study_id)
+            self._read_heartbeats(attrs)
         announced = {name.partition(":")[2]: value for name, value in attrs.items()
                      if name.startswith(HOLDER_ATTR + ":")}
         holders = {o: _holder_kind(value) for o, value in announced.items() if value}
@@ -1965,14 +2012,16 @@ class TrialStore:
                 first[owner] = min(first.get(owner, trial._trial_id), trial._trial_id)
             if trial.state.name == "RUNNING" and "hpsearch_duplicate" not in trial.user_attrs:
                 running.add(owner)
-        mine = min(first.get(self.owner, trial_id), trial_id)
+        mine = first.get(self.owner, math.inf)
+        if trial_id is not None:
+            mine = min(mine, trial_id)
         group = None if self.alone else self.group
         holder = min(((first[o], o, *holders[o]) for o in holders
                       if o != self.owner and o in first and self.alive(o)), default=None)
         if holder is not None and holder[0] < mine:
             if group is None or holder[3] != group:
                 self._refuse(owner_name, *holder[1:])
-            return  # this search shares the study with its holder
+            return attrs  # this search shares the study with its holder
         if group is None:  # an unannounced live search
             # (one that withdrew is no unannounced search: refused, it withdraws before
             # it closes its first trial, and this search may read that trial RUNNING)
@@ -1980,6 +2029,7 @@ class TrialStore:
                                  if self.alive(o))
             if unannounced:
                 self._refuse(owner_name, unannounced[0], None, "claim")
+        return attrs
 
     def _refuse(self, owner_name, owner, kind, group):
         """Give up (:meth:`_give_up`) and raise the RuntimeError of

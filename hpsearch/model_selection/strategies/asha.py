@@ -968,6 +968,9 @@ class _Shared:
         )
 
     def activate(self):
+        """Share the study from now on (study attribute ``SHARED_ATTR``), unless the
+        search found running is of another kind (refused, its study left as it is)."""
+        self.store.check_others()
         self.active = True
         self.store._storage.set_study_system_attr(self.store._study_id, SHARED_ATTR, True)
 
@@ -1856,13 +1859,22 @@ max_retries
                                  len(getattr(evaluate, "splits", ())) or 1)
         decisions = _Decisions(schedule, lags, start, live=not self.reproducible)
         store = getattr(evaluate, "store", None)
+        if store is not None and store.shared:
+            # shares the study with ASHA processes only; the study's candidates count
+            # towards n_trials: refused by a search of another kind before any read of
+            # them is taken for its own (was: an ASHA started while a halving ran
+            # counted the halving's candidates, claimed none and ended "ok" having
+            # fitted nothing): the read made when the store opened (resume; checked as
+            # read, not read again) and each later one
+            store.group, store.check_reads = "asha", True
+            if store.last_read is not None:
+                store.check_others(*store.last_read)
         self._shared = None
         self._enqueued = None
         if store is not None and self.storage is not None:
             self._enqueued = _Enqueued(self, evaluate, space,
                                        isinstance(propose, _ModelProposals))
         if store is not None and store.shared:
-            store.group = "asha"  # shares the study with ASHA processes only
             self._shared = _Shared(self, evaluate, propose, seen)
             if self._shared.joined():
                 self._shared.activate()

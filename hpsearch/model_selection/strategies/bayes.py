@@ -779,6 +779,11 @@ max_retries
                         busy += 1
             if self._n_taken(store) < self.n_trials:
                 return True
+            # every slot taken, counting the RUNNING trials of live processes that have
+            # none yet: refused first by a search of another kind, whose trials never
+            # get one (was: with n_trials=1 it waited for a running halving to end,
+            # past its timeout, then was refused by the kind the halving recorded)
+            store.check_others()
             if not (busy and wait):
                 return False
             # look again later, less often while nothing changes (at most every 2 s)

@@ -433,7 +433,11 @@ class _BaseHalving(BaseSearchCV):
         plan = self._plan
         store = getattr(evaluate, "store", None)  # (plan_rounds' stand-in has none)
         if store is not None:  # no other live search on the study, whatever its
-            store.alone = True  # candidates (TrialStore._refuse_other_search)
+            # candidates (TrialStore._refuse_other_search); refused by a search of
+            # another kind before it takes a row the study holds for its own
+            # (TrialStore.check_others; was: joining a running ASHA whose rows held all
+            # of its own, it ended "ok" having fitted nothing)
+            store.alone = store.check_reads = True
         for itr, budget in enumerate(n_resources):
             n = len(candidates)
             more = {"iter": [itr] * n, "n_resources": [int(budget)] * n}
