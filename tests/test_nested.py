@@ -105,6 +105,12 @@ def test_several_metrics_and_groups(iris):
     ({"n_jobs": 0}, "The 'n_jobs' parameter of nested_cross_validate"),
     ({"cv": True}, "The 'cv' parameter of nested_cross_validate"),
     ({"return_searches": "yes"}, "The 'return_searches' parameter"),
+    # was sklearn's bare "'abc' cannot be used to seed ..." (no parameter named), and
+    # random_state=True silently shuffled with seed 1
+    ({"random_state": "abc"}, "The 'random_state' parameter of nested_cross_validate.*'abc'"),
+    ({"random_state": 1.5}, "The 'random_state' parameter of nested_cross_validate.*1.5"),
+    ({"random_state": True}, "The 'random_state' parameter of nested_cross_validate.*True"),
+    ({"random_state": -1}, "The 'random_state' parameter of nested_cross_validate.*-1"),
 ])
 def test_bad_parameters(iris, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -141,7 +141,7 @@ def _inner_best(search):
     return float("nan")
 
 
-def _check_params(cv, n_jobs, return_searches):
+def _check_params(cv, n_jobs, return_searches, random_state=None):
     if isinstance(cv, bool):
         raise ValueError(f"The 'cv' parameter of nested_cross_validate must be an int >= 2, "
                          f"a splitter or an iterable of splits. Got {cv!r} instead.")
@@ -152,6 +152,21 @@ def _check_params(cv, n_jobs, return_searches):
     if not isinstance(return_searches, (bool, np.bool_)):
         raise ValueError("The 'return_searches' parameter of nested_cross_validate must be a "
                          f"bool. Got {return_searches!r} instead.")
+    _check_random_state(random_state)
+
+
+def _check_random_state(random_state):
+    """``random_state`` is None, an int in [0, 2**32 - 1] or a ``RandomState``: a bool
+    (``True`` silently seeded 1), a float or a string raised numpy's error without
+    naming the parameter."""
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return
+    if (isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+            and 0 <= random_state < 2**32):
+        return
+    raise ValueError("The 'random_state' parameter of nested_cross_validate must be None, "
+                     "an int in [0, 2**32 - 1] or a numpy RandomState. Got "
+                     f"{random_state!r} instead.")
 
 
 def _check_search(search):
@@ -240,7 +255,7 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
         Workers of the one pool shared by every outer split's inner search (of each inner
         search, when the outer splits run one after the other); None keeps the search's
         own ``n_jobs``.
-    random_state : int or None, default=None
+    random_state : int, RandomState instance or None, default=None
         Shuffles the outer folds when ``cv`` is an int or None (else the splitter's own
         ``random_state`` rules). The inner searches keep the search's ``random_state``:
         the same seed gives the same result.
@@ -311,7 +326,7 @@ def nested_cross_validate(search, X, y=None, *, cv=5, groups=None, scoring=None,
     """
     from sklearn.metrics import check_scoring
 
-    _check_params(cv, n_jobs, return_searches)
+    _check_params(cv, n_jobs, return_searches, random_state)
     _check_search(search)
     _check_refit(search, scoring)
     _check_inner_cv(search)
