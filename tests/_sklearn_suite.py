@@ -31,6 +31,7 @@ __all__ = [
     "SKLEARN_SERIES",
     "expected_failures",
     "involves_hpsearch",
+    "is_sklearn_self_test",
     "load_suite",
     "only_tests_using",
     "require_sklearn_series",
@@ -235,7 +236,29 @@ def only_tests_using(swapped, replacements=REPLACEMENTS):
             pytest.skip("does not involve hpsearch's classes")
         yield
 
+    _RULES[id(_only_hpsearch_classes)] = (_only_hpsearch_classes, swapped, replacements)
     return _only_hpsearch_classes
+
+
+#: id of each fixture :func:`only_tests_using` made -> (the fixture, swapped, replacements)
+_RULES = {}
+
+
+def is_sklearn_self_test(item):
+    """Whether the collected test ``item`` belongs to a suite module that keeps only the
+    tests involving hpsearch's classes (its ``_only_ours`` fixture, from
+    :func:`only_tests_using`) and does not involve them: the
+    collection-time form of that fixture's skip (``tests/conftest.py`` deselects these)."""
+    module = getattr(item, "module", None)
+    function = getattr(item, "function", None)
+    rule = _RULES.get(id(getattr(module, "_only_ours", None)))
+    if rule is None or function is None or rule[0] is not module._only_ours:
+        return False
+    if function.__module__ == module.__name__:  # the thin module's own tests
+        return False
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return not involves_hpsearch(function, item.name, params, rule[1], rule[2])
 
 
 def involves_hpsearch(function, test_id, params, swapped, replacements=REPLACEMENTS):

@@ -60,3 +60,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SERIAL_FILES:
             item.add_marker(pytest.mark.serial)
+    _deselect_sklearn_self_tests(config, items)
+
+
+def _deselect_sklearn_self_tests(config, items):
+    """Deselect the tests of scikit-learn's own files that do not involve hpsearch's
+    classes (the rule of ``_sklearn_suite.only_tests_using``, whose fixture skips them
+    too): thousands of scikit-learn self-tests would otherwise each be set up (with their
+    module-scoped fixtures) and reported as skipped, a sizeable part of CI's time. They are
+    reported as deselected."""
+    from _sklearn_suite import is_sklearn_self_test
+
+    dropped = [item for item in items if is_sklearn_self_test(item)]
+    if dropped:
+        gone = set(dropped)
+        items[:] = [item for item in items if item not in gone]
+        config.hook.pytest_deselected(items=dropped)
