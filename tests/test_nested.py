@@ -173,3 +173,25 @@ def test_ctrl_c_in_an_sklearn_search_says_it_keeps_nothing(iris):
         "hpsearch: nested_cross_validate keeps no finished inner fits of a search without "
         "a storage (GridSearchCV has none; hpsearch's searches take storage= and "
         "study_name=)."]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_precomputed_kernel_is_cut_to_the_outer_train_columns_as_sklearn(n_jobs):
+    """A pairwise estimator (``SVC(kernel="precomputed")``) takes a (samples x samples)
+    kernel: its outer-train part is ``K[train][:, train]``, its outer-test part
+    ``K[test][:, train]`` (sklearn's ``_safe_split``, as ``cross_validate(search)`` cuts
+    it). Was: ``K[train]`` (all columns), which the inner search refused ("X should be a
+    square kernel matrix": every inner fit failed), sequentially and in the one pool."""
+    from sklearn.svm import SVC
+
+    X, y = make_classification(60, 4, random_state=0)
+    grid = {"C": [0.01, 1.0]}
+    kernel = GridSearchCV(SVC(kernel="precomputed"), grid, cv=3)
+    result = nested_cross_validate(kernel, X @ X.T, y, cv=3, n_jobs=n_jobs)
+    linear = nested_cross_validate(GridSearchCV(SVC(kernel="linear"), grid, cv=3), X, y,
+                                   cv=3, n_jobs=n_jobs)
+    sk = cross_validate(kernel, X @ X.T, y, cv=3)
+    np.testing.assert_allclose(result.test_score, sk["test_score"])
+    np.testing.assert_allclose(result.test_score, linear.test_score)
+    np.testing.assert_allclose(result.inner_best_score, linear.inner_best_score)
+    assert result.best_params == linear.best_params

@@ -111,3 +111,106 @@ def test_anything_with_rvs_is_a_distribution(iris):
                             random_state=0).fit(X, y)
     assert all(1e-4 <= p["tol"] <= 2e-4 and p["C"] > 0
                for p in search.cv_results_["params"])
+
+
+def _every_search(estimator, grid):
+    """Each hpsearch search class on ``estimator`` (small budgets; the halving ones
+    subsample the train folds from 20 rows on, so the kernel columns are cut to them)."""
+    from hpsearch import (
+        ASHASearchCV,
+        HalvingGridSearchCV,
+        HalvingRandomSearchCV,
+        HalvingSearchCV,
+        HyperbandSearchCV,
+        RandomSearchCV,
+    )
+    from hpsearch.model_selection.strategies.recipe import RecipeSearchCV
+
+    budget = dict(resource="n_samples", factor=2, min_resources=20, random_state=0, cv=3)
+    return {
+        "grid": GridSearchCV(estimator, grid, cv=3),
+        "grid-racing": GridSearchCV(estimator, grid, cv=4, racing=True,
+                                    racing_min_splits=2),
+        "random": RandomSearchCV(estimator, grid, n_iter=3, random_state=0, cv=3),
+        "halving-grid": HalvingGridSearchCV(estimator, grid, **budget),
+        "halving-random": HalvingRandomSearchCV(estimator, grid, n_candidates=3, **budget),
+        "halving-epochs": HalvingSearchCV(estimator, grid, resource="max_iter",
+                                          max_resources=9, random_state=0, cv=3),
+        "hyperband": HyperbandSearchCV(estimator, grid, **budget),
+        "asha": ASHASearchCV(estimator, grid, n_trials=3, **budget),
+        "optuna": OptunaSearchCV(estimator, grid, n_trials=3, random_state=0, cv=3),
+        "recipe": RecipeSearchCV(estimator, grid, n_iter=2, random_state=0, cv=3),
+    }
+
+
+_KINDS = list(_every_search(SVC(), {}))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # (max_iter)
+@pytest.mark.parametrize("kind", _KINDS)
+def test_every_search_cuts_a_precomputed_kernel_as_sklearn(kind):
+    """A pairwise estimator's splits are ``K[train][:, train]`` / ``K[test][:, train]``
+    (sklearn's ``_safe_split``) in every search, also where the train folds are
+    subsampled (halving, Hyperband, ASHA on ``n_samples``), raced or fitted by rounds:
+    each row scores as ``SVC(kernel="linear")`` on X. (Held before this test; a wrong
+    cut is a silent wrong score, or an error only some searches would raise.)"""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(60, 4, random_state=0)
+    grid = {"C": [0.01, 0.1, 1.0]}
+    kernel = _every_search(SVC(kernel="precomputed"), grid)[kind].fit(X @ X.T, y)
+    linear = _every_search(SVC(kernel="linear"), grid)[kind].fit(X, y)
+    assert kernel.cv_results_["params"] == linear.cv_results_["params"]
+    for key in linear.cv_results_:
+        if key.endswith("_score") and not key.startswith("rank"):
+            np.testing.assert_allclose(kernel.cv_results_[key], linear.cv_results_[key],
+                                       err_msg=key)
+    np.testing.assert_array_equal(kernel.predict(X[:7] @ X.T), linear.predict(X[:7]))
+
+
+def _tagged_estimators():
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Ridge
+    from sklearn.multioutput import MultiOutputRegressor
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from hpsearch import MLPClassifier, MLPRegressor
+
+    return [SVC(kernel="precomputed"), KNeighborsClassifier(metric="precomputed"),
+            HistGradientBoostingClassifier(), make_pipeline(SimpleImputer(), SVC()),
+            MultinomialNB(), PCA(), IsolationForest(), MultiOutputRegressor(Ridge()),
+            MLPClassifier(), MLPRegressor()]
+
+
+@pytest.mark.parametrize("estimator", _tagged_estimators(), ids=lambda e: type(e).__name__)
+def test_every_search_has_the_tags_of_sklearns_search(estimator):
+    """``sklearn.utils.get_tags`` of every search equals that of sklearn's GridSearchCV
+    (HalvingGridSearchCV for the two halving searches it has) on the same estimator,
+    field by field (pairwise, sparse, estimator type, classifier and regressor tags; the
+    rest sklearn's defaults: allow_nan, positive_only, transformer tags not forwarded),
+    but for two documented differences (README): ``target_tags.multi_output`` and, for
+    the halving searches, ``array_api_support`` are the estimator's. (Held before this
+    test.)"""
+    import importlib
+
+    from sklearn.base import is_classifier, is_outlier_detector, is_regressor
+    from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+    from sklearn.utils import get_tags
+
+    importlib.import_module("sklearn.experimental.enable_halving_search_cv")
+    from sklearn.model_selection import HalvingGridSearchCV as SkHalvingGridSearchCV
+
+    own = get_tags(estimator)
+    for kind, search in _every_search(estimator, {}).items():
+        theirs = (SkHalvingGridSearchCV if kind in ("halving-grid", "halving-random")
+                  else SkGridSearchCV)(estimator, {})
+        expected = get_tags(theirs)
+        expected.target_tags.multi_output = own.target_tags.multi_output
+        expected.array_api_support = own.array_api_support
+        assert get_tags(search) == expected, kind
+        for is_kind in (is_classifier, is_regressor, is_outlier_detector):
+            assert is_kind(search) == is_kind(theirs), (kind, is_kind.__name__)

@@ -87,7 +87,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils import Bunch, _safe_indexing, indexable
 from sklearn.utils.validation import _num_samples
 
-from ._engine import Engine, Task, pull_while
+from ._engine import Engine, Task, _take_x, pull_while
 from .split import make_cv
 
 __all__ = ["nested_cross_validate", "outer_study_name"]
@@ -480,7 +480,11 @@ class _OuterJob:
 
     def run(self, X, y, fit_params, scorer, score_params):
         """Fit the inner search with the outer-train rows of ``fit_params``, score its
-        refit model with the outer-test rows of ``score_params``; the row of the result."""
+        refit model with the outer-test rows of ``score_params``; the row of the result.
+
+        For a pairwise search (``SVC(kernel="precomputed")``: ``X`` a samples x samples
+        kernel) the outer-train part is ``X[train][:, train]`` and the outer-test part
+        ``X[test][:, train]``, as sklearn's ``cross_validate(search)`` cuts them."""
         from sklearn.utils.validation import _check_method_params
 
         inner, train, test = self.search, self.train, self.test
@@ -491,7 +495,7 @@ class _OuterJob:
         rows = _rows_text(train, _num_samples(X))
         start = time.perf_counter()
         try:
-            inner.fit(_safe_indexing(X, train), y_train, **fit_kw)
+            inner.fit(_take_x(inner, X, train, train), y_train, **fit_kw)
         except Exception as exc:  # which outer split's search failed (not an interrupt)
             if hasattr(exc, "add_note"):  # Python >= 3.11
                 exc.add_note(f"nested_cross_validate: raised by the inner search of outer "
@@ -502,7 +506,7 @@ class _OuterJob:
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
         try:
-            scores = scorer(inner, _safe_indexing(X, test), y_test, **score_kw)
+            scores = scorer(inner, _take_x(inner, X, test, train), y_test, **score_kw)
         except Exception as exc:
             if hasattr(exc, "add_note"):  # Python >= 3.11
                 exc.add_note(f"nested_cross_validate: raised by the outer scoring of outer "
