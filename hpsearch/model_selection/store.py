@@ -111,6 +111,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 import warnings
 import weakref
 from contextlib import contextmanager
@@ -511,18 +512,25 @@ def _journal_backend():
     from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
     class _Lock(JournalFileSymlinkLock):
-        """Optuna's lock (a link ``<journal>.lock`` to the journal), which spun forever,
-        one core busy, on a lock link naming no file: its grace period reads the time
-        of the file the link names (``os.stat``) and retries at once when there is none.
-        A live lock names the journal, which exists: a link naming nothing (left in a
-        folder, shipped with a study file) is removed first, the link only."""
+        """Optuna's lock (a link ``<journal>.lock`` to the journal) that never removes a
+        live lock (:func:`_lock_acquire`, :func:`_lock_release`).
 
-        def acquire(self):
-            lock = self._lock_file
-            if os.path.islink(lock) and not os.path.exists(lock):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(lock)
-            return super().acquire()
+        Was: a waiter removed a link naming no file (looked at twice, then removed: the
+        new holder's, when the lock changed hands between the looks); the link of a
+        relative journal in a folder (``runs/j.log``) named ``runs/runs/j.log`` from its
+        own folder, so every live lock named no file; a release removed whatever lock
+        was there; Optuna's ``acquire`` released on any exception in its attempt;
+        Optuna's spun forever, one core busy, on a link naming no file."""
+
+        def __init__(self, filepath, grace_period=30):
+            super().__init__(filepath, grace_period)
+            # the link lies beside the journal: it names it from there, whatever the cwd
+            self._lock_target_file = os.path.basename(filepath)
+            self._held = None  # (_link_identity of the link this object made, or None)
+
+        acquire = _lock_acquire
+        release = _lock_release
+        check = _lock_check
 
     class _JournalFile(JournalFileBackend):
         __doc__ = _journal_backend.__doc__
@@ -532,26 +540,175 @@ def _journal_backend():
 
         def append_logs(self, logs):
             text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
+            lock, acquired = self._lock, False
+            ours = isinstance(lock, _Lock)
             try:
-                self._lock.acquire()
-            except OSError as exc:  # (a full disk: no room for the lock's link)
-                raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
-            try:
-                with open(self._file_path, "r+b") as f:
+                acquired = lock.acquire()  # (OSError: a full disk, no room for the link)
+                # O_APPEND: the system writes at the end, never over another's record
+                with open(os.open(self._file_path, os.O_RDWR | os.O_APPEND), "r+b") as f:
                     _drop_torn_tail(f, self._file_path)
-                    f.seek(0, os.SEEK_END)
+                    if ours:
+                        lock.check()  # taken from this process: write nothing
                     f.write(text.encode("utf-8"))
                     f.flush()
                     os.fsync(f.fileno())
             except OSError as exc:
                 raise write_failure(self._file_path, exc.errno, exc.strerror) from exc
             finally:
-                self._lock.release()
+                # (ours: its own record, set also when interrupted before `acquired`)
+                if (lock._held is not None) if ours else acquired:
+                    lock.release()
 
         def __reduce__(self):  # a class made here: pickled by the path it reopens
             return _reopen_journal, (self._file_path,)
 
     return _JournalFile
+
+
+#: seconds a journal's lock link naming no file stays the same before it is removed (one
+#: of hpsearch names the journal; one naming nothing was left in a folder or shipped, or
+#: made by another program given the journal's relative path from another folder)
+_DANGLING_LOCK_GRACE = 1.0
+#: errors of ``link`` on a file system without hard links
+_NO_HARD_LINKS = frozenset(
+    getattr(errno, name) for name in ("EPERM", "EOPNOTSUPP", "ENOTSUP", "ENOSYS")
+    if hasattr(errno, name)
+)
+#: longest sleep between two attempts at a journal's lock
+_LOCK_POLL = 0.05
+
+
+def _link_identity(path):
+    """What tells one lock link from another made at ``path`` later (the same name), or
+    None when there is none: its inode and the time it was made (a rename keeps both)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
+def _lost_lock(lock):
+    """The error of a process whose journal lock ``lock`` was taken from it."""
+    return RuntimeError(
+        f"Error: did not possess lock {lock!r}: it was taken by another process while "
+        "this one held it (held past the grace period, e.g. a stopped process); the "
+        "journal may hold records written at once by both"
+    )
+
+
+def _take_link(path, identity):
+    """Remove the link ``path`` if it is the one of ``identity``; True when it was. The
+    link is moved aside first (one atomic step) and looked at there: another link made
+    at ``path`` meanwhile is put back, never removed (if yet another was made at
+    ``path`` meanwhile, the holders of both fail loudly)."""
+    aside = f"{path}.{uuid.uuid4().hex}.rename"
+    try:
+        os.rename(path, aside)
+        if _link_identity(aside) == identity:
+            return True
+        try:
+            os.link(aside, path, follow_symlinks=False)
+        except FileExistsError:
+            pass
+        except OSError as exc:  # (no hard links: moved back unless one is there)
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            if not os.path.lexists(path):
+                os.rename(aside, path)
+        return False
+    except FileNotFoundError:  # (not there any more: removed by its holder)
+        return False
+    finally:  # (no Python call, no `with`: an interrupt can land only after it)
+        try:
+            os.unlink(aside)
+        except FileNotFoundError:
+            pass
+
+
+def _lock_acquire(self):
+    """Wait for the journal's lock (``self``: a ``_Lock`` of :func:`_journal_backend`) and
+    take it (:func:`_try_lock`). A lock link found is removed only when the same link
+    stayed for the grace period (30 s; :data:`_DANGLING_LOCK_GRACE` when it names no
+    file), by :func:`_take_link`. Interrupted, this releases nothing but its own."""
+    lock, delay, seen, since = self._lock_file, 0.001, None, 0.0
+    while not _try_lock(self):
+        found = _link_identity(lock)
+        if found is None:
+            continue  # released meanwhile
+        now = time.monotonic()
+        if found != seen:
+            seen, since = found, now
+        grace = self.grace_period if os.path.exists(lock) else _DANGLING_LOCK_GRACE
+        if grace is not None and now - since >= grace:
+            if _take_link(lock, found):
+                warnings.warn(
+                    f"The journal's lock {lock!r} stayed the same for {grace:g} s (left "
+                    "by a process that ended or stopped while holding it, or naming no "
+                    "file); it was removed.",
+                    UserWarning,
+                )
+            seen, delay = None, 0.001
+            continue
+        time.sleep(delay)
+        delay = min(2 * delay, _LOCK_POLL)
+    return True
+
+
+def _try_lock(self):
+    """One attempt at the journal's lock; True when taken. The link is made under a name
+    of this attempt's own, then linked (``link``: one atomic step, failing when the lock
+    is held) at the lock's name: the lock then is the very link this attempt made, told
+    from any other by :func:`_link_identity` also when interrupted before noting it. On
+    a file system without hard links, the link is made at the lock's name (an interrupt
+    right after leaves it for the grace period)."""
+    lock, made = self._lock_file, None
+    mine = f"{lock}.{uuid.uuid4().hex}.new"
+    try:
+        os.symlink(self._lock_target_file, mine)
+        made = _link_identity(mine)
+        try:
+            os.link(mine, lock, follow_symlinks=False)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            try:
+                os.symlink(self._lock_target_file, lock)
+            except FileExistsError:
+                return False
+            made = _link_identity(lock)
+        self._held = made
+        return True
+    except BaseException:
+        if made is not None and self._held is None and _link_identity(lock) == made:
+            _take_link(lock, made)  # (interrupted right after linking it)
+        raise
+    finally:  # (as in _take_link; an interrupt in contextlib's calls left the link)
+        try:
+            os.unlink(mine)
+        except FileNotFoundError:  # (interrupted before making it)
+            pass
+
+
+def _lock_check(self):
+    """Raise :func:`_lost_lock` when the journal's lock this ``_Lock`` took is not its
+    own any more (taken by another process); it holds nothing then."""
+    if self._held is None or _link_identity(self._lock_file) != self._held:
+        self._held = None
+        raise _lost_lock(self._lock_file)
+
+
+def _lock_release(self):
+    """Release the journal's lock: remove this ``_Lock``'s own link only; a lock it does
+    not hold (never taken, or taken from it by another process) raises Optuna's
+    ``RuntimeError`` "did not possess lock"."""
+    held, self._held = self._held, None
+    if held is None:
+        raise RuntimeError(f"Error: did not possess lock {self._lock_file!r}")
+    if _link_identity(self._lock_file) != held or not _take_link(self._lock_file, held):
+        raise _lost_lock(self._lock_file)
 
 
 def _reopen_journal(path):
