@@ -567,9 +567,15 @@ def _model_fit_params(model, sample_weight, params):
 def _parts(estimator, X, y, X_val, y_val, validation_fraction, random_state, groups, cv,
            sample_weight, params):
     """The parts the model is judged on: a list of ``(X_tr, y_tr, X_va, y_va, fit_params,
-    w_tr, w_va)``, one per split (``fit_params`` cut to the training rows)."""
+    w_tr, w_va)``, one per split (``fit_params`` cut to the training rows). ``X`` is cut as
+    the searches and sklearn's ``cross_validate`` cut it: for a pairwise estimator (a
+    precomputed kernel) ``K[train][:, train]`` and ``K[test][:, train]``, which the
+    references are fitted and scored on too (it raised "Precomputed matrix must be a
+    square matrix": the rows were cut, not the columns)."""
     from sklearn.utils import _safe_indexing, indexable
     from sklearn.utils.validation import _check_method_params
+
+    from hpsearch.model_selection._engine import _take_x
 
     model_params = _model_fit_params(estimator, sample_weight, params)
     if X_val is not None:
@@ -590,10 +596,10 @@ def _parts(estimator, X, y, X_val, y_val, validation_fraction, random_state, gro
     else:
         splits = _cv_splits(estimator, X, y, cv, groups)
     parts = []
-    for train, test in splits:
+    for train, test in splits:  # (a precomputed kernel: K[train][:, train], K[test][:, train])
         parts.append((
-            _safe_indexing(X, train), _safe_indexing(y, train),
-            _safe_indexing(X, test), _safe_indexing(y, test),
+            _take_x(estimator, X, train, train), _safe_indexing(y, train),
+            _take_x(estimator, X, test, train), _safe_indexing(y, test),
             _check_method_params(X, params=model_params, indices=train),
             None if sample_weight is None else sample_weight[train],
             None if sample_weight is None else sample_weight[test]))

@@ -138,7 +138,8 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
                 out[name] = {}
                 continue
             fit_params = _reference_fit_params(ref, sample_weight)
-            folds = [_split_scores(ref, X, y, train, test, scorer, fit_params, score_params)
+            folds = [_split_scores(ref, *_split_view(estimator, ref, X, y, train, test,
+                                                     fit_params, score_params), scorer)
                      for train, test in splits]
         out[name] = _mean_scores(folds)
     keys = {k for scores in out.values() for k in scores}
@@ -231,7 +232,30 @@ def _reference_fit_params(ref, sample_weight):
     return {}
 
 
-def _split_scores(ref, X, y, train, test, scorer, fit_params, score_params):
+def _split_view(estimator, ref, X, y, train, test, fit_params, score_params):
+    """``(X, y, train, test, fit_params, score_params)`` that ``ref`` is fitted and scored
+    on for the split ``(train, test)``: as given, unless ``estimator`` is pairwise (its
+    ``X`` a precomputed kernel) and ``ref`` is not. Then the kernel as the estimator sees
+    it (:func:`~hpsearch.model_selection._engine._take_x`): the rows ``train`` then
+    ``test``, the columns of the training rows only, ``K[train + test][:, train]``, with
+    ``y`` and the per-sample parameters cut to those rows, and the indices of the two
+    parts in it. The linear reference is then a linear model on the training rows' kernel
+    columns, fitted on ``K[train][:, train]`` and scored on ``K[test][:, train]`` (before,
+    it was fitted on ``K[train]`` with every column: the test rows' too)."""
+    from sklearn.utils.validation import _check_method_params
+
+    from hpsearch.model_selection._engine import _pairwise, _take, _take_x
+
+    if not _pairwise(estimator) or _pairwise(ref):
+        return X, y, train, test, fit_params, score_params
+    rows = np.concatenate([train, test])
+    cut = {name: _check_method_params(X, params=params, indices=rows) if params else params
+           for name, params in (("fit", fit_params), ("score", score_params))}
+    return (_take_x(estimator, X, rows, train), None if y is None else _take(y, rows),
+            np.arange(len(train)), np.arange(len(train), len(rows)), cut["fit"], cut["score"])
+
+
+def _split_scores(ref, X, y, train, test, fit_params, score_params, scorer):
     """Fit a clone of ``ref`` on ``train`` and score it on ``train`` and ``test`` with the
     search engine's own functions; None when the fit fails, a missing metric when the
     scoring does (a scorer returning several numbers is raised, as by the search)."""
