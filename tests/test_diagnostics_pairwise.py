@@ -78,6 +78,7 @@ def test_diagnose_of_a_linear_kernel_scores_the_model_as_a_linear_svc_on_x(data,
     for key in ("train_scores", "validation_scores", "baseline_train", "baseline_validation"):
         np.testing.assert_allclose(kernel.evidence[key], linear.evidence[key], err_msg=key)
     assert kernel.problem == linear.problem
+    assert "precomputed kernel" in str(kernel) and "precomputed kernel" not in str(linear)
     by_hand = _by_hand(SVC(kernel="precomputed"), K, y, split)
     for matrix in (K, _blind(K, split)):
         found = diagnose(SVC(kernel="precomputed"), matrix, y, cv=[split]).evidence
@@ -122,3 +123,21 @@ def test_a_search_of_a_kernel_is_blind_to_the_test_rows_columns(data, split, sea
         if key.endswith("_score") and not key.startswith("rank"):
             np.testing.assert_allclose(blind.cv_results_[key], value, err_msg=key)
     assert (blind.diagnosis_.references if search == "grid" else blind.references_) == refs
+    assert plain.diagnosis_.evidence["pairwise"]
+    assert any("K[train][:, train]" in note for note in plain.diagnosis_.notes)
+
+
+def test_a_kernel_svc_predicting_the_majority_trains_poorly():
+    """On an RBF kernel the linear reference (a linear model on the training rows' kernel
+    columns) trains well, so an SVC whose C is so small that it predicts the majority class
+    is an optimization problem, as the same SVC on ``X`` is, and the text says what the
+    reference was fitted on."""
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    X, y = make_classification(120, 6, n_informative=3, flip_y=0.1, random_state=1)
+    found = diagnose(SVC(kernel="precomputed", C=1e-4), rbf_kernel(X, gamma=0.5), y, cv=3)
+    on_x = diagnose(SVC(C=1e-4, gamma=0.5), X, y, cv=3)
+    assert found.problem == on_x.problem == "training"
+    np.testing.assert_allclose(found.evidence["train_scores"], on_x.evidence["train_scores"])
+    assert found.evidence["linear_train"] > found.evidence["train_threshold"]
+    assert "linear model on those kernel columns" in str(found)

@@ -35,7 +35,9 @@ class ResultsDiagnosis:
         ``train_threshold``, ``gap_threshold`` (the same for every candidate), ``references``
         (``"given"`` or ``"candidates"``) and ``best_train_by_depth`` (number of hidden
         layers -> best mean train score; for halving rows, at the budget compared),
-        ``best_possible`` (the metric's best value, None where unknown); with
+        ``best_possible`` (the metric's best value, None where unknown), ``pairwise``
+        (True when ``references`` were given for a pairwise ``estimator``: ``X`` a
+        precomputed kernel, a note says what the references were fitted on); with
         ``references``, also ``baseline_validation``, ``linear_validation`` (their mean
         test scores) and ``best_validation`` (the best finite mean test score of a
         candidate).
@@ -63,7 +65,10 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
     the training rows of every split and scored on its training and test rows, by the
     same functions that fit and score a search's candidates (``return_train_score=True``,
     ``error_score=np.nan``, as :func:`sklearn.model_selection.cross_validate`): two extra
-    fits per split (a dummy and a linear model), nothing else.
+    fits per split (a dummy and a linear model), nothing else. For a pairwise ``estimator``
+    (``X`` a precomputed kernel) a reference that is not pairwise is fitted on
+    ``K[train][:, train]`` and scored on ``K[test][:, train]``, the columns the estimator
+    sees (:func:`default_references`), never on a test row's column.
 
     A search fitted with ``sample_weight`` scores its candidates with weights; so are the
     references, on the same metric:
@@ -690,6 +695,13 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                                 estimator) \
         if source == "given" and not quiet else None
     notes += [note for note in (weak, quiet) if note]
+    from hpsearch.model_selection._engine import _pairwise
+
+    if source == "given" and estimator is not None and _pairwise(estimator):
+        from ._diagnose import _kernel_text
+
+        evidence["pairwise"] = True  # (the references saw the candidates' kernel columns)
+        notes.append(_kernel_text(evidence, "the candidates"))
     return ResultsDiagnosis(labels=labels, notes=notes, evidence=evidence)
 
 
