@@ -53,8 +53,8 @@ class Diagnosis:
         ``train_score_std`` and ``validation_score_std`` (their spread over the splits,
         NaN for one split), ``weighted`` (whether ``sample_weight`` weighted the fits and
         the scores), ``pairwise`` (whether ``X`` is a precomputed kernel, cut as
-        :func:`diagnose` says); with ``cv``, ``n_train`` and ``n_validation`` are the mean row counts
-        of a split and every reference score is a mean over the splits.
+        :func:`diagnose` says); with ``cv``, ``n_train`` and ``n_validation`` are the mean
+        row counts of a split and every reference score is a mean over the splits.
     fixes : list of dict
         The lecture's fixes for these causes, in order, each a parameter change for
         ``estimator.set_params`` (keys prefixed with the step name for a pipeline).
@@ -171,10 +171,10 @@ def _kernel_text(e, fitted="the model"):
               "feature per training row: on a full-rank kernel it fits the training rows "
               "closely, so it asks the model to train as well as these columns allow)"
               if _finite(e.get("linear_train")) else "")
-    return ("Note: X is a precomputed kernel (the estimator's tag pairwise): "
-            f"{fitted} and the references were fitted on the training rows' columns K[train][:, train] "
-            "and scored on K[validation][:, train], as sklearn's cross_validate cuts it"
-            f"{linear}.")
+    return ("Note: X is a precomputed kernel or distance matrix (the estimator's tag "
+            f"pairwise): {fitted} and the references were fitted on the training rows' columns "
+            "K[train][:, train] and scored on K[validation][:, train], as sklearn's "
+            f"cross_validate cuts it{linear}.")
 
 
 def _splits_text(e):
