@@ -52,8 +52,9 @@ class Diagnosis:
         split's; ``train_score`` and ``validation_score`` are their means),
         ``train_score_std`` and ``validation_score_std`` (their spread over the splits,
         NaN for one split), ``weighted`` (whether ``sample_weight`` weighted the fits and
-        the scores); with ``cv``, ``n_train`` and ``n_validation`` are the mean row counts
-        of a split and every reference score is a mean over the splits.
+        the scores), ``pairwise`` (whether ``X`` is a precomputed kernel, cut as
+        :func:`diagnose` says); with ``cv``, ``n_train`` and ``n_validation`` are the mean
+        row counts of a split and every reference score is a mean over the splits.
     fixes : list of dict
         The lecture's fixes for these causes, in order, each a parameter change for
         ``estimator.set_params`` (keys prefixed with the step name for a pipeline).
@@ -111,6 +112,7 @@ class Diagnosis:
         if self.problem == "overfitting" and not quiet:
             parts.append(_split_gap_text(e))
         parts.append(_few_rows_text(e))
+        parts.append(_kernel_text(e))
         return " ".join(p for p in parts if p)
 
 
@@ -157,6 +159,22 @@ def _no_signal_text(e):
             "the training-side fixes nor regularization will raise the validation "
             f"{e['scoring']} above the baseline's; more data or more informative features "
             "will.")
+
+
+def _kernel_text(e, fitted="the model"):
+    """For a pairwise estimator (``X`` a precomputed kernel or distance matrix, sklearn's tag
+    ``input_tags.pairwise``): what ``fitted`` and the references were fitted on, and what
+    the linear reference is then (a linear model on kernel columns, not on features)."""
+    if not e.get("pairwise"):
+        return ""
+    linear = ("; the linear reference is a linear model on those kernel columns (one "
+              "feature per training row: on a full-rank kernel it fits the training rows "
+              "closely, so it asks the model to train as well as these columns allow)"
+              if _finite(e.get("linear_train")) else "")
+    return ("Note: X is a precomputed kernel or distance matrix (the estimator's tag "
+            f"pairwise): {fitted} and the references were fitted on the training rows' columns "
+            "K[train][:, train] and scored on K[validation][:, train], as sklearn's "
+            f"cross_validate cuts it{linear}.")
 
 
 def _splits_text(e):
@@ -409,6 +427,17 @@ def default_references(estimator, X=None, y=None):
     sparse ``X`` (centring would densify it, and ``StandardScaler`` refuses: the linear
     reference failed on every sparse ``X``, so a model was judged against the trivial
     baseline alone and an under-trained net passed as training well).
+
+    For a pairwise estimator (sklearn's tag ``input_tags.pairwise``: ``X`` a precomputed
+    kernel or distance matrix) the same linear pipeline is fitted on the kernel columns of
+    the training rows, ``K[train][:, train]``, and scored on ``K[test][:, train]``: the
+    columns the estimator sees (:func:`diagnose`, :func:`reference_scores`), one feature
+    per training row, never a test row's. It is a linear model on the kernel's features:
+    for a linear kernel ``X @ X.T`` it scores as the linear reference on ``X``; for a
+    full-rank kernel it can fit the training rows closely, and a kernel model whose
+    training score stays well below it trains poorly on these inputs. (Without a linear
+    reference the model would be judged against the trivial baseline alone, and a kernel
+    SVC predicting the majority class would pass as training well.)
     """
     from scipy.sparse import issparse
     from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -567,9 +596,15 @@ def _model_fit_params(model, sample_weight, params):
 def _parts(estimator, X, y, X_val, y_val, validation_fraction, random_state, groups, cv,
            sample_weight, params):
     """The parts the model is judged on: a list of ``(X_tr, y_tr, X_va, y_va, fit_params,
-    w_tr, w_va)``, one per split (``fit_params`` cut to the training rows)."""
+    w_tr, w_va)``, one per split (``fit_params`` cut to the training rows). ``X`` is cut as
+    the searches and sklearn's ``cross_validate`` cut it: for a pairwise estimator (a
+    precomputed kernel) ``K[train][:, train]`` and ``K[test][:, train]``, which the
+    references are fitted and scored on too (it raised "Precomputed matrix must be a
+    square matrix": the rows were cut, not the columns)."""
     from sklearn.utils import _safe_indexing, indexable
     from sklearn.utils.validation import _check_method_params
+
+    from hpsearch.model_selection._engine import _take_x
 
     model_params = _model_fit_params(estimator, sample_weight, params)
     if X_val is not None:
@@ -590,10 +625,10 @@ def _parts(estimator, X, y, X_val, y_val, validation_fraction, random_state, gro
     else:
         splits = _cv_splits(estimator, X, y, cv, groups)
     parts = []
-    for train, test in splits:
+    for train, test in splits:  # (a precomputed kernel: K[train][:, train], K[test][:, train])
         parts.append((
-            _safe_indexing(X, train), _safe_indexing(y, train),
-            _safe_indexing(X, test), _safe_indexing(y, test),
+            _take_x(estimator, X, train, train), _safe_indexing(y, train),
+            _take_x(estimator, X, test, train), _safe_indexing(y, test),
             _check_method_params(X, params=model_params, indices=train),
             None if sample_weight is None else sample_weight[train],
             None if sample_weight is None else sample_weight[test]))
@@ -831,9 +866,17 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
     X, y : array-like
         The training data. The validation part is carved from it unless ``X_val, y_val``
         are given (the lecture: the validation set comes from the training data, never
-        from the test set).
+        from the test set). For a pairwise estimator (sklearn's tag
+        ``input_tags.pairwise``: ``SVC(kernel="precomputed")``), ``X`` is the
+        (n_samples, n_samples) kernel or distance matrix, cut as sklearn's
+        ``cross_validate`` cuts it: the model and the references are fitted on
+        ``K[train][:, train]`` and scored on ``K[validation][:, train]``
+        (:func:`default_references`: the linear reference is then a linear model on those
+        kernel columns).
     X_val, y_val : array-like, default=None
-        An explicit validation set (then all of ``X, y`` is used for training).
+        An explicit validation set (then all of ``X, y`` is used for training; for a
+        pairwise estimator ``X_val`` is the (n_val, n_samples) kernel against the rows of
+        ``X``).
     scoring : str or callable, default=None
         A scikit-learn scorer (greater is better); default ``estimator.score``.
     validation_fraction : float in (0, 1), default=0.2
@@ -890,6 +933,8 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         ``str(diagnosis)`` is a short paragraph; ``diagnosis.apply(estimator)`` applies the
         first fix.
     """
+    from hpsearch.model_selection._engine import _pairwise
+
     thresholds = check_thresholds(thresholds)
     refs = default_references(estimator, X, y)
     if references is not None:
@@ -964,7 +1009,7 @@ def diagnose(estimator, X, y, *, X_val=None, y_val=None, scoring=None,
         "n_splits": len(parts), "train_scores": train_scores,
         "validation_scores": validation_scores,
         "train_score_std": _std(train_scores), "validation_score_std": _std(validation_scores),
-        "weighted": sample_weight is not None,
+        "weighted": sample_weight is not None, "pairwise": _pairwise(estimator),
         "thresholds": thresholds,
     })
     return Diagnosis(problem=problem, causes=causes, evidence=evidence,

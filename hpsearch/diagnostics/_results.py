@@ -35,7 +35,9 @@ class ResultsDiagnosis:
         ``train_threshold``, ``gap_threshold`` (the same for every candidate), ``references``
         (``"given"`` or ``"candidates"``) and ``best_train_by_depth`` (number of hidden
         layers -> best mean train score; for halving rows, at the budget compared),
-        ``best_possible`` (the metric's best value, None where unknown); with
+        ``best_possible`` (the metric's best value, None where unknown), ``pairwise``
+        (True when ``references`` were given for a pairwise ``estimator``: ``X`` a
+        precomputed kernel, a note says what the references were fitted on); with
         ``references``, also ``baseline_validation``, ``linear_validation`` (their mean
         test scores) and ``best_validation`` (the best finite mean test score of a
         candidate).
@@ -63,7 +65,10 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
     the training rows of every split and scored on its training and test rows, by the
     same functions that fit and score a search's candidates (``return_train_score=True``,
     ``error_score=np.nan``, as :func:`sklearn.model_selection.cross_validate`): two extra
-    fits per split (a dummy and a linear model), nothing else.
+    fits per split (a dummy and a linear model), nothing else. For a pairwise ``estimator``
+    (``X`` a precomputed kernel) a reference that is not pairwise is fitted on
+    ``K[train][:, train]`` and scored on ``K[test][:, train]``, the columns the estimator
+    sees (:func:`default_references`), never on a test row's column.
 
     A search fitted with ``sample_weight`` scores its candidates with weights; so are the
     references, on the same metric:
@@ -138,7 +143,8 @@ def reference_scores(estimator, X, y=None, *, cv=5, scoring=None, groups=None,
                 out[name] = {}
                 continue
             fit_params = _reference_fit_params(ref, sample_weight)
-            folds = [_split_scores(ref, X, y, train, test, scorer, fit_params, score_params)
+            folds = [_split_scores(ref, *_split_view(estimator, ref, X, y, train, test,
+                                                     fit_params, score_params), scorer)
                      for train, test in splits]
         out[name] = _mean_scores(folds)
     keys = {k for scores in out.values() for k in scores}
@@ -231,7 +237,30 @@ def _reference_fit_params(ref, sample_weight):
     return {}
 
 
-def _split_scores(ref, X, y, train, test, scorer, fit_params, score_params):
+def _split_view(estimator, ref, X, y, train, test, fit_params, score_params):
+    """``(X, y, train, test, fit_params, score_params)`` that ``ref`` is fitted and scored
+    on for the split ``(train, test)``: as given, unless ``estimator`` is pairwise (its
+    ``X`` a precomputed kernel) and ``ref`` is not. Then the kernel as the estimator sees
+    it (:func:`~hpsearch.model_selection._engine._take_x`): the rows ``train`` then
+    ``test``, the columns of the training rows only, ``K[train + test][:, train]``, with
+    ``y`` and the per-sample parameters cut to those rows, and the indices of the two
+    parts in it. The linear reference is then a linear model on the training rows' kernel
+    columns, fitted on ``K[train][:, train]`` and scored on ``K[test][:, train]`` (before,
+    it was fitted on ``K[train]`` with every column: the test rows' too)."""
+    from sklearn.utils.validation import _check_method_params
+
+    from hpsearch.model_selection._engine import _pairwise, _take, _take_x
+
+    if not _pairwise(estimator) or _pairwise(ref):
+        return X, y, train, test, fit_params, score_params
+    rows = np.concatenate([train, test])
+    cut = {name: _check_method_params(X, params=params, indices=rows) if params else params
+           for name, params in (("fit", fit_params), ("score", score_params))}
+    return (_take_x(estimator, X, rows, train), None if y is None else _take(y, rows),
+            np.arange(len(train)), np.arange(len(train), len(rows)), cut["fit"], cut["score"])
+
+
+def _split_scores(ref, X, y, train, test, fit_params, score_params, scorer):
     """Fit a clone of ``ref`` on ``train`` and score it on ``train`` and ``test`` with the
     search engine's own functions; None when the fit fails, a missing metric when the
     scoring does (a scorer returning several numbers is raised, as by the search)."""
@@ -666,6 +695,13 @@ def diagnose_results(cv_results, *, metric="score", references=None, thresholds=
                                 estimator) \
         if source == "given" and not quiet else None
     notes += [note for note in (weak, quiet) if note]
+    from hpsearch.model_selection._engine import _pairwise
+
+    if source == "given" and estimator is not None and _pairwise(estimator):
+        from ._diagnose import _kernel_text
+
+        evidence["pairwise"] = True  # (the references saw the candidates' kernel columns)
+        notes.append(_kernel_text(evidence, "the candidates"))
     return ResultsDiagnosis(labels=labels, notes=notes, evidence=evidence)
 
 
